@@ -1,0 +1,44 @@
+// Command herald is the Herald webhook delivery service.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/internal/config"
+)
+
+type cli struct {
+	Serve   config.Serve `cmd:"" help:"Run the HTTP API and the delivery workers."`
+	Version struct{}     `cmd:"" help:"Print the version."`
+}
+
+func main() {
+	var c cli
+	k := kong.Parse(&c,
+		kong.Name("herald"),
+		kong.Description("Herald: durable webhook delivery."),
+		kong.UsageOnError(),
+		kong.Vars(config.Vars),
+	)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch k.Command() {
+	case "serve":
+		err = app.Serve(ctx, &c.Serve, os.Stdout, os.Stderr)
+	case "version":
+		fmt.Println("herald", herald.Version)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "herald:", err)
+		os.Exit(1)
+	}
+}

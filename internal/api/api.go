@@ -1,0 +1,177 @@
+// Package api is Herald's HTTP API: it decodes and validates requests,
+// calls the store or the delivery engine, and maps failures to JSON errors
+// with a 4xx status for anything the caller got wrong. Paths, fields and
+// error codes are a public contract, documented in the README.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Store is what the API reads and changes.
+type Store interface {
+	AppCreate(ctx context.Context, app *herald.App) error
+	AppGet(ctx context.Context, idOrUID string) (*herald.App, error)
+	AppList(ctx context.Context, p store.ListParams) ([]*herald.App, error)
+	AppUpdate(ctx context.Context, app *herald.App) error
+	AppDelete(ctx context.Context, appID string) error
+	EventTypeCreate(ctx context.Context, et *herald.EventType) error
+	EventTypeGet(ctx context.Context, name string) (*herald.EventType, error)
+	EventTypeList(ctx context.Context, p store.ListParams) ([]*herald.EventType, error)
+	EventTypeUpdate(ctx context.Context, et *herald.EventType) error
+	EventTypeDelete(ctx context.Context, name string) error
+	EndpointCreate(ctx context.Context, ep *herald.Endpoint) error
+	EndpointGet(ctx context.Context, appID, id string) (*herald.Endpoint, error)
+	EndpointList(ctx context.Context, appID string, p store.ListParams) ([]*herald.Endpoint, error)
+	EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error
+	EndpointDelete(ctx context.Context, appID, id string, now time.Time) error
+	EventGet(ctx context.Context, appID, id string) (*herald.Event, error)
+	EventList(ctx context.Context, p store.EventListParams) ([]*herald.Event, error)
+	DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error)
+	DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error)
+}
+
+// Engine takes events for delivery and hears of endpoint changes.
+type Engine interface {
+	Enqueue(ctx context.Context, ev *herald.Event) (store.EnqueueResult, error)
+	EndpointChanged(ep *herald.Endpoint)
+}
+
+// Options configure the API.
+type Options struct {
+	// AdminToken is the bearer token that may call every /v1 route.
+	AdminToken string
+	// MaxBodyBytes caps request bodies; larger ones get 413.
+	MaxBodyBytes int64
+	// AllowUndeclaredEventTypes accepts events whose type is not in the
+	// catalog.
+	AllowUndeclaredEventTypes bool
+	Logger                    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves the API.
+type Server struct {
+	st  Store
+	eng Engine
+	o   Options
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New builds the API over a store and a delivery engine.
+func New(st Store, eng Engine, o Options) *Server {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{st: st, eng: eng, o: o, log: o.Logger, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// handler is a route's function: it writes its answer, or returns the
+// error to write.
+type handler func(w http.ResponseWriter, r *http.Request) *Error
+
+// routes registers every route. Each path has one entry that dispatches by
+// method, so that a wrong method and an unknown path get JSON errors like
+// everything else.
+func (s *Server) routes() {
+	s.route("/v1/apps", map[string]handler{"GET": s.listApps, "POST": s.createApp})
+	s.route("/v1/apps/{app}", map[string]handler{"GET": s.getApp, "PATCH": s.updateApp, "DELETE": s.deleteApp})
+	s.route("/v1/event-types", map[string]handler{"GET": s.listEventTypes, "POST": s.createEventType})
+	s.route("/v1/event-types/{name}", map[string]handler{"GET": s.getEventType, "PATCH": s.updateEventType, "DELETE": s.deleteEventType})
+	s.route("/v1/apps/{app}/endpoints", map[string]handler{"GET": s.listEndpoints, "POST": s.createEndpoint})
+	s.route("/v1/apps/{app}/endpoints/{id}", map[string]handler{"GET": s.getEndpoint, "PATCH": s.updateEndpoint, "DELETE": s.deleteEndpoint})
+	s.route("/v1/apps/{app}/endpoints/{id}/secret", map[string]handler{"GET": s.getEndpointSecret})
+	s.route("/v1/apps/{app}/endpoints/{id}/deliveries", map[string]handler{"GET": s.listEndpointDeliveries})
+	s.route("/v1/apps/{app}/events", map[string]handler{"GET": s.listEvents, "POST": s.createEvent})
+	s.route("/v1/apps/{app}/events/{id}", map[string]handler{"GET": s.getEvent})
+	s.route("/v1/apps/{app}/events/{id}/deliveries", map[string]handler{"GET": s.listEventDeliveries})
+	s.route("/v1/apps/{app}/deliveries/{id}", map[string]handler{"GET": s.getDelivery})
+	s.mux.HandleFunc("/v1/", s.wrap(func(w http.ResponseWriter, r *http.Request) *Error {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such route: " + r.Method + " " + r.URL.Path}
+	}, true))
+	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+func (s *Server) route(pattern string, methods map[string]handler) {
+	allowed := make([]string, 0, len(methods))
+	for m := range methods {
+		allowed = append(allowed, m)
+	}
+	slices.Sort(allowed)
+	s.mux.HandleFunc(pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) *Error {
+		h, ok := methods[r.Method]
+		if !ok {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+				Message: r.Method + " is not allowed here; allowed: " + strings.Join(allowed, ", ")}
+		}
+		return h(w, r)
+	}, true))
+}
+
+// wrap adds authentication and turns a returned error, or a panic, into a
+// JSON answer.
+func (s *Server) wrap(h handler, auth bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic in handler", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				writeError(w, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"})
+			}
+		}()
+		if auth {
+			if e := s.authenticate(r); e != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+				writeError(w, e)
+				return
+			}
+		}
+		if e := h(w, r); e != nil {
+			if e.Status >= 500 {
+				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", e.Message)
+			}
+			writeError(w, e)
+		}
+	}
+}
+
+func (s *Server) authenticate(r *http.Request) *Error {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing Authorization header; send Authorization: Bearer <token>"}
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "Authorization header must be Bearer <token>"}
+	}
+	token = strings.TrimSpace(token)
+	if s.o.AdminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.o.AdminToken)) != 1 {
+		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "invalid token"}
+	}
+	return nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

@@ -1,0 +1,152 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Error is the body of every error answer:
+// {"error": {"code": "...", "message": "...", "field": "..."}}.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Field names the offending input (a JSON field, query parameter or
+	// header) when there is one.
+	Field string `json:"field,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Error codes. They are part of the API contract.
+const (
+	CodeMalformedJSON    = "malformed_json"
+	CodeUnknownField     = "unknown_field"
+	CodeInvalidType      = "invalid_type"
+	CodeRequired         = "required"
+	CodeInvalid          = "invalid"
+	CodeTooLarge         = "too_large"
+	CodeUnauthorized     = "unauthorized"
+	CodeNotFound         = "not_found"
+	CodeConflict         = "conflict"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeUnavailable      = "unavailable"
+	CodeInternal         = "internal"
+)
+
+func errInvalid(field, format string, args ...any) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func errRequired(field string) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRequired, Field: field, Message: field + " is required"}
+}
+
+func errQuery(field, format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func errNotFound(what string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: what + " not found"}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	writeJSON(w, e.Status, map[string]*Error{"error": e})
+}
+
+// storeError maps a store failure to an answer: not found and conflicts
+// are the caller's business, anything else is ours.
+func storeError(err error, what string) *Error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errNotFound(what)
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
+	default:
+		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
+	}
+}
+
+// decode reads one JSON object into dst, refusing what a careless client
+// might send by mistake: unknown fields, wrong types, trailing data, and
+// bodies over the size limit.
+func decode(w http.ResponseWriter, r *http.Request, limit int64, dst any) *Error {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errTrailing
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var (
+		maxErr  *http.MaxBytesError
+		synErr  *json.SyntaxError
+		typeErr *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+			Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+	case errors.Is(err, io.EOF):
+		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON, Message: "request body is empty; a JSON object is expected"}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON, Message: "request body is not valid JSON: it ends too early"}
+	case errors.As(err, &synErr):
+		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON,
+			Message: fmt.Sprintf("request body is not valid JSON at byte %d: %s", synErr.Offset, synErr.Error())}
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidType, Message: "request body must be a JSON object"}
+		}
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidType, Field: field,
+			Message: fmt.Sprintf("%s must be %s, not %s", field, jsonKind(typeErr.Type.String()), typeErr.Value)}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &Error{Status: http.StatusBadRequest, Code: CodeUnknownField, Field: name,
+			Message: fmt.Sprintf("unknown field %q", name)}
+	case errors.Is(err, errTrailing):
+		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON, Message: "request body has data after the JSON object"}
+	default:
+		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON, Message: "request body is not valid JSON: " + err.Error()}
+	}
+}
+
+var errTrailing = errors.New("trailing data")
+
+// jsonKind names a Go type the way a JSON user thinks of it.
+func jsonKind(goType string) string {
+	switch {
+	case goType == "string" || goType == "*string":
+		return "a string"
+	case goType == "bool" || goType == "*bool":
+		return "a boolean"
+	case strings.Contains(goType, "int") || strings.Contains(goType, "float"):
+		return "a number"
+	case strings.HasPrefix(goType, "[]") || strings.HasPrefix(goType, "*[]"):
+		return "an array"
+	case strings.HasPrefix(goType, "map") || strings.HasPrefix(goType, "struct") || strings.HasPrefix(goType, "api."):
+		return "an object"
+	default:
+		return "of another type"
+	}
+}

@@ -1,0 +1,196 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+type eventInput struct {
+	EventType *string         `json:"event_type"`
+	Payload   json.RawMessage `json:"payload"`
+}
+
+// eventView is an event as the API answers it.
+type eventView struct {
+	*herald.Event
+	// Deliveries counts the deliveries the event created; omitted for
+	// a repeated Idempotency-Key, which created none.
+	Deliveries *int `json:"deliveries,omitempty"`
+}
+
+func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdemKeyLen {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "Idempotency-Key",
+			Message: "Idempotency-Key is longer than " + strconv.Itoa(maxIdemKeyLen) + " characters"}
+	}
+	var in eventInput
+	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
+		return e
+	}
+	if in.EventType == nil {
+		return errRequired("event_type")
+	}
+	if e := validateEventTypeName("event_type", *in.EventType); e != nil {
+		return e
+	}
+	if len(in.Payload) == 0 || string(in.Payload) == "null" {
+		return errRequired("payload")
+	}
+	if !s.o.AllowUndeclaredEventTypes {
+		if _, err := s.st.EventTypeGet(r.Context(), *in.EventType); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return errInvalid("event_type", "event type %q is not in the catalog; create it with POST /v1/event-types first", *in.EventType)
+			}
+			return storeError(err, "event type")
+		}
+	}
+	var payload bytes.Buffer
+	payload.Grow(len(in.Payload))
+	if err := json.Compact(&payload, in.Payload); err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON, Field: "payload", Message: "payload is not valid JSON"}
+	}
+	ev := &herald.Event{AppID: a.ID, EventType: *in.EventType, Payload: payload.Bytes(), IdempotencyKey: key}
+	res, err := s.eng.Enqueue(r.Context(), ev)
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("app")
+		}
+		if r.Context().Err() != nil {
+			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "request cancelled before the event was committed"}
+		}
+		s.log.Error("enqueue failed", "error", err.Error())
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the event could not be stored; nothing was accepted, try again"}
+	}
+	v := eventView{Event: res.Event}
+	if res.Duplicate {
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		n := len(res.Jobs)
+		v.Deliveries = &n
+	}
+	writeJSON(w, http.StatusAccepted, v)
+	return nil
+}
+
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	ev, err := s.st.EventGet(r.Context(), a.ID, r.PathValue("id"))
+	if err != nil {
+		return storeError(err, "event")
+	}
+	writeJSON(w, http.StatusOK, ev)
+	return nil
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	p, e := listParams(r)
+	if e != nil {
+		return e
+	}
+	since, until, e := timeRange(r)
+	if e != nil {
+		return e
+	}
+	lp := store.EventListParams{AppID: a.ID, EventType: r.URL.Query().Get("event_type"), Since: since, Until: until}
+	pg, err := fetchPage(p, func(p store.ListParams) ([]*herald.Event, error) {
+		lp.ListParams = p
+		return s.st.EventList(r.Context(), lp)
+	}, func(ev *herald.Event) string { return ev.ID })
+	if err != nil {
+		return storeError(err, "event")
+	}
+	writeJSON(w, http.StatusOK, pg)
+	return nil
+}
+
+// listDeliveries answers the three delivery lists: of an app's event, of
+// an app's endpoint, filtered by ?status=, ?since=, ?until=.
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, lp store.DeliveryListParams) *Error {
+	p, e := listParams(r)
+	if e != nil {
+		return e
+	}
+	q := r.URL.Query()
+	if st := q.Get("status"); st != "" {
+		if !herald.DeliveryStatus(st).Valid() {
+			return errQuery("status", "status must be pending, succeeded or failed")
+		}
+		lp.Status = herald.DeliveryStatus(st)
+	}
+	if lp.Since, lp.Until, e = timeRange(r); e != nil {
+		return e
+	}
+	lp.WithAttempts = true
+	if v := q.Get("include_attempts"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errQuery("include_attempts", "include_attempts must be true or false")
+		}
+		lp.WithAttempts = b
+	}
+	pg, err := fetchPage(p, func(p store.ListParams) ([]*herald.Delivery, error) {
+		lp.ListParams = p
+		return s.st.DeliveryList(r.Context(), lp)
+	}, func(d *herald.Delivery) string { return d.ID })
+	if err != nil {
+		return storeError(err, "delivery")
+	}
+	writeJSON(w, http.StatusOK, pg)
+	return nil
+}
+
+func (s *Server) listEventDeliveries(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	ev, err := s.st.EventGet(r.Context(), a.ID, r.PathValue("id"))
+	if err != nil {
+		return storeError(err, "event")
+	}
+	return s.listDeliveries(w, r, store.DeliveryListParams{AppID: a.ID, EventID: ev.ID})
+}
+
+func (s *Server) listEndpointDeliveries(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	// A deleted endpoint's history stays readable, so the endpoint itself
+	// is not looked up: an unknown id simply has no deliveries.
+	return s.listDeliveries(w, r, store.DeliveryListParams{AppID: a.ID, EndpointID: r.PathValue("id")})
+}
+
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	d, err := s.st.DeliveryGet(r.Context(), a.ID, r.PathValue("id"))
+	if err != nil {
+		return storeError(err, "delivery")
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}

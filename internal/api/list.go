@@ -1,0 +1,79 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Page sizes of list routes.
+const (
+	defaultLimit = 50
+	maxLimit     = 250
+)
+
+// page is the shape of every list answer.
+type page[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// listParams reads ?cursor= and ?limit=.
+func listParams(r *http.Request) (store.ListParams, *Error) {
+	q := r.URL.Query()
+	p := store.ListParams{Cursor: q.Get("cursor"), Limit: defaultLimit}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return p, errQuery("limit", "limit must be a whole number from 1 to %d", maxLimit)
+		}
+		p.Limit = n
+	}
+	if len(p.Cursor) > 200 {
+		return p, errQuery("cursor", "cursor is not one this API returned")
+	}
+	return p, nil
+}
+
+// fetch asks for one row more than the page holds, to know whether there
+// is a next page without a second query.
+func fetchPage[T any](p store.ListParams, list func(store.ListParams) ([]T, error), key func(T) string) (*page[T], error) {
+	want := p.Limit
+	p.Limit = want + 1
+	rows, err := list(p)
+	if err != nil {
+		return nil, err
+	}
+	out := &page[T]{Data: rows}
+	if len(rows) > want {
+		out.Data = rows[:want]
+		c := key(rows[want-1])
+		out.NextCursor = &c
+	}
+	if out.Data == nil {
+		out.Data = []T{}
+	}
+	return out, nil
+}
+
+// timeRange reads ?since= and ?until= (RFC 3339).
+func timeRange(r *http.Request) (since, until time.Time, e *Error) {
+	q := r.URL.Query()
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &since}, {"until", &until}} {
+		v := q.Get(f.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return since, until, errQuery(f.name, "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", f.name)
+		}
+		*f.dst = t
+	}
+	return since, until, nil
+}

@@ -1,0 +1,168 @@
+// Package app wires Herald together: it opens the store, starts the
+// delivery engine and the HTTP API, and stops them in the order that loses
+// nothing.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+)
+
+// Files Herald keeps in its data dir.
+const (
+	DatabaseFile   = "herald.db"
+	AdminTokenFile = "admin-token"
+	LockFile       = "herald.lock"
+)
+
+// Serve runs `herald serve` until ctx is cancelled, then shuts down
+// gracefully. Messages for the operator (the generated admin token, the
+// address) go to out; logs go to logOut.
+func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg, logOut)
+	schedule, _ := delivery.ParseSchedule(cfg.RetrySchedule)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	unlock, err := lockDataDir(filepath.Join(cfg.DataDir, LockFile))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	token, err := adminToken(cfg, out)
+	if err != nil {
+		return err
+	}
+
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	// One process owns an SQLite data dir (the lock file says so), so any
+	// lease in it belongs to a process that is gone: its deliveries go out
+	// again now, with the same webhook-id.
+	if err := st.LeasesReleaseAll(ctx); err != nil {
+		return fmt.Errorf("release leases: %w", err)
+	}
+
+	snd := sender.New(sender.Options{
+		UserAgent:       "Herald/" + herald.Version,
+		MaxResponseBody: cfg.MaxResponseBody,
+	})
+	defer snd.CloseIdleConnections()
+	eng := delivery.New(st, snd, delivery.Options{
+		Workers:                cfg.Workers,
+		MaxInFlightPerEndpoint: cfg.MaxInFlight,
+		Retry:                  delivery.RetryPolicy{Schedule: schedule, Jitter: 0.2, MaxRetryAfter: 24 * time.Hour},
+		DefaultTimeout:         cfg.RequestTimeout,
+		Logger:                 log,
+	})
+	eng.Start()
+
+	srv := &http.Server{
+		Handler: api.New(st, eng, api.Options{
+			AdminToken:                token,
+			MaxBodyBytes:              cfg.MaxEventSize,
+			AllowUndeclaredEventTypes: cfg.AllowUndeclaredEventTypes,
+			Logger:                    log,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		_ = eng.Shutdown(context.Background())
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	log.Info("herald is listening", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir, "version", herald.Version)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		_ = eng.Shutdown(context.Background())
+		return fmt.Errorf("http server: %w", err)
+	}
+
+	// Stop taking requests (waiting for calls in progress, which may be
+	// waiting for their commit), then stop the engine: requests in flight
+	// finish within the deadline, the rest is retried after a restart.
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "error", err.Error())
+	}
+	if err := eng.Shutdown(sctx); err != nil {
+		log.Warn("requests still in flight were aborted; they will be retried", "error", err.Error())
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(cfg *config.Serve, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	o := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
+
+// adminToken returns the configured token, or the one kept in the data
+// dir, or a new one, which is saved and printed once.
+func adminToken(cfg *config.Serve, out io.Writer) (string, error) {
+	if cfg.AdminToken != "" {
+		return cfg.AdminToken, nil
+	}
+	path := filepath.Join(cfg.DataDir, AdminTokenFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	token := "hrld_" + base64.RawURLEncoding.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save admin token: %w", err)
+	}
+	fmt.Fprintf(out, "Generated an admin token (shown once, kept in %s):\n\n    %s\n\nUse it as: Authorization: Bearer <token>\n\n", path, token)
+	return token, nil
+}
+
+func pathDir(p string) string { return filepath.Dir(p) }

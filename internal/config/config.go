@@ -1,0 +1,63 @@
+// Package config holds Herald's settings: one struct per command, filled
+// from flags, then HERALD_* environment variables, then defaults. Every
+// flag has an environment variable of the same name.
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/internal/delivery"
+)
+
+// Serve configures `herald serve`.
+type Serve struct {
+	Addr       string `name:"addr" env:"HERALD_ADDR" default:"127.0.0.1:8080" help:"Address the HTTP API listens on."`
+	DataDir    string `name:"data-dir" env:"HERALD_DATA_DIR" default:"./herald-data" help:"Directory of the embedded database, the admin token file and the lock file."`
+	AdminToken string `name:"admin-token" env:"HERALD_ADMIN_TOKEN" help:"Bearer token for the API. When unset, one is generated at first start, kept in the data dir and printed once."`
+
+	RetrySchedule   string        `name:"retry-schedule" env:"HERALD_RETRY_SCHEDULE" default:"${retry_schedule}" help:"Waits before each retry, comma-separated durations; the number of items is the number of retries."`
+	RequestTimeout  time.Duration `name:"request-timeout" env:"HERALD_REQUEST_TIMEOUT" default:"15s" help:"Timeout of one request to an endpoint, unless the endpoint sets timeout_ms."`
+	Workers         int           `name:"workers" env:"HERALD_WORKERS" default:"256" help:"Requests in flight at once, over all endpoints."`
+	MaxInFlight     int           `name:"max-in-flight" env:"HERALD_MAX_IN_FLIGHT" default:"32" help:"Requests in flight at once to one endpoint."`
+	MaxResponseBody int64         `name:"max-response-body" env:"HERALD_MAX_RESPONSE_BODY" default:"65536" help:"Bytes of each response body kept in the delivery history."`
+	MaxEventSize    int64         `name:"max-event-size" env:"HERALD_MAX_EVENT_SIZE" default:"1048576" help:"Largest request body the API accepts, in bytes; larger ones get 413."`
+
+	AllowUndeclaredEventTypes bool `name:"allow-undeclared-event-types" env:"HERALD_ALLOW_UNDECLARED_EVENT_TYPES" help:"Accept events whose type is not in the event-type catalog."`
+
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HERALD_SHUTDOWN_TIMEOUT" default:"30s" help:"How long requests in flight may finish after SIGTERM or SIGINT."`
+	LogLevel        string        `name:"log-level" env:"HERALD_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
+	LogFormat       string        `name:"log-format" env:"HERALD_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
+}
+
+// Vars are the values that struct tags refer to as ${name}.
+var Vars = map[string]string{"retry_schedule": delivery.DefaultRetrySchedule}
+
+// Validate checks what the flag parser cannot.
+func (s *Serve) Validate() error {
+	if _, err := delivery.ParseSchedule(s.RetrySchedule); err != nil {
+		return fmt.Errorf("--retry-schedule: %w", err)
+	}
+	if s.RequestTimeout <= 0 {
+		return fmt.Errorf("--request-timeout must be positive")
+	}
+	if s.Workers < 1 {
+		return fmt.Errorf("--workers must be at least 1")
+	}
+	if s.MaxInFlight < 1 {
+		return fmt.Errorf("--max-in-flight must be at least 1")
+	}
+	if s.MaxResponseBody < 0 {
+		return fmt.Errorf("--max-response-body must not be negative")
+	}
+	if s.MaxEventSize < 1024 {
+		return fmt.Errorf("--max-event-size must be at least 1024 bytes")
+	}
+	if s.DataDir == "" {
+		return fmt.Errorf("--data-dir must not be empty")
+	}
+	if s.ShutdownTimeout < 0 {
+		return fmt.Errorf("--shutdown-timeout must not be negative")
+	}
+	return nil
+}

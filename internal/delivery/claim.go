@@ -1,0 +1,172 @@
+package delivery
+
+import (
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// generalPerEndpoint caps how many deliveries of one endpoint a general
+// claim takes, so that one endpoint's backlog cannot fill it.
+const generalPerEndpoint = 100
+
+// claimLoop brings deliveries from the store into memory: retries when
+// they fall due, deliveries left in the store when memory was full
+// (endpoint by endpoint, as their queues drain), and, at start, whatever a
+// previous process left. It sleeps until the earliest known due time, or
+// a wake-up, with PollInterval as a backstop.
+func (e *Engine) claimLoop() {
+	defer close(e.claimDone)
+	var nextRetry time.Time
+	timer := time.NewTimer(e.o.PollInterval)
+	defer timer.Stop()
+	for {
+		general := false
+		var endpoints []string
+		select {
+		case <-e.stopClaim:
+			return
+		case <-e.claimWake:
+			general = true
+		case <-timer.C:
+			general = true
+		case t := <-e.retryAtCh:
+			if nextRetry.IsZero() || t.Before(nextRetry) {
+				nextRetry = t
+			}
+		case id := <-e.claimFor:
+			endpoints = append(endpoints, id)
+		gather:
+			for {
+				select {
+				case id := <-e.claimFor:
+					endpoints = append(endpoints, id)
+				default:
+					break gather
+				}
+			}
+		}
+		now := e.o.Now()
+		for _, id := range endpoints {
+			e.claimEndpoint(id, now)
+		}
+		if !nextRetry.IsZero() && !now.Before(nextRetry) {
+			general = true
+			nextRetry = time.Time{}
+		}
+		if general {
+			if next := e.claimGeneral(now); !next.IsZero() && (nextRetry.IsZero() || next.Before(nextRetry)) {
+				nextRetry = next
+			}
+		}
+		wait := e.o.PollInterval
+		if !nextRetry.IsZero() {
+			if d := nextRetry.Sub(e.o.Now()); d < wait {
+				wait = max(d, time.Millisecond)
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// claimEndpoint refills one endpoint's queue from the store.
+func (e *Engine) claimEndpoint(id string, now time.Time) {
+	per, total := e.budget.room(id)
+	limit := min(per, total)
+	gen := e.budget.spillGen(id)
+	if limit <= 0 {
+		// Ask again when the queue drains further.
+		e.handOver(nil, id)
+		return
+	}
+	jobs, err := e.st.DeliveriesClaim(e.bg, store.ClaimParams{
+		Owner: e.o.Owner, LeaseUntil: now.Add(e.o.LeaseDuration), Now: now,
+		Limit: limit, EndpointID: id,
+	})
+	if err != nil {
+		e.log.Error("claim failed", slog_err(err), "endpoint_id", id)
+		e.handOver(nil, id)
+		return
+	}
+	if len(jobs) < limit {
+		e.budget.clearSpilled(id, gen)
+	}
+	e.handOver(jobs, id)
+}
+
+// claimGeneral claims due deliveries of any endpoint while memory has
+// room, and returns when the next not-yet-due delivery falls due.
+func (e *Engine) claimGeneral(now time.Time) time.Time {
+	for {
+		_, total := e.budget.room("")
+		limit := min(total, 1000)
+		if limit < generalPerEndpoint {
+			return time.Time{}
+		}
+		jobs, err := e.st.DeliveriesClaim(e.bg, store.ClaimParams{
+			Owner: e.o.Owner, LeaseUntil: now.Add(e.o.LeaseDuration), Now: now,
+			Limit: limit, PerEndpoint: generalPerEndpoint,
+		})
+		if err != nil {
+			e.log.Error("claim failed", slog_err(err))
+			return time.Time{}
+		}
+		per := map[string]int{}
+		for _, j := range jobs {
+			per[j.Endpoint.ID]++
+		}
+		for id, n := range per {
+			if n == generalPerEndpoint {
+				// Probably more where these came from: refill this
+				// endpoint as its queue drains.
+				e.budget.markSpilled(id)
+			}
+		}
+		e.handOver(jobs, "")
+		if len(jobs) < limit {
+			break
+		}
+	}
+	next, err := e.st.NextDueAt(e.bg)
+	if err != nil || next == nil || !next.After(now) {
+		return time.Time{}
+	}
+	return *next
+}
+
+// handOver passes claimed deliveries to the dispatcher. An endpoint claim
+// always sends a (possibly empty) batch so the dispatcher knows the
+// request came back and may ask again.
+func (e *Engine) handOver(jobs []*store.Job, endpoint string) {
+	for _, j := range jobs {
+		e.budget.force(j.Endpoint.ID)
+	}
+	if len(jobs) == 0 && endpoint == "" {
+		return
+	}
+	e.jobsCh <- handoff{jobs: jobs, refilled: endpoint}
+}
+
+// extendLoop renews this node's leases while it lives, so deliveries
+// waiting in memory are never taken over by another node.
+func (e *Engine) extendLoop() {
+	defer close(e.extendDone)
+	t := time.NewTicker(e.o.LeaseDuration / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stopExtend:
+			return
+		case <-t.C:
+			if err := e.st.LeasesExtend(e.bg, e.o.Owner, e.nextLease()); err != nil {
+				e.log.Error("extend leases failed", slog_err(err))
+			}
+		}
+	}
+}

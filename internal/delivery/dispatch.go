@@ -1,0 +1,311 @@
+package delivery
+
+import (
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// The dispatcher is one goroutine that owns the in-memory queues, so they
+// need no locks. It hands a delivery to a worker only when a worker is free
+// and the delivery's endpoint is below its in-flight cap, choosing apps in
+// round robin and, within an app, endpoints in round robin: a burst from
+// one app or a slow endpoint takes its own turn, never the others'.
+//
+// Each endpoint has its own FIFO queue, which is where per-key ordering
+// and batching of several events into one request can later be added.
+
+type epQueue struct {
+	ep       *herald.Endpoint
+	app      *appQueue
+	jobs     []*store.Job
+	head     int
+	inFlight int
+	inRing   bool
+}
+
+func (q *epQueue) len() int { return len(q.jobs) - q.head }
+
+func (q *epQueue) push(j *store.Job) { q.jobs = append(q.jobs, j) }
+
+func (q *epQueue) pop() *store.Job {
+	j := q.jobs[q.head]
+	q.jobs[q.head] = nil
+	q.head++
+	if q.head == len(q.jobs) {
+		q.jobs, q.head = q.jobs[:0], 0
+	} else if q.head > 1024 && q.head*2 > len(q.jobs) {
+		// Compact so a long-lived queue does not keep a large dead prefix.
+		n := copy(q.jobs, q.jobs[q.head:])
+		clear(q.jobs[n:])
+		q.jobs, q.head = q.jobs[:n], 0
+	}
+	return j
+}
+
+type appQueue struct {
+	id     string
+	ready  ring[*epQueue]
+	inRing bool
+}
+
+// ring is a round-robin list: pick returns items in turn, and removing
+// the current item keeps the turn order of the others.
+type ring[T any] struct {
+	items []T
+	next  int
+}
+
+func (r *ring[T]) add(x T) { r.items = append(r.items, x) }
+
+// current returns the index of the item whose turn it is.
+func (r *ring[T]) current() int {
+	if r.next >= len(r.items) {
+		r.next = 0
+	}
+	return r.next
+}
+
+func (r *ring[T]) advance() { r.next++ }
+
+// remove drops the item at i; the item after it takes its turn.
+func (r *ring[T]) remove(i int) {
+	var zero T
+	copy(r.items[i:], r.items[i+1:])
+	r.items[len(r.items)-1] = zero
+	r.items = r.items[:len(r.items)-1]
+	r.next = i
+}
+
+// handoff brings deliveries leased to this node into memory.
+type handoff struct {
+	jobs []*store.Job
+	// refilled names the endpoint whose refill request this answers.
+	refilled string
+}
+
+type doneMsg struct {
+	job *store.Job
+	// released is set when the attempt was aborted (shutdown) and the
+	// delivery's lease must be given back instead of recorded.
+	released bool
+}
+
+type dispatcher struct {
+	e      *Engine
+	free   int
+	queues map[string]*epQueue
+	apps   map[string]*appQueue
+	ready  ring[*appQueue]
+	// refill holds endpoints already asked of the claimer, so each is
+	// asked once until its claim comes back.
+	refill map[string]bool
+}
+
+func (e *Engine) dispatchLoop() {
+	defer close(e.dispDone)
+	d := &dispatcher{
+		e:      e,
+		free:   e.o.Workers,
+		queues: map[string]*epQueue{},
+		apps:   map[string]*appQueue{},
+		refill: map[string]bool{},
+	}
+	stopping := false
+	var toRelease []string
+	for {
+		if !stopping {
+			d.fill()
+		} else if d.free == e.o.Workers {
+			break
+		}
+		stop := e.stopDisp
+		if stopping {
+			stop = nil
+		}
+		select {
+		case h := <-e.jobsCh:
+			if h.refilled != "" {
+				delete(d.refill, h.refilled)
+			}
+			for _, j := range h.jobs {
+				d.add(j)
+			}
+		case m := <-e.doneCh:
+			d.done(m)
+			if m.released {
+				toRelease = append(toRelease, m.job.Delivery.ID)
+			}
+		case ep := <-e.ctlCh:
+			toRelease = append(toRelease, d.update(ep)...)
+		case <-stop:
+			stopping = true
+		}
+		if !stopping && len(toRelease) > 0 {
+			go e.release(toRelease)
+			toRelease = nil
+		}
+	}
+	// Give back what is still queued: it goes out after a restart or
+	// from another node, with the same webhook-id.
+	for _, q := range d.queues {
+		for q.len() > 0 {
+			j := q.pop()
+			toRelease = append(toRelease, j.Delivery.ID)
+			e.budget.release(j.Endpoint.ID)
+		}
+	}
+	close(e.workCh)
+	e.release(toRelease)
+}
+
+func (e *Engine) release(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	if err := e.st.DeliveriesRelease(e.bg, e.o.Owner, ids); err != nil {
+		// The leases then run out on their own (or are cleared at the
+		// next start), so nothing is lost, only delayed.
+		e.log.Warn("release leases failed", slog_err(err), "count", len(ids))
+	}
+}
+
+func (d *dispatcher) queue(ep *herald.Endpoint) *epQueue {
+	q := d.queues[ep.ID]
+	if q == nil {
+		a := d.apps[ep.AppID]
+		if a == nil {
+			a = &appQueue{id: ep.AppID}
+			d.apps[ep.AppID] = a
+		}
+		q = &epQueue{ep: ep, app: a}
+		d.queues[ep.ID] = q
+	}
+	return q
+}
+
+func (d *dispatcher) add(j *store.Job) {
+	q := d.queue(j.Endpoint)
+	// Keep the newest settings: a job read before an update must not
+	// bring back the old ones.
+	if j.Endpoint.UpdatedAt.After(q.ep.UpdatedAt) {
+		q.ep = j.Endpoint
+	}
+	if !q.ep.Enabled {
+		go d.e.release([]string{j.Delivery.ID})
+		d.e.budget.release(j.Endpoint.ID)
+		return
+	}
+	q.push(j)
+	d.makeReady(q)
+}
+
+func (d *dispatcher) canSend(q *epQueue) bool {
+	return q.len() > 0 && q.inFlight < d.e.o.MaxInFlightPerEndpoint && q.ep.Enabled
+}
+
+func (d *dispatcher) makeReady(q *epQueue) {
+	if q.inRing || !d.canSend(q) {
+		return
+	}
+	q.inRing = true
+	q.app.ready.add(q)
+	if !q.app.inRing {
+		q.app.inRing = true
+		d.ready.add(q.app)
+	}
+}
+
+// fill hands deliveries to free workers, one per turn of app and endpoint.
+func (d *dispatcher) fill() {
+	for d.free > 0 && len(d.ready.items) > 0 {
+		ai := d.ready.current()
+		a := d.ready.items[ai]
+		ei := a.ready.current()
+		q := a.ready.items[ei]
+		j := q.pop()
+		j.Endpoint = q.ep
+		q.inFlight++
+		d.free--
+		a.ready.advance()
+		d.ready.advance()
+		if !d.canSend(q) {
+			q.inRing = false
+			a.ready.remove(ei)
+		}
+		if len(a.ready.items) == 0 {
+			a.inRing = false
+			d.ready.remove(ai)
+		}
+		d.e.workCh <- j
+	}
+}
+
+func (d *dispatcher) done(m doneMsg) {
+	d.free++
+	id := m.job.Endpoint.ID
+	d.e.budget.release(id)
+	q := d.queues[id]
+	if q == nil {
+		return
+	}
+	q.inFlight--
+	d.makeReady(q)
+	// Ask for more from the store when this endpoint left some there
+	// and its queue runs low.
+	if q.len() < d.e.o.QueuePerEndpoint/2 && !d.refill[id] && d.e.budget.spillGen(id) != 0 {
+		select {
+		case d.e.claimFor <- id:
+			d.refill[id] = true
+		default:
+		}
+	}
+	if q.len() == 0 && q.inFlight == 0 && !q.inRing {
+		delete(d.queues, id)
+		delete(d.refill, id)
+		if !q.app.inRing && len(q.app.ready.items) == 0 {
+			delete(d.apps, q.app.id)
+		}
+	}
+}
+
+// update applies new endpoint settings; it returns the deliveries to give
+// back to the store when the endpoint no longer takes deliveries.
+func (d *dispatcher) update(ep *herald.Endpoint) []string {
+	q := d.queues[ep.ID]
+	if q == nil {
+		return nil
+	}
+	if ep.UpdatedAt.Before(q.ep.UpdatedAt) {
+		return nil
+	}
+	q.ep = ep
+	if ep.Enabled {
+		d.makeReady(q)
+		return nil
+	}
+	var ids []string
+	for q.len() > 0 {
+		j := q.pop()
+		ids = append(ids, j.Delivery.ID)
+		d.e.budget.release(ep.ID)
+	}
+	if q.inRing {
+		for i, x := range q.app.ready.items {
+			if x == q {
+				q.app.ready.remove(i)
+				break
+			}
+		}
+		q.inRing = false
+		if len(q.app.ready.items) == 0 && q.app.inRing {
+			for i, x := range d.ready.items {
+				if x == q.app {
+					d.ready.remove(i)
+					break
+				}
+			}
+			q.app.inRing = false
+		}
+	}
+	return ids
+}

@@ -1,0 +1,292 @@
+// Package delivery is Herald's delivery engine: it turns accepted events into
+// deliveries (fan-out, in group-committed batches), schedules them fairly
+// across apps and endpoints, sends them with a bounded pool of workers,
+// records every attempt in batches, and retries with backoff.
+//
+// How work flows:
+//
+//	Enqueue ─▶ committer ─(one transaction per batch)─▶ store
+//	               │ leased deliveries, handed over in memory
+//	               ▼
+//	claimer ──▶ dispatcher ─▶ workers ─▶ sender ─▶ receiver
+//	 (retries,   (apps and       │
+//	 overflow,   endpoints in    ▼
+//	 restarts)   round robin)  recorder ─(one transaction per batch)─▶ store
+//
+// The store is the source of truth: a delivery is written (leased to this
+// node) before the 202 is answered, and only then kept in memory. Memory
+// holds a bounded number of deliveries per endpoint and in total; the rest
+// wait in the store, unleased, until the claimer brings them in. A crash
+// loses nothing: leases are released at the next start (or expire) and the
+// deliveries are sent again with the same webhook-id.
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Store is what the engine needs of storage.
+type Store interface {
+	EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store.EnqueueResult, error)
+	DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error)
+	DeliveriesRecord(ctx context.Context, results []store.AttemptResult) error
+	DeliveriesRelease(ctx context.Context, owner string, ids []string) error
+	LeasesExtend(ctx context.Context, owner string, until time.Time) error
+	NextDueAt(ctx context.Context) (*time.Time, error)
+}
+
+// Sender makes one HTTP attempt; *sender.Sender is the real one.
+type Sender interface {
+	Send(ctx context.Context, r *sender.Request) *sender.Result
+}
+
+// ErrStopped is returned by Enqueue once the engine is shutting down.
+var ErrStopped = errors.New("delivery engine is shutting down")
+
+// Options configure an Engine. Zero values mean the documented defaults.
+type Options struct {
+	// Owner names this node on the leases it takes; default a random id.
+	Owner string
+	// Workers is the number of concurrent requests the node makes in all;
+	// default 256.
+	Workers int
+	// MaxInFlightPerEndpoint bounds concurrent requests to one endpoint,
+	// so a slow endpoint occupies at most this many workers; default 32.
+	MaxInFlightPerEndpoint int
+	// QueuePerEndpoint and QueueTotal bound how many deliveries are kept
+	// in memory (queued or in flight), per endpoint and in all; beyond
+	// them deliveries wait in the store. Defaults 2,000 and 100,000.
+	QueuePerEndpoint int
+	QueueTotal       int
+	// Retry decides retries; Schedule nil means no retries.
+	Retry RetryPolicy
+	// DefaultTimeout bounds one request when the endpoint sets none;
+	// default 15 s.
+	DefaultTimeout time.Duration
+	// LeaseDuration is how long a claimed delivery stays reserved for
+	// this node; leases are renewed while the node lives. Default 5 min.
+	LeaseDuration time.Duration
+	// PollInterval is the backstop for finding due work that nothing
+	// announced (another node's releases, clock drift); default 1 s.
+	PollInterval time.Duration
+	// MaxBatch caps events per group commit; default 1,000.
+	MaxBatch int
+	// IdempotencyWindow is how long an Idempotency-Key is remembered;
+	// default 24 h.
+	IdempotencyWindow time.Duration
+	// UserAgent is sent on every request.
+	UserAgent string
+	Logger    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.Owner == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		o.Owner = "node-" + hex.EncodeToString(b[:])
+	}
+	if o.Workers <= 0 {
+		o.Workers = 256
+	}
+	if o.MaxInFlightPerEndpoint <= 0 {
+		o.MaxInFlightPerEndpoint = 32
+	}
+	if o.QueuePerEndpoint <= 0 {
+		o.QueuePerEndpoint = 2000
+	}
+	if o.QueueTotal <= 0 {
+		o.QueueTotal = 100_000
+	}
+	if o.DefaultTimeout <= 0 {
+		o.DefaultTimeout = 15 * time.Second
+	}
+	if o.LeaseDuration <= 0 {
+		o.LeaseDuration = 5 * time.Minute
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1000
+	}
+	if o.IdempotencyWindow <= 0 {
+		o.IdempotencyWindow = 24 * time.Hour
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "Herald/" + herald.Version
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Engine delivers events. Create it with New, start it with Start, and stop
+// it with Shutdown.
+type Engine struct {
+	st  Store
+	snd Sender
+	o   Options
+	log *slog.Logger
+
+	budget *budget
+	req    *requestBuilder
+
+	ingestCh   chan *ingestReq
+	stopIngest chan struct{}
+	ingestDone chan struct{}
+
+	jobsCh   chan handoff
+	doneCh   chan doneMsg
+	ctlCh    chan *herald.Endpoint
+	workCh   chan *store.Job
+	recordCh chan store.AttemptResult
+
+	claimWake   chan struct{}
+	claimFor    chan string
+	retryAtCh   chan time.Time
+	stopClaim   chan struct{}
+	claimDone   chan struct{}
+	stopExtend  chan struct{}
+	extendDone  chan struct{}
+	stopDisp    chan struct{}
+	dispDone    chan struct{}
+	recordDone  chan struct{}
+	workersDone sync.WaitGroup
+
+	// sendCtx is cancelled when the shutdown deadline passes, to abort
+	// requests still in flight.
+	sendCtx    context.Context
+	cancelSend context.CancelFunc
+	// bg is the context of the engine's own store calls: they must not
+	// fail because one HTTP caller went away.
+	bg context.Context
+
+	startOnce sync.Once
+	stopOnce  sync.Once
+	stopped   chan struct{}
+}
+
+// New builds an engine over a store and a sender.
+func New(st Store, snd Sender, o Options) *Engine {
+	o.setDefaults()
+	sendCtx, cancel := context.WithCancel(context.Background())
+	e := &Engine{
+		st:         st,
+		snd:        snd,
+		o:          o,
+		log:        o.Logger,
+		budget:     newBudget(o.QueuePerEndpoint, o.QueueTotal),
+		req:        newRequestBuilder(o.UserAgent, o.DefaultTimeout),
+		ingestCh:   make(chan *ingestReq, 4*o.MaxBatch),
+		stopIngest: make(chan struct{}),
+		ingestDone: make(chan struct{}),
+		jobsCh:     make(chan handoff, 64),
+		doneCh:     make(chan doneMsg, o.Workers),
+		ctlCh:      make(chan *herald.Endpoint, 64),
+		workCh:     make(chan *store.Job, o.Workers),
+		recordCh:   make(chan store.AttemptResult, 4*o.Workers),
+		claimWake:  make(chan struct{}, 1),
+		claimFor:   make(chan string, 1024),
+		retryAtCh:  make(chan time.Time, 1024),
+		stopClaim:  make(chan struct{}),
+		claimDone:  make(chan struct{}),
+		stopExtend: make(chan struct{}),
+		extendDone: make(chan struct{}),
+		stopDisp:   make(chan struct{}),
+		dispDone:   make(chan struct{}),
+		recordDone: make(chan struct{}),
+		sendCtx:    sendCtx,
+		cancelSend: cancel,
+		bg:         context.Background(),
+		stopped:    make(chan struct{}),
+	}
+	return e
+}
+
+// Owner is the name this node writes on its leases.
+func (e *Engine) Owner() string { return e.o.Owner }
+
+// Start runs the engine's goroutines. Deliveries already due in the store
+// are claimed at once.
+func (e *Engine) Start() {
+	e.startOnce.Do(func() {
+		go e.commitLoop()
+		go e.dispatchLoop()
+		for range e.o.Workers {
+			e.workersDone.Add(1)
+			go e.workerLoop()
+		}
+		go e.recordLoop()
+		go e.claimLoop()
+		go e.extendLoop()
+		e.wakeClaimer()
+	})
+}
+
+// Shutdown stops taking events, lets requests in flight finish until ctx is
+// done (then aborts them), records every finished attempt, and releases
+// the leases of deliveries not yet sent so that they go out after a
+// restart or from another node. Call it after the API stopped calling
+// Enqueue.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	var err error
+	e.stopOnce.Do(func() {
+		close(e.stopped)
+		close(e.stopIngest)
+		<-e.ingestDone
+		close(e.stopClaim)
+		<-e.claimDone
+		close(e.stopExtend)
+		<-e.extendDone
+		close(e.stopDisp)
+		select {
+		case <-e.dispDone:
+		case <-ctx.Done():
+			e.cancelSend()
+			<-e.dispDone
+			err = ctx.Err()
+		}
+		e.workersDone.Wait()
+		close(e.recordCh)
+		<-e.recordDone
+		e.cancelSend()
+	})
+	return err
+}
+
+// EndpointChanged tells the engine that an endpoint was updated, disabled
+// or deleted, so that queued deliveries use its new settings, or are put
+// back in the store when it no longer takes deliveries.
+func (e *Engine) EndpointChanged(ep *herald.Endpoint) {
+	select {
+	case e.ctlCh <- ep:
+	case <-e.stopped:
+	}
+	if ep.Enabled {
+		// Deliveries paused while it was disabled are due again.
+		e.budget.markSpilled(ep.ID)
+		e.wakeClaimer()
+	}
+}
+
+func (e *Engine) wakeClaimer() {
+	select {
+	case e.claimWake <- struct{}{}:
+	default:
+	}
+}

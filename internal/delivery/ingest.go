@@ -1,0 +1,149 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+type ingestReq struct {
+	ev  *herald.Event
+	res chan ingestRes
+}
+
+type ingestRes struct {
+	r   store.EnqueueResult
+	err error
+}
+
+// Enqueue stores an event and its deliveries and returns once they are
+// durably committed. Concurrent calls share one transaction (group commit):
+// the first caller's batch is written while the next callers gather, so
+// throughput grows with load while each caller still waits for its own
+// commit. The event's ID and CreatedAt are set when empty.
+func (e *Engine) Enqueue(ctx context.Context, ev *herald.Event) (store.EnqueueResult, error) {
+	if ev.ID == "" {
+		ev.ID = herald.NewID(herald.PrefixEvent)
+	}
+	req := &ingestReq{ev: ev, res: make(chan ingestRes, 1)}
+	select {
+	case <-e.stopped:
+		return store.EnqueueResult{}, ErrStopped
+	default:
+	}
+	select {
+	case e.ingestCh <- req:
+	case <-e.stopped:
+		return store.EnqueueResult{}, ErrStopped
+	case <-ctx.Done():
+		return store.EnqueueResult{}, ctx.Err()
+	}
+	// Once handed over, the event is committed (or refused) whatever the
+	// caller does, so wait for the verdict unless the caller left.
+	select {
+	case r := <-req.res:
+		return r.r, r.err
+	case <-ctx.Done():
+		return store.EnqueueResult{}, ctx.Err()
+	}
+}
+
+func (e *Engine) commitLoop() {
+	defer close(e.ingestDone)
+	batch := make([]*ingestReq, 0, e.o.MaxBatch)
+	for {
+		var first *ingestReq
+		select {
+		case first = <-e.ingestCh:
+		case <-e.stopIngest:
+			// Commit what callers already handed over.
+			for {
+				select {
+				case r := <-e.ingestCh:
+					batch = append(batch[:0], r)
+					e.commit(batch)
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < e.o.MaxBatch {
+			select {
+			case r := <-e.ingestCh:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		e.commit(batch)
+	}
+}
+
+func (e *Engine) commit(batch []*ingestReq) {
+	now := e.o.Now()
+	evs := make([]*herald.Event, len(batch))
+	for i, r := range batch {
+		if r.ev.CreatedAt.IsZero() {
+			r.ev.CreatedAt = now
+		}
+		evs[i] = r.ev
+	}
+	var reserved []string
+	res, err := e.st.EventsEnqueue(e.bg, store.EnqueueParams{
+		Events: evs,
+		Route: func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
+			var ts []store.Target
+			for _, ep := range eps {
+				if !ep.Subscribes(ev.EventType) {
+					continue
+				}
+				lease := e.budget.tryReserve(ep.ID)
+				if lease {
+					reserved = append(reserved, ep.ID)
+				}
+				ts = append(ts, store.Target{Endpoint: ep, Lease: lease})
+			}
+			return ts
+		},
+		LeaseOwner:       e.o.Owner,
+		LeaseUntil:       now.Add(e.o.LeaseDuration),
+		IdempotencySince: now.Add(-e.o.IdempotencyWindow),
+	})
+	if err != nil {
+		for _, id := range reserved {
+			e.budget.release(id)
+		}
+		e.log.Error("enqueue batch failed", slog_err(err), "events", len(batch))
+		for _, r := range batch {
+			r.res <- ingestRes{err: err}
+		}
+		return
+	}
+	var leased []*store.Job
+	spilled := false
+	for _, r := range res {
+		for _, j := range r.Jobs {
+			if j.Leased {
+				leased = append(leased, j)
+			} else {
+				spilled = true
+			}
+		}
+	}
+	if len(leased) > 0 {
+		e.jobsCh <- handoff{jobs: leased}
+	}
+	if spilled {
+		e.wakeClaimer()
+	}
+	for i, r := range batch {
+		r.res <- ingestRes{r: res[i]}
+	}
+}
+
+// nextLease is when a lease taken now runs out.
+func (e *Engine) nextLease() time.Time { return e.o.Now().Add(e.o.LeaseDuration) }

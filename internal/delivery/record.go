@@ -1,0 +1,69 @@
+package delivery
+
+import (
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// recordLoop writes attempt results in batches: while one batch commits,
+// the next gathers, so recording keeps up with many workers at the cost of
+// one transaction per batch rather than per attempt.
+func (e *Engine) recordLoop() {
+	defer close(e.recordDone)
+	batch := make([]store.AttemptResult, 0, 1024)
+	for {
+		r, ok := <-e.recordCh
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+	gather:
+		for len(batch) < cap(batch) {
+			select {
+			case r, ok := <-e.recordCh:
+				if !ok {
+					e.record(batch)
+					return
+				}
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		e.record(batch)
+	}
+}
+
+func (e *Engine) record(batch []store.AttemptResult) {
+	// A failed write is tried again: dropping it would lose the outcome,
+	// and the lease keeps the deliveries from being sent twice meanwhile.
+	delay := 50 * time.Millisecond
+	for {
+		err := e.st.DeliveriesRecord(e.bg, batch)
+		if err == nil {
+			break
+		}
+		e.log.Error("record attempts failed; retrying", slog_err(err), "count", len(batch))
+		time.Sleep(delay)
+		if delay < 5*time.Second {
+			delay *= 2
+		}
+	}
+	var earliest time.Time
+	for _, r := range batch {
+		if r.Status == herald.StatusPending && r.NextAttemptAt != nil {
+			if earliest.IsZero() || r.NextAttemptAt.Before(earliest) {
+				earliest = *r.NextAttemptAt
+			}
+		}
+	}
+	if !earliest.IsZero() {
+		select {
+		case e.retryAtCh <- earliest:
+		default:
+			// The claimer's poll finds it anyway.
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package delivery
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// DefaultRetrySchedule waits before each retry: seven retries over about
+// 28 hours, so a receiver down for a day still gets its events.
+const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h"
+
+// ParseSchedule reads a comma-separated list of Go durations ("5s,1m,1h").
+// Each is the wait before one more retry; an empty list means no retries.
+func ParseSchedule(s string) ([]time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	out := make([]time.Duration, 0, len(parts))
+	for i, p := range parts {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil {
+			return nil, fmt.Errorf("retry schedule item %d %q: not a duration like 30s, 5m or 2h", i+1, strings.TrimSpace(p))
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("retry schedule item %d %q: must not be negative", i+1, strings.TrimSpace(p))
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// RetryPolicy decides, from an attempt's outcome, whether and when to try
+// again. It is a pure function of its inputs (and of the jitter source), so
+// the schedule is tested without waiting.
+type RetryPolicy struct {
+	// Schedule holds the wait before each retry.
+	Schedule []time.Duration
+	// Jitter spreads each wait by up to this fraction either way, so that
+	// deliveries failed together do not retry in lockstep.
+	Jitter float64
+	// MaxRetryAfter caps how far a receiver's Retry-After can push a retry.
+	MaxRetryAfter time.Duration
+	// rand returns a number in [0,1); nil means math/rand/v2.
+	rand func() float64
+}
+
+// Verdict is the decision for one attempt.
+type Verdict struct {
+	Status herald.DeliveryStatus
+	// NextAttemptAt is set when Status is pending.
+	NextAttemptAt time.Time
+}
+
+// Retryable reports whether an attempt with this outcome may succeed when
+// tried again: transport failures, timeouts, 429 and 5xx. Herald's own
+// refusals and every other status are final.
+func Retryable(kind herald.ErrorKind, status int) bool {
+	switch kind {
+	case herald.ErrorKindNone:
+		return false
+	case herald.ErrorKindHTTPStatus:
+		return status == http.StatusTooManyRequests || status >= 500
+	case herald.ErrorKindPolicy:
+		return false
+	default:
+		return true
+	}
+}
+
+// Decide returns what happens after attempt number n (1 for the first try)
+// ended with the given error kind, status and response headers at now.
+func (p *RetryPolicy) Decide(n int, kind herald.ErrorKind, status int, header http.Header, now time.Time) Verdict {
+	if kind == herald.ErrorKindNone && status >= 200 && status < 300 {
+		return Verdict{Status: herald.StatusSucceeded}
+	}
+	if !Retryable(kind, status) || n > len(p.Schedule) {
+		return Verdict{Status: herald.StatusFailed}
+	}
+	if d, ok := retryAfter(header, now); ok && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+		if p.MaxRetryAfter > 0 && d > p.MaxRetryAfter {
+			d = p.MaxRetryAfter
+		}
+		return Verdict{Status: herald.StatusPending, NextAttemptAt: now.Add(d)}
+	}
+	d := p.Schedule[n-1]
+	if p.Jitter > 0 && d > 0 {
+		r := rand.Float64
+		if p.rand != nil {
+			r = p.rand
+		}
+		d = time.Duration(float64(d) * (1 + p.Jitter*(2*r()-1)))
+	}
+	return Verdict{Status: herald.StatusPending, NextAttemptAt: now.Add(d)}
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		if secs > int64(365*24*time.Hour/time.Second) {
+			secs = int64(365 * 24 * time.Hour / time.Second)
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}

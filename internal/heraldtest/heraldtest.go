@@ -1,0 +1,280 @@
+// Package heraldtest starts a whole Herald in a test: a real SQLite file,
+// the delivery engine with the real sender, and the API on a real HTTP
+// listener on 127.0.0.1; and it gives receivers that record what reached
+// them. Tests of the API and of delivery use it so they exercise the same
+// parts a user does.
+package heraldtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+)
+
+// Token is the admin token of every test server.
+const Token = "test-admin-token"
+
+// Options adjust a test server.
+type Options struct {
+	// RetrySchedule defaults to "100ms,100ms,100ms".
+	RetrySchedule string
+	// Timeout is the default request timeout; default 5 s.
+	Timeout time.Duration
+	// MaxBodyBytes caps API request bodies; default 1 MiB.
+	MaxBodyBytes int64
+	// Engine adjusts the engine's options after the defaults are set.
+	Engine func(*delivery.Options)
+}
+
+// Server is a running Herald.
+type Server struct {
+	URL    string
+	Store  *sqlite.DB
+	Engine *delivery.Engine
+	t      testing.TB
+}
+
+// Start runs a Herald for the test and stops it at cleanup.
+func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	if o.RetrySchedule == "" {
+		o.RetrySchedule = "100ms,100ms,100ms"
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Second
+	}
+	schedule, err := delivery.ParseSchedule(o.RetrySchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd := sender.New(sender.Options{UserAgent: "Herald/" + herald.Version})
+	eo := delivery.Options{
+		Retry:          delivery.RetryPolicy{Schedule: schedule, MaxRetryAfter: time.Hour},
+		DefaultTimeout: o.Timeout,
+		PollInterval:   50 * time.Millisecond,
+		Workers:        32,
+	}
+	if o.Engine != nil {
+		o.Engine(&eo)
+	}
+	eng := delivery.New(st, snd, eo)
+	eng.Start()
+	a := api.New(st, eng, api.Options{AdminToken: Token, MaxBodyBytes: o.MaxBodyBytes})
+	hs := httptest.NewServer(a)
+	t.Cleanup(func() {
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = eng.Shutdown(ctx)
+		snd.CloseIdleConnections()
+		_ = st.Close()
+	})
+	return &Server{URL: hs.URL, Store: st, Engine: eng, t: t}
+}
+
+// Do calls the API with the admin token and decodes the JSON answer (if
+// any) into out. It returns the status code.
+func (s *Server) Do(method, path string, body any, out any) int {
+	s.t.Helper()
+	return s.DoWith(method, path, body, out, http.Header{"Authorization": {"Bearer " + Token}})
+}
+
+// DoWith calls the API with the given headers.
+func (s *Server) DoWith(method, path string, body any, out any, h http.Header) int {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			s.t.Fatalf("%s %s: answer %d is not JSON: %v: %s", method, path, resp.StatusCode, err, raw)
+		}
+	}
+	return resp.StatusCode
+}
+
+// MustDo is Do that fails the test unless the status is want.
+func (s *Server) MustDo(method, path string, body any, out any, want int) {
+	s.t.Helper()
+	var raw json.RawMessage
+	got := s.Do(method, path, body, &raw)
+	if got != want {
+		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, got, want, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// Setup creates an app (uid "acme"), an event type "lead.created" and an
+// endpoint of that app pointing at url; it returns the endpoint's id.
+func (s *Server) Setup(url string, extra map[string]any) string {
+	s.t.Helper()
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
+	body := map[string]any{"url": url}
+	for k, v := range extra {
+		body[k] = v
+	}
+	var ep struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", body, &ep, 201)
+	return ep.ID
+}
+
+// Send posts an event of type lead.created to app acme and returns its id.
+func (s *Server) Send(payload any) string {
+	s.t.Helper()
+	var ev struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": payload}, &ev, 202)
+	return ev.ID
+}
+
+// Delivery is a delivery as the API shows it.
+type Delivery struct {
+	ID            string           `json:"id"`
+	EventID       string           `json:"event_id"`
+	EndpointID    string           `json:"endpoint_id"`
+	Status        string           `json:"status"`
+	AttemptCount  int              `json:"attempt_count"`
+	NextAttemptAt *time.Time       `json:"next_attempt_at"`
+	Attempts      []herald.Attempt `json:"attempts"`
+}
+
+// WaitDelivery polls the event's deliveries until the first one has the
+// wanted status (and, when attempts > 0, that many attempts).
+func (s *Server) WaitDelivery(eventID, status string, attempts int, within time.Duration) Delivery {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	var last Delivery
+	for time.Now().Before(deadline) {
+		var pg struct{ Data []Delivery }
+		s.MustDo("GET", "/v1/apps/acme/events/"+eventID+"/deliveries", nil, &pg, 200)
+		if len(pg.Data) > 0 {
+			last = pg.Data[0]
+			if last.Status == status && (attempts == 0 || last.AttemptCount == attempts) {
+				return last
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("event %s: delivery did not reach %s with %d attempts within %v; last: %+v", eventID, status, attempts, within, last)
+	return last
+}
+
+// Request is one request a Receiver got.
+type Request struct {
+	At     time.Time
+	Method string
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// Receiver is an HTTP server on 127.0.0.1 that records every request and
+// answers with Handler (200 "ok" when nil).
+type Receiver struct {
+	URL     string
+	mu      sync.Mutex
+	reqs    []Request
+	handler func(n int, w http.ResponseWriter, r *http.Request)
+	notify  chan struct{}
+	srv     *httptest.Server
+}
+
+// NewReceiver starts a receiver; handler gets the 1-based number of the
+// request. It is closed at cleanup.
+func NewReceiver(t testing.TB, handler func(n int, w http.ResponseWriter, r *http.Request)) *Receiver {
+	rc := &Receiver{handler: handler, notify: make(chan struct{}, 1)}
+	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
+	rc.URL = rc.srv.URL
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rc.mu.Lock()
+	rc.reqs = append(rc.reqs, Request{At: time.Now(), Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
+	n := len(rc.reqs)
+	rc.mu.Unlock()
+	select {
+	case rc.notify <- struct{}{}:
+	default:
+	}
+	if rc.handler != nil {
+		rc.handler(n, w, r)
+		return
+	}
+	_, _ = w.Write([]byte("ok"))
+}
+
+// Requests returns a copy of what was received so far.
+func (rc *Receiver) Requests() []Request {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]Request(nil), rc.reqs...)
+}
+
+// Wait blocks until at least n requests arrived, or fails the test.
+func (rc *Receiver) Wait(t testing.TB, n int, within time.Duration) []Request {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		if r := rc.Requests(); len(r) >= n {
+			return r
+		}
+		select {
+		case <-rc.notify:
+		case <-time.After(10 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("receiver got %d requests, want %d within %v", len(rc.Requests()), n, within)
+		}
+	}
+}

@@ -1,0 +1,148 @@
+// Package signing signs outgoing webhook requests with the Standard Webhooks
+// HMAC scheme (version v1), so receivers can check a request came from Herald
+// and was not altered or replayed. Receivers use the public package
+// github.com/heraldhq/herald/verify, which implements the same scheme.
+package signing
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SecretPrefix marks a string as a webhook signing secret, so that it is
+// recognisable in configuration and in secret scanners.
+const SecretPrefix = "whsec_"
+
+// Key length bounds. Below 16 bytes a key is guessable; above 64 HMAC-SHA256
+// hashes the key down anyway, so longer keys only hint at a mistake.
+const (
+	minKeyLen = 16
+	maxKeyLen = 64
+	// generatedKeyLen matches what other Standard Webhooks senders issue.
+	generatedKeyLen = 24
+)
+
+// ErrInvalidSecret is wrapped by every ParseSecret and NewSigner error, so
+// callers can map a bad user-supplied secret to a client error.
+var ErrInvalidSecret = errors.New("invalid webhook secret")
+
+const secretFormat = "secret must be " + SecretPrefix + " followed by base64 of 16 to 64 bytes"
+
+// GenerateSecret returns a new random secret in the whsec_ format.
+func GenerateSecret() (string, error) {
+	key := make([]byte, generatedKeyLen)
+	if _, err := rand.Read(key); err != nil {
+		return "", fmt.Errorf("generate webhook secret: %w", err)
+	}
+	return SecretPrefix + base64.StdEncoding.EncodeToString(key), nil
+}
+
+// ParseSecret returns the HMAC key held in a whsec_ secret. Padding is
+// optional because secrets are often copied by hand and '=' gets lost.
+// Error messages never contain the secret, as they end up in API responses
+// and logs.
+func ParseSecret(s string) ([]byte, error) {
+	if s == "" {
+		return nil, fmt.Errorf("%w: secret is empty; %s", ErrInvalidSecret, secretFormat)
+	}
+	b64, ok := strings.CutPrefix(s, SecretPrefix)
+	if !ok {
+		return nil, fmt.Errorf("%w: missing %s prefix; %s", ErrInvalidSecret, SecretPrefix, secretFormat)
+	}
+	if b64 == "" {
+		return nil, fmt.Errorf("%w: nothing after %s; %s", ErrInvalidSecret, SecretPrefix, secretFormat)
+	}
+	enc := base64.StdEncoding
+	if len(b64)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	key, err := enc.DecodeString(b64)
+	if err != nil {
+		var pos base64.CorruptInputError
+		if errors.As(err, &pos) {
+			// Count from the start of the whole secret, which is what the user sees.
+			return nil, fmt.Errorf("%w: not valid base64 at character %d; %s",
+				ErrInvalidSecret, int(pos)+len(SecretPrefix)+1, secretFormat)
+		}
+		return nil, fmt.Errorf("%w: not valid base64; %s", ErrInvalidSecret, secretFormat)
+	}
+	if len(key) < minKeyLen || len(key) > maxKeyLen {
+		return nil, fmt.Errorf("%w: key is %d bytes; %s", ErrInvalidSecret, len(key), secretFormat)
+	}
+	return key, nil
+}
+
+// Signer signs requests with one secret. It is safe for concurrent use and
+// meant to be kept per endpoint secret, since building it parses the secret
+// and each Signer recycles its own HMAC state between calls.
+type Signer struct {
+	pool sync.Pool // of *signState, all keyed with this Signer's key
+}
+
+// signState is the per-call scratch space recycled through Signer.pool.
+type signState struct {
+	mac hash.Hash
+	buf []byte // "{id}.{ts}." while hashing, then the "v1,..." result
+	sum [sha256.Size]byte
+}
+
+// maxPooledBuf keeps one request with a huge id from pinning memory in the pool.
+const maxPooledBuf = 1 << 10
+
+// NewSigner parses secret (see ParseSecret) and returns a Signer for it.
+func NewSigner(secret string) (*Signer, error) {
+	key, err := ParseSecret(secret)
+	if err != nil {
+		return nil, err
+	}
+	s := &Signer{}
+	s.pool.New = func() any {
+		return &signState{mac: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)}
+	}
+	return s, nil
+}
+
+// Sign returns the webhook-signature value for a request: "v1," and the
+// base64 HMAC-SHA256 of "{id}.{unix seconds}.{body}". body must be exactly
+// the bytes sent, since any re-encoding breaks the signature.
+func (s *Signer) Sign(id string, ts time.Time, body []byte) string {
+	st := s.pool.Get().(*signState)
+	st.mac.Reset()
+
+	// Hash the short prefix from scratch space and the body in place, rather
+	// than building the whole signed content in a new buffer.
+	b := append(st.buf[:0], id...)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, ts.Unix(), 10)
+	b = append(b, '.')
+	st.mac.Write(b)
+	st.mac.Write(body)
+
+	b = append(b[:0], "v1,"...)
+	b = base64.StdEncoding.AppendEncode(b, st.mac.Sum(st.sum[:0]))
+	sig := string(b)
+
+	if cap(b) <= maxPooledBuf {
+		st.buf = b[:0]
+		s.pool.Put(st)
+	}
+	return sig
+}
+
+// Headers sets the three Standard Webhooks headers on h. signature may hold
+// several space-separated signatures, e.g. one per secret during rotation.
+func Headers(h http.Header, id string, ts time.Time, signature string) {
+	h.Set("webhook-id", id)
+	h.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
+	h.Set("webhook-signature", signature)
+}

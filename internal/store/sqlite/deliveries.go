@@ -1,0 +1,490 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// inChunk bounds the number of ids bound in one IN list.
+const inChunk = 500
+
+// defaultClaimLimit applies when ClaimParams.Limit is not above 0.
+const defaultClaimLimit = 100
+
+// DeliveryGet implements store.Store.
+func (db *DB) DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error) {
+	var d *herald.Delivery
+	err := db.inReadTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		d, err = scanDelivery(tx.QueryRowContext(ctx,
+			`SELECT `+deliveryCols+` FROM deliveries d WHERE d.app_id = ? AND d.id = ?`, appID, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("delivery %q: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("delivery get: %w", err)
+		}
+		return loadAttempts(ctx, tx, []*herald.Delivery{d})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// DeliveryList implements store.Store.
+func (db *DB) DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error) {
+	q, args := deliveryListQuery(p)
+	ds := []*herald.Delivery{}
+	err := db.inReadTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("delivery list: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				return fmt.Errorf("delivery list: %w", err)
+			}
+			ds = append(ds, d)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("delivery list: %w", err)
+		}
+		rows.Close()
+		if p.WithAttempts {
+			return loadAttempts(ctx, tx, ds)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// deliveryListQuery builds the query of a DeliveryList.
+func deliveryListQuery(p store.DeliveryListParams) (string, []any) {
+	// With an event or endpoint filter, the unary + keeps SQLite from
+	// walking the app's whole history through the app index: the event's
+	// or endpoint's index finds the few rows at once, in id order too.
+	q := `SELECT ` + deliveryCols + ` FROM deliveries d WHERE d.app_id = ?`
+	if p.EventID != "" || p.EndpointID != "" {
+		q = `SELECT ` + deliveryCols + ` FROM deliveries d WHERE +d.app_id = ?`
+	}
+	args := []any{p.AppID}
+	if p.EventID != "" {
+		q += ` AND d.event_id = ?`
+		args = append(args, p.EventID)
+	}
+	if p.EndpointID != "" {
+		q += ` AND d.endpoint_id = ?`
+		args = append(args, p.EndpointID)
+	}
+	if p.Status != "" {
+		q += ` AND d.status = ?`
+		args = append(args, string(p.Status))
+	}
+	if !p.Since.IsZero() {
+		q += ` AND d.created_at >= ?`
+		args = append(args, micro(p.Since))
+	}
+	if !p.Until.IsZero() {
+		q += ` AND d.created_at < ?`
+		args = append(args, micro(p.Until))
+	}
+	if p.Cursor != "" {
+		q += ` AND d.id < ?`
+		args = append(args, p.Cursor)
+	}
+	q += ` ORDER BY d.id DESC LIMIT ?`
+	return q, append(args, limit(p.Limit))
+}
+
+// loadAttempts fills the Attempts of every delivery of ds, in order, with
+// one query per chunk of deliveries rather than one per delivery.
+func loadAttempts(ctx context.Context, tx *sql.Tx, ds []*herald.Delivery) error {
+	byID := make(map[string]*herald.Delivery, len(ds))
+	for _, d := range ds {
+		d.Attempts = []*herald.Attempt{}
+		byID[d.ID] = d
+	}
+	for start := 0; start < len(ds); start += inChunk {
+		chunk := ds[start:min(start+inChunk, len(ds))]
+		args := make([]any, len(chunk))
+		for i, d := range chunk {
+			args[i] = d.ID
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+attemptCols+` FROM attempts
+			WHERE delivery_id IN (`+placeholders(len(chunk))+`)
+			ORDER BY delivery_id, number, id`, args...)
+		if err != nil {
+			return fmt.Errorf("load attempts: %w", err)
+		}
+		for rows.Next() {
+			a, err := scanAttempt(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("load attempts: %w", err)
+			}
+			if d := byID[a.DeliveryID]; d != nil {
+				d.Attempts = append(d.Attempts, a)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("load attempts: %w", err)
+		}
+	}
+	return nil
+}
+
+// DeliveriesClaim implements store.Store.
+//
+// It walks due rows in due order and picks them in Go, and stops as soon as
+// it has p.Limit: a claim reads about as many rows as it returns, whatever
+// the backlog's size. With p.PerEndpoint, once an endpoint reaches its cap
+// the next page of rows leaves it out in SQL, so that one endpoint's large
+// backlog at the head of the queue is stepped over in the index rather
+// than row by row in Go.
+func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
+	lim := p.Limit
+	if lim <= 0 {
+		lim = defaultClaimLimit
+	}
+	var jobs []*store.Job
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		ids, err := pickDue(ctx, tx, p, lim)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if jobs, err = loadJobs(ctx, tx, ids); err != nil {
+			return err
+		}
+		return execChunked(ctx, tx, ids,
+			`UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN (%s)`,
+			[]any{p.Owner, micro(p.LeaseUntil)}, "claim: lease")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// claimMaxRead bounds the rows one claim reads, when capped endpoints make
+// it page through the due rows.
+const claimMaxRead = 10000
+
+// pickDue returns the ids of at most lim due deliveries in due order, at
+// most p.PerEndpoint per endpoint when above 0.
+func pickDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams, lim int) ([]string, error) {
+	var (
+		ids    []string
+		perEp  = map[string]int{}
+		capped []string // endpoints that reached p.PerEndpoint
+		after  bool     // whether afterDue and afterID hold the last row read
+		// The last row read: the next page starts after it.
+		afterDue int64
+		afterID  string
+		read     int
+	)
+	page := lim
+	if p.PerEndpoint > 0 {
+		page = max(lim, 100)
+	}
+	for {
+		args := []any{micro(p.Now), page, p.EndpointID, afterDue, afterID}
+		for _, ep := range capped {
+			args = append(args, ep)
+		}
+		rows, err := tx.QueryContext(ctx, claimQuery(p.EndpointID != "", after, len(capped)), args...)
+		if err != nil {
+			return nil, fmt.Errorf("claim: select: %w", err)
+		}
+		n := 0
+		for len(ids) < lim && rows.Next() {
+			var id, ep string
+			var due int64
+			if err := rows.Scan(&id, &ep, &due); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("claim: select: %w", err)
+			}
+			n++
+			after, afterDue, afterID = true, due, id
+			if p.PerEndpoint > 0 {
+				if perEp[ep] >= p.PerEndpoint {
+					continue
+				}
+				if perEp[ep]++; perEp[ep] == p.PerEndpoint {
+					capped = append(capped, ep)
+				}
+			}
+			ids = append(ids, id)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("claim: select: %w", err)
+		}
+		read += n
+		if len(ids) >= lim || n < page || p.PerEndpoint <= 0 || read >= claimMaxRead {
+			return ids, nil
+		}
+	}
+}
+
+// claimQuery selects due rows (id, endpoint_id, next_attempt_at) in due
+// order. Its arguments: ?1 now, ?2 the most rows to return, ?3 the
+// endpoint if oneEndpoint, ?4 and ?5 the next_attempt_at and id of the row
+// to start after if after, and from ?6 on, skip endpoints to leave out.
+//
+// Unleased rows come from a due index, read in order without sorting;
+// rows whose lease ran out (their node is
+// gone) come from the lease index and are merged in. CROSS JOIN makes
+// SQLite keep deliveries as the outer loop instead of starting from
+// endpoints.
+func claimQuery(oneEndpoint, after bool, skip int) string {
+	cond := ` AND e.enabled = 1 AND e.deleted_at IS NULL`
+	if after {
+		cond += ` AND (d.next_attempt_at, d.id) > (?4, ?5)`
+	}
+	if skip > 0 {
+		ps := make([]string, skip)
+		for i := range ps {
+			ps[i] = fmt.Sprintf("?%d", 6+i)
+		}
+		cond += ` AND d.endpoint_id NOT IN (` + strings.Join(ps, ", ") + `)`
+	}
+	ready, expired := cond, cond
+	if oneEndpoint {
+		ready += ` AND d.endpoint_id = ?3`
+		// The unary + keeps SQLite on the lease index: the endpoint's
+		// index would walk its whole history.
+		expired += ` AND +d.endpoint_id = ?3`
+	}
+	return `SELECT d.id, d.endpoint_id, d.next_attempt_at
+		FROM deliveries d CROSS JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.status = 'pending' AND d.lease_owner IS NULL AND d.next_attempt_at <= ?1` + ready + `
+		UNION ALL
+		SELECT d.id, d.endpoint_id, d.next_attempt_at
+		FROM deliveries d CROSS JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.lease_owner IS NOT NULL AND d.lease_until < ?1
+			AND d.status = 'pending' AND d.next_attempt_at <= ?1` + expired + `
+		ORDER BY 3, 1
+		LIMIT ?2`
+}
+
+// loadJobs reads the deliveries ids with their events and endpoints, in the
+// order of ids.
+func loadJobs(ctx context.Context, tx *sql.Tx, ids []string) ([]*store.Job, error) {
+	byID := make(map[string]*store.Job, len(ids))
+	for start := 0; start < len(ids); start += inChunk {
+		chunk := ids[start:min(start+inChunk, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+deliveryCols+`, `+eventCols+`, `+endpointCols+`
+			FROM deliveries d
+			CROSS JOIN events ev ON ev.id = d.event_id
+			CROSS JOIN endpoints e ON e.id = d.endpoint_id
+			WHERE d.id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("claim: load: %w", err)
+		}
+		for rows.Next() {
+			d, dDest, dDone := deliveryDest()
+			ev, evDest, evDone := eventDest()
+			ep, epDest, epDone := endpointDest()
+			if err := rows.Scan(append(append(dDest, evDest...), epDest...)...); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("claim: load: %w", err)
+			}
+			dDone()
+			evDone()
+			if err := epDone(); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("claim: load: %w", err)
+			}
+			byID[d.ID] = &store.Job{Delivery: d, Event: ev, Endpoint: ep, Leased: true}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("claim: load: %w", err)
+		}
+	}
+	jobs := make([]*store.Job, 0, len(ids))
+	for _, id := range ids {
+		if j := byID[id]; j != nil {
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs, nil
+}
+
+// execChunked runs query, whose IN list is the %s, for ids in chunks of
+// inChunk, with head as the arguments before the ids.
+func execChunked(ctx context.Context, tx *sql.Tx, ids []string, query string, head []any, what string) error {
+	for start := 0; start < len(ids); start += inChunk {
+		chunk := ids[start:min(start+inChunk, len(ids))]
+		args := append([]any{}, head...)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(query, placeholders(len(chunk))), args...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+// DeliveriesRecord implements store.Store.
+//
+// An attempt whose Number is not above 0 gets its delivery's next number,
+// and one whose ID is empty gets a new id, written back to the attempt.
+func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	for i, r := range results {
+		if r.Attempt == nil {
+			return fmt.Errorf("record: result %d: no attempt", i)
+		}
+		if !r.Status.Valid() {
+			return fmt.Errorf("record: delivery %q: invalid status %q", r.Attempt.DeliveryID, r.Status)
+		}
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		insertAttempt := tx.StmtContext(ctx, db.stmts.insertAttempt)
+		recordDelivery := tx.StmtContext(ctx, db.stmts.recordDelivery)
+		for _, r := range results {
+			a := r.Attempt
+			if a.ID == "" {
+				a.ID = herald.NewID(herald.PrefixAttempt)
+			}
+			created := a.CreatedAt
+			if created.IsZero() {
+				created = r.Now
+			}
+			reqHdr, err := headersJSON(a.Request.Headers)
+			if err != nil {
+				return fmt.Errorf("record: attempt %q: request headers: %w", a.ID, err)
+			}
+			var (
+				status, respHdr any
+				respBody        []byte
+				truncated       bool
+			)
+			if a.Response != nil {
+				status = a.Response.StatusCode
+				if respHdr, err = headersJSON(a.Response.Headers); err != nil {
+					return fmt.Errorf("record: attempt %q: response headers: %w", a.ID, err)
+				}
+				respBody = []byte(a.Response.Body)
+				truncated = a.Response.BodyTruncated
+			}
+			res, err := insertAttempt.ExecContext(ctx, a.ID, a.Number, a.Trigger, micro(created),
+				a.Request.Method, a.Request.URL, reqHdr, []byte(a.Request.Body),
+				status, respHdr, respBody, truncated,
+				latencyMicros(a.LatencyMS), string(a.ErrorKind), a.Error,
+				a.DeliveryID)
+			if err != nil {
+				if isUnique(err) {
+					err = fmt.Errorf("attempt %q: %w", a.ID, store.ErrConflict)
+				}
+				return fmt.Errorf("record: insert attempt: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("record: insert attempt: %w", err)
+			} else if n == 0 {
+				continue // the delivery is gone with its app
+			}
+
+			var next any
+			lastError := a.Error
+			switch r.Status {
+			case herald.StatusPending:
+				t := r.Now
+				if r.NextAttemptAt != nil {
+					t = *r.NextAttemptAt
+				}
+				next = micro(t)
+			case herald.StatusSucceeded:
+				lastError = ""
+			}
+			if _, err := recordDelivery.ExecContext(ctx, string(r.Status), next, lastError, micro(r.Now), a.DeliveryID); err != nil {
+				return fmt.Errorf("record: update delivery: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// DeliveriesRelease implements store.Store.
+func (db *DB) DeliveriesRelease(ctx context.Context, owner string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		return execChunked(ctx, tx, ids,
+			`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND id IN (%s)`,
+			[]any{owner}, "release")
+	})
+}
+
+// LeasesExtend implements store.Store.
+func (db *DB) LeasesExtend(ctx context.Context, owner string, until time.Time) error {
+	_, err := db.w.ExecContext(ctx,
+		`UPDATE deliveries SET lease_until = ? WHERE lease_owner = ? AND status = 'pending'`,
+		micro(until), owner)
+	if err != nil {
+		return fmt.Errorf("extend leases: %w", err)
+	}
+	return nil
+}
+
+// LeasesReleaseAll implements store.Store.
+func (db *DB) LeasesReleaseAll(ctx context.Context) error {
+	_, err := db.w.ExecContext(ctx,
+		`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`)
+	if err != nil {
+		return fmt.Errorf("release all leases: %w", err)
+	}
+	return nil
+}
+
+// nextDueQuery reads the due index in order and stops at the first
+// unleased row of a live endpoint.
+const nextDueQuery = `SELECT d.next_attempt_at
+	FROM deliveries d CROSS JOIN endpoints e ON e.id = d.endpoint_id
+	WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL AND d.lease_owner IS NULL
+		AND e.enabled = 1 AND e.deleted_at IS NULL
+	ORDER BY d.next_attempt_at
+	LIMIT 1`
+
+// NextDueAt implements store.Store. A leased delivery does not count, even
+// past its lease: the store has no clock of its own to tell.
+func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
+	var next sql.NullInt64
+	err := db.r.QueryRowContext(ctx, nextDueQuery).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("next due: %w", err)
+	}
+	return fromNullMicro(next), nil
+}

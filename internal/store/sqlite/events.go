@@ -1,0 +1,202 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// EventsEnqueue implements store.Store: the whole batch is one write
+// transaction, so one fsync makes a thousand events durable.
+func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store.EnqueueResult, error) {
+	results := make([]store.EnqueueResult, len(p.Events))
+	if len(p.Events) == 0 {
+		return results, nil
+	}
+	route := p.Route
+	if route == nil {
+		route = routeSubscribed
+	}
+	newID := p.NewDeliveryID
+	if newID == nil {
+		newID = func() string { return herald.NewID(herald.PrefixDelivery) }
+	}
+
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		idempotent := tx.StmtContext(ctx, db.stmts.idempotent)
+		appExists := tx.StmtContext(ctx, db.stmts.appExists)
+		enabledEndpoints := tx.StmtContext(ctx, db.stmts.enabledEndpoints)
+		insertEvent := tx.StmtContext(ctx, db.stmts.insertEvent)
+		insertDelivery := tx.StmtContext(ctx, db.stmts.insertDelivery)
+
+		// Many events of one app in one batch is the common case: look
+		// the app and its endpoints up once.
+		apps := map[string]bool{}
+		endpoints := map[string][]*herald.Endpoint{}
+
+		since := micro(p.IdempotencySince)
+		for i, in := range p.Events {
+			res := &results[i]
+
+			// The lookup runs inside the transaction, so it also sees
+			// the events stored earlier in this batch.
+			if in.IdempotencyKey != "" {
+				prev, err := scanEvent(idempotent.QueryRowContext(ctx, in.AppID, in.IdempotencyKey, since))
+				switch {
+				case err == nil:
+					res.Event, res.Duplicate = prev, true
+					continue
+				case !errors.Is(err, sql.ErrNoRows):
+					return fmt.Errorf("enqueue: idempotency lookup: %w", err)
+				}
+			}
+
+			exists, ok := apps[in.AppID]
+			if !ok {
+				var n int
+				if err := appExists.QueryRowContext(ctx, in.AppID).Scan(&n); err != nil {
+					return fmt.Errorf("enqueue: app lookup: %w", err)
+				}
+				exists = n > 0
+				apps[in.AppID] = exists
+			}
+			if !exists {
+				res.Err = fmt.Errorf("app %q: %w", in.AppID, store.ErrNotFound)
+				continue
+			}
+
+			eps, ok := endpoints[in.AppID]
+			if !ok {
+				rows, err := enabledEndpoints.QueryContext(ctx, in.AppID)
+				if err != nil {
+					return fmt.Errorf("enqueue: load endpoints: %w", err)
+				}
+				if eps, err = collectEndpoints(rows); err != nil {
+					return fmt.Errorf("enqueue: load endpoints: %w", err)
+				}
+				endpoints[in.AppID] = eps
+			}
+
+			// The stored event, as it reads back: microsecond UTC time.
+			ev := *in
+			ev.CreatedAt = fromMicro(micro(in.CreatedAt))
+			created := micro(ev.CreatedAt)
+			if _, err := insertEvent.ExecContext(ctx, ev.ID, ev.AppID, ev.EventType, blob(ev.Payload),
+				nullString(ev.IdempotencyKey), created); err != nil {
+				if isUnique(err) {
+					err = fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
+				}
+				return fmt.Errorf("enqueue: insert event: %w", err)
+			}
+			res.Event = &ev
+
+			targets := route(&ev, eps)
+			res.Jobs = make([]*store.Job, 0, len(targets))
+			for _, t := range targets {
+				if t.Endpoint == nil {
+					return fmt.Errorf("enqueue: event %q: route returned a target without endpoint", ev.ID)
+				}
+				next := ev.CreatedAt
+				d := &herald.Delivery{
+					ID:            newID(),
+					AppID:         ev.AppID,
+					EventID:       ev.ID,
+					EndpointID:    t.Endpoint.ID,
+					EventType:     ev.EventType,
+					Status:        herald.StatusPending,
+					NextAttemptAt: &next,
+					CreatedAt:     ev.CreatedAt,
+					UpdatedAt:     ev.CreatedAt,
+				}
+				var owner, until any
+				if t.Lease {
+					if p.LeaseOwner == "" {
+						return fmt.Errorf("enqueue: event %q: route asked for a lease but LeaseOwner is empty", ev.ID)
+					}
+					owner, until = p.LeaseOwner, micro(p.LeaseUntil)
+				}
+				if _, err := insertDelivery.ExecContext(ctx, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType,
+					created, owner, until); err != nil {
+					return fmt.Errorf("enqueue: insert delivery: %w", err)
+				}
+				res.Jobs = append(res.Jobs, &store.Job{Delivery: d, Event: &ev, Endpoint: t.Endpoint, Leased: t.Lease})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// routeSubscribed is the route of an EnqueueParams without one: every
+// endpoint subscribed to the event's type, none leased.
+func routeSubscribed(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
+	var ts []store.Target
+	for _, ep := range eps {
+		if ep.Subscribes(ev.EventType) {
+			ts = append(ts, store.Target{Endpoint: ep})
+		}
+	}
+	return ts
+}
+
+// EventGet implements store.Store.
+func (db *DB) EventGet(ctx context.Context, appID, id string) (*herald.Event, error) {
+	ev, err := scanEvent(db.r.QueryRowContext(ctx,
+		`SELECT `+eventCols+` FROM events ev WHERE ev.app_id = ? AND ev.id = ?`, appID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("event %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("event get: %w", err)
+	}
+	return ev, nil
+}
+
+// EventList implements store.Store.
+func (db *DB) EventList(ctx context.Context, p store.EventListParams) ([]*herald.Event, error) {
+	q := `SELECT ` + eventCols + ` FROM events ev WHERE ev.app_id = ?`
+	args := []any{p.AppID}
+	if p.EventType != "" {
+		q += ` AND ev.event_type = ?`
+		args = append(args, p.EventType)
+	}
+	if !p.Since.IsZero() {
+		q += ` AND ev.created_at >= ?`
+		args = append(args, micro(p.Since))
+	}
+	if !p.Until.IsZero() {
+		q += ` AND ev.created_at < ?`
+		args = append(args, micro(p.Until))
+	}
+	if p.Cursor != "" {
+		q += ` AND ev.id < ?`
+		args = append(args, p.Cursor)
+	}
+	q += ` ORDER BY ev.id DESC LIMIT ?`
+	args = append(args, limit(p.Limit))
+
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("event list: %w", err)
+	}
+	defer rows.Close()
+	evs := []*herald.Event{}
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("event list: %w", err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("event list: %w", err)
+	}
+	return evs, nil
+}

@@ -1,0 +1,267 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Times are stored as Unix microseconds, UTC.
+
+func micro(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func fromNullMicro(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromMicro(n.Int64)
+	return &t
+}
+
+// nullString stores an empty string as NULL, for columns where empty means
+// absent (an app's uid, an event's idempotency key).
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// blob stores an empty document as NULL; RawJSON treats empty as absent.
+func blob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// limit applies the list defaults: 50 rows unless asked otherwise, never
+// more than store.MaxListLimit.
+func limit(n int) int {
+	switch {
+	case n <= 0:
+		return 50
+	case n > store.MaxListLimit:
+		return store.MaxListLimit
+	}
+	return n
+}
+
+// placeholders returns "?, ?, ..." for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+const appCols = `id, uid, name, created_at, updated_at`
+
+func scanApp(s scanner) (*herald.App, error) {
+	var (
+		a          herald.App
+		uid        sql.NullString
+		created, u int64
+	)
+	if err := s.Scan(&a.ID, &uid, &a.Name, &created, &u); err != nil {
+		return nil, err
+	}
+	a.UID = uid.String
+	a.CreatedAt, a.UpdatedAt = fromMicro(created), fromMicro(u)
+	return &a, nil
+}
+
+const eventTypeCols = `name, description, schema, sample, created_at, updated_at`
+
+func scanEventType(s scanner) (*herald.EventType, error) {
+	var (
+		et         herald.EventType
+		schema     []byte
+		sample     []byte
+		created, u int64
+	)
+	if err := s.Scan(&et.Name, &et.Description, &schema, &sample, &created, &u); err != nil {
+		return nil, err
+	}
+	if len(schema) > 0 {
+		et.Schema = herald.RawJSON(schema)
+	}
+	if len(sample) > 0 {
+		et.Sample = herald.RawJSON(sample)
+	}
+	et.CreatedAt, et.UpdatedAt = fromMicro(created), fromMicro(u)
+	return &et, nil
+}
+
+// endpointCols is prefixed so that it can be selected from a join.
+const endpointCols = `e.id, e.app_id, e.url, e.description, e.event_types, e.enabled, e.secret, e.timeout_ms, e.created_at, e.updated_at`
+
+// endpointDest returns the scan destinations of endpointCols and a function
+// that finishes the endpoint once they are filled.
+func endpointDest() (*herald.Endpoint, []any, func() error) {
+	var (
+		ep         herald.Endpoint
+		types      string
+		created, u int64
+	)
+	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS, &created, &u}
+	return &ep, dest, func() error {
+		ep.EventTypes = []string{}
+		if types != "" {
+			if err := json.Unmarshal([]byte(types), &ep.EventTypes); err != nil {
+				return fmt.Errorf("endpoint %s: event_types: %w", ep.ID, err)
+			}
+			if ep.EventTypes == nil {
+				ep.EventTypes = []string{}
+			}
+		}
+		ep.CreatedAt, ep.UpdatedAt = fromMicro(created), fromMicro(u)
+		return nil
+	}
+}
+
+func scanEndpoint(s scanner) (*herald.Endpoint, error) {
+	ep, dest, done := endpointDest()
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	return ep, done()
+}
+
+// eventTypesJSON is the column value of an endpoint's subscriptions; nil
+// and empty both mean every event type and are stored as [].
+func eventTypesJSON(types []string) (string, error) {
+	if len(types) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(types)
+	return string(b), err
+}
+
+// eventCols is prefixed so that it can be selected from a join.
+const eventCols = `ev.id, ev.app_id, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at`
+
+func eventDest() (*herald.Event, []any, func()) {
+	var (
+		ev      herald.Event
+		payload []byte
+		key     sql.NullString
+		created int64
+	)
+	dest := []any{&ev.ID, &ev.AppID, &ev.EventType, &payload, &key, &created}
+	return &ev, dest, func() {
+		if len(payload) > 0 {
+			ev.Payload = herald.RawJSON(payload)
+		}
+		ev.IdempotencyKey = key.String
+		ev.CreatedAt = fromMicro(created)
+	}
+}
+
+func scanEvent(s scanner) (*herald.Event, error) {
+	ev, dest, done := eventDest()
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	done()
+	return ev, nil
+}
+
+// deliveryCols is prefixed so that it can be selected from a join.
+const deliveryCols = `d.id, d.app_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.created_at, d.updated_at`
+
+func deliveryDest() (*herald.Delivery, []any, func()) {
+	var (
+		d          herald.Delivery
+		next       sql.NullInt64
+		created, u int64
+	)
+	dest := []any{&d.ID, &d.AppID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.AttemptCount, &next, &d.LastError, &created, &u}
+	return &d, dest, func() {
+		d.NextAttemptAt = fromNullMicro(next)
+		d.CreatedAt, d.UpdatedAt = fromMicro(created), fromMicro(u)
+	}
+}
+
+func scanDelivery(s scanner) (*herald.Delivery, error) {
+	d, dest, done := deliveryDest()
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	done()
+	return d, nil
+}
+
+const attemptCols = `id, delivery_id, number, trigger, created_at,
+	request_method, request_url, request_headers, request_body,
+	response_status, response_headers, response_body, response_truncated,
+	latency_us, error_kind, error`
+
+func scanAttempt(s scanner) (*herald.Attempt, error) {
+	var (
+		a         herald.Attempt
+		created   int64
+		reqHdr    sql.NullString
+		reqBody   []byte
+		status    sql.NullInt64
+		respHdr   sql.NullString
+		respBody  []byte
+		truncated bool
+		latency   int64
+	)
+	if err := s.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.Trigger, &created,
+		&a.Request.Method, &a.Request.URL, &reqHdr, &reqBody,
+		&status, &respHdr, &respBody, &truncated,
+		&latency, &a.ErrorKind, &a.Error); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = fromMicro(created)
+	a.LatencyMS = float64(latency) / 1000
+	a.Request.Body = string(reqBody)
+	if reqHdr.Valid {
+		if err := json.Unmarshal([]byte(reqHdr.String), &a.Request.Headers); err != nil {
+			return nil, fmt.Errorf("attempt %s: request_headers: %w", a.ID, err)
+		}
+	}
+	if status.Valid {
+		a.Response = &herald.AttemptResponse{
+			StatusCode:    int(status.Int64),
+			Body:          string(respBody),
+			BodyTruncated: truncated,
+		}
+		if respHdr.Valid {
+			if err := json.Unmarshal([]byte(respHdr.String), &a.Response.Headers); err != nil {
+				return nil, fmt.Errorf("attempt %s: response_headers: %w", a.ID, err)
+			}
+		}
+	}
+	return &a, nil
+}
+
+// headersJSON is the column value of a header map: NULL for nil, so that
+// nil and empty maps both round-trip.
+func headersJSON(h map[string]string) (any, error) {
+	if h == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// latencyMicros stores a latency in milliseconds as whole microseconds.
+func latencyMicros(ms float64) int64 {
+	return int64(math.Round(ms * 1000))
+}

@@ -1,0 +1,494 @@
+package sqlite
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storetest"
+)
+
+func openTemp(tb testing.TB) *DB {
+	tb.Helper()
+	db, err := Open(context.Background(), filepath.Join(tb.TempDir(), "herald.db"))
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store { return openTemp(b) })
+}
+
+func TestPragmas(t *testing.T) {
+	db := openTemp(t)
+	ctx := t.Context()
+	check := func(pool string, q interface {
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}) {
+		t.Helper()
+		var mode string
+		var sync, busy, queryOnly int
+		if err := q.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			t.Fatalf("%s: journal_mode: %v", pool, err)
+		}
+		if err := q.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+			t.Fatalf("%s: synchronous: %v", pool, err)
+		}
+		if err := q.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
+			t.Fatalf("%s: busy_timeout: %v", pool, err)
+		}
+		if err := q.QueryRowContext(ctx, "PRAGMA query_only").Scan(&queryOnly); err != nil {
+			t.Fatalf("%s: query_only: %v", pool, err)
+		}
+		if mode != "wal" || sync != 2 || busy != 10000 {
+			t.Errorf("%s: journal_mode=%s synchronous=%d busy_timeout=%d; want wal, 2 (FULL), 10000", pool, mode, sync, busy)
+		}
+		if wantQO := map[string]int{"writer": 0, "reader": 1}[pool]; queryOnly != wantQO {
+			t.Errorf("%s: query_only=%d, want %d", pool, queryOnly, wantQO)
+		}
+	}
+	check("writer", db.w)
+	check("reader", db.r)
+	if n := db.w.Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("writer pool: %d connections, want 1", n)
+	}
+
+	// The reader pool refuses writes.
+	if _, err := db.r.ExecContext(ctx, "DELETE FROM apps"); err == nil {
+		t.Errorf("reader pool accepted a write")
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	applied := func(db *DB) map[int]int64 {
+		t.Helper()
+		rows, err := db.r.QueryContext(ctx, "SELECT version, applied_at FROM schema_migrations")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		m := map[int]int64{}
+		for rows.Next() {
+			var v int
+			var at int64
+			if err := rows.Scan(&v, &at); err != nil {
+				t.Fatal(err)
+			}
+			m[v] = at
+		}
+		return m
+	}
+
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := applied(db)
+	if len(first) != len(ms) {
+		t.Errorf("applied %d migrations, want %d", len(first), len(ms))
+	}
+	for _, m := range ms {
+		if _, ok := first[m.version]; !ok {
+			t.Errorf("migration %s not recorded", m.name)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	time.Sleep(2 * time.Millisecond) // a re-applied migration would get a later applied_at
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer db.Close()
+	second := applied(db)
+	if fmt.Sprint(first) != fmt.Sprint(second) {
+		t.Errorf("reopening changed schema_migrations: %v, then %v", first, second)
+	}
+	if db.Path() != path {
+		t.Errorf("Path: %q, want %q", db.Path(), path)
+	}
+}
+
+func TestMigrationNames(t *testing.T) {
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		if m.version != i+1 {
+			t.Errorf("migration %s has version %d, want %d: versions run 1, 2, 3…", m.name, m.version, i+1)
+		}
+	}
+}
+
+func TestSurvivesReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "data", "herald.db")
+	if _, err := Open(ctx, path); err == nil {
+		t.Fatalf("Open in a missing directory: no error")
+	}
+	path = filepath.Join(t.TempDir(), "odd ?#% name.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &herald.App{ID: herald.NewID(herald.PrefixApp), UID: "acme", Name: "Acme", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := db.AppCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: app.ID, URL: "https://example.com", Enabled: true, Secret: "whsec_x"}
+	if err := db.EndpointCreate(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: app.ID, EventType: "e", Payload: herald.RawJSON(`{}`), CreatedAt: time.Now()}
+	res, err := db.EventsEnqueue(ctx, store.EnqueueParams{Events: []*herald.Event{ev}})
+	if err != nil || len(res[0].Jobs) != 1 {
+		t.Fatalf("EventsEnqueue: %v, %+v", err, res)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.AppGet(ctx, "acme"); err != nil {
+		t.Errorf("AppGet after reopen: %v", err)
+	}
+	if _, err := db.EventGet(ctx, app.ID, ev.ID); err != nil {
+		t.Errorf("EventGet after reopen: %v", err)
+	}
+	d, err := db.DeliveryGet(ctx, app.ID, res[0].Jobs[0].Delivery.ID)
+	if err != nil || d.Status != herald.StatusPending {
+		t.Errorf("DeliveryGet after reopen: %v, %+v", err, d)
+	}
+}
+
+// TestConcurrency runs enqueuers, a claimer/recorder and readers at once:
+// the single writer connection must serialise them without any
+// "database is locked" error.
+func TestConcurrency(t *testing.T) {
+	db := openTemp(t)
+	ctx := t.Context()
+	app := &herald.App{ID: herald.NewID(herald.PrefixApp), Name: "a"}
+	if err := db.AppCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: app.ID, URL: "https://example.com", Enabled: true, Secret: "s"}
+		if err := db.EndpointCreate(ctx, ep); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	const enqueuers, batches, perBatch = 8, 15, 20
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		errs     []error
+		enqueued sync.WaitGroup
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		errs = append(errs, err)
+		errMu.Unlock()
+	}
+	now := time.Now()
+	for g := range enqueuers {
+		wg.Add(1)
+		enqueued.Add(1)
+		go func() {
+			defer wg.Done()
+			defer enqueued.Done()
+			for i := range batches {
+				evs := make([]*herald.Event, perBatch)
+				for k := range evs {
+					evs[k] = &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: app.ID, EventType: "e",
+						Payload: herald.RawJSON(`{"g":1}`), CreatedAt: now}
+					if k == 0 {
+						evs[k].IdempotencyKey = fmt.Sprintf("g%d-%d", g, i)
+					}
+				}
+				if _, err := db.EventsEnqueue(ctx, store.EnqueueParams{Events: evs}); err != nil {
+					fail(fmt.Errorf("enqueue: %w", err))
+					return
+				}
+			}
+		}()
+	}
+
+	done := make(chan struct{})
+	go func() { enqueued.Wait(); close(done) }()
+
+	recorded := 0
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			// After the enqueuers are through, claim until nothing is left.
+			finished := false
+			select {
+			case <-done:
+				finished = true
+			default:
+			}
+			jobs, err := db.DeliveriesClaim(ctx, store.ClaimParams{Owner: "w", Now: now.Add(time.Second),
+				LeaseUntil: now.Add(time.Hour), Limit: 50, PerEndpoint: 20})
+			if err != nil {
+				fail(fmt.Errorf("claim: %w", err))
+				return
+			}
+			rs := make([]store.AttemptResult, len(jobs))
+			for i, j := range jobs {
+				rs[i] = store.AttemptResult{
+					Attempt: &herald.Attempt{DeliveryID: j.Delivery.ID, CreatedAt: now, Trigger: herald.TriggerScheduled,
+						Response: &herald.AttemptResponse{StatusCode: 200}},
+					Status: herald.StatusSucceeded, Now: now,
+				}
+			}
+			if err := db.DeliveriesRecord(ctx, rs); err != nil {
+				fail(fmt.Errorf("record: %w", err))
+				return
+			}
+			recorded += len(jobs)
+			if finished && len(jobs) == 0 {
+				return
+			}
+		}
+	}()
+
+	// Readers alongside.
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := db.DeliveryList(ctx, store.DeliveryListParams{AppID: app.ID, WithAttempts: true, ListParams: store.ListParams{Limit: 20}}); err != nil {
+					fail(fmt.Errorf("list: %w", err))
+					return
+				}
+				if _, err := db.NextDueAt(ctx); err != nil {
+					fail(fmt.Errorf("next due: %w", err))
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+
+	wg.Wait()
+	for _, err := range errs {
+		if strings.Contains(err.Error(), "locked") || strings.Contains(err.Error(), "busy") {
+			t.Errorf("lock error: %v", err)
+		} else {
+			t.Error(err)
+		}
+	}
+	if want := enqueuers * batches * perBatch * 3; recorded != want {
+		t.Errorf("recorded %d deliveries, want %d", recorded, want)
+	}
+	ds, err := db.DeliveryList(ctx, store.DeliveryListParams{AppID: app.ID, Status: herald.StatusPending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 0 {
+		t.Errorf("%d deliveries still pending", len(ds))
+	}
+}
+
+// TestQueryPlans pins the plans of the queries whose cost must not grow
+// with the history: claims and NextDueAt walk a due index without sorting,
+// and filtered delivery lists use the filter's index.
+func TestQueryPlans(t *testing.T) {
+	db := openTemp(t)
+	ctx := t.Context()
+	plan := func(q string, args []any) string {
+		t.Helper()
+		rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatalf("explain: %v", err)
+		}
+		defer rows.Close()
+		var lines []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, detail)
+		}
+		return strings.Join(lines, "\n")
+	}
+	for _, c := range []struct {
+		name, plan string
+		want       []string
+	}{
+		{"claim", plan(claimQuery(false, false, 0), []any{1, 100}),
+			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_due ", "USING INDEX deliveries_lease_until "}},
+		{"claim of one endpoint", plan(claimQuery(true, false, 0), []any{1, 100, "ep"}),
+			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_endpoint_due ", "USING INDEX deliveries_lease_until "}},
+		{"claim, next page", plan(claimQuery(false, true, 2), []any{1, 100, "", 1, "d", "ep1", "ep2"}),
+			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_due ((next_attempt_at,id)>(?,?) AND next_attempt_at<?)"}},
+		{"next due", plan(nextDueQuery, nil), []string{"USING INDEX deliveries_due "}},
+		{"deliveries of an event", plan(deliveryListQuery(store.DeliveryListParams{AppID: "a", EventID: "e"})),
+			[]string{"USING INDEX deliveries_event "}},
+		{"deliveries of an endpoint", plan(deliveryListQuery(store.DeliveryListParams{AppID: "a", EndpointID: "e", Status: "pending"})),
+			[]string{"USING INDEX deliveries_endpoint "}},
+		{"deliveries of an app", plan(deliveryListQuery(store.DeliveryListParams{AppID: "a", Status: "failed"})),
+			[]string{"USING INDEX deliveries_app "}},
+	} {
+		for _, w := range c.want {
+			if !strings.Contains(c.plan, w) {
+				t.Errorf("%s: plan\n%s\nwant %q", c.name, c.plan, w)
+			}
+		}
+		// Only a claim's expired leases, few, may be sorted: the ready
+		// rows stream from their index.
+		streamed, _, _ := strings.Cut(c.plan, "RIGHT")
+		if strings.Contains(streamed, "TEMP B-TREE") {
+			t.Errorf("%s: plan\n%s\nsorts the rows it streams", c.name, c.plan)
+		}
+	}
+}
+
+// killChildEnv names the database a child process of TestSurvivesKill
+// enqueues into until it is killed.
+const killChildEnv = "HERALD_SQLITE_KILL_CHILD"
+
+// TestSurvivesKill kills a process with SIGKILL while it enqueues: every
+// event whose EventsEnqueue had returned must be there after reopening.
+func TestSurvivesKill(t *testing.T) {
+	if path := os.Getenv(killChildEnv); path != "" {
+		killChild(t, path)
+		return
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("needs SIGKILL")
+	}
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &herald.App{ID: "app_kill", Name: "kill"}
+	if err := db.AppCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: app.ID, URL: "https://example.com", Enabled: true, Secret: "s"}
+	if err := db.EndpointCreate(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSurvivesKill$", "-test.count=1")
+	cmd.Env = append(os.Environ(), killChildEnv+"="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var committed []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), "committed "); ok {
+			committed = append(committed, id)
+			if len(committed) >= 300 {
+				break
+			}
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if len(committed) < 300 {
+		t.Fatalf("child committed %d events before exiting, want 300", len(committed))
+	}
+
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen after kill: %v", err)
+	}
+	defer db.Close()
+	for _, id := range committed {
+		if _, err := db.EventGet(ctx, app.ID, id); err != nil {
+			t.Fatalf("event %s, committed before the kill: %v", id, err)
+		}
+		ds, err := db.DeliveryList(ctx, store.DeliveryListParams{AppID: app.ID, EventID: id})
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("deliveries of event %s: %d, %v; want 1", id, len(ds), err)
+		}
+	}
+}
+
+// killChild enqueues batches into the database at path and reports each
+// committed event on stdout, until it is killed.
+func killChild(t *testing.T, path string) {
+	ctx := context.Background()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		evs := make([]*herald.Event, 10)
+		for i := range evs {
+			evs[i] = &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: "app_kill", EventType: "e",
+				Payload: herald.RawJSON(`{"k":1}`), CreatedAt: time.Now()}
+		}
+		res, err := db.EventsEnqueue(ctx, store.EnqueueParams{Events: evs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			fmt.Fprintf(os.Stdout, "committed %s\n", r.Event.ID)
+		}
+	}
+}

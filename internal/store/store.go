@@ -1,0 +1,225 @@
+// Package store is the storage contract of Herald: one interface that every
+// driver (SQLite by default, PostgreSQL for several nodes) implements and that
+// one conformance suite (storetest) checks.
+//
+// The contract works in batches where the hot path needs it: events are
+// enqueued many at a time (group commit), due deliveries are claimed many at
+// a time, and attempt results are recorded many at a time. Every call that
+// depends on time takes it from its Params, so tests control the clock.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// Sentinel errors. Drivers wrap them; callers test with errors.Is.
+var (
+	// ErrNotFound: the thing asked for does not exist (or belongs to
+	// another app).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique name or uid is already taken.
+	ErrConflict = errors.New("already exists")
+)
+
+// Store is the storage contract. All methods are safe for concurrent use.
+type Store interface {
+	// AppCreate stores a new app. ErrConflict when its UID is taken.
+	AppCreate(ctx context.Context, app *herald.App) error
+	// AppGet finds an app by its id or by its uid. ErrNotFound.
+	AppGet(ctx context.Context, idOrUID string) (*herald.App, error)
+	// AppList lists apps, newest first.
+	AppList(ctx context.Context, p ListParams) ([]*herald.App, error)
+	// AppUpdate saves name and uid of an existing app (matched by ID) and
+	// its UpdatedAt. ErrNotFound, ErrConflict.
+	AppUpdate(ctx context.Context, app *herald.App) error
+	// AppDelete removes an app with its endpoints, events, deliveries and
+	// attempts. ErrNotFound.
+	AppDelete(ctx context.Context, appID string) error
+
+	// EventTypeCreate stores a new event type. ErrConflict.
+	EventTypeCreate(ctx context.Context, et *herald.EventType) error
+	// EventTypeGet finds an event type by exact name. ErrNotFound.
+	EventTypeGet(ctx context.Context, name string) (*herald.EventType, error)
+	// EventTypeList lists event types by name, ascending; the cursor is
+	// the last name seen.
+	EventTypeList(ctx context.Context, p ListParams) ([]*herald.EventType, error)
+	// EventTypeUpdate saves description, schema, sample and UpdatedAt of
+	// the event type named et.Name. ErrNotFound.
+	EventTypeUpdate(ctx context.Context, et *herald.EventType) error
+	// EventTypeDelete removes an event type. Events and subscriptions that
+	// name it are left as they are. ErrNotFound.
+	EventTypeDelete(ctx context.Context, name string) error
+
+	// EndpointCreate stores a new endpoint of an existing app.
+	EndpointCreate(ctx context.Context, ep *herald.Endpoint) error
+	// EndpointGet finds an endpoint of one app. ErrNotFound, also when it
+	// belongs to another app.
+	EndpointGet(ctx context.Context, appID, id string) (*herald.Endpoint, error)
+	// EndpointList lists an app's endpoints, newest first.
+	EndpointList(ctx context.Context, appID string, p ListParams) ([]*herald.Endpoint, error)
+	// EndpointUpdate saves every field of an existing endpoint (matched by
+	// AppID and ID). ErrNotFound.
+	EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error
+	// EndpointDelete removes an endpoint from the app's list. Its pending
+	// deliveries become failed with the error "endpoint deleted"; its
+	// history stays readable. ErrNotFound.
+	EndpointDelete(ctx context.Context, appID, id string, now time.Time) error
+
+	// EventsEnqueue stores many events and their deliveries in one
+	// transaction (group commit): it returns only after the commit is
+	// durable. For each event it reads the app's enabled endpoints inside
+	// the transaction and asks p.Route which receive it. A failure that
+	// concerns one event only (its app is gone) is reported in that
+	// event's result and does not stop the others; any other failure
+	// returns an error and commits nothing.
+	EventsEnqueue(ctx context.Context, p EnqueueParams) ([]EnqueueResult, error)
+	// EventGet finds an event of one app. ErrNotFound.
+	EventGet(ctx context.Context, appID, id string) (*herald.Event, error)
+	// EventList lists an app's events, newest first.
+	EventList(ctx context.Context, p EventListParams) ([]*herald.Event, error)
+
+	// DeliveryGet finds a delivery of one app, with all its attempts in
+	// order. ErrNotFound.
+	DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error)
+	// DeliveryList lists deliveries, newest first, each with its attempts
+	// when p.WithAttempts is set.
+	DeliveryList(ctx context.Context, p DeliveryListParams) ([]*herald.Delivery, error)
+
+	// DeliveriesClaim leases due deliveries to p.Owner and returns them
+	// with their event and endpoint, oldest due first.
+	DeliveriesClaim(ctx context.Context, p ClaimParams) ([]*Job, error)
+	// DeliveriesRecord stores attempt results: for each, it inserts the
+	// attempt, sets the delivery's status, attempt count, next attempt
+	// time and last error, and clears its lease, all in one transaction.
+	// Results for deliveries that no longer exist are skipped.
+	DeliveriesRecord(ctx context.Context, results []AttemptResult) error
+	// DeliveriesRelease clears the leases of the given deliveries held by
+	// owner, without recording an attempt, so that they can be claimed
+	// again (on shutdown, or when their endpoint is disabled).
+	DeliveriesRelease(ctx context.Context, owner string, ids []string) error
+	// LeasesExtend moves every lease held by owner on pending deliveries
+	// to until, so work queued in memory is not taken over by another node.
+	LeasesExtend(ctx context.Context, owner string, until time.Time) error
+	// LeasesReleaseAll clears every lease. A single-node store calls it at
+	// start-up: any lease then belongs to a process that is gone.
+	LeasesReleaseAll(ctx context.Context) error
+	// NextDueAt returns when the earliest unleased pending delivery of an
+	// enabled endpoint becomes due, or nil when there is none.
+	NextDueAt(ctx context.Context) (*time.Time, error)
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// MaxListLimit caps every list call.
+const MaxListLimit = 1000
+
+// ListParams pages through a list: Cursor is the last id (or name) of the
+// previous page, empty for the first; Limit is how many rows to return.
+type ListParams struct {
+	Cursor string
+	Limit  int
+}
+
+// EventListParams filters and pages an app's events.
+type EventListParams struct {
+	AppID     string
+	EventType string    // exact name; empty for all
+	Since     time.Time // created at or after; zero for no bound
+	Until     time.Time // created before; zero for no bound
+	ListParams
+}
+
+// DeliveryListParams filters and pages deliveries of one app, optionally of
+// one event or one endpoint.
+type DeliveryListParams struct {
+	AppID        string
+	EventID      string
+	EndpointID   string
+	Status       herald.DeliveryStatus // empty for all
+	Since        time.Time             // created at or after; zero for no bound
+	Until        time.Time             // created before; zero for no bound
+	WithAttempts bool
+	ListParams
+}
+
+// EnqueueParams is one group commit of events.
+type EnqueueParams struct {
+	// Events to store. The caller sets ID, AppID, EventType, Payload,
+	// IdempotencyKey and CreatedAt.
+	Events []*herald.Event
+	// Route picks, from the app's enabled endpoints read inside the
+	// transaction, those that receive ev, and says for each whether the
+	// new delivery is leased to LeaseOwner at once (the caller will send
+	// it from memory) or left for a later claim.
+	Route func(ev *herald.Event, endpoints []*herald.Endpoint) []Target
+	// LeaseOwner and LeaseUntil are written on deliveries whose Target
+	// asks for a lease.
+	LeaseOwner string
+	LeaseUntil time.Time
+	// IdempotencySince: an event of the same app with the same
+	// idempotency key created at or after this time is a duplicate.
+	IdempotencySince time.Time
+	// NewDeliveryID makes delivery ids; nil means herald.NewID.
+	NewDeliveryID func() string
+}
+
+// Target is one endpoint chosen by EnqueueParams.Route.
+type Target struct {
+	Endpoint *herald.Endpoint
+	Lease    bool
+}
+
+// EnqueueResult tells what became of one event of an EnqueueParams, in the
+// same order.
+type EnqueueResult struct {
+	// Event is the stored event: for a duplicate, the earlier one.
+	Event *herald.Event
+	// Duplicate is set when the idempotency key matched an earlier event;
+	// nothing new was stored.
+	Duplicate bool
+	// Jobs are the deliveries created, with their endpoint, aligned with
+	// what Route returned. Each Job's Leased tells whether it was leased.
+	Jobs []*Job
+	// Err is a failure of this event alone: ErrNotFound when its app does
+	// not exist.
+	Err error
+}
+
+// Job is a delivery with what sending it needs.
+type Job struct {
+	Delivery *herald.Delivery
+	Event    *herald.Event
+	Endpoint *herald.Endpoint
+	// Leased is set when the delivery is leased to the caller.
+	Leased bool
+}
+
+// ClaimParams asks for due deliveries.
+type ClaimParams struct {
+	Owner      string
+	LeaseUntil time.Time
+	Now        time.Time
+	// Limit caps the number of deliveries returned.
+	Limit int
+	// PerEndpoint caps how many of one endpoint are returned, so that one
+	// endpoint's backlog cannot fill a claim; 0 means no cap.
+	PerEndpoint int
+	// EndpointID restricts the claim to one endpoint when set.
+	EndpointID string
+}
+
+// AttemptResult is the outcome of one attempt, to be recorded.
+type AttemptResult struct {
+	Attempt *herald.Attempt
+	// Status is the delivery's new status.
+	Status herald.DeliveryStatus
+	// NextAttemptAt is when to try again, for a pending delivery.
+	NextAttemptAt *time.Time
+	// Now is the time of the update.
+	Now time.Time
+}

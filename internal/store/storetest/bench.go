@@ -1,0 +1,165 @@
+package storetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Bench runs the hot-path benchmarks against stores made by newStore, which
+// must return a new, empty store and register its cleanup with b.Cleanup.
+//
+//   - Enqueue: batches of 100 events of 1 KiB, fanned out to one endpoint.
+//   - Claim: claims of 100 from a backlog of 10,000 due deliveries.
+//   - ClaimPerEndpoint: the same over 10 endpoints, at most 20 each, from a
+//     backlog whose oldest 9,000 deliveries are of one endpoint: each claim
+//     steps over them to fill up with the others'.
+//   - Record: 100 attempt results per call.
+func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
+	b.Run("Enqueue", func(b *testing.B) { benchEnqueue(b, newStore(b)) })
+	b.Run("Claim", func(b *testing.B) { benchClaim(b, newStore(b), 1, 0) })
+	b.Run("ClaimPerEndpoint", func(b *testing.B) { benchClaim(b, newStore(b), 10, 20) })
+	b.Run("Record", func(b *testing.B) { benchRecord(b, newStore(b)) })
+}
+
+const benchBatch = 100
+
+// benchPayload is a 1 KiB JSON document.
+var benchPayload = herald.RawJSON(`{"data":"` + strings.Repeat("x", 1024-11) + `"}`)
+
+func benchSetup(b *testing.B, s store.Store, endpoints int) (*herald.App, []*herald.Endpoint) {
+	b.Helper()
+	ctx := context.Background()
+	app := newApp("bench")
+	if err := s.AppCreate(ctx, app); err != nil {
+		b.Fatal(err)
+	}
+	var eps []*herald.Endpoint
+	for range endpoints {
+		ep := newEndpoint(app.ID)
+		if err := s.EndpointCreate(ctx, ep); err != nil {
+			b.Fatal(err)
+		}
+		eps = append(eps, ep)
+	}
+	return app, eps
+}
+
+func benchEvents(appID string, n int, createdAt time.Time) []*herald.Event {
+	evs := make([]*herald.Event, n)
+	for i := range evs {
+		evs[i] = &herald.Event{
+			ID:        herald.NewID(herald.PrefixEvent),
+			AppID:     appID,
+			EventType: "bench.event",
+			Payload:   benchPayload,
+			CreatedAt: createdAt,
+		}
+	}
+	return evs
+}
+
+// benchBacklog enqueues n events, the i-th delivered to eps[pick(i)], and
+// returns the deliveries' ids.
+func benchBacklog(b *testing.B, s store.Store, appID string, eps []*herald.Endpoint, n int, pick func(i int) int) []string {
+	b.Helper()
+	next := 0
+	route := func(ev *herald.Event, _ []*herald.Endpoint) []store.Target {
+		ep := eps[pick(next)]
+		next++
+		return []store.Target{{Endpoint: ep}}
+	}
+	var ids []string
+	for done := 0; done < n; done += 1000 {
+		evs := benchEvents(appID, min(1000, n-done), t0.Add(time.Duration(done)*time.Microsecond))
+		res, err := s.EventsEnqueue(context.Background(), store.EnqueueParams{Events: evs, Route: route})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			ids = append(ids, r.Jobs[0].Delivery.ID)
+		}
+	}
+	return ids
+}
+
+func benchEnqueue(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	app, _ := benchSetup(b, s, 1)
+	b.SetBytes(int64(benchBatch * len(benchPayload)))
+	for b.Loop() {
+		evs := benchEvents(app.ID, benchBatch, t0)
+		res, err := s.EventsEnqueue(ctx, store.EnqueueParams{Events: evs, Route: routeAll})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res[0].Jobs) != 1 {
+			b.Fatalf("%d jobs, want 1", len(res[0].Jobs))
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "events/s")
+}
+
+// benchClaim claims from a constant backlog: the deliveries claimed are
+// released, outside the timed part, before the next claim.
+func benchClaim(b *testing.B, s store.Store, endpoints, perEndpoint int) {
+	ctx := context.Background()
+	app, eps := benchSetup(b, s, endpoints)
+	benchBacklog(b, s, app.ID, eps, 10_000, func(i int) int {
+		if i < 9000 {
+			return 0
+		}
+		return i % len(eps)
+	})
+	now := t0.Add(time.Hour)
+	want := benchBatch
+	if perEndpoint > 0 {
+		want = min(want, perEndpoint*endpoints)
+	}
+	for b.Loop() {
+		jobs, err := s.DeliveriesClaim(ctx, store.ClaimParams{
+			Owner: "bench", Now: now, LeaseUntil: now.Add(time.Minute), Limit: benchBatch, PerEndpoint: perEndpoint,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(jobs) != want {
+			b.Fatalf("claimed %d, want %d", len(jobs), want)
+		}
+		b.StopTimer()
+		if err := s.DeliveriesRelease(ctx, "bench", jobIDs(jobs)); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N*want)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// benchRecord records retries on a set of 1,000 deliveries in turn.
+func benchRecord(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	app, eps := benchSetup(b, s, 1)
+	ids := benchBacklog(b, s, app.ID, eps, 1000, func(int) int { return 0 })
+	body := string(benchPayload)
+	i := 0
+	for b.Loop() {
+		now := t0.Add(time.Duration(i) * time.Millisecond)
+		next := now.Add(time.Minute)
+		rs := make([]store.AttemptResult, benchBatch)
+		for j := range rs {
+			id := ids[(i*benchBatch+j)%len(ids)]
+			a := attempt(id, 0, now, 503)
+			a.Request.Body = body
+			rs[j] = store.AttemptResult{Attempt: a, Status: herald.StatusPending, NextAttemptAt: &next, Now: now}
+		}
+		if err := s.DeliveriesRecord(ctx, rs); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "attempts/s")
+}

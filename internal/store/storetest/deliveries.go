@@ -1,0 +1,614 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+var deliveryCases = []testCase{
+	{"DeliveriesClaim/due_order", testClaimDueOrder},
+	{"DeliveriesClaim/limit", testClaimLimit},
+	{"DeliveriesClaim/per_endpoint", testClaimPerEndpoint},
+	{"DeliveriesClaim/per_endpoint_long_backlog", testClaimPerEndpointLongBacklog},
+	{"DeliveriesClaim/endpoint_id", testClaimEndpointID},
+	{"DeliveriesClaim/disabled_endpoint", testClaimDisabledEndpoint},
+	{"DeliveriesRecord/success", testRecordSuccess},
+	{"DeliveriesRecord/retry", testRecordRetry},
+	{"DeliveriesRecord/failure", testRecordFailure},
+	{"DeliveriesRecord/attempts_in_order", testRecordAttemptsInOrder},
+	{"DeliveriesRecord/vanished_delivery", testRecordVanished},
+	{"DeliveriesRecord/endpoint_deleted_in_flight", testRecordEndpointDeleted},
+	{"DeliveriesRelease", testRelease},
+	{"LeasesExtend", testLeasesExtend},
+	{"LeasesReleaseAll", testLeasesReleaseAll},
+	{"NextDueAt", testNextDueAt},
+	{"DeliveryGet/other_app", testDeliveryGetOtherApp},
+	{"DeliveryList/filters", testDeliveryListFilters},
+	{"DeliveryList/paging", testDeliveryListPaging},
+}
+
+func testClaimDueOrder(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	ep := mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, at(3*time.Minute), at(time.Minute), at(2*time.Minute), at(10*time.Minute))
+
+	jobs := claim(t, s, store.ClaimParams{Now: at(5 * time.Minute), LeaseUntil: at(6 * time.Minute), Limit: 10})
+	equalIDs(t, "claim in due order", jobIDs(jobs), []string{ids[1], ids[2], ids[0]})
+	for _, j := range jobs {
+		if j.Endpoint.ID != ep.ID || j.Endpoint.Secret != ep.Secret || j.Endpoint.URL != ep.URL {
+			t.Errorf("job %s: endpoint %s with secret %q, want %s with %q", j.Delivery.ID, j.Endpoint.ID, j.Endpoint.Secret, ep.ID, ep.Secret)
+		}
+		if j.Event.ID != j.Delivery.EventID || len(j.Event.Payload) == 0 {
+			t.Errorf("job %s: event %s with payload %q, want %s with its payload", j.Delivery.ID, j.Event.ID, j.Event.Payload, j.Delivery.EventID)
+		}
+		ev, err := s.EventGet(t.Context(), a.ID, j.Event.ID)
+		noErr(t, err, "EventGet")
+		equal(t, "job event", j.Event, ev)
+		if j.Delivery.Status != herald.StatusPending || j.Delivery.NextAttemptAt == nil {
+			t.Errorf("job %s: status %s, next attempt %v", j.Delivery.ID, j.Delivery.Status, j.Delivery.NextAttemptAt)
+		}
+	}
+
+	// Leased: another owner gets nothing until the lease runs out. Then
+	// the expired leases and a released delivery come in due order.
+	jobs = claim(t, s, store.ClaimParams{Owner: "node-2", Now: at(5 * time.Minute), Limit: 10})
+	equalIDs(t, "claim of leased deliveries", jobIDs(jobs), nil)
+	noErr(t, s.DeliveriesRelease(t.Context(), "node-1", ids[2:3]), "DeliveriesRelease")
+	jobs = claim(t, s, store.ClaimParams{Owner: "node-2", Now: at(7 * time.Minute), LeaseUntil: at(time.Hour), Limit: 10})
+	equalIDs(t, "claim after the lease ran out", jobIDs(jobs), []string{ids[1], ids[2], ids[0]})
+
+	// Not yet due until its time.
+	jobs = claim(t, s, store.ClaimParams{Owner: "node-3", Now: at(10*time.Minute - time.Microsecond), Limit: 10})
+	equalIDs(t, "claim before due", jobIDs(jobs), nil)
+	jobs = claim(t, s, store.ClaimParams{Owner: "node-3", Now: at(10 * time.Minute), Limit: 10})
+	equalIDs(t, "claim when due", jobIDs(jobs), []string{ids[3]})
+}
+
+func testClaimLimit(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, at(0), at(time.Second), at(2*time.Second), at(3*time.Second), at(4*time.Second))
+	now := at(time.Minute)
+	var got []string
+	for _, want := range []int{2, 2, 1, 0} {
+		jobs := claim(t, s, store.ClaimParams{Now: now, Limit: 2, LeaseUntil: at(time.Hour)})
+		if len(jobs) != want {
+			t.Fatalf("claim of 2: %d jobs, want %d", len(jobs), want)
+		}
+		got = append(got, jobIDs(jobs)...)
+	}
+	equalIDs(t, "claims of 2", got, ids)
+}
+
+func testClaimPerEndpoint(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	busy := mkEndpoint(t, s, a.ID, "busy")
+	quiet := mkEndpoint(t, s, a.ID, "quiet")
+	var evs []*herald.Event
+	for i := range 6 {
+		evs = append(evs, newEvent(a.ID, "busy", at(time.Duration(i)*time.Second)))
+	}
+	evs = append(evs, newEvent(a.ID, "quiet", at(10*time.Second)), newEvent(a.ID, "quiet", at(11*time.Second)))
+	res := enqueue(t, s, store.EnqueueParams{Route: routeAll}, evs...)
+	var ids []string
+	for _, r := range res {
+		ids = append(ids, r.Jobs[0].Delivery.ID)
+	}
+
+	jobs := claim(t, s, store.ClaimParams{Now: at(time.Minute), Limit: 10, PerEndpoint: 3})
+	equalIDs(t, "claim with 3 per endpoint", jobIDs(jobs), []string{ids[0], ids[1], ids[2], ids[6], ids[7]})
+	count := map[string]int{}
+	for _, j := range jobs {
+		count[j.Endpoint.ID]++
+	}
+	if count[busy.ID] != 3 || count[quiet.ID] != 2 {
+		t.Errorf("per endpoint: %v", count)
+	}
+
+	// The rest comes with the next claim; the limit still applies.
+	jobs = claim(t, s, store.ClaimParams{Now: at(time.Minute), Limit: 2, PerEndpoint: 3})
+	equalIDs(t, "next claim", jobIDs(jobs), []string{ids[3], ids[4]})
+}
+
+// testClaimPerEndpointLongBacklog: one endpoint's backlog, due first and
+// longer than a claim, must not hide the other endpoints' deliveries.
+func testClaimPerEndpointLongBacklog(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	busy := mkEndpoint(t, s, a.ID, "busy")
+	q1 := mkEndpoint(t, s, a.ID, "q1")
+	q2 := mkEndpoint(t, s, a.ID, "q2")
+	var evs []*herald.Event
+	for i := range 250 {
+		evs = append(evs, newEvent(a.ID, "busy", at(time.Duration(i)*time.Microsecond)))
+	}
+	evs = append(evs, newEvent(a.ID, "q1", at(time.Second)), newEvent(a.ID, "q2", at(2*time.Second)), newEvent(a.ID, "q1", at(3*time.Second)))
+	res := enqueue(t, s, store.EnqueueParams{Route: routeAll}, evs...)
+	first := func(i int) string { return res[i].Jobs[0].Delivery.ID }
+
+	jobs := claim(t, s, store.ClaimParams{Now: at(time.Minute), Limit: 3, PerEndpoint: 1})
+	equalIDs(t, "claim of 3, 1 per endpoint", jobIDs(jobs), []string{first(0), first(250), first(251)})
+	jobs = claim(t, s, store.ClaimParams{Now: at(time.Minute), Limit: 5, PerEndpoint: 2})
+	equalIDs(t, "next claim of 5, 2 per endpoint", jobIDs(jobs), []string{first(1), first(2), first(252)})
+	for _, j := range jobs {
+		if j.Endpoint.ID != busy.ID && j.Endpoint.ID != q1.ID && j.Endpoint.ID != q2.ID {
+			t.Errorf("job of endpoint %s", j.Endpoint.ID)
+		}
+	}
+}
+
+func testClaimEndpointID(t *testing.T, s store.Store) {
+	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
+	mkEndpoint(t, s, a.ID)
+	epB := mkEndpoint(t, s, b.ID)
+	idsA := mkDeliveries(t, s, a.ID, at(0), at(time.Second))
+	idsB := mkDeliveries(t, s, b.ID, at(2*time.Second), at(3*time.Second))
+
+	jobs := claim(t, s, store.ClaimParams{Now: at(time.Minute), Limit: 10, EndpointID: epB.ID})
+	equalIDs(t, "claim of one endpoint", jobIDs(jobs), idsB)
+	jobs = claim(t, s, store.ClaimParams{Now: at(time.Minute), Limit: 10})
+	equalIDs(t, "claim of the rest", jobIDs(jobs), idsA)
+}
+
+func testClaimDisabledEndpoint(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	off := mkEndpoint(t, s, a.ID)
+	on := mkEndpoint(t, s, a.ID)
+	res := enqueue(t, s, store.EnqueueParams{Route: routeAll}, newEvent(a.ID, "e", t0))
+	var offID, onID string
+	for _, j := range res[0].Jobs {
+		switch j.Endpoint.ID {
+		case off.ID:
+			offID = j.Delivery.ID
+		case on.ID:
+			onID = j.Delivery.ID
+		}
+	}
+	off.Enabled = false
+	noErr(t, s.EndpointUpdate(ctx, off), "EndpointUpdate disable")
+
+	next, err := s.NextDueAt(ctx)
+	noErr(t, err, "NextDueAt")
+	if next == nil || !next.Equal(us(t0)) {
+		t.Errorf("NextDueAt: %v, want %v", next, us(t0))
+	}
+	jobs := claim(t, s, store.ClaimParams{Now: at(time.Minute), Limit: 10})
+	equalIDs(t, "claim with a disabled endpoint", jobIDs(jobs), []string{onID})
+	next, err = s.NextDueAt(ctx)
+	noErr(t, err, "NextDueAt")
+	if next != nil {
+		t.Errorf("NextDueAt with only a disabled endpoint's delivery: %v, want nil", next)
+	}
+
+	off.Enabled = true
+	noErr(t, s.EndpointUpdate(ctx, off), "EndpointUpdate enable")
+	jobs = claim(t, s, store.ClaimParams{Now: at(time.Minute), Limit: 10})
+	equalIDs(t, "claim after enabling", jobIDs(jobs), []string{offID})
+}
+
+func testRecordSuccess(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, t0)
+	claim(t, s, store.ClaimParams{Now: at(time.Second), Limit: 10})
+
+	now := at(2 * time.Second)
+	at1 := attempt(ids[0], 1, at(time.Second), 200)
+	record(t, s, store.AttemptResult{Attempt: at1, Status: herald.StatusSucceeded, Now: now})
+
+	d := getDelivery(t, s, a.ID, ids[0])
+	if d.Status != herald.StatusSucceeded || d.AttemptCount != 1 || d.NextAttemptAt != nil || d.LastError != "" {
+		t.Errorf("delivery: status %s, %d attempts, next %v, last error %q; want succeeded, 1, nil, empty",
+			d.Status, d.AttemptCount, d.NextAttemptAt, d.LastError)
+	}
+	if !d.UpdatedAt.Equal(us(now)) || !d.CreatedAt.Equal(us(t0)) {
+		t.Errorf("delivery: created %v, updated %v; want %v, %v", d.CreatedAt, d.UpdatedAt, us(t0), us(now))
+	}
+	equal(t, "attempts", d.Attempts, []*herald.Attempt{at1})
+
+	next, err := s.NextDueAt(ctx)
+	noErr(t, err, "NextDueAt")
+	if next != nil {
+		t.Errorf("NextDueAt after success: %v, want nil", next)
+	}
+	noErr(t, s.LeasesReleaseAll(ctx), "LeasesReleaseAll")
+	equalIDs(t, "claim after success", jobIDs(claim(t, s, store.ClaimParams{Now: at(time.Hour), Limit: 10})), nil)
+}
+
+func testRecordRetry(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, t0)
+	claim(t, s, store.ClaimParams{Now: at(time.Second), LeaseUntil: at(time.Hour), Limit: 10})
+
+	retryAt := at(10 * time.Minute)
+	at1 := attempt(ids[0], 1, at(time.Second), 503)
+	record(t, s, store.AttemptResult{Attempt: at1, Status: herald.StatusPending, NextAttemptAt: &retryAt, Now: at(2 * time.Second)})
+
+	d := getDelivery(t, s, a.ID, ids[0])
+	if d.Status != herald.StatusPending || d.AttemptCount != 1 || d.LastError != "HTTP 503" {
+		t.Errorf("delivery: status %s, %d attempts, last error %q; want pending, 1, \"HTTP 503\"", d.Status, d.AttemptCount, d.LastError)
+	}
+	if d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(us(retryAt)) {
+		t.Errorf("next attempt: %v, want %v", d.NextAttemptAt, us(retryAt))
+	}
+	next, err := s.NextDueAt(ctx)
+	noErr(t, err, "NextDueAt")
+	if next == nil || !next.Equal(us(retryAt)) {
+		t.Errorf("NextDueAt: %v, want %v", next, us(retryAt))
+	}
+
+	// The lease is gone (it ran to an hour), and the retry waits for its time.
+	equalIDs(t, "claim before the retry", jobIDs(claim(t, s, store.ClaimParams{Now: at(5 * time.Minute), Limit: 10})), nil)
+	equalIDs(t, "claim at the retry", jobIDs(claim(t, s, store.ClaimParams{Now: retryAt, Limit: 10})), ids)
+}
+
+func testRecordFailure(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, t0)
+	claim(t, s, store.ClaimParams{Now: at(time.Second), Limit: 10})
+
+	at1 := &herald.Attempt{
+		ID:         herald.NewID(herald.PrefixAttempt),
+		DeliveryID: ids[0],
+		Number:     1,
+		CreatedAt:  at(time.Second),
+		Trigger:    herald.TriggerScheduled,
+		Request:    herald.AttemptRequest{Method: "POST", URL: "https://unreachable.example/", Headers: map[string]string{}, Body: "{}"},
+		LatencyMS:  0.5,
+		ErrorKind:  herald.ErrorKindConnect,
+		Error:      "connection refused",
+	}
+	record(t, s, store.AttemptResult{Attempt: at1, Status: herald.StatusFailed, Now: at(2 * time.Second)})
+
+	d := getDelivery(t, s, a.ID, ids[0])
+	if d.Status != herald.StatusFailed || d.AttemptCount != 1 || d.NextAttemptAt != nil || d.LastError != "connection refused" {
+		t.Errorf("delivery: status %s, %d attempts, next %v, last error %q; want failed, 1, nil, \"connection refused\"",
+			d.Status, d.AttemptCount, d.NextAttemptAt, d.LastError)
+	}
+	equal(t, "attempts", d.Attempts, []*herald.Attempt{at1})
+	if len(d.Attempts) == 1 && d.Attempts[0].Response != nil {
+		t.Errorf("attempt without response came back with %+v", d.Attempts[0].Response)
+	}
+	equalIDs(t, "claim after failure", jobIDs(claim(t, s, store.ClaimParams{Now: at(time.Hour), Limit: 10})), nil)
+}
+
+func testRecordAttemptsInOrder(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	// The idle delivery is due only tomorrow, out of the claims below.
+	ids := mkDeliveries(t, s, a.ID, t0, at(24*time.Hour))
+	target, idle := ids[0], ids[1]
+
+	var want []*herald.Attempt
+	for n := 1; n <= 3; n++ {
+		now := at(time.Duration(n) * time.Minute)
+		jobs := claim(t, s, store.ClaimParams{Now: now, Limit: 1})
+		equalIDs(t, "claim", jobIDs(jobs), []string{target})
+		status, result, next := 500, herald.StatusPending, now.Add(30*time.Second)
+		if n == 3 {
+			status, result = 200, herald.StatusSucceeded
+		}
+		att := attempt(target, n, now, status)
+		if n == 2 {
+			att.Response = nil
+			att.ErrorKind, att.Error = herald.ErrorKindTimeout, "timeout after 15s"
+		}
+		want = append(want, att)
+		record(t, s, store.AttemptResult{Attempt: att, Status: result, NextAttemptAt: &next, Now: now})
+	}
+
+	d := getDelivery(t, s, a.ID, target)
+	equal(t, "attempts in order", d.Attempts, want)
+	if d.AttemptCount != 3 || d.Status != herald.StatusSucceeded || d.NextAttemptAt != nil {
+		t.Errorf("delivery: %d attempts, status %s, next %v; want 3, succeeded, nil", d.AttemptCount, d.Status, d.NextAttemptAt)
+	}
+
+	ds, err := s.DeliveryList(ctx, store.DeliveryListParams{AppID: a.ID, WithAttempts: true})
+	noErr(t, err, "DeliveryList with attempts")
+	if len(ds) != 2 {
+		t.Fatalf("DeliveryList: %d deliveries, want 2", len(ds))
+	}
+	for _, d := range ds {
+		switch d.ID {
+		case target:
+			equal(t, "listed attempts", d.Attempts, want)
+		case idle:
+			if d.Attempts == nil || len(d.Attempts) != 0 {
+				t.Errorf("delivery without attempts: %#v, want an empty slice", d.Attempts)
+			}
+		}
+	}
+	d = getDelivery(t, s, a.ID, idle)
+	if d.Attempts == nil || len(d.Attempts) != 0 {
+		t.Errorf("DeliveryGet without attempts: %#v, want an empty slice", d.Attempts)
+	}
+}
+
+func testRecordVanished(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, t0)
+	claim(t, s, store.ClaimParams{Now: at(time.Second), Limit: 10})
+
+	ghost := attempt("dlv_vanished", 1, at(time.Second), 200)
+	kept := attempt(ids[0], 1, at(time.Second), 200)
+	record(t, s,
+		store.AttemptResult{Attempt: ghost, Status: herald.StatusSucceeded, Now: at(time.Second)},
+		store.AttemptResult{Attempt: kept, Status: herald.StatusSucceeded, Now: at(time.Second)},
+	)
+	d := getDelivery(t, s, a.ID, ids[0])
+	if d.Status != herald.StatusSucceeded || len(d.Attempts) != 1 {
+		t.Errorf("delivery recorded next to a vanished one: status %s with %d attempts", d.Status, len(d.Attempts))
+	}
+	_, err := s.DeliveryGet(ctx, a.ID, "dlv_vanished")
+	wantErr(t, err, store.ErrNotFound, "DeliveryGet vanished")
+	noErr(t, s.DeliveriesRecord(ctx, nil), "DeliveriesRecord of nothing")
+}
+
+// testRecordEndpointDeleted: attempts in flight when their endpoint is
+// deleted are recorded, but a retry must not bring a delivery of the
+// deleted endpoint back to pending.
+func testRecordEndpointDeleted(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	ep := mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, t0, at(time.Second))
+	claim(t, s, store.ClaimParams{Now: at(time.Minute), LeaseUntil: at(time.Hour), Limit: 10})
+	noErr(t, s.EndpointDelete(ctx, a.ID, ep.ID, at(time.Minute)), "EndpointDelete")
+
+	retryAt := at(time.Hour)
+	now := at(2 * time.Minute)
+	record(t, s,
+		store.AttemptResult{Attempt: attempt(ids[0], 1, at(time.Minute), 503), Status: herald.StatusPending, NextAttemptAt: &retryAt, Now: now},
+		store.AttemptResult{Attempt: attempt(ids[1], 1, at(time.Minute), 200), Status: herald.StatusSucceeded, Now: now},
+	)
+	d := getDelivery(t, s, a.ID, ids[0])
+	if d.Status != herald.StatusFailed || d.NextAttemptAt != nil || d.LastError != "endpoint deleted" || d.AttemptCount != 1 || len(d.Attempts) != 1 {
+		t.Errorf("retry after delete: status %s, next %v, last error %q, %d/%d attempts; want failed, nil, \"endpoint deleted\", 1/1",
+			d.Status, d.NextAttemptAt, d.LastError, d.AttemptCount, len(d.Attempts))
+	}
+	d = getDelivery(t, s, a.ID, ids[1])
+	if d.Status != herald.StatusSucceeded || d.LastError != "" || len(d.Attempts) != 1 {
+		t.Errorf("success after delete: status %s, last error %q, %d attempts; want succeeded, empty, 1", d.Status, d.LastError, len(d.Attempts))
+	}
+	next, err := s.NextDueAt(ctx)
+	noErr(t, err, "NextDueAt")
+	if next != nil {
+		t.Errorf("NextDueAt: %v, want nil", next)
+	}
+}
+
+func testRelease(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, at(0), at(time.Second), at(2*time.Second))
+	claim(t, s, store.ClaimParams{Owner: "node-1", Now: at(time.Minute), LeaseUntil: at(time.Hour), Limit: 10})
+
+	// Another owner cannot release them.
+	noErr(t, s.DeliveriesRelease(ctx, "node-2", ids), "DeliveriesRelease by another owner")
+	equalIDs(t, "claim after foreign release", jobIDs(claim(t, s, store.ClaimParams{Owner: "node-2", Now: at(time.Minute), Limit: 10})), nil)
+
+	noErr(t, s.DeliveriesRelease(ctx, "node-1", ids[:2]), "DeliveriesRelease")
+	noErr(t, s.DeliveriesRelease(ctx, "node-1", nil), "DeliveriesRelease of nothing")
+	jobs := claim(t, s, store.ClaimParams{Owner: "node-2", Now: at(time.Minute), Limit: 10})
+	equalIDs(t, "claim after release", jobIDs(jobs), ids[:2])
+	// Released deliveries are untouched otherwise.
+	d := getDelivery(t, s, a.ID, ids[0])
+	if d.Status != herald.StatusPending || d.AttemptCount != 0 || len(d.Attempts) != 0 {
+		t.Errorf("released delivery: status %s, %d attempts", d.Status, d.AttemptCount)
+	}
+}
+
+func testLeasesExtend(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, at(0), at(time.Second))
+	claim(t, s, store.ClaimParams{Owner: "node-1", Now: at(time.Minute), LeaseUntil: at(2 * time.Minute), Limit: 1})
+	claim(t, s, store.ClaimParams{Owner: "node-2", Now: at(time.Minute), LeaseUntil: at(2 * time.Minute), Limit: 1})
+
+	noErr(t, s.LeasesExtend(ctx, "node-1", at(time.Hour)), "LeasesExtend")
+	jobs := claim(t, s, store.ClaimParams{Owner: "node-3", Now: at(30 * time.Minute), LeaseUntil: at(2 * time.Hour), Limit: 10})
+	equalIDs(t, "claim during the extended lease", jobIDs(jobs), ids[1:])
+	jobs = claim(t, s, store.ClaimParams{Owner: "node-3", Now: at(61 * time.Minute), LeaseUntil: at(2 * time.Hour), Limit: 10})
+	equalIDs(t, "claim after the extended lease", jobIDs(jobs), ids[:1])
+}
+
+func testLeasesReleaseAll(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, at(0), at(time.Second))
+	claim(t, s, store.ClaimParams{Owner: "node-1", Now: at(time.Minute), LeaseUntil: at(time.Hour), Limit: 1})
+	claim(t, s, store.ClaimParams{Owner: "node-2", Now: at(time.Minute), LeaseUntil: at(time.Hour), Limit: 1})
+	equalIDs(t, "claim of leased", jobIDs(claim(t, s, store.ClaimParams{Owner: "node-3", Now: at(time.Minute), Limit: 10})), nil)
+
+	noErr(t, s.LeasesReleaseAll(ctx), "LeasesReleaseAll")
+	jobs := claim(t, s, store.ClaimParams{Owner: "node-3", Now: at(time.Minute), Limit: 10})
+	equalIDs(t, "claim after LeasesReleaseAll", jobIDs(jobs), ids)
+}
+
+func testNextDueAt(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	next := func() *time.Time {
+		t.Helper()
+		n, err := s.NextDueAt(ctx)
+		noErr(t, err, "NextDueAt")
+		return n
+	}
+	if n := next(); n != nil {
+		t.Errorf("NextDueAt of an empty store: %v", n)
+	}
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, at(5*time.Minute), at(2*time.Minute))
+	if n := next(); n == nil || !n.Equal(us(at(2*time.Minute))) {
+		t.Errorf("NextDueAt: %v, want %v", n, us(at(2*time.Minute)))
+	}
+
+	// A leased delivery does not count.
+	jobs := claim(t, s, store.ClaimParams{Now: at(3 * time.Minute), LeaseUntil: at(time.Hour), Limit: 10})
+	equalIDs(t, "claim", jobIDs(jobs), ids[1:])
+	if n := next(); n == nil || !n.Equal(us(at(5*time.Minute))) {
+		t.Errorf("NextDueAt with the earliest leased: %v, want %v", n, us(at(5*time.Minute)))
+	}
+	claim(t, s, store.ClaimParams{Now: at(5 * time.Minute), LeaseUntil: at(time.Hour), Limit: 10})
+	if n := next(); n != nil {
+		t.Errorf("NextDueAt with everything leased: %v, want nil", n)
+	}
+
+	// A recorded retry counts again, at its new time.
+	retry := at(20 * time.Minute)
+	record(t, s, store.AttemptResult{Attempt: attempt(ids[1], 1, at(3*time.Minute), 500),
+		Status: herald.StatusPending, NextAttemptAt: &retry, Now: at(3 * time.Minute)})
+	if n := next(); n == nil || !n.Equal(us(retry)) {
+		t.Errorf("NextDueAt after a retry: %v, want %v", n, us(retry))
+	}
+}
+
+func testDeliveryGetOtherApp(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, t0)
+	_, err := s.DeliveryGet(ctx, b.ID, ids[0])
+	wantErr(t, err, store.ErrNotFound, "DeliveryGet through another app")
+	_, err = s.DeliveryGet(ctx, a.ID, "dlv_missing")
+	wantErr(t, err, store.ErrNotFound, "DeliveryGet missing")
+}
+
+// deliveryFixture is an app with two endpoints and four events, each fanned
+// out to both, one minute apart; the first event's deliveries succeeded.
+type deliveryFixture struct {
+	app        *herald.App
+	ep1, ep2   *herald.Endpoint
+	events     []*herald.Event
+	deliveries []*herald.Delivery // creation order
+}
+
+func mkDeliveryFixture(t *testing.T, s store.Store) *deliveryFixture {
+	f := &deliveryFixture{app: mkApp(t, s, "a")}
+	f.ep1 = mkEndpoint(t, s, f.app.ID)
+	f.ep2 = mkEndpoint(t, s, f.app.ID)
+	other := mkApp(t, s, "b")
+	mkEndpoint(t, s, other.ID)
+	for i := range 4 {
+		f.events = append(f.events, newEvent(f.app.ID, "e", at(time.Duration(i)*time.Minute)))
+	}
+	res := enqueue(t, s, store.EnqueueParams{Route: routeAll}, f.events...)
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, newEvent(other.ID, "e", t0))
+	for _, r := range res {
+		for _, j := range r.Jobs {
+			f.deliveries = append(f.deliveries, j.Delivery)
+		}
+	}
+	jobs := claim(t, s, store.ClaimParams{Now: t0, Limit: 10})
+	var rs []store.AttemptResult
+	for _, j := range jobs {
+		if j.Delivery.EventID == f.events[0].ID {
+			rs = append(rs, store.AttemptResult{Attempt: attempt(j.Delivery.ID, 1, t0, 200), Status: herald.StatusSucceeded, Now: t0})
+		}
+	}
+	if len(rs) != 2 {
+		t.Fatalf("fixture: claimed %d deliveries of the first event, want 2", len(rs))
+	}
+	record(t, s, rs...)
+	return f
+}
+
+// ids returns the ids of the fixture's deliveries for which keep holds,
+// newest first.
+func (f *deliveryFixture) ids(keep func(d *herald.Delivery) bool) []string {
+	var ids []string
+	for _, d := range f.deliveries {
+		if keep(d) {
+			ids = append(ids, d.ID)
+		}
+	}
+	slices.Sort(ids)
+	slices.Reverse(ids)
+	return ids
+}
+
+func testDeliveryListFilters(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkDeliveryFixture(t, s)
+	list := func(p store.DeliveryListParams) []string {
+		t.Helper()
+		p.AppID = f.app.ID
+		ds, err := s.DeliveryList(ctx, p)
+		noErr(t, err, "DeliveryList")
+		var ids []string
+		for _, d := range ds {
+			if d.AppID != f.app.ID {
+				t.Errorf("DeliveryList: delivery %s of app %s", d.ID, d.AppID)
+			}
+			ids = append(ids, d.ID)
+		}
+		return ids
+	}
+	all := func(*herald.Delivery) bool { return true }
+	equalIDs(t, "DeliveryList", list(store.DeliveryListParams{}), f.ids(all))
+	equalIDs(t, "DeliveryList by event", list(store.DeliveryListParams{EventID: f.events[2].ID}),
+		f.ids(func(d *herald.Delivery) bool { return d.EventID == f.events[2].ID }))
+	equalIDs(t, "DeliveryList by endpoint", list(store.DeliveryListParams{EndpointID: f.ep2.ID}),
+		f.ids(func(d *herald.Delivery) bool { return d.EndpointID == f.ep2.ID }))
+	equalIDs(t, "DeliveryList succeeded", list(store.DeliveryListParams{Status: herald.StatusSucceeded}),
+		f.ids(func(d *herald.Delivery) bool { return d.EventID == f.events[0].ID }))
+	equalIDs(t, "DeliveryList pending", list(store.DeliveryListParams{Status: herald.StatusPending}),
+		f.ids(func(d *herald.Delivery) bool { return d.EventID != f.events[0].ID }))
+	equalIDs(t, "DeliveryList failed", list(store.DeliveryListParams{Status: herald.StatusFailed}), nil)
+	equalIDs(t, "DeliveryList since/until", list(store.DeliveryListParams{Since: at(time.Minute), Until: at(3 * time.Minute)}),
+		f.ids(func(d *herald.Delivery) bool { return d.EventID == f.events[1].ID || d.EventID == f.events[2].ID }))
+	equalIDs(t, "DeliveryList endpoint and status", list(store.DeliveryListParams{EndpointID: f.ep1.ID, Status: herald.StatusPending}),
+		f.ids(func(d *herald.Delivery) bool { return d.EndpointID == f.ep1.ID && d.EventID != f.events[0].ID }))
+
+	ds, err := s.DeliveryList(ctx, store.DeliveryListParams{AppID: f.app.ID, EventID: f.events[0].ID, WithAttempts: true})
+	noErr(t, err, "DeliveryList with attempts")
+	for _, d := range ds {
+		want := getDelivery(t, s, f.app.ID, d.ID)
+		equal(t, "listed delivery with attempts", d, want)
+		if len(d.Attempts) != 1 {
+			t.Errorf("delivery %s: %d attempts, want 1", d.ID, len(d.Attempts))
+		}
+	}
+}
+
+func testDeliveryListPaging(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkDeliveryFixture(t, s)
+	for _, with := range []bool{false, true} {
+		var got []string
+		cursor := ""
+		for page := 0; page < 10; page++ {
+			ds, err := s.DeliveryList(ctx, store.DeliveryListParams{AppID: f.app.ID, WithAttempts: with,
+				ListParams: store.ListParams{Cursor: cursor, Limit: 3}})
+			noErr(t, err, "DeliveryList")
+			if len(ds) == 0 {
+				break
+			}
+			if len(ds) > 3 {
+				t.Fatalf("DeliveryList: %d on a page of 3", len(ds))
+			}
+			for _, d := range ds {
+				got = append(got, d.ID)
+				if with && d.Attempts == nil {
+					t.Errorf("delivery %s listed with attempts: nil, want a slice", d.ID)
+				}
+			}
+			cursor = ds[len(ds)-1].ID
+		}
+		equalIDs(t, "DeliveryList pages", got, f.ids(func(*herald.Delivery) bool { return true }))
+	}
+}

@@ -1,0 +1,384 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+var eventCases = []testCase{
+	{"EventsEnqueue/fan_out", testEnqueueFanOut},
+	{"EventsEnqueue/nil_route", testEnqueueNilRoute},
+	{"EventsEnqueue/delivery_ids", testEnqueueDeliveryIDs},
+	{"EventsEnqueue/idempotency", testEnqueueIdempotency},
+	{"EventsEnqueue/missing_app", testEnqueueMissingApp},
+	{"EventsEnqueue/lease", testEnqueueLease},
+	{"EventsEnqueue/empty", testEnqueueEmpty},
+	{"EventGet/other_app", testEventGetOtherApp},
+	{"EventList/filters", testEventListFilters},
+	{"EventList/limits", testEventListLimits},
+}
+
+func testEnqueueFanOut(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
+	created := mkEndpoint(t, s, a.ID, "user.created")
+	deleted := mkEndpoint(t, s, a.ID, "user.deleted")
+	every := mkEndpoint(t, s, a.ID)
+	off := newEndpoint(a.ID)
+	off.Enabled = false
+	noErr(t, s.EndpointCreate(ctx, off), "EndpointCreate disabled")
+	mkEndpoint(t, s, b.ID)
+
+	var offered []string
+	route := func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
+		for _, ep := range eps {
+			offered = append(offered, ep.ID)
+			if ep.Secret == "" {
+				t.Errorf("Route got endpoint %s without its secret", ep.ID)
+			}
+		}
+		// Reverse order: jobs must follow the targets, not the table.
+		ts := routeAll(ev, eps)
+		slices.Reverse(ts)
+		return ts
+	}
+	ev := newEvent(a.ID, "user.created", t0)
+	res := enqueue(t, s, store.EnqueueParams{Route: route}, ev)
+
+	slices.Sort(offered)
+	want := []string{created.ID, deleted.ID, every.ID}
+	slices.Sort(want)
+	equalIDs(t, "endpoints offered to Route", offered, want)
+
+	r := res[0]
+	if r.Duplicate {
+		t.Errorf("new event reported duplicate")
+	}
+	equal(t, "result event", r.Event, ev)
+	var gotEps []string
+	for _, j := range r.Jobs {
+		gotEps = append(gotEps, j.Endpoint.ID)
+		if j.Leased {
+			t.Errorf("job %s leased without asking", j.Delivery.ID)
+		}
+		if j.Event == nil || j.Event.ID != ev.ID {
+			t.Errorf("job %s: event %v, want %s", j.Delivery.ID, j.Event, ev.ID)
+		}
+		d := j.Delivery
+		wantD := &herald.Delivery{
+			ID:            d.ID,
+			AppID:         a.ID,
+			EventID:       ev.ID,
+			EndpointID:    j.Endpoint.ID,
+			EventType:     "user.created",
+			Status:        herald.StatusPending,
+			AttemptCount:  0,
+			NextAttemptAt: &ev.CreatedAt,
+			CreatedAt:     ev.CreatedAt,
+			UpdatedAt:     ev.CreatedAt,
+		}
+		equal(t, "job delivery", d, wantD)
+		got := getDelivery(t, s, a.ID, d.ID)
+		wantD.Attempts = []*herald.Attempt{}
+		equal(t, "stored delivery", got, wantD)
+		if got.Attempts == nil {
+			t.Errorf("DeliveryGet: nil attempts, want an empty slice")
+		}
+	}
+	equalIDs(t, "jobs' endpoints", gotEps, []string{every.ID, created.ID})
+
+	got, err := s.EventGet(ctx, a.ID, ev.ID)
+	noErr(t, err, "EventGet")
+	equal(t, "stored event", got, ev)
+
+	ds, err := s.DeliveryList(ctx, store.DeliveryListParams{AppID: a.ID, EventID: ev.ID})
+	noErr(t, err, "DeliveryList")
+	if len(ds) != 2 {
+		t.Errorf("DeliveryList of the event: %d deliveries, want 2", len(ds))
+	}
+
+	// An event of another type reaches the catch-all endpoint only.
+	lone := newEvent(a.ID, "order.shipped", at(time.Second))
+	res = enqueue(t, s, store.EnqueueParams{Route: route}, lone)
+	if len(res[0].Jobs) != 1 || res[0].Jobs[0].Endpoint.ID != every.ID {
+		t.Errorf("event of another type: %d jobs, want one for the catch-all endpoint", len(res[0].Jobs))
+	}
+}
+
+func testEnqueueNilRoute(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	sub := mkEndpoint(t, s, a.ID, "user.created")
+	mkEndpoint(t, s, a.ID, "user.deleted")
+	res := enqueue(t, s, store.EnqueueParams{}, newEvent(a.ID, "user.created", t0))
+	if len(res[0].Jobs) != 1 || res[0].Jobs[0].Endpoint.ID != sub.ID || res[0].Jobs[0].Leased {
+		t.Fatalf("nil Route: jobs %s, want one unleased for %s", dump(res[0].Jobs), sub.ID)
+	}
+}
+
+func testEnqueueDeliveryIDs(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	mkEndpoint(t, s, a.ID)
+	n := 0
+	newID := func() string { n++; return fmt.Sprintf("dlv_custom_%03d", n) }
+	res := enqueue(t, s, store.EnqueueParams{Route: routeAll, NewDeliveryID: newID},
+		newEvent(a.ID, "e", t0), newEvent(a.ID, "e", t0))
+	var got []string
+	for _, r := range res {
+		got = append(got, jobIDs(r.Jobs)...)
+	}
+	equalIDs(t, "delivery ids", got, []string{"dlv_custom_001", "dlv_custom_002", "dlv_custom_003", "dlv_custom_004"})
+	getDelivery(t, s, a.ID, "dlv_custom_003")
+}
+
+func testEnqueueIdempotency(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
+	mkEndpoint(t, s, a.ID)
+	mkEndpoint(t, s, b.ID)
+	p := store.EnqueueParams{Route: routeAll, IdempotencySince: at(-24 * time.Hour)}
+	withKey := func(appID, key string, createdAt time.Time) *herald.Event {
+		ev := newEvent(appID, "e", createdAt)
+		ev.IdempotencyKey = key
+		return ev
+	}
+	countDeliveries := func(appID string) int {
+		ds, err := s.DeliveryList(ctx, store.DeliveryListParams{AppID: appID})
+		noErr(t, err, "DeliveryList")
+		return len(ds)
+	}
+
+	first := withKey(a.ID, "k1", t0)
+	res := enqueue(t, s, p, first)
+	if res[0].Duplicate || len(res[0].Jobs) != 1 {
+		t.Fatalf("first event: duplicate %v with %d jobs", res[0].Duplicate, len(res[0].Jobs))
+	}
+
+	// Same key, same app: the earlier event, nothing stored.
+	p.IdempotencySince = at(time.Minute - 24*time.Hour)
+	again := withKey(a.ID, "k1", at(time.Minute))
+	res = enqueue(t, s, p, again)
+	if !res[0].Duplicate || len(res[0].Jobs) != 0 {
+		t.Errorf("repeated key: duplicate %v with %d jobs, want duplicate with none", res[0].Duplicate, len(res[0].Jobs))
+	}
+	equal(t, "duplicate's event", res[0].Event, first)
+	_, err := s.EventGet(ctx, a.ID, again.ID)
+	wantErr(t, err, store.ErrNotFound, "EventGet of a duplicate")
+	if n := countDeliveries(a.ID); n != 1 {
+		t.Errorf("deliveries after duplicate: %d, want 1", n)
+	}
+
+	// Same key, other app: a new event.
+	res = enqueue(t, s, p, withKey(b.ID, "k1", at(time.Minute)))
+	if res[0].Duplicate || len(res[0].Jobs) != 1 {
+		t.Errorf("same key in another app: duplicate %v with %d jobs", res[0].Duplicate, len(res[0].Jobs))
+	}
+
+	// A key last used before IdempotencySince is free again.
+	old := withKey(a.ID, "k-old", at(-48*time.Hour))
+	enqueue(t, s, store.EnqueueParams{Route: routeAll, IdempotencySince: at(-72 * time.Hour)}, old)
+	res = enqueue(t, s, p, withKey(a.ID, "k-old", at(time.Minute)))
+	if res[0].Duplicate || res[0].Event.ID == old.ID {
+		t.Errorf("key older than IdempotencySince: reported duplicate of %s", res[0].Event.ID)
+	}
+
+	// Within one batch, and events without key are never duplicates.
+	x, y := withKey(a.ID, "k2", at(time.Minute)), withKey(a.ID, "k2", at(time.Minute))
+	n1, n2 := newEvent(a.ID, "e", at(time.Minute)), newEvent(a.ID, "e", at(time.Minute))
+	res = enqueue(t, s, p, x, n1, y, n2)
+	if res[0].Duplicate || !res[2].Duplicate || res[1].Duplicate || res[3].Duplicate {
+		t.Errorf("batch: duplicates %v %v %v %v, want only the third", res[0].Duplicate, res[1].Duplicate, res[2].Duplicate, res[3].Duplicate)
+	}
+	if res[2].Event == nil || res[2].Event.ID != x.ID {
+		t.Errorf("in-batch duplicate: event %v, want %s", res[2].Event, x.ID)
+	}
+	if len(res[2].Jobs) != 0 {
+		t.Errorf("in-batch duplicate: %d jobs, want none", len(res[2].Jobs))
+	}
+	_, err = s.EventGet(ctx, a.ID, y.ID)
+	wantErr(t, err, store.ErrNotFound, "EventGet of an in-batch duplicate")
+}
+
+func testEnqueueMissingApp(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ev1, lost, ev3 := newEvent(a.ID, "e", t0), newEvent("app_missing", "e", t0), newEvent(a.ID, "e", t0)
+	res, err := s.EventsEnqueue(ctx, store.EnqueueParams{Route: routeAll, Events: []*herald.Event{ev1, lost, ev3}})
+	noErr(t, err, "EventsEnqueue")
+	if len(res) != 3 {
+		t.Fatalf("EventsEnqueue: %d results, want 3", len(res))
+	}
+	wantErr(t, res[1].Err, store.ErrNotFound, "event of a missing app")
+	if len(res[1].Jobs) != 0 {
+		t.Errorf("event of a missing app: %d jobs", len(res[1].Jobs))
+	}
+	for _, i := range []int{0, 2} {
+		if res[i].Err != nil || len(res[i].Jobs) != 1 {
+			t.Errorf("event %d: err %v, %d jobs; want stored with 1 job", i, res[i].Err, len(res[i].Jobs))
+		}
+	}
+	for _, ev := range []*herald.Event{ev1, ev3} {
+		_, err := s.EventGet(ctx, a.ID, ev.ID)
+		noErr(t, err, "EventGet of a committed event")
+	}
+	_, err = s.EventGet(ctx, "app_missing", lost.ID)
+	wantErr(t, err, store.ErrNotFound, "EventGet of the refused event")
+}
+
+func testEnqueueLease(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	hot := mkEndpoint(t, s, a.ID)
+	cold := mkEndpoint(t, s, a.ID)
+	route := func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
+		var ts []store.Target
+		for _, ep := range eps {
+			ts = append(ts, store.Target{Endpoint: ep, Lease: ep.ID == hot.ID})
+		}
+		return ts
+	}
+	res := enqueue(t, s, store.EnqueueParams{Route: route, LeaseOwner: "node-1", LeaseUntil: at(5 * time.Minute)},
+		newEvent(a.ID, "e", t0))
+	var hotID, coldID string
+	for _, j := range res[0].Jobs {
+		switch j.Endpoint.ID {
+		case hot.ID:
+			hotID = j.Delivery.ID
+			if !j.Leased {
+				t.Errorf("job of the leased target not marked leased")
+			}
+		case cold.ID:
+			coldID = j.Delivery.ID
+			if j.Leased {
+				t.Errorf("job of the unleased target marked leased")
+			}
+		}
+	}
+
+	jobs := claim(t, s, store.ClaimParams{Owner: "node-2", Now: at(time.Minute), LeaseUntil: at(time.Hour), Limit: 10})
+	equalIDs(t, "claim during the lease", jobIDs(jobs), []string{coldID})
+	jobs = claim(t, s, store.ClaimParams{Owner: "node-2", Now: at(6 * time.Minute), Limit: 10})
+	equalIDs(t, "claim after the lease", jobIDs(jobs), []string{hotID})
+}
+
+func testEnqueueEmpty(t *testing.T, s store.Store) {
+	res, err := s.EventsEnqueue(t.Context(), store.EnqueueParams{Route: routeAll})
+	noErr(t, err, "EventsEnqueue of no event")
+	if len(res) != 0 {
+		t.Errorf("EventsEnqueue of no event: %d results", len(res))
+	}
+}
+
+func testEventGetOtherApp(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
+	ev := newEvent(a.ID, "e", t0)
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, ev)
+	_, err := s.EventGet(ctx, b.ID, ev.ID)
+	wantErr(t, err, store.ErrNotFound, "EventGet through another app")
+	_, err = s.EventGet(ctx, a.ID, "evt_missing")
+	wantErr(t, err, store.ErrNotFound, "EventGet missing")
+}
+
+func testEventListFilters(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
+	var evs []*herald.Event
+	for i := range 10 {
+		typ := "type.a"
+		if i%3 == 0 {
+			typ = "type.b"
+		}
+		evs = append(evs, newEvent(a.ID, typ, at(time.Duration(i)*time.Minute)))
+	}
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, evs...)
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, newEvent(b.ID, "type.a", t0))
+
+	// ids newest first, of the events i for which keep(i).
+	want := func(keep func(i int) bool) []string {
+		var ids []string
+		for i := len(evs) - 1; i >= 0; i-- {
+			if keep(i) {
+				ids = append(ids, evs[i].ID)
+			}
+		}
+		return ids
+	}
+	list := func(p store.EventListParams) []string {
+		t.Helper()
+		p.AppID = a.ID
+		got, err := s.EventList(ctx, p)
+		noErr(t, err, "EventList")
+		var ids []string
+		for _, ev := range got {
+			ids = append(ids, ev.ID)
+		}
+		return ids
+	}
+
+	all, err := s.EventList(ctx, store.EventListParams{AppID: a.ID})
+	noErr(t, err, "EventList")
+	slices.Reverse(evs)
+	equal(t, "EventList", all, evs)
+	slices.Reverse(evs)
+
+	equalIDs(t, "EventList by type", list(store.EventListParams{EventType: "type.b"}),
+		want(func(i int) bool { return i%3 == 0 }))
+	equalIDs(t, "EventList since/until", list(store.EventListParams{Since: at(3 * time.Minute), Until: at(6 * time.Minute)}),
+		want(func(i int) bool { return i >= 3 && i < 6 }))
+	equalIDs(t, "EventList since", list(store.EventListParams{Since: at(7 * time.Minute)}),
+		want(func(i int) bool { return i >= 7 }))
+	equalIDs(t, "EventList until", list(store.EventListParams{Until: at(2 * time.Minute)}),
+		want(func(i int) bool { return i < 2 }))
+	equalIDs(t, "EventList type and since", list(store.EventListParams{EventType: "type.a", Since: at(5 * time.Minute)}),
+		want(func(i int) bool { return i >= 5 && i%3 != 0 }))
+
+	var paged []string
+	cursor := ""
+	for page := 0; page < 10; page++ {
+		ids := list(store.EventListParams{ListParams: store.ListParams{Cursor: cursor, Limit: 4}})
+		if len(ids) == 0 {
+			break
+		}
+		if len(ids) > 4 {
+			t.Fatalf("EventList: %d on a page of 4", len(ids))
+		}
+		paged = append(paged, ids...)
+		cursor = ids[len(ids)-1]
+	}
+	equalIDs(t, "EventList pages", paged, want(func(int) bool { return true }))
+
+	var pagedA []string
+	cursor = ""
+	for page := 0; page < 10; page++ {
+		ids := list(store.EventListParams{EventType: "type.a", ListParams: store.ListParams{Cursor: cursor, Limit: 3}})
+		if len(ids) == 0 {
+			break
+		}
+		pagedA = append(pagedA, ids...)
+		cursor = ids[len(ids)-1]
+	}
+	equalIDs(t, "EventList pages of a type", pagedA, want(func(i int) bool { return i%3 != 0 }))
+}
+
+func testEventListLimits(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	evs := make([]*herald.Event, store.MaxListLimit+1)
+	for i := range evs {
+		evs[i] = newEvent(a.ID, "e", t0)
+	}
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, evs...)
+	for _, c := range []struct{ limit, want int }{{0, 50}, {-1, 50}, {7, 7}, {store.MaxListLimit + 500, store.MaxListLimit}} {
+		got, err := s.EventList(ctx, store.EventListParams{AppID: a.ID, ListParams: store.ListParams{Limit: c.limit}})
+		noErr(t, err, "EventList")
+		if len(got) != c.want {
+			t.Errorf("EventList limit %d: %d events, want %d", c.limit, len(got), c.want)
+		}
+	}
+}
