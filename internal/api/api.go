@@ -68,6 +68,10 @@ type Server struct {
 	o   Options
 	log *slog.Logger
 	mux *http.ServeMux
+	// apps caches {app} path lookups by id or uid; eventTypes caches
+	// which event types exist.
+	apps       *ttlCache[herald.App]
+	eventTypes *ttlCache[bool]
 }
 
 // New builds the API over a store and a delivery engine.
@@ -81,7 +85,8 @@ func New(st Store, eng Engine, o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{st: st, eng: eng, o: o, log: o.Logger, mux: http.NewServeMux()}
+	s := &Server{st: st, eng: eng, o: o, log: o.Logger, mux: http.NewServeMux(),
+		apps: newTTLCache[herald.App](o.Now), eventTypes: newTTLCache[bool](o.Now)}
 	s.routes()
 	return s
 }

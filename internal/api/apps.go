@@ -64,10 +64,15 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) *Error {
 
 // app resolves the {app} path segment: Herald's id or the product's uid.
 func (s *Server) app(r *http.Request) (*herald.App, *Error) {
-	a, err := s.st.AppGet(r.Context(), r.PathValue("app"))
+	ref := r.PathValue("app")
+	if a, ok := s.apps.get(ref); ok {
+		return &a, nil
+	}
+	a, err := s.st.AppGet(r.Context(), ref)
 	if err != nil {
 		return nil, storeError(err, "app")
 	}
+	s.apps.put(ref, *a)
 	return a, nil
 }
 
@@ -120,7 +125,10 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 		a.UID = *in.UID
 	}
 	a.UpdatedAt = s.o.Now().UTC()
-	if err := s.st.AppUpdate(r.Context(), a); err != nil {
+	err := s.st.AppUpdate(r.Context(), a)
+	// After the change, so that no lookup in between caches the old app.
+	s.apps.reset()
+	if err != nil {
 		e := storeError(err, "app")
 		if e.Code == CodeConflict {
 			e.Field, e.Message = "uid", "an app with uid "+a.UID+" already exists"
@@ -136,7 +144,9 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
-	if err := s.st.AppDelete(r.Context(), a.ID); err != nil {
+	err := s.st.AppDelete(r.Context(), a.ID)
+	s.apps.reset()
+	if err != nil {
 		return storeError(err, "app")
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -47,13 +47,8 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 	if len(in.Payload) == 0 || string(in.Payload) == "null" {
 		return errRequired("payload")
 	}
-	if !s.o.AllowUndeclaredEventTypes {
-		if _, err := s.st.EventTypeGet(r.Context(), *in.EventType); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return errInvalid("event_type", "event type %q is not in the catalog; create it with POST /v1/event-types first", *in.EventType)
-			}
-			return storeError(err, "event type")
-		}
+	if e := s.checkEventType(r, *in.EventType); e != nil {
+		return e
 	}
 	var payload bytes.Buffer
 	payload.Grow(len(in.Payload))
@@ -83,6 +78,25 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 		v.Deliveries = &n
 	}
 	writeJSON(w, http.StatusAccepted, v)
+	return nil
+}
+
+// checkEventType refuses an event whose type is not in the catalog, unless
+// undeclared types are allowed.
+func (s *Server) checkEventType(r *http.Request, name string) *Error {
+	if s.o.AllowUndeclaredEventTypes {
+		return nil
+	}
+	if _, ok := s.eventTypes.get(name); ok {
+		return nil
+	}
+	if _, err := s.st.EventTypeGet(r.Context(), name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errInvalid("event_type", "event type %q is not in the catalog; create it with POST /v1/event-types first", name)
+		}
+		return storeError(err, "event type")
+	}
+	s.eventTypes.put(name, true)
 	return nil
 }
 

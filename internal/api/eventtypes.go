@@ -143,7 +143,9 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) *Error 
 }
 
 func (s *Server) deleteEventType(w http.ResponseWriter, r *http.Request) *Error {
-	if err := s.st.EventTypeDelete(r.Context(), r.PathValue("name")); err != nil {
+	err := s.st.EventTypeDelete(r.Context(), r.PathValue("name"))
+	s.eventTypes.reset()
+	if err != nil {
 		return storeError(err, "event type")
 	}
 	w.WriteHeader(http.StatusNoContent)
