@@ -92,6 +92,7 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 			Logger:                    log,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

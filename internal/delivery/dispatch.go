@@ -128,7 +128,9 @@ func (e *Engine) dispatchLoop() {
 				delete(d.refill, h.refilled)
 			}
 			for _, j := range h.jobs {
-				d.add(j)
+				if !d.add(j) {
+					toRelease = append(toRelease, j.Delivery.ID)
+				}
 			}
 		case m := <-e.doneCh:
 			d.done(m)
@@ -183,7 +185,9 @@ func (d *dispatcher) queue(ep *herald.Endpoint) *epQueue {
 	return q
 }
 
-func (d *dispatcher) add(j *store.Job) {
+// add queues a delivery; it returns false when the endpoint takes none
+// now (disabled), and the delivery's lease must be given back.
+func (d *dispatcher) add(j *store.Job) bool {
 	q := d.queue(j.Endpoint)
 	// Keep the newest settings: a job read before an update must not
 	// bring back the old ones.
@@ -191,12 +195,12 @@ func (d *dispatcher) add(j *store.Job) {
 		q.ep = j.Endpoint
 	}
 	if !q.ep.Enabled {
-		go d.e.release([]string{j.Delivery.ID})
 		d.e.budget.release(j.Endpoint.ID)
-		return
+		return false
 	}
 	q.push(j)
 	d.makeReady(q)
+	return true
 }
 
 func (d *dispatcher) canSend(q *epQueue) bool {

@@ -284,6 +284,15 @@ func (e *Engine) EndpointChanged(ep *herald.Endpoint) {
 	}
 }
 
+func (e *Engine) isStopping() bool {
+	select {
+	case <-e.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
 func (e *Engine) wakeClaimer() {
 	select {
 	case e.claimWake <- struct{}{}:

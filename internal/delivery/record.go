@@ -39,11 +39,17 @@ func (e *Engine) recordLoop() {
 func (e *Engine) record(batch []store.AttemptResult) {
 	// A failed write is tried again: dropping it would lose the outcome,
 	// and the lease keeps the deliveries from being sent twice meanwhile.
+	// Once shutting down, a few tries only: the deliveries stay leased and
+	// go out again after the restart, which is safe, if not ideal.
 	delay := 50 * time.Millisecond
-	for {
+	for try := 1; ; try++ {
 		err := e.st.DeliveriesRecord(e.bg, batch)
 		if err == nil {
 			break
+		}
+		if e.isStopping() && try >= 5 {
+			e.log.Error("record attempts failed at shutdown; they will be sent again after restart", slog_err(err), "count", len(batch))
+			return
 		}
 		e.log.Error("record attempts failed; retrying", slog_err(err), "count", len(batch))
 		time.Sleep(delay)

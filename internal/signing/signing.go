@@ -142,7 +142,9 @@ func (s *Signer) Sign(id string, ts time.Time, body []byte) string {
 // Headers sets the three Standard Webhooks headers on h. signature may hold
 // several space-separated signatures, e.g. one per secret during rotation.
 func Headers(h http.Header, id string, ts time.Time, signature string) {
-	h.Set("webhook-id", id)
-	h.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
-	h.Set("webhook-signature", signature)
+	// Canonical keys, assigned directly: the same header map that h.Set
+	// would build, without canonicalising three names on every request.
+	h["Webhook-Id"] = []string{id}
+	h["Webhook-Timestamp"] = []string{strconv.FormatInt(ts.Unix(), 10)}
+	h["Webhook-Signature"] = []string{signature}
 }
