@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/cache"
+	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -45,6 +47,8 @@ type Store interface {
 type Engine interface {
 	Enqueue(ctx context.Context, ev *herald.Event) (store.EnqueueResult, error)
 	EndpointChanged(ep *herald.Endpoint)
+	// Preview builds the request a delivery would send, without sending.
+	Preview(ctx context.Context, ep *herald.Endpoint, ev *herald.Event) (*sender.Request, error)
 }
 
 // Options configure the API.
@@ -70,8 +74,8 @@ type Server struct {
 	mux *http.ServeMux
 	// apps caches {app} path lookups by id or uid; eventTypes caches
 	// which event types exist.
-	apps       *ttlCache[herald.App]
-	eventTypes *ttlCache[bool]
+	apps       *cache.Cache[herald.App]
+	eventTypes *cache.Cache[bool]
 }
 
 // New builds the API over a store and a delivery engine.
@@ -86,7 +90,7 @@ func New(st Store, eng Engine, o Options) *Server {
 		o.Now = time.Now
 	}
 	s := &Server{st: st, eng: eng, o: o, log: o.Logger, mux: http.NewServeMux(),
-		apps: newTTLCache[herald.App](o.Now), eventTypes: newTTLCache[bool](o.Now)}
+		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[bool](o.Now)}
 	s.routes()
 	return s
 }
@@ -105,6 +109,8 @@ func (s *Server) routes() {
 	s.route("/v1/event-types/{name}", map[string]handler{"GET": s.getEventType, "PATCH": s.updateEventType, "DELETE": s.deleteEventType})
 	s.route("/v1/apps/{app}/endpoints", map[string]handler{"GET": s.listEndpoints, "POST": s.createEndpoint})
 	s.route("/v1/apps/{app}/endpoints/{id}", map[string]handler{"GET": s.getEndpoint, "PATCH": s.updateEndpoint, "DELETE": s.deleteEndpoint})
+	s.route("/v1/apps/{app}/endpoints/preview", map[string]handler{"POST": s.previewNew})
+	s.route("/v1/apps/{app}/endpoints/{id}/preview", map[string]handler{"POST": s.previewSaved})
 	s.route("/v1/apps/{app}/endpoints/{id}/secret", map[string]handler{"GET": s.getEndpointSecret})
 	s.route("/v1/apps/{app}/endpoints/{id}/deliveries", map[string]handler{"GET": s.listEndpointDeliveries})
 	s.route("/v1/apps/{app}/events", map[string]handler{"GET": s.listEvents, "POST": s.createEvent})

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
@@ -310,21 +309,5 @@ func TestIdempotency(t *testing.T) {
 	s.MustDo("GET", "/v1/apps/acme/events/"+first+"/deliveries", nil, &ds, 200)
 	if len(ds.Data) != 1 {
 		t.Fatalf("%d deliveries for the repeated event", len(ds.Data))
-	}
-}
-
-func TestValidateURL(t *testing.T) {
-	t.Parallel()
-	ok := []string{"http://example.com", "https://example.com:443/a?b=c", "http://example.com:0/", "http://example.com:65535", "http://[::1]:8080/", "HTTPS://EXAMPLE.COM/"}
-	bad := []string{"", "example.com", "http://example.com:65536", "http://example.com:99999999", "http://example.com:-1", "mailto:a@b.c", "http:example.com", "http://", "http://u@example.com", " http://example.com", "http://example.com:/", "http://[zz]/"}
-	for _, u := range ok {
-		if err := api.ValidateURL(u); err != nil {
-			t.Errorf("%q refused: %v", u, err)
-		}
-	}
-	for _, u := range bad {
-		if err := api.ValidateURL(u); err == nil {
-			t.Errorf("%q accepted", u)
-		}
 	}
 }

@@ -65,14 +65,14 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) *Error {
 // app resolves the {app} path segment: Herald's id or the product's uid.
 func (s *Server) app(r *http.Request) (*herald.App, *Error) {
 	ref := r.PathValue("app")
-	if a, ok := s.apps.get(ref); ok {
+	if a, ok := s.apps.Get(ref); ok {
 		return &a, nil
 	}
 	a, err := s.st.AppGet(r.Context(), ref)
 	if err != nil {
 		return nil, storeError(err, "app")
 	}
-	s.apps.put(ref, *a)
+	s.apps.Put(ref, *a)
 	return a, nil
 }
 
@@ -127,7 +127,7 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 	a.UpdatedAt = s.o.Now().UTC()
 	err := s.st.AppUpdate(r.Context(), a)
 	// After the change, so that no lookup in between caches the old app.
-	s.apps.reset()
+	s.apps.Reset()
 	if err != nil {
 		e := storeError(err, "app")
 		if e.Code == CodeConflict {
@@ -145,7 +145,7 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) *Error {
 		return e
 	}
 	err := s.st.AppDelete(r.Context(), a.ID)
-	s.apps.reset()
+	s.apps.Reset()
 	if err != nil {
 		return storeError(err, "app")
 	}

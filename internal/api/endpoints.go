@@ -1,28 +1,67 @@
 package api
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/signing"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 type endpointInput struct {
-	URL         *string   `json:"url"`
-	Description *string   `json:"description"`
-	EventTypes  *[]string `json:"event_types"`
-	Enabled     *bool     `json:"enabled"`
-	Secret      *string   `json:"secret"`
-	TimeoutMS   *int      `json:"timeout_ms"`
+	URL            *string            `json:"url"`
+	Description    *string            `json:"description"`
+	EventTypes     *[]string          `json:"event_types"`
+	Enabled        *bool              `json:"enabled"`
+	Secret         *string            `json:"secret"`
+	TimeoutMS      *int               `json:"timeout_ms"`
+	Method         *string            `json:"method"`
+	ContentType    *string            `json:"content_type"`
+	Headers        *map[string]string `json:"headers"`
+	BodyTemplate   optionalJSON       `json:"body_template"`
+	TemplateStrict *bool              `json:"template_strict"`
+	Preset         *string            `json:"preset"`
+	PresetOptions  *map[string]string `json:"preset_options"`
+}
+
+// endpointView is an endpoint as the API shows it: credentials in headers
+// and preset options masked, and the request it sends with its preset and
+// defaults applied.
+type endpointView struct {
+	*herald.Endpoint
+	Effective *shape.Effective `json:"effective,omitempty"`
+}
+
+func viewEndpoint(ep *herald.Endpoint) endpointView {
+	v := *ep
+	v.Headers = shape.MaskHeaders(ep.Headers)
+	if ep.Headers == nil {
+		v.Headers = map[string]string{}
+	}
+	v.PresetOptions = map[string]string{}
+	for k, val := range ep.PresetOptions {
+		if shape.SecretOption(ep.Preset, k) {
+			val = shape.Mask(val)
+		}
+		v.PresetOptions[k] = val
+	}
+	out := endpointView{Endpoint: &v}
+	if c, err := shape.Compile(ep, shape.Options{}); err == nil {
+		eff := c.Effective
+		eff.Headers = shape.MaskHeaders(eff.Headers)
+		out.Effective = &eff
+	}
+	return out
 }
 
 // applyTo validates and copies the given fields onto ep.
 func (in *endpointInput) applyTo(ep *herald.Endpoint) *Error {
 	if in.URL != nil {
-		if err := ValidateURL(*in.URL); err != nil {
-			return errInvalid("url", "%s", err.Error())
-		}
+		// Checked with the rest of the request shape in compile: a URL
+		// may hold template tags.
 		ep.URL = *in.URL
 	}
 	if in.Description != nil {
@@ -64,6 +103,46 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint) *Error {
 		}
 		ep.TimeoutMS = *in.TimeoutMS
 	}
+	if in.Method != nil {
+		ep.Method = strings.ToUpper(*in.Method)
+	}
+	if in.ContentType != nil {
+		ep.ContentType = *in.ContentType
+	}
+	if in.Headers != nil {
+		ep.Headers = *in.Headers
+	}
+	if in.BodyTemplate.set {
+		ep.BodyTemplate = compactJSON(in.BodyTemplate.raw)
+	}
+	if in.TemplateStrict != nil {
+		ep.TemplateStrict = *in.TemplateStrict
+	}
+	if in.Preset != nil {
+		ep.Preset = *in.Preset
+		if ep.Preset == "custom" {
+			ep.Preset = ""
+		}
+	}
+	if in.PresetOptions != nil {
+		ep.PresetOptions = *in.PresetOptions
+	}
+	return compileEndpoint(ep)
+}
+
+// compileEndpoint checks the endpoint's request shape the way delivery
+// will use it, and names the field at fault.
+func compileEndpoint(ep *herald.Endpoint) *Error {
+	if _, err := shape.Compile(ep, shape.Options{}); err != nil {
+		var fe *shape.FieldError
+		if errors.As(err, &fe) {
+			if fe.Field == "url" && ep.URL == "" {
+				return errRequired("url")
+			}
+			return errInvalid(fe.Field, "%s", fe.Msg)
+		}
+		return errInvalid("", "%s", err.Error())
+	}
 	return nil
 }
 
@@ -75,9 +154,6 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	var in endpointInput
 	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
 		return e
-	}
-	if in.URL == nil {
-		return errRequired("url")
 	}
 	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: a.ID, Enabled: true, EventTypes: []string{}}
 	if e := in.applyTo(ep); e != nil {
@@ -95,7 +171,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if err := s.st.EndpointCreate(r.Context(), ep); err != nil {
 		return storeError(err, "app")
 	}
-	writeJSON(w, http.StatusCreated, ep)
+	writeJSON(w, http.StatusCreated, viewEndpoint(ep))
 	return nil
 }
 
@@ -116,7 +192,7 @@ func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
-	writeJSON(w, http.StatusOK, ep)
+	writeJSON(w, http.StatusOK, viewEndpoint(ep))
 	return nil
 }
 
@@ -143,7 +219,11 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) *Error {
 	if err != nil {
 		return storeError(err, "endpoint")
 	}
-	writeJSON(w, http.StatusOK, pg)
+	out := page[endpointView]{Data: make([]endpointView, len(pg.Data)), NextCursor: pg.NextCursor}
+	for i, ep := range pg.Data {
+		out.Data[i] = viewEndpoint(ep)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -164,7 +244,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return storeError(err, "endpoint")
 	}
 	s.eng.EndpointChanged(ep)
-	writeJSON(w, http.StatusOK, ep)
+	writeJSON(w, http.StatusOK, viewEndpoint(ep))
 	return nil
 }
 

@@ -37,6 +37,7 @@ const (
 	CodeConflict         = "conflict"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
+	CodeRenderFailed     = "render_failed"
 	CodeInternal         = "internal"
 )
 

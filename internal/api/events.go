@@ -87,7 +87,7 @@ func (s *Server) checkEventType(r *http.Request, name string) *Error {
 	if s.o.AllowUndeclaredEventTypes {
 		return nil
 	}
-	if _, ok := s.eventTypes.get(name); ok {
+	if _, ok := s.eventTypes.Get(name); ok {
 		return nil
 	}
 	if _, err := s.st.EventTypeGet(r.Context(), name); err != nil {
@@ -96,7 +96,7 @@ func (s *Server) checkEventType(r *http.Request, name string) *Error {
 		}
 		return storeError(err, "event type")
 	}
-	s.eventTypes.put(name, true)
+	s.eventTypes.Put(name, true)
 	return nil
 }
 

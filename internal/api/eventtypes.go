@@ -144,7 +144,7 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) *Error 
 
 func (s *Server) deleteEventType(w http.ResponseWriter, r *http.Request) *Error {
 	err := s.st.EventTypeDelete(r.Context(), r.PathValue("name"))
-	s.eventTypes.reset()
+	s.eventTypes.Reset()
 	if err != nil {
 		return storeError(err, "event type")
 	}

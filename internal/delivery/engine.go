@@ -43,6 +43,9 @@ type Store interface {
 	DeliveriesRelease(ctx context.Context, owner string, ids []string) error
 	LeasesExtend(ctx context.Context, owner string, until time.Time) error
 	NextDueAt(ctx context.Context) (*time.Time, error)
+	// AppGet and EventTypeGet feed templates ({{app.name}}, titles).
+	AppGet(ctx context.Context, idOrUID string) (*herald.App, error)
+	EventTypeGet(ctx context.Context, name string) (*herald.EventType, error)
 }
 
 // Sender makes one HTTP attempt; *sender.Sender is the real one.
@@ -191,7 +194,7 @@ func New(st Store, snd Sender, o Options) *Engine {
 		o:          o,
 		log:        o.Logger,
 		budget:     newBudget(o.QueuePerEndpoint, o.QueueTotal),
-		req:        newRequestBuilder(o.UserAgent, o.DefaultTimeout),
+		req:        newRequestBuilder(st, o.UserAgent, o.DefaultTimeout, o.Now),
 		ingestCh:   make(chan *ingestReq, 4*o.MaxBatch),
 		stopIngest: make(chan struct{}),
 		ingestDone: make(chan struct{}),

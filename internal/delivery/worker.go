@@ -6,51 +6,46 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/cache"
 	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/signing"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/template"
 )
 
 func slog_err(err error) slog.Attr { return slog.String("error", err.Error()) }
 
 // requestBuilder turns a delivery into the HTTP request to send.
 type requestBuilder struct {
+	st             Store
 	userAgent      string
 	defaultTimeout time.Duration
 	// signers caches one parsed signer per secret: parsing the secret
 	// for every request would cost more than signing.
 	signers sync.Map
+	// shapes caches compiled request shapes by endpoint version and
+	// event type (titles come from the event type's schema).
+	shapesMu sync.Mutex
+	shapes   map[shapeKey]*shape.Compiled
+	apps     *cache.Cache[herald.App]
+	titles   *cache.Cache[map[string]string]
 }
 
-func newRequestBuilder(ua string, timeout time.Duration) *requestBuilder {
-	return &requestBuilder{userAgent: ua, defaultTimeout: timeout}
+type shapeKey struct {
+	endpoint  string
+	updated   time.Time
+	eventType string
 }
 
-// TimestampFormat is the format of the "timestamp" field of the default
-// body: RFC 3339 in UTC with milliseconds.
-const TimestampFormat = "2006-01-02T15:04:05.000Z07:00"
-
-// DefaultBody is the body sent without a template:
-// {"type": <event type>, "timestamp": <RFC 3339>, "data": <payload>}.
-func DefaultBody(ev *herald.Event) []byte {
-	b := make([]byte, 0, len(ev.Payload)+len(ev.EventType)+64)
-	b = append(b, `{"type":`...)
-	b = strconv.AppendQuote(b, ev.EventType)
-	b = append(b, `,"timestamp":"`...)
-	b = ev.CreatedAt.UTC().AppendFormat(b, TimestampFormat)
-	b = append(b, `","data":`...)
-	if len(ev.Payload) == 0 {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, ev.Payload...)
-	}
-	return append(b, '}')
+func newRequestBuilder(st Store, ua string, timeout time.Duration, now func() time.Time) *requestBuilder {
+	return &requestBuilder{st: st, userAgent: ua, defaultTimeout: timeout,
+		shapes: map[shapeKey]*shape.Compiled{}, apps: cache.New[herald.App](now), titles: cache.New[map[string]string](now)}
 }
 
 func (rb *requestBuilder) signer(secret string) (*signing.Signer, error) {
@@ -65,22 +60,74 @@ func (rb *requestBuilder) signer(secret string) (*signing.Signer, error) {
 	return s, nil
 }
 
+// compiled returns the endpoint's request shape for an event type.
+func (rb *requestBuilder) compiled(ctx context.Context, ep *herald.Endpoint, eventType string) (*shape.Compiled, error) {
+	k := shapeKey{ep.ID, ep.UpdatedAt, eventType}
+	// An endpoint not yet saved (a preview) has no id to cache it by.
+	cacheable := ep.ID != ""
+	if cacheable {
+		rb.shapesMu.Lock()
+		c := rb.shapes[k]
+		rb.shapesMu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+	}
+	titles, ok := rb.titles.Get(eventType)
+	if !ok {
+		if et, err := rb.st.EventTypeGet(ctx, eventType); err == nil && len(et.Schema) > 0 {
+			titles, _ = template.TitlesFromSchema(et.Schema)
+		}
+		rb.titles.Put(eventType, titles)
+	}
+	c, err := shape.Compile(ep, shape.Options{Titles: titles})
+	if err != nil || !cacheable {
+		return c, err
+	}
+	rb.shapesMu.Lock()
+	if len(rb.shapes) > 10_000 {
+		clear(rb.shapes)
+	}
+	rb.shapes[k] = c
+	rb.shapesMu.Unlock()
+	return c, nil
+}
+
+func (rb *requestBuilder) app(ctx context.Context, id string) *herald.App {
+	if a, ok := rb.apps.Get(id); ok {
+		return &a
+	}
+	a, err := rb.st.AppGet(ctx, id)
+	if err != nil {
+		// Templates then see empty app fields; the app being gone, the
+		// delivery is about to vanish with it anyway.
+		return &herald.App{ID: id}
+	}
+	rb.apps.Put(id, *a)
+	return a
+}
+
 // build makes the signed request for one attempt at time now.
-func (rb *requestBuilder) build(j *store.Job, now time.Time) (*sender.Request, error) {
-	body := DefaultBody(j.Event)
+func (rb *requestBuilder) build(ctx context.Context, j *store.Job, now time.Time) (*sender.Request, error) {
+	c, err := rb.compiled(ctx, j.Endpoint, j.Event.EventType)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint settings: %w", err)
+	}
+	r, err := c.Build(shape.Event{Event: j.Event, App: rb.app(ctx, j.Event.AppID), Endpoint: j.Endpoint})
+	if err != nil {
+		return nil, err
+	}
 	s, err := rb.signer(j.Endpoint.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint secret: %w", err)
 	}
-	h := make(http.Header, 6)
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", rb.userAgent)
-	signing.Headers(h, j.Delivery.ID, now, s.Sign(j.Delivery.ID, now, body))
+	r.Header.Set("User-Agent", rb.userAgent)
+	signing.Headers(r.Header, j.Delivery.ID, now, s.Sign(j.Delivery.ID, now, r.Body))
 	timeout := rb.defaultTimeout
 	if j.Endpoint.TimeoutMS > 0 {
 		timeout = time.Duration(j.Endpoint.TimeoutMS) * time.Millisecond
 	}
-	return &sender.Request{Method: http.MethodPost, URL: j.Endpoint.URL, Header: h, Body: body, Timeout: timeout}, nil
+	return &sender.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body, Timeout: timeout}, nil
 }
 
 func (e *Engine) workerLoop() {
@@ -106,13 +153,16 @@ func (e *Engine) attempt(ctx context.Context, j *store.Job) (store.AttemptResult
 		CreatedAt:  now,
 		Trigger:    herald.TriggerScheduled,
 	}
-	req, err := e.req.build(j, now)
+	req, err := e.req.build(e.bg, j, now)
 	if err != nil {
+		// The request cannot be built for this event (a strict template
+		// met a missing value, the filled-in URL is invalid): sending
+		// again would fail the same way.
 		a.ErrorKind = herald.ErrorKindPolicy
 		a.Error = err.Error()
 		return store.AttemptResult{Attempt: a, Status: herald.StatusFailed, Now: now}, true
 	}
-	a.Request = herald.AttemptRequest{Method: req.Method, URL: req.URL, Headers: flatten(req.Header), Body: string(req.Body)}
+	a.Request = herald.AttemptRequest{Method: req.Method, URL: req.URL, Headers: shape.MaskHeaders(flatten(req.Header)), Body: string(req.Body)}
 	res := e.snd.Send(ctx, req)
 	if res.Err != nil && errors.Is(res.Err, context.Canceled) && ctx.Err() != nil {
 		return store.AttemptResult{}, false
@@ -155,3 +205,17 @@ func flatten(h http.Header) map[string]string {
 	}
 	return m
 }
+
+// Preview builds the request an attempt would send for this endpoint and
+// event right now, signed, without sending it. The endpoint need not be
+// saved; the request uses a placeholder webhook-id.
+func (e *Engine) Preview(ctx context.Context, ep *herald.Endpoint, ev *herald.Event) (*sender.Request, error) {
+	if ev.CreatedAt.IsZero() {
+		ev.CreatedAt = e.o.Now()
+	}
+	j := &store.Job{Delivery: &herald.Delivery{ID: PreviewWebhookID}, Event: ev, Endpoint: ep}
+	return e.req.build(ctx, j, e.o.Now())
+}
+
+// PreviewWebhookID stands for the delivery id in previews.
+const PreviewWebhookID = "dlv_preview"

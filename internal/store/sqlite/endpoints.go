@@ -18,10 +18,14 @@ func (db *DB) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
 	if err != nil {
 		return fmt.Errorf("endpoint create: %w", err)
 	}
+	shape, err := shapeJSON(ep.RequestShape)
+	if err != nil {
+		return fmt.Errorf("endpoint create: %w", err)
+	}
 	res, err := db.w.ExecContext(ctx, `
-		INSERT INTO endpoints (id, app_id, url, description, event_types, enabled, secret, timeout_ms, created_at, updated_at)
-		SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
-		ep.ID, ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS,
+		INSERT INTO endpoints (id, app_id, url, description, event_types, enabled, secret, timeout_ms, shape, created_at, updated_at)
+		SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
+		ep.ID, ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS, shape,
 		micro(ep.CreatedAt), micro(ep.UpdatedAt), ep.AppID)
 	if isUnique(err) {
 		return fmt.Errorf("endpoint %q: %w", ep.ID, store.ErrConflict)
@@ -85,11 +89,15 @@ func (db *DB) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 	if err != nil {
 		return fmt.Errorf("endpoint update: %w", err)
 	}
+	shape, err := shapeJSON(ep.RequestShape)
+	if err != nil {
+		return fmt.Errorf("endpoint update: %w", err)
+	}
 	res, err := db.w.ExecContext(ctx, `
 		UPDATE endpoints
-		SET url = ?, description = ?, event_types = ?, enabled = ?, secret = ?, timeout_ms = ?, updated_at = ?
+		SET url = ?, description = ?, event_types = ?, enabled = ?, secret = ?, timeout_ms = ?, shape = ?, updated_at = ?
 		WHERE app_id = ? AND id = ? AND deleted_at IS NULL`,
-		ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS, micro(ep.UpdatedAt),
+		ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS, shape, micro(ep.UpdatedAt),
 		ep.AppID, ep.ID)
 	if err != nil {
 		return fmt.Errorf("endpoint update: %w", err)

@@ -104,7 +104,7 @@ func scanEventType(s scanner) (*herald.EventType, error) {
 }
 
 // endpointCols is prefixed so that it can be selected from a join.
-const endpointCols = `e.id, e.app_id, e.url, e.description, e.event_types, e.enabled, e.secret, e.timeout_ms, e.created_at, e.updated_at`
+const endpointCols = `e.id, e.app_id, e.url, e.description, e.event_types, e.enabled, e.secret, e.timeout_ms, e.shape, e.created_at, e.updated_at`
 
 // endpointDest returns the scan destinations of endpointCols and a function
 // that finishes the endpoint once they are filled.
@@ -112,9 +112,10 @@ func endpointDest() (*herald.Endpoint, []any, func() error) {
 	var (
 		ep         herald.Endpoint
 		types      string
+		shape      string
 		created, u int64
 	)
-	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS, &created, &u}
+	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS, &shape, &created, &u}
 	return &ep, dest, func() error {
 		ep.EventTypes = []string{}
 		if types != "" {
@@ -125,9 +126,20 @@ func endpointDest() (*herald.Endpoint, []any, func() error) {
 				ep.EventTypes = []string{}
 			}
 		}
+		if shape != "" && shape != "{}" {
+			if err := json.Unmarshal([]byte(shape), &ep.RequestShape); err != nil {
+				return fmt.Errorf("endpoint %s: shape: %w", ep.ID, err)
+			}
+		}
 		ep.CreatedAt, ep.UpdatedAt = fromMicro(created), fromMicro(u)
 		return nil
 	}
+}
+
+// shapeJSON is the column value of an endpoint's request shape.
+func shapeJSON(s herald.RequestShape) (string, error) {
+	b, err := json.Marshal(s)
+	return string(b), err
 }
 
 func scanEndpoint(s scanner) (*herald.Endpoint, error) {

@@ -111,6 +111,15 @@ func testEndpointUpdate(t *testing.T, s store.Store) {
 	ep.Enabled = false
 	ep.Secret = "whsec_rotated"
 	ep.TimeoutMS = 9000
+	ep.RequestShape = herald.RequestShape{
+		Method:         "PUT",
+		ContentType:    "application/x-www-form-urlencoded",
+		Headers:        map[string]string{"X-ChatWorkToken": "tok", "X-Lead": "{{会社名}}"},
+		BodyTemplate:   herald.RawJSON(`{"body":"New lead: {{name}}","n":1.50}`),
+		TemplateStrict: true,
+		Preset:         "chatwork",
+		PresetOptions:  map[string]string{"room_id": "123"},
+	}
 	ep.UpdatedAt = at(time.Hour)
 	noErr(t, s.EndpointUpdate(ctx, ep), "EndpointUpdate")
 	got, err := s.EndpointGet(ctx, a.ID, ep.ID)

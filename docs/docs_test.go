@@ -1,0 +1,126 @@
+// Package docs_test runs the documentation: every ```sh block of the pages
+// listed below runs with bash against a real Herald and a receiver on
+// 127.0.0.1, and every ```http block that follows says exactly what the
+// receiver must have got. A page that drifts from what Herald does fails
+// here.
+package docs_test
+
+import (
+	"bufio"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/heraldtest"
+)
+
+// pages are the documents whose examples run as tests.
+var pages = []string{"templates.md"}
+
+type block struct {
+	lang string
+	text string
+	line int
+}
+
+func blocks(t *testing.T, path string) []block {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []block
+	var cur *block
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		switch {
+		case cur == nil && strings.HasPrefix(line, "```") && len(line) > 3:
+			cur = &block{lang: strings.TrimSpace(line[3:]), line: n}
+		case cur != nil && strings.TrimSpace(line) == "```":
+			out = append(out, *cur)
+			cur = nil
+		case cur != nil:
+			cur.text += line + "\n"
+		}
+	}
+	return out
+}
+
+func TestDocs(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("the documentation's examples use curl; install it")
+	}
+	for _, page := range pages {
+		t.Run(page, func(t *testing.T) {
+			rc := heraldtest.NewReceiver(t, nil)
+			s := heraldtest.Start(t, heraldtest.Options{})
+			env := append(os.Environ(), "HERALD="+s.URL, "TOKEN="+heraldtest.Token, "RECEIVER="+rc.URL)
+			seen := 0
+			for _, b := range blocks(t, page) {
+				switch b.lang {
+				case "sh":
+					cmd := exec.Command("bash", "-euo", "pipefail", "-c", b.text)
+					cmd.Env = env
+					out, err := cmd.CombinedOutput()
+					if err != nil {
+						t.Fatalf("%s:%d: %v\n%s\n%s", page, b.line, err, b.text, out)
+					}
+					if strings.Contains(string(out), `"error"`) {
+						t.Fatalf("%s:%d: the API answered an error:\n%s\n%s", page, b.line, b.text, out)
+					}
+				case "http":
+					reqs := rc.Wait(t, seen+1, 5*time.Second)
+					got := reqs[seen]
+					seen++
+					want := parseHTTP(b.text)
+					if got.Method != want.method || got.Path != want.path {
+						t.Fatalf("%s:%d: receiver got %s %s, the page says %s %s", page, b.line, got.Method, got.Path, want.method, want.path)
+					}
+					for _, h := range want.headers {
+						if v := got.Header.Get(h[0]); v != h[1] {
+							t.Fatalf("%s:%d: header %s is %q, the page says %q", page, b.line, h[0], v, h[1])
+						}
+					}
+					if string(got.Body) != want.body {
+						t.Fatalf("%s:%d: body\n got: %s\nwant: %s", page, b.line, got.Body, want.body)
+					}
+				}
+			}
+			if len(rc.Requests()) != seen {
+				t.Fatalf("%s: the receiver got %d requests, the page shows %d", page, len(rc.Requests()), seen)
+			}
+		})
+	}
+}
+
+type wantReq struct {
+	method, path string
+	headers      [][2]string
+	body         string
+}
+
+// parseHTTP reads a request as the pages show it: the request line, the
+// headers worth checking, a blank line, the body (on one line, or none).
+func parseHTTP(s string) wantReq {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	var w wantReq
+	parts := strings.Fields(lines[0])
+	w.method, w.path = parts[0], parts[1]
+	i := 1
+	for ; i < len(lines) && lines[i] != ""; i++ {
+		k, v, _ := strings.Cut(lines[i], ":")
+		w.headers = append(w.headers, [2]string{http.CanonicalHeaderKey(strings.TrimSpace(k)), strings.TrimSpace(v)})
+	}
+	sort.Slice(w.headers, func(a, b int) bool { return w.headers[a][0] < w.headers[b][0] })
+	if i < len(lines) {
+		w.body = strings.Join(lines[i+1:], "\n")
+	}
+	return w
+}

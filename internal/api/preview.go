@@ -1,0 +1,112 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/shape"
+	"github.com/heraldhq/herald/internal/signing"
+)
+
+// previewInput is the body of both preview routes; Endpoint only for the
+// route that previews unsaved settings.
+type previewInput struct {
+	Endpoint  *endpointInput  `json:"endpoint"`
+	EventType *string         `json:"event_type"`
+	Payload   json.RawMessage `json:"payload"`
+}
+
+// previewView is the request Herald would send.
+type previewView struct {
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
+	Headers   map[string]string `json:"headers"`
+	Body      string            `json:"body"`
+	EventType string            `json:"event_type"`
+	Payload   herald.RawJSON    `json:"payload"`
+}
+
+// previewNew previews unsaved endpoint settings: POST .../endpoints/preview.
+func (s *Server) previewNew(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	var in previewInput
+	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
+		return e
+	}
+	if in.Endpoint == nil {
+		return errRequired("endpoint")
+	}
+	ep := &herald.Endpoint{AppID: a.ID, Enabled: true, EventTypes: []string{}}
+	if e := in.Endpoint.applyTo(ep); e != nil {
+		e.Field = "endpoint." + e.Field
+		return e
+	}
+	if ep.Secret == "" {
+		// A throw-away secret: the preview shows where the signature
+		// goes, the saved endpoint signs with its own.
+		ep.Secret, _ = signing.GenerateSecret()
+	}
+	return s.preview(w, r, ep, in)
+}
+
+// previewSaved previews a saved endpoint: POST .../endpoints/{id}/preview.
+func (s *Server) previewSaved(w http.ResponseWriter, r *http.Request) *Error {
+	ep, e := s.endpoint(r)
+	if e != nil {
+		return e
+	}
+	var in previewInput
+	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
+		return e
+	}
+	if in.Endpoint != nil {
+		return &Error{Status: http.StatusBadRequest, Code: CodeUnknownField, Field: "endpoint",
+			Message: "a saved endpoint is previewed with its own settings; use POST /v1/apps/{app}/endpoints/preview for unsaved ones"}
+	}
+	if in.EventType == nil && len(ep.EventTypes) > 0 {
+		in.EventType = &ep.EventTypes[0]
+	}
+	return s.preview(w, r, ep, in)
+}
+
+func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endpoint, in previewInput) *Error {
+	if in.EventType == nil {
+		return errRequired("event_type")
+	}
+	payload := in.Payload
+	if len(payload) == 0 || string(payload) == "null" {
+		et, err := s.st.EventTypeGet(r.Context(), *in.EventType)
+		if err != nil || len(et.Sample) == 0 {
+			return errInvalid("payload", "give a payload, or an event_type whose catalog entry has a sample")
+		}
+		payload = json.RawMessage(et.Sample)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, payload); err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON, Field: "payload", Message: "payload is not valid JSON"}
+	}
+	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: *in.EventType, Payload: buf.Bytes()}
+	req, err := s.eng.Preview(r.Context(), ep, ev)
+	if err != nil {
+		var re *shape.RenderError
+		if errors.As(err, &re) {
+			return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderFailed, Field: re.Field, Message: re.Error()}
+		}
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderFailed, Message: err.Error()}
+	}
+	h := make(map[string]string, len(req.Header))
+	for k, v := range req.Header {
+		h[k] = v[0]
+	}
+	writeJSON(w, http.StatusOK, previewView{
+		Method: req.Method, URL: req.URL, Headers: shape.MaskHeaders(h), Body: string(req.Body),
+		EventType: ev.EventType, Payload: ev.Payload,
+	})
+	return nil
+}

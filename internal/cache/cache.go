@@ -1,0 +1,62 @@
+// Package cache keeps lookups that every event would otherwise repeat (its
+// app, its event type) for a short time.
+package cache
+
+import (
+	"sync"
+	"time"
+)
+
+// TTL bounds how long another node's change to an app or event type may go
+// unseen. Changes made through this node reset the cache at once.
+const TTL = 2 * time.Second
+
+// TTL keeps values for a short time. Callers keep only hits, so something
+// just created is found at once; a stale hit must be harmless where it is
+// used (the enqueue transaction, for one, checks again that the app
+// exists).
+type Cache[V any] struct {
+	mu  sync.Mutex
+	m   map[string]entry[V]
+	now func() time.Time
+}
+
+type entry[V any] struct {
+	v       V
+	expires time.Time
+}
+
+// New returns an empty cache; now is its clock.
+func New[V any](now func() time.Time) *Cache[V] {
+	return &Cache[V]{m: map[string]entry[V]{}, now: now}
+}
+
+// Get returns a value not older than TTL.
+func (c *Cache[V]) Get(k string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || c.now().After(e.expires) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// Put keeps a value for TTL.
+func (c *Cache[V]) Put(k string, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= 10_000 {
+		// Bounded: start over rather than track recency.
+		clear(c.m)
+	}
+	c.m[k] = entry[V]{v: v, expires: c.now().Add(TTL)}
+}
+
+// Reset forgets everything, after a change made through this node.
+func (c *Cache[V]) Reset() {
+	c.mu.Lock()
+	clear(c.m)
+	c.mu.Unlock()
+}

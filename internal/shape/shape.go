@@ -1,0 +1,474 @@
+// Package shape turns an endpoint's settings (method, content type,
+// headers, body template, preset) and an event into the exact HTTP request
+// Herald sends. The delivery engine uses it for every attempt and the API
+// for validation and previews, so that a preview is what is sent.
+package shape
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/template"
+)
+
+// Content types an endpoint may send.
+const (
+	ContentJSON  = "application/json"
+	ContentForm  = "application/x-www-form-urlencoded"
+	ContentPlain = "text/plain"
+)
+
+// Methods an endpoint may use.
+var Methods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+// TimestampFormat is the format of the default body's "timestamp": RFC 3339
+// in UTC with milliseconds.
+const TimestampFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// FieldError is a setting that cannot be used, naming the endpoint field.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Msg }
+
+// RenderError is a request that could not be built for one event: a
+// strict template met a missing value, or the URL is invalid once filled
+// in. Sending again would fail the same way, so it is never retried.
+type RenderError struct {
+	Field string
+	Err   error
+}
+
+func (e *RenderError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *RenderError) Unwrap() error { return e.Err }
+
+// Request is a request ready to sign and send.
+type Request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// Compiled is an endpoint's request shape, parsed once, rendered per event.
+type Compiled struct {
+	method      string
+	contentType string
+	rawURL      string
+	url         *template.Text
+	headers     []compiledHeader
+	body        *template.JSON // nil: the default body
+	// plain is the body of a text/plain endpoint whose template is a
+	// JSON string: its text is the body, not its JSON.
+	plain *template.Text
+	// noBody: GET and DELETE send the rendered fields as the query.
+	noBody bool
+	// static is set when nothing depends on the event but the default
+	// body, so building skips decoding the payload.
+	static bool
+	// Effective is what the endpoint sends, presets and defaults applied.
+	Effective Effective
+}
+
+type compiledHeader struct {
+	name string
+	tmpl *template.Text
+}
+
+// Effective shows an endpoint's request settings with its preset and
+// Herald's defaults applied.
+type Effective struct {
+	Method       string            `json:"method"`
+	URL          string            `json:"url"`
+	ContentType  string            `json:"content_type"`
+	Headers      map[string]string `json:"headers"`
+	BodyTemplate herald.RawJSON    `json:"body_template"`
+}
+
+// ownedHeaders are set by Herald (signature, framing, routing); a customer
+// setting them would break signing or the transport.
+var ownedHeaders = map[string]string{
+	"content-length":    "Herald sets Content-Length from the body",
+	"host":              "Herald sets Host from the URL",
+	"transfer-encoding": "Herald sets the framing of the body",
+	"connection":        "Herald manages connections",
+	"keep-alive":        "Herald manages connections",
+	"upgrade":           "Herald manages connections",
+	"te":                "Herald manages connections",
+	"trailer":           "Herald manages the framing of the body",
+}
+
+var headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+// Options adjust compilation.
+type Options struct {
+	// Titles maps display titles (from the event type's JSON Schema) to
+	// payload paths, so {{会社名}} finds "company".
+	Titles map[string]string
+}
+
+// Compile checks an endpoint's request settings and prepares them for
+// rendering. Errors are *FieldError naming the field at fault.
+func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
+	s := &ep.RequestShape
+	name := s.Preset
+	if name == "" {
+		name = "custom"
+	}
+	p := Presets[name]
+	if p == nil {
+		return nil, &FieldError{Field: "preset", Msg: fmt.Sprintf("preset %q is unknown; use one of: %s", s.Preset, strings.Join(PresetNames(), ", "))}
+	}
+	if err := p.checkOptions(s.PresetOptions); err != nil {
+		return nil, err
+	}
+	b := p.base(s.PresetOptions)
+	topts := template.Options{Titles: o.Titles, Strict: s.TemplateStrict}
+	c := &Compiled{}
+
+	c.method = first(strings.ToUpper(s.Method), b.Method, "POST")
+	if !contains(Methods, c.method) {
+		return nil, &FieldError{Field: "method", Msg: fmt.Sprintf("method %q is not supported; use one of: %s", s.Method, strings.Join(Methods, ", "))}
+	}
+	c.contentType = first(s.ContentType, b.ContentType, ContentJSON)
+	if c.contentType != ContentJSON && c.contentType != ContentForm && c.contentType != ContentPlain {
+		return nil, &FieldError{Field: "content_type", Msg: fmt.Sprintf("content_type %q is not supported; use %s, %s or %s", s.ContentType, ContentJSON, ContentForm, ContentPlain)}
+	}
+	c.noBody = c.method == "GET" || c.method == "DELETE"
+
+	c.rawURL = first(ep.URL, b.URL)
+	if c.rawURL == "" {
+		return nil, &FieldError{Field: "url", Msg: "url is required"}
+	}
+	u, err := template.ParseText(c.rawURL, topts)
+	if err != nil {
+		return nil, &FieldError{Field: "url", Msg: "url: " + err.Error()}
+	}
+	// Check the URL's fixed parts now: with every tag replaced by a
+	// plain value it must already be valid.
+	if err := herald.ValidateURL(tagRE.ReplaceAllString(c.rawURL, "x")); err != nil {
+		return nil, &FieldError{Field: "url", Msg: err.Error()}
+	}
+	c.url = u
+
+	headers := map[string]string{}
+	keys := map[string]string{} // lower-case name -> name as written
+	for _, src := range []map[string]string{b.Headers, s.Headers} {
+		for k, v := range src {
+			if prev, ok := keys[strings.ToLower(k)]; ok {
+				delete(headers, prev)
+			}
+			keys[strings.ToLower(k)] = k
+			headers[k] = v
+		}
+	}
+	for k, v := range headers {
+		field := "headers." + k
+		lk := strings.ToLower(k)
+		switch {
+		case !headerNameRE.MatchString(k):
+			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header name %q is not a valid HTTP header name", k)}
+		case strings.HasPrefix(lk, "webhook-"):
+			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header %s is Herald's: webhook-* headers carry the signature", k)}
+		case ownedHeaders[lk] != "":
+			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header %s cannot be set: %s", k, ownedHeaders[lk])}
+		case lk == "content-type" && !strings.EqualFold(mediaType(v), c.contentType):
+			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header Content-Type %q conflicts with content_type %s; set content_type instead", v, c.contentType)}
+		case strings.ContainsAny(v, "\r\n"):
+			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header %s must not contain line breaks", k)}
+		}
+		t, err := template.ParseText(v, topts)
+		if err != nil {
+			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header %s: %v", k, err)}
+		}
+		c.headers = append(c.headers, compiledHeader{name: k, tmpl: t})
+	}
+
+	body := []byte(s.BodyTemplate)
+	if len(body) == 0 && b.Body != "" {
+		body = []byte(b.Body)
+	}
+	if len(body) > 0 {
+		t, err := template.ParseJSON(body, topts)
+		if err != nil {
+			return nil, &FieldError{Field: "body_template", Msg: "body_template: " + err.Error()}
+		}
+		if (c.noBody || c.contentType == ContentForm) && !t.IsObject() {
+			why := "content_type " + ContentForm
+			if c.noBody {
+				why = "method " + c.method + " (its fields go to the query string)"
+			}
+			return nil, &FieldError{Field: "body_template", Msg: "body_template must be a JSON object with " + why}
+		}
+		c.body = t
+		var str string
+		if c.contentType == ContentPlain && json.Unmarshal(body, &str) == nil {
+			if c.plain, err = template.ParseText(str, topts); err != nil {
+				return nil, &FieldError{Field: "body_template", Msg: "body_template: " + err.Error()}
+			}
+		}
+	}
+	c.static = c.body == nil && len(u.Paths()) == 0
+	for _, h := range c.headers {
+		if len(h.tmpl.Paths()) > 0 {
+			c.static = false
+		}
+	}
+	c.Effective = Effective{Method: c.method, URL: c.rawURL, ContentType: c.contentType, Headers: headers, BodyTemplate: herald.RawJSON(body)}
+	return c, nil
+}
+
+// tagRE finds template tags, to check the fixed parts of a URL.
+var tagRE = regexp.MustCompile(`\{\{[^{}]*\}\}|#\{[^{}]*\}`)
+
+// Event is what a request is built from.
+type Event struct {
+	Event    *herald.Event
+	App      *herald.App
+	Endpoint *herald.Endpoint
+}
+
+// Build renders the request for one event.
+func (c *Compiled) Build(in Event) (*Request, error) {
+	d := &template.Data{}
+	if !c.static {
+		payload, err := template.DecodePayload(in.Event.Payload)
+		if err != nil {
+			return nil, &RenderError{Field: "payload", Err: err}
+		}
+		d = &template.Data{
+			Payload:  payload,
+			Event:    template.EventInfo{ID: in.Event.ID, Type: in.Event.EventType, Timestamp: in.Event.CreatedAt},
+			Endpoint: template.EndpointInfo{ID: in.Endpoint.ID},
+		}
+		if in.App != nil {
+			d.App = template.AppInfo{ID: in.App.ID, UID: in.App.UID, Name: in.App.Name}
+		}
+	}
+	r := &Request{Method: c.method, Header: make(http.Header, len(c.headers)+4)}
+
+	rawURL := c.rawURL
+	if len(c.url.Paths()) > 0 {
+		s, err := c.url.RenderEscaped(d, escapeComponent)
+		if err != nil {
+			return nil, &RenderError{Field: "url", Err: err}
+		}
+		if err := herald.ValidateURL(s); err != nil {
+			return nil, &RenderError{Field: "url", Err: fmt.Errorf("after filling in %s the url is not valid: %v", tags(c.url.Paths()), err)}
+		}
+		rawURL = s
+	}
+	for _, h := range c.headers {
+		v, err := h.tmpl.Render(d)
+		if err != nil {
+			return nil, &RenderError{Field: "headers." + h.name, Err: err}
+		}
+		if strings.ContainsAny(v, "\r\n") {
+			return nil, &RenderError{Field: "headers." + h.name, Err: errors.New("the rendered value contains a line break")}
+		}
+		r.Header[http.CanonicalHeaderKey(h.name)] = []string{v}
+	}
+
+	if c.noBody {
+		fields, err := c.fields(in.Event, d)
+		if err != nil {
+			return nil, err
+		}
+		if len(fields) > 0 {
+			sep := "?"
+			if strings.Contains(rawURL, "?") {
+				sep = "&"
+			}
+			rawURL += sep + encodeFields(fields)
+		}
+		r.URL = rawURL
+		r.Header.Del("Content-Type")
+		return r, nil
+	}
+	r.URL = rawURL
+	switch c.contentType {
+	case ContentForm:
+		fields, err := c.fields(in.Event, d)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = []byte(encodeFields(fields))
+		r.Header.Set("Content-Type", ContentForm)
+	case ContentPlain:
+		switch {
+		case c.plain != nil:
+			txt, err := c.plain.Render(d)
+			if err != nil {
+				return nil, &RenderError{Field: "body_template", Err: err}
+			}
+			r.Body = []byte(txt)
+		case c.body != nil:
+			b, err := c.body.Render(d)
+			if err != nil {
+				return nil, &RenderError{Field: "body_template", Err: err}
+			}
+			r.Body = b
+		default:
+			r.Body = DefaultBody(in.Event)
+		}
+		r.Header.Set("Content-Type", ContentPlain+"; charset=utf-8")
+	default:
+		if c.body == nil {
+			r.Body = DefaultBody(in.Event)
+		} else {
+			b, err := c.body.Render(d)
+			if err != nil {
+				return nil, &RenderError{Field: "body_template", Err: err}
+			}
+			r.Body = b
+		}
+		r.Header.Set("Content-Type", ContentJSON)
+	}
+	return r, nil
+}
+
+// fields renders the body template's top-level fields, or the default
+// body's, for a form body or a query string.
+func (c *Compiled) fields(ev *herald.Event, d *template.Data) ([]template.Field, error) {
+	if c.body == nil {
+		data := string(ev.Payload)
+		if data == "" {
+			data = "null"
+		}
+		return []template.Field{
+			{Key: "type", Value: ev.EventType},
+			{Key: "timestamp", Value: ev.CreatedAt.UTC().Format(TimestampFormat)},
+			{Key: "data", Value: data},
+		}, nil
+	}
+	fs, err := c.body.RenderFields(d)
+	if err != nil {
+		return nil, &RenderError{Field: "body_template", Err: err}
+	}
+	return fs, nil
+}
+
+func encodeFields(fs []template.Field) string {
+	var b strings.Builder
+	for i, f := range fs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(f.Key))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(f.Value))
+	}
+	return b.String()
+}
+
+// DefaultBody is the body sent without a template:
+// {"type": <event type>, "timestamp": <RFC 3339>, "data": <payload>}.
+func DefaultBody(ev *herald.Event) []byte {
+	b := make([]byte, 0, len(ev.Payload)+len(ev.EventType)+64)
+	b = append(b, `{"type":`...)
+	b = strconv.AppendQuote(b, ev.EventType)
+	b = append(b, `,"timestamp":"`...)
+	b = ev.CreatedAt.UTC().AppendFormat(b, TimestampFormat)
+	b = append(b, `","data":`...)
+	if len(ev.Payload) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, ev.Payload...)
+	}
+	return append(b, '}')
+}
+
+// escapeComponent percent-encodes everything but unreserved characters, so
+// a value filled into a URL can never add a path segment, a query
+// parameter or a fragment.
+func escapeComponent(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+func tags(paths []string) string {
+	q := make([]string, len(paths))
+	for i, p := range paths {
+		q[i] = "{{" + p + "}}"
+	}
+	return strings.Join(q, ", ")
+}
+
+func mediaType(v string) string {
+	mt, _, _ := strings.Cut(v, ";")
+	return strings.TrimSpace(mt)
+}
+
+func first(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// secretHeaderWords mark header names whose values are credentials.
+var secretHeaderWords = []string{"authorization", "token", "secret", "password", "api-key", "apikey", "api_key", "cookie", "signature-key"}
+
+// SecretHeader reports whether a header's value is a credential to mask.
+func SecretHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range secretHeaderWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// Mask hides a secret value, keeping a hint of its start so that a person
+// can tell two credentials apart.
+func Mask(v string) string {
+	if len(v) <= 8 {
+		return "********"
+	}
+	// Keep an auth scheme ("Bearer ", "Basic ") readable.
+	if sch, rest, ok := strings.Cut(v, " "); ok && len(sch) < 10 && len(rest) > 0 {
+		return sch + " " + Mask(rest)
+	}
+	return v[:4] + "********"
+}
+
+// MaskHeaders returns a copy of flattened headers with credentials masked.
+func MaskHeaders(h map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if SecretHeader(k) {
+			v = Mask(v)
+		}
+		out[k] = v
+	}
+	return out
+}

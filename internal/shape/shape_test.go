@@ -1,0 +1,358 @@
+package shape_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/heraldtest"
+	"github.com/heraldhq/herald/verify"
+)
+
+// Each preset is checked by a receiver that reads the request the way the
+// destination does: its content type, its fields, its credentials.
+
+func TestPresetSlack(t *testing.T) {
+	t.Parallel()
+	var text string
+	rc := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		var m struct{ Text string }
+		if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&m) != nil || m.Text == "" {
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte("invalid_payload"))
+			return
+		}
+		text = m.Text
+		_, _ = w.Write([]byte("ok"))
+	})
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.Setup(rc.URL+"/services/T000/B000/XXXX", map[string]any{"preset": "slack"})
+	ev := s.Send(map[string]any{"name": "山田", "company": "ACME"})
+	s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
+	if !strings.Contains(text, "lead.created") || !strings.Contains(text, `"company":"ACME"`) || !strings.Contains(text, "Acme") {
+		t.Fatalf("default Slack message %q should name the event, the app and the data", text)
+	}
+	// A message template of the customer's replaces the default.
+	var eps struct{ Data []struct{ ID string } }
+	s.MustDo("GET", "/v1/apps/acme/endpoints", nil, &eps, 200)
+	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+eps.Data[0].ID, map[string]any{"preset_options": map[string]string{"message": "New lead: {{name}} ({{company}})"}}, nil, 200)
+	ev = s.Send(map[string]any{"name": "山田", "company": "ACME"})
+	s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
+	if text != "New lead: 山田 (ACME)" {
+		t.Fatalf("custom message %q", text)
+	}
+}
+
+func TestPresetDiscordAndTeams(t *testing.T) {
+	t.Parallel()
+	// Discord refuses content over 2,000 characters; Teams takes about
+	// 28 KB.
+	for _, c := range []struct {
+		preset, field string
+		max           int
+	}{{"discord", "content", 2000}, {"teams", "text", 28000}} {
+		t.Run(c.preset, func(t *testing.T) {
+			t.Parallel()
+			var got string
+			rc := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+				var m map[string]any
+				if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&m) != nil {
+					w.WriteHeader(400)
+					return
+				}
+				s, _ := m[c.field].(string)
+				if s == "" || len([]rune(s)) > c.max {
+					w.WriteHeader(400)
+					return
+				}
+				got = s
+				w.WriteHeader(204)
+			})
+			s := heraldtest.Start(t, heraldtest.Options{})
+			s.Setup(rc.URL, map[string]any{"preset": c.preset})
+			ev := s.Send(map[string]any{"big": strings.Repeat("あ", 5000)})
+			s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
+			if !strings.Contains(got, "lead.created") {
+				t.Fatalf("%s message %q", c.preset, got)
+			}
+		})
+	}
+}
+
+func TestPresetChatwork(t *testing.T) {
+	t.Parallel()
+	var body, room string
+	rc := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-ChatWorkToken") != "cw-token-123456" {
+			w.WriteHeader(401)
+			_, _ = w.Write([]byte(`{"errors":["Invalid API token"]}`))
+			return
+		}
+		if r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || r.ParseForm() != nil || r.PostForm.Get("body") == "" {
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(`{"errors":["Parameter body is required"]}`))
+			return
+		}
+		body = r.PostForm.Get("body")
+		room = strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2/rooms/"), "/messages")
+		_, _ = w.Write([]byte(`{"message_id":"1234"}`))
+	})
+	s := heraldtest.Start(t, heraldtest.Options{})
+	// The url is given only to reach the local stand-in; without it the
+	// preset sends to api.chatwork.com.
+	epID := s.Setup(rc.URL+"/v2/rooms/{{room}}/messages", map[string]any{
+		"preset":         "chatwork",
+		"preset_options": map[string]string{"room_id": "{{room}}", "api_token": "cw-token-123456", "message": "[info][title]新しいリード[/title]{{company}} {{name}} 様\n{{customer_detail_url}}[/info]"},
+	})
+	ev := s.Send(map[string]any{"room": "987", "company": "株式会社ACME", "name": "山田 太郎", "customer_detail_url": "https://example.com/c/1?a=b&c=d"})
+	s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
+	if room != "987" || body != "[info][title]新しいリード[/title]株式会社ACME 山田 太郎 様\nhttps://example.com/c/1?a=b&c=d[/info]" {
+		t.Fatalf("room %q body %q", room, body)
+	}
+	// The token is masked wherever the endpoint is shown.
+	var ep map[string]any
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID, nil, &ep, 200)
+	raw, _ := json.Marshal(ep)
+	if strings.Contains(string(raw), "cw-token-123456") {
+		t.Fatalf("token shown in clear: %s", raw)
+	}
+	// Without a url override the preset targets Chatwork's API.
+	var ep2 struct {
+		Effective struct{ URL, Method, ContentType string } `json:"effective"`
+	}
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"preset": "chatwork", "preset_options": map[string]string{"room_id": "42", "api_token": "t0ken-abcdefgh"}}, &ep2, 201)
+	if ep2.Effective.URL != "https://api.chatwork.com/v2/rooms/42/messages" {
+		t.Fatalf("effective %+v", ep2.Effective)
+	}
+}
+
+func TestPresetSegment(t *testing.T) {
+	t.Parallel()
+	var got map[string]any
+	rc := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		if !ok || user != "seg-write-key" || pass != "" {
+			w.WriteHeader(401)
+			return
+		}
+		if err := json.NewDecoder(r.Body).Decode(&got); err != nil || r.URL.Path != "/v1/track" {
+			w.WriteHeader(400)
+			return
+		}
+		_, _ = w.Write([]byte(`{"success":true}`))
+	})
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.Setup(rc.URL+"/v1/track", map[string]any{"preset": "segment", "preset_options": map[string]string{"write_key": "seg-write-key"}})
+	ev := s.Send(map[string]any{"user_id": "u-1", "score": 9})
+	s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
+	if got["userId"] != "u-1" || got["event"] != "lead.created" || got["messageId"] != ev {
+		t.Fatalf("track call %v", got)
+	}
+	if props, _ := got["properties"].(map[string]any); props["score"] != float64(9) {
+		t.Fatalf("properties %v", got["properties"])
+	}
+	if ts, _ := got["timestamp"].(string); ts == "" {
+		t.Fatalf("timestamp missing: %v", got)
+	} else if _, err := time.Parse(time.RFC3339, ts); err != nil {
+		t.Fatalf("timestamp %q: %v", ts, err)
+	}
+}
+
+// GET and DELETE carry the rendered fields in the query string.
+func TestQueryStringForGetAndDelete(t *testing.T) {
+	t.Parallel()
+	for _, method := range []string{"GET", "DELETE"} {
+		t.Run(method, func(t *testing.T) {
+			t.Parallel()
+			rc := heraldtest.NewReceiver(t, nil)
+			s := heraldtest.Start(t, heraldtest.Options{})
+			s.Setup(rc.URL+"/hook?src=herald", map[string]any{
+				"method":        method,
+				"body_template": map[string]any{"user_id": "{{user_id}}", "plan": "{{plan | upper}}", "n": 5, "tags": "{{tags}}"},
+			})
+			ev := s.Send(map[string]any{"user_id": "u 1&x=y", "plan": "pro", "tags": []string{"a", "b"}})
+			s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
+			r := rc.Requests()[0]
+			u, _ := url.Parse(r.Path)
+			q := u.Query()
+			if r.Method != method || u.Path != "/hook" || q.Get("src") != "herald" || q.Get("user_id") != "u 1&x=y" ||
+				q.Get("plan") != "PRO" || q.Get("n") != "5" || q.Get("tags") != `["a","b"]` || len(r.Body) != 0 {
+				t.Fatalf("%s %s body %q", r.Method, r.Path, r.Body)
+			}
+			if r.Header.Get("Content-Type") != "" {
+				t.Fatalf("Content-Type %q on a request without body", r.Header.Get("Content-Type"))
+			}
+		})
+	}
+}
+
+// A preview is the request that is then really sent.
+func TestPreviewEqualsSent(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	epID := s.Setup(rc.URL+"/leads/{{lead.id}}", map[string]any{
+		"method":        "PUT",
+		"headers":       map[string]string{"X-Company": "{{lead.company | upper}}", "Authorization": "Bearer s3cr3t-token-value"},
+		"body_template": map[string]any{"lead": "{{lead}}", "summary": "{{lead.name}} <{{lead.email}}>", "app": "{{app.uid}}"},
+	})
+	payload := map[string]any{"lead": map[string]any{"id": 7, "name": "Ann \"A\" </script>", "email": "a@example.com", "company": "acme"}}
+	var pv struct {
+		Method, URL, Body string
+		Headers           map[string]string
+	}
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+epID+"/preview", map[string]any{"event_type": "lead.created", "payload": payload}, &pv, 200)
+	ev := s.Send(payload)
+	s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
+	got := rc.Requests()[0]
+	if pv.Method != got.Method || pv.URL != rc.URL+got.Path || pv.Body != string(got.Body) {
+		t.Fatalf("preview %s %s %s\nsent    %s %s %s", pv.Method, pv.URL, pv.Body, got.Method, rc.URL+got.Path, got.Body)
+	}
+	for k, v := range pv.Headers {
+		if strings.HasPrefix(k, "Webhook-") {
+			continue
+		}
+		if k == "Authorization" {
+			if v == "Bearer s3cr3t-token-value" || got.Header.Get(k) != "Bearer s3cr3t-token-value" {
+				t.Fatalf("Authorization: preview %q (must be masked), sent %q", v, got.Header.Get(k))
+			}
+			continue
+		}
+		if got.Header.Get(k) != v {
+			t.Fatalf("header %s: preview %q, sent %q", k, v, got.Header.Get(k))
+		}
+	}
+	if !json.Valid(got.Body) || got.Header.Get("X-Company") != "ACME" {
+		t.Fatalf("sent %s %v", got.Body, got.Header)
+	}
+	// The request really sent verifies, body and all.
+	var sec struct{ Secret string }
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID+"/secret", nil, &sec, 200)
+	v, _ := verify.New(sec.Secret)
+	if err := v.Verify(got.Header, got.Body); err != nil {
+		t.Fatal(err)
+	}
+	// The attempt history masks the credential too.
+	var ds struct{ Data []heraldtest.Delivery }
+	s.MustDo("GET", "/v1/apps/acme/events/"+ev+"/deliveries", nil, &ds, 200)
+	if h := ds.Data[0].Attempts[0].Request.Headers["Authorization"]; h == "Bearer s3cr3t-token-value" || h == "" {
+		t.Fatalf("attempt history Authorization %q", h)
+	}
+}
+
+func TestPreviewUnsavedAndErrors(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{
+		"name":   "lead.created",
+		"schema": map[string]any{"type": "object", "properties": map[string]any{"company": map[string]any{"type": "string", "title": "会社名"}}},
+		"sample": map[string]any{"company": "サンプル株式会社"},
+	}, nil, 201)
+	var pv struct{ Method, URL, Body string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints/preview", map[string]any{
+		"endpoint":   map[string]any{"url": "https://example.com/hook", "content_type": "text/plain", "body_template": "会社: {{会社名}}"},
+		"event_type": "lead.created",
+	}, &pv, 200)
+	if pv.Body != "会社: サンプル株式会社" || pv.Method != "POST" {
+		t.Fatalf("preview from sample with a title tag: %+v", pv)
+	}
+	var e struct {
+		Error struct{ Code, Field, Message string }
+	}
+	got := s.Do("POST", "/v1/apps/acme/endpoints/preview", map[string]any{
+		"endpoint":   map[string]any{"url": "https://example.com/{{missing}}", "template_strict": true},
+		"event_type": "lead.created",
+	}, &e)
+	if got != 422 || e.Error.Code != "render_failed" || !strings.Contains(e.Error.Message, "missing") {
+		t.Fatalf("strict missing: %d %+v", got, e)
+	}
+	got = s.Do("POST", "/v1/apps/acme/endpoints/preview", map[string]any{
+		"endpoint":   map[string]any{"url": "https://example.com/", "body_template": map[string]any{"x": "{{name | nofilter}}"}},
+		"event_type": "lead.created",
+	}, &e)
+	if got != 422 || e.Error.Field != "endpoint.body_template" {
+		t.Fatalf("bad template: %d %+v", got, e)
+	}
+}
+
+func TestEndpointShapeValidation(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	cases := []struct {
+		name  string
+		body  map[string]any
+		field string
+	}{
+		{"method", map[string]any{"url": "https://e.com", "method": "TRACE"}, "method"},
+		{"content type", map[string]any{"url": "https://e.com", "content_type": "application/xml"}, "content_type"},
+		{"webhook header", map[string]any{"url": "https://e.com", "headers": map[string]string{"webhook-id": "x"}}, "headers.webhook-id"},
+		{"content-length", map[string]any{"url": "https://e.com", "headers": map[string]string{"Content-Length": "1"}}, "headers.Content-Length"},
+		{"host", map[string]any{"url": "https://e.com", "headers": map[string]string{"Host": "evil"}}, "headers.Host"},
+		{"content-type conflict", map[string]any{"url": "https://e.com", "headers": map[string]string{"Content-Type": "text/xml"}}, "headers.Content-Type"},
+		{"bad header name", map[string]any{"url": "https://e.com", "headers": map[string]string{"Bad Name": "x"}}, "headers.Bad Name"},
+		{"unclosed tag", map[string]any{"url": "https://e.com", "body_template": map[string]any{"a": "{{name"}}, "body_template"},
+		{"unknown filter", map[string]any{"url": "https://e.com", "headers": map[string]string{"X-A": "{{a | nope}}"}}, "headers.X-A"},
+		{"form needs object", map[string]any{"url": "https://e.com", "content_type": "application/x-www-form-urlencoded", "body_template": []int{1}}, "body_template"},
+		{"get needs object", map[string]any{"url": "https://e.com", "method": "GET", "body_template": "text"}, "body_template"},
+		{"bad url with tag", map[string]any{"url": "ftp://{{host}}/x"}, "url"},
+		{"port out of range", map[string]any{"url": "http://example.com:65536/{{x}}"}, "url"},
+		{"unknown preset", map[string]any{"url": "https://e.com", "preset": "myspace"}, "preset"},
+		{"preset option missing", map[string]any{"preset": "chatwork", "preset_options": map[string]string{"room_id": "1"}}, "preset_options.api_token"},
+		{"preset option unknown", map[string]any{"url": "https://e.com", "preset": "slack", "preset_options": map[string]string{"colour": "red"}}, "preset_options.colour"},
+		{"url required", map[string]any{"preset": "slack"}, "url"},
+	}
+	for _, c := range cases {
+		var e struct {
+			Error struct{ Code, Field, Message string }
+		}
+		got := s.Do("POST", "/v1/apps/acme/endpoints", c.body, &e)
+		if got/100 != 4 || e.Error.Field != c.field || e.Error.Message == "" {
+			t.Errorf("%s: %d %+v, want field %q", c.name, got, e.Error, c.field)
+		}
+	}
+}
+
+// A URL that breaks the rules once filled in fails the delivery at once,
+// naming the variable, without retries.
+func TestRenderedURLInvalidFailsWithoutRetry(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "10ms,10ms"})
+	s.Setup("http://{{host}}/hook", nil)
+	ev := s.Send(map[string]any{"host": "bad host"})
+	d := s.WaitDelivery(ev, "failed", 1, 5*time.Second)
+	a := d.Attempts[0]
+	if a.ErrorKind != "policy" || !strings.Contains(a.Error, "{{host}}") {
+		t.Fatalf("attempt %+v", a)
+	}
+	// Strict mode names the missing path.
+	// (Both endpoints point at a closed local port: should a check fail,
+	// nothing leaves the machine.)
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": "http://127.0.0.1:1/", "template_strict": true, "body_template": map[string]any{"c": "{{lead.company}}"}}, nil, 201)
+	ev = s.Send(map[string]any{"host": "bad host"})
+	var ds struct{ Data []heraldtest.Delivery }
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		s.MustDo("GET", "/v1/apps/acme/events/"+ev+"/deliveries?status=failed", nil, &ds, 200)
+		if len(ds.Data) == 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(ds.Data) != 2 {
+		t.Fatalf("%d failed deliveries, want 2: %+v", len(ds.Data), ds.Data)
+	}
+	found := false
+	for _, d := range ds.Data {
+		if len(d.Attempts) == 1 && strings.Contains(d.Attempts[0].Error, "lead.company") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no delivery failed naming lead.company: %+v", ds.Data)
+	}
+}

@@ -1,0 +1,169 @@
+package template
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// maxDepth bounds the nesting written for one value, so that a cyclic
+// Go value given as payload ends as null instead of exhausting the stack.
+const maxDepth = 10000
+
+const hexDigits = "0123456789abcdef"
+
+// plain marks the ASCII bytes written as is inside a JSON string. The
+// others are escaped: quote and backslash by necessity, control
+// characters because JSON forbids them raw, and < > & so that a body
+// pasted into HTML cannot close a script element.
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
+
+// appendString appends s as a quoted JSON string.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = appendStringContent(dst, s)
+	return append(dst, '"')
+}
+
+// appendStringContent appends s escaped for the inside of a JSON string:
+// escapes as encoding/json writes them, U+2028 and U+2029 escaped (they
+// end a line in JavaScript), invalid UTF-8 replaced by U+FFFD.
+func appendStringContent(dst []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if plain[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(dst, s[start:]...)
+}
+
+// appendJSONValue appends v as JSON; missing is null.
+func appendJSONValue(dst []byte, v value) []byte {
+	switch v.k {
+	case kString:
+		return appendString(dst, v.s)
+	case kNumber:
+		return appendNumber(dst, v.s)
+	case kBool:
+		return strconv.AppendBool(dst, v.b)
+	case kComposite:
+		return appendJSONAny(dst, v.v, 0)
+	}
+	return append(dst, "null"...)
+}
+
+// appendNumber writes a number's text as is when it is a JSON number, and
+// as a string otherwise (a json.Number built by hand may hold anything).
+func appendNumber(dst []byte, s string) []byte {
+	if isJSONNumber(s) {
+		return append(dst, s...)
+	}
+	return appendString(dst, s)
+}
+
+// appendJSONAny appends a payload value as compact JSON. Object keys are
+// sorted, as encoding/json does, so the output does not depend on map
+// order.
+func appendJSONAny(dst []byte, x any, depth int) []byte {
+	if depth > maxDepth {
+		return append(dst, "null"...)
+	}
+	switch x := x.(type) {
+	case nil:
+		return append(dst, "null"...)
+	case string:
+		return appendString(dst, x)
+	case json.Number:
+		return appendNumber(dst, string(x))
+	case bool:
+		return strconv.AppendBool(dst, x)
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			dst = appendJSONAny(dst, x[k], depth+1)
+		}
+		return append(dst, '}')
+	case []any:
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONAny(dst, e, depth+1)
+		}
+		return append(dst, ']')
+	}
+	return appendMarshal(dst, x)
+}
+
+// appendMarshal writes any other Go value through encoding/json; a value
+// it cannot encode (or whose MarshalJSON panics) is written as null, so
+// that the document stays valid.
+func appendMarshal(dst []byte, x any) (out []byte) {
+	defer func() {
+		if recover() != nil {
+			out = append(dst, "null"...)
+		}
+	}()
+	b, err := json.Marshal(x)
+	if err != nil {
+		return append(dst, "null"...)
+	}
+	return append(dst, b...)
+}
