@@ -155,7 +155,13 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 	}
 	// Check the URL's fixed parts now: with every tag replaced by a
 	// plain value it must already be valid.
-	if err := herald.ValidateURL(tagRE.ReplaceAllString(c.rawURL, "x")); err != nil {
+	// (A lenient copy: strict mode would refuse the empty data.)
+	lenient, err := template.ParseText(c.rawURL, template.Options{Titles: o.Titles})
+	if err != nil {
+		return nil, &FieldError{Field: "url", Msg: "url: " + err.Error()}
+	}
+	fixed, _ := lenient.RenderEscaped(&template.Data{}, func(string) string { return "x" })
+	if err := herald.ValidateURL(fixed); err != nil {
 		return nil, &FieldError{Field: "url", Msg: err.Error()}
 	}
 	c.url = u
@@ -226,9 +232,6 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 	c.Effective = Effective{Method: c.method, URL: c.rawURL, ContentType: c.contentType, Headers: headers, BodyTemplate: herald.RawJSON(body)}
 	return c, nil
 }
-
-// tagRE finds template tags, to check the fixed parts of a URL.
-var tagRE = regexp.MustCompile(`\{\{[^{}]*\}\}|#\{[^{}]*\}`)
 
 // Event is what a request is built from.
 type Event struct {

@@ -133,8 +133,8 @@ func parseTime(v value) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// maxUnix bounds Unix seconds to years 0 to 9999, the range RFC 3339 can
-// write.
+// minUnix and maxUnix bound Unix seconds to years 0 to 9999, the range
+// RFC 3339 can write.
 const (
 	minUnix = -62167219200
 	maxUnix = 253402300799

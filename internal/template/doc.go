@@ -156,16 +156,18 @@
 // A string that is exactly one tag, with nothing around it (not even
 // spaces), stands for the whole value and keeps its JSON type: above,
 // "score" becomes the number 42 (digits kept exactly, e.g.
-// 12345678901234567890 or 1.50), "lead" the object {"company":"Acme",
-// "score":42}, a true/false stays a boolean, and a missing value becomes
-// null. After filters the type is the filter's: "{{score | json}}" and
-// "{{name | upper}}" give strings, "{{ts | date:\"unix\"}}" a number. Any
-// other string, such as "text" above, and every key, gets the values
-// inserted as text. Values are always escaped, so the body is valid JSON
-// whatever they contain (quotes, line breaks, control characters, "<",
-// emoji, invalid UTF-8, which becomes U+FFFD); "<", ">", "&", U+2028 and
-// U+2029 are written as \u escapes so that a body embedded in a web page
-// cannot break out of it.
+// 12345678901234567890 or 1.50), "lead" the object
+// {"company":"Acme","score":42}, true and false stay booleans, and a
+// missing value becomes null. After filters the type is the filter's:
+// "{{lead.score | json}}" and "{{lead.company | upper}}" give strings,
+// "{{ts | date:\"unix\"}}" a number. Any other string, such as "text"
+// above, and every key, gets the values inserted as text.
+//
+// Values are always escaped, so the body is valid JSON whatever they
+// contain (quotes, line breaks, control characters, "<", emoji, invalid
+// UTF-8, which becomes U+FFFD); "<", ">", "&", U+2028 and U+2029 are
+// written as \u escapes so that a body embedded in a web page cannot
+// break out of it.
 //
 // The body is sent compact (without the template's white space), with
 // object members in the order written and numbers, true, false and null
@@ -179,8 +181,8 @@
 // DELETE requests whose fields go to the query string, the template must
 // be a JSON object: each member, in order, is one field. A string value
 // renders as text, as described under Text (a lone tag of an object gives
-// its JSON); a number, boolean, null, object or array written in the
-// template gives its compact JSON.
+// its JSON, of null or a missing value an empty field); a number, boolean,
+// null, object or array written in the template gives its compact JSON.
 //
 //	{"name": "{{lead.name}}", "source": "herald", "page": 1}
 //	→ name=%E5%B1%B1%E7%94%B0&source=herald&page=1
@@ -188,13 +190,26 @@
 // # Errors
 //
 // A template is checked when the endpoint is saved. Errors give the line
-// and column (in characters) where the mistake is; in a JSON body they
+// and column (counted in characters) of the mistake; in a JSON body they
 // refer to the body as written, pointing through any escapes inside the
-// string at the exact character:
+// string at the exact character. For example:
 //
-//	template: line 1, column 10: unknown filter "uppr"
-//	template: line 3, column 12: unclosed tag: "{{" has no matching "}}"
-//	template: line 1, column 1: empty tag
-//	template: line 1, column 23: filter "truncate" needs a whole number of characters, e.g. truncate:100
+//	Hello {{name | uppr}}
+//	template: line 1, column 16: unknown filter "uppr" (filters: default, upper, lower, json, urlencode, truncate, date)
+//
+//	{{name | truncate:-1}}
+//	template: line 1, column 19: filter "truncate" needs a whole number of characters, e.g. truncate:100
+//
+//	{"text": "{{name"}
+//	template: line 1, column 11: unclosed tag: "{{" has no matching "}}"
+//
+//	{"a": 1,
+//	}
 //	template: line 2, column 1: invalid JSON: invalid character '}' looking for beginning of object key string
+//
+// When a strict endpoint meets a missing value, the delivery fails with
+// an error naming the path as written:
+//
+//	template: missing value for "lead.company"
+//	template: filter "date" cannot use the value of "created_at": not an RFC 3339 time or a Unix timestamp
 package template

@@ -7,8 +7,11 @@ import (
 	"unicode/utf8"
 )
 
-// maxDepth bounds the nesting written for one value, so that a cyclic
-// Go value given as payload ends as null instead of exhausting the stack.
+// maxDepth is the deepest nesting of objects and arrays written, the
+// limit of encoding/json and more than any real document needs. A value
+// that would nest deeper (counting the template around it) is written as
+// null, so that the body still parses, and a cyclic Go value given as
+// payload ends instead of exhausting the stack.
 const maxDepth = 10000
 
 const hexDigits = "0123456789abcdef"
@@ -83,8 +86,9 @@ func appendStringContent(dst []byte, s string) []byte {
 	return append(dst, s[start:]...)
 }
 
-// appendJSONValue appends v as JSON; missing is null.
-func appendJSONValue(dst []byte, v value) []byte {
+// appendJSONValue appends v as JSON, nesting at most room levels; missing
+// is null.
+func appendJSONValue(dst []byte, v value, room int) []byte {
 	switch v.k {
 	case kString:
 		return appendString(dst, v.s)
@@ -93,7 +97,7 @@ func appendJSONValue(dst []byte, v value) []byte {
 	case kBool:
 		return strconv.AppendBool(dst, v.b)
 	case kComposite:
-		return appendJSONAny(dst, v.v, 0)
+		return appendJSONAny(dst, v.v, room)
 	}
 	return append(dst, "null"...)
 }
@@ -109,10 +113,13 @@ func appendNumber(dst []byte, s string) []byte {
 
 // appendJSONAny appends a payload value as compact JSON. Object keys are
 // sorted, as encoding/json does, so the output does not depend on map
-// order.
-func appendJSONAny(dst []byte, x any, depth int) []byte {
-	if depth > maxDepth {
-		return append(dst, "null"...)
+// order. Objects and arrays nest at most room levels.
+func appendJSONAny(dst []byte, x any, room int) []byte {
+	switch x.(type) {
+	case map[string]any, []any:
+		if room <= 0 {
+			return append(dst, "null"...)
+		}
 	}
 	switch x := x.(type) {
 	case nil:
@@ -136,7 +143,7 @@ func appendJSONAny(dst []byte, x any, depth int) []byte {
 			}
 			dst = appendString(dst, k)
 			dst = append(dst, ':')
-			dst = appendJSONAny(dst, x[k], depth+1)
+			dst = appendJSONAny(dst, x[k], room-1)
 		}
 		return append(dst, '}')
 	case []any:
@@ -145,7 +152,7 @@ func appendJSONAny(dst []byte, x any, depth int) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONAny(dst, e, depth+1)
+			dst = appendJSONAny(dst, e, room-1)
 		}
 		return append(dst, ']')
 	}

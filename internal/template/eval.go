@@ -91,7 +91,7 @@ func (t *tag) eval(d *Data) value {
 		v = stringValue(d.Event.Type)
 	case rootEventTimestamp:
 		if !d.Event.Timestamp.IsZero() {
-			v = stringValue(d.Event.Timestamp.UTC().Format(TimestampLayout))
+			v = stringValue(d.Event.Timestamp.UTC().Format(timestampLayout))
 		}
 	case rootAppID:
 		v = stringValue(d.App.ID)
@@ -128,7 +128,7 @@ func (v value) text() string {
 		}
 		return "false"
 	case kComposite:
-		return string(appendJSONAny(nil, v.v, 0))
+		return string(appendJSONAny(nil, v.v, maxDepth))
 	}
 	return ""
 }
@@ -144,7 +144,7 @@ func (v value) appendText(dst []byte) []byte {
 		}
 		return append(dst, "false"...)
 	case kComposite:
-		return appendJSONAny(dst, v.v, 0)
+		return appendJSONAny(dst, v.v, maxDepth)
 	}
 	return dst
 }
@@ -171,6 +171,10 @@ var filterKinds = map[string]filterKind{
 	"truncate":  fTruncate,
 	"date":      fDate,
 }
+
+// filterNames lists the filters for error messages, in the order the
+// documentation gives them.
+const filterNames = "default, upper, lower, json, urlencode, truncate, date"
 
 // filter is a compiled filter with its argument.
 type filter struct {
@@ -244,7 +248,7 @@ func (f *filter) apply(v value) value {
 	case fLower:
 		return stringValue(strings.ToLower(v.text()))
 	case fJSON:
-		return stringValue(string(appendJSONValue(nil, v)))
+		return stringValue(string(appendJSONValue(nil, v, maxDepth)))
 	case fURLEncode:
 		return stringValue(url.QueryEscape(v.text()))
 	case fTruncate:

@@ -21,6 +21,8 @@ type op struct {
 	lit   []byte
 	tag   *tag
 	whole bool
+	// depth is the number of objects and arrays around a whole value.
+	depth int
 }
 
 // fieldTmpl is a top-level member, kept for RenderFields.
@@ -74,8 +76,9 @@ func ParseJSON(src []byte, o Options) (*JSON, error) {
 
 // compiler flattens a document into ops, merging adjacent literal bytes.
 type compiler struct {
-	ops []op
-	lit []byte
+	ops   []op
+	lit   []byte
+	depth int
 }
 
 func (c *compiler) flush() {
@@ -92,7 +95,7 @@ func (c *compiler) finish() []op {
 
 func (c *compiler) tag(t *tag, whole bool) {
 	c.flush()
-	c.ops = append(c.ops, op{tag: t, whole: whole})
+	c.ops = append(c.ops, op{tag: t, whole: whole, depth: c.depth})
 }
 
 func (c *compiler) node(n *node) {
@@ -106,6 +109,8 @@ func (c *compiler) node(n *node) {
 		}
 		c.str(n.parts)
 	case nObject:
+		c.depth++
+		defer func() { c.depth-- }()
 		c.lit = append(c.lit, '{')
 		for i, k := range n.keys {
 			if i > 0 {
@@ -117,6 +122,8 @@ func (c *compiler) node(n *node) {
 		}
 		c.lit = append(c.lit, '}')
 	case nArray:
+		c.depth++
+		defer func() { c.depth-- }()
 		c.lit = append(c.lit, '[')
 		for i, v := range n.vals {
 			if i > 0 {
@@ -170,7 +177,7 @@ func renderOps(b []byte, ops []op, d *Data, strict bool) ([]byte, error) {
 			return nil, o.tag.missingError(v)
 		}
 		if o.whole {
-			b = appendJSONValue(b, v)
+			b = appendJSONValue(b, v, maxDepth-o.depth)
 			continue
 		}
 		switch v.k {

@@ -2,6 +2,7 @@ package template
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -131,7 +132,8 @@ func parseTag(src string, start int, open, close string, titles map[string]strin
 		return nil, 0, unclosed
 	}
 	switch {
-	case strings.HasPrefix(src[p:], open):
+	case strings.HasPrefix(src[p:], open) || strings.HasPrefix(src[p-1:], open):
+		// Another tag starts: this one was not closed.
 		return nil, 0, unclosed
 	case src[p] == '{':
 		return nil, 0, &perr{p, `unexpected "{" in a tag`}
@@ -173,7 +175,7 @@ func parseTag(src string, start int, open, close string, titles map[string]strin
 		}
 		kind, ok := filterKinds[name]
 		if !ok {
-			return nil, 0, &perr{nameStart, fmt.Sprintf("unknown filter %q", name)}
+			return nil, 0, &perr{nameStart, fmt.Sprintf("unknown filter %q (filters: %s)", name, filterNames)}
 		}
 		p = skipSpace(src, p)
 		var a arg
@@ -232,7 +234,12 @@ func parseArg(src string, p int, unclosed *perr) (arg, int, *perr) {
 		}
 		var s string
 		if err := json.Unmarshal([]byte(src[p:q+1]), &s); err != nil {
-			return arg{}, p, &perr{p, fmt.Sprintf("invalid string argument %s", src[p:q+1])}
+			msg := "invalid string argument"
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				msg += ": " + se.Error()
+			}
+			return arg{}, p, &perr{p, msg}
 		}
 		return arg{present: true, s: s}, q + 1, nil
 	case c == '-' || '0' <= c && c <= '9':

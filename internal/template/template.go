@@ -94,9 +94,9 @@ type EndpointInfo struct {
 	ID string
 }
 
-// TimestampLayout is how {{event.timestamp}} renders, matching the
+// timestampLayout is how {{event.timestamp}} renders, matching the
 // timestamp of Herald's default body.
-const TimestampLayout = "2006-01-02T15:04:05.000Z07:00"
+const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // DecodePayload decodes a stored event payload into the form Data.Payload
 // expects, keeping numbers as json.Number so that 12345678901234567890 or
@@ -171,7 +171,8 @@ type FilterError struct {
 	Path string
 	// Filter is the filter's name.
 	Filter string
-	Msg    string
+	// Msg says what the filter needed.
+	Msg string
 }
 
 // Error names the tag, the filter and the reason.
