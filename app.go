@@ -8,19 +8,42 @@ type App struct {
 	ID string `json:"id"`
 	// UID is the product's own identifier for the app; API paths accept it
 	// in place of ID so the product need not store Herald's ids.
-	UID       string    `json:"uid"`
-	Name      string    `json:"name"`
+	UID  string `json:"uid"`
+	Name string `json:"name"`
+	// AppSettings appear inline in the app's JSON.
+	AppSettings
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// AppSettings are an app's own limits and delivery defaults. Zero values
+// mean the installation's. The stores keep them as one JSON document.
+type AppSettings struct {
+	// MaxEndpointsPerEventType caps how many endpoints may subscribe to
+	// one event type (immdio allows 3); 0 means no limit.
+	MaxEndpointsPerEventType int `json:"max_endpoints_per_event_type"`
+	// OperationalWebhookURL receives Herald's own events about the app's
+	// endpoints (herald.endpoint.disabled, herald.endpoint.recovered).
+	OperationalWebhookURL string `json:"operational_webhook_url"`
+	// RetrySchedule, TimeoutMS and MaxInFlight override the
+	// installation's delivery settings for the app's endpoints.
+	RetrySchedule string `json:"retry_schedule"`
+	TimeoutMS     int    `json:"timeout_ms"`
+	MaxInFlight   int    `json:"max_in_flight"`
 }
 
 // EventType is one entry of the product's event catalog, shared by all apps.
 // Names are case-sensitive.
 type EventType struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Schema      RawJSON   `json:"schema"`
-	Sample      RawJSON   `json:"sample"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Schema      RawJSON `json:"schema"`
+	Sample      RawJSON `json:"sample"`
+	// Group is a category of the catalog (Pendo's event categories);
+	// endpoints may subscribe to a whole group as "group:<name>".
+	Group string `json:"group"`
+	// Deprecated event types are still accepted, and flagged as such.
+	Deprecated bool      `json:"deprecated"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }

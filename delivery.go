@@ -35,9 +35,12 @@ type Delivery struct {
 	AttemptCount  int            `json:"attempt_count"`
 	NextAttemptAt *time.Time     `json:"next_attempt_at"`
 	LastError     string         `json:"last_error,omitempty"`
-	CreatedAt     time.Time      `json:"created_at"`
-	UpdatedAt     time.Time      `json:"updated_at"`
-	Attempts      []*Attempt     `json:"attempts"`
+	// Test is set on deliveries made by a test send; they are never
+	// retried.
+	Test      bool       `json:"test"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	Attempts  []*Attempt `json:"attempts"`
 }
 
 // ErrorKind separates why an attempt did not succeed: the receiver's answer,
@@ -90,5 +93,30 @@ type AttemptResponse struct {
 
 // Attempt triggers.
 const (
-	TriggerScheduled = "scheduled"
+	TriggerScheduled = "scheduled" // the first try and its retries
+	TriggerTest      = "test"      // a test send
+	TriggerResend    = "resend"    // sent again on request
 )
+
+// EndpointStats summarise an endpoint's recent deliveries.
+type EndpointStats struct {
+	Hour StatsWindow `json:"last_hour"`
+	Day  StatsWindow `json:"last_day"`
+	Week StatsWindow `json:"last_week"`
+	// Latencies of the week's attempts that got an answer.
+	LatencyP50MS     *float64   `json:"latency_p50_ms"`
+	LatencyP99MS     *float64   `json:"latency_p99_ms"`
+	LastSuccessAt    *time.Time `json:"last_success_at"`
+	LastFailureAt    *time.Time `json:"last_failure_at"`
+	LastFailureError string     `json:"last_failure_error"`
+}
+
+// StatsWindow counts deliveries created in a time window by status.
+type StatsWindow struct {
+	Pending   int `json:"pending"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	// SuccessRate is succeeded / (succeeded + failed), null when none
+	// finished.
+	SuccessRate *float64 `json:"success_rate"`
+}

@@ -1,6 +1,9 @@
 package herald
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Endpoint is a URL an app's customer subscribed to some event types.
 type Endpoint struct {
@@ -20,6 +23,9 @@ type Endpoint struct {
 	// RequestShape says what the request looks like; its fields appear
 	// inline in the endpoint's JSON.
 	RequestShape
+	// EndpointSettings: routing condition, delivery overrides and the
+	// endpoint's disabled state; inline in its JSON too.
+	EndpointSettings
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -50,16 +56,91 @@ type RequestShape struct {
 	PresetOptions map[string]string `json:"preset_options"`
 }
 
-// Subscribes reports whether the endpoint receives events of the given type.
-// Matching is exact and case-sensitive.
-func (e *Endpoint) Subscribes(eventType string) bool {
+// EndpointSettings are an endpoint's routing and delivery settings and its
+// disabled state. The stores keep them as one JSON document.
+type EndpointSettings struct {
+	// Filter is a condition (a CEL expression) an event must meet.
+	Filter string `json:"filter"`
+	// RetrySchedule, MaxInFlight override the app's and installation's
+	// delivery settings (TimeoutMS is on the endpoint itself).
+	RetrySchedule string `json:"retry_schedule"`
+	MaxInFlight   int    `json:"max_in_flight"`
+	// DisabledReason and DisabledAt say why and when Herald disabled the
+	// endpoint by itself (a 410 answer, failures for too long).
+	DisabledReason string     `json:"disabled_reason"`
+	DisabledAt     *time.Time `json:"disabled_at"`
+	// Operational marks the endpoint Herald keeps for the app's
+	// operational webhook: it receives only Herald's own events.
+	Operational bool `json:"operational"`
+}
+
+// OperationalPrefix starts the names of Herald's own event types. Only
+// operational endpoints receive them.
+const OperationalPrefix = "herald."
+
+// Subscribes reports whether the endpoint receives events of the given
+// type and group. Subscriptions are exact names, prefix wildcards ending
+// in * ("conversation.*", "conversation_*") and group references
+// ("group:nps"); empty means every event. Matching is case-sensitive.
+func (e *Endpoint) Subscribes(eventType, group string) bool {
+	if e.Operational != strings.HasPrefix(eventType, OperationalPrefix) {
+		return false
+	}
 	if len(e.EventTypes) == 0 {
 		return true
 	}
 	for _, t := range e.EventTypes {
-		if t == eventType {
+		if SubscriptionMatches(t, eventType, group) {
 			return true
 		}
 	}
 	return false
+}
+
+// SubscriptionMatches reports whether one subscription entry matches.
+func SubscriptionMatches(sub, eventType, group string) bool {
+	switch {
+	case strings.HasPrefix(sub, "group:"):
+		return group != "" && sub[len("group:"):] == group
+	case strings.HasSuffix(sub, "*"):
+		return strings.HasPrefix(eventType, sub[:len(sub)-1])
+	default:
+		return sub == eventType
+	}
+}
+
+// DeliverySettings are the settings that decide how an endpoint's
+// deliveries are sent. The installation sets defaults, an app may override
+// them, and an endpoint may override its app.
+type DeliverySettings struct {
+	RetrySchedule string `json:"retry_schedule"`
+	TimeoutMS     int    `json:"timeout_ms"`
+	MaxInFlight   int    `json:"max_in_flight"`
+}
+
+// EffectiveDelivery returns the settings in force for an endpoint: its
+// own, else its app's (app may be nil), else the installation's.
+func EffectiveDelivery(ep *Endpoint, app *App, installation DeliverySettings) DeliverySettings {
+	out := installation
+	if app != nil {
+		if app.RetrySchedule != "" {
+			out.RetrySchedule = app.RetrySchedule
+		}
+		if app.TimeoutMS > 0 {
+			out.TimeoutMS = app.TimeoutMS
+		}
+		if app.MaxInFlight > 0 {
+			out.MaxInFlight = app.MaxInFlight
+		}
+	}
+	if ep.RetrySchedule != "" {
+		out.RetrySchedule = ep.RetrySchedule
+	}
+	if ep.TimeoutMS > 0 {
+		out.TimeoutMS = ep.TimeoutMS
+	}
+	if ep.MaxInFlight > 0 {
+		out.MaxInFlight = ep.MaxInFlight
+	}
+	return out
 }

@@ -38,6 +38,47 @@ type Event struct {
 	Payload   RawJSON `json:"payload"`
 	// IdempotencyKey, when given, makes a repeated POST within 24 hours
 	// return this event instead of creating another.
-	IdempotencyKey string    `json:"idempotency_key,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Routing says which endpoints the event went to and which it did
+	// not, and why; set when the event is stored.
+	Routing   *Routing  `json:"routing,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
+
+// Routing is what became of an event's subscribed endpoints.
+type Routing struct {
+	// Matched lists the endpoints that got a delivery.
+	Matched []string `json:"matched"`
+	// Skipped lists subscribed endpoints left out, with the reason.
+	Skipped []Skip `json:"skipped"`
+}
+
+// Skip is one endpoint an event did not go to.
+type Skip struct {
+	EndpointID string `json:"endpoint_id"`
+	// Reason: "filter" (the condition was false), or "filter_error: ..."
+	// (the condition could not be evaluated).
+	Reason string `json:"reason"`
+}
+
+// BulkJob is a background operation on many deliveries (a recovery), whose
+// progress a client reads while it runs.
+type BulkJob struct {
+	ID    string `json:"id"`
+	AppID string `json:"app_id"`
+	Kind  string `json:"kind"`
+	// State is running, succeeded or failed.
+	State     string    `json:"state"`
+	Total     int       `json:"total"`
+	Done      int       `json:"done"`
+	Error     string    `json:"error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Bulk job states.
+const (
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/cache"
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -41,6 +42,10 @@ type Store interface {
 	EventList(ctx context.Context, p store.EventListParams) ([]*herald.Event, error)
 	DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error)
 	DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error)
+	DeliveryJob(ctx context.Context, appID, id string) (*store.Job, error)
+	EndpointStats(ctx context.Context, appID, id string, now time.Time) (*herald.EndpointStats, error)
+	BulkJobCreate(ctx context.Context, j *herald.BulkJob) error
+	BulkJobGet(ctx context.Context, appID, id string) (*herald.BulkJob, error)
 }
 
 // Engine takes events for delivery and hears of endpoint changes.
@@ -49,6 +54,10 @@ type Engine interface {
 	EndpointChanged(ep *herald.Endpoint)
 	// Preview builds the request a delivery would send, without sending.
 	Preview(ctx context.Context, ep *herald.Endpoint, ev *herald.Event) (*sender.Request, error)
+	TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.Event) (*herald.Delivery, error)
+	Resend(ctx context.Context, j *store.Job) (*herald.Attempt, error)
+	SendEvents(ctx context.Context, ep *herald.Endpoint, evs []*herald.Event) ([]*herald.Delivery, error)
+	Recover(job *herald.BulkJob, p delivery.RecoverParams)
 }
 
 // Options configure the API.
@@ -60,7 +69,10 @@ type Options struct {
 	// AllowUndeclaredEventTypes accepts events whose type is not in the
 	// catalog.
 	AllowUndeclaredEventTypes bool
-	Logger                    *slog.Logger
+	// Defaults are the installation's delivery settings, shown as the
+	// effective ones where neither app nor endpoint overrides them.
+	Defaults herald.DeliverySettings
+	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -75,7 +87,7 @@ type Server struct {
 	// apps caches {app} path lookups by id or uid; eventTypes caches
 	// which event types exist.
 	apps       *cache.Cache[herald.App]
-	eventTypes *cache.Cache[bool]
+	eventTypes *cache.Cache[catalogEntry]
 }
 
 // New builds the API over a store and a delivery engine.
@@ -90,7 +102,7 @@ func New(st Store, eng Engine, o Options) *Server {
 		o.Now = time.Now
 	}
 	s := &Server{st: st, eng: eng, o: o, log: o.Logger, mux: http.NewServeMux(),
-		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[bool](o.Now)}
+		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[catalogEntry](o.Now)}
 	s.routes()
 	return s
 }
@@ -114,15 +126,37 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/endpoints/{id}/secret", map[string]handler{"GET": s.getEndpointSecret})
 	s.route("/v1/apps/{app}/endpoints/{id}/deliveries", map[string]handler{"GET": s.listEndpointDeliveries})
 	s.route("/v1/apps/{app}/events", map[string]handler{"GET": s.listEvents, "POST": s.createEvent})
-	s.route("/v1/apps/{app}/events/{id}", map[string]handler{"GET": s.getEvent})
+	s.route("/v1/apps/{app}/events/{id}", map[string]handler{"GET": getOfApp(s, "event", s.st.EventGet)})
 	s.route("/v1/apps/{app}/events/{id}/deliveries", map[string]handler{"GET": s.listEventDeliveries})
-	s.route("/v1/apps/{app}/deliveries/{id}", map[string]handler{"GET": s.getDelivery})
+	s.route("/v1/apps/{app}/deliveries/{id}", map[string]handler{"GET": getOfApp(s, "delivery", s.st.DeliveryGet)})
+	s.route("/v1/apps/{app}/deliveries/{id}/resend", map[string]handler{"POST": s.resendDelivery})
+	s.route("/v1/apps/{app}/endpoints/{id}/test", map[string]handler{"POST": s.testEndpoint})
+	s.route("/v1/apps/{app}/endpoints/{id}/recover", map[string]handler{"POST": s.recoverEndpoint})
+	s.route("/v1/apps/{app}/endpoints/{id}/send", map[string]handler{"POST": s.sendEvents})
+	s.route("/v1/apps/{app}/endpoints/{id}/stats", map[string]handler{"GET": s.endpointStats})
+	s.route("/v1/apps/{app}/jobs/{id}", map[string]handler{"GET": getOfApp(s, "job", s.st.BulkJobGet)})
 	s.mux.HandleFunc("/v1/", s.wrap(func(w http.ResponseWriter, r *http.Request) *Error {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such route: " + r.Method + " " + r.URL.Path}
 	}, true))
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+}
+
+// getOfApp answers GET of one thing of the {app} by its {id}.
+func getOfApp[T any](s *Server, what string, get func(ctx context.Context, appID, id string) (T, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request) *Error {
+		a, e := s.app(r)
+		if e != nil {
+			return e
+		}
+		v, err := get(r.Context(), a.ID, r.PathValue("id"))
+		if err != nil {
+			return storeError(err, what)
+		}
+		writeJSON(w, http.StatusOK, v)
+		return nil
+	}
 }
 
 func (s *Server) route(pattern string, methods map[string]handler) {

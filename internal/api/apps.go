@@ -2,23 +2,27 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/signing"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 // appView is an app as the API shows it: uid is null when not set.
 type appView struct {
-	ID        string    `json:"id"`
-	UID       *string   `json:"uid"`
-	Name      string    `json:"name"`
+	ID   string  `json:"id"`
+	UID  *string `json:"uid"`
+	Name string  `json:"name"`
+	herald.AppSettings
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func viewApp(a *herald.App) appView {
-	v := appView{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	v := appView{ID: a.ID, Name: a.Name, AppSettings: a.AppSettings, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 	if a.UID != "" {
 		uid := a.UID
 		v.UID = &uid
@@ -27,8 +31,56 @@ func viewApp(a *herald.App) appView {
 }
 
 type appInput struct {
-	Name *string `json:"name"`
-	UID  *string `json:"uid"`
+	Name                     *string `json:"name"`
+	UID                      *string `json:"uid"`
+	MaxEndpointsPerEventType *int    `json:"max_endpoints_per_event_type"`
+	OperationalWebhookURL    *string `json:"operational_webhook_url"`
+	RetrySchedule            *string `json:"retry_schedule"`
+	TimeoutMS                *int    `json:"timeout_ms"`
+	MaxInFlight              *int    `json:"max_in_flight"`
+}
+
+// applySettings validates and copies the app's settings.
+func (in *appInput) applySettings(a *herald.App) *Error {
+	if in.MaxEndpointsPerEventType != nil {
+		if *in.MaxEndpointsPerEventType < 0 {
+			return errInvalid("max_endpoints_per_event_type", "max_endpoints_per_event_type must be 0 (no limit) or more")
+		}
+		a.MaxEndpointsPerEventType = *in.MaxEndpointsPerEventType
+	}
+	if in.OperationalWebhookURL != nil {
+		if *in.OperationalWebhookURL != "" {
+			if err := herald.ValidateURL(*in.OperationalWebhookURL); err != nil {
+				return errInvalid("operational_webhook_url", "operational_webhook_url: %s", err.Error())
+			}
+		}
+		a.OperationalWebhookURL = *in.OperationalWebhookURL
+	}
+	return applyDelivery(&a.RetrySchedule, &a.TimeoutMS, &a.MaxInFlight, in.RetrySchedule, in.TimeoutMS, in.MaxInFlight)
+}
+
+// applyDelivery validates and copies delivery overrides (of an app or an
+// endpoint).
+func applyDelivery(schedule *string, timeoutMS, maxInFlight *int, inSchedule *string, inTimeout, inMax *int) *Error {
+	if inSchedule != nil {
+		if _, err := delivery.ParseSchedule(*inSchedule); err != nil {
+			return errInvalid("retry_schedule", "retry_schedule: %s", err.Error())
+		}
+		*schedule = strings.TrimSpace(*inSchedule)
+	}
+	if inTimeout != nil {
+		if *inTimeout < 1 || *inTimeout > maxTimeoutMS {
+			return errInvalid("timeout_ms", "timeout_ms must be from 1 to %d", maxTimeoutMS)
+		}
+		*timeoutMS = *inTimeout
+	}
+	if inMax != nil {
+		if *inMax < 1 || *inMax > maxInFlightLimit {
+			return errInvalid("max_in_flight", "max_in_flight must be from 1 to %d", maxInFlightLimit)
+		}
+		*maxInFlight = *inMax
+	}
+	return nil
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) *Error {
@@ -43,6 +95,9 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) *Error {
 		return e
 	}
 	a := &herald.App{ID: herald.NewID(herald.PrefixApp), Name: *in.Name}
+	if e := in.applySettings(a); e != nil {
+		return e
+	}
 	if in.UID != nil {
 		if e := validateUID(*in.UID); e != nil {
 			return e
@@ -56,6 +111,9 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) *Error {
 		if e.Code == CodeConflict {
 			e.Field, e.Message = "uid", "an app with uid "+a.UID+" already exists"
 		}
+		return e
+	}
+	if e := s.syncOperationalEndpoint(r, a); e != nil {
 		return e
 	}
 	writeJSON(w, http.StatusCreated, viewApp(a))
@@ -124,6 +182,9 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 		}
 		a.UID = *in.UID
 	}
+	if e := in.applySettings(a); e != nil {
+		return e
+	}
 	a.UpdatedAt = s.o.Now().UTC()
 	err := s.st.AppUpdate(r.Context(), a)
 	// After the change, so that no lookup in between caches the old app.
@@ -135,8 +196,73 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 		}
 		return e
 	}
+	if e := s.syncOperationalEndpoint(r, a); e != nil {
+		return e
+	}
 	writeJSON(w, http.StatusOK, viewApp(a))
 	return nil
+}
+
+// syncOperationalEndpoint keeps the app's operational endpoint in step
+// with its operational_webhook_url: Herald's own events about the app
+// (herald.endpoint.disabled, ...) go through it, stored, signed and
+// retried like any delivery.
+func (s *Server) syncOperationalEndpoint(r *http.Request, a *herald.App) *Error {
+	var op *herald.Endpoint
+	err := s.eachEndpoint(r, a.ID, func(ep *herald.Endpoint) {
+		if ep.Operational {
+			op = ep
+		}
+	})
+	if err != nil {
+		return storeError(err, "endpoint")
+	}
+	now := s.o.Now().UTC()
+	switch {
+	case a.OperationalWebhookURL == "" && op != nil:
+		if err := s.st.EndpointDelete(r.Context(), a.ID, op.ID, now); err != nil {
+			return storeError(err, "endpoint")
+		}
+	case a.OperationalWebhookURL != "" && op == nil:
+		secret, err := signing.GenerateSecret()
+		if err != nil {
+			return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "could not generate a secret"}
+		}
+		op = &herald.Endpoint{
+			ID: herald.NewID(herald.PrefixEndpoint), AppID: a.ID, URL: a.OperationalWebhookURL,
+			Description: "operational webhook: Herald's events about this app's endpoints",
+			EventTypes:  []string{}, Enabled: true, Secret: secret, CreatedAt: now, UpdatedAt: now,
+		}
+		op.Operational = true
+		if err := s.st.EndpointCreate(r.Context(), op); err != nil {
+			return storeError(err, "app")
+		}
+	case a.OperationalWebhookURL != "" && op.URL != a.OperationalWebhookURL:
+		op.URL, op.UpdatedAt = a.OperationalWebhookURL, now
+		if err := s.st.EndpointUpdate(r.Context(), op); err != nil {
+			return storeError(err, "endpoint")
+		}
+		s.eng.EndpointChanged(op)
+	}
+	return nil
+}
+
+// eachEndpoint calls fn for every endpoint of the app.
+func (s *Server) eachEndpoint(r *http.Request, appID string, fn func(*herald.Endpoint)) error {
+	p := store.ListParams{Limit: store.MaxListLimit}
+	for {
+		eps, err := s.st.EndpointList(r.Context(), appID, p)
+		if err != nil {
+			return err
+		}
+		for _, ep := range eps {
+			fn(ep)
+		}
+		if len(eps) < p.Limit {
+			return nil
+		}
+		p.Cursor = eps[len(eps)-1].ID
+	}
 }
 
 func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) *Error {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/filter"
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/signing"
 	"github.com/heraldhq/herald/internal/store"
@@ -25,6 +26,9 @@ type endpointInput struct {
 	TemplateStrict *bool              `json:"template_strict"`
 	Preset         *string            `json:"preset"`
 	PresetOptions  *map[string]string `json:"preset_options"`
+	Filter         *string            `json:"filter"`
+	RetrySchedule  *string            `json:"retry_schedule"`
+	MaxInFlight    *int               `json:"max_in_flight"`
 }
 
 // endpointView is an endpoint as the API shows it: credentials in headers
@@ -33,6 +37,15 @@ type endpointInput struct {
 type endpointView struct {
 	*herald.Endpoint
 	Effective *shape.Effective `json:"effective,omitempty"`
+	// EffectiveDelivery: the retry schedule, timeout and in-flight cap in
+	// force, from the endpoint, its app or the installation.
+	EffectiveDelivery herald.DeliverySettings `json:"effective_delivery"`
+}
+
+func (s *Server) viewEndpoint(ep *herald.Endpoint, app *herald.App) endpointView {
+	v := viewEndpoint(ep)
+	v.EffectiveDelivery = herald.EffectiveDelivery(ep, app, s.o.Defaults)
+	return v
 }
 
 func viewEndpoint(ep *herald.Endpoint) endpointView {
@@ -78,7 +91,7 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint) *Error {
 		seen := make(map[string]bool, len(types))
 		out := make([]string, 0, len(types))
 		for _, t := range types {
-			if e := validateEventTypeName("event_types", t); e != nil {
+			if e := validateSubscription(t); e != nil {
 				return e
 			}
 			if !seen[t] {
@@ -127,6 +140,21 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint) *Error {
 	if in.PresetOptions != nil {
 		ep.PresetOptions = *in.PresetOptions
 	}
+	if in.Filter != nil {
+		f := strings.TrimSpace(*in.Filter)
+		if len(f) > maxFilterLen {
+			return errInvalid("filter", "filter is longer than %d characters", maxFilterLen)
+		}
+		if f != "" {
+			if _, err := filter.Compile(f); err != nil {
+				return errInvalid("filter", "%s", err.Error())
+			}
+		}
+		ep.Filter = f
+	}
+	if e := applyDelivery(&ep.RetrySchedule, &ep.TimeoutMS, &ep.MaxInFlight, in.RetrySchedule, nil, in.MaxInFlight); e != nil {
+		return e
+	}
 	return compileEndpoint(ep)
 }
 
@@ -159,6 +187,9 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := in.applyTo(ep); e != nil {
 		return e
 	}
+	if e := s.checkLimit(r, a, ep); e != nil {
+		return e
+	}
 	if ep.Secret == "" {
 		secret, err := signing.GenerateSecret()
 		if err != nil {
@@ -171,28 +202,34 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if err := s.st.EndpointCreate(r.Context(), ep); err != nil {
 		return storeError(err, "app")
 	}
-	writeJSON(w, http.StatusCreated, viewEndpoint(ep))
+	writeJSON(w, http.StatusCreated, s.viewEndpoint(ep, a))
 	return nil
 }
 
 func (s *Server) endpoint(r *http.Request) (*herald.Endpoint, *Error) {
+	ep, _, e := s.endpointOfApp(r)
+	return ep, e
+}
+
+// endpointOfApp resolves {app} and {id}.
+func (s *Server) endpointOfApp(r *http.Request) (*herald.Endpoint, *herald.App, *Error) {
 	a, e := s.app(r)
 	if e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 	ep, err := s.st.EndpointGet(r.Context(), a.ID, r.PathValue("id"))
 	if err != nil {
-		return nil, storeError(err, "endpoint")
+		return nil, nil, storeError(err, "endpoint")
 	}
-	return ep, nil
+	return ep, a, nil
 }
 
 func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) *Error {
-	ep, e := s.endpoint(r)
+	ep, a, e := s.endpointOfApp(r)
 	if e != nil {
 		return e
 	}
-	writeJSON(w, http.StatusOK, viewEndpoint(ep))
+	writeJSON(w, http.StatusOK, s.viewEndpoint(ep, a))
 	return nil
 }
 
@@ -221,14 +258,14 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	out := page[endpointView]{Data: make([]endpointView, len(pg.Data)), NextCursor: pg.NextCursor}
 	for i, ep := range pg.Data {
-		out.Data[i] = viewEndpoint(ep)
+		out.Data[i] = s.viewEndpoint(ep, a)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
-	ep, e := s.endpoint(r)
+	ep, a, e := s.endpointOfApp(r)
 	if e != nil {
 		return e
 	}
@@ -236,7 +273,15 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
 		return e
 	}
+	if ep.Operational && (in.URL != nil || in.EventTypes != nil || in.Preset != nil) {
+		return errInvalid("url", "this is the app's operational endpoint: change the app's operational_webhook_url instead")
+	}
+	// An endpoint Herald disabled keeps its disabled_reason when it is
+	// enabled again, until it succeeds (herald.endpoint.recovered).
 	if e := in.applyTo(ep); e != nil {
+		return e
+	}
+	if e := s.checkLimit(r, a, ep); e != nil {
 		return e
 	}
 	ep.UpdatedAt = s.o.Now().UTC()
@@ -244,7 +289,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return storeError(err, "endpoint")
 	}
 	s.eng.EndpointChanged(ep)
-	writeJSON(w, http.StatusOK, viewEndpoint(ep))
+	writeJSON(w, http.StatusOK, s.viewEndpoint(ep, a))
 	return nil
 }
 

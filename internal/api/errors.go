@@ -38,6 +38,8 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
 	CodeRenderFailed     = "render_failed"
+	CodeSchemaMismatch   = "schema_mismatch"
+	CodeLimitExceeded    = "limit_exceeded"
 	CodeInternal         = "internal"
 )
 

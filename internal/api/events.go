@@ -6,8 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/schema"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -47,8 +49,20 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 	if len(in.Payload) == 0 || string(in.Payload) == "null" {
 		return errRequired("payload")
 	}
-	if e := s.checkEventType(r, *in.EventType); e != nil {
+	sc, e := s.checkEventType(r, *in.EventType)
+	if e != nil {
 		return e
+	}
+	if sc != nil {
+		if err := sc.Validate(in.Payload); err != nil {
+			var se *schema.Error
+			msg, path := err.Error(), ""
+			if errors.As(err, &se) {
+				path = se.Path
+			}
+			return &Error{Status: http.StatusUnprocessableEntity, Code: CodeSchemaMismatch, Field: "payload" + strings.ReplaceAll(path, "/", "."),
+				Message: "payload does not match the schema of " + *in.EventType + ": " + msg}
+		}
 	}
 	var payload bytes.Buffer
 	payload.Grow(len(in.Payload))
@@ -82,35 +96,41 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 }
 
 // checkEventType refuses an event whose type is not in the catalog, unless
-// undeclared types are allowed.
-func (s *Server) checkEventType(r *http.Request, name string) *Error {
-	if s.o.AllowUndeclaredEventTypes {
-		return nil
+// undeclared types are allowed, and returns the type's compiled schema
+// (nil when it has none). Herald's own event types cannot be sent.
+func (s *Server) checkEventType(r *http.Request, name string) (*schema.Schema, *Error) {
+	if strings.HasPrefix(name, herald.OperationalPrefix) {
+		return nil, errInvalid("event_type", "event types starting with %q are Herald's own", herald.OperationalPrefix)
 	}
-	if _, ok := s.eventTypes.Get(name); ok {
-		return nil
+	if c, ok := s.eventTypes.Get(name); ok {
+		return c.schema, nil
 	}
-	if _, err := s.st.EventTypeGet(r.Context(), name); err != nil {
+	et, err := s.st.EventTypeGet(r.Context(), name)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return errInvalid("event_type", "event type %q is not in the catalog; create it with POST /v1/event-types first", name)
+			if s.o.AllowUndeclaredEventTypes {
+				return nil, nil
+			}
+			return nil, errInvalid("event_type", "event type %q is not in the catalog; create it with POST /v1/event-types first", name)
 		}
-		return storeError(err, "event type")
+		return nil, storeError(err, "event type")
 	}
-	s.eventTypes.Put(name, true)
-	return nil
+	var c catalogEntry
+	if len(et.Schema) > 0 {
+		if c.schema, err = schema.Compile(et.Schema); err != nil {
+			// Checked when saved; a schema that no longer compiles
+			// (a library change) must not block every event.
+			s.log.Warn("event type schema does not compile", "event_type", name, "error", err.Error())
+			c.schema = nil
+		}
+	}
+	s.eventTypes.Put(name, c)
+	return c.schema, nil
 }
 
-func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) *Error {
-	a, e := s.app(r)
-	if e != nil {
-		return e
-	}
-	ev, err := s.st.EventGet(r.Context(), a.ID, r.PathValue("id"))
-	if err != nil {
-		return storeError(err, "event")
-	}
-	writeJSON(w, http.StatusOK, ev)
-	return nil
+// catalogEntry is what the API keeps of an event type between calls.
+type catalogEntry struct {
+	schema *schema.Schema
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) *Error {
@@ -194,17 +214,4 @@ func (s *Server) listEndpointDeliveries(w http.ResponseWriter, r *http.Request) 
 	// A deleted endpoint's history stays readable, so the endpoint itself
 	// is not looked up: an unknown id simply has no deliveries.
 	return s.listDeliveries(w, r, store.DeliveryListParams{AppID: a.ID, EndpointID: r.PathValue("id")})
-}
-
-func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) *Error {
-	a, e := s.app(r)
-	if e != nil {
-		return e
-	}
-	d, err := s.st.DeliveryGet(r.Context(), a.ID, r.PathValue("id"))
-	if err != nil {
-		return storeError(err, "delivery")
-	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
 }

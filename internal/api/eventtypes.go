@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/schema"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -31,6 +32,8 @@ type eventTypeInput struct {
 	Description *string      `json:"description"`
 	Schema      optionalJSON `json:"schema"`
 	Sample      optionalJSON `json:"sample"`
+	Group       *string      `json:"group"`
+	Deprecated  *bool        `json:"deprecated"`
 }
 
 // applyTo validates and copies the given fields.
@@ -52,6 +55,28 @@ func (in *eventTypeInput) applyTo(et *herald.EventType) *Error {
 	}
 	if in.Sample.set {
 		et.Sample = compactJSON(in.Sample.raw)
+	}
+	if in.Group != nil {
+		if *in.Group != "" && !groupRE.MatchString(*in.Group) {
+			return errInvalid("group", "group may hold only letters, digits and _ . - and must start with a letter or digit")
+		}
+		et.Group = *in.Group
+	}
+	if in.Deprecated != nil {
+		et.Deprecated = *in.Deprecated
+	}
+	if len(et.Schema) > 0 {
+		sc, err := schema.Compile(et.Schema)
+		if err != nil {
+			return errInvalid("schema", "%s", err.Error())
+		}
+		// A sample that breaks its own schema would make every test
+		// send and preview misleading.
+		if len(et.Sample) > 0 {
+			if err := sc.Validate(et.Sample); err != nil {
+				return errInvalid("sample", "sample does not match the schema: %s", err.Error())
+			}
+		}
 	}
 	return nil
 }
@@ -135,7 +160,9 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) *Error 
 		return e
 	}
 	et.UpdatedAt = s.o.Now().UTC()
-	if err := s.st.EventTypeUpdate(r.Context(), et); err != nil {
+	err = s.st.EventTypeUpdate(r.Context(), et)
+	s.eventTypes.Reset()
+	if err != nil {
 		return storeError(err, "event type")
 	}
 	writeJSON(w, http.StatusOK, et)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -79,19 +78,11 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	if in.EventType == nil {
 		return errRequired("event_type")
 	}
-	payload := in.Payload
-	if len(payload) == 0 || string(payload) == "null" {
-		et, err := s.st.EventTypeGet(r.Context(), *in.EventType)
-		if err != nil || len(et.Sample) == 0 {
-			return errInvalid("payload", "give a payload, or an event_type whose catalog entry has a sample")
-		}
-		payload = json.RawMessage(et.Sample)
+	payload, e := s.payloadOrSample(r, *in.EventType, in.Payload)
+	if e != nil {
+		return e
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, payload); err != nil {
-		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON, Field: "payload", Message: "payload is not valid JSON"}
-	}
-	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: *in.EventType, Payload: buf.Bytes()}
+	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: *in.EventType, Payload: payload}
 	req, err := s.eng.Preview(r.Context(), ep, ev)
 	if err != nil {
 		var re *shape.RenderError

@@ -13,11 +13,14 @@ const (
 	maxEventTypes     = 500
 	maxIdemKeyLen     = 256
 	maxTimeoutMS      = 120_000
+	maxInFlightLimit  = 1000
+	maxFilterLen      = 4096
 )
 
 var (
 	eventTypeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/\-]*$`)
 	uidRE           = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-]*$`)
+	groupRE         = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$`)
 )
 
 func validateEventTypeName(field, name string) *Error {

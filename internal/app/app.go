@@ -80,6 +80,8 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 		MaxInFlightPerEndpoint: cfg.MaxInFlight,
 		Retry:                  delivery.RetryPolicy{Schedule: schedule, Jitter: 0.2, MaxRetryAfter: 24 * time.Hour},
 		DefaultTimeout:         cfg.RequestTimeout,
+		AutoDisableAfter:       cfg.AutoDisableAfter,
+		AutoDisableMinFailures: cfg.AutoDisableMinFailures,
 		Logger:                 log,
 	})
 	eng.Start()
@@ -89,7 +91,12 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 			AdminToken:                token,
 			MaxBodyBytes:              cfg.MaxEventSize,
 			AllowUndeclaredEventTypes: cfg.AllowUndeclaredEventTypes,
-			Logger:                    log,
+			Defaults: herald.DeliverySettings{
+				RetrySchedule: cfg.RetrySchedule,
+				TimeoutMS:     int(cfg.RequestTimeout / time.Millisecond),
+				MaxInFlight:   cfg.MaxInFlight,
+			},
+			Logger: log,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,

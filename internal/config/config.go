@@ -23,6 +23,9 @@ type Serve struct {
 	MaxResponseBody int64         `name:"max-response-body" env:"HERALD_MAX_RESPONSE_BODY" default:"65536" help:"Bytes of each response body kept in the delivery history."`
 	MaxEventSize    int64         `name:"max-event-size" env:"HERALD_MAX_EVENT_SIZE" default:"1048576" help:"Largest request body the API accepts, in bytes; larger ones get 413."`
 
+	AutoDisableAfter       time.Duration `name:"auto-disable-after" env:"HERALD_AUTO_DISABLE_AFTER" default:"120h" help:"Disable an endpoint whose every delivery has failed for this long (0 never)."`
+	AutoDisableMinFailures int           `name:"auto-disable-min-failures" env:"HERALD_AUTO_DISABLE_MIN_FAILURES" default:"10" help:"...and that has at least this many failed deliveries."`
+
 	AllowUndeclaredEventTypes bool `name:"allow-undeclared-event-types" env:"HERALD_ALLOW_UNDECLARED_EVENT_TYPES" help:"Accept events whose type is not in the event-type catalog."`
 
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HERALD_SHUTDOWN_TIMEOUT" default:"30s" help:"How long requests in flight may finish after SIGTERM or SIGINT."`
@@ -55,6 +58,9 @@ func (s *Serve) Validate() error {
 	}
 	if s.DataDir == "" {
 		return fmt.Errorf("--data-dir must not be empty")
+	}
+	if s.AutoDisableAfter < 0 || s.AutoDisableMinFailures < 1 {
+		return fmt.Errorf("--auto-disable-after must not be negative and --auto-disable-min-failures must be at least 1")
 	}
 	if s.ShutdownTimeout < 0 {
 		return fmt.Errorf("--shutdown-timeout must not be negative")

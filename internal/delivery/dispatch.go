@@ -15,7 +15,10 @@ import (
 // and batching of several events into one request can later be added.
 
 type epQueue struct {
-	ep       *herald.Endpoint
+	ep *herald.Endpoint
+	// max is the endpoint's in-flight cap, from its settings or its
+	// app's, else the engine's.
+	max      int
 	app      *appQueue
 	jobs     []*store.Job
 	head     int
@@ -179,7 +182,7 @@ func (d *dispatcher) queue(ep *herald.Endpoint) *epQueue {
 			a = &appQueue{id: ep.AppID}
 			d.apps[ep.AppID] = a
 		}
-		q = &epQueue{ep: ep, app: a}
+		q = &epQueue{ep: ep, app: a, max: d.e.maxInFlight(ep)}
 		d.queues[ep.ID] = q
 	}
 	return q
@@ -193,6 +196,7 @@ func (d *dispatcher) add(j *store.Job) bool {
 	// bring back the old ones.
 	if j.Endpoint.UpdatedAt.After(q.ep.UpdatedAt) {
 		q.ep = j.Endpoint
+		q.max = d.e.maxInFlight(q.ep)
 	}
 	if !q.ep.Enabled {
 		d.e.budget.release(j.Endpoint.ID)
@@ -204,7 +208,7 @@ func (d *dispatcher) add(j *store.Job) bool {
 }
 
 func (d *dispatcher) canSend(q *epQueue) bool {
-	return q.len() > 0 && q.inFlight < d.e.o.MaxInFlightPerEndpoint && q.ep.Enabled
+	return q.len() > 0 && q.inFlight < q.max && q.ep.Enabled
 }
 
 func (d *dispatcher) makeReady(q *epQueue) {
@@ -283,6 +287,7 @@ func (d *dispatcher) update(ep *herald.Endpoint) []string {
 		return nil
 	}
 	q.ep = ep
+	q.max = d.e.maxInFlight(ep)
 	if ep.Enabled {
 		d.makeReady(q)
 		return nil

@@ -46,6 +46,17 @@ type Store interface {
 	// AppGet and EventTypeGet feed templates ({{app.name}}, titles).
 	AppGet(ctx context.Context, idOrUID string) (*herald.App, error)
 	EventTypeGet(ctx context.Context, name string) (*herald.EventType, error)
+
+	// For manual sends, recoveries and endpoint health.
+	TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.Delivery, a *herald.Attempt) error
+	DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
+	DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error)
+	DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error)
+	BulkJobUpdate(ctx context.Context, j *herald.BulkJob) error
+	EndpointGet(ctx context.Context, appID, id string) (*herald.Endpoint, error)
+	EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error
+	EndpointDisable(ctx context.Context, appID, id, reason string, now time.Time) (*herald.Endpoint, error)
+	EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([]*herald.Endpoint, error)
 }
 
 // Sender makes one HTTP attempt; *sender.Sender is the real one.
@@ -87,6 +98,11 @@ type Options struct {
 	// IdempotencyWindow is how long an Idempotency-Key is remembered;
 	// default 24 h.
 	IdempotencyWindow time.Duration
+	// AutoDisableAfter disables an endpoint whose every delivery has
+	// failed for this long (with at least AutoDisableMinFailures failed
+	// deliveries); 0 turns it off.
+	AutoDisableAfter       time.Duration
+	AutoDisableMinFailures int
 	// UserAgent is sent on every request.
 	UserAgent string
 	Logger    *slog.Logger
@@ -146,8 +162,10 @@ type Engine struct {
 	o   Options
 	log *slog.Logger
 
-	budget *budget
-	req    *requestBuilder
+	budget    *budget
+	req       *requestBuilder
+	router    *router
+	schedules schedules
 
 	ingestCh   chan *ingestReq
 	stopIngest chan struct{}
@@ -157,7 +175,7 @@ type Engine struct {
 	doneCh   chan doneMsg
 	ctlCh    chan *herald.Endpoint
 	workCh   chan *store.Job
-	recordCh chan store.AttemptResult
+	recordCh chan recordItem
 
 	claimWake   chan struct{}
 	claimFor    chan string
@@ -170,6 +188,8 @@ type Engine struct {
 	dispDone    chan struct{}
 	recordDone  chan struct{}
 	workersDone sync.WaitGroup
+	// jobs counts background jobs (recoveries) still running.
+	jobs sync.WaitGroup
 
 	// sendCtx is cancelled when the shutdown deadline passes, to abort
 	// requests still in flight.
@@ -202,7 +222,7 @@ func New(st Store, snd Sender, o Options) *Engine {
 		doneCh:     make(chan doneMsg, o.Workers),
 		ctlCh:      make(chan *herald.Endpoint, 64),
 		workCh:     make(chan *store.Job, o.Workers),
-		recordCh:   make(chan store.AttemptResult, 4*o.Workers),
+		recordCh:   make(chan recordItem, 4*o.Workers),
 		claimWake:  make(chan struct{}, 1),
 		claimFor:   make(chan string, 1024),
 		retryAtCh:  make(chan time.Time, 1024),
@@ -218,6 +238,7 @@ func New(st Store, snd Sender, o Options) *Engine {
 		bg:         context.Background(),
 		stopped:    make(chan struct{}),
 	}
+	e.router = newRouter(st, e.req.app, o.Now)
 	return e
 }
 
@@ -267,6 +288,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		e.workersDone.Wait()
 		close(e.recordCh)
 		<-e.recordDone
+		e.jobs.Wait()
 		e.cancelSend()
 	})
 	return err

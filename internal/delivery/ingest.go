@@ -92,15 +92,22 @@ func (e *Engine) commit(batch []*ingestReq) {
 		}
 		evs[i] = r.ev
 	}
+	// Groups are looked up before the transaction, which should hold
+	// the writer for as short a time as it can.
+	groups := map[string]string{}
+	for _, ev := range evs {
+		if _, ok := groups[ev.EventType]; !ok {
+			groups[ev.EventType] = e.router.group(e.bg, ev.EventType)
+		}
+	}
 	var reserved []string
 	res, err := e.st.EventsEnqueue(e.bg, store.EnqueueParams{
 		Events: evs,
 		Route: func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
+			matched, routing := e.router.route(e.bg, ev, groups[ev.EventType], eps)
+			ev.Routing = routing
 			var ts []store.Target
-			for _, ep := range eps {
-				if !ep.Subscribes(ev.EventType) {
-					continue
-				}
+			for _, ep := range matched {
 				lease := e.budget.tryReserve(ep.ID)
 				if lease {
 					reserved = append(reserved, ep.ID)

@@ -10,9 +10,15 @@ import (
 // recordLoop writes attempt results in batches: while one batch commits,
 // the next gathers, so recording keeps up with many workers at the cost of
 // one transaction per batch rather than per attempt.
+// recordItem is an attempt's result with the delivery it belongs to.
+type recordItem struct {
+	res store.AttemptResult
+	job *store.Job
+}
+
 func (e *Engine) recordLoop() {
 	defer close(e.recordDone)
-	batch := make([]store.AttemptResult, 0, 1024)
+	batch := make([]recordItem, 0, 1024)
 	for {
 		r, ok := <-e.recordCh
 		if !ok {
@@ -36,7 +42,11 @@ func (e *Engine) recordLoop() {
 	}
 }
 
-func (e *Engine) record(batch []store.AttemptResult) {
+func (e *Engine) record(items []recordItem) {
+	batch := make([]store.AttemptResult, len(items))
+	for i, it := range items {
+		batch[i] = it.res
+	}
 	// A failed write is tried again: dropping it would lose the outcome,
 	// and the lease keeps the deliveries from being sent twice meanwhile.
 	// Once shutting down, a few tries only: the deliveries stay leased and
@@ -57,6 +67,7 @@ func (e *Engine) record(batch []store.AttemptResult) {
 			delay *= 2
 		}
 	}
+	e.afterRecord(items)
 	var earliest time.Time
 	for _, r := range batch {
 		if r.Status == herald.StatusPending && r.NextAttemptAt != nil {

@@ -113,7 +113,8 @@ func (rb *requestBuilder) build(ctx context.Context, j *store.Job, now time.Time
 	if err != nil {
 		return nil, fmt.Errorf("endpoint settings: %w", err)
 	}
-	r, err := c.Build(shape.Event{Event: j.Event, App: rb.app(ctx, j.Event.AppID), Endpoint: j.Endpoint})
+	app := rb.app(ctx, j.Event.AppID)
+	r, err := c.Build(shape.Event{Event: j.Event, App: app, Endpoint: j.Endpoint})
 	if err != nil {
 		return nil, err
 	}
@@ -123,19 +124,15 @@ func (rb *requestBuilder) build(ctx context.Context, j *store.Job, now time.Time
 	}
 	r.Header.Set("User-Agent", rb.userAgent)
 	signing.Headers(r.Header, j.Delivery.ID, now, s.Sign(j.Delivery.ID, now, r.Body))
-	timeout := rb.defaultTimeout
-	if j.Endpoint.TimeoutMS > 0 {
-		timeout = time.Duration(j.Endpoint.TimeoutMS) * time.Millisecond
-	}
-	return &sender.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body, Timeout: timeout}, nil
+	return &sender.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body, Timeout: rb.timeout(j.Endpoint, app)}, nil
 }
 
 func (e *Engine) workerLoop() {
 	defer e.workersDone.Done()
 	for j := range e.workCh {
-		res, ok := e.attempt(e.sendCtx, j)
+		res, ok := e.attempt(e.sendCtx, j, herald.TriggerScheduled)
 		if ok {
-			e.recordCh <- res
+			e.recordCh <- recordItem{res: res, job: j}
 		}
 		e.doneCh <- doneMsg{job: j, released: !ok}
 	}
@@ -143,7 +140,7 @@ func (e *Engine) workerLoop() {
 
 // attempt sends one delivery and decides what follows. ok is false when
 // the attempt was aborted by shutdown and must not count.
-func (e *Engine) attempt(ctx context.Context, j *store.Job) (store.AttemptResult, bool) {
+func (e *Engine) attempt(ctx context.Context, j *store.Job, trigger string) (store.AttemptResult, bool) {
 	now := e.o.Now()
 	n := j.Delivery.AttemptCount + 1
 	a := &herald.Attempt{
@@ -151,7 +148,7 @@ func (e *Engine) attempt(ctx context.Context, j *store.Job) (store.AttemptResult
 		DeliveryID: j.Delivery.ID,
 		Number:     n,
 		CreatedAt:  now,
-		Trigger:    herald.TriggerScheduled,
+		Trigger:    trigger,
 	}
 	req, err := e.req.build(e.bg, j, now)
 	if err != nil {
@@ -184,7 +181,7 @@ func (e *Engine) attempt(ctx context.Context, j *store.Job) (store.AttemptResult
 	case res.ErrorKind == herald.ErrorKindHTTPStatus:
 		a.Error = fmt.Sprintf("receiver answered %d %s", res.StatusCode, http.StatusText(res.StatusCode))
 	}
-	v := e.o.Retry.Decide(n, res.ErrorKind, res.StatusCode, res.Header, end)
+	v := e.policy(j.Endpoint, e.req.app(ctx, j.Event.AppID)).Decide(n, res.ErrorKind, res.StatusCode, res.Header, end)
 	r := store.AttemptResult{Attempt: a, Status: v.Status, Now: end}
 	if v.Status == herald.StatusPending {
 		t := v.NextAttemptAt

@@ -35,6 +35,8 @@ type Options struct {
 	Timeout time.Duration
 	// MaxBodyBytes caps API request bodies; default 1 MiB.
 	MaxBodyBytes int64
+	// AllowUndeclaredEventTypes accepts events of types not in the catalog.
+	AllowUndeclaredEventTypes bool
 	// Engine adjusts the engine's options after the defaults are set.
 	Engine func(*delivery.Options)
 }
@@ -66,17 +68,20 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	snd := sender.New(sender.Options{UserAgent: "Herald/" + herald.Version})
 	eo := delivery.Options{
-		Retry:          delivery.RetryPolicy{Schedule: schedule, MaxRetryAfter: time.Hour},
-		DefaultTimeout: o.Timeout,
-		PollInterval:   50 * time.Millisecond,
-		Workers:        32,
+		Retry:                  delivery.RetryPolicy{Schedule: schedule, MaxRetryAfter: time.Hour},
+		DefaultTimeout:         o.Timeout,
+		PollInterval:           50 * time.Millisecond,
+		Workers:                32,
+		MaxInFlightPerEndpoint: 32,
 	}
 	if o.Engine != nil {
 		o.Engine(&eo)
 	}
 	eng := delivery.New(st, snd, eo)
 	eng.Start()
-	a := api.New(st, eng, api.Options{AdminToken: Token, MaxBodyBytes: o.MaxBodyBytes})
+	a := api.New(st, eng, api.Options{AdminToken: Token, MaxBodyBytes: o.MaxBodyBytes,
+		AllowUndeclaredEventTypes: o.AllowUndeclaredEventTypes,
+		Defaults:                  herald.DeliverySettings{RetrySchedule: o.RetrySchedule, TimeoutMS: int(o.Timeout / time.Millisecond), MaxInFlight: eo.MaxInFlightPerEndpoint}})
 	hs := httptest.NewServer(a)
 	t.Cleanup(func() {
 		hs.Close()

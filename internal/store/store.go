@@ -111,8 +111,61 @@ type Store interface {
 	// enabled endpoint becomes due, or nil when there is none.
 	NextDueAt(ctx context.Context) (*time.Time, error)
 
+	// EndpointDisable turns an enabled endpoint off by Herald's own
+	// decision (a 410 answer), recording reason and time. It returns the
+	// updated endpoint, or nil when it was already disabled. ErrNotFound.
+	EndpointDisable(ctx context.Context, appID, id, reason string, now time.Time) (*herald.Endpoint, error)
+	// EndpointsTrackHealth records, per endpoint, whether its deliveries
+	// keep failing: a success clears the record, a failure starts it (or
+	// counts one more). An enabled endpoint failing since at least
+	// p.Window ago with at least p.MinFailures failures is disabled (as
+	// by EndpointDisable); those are returned.
+	EndpointsTrackHealth(ctx context.Context, p HealthParams) ([]*herald.Endpoint, error)
+	// EndpointStats summarises an endpoint's deliveries of the last hour,
+	// day and week before now. ErrNotFound when the endpoint (even
+	// deleted) is not the app's.
+	EndpointStats(ctx context.Context, appID, id string, now time.Time) (*herald.EndpointStats, error)
+
+	// DeliveriesCreate stores deliveries of existing events (a manual
+	// send of chosen events): pending, unleased, due at NextAttemptAt.
+	DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
+	// DeliveryJob returns a delivery with its event and its endpoint, to
+	// send it again. ErrNotFound, also when its endpoint was deleted.
+	DeliveryJob(ctx context.Context, appID, id string) (*Job, error)
+	// DeliveriesRequeue makes the given deliveries of the app pending and
+	// due at now, clearing leases; it returns how many changed. Those of
+	// deleted endpoints are left alone.
+	DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error)
+	// TestSendRecord stores a test send: its event, its delivery (with
+	// Test set and its final status) and its one attempt, in one
+	// transaction.
+	TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.Delivery, a *herald.Attempt) error
+
+	// BulkJobCreate, BulkJobUpdate and BulkJobGet keep background jobs'
+	// progress. Update saves state, total, done, error and UpdatedAt.
+	BulkJobCreate(ctx context.Context, j *herald.BulkJob) error
+	BulkJobUpdate(ctx context.Context, j *herald.BulkJob) error
+	BulkJobGet(ctx context.Context, appID, id string) (*herald.BulkJob, error)
+
 	// Close releases the store's resources.
 	Close() error
+}
+
+// HealthParams is one batch of delivery outcomes for EndpointsTrackHealth.
+type HealthParams struct {
+	Results []HealthResult
+	// An endpoint failing for Window with at least MinFailures failed
+	// deliveries is disabled; Window 0 disables nothing.
+	Window      time.Duration
+	MinFailures int
+	Now         time.Time
+}
+
+// HealthResult is the final outcome of one delivery of an endpoint.
+type HealthResult struct {
+	AppID      string
+	EndpointID string
+	Succeeded  bool
 }
 
 // MaxListLimit caps every list call.
@@ -155,7 +208,9 @@ type EnqueueParams struct {
 	// Route picks, from the app's enabled endpoints read inside the
 	// transaction, those that receive ev, and says for each whether the
 	// new delivery is leased to LeaseOwner at once (the caller will send
-	// it from memory) or left for a later claim.
+	// it from memory) or left for a later claim. It may set ev.Routing,
+	// which is stored with the event: Route is called before the event
+	// is written.
 	Route func(ev *herald.Event, endpoints []*herald.Endpoint) []Target
 	// LeaseOwner and LeaseUntil are written on deliveries whose Target
 	// asks for a lease.

@@ -12,9 +12,13 @@ import (
 
 // AppCreate implements store.Store.
 func (db *DB) AppCreate(ctx context.Context, app *herald.App) error {
-	_, err := db.w.ExecContext(ctx,
-		`INSERT INTO apps (id, uid, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
-		app.ID, nullString(app.UID), app.Name, micro(app.CreatedAt), micro(app.UpdatedAt))
+	settings, err := jsonDoc(app.AppSettings)
+	if err != nil {
+		return fmt.Errorf("app create: settings: %w", err)
+	}
+	_, err = db.w.ExecContext(ctx,
+		`INSERT INTO apps (id, uid, name, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		app.ID, nullString(app.UID), app.Name, settings, micro(app.CreatedAt), micro(app.UpdatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("app %q (uid %q): %w", app.ID, app.UID, store.ErrConflict)
 	}
@@ -67,11 +71,16 @@ func (db *DB) AppList(ctx context.Context, p store.ListParams) ([]*herald.App, e
 	return apps, nil
 }
 
-// AppUpdate implements store.Store.
+// AppUpdate implements store.Store. It saves the app's settings too: they
+// are edited through the same API call as its name.
 func (db *DB) AppUpdate(ctx context.Context, app *herald.App) error {
+	settings, err := jsonDoc(app.AppSettings)
+	if err != nil {
+		return fmt.Errorf("app update: settings: %w", err)
+	}
 	res, err := db.w.ExecContext(ctx,
-		`UPDATE apps SET name = ?, uid = ?, updated_at = ? WHERE id = ?`,
-		app.Name, nullString(app.UID), micro(app.UpdatedAt), app.ID)
+		`UPDATE apps SET name = ?, uid = ?, settings = ?, updated_at = ? WHERE id = ?`,
+		app.Name, nullString(app.UID), settings, micro(app.UpdatedAt), app.ID)
 	if isUnique(err) {
 		return fmt.Errorf("app %q: uid %q: %w", app.ID, app.UID, store.ErrConflict)
 	}
@@ -97,6 +106,7 @@ func (db *DB) AppDelete(ctx context.Context, appID string) error {
 			`DELETE FROM deliveries WHERE app_id = ?`,
 			`DELETE FROM events WHERE app_id = ?`,
 			`DELETE FROM endpoints WHERE app_id = ?`,
+			`DELETE FROM bulk_jobs WHERE app_id = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, appID); err != nil {
 				return fmt.Errorf("app delete: %w", err)
@@ -109,8 +119,10 @@ func (db *DB) AppDelete(ctx context.Context, appID string) error {
 // EventTypeCreate implements store.Store.
 func (db *DB) EventTypeCreate(ctx context.Context, et *herald.EventType) error {
 	_, err := db.w.ExecContext(ctx,
-		`INSERT INTO event_types (name, description, schema, sample, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		et.Name, et.Description, blob(et.Schema), blob(et.Sample), micro(et.CreatedAt), micro(et.UpdatedAt))
+		`INSERT INTO event_types (name, description, schema, sample, group_name, deprecated, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		et.Name, et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated,
+		micro(et.CreatedAt), micro(et.UpdatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("event type %q: %w", et.Name, store.ErrConflict)
 	}
@@ -162,11 +174,13 @@ func (db *DB) EventTypeList(ctx context.Context, p store.ListParams) ([]*herald.
 	return ets, nil
 }
 
-// EventTypeUpdate implements store.Store.
+// EventTypeUpdate implements store.Store. Group and deprecation are saved
+// too: they are edited with the description.
 func (db *DB) EventTypeUpdate(ctx context.Context, et *herald.EventType) error {
 	res, err := db.w.ExecContext(ctx,
-		`UPDATE event_types SET description = ?, schema = ?, sample = ?, updated_at = ? WHERE name = ?`,
-		et.Description, blob(et.Schema), blob(et.Sample), micro(et.UpdatedAt), et.Name)
+		`UPDATE event_types SET description = ?, schema = ?, sample = ?, group_name = ?, deprecated = ?, updated_at = ?
+		WHERE name = ?`,
+		et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated, micro(et.UpdatedAt), et.Name)
 	if err != nil {
 		return fmt.Errorf("event type update: %w", err)
 	}

@@ -286,6 +286,27 @@ func claimQuery(oneEndpoint, after bool, skip int) string {
 		LIMIT ?2`
 }
 
+// jobSelect reads deliveries with their events and endpoints; scanJob
+// scans its rows.
+const jobSelect = `SELECT ` + deliveryCols + `, ` + eventCols + `, ` + endpointCols + `
+	FROM deliveries d
+	CROSS JOIN events ev ON ev.id = d.event_id
+	CROSS JOIN endpoints e ON e.id = d.endpoint_id`
+
+func scanJob(s scanner) (*store.Job, error) {
+	d, dDest, dDone := deliveryDest()
+	ev, evDest, evDone := eventDest()
+	ep, epDest, epDone := endpointDest()
+	if err := s.Scan(append(append(dDest, evDest...), epDest...)...); err != nil {
+		return nil, err
+	}
+	dDone()
+	if err := errors.Join(evDone(), epDone()); err != nil {
+		return nil, err
+	}
+	return &store.Job{Delivery: d, Event: ev, Endpoint: ep}, nil
+}
+
 // loadJobs reads the deliveries ids with their events and endpoints, in the
 // order of ids.
 func loadJobs(ctx context.Context, tx *sql.Tx, ids []string) ([]*store.Job, error) {
@@ -296,29 +317,18 @@ func loadJobs(ctx context.Context, tx *sql.Tx, ids []string) ([]*store.Job, erro
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+deliveryCols+`, `+eventCols+`, `+endpointCols+`
-			FROM deliveries d
-			CROSS JOIN events ev ON ev.id = d.event_id
-			CROSS JOIN endpoints e ON e.id = d.endpoint_id
-			WHERE d.id IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := tx.QueryContext(ctx, jobSelect+` WHERE d.id IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("claim: load: %w", err)
 		}
 		for rows.Next() {
-			d, dDest, dDone := deliveryDest()
-			ev, evDest, evDone := eventDest()
-			ep, epDest, epDone := endpointDest()
-			if err := rows.Scan(append(append(dDest, evDest...), epDest...)...); err != nil {
+			j, err := scanJob(rows)
+			if err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("claim: load: %w", err)
 			}
-			dDone()
-			evDone()
-			if err := epDone(); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("claim: load: %w", err)
-			}
-			byID[d.ID] = &store.Job{Delivery: d, Event: ev, Endpoint: ep, Leased: true}
+			j.Leased = true
+			byID[j.Delivery.ID] = j
 		}
 		err = rows.Err()
 		rows.Close()
@@ -379,26 +389,13 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 			if created.IsZero() {
 				created = r.Now
 			}
-			reqHdr, err := headersJSON(a.Request.Headers)
+			v, err := attemptValues(a)
 			if err != nil {
-				return fmt.Errorf("record: attempt %q: request headers: %w", a.ID, err)
-			}
-			var (
-				status, respHdr any
-				respBody        []byte
-				truncated       bool
-			)
-			if a.Response != nil {
-				status = a.Response.StatusCode
-				if respHdr, err = headersJSON(a.Response.Headers); err != nil {
-					return fmt.Errorf("record: attempt %q: response headers: %w", a.ID, err)
-				}
-				respBody = []byte(a.Response.Body)
-				truncated = a.Response.BodyTruncated
+				return fmt.Errorf("record: %w", err)
 			}
 			res, err := insertAttempt.ExecContext(ctx, a.ID, a.Number, a.Trigger, micro(created),
-				a.Request.Method, a.Request.URL, reqHdr, []byte(a.Request.Body),
-				status, respHdr, respBody, truncated,
+				a.Request.Method, a.Request.URL, v.reqHdr, []byte(a.Request.Body),
+				v.status, v.respHdr, v.respBody, v.truncated,
 				latencyMicros(a.LatencyMS), string(a.ErrorKind), a.Error,
 				a.DeliveryID)
 			if err != nil {

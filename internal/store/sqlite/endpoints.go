@@ -22,10 +22,14 @@ func (db *DB) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
 	if err != nil {
 		return fmt.Errorf("endpoint create: %w", err)
 	}
+	settings, err := endpointSettingsJSON(ep.EndpointSettings)
+	if err != nil {
+		return fmt.Errorf("endpoint create: settings: %w", err)
+	}
 	res, err := db.w.ExecContext(ctx, `
-		INSERT INTO endpoints (id, app_id, url, description, event_types, enabled, secret, timeout_ms, shape, created_at, updated_at)
-		SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
-		ep.ID, ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS, shape,
+		INSERT INTO endpoints (id, app_id, url, description, event_types, enabled, secret, timeout_ms, shape, settings, created_at, updated_at)
+		SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
+		ep.ID, ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS, shape, settings,
 		micro(ep.CreatedAt), micro(ep.UpdatedAt), ep.AppID)
 	if isUnique(err) {
 		return fmt.Errorf("endpoint %q: %w", ep.ID, store.ErrConflict)
@@ -84,6 +88,10 @@ func collectEndpoints(rows *sql.Rows) ([]*herald.Endpoint, error) {
 }
 
 // EndpointUpdate implements store.Store. CreatedAt is kept as stored.
+//
+// An endpoint enabled again (enabled going from 0 to 1) starts with a clean
+// health record: the failures that got it disabled, perhaps days ago, must
+// not disable it again at its first failure.
 func (db *DB) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 	types, err := eventTypesJSON(ep.EventTypes)
 	if err != nil {
@@ -93,11 +101,20 @@ func (db *DB) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 	if err != nil {
 		return fmt.Errorf("endpoint update: %w", err)
 	}
+	settings, err := endpointSettingsJSON(ep.EndpointSettings)
+	if err != nil {
+		return fmt.Errorf("endpoint update: settings: %w", err)
+	}
+	// SET expressions read the row as it was, so "enabled = 0" is the
+	// state before this update.
 	res, err := db.w.ExecContext(ctx, `
 		UPDATE endpoints
-		SET url = ?, description = ?, event_types = ?, enabled = ?, secret = ?, timeout_ms = ?, shape = ?, updated_at = ?
-		WHERE app_id = ? AND id = ? AND deleted_at IS NULL`,
-		ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS, shape, micro(ep.UpdatedAt),
+		SET url = ?1, description = ?2, event_types = ?3, enabled = ?4, secret = ?5, timeout_ms = ?6,
+			shape = ?7, settings = ?8, updated_at = ?9,
+			failing_since = CASE WHEN enabled = 0 AND ?4 THEN NULL ELSE failing_since END,
+			failed_count = CASE WHEN enabled = 0 AND ?4 THEN 0 ELSE failed_count END
+		WHERE app_id = ?10 AND id = ?11 AND deleted_at IS NULL`,
+		ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS, shape, settings, micro(ep.UpdatedAt),
 		ep.AppID, ep.ID)
 	if err != nil {
 		return fmt.Errorf("endpoint update: %w", err)

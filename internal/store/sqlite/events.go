@@ -85,8 +85,16 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			ev := *in
 			ev.CreatedAt = fromMicro(micro(in.CreatedAt))
 			created := micro(ev.CreatedAt)
+
+			// Routed before it is written, so that the routing Route
+			// records on the event is stored with it.
+			targets := route(&ev, eps)
+			routing, err := routingJSON(ev.Routing)
+			if err != nil {
+				return fmt.Errorf("enqueue: event %q: routing: %w", ev.ID, err)
+			}
 			if _, err := insertEvent.ExecContext(ctx, ev.ID, ev.AppID, ev.EventType, blob(ev.Payload),
-				nullString(ev.IdempotencyKey), created); err != nil {
+				nullString(ev.IdempotencyKey), routing, created); err != nil {
 				if isUnique(err) {
 					err = fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
 				}
@@ -94,7 +102,6 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			}
 			res.Event = &ev
 
-			targets := route(&ev, eps)
 			res.Jobs = make([]*store.Job, 0, len(targets))
 			for _, t := range targets {
 				if t.Endpoint == nil {
@@ -139,7 +146,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 func routeSubscribed(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
 	var ts []store.Target
 	for _, ep := range eps {
-		if ep.Subscribes(ev.EventType) {
+		if ep.Subscribes(ev.EventType, "") {
 			ts = append(ts, store.Target{Endpoint: ep})
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -65,23 +67,53 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
-const appCols = `id, uid, name, created_at, updated_at`
+const appCols = `id, uid, name, settings, created_at, updated_at`
 
 func scanApp(s scanner) (*herald.App, error) {
 	var (
 		a          herald.App
 		uid        sql.NullString
+		settings   string
 		created, u int64
 	)
-	if err := s.Scan(&a.ID, &uid, &a.Name, &created, &u); err != nil {
+	if err := s.Scan(&a.ID, &uid, &a.Name, &settings, &created, &u); err != nil {
 		return nil, err
 	}
 	a.UID = uid.String
+	if err := fromJSONDoc(settings, &a.AppSettings); err != nil {
+		return nil, fmt.Errorf("app %s: settings: %w", a.ID, err)
+	}
 	a.CreatedAt, a.UpdatedAt = fromMicro(created), fromMicro(u)
 	return &a, nil
 }
 
-const eventTypeCols = `name, description, schema, sample, created_at, updated_at`
+// jsonDoc is the column value of a settings document.
+func jsonDoc(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// fromJSONDoc decodes a settings column into v; rows written before the
+// column existed hold the default '{}', which leaves v zero.
+func fromJSONDoc(doc string, v any) error {
+	if doc == "" || doc == "{}" {
+		return nil
+	}
+	return json.Unmarshal([]byte(doc), v)
+}
+
+// endpointSettingsJSON is the column value of an endpoint's settings. The
+// disabled time is kept to the microsecond in UTC, the precision of every
+// other time of the store.
+func endpointSettingsJSON(s herald.EndpointSettings) (string, error) {
+	if s.DisabledAt != nil {
+		t := fromMicro(micro(*s.DisabledAt))
+		s.DisabledAt = &t
+	}
+	return jsonDoc(s)
+}
+
+const eventTypeCols = `name, description, schema, sample, group_name, deprecated, created_at, updated_at`
 
 func scanEventType(s scanner) (*herald.EventType, error) {
 	var (
@@ -90,7 +122,7 @@ func scanEventType(s scanner) (*herald.EventType, error) {
 		sample     []byte
 		created, u int64
 	)
-	if err := s.Scan(&et.Name, &et.Description, &schema, &sample, &created, &u); err != nil {
+	if err := s.Scan(&et.Name, &et.Description, &schema, &sample, &et.Group, &et.Deprecated, &created, &u); err != nil {
 		return nil, err
 	}
 	if len(schema) > 0 {
@@ -104,7 +136,7 @@ func scanEventType(s scanner) (*herald.EventType, error) {
 }
 
 // endpointCols is prefixed so that it can be selected from a join.
-const endpointCols = `e.id, e.app_id, e.url, e.description, e.event_types, e.enabled, e.secret, e.timeout_ms, e.shape, e.created_at, e.updated_at`
+const endpointCols = `e.id, e.app_id, e.url, e.description, e.event_types, e.enabled, e.secret, e.timeout_ms, e.shape, e.settings, e.created_at, e.updated_at`
 
 // endpointDest returns the scan destinations of endpointCols and a function
 // that finishes the endpoint once they are filled.
@@ -113,9 +145,10 @@ func endpointDest() (*herald.Endpoint, []any, func() error) {
 		ep         herald.Endpoint
 		types      string
 		shape      string
+		settings   string
 		created, u int64
 	)
-	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS, &shape, &created, &u}
+	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS, &shape, &settings, &created, &u}
 	return &ep, dest, func() error {
 		ep.EventTypes = []string{}
 		if types != "" {
@@ -130,6 +163,9 @@ func endpointDest() (*herald.Endpoint, []any, func() error) {
 			if err := json.Unmarshal([]byte(shape), &ep.RequestShape); err != nil {
 				return fmt.Errorf("endpoint %s: shape: %w", ep.ID, err)
 			}
+		}
+		if err := fromJSONDoc(settings, &ep.EndpointSettings); err != nil {
+			return fmt.Errorf("endpoint %s: settings: %w", ep.ID, err)
 		}
 		ep.CreatedAt, ep.UpdatedAt = fromMicro(created), fromMicro(u)
 		return nil
@@ -161,22 +197,30 @@ func eventTypesJSON(types []string) (string, error) {
 }
 
 // eventCols is prefixed so that it can be selected from a join.
-const eventCols = `ev.id, ev.app_id, ev.event_type, ev.payload, ev.idempotency_key, ev.created_at`
+const eventCols = `ev.id, ev.app_id, ev.event_type, ev.payload, ev.idempotency_key, ev.routing, ev.created_at`
 
-func eventDest() (*herald.Event, []any, func()) {
+func eventDest() (*herald.Event, []any, func() error) {
 	var (
 		ev      herald.Event
 		payload []byte
 		key     sql.NullString
+		routing sql.NullString
 		created int64
 	)
-	dest := []any{&ev.ID, &ev.AppID, &ev.EventType, &payload, &key, &created}
-	return &ev, dest, func() {
+	dest := []any{&ev.ID, &ev.AppID, &ev.EventType, &payload, &key, &routing, &created}
+	return &ev, dest, func() error {
 		if len(payload) > 0 {
 			ev.Payload = herald.RawJSON(payload)
 		}
 		ev.IdempotencyKey = key.String
+		if routing.Valid {
+			ev.Routing = new(herald.Routing)
+			if err := json.Unmarshal([]byte(routing.String), ev.Routing); err != nil {
+				return fmt.Errorf("event %s: routing: %w", ev.ID, err)
+			}
+		}
 		ev.CreatedAt = fromMicro(created)
+		return nil
 	}
 }
 
@@ -185,12 +229,24 @@ func scanEvent(s scanner) (*herald.Event, error) {
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
-	done()
-	return ev, nil
+	return ev, done()
+}
+
+// routingJSON is the column value of an event's routing: NULL when the
+// event has none, so that nil reads back as nil.
+func routingJSON(r *herald.Routing) (any, error) {
+	if r == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
 }
 
 // deliveryCols is prefixed so that it can be selected from a join.
-const deliveryCols = `d.id, d.app_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.created_at, d.updated_at`
+const deliveryCols = `d.id, d.app_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.test, d.created_at, d.updated_at`
 
 func deliveryDest() (*herald.Delivery, []any, func()) {
 	var (
@@ -198,7 +254,7 @@ func deliveryDest() (*herald.Delivery, []any, func()) {
 		next       sql.NullInt64
 		created, u int64
 	)
-	dest := []any{&d.ID, &d.AppID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.AttemptCount, &next, &d.LastError, &created, &u}
+	dest := []any{&d.ID, &d.AppID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.AttemptCount, &next, &d.LastError, &d.Test, &created, &u}
 	return &d, dest, func() {
 		d.NextAttemptAt = fromNullMicro(next)
 		d.CreatedAt, d.UpdatedAt = fromMicro(created), fromMicro(u)
@@ -273,7 +329,47 @@ func headersJSON(h map[string]string) (any, error) {
 	return string(b), nil
 }
 
+// attemptVals are the column values of an attempt that need converting:
+// header maps as JSON, and the response's fields as NULL when no response
+// came back.
+type attemptVals struct {
+	reqHdr, status, respHdr any
+	respBody                []byte
+	truncated               bool
+}
+
+func attemptValues(a *herald.Attempt) (attemptVals, error) {
+	var v attemptVals
+	var err error
+	if v.reqHdr, err = headersJSON(a.Request.Headers); err != nil {
+		return v, fmt.Errorf("attempt %q: request headers: %w", a.ID, err)
+	}
+	if a.Response != nil {
+		v.status = a.Response.StatusCode
+		if v.respHdr, err = headersJSON(a.Response.Headers); err != nil {
+			return v, fmt.Errorf("attempt %q: response headers: %w", a.ID, err)
+		}
+		v.respBody = []byte(a.Response.Body)
+		v.truncated = a.Response.BodyTruncated
+	}
+	return v, nil
+}
+
 // latencyMicros stores a latency in milliseconds as whole microseconds.
 func latencyMicros(ms float64) int64 {
 	return int64(math.Round(ms * 1000))
+}
+
+// idAt returns the smallest id with the given prefix that herald.NewID can
+// make at t or later: the ULID of t's millisecond with zero randomness.
+// Ids sort by creation, so "id >= idAt(t)" bounds a scan of an id index
+// to the rows created since about t, where a created_at condition alone
+// would read the whole history; the exact created_at condition then only
+// filters the millisecond at the edge.
+func idAt(prefix string, t time.Time) string {
+	var id ulid.ULID
+	if t.Before(time.UnixMilli(0)) || id.SetTime(ulid.Timestamp(t)) != nil {
+		return prefix // before the first or after the last ULID time: no bound
+	}
+	return prefix + strings.ToLower(id.String())
 }

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"os"
@@ -13,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -374,6 +378,12 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"USING INDEX deliveries_endpoint "}},
 		{"deliveries of an app", plan(deliveryListQuery(store.DeliveryListParams{AppID: "a", Status: "failed"})),
 			[]string{"USING INDEX deliveries_app "}},
+		// Stats read the week's rows of the endpoint only, from its
+		// index, whatever the size of its history.
+		{"stats counts", plan(statsCountsQuery, []any{"ep", "dlv_", 1, 2, 3, 4}),
+			[]string{"USING INDEX deliveries_endpoint (endpoint_id=? AND id>?)"}},
+		{"stats attempts", plan(statsAttemptsQuery, []any{"ep", "dlv_", 1, 2}),
+			[]string{"USING INDEX deliveries_endpoint (endpoint_id=? AND id>?)", "USING INDEX attempts_delivery (delivery_id=?)"}},
 	} {
 		for _, w := range c.want {
 			if !strings.Contains(c.plan, w) {
@@ -490,5 +500,120 @@ func killChild(t *testing.T, path string) {
 			}
 			fmt.Fprintf(os.Stdout, "committed %s\n", r.Event.ID)
 		}
+	}
+}
+
+// TestMigrateFrom2 upgrades a file written at schema version 2: its rows
+// read back with the new fields at their zero values, and take part in
+// the new calls.
+func TestMigrateFrom2(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := old.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	for _, m := range ms[:2] {
+		exec(m.sql)
+		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1)`, m.version)
+	}
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	us := micro(now)
+	appID, epID, evID := herald.NewID(herald.PrefixApp), herald.NewID(herald.PrefixEndpoint), herald.NewID(herald.PrefixEvent)
+	dlvID := herald.PrefixDelivery + strings.ToLower(ulid.MustNew(ulid.Timestamp(now), rand.Reader).String())
+	exec(`INSERT INTO apps (id, uid, name, created_at, updated_at) VALUES (?, 'acme', 'Acme', ?, ?)`, appID, us, us)
+	exec(`INSERT INTO event_types (name, created_at, updated_at) VALUES ('e', ?, ?)`, us, us)
+	exec(`INSERT INTO endpoints (id, app_id, url, enabled, secret, created_at, updated_at) VALUES (?, ?, 'https://example.com', 1, 's', ?, ?)`,
+		epID, appID, us, us)
+	exec(`INSERT INTO events (id, app_id, event_type, payload, created_at) VALUES (?, ?, 'e', '{}', ?)`, evID, appID, us)
+	exec(`INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status, next_attempt_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, 'e', 'pending', ?, ?, ?)`, dlvID, appID, evID, epID, us, us, us)
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	app, err := db.AppGet(ctx, appID)
+	if err != nil || app.AppSettings != (herald.AppSettings{}) {
+		t.Errorf("AppGet: %v, settings %+v", err, app)
+	}
+	et, err := db.EventTypeGet(ctx, "e")
+	if err != nil || et.Group != "" || et.Deprecated {
+		t.Errorf("EventTypeGet: %v, %+v", err, et)
+	}
+	ep, err := db.EndpointGet(ctx, appID, epID)
+	if err != nil || ep.EndpointSettings != (herald.EndpointSettings{}) || !ep.Enabled {
+		t.Errorf("EndpointGet: %v, %+v", err, ep)
+	}
+	ev, err := db.EventGet(ctx, appID, evID)
+	if err != nil || ev.Routing != nil {
+		t.Errorf("EventGet: %v, %+v", err, ev)
+	}
+	d, err := db.DeliveryGet(ctx, appID, dlvID)
+	if err != nil || d.Test || d.Status != herald.StatusPending {
+		t.Errorf("DeliveryGet: %v, %+v", err, d)
+	}
+	st, err := db.EndpointStats(ctx, appID, epID, now.Add(time.Minute))
+	if err != nil || st.Hour.Pending != 1 {
+		t.Errorf("EndpointStats: %v, %+v", err, st)
+	}
+	// The old endpoint has a health record of its own, empty.
+	rs := []store.HealthResult{{AppID: appID, EndpointID: epID}, {AppID: appID, EndpointID: epID}}
+	if got, err := db.EndpointsTrackHealth(ctx, store.HealthParams{Results: rs, Window: time.Minute, MinFailures: 2, Now: now}); err != nil || len(got) != 0 {
+		t.Errorf("EndpointsTrackHealth at the first failures: %v, %d disabled", err, len(got))
+	}
+	got, err := db.EndpointsTrackHealth(ctx, store.HealthParams{Results: rs[:1], Window: time.Minute, MinFailures: 2, Now: now.Add(time.Minute)})
+	if err != nil || len(got) != 1 || got[0].Enabled || got[0].DisabledReason == "" {
+		t.Errorf("EndpointsTrackHealth after the window: %v, %s", err, fmt.Sprint(got))
+	}
+}
+
+// TestIDAt: idAt(t) sorts after every id made before t's millisecond and
+// not after any made within it or later.
+func TestIDAt(t *testing.T) {
+	tm := time.Date(2031, 3, 4, 5, 6, 7, 123456789, time.UTC)
+	at := idAt(herald.PrefixDelivery, tm)
+	if !strings.HasPrefix(at, herald.PrefixDelivery) || at != strings.ToLower(at) || len(at) != len(herald.NewID(herald.PrefixDelivery)) {
+		t.Fatalf("idAt: %q", at)
+	}
+	mk := func(t time.Time, entropy byte) string {
+		e := bytes.NewReader(bytes.Repeat([]byte{entropy}, 10))
+		return herald.PrefixDelivery + strings.ToLower(ulid.MustNew(ulid.Timestamp(t), e).String())
+	}
+	for _, c := range []struct {
+		t     time.Time
+		after bool
+	}{
+		{tm.Truncate(time.Millisecond), true},
+		{tm, true},
+		{tm.Add(time.Millisecond), true},
+		{tm.Add(24 * time.Hour), true},
+		{tm.Truncate(time.Millisecond).Add(-time.Nanosecond), false},
+		{tm.Add(-time.Hour), false},
+	} {
+		for _, e := range []byte{0, 0x7f, 0xff} {
+			id := mk(c.t, e)
+			if (id >= at) != c.after {
+				t.Errorf("id %s of %v (entropy %#x) >= idAt %s: %v, want %v", id, c.t, e, at, id >= at, c.after)
+			}
+		}
+	}
+	if got := idAt(herald.PrefixDelivery, time.Unix(-1, 0)); got != herald.PrefixDelivery {
+		t.Errorf("idAt before 1970: %q, want the bare prefix", got)
 	}
 }

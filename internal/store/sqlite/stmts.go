@@ -36,8 +36,8 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 		{&s.enabledEndpoints, `SELECT ` + endpointCols + ` FROM endpoints e
 			WHERE e.app_id = ? AND e.enabled = 1 AND e.deleted_at IS NULL
 			ORDER BY e.id`},
-		{&s.insertEvent, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, created_at)
-			VALUES (?, ?, ?, ?, ?, ?)`},
+		{&s.insertEvent, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		{&s.insertDelivery, `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
 			attempt_count, next_attempt_at, last_error, lease_owner, lease_until, created_at, updated_at)
 			VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, '', ?7, ?8, ?6, ?6)`},

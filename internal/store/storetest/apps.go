@@ -162,6 +162,11 @@ func testAppDeleteCascade(t *testing.T, s store.Store) {
 	record(t, s, store.AttemptResult{Attempt: attempt(dA, 1, at(time.Minute), 500),
 		Status: herald.StatusPending, NextAttemptAt: &next, Now: at(time.Minute)})
 
+	jobA := &herald.BulkJob{ID: herald.NewID("job_"), AppID: a.ID, Kind: "recover", State: herald.JobRunning, CreatedAt: t0, UpdatedAt: t0}
+	jobB := &herald.BulkJob{ID: herald.NewID("job_"), AppID: b.ID, Kind: "recover", State: herald.JobRunning, CreatedAt: t0, UpdatedAt: t0}
+	noErr(t, s.BulkJobCreate(ctx, jobA), "BulkJobCreate")
+	noErr(t, s.BulkJobCreate(ctx, jobB), "BulkJobCreate")
+
 	noErr(t, s.AppDelete(ctx, a.ID), "AppDelete")
 
 	_, err := s.AppGet(ctx, a.ID)
@@ -174,6 +179,8 @@ func testAppDeleteCascade(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "EventGet of deleted app")
 	_, err = s.DeliveryGet(ctx, a.ID, dA)
 	wantErr(t, err, store.ErrNotFound, "DeliveryGet of deleted app")
+	_, err = s.BulkJobGet(ctx, a.ID, jobA.ID)
+	wantErr(t, err, store.ErrNotFound, "BulkJobGet of deleted app")
 	eps, err := s.EndpointList(ctx, a.ID, store.ListParams{})
 	noErr(t, err, "EndpointList of deleted app")
 	evs, err := s.EventList(ctx, store.EventListParams{AppID: a.ID})
@@ -193,6 +200,8 @@ func testAppDeleteCascade(t *testing.T, s store.Store) {
 	noErr(t, err, "EventGet other app")
 	_, err = s.DeliveryGet(ctx, b.ID, dB)
 	noErr(t, err, "DeliveryGet other app")
+	_, err = s.BulkJobGet(ctx, b.ID, jobB.ID)
+	noErr(t, err, "BulkJobGet other app")
 
 	// A result for the vanished delivery is skipped, not an error.
 	record(t, s, store.AttemptResult{Attempt: attempt(dA, 2, at(2*time.Hour), 200),

@@ -15,19 +15,24 @@
 // the doc comments of store.Store, it expects what every driver must do
 // alike: times kept to the microsecond, payloads, schemas and samples
 // returned byte for byte (signatures are computed over the payload), ids
-// that sort by creation (herald.NewID) ordering the lists, and empty
-// subscription lists returned as empty, not nil.
+// that sort by creation (herald.NewID) ordering the lists and bounding
+// time windows (see idAt), and empty subscription lists returned as empty,
+// not nil.
 package storetest
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -49,6 +54,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	cases = append(cases, endpointCases...)
 	cases = append(cases, eventCases...)
 	cases = append(cases, deliveryCases...)
+	cases = append(cases, settingsCases...)
+	cases = append(cases, healthCases...)
+	cases = append(cases, manualCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -124,6 +132,16 @@ func mkEndpoint(t *testing.T, s store.Store, appID string, types ...string) *her
 	return ep
 }
 
+// idAt returns a new id with prefix as herald.NewID would have made it at
+// t. Drivers may bound time windows by ids (they sort by creation), so a
+// row created at a chosen time needs an id of that time.
+func idAt(prefix string, t time.Time) string {
+	return prefix + strings.ToLower(ulid.MustNew(ulid.Timestamp(t), rand.Reader).String())
+}
+
+// routeNone stores events without any delivery.
+func routeNone(*herald.Event, []*herald.Endpoint) []store.Target { return nil }
+
 func newEvent(appID, eventType string, createdAt time.Time) *herald.Event {
 	id := herald.NewID(herald.PrefixEvent)
 	return &herald.Event{
@@ -159,7 +177,7 @@ func enqueue(t *testing.T, s store.Store, p store.EnqueueParams, evs ...*herald.
 func routeAll(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
 	var ts []store.Target
 	for _, ep := range eps {
-		if ep.Subscribes(ev.EventType) {
+		if ep.Subscribes(ev.EventType, "") {
 			ts = append(ts, store.Target{Endpoint: ep})
 		}
 	}
@@ -337,10 +355,25 @@ func norm(v any) any {
 		if c.EventTypes == nil {
 			c.EventTypes = []string{}
 		}
+		c.DisabledAt = usPtr(c.DisabledAt)
 		c.CreatedAt, c.UpdatedAt = us(c.CreatedAt), us(c.UpdatedAt)
 		return &c
 	case []*herald.Endpoint:
 		return normSlice(x)
+	case *herald.BulkJob:
+		if x == nil {
+			return x
+		}
+		c := *x
+		c.CreatedAt, c.UpdatedAt = us(c.CreatedAt), us(c.UpdatedAt)
+		return &c
+	case *herald.EndpointStats:
+		if x == nil {
+			return x
+		}
+		c := *x
+		c.LastSuccessAt, c.LastFailureAt = usPtr(c.LastSuccessAt), usPtr(c.LastFailureAt)
+		return &c
 	case *herald.Event:
 		if x == nil {
 			return x

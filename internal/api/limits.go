@@ -1,0 +1,87 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// validateSubscription checks one entry of an endpoint's event_types: an
+// exact name, a prefix wildcard ending in * ("conversation.*"), or a group
+// reference ("group:nps").
+func validateSubscription(sub string) *Error {
+	switch {
+	case strings.HasPrefix(sub, "group:"):
+		g := sub[len("group:"):]
+		if !groupRE.MatchString(g) {
+			return errInvalid("event_types", "event_types entry %q: a group reference is group:<name>, the name made of letters, digits and _ . -", sub)
+		}
+		return nil
+	case strings.HasSuffix(sub, "*"):
+		prefix := sub[:len(sub)-1]
+		if prefix != "" && !eventTypeNameRE.MatchString(prefix) || strings.Contains(prefix, "*") {
+			return errInvalid("event_types", "event_types entry %q: a wildcard is a name prefix followed by one * at the end", sub)
+		}
+		return nil
+	}
+	return validateEventTypeName("event_types", sub)
+}
+
+// checkLimit enforces the app's max_endpoints_per_event_type: counting the
+// app's enabled endpoints, would any event type of the catalog (or named
+// by the endpoint) have more subscribers than allowed?
+func (s *Server) checkLimit(r *http.Request, a *herald.App, ep *herald.Endpoint) *Error {
+	max := a.MaxEndpointsPerEventType
+	if max <= 0 || !ep.Enabled || ep.Operational {
+		return nil
+	}
+	// The event types this endpoint receives: the catalog's (with
+	// groups, for wildcards and group references) and the exact names it
+	// lists.
+	types := map[string]string{}
+	p := store.ListParams{Limit: store.MaxListLimit}
+	for {
+		ets, err := s.st.EventTypeList(r.Context(), p)
+		if err != nil {
+			return storeError(err, "event type")
+		}
+		for _, et := range ets {
+			types[et.Name] = et.Group
+		}
+		if len(ets) < p.Limit {
+			break
+		}
+		p.Cursor = ets[len(ets)-1].Name
+	}
+	for _, t := range ep.EventTypes {
+		if !strings.HasPrefix(t, "group:") && !strings.HasSuffix(t, "*") {
+			if _, ok := types[t]; !ok {
+				types[t] = ""
+			}
+		}
+	}
+	counts := map[string]int{}
+	err := s.eachEndpoint(r, a.ID, func(other *herald.Endpoint) {
+		if other.ID == ep.ID || !other.Enabled {
+			return
+		}
+		for name, group := range types {
+			if other.Subscribes(name, group) {
+				counts[name]++
+			}
+		}
+	})
+	if err != nil {
+		return storeError(err, "endpoint")
+	}
+	for name, group := range types {
+		if ep.Subscribes(name, group) && counts[name] >= max {
+			return &Error{Status: http.StatusUnprocessableEntity, Code: CodeLimitExceeded, Field: "event_types",
+				Message: fmt.Sprintf("event type %s already has %d endpoints in this app, the most it allows (max_endpoints_per_event_type = %d)", name, counts[name], max)}
+		}
+	}
+	return nil
+}

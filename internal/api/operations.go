@@ -1,0 +1,202 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// maxSendEvents caps one manual send of chosen events.
+const maxSendEvents = 1000
+
+type testInput struct {
+	EventType *string         `json:"event_type"`
+	Payload   json.RawMessage `json:"payload"`
+}
+
+// testEndpoint sends one request now: POST .../endpoints/{id}/test.
+func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) *Error {
+	ep, e := s.endpoint(r)
+	if e != nil {
+		return e
+	}
+	var in testInput
+	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
+		return e
+	}
+	if in.EventType == nil {
+		return errRequired("event_type")
+	}
+	if e := validateEventTypeName("event_type", *in.EventType); e != nil {
+		return e
+	}
+	payload, e := s.payloadOrSample(r, *in.EventType, in.Payload)
+	if e != nil {
+		return e
+	}
+	d, err := s.eng.TestSend(r.Context(), ep, &herald.Event{EventType: *in.EventType, Payload: payload})
+	if err != nil {
+		if errors.Is(err, delivery.ErrAborted) {
+			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error()}
+		}
+		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "the test send could not be recorded"}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"delivery": d, "attempt": d.Attempts[0]})
+	return nil
+}
+
+// payloadOrSample returns the given payload, compacted, or the event
+// type's sample.
+func (s *Server) payloadOrSample(r *http.Request, eventType string, payload json.RawMessage) (herald.RawJSON, *Error) {
+	if len(payload) == 0 || string(payload) == "null" {
+		et, err := s.st.EventTypeGet(r.Context(), eventType)
+		if err != nil || len(et.Sample) == 0 {
+			return nil, errInvalid("payload", "give a payload, or an event_type whose catalog entry has a sample")
+		}
+		return et.Sample, nil
+	}
+	return compactJSON(payload), nil
+}
+
+// resendDelivery sends a delivery again now: POST .../deliveries/{id}/resend.
+func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	var in struct{}
+	if r.ContentLength != 0 {
+		if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
+			return e
+		}
+	}
+	j, err := s.st.DeliveryJob(r.Context(), a.ID, r.PathValue("id"))
+	if err != nil {
+		return storeError(err, "delivery (or its endpoint)")
+	}
+	at, err := s.eng.Resend(r.Context(), j)
+	if err != nil {
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error()}
+	}
+	d, err := s.st.DeliveryGet(r.Context(), a.ID, j.Delivery.ID)
+	if err != nil {
+		return storeError(err, "delivery")
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"delivery": d, "attempt": at})
+	return nil
+}
+
+type recoverInput struct {
+	Since  *string `json:"since"`
+	Until  *string `json:"until"`
+	Status *string `json:"status"`
+}
+
+// recoverEndpoint requeues an endpoint's deliveries in a background job:
+// POST .../endpoints/{id}/recover.
+func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) *Error {
+	ep, e := s.endpoint(r)
+	if e != nil {
+		return e
+	}
+	var in recoverInput
+	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
+		return e
+	}
+	if in.Since == nil {
+		return errRequired("since")
+	}
+	since, err := time.Parse(time.RFC3339Nano, *in.Since)
+	if err != nil {
+		return errInvalid("since", "since must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
+	}
+	now := s.o.Now().UTC()
+	p := delivery.RecoverParams{AppID: ep.AppID, EndpointID: ep.ID, Since: since, Status: herald.StatusFailed}
+	if in.Until != nil {
+		until, err := time.Parse(time.RFC3339Nano, *in.Until)
+		if err != nil {
+			return errInvalid("until", "until must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
+		}
+		if !until.After(since) {
+			return errInvalid("until", "until must be after since")
+		}
+		p.Until = until
+	}
+	if in.Status != nil {
+		st := herald.DeliveryStatus(*in.Status)
+		if st != herald.StatusFailed && st != herald.StatusSucceeded {
+			return errInvalid("status", "status must be failed (the default) or succeeded")
+		}
+		p.Status = st
+	}
+	job := &herald.BulkJob{ID: herald.NewID("job_"), AppID: ep.AppID, Kind: "recover", State: herald.JobRunning, CreatedAt: now, UpdatedAt: now}
+	if err := s.st.BulkJobCreate(r.Context(), job); err != nil {
+		return storeError(err, "job")
+	}
+	view := *job
+	s.eng.Recover(job, p)
+	writeJSON(w, http.StatusAccepted, view)
+	return nil
+}
+
+// sendEvents pushes chosen past events to one endpoint now:
+// POST .../endpoints/{id}/send.
+func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request) *Error {
+	ep, e := s.endpoint(r)
+	if e != nil {
+		return e
+	}
+	var in struct {
+		EventIDs []string `json:"event_ids"`
+	}
+	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
+		return e
+	}
+	if len(in.EventIDs) == 0 {
+		return errRequired("event_ids")
+	}
+	if len(in.EventIDs) > maxSendEvents {
+		return errInvalid("event_ids", "event_ids may list at most %d events at once", maxSendEvents)
+	}
+	evs := make([]*herald.Event, 0, len(in.EventIDs))
+	seen := map[string]bool{}
+	for _, id := range in.EventIDs {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		ev, err := s.st.EventGet(r.Context(), ep.AppID, id)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return errInvalid("event_ids", "event %s is not an event of this app", id)
+			}
+			return storeError(err, "event")
+		}
+		evs = append(evs, ev)
+	}
+	ds, err := s.eng.SendEvents(r.Context(), ep, evs)
+	if err != nil {
+		return storeError(err, "delivery")
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"data": ds})
+	return nil
+}
+
+// endpointStats answers GET .../endpoints/{id}/stats.
+func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	st, err := s.st.EndpointStats(r.Context(), a.ID, r.PathValue("id"), s.o.Now().UTC())
+	if err != nil {
+		return storeError(err, "endpoint")
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}

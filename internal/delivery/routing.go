@@ -1,0 +1,117 @@
+package delivery
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/cache"
+	"github.com/heraldhq/herald/internal/filter"
+	"github.com/heraldhq/herald/internal/template"
+)
+
+// filterTimeout bounds one condition's evaluation on top of its cost
+// limit: routing runs inside the ingest transaction.
+const filterTimeout = 50 * time.Millisecond
+
+// router decides which of an app's endpoints receive an event: by
+// subscription (exact name, prefix wildcard, group) and by condition.
+type router struct {
+	st     Store
+	groups *cache.Cache[string]
+	apps   func(ctx context.Context, id string) *herald.App
+
+	mu       sync.Mutex
+	programs map[shapeKey]*filter.Program
+}
+
+func newRouter(st Store, apps func(context.Context, string) *herald.App, now func() time.Time) *router {
+	return &router{st: st, apps: apps, groups: cache.New[string](now), programs: map[shapeKey]*filter.Program{}}
+}
+
+// group returns the catalog group of an event type ("" for none, or for
+// an undeclared type).
+func (rt *router) group(ctx context.Context, eventType string) string {
+	if g, ok := rt.groups.Get(eventType); ok {
+		return g
+	}
+	g := ""
+	if et, err := rt.st.EventTypeGet(ctx, eventType); err == nil {
+		g = et.Group
+	}
+	rt.groups.Put(eventType, g)
+	return g
+}
+
+// program returns the endpoint's compiled condition.
+func (rt *router) program(ep *herald.Endpoint) (*filter.Program, error) {
+	k := shapeKey{endpoint: ep.ID, updated: ep.UpdatedAt}
+	rt.mu.Lock()
+	p := rt.programs[k]
+	rt.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := filter.Compile(ep.Filter)
+	if err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	if len(rt.programs) > 10_000 {
+		clear(rt.programs)
+	}
+	rt.programs[k] = p
+	rt.mu.Unlock()
+	return p, nil
+}
+
+// route returns the endpoints that receive ev among the app's enabled
+// endpoints, and the routing record kept with the event.
+func (rt *router) route(ctx context.Context, ev *herald.Event, group string, eps []*herald.Endpoint) ([]*herald.Endpoint, *herald.Routing) {
+	r := &herald.Routing{Matched: []string{}, Skipped: []herald.Skip{}}
+	var out []*herald.Endpoint
+	var in *filter.Input
+	for _, ep := range eps {
+		if !ep.Subscribes(ev.EventType, group) {
+			continue
+		}
+		if ep.Filter != "" {
+			if in == nil {
+				in = rt.input(ctx, ev)
+			}
+			ok, err := rt.match(ctx, ep, in)
+			if err != nil {
+				r.Skipped = append(r.Skipped, herald.Skip{EndpointID: ep.ID, Reason: "filter_error: " + err.Error()})
+				continue
+			}
+			if !ok {
+				r.Skipped = append(r.Skipped, herald.Skip{EndpointID: ep.ID, Reason: "filter"})
+				continue
+			}
+		}
+		r.Matched = append(r.Matched, ep.ID)
+		out = append(out, ep)
+	}
+	return out, r
+}
+
+func (rt *router) input(ctx context.Context, ev *herald.Event) *filter.Input {
+	payload, _ := template.DecodePayload(ev.Payload)
+	a := rt.apps(ctx, ev.AppID)
+	return &filter.Input{
+		Payload: payload,
+		Event:   filter.EventInfo{ID: ev.ID, Type: ev.EventType, Timestamp: ev.CreatedAt},
+		App:     filter.AppInfo{ID: a.ID, UID: a.UID, Name: a.Name},
+	}
+}
+
+func (rt *router) match(ctx context.Context, ep *herald.Endpoint, in *filter.Input) (bool, error) {
+	p, err := rt.program(ep)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, filterTimeout)
+	defer cancel()
+	return p.Match(ctx, *in)
+}

@@ -1,0 +1,59 @@
+package delivery
+
+import (
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// schedules caches parsed retry schedules of apps and endpoints.
+type schedules struct {
+	mu sync.Mutex
+	m  map[string][]time.Duration
+}
+
+func (s *schedules) parse(v string) []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.m[v]; ok {
+		return d
+	}
+	d, err := ParseSchedule(v)
+	if err != nil {
+		// Validated when saved; an unreadable one means no retries
+		// rather than a crash.
+		d = nil
+	}
+	if s.m == nil || len(s.m) > 1000 {
+		s.m = map[string][]time.Duration{}
+	}
+	s.m[v] = d
+	return d
+}
+
+// policy returns the retry policy in force for an endpoint of an app.
+func (e *Engine) policy(ep *herald.Endpoint, app *herald.App) *RetryPolicy {
+	v := ep.RetrySchedule
+	if v == "" && app != nil {
+		v = app.RetrySchedule
+	}
+	if v == "" {
+		return &e.o.Retry
+	}
+	p := e.o.Retry
+	p.Schedule = e.schedules.parse(v)
+	return &p
+}
+
+// maxInFlight returns how many requests may be in flight to an endpoint.
+func (e *Engine) maxInFlight(ep *herald.Endpoint) int {
+	s := herald.EffectiveDelivery(ep, e.req.app(e.bg, ep.AppID), herald.DeliverySettings{MaxInFlight: e.o.MaxInFlightPerEndpoint})
+	return s.MaxInFlight
+}
+
+// timeout returns the request timeout of an endpoint of an app.
+func (rb *requestBuilder) timeout(ep *herald.Endpoint, app *herald.App) time.Duration {
+	s := herald.EffectiveDelivery(ep, app, herald.DeliverySettings{TimeoutMS: int(rb.defaultTimeout / time.Millisecond)})
+	return time.Duration(s.TimeoutMS) * time.Millisecond
+}

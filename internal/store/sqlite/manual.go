@@ -1,0 +1,196 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Deliveries made on request rather than by the enqueue path: events sent
+// again by hand, resends, recoveries and test sends.
+
+// DeliveriesCreate implements store.Store.
+//
+// Each insert is conditional on its event and its endpoint being the app's,
+// and the endpoint not deleted: a pending delivery of a deleted endpoint
+// would never be sent nor failed. Such a delivery fails the whole call with
+// ErrNotFound, and nothing is stored. A nil NextAttemptAt means due at
+// CreatedAt, and an empty EventType the event's.
+func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
+				attempt_count, next_attempt_at, last_error, test, created_at, updated_at)
+			SELECT ?1, ev.app_id, ev.id, e.id, CASE WHEN ?5 = '' THEN ev.event_type ELSE ?5 END, 'pending',
+				0, ?6, '', ?7, ?8, ?9
+			FROM events ev CROSS JOIN endpoints e
+			WHERE ev.id = ?3 AND ev.app_id = ?2 AND e.id = ?4 AND e.app_id = ?2 AND e.deleted_at IS NULL`)
+		if err != nil {
+			return fmt.Errorf("deliveries create: %w", err)
+		}
+		defer st.Close()
+		for _, d := range ds {
+			next := d.CreatedAt
+			if d.NextAttemptAt != nil {
+				next = *d.NextAttemptAt
+			}
+			updated := d.UpdatedAt
+			if updated.IsZero() {
+				updated = d.CreatedAt
+			}
+			res, err := st.ExecContext(ctx, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType,
+				micro(next), d.Test, micro(d.CreatedAt), micro(updated))
+			if isUnique(err) {
+				return fmt.Errorf("delivery %q: %w", d.ID, store.ErrConflict)
+			}
+			if err != nil {
+				return fmt.Errorf("deliveries create: %w", err)
+			}
+			if err := mustAffect(res, "delivery %q: event %q or endpoint %q of app %q", d.ID, d.EventID, d.EndpointID, d.AppID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeliveryJob implements store.Store. The job is not leased: the caller
+// sends it at once, outside the claim path.
+func (db *DB) DeliveryJob(ctx context.Context, appID, id string) (*store.Job, error) {
+	j, err := scanJob(db.r.QueryRowContext(ctx,
+		jobSelect+` WHERE d.app_id = ? AND d.id = ? AND e.deleted_at IS NULL`, appID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("delivery %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delivery job: %w", err)
+	}
+	return j, nil
+}
+
+// DeliveriesRequeue implements store.Store. Attempt count and last error
+// are kept: the history of the earlier attempts stays what it was.
+func (db *DB) DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	changed := 0
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(ids); start += inChunk {
+			chunk := ids[start:min(start+inChunk, len(ids))]
+			args := []any{micro(now), appID}
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE deliveries
+				SET status = 'pending', next_attempt_at = ?1, lease_owner = NULL, lease_until = NULL, updated_at = ?1
+				WHERE app_id = ?2 AND id IN (`+placeholders(len(chunk))+`)
+					AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id AND e.deleted_at IS NULL)`,
+				args...)
+			if err != nil {
+				return fmt.Errorf("requeue: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("requeue: %w", err)
+			}
+			changed += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return changed, nil
+}
+
+// TestSendRecord implements store.Store.
+//
+// The event is stored only if its app exists (ErrNotFound otherwise). The
+// delivery is stored as given, as a delivery of ev, with the attempt's
+// error as its last error.
+// Like DeliveriesRecord, an attempt without ID gets one, written back, and
+// one without number gets the delivery's attempt count (at least 1).
+func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.Delivery, a *herald.Attempt) error {
+	if !d.Status.Valid() {
+		return fmt.Errorf("test send: delivery %q: invalid status %q", d.ID, d.Status)
+	}
+	routing, err := routingJSON(ev.Routing)
+	if err != nil {
+		return fmt.Errorf("test send: event %q: routing: %w", ev.ID, err)
+	}
+	if a.ID == "" {
+		a.ID = herald.NewID(herald.PrefixAttempt)
+	}
+	if a.DeliveryID == "" {
+		a.DeliveryID = d.ID
+	}
+	v, err := attemptValues(a)
+	if err != nil {
+		return fmt.Errorf("test send: %w", err)
+	}
+	number := a.Number
+	if number <= 0 {
+		number = max(d.AttemptCount, 1)
+	}
+	updated := d.UpdatedAt
+	if updated.IsZero() {
+		updated = d.CreatedAt
+	}
+	attemptAt := a.CreatedAt
+	if attemptAt.IsZero() {
+		attemptAt = updated
+	}
+	var next any
+	if d.NextAttemptAt != nil {
+		next = micro(*d.NextAttemptAt)
+	}
+
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at)
+			SELECT ?, id, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
+			ev.ID, ev.EventType, blob(ev.Payload), nullString(ev.IdempotencyKey), routing, micro(ev.CreatedAt), ev.AppID)
+		if isUnique(err) {
+			return fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("test send: insert event: %w", err)
+		}
+		if err := mustAffect(res, "app %q", ev.AppID); err != nil {
+			return err
+		}
+
+		_, err = tx.ExecContext(ctx, `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
+				attempt_count, next_attempt_at, last_error, test, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.AppID, ev.ID, d.EndpointID, d.EventType, string(d.Status),
+			d.AttemptCount, next, a.Error, d.Test, micro(d.CreatedAt), micro(updated))
+		if isUnique(err) {
+			return fmt.Errorf("delivery %q: %w", d.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("test send: insert delivery: %w", err)
+		}
+
+		_, err = tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, d.ID, number, a.Trigger, micro(attemptAt),
+			a.Request.Method, a.Request.URL, v.reqHdr, []byte(a.Request.Body),
+			v.status, v.respHdr, v.respBody, v.truncated,
+			latencyMicros(a.LatencyMS), string(a.ErrorKind), a.Error)
+		if isUnique(err) {
+			return fmt.Errorf("attempt %q: %w", a.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("test send: insert attempt: %w", err)
+		}
+		return nil
+	})
+}
