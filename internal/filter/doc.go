@@ -45,11 +45,14 @@
 // condition can be fixed. Test for a field first with has():
 //
 //	has(payload.email) && payload.email != ""
-//	!has(payload.user.plan) || payload.user.plan != "free"
+//	!has(payload.plan) || payload.plan != "free"
+//	has(payload.user) && has(payload.user.plan)
 //
 // && and || skip an error on the side that does not decide the result, so
-// has(payload.email) && ... never reads a missing email. The key-in-map form
-// works for keys that are not identifiers: "会社名" in payload.
+// has(payload.email) && ... never reads a missing email. has() tests the last
+// field only: has(payload.user.plan) is an error when payload.user itself is
+// missing, hence the third example. The key-in-map form works for keys that
+// are not identifiers: "会社名" in payload.
 //
 // # Functions
 //

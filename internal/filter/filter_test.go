@@ -120,6 +120,8 @@ func TestMatch(t *testing.T) {
 		{`has(payload.phone)`, false},
 		{`has(payload.user.plan)`, true},
 		{`has(payload.user.address.zip)`, false},
+		{`has(payload.company) && has(payload.company.name)`, false},
+		{`!has(payload.plan) || payload.plan != "free"`, true},
 		{`has(payload.phone) && payload.phone == "x"`, false},
 		{`!has(payload.phone) || payload.phone == "x"`, true},
 		{`has(payload.note) && payload.note == null`, true},
