@@ -617,3 +617,50 @@ func TestIDAt(t *testing.T) {
 		t.Errorf("idAt before 1970: %q, want the bare prefix", got)
 	}
 }
+
+// TestTrackHealthHealthyWritesNothing: successes of endpoints that are not
+// failing, the usual batch, change no row, so their commit writes nothing
+// to the log.
+func TestTrackHealthHealthyWritesNothing(t *testing.T) {
+	db := openTemp(t)
+	ctx := t.Context()
+	app := &herald.App{ID: herald.NewID(herald.PrefixApp), Name: "a"}
+	if err := db.AppCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: app.ID, URL: "https://example.com", Enabled: true, Secret: "s"}
+	if err := db.EndpointCreate(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	changes := func() int {
+		t.Helper()
+		var n int
+		if err := db.w.QueryRowContext(ctx, "SELECT total_changes()").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	track := func(ok ...bool) {
+		t.Helper()
+		var rs []store.HealthResult
+		for _, o := range ok {
+			rs = append(rs, store.HealthResult{AppID: app.ID, EndpointID: ep.ID, Succeeded: o})
+		}
+		if _, err := db.EndpointsTrackHealth(ctx, store.HealthParams{Results: rs, Window: time.Hour, MinFailures: 1, Now: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := changes()
+	track(true, true)
+	if n := changes() - before; n != 0 {
+		t.Errorf("successes of a healthy endpoint changed %d rows", n)
+	}
+	// A failure is recorded, and the success after it clears it.
+	for _, ok := range []bool{false, true} {
+		before = changes()
+		track(ok)
+		if n := changes() - before; n != 1 {
+			t.Errorf("outcome %v changed %d rows, want 1", ok, n)
+		}
+	}
+}
