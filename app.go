@@ -30,6 +30,10 @@ type AppSettings struct {
 	RetrySchedule string `json:"retry_schedule"`
 	TimeoutMS     int    `json:"timeout_ms"`
 	MaxInFlight   int    `json:"max_in_flight"`
+	// MonthlyDeliveryQuota caps the deliveries the app's events may
+	// create in a calendar month (UTC); beyond it events are refused with
+	// 429. 0 means no quota. (KARTE's free plan: 1,000,000.)
+	MonthlyDeliveryQuota int64 `json:"monthly_delivery_quota"`
 }
 
 // EventType is one entry of the product's event catalog, shared by all apps.

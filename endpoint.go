@@ -65,6 +65,9 @@ type EndpointSettings struct {
 	// delivery settings (TimeoutMS is on the endpoint itself).
 	RetrySchedule string `json:"retry_schedule"`
 	MaxInFlight   int    `json:"max_in_flight"`
+	// RateLimit caps requests per second to the endpoint, over the whole
+	// cluster; 0 means none.
+	RateLimit float64 `json:"rate_limit"`
 	// DisabledReason and DisabledAt say why and when Herald disabled the
 	// endpoint by itself (a 410 answer, failures for too long).
 	DisabledReason string     `json:"disabled_reason"`

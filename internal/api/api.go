@@ -46,7 +46,10 @@ type Store interface {
 	EndpointStats(ctx context.Context, appID, id string, now time.Time) (*herald.EndpointStats, error)
 	BulkJobCreate(ctx context.Context, j *herald.BulkJob) error
 	BulkJobGet(ctx context.Context, appID, id string) (*herald.BulkJob, error)
+	UsageGet(ctx context.Context, appID string, at time.Time) (int64, error)
 }
+
+var storeListOne = store.ListParams{Limit: 1}
 
 // Engine takes events for delivery and hears of endpoint changes.
 type Engine interface {
@@ -72,7 +75,14 @@ type Options struct {
 	// Defaults are the installation's delivery settings, shown as the
 	// effective ones where neither app nor endpoint overrides them.
 	Defaults herald.DeliverySettings
-	Logger   *slog.Logger
+	// Metrics serves GET /metrics when set; MetricsToken, when set, is
+	// the bearer token it requires.
+	Metrics      http.Handler
+	MetricsToken string
+	// DisableAPI serves only /healthz, /readyz and /metrics (a worker
+	// node).
+	DisableAPI bool
+	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -88,6 +98,7 @@ type Server struct {
 	// which event types exist.
 	apps       *cache.Cache[herald.App]
 	eventTypes *cache.Cache[catalogEntry]
+	usage      *cache.Cache[int64]
 }
 
 // New builds the API over a store and a delivery engine.
@@ -102,7 +113,7 @@ func New(st Store, eng Engine, o Options) *Server {
 		o.Now = time.Now
 	}
 	s := &Server{st: st, eng: eng, o: o, log: o.Logger, mux: http.NewServeMux(),
-		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[catalogEntry](o.Now)}
+		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[catalogEntry](o.Now), usage: cache.NewTTL[int64](o.Now, time.Second)}
 	s.routes()
 	return s
 }
@@ -115,6 +126,16 @@ type handler func(w http.ResponseWriter, r *http.Request) *Error
 // method, so that a wrong method and an unknown path get JSON errors like
 // everything else.
 func (s *Server) routes() {
+	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("/readyz", s.readyz)
+	if s.o.Metrics != nil {
+		s.mux.Handle("/metrics", s.guardMetrics(s.o.Metrics))
+	}
+	if s.o.DisableAPI {
+		return
+	}
 	s.route("/v1/apps", map[string]handler{"GET": s.listApps, "POST": s.createApp})
 	s.route("/v1/apps/{app}", map[string]handler{"GET": s.getApp, "PATCH": s.updateApp, "DELETE": s.deleteApp})
 	s.route("/v1/event-types", map[string]handler{"GET": s.listEventTypes, "POST": s.createEventType})
@@ -134,12 +155,25 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/endpoints/{id}/recover", map[string]handler{"POST": s.recoverEndpoint})
 	s.route("/v1/apps/{app}/endpoints/{id}/send", map[string]handler{"POST": s.sendEvents})
 	s.route("/v1/apps/{app}/endpoints/{id}/stats", map[string]handler{"GET": s.endpointStats})
+	s.route("/v1/apps/{app}/usage", map[string]handler{"GET": s.getUsage})
 	s.route("/v1/apps/{app}/jobs/{id}", map[string]handler{"GET": getOfApp(s, "job", s.st.BulkJobGet)})
 	s.mux.HandleFunc("/v1/", s.wrap(func(w http.ResponseWriter, r *http.Request) *Error {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such route: " + r.Method + " " + r.URL.Path}
 	}, true))
-	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// guardMetrics requires the metrics token when one is set.
+func (s *Server) guardMetrics(h http.Handler) http.Handler {
+	if s.o.MetricsToken == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+s.o.MetricsToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="herald-metrics"`)
+			writeError(w, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "metrics need Authorization: Bearer <metrics token>"})
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

@@ -38,6 +38,7 @@ type appInput struct {
 	RetrySchedule            *string `json:"retry_schedule"`
 	TimeoutMS                *int    `json:"timeout_ms"`
 	MaxInFlight              *int    `json:"max_in_flight"`
+	MonthlyDeliveryQuota     *int64  `json:"monthly_delivery_quota"`
 }
 
 // applySettings validates and copies the app's settings.
@@ -55,6 +56,12 @@ func (in *appInput) applySettings(a *herald.App) *Error {
 			}
 		}
 		a.OperationalWebhookURL = *in.OperationalWebhookURL
+	}
+	if in.MonthlyDeliveryQuota != nil {
+		if *in.MonthlyDeliveryQuota < 0 {
+			return errInvalid("monthly_delivery_quota", "monthly_delivery_quota must be 0 (no quota) or more")
+		}
+		a.MonthlyDeliveryQuota = *in.MonthlyDeliveryQuota
 	}
 	return applyDelivery(&a.RetrySchedule, &a.TimeoutMS, &a.MaxInFlight, in.RetrySchedule, in.TimeoutMS, in.MaxInFlight)
 }

@@ -40,6 +40,7 @@ const (
 	CodeRenderFailed     = "render_failed"
 	CodeSchemaMismatch   = "schema_mismatch"
 	CodeLimitExceeded    = "limit_exceeded"
+	CodeQuotaExceeded    = "quota_exceeded"
 	CodeInternal         = "internal"
 )
 

@@ -31,6 +31,9 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
+	if e := s.checkQuota(w, r, a); e != nil {
+		return e
+	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > maxIdemKeyLen {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Field: "Idempotency-Key",

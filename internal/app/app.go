@@ -23,7 +23,9 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
@@ -44,30 +46,16 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 	log := newLogger(cfg, logOut)
 	schedule, _ := delivery.ParseSchedule(cfg.RetrySchedule)
 
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
-	unlock, err := lockDataDir(filepath.Join(cfg.DataDir, LockFile))
+	st, closeStore, err := openStore(ctx, cfg, out)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-
-	token, err := adminToken(cfg, out)
-	if err != nil {
-		return err
-	}
-
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer st.Close()
-	// One process owns an SQLite data dir (the lock file says so), so any
-	// lease in it belongs to a process that is gone: its deliveries go out
-	// again now, with the same webhook-id.
-	if err := st.LeasesReleaseAll(ctx); err != nil {
-		return fmt.Errorf("release leases: %w", err)
+	defer closeStore()
+	token := cfg.AdminToken
+	if token == "" {
+		if token, err = adminToken(cfg, out); err != nil {
+			return err
+		}
 	}
 
 	snd := sender.New(sender.Options{
@@ -75,7 +63,14 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 		MaxResponseBody: cfg.MaxResponseBody,
 	})
 	defer snd.CloseIdleConnections()
+	owner := nodeName()
+	m := metrics.New(owner, st)
 	eng := delivery.New(st, snd, delivery.Options{
+		Owner:                  owner,
+		NoDelivery:             cfg.Role == "api",
+		LeaseDuration:          cfg.LeaseDuration,
+		HeartbeatInterval:      cfg.HeartbeatInterval,
+		Metrics:                m,
 		Workers:                cfg.Workers,
 		MaxInFlightPerEndpoint: cfg.MaxInFlight,
 		Retry:                  delivery.RetryPolicy{Schedule: schedule, Jitter: 0.2, MaxRetryAfter: 24 * time.Hour},
@@ -96,7 +91,10 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 				TimeoutMS:     int(cfg.RequestTimeout / time.Millisecond),
 				MaxInFlight:   cfg.MaxInFlight,
 			},
-			Logger: log,
+			Metrics:      m.Handler(),
+			MetricsToken: cfg.MetricsToken,
+			DisableAPI:   cfg.Role == "worker",
+			Logger:       log,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
@@ -108,7 +106,13 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 		_ = eng.Shutdown(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	log.Info("herald is listening", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir, "version", herald.Version)
+	log.Info("herald is listening", "addr", "http://"+ln.Addr().String(), "store", storeName(cfg), "role", cfg.Role, "node", owner, "version", herald.Version)
+
+	bgCtx, stopBg := context.WithCancel(context.Background())
+	defer stopBg()
+	if cfg.Role != "api" {
+		go retainLoop(bgCtx, st, cfg.Retention, 10*time.Minute, log)
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -129,6 +133,7 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "error", err.Error())
 	}
+	stopBg()
 	if err := eng.Shutdown(sctx); err != nil {
 		log.Warn("requests still in flight were aborted; they will be retried", "error", err.Error())
 	}
@@ -146,11 +151,61 @@ func newLogger(cfg *config.Serve, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, o))
 }
 
-// adminToken returns the configured token, or the one kept in the data
-// dir, or a new one, which is saved and printed once.
+// storeDB is the store with what the app needs beyond the contract.
+type storeDB interface {
+	store.Store
+}
+
+// openStore opens the embedded SQLite database in the data dir (locked to
+// this process), or PostgreSQL when --database-url is set.
+func openStore(ctx context.Context, cfg *config.Serve, out io.Writer) (storeDB, func(), error) {
+	if cfg.DatabaseURL != "" {
+		return openPostgres(ctx, cfg)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("data dir: %w", err)
+	}
+	unlock, err := lockDataDir(filepath.Join(cfg.DataDir, LockFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
+	if err != nil {
+		unlock()
+		return nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	// One process owns an SQLite data dir (the lock file says so), so any
+	// lease in it belongs to a process that is gone: its deliveries go out
+	// again now, with the same webhook-id.
+	if err := st.LeasesReleaseAll(ctx); err != nil {
+		st.Close()
+		unlock()
+		return nil, nil, fmt.Errorf("release leases: %w", err)
+	}
+	return st, func() { st.Close(); unlock() }, nil
+}
+
+func storeName(cfg *config.Serve) string {
+	if cfg.DatabaseURL != "" {
+		return "postgres"
+	}
+	return "sqlite:" + filepath.Join(cfg.DataDir, DatabaseFile)
+}
+
+// nodeName names this process on leases, heartbeats and metrics.
+func nodeName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
+}
+
+// adminToken returns the token kept in the data dir, or a new one, which
+// is saved and printed once. Nodes on PostgreSQL must share one token, so
+// there it must be configured.
 func adminToken(cfg *config.Serve, out io.Writer) (string, error) {
-	if cfg.AdminToken != "" {
-		return cfg.AdminToken, nil
+	if cfg.DatabaseURL != "" {
+		return "", fmt.Errorf("set HERALD_ADMIN_TOKEN (or --admin-token): nodes sharing a PostgreSQL database must share one admin token")
 	}
 	path := filepath.Join(cfg.DataDir, AdminTokenFile)
 	b, err := os.ReadFile(path)

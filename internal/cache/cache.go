@@ -19,6 +19,7 @@ type Cache[V any] struct {
 	mu  sync.Mutex
 	m   map[string]entry[V]
 	now func() time.Time
+	ttl time.Duration
 }
 
 type entry[V any] struct {
@@ -28,7 +29,12 @@ type entry[V any] struct {
 
 // New returns an empty cache; now is its clock.
 func New[V any](now func() time.Time) *Cache[V] {
-	return &Cache[V]{m: map[string]entry[V]{}, now: now}
+	return NewTTL[V](now, TTL)
+}
+
+// NewTTL returns an empty cache keeping values for ttl.
+func NewTTL[V any](now func() time.Time, ttl time.Duration) *Cache[V] {
+	return &Cache[V]{m: map[string]entry[V]{}, now: now, ttl: ttl}
 }
 
 // Get returns a value not older than TTL.
@@ -51,7 +57,7 @@ func (c *Cache[V]) Put(k string, v V) {
 		// Bounded: start over rather than track recency.
 		clear(c.m)
 	}
-	c.m[k] = entry[V]{v: v, expires: c.now().Add(TTL)}
+	c.m[k] = entry[V]{v: v, expires: c.now().Add(c.ttl)}
 }
 
 // Reset forgets everything, after a change made through this node.

@@ -16,6 +16,13 @@ type Serve struct {
 	DataDir    string `name:"data-dir" env:"HERALD_DATA_DIR" default:"./herald-data" help:"Directory of the embedded database, the admin token file and the lock file."`
 	AdminToken string `name:"admin-token" env:"HERALD_ADMIN_TOKEN" help:"Bearer token for the API. When unset, one is generated at first start, kept in the data dir and printed once."`
 
+	DatabaseURL       string        `name:"database-url" env:"HERALD_DATABASE_URL" help:"postgres://... to run on PostgreSQL (several nodes may share it); unset: the embedded SQLite database in --data-dir."`
+	Role              string        `name:"role" env:"HERALD_ROLE" default:"all" enum:"all,api,worker" help:"all: API and delivery; api: only the API; worker: only delivery (with /healthz, /readyz, /metrics). api and worker need --database-url."`
+	Retention         time.Duration `name:"retention" env:"HERALD_RETENTION" default:"720h" help:"Events, deliveries and attempts older than this are removed in the background (0 keeps everything)."`
+	LeaseDuration     time.Duration `name:"lease-duration" env:"HERALD_LEASE_DURATION" default:"5m" help:"How long a node holds deliveries it took; a node that dies leaves them to the others after this."`
+	HeartbeatInterval time.Duration `name:"heartbeat-interval" env:"HERALD_HEARTBEAT_INTERVAL" default:"5s" help:"How often a node reports it lives; limits are shared between the nodes alive."`
+	MetricsToken      string        `name:"metrics-token" env:"HERALD_METRICS_TOKEN" help:"When set, GET /metrics needs Authorization: Bearer <this token>."`
+
 	RetrySchedule   string        `name:"retry-schedule" env:"HERALD_RETRY_SCHEDULE" default:"${retry_schedule}" help:"Waits before each retry, comma-separated durations; the number of items is the number of retries."`
 	RequestTimeout  time.Duration `name:"request-timeout" env:"HERALD_REQUEST_TIMEOUT" default:"15s" help:"Timeout of one request to an endpoint, unless the endpoint sets timeout_ms."`
 	Workers         int           `name:"workers" env:"HERALD_WORKERS" default:"256" help:"Requests in flight at once, over all endpoints."`
@@ -55,6 +62,18 @@ func (s *Serve) Validate() error {
 	}
 	if s.MaxEventSize < 1024 {
 		return fmt.Errorf("--max-event-size must be at least 1024 bytes")
+	}
+	if s.Role != "all" && s.DatabaseURL == "" {
+		return fmt.Errorf("--role %s needs --database-url: the embedded database serves one process, which does both", s.Role)
+	}
+	if s.LeaseDuration < 2*s.RequestTimeout || s.LeaseDuration < time.Second {
+		return fmt.Errorf("--lease-duration must be at least 1s and twice --request-timeout (%s), so a request always ends before its lease", s.RequestTimeout)
+	}
+	if s.HeartbeatInterval < 100*time.Millisecond {
+		return fmt.Errorf("--heartbeat-interval must be at least 100ms")
+	}
+	if s.Retention < 0 {
+		return fmt.Errorf("--retention must not be negative")
 	}
 	if s.DataDir == "" {
 		return fmt.Errorf("--data-dir must not be empty")

@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"time"
+
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -24,6 +26,8 @@ type epQueue struct {
 	head     int
 	inFlight int
 	inRing   bool
+	// throttled: waiting for the rate limiter, out of the ring.
+	throttled bool
 }
 
 func (q *epQueue) len() int { return len(q.jobs) - q.head }
@@ -88,6 +92,10 @@ type handoff struct {
 
 type doneMsg struct {
 	job *store.Job
+	// The attempt's outcome, for the endpoint's adaptive window.
+	status  int
+	kind    herald.ErrorKind
+	latency time.Duration
 	// released is set when the attempt was aborted (shutdown) and the
 	// delivery's lease must be given back instead of recorded.
 	released bool
@@ -102,6 +110,10 @@ type dispatcher struct {
 	// refill holds endpoints already asked of the claimer, so each is
 	// asked once until its claim comes back.
 	refill map[string]bool
+	flows  map[string]*flow
+	// throttled endpoints wait for their rate limiter until wakeAt.
+	throttled []*epQueue
+	wakeAt    time.Time
 }
 
 func (e *Engine) dispatchLoop() {
@@ -112,7 +124,10 @@ func (e *Engine) dispatchLoop() {
 		queues: map[string]*epQueue{},
 		apps:   map[string]*appQueue{},
 		refill: map[string]bool{},
+		flows:  map[string]*flow{},
 	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	stopping := false
 	var toRelease []string
 	for {
@@ -125,7 +140,14 @@ func (e *Engine) dispatchLoop() {
 		if stopping {
 			stop = nil
 		}
+		var wake <-chan time.Time
+		if !d.wakeAt.IsZero() {
+			timer.Reset(max(time.Until(d.wakeAt), 0))
+			wake = timer.C
+		}
 		select {
+		case <-wake:
+			d.unthrottle()
 		case h := <-e.jobsCh:
 			if h.refilled != "" {
 				delete(d.refill, h.refilled)
@@ -141,6 +163,14 @@ func (e *Engine) dispatchLoop() {
 				toRelease = append(toRelease, m.job.Delivery.ID)
 			}
 		case ep := <-e.ctlCh:
+			if ep == nil {
+				// The node count changed: recompute every share.
+				for _, q := range d.queues {
+					q.max = e.maxInFlight(q.ep)
+					d.makeReady(q)
+				}
+				continue
+			}
 			toRelease = append(toRelease, d.update(ep)...)
 		case <-stop:
 			stopping = true
@@ -208,7 +238,58 @@ func (d *dispatcher) add(j *store.Job) bool {
 }
 
 func (d *dispatcher) canSend(q *epQueue) bool {
-	return q.len() > 0 && q.inFlight < q.max && q.ep.Enabled
+	if q.len() == 0 || !q.ep.Enabled || q.throttled {
+		return false
+	}
+	return q.inFlight < int(d.flow(q).window)
+}
+
+// throttle takes an endpoint out of turn until its rate limiter has a
+// token again.
+func (d *dispatcher) throttle(q *epQueue, until time.Time) {
+	q.throttled = true
+	d.throttled = append(d.throttled, q)
+	if d.wakeAt.IsZero() || until.Before(d.wakeAt) {
+		d.wakeAt = until
+	}
+}
+
+// unthrottle puts endpoints whose wait is over back in turn.
+func (d *dispatcher) unthrottle() {
+	now := time.Now()
+	d.wakeAt = time.Time{}
+	keep := d.throttled[:0]
+	for _, q := range d.throttled {
+		f := d.flows[q.ep.ID]
+		if f == nil || f.limiter == nil {
+			q.throttled = false
+			d.makeReady(q)
+			continue
+		}
+		if wait := f.limiter.Reserve(); wait.OK() {
+			delay := wait.DelayFrom(now)
+			wait.CancelAt(now)
+			if delay > 0 {
+				keep = append(keep, q)
+				if d.wakeAt.IsZero() || now.Add(delay).Before(d.wakeAt) {
+					d.wakeAt = now.Add(delay)
+				}
+				continue
+			}
+		}
+		q.throttled = false
+		d.makeReady(q)
+	}
+	d.throttled = keep
+	// Forget the flows of endpoints idle for long, to bound memory.
+	if len(d.flows) > 10_000 {
+		cutoff := d.e.o.Now().Add(-time.Hour)
+		for id, f := range d.flows {
+			if f.lastUsed.Before(cutoff) && d.queues[id] == nil {
+				delete(d.flows, id)
+			}
+		}
+	}
 }
 
 func (d *dispatcher) makeReady(q *epQueue) {
@@ -230,6 +311,21 @@ func (d *dispatcher) fill() {
 		a := d.ready.items[ai]
 		ei := a.ready.current()
 		q := a.ready.items[ei]
+		if f := d.flow(q); f.limiter != nil {
+			now := time.Now()
+			r := f.limiter.ReserveN(now, 1)
+			if delay := r.DelayFrom(now); delay > 0 {
+				r.CancelAt(now)
+				q.inRing = false
+				a.ready.remove(ei)
+				if len(a.ready.items) == 0 {
+					a.inRing = false
+					d.ready.remove(ai)
+				}
+				d.throttle(q, now.Add(delay))
+				continue
+			}
+		}
 		j := q.pop()
 		j.Endpoint = q.ep
 		q.inFlight++
@@ -257,6 +353,7 @@ func (d *dispatcher) done(m doneMsg) {
 		return
 	}
 	q.inFlight--
+	d.flow(q).adapt(m, q.max)
 	d.makeReady(q)
 	// Ask for more from the store when this endpoint left some there
 	// and its queue runs low.
@@ -267,7 +364,7 @@ func (d *dispatcher) done(m doneMsg) {
 		default:
 		}
 	}
-	if q.len() == 0 && q.inFlight == 0 && !q.inRing {
+	if q.len() == 0 && q.inFlight == 0 && !q.inRing && !q.throttled {
 		delete(d.queues, id)
 		delete(d.refill, id)
 		if !q.app.inRing && len(q.app.ready.items) == 0 {

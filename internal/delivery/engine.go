@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -57,6 +58,10 @@ type Store interface {
 	EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error
 	EndpointDisable(ctx context.Context, appID, id, reason string, now time.Time) (*herald.Endpoint, error)
 	EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([]*herald.Endpoint, error)
+
+	// For several nodes on one store.
+	NodeHeartbeat(ctx context.Context, node string, now time.Time, within time.Duration) (int, error)
+	WatchDue(ctx context.Context, fn func()) error
 }
 
 // Sender makes one HTTP attempt; *sender.Sender is the real one.
@@ -106,6 +111,14 @@ type Options struct {
 	// UserAgent is sent on every request.
 	UserAgent string
 	Logger    *slog.Logger
+	// Metrics, when set, counts events, attempts and requests in flight.
+	Metrics *metrics.Metrics
+	// NoDelivery makes an API-only node: it stores events and their
+	// deliveries, unleased, and sends nothing; worker nodes send them.
+	NoDelivery bool
+	// HeartbeatInterval is how often the node tells the store it lives;
+	// the live node count shares cluster-wide limits. Default 5 s.
+	HeartbeatInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -137,6 +150,9 @@ func (o *Options) setDefaults() {
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
 	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = 5 * time.Second
+	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1000
 	}
@@ -166,6 +182,8 @@ type Engine struct {
 	req       *requestBuilder
 	router    *router
 	schedules schedules
+	// nodes is how many nodes share the store (from heartbeats).
+	nodes nodesAlive
 
 	ingestCh   chan *ingestReq
 	stopIngest chan struct{}
@@ -198,6 +216,10 @@ type Engine struct {
 	// bg is the context of the engine's own store calls: they must not
 	// fail because one HTTP caller went away.
 	bg context.Context
+	// loopsCtx ends the heartbeat and watch loops at shutdown.
+	loopsCtx  context.Context
+	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
 
 	startOnce sync.Once
 	stopOnce  sync.Once
@@ -239,6 +261,8 @@ func New(st Store, snd Sender, o Options) *Engine {
 		stopped:    make(chan struct{}),
 	}
 	e.router = newRouter(st, e.req.app, o.Now)
+	e.nodes.Store(1)
+	e.loopsCtx, e.stopLoops = context.WithCancel(context.Background())
 	return e
 }
 
@@ -250,6 +274,14 @@ func (e *Engine) Owner() string { return e.o.Owner }
 func (e *Engine) Start() {
 	e.startOnce.Do(func() {
 		go e.commitLoop()
+		if e.o.NoDelivery {
+			// Nothing else runs: mark it so for Shutdown.
+			close(e.claimDone)
+			close(e.extendDone)
+			close(e.dispDone)
+			close(e.recordDone)
+			return
+		}
 		go e.dispatchLoop()
 		for range e.o.Workers {
 			e.workersDone.Add(1)
@@ -258,6 +290,9 @@ func (e *Engine) Start() {
 		go e.recordLoop()
 		go e.claimLoop()
 		go e.extendLoop()
+		e.loops.Add(2)
+		go e.heartbeatLoop()
+		go e.watchLoop()
 		e.wakeClaimer()
 	})
 }
@@ -271,6 +306,8 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	var err error
 	e.stopOnce.Do(func() {
 		close(e.stopped)
+		e.stopLoops()
+		e.loops.Wait()
 		close(e.stopIngest)
 		<-e.ingestDone
 		close(e.stopClaim)
@@ -286,7 +323,9 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 			err = ctx.Err()
 		}
 		e.workersDone.Wait()
-		close(e.recordCh)
+		if !e.o.NoDelivery {
+			close(e.recordCh)
+		}
 		<-e.recordDone
 		e.jobs.Wait()
 		e.cancelSend()
@@ -306,6 +345,50 @@ func (e *Engine) EndpointChanged(ep *herald.Endpoint) {
 		// Deliveries paused while it was disabled are due again.
 		e.budget.markSpilled(ep.ID)
 		e.wakeClaimer()
+	}
+}
+
+// heartbeatLoop tells the store this node lives and learns how many do,
+// so that each takes its share of cluster-wide limits.
+func (e *Engine) heartbeatLoop() {
+	defer e.loops.Done()
+	t := time.NewTicker(e.o.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		n, err := e.st.NodeHeartbeat(e.loopsCtx, e.o.Owner, e.o.Now(), 3*e.o.HeartbeatInterval)
+		if err == nil && int64(n) != e.nodes.Load() {
+			e.nodes.Store(int64(n))
+			e.log.Info("nodes sharing the work", "nodes", n)
+			// Recompute every queue's share.
+			select {
+			case e.ctlCh <- nil:
+			case <-e.loopsCtx.Done():
+				return
+			}
+		}
+		select {
+		case <-t.C:
+		case <-e.loopsCtx.Done():
+			return
+		}
+	}
+}
+
+// watchLoop wakes the claimer when another node makes work due.
+func (e *Engine) watchLoop() {
+	defer e.loops.Done()
+	for {
+		err := e.st.WatchDue(e.loopsCtx, e.wakeClaimer)
+		if e.loopsCtx.Err() != nil || err == nil {
+			// Shutting down, or a single-node store: nothing to watch.
+			return
+		}
+		e.log.Warn("watching for due deliveries failed; polling meanwhile", slog_err(err))
+		select {
+		case <-e.loopsCtx.Done():
+			return
+		case <-time.After(time.Second):
+		}
 	}
 }
 

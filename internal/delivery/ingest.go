@@ -108,6 +108,11 @@ func (e *Engine) commit(batch []*ingestReq) {
 			ev.Routing = routing
 			var ts []store.Target
 			for _, ep := range matched {
+				if e.o.NoDelivery {
+					// Worker nodes claim it.
+					ts = append(ts, store.Target{Endpoint: ep})
+					continue
+				}
 				lease := e.budget.tryReserve(ep.ID)
 				if lease {
 					reserved = append(reserved, ep.ID)
@@ -132,7 +137,11 @@ func (e *Engine) commit(batch []*ingestReq) {
 	}
 	var leased []*store.Job
 	spilled := false
+	accepted := 0
 	for _, r := range res {
+		if r.Err == nil && !r.Duplicate {
+			accepted++
+		}
 		for _, j := range r.Jobs {
 			if j.Leased {
 				leased = append(leased, j)
@@ -141,10 +150,11 @@ func (e *Engine) commit(batch []*ingestReq) {
 			}
 		}
 	}
+	e.o.Metrics.EventsAccepted(accepted)
 	if len(leased) > 0 {
 		e.jobsCh <- handoff{jobs: leased}
 	}
-	if spilled {
+	if spilled && !e.o.NoDelivery {
 		e.wakeClaimer()
 	}
 	for i, r := range batch {

@@ -46,10 +46,11 @@ func (e *Engine) policy(ep *herald.Endpoint, app *herald.App) *RetryPolicy {
 	return &p
 }
 
-// maxInFlight returns how many requests may be in flight to an endpoint.
+// maxInFlight returns how many requests this node may have in flight to
+// an endpoint: its share of the endpoint's cluster-wide cap.
 func (e *Engine) maxInFlight(ep *herald.Endpoint) int {
 	s := herald.EffectiveDelivery(ep, e.req.app(e.bg, ep.AppID), herald.DeliverySettings{MaxInFlight: e.o.MaxInFlightPerEndpoint})
-	return s.MaxInFlight
+	return nodeShare(s.MaxInFlight, e.nodes.Load())
 }
 
 // timeout returns the request timeout of an endpoint of an app.

@@ -130,11 +130,20 @@ func (rb *requestBuilder) build(ctx context.Context, j *store.Job, now time.Time
 func (e *Engine) workerLoop() {
 	defer e.workersDone.Done()
 	for j := range e.workCh {
+		e.o.Metrics.InFlight(1)
 		res, ok := e.attempt(e.sendCtx, j, herald.TriggerScheduled)
+		e.o.Metrics.InFlight(-1)
+		m := doneMsg{job: j, released: !ok}
 		if ok {
+			a := res.Attempt
+			m.kind, m.latency = a.ErrorKind, time.Duration(a.LatencyMS*float64(time.Millisecond))
+			if a.Response != nil {
+				m.status = a.Response.StatusCode
+			}
+			e.o.Metrics.Attempt(outcome(res.Status), m.latency)
 			e.recordCh <- recordItem{res: res, job: j}
 		}
-		e.doneCh <- doneMsg{job: j, released: !ok}
+		e.doneCh <- m
 	}
 }
 
@@ -192,6 +201,14 @@ func (e *Engine) attempt(ctx context.Context, j *store.Job, trigger string) (sto
 			"attempt", n, "error_kind", string(a.ErrorKind), "error", a.Error, "status", string(v.Status))
 	}
 	return r, true
+}
+
+// outcome names an attempt's result for metrics.
+func outcome(s herald.DeliveryStatus) string {
+	if s == herald.StatusPending {
+		return "retry"
+	}
+	return string(s)
 }
 
 // flatten turns headers into one string per name, as they are shown.

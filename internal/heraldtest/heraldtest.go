@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
@@ -37,6 +38,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// AllowUndeclaredEventTypes accepts events of types not in the catalog.
 	AllowUndeclaredEventTypes bool
+	// MetricsToken guards /metrics when set.
+	MetricsToken string
 	// Engine adjusts the engine's options after the defaults are set.
 	Engine func(*delivery.Options)
 }
@@ -67,7 +70,9 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	snd := sender.New(sender.Options{UserAgent: "Herald/" + herald.Version})
+	m := metrics.New("test-node", st)
 	eo := delivery.Options{
+		Metrics:                m,
 		Retry:                  delivery.RetryPolicy{Schedule: schedule, MaxRetryAfter: time.Hour},
 		DefaultTimeout:         o.Timeout,
 		PollInterval:           50 * time.Millisecond,
@@ -81,7 +86,8 @@ func Start(t testing.TB, o Options) *Server {
 	eng.Start()
 	a := api.New(st, eng, api.Options{AdminToken: Token, MaxBodyBytes: o.MaxBodyBytes,
 		AllowUndeclaredEventTypes: o.AllowUndeclaredEventTypes,
-		Defaults:                  herald.DeliverySettings{RetrySchedule: o.RetrySchedule, TimeoutMS: int(o.Timeout / time.Millisecond), MaxInFlight: eo.MaxInFlightPerEndpoint}})
+		Metrics:                   m.Handler(), MetricsToken: o.MetricsToken,
+		Defaults: herald.DeliverySettings{RetrySchedule: o.RetrySchedule, TimeoutMS: int(o.Timeout / time.Millisecond), MaxInFlight: eo.MaxInFlightPerEndpoint}})
 	hs := httptest.NewServer(a)
 	t.Cleanup(func() {
 		hs.Close()

@@ -147,8 +147,56 @@ type Store interface {
 	BulkJobUpdate(ctx context.Context, j *herald.BulkJob) error
 	BulkJobGet(ctx context.Context, appID, id string) (*herald.BulkJob, error)
 
+	// UsageGet returns how many deliveries the app's events created in
+	// the calendar month (UTC) that contains at. EventsEnqueue counts
+	// them as it creates them.
+	UsageGet(ctx context.Context, appID string, at time.Time) (int64, error)
+
+	// QueueStats counts pending deliveries and reports the earliest due
+	// time among those due at now, for metrics.
+	QueueStats(ctx context.Context, now time.Time) (QueueStats, error)
+
+	// Retain removes events created before `before`, with their
+	// deliveries and attempts, at most Batch events per call so that no
+	// lock is held for long; callers repeat until Done. Pending
+	// deliveries are removed too: they are older than the retention.
+	Retain(ctx context.Context, p RetainParams) (RetainResult, error)
+
+	// NodeHeartbeat records that node is alive at now and returns how
+	// many nodes were alive within the last `within` (at least 1), so
+	// that cluster-wide limits can be shared out between nodes.
+	NodeHeartbeat(ctx context.Context, node string, now time.Time, within time.Duration) (int, error)
+
+	// WatchDue calls fn whenever another node may have made deliveries
+	// due (new unleased deliveries, requeues, released leases), until ctx
+	// ends. A single-node store returns nil at once.
+	WatchDue(ctx context.Context, fn func()) error
+
 	// Close releases the store's resources.
 	Close() error
+}
+
+// QueueStats describes the delivery queue.
+type QueueStats struct {
+	// Pending counts pending deliveries; Due those due now.
+	Pending int64
+	Due     int64
+	// OldestDue is the earliest next attempt time among due deliveries;
+	// zero when none is due.
+	OldestDue time.Time
+}
+
+// RetainParams is one step of removing old data.
+type RetainParams struct {
+	Before time.Time
+	Batch  int
+}
+
+// RetainResult counts what one Retain call removed.
+type RetainResult struct {
+	Events, Deliveries, Attempts int64
+	// Done is set when nothing older than Before remains.
+	Done bool
 }
 
 // HealthParams is one batch of delivery outcomes for EndpointsTrackHealth.

@@ -107,6 +107,7 @@ func (db *DB) AppDelete(ctx context.Context, appID string) error {
 			`DELETE FROM events WHERE app_id = ?`,
 			`DELETE FROM endpoints WHERE app_id = ?`,
 			`DELETE FROM bulk_jobs WHERE app_id = ?`,
+			`DELETE FROM usage WHERE app_id = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, appID); err != nil {
 				return fmt.Errorf("app delete: %w", err)

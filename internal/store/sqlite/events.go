@@ -11,7 +11,9 @@ import (
 )
 
 // EventsEnqueue implements store.Store: the whole batch is one write
-// transaction, so one fsync makes a thousand events durable.
+// transaction, so one fsync makes a thousand events durable. The usage of
+// each app is counted in the same transaction, so that it never drifts
+// from the deliveries actually stored.
 func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store.EnqueueResult, error) {
 	results := make([]store.EnqueueResult, len(p.Events))
 	if len(p.Events) == 0 {
@@ -37,6 +39,8 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		// the app and its endpoints up once.
 		apps := map[string]bool{}
 		endpoints := map[string][]*herald.Endpoint{}
+		// Deliveries created, per app and month, written once at the end.
+		usage := usageCounts{}
 
 		since := micro(p.IdempotencySince)
 		for i, in := range p.Events {
@@ -132,8 +136,9 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				}
 				res.Jobs = append(res.Jobs, &store.Job{Delivery: d, Event: &ev, Endpoint: t.Endpoint, Leased: t.Lease})
 			}
+			usage.add(ev.AppID, ev.CreatedAt, len(res.Jobs))
 		}
-		return nil
+		return usage.write(ctx, tx, db.stmts.addUsage)
 	})
 	if err != nil {
 		return nil, err

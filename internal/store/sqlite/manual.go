@@ -20,7 +20,10 @@ import (
 // and the endpoint not deleted: a pending delivery of a deleted endpoint
 // would never be sent nor failed. Such a delivery fails the whole call with
 // ErrNotFound, and nothing is stored. A nil NextAttemptAt means due at
-// CreatedAt, and an empty EventType the event's.
+// CreatedAt, and an empty EventType the event's. The deliveries count in
+// their app's usage for the month of their CreatedAt, as enqueued ones do,
+// except test deliveries: like TestSendRecord's, they are not the app's
+// traffic.
 func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error {
 	if len(ds) == 0 {
 		return nil
@@ -36,6 +39,7 @@ func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 			return fmt.Errorf("deliveries create: %w", err)
 		}
 		defer st.Close()
+		usage := usageCounts{}
 		for _, d := range ds {
 			next := d.CreatedAt
 			if d.NextAttemptAt != nil {
@@ -56,8 +60,11 @@ func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 			if err := mustAffect(res, "delivery %q: event %q or endpoint %q of app %q", d.ID, d.EventID, d.EndpointID, d.AppID); err != nil {
 				return err
 			}
+			if !d.Test {
+				usage.add(d.AppID, d.CreatedAt, 1)
+			}
 		}
-		return nil
+		return usage.write(ctx, tx, db.stmts.addUsage)
 	})
 }
 

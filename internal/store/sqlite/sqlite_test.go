@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -382,6 +383,12 @@ func TestQueryPlans(t *testing.T) {
 		// index, whatever the size of its history.
 		{"stats counts", plan(statsCountsQuery, []any{"ep", "dlv_", 1, 2, 3, 4}),
 			[]string{"USING INDEX deliveries_endpoint (endpoint_id=? AND id>?)"}},
+		// Queue statistics read the pending deliveries from the partial
+		// indexes only, and retention the oldest events only.
+		{"queue stats", plan(queueStatsQuery, []any{1}),
+			[]string{"SCAN deliveries USING INDEX deliveries_due", "USING INDEX deliveries_lease_owner (lease_owner>?)"}},
+		{"retain", plan(retainSelect, []any{1, 10}),
+			[]string{"USING INDEX events_created (created_at<?)"}},
 		{"stats attempts", plan(statsAttemptsQuery, []any{"ep", "dlv_", 1, 2}),
 			[]string{"USING INDEX deliveries_endpoint (endpoint_id=? AND id>?)", "USING INDEX attempts_delivery (delivery_id=?)"}},
 	} {
@@ -662,5 +669,36 @@ func TestTrackHealthHealthyWritesNothing(t *testing.T) {
 		if n := changes() - before; n != 1 {
 			t.Errorf("outcome %v changed %d rows, want 1", ok, n)
 		}
+	}
+}
+
+// TestRetainBulkJobs: Retain also removes the bulk jobs not updated since
+// the cut, and keeps those still reporting progress.
+func TestRetainBulkJobs(t *testing.T) {
+	db := openTemp(t)
+	ctx := t.Context()
+	now := time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
+	app := &herald.App{ID: herald.NewID(herald.PrefixApp), Name: "a", CreatedAt: now, UpdatedAt: now}
+	if err := db.AppCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	old := &herald.BulkJob{ID: herald.NewID("job_"), AppID: app.ID, Kind: "recover", State: herald.JobRunning,
+		CreatedAt: now.Add(-48 * time.Hour), UpdatedAt: now.Add(-48 * time.Hour)}
+	running := &herald.BulkJob{ID: herald.NewID("job_"), AppID: app.ID, Kind: "recover", State: herald.JobRunning,
+		CreatedAt: now.Add(-48 * time.Hour), UpdatedAt: now}
+	for _, j := range []*herald.BulkJob{old, running} {
+		if err := db.BulkJobCreate(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := db.Retain(ctx, store.RetainParams{Before: now.Add(-24 * time.Hour)})
+	if err != nil || !res.Done {
+		t.Fatalf("Retain: %+v, %v", res, err)
+	}
+	if _, err := db.BulkJobGet(ctx, app.ID, old.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("BulkJobGet of the old job: %v, want ErrNotFound", err)
+	}
+	if _, err := db.BulkJobGet(ctx, app.ID, running.ID); err != nil {
+		t.Errorf("BulkJobGet of the running job: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ type writerStmts struct {
 	insertDelivery   *sql.Stmt
 	insertAttempt    *sql.Stmt
 	recordDelivery   *sql.Stmt
+	addUsage         *sql.Stmt
 }
 
 // retryOfDeleted is true in recordDelivery when the new status (?1) is
@@ -60,6 +61,8 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 				attempt_count = attempt_count + 1,
 				lease_owner = NULL, lease_until = NULL, updated_at = ?4
 			WHERE id = ?5`},
+		{&s.addUsage, `INSERT INTO usage (app_id, month, deliveries) VALUES (?, ?, ?)
+			ON CONFLICT (app_id, month) DO UPDATE SET deliveries = deliveries + excluded.deliveries`},
 	} {
 		st, err := w.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -73,7 +76,7 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 
 func (s *writerStmts) close() {
 	for _, st := range []*sql.Stmt{s.idempotent, s.appExists, s.enabledEndpoints,
-		s.insertEvent, s.insertDelivery, s.insertAttempt, s.recordDelivery} {
+		s.insertEvent, s.insertDelivery, s.insertAttempt, s.recordDelivery, s.addUsage} {
 		if st != nil {
 			st.Close()
 		}

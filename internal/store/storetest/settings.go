@@ -26,6 +26,7 @@ func testAppSettings(t *testing.T, s store.Store) {
 		RetrySchedule:            "5s,5m,1h",
 		TimeoutMS:                7000,
 		MaxInFlight:              12,
+		MonthlyDeliveryQuota:     1_000_000,
 	}
 	noErr(t, s.AppCreate(ctx, a), "AppCreate")
 	plain := mkApp(t, s, "plain")
@@ -43,7 +44,7 @@ func testAppSettings(t *testing.T, s store.Store) {
 	noErr(t, err, "AppList")
 	equal(t, "AppList", list, []*herald.App{plain, a})
 
-	a.AppSettings = herald.AppSettings{MaxEndpointsPerEventType: 1, TimeoutMS: 500}
+	a.AppSettings = herald.AppSettings{MaxEndpointsPerEventType: 1, TimeoutMS: 500, MonthlyDeliveryQuota: 1 << 40}
 	a.UpdatedAt = at(time.Hour)
 	noErr(t, s.AppUpdate(ctx, a), "AppUpdate settings")
 	got, err = s.AppGet(ctx, a.ID)
@@ -91,6 +92,7 @@ func testEndpointSettings(t *testing.T, s store.Store) {
 		Filter:         `data.amount > 100 && data.currency == "JPY"`,
 		RetrySchedule:  "1s,10s",
 		MaxInFlight:    3,
+		RateLimit:      2.5,
 		DisabledReason: "receiver answered 410 Gone",
 		DisabledAt:     &disabledAt,
 	}
@@ -129,7 +131,7 @@ func testEndpointSettings(t *testing.T, s store.Store) {
 		equal(t, "claimed job's endpoint", j.Endpoint, byID[j.Endpoint.ID])
 	}
 
-	full.EndpointSettings = herald.EndpointSettings{Filter: "true"}
+	full.EndpointSettings = herald.EndpointSettings{Filter: "true", RateLimit: 0.1}
 	full.UpdatedAt = at(time.Hour)
 	noErr(t, s.EndpointUpdate(ctx, full), "EndpointUpdate")
 	got, err = s.EndpointGet(ctx, a.ID, full.ID)

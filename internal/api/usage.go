@@ -1,0 +1,77 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// monthBounds returns the start of the calendar month (UTC) holding t and
+// the start of the next, when usage resets.
+func monthBounds(t time.Time) (start, next time.Time) {
+	t = t.UTC()
+	start = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	return start, start.AddDate(0, 1, 0)
+}
+
+// checkQuota refuses an event once the app has used its monthly delivery
+// quota. The count is read at most once a second per app, so a burst may
+// pass the quota by what arrives within that second.
+func (s *Server) checkQuota(w http.ResponseWriter, r *http.Request, a *herald.App) *Error {
+	if a.MonthlyDeliveryQuota <= 0 {
+		return nil
+	}
+	now := s.o.Now().UTC()
+	used, ok := s.usage.Get(a.ID)
+	if !ok {
+		n, err := s.st.UsageGet(r.Context(), a.ID, now)
+		if err != nil {
+			return storeError(err, "usage")
+		}
+		used = n
+		s.usage.Put(a.ID, n)
+	}
+	if used < a.MonthlyDeliveryQuota {
+		return nil
+	}
+	_, next := monthBounds(now)
+	w.Header().Set("Retry-After", strconv.Itoa(int(next.Sub(now).Seconds())+1))
+	return &Error{Status: http.StatusTooManyRequests, Code: CodeQuotaExceeded,
+		Message: fmt.Sprintf("the app has used its monthly delivery quota of %d deliveries (%d used); it resets at %s",
+			a.MonthlyDeliveryQuota, used, next.Format(time.RFC3339))}
+}
+
+// getUsage answers GET /v1/apps/{app}/usage.
+func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	now := s.o.Now().UTC()
+	n, err := s.st.UsageGet(r.Context(), a.ID, now)
+	if err != nil {
+		return storeError(err, "usage")
+	}
+	start, next := monthBounds(now)
+	var quota *int64
+	if a.MonthlyDeliveryQuota > 0 {
+		quota = &a.MonthlyDeliveryQuota
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"month": start.Format("2006-01"), "deliveries": n, "quota": quota, "resets_at": next,
+	})
+	return nil
+}
+
+// readyz answers whether this node can serve: the store answers (and its
+// migrations ran, which Open does before anything is served).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.st.AppList(r.Context(), storeListOne); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "store: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

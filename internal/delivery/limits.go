@@ -1,0 +1,105 @@
+package delivery
+
+import (
+	"math"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/heraldhq/herald"
+)
+
+// flow is what the dispatcher keeps per endpoint beyond its queue: its
+// rate limiter and its adaptive in-flight window. It outlives the queue,
+// which goes when empty: a fresh limiter would let a trickle of events
+// exceed the rate.
+type flow struct {
+	limiter *rate.Limiter
+	rate    float64
+	// window is the adaptive in-flight cap (additive increase,
+	// multiplicative decrease) within the endpoint's max.
+	window float64
+	// baseline is a slowly rising floor of observed latency; a sample far
+	// above it counts as congestion.
+	baseline time.Duration
+	lastUsed time.Time
+}
+
+// nodeShare divides a cluster-wide limit between the live nodes, so that
+// together they hold it: each takes its share, rounded up for in-flight
+// caps (at least 1), and an equal part of a rate.
+func nodeShare(total int, nodes int64) int {
+	if nodes <= 1 {
+		return total
+	}
+	return max(1, int(math.Ceil(float64(total)/float64(nodes))))
+}
+
+func (d *dispatcher) flow(q *epQueue) *flow {
+	f := d.flows[q.ep.ID]
+	if f == nil {
+		f = &flow{window: float64(q.max)}
+		d.flows[q.ep.ID] = f
+	}
+	f.lastUsed = d.e.o.Now()
+	r := q.ep.RateLimit
+	if r > 0 {
+		if n := d.e.nodes.Load(); n > 1 {
+			r /= float64(n)
+		}
+		if f.limiter == nil || f.rate != r {
+			f.limiter = rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r/10))))
+			f.rate = r
+		}
+	} else {
+		f.limiter, f.rate = nil, 0
+	}
+	if f.window > float64(q.max) || f.window < 1 {
+		f.window = float64(q.max)
+	}
+	return f
+}
+
+// congested reports whether an attempt's outcome says the endpoint is
+// overloaded: 429, 502, 503, 504, a timeout, or a latency far above its
+// usual.
+func (f *flow) congested(m doneMsg) bool {
+	switch m.status {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	if m.kind == herald.ErrorKindTimeout {
+		return true
+	}
+	if m.latency > 0 {
+		if f.baseline == 0 || m.latency < f.baseline {
+			f.baseline = m.latency
+		} else {
+			// Let the floor rise slowly, so a lasting change of the
+			// endpoint's speed becomes its new normal.
+			f.baseline += (m.latency - f.baseline) / 64
+		}
+		return m.latency > 100*time.Millisecond && m.latency > 4*f.baseline
+	}
+	return false
+}
+
+// adapt moves the window after an attempt: halve on congestion, grow by
+// about one per window of successes otherwise.
+func (f *flow) adapt(m doneMsg, max int) {
+	if m.released {
+		return
+	}
+	if f.congested(m) {
+		f.window = math.Max(1, f.window/2)
+		return
+	}
+	if m.kind == herald.ErrorKindNone || m.kind == herald.ErrorKindHTTPStatus {
+		f.window = math.Min(float64(max), f.window+1/f.window)
+	}
+}
+
+// nodesAlive is shared with the heartbeat loop.
+type nodesAlive = atomic.Int64

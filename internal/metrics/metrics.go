@@ -1,0 +1,120 @@
+// Package metrics exposes Herald's Prometheus metrics. Each server has its
+// own registry (no global state), so tests and several servers in one
+// process do not collide.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Metrics holds the collectors the engine and the API update. A nil
+// *Metrics is valid and records nothing, so callers need no checks.
+type Metrics struct {
+	reg        *prometheus.Registry
+	events     prometheus.Counter
+	deliveries *prometheus.CounterVec
+	latency    prometheus.Histogram
+	inFlight   prometheus.Gauge
+}
+
+// QueueStatser reports the delivery queue, read at each scrape.
+type QueueStatser interface {
+	QueueStats(ctx context.Context, now time.Time) (store.QueueStats, error)
+}
+
+// New registers Herald's metrics on a new registry; node labels them.
+func New(node string, q QueueStatser) *Metrics {
+	reg := prometheus.NewRegistry()
+	labels := prometheus.Labels{"node": node}
+	m := &Metrics{
+		reg: reg,
+		events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_events_accepted_total", Help: "Events accepted (answered 202), duplicates excluded.", ConstLabels: labels,
+		}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_attempts_total", Help: "Attempts by outcome: succeeded, retry (will be tried again), failed (final).", ConstLabels: labels,
+		}, []string{"outcome"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "herald_attempt_duration_seconds", Help: "Time from sending a request to its complete answer (or failure).", ConstLabels: labels,
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_requests_in_flight", Help: "Requests this node is sending now.", ConstLabels: labels,
+		}),
+	}
+	reg.MustRegister(m.events, m.deliveries, m.latency, m.inFlight,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if q != nil {
+		reg.MustRegister(&queueCollector{q: q})
+	}
+	return m
+}
+
+// Handler serves the metrics in Prometheus's text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// EventsAccepted counts accepted events.
+func (m *Metrics) EventsAccepted(n int) {
+	if m != nil {
+		m.events.Add(float64(n))
+	}
+}
+
+// Attempt records one attempt's outcome and latency.
+func (m *Metrics) Attempt(outcome string, latency time.Duration) {
+	if m != nil {
+		m.deliveries.WithLabelValues(outcome).Inc()
+		m.latency.Observe(latency.Seconds())
+	}
+}
+
+// InFlight moves the in-flight gauge.
+func (m *Metrics) InFlight(delta int) {
+	if m != nil {
+		m.inFlight.Add(float64(delta))
+	}
+}
+
+// queueCollector reads the queue at scrape time: a gauge kept up to date
+// by every node would be wrong across nodes, the store is right.
+type queueCollector struct{ q QueueStatser }
+
+var (
+	pendingDesc = prometheus.NewDesc("herald_queue_pending", "Pending deliveries (due or waiting for a retry).", nil, nil)
+	dueDesc     = prometheus.NewDesc("herald_queue_due", "Deliveries due now and not yet sent.", nil, nil)
+	ageDesc     = prometheus.NewDesc("herald_queue_oldest_due_age_seconds", "How long the oldest due delivery has been waiting.", nil, nil)
+)
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pendingDesc
+	ch <- dueDesc
+	ch <- ageDesc
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	now := time.Now()
+	st, err := c.q.QueueStats(ctx, now)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(pendingDesc, err)
+		return
+	}
+	age := 0.0
+	if !st.OldestDue.IsZero() {
+		age = now.Sub(st.OldestDue).Seconds()
+	}
+	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(dueDesc, prometheus.GaugeValue, float64(st.Due))
+	ch <- prometheus.MustNewConstMetric(ageDesc, prometheus.GaugeValue, age)
+}

@@ -1,0 +1,239 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Usage, queue statistics, retention and heartbeats: the calls that serve
+// quotas, metrics and housekeeping rather than the delivery path.
+
+// usageMonth is the usage table's month of t: its calendar month in UTC,
+// so that every node and every time zone agree on which month an event
+// counts in.
+func usageMonth(t time.Time) string { return t.UTC().Format("2006-01") }
+
+// usageKey is one row of the usage table.
+type usageKey struct{ appID, month string }
+
+// usageCounts accumulates the deliveries created by one transaction, so
+// that it writes one upsert per app and month instead of one per delivery.
+type usageCounts map[usageKey]int64
+
+func (u usageCounts) add(appID string, at time.Time, n int) {
+	if n > 0 {
+		u[usageKey{appID, usageMonth(at)}] += int64(n)
+	}
+}
+
+// write adds the counts to the usage table within tx.
+func (u usageCounts) write(ctx context.Context, tx *sql.Tx, st *sql.Stmt) error {
+	if len(u) == 0 {
+		return nil
+	}
+	add := tx.StmtContext(ctx, st)
+	for k, n := range u {
+		if _, err := add.ExecContext(ctx, k.appID, k.month, n); err != nil {
+			return fmt.Errorf("usage: %w", err)
+		}
+	}
+	return nil
+}
+
+// UsageGet implements store.Store. An app without a row for the month (or
+// no app at all) has used nothing: the quota check needs no error to
+// handle there.
+func (db *DB) UsageGet(ctx context.Context, appID string, at time.Time) (int64, error) {
+	var n int64
+	err := db.r.QueryRowContext(ctx, `SELECT deliveries FROM usage WHERE app_id = ? AND month = ?`,
+		appID, usageMonth(at)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("usage get: %w", err)
+	}
+	return n, nil
+}
+
+// queueStatsQuery reads the pending deliveries from the two partial
+// indexes that hold them: deliveries_due (unleased) and
+// deliveries_lease_owner (leased, few: those in flight). A lease is only
+// ever held by a pending delivery (every status change clears it), so the
+// two parts add up to the pending deliveries without reading the finished
+// history. The cost grows with the backlog, not with the history; a
+// metrics scrape can afford that, and a dedicated covering index would
+// cost every enqueue and every record instead.
+const queueStatsQuery = `
+	SELECT COUNT(*), COUNT(CASE WHEN next_attempt_at <= ?1 THEN 1 END),
+		MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END)
+	FROM deliveries INDEXED BY deliveries_due
+	WHERE status = 'pending' AND lease_owner IS NULL
+	UNION ALL
+	SELECT COUNT(*), COUNT(CASE WHEN next_attempt_at <= ?1 THEN 1 END),
+		MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END)
+	FROM deliveries INDEXED BY deliveries_lease_owner
+	WHERE lease_owner IS NOT NULL AND status = 'pending'`
+
+// QueueStats implements store.Store. Leased deliveries count as pending
+// and, once their time has come, as due: they are not sent yet.
+func (db *DB) QueueStats(ctx context.Context, now time.Time) (store.QueueStats, error) {
+	var st store.QueueStats
+	err := db.inReadTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, queueStatsQuery, micro(now))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				pending, due int64
+				oldest       sql.NullInt64
+			)
+			if err := rows.Scan(&pending, &due, &oldest); err != nil {
+				return err
+			}
+			st.Pending += pending
+			st.Due += due
+			if oldest.Valid && (st.OldestDue.IsZero() || fromMicro(oldest.Int64).Before(st.OldestDue)) {
+				st.OldestDue = fromMicro(oldest.Int64)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return store.QueueStats{}, fmt.Errorf("queue stats: %w", err)
+	}
+	return st, nil
+}
+
+// defaultRetainBatch applies when RetainParams.Batch is not above 0.
+const defaultRetainBatch = 1000
+
+// retainSelect picks the oldest events of a Retain call from
+// events_created, so that a call reads no more than its batch.
+const retainSelect = `SELECT id FROM events WHERE created_at < ? ORDER BY created_at LIMIT ?`
+
+// Retain implements store.Store. Each call is one write transaction of at
+// most Batch events: SQLite has one writer, and a long delete would hold
+// up every enqueue behind it. Attempts go first, then deliveries, then
+// events, each found by index from the events' ids. Bulk jobs not updated
+// since before the cut are removed as well: they only report progress,
+// and a job still running is updated often.
+func (db *DB) Retain(ctx context.Context, p store.RetainParams) (store.RetainResult, error) {
+	batch := p.Batch
+	if batch <= 0 {
+		batch = defaultRetainBatch
+	}
+	before := micro(p.Before)
+	var res store.RetainResult
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		res = store.RetainResult{}
+		rows, err := tx.QueryContext(ctx, retainSelect, before, batch)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		for start := 0; start < len(ids); start += inChunk {
+			chunk := ids[start:min(start+inChunk, len(ids))]
+			args := make([]any, len(chunk))
+			for i, id := range chunk {
+				args[i] = id
+			}
+			in := `(` + placeholders(len(chunk)) + `)`
+			for _, d := range []struct {
+				n *int64
+				q string
+			}{
+				{&res.Attempts, `DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN ` + in + `)`},
+				{&res.Deliveries, `DELETE FROM deliveries WHERE event_id IN ` + in},
+				{&res.Events, `DELETE FROM events WHERE id IN ` + in},
+			} {
+				r, err := tx.ExecContext(ctx, d.q, args...)
+				if err != nil {
+					return err
+				}
+				n, err := r.RowsAffected()
+				if err != nil {
+					return err
+				}
+				*d.n += n
+			}
+		}
+
+		if _, err := tx.ExecContext(ctx, `DELETE FROM bulk_jobs WHERE updated_at < ?`, before); err != nil {
+			return err
+		}
+
+		// A short batch took everything left; a full one may have too,
+		// which only a look at the index can tell.
+		if len(ids) < batch {
+			res.Done = true
+			return nil
+		}
+		var more int
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE created_at < ?)`, before).Scan(&more); err != nil {
+			return err
+		}
+		res.Done = more == 0
+		return nil
+	})
+	if err != nil {
+		return store.RetainResult{}, fmt.Errorf("retain: %w", err)
+	}
+	return res, nil
+}
+
+// nodesForgetAfter is how many `within` periods a node's row outlives its
+// last heartbeat: long enough that a node pausing briefly keeps its row,
+// short enough that the table holds only recent nodes.
+const nodesForgetAfter = 10
+
+// NodeHeartbeat implements store.Store. Several processes may share one
+// database file, so the count is real even here. A node is alive at
+// exactly now-within, and the caller itself always counts.
+func (db *DB) NodeHeartbeat(ctx context.Context, node string, now time.Time, within time.Duration) (int, error) {
+	var n int
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, seen_at) VALUES (?1, ?2)
+			ON CONFLICT (id) DO UPDATE SET seen_at = ?2`, node, micro(now)); err != nil {
+			return err
+		}
+		if within > 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE seen_at < ?`,
+				micro(now.Add(-nodesForgetAfter*within))); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM nodes WHERE seen_at >= ?`,
+			micro(now.Add(-max(within, 0)))).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("node heartbeat: %w", err)
+	}
+	return max(n, 1), nil
+}
+
+// WatchDue implements store.Store. It returns nil at once: SQLite has no
+// way to notify another process of a commit, and within one process the
+// engine that makes deliveries due wakes its own claimer. Processes
+// sharing a file find each other's work through NextDueAt and claims.
+func (db *DB) WatchDue(ctx context.Context, fn func()) error { return nil }
