@@ -29,6 +29,7 @@ type endpointInput struct {
 	Filter         *string            `json:"filter"`
 	RetrySchedule  *string            `json:"retry_schedule"`
 	MaxInFlight    *int               `json:"max_in_flight"`
+	RateLimit      *float64           `json:"rate_limit"`
 }
 
 // endpointView is an endpoint as the API shows it: credentials in headers
@@ -154,6 +155,12 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint) *Error {
 	}
 	if e := applyDelivery(&ep.RetrySchedule, &ep.TimeoutMS, &ep.MaxInFlight, in.RetrySchedule, nil, in.MaxInFlight); e != nil {
 		return e
+	}
+	if in.RateLimit != nil {
+		if *in.RateLimit < 0 || *in.RateLimit > maxRateLimit {
+			return errInvalid("rate_limit", "rate_limit is requests per second, from 0 (no limit) to %d", maxRateLimit)
+		}
+		ep.RateLimit = *in.RateLimit
 	}
 	return compileEndpoint(ep)
 }

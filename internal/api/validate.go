@@ -15,6 +15,7 @@ const (
 	maxTimeoutMS      = 120_000
 	maxInFlightLimit  = 1000
 	maxFilterLen      = 4096
+	maxRateLimit      = 100_000
 )
 
 var (

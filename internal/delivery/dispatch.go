@@ -266,7 +266,7 @@ func (d *dispatcher) unthrottle() {
 			d.makeReady(q)
 			continue
 		}
-		if wait := f.limiter.Reserve(); wait.OK() {
+		if wait := f.limiter.ReserveN(now, 1); wait.OK() {
 			delay := wait.DelayFrom(now)
 			wait.CancelAt(now)
 			if delay > 0 {
