@@ -151,14 +151,9 @@ func newLogger(cfg *config.Serve, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, o))
 }
 
-// storeDB is the store with what the app needs beyond the contract.
-type storeDB interface {
-	store.Store
-}
-
 // openStore opens the embedded SQLite database in the data dir (locked to
 // this process), or PostgreSQL when --database-url is set.
-func openStore(ctx context.Context, cfg *config.Serve, out io.Writer) (storeDB, func(), error) {
+func openStore(ctx context.Context, cfg *config.Serve, out io.Writer) (store.Store, func(), error) {
 	if cfg.DatabaseURL != "" {
 		return openPostgres(ctx, cfg)
 	}

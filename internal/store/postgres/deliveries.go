@@ -1,0 +1,446 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// defaultClaimLimit applies when ClaimParams.Limit is not above 0.
+const defaultClaimLimit = 100
+
+// DeliveryGet implements store.Store.
+func (db *DB) DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error) {
+	var d *herald.Delivery
+	err := db.inReadTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		d, err = scanDelivery(tx.QueryRow(ctx,
+			`SELECT `+deliveryCols+` FROM deliveries d WHERE d.app_id = $1 AND d.id = $2`, appID, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("delivery %q: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("delivery get: %w", err)
+		}
+		return loadAttempts(ctx, tx, []*herald.Delivery{d})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// DeliveryList implements store.Store.
+func (db *DB) DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error) {
+	var args params
+	q := `SELECT ` + deliveryCols + ` FROM deliveries d WHERE d.app_id = ` + args.add(p.AppID)
+	if p.EventID != "" {
+		q += ` AND d.event_id = ` + args.add(p.EventID)
+	}
+	if p.EndpointID != "" {
+		q += ` AND d.endpoint_id = ` + args.add(p.EndpointID)
+	}
+	if p.Status != "" {
+		q += ` AND d.status = ` + args.add(string(p.Status))
+	}
+	if !p.Since.IsZero() {
+		q += ` AND d.created_at >= ` + args.add(ts(p.Since))
+	}
+	if !p.Until.IsZero() {
+		q += ` AND d.created_at < ` + args.add(ts(p.Until))
+	}
+	if p.Cursor != "" {
+		q += ` AND d.id < ` + args.add(p.Cursor)
+	}
+	q += ` ORDER BY d.id DESC LIMIT ` + args.add(limit(p.Limit))
+
+	ds := []*herald.Delivery{}
+	err := db.inReadTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("delivery list: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				return fmt.Errorf("delivery list: %w", err)
+			}
+			ds = append(ds, d)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("delivery list: %w", err)
+		}
+		rows.Close()
+		if p.WithAttempts {
+			return loadAttempts(ctx, tx, ds)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// loadAttempts fills the Attempts of every delivery of ds, in order, with
+// one query.
+func loadAttempts(ctx context.Context, tx pgx.Tx, ds []*herald.Delivery) error {
+	byID := make(map[string]*herald.Delivery, len(ds))
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		d.Attempts = []*herald.Attempt{}
+		byID[d.ID] = d
+		ids[i] = d.ID
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT `+attemptCols+` FROM attempts
+		WHERE delivery_id = ANY($1::text[])
+		ORDER BY delivery_id, number, id`, ids)
+	if err != nil {
+		return fmt.Errorf("load attempts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAttempt(rows)
+		if err != nil {
+			return fmt.Errorf("load attempts: %w", err)
+		}
+		if d := byID[a.DeliveryID]; d != nil {
+			d.Attempts = append(d.Attempts, a)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load attempts: %w", err)
+	}
+	return nil
+}
+
+// claimMaxRead bounds the rows one claim reads, when capped endpoints make
+// it page through the due rows.
+const claimMaxRead = 10000
+
+// DeliveriesClaim implements store.Store.
+//
+// Due rows are read in due order (ties by id) and locked with FOR UPDATE
+// SKIP LOCKED: a row another node's claim is taking is stepped over
+// instead of waited for, and a row that node has just leased no longer
+// matches when re-checked, so concurrent claims never return the same
+// delivery and never queue behind each other. A lease that ran out
+// (lease_until before now: its node is gone or stuck) counts as none.
+//
+// With p.PerEndpoint, rows are read in pages and picked in Go; once an
+// endpoint reaches its cap, the next page leaves it out in SQL, so that one
+// endpoint's large backlog at the head of the queue is stepped over in the
+// index. The picked rows are then leased and returned with their events and
+// endpoints by one statement.
+func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
+	lim := p.Limit
+	if lim <= 0 {
+		lim = defaultClaimLimit
+	}
+	var jobs []*store.Job
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		ids, err := pickDue(ctx, tx, p, lim)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err := tx.Query(ctx, `WITH d AS (
+				UPDATE deliveries SET lease_owner = $2, lease_until = $3
+				WHERE id = ANY($1::text[])
+				RETURNING *)
+			SELECT `+deliveryCols+`, `+eventCols+`, `+endpointCols+`
+			FROM d
+			JOIN events ev ON ev.id = d.event_id
+			JOIN endpoints e ON e.id = d.endpoint_id
+			ORDER BY d.next_attempt_at, d.id`,
+			ids, p.Owner, ts(p.LeaseUntil))
+		if err != nil {
+			return fmt.Errorf("claim: lease: %w", err)
+		}
+		defer rows.Close()
+		jobs = make([]*store.Job, 0, len(ids))
+		for rows.Next() {
+			j, err := scanJob(rows)
+			if err != nil {
+				return fmt.Errorf("claim: lease: %w", err)
+			}
+			j.Leased = true
+			jobs = append(jobs, j)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("claim: lease: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// pickDue locks and returns the ids of at most lim due deliveries in due
+// order, at most p.PerEndpoint per endpoint when above 0.
+func pickDue(ctx context.Context, tx pgx.Tx, p store.ClaimParams, lim int) ([]string, error) {
+	var (
+		ids    []string
+		perEp  = map[string]int{}
+		capped []string // endpoints that reached p.PerEndpoint
+		after  bool     // whether afterDue and afterID hold the last row read
+		// The last row read: the next page starts after it.
+		afterDue time.Time
+		afterID  string
+		read     int
+	)
+	page := lim
+	if p.PerEndpoint > 0 {
+		page = max(lim, 100)
+	}
+	now := ts(p.Now)
+	for {
+		var args params
+		cond := `d.status = 'pending' AND d.next_attempt_at <= ` + args.add(now) + `
+			AND (d.lease_owner IS NULL OR d.lease_until < $1)
+			AND e.enabled AND e.deleted_at IS NULL`
+		if p.EndpointID != "" {
+			cond += ` AND d.endpoint_id = ` + args.add(p.EndpointID)
+		}
+		if after {
+			cond += ` AND (d.next_attempt_at, d.id) > (` + args.add(afterDue) + `, ` + args.add(afterID) + `)`
+		}
+		if len(capped) > 0 {
+			cond += ` AND d.endpoint_id <> ALL(` + args.add(capped) + `::text[])`
+		}
+		q := `SELECT d.id, d.endpoint_id, d.next_attempt_at
+			FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+			WHERE ` + cond + `
+			ORDER BY d.next_attempt_at, d.id
+			LIMIT ` + args.add(page) + `
+			FOR UPDATE OF d SKIP LOCKED`
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("claim: select: %w", err)
+		}
+		n := 0
+		for rows.Next() {
+			var id, ep string
+			var due time.Time
+			if err := rows.Scan(&id, &ep, &due); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("claim: select: %w", err)
+			}
+			n++
+			after, afterDue, afterID = true, due, id
+			if len(ids) >= lim {
+				continue
+			}
+			if p.PerEndpoint > 0 {
+				if perEp[ep] >= p.PerEndpoint {
+					continue
+				}
+				if perEp[ep]++; perEp[ep] == p.PerEndpoint {
+					capped = append(capped, ep)
+				}
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("claim: select: %w", err)
+		}
+		read += n
+		if len(ids) >= lim || n < page || p.PerEndpoint <= 0 || read >= claimMaxRead {
+			return ids, nil
+		}
+	}
+}
+
+// jobSelect reads deliveries with their events and endpoints; scanJob
+// scans its rows.
+const jobSelect = `SELECT ` + deliveryCols + `, ` + eventCols + `, ` + endpointCols + `
+	FROM deliveries d
+	JOIN events ev ON ev.id = d.event_id
+	JOIN endpoints e ON e.id = d.endpoint_id`
+
+func scanJob(s scanner) (*store.Job, error) {
+	d, dDest, dDone := deliveryDest()
+	ev, evDest, evDone := eventDest()
+	ep, epDest, epDone := endpointDest()
+	if err := s.Scan(append(append(dDest, evDest...), epDest...)...); err != nil {
+		return nil, err
+	}
+	dDone()
+	if err := errors.Join(evDone(), epDone()); err != nil {
+		return nil, err
+	}
+	return &store.Job{Delivery: d, Event: ev, Endpoint: ep}, nil
+}
+
+// Statements of DeliveriesRecord, run once per result.
+const (
+	// insertAttempt inserts the attempt only if its delivery still
+	// exists; its number defaults to the delivery's next one.
+	insertAttempt = `INSERT INTO attempts (` + attemptCols + `)
+		SELECT $1::text, d.id, CASE WHEN $2::int > 0 THEN $2::int ELSE d.attempt_count + 1 END, $3::text, $4::timestamptz,
+			$5::text, $6::text, $7::text, $8::bytea, $9::int, $10::text, $11::bytea, $12::boolean,
+			$13::bigint, $14::text, $15::text
+		FROM deliveries d WHERE d.id = $16`
+	// retryOfDeleted is true in recordDelivery when the new status is
+	// pending and the delivery's endpoint has been deleted: such a retry
+	// fails the delivery instead, as EndpointDelete did to the endpoint's
+	// other pending deliveries.
+	retryOfDeleted = `($1::text = 'pending' AND EXISTS (SELECT 1 FROM endpoints e
+		WHERE e.id = deliveries.endpoint_id AND e.deleted_at IS NOT NULL))`
+	recordDelivery = `UPDATE deliveries
+		SET status = CASE WHEN ` + retryOfDeleted + ` THEN 'failed' ELSE $1::text END,
+			next_attempt_at = CASE WHEN ` + retryOfDeleted + ` THEN NULL ELSE $2::timestamptz END,
+			last_error = CASE WHEN ` + retryOfDeleted + ` THEN 'endpoint deleted' ELSE $3::text END,
+			attempt_count = attempt_count + 1,
+			lease_owner = NULL, lease_until = NULL, updated_at = $4
+		WHERE id = $5`
+)
+
+// DeliveriesRecord implements store.Store.
+//
+// The two statements of every result are sent as one pgx.Batch: one round
+// trip for the whole call, executed in order, so that a second result for
+// the same delivery sees the first. An attempt whose Number is not above 0
+// gets its delivery's next number, and one whose ID is empty gets a new
+// id, written back to the attempt.
+func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	for i, r := range results {
+		if r.Attempt == nil {
+			return fmt.Errorf("record: result %d: no attempt", i)
+		}
+		if !r.Status.Valid() {
+			return fmt.Errorf("record: delivery %q: invalid status %q", r.Attempt.DeliveryID, r.Status)
+		}
+	}
+	var b pgx.Batch
+	for _, r := range results {
+		a := r.Attempt
+		if a.ID == "" {
+			a.ID = herald.NewID(herald.PrefixAttempt)
+		}
+		created := a.CreatedAt
+		if created.IsZero() {
+			created = r.Now
+		}
+		v, err := attemptValues(a)
+		if err != nil {
+			return fmt.Errorf("record: %w", err)
+		}
+		b.Queue(insertAttempt, a.ID, a.Number, a.Trigger, ts(created),
+			a.Request.Method, a.Request.URL, v.reqHdr, []byte(a.Request.Body),
+			v.status, v.respHdr, v.respBody, v.truncated,
+			latencyMicros(a.LatencyMS), string(a.ErrorKind), a.Error,
+			a.DeliveryID)
+
+		var next *time.Time
+		lastError := a.Error
+		switch r.Status {
+		case herald.StatusPending:
+			t := r.Now
+			if r.NextAttemptAt != nil {
+				t = *r.NextAttemptAt
+			}
+			next = tsPtr(&t)
+		case herald.StatusSucceeded:
+			lastError = ""
+		}
+		b.Queue(recordDelivery, string(r.Status), next, lastError, ts(r.Now), a.DeliveryID)
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			if isUnique(err) {
+				err = fmt.Errorf("%w: %w", store.ErrConflict, err)
+			}
+			return fmt.Errorf("record: %w", err)
+		}
+		return nil
+	})
+}
+
+// DeliveriesRelease implements store.Store.
+func (db *DB) DeliveriesRelease(ctx context.Context, owner string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
+			`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 AND id = ANY($2::text[])`,
+			owner, ids)
+		if err != nil {
+			return fmt.Errorf("release: %w", err)
+		}
+		return notifyIf(ctx, tx, tag.RowsAffected() > 0, "release")
+	})
+}
+
+// notifyIf sends the due notification within tx when cond holds.
+func notifyIf(ctx context.Context, tx pgx.Tx, cond bool, what string) error {
+	if !cond {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, notifyDue); err != nil {
+		return fmt.Errorf("%s: notify: %w", what, err)
+	}
+	return nil
+}
+
+// LeasesExtend implements store.Store.
+func (db *DB) LeasesExtend(ctx context.Context, owner string, until time.Time) error {
+	_, err := db.pool.Exec(ctx,
+		`UPDATE deliveries SET lease_until = $1 WHERE lease_owner = $2 AND status = 'pending'`,
+		ts(until), owner)
+	if err != nil {
+		return fmt.Errorf("extend leases: %w", err)
+	}
+	return nil
+}
+
+// LeasesReleaseAll implements store.Store. With several nodes on one
+// database a node must not call it: the other nodes' leases are alive.
+func (db *DB) LeasesReleaseAll(ctx context.Context) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
+			`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`)
+		if err != nil {
+			return fmt.Errorf("release all leases: %w", err)
+		}
+		return notifyIf(ctx, tx, tag.RowsAffected() > 0, "release all leases")
+	})
+}
+
+// NextDueAt implements store.Store. A leased delivery does not count, even
+// past its lease: the store has no clock of its own to tell.
+func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
+	var next *time.Time
+	err := db.pool.QueryRow(ctx, `SELECT d.next_attempt_at
+		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL AND d.lease_owner IS NULL
+			AND e.enabled AND e.deleted_at IS NULL
+		ORDER BY d.next_attempt_at
+		LIMIT 1`).Scan(&next)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("next due: %w", err)
+	}
+	return utcPtr(next), nil
+}

@@ -1,0 +1,363 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Statements of EventsEnqueue. Rows go in as arrays through unnest: one
+// statement (and one round trip, all of them sent as one pgx.Batch) per
+// table, whatever the batch's size.
+const (
+	// lockIdempotencyKeys takes a transaction lock per (app, key) of the
+	// batch, in a fixed order, so that two nodes enqueuing the same key
+	// at once cannot both miss the other's event: the second waits for
+	// the first to commit, then its lookup sees it.
+	lockIdempotencyKeys = `SELECT pg_advisory_xact_lock($1::int, h)
+		FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY 1) AS keys`
+	// findIdempotent finds, per (app, key), the earliest event since $3.
+	findIdempotent = `SELECT DISTINCT ON (ev.app_id, ev.idempotency_key) ` + eventCols + `
+		FROM events ev
+		JOIN unnest($1::text[], $2::text[]) AS k(app_id, key)
+			ON ev.app_id = k.app_id AND ev.idempotency_key = k.key
+		WHERE ev.created_at >= $3
+		ORDER BY ev.app_id, ev.idempotency_key, ev.created_at, ev.id`
+	// lockApps finds the batch's apps and key-share locks them until
+	// commit: a concurrent AppDelete waits, and then removes what this
+	// transaction stored.
+	lockApps = `SELECT id FROM apps WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE`
+	// enabledEndpoints reads the apps' endpoints that may receive events.
+	enabledEndpoints = `SELECT ` + endpointCols + ` FROM endpoints e
+		WHERE e.app_id = ANY($1::text[]) AND e.enabled AND e.deleted_at IS NULL
+		ORDER BY e.app_id, e.id`
+	insertEvents = `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::timestamptz[])`
+	insertDeliveries = `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
+			attempt_count, next_attempt_at, last_error, lease_owner, lease_until, created_at, updated_at)
+		SELECT u.id, u.app_id, u.event_id, u.endpoint_id, u.event_type, 'pending', 0, u.at, '', u.owner, u.until, u.at, u.at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::timestamptz[])
+			AS u(id, app_id, event_id, endpoint_id, event_type, at, owner, until)`
+	// addUsage adds deliveries to the usage counters, rows in key order
+	// so that concurrent batches lock them in the same order.
+	addUsage = `INSERT INTO usage (app_id, month, deliveries)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+		ON CONFLICT (app_id, month) DO UPDATE SET deliveries = usage.deliveries + excluded.deliveries`
+)
+
+// usageCounts accumulates the deliveries created by one transaction, per
+// app and month, written as one upsert.
+type usageCounts map[[2]string]int64
+
+func (u usageCounts) add(appID string, at time.Time, n int) {
+	if n > 0 {
+		u[[2]string{appID, usageMonth(at)}] += int64(n)
+	}
+}
+
+// queue adds the upsert of the counts to b, if any.
+func (u usageCounts) queue(b *pgx.Batch) {
+	if len(u) == 0 {
+		return
+	}
+	keys := make([][2]string, 0, len(u))
+	for k := range u {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int {
+		if a[0] != b[0] {
+			return compareStrings(a[0], b[0])
+		}
+		return compareStrings(a[1], b[1])
+	})
+	apps, months, counts := make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		apps[i], months[i], counts[i] = k[0], k[1], u[k]
+	}
+	b.Queue(addUsage, apps, months, counts)
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// EventsEnqueue implements store.Store: the whole batch is one transaction
+// (group commit), so one WAL flush makes a thousand events durable. It
+// costs a fixed number of round trips: the lookups (idempotency keys,
+// apps, endpoints) go as one pgx.Batch, routing runs in Go, and the
+// inserts (events, deliveries, usage, notification) as another.
+func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store.EnqueueResult, error) {
+	results := make([]store.EnqueueResult, len(p.Events))
+	if len(p.Events) == 0 {
+		return results, nil
+	}
+	route := p.Route
+	if route == nil {
+		route = routeSubscribed
+	}
+	newID := p.NewDeliveryID
+	if newID == nil {
+		newID = func() string { return herald.NewID(herald.PrefixDelivery) }
+	}
+	since := ts(p.IdempotencySince)
+
+	// What the lookups need: the apps, and the idempotency keys.
+	var appIDs, keyApps, keyKeys, lockKeys []string
+	seenApp := map[string]bool{}
+	seenKey := map[[2]string]bool{}
+	for _, ev := range p.Events {
+		if !seenApp[ev.AppID] {
+			seenApp[ev.AppID] = true
+			appIDs = append(appIDs, ev.AppID)
+		}
+		if ev.IdempotencyKey != "" {
+			k := [2]string{ev.AppID, ev.IdempotencyKey}
+			if !seenKey[k] {
+				seenKey[k] = true
+				keyApps = append(keyApps, ev.AppID)
+				keyKeys = append(keyKeys, ev.IdempotencyKey)
+				lockKeys = append(lockKeys, ev.AppID+"\n"+ev.IdempotencyKey)
+			}
+		}
+	}
+
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		// The earliest stored event per key; events of this batch join
+		// in as they are stored.
+		idem := map[[2]string]*herald.Event{}
+		apps := map[string]bool{}
+		endpoints := map[string][]*herald.Endpoint{}
+
+		var b pgx.Batch
+		if len(keyKeys) > 0 {
+			b.Queue(lockIdempotencyKeys, idempotencyLockClass, lockKeys)
+			b.Queue(findIdempotent, keyApps, keyKeys, since).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					ev, err := scanEvent(rows)
+					if err != nil {
+						return err
+					}
+					idem[[2]string{ev.AppID, ev.IdempotencyKey}] = ev
+				}
+				return rows.Err()
+			})
+		}
+		b.Queue(lockApps, appIDs).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				apps[id] = true
+			}
+			return rows.Err()
+		})
+		b.Queue(enabledEndpoints, appIDs).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				ep, err := scanEndpoint(rows)
+				if err != nil {
+					return err
+				}
+				endpoints[ep.AppID] = append(endpoints[ep.AppID], ep)
+			}
+			return rows.Err()
+		})
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return fmt.Errorf("enqueue: lookups: %w", err)
+		}
+
+		var (
+			evIDs, evApps, evTypes           []string
+			evPayloads                       [][]byte
+			evKeys, evRoutings               []*string
+			evCreated                        []time.Time
+			dIDs, dApps, dEvents, dEps, dTyp []string
+			dAt                              []time.Time
+			dOwners                          []*string
+			dUntil                           []*time.Time
+			unleased                         bool
+		)
+		usage := usageCounts{}
+		var owner *string
+		var until *time.Time
+		if p.LeaseOwner != "" {
+			owner, until = &p.LeaseOwner, tsPtr(&p.LeaseUntil)
+		}
+
+		for i, in := range p.Events {
+			res := &results[i]
+			// The stored event, as it reads back: microsecond UTC time.
+			ev := *in
+			ev.CreatedAt = ts(in.CreatedAt)
+
+			var key [2]string
+			if in.IdempotencyKey != "" {
+				key = [2]string{in.AppID, in.IdempotencyKey}
+				if prev := idem[key]; prev != nil {
+					res.Event, res.Duplicate = prev, true
+					continue
+				}
+			}
+			if !apps[in.AppID] {
+				res.Err = fmt.Errorf("app %q: %w", in.AppID, store.ErrNotFound)
+				continue
+			}
+
+			// Routed before it is written, so that the routing Route
+			// records on the event is stored with it.
+			targets := route(&ev, endpoints[in.AppID])
+			routing, err := routingJSON(ev.Routing)
+			if err != nil {
+				return fmt.Errorf("enqueue: event %q: routing: %w", ev.ID, err)
+			}
+			evIDs = append(evIDs, ev.ID)
+			evApps = append(evApps, ev.AppID)
+			evTypes = append(evTypes, ev.EventType)
+			evPayloads = append(evPayloads, blob(ev.Payload))
+			evKeys = append(evKeys, nullString(ev.IdempotencyKey))
+			evRoutings = append(evRoutings, routing)
+			evCreated = append(evCreated, ev.CreatedAt)
+			res.Event = &ev
+			// A later event of the batch with the same key is a
+			// duplicate of this one, if it counts since IdempotencySince.
+			if in.IdempotencyKey != "" && !ev.CreatedAt.Before(since) {
+				idem[key] = &ev
+			}
+
+			res.Jobs = make([]*store.Job, 0, len(targets))
+			for _, t := range targets {
+				if t.Endpoint == nil {
+					return fmt.Errorf("enqueue: event %q: route returned a target without endpoint", ev.ID)
+				}
+				next := ev.CreatedAt
+				d := &herald.Delivery{
+					ID:            newID(),
+					AppID:         ev.AppID,
+					EventID:       ev.ID,
+					EndpointID:    t.Endpoint.ID,
+					EventType:     ev.EventType,
+					Status:        herald.StatusPending,
+					NextAttemptAt: &next,
+					CreatedAt:     ev.CreatedAt,
+					UpdatedAt:     ev.CreatedAt,
+				}
+				if t.Lease {
+					if p.LeaseOwner == "" {
+						return fmt.Errorf("enqueue: event %q: route asked for a lease but LeaseOwner is empty", ev.ID)
+					}
+					dOwners, dUntil = append(dOwners, owner), append(dUntil, until)
+				} else {
+					dOwners, dUntil = append(dOwners, nil), append(dUntil, nil)
+					unleased = true
+				}
+				dIDs = append(dIDs, d.ID)
+				dApps = append(dApps, d.AppID)
+				dEvents = append(dEvents, d.EventID)
+				dEps = append(dEps, d.EndpointID)
+				dTyp = append(dTyp, d.EventType)
+				dAt = append(dAt, ev.CreatedAt)
+				res.Jobs = append(res.Jobs, &store.Job{Delivery: d, Event: &ev, Endpoint: t.Endpoint, Leased: t.Lease})
+			}
+			usage.add(ev.AppID, ev.CreatedAt, len(res.Jobs))
+		}
+		if len(evIDs) == 0 {
+			return nil
+		}
+
+		b = pgx.Batch{}
+		b.Queue(insertEvents, evIDs, evApps, evTypes, evPayloads, evKeys, evRoutings, evCreated)
+		if len(dIDs) > 0 {
+			b.Queue(insertDeliveries, dIDs, dApps, dEvents, dEps, dTyp, dAt, dOwners, dUntil)
+		}
+		usage.queue(&b)
+		if unleased {
+			b.Queue(notifyDue)
+		}
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			if isUnique(err) {
+				err = fmt.Errorf("%w: %w", store.ErrConflict, err)
+			}
+			return fmt.Errorf("enqueue: insert: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// routeSubscribed is the route of an EnqueueParams without one: every
+// endpoint subscribed to the event's type, none leased.
+func routeSubscribed(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
+	var ts []store.Target
+	for _, ep := range eps {
+		if ep.Subscribes(ev.EventType, "") {
+			ts = append(ts, store.Target{Endpoint: ep})
+		}
+	}
+	return ts
+}
+
+// EventGet implements store.Store.
+func (db *DB) EventGet(ctx context.Context, appID, id string) (*herald.Event, error) {
+	ev, err := scanEvent(db.pool.QueryRow(ctx,
+		`SELECT `+eventCols+` FROM events ev WHERE ev.app_id = $1 AND ev.id = $2`, appID, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("event %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("event get: %w", err)
+	}
+	return ev, nil
+}
+
+// EventList implements store.Store.
+func (db *DB) EventList(ctx context.Context, p store.EventListParams) ([]*herald.Event, error) {
+	var args params
+	q := `SELECT ` + eventCols + ` FROM events ev WHERE ev.app_id = ` + args.add(p.AppID)
+	if p.EventType != "" {
+		q += ` AND ev.event_type = ` + args.add(p.EventType)
+	}
+	if !p.Since.IsZero() {
+		q += ` AND ev.created_at >= ` + args.add(ts(p.Since))
+	}
+	if !p.Until.IsZero() {
+		q += ` AND ev.created_at < ` + args.add(ts(p.Until))
+	}
+	if p.Cursor != "" {
+		q += ` AND ev.id < ` + args.add(p.Cursor)
+	}
+	q += ` ORDER BY ev.id DESC LIMIT ` + args.add(limit(p.Limit))
+
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("event list: %w", err)
+	}
+	defer rows.Close()
+	evs := []*herald.Event{}
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("event list: %w", err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("event list: %w", err)
+	}
+	return evs, nil
+}

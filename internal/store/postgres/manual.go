@@ -1,0 +1,188 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// createDelivery inserts one delivery of DeliveriesCreate, conditional on
+// its event and its endpoint being the app's and the endpoint not deleted.
+const createDelivery = `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
+		attempt_count, next_attempt_at, last_error, test, created_at, updated_at)
+	SELECT $1::text, ev.app_id, ev.id, e.id, CASE WHEN $5::text = '' THEN ev.event_type ELSE $5::text END, 'pending',
+		0, $6::timestamptz, '', $7::boolean, $8::timestamptz, $9::timestamptz
+	FROM events ev JOIN endpoints e ON e.id = $4 AND e.app_id = $2 AND e.deleted_at IS NULL
+	WHERE ev.id = $3 AND ev.app_id = $2`
+
+// DeliveriesCreate implements store.Store.
+//
+// A delivery whose event or endpoint is not the app's, or whose endpoint
+// is deleted, fails the whole call with ErrNotFound, and nothing is
+// stored. A nil NextAttemptAt means due at CreatedAt, and an empty
+// EventType the event's. The deliveries count in their app's usage for
+// the month of their CreatedAt, except test deliveries.
+func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	usage := usageCounts{}
+	for _, d := range ds {
+		next := d.CreatedAt
+		if d.NextAttemptAt != nil {
+			next = *d.NextAttemptAt
+		}
+		updated := d.UpdatedAt
+		if updated.IsZero() {
+			updated = d.CreatedAt
+		}
+		b.Queue(createDelivery, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType,
+			ts(next), d.Test, ts(d.CreatedAt), ts(updated)).Exec(func(tag pgconn.CommandTag) error {
+			return mustAffect(tag, "delivery %q: event %q or endpoint %q of app %q", d.ID, d.EventID, d.EndpointID, d.AppID)
+		})
+		if !d.Test {
+			usage.add(d.AppID, d.CreatedAt, 1)
+		}
+	}
+	usage.queue(&b)
+	b.Queue(notifyDue)
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.SendBatch(ctx, &b).Close()
+		if isUnique(err) {
+			return fmt.Errorf("deliveries create: %w: %w", store.ErrConflict, err)
+		}
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return fmt.Errorf("deliveries create: %w", err)
+		}
+		return nil
+	})
+}
+
+// DeliveryJob implements store.Store. The job is not leased: the caller
+// sends it at once, outside the claim path.
+func (db *DB) DeliveryJob(ctx context.Context, appID, id string) (*store.Job, error) {
+	j, err := scanJob(db.pool.QueryRow(ctx,
+		jobSelect+` WHERE d.app_id = $1 AND d.id = $2 AND e.deleted_at IS NULL`, appID, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("delivery %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delivery job: %w", err)
+	}
+	return j, nil
+}
+
+// DeliveriesRequeue implements store.Store. Attempt count and last error
+// are kept: the history of the earlier attempts stays what it was.
+func (db *DB) DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	changed := 0
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE deliveries
+			SET status = 'pending', next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1
+			WHERE app_id = $2 AND id = ANY($3::text[])
+				AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id AND e.deleted_at IS NULL)`,
+			ts(now), appID, ids)
+		if err != nil {
+			return fmt.Errorf("requeue: %w", err)
+		}
+		changed = int(tag.RowsAffected())
+		return notifyIf(ctx, tx, changed > 0, "requeue")
+	})
+	if err != nil {
+		return 0, err
+	}
+	return changed, nil
+}
+
+// TestSendRecord implements store.Store.
+//
+// The event is stored only if its app exists (ErrNotFound otherwise). The
+// delivery is stored as given, as a delivery of ev, with the attempt's
+// error as its last error. An attempt without ID gets one, written back,
+// and one without number gets the delivery's attempt count (at least 1).
+func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.Delivery, a *herald.Attempt) error {
+	if !d.Status.Valid() {
+		return fmt.Errorf("test send: delivery %q: invalid status %q", d.ID, d.Status)
+	}
+	routing, err := routingJSON(ev.Routing)
+	if err != nil {
+		return fmt.Errorf("test send: event %q: routing: %w", ev.ID, err)
+	}
+	if a.ID == "" {
+		a.ID = herald.NewID(herald.PrefixAttempt)
+	}
+	if a.DeliveryID == "" {
+		a.DeliveryID = d.ID
+	}
+	v, err := attemptValues(a)
+	if err != nil {
+		return fmt.Errorf("test send: %w", err)
+	}
+	number := a.Number
+	if number <= 0 {
+		number = max(d.AttemptCount, 1)
+	}
+	updated := d.UpdatedAt
+	if updated.IsZero() {
+		updated = d.CreatedAt
+	}
+	attemptAt := a.CreatedAt
+	if attemptAt.IsZero() {
+		attemptAt = updated
+	}
+
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at)
+			SELECT $1::text, id, $2::text, $3::bytea, $4::text, $5::text, $6::timestamptz FROM apps WHERE id = $7 FOR KEY SHARE`,
+			ev.ID, ev.EventType, blob(ev.Payload), nullString(ev.IdempotencyKey), routing, ts(ev.CreatedAt), ev.AppID)
+		if isUnique(err) {
+			return fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("test send: insert event: %w", err)
+		}
+		if err := mustAffect(tag, "app %q", ev.AppID); err != nil {
+			return err
+		}
+
+		_, err = tx.Exec(ctx, `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
+				attempt_count, next_attempt_at, last_error, test, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			d.ID, d.AppID, ev.ID, d.EndpointID, d.EventType, string(d.Status),
+			d.AttemptCount, tsPtr(d.NextAttemptAt), a.Error, d.Test, ts(d.CreatedAt), ts(updated))
+		if isUnique(err) {
+			return fmt.Errorf("delivery %q: %w", d.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("test send: insert delivery: %w", err)
+		}
+
+		_, err = tx.Exec(ctx, `INSERT INTO attempts (`+attemptCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			a.ID, d.ID, number, a.Trigger, ts(attemptAt),
+			a.Request.Method, a.Request.URL, v.reqHdr, []byte(a.Request.Body),
+			v.status, v.respHdr, v.respBody, v.truncated,
+			latencyMicros(a.LatencyMS), string(a.ErrorKind), a.Error)
+		if isUnique(err) {
+			return fmt.Errorf("attempt %q: %w", a.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("test send: insert attempt: %w", err)
+		}
+		return nil
+	})
+}
