@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -242,4 +244,52 @@ func TestClusterLimitsHold(t *testing.T) {
 		t.Fatalf("%d requests within one second; rate_limit is 20/s for the cluster", worst)
 	}
 	t.Logf("peak in flight %d, busiest second %d requests", peak.Load(), worst)
+}
+
+// TestRoles: an api node accepts events and sends nothing; a worker node
+// sends them and serves no API.
+func TestRoles(t *testing.T) {
+	db := testDatabase(t)
+	var hits atomic.Int64
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer rc.Close()
+	api := startNode(t, db, "--role", "api")
+	api.mustCall(t, "POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, 201)
+	api.mustCall(t, "POST", "/v1/event-types", map[string]any{"name": "lead.created"}, 201)
+	api.mustCall(t, "POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL}, 201)
+	for i := range 5 {
+		api.mustCall(t, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"i": i}}, 202)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the api node sent %d requests", n)
+	}
+	worker := startNode(t, db, "--role", "worker")
+	deadline := time.Now().Add(15 * time.Second)
+	for hits.Load() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker node sent %d of 5:\n%s", hits.Load(), worker.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, body, _ := worker.call("GET", "/v1/apps", nil); code != 404 || !strings.Contains(string(body), "role worker") {
+		t.Fatalf("the worker node serves the API: %d %s", code, body)
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		resp, err := http.Get(worker.url + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("worker %s: %v %v", path, err, resp)
+		}
+		resp.Body.Close()
+	}
+	// A role needs PostgreSQL.
+	out, err := execHerald("serve", "--role", "api", "--data-dir", t.TempDir())
+	if err == nil || !strings.Contains(out, "needs --database-url") {
+		t.Fatalf("--role api on SQLite: %v %s", err, out)
+	}
+}
+
+func execHerald(args ...string) (string, error) {
+	out, err := exec.Command(binary, args...).CombinedOutput()
+	return string(out), err
 }

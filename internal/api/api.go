@@ -134,6 +134,10 @@ func (s *Server) routes() {
 		s.mux.Handle("/metrics", s.guardMetrics(s.o.Metrics))
 	}
 	if s.o.DisableAPI {
+		s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound,
+				Message: "this node runs with --role worker: it sends deliveries and serves no API; call an api or all node"})
+		})
 		return
 	}
 	s.route("/v1/apps", map[string]handler{"GET": s.listApps, "POST": s.createApp})
