@@ -12,11 +12,13 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/internal/bench"
 	"github.com/heraldhq/herald/internal/config"
 )
 
 type cli struct {
 	Serve   config.Serve `cmd:"" help:"Run the HTTP API and the delivery workers."`
+	Bench   bench.Config `cmd:"" help:"Measure Herald (as a child process) against this machine's own HTTP ceiling; see BENCHMARKS.md."`
 	Version struct{}     `cmd:"" help:"Print the version."`
 }
 
@@ -34,6 +36,8 @@ func main() {
 	switch k.Command() {
 	case "serve":
 		err = app.Serve(ctx, &c.Serve, os.Stdout, os.Stderr)
+	case "bench":
+		err = bench.Run(ctx, &c.Bench, os.Stdout, os.Stderr)
 	case "version":
 		fmt.Println("herald", herald.Version)
 	}

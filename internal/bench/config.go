@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Scenario names, in the order they run.
+const (
+	Throughput     = "throughput"
+	Latency        = "latency"
+	Fanout         = "fanout"
+	SlowEndpoint   = "slow-endpoint"
+	NoisyNeighbour = "noisy-neighbour"
+	Backlog        = "backlog"
+	Postgres       = "postgres"
+)
+
+// Scenarios lists every scenario in the order they run.
+var Scenarios = []string{Throughput, Latency, Fanout, SlowEndpoint, NoisyNeighbour, Backlog, Postgres}
+
+// Config configures `herald bench`. Every flag has a HERALD_BENCH_*
+// variable, like the server's flags have HERALD_* ones.
+type Config struct {
+	Scenario     []string      `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, fanout, slow-endpoint, noisy-neighbour, backlog, postgres. Default: all but postgres (postgres too when --database-url is set)."`
+	Events       int           `name:"events" env:"HERALD_BENCH_EVENTS" default:"100000" help:"Events sent by throughput and postgres; noisy-neighbour's burst is twice this."`
+	FanoutEvents int           `name:"fanout-events" env:"HERALD_BENCH_FANOUT_EVENTS" default:"1000" help:"Events sent by fanout, each to every one of --endpoints."`
+	Concurrency  int           `name:"concurrency" env:"HERALD_BENCH_CONCURRENCY" default:"64" help:"Concurrent API clients (and clients of the ceiling run)."`
+	Rate         int           `name:"rate" env:"HERALD_BENCH_RATE" default:"1000" help:"Events per second of latency and slow-endpoint; noisy-neighbour's quiet app sends a tenth of it."`
+	Duration     time.Duration `name:"duration" env:"HERALD_BENCH_DURATION" default:"30s" help:"How long latency, slow-endpoint and noisy-neighbour send at their steady rate."`
+	Endpoints    int           `name:"endpoints" env:"HERALD_BENCH_ENDPOINTS" default:"1000" help:"Endpoints of fanout, all subscribed to the one event type."`
+	Backlog      int           `name:"backlog" env:"HERALD_BENCH_BACKLOG" default:"1000000" help:"Deliveries backlog piles up while its receivers are down (spread over 100 endpoints)."`
+	DatabaseURL  string        `name:"database-url" env:"HERALD_BENCH_DATABASE_URL" placeholder:"URL" help:"postgres://... server on which the postgres scenario creates, and then drops, a fresh database per run."`
+	JSON         string        `name:"json" env:"HERALD_BENCH_JSON" placeholder:"FILE" help:"Also write the figures as JSON to FILE (- for stdout; the tables then go to stderr)."`
+	Quick        bool          `name:"quick" env:"HERALD_BENCH_QUICK" help:"Shrink every size for a smoke run (a few hundred events, 2 s)."`
+}
+
+// Validate turns bad input into a CLI error before anything starts.
+func (c *Config) Validate() error {
+	for _, name := range c.Scenario {
+		for _, n := range strings.Split(name, ",") {
+			if n = strings.TrimSpace(n); n != "" && !slices.Contains(Scenarios, n) {
+				return fmt.Errorf("--scenario: unknown scenario %q (known: %s)", n, strings.Join(Scenarios, ", "))
+			}
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"--events", c.Events}, {"--fanout-events", c.FanoutEvents}, {"--concurrency", c.Concurrency},
+		{"--rate", c.Rate}, {"--endpoints", c.Endpoints}, {"--backlog", c.Backlog}} {
+		if f.v < 1 {
+			return fmt.Errorf("%s must be at least 1, not %d", f.name, f.v)
+		}
+	}
+	if c.Duration < 100*time.Millisecond {
+		return fmt.Errorf("--duration must be at least 100ms, not %s", c.Duration)
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return fmt.Errorf("--database-url must be a postgres:// URL")
+		}
+	}
+	if c.selected()[Postgres] && c.DatabaseURL == "" {
+		return fmt.Errorf("--scenario postgres needs --database-url")
+	}
+	return nil
+}
+
+// selected returns the scenarios to run.
+func (c *Config) selected() map[string]bool {
+	out := map[string]bool{}
+	for _, name := range c.Scenario {
+		for _, n := range strings.Split(name, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				out[n] = true
+			}
+		}
+	}
+	if len(out) == 0 {
+		for _, n := range Scenarios {
+			out[n] = n != Postgres || c.DatabaseURL != ""
+		}
+	}
+	return out
+}
+
+// sizes are the figures the scenarios use, after --quick.
+type sizes struct {
+	events, fanoutEvents, concurrency, rate, endpoints, backlog int
+	duration, ceiling                                           time.Duration
+}
+
+// backlogEndpoints is how many endpoints share the backlog: enough that
+// the per-endpoint limit is not what the drain measures.
+const backlogEndpoints = 100
+
+func (c *Config) sizes() sizes {
+	s := sizes{events: c.Events, fanoutEvents: c.FanoutEvents, concurrency: c.Concurrency, rate: c.Rate,
+		endpoints: c.Endpoints, backlog: c.Backlog, duration: c.Duration}
+	if c.Quick {
+		s.events = min(s.events, 300)
+		s.fanoutEvents = min(s.fanoutEvents, 20)
+		s.endpoints = min(s.endpoints, 20)
+		s.rate = min(s.rate, 200)
+		s.backlog = min(s.backlog, 2000)
+		s.duration = min(s.duration, 2*time.Second)
+	}
+	// The ceiling runs a few seconds: long enough to be steady, short
+	// beside the scenarios.
+	s.ceiling = min(3*time.Second, s.duration)
+	return s
+}

@@ -1,0 +1,204 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// slowDelay is how long slow-endpoint's slow receiver takes to answer:
+// well inside the default 15 s request timeout, so its deliveries succeed
+// and occupy their in-flight slots the whole time.
+const slowDelay = 10 * time.Second
+
+// quietRate is noisy-neighbour's steady app's rate: a tenth of --rate.
+func quietRate(rate int) int { return max(1, rate/10) }
+
+// backlogShape spreads the backlog over up to backlogEndpoints endpoints:
+// it returns the endpoints and the events.
+func backlogShape(backlog int) (endpoints, events int) {
+	endpoints = min(backlogEndpoints, backlog)
+	return endpoints, max(1, backlog/endpoints)
+}
+
+// backlogSchedule retries every second, many times over: receivers are
+// down for the whole pile-up, and no delivery may use up its retries
+// before they come back.
+var backlogSchedule = strings.TrimSuffix(strings.Repeat("1s,", 30), ",")
+
+// burstCase sends n events to stream s as fast as the nodes accept them
+// and waits for every delivery: throughput, fanout and postgres.
+func (r *runner) burstCase(name, caseName string, nodes []node, s *stream, n int) (Row, error) {
+	if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
+		return Row{}, err
+	}
+	stop := r.watch(name, s)
+	m := startMeter(nodes)
+	start := time.Now()
+	burst(r.ctx, clientsOf(nodes), s, n, r.sz.concurrency)
+	err := r.waitDelivered(s)
+	stop()
+	row := r.row(caseName, s, start, true)
+	m.fill(&row)
+	return row, err
+}
+
+func (r *runner) throughput(sc *Scenario) error {
+	nodes, err := r.startNodes(1, serverOptions{})
+	if err != nil {
+		return err
+	}
+	defer stopNodes(nodes)
+	s := r.newStream("throughput", r.sz.events, 1)
+	defer r.rc.remove(s)
+	row, err := r.burstCase(sc.Name, "sqlite", nodes, s, r.sz.events)
+	sc.Rows = append(sc.Rows, row)
+	errorNotes(sc, s)
+	return err
+}
+
+func (r *runner) latency(sc *Scenario) error {
+	nodes, err := r.startNodes(1, serverOptions{})
+	if err != nil {
+		return err
+	}
+	defer stopNodes(nodes)
+	s := r.newStream("latency", pacedCount(r.sz.rate, r.sz.duration), 1)
+	defer r.rc.remove(s)
+	if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
+		return err
+	}
+	stop := r.watch(sc.Name, s)
+	m := startMeter(nodes)
+	start := time.Now()
+	paced(r.ctx, clientsOf(nodes), s, r.sz.rate, r.sz.duration, r.sz.concurrency)
+	err = r.waitDelivered(s)
+	stop()
+	row := r.row(fmt.Sprintf("%d/s", r.sz.rate), s, start, false)
+	m.fill(&row)
+	sc.Rows = append(sc.Rows, row)
+	errorNotes(sc, s)
+	return err
+}
+
+func (r *runner) fanout(sc *Scenario) error {
+	nodes, err := r.startNodes(1, serverOptions{})
+	if err != nil {
+		return err
+	}
+	defer stopNodes(nodes)
+	s := r.newStream("fanout", r.sz.fanoutEvents, r.sz.endpoints)
+	defer r.rc.remove(s)
+	row, err := r.burstCase(sc.Name, fmt.Sprintf("%d endpoints", r.sz.endpoints), nodes, s, r.sz.fanoutEvents)
+	sc.Rows = append(sc.Rows, row)
+	errorNotes(sc, s)
+	return err
+}
+
+func (r *runner) slowEndpoint(sc *Scenario) error {
+	nodes, err := r.startNodes(1, serverOptions{})
+	if err != nil {
+		return err
+	}
+	defer stopNodes(nodes)
+	s := r.newStream("slow", pacedCount(r.sz.rate, r.sz.duration), 10)
+	s.slowEP, s.slowDelay = 9, slowDelay
+	defer r.rc.remove(s)
+	if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
+		return err
+	}
+	stop := r.watch(sc.Name, s)
+	m := startMeter(nodes)
+	start := time.Now()
+	paced(r.ctx, clientsOf(nodes), s, r.sz.rate, r.sz.duration, r.sz.concurrency)
+	err = r.waitDelivered(s)
+	stop()
+	healthy := r.row("9 healthy endpoints", s, start, false)
+	m.fill(&healthy)
+	slow := Row{Case: "slow endpoint", Endpoints: 1, Events: s.sent.Load(), Deliveries: s.slowHits.Load(),
+		DeliveriesExpected: s.sent.Load(), ServerCPU: healthy.ServerCPU, ServerRSS: healthy.ServerRSS, BenchCPU: healthy.BenchCPU}
+	sc.Rows = append(sc.Rows, healthy, slow)
+	sc.Notes = append(sc.Notes, fmt.Sprintf("the slow endpoint (answers after %s) got %d of %d requests by the time the healthy ones had all theirs; it is not waited for, so its row counts no errors",
+		slowDelay, slow.Deliveries, slow.Events))
+	errorNotes(sc, s)
+	return err
+}
+
+func (r *runner) noisyNeighbour(sc *Scenario) error {
+	nodes, err := r.startNodes(1, serverOptions{})
+	if err != nil {
+		return err
+	}
+	defer stopNodes(nodes)
+	rate := quietRate(r.sz.rate)
+	noisy := r.newStream("noisy", 2*r.sz.events, 1)
+	quiet := r.newStream("quiet", pacedCount(rate, r.sz.duration), 1)
+	defer r.rc.remove(noisy)
+	defer r.rc.remove(quiet)
+	for _, s := range []*stream{noisy, quiet} {
+		if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
+			return err
+		}
+	}
+	stop := r.watch(sc.Name, noisy, quiet)
+	m := startMeter(nodes)
+	start := time.Now()
+	var wg sync.WaitGroup
+	wg.Go(func() { burst(r.ctx, clientsOf(nodes), noisy, noisy.capacity, r.sz.concurrency) })
+	wg.Go(func() { paced(r.ctx, clientsOf(nodes), quiet, rate, r.sz.duration, 8) })
+	wg.Wait()
+	err = r.waitDelivered(noisy, quiet)
+	stop()
+	q := r.row(fmt.Sprintf("app B, %d/s", rate), quiet, start, false)
+	n := r.row("app A, burst", noisy, start, true)
+	m.fill(&q)
+	m.fill(&n)
+	sc.Rows = append(sc.Rows, q, n)
+	sc.Notes = append(sc.Notes, "server and bench CPU are the scenario's, on both rows")
+	errorNotes(sc, noisy, quiet)
+	return err
+}
+
+func (r *runner) backlog(sc *Scenario) error {
+	nodes, err := r.startNodes(1, serverOptions{extra: []string{"--retry-schedule", backlogSchedule}})
+	if err != nil {
+		return err
+	}
+	defer stopNodes(nodes)
+	eps, per := backlogShape(r.sz.backlog)
+	s := r.newStream("backlog", per, eps)
+	defer r.rc.remove(s)
+	s.down.Store(true)
+	if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
+		return err
+	}
+	stop := r.watch(sc.Name, s)
+	defer stop()
+	m := startMeter(nodes)
+	start := time.Now()
+	burst(r.ctx, clientsOf(nodes), s, per, r.sz.concurrency)
+	pile := Row{Case: "pile-up (503)", Endpoints: eps, Events: s.sent.Load(), EventsPerSec: perSec(s.sent.Load(), s.lastAccept().Sub(start)),
+		Errors: s.errors.Load()}
+	m.fill(&pile)
+	refused := s.refused.Load()
+
+	m = startMeter(nodes)
+	up := time.Now()
+	s.down.Store(false)
+	err = r.waitDelivered(s)
+	got, want := s.unique.Load(), s.sent.Load()*int64(eps)
+	drain := Row{Case: "drain (200)", Endpoints: eps, Events: s.sent.Load(), Deliveries: got, DeliveriesExpected: want,
+		Errors: max(0, want-got), Duplicates: s.dups.Load()}
+	if got > 0 {
+		drain.DeliveriesPerSec = perSec(got, s.lastArrival().Sub(up))
+	}
+	drain.Ratio = ratio(drain.DeliveriesPerSec, r.ceiling)
+	m.fill(&drain)
+	sc.Rows = append(sc.Rows, pile, drain)
+	sc.Notes = append(sc.Notes,
+		fmt.Sprintf("server rss of the pile-up row is its peak while the receivers were down; %d requests were answered 503 then", refused),
+		fmt.Sprintf("retry schedule %d × 1s; latency is left out: it would measure the outage", strings.Count(backlogSchedule, ",")+1))
+	errorNotes(sc, s)
+	return err
+}
