@@ -82,3 +82,36 @@ const (
 	JobSucceeded = "succeeded"
 	JobFailed    = "failed"
 )
+
+// APIKey is a credential for the API besides the admin token. The key
+// itself is shown once, when created; the store keeps only its hash.
+type APIKey struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Scope is "admin" (everything) or "app" (one app's resources).
+	Scope string `json:"scope"`
+	AppID string `json:"app_id,omitempty"`
+	// ReadOnly keys can read but not change.
+	ReadOnly  bool       `json:"read_only"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	// Prefix is the key's first characters, so a person can tell keys
+	// apart without the key.
+	Prefix    string    `json:"prefix"`
+	Hash      string    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// AuditEntry records one change of configuration: who, when, what.
+type AuditEntry struct {
+	ID string    `json:"id"`
+	At time.Time `json:"at"`
+	// KeyID is the API key that made the change ("admin" for the admin
+	// token, "herald" for Herald's own changes).
+	KeyID string `json:"key_id"`
+	// AppID is the app concerned; empty for installation-wide changes.
+	AppID  string `json:"app_id,omitempty"`
+	Action string `json:"action"`
+	Target string `json:"target"`
+	// Changes holds the fields set (secrets masked), as JSON.
+	Changes RawJSON `json:"changes"`
+}

@@ -47,6 +47,12 @@ type Store interface {
 	BulkJobCreate(ctx context.Context, j *herald.BulkJob) error
 	BulkJobGet(ctx context.Context, appID, id string) (*herald.BulkJob, error)
 	UsageGet(ctx context.Context, appID string, at time.Time) (int64, error)
+	APIKeyCreate(ctx context.Context, k *herald.APIKey) error
+	APIKeyByHash(ctx context.Context, hash string) (*herald.APIKey, error)
+	APIKeyList(ctx context.Context, appID string, p store.ListParams) ([]*herald.APIKey, error)
+	APIKeyDelete(ctx context.Context, id string) error
+	AuditAppend(ctx context.Context, e *herald.AuditEntry) error
+	AuditList(ctx context.Context, appID string, p store.ListParams) ([]*herald.AuditEntry, error)
 }
 
 var storeListOne = store.ListParams{Limit: 1}
@@ -99,6 +105,8 @@ type Server struct {
 	apps       *cache.Cache[herald.App]
 	eventTypes *cache.Cache[catalogEntry]
 	usage      *cache.Cache[int64]
+	keys       *cache.Cache[herald.APIKey]
+	table      []Route
 }
 
 // New builds the API over a store and a delivery engine.
@@ -113,7 +121,8 @@ func New(st Store, eng Engine, o Options) *Server {
 		o.Now = time.Now
 	}
 	s := &Server{st: st, eng: eng, o: o, log: o.Logger, mux: http.NewServeMux(),
-		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[catalogEntry](o.Now), usage: cache.NewTTL[int64](o.Now, time.Second)}
+		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[catalogEntry](o.Now), usage: cache.NewTTL[int64](o.Now, time.Second),
+		keys: cache.NewTTL[herald.APIKey](o.Now, 5*time.Second)}
 	s.routes()
 	return s
 }
@@ -142,8 +151,12 @@ func (s *Server) routes() {
 	}
 	s.route("/v1/apps", map[string]handler{"GET": s.listApps, "POST": s.createApp})
 	s.route("/v1/apps/{app}", map[string]handler{"GET": s.getApp, "PATCH": s.updateApp, "DELETE": s.deleteApp})
-	s.route("/v1/event-types", map[string]handler{"GET": s.listEventTypes, "POST": s.createEventType})
-	s.route("/v1/event-types/{name}", map[string]handler{"GET": s.getEventType, "PATCH": s.updateEventType, "DELETE": s.deleteEventType})
+	s.route("/v1/event-types", map[string]handler{"GET": s.listEventTypes, "POST": s.createEventType}, adminWrites)
+	s.route("/v1/event-types/{name}", map[string]handler{"GET": s.getEventType, "PATCH": s.updateEventType, "DELETE": s.deleteEventType}, adminWrites)
+	s.route("/v1/api-keys", map[string]handler{"GET": s.listKeys, "POST": s.createKey}, adminOnly)
+	s.route("/v1/api-keys/{id}", map[string]handler{"DELETE": s.deleteKey}, adminOnly)
+	s.route("/v1/audit-log", map[string]handler{"GET": s.listAudit}, adminOnly)
+	s.route("/v1/apps/{app}/audit-log", map[string]handler{"GET": s.listAudit})
 	s.route("/v1/apps/{app}/endpoints", map[string]handler{"GET": s.listEndpoints, "POST": s.createEndpoint})
 	s.route("/v1/apps/{app}/endpoints/{id}", map[string]handler{"GET": s.getEndpoint, "PATCH": s.updateEndpoint, "DELETE": s.deleteEndpoint})
 	s.route("/v1/apps/{app}/endpoints/preview", map[string]handler{"POST": s.previewNew})
@@ -197,13 +210,23 @@ func getOfApp[T any](s *Server, what string, get func(ctx context.Context, appID
 	}
 }
 
-func (s *Server) route(pattern string, methods map[string]handler) {
+func (s *Server) route(pattern string, methods map[string]handler, a ...access) {
+	acc := anyKey
+	if len(a) > 0 {
+		acc = a[0]
+	}
+	for m := range methods {
+		s.table = append(s.table, Route{Method: m, Pattern: pattern})
+	}
 	allowed := make([]string, 0, len(methods))
 	for m := range methods {
 		allowed = append(allowed, m)
 	}
 	slices.Sort(allowed)
 	s.mux.HandleFunc(pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) *Error {
+		if e := s.authorize(r, pattern, acc); e != nil {
+			return e
+		}
 		h, ok := methods[r.Method]
 		if !ok {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
@@ -225,11 +248,13 @@ func (s *Server) wrap(h handler, auth bool) http.HandlerFunc {
 			}
 		}()
 		if auth {
-			if e := s.authenticate(r); e != nil {
+			p, e := s.authenticate(r)
+			if e != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
 				writeError(w, e)
 				return
 			}
+			r = withPrincipal(r, p)
 		}
 		if e := h(w, r); e != nil {
 			if e.Status >= 500 {
@@ -240,21 +265,11 @@ func (s *Server) wrap(h handler, auth bool) http.HandlerFunc {
 	}
 }
 
-func (s *Server) authenticate(r *http.Request) *Error {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing Authorization header; send Authorization: Bearer <token>"}
-	}
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "Authorization header must be Bearer <token>"}
-	}
-	token = strings.TrimSpace(token)
-	if s.o.AdminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.o.AdminToken)) != 1 {
-		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "invalid token"}
-	}
-	return nil
-}
+// Route is one method and path pattern of the API.
+type Route struct{ Method, Pattern string }
+
+// Routes lists every route, so tests can walk them all.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.table...) }
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

@@ -91,6 +91,9 @@ func applyDelivery(schedule *string, timeoutMS, maxInFlight *int, inSchedule *st
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) *Error {
+	if e := requireAdmin(r, "creating an app"); e != nil {
+		return e
+	}
 	var in appInput
 	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
 		return e
@@ -123,22 +126,38 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) *Error {
 	if e := s.syncOperationalEndpoint(r, a); e != nil {
 		return e
 	}
+	s.audit(r, a.ID, "app.create", a.ID, in)
 	writeJSON(w, http.StatusCreated, viewApp(a))
 	return nil
 }
 
 // app resolves the {app} path segment: Herald's id or the product's uid.
+// Every route under /v1/apps/{app} resolves the app here, which is where
+// tenants are kept apart: an app-scoped key asking for another app gets
+// the same 404 as for an app that does not exist.
 func (s *Server) app(r *http.Request) (*herald.App, *Error) {
 	ref := r.PathValue("app")
-	if a, ok := s.apps.Get(ref); ok {
-		return &a, nil
+	a, ok := s.apps.Get(ref)
+	if !ok {
+		got, err := s.st.AppGet(r.Context(), ref)
+		if err != nil {
+			return nil, storeError(err, "app")
+		}
+		a = *got
+		s.apps.Put(ref, a)
 	}
-	a, err := s.st.AppGet(r.Context(), ref)
-	if err != nil {
-		return nil, storeError(err, "app")
+	if p := principalOf(r); p.appID != "" && p.appID != a.ID {
+		return nil, errNotFound("app")
 	}
-	s.apps.Put(ref, *a)
-	return a, nil
+	return &a, nil
+}
+
+// requireAdmin refuses app-scoped keys.
+func requireAdmin(r *http.Request, what string) *Error {
+	if !principalOf(r).admin {
+		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: what + " needs the admin token or an admin-scoped API key"}
+	}
+	return nil
 }
 
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request) *Error {
@@ -154,6 +173,15 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) *Error {
 	p, e := listParams(r)
 	if e != nil {
 		return e
+	}
+	if id := principalOf(r).appID; id != "" {
+		// An app-scoped key sees its own app only.
+		a, err := s.st.AppGet(r.Context(), id)
+		if err != nil {
+			return storeError(err, "app")
+		}
+		writeJSON(w, http.StatusOK, page[appView]{Data: []appView{viewApp(a)}})
+		return nil
 	}
 	pg, err := fetchPage(p, func(p store.ListParams) ([]*herald.App, error) { return s.st.AppList(r.Context(), p) },
 		func(a *herald.App) string { return a.ID })
@@ -206,6 +234,7 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 	if e := s.syncOperationalEndpoint(r, a); e != nil {
 		return e
 	}
+	s.audit(r, a.ID, "app.update", a.ID, in)
 	writeJSON(w, http.StatusOK, viewApp(a))
 	return nil
 }
@@ -277,11 +306,15 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
+	if e := requireAdmin(r, "deleting an app"); e != nil {
+		return e
+	}
 	err := s.st.AppDelete(r.Context(), a.ID)
 	s.apps.Reset()
 	if err != nil {
 		return storeError(err, "app")
 	}
+	s.audit(r, a.ID, "app.delete", a.ID, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -209,6 +209,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if err := s.st.EndpointCreate(r.Context(), ep); err != nil {
 		return storeError(err, "app")
 	}
+	s.audit(r, a.ID, "endpoint.create", ep.ID, in)
 	writeJSON(w, http.StatusCreated, s.viewEndpoint(ep, a))
 	return nil
 }
@@ -296,6 +297,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return storeError(err, "endpoint")
 	}
 	s.eng.EndpointChanged(ep)
+	s.audit(r, a.ID, "endpoint.update", ep.ID, in)
 	writeJSON(w, http.StatusOK, s.viewEndpoint(ep, a))
 	return nil
 }
@@ -315,6 +317,7 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	gone.Enabled = false
 	gone.UpdatedAt = now
 	s.eng.EndpointChanged(&gone)
+	s.audit(r, ep.AppID, "endpoint.delete", ep.ID, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

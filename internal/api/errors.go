@@ -34,6 +34,7 @@ const (
 	CodeTooLarge         = "too_large"
 	CodeUnauthorized     = "unauthorized"
 	CodeNotFound         = "not_found"
+	CodeForbidden        = "forbidden"
 	CodeConflict         = "conflict"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"

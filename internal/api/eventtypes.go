@@ -17,6 +17,15 @@ type optionalJSON struct {
 	raw json.RawMessage
 }
 
+// MarshalJSON writes the value as given (null when cleared), for the
+// audit log.
+func (o optionalJSON) MarshalJSON() ([]byte, error) {
+	if o.raw == nil {
+		return []byte("null"), nil
+	}
+	return o.raw, nil
+}
+
 func (o *optionalJSON) UnmarshalJSON(b []byte) error {
 	o.set = true
 	if string(b) == "null" {
@@ -117,6 +126,7 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) *Error 
 		}
 		return e
 	}
+	s.audit(r, "", "event_type.create", et.Name, in)
 	writeJSON(w, http.StatusCreated, et)
 	return nil
 }
@@ -165,6 +175,7 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request) *Error 
 	if err != nil {
 		return storeError(err, "event type")
 	}
+	s.audit(r, "", "event_type.update", et.Name, in)
 	writeJSON(w, http.StatusOK, et)
 	return nil
 }
@@ -175,6 +186,7 @@ func (s *Server) deleteEventType(w http.ResponseWriter, r *http.Request) *Error 
 	if err != nil {
 		return storeError(err, "event type")
 	}
+	s.audit(r, "", "event_type.delete", r.PathValue("name"), nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -49,6 +49,7 @@ type Server struct {
 	URL    string
 	Store  *sqlite.DB
 	Engine *delivery.Engine
+	API    *api.Server
 	t      testing.TB
 }
 
@@ -97,7 +98,7 @@ func Start(t testing.TB, o Options) *Server {
 		snd.CloseIdleConnections()
 		_ = st.Close()
 	})
-	return &Server{URL: hs.URL, Store: st, Engine: eng, t: t}
+	return &Server{URL: hs.URL, Store: st, Engine: eng, API: a, t: t}
 }
 
 // Do calls the API with the admin token and decodes the JSON answer (if
@@ -161,6 +162,14 @@ func (s *Server) MustDo(method, path string, body any, out any, want int) {
 			s.t.Fatal(err)
 		}
 	}
+}
+
+// AppID returns the id of the app with this uid.
+func (s *Server) AppID(uid string) string {
+	s.t.Helper()
+	var a struct{ ID string }
+	s.MustDo("GET", "/v1/apps/"+uid, nil, &a, 200)
+	return a.ID
 }
 
 // Setup creates an app (uid "acme"), an event type "lead.created" and an

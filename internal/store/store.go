@@ -36,8 +36,9 @@ type Store interface {
 	// AppUpdate saves name and uid of an existing app (matched by ID) and
 	// its UpdatedAt. ErrNotFound, ErrConflict.
 	AppUpdate(ctx context.Context, app *herald.App) error
-	// AppDelete removes an app with its endpoints, events, deliveries and
-	// attempts. ErrNotFound.
+	// AppDelete removes an app with its endpoints, events, deliveries,
+	// attempts and API keys; its audit entries stay, so the history of a
+	// deleted tenant remains readable. ErrNotFound.
 	AppDelete(ctx context.Context, appID string) error
 
 	// EventTypeCreate stores a new event type. ErrConflict.
@@ -171,6 +172,22 @@ type Store interface {
 	// due (new unleased deliveries, requeues, released leases), until ctx
 	// ends. A single-node store returns nil at once.
 	WatchDue(ctx context.Context, fn func()) error
+
+	// APIKeyCreate stores a key (its hash, never the key). ErrConflict
+	// on a taken id or hash; ErrNotFound when its app does not exist.
+	APIKeyCreate(ctx context.Context, k *herald.APIKey) error
+	// APIKeyByHash finds a key by the hash of its secret. ErrNotFound.
+	APIKeyByHash(ctx context.Context, hash string) (*herald.APIKey, error)
+	// APIKeyList lists keys, newest first; AppID filters when set.
+	APIKeyList(ctx context.Context, appID string, p ListParams) ([]*herald.APIKey, error)
+	// APIKeyDelete removes a key. ErrNotFound.
+	APIKeyDelete(ctx context.Context, id string) error
+
+	// AuditAppend records a change.
+	AuditAppend(ctx context.Context, e *herald.AuditEntry) error
+	// AuditList lists entries, newest first; AppID filters when set
+	// (only that app's entries), else all.
+	AuditList(ctx context.Context, appID string, p ListParams) ([]*herald.AuditEntry, error)
 
 	// Close releases the store's resources.
 	Close() error

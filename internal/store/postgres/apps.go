@@ -90,7 +90,9 @@ func (db *DB) AppUpdate(ctx context.Context, app *herald.App) error {
 // AppDelete implements store.Store. Without foreign keys the cascade is
 // spelled out, in one transaction. Deleting the app row first locks it:
 // inserts conditional on the app (endpoints, events, jobs) wait for this
-// transaction, then find the app gone.
+// transaction, then find the app gone. The app's API keys go with it; its
+// audit entries stay: the history of a deleted tenant remains readable by
+// the installation's admin (AuditList).
 func (db *DB) AppDelete(ctx context.Context, appID string) error {
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM apps WHERE id = $1`, appID)
@@ -107,6 +109,7 @@ func (db *DB) AppDelete(ctx context.Context, appID string) error {
 			`DELETE FROM endpoints WHERE app_id = $1`,
 			`DELETE FROM bulk_jobs WHERE app_id = $1`,
 			`DELETE FROM usage WHERE app_id = $1`,
+			`DELETE FROM api_keys WHERE app_id = $1`,
 		} {
 			if _, err := tx.Exec(ctx, q, appID); err != nil {
 				return fmt.Errorf("app delete: %w", err)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -414,5 +415,46 @@ func TestAttemptPartitions(t *testing.T) {
 	}
 	if left != 0 {
 		t.Errorf("%d attempts left after their deliveries were removed", left)
+	}
+}
+
+// TestAPIKeyCreateRacesAppDelete: keys of an app created while the app is
+// being deleted are either refused (ErrNotFound) or removed with it; none
+// outlives the app, where it could still read the app's audit entries.
+func TestAPIKeyCreateRacesAppDelete(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	for round := range 20 {
+		app := &herald.App{ID: herald.NewID(herald.PrefixApp), Name: "race", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		if err := db.AppCreate(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 10)
+		for range 10 {
+			wg.Go(func() {
+				id := herald.NewID("key_")
+				errs <- db.APIKeyCreate(ctx, &herald.APIKey{ID: id, Scope: "app", AppID: app.ID, Hash: id, CreatedAt: time.Now()})
+			})
+		}
+		wg.Go(func() {
+			if err := db.AppDelete(ctx, app.ID); err != nil {
+				t.Errorf("AppDelete: %v", err)
+			}
+		})
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("APIKeyCreate: %v", err)
+			}
+		}
+		keys, err := db.APIKeyList(ctx, app.ID, store.ListParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 0 {
+			t.Fatalf("round %d: %d keys outlive their app", round, len(keys))
+		}
 	}
 }

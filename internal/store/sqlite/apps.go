@@ -91,7 +91,9 @@ func (db *DB) AppUpdate(ctx context.Context, app *herald.App) error {
 }
 
 // AppDelete implements store.Store. Without foreign keys the cascade is
-// spelled out, child tables first, in one transaction.
+// spelled out, child tables first, in one transaction. The app's API keys
+// go with it; its audit entries stay: the history of a deleted tenant
+// remains readable by the installation's admin (AuditList).
 func (db *DB) AppDelete(ctx context.Context, appID string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM apps WHERE id = ?`, appID)
@@ -108,6 +110,7 @@ func (db *DB) AppDelete(ctx context.Context, appID string) error {
 			`DELETE FROM endpoints WHERE app_id = ?`,
 			`DELETE FROM bulk_jobs WHERE app_id = ?`,
 			`DELETE FROM usage WHERE app_id = ?`,
+			`DELETE FROM api_keys WHERE app_id = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, appID); err != nil {
 				return fmt.Errorf("app delete: %w", err)

@@ -391,6 +391,18 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"USING INDEX events_created (created_at<?)"}},
 		{"stats attempts", plan(statsAttemptsQuery, []any{"ep", "dlv_", 1, 2}),
 			[]string{"USING INDEX deliveries_endpoint (endpoint_id=? AND id>?)", "USING INDEX attempts_delivery (delivery_id=?)"}},
+		// Every request made with an API key looks it up by hash; key
+		// and audit lists page through an index, all rows or one app's.
+		{"api key by hash", plan(`SELECT `+apiKeyCols+` FROM api_keys WHERE hash = ?`, []any{"h"}),
+			[]string{"USING INDEX sqlite_autoindex_api_keys_2 (hash=?)"}},
+		{"api keys", plan(apiKeyListQuery("", store.ListParams{Cursor: "key_"})),
+			[]string{"USING INDEX sqlite_autoindex_api_keys_1 (id<?)"}},
+		{"api keys of an app", plan(apiKeyListQuery("app", store.ListParams{Cursor: "key_"})),
+			[]string{"USING INDEX api_keys_app (app_id=? AND id<?)"}},
+		{"audit entries", plan(auditListQuery("", store.ListParams{Cursor: "aud_"})),
+			[]string{"USING INDEX sqlite_autoindex_audit_log_1 (id<?)"}},
+		{"audit entries of an app", plan(auditListQuery("app", store.ListParams{Cursor: "aud_"})),
+			[]string{"USING INDEX audit_log_app (app_id=? AND id<?)"}},
 	} {
 		for _, w := range c.want {
 			if !strings.Contains(c.plan, w) {

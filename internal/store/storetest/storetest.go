@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	cases = append(cases, healthCases...)
 	cases = append(cases, manualCases...)
 	cases = append(cases, opsCases...)
+	cases = append(cases, accessCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -407,6 +408,26 @@ func norm(v any) any {
 		c.LatencyMS = math.Round(c.LatencyMS*1000) / 1000
 		return &c
 	case []*herald.Attempt:
+		return normSlice(x)
+	case *herald.APIKey:
+		if x == nil {
+			return x
+		}
+		c := *x
+		c.ExpiresAt = usPtr(c.ExpiresAt)
+		c.CreatedAt = us(c.CreatedAt)
+		return &c
+	case []*herald.APIKey:
+		return normSlice(x)
+	case *herald.AuditEntry:
+		if x == nil {
+			return x
+		}
+		c := *x
+		c.At = us(c.At)
+		c.Changes = normJSON(c.Changes)
+		return &c
+	case []*herald.AuditEntry:
 		return normSlice(x)
 	}
 	return v

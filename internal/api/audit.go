@@ -1,0 +1,91 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/shape"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// audit records a change of configuration. A failure to record is logged,
+// not returned: the change itself is already committed.
+func (s *Server) audit(r *http.Request, appID, action, target string, changes any) {
+	e := &herald.AuditEntry{
+		ID: herald.NewID("aud_"), At: s.o.Now().UTC(), KeyID: principalOf(r).keyID,
+		AppID: appID, Action: action, Target: target,
+	}
+	if changes != nil {
+		b, err := json.Marshal(changes)
+		if err == nil {
+			e.Changes = maskJSON(b)
+		}
+	}
+	if err := s.st.AuditAppend(r.Context(), e); err != nil {
+		s.log.Error("audit log append failed", "action", action, "target", target, "error", err.Error())
+	}
+}
+
+// maskJSON hides secrets in a change record: fields named like
+// credentials, credential headers, and secret preset options.
+func maskJSON(b []byte) herald.RawJSON {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return nil
+	}
+	v = maskValue("", v)
+	out, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+func maskValue(key string, v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			if key == "headers" {
+				if s, ok := x.(string); ok && shape.SecretHeader(k) {
+					t[k] = shape.Mask(s)
+					continue
+				}
+			}
+			t[k] = maskValue(k, x)
+		}
+		return t
+	case string:
+		k := strings.ToLower(key)
+		if k == "secret" || k == "api_token" || k == "write_key" || k == "password" || k == "client_secret" || k == "token" {
+			return shape.Mask(t)
+		}
+		return t
+	default:
+		return v
+	}
+}
+
+// listAudit answers GET /v1/audit-log and GET /v1/apps/{app}/audit-log.
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) *Error {
+	appID := ""
+	if r.PathValue("app") != "" {
+		a, e := s.app(r)
+		if e != nil {
+			return e
+		}
+		appID = a.ID
+	}
+	p, e := listParams(r)
+	if e != nil {
+		return e
+	}
+	pg, err := fetchPage(p, func(p store.ListParams) ([]*herald.AuditEntry, error) { return s.st.AuditList(r.Context(), appID, p) },
+		func(a *herald.AuditEntry) string { return a.ID })
+	if err != nil {
+		return storeError(err, "audit log")
+	}
+	writeJSON(w, http.StatusOK, pg)
+	return nil
+}
