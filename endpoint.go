@@ -72,6 +72,12 @@ type EndpointSettings struct {
 	// endpoint by itself (a 410 answer, failures for too long).
 	DisabledReason string     `json:"disabled_reason"`
 	DisabledAt     *time.Time `json:"disabled_at"`
+	// PreviousSecret still signs, beside Secret, until
+	// PreviousSecretExpiresAt: after a rotation each request carries both
+	// signatures, so receivers switch secrets without downtime. It is
+	// never shown by the API.
+	PreviousSecret          string     `json:"previous_secret,omitempty"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	// Operational marks the endpoint Herald keeps for the app's
 	// operational webhook: it receives only Herald's own events.
 	Operational bool `json:"operational"`

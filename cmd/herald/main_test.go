@@ -54,7 +54,7 @@ var listenRE = regexp.MustCompile(`herald is listening" addr=(http://[0-9.:]+)`)
 
 func startHerald(t *testing.T, dataDir string, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--admin-token", token}, extra...)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--admin-token", token, "--allow-private-destinations"}, extra...)
 	cmd := exec.Command(binary, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

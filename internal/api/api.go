@@ -78,6 +78,10 @@ type Options struct {
 	// AllowUndeclaredEventTypes accepts events whose type is not in the
 	// catalog.
 	AllowUndeclaredEventTypes bool
+	// CheckURL refuses endpoint URLs whose host is an address Herald
+	// will not deliver to (a literal private IP, localhost); names are
+	// checked when dialled. Nil accepts all.
+	CheckURL func(rawURL string) error
 	// Defaults are the installation's delivery settings, shown as the
 	// effective ones where neither app nor endpoint overrides them.
 	Defaults herald.DeliverySettings
@@ -162,6 +166,7 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/endpoints/preview", map[string]handler{"POST": s.previewNew})
 	s.route("/v1/apps/{app}/endpoints/{id}/preview", map[string]handler{"POST": s.previewSaved})
 	s.route("/v1/apps/{app}/endpoints/{id}/secret", map[string]handler{"GET": s.getEndpointSecret})
+	s.route("/v1/apps/{app}/endpoints/{id}/secret/rotate", map[string]handler{"POST": s.rotateSecret})
 	s.route("/v1/apps/{app}/endpoints/{id}/deliveries", map[string]handler{"GET": s.listEndpointDeliveries})
 	s.route("/v1/apps/{app}/events", map[string]handler{"GET": s.listEvents, "POST": s.createEvent})
 	s.route("/v1/apps/{app}/events/{id}", map[string]handler{"GET": getOfApp(s, "event", s.st.EventGet)})

@@ -108,6 +108,9 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) *Error {
 	if e := in.applySettings(a); e != nil {
 		return e
 	}
+	if e := s.checkDestination("operational_webhook_url", a.OperationalWebhookURL); e != nil {
+		return e
+	}
 	if in.UID != nil {
 		if e := validateUID(*in.UID); e != nil {
 			return e
@@ -218,6 +221,9 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 		a.UID = *in.UID
 	}
 	if e := in.applySettings(a); e != nil {
+		return e
+	}
+	if e := s.checkDestination("operational_webhook_url", a.OperationalWebhookURL); e != nil {
 		return e
 	}
 	a.UpdatedAt = s.o.Now().UTC()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/filter"
@@ -51,6 +52,7 @@ func (s *Server) viewEndpoint(ep *herald.Endpoint, app *herald.App) endpointView
 
 func viewEndpoint(ep *herald.Endpoint) endpointView {
 	v := *ep
+	v.PreviousSecret = ""
 	v.Headers = shape.MaskHeaders(ep.Headers)
 	if ep.Headers == nil {
 		v.Headers = map[string]string{}
@@ -181,6 +183,18 @@ func compileEndpoint(ep *herald.Endpoint) *Error {
 	return nil
 }
 
+// checkDestination refuses a URL whose literal host is an address Herald
+// will not deliver to. A URL with template tags is checked when sent.
+func (s *Server) checkDestination(field, rawURL string) *Error {
+	if s.o.CheckURL == nil || rawURL == "" || strings.Contains(rawURL, "{{") || strings.Contains(rawURL, "#{") {
+		return nil
+	}
+	if err := s.o.CheckURL(rawURL); err != nil {
+		return errInvalid(field, "%s", err.Error())
+	}
+	return nil
+}
+
 func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	a, e := s.app(r)
 	if e != nil {
@@ -195,6 +209,9 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return e
 	}
 	if e := s.checkLimit(r, a, ep); e != nil {
+		return e
+	}
+	if e := s.checkDestination("url", ep.URL); e != nil {
 		return e
 	}
 	if ep.Secret == "" {
@@ -250,6 +267,62 @@ func (s *Server) getEndpointSecret(w http.ResponseWriter, r *http.Request) *Erro
 	return nil
 }
 
+// rotateSecret answers POST .../endpoints/{id}/secret/rotate: a new
+// secret (given or generated); the old one keeps signing too for the
+// grace period (default 24 h).
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) *Error {
+	ep, a, e := s.endpointOfApp(r)
+	if e != nil {
+		return e
+	}
+	var in struct {
+		Secret      *string `json:"secret"`
+		GracePeriod *string `json:"grace_period"`
+	}
+	if r.ContentLength != 0 {
+		if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
+			return e
+		}
+	}
+	grace := 24 * time.Hour
+	if in.GracePeriod != nil {
+		d, err := time.ParseDuration(*in.GracePeriod)
+		if err != nil || d < 0 || d > 30*24*time.Hour {
+			return errInvalid("grace_period", "grace_period must be a duration such as 24h or 30m, from 0 to 720h")
+		}
+		grace = d
+	}
+	secret := ""
+	if in.Secret != nil {
+		if _, err := signing.ParseSecret(*in.Secret); err != nil {
+			return errInvalid("secret", "%s", err.Error())
+		}
+		if *in.Secret == ep.Secret {
+			return errInvalid("secret", "the new secret must differ from the current one")
+		}
+		secret = *in.Secret
+	} else {
+		var err error
+		if secret, err = signing.GenerateSecret(); err != nil {
+			return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "could not generate a secret"}
+		}
+	}
+	now := s.o.Now().UTC()
+	ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", nil
+	if grace > 0 {
+		until := now.Add(grace)
+		ep.PreviousSecret, ep.PreviousSecretExpiresAt = ep.Secret, &until
+	}
+	ep.Secret, ep.UpdatedAt = secret, now
+	if err := s.st.EndpointUpdate(r.Context(), ep); err != nil {
+		return storeError(err, "endpoint")
+	}
+	s.eng.EndpointChanged(ep)
+	s.audit(r, a.ID, "endpoint.secret.rotate", ep.ID, map[string]any{"grace_period": grace.String()})
+	writeJSON(w, http.StatusOK, map[string]any{"secret": secret, "previous_secret_expires_at": ep.PreviousSecretExpiresAt})
+	return nil
+}
+
 func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) *Error {
 	a, e := s.app(r)
 	if e != nil {
@@ -287,6 +360,9 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	// An endpoint Herald disabled keeps its disabled_reason when it is
 	// enabled again, until it succeeds (herald.endpoint.recovered).
 	if e := in.applyTo(ep); e != nil {
+		return e
+	}
+	if e := s.checkDestination("url", ep.URL); e != nil {
 		return e
 	}
 	if e := s.checkLimit(r, a, ep); e != nil {

@@ -58,9 +58,14 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 		}
 	}
 
+	// Every connection goes through the destination policy, checked on
+	// the address actually dialled (see internal/netpolicy).
+	policy := cfg.Policy()
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: policy.Control}
 	snd := sender.New(sender.Options{
 		UserAgent:       "Herald/" + herald.Version,
 		MaxResponseBody: cfg.MaxResponseBody,
+		DialContext:     policy.DialContext(dialer.DialContext),
 	})
 	defer snd.CloseIdleConnections()
 	owner := nodeName()
@@ -86,6 +91,7 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 			AdminToken:                token,
 			MaxBodyBytes:              cfg.MaxEventSize,
 			AllowUndeclaredEventTypes: cfg.AllowUndeclaredEventTypes,
+			CheckURL:                  policy.CheckURL,
 			Defaults: herald.DeliverySettings{
 				RetrySchedule: cfg.RetrySchedule,
 				TimeoutMS:     int(cfg.RequestTimeout / time.Millisecond),

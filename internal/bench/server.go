@@ -62,7 +62,10 @@ func startServer(ctx context.Context, o serverOptions) (*server, error) {
 		o.token = randomToken()
 	}
 	args := []string{"serve", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--data-dir", dir,
-		"--admin-token", o.token, "--shutdown-timeout", "3s"}
+		"--admin-token", o.token, "--shutdown-timeout", "3s",
+		// The bench's receivers listen on 127.0.0.1, which the default
+		// destination policy refuses.
+		"--allow-private-destinations"}
 	if o.databaseURL != "" {
 		args = append(args, "--database-url", o.databaseURL)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/netpolicy"
 )
 
 // Serve configures `herald serve`.
@@ -33,11 +34,22 @@ type Serve struct {
 	AutoDisableAfter       time.Duration `name:"auto-disable-after" env:"HERALD_AUTO_DISABLE_AFTER" default:"120h" help:"Disable an endpoint whose every delivery has failed for this long (0 never)."`
 	AutoDisableMinFailures int           `name:"auto-disable-min-failures" env:"HERALD_AUTO_DISABLE_MIN_FAILURES" default:"10" help:"...and that has at least this many failed deliveries."`
 
+	AllowPrivateDestinations bool   `name:"allow-private-destinations" env:"HERALD_ALLOW_PRIVATE_DESTINATIONS" help:"Deliver to loopback, private and other special-purpose addresses too (local development, tests). Off by default: customers could point endpoints at internal services."`
+	DestinationAllowCIDRs    string `name:"destination-allow-cidrs" env:"HERALD_DESTINATION_ALLOW_CIDRS" help:"Comma-separated CIDRs to deliver to even if a rule refuses them (e.g. 10.20.0.0/16 for an internal receiver)."`
+	DestinationDenyCIDRs     string `name:"destination-deny-cidrs" env:"HERALD_DESTINATION_DENY_CIDRS" help:"Comma-separated CIDRs never delivered to; wins over the allow list."`
+
 	AllowUndeclaredEventTypes bool `name:"allow-undeclared-event-types" env:"HERALD_ALLOW_UNDECLARED_EVENT_TYPES" help:"Accept events whose type is not in the event-type catalog."`
 
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HERALD_SHUTDOWN_TIMEOUT" default:"30s" help:"How long requests in flight may finish after SIGTERM or SIGINT."`
 	LogLevel        string        `name:"log-level" env:"HERALD_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 	LogFormat       string        `name:"log-format" env:"HERALD_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
+}
+
+// Policy returns the destination policy the flags describe.
+func (s *Serve) Policy() *netpolicy.Policy {
+	allow, _ := netpolicy.ParseCIDRs(s.DestinationAllowCIDRs)
+	deny, _ := netpolicy.ParseCIDRs(s.DestinationDenyCIDRs)
+	return netpolicy.New(netpolicy.Options{AllowPrivate: s.AllowPrivateDestinations, Allow: allow, Deny: deny})
 }
 
 // Vars are the values that struct tags refer to as ${name}.
@@ -65,6 +77,12 @@ func (s *Serve) Validate() error {
 	}
 	if s.Role != "all" && s.DatabaseURL == "" {
 		return fmt.Errorf("--role %s needs --database-url: the embedded database serves one process, which does both", s.Role)
+	}
+	if _, err := netpolicy.ParseCIDRs(s.DestinationAllowCIDRs); err != nil {
+		return fmt.Errorf("--destination-allow-cidrs: %w", err)
+	}
+	if _, err := netpolicy.ParseCIDRs(s.DestinationDenyCIDRs); err != nil {
+		return fmt.Errorf("--destination-deny-cidrs: %w", err)
 	}
 	if s.LeaseDuration < 2*s.RequestTimeout || s.LeaseDuration < time.Second {
 		return fmt.Errorf("--lease-duration must be at least 1s and twice --request-timeout (%s), so a request always ends before its lease", s.RequestTimeout)

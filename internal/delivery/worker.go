@@ -122,8 +122,16 @@ func (rb *requestBuilder) build(ctx context.Context, j *store.Job, now time.Time
 	if err != nil {
 		return nil, fmt.Errorf("endpoint secret: %w", err)
 	}
+	sig := s.Sign(j.Delivery.ID, now, r.Body)
+	if ep := j.Endpoint; ep.PreviousSecret != "" && ep.PreviousSecretExpiresAt != nil && now.Before(*ep.PreviousSecretExpiresAt) {
+		// During a rotation both secrets sign, space-separated, as
+		// Standard Webhooks allows: receivers on either secret verify.
+		if old, err := rb.signer(ep.PreviousSecret); err == nil {
+			sig += " " + old.Sign(j.Delivery.ID, now, r.Body)
+		}
+	}
 	r.Header.Set("User-Agent", rb.userAgent)
-	signing.Headers(r.Header, j.Delivery.ID, now, s.Sign(j.Delivery.ID, now, r.Body))
+	signing.Headers(r.Header, j.Delivery.ID, now, sig)
 	return &sender.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body, Timeout: rb.timeout(j.Endpoint, app)}, nil
 }
 

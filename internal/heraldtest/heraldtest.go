@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
@@ -38,6 +39,11 @@ type Options struct {
 	MaxBodyBytes int64
 	// AllowUndeclaredEventTypes accepts events of types not in the catalog.
 	AllowUndeclaredEventTypes bool
+	// Policy, when set, is the destination policy (the default of a real
+	// server refuses 127.0.0.1, where test receivers listen); Resolver
+	// replaces DNS for it.
+	Policy   *netpolicy.Options
+	Resolver netpolicy.Resolver
 	// MetricsToken guards /metrics when set.
 	MetricsToken string
 	// Engine adjusts the engine's options after the defaults are set.
@@ -70,7 +76,17 @@ func Start(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snd := sender.New(sender.Options{UserAgent: "Herald/" + herald.Version})
+	so := sender.Options{UserAgent: "Herald/" + herald.Version}
+	var checkURL func(string) error
+	if o.Policy != nil {
+		p := netpolicy.New(*o.Policy)
+		if o.Resolver != nil {
+			p = p.WithResolver(o.Resolver)
+		}
+		so.DialContext = p.DialContext(nil)
+		checkURL = p.CheckURL
+	}
+	snd := sender.New(so)
 	m := metrics.New("test-node", st)
 	eo := delivery.Options{
 		Metrics:                m,
@@ -86,8 +102,8 @@ func Start(t testing.TB, o Options) *Server {
 	eng := delivery.New(st, snd, eo)
 	eng.Start()
 	a := api.New(st, eng, api.Options{AdminToken: Token, MaxBodyBytes: o.MaxBodyBytes,
-		AllowUndeclaredEventTypes: o.AllowUndeclaredEventTypes,
-		Metrics:                   m.Handler(), MetricsToken: o.MetricsToken,
+		AllowUndeclaredEventTypes: o.AllowUndeclaredEventTypes, CheckURL: checkURL,
+		Metrics: m.Handler(), MetricsToken: o.MetricsToken,
 		Defaults: herald.DeliverySettings{RetrySchedule: o.RetrySchedule, TimeoutMS: int(o.Timeout / time.Millisecond), MaxInFlight: eo.MaxInFlightPerEndpoint}})
 	hs := httptest.NewServer(a)
 	t.Cleanup(func() {

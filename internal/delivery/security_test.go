@@ -1,0 +1,129 @@
+package delivery_test
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/heraldtest"
+	"github.com/heraldhq/herald/internal/netpolicy"
+	"github.com/heraldhq/herald/verify"
+)
+
+// fakeDNS answers from a table; nothing leaves the machine.
+type fakeDNS map[string][]netip.Addr
+
+func (f fakeDNS) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	if a, ok := f[host]; ok {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func TestSSRFRefused(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	dns := fakeDNS{
+		"crm.internal.test": {netip.MustParseAddr("10.0.0.5")},
+		"meta.test":         {netip.MustParseAddr("169.254.169.254")},
+		"ok.test":           {netip.MustParseAddr("127.0.0.1")},
+	}
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "10ms,10ms", Policy: &netpolicy.Options{}, Resolver: dns})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created", "sample": map[string]any{"x": 1}}, nil, 201)
+	// Literal blocked addresses are refused when the endpoint is saved.
+	for _, u := range []string{rc.URL, "http://localhost/", "http://10.1.2.3/", "http://[::1]:8080/", "http://169.254.169.254/latest/meta-data", "http://100.64.0.1/", "http://0x7f000001/"} {
+		var e apiErr
+		if got := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": u}, &e); got != 422 || e.Error.Field != "url" || !strings.Contains(e.Error.Message, "refused") {
+			t.Errorf("%s: %d %+v", u, got, e)
+		}
+	}
+	// A name that resolves to a blocked address is refused when dialled:
+	// the attempt says which address and rule, and it is not retried.
+	var ep struct{ ID string }
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(rc.URL, "http://"))
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": "http://crm.internal.test:" + port + "/hook"}, &ep, 201)
+	ev := s.Send(map[string]any{"x": 1})
+	d := s.WaitDelivery(ev, "failed", 1, 5*time.Second)
+	a := d.Attempts[0]
+	if a.ErrorKind != "policy" || !strings.Contains(a.Error, "10.0.0.5") || !strings.Contains(a.Error, "private") {
+		t.Fatalf("attempt %+v", a)
+	}
+	// Test sends too.
+	var out struct {
+		Attempt struct {
+			ErrorKind string `json:"error_kind"`
+			Error     string
+		}
+	}
+	var ep2 struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": "http://meta.test/latest", "event_types": []string{"nothing"}}, &ep2, 201)
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+ep2.ID+"/test", map[string]any{"event_type": "lead.created"}, &out, 200)
+	if out.Attempt.ErrorKind != "policy" || !strings.Contains(out.Attempt.Error, "169.254.169.254") || !strings.Contains(out.Attempt.Error, "link-local") {
+		t.Fatalf("test send %+v", out.Attempt)
+	}
+	if n := len(rc.Requests()); n != 0 {
+		t.Fatalf("the receiver behind a blocked address got %d requests", n)
+	}
+}
+
+func TestSSRFAllowList(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	s := heraldtest.Start(t, heraldtest.Options{
+		Policy:   &netpolicy.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
+		Resolver: fakeDNS{"receiver.test": {netip.MustParseAddr("127.0.0.1")}},
+	})
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(rc.URL, "http://"))
+	s.Setup("http://receiver.test:"+port+"/hook", nil)
+	s.Send(map[string]any{"x": 1})
+	rc.Wait(t, 1, 5*time.Second)
+}
+
+func TestSecretRotation(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	epID := s.Setup(rc.URL, nil)
+	old := secretOf(t, s, epID)
+	var rot struct {
+		Secret    string
+		ExpiresAt *time.Time `json:"previous_secret_expires_at"`
+	}
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+epID+"/secret/rotate", map[string]any{"grace_period": "2s"}, &rot, 200)
+	if rot.Secret == old || !strings.HasPrefix(rot.Secret, "whsec_") || rot.ExpiresAt == nil || secretOf(t, s, epID) != rot.Secret {
+		t.Fatalf("rotation %+v", rot)
+	}
+	s.Send(map[string]any{"n": 1})
+	req := rc.Wait(t, 1, 5*time.Second)[0]
+	if sigs := strings.Fields(req.Header.Get("webhook-signature")); len(sigs) != 2 {
+		t.Fatalf("signatures during the grace period: %q", req.Header.Get("webhook-signature"))
+	}
+	for _, secret := range []string{old, rot.Secret} {
+		v, _ := verify.New(secret)
+		if err := v.Verify(req.Header, req.Body); err != nil {
+			t.Fatalf("a receiver on one of the secrets cannot verify: %v", err)
+		}
+	}
+	// The old secret never shows in the endpoint.
+	var ep map[string]any
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID, nil, &ep, 200)
+	if _, shown := ep["previous_secret"]; shown {
+		t.Fatal("previous secret shown")
+	}
+	time.Sleep(2100 * time.Millisecond)
+	s.Send(map[string]any{"n": 2})
+	req = rc.Wait(t, 2, 5*time.Second)[1]
+	vOld, _ := verify.New(old)
+	vNew, _ := verify.New(rot.Secret)
+	if vOld.Verify(req.Header, req.Body) == nil || vNew.Verify(req.Header, req.Body) != nil {
+		t.Fatal("after the grace period only the new secret signs")
+	}
+	var e apiErr
+	if got := s.Do("POST", "/v1/apps/acme/endpoints/"+epID+"/secret/rotate", map[string]any{"grace_period": "forever"}, &e); got != 422 || e.Error.Field != "grace_period" {
+		t.Fatalf("bad grace period: %d %+v", got, e)
+	}
+}
