@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -57,7 +58,9 @@ func testDatabase(t *testing.T) string {
 }
 
 func startNode(t *testing.T, dbURL string, extra ...string) *proc {
-	args := append([]string{"--database-url", dbURL, "--heartbeat-interval", "500ms"}, extra...)
+	// Nodes on one database share one key for secrets at rest.
+	args := append([]string{"--database-url", dbURL, "--heartbeat-interval", "500ms",
+		"--encryption-key", "test:" + base64.StdEncoding.EncodeToString(make([]byte, 32))}, extra...)
 	return startHerald(t, t.TempDir(), args...)
 }
 

@@ -14,12 +14,15 @@ import (
 	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/bench"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/secrets"
 )
 
 type cli struct {
-	Serve   config.Serve `cmd:"" help:"Run the HTTP API and the delivery workers."`
-	Bench   bench.Config `cmd:"" help:"Measure Herald (as a child process) against this machine's own HTTP ceiling; see BENCHMARKS.md."`
-	Version struct{}     `cmd:"" help:"Print the version."`
+	Serve     config.Serve     `cmd:"" help:"Run the HTTP API and the delivery workers."`
+	Bench     bench.Config     `cmd:"" help:"Measure Herald (as a child process) against this machine's own HTTP ceiling; see BENCHMARKS.md."`
+	Reencrypt config.Reencrypt `cmd:"" help:"Rewrite every stored secret under the first encryption key (after a key rotation)."`
+	Keygen    struct{}         `cmd:"" help:"Print a new encryption key for HERALD_ENCRYPTION_KEY."`
+	Version   struct{}         `cmd:"" help:"Print the version."`
 }
 
 func main() {
@@ -38,6 +41,13 @@ func main() {
 		err = app.Serve(ctx, &c.Serve, os.Stdout, os.Stderr)
 	case "bench":
 		err = bench.Run(ctx, &c.Bench, os.Stdout, os.Stderr)
+	case "reencrypt":
+		err = app.Reencrypt(ctx, &c.Reencrypt, os.Stdout)
+	case "keygen":
+		var k string
+		if k, err = secrets.GenerateKey(); err == nil {
+			fmt.Println(k)
+		}
 	case "version":
 		fmt.Println("herald", herald.Version)
 	}

@@ -24,8 +24,10 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/sealed"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
@@ -46,11 +48,16 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 	log := newLogger(cfg, logOut)
 	schedule, _ := delivery.ParseSchedule(cfg.RetrySchedule)
 
-	st, closeStore, err := openStore(ctx, cfg, out)
+	raw, closeStore, err := openStore(ctx, cfg, out)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
+	keys, err := loadKeys(cfg.EncryptionKey, cfg.DataDir, cfg.DatabaseURL != "", log)
+	if err != nil {
+		return err
+	}
+	st := sealed.New(raw, keys)
 	token := cfg.AdminToken
 	if token == "" {
 		if token, err = adminToken(cfg, out); err != nil {
@@ -144,6 +151,56 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 		log.Warn("requests still in flight were aborted; they will be retried", "error", err.Error())
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// KeyFile holds the encryption key of an embedded store when none is
+// configured.
+const KeyFile = "encryption.key"
+
+// loadKeys returns the keyring that encrypts secrets at rest: the
+// configured keys, or for the embedded store a key file in the data dir,
+// created at first start.
+func loadKeys(configured, dataDir string, shared bool, log *slog.Logger) (*secrets.Keyring, error) {
+	if configured == "" {
+		if shared {
+			return nil, fmt.Errorf("set HERALD_ENCRYPTION_KEY: nodes sharing a PostgreSQL database must share the key that encrypts secrets (make one with: herald keygen)")
+		}
+		path := filepath.Join(dataDir, KeyFile)
+		k, created, err := secrets.LoadOrCreateKeyFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("encryption key: %w", err)
+		}
+		if created {
+			log.Warn("generated an encryption key for secrets at rest; back it up: without it the secrets in the database cannot be read", "path", path)
+		}
+		configured = k
+	}
+	keys, err := secrets.ParseKeys(configured)
+	if err != nil {
+		return nil, fmt.Errorf("HERALD_ENCRYPTION_KEY: %w", err)
+	}
+	return keys, nil
+}
+
+// Reencrypt rewrites every stored secret under the first key: the step of
+// a key rotation after the new key was put first.
+func Reencrypt(ctx context.Context, cfg *config.Reencrypt, out io.Writer) error {
+	serve := &config.Serve{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL}
+	raw, closeStore, err := openStore(ctx, serve, out)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	keys, err := loadKeys(cfg.EncryptionKey, cfg.DataDir, cfg.DatabaseURL != "", slog.New(slog.NewTextHandler(out, nil)))
+	if err != nil {
+		return err
+	}
+	n, err := sealed.New(raw, keys).Reencrypt(ctx)
+	if err != nil {
+		return fmt.Errorf("re-encrypt (%d endpoints done): %w", n, err)
+	}
+	fmt.Fprintf(out, "re-encrypted %d endpoints with key %s\n", n, keys.CurrentKeyID())
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -67,7 +68,9 @@ func startServer(ctx context.Context, o serverOptions) (*server, error) {
 		// destination policy refuses.
 		"--allow-private-destinations"}
 	if o.databaseURL != "" {
-		args = append(args, "--database-url", o.databaseURL)
+		// Nodes on one database share the key of secrets at rest; a
+		// bench's is thrown away with its database.
+		args = append(args, "--database-url", o.databaseURL, "--encryption-key", benchKey)
 	}
 	args = append(args, o.extra...)
 	cmd := exec.Command(exe, args...)
@@ -217,6 +220,14 @@ func freePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// benchKey encrypts the secrets of benchmark databases; one per process so
+// that two bench nodes on one database share it.
+var benchKey = func() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "bench:" + base64.StdEncoding.EncodeToString(b[:])
+}()
 
 func randomToken() string {
 	var b [16]byte

@@ -17,6 +17,7 @@ type Serve struct {
 	DataDir    string `name:"data-dir" env:"HERALD_DATA_DIR" default:"./herald-data" help:"Directory of the embedded database, the admin token file and the lock file."`
 	AdminToken string `name:"admin-token" env:"HERALD_ADMIN_TOKEN" help:"Bearer token for the API. When unset, one is generated at first start, kept in the data dir and printed once."`
 
+	EncryptionKey     string        `name:"encryption-key" env:"HERALD_ENCRYPTION_KEY" help:"Keys that encrypt endpoint secrets at rest: id:base64 of 32 bytes, comma-separated, the first encrypting, the others still readable (rotation). Prefer the variable to the flag. Unset: a key file in the data dir (SQLite only)."`
 	DatabaseURL       string        `name:"database-url" env:"HERALD_DATABASE_URL" help:"postgres://... to run on PostgreSQL (several nodes may share it); unset: the embedded SQLite database in --data-dir."`
 	Role              string        `name:"role" env:"HERALD_ROLE" default:"all" enum:"all,api,worker" help:"all: API and delivery; api: only the API; worker: only delivery (with /healthz, /readyz, /metrics). api and worker need --database-url."`
 	Retention         time.Duration `name:"retention" env:"HERALD_RETENTION" default:"720h" help:"Events, deliveries and attempts older than this are removed in the background (0 keeps everything)."`
@@ -50,6 +51,14 @@ func (s *Serve) Policy() *netpolicy.Policy {
 	allow, _ := netpolicy.ParseCIDRs(s.DestinationAllowCIDRs)
 	deny, _ := netpolicy.ParseCIDRs(s.DestinationDenyCIDRs)
 	return netpolicy.New(netpolicy.Options{AllowPrivate: s.AllowPrivateDestinations, Allow: allow, Deny: deny})
+}
+
+// Reencrypt configures `herald reencrypt`: the same store and keys as
+// serve.
+type Reencrypt struct {
+	DataDir       string `name:"data-dir" env:"HERALD_DATA_DIR" default:"./herald-data" help:"Directory of the embedded database and its key file."`
+	DatabaseURL   string `name:"database-url" env:"HERALD_DATABASE_URL" help:"postgres://... when Herald runs on PostgreSQL."`
+	EncryptionKey string `name:"encryption-key" env:"HERALD_ENCRYPTION_KEY" help:"The keys, the new one first and the old ones after it."`
 }
 
 // Vars are the values that struct tags refer to as ${name}.

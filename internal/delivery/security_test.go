@@ -1,9 +1,12 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +128,45 @@ func TestSecretRotation(t *testing.T) {
 	var e apiErr
 	if got := s.Do("POST", "/v1/apps/acme/endpoints/"+epID+"/secret/rotate", map[string]any{"grace_period": "forever"}, &e); got != 422 || e.Error.Field != "grace_period" {
 		t.Fatalf("bad grace period: %d %+v", got, e)
+	}
+}
+
+// TestSecretsNotInDatabaseFile reads the SQLite files' bytes: no secret in
+// clear, in the database or its write-ahead log.
+func TestSecretsNotInDatabaseFile(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	const signing = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+	epID := s.Setup(rc.URL, map[string]any{"secret": signing,
+		"headers": map[string]string{"Authorization": "Bearer auth-token-0123456789", "X-ChatWorkToken": "chatwork-token-0123456789"}})
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL + "/cw", "preset": "chatwork",
+		"preset_options": map[string]string{"room_id": "1", "api_token": "preset-token-0123456789"}}, nil, 201)
+	s.Send(map[string]any{"n": 1})
+	reqs := rc.Wait(t, 2, 5*time.Second)
+	// The receiver got the real values.
+	for _, r := range reqs {
+		if r.Path == "/" && r.Header.Get("Authorization") != "Bearer auth-token-0123456789" {
+			t.Fatalf("sent Authorization %q", r.Header.Get("Authorization"))
+		}
+	}
+	if secretOf(t, s, epID) != signing {
+		t.Fatal("secret not readable through the API")
+	}
+	time.Sleep(100 * time.Millisecond)
+	files, _ := filepath.Glob(filepath.Join(s.Dir, "herald.db*"))
+	if len(files) < 2 {
+		t.Fatalf("database files %v", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{signing, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "auth-token-0123456789", "chatwork-token-0123456789", "preset-token-0123456789"} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s holds %q in clear", filepath.Base(f), secret)
+			}
+		}
 	}
 }

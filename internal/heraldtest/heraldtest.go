@@ -22,7 +22,9 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/netpolicy"
+	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/store/sealed"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
@@ -52,8 +54,10 @@ type Options struct {
 
 // Server is a running Herald.
 type Server struct {
-	URL    string
-	Store  *sqlite.DB
+	URL   string
+	Store *sealed.Store
+	// Dir holds the database file.
+	Dir    string
 	Engine *delivery.Engine
 	API    *api.Server
 	t      testing.TB
@@ -72,10 +76,21 @@ func Start(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
+	dir := t.TempDir()
+	raw, err := sqlite.Open(context.Background(), filepath.Join(dir, "herald.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Secrets are encrypted at rest, as in a real server.
+	key, err := secrets.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := secrets.ParseKeys(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := sealed.New(raw, keys)
 	so := sender.Options{UserAgent: "Herald/" + herald.Version}
 	var checkURL func(string) error
 	if o.Policy != nil {
@@ -114,7 +129,7 @@ func Start(t testing.TB, o Options) *Server {
 		snd.CloseIdleConnections()
 		_ = st.Close()
 	})
-	return &Server{URL: hs.URL, Store: st, Engine: eng, API: a, t: t}
+	return &Server{URL: hs.URL, Store: st, Dir: dir, Engine: eng, API: a, t: t}
 }
 
 // Do calls the API with the admin token and decodes the JSON answer (if
