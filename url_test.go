@@ -1,6 +1,9 @@
 package herald_test
 
 import (
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald"
@@ -20,4 +23,35 @@ func TestValidateURL(t *testing.T) {
 			t.Errorf("%q accepted", u)
 		}
 	}
+}
+
+// FuzzValidateURL: never panics, and what it accepts is an http(s) URL
+// with a host and a port in range.
+func FuzzValidateURL(f *testing.F) {
+	f.Add("https://example.com/hook")  // the usual
+	f.Add("http://example.com:65536")  // a port out of range (immdio's example)
+	f.Add("http://u:p@example.com/")   // credentials
+	f.Add("http://[::1]:8080/x?y=z#f") // IPv6 with everything
+	f.Add("javascript:alert(1)")       // another scheme
+	f.Add("http://例え.jp/パス")           // unicode host and path
+	f.Fuzz(func(t *testing.T, s string) {
+		if herald.ValidateURL(s) != nil {
+			return
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			t.Fatalf("accepted %q that does not parse: %v", s, err)
+		}
+		if sc := strings.ToLower(u.Scheme); sc != "http" && sc != "https" {
+			t.Fatalf("accepted scheme %q", u.Scheme)
+		}
+		if u.Hostname() == "" || u.User != nil {
+			t.Fatalf("accepted %q", s)
+		}
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
+				t.Fatalf("accepted port %q", p)
+			}
+		}
+	})
 }

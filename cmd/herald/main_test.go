@@ -3,9 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -377,5 +386,69 @@ func TestBadFlags(t *testing.T) {
 		if strings.Contains(string(out), "panic") || len(out) == 0 {
 			t.Errorf("%v: output %q", args, out)
 		}
+	}
+}
+
+// TestTLS serves the API over HTTPS with --tls-cert and --tls-key.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--admin-token", token,
+		"--tls-cert", certFile, "--tls-key", keyFile)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	re := regexp.MustCompile(`herald is listening" addr=(https://[0-9.:]+)`)
+	sc := bufio.NewScanner(stderr)
+	addr := ""
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	if addr == "" {
+		t.Fatal("no https listen line")
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest("GET", addr+"/v1/apps", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("https: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	// Plain HTTP to the TLS port does not reach the API.
+	if resp, err := http.Get(strings.Replace(addr, "https://", "http://", 1) + "/v1/apps"); err == nil && resp.StatusCode == 200 {
+		t.Fatal("plain HTTP served")
+	}
+	// A certificate without its key is refused at start.
+	out, err := exec.Command(binary, "serve", "--data-dir", filepath.Join(dir, "d2"), "--tls-cert", certFile).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "go together") {
+		t.Fatalf("cert without key: %v %s", err, out)
 	}
 }

@@ -7,10 +7,13 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,6 +81,10 @@ type Options struct {
 	// AllowUndeclaredEventTypes accepts events whose type is not in the
 	// catalog.
 	AllowUndeclaredEventTypes bool
+	// RateLimit is the requests per second each key may make; 0: none.
+	RateLimit float64
+	// MaxEndpointsPerApp caps an app's endpoints; 0: no cap.
+	MaxEndpointsPerApp int
 	// CheckURL refuses endpoint URLs whose host is an address Herald
 	// will not deliver to (a literal private IP, localhost); names are
 	// checked when dialled. Nil accepts all.
@@ -110,6 +117,7 @@ type Server struct {
 	eventTypes *cache.Cache[catalogEntry]
 	usage      *cache.Cache[int64]
 	keys       *cache.Cache[herald.APIKey]
+	limiter    *keyLimiter
 	table      []Route
 }
 
@@ -126,7 +134,7 @@ func New(st Store, eng Engine, o Options) *Server {
 	}
 	s := &Server{st: st, eng: eng, o: o, log: o.Logger, mux: http.NewServeMux(),
 		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[catalogEntry](o.Now), usage: cache.NewTTL[int64](o.Now, time.Second),
-		keys: cache.NewTTL[herald.APIKey](o.Now, 5*time.Second)}
+		keys: cache.NewTTL[herald.APIKey](o.Now, 5*time.Second), limiter: newKeyLimiter(o.RateLimit)}
 	s.routes()
 	return s
 }
@@ -260,6 +268,12 @@ func (s *Server) wrap(h handler, auth bool) http.HandlerFunc {
 				return
 			}
 			r = withPrincipal(r, p)
+			if wait, ok := s.limiter.allow(p.keyID); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+				writeError(w, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+					Message: fmt.Sprintf("this key makes more than %g requests per second; retry after %s", s.o.RateLimit, wait.Round(time.Millisecond))})
+				return
+			}
 		}
 		if e := h(w, r); e != nil {
 			if e.Status >= 500 {

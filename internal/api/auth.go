@@ -10,10 +10,12 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
+	"golang.org/x/time/rate"
 )
 
 // KeyPrefix starts every API key, so that a key pasted in the wrong place
@@ -46,14 +48,24 @@ func HashKey(key string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// ParseBearer reads "Bearer <token>" (the scheme in any case, spaces
+// around the token ignored).
+func ParseBearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return "", false
+	}
+	return token, true
+}
+
 func (s *Server) authenticate(r *http.Request) (*principal, *Error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing Authorization header; send Authorization: Bearer <token>"}
 	}
-	scheme, token, ok := strings.Cut(h, " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+	token, ok := ParseBearer(h)
+	if !ok {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "Authorization header must be Bearer <token>"}
 	}
 	if s.o.AdminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.o.AdminToken)) == 1 {
@@ -225,4 +237,38 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) *Error {
 	s.audit(r, "", "api_key.delete", id, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// keyLimiter holds a token bucket per key: one busy integration cannot
+// starve the API for the others.
+type keyLimiter struct {
+	rate float64
+	mu   sync.Mutex
+	m    map[string]*rate.Limiter
+}
+
+func newKeyLimiter(r float64) *keyLimiter { return &keyLimiter{rate: r, m: map[string]*rate.Limiter{}} }
+
+// allow takes a token for key, or says how long to wait for one.
+func (l *keyLimiter) allow(key string) (time.Duration, bool) {
+	if l.rate <= 0 {
+		return 0, true
+	}
+	l.mu.Lock()
+	lim := l.m[key]
+	if lim == nil {
+		if len(l.m) > 100_000 {
+			clear(l.m)
+		}
+		lim = rate.NewLimiter(rate.Limit(l.rate), max(1, int(l.rate)))
+		l.m[key] = lim
+	}
+	l.mu.Unlock()
+	now := time.Now()
+	r := lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d, false
+	}
+	return 0, true
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
@@ -223,4 +224,62 @@ func TestAuditLog(t *testing.T) {
 	if len(all.Data) < len(log.Data) {
 		t.Fatalf("global log has %d entries", len(all.Data))
 	}
+}
+
+func TestAPIRateLimit(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{APIRateLimit: 5})
+	limited := 0
+	for range 20 {
+		req, _ := http.NewRequest("GET", s.URL+"/v1/apps", nil)
+		req.Header.Set("Authorization", "Bearer "+heraldtest.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 429 {
+			limited++
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		}
+	}
+	if limited == 0 {
+		t.Fatal("20 requests at once with a limit of 5 per second: none refused")
+	}
+}
+
+func TestMaxEndpointsPerApp(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{MaxEndpointsPerApp: 2})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "A", "uid": "a"}, nil, 201)
+	for i := range 2 {
+		s.MustDo("POST", "/v1/apps/a/endpoints", map[string]any{"url": fmt.Sprintf("https://example.com/%d", i)}, nil, 201)
+	}
+	var e apiError
+	if got := s.Do("POST", "/v1/apps/a/endpoints", map[string]any{"url": "https://example.com/3"}, &e); got != 422 || e.Error.Code != "limit_exceeded" {
+		t.Fatalf("third endpoint: %d %+v", got, e)
+	}
+}
+
+// FuzzParseBearer: never panics; a well-formed header gives its token back.
+func FuzzParseBearer(f *testing.F) {
+	f.Add("Bearer abc")         // the usual form
+	f.Add("bearer   hk_xyz  ")  // case and spaces
+	f.Add("Basic dXNlcjpwYXNz") // another scheme
+	f.Add("Bearer")             // no token
+	f.Add("Bearer a b")         // two tokens
+	f.Add("Bearer \x00\xff")    // bytes that are not text
+	f.Fuzz(func(t *testing.T, h string) {
+		tok, ok := api.ParseBearer(h)
+		if ok && (tok == "" || strings.ContainsAny(tok, " \t")) {
+			t.Fatalf("%q gave token %q", h, tok)
+		}
+		if ok {
+			if again, ok2 := api.ParseBearer("Bearer " + tok); !ok2 || again != tok {
+				t.Fatalf("token %q does not round-trip", tok)
+			}
+		}
+	})
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -213,6 +214,16 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	if e := s.checkDestination("url", ep.URL); e != nil {
 		return e
+	}
+	if max := s.o.MaxEndpointsPerApp; max > 0 {
+		n := 0
+		if err := s.eachEndpoint(r, a.ID, func(*herald.Endpoint) { n++ }); err != nil {
+			return storeError(err, "endpoint")
+		}
+		if n >= max {
+			return &Error{Status: http.StatusUnprocessableEntity, Code: CodeLimitExceeded,
+				Message: fmt.Sprintf("the app already has %d endpoints, the most this installation allows (--max-endpoints-per-app)", n)}
+		}
 	}
 	if ep.Secret == "" {
 		secret, err := signing.GenerateSecret()

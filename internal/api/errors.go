@@ -42,6 +42,7 @@ const (
 	CodeSchemaMismatch   = "schema_mismatch"
 	CodeLimitExceeded    = "limit_exceeded"
 	CodeQuotaExceeded    = "quota_exceeded"
+	CodeRateLimited      = "rate_limited"
 	CodeInternal         = "internal"
 )
 

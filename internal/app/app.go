@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -99,6 +100,8 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 			MaxBodyBytes:              cfg.MaxEventSize,
 			AllowUndeclaredEventTypes: cfg.AllowUndeclaredEventTypes,
 			CheckURL:                  policy.CheckURL,
+			RateLimit:                 cfg.APIRateLimit,
+			MaxEndpointsPerApp:        cfg.MaxEndpointsPerApp,
 			Defaults: herald.DeliverySettings{
 				RetrySchedule: cfg.RetrySchedule,
 				TimeoutMS:     int(cfg.RequestTimeout / time.Millisecond),
@@ -119,7 +122,17 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 		_ = eng.Shutdown(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	log.Info("herald is listening", "addr", "http://"+ln.Addr().String(), "store", storeName(cfg), "role", cfg.Role, "node", owner, "version", herald.Version)
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://"
+		// Fail at start, not at the first connection, on a bad pair.
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			ln.Close()
+			_ = eng.Shutdown(context.Background())
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+	}
+	log.Info("herald is listening", "addr", scheme+ln.Addr().String(), "store", storeName(cfg), "role", cfg.Role, "node", owner, "version", herald.Version)
 
 	bgCtx, stopBg := context.WithCancel(context.Background())
 	defer stopBg()
@@ -128,7 +141,13 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 	}
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if cfg.TLSCert != "" {
+			serveErr <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
 
 	select {
 	case <-ctx.Done():

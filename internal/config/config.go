@@ -39,6 +39,11 @@ type Serve struct {
 	DestinationAllowCIDRs    string `name:"destination-allow-cidrs" env:"HERALD_DESTINATION_ALLOW_CIDRS" help:"Comma-separated CIDRs to deliver to even if a rule refuses them (e.g. 10.20.0.0/16 for an internal receiver)."`
 	DestinationDenyCIDRs     string `name:"destination-deny-cidrs" env:"HERALD_DESTINATION_DENY_CIDRS" help:"Comma-separated CIDRs never delivered to; wins over the allow list."`
 
+	APIRateLimit       float64 `name:"api-rate-limit" env:"HERALD_API_RATE_LIMIT" default:"1000" help:"Requests per second each API key (and the admin token) may make; beyond it 429 with Retry-After. 0: no limit."`
+	MaxEndpointsPerApp int     `name:"max-endpoints-per-app" env:"HERALD_MAX_ENDPOINTS_PER_APP" default:"1000" help:"Endpoints an app may have. 0: no limit."`
+	TLSCert            string  `name:"tls-cert" env:"HERALD_TLS_CERT" help:"PEM certificate (chain) to serve the API over HTTPS; with --tls-key."`
+	TLSKey             string  `name:"tls-key" env:"HERALD_TLS_KEY" help:"PEM private key of --tls-cert."`
+
 	AllowUndeclaredEventTypes bool `name:"allow-undeclared-event-types" env:"HERALD_ALLOW_UNDECLARED_EVENT_TYPES" help:"Accept events whose type is not in the event-type catalog."`
 
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HERALD_SHUTDOWN_TIMEOUT" default:"30s" help:"How long requests in flight may finish after SIGTERM or SIGINT."`
@@ -98,6 +103,12 @@ func (s *Serve) Validate() error {
 	}
 	if s.HeartbeatInterval < 100*time.Millisecond {
 		return fmt.Errorf("--heartbeat-interval must be at least 100ms")
+	}
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if s.APIRateLimit < 0 || s.MaxEndpointsPerApp < 0 {
+		return fmt.Errorf("--api-rate-limit and --max-endpoints-per-app must not be negative")
 	}
 	if s.Retention < 0 {
 		return fmt.Errorf("--retention must not be negative")

@@ -46,6 +46,9 @@ type Options struct {
 	// replaces DNS for it.
 	Policy   *netpolicy.Options
 	Resolver netpolicy.Resolver
+	// APIRateLimit and MaxEndpointsPerApp set the API's limits (0: none).
+	APIRateLimit       float64
+	MaxEndpointsPerApp int
 	// MetricsToken guards /metrics when set.
 	MetricsToken string
 	// Engine adjusts the engine's options after the defaults are set.
@@ -118,6 +121,7 @@ func Start(t testing.TB, o Options) *Server {
 	eng.Start()
 	a := api.New(st, eng, api.Options{AdminToken: Token, MaxBodyBytes: o.MaxBodyBytes,
 		AllowUndeclaredEventTypes: o.AllowUndeclaredEventTypes, CheckURL: checkURL,
+		RateLimit: o.APIRateLimit, MaxEndpointsPerApp: o.MaxEndpointsPerApp,
 		Metrics: m.Handler(), MetricsToken: o.MetricsToken,
 		Defaults: herald.DeliverySettings{RetrySchedule: o.RetrySchedule, TimeoutMS: int(o.Timeout / time.Millisecond), MaxInFlight: eo.MaxInFlightPerEndpoint}})
 	hs := httptest.NewServer(a)
