@@ -72,6 +72,10 @@ type EndpointSettings struct {
 	// endpoint by itself (a 410 answer, failures for too long).
 	DisabledReason string     `json:"disabled_reason"`
 	DisabledAt     *time.Time `json:"disabled_at"`
+	// SignatureScheme is "v1" (HMAC-SHA256 with a whsec_ secret, the
+	// default) or "v1a" (Ed25519: Secret is a whsk_ key and receivers
+	// verify with its public key).
+	SignatureScheme string `json:"signature_scheme"`
 	// PreviousSecret still signs, beside Secret, until
 	// PreviousSecretExpiresAt: after a rotation each request carries both
 	// signatures, so receivers switch secrets without downtime. It is

@@ -49,3 +49,35 @@ func Example() {
 	// true
 	// true
 }
+
+func ExampleNewPublic() {
+	// The endpoint's public key, as shown by Herald. Only Herald holds the
+	// matching secret key, so this Verifier cannot be used to forge requests.
+	v, err := verify.NewPublic("whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=")
+	if err != nil {
+		panic(err)
+	}
+
+	// A request Herald signed with the key pair (a published Standard
+	// Webhooks test vector). A sender may list a v1 signature too, for
+	// receivers still on the shared secret; this Verifier skips it.
+	h := http.Header{}
+	h.Set("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek")
+	h.Set("webhook-timestamp", "1614265330")
+	h.Set("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= "+
+		"v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5BdqzCInXqYXFymVJaA7AZdpXwVLPo3mNl8EM+m7TBAg==")
+	body := []byte(`{"test": 2432232314}`)
+
+	// The vector is old, so check it at the time it was signed; in a
+	// handler, call v.Verify(r.Header, body).
+	signedAt := time.Unix(1614265330, 0)
+	fmt.Println(v.VerifyAt(h, body, signedAt))
+
+	// Only the v1 signature: nothing this Verifier can check.
+	h.Set("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+	err = v.VerifyAt(h, body, signedAt)
+	fmt.Println(errors.Is(err, verify.ErrNoMatchingSignature))
+	// Output:
+	// <nil>
+	// true
+}

@@ -1,15 +1,22 @@
 // Package verify checks that a webhook request was sent by Herald, was not
 // altered, and is not a replay of an old request.
 //
-// Herald signs requests with the Standard Webhooks HMAC scheme (v1): each
-// request carries webhook-id, webhook-timestamp and webhook-signature
-// headers, and the signature covers "{id}.{timestamp}.{body}". The package
+// Herald signs requests with the Standard Webhooks schemes: each request
+// carries webhook-id, webhook-timestamp and webhook-signature headers, and
+// the signature covers "{id}.{timestamp}.{body}". An endpoint is signed
+// either with a shared secret ("whsec_...", HMAC-SHA256, signatures "v1,...")
+// or with an Ed25519 key pair, of which the receiver holds only the public
+// key ("whpk_...", signatures "v1a,..."); the public key lets a receiver
+// check requests without holding anything that could sign them. The package
 // uses only the standard library, so it adds nothing to a receiver's
 // dependencies.
 //
-// Create one Verifier per endpoint secret and share it between requests:
+// Create one Verifier per endpoint secret or public key and share it between
+// requests:
 //
 //	v, err := verify.New(os.Getenv("HERALD_WEBHOOK_SECRET")) // "whsec_..."
+//	// or, for an endpoint signed with a key pair:
+//	// v, err := verify.NewPublic(os.Getenv("HERALD_WEBHOOK_PUBLIC_KEY")) // "whpk_..."
 //	if err != nil {
 //		log.Fatal(err)
 //	}
@@ -32,6 +39,7 @@
 package verify
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -51,8 +59,13 @@ import (
 // replayed, while allowing for clock skew and transit time.
 const DefaultTolerance = 5 * time.Minute
 
-// secretPrefix marks a Standard Webhooks signing secret.
-const secretPrefix = "whsec_"
+// Key prefixes of the Standard Webhooks schemes: a signing secret (v1), an
+// Ed25519 public key and its secret key (v1a).
+const (
+	secretPrefix    = "whsec_"
+	publicKeyPrefix = "whpk_"
+	secretKeyPrefix = "whsk_"
+)
 
 // Header names in their canonical form, as net/http stores them, so that
 // lookups need no canonicalisation. The lowercase forms are also tried, for
@@ -79,20 +92,31 @@ var (
 	// tolerance; accepting it would stretch the replay window, and it means
 	// one of the two clocks is wrong.
 	ErrTimestampTooNew = errors.New("verify: webhook-timestamp too new")
-	// ErrNoMatchingSignature: no v1 signature in webhook-signature matches
-	// the request, i.e. the secret is wrong or the request was altered.
+	// ErrNoMatchingSignature: no signature of the Verifier's scheme (v1 for
+	// New, v1a for NewPublic) in webhook-signature matches the request, i.e.
+	// the key is wrong or the request was altered.
 	ErrNoMatchingSignature = errors.New("verify: no matching signature")
 	// ErrInvalidSecret: the secret given to New or Sign is not a usable key.
 	ErrInvalidSecret = errors.New("verify: invalid secret")
+	// ErrInvalidPublicKey: the key given to NewPublic is not an Ed25519
+	// public key. It is separate from ErrInvalidSecret because a public key
+	// is not secret and may be handled, logged and shown differently.
+	ErrInvalidPublicKey = errors.New("verify: invalid public key")
 )
 
-// Verifier checks requests signed with one secret. It is safe for concurrent
-// use. Build it with New; the zero value rejects every request.
+// Verifier checks requests signed with one secret (New) or one Ed25519
+// key pair (NewPublic). It is safe for concurrent use. The zero value
+// rejects every request.
 type Verifier struct {
 	tolerance time.Duration
-	// pool holds HMAC states keyed with this secret. It is a pointer so that
-	// copies made by WithTolerance share it.
+	// pool holds HMAC states keyed with the secret; nil for a public-key
+	// Verifier. It is a pointer so that copies made by WithTolerance share it.
 	pool *sync.Pool
+	// pub is the Ed25519 public key; nil for an HMAC Verifier. Exactly one of
+	// pool and pub is set, so a Verifier checks one scheme only: accepting
+	// v1 as well would let anyone holding a leaked HMAC secret sign requests
+	// that a public-key receiver meant to rule out.
+	pub ed25519.PublicKey
 }
 
 // macState is per-call scratch space recycled through Verifier.pool.
@@ -122,6 +146,23 @@ func New(secret string) (*Verifier, error) {
 	}, nil
 }
 
+// NewPublic returns a Verifier for an endpoint signed with an Ed25519 key
+// pair (Standard Webhooks scheme v1a). publicKey is the endpoint's public
+// key as shown by Herald ("whpk_" followed by base64 of 32 bytes); a bare
+// base64 key without the prefix is accepted too, and surrounding white
+// space and missing padding are ignored, as for New.
+//
+// Such a Verifier accepts only "v1a," signatures and skips "v1," ones, so a
+// sender may list both kinds in one header while receivers move from a
+// shared secret to a public key.
+func NewPublic(publicKey string) (*Verifier, error) {
+	pub, err := parsePublicKey(publicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{tolerance: DefaultTolerance, pub: pub}, nil
+}
+
 // WithTolerance returns a copy of v that accepts timestamps up to d away
 // from the current time, in either direction. Timestamps have one-second
 // resolution, so d is truncated to whole seconds; a negative d counts as
@@ -137,7 +178,7 @@ func (v *Verifier) WithTolerance(d time.Duration) *Verifier {
 func (v *Verifier) Tolerance() time.Duration { return v.tolerance }
 
 // Verify reports whether a request with the given headers and raw body was
-// signed with v's secret within the tolerance of the current time. A nil
+// signed with v's key within the tolerance of the current time. A nil
 // error is the only success; any error means the request must be rejected.
 func (v *Verifier) Verify(header http.Header, body []byte) error {
 	return v.VerifyAt(header, body, time.Now())
@@ -146,8 +187,8 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 // VerifyAt is Verify with an explicit current time, for tests and for
 // checking stored requests against the time they were received.
 func (v *Verifier) VerifyAt(header http.Header, body []byte, now time.Time) error {
-	if v == nil || v.pool == nil {
-		return fmt.Errorf("%w: Verifier not created with New", ErrNoMatchingSignature)
+	if v == nil || v.pool == nil && v.pub == nil {
+		return fmt.Errorf("%w: Verifier not created with New or NewPublic", ErrNoMatchingSignature)
 	}
 	id := headerValue(header, hdrID, "webhook-id")
 	tsRaw := headerValue(header, hdrTimestamp, "webhook-timestamp")
@@ -182,19 +223,28 @@ func (v *Verifier) VerifyAt(header http.Header, body []byte, now time.Time) erro
 		return fmt.Errorf("%w: %s ahead, tolerance %s", ErrTimestampTooNew, seconds(d), v.tolerance)
 	}
 
-	var want [sigLen]byte
-	v.expected(&want, id, tsRaw, body)
-	ok1, n1 := matchAny(header[hdrSignature], &want)
-	ok2, n2 := matchAny(header["webhook-signature"], &want)
+	var ok bool
+	var n int
+	version := "v1"
+	if v.pub != nil {
+		version = "v1a"
+		ok, n = v.matchPublic(header, id, tsRaw, body)
+	} else {
+		var want [sigLen]byte
+		v.expected(&want, id, tsRaw, body)
+		ok1, n1 := matchAny(header[hdrSignature], &want)
+		ok2, n2 := matchAny(header["webhook-signature"], &want)
+		ok, n = ok1 || ok2, n1+n2
+	}
 	switch {
-	case ok1 || ok2:
+	case ok:
 		return nil
-	case n1+n2 == 0:
-		// Worth telling apart: it points at a sender or proxy problem rather
-		// than a wrong secret.
-		return fmt.Errorf("%w: no v1 signature in webhook-signature", ErrNoMatchingSignature)
+	case n == 0:
+		// Worth telling apart: it points at a sender or proxy problem, or a
+		// key of the other scheme, rather than a wrong key.
+		return fmt.Errorf("%w: no %s signature in webhook-signature", ErrNoMatchingSignature, version)
 	default:
-		return fmt.Errorf("%w: none of %d v1 signatures matched", ErrNoMatchingSignature, n1+n2)
+		return fmt.Errorf("%w: none of %d %s signatures matched", ErrNoMatchingSignature, n, version)
 	}
 }
 
@@ -258,6 +308,50 @@ func matchAny(values []string, want *[sigLen]byte) (matched bool, v1 int) {
 	return false, v1
 }
 
+// edSigLen is the length of a padded base64 Ed25519 signature.
+const edSigLen = 88
+
+// strictBase64 rejects encodings with non-zero padding bits, so that, as for
+// v1, only the one encoding a sender produces is accepted.
+var strictBase64 = base64.StdEncoding.Strict()
+
+// matchPublic reports whether any "v1a," signature in the header verifies
+// with v's public key, and how many v1a signatures there were. Signatures
+// of other versions are skipped, as in matchAny.
+func (v *Verifier) matchPublic(header http.Header, id, ts string, body []byte) (matched bool, v1a int) {
+	var msg []byte // built on the first v1a signature, as Ed25519 needs it whole
+	for _, key := range [...]string{hdrSignature, "webhook-signature"} {
+		for _, value := range header[key] {
+			for sig := range strings.FieldsSeq(value) {
+				b64, ok := strings.CutPrefix(sig, "v1a,")
+				if !ok {
+					continue
+				}
+				v1a++
+				if len(b64) != edSigLen {
+					continue
+				}
+				var raw [ed25519.SignatureSize + 2]byte // DecodedLen(edSigLen)
+				if n, err := strictBase64.Decode(raw[:], []byte(b64)); err != nil || n != ed25519.SignatureSize {
+					continue
+				}
+				if msg == nil {
+					msg = make([]byte, 0, len(id)+len(ts)+2+len(body))
+					msg = append(msg, id...)
+					msg = append(msg, '.')
+					msg = append(msg, ts...)
+					msg = append(msg, '.')
+					msg = append(msg, body...)
+				}
+				if ed25519.Verify(v.pub, msg, raw[:ed25519.SignatureSize]) {
+					return true, v1a
+				}
+			}
+		}
+	}
+	return false, v1a
+}
+
 // headerValue returns the first value of a header, trying the canonical key
 // (net/http's form) and then the lowercase one, without allocating.
 func headerValue(h http.Header, canonical, lower string) string {
@@ -317,6 +411,39 @@ func parseSecret(secret string) ([]byte, error) {
 	}
 	if len(key) == 0 {
 		return nil, fmt.Errorf("%w: empty key; expected %s followed by base64", ErrInvalidSecret, secretPrefix)
+	}
+	return key, nil
+}
+
+// parsePublicKey decodes a whpk_ public key, with padding optional as for
+// secrets. Keys of the wrong kind get their own messages, as mixing up the
+// three prefixes is the likely mistake.
+func parsePublicKey(publicKey string) (ed25519.PublicKey, error) {
+	const format = "expected " + publicKeyPrefix + " followed by base64 of 32 bytes"
+	s := strings.TrimSpace(publicKey)
+	switch {
+	case strings.HasPrefix(s, secretKeyPrefix):
+		// Say so without echoing it: this key must not be on the receiver.
+		return nil, fmt.Errorf("%w: got a %s secret key, which must stay with the sender; %s",
+			ErrInvalidPublicKey, secretKeyPrefix, format)
+	case strings.HasPrefix(s, secretPrefix):
+		return nil, fmt.Errorf("%w: got a %s secret, which New takes; %s",
+			ErrInvalidPublicKey, secretPrefix, format)
+	}
+	s = strings.TrimPrefix(s, publicKeyPrefix)
+	if s == "" {
+		return nil, fmt.Errorf("%w: empty; %s", ErrInvalidPublicKey, format)
+	}
+	enc := base64.StdEncoding
+	if len(s)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	key, err := enc.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not valid base64; %s", ErrInvalidPublicKey, format)
+	}
+	if len(key) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: key is %d bytes; %s", ErrInvalidPublicKey, len(key), format)
 	}
 	return key, nil
 }

@@ -23,6 +23,8 @@ type vectorFile struct {
 		Signature string `json:"signature"`
 	} `json:"v1_hmac_sha256"`
 	V1a []struct {
+		SecretKey string `json:"secret_key"`
+		PublicKey string `json:"public_key"`
 		ID        string `json:"id"`
 		Timestamp int64  `json:"timestamp"`
 		Payload   string `json:"payload"`

@@ -175,6 +175,8 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/endpoints/{id}/preview", map[string]handler{"POST": s.previewSaved})
 	s.route("/v1/apps/{app}/endpoints/{id}/secret", map[string]handler{"GET": s.getEndpointSecret})
 	s.route("/v1/apps/{app}/endpoints/{id}/secret/rotate", map[string]handler{"POST": s.rotateSecret})
+	s.route("/v1/apps/{app}/endpoints/{id}/public-key", map[string]handler{"GET": s.getPublicKey})
+	s.mux.HandleFunc("GET /.well-known/herald/jwks/{app}", s.wrap(s.jwks, false))
 	s.route("/v1/apps/{app}/endpoints/{id}/deliveries", map[string]handler{"GET": s.listEndpointDeliveries})
 	s.route("/v1/apps/{app}/events", map[string]handler{"GET": s.listEvents, "POST": s.createEvent})
 	s.route("/v1/apps/{app}/events/{id}", map[string]handler{"GET": getOfApp(s, "event", s.st.EventGet)})

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,23 +16,24 @@ import (
 )
 
 type endpointInput struct {
-	URL            *string            `json:"url"`
-	Description    *string            `json:"description"`
-	EventTypes     *[]string          `json:"event_types"`
-	Enabled        *bool              `json:"enabled"`
-	Secret         *string            `json:"secret"`
-	TimeoutMS      *int               `json:"timeout_ms"`
-	Method         *string            `json:"method"`
-	ContentType    *string            `json:"content_type"`
-	Headers        *map[string]string `json:"headers"`
-	BodyTemplate   optionalJSON       `json:"body_template"`
-	TemplateStrict *bool              `json:"template_strict"`
-	Preset         *string            `json:"preset"`
-	PresetOptions  *map[string]string `json:"preset_options"`
-	Filter         *string            `json:"filter"`
-	RetrySchedule  *string            `json:"retry_schedule"`
-	MaxInFlight    *int               `json:"max_in_flight"`
-	RateLimit      *float64           `json:"rate_limit"`
+	URL             *string            `json:"url"`
+	Description     *string            `json:"description"`
+	EventTypes      *[]string          `json:"event_types"`
+	Enabled         *bool              `json:"enabled"`
+	Secret          *string            `json:"secret"`
+	TimeoutMS       *int               `json:"timeout_ms"`
+	Method          *string            `json:"method"`
+	ContentType     *string            `json:"content_type"`
+	Headers         *map[string]string `json:"headers"`
+	BodyTemplate    optionalJSON       `json:"body_template"`
+	TemplateStrict  *bool              `json:"template_strict"`
+	Preset          *string            `json:"preset"`
+	PresetOptions   *map[string]string `json:"preset_options"`
+	Filter          *string            `json:"filter"`
+	RetrySchedule   *string            `json:"retry_schedule"`
+	MaxInFlight     *int               `json:"max_in_flight"`
+	RateLimit       *float64           `json:"rate_limit"`
+	SignatureScheme *string            `json:"signature_scheme"`
 }
 
 // endpointView is an endpoint as the API shows it: credentials in headers
@@ -108,9 +110,21 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint) *Error {
 	if in.Enabled != nil {
 		ep.Enabled = *in.Enabled
 	}
+	if in.SignatureScheme != nil {
+		switch *in.SignatureScheme {
+		case "v1", "v1a":
+		default:
+			return errInvalid("signature_scheme", "signature_scheme must be v1 (HMAC) or v1a (Ed25519)")
+		}
+		if *in.SignatureScheme != scheme(ep) && in.Secret == nil {
+			// A new scheme needs a secret of its kind: made below.
+			ep.Secret, ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", "", nil
+		}
+		ep.SignatureScheme = *in.SignatureScheme
+	}
 	if in.Secret != nil {
-		if _, err := signing.ParseSecret(*in.Secret); err != nil {
-			return errInvalid("secret", "%s", err.Error())
+		if e := checkSecret(scheme(ep), *in.Secret); e != nil {
+			return e
 		}
 		ep.Secret = *in.Secret
 	}
@@ -226,7 +240,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		}
 	}
 	if ep.Secret == "" {
-		secret, err := signing.GenerateSecret()
+		secret, err := newSecret(scheme(ep))
 		if err != nil {
 			return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "could not generate a secret"}
 		}
@@ -305,8 +319,8 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	secret := ""
 	if in.Secret != nil {
-		if _, err := signing.ParseSecret(*in.Secret); err != nil {
-			return errInvalid("secret", "%s", err.Error())
+		if e := checkSecret(scheme(ep), *in.Secret); e != nil {
+			return e
 		}
 		if *in.Secret == ep.Secret {
 			return errInvalid("secret", "the new secret must differ from the current one")
@@ -314,7 +328,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) *Error {
 		secret = *in.Secret
 	} else {
 		var err error
-		if secret, err = signing.GenerateSecret(); err != nil {
+		if secret, err = newSecret(scheme(ep)); err != nil {
 			return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "could not generate a secret"}
 		}
 	}
@@ -330,7 +344,117 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	s.eng.EndpointChanged(ep)
 	s.audit(r, a.ID, "endpoint.secret.rotate", ep.ID, map[string]any{"grace_period": grace.String()})
-	writeJSON(w, http.StatusOK, map[string]any{"secret": secret, "previous_secret_expires_at": ep.PreviousSecretExpiresAt})
+	out := map[string]any{"secret": secret, "previous_secret_expires_at": ep.PreviousSecretExpiresAt}
+	if pub, err := signing.PublicKeyOf(secret); err == nil {
+		out["public_key"] = pub
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// scheme is the endpoint's signature scheme, v1 when unset.
+func scheme(ep *herald.Endpoint) string {
+	if ep.SignatureScheme == "" {
+		return "v1"
+	}
+	return ep.SignatureScheme
+}
+
+// checkSecret refuses a secret of the wrong kind for the scheme.
+func checkSecret(scheme, secret string) *Error {
+	var err error
+	if scheme == "v1a" {
+		_, err = signing.ParseSecretKey(secret)
+	} else {
+		_, err = signing.ParseSecret(secret)
+	}
+	if err != nil {
+		return errInvalid("secret", "%s", err.Error())
+	}
+	return nil
+}
+
+// newSecret makes a secret of the scheme's kind: a whsec_ secret, or a
+// whsk_ Ed25519 key.
+func newSecret(scheme string) (string, error) {
+	if scheme == "v1a" {
+		sk, _, err := signing.GenerateKeyPair()
+		return sk, err
+	}
+	return signing.GenerateSecret()
+}
+
+// getPublicKey answers GET .../endpoints/{id}/public-key for v1a
+// endpoints, with the previous key during a rotation's grace period.
+func (s *Server) getPublicKey(w http.ResponseWriter, r *http.Request) *Error {
+	ep, e := s.endpoint(r)
+	if e != nil {
+		return e
+	}
+	if scheme(ep) != "v1a" {
+		return errInvalid("signature_scheme", "this endpoint signs with v1 (HMAC, a shared secret): it has no public key; set signature_scheme to v1a for Ed25519")
+	}
+	pub, err := signing.PublicKeyOf(ep.Secret)
+	if err != nil {
+		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "the endpoint's key cannot be read"}
+	}
+	out := map[string]any{"public_key": pub}
+	if prev := previousPublicKey(ep, s.o.Now()); prev != "" {
+		out["previous_public_key"], out["previous_expires_at"] = prev, ep.PreviousSecretExpiresAt
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func previousPublicKey(ep *herald.Endpoint, now time.Time) string {
+	if ep.PreviousSecret == "" || ep.PreviousSecretExpiresAt == nil || !now.Before(*ep.PreviousSecretExpiresAt) {
+		return ""
+	}
+	pub, _ := signing.PublicKeyOf(ep.PreviousSecret)
+	return pub
+}
+
+// jwks answers GET /.well-known/herald/jwks/{app}: the public keys of the
+// app's v1a endpoints (and previous keys in a grace period), so receivers
+// fetch verification keys instead of copying them. No token: public keys
+// are public.
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	type jwk struct {
+		Kty string `json:"kty"`
+		Crv string `json:"crv"`
+		X   string `json:"x"`
+		Kid string `json:"kid"`
+		Use string `json:"use"`
+		Alg string `json:"alg"`
+	}
+	keys := []jwk{}
+	add := func(kid, pub string) {
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(pub, signing.PublicKeyPrefix))
+		if err == nil {
+			keys = append(keys, jwk{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(raw), Kid: kid, Use: "sig", Alg: "EdDSA"})
+		}
+	}
+	now := s.o.Now()
+	err := s.eachEndpoint(r, a.ID, func(ep *herald.Endpoint) {
+		if scheme(ep) != "v1a" {
+			return
+		}
+		if pub, err := signing.PublicKeyOf(ep.Secret); err == nil {
+			add(ep.ID, pub)
+		}
+		if prev := previousPublicKey(ep, now); prev != "" {
+			add(ep.ID+".previous", prev)
+		}
+	})
+	if err != nil {
+		return storeError(err, "endpoint")
+	}
+	w.Header().Set("Cache-Control", "max-age=300")
+	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
 	return nil
 }
 

@@ -3,7 +3,9 @@ package delivery_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -168,5 +170,67 @@ func TestSecretsNotInDatabaseFile(t *testing.T) {
 				t.Errorf("%s holds %q in clear", filepath.Base(f), secret)
 			}
 		}
+	}
+}
+
+func TestEd25519Signatures(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	epID := s.Setup(rc.URL, map[string]any{"signature_scheme": "v1a"})
+	if sec := secretOf(t, s, epID); !strings.HasPrefix(sec, "whsk_") {
+		t.Fatalf("v1a secret %q", sec)
+	}
+	var pk struct {
+		PublicKey string `json:"public_key"`
+	}
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID+"/public-key", nil, &pk, 200)
+	s.Send(map[string]any{"n": 1})
+	req := rc.Wait(t, 1, 5*time.Second)[0]
+	if !strings.HasPrefix(req.Header.Get("webhook-signature"), "v1a,") {
+		t.Fatalf("signature %q", req.Header.Get("webhook-signature"))
+	}
+	v, err := verify.NewPublic(pk.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(req.Header, req.Body); err != nil {
+		t.Fatalf("public key does not verify: %v", err)
+	}
+	// The JWKS document has the same key, fetched without a token.
+	var doc struct {
+		Keys []struct{ Kty, Crv, X, Kid string }
+	}
+	if got := s.DoWith("GET", "/.well-known/herald/jwks/acme", nil, &doc, http.Header{}); got != 200 || len(doc.Keys) != 1 || doc.Keys[0].Kid != epID || doc.Keys[0].Crv != "Ed25519" {
+		t.Fatalf("jwks %d %+v", got, doc)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(doc.Keys[0].X)
+	if v2, err := verify.NewPublic(base64.StdEncoding.EncodeToString(raw)); err != nil || v2.Verify(req.Header, req.Body) != nil {
+		t.Fatalf("the JWKS key does not verify: %v", err)
+	}
+	// Rotation with overlap: both keys sign and are published.
+	var rot struct {
+		PublicKey string `json:"public_key"`
+	}
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+epID+"/secret/rotate", map[string]any{"grace_period": "1h"}, &rot, 200)
+	s.Send(map[string]any{"n": 2})
+	req = rc.Wait(t, 2, 5*time.Second)[1]
+	vNew, _ := verify.NewPublic(rot.PublicKey)
+	if v.Verify(req.Header, req.Body) != nil || vNew.Verify(req.Header, req.Body) != nil {
+		t.Fatalf("during rotation both keys must verify: %q", req.Header.Get("webhook-signature"))
+	}
+	s.DoWith("GET", "/.well-known/herald/jwks/acme", nil, &doc, http.Header{})
+	if len(doc.Keys) != 2 {
+		t.Fatalf("jwks during rotation: %+v", doc.Keys)
+	}
+	// A v1 endpoint has no public key; a wrong kind of secret is refused.
+	var v1 struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL + "/v1"}, &v1, 201)
+	var e apiErr
+	if got := s.Do("GET", "/v1/apps/acme/endpoints/"+v1.ID+"/public-key", nil, &e); got != 422 {
+		t.Fatalf("public key of a v1 endpoint: %d", got)
+	}
+	if got := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL, "signature_scheme": "v1a", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, &e); got != 422 || e.Error.Field != "secret" {
+		t.Fatalf("whsec_ for v1a: %d %+v", got, e)
 	}
 }

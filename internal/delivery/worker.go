@@ -48,11 +48,11 @@ func newRequestBuilder(st Store, ua string, timeout time.Duration, now func() ti
 		shapes: map[shapeKey]*shape.Compiled{}, apps: cache.New[herald.App](now), titles: cache.New[map[string]string](now)}
 }
 
-func (rb *requestBuilder) signer(secret string) (*signing.Signer, error) {
+func (rb *requestBuilder) signer(secret string) (signing.Scheme, error) {
 	if s, ok := rb.signers.Load(secret); ok {
-		return s.(*signing.Signer), nil
+		return s.(signing.Scheme), nil
 	}
-	s, err := signing.NewSigner(secret)
+	s, err := signing.NewScheme(secret)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,10 @@
 // Package signing signs outgoing webhook requests with the Standard Webhooks
-// HMAC scheme (version v1), so receivers can check a request came from Herald
-// and was not altered or replayed. Receivers use the public package
-// github.com/heraldhq/herald/verify, which implements the same scheme.
+// schemes, so receivers can check a request came from Herald and was not
+// altered or replayed. Two schemes are supported: HMAC-SHA256 (version v1,
+// "whsec_" secrets), where sender and receiver share the secret, and Ed25519
+// (version v1a, "whsk_" secret keys), where receivers hold only the public
+// key and so cannot forge requests themselves. Receivers use the public
+// package github.com/heraldhq/herald/verify, which implements both.
 package signing
 
 import (
@@ -52,15 +55,30 @@ func GenerateSecret() (string, error) {
 // Error messages never contain the secret, as they end up in API responses
 // and logs.
 func ParseSecret(s string) ([]byte, error) {
-	if s == "" {
-		return nil, fmt.Errorf("%w: secret is empty; %s", ErrInvalidSecret, secretFormat)
+	key, err := decodeKey(s, "secret", SecretPrefix, secretFormat)
+	if err != nil {
+		return nil, err
 	}
-	b64, ok := strings.CutPrefix(s, SecretPrefix)
+	if len(key) < minKeyLen || len(key) > maxKeyLen {
+		return nil, fmt.Errorf("%w: key is %d bytes; %s", ErrInvalidSecret, len(key), secretFormat)
+	}
+	return key, nil
+}
+
+// decodeKey checks prefix and decodes the base64 after it, with padding
+// optional. Errors wrap ErrInvalidSecret, name what (such as "secret") and
+// end with format, so the user learns what a valid value looks like; they
+// report a position rather than the offending text, which is secret.
+func decodeKey(s, what, prefix, format string) ([]byte, error) {
+	if s == "" {
+		return nil, fmt.Errorf("%w: %s is empty; %s", ErrInvalidSecret, what, format)
+	}
+	b64, ok := strings.CutPrefix(s, prefix)
 	if !ok {
-		return nil, fmt.Errorf("%w: missing %s prefix; %s", ErrInvalidSecret, SecretPrefix, secretFormat)
+		return nil, fmt.Errorf("%w: missing %s prefix; %s", ErrInvalidSecret, prefix, format)
 	}
 	if b64 == "" {
-		return nil, fmt.Errorf("%w: nothing after %s; %s", ErrInvalidSecret, SecretPrefix, secretFormat)
+		return nil, fmt.Errorf("%w: nothing after %s; %s", ErrInvalidSecret, prefix, format)
 	}
 	enc := base64.StdEncoding
 	if len(b64)%4 != 0 {
@@ -70,14 +88,11 @@ func ParseSecret(s string) ([]byte, error) {
 	if err != nil {
 		var pos base64.CorruptInputError
 		if errors.As(err, &pos) {
-			// Count from the start of the whole secret, which is what the user sees.
+			// Count from the start of the whole value, which is what the user sees.
 			return nil, fmt.Errorf("%w: not valid base64 at character %d; %s",
-				ErrInvalidSecret, int(pos)+len(SecretPrefix)+1, secretFormat)
+				ErrInvalidSecret, int(pos)+len(prefix)+1, format)
 		}
-		return nil, fmt.Errorf("%w: not valid base64; %s", ErrInvalidSecret, secretFormat)
-	}
-	if len(key) < minKeyLen || len(key) > maxKeyLen {
-		return nil, fmt.Errorf("%w: key is %d bytes; %s", ErrInvalidSecret, len(key), secretFormat)
+		return nil, fmt.Errorf("%w: not valid base64; %s", ErrInvalidSecret, format)
 	}
 	return key, nil
 }
