@@ -82,6 +82,14 @@ type EndpointSettings struct {
 	// never shown by the API.
 	PreviousSecret          string     `json:"previous_secret,omitempty"`
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	// TLSCABundle (PEM certificates) replaces the system's roots when
+	// verifying the receiver, for receivers behind a private CA.
+	TLSCABundle string `json:"tls_ca_bundle"`
+	// TLSClientCert and TLSClientKey (PEM) are presented to receivers
+	// that demand a client certificate (mutual TLS). The key is a secret:
+	// encrypted at rest, never shown.
+	TLSClientCert string `json:"tls_client_cert"`
+	TLSClientKey  string `json:"tls_client_key,omitempty"`
 	// Operational marks the endpoint Herald keeps for the app's
 	// operational webhook: it receives only Herald's own events.
 	Operational bool `json:"operational"`

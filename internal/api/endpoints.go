@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -34,6 +36,9 @@ type endpointInput struct {
 	MaxInFlight     *int               `json:"max_in_flight"`
 	RateLimit       *float64           `json:"rate_limit"`
 	SignatureScheme *string            `json:"signature_scheme"`
+	TLSCABundle     *string            `json:"tls_ca_bundle"`
+	TLSClientCert   *string            `json:"tls_client_cert"`
+	TLSClientKey    *string            `json:"tls_client_key"`
 }
 
 // endpointView is an endpoint as the API shows it: credentials in headers
@@ -56,6 +61,9 @@ func (s *Server) viewEndpoint(ep *herald.Endpoint, app *herald.App) endpointView
 func viewEndpoint(ep *herald.Endpoint) endpointView {
 	v := *ep
 	v.PreviousSecret = ""
+	if v.TLSClientKey != "" {
+		v.TLSClientKey = "********"
+	}
 	v.Headers = shape.MaskHeaders(ep.Headers)
 	if ep.Headers == nil {
 		v.Headers = map[string]string{}
@@ -109,6 +117,26 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint) *Error {
 	}
 	if in.Enabled != nil {
 		ep.Enabled = *in.Enabled
+	}
+	if in.TLSCABundle != nil {
+		if *in.TLSCABundle != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(*in.TLSCABundle)) {
+			return errInvalid("tls_ca_bundle", "tls_ca_bundle must hold PEM certificates")
+		}
+		ep.TLSCABundle = *in.TLSCABundle
+	}
+	if in.TLSClientCert != nil {
+		ep.TLSClientCert = *in.TLSClientCert
+	}
+	if in.TLSClientKey != nil {
+		ep.TLSClientKey = *in.TLSClientKey
+	}
+	if (ep.TLSClientCert == "") != (ep.TLSClientKey == "") {
+		return errInvalid("tls_client_cert", "tls_client_cert and tls_client_key go together")
+	}
+	if ep.TLSClientCert != "" {
+		if _, err := tls.X509KeyPair([]byte(ep.TLSClientCert), []byte(ep.TLSClientKey)); err != nil {
+			return errInvalid("tls_client_cert", "tls_client_cert and tls_client_key must be a PEM certificate and its private key: %v", err)
+		}
 	}
 	if in.SignatureScheme != nil {
 		switch *in.SignatureScheme {

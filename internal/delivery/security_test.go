@@ -3,13 +3,23 @@ package delivery_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
+	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,5 +242,94 @@ func TestEd25519Signatures(t *testing.T) {
 	}
 	if got := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL, "signature_scheme": "v1a", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, &e); got != 422 || e.Error.Field != "secret" {
 		t.Fatalf("whsec_ for v1a: %d %+v", got, e)
+	}
+}
+
+// certs is a small PKI for TLS tests: a CA, and certificates it signs.
+type certs struct {
+	ca    *x509.Certificate
+	caKey *ecdsa.PrivateKey
+	caPEM string
+}
+
+func newCA(t *testing.T, name string) *certs {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	return &certs{ca: ca, caKey: key, caPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+}
+
+// issue returns a PEM certificate and key signed by the CA.
+func (c *certs) issue(t *testing.T, name string, usage x509.ExtKeyUsage) (string, string) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.ca, &key.PublicKey, c.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+}
+
+// TestMutualTLS delivers to a receiver behind a private CA that demands a
+// client certificate.
+func TestMutualTLS(t *testing.T) {
+	t.Parallel()
+	serverCA, clientCA := newCA(t, "receiver CA"), newCA(t, "client CA")
+	srvCert, srvKey := serverCA.issue(t, "127.0.0.1", x509.ExtKeyUsageServerAuth)
+	cliCert, cliKey := clientCA.issue(t, "herald", x509.ExtKeyUsageClientAuth)
+	pair, err := tls.X509KeyPair([]byte(srvCert), []byte(srvKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := x509.NewCertPool()
+	clients.AddCert(clientCA.ca)
+	var seen atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TLS.PeerCertificates) == 1 && r.TLS.PeerCertificates[0].Subject.CommonName == "herald" {
+			seen.Add(1)
+		}
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients}
+	srv.StartTLS()
+	defer srv.Close()
+
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "1h"})
+	epID := s.Setup(srv.URL, map[string]any{"tls_ca_bundle": serverCA.caPEM, "tls_client_cert": cliCert, "tls_client_key": cliKey})
+	ev := s.Send(map[string]any{"n": 1})
+	s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
+	if seen.Load() != 1 {
+		t.Fatal("the receiver did not see Herald's client certificate")
+	}
+	var ep map[string]any
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID, nil, &ep, 200)
+	if ep["tls_client_key"] != "********" {
+		t.Fatalf("client key shown: %v", ep["tls_client_key"])
+	}
+	// Without the client certificate the handshake fails: error_kind tls.
+	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"tls_client_cert": "", "tls_client_key": ""}, nil, 200)
+	d := s.WaitDelivery(s.Send(map[string]any{"n": 2}), "pending", 1, 5*time.Second)
+	if d.Attempts[0].ErrorKind != "tls" && d.Attempts[0].ErrorKind != "network" {
+		t.Fatalf("without a client certificate: %+v", d.Attempts[0])
+	}
+	// Without the CA bundle the receiver's certificate is not trusted.
+	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"tls_ca_bundle": ""}, nil, 200)
+	d = s.WaitDelivery(s.Send(map[string]any{"n": 3}), "pending", 1, 5*time.Second)
+	if d.Attempts[0].ErrorKind != "tls" {
+		t.Fatalf("untrusted receiver: %+v", d.Attempts[0])
+	}
+	var e apiErr
+	if got := s.Do("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"tls_client_cert": cliCert}, &e); got != 422 || e.Error.Field != "tls_client_cert" {
+		t.Fatalf("cert without key: %d %+v", got, e)
+	}
+	if got := s.Do("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"tls_ca_bundle": "not pem"}, &e); got != 422 || e.Error.Field != "tls_ca_bundle" {
+		t.Fatalf("bad bundle: %d %+v", got, e)
 	}
 }

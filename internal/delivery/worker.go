@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +31,8 @@ type requestBuilder struct {
 	// signers caches one parsed signer per secret: parsing the secret
 	// for every request would cost more than signing.
 	signers sync.Map
+	// tlsConfigs caches endpoints' own TLS settings by version.
+	tlsConfigs sync.Map
 	// shapes caches compiled request shapes by endpoint version and
 	// event type (titles come from the event type's schema).
 	shapesMu sync.Mutex
@@ -132,7 +136,41 @@ func (rb *requestBuilder) build(ctx context.Context, j *store.Job, now time.Time
 	}
 	r.Header.Set("User-Agent", rb.userAgent)
 	signing.Headers(r.Header, j.Delivery.ID, now, sig)
-	return &sender.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body, Timeout: rb.timeout(j.Endpoint, app)}, nil
+	req := &sender.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body, Timeout: rb.timeout(j.Endpoint, app)}
+	if ep := j.Endpoint; ep.TLSCABundle != "" || ep.TLSClientCert != "" {
+		cfg, err := rb.tlsConfig(ep)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint TLS settings: %w", err)
+		}
+		req.TLS, req.TLSKey = cfg, ep.ID+"@"+ep.UpdatedAt.String()
+	}
+	return req, nil
+}
+
+// tlsConfig builds (once per endpoint version) the TLS settings of an
+// endpoint with its own CA bundle or client certificate.
+func (rb *requestBuilder) tlsConfig(ep *herald.Endpoint) (*tls.Config, error) {
+	k := shapeKey{endpoint: ep.ID, updated: ep.UpdatedAt, eventType: "tls"}
+	if v, ok := rb.tlsConfigs.Load(k); ok {
+		return v.(*tls.Config), nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ep.TLSCABundle != "" {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(ep.TLSCABundle)) {
+			return nil, errors.New("tls_ca_bundle holds no PEM certificate")
+		}
+		cfg.RootCAs = pool
+	}
+	if ep.TLSClientCert != "" {
+		pair, err := tls.X509KeyPair([]byte(ep.TLSClientCert), []byte(ep.TLSClientKey))
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	rb.tlsConfigs.Store(k, cfg)
+	return cfg, nil
 }
 
 func (e *Engine) workerLoop() {

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -98,6 +99,11 @@ type Request struct {
 	// the capped body read) so that one slow receiver cannot hold a worker
 	// for longer than its budget. Zero or less means 30 s.
 	Timeout time.Duration
+	// TLS, when set, replaces the sender's TLS settings for this request
+	// (an endpoint's own CA bundle, client certificate); TLSKey names the
+	// setting, so requests with the same one share connections.
+	TLS    *tls.Config
+	TLSKey string
 }
 
 // Result is the outcome of one attempt. As with http.RoundTripper, a
@@ -145,6 +151,36 @@ type Sender struct {
 	dialTimeout time.Duration
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	tlsConfig   *tls.Config
+
+	// opts and variants serve requests with TLS settings of their own (an
+	// endpoint's CA bundle or client certificate): each distinct setting
+	// gets a sender of its own, so connections made with one client
+	// certificate are never reused for another endpoint.
+	opts     Options
+	mu       sync.Mutex
+	variants map[string]*Sender
+}
+
+// maxVariants bounds the senders kept for distinct TLS settings.
+const maxVariants = 1000
+
+func (s *Sender) variant(key string, cfg *tls.Config) *Sender {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.variants[key]; v != nil {
+		return v
+	}
+	if s.variants == nil || len(s.variants) >= maxVariants {
+		for _, v := range s.variants {
+			v.CloseIdleConnections()
+		}
+		s.variants = map[string]*Sender{}
+	}
+	o := s.opts
+	o.TLSClientConfig = cfg
+	v := New(o)
+	s.variants[key] = v
+	return v
 }
 
 // New returns a Sender with its own transport, so that pool sizes, timeouts
@@ -152,6 +188,7 @@ type Sender struct {
 // other code sharing http.DefaultTransport.
 func New(o Options) *Sender {
 	s := &Sender{
+		opts:        o,
 		maxBody:     o.MaxResponseBody,
 		dialTimeout: o.DialTimeout,
 		dial:        o.DialContext,
@@ -225,7 +262,15 @@ func New(o Options) *Sender {
 // before shutdown or after an endpoint's address changed. Connections in use
 // are left alone.
 func (s *Sender) CloseIdleConnections() {
-	if s != nil && s.transport != nil {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	for _, v := range s.variants {
+		v.CloseIdleConnections()
+	}
+	s.mu.Unlock()
+	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}
 }
@@ -242,6 +287,11 @@ var errAttemptTimeout = errors.New("attempt timeout")
 // doing, not the receiver's, so it is reported as ErrorKindNetwork rather
 // than as a timeout, with ctx.Err() in Err's chain.
 func (s *Sender) Send(ctx context.Context, r *Request) *Result {
+	if s != nil && r != nil && r.TLS != nil {
+		c := *r
+		c.TLS = nil
+		return s.variant(r.TLSKey, r.TLS).Send(ctx, &c)
+	}
 	start := time.Now()
 	res := &Result{}
 	defer func() { res.Latency = time.Since(start) }()

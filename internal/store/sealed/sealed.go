@@ -43,6 +43,9 @@ func transform(ep *herald.Endpoint, f func(v, aad string) (string, error)) (*her
 	if c.PreviousSecret, err = f(c.PreviousSecret, aad(ep, "previous_secret")); err != nil {
 		return nil, fmt.Errorf("endpoint %s previous secret: %w", ep.ID, err)
 	}
+	if c.TLSClientKey, err = f(c.TLSClientKey, aad(ep, "tls_client_key")); err != nil {
+		return nil, fmt.Errorf("endpoint %s TLS client key: %w", ep.ID, err)
+	}
 	if len(ep.Headers) > 0 {
 		c.Headers = maps.Clone(ep.Headers)
 		for k, v := range c.Headers {
@@ -237,7 +240,7 @@ func (s *Store) Reencrypt(ctx context.Context) (int, error) {
 // stale reports whether a stored endpoint has a credential to rewrite.
 func (s *Store) stale(ep *herald.Endpoint) bool {
 	check := func(v string) bool { return v != "" && s.keys.NeedsRotation(v) }
-	if check(ep.Secret) || check(ep.PreviousSecret) {
+	if check(ep.Secret) || check(ep.PreviousSecret) || check(ep.TLSClientKey) {
 		return true
 	}
 	for _, v := range ep.Headers {
