@@ -5,6 +5,7 @@ package herald
 
 import (
 	"strings"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -25,4 +26,17 @@ const (
 // creation time, so the stores page through lists by comparing ids alone.
 func NewID(prefix string) string {
 	return prefix + strings.ToLower(ulid.Make().String())
+}
+
+// IDAt returns the smallest id with the given prefix that NewID can make
+// at t or later: the ULID of t's millisecond with zero randomness. Ids
+// sort by creation, so "id >= IDAt(t)" bounds a scan of an id index to
+// the rows created since about t, where a created_at condition alone would
+// read the whole history.
+func IDAt(prefix string, t time.Time) string {
+	var id ulid.ULID
+	if t.Before(time.UnixMilli(0)) || id.SetTime(ulid.Timestamp(t)) != nil {
+		return prefix // before the first or after the last ULID time: no bound
+	}
+	return prefix + strings.ToLower(id.String())
 }

@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -342,4 +343,18 @@ type AttemptResult struct {
 	NextAttemptAt *time.Time
 	// Now is the time of the update.
 	Now time.Time
+}
+
+// PercentileMS returns the nearest-rank p-th percentile of sorted
+// latencies in microseconds, in milliseconds; nil when there is none.
+// Nearest rank returns a latency that was measured, never an
+// interpolation. Drivers share it so that their stats agree.
+func PercentileMS(sorted []int64, p float64) *float64 {
+	if len(sorted) == 0 {
+		return nil
+	}
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	rank = min(max(rank, 1), len(sorted))
+	ms := float64(sorted[rank-1]) / 1000
+	return &ms
 }

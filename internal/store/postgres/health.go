@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -157,7 +156,7 @@ const (
 
 // statsCountsQuery counts an endpoint's deliveries of the week by status
 // and window in one pass. Its arguments: $1 the endpoint, $2 the id bound
-// of the week (see idAt), $3 to $5 the starts of the week, day and hour,
+// of the week (see herald.IDAt), $3 to $5 the starts of the week, day and hour,
 // $6 now. The id bound makes the endpoint's index read the week's rows
 // only; created_at decides exactly.
 const statsCountsQuery = `SELECT
@@ -202,7 +201,7 @@ func (l *latest) offer(t time.Time, id, err string) {
 func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time) (*herald.EndpointStats, error) {
 	st := &herald.EndpointStats{}
 	weekStart := now.Add(-statsWeek)
-	bound := idAt(herald.PrefixDelivery, weekStart)
+	bound := herald.IDAt(herald.PrefixDelivery, weekStart)
 	err := db.inReadTx(ctx, func(tx pgx.Tx) error {
 		var found bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
@@ -260,8 +259,8 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 			return fmt.Errorf("endpoint stats: attempts: %w", err)
 		}
 		slices.Sort(latencies)
-		st.LatencyP50MS = percentileMS(latencies, 50)
-		st.LatencyP99MS = percentileMS(latencies, 99)
+		st.LatencyP50MS = store.PercentileMS(latencies, 50)
+		st.LatencyP99MS = store.PercentileMS(latencies, 99)
 		st.LastSuccessAt = success.at
 		st.LastFailureAt, st.LastFailureError = fail.at, fail.err
 		return nil
@@ -270,16 +269,4 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 		return nil, err
 	}
 	return st, nil
-}
-
-// percentileMS returns the nearest-rank p-th percentile of sorted latencies
-// in microseconds, in milliseconds; nil when there is none.
-func percentileMS(sorted []int64, p float64) *float64 {
-	if len(sorted) == 0 {
-		return nil
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	ms := float64(sorted[rank-1]) / 1000
-	return &ms
 }

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -366,18 +363,6 @@ func attemptValues(a *herald.Attempt) (attemptVals, error) {
 // latencyMicros stores a latency in milliseconds as whole microseconds.
 func latencyMicros(ms float64) int64 {
 	return int64(math.Round(ms * 1000))
-}
-
-// idAt returns the smallest id with the given prefix that herald.NewID can
-// make at t or later. Ids sort by creation, so "id >= idAt(t)" bounds a
-// scan of an id index to the rows created since about t; the exact
-// created_at condition then only filters the millisecond at the edge.
-func idAt(prefix string, t time.Time) string {
-	var id ulid.ULID
-	if t.Before(time.UnixMilli(0)) || id.SetTime(ulid.Timestamp(t)) != nil {
-		return prefix
-	}
-	return prefix + strings.ToLower(id.String())
 }
 
 // usageMonth is the usage table's month of t: its calendar month in UTC.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -157,7 +156,7 @@ const (
 
 // statsCountsQuery counts an endpoint's deliveries of the week by status
 // and window in one pass. Its arguments: ?1 the endpoint, ?2 the id bound
-// of the week (see idAt), ?3 to ?5 the starts of the week, day and hour,
+// of the week (see herald.IDAt), ?3 to ?5 the starts of the week, day and hour,
 // ?6 now. The id bound makes the endpoint's index read the week's rows
 // only; created_at decides exactly.
 const statsCountsQuery = `SELECT
@@ -208,7 +207,7 @@ func (l *latest) offer(us int64, id, err string) {
 func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time) (*herald.EndpointStats, error) {
 	st := &herald.EndpointStats{}
 	weekStart := now.Add(-statsWeek)
-	bound := idAt(herald.PrefixDelivery, weekStart)
+	bound := herald.IDAt(herald.PrefixDelivery, weekStart)
 	err := db.inReadTx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM endpoints WHERE app_id = ? AND id = ?`,
@@ -265,8 +264,8 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 			return fmt.Errorf("endpoint stats: attempts: %w", err)
 		}
 		slices.Sort(latencies)
-		st.LatencyP50MS = percentileMS(latencies, 50)
-		st.LatencyP99MS = percentileMS(latencies, 99)
+		st.LatencyP50MS = store.PercentileMS(latencies, 50)
+		st.LatencyP99MS = store.PercentileMS(latencies, 99)
 		st.LastSuccessAt = success.at
 		st.LastFailureAt, st.LastFailureError = fail.at, fail.err
 		return nil
@@ -275,17 +274,4 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 		return nil, err
 	}
 	return st, nil
-}
-
-// percentileMS returns the nearest-rank p-th percentile of sorted latencies
-// in microseconds, in milliseconds; nil when there is none. Nearest rank
-// returns a latency that was measured, never an interpolation.
-func percentileMS(sorted []int64, p float64) *float64 {
-	if len(sorted) == 0 {
-		return nil
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	ms := float64(sorted[rank-1]) / 1000
-	return &ms
 }

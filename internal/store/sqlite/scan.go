@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oklog/ulid/v2"
-
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -358,18 +356,4 @@ func attemptValues(a *herald.Attempt) (attemptVals, error) {
 // latencyMicros stores a latency in milliseconds as whole microseconds.
 func latencyMicros(ms float64) int64 {
 	return int64(math.Round(ms * 1000))
-}
-
-// idAt returns the smallest id with the given prefix that herald.NewID can
-// make at t or later: the ULID of t's millisecond with zero randomness.
-// Ids sort by creation, so "id >= idAt(t)" bounds a scan of an id index
-// to the rows created since about t, where a created_at condition alone
-// would read the whole history; the exact created_at condition then only
-// filters the millisecond at the edge.
-func idAt(prefix string, t time.Time) string {
-	var id ulid.ULID
-	if t.Before(time.UnixMilli(0)) || id.SetTime(ulid.Timestamp(t)) != nil {
-		return prefix // before the first or after the last ULID time: no bound
-	}
-	return prefix + strings.ToLower(id.String())
 }

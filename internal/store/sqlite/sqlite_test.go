@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -599,41 +598,6 @@ func TestMigrateFrom2(t *testing.T) {
 	got, err := db.EndpointsTrackHealth(ctx, store.HealthParams{Results: rs[:1], Window: time.Minute, MinFailures: 2, Now: now.Add(time.Minute)})
 	if err != nil || len(got) != 1 || got[0].Enabled || got[0].DisabledReason == "" {
 		t.Errorf("EndpointsTrackHealth after the window: %v, %s", err, fmt.Sprint(got))
-	}
-}
-
-// TestIDAt: idAt(t) sorts after every id made before t's millisecond and
-// not after any made within it or later.
-func TestIDAt(t *testing.T) {
-	tm := time.Date(2031, 3, 4, 5, 6, 7, 123456789, time.UTC)
-	at := idAt(herald.PrefixDelivery, tm)
-	if !strings.HasPrefix(at, herald.PrefixDelivery) || at != strings.ToLower(at) || len(at) != len(herald.NewID(herald.PrefixDelivery)) {
-		t.Fatalf("idAt: %q", at)
-	}
-	mk := func(t time.Time, entropy byte) string {
-		e := bytes.NewReader(bytes.Repeat([]byte{entropy}, 10))
-		return herald.PrefixDelivery + strings.ToLower(ulid.MustNew(ulid.Timestamp(t), e).String())
-	}
-	for _, c := range []struct {
-		t     time.Time
-		after bool
-	}{
-		{tm.Truncate(time.Millisecond), true},
-		{tm, true},
-		{tm.Add(time.Millisecond), true},
-		{tm.Add(24 * time.Hour), true},
-		{tm.Truncate(time.Millisecond).Add(-time.Nanosecond), false},
-		{tm.Add(-time.Hour), false},
-	} {
-		for _, e := range []byte{0, 0x7f, 0xff} {
-			id := mk(c.t, e)
-			if (id >= at) != c.after {
-				t.Errorf("id %s of %v (entropy %#x) >= idAt %s: %v, want %v", id, c.t, e, at, id >= at, c.after)
-			}
-		}
-	}
-	if got := idAt(herald.PrefixDelivery, time.Unix(-1, 0)); got != herald.PrefixDelivery {
-		t.Errorf("idAt before 1970: %q, want the bare prefix", got)
 	}
 }
 
