@@ -215,7 +215,7 @@ func testTrackHealthReenable(t *testing.T, s store.Store) {
 
 // testEndpointStats spreads one endpoint's deliveries over the last week
 // and beyond, with known outcomes and latencies, and checks every number.
-// Delivery ids are made at the deliveries' times (see herald.IDAt).
+// Delivery ids are made at the deliveries' times (see newIDAt).
 func testEndpointStats(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
@@ -268,7 +268,7 @@ func testEndpointStats(t *testing.T, s store.Store) {
 		if r.tries == nil {
 			next = now.Add(time.Hour) // never claimed below
 		}
-		d := &herald.Delivery{ID: herald.IDAt(herald.PrefixDelivery, r.created), AppID: a.ID, EventID: ev.ID, EndpointID: ep.ID,
+		d := &herald.Delivery{ID: newIDAt(herald.PrefixDelivery, r.created), AppID: a.ID, EventID: ev.ID, EndpointID: ep.ID,
 			EventType: "e", Status: herald.StatusPending, NextAttemptAt: &next, CreatedAt: r.created, UpdatedAt: r.created}
 		ds = append(ds, d)
 		byID[d.ID] = r
@@ -276,7 +276,7 @@ func testEndpointStats(t *testing.T, s store.Store) {
 	// Another endpoint's delivery in the hour counts for it only.
 	other := newEvent(a.ID, "e", ago(10*time.Minute))
 	evs = append(evs, other)
-	ds = append(ds, &herald.Delivery{ID: herald.IDAt(herald.PrefixDelivery, ago(10*time.Minute)), AppID: a.ID, EventID: other.ID,
+	ds = append(ds, &herald.Delivery{ID: newIDAt(herald.PrefixDelivery, ago(10*time.Minute)), AppID: a.ID, EventID: other.ID,
 		EndpointID: quiet.ID, EventType: "e", Status: herald.StatusPending, CreatedAt: ago(10 * time.Minute)})
 	enqueue(t, s, store.EnqueueParams{Route: routeNone}, evs...)
 	noErr(t, s.DeliveriesCreate(ctx, ds), "DeliveriesCreate")
@@ -311,7 +311,7 @@ func testEndpointStats(t *testing.T, s store.Store) {
 	// A test send of the week counts as well.
 	sent := ago(6 * day)
 	tev := newEvent(a.ID, "e", sent)
-	td := &herald.Delivery{ID: herald.IDAt(herald.PrefixDelivery, sent), AppID: a.ID, EventID: tev.ID, EndpointID: ep.ID, EventType: "e",
+	td := &herald.Delivery{ID: newIDAt(herald.PrefixDelivery, sent), AppID: a.ID, EventID: tev.ID, EndpointID: ep.ID, EventType: "e",
 		Status: herald.StatusSucceeded, AttemptCount: 1, Test: true, CreatedAt: sent, UpdatedAt: sent}
 	ta := attempt(td.ID, 1, sent, 200)
 	ta.Trigger, ta.LatencyMS = herald.TriggerTest, 20

@@ -27,7 +27,7 @@ var opsCases = []testCase{
 // would have made it then: drivers may find old events by id.
 func newEventAt(appID, eventType string, createdAt time.Time) *herald.Event {
 	ev := newEvent(appID, eventType, createdAt)
-	ev.ID = herald.IDAt(herald.PrefixEvent, createdAt)
+	ev.ID = newIDAt(herald.PrefixEvent, createdAt)
 	return ev
 }
 

@@ -16,22 +16,25 @@
 // alike: times kept to the microsecond, payloads, schemas and samples
 // returned byte for byte (signatures are computed over the payload), ids
 // that sort by creation (herald.NewID) ordering the lists and bounding
-// time windows (see herald.IDAt), and empty subscription lists returned as empty,
+// time windows (see newIDAt), and empty subscription lists returned as empty,
 // not nil.
 package storetest
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/oklog/ulid/v2"
 )
 
 // testCase is one subtest of the suite.
@@ -128,6 +131,13 @@ func mkEndpoint(t *testing.T, s store.Store, appID string, types ...string) *her
 		t.Fatalf("EndpointCreate: %v", err)
 	}
 	return ep
+}
+
+// newIDAt returns a new id with prefix as herald.NewID would have made it
+// at t. Drivers may bound time windows by ids (they sort by creation), so
+// a row created at a chosen time needs an id of that time.
+func newIDAt(prefix string, t time.Time) string {
+	return prefix + strings.ToLower(ulid.MustNew(ulid.Timestamp(t), rand.Reader).String())
 }
 
 // routeNone stores events without any delivery.
