@@ -1,6 +1,7 @@
 package herald
 
 import (
+	"hash/fnv"
 	"strings"
 	"time"
 )
@@ -65,6 +66,10 @@ type EndpointSettings struct {
 	// delivery settings (TimeoutMS is on the endpoint itself).
 	RetrySchedule string `json:"retry_schedule"`
 	MaxInFlight   int    `json:"max_in_flight"`
+	// SampleRate sends only this share (0 to 100 %) of matching events;
+	// nil means 100. The choice is a hash of the event and endpoint ids,
+	// so retries, resends and restarts never change it.
+	SampleRate *float64 `json:"sample_rate,omitempty"`
 	// RateLimit caps requests per second to the endpoint, over the whole
 	// cluster; 0 means none.
 	RateLimit float64 `json:"rate_limit"`
@@ -164,4 +169,20 @@ func EffectiveDelivery(ep *Endpoint, app *App, installation DeliverySettings) De
 		out.MaxInFlight = ep.MaxInFlight
 	}
 	return out
+}
+
+// Sampled reports whether an event goes to an endpoint given its sample
+// rate: a deterministic hash of both ids mapped to [0, 100).
+func (e *Endpoint) Sampled(eventID string) bool {
+	if e.SampleRate == nil || *e.SampleRate >= 100 {
+		return true
+	}
+	if *e.SampleRate <= 0 {
+		return false
+	}
+	h := fnv.New64a()
+	h.Write([]byte(eventID))
+	h.Write([]byte{0})
+	h.Write([]byte(e.ID))
+	return float64(h.Sum64()%1_000_000)/10_000 < *e.SampleRate
 }

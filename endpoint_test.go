@@ -63,3 +63,34 @@ func TestEffectiveDelivery(t *testing.T) {
 		t.Fatalf("no overrides: %+v", got)
 	}
 }
+
+func TestSampled(t *testing.T) {
+	t.Parallel()
+	rate := 30.0
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint)}
+	ep.SampleRate = &rate
+	n := 0
+	for range 10_000 {
+		id := herald.NewID(herald.PrefixEvent)
+		got := ep.Sampled(id)
+		if got {
+			n++
+		}
+		if ep.Sampled(id) != got {
+			t.Fatal("the same event and endpoint decided differently")
+		}
+	}
+	if n < 2800 || n > 3200 {
+		t.Fatalf("30%% of 10,000 sampled %d", n)
+	}
+	for _, r := range []float64{0, 100} {
+		ep.SampleRate = &r
+		if got := ep.Sampled("evt_x"); got != (r == 100) {
+			t.Fatalf("rate %v sampled=%v", r, got)
+		}
+	}
+	ep.SampleRate = nil
+	if !ep.Sampled("evt_x") {
+		t.Fatal("no rate means every event")
+	}
+}

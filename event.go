@@ -56,8 +56,9 @@ type Routing struct {
 // Skip is one endpoint an event did not go to.
 type Skip struct {
 	EndpointID string `json:"endpoint_id"`
-	// Reason: "filter" (the condition was false), or "filter_error: ..."
-	// (the condition could not be evaluated).
+	// Reason: "filter" (the condition was false), "filter_error: ..."
+	// (the condition could not be evaluated), or "sampled_out" (left out
+	// by the endpoint's sample_rate).
 	Reason string `json:"reason"`
 }
 

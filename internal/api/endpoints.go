@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,6 +36,7 @@ type endpointInput struct {
 	RetrySchedule   *string            `json:"retry_schedule"`
 	MaxInFlight     *int               `json:"max_in_flight"`
 	RateLimit       *float64           `json:"rate_limit"`
+	SampleRate      optionalJSON       `json:"sample_rate"`
 	SignatureScheme *string            `json:"signature_scheme"`
 	TLSCABundle     *string            `json:"tls_ca_bundle"`
 	TLSClientCert   *string            `json:"tls_client_cert"`
@@ -200,6 +202,17 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint) *Error {
 	}
 	if e := applyDelivery(&ep.RetrySchedule, &ep.TimeoutMS, &ep.MaxInFlight, in.RetrySchedule, nil, in.MaxInFlight); e != nil {
 		return e
+	}
+	if in.SampleRate.set {
+		if in.SampleRate.raw == nil {
+			ep.SampleRate = nil
+		} else {
+			var r float64
+			if err := json.Unmarshal(in.SampleRate.raw, &r); err != nil || r < 0 || r > 100 {
+				return errInvalid("sample_rate", "sample_rate is a percentage from 0 to 100 (null for 100)")
+			}
+			ep.SampleRate = &r
+		}
 	}
 	if in.RateLimit != nil {
 		if *in.RateLimit < 0 || *in.RateLimit > maxRateLimit {

@@ -608,3 +608,29 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestSampling(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	epID := s.Setup(rc.URL, map[string]any{"sample_rate": 30})
+	const n = 1000
+	var last string
+	for i := range n {
+		last = s.Send(map[string]any{"i": i})
+	}
+	time.Sleep(500 * time.Millisecond)
+	got := len(rc.Requests())
+	if got < 240 || got > 360 {
+		t.Fatalf("30%% of %d events: %d delivered", n, got)
+	}
+	var ev eventView
+	s.MustDo("GET", "/v1/apps/acme/events/"+last, nil, &ev, 200)
+	if len(ev.Routing.Matched)+len(ev.Routing.Skipped) != 1 || (len(ev.Routing.Skipped) == 1 && ev.Routing.Skipped[0].Reason != "sampled_out") {
+		t.Fatalf("routing %+v", ev.Routing)
+	}
+	var e apiErr
+	if code := s.Do("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"sample_rate": 101}, &e); code != 422 || e.Error.Field != "sample_rate" {
+		t.Fatalf("rate 101: %d %+v", code, e)
+	}
+}

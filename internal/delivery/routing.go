@@ -90,6 +90,10 @@ func (rt *router) route(ctx context.Context, ev *herald.Event, group string, eps
 				continue
 			}
 		}
+		if !ep.Sampled(ev.ID) {
+			r.Skipped = append(r.Skipped, herald.Skip{EndpointID: ep.ID, Reason: "sampled_out"})
+			continue
+		}
 		r.Matched = append(r.Matched, ep.ID)
 		out = append(out, ep)
 	}
