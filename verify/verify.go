@@ -129,6 +129,22 @@ type macState struct {
 // maxPooledBuf keeps a request with a huge webhook-id from pinning memory.
 const maxPooledBuf = 1 << 10
 
+// NewRaw verifies signatures made with a raw secret: the bytes of the
+// string as given, which Herald uses for an endpoint secret that is not of
+// the whsec_ form.
+func NewRaw(secret string) (*Verifier, error) {
+	if secret == "" {
+		return nil, fmt.Errorf("%w: empty secret", ErrInvalidSecret)
+	}
+	key := []byte(secret)
+	return &Verifier{
+		tolerance: DefaultTolerance,
+		pool: &sync.Pool{New: func() any {
+			return &macState{mac: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)}
+		}},
+	}, nil
+}
+
 // New returns a Verifier for secret, which is the endpoint's signing secret
 // as shown by Herald ("whsec_" followed by base64). A bare base64 key
 // without the prefix is accepted too. Surrounding white space is ignored, as

@@ -404,10 +404,18 @@ func scheme(ep *herald.Endpoint) string {
 // checkSecret refuses a secret of the wrong kind for the scheme.
 func checkSecret(scheme, secret string) *Error {
 	var err error
-	if scheme == "v1a" {
+	switch {
+	case scheme == "v1a":
 		_, err = signing.ParseSecretKey(secret)
-	} else {
+	case strings.HasPrefix(secret, signing.SecretPrefix):
 		_, err = signing.ParseSecret(secret)
+	case strings.HasPrefix(secret, signing.SecretKeyPrefix):
+		err = fmt.Errorf("a whsk_ key is for signature_scheme v1a")
+	case strings.HasPrefix(secret, signing.PublicKeyPrefix):
+		err = fmt.Errorf("a whpk_ public key verifies, it cannot sign; give the whsk_ key with signature_scheme v1a")
+	default:
+		// The product's own secret, used as the raw HMAC key.
+		_, err = signing.NewRawSigner(secret)
 	}
 	if err != nil {
 		return errInvalid("secret", "%s", err.Error())

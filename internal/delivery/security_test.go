@@ -333,3 +333,35 @@ func TestMutualTLS(t *testing.T) {
 		t.Fatalf("bad bundle: %d %+v", got, e)
 	}
 }
+
+// A product's own secret (not of the whsec_ form, special characters and
+// all) is the raw HMAC key.
+func TestRawSecret(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	const raw = `my Pendo secret: p@$$w0rd!&"日本"`
+	epID := s.Setup(rc.URL, map[string]any{"secret": raw})
+	if secretOf(t, s, epID) != raw {
+		t.Fatal("raw secret not kept as given")
+	}
+	s.Send(map[string]any{"n": 1})
+	req := rc.Wait(t, 1, 5*time.Second)[0]
+	v, err := verify.NewRaw(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(req.Header, req.Body); err != nil {
+		t.Fatalf("raw secret does not verify: %v", err)
+	}
+	var e apiErr
+	if got := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL, "secret": "whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4="}, &e); got != 422 || e.Error.Field != "secret" {
+		t.Fatalf("a public key as secret: %d %+v", got, e)
+	}
+	// Rotation away from a raw secret gives a generated whsec_ one.
+	var rot struct{ Secret string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+epID+"/secret/rotate", map[string]any{"grace_period": "0s"}, &rot, 200)
+	if !strings.HasPrefix(rot.Secret, "whsec_") {
+		t.Fatalf("rotated secret %q", rot.Secret)
+	}
+}

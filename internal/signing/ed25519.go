@@ -41,10 +41,17 @@ var (
 // secret key signs with Ed25519 (v1a), anything else is parsed as a whsec_
 // HMAC secret (v1). Errors wrap ErrInvalidSecret either way.
 func NewScheme(secret string) (Scheme, error) {
-	if strings.HasPrefix(secret, SecretKeyPrefix) {
+	switch {
+	case strings.HasPrefix(secret, SecretKeyPrefix):
 		return NewEdSigner(secret)
+	case strings.HasPrefix(secret, SecretPrefix):
+		return NewSigner(secret)
+	case strings.HasPrefix(secret, PublicKeyPrefix):
+		return nil, fmt.Errorf("%w: a whpk_ public key verifies, it cannot sign; use the whsk_ secret key", ErrInvalidSecret)
+	default:
+		// Not of the whsec_ form: the product's own secret, used as is.
+		return NewRawSigner(secret)
 	}
-	return NewSigner(secret)
 }
 
 // GenerateKeyPair returns a new Ed25519 key pair: the whsk_ secret key that

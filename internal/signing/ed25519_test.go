@@ -209,7 +209,11 @@ func TestNewScheme(t *testing.T) {
 		t.Fatalf("NewScheme(whsk_) = %T, want *EdSigner", s)
 	}
 
-	for _, in := range []string{"", "whsk_", "whsk_AAAA", "whsec_", edVec.PublicKey, "nonsense"} {
+	// Any other text is a product's own secret, the raw HMAC key.
+	if s, err := NewScheme("nonsense"); err != nil {
+		t.Errorf("NewScheme(raw) = %v, %v; want a raw HMAC signer", s, err)
+	}
+	for _, in := range []string{"", "whsk_", "whsk_AAAA", "whsec_", edVec.PublicKey} {
 		if s, err := NewScheme(in); !errors.Is(err, ErrInvalidSecret) {
 			t.Errorf("NewScheme(%q) = %v, %v; want ErrInvalidSecret", in, s, err)
 		}

@@ -120,11 +120,28 @@ func NewSigner(secret string) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newSignerKey(key), nil
+}
+
+// MaxRawSecretLen caps a raw (non-whsec_) secret.
+const MaxRawSecretLen = 1024
+
+// NewRawSigner signs with the bytes of secret as they are: the HMAC key of
+// a product that already gave its customers secrets of its own form
+// (Pendo lets them type any text), so that they keep working unchanged.
+func NewRawSigner(secret string) (*Signer, error) {
+	if secret == "" || len(secret) > MaxRawSecretLen {
+		return nil, fmt.Errorf("%w: a raw secret must be 1 to %d bytes", ErrInvalidSecret, MaxRawSecretLen)
+	}
+	return newSignerKey([]byte(secret)), nil
+}
+
+func newSignerKey(key []byte) *Signer {
 	s := &Signer{}
 	s.pool.New = func() any {
 		return &signState{mac: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)}
 	}
-	return s, nil
+	return s
 }
 
 // Sign returns the webhook-signature value for a request: "v1," and the
