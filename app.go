@@ -30,6 +30,9 @@ type AppSettings struct {
 	RetrySchedule string `json:"retry_schedule"`
 	TimeoutMS     int    `json:"timeout_ms"`
 	MaxInFlight   int    `json:"max_in_flight"`
+	// PayloadFormat is the default body shape of the app's endpoints
+	// (standard, raw or flat); empty: the installation's.
+	PayloadFormat string `json:"payload_format"`
 	// MonthlyDeliveryQuota caps the deliveries the app's events may
 	// create in a calendar month (UTC); beyond it events are refused with
 	// 429. 0 means no quota. (KARTE's free plan: 1,000,000.)

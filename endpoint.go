@@ -45,6 +45,13 @@ type RequestShape struct {
 	// BodyTemplate is a JSON document with template tags; empty means the
 	// default body {"type", "timestamp", "data"}.
 	BodyTemplate RawJSON `json:"body_template"`
+	// PayloadFormat shapes the body when there is no body template:
+	// "standard" ({"type", "timestamp", "data"}), "raw" (the payload as
+	// is) or "flat" (the payload's fields with the event name merged in
+	// under FlatEventKey, default "event"). Empty: the app's or the
+	// installation's default.
+	PayloadFormat string `json:"payload_format"`
+	FlatEventKey  string `json:"flat_event_key,omitempty"`
 	// TemplateStrict fails a delivery whose template names a missing
 	// value, instead of rendering it empty.
 	TemplateStrict bool `json:"template_strict"`

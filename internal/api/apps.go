@@ -39,6 +39,7 @@ type appInput struct {
 	TimeoutMS                *int    `json:"timeout_ms"`
 	MaxInFlight              *int    `json:"max_in_flight"`
 	MonthlyDeliveryQuota     *int64  `json:"monthly_delivery_quota"`
+	PayloadFormat            *string `json:"payload_format"`
 }
 
 // applySettings validates and copies the app's settings.
@@ -56,6 +57,14 @@ func (in *appInput) applySettings(a *herald.App) *Error {
 			}
 		}
 		a.OperationalWebhookURL = *in.OperationalWebhookURL
+	}
+	if in.PayloadFormat != nil {
+		switch *in.PayloadFormat {
+		case "", "standard", "raw", "flat":
+			a.PayloadFormat = *in.PayloadFormat
+		default:
+			return errInvalid("payload_format", "payload_format must be standard, raw or flat (or empty for the installation's)")
+		}
 	}
 	if in.MonthlyDeliveryQuota != nil {
 		if *in.MonthlyDeliveryQuota < 0 {

@@ -30,6 +30,8 @@ type endpointInput struct {
 	Headers         *map[string]string `json:"headers"`
 	BodyTemplate    optionalJSON       `json:"body_template"`
 	TemplateStrict  *bool              `json:"template_strict"`
+	PayloadFormat   *string            `json:"payload_format"`
+	FlatEventKey    *string            `json:"flat_event_key"`
 	Preset          *string            `json:"preset"`
 	PresetOptions   *map[string]string `json:"preset_options"`
 	Filter          *string            `json:"filter"`
@@ -178,6 +180,15 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint) *Error {
 	}
 	if in.TemplateStrict != nil {
 		ep.TemplateStrict = *in.TemplateStrict
+	}
+	if in.PayloadFormat != nil {
+		ep.PayloadFormat = *in.PayloadFormat
+	}
+	if in.FlatEventKey != nil {
+		if len(*in.FlatEventKey) > maxNameLen {
+			return errInvalid("flat_event_key", "flat_event_key is longer than %d characters", maxNameLen)
+		}
+		ep.FlatEventKey = *in.FlatEventKey
 	}
 	if in.Preset != nil {
 		ep.Preset = *in.Preset

@@ -81,6 +81,7 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 	eng := delivery.New(st, snd, delivery.Options{
 		Owner:                  owner,
 		NoDelivery:             cfg.Role == "api",
+		PayloadFormat:          cfg.PayloadFormat,
 		LeaseDuration:          cfg.LeaseDuration,
 		HeartbeatInterval:      cfg.HeartbeatInterval,
 		Metrics:                m,

@@ -44,6 +44,8 @@ type Serve struct {
 	TLSCert            string  `name:"tls-cert" env:"HERALD_TLS_CERT" help:"PEM certificate (chain) to serve the API over HTTPS; with --tls-key."`
 	TLSKey             string  `name:"tls-key" env:"HERALD_TLS_KEY" help:"PEM private key of --tls-cert."`
 
+	PayloadFormat string `name:"payload-format" env:"HERALD_PAYLOAD_FORMAT" default:"standard" enum:"standard,raw,flat" help:"Body of endpoints without a template, unless their app or they say otherwise: standard ({type, timestamp, data}), raw (the payload) or flat (the payload with the event name merged in)."`
+
 	AllowUndeclaredEventTypes bool `name:"allow-undeclared-event-types" env:"HERALD_ALLOW_UNDECLARED_EVENT_TYPES" help:"Accept events whose type is not in the event-type catalog."`
 
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HERALD_SHUTDOWN_TIMEOUT" default:"30s" help:"How long requests in flight may finish after SIGTERM or SIGINT."`

@@ -108,6 +108,9 @@ type Options struct {
 	// deliveries); 0 turns it off.
 	AutoDisableAfter       time.Duration
 	AutoDisableMinFailures int
+	// PayloadFormat is the installation's default body shape (standard,
+	// raw or flat) for endpoints without a template; empty: standard.
+	PayloadFormat string
 	// UserAgent is sent on every request.
 	UserAgent string
 	Logger    *slog.Logger
@@ -260,6 +263,7 @@ func New(st Store, snd Sender, o Options) *Engine {
 		bg:         context.Background(),
 		stopped:    make(chan struct{}),
 	}
+	e.req.payloadFormat = o.PayloadFormat
 	e.router = newRouter(st, e.req.app, o.Now)
 	e.nodes.Store(1)
 	e.loopsCtx, e.stopLoops = context.WithCancel(context.Background())

@@ -28,6 +28,8 @@ type requestBuilder struct {
 	st             Store
 	userAgent      string
 	defaultTimeout time.Duration
+	// payloadFormat is the installation's default body shape.
+	payloadFormat string
 	// signers caches one parsed signer per secret: parsing the secret
 	// for every request would cost more than signing.
 	signers sync.Map
@@ -45,6 +47,9 @@ type shapeKey struct {
 	endpoint  string
 	updated   time.Time
 	eventType string
+	// format is the default payload format in force (the app's or the
+	// installation's), which an app may change without the endpoint.
+	format string
 }
 
 func newRequestBuilder(st Store, ua string, timeout time.Duration, now func() time.Time) *requestBuilder {
@@ -66,7 +71,11 @@ func (rb *requestBuilder) signer(secret string) (signing.Scheme, error) {
 
 // compiled returns the endpoint's request shape for an event type.
 func (rb *requestBuilder) compiled(ctx context.Context, ep *herald.Endpoint, eventType string) (*shape.Compiled, error) {
-	k := shapeKey{ep.ID, ep.UpdatedAt, eventType}
+	format := rb.payloadFormat
+	if a := rb.app(ctx, ep.AppID); a.PayloadFormat != "" {
+		format = a.PayloadFormat
+	}
+	k := shapeKey{ep.ID, ep.UpdatedAt, eventType, format}
 	// An endpoint not yet saved (a preview) has no id to cache it by.
 	cacheable := ep.ID != ""
 	if cacheable {
@@ -84,7 +93,7 @@ func (rb *requestBuilder) compiled(ctx context.Context, ep *herald.Endpoint, eve
 		}
 		rb.titles.Put(eventType, titles)
 	}
-	c, err := shape.Compile(ep, shape.Options{Titles: titles})
+	c, err := shape.Compile(ep, shape.Options{Titles: titles, PayloadFormat: format})
 	if err != nil || !cacheable {
 		return c, err
 	}

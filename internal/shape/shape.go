@@ -5,6 +5,7 @@
 package shape
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,6 +73,8 @@ type Compiled struct {
 	plain *template.Text
 	// noBody: GET and DELETE send the rendered fields as the query.
 	noBody bool
+	// format and flatKey shape the body when there is no template.
+	format, flatKey string
 	// static is set when nothing depends on the event but the default
 	// body, so building skips decoding the payload.
 	static bool
@@ -92,6 +95,8 @@ type Effective struct {
 	ContentType  string            `json:"content_type"`
 	Headers      map[string]string `json:"headers"`
 	BodyTemplate herald.RawJSON    `json:"body_template"`
+	// PayloadFormat shapes the body when BodyTemplate is empty.
+	PayloadFormat string `json:"payload_format"`
 }
 
 // ownedHeaders are set by Herald (signature, framing, routing); a customer
@@ -114,7 +119,17 @@ type Options struct {
 	// Titles maps display titles (from the event type's JSON Schema) to
 	// payload paths, so {{会社名}} finds "company".
 	Titles map[string]string
+	// PayloadFormat is the default when the endpoint sets none (the app's,
+	// else the installation's); empty means standard.
+	PayloadFormat string
 }
+
+// Payload formats: the body without a template.
+const (
+	FormatStandard = "standard"
+	FormatRaw      = "raw"
+	FormatFlat     = "flat"
+)
 
 // Compile checks an endpoint's request settings and prepares them for
 // rendering. Errors are *FieldError naming the field at fault.
@@ -144,6 +159,11 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 		return nil, &FieldError{Field: "content_type", Msg: fmt.Sprintf("content_type %q is not supported; use %s, %s or %s", s.ContentType, ContentJSON, ContentForm, ContentPlain)}
 	}
 	c.noBody = c.method == "GET" || c.method == "DELETE"
+	c.format = first(s.PayloadFormat, o.PayloadFormat, FormatStandard)
+	if c.format != FormatStandard && c.format != FormatRaw && c.format != FormatFlat {
+		return nil, &FieldError{Field: "payload_format", Msg: fmt.Sprintf("payload_format %q is not one of standard, raw, flat", c.format)}
+	}
+	c.flatKey = first(s.FlatEventKey, "event")
 
 	c.rawURL = first(ep.URL, b.URL)
 	if c.rawURL == "" {
@@ -229,7 +249,7 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 			c.static = false
 		}
 	}
-	c.Effective = Effective{Method: c.method, URL: c.rawURL, ContentType: c.contentType, Headers: headers, BodyTemplate: herald.RawJSON(body)}
+	c.Effective = Effective{Method: c.method, URL: c.rawURL, ContentType: c.contentType, Headers: headers, BodyTemplate: herald.RawJSON(body), PayloadFormat: c.format}
 	return c, nil
 }
 
@@ -321,12 +341,12 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 			}
 			r.Body = b
 		default:
-			r.Body = DefaultBody(in.Event)
+			r.Body = c.defaultBody(in.Event)
 		}
 		r.Header.Set("Content-Type", ContentPlain+"; charset=utf-8")
 	default:
 		if c.body == nil {
-			r.Body = DefaultBody(in.Event)
+			r.Body = c.defaultBody(in.Event)
 		} else {
 			b, err := c.body.Render(d)
 			if err != nil {
@@ -347,6 +367,14 @@ func (c *Compiled) fields(ev *herald.Event, d *template.Data) ([]template.Field,
 		if data == "" {
 			data = "null"
 		}
+		if c.format != FormatStandard {
+			if fs, ok := objectFields(ev.Payload); ok {
+				if c.format == FormatFlat {
+					fs = append([]template.Field{{Key: c.flatKey, Value: ev.EventType}}, fs...)
+				}
+				return fs, nil
+			}
+		}
 		return []template.Field{
 			{Key: "type", Value: ev.EventType},
 			{Key: "timestamp", Value: ev.CreatedAt.UTC().Format(TimestampFormat)},
@@ -358,6 +386,66 @@ func (c *Compiled) fields(ev *herald.Event, d *template.Data) ([]template.Field,
 		return nil, &RenderError{Field: "body_template", Err: err}
 	}
 	return fs, nil
+}
+
+// defaultBody is the body without a template, in the endpoint's format.
+func (c *Compiled) defaultBody(ev *herald.Event) []byte {
+	switch c.format {
+	case FormatRaw:
+		if len(ev.Payload) == 0 {
+			return []byte("null")
+		}
+		return ev.Payload
+	case FormatFlat:
+		p := bytes.TrimSpace(ev.Payload)
+		if len(p) < 2 || p[0] != '{' {
+			// Not an object: nothing to merge into, so nest it.
+			b := append([]byte(`{`), strconv.Quote(c.flatKey)...)
+			b = append(b, ':')
+			b = strconv.AppendQuote(b, ev.EventType)
+			b = append(b, `,"data":`...)
+			if len(p) == 0 {
+				p = []byte("null")
+			}
+			return append(append(b, p...), '}')
+		}
+		b := append([]byte(`{`), strconv.Quote(c.flatKey)...)
+		b = append(b, ':')
+		b = strconv.AppendQuote(b, ev.EventType)
+		rest := bytes.TrimSpace(p[1:])
+		if len(rest) > 0 && rest[0] != '}' {
+			b = append(b, ',')
+		}
+		return append(b, rest...)
+	}
+	return DefaultBody(ev)
+}
+
+// objectFields turns a JSON object's fields into form or query fields:
+// strings as they are, other values as JSON text, in document order.
+func objectFields(payload []byte) ([]template.Field, bool) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	var fs []template.Field
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, false
+		}
+		v := string(raw)
+		var str string
+		if json.Unmarshal(raw, &str) == nil {
+			v = str
+		}
+		fs = append(fs, template.Field{Key: k.(string), Value: v})
+	}
+	return fs, true
 }
 
 func encodeFields(fs []template.Field) string {

@@ -356,3 +356,60 @@ func TestRenderedURLInvalidFailsWithoutRetry(t *testing.T) {
 		t.Fatalf("no delivery failed naming lead.company: %+v", ds.Data)
 	}
 }
+
+func TestPayloadFormats(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "conversation_created"}, nil, 201)
+	mk := func(path string, body map[string]any) {
+		body["url"] = rc.URL + path
+		s.MustDo("POST", "/v1/apps/acme/endpoints", body, nil, 201)
+	}
+	mk("/standard", map[string]any{})
+	mk("/raw", map[string]any{"payload_format": "raw"})
+	mk("/flat", map[string]any{"payload_format": "flat"})
+	mk("/flat-key", map[string]any{"payload_format": "flat", "flat_event_key": "event_name"})
+	mk("/template-wins", map[string]any{"payload_format": "raw", "body_template": map[string]any{"id": "{{id}}"}})
+	mk("/flat-get", map[string]any{"payload_format": "flat", "method": "GET"})
+	s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": "conversation_created", "payload": map[string]any{"id": 7, "status": "open", "meta": map[string]any{"a": 1}}}, nil, 202)
+	got := map[string]string{}
+	for _, r := range rc.Wait(t, 6, 5*time.Second) {
+		got[strings.SplitN(r.Path, "?", 2)[0]] = string(r.Body)
+		if strings.HasPrefix(r.Path, "/flat-get") {
+			got["query"] = r.Path
+		}
+	}
+	if !strings.HasPrefix(got["/standard"], `{"type":"conversation_created","timestamp":`) {
+		t.Errorf("standard: %s", got["/standard"])
+	}
+	want := map[string]string{
+		// The payload as sent (this client sorts keys), byte for byte.
+		"/raw":           `{"id":7,"meta":{"a":1},"status":"open"}`,
+		"/flat":          `{"event":"conversation_created","id":7,"meta":{"a":1},"status":"open"}`,
+		"/flat-key":      `{"event_name":"conversation_created","id":7,"meta":{"a":1},"status":"open"}`,
+		"/template-wins": `{"id":7}`,
+	}
+	for path, w := range want {
+		if got[path] != w {
+			t.Errorf("%s: %s, want %s", path, got[path], w)
+		}
+	}
+	if q := got["query"]; !strings.Contains(q, "event=conversation_created") || !strings.Contains(q, "status=open") || !strings.Contains(q, "meta=%7B%22a%22%3A1%7D") {
+		t.Errorf("flat GET query %s", q)
+	}
+	// The app's default applies to its endpoints that set none.
+	s.MustDo("PATCH", "/v1/apps/acme", map[string]any{"payload_format": "raw"}, nil, 200)
+	time.Sleep(2100 * time.Millisecond) // the engine's app cache
+	s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": "conversation_created", "payload": map[string]any{"id": 8}}, nil, 202)
+	for _, r := range rc.Wait(t, 12, 5*time.Second)[6:] {
+		if r.Path == "/standard" && string(r.Body) != `{"id":8}` {
+			t.Errorf("app default raw: %s", r.Body)
+		}
+	}
+	var e struct{ Error struct{ Field string } }
+	if code := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL, "payload_format": "xml"}, &e); code != 422 || e.Error.Field != "payload_format" {
+		t.Fatalf("bad format: %d %+v", code, e)
+	}
+}
