@@ -33,6 +33,9 @@ type AppSettings struct {
 	// PayloadFormat is the default body shape of the app's endpoints
 	// (standard, raw or flat); empty: the installation's.
 	PayloadFormat string `json:"payload_format"`
+	// TemplateSyntax is the default tag syntax of the app's endpoints:
+	// "braces" ({{path}}) or "hash" (#{path}).
+	TemplateSyntax string `json:"template_syntax"`
 	// MonthlyDeliveryQuota caps the deliveries the app's events may
 	// create in a calendar month (UTC); beyond it events are refused with
 	// 429. 0 means no quota. (KARTE's free plan: 1,000,000.)

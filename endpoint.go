@@ -52,6 +52,9 @@ type RequestShape struct {
 	// installation's default.
 	PayloadFormat string `json:"payload_format"`
 	FlatEventKey  string `json:"flat_event_key,omitempty"`
+	// TemplateSyntax is "braces" ({{path}}) or "hash" (#{path}, KARTE's);
+	// empty: the app's, else braces.
+	TemplateSyntax string `json:"template_syntax"`
 	// TemplateStrict fails a delivery whose template names a missing
 	// value, instead of rendering it empty.
 	TemplateStrict bool `json:"template_strict"`

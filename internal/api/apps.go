@@ -40,6 +40,7 @@ type appInput struct {
 	MaxInFlight              *int    `json:"max_in_flight"`
 	MonthlyDeliveryQuota     *int64  `json:"monthly_delivery_quota"`
 	PayloadFormat            *string `json:"payload_format"`
+	TemplateSyntax           *string `json:"template_syntax"`
 }
 
 // applySettings validates and copies the app's settings.
@@ -64,6 +65,14 @@ func (in *appInput) applySettings(a *herald.App) *Error {
 			a.PayloadFormat = *in.PayloadFormat
 		default:
 			return errInvalid("payload_format", "payload_format must be standard, raw or flat (or empty for the installation's)")
+		}
+	}
+	if in.TemplateSyntax != nil {
+		switch *in.TemplateSyntax {
+		case "", "braces", "hash":
+			a.TemplateSyntax = *in.TemplateSyntax
+		default:
+			return errInvalid("template_syntax", "template_syntax must be braces ({{path}}) or hash (#{path})")
 		}
 	}
 	if in.MonthlyDeliveryQuota != nil {

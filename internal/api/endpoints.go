@@ -30,6 +30,7 @@ type endpointInput struct {
 	Headers         *map[string]string `json:"headers"`
 	BodyTemplate    optionalJSON       `json:"body_template"`
 	TemplateStrict  *bool              `json:"template_strict"`
+	TemplateSyntax  *string            `json:"template_syntax"`
 	PayloadFormat   *string            `json:"payload_format"`
 	FlatEventKey    *string            `json:"flat_event_key"`
 	Preset          *string            `json:"preset"`
@@ -89,7 +90,9 @@ func viewEndpoint(ep *herald.Endpoint) endpointView {
 }
 
 // applyTo validates and copies the given fields onto ep.
-func (in *endpointInput) applyTo(ep *herald.Endpoint) *Error {
+// applyTo validates and copies the given fields onto ep, an endpoint of
+// app, whose settings (the tag syntax) the templates are checked with.
+func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App) *Error {
 	if in.URL != nil {
 		// Checked with the rest of the request shape in compile: a URL
 		// may hold template tags.
@@ -231,13 +234,16 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint) *Error {
 		}
 		ep.RateLimit = *in.RateLimit
 	}
-	return compileEndpoint(ep)
+	if in.TemplateSyntax != nil {
+		ep.TemplateSyntax = *in.TemplateSyntax
+	}
+	return compileEndpoint(ep, app)
 }
 
 // compileEndpoint checks the endpoint's request shape the way delivery
 // will use it, and names the field at fault.
-func compileEndpoint(ep *herald.Endpoint) *Error {
-	if _, err := shape.Compile(ep, shape.Options{}); err != nil {
+func compileEndpoint(ep *herald.Endpoint, app *herald.App) *Error {
+	if _, err := shape.Compile(ep, shape.Options{TemplateSyntax: app.TemplateSyntax}); err != nil {
 		var fe *shape.FieldError
 		if errors.As(err, &fe) {
 			if fe.Field == "url" && ep.URL == "" {
@@ -272,7 +278,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return e
 	}
 	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: a.ID, Enabled: true, EventTypes: []string{}}
-	if e := in.applyTo(ep); e != nil {
+	if e := in.applyTo(ep, a); e != nil {
 		return e
 	}
 	if e := s.checkLimit(r, a, ep); e != nil {
@@ -554,7 +560,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	// An endpoint Herald disabled keeps its disabled_reason when it is
 	// enabled again, until it succeeds (herald.endpoint.recovered).
-	if e := in.applyTo(ep); e != nil {
+	if e := in.applyTo(ep, a); e != nil {
 		return e
 	}
 	if e := s.checkDestination("url", ep.URL); e != nil {

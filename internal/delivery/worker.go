@@ -72,10 +72,11 @@ func (rb *requestBuilder) signer(secret string) (signing.Scheme, error) {
 // compiled returns the endpoint's request shape for an event type.
 func (rb *requestBuilder) compiled(ctx context.Context, ep *herald.Endpoint, eventType string) (*shape.Compiled, error) {
 	format := rb.payloadFormat
-	if a := rb.app(ctx, ep.AppID); a.PayloadFormat != "" {
+	a := rb.app(ctx, ep.AppID)
+	if a.PayloadFormat != "" {
 		format = a.PayloadFormat
 	}
-	k := shapeKey{ep.ID, ep.UpdatedAt, eventType, format}
+	k := shapeKey{ep.ID, ep.UpdatedAt, eventType, format + "/" + a.TemplateSyntax}
 	// An endpoint not yet saved (a preview) has no id to cache it by.
 	cacheable := ep.ID != ""
 	if cacheable {
@@ -93,7 +94,7 @@ func (rb *requestBuilder) compiled(ctx context.Context, ep *herald.Endpoint, eve
 		}
 		rb.titles.Put(eventType, titles)
 	}
-	c, err := shape.Compile(ep, shape.Options{Titles: titles, PayloadFormat: format})
+	c, err := shape.Compile(ep, shape.Options{Titles: titles, PayloadFormat: format, TemplateSyntax: a.TemplateSyntax})
 	if err != nil || !cacheable {
 		return c, err
 	}

@@ -122,6 +122,8 @@ type Options struct {
 	// PayloadFormat is the default when the endpoint sets none (the app's,
 	// else the installation's); empty means standard.
 	PayloadFormat string
+	// TemplateSyntax is the app's default tag syntax, braces or hash.
+	TemplateSyntax string
 }
 
 // Payload formats: the body without a template.
@@ -147,7 +149,15 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 		return nil, err
 	}
 	b := p.base(s.PresetOptions)
-	topts := template.Options{Titles: o.Titles, Strict: s.TemplateStrict}
+	var syntax template.Syntax
+	switch first(s.TemplateSyntax, o.TemplateSyntax, "braces") {
+	case "braces":
+	case "hash":
+		syntax = template.Hash
+	default:
+		return nil, &FieldError{Field: "template_syntax", Msg: fmt.Sprintf("template_syntax %q is not braces ({{path}}) or hash (#{path})", s.TemplateSyntax)}
+	}
+	topts := template.Options{Titles: o.Titles, Strict: s.TemplateStrict, Syntax: syntax}
 	c := &Compiled{}
 
 	c.method = first(strings.ToUpper(s.Method), b.Method, "POST")
@@ -176,7 +186,7 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 	// Check the URL's fixed parts now: with every tag replaced by a
 	// plain value it must already be valid.
 	// (A lenient copy: strict mode would refuse the empty data.)
-	lenient, err := template.ParseText(c.rawURL, template.Options{Titles: o.Titles})
+	lenient, err := template.ParseText(c.rawURL, template.Options{Titles: o.Titles, Syntax: syntax})
 	if err != nil {
 		return nil, &FieldError{Field: "url", Msg: "url: " + err.Error()}
 	}

@@ -413,3 +413,35 @@ func TestPayloadFormats(t *testing.T) {
 		t.Fatalf("bad format: %d %+v", code, e)
 	}
 }
+
+// The same template in both syntaxes renders the same request.
+func TestTemplateSyntaxes(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "KARTE", "uid": "karte", "template_syntax": "hash"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "karte.action"}, nil, 201)
+	// The app's default (hash) and an endpoint that overrides it (braces).
+	s.MustDo("POST", "/v1/apps/karte/endpoints", map[string]any{"url": rc.URL + "/users/#{user_id}", "method": "PUT",
+		"headers":       map[string]string{"X-User": "#{user_id | upper}"},
+		"body_template": map[string]any{"user_id": "#{user_id}", "visits": "#{visits}", "note": "#{name} さん"}}, nil, 201)
+	s.MustDo("POST", "/v1/apps/karte/endpoints", map[string]any{"url": rc.URL + "/users/{{user_id}}", "method": "PUT", "template_syntax": "braces",
+		"headers":       map[string]string{"X-User": "{{user_id | upper}}"},
+		"body_template": map[string]any{"user_id": "{{user_id}}", "visits": "{{visits}}", "note": "{{name}} さん"}}, nil, 201)
+	s.MustDo("POST", "/v1/apps/karte/events", map[string]any{"event_type": "karte.action", "payload": map[string]any{"user_id": "u-9", "visits": 3, "name": "花子"}}, nil, 202)
+	reqs := rc.Wait(t, 2, 5*time.Second)
+	a, b := reqs[0], reqs[1]
+	if a.Path != "/users/u-9" || a.Path != b.Path || string(a.Body) != string(b.Body) || a.Header.Get("X-User") != "U-9" || a.Header.Get("X-User") != b.Header.Get("X-User") {
+		t.Fatalf("hash %s %s %v\nbraces %s %s %v", a.Path, a.Body, a.Header, b.Path, b.Body, b.Header)
+	}
+	if string(a.Body) != `{"note":"花子 さん","user_id":"u-9","visits":3}` { // keys as this client sent them
+		t.Fatalf("body %s", a.Body)
+	}
+	var e struct{ Error struct{ Field string } }
+	if code := s.Do("POST", "/v1/apps/karte/endpoints", map[string]any{"url": rc.URL, "body_template": map[string]any{"x": "#{unclosed"}}, &e); code != 422 || e.Error.Field != "body_template" {
+		t.Fatalf("a hash template that does not parse: %d %+v", code, e)
+	}
+	if code := s.Do("PATCH", "/v1/apps/karte", map[string]any{"template_syntax": "percent"}, &e); code != 422 || e.Error.Field != "template_syntax" {
+		t.Fatalf("bad syntax: %d %+v", code, e)
+	}
+}
