@@ -57,6 +57,7 @@ const (
 	ErrorKindTimeout    ErrorKind = "timeout"     // no complete answer within the timeout
 	ErrorKindNetwork    ErrorKind = "network"     // the connection broke after it was made
 	ErrorKindPolicy     ErrorKind = "policy"      // Herald refused to send (e.g. blocked address)
+	ErrorKindAuth       ErrorKind = "auth"        // Herald could not get the endpoint's access token
 )
 
 // Attempt records one request Herald made for a delivery and what came back.

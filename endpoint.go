@@ -105,6 +105,9 @@ type EndpointSettings struct {
 	// encrypted at rest, never shown.
 	TLSClientCert string `json:"tls_client_cert"`
 	TLSClientKey  string `json:"tls_client_key,omitempty"`
+	// Auth authenticates Herald to the receiver; nil for none. Its
+	// credentials are secrets: encrypted at rest, masked when shown.
+	Auth *EndpointAuth `json:"auth,omitempty"`
 	// Operational marks the endpoint Herald keeps for the app's
 	// operational webhook: it receives only Herald's own events.
 	Operational bool `json:"operational"`
@@ -195,4 +198,22 @@ func (e *Endpoint) Sampled(eventID string) bool {
 	h.Write([]byte{0})
 	h.Write([]byte(e.ID))
 	return float64(h.Sum64()%1_000_000)/10_000 < *e.SampleRate
+}
+
+// EndpointAuth is how Herald authenticates to a receiver.
+type EndpointAuth struct {
+	// Type is basic, bearer or oauth2_client_credentials.
+	Type     string `json:"type"`
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	Token    string `json:"token,omitempty"`
+	// OAuth2 client credentials: Herald fetches an access token from
+	// TokenURL and sends it in the Authorization header, or in the query
+	// (access_token) when TokenIn is "query".
+	TokenURL     string `json:"token_url,omitempty"`
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	Audience     string `json:"audience,omitempty"`
+	TokenIn      string `json:"token_in,omitempty"`
 }

@@ -58,7 +58,7 @@ func maskValue(key string, v any) any {
 		return t
 	case string:
 		k := strings.ToLower(key)
-		if k == "secret" || k == "api_token" || k == "write_key" || k == "password" || k == "client_secret" || k == "token" || k == "tls_client_key" {
+		if k == "secret" || k == "api_token" || k == "write_key" || k == "password" || k == "client_secret" || k == "token" || k == "tls_client_key" || k == "auth" {
 			return shape.Mask(t)
 		}
 		return t

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -30,6 +31,7 @@ type endpointInput struct {
 	Headers         *map[string]string `json:"headers"`
 	BodyTemplate    optionalJSON       `json:"body_template"`
 	TemplateStrict  *bool              `json:"template_strict"`
+	Auth            optionalJSON       `json:"auth"`
 	TemplateSyntax  *string            `json:"template_syntax"`
 	PayloadFormat   *string            `json:"payload_format"`
 	FlatEventKey    *string            `json:"flat_event_key"`
@@ -68,6 +70,15 @@ func viewEndpoint(ep *herald.Endpoint) endpointView {
 	v.PreviousSecret = ""
 	if v.TLSClientKey != "" {
 		v.TLSClientKey = "********"
+	}
+	if ep.Auth != nil {
+		a := *ep.Auth
+		for _, p := range []*string{&a.Password, &a.Token, &a.ClientSecret} {
+			if *p != "" {
+				*p = "********"
+			}
+		}
+		v.Auth = &a
 	}
 	v.Headers = shape.MaskHeaders(ep.Headers)
 	if ep.Headers == nil {
@@ -237,6 +248,13 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App) *Error {
 	if in.TemplateSyntax != nil {
 		ep.TemplateSyntax = *in.TemplateSyntax
 	}
+	if in.Auth.set {
+		a, e := parseAuth(in.Auth.raw, ep.Auth)
+		if e != nil {
+			return e
+		}
+		ep.Auth = a
+	}
 	return compileEndpoint(ep, app)
 }
 
@@ -286,6 +304,11 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	if e := s.checkDestination("url", ep.URL); e != nil {
 		return e
+	}
+	if ep.Auth != nil && ep.Auth.TokenURL != "" {
+		if e := s.checkDestination("auth.token_url", ep.Auth.TokenURL); e != nil {
+			return e
+		}
 	}
 	if max := s.o.MaxEndpointsPerApp; max > 0 {
 		n := 0
@@ -408,6 +431,62 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// parseAuth reads an endpoint's auth setting. A secret given as
+// "********" (as the API shows it) keeps the stored one, so a client may
+// send back what it read.
+func parseAuth(raw json.RawMessage, old *herald.EndpointAuth) (*herald.EndpointAuth, *Error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var a herald.EndpointAuth
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return nil, errInvalid("auth", "auth must be an object with type and its fields: %v", err)
+	}
+	if old != nil {
+		for _, p := range []struct{ v, was *string }{{&a.Password, &old.Password}, {&a.Token, &old.Token}, {&a.ClientSecret, &old.ClientSecret}} {
+			if *p.v == "********" {
+				*p.v = *p.was
+			}
+		}
+	}
+	need := func(field, v string) *Error {
+		if v == "" {
+			return errRequired("auth." + field)
+		}
+		return nil
+	}
+	var e *Error
+	switch a.Type {
+	case "basic":
+		if e = need("username", a.Username); e == nil {
+			e = need("password", a.Password)
+		}
+	case "bearer":
+		e = need("token", a.Token)
+	case "oauth2_client_credentials":
+		for _, f := range []struct{ name, v string }{{"token_url", a.TokenURL}, {"client_id", a.ClientID}, {"client_secret", a.ClientSecret}} {
+			if e = need(f.name, f.v); e != nil {
+				break
+			}
+		}
+		if e == nil {
+			if err := herald.ValidateURL(a.TokenURL); err != nil {
+				e = errInvalid("auth.token_url", "auth.token_url: %s", err.Error())
+			} else if a.TokenIn != "" && a.TokenIn != "header" && a.TokenIn != "query" {
+				e = errInvalid("auth.token_in", "auth.token_in must be header or query")
+			}
+		}
+	default:
+		e = errInvalid("auth.type", "auth.type must be basic, bearer or oauth2_client_credentials")
+	}
+	if e != nil {
+		return nil, e
+	}
+	return &a, nil
 }
 
 // scheme is the endpoint's signature scheme, v1 when unset.

@@ -185,6 +185,8 @@ type Engine struct {
 	req       *requestBuilder
 	router    *router
 	schedules schedules
+	// tokens caches endpoints' OAuth2 access tokens.
+	tokens tokens
 	// nodes is how many nodes share the store (from heartbeats).
 	nodes nodesAlive
 

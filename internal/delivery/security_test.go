@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -363,5 +364,102 @@ func TestRawSecret(t *testing.T) {
 	s.MustDo("POST", "/v1/apps/acme/endpoints/"+epID+"/secret/rotate", map[string]any{"grace_period": "0s"}, &rot, 200)
 	if !strings.HasPrefix(rot.Secret, "whsec_") {
 		t.Fatalf("rotated secret %q", rot.Secret)
+	}
+}
+
+func TestEndpointAuth(t *testing.T) {
+	t.Parallel()
+	var tokenRequests atomic.Int64
+	var current atomic.Value
+	current.Store("tok-1")
+	tokenSrv := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.PostForm.Get("grant_type") != "client_credentials" || r.PostForm.Get("client_id") != "cid" || r.PostForm.Get("client_secret") != "csecret" {
+			w.WriteHeader(401)
+			return
+		}
+		tokenRequests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":%q,"expires_in":3600,"token_type":"Bearer"}`, current.Load())
+	})
+	var revoked atomic.Bool
+	api := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/basic":
+			if u, p, ok := r.BasicAuth(); !ok || u != "user" || p != "p@ss" {
+				w.WriteHeader(401)
+			}
+		case "/bearer":
+			if r.Header.Get("Authorization") != "Bearer static-token" {
+				w.WriteHeader(401)
+			}
+		case "/oauth":
+			want := "Bearer " + current.Load().(string)
+			if revoked.Load() && r.Header.Get("Authorization") == "Bearer tok-1" || r.Header.Get("Authorization") != want {
+				w.WriteHeader(401)
+			}
+		}
+	})
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "1h"})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": api.URL + "/basic", "auth": map[string]any{"type": "basic", "username": "user", "password": "p@ss"}}, nil, 201)
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": api.URL + "/bearer", "auth": map[string]any{"type": "bearer", "token": "static-token"}}, nil, 201)
+	var oep map[string]any
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": api.URL + "/oauth", "auth": map[string]any{
+		"type": "oauth2_client_credentials", "token_url": tokenSrv.URL + "/token", "client_id": "cid", "client_secret": "csecret"}}, &oep, 201)
+	if a := oep["auth"].(map[string]any); a["client_secret"] != "********" {
+		t.Fatalf("client secret shown: %v", a)
+	}
+	for i := range 10 {
+		s.Send(map[string]any{"i": i})
+	}
+	api.Wait(t, 30, 10*time.Second)
+	for _, r := range api.Requests() {
+		if r.Path == "/oauth" && r.Header.Get("Authorization") != "Bearer tok-1" {
+			t.Fatalf("oauth request %v", r.Header)
+		}
+	}
+	if n := tokenRequests.Load(); n != 1 {
+		t.Fatalf("%d token requests for 10 deliveries; one token should serve them all", n)
+	}
+	// The receiver revokes the token: one refresh, and the delivery succeeds.
+	current.Store("tok-2")
+	revoked.Store(true)
+	ev := s.Send(map[string]any{"i": 99})
+	var ds struct{ Data []heraldtest.Delivery }
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		s.MustDo("GET", "/v1/apps/acme/events/"+ev+"/deliveries?status=succeeded", nil, &ds, 200)
+		if len(ds.Data) == 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(ds.Data) != 3 || tokenRequests.Load() != 2 {
+		t.Fatalf("after revocation: %d succeeded, %d token requests (want 3 and 2)", len(ds.Data), tokenRequests.Load())
+	}
+	// A token endpoint that refuses: error_kind auth, retried.
+	var bad struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": api.URL + "/oauth", "event_types": []string{"lead.created"}, "auth": map[string]any{
+		"type": "oauth2_client_credentials", "token_url": tokenSrv.URL + "/token", "client_id": "cid", "client_secret": "wrong"}}, &bad, 201)
+	ev = s.Send(map[string]any{"i": 100})
+	deadline = time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		s.MustDo("GET", "/v1/apps/acme/endpoints/"+bad.ID+"/deliveries", nil, &ds, 200)
+		if len(ds.Data) == 1 && len(ds.Data[0].Attempts) == 1 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(ds.Data) != 1 || ds.Data[0].Attempts[0].ErrorKind != "auth" || ds.Data[0].Status != "pending" {
+		t.Fatalf("token refused: %+v", ds.Data)
+	}
+	var e apiErr
+	if got := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": api.URL, "auth": map[string]any{"type": "basic", "username": "u"}}, &e); got != 422 || e.Error.Field != "auth.password" {
+		t.Fatalf("basic without password: %d %+v", got, e)
+	}
+	if got := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": api.URL, "auth": map[string]any{"type": "digest"}}, &e); got != 422 || e.Error.Field != "auth.type" {
+		t.Fatalf("unknown type: %d %+v", got, e)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -224,8 +225,27 @@ func (e *Engine) attempt(ctx context.Context, j *store.Job, trigger string) (sto
 		a.Error = err.Error()
 		return store.AttemptResult{Attempt: a, Status: herald.StatusFailed, Now: now}, true
 	}
-	a.Request = herald.AttemptRequest{Method: req.Method, URL: req.URL, Headers: shape.MaskHeaders(flatten(req.Header)), Body: string(req.Body)}
-	res := e.snd.Send(ctx, req)
+	var res *sender.Result
+	if auth := j.Endpoint.Auth; auth != nil {
+		if err := e.authorize(ctx, auth, req, false); err != nil {
+			res = &sender.Result{ErrorKind: herald.ErrorKindAuth, Err: err}
+		} else {
+			res = e.snd.Send(ctx, req)
+			if res.StatusCode == http.StatusUnauthorized && auth.Type == "oauth2_client_credentials" {
+				// The token may have been revoked: fetch a new one and
+				// try once more within this attempt.
+				if err := e.authorize(ctx, auth, req, true); err != nil {
+					res = &sender.Result{ErrorKind: herald.ErrorKindAuth, Err: err}
+				} else {
+					res = e.snd.Send(ctx, req)
+				}
+			}
+		}
+	}
+	a.Request = herald.AttemptRequest{Method: req.Method, URL: maskQueryToken(req.URL), Headers: shape.MaskHeaders(flatten(req.Header)), Body: string(req.Body)}
+	if res == nil {
+		res = e.snd.Send(ctx, req)
+	}
 	if res.Err != nil && errors.Is(res.Err, context.Canceled) && ctx.Err() != nil {
 		return store.AttemptResult{}, false
 	}
@@ -257,6 +277,23 @@ func (e *Engine) attempt(ctx context.Context, j *store.Job, trigger string) (sto
 			"attempt", n, "error_kind", string(a.ErrorKind), "error", a.Error, "status", string(v.Status))
 	}
 	return r, true
+}
+
+// maskQueryToken hides an access token sent in the query.
+func maskQueryToken(raw string) string {
+	if !strings.Contains(raw, "access_token=") {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	if q.Has("access_token") {
+		q.Set("access_token", "********")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // outcome names an attempt's result for metrics.

@@ -46,6 +46,18 @@ func transform(ep *herald.Endpoint, f func(v, aad string) (string, error)) (*her
 	if c.TLSClientKey, err = f(c.TLSClientKey, aad(ep, "tls_client_key")); err != nil {
 		return nil, fmt.Errorf("endpoint %s TLS client key: %w", ep.ID, err)
 	}
+	if ep.Auth != nil {
+		a := *ep.Auth
+		for _, f2 := range []struct {
+			v    *string
+			name string
+		}{{&a.Password, "password"}, {&a.Token, "token"}, {&a.ClientSecret, "client_secret"}} {
+			if *f2.v, err = f(*f2.v, aad(ep, "auth/"+f2.name)); err != nil {
+				return nil, fmt.Errorf("endpoint %s auth %s: %w", ep.ID, f2.name, err)
+			}
+		}
+		c.Auth = &a
+	}
 	if len(ep.Headers) > 0 {
 		c.Headers = maps.Clone(ep.Headers)
 		for k, v := range c.Headers {
@@ -241,6 +253,9 @@ func (s *Store) Reencrypt(ctx context.Context) (int, error) {
 func (s *Store) stale(ep *herald.Endpoint) bool {
 	check := func(v string) bool { return v != "" && s.keys.NeedsRotation(v) }
 	if check(ep.Secret) || check(ep.PreviousSecret) || check(ep.TLSClientKey) {
+		return true
+	}
+	if a := ep.Auth; a != nil && (check(a.Password) || check(a.Token) || check(a.ClientSecret)) {
 		return true
 	}
 	for _, v := range ep.Headers {

@@ -1,0 +1,136 @@
+package delivery
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sender"
+)
+
+// errAuth marks failures to get an endpoint's access token, recorded with
+// error_kind auth and retried like a network failure.
+var errAuth = errors.New("auth")
+
+// tokens caches OAuth2 access tokens per credential, shared by every
+// worker: one token serves many deliveries until shortly before it
+// expires, and only one fetch runs at a time per credential.
+type tokens struct {
+	mu sync.Mutex
+	m  map[string]*tokenEntry
+}
+
+type tokenEntry struct {
+	mu      sync.Mutex // held while fetching
+	token   string
+	expires time.Time
+}
+
+func credentialKey(a *herald.EndpointAuth) string {
+	return strings.Join([]string{a.TokenURL, a.ClientID, a.ClientSecret, a.Scope, a.Audience}, "\x00")
+}
+
+// get returns a valid token for the credential, fetching one when needed
+// (or when force is set, after the receiver refused the cached one).
+func (t *tokens) get(ctx context.Context, snd Sender, a *herald.EndpointAuth, force bool, now func() time.Time) (string, error) {
+	k := credentialKey(a)
+	t.mu.Lock()
+	if t.m == nil {
+		t.m = map[string]*tokenEntry{}
+	}
+	e := t.m[k]
+	if e == nil {
+		e = &tokenEntry{}
+		t.m[k] = e
+	}
+	t.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !force && e.token != "" && now().Before(e.expires) {
+		return e.token, nil
+	}
+	tok, ttl, err := fetchToken(ctx, snd, a)
+	if err != nil {
+		return "", err
+	}
+	// Renew a little before the server's expiry, so that no request goes
+	// out with a token about to lapse.
+	e.token, e.expires = tok, now().Add(max(ttl-30*time.Second, ttl/2))
+	return tok, nil
+}
+
+// fetchToken asks the token endpoint for a client-credentials token.
+func fetchToken(ctx context.Context, snd Sender, a *herald.EndpointAuth) (string, time.Duration, error) {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {a.ClientID}, "client_secret": {a.ClientSecret}}
+	if a.Scope != "" {
+		form.Set("scope", a.Scope)
+	}
+	if a.Audience != "" {
+		form.Set("audience", a.Audience)
+	}
+	res := snd.Send(ctx, &sender.Request{
+		Method: http.MethodPost, URL: a.TokenURL, Body: []byte(form.Encode()), Timeout: 15 * time.Second,
+		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}},
+	})
+	if res.Err != nil {
+		return "", 0, fmt.Errorf("%w: token request to %s: %v", errAuth, a.TokenURL, res.Err)
+	}
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return "", 0, fmt.Errorf("%w: token endpoint %s answered %d: %s", errAuth, a.TokenURL, res.StatusCode, truncate(string(res.Body), 200))
+	}
+	var body struct {
+		AccessToken string  `json:"access_token"`
+		ExpiresIn   float64 `json:"expires_in"`
+	}
+	if err := json.Unmarshal(res.Body, &body); err != nil || body.AccessToken == "" {
+		return "", 0, fmt.Errorf("%w: token endpoint %s gave no access_token", errAuth, a.TokenURL)
+	}
+	ttl := time.Duration(body.ExpiresIn * float64(time.Second))
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	return body.AccessToken, ttl, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// authorize adds the endpoint's credentials to a request.
+func (e *Engine) authorize(ctx context.Context, a *herald.EndpointAuth, r *sender.Request, force bool) error {
+	switch a.Type {
+	case "basic":
+		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(a.Username+":"+a.Password)))
+	case "bearer":
+		r.Header.Set("Authorization", "Bearer "+a.Token)
+	case "oauth2_client_credentials":
+		tok, err := e.tokens.get(ctx, e.snd, a, force, e.o.Now)
+		if err != nil {
+			return err
+		}
+		if a.TokenIn == "query" {
+			u, err := url.Parse(r.URL)
+			if err != nil {
+				return err
+			}
+			q := u.Query()
+			q.Set("access_token", tok)
+			u.RawQuery = q.Encode()
+			r.URL = u.String()
+		} else {
+			r.Header.Set("Authorization", "Bearer "+tok)
+		}
+	}
+	return nil
+}
