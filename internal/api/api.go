@@ -164,6 +164,7 @@ func (s *Server) routes() {
 	s.route("/v1/apps", map[string]handler{"GET": s.listApps, "POST": s.createApp})
 	s.route("/v1/apps/{app}", map[string]handler{"GET": s.getApp, "PATCH": s.updateApp, "DELETE": s.deleteApp})
 	s.route("/v1/event-types", map[string]handler{"GET": s.listEventTypes, "POST": s.createEventType}, adminWrites)
+	s.route("/v1/event-types/import", map[string]handler{"POST": s.importEventTypes}, adminWrites)
 	s.route("/v1/event-types/{name}", map[string]handler{"GET": s.getEventType, "PATCH": s.updateEventType, "DELETE": s.deleteEventType}, adminWrites)
 	s.route("/v1/api-keys", map[string]handler{"GET": s.listKeys, "POST": s.createKey}, adminOnly)
 	s.route("/v1/api-keys/{id}", map[string]handler{"DELETE": s.deleteKey}, adminOnly)

@@ -311,3 +311,43 @@ func TestIdempotency(t *testing.T) {
 		t.Fatalf("%d deliveries for the repeated event", len(ds.Data))
 	}
 }
+
+func TestEventTypeImport(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "keep.me", "description": "old"}, nil, 201)
+	catalog := map[string]any{"event_types": []any{
+		map[string]any{"name": "nps.submitted", "group": "nps", "schema": map[string]any{"type": "object", "properties": map[string]any{"score": map[string]any{"type": "integer"}}}, "sample": map[string]any{"score": 9}},
+		map[string]any{"name": "keep.me", "description": "new"},
+	}}
+	var out struct {
+		Created, Updated, Unchanged []string
+		DryRun                      bool `json:"dry_run"`
+	}
+	dry := map[string]any{"event_types": catalog["event_types"], "dry_run": true}
+	s.MustDo("POST", "/v1/event-types/import", dry, &out, 200)
+	if fmt.Sprint(out.Created, out.Updated) != "[nps.submitted] [keep.me]" || !out.DryRun {
+		t.Fatalf("dry run %+v", out)
+	}
+	s.MustDo("GET", "/v1/event-types/nps.submitted", nil, nil, 404)
+	s.MustDo("POST", "/v1/event-types/import", catalog, &out, 200)
+	var et map[string]any
+	s.MustDo("GET", "/v1/event-types/keep.me", nil, &et, 200)
+	if et["description"] != "new" {
+		t.Fatalf("updated %v", et)
+	}
+	s.MustDo("POST", "/v1/event-types/import", catalog, &out, 200)
+	if len(out.Unchanged) != 2 || len(out.Created)+len(out.Updated) != 0 {
+		t.Fatalf("re-import %+v", out)
+	}
+	// One bad entry (a sample against its schema) changes nothing.
+	bad := map[string]any{"event_types": []any{
+		map[string]any{"name": "fresh.one"},
+		map[string]any{"name": "nps.other", "schema": map[string]any{"type": "object", "required": []string{"score"}}, "sample": map[string]any{}},
+	}}
+	var e apiError
+	if got := s.Do("POST", "/v1/event-types/import", bad, &e); got != 422 || e.Error.Field != "event_types.1.sample" {
+		t.Fatalf("bad entry: %d %+v", got, e)
+	}
+	s.MustDo("GET", "/v1/event-types/fresh.one", nil, nil, 404)
+}

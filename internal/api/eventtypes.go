@@ -113,6 +113,9 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) *Error 
 	if e := validateEventTypeName("name", *in.Name); e != nil {
 		return e
 	}
+	if *in.Name == "import" {
+		return errInvalid("name", "import is reserved (POST /v1/event-types/import loads a catalog)")
+	}
 	et := &herald.EventType{Name: *in.Name}
 	if e := in.applyTo(et); e != nil {
 		return e
