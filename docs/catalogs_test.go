@@ -25,7 +25,9 @@ func TestCatalogs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var cat struct{ EventTypes []json.RawMessage `json:"event_types"` }
+		var cat struct {
+			EventTypes []json.RawMessage `json:"event_types"`
+		}
 		if err := json.Unmarshal(b, &cat); err != nil || len(cat.EventTypes) == 0 {
 			t.Fatalf("%s: %v", f, err)
 		}
