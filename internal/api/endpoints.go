@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -286,13 +287,64 @@ func (s *Server) checkDestination(field, rawURL string) *Error {
 	return nil
 }
 
+// karteInput is a KARTE webhook action as its users define it: url,
+// method, headers and hookData, with #{...} variables.
+type karteInput struct {
+	Format      string            `json:"format"`
+	URL         *string           `json:"url"`
+	Method      *string           `json:"method"`
+	Headers     map[string]string `json:"headers"`
+	HookData    json.RawMessage   `json:"hookData"`
+	Description *string           `json:"description"`
+	EventTypes  *[]string         `json:"event_types"`
+	Enabled     *bool             `json:"enabled"`
+	Filter      *string           `json:"filter"`
+	SampleRate  optionalJSON      `json:"sample_rate"`
+}
+
+// readEndpointInput decodes an endpoint, or a KARTE definition pasted as
+// is ({"format": "karte", "url", "method", "headers", "hookData"}), which
+// becomes the equivalent endpoint: hash tags, hookData as the body.
+func readEndpointInput(w http.ResponseWriter, r *http.Request, limit int64) (endpointInput, *Error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return endpointInput{}, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+	}
+	var probe struct {
+		Format string `json:"format"`
+	}
+	_ = json.Unmarshal(body, &probe)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if probe.Format == "" {
+		var in endpointInput
+		return in, decode(w, r, limit, &in)
+	}
+	if probe.Format != "karte" {
+		return endpointInput{}, errInvalid("format", "format %q is not known; the one supported is karte", probe.Format)
+	}
+	var k karteInput
+	if e := decode(w, r, limit, &k); e != nil {
+		return endpointInput{}, e
+	}
+	hash := "hash"
+	in := endpointInput{URL: k.URL, Method: k.Method, Description: k.Description, EventTypes: k.EventTypes,
+		Enabled: k.Enabled, Filter: k.Filter, SampleRate: k.SampleRate, TemplateSyntax: &hash}
+	if len(k.Headers) > 0 {
+		in.Headers = &k.Headers
+	}
+	if len(k.HookData) > 0 {
+		in.BodyTemplate = optionalJSON{set: true, raw: k.HookData}
+	}
+	return in, nil
+}
+
 func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	a, e := s.app(r)
 	if e != nil {
 		return e
 	}
-	var in endpointInput
-	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
+	in, e := readEndpointInput(w, r, s.o.MaxBodyBytes)
+	if e != nil {
 		return e
 	}
 	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: a.ID, Enabled: true, EventTypes: []string{}}

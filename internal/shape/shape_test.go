@@ -445,3 +445,40 @@ func TestTemplateSyntaxes(t *testing.T) {
 		t.Fatalf("bad syntax: %d %+v", code, e)
 	}
 }
+
+// A KARTE definition pasted into the endpoint API creates the equivalent
+// endpoint; its preview is what the receiver then gets.
+func TestKarteImport(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "K", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "user.view"}, nil, 201)
+	def := `{"format": "karte", "url": "` + rc.URL + `/users/#{user_id}", "method": "PUT",
+		"headers": {"X-Campaign": "#{campaign_id}"},
+		"hookData": {"user_id": "#{user_id}", "path": "#{viewed_path}", "visits": "#{visits}"}}`
+	var ep struct {
+		ID             string
+		TemplateSyntax string `json:"template_syntax"`
+		Method         string
+	}
+	s.MustDo("POST", "/v1/apps/acme/endpoints", def, &ep, 201)
+	if ep.TemplateSyntax != "hash" || ep.Method != "PUT" {
+		t.Fatalf("endpoint %+v", ep)
+	}
+	payload := map[string]any{"user_id": "u-1", "viewed_path": "/pricing", "visits": 4, "campaign_id": "cmp-9"}
+	var pv struct{ Method, URL, Body string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+ep.ID+"/preview", map[string]any{"event_type": "user.view", "payload": payload}, &pv, 200)
+	s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": "user.view", "payload": payload}, nil, 202)
+	got := rc.Wait(t, 1, 5*time.Second)[0]
+	if pv.Method != got.Method || pv.URL != rc.URL+got.Path || pv.Body != string(got.Body) || got.Header.Get("X-Campaign") != "cmp-9" {
+		t.Fatalf("preview %s %s %s\nsent %s %s %s %v", pv.Method, pv.URL, pv.Body, got.Method, got.Path, got.Body, got.Header)
+	}
+	if string(got.Body) != `{"user_id":"u-1","path":"/pricing","visits":4}` || got.Path != "/users/u-1" {
+		t.Fatalf("sent %s %s", got.Path, got.Body)
+	}
+	var e struct{ Error struct{ Field string } }
+	if code := s.Do("POST", "/v1/apps/acme/endpoints", `{"format": "zapier", "url": "https://e.com"}`, &e); code != 422 || e.Error.Field != "format" {
+		t.Fatalf("unknown format: %d %+v", code, e)
+	}
+}
