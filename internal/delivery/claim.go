@@ -90,7 +90,7 @@ func (e *Engine) claimEndpoint(id string, now time.Time) {
 		Limit: limit, EndpointID: id,
 	})
 	if err != nil {
-		e.log.Error("claim failed", slog_err(err), "endpoint_id", id)
+		e.log.Error("claim failed", errAttr(err), "endpoint_id", id)
 		e.handOver(nil, id)
 		return
 	}
@@ -114,7 +114,7 @@ func (e *Engine) claimGeneral(now time.Time) time.Time {
 			Limit: limit, PerEndpoint: generalPerEndpoint,
 		})
 		if err != nil {
-			e.log.Error("claim failed", slog_err(err))
+			e.log.Error("claim failed", errAttr(err))
 			return time.Time{}
 		}
 		per := map[string]int{}
@@ -165,7 +165,7 @@ func (e *Engine) extendLoop() {
 			return
 		case <-t.C:
 			if err := e.st.LeasesExtend(e.bg, e.o.Owner, e.nextLease()); err != nil {
-				e.log.Error("extend leases failed", slog_err(err))
+				e.log.Error("extend leases failed", errAttr(err))
 			}
 		}
 	}

@@ -200,7 +200,7 @@ func (e *Engine) release(ids []string) {
 	if err := e.st.DeliveriesRelease(e.bg, e.o.Owner, ids); err != nil {
 		// The leases then run out on their own (or are cleared at the
 		// next start), so nothing is lost, only delayed.
-		e.log.Warn("release leases failed", slog_err(err), "count", len(ids))
+		e.log.Warn("release leases failed", errAttr(err), "count", len(ids))
 	}
 }
 

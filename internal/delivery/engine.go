@@ -389,7 +389,7 @@ func (e *Engine) watchLoop() {
 			// Shutting down, or a single-node store: nothing to watch.
 			return
 		}
-		e.log.Warn("watching for due deliveries failed; polling meanwhile", slog_err(err))
+		e.log.Warn("watching for due deliveries failed; polling meanwhile", errAttr(err))
 		select {
 		case <-e.loopsCtx.Done():
 			return

@@ -129,7 +129,7 @@ func (e *Engine) commit(batch []*ingestReq) {
 		for _, id := range reserved {
 			e.budget.release(id)
 		}
-		e.log.Error("enqueue batch failed", slog_err(err), "events", len(batch))
+		e.log.Error("enqueue batch failed", errAttr(err), "events", len(batch))
 		for _, r := range batch {
 			r.res <- ingestRes{err: err}
 		}

@@ -100,7 +100,7 @@ func (e *Engine) Recover(job *herald.BulkJob, p RecoverParams) {
 		}
 		job.UpdatedAt = e.o.Now()
 		if uerr := e.st.BulkJobUpdate(e.bg, job); uerr != nil {
-			e.log.Error("save job", slog_err(uerr), "job_id", job.ID)
+			e.log.Error("save job", errAttr(uerr), "job_id", job.ID)
 		}
 	}()
 }

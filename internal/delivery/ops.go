@@ -46,7 +46,7 @@ func (e *Engine) afterRecord(items []recordItem) {
 		Results: health, Window: e.o.AutoDisableAfter, MinFailures: e.o.AutoDisableMinFailures, Now: e.o.Now(),
 	})
 	if err != nil {
-		e.log.Error("track endpoint health", slog_err(err))
+		e.log.Error("track endpoint health", errAttr(err))
 		return
 	}
 	for _, ep := range disabled {
@@ -82,7 +82,7 @@ func (e *Engine) recovered(ep *herald.Endpoint) {
 	cur.DisabledReason, cur.DisabledAt = "", nil
 	cur.UpdatedAt = e.o.Now()
 	if err := e.st.EndpointUpdate(e.bg, cur); err != nil {
-		e.log.Error("clear disabled reason", slog_err(err), "endpoint_id", ep.ID)
+		e.log.Error("clear disabled reason", errAttr(err), "endpoint_id", ep.ID)
 		return
 	}
 	e.EndpointChanged(cur)
@@ -103,6 +103,6 @@ func (e *Engine) emit(ep *herald.Endpoint, eventType string, payload map[string]
 	// then lost, which the log says.
 	ev := &herald.Event{AppID: ep.AppID, EventType: eventType, Payload: b}
 	if _, err := e.Enqueue(e.bg, ev); err != nil {
-		e.log.Error("emit operational event", slog_err(err), "event_type", eventType, "endpoint_id", ep.ID)
+		e.log.Error("emit operational event", errAttr(err), "event_type", eventType, "endpoint_id", ep.ID)
 	}
 }

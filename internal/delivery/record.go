@@ -58,10 +58,10 @@ func (e *Engine) record(items []recordItem) {
 			break
 		}
 		if e.isStopping() && try >= 5 {
-			e.log.Error("record attempts failed at shutdown; they will be sent again after restart", slog_err(err), "count", len(batch))
+			e.log.Error("record attempts failed at shutdown; they will be sent again after restart", errAttr(err), "count", len(batch))
 			return
 		}
-		e.log.Error("record attempts failed; retrying", slog_err(err), "count", len(batch))
+		e.log.Error("record attempts failed; retrying", errAttr(err), "count", len(batch))
 		time.Sleep(delay)
 		if delay < 5*time.Second {
 			delay *= 2

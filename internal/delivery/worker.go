@@ -22,7 +22,7 @@ import (
 	"github.com/heraldhq/herald/internal/template"
 )
 
-func slog_err(err error) slog.Attr { return slog.String("error", err.Error()) }
+func errAttr(err error) slog.Attr { return slog.String("error", err.Error()) }
 
 // requestBuilder turns a delivery into the HTTP request to send.
 type requestBuilder struct {
