@@ -48,6 +48,12 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 	}
 	log := newLogger(cfg, logOut)
 	schedule, _ := delivery.ParseSchedule(cfg.RetrySchedule)
+	if cfg.TLSCert != "" {
+		// Fail at start, not at the first connection, on a bad pair.
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+	}
 
 	raw, closeStore, err := openStore(ctx, cfg, out)
 	if err != nil {
@@ -126,20 +132,20 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 	scheme := "http://"
 	if cfg.TLSCert != "" {
 		scheme = "https://"
-		// Fail at start, not at the first connection, on a bad pair.
-		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
-			ln.Close()
-			_ = eng.Shutdown(context.Background())
-			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
-		}
 	}
 	log.Info("herald is listening", "addr", scheme+ln.Addr().String(), "store", storeName(cfg), "role", cfg.Role, "node", owner, "version", herald.Version)
 
-	bgCtx, stopBg := context.WithCancel(context.Background())
-	defer stopBg()
-	if cfg.Role != "api" {
-		go retainLoop(bgCtx, st, cfg.Retention, 10*time.Minute, log)
-	}
+	// Retention runs beside delivery; it is stopped (and waited for)
+	// before the store closes.
+	bgCtx, cancelBg := context.WithCancel(context.Background())
+	retainDone := make(chan struct{})
+	stopBg := func() { cancelBg(); <-retainDone }
+	go func() {
+		defer close(retainDone)
+		if cfg.Role != "api" {
+			retainLoop(bgCtx, st, cfg.Retention, 10*time.Minute, log)
+		}
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() {
@@ -153,6 +159,7 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
+		stopBg()
 		_ = eng.Shutdown(context.Background())
 		return fmt.Errorf("http server: %w", err)
 	}
