@@ -226,7 +226,11 @@ func (e *Engine) attempt(ctx context.Context, j *store.Job, trigger string) (sto
 		return store.AttemptResult{Attempt: a, Status: herald.StatusFailed, Now: now}, true
 	}
 	var res *sender.Result
-	if auth := j.Endpoint.Auth; auth != nil {
+	auth := j.Endpoint.Auth
+	if auth == nil {
+		auth = shape.PresetAuth(j.Endpoint)
+	}
+	if auth != nil {
 		if err := e.authorize(ctx, auth, req, false); err != nil {
 			res = &sender.Result{ErrorKind: herald.ErrorKindAuth, Err: err}
 		} else {
@@ -249,6 +253,31 @@ func (e *Engine) attempt(ctx context.Context, j *store.Job, trigger string) (sto
 	if res.Err != nil && errors.Is(res.Err, context.Canceled) && ctx.Err() != nil {
 		return store.AttemptResult{}, false
 	}
+	// Marketo answers 200 with its own error codes: a token error is
+	// worth one refresh, a rate or quota error a retry, anything else is
+	// final. decideStatus is the status the retry policy decides on.
+	decideStatus := res.StatusCode
+	var vendorErr string
+	if j.Endpoint.Preset == "marketo" && res.ErrorKind == herald.ErrorKindNone {
+		verdict, msg := marketoOutcome(res.Body)
+		if verdict == marketoTokenError && auth != nil {
+			if err := e.authorize(ctx, auth, req, true); err == nil {
+				res = e.snd.Send(ctx, req)
+				if res.ErrorKind == herald.ErrorKindNone {
+					verdict, msg = marketoOutcome(res.Body)
+				}
+			}
+		}
+		switch verdict {
+		case marketoRetry, marketoTokenError:
+			decideStatus, vendorErr = http.StatusServiceUnavailable, msg
+		case marketoFinal:
+			decideStatus, vendorErr = http.StatusBadRequest, msg
+		}
+		if vendorErr != "" {
+			res.ErrorKind = herald.ErrorKindHTTPStatus
+		}
+	}
 	end := e.o.Now()
 	a.LatencyMS = float64(res.Latency.Microseconds()) / 1000
 	a.ErrorKind = res.ErrorKind
@@ -263,10 +292,12 @@ func (e *Engine) attempt(ctx context.Context, j *store.Job, trigger string) (sto
 	switch {
 	case res.Err != nil:
 		a.Error = res.Err.Error()
+	case vendorErr != "":
+		a.Error = vendorErr
 	case res.ErrorKind == herald.ErrorKindHTTPStatus:
 		a.Error = fmt.Sprintf("receiver answered %d %s", res.StatusCode, http.StatusText(res.StatusCode))
 	}
-	v := e.policy(j.Endpoint, e.req.app(ctx, j.Event.AppID)).Decide(n, res.ErrorKind, res.StatusCode, res.Header, end)
+	v := e.policy(j.Endpoint, e.req.app(ctx, j.Event.AppID)).Decide(n, res.ErrorKind, decideStatus, res.Header, end)
 	r := store.AttemptResult{Attempt: a, Status: v.Status, Now: end}
 	if v.Status == herald.StatusPending {
 		t := v.NextAttemptAt

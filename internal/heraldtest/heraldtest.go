@@ -230,6 +230,14 @@ func (s *Server) Send(payload any) string {
 	return ev.ID
 }
 
+// MustSend posts an event of the given type to app acme and returns its id.
+func (s *Server) MustSend(t testing.TB, eventType string, payload any) string {
+	t.Helper()
+	var ev struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": eventType, "payload": payload}, &ev, 202)
+	return ev.ID
+}
+
 // Delivery is a delivery as the API shows it.
 type Delivery struct {
 	ID            string           `json:"id"`

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/heraldhq/herald"
 )
 
 // Preset fills the request for a known destination, so that a customer
@@ -112,6 +114,34 @@ var Presets = map[string]*Preset{
 			}
 		},
 	},
+	"marketo": {
+		Name: "marketo",
+		Doc:  "Marketo: createOrUpdate leads through Marketo's REST API, with OAuth2 against its identity endpoint; no url needed",
+		Options: []Option{
+			{Name: "munchkin_id", Required: true, Doc: "the instance's Munchkin id (e.g. 123-ABC-456)"},
+			{Name: "client_id", Required: true, Doc: "a LaunchPoint service's client id"},
+			{Name: "client_secret", Required: true, Secret: true, Doc: "that service's client secret"},
+			{Name: "lookup_field", Doc: "the field that finds an existing lead; default email"},
+			{Name: "input", Doc: "the lead record, a JSON template; default: immdio's lead fields mapped to Marketo's"},
+			{Name: "base_url", Doc: "the instance's REST base; default https://<munchkin_id>.mktorest.com"},
+		},
+		base: func(o map[string]string) base {
+			input := o["input"]
+			if input == "" {
+				input = marketoInput
+			}
+			lookup := o["lookup_field"]
+			if lookup == "" {
+				lookup = "email"
+			}
+			return base{
+				URL:         marketoBase(o) + "/rest/v1/leads.json",
+				Method:      "POST",
+				ContentType: ContentJSON,
+				Body:        `{"action":"createOrUpdate","lookupField":` + jsonString(lookup) + `,"input":[` + input + `]}`,
+			}
+		},
+	},
 	"segment": {
 		Name: "segment",
 		Doc:  "Segment: a track call through Segment's HTTP API; no url needed",
@@ -138,6 +168,29 @@ var Presets = map[string]*Preset{
 			}
 		},
 	},
+}
+
+// marketoInput maps immdio Forms' lead fields to Marketo's.
+const marketoInput = `{"email":"{{email}}","firstName":"{{firstName}}","lastName":"{{lastName}}",` +
+	`"company":"{{company}}","phone":"{{tel}}","mobilePhone":"{{mobile}}","postalCode":"{{zip}}","address":"{{address}}",` +
+	`"department":"{{department}}","title":"{{position}}","website":"{{web}}"}`
+
+func marketoBase(o map[string]string) string {
+	if b := strings.TrimRight(o["base_url"], "/"); b != "" {
+		return b
+	}
+	return "https://" + o["munchkin_id"] + ".mktorest.com"
+}
+
+// PresetAuth returns the authentication a preset needs (Marketo's OAuth2),
+// or nil; the endpoint's own auth, when set, wins.
+func PresetAuth(ep *herald.Endpoint) *herald.EndpointAuth {
+	if ep.Preset != "marketo" {
+		return nil
+	}
+	o := ep.PresetOptions
+	return &herald.EndpointAuth{Type: "oauth2_client_credentials", TokenURL: marketoBase(o) + "/identity/oauth/token",
+		ClientID: o["client_id"], ClientSecret: o["client_secret"]}
 }
 
 // PresetNames lists the presets in a stable order, for error messages.

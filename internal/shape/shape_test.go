@@ -2,9 +2,12 @@ package shape_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -480,5 +483,81 @@ func TestKarteImport(t *testing.T) {
 	var e struct{ Error struct{ Field string } }
 	if code := s.Do("POST", "/v1/apps/acme/endpoints", `{"format": "zapier", "url": "https://e.com"}`, &e); code != 422 || e.Error.Field != "format" {
 		t.Fatalf("unknown format: %d %+v", code, e)
+	}
+}
+
+// TestPresetMarketo runs against a stand-in that answers as Marketo does:
+// HTTP 200 with "success" and error codes.
+func TestPresetMarketo(t *testing.T) {
+	t.Parallel()
+	var tokens, leads atomic.Int64
+	var mode atomic.Value // what the next leads call answers
+	mode.Store("token-expired")
+	var lastBody atomic.Value
+	mk := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/identity/oauth/token":
+			_ = r.ParseForm()
+			if r.Form.Get("client_id") != "cid" || r.Form.Get("client_secret") != "csec" {
+				w.WriteHeader(401)
+				return
+			}
+			k := tokens.Add(1)
+			fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"bearer","expires_in":3599,"scope":"api"}`, k)
+		case "/rest/v1/leads.json":
+			leads.Add(1)
+			b, _ := io.ReadAll(r.Body)
+			lastBody.Store(string(b))
+			want := fmt.Sprintf("Bearer tok-%d", tokens.Load())
+			switch m := mode.Load().(string); {
+			case r.Header.Get("Authorization") != want:
+				fmt.Fprint(w, `{"requestId":"a#1","success":false,"errors":[{"code":"601","message":"Access token invalid"}]}`)
+			case m == "token-expired":
+				mode.Store("ok")
+				fmt.Fprint(w, `{"requestId":"a#2","success":false,"errors":[{"code":"602","message":"Access token expired"}]}`)
+			case m == "rate":
+				fmt.Fprint(w, `{"requestId":"a#3","success":false,"errors":[{"code":"606","message":"Max rate limit '100' exceeded with in '20' secs"}]}`)
+			case m == "bad":
+				fmt.Fprint(w, `{"requestId":"a#4","success":false,"errors":[{"code":"1003","message":"Invalid lookup field"}]}`)
+			default:
+				fmt.Fprint(w, `{"requestId":"a#5","success":true,"result":[{"id":318581,"status":"updated"}]}`)
+			}
+		}
+	})
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "1h"})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "immdio", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.export"}, nil, 201)
+	var ep map[string]any
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"event_types": []string{"lead.export"}, "preset": "marketo",
+		"preset_options": map[string]string{"munchkin_id": "123-ABC-456", "client_id": "cid", "client_secret": "csec", "base_url": mk.URL}}, &ep, 201)
+	if po := ep["preset_options"].(map[string]any); po["client_secret"] != "********" {
+		t.Fatalf("client secret shown: %v", po)
+	}
+	lead := map[string]any{"id": "ld_1", "email": "taro@example.com", "lastName": "山田", "firstName": "太郎", "company": "ACME", "tel": "03-1234-5678"}
+	// A token reported expired: one refresh, then success.
+	ev := s.MustSend(t, "lead.export", lead)
+	d := s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
+	if tokens.Load() != 2 || !strings.Contains(lastBody.Load().(string), `"action":"createOrUpdate","lookupField":"email","input":[{"email":"taro@example.com","firstName":"太郎","lastName":"山田","company":"ACME","phone":"03-1234-5678"`) {
+		t.Fatalf("tokens %d, body %s, delivery %+v", tokens.Load(), lastBody.Load(), d)
+	}
+	// A rate-limit answer is retried later, with Marketo's message.
+	mode.Store("rate")
+	d = s.WaitDelivery(s.MustSend(t, "lead.export", lead), "pending", 1, 5*time.Second)
+	if !strings.Contains(d.Attempts[0].Error, "606") || d.NextAttemptAt == nil {
+		t.Fatalf("rate limit: %+v", d.Attempts[0])
+	}
+	// Any other error is final.
+	mode.Store("bad")
+	d = s.WaitDelivery(s.MustSend(t, "lead.export", lead), "failed", 1, 5*time.Second)
+	if !strings.Contains(d.Attempts[0].Error, "1003 Invalid lookup field") {
+		t.Fatalf("final error: %+v", d.Attempts[0])
+	}
+	// Without base_url it targets the instance.
+	var eff struct {
+		Effective struct{ URL string } `json:"effective"`
+	}
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+ep["id"].(string), nil, &eff, 200)
+	if eff.Effective.URL != mk.URL+"/rest/v1/leads.json" {
+		t.Fatalf("effective url %q", eff.Effective.URL)
 	}
 }
