@@ -2,7 +2,9 @@ package delivery
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,9 +40,16 @@ func credentialKey(a *herald.EndpointAuth) string {
 	return strings.Join([]string{a.TokenURL, a.ClientID, a.ClientSecret, a.Scope, a.Audience}, "\x00")
 }
 
-// get returns a valid token for the credential, fetching one when needed
-// (or when force is set, after the receiver refused the cached one).
-func (t *tokens) get(ctx context.Context, snd Sender, a *herald.EndpointAuth, force bool, now func() time.Time) (string, error) {
+// tokenStore shares tokens between nodes.
+type tokenStore interface {
+	TokenGet(ctx context.Context, key string) (string, time.Time, error)
+	TokenPut(ctx context.Context, key, token string, expires time.Time) error
+}
+
+// get returns a valid token for the credential: from memory, else from
+// the store (another node may have fetched it), else fetched and shared
+// (a fresh fetch too when force is set, after the receiver refused it).
+func (t *tokens) get(ctx context.Context, snd Sender, st tokenStore, a *herald.EndpointAuth, force bool, now func() time.Time) (string, error) {
 	k := credentialKey(a)
 	t.mu.Lock()
 	if t.m == nil {
@@ -57,6 +66,14 @@ func (t *tokens) get(ctx context.Context, snd Sender, a *herald.EndpointAuth, fo
 	if !force && e.token != "" && now().Before(e.expires) {
 		return e.token, nil
 	}
+	sum := sha256.Sum256([]byte(k))
+	key := hex.EncodeToString(sum[:])
+	if !force {
+		if tok, exp, err := st.TokenGet(ctx, key); err == nil && now().Before(exp) {
+			e.token, e.expires = tok, exp
+			return tok, nil
+		}
+	}
 	tok, ttl, err := fetchToken(ctx, snd, a)
 	if err != nil {
 		return "", err
@@ -64,6 +81,8 @@ func (t *tokens) get(ctx context.Context, snd Sender, a *herald.EndpointAuth, fo
 	// Renew a little before the server's expiry, so that no request goes
 	// out with a token about to lapse.
 	e.token, e.expires = tok, now().Add(max(ttl-30*time.Second, ttl/2))
+	// Shared best effort: a node that misses it fetches its own.
+	_ = st.TokenPut(ctx, key, e.token, e.expires)
 	return tok, nil
 }
 
@@ -115,7 +134,7 @@ func (e *Engine) authorize(ctx context.Context, a *herald.EndpointAuth, r *sende
 	case "bearer":
 		r.Header.Set("Authorization", "Bearer "+a.Token)
 	case "oauth2_client_credentials":
-		tok, err := e.tokens.get(ctx, e.snd, a, force, e.o.Now)
+		tok, err := e.tokens.get(ctx, e.snd, e.st, a, force, e.o.Now)
 		if err != nil {
 			return err
 		}

@@ -59,6 +59,10 @@ type Store interface {
 	EndpointDisable(ctx context.Context, appID, id, reason string, now time.Time) (*herald.Endpoint, error)
 	EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([]*herald.Endpoint, error)
 
+	// OAuth2 tokens shared between nodes.
+	TokenGet(ctx context.Context, key string) (string, time.Time, error)
+	TokenPut(ctx context.Context, key, token string, expires time.Time) error
+
 	// For several nodes on one store.
 	NodeHeartbeat(ctx context.Context, node string, now time.Time, within time.Duration) (int, error)
 	WatchDue(ctx context.Context, fn func()) error

@@ -629,6 +629,14 @@ func TestSampling(t *testing.T) {
 	if len(ev.Routing.Matched)+len(ev.Routing.Skipped) != 1 || (len(ev.Routing.Skipped) == 1 && ev.Routing.Skipped[0].Reason != "sampled_out") {
 		t.Fatalf("routing %+v", ev.Routing)
 	}
+	// A resend sends the sampled delivery again: the choice was made once,
+	// when the event was routed.
+	var ds struct{ Data []heraldtest.Delivery }
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID+"/deliveries?limit=1", nil, &ds, 200)
+	s.MustDo("POST", "/v1/apps/acme/deliveries/"+ds.Data[0].ID+"/resend", nil, nil, 200)
+	if n := len(rc.Requests()); n != got+1 {
+		t.Fatalf("resend: %d requests, want %d", n, got+1)
+	}
 	var e apiErr
 	if code := s.Do("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"sample_rate": 101}, &e); code != 422 || e.Error.Field != "sample_rate" {
 		t.Fatalf("rate 101: %d %+v", code, e)

@@ -24,8 +24,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/heraldtest"
 	"github.com/heraldhq/herald/internal/netpolicy"
+	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/verify"
 )
 
@@ -461,5 +464,38 @@ func TestEndpointAuth(t *testing.T) {
 	}
 	if got := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": api.URL, "auth": map[string]any{"type": "digest"}}, &e); got != 422 || e.Error.Field != "auth.type" {
 		t.Fatalf("unknown type: %d %+v", got, e)
+	}
+}
+
+// Two nodes on one store share an OAuth2 token: the token server sees one
+// request, not one per node.
+func TestOAuthTokenSharedBetweenNodes(t *testing.T) {
+	t.Parallel()
+	var tokenRequests atomic.Int64
+	tokenSrv := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		tokenRequests.Add(1)
+		fmt.Fprint(w, `{"access_token":"shared-token","expires_in":3600}`)
+	})
+	api := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer shared-token" {
+			w.WriteHeader(401)
+		}
+	})
+	s := heraldtest.Start(t, heraldtest.Options{})
+	epID := s.Setup(api.URL, map[string]any{"auth": map[string]any{"type": "oauth2_client_credentials",
+		"token_url": tokenSrv.URL + "/token", "client_id": "c", "client_secret": "s"}})
+	s.WaitDelivery(s.Send(map[string]any{"n": 1}), "succeeded", 1, 5*time.Second)
+	// A second node: another engine on the same store.
+	other := delivery.New(s.Store, sender.New(sender.Options{}), delivery.Options{Owner: "node-2"})
+	ep, err := s.Store.EndpointGet(context.Background(), s.AppID("acme"), epID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := other.TestSend(context.Background(), ep, &herald.Event{EventType: "lead.created", Payload: herald.RawJSON(`{"n":2}`)})
+	if err != nil || d.Status != "succeeded" {
+		t.Fatalf("second node: %v %+v", err, d)
+	}
+	if n := tokenRequests.Load(); n != 1 {
+		t.Fatalf("%d token requests from two nodes; the token should be shared", n)
 	}
 }

@@ -190,6 +190,13 @@ type Store interface {
 	// (only that app's entries), else all.
 	AuditList(ctx context.Context, appID string, p ListParams) ([]*herald.AuditEntry, error)
 
+	// TokenGet returns the access token kept for a credential (key is a
+	// hash of it) and when it expires; ErrNotFound when none. TokenPut
+	// keeps one, replacing any. Nodes share tokens through these, so a
+	// token server sees one request per credential, not one per node.
+	TokenGet(ctx context.Context, key string) (string, time.Time, error)
+	TokenPut(ctx context.Context, key, token string, expires time.Time) error
+
 	// Close releases the store's resources.
 	Close() error
 }

@@ -270,3 +270,22 @@ func (s *Store) stale(ep *herald.Endpoint) bool {
 	}
 	return false
 }
+
+// TokenGet implements store.Store: access tokens are secrets too.
+func (s *Store) TokenGet(ctx context.Context, key string) (string, time.Time, error) {
+	tok, exp, err := s.Store.TokenGet(ctx, key)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	tok, err = s.keys.DecryptFor(tok, "oauth_token/"+key)
+	return tok, exp, err
+}
+
+// TokenPut implements store.Store.
+func (s *Store) TokenPut(ctx context.Context, key, token string, expires time.Time) error {
+	c, err := s.keys.EncryptFor(token, "oauth_token/"+key)
+	if err != nil {
+		return err
+	}
+	return s.Store.TokenPut(ctx, key, c, expires)
+}

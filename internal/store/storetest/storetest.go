@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	cases = append(cases, healthCases...)
 	cases = append(cases, manualCases...)
 	cases = append(cases, opsCases...)
+	cases = append(cases, tokenCases...)
 	cases = append(cases, accessCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,7 @@
+-- OAuth2 access tokens of endpoints, shared by every node. The token is
+-- encrypted by the sealed store before it reaches this table.
+CREATE TABLE oauth_tokens (
+	key        TEXT COLLATE "C" PRIMARY KEY, -- a hash of the credential
+	token      TEXT NOT NULL,
+	expires_at TIMESTAMPTZ NOT NULL
+);
