@@ -351,7 +351,8 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := in.applyTo(ep, a); e != nil {
 		return e
 	}
-	if e := s.checkLimit(r, a, ep); e != nil {
+	all := s.appEndpoints(r, a.ID)
+	if e := s.checkLimit(r, a, ep, all); e != nil {
 		return e
 	}
 	if e := s.checkDestination("url", ep.URL); e != nil {
@@ -363,11 +364,11 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		}
 	}
 	if max := s.o.MaxEndpointsPerApp; max > 0 {
-		n := 0
-		if err := s.eachEndpoint(r, a.ID, func(*herald.Endpoint) { n++ }); err != nil {
+		eps, err := all.get()
+		if err != nil {
 			return storeError(err, "endpoint")
 		}
-		if n >= max {
+		if n := len(eps); n >= max {
 			return &Error{Status: http.StatusUnprocessableEntity, Code: CodeLimitExceeded,
 				Message: fmt.Sprintf("the app already has %d endpoints, the most this installation allows (--max-endpoints-per-app)", n)}
 		}
@@ -697,7 +698,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := s.checkDestination("url", ep.URL); e != nil {
 		return e
 	}
-	if e := s.checkLimit(r, a, ep); e != nil {
+	if e := s.checkLimit(r, a, ep, s.appEndpoints(r, a.ID)); e != nil {
 		return e
 	}
 	ep.UpdatedAt = s.o.Now().UTC()

@@ -33,7 +33,32 @@ func validateSubscription(sub string) *Error {
 // checkLimit enforces the app's max_endpoints_per_event_type: counting the
 // app's enabled endpoints, would any event type of the catalog (or named
 // by the endpoint) have more subscribers than allowed?
-func (s *Server) checkLimit(r *http.Request, a *herald.App, ep *herald.Endpoint) *Error {
+// appEndpoints lists an app's endpoints at most once per request, for the
+// checks that need them all.
+type appEndpoints struct {
+	s     *Server
+	r     *http.Request
+	appID string
+	eps   []*herald.Endpoint
+	done  bool
+}
+
+func (s *Server) appEndpoints(r *http.Request, appID string) *appEndpoints {
+	return &appEndpoints{s: s, r: r, appID: appID}
+}
+
+func (l *appEndpoints) get() ([]*herald.Endpoint, error) {
+	if !l.done {
+		err := l.s.eachEndpoint(l.r, l.appID, func(ep *herald.Endpoint) { l.eps = append(l.eps, ep) })
+		if err != nil {
+			return nil, err
+		}
+		l.done = true
+	}
+	return l.eps, nil
+}
+
+func (s *Server) checkLimit(r *http.Request, a *herald.App, ep *herald.Endpoint, all *appEndpoints) *Error {
 	max := a.MaxEndpointsPerEventType
 	if max <= 0 || !ep.Enabled || ep.Operational {
 		return nil
@@ -64,18 +89,19 @@ func (s *Server) checkLimit(r *http.Request, a *herald.App, ep *herald.Endpoint)
 		}
 	}
 	counts := map[string]int{}
-	err := s.eachEndpoint(r, a.ID, func(other *herald.Endpoint) {
+	others, err := all.get()
+	if err != nil {
+		return storeError(err, "endpoint")
+	}
+	for _, other := range others {
 		if other.ID == ep.ID || !other.Enabled {
-			return
+			continue
 		}
 		for name, group := range types {
 			if other.Subscribes(name, group) {
 				counts[name]++
 			}
 		}
-	})
-	if err != nil {
-		return storeError(err, "endpoint")
 	}
 	for name, group := range types {
 		if ep.Subscribes(name, group) && counts[name] >= max {
