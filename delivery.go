@@ -110,6 +110,20 @@ type EndpointStats struct {
 	LastSuccessAt    *time.Time `json:"last_success_at"`
 	LastFailureAt    *time.Time `json:"last_failure_at"`
 	LastFailureError string     `json:"last_failure_error"`
+	// Series is the last day hour by hour, oldest first, for charts.
+	Series []StatsBucket `json:"series"`
+}
+
+// StatsBucket counts the attempts made in one hour.
+type StatsBucket struct {
+	Start     time.Time `json:"start"`
+	Attempts  int       `json:"attempts"`
+	Succeeded int       `json:"succeeded"`
+	Failed    int       `json:"failed"`
+	// SuccessRate is succeeded / attempts, null for an hour without any.
+	SuccessRate  *float64 `json:"success_rate"`
+	LatencyP50MS *float64 `json:"latency_p50_ms"`
+	LatencyP99MS *float64 `json:"latency_p99_ms"`
 }
 
 // StatsWindow counts deliveries created in a time window by status.

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -364,4 +365,65 @@ func PercentileMS(sorted []int64, p float64) *float64 {
 	rank = min(max(rank, 1), len(sorted))
 	ms := float64(sorted[rank-1]) / 1000
 	return &ms
+}
+
+// SeriesHours is how many hourly buckets EndpointStats.Series holds.
+const SeriesHours = 24
+
+// SeriesBuilder sorts attempts into the hourly buckets of
+// EndpointStats.Series; drivers share it so that their charts agree.
+type SeriesBuilder struct {
+	first     time.Time
+	buckets   [SeriesHours]herald.StatsBucket
+	latencies [SeriesHours][]int64
+}
+
+// NewSeriesBuilder covers the SeriesHours clock hours up to and including
+// now's.
+func NewSeriesBuilder(now time.Time) *SeriesBuilder {
+	b := &SeriesBuilder{first: now.UTC().Truncate(time.Hour).Add(-(SeriesHours - 1) * time.Hour)}
+	for i := range b.buckets {
+		b.buckets[i].Start = b.first.Add(time.Duration(i) * time.Hour)
+	}
+	return b
+}
+
+// Add counts one attempt made at at: answered with status (nil when no
+// answer came) after latencyUS microseconds. Attempts outside the hours
+// covered are ignored.
+func (b *SeriesBuilder) Add(at time.Time, status *int, latencyUS int64) {
+	d := at.Sub(b.first)
+	if d < 0 {
+		return
+	}
+	i := int(d / time.Hour)
+	if i >= SeriesHours {
+		return
+	}
+	k := &b.buckets[i]
+	k.Attempts++
+	if status != nil && *status >= 200 && *status <= 299 {
+		k.Succeeded++
+	} else {
+		k.Failed++
+	}
+	if status != nil {
+		b.latencies[i] = append(b.latencies[i], latencyUS)
+	}
+}
+
+// Series returns the buckets, oldest first.
+func (b *SeriesBuilder) Series() []herald.StatsBucket {
+	out := make([]herald.StatsBucket, SeriesHours)
+	for i, k := range b.buckets {
+		if k.Attempts > 0 {
+			r := float64(k.Succeeded) / float64(k.Attempts)
+			k.SuccessRate = &r
+		}
+		slices.Sort(b.latencies[i])
+		k.LatencyP50MS = PercentileMS(b.latencies[i], 50)
+		k.LatencyP99MS = PercentileMS(b.latencies[i], 99)
+		out[i] = k
+	}
+	return out
 }

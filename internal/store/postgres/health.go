@@ -234,6 +234,7 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 		var (
 			latencies     []int64
 			success, fail latest
+			series        = store.NewSeriesBuilder(now)
 		)
 		for rows.Next() {
 			var (
@@ -245,6 +246,12 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 			if err := rows.Scan(&aid, &created, &status, &micros, &kind, &msg); err != nil {
 				return fmt.Errorf("endpoint stats: attempts: %w", err)
 			}
+			var code *int
+			if status != nil {
+				c := int(*status)
+				code = &c
+			}
+			series.Add(created, code, micros)
 			if status != nil {
 				latencies = append(latencies, micros)
 				if *status >= 200 && *status <= 299 {
@@ -263,6 +270,7 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 		st.LatencyP99MS = store.PercentileMS(latencies, 99)
 		st.LastSuccessAt = success.at
 		st.LastFailureAt, st.LastFailureError = fail.at, fail.err
+		st.Series = series.Series()
 		return nil
 	})
 	if err != nil {

@@ -240,6 +240,7 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 		var (
 			latencies     []int64
 			success, fail latest
+			series        = store.NewSeriesBuilder(now)
 		)
 		for rows.Next() {
 			var (
@@ -250,6 +251,12 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 			if err := rows.Scan(&aid, &created, &status, &micros, &kind, &msg); err != nil {
 				return fmt.Errorf("endpoint stats: attempts: %w", err)
 			}
+			var code *int
+			if status.Valid {
+				c := int(status.Int64)
+				code = &c
+			}
+			series.Add(fromMicro(created), code, micros)
 			if status.Valid {
 				latencies = append(latencies, micros)
 				if status.Int64 >= 200 && status.Int64 <= 299 {
@@ -268,6 +275,7 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 		st.LatencyP99MS = store.PercentileMS(latencies, 99)
 		st.LastSuccessAt = success.at
 		st.LastFailureAt, st.LastFailureError = fail.at, fail.err
+		st.Series = series.Series()
 		return nil
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -334,6 +335,13 @@ func testEndpointStats(t *testing.T, s store.Store) {
 		LastFailureError: "connection refused",
 	}
 	equalStats(t, "stats", got, want)
+	// The chart's hours: now is 05:06:07, so the last bucket holds the
+	// attempts 5 and 3 minutes ago, the one before those 9, 29 and 50
+	// minutes ago; the rest are empty.
+	series := emptySeries(now)
+	series[23] = herald.StatsBucket{Start: series[23].Start, Attempts: 2, Succeeded: 1, Failed: 1, SuccessRate: rate(0.5), LatencyP50MS: rate(60), LatencyP99MS: rate(60)}
+	series[22] = herald.StatsBucket{Start: series[22].Start, Attempts: 3, Succeeded: 2, Failed: 1, SuccessRate: rate(2.0 / 3), LatencyP50MS: rate(100.25), LatencyP99MS: rate(300)}
+	equalSeries(t, "series", got.Series, series)
 
 	// An endpoint without deliveries, even deleted, has empty stats.
 	noErr(t, s.EndpointDelete(ctx, a.ID, quiet.ID, now), "EndpointDelete")
@@ -343,6 +351,7 @@ func testEndpointStats(t *testing.T, s store.Store) {
 		Day:  herald.StatsWindow{Failed: 1, SuccessRate: rate(0)},
 		Week: herald.StatsWindow{Failed: 1, SuccessRate: rate(0)},
 	})
+	equalSeries(t, "series of a deleted endpoint", got.Series, emptySeries(now.Add(2*time.Hour)))
 
 	_, err = s.EndpointStats(ctx, b.ID, ep.ID, now)
 	wantErr(t, err, store.ErrNotFound, "EndpointStats through another app")
@@ -364,6 +373,7 @@ func equalStats(t *testing.T, what string, got, want *herald.EndpointStats) {
 		t.Fatalf("%s: nil", what)
 	}
 	g, w := *got, *want
+	g.Series, w.Series = nil, nil // compared by equalSeries
 	for _, st := range []*herald.EndpointStats{&g, &w} {
 		for _, win := range []*herald.StatsWindow{&st.Hour, &st.Day, &st.Week} {
 			win.SuccessRate = round(win.SuccessRate)
@@ -371,4 +381,35 @@ func equalStats(t *testing.T, what string, got, want *herald.EndpointStats) {
 		st.LatencyP50MS, st.LatencyP99MS = round(st.LatencyP50MS), round(st.LatencyP99MS)
 	}
 	equal(t, what, &g, &w)
+}
+
+// emptySeries is the chart of a day without attempts up to now.
+func emptySeries(now time.Time) []herald.StatsBucket {
+	first := now.UTC().Truncate(time.Hour).Add(-(store.SeriesHours - 1) * time.Hour)
+	out := make([]herald.StatsBucket, store.SeriesHours)
+	for i := range out {
+		out[i].Start = first.Add(time.Duration(i) * time.Hour)
+	}
+	return out
+}
+
+// equalSeries compares charts, rates and latencies to a millionth.
+func equalSeries(t *testing.T, what string, got, want []herald.StatsBucket) {
+	t.Helper()
+	round := func(f *float64) *float64 {
+		if f == nil {
+			return nil
+		}
+		r := math.Round(*f*1e6) / 1e6
+		return &r
+	}
+	norm := func(bs []herald.StatsBucket) []herald.StatsBucket {
+		out := slices.Clone(bs)
+		for i := range out {
+			out[i].Start = out[i].Start.UTC()
+			out[i].SuccessRate, out[i].LatencyP50MS, out[i].LatencyP99MS = round(out[i].SuccessRate), round(out[i].LatencyP50MS), round(out[i].LatencyP99MS)
+		}
+		return out
+	}
+	equal(t, what, norm(got), norm(want))
 }
