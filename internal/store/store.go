@@ -163,6 +163,7 @@ type Store interface {
 	// deliveries and attempts, at most Batch events per call so that no
 	// lock is held for long; callers repeat until Done. Pending
 	// deliveries are removed too: they are older than the retention.
+	// Bulk jobs finished and API keys expired before `before` go as well.
 	Retain(ctx context.Context, p RetainParams) (RetainResult, error)
 
 	// NodeHeartbeat records that node is alive at now and returns how

@@ -106,6 +106,9 @@ func (db *DB) Retain(ctx context.Context, p store.RetainParams) (store.RetainRes
 		if _, err := tx.Exec(ctx, `DELETE FROM bulk_jobs WHERE updated_at < $1`, before); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE expires_at < $1`, before); err != nil {
+			return err
+		}
 		// A short batch took everything left; a full one may have too,
 		// which only a look at the index can tell.
 		if len(ids) < batch {

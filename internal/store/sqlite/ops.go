@@ -182,6 +182,9 @@ func (db *DB) Retain(ctx context.Context, p store.RetainParams) (store.RetainRes
 		if _, err := tx.ExecContext(ctx, `DELETE FROM bulk_jobs WHERE updated_at < ?`, before); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE expires_at < ?`, before); err != nil {
+			return err
+		}
 
 		// A short batch took everything left; a full one may have too,
 		// which only a look at the index can tell.

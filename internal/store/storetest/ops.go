@@ -256,6 +256,15 @@ func testRetain(t *testing.T, s store.Store) {
 		keep[ev.ID] = getDelivery(t, s, ev.AppID, delivered[ev.ID])
 	}
 
+	// Keys that expired before the cut go (portal sessions pile up
+	// otherwise); one expiring at the cut, and keys without expiry, stay.
+	expired, atCutKey, forever := newKey(a.ID), newKey(a.ID), newKey("")
+	longAgo := us(before.Add(-time.Hour))
+	expired.ExpiresAt, atCutKey.ExpiresAt = &longAgo, &before
+	for _, k := range []*herald.APIKey{expired, atCutKey, forever} {
+		noErr(t, s.APIKeyCreate(ctx, k), "APIKeyCreate")
+	}
+
 	var total store.RetainResult
 	for i, want := range []struct {
 		events int64
@@ -274,13 +283,20 @@ func testRetain(t *testing.T, s store.Store) {
 		t.Errorf("Retain removed %d events, %d deliveries, %d attempts; want 6, 7, 3", total.Events, total.Deliveries, total.Attempts)
 	}
 
+	_, err := s.APIKeyByHash(ctx, expired.Hash)
+	wantErr(t, err, store.ErrNotFound, "APIKeyByHash of a key expired before the cut")
+	for _, k := range []*herald.APIKey{atCutKey, forever} {
+		_, err := s.APIKeyByHash(ctx, k.Hash)
+		noErr(t, err, "APIKeyByHash of a kept key")
+	}
+
 	for _, ev := range old {
 		_, err := s.EventGet(ctx, ev.AppID, ev.ID)
 		wantErr(t, err, store.ErrNotFound, "EventGet of a removed event")
 		_, err = s.DeliveryGet(ctx, ev.AppID, delivered[ev.ID])
 		wantErr(t, err, store.ErrNotFound, "DeliveryGet of a removed delivery")
 	}
-	_, err := s.DeliveryGet(ctx, a.ID, manual.ID)
+	_, err = s.DeliveryGet(ctx, a.ID, manual.ID)
 	wantErr(t, err, store.ErrNotFound, "DeliveryGet of a removed manual delivery")
 
 	for _, ev := range newer {
