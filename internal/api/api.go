@@ -99,7 +99,13 @@ type Options struct {
 	// DisableAPI serves only /healthz, /readyz and /metrics (a worker
 	// node).
 	DisableAPI bool
-	Logger     *slog.Logger
+	// Console, when set, serves the web console at /console/ and the
+	// customers' portal at /portal/; / then redirects to the console.
+	Console http.Handler
+	// PublicURL is the address users reach Herald at (scheme, host and
+	// any path prefix), used in portal links; empty: the request's own.
+	PublicURL string
+	Logger    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -161,6 +167,14 @@ func (s *Server) routes() {
 		})
 		return
 	}
+	if c := s.o.Console; c != nil {
+		for _, p := range []string{"/console", "/console/", "/portal", "/portal/"} {
+			s.mux.Handle(p, c)
+		}
+		s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/console/", http.StatusFound)
+		})
+	}
 	s.route("/v1/apps", map[string]handler{"GET": s.listApps, "POST": s.createApp})
 	s.route("/v1/apps/{app}", map[string]handler{"GET": s.getApp, "PATCH": s.updateApp, "DELETE": s.deleteApp})
 	s.route("/v1/event-types", map[string]handler{"GET": s.listEventTypes, "POST": s.createEventType}, adminWrites)
@@ -188,6 +202,8 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/endpoints/{id}/recover", map[string]handler{"POST": s.recoverEndpoint})
 	s.route("/v1/apps/{app}/endpoints/{id}/send", map[string]handler{"POST": s.sendEvents})
 	s.route("/v1/apps/{app}/endpoints/{id}/stats", map[string]handler{"GET": s.endpointStats})
+	s.route("/v1/apps/{app}/portal-sessions", map[string]handler{"POST": s.createPortalSession})
+	s.route("/v1/whoami", map[string]handler{"GET": s.whoami})
 	s.route("/v1/apps/{app}/usage", map[string]handler{"GET": s.getUsage})
 	s.route("/v1/apps/{app}/jobs/{id}", map[string]handler{"GET": getOfApp(s, "job", s.st.BulkJobGet)})
 	s.mux.HandleFunc("/v1/", s.wrap(func(w http.ResponseWriter, r *http.Request) *Error {

@@ -93,7 +93,7 @@ func TestValidationErrors(t *testing.T) {
 		{"event_types type", "POST", "/v1/apps/acme/endpoints", `{"url":"http://example.com","event_types":"a"}`, 400, "invalid_type", "event_types"},
 		{"event_types item", "POST", "/v1/apps/acme/endpoints", `{"url":"http://example.com","event_types":[""]}`, 422, "required", "event_types"},
 		{"bad secret", "POST", "/v1/apps/acme/endpoints", `{"url":"http://example.com","secret":"whsec_!!"}`, 422, "invalid", "secret"},
-		{"bad timeout", "POST", "/v1/apps/acme/endpoints", `{"url":"http://example.com","timeout_ms":0}`, 422, "invalid", "timeout_ms"},
+		{"bad timeout", "POST", "/v1/apps/acme/endpoints", `{"url":"http://example.com","timeout_ms":-5}`, 422, "invalid", "timeout_ms"},
 		{"enabled type", "POST", "/v1/apps/acme/endpoints", `{"url":"http://example.com","enabled":"yes"}`, 400, "invalid_type", "enabled"},
 		{"endpoint of missing app", "POST", "/v1/apps/nope/endpoints", `{"url":"http://example.com"}`, 404, "not_found", ""},
 		{"event type missing", "POST", "/v1/apps/acme/events", `{"payload":{}}`, 422, "required", "event_type"},

@@ -85,23 +85,25 @@ func (in *appInput) applySettings(a *herald.App) *Error {
 }
 
 // applyDelivery validates and copies delivery overrides (of an app or an
-// endpoint).
+// endpoint); "" and 0 clear one, so that the level above applies again.
 func applyDelivery(schedule *string, timeoutMS, maxInFlight *int, inSchedule *string, inTimeout, inMax *int) *Error {
-	if inSchedule != nil {
+	if inSchedule != nil && strings.TrimSpace(*inSchedule) != "" {
 		if _, err := delivery.ParseSchedule(*inSchedule); err != nil {
 			return errInvalid("retry_schedule", "retry_schedule: %s", err.Error())
 		}
+	}
+	if inSchedule != nil {
 		*schedule = strings.TrimSpace(*inSchedule)
 	}
 	if inTimeout != nil {
-		if *inTimeout < 1 || *inTimeout > maxTimeoutMS {
-			return errInvalid("timeout_ms", "timeout_ms must be from 1 to %d", maxTimeoutMS)
+		if *inTimeout < 0 || *inTimeout > maxTimeoutMS {
+			return errInvalid("timeout_ms", "timeout_ms must be from 1 to %d, or 0 to inherit it", maxTimeoutMS)
 		}
 		*timeoutMS = *inTimeout
 	}
 	if inMax != nil {
-		if *inMax < 1 || *inMax > maxInFlightLimit {
-			return errInvalid("max_in_flight", "max_in_flight must be from 1 to %d", maxInFlightLimit)
+		if *inMax < 0 || *inMax > maxInFlightLimit {
+			return errInvalid("max_in_flight", "max_in_flight must be from 1 to %d, or 0 to inherit it", maxInFlightLimit)
 		}
 		*maxInFlight = *inMax
 	}

@@ -28,6 +28,11 @@ type principal struct {
 	admin    bool
 	appID    string // set for app-scoped keys
 	readOnly bool
+	// portal marks a customer's portal session: its app's endpoints and
+	// their history only.
+	portal    bool
+	scope     string
+	expiresAt *time.Time
 }
 
 type principalKey struct{}
@@ -69,7 +74,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, *Error) {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "Authorization header must be Bearer <token>"}
 	}
 	if s.o.AdminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.o.AdminToken)) == 1 {
-		return &principal{keyID: "admin", admin: true}, nil
+		return &principal{keyID: "admin", admin: true, scope: "admin"}, nil
 	}
 	invalid := &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "invalid token"}
 	if !strings.HasPrefix(token, KeyPrefix) || len(token) > 200 {
@@ -91,7 +96,8 @@ func (s *Server) authenticate(r *http.Request) (*principal, *Error) {
 	if k.ExpiresAt != nil && !s.o.Now().Before(*k.ExpiresAt) {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "this API key expired at " + k.ExpiresAt.UTC().Format(time.RFC3339)}
 	}
-	return &principal{keyID: k.ID, admin: k.Scope == "admin", appID: k.AppID, readOnly: k.ReadOnly}, nil
+	return &principal{keyID: k.ID, admin: k.Scope == "admin", appID: k.AppID, readOnly: k.ReadOnly,
+		portal: k.Scope == scopePortal, scope: k.Scope, expiresAt: k.ExpiresAt}, nil
 }
 
 // withPrincipal stores the caller in the request's context.
@@ -124,6 +130,9 @@ func (s *Server) authorize(r *http.Request, pattern string, a access) *Error {
 		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: msg}
 	}
 	write := r.Method != http.MethodGet && r.Method != http.MethodHead
+	if p.portal && !portalAllows(r.Method, pattern) {
+		return forbidden("a portal session manages its app's endpoints and reads their history; this route is not open to it")
+	}
 	if write && p.readOnly && !readOnlyPOST(pattern) {
 		return forbidden("this API key is read-only")
 	}
@@ -195,15 +204,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) *Error {
 		t = t.UTC()
 		k.ExpiresAt = &t
 	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "could not generate a key"}
-	}
-	key := KeyPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
-	k.Prefix = key[:len(KeyPrefix)+6]
-	k.Hash = HashKey(key)
-	if err := s.st.APIKeyCreate(r.Context(), k); err != nil {
-		return storeError(err, "api key")
+	key, e := s.storeKey(r, k, "api key")
+	if e != nil {
+		return e
 	}
 	s.audit(r, k.AppID, "api_key.create", k.ID, map[string]any{"name": k.Name, "scope": k.Scope, "read_only": k.ReadOnly, "expires_at": k.ExpiresAt})
 	writeJSON(w, http.StatusCreated, struct {
@@ -211,6 +214,22 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) *Error {
 		Key string `json:"key"`
 	}{k, key})
 	return nil
+}
+
+// storeKey gives k a fresh random key, stores k with the key's hash and
+// returns the key, which is never stored.
+func (s *Server) storeKey(r *http.Request, k *herald.APIKey, what string) (string, *Error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "could not generate a key"}
+	}
+	key := KeyPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	k.Prefix = key[:len(KeyPrefix)+6]
+	k.Hash = HashKey(key)
+	if err := s.st.APIKeyCreate(r.Context(), k); err != nil {
+		return "", storeError(err, what)
+	}
+	return key, nil
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) *Error {

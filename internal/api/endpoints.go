@@ -176,8 +176,8 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App) *Error {
 		ep.Secret = *in.Secret
 	}
 	if in.TimeoutMS != nil {
-		if *in.TimeoutMS < 1 || *in.TimeoutMS > maxTimeoutMS {
-			return errInvalid("timeout_ms", "timeout_ms must be from 1 to %d", maxTimeoutMS)
+		if *in.TimeoutMS < 0 || *in.TimeoutMS > maxTimeoutMS {
+			return errInvalid("timeout_ms", "timeout_ms must be from 1 to %d, or 0 to inherit it", maxTimeoutMS)
 		}
 		ep.TimeoutMS = *in.TimeoutMS
 	}

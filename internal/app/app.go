@@ -23,6 +23,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/config"
+	"github.com/heraldhq/herald/internal/console"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/secrets"
@@ -117,6 +118,8 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 			Metrics:      m.Handler(),
 			MetricsToken: cfg.MetricsToken,
 			DisableAPI:   cfg.Role == "worker",
+			Console:      console.New(),
+			PublicURL:    cfg.PublicURL,
 			Logger:       log,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/heraldhq/herald/internal/delivery"
@@ -43,6 +44,7 @@ type Serve struct {
 	MaxEndpointsPerApp int     `name:"max-endpoints-per-app" env:"HERALD_MAX_ENDPOINTS_PER_APP" default:"1000" help:"Endpoints an app may have. 0: no limit."`
 	TLSCert            string  `name:"tls-cert" env:"HERALD_TLS_CERT" help:"PEM certificate (chain) to serve the API over HTTPS; with --tls-key."`
 	TLSKey             string  `name:"tls-key" env:"HERALD_TLS_KEY" help:"PEM private key of --tls-cert."`
+	PublicURL          string  `name:"public-url" env:"HERALD_PUBLIC_URL" help:"Address users reach Herald at, e.g. https://hooks.example.com (behind a proxy); portal links start with it. Unset: the address each request came to."`
 
 	PayloadFormat string `name:"payload-format" env:"HERALD_PAYLOAD_FORMAT" default:"standard" enum:"standard,raw,flat" help:"Body of endpoints without a template, unless their app or they say otherwise: standard ({type, timestamp, data}), raw (the payload) or flat (the payload with the event name merged in)."`
 
@@ -75,6 +77,12 @@ var Vars = map[string]string{"retry_schedule": delivery.DefaultRetrySchedule}
 func (s *Serve) Validate() error {
 	if _, err := delivery.ParseSchedule(s.RetrySchedule); err != nil {
 		return fmt.Errorf("--retry-schedule: %w", err)
+	}
+	if s.PublicURL != "" {
+		u, err := url.Parse(s.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--public-url must be an http or https URL such as https://hooks.example.com, without query or fragment")
+		}
 	}
 	if s.RequestTimeout <= 0 {
 		return fmt.Errorf("--request-timeout must be positive")

@@ -567,9 +567,16 @@ func TestLayeredSettingsAndStats(t *testing.T) {
 	if got := s.Do("PATCH", "/v1/apps/acme", map[string]any{"retry_schedule": "soon"}, &e); got != 422 || e.Error.Field != "retry_schedule" {
 		t.Fatalf("bad schedule: %d %+v", got, e)
 	}
-	if got := s.Do("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"max_in_flight": 0}, &e); got != 422 || e.Error.Field != "max_in_flight" {
+	if got := s.Do("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"max_in_flight": -1}, &e); got != 422 || e.Error.Field != "max_in_flight" {
 		t.Fatalf("bad max_in_flight: %d %+v", got, e)
 	}
+	// 0 clears the endpoint's own value: the app's or installation's
+	// applies again.
+	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"max_in_flight": 0, "timeout_ms": 0}, &ep, 200)
+	if ep.Eff.MaxInFlight == 2 || ep.Eff.MaxInFlight < 1 || ep.Eff.TimeoutMS != 3000 {
+		t.Fatalf("effective after clearing: %+v", ep.Eff)
+	}
+	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"max_in_flight": 2}, &ep, 200)
 	for i := range 8 {
 		s.Send(map[string]any{"i": i})
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/console"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/netpolicy"
@@ -51,6 +52,9 @@ type Options struct {
 	MaxEndpointsPerApp int
 	// MetricsToken guards /metrics when set.
 	MetricsToken string
+	// PublicURL is the address portal links start with; empty: the
+	// test server's own.
+	PublicURL string
 	// Engine adjusts the engine's options after the defaults are set.
 	Engine func(*delivery.Options)
 }
@@ -122,7 +126,7 @@ func Start(t testing.TB, o Options) *Server {
 	a := api.New(st, eng, api.Options{AdminToken: Token, MaxBodyBytes: o.MaxBodyBytes,
 		AllowUndeclaredEventTypes: o.AllowUndeclaredEventTypes, CheckURL: checkURL,
 		RateLimit: o.APIRateLimit, MaxEndpointsPerApp: o.MaxEndpointsPerApp,
-		Metrics: m.Handler(), MetricsToken: o.MetricsToken,
+		Metrics: m.Handler(), MetricsToken: o.MetricsToken, Console: console.New(), PublicURL: o.PublicURL,
 		Defaults: herald.DeliverySettings{RetrySchedule: o.RetrySchedule, TimeoutMS: int(o.Timeout / time.Millisecond), MaxInFlight: eo.MaxInFlightPerEndpoint}})
 	hs := httptest.NewServer(a)
 	t.Cleanup(func() {

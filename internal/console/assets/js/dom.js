@@ -1,0 +1,244 @@
+// DOM helpers. Everything on screen is built with h(), which only ever
+// creates text nodes from strings: no HTML string from the API (payloads,
+// response bodies, names) can become markup.
+
+import { t, lang } from './i18n.js';
+
+let uid = 0;
+
+/** A fresh id for label/aria wiring. */
+export function newId(prefix = 'h') {
+  uid += 1;
+  return `${prefix}-${uid}`;
+}
+
+/**
+ * h(tag, attrs, ...children) builds an element. attrs: "class", "text",
+ * on<event> functions, "dataset" object, booleans (true sets, false
+ * omits), anything else as an attribute. Children: nodes, strings,
+ * numbers, arrays, null/undefined/false (skipped).
+ */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  if (attrs) {
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k.startsWith('on') && typeof v === 'function') {
+        el.addEventListener(k.slice(2).toLowerCase(), v);
+      } else if (k === 'class') {
+        el.className = v;
+      } else if (k === 'text') {
+        el.textContent = String(v);
+      } else if (k === 'dataset') {
+        Object.assign(el.dataset, v);
+      } else if (k === 'value' && 'value' in el) {
+        el.value = v;
+      } else if (k === 'checked' || k === 'selected') {
+        el[k] = !!v;
+      } else if (v === true) {
+        el.setAttribute(k, '');
+      } else {
+        el.setAttribute(k, String(v));
+      }
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else if (c instanceof Node) el.appendChild(c);
+    else el.appendChild(document.createTextNode(String(c)));
+  }
+}
+
+/** Replaces el's children. */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+/**
+ * field() is one labelled form control with the slot where the API's
+ * error about it is shown. name is the API's field name: showErrors()
+ * finds the field by it.
+ */
+export function field({ label, name, control, hint }) {
+  const id = control.id || newId('f');
+  control.id = id;
+  if (name && !control.name) control.name = name;
+  const errId = `${id}-error`;
+  const hintId = hint ? `${id}-hint` : null;
+  control.setAttribute('aria-describedby', [hintId, errId].filter(Boolean).join(' '));
+  const isCheck = control.type === 'checkbox';
+  const lab = h('label', { for: id }, label);
+  return h('div', { class: isCheck ? 'field field-check' : 'field', dataset: { field: name || '' } },
+    isCheck ? [control, lab] : [lab, control],
+    hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
+    h('p', { class: 'field-error', id: errId, 'aria-live': 'polite' }));
+}
+
+/** Removes the errors shown in a form. */
+export function clearErrors(form) {
+  for (const el of form.querySelectorAll('.field-error')) el.textContent = '';
+  for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  const box = form.querySelector('.form-error');
+  if (box) { box.textContent = ''; box.hidden = true; }
+}
+
+/**
+ * showErrors puts an API error next to the field it names (the longest
+ * data-field that is the error's field or a prefix of it, so that
+ * "headers.X-Token" lands on "headers"), focuses that field, and puts
+ * errors without a field in the form's error box. prefix is stripped from
+ * the error's field first ("endpoint." for previews).
+ */
+export function showErrors(form, err, prefix = '') {
+  clearErrors(form);
+  let name = err.field || '';
+  if (prefix && name.startsWith(prefix)) name = name.slice(prefix.length);
+  let best = null;
+  if (name) {
+    for (const f of form.querySelectorAll('[data-field]')) {
+      const n = f.dataset.field;
+      if (!n) continue;
+      if ((name === n || name.startsWith(`${n}.`) || name.startsWith(`${n}[`)) && (!best || n.length > best.dataset.field.length)) best = f;
+    }
+  }
+  if (best) {
+    const msg = best.querySelector('.field-error');
+    msg.textContent = err.message;
+    const control = best.querySelector('input, select, textarea');
+    if (control) {
+      control.setAttribute('aria-invalid', 'true');
+      control.focus();
+    }
+    return;
+  }
+  let box = form.querySelector('.form-error');
+  if (!box) {
+    box = h('p', { class: 'form-error', role: 'alert' });
+    form.prepend(box);
+  }
+  box.hidden = false;
+  box.textContent = err.message || String(err);
+}
+
+/** A time from the API, shown in the browser's time zone and language. */
+export function fmtTime(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(lang(), { dateStyle: 'medium', timeStyle: 'medium' });
+}
+
+/** A <time> element for an API time. */
+export function timeEl(iso) {
+  if (!iso) return h('span', null, '—');
+  return h('time', { datetime: iso, title: iso }, fmtTime(iso));
+}
+
+/** JSON pretty-printed for reading; non-JSON text is returned as is. */
+export function pretty(value) {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') {
+    try { return JSON.stringify(JSON.parse(value), null, 2); } catch { return value; }
+  }
+  return JSON.stringify(value, null, 2);
+}
+
+/** A block of code (JSON, bodies, headers) that keeps its spacing. */
+export function codeBlock(text, label) {
+  return h('pre', { class: 'code', tabindex: '0', 'aria-label': label || null }, h('code', null, text));
+}
+
+/** Headers as "Name: value" lines. */
+export function headerLines(headers) {
+  if (!headers) return '';
+  return Object.entries(headers).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : v}`).join('\n');
+}
+
+/** A status badge: succeeded, failed, pending, enabled, disabled. */
+export function badge(state, text) {
+  return h('span', { class: `badge badge-${state}` }, text || t(`state.${state}`));
+}
+
+/**
+ * toast shows a short message in the page's live region, read out by
+ * screen readers, and hides it after a while.
+ */
+export function toast(message, kind = 'ok') {
+  const region = document.getElementById('toasts');
+  if (!region) return;
+  const el = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
+  region.appendChild(el);
+  setTimeout(() => el.remove(), 6000);
+}
+
+/**
+ * confirmDialog asks a yes/no question in a modal <dialog> and resolves
+ * to true when confirmed. The dialog traps focus (native modal) and Esc
+ * cancels it.
+ */
+export function confirmDialog(message, confirmLabel, danger = false) {
+  return new Promise((resolve) => {
+    const titleId = newId('dlg');
+    const dlg = h('dialog', { class: 'dialog', 'aria-labelledby': titleId },
+      h('p', { id: titleId }, message),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'secondary', onclick: () => dlg.close('cancel') }, t('action.cancel')),
+        h('button', { type: 'button', class: danger ? 'danger' : 'primary', onclick: () => dlg.close('ok') }, confirmLabel)));
+    dlg.addEventListener('close', () => { dlg.remove(); resolve(dlg.returnValue === 'ok'); });
+    document.body.appendChild(dlg);
+    dlg.showModal();
+  });
+}
+
+/** A page heading with optional actions on the right. */
+export function pageHeader(title, ...actions) {
+  return h('header', { class: 'page-header' }, h('h1', { tabindex: '-1' }, title), actions.length ? h('div', { class: 'actions' }, actions) : null);
+}
+
+/** An empty-list message. */
+export function empty(text) {
+  return h('p', { class: 'empty' }, text);
+}
+
+/**
+ * pager renders a "Next page" / "First page" pair for the API's cursor
+ * pagination. load(cursor) is called with the cursor to show.
+ */
+export function pager(page, cursor, load) {
+  const next = page.next_cursor;
+  if (!next && !cursor) return null;
+  return h('nav', { class: 'pager', 'aria-label': t('pager.label') },
+    cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => load('') }, t('pager.first')) : null,
+    next ? h('button', { type: 'button', class: 'secondary', onclick: () => load(next) }, t('pager.next')) : null);
+}
+
+/**
+ * A tablist-like nav of links between an object's sub-pages; the current
+ * one carries aria-current.
+ */
+export function subnav(items, current) {
+  return h('nav', { class: 'subnav', 'aria-label': t('nav.sections') },
+    h('ul', null, items.map(([href, label]) => h('li', null,
+      h('a', { href, 'aria-current': href === current ? 'page' : null }, label)))));
+}
+
+/** The error shown in place of a page that could not load. */
+export function errorPanel(err) {
+  if (err && err.status === 404) {
+    return h('section', { class: 'not-found' },
+      h('h1', { tabindex: '-1' }, t('notFound.title')),
+      h('p', null, t('notFound.text')),
+      h('p', null, err.message || ''));
+  }
+  return h('section', { class: 'error-panel', role: 'alert' },
+    h('h1', { tabindex: '-1' }, t('error.title')),
+    h('p', null, err && err.message ? err.message : String(err)));
+}

@@ -1,0 +1,665 @@
+// The endpoint form: /endpoints/new creates, /endpoints/:id/edit edits.
+// Beside it a live preview shows the exact request Herald would send for
+// a sample event with the settings as typed, so that a body template is
+// checked while it is written. Every rule is the API's: the form sends
+// what was typed and shows the API's answer next to the field it names.
+
+import { api, seg } from '../api.js';
+import { addStrings, t } from '../i18n.js';
+import { h, field, showErrors, clearErrors, pageHeader, toast, replace, pretty, codeBlock, headerLines, newId } from '../dom.js';
+import { catalog } from './endpoints.js';
+
+addStrings({
+  en: {
+    'epf.newTitle': 'New endpoint',
+    'epf.editTitle': 'Edit endpoint',
+    'epf.viewTitle': 'Endpoint settings',
+    'epf.url': 'URL',
+    'epf.urlHint': 'Where Herald sends the requests. It may hold tags such as {{lead.id}}.',
+    'epf.description': 'Description',
+    'epf.eventTypes': 'Event types',
+    'epf.eventTypesHint': 'None chosen: the endpoint receives every event type of the app.',
+    'epf.noCatalog': 'The event catalog is empty: name event types below, or leave it empty for all.',
+    'epf.catalogError': 'The event catalog could not be loaded: {message}',
+    'epf.deprecated': 'deprecated',
+    'epf.extra': 'Wildcards and groups',
+    'epf.extraHint': 'Comma separated, for example form.* or group:forms. Other names may go here too.',
+    'epf.filter': 'Filter (CEL expression)',
+    'epf.filterHint': 'Only events for which it is true are sent. Example: payload.amount > 100 && has(payload.email). Variables: payload, event, app.',
+    'epf.preset': 'Preset',
+    'epf.presetNone': 'None (your own request)',
+    'epf.presetOptions': 'Preset options',
+    'epf.presetOptionsHint': 'One key=value per line (or a JSON object). This preset takes: {options}. Secret values are masked after saving: retype them when you change these options.',
+    'epf.required': 'required',
+    'epf.secret': 'secret',
+    'epf.preset.slack': 'Slack incoming webhook: give its URL as the endpoint URL.',
+    'epf.preset.discord': 'Discord webhook: give its URL as the endpoint URL.',
+    'epf.preset.teams': 'Microsoft Teams incoming webhook: give its URL as the endpoint URL.',
+    'epf.preset.chatwork': 'Chatwork: posts a message to a room through Chatwork\'s API; no URL needed.',
+    'epf.preset.marketo': 'Marketo: creates or updates leads through Marketo\'s REST API; no URL needed.',
+    'epf.preset.segment': 'Segment: a track call through Segment\'s HTTP API; no URL needed.',
+    'epf.method': 'Method',
+    'epf.contentType': 'Content type',
+    'epf.default': 'Default',
+    'epf.defaultMethod': 'Default (POST)',
+    'epf.defaultContentType': 'Default (JSON)',
+    'epf.shapeHint': 'A preset may choose other defaults; anything set here wins over the preset.',
+    'epf.headers': 'Headers',
+    'epf.headersHint': 'One per line: Name: value. Values may hold tags. Credential values (Authorization, names with token, secret, key, password…) are masked after saving: to change one, retype it.',
+    'epf.bodyTemplate': 'Body template',
+    'epf.bodyTemplateHint': 'A JSON document with tags such as {{name}} or {{email | lower}}; {{payload}} alone sends the payload itself. Text that is not JSON is sent as a text template. Empty: the default body. ',
+    'epf.syntaxLink': 'Template syntax and filters',
+    'epf.templateSyntax': 'Template syntax',
+    'epf.syntaxBraces': 'braces: {{path}}',
+    'epf.syntaxHash': 'hash: #{path} (KARTE)',
+    'epf.payloadFormat': 'Payload format',
+    'epf.formatStandard': 'standard: {type, timestamp, data}',
+    'epf.formatRaw': 'raw: the payload as is',
+    'epf.formatFlat': 'flat: payload fields with the event name',
+    'epf.appDefault': 'Default (the app\'s)',
+    'epf.enabled': 'Enabled',
+    'epf.advanced': 'Advanced',
+    'epf.retry': 'Retry schedule',
+    'epf.retryHint': 'Comma-separated waits, e.g. 5s,1m,10m,1h. Empty: the app\'s or the installation\'s.',
+    'epf.timeout': 'Request timeout (ms)',
+    'epf.inheritHint': 'Empty: the app\'s or the installation\'s value.',
+    'epf.maxInFlight': 'Requests in flight at once',
+    'epf.rateLimit': 'Rate limit (requests per second)',
+    'epf.rateLimitHint': 'Empty or 0: no limit.',
+    'epf.sampleRate': 'Sample rate (%)',
+    'epf.sampleRateHint': 'Share of matching events sent, 0 to 100. Empty: all of them.',
+    'epf.signature': 'Signature scheme',
+    'epf.v1': 'v1: HMAC-SHA256 with a shared secret',
+    'epf.v1a': 'v1a: Ed25519, receivers verify with a public key',
+    'epf.signatureHint': 'Changing the scheme replaces the signing secret.',
+    'epf.strict': 'Fail deliveries whose template names a missing value',
+    'epf.notNumber': 'Enter a number.',
+    'epf.headerLine': 'Line {n}: write a header as Name: value.',
+    'epf.optionLine': 'Line {n}: write an option as key=value.',
+    'epf.optionsJSON': 'Preset options written as JSON must be an object of strings.',
+    'epf.bodyJSON': 'This looks like JSON but does not parse: {message}',
+    'epf.noChanges': 'Nothing changed.',
+    'epf.created': 'Endpoint created.',
+    'epf.preview': 'Preview',
+    'epf.previewIntro': 'The exact request Herald would send for the event type\'s sample payload, with the settings as typed. Nothing is sent.',
+    'epf.previewType': 'Event type to preview',
+    'epf.previewNoTypes': 'Add an event type with a sample to the catalog to see a preview.',
+    'epf.previewNeedsUrl': 'Enter the URL to see the request.',
+    'epf.previewLoading': 'Updating…',
+    'epf.requestLine': 'Request line',
+    'epf.previewHeaders': 'Headers',
+    'epf.previewBody': 'Body',
+    'epf.noBody': '(no body: the fields go to the query string)',
+  },
+  ja: {
+    'epf.newTitle': 'エンドポイントを追加',
+    'epf.editTitle': 'エンドポイントを編集',
+    'epf.viewTitle': 'エンドポイントの設定',
+    'epf.url': 'URL',
+    'epf.urlHint': 'Herald がリクエストを送る先です。{{lead.id}} のようなタグも使えます。',
+    'epf.description': '説明',
+    'epf.eventTypes': 'イベントタイプ',
+    'epf.eventTypesHint': '何も選ばない場合、このアプリのすべてのイベントタイプを受け取ります。',
+    'epf.noCatalog': 'イベントカタログは空です。下の欄に名前を入力するか、空欄のまま（すべて受け取る）にしてください。',
+    'epf.catalogError': 'イベントカタログを読み込めませんでした：{message}',
+    'epf.deprecated': '非推奨',
+    'epf.extra': 'ワイルドカードとグループ',
+    'epf.extraHint': 'カンマ区切り。例：form.*、group:forms。ほかのイベント名もここに書けます。',
+    'epf.filter': 'フィルター（CEL 式）',
+    'epf.filterHint': '式が true になるイベントだけを送信します。例：payload.amount > 100 && has(payload.email)。使える変数：payload、event、app。',
+    'epf.preset': 'プリセット',
+    'epf.presetNone': 'なし（リクエストを自分で設定）',
+    'epf.presetOptions': 'プリセットのオプション',
+    'epf.presetOptionsHint': '1 行に 1 つ key=value の形式で（JSON オブジェクトでも可）。このプリセットのオプション：{options}。シークレットの値は保存後に伏せ字で表示されます。オプションを変更するときは再入力してください。',
+    'epf.required': '必須',
+    'epf.secret': 'シークレット',
+    'epf.preset.slack': 'Slack の Incoming Webhook：その URL をエンドポイントの URL に指定します。',
+    'epf.preset.discord': 'Discord の Webhook：その URL をエンドポイントの URL に指定します。',
+    'epf.preset.teams': 'Microsoft Teams の Incoming Webhook：その URL をエンドポイントの URL に指定します。',
+    'epf.preset.chatwork': 'Chatwork：Chatwork の API でルームにメッセージを投稿します。URL は不要です。',
+    'epf.preset.marketo': 'Marketo：Marketo の REST API でリードを作成・更新します。URL は不要です。',
+    'epf.preset.segment': 'Segment：Segment の HTTP API で track を呼び出します。URL は不要です。',
+    'epf.method': 'メソッド',
+    'epf.contentType': 'Content-Type',
+    'epf.default': '既定',
+    'epf.defaultMethod': '既定（POST）',
+    'epf.defaultContentType': '既定（JSON）',
+    'epf.shapeHint': 'プリセットによっては既定値が異なります。ここで指定した値はプリセットより優先されます。',
+    'epf.headers': 'ヘッダー',
+    'epf.headersHint': '1 行に 1 つ「名前: 値」の形式で。値にはタグも使えます。認証情報の値（Authorization や、token・secret・key・password などを含む名前）は保存後に伏せ字で表示されます。変更するときは再入力してください。',
+    'epf.bodyTemplate': 'ボディテンプレート',
+    'epf.bodyTemplateHint': '{{name}} や {{email | lower}} のようなタグを含む JSON。{{payload}} だけを書くとペイロードそのものを送ります。JSON でないテキストはテキストのテンプレートとして送ります。空欄なら既定のボディです。',
+    'epf.syntaxLink': 'テンプレートの構文とフィルター',
+    'epf.templateSyntax': 'テンプレート構文',
+    'epf.syntaxBraces': 'braces：{{path}}',
+    'epf.syntaxHash': 'hash：#{path}（KARTE 形式）',
+    'epf.payloadFormat': 'ペイロード形式',
+    'epf.formatStandard': 'standard：{type, timestamp, data}',
+    'epf.formatRaw': 'raw：ペイロードそのまま',
+    'epf.formatFlat': 'flat：ペイロードの項目とイベント名',
+    'epf.appDefault': '既定（アプリの設定）',
+    'epf.enabled': '有効',
+    'epf.advanced': '詳細設定',
+    'epf.retry': '再送スケジュール',
+    'epf.retryHint': 'カンマ区切りの待ち時間（例：5s,1m,10m,1h）。空欄ならアプリまたはインストール全体の値。',
+    'epf.timeout': 'リクエストのタイムアウト（ミリ秒）',
+    'epf.inheritHint': '空欄ならアプリまたはインストール全体の値。',
+    'epf.maxInFlight': '同時リクエスト数',
+    'epf.rateLimit': 'レート制限（毎秒のリクエスト数）',
+    'epf.rateLimitHint': '空欄または 0：制限なし。',
+    'epf.sampleRate': '配信率（%）',
+    'epf.sampleRateHint': '条件に合うイベントのうち送信する割合（0〜100）。空欄ならすべて送信。',
+    'epf.signature': '署名方式',
+    'epf.v1': 'v1：共有シークレットによる HMAC-SHA256',
+    'epf.v1a': 'v1a：Ed25519（受信側は公開鍵で検証）',
+    'epf.signatureHint': '署名方式を変えると署名シークレットも作り直されます。',
+    'epf.strict': 'テンプレートの値が見つからない配信を失敗にする',
+    'epf.notNumber': '数値を入力してください。',
+    'epf.headerLine': '{n} 行目：ヘッダーは「名前: 値」の形式で書いてください。',
+    'epf.optionLine': '{n} 行目：オプションは key=value の形式で書いてください。',
+    'epf.optionsJSON': 'JSON で書く場合、プリセットのオプションは文字列の値を持つオブジェクトにしてください。',
+    'epf.bodyJSON': 'JSON のようですが解析できません：{message}',
+    'epf.noChanges': '変更はありません。',
+    'epf.created': 'エンドポイントを作成しました。',
+    'epf.preview': 'プレビュー',
+    'epf.previewIntro': '入力中の設定で、イベントタイプのサンプルに対して Herald が送信するリクエストそのものです。実際には送信されません。',
+    'epf.previewType': 'プレビューするイベントタイプ',
+    'epf.previewNoTypes': 'プレビューするには、サンプル付きのイベントタイプをカタログに追加してください。',
+    'epf.previewNeedsUrl': 'URL を入力するとリクエストが表示されます。',
+    'epf.previewLoading': '更新中…',
+    'epf.requestLine': 'リクエスト行',
+    'epf.previewHeaders': 'ヘッダー',
+    'epf.previewBody': 'ボディ',
+    'epf.noBody': '（ボディなし：項目はクエリ文字列で送られます）',
+  },
+});
+
+// The presets the API knows (internal/shape/presets.go) and their options.
+const PRESETS = {
+  slack: { label: 'Slack', options: [{ name: 'message' }] },
+  discord: { label: 'Discord', options: [{ name: 'message' }] },
+  teams: { label: 'Microsoft Teams', options: [{ name: 'message' }] },
+  chatwork: { label: 'Chatwork', options: [{ name: 'room_id', required: true }, { name: 'api_token', required: true, secret: true }, { name: 'message' }] },
+  marketo: {
+    label: 'Marketo',
+    options: [{ name: 'munchkin_id', required: true }, { name: 'client_id', required: true }, { name: 'client_secret', required: true, secret: true },
+      { name: 'lookup_field' }, { name: 'input' }, { name: 'base_url' }],
+  },
+  segment: { label: 'Segment', options: [{ name: 'write_key', required: true, secret: true }, { name: 'user_id' }, { name: 'anonymous_id' }] },
+};
+
+const METHODS = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'];
+const CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded', 'text/plain'];
+const SYNTAX_DOC = 'https://github.com/heraldhq/herald/blob/main/docs/templates.md#tags';
+
+/**
+ * Whether a text is meant as JSON: an object ({ then " or }), an array of
+ * JSON values or a quoted string. A tag such as {{payload}} or a text
+ * such as [info]… is a text template.
+ */
+function looksLikeJSON(s) {
+  return /^(\{\s*["}]|\[\s*([[{"\]\d-]|true|false|null)|")/.test(s);
+}
+
+/** A body template (JSON from the API) as the text the textarea shows. */
+export function templateToText(v) {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') {
+    // A text template is shown bare unless it would read back as JSON.
+    const s = v.trim();
+    let parses = true;
+    try { JSON.parse(s); } catch { parses = false; }
+    return parses || looksLikeJSON(s) ? JSON.stringify(v) : v;
+  }
+  return JSON.stringify(v, null, 2);
+}
+
+/** The textarea's text as a body template: JSON, a text template or null. */
+export function textToTemplate(text) {
+  const s = text.trim();
+  if (s === '') return { value: null };
+  try {
+    return { value: JSON.parse(s) };
+  } catch (err) {
+    if (looksLikeJSON(s)) return { error: t('epf.bodyJSON', { message: err.message }) };
+    return { value: text };
+  }
+}
+
+function parseHeaders(text) {
+  const out = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line) continue;
+    const at = line.indexOf(':');
+    if (at <= 0) return { error: t('epf.headerLine', { n: i + 1 }) };
+    out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return { value: out };
+}
+
+function parseOptions(text) {
+  const s = text.trim();
+  if (s.startsWith('{')) {
+    try {
+      const o = JSON.parse(s);
+      if (o && typeof o === 'object' && !Array.isArray(o) && Object.values(o).every((v) => typeof v === 'string')) return { value: o };
+    } catch { /* reported below */ }
+    return { error: t('epf.optionsJSON') };
+  }
+  const out = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line) continue;
+    const at = line.indexOf('=');
+    if (at <= 0) return { error: t('epf.optionLine', { n: i + 1 }) };
+    out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return { value: out };
+}
+
+function optionsText(o) {
+  const entries = Object.entries(o || {});
+  if (entries.some(([, v]) => String(v).includes('\n'))) return JSON.stringify(o, null, 2);
+  return entries.map(([k, v]) => `${k}=${v}`).join('\n');
+}
+
+function select(options, value) {
+  const values = options.map((o) => o[0]);
+  const all = value && !values.includes(value) ? [...options, [value, value]] : options;
+  return h('select', null, all.map(([v, label]) => h('option', { value: v, selected: v === (value || '') }, label)));
+}
+
+function numberInput(v, attrs = {}) {
+  return h('input', { type: 'number', inputmode: 'decimal', value: v === null || v === undefined || v === 0 ? '' : String(v), ...attrs });
+}
+
+/**
+ * findField returns the [data-field] element an API error's field names
+ * (the longest one that is the field or a prefix of it), as showErrors
+ * does.
+ */
+function findField(form, name) {
+  let best = null;
+  if (!name) return null;
+  for (const f of form.querySelectorAll('[data-field]')) {
+    const n = f.dataset.field;
+    if (!n) continue;
+    if ((name === n || name.startsWith(`${n}.`) || name.startsWith(`${n}[`)) && (!best || n.length > best.dataset.field.length)) best = f;
+  }
+  return best;
+}
+
+function childController(parent) {
+  const c = new AbortController();
+  if (parent.aborted) c.abort();
+  else parent.addEventListener('abort', () => c.abort(), { once: true });
+  return c;
+}
+
+/** The form for a new endpoint, or for editing one. */
+export async function form(ctx) {
+  const editing = !!ctx.params.id;
+  const base = `/v1/apps/${seg(ctx.app)}/endpoints`;
+  const [ep, types] = await Promise.all([
+    editing ? api('GET', `${base}/${seg(ctx.params.id)}`, undefined, { signal: ctx.signal }) : Promise.resolve(null),
+    catalog(ctx.signal).catch((err) => {
+      if (err.name === 'AbortError') throw err;
+      return err;
+    }),
+  ]);
+  const catalogError = types instanceof Error ? types : null;
+  const catalogTypes = catalogError ? [] : types;
+  const e = ep || { enabled: true, event_types: [], headers: {}, preset_options: {} };
+
+  // ----- controls -----
+  const known = new Set(catalogTypes.map((x) => x.name));
+  const chosen = new Set((e.event_types || []).filter((x) => known.has(x)));
+  const extras = (e.event_types || []).filter((x) => !known.has(x));
+  const c = {
+    url: h('input', { type: 'url', value: e.url || '', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'https://' }),
+    description: h('input', { type: 'text', value: e.description || '', autocomplete: 'off' }),
+    extra: h('input', { type: 'text', id: 'event-types-extra', value: extras.join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'form.*, group:forms' }),
+    filter: h('textarea', { rows: '3', class: 'short', spellcheck: 'false', placeholder: 'payload.amount > 100' }),
+    preset: select([['', t('epf.presetNone')], ...Object.entries(PRESETS).map(([k, p]) => [k, p.label])], e.preset || ''),
+    preset_options: h('textarea', { rows: '4', class: 'short', spellcheck: 'false' }),
+    method: select([['', t('epf.defaultMethod')], ...METHODS.map((m) => [m, m])], e.method || ''),
+    content_type: select([['', t('epf.defaultContentType')], ...CONTENT_TYPES.map((x) => [x, x])], e.content_type || ''),
+    headers: h('textarea', { rows: '4', class: 'short', spellcheck: 'false', placeholder: 'X-Source: herald' }),
+    body_template: h('textarea', { rows: '10', spellcheck: 'false', placeholder: '{"lead": "{{payload}}", "name": "{{name | default:\\"?\\"}}"}' }),
+    template_syntax: select([['', t('epf.appDefault')], ['braces', t('epf.syntaxBraces')], ['hash', t('epf.syntaxHash')]], e.template_syntax || ''),
+    payload_format: select([['', t('epf.appDefault')], ['standard', t('epf.formatStandard')], ['raw', t('epf.formatRaw')], ['flat', t('epf.formatFlat')]], e.payload_format || ''),
+    enabled: h('input', { type: 'checkbox', role: 'switch', class: 'switch', checked: e.enabled !== false }),
+    template_strict: h('input', { type: 'checkbox', checked: !!e.template_strict }),
+    retry_schedule: h('input', { type: 'text', value: e.retry_schedule || '', placeholder: '5s,1m,10m,1h', spellcheck: 'false', autocomplete: 'off' }),
+    timeout_ms: numberInput(e.timeout_ms, { min: '1', step: '1', inputmode: 'numeric' }),
+    max_in_flight: numberInput(e.max_in_flight, { min: '1', step: '1', inputmode: 'numeric' }),
+    rate_limit: numberInput(e.rate_limit, { min: '0', step: 'any' }),
+    sample_rate: h('input', { type: 'number', inputmode: 'decimal', min: '0', max: '100', step: 'any', value: e.sample_rate === null || e.sample_rate === undefined ? '' : String(e.sample_rate) }),
+    signature_scheme: select([['v1', t('epf.v1')], ['v1a', t('epf.v1a')]], e.signature_scheme || 'v1'),
+  };
+  // Textareas take their text as value after creation.
+  c.filter.value = e.filter || '';
+  c.headers.value = headerLines(Object.fromEntries(Object.entries(e.headers || {}).sort(([a], [b]) => a.localeCompare(b))));
+  c.body_template.value = templateToText(e.body_template);
+  c.preset_options.value = optionsText(e.preset_options);
+
+  const boxes = catalogTypes.map((x) => h('input', { type: 'checkbox', value: x.name, checked: chosen.has(x.name) }));
+  const typeErrId = newId('f');
+  const typeHintId = newId('f');
+  const extraHintId = newId('f');
+  for (const b of boxes) b.setAttribute('aria-describedby', typeErrId);
+  c.extra.setAttribute('aria-describedby', `${extraHintId} ${typeErrId}`);
+  const typesField = h('fieldset', { class: 'field type-field', dataset: { field: 'event_types' }, 'aria-describedby': typeHintId },
+    h('legend', null, t('epf.eventTypes')),
+    h('p', { class: 'hint', id: typeHintId }, t('epf.eventTypesHint')),
+    h('p', { class: 'field-error', id: typeErrId, 'aria-live': 'polite' }),
+    catalogError ? h('p', { class: 'form-error' }, t('epf.catalogError', { message: catalogError.message })) : null,
+    !catalogError && catalogTypes.length === 0 ? h('p', { class: 'hint' }, t('epf.noCatalog')) : null,
+    boxes.length ? h('ul', { class: 'type-list' }, catalogTypes.map((x, i) => h('li', null,
+      h('label', { class: 'type-option' },
+        boxes[i],
+        h('span', { class: 'type-text' },
+          h('span', { class: 'mono type-name' }, x.name),
+          x.group ? h('span', { class: 'badge badge-group' }, x.group) : null,
+          x.deprecated ? h('span', { class: 'badge badge-pending' }, t('epf.deprecated')) : null,
+          x.description ? h('span', { class: 'type-desc muted' }, x.description) : null))))) : null,
+    h('div', { class: 'type-extra' },
+      h('label', { for: c.extra.id }, t('epf.extra')),
+      c.extra,
+      h('p', { class: 'hint', id: extraHintId }, t('epf.extraHint'))));
+
+  const presetHint = h('span');
+  const optionsField = field({ label: t('epf.presetOptions'), name: 'preset_options', control: c.preset_options, hint: presetHint });
+  const presetDoc = h('span');
+  const presetField = field({ label: t('epf.preset'), name: 'preset', control: c.preset, hint: presetDoc });
+  const showPreset = () => {
+    const p = PRESETS[c.preset.value];
+    optionsField.hidden = !p;
+    presetDoc.textContent = p ? t(`epf.preset.${c.preset.value}`) : '';
+    if (presetDoc.parentElement) presetDoc.parentElement.hidden = !p;
+    presetHint.textContent = p ? t('epf.presetOptionsHint', {
+      options: p.options.map((o) => {
+        const marks = [o.required ? t('epf.required') : '', o.secret ? t('epf.secret') : ''].filter(Boolean);
+        return marks.length ? `${o.name} (${marks.join(', ')})` : o.name;
+      }).join(', '),
+    }) : '';
+  };
+
+  const advanced = h('details', { class: 'advanced', open: editing && !!(e.retry_schedule || e.timeout_ms || e.max_in_flight || e.rate_limit
+    || (e.sample_rate !== null && e.sample_rate !== undefined) || e.signature_scheme === 'v1a' || e.template_strict) },
+  h('summary', null, t('epf.advanced')),
+  field({ label: t('epf.retry'), name: 'retry_schedule', control: c.retry_schedule, hint: t('epf.retryHint') }),
+  field({ label: t('epf.timeout'), name: 'timeout_ms', control: c.timeout_ms, hint: t('epf.inheritHint') }),
+  field({ label: t('epf.maxInFlight'), name: 'max_in_flight', control: c.max_in_flight, hint: t('epf.inheritHint') }),
+  field({ label: t('epf.rateLimit'), name: 'rate_limit', control: c.rate_limit, hint: t('epf.rateLimitHint') }),
+  field({ label: t('epf.sampleRate'), name: 'sample_rate', control: c.sample_rate, hint: t('epf.sampleRateHint') }),
+  field({ label: t('epf.signature'), name: 'signature_scheme', control: c.signature_scheme, hint: editing ? t('epf.signatureHint') : null }),
+  field({ label: t('epf.strict'), name: 'template_strict', control: c.template_strict }));
+
+  const save = ctx.readOnly ? null : h('button', { type: 'submit', class: 'primary' }, editing ? t('action.save') : t('action.create'));
+  const detailHref = editing ? ctx.appHref(`/endpoints/${seg(e.id)}`) : ctx.appHref('/endpoints');
+  const frm = h('form', { id: 'endpoint-form', class: 'card', novalidate: true },
+    h('fieldset', { class: 'bare', disabled: ctx.readOnly },
+      field({ label: t('epf.url'), name: 'url', control: c.url, hint: t('epf.urlHint') }),
+      field({ label: t('epf.description'), name: 'description', control: c.description }),
+      typesField,
+      field({ label: t('epf.filter'), name: 'filter', control: c.filter, hint: t('epf.filterHint') }),
+      presetField,
+      optionsField,
+      h('div', { class: 'grid-2 tight' },
+        field({ label: t('epf.method'), name: 'method', control: c.method }),
+        field({ label: t('epf.contentType'), name: 'content_type', control: c.content_type })),
+      h('p', { class: 'hint shape-hint' }, t('epf.shapeHint')),
+      field({ label: t('epf.headers'), name: 'headers', control: c.headers, hint: t('epf.headersHint') }),
+      field({
+        label: t('epf.bodyTemplate'),
+        name: 'body_template',
+        control: c.body_template,
+        hint: [t('epf.bodyTemplateHint'), h('a', { href: SYNTAX_DOC, target: '_blank', rel: 'noopener noreferrer' }, t('epf.syntaxLink'))],
+      }),
+      h('div', { class: 'grid-2 tight' },
+        field({ label: t('epf.templateSyntax'), name: 'template_syntax', control: c.template_syntax }),
+        field({ label: t('epf.payloadFormat'), name: 'payload_format', control: c.payload_format })),
+      field({ label: t('epf.enabled'), name: 'enabled', control: c.enabled }),
+      advanced),
+    h('div', { class: 'actions' }, save,
+      h('a', { class: 'button', href: detailHref }, ctx.readOnly ? t('action.back') : t('action.cancel'))));
+  showPreset();
+
+  // ----- reading the form -----
+
+  /** The form as an endpoint input; error: the first thing that cannot be read. */
+  const collect = () => {
+    const out = {};
+    let error = null;
+    const fail = (name, message) => { if (!error) error = { field: name, message, local: true }; };
+    out.url = c.url.value.trim();
+    out.description = c.description.value;
+    const extra = c.extra.value.split(',').map((x) => x.trim()).filter(Boolean);
+    out.event_types = [...boxes.filter((b) => b.checked).map((b) => b.value), ...extra];
+    out.filter = c.filter.value.trim();
+    out.preset = c.preset.value;
+    if (out.preset) {
+      const o = parseOptions(c.preset_options.value);
+      if (o.error) fail('preset_options', o.error); else out.preset_options = o.value;
+    } else {
+      out.preset_options = {};
+    }
+    out.method = c.method.value;
+    out.content_type = c.content_type.value;
+    const hd = parseHeaders(c.headers.value);
+    if (hd.error) fail('headers', hd.error); else out.headers = hd.value;
+    const bt = textToTemplate(c.body_template.value);
+    if (bt.error) fail('body_template', bt.error); else out.body_template = bt.value;
+    out.template_syntax = c.template_syntax.value;
+    out.payload_format = c.payload_format.value;
+    out.enabled = c.enabled.checked;
+    out.template_strict = c.template_strict.checked;
+    out.retry_schedule = c.retry_schedule.value.trim();
+    const num = (name, empty) => {
+      const el = c[name];
+      if (el.validity && el.validity.badInput) { fail(name, t('epf.notNumber')); return; }
+      if (el.value.trim() === '') { if (empty !== undefined) out[name] = empty; return; }
+      out[name] = Number(el.value);
+    };
+    num('timeout_ms', undefined);
+    num('max_in_flight', undefined);
+    num('rate_limit', 0);
+    num('sample_rate', null);
+    out.signature_scheme = c.signature_scheme.value;
+    return { input: out, error };
+  };
+  // What the form held when it was filled, to send only what changed.
+  const initial = collect().input;
+  const initialText = { headers: c.headers.value, preset_options: c.preset_options.value };
+  const changed = (input) => {
+    const out = {};
+    for (const [k, v] of Object.entries(input)) {
+      if (k === 'headers' || k === 'preset_options') continue;
+      if (JSON.stringify(v) !== JSON.stringify(initial[k])) out[k] = v;
+    }
+    for (const k of ['timeout_ms', 'max_in_flight']) {
+      // Emptied: sent as 0, so that the API says what it accepts.
+      if (input[k] === undefined && initial[k] !== undefined) out[k] = 0;
+    }
+    // Headers and preset options come back masked: they are sent only
+    // when their text was edited, never echoed back as read.
+    if (c.headers.value !== initialText.headers && input.headers) out.headers = input.headers;
+    if ((c.preset_options.value !== initialText.preset_options || input.preset !== initial.preset) && input.preset_options) {
+      out.preset_options = input.preset_options;
+    }
+    return out;
+  };
+
+  /** Puts an error by its field; opens the Advanced section if it is there. */
+  const showFormErrors = (err, prefix = '') => {
+    let name = err.field || '';
+    if (prefix && name.startsWith(prefix)) name = name.slice(prefix.length);
+    const target = findField(frm, name);
+    if (target && advanced.contains(target)) advanced.open = true;
+    showErrors(frm, err, prefix);
+  };
+
+  frm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (ctx.readOnly) return;
+    clearErrors(frm);
+    const { input, error } = collect();
+    if (error) { showFormErrors(error); return; }
+    let body = input;
+    if (editing) {
+      body = changed(input);
+      if (Object.keys(body).length === 0) {
+        toast(t('epf.noChanges'));
+        ctx.navigate(detailHref);
+        return;
+      }
+    }
+    save.disabled = true;
+    try {
+      const out = editing
+        ? await api('PATCH', `${base}/${seg(e.id)}`, body, { signal: ctx.signal })
+        : await api('POST', base, body, { signal: ctx.signal });
+      toast(editing ? t('saved') : t('epf.created'));
+      ctx.navigate(ctx.appHref(`/endpoints/${seg(out.id)}`));
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      // What was typed stays; the API's message sits by its field.
+      showFormErrors(err);
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  // ----- live preview -----
+  const previewType = h('select', { id: 'preview-event-type' }, catalogTypes.map((x) => h('option', { value: x.name }, x.name)));
+  let previewTypeTouched = false;
+  const firstChosen = () => {
+    const b = boxes.find((x) => x.checked);
+    return b ? b.value : '';
+  };
+  const syncPreviewType = () => {
+    if (previewTypeTouched) return;
+    const want = firstChosen() || (catalogTypes[0] && catalogTypes[0].name) || '';
+    if (want) previewType.value = want;
+  };
+  syncPreviewType();
+  const previewError = h('p', { id: 'preview-error', role: 'alert', class: 'form-error', hidden: true });
+  const previewBody = h('div', { class: 'preview-body' });
+  const previewState = h('p', { class: 'muted preview-state' });
+  const previewSection = h('section', { id: 'preview', class: 'card preview', 'aria-live': 'polite', 'aria-labelledby': 'preview-heading' },
+    h('h2', { id: 'preview-heading' }, t('epf.preview')),
+    h('p', { class: 'hint' }, t('epf.previewIntro')),
+    field({ label: t('epf.previewType'), name: '', control: previewType }),
+    previewError,
+    previewState,
+    previewBody);
+
+  let urlTouched = editing;
+  c.url.addEventListener('input', () => { urlTouched = true; });
+  let marked = []; // fields the preview marked, cleared by the next preview
+  const unmark = () => {
+    for (const f of marked) {
+      const msg = f.querySelector('.field-error');
+      if (msg) msg.textContent = '';
+      for (const el of f.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+    }
+    marked = [];
+  };
+  const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
+  const showPreviewError = (err) => {
+    unmark();
+    previewBody.classList.add('stale');
+    setText(previewError, err.message || String(err));
+    previewError.hidden = false;
+    // Next to the field too, without moving the focus from where the
+    // user is typing.
+    let name = err.field || '';
+    if (name.startsWith('endpoint.')) name = name.slice('endpoint.'.length);
+    const f = findField(frm, name);
+    if (f) {
+      const msg = f.querySelector('.field-error');
+      if (msg) setText(msg, err.message);
+      const control = f.querySelector('input, select, textarea');
+      if (control) control.setAttribute('aria-invalid', 'true');
+      if (advanced.contains(f)) advanced.open = true;
+      marked.push(f);
+    }
+  };
+  const clearPreviewError = () => {
+    unmark();
+    previewBody.classList.remove('stale');
+    previewError.hidden = true;
+    setText(previewError, '');
+  };
+  const renderPreview = (out) => {
+    const hdrs = Object.fromEntries(Object.entries(out.headers || {}).sort(([a], [b]) => a.localeCompare(b)));
+    replace(previewBody,
+      h('h3', null, t('epf.requestLine')),
+      codeBlock(`${out.method} ${out.url}`, t('epf.requestLine')),
+      h('h3', null, t('epf.previewHeaders')),
+      codeBlock(headerLines(hdrs), t('epf.previewHeaders')),
+      h('h3', null, t('epf.previewBody')),
+      out.body ? codeBlock(pretty(out.body), t('epf.previewBody')) : h('p', { class: 'muted' }, t('epf.noBody')));
+  };
+
+  let timer = 0;
+  let inflight = null;
+  ctx.onLeave(() => { clearTimeout(timer); if (inflight) inflight.abort(); });
+  const runPreview = async () => {
+    if (inflight) inflight.abort();
+    const { input, error } = collect();
+    if (error) { showPreviewError(error); setText(previewState, ''); return; }
+    if (!previewType.value) {
+      clearPreviewError();
+      setText(previewState, t('epf.previewNoTypes'));
+      replace(previewBody);
+      return;
+    }
+    if (ep && ep.flat_event_key) input.flat_event_key = ep.flat_event_key;
+    const ctl = childController(ctx.signal);
+    inflight = ctl;
+    setText(previewState, t('epf.previewLoading'));
+    try {
+      const out = await api('POST', `${base}/preview`, { endpoint: input, event_type: previewType.value }, { signal: ctl.signal });
+      if (ctl.signal.aborted) return;
+      clearPreviewError();
+      setText(previewState, '');
+      renderPreview(out);
+    } catch (err) {
+      if (err.name === 'AbortError' || ctl.signal.aborted) return;
+      setText(previewState, '');
+      if (err.field === 'endpoint.url' && err.code === 'required' && !urlTouched) {
+        // A new form: nothing is wrong yet, the URL is just not typed.
+        clearPreviewError();
+        setText(previewState, t('epf.previewNeedsUrl'));
+        replace(previewBody);
+        return;
+      }
+      showPreviewError(err);
+    } finally {
+      if (inflight === ctl) inflight = null;
+    }
+  };
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = setTimeout(runPreview, 300);
+  };
+  frm.addEventListener('input', schedule);
+  frm.addEventListener('change', (ev) => {
+    if (ev.target === c.preset) showPreset();
+    if (boxes.includes(ev.target)) syncPreviewType();
+    schedule();
+  });
+  previewType.addEventListener('change', () => { previewTypeTouched = true; schedule(); });
+  runPreview();
+
+  const title = ctx.readOnly ? t('epf.viewTitle') : editing ? t('epf.editTitle') : t('epf.newTitle');
+  return h('section', { class: 'endpoint-form-page' },
+    pageHeader(title),
+    editing ? h('p', { class: 'mono muted' }, e.url) : null,
+    h('div', { class: 'grid-2 form-with-preview' }, frm, previewSection));
+}

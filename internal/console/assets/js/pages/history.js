@@ -1,0 +1,644 @@
+// Delivery history: an endpoint's deliveries, one delivery with its
+// attempts (and resend), the app's events, and one event with its payload,
+// routing and deliveries. Filters live in the page's URL query, so a
+// reload or a shared link shows the same list.
+
+import { api, query, seg } from '../api.js';
+import { addStrings, lang, t } from '../i18n.js';
+import {
+  h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, replace,
+  pretty, codeBlock, headerLines, badge,
+} from '../dom.js';
+
+addStrings({
+  en: {
+    'hist.title': 'Delivery history',
+    'hist.backToEndpoint': 'Back to the endpoint',
+    'hist.filters': 'Filters',
+    'hist.status': 'Status',
+    'hist.statusAll': 'All',
+    'hist.since': 'From (your time)',
+    'hist.until': 'Until (your time)',
+    'hist.eventType': 'Event type',
+    'hist.eventTypeAll': 'All event types',
+    'hist.delivery': 'Delivery',
+    'hist.created': 'Created',
+    'hist.attempts': 'Attempts',
+    'hist.lastError': 'Last error',
+    'hist.nextAttempt': 'Next attempt',
+    'hist.endpoint': 'Endpoint',
+    'hist.event': 'Event',
+    'hist.testBadge': 'test',
+    'hist.noDeliveries': 'No deliveries yet. They appear here as soon as an event this endpoint subscribes to is sent.',
+    'hist.noDeliveriesFiltered': 'No delivery matches these filters.',
+    'hist.shownDeliveries': '{n} deliveries shown.',
+    'hist.shownEvents': '{n} events shown.',
+    'hist.deliveryTitle': 'Delivery {id}',
+    'hist.resend': 'Resend',
+    'hist.resending': 'Sending…',
+    'hist.resent': 'Sent again: attempt {n} {outcome}.',
+    'hist.resentOk': 'succeeded',
+    'hist.resentFailed': 'failed',
+    'hist.test': 'Test send',
+    'hist.yes': 'Yes',
+    'hist.no': 'No',
+    'hist.updated': 'Updated',
+    'hist.attemptCount': 'Attempts made',
+    'hist.attemptsTitle': 'Attempts',
+    'hist.noAttempts': 'No attempt has been made yet.',
+    'hist.attempt': 'Attempt {n}',
+    'hist.trigger': 'Trigger',
+    'hist.trigger.scheduled': 'Scheduled',
+    'hist.trigger.test': 'Test send',
+    'hist.trigger.resend': 'Resent on request',
+    'hist.latency': 'Latency',
+    'hist.ms': '{n} ms',
+    'hist.statusCode': 'HTTP {code}',
+    'hist.outcome': 'Outcome',
+    'hist.error': 'Error',
+    'hist.errorKind.http_status': 'The receiver answered with an error status',
+    'hist.errorKind.dns': 'Host name did not resolve (DNS)',
+    'hist.errorKind.connect': 'No connection could be made',
+    'hist.errorKind.tls': 'TLS handshake or certificate check failed',
+    'hist.errorKind.timeout': 'No complete answer within the timeout',
+    'hist.errorKind.network': 'The connection broke',
+    'hist.errorKind.policy': 'Refused by Herald (destination policy)',
+    'hist.errorKind.auth': 'Herald could not get the access token',
+    'hist.request': 'Request',
+    'hist.response': 'Response',
+    'hist.noResponse': 'No answer came back.',
+    'hist.requestLine': 'Request line of attempt {n}',
+    'hist.requestHeaders': 'Request headers of attempt {n}',
+    'hist.requestBody': 'Request body of attempt {n}',
+    'hist.responseHeaders': 'Response headers of attempt {n}',
+    'hist.responseBody': 'Response body of attempt {n}',
+    'hist.headers': 'Headers',
+    'hist.body': 'Body',
+    'hist.emptyBody': '(empty body)',
+    'hist.truncated': 'The body was cut: Herald keeps only the start of long answers.',
+    'hist.eventsTitle': 'Events',
+    'hist.noEvents': 'No events yet. Events appear here when your product sends them to Herald.',
+    'hist.noEventsFiltered': 'No event matches these filters.',
+    'hist.time': 'Time',
+    'hist.type': 'Type',
+    'hist.id': 'Id',
+    'hist.eventTitle': 'Event {id}',
+    'hist.idemKey': 'Idempotency key',
+    'hist.payload': 'Payload',
+    'hist.routing': 'Routing',
+    'hist.routingHint': 'Only enabled endpoints subscribed to this event type are considered; the others are not listed.',
+    'hist.routingNone': 'No routing record was kept for this event.',
+    'hist.routingNobody': 'No endpoint was subscribed to this event type when it arrived.',
+    'hist.matched': 'Delivered to ({n})',
+    'hist.skipped': 'Skipped ({n})',
+    'hist.reason': 'Reason',
+    'hist.reason.filter': 'The endpoint\'s filter condition was false for this event.',
+    'hist.reason.filter_error': 'The endpoint\'s filter could not be evaluated: {message}',
+    'hist.reason.sampled_out': 'Left out by the endpoint\'s sample rate.',
+    'hist.eventDeliveries': 'Deliveries',
+    'hist.noEventDeliveries': 'This event created no deliveries.',
+  },
+  ja: {
+    'hist.title': '配信履歴',
+    'hist.backToEndpoint': 'エンドポイントに戻る',
+    'hist.filters': '絞り込み',
+    'hist.status': 'ステータス',
+    'hist.statusAll': 'すべて',
+    'hist.since': '開始日時（お使いのタイムゾーン）',
+    'hist.until': '終了日時（お使いのタイムゾーン）',
+    'hist.eventType': 'イベントタイプ',
+    'hist.eventTypeAll': 'すべてのイベントタイプ',
+    'hist.delivery': '配信',
+    'hist.created': '作成日時',
+    'hist.attempts': '試行回数',
+    'hist.lastError': '最後のエラー',
+    'hist.nextAttempt': '次回の試行',
+    'hist.endpoint': 'エンドポイント',
+    'hist.event': 'イベント',
+    'hist.testBadge': 'テスト',
+    'hist.noDeliveries': '配信はまだありません。このエンドポイントが購読しているイベントが送信されると、ここに表示されます。',
+    'hist.noDeliveriesFiltered': 'この条件に一致する配信はありません。',
+    'hist.shownDeliveries': '{n} 件の配信を表示しています。',
+    'hist.shownEvents': '{n} 件のイベントを表示しています。',
+    'hist.deliveryTitle': '配信 {id}',
+    'hist.resend': '再送',
+    'hist.resending': '送信中…',
+    'hist.resent': '再送しました：{n} 回目の試行は{outcome}。',
+    'hist.resentOk': '成功しました',
+    'hist.resentFailed': '失敗しました',
+    'hist.test': 'テスト送信',
+    'hist.yes': 'はい',
+    'hist.no': 'いいえ',
+    'hist.updated': '更新日時',
+    'hist.attemptCount': '試行回数',
+    'hist.attemptsTitle': '試行',
+    'hist.noAttempts': 'まだ試行されていません。',
+    'hist.attempt': '{n} 回目の試行',
+    'hist.trigger': 'きっかけ',
+    'hist.trigger.scheduled': '通常の送信（スケジュール）',
+    'hist.trigger.test': 'テスト送信',
+    'hist.trigger.resend': '手動での再送',
+    'hist.latency': '応答時間',
+    'hist.ms': '{n} ミリ秒',
+    'hist.statusCode': 'HTTP {code}',
+    'hist.outcome': '結果',
+    'hist.error': 'エラー',
+    'hist.errorKind.http_status': '受信側がエラーのステータスを返しました',
+    'hist.errorKind.dns': 'ホスト名を解決できませんでした（DNS）',
+    'hist.errorKind.connect': '接続できませんでした',
+    'hist.errorKind.tls': 'TLS ハンドシェイクまたは証明書の検証に失敗しました',
+    'hist.errorKind.timeout': 'タイムアウトまでに応答が完了しませんでした',
+    'hist.errorKind.network': '接続が途中で切れました',
+    'hist.errorKind.policy': 'Herald が送信を拒否しました（送信先ポリシー）',
+    'hist.errorKind.auth': 'Herald がアクセストークンを取得できませんでした',
+    'hist.request': 'リクエスト',
+    'hist.response': 'レスポンス',
+    'hist.noResponse': '応答はありませんでした。',
+    'hist.requestLine': '{n} 回目の試行のリクエスト行',
+    'hist.requestHeaders': '{n} 回目の試行のリクエストヘッダー',
+    'hist.requestBody': '{n} 回目の試行のリクエスト本文',
+    'hist.responseHeaders': '{n} 回目の試行のレスポンスヘッダー',
+    'hist.responseBody': '{n} 回目の試行のレスポンス本文',
+    'hist.headers': 'ヘッダー',
+    'hist.body': '本文',
+    'hist.emptyBody': '（本文なし）',
+    'hist.truncated': '本文は途中で切られています。Herald は長い応答の先頭部分だけを保存します。',
+    'hist.eventsTitle': 'イベント',
+    'hist.noEvents': 'イベントはまだありません。製品から Herald にイベントが送信されると、ここに表示されます。',
+    'hist.noEventsFiltered': 'この条件に一致するイベントはありません。',
+    'hist.time': '日時',
+    'hist.type': 'タイプ',
+    'hist.id': 'ID',
+    'hist.eventTitle': 'イベント {id}',
+    'hist.idemKey': '冪等キー',
+    'hist.payload': 'ペイロード',
+    'hist.routing': 'ルーティング',
+    'hist.routingHint': 'このイベントタイプを購読している有効なエンドポイントだけが対象です。それ以外のエンドポイントはここに表示されません。',
+    'hist.routingNone': 'このイベントのルーティング記録はありません。',
+    'hist.routingNobody': 'このイベントの受信時に、このイベントタイプを購読しているエンドポイントはありませんでした。',
+    'hist.matched': '配信先（{n}）',
+    'hist.skipped': '対象外（{n}）',
+    'hist.reason': '理由',
+    'hist.reason.filter': 'エンドポイントのフィルター条件がこのイベントでは偽でした。',
+    'hist.reason.filter_error': 'エンドポイントのフィルターを評価できませんでした：{message}',
+    'hist.reason.sampled_out': 'エンドポイントのサンプリング率により除外されました。',
+    'hist.eventDeliveries': '配信',
+    'hist.noEventDeliveries': 'このイベントによる配信はありません。',
+  },
+});
+
+const STATUSES = ['pending', 'succeeded', 'failed'];
+
+// ---- time filters ----------------------------------------------------
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/** An API time (RFC 3339) as a datetime-local value in the browser's zone. */
+function toLocalInput(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const s = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return d.getSeconds() ? `${s}:${pad(d.getSeconds())}` : s;
+}
+
+/** A datetime-local value (the browser's zone) as RFC 3339 UTC. */
+function fromLocalInput(v) {
+  if (!v) return '';
+  // A date-time without an offset is local time (ECMAScript Date).
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) return v; // the API says what is wrong
+  return d.toISOString().replace('.000Z', 'Z');
+}
+
+/** The page URL's query, as an object of the given keys. */
+function urlFilters(keys) {
+  const q = new URLSearchParams(location.search);
+  const out = {};
+  for (const k of keys) out[k] = q.get(k) || '';
+  return out;
+}
+
+/** Keeps the filters in the address bar without a new history entry. */
+function keepFilters(filters) {
+  history.replaceState(history.state, '', location.pathname + query(filters));
+}
+
+function statusSelect(value) {
+  return h('select', null,
+    h('option', { value: '', selected: !value }, t('hist.statusAll')),
+    STATUSES.map((s) => h('option', { value: s, selected: value === s }, t(`state.${s}`))));
+}
+
+function timeInput(iso) {
+  return h('input', { type: 'datetime-local', step: '1', value: toLocalInput(iso) });
+}
+
+/**
+ * filterForm builds a filter form whose controls are named as the API's
+ * query parameters; controls is { name: [label, element] }. onApply is
+ * called with the filters when the form is submitted.
+ */
+function filterForm(id, label, controls, onApply) {
+  const apply = h('button', { type: 'submit', class: 'primary' }, t('action.apply'));
+  const frm = h('form', {
+    class: 'filters',
+    id,
+    role: 'search',
+    'aria-label': label,
+    novalidate: true,
+    onsubmit: async (e) => {
+      e.preventDefault();
+      clearErrors(frm);
+      const f = {};
+      for (const [name, [, el]] of Object.entries(controls)) {
+        f[name] = el.type === 'datetime-local' ? fromLocalInput(el.value) : el.value.trim();
+      }
+      apply.disabled = true;
+      try {
+        await onApply(f);
+      } finally {
+        apply.disabled = false;
+      }
+    },
+  },
+  Object.entries(controls).map(([name, [lab, el]]) => field({ label: lab, name, control: el })),
+  h('div', { class: 'actions' }, apply));
+  return frm;
+}
+
+/** A live region that tells screen-reader users the list changed. */
+function liveStatus() {
+  return h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
+}
+
+// ---- shared rendering ------------------------------------------------
+
+function short(s, n = 80) {
+  if (!s) return '';
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+function fmtMs(ms) {
+  if (typeof ms !== 'number') return '—';
+  return t('hist.ms', { n: new Intl.NumberFormat(lang(), { maximumFractionDigits: ms < 10 ? 1 : 0 }).format(ms) });
+}
+
+function statusBadge(status) {
+  return STATUSES.includes(status) ? badge(status) : h('span', { class: 'badge' }, status || '—');
+}
+
+/**
+ * endpointLabels returns a function id → Promise of the endpoint's URL (or
+ * its id when it cannot be read, e.g. deleted), fetching each endpoint
+ * once per page.
+ */
+function endpointLabels(ctx) {
+  const cache = new Map();
+  return (id) => {
+    if (!cache.has(id)) {
+      cache.set(id, api('GET', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(id)}`, undefined, { signal: ctx.signal })
+        .then((ep) => ep.url || id, () => id));
+    }
+    return cache.get(id);
+  };
+}
+
+/** A link to an endpoint whose text becomes its URL once known. */
+function endpointLink(ctx, id, label) {
+  const a = h('a', { href: ctx.appHref(`/endpoints/${seg(id)}`), class: 'mono' }, id);
+  if (label) {
+    label(id).then((text) => {
+      a.textContent = text;
+      if (text !== id) a.title = id;
+    });
+  }
+  return a;
+}
+
+function fact(name, value) {
+  return [h('dt', null, name), h('dd', null, value)];
+}
+
+/**
+ * deliveriesTable lists deliveries; opts.endpoint adds the endpoint column
+ * (with label lookups), opts.eventType the event type column.
+ */
+function deliveriesTable(ctx, rows, opts) {
+  return h('div', { class: 'table-wrap' },
+    h('table', { class: 'deliveries' },
+      h('thead', null, h('tr', null,
+        h('th', { scope: 'col' }, t('hist.delivery')),
+        h('th', { scope: 'col' }, t('hist.created')),
+        opts.eventType ? h('th', { scope: 'col' }, t('hist.eventType')) : null,
+        opts.endpoint ? h('th', { scope: 'col' }, t('hist.endpoint')) : null,
+        h('th', { scope: 'col' }, t('hist.status')),
+        h('th', { scope: 'col', class: 'num' }, t('hist.attempts')),
+        h('th', { scope: 'col' }, t('hist.lastError')),
+        h('th', { scope: 'col' }, t('hist.nextAttempt')))),
+      h('tbody', null, rows.map((d) => h('tr', null,
+        h('td', null, h('a', { href: ctx.appHref(`/deliveries/${seg(d.id)}`), class: 'mono' }, d.id)),
+        h('td', null, timeEl(d.created_at)),
+        opts.eventType ? h('td', null, h('span', { class: 'mono nowrap' }, d.event_type),
+          d.test ? [' ', h('span', { class: 'badge badge-test' }, t('hist.testBadge'))] : null) : null,
+        opts.endpoint ? h('td', null, endpointLink(ctx, d.endpoint_id, opts.endpoint)) : null,
+        h('td', null, statusBadge(d.status)),
+        h('td', { class: 'num' }, String(d.attempt_count ?? 0)),
+        h('td', { class: 'last-error', title: d.last_error || null }, d.last_error ? short(d.last_error) : '—'),
+        h('td', null, d.status === 'pending' ? timeEl(d.next_attempt_at) : '—'))))));
+}
+
+/**
+ * pagedList wires a filtered, paged list: fetch(filters, cursor) returns a
+ * page, draw(page, filters) its table. Errors naming a filter field are
+ * shown next to that field; others fail the page on first load, and are
+ * toasted later.
+ */
+function pagedList(ctx, { form, fields, fetch, draw, announce }) {
+  const body = h('div', { class: 'list-body' });
+  const live = liveStatus();
+  let filters = {};
+  let cursor = '';
+  const load = async (c, user = true) => {
+    body.setAttribute('aria-busy', 'true');
+    try {
+      const page = await fetch(filters, c);
+      cursor = c;
+      clearErrors(form());
+      replace(body, draw(page, filters), pager(page, c, (next) => load(next)));
+      if (user) live.textContent = announce(page.data.length);
+    } catch (err) {
+      if (err && err.name === 'AbortError') throw err;
+      if (err && err.field && fields.includes(err.field)) {
+        replace(body);
+        showErrors(form(), err);
+      } else if (!user) {
+        throw err;
+      } else {
+        toast(err.message, 'error');
+      }
+    } finally {
+      body.removeAttribute('aria-busy');
+    }
+  };
+  return {
+    body: h('div', null, live, body),
+    start: (f) => { filters = f; return load('', false); },
+    apply: (f) => { filters = f; keepFilters(f); return load(''); },
+    refresh: () => load(cursor),
+  };
+}
+
+function refreshButton(list) {
+  return h('button', {
+    type: 'button',
+    class: 'secondary',
+    onclick: async (e) => {
+      const b = e.currentTarget;
+      b.disabled = true;
+      try { await list.refresh(); } finally { b.disabled = false; }
+    },
+  }, t('action.refresh'));
+}
+
+const noFilters = (f) => Object.values(f).every((v) => !v);
+
+// ---- pages -----------------------------------------------------------
+
+/** An endpoint's deliveries: /apps/:app/endpoints/:id/deliveries. */
+export async function endpointDeliveries(ctx) {
+  const { id } = ctx.params;
+  const ep = await api('GET', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(id)}`, undefined, { signal: ctx.signal });
+  const initial = urlFilters(['status', 'since', 'until']);
+  let frm;
+  const list = pagedList(ctx, {
+    form: () => frm,
+    fields: ['status', 'since', 'until'],
+    fetch: (f, cursor) => api('GET', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(id)}/deliveries${query({
+      include_attempts: 'false', ...f, cursor, limit: 50,
+    })}`, undefined, { signal: ctx.signal }),
+    draw: (page, f) => (page.data.length === 0
+      ? empty(noFilters(f) ? t('hist.noDeliveries') : t('hist.noDeliveriesFiltered'))
+      : deliveriesTable(ctx, page.data, { eventType: true })),
+    announce: (n) => t('hist.shownDeliveries', { n }),
+  });
+  frm = filterForm('delivery-filters', t('hist.filters'), {
+    status: [t('hist.status'), statusSelect(initial.status)],
+    since: [t('hist.since'), timeInput(initial.since)],
+    until: [t('hist.until'), timeInput(initial.until)],
+  }, (f) => list.apply(f));
+  await list.start(initial);
+  return h('section', null,
+    pageHeader(t('hist.title'),
+      h('a', { class: 'button', href: ctx.appHref(`/endpoints/${seg(id)}`) }, t('hist.backToEndpoint')),
+      refreshButton(list)),
+    h('p', { class: 'page-subtitle mono' }, ep.url),
+    ep.description ? h('p', { class: 'muted' }, ep.description) : null,
+    frm,
+    list.body);
+}
+
+/** Request and response of one attempt. */
+function attemptSection(ctx, at, newest) {
+  const n = at.attempt;
+  const headingId = `attempt-${n}-title`;
+  const resp = at.response;
+  const ok = !at.error_kind && resp && resp.status_code >= 200 && resp.status_code < 300;
+  const req = at.request || {};
+  const outcome = [];
+  if (resp) outcome.push(badge(ok ? 'succeeded' : 'failed', t('hist.statusCode', { code: resp.status_code })));
+  if (at.error_kind && at.error_kind !== 'http_status') {
+    outcome.push(badge('failed', t(`hist.errorKind.${at.error_kind}`) === `hist.errorKind.${at.error_kind}` ? at.error_kind : t(`hist.errorKind.${at.error_kind}`)));
+  }
+  if (!resp && !at.error_kind) outcome.push(h('span', { class: 'muted' }, t('hist.noResponse')));
+  const trig = t(`hist.trigger.${at.trigger}`);
+  return h('section', { class: 'attempt card', 'aria-labelledby': headingId },
+    h('h3', { id: headingId }, t('hist.attempt', { n })),
+    h('dl', { class: 'facts' },
+      fact(t('hist.trigger'), trig === `hist.trigger.${at.trigger}` ? at.trigger : trig),
+      fact(t('hist.time'), timeEl(at.created_at)),
+      fact(t('hist.latency'), fmtMs(at.latency_ms)),
+      fact(t('hist.outcome'), h('span', { class: 'row' }, outcome)),
+      at.error ? fact(t('hist.error'), h('span', { class: 'attempt-error' }, at.error)) : null),
+    h('details', { class: 'attempt-part', open: newest },
+      h('summary', null, t('hist.request')),
+      codeBlock(`${req.method || ''} ${req.url || ''}`, t('hist.requestLine', { n })),
+      h('h4', null, t('hist.headers')),
+      codeBlock(headerLines(req.headers) || '—', t('hist.requestHeaders', { n })),
+      h('h4', null, t('hist.body')),
+      codeBlock(req.body ? pretty(req.body) : t('hist.emptyBody'), t('hist.requestBody', { n }))),
+    h('details', { class: 'attempt-part', open: newest },
+      h('summary', null, t('hist.response')),
+      resp ? [
+        h('p', null, badge(ok ? 'succeeded' : 'failed', t('hist.statusCode', { code: resp.status_code }))),
+        h('h4', null, t('hist.headers')),
+        codeBlock(headerLines(resp.headers) || '—', t('hist.responseHeaders', { n })),
+        h('h4', null, t('hist.body')),
+        codeBlock(resp.body ? pretty(resp.body) : t('hist.emptyBody'), t('hist.responseBody', { n })),
+        resp.body_truncated ? h('p', { class: 'hint truncated' }, t('hist.truncated')) : null,
+      ] : h('p', { class: 'muted' }, t('hist.noResponse'))));
+}
+
+/** One delivery with its attempts: /apps/:app/deliveries/:id. */
+export async function delivery(ctx) {
+  const path = `/v1/apps/${seg(ctx.app)}/deliveries/${seg(ctx.params.id)}`;
+  const d0 = await api('GET', path, undefined, { signal: ctx.signal });
+  const body = h('div');
+  const draw = (d) => {
+    const attempts = [...(d.attempts || [])].sort((a, b) => b.attempt - a.attempt);
+    replace(body,
+      h('section', { class: 'card' },
+        h('dl', { class: 'facts' },
+          fact(t('hist.status'), statusBadge(d.status)),
+          fact(t('hist.eventType'), h('span', { class: 'mono' }, d.event_type)),
+          fact(t('hist.event'), h('a', { class: 'mono', href: ctx.appHref(`/events/${seg(d.event_id)}`) }, d.event_id)),
+          fact(t('hist.endpoint'), endpointLink(ctx, d.endpoint_id, endpointLabels(ctx))),
+          fact(t('hist.test'), d.test ? t('hist.yes') : t('hist.no')),
+          fact(t('hist.created'), timeEl(d.created_at)),
+          fact(t('hist.updated'), timeEl(d.updated_at)),
+          fact(t('hist.nextAttempt'), d.status === 'pending' ? timeEl(d.next_attempt_at) : '—'),
+          fact(t('hist.attemptCount'), String(d.attempt_count ?? 0)),
+          fact(t('hist.lastError'), d.last_error || '—'))),
+      h('h2', null, t('hist.attemptsTitle')),
+      attempts.length ? attempts.map((at, i) => attemptSection(ctx, at, i === 0)) : empty(t('hist.noAttempts')));
+  };
+  draw(d0);
+  const resend = ctx.readOnly ? null : h('button', {
+    type: 'button',
+    id: 'resend',
+    class: 'primary',
+    onclick: async () => {
+      resend.disabled = true;
+      resend.textContent = t('hist.resending');
+      try {
+        const out = await api('POST', `${path}/resend`, undefined, { signal: ctx.signal });
+        draw(out.delivery);
+        const at = out.attempt || {};
+        const ok = !at.error_kind && at.response && at.response.status_code < 300;
+        toast(t('hist.resent', { n: at.attempt ?? '', outcome: ok ? t('hist.resentOk') : t('hist.resentFailed') }), ok ? 'ok' : 'error');
+      } catch (err) {
+        if (err && err.name === 'AbortError') return;
+        toast(err.message, 'error');
+      } finally {
+        resend.disabled = false;
+        resend.textContent = t('hist.resend');
+        // Disabling the button dropped its focus: give it back.
+        if (!document.activeElement || document.activeElement === document.body) resend.focus();
+      }
+    },
+  }, t('hist.resend'));
+  return h('section', null,
+    pageHeader(t('hist.deliveryTitle', { id: d0.id }), resend),
+    body);
+}
+
+/** The app's events: /apps/:app/events. */
+export async function events(ctx) {
+  const initial = urlFilters(['event_type', 'since', 'until']);
+  let frm;
+  const list = pagedList(ctx, {
+    form: () => frm,
+    fields: ['event_type', 'since', 'until'],
+    fetch: (f, cursor) => api('GET', `/v1/apps/${seg(ctx.app)}/events${query({ ...f, cursor, limit: 50 })}`, undefined, { signal: ctx.signal }),
+    draw: (page, f) => (page.data.length === 0
+      ? empty(noFilters(f) ? t('hist.noEvents') : t('hist.noEventsFiltered'))
+      : h('div', { class: 'table-wrap' },
+        h('table', null,
+          h('thead', null, h('tr', null,
+            h('th', { scope: 'col' }, t('hist.time')),
+            h('th', { scope: 'col' }, t('hist.type')),
+            h('th', { scope: 'col' }, t('hist.id')))),
+          h('tbody', null, page.data.map((ev) => h('tr', null,
+            h('td', null, timeEl(ev.created_at)),
+            h('td', null, h('span', { class: 'mono nowrap' }, ev.event_type)),
+            h('td', null, h('a', { class: 'mono', href: ctx.appHref(`/events/${seg(ev.id)}`) }, ev.id)))))))),
+    announce: (n) => t('hist.shownEvents', { n }),
+  });
+  // The catalog's names as suggestions; free text still works.
+  const listId = 'event-type-options';
+  const typeInput = h('input', { type: 'text', value: initial.event_type, list: listId, autocomplete: 'off', spellcheck: 'false', placeholder: t('hist.eventTypeAll') });
+  const options = h('datalist', { id: listId });
+  api('GET', `/v1/event-types${query({ limit: 250 })}`, undefined, { signal: ctx.signal })
+    .then((p) => replace(options, p.data.map((et) => h('option', { value: et.name }))), () => {});
+  frm = filterForm('event-filters', t('hist.filters'), {
+    event_type: [t('hist.eventType'), typeInput],
+    since: [t('hist.since'), timeInput(initial.since)],
+    until: [t('hist.until'), timeInput(initial.until)],
+  }, (f) => list.apply(f));
+  frm.append(options);
+  await list.start(initial);
+  return h('section', null,
+    pageHeader(t('hist.eventsTitle'), refreshButton(list)),
+    frm,
+    list.body);
+}
+
+function routingView(ctx, routing, label) {
+  if (!routing) return h('p', { class: 'muted' }, t('hist.routingNone'));
+  const matched = routing.matched || [];
+  const skipped = routing.skipped || [];
+  const reason = (r) => {
+    if (r === 'filter' || r === 'sampled_out') return t(`hist.reason.${r}`);
+    if (r.startsWith('filter_error:')) return t('hist.reason.filter_error', { message: r.slice('filter_error:'.length).trim() });
+    return r;
+  };
+  return h('div', { class: 'routing' },
+    h('p', { class: 'hint' }, t('hist.routingHint')),
+    !matched.length && !skipped.length ? h('p', null, t('hist.routingNobody')) : null,
+    matched.length ? [
+      h('h3', null, t('hist.matched', { n: matched.length })),
+      h('ul', { class: 'routing-matched' }, matched.map((id) => h('li', null, endpointLink(ctx, id, label)))),
+    ] : null,
+    skipped.length ? [
+      h('h3', null, t('hist.skipped', { n: skipped.length })),
+      h('div', { class: 'table-wrap' }, h('table', null,
+        h('thead', null, h('tr', null,
+          h('th', { scope: 'col' }, t('hist.endpoint')),
+          h('th', { scope: 'col' }, t('hist.reason')))),
+        h('tbody', null, skipped.map((s) => h('tr', null,
+          h('td', null, endpointLink(ctx, s.endpoint_id, label)),
+          h('td', null, reason(s.reason || ''))))))),
+    ] : null);
+}
+
+/** One event: /apps/:app/events/:id. */
+export async function event(ctx) {
+  const evPath = `/v1/apps/${seg(ctx.app)}/events/${seg(ctx.params.id)}`;
+  const ev = await api('GET', evPath, undefined, { signal: ctx.signal });
+  const label = endpointLabels(ctx);
+  const initial = urlFilters(['status']);
+  let frm;
+  const list = pagedList(ctx, {
+    form: () => frm,
+    fields: ['status'],
+    fetch: (f, cursor) => api('GET', `${evPath}/deliveries${query({ include_attempts: 'false', ...f, cursor, limit: 50 })}`, undefined, { signal: ctx.signal }),
+    draw: (page, f) => (page.data.length === 0
+      ? empty(noFilters(f) ? t('hist.noEventDeliveries') : t('hist.noDeliveriesFiltered'))
+      : deliveriesTable(ctx, page.data, { endpoint: label })),
+    announce: (n) => t('hist.shownDeliveries', { n }),
+  });
+  frm = filterForm('event-delivery-filters', t('hist.filters'), {
+    status: [t('hist.status'), statusSelect(initial.status)],
+  }, (f) => list.apply(f));
+  await list.start(initial);
+  const typeText = h('span', { class: 'mono' }, ev.event_type);
+  return h('section', null,
+    pageHeader(t('hist.eventTitle', { id: ev.id }), refreshButton(list)),
+    h('div', { class: 'grid-2' },
+      h('section', { class: 'card', 'aria-labelledby': 'event-facts-title' },
+        h('h2', { id: 'event-facts-title', class: 'visually-hidden' }, t('hist.event')),
+        h('dl', { class: 'facts' },
+          fact(t('hist.type'), ctx.mode === 'console'
+            ? h('a', { class: 'mono', href: ctx.href(`/event-types/${seg(ev.event_type)}`) }, ev.event_type) : typeText),
+          fact(t('hist.id'), h('span', { class: 'mono' }, ev.id)),
+          fact(t('hist.idemKey'), ev.idempotency_key ? h('span', { class: 'mono' }, ev.idempotency_key) : '—'),
+          fact(t('hist.created'), timeEl(ev.created_at)))),
+      h('section', { class: 'card hist-card', 'aria-labelledby': 'event-routing-title' },
+        h('h2', { id: 'event-routing-title' }, t('hist.routing')),
+        routingView(ctx, ev.routing, label))),
+    h('h2', null, t('hist.payload')),
+    codeBlock(JSON.stringify(ev.payload, null, 2) ?? '', t('hist.payload')),
+    h('h2', { id: 'event-deliveries-title' }, t('hist.eventDeliveries')),
+    frm,
+    list.body);
+}
