@@ -236,28 +236,21 @@ func (tb *tab) fill(sel, value string) {
 		chromedp.SendKeys(chromedp.CSS(sel), value))
 }
 
-// evalString and evalBool run JavaScript in the page.
-func (tb *tab) evalString(js string) string {
+// evalAs runs JavaScript in the page and returns its value.
+func evalAs[T any](tb *tab, js string) T {
 	tb.b.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
 	if err != nil {
 		tb.fail(err)
 	}
 	return v
 }
 
-func (tb *tab) evalBool(js string) bool {
-	tb.b.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
-	if err != nil {
-		tb.fail(err)
-	}
-	return v
-}
+func (tb *tab) evalString(js string) string { tb.b.t.Helper(); return evalAs[string](tb, js) }
+
+func (tb *tab) evalBool(js string) bool { tb.b.t.Helper(); return evalAs[bool](tb, js) }
 
 // shot saves a full-page screenshot as <name>.png.
 func (tb *tab) shot(name string) {

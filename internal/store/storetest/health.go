@@ -359,16 +359,19 @@ func testEndpointStats(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "EndpointStats missing")
 }
 
+// round6 rounds a rate or latency to a millionth, so that drivers'
+// float arithmetic compares equal.
+func round6(f *float64) *float64 {
+	if f == nil {
+		return nil
+	}
+	r := math.Round(*f*1e6) / 1e6
+	return &r
+}
+
 // equalStats compares stats, rates and latencies to a millionth.
 func equalStats(t *testing.T, what string, got, want *herald.EndpointStats) {
 	t.Helper()
-	round := func(f *float64) *float64 {
-		if f == nil {
-			return nil
-		}
-		r := math.Round(*f*1e6) / 1e6
-		return &r
-	}
 	if got == nil {
 		t.Fatalf("%s: nil", what)
 	}
@@ -376,9 +379,9 @@ func equalStats(t *testing.T, what string, got, want *herald.EndpointStats) {
 	g.Series, w.Series = nil, nil // compared by equalSeries
 	for _, st := range []*herald.EndpointStats{&g, &w} {
 		for _, win := range []*herald.StatsWindow{&st.Hour, &st.Day, &st.Week} {
-			win.SuccessRate = round(win.SuccessRate)
+			win.SuccessRate = round6(win.SuccessRate)
 		}
-		st.LatencyP50MS, st.LatencyP99MS = round(st.LatencyP50MS), round(st.LatencyP99MS)
+		st.LatencyP50MS, st.LatencyP99MS = round6(st.LatencyP50MS), round6(st.LatencyP99MS)
 	}
 	equal(t, what, &g, &w)
 }
@@ -396,18 +399,11 @@ func emptySeries(now time.Time) []herald.StatsBucket {
 // equalSeries compares charts, rates and latencies to a millionth.
 func equalSeries(t *testing.T, what string, got, want []herald.StatsBucket) {
 	t.Helper()
-	round := func(f *float64) *float64 {
-		if f == nil {
-			return nil
-		}
-		r := math.Round(*f*1e6) / 1e6
-		return &r
-	}
 	norm := func(bs []herald.StatsBucket) []herald.StatsBucket {
 		out := slices.Clone(bs)
 		for i := range out {
 			out[i].Start = out[i].Start.UTC()
-			out[i].SuccessRate, out[i].LatencyP50MS, out[i].LatencyP99MS = round(out[i].SuccessRate), round(out[i].LatencyP50MS), round(out[i].LatencyP99MS)
+			out[i].SuccessRate, out[i].LatencyP50MS, out[i].LatencyP99MS = round6(out[i].SuccessRate), round6(out[i].LatencyP50MS), round6(out[i].LatencyP99MS)
 		}
 		return out
 	}
