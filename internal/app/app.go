@@ -137,6 +137,9 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 		scheme = "https://"
 	}
 	log.Info("herald is listening", "addr", scheme+ln.Addr().String(), "store", storeName(cfg), "role", cfg.Role, "node", owner, "version", herald.Version)
+	if cfg.Role != "worker" {
+		log.Info("the web console is at " + scheme + ln.Addr().String() + "/console/ (sign in with the admin token or an API key)")
+	}
 
 	// Retention runs beside delivery; it is stopped (and waited for)
 	// before the store closes.

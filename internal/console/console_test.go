@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,6 +18,11 @@ func TestConsoleEndToEnd(t *testing.T) {
 	b := newBrowser(t)
 	s := heraldtest.Start(t, heraldtest.Options{})
 	rc := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), "fail-me") {
+			http.Error(w, "not today", http.StatusServiceUnavailable)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Receiver", "e2e")
 		_, _ = w.Write([]byte(`{"received":true,"by":"e2e-receiver"}`))
@@ -93,6 +99,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	tb.fill(`textarea[name=body_template]`, `{"text": "Contact from {{name}}"}`)
 	tb.click(`#endpoint-form button[type=submit]`)
 	tb.waitText("main", "Send test")
+	tb.waitFor("#stats-chart svg") // the page has settled: a click lands where it aims
 	var eps struct {
 		Data []struct {
 			ID         string
@@ -132,10 +139,13 @@ func TestConsoleEndToEnd(t *testing.T) {
 
 	// Disable, then enable again, with the switch.
 	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/" + epID)
+	tb.waitFor("#stats-chart svg")
 	tb.click("#endpoint-enabled")
 	waitEnabled(t, s, appID, epID, false)
+	tb.until(`(() => { const e = document.querySelector('#endpoint-enabled'); return !e.checked && !e.disabled; })()`)
 	tb.click("#endpoint-enabled")
 	waitEnabled(t, s, appID, epID, true)
+	tb.until(`(() => { const e = document.querySelector('#endpoint-enabled'); return e.checked && !e.disabled; })()`)
 	tb.shot("07-endpoint-detail")
 	checkLabels(t, tb, "endpoint page")
 	// The keyboard's first stop is the skip link, which moves focus to
@@ -150,6 +160,25 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if got := tb.evalString(`document.activeElement.id`); got != "main" {
 		t.Errorf("the skip link moved focus to %q, not to the page's content", got)
 	}
+
+	// Recover: a delivery that failed every attempt is queued again, and
+	// the job's progress shows until it finishes.
+	// (The app's schedule, typed in its form above, retries for a
+	// minute; this endpoint gives up sooner.)
+	s.MustDo("PATCH", "/v1/apps/"+appID+"/endpoints/"+epID, map[string]any{"retry_schedule": "100ms"}, nil, 200)
+	var failed struct{ ID string }
+	s.MustDo("POST", "/v1/apps/"+appID+"/events", map[string]any{"event_type": "form.submitted",
+		"payload": map[string]any{"form": "contact", "email": "jiro@example.com", "name": "fail-me"}}, &failed, 202)
+	waitDeliveryFailed(t, s, appID, failed.ID)
+	before := len(rc.Requests())
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/" + epID)
+	tb.click("#recover-form button[type=submit]")
+	tb.waitText(`section[aria-labelledby=recover-heading]`, "1 of 1")
+	if got := tb.evalString(`String(document.querySelector('#job-progress').value) + '/' + document.querySelector('#job-progress').max`); got != "1/1" {
+		t.Errorf("job progress %s, want 1/1", got)
+	}
+	rc.Wait(t, before+1, 10*time.Second)
+	tb.shot("07b-endpoint-recovered")
 
 	// The phone's width: the endpoint page and the form fit.
 	tb.phone(true)
@@ -199,6 +228,23 @@ func checkLabels(t *testing.T, tb *tab, page string) {
 	t.Helper()
 	for _, c := range tb.unlabelled() {
 		t.Errorf("%s: a control without a label: %s", page, c)
+	}
+}
+
+// waitDeliveryFailed waits until the event's one delivery has given up.
+func waitDeliveryFailed(t *testing.T, s *heraldtest.Server, app, event string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var ds struct{ Data []struct{ Status string } }
+		s.MustDo("GET", "/v1/apps/"+app+"/events/"+event+"/deliveries", nil, &ds, 200)
+		if len(ds.Data) == 1 && ds.Data[0].Status == "failed" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries of %s: %+v, want one failed", event, ds.Data)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
