@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,4 +65,64 @@ func BenchmarkEndToEnd(b *testing.B) {
 	elapsed := time.Since(start)
 	b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "delivered/s")
+}
+
+// BenchmarkFanout sends events of one type to an app with 300 endpoints,
+// all subscribed, from 16 concurrent clients, and waits until every
+// endpoint has every event: the path where each event makes many
+// deliveries and most of the store's work is per delivery, not per event.
+// b.N counts events; the figure that matters is deliveries/s.
+func BenchmarkFanout(b *testing.B) {
+	const endpoints = 300
+	var got atomic.Int64
+	var want atomic.Int64
+	done := make(chan struct{})
+	// One light receiver for every endpoint (paths differ): recording every
+	// request as heraldtest's receiver does would cost more than sending.
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if got.Add(1) == want.Load() {
+			close(done)
+		}
+	}))
+	b.Cleanup(rc.Close)
+	s := heraldtest.Start(b, heraldtest.Options{})
+	s.Setup(rc.URL+"/r/0", nil)
+	for i := 1; i < endpoints; i++ {
+		s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": fmt.Sprintf("%s/r/%d", rc.URL, i)}, nil, 201)
+	}
+	payload := fmt.Sprintf(`{"event_type":"lead.created","payload":{"pad":%q}}`, strings.Repeat("x", 1000))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	want.Store(int64(b.N) * endpoints)
+	b.ResetTimer()
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				req, _ := http.NewRequest("POST", s.URL+"/v1/apps/acme/events", bytes.NewBufferString(payload))
+				req.Header.Set("Authorization", "Bearer "+heraldtest.Token)
+				resp, err := client.Do(req)
+				if err != nil || resp.StatusCode != 202 {
+					b.Errorf("post: %v %v", err, resp)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	accepted := time.Since(start)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("receivers got %d of %d", got.Load(), want.Load())
+	}
+	elapsed := time.Since(start)
+	b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
+	b.ReportMetric(float64(want.Load())/elapsed.Seconds(), "deliveries/s")
 }

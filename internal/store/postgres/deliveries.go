@@ -140,8 +140,8 @@ const claimMaxRead = 10000
 // With p.PerEndpoint, rows are read in pages and picked in Go; once an
 // endpoint reaches its cap, the next page leaves it out in SQL, so that one
 // endpoint's large backlog at the head of the queue is stepped over in the
-// index. The picked rows are then leased and returned with their events and
-// endpoints by one statement.
+// index. The picked rows are then leased by one statement, and their
+// events and endpoints read once each (see loadJobs).
 func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
 	lim := p.Limit
 	if lim <= 0 {
@@ -160,27 +160,18 @@ func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*stor
 				UPDATE deliveries SET lease_owner = $2, lease_until = $3
 				WHERE id = ANY($1::text[])
 				RETURNING *)
-			SELECT `+deliveryCols+`, `+eventCols+`, `+endpointCols+`
-			FROM d
-			JOIN events ev ON ev.id = d.event_id
-			JOIN endpoints e ON e.id = d.endpoint_id
+			SELECT `+deliveryCols+` FROM d
 			ORDER BY d.next_attempt_at, d.id`,
 			ids, p.Owner, ts(p.LeaseUntil))
 		if err != nil {
 			return fmt.Errorf("claim: lease: %w", err)
 		}
-		defer rows.Close()
-		jobs = make([]*store.Job, 0, len(ids))
-		for rows.Next() {
-			j, err := scanJob(rows)
-			if err != nil {
-				return fmt.Errorf("claim: lease: %w", err)
-			}
-			j.Leased = true
-			jobs = append(jobs, j)
-		}
-		if err := rows.Err(); err != nil {
+		ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*herald.Delivery, error) { return scanDelivery(r) })
+		if err != nil {
 			return fmt.Errorf("claim: lease: %w", err)
+		}
+		if jobs, err = loadJobs(ctx, tx, ds); err != nil {
+			return fmt.Errorf("claim: %w", err)
 		}
 		return nil
 	})
@@ -264,6 +255,65 @@ func pickDue(ctx context.Context, tx pgx.Tx, p store.ClaimParams, lim int) ([]st
 			return ids, nil
 		}
 	}
+}
+
+// loadJobs returns ds as leased jobs with their events and endpoints, in
+// the order of ds; a delivery whose event or endpoint row is gone is left
+// out.
+//
+// Each distinct event and endpoint is read once: with fan-out, one claim
+// holds the same event for hundreds of endpoints, and a join would send
+// and decode its payload and routing (which lists every endpoint it went
+// to) once per delivery, a cost that grows with the square of the
+// fan-out. Jobs of one event share one *herald.Event, as EventsEnqueue's
+// do.
+func loadJobs(ctx context.Context, tx pgx.Tx, ds []*herald.Delivery) ([]*store.Job, error) {
+	events := map[string]*herald.Event{}
+	endpoints := map[string]*herald.Endpoint{}
+	var evIDs, epIDs []string
+	for _, d := range ds {
+		if _, ok := events[d.EventID]; !ok {
+			events[d.EventID] = nil
+			evIDs = append(evIDs, d.EventID)
+		}
+		if _, ok := endpoints[d.EndpointID]; !ok {
+			endpoints[d.EndpointID] = nil
+			epIDs = append(epIDs, d.EndpointID)
+		}
+	}
+	var b pgx.Batch
+	b.Queue(`SELECT `+eventCols+` FROM events ev WHERE ev.id = ANY($1::text[])`, evIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			ev, err := scanEvent(rows)
+			if err != nil {
+				return err
+			}
+			events[ev.ID] = ev
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT `+endpointCols+` FROM endpoints e WHERE e.id = ANY($1::text[])`, epIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			ep, err := scanEndpoint(rows)
+			if err != nil {
+				return err
+			}
+			endpoints[ep.ID] = ep
+		}
+		return rows.Err()
+	})
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	jobs := make([]*store.Job, 0, len(ds))
+	for _, d := range ds {
+		ev, ep := events[d.EventID], endpoints[d.EndpointID]
+		if ev == nil || ep == nil {
+			continue
+		}
+		jobs = append(jobs, &store.Job{Delivery: d, Event: ev, Endpoint: ep, Leased: true})
+	}
+	return jobs, nil
 }
 
 // jobSelect reads deliveries with their events and endpoints; scanJob

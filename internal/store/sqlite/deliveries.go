@@ -170,7 +170,7 @@ func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*stor
 		if len(ids) == 0 {
 			return nil
 		}
-		if jobs, err = loadJobs(ctx, tx, ids); err != nil {
+		if jobs, err = db.loadJobs(ctx, tx, ids); err != nil {
 			return err
 		}
 		return execChunked(ctx, tx, ids,
@@ -308,41 +308,106 @@ func scanJob(s scanner) (*store.Job, error) {
 }
 
 // loadJobs reads the deliveries ids with their events and endpoints, in the
-// order of ids.
-func loadJobs(ctx context.Context, tx *sql.Tx, ids []string) ([]*store.Job, error) {
-	byID := make(map[string]*store.Job, len(ids))
+// order of ids; a delivery whose event or endpoint row is gone is left out.
+//
+// Deliveries, events and endpoints are read apart, and each distinct event
+// and endpoint once: with fan-out, one claim holds the same event for
+// hundreds of endpoints, and reading it through a join would copy and
+// decode its payload and routing (which lists every endpoint it went to)
+// once per delivery, a cost that grows with the square of the fan-out.
+// Jobs of one event share one *herald.Event, as EventsEnqueue's do. Events
+// are taken from db.events when there, and read ones are put there, since
+// the next claims, for the other endpoints, need them again.
+func (db *DB) loadJobs(ctx context.Context, tx *sql.Tx, ids []string) ([]*store.Job, error) {
+	byID := make(map[string]*herald.Delivery, len(ids))
+	var evIDs, epIDs []string
+	events := map[string]*herald.Event{}
+	endpoints := map[string]*herald.Endpoint{}
+	err := queryChunked(ctx, tx, ids, `SELECT `+deliveryCols+` FROM deliveries d WHERE d.id IN (%s)`, func(rows *sql.Rows) error {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return err
+		}
+		byID[d.ID] = d
+		if _, ok := events[d.EventID]; !ok {
+			events[d.EventID] = db.events.get(d.EventID)
+			if events[d.EventID] == nil {
+				evIDs = append(evIDs, d.EventID)
+			}
+		}
+		if _, ok := endpoints[d.EndpointID]; !ok {
+			endpoints[d.EndpointID] = nil
+			epIDs = append(epIDs, d.EndpointID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim: load: %w", err)
+	}
+	err = queryChunked(ctx, tx, evIDs, `SELECT `+eventCols+` FROM events ev WHERE ev.id IN (%s)`, func(rows *sql.Rows) error {
+		ev, size, err := scanEventSize(rows)
+		if err != nil {
+			return err
+		}
+		events[ev.ID] = ev
+		db.events.put(ev, size)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim: load events: %w", err)
+	}
+	err = queryChunked(ctx, tx, epIDs, `SELECT `+endpointCols+` FROM endpoints e WHERE e.id IN (%s)`, func(rows *sql.Rows) error {
+		ep, err := scanEndpoint(rows)
+		if err != nil {
+			return err
+		}
+		endpoints[ep.ID] = ep
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim: load endpoints: %w", err)
+	}
+	jobs := make([]*store.Job, 0, len(ids))
+	for _, id := range ids {
+		d := byID[id]
+		if d == nil {
+			continue
+		}
+		ev, ep := events[d.EventID], endpoints[d.EndpointID]
+		if ev == nil || ep == nil {
+			continue
+		}
+		jobs = append(jobs, &store.Job{Delivery: d, Event: ev, Endpoint: ep, Leased: true})
+	}
+	return jobs, nil
+}
+
+// queryChunked runs query, whose IN list is the %s, for ids in chunks of
+// inChunk, and calls scan for every row.
+func queryChunked(ctx context.Context, tx *sql.Tx, ids []string, query string, scan func(*sql.Rows) error) error {
 	for start := 0; start < len(ids); start += inChunk {
 		chunk := ids[start:min(start+inChunk, len(ids))]
 		args := make([]any, len(chunk))
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := tx.QueryContext(ctx, jobSelect+` WHERE d.id IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(chunk))), args...)
 		if err != nil {
-			return nil, fmt.Errorf("claim: load: %w", err)
+			return err
 		}
 		for rows.Next() {
-			j, err := scanJob(rows)
-			if err != nil {
+			if err := scan(rows); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("claim: load: %w", err)
+				return err
 			}
-			j.Leased = true
-			byID[j.Delivery.ID] = j
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, fmt.Errorf("claim: load: %w", err)
+			return err
 		}
 	}
-	jobs := make([]*store.Job, 0, len(ids))
-	for _, id := range ids {
-		if j := byID[id]; j != nil {
-			jobs = append(jobs, j)
-		}
-	}
-	return jobs, nil
+	return nil
 }
 
 // execChunked runs query, whose IN list is the %s, for ids in chunks of

@@ -33,7 +33,6 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		appExists := tx.StmtContext(ctx, db.stmts.appExists)
 		enabledEndpoints := tx.StmtContext(ctx, db.stmts.enabledEndpoints)
 		insertEvent := tx.StmtContext(ctx, db.stmts.insertEvent)
-		insertDelivery := tx.StmtContext(ctx, db.stmts.insertDelivery)
 
 		// Many events of one app in one batch is the common case: look
 		// the app and its endpoints up once.
@@ -41,6 +40,9 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		endpoints := map[string][]*herald.Endpoint{}
 		// Deliveries created, per app and month, written once at the end.
 		usage := usageCounts{}
+		// The deliveries' rows, deliveryArgs values each, written at the
+		// end with multi-row statements.
+		var dArgs []any
 
 		since := micro(p.IdempotencySince)
 		for i, in := range p.Events {
@@ -130,13 +132,13 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 					}
 					owner, until = p.LeaseOwner, micro(p.LeaseUntil)
 				}
-				if _, err := insertDelivery.ExecContext(ctx, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType,
-					created, owner, until); err != nil {
-					return fmt.Errorf("enqueue: insert delivery: %w", err)
-				}
+				dArgs = append(dArgs, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType, owner, until, created, created, created)
 				res.Jobs = append(res.Jobs, &store.Job{Delivery: d, Event: &ev, Endpoint: t.Endpoint, Leased: t.Lease})
 			}
 			usage.add(ev.AppID, ev.CreatedAt, len(res.Jobs))
+		}
+		if _, err := db.stmts.insertDeliveries.exec(ctx, tx, dArgs); err != nil {
+			return fmt.Errorf("enqueue: insert deliveries: %w", err)
 		}
 		return usage.write(ctx, tx, db.stmts.addUsage)
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // writerStmts are the statements of the hot paths (enqueue and record),
@@ -14,10 +15,12 @@ type writerStmts struct {
 	appExists        *sql.Stmt
 	enabledEndpoints *sql.Stmt
 	insertEvent      *sql.Stmt
-	insertDelivery   *sql.Stmt
 	insertAttempt    *sql.Stmt
 	recordDelivery   *sql.Stmt
 	addUsage         *sql.Stmt
+
+	// The deliveries of a batch, many rows per statement.
+	insertDeliveries multiRow
 }
 
 // retryOfDeleted is true in recordDelivery when the new status (?1) is
@@ -39,9 +42,6 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 			ORDER BY e.id`},
 		{&s.insertEvent, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`},
-		{&s.insertDelivery, `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
-			attempt_count, next_attempt_at, last_error, lease_owner, lease_until, created_at, updated_at)
-			VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, '', ?7, ?8, ?6, ?6)`},
 		// The attempt is inserted only if its delivery still exists; its
 		// number defaults to the delivery's next one.
 		{&s.insertAttempt, `INSERT INTO attempts (id, delivery_id, number, trigger, created_at,
@@ -71,15 +71,104 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 		}
 		*p.stmt = st
 	}
+	if err := s.insertDeliveries.prepare(ctx, w, deliveryArgs, insertDeliveriesSQL); err != nil {
+		s.close()
+		return err
+	}
 	return nil
+}
+
+// deliveryArgs is the number of arguments of one row of
+// insertDeliveriesSQL: id, app, event, endpoint, event type, lease owner,
+// lease end, and the creation time three times (it is also the first due
+// time and the update time).
+const deliveryArgs = 10
+
+// insertDeliveriesSQL inserts n new deliveries, deliveryArgs arguments
+// each.
+func insertDeliveriesSQL(n int) string {
+	return `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, lease_owner, lease_until,
+		created_at, next_attempt_at, updated_at, status, attempt_count, last_error) VALUES ` +
+		rowsSQL(n, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, '')`)
+}
+
+// rowsSQL repeats row n times, comma-separated.
+//
+// Multi-row statements use anonymous ? parameters only: the driver looks
+// each parameter's name up while binding, and with numbered ones (?NNN)
+// that lookup walks a list of all of them, which makes binding a
+// statement of thousands of parameters quadratic.
+func rowsSQL(n int, row string) string {
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// multiRowSizes are the row counts a multiRow statement is prepared for,
+// largest first. Any count is covered by at most three statements of each
+// size; the largest keeps a statement's arguments (at most 16 per row)
+// far below SQLite's limit of 32,766.
+var multiRowSizes = []int{256, 64, 16, 4, 1}
+
+// multiRow is one statement prepared for several numbers of rows, so that
+// a batch writes its rows with a few statements instead of one per row:
+// per statement, database/sql and the driver cost more than SQLite's own
+// work on one row.
+type multiRow struct {
+	perRow int
+	stmts  []*sql.Stmt // by the index of multiRowSizes
+}
+
+func (m *multiRow) prepare(ctx context.Context, w *sql.DB, perRow int, query func(n int) string) error {
+	m.perRow = perRow
+	for _, n := range multiRowSizes {
+		st, err := w.PrepareContext(ctx, query(n))
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		m.stmts = append(m.stmts, st)
+	}
+	return nil
+}
+
+// exec runs the statement in tx on args, m.perRow of them per row, in as
+// few statements as multiRowSizes allow, and returns the rows affected.
+func (m *multiRow) exec(ctx context.Context, tx *sql.Tx, args []any) (int64, error) {
+	rows := len(args) / m.perRow
+	var affected int64
+	for i, n := range multiRowSizes {
+		if rows < n {
+			continue
+		}
+		st := tx.StmtContext(ctx, m.stmts[i])
+		for ; rows >= n; rows -= n {
+			res, err := st.ExecContext(ctx, args[:n*m.perRow]...)
+			if err != nil {
+				return affected, err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return affected, err
+			}
+			affected += k
+			args = args[n*m.perRow:]
+		}
+	}
+	return affected, nil
+}
+
+func (m *multiRow) close() {
+	for _, st := range m.stmts {
+		st.Close()
+	}
+	m.stmts = nil
 }
 
 func (s *writerStmts) close() {
 	for _, st := range []*sql.Stmt{s.idempotent, s.appExists, s.enabledEndpoints,
-		s.insertEvent, s.insertDelivery, s.insertAttempt, s.recordDelivery, s.addUsage} {
+		s.insertEvent, s.insertAttempt, s.recordDelivery, s.addUsage} {
 		if st != nil {
 			st.Close()
 		}
 	}
+	s.insertDeliveries.close()
 	*s = writerStmts{}
 }

@@ -24,6 +24,116 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 	b.Run("Claim", func(b *testing.B) { benchClaim(b, newStore(b), 1, 0) })
 	b.Run("ClaimPerEndpoint", func(b *testing.B) { benchClaim(b, newStore(b), 10, 20) })
 	b.Run("Record", func(b *testing.B) { benchRecord(b, newStore(b)) })
+	b.Run("EnqueueFanout", func(b *testing.B) { benchEnqueueFanout(b, newStore(b)) })
+	b.Run("ClaimFanout", func(b *testing.B) { benchClaimFanout(b, newStore(b)) })
+	b.Run("RecordFanout", func(b *testing.B) { benchRecordFanout(b, newStore(b)) })
+}
+
+// fanoutEndpoints is the size of the fanout benchmarks' app: every event
+// makes one delivery per endpoint.
+const fanoutEndpoints = 300
+
+// routeFanout routes an event to every endpoint and records the routing on
+// it, as the engine's router does: the routing lists every endpoint, so
+// its size grows with the fanout.
+func routeFanout(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
+	r := &herald.Routing{Matched: make([]string, 0, len(eps)), Skipped: []herald.Skip{}}
+	ts := make([]store.Target, 0, len(eps))
+	for _, ep := range eps {
+		r.Matched = append(r.Matched, ep.ID)
+		ts = append(ts, store.Target{Endpoint: ep})
+	}
+	ev.Routing = r
+	return ts
+}
+
+// benchEnqueueFanout enqueues events of one app with fanoutEndpoints
+// endpoints, 10 events per call.
+func benchEnqueueFanout(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	app, _ := benchSetup(b, s, fanoutEndpoints)
+	const events = 10
+	for b.Loop() {
+		evs := benchEvents(app.ID, events, t0)
+		res, err := s.EventsEnqueue(ctx, store.EnqueueParams{Events: evs, Route: routeFanout})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res[0].Jobs) != fanoutEndpoints {
+			b.Fatalf("%d jobs, want %d", len(res[0].Jobs), fanoutEndpoints)
+		}
+	}
+	b.ReportMetric(float64(b.N*events*fanoutEndpoints)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// benchClaimFanout claims 1,000 deliveries at a time from a backlog of
+// events each routed to fanoutEndpoints endpoints: each claim holds few
+// events, each many times.
+func benchClaimFanout(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	app, _ := benchSetup(b, s, fanoutEndpoints)
+	for i := range 20 {
+		evs := benchEvents(app.ID, 1, t0.Add(time.Duration(i)*time.Microsecond))
+		if _, err := s.EventsEnqueue(ctx, store.EnqueueParams{Events: evs, Route: routeFanout}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	now := t0.Add(time.Hour)
+	const want = 1000
+	for b.Loop() {
+		jobs, err := s.DeliveriesClaim(ctx, store.ClaimParams{
+			Owner: "bench", Now: now, LeaseUntil: now.Add(time.Minute), Limit: want,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(jobs) != want {
+			b.Fatalf("claimed %d, want %d", len(jobs), want)
+		}
+		b.StopTimer()
+		if err := s.DeliveriesRelease(ctx, "bench", jobIDs(jobs)); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N*want)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// benchRecordFanout records successful first attempts of fresh deliveries,
+// 1,000 per call, as the recorder does when every endpoint answers 200.
+// The deliveries are made outside the timed part.
+func benchRecordFanout(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	app, _ := benchSetup(b, s, fanoutEndpoints)
+	body := string(benchPayload)
+	const batch = 1000
+	var ids []string
+	for b.Loop() {
+		b.StopTimer()
+		for len(ids) < batch {
+			evs := benchEvents(app.ID, 10, t0)
+			res, err := s.EventsEnqueue(ctx, store.EnqueueParams{Events: evs, Route: routeFanout})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range res {
+				ids = append(ids, jobIDs(r.Jobs)...)
+			}
+		}
+		now := t0.Add(time.Second)
+		rs := make([]store.AttemptResult, batch)
+		for j := range rs {
+			a := attempt(ids[j], 0, now, 200)
+			a.Request.Body = body
+			rs[j] = store.AttemptResult{Attempt: a, Status: herald.StatusSucceeded, Now: now}
+		}
+		ids = ids[batch:]
+		b.StartTimer()
+		if err := s.DeliveriesRecord(ctx, rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "attempts/s")
 }
 
 const benchBatch = 100
