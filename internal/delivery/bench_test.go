@@ -30,32 +30,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 	_ = rc
 	s := heraldtest.Start(b, heraldtest.Options{})
 	s.Setup(rc.URL, nil)
-	payload := fmt.Sprintf(`{"event_type":"lead.created","payload":{"pad":%q}}`, strings.Repeat("x", 1000))
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	want.Store(int64(b.N))
 	b.ResetTimer()
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(b.N) {
-				req, _ := http.NewRequest("POST", s.URL+"/v1/apps/acme/events", bytes.NewBufferString(payload))
-				req.Header.Set("Authorization", "Bearer "+heraldtest.Token)
-				resp, err := client.Do(req)
-				if err != nil || resp.StatusCode != 202 {
-					b.Errorf("post: %v %v", err, resp)
-					return
-				}
-				// Read to the end, or the connection is not reused.
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		}()
-	}
-	wg.Wait()
+	postEvents(b, s.URL, 64)
 	accepted := time.Since(start)
 	select {
 	case <-done:
@@ -91,31 +69,10 @@ func BenchmarkFanout(b *testing.B) {
 	for i := 1; i < endpoints; i++ {
 		s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": fmt.Sprintf("%s/r/%d", rc.URL, i)}, nil, 201)
 	}
-	payload := fmt.Sprintf(`{"event_type":"lead.created","payload":{"pad":%q}}`, strings.Repeat("x", 1000))
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	want.Store(int64(b.N) * endpoints)
 	b.ResetTimer()
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(b.N) {
-				req, _ := http.NewRequest("POST", s.URL+"/v1/apps/acme/events", bytes.NewBufferString(payload))
-				req.Header.Set("Authorization", "Bearer "+heraldtest.Token)
-				resp, err := client.Do(req)
-				if err != nil || resp.StatusCode != 202 {
-					b.Errorf("post: %v %v", err, resp)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		}()
-	}
-	wg.Wait()
+	postEvents(b, s.URL, 16)
 	accepted := time.Since(start)
 	select {
 	case <-done:
@@ -125,4 +82,33 @@ func BenchmarkFanout(b *testing.B) {
 	elapsed := time.Since(start)
 	b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
 	b.ReportMetric(float64(want.Load())/elapsed.Seconds(), "deliveries/s")
+}
+
+// postEvents posts b.N lead.created events of 1 KiB to app acme from
+// clients concurrent clients over keep-alive connections, and returns once
+// every one was answered 202.
+func postEvents(b *testing.B, base string, clients int) {
+	payload := fmt.Sprintf(`{"event_type":"lead.created","payload":{"pad":%q}}`, strings.Repeat("x", 1000))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				req, _ := http.NewRequest("POST", base+"/v1/apps/acme/events", bytes.NewBufferString(payload))
+				req.Header.Set("Authorization", "Bearer "+heraldtest.Token)
+				resp, err := client.Do(req)
+				if err != nil || resp.StatusCode != 202 {
+					b.Errorf("post: %v %v", err, resp)
+					return
+				}
+				// Read to the end, or the connection is not reused.
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
 }
