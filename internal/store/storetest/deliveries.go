@@ -22,6 +22,7 @@ var deliveryCases = []testCase{
 	{"DeliveriesRecord/attempts_in_order", testRecordAttemptsInOrder},
 	{"DeliveriesRecord/vanished_delivery", testRecordVanished},
 	{"DeliveriesRecord/endpoint_deleted_in_flight", testRecordEndpointDeleted},
+	{"DeliveriesRecord/large_batch", testRecordLargeBatch},
 	{"DeliveriesRelease", testRelease},
 	{"LeasesExtend", testLeasesExtend},
 	{"LeasesReleaseAll", testLeasesReleaseAll},
@@ -353,6 +354,78 @@ func testRecordVanished(t *testing.T, s store.Store) {
 	_, err := s.DeliveryGet(ctx, a.ID, "dlv_vanished")
 	wantErr(t, err, store.ErrNotFound, "DeliveryGet vanished")
 	noErr(t, s.DeliveriesRecord(ctx, nil), "DeliveriesRecord of nothing")
+}
+
+// testRecordLargeBatch records one batch larger than any one statement of
+// a driver that writes many rows per statement, with every outcome, a
+// vanished delivery, and two attempts of one delivery whose numbers are
+// left to the store: the batch must read as its results recorded one by
+// one, in order.
+func testRecordLargeBatch(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	times := make([]time.Time, 300)
+	for i := range times {
+		times[i] = t0
+	}
+	ids := mkDeliveries(t, s, a.ID, times...)
+	now := at(time.Minute)
+	retryAt := at(time.Hour)
+	claim(t, s, store.ClaimParams{Now: now, LeaseUntil: at(time.Hour), Limit: len(ids)})
+
+	var rs []store.AttemptResult
+	want := map[string]herald.DeliveryStatus{}
+	for i, id := range ids {
+		r := store.AttemptResult{Attempt: attempt(id, 1, now, 200), Status: herald.StatusSucceeded, Now: now}
+		switch i % 3 {
+		case 1:
+			r = store.AttemptResult{Attempt: attempt(id, 1, now, 503), Status: herald.StatusPending, NextAttemptAt: &retryAt, Now: now}
+		case 2:
+			r = store.AttemptResult{Attempt: attempt(id, 1, now, 410), Status: herald.StatusFailed, Now: now}
+		}
+		want[id] = r.Status
+		rs = append(rs, r)
+		if i == 150 {
+			rs = append(rs, store.AttemptResult{Attempt: attempt("dlv_vanished", 1, now, 200), Status: herald.StatusSucceeded, Now: now})
+		}
+	}
+	// The first delivery twice more, numbered by the store: 2, then 3.
+	twice := ids[0]
+	second, third := attempt(twice, 0, now, 500), attempt(twice, 0, now.Add(time.Second), 200)
+	rs = append(rs,
+		store.AttemptResult{Attempt: second, Status: herald.StatusPending, NextAttemptAt: &retryAt, Now: now},
+		store.AttemptResult{Attempt: third, Status: herald.StatusSucceeded, Now: now.Add(time.Second)})
+	record(t, s, rs...)
+
+	for _, id := range ids {
+		d := getDelivery(t, s, a.ID, id)
+		wantCount, wantStatus := 1, want[id]
+		if id == twice {
+			wantCount, wantStatus = 3, herald.StatusSucceeded
+		}
+		if d.Status != wantStatus || d.AttemptCount != wantCount || len(d.Attempts) != wantCount {
+			t.Fatalf("delivery %s: status %s, %d attempts (%d listed); want %s, %d",
+				id, d.Status, d.AttemptCount, len(d.Attempts), wantStatus, wantCount)
+		}
+		if wantStatus == herald.StatusPending && (d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(retryAt.Truncate(time.Microsecond))) {
+			t.Errorf("delivery %s: next attempt %v, want %v", id, d.NextAttemptAt, retryAt)
+		}
+		if wantStatus == herald.StatusFailed && d.LastError != "HTTP 410" {
+			t.Errorf("delivery %s: last error %q, want %q", id, d.LastError, "HTTP 410")
+		}
+	}
+	d := getDelivery(t, s, a.ID, twice)
+	for i, att := range d.Attempts {
+		if att.Number != i+1 {
+			t.Errorf("attempt %d of %s: number %d, want %d", i, twice, att.Number, i+1)
+		}
+	}
+	if d.Attempts[1].ID != second.ID || d.Attempts[2].ID != third.ID {
+		t.Errorf("attempts of %s: %s, %s; want %s then %s", twice, d.Attempts[1].ID, d.Attempts[2].ID, second.ID, third.ID)
+	}
+	if d.LastError != "" || d.NextAttemptAt != nil {
+		t.Errorf("delivery %s: last error %q, next %v after its success", twice, d.LastError, d.NextAttemptAt)
+	}
 }
 
 // testRecordEndpointDeleted: attempts in flight when their endpoint is
