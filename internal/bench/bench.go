@@ -44,6 +44,15 @@ func Run(ctx context.Context, c *Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("ceiling: %w", err)
 	}
 	rep.Ceiling = Ceiling{RequestsPerSec: float64(int64(rps)), Concurrency: sz.concurrency, Seconds: sz.ceiling.Seconds(), Errors: failed}
+	fmt.Fprintf(stderr, "relay: the same clients through a plain Go relay that stores nothing, for %s\n", sz.ceiling)
+	relayed, failed, err := measureRelay(ctx, rc, sz.concurrency, sz.ceiling)
+	if err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
+	rep.Relay = Relay{RequestsPerSec: float64(int64(relayed)), Errors: failed}
+	if rt := ratio(relayed, rps); rt != nil {
+		rep.Relay.Ratio = *rt
+	}
 	rep.writeHeader(out)
 
 	r := &runner{ctx: ctx, cfg: c, sz: sz, rc: rc, ceiling: rps, progress: stderr}

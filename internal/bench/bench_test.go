@@ -57,6 +57,9 @@ func TestScenariosRun(t *testing.T) {
 	if rep.Ceiling.RequestsPerSec <= 0 {
 		t.Errorf("no ceiling: %+v", rep.Ceiling)
 	}
+	if rep.Relay.RequestsPerSec <= 0 || rep.Relay.Ratio <= 0 || rep.Relay.Errors != 0 {
+		t.Errorf("no relay figure: %+v", rep.Relay)
+	}
 	want := []string{"throughput", "latency", "fanout", "noisy-neighbour"}
 	if len(rep.Scenarios) != len(want) {
 		t.Fatalf("got %d scenarios, want %v:\n%s", len(rep.Scenarios), want, b)

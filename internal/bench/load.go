@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -197,7 +198,45 @@ func pacedCount(rate int, d time.Duration) int { return max(1, int(float64(rate)
 // the same concurrency and a request of the size Herald sends, for d: the
 // requests per second this machine manages without Herald in between.
 func measureCeiling(ctx context.Context, rc *receiver, conc int, d time.Duration) (float64, int64, error) {
-	c := newClient(rc.url, "", conc)
+	return drive(ctx, rc, rc.url, conc, d)
+}
+
+// measureRelay puts a plain Go relay between the same clients and the
+// receiver: it reads each request, posts its body to the receiver over a
+// keep-alive connection and answers 202 once the receiver has answered. It
+// stores nothing. Any webhook sender does at least this much per event
+// (one request in, one out), so its requests/s is the most a sender can
+// reach on this machine, whatever its store.
+func measureRelay(ctx context.Context, rc *receiver, conc int, d time.Duration) (float64, int64, error) {
+	out := newClient(rc.url, "", conc)
+	defer out.close()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		code, _, err := out.do(r.Context(), "POST", r.URL.Path, body)
+		if err != nil || code != http.StatusOK {
+			http.Error(w, "receiver failed", http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, 0, err
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	return drive(ctx, rc, "http://"+ln.Addr().String(), conc, d)
+}
+
+// drive posts a delivery-sized body to base's /ceiling from conc clients
+// for d, and returns the requests/s the receiver got meanwhile and the
+// calls not answered 200 or 202.
+func drive(ctx context.Context, rc *receiver, base string, conc int, d time.Duration) (float64, int64, error) {
+	c := newClient(base, "", conc)
 	defer c.close()
 	body := []byte(`{"type":"` + eventType + `","timestamp":"2026-01-01T00:00:00.000Z","data":` + payload(1) + `}`)
 	// Warm up the connections first, so that dialing is not measured.
@@ -212,7 +251,8 @@ func measureCeiling(ctx context.Context, rc *receiver, conc int, d time.Duration
 	for range conc {
 		wg.Go(func() {
 			for time.Now().Before(stop) && ctx.Err() == nil {
-				if code, _, err := c.do(ctx, "POST", "/ceiling", body); err != nil || code != http.StatusOK {
+				code, _, err := c.do(ctx, "POST", "/ceiling", body)
+				if err != nil || code != http.StatusOK && code != http.StatusAccepted {
 					failed.Add(1)
 				}
 			}

@@ -19,6 +19,7 @@ type Report struct {
 	Started   time.Time  `json:"started"`
 	Machine   Machine    `json:"machine"`
 	Ceiling   Ceiling    `json:"ceiling"`
+	Relay     Relay      `json:"relay"`
 	Scenarios []Scenario `json:"scenarios"`
 }
 
@@ -37,6 +38,15 @@ type Ceiling struct {
 	Concurrency    int     `json:"concurrency"`
 	Seconds        float64 `json:"seconds"`
 	Errors         int64   `json:"errors"`
+}
+
+// Relay is what a plain Go relay that stores nothing gets between the same
+// clients and receiver: the most any webhook sender could reach here.
+type Relay struct {
+	RequestsPerSec float64 `json:"requests_per_sec"`
+	// Ratio is RequestsPerSec over the ceiling.
+	Ratio  float64 `json:"ratio_to_ceiling"`
+	Errors int64   `json:"errors"`
 }
 
 // Scenario is one scenario's rows: one per case it compares.
@@ -114,12 +124,14 @@ func machine() Machine {
 	return m
 }
 
-// writeHeader prints the machine and the ceiling.
+// writeHeader prints the machine, the ceiling and the relay.
 func (r *Report) writeHeader(w io.Writer) {
 	fmt.Fprintf(w, "herald %s bench on %d CPUs, %.0f MiB, %s/%s, %s\n", r.Version, r.Machine.CPUs, r.Machine.MemoryMiB,
 		r.Machine.OS, r.Machine.Arch, r.Machine.Go)
-	fmt.Fprintf(w, "ceiling: a plain Go client gets %.0f requests/s from the same receiver (%d clients, %.1f s, %d errors)\n\n",
+	fmt.Fprintf(w, "ceiling: a plain Go client gets %.0f requests/s from the same receiver (%d clients, %.1f s, %d errors)\n",
 		r.Ceiling.RequestsPerSec, r.Ceiling.Concurrency, r.Ceiling.Seconds, r.Ceiling.Errors)
+	fmt.Fprintf(w, "relay: a plain Go relay that stores nothing gets %.0f requests/s through to it, ratio %.2f (%d errors)\n\n",
+		r.Relay.RequestsPerSec, r.Relay.Ratio, r.Relay.Errors)
 }
 
 // writeScenario prints one scenario's table.
