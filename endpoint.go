@@ -67,6 +67,13 @@ type RequestShape struct {
 	PresetOptions map[string]string `json:"preset_options"`
 }
 
+// Content types an endpoint may send (RequestShape.ContentType).
+const (
+	ContentJSON  = "application/json"
+	ContentForm  = "application/x-www-form-urlencoded"
+	ContentPlain = "text/plain"
+)
+
 // EndpointSettings are an endpoint's routing and delivery settings and its
 // disabled state. The stores keep them as one JSON document.
 type EndpointSettings struct {

@@ -20,7 +20,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/cache"
 	"github.com/heraldhq/herald/internal/delivery"
-	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -64,12 +64,15 @@ var storeListOne = store.ListParams{Limit: 1}
 type Engine interface {
 	Enqueue(ctx context.Context, ev *herald.Event) (store.EnqueueResult, error)
 	EndpointChanged(ep *herald.Endpoint)
-	// Preview builds the request a delivery would send, without sending.
-	Preview(ctx context.Context, ep *herald.Endpoint, ev *herald.Event) (*sender.Request, error)
 	TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.Event) (*herald.Delivery, error)
 	Resend(ctx context.Context, j *store.Job) (*herald.Attempt, error)
 	SendEvents(ctx context.Context, ep *herald.Endpoint, evs []*herald.Event) ([]*herald.Delivery, error)
-	Recover(job *herald.BulkJob, p delivery.RecoverParams)
+	Recover(ctx context.Context, job *herald.BulkJob, p delivery.RecoverParams)
+}
+
+// Outbound builds the exact request a delivery would send, for previews.
+type Outbound interface {
+	Preview(ctx context.Context, d *outbound.Delivery) (*outbound.Request, error)
 }
 
 // Options configure the API.
@@ -114,6 +117,7 @@ type Options struct {
 type Server struct {
 	st  Store
 	eng Engine
+	out Outbound
 	o   Options
 	log *slog.Logger
 	mux *http.ServeMux
@@ -127,8 +131,9 @@ type Server struct {
 	table      []Route
 }
 
-// New builds the API over a store and a delivery engine.
-func New(st Store, eng Engine, o Options) *Server {
+// New builds the API over a store, a delivery engine and the outbound
+// layer that previews requests.
+func New(st Store, eng Engine, out Outbound, o Options) *Server {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
@@ -138,7 +143,7 @@ func New(st Store, eng Engine, o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{st: st, eng: eng, o: o, log: o.Logger, mux: http.NewServeMux(),
+	s := &Server{st: st, eng: eng, out: out, o: o, log: o.Logger, mux: http.NewServeMux(),
 		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[catalogEntry](o.Now), usage: cache.NewTTL[int64](o.Now, time.Second),
 		keys: cache.NewTTL[herald.APIKey](o.Now, 5*time.Second), limiter: newKeyLimiter(o.RateLimit)}
 	s.routes()

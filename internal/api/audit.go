@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -48,8 +47,8 @@ func maskValue(key string, v any) any {
 	case map[string]any:
 		for k, x := range t {
 			if key == "headers" {
-				if s, ok := x.(string); ok && shape.SecretHeader(k) {
-					t[k] = shape.Mask(s)
+				if s, ok := x.(string); ok && herald.SecretHeader(k) {
+					t[k] = herald.Mask(s)
 					continue
 				}
 			}
@@ -59,7 +58,7 @@ func maskValue(key string, v any) any {
 	case string:
 		k := strings.ToLower(key)
 		if k == "secret" || k == "api_token" || k == "write_key" || k == "password" || k == "client_secret" || k == "token" || k == "tls_client_key" || k == "auth" {
-			return shape.Mask(t)
+			return herald.Mask(t)
 		}
 		return t
 	default:

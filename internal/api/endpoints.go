@@ -81,21 +81,21 @@ func viewEndpoint(ep *herald.Endpoint) endpointView {
 		}
 		v.Auth = &a
 	}
-	v.Headers = shape.MaskHeaders(ep.Headers)
+	v.Headers = herald.MaskHeaders(ep.Headers)
 	if ep.Headers == nil {
 		v.Headers = map[string]string{}
 	}
 	v.PresetOptions = map[string]string{}
 	for k, val := range ep.PresetOptions {
-		if shape.SecretOption(ep.Preset, k) {
-			val = shape.Mask(val)
+		if herald.SecretOption(k) {
+			val = herald.Mask(val)
 		}
 		v.PresetOptions[k] = val
 	}
 	out := endpointView{Endpoint: &v}
 	if c, err := shape.Compile(ep, shape.Options{}); err == nil {
 		eff := c.Effective
-		eff.Headers = shape.MaskHeaders(eff.Headers)
+		eff.Headers = herald.MaskHeaders(eff.Headers)
 		out.Effective = &eff
 	}
 	return out

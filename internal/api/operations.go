@@ -139,7 +139,7 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) *Error 
 		return storeError(err, "job")
 	}
 	view := *job
-	s.eng.Recover(job, p)
+	s.eng.Recover(r.Context(), job, p)
 	writeJSON(w, http.StatusAccepted, view)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/signing"
 )
@@ -82,8 +83,12 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	if e != nil {
 		return e
 	}
-	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: *in.EventType, Payload: payload}
-	req, err := s.eng.Preview(r.Context(), ep, ev)
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: *in.EventType, Payload: payload, CreatedAt: s.o.Now()}
+	req, err := s.out.Preview(r.Context(), &outbound.Delivery{ID: outbound.PreviewWebhookID, Event: ev, Endpoint: ep, App: a})
 	if err != nil {
 		var re *shape.RenderError
 		if errors.As(err, &re) {
@@ -96,7 +101,7 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 		h[k] = v[0]
 	}
 	writeJSON(w, http.StatusOK, previewView{
-		Method: req.Method, URL: req.URL, Headers: shape.MaskHeaders(h), Body: string(req.Body),
+		Method: req.Method, URL: req.URL, Headers: herald.MaskHeaders(h), Body: string(req.Body),
 		EventType: ev.EventType, Payload: ev.Payload,
 	})
 	return nil

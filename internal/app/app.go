@@ -26,6 +26,7 @@ import (
 	"github.com/heraldhq/herald/internal/console"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/store"
@@ -85,25 +86,24 @@ func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error 
 	defer snd.CloseIdleConnections()
 	owner := nodeName()
 	m := metrics.New(owner, st)
-	eng := delivery.New(st, snd, delivery.Options{
+	dest := outbound.NewHTTP(snd, st, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat})
+	eng := delivery.New(st, dest, delivery.Options{
 		Owner:                  owner,
 		NoDelivery:             cfg.Role == "api",
-		PayloadFormat:          cfg.PayloadFormat,
 		LeaseDuration:          cfg.LeaseDuration,
 		HeartbeatInterval:      cfg.HeartbeatInterval,
 		Metrics:                m,
 		Workers:                cfg.Workers,
 		MaxInFlightPerEndpoint: cfg.MaxInFlight,
 		Retry:                  delivery.RetryPolicy{Schedule: schedule, Jitter: 0.2, MaxRetryAfter: 24 * time.Hour},
-		DefaultTimeout:         cfg.RequestTimeout,
 		AutoDisableAfter:       cfg.AutoDisableAfter,
 		AutoDisableMinFailures: cfg.AutoDisableMinFailures,
 		Logger:                 log,
 	})
-	eng.Start()
+	eng.Start(ctx)
 
 	srv := &http.Server{
-		Handler: api.New(st, eng, api.Options{
+		Handler: api.New(st, eng, dest, api.Options{
 			AdminToken:                token,
 			MaxBodyBytes:              cfg.MaxEventSize,
 			AllowUndeclaredEventTypes: cfg.AllowUndeclaredEventTypes,

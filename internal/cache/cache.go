@@ -66,3 +66,31 @@ func (c *Cache[V]) Reset() {
 	clear(c.m)
 	c.mu.Unlock()
 }
+
+// Versions keeps what is derived from one version of a setting (a compiled
+// template, a compiled condition) for as long as it is asked for: a key
+// names the version, so a change makes a new key and no entry is ever
+// stale. It holds at most 10,000 entries and starts over when full, which
+// bounds memory without tracking recency.
+type Versions[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]V
+}
+
+// Get returns the value kept for k.
+func (c *Versions[K, V]) Get(k K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+// Put keeps v for k.
+func (c *Versions[K, V]) Put(k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= 10_000 {
+		c.m = map[K]V{}
+	}
+	c.m[k] = v
+}

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -15,10 +16,10 @@ const generalPerEndpoint = 100
 // (endpoint by endpoint, as their queues drain), and, at start, whatever a
 // previous process left. It sleeps until the earliest known due time, or
 // a wake-up, with PollInterval as a backstop.
-func (e *Engine) claimLoop() {
+func (e *Engine) claimLoop(ctx context.Context) {
 	defer close(e.claimDone)
 	var nextRetry time.Time
-	timer := time.NewTimer(e.o.PollInterval)
+	timer := e.clock.NewTimer(e.o.PollInterval)
 	defer timer.Stop()
 	for {
 		general := false
@@ -28,7 +29,7 @@ func (e *Engine) claimLoop() {
 			return
 		case <-e.claimWake:
 			general = true
-		case <-timer.C:
+		case <-timer.C():
 			general = true
 		case t := <-e.retryAtCh:
 			if nextRetry.IsZero() || t.Before(nextRetry) {
@@ -46,29 +47,23 @@ func (e *Engine) claimLoop() {
 				}
 			}
 		}
-		now := e.o.Now()
+		now := e.clock.Now()
 		for _, id := range endpoints {
-			e.claimEndpoint(id, now)
+			e.claimEndpoint(ctx, id, now)
 		}
 		if !nextRetry.IsZero() && !now.Before(nextRetry) {
 			general = true
 			nextRetry = time.Time{}
 		}
 		if general {
-			if next := e.claimGeneral(now); !next.IsZero() && (nextRetry.IsZero() || next.Before(nextRetry)) {
+			if next := e.claimGeneral(ctx, now); !next.IsZero() && (nextRetry.IsZero() || next.Before(nextRetry)) {
 				nextRetry = next
 			}
 		}
 		wait := e.o.PollInterval
 		if !nextRetry.IsZero() {
-			if d := nextRetry.Sub(e.o.Now()); d < wait {
+			if d := nextRetry.Sub(e.clock.Now()); d < wait {
 				wait = max(d, time.Millisecond)
-			}
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
 			}
 		}
 		timer.Reset(wait)
@@ -76,7 +71,7 @@ func (e *Engine) claimLoop() {
 }
 
 // claimEndpoint refills one endpoint's queue from the store.
-func (e *Engine) claimEndpoint(id string, now time.Time) {
+func (e *Engine) claimEndpoint(ctx context.Context, id string, now time.Time) {
 	per, total := e.budget.room(id)
 	limit := min(per, total)
 	gen := e.budget.spillGen(id)
@@ -85,7 +80,7 @@ func (e *Engine) claimEndpoint(id string, now time.Time) {
 		e.handOver(nil, id)
 		return
 	}
-	jobs, err := e.st.DeliveriesClaim(e.bg, store.ClaimParams{
+	jobs, err := e.st.DeliveriesClaim(ctx, store.ClaimParams{
 		Owner: e.o.Owner, LeaseUntil: now.Add(e.o.LeaseDuration), Now: now,
 		Limit: limit, EndpointID: id,
 	})
@@ -102,14 +97,14 @@ func (e *Engine) claimEndpoint(id string, now time.Time) {
 
 // claimGeneral claims due deliveries of any endpoint while memory has
 // room, and returns when the next not-yet-due delivery falls due.
-func (e *Engine) claimGeneral(now time.Time) time.Time {
+func (e *Engine) claimGeneral(ctx context.Context, now time.Time) time.Time {
 	for {
 		_, total := e.budget.room("")
 		limit := min(total, 1000)
 		if limit < generalPerEndpoint {
 			return time.Time{}
 		}
-		jobs, err := e.st.DeliveriesClaim(e.bg, store.ClaimParams{
+		jobs, err := e.st.DeliveriesClaim(ctx, store.ClaimParams{
 			Owner: e.o.Owner, LeaseUntil: now.Add(e.o.LeaseDuration), Now: now,
 			Limit: limit, PerEndpoint: generalPerEndpoint,
 		})
@@ -133,7 +128,7 @@ func (e *Engine) claimGeneral(now time.Time) time.Time {
 			break
 		}
 	}
-	next, err := e.st.NextDueAt(e.bg)
+	next, err := e.st.NextDueAt(ctx)
 	if err != nil || next == nil || !next.After(now) {
 		return time.Time{}
 	}
@@ -155,16 +150,16 @@ func (e *Engine) handOver(jobs []*store.Job, endpoint string) {
 
 // extendLoop renews this node's leases while it lives, so deliveries
 // waiting in memory are never taken over by another node.
-func (e *Engine) extendLoop() {
+func (e *Engine) extendLoop(ctx context.Context) {
 	defer close(e.extendDone)
-	t := time.NewTicker(e.o.LeaseDuration / 3)
+	t := e.clock.NewTicker(e.o.LeaseDuration / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-e.stopExtend:
 			return
-		case <-t.C:
-			if err := e.st.LeasesExtend(e.bg, e.o.Owner, e.nextLease()); err != nil {
+		case <-t.C():
+			if err := e.st.LeasesExtend(ctx, e.o.Owner, e.nextLease()); err != nil {
 				e.log.Error("extend leases failed", errAttr(err))
 			}
 		}

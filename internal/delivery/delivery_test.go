@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/heraldtest"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/verify"
 )
 
@@ -446,7 +447,12 @@ func TestRetryPolicy(t *testing.T) {
 		{"policy", 1, "policy", 0, nil, "failed", 0},
 	}
 	for _, c := range cases {
-		v := p.Decide(c.n, kindOf(c.kind), c.status, c.header, now)
+		// The outbound layer reads the header; the policy decides.
+		var wait *time.Duration
+		if d, ok := outbound.RetryAfter(c.header, now); ok {
+			wait = &d
+		}
+		v := p.Decide(c.n, kindOf(c.kind), c.status, wait, now)
 		if string(v.Status) != c.want {
 			t.Errorf("%s: %s, want %s", c.name, v.Status, c.want)
 			continue

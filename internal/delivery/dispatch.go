@@ -1,9 +1,11 @@
 package delivery
 
 import (
+	"context"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -101,8 +103,25 @@ type doneMsg struct {
 	released bool
 }
 
+// dispatcher is the dispatch loop's state. It does no I/O and reads no
+// channel: the loop feeds it, and it hands deliveries out through send, so
+// that its fairness and caps are tested on their own.
 type dispatcher struct {
-	e      *Engine
+	budget *budget
+	clock  clock.Clock
+	// maxInFlight is an endpoint's in-flight cap on this node.
+	maxInFlight func(*herald.Endpoint) int
+	// nodes is how many nodes share cluster-wide rate limits.
+	nodes func() int64
+	// refillBelow: an endpoint with deliveries left in the store asks for
+	// more when its queue is shorter than this.
+	refillBelow int
+	// send hands a delivery to a free worker (never blocks: there is one).
+	send func(*store.Job)
+	// askRefill asks the claimer for more of an endpoint's deliveries; it
+	// reports false when the request could not be queued.
+	askRefill func(endpoint string) bool
+
 	free   int
 	queues map[string]*epQueue
 	apps   map[string]*appQueue
@@ -116,17 +135,34 @@ type dispatcher struct {
 	wakeAt    time.Time
 }
 
-func (e *Engine) dispatchLoop() {
-	defer close(e.dispDone)
-	d := &dispatcher{
-		e:      e,
-		free:   e.o.Workers,
+func newDispatcher(workers int, b *budget, c clock.Clock) *dispatcher {
+	return &dispatcher{
+		budget: b,
+		clock:  c,
+		free:   workers,
 		queues: map[string]*epQueue{},
 		apps:   map[string]*appQueue{},
 		refill: map[string]bool{},
 		flows:  map[string]*flow{},
 	}
-	timer := time.NewTimer(time.Hour)
+}
+
+func (e *Engine) dispatchLoop(ctx context.Context) {
+	defer close(e.dispDone)
+	d := newDispatcher(e.o.Workers, e.budget, e.clock)
+	d.maxInFlight = func(ep *herald.Endpoint) int { return e.maxInFlight(ctx, ep) }
+	d.nodes = e.nodes.Load
+	d.refillBelow = e.o.QueuePerEndpoint / 2
+	d.send = func(j *store.Job) { e.workCh <- j }
+	d.askRefill = func(id string) bool {
+		select {
+		case e.claimFor <- id:
+			return true
+		default:
+			return false
+		}
+	}
+	timer := e.clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	stopping := false
 	var toRelease []string
@@ -142,8 +178,8 @@ func (e *Engine) dispatchLoop() {
 		}
 		var wake <-chan time.Time
 		if !d.wakeAt.IsZero() {
-			timer.Reset(max(time.Until(d.wakeAt), 0))
-			wake = timer.C
+			timer.Reset(max(d.wakeAt.Sub(e.clock.Now()), 0))
+			wake = timer.C()
 		}
 		select {
 		case <-wake:
@@ -164,11 +200,7 @@ func (e *Engine) dispatchLoop() {
 			}
 		case ep := <-e.ctlCh:
 			if ep == nil {
-				// The node count changed: recompute every share.
-				for _, q := range d.queues {
-					q.max = e.maxInFlight(q.ep)
-					d.makeReady(q)
-				}
+				d.reshare()
 				continue
 			}
 			toRelease = append(toRelease, d.update(ep)...)
@@ -176,28 +208,22 @@ func (e *Engine) dispatchLoop() {
 			stopping = true
 		}
 		if !stopping && len(toRelease) > 0 {
-			go e.release(toRelease)
+			go e.release(ctx, toRelease)
 			toRelease = nil
 		}
 	}
 	// Give back what is still queued: it goes out after a restart or
 	// from another node, with the same webhook-id.
-	for _, q := range d.queues {
-		for q.len() > 0 {
-			j := q.pop()
-			toRelease = append(toRelease, j.Delivery.ID)
-			e.budget.release(j.Endpoint.ID)
-		}
-	}
+	toRelease = append(toRelease, d.drain()...)
 	close(e.workCh)
-	e.release(toRelease)
+	e.release(ctx, toRelease)
 }
 
-func (e *Engine) release(ids []string) {
+func (e *Engine) release(ctx context.Context, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
-	if err := e.st.DeliveriesRelease(e.bg, e.o.Owner, ids); err != nil {
+	if err := e.st.DeliveriesRelease(ctx, e.o.Owner, ids); err != nil {
 		// The leases then run out on their own (or are cleared at the
 		// next start), so nothing is lost, only delayed.
 		e.log.Warn("release leases failed", errAttr(err), "count", len(ids))
@@ -212,7 +238,7 @@ func (d *dispatcher) queue(ep *herald.Endpoint) *epQueue {
 			a = &appQueue{id: ep.AppID}
 			d.apps[ep.AppID] = a
 		}
-		q = &epQueue{ep: ep, app: a, max: d.e.maxInFlight(ep)}
+		q = &epQueue{ep: ep, app: a, max: d.maxInFlight(ep)}
 		d.queues[ep.ID] = q
 	}
 	return q
@@ -226,10 +252,10 @@ func (d *dispatcher) add(j *store.Job) bool {
 	// bring back the old ones.
 	if j.Endpoint.UpdatedAt.After(q.ep.UpdatedAt) {
 		q.ep = j.Endpoint
-		q.max = d.e.maxInFlight(q.ep)
+		q.max = d.maxInFlight(q.ep)
 	}
 	if !q.ep.Enabled {
-		d.e.budget.release(j.Endpoint.ID)
+		d.budget.release(j.Endpoint.ID)
 		return false
 	}
 	q.push(j)
@@ -256,7 +282,7 @@ func (d *dispatcher) throttle(q *epQueue, until time.Time) {
 
 // unthrottle puts endpoints whose wait is over back in turn.
 func (d *dispatcher) unthrottle() {
-	now := time.Now()
+	now := d.clock.Now()
 	d.wakeAt = time.Time{}
 	keep := d.throttled[:0]
 	for _, q := range d.throttled {
@@ -283,7 +309,7 @@ func (d *dispatcher) unthrottle() {
 	d.throttled = keep
 	// Forget the flows of endpoints idle for long, to bound memory.
 	if len(d.flows) > 10_000 {
-		cutoff := d.e.o.Now().Add(-time.Hour)
+		cutoff := now.Add(-time.Hour)
 		for id, f := range d.flows {
 			if f.lastUsed.Before(cutoff) && d.queues[id] == nil {
 				delete(d.flows, id)
@@ -312,7 +338,7 @@ func (d *dispatcher) fill() {
 		ei := a.ready.current()
 		q := a.ready.items[ei]
 		if f := d.flow(q); f.limiter != nil {
-			now := time.Now()
+			now := d.clock.Now()
 			r := f.limiter.ReserveN(now, 1)
 			if delay := r.DelayFrom(now); delay > 0 {
 				r.CancelAt(now)
@@ -340,14 +366,14 @@ func (d *dispatcher) fill() {
 			a.inRing = false
 			d.ready.remove(ai)
 		}
-		d.e.workCh <- j
+		d.send(j)
 	}
 }
 
 func (d *dispatcher) done(m doneMsg) {
 	d.free++
 	id := m.job.Endpoint.ID
-	d.e.budget.release(id)
+	d.budget.release(id)
 	q := d.queues[id]
 	if q == nil {
 		return
@@ -357,12 +383,8 @@ func (d *dispatcher) done(m doneMsg) {
 	d.makeReady(q)
 	// Ask for more from the store when this endpoint left some there
 	// and its queue runs low.
-	if q.len() < d.e.o.QueuePerEndpoint/2 && !d.refill[id] && d.e.budget.spillGen(id) != 0 {
-		select {
-		case d.e.claimFor <- id:
-			d.refill[id] = true
-		default:
-		}
+	if q.len() < d.refillBelow && !d.refill[id] && d.budget.spillGen(id) != 0 && d.askRefill(id) {
+		d.refill[id] = true
 	}
 	if q.len() == 0 && q.inFlight == 0 && !q.inRing && !q.throttled {
 		delete(d.queues, id)
@@ -384,7 +406,7 @@ func (d *dispatcher) update(ep *herald.Endpoint) []string {
 		return nil
 	}
 	q.ep = ep
-	q.max = d.e.maxInFlight(ep)
+	q.max = d.maxInFlight(ep)
 	if ep.Enabled {
 		d.makeReady(q)
 		return nil
@@ -393,7 +415,7 @@ func (d *dispatcher) update(ep *herald.Endpoint) []string {
 	for q.len() > 0 {
 		j := q.pop()
 		ids = append(ids, j.Delivery.ID)
-		d.e.budget.release(ep.ID)
+		d.budget.release(ep.ID)
 	}
 	if q.inRing {
 		for i, x := range q.app.ready.items {
@@ -411,6 +433,28 @@ func (d *dispatcher) update(ep *herald.Endpoint) []string {
 				}
 			}
 			q.app.inRing = false
+		}
+	}
+	return ids
+}
+
+// reshare recomputes every queue's cap after the node count changed.
+func (d *dispatcher) reshare() {
+	for _, q := range d.queues {
+		q.max = d.maxInFlight(q.ep)
+		d.makeReady(q)
+	}
+}
+
+// drain empties every queue at shutdown and returns the deliveries to give
+// back to the store.
+func (d *dispatcher) drain() []string {
+	var ids []string
+	for _, q := range d.queues {
+		for q.len() > 0 {
+			j := q.pop()
+			ids = append(ids, j.Delivery.ID)
+			d.budget.release(j.Endpoint.ID)
 		}
 	}
 	return ids

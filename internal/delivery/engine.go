@@ -8,7 +8,7 @@
 //	Enqueue ─▶ committer ─(one transaction per batch)─▶ store
 //	               │ leased deliveries, handed over in memory
 //	               ▼
-//	claimer ──▶ dispatcher ─▶ workers ─▶ sender ─▶ receiver
+//	claimer ──▶ dispatcher ─▶ workers ─▶ outbound ─▶ receiver
 //	 (retries,   (apps and       │
 //	 overflow,   endpoints in    ▼
 //	 restarts)   round robin)  recorder ─(one transaction per batch)─▶ store
@@ -19,6 +19,10 @@
 // wait in the store, unleased, until the claimer brings them in. A crash
 // loses nothing: leases are released at the next start (or expire) and the
 // deliveries are sent again with the same webhook-id.
+//
+// How a delivery leaves (requests, signatures, credentials, vendors) is
+// the outbound layer's business: the engine hands it a delivery and
+// decides on the outcome it reports.
 package delivery
 
 import (
@@ -31,8 +35,10 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/cache"
+	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/metrics"
-	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -44,7 +50,8 @@ type Store interface {
 	DeliveriesRelease(ctx context.Context, owner string, ids []string) error
 	LeasesExtend(ctx context.Context, owner string, until time.Time) error
 	NextDueAt(ctx context.Context) (*time.Time, error)
-	// AppGet and EventTypeGet feed templates ({{app.name}}, titles).
+	// AppGet feeds the app's settings and template fields; EventTypeGet
+	// the event type's group, for routing.
 	AppGet(ctx context.Context, idOrUID string) (*herald.App, error)
 	EventTypeGet(ctx context.Context, name string) (*herald.EventType, error)
 
@@ -59,18 +66,15 @@ type Store interface {
 	EndpointDisable(ctx context.Context, appID, id, reason string, now time.Time) (*herald.Endpoint, error)
 	EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([]*herald.Endpoint, error)
 
-	// OAuth2 tokens shared between nodes.
-	TokenGet(ctx context.Context, key string) (string, time.Time, error)
-	TokenPut(ctx context.Context, key, token string, expires time.Time) error
-
 	// For several nodes on one store.
 	NodeHeartbeat(ctx context.Context, node string, now time.Time, within time.Duration) (int, error)
 	WatchDue(ctx context.Context, fn func()) error
 }
 
-// Sender makes one HTTP attempt; *sender.Sender is the real one.
-type Sender interface {
-	Send(ctx context.Context, r *sender.Request) *sender.Result
+// Outbound makes one attempt of a delivery and says what came of it;
+// *outbound.HTTP is the real one.
+type Outbound interface {
+	Send(ctx context.Context, d *outbound.Delivery) outbound.Outcome
 }
 
 // ErrStopped is returned by Enqueue once the engine is shutting down.
@@ -93,9 +97,6 @@ type Options struct {
 	QueueTotal       int
 	// Retry decides retries; Schedule nil means no retries.
 	Retry RetryPolicy
-	// DefaultTimeout bounds one request when the endpoint sets none;
-	// default 15 s.
-	DefaultTimeout time.Duration
 	// LeaseDuration is how long a claimed delivery stays reserved for
 	// this node; leases are renewed while the node lives. Default 5 min.
 	LeaseDuration time.Duration
@@ -112,12 +113,7 @@ type Options struct {
 	// deliveries); 0 turns it off.
 	AutoDisableAfter       time.Duration
 	AutoDisableMinFailures int
-	// PayloadFormat is the installation's default body shape (standard,
-	// raw or flat) for endpoints without a template; empty: standard.
-	PayloadFormat string
-	// UserAgent is sent on every request.
-	UserAgent string
-	Logger    *slog.Logger
+	Logger                 *slog.Logger
 	// Metrics, when set, counts events, attempts and requests in flight.
 	Metrics *metrics.Metrics
 	// NoDelivery makes an API-only node: it stores events and their
@@ -126,8 +122,9 @@ type Options struct {
 	// HeartbeatInterval is how often the node tells the store it lives;
 	// the live node count shares cluster-wide limits. Default 5 s.
 	HeartbeatInterval time.Duration
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock gives every timestamp, timer and ticker of the engine; nil
+	// means the system clock.
+	Clock clock.Clock
 }
 
 func (o *Options) setDefaults() {
@@ -148,9 +145,6 @@ func (o *Options) setDefaults() {
 	if o.QueueTotal <= 0 {
 		o.QueueTotal = 100_000
 	}
-	if o.DefaultTimeout <= 0 {
-		o.DefaultTimeout = 15 * time.Second
-	}
 	if o.LeaseDuration <= 0 {
 		o.LeaseDuration = 5 * time.Minute
 	}
@@ -166,31 +160,29 @@ func (o *Options) setDefaults() {
 	if o.IdempotencyWindow <= 0 {
 		o.IdempotencyWindow = 24 * time.Hour
 	}
-	if o.UserAgent == "" {
-		o.UserAgent = "Herald/" + herald.Version
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = clock.Real
 	}
 }
 
 // Engine delivers events. Create it with New, start it with Start, and stop
 // it with Shutdown.
 type Engine struct {
-	st  Store
-	snd Sender
-	o   Options
-	log *slog.Logger
+	st    Store
+	out   Outbound
+	o     Options
+	log   *slog.Logger
+	clock clock.Clock
 
 	budget    *budget
-	req       *requestBuilder
 	router    *router
 	schedules schedules
-	// tokens caches endpoints' OAuth2 access tokens.
-	tokens tokens
+	// apps caches the apps of deliveries: their settings and template
+	// fields are needed for every attempt.
+	apps *cache.Cache[herald.App]
 	// nodes is how many nodes share the store (from heartbeats).
 	nodes nodesAlive
 
@@ -218,15 +210,10 @@ type Engine struct {
 	// jobs counts background jobs (recoveries) still running.
 	jobs sync.WaitGroup
 
-	// sendCtx is cancelled when the shutdown deadline passes, to abort
-	// requests still in flight.
-	sendCtx    context.Context
+	// cancelSend aborts requests still in flight when the shutdown
+	// deadline passes.
 	cancelSend context.CancelFunc
-	// bg is the context of the engine's own store calls: they must not
-	// fail because one HTTP caller went away.
-	bg context.Context
-	// loopsCtx ends the heartbeat and watch loops at shutdown.
-	loopsCtx  context.Context
+	// stopLoops ends the heartbeat and watch loops at shutdown.
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
 
@@ -235,17 +222,17 @@ type Engine struct {
 	stopped   chan struct{}
 }
 
-// New builds an engine over a store and a sender.
-func New(st Store, snd Sender, o Options) *Engine {
+// New builds an engine over a store and an outbound layer.
+func New(st Store, out Outbound, o Options) *Engine {
 	o.setDefaults()
-	sendCtx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
 		st:         st,
-		snd:        snd,
+		out:        out,
 		o:          o,
 		log:        o.Logger,
+		clock:      o.Clock,
 		budget:     newBudget(o.QueuePerEndpoint, o.QueueTotal),
-		req:        newRequestBuilder(st, o.UserAgent, o.DefaultTimeout, o.Now),
+		apps:       cache.New[herald.App](o.Clock.Now),
 		ingestCh:   make(chan *ingestReq, 4*o.MaxBatch),
 		stopIngest: make(chan struct{}),
 		ingestDone: make(chan struct{}),
@@ -264,15 +251,12 @@ func New(st Store, snd Sender, o Options) *Engine {
 		stopDisp:   make(chan struct{}),
 		dispDone:   make(chan struct{}),
 		recordDone: make(chan struct{}),
-		sendCtx:    sendCtx,
-		cancelSend: cancel,
-		bg:         context.Background(),
+		cancelSend: func() {},
+		stopLoops:  func() {},
 		stopped:    make(chan struct{}),
 	}
-	e.req.payloadFormat = o.PayloadFormat
-	e.router = newRouter(st, e.req.app, o.Now)
+	e.router = newRouter(st, o.Clock.Now)
 	e.nodes.Store(1)
-	e.loopsCtx, e.stopLoops = context.WithCancel(context.Background())
 	return e
 }
 
@@ -280,10 +264,16 @@ func New(st Store, snd Sender, o Options) *Engine {
 func (e *Engine) Owner() string { return e.o.Owner }
 
 // Start runs the engine's goroutines. Deliveries already due in the store
-// are claimed at once.
-func (e *Engine) Start() {
+// are claimed at once. ctx gives its values to the engine's own store
+// calls and requests; its cancellation does not stop the engine: Shutdown
+// does, in the order that loses nothing.
+func (e *Engine) Start(ctx context.Context) {
 	e.startOnce.Do(func() {
-		go e.commitLoop()
+		ctx = context.WithoutCancel(ctx)
+		var sendCtx, loopsCtx context.Context
+		sendCtx, e.cancelSend = context.WithCancel(ctx)
+		loopsCtx, e.stopLoops = context.WithCancel(ctx)
+		go e.commitLoop(ctx)
 		if e.o.NoDelivery {
 			// Nothing else runs: mark it so for Shutdown.
 			close(e.claimDone)
@@ -292,17 +282,17 @@ func (e *Engine) Start() {
 			close(e.recordDone)
 			return
 		}
-		go e.dispatchLoop()
+		go e.dispatchLoop(ctx)
 		for range e.o.Workers {
 			e.workersDone.Add(1)
-			go e.workerLoop()
+			go e.workerLoop(ctx, sendCtx)
 		}
-		go e.recordLoop()
-		go e.claimLoop()
-		go e.extendLoop()
+		go e.recordLoop(ctx)
+		go e.claimLoop(ctx)
+		go e.extendLoop(ctx)
 		e.loops.Add(2)
-		go e.heartbeatLoop()
-		go e.watchLoop()
+		go e.heartbeatLoop(loopsCtx)
+		go e.watchLoop(loopsCtx)
 		e.wakeClaimer()
 	})
 }
@@ -316,6 +306,14 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	var err error
 	e.stopOnce.Do(func() {
 		close(e.stopped)
+		e.startOnce.Do(func() {
+			// Never started: nothing runs, nothing to wait for.
+			close(e.ingestDone)
+			close(e.claimDone)
+			close(e.extendDone)
+			close(e.dispDone)
+			close(e.recordDone)
+		})
 		e.stopLoops()
 		e.loops.Wait()
 		close(e.stopIngest)
@@ -360,44 +358,42 @@ func (e *Engine) EndpointChanged(ep *herald.Endpoint) {
 
 // heartbeatLoop tells the store this node lives and learns how many do,
 // so that each takes its share of cluster-wide limits.
-func (e *Engine) heartbeatLoop() {
+func (e *Engine) heartbeatLoop(ctx context.Context) {
 	defer e.loops.Done()
-	t := time.NewTicker(e.o.HeartbeatInterval)
+	t := e.clock.NewTicker(e.o.HeartbeatInterval)
 	defer t.Stop()
 	for {
-		n, err := e.st.NodeHeartbeat(e.loopsCtx, e.o.Owner, e.o.Now(), 3*e.o.HeartbeatInterval)
+		n, err := e.st.NodeHeartbeat(ctx, e.o.Owner, e.clock.Now(), 3*e.o.HeartbeatInterval)
 		if err == nil && int64(n) != e.nodes.Load() {
 			e.nodes.Store(int64(n))
 			e.log.Info("nodes sharing the work", "nodes", n)
 			// Recompute every queue's share.
 			select {
 			case e.ctlCh <- nil:
-			case <-e.loopsCtx.Done():
+			case <-ctx.Done():
 				return
 			}
 		}
 		select {
-		case <-t.C:
-		case <-e.loopsCtx.Done():
+		case <-t.C():
+		case <-ctx.Done():
 			return
 		}
 	}
 }
 
 // watchLoop wakes the claimer when another node makes work due.
-func (e *Engine) watchLoop() {
+func (e *Engine) watchLoop(ctx context.Context) {
 	defer e.loops.Done()
 	for {
-		err := e.st.WatchDue(e.loopsCtx, e.wakeClaimer)
-		if e.loopsCtx.Err() != nil || err == nil {
+		err := e.st.WatchDue(ctx, e.wakeClaimer)
+		if ctx.Err() != nil || err == nil {
 			// Shutting down, or a single-node store: nothing to watch.
 			return
 		}
 		e.log.Warn("watching for due deliveries failed; polling meanwhile", errAttr(err))
-		select {
-		case <-e.loopsCtx.Done():
+		if !clock.Sleep(e.clock, time.Second, ctx.Done()) {
 			return
-		case <-time.After(time.Second):
 		}
 	}
 }
@@ -410,6 +406,23 @@ func (e *Engine) isStopping() bool {
 		return false
 	}
 }
+
+// app returns an app for its settings and template fields. A missing app
+// gives an empty one: templates then see empty app fields, and the app
+// being gone, its deliveries are about to vanish with it anyway.
+func (e *Engine) app(ctx context.Context, id string) *herald.App {
+	if a, ok := e.apps.Get(id); ok {
+		return &a
+	}
+	a, err := e.st.AppGet(ctx, id)
+	if err != nil {
+		return &herald.App{ID: id}
+	}
+	e.apps.Put(id, *a)
+	return a
+}
+
+func errAttr(err error) slog.Attr { return slog.String("error", err.Error()) }
 
 func (e *Engine) wakeClaimer() {
 	select {

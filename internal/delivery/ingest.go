@@ -50,7 +50,7 @@ func (e *Engine) Enqueue(ctx context.Context, ev *herald.Event) (store.EnqueueRe
 	}
 }
 
-func (e *Engine) commitLoop() {
+func (e *Engine) commitLoop(ctx context.Context) {
 	defer close(e.ingestDone)
 	batch := make([]*ingestReq, 0, e.o.MaxBatch)
 	for {
@@ -63,7 +63,7 @@ func (e *Engine) commitLoop() {
 				select {
 				case r := <-e.ingestCh:
 					batch = append(batch[:0], r)
-					e.commit(batch)
+					e.commit(ctx, batch)
 				default:
 					return
 				}
@@ -79,12 +79,12 @@ func (e *Engine) commitLoop() {
 				break gather
 			}
 		}
-		e.commit(batch)
+		e.commit(ctx, batch)
 	}
 }
 
-func (e *Engine) commit(batch []*ingestReq) {
-	now := e.o.Now()
+func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
+	now := e.clock.Now()
 	evs := make([]*herald.Event, len(batch))
 	for i, r := range batch {
 		if r.ev.CreatedAt.IsZero() {
@@ -92,19 +92,25 @@ func (e *Engine) commit(batch []*ingestReq) {
 		}
 		evs[i] = r.ev
 	}
-	// Groups are looked up before the transaction, which should hold
-	// the writer for as short a time as it can.
+	// What routing reads (each event type's group, each app) is read
+	// before the transaction: its callback only computes, so the writer
+	// is held for as short a time as it can be, and no read of another
+	// connection waits inside it.
 	groups := map[string]string{}
+	apps := map[string]*herald.App{}
 	for _, ev := range evs {
 		if _, ok := groups[ev.EventType]; !ok {
-			groups[ev.EventType] = e.router.group(e.bg, ev.EventType)
+			groups[ev.EventType] = e.router.group(ctx, ev.EventType)
+		}
+		if _, ok := apps[ev.AppID]; !ok {
+			apps[ev.AppID] = e.app(ctx, ev.AppID)
 		}
 	}
 	var reserved []string
-	res, err := e.st.EventsEnqueue(e.bg, store.EnqueueParams{
+	res, err := e.st.EventsEnqueue(ctx, store.EnqueueParams{
 		Events: evs,
 		Route: func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
-			matched, routing := e.router.route(e.bg, ev, groups[ev.EventType], eps)
+			matched, routing := e.router.route(ev, groups[ev.EventType], apps[ev.AppID], eps)
 			ev.Routing = routing
 			var ts []store.Target
 			for _, ep := range matched {
@@ -163,4 +169,4 @@ func (e *Engine) commit(batch []*ingestReq) {
 }
 
 // nextLease is when a lease taken now runs out.
-func (e *Engine) nextLease() time.Time { return e.o.Now().Add(e.o.LeaseDuration) }
+func (e *Engine) nextLease() time.Time { return e.clock.Now().Add(e.o.LeaseDuration) }

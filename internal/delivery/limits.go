@@ -43,10 +43,10 @@ func (d *dispatcher) flow(q *epQueue) *flow {
 		f = &flow{window: float64(q.max)}
 		d.flows[q.ep.ID] = f
 	}
-	f.lastUsed = d.e.o.Now()
+	f.lastUsed = d.clock.Now()
 	r := q.ep.RateLimit
 	if r > 0 {
-		if n := d.e.nodes.Load(); n > 1 {
+		if n := d.nodes(); n > 1 {
 			r /= float64(n)
 		}
 		if f.limiter == nil || f.rate != r {

@@ -18,7 +18,7 @@ var ErrAborted = errors.New("the request was aborted before an answer came")
 // exactly like a delivery of ev, and records it in the history flagged as
 // a test. It is never retried. The event need not be of a subscribed type.
 func (e *Engine) TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.Event) (*herald.Delivery, error) {
-	now := e.o.Now()
+	now := e.clock.Now()
 	ev.ID = herald.NewID(herald.PrefixEvent)
 	ev.AppID = ep.AppID
 	ev.CreatedAt = now
@@ -27,7 +27,7 @@ func (e *Engine) TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.E
 		ID: herald.NewID(herald.PrefixDelivery), AppID: ep.AppID, EventID: ev.ID, EndpointID: ep.ID,
 		EventType: ev.EventType, Test: true, CreatedAt: now,
 	}
-	r, ok := e.attempt(ctx, &store.Job{Delivery: d, Event: ev, Endpoint: ep}, herald.TriggerTest)
+	r, ok := e.attempt(ctx, ctx, &store.Job{Delivery: d, Event: ev, Endpoint: ep}, herald.TriggerTest)
 	if !ok {
 		return nil, ErrAborted
 	}
@@ -49,18 +49,19 @@ func (e *Engine) TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.E
 // webhook-id, and records the attempt. If it fails in a way worth
 // retrying, the delivery goes back on its retry schedule.
 func (e *Engine) Resend(ctx context.Context, j *store.Job) (*herald.Attempt, error) {
-	r, ok := e.attempt(ctx, j, herald.TriggerResend)
+	r, ok := e.attempt(ctx, ctx, j, herald.TriggerResend)
 	if !ok {
 		return nil, ErrAborted
 	}
-	e.record([]recordItem{{res: r, job: j}})
+	// Sent: its record must not fail because the caller went away now.
+	e.record(context.WithoutCancel(ctx), []recordItem{{res: r, job: j}})
 	return r.Attempt, nil
 }
 
 // SendEvents pushes chosen past events to one endpoint now, subscribed or
 // not (a manual export). It returns the deliveries created.
 func (e *Engine) SendEvents(ctx context.Context, ep *herald.Endpoint, evs []*herald.Event) ([]*herald.Delivery, error) {
-	now := e.o.Now()
+	now := e.clock.Now()
 	ds := make([]*herald.Delivery, len(evs))
 	for i, ev := range evs {
 		next := now
@@ -88,24 +89,26 @@ type RecoverParams struct {
 }
 
 // Recover starts a background job that requeues every matching delivery
-// of the endpoint; its progress is saved on job as it goes.
-func (e *Engine) Recover(job *herald.BulkJob, p RecoverParams) {
+// of the endpoint; its progress is saved on job as it goes. The job
+// outlives the call: ctx gives it its values, not its end.
+func (e *Engine) Recover(ctx context.Context, job *herald.BulkJob, p RecoverParams) {
+	ctx = context.WithoutCancel(ctx)
 	e.jobs.Add(1)
 	go func() {
 		defer e.jobs.Done()
-		err := e.recover(job, p)
+		err := e.recover(ctx, job, p)
 		job.State = herald.JobSucceeded
 		if err != nil {
 			job.State, job.Error = herald.JobFailed, err.Error()
 		}
-		job.UpdatedAt = e.o.Now()
-		if uerr := e.st.BulkJobUpdate(e.bg, job); uerr != nil {
+		job.UpdatedAt = e.clock.Now()
+		if uerr := e.st.BulkJobUpdate(ctx, job); uerr != nil {
 			e.log.Error("save job", errAttr(uerr), "job_id", job.ID)
 		}
 	}()
 }
 
-func (e *Engine) recover(job *herald.BulkJob, p RecoverParams) error {
+func (e *Engine) recover(ctx context.Context, job *herald.BulkJob, p RecoverParams) error {
 	// Collect first, so the total is known while the job runs; requeuing
 	// changes the rows a listing by status would see.
 	var ids []string
@@ -115,7 +118,7 @@ func (e *Engine) recover(job *herald.BulkJob, p RecoverParams) error {
 		if e.isStopping() {
 			return errors.New("interrupted by shutdown; run the recovery again")
 		}
-		page, err := e.st.DeliveryList(e.bg, lp)
+		page, err := e.st.DeliveryList(ctx, lp)
 		if err != nil {
 			return fmt.Errorf("list deliveries: %w", err)
 		}
@@ -128,8 +131,8 @@ func (e *Engine) recover(job *herald.BulkJob, p RecoverParams) error {
 		lp.Cursor = page[len(page)-1].ID
 	}
 	job.Total = len(ids)
-	job.UpdatedAt = e.o.Now()
-	if err := e.st.BulkJobUpdate(e.bg, job); err != nil {
+	job.UpdatedAt = e.clock.Now()
+	if err := e.st.BulkJobUpdate(ctx, job); err != nil {
 		return err
 	}
 	const chunk = 200
@@ -138,12 +141,12 @@ func (e *Engine) recover(job *herald.BulkJob, p RecoverParams) error {
 			return errors.New("interrupted by shutdown; run the recovery again")
 		}
 		part := ids[i:min(i+chunk, len(ids))]
-		if _, err := e.st.DeliveriesRequeue(e.bg, p.AppID, part, e.o.Now()); err != nil {
+		if _, err := e.st.DeliveriesRequeue(ctx, p.AppID, part, e.clock.Now()); err != nil {
 			return fmt.Errorf("requeue: %w", err)
 		}
 		job.Done += len(part)
-		job.UpdatedAt = e.o.Now()
-		if err := e.st.BulkJobUpdate(e.bg, job); err != nil {
+		job.UpdatedAt = e.clock.Now()
+		if err := e.st.BulkJobUpdate(ctx, job); err != nil {
 			return err
 		}
 		e.budget.markSpilled(p.EndpointID)

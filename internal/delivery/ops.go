@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -18,7 +19,7 @@ const (
 // once; endpoints whose deliveries keep failing for the configured window
 // are disabled; an endpoint re-enabled after being disabled that succeeds
 // again is announced as recovered.
-func (e *Engine) afterRecord(items []recordItem) {
+func (e *Engine) afterRecord(ctx context.Context, items []recordItem) {
 	var health []store.HealthResult
 	for _, it := range items {
 		ep, d := it.job.Endpoint, it.job.Delivery
@@ -27,13 +28,13 @@ func (e *Engine) afterRecord(items []recordItem) {
 		}
 		a := it.res.Attempt
 		if a.Response != nil && a.Response.StatusCode == http.StatusGone {
-			e.disable(ep, "receiver answered 410 Gone")
+			e.disable(ctx, ep, "receiver answered 410 Gone")
 		}
 		switch it.res.Status {
 		case herald.StatusSucceeded:
 			health = append(health, store.HealthResult{AppID: ep.AppID, EndpointID: ep.ID, Succeeded: true})
 			if ep.DisabledReason != "" && ep.Enabled {
-				e.recovered(ep)
+				e.recovered(ctx, ep)
 			}
 		case herald.StatusFailed:
 			health = append(health, store.HealthResult{AppID: ep.AppID, EndpointID: ep.ID})
@@ -42,30 +43,30 @@ func (e *Engine) afterRecord(items []recordItem) {
 	if len(health) == 0 || e.o.AutoDisableAfter <= 0 {
 		return
 	}
-	disabled, err := e.st.EndpointsTrackHealth(e.bg, store.HealthParams{
-		Results: health, Window: e.o.AutoDisableAfter, MinFailures: e.o.AutoDisableMinFailures, Now: e.o.Now(),
+	disabled, err := e.st.EndpointsTrackHealth(ctx, store.HealthParams{
+		Results: health, Window: e.o.AutoDisableAfter, MinFailures: e.o.AutoDisableMinFailures, Now: e.clock.Now(),
 	})
 	if err != nil {
 		e.log.Error("track endpoint health", errAttr(err))
 		return
 	}
 	for _, ep := range disabled {
-		e.announceDisabled(ep)
+		e.announceDisabled(ctx, ep)
 	}
 }
 
-func (e *Engine) disable(ep *herald.Endpoint, reason string) {
-	got, err := e.st.EndpointDisable(e.bg, ep.AppID, ep.ID, reason, e.o.Now())
+func (e *Engine) disable(ctx context.Context, ep *herald.Endpoint, reason string) {
+	got, err := e.st.EndpointDisable(ctx, ep.AppID, ep.ID, reason, e.clock.Now())
 	if err != nil || got == nil {
 		return
 	}
-	e.announceDisabled(got)
+	e.announceDisabled(ctx, got)
 }
 
-func (e *Engine) announceDisabled(ep *herald.Endpoint) {
+func (e *Engine) announceDisabled(ctx context.Context, ep *herald.Endpoint) {
 	e.log.Warn("endpoint disabled", "endpoint_id", ep.ID, "reason", ep.DisabledReason)
 	e.EndpointChanged(ep)
-	e.emit(ep, EventEndpointDisabled, map[string]any{
+	e.emit(ctx, ep, EventEndpointDisabled, map[string]any{
 		"endpoint_id": ep.ID, "app_id": ep.AppID, "url": ep.URL,
 		"reason": ep.DisabledReason, "disabled_at": ep.DisabledAt,
 	})
@@ -73,20 +74,20 @@ func (e *Engine) announceDisabled(ep *herald.Endpoint) {
 
 // recovered clears the disabled record of an endpoint that succeeds again
 // after being re-enabled, and announces it.
-func (e *Engine) recovered(ep *herald.Endpoint) {
-	cur, err := e.st.EndpointGet(e.bg, ep.AppID, ep.ID)
+func (e *Engine) recovered(ctx context.Context, ep *herald.Endpoint) {
+	cur, err := e.st.EndpointGet(ctx, ep.AppID, ep.ID)
 	if err != nil || cur.DisabledReason == "" {
 		return
 	}
 	reason, at := cur.DisabledReason, cur.DisabledAt
 	cur.DisabledReason, cur.DisabledAt = "", nil
-	cur.UpdatedAt = e.o.Now()
-	if err := e.st.EndpointUpdate(e.bg, cur); err != nil {
+	cur.UpdatedAt = e.clock.Now()
+	if err := e.st.EndpointUpdate(ctx, cur); err != nil {
 		e.log.Error("clear disabled reason", errAttr(err), "endpoint_id", ep.ID)
 		return
 	}
 	e.EndpointChanged(cur)
-	e.emit(cur, EventEndpointRecovered, map[string]any{
+	e.emit(ctx, cur, EventEndpointRecovered, map[string]any{
 		"endpoint_id": cur.ID, "app_id": cur.AppID, "url": cur.URL,
 		"was_disabled_reason": reason, "was_disabled_at": at, "recovered_at": cur.UpdatedAt,
 	})
@@ -94,7 +95,7 @@ func (e *Engine) recovered(ep *herald.Endpoint) {
 
 // emit sends one of Herald's own events through the normal path: stored,
 // signed, retried, and delivered to the app's operational endpoint only.
-func (e *Engine) emit(ep *herald.Endpoint, eventType string, payload map[string]any) {
+func (e *Engine) emit(ctx context.Context, ep *herald.Endpoint, eventType string, payload map[string]any) {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		return
@@ -102,7 +103,7 @@ func (e *Engine) emit(ep *herald.Endpoint, eventType string, payload map[string]
 	// Enqueue returns at once when the engine is stopping; the event is
 	// then lost, which the log says.
 	ev := &herald.Event{AppID: ep.AppID, EventType: eventType, Payload: b}
-	if _, err := e.Enqueue(e.bg, ev); err != nil {
+	if _, err := e.Enqueue(ctx, ev); err != nil {
 		e.log.Error("emit operational event", errAttr(err), "event_type", eventType, "endpoint_id", ep.ID)
 	}
 }

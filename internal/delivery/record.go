@@ -1,22 +1,24 @@
 package delivery
 
 import (
+	"context"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// recordLoop writes attempt results in batches: while one batch commits,
-// the next gathers, so recording keeps up with many workers at the cost of
-// one transaction per batch rather than per attempt.
 // recordItem is an attempt's result with the delivery it belongs to.
 type recordItem struct {
 	res store.AttemptResult
 	job *store.Job
 }
 
-func (e *Engine) recordLoop() {
+// recordLoop writes attempt results in batches: while one batch commits,
+// the next gathers, so recording keeps up with many workers at the cost of
+// one transaction per batch rather than per attempt.
+func (e *Engine) recordLoop(ctx context.Context) {
 	defer close(e.recordDone)
 	batch := make([]recordItem, 0, 1024)
 	for {
@@ -30,7 +32,7 @@ func (e *Engine) recordLoop() {
 			select {
 			case r, ok := <-e.recordCh:
 				if !ok {
-					e.record(batch)
+					e.record(ctx, batch)
 					return
 				}
 				batch = append(batch, r)
@@ -38,11 +40,11 @@ func (e *Engine) recordLoop() {
 				break gather
 			}
 		}
-		e.record(batch)
+		e.record(ctx, batch)
 	}
 }
 
-func (e *Engine) record(items []recordItem) {
+func (e *Engine) record(ctx context.Context, items []recordItem) {
 	batch := make([]store.AttemptResult, len(items))
 	for i, it := range items {
 		batch[i] = it.res
@@ -53,7 +55,7 @@ func (e *Engine) record(items []recordItem) {
 	// go out again after the restart, which is safe, if not ideal.
 	delay := 50 * time.Millisecond
 	for try := 1; ; try++ {
-		err := e.st.DeliveriesRecord(e.bg, batch)
+		err := e.st.DeliveriesRecord(ctx, batch)
 		if err == nil {
 			break
 		}
@@ -62,12 +64,12 @@ func (e *Engine) record(items []recordItem) {
 			return
 		}
 		e.log.Error("record attempts failed; retrying", errAttr(err), "count", len(batch))
-		time.Sleep(delay)
+		clock.Sleep(e.clock, delay, nil)
 		if delay < 5*time.Second {
 			delay *= 2
 		}
 	}
-	e.afterRecord(items)
+	e.afterRecord(ctx, items)
 	var earliest time.Time
 	for _, r := range batch {
 		if r.Status == herald.StatusPending && r.NextAttemptAt != nil {

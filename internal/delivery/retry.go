@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -76,15 +75,18 @@ func Retryable(kind herald.ErrorKind, status int) bool {
 }
 
 // Decide returns what happens after attempt number n (1 for the first try)
-// ended with the given error kind, status and response headers at now.
-func (p *RetryPolicy) Decide(n int, kind herald.ErrorKind, status int, header http.Header, now time.Time) Verdict {
+// ended at now with the given error kind and status; retryAfter is the
+// wait the destination asked for, nil for none, and counts on 429 and 503
+// answers only.
+func (p *RetryPolicy) Decide(n int, kind herald.ErrorKind, status int, retryAfter *time.Duration, now time.Time) Verdict {
 	if kind == herald.ErrorKindNone && status >= 200 && status < 300 {
 		return Verdict{Status: herald.StatusSucceeded}
 	}
 	if !Retryable(kind, status) || n > len(p.Schedule) {
 		return Verdict{Status: herald.StatusFailed}
 	}
-	if d, ok := retryAfter(header, now); ok && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+	if retryAfter != nil && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+		d := *retryAfter
 		if p.MaxRetryAfter > 0 && d > p.MaxRetryAfter {
 			d = p.MaxRetryAfter
 		}
@@ -99,29 +101,4 @@ func (p *RetryPolicy) Decide(n int, kind herald.ErrorKind, status int, header ht
 		d = time.Duration(float64(d) * (1 + p.Jitter*(2*r()-1)))
 	}
 	return Verdict{Status: herald.StatusPending, NextAttemptAt: now.Add(d)}
-}
-
-// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		if secs > int64(365*24*time.Hour/time.Second) {
-			secs = int64(365 * 24 * time.Hour / time.Second)
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		d := t.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
-	}
-	return 0, false
 }

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -18,16 +17,19 @@ const filterTimeout = 50 * time.Millisecond
 // router decides which of an app's endpoints receive an event: by
 // subscription (exact name, prefix wildcard, group) and by condition.
 type router struct {
-	st     Store
-	groups *cache.Cache[string]
-	apps   func(ctx context.Context, id string) *herald.App
-
-	mu       sync.Mutex
-	programs map[shapeKey]*filter.Program
+	st       Store
+	groups   *cache.Cache[string]
+	programs cache.Versions[programKey, *filter.Program]
 }
 
-func newRouter(st Store, apps func(context.Context, string) *herald.App, now func() time.Time) *router {
-	return &router{st: st, apps: apps, groups: cache.New[string](now), programs: map[shapeKey]*filter.Program{}}
+// programKey names one version of an endpoint's condition.
+type programKey struct {
+	endpoint string
+	updated  time.Time
+}
+
+func newRouter(st Store, now func() time.Time) *router {
+	return &router{st: st, groups: cache.New[string](now)}
 }
 
 // group returns the catalog group of an event type ("" for none, or for
@@ -46,29 +48,23 @@ func (rt *router) group(ctx context.Context, eventType string) string {
 
 // program returns the endpoint's compiled condition.
 func (rt *router) program(ep *herald.Endpoint) (*filter.Program, error) {
-	k := shapeKey{endpoint: ep.ID, updated: ep.UpdatedAt}
-	rt.mu.Lock()
-	p := rt.programs[k]
-	rt.mu.Unlock()
-	if p != nil {
+	k := programKey{endpoint: ep.ID, updated: ep.UpdatedAt}
+	if p, ok := rt.programs.Get(k); ok {
 		return p, nil
 	}
 	p, err := filter.Compile(ep.Filter)
 	if err != nil {
 		return nil, err
 	}
-	rt.mu.Lock()
-	if len(rt.programs) > 10_000 {
-		clear(rt.programs)
-	}
-	rt.programs[k] = p
-	rt.mu.Unlock()
+	rt.programs.Put(k, p)
 	return p, nil
 }
 
 // route returns the endpoints that receive ev among the app's enabled
-// endpoints, and the routing record kept with the event.
-func (rt *router) route(ctx context.Context, ev *herald.Event, group string, eps []*herald.Endpoint) ([]*herald.Endpoint, *herald.Routing) {
+// endpoints, and the routing record kept with the event. It reads
+// nothing: it runs inside the enqueue transaction, so the event type's
+// group and the app come from before it.
+func (rt *router) route(ev *herald.Event, group string, app *herald.App, eps []*herald.Endpoint) ([]*herald.Endpoint, *herald.Routing) {
 	r := &herald.Routing{Matched: []string{}, Skipped: []herald.Skip{}}
 	var out []*herald.Endpoint
 	var in *filter.Input
@@ -78,9 +74,9 @@ func (rt *router) route(ctx context.Context, ev *herald.Event, group string, eps
 		}
 		if ep.Filter != "" {
 			if in == nil {
-				in = rt.input(ctx, ev)
+				in = input(ev, app)
 			}
-			ok, err := rt.match(ctx, ep, in)
+			ok, err := rt.match(ep, in)
 			if err != nil {
 				r.Skipped = append(r.Skipped, herald.Skip{EndpointID: ep.ID, Reason: "filter_error: " + err.Error()})
 				continue
@@ -100,9 +96,8 @@ func (rt *router) route(ctx context.Context, ev *herald.Event, group string, eps
 	return out, r
 }
 
-func (rt *router) input(ctx context.Context, ev *herald.Event) *filter.Input {
+func input(ev *herald.Event, a *herald.App) *filter.Input {
 	payload, _ := template.DecodePayload(ev.Payload)
-	a := rt.apps(ctx, ev.AppID)
 	return &filter.Input{
 		Payload: payload,
 		Event:   filter.EventInfo{ID: ev.ID, Type: ev.EventType, Timestamp: ev.CreatedAt},
@@ -110,12 +105,12 @@ func (rt *router) input(ctx context.Context, ev *herald.Event) *filter.Input {
 	}
 }
 
-func (rt *router) match(ctx context.Context, ep *herald.Endpoint, in *filter.Input) (bool, error) {
+func (rt *router) match(ep *herald.Endpoint, in *filter.Input) (bool, error) {
 	p, err := rt.program(ep)
 	if err != nil {
 		return false, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, filterTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), filterTimeout)
 	defer cancel()
 	return p.Match(ctx, *in)
 }

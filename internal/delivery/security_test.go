@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/heraldtest"
 	"github.com/heraldhq/herald/internal/netpolicy"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/verify"
 )
@@ -486,7 +487,7 @@ func TestOAuthTokenSharedBetweenNodes(t *testing.T) {
 		"token_url": tokenSrv.URL + "/token", "client_id": "c", "client_secret": "s"}})
 	s.WaitDelivery(s.Send(map[string]any{"n": 1}), "succeeded", 1, 5*time.Second)
 	// A second node: another engine on the same store.
-	other := delivery.New(s.Store, sender.New(sender.Options{}), delivery.Options{Owner: "node-2"})
+	other := delivery.New(s.Store, outbound.NewHTTP(sender.New(sender.Options{}), s.Store, outbound.HTTPOptions{}), delivery.Options{Owner: "node-2"})
 	ep, err := s.Store.EndpointGet(context.Background(), s.AppID("acme"), epID)
 	if err != nil {
 		t.Fatal(err)

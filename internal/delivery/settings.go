@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -48,13 +49,7 @@ func (e *Engine) policy(ep *herald.Endpoint, app *herald.App) *RetryPolicy {
 
 // maxInFlight returns how many requests this node may have in flight to
 // an endpoint: its share of the endpoint's cluster-wide cap.
-func (e *Engine) maxInFlight(ep *herald.Endpoint) int {
-	s := herald.EffectiveDelivery(ep, e.req.app(e.bg, ep.AppID), herald.DeliverySettings{MaxInFlight: e.o.MaxInFlightPerEndpoint})
+func (e *Engine) maxInFlight(ctx context.Context, ep *herald.Endpoint) int {
+	s := herald.EffectiveDelivery(ep, e.app(ctx, ep.AppID), herald.DeliverySettings{MaxInFlight: e.o.MaxInFlightPerEndpoint})
 	return nodeShare(s.MaxInFlight, e.nodes.Load())
-}
-
-// timeout returns the request timeout of an endpoint of an app.
-func (rb *requestBuilder) timeout(ep *herald.Endpoint, app *herald.App) time.Duration {
-	s := herald.EffectiveDelivery(ep, app, herald.DeliverySettings{TimeoutMS: int(rb.defaultTimeout / time.Millisecond)})
-	return time.Duration(s.TimeoutMS) * time.Millisecond
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/netpolicy"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/store/sealed"
@@ -110,10 +111,10 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	snd := sender.New(so)
 	m := metrics.New("test-node", st)
+	out := outbound.NewHTTP(snd, st, outbound.HTTPOptions{DefaultTimeout: o.Timeout})
 	eo := delivery.Options{
 		Metrics:                m,
 		Retry:                  delivery.RetryPolicy{Schedule: schedule, MaxRetryAfter: time.Hour},
-		DefaultTimeout:         o.Timeout,
 		PollInterval:           50 * time.Millisecond,
 		Workers:                32,
 		MaxInFlightPerEndpoint: 32,
@@ -121,9 +122,9 @@ func Start(t testing.TB, o Options) *Server {
 	if o.Engine != nil {
 		o.Engine(&eo)
 	}
-	eng := delivery.New(st, snd, eo)
-	eng.Start()
-	a := api.New(st, eng, api.Options{AdminToken: Token, MaxBodyBytes: o.MaxBodyBytes,
+	eng := delivery.New(st, out, eo)
+	eng.Start(context.Background())
+	a := api.New(st, eng, out, api.Options{AdminToken: Token, MaxBodyBytes: o.MaxBodyBytes,
 		AllowUndeclaredEventTypes: o.AllowUndeclaredEventTypes, CheckURL: checkURL,
 		RateLimit: o.APIRateLimit, MaxEndpointsPerApp: o.MaxEndpointsPerApp,
 		Metrics: m.Handler(), MetricsToken: o.MetricsToken, Console: console.New(), PublicURL: o.PublicURL,

@@ -1,6 +1,6 @@
 // Package shape turns an endpoint's settings (method, content type,
 // headers, body template, preset) and an event into the exact HTTP request
-// Herald sends. The delivery engine uses it for every attempt and the API
+// Herald sends. The outbound layer uses it for every attempt and the API
 // for validation and previews, so that a preview is what is sent.
 package shape
 
@@ -16,14 +16,8 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/template"
-)
-
-// Content types an endpoint may send.
-const (
-	ContentJSON  = "application/json"
-	ContentForm  = "application/x-www-form-urlencoded"
-	ContentPlain = "text/plain"
 )
 
 // Methods an endpoint may use.
@@ -137,18 +131,18 @@ const (
 // rendering. Errors are *FieldError naming the field at fault.
 func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 	s := &ep.RequestShape
-	name := s.Preset
-	if name == "" {
-		name = "custom"
-	}
-	p := Presets[name]
+	p := preset.Lookup(s.Preset)
 	if p == nil {
-		return nil, &FieldError{Field: "preset", Msg: fmt.Sprintf("preset %q is unknown; use one of: %s", s.Preset, strings.Join(PresetNames(), ", "))}
+		return nil, &FieldError{Field: "preset", Msg: fmt.Sprintf("preset %q is unknown; use one of: %s", s.Preset, strings.Join(preset.Names(), ", "))}
 	}
-	if err := p.checkOptions(s.PresetOptions); err != nil {
-		return nil, err
+	if err := p.Check(s.PresetOptions); err != nil {
+		var oe *preset.OptionError
+		if errors.As(err, &oe) {
+			return nil, &FieldError{Field: "preset_options." + oe.Option, Msg: oe.Msg}
+		}
+		return nil, &FieldError{Field: "preset_options", Msg: err.Error()}
 	}
-	b := p.base(s.PresetOptions)
+	b := p.Request(s.PresetOptions)
 	var syntax template.Syntax
 	switch first(s.TemplateSyntax, o.TemplateSyntax, "braces") {
 	case "braces":
@@ -164,9 +158,9 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 	if !contains(Methods, c.method) {
 		return nil, &FieldError{Field: "method", Msg: fmt.Sprintf("method %q is not supported; use one of: %s", s.Method, strings.Join(Methods, ", "))}
 	}
-	c.contentType = first(s.ContentType, b.ContentType, ContentJSON)
-	if c.contentType != ContentJSON && c.contentType != ContentForm && c.contentType != ContentPlain {
-		return nil, &FieldError{Field: "content_type", Msg: fmt.Sprintf("content_type %q is not supported; use %s, %s or %s", s.ContentType, ContentJSON, ContentForm, ContentPlain)}
+	c.contentType = first(s.ContentType, b.ContentType, herald.ContentJSON)
+	if c.contentType != herald.ContentJSON && c.contentType != herald.ContentForm && c.contentType != herald.ContentPlain {
+		return nil, &FieldError{Field: "content_type", Msg: fmt.Sprintf("content_type %q is not supported; use %s, %s or %s", s.ContentType, herald.ContentJSON, herald.ContentForm, herald.ContentPlain)}
 	}
 	c.noBody = c.method == "GET" || c.method == "DELETE"
 	c.format = first(s.PayloadFormat, o.PayloadFormat, FormatStandard)
@@ -238,8 +232,8 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 		if err != nil {
 			return nil, &FieldError{Field: "body_template", Msg: "body_template: " + err.Error()}
 		}
-		if (c.noBody || c.contentType == ContentForm) && !t.IsObject() {
-			why := "content_type " + ContentForm
+		if (c.noBody || c.contentType == herald.ContentForm) && !t.IsObject() {
+			why := "content_type " + herald.ContentForm
 			if c.noBody {
 				why = "method " + c.method + " (its fields go to the query string)"
 			}
@@ -247,7 +241,7 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 		}
 		c.body = t
 		var str string
-		if c.contentType == ContentPlain && json.Unmarshal(body, &str) == nil {
+		if c.contentType == herald.ContentPlain && json.Unmarshal(body, &str) == nil {
 			if c.plain, err = template.ParseText(str, topts); err != nil {
 				return nil, &FieldError{Field: "body_template", Msg: "body_template: " + err.Error()}
 			}
@@ -329,14 +323,14 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 	}
 	r.URL = rawURL
 	switch c.contentType {
-	case ContentForm:
+	case herald.ContentForm:
 		fields, err := c.fields(in.Event, d)
 		if err != nil {
 			return nil, err
 		}
 		r.Body = []byte(encodeFields(fields))
-		r.Header.Set("Content-Type", ContentForm)
-	case ContentPlain:
+		r.Header.Set("Content-Type", herald.ContentForm)
+	case herald.ContentPlain:
 		switch {
 		case c.plain != nil:
 			txt, err := c.plain.Render(d)
@@ -353,7 +347,7 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 		default:
 			r.Body = c.defaultBody(in.Event)
 		}
-		r.Header.Set("Content-Type", ContentPlain+"; charset=utf-8")
+		r.Header.Set("Content-Type", herald.ContentPlain+"; charset=utf-8")
 	default:
 		if c.body == nil {
 			r.Body = c.defaultBody(in.Event)
@@ -364,7 +358,7 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 			}
 			r.Body = b
 		}
-		r.Header.Set("Content-Type", ContentJSON)
+		r.Header.Set("Content-Type", herald.ContentJSON)
 	}
 	return r, nil
 }
@@ -533,43 +527,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// secretHeaderWords mark header names whose values are credentials.
-var secretHeaderWords = []string{"authorization", "token", "secret", "password", "api-key", "apikey", "api_key", "cookie", "signature-key"}
-
-// SecretHeader reports whether a header's value is a credential to mask.
-func SecretHeader(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range secretHeaderWords {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// Mask hides a secret value, keeping a hint of its start so that a person
-// can tell two credentials apart.
-func Mask(v string) string {
-	if len(v) <= 8 {
-		return "********"
-	}
-	// Keep an auth scheme ("Bearer ", "Basic ") readable.
-	if sch, rest, ok := strings.Cut(v, " "); ok && len(sch) < 10 && len(rest) > 0 {
-		return sch + " " + Mask(rest)
-	}
-	return v[:4] + "********"
-}
-
-// MaskHeaders returns a copy of flattened headers with credentials masked.
-func MaskHeaders(h map[string]string) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		if SecretHeader(k) {
-			v = Mask(v)
-		}
-		out[k] = v
-	}
-	return out
 }

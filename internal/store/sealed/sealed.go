@@ -14,7 +14,6 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/secrets"
-	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -69,7 +68,7 @@ func transform(ep *herald.Endpoint, f func(v, aad string) (string, error)) (*her
 	if len(ep.PresetOptions) > 0 {
 		c.PresetOptions = maps.Clone(ep.PresetOptions)
 		for k, v := range c.PresetOptions {
-			if shape.SecretOption(ep.Preset, k) {
+			if herald.SecretOption(k) {
 				if c.PresetOptions[k], err = f(v, aad(ep, "preset_options/"+k)); err != nil {
 					return nil, fmt.Errorf("endpoint %s preset option %s: %w", ep.ID, k, err)
 				}
@@ -264,7 +263,7 @@ func (s *Store) stale(ep *herald.Endpoint) bool {
 		}
 	}
 	for k, v := range ep.PresetOptions {
-		if shape.SecretOption(ep.Preset, k) && check(v) {
+		if herald.SecretOption(k) && check(v) {
 			return true
 		}
 	}

@@ -1,4 +1,4 @@
-package delivery
+package outbound
 
 import (
 	"context"
@@ -40,16 +40,10 @@ func credentialKey(a *herald.EndpointAuth) string {
 	return strings.Join([]string{a.TokenURL, a.ClientID, a.ClientSecret, a.Scope, a.Audience}, "\x00")
 }
 
-// tokenStore shares tokens between nodes.
-type tokenStore interface {
-	TokenGet(ctx context.Context, key string) (string, time.Time, error)
-	TokenPut(ctx context.Context, key, token string, expires time.Time) error
-}
-
 // get returns a valid token for the credential: from memory, else from
 // the store (another node may have fetched it), else fetched and shared
 // (a fresh fetch too when force is set, after the receiver refused it).
-func (t *tokens) get(ctx context.Context, snd Sender, st tokenStore, a *herald.EndpointAuth, force bool, now func() time.Time) (string, error) {
+func (t *tokens) get(ctx context.Context, snd Sender, st Store, a *herald.EndpointAuth, force bool, now func() time.Time) (string, error) {
 	k := credentialKey(a)
 	t.mu.Lock()
 	if t.m == nil {
@@ -127,14 +121,14 @@ func truncate(s string, n int) string {
 }
 
 // authorize adds the endpoint's credentials to a request.
-func (e *Engine) authorize(ctx context.Context, a *herald.EndpointAuth, r *sender.Request, force bool) error {
+func (h *HTTP) authorize(ctx context.Context, a *herald.EndpointAuth, r *sender.Request, force bool) error {
 	switch a.Type {
 	case "basic":
 		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(a.Username+":"+a.Password)))
 	case "bearer":
 		r.Header.Set("Authorization", "Bearer "+a.Token)
 	case "oauth2_client_credentials":
-		tok, err := e.tokens.get(ctx, e.snd, e.st, a, force, e.o.Now)
+		tok, err := h.tokens.get(ctx, h.snd, h.st, a, force, h.now)
 		if err != nil {
 			return err
 		}

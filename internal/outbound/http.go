@@ -1,0 +1,216 @@
+package outbound
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/preset"
+	"github.com/heraldhq/herald/internal/sender"
+)
+
+// Sender makes one HTTP attempt; *sender.Sender is the real one.
+type Sender interface {
+	Send(ctx context.Context, r *sender.Request) *sender.Result
+}
+
+// Store is what the HTTP destination reads and writes: event types (their
+// schema's titles feed templates) and OAuth2 tokens shared between nodes.
+type Store interface {
+	EventTypeGet(ctx context.Context, name string) (*herald.EventType, error)
+	TokenGet(ctx context.Context, key string) (string, time.Time, error)
+	TokenPut(ctx context.Context, key, token string, expires time.Time) error
+}
+
+// HTTPOptions configure an HTTP destination. Zero values mean the
+// documented defaults.
+type HTTPOptions struct {
+	// UserAgent is sent on every request; default Herald/<version>.
+	UserAgent string
+	// DefaultTimeout bounds one request when neither the endpoint nor its
+	// app sets one; default 15 s.
+	DefaultTimeout time.Duration
+	// PayloadFormat is the installation's body shape (standard, raw or
+	// flat) for endpoints without a template; empty: standard.
+	PayloadFormat string
+	// Now is the clock of signatures and token expiry; nil: time.Now.
+	Now func() time.Time
+}
+
+// HTTP delivers to webhook endpoints: it builds the endpoint's request,
+// signs it, authenticates, sends it through the sender and reads the
+// answer. It is safe for concurrent use; share one.
+type HTTP struct {
+	snd    Sender
+	st     Store
+	now    func() time.Time
+	build  *builder
+	tokens tokens
+}
+
+// NewHTTP returns an HTTP destination sending through snd.
+func NewHTTP(snd Sender, st Store, o HTTPOptions) *HTTP {
+	if o.UserAgent == "" {
+		o.UserAgent = "Herald/" + herald.Version
+	}
+	if o.DefaultTimeout <= 0 {
+		o.DefaultTimeout = 15 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &HTTP{snd: snd, st: st, now: o.Now, build: newBuilder(st, o)}
+}
+
+// Preview builds the request an attempt would send now, signed, without
+// sending it. The endpoint need not be saved.
+func (h *HTTP) Preview(ctx context.Context, d *Delivery) (*Request, error) {
+	r, err := h.build.request(ctx, d, h.now())
+	if err != nil {
+		return nil, err
+	}
+	return &Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body}, nil
+}
+
+// Send makes one attempt of the delivery.
+func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
+	ep := d.Endpoint
+	req, err := h.build.request(ctx, d, h.now())
+	if err != nil {
+		// The request cannot be built for this event (a strict template
+		// met a missing value, the filled-in URL is invalid): sending
+		// again would fail the same way.
+		return Outcome{Kind: herald.ErrorKindPolicy, Error: err.Error()}
+	}
+	p := preset.Lookup(ep.Preset)
+	auth := ep.Auth
+	if auth == nil && p != nil {
+		auth = p.Auth(ep.PresetOptions)
+	}
+	var res *sender.Result
+	if auth != nil {
+		if err := h.authorize(ctx, auth, req, false); err != nil {
+			res = &sender.Result{ErrorKind: herald.ErrorKindAuth, Err: err}
+		} else {
+			res = h.snd.Send(ctx, req)
+			if res.StatusCode == http.StatusUnauthorized && auth.Type == "oauth2_client_credentials" {
+				// The token may have been revoked: fetch a new one and
+				// try once more within this attempt.
+				if err := h.authorize(ctx, auth, req, true); err != nil {
+					res = &sender.Result{ErrorKind: herald.ErrorKindAuth, Err: err}
+				} else {
+					res = h.snd.Send(ctx, req)
+				}
+			}
+		}
+	}
+	o := Outcome{Request: herald.AttemptRequest{Method: req.Method, URL: maskQueryToken(req.URL), Headers: herald.MaskHeaders(flatten(req.Header)), Body: string(req.Body)}}
+	if res == nil {
+		res = h.snd.Send(ctx, req)
+	}
+	if res.Err != nil && errors.Is(res.Err, context.Canceled) && ctx.Err() != nil {
+		return Outcome{Aborted: true}
+	}
+	o.Status = res.StatusCode
+	var vendorErr string
+	if p != nil && p.ReadsAnswers() && res.ErrorKind == herald.ErrorKindNone {
+		verdict, msg := p.Answer(res.Body)
+		if verdict == preset.TokenRejected && auth != nil {
+			if err := h.authorize(ctx, auth, req, true); err == nil {
+				res = h.snd.Send(ctx, req)
+				if res.ErrorKind == herald.ErrorKindNone {
+					verdict, msg = p.Answer(res.Body)
+				}
+			}
+		}
+		switch verdict {
+		case preset.Retry, preset.TokenRejected:
+			o.Status, vendorErr = http.StatusServiceUnavailable, msg
+		case preset.Final:
+			o.Status, vendorErr = http.StatusBadRequest, msg
+		}
+		if vendorErr != "" {
+			res.ErrorKind = herald.ErrorKindHTTPStatus
+		}
+	}
+	o.Latency = res.Latency
+	o.Kind = res.ErrorKind
+	if res.StatusCode != 0 {
+		o.Response = &herald.AttemptResponse{
+			StatusCode:    res.StatusCode,
+			Headers:       flatten(res.Header),
+			Body:          string(res.Body),
+			BodyTruncated: res.BodyTruncated,
+		}
+	}
+	switch {
+	case res.Err != nil:
+		o.Error = res.Err.Error()
+	case vendorErr != "":
+		o.Error = vendorErr
+	case res.ErrorKind == herald.ErrorKindHTTPStatus:
+		o.Error = fmt.Sprintf("receiver answered %d %s", res.StatusCode, http.StatusText(res.StatusCode))
+	}
+	if wait, ok := RetryAfter(res.Header, h.now()); ok {
+		o.RetryAfter = &wait
+	}
+	return o
+}
+
+// maxRetryAfterHeader caps what a Retry-After header is read as, before
+// the retry policy's own cap.
+const maxRetryAfterHeader = 365 * 24 * time.Hour
+
+// RetryAfter reads a Retry-After header: delay-seconds or an HTTP date
+// (a date in the past means now).
+func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		if secs > int64(maxRetryAfterHeader/time.Second) {
+			secs = int64(maxRetryAfterHeader / time.Second)
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// maskQueryToken hides an access token sent in the query.
+func maskQueryToken(raw string) string {
+	if !strings.Contains(raw, "access_token=") {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	if q.Has("access_token") {
+		q.Set("access_token", "********")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// flatten turns headers into one string per name, as they are shown.
+func flatten(h http.Header) map[string]string {
+	m := make(map[string]string, len(h))
+	for k, v := range h {
+		m[k] = strings.Join(v, ", ")
+	}
+	return m
+}

@@ -1,0 +1,109 @@
+package preset
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/heraldhq/herald"
+)
+
+// marketo creates or updates leads through Marketo's REST API, with
+// OAuth2 client credentials against the instance's identity endpoint.
+var marketo = &Preset{
+	Name: "marketo",
+	Doc:  "Marketo: createOrUpdate leads through Marketo's REST API, with OAuth2 against its identity endpoint; no url needed",
+	Options: []Option{
+		{Name: "munchkin_id", Required: true, Doc: "the instance's Munchkin id (e.g. 123-ABC-456)"},
+		{Name: "client_id", Required: true, Doc: "a LaunchPoint service's client id"},
+		{Name: "client_secret", Required: true, Doc: "that service's client secret"},
+		{Name: "lookup_field", Doc: "the field that finds an existing lead; default email"},
+		{Name: "input", Doc: "the lead record, a JSON template; default: immdio's lead fields mapped to Marketo's"},
+		{Name: "base_url", Doc: "the instance's REST base; default https://<munchkin_id>.mktorest.com"},
+	},
+	request: func(o map[string]string) Request {
+		input := o["input"]
+		if input == "" {
+			input = marketoInput
+		}
+		lookup := o["lookup_field"]
+		if lookup == "" {
+			lookup = "email"
+		}
+		return Request{
+			URL:         marketoBase(o) + "/rest/v1/leads.json",
+			Method:      "POST",
+			ContentType: herald.ContentJSON,
+			Body:        `{"action":"createOrUpdate","lookupField":` + jsonString(lookup) + `,"input":[` + input + `]}`,
+		}
+	},
+	auth: func(o map[string]string) *herald.EndpointAuth {
+		return &herald.EndpointAuth{Type: "oauth2_client_credentials", TokenURL: marketoBase(o) + "/identity/oauth/token",
+			ClientID: o["client_id"], ClientSecret: o["client_secret"]}
+	},
+	answer: marketoAnswer,
+}
+
+// marketoInput maps immdio Forms' lead fields to Marketo's.
+const marketoInput = `{"email":"{{email}}","firstName":"{{firstName}}","lastName":"{{lastName}}",` +
+	`"company":"{{company}}","phone":"{{tel}}","mobilePhone":"{{mobile}}","postalCode":"{{zip}}","address":"{{address}}",` +
+	`"department":"{{department}}","title":"{{position}}","website":"{{web}}"}`
+
+func marketoBase(o map[string]string) string {
+	if b := strings.TrimRight(o["base_url"], "/"); b != "" {
+		return b
+	}
+	return "https://" + o["munchkin_id"] + ".mktorest.com"
+}
+
+// marketoAnswer reads a Marketo answer: its REST API answers HTTP 200 even
+// when a call failed, and says so with "success": false and error codes.
+// 601 (access token invalid) and 602 (expired) ask for a new token; 604
+// (timed out), 606 (rate limit), 607 (daily quota), 608 (temporarily
+// unavailable) and 615 (concurrency limit) are worth a retry; any other
+// error, or a lead skipped for a bad field, is final.
+func marketoAnswer(body []byte) (Verdict, string) {
+	var r struct {
+		Success *bool `json:"success"`
+		Errors  []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"errors"`
+		Result []struct {
+			Status  string `json:"status"`
+			Reasons []struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"reasons"`
+		} `json:"result"`
+	}
+	if json.Unmarshal(body, &r) != nil || r.Success == nil {
+		return Final, "Marketo answered something that is not its API's JSON"
+	}
+	if *r.Success {
+		// A lead may still be skipped (a bad field): that is final.
+		for _, res := range r.Result {
+			if res.Status == "skipped" && len(res.Reasons) > 0 {
+				return Final, fmt.Sprintf("Marketo skipped the lead: %s %s", res.Reasons[0].Code, res.Reasons[0].Message)
+			}
+		}
+		return OK, ""
+	}
+	var msgs []string
+	verdict := Final
+	for _, e := range r.Errors {
+		msgs = append(msgs, e.Code+" "+e.Message)
+		switch e.Code {
+		case "601", "602":
+			verdict = TokenRejected
+		case "604", "606", "607", "608", "615":
+			if verdict != TokenRejected {
+				verdict = Retry
+			}
+		}
+	}
+	if len(msgs) == 0 {
+		msgs = []string{"success false without errors"}
+	}
+	return verdict, "Marketo error: " + strings.Join(msgs, "; ")
+}

@@ -1,0 +1,170 @@
+// Package preset holds Herald's rules for destinations it knows by name:
+// Slack, Discord, Microsoft Teams, Chatwork, Segment and Marketo. A preset
+// says what request the destination expects (so that a customer gives only
+// a webhook URL, a room id and a token, and no converter sits in between),
+// how Herald authenticates to it, and how to read its answers when the
+// HTTP status does not tell the whole story (Marketo answers 200 to a
+// failed call).
+//
+// Every vendor rule lives here. The request shaping (internal/shape) asks
+// a preset for its base request; the outbound layer (internal/outbound)
+// asks it for credentials and for the meaning of an answer.
+package preset
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/heraldhq/herald"
+)
+
+// Preset is one known destination.
+type Preset struct {
+	Name    string
+	Doc     string
+	Options []Option
+	// request returns the preset's request for the given options.
+	request func(o map[string]string) Request
+	// auth, when set, returns the credentials the destination needs.
+	auth func(o map[string]string) *herald.EndpointAuth
+	// answer, when set, reads a 2xx answer's body.
+	answer func(body []byte) (Verdict, string)
+	// check, when set, refuses option values the destination cannot take.
+	check func(o map[string]string) error
+}
+
+// Option is one setting a preset takes (in the endpoint's preset_options).
+// Options named like credentials (herald.SecretOption) are encrypted at
+// rest and masked wherever the endpoint is shown.
+type Option struct {
+	Name     string
+	Required bool
+	Doc      string
+}
+
+// Request is a preset's request before the endpoint's own settings: every
+// field may be overridden by the endpoint.
+type Request struct {
+	URL         string
+	Method      string
+	ContentType string
+	Headers     map[string]string
+	// Body is the JSON body template source.
+	Body string
+}
+
+// Verdict is what a destination's answer means beyond its HTTP status.
+type Verdict int
+
+const (
+	// OK: the status says it all.
+	OK Verdict = iota
+	// TokenRejected: the access token was refused; fetch a new one and
+	// try once more.
+	TokenRejected
+	// Retry: a rate, concurrency or quota limit; try again later.
+	Retry
+	// Final: refused for good (a bad field, a bad request).
+	Final
+)
+
+// OptionError is an option that cannot be used, naming it.
+type OptionError struct {
+	Option string
+	Msg    string
+}
+
+func (e *OptionError) Error() string { return e.Msg }
+
+// Lookup returns the preset of that name ("" and "custom" are the preset
+// that adds nothing), or nil when there is none.
+func Lookup(name string) *Preset {
+	if name == "" {
+		name = "custom"
+	}
+	return presets[name]
+}
+
+// Names lists the presets in a stable order, for error messages.
+func Names() []string {
+	names := make([]string, 0, len(presets))
+	for n := range presets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Request returns the preset's request for the given options.
+func (p *Preset) Request(o map[string]string) Request { return p.request(o) }
+
+// Auth returns the credentials the preset authenticates with (Marketo's
+// OAuth2), or nil; an endpoint's own auth, when set, wins.
+func (p *Preset) Auth(o map[string]string) *herald.EndpointAuth {
+	if p.auth == nil {
+		return nil
+	}
+	return p.auth(o)
+}
+
+// Answer reads the body of a 2xx answer, for destinations whose status
+// does not say whether the call worked; the message explains any verdict
+// but OK.
+func (p *Preset) Answer(body []byte) (Verdict, string) {
+	if p.answer == nil {
+		return OK, ""
+	}
+	return p.answer(body)
+}
+
+// ReadsAnswers reports whether the preset reads answers beyond their
+// status (Answer may say more than OK).
+func (p *Preset) ReadsAnswers() bool { return p.answer != nil }
+
+// Check refuses unknown options and missing required ones.
+func (p *Preset) Check(o map[string]string) error {
+	for k := range o {
+		if !slices.ContainsFunc(p.Options, func(x Option) bool { return x.Name == k }) {
+			names := make([]string, len(p.Options))
+			for i, x := range p.Options {
+				names[i] = x.Name
+			}
+			if len(names) == 0 {
+				return &OptionError{Option: k, Msg: fmt.Sprintf("preset %s takes no options", p.Name)}
+			}
+			return &OptionError{Option: k, Msg: fmt.Sprintf("preset %s has no option %q; it takes: %s", p.Name, k, strings.Join(names, ", "))}
+		}
+	}
+	for _, x := range p.Options {
+		if x.Required && strings.TrimSpace(o[x.Name]) == "" {
+			return &OptionError{Option: x.Name, Msg: fmt.Sprintf("preset %s needs preset_options.%s: %s", p.Name, x.Name, x.Doc)}
+		}
+	}
+	if p.check != nil {
+		return p.check(o)
+	}
+	return nil
+}
+
+// jsonString quotes s as a JSON string, for building body templates.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// presets lists every preset by name.
+var presets = map[string]*Preset{
+	"custom": {
+		Name:    "custom",
+		Doc:     "no preset: the endpoint's own method, content type, headers and body",
+		request: func(map[string]string) Request { return Request{} },
+	},
+	"slack":    slack,
+	"discord":  discord,
+	"teams":    teams,
+	"chatwork": chatwork,
+	"marketo":  marketo,
+	"segment":  segment,
+}
