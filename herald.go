@@ -10,9 +10,6 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
-// Version is reported in the User-Agent of every request Herald sends.
-var Version = "0.1.0-dev"
-
 // ID prefixes tell what an identifier names at a glance, in logs and in URLs.
 const (
 	PrefixApp      = "app_"

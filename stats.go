@@ -1,0 +1,40 @@
+package herald
+
+import "time"
+
+// EndpointStats summarise an endpoint's recent deliveries.
+type EndpointStats struct {
+	Hour StatsWindow `json:"last_hour"`
+	Day  StatsWindow `json:"last_day"`
+	Week StatsWindow `json:"last_week"`
+	// Latencies of the week's attempts that got an answer.
+	LatencyP50MS     *float64   `json:"latency_p50_ms"`
+	LatencyP99MS     *float64   `json:"latency_p99_ms"`
+	LastSuccessAt    *time.Time `json:"last_success_at"`
+	LastFailureAt    *time.Time `json:"last_failure_at"`
+	LastFailureError string     `json:"last_failure_error"`
+	// Series is the last day hour by hour, oldest first, for charts.
+	Series []StatsBucket `json:"series"`
+}
+
+// StatsBucket counts the attempts made in one hour.
+type StatsBucket struct {
+	Start     time.Time `json:"start"`
+	Attempts  int       `json:"attempts"`
+	Succeeded int       `json:"succeeded"`
+	Failed    int       `json:"failed"`
+	// SuccessRate is succeeded / attempts, null for an hour without any.
+	SuccessRate  *float64 `json:"success_rate"`
+	LatencyP50MS *float64 `json:"latency_p50_ms"`
+	LatencyP99MS *float64 `json:"latency_p99_ms"`
+}
+
+// StatsWindow counts deliveries created in a time window by status.
+type StatsWindow struct {
+	Pending   int `json:"pending"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	// SuccessRate is succeeded / (succeeded + failed), null when none
+	// finished.
+	SuccessRate *float64 `json:"success_rate"`
+}
