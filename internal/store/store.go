@@ -11,8 +11,6 @@ package store
 import (
 	"context"
 	"errors"
-	"math"
-	"slices"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -203,6 +201,12 @@ type Store interface {
 	Close() error
 }
 
+// NodesForgetAfter is how many `within` periods of NodeHeartbeat a
+// node's row outlives its last heartbeat: long enough that a node pausing
+// briefly keeps its row, short enough that the table holds only recent
+// nodes.
+const NodesForgetAfter = 10
+
 // QueueStats describes the delivery queue.
 type QueueStats struct {
 	// Pending counts pending deliveries; Due those due now.
@@ -217,6 +221,17 @@ type QueueStats struct {
 type RetainParams struct {
 	Before time.Time
 	Batch  int
+}
+
+// DefaultRetainBatch applies when RetainParams.Batch is not above 0.
+const DefaultRetainBatch = 1000
+
+// BatchSize is how many events one Retain call removes at most.
+func (p RetainParams) BatchSize() int {
+	if p.Batch <= 0 {
+		return DefaultRetainBatch
+	}
+	return p.Batch
 }
 
 // RetainResult counts what one Retain call removed.
@@ -245,6 +260,18 @@ type HealthResult struct {
 
 // MaxListLimit caps every list call.
 const MaxListLimit = 1000
+
+// ListLimit is how many rows a list call asked for n returns: 50 unless
+// asked otherwise, never more than MaxListLimit, the same in every driver.
+func ListLimit(n int) int {
+	switch {
+	case n <= 0:
+		return 50
+	case n > MaxListLimit:
+		return MaxListLimit
+	}
+	return n
+}
 
 // ListParams pages through a list: Cursor is the last id (or name) of the
 // previous page, empty for the first; Limit is how many rows to return.
@@ -352,79 +379,4 @@ type AttemptResult struct {
 	NextAttemptAt *time.Time
 	// Now is the time of the update.
 	Now time.Time
-}
-
-// PercentileMS returns the nearest-rank p-th percentile of sorted
-// latencies in microseconds, in milliseconds; nil when there is none.
-// Nearest rank returns a latency that was measured, never an
-// interpolation. Drivers share it so that their stats agree.
-func PercentileMS(sorted []int64, p float64) *float64 {
-	if len(sorted) == 0 {
-		return nil
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	ms := float64(sorted[rank-1]) / 1000
-	return &ms
-}
-
-// SeriesHours is how many hourly buckets EndpointStats.Series holds.
-const SeriesHours = 24
-
-// SeriesBuilder sorts attempts into the hourly buckets of
-// EndpointStats.Series; drivers share it so that their charts agree.
-type SeriesBuilder struct {
-	first     time.Time
-	buckets   [SeriesHours]herald.StatsBucket
-	latencies [SeriesHours][]int64
-}
-
-// NewSeriesBuilder covers the SeriesHours clock hours up to and including
-// now's.
-func NewSeriesBuilder(now time.Time) *SeriesBuilder {
-	b := &SeriesBuilder{first: now.UTC().Truncate(time.Hour).Add(-(SeriesHours - 1) * time.Hour)}
-	for i := range b.buckets {
-		b.buckets[i].Start = b.first.Add(time.Duration(i) * time.Hour)
-	}
-	return b
-}
-
-// Add counts one attempt made at at: answered with status (nil when no
-// answer came) after latencyUS microseconds. Attempts outside the hours
-// covered are ignored.
-func (b *SeriesBuilder) Add(at time.Time, status *int, latencyUS int64) {
-	d := at.Sub(b.first)
-	if d < 0 {
-		return
-	}
-	i := int(d / time.Hour)
-	if i >= SeriesHours {
-		return
-	}
-	k := &b.buckets[i]
-	k.Attempts++
-	if status != nil && *status >= 200 && *status <= 299 {
-		k.Succeeded++
-	} else {
-		k.Failed++
-	}
-	if status != nil {
-		b.latencies[i] = append(b.latencies[i], latencyUS)
-	}
-}
-
-// Series returns the buckets, oldest first.
-func (b *SeriesBuilder) Series() []herald.StatsBucket {
-	out := make([]herald.StatsBucket, SeriesHours)
-	for i, k := range b.buckets {
-		if k.Attempts > 0 {
-			r := float64(k.Succeeded) / float64(k.Attempts)
-			k.SuccessRate = &r
-		}
-		slices.Sort(b.latencies[i])
-		k.LatencyP50MS = PercentileMS(b.latencies[i], 50)
-		k.LatencyP99MS = PercentileMS(b.latencies[i], 99)
-		out[i] = k
-	}
-	return out
 }

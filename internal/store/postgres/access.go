@@ -88,7 +88,7 @@ func listQuery(sel, appID string, p store.ListParams) (string, []any) {
 	if p.Cursor != "" {
 		q += ` AND id < ` + args.add(p.Cursor)
 	}
-	q += ` ORDER BY id DESC LIMIT ` + args.add(limit(p.Limit))
+	q += ` ORDER BY id DESC LIMIT ` + args.add(store.ListLimit(p.Limit))
 	return q, args
 }
 

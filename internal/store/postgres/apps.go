@@ -13,7 +13,7 @@ import (
 
 // AppCreate implements store.Store.
 func (db *DB) AppCreate(ctx context.Context, app *herald.App) error {
-	settings, err := jsonDoc(app.AppSettings)
+	settings, err := store.JSONDoc(app.AppSettings)
 	if err != nil {
 		return fmt.Errorf("app create: settings: %w", err)
 	}
@@ -49,7 +49,7 @@ func (db *DB) AppList(ctx context.Context, p store.ListParams) ([]*herald.App, e
 	if p.Cursor != "" {
 		q += ` WHERE id < ` + args.add(p.Cursor)
 	}
-	q += ` ORDER BY id DESC LIMIT ` + args.add(limit(p.Limit))
+	q += ` ORDER BY id DESC LIMIT ` + args.add(store.ListLimit(p.Limit))
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("app list: %w", err)
@@ -71,7 +71,7 @@ func (db *DB) AppList(ctx context.Context, p store.ListParams) ([]*herald.App, e
 
 // AppUpdate implements store.Store. It saves the app's settings too.
 func (db *DB) AppUpdate(ctx context.Context, app *herald.App) error {
-	settings, err := jsonDoc(app.AppSettings)
+	settings, err := store.JSONDoc(app.AppSettings)
 	if err != nil {
 		return fmt.Errorf("app update: settings: %w", err)
 	}
@@ -156,7 +156,7 @@ func (db *DB) EventTypeList(ctx context.Context, p store.ListParams) ([]*herald.
 	if p.Cursor != "" {
 		q += ` WHERE name > ` + args.add(p.Cursor)
 	}
-	q += ` ORDER BY name LIMIT ` + args.add(limit(p.Limit))
+	q += ` ORDER BY name LIMIT ` + args.add(store.ListLimit(p.Limit))
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("event type list: %w", err)

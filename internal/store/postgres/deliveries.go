@@ -12,9 +12,6 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// defaultClaimLimit applies when ClaimParams.Limit is not above 0.
-const defaultClaimLimit = 100
-
 // DeliveryGet implements store.Store.
 func (db *DB) DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error) {
 	var d *herald.Delivery
@@ -58,7 +55,7 @@ func (db *DB) DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*
 	if p.Cursor != "" {
 		q += ` AND d.id < ` + args.add(p.Cursor)
 	}
-	q += ` ORDER BY d.id DESC LIMIT ` + args.add(limit(p.Limit))
+	q += ` ORDER BY d.id DESC LIMIT ` + args.add(store.ListLimit(p.Limit))
 
 	ds := []*herald.Delivery{}
 	err := db.inReadTx(ctx, func(tx pgx.Tx) error {
@@ -124,10 +121,6 @@ func loadAttempts(ctx context.Context, tx pgx.Tx, ds []*herald.Delivery) error {
 	return nil
 }
 
-// claimMaxRead bounds the rows one claim reads, when capped endpoints make
-// it page through the due rows.
-const claimMaxRead = 10000
-
 // DeliveriesClaim implements store.Store.
 //
 // Due rows are read in due order (ties by id) and locked with FOR UPDATE
@@ -143,13 +136,9 @@ const claimMaxRead = 10000
 // index. The picked rows are then leased by one statement, and their
 // events and endpoints read once each (see loadJobs).
 func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
-	lim := p.Limit
-	if lim <= 0 {
-		lim = defaultClaimLimit
-	}
 	var jobs []*store.Job
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		ids, err := pickDue(ctx, tx, p, lim)
+		ids, err := pickDue(ctx, tx, p)
 		if err != nil {
 			return err
 		}
@@ -181,25 +170,19 @@ func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*stor
 	return jobs, nil
 }
 
-// pickDue locks and returns the ids of at most lim due deliveries in due
-// order, at most p.PerEndpoint per endpoint when above 0.
-func pickDue(ctx context.Context, tx pgx.Tx, p store.ClaimParams, lim int) ([]string, error) {
+// pickDue locks and returns the ids of the due deliveries a claim takes,
+// in due order, as store.ClaimPicker picks them.
+func pickDue(ctx context.Context, tx pgx.Tx, p store.ClaimParams) ([]string, error) {
 	var (
-		ids    []string
-		perEp  = map[string]int{}
-		capped []string // endpoints that reached p.PerEndpoint
-		after  bool     // whether afterDue and afterID hold the last row read
+		pick  = store.NewClaimPicker(p)
+		after bool // whether afterDue and afterID hold the last row read
 		// The last row read: the next page starts after it.
 		afterDue time.Time
 		afterID  string
-		read     int
 	)
-	page := lim
-	if p.PerEndpoint > 0 {
-		page = max(lim, 100)
-	}
 	now := ts(p.Now)
 	for {
+		capped := pick.Capped()
 		var args params
 		cond := `d.status = 'pending' AND d.next_attempt_at <= ` + args.add(now) + `
 			AND (d.lease_owner IS NULL OR d.lease_until < $1)
@@ -217,13 +200,12 @@ func pickDue(ctx context.Context, tx pgx.Tx, p store.ClaimParams, lim int) ([]st
 			FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 			WHERE ` + cond + `
 			ORDER BY d.next_attempt_at, d.id
-			LIMIT ` + args.add(page) + `
+			LIMIT ` + args.add(pick.Page()) + `
 			FOR UPDATE OF d SKIP LOCKED`
 		rows, err := tx.Query(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("claim: select: %w", err)
 		}
-		n := 0
 		for rows.Next() {
 			var id, ep string
 			var due time.Time
@@ -231,28 +213,15 @@ func pickDue(ctx context.Context, tx pgx.Tx, p store.ClaimParams, lim int) ([]st
 				rows.Close()
 				return nil, fmt.Errorf("claim: select: %w", err)
 			}
-			n++
 			after, afterDue, afterID = true, due, id
-			if len(ids) >= lim {
-				continue
-			}
-			if p.PerEndpoint > 0 {
-				if perEp[ep] >= p.PerEndpoint {
-					continue
-				}
-				if perEp[ep]++; perEp[ep] == p.PerEndpoint {
-					capped = append(capped, ep)
-				}
-			}
-			ids = append(ids, id)
+			pick.Offer(id, ep)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("claim: select: %w", err)
 		}
-		read += n
-		if len(ids) >= lim || n < page || p.PerEndpoint <= 0 || read >= claimMaxRead {
-			return ids, nil
+		if !pick.NextPage() {
+			return pick.IDs(), nil
 		}
 	}
 }
@@ -372,47 +341,22 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 	if len(results) == 0 {
 		return nil
 	}
-	for i, r := range results {
-		if r.Attempt == nil {
-			return fmt.Errorf("record: result %d: no attempt", i)
-		}
-		if !r.Status.Valid() {
-			return fmt.Errorf("record: delivery %q: invalid status %q", r.Attempt.DeliveryID, r.Status)
-		}
+	if err := store.CheckAttemptResults(results); err != nil {
+		return fmt.Errorf("record: %w", err)
 	}
 	var b pgx.Batch
 	for _, r := range results {
-		a := r.Attempt
-		if a.ID == "" {
-			a.ID = herald.NewID(herald.PrefixAttempt)
-		}
-		created := a.CreatedAt
-		if created.IsZero() {
-			created = r.Now
-		}
-		v, err := attemptValues(a)
+		row, err := store.PrepareRecord(r)
 		if err != nil {
 			return fmt.Errorf("record: %w", err)
 		}
-		b.Queue(insertAttempt, a.ID, a.Number, a.Trigger, ts(created),
-			a.Request.Method, a.Request.URL, v.reqHdr, []byte(a.Request.Body),
-			v.status, v.respHdr, v.respBody, v.truncated,
-			latencyMicros(a.LatencyMS), string(a.ErrorKind), a.Error,
+		a, v := r.Attempt, row.Attempt
+		b.Queue(insertAttempt, a.ID, a.Number, a.Trigger, ts(row.AttemptAt),
+			a.Request.Method, a.Request.URL, v.RequestHeaders, v.RequestBody,
+			int32Ptr(v.Status), v.ResponseHeaders, v.ResponseBody, v.Truncated,
+			v.LatencyUS, string(a.ErrorKind), a.Error,
 			a.DeliveryID)
-
-		var next *time.Time
-		lastError := a.Error
-		switch r.Status {
-		case herald.StatusPending:
-			t := r.Now
-			if r.NextAttemptAt != nil {
-				t = *r.NextAttemptAt
-			}
-			next = tsPtr(&t)
-		case herald.StatusSucceeded:
-			lastError = ""
-		}
-		b.Queue(recordDelivery, string(r.Status), next, lastError, ts(r.Now), a.DeliveryID)
+		b.Queue(recordDelivery, string(r.Status), tsPtr(row.NextAttemptAt), row.LastError, ts(r.Now), a.DeliveryID)
 	}
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.SendBatch(ctx, &b).Close(); err != nil {

@@ -17,23 +17,15 @@ import (
 // AppDelete either waits for it (and removes the endpoint) or wins (and
 // the insert finds no app).
 func (db *DB) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
-	types, err := eventTypesJSON(ep.EventTypes)
+	docs, err := store.EncodeEndpoint(ep)
 	if err != nil {
 		return fmt.Errorf("endpoint create: %w", err)
-	}
-	shape, err := shapeJSON(ep.RequestShape)
-	if err != nil {
-		return fmt.Errorf("endpoint create: %w", err)
-	}
-	settings, err := endpointSettingsJSON(ep.EndpointSettings)
-	if err != nil {
-		return fmt.Errorf("endpoint create: settings: %w", err)
 	}
 	tag, err := db.pool.Exec(ctx, `
 		INSERT INTO endpoints (id, app_id, url, description, event_types, enabled, secret, timeout_ms, shape, settings, created_at, updated_at)
 		SELECT $1, id, $2, $3, $4, $5::boolean, $6, $7::int, $8, $9, $10::timestamptz, $11::timestamptz
 		FROM apps WHERE id = $12 FOR KEY SHARE`,
-		ep.ID, ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS, shape, settings,
+		ep.ID, ep.URL, ep.Description, docs.EventTypes, ep.Enabled, ep.Secret, ep.TimeoutMS, docs.Shape, docs.Settings,
 		ts(ep.CreatedAt), ts(ep.UpdatedAt), ep.AppID)
 	if isUnique(err) {
 		return fmt.Errorf("endpoint %q: %w", ep.ID, store.ErrConflict)
@@ -65,7 +57,7 @@ func (db *DB) EndpointList(ctx context.Context, appID string, p store.ListParams
 	if p.Cursor != "" {
 		q += ` AND e.id < ` + args.add(p.Cursor)
 	}
-	q += ` ORDER BY e.id DESC LIMIT ` + args.add(limit(p.Limit))
+	q += ` ORDER BY e.id DESC LIMIT ` + args.add(store.ListLimit(p.Limit))
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint list: %w", err)
@@ -96,17 +88,9 @@ func collectEndpoints(rows pgx.Rows) ([]*herald.Endpoint, error) {
 // failure. Enabling an endpoint makes its waiting deliveries due: the
 // other nodes are told.
 func (db *DB) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
-	types, err := eventTypesJSON(ep.EventTypes)
+	docs, err := store.EncodeEndpoint(ep)
 	if err != nil {
 		return fmt.Errorf("endpoint update: %w", err)
-	}
-	shape, err := shapeJSON(ep.RequestShape)
-	if err != nil {
-		return fmt.Errorf("endpoint update: %w", err)
-	}
-	settings, err := endpointSettingsJSON(ep.EndpointSettings)
-	if err != nil {
-		return fmt.Errorf("endpoint update: settings: %w", err)
 	}
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		// SET expressions read the row as it was, so "NOT enabled" is
@@ -118,7 +102,7 @@ func (db *DB) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 				failing_since = CASE WHEN NOT enabled AND $4 THEN NULL ELSE failing_since END,
 				failed_count = CASE WHEN NOT enabled AND $4 THEN 0 ELSE failed_count END
 			WHERE app_id = $10 AND id = $11 AND deleted_at IS NULL`,
-			ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS, shape, settings, ts(ep.UpdatedAt),
+			ep.URL, ep.Description, docs.EventTypes, ep.Enabled, ep.Secret, ep.TimeoutMS, docs.Shape, docs.Settings, ts(ep.UpdatedAt),
 			ep.AppID, ep.ID)
 		if err != nil {
 			return fmt.Errorf("endpoint update: %w", err)

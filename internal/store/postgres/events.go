@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,46 +51,18 @@ const (
 		ON CONFLICT (app_id, month) DO UPDATE SET deliveries = usage.deliveries + excluded.deliveries`
 )
 
-// usageCounts accumulates the deliveries created by one transaction, per
-// app and month, written as one upsert.
-type usageCounts map[[2]string]int64
-
-func (u usageCounts) add(appID string, at time.Time, n int) {
-	if n > 0 {
-		u[[2]string{appID, usageMonth(at)}] += int64(n)
-	}
-}
-
-// queue adds the upsert of the counts to b, if any.
-func (u usageCounts) queue(b *pgx.Batch) {
+// queueUsage adds the upsert of the counts u to b, if any, rows in key
+// order.
+func queueUsage(b *pgx.Batch, u store.UsageCounts) {
 	if len(u) == 0 {
 		return
 	}
-	keys := make([][2]string, 0, len(u))
-	for k := range u {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b [2]string) int {
-		if a[0] != b[0] {
-			return compareStrings(a[0], b[0])
-		}
-		return compareStrings(a[1], b[1])
-	})
+	keys := u.Keys()
 	apps, months, counts := make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
 	for i, k := range keys {
-		apps[i], months[i], counts[i] = k[0], k[1], u[k]
+		apps[i], months[i], counts[i] = k.AppID, k.Month, u[k]
 	}
 	b.Queue(addUsage, apps, months, counts)
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // EventsEnqueue implements store.Store: the whole batch is one transaction
@@ -104,14 +75,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 	if len(p.Events) == 0 {
 		return results, nil
 	}
-	route := p.Route
-	if route == nil {
-		route = routeSubscribed
-	}
-	newID := p.NewDeliveryID
-	if newID == nil {
-		newID = func() string { return herald.NewID(herald.PrefixDelivery) }
-	}
+	route, newID := p.RouteFunc(), p.DeliveryIDFunc()
 	since := ts(p.IdempotencySince)
 
 	// What the lookups need: the apps, and the idempotency keys.
@@ -190,7 +154,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			dUntil                           []*time.Time
 			unleased                         bool
 		)
-		usage := usageCounts{}
+		usage := store.UsageCounts{}
 		var owner *string
 		var until *time.Time
 		if p.LeaseOwner != "" {
@@ -219,7 +183,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			// Routed before it is written, so that the routing Route
 			// records on the event is stored with it.
 			targets := route(&ev, endpoints[in.AppID])
-			routing, err := routingJSON(ev.Routing)
+			routing, err := store.RoutingJSON(ev.Routing)
 			if err != nil {
 				return fmt.Errorf("enqueue: event %q: routing: %w", ev.ID, err)
 			}
@@ -239,25 +203,12 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 
 			res.Jobs = make([]*store.Job, 0, len(targets))
 			for _, t := range targets {
-				if t.Endpoint == nil {
-					return fmt.Errorf("enqueue: event %q: route returned a target without endpoint", ev.ID)
+				j, err := p.NewJob(&ev, t, newID)
+				if err != nil {
+					return fmt.Errorf("enqueue: %w", err)
 				}
-				next := ev.CreatedAt
-				d := &herald.Delivery{
-					ID:            newID(),
-					AppID:         ev.AppID,
-					EventID:       ev.ID,
-					EndpointID:    t.Endpoint.ID,
-					EventType:     ev.EventType,
-					Status:        herald.StatusPending,
-					NextAttemptAt: &next,
-					CreatedAt:     ev.CreatedAt,
-					UpdatedAt:     ev.CreatedAt,
-				}
-				if t.Lease {
-					if p.LeaseOwner == "" {
-						return fmt.Errorf("enqueue: event %q: route asked for a lease but LeaseOwner is empty", ev.ID)
-					}
+				d := j.Delivery
+				if j.Leased {
 					dOwners, dUntil = append(dOwners, owner), append(dUntil, until)
 				} else {
 					dOwners, dUntil = append(dOwners, nil), append(dUntil, nil)
@@ -269,9 +220,9 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				dEps = append(dEps, d.EndpointID)
 				dTyp = append(dTyp, d.EventType)
 				dAt = append(dAt, ev.CreatedAt)
-				res.Jobs = append(res.Jobs, &store.Job{Delivery: d, Event: &ev, Endpoint: t.Endpoint, Leased: t.Lease})
+				res.Jobs = append(res.Jobs, j)
 			}
-			usage.add(ev.AppID, ev.CreatedAt, len(res.Jobs))
+			usage.Add(ev.AppID, ev.CreatedAt, len(res.Jobs))
 		}
 		if len(evIDs) == 0 {
 			return nil
@@ -282,7 +233,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		if len(dIDs) > 0 {
 			b.Queue(insertDeliveries, dIDs, dApps, dEvents, dEps, dTyp, dAt, dOwners, dUntil)
 		}
-		usage.queue(&b)
+		queueUsage(&b, usage)
 		if unleased {
 			b.Queue(notifyDue)
 		}
@@ -298,18 +249,6 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		return nil, err
 	}
 	return results, nil
-}
-
-// routeSubscribed is the route of an EnqueueParams without one: every
-// endpoint subscribed to the event's type, none leased.
-func routeSubscribed(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
-	var ts []store.Target
-	for _, ep := range eps {
-		if ep.Subscribes(ev.EventType, "") {
-			ts = append(ts, store.Target{Endpoint: ep})
-		}
-	}
-	return ts
 }
 
 // EventGet implements store.Store.
@@ -341,7 +280,7 @@ func (db *DB) EventList(ctx context.Context, p store.EventListParams) ([]*herald
 	if p.Cursor != "" {
 		q += ` AND ev.id < ` + args.add(p.Cursor)
 	}
-	q += ` ORDER BY ev.id DESC LIMIT ` + args.add(limit(p.Limit))
+	q += ` ORDER BY ev.id DESC LIMIT ` + args.add(store.ListLimit(p.Limit))
 
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,28 +47,15 @@ func disableEndpoint(ctx context.Context, tx pgx.Tx, appID, id, reason string, n
 	if !ep.Enabled {
 		return nil, nil
 	}
-	at := ts(now)
-	ep.Enabled = false
-	ep.DisabledReason, ep.DisabledAt = reason, &at
-	ep.UpdatedAt = at
-	settings, err := endpointSettingsJSON(ep.EndpointSettings)
+	settings, err := store.MarkDisabled(ep, reason, now)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint disable: settings: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE endpoints SET enabled = false, settings = $1, updated_at = $2 WHERE id = $3`,
-		settings, at, ep.ID); err != nil {
+		settings, ep.UpdatedAt, ep.ID); err != nil {
 		return nil, fmt.Errorf("endpoint disable: %w", err)
 	}
 	return ep, nil
-}
-
-// healthTally is what one batch says about one endpoint: whether a
-// success came (which clears the record) and how many failures came after
-// the last success, or in all when none succeeded.
-type healthTally struct {
-	appID, id string
-	reset     bool
-	failures  int
 }
 
 // trackHealth updates one endpoint's record: after a success, it restarts
@@ -83,33 +71,17 @@ const trackHealth = `UPDATE endpoints
 	RETURNING enabled, failing_since, failed_count`
 
 // EndpointsTrackHealth implements store.Store. Results are folded per
-// endpoint first, so that a batch costs one update per endpoint. Endpoints
-// are updated in id order, so that two nodes' batches lock them in the
-// same order.
+// endpoint first (store.FoldHealth), so that a batch costs one update per
+// endpoint. Endpoints are updated in id order, so that two nodes' batches
+// lock them in the same order.
 func (db *DB) EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([]*herald.Endpoint, error) {
 	if len(p.Results) == 0 {
 		return nil, nil
 	}
-	var tallies []*healthTally
-	byID := map[string]*healthTally{}
-	for _, r := range p.Results {
-		key := r.AppID + "\x00" + r.EndpointID
-		t := byID[key]
-		if t == nil {
-			t = &healthTally{appID: r.AppID, id: r.EndpointID}
-			byID[key] = t
-			tallies = append(tallies, t)
-		}
-		if r.Succeeded {
-			t.reset, t.failures = true, 0
-		} else {
-			t.failures++
-		}
-	}
-	slices.SortStableFunc(tallies, func(a, b *healthTally) int { return compareStrings(a.id, b.id) })
+	tallies := store.FoldHealth(p.Results)
+	slices.SortStableFunc(tallies, func(a, b *store.HealthTally) int { return strings.Compare(a.EndpointID, b.EndpointID) })
 
 	now := ts(p.Now)
-	failingBefore := p.Now.Add(-p.Window)
 	var disabled []*herald.Endpoint
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		disabled = nil
@@ -119,19 +91,18 @@ func (db *DB) EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([
 				since   *time.Time
 				count   int
 			)
-			err := tx.QueryRow(ctx, trackHealth, t.reset, t.failures, now, t.appID, t.id).Scan(&enabled, &since, &count)
+			err := tx.QueryRow(ctx, trackHealth, t.Reset, t.Failures, now, t.AppID, t.EndpointID).Scan(&enabled, &since, &count)
 			if errors.Is(err, pgx.ErrNoRows) {
 				continue // deleted, never was, or healthy and still so
 			}
 			if err != nil {
 				return fmt.Errorf("track health: %w", err)
 			}
-			if p.Window <= 0 || !enabled || since == nil || since.After(failingBefore) || count < p.MinFailures {
+			reason := p.DisableReason(enabled, since, count)
+			if reason == "" {
 				continue
 			}
-			reason := fmt.Sprintf("every delivery failed since %s (%d failed deliveries)",
-				since.UTC().Format(time.RFC3339), count)
-			ep, err := disableEndpoint(ctx, tx, t.appID, t.id, reason, p.Now)
+			ep, err := disableEndpoint(ctx, tx, t.AppID, t.EndpointID, reason, p.Now)
 			if err != nil {
 				return fmt.Errorf("track health: %w", err)
 			}
@@ -146,13 +117,6 @@ func (db *DB) EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([
 	}
 	return disabled, nil
 }
-
-// Stats windows, back from now.
-const (
-	statsHour = time.Hour
-	statsDay  = 24 * time.Hour
-	statsWeek = 7 * 24 * time.Hour
-)
 
 // statsCountsQuery counts an endpoint's deliveries of the week by status
 // and window in one pass. Its arguments: $1 the endpoint, $2 the id bound
@@ -180,28 +144,11 @@ const statsAttemptsQuery = `SELECT a.id, a.created_at, a.response_status, a.late
 	WHERE d.endpoint_id = $1 AND d.id >= $2 AND d.created_at >= $3 AND d.created_at < $4
 		AND (a.response_status IS NOT NULL OR a.error_kind != '')`
 
-// latest tracks the latest of some attempts: by time, then by id.
-type latest struct {
-	at  *time.Time
-	id  string
-	err string
-}
-
-func (l *latest) offer(t time.Time, id, err string) {
-	if l.at != nil && (t.Before(*l.at) || t.Equal(*l.at) && id < l.id) {
-		return
-	}
-	t = t.UTC()
-	*l = latest{at: &t, id: id, err: err}
-}
-
 // EndpointStats implements store.Store: everything is about the
 // deliveries created in the week before now and their attempts, read
 // through the endpoint's delivery index from the week's id bound.
 func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time) (*herald.EndpointStats, error) {
-	st := &herald.EndpointStats{}
-	weekStart := now.Add(-statsWeek)
-	bound := herald.IDAt(herald.PrefixDelivery, weekStart)
+	var st *herald.EndpointStats
 	err := db.inReadTx(ctx, func(tx pgx.Tx) error {
 		var found bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE app_id = $1 AND id = $2)`,
@@ -212,30 +159,21 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 			return fmt.Errorf("endpoint %q: %w", id, store.ErrNotFound)
 		}
 
-		if err := tx.QueryRow(ctx, statsCountsQuery, id, bound, ts(weekStart),
-			ts(now.Add(-statsDay)), ts(now.Add(-statsHour)), ts(now)).Scan(
-			&st.Hour.Pending, &st.Hour.Succeeded, &st.Hour.Failed,
-			&st.Day.Pending, &st.Day.Succeeded, &st.Day.Failed,
-			&st.Week.Pending, &st.Week.Succeeded, &st.Week.Failed); err != nil {
+		b := store.NewStatsBuilder(now)
+		hour, day, week := b.Windows()
+		if err := tx.QueryRow(ctx, statsCountsQuery, id, b.WeekIDBound, ts(b.WeekStart),
+			ts(b.DayStart), ts(b.HourStart), ts(now)).Scan(
+			&hour.Pending, &hour.Succeeded, &hour.Failed,
+			&day.Pending, &day.Succeeded, &day.Failed,
+			&week.Pending, &week.Succeeded, &week.Failed); err != nil {
 			return fmt.Errorf("endpoint stats: counts: %w", err)
 		}
-		for _, w := range []*herald.StatsWindow{&st.Hour, &st.Day, &st.Week} {
-			if done := w.Succeeded + w.Failed; done > 0 {
-				r := float64(w.Succeeded) / float64(done)
-				w.SuccessRate = &r
-			}
-		}
 
-		rows, err := tx.Query(ctx, statsAttemptsQuery, id, bound, ts(weekStart), ts(now))
+		rows, err := tx.Query(ctx, statsAttemptsQuery, id, b.WeekIDBound, ts(b.WeekStart), ts(now))
 		if err != nil {
 			return fmt.Errorf("endpoint stats: attempts: %w", err)
 		}
 		defer rows.Close()
-		var (
-			latencies     []int64
-			success, fail latest
-			series        = store.NewSeriesBuilder(now)
-		)
 		for rows.Next() {
 			var (
 				aid, kind, msg string
@@ -251,26 +189,12 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 				c := int(*status)
 				code = &c
 			}
-			series.Add(created, code, micros)
-			if status != nil {
-				latencies = append(latencies, micros)
-				if *status >= 200 && *status <= 299 {
-					success.offer(created, aid, "")
-				}
-			}
-			if kind != "" {
-				fail.offer(created, aid, msg)
-			}
+			b.AddAttempt(aid, created, code, micros, kind, msg)
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("endpoint stats: attempts: %w", err)
 		}
-		slices.Sort(latencies)
-		st.LatencyP50MS = store.PercentileMS(latencies, 50)
-		st.LatencyP99MS = store.PercentileMS(latencies, 99)
-		st.LastSuccessAt = success.at
-		st.LastFailureAt, st.LastFailureError = fail.at, fail.err
-		st.Series = series.Series()
+		st = b.Stats()
 		return nil
 	})
 	if err != nil {

@@ -34,25 +34,18 @@ func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 		return nil
 	}
 	var b pgx.Batch
-	usage := usageCounts{}
+	usage := store.UsageCounts{}
 	for _, d := range ds {
-		next := d.CreatedAt
-		if d.NextAttemptAt != nil {
-			next = *d.NextAttemptAt
-		}
-		updated := d.UpdatedAt
-		if updated.IsZero() {
-			updated = d.CreatedAt
-		}
+		next, updated := store.DeliveryTimes(d)
 		b.Queue(createDelivery, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType,
 			ts(next), d.Test, ts(d.CreatedAt), ts(updated)).Exec(func(tag pgconn.CommandTag) error {
 			return mustAffect(tag, "delivery %q: event %q or endpoint %q of app %q", d.ID, d.EventID, d.EndpointID, d.AppID)
 		})
 		if !d.Test {
-			usage.add(d.AppID, d.CreatedAt, 1)
+			usage.Add(d.AppID, d.CreatedAt, 1)
 		}
 	}
-	usage.queue(&b)
+	queueUsage(&b, usage)
 	b.Queue(notifyDue)
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.SendBatch(ctx, &b).Close()
@@ -115,40 +108,16 @@ func (db *DB) DeliveriesRequeue(ctx context.Context, appID string, ids []string,
 // error as its last error. An attempt without ID gets one, written back,
 // and one without number gets the delivery's attempt count (at least 1).
 func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.Delivery, a *herald.Attempt) error {
-	if !d.Status.Valid() {
-		return fmt.Errorf("test send: delivery %q: invalid status %q", d.ID, d.Status)
-	}
-	routing, err := routingJSON(ev.Routing)
-	if err != nil {
-		return fmt.Errorf("test send: event %q: routing: %w", ev.ID, err)
-	}
-	if a.ID == "" {
-		a.ID = herald.NewID(herald.PrefixAttempt)
-	}
-	if a.DeliveryID == "" {
-		a.DeliveryID = d.ID
-	}
-	v, err := attemptValues(a)
+	row, err := store.PrepareTestSend(ev, d, a)
 	if err != nil {
 		return fmt.Errorf("test send: %w", err)
 	}
-	number := a.Number
-	if number <= 0 {
-		number = max(d.AttemptCount, 1)
-	}
-	updated := d.UpdatedAt
-	if updated.IsZero() {
-		updated = d.CreatedAt
-	}
-	attemptAt := a.CreatedAt
-	if attemptAt.IsZero() {
-		attemptAt = updated
-	}
+	v := row.Attempt
 
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at)
 			SELECT $1::text, id, $2::text, $3::bytea, $4::text, $5::text, $6::timestamptz FROM apps WHERE id = $7 FOR KEY SHARE`,
-			ev.ID, ev.EventType, blob(ev.Payload), nullString(ev.IdempotencyKey), routing, ts(ev.CreatedAt), ev.AppID)
+			ev.ID, ev.EventType, blob(ev.Payload), nullString(ev.IdempotencyKey), row.Routing, ts(ev.CreatedAt), ev.AppID)
 		if isUnique(err) {
 			return fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
 		}
@@ -163,7 +132,7 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 				attempt_count, next_attempt_at, last_error, test, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			d.ID, d.AppID, ev.ID, d.EndpointID, d.EventType, string(d.Status),
-			d.AttemptCount, tsPtr(d.NextAttemptAt), a.Error, d.Test, ts(d.CreatedAt), ts(updated))
+			d.AttemptCount, tsPtr(d.NextAttemptAt), a.Error, d.Test, ts(d.CreatedAt), ts(row.UpdatedAt))
 		if isUnique(err) {
 			return fmt.Errorf("delivery %q: %w", d.ID, store.ErrConflict)
 		}
@@ -173,10 +142,10 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 
 		_, err = tx.Exec(ctx, `INSERT INTO attempts (`+attemptCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			a.ID, d.ID, number, a.Trigger, ts(attemptAt),
-			a.Request.Method, a.Request.URL, v.reqHdr, []byte(a.Request.Body),
-			v.status, v.respHdr, v.respBody, v.truncated,
-			latencyMicros(a.LatencyMS), string(a.ErrorKind), a.Error)
+			a.ID, d.ID, row.Number, a.Trigger, ts(row.AttemptAt),
+			a.Request.Method, a.Request.URL, v.RequestHeaders, v.RequestBody,
+			int32Ptr(v.Status), v.ResponseHeaders, v.ResponseBody, v.Truncated,
+			v.LatencyUS, string(a.ErrorKind), a.Error)
 		if isUnique(err) {
 			return fmt.Errorf("attempt %q: %w", a.ID, store.ErrConflict)
 		}

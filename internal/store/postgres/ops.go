@@ -17,7 +17,7 @@ import (
 func (db *DB) UsageGet(ctx context.Context, appID string, at time.Time) (int64, error) {
 	var n int64
 	err := db.pool.QueryRow(ctx, `SELECT deliveries FROM usage WHERE app_id = $1 AND month = $2`,
-		appID, usageMonth(at)).Scan(&n)
+		appID, store.UsageMonth(at)).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -48,9 +48,6 @@ func (db *DB) QueueStats(ctx context.Context, now time.Time) (store.QueueStats, 
 	return st, nil
 }
 
-// defaultRetainBatch applies when RetainParams.Batch is not above 0.
-const defaultRetainBatch = 1000
-
 // Retain implements store.Store.
 //
 // First, attempts partitions that end at or before the cut are dropped
@@ -60,10 +57,7 @@ const defaultRetainBatch = 1000
 // of those deliveries still in the partitions that remain. Bulk jobs not
 // updated since the cut go too.
 func (db *DB) Retain(ctx context.Context, p store.RetainParams) (store.RetainResult, error) {
-	batch := p.Batch
-	if batch <= 0 {
-		batch = defaultRetainBatch
-	}
+	batch := p.BatchSize()
 	before := ts(p.Before)
 	dropped, err := db.dropPartitionsBefore(ctx, before)
 	if err != nil {
@@ -128,10 +122,6 @@ func (db *DB) Retain(ctx context.Context, p store.RetainParams) (store.RetainRes
 	return res, nil
 }
 
-// nodesForgetAfter is how many `within` periods a node's row outlives its
-// last heartbeat.
-const nodesForgetAfter = 10
-
 // NodeHeartbeat implements store.Store. A node is alive at exactly
 // now-within, and the caller itself always counts.
 func (db *DB) NodeHeartbeat(ctx context.Context, node string, now time.Time, within time.Duration) (int, error) {
@@ -143,7 +133,7 @@ func (db *DB) NodeHeartbeat(ctx context.Context, node string, now time.Time, wit
 		}
 		if within > 0 {
 			if _, err := tx.Exec(ctx, `DELETE FROM nodes WHERE seen_at < $1`,
-				ts(now.Add(-nodesForgetAfter*within))); err != nil {
+				ts(now.Add(-store.NodesForgetAfter*within))); err != nil {
 				return err
 			}
 		}

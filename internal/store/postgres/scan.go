@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -11,10 +9,8 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// ts is a time as stored: truncated to the microsecond, in UTC.
-// PostgreSQL would round the nanoseconds; the store truncates, like the
-// SQLite driver.
-func ts(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
+// ts is a time as stored (see store.StoredTime).
+func ts(t time.Time) time.Time { return store.StoredTime(t) }
 
 // tsPtr is ts of an optional time; nil stays nil (NULL).
 func tsPtr(t *time.Time) *time.Time {
@@ -51,18 +47,6 @@ func blob(b []byte) []byte {
 	return b
 }
 
-// limit applies the list defaults: 50 rows unless asked otherwise, never
-// more than store.MaxListLimit.
-func limit(n int) int {
-	switch {
-	case n <= 0:
-		return 50
-	case n > store.MaxListLimit:
-		return store.MaxListLimit
-	}
-	return n
-}
-
 // params numbers the parameters of a query built piece by piece.
 type params []any
 
@@ -91,32 +75,11 @@ func scanApp(s scanner) (*herald.App, error) {
 	if uid != nil {
 		a.UID = *uid
 	}
-	if err := fromJSONDoc(settings, &a.AppSettings); err != nil {
+	if err := store.FromJSONDoc(settings, &a.AppSettings); err != nil {
 		return nil, fmt.Errorf("app %s: settings: %w", a.ID, err)
 	}
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
 	return &a, nil
-}
-
-// jsonDoc is the column value of a settings document.
-func jsonDoc(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-// fromJSONDoc decodes a settings column into v; '{}' leaves v zero.
-func fromJSONDoc(doc string, v any) error {
-	if doc == "" || doc == "{}" {
-		return nil
-	}
-	return json.Unmarshal([]byte(doc), v)
-}
-
-// endpointSettingsJSON is the column value of an endpoint's settings, with
-// the disabled time kept to the microsecond in UTC.
-func endpointSettingsJSON(s herald.EndpointSettings) (string, error) {
-	s.DisabledAt = tsPtr(s.DisabledAt)
-	return jsonDoc(s)
 }
 
 const eventTypeCols = `name, description, schema, sample, group_name, deprecated, created_at, updated_at`
@@ -152,24 +115,9 @@ func endpointDest() (*herald.Endpoint, []any, func() error) {
 	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS,
 		&shape, &settings, &ep.CreatedAt, &ep.UpdatedAt}
 	return &ep, dest, func() error {
-		ep.EventTypes = []string{}
-		if types != "" {
-			if err := json.Unmarshal([]byte(types), &ep.EventTypes); err != nil {
-				return fmt.Errorf("endpoint %s: event_types: %w", ep.ID, err)
-			}
-			if ep.EventTypes == nil {
-				ep.EventTypes = []string{}
-			}
+		if err := store.DecodeEndpoint(&ep, store.EndpointDocs{EventTypes: types, Shape: shape, Settings: settings}); err != nil {
+			return err
 		}
-		if shape != "" && shape != "{}" {
-			if err := json.Unmarshal([]byte(shape), &ep.RequestShape); err != nil {
-				return fmt.Errorf("endpoint %s: shape: %w", ep.ID, err)
-			}
-		}
-		if err := fromJSONDoc(settings, &ep.EndpointSettings); err != nil {
-			return fmt.Errorf("endpoint %s: settings: %w", ep.ID, err)
-		}
-		ep.DisabledAt = utcPtr(ep.DisabledAt)
 		ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
 		return nil
 	}
@@ -181,22 +129,6 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 		return nil, err
 	}
 	return ep, done()
-}
-
-// shapeJSON is the column value of an endpoint's request shape.
-func shapeJSON(s herald.RequestShape) (string, error) {
-	b, err := json.Marshal(s)
-	return string(b), err
-}
-
-// eventTypesJSON is the column value of an endpoint's subscriptions; nil
-// and empty both mean every event type and are stored as [].
-func eventTypesJSON(types []string) (string, error) {
-	if len(types) == 0 {
-		return "[]", nil
-	}
-	b, err := json.Marshal(types)
-	return string(b), err
 }
 
 // eventCols is prefixed so that it can be selected from a join.
@@ -217,8 +149,8 @@ func eventDest() (*herald.Event, []any, func() error) {
 			ev.IdempotencyKey = *key
 		}
 		if routing != nil {
-			ev.Routing = new(herald.Routing)
-			if err := json.Unmarshal([]byte(*routing), ev.Routing); err != nil {
+			var err error
+			if ev.Routing, err = store.DecodeRouting(*routing); err != nil {
 				return fmt.Errorf("event %s: routing: %w", ev.ID, err)
 			}
 		}
@@ -233,20 +165,6 @@ func scanEvent(s scanner) (*herald.Event, error) {
 		return nil, err
 	}
 	return ev, done()
-}
-
-// routingJSON is the column value of an event's routing: NULL when the
-// event has none, so that nil reads back as nil.
-func routingJSON(r *herald.Routing) (*string, error) {
-	if r == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return nil, err
-	}
-	s := string(b)
-	return &s, nil
 }
 
 // deliveryCols is prefixed so that it can be selected from a join.
@@ -298,72 +216,24 @@ func scanAttempt(s scanner) (*herald.Attempt, error) {
 	}
 	a.CreatedAt = a.CreatedAt.UTC()
 	a.ErrorKind = herald.ErrorKind(kind)
-	a.LatencyMS = float64(latency) / 1000
-	a.Request.Body = string(reqBody)
-	if reqHdr != nil {
-		if err := json.Unmarshal([]byte(*reqHdr), &a.Request.Headers); err != nil {
-			return nil, fmt.Errorf("attempt %s: request_headers: %w", a.ID, err)
-		}
-	}
+	c := store.AttemptColumns{RequestHeaders: reqHdr, RequestBody: reqBody, ResponseHeaders: respHdr,
+		ResponseBody: respBody, Truncated: truncated, LatencyUS: latency}
 	if status != nil {
-		a.Response = &herald.AttemptResponse{
-			StatusCode:    int(*status),
-			Body:          string(respBody),
-			BodyTruncated: truncated,
-		}
-		if respHdr != nil {
-			if err := json.Unmarshal([]byte(*respHdr), &a.Response.Headers); err != nil {
-				return nil, fmt.Errorf("attempt %s: response_headers: %w", a.ID, err)
-			}
-		}
+		code := int(*status)
+		c.Status = &code
+	}
+	if err := store.DecodeAttempt(&a, c); err != nil {
+		return nil, err
 	}
 	return &a, nil
 }
 
-// headersJSON is the column value of a header map: NULL for nil, so that
-// nil and empty maps both round-trip.
-func headersJSON(h map[string]string) (*string, error) {
-	if h == nil {
-		return nil, nil
+// int32Ptr is the column value of an optional status code: the int4
+// column's Go type, nil for NULL.
+func int32Ptr(p *int) *int32 {
+	if p == nil {
+		return nil
 	}
-	b, err := json.Marshal(h)
-	if err != nil {
-		return nil, err
-	}
-	s := string(b)
-	return &s, nil
+	v := int32(*p)
+	return &v
 }
-
-// attemptVals are the column values of an attempt that need converting.
-type attemptVals struct {
-	reqHdr, respHdr *string
-	status          *int32
-	respBody        []byte
-	truncated       bool
-}
-
-func attemptValues(a *herald.Attempt) (attemptVals, error) {
-	var v attemptVals
-	var err error
-	if v.reqHdr, err = headersJSON(a.Request.Headers); err != nil {
-		return v, fmt.Errorf("attempt %q: request headers: %w", a.ID, err)
-	}
-	if a.Response != nil {
-		st := int32(a.Response.StatusCode)
-		v.status = &st
-		if v.respHdr, err = headersJSON(a.Response.Headers); err != nil {
-			return v, fmt.Errorf("attempt %q: response headers: %w", a.ID, err)
-		}
-		v.respBody = []byte(a.Response.Body)
-		v.truncated = a.Response.BodyTruncated
-	}
-	return v, nil
-}
-
-// latencyMicros stores a latency in milliseconds as whole microseconds.
-func latencyMicros(ms float64) int64 {
-	return int64(math.Round(ms * 1000))
-}
-
-// usageMonth is the usage table's month of t: its calendar month in UTC.
-func usageMonth(t time.Time) string { return t.UTC().Format("2006-01") }

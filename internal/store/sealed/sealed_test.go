@@ -9,8 +9,10 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/secrets"
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sealed"
 	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/store/storetest"
 )
 
 func keyring(t *testing.T, s string) *secrets.Keyring {
@@ -64,4 +66,30 @@ func TestRotation(t *testing.T) {
 	if _, err := sealed.New(raw, keyring(t, a)).EndpointGet(ctx, app.ID, ep.ID); err == nil || !strings.Contains(err.Error(), "not in") {
 		t.Fatalf("read with the old key alone: %v", err)
 	}
+}
+
+// openSealed opens a fresh SQLite file behind the decorator, with a key
+// of its own, closed when the test ends.
+func openSealed(t *testing.T) store.Store {
+	t.Helper()
+	raw, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := raw.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	key, err := secrets.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealed.New(raw, keyring(t, key))
+}
+
+// TestStore runs the conformance suite through the decorator: encrypting
+// credentials must change nothing a caller of the store can observe.
+func TestStore(t *testing.T) {
+	storetest.Run(t, openSealed)
 }

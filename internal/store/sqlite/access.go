@@ -94,7 +94,7 @@ func listQuery(sel, appID string, p store.ListParams) (string, []any) {
 		args = append(args, p.Cursor)
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
-	return q, append(args, limit(p.Limit))
+	return q, append(args, store.ListLimit(p.Limit))
 }
 
 // APIKeyList implements store.Store. With appID empty it lists every key,

@@ -12,7 +12,7 @@ import (
 
 // AppCreate implements store.Store.
 func (db *DB) AppCreate(ctx context.Context, app *herald.App) error {
-	settings, err := jsonDoc(app.AppSettings)
+	settings, err := store.JSONDoc(app.AppSettings)
 	if err != nil {
 		return fmt.Errorf("app create: settings: %w", err)
 	}
@@ -51,7 +51,7 @@ func (db *DB) AppList(ctx context.Context, p store.ListParams) ([]*herald.App, e
 		args = append(args, p.Cursor)
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit(p.Limit))
+	args = append(args, store.ListLimit(p.Limit))
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("app list: %w", err)
@@ -74,7 +74,7 @@ func (db *DB) AppList(ctx context.Context, p store.ListParams) ([]*herald.App, e
 // AppUpdate implements store.Store. It saves the app's settings too: they
 // are edited through the same API call as its name.
 func (db *DB) AppUpdate(ctx context.Context, app *herald.App) error {
-	settings, err := jsonDoc(app.AppSettings)
+	settings, err := store.JSONDoc(app.AppSettings)
 	if err != nil {
 		return fmt.Errorf("app update: settings: %w", err)
 	}
@@ -158,7 +158,7 @@ func (db *DB) EventTypeList(ctx context.Context, p store.ListParams) ([]*herald.
 		args = append(args, p.Cursor)
 	}
 	q += ` ORDER BY name LIMIT ?`
-	args = append(args, limit(p.Limit))
+	args = append(args, store.ListLimit(p.Limit))
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("event type list: %w", err)

@@ -15,9 +15,6 @@ import (
 // inChunk bounds the number of ids bound in one IN list.
 const inChunk = 500
 
-// defaultClaimLimit applies when ClaimParams.Limit is not above 0.
-const defaultClaimLimit = 100
-
 // DeliveryGet implements store.Store.
 func (db *DB) DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error) {
 	var d *herald.Delivery
@@ -106,7 +103,7 @@ func deliveryListQuery(p store.DeliveryListParams) (string, []any) {
 		args = append(args, p.Cursor)
 	}
 	q += ` ORDER BY d.id DESC LIMIT ?`
-	return q, append(args, limit(p.Limit))
+	return q, append(args, store.ListLimit(p.Limit))
 }
 
 // loadAttempts fills the Attempts of every delivery of ds, in order, with
@@ -157,13 +154,9 @@ func loadAttempts(ctx context.Context, tx *sql.Tx, ds []*herald.Delivery) error 
 // backlog at the head of the queue is stepped over in the index rather
 // than row by row in Go.
 func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
-	lim := p.Limit
-	if lim <= 0 {
-		lim = defaultClaimLimit
-	}
 	var jobs []*store.Job
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		ids, err := pickDue(ctx, tx, p, lim)
+		ids, err := pickDue(ctx, tx, p)
 		if err != nil {
 			return err
 		}
@@ -183,29 +176,19 @@ func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*stor
 	return jobs, nil
 }
 
-// claimMaxRead bounds the rows one claim reads, when capped endpoints make
-// it page through the due rows.
-const claimMaxRead = 10000
-
-// pickDue returns the ids of at most lim due deliveries in due order, at
-// most p.PerEndpoint per endpoint when above 0.
-func pickDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams, lim int) ([]string, error) {
+// pickDue returns the ids of the due deliveries a claim takes, in due
+// order, as store.ClaimPicker picks them.
+func pickDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]string, error) {
 	var (
-		ids    []string
-		perEp  = map[string]int{}
-		capped []string // endpoints that reached p.PerEndpoint
-		after  bool     // whether afterDue and afterID hold the last row read
+		pick  = store.NewClaimPicker(p)
+		after bool // whether afterDue and afterID hold the last row read
 		// The last row read: the next page starts after it.
 		afterDue int64
 		afterID  string
-		read     int
 	)
-	page := lim
-	if p.PerEndpoint > 0 {
-		page = max(lim, 100)
-	}
 	for {
-		args := []any{micro(p.Now), page, p.EndpointID, afterDue, afterID}
+		capped := pick.Capped()
+		args := []any{micro(p.Now), pick.Page(), p.EndpointID, afterDue, afterID}
 		for _, ep := range capped {
 			args = append(args, ep)
 		}
@@ -213,34 +196,23 @@ func pickDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams, lim int) ([]s
 		if err != nil {
 			return nil, fmt.Errorf("claim: select: %w", err)
 		}
-		n := 0
-		for len(ids) < lim && rows.Next() {
+		for !pick.Full() && rows.Next() {
 			var id, ep string
 			var due int64
 			if err := rows.Scan(&id, &ep, &due); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("claim: select: %w", err)
 			}
-			n++
 			after, afterDue, afterID = true, due, id
-			if p.PerEndpoint > 0 {
-				if perEp[ep] >= p.PerEndpoint {
-					continue
-				}
-				if perEp[ep]++; perEp[ep] == p.PerEndpoint {
-					capped = append(capped, ep)
-				}
-			}
-			ids = append(ids, id)
+			pick.Offer(id, ep)
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("claim: select: %w", err)
 		}
-		read += n
-		if len(ids) >= lim || n < page || p.PerEndpoint <= 0 || read >= claimMaxRead {
-			return ids, nil
+		if !pick.NextPage() {
+			return pick.IDs(), nil
 		}
 	}
 }
@@ -434,34 +406,22 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 	if len(results) == 0 {
 		return nil
 	}
-	for i, r := range results {
-		if r.Attempt == nil {
-			return fmt.Errorf("record: result %d: no attempt", i)
-		}
-		if !r.Status.Valid() {
-			return fmt.Errorf("record: delivery %q: invalid status %q", r.Attempt.DeliveryID, r.Status)
-		}
+	if err := store.CheckAttemptResults(results); err != nil {
+		return fmt.Errorf("record: %w", err)
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		insertAttempt := tx.StmtContext(ctx, db.stmts.insertAttempt)
 		recordDelivery := tx.StmtContext(ctx, db.stmts.recordDelivery)
 		for _, r := range results {
-			a := r.Attempt
-			if a.ID == "" {
-				a.ID = herald.NewID(herald.PrefixAttempt)
-			}
-			created := a.CreatedAt
-			if created.IsZero() {
-				created = r.Now
-			}
-			v, err := attemptValues(a)
+			row, err := store.PrepareRecord(r)
 			if err != nil {
 				return fmt.Errorf("record: %w", err)
 			}
-			res, err := insertAttempt.ExecContext(ctx, a.ID, a.Number, a.Trigger, micro(created),
-				a.Request.Method, a.Request.URL, v.reqHdr, []byte(a.Request.Body),
-				v.status, v.respHdr, v.respBody, v.truncated,
-				latencyMicros(a.LatencyMS), string(a.ErrorKind), a.Error,
+			a, v := r.Attempt, row.Attempt
+			res, err := insertAttempt.ExecContext(ctx, a.ID, a.Number, a.Trigger, micro(row.AttemptAt),
+				a.Request.Method, a.Request.URL, orNull(v.RequestHeaders), v.RequestBody,
+				orNull(v.Status), orNull(v.ResponseHeaders), v.ResponseBody, v.Truncated,
+				v.LatencyUS, string(a.ErrorKind), a.Error,
 				a.DeliveryID)
 			if err != nil {
 				if isUnique(err) {
@@ -475,19 +435,8 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 				continue // the delivery is gone with its app
 			}
 
-			var next any
-			lastError := a.Error
-			switch r.Status {
-			case herald.StatusPending:
-				t := r.Now
-				if r.NextAttemptAt != nil {
-					t = *r.NextAttemptAt
-				}
-				next = micro(t)
-			case herald.StatusSucceeded:
-				lastError = ""
-			}
-			if _, err := recordDelivery.ExecContext(ctx, string(r.Status), next, lastError, micro(r.Now), a.DeliveryID); err != nil {
+			if _, err := recordDelivery.ExecContext(ctx, string(r.Status), nullMicro(row.NextAttemptAt), row.LastError,
+				micro(r.Now), a.DeliveryID); err != nil {
 				return fmt.Errorf("record: update delivery: %w", err)
 			}
 		}

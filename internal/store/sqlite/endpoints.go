@@ -14,22 +14,14 @@ import (
 // EndpointCreate implements store.Store. The insert is conditional on the
 // app's existence, so a missing app costs no extra round trip.
 func (db *DB) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
-	types, err := eventTypesJSON(ep.EventTypes)
+	docs, err := store.EncodeEndpoint(ep)
 	if err != nil {
 		return fmt.Errorf("endpoint create: %w", err)
-	}
-	shape, err := shapeJSON(ep.RequestShape)
-	if err != nil {
-		return fmt.Errorf("endpoint create: %w", err)
-	}
-	settings, err := endpointSettingsJSON(ep.EndpointSettings)
-	if err != nil {
-		return fmt.Errorf("endpoint create: settings: %w", err)
 	}
 	res, err := db.w.ExecContext(ctx, `
 		INSERT INTO endpoints (id, app_id, url, description, event_types, enabled, secret, timeout_ms, shape, settings, created_at, updated_at)
 		SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
-		ep.ID, ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS, shape, settings,
+		ep.ID, ep.URL, ep.Description, docs.EventTypes, ep.Enabled, ep.Secret, ep.TimeoutMS, docs.Shape, docs.Settings,
 		micro(ep.CreatedAt), micro(ep.UpdatedAt), ep.AppID)
 	if isUnique(err) {
 		return fmt.Errorf("endpoint %q: %w", ep.ID, store.ErrConflict)
@@ -63,7 +55,7 @@ func (db *DB) EndpointList(ctx context.Context, appID string, p store.ListParams
 		args = append(args, p.Cursor)
 	}
 	q += ` ORDER BY e.id DESC LIMIT ?`
-	args = append(args, limit(p.Limit))
+	args = append(args, store.ListLimit(p.Limit))
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint list: %w", err)
@@ -93,17 +85,9 @@ func collectEndpoints(rows *sql.Rows) ([]*herald.Endpoint, error) {
 // health record: the failures that got it disabled, perhaps days ago, must
 // not disable it again at its first failure.
 func (db *DB) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
-	types, err := eventTypesJSON(ep.EventTypes)
+	docs, err := store.EncodeEndpoint(ep)
 	if err != nil {
 		return fmt.Errorf("endpoint update: %w", err)
-	}
-	shape, err := shapeJSON(ep.RequestShape)
-	if err != nil {
-		return fmt.Errorf("endpoint update: %w", err)
-	}
-	settings, err := endpointSettingsJSON(ep.EndpointSettings)
-	if err != nil {
-		return fmt.Errorf("endpoint update: settings: %w", err)
 	}
 	// SET expressions read the row as it was, so "enabled = 0" is the
 	// state before this update.
@@ -114,7 +98,7 @@ func (db *DB) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 			failing_since = CASE WHEN enabled = 0 AND ?4 THEN NULL ELSE failing_since END,
 			failed_count = CASE WHEN enabled = 0 AND ?4 THEN 0 ELSE failed_count END
 		WHERE app_id = ?10 AND id = ?11 AND deleted_at IS NULL`,
-		ep.URL, ep.Description, types, ep.Enabled, ep.Secret, ep.TimeoutMS, shape, settings, micro(ep.UpdatedAt),
+		ep.URL, ep.Description, docs.EventTypes, ep.Enabled, ep.Secret, ep.TimeoutMS, docs.Shape, docs.Settings, micro(ep.UpdatedAt),
 		ep.AppID, ep.ID)
 	if err != nil {
 		return fmt.Errorf("endpoint update: %w", err)

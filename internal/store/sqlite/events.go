@@ -19,14 +19,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 	if len(p.Events) == 0 {
 		return results, nil
 	}
-	route := p.Route
-	if route == nil {
-		route = routeSubscribed
-	}
-	newID := p.NewDeliveryID
-	if newID == nil {
-		newID = func() string { return herald.NewID(herald.PrefixDelivery) }
-	}
+	route, newID := p.RouteFunc(), p.DeliveryIDFunc()
 
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		idempotent := tx.StmtContext(ctx, db.stmts.idempotent)
@@ -39,7 +32,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		apps := map[string]bool{}
 		endpoints := map[string][]*herald.Endpoint{}
 		// Deliveries created, per app and month, written once at the end.
-		usage := usageCounts{}
+		usage := store.UsageCounts{}
 		// The deliveries' rows, deliveryArgs values each, written at the
 		// end with multi-row statements.
 		var dArgs []any
@@ -95,12 +88,12 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			// Routed before it is written, so that the routing Route
 			// records on the event is stored with it.
 			targets := route(&ev, eps)
-			routing, err := routingJSON(ev.Routing)
+			routing, err := store.RoutingJSON(ev.Routing)
 			if err != nil {
 				return fmt.Errorf("enqueue: event %q: routing: %w", ev.ID, err)
 			}
 			if _, err := insertEvent.ExecContext(ctx, ev.ID, ev.AppID, ev.EventType, blob(ev.Payload),
-				nullString(ev.IdempotencyKey), routing, created); err != nil {
+				nullString(ev.IdempotencyKey), orNull(routing), created); err != nil {
 				if isUnique(err) {
 					err = fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
 				}
@@ -110,54 +103,29 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 
 			res.Jobs = make([]*store.Job, 0, len(targets))
 			for _, t := range targets {
-				if t.Endpoint == nil {
-					return fmt.Errorf("enqueue: event %q: route returned a target without endpoint", ev.ID)
-				}
-				next := ev.CreatedAt
-				d := &herald.Delivery{
-					ID:            newID(),
-					AppID:         ev.AppID,
-					EventID:       ev.ID,
-					EndpointID:    t.Endpoint.ID,
-					EventType:     ev.EventType,
-					Status:        herald.StatusPending,
-					NextAttemptAt: &next,
-					CreatedAt:     ev.CreatedAt,
-					UpdatedAt:     ev.CreatedAt,
+				j, err := p.NewJob(&ev, t, newID)
+				if err != nil {
+					return fmt.Errorf("enqueue: %w", err)
 				}
 				var owner, until any
-				if t.Lease {
-					if p.LeaseOwner == "" {
-						return fmt.Errorf("enqueue: event %q: route asked for a lease but LeaseOwner is empty", ev.ID)
-					}
+				if j.Leased {
 					owner, until = p.LeaseOwner, micro(p.LeaseUntil)
 				}
+				d := j.Delivery
 				dArgs = append(dArgs, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType, owner, until, created, created, created)
-				res.Jobs = append(res.Jobs, &store.Job{Delivery: d, Event: &ev, Endpoint: t.Endpoint, Leased: t.Lease})
+				res.Jobs = append(res.Jobs, j)
 			}
-			usage.add(ev.AppID, ev.CreatedAt, len(res.Jobs))
+			usage.Add(ev.AppID, ev.CreatedAt, len(res.Jobs))
 		}
 		if _, err := db.stmts.insertDeliveries.exec(ctx, tx, dArgs); err != nil {
 			return fmt.Errorf("enqueue: insert deliveries: %w", err)
 		}
-		return usage.write(ctx, tx, db.stmts.addUsage)
+		return writeUsage(ctx, tx, db.stmts.addUsage, usage)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return results, nil
-}
-
-// routeSubscribed is the route of an EnqueueParams without one: every
-// endpoint subscribed to the event's type, none leased.
-func routeSubscribed(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
-	var ts []store.Target
-	for _, ep := range eps {
-		if ep.Subscribes(ev.EventType, "") {
-			ts = append(ts, store.Target{Endpoint: ep})
-		}
-	}
-	return ts
 }
 
 // EventGet implements store.Store.
@@ -194,7 +162,7 @@ func (db *DB) EventList(ctx context.Context, p store.EventListParams) ([]*herald
 		args = append(args, p.Cursor)
 	}
 	q += ` ORDER BY ev.id DESC LIMIT ?`
-	args = append(args, limit(p.Limit))
+	args = append(args, store.ListLimit(p.Limit))
 
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {

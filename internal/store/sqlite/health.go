@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -44,58 +43,28 @@ func disableEndpoint(ctx context.Context, tx *sql.Tx, appID, id, reason string, 
 	if !ep.Enabled {
 		return nil, nil
 	}
-	at := fromMicro(micro(now))
-	ep.Enabled = false
-	ep.DisabledReason, ep.DisabledAt = reason, &at
-	ep.UpdatedAt = at
-	settings, err := endpointSettingsJSON(ep.EndpointSettings)
+	settings, err := store.MarkDisabled(ep, reason, now)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint disable: settings: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE endpoints SET enabled = 0, settings = ?, updated_at = ? WHERE id = ?`,
-		settings, micro(at), ep.ID); err != nil {
+		settings, micro(ep.UpdatedAt), ep.ID); err != nil {
 		return nil, fmt.Errorf("endpoint disable: %w", err)
 	}
 	return ep, nil
 }
 
-// healthTally is what one batch says about one endpoint: whether a
-// success came (which clears the record) and how many failures came after
-// the last success, or in all when none succeeded.
-type healthTally struct {
-	appID, id string
-	reset     bool
-	failures  int
-}
-
 // EndpointsTrackHealth implements store.Store.
 //
-// Results are folded per endpoint first, so that a batch costs one update
-// per endpoint however many of its deliveries it holds: only the last
-// success and the failures after it matter.
+// Results are folded per endpoint first (store.FoldHealth), so that a
+// batch costs one update per endpoint however many of its deliveries it
+// holds.
 func (db *DB) EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([]*herald.Endpoint, error) {
 	if len(p.Results) == 0 {
 		return nil, nil
 	}
-	var tallies []*healthTally
-	byID := map[string]*healthTally{}
-	for _, r := range p.Results {
-		key := r.AppID + "\x00" + r.EndpointID
-		t := byID[key]
-		if t == nil {
-			t = &healthTally{appID: r.AppID, id: r.EndpointID}
-			byID[key] = t
-			tallies = append(tallies, t)
-		}
-		if r.Succeeded {
-			t.reset, t.failures = true, 0
-		} else {
-			t.failures++
-		}
-	}
-
+	tallies := store.FoldHealth(p.Results)
 	now := micro(p.Now)
-	failingBefore := micro(p.Now.Add(-p.Window))
 	var disabled []*herald.Endpoint
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		// After a success, the record restarts with the failures that
@@ -119,19 +88,18 @@ func (db *DB) EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([
 				since   sql.NullInt64
 				count   int
 			)
-			err := st.QueryRowContext(ctx, t.reset, t.failures, now, t.appID, t.id).Scan(&enabled, &since, &count)
+			err := st.QueryRowContext(ctx, t.Reset, t.Failures, now, t.AppID, t.EndpointID).Scan(&enabled, &since, &count)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // deleted, never was, or healthy and still so
 			}
 			if err != nil {
 				return fmt.Errorf("track health: %w", err)
 			}
-			if p.Window <= 0 || !enabled || !since.Valid || since.Int64 > failingBefore || count < p.MinFailures {
+			reason := p.DisableReason(enabled, fromNullMicro(since), count)
+			if reason == "" {
 				continue
 			}
-			reason := fmt.Sprintf("every delivery failed since %s (%d failed deliveries)",
-				fromMicro(since.Int64).Format(time.RFC3339), count)
-			ep, err := disableEndpoint(ctx, tx, t.appID, t.id, reason, p.Now)
+			ep, err := disableEndpoint(ctx, tx, t.AppID, t.EndpointID, reason, p.Now)
 			if err != nil {
 				return fmt.Errorf("track health: %w", err)
 			}
@@ -146,13 +114,6 @@ func (db *DB) EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([
 	}
 	return disabled, nil
 }
-
-// Stats windows, back from now.
-const (
-	statsHour = time.Hour
-	statsDay  = 24 * time.Hour
-	statsWeek = 7 * 24 * time.Hour
-)
 
 // statsCountsQuery counts an endpoint's deliveries of the week by status
 // and window in one pass. Its arguments: ?1 the endpoint, ?2 the id bound
@@ -180,22 +141,6 @@ const statsAttemptsQuery = `SELECT a.id, a.created_at, a.response_status, a.late
 	WHERE d.endpoint_id = ?1 AND d.id >= ?2 AND d.created_at >= ?3 AND d.created_at < ?4
 		AND (a.response_status IS NOT NULL OR a.error_kind != '')`
 
-// latest tracks the latest of some attempts: by time, then by id.
-type latest struct {
-	at  *time.Time
-	us  int64
-	id  string
-	err string
-}
-
-func (l *latest) offer(us int64, id, err string) {
-	if l.at != nil && (us < l.us || us == l.us && id < l.id) {
-		return
-	}
-	t := fromMicro(us)
-	*l = latest{at: &t, us: us, id: id, err: err}
-}
-
 // EndpointStats implements store.Store.
 //
 // Everything is about the deliveries created in the week before now and
@@ -205,9 +150,7 @@ func (l *latest) offer(us int64, id, err string) {
 // deliveries' attempts: an endpoint with no delivery for a week reports
 // neither.
 func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time) (*herald.EndpointStats, error) {
-	st := &herald.EndpointStats{}
-	weekStart := now.Add(-statsWeek)
-	bound := herald.IDAt(herald.PrefixDelivery, weekStart)
+	var st *herald.EndpointStats
 	err := db.inReadTx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM endpoints WHERE app_id = ? AND id = ?`,
@@ -218,30 +161,21 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 			return fmt.Errorf("endpoint %q: %w", id, store.ErrNotFound)
 		}
 
-		if err := tx.QueryRowContext(ctx, statsCountsQuery, id, bound, micro(weekStart),
-			micro(now.Add(-statsDay)), micro(now.Add(-statsHour)), micro(now)).Scan(
-			&st.Hour.Pending, &st.Hour.Succeeded, &st.Hour.Failed,
-			&st.Day.Pending, &st.Day.Succeeded, &st.Day.Failed,
-			&st.Week.Pending, &st.Week.Succeeded, &st.Week.Failed); err != nil {
+		b := store.NewStatsBuilder(now)
+		hour, day, week := b.Windows()
+		if err := tx.QueryRowContext(ctx, statsCountsQuery, id, b.WeekIDBound, micro(b.WeekStart),
+			micro(b.DayStart), micro(b.HourStart), micro(now)).Scan(
+			&hour.Pending, &hour.Succeeded, &hour.Failed,
+			&day.Pending, &day.Succeeded, &day.Failed,
+			&week.Pending, &week.Succeeded, &week.Failed); err != nil {
 			return fmt.Errorf("endpoint stats: counts: %w", err)
 		}
-		for _, w := range []*herald.StatsWindow{&st.Hour, &st.Day, &st.Week} {
-			if done := w.Succeeded + w.Failed; done > 0 {
-				r := float64(w.Succeeded) / float64(done)
-				w.SuccessRate = &r
-			}
-		}
 
-		rows, err := tx.QueryContext(ctx, statsAttemptsQuery, id, bound, micro(weekStart), micro(now))
+		rows, err := tx.QueryContext(ctx, statsAttemptsQuery, id, b.WeekIDBound, micro(b.WeekStart), micro(now))
 		if err != nil {
 			return fmt.Errorf("endpoint stats: attempts: %w", err)
 		}
 		defer rows.Close()
-		var (
-			latencies     []int64
-			success, fail latest
-			series        = store.NewSeriesBuilder(now)
-		)
 		for rows.Next() {
 			var (
 				aid, kind, msg  string
@@ -256,26 +190,12 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 				c := int(status.Int64)
 				code = &c
 			}
-			series.Add(fromMicro(created), code, micros)
-			if status.Valid {
-				latencies = append(latencies, micros)
-				if status.Int64 >= 200 && status.Int64 <= 299 {
-					success.offer(created, aid, "")
-				}
-			}
-			if kind != "" {
-				fail.offer(created, aid, msg)
-			}
+			b.AddAttempt(aid, fromMicro(created), code, micros, kind, msg)
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("endpoint stats: attempts: %w", err)
 		}
-		slices.Sort(latencies)
-		st.LatencyP50MS = store.PercentileMS(latencies, 50)
-		st.LatencyP99MS = store.PercentileMS(latencies, 99)
-		st.LastSuccessAt = success.at
-		st.LastFailureAt, st.LastFailureError = fail.at, fail.err
-		st.Series = series.Series()
+		st = b.Stats()
 		return nil
 	})
 	if err != nil {

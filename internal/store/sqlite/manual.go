@@ -39,16 +39,9 @@ func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 			return fmt.Errorf("deliveries create: %w", err)
 		}
 		defer st.Close()
-		usage := usageCounts{}
+		usage := store.UsageCounts{}
 		for _, d := range ds {
-			next := d.CreatedAt
-			if d.NextAttemptAt != nil {
-				next = *d.NextAttemptAt
-			}
-			updated := d.UpdatedAt
-			if updated.IsZero() {
-				updated = d.CreatedAt
-			}
+			next, updated := store.DeliveryTimes(d)
 			res, err := st.ExecContext(ctx, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType,
 				micro(next), d.Test, micro(d.CreatedAt), micro(updated))
 			if isUnique(err) {
@@ -61,10 +54,10 @@ func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 				return err
 			}
 			if !d.Test {
-				usage.add(d.AppID, d.CreatedAt, 1)
+				usage.Add(d.AppID, d.CreatedAt, 1)
 			}
 		}
-		return usage.write(ctx, tx, db.stmts.addUsage)
+		return writeUsage(ctx, tx, db.stmts.addUsage, usage)
 	})
 }
 
@@ -126,35 +119,11 @@ func (db *DB) DeliveriesRequeue(ctx context.Context, appID string, ids []string,
 // Like DeliveriesRecord, an attempt without ID gets one, written back, and
 // one without number gets the delivery's attempt count (at least 1).
 func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.Delivery, a *herald.Attempt) error {
-	if !d.Status.Valid() {
-		return fmt.Errorf("test send: delivery %q: invalid status %q", d.ID, d.Status)
-	}
-	routing, err := routingJSON(ev.Routing)
-	if err != nil {
-		return fmt.Errorf("test send: event %q: routing: %w", ev.ID, err)
-	}
-	if a.ID == "" {
-		a.ID = herald.NewID(herald.PrefixAttempt)
-	}
-	if a.DeliveryID == "" {
-		a.DeliveryID = d.ID
-	}
-	v, err := attemptValues(a)
+	row, err := store.PrepareTestSend(ev, d, a)
 	if err != nil {
 		return fmt.Errorf("test send: %w", err)
 	}
-	number := a.Number
-	if number <= 0 {
-		number = max(d.AttemptCount, 1)
-	}
-	updated := d.UpdatedAt
-	if updated.IsZero() {
-		updated = d.CreatedAt
-	}
-	attemptAt := a.CreatedAt
-	if attemptAt.IsZero() {
-		attemptAt = updated
-	}
+	v := row.Attempt
 	var next any
 	if d.NextAttemptAt != nil {
 		next = micro(*d.NextAttemptAt)
@@ -163,7 +132,7 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at)
 			SELECT ?, id, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
-			ev.ID, ev.EventType, blob(ev.Payload), nullString(ev.IdempotencyKey), routing, micro(ev.CreatedAt), ev.AppID)
+			ev.ID, ev.EventType, blob(ev.Payload), nullString(ev.IdempotencyKey), orNull(row.Routing), micro(ev.CreatedAt), ev.AppID)
 		if isUnique(err) {
 			return fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
 		}
@@ -178,7 +147,7 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 				attempt_count, next_attempt_at, last_error, test, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.AppID, ev.ID, d.EndpointID, d.EventType, string(d.Status),
-			d.AttemptCount, next, a.Error, d.Test, micro(d.CreatedAt), micro(updated))
+			d.AttemptCount, next, a.Error, d.Test, micro(d.CreatedAt), micro(row.UpdatedAt))
 		if isUnique(err) {
 			return fmt.Errorf("delivery %q: %w", d.ID, store.ErrConflict)
 		}
@@ -188,10 +157,10 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 
 		_, err = tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, d.ID, number, a.Trigger, micro(attemptAt),
-			a.Request.Method, a.Request.URL, v.reqHdr, []byte(a.Request.Body),
-			v.status, v.respHdr, v.respBody, v.truncated,
-			latencyMicros(a.LatencyMS), string(a.ErrorKind), a.Error)
+			a.ID, d.ID, row.Number, a.Trigger, micro(row.AttemptAt),
+			a.Request.Method, a.Request.URL, orNull(v.RequestHeaders), v.RequestBody,
+			orNull(v.Status), orNull(v.ResponseHeaders), v.ResponseBody, v.Truncated,
+			v.LatencyUS, string(a.ErrorKind), a.Error)
 		if isUnique(err) {
 			return fmt.Errorf("attempt %q: %w", a.ID, store.ErrConflict)
 		}

@@ -13,32 +13,14 @@ import (
 // Usage, queue statistics, retention and heartbeats: the calls that serve
 // quotas, metrics and housekeeping rather than the delivery path.
 
-// usageMonth is the usage table's month of t: its calendar month in UTC,
-// so that every node and every time zone agree on which month an event
-// counts in.
-func usageMonth(t time.Time) string { return t.UTC().Format("2006-01") }
-
-// usageKey is one row of the usage table.
-type usageKey struct{ appID, month string }
-
-// usageCounts accumulates the deliveries created by one transaction, so
-// that it writes one upsert per app and month instead of one per delivery.
-type usageCounts map[usageKey]int64
-
-func (u usageCounts) add(appID string, at time.Time, n int) {
-	if n > 0 {
-		u[usageKey{appID, usageMonth(at)}] += int64(n)
-	}
-}
-
-// write adds the counts to the usage table within tx.
-func (u usageCounts) write(ctx context.Context, tx *sql.Tx, st *sql.Stmt) error {
+// writeUsage adds the counts to the usage table within tx, with st.
+func writeUsage(ctx context.Context, tx *sql.Tx, st *sql.Stmt, u store.UsageCounts) error {
 	if len(u) == 0 {
 		return nil
 	}
 	add := tx.StmtContext(ctx, st)
 	for k, n := range u {
-		if _, err := add.ExecContext(ctx, k.appID, k.month, n); err != nil {
+		if _, err := add.ExecContext(ctx, k.AppID, k.Month, n); err != nil {
 			return fmt.Errorf("usage: %w", err)
 		}
 	}
@@ -51,7 +33,7 @@ func (u usageCounts) write(ctx context.Context, tx *sql.Tx, st *sql.Stmt) error 
 func (db *DB) UsageGet(ctx context.Context, appID string, at time.Time) (int64, error) {
 	var n int64
 	err := db.r.QueryRowContext(ctx, `SELECT deliveries FROM usage WHERE app_id = ? AND month = ?`,
-		appID, usageMonth(at)).Scan(&n)
+		appID, store.UsageMonth(at)).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -112,9 +94,6 @@ func (db *DB) QueueStats(ctx context.Context, now time.Time) (store.QueueStats, 
 	return st, nil
 }
 
-// defaultRetainBatch applies when RetainParams.Batch is not above 0.
-const defaultRetainBatch = 1000
-
 // retainSelect picks the oldest events of a Retain call from
 // events_created, so that a call reads no more than its batch.
 const retainSelect = `SELECT id FROM events WHERE created_at < ? ORDER BY created_at LIMIT ?`
@@ -126,10 +105,7 @@ const retainSelect = `SELECT id FROM events WHERE created_at < ? ORDER BY create
 // since before the cut are removed as well: they only report progress,
 // and a job still running is updated often.
 func (db *DB) Retain(ctx context.Context, p store.RetainParams) (store.RetainResult, error) {
-	batch := p.Batch
-	if batch <= 0 {
-		batch = defaultRetainBatch
-	}
+	batch := p.BatchSize()
 	before := micro(p.Before)
 	var res store.RetainResult
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -205,11 +181,6 @@ func (db *DB) Retain(ctx context.Context, p store.RetainParams) (store.RetainRes
 	return res, nil
 }
 
-// nodesForgetAfter is how many `within` periods a node's row outlives its
-// last heartbeat: long enough that a node pausing briefly keeps its row,
-// short enough that the table holds only recent nodes.
-const nodesForgetAfter = 10
-
 // NodeHeartbeat implements store.Store. Several processes may share one
 // database file, so the count is real even here. A node is alive at
 // exactly now-within, and the caller itself always counts.
@@ -222,7 +193,7 @@ func (db *DB) NodeHeartbeat(ctx context.Context, node string, now time.Time, wit
 		}
 		if within > 0 {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE seen_at < ?`,
-				micro(now.Add(-nodesForgetAfter*within))); err != nil {
+				micro(now.Add(-store.NodesForgetAfter*within))); err != nil {
 				return err
 			}
 		}

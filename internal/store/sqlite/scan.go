@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -43,18 +41,6 @@ func blob(b []byte) any {
 	return b
 }
 
-// limit applies the list defaults: 50 rows unless asked otherwise, never
-// more than store.MaxListLimit.
-func limit(n int) int {
-	switch {
-	case n <= 0:
-		return 50
-	case n > store.MaxListLimit:
-		return store.MaxListLimit
-	}
-	return n
-}
-
 // placeholders returns "?, ?, ..." for n values.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
@@ -78,37 +64,11 @@ func scanApp(s scanner) (*herald.App, error) {
 		return nil, err
 	}
 	a.UID = uid.String
-	if err := fromJSONDoc(settings, &a.AppSettings); err != nil {
+	if err := store.FromJSONDoc(settings, &a.AppSettings); err != nil {
 		return nil, fmt.Errorf("app %s: settings: %w", a.ID, err)
 	}
 	a.CreatedAt, a.UpdatedAt = fromMicro(created), fromMicro(u)
 	return &a, nil
-}
-
-// jsonDoc is the column value of a settings document.
-func jsonDoc(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-// fromJSONDoc decodes a settings column into v; rows written before the
-// column existed hold the default '{}', which leaves v zero.
-func fromJSONDoc(doc string, v any) error {
-	if doc == "" || doc == "{}" {
-		return nil
-	}
-	return json.Unmarshal([]byte(doc), v)
-}
-
-// endpointSettingsJSON is the column value of an endpoint's settings. The
-// disabled time is kept to the microsecond in UTC, the precision of every
-// other time of the store.
-func endpointSettingsJSON(s herald.EndpointSettings) (string, error) {
-	if s.DisabledAt != nil {
-		t := fromMicro(micro(*s.DisabledAt))
-		s.DisabledAt = &t
-	}
-	return jsonDoc(s)
 }
 
 const eventTypeCols = `name, description, schema, sample, group_name, deprecated, created_at, updated_at`
@@ -148,32 +108,12 @@ func endpointDest() (*herald.Endpoint, []any, func() error) {
 	)
 	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS, &shape, &settings, &created, &u}
 	return &ep, dest, func() error {
-		ep.EventTypes = []string{}
-		if types != "" {
-			if err := json.Unmarshal([]byte(types), &ep.EventTypes); err != nil {
-				return fmt.Errorf("endpoint %s: event_types: %w", ep.ID, err)
-			}
-			if ep.EventTypes == nil {
-				ep.EventTypes = []string{}
-			}
-		}
-		if shape != "" && shape != "{}" {
-			if err := json.Unmarshal([]byte(shape), &ep.RequestShape); err != nil {
-				return fmt.Errorf("endpoint %s: shape: %w", ep.ID, err)
-			}
-		}
-		if err := fromJSONDoc(settings, &ep.EndpointSettings); err != nil {
-			return fmt.Errorf("endpoint %s: settings: %w", ep.ID, err)
+		if err := store.DecodeEndpoint(&ep, store.EndpointDocs{EventTypes: types, Shape: shape, Settings: settings}); err != nil {
+			return err
 		}
 		ep.CreatedAt, ep.UpdatedAt = fromMicro(created), fromMicro(u)
 		return nil
 	}
-}
-
-// shapeJSON is the column value of an endpoint's request shape.
-func shapeJSON(s herald.RequestShape) (string, error) {
-	b, err := json.Marshal(s)
-	return string(b), err
 }
 
 func scanEndpoint(s scanner) (*herald.Endpoint, error) {
@@ -182,16 +122,6 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 		return nil, err
 	}
 	return ep, done()
-}
-
-// eventTypesJSON is the column value of an endpoint's subscriptions; nil
-// and empty both mean every event type and are stored as [].
-func eventTypesJSON(types []string) (string, error) {
-	if len(types) == 0 {
-		return "[]", nil
-	}
-	b, err := json.Marshal(types)
-	return string(b), err
 }
 
 // eventCols is prefixed so that it can be selected from a join.
@@ -212,8 +142,8 @@ func eventDest() (*herald.Event, []any, func() error) {
 		}
 		ev.IdempotencyKey = key.String
 		if routing.Valid {
-			ev.Routing = new(herald.Routing)
-			if err := json.Unmarshal([]byte(routing.String), ev.Routing); err != nil {
+			var err error
+			if ev.Routing, err = store.DecodeRouting(routing.String); err != nil {
 				return fmt.Errorf("event %s: routing: %w", ev.ID, err)
 			}
 		}
@@ -240,19 +170,6 @@ func scanEvent(s scanner) (*herald.Event, error) {
 		return nil, err
 	}
 	return ev, done()
-}
-
-// routingJSON is the column value of an event's routing: NULL when the
-// event has none, so that nil reads back as nil.
-func routingJSON(r *herald.Routing) (any, error) {
-	if r == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
 }
 
 // deliveryCols is prefixed so that it can be selected from a join.
@@ -304,68 +221,28 @@ func scanAttempt(s scanner) (*herald.Attempt, error) {
 		return nil, err
 	}
 	a.CreatedAt = fromMicro(created)
-	a.LatencyMS = float64(latency) / 1000
-	a.Request.Body = string(reqBody)
+	c := store.AttemptColumns{RequestBody: reqBody, ResponseBody: respBody, Truncated: truncated, LatencyUS: latency}
 	if reqHdr.Valid {
-		if err := json.Unmarshal([]byte(reqHdr.String), &a.Request.Headers); err != nil {
-			return nil, fmt.Errorf("attempt %s: request_headers: %w", a.ID, err)
-		}
+		c.RequestHeaders = &reqHdr.String
 	}
 	if status.Valid {
-		a.Response = &herald.AttemptResponse{
-			StatusCode:    int(status.Int64),
-			Body:          string(respBody),
-			BodyTruncated: truncated,
-		}
-		if respHdr.Valid {
-			if err := json.Unmarshal([]byte(respHdr.String), &a.Response.Headers); err != nil {
-				return nil, fmt.Errorf("attempt %s: response_headers: %w", a.ID, err)
-			}
-		}
+		code := int(status.Int64)
+		c.Status = &code
+	}
+	if respHdr.Valid {
+		c.ResponseHeaders = &respHdr.String
+	}
+	if err := store.DecodeAttempt(&a, c); err != nil {
+		return nil, err
 	}
 	return &a, nil
 }
 
-// headersJSON is the column value of a header map: NULL for nil, so that
-// nil and empty maps both round-trip.
-func headersJSON(h map[string]string) (any, error) {
-	if h == nil {
-		return nil, nil
+// orNull is the column value of an optional value: NULL for nil. The
+// store's encodings return pointers; database/sql wants a nil any.
+func orNull[T any](p *T) any {
+	if p == nil {
+		return nil
 	}
-	b, err := json.Marshal(h)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
-// attemptVals are the column values of an attempt that need converting:
-// header maps as JSON, and the response's fields as NULL when no response
-// came back.
-type attemptVals struct {
-	reqHdr, status, respHdr any
-	respBody                []byte
-	truncated               bool
-}
-
-func attemptValues(a *herald.Attempt) (attemptVals, error) {
-	var v attemptVals
-	var err error
-	if v.reqHdr, err = headersJSON(a.Request.Headers); err != nil {
-		return v, fmt.Errorf("attempt %q: request headers: %w", a.ID, err)
-	}
-	if a.Response != nil {
-		v.status = a.Response.StatusCode
-		if v.respHdr, err = headersJSON(a.Response.Headers); err != nil {
-			return v, fmt.Errorf("attempt %q: response headers: %w", a.ID, err)
-		}
-		v.respBody = []byte(a.Response.Body)
-		v.truncated = a.Response.BodyTruncated
-	}
-	return v, nil
-}
-
-// latencyMicros stores a latency in milliseconds as whole microseconds.
-func latencyMicros(ms float64) int64 {
-	return int64(math.Round(ms * 1000))
+	return *p
 }

@@ -120,8 +120,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 		t.Errorf("applied %d migrations, want %d", len(first), len(ms))
 	}
 	for _, m := range ms {
-		if _, ok := first[m.version]; !ok {
-			t.Errorf("migration %s not recorded", m.name)
+		if _, ok := first[m.Version]; !ok {
+			t.Errorf("migration %s not recorded", m.Name)
 		}
 	}
 	if err := db.Close(); err != nil {
@@ -149,8 +149,8 @@ func TestMigrationNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, m := range ms {
-		if m.version != i+1 {
-			t.Errorf("migration %s has version %d, want %d: versions run 1, 2, 3…", m.name, m.version, i+1)
+		if m.Version != i+1 {
+			t.Errorf("migration %s has version %d, want %d: versions run 1, 2, 3…", m.Name, m.Version, i+1)
 		}
 	}
 }
@@ -543,8 +543,8 @@ func TestMigrateFrom2(t *testing.T) {
 	}
 	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
 	for _, m := range ms[:2] {
-		exec(m.sql)
-		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1)`, m.version)
+		exec(m.SQL)
+		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1)`, m.Version)
 	}
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	us := micro(now)

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// The column values that are the same in every driver: documents kept as
+// JSON text and the conversions around them. Drivers adapt only the Go
+// type their SQL driver wants for NULL (a nil any, a nil *string), so that
+// a row written by one driver reads back the same through the other.
+
+// StoredTime is t as every driver keeps it: truncated to the microsecond,
+// in UTC. PostgreSQL would round the nanoseconds, so the store truncates
+// first, in both drivers alike.
+func StoredTime(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
+
+// JSONDoc is the column value of a settings document.
+func JSONDoc(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// FromJSONDoc decodes a settings column into v. Rows written before the
+// column existed hold its default '{}', which leaves v zero.
+func FromJSONDoc(doc string, v any) error {
+	if doc == "" || doc == "{}" {
+		return nil
+	}
+	return json.Unmarshal([]byte(doc), v)
+}
+
+// EndpointSettingsJSON is the column value of an endpoint's settings. The
+// disabled time is kept to the microsecond in UTC, the precision of every
+// other time of the store.
+func EndpointSettingsJSON(s herald.EndpointSettings) (string, error) {
+	if s.DisabledAt != nil {
+		t := StoredTime(*s.DisabledAt)
+		s.DisabledAt = &t
+	}
+	return JSONDoc(s)
+}
+
+// EndpointDocs are the JSON columns of an endpoint's row: its
+// subscriptions, its request shape and its settings.
+type EndpointDocs struct {
+	EventTypes, Shape, Settings string
+}
+
+// EncodeEndpoint returns ep's JSON columns. Nil and empty subscriptions
+// both mean every event type and are stored as [].
+func EncodeEndpoint(ep *herald.Endpoint) (EndpointDocs, error) {
+	var d EndpointDocs
+	if len(ep.EventTypes) == 0 {
+		d.EventTypes = "[]"
+	} else {
+		b, err := json.Marshal(ep.EventTypes)
+		if err != nil {
+			return d, err
+		}
+		d.EventTypes = string(b)
+	}
+	b, err := json.Marshal(ep.RequestShape)
+	if err != nil {
+		return d, err
+	}
+	d.Shape = string(b)
+	if d.Settings, err = EndpointSettingsJSON(ep.EndpointSettings); err != nil {
+		return d, fmt.Errorf("settings: %w", err)
+	}
+	return d, nil
+}
+
+// DecodeEndpoint fills ep (its ID already scanned) from its JSON columns.
+// Subscriptions come back as an empty list, never nil, and the disabled
+// time in UTC, like every time the store returns.
+func DecodeEndpoint(ep *herald.Endpoint, d EndpointDocs) error {
+	ep.EventTypes = []string{}
+	if d.EventTypes != "" {
+		if err := json.Unmarshal([]byte(d.EventTypes), &ep.EventTypes); err != nil {
+			return fmt.Errorf("endpoint %s: event_types: %w", ep.ID, err)
+		}
+		if ep.EventTypes == nil {
+			ep.EventTypes = []string{}
+		}
+	}
+	if d.Shape != "" && d.Shape != "{}" {
+		if err := json.Unmarshal([]byte(d.Shape), &ep.RequestShape); err != nil {
+			return fmt.Errorf("endpoint %s: shape: %w", ep.ID, err)
+		}
+	}
+	if err := FromJSONDoc(d.Settings, &ep.EndpointSettings); err != nil {
+		return fmt.Errorf("endpoint %s: settings: %w", ep.ID, err)
+	}
+	if ep.DisabledAt != nil {
+		t := ep.DisabledAt.UTC()
+		ep.DisabledAt = &t
+	}
+	return nil
+}
+
+// RoutingJSON is the column value of an event's routing: nil (NULL) when
+// the event has none, so that nil reads back as nil.
+func RoutingJSON(r *herald.Routing) (*string, error) {
+	if r == nil {
+		return nil, nil
+	}
+	return jsonText(r)
+}
+
+// DecodeRouting decodes a routing column that is not NULL.
+func DecodeRouting(doc string) (*herald.Routing, error) {
+	r := new(herald.Routing)
+	if err := json.Unmarshal([]byte(doc), r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// HeadersJSON is the column value of a header map: nil (NULL) for a nil
+// map, so that nil and empty maps both round-trip.
+func HeadersJSON(h map[string]string) (*string, error) {
+	if h == nil {
+		return nil, nil
+	}
+	return jsonText(h)
+}
+
+func jsonText(v any) (*string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// AttemptColumns are the column values of an attempt that need
+// converting: header maps as JSON, bodies as bytes, the latency in whole
+// microseconds, and the response's fields nil (NULL) when no response came
+// back.
+type AttemptColumns struct {
+	RequestHeaders  *string
+	RequestBody     []byte
+	Status          *int
+	ResponseHeaders *string
+	ResponseBody    []byte
+	Truncated       bool
+	LatencyUS       int64
+}
+
+// EncodeAttempt returns a's converted column values.
+func EncodeAttempt(a *herald.Attempt) (AttemptColumns, error) {
+	c := AttemptColumns{RequestBody: []byte(a.Request.Body), LatencyUS: LatencyMicros(a.LatencyMS)}
+	var err error
+	if c.RequestHeaders, err = HeadersJSON(a.Request.Headers); err != nil {
+		return c, fmt.Errorf("attempt %q: request headers: %w", a.ID, err)
+	}
+	if a.Response != nil {
+		status := a.Response.StatusCode
+		c.Status = &status
+		if c.ResponseHeaders, err = HeadersJSON(a.Response.Headers); err != nil {
+			return c, fmt.Errorf("attempt %q: response headers: %w", a.ID, err)
+		}
+		c.ResponseBody = []byte(a.Response.Body)
+		c.Truncated = a.Response.BodyTruncated
+	}
+	return c, nil
+}
+
+// DecodeAttempt fills a (its ID already scanned) from its converted
+// column values.
+func DecodeAttempt(a *herald.Attempt, c AttemptColumns) error {
+	a.LatencyMS = float64(c.LatencyUS) / 1000
+	a.Request.Body = string(c.RequestBody)
+	if c.RequestHeaders != nil {
+		if err := json.Unmarshal([]byte(*c.RequestHeaders), &a.Request.Headers); err != nil {
+			return fmt.Errorf("attempt %s: request_headers: %w", a.ID, err)
+		}
+	}
+	if c.Status != nil {
+		a.Response = &herald.AttemptResponse{
+			StatusCode:    *c.Status,
+			Body:          string(c.ResponseBody),
+			BodyTruncated: c.Truncated,
+		}
+		if c.ResponseHeaders != nil {
+			if err := json.Unmarshal([]byte(*c.ResponseHeaders), &a.Response.Headers); err != nil {
+				return fmt.Errorf("attempt %s: response_headers: %w", a.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// LatencyMicros is a latency in milliseconds as the whole microseconds
+// stored.
+func LatencyMicros(ms float64) int64 {
+	return int64(math.Round(ms * 1000))
+}
