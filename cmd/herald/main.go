@@ -18,12 +18,23 @@ import (
 )
 
 type cli struct {
-	Serve     config.Serve     `cmd:"" help:"Run the HTTP API and the delivery workers."`
+	Serve     serveCmd         `cmd:"" help:"Run the HTTP API and the delivery workers."`
 	Bench     bench.Config     `cmd:"" help:"Measure Herald (as a child process) against this machine's own HTTP ceiling; see BENCHMARKS.md."`
 	Reencrypt config.Reencrypt `cmd:"" help:"Rewrite every stored secret under the first encryption key (after a key rotation)."`
 	Keygen    struct{}         `cmd:"" help:"Print a new encryption key for HERALD_ENCRYPTION_KEY."`
 	Version   struct{}         `cmd:"" help:"Print the version."`
 }
+
+// serveCmd takes the flags of config.Serve. Its Validate runs as the flags
+// are parsed, so that a value only app can check (a retry schedule, a
+// CIDR list) is answered like any bad flag: usage, one error line, exit
+// code 80.
+type serveCmd struct {
+	config.Serve
+}
+
+// Validate is called by kong after the flags are read.
+func (s *serveCmd) Validate() error { return app.Check(&s.Serve) }
 
 func main() {
 	var c cli
@@ -31,14 +42,14 @@ func main() {
 		kong.Name("herald"),
 		kong.Description("Herald: durable webhook delivery."),
 		kong.UsageOnError(),
-		kong.Vars(config.Vars),
+		kong.Vars(app.Vars()),
 	)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
 	switch k.Command() {
 	case "serve":
-		err = app.Serve(ctx, &c.Serve, os.Stdout, os.Stderr)
+		err = app.Serve(ctx, &c.Serve.Serve, os.Stdout, os.Stderr)
 	case "bench":
 		err = bench.Run(ctx, &c.Bench, os.Stdout, os.Stderr)
 	case "reencrypt":
