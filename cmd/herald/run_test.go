@@ -124,64 +124,100 @@ func (w *lineWriter) String() string {
 	return w.all.String()
 }
 
-// `herald serve` runs in-process until its context is cancelled: it
-// generates and prints an admin token, serves the API with it, and stops
-// cleanly with exit code 0.
-func TestMainServe(t *testing.T) {
-	t.Setenv("HERALD_ADMIN_TOKEN", "") // generated, as on a first start
-	dataDir := t.TempDir()
+// running is a `herald serve` started by Main in-process.
+type running struct {
+	url  string
+	out  *bytes.Buffer // written before the listening line only
+	logs *lineWriter
+	stop func() int // cancels the context and returns the exit code
+}
+
+// serve runs Main(serve) on dataDir until it listens.
+func serve(t *testing.T, dataDir string) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out bytes.Buffer
-	logs := &lineWriter{lines: make(chan string, 16)}
+	r := &running{out: &bytes.Buffer{}, logs: &lineWriter{lines: make(chan string, 16)}}
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, &out, logs)
+		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, r.out, r.logs)
 	}()
-
-	var url string
-	for url == "" {
+	r.stop = func() int {
+		cancel()
 		select {
-		case line := <-logs.lines:
-			if m := listenRE.FindStringSubmatch(line); m != nil {
-				url = m[1]
-			}
 		case code := <-done:
-			t.Fatalf("serve exited with %d at start:\n%s", code, logs)
+			return code
 		case <-time.After(20 * time.Second):
-			t.Fatalf("serve did not start:\n%s", logs)
+			t.Fatalf("serve did not stop when its context ended:\n%s", r.logs)
+			return -1
 		}
 	}
-	// The token was printed before the server listened.
-	b, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
+	t.Cleanup(func() { cancel() })
+	for r.url == "" {
+		select {
+		case line := <-r.logs.lines:
+			if m := listenRE.FindStringSubmatch(line); m != nil {
+				r.url = m[1]
+			}
+		case code := <-done:
+			t.Fatalf("serve exited with %d at start:\n%s", code, r.logs)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("serve did not start:\n%s", r.logs)
+		}
+	}
+	return r
+}
+
+// TestMainServe: without HERALD_ADMIN_TOKEN a token is generated once,
+// printed, kept in the data dir (mode 0600) and reused after a restart;
+// serve stops cleanly, exit code 0, when its context is cancelled.
+func TestMainServe(t *testing.T) {
+	t.Setenv("HERALD_ADMIN_TOKEN", "") // as on a first start without one
+	dataDir := t.TempDir()
+	tokenFile := filepath.Join(dataDir, "admin-token")
+	appsWith := func(url, tok string) int {
+		req, _ := http.NewRequest("GET", url+"/v1/apps", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	first := serve(t, dataDir)
+	b, err := os.ReadFile(tokenFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := strings.TrimSpace(string(b))
-	if !regexp.MustCompile(`(?m)^    ` + regexp.QuoteMeta(tok) + `$`).MatchString(out.String()) {
-		t.Fatalf("the generated token is not on stdout: %q", out.String())
+	if st, err := os.Stat(tokenFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v %v", st.Mode(), err)
 	}
-	req, _ := http.NewRequest("GET", url+"/v1/apps", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET /v1/apps with the generated token: %v %v", err, resp)
+	if !regexp.MustCompile(`(?m)^    ` + regexp.QuoteMeta(tok) + `$`).MatchString(first.out.String()) {
+		t.Fatalf("the generated token is not on stdout: %q", first.out.String())
 	}
-	resp.Body.Close()
-
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d after the context ended:\n%s", code, logs)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("serve did not stop when its context ended:\n%s", logs)
+	if code := appsWith(first.url, tok); code != 200 {
+		t.Fatalf("GET /v1/apps with the generated token: %d", code)
 	}
-	if !strings.Contains(logs.String(), "msg=stopped") {
-		t.Fatalf("no clean stop in the log:\n%s", logs)
+	if code := first.stop(); code != 0 {
+		t.Fatalf("exit %d after the context ended:\n%s", code, first.logs)
 	}
-	if _, err := http.Get(url + "/healthz"); err == nil {
+	if !strings.Contains(first.logs.String(), "msg=stopped") {
+		t.Fatalf("no clean stop in the log:\n%s", first.logs)
+	}
+	if _, err := http.Get(first.url + "/healthz"); err == nil {
 		t.Fatal("still serving after Main returned")
+	}
+
+	second := serve(t, dataDir)
+	if strings.Contains(second.out.String(), tok) {
+		t.Fatal("the token was printed again on the second start")
+	}
+	if code := appsWith(second.url, tok); code != 200 {
+		t.Fatalf("the kept token after a restart: %d", code)
+	}
+	if code := second.stop(); code != 0 {
+		t.Fatalf("exit %d after the context ended:\n%s", code, second.logs)
 	}
 }
