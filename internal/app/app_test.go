@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/heraldhq/herald/internal/app"
@@ -65,22 +64,14 @@ func TestNewRefusesBadSettings(t *testing.T) {
 	}
 }
 
-// logBuffer collects the server's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+// requireFree fails the test unless a new server can take cfg's data dir.
+func requireFree(t *testing.T, cfg *config.Serve) {
+	t.Helper()
+	a, err := app.New(context.Background(), cfg, app.Deps{})
+	if err != nil {
+		t.Fatalf("the data dir is still held: %v", err)
+	}
+	_ = a.Shutdown(context.Background())
 }
 
 // New holds the data dir until Shutdown; Start serves the handler on the
@@ -88,7 +79,13 @@ func (l *logBuffer) String() string {
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	logs := &logBuffer{}
+	// A file takes the server's concurrent writes whole.
+	logs, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	logged := func() string { b, _ := os.ReadFile(logs.Name()); return string(b) }
 	a, err := app.New(context.Background(), cfg, app.Deps{Stderr: logs})
 	if err != nil {
 		t.Fatal(err)
@@ -112,14 +109,14 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("GET /healthz on %s: %v %v", a.URL(), err, resp)
 	}
 	resp.Body.Close()
-	if !strings.Contains(logs.String(), `msg="herald is listening" addr=`+a.URL()+" ") {
-		t.Fatalf("no listening line with the address:\n%s", logs)
+	if !strings.Contains(logged(), `msg="herald is listening" addr=`+a.URL()+" ") {
+		t.Fatalf("no listening line with the address:\n%s", logged())
 	}
 
 	if err := a.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	log := logs.String()
+	log := logged()
 	listening, shutting, stopped := strings.Index(log, "herald is listening"), strings.Index(log, `msg="shutting down" timeout=30s`), strings.Index(log, "msg=stopped")
 	if listening < 0 || shutting < listening || stopped < shutting {
 		t.Fatalf("log lines out of order:\n%s", log)
@@ -128,20 +125,10 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal("still serving after Shutdown")
 	}
 
-	// The data dir is free again; a server that never started releases
+	// The data dir is free again, and a server that never started frees
 	// it too.
-	b, err := app.New(context.Background(), cfg, app.Deps{})
-	if err != nil {
-		t.Fatalf("after Shutdown: %v", err)
-	}
-	if err := b.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	c, err := app.New(context.Background(), cfg, app.Deps{})
-	if err != nil {
-		t.Fatalf("after a Shutdown without Start: %v", err)
-	}
-	_ = c.Shutdown(context.Background())
+	requireFree(t, cfg)
+	requireFree(t, cfg)
 }
 
 // A failed Start (the address is taken) stops what it started, and
@@ -160,11 +147,7 @@ func TestStartFailsOnABusyAddress(t *testing.T) {
 		t.Fatalf("Start on a busy address: %v", err)
 	}
 	_ = a.Shutdown(context.Background())
-	b, err := app.New(context.Background(), cfg, app.Deps{})
-	if err != nil {
-		t.Fatalf("data dir still held: %v", err)
-	}
-	_ = b.Shutdown(context.Background())
+	requireFree(t, cfg)
 }
 
 // The destination flags reach the policy that checks endpoint URLs:
