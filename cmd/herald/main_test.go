@@ -303,64 +303,6 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
-// TestAdminTokenGenerated: without HERALD_ADMIN_TOKEN a token is generated
-// once, printed, kept in the data dir, and reused after a restart.
-func TestAdminTokenGenerated(t *testing.T) {
-	dataDir := t.TempDir()
-	run := func() (string, *exec.Cmd, string) {
-		cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
-		cmd.Env = append(os.Environ(), "HERALD_ADMIN_TOKEN=")
-		var out bytes.Buffer
-		cmd.Stdout = &out
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(stderr)
-		url := ""
-		for sc.Scan() {
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				url = m[1]
-				break
-			}
-		}
-		go func() { _, _ = io.Copy(io.Discard, stderr) }()
-		return url, cmd, ""
-	}
-	url, cmd, _ := run()
-	tokenFile := filepath.Join(dataDir, "admin-token")
-	b, err := os.ReadFile(tokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := strings.TrimSpace(string(b))
-	st, _ := os.Stat(tokenFile)
-	if st.Mode().Perm() != 0o600 {
-		t.Fatalf("token file mode %v", st.Mode().Perm())
-	}
-	req, _ := http.NewRequest("GET", url+"/v1/apps", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("generated token refused: %v %v", err, resp)
-	}
-	resp.Body.Close()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
-	if out := cmd.Stdout.(*bytes.Buffer).String(); !strings.Contains(out, tok) {
-		t.Fatalf("first start did not print the token: %q", out)
-	}
-	_, cmd2, _ := run()
-	_ = cmd2.Process.Signal(syscall.SIGTERM)
-	_ = cmd2.Wait()
-	if out := cmd2.Stdout.(*bytes.Buffer).String(); strings.Contains(out, tok) {
-		t.Fatal("the token was printed again on the second start")
-	}
-	if b2, _ := os.ReadFile(tokenFile); strings.TrimSpace(string(b2)) != tok {
-		t.Fatal("the token changed on restart")
-	}
-}
-
 // TestSecondProcessRefused: two processes on one data dir would both
 // release each other's leases; the second must refuse to start.
 func TestSecondProcessRefused(t *testing.T) {

@@ -98,8 +98,8 @@ func TestMetrics(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("metrics: %d", code)
 		}
-		ok := strings.Contains(body, `herald_events_accepted_total{node="test-node"} 1`) &&
-			strings.Contains(body, `herald_attempts_total{node="test-node",outcome="succeeded"} 1`) &&
+		ok := strings.Contains(body, `herald_events_accepted_total{node="`+s.Node+`"} 1`) &&
+			strings.Contains(body, `herald_attempts_total{node="`+s.Node+`",outcome="succeeded"} 1`) &&
 			strings.Contains(body, "herald_attempt_duration_seconds_bucket") &&
 			strings.Contains(body, "herald_queue_pending 0") &&
 			strings.Contains(body, "herald_queue_oldest_due_age_seconds") &&

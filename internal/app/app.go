@@ -1,6 +1,8 @@
-// Package app wires Herald together: it opens the store, starts the
-// delivery engine and the HTTP API, and stops them in the order that loses
-// nothing.
+// Package app wires Herald together: it opens the store, builds the
+// delivery engine and the HTTP API, starts them, and stops them in the
+// order that loses nothing. It is the one wiring: `herald serve` and the
+// tests' servers (internal/heraldtest) both run it, so tests exercise what
+// users run.
 package app
 
 import (
@@ -26,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/internal/console"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/metrics"
+	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/sender"
@@ -41,150 +44,324 @@ const (
 	LockFile       = "herald.lock"
 )
 
+// Vars returns the values that config's struct tags refer to as ${name}
+// (kong.Vars, config.Defaults): defaults kept by the package that uses
+// them, so each has one definition.
+func Vars() map[string]string {
+	return map[string]string{"retry_schedule": delivery.DefaultRetrySchedule}
+}
+
+// Deps is what a server needs besides its configuration.
+type Deps struct {
+	// Stdout gets messages for the operator (the generated admin token);
+	// Stderr gets the logs. Nil discards.
+	Stdout, Stderr io.Writer
+	// Test holds hooks for tests; a real server leaves it zero.
+	Test TestHooks
+}
+
+// TestHooks reach what no flag sets, so that tests need no wiring of
+// their own.
+type TestHooks struct {
+	// Resolver replaces DNS for the destination policy: tests name hosts
+	// that resolve to the addresses they choose, without a network.
+	Resolver netpolicy.Resolver
+	// Engine adjusts the engine's options after the configuration set
+	// them, for those no flag exposes (poll interval, queue sizes).
+	Engine func(*delivery.Options)
+}
+
+// App is one Herald server: New opens and builds it, Start runs it,
+// Shutdown stops it and releases what New opened.
+type App struct {
+	cfg        *config.Serve
+	log        *slog.Logger
+	node       string
+	store      *sealed.Store
+	closeStore func()
+	metrics    *metrics.Metrics
+	sender     *sender.Sender
+	outbound   *outbound.HTTP
+	engine     *delivery.Engine
+	api        *api.Server
+	srv        *http.Server
+
+	// Set by Start.
+	started  bool
+	url      string
+	serveErr chan error
+	stopBg   func()
+}
+
 // Serve runs `herald serve` until ctx is cancelled, then shuts down
 // gracefully. Messages for the operator (the generated admin token, the
 // address) go to out; logs go to logOut.
 func Serve(ctx context.Context, cfg *config.Serve, out, logOut io.Writer) error {
-	if err := cfg.Validate(); err != nil {
+	a, err := New(ctx, cfg, Deps{Stdout: out, Stderr: logOut})
+	if err != nil {
 		return err
 	}
+	if err := a.Start(ctx); err != nil {
+		_ = a.Shutdown(context.Background())
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		// Requests aborted at the deadline are logged and retried after
+		// a restart: not a failure of the command.
+		_ = a.Shutdown(context.Background())
+		return nil
+	case err := <-a.serveErr:
+		// The listener is gone: there is nothing left to drain.
+		a.stopBg()
+		_ = a.engine.Shutdown(context.Background())
+		a.release()
+		return fmt.Errorf("http server: %w", err)
+	}
+}
+
+// New checks cfg and builds a server: it opens the store (taking the data
+// dir's lock), loads the encryption keys and the admin token, and builds
+// the sender, the engine and the API. Nothing runs until Start. When New
+// fails, whatever it opened is closed again.
+func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
+	schedule, po, err := parse(cfg)
+	if err != nil {
+		return nil, err
+	}
+	policy := netpolicy.New(po)
+	if deps.Test.Resolver != nil {
+		policy = policy.WithResolver(deps.Test.Resolver)
+	}
+	out, logOut := orDiscard(deps.Stdout), orDiscard(deps.Stderr)
 	log := newLogger(cfg, logOut)
-	schedule, _ := delivery.ParseSchedule(cfg.RetrySchedule)
 	if cfg.TLSCert != "" {
 		// Fail at start, not at the first connection, on a bad pair.
 		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
-			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
 		}
 	}
 
 	raw, closeStore, err := openStore(ctx, cfg, out)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer closeStore()
+	built := false
+	defer func() {
+		if !built {
+			closeStore()
+		}
+	}()
 	keys, err := loadKeys(cfg.EncryptionKey, cfg.DataDir, cfg.DatabaseURL != "", log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	st := sealed.New(raw, keys)
+	a := &App{cfg: cfg, log: log, node: nodeName(), store: sealed.New(raw, keys), closeStore: closeStore}
 	token := cfg.AdminToken
 	if token == "" {
 		if token, err = adminToken(cfg, out); err != nil {
-			return err
+			return nil, err
 		}
 	}
-
-	// Every connection goes through the destination policy, checked on
-	// the address actually dialled (see internal/netpolicy).
-	policy := cfg.Policy()
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: policy.Control}
-	snd := sender.New(sender.Options{
-		UserAgent:       "Herald/" + herald.Version,
-		MaxResponseBody: cfg.MaxResponseBody,
-		DialContext:     policy.DialContext(dialer.DialContext),
+	a.metrics = metrics.New(a.node, a.store)
+	a.newEngine(schedule, policy, deps.Test.Engine)
+	a.api = api.New(a.store, a.engine, a.outbound, api.Options{
+		AdminToken:                token,
+		MaxBodyBytes:              cfg.MaxEventSize,
+		AllowUndeclaredEventTypes: cfg.AllowUndeclaredEventTypes,
+		CheckURL:                  policy.CheckURL,
+		RateLimit:                 cfg.APIRateLimit,
+		MaxEndpointsPerApp:        cfg.MaxEndpointsPerApp,
+		Defaults: herald.DeliverySettings{
+			RetrySchedule: cfg.RetrySchedule,
+			TimeoutMS:     int(cfg.RequestTimeout / time.Millisecond),
+			MaxInFlight:   cfg.MaxInFlight,
+		},
+		Metrics:      a.metrics.Handler(),
+		MetricsToken: cfg.MetricsToken,
+		DisableAPI:   cfg.Role == "worker",
+		Console:      console.New(),
+		PublicURL:    cfg.PublicURL,
+		Logger:       log,
 	})
-	defer snd.CloseIdleConnections()
-	owner := nodeName()
-	m := metrics.New(owner, st)
-	dest := outbound.NewHTTP(snd, st, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat})
-	eng := delivery.New(st, dest, delivery.Options{
-		Owner:                  owner,
-		NoDelivery:             cfg.Role == "api",
-		LeaseDuration:          cfg.LeaseDuration,
-		HeartbeatInterval:      cfg.HeartbeatInterval,
-		Metrics:                m,
-		Workers:                cfg.Workers,
-		MaxInFlightPerEndpoint: cfg.MaxInFlight,
-		Retry:                  delivery.RetryPolicy{Schedule: schedule, Jitter: 0.2, MaxRetryAfter: 24 * time.Hour},
-		AutoDisableAfter:       cfg.AutoDisableAfter,
-		AutoDisableMinFailures: cfg.AutoDisableMinFailures,
-		Logger:                 log,
-	})
-	eng.Start(ctx)
-
-	srv := &http.Server{
-		Handler: api.New(st, eng, dest, api.Options{
-			AdminToken:                token,
-			MaxBodyBytes:              cfg.MaxEventSize,
-			AllowUndeclaredEventTypes: cfg.AllowUndeclaredEventTypes,
-			CheckURL:                  policy.CheckURL,
-			RateLimit:                 cfg.APIRateLimit,
-			MaxEndpointsPerApp:        cfg.MaxEndpointsPerApp,
-			Defaults: herald.DeliverySettings{
-				RetrySchedule: cfg.RetrySchedule,
-				TimeoutMS:     int(cfg.RequestTimeout / time.Millisecond),
-				MaxInFlight:   cfg.MaxInFlight,
-			},
-			Metrics:      m.Handler(),
-			MetricsToken: cfg.MetricsToken,
-			DisableAPI:   cfg.Role == "worker",
-			Console:      console.New(),
-			PublicURL:    cfg.PublicURL,
-			Logger:       log,
-		}),
+	a.srv = &http.Server{
+		Handler:           a.api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	built = true
+	return a, nil
+}
+
+// Check reports what New would refuse in cfg, opening nothing. The
+// command line calls it as it parses the flags, so that a value no
+// package accepts is answered like a bad flag.
+func Check(cfg *config.Serve) error {
+	_, _, err := parse(cfg)
+	return err
+}
+
+// parse checks cfg and reads the settings whose syntax belongs to the
+// package that uses them: the retry schedule and the destination policy
+// (every connection goes through it, checked on the address actually
+// dialled; see internal/netpolicy). Errors name the flag.
+func parse(cfg *config.Serve) ([]time.Duration, netpolicy.Options, error) {
+	schedule, err := delivery.ParseSchedule(cfg.RetrySchedule)
 	if err != nil {
-		_ = eng.Shutdown(context.Background())
+		return nil, netpolicy.Options{}, fmt.Errorf("--retry-schedule: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, netpolicy.Options{}, err
+	}
+	allow, err := netpolicy.ParseCIDRs(cfg.DestinationAllowCIDRs)
+	if err != nil {
+		return nil, netpolicy.Options{}, fmt.Errorf("--destination-allow-cidrs: %w", err)
+	}
+	deny, err := netpolicy.ParseCIDRs(cfg.DestinationDenyCIDRs)
+	if err != nil {
+		return nil, netpolicy.Options{}, fmt.Errorf("--destination-deny-cidrs: %w", err)
+	}
+	return schedule, netpolicy.Options{AllowPrivate: cfg.AllowPrivateDestinations, Allow: allow, Deny: deny}, nil
+}
+
+// newEngine builds the sender, which dials through the destination
+// policy, the outbound layer that sends deliveries with it, and the
+// delivery engine. adjust, a test hook, has the last word on the engine's
+// options.
+func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adjust func(*delivery.Options)) {
+	cfg := a.cfg
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: policy.Control}
+	a.sender = sender.New(sender.Options{
+		UserAgent:       "Herald/" + herald.Version,
+		MaxResponseBody: cfg.MaxResponseBody,
+		DialContext:     policy.DialContext(dialer.DialContext),
+	})
+	a.outbound = outbound.NewHTTP(a.sender, a.store, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat})
+	o := delivery.Options{
+		Owner:                  a.node,
+		NoDelivery:             cfg.Role == "api",
+		LeaseDuration:          cfg.LeaseDuration,
+		HeartbeatInterval:      cfg.HeartbeatInterval,
+		Metrics:                a.metrics,
+		Workers:                cfg.Workers,
+		MaxInFlightPerEndpoint: cfg.MaxInFlight,
+		Retry:                  delivery.RetryPolicy{Schedule: schedule, Jitter: 0.2, MaxRetryAfter: 24 * time.Hour},
+		AutoDisableAfter:       cfg.AutoDisableAfter,
+		AutoDisableMinFailures: cfg.AutoDisableMinFailures,
+		Logger:                 a.log,
+	}
+	if adjust != nil {
+		adjust(&o)
+	}
+	a.engine = delivery.New(a.store, a.outbound, o)
+}
+
+// Start starts delivery, then listens on the configured address and
+// serves the API there, with retention beside delivery. ctx bounds only
+// the start: Shutdown stops what Start started. Call Start once; when it
+// fails it stops what it started, and Shutdown still releases the rest.
+func (a *App) Start(ctx context.Context) error {
+	cfg := a.cfg
+	// The engine outlives ctx, which bounds only the start: Shutdown
+	// stops it, after the API has drained.
+	a.engine.Start(context.WithoutCancel(ctx))
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		_ = a.engine.Shutdown(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	scheme := "http://"
 	if cfg.TLSCert != "" {
 		scheme = "https://"
 	}
-	log.Info("herald is listening", "addr", scheme+ln.Addr().String(), "store", storeName(cfg), "role", cfg.Role, "node", owner, "version", herald.Version)
+	a.url = scheme + ln.Addr().String()
+	a.log.Info("herald is listening", "addr", a.url, "store", storeName(cfg), "role", cfg.Role, "node", a.node, "version", herald.Version)
 	if cfg.Role != "worker" {
-		log.Info("the web console is at " + scheme + ln.Addr().String() + "/console/ (sign in with the admin token or an API key)")
+		a.log.Info("the web console is at " + a.url + "/console/ (sign in with the admin token or an API key)")
 	}
 
 	// Retention runs beside delivery; it is stopped (and waited for)
 	// before the store closes.
 	bgCtx, cancelBg := context.WithCancel(context.Background())
 	retainDone := make(chan struct{})
-	stopBg := func() { cancelBg(); <-retainDone }
+	a.stopBg = func() { cancelBg(); <-retainDone }
 	go func() {
 		defer close(retainDone)
 		if cfg.Role != "api" {
-			retainLoop(bgCtx, st, cfg.Retention, 10*time.Minute, log)
+			retainLoop(bgCtx, a.store, cfg.Retention, 10*time.Minute, a.log)
 		}
 	}()
 
-	serveErr := make(chan error, 1)
+	a.serveErr = make(chan error, 1)
 	go func() {
 		if cfg.TLSCert != "" {
-			serveErr <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			a.serveErr <- a.srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
 			return
 		}
-		serveErr <- srv.Serve(ln)
+		a.serveErr <- a.srv.Serve(ln)
 	}()
-
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		stopBg()
-		_ = eng.Shutdown(context.Background())
-		return fmt.Errorf("http server: %w", err)
-	}
-
-	// Stop taking requests (waiting for calls in progress, which may be
-	// waiting for their commit), then stop the engine: requests in flight
-	// finish within the deadline, the rest is retried after a restart.
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "error", err.Error())
-	}
-	stopBg()
-	if err := eng.Shutdown(sctx); err != nil {
-		log.Warn("requests still in flight were aborted; they will be retried", "error", err.Error())
-	}
-	log.Info("stopped")
+	a.started = true
 	return nil
+}
+
+// Shutdown stops taking requests (waiting for calls in progress, which may
+// be waiting for their commit), stops retention, then stops the engine:
+// requests in flight finish within --shutdown-timeout (counted within
+// ctx), the rest is retried after a restart. Last it releases what New
+// opened: idle connections, the store, the data dir's lock. It returns the
+// engine's error when requests had to be aborted (that is logged too).
+// Call it once, also when Start failed or was never called.
+func (a *App) Shutdown(ctx context.Context) error {
+	defer a.release()
+	if !a.started {
+		return nil
+	}
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.srv.Shutdown(sctx); err != nil {
+		a.log.Warn("http shutdown", "error", err.Error())
+	}
+	a.stopBg()
+	err := a.engine.Shutdown(sctx)
+	if err != nil {
+		a.log.Warn("requests still in flight were aborted; they will be retried", "error", err.Error())
+	}
+	a.log.Info("stopped")
+	return err
+}
+
+// release closes what New opened.
+func (a *App) release() {
+	a.sender.CloseIdleConnections()
+	a.closeStore()
+}
+
+// Handler is the HTTP API (with the console, health and metrics), which
+// Start serves; tests may call it without a listener.
+func (a *App) Handler() *api.Server { return a.api }
+
+// URL is where Start listens, with its scheme (http://127.0.0.1:41923
+// when the address asked for port 0); empty before Start.
+func (a *App) URL() string { return a.url }
+
+// Store is the store the server runs on, secrets sealed.
+func (a *App) Store() *sealed.Store { return a.store }
+
+// Engine is the delivery engine.
+func (a *App) Engine() *delivery.Engine { return a.engine }
+
+// Node names this server on leases, heartbeats and metrics.
+func (a *App) Node() string { return a.node }
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
 }
 
 // KeyFile holds the encryption key of an embedded store when none is

@@ -1,15 +1,19 @@
-// Package config holds Herald's settings: one struct per command, filled
-// from flags, then HERALD_* environment variables, then defaults. Every
-// flag has an environment variable of the same name.
+// Package config holds Herald's settings as plain data: one struct per
+// command, filled from flags, then HERALD_* environment variables, then
+// defaults. Every flag has an environment variable of the same name.
+//
+// It imports no other Herald package: what a setting means (a retry
+// schedule, a destination policy) is parsed by the code that uses it, so
+// the settings can be filled and read by anything, tests included.
 package config
 
 import (
 	"fmt"
 	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
 	"time"
-
-	"github.com/heraldhq/herald/internal/delivery"
-	"github.com/heraldhq/herald/internal/netpolicy"
 )
 
 // Serve configures `herald serve`.
@@ -55,13 +59,6 @@ type Serve struct {
 	LogFormat       string        `name:"log-format" env:"HERALD_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
 }
 
-// Policy returns the destination policy the flags describe.
-func (s *Serve) Policy() *netpolicy.Policy {
-	allow, _ := netpolicy.ParseCIDRs(s.DestinationAllowCIDRs)
-	deny, _ := netpolicy.ParseCIDRs(s.DestinationDenyCIDRs)
-	return netpolicy.New(netpolicy.Options{AllowPrivate: s.AllowPrivateDestinations, Allow: allow, Deny: deny})
-}
-
 // Reencrypt configures `herald reencrypt`: the same store and keys as
 // serve.
 type Reencrypt struct {
@@ -70,14 +67,9 @@ type Reencrypt struct {
 	EncryptionKey string `name:"encryption-key" env:"HERALD_ENCRYPTION_KEY" help:"The keys, the new one first and the old ones after it."`
 }
 
-// Vars are the values that struct tags refer to as ${name}.
-var Vars = map[string]string{"retry_schedule": delivery.DefaultRetrySchedule}
-
-// Validate checks what the flag parser cannot.
+// Validate checks what the flag parser cannot and needs no other package;
+// the retry schedule and the CIDR lists are checked where they are parsed.
 func (s *Serve) Validate() error {
-	if _, err := delivery.ParseSchedule(s.RetrySchedule); err != nil {
-		return fmt.Errorf("--retry-schedule: %w", err)
-	}
 	if s.PublicURL != "" {
 		u, err := url.Parse(s.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -101,12 +93,6 @@ func (s *Serve) Validate() error {
 	}
 	if s.Role != "all" && s.DatabaseURL == "" {
 		return fmt.Errorf("--role %s needs --database-url: the embedded database serves one process, which does both", s.Role)
-	}
-	if _, err := netpolicy.ParseCIDRs(s.DestinationAllowCIDRs); err != nil {
-		return fmt.Errorf("--destination-allow-cidrs: %w", err)
-	}
-	if _, err := netpolicy.ParseCIDRs(s.DestinationDenyCIDRs); err != nil {
-		return fmt.Errorf("--destination-deny-cidrs: %w", err)
 	}
 	if s.LeaseDuration < 2*s.RequestTimeout || s.LeaseDuration < time.Second {
 		return fmt.Errorf("--lease-duration must be at least 1s and twice --request-timeout (%s), so a request always ends before its lease", s.RequestTimeout)
@@ -133,4 +119,83 @@ func (s *Serve) Validate() error {
 		return fmt.Errorf("--shutdown-timeout must not be negative")
 	}
 	return nil
+}
+
+// Defaults returns the settings of `herald serve` given no flag and no
+// variable: the values of the default tags, with ${name} taken from vars
+// as kong.Vars does. Code that fills a Serve without the command line
+// (tests) starts from it, so it runs on the defaults users get.
+//
+// The tags are constants of this file, so one that does not parse is a
+// bug here: Defaults panics on it (the package's tests read every tag).
+func Defaults(vars map[string]string) Serve {
+	var s Serve
+	v := reflect.ValueOf(&s).Elem()
+	for i := range v.NumField() {
+		field := v.Type().Field(i)
+		def, ok := field.Tag.Lookup("default")
+		if !ok {
+			continue
+		}
+		def, err := expand(def, vars)
+		if err == nil {
+			err = setFromString(v.Field(i), def)
+		}
+		if err != nil {
+			panic(fmt.Sprintf("config: default of %s: %v", field.Name, err))
+		}
+	}
+	return s
+}
+
+// expand replaces each ${name} in s with vars[name].
+func expand(s string, vars map[string]string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			return b.String() + s, nil
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return "", fmt.Errorf("unclosed ${ in %q", s)
+		}
+		name := s[i+2 : i+j]
+		val, ok := vars[name]
+		if !ok {
+			return "", fmt.Errorf("no variable %q", name)
+		}
+		b.WriteString(s[:i] + val)
+		s = s[i+j+1:]
+	}
+}
+
+// setFromString parses s into f for the kinds of fields Serve has, as the
+// flag parser does.
+func setFromString(f reflect.Value, s string) error {
+	if f.Type() == reflect.TypeFor[time.Duration]() {
+		d, err := time.ParseDuration(s)
+		f.SetInt(int64(d))
+		return err
+	}
+	var err error
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Bool:
+		var b bool
+		b, err = strconv.ParseBool(s)
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		var n int64
+		n, err = strconv.ParseInt(s, 10, 64)
+		f.SetInt(n)
+	case reflect.Float64:
+		var x float64
+		x, err = strconv.ParseFloat(s, 64)
+		f.SetFloat(x)
+	default:
+		err = fmt.Errorf("fields of type %s are not handled", f.Type())
+	}
+	return err
 }

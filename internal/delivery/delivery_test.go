@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/heraldtest"
 	"github.com/heraldhq/herald/internal/outbound"
@@ -256,9 +257,9 @@ func TestSlowEndpointDoesNotBlockOthers(t *testing.T) {
 		<-gate
 	})
 	fast := heraldtest.NewReceiver(t, nil)
-	s := heraldtest.Start(t, heraldtest.Options{Timeout: time.Minute, Engine: func(o *delivery.Options) {
-		o.Workers = 8
-		o.MaxInFlightPerEndpoint = 4
+	s := heraldtest.Start(t, heraldtest.Options{Timeout: time.Minute, Config: func(c *config.Serve) {
+		c.Workers = 8
+		c.MaxInFlight = 4
 	}})
 	// Registered last so it runs first: the receivers' Close waits for
 	// the handlers this releases.
@@ -280,11 +281,13 @@ func TestNoisyAppDoesNotBlockQuietApp(t *testing.T) {
 	gate := make(chan struct{})
 	noisy := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { <-gate })
 	quiet := heraldtest.NewReceiver(t, nil)
-	s := heraldtest.Start(t, heraldtest.Options{Timeout: time.Minute, Engine: func(o *delivery.Options) {
-		o.Workers = 4
-		o.MaxInFlightPerEndpoint = 2
-		o.QueuePerEndpoint = 10
-	}})
+	s := heraldtest.Start(t, heraldtest.Options{Timeout: time.Minute,
+		Config: func(c *config.Serve) {
+			c.Workers = 4
+			c.MaxInFlight = 2
+		},
+		Engine: func(o *delivery.Options) { o.QueuePerEndpoint = 10 },
+	})
 	t.Cleanup(func() { close(gate) })
 	s.Setup(noisy.URL, nil)
 	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Quiet", "uid": "quiet"}, nil, 201)

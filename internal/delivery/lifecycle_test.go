@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/heraldtest"
 	"github.com/heraldhq/herald/verify"
 )
@@ -459,9 +459,9 @@ func TestAutoDisable(t *testing.T) {
 			w.WriteHeader(http.StatusGone)
 		}
 	})
-	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "", Engine: func(o *delivery.Options) {
-		o.AutoDisableAfter = 300 * time.Millisecond
-		o.AutoDisableMinFailures = 3
+	s := heraldtest.Start(t, heraldtest.Options{Config: func(c *config.Serve) {
+		c.AutoDisableAfter = 300 * time.Millisecond
+		c.AutoDisableMinFailures = 3
 	}})
 	deadID := s.Setup(dead.URL, nil)
 	s.MustDo("PATCH", "/v1/apps/acme", map[string]any{"operational_webhook_url": ops.URL + "/ops"}, nil, 200)
@@ -597,10 +597,11 @@ func TestLayeredSettingsAndStats(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	// The app's schedule is the one applied: a failed attempt is retried
-	// in a minute, not in the installation's hour.
+	// in a minute (±20 % jitter, as in production), not in the
+	// installation's hour.
 	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"url": "http://127.0.0.1:1/"}, nil, 200)
 	d := s.WaitDelivery(s.Send(map[string]any{"x": 1}), "pending", 1, 5*time.Second)
-	if wait := time.Until(*d.NextAttemptAt); wait < 50*time.Second || wait > 70*time.Second {
+	if wait := time.Until(*d.NextAttemptAt); wait < 40*time.Second || wait > 72*time.Second {
 		t.Fatalf("next attempt in %v, want about a minute", wait)
 	}
 }

@@ -25,9 +25,9 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/heraldtest"
-	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/verify"
@@ -51,7 +51,9 @@ func TestSSRFRefused(t *testing.T) {
 		"meta.test":         {netip.MustParseAddr("169.254.169.254")},
 		"ok.test":           {netip.MustParseAddr("127.0.0.1")},
 	}
-	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "10ms,10ms", Policy: &netpolicy.Options{}, Resolver: dns})
+	// The policy users get: no private destinations.
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "10ms,10ms", Resolver: dns,
+		Config: func(c *config.Serve) { c.AllowPrivateDestinations = false }})
 	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
 	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created", "sample": map[string]any{"x": 1}}, nil, 201)
 	// Literal blocked addresses are refused when the endpoint is saved.
@@ -94,7 +96,10 @@ func TestSSRFAllowList(t *testing.T) {
 	t.Parallel()
 	rc := heraldtest.NewReceiver(t, nil)
 	s := heraldtest.Start(t, heraldtest.Options{
-		Policy:   &netpolicy.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
+		Config: func(c *config.Serve) {
+			c.AllowPrivateDestinations = false
+			c.DestinationAllowCIDRs = "127.0.0.1/32"
+		},
 		Resolver: fakeDNS{"receiver.test": {netip.MustParseAddr("127.0.0.1")}},
 	})
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(rc.URL, "http://"))

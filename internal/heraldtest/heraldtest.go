@@ -1,8 +1,9 @@
-// Package heraldtest starts a whole Herald in a test: a real SQLite file,
-// the delivery engine with the real sender, and the API on a real HTTP
-// listener on 127.0.0.1; and it gives receivers that record what reached
-// them. Tests of the API and of delivery use it so they exercise the same
-// parts a user does.
+// Package heraldtest starts a whole Herald in a test through the production
+// wiring (app.New): a real SQLite file in a temporary data dir, the
+// delivery engine with the real sender and destination policy, and the API
+// on a real HTTP listener on 127.0.0.1; and it gives receivers that record
+// what reached them. Tests of the API and of delivery use it so they
+// exercise the same parts a user runs.
 package heraldtest
 
 import (
@@ -12,43 +13,37 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
-	"github.com/heraldhq/herald/internal/console"
+	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/delivery"
-	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/netpolicy"
-	"github.com/heraldhq/herald/internal/outbound"
-	"github.com/heraldhq/herald/internal/secrets"
-	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/store/sealed"
-	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
 // Token is the admin token of every test server.
 const Token = "test-admin-token"
 
-// Options adjust a test server.
+// Options adjust a test server. Each field but the hooks is a flag of
+// `herald serve`; every other setting is the flag's default, except those
+// Start sets (see there).
 type Options struct {
-	// RetrySchedule defaults to "100ms,100ms,100ms".
+	// RetrySchedule (--retry-schedule) defaults to "100ms,100ms,100ms".
 	RetrySchedule string
-	// Timeout is the default request timeout; default 5 s.
+	// Timeout (--request-timeout) defaults to 5 s.
 	Timeout time.Duration
-	// MaxBodyBytes caps API request bodies; default 1 MiB.
+	// MaxBodyBytes (--max-event-size) caps API request bodies; default
+	// 1 MiB.
 	MaxBodyBytes int64
 	// AllowUndeclaredEventTypes accepts events of types not in the catalog.
 	AllowUndeclaredEventTypes bool
-	// Policy, when set, is the destination policy (the default of a real
-	// server refuses 127.0.0.1, where test receivers listen); Resolver
-	// replaces DNS for it.
-	Policy   *netpolicy.Options
-	Resolver netpolicy.Resolver
-	// APIRateLimit and MaxEndpointsPerApp set the API's limits (0: none).
+	// APIRateLimit and MaxEndpointsPerApp set the API's limits (0: none,
+	// so that tests are not throttled unless they ask to be).
 	APIRateLimit       float64
 	MaxEndpointsPerApp int
 	// MetricsToken guards /metrics when set.
@@ -56,7 +51,14 @@ type Options struct {
 	// PublicURL is the address portal links start with; empty: the
 	// test server's own.
 	PublicURL string
-	// Engine adjusts the engine's options after the defaults are set.
+	// Config has the last word on the configuration, as flags would: to
+	// refuse private destinations again (AllowPrivateDestinations) with
+	// allow or deny CIDRs, to set the worker counts, ...
+	Config func(*config.Serve)
+	// Resolver replaces DNS for the destination policy.
+	Resolver netpolicy.Resolver
+	// Engine adjusts the engine options no flag sets, after Start's own
+	// (a poll interval of 50 ms).
 	Engine func(*delivery.Options)
 }
 
@@ -64,81 +66,97 @@ type Options struct {
 type Server struct {
 	URL   string
 	Store *sealed.Store
-	// Dir holds the database file.
+	// Dir is the data dir: the database file, the lock, the key file.
 	Dir    string
 	Engine *delivery.Engine
 	API    *api.Server
-	t      testing.TB
+	// Node names the server on leases and metrics.
+	Node string
+	t    testing.TB
 }
 
-// Start runs a Herald for the test and stops it at cleanup.
+// Start runs a Herald for the test and stops it at cleanup. Beyond the
+// flags' defaults it listens on 127.0.0.1:0, uses Token, delivers to
+// private addresses (the receivers are on 127.0.0.1; set
+// AllowPrivateDestinations back to false in Config to test the policy),
+// runs 32 workers and waits at most 5 s for requests in flight at
+// shutdown. Its logs are shown when the test fails.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	if o.RetrySchedule == "" {
-		o.RetrySchedule = "100ms,100ms,100ms"
+	cfg := config.Defaults(app.Vars())
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.AdminToken = Token
+	cfg.AllowPrivateDestinations = true
+	cfg.RetrySchedule = "100ms,100ms,100ms"
+	if o.RetrySchedule != "" {
+		cfg.RetrySchedule = o.RetrySchedule
 	}
-	if o.Timeout == 0 {
-		o.Timeout = 5 * time.Second
+	cfg.RequestTimeout = 5 * time.Second
+	if o.Timeout != 0 {
+		cfg.RequestTimeout = o.Timeout
 	}
-	schedule, err := delivery.ParseSchedule(o.RetrySchedule)
-	if err != nil {
-		t.Fatal(err)
+	if o.MaxBodyBytes != 0 {
+		cfg.MaxEventSize = o.MaxBodyBytes
 	}
-	dir := t.TempDir()
-	raw, err := sqlite.Open(context.Background(), filepath.Join(dir, "herald.db"))
-	if err != nil {
-		t.Fatal(err)
+	cfg.Workers = 32
+	cfg.AllowUndeclaredEventTypes = o.AllowUndeclaredEventTypes
+	cfg.APIRateLimit = o.APIRateLimit
+	cfg.MaxEndpointsPerApp = o.MaxEndpointsPerApp
+	cfg.MetricsToken = o.MetricsToken
+	cfg.PublicURL = o.PublicURL
+	cfg.ShutdownTimeout = 5 * time.Second
+	if o.Config != nil {
+		o.Config(&cfg)
 	}
-	// Secrets are encrypted at rest, as in a real server.
-	key, err := secrets.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := secrets.ParseKeys(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := sealed.New(raw, keys)
-	so := sender.Options{UserAgent: "Herald/" + herald.Version}
-	var checkURL func(string) error
-	if o.Policy != nil {
-		p := netpolicy.New(*o.Policy)
-		if o.Resolver != nil {
-			p = p.WithResolver(o.Resolver)
-		}
-		so.DialContext = p.DialContext(nil)
-		checkURL = p.CheckURL
-	}
-	snd := sender.New(so)
-	m := metrics.New("test-node", st)
-	out := outbound.NewHTTP(snd, st, outbound.HTTPOptions{DefaultTimeout: o.Timeout})
-	eo := delivery.Options{
-		Metrics:                m,
-		Retry:                  delivery.RetryPolicy{Schedule: schedule, MaxRetryAfter: time.Hour},
-		PollInterval:           50 * time.Millisecond,
-		Workers:                32,
-		MaxInFlightPerEndpoint: 32,
-	}
-	if o.Engine != nil {
-		o.Engine(&eo)
-	}
-	eng := delivery.New(st, out, eo)
-	eng.Start(context.Background())
-	a := api.New(st, eng, out, api.Options{AdminToken: Token, MaxBodyBytes: o.MaxBodyBytes,
-		AllowUndeclaredEventTypes: o.AllowUndeclaredEventTypes, CheckURL: checkURL,
-		RateLimit: o.APIRateLimit, MaxEndpointsPerApp: o.MaxEndpointsPerApp,
-		Metrics: m.Handler(), MetricsToken: o.MetricsToken, Console: console.New(), PublicURL: o.PublicURL,
-		Defaults: herald.DeliverySettings{RetrySchedule: o.RetrySchedule, TimeoutMS: int(o.Timeout / time.Millisecond), MaxInFlight: eo.MaxInFlightPerEndpoint}})
-	hs := httptest.NewServer(a)
+
+	logs := &syncBuffer{}
+	// Registered first, so it runs after the server stopped and shows
+	// its last lines too.
 	t.Cleanup(func() {
-		hs.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = eng.Shutdown(ctx)
-		snd.CloseIdleConnections()
-		_ = st.Close()
+		if t.Failed() {
+			t.Logf("herald's log:\n%s", logs.String())
+		}
 	})
-	return &Server{URL: hs.URL, Store: st, Dir: dir, Engine: eng, API: a, t: t}
+	ctx := context.Background()
+	a, err := app.New(ctx, &cfg, app.Deps{Stdout: logs, Stderr: logs, Test: app.TestHooks{
+		Resolver: o.Resolver,
+		Engine: func(eo *delivery.Options) {
+			// The backstop poll finds what nothing announced; a test
+			// should not wait a second for it.
+			eo.PollInterval = 50 * time.Millisecond
+			if o.Engine != nil {
+				o.Engine(eo)
+			}
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		_ = a.Shutdown(ctx)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	return &Server{URL: a.URL(), Store: a.Store(), Dir: cfg.DataDir, Engine: a.Engine(), API: a.Handler(), Node: a.Node(), t: t}
+}
+
+// syncBuffer is a bytes.Buffer the server's goroutines may write at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Do calls the API with the admin token and decodes the JSON answer (if

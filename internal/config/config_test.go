@@ -1,0 +1,77 @@
+package config_test
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/heraldhq/herald/internal/config"
+)
+
+// TestDefaultsAreTheFlagDefaults: Defaults gives what `herald serve` gets
+// from the flag parser with no flag and no HERALD_* variable set.
+func TestDefaultsAreTheFlagDefaults(t *testing.T) {
+	vars := map[string]string{"retry_schedule": "1s,2m"}
+	typ := reflect.TypeFor[config.Serve]()
+	for i := range typ.NumField() {
+		if env := typ.Field(i).Tag.Get("env"); env != "" {
+			t.Setenv(env, "") // restored at cleanup
+			os.Unsetenv(env)
+		}
+	}
+	var cli struct {
+		Serve config.Serve `cmd:""`
+	}
+	parser, err := kong.New(&cli, kong.Vars(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parser.Parse([]string{"serve"}); err != nil {
+		t.Fatal(err)
+	}
+	got := config.Defaults(vars)
+	if !reflect.DeepEqual(got, cli.Serve) {
+		t.Fatalf("Defaults:\n%+v\nthe flag parser:\n%+v", got, cli.Serve)
+	}
+	if got.RetrySchedule != "1s,2m" || got.LeaseDuration.String() != "5m0s" || got.MaxEventSize != 1<<20 || got.APIRateLimit != 1000 {
+		t.Fatalf("defaults not read: %+v", got)
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatalf("the defaults do not validate: %v", err)
+	}
+}
+
+func TestDefaultsPanicOnAMissingVariable(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for a default naming an unknown variable")
+		}
+	}()
+	config.Defaults(nil)
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		set  func(*config.Serve)
+		want string
+	}{
+		{"workers", func(s *config.Serve) { s.Workers = 0 }, "--workers must be at least 1"},
+		{"lease shorter than two requests", func(s *config.Serve) { s.RequestTimeout = 3 * time.Minute }, "--lease-duration must be at least 1s and twice --request-timeout (3m0s)"},
+		{"role without a shared database", func(s *config.Serve) { s.Role = "worker" }, "--role worker needs --database-url"},
+		{"public url with a query", func(s *config.Serve) { s.PublicURL = "https://h.example.com/?a=1" }, "--public-url must be an http or https URL"},
+		{"tls cert alone", func(s *config.Serve) { s.TLSCert = "cert.pem" }, "--tls-cert and --tls-key go together"},
+	} {
+		s := config.Defaults(map[string]string{"retry_schedule": ""})
+		c.set(&s)
+		err := s.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
