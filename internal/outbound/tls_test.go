@@ -1,0 +1,88 @@
+package outbound_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/outbound"
+)
+
+// clientCert makes a self-signed client certificate: the receiver trusts
+// it directly, so no CA of its own is needed. (The receiver's side is
+// httptest's certificate, which is its own root too.)
+func clientCert(t *testing.T, cn string) (cert *x509.Certificate, certPEM, keyPEM string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ = x509.ParseCertificate(der)
+	return cert, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+}
+
+// A receiver behind a private CA that demands a client certificate.
+func TestMutualTLS(t *testing.T) {
+	t.Parallel()
+	cert, certPEM, keyPEM := clientCert(t, "herald")
+	clients := x509.NewCertPool()
+	clients.AddCert(cert)
+	rc := &receiver{}
+	srv := httptest.NewUnstartedServer(rc)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	h := newHTTP(t, newStore(t), outbound.HTTPOptions{})
+
+	d := newDelivery(t, srv.URL)
+	d.Endpoint.TLSCABundle, d.Endpoint.TLSClientCert, d.Endpoint.TLSClientKey = ca, certPEM, keyPEM
+	wantOK(t, h.Send(context.Background(), d))
+	if cn := rc.last(t).ClientCN; cn != "herald" {
+		t.Fatalf("the receiver saw client certificate %q", cn)
+	}
+
+	// Without the client certificate the receiver refuses the handshake.
+	d = newDelivery(t, srv.URL)
+	d.Endpoint.TLSCABundle = ca
+	if o := h.Send(context.Background(), d); o.Kind != herald.ErrorKindTLS && o.Kind != herald.ErrorKindNetwork {
+		t.Fatalf("without a client certificate: %+v", o)
+	}
+	// Without the CA bundle the receiver's certificate is not trusted.
+	d = newDelivery(t, srv.URL)
+	d.Endpoint.TLSClientCert, d.Endpoint.TLSClientKey = certPEM, keyPEM
+	if o := h.Send(context.Background(), d); o.Kind != herald.ErrorKindTLS {
+		t.Fatalf("untrusted receiver: %+v", o)
+	}
+	// Settings that cannot be used fail before anything is sent.
+	d = newDelivery(t, srv.URL)
+	d.Endpoint.TLSCABundle = "not pem"
+	if o := h.Send(context.Background(), d); o.Kind != herald.ErrorKindPolicy {
+		t.Fatalf("a CA bundle without certificates: %+v", o)
+	}
+	if n := len(rc.requests()); n != 1 {
+		t.Fatalf("%d requests reached the receiver, want 1", n)
+	}
+}
