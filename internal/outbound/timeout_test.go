@@ -71,3 +71,31 @@ func TestCancelledAttemptIsAborted(t *testing.T) {
 		t.Fatalf("outcome %+v, want aborted", o)
 	}
 }
+
+// Cancelled while fetching the endpoint's access token, the attempt is
+// aborted too: it is not the token endpoint's failure.
+func TestCancelledWhileFetchingTokenIsAborted(t *testing.T) {
+	t.Parallel()
+	arrived := make(chan struct{})
+	tokens := serve(t, &receiver{answer: blockUntilDone(arrived)})
+	rc := &receiver{}
+	srv := serve(t, rc)
+	h := newHTTP(t, newStore(t), outbound.HTTPOptions{})
+	d := newDelivery(t, srv.URL)
+	d.Endpoint.Auth = &herald.EndpointAuth{Type: "oauth2_client_credentials", TokenURL: tokens.URL + "/token", ClientID: "cid", ClientSecret: "cs"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-arrived:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if o := h.Send(ctx, d); !o.Aborted || o.Kind != "" {
+		t.Fatalf("outcome %+v, want aborted", o)
+	}
+	if n := len(rc.requests()); n != 0 {
+		t.Fatalf("%d requests sent", n)
+	}
+}
