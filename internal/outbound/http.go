@@ -110,11 +110,11 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 			}
 		}
 	}
-	o := Outcome{Request: herald.AttemptRequest{Method: req.Method, URL: maskQueryToken(req.URL), Headers: herald.MaskHeaders(flatten(req.Header)), Body: string(req.Body)}}
+	o := Outcome{Request: attemptRequest(req)}
 	if res == nil {
 		res = h.snd.Send(ctx, req)
 	}
-	if res.Err != nil && errors.Is(res.Err, context.Canceled) && ctx.Err() != nil {
+	if aborted(ctx, res) {
 		return Outcome{Aborted: true}
 	}
 	o.Status = res.StatusCode
@@ -122,11 +122,21 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 	if p != nil && p.ReadsAnswers() && res.ErrorKind == herald.ErrorKindNone {
 		verdict, msg := p.Answer(res.Body)
 		if verdict == preset.TokenRejected && auth != nil {
-			if err := h.authorize(ctx, auth, req, true); err == nil {
+			// The vendor refused the token: fetch a new one and send once
+			// more within this attempt. That second try is the attempt's
+			// outcome, whatever happens to it.
+			if err := h.authorize(ctx, auth, req, true); err != nil {
+				res = &sender.Result{ErrorKind: herald.ErrorKindAuth, Err: err}
+			} else {
 				res = h.snd.Send(ctx, req)
-				if res.ErrorKind == herald.ErrorKindNone {
-					verdict, msg = p.Answer(res.Body)
-				}
+			}
+			if aborted(ctx, res) {
+				return Outcome{Aborted: true}
+			}
+			o.Request, o.Status = attemptRequest(req), res.StatusCode
+			verdict, msg = preset.OK, ""
+			if res.ErrorKind == herald.ErrorKindNone {
+				verdict, msg = p.Answer(res.Body)
 			}
 		}
 		switch verdict {
@@ -161,6 +171,17 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 		o.RetryAfter = &wait
 	}
 	return o
+}
+
+// aborted reports whether a send ended because ctx was cancelled
+// (shutdown, or the caller went away) rather than by the receiver's doing.
+func aborted(ctx context.Context, res *sender.Result) bool {
+	return res.Err != nil && errors.Is(res.Err, context.Canceled) && ctx.Err() != nil
+}
+
+// attemptRequest records a request as sent, credentials masked.
+func attemptRequest(r *sender.Request) herald.AttemptRequest {
+	return herald.AttemptRequest{Method: r.Method, URL: maskQueryToken(r.URL), Headers: herald.MaskHeaders(flatten(r.Header)), Body: string(r.Body)}
 }
 
 // maxRetryAfterHeader caps what a Retry-After header is read as, before

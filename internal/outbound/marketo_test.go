@@ -19,6 +19,8 @@ const (
 	mktoTokenBad    = `{"requestId":"a#2","success":false,"errors":[{"code":"601","message":"Access token invalid"}]}`
 	mktoRateLimited = `{"requestId":"a#3","success":false,"errors":[{"code":"606","message":"Max rate limit '100' exceeded with in '20' secs"}]}`
 	mktoSkipped     = `{"requestId":"a#4","success":true,"result":[{"status":"skipped","reasons":[{"code":"1006","message":"Field 'phone' not found"}]}]}`
+	// mktoHang queued: that call never answers (arrived is told of it).
+	mktoHang = "hang"
 )
 
 // marketo stands in for a Marketo instance: its identity endpoint issues
@@ -28,6 +30,8 @@ type marketo struct {
 	mu     sync.Mutex
 	queue  []string
 	leads  []received
+	// arrived, when set, is told of each call queued to hang.
+	arrived chan struct{}
 }
 
 func (m *marketo) answer(bodies ...string) {
@@ -60,6 +64,10 @@ func (m *marketo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			body, m.queue = m.queue[0], m.queue[1:]
 		}
 		m.mu.Unlock()
+		if body == mktoHang {
+			blockUntilDone(m.arrived)(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, body)
 	default:
@@ -127,5 +135,39 @@ func TestMarketo(t *testing.T) {
 	o = send("skipped", 400, 1, 3)
 	if o.Kind != herald.ErrorKindHTTPStatus || !strings.Contains(o.Error, "1006 Field 'phone' not found") {
 		t.Fatalf("skipped: %+v", o)
+	}
+}
+
+// The lead resent after a token refresh decides the attempt: cancelled,
+// it is aborted; timed out, it is a timeout, not Marketo's refusal.
+func TestMarketoResendAfterRefresh(t *testing.T) {
+	t.Parallel()
+	mk := marketo{arrived: make(chan struct{}, 1)}
+	srv := serve(t, &mk)
+	h := newHTTP(t, newStore(t), outbound.HTTPOptions{})
+
+	mk.answer(mktoTokenBad, mktoHang)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-mk.arrived:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if o := h.Send(ctx, marketoDelivery(t, srv.URL)); !o.Aborted {
+		t.Fatalf("cancelled during the resend: %+v, want aborted", o)
+	}
+	if n := len(mk.calls()); n != 2 {
+		t.Fatalf("%d leads calls, want 2", n)
+	}
+
+	mk.answer(mktoTokenBad, mktoHang)
+	d := marketoDelivery(t, srv.URL)
+	d.Endpoint.TimeoutMS = 100
+	o := h.Send(context.Background(), d)
+	if o.Kind != herald.ErrorKindTimeout || o.Status != 0 || o.Response != nil || !strings.HasPrefix(o.Error, "timeout:") || o.Aborted {
+		t.Fatalf("resend timed out: %+v, want a timeout", o)
 	}
 }
