@@ -189,13 +189,15 @@ func attemptRequest(r *sender.Request) herald.AttemptRequest {
 const maxRetryAfterHeader = 365 * 24 * time.Hour
 
 // RetryAfter reads a Retry-After header: delay-seconds or an HTTP date
-// (a date in the past means now).
+// (a date in the past means now), at most a year either way.
 func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	// Past int64, ParseInt gives the largest value and ErrRange: still
+	// delay-seconds, capped below.
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		if secs < 0 {
 			return 0, false
 		}
@@ -205,7 +207,7 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return time.Duration(secs) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return min(max(t.Sub(now), 0), maxRetryAfterHeader), true
 	}
 	return 0, false
 }
