@@ -86,3 +86,39 @@ func TestMutualTLS(t *testing.T) {
 		t.Fatalf("%d requests reached the receiver, want 1", n)
 	}
 }
+
+// Endpoints not yet saved have no id to cache TLS settings by: each one
+// is sent, and previewed, with its own.
+func TestUnsavedEndpointsKeepTheirOwnTLS(t *testing.T) {
+	t.Parallel()
+	certA, certPEMA, keyPEMA := clientCert(t, "client-a")
+	certB, certPEMB, keyPEMB := clientCert(t, "client-b")
+	clients := x509.NewCertPool()
+	clients.AddCert(certA)
+	clients.AddCert(certB)
+	rc := &receiver{}
+	srv := httptest.NewUnstartedServer(rc)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	h := newHTTP(t, newStore(t), outbound.HTTPOptions{})
+
+	unsaved := func(certPEM, keyPEM string) *outbound.Delivery {
+		d := newDelivery(t, srv.URL)
+		d.Endpoint.ID, d.Endpoint.UpdatedAt = "", time.Time{}
+		d.Endpoint.TLSCABundle, d.Endpoint.TLSClientCert, d.Endpoint.TLSClientKey = ca, certPEM, keyPEM
+		return d
+	}
+	for _, c := range []struct{ cert, key, cn string }{{certPEMA, keyPEMA, "client-a"}, {certPEMB, keyPEMB, "client-b"}} {
+		wantOK(t, h.Send(context.Background(), unsaved(c.cert, c.key)))
+		if cn := rc.last(t).ClientCN; cn != c.cn {
+			t.Fatalf("sent with client certificate %q, want %q", cn, c.cn)
+		}
+	}
+	d := unsaved(certPEMA, keyPEMA)
+	d.Endpoint.TLSCABundle = "not pem"
+	if _, err := h.Preview(context.Background(), d); err == nil {
+		t.Fatal("previewed with a CA bundle that holds no certificate")
+	}
+}
