@@ -183,6 +183,21 @@ func blockUntilDone(arrived chan<- struct{}) func(http.ResponseWriter, *http.Req
 	}
 }
 
+// cancelOnArrival returns a context cancelled as soon as a request
+// arrives: an attempt cut short while it waits for an answer.
+func cancelOnArrival(t *testing.T, arrived <-chan struct{}) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		select {
+		case <-arrived:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx
+}
+
 // wantOK fails the test unless the outcome is a 2xx success.
 func wantOK(t *testing.T, o outbound.Outcome) {
 	t.Helper()

@@ -147,15 +147,7 @@ func TestMarketoResendAfterRefresh(t *testing.T) {
 	h := newHTTP(t, newStore(t), outbound.HTTPOptions{})
 
 	mk.answer(mktoTokenBad, mktoHang)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-mk.arrived:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := cancelOnArrival(t, mk.arrived)
 	if o := h.Send(ctx, marketoDelivery(t, srv.URL)); !o.Aborted {
 		t.Fatalf("cancelled during the resend: %+v, want aborted", o)
 	}

@@ -57,15 +57,7 @@ func TestCancelledAttemptIsAborted(t *testing.T) {
 	arrived := make(chan struct{})
 	srv := serve(t, &receiver{answer: blockUntilDone(arrived)})
 	h := newHTTP(t, newStore(t), outbound.HTTPOptions{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-arrived:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := cancelOnArrival(t, arrived)
 	o := h.Send(ctx, newDelivery(t, srv.URL))
 	if !o.Aborted || o.Kind != "" || o.Response != nil {
 		t.Fatalf("outcome %+v, want aborted", o)
@@ -83,15 +75,7 @@ func TestCancelledWhileFetchingTokenIsAborted(t *testing.T) {
 	h := newHTTP(t, newStore(t), outbound.HTTPOptions{})
 	d := newDelivery(t, srv.URL)
 	d.Endpoint.Auth = &herald.EndpointAuth{Type: "oauth2_client_credentials", TokenURL: tokens.URL + "/token", ClientID: "cid", ClientSecret: "cs"}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-arrived:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := cancelOnArrival(t, arrived)
 	if o := h.Send(ctx, d); !o.Aborted || o.Kind != "" {
 		t.Fatalf("outcome %+v, want aborted", o)
 	}

@@ -19,8 +19,9 @@ import (
 )
 
 // clientCert makes a self-signed client certificate: the receiver trusts
-// it directly, so no CA of its own is needed. (The receiver's side is
-// httptest's certificate, which is its own root too.)
+// it directly, so no CA of its own is needed. (internal/delivery's tests
+// build a CA for this; sharing that would mean a non-test package for a
+// few lines, and this is shorter.)
 func clientCert(t *testing.T, cn string) (cert *x509.Certificate, certPEM, keyPEM string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -43,18 +44,27 @@ func clientCert(t *testing.T, cn string) (cert *x509.Certificate, certPEM, keyPE
 		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
 }
 
+// mtlsReceiver is a receiver behind a private CA (httptest's own
+// certificate, returned as the bundle to trust) that demands a client
+// certificate, and trusts those given.
+func mtlsReceiver(t *testing.T, clients ...*x509.Certificate) (rc *receiver, srv *httptest.Server, caPEM string) {
+	pool := x509.NewCertPool()
+	for _, c := range clients {
+		pool.AddCert(c)
+	}
+	rc = &receiver{}
+	srv = httptest.NewUnstartedServer(rc)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return rc, srv, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+}
+
 // A receiver behind a private CA that demands a client certificate.
 func TestMutualTLS(t *testing.T) {
 	t.Parallel()
 	cert, certPEM, keyPEM := clientCert(t, "herald")
-	clients := x509.NewCertPool()
-	clients.AddCert(cert)
-	rc := &receiver{}
-	srv := httptest.NewUnstartedServer(rc)
-	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	rc, srv, ca := mtlsReceiver(t, cert)
 	h := newHTTP(t, newStore(t), outbound.HTTPOptions{})
 
 	d := newDelivery(t, srv.URL)
@@ -93,15 +103,7 @@ func TestUnsavedEndpointsKeepTheirOwnTLS(t *testing.T) {
 	t.Parallel()
 	certA, certPEMA, keyPEMA := clientCert(t, "client-a")
 	certB, certPEMB, keyPEMB := clientCert(t, "client-b")
-	clients := x509.NewCertPool()
-	clients.AddCert(certA)
-	clients.AddCert(certB)
-	rc := &receiver{}
-	srv := httptest.NewUnstartedServer(rc)
-	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clients}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	rc, srv, ca := mtlsReceiver(t, certA, certB)
 	h := newHTTP(t, newStore(t), outbound.HTTPOptions{})
 
 	unsaved := func(certPEM, keyPEM string) *outbound.Delivery {
