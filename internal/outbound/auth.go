@@ -94,7 +94,9 @@ func fetchToken(ctx context.Context, snd Sender, a *herald.EndpointAuth) (string
 		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}},
 	})
 	if res.Err != nil {
-		return "", 0, fmt.Errorf("%w: token request to %s: %v", errAuth, a.TokenURL, res.Err)
+		// Both wrapped: a cancelled context must still show, so that an
+		// attempt cut short while fetching counts as aborted.
+		return "", 0, fmt.Errorf("%w: token request to %s: %w", errAuth, a.TokenURL, res.Err)
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		return "", 0, fmt.Errorf("%w: token endpoint %s answered %d: %s", errAuth, a.TokenURL, res.StatusCode, truncate(string(res.Body), 200))

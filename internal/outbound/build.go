@@ -2,8 +2,10 @@ package outbound
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -29,7 +31,7 @@ type builder struct {
 	// signers caches one parsed signer per secret: parsing the secret
 	// for every request would cost more than signing.
 	signers sync.Map
-	// tlsConfigs caches endpoints' own TLS settings by version.
+	// tlsConfigs caches saved endpoints' own TLS settings by version.
 	tlsConfigs sync.Map
 	// shapes caches compiled request shapes by endpoint version and
 	// event type (titles come from the event type's schema).
@@ -120,11 +122,11 @@ func (b *builder) request(ctx context.Context, d *Delivery, now time.Time) (*sen
 	signing.Headers(r.Header, d.ID, now, sig)
 	req := &sender.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body, Timeout: b.timeout(ep, d.App)}
 	if ep.TLSCABundle != "" || ep.TLSClientCert != "" {
-		cfg, err := b.tlsConfig(ep)
+		cfg, key, err := b.tlsConfig(ep)
 		if err != nil {
 			return nil, fmt.Errorf("endpoint TLS settings: %w", err)
 		}
-		req.TLS, req.TLSKey = cfg, ep.ID+"@"+ep.UpdatedAt.String()
+		req.TLS, req.TLSKey = cfg, key
 	}
 	return req, nil
 }
@@ -136,27 +138,36 @@ func (b *builder) timeout(ep *herald.Endpoint, app *herald.App) time.Duration {
 }
 
 // tlsConfig builds (once per endpoint version) the TLS settings of an
-// endpoint with its own CA bundle or client certificate.
-func (b *builder) tlsConfig(ep *herald.Endpoint) (*tls.Config, error) {
-	k := shapeKey{endpoint: ep.ID, updated: ep.UpdatedAt, eventType: "tls"}
-	if v, ok := b.tlsConfigs.Load(k); ok {
-		return v.(*tls.Config), nil
+// endpoint with its own CA bundle or client certificate, and the key that
+// names them for the sender's connections.
+func (b *builder) tlsConfig(ep *herald.Endpoint) (*tls.Config, string, error) {
+	key := ep.ID + "@" + ep.UpdatedAt.String()
+	// An endpoint not yet saved has no id: it is named by its settings,
+	// so that it never gets another's client certificate, and not cached.
+	cacheable := ep.ID != ""
+	if !cacheable {
+		sum := sha256.Sum256([]byte(ep.TLSCABundle + "\x00" + ep.TLSClientCert + "\x00" + ep.TLSClientKey))
+		key = "unsaved@" + hex.EncodeToString(sum[:])
+	} else if v, ok := b.tlsConfigs.Load(key); ok {
+		return v.(*tls.Config), key, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if ep.TLSCABundle != "" {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM([]byte(ep.TLSCABundle)) {
-			return nil, errors.New("tls_ca_bundle holds no PEM certificate")
+			return nil, "", errors.New("tls_ca_bundle holds no PEM certificate")
 		}
 		cfg.RootCAs = pool
 	}
 	if ep.TLSClientCert != "" {
 		pair, err := tls.X509KeyPair([]byte(ep.TLSClientCert), []byte(ep.TLSClientKey))
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}
-	b.tlsConfigs.Store(k, cfg)
-	return cfg, nil
+	if cacheable {
+		b.tlsConfigs.Store(key, cfg)
+	}
+	return cfg, key, nil
 }

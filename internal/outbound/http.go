@@ -110,11 +110,11 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 			}
 		}
 	}
-	o := Outcome{Request: herald.AttemptRequest{Method: req.Method, URL: maskQueryToken(req.URL), Headers: herald.MaskHeaders(flatten(req.Header)), Body: string(req.Body)}}
+	o := Outcome{Request: attemptRequest(req)}
 	if res == nil {
 		res = h.snd.Send(ctx, req)
 	}
-	if res.Err != nil && errors.Is(res.Err, context.Canceled) && ctx.Err() != nil {
+	if aborted(ctx, res) {
 		return Outcome{Aborted: true}
 	}
 	o.Status = res.StatusCode
@@ -122,11 +122,21 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 	if p != nil && p.ReadsAnswers() && res.ErrorKind == herald.ErrorKindNone {
 		verdict, msg := p.Answer(res.Body)
 		if verdict == preset.TokenRejected && auth != nil {
-			if err := h.authorize(ctx, auth, req, true); err == nil {
+			// The vendor refused the token: fetch a new one and send once
+			// more within this attempt. That second try is the attempt's
+			// outcome, whatever happens to it.
+			if err := h.authorize(ctx, auth, req, true); err != nil {
+				res = &sender.Result{ErrorKind: herald.ErrorKindAuth, Err: err}
+			} else {
 				res = h.snd.Send(ctx, req)
-				if res.ErrorKind == herald.ErrorKindNone {
-					verdict, msg = p.Answer(res.Body)
-				}
+			}
+			if aborted(ctx, res) {
+				return Outcome{Aborted: true}
+			}
+			o.Request, o.Status = attemptRequest(req), res.StatusCode
+			verdict, msg = preset.OK, ""
+			if res.ErrorKind == herald.ErrorKindNone {
+				verdict, msg = p.Answer(res.Body)
 			}
 		}
 		switch verdict {
@@ -163,18 +173,31 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 	return o
 }
 
+// aborted reports whether a send ended because ctx was cancelled
+// (shutdown, or the caller went away) rather than by the receiver's doing.
+func aborted(ctx context.Context, res *sender.Result) bool {
+	return res.Err != nil && errors.Is(res.Err, context.Canceled) && ctx.Err() != nil
+}
+
+// attemptRequest records a request as sent, credentials masked.
+func attemptRequest(r *sender.Request) herald.AttemptRequest {
+	return herald.AttemptRequest{Method: r.Method, URL: maskQueryToken(r.URL), Headers: herald.MaskHeaders(flatten(r.Header)), Body: string(r.Body)}
+}
+
 // maxRetryAfterHeader caps what a Retry-After header is read as, before
 // the retry policy's own cap.
 const maxRetryAfterHeader = 365 * 24 * time.Hour
 
 // RetryAfter reads a Retry-After header: delay-seconds or an HTTP date
-// (a date in the past means now).
+// (a date in the past means now), at most a year either way.
 func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	// Past int64, ParseInt gives the largest value and ErrRange: still
+	// delay-seconds, capped below.
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		if secs < 0 {
 			return 0, false
 		}
@@ -184,7 +207,7 @@ func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		return time.Duration(secs) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return min(max(t.Sub(now), 0), maxRetryAfterHeader), true
 	}
 	return 0, false
 }
