@@ -185,14 +185,7 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 		case <-wake:
 			d.unthrottle()
 		case h := <-e.jobsCh:
-			if h.refilled != "" {
-				delete(d.refill, h.refilled)
-			}
-			for _, j := range h.jobs {
-				if !d.add(j) {
-					toRelease = append(toRelease, j.Delivery.ID)
-				}
-			}
+			toRelease = append(toRelease, d.receive(h)...)
 		case m := <-e.doneCh:
 			d.done(m)
 			if m.released {
@@ -242,6 +235,22 @@ func (d *dispatcher) queue(ep *herald.Endpoint) *epQueue {
 		d.queues[ep.ID] = q
 	}
 	return q
+}
+
+// receive queues the deliveries of a handoff; it returns those to give
+// back to the store because their endpoint takes none now.
+func (d *dispatcher) receive(h handoff) []string {
+	if h.refilled != "" {
+		// The refill request came back: the endpoint may ask again.
+		delete(d.refill, h.refilled)
+	}
+	var back []string
+	for _, j := range h.jobs {
+		if !d.add(j) {
+			back = append(back, j.Delivery.ID)
+		}
+	}
+	return back
 }
 
 // add queues a delivery; it returns false when the endpoint takes none
