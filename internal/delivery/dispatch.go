@@ -346,17 +346,19 @@ func (d *dispatcher) fill() {
 		a := d.ready.items[ai]
 		ei := a.ready.current()
 		q := a.ready.items[ei]
+		if !d.canSend(q) {
+			// Its cap or window fell while it waited for its turn
+			// (a node joined, it answered 503): it comes back as its
+			// requests end.
+			d.leave(ai, ei)
+			continue
+		}
 		if f := d.flow(q); f.limiter != nil {
 			now := d.clock.Now()
 			r := f.limiter.ReserveN(now, 1)
 			if delay := r.DelayFrom(now); delay > 0 {
 				r.CancelAt(now)
-				q.inRing = false
-				a.ready.remove(ei)
-				if len(a.ready.items) == 0 {
-					a.inRing = false
-					d.ready.remove(ai)
-				}
+				d.leave(ai, ei)
 				d.throttle(q, now.Add(delay))
 				continue
 			}
@@ -368,14 +370,21 @@ func (d *dispatcher) fill() {
 		a.ready.advance()
 		d.ready.advance()
 		if !d.canSend(q) {
-			q.inRing = false
-			a.ready.remove(ei)
-		}
-		if len(a.ready.items) == 0 {
-			a.inRing = false
-			d.ready.remove(ai)
+			d.leave(ai, ei)
 		}
 		d.send(j)
+	}
+}
+
+// leave takes the endpoint at ei of the app at ai out of turn, and the app
+// too when none of its endpoints is left in turn.
+func (d *dispatcher) leave(ai, ei int) {
+	a := d.ready.items[ai]
+	a.ready.items[ei].inRing = false
+	a.ready.remove(ei)
+	if len(a.ready.items) == 0 {
+		a.inRing = false
+		d.ready.remove(ai)
 	}
 }
 

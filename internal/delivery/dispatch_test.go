@@ -112,8 +112,18 @@ func (r *rig) finish(status int) *store.Job {
 	if len(r.inFlight) == 0 {
 		r.t.Fatal("nothing in flight")
 	}
-	j := r.inFlight[0]
-	r.inFlight = r.inFlight[1:]
+	return r.finishOf(r.inFlight[0].Endpoint.ID, status)
+}
+
+// finishOf ends the oldest request in flight to endpoint ep.
+func (r *rig) finishOf(ep string, status int) *store.Job {
+	r.t.Helper()
+	i := slices.IndexFunc(r.inFlight, func(j *store.Job) bool { return j.Endpoint.ID == ep })
+	if i < 0 {
+		r.t.Fatalf("nothing in flight to %s", ep)
+	}
+	j := r.inFlight[i]
+	r.inFlight = slices.Delete(r.inFlight, i, i+1)
 	m := answered(status)
 	m.job = j
 	r.d.done(m)
@@ -490,4 +500,57 @@ func TestDispatchRateLimit(t *testing.T) {
 			}
 		}
 	})
+}
+
+// An endpoint whose cap falls while it waits for a worker (another node
+// joined, so it takes a smaller share) gets no request beyond the new
+// cap.
+func TestDispatchCapFallsWhileWaiting(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 3)
+	e := endpoint("A", "e", func(ep *herald.Endpoint) { ep.MaxInFlight = 4 })
+	o := endpoint("B", "o")
+	r.hand(handoff{jobs: append(r.jobs(e, 10), r.jobs(o, 10)...)})
+	if got := r.order(); got != "e o e" {
+		t.Fatalf("first round %s", got)
+	}
+	// e has 2 in flight and waits in turn for a worker when a second
+	// node's heartbeat halves its share to 2.
+	r.nodes = 2
+	r.d.reshare()
+	r.step()
+	// Workers free up from o's requests: none may take e past 2.
+	r.finishOf("o", http.StatusOK)
+	r.finishOf("o", http.StatusOK)
+	if got := r.order(); got != "e o e o o" {
+		t.Fatalf("sent %s; e is at its new cap", got)
+	}
+	// The rig fails the test on any send past the cap.
+	r.finishAll()
+	if len(r.sent) != 20 {
+		t.Fatalf("%d sent of 20", len(r.sent))
+	}
+}
+
+// An endpoint whose window halves (it answered 503) while it waits for a
+// worker gets no request beyond the new window.
+func TestDispatchWindowFallsWhileWaiting(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 7)
+	e := endpoint("A", "e", func(ep *herald.Endpoint) { ep.MaxInFlight = 8 })
+	r.add(e, 20)
+	// 7 in flight, below the window of 8: e is in turn for the next
+	// free worker. The 503 halves the window to 4 with 6 in flight.
+	r.finish(http.StatusServiceUnavailable)
+	if n := len(r.inFlight); n > 6 {
+		t.Fatalf("%d in flight after the window fell to 4", n)
+	}
+	// Below the window again, e goes on.
+	for range 3 {
+		r.finish(http.StatusOK)
+	}
+	r.finishAll()
+	if len(r.sent) != 20 {
+		t.Fatalf("%d sent of 20", len(r.sent))
+	}
 }
