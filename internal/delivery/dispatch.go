@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -166,6 +167,7 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 	defer timer.Stop()
 	stopping := false
 	var toRelease []string
+	var releases sync.WaitGroup
 	for {
 		if !stopping {
 			d.fill()
@@ -201,7 +203,9 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 			stopping = true
 		}
 		if !stopping && len(toRelease) > 0 {
-			go e.release(ctx, toRelease)
+			// Off the loop: it must not wait for the store.
+			ids := toRelease
+			releases.Go(func() { e.release(ctx, ids) })
 			toRelease = nil
 		}
 	}
@@ -210,6 +214,8 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 	toRelease = append(toRelease, d.drain()...)
 	close(e.workCh)
 	e.release(ctx, toRelease)
+	// The store may be closed once Shutdown returns.
+	releases.Wait()
 }
 
 func (e *Engine) release(ctx context.Context, ids []string) {

@@ -550,3 +550,59 @@ func TestEngineRefillsFromStore(t *testing.T) {
 		}
 	})
 }
+
+// slowRelease is a store whose DeliveriesRelease takes a second of fake
+// time, so that a release still running can be seen.
+type slowRelease struct {
+	*sqlite.DB
+	mu       sync.Mutex
+	running  int
+	released []string
+}
+
+func (s *slowRelease) DeliveriesRelease(ctx context.Context, owner string, ids []string) error {
+	s.mu.Lock()
+	s.running++
+	s.mu.Unlock()
+	time.Sleep(time.Second)
+	err := s.DB.DeliveriesRelease(ctx, owner, ids)
+	s.mu.Lock()
+	s.running--
+	if err == nil {
+		s.released = append(s.released, ids...)
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// Deliveries given back while the engine runs (their endpoint was
+// disabled) are released before Shutdown returns: after it, the caller
+// closes the store, and a release still running would fail and leave the
+// leases to expire.
+func TestEngineShutdownWaitsForReleases(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var st *slowRelease
+		gate := make(chan struct{})
+		r := startEngineOn(t, func(db *sqlite.DB) Store { st = &slowRelease{DB: db}; return st }, Options{},
+			func(context.Context, int, *outbound.Delivery) outbound.Outcome {
+				<-gate
+				return answer(http.StatusOK)
+			})
+		ep := r.endpoint(func(ep *herald.Endpoint) { ep.MaxInFlight = 1 })
+		r.enqueue(3)
+		synctest.Wait()
+		// One in flight, two queued: disabling gives the two back.
+		r.change(ep, func(ep *herald.Endpoint) { ep.Enabled = false })
+		synctest.Wait()
+		close(gate)
+		if err := r.e.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.running != 0 || len(st.released) != 2 {
+			t.Fatalf("Shutdown returned with %d releases running and %d deliveries released, want 0 and 2", st.running, len(st.released))
+		}
+	})
+}
