@@ -606,3 +606,33 @@ func TestEngineShutdownWaitsForReleases(t *testing.T) {
 		}
 	})
 }
+
+// An event handed to the committer gets a verdict even when the committer
+// stops without it: Enqueue returns ErrStopped instead of waiting for
+// ever. (The committer drains what it was given before it stops; an event
+// that slips in after the drain, as one emitted while Shutdown runs can,
+// reaches the same state as one handed to an engine never started.)
+func TestEnqueueAfterCommitterStopped(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		e := New(nil, nil, Options{})
+		errc := make(chan error, 1)
+		go func() {
+			_, err := e.Enqueue(context.Background(), &herald.Event{AppID: "app", EventType: "x"})
+			errc <- err
+		}()
+		synctest.Wait() // handed over; nothing will commit it
+		if err := e.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, ErrStopped) {
+				t.Fatalf("Enqueue: %v, want ErrStopped", err)
+			}
+		default:
+			t.Fatal("Enqueue still waits for a committer that has stopped")
+		}
+	})
+}
