@@ -551,6 +551,28 @@ func TestEngineRefillsFromStore(t *testing.T) {
 	})
 }
 
+// An API-only node stores events and their deliveries and sends nothing,
+// however long it runs; the deliveries are left unleased, for the worker
+// nodes to claim at once.
+func TestEngineNoDeliveryNode(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		r := startEngine(t, Options{NoDelivery: true}, always(http.StatusOK))
+		r.endpoint(nil)
+		r.endpoint(nil)
+		r.enqueue(3)
+		time.Sleep(24 * time.Hour)
+		if n := len(r.sent()); n != 0 {
+			t.Fatalf("the API-only node sent %d requests", n)
+		}
+		now := time.Now()
+		jobs, err := r.db.DeliveriesClaim(context.Background(), store.ClaimParams{Owner: "node-worker", Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil || len(jobs) != 6 {
+			t.Fatalf("a worker node claims %d of 6 deliveries (%v)", len(jobs), err)
+		}
+	})
+}
+
 // slowRelease is a store whose DeliveriesRelease takes a second of fake
 // time, so that a release still running can be seen.
 type slowRelease struct {
