@@ -71,6 +71,11 @@ func endpoint(app, id string, mod ...func(*herald.Endpoint)) *herald.Endpoint {
 	return ep
 }
 
+// capped sets an endpoint's in-flight cap.
+func capped(n int) func(*herald.Endpoint) {
+	return func(ep *herald.Endpoint) { ep.MaxInFlight = n }
+}
+
 // changed returns a later version of ep.
 func changed(ep *herald.Endpoint, mod func(*herald.Endpoint)) *herald.Endpoint {
 	c := *ep
@@ -138,6 +143,16 @@ func (r *rig) finishAll() {
 	}
 }
 
+// finishAllOf is finishAll, then checks that want deliveries were sent
+// in all: none was lost or left queued.
+func (r *rig) finishAllOf(want int) {
+	r.t.Helper()
+	r.finishAll()
+	if len(r.sent) != want {
+		r.t.Fatalf("%d sent of %d", len(r.sent), want)
+	}
+}
+
 func (r *rig) update(ep *herald.Endpoint) []string {
 	back := r.d.update(ep)
 	r.step()
@@ -192,6 +207,14 @@ func (r *rig) step() {
 	}
 }
 
+// wantOrder checks the endpoints of the deliveries sent so far, in order.
+func (r *rig) wantOrder(want, what string) {
+	r.t.Helper()
+	if got := r.order(); got != want {
+		r.t.Fatalf("%s: sent %s, want %s", what, got, want)
+	}
+}
+
 // order returns the endpoints of the deliveries sent, in order.
 func (r *rig) order() string {
 	var eps []string
@@ -210,20 +233,13 @@ func TestDispatchRoundRobinBetweenApps(t *testing.T) {
 	r.add(a, 6)
 	r.add(b, 2)
 	r.finishAll()
-	if got := r.order(); got != "a b a b a a a a" {
-		t.Fatalf("sent %s; want the apps in turn", got)
-	}
+	r.wantOrder("a b a b a a a a", "the apps take turns")
 
 	// All at once, with more workers: the quiet app is in the first round.
 	r = newRig(t, 3)
 	r.hand(handoff{jobs: append(r.jobs(a, 100), r.jobs(b, 1)...)})
-	if got := r.order(); got != "a b a" {
-		t.Fatalf("first round %s; want b served at once", got)
-	}
-	r.finishAll()
-	if len(r.sent) != 101 {
-		t.Fatalf("%d sent of 101", len(r.sent))
-	}
+	r.wantOrder("a b a", "first round: b is served at once")
+	r.finishAllOf(101)
 }
 
 // Apps are served in turn first, then the endpoints of an app: an app
@@ -238,13 +254,9 @@ func TestDispatchRoundRobinBetweenEndpoints(t *testing.T) {
 	for range 10 {
 		r.finish(http.StatusOK)
 	}
-	if got := r.order(); got != "a1 b a2 b a1 b a2 b a1 b a2" {
-		t.Fatalf("sent %s", got)
-	}
+	r.wantOrder("a1 b a2 b a1 b a2 b a1 b a2", "apps in turn, then the endpoints of A")
 	r.finishAll()
-	if got := r.order(); got != "a1 b a2 b a1 b a2 b a1 b a2 b a1 b a1 b a1 b a1 b a1 a1 a1" {
-		t.Fatalf("sent %s; once a2 is done, a1 takes A's turns", got)
-	}
+	r.wantOrder("a1 b a2 b a1 b a2 b a1 b a2 b a1 b a1 b a1 b a1 b a1 a1 a1", "once a2 is done, a1 takes A's turns")
 }
 
 // An endpoint's in-flight cap holds, and the workers it cannot use serve
@@ -252,7 +264,7 @@ func TestDispatchRoundRobinBetweenEndpoints(t *testing.T) {
 func TestDispatchInFlightCap(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, 8)
-	slow := endpoint("A", "s", func(ep *herald.Endpoint) { ep.MaxInFlight = 3 })
+	slow := endpoint("A", "s", capped(3))
 	other := endpoint("B", "o")
 	r.add(slow, 10)
 	r.add(other, 10)
@@ -268,10 +280,7 @@ func TestDispatchInFlightCap(t *testing.T) {
 		t.Fatalf("in flight: %d to the capped endpoint (cap 3), %d to the other; want 3 and 5", s, o)
 	}
 	// The rig checks the cap at every send until both are done.
-	r.finishAll()
-	if len(r.sent) != 20 {
-		t.Fatalf("%d sent of 20", len(r.sent))
-	}
+	r.finishAllOf(20)
 }
 
 // Deliveries of one endpoint go out in the order they came, also past
@@ -285,10 +294,7 @@ func TestDispatchFIFO(t *testing.T) {
 		r.finish(http.StatusOK)
 	}
 	r.add(ep, 1000)
-	r.finishAll()
-	if len(r.sent) != 2500 {
-		t.Fatalf("%d sent of 2500", len(r.sent))
-	}
+	r.finishAllOf(2500)
 	for i, id := range r.sent {
 		if want := fmt.Sprintf("e-%d", i+1); id != want {
 			t.Fatalf("send %d was %s, want %s", i+1, id, want)
@@ -306,7 +312,7 @@ func TestDispatchFIFO(t *testing.T) {
 func TestDispatchDisabledEndpoint(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, 4)
-	e := endpoint("A", "e", func(ep *herald.Endpoint) { ep.MaxInFlight = 2 })
+	e := endpoint("A", "e", capped(2))
 	o := endpoint("B", "o")
 	r.add(e, 6)
 	off := changed(e, func(ep *herald.Endpoint) { ep.Enabled = false })
@@ -324,9 +330,7 @@ func TestDispatchDisabledEndpoint(t *testing.T) {
 	r.add(o, 3)
 	// In flight: e-1, e-2 and o's; nothing more of e.
 	r.finishAll()
-	if got := r.order(); got != "e e o o o" {
-		t.Fatalf("sent %s; nothing of e after it was disabled", got)
-	}
+	r.wantOrder("e e o o o", "nothing of e after it was disabled")
 	if r.b.total != 0 {
 		t.Fatalf("budget still counts %d", r.b.total)
 	}
@@ -335,9 +339,7 @@ func TestDispatchDisabledEndpoint(t *testing.T) {
 	r.update(on)
 	r.add(on, 2)
 	r.finishAll()
-	if got := r.order(); got != "e e o o o e e" {
-		t.Fatalf("sent %s after enabling", got)
-	}
+	r.wantOrder("e e o o o e e", "after enabling")
 }
 
 // Settings changes reach queued deliveries: each is sent with the newest
@@ -437,6 +439,7 @@ func TestDispatchRateLimit(t *testing.T) {
 		r := newRig(t, 10)
 		limited := endpoint("A", "l", func(ep *herald.Endpoint) { ep.RateLimit = 10 }) // burst 1, then one per 100 ms
 		free := endpoint("B", "f")
+		slower := endpoint("C", "s", func(ep *herald.Endpoint) { ep.RateLimit = 4 }) // one per 250 ms
 		t0 := time.Now()
 		sentAt := map[string]time.Duration{}
 		send := r.d.send
@@ -444,13 +447,30 @@ func TestDispatchRateLimit(t *testing.T) {
 			sentAt[j.Delivery.ID] = time.Since(t0)
 			send(j)
 		}
-		slower := endpoint("C", "s", func(ep *herald.Endpoint) { ep.RateLimit = 4 }) // one per 250 ms
+		// wakeUps is the loop's timer, until no endpoint waits.
+		wakeUps := func() {
+			for !r.d.wakeAt.IsZero() {
+				time.Sleep(time.Until(r.d.wakeAt))
+				r.d.unthrottle()
+				r.step()
+				r.finishAll()
+			}
+		}
+		// spaced checks that n deliveries of ep, from number first, went
+		// out one every period from t0.
+		spaced := func(ep string, first, n int, every time.Duration) {
+			for i := range n {
+				id := fmt.Sprintf("%s-%d", ep, first+i)
+				if want := time.Duration(i) * every; sentAt[id] != want {
+					t.Errorf("%s sent at %v, want %v", id, sentAt[id], want)
+				}
+			}
+		}
+
 		r.add(limited, 5)
 		r.add(free, 5)
 		r.add(slower, 3)
-		if got := r.order(); got != "l f f f f f s" {
-			t.Fatalf("at once: %s; want one of l and s (their bursts) and all of f", got)
-		}
+		r.wantOrder("l f f f f f s", "at once: one of l and s (their bursts), all of f")
 		if want := t0.Add(100 * time.Millisecond); !r.d.wakeAt.Equal(want) {
 			t.Fatalf("wake at %v, want %v", r.d.wakeAt.Sub(t0), want.Sub(t0))
 		}
@@ -462,43 +482,17 @@ func TestDispatchRateLimit(t *testing.T) {
 		if len(r.sent) != 7 || !r.d.wakeAt.Equal(t0.Add(100*time.Millisecond)) {
 			t.Fatalf("after an early wake-up: %d sent, wake at %v", len(r.sent), r.d.wakeAt.Sub(t0))
 		}
-		for !r.d.wakeAt.IsZero() {
-			time.Sleep(time.Until(r.d.wakeAt))
-			r.d.unthrottle()
-			r.step()
-			r.finishAll()
-		}
-		for i := range 5 {
-			id := fmt.Sprintf("l-%d", i+1)
-			if want := time.Duration(i) * 100 * time.Millisecond; sentAt[id] != want {
-				t.Errorf("%s sent at %v, want %v", id, sentAt[id], want)
-			}
-		}
-		for i := range 3 {
-			id := fmt.Sprintf("s-%d", i+1)
-			if want := time.Duration(i) * 250 * time.Millisecond; sentAt[id] != want {
-				t.Errorf("%s sent at %v, want %v", id, sentAt[id], want)
-			}
-		}
+		wakeUps()
+		spaced("l", 1, 5, 100*time.Millisecond)
+		spaced("s", 1, 3, 250*time.Millisecond)
 
 		// Two nodes share the limit: 5/s each.
 		r.nodes = 2
 		time.Sleep(time.Second) // the limiter's bucket refills
 		t0 = time.Now()
 		r.add(limited, 3)
-		for !r.d.wakeAt.IsZero() {
-			time.Sleep(time.Until(r.d.wakeAt))
-			r.d.unthrottle()
-			r.step()
-			r.finishAll()
-		}
-		r.finishAll()
-		for i := range 3 {
-			id := fmt.Sprintf("l-%d", i+6)
-			if want := time.Duration(i) * 200 * time.Millisecond; sentAt[id] != want {
-				t.Errorf("%s sent at %v over 2 nodes, want %v", id, sentAt[id], want)
-			}
-		}
+		wakeUps()
+		spaced("l", 6, 3, 200*time.Millisecond)
 	})
 }
 
@@ -508,12 +502,10 @@ func TestDispatchRateLimit(t *testing.T) {
 func TestDispatchCapFallsWhileWaiting(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, 3)
-	e := endpoint("A", "e", func(ep *herald.Endpoint) { ep.MaxInFlight = 4 })
+	e := endpoint("A", "e", capped(4))
 	o := endpoint("B", "o")
 	r.hand(handoff{jobs: append(r.jobs(e, 10), r.jobs(o, 10)...)})
-	if got := r.order(); got != "e o e" {
-		t.Fatalf("first round %s", got)
-	}
+	r.wantOrder("e o e", "first round")
 	// e has 2 in flight and waits in turn for a worker when a second
 	// node's heartbeat halves its share to 2.
 	r.nodes = 2
@@ -522,14 +514,9 @@ func TestDispatchCapFallsWhileWaiting(t *testing.T) {
 	// Workers free up from o's requests: none may take e past 2.
 	r.finishOf("o", http.StatusOK)
 	r.finishOf("o", http.StatusOK)
-	if got := r.order(); got != "e o e o o" {
-		t.Fatalf("sent %s; e is at its new cap", got)
-	}
+	r.wantOrder("e o e o o", "e is at its new cap")
 	// The rig fails the test on any send past the cap.
-	r.finishAll()
-	if len(r.sent) != 20 {
-		t.Fatalf("%d sent of 20", len(r.sent))
-	}
+	r.finishAllOf(20)
 }
 
 // An endpoint whose window halves (it answered 503) while it waits for a
@@ -537,7 +524,7 @@ func TestDispatchCapFallsWhileWaiting(t *testing.T) {
 func TestDispatchWindowFallsWhileWaiting(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, 7)
-	e := endpoint("A", "e", func(ep *herald.Endpoint) { ep.MaxInFlight = 8 })
+	e := endpoint("A", "e", capped(8))
 	r.add(e, 20)
 	// 7 in flight, below the window of 8: e is in turn for the next
 	// free worker. The 503 halves the window to 4 with 6 in flight.
@@ -549,8 +536,5 @@ func TestDispatchWindowFallsWhileWaiting(t *testing.T) {
 	for range 3 {
 		r.finish(http.StatusOK)
 	}
-	r.finishAll()
-	if len(r.sent) != 20 {
-		t.Fatalf("%d sent of 20", len(r.sent))
-	}
+	r.finishAllOf(20)
 }
