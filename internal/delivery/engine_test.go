@@ -507,6 +507,50 @@ func TestEngineInFlightShare(t *testing.T) {
 	}
 }
 
+// A node that joins later shrinks the share of an endpoint already
+// sending: requests in flight finish, and no new one goes out until the
+// endpoint is below its new share.
+func TestEngineInFlightShareFollowsNodes(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		tokens := make(chan struct{})
+		var mu sync.Mutex
+		cur := 0
+		r := startEngine(t, Options{Workers: 8}, func(context.Context, int, *outbound.Delivery) outbound.Outcome {
+			mu.Lock()
+			cur++
+			mu.Unlock()
+			<-tokens // answered when the test says
+			mu.Lock()
+			cur--
+			mu.Unlock()
+			return answer(http.StatusOK)
+		})
+		inFlight := func() int {
+			synctest.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			return cur
+		}
+		r.endpoint(func(ep *herald.Endpoint) { ep.MaxInFlight = 4 })
+		r.enqueue(8)
+		if n := inFlight(); n != 4 {
+			t.Fatalf("%d in flight alone, want the cap of 4", n)
+		}
+		heartbeat(t, r, 2)
+		// Four in flight, share now 2: two must end before one starts.
+		for i, want := range []int{3, 2, 2, 2, 2, 2, 1, 0} {
+			tokens <- struct{}{}
+			if n := inFlight(); n != want {
+				t.Fatalf("after %d answers: %d in flight, want %d", i+1, n, want)
+			}
+		}
+		if n := len(r.sent()); n != 8 {
+			t.Fatalf("%d sent of 8", n)
+		}
+	})
+}
+
 // Deliveries beyond an endpoint's room in memory wait in the store and
 // are brought in as its queue drains, without waiting for the poll;
 // memory never holds more than the endpoint's room.
