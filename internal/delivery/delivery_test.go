@@ -25,6 +25,29 @@ func secretOf(t *testing.T, s *heraldtest.Server, epID string) string {
 	return sec.Secret
 }
 
+// settled waits until none of the event's deliveries (of app acme) is
+// pending: each succeeded or failed, so nothing more can be sent for it
+// and what the receivers got is all they will get. An event's deliveries
+// are all created before its 202, so their number is checked at once.
+func settled(t *testing.T, s *heraldtest.Server, eventID string, want int) []heraldtest.Delivery {
+	t.Helper()
+	var ds []heraldtest.Delivery
+	waitFor(t, func() bool {
+		var pg struct{ Data []heraldtest.Delivery }
+		s.MustDo("GET", "/v1/apps/acme/events/"+eventID+"/deliveries", nil, &pg, 200)
+		if ds = pg.Data; len(ds) != want {
+			t.Fatalf("event %s has %d deliveries, want %d", eventID, len(ds), want)
+		}
+		for _, d := range ds {
+			if d.Status == "pending" {
+				return false
+			}
+		}
+		return true
+	})
+	return ds
+}
+
 func TestDeliverySucceedsSigned(t *testing.T) {
 	t.Parallel()
 	rc := heraldtest.NewReceiver(t, nil)
@@ -181,8 +204,8 @@ func TestNoRetryOn400(t *testing.T) {
 	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "50ms,50ms"})
 	s.Setup(rc.URL, nil)
 	evID := s.Send(map[string]any{"x": 1})
+	// Failed is final: no retry can follow, so the count is complete.
 	d := s.WaitDelivery(evID, "failed", 1, 5*time.Second)
-	time.Sleep(300 * time.Millisecond)
 	if n := len(rc.Requests()); n != 1 {
 		t.Fatalf("400 was retried: %d requests", n)
 	}
@@ -203,10 +226,9 @@ func TestFailedAfterLastAttempt(t *testing.T) {
 	if len(d.Attempts) != 4 || d.NextAttemptAt != nil {
 		t.Fatalf("delivery %+v", d)
 	}
-	// Pending while retrying shows when the next attempt is due: checked
-	// by the retry-after test's first state implicitly; here the final
-	// state has none.
-	time.Sleep(200 * time.Millisecond)
+	// Failed is final, so the receiver's count is complete. That no
+	// attempt follows however long one waits is shown in fake time by
+	// TestEngineRetryClock.
 	if n := len(rc.Requests()); n != 4 {
 		t.Fatalf("%d requests after the last attempt, want 4", n)
 	}
@@ -316,9 +338,11 @@ func TestFanOut(t *testing.T) {
 	}
 	// Disabled endpoints get nothing.
 	off := heraldtest.NewReceiver(t, nil)
-	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": off.URL, "enabled": false}, nil, 201)
+	var offEp struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": off.URL, "enabled": false}, &offEp, 201)
+	var evs []string
 	for i := range 20 {
-		s.Send(map[string]any{"i": i})
+		evs = append(evs, s.Send(map[string]any{"i": i}))
 	}
 	ids := map[string]bool{}
 	for _, rc := range rcs {
@@ -329,13 +353,24 @@ func TestFanOut(t *testing.T) {
 	if len(ids) != 100 {
 		t.Fatalf("%d distinct webhook-ids, want 100", len(ids))
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Each event has one delivery per enabled endpoint and none for the
+	// disabled one, all final: nothing can reach it later.
+	for _, ev := range evs {
+		for _, d := range settled(t, s, ev, 5) {
+			if d.EndpointID == offEp.ID || d.Status != "succeeded" {
+				t.Fatalf("event %s: delivery to %s %s", ev, d.EndpointID, d.Status)
+			}
+		}
+	}
 	if n := len(off.Requests()); n != 0 {
 		t.Fatalf("disabled endpoint got %d requests", n)
 	}
 }
 
-// Disabling an endpoint pauses its pending deliveries; enabling resumes.
+// Disabling an endpoint pauses its pending deliveries; enabling resumes
+// them. Here the API's part: each change reaches the engine. That nothing
+// is sent while the endpoint is disabled, however long, is shown in fake
+// time by TestEngineDisabledEndpointWaits.
 func TestDisableAndEnable(t *testing.T) {
 	t.Parallel()
 	var fail atomic.Bool
@@ -351,13 +386,17 @@ func TestDisableAndEnable(t *testing.T) {
 	s.WaitDelivery(evID, "pending", 1, 5*time.Second)
 	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"enabled": false}, nil, 200)
 	fail.Store(false)
-	before := len(rc.Requests())
-	time.Sleep(time.Second)
-	if n := len(rc.Requests()); n != before {
-		t.Fatalf("disabled endpoint got %d more requests", n-before)
+	var ep struct{ Enabled bool }
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID, nil, &ep, 200)
+	if d := s.WaitDelivery(evID, "pending", 0, 5*time.Second); ep.Enabled || d.NextAttemptAt == nil {
+		t.Fatalf("after disabling: endpoint enabled %v, delivery %+v", ep.Enabled, d)
 	}
+	enabled := time.Now()
 	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"enabled": true}, nil, 200)
-	s.WaitDelivery(evID, "succeeded", 0, 5*time.Second)
+	d := s.WaitDelivery(evID, "succeeded", 0, 5*time.Second)
+	if last := d.Attempts[len(d.Attempts)-1]; last.CreatedAt.Before(enabled) {
+		t.Fatalf("the successful attempt started at %v, before the endpoint was enabled again at %v", last.CreatedAt, enabled)
+	}
 }
 
 func TestDeletedEndpointFailsPending(t *testing.T) {
@@ -387,19 +426,15 @@ func TestDeliveryFilters(t *testing.T) {
 	})
 	s := heraldtest.Start(t, heraldtest.Options{})
 	epID := s.Setup(rc.URL, nil)
-	var okID, failID string
 	for i := range 6 {
 		id := s.Send(map[string]any{"fail": i%2 == 0})
+		// Every delivery recorded before the counts are read.
 		if i%2 == 0 {
-			failID = id
+			s.WaitDelivery(id, "failed", 1, 5*time.Second)
 		} else {
-			okID = id
+			s.WaitDelivery(id, "succeeded", 1, 5*time.Second)
 		}
 	}
-	s.WaitDelivery(okID, "succeeded", 1, 5*time.Second)
-	s.WaitDelivery(failID, "failed", 1, 5*time.Second)
-	rc.Wait(t, 6, 5*time.Second)
-	time.Sleep(100 * time.Millisecond)
 	for _, c := range []struct {
 		q    string
 		want int

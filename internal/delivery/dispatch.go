@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -166,6 +167,7 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 	defer timer.Stop()
 	stopping := false
 	var toRelease []string
+	var releases sync.WaitGroup
 	for {
 		if !stopping {
 			d.fill()
@@ -185,14 +187,7 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 		case <-wake:
 			d.unthrottle()
 		case h := <-e.jobsCh:
-			if h.refilled != "" {
-				delete(d.refill, h.refilled)
-			}
-			for _, j := range h.jobs {
-				if !d.add(j) {
-					toRelease = append(toRelease, j.Delivery.ID)
-				}
-			}
+			toRelease = append(toRelease, d.receive(h)...)
 		case m := <-e.doneCh:
 			d.done(m)
 			if m.released {
@@ -208,7 +203,9 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 			stopping = true
 		}
 		if !stopping && len(toRelease) > 0 {
-			go e.release(ctx, toRelease)
+			// Off the loop: it must not wait for the store.
+			ids := toRelease
+			releases.Go(func() { e.release(ctx, ids) })
 			toRelease = nil
 		}
 	}
@@ -217,6 +214,8 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 	toRelease = append(toRelease, d.drain()...)
 	close(e.workCh)
 	e.release(ctx, toRelease)
+	// The store may be closed once Shutdown returns.
+	releases.Wait()
 }
 
 func (e *Engine) release(ctx context.Context, ids []string) {
@@ -242,6 +241,22 @@ func (d *dispatcher) queue(ep *herald.Endpoint) *epQueue {
 		d.queues[ep.ID] = q
 	}
 	return q
+}
+
+// receive queues the deliveries of a handoff; it returns those to give
+// back to the store because their endpoint takes none now.
+func (d *dispatcher) receive(h handoff) []string {
+	if h.refilled != "" {
+		// The refill request came back: the endpoint may ask again.
+		delete(d.refill, h.refilled)
+	}
+	var back []string
+	for _, j := range h.jobs {
+		if !d.add(j) {
+			back = append(back, j.Delivery.ID)
+		}
+	}
+	return back
 }
 
 // add queues a delivery; it returns false when the endpoint takes none
@@ -337,17 +352,19 @@ func (d *dispatcher) fill() {
 		a := d.ready.items[ai]
 		ei := a.ready.current()
 		q := a.ready.items[ei]
+		if !d.canSend(q) {
+			// Its cap or window fell while it waited for its turn
+			// (a node joined, it answered 503): it comes back as its
+			// requests end.
+			d.leave(ai, ei)
+			continue
+		}
 		if f := d.flow(q); f.limiter != nil {
 			now := d.clock.Now()
 			r := f.limiter.ReserveN(now, 1)
 			if delay := r.DelayFrom(now); delay > 0 {
 				r.CancelAt(now)
-				q.inRing = false
-				a.ready.remove(ei)
-				if len(a.ready.items) == 0 {
-					a.inRing = false
-					d.ready.remove(ai)
-				}
+				d.leave(ai, ei)
 				d.throttle(q, now.Add(delay))
 				continue
 			}
@@ -359,14 +376,21 @@ func (d *dispatcher) fill() {
 		a.ready.advance()
 		d.ready.advance()
 		if !d.canSend(q) {
-			q.inRing = false
-			a.ready.remove(ei)
-		}
-		if len(a.ready.items) == 0 {
-			a.inRing = false
-			d.ready.remove(ai)
+			d.leave(ai, ei)
 		}
 		d.send(j)
+	}
+}
+
+// leave takes the endpoint at ei of the app at ai out of turn, and the app
+// too when none of its endpoints is left in turn.
+func (d *dispatcher) leave(ai, ei int) {
+	a := d.ready.items[ai]
+	a.ready.items[ei].inRing = false
+	a.ready.remove(ei)
+	if len(a.ready.items) == 0 {
+		a.inRing = false
+		d.ready.remove(ai)
 	}
 }
 

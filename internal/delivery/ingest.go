@@ -47,6 +47,15 @@ func (e *Engine) Enqueue(ctx context.Context, ev *herald.Event) (store.EnqueueRe
 		return r.r, r.err
 	case <-ctx.Done():
 		return store.EnqueueResult{}, ctx.Err()
+	case <-e.ingestDone:
+		// The committer stopped; if it did not take this event before
+		// (a handover racing with Shutdown), nothing ever will.
+		select {
+		case r := <-req.res:
+			return r.r, r.err
+		default:
+			return store.EnqueueResult{}, ErrStopped
+		}
 	}
 }
 

@@ -42,11 +42,30 @@ func TestWildcardAndGroupRouting(t *testing.T) {
 	} {
 		s.MustDo("POST", "/v1/event-types", et, nil, 201)
 	}
-	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": wild.URL, "event_types": []string{"conversation_*"}}, nil, 201)
-	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": group.URL, "event_types": []string{"group:nps", "message_created"}}, nil, 201)
-	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": exact.URL, "event_types": []string{"conversation_updated"}}, nil, 201)
-	for _, et := range []string{"conversation_created", "conversation_updated", "nps.submitted", "message_created"} {
-		s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": et, "payload": map[string]any{"t": et}}, nil, 202)
+	var wildEp, groupEp, exactEp struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": wild.URL, "event_types": []string{"conversation_*"}}, &wildEp, 201)
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": group.URL, "event_types": []string{"group:nps", "message_created"}}, &groupEp, 201)
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": exact.URL, "event_types": []string{"conversation_updated"}}, &exactEp, 201)
+	name := map[string]string{wildEp.ID: "wild", groupEp.ID: "group", exactEp.ID: "exact"}
+	// Which endpoints each event goes to: its deliveries, all made when
+	// it was accepted.
+	for _, c := range []struct{ eventType, want string }{
+		{"conversation_created", "[wild]"},
+		{"conversation_updated", "[exact wild]"},
+		{"nps.submitted", "[group]"},
+		{"message_created", "[group]"},
+	} {
+		id := s.MustSend(t, c.eventType, map[string]any{"t": c.eventType})
+		var to []string
+		for _, d := range settled(t, s, id, strings.Count(c.want, " ")+1) {
+			if d.Status != "succeeded" || d.AttemptCount != 1 {
+				t.Fatalf("%s to %s: %s after %d attempts", c.eventType, name[d.EndpointID], d.Status, d.AttemptCount)
+			}
+			to = append(to, name[d.EndpointID])
+		}
+		if got := fmt.Sprint(sorted(to)); got != c.want {
+			t.Errorf("%s delivered to %s, want %s", c.eventType, got, c.want)
+		}
 	}
 	kinds := func(rc *heraldtest.Receiver, n int) []string {
 		var out []string
@@ -66,7 +85,7 @@ func TestWildcardAndGroupRouting(t *testing.T) {
 	if got := fmt.Sprint(kinds(exact, 1)); got != "[conversation_updated]" {
 		t.Errorf("exact got %s", got)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Every delivery is final: these counts are all there will be.
 	if len(wild.Requests()) != 2 || len(group.Requests()) != 2 || len(exact.Requests()) != 1 {
 		t.Fatal("extra deliveries")
 	}
@@ -103,8 +122,12 @@ func TestConditionFilters(t *testing.T) {
 	items := make([]int, 300)
 	match := s.Send(map[string]any{"score": 51, "user": map[string]any{"plan": "pro"}, "items": items})
 	low := s.Send(map[string]any{"score": 10.5, "user": map[string]any{"plan": "pro"}, "items": items})
-	rc.Wait(t, 1, 5*time.Second)
-	time.Sleep(100 * time.Millisecond)
+	// The matching event's one delivery is final and the other event has
+	// none: the receivers' counts are complete.
+	if d := settled(t, s, match, 1)[0]; d.EndpointID != epID || d.Status != "succeeded" {
+		t.Fatalf("delivery of the matching event: %+v", d)
+	}
+	settled(t, s, low, 0)
 	if n := len(rc.Requests()); n != 1 {
 		t.Fatalf("filtered endpoint got %d requests, want 1", n)
 	}
@@ -219,21 +242,18 @@ func TestDisabledEndpointGetsNoNewEvents(t *testing.T) {
 	rc := heraldtest.NewReceiver(t, nil)
 	s := heraldtest.Start(t, heraldtest.Options{})
 	epID := s.Setup(rc.URL, nil)
-	s.Send(map[string]any{"n": 1})
-	rc.Wait(t, 1, 5*time.Second)
+	before := s.Send(map[string]any{"n": 1})
+	s.WaitDelivery(before, "succeeded", 1, 5*time.Second)
 	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"enabled": false}, nil, 200)
 	during := s.Send(map[string]any{"n": 2})
 	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"enabled": true}, nil, 200)
-	s.Send(map[string]any{"n": 3})
-	rc.Wait(t, 2, 5*time.Second)
-	time.Sleep(200 * time.Millisecond)
+	after := s.Send(map[string]any{"n": 3})
+	s.WaitDelivery(after, "succeeded", 1, 5*time.Second)
+	// The event sent while disabled has no delivery, so nothing can ever
+	// send it: with the other two final, the count is complete.
+	settled(t, s, during, 0)
 	if n := len(rc.Requests()); n != 2 {
 		t.Fatalf("%d requests, want 2 (the event sent while disabled is not queued)", n)
-	}
-	var ds struct{ Data []any }
-	s.MustDo("GET", "/v1/apps/acme/events/"+during+"/deliveries", nil, &ds, 200)
-	if len(ds.Data) != 0 {
-		t.Fatalf("event sent while disabled has %d deliveries", len(ds.Data))
 	}
 }
 
@@ -306,8 +326,7 @@ func TestTestSend(t *testing.T) {
 	if out.Attempt.ErrorKind != "timeout" || out.Attempt.Response != nil || out.Delivery.Status != "failed" {
 		t.Fatalf("test send to /slow: %+v", out)
 	}
-	// In the history, flagged test, and never retried.
-	time.Sleep(200 * time.Millisecond)
+	// In the history, flagged test, and failed: final, never retried.
 	var hist struct {
 		Data []struct {
 			Test         bool
@@ -581,7 +600,13 @@ func TestLayeredSettingsAndStats(t *testing.T) {
 		s.Send(map[string]any{"i": i})
 	}
 	rc.Wait(t, 8, 5*time.Second)
-	time.Sleep(200 * time.Millisecond)
+	// Stats count recorded attempts: wait until all eight are (a 400 is
+	// final here, so none stays pending).
+	waitFor(t, func() bool {
+		var pend struct{ Data []any }
+		s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID+"/deliveries?status=pending&include_attempts=false", nil, &pend, 200)
+		return len(pend.Data) == 0
+	})
 	var st struct {
 		Hour struct {
 			Succeeded, Failed int
@@ -627,10 +652,34 @@ func TestSampling(t *testing.T) {
 	for i := range n {
 		last = s.Send(map[string]any{"i": i})
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The sampled deliveries were made when the events were accepted;
+	// once none is pending, each went out exactly once.
+	waitFor(t, func() bool {
+		var pend struct{ Data []any }
+		s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID+"/deliveries?status=pending&include_attempts=false&limit=1", nil, &pend, 200)
+		return len(pend.Data) == 0
+	})
+	made := 0
+	for cursor := ""; ; {
+		var pg struct {
+			Data []struct{ Status string }
+			Next *string `json:"next_cursor"`
+		}
+		s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID+"/deliveries?include_attempts=false&limit=250&cursor="+cursor, nil, &pg, 200)
+		for _, d := range pg.Data {
+			if d.Status != "succeeded" {
+				t.Fatalf("a sampled delivery %s", d.Status)
+			}
+		}
+		made += len(pg.Data)
+		if pg.Next == nil {
+			break
+		}
+		cursor = *pg.Next
+	}
 	got := len(rc.Requests())
-	if got < 240 || got > 360 {
-		t.Fatalf("30%% of %d events: %d delivered", n, got)
+	if got != made || got < 240 || got > 360 {
+		t.Fatalf("30%% of %d events: %d deliveries, %d requests", n, made, got)
 	}
 	var ev eventView
 	s.MustDo("GET", "/v1/apps/acme/events/"+last, nil, &ev, 200)

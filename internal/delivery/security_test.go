@@ -164,7 +164,7 @@ func TestSecretsNotInDatabaseFile(t *testing.T) {
 		"headers": map[string]string{"Authorization": "Bearer auth-token-0123456789", "X-ChatWorkToken": "chatwork-token-0123456789"}})
 	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL + "/cw", "preset": "chatwork",
 		"preset_options": map[string]string{"room_id": "1", "api_token": "preset-token-0123456789"}}, nil, 201)
-	s.Send(map[string]any{"n": 1})
+	ev := s.Send(map[string]any{"n": 1})
 	reqs := rc.Wait(t, 2, 5*time.Second)
 	// The receiver got the real values.
 	for _, r := range reqs {
@@ -175,7 +175,9 @@ func TestSecretsNotInDatabaseFile(t *testing.T) {
 	if secretOf(t, s, epID) != signing {
 		t.Fatal("secret not readable through the API")
 	}
-	time.Sleep(100 * time.Millisecond)
+	// The attempts, with the requests' headers, are written before the
+	// files are read.
+	settled(t, s, ev, 2)
 	files, _ := filepath.Glob(filepath.Join(s.Dir, "herald.db*"))
 	if len(files) < 2 {
 		t.Fatalf("database files %v", files)
