@@ -254,7 +254,13 @@ func TestClusterLimitsHold(t *testing.T) {
 func TestRoles(t *testing.T) {
 	db := testDatabase(t)
 	var hits atomic.Int64
-	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	// The time of the first request: the api node sending would show
+	// before the worker node even started.
+	var first atomic.Int64
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		first.CompareAndSwap(0, time.Now().UnixNano())
+		hits.Add(1)
+	}))
 	defer rc.Close()
 	api := startNode(t, db, "--role", "api")
 	api.mustCall(t, "POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, 201)
@@ -263,10 +269,7 @@ func TestRoles(t *testing.T) {
 	for i := range 5 {
 		api.mustCall(t, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"i": i}}, 202)
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if n := hits.Load(); n != 0 {
-		t.Fatalf("the api node sent %d requests", n)
-	}
+	workerStart := time.Now()
 	worker := startNode(t, db, "--role", "worker")
 	deadline := time.Now().Add(15 * time.Second)
 	for hits.Load() < 5 {
@@ -274,6 +277,9 @@ func TestRoles(t *testing.T) {
 			t.Fatalf("the worker node sent %d of 5:\n%s", hits.Load(), worker.log())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if at := time.Unix(0, first.Load()); at.Before(workerStart) {
+		t.Fatalf("a request arrived %v before the worker node started: the api node sends", workerStart.Sub(at))
 	}
 	if code, body, _ := worker.call("GET", "/v1/apps", nil); code != 404 || !strings.Contains(string(body), "role worker") {
 		t.Fatalf("the worker node serves the API: %d %s", code, body)

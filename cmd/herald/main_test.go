@@ -274,8 +274,9 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	close(release) // the request in flight finishes during shutdown
+	// The request in flight finishes during shutdown, once it has begun.
+	waitLog(t, h, "shutting down")
+	close(release)
 	select {
 	case <-h.done:
 	case <-time.After(15 * time.Second):
@@ -296,10 +297,48 @@ func TestGracefulShutdown(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	// The first delivery finished before exit, so it is recorded as
-	// succeeded rather than sent again.
-	time.Sleep(300 * time.Millisecond)
+	// succeeded rather than sent again: once both deliveries are final
+	// nothing more can be sent, and each took one attempt.
+	var events struct{ Data []struct{ ID string } }
+	if err := json.Unmarshal(h2.mustCall(t, "GET", "/v1/apps/acme/events", nil, 200), &events); err != nil || len(events.Data) != 2 {
+		t.Fatalf("events: %v %+v", err, events)
+	}
+	for _, ev := range events.Data {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			var ds struct {
+				Data []struct {
+					Status       string `json:"status"`
+					AttemptCount int    `json:"attempt_count"`
+				}
+			}
+			if err := json.Unmarshal(h2.mustCall(t, "GET", "/v1/apps/acme/events/"+ev.ID+"/deliveries", nil, 200), &ds); err != nil || len(ds.Data) != 1 {
+				t.Fatalf("deliveries of %s: %v %+v", ev.ID, err, ds)
+			}
+			if d := ds.Data[0]; d.Status == "succeeded" {
+				if d.AttemptCount != 1 {
+					t.Fatalf("event %s: delivered in %d attempts, want 1 (the finished one must not be resent)", ev.ID, d.AttemptCount)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("event %s: delivery not final:\n%s", ev.ID, h2.log())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	if n := hits.Load(); n != 2 {
 		t.Fatalf("%d requests, want 2 (the finished one must not be resent)", n)
+	}
+}
+
+// waitLog waits until the process has logged line.
+func waitLog(t *testing.T, p *proc, line string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.log(), line); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", line, p.log())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
