@@ -167,8 +167,12 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 	case res.ErrorKind == herald.ErrorKindHTTPStatus:
 		o.Error = fmt.Sprintf("receiver answered %d %s", res.StatusCode, http.StatusText(res.StatusCode))
 	}
-	if wait, ok := RetryAfter(res.Header, h.now()); ok {
-		o.RetryAfter = &wait
+	if o.Status == http.StatusTooManyRequests || o.Status == http.StatusServiceUnavailable {
+		// The only answers whose wait is honoured (RFC 9110 also allows
+		// it on redirects, which are never followed).
+		if wait, ok := RetryAfter(res.Header, h.now()); ok {
+			o.RetryAfter = &wait
+		}
 	}
 	return o
 }
