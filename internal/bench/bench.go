@@ -12,6 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -31,13 +34,18 @@ func Run(ctx context.Context, c *Config, stdout, stderr io.Writer) error {
 	}
 	sz := c.sizes()
 	sel := c.selected()
+	exe, version, err := serverBinary(ctx, c.Server, sel)
+	if err != nil {
+		return err
+	}
 	rc, err := startReceiver()
 	if err != nil {
 		return fmt.Errorf("start the receiver: %w", err)
 	}
 	defer rc.close()
 
-	rep := &Report{Version: herald.Version, Started: time.Now().UTC(), Machine: machine()}
+	rep := &Report{Version: herald.Version, Started: time.Now().UTC(), Machine: machine(),
+		Server: exe, ServerVersion: version, Instructions: c.Instructions}
 	fmt.Fprintf(stderr, "ceiling: %d plain clients straight to the receiver for %s\n", sz.concurrency, sz.ceiling)
 	rps, failed, err := measureCeiling(ctx, rc, sz.concurrency, sz.ceiling)
 	if err != nil {
@@ -55,7 +63,7 @@ func Run(ctx context.Context, c *Config, stdout, stderr io.Writer) error {
 	}
 	rep.writeHeader(out)
 
-	r := &runner{ctx: ctx, cfg: c, sz: sz, rc: rc, ceiling: rps, progress: stderr}
+	r := &runner{ctx: ctx, cfg: c, sz: sz, rc: rc, ceiling: rps, progress: stderr, exe: exe}
 	short := 0
 	for _, name := range Scenarios {
 		if !sel[name] {
@@ -67,6 +75,9 @@ func Run(ctx context.Context, c *Config, stdout, stderr io.Writer) error {
 		if err := r.run(name, &sc); err != nil {
 			sc.Error = err.Error()
 			short++
+		}
+		if c.Instructions && len(sc.Rows) > 0 {
+			sc.Notes = append(sc.Notes, "under callgrind, which runs the server 20-50 times slower: events/s, deliveries/s, ratio, latency, cpu and rss are valgrind's, not Herald's; compare server Minstr and instr/delivery")
 		}
 		sc.Seconds = time.Since(start).Round(100 * time.Millisecond).Seconds()
 		rep.Scenarios = append(rep.Scenarios, sc)
@@ -89,6 +100,27 @@ func Run(ctx context.Context, c *Config, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// serverBinary returns the herald binary the scenarios run as their
+// server, and its version: --server if set (checked to take the flags the
+// bench passes), else the bench's own executable.
+func serverBinary(ctx context.Context, server string, sel map[string]bool) (exe, version string, err error) {
+	if server == "" {
+		exe, err = os.Executable()
+		if err != nil {
+			return "", "", fmt.Errorf("find the herald binary: %w", err)
+		}
+		return exe, herald.Version, nil
+	}
+	if exe, err = exec.LookPath(server); err == nil {
+		exe, err = filepath.Abs(exe)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("--server %s: not an executable file", server)
+	}
+	version, err = probeServer(ctx, exe, sel)
+	return exe, version, err
+}
+
 // runner holds what the scenarios share.
 type runner struct {
 	ctx      context.Context
@@ -97,7 +129,8 @@ type runner struct {
 	rc       *receiver
 	ceiling  float64
 	progress io.Writer
-	streams  int // for unique app uids
+	exe      string // the server's binary
+	streams  int    // for unique app uids
 }
 
 func (r *runner) describe(name string) string {
@@ -164,6 +197,7 @@ func (r *runner) startNodes(n int, o serverOptions) ([]node, error) {
 	if o.token == "" {
 		o.token = randomToken()
 	}
+	o.exe, o.callgrind = r.exe, r.cfg.Instructions
 	var nodes []node
 	for range n {
 		srv, err := startServer(r.ctx, o)
@@ -198,32 +232,59 @@ func clientsOf(nodes []node) []*client {
 }
 
 // meter takes the CPU time of the servers and of the bench from one point
-// on, and the servers' peak memory.
+// on, the servers' peak memory and, under callgrind, the instructions the
+// servers execute from that point on.
 type meter struct {
+	ctx    context.Context
 	nodes  []node
 	server float64
 	bench  float64
 }
 
-func startMeter(nodes []node) *meter {
-	m := &meter{nodes: nodes, bench: procCPU("self")}
+// startMeter starts measuring: it zeroes the servers' instruction counts,
+// if they run under callgrind, so that their start-up and set-up are left
+// out.
+func (r *runner) startMeter(nodes []node) (*meter, error) {
+	m := &meter{ctx: r.ctx, nodes: nodes, bench: procCPU("self")}
 	for _, n := range nodes {
 		m.server += n.srv.cpuSeconds()
+		if err := n.srv.zeroInstructions(r.ctx); err != nil {
+			return nil, err
+		}
 	}
-	return m
+	return m, nil
 }
 
-// fill sets the row's CPU seconds since the start and the largest peak RSS
-// of the servers.
-func (m *meter) fill(row *Row) {
+// fill sets, on the rows of one measured span, the CPU seconds since the
+// start, the largest peak RSS of the servers and their instructions;
+// instructions per delivery divide those by the deliveries of all the
+// rows. Call it once per meter: reading the instructions resets them.
+func (m *meter) fill(rows ...*Row) error {
 	var cpu, rss float64
+	var instr int64
 	for _, n := range m.nodes {
 		cpu += n.srv.cpuSeconds()
 		rss = max(rss, n.srv.peakRSS())
+		v, err := n.srv.instructions(m.ctx)
+		if err != nil {
+			return err
+		}
+		instr += v
 	}
-	row.ServerCPU = round1(cpu - m.server)
-	row.ServerRSS = round1(rss)
-	row.BenchCPU = round1(procCPU("self") - m.bench)
+	var delivered int64
+	for _, row := range rows {
+		delivered += row.Deliveries
+	}
+	for _, row := range rows {
+		row.ServerCPU = round1(cpu - m.server)
+		row.ServerRSS = round1(rss)
+		row.BenchCPU = round1(procCPU("self") - m.bench)
+		row.ServerInstructions = instr
+		if delivered > 0 {
+			row.InstructionsPerDelivery = (instr + delivered/2) / delivered
+		}
+	}
+	return nil
 }
 
 func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
@@ -263,15 +324,22 @@ func (r *runner) watch(name string, streams ...*stream) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-// stallAfter is how long deliveries may stop arriving before the bench
-// gives up on the rest.
-const stallAfter = 30 * time.Second
+// How long deliveries may stop arriving before the bench gives up on the
+// rest; callgrind runs the server 20-50 times slower.
+const (
+	stallAfter          = 30 * time.Second
+	stallAfterCallgrind = 10 * time.Minute
+)
 
 // waitDelivered waits until every accepted event of each stream reached
 // each of its healthy endpoints.
 func (r *runner) waitDelivered(streams ...*stream) error {
 	var last int64 = -1
 	lastChange := time.Now()
+	stall := stallAfter
+	if r.cfg.Instructions {
+		stall = stallAfterCallgrind
+	}
 	for {
 		var got, missing int64
 		for _, s := range streams {
@@ -285,8 +353,8 @@ func (r *runner) waitDelivered(streams ...*stream) error {
 		if got != last {
 			last, lastChange = got, time.Now()
 		}
-		if time.Since(lastChange) > stallAfter {
-			return fmt.Errorf("%d deliveries missing: none arrived for %s", missing, stallAfter)
+		if time.Since(lastChange) > stall {
+			return fmt.Errorf("%d deliveries missing: none arrived for %s", missing, stall)
 		}
 		select {
 		case <-r.ctx.Done():

@@ -36,24 +36,10 @@ func TestMain(m *testing.M) {
 // the figures are complete and consistent. It never checks speeds: the
 // machine running the tests is not the one the targets are for.
 func TestScenariosRun(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "bench.json")
-	cmd := exec.Command(binary, "bench",
+	rep, b := runBench(t,
 		"--scenario", "throughput,latency", "--scenario", "fanout,noisy-neighbour",
 		"--events", "200", "--fanout-events", "20", "--endpoints", "10",
-		"--rate", "100", "--duration", "1s", "--concurrency", "8", "--json", out)
-	cmd.Env = withoutBenchEnv()
-	b, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("herald bench: %v\n%s", err, b)
-	}
-	raw, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep bench.Report
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		t.Fatalf("--json output does not parse: %v\n%s", err, raw)
-	}
+		"--rate", "100", "--duration", "1s", "--concurrency", "8")
 	if rep.Ceiling.RequestsPerSec <= 0 {
 		t.Errorf("no ceiling: %+v", rep.Ceiling)
 	}
@@ -93,25 +79,113 @@ func TestScenariosRun(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(string(b), "== fanout") {
+	if !strings.Contains(b, "== fanout") {
 		t.Errorf("no table for fanout in the output:\n%s", b)
 	}
+}
+
+// TestInstructions runs throughput under callgrind and checks that it
+// reports the server's instructions per delivery. Valgrind must be
+// installed: CI installs it, and a missing one fails the test rather than
+// hiding it.
+func TestInstructions(t *testing.T) {
+	for _, tool := range []string{"valgrind", "callgrind_control"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not on PATH: --instructions needs valgrind (Debian package valgrind; .ci/run installs it)", tool)
+		}
+	}
+	rep, out := runBench(t, "--quick", "--instructions", "--scenario", "throughput", "--events", "200", "--concurrency", "8")
+	if !rep.Instructions {
+		t.Errorf("the report does not say it counted instructions")
+	}
+	if len(rep.Scenarios) != 1 || len(rep.Scenarios[0].Rows) != 1 {
+		t.Fatalf("want one throughput row:\n%s", out)
+	}
+	sc := rep.Scenarios[0]
+	r := sc.Rows[0]
+	if sc.Error != "" || r.Errors != 0 || r.Deliveries != 200 {
+		t.Errorf("error %q, %d errors, %d deliveries of 200", sc.Error, r.Errors, r.Deliveries)
+	}
+	if r.ServerInstructions <= 0 || r.InstructionsPerDelivery <= 0 {
+		t.Errorf("no instruction count: %d in all, %d per delivery", r.ServerInstructions, r.InstructionsPerDelivery)
+	}
+	// Zeroed after the set-up and read after the last delivery, the count
+	// is the deliveries' work: far less than a whole server's start-up
+	// plus the load, far more than nothing.
+	if r.InstructionsPerDelivery < 10_000 || r.InstructionsPerDelivery > 1_000_000_000 {
+		t.Errorf("%d instructions per delivery is not plausible", r.InstructionsPerDelivery)
+	}
+	if !strings.Contains(out, "instr/delivery") || !strings.Contains(out, "under callgrind") {
+		t.Errorf("the table has no instruction columns or no note on valgrind's rates:\n%s", out)
+	}
+}
+
+// TestServerFlag runs the bench against a second build, told apart by its
+// version, as when comparing an old build with a new one.
+func TestServerFlag(t *testing.T) {
+	other := filepath.Join(t.TempDir(), "herald-other")
+	b, err := exec.Command("go", "build", "-ldflags", "-X github.com/heraldhq/herald.Version=bench-other",
+		"-o", other, "../../cmd/herald").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build the second herald: %v\n%s", err, b)
+	}
+	rep, out := runBench(t, "--quick", "--scenario", "throughput", "--events", "100", "--concurrency", "8", "--server", other)
+	if rep.Server != other || rep.ServerVersion != "bench-other" {
+		t.Errorf("server %q version %q, want %q bench-other", rep.Server, rep.ServerVersion, other)
+	}
+	if !strings.Contains(out, "(herald bench-other)") {
+		t.Errorf("the output does not name the server build:\n%s", out)
+	}
+	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Error != "" || len(rep.Scenarios[0].Rows) != 1 ||
+		rep.Scenarios[0].Rows[0].Deliveries != 100 {
+		t.Errorf("throughput against the second build did not deliver 100 events:\n%s", out)
+	}
+}
+
+// runBench runs herald bench with args and --json, and returns the report
+// and the output.
+func runBench(t *testing.T, args ...string) (bench.Report, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bench.json")
+	cmd := exec.Command(binary, append(append([]string{"bench"}, args...), "--json", path)...)
+	cmd.Env = withoutBenchEnv()
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("herald bench %v: %v\n%s", args, err, b)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, raw)
+	}
+	return rep, string(b)
 }
 
 // TestBadInput checks that nonsense is refused with a message, not a
 // panic or a run.
 func TestBadInput(t *testing.T) {
+	notHerald := filepath.Join(t.TempDir(), "not-herald")
+	if err := os.WriteFile(notHerald, []byte("#!/bin/sh\necho usage: not-herald\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
+		env  []string
 		want string
 	}{
-		{[]string{"--scenario", "nope"}, `unknown scenario "nope"`},
-		{[]string{"--events=-5"}, "--events must be at least 1"},
-		{[]string{"--duration=-1s"}, "--duration must be at least"},
-		{[]string{"--scenario", "postgres"}, "needs --database-url"},
+		{args: []string{"--scenario", "nope"}, want: `unknown scenario "nope"`},
+		{args: []string{"--events=-5"}, want: "--events must be at least 1"},
+		{args: []string{"--duration=-1s"}, want: "--duration must be at least"},
+		{args: []string{"--scenario", "postgres"}, want: "needs --database-url"},
+		{args: []string{"--server", "/nonexistent/herald"}, want: "--server /nonexistent/herald: not an executable file"},
+		{args: []string{"--quick", "--server", notHerald}, want: "its serve does not take --addr"},
+		{args: []string{"--instructions"}, env: []string{"PATH=/nonexistent"}, want: "install valgrind (Debian package valgrind)"},
 	} {
 		cmd := exec.Command(binary, append([]string{"bench"}, tc.args...)...)
-		cmd.Env = withoutBenchEnv()
+		cmd.Env = append(withoutBenchEnv(), tc.env...)
 		b, err := cmd.CombinedOutput()
 		if err == nil {
 			t.Errorf("%v: no error:\n%s", tc.args, b)

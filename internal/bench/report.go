@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,12 +16,19 @@ import (
 
 // Report is everything one run measured; --json writes it as is.
 type Report struct {
-	Version   string     `json:"version"`
-	Started   time.Time  `json:"started"`
-	Machine   Machine    `json:"machine"`
-	Ceiling   Ceiling    `json:"ceiling"`
-	Relay     Relay      `json:"relay"`
-	Scenarios []Scenario `json:"scenarios"`
+	Version string    `json:"version"`
+	Started time.Time `json:"started"`
+	Machine Machine   `json:"machine"`
+	// Server is the binary run as the server (--server, else the bench's
+	// own) and ServerVersion what its `version` printed.
+	Server        string `json:"server"`
+	ServerVersion string `json:"server_version"`
+	// Instructions says the servers ran under callgrind (--instructions):
+	// the rows carry instruction counts, and their rates are valgrind's.
+	Instructions bool       `json:"instructions,omitempty"`
+	Ceiling      Ceiling    `json:"ceiling"`
+	Relay        Relay      `json:"relay"`
+	Scenarios    []Scenario `json:"scenarios"`
 }
 
 // Machine describes where the figures come from.
@@ -83,6 +91,12 @@ type Row struct {
 	BenchCPU   float64      `json:"bench_cpu_seconds"`
 	Errors     int64        `json:"errors"`
 	Duplicates int64        `json:"duplicates"`
+	// ServerInstructions counts the instructions the servers executed in
+	// the measured span, under --instructions; InstructionsPerDelivery
+	// divides them by the span's deliveries (0 when none arrived, as in
+	// backlog's pile-up). Unlike the rates, they hold steady between runs.
+	ServerInstructions      int64 `json:"server_instructions,omitempty"`
+	InstructionsPerDelivery int64 `json:"instructions_per_delivery,omitempty"`
 }
 
 // Percentiles holds end-to-end latencies (receiver arrival minus the 202), in
@@ -130,8 +144,13 @@ func (r *Report) writeHeader(w io.Writer) {
 		r.Machine.OS, r.Machine.Arch, r.Machine.Go)
 	fmt.Fprintf(w, "ceiling: a plain Go client gets %.0f requests/s from the same receiver (%d clients, %.1f s, %d errors)\n",
 		r.Ceiling.RequestsPerSec, r.Ceiling.Concurrency, r.Ceiling.Seconds, r.Ceiling.Errors)
-	fmt.Fprintf(w, "relay: a plain Go relay that stores nothing gets %.0f requests/s through to it, ratio %.2f (%d errors)\n\n",
+	fmt.Fprintf(w, "relay: a plain Go relay that stores nothing gets %.0f requests/s through to it, ratio %.2f (%d errors)\n",
 		r.Relay.RequestsPerSec, r.Relay.Ratio, r.Relay.Errors)
+	under := ""
+	if r.Instructions {
+		under = ", under valgrind --tool=callgrind"
+	}
+	fmt.Fprintf(w, "server: %s (herald %s)%s\n\n", r.Server, r.ServerVersion, under)
 }
 
 // writeScenario prints one scenario's table.
@@ -142,8 +161,14 @@ func writeScenario(w io.Writer, s *Scenario) {
 		return
 	}
 	if len(s.Rows) > 0 {
+		// The instruction columns only for a run that counted them.
+		instr := slices.ContainsFunc(s.Rows, func(r Row) bool { return r.ServerInstructions > 0 })
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "case\tevents\tevents/s\tdeliveries\tdeliveries/s\tratio\tp50 ms\tp95 ms\tp99 ms\tmax ms\tserver cpu s\tserver rss MiB\tbench cpu s\terrors\t")
+		head := "case\tevents\tevents/s\tdeliveries\tdeliveries/s\tratio\tp50 ms\tp95 ms\tp99 ms\tmax ms\tserver cpu s\tserver rss MiB\tbench cpu s\terrors\t"
+		if instr {
+			head += "server Minstr\tinstr/delivery\t"
+		}
+		fmt.Fprintln(tw, head)
 		for _, r := range s.Rows {
 			ratio := "-"
 			if r.Ratio != nil {
@@ -153,9 +178,17 @@ func writeScenario(w io.Writer, s *Scenario) {
 			if l := r.Latency; l != nil {
 				p50, p95, p99, mx = fmtMS(l.P50), fmtMS(l.P95), fmtMS(l.P99), fmtMS(l.Max)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d/%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.0f\t%.1f\t%d\t\n",
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d/%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.0f\t%.1f\t%d\t",
 				r.Case, r.Events, r.EventsPerSec, r.Deliveries, r.DeliveriesExpected, r.DeliveriesPerSec, ratio,
 				p50, p95, p99, mx, r.ServerCPU, r.ServerRSS, r.BenchCPU, r.Errors)
+			if instr {
+				perDelivery := "-"
+				if r.InstructionsPerDelivery > 0 {
+					perDelivery = strconv.FormatInt(r.InstructionsPerDelivery, 10)
+				}
+				fmt.Fprintf(tw, "%.1f\t%s\t", float64(r.ServerInstructions)/1e6, perDelivery)
+			}
+			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 	}

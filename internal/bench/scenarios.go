@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -24,8 +25,16 @@ func backlogShape(backlog int) (endpoints, events int) {
 
 // backlogSchedule retries every second, many times over: receivers are
 // down for the whole pile-up, and no delivery may use up its retries
-// before they come back.
-var backlogSchedule = strings.TrimSuffix(strings.Repeat("1s,", 30), ",")
+// before they come back. Under callgrind the pile-up lasts 20-50 times
+// longer, and so must the retries.
+func backlogSchedule(retries int) string {
+	return strings.TrimSuffix(strings.Repeat("1s,", retries), ",")
+}
+
+const (
+	backlogRetries          = 30
+	backlogRetriesCallgrind = 1200
+)
 
 // burstCase sends n events to stream s as fast as the nodes accept them
 // and waits for every delivery: throughput, fanout and postgres.
@@ -33,15 +42,17 @@ func (r *runner) burstCase(name, caseName string, nodes []node, s *stream, n int
 	if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
 		return Row{}, err
 	}
+	m, err := r.startMeter(nodes)
+	if err != nil {
+		return Row{}, err
+	}
 	stop := r.watch(name, s)
-	m := startMeter(nodes)
 	start := time.Now()
 	burst(r.ctx, clientsOf(nodes), s, n, r.sz.concurrency)
-	err := r.waitDelivered(s)
+	err = r.waitDelivered(s)
 	stop()
 	row := r.row(caseName, s, start, true)
-	m.fill(&row)
-	return row, err
+	return row, errors.Join(err, m.fill(&row))
 }
 
 func (r *runner) throughput(sc *Scenario) error {
@@ -69,14 +80,17 @@ func (r *runner) latency(sc *Scenario) error {
 	if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
 		return err
 	}
+	m, err := r.startMeter(nodes)
+	if err != nil {
+		return err
+	}
 	stop := r.watch(sc.Name, s)
-	m := startMeter(nodes)
 	start := time.Now()
 	paced(r.ctx, clientsOf(nodes), s, r.sz.rate, r.sz.duration, r.sz.concurrency)
 	err = r.waitDelivered(s)
 	stop()
 	row := r.row(fmt.Sprintf("%d/s", r.sz.rate), s, start, false)
-	m.fill(&row)
+	err = errors.Join(err, m.fill(&row))
 	sc.Rows = append(sc.Rows, row)
 	errorNotes(sc, s)
 	return err
@@ -108,16 +122,19 @@ func (r *runner) slowEndpoint(sc *Scenario) error {
 	if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
 		return err
 	}
+	m, err := r.startMeter(nodes)
+	if err != nil {
+		return err
+	}
 	stop := r.watch(sc.Name, s)
-	m := startMeter(nodes)
 	start := time.Now()
 	paced(r.ctx, clientsOf(nodes), s, r.sz.rate, r.sz.duration, r.sz.concurrency)
 	err = r.waitDelivered(s)
 	stop()
 	healthy := r.row("9 healthy endpoints", s, start, false)
-	m.fill(&healthy)
 	slow := Row{Case: "slow endpoint", Endpoints: 1, Events: s.sent.Load(), Deliveries: s.slowHits.Load(),
-		DeliveriesExpected: s.sent.Load(), ServerCPU: healthy.ServerCPU, ServerRSS: healthy.ServerRSS, BenchCPU: healthy.BenchCPU}
+		DeliveriesExpected: s.sent.Load()}
+	err = errors.Join(err, m.fill(&healthy, &slow))
 	sc.Rows = append(sc.Rows, healthy, slow)
 	sc.Notes = append(sc.Notes, fmt.Sprintf("the slow endpoint (answers after %s) got %d of %d requests by the time the healthy ones had all theirs; it is not waited for, so its row counts no errors",
 		slowDelay, slow.Deliveries, slow.Events))
@@ -141,8 +158,11 @@ func (r *runner) noisyNeighbour(sc *Scenario) error {
 			return err
 		}
 	}
+	m, err := r.startMeter(nodes)
+	if err != nil {
+		return err
+	}
 	stop := r.watch(sc.Name, noisy, quiet)
-	m := startMeter(nodes)
 	start := time.Now()
 	var wg sync.WaitGroup
 	wg.Go(func() { burst(r.ctx, clientsOf(nodes), noisy, noisy.capacity, r.sz.concurrency) })
@@ -152,16 +172,23 @@ func (r *runner) noisyNeighbour(sc *Scenario) error {
 	stop()
 	q := r.row(fmt.Sprintf("app B, %d/s", rate), quiet, start, false)
 	n := r.row("app A, burst", noisy, start, true)
-	m.fill(&q)
-	m.fill(&n)
+	err = errors.Join(err, m.fill(&q, &n))
 	sc.Rows = append(sc.Rows, q, n)
-	sc.Notes = append(sc.Notes, "server and bench CPU are the scenario's, on both rows")
+	if r.cfg.Instructions {
+		sc.Notes = append(sc.Notes, "server and bench CPU and server instructions are the scenario's, on both rows; instr/delivery divides them by the deliveries of both")
+	} else {
+		sc.Notes = append(sc.Notes, "server and bench CPU are the scenario's, on both rows")
+	}
 	errorNotes(sc, noisy, quiet)
 	return err
 }
 
 func (r *runner) backlog(sc *Scenario) error {
-	nodes, err := r.startNodes(1, serverOptions{extra: []string{"--retry-schedule", backlogSchedule}})
+	retries := backlogRetries
+	if r.cfg.Instructions {
+		retries = backlogRetriesCallgrind
+	}
+	nodes, err := r.startNodes(1, serverOptions{extra: []string{"--retry-schedule", backlogSchedule(retries)}})
 	if err != nil {
 		return err
 	}
@@ -173,17 +200,24 @@ func (r *runner) backlog(sc *Scenario) error {
 	if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
 		return err
 	}
+	m, err := r.startMeter(nodes)
+	if err != nil {
+		return err
+	}
 	stop := r.watch(sc.Name, s)
 	defer stop()
-	m := startMeter(nodes)
 	start := time.Now()
 	burst(r.ctx, clientsOf(nodes), s, per, r.sz.concurrency)
 	pile := Row{Case: "pile-up (503)", Endpoints: eps, Events: s.sent.Load(), EventsPerSec: perSec(s.sent.Load(), s.lastAccept().Sub(start)),
 		Errors: s.errors.Load()}
-	m.fill(&pile)
+	if err := m.fill(&pile); err != nil {
+		return err
+	}
 	refused := s.refused.Load()
 
-	m = startMeter(nodes)
+	if m, err = r.startMeter(nodes); err != nil {
+		return err
+	}
 	up := time.Now()
 	s.down.Store(false)
 	err = r.waitDelivered(s)
@@ -194,11 +228,11 @@ func (r *runner) backlog(sc *Scenario) error {
 		drain.DeliveriesPerSec = perSec(got, s.lastArrival().Sub(up))
 	}
 	drain.Ratio = ratio(drain.DeliveriesPerSec, r.ceiling)
-	m.fill(&drain)
+	err = errors.Join(err, m.fill(&drain))
 	sc.Rows = append(sc.Rows, pile, drain)
 	sc.Notes = append(sc.Notes,
 		fmt.Sprintf("server rss of the pile-up row is its peak while the receivers were down; %d requests were answered 503 then", refused),
-		fmt.Sprintf("retry schedule %d × 1s; latency is left out: it would measure the outage", strings.Count(backlogSchedule, ",")+1))
+		fmt.Sprintf("retry schedule %d × 1s; latency is left out: it would measure the outage", retries))
 	errorNotes(sc, s)
 	return err
 }

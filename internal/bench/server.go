@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,22 +36,32 @@ type server struct {
 	done    chan struct{}
 	mu      sync.Mutex
 	logs    []string // the last lines of its stderr, for error messages
+	// cgDir holds callgrind's dumps and vgdb's pipes when the server runs
+	// under callgrind (--instructions); empty otherwise.
+	cgDir    string
+	lastDump int // the number of the last dump read
 }
 
 // serverOptions are the settings that differ between scenarios.
 type serverOptions struct {
+	exe         string // the herald binary: the bench's own, or --server
+	callgrind   bool   // run it under valgrind's callgrind (--instructions)
 	databaseURL string
 	token       string
 	extra       []string
 }
 
-// startServer starts the same binary as `serve` on a free port of
-// 127.0.0.1 with a fresh data dir, and waits until /readyz answers.
+// Waits for a server, and for its next delivery, before the bench gives
+// up. Under callgrind the server runs 20-50 times slower, so they are
+// longer there.
+const (
+	readyWait          = 30 * time.Second
+	readyWaitCallgrind = 5 * time.Minute
+)
+
+// startServer starts o.exe as `serve` on a free port of 127.0.0.1 with a
+// fresh data dir, and waits until /readyz answers.
 func startServer(ctx context.Context, o serverOptions) (*server, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find the herald binary: %w", err)
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -77,26 +88,43 @@ func startServer(ctx context.Context, o serverOptions) (*server, error) {
 		args = append(args, "--database-url", o.databaseURL, "--encryption-key", benchKey)
 	}
 	args = append(args, o.extra...)
-	cmd := exec.Command(exe, args...)
+	s := &server{url: "http://127.0.0.1:" + strconv.Itoa(port), token: o.token, dataDir: dir, done: make(chan struct{})}
+	wait := readyWait
+	cmd := exec.Command(o.exe, args...)
+	if o.callgrind {
+		if s.cgDir, err = os.MkdirTemp("", "herald-bench-callgrind-"); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		cmd = exec.Command("valgrind", append([]string{"-q", "--tool=callgrind", "--vgdb=yes",
+			"--vgdb-prefix=" + s.vgdbPrefix(), "--callgrind-out-file=" + filepath.Join(s.cgDir, "callgrind.out"),
+			o.exe}, args...)...)
+		wait = readyWaitCallgrind
+	}
+	s.cmd = cmd
 	// The child takes its settings from these flags only: a HERALD_*
 	// variable of the caller's (a database URL, say) must not change
 	// what is measured.
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "HERALD_") {
+		if !strings.HasPrefix(kv, "HERALD_") && !(o.callgrind && strings.HasPrefix(kv, "GODEBUG=")) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	if o.callgrind {
+		// Callgrind fails an assertion on the SIGURG signals with which
+		// Go preempts goroutines asynchronously.
+		cmd.Env = append(cmd.Env, "GODEBUG=asyncpreemptoff=1")
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		os.RemoveAll(dir)
+		s.removeDirs()
 		return nil, err
 	}
 	cmd.Stdout = nil
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
+		s.removeDirs()
 		return nil, fmt.Errorf("start herald serve: %w", err)
 	}
-	s := &server{cmd: cmd, url: "http://127.0.0.1:" + strconv.Itoa(port), token: o.token, dataDir: dir, done: make(chan struct{})}
 	logsDone := make(chan struct{})
 	go func() {
 		defer close(logsDone)
@@ -113,7 +141,7 @@ func startServer(ctx context.Context, o serverOptions) (*server, error) {
 	}()
 	go func() { <-logsDone; _ = cmd.Wait(); close(s.done) }()
 
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/readyz", nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -134,7 +162,7 @@ func startServer(ctx context.Context, o serverOptions) (*server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("herald serve was not ready within 30s:\n%s", s.lastLog())
+			return nil, fmt.Errorf("herald serve was not ready within %s:\n%s", wait, s.lastLog())
 		}
 	}
 }
@@ -152,11 +180,18 @@ func (s *server) lastLog() string {
 }
 
 // stop sends SIGTERM, then SIGKILL if the server is still there after a
-// few seconds, and removes its data dir.
+// few seconds, and removes its data dir. Under callgrind it sends SIGKILL
+// at once: callgrind crashes on a SIGTERM, and the counts were read
+// already.
 func (s *server) stop() {
 	select {
 	case <-s.done:
 	default:
+		if s.cgDir != "" {
+			_ = s.cmd.Process.Kill()
+			<-s.done
+			break
+		}
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-s.done:
@@ -165,7 +200,133 @@ func (s *server) stop() {
 			<-s.done
 		}
 	}
+	s.removeDirs()
+}
+
+func (s *server) removeDirs() {
 	os.RemoveAll(s.dataDir)
+	if s.cgDir != "" {
+		os.RemoveAll(s.cgDir)
+	}
+}
+
+// vgdbPrefix puts vgdb's pipes in the callgrind dir: a server killed with
+// SIGKILL leaves them behind, and there they go with the dir.
+func (s *server) vgdbPrefix() string { return filepath.Join(s.cgDir, "vgdb") }
+
+// zeroInstructions resets callgrind's counters, so that the next dump
+// counts from here: the start-up and the set-up are left out. Without
+// callgrind it does nothing.
+func (s *server) zeroInstructions(ctx context.Context) error {
+	if s.cgDir == "" {
+		return nil
+	}
+	return s.callgrindControl(ctx, "--zero")
+}
+
+// instructions dumps callgrind's counters and returns the instructions the
+// server executed since they were last zeroed or dumped (a dump resets
+// them). Without callgrind it returns 0.
+func (s *server) instructions(ctx context.Context) (int64, error) {
+	if s.cgDir == "" {
+		return 0, nil
+	}
+	if err := s.callgrindControl(ctx, "--dump"); err != nil {
+		return 0, err
+	}
+	// Callgrind numbers its dumps callgrind.out.1, .2, …; the new one is
+	// the highest.
+	entries, err := os.ReadDir(s.cgDir)
+	if err != nil {
+		return 0, err
+	}
+	newest := 0
+	for _, e := range entries {
+		if n, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "callgrind.out.")); err == nil && n > newest {
+			newest = n
+		}
+	}
+	if newest <= s.lastDump {
+		return 0, fmt.Errorf("callgrind wrote no dump in %s", s.cgDir)
+	}
+	s.lastDump = newest
+	path := filepath.Join(s.cgDir, "callgrind.out."+strconv.Itoa(newest))
+	n, err := dumpTotal(path)
+	// A dump holds the whole call graph, megabytes for a long run: only
+	// its total is wanted.
+	os.Remove(path)
+	return n, err
+}
+
+// callgrindControl sends one command to the server's callgrind and waits
+// for its answer.
+func (s *server) callgrindControl(ctx context.Context, command string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "callgrind_control", "--vgdb-prefix="+s.vgdbPrefix(), command,
+		strconv.Itoa(s.cmd.Process.Pid)).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("OK.")) {
+		return fmt.Errorf("callgrind_control %s: %v: %s", command, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// dumpTotal reads the instruction count of a callgrind dump: its
+// "totals:" line (events default to Ir, instructions read), else its
+// "summary:" line.
+func dumpTotal(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var total string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "totals:"); ok {
+			total = rest
+		} else if rest, ok := strings.CutPrefix(sc.Text(), "summary:"); ok && total == "" {
+			total = rest
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	f0, _, _ := strings.Cut(strings.TrimSpace(total), " ")
+	n, err := strconv.ParseInt(f0, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: no instruction total", filepath.Base(path))
+	}
+	return n, nil
+}
+
+// probeServer checks, before any scenario, that exe (--server) is a
+// herald whose serve takes the flags the selected scenarios pass, and returns
+// its version: a binary that is not would otherwise fail each scenario
+// with a page of usage.
+func probeServer(ctx context.Context, exe string, sel map[string]bool) (version string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	flags := []string{"--addr", "--data-dir", "--admin-token", "--shutdown-timeout", "--allow-private-destinations", "--api-rate-limit"}
+	if sel[Backlog] {
+		flags = append(flags, "--retry-schedule")
+	}
+	if sel[Postgres] {
+		flags = append(flags, "--database-url", "--encryption-key")
+	}
+	help, _ := exec.CommandContext(ctx, exe, "serve", "--help").CombinedOutput()
+	for _, flag := range flags {
+		if !bytes.Contains(help, []byte(flag)) {
+			return "", fmt.Errorf("--server %s: its serve does not take %s; it must be a herald build whose serve takes the flags the bench passes", exe, flag)
+		}
+	}
+	out, _ := exec.CommandContext(ctx, exe, "version").Output()
+	version = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "herald"))
+	if version == "" {
+		version = "unknown"
+	}
+	return version, nil
 }
 
 // cpuSeconds is the server's user plus system CPU time so far.
