@@ -60,6 +60,7 @@ type Store interface {
 	DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 	DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error)
 	DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error)
+	UsageCharge(ctx context.Context, appID string, n int, at time.Time) error
 	BulkJobUpdate(ctx context.Context, j *herald.BulkJob) error
 	EndpointGet(ctx context.Context, appID, id string) (*herald.Endpoint, error)
 	EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error
