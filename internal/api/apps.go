@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -43,8 +44,9 @@ type appInput struct {
 	TemplateSyntax           *string `json:"template_syntax"`
 }
 
-// applySettings validates and copies the app's settings.
-func (in *appInput) applySettings(a *herald.App) *Error {
+// applySettings validates and copies the app's settings, its delivery
+// overrides within the ceilings c.
+func (in *appInput) applySettings(a *herald.App, c herald.TenantCeilings) *Error {
 	if in.MaxEndpointsPerEventType != nil {
 		if *in.MaxEndpointsPerEventType < 0 {
 			return errInvalid("max_endpoints_per_event_type", "max_endpoints_per_event_type must be 0 (no limit) or more")
@@ -81,14 +83,21 @@ func (in *appInput) applySettings(a *herald.App) *Error {
 		}
 		a.MonthlyDeliveryQuota = *in.MonthlyDeliveryQuota
 	}
-	return applyDelivery(&a.RetrySchedule, &a.TimeoutMS, &a.MaxInFlight, in.RetrySchedule, in.TimeoutMS, in.MaxInFlight)
+	return applyDelivery(c, &a.RetrySchedule, &a.TimeoutMS, &a.MaxInFlight, in.RetrySchedule, in.TimeoutMS, in.MaxInFlight)
 }
 
 // applyDelivery validates and copies delivery overrides (of an app or an
-// endpoint); "" and 0 clear one, so that the level above applies again.
-func applyDelivery(schedule *string, timeoutMS, maxInFlight *int, inSchedule *string, inTimeout, inMax *int) *Error {
+// endpoint) within the operator's ceilings c; "" and 0 clear one, so that
+// the level above applies again. Only the values given are checked: one
+// saved before a ceiling was lowered does not block other changes (it is
+// held to the ceiling where it is used).
+func applyDelivery(c herald.TenantCeilings, schedule *string, timeoutMS, maxInFlight *int, inSchedule *string, inTimeout, inMax *int) *Error {
 	if inSchedule != nil && strings.TrimSpace(*inSchedule) != "" {
-		if _, err := delivery.ParseSchedule(*inSchedule); err != nil {
+		waits, err := delivery.ParseSchedule(*inSchedule)
+		if err == nil {
+			err = delivery.CheckSchedule(waits, c)
+		}
+		if err != nil {
 			return errInvalid("retry_schedule", "retry_schedule: %s", err.Error())
 		}
 	}
@@ -96,14 +105,23 @@ func applyDelivery(schedule *string, timeoutMS, maxInFlight *int, inSchedule *st
 		*schedule = strings.TrimSpace(*inSchedule)
 	}
 	if inTimeout != nil {
-		if *inTimeout < 0 || *inTimeout > maxTimeoutMS {
-			return errInvalid("timeout_ms", "timeout_ms must be from 1 to %d, or 0 to inherit it", maxTimeoutMS)
+		limit, why := maxTimeoutMS, ""
+		if c.TimeoutMS > 0 {
+			limit = c.TimeoutMS
+			why = fmt.Sprintf(" (%s, the most this installation allows: --max-tenant-timeout)", time.Duration(limit)*time.Millisecond)
+		}
+		if *inTimeout < 0 || *inTimeout > limit {
+			return errInvalid("timeout_ms", "timeout_ms must be from 1 to %d%s, or 0 to inherit it", limit, why)
 		}
 		*timeoutMS = *inTimeout
 	}
 	if inMax != nil {
-		if *inMax < 0 || *inMax > maxInFlightLimit {
-			return errInvalid("max_in_flight", "max_in_flight must be from 1 to %d, or 0 to inherit it", maxInFlightLimit)
+		limit, why := maxInFlightLimit, ""
+		if c.MaxInFlight > 0 {
+			limit, why = c.MaxInFlight, " (the most this installation allows: --max-tenant-in-flight)"
+		}
+		if *inMax < 0 || *inMax > limit {
+			return errInvalid("max_in_flight", "max_in_flight must be from 1 to %d%s, or 0 to inherit it", limit, why)
 		}
 		*maxInFlight = *inMax
 	}
@@ -125,7 +143,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) *Error {
 		return e
 	}
 	a := &herald.App{ID: herald.NewID(herald.PrefixApp), Name: *in.Name}
-	if e := in.applySettings(a); e != nil {
+	if e := in.applySettings(a, s.o.Ceilings); e != nil {
 		return e
 	}
 	if e := s.checkDestination("operational_webhook_url", a.OperationalWebhookURL); e != nil {
@@ -240,7 +258,7 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 		}
 		a.UID = *in.UID
 	}
-	if e := in.applySettings(a); e != nil {
+	if e := in.applySettings(a, s.o.Ceilings); e != nil {
 		return e
 	}
 	if e := s.checkDestination("operational_webhook_url", a.OperationalWebhookURL); e != nil {
