@@ -246,6 +246,9 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
 		return e
 	}
+	if e := operatorOwned(r, a, &in); e != nil {
+		return e
+	}
 	if in.Name != nil {
 		if e := validateName("name", *in.Name); e != nil {
 			return e
@@ -280,6 +283,31 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	s.audit(r, a.ID, "app.update", a.ID, in)
 	writeJSON(w, http.StatusOK, viewApp(a))
+	return nil
+}
+
+// operatorOwned refuses a change, by anyone but an admin, of the app
+// settings that are the operator's: the product's handle for the customer
+// (uid) and the limits the customer lives under. An app-scoped key is the
+// customer's own, so it must not lift them. A value sent unchanged passes,
+// so that a client may send back the app it read.
+func operatorOwned(r *http.Request, a *herald.App, in *appInput) *Error {
+	if principalOf(r).admin {
+		return nil
+	}
+	for _, f := range []struct {
+		name    string
+		changed bool
+	}{
+		{"uid", in.UID != nil && *in.UID != a.UID},
+		{"monthly_delivery_quota", in.MonthlyDeliveryQuota != nil && *in.MonthlyDeliveryQuota != a.MonthlyDeliveryQuota},
+		{"max_endpoints_per_event_type", in.MaxEndpointsPerEventType != nil && *in.MaxEndpointsPerEventType != a.MaxEndpointsPerEventType},
+	} {
+		if f.changed {
+			return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: f.name,
+				Message: f.name + " is set by the operator: changing it needs the admin token or an admin-scoped API key"}
+		}
+	}
 	return nil
 }
 
