@@ -104,14 +104,19 @@ func (q *Quotas) Take(k UsageKey, n int64) error {
 
 // TakeEvent is Take for the n deliveries of an event, counted in the
 // month it was created; those of Herald's own events are counted without
-// a check (QuotaExempt).
-func (q *Quotas) TakeEvent(ev *herald.Event, n int) error {
+// a check (QuotaExempt). A refusal concerns that event alone: it is
+// returned apart from a failure (err), which ends the transaction.
+func (q *Quotas) TakeEvent(ev *herald.Event, n int) (refused *QuotaError, err error) {
 	k := UsageKey{AppID: ev.AppID, Month: UsageMonth(ev.CreatedAt)}
 	if QuotaExempt(ev.EventType) {
 		q.Count(k, int64(n))
-		return nil
+		return nil, nil
 	}
-	return q.Take(k, int64(n))
+	err = q.Take(k, int64(n))
+	if errors.As(err, &refused) {
+		return refused, nil
+	}
+	return nil, err
 }
 
 // Count counts n deliveries of the app in month k.Month without checking

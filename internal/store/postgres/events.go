@@ -181,20 +181,13 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				continue
 			}
 
-			// Routed before it is written, so that the routing Route
-			// records on the event is stored with it.
-			targets := route(&ev, endpoints[in.AppID])
-			if err := quotas.TakeEvent(&ev, len(targets)); err != nil {
-				var qe *store.QuotaError
-				if !errors.As(err, &qe) {
-					return fmt.Errorf("enqueue: %w", err)
-				}
-				res.Err = err
-				continue
-			}
-			routing, err := store.RoutingJSON(ev.Routing)
+			targets, routing, refused, err := store.RouteEvent(route, quotas.Quotas, &ev, endpoints[in.AppID])
 			if err != nil {
-				return fmt.Errorf("enqueue: event %q: routing: %w", ev.ID, err)
+				return fmt.Errorf("enqueue: event %q: %w", ev.ID, err)
+			}
+			if refused != nil {
+				res.Err = refused
+				continue
 			}
 			evIDs = append(evIDs, ev.ID)
 			evApps = append(evApps, ev.AppID)
