@@ -5,13 +5,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/outbound"
 )
 
 // A retry schedule saved before the operator lowered the ceilings (here
@@ -72,21 +70,8 @@ func TestEngineHoldsInFlightToCeiling(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				gate := make(chan struct{})
-				var mu sync.Mutex
-				cur, peak := 0, 0
-				r := startEngine(t, Options{Workers: 16, MaxInFlightPerEndpoint: 4, Ceilings: herald.TenantCeilings{MaxInFlight: 2}},
-					func(context.Context, int, *outbound.Delivery) outbound.Outcome {
-						mu.Lock()
-						cur++
-						peak = max(peak, cur)
-						mu.Unlock()
-						<-gate
-						mu.Lock()
-						cur--
-						mu.Unlock()
-						return answer(http.StatusOK)
-					})
+				gate := newHoldGate()
+				r := startEngine(t, Options{Workers: 16, MaxInFlightPerEndpoint: 4, Ceilings: herald.TenantCeilings{MaxInFlight: 2}}, gate.answer)
 				r.app.MaxInFlight = c.app
 				if err := r.db.AppUpdate(context.Background(), r.app); err != nil {
 					t.Fatal(err)
@@ -95,10 +80,10 @@ func TestEngineHoldsInFlightToCeiling(t *testing.T) {
 				r.enqueue(10)
 				synctest.Wait()
 				first := len(r.sent())
-				close(gate)
+				close(gate.open)
 				synctest.Wait()
-				if n := len(r.sent()); first != c.want || n != 10 || peak != c.want {
-					t.Fatalf("%d requests in flight at first, %d sent of 10, at most %d at once; want %d at once", first, n, peak, c.want)
+				if n := len(r.sent()); first != c.want || n != 10 || gate.most() != c.want {
+					t.Fatalf("%d requests in flight at first, %d sent of 10, at most %d at once; want %d at once", first, n, gate.most(), c.want)
 				}
 			})
 		})
