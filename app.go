@@ -7,7 +7,8 @@ import "time"
 type App struct {
 	ID string `json:"id"`
 	// UID is the product's own identifier for the app; API paths accept it
-	// in place of ID so the product need not store Herald's ids.
+	// in place of ID so the product need not store Herald's ids. Only an
+	// admin changes it: it is the product's handle, not the customer's.
 	UID  string `json:"uid"`
 	Name string `json:"name"`
 	// AppSettings appear inline in the app's JSON.
@@ -17,7 +18,9 @@ type App struct {
 }
 
 // AppSettings are an app's own limits and delivery defaults. Zero values
-// mean the installation's. The stores keep them as one JSON document.
+// mean the installation's. The stores keep them as one JSON document. The
+// limits (MaxEndpointsPerEventType, MonthlyDeliveryQuota) are the
+// operator's: an app-scoped key cannot change them.
 type AppSettings struct {
 	// MaxEndpointsPerEventType caps how many endpoints may subscribe to
 	// one event type (immdio allows 3); 0 means no limit.
@@ -26,7 +29,8 @@ type AppSettings struct {
 	// endpoints (herald.endpoint.disabled, herald.endpoint.recovered).
 	OperationalWebhookURL string `json:"operational_webhook_url"`
 	// RetrySchedule, TimeoutMS and MaxInFlight override the
-	// installation's delivery settings for the app's endpoints.
+	// installation's delivery settings for the app's endpoints, within
+	// the operator's TenantCeilings.
 	RetrySchedule string `json:"retry_schedule"`
 	TimeoutMS     int    `json:"timeout_ms"`
 	MaxInFlight   int    `json:"max_in_flight"`
@@ -36,8 +40,9 @@ type AppSettings struct {
 	// TemplateSyntax is the default tag syntax of the app's endpoints:
 	// "braces" ({{path}}) or "hash" (#{path}).
 	TemplateSyntax string `json:"template_syntax"`
-	// MonthlyDeliveryQuota caps the deliveries the app's events may
-	// create in a calendar month (UTC); beyond it events are refused with
-	// 429. 0 means no quota. (KARTE's free plan: 1,000,000.)
+	// MonthlyDeliveryQuota caps the deliveries made for the app in a
+	// calendar month (UTC): created by events and manual sends, requeued
+	// by recoveries, sent again by resends; beyond it those calls are
+	// refused with 429. 0 means no quota. (KARTE's free plan: 1,000,000.)
 	MonthlyDeliveryQuota int64 `json:"monthly_delivery_quota"`
 }

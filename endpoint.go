@@ -164,29 +164,73 @@ type DeliverySettings struct {
 	MaxInFlight   int    `json:"max_in_flight"`
 }
 
+// TenantCeilings are the operator's bounds on the delivery settings an
+// app or endpoint sets for itself. The API refuses a value above them, and
+// whatever uses a setting applies them again, so that a value saved before
+// a ceiling was lowered never escapes it. The installation's own settings
+// are the operator's and are not bounded by them. A zero field bounds
+// nothing.
+type TenantCeilings struct {
+	// MaxInFlight caps max_in_flight; TimeoutMS caps timeout_ms.
+	MaxInFlight int
+	TimeoutMS   int
+	// MaxRetries caps the entries of a retry schedule; MinRetryDelay is
+	// the least wait of one.
+	MaxRetries    int
+	MinRetryDelay time.Duration
+}
+
+// Schedule returns a tenant's retry waits within the ceilings: entries
+// beyond MaxRetries are dropped, waits below MinRetryDelay raised to it.
+// The slice given is not changed.
+func (c TenantCeilings) Schedule(waits []time.Duration) []time.Duration {
+	if c.MaxRetries > 0 && len(waits) > c.MaxRetries {
+		waits = waits[:c.MaxRetries]
+	}
+	if c.MinRetryDelay <= 0 {
+		return waits
+	}
+	out := make([]time.Duration, len(waits))
+	for i, d := range waits {
+		out[i] = max(d, c.MinRetryDelay)
+	}
+	return out
+}
+
+// bound returns a tenant's value v within the ceiling max (0: none).
+func bound(v, max int) int {
+	if max > 0 && v > max {
+		return max
+	}
+	return v
+}
+
 // EffectiveDelivery returns the settings in force for an endpoint: its
-// own, else its app's (app may be nil), else the installation's.
-func EffectiveDelivery(ep *Endpoint, app *App, installation DeliverySettings) DeliverySettings {
+// own, else its app's (app may be nil), else the installation's. The
+// app's and the endpoint's in-flight cap and timeout are held to
+// ceilings; their retry schedule is returned as saved (whoever parses it
+// applies TenantCeilings.Schedule).
+func EffectiveDelivery(ep *Endpoint, app *App, installation DeliverySettings, ceilings TenantCeilings) DeliverySettings {
 	out := installation
 	if app != nil {
 		if app.RetrySchedule != "" {
 			out.RetrySchedule = app.RetrySchedule
 		}
 		if app.TimeoutMS > 0 {
-			out.TimeoutMS = app.TimeoutMS
+			out.TimeoutMS = bound(app.TimeoutMS, ceilings.TimeoutMS)
 		}
 		if app.MaxInFlight > 0 {
-			out.MaxInFlight = app.MaxInFlight
+			out.MaxInFlight = bound(app.MaxInFlight, ceilings.MaxInFlight)
 		}
 	}
 	if ep.RetrySchedule != "" {
 		out.RetrySchedule = ep.RetrySchedule
 	}
 	if ep.TimeoutMS > 0 {
-		out.TimeoutMS = ep.TimeoutMS
+		out.TimeoutMS = bound(ep.TimeoutMS, ceilings.TimeoutMS)
 	}
 	if ep.MaxInFlight > 0 {
-		out.MaxInFlight = ep.MaxInFlight
+		out.MaxInFlight = bound(ep.MaxInFlight, ceilings.MaxInFlight)
 	}
 	return out
 }

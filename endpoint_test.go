@@ -1,7 +1,9 @@
 package herald_test
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -54,13 +56,56 @@ func TestEffectiveDelivery(t *testing.T) {
 	app.RetrySchedule, app.MaxInFlight = "1m", 4
 	ep := &herald.Endpoint{TimeoutMS: 2000}
 	ep.MaxInFlight = 2
-	got := herald.EffectiveDelivery(ep, app, inst)
+	got := herald.EffectiveDelivery(ep, app, inst, herald.TenantCeilings{})
 	want := herald.DeliverySettings{RetrySchedule: "1m", TimeoutMS: 2000, MaxInFlight: 2}
 	if got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
-	if got := herald.EffectiveDelivery(&herald.Endpoint{}, nil, inst); got != inst {
+	if got := herald.EffectiveDelivery(&herald.Endpoint{}, nil, inst, herald.TenantCeilings{}); got != inst {
 		t.Fatalf("no overrides: %+v", got)
+	}
+}
+
+// A tenant's value saved above a ceiling is held to it wherever it comes
+// from; the installation's own are the operator's and stay as they are.
+func TestEffectiveDeliveryCeilings(t *testing.T) {
+	t.Parallel()
+	inst := herald.DeliverySettings{RetrySchedule: "5s", TimeoutMS: 120_000, MaxInFlight: 500}
+	c := herald.TenantCeilings{MaxInFlight: 64, TimeoutMS: 30_000}
+	if got := herald.EffectiveDelivery(&herald.Endpoint{}, &herald.App{}, inst, c); got != inst {
+		t.Fatalf("the installation's settings: %+v, want %+v as set", got, inst)
+	}
+	app := &herald.App{}
+	app.TimeoutMS, app.MaxInFlight = 120_000, 1000
+	want := herald.DeliverySettings{RetrySchedule: "5s", TimeoutMS: 30_000, MaxInFlight: 64}
+	if got := herald.EffectiveDelivery(&herald.Endpoint{}, app, inst, c); got != want {
+		t.Fatalf("the app's: %+v, want %+v", got, want)
+	}
+	ep := &herald.Endpoint{TimeoutMS: 90_000}
+	ep.MaxInFlight = 100
+	if got := herald.EffectiveDelivery(ep, nil, inst, c); got != want {
+		t.Fatalf("the endpoint's: %+v, want %+v", got, want)
+	}
+	ep.TimeoutMS, ep.MaxInFlight = 2000, 3
+	if got := herald.EffectiveDelivery(ep, app, inst, c); got.TimeoutMS != 2000 || got.MaxInFlight != 3 {
+		t.Fatalf("values within the ceilings: %+v", got)
+	}
+}
+
+func TestCeilingsSchedule(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	c := herald.TenantCeilings{MaxRetries: 3, MinRetryDelay: time.Second}
+	in := []time.Duration{0, 100 * ms, 5 * time.Second, time.Second, 0}
+	got := c.Schedule(in)
+	if want := []time.Duration{time.Second, time.Second, 5 * time.Second}; !slices.Equal(got, want) {
+		t.Fatalf("schedule %v within %+v: %v, want %v", in, c, got, want)
+	}
+	if in[0] != 0 || in[1] != 100*ms {
+		t.Fatalf("the schedule given was changed: %v", in)
+	}
+	if got := (herald.TenantCeilings{}).Schedule(in); !slices.Equal(got, in) {
+		t.Fatalf("no ceilings: %v, want %v", got, in)
 	}
 }
 

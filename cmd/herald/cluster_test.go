@@ -88,9 +88,9 @@ func TestClusterSurvivesNodeKill(t *testing.T) {
 	}
 	// Short leases, so that the killed node's work is taken over quickly.
 	nodes := []*proc{
-		startNode(t, db, "--lease-duration", "3s", "--request-timeout", "1s"),
-		startNode(t, db, "--lease-duration", "3s", "--request-timeout", "1s"),
-		startNode(t, db, "--lease-duration", "3s", "--request-timeout", "1s"),
+		startNode(t, db, "--lease-duration", "3s", "--request-timeout", "1s", "--max-tenant-timeout", "1s"),
+		startNode(t, db, "--lease-duration", "3s", "--request-timeout", "1s", "--max-tenant-timeout", "1s"),
+		startNode(t, db, "--lease-duration", "3s", "--request-timeout", "1s", "--max-tenant-timeout", "1s"),
 	}
 	n0 := nodes[0]
 	n0.mustCall(t, "POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, 201)

@@ -158,7 +158,7 @@ func TestCrashLosesNothing(t *testing.T) {
 
 	dataDir := t.TempDir()
 	schedule := "--retry-schedule=200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms"
-	h := startHerald(t, dataDir, schedule, "--max-in-flight=4")
+	h := startHerald(t, dataDir, schedule, "--min-retry-delay=200ms", "--max-in-flight=4")
 	h.mustCall(t, "POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, 201)
 	h.mustCall(t, "POST", "/v1/event-types", map[string]any{"name": "lead.created"}, 201)
 	h.mustCall(t, "POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL}, 201)
@@ -219,7 +219,7 @@ func TestCrashLosesNothing(t *testing.T) {
 		t.Fatalf("only %d of %d accepted events were pending at the kill; the test proves little", total-atKill, total)
 	}
 
-	h2 := startHerald(t, dataDir, schedule)
+	h2 := startHerald(t, dataDir, schedule, "--min-retry-delay=200ms")
 	deadline = time.Now().Add(60 * time.Second)
 	for {
 		mu.Lock()

@@ -95,6 +95,10 @@ type Options struct {
 	// Defaults are the installation's delivery settings, shown as the
 	// effective ones where neither app nor endpoint overrides them.
 	Defaults herald.DeliverySettings
+	// Ceilings bound the delivery settings apps and endpoints set for
+	// themselves: a value above one is refused (422); a zero field falls
+	// back to the API's own input limits.
+	Ceilings herald.TenantCeilings
 	// Metrics serves GET /metrics when set; MetricsToken, when set, is
 	// the bearer token it requires.
 	Metrics      http.Handler

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -43,8 +44,9 @@ type appInput struct {
 	TemplateSyntax           *string `json:"template_syntax"`
 }
 
-// applySettings validates and copies the app's settings.
-func (in *appInput) applySettings(a *herald.App) *Error {
+// applySettings validates and copies the app's settings, its delivery
+// overrides within the ceilings c.
+func (in *appInput) applySettings(a *herald.App, c herald.TenantCeilings) *Error {
 	if in.MaxEndpointsPerEventType != nil {
 		if *in.MaxEndpointsPerEventType < 0 {
 			return errInvalid("max_endpoints_per_event_type", "max_endpoints_per_event_type must be 0 (no limit) or more")
@@ -81,14 +83,21 @@ func (in *appInput) applySettings(a *herald.App) *Error {
 		}
 		a.MonthlyDeliveryQuota = *in.MonthlyDeliveryQuota
 	}
-	return applyDelivery(&a.RetrySchedule, &a.TimeoutMS, &a.MaxInFlight, in.RetrySchedule, in.TimeoutMS, in.MaxInFlight)
+	return applyDelivery(c, &a.RetrySchedule, &a.TimeoutMS, &a.MaxInFlight, in.RetrySchedule, in.TimeoutMS, in.MaxInFlight)
 }
 
 // applyDelivery validates and copies delivery overrides (of an app or an
-// endpoint); "" and 0 clear one, so that the level above applies again.
-func applyDelivery(schedule *string, timeoutMS, maxInFlight *int, inSchedule *string, inTimeout, inMax *int) *Error {
+// endpoint) within the operator's ceilings c; "" and 0 clear one, so that
+// the level above applies again. Only the values given are checked: one
+// saved before a ceiling was lowered does not block other changes (it is
+// held to the ceiling where it is used).
+func applyDelivery(c herald.TenantCeilings, schedule *string, timeoutMS, maxInFlight *int, inSchedule *string, inTimeout, inMax *int) *Error {
 	if inSchedule != nil && strings.TrimSpace(*inSchedule) != "" {
-		if _, err := delivery.ParseSchedule(*inSchedule); err != nil {
+		waits, err := delivery.ParseSchedule(*inSchedule)
+		if err == nil {
+			err = delivery.CheckSchedule(waits, c)
+		}
+		if err != nil {
 			return errInvalid("retry_schedule", "retry_schedule: %s", err.Error())
 		}
 	}
@@ -96,14 +105,23 @@ func applyDelivery(schedule *string, timeoutMS, maxInFlight *int, inSchedule *st
 		*schedule = strings.TrimSpace(*inSchedule)
 	}
 	if inTimeout != nil {
-		if *inTimeout < 0 || *inTimeout > maxTimeoutMS {
-			return errInvalid("timeout_ms", "timeout_ms must be from 1 to %d, or 0 to inherit it", maxTimeoutMS)
+		limit, why := maxTimeoutMS, ""
+		if c.TimeoutMS > 0 {
+			limit = c.TimeoutMS
+			why = fmt.Sprintf(" (%s, the most this installation allows: --max-tenant-timeout)", time.Duration(limit)*time.Millisecond)
+		}
+		if *inTimeout < 0 || *inTimeout > limit {
+			return errInvalid("timeout_ms", "timeout_ms must be from 1 to %d%s, or 0 to inherit it", limit, why)
 		}
 		*timeoutMS = *inTimeout
 	}
 	if inMax != nil {
-		if *inMax < 0 || *inMax > maxInFlightLimit {
-			return errInvalid("max_in_flight", "max_in_flight must be from 1 to %d, or 0 to inherit it", maxInFlightLimit)
+		limit, why := maxInFlightLimit, ""
+		if c.MaxInFlight > 0 {
+			limit, why = c.MaxInFlight, " (the most this installation allows: --max-tenant-in-flight)"
+		}
+		if *inMax < 0 || *inMax > limit {
+			return errInvalid("max_in_flight", "max_in_flight must be from 1 to %d%s, or 0 to inherit it", limit, why)
 		}
 		*maxInFlight = *inMax
 	}
@@ -125,7 +143,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) *Error {
 		return e
 	}
 	a := &herald.App{ID: herald.NewID(herald.PrefixApp), Name: *in.Name}
-	if e := in.applySettings(a); e != nil {
+	if e := in.applySettings(a, s.o.Ceilings); e != nil {
 		return e
 	}
 	if e := s.checkDestination("operational_webhook_url", a.OperationalWebhookURL); e != nil {
@@ -228,6 +246,9 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
 		return e
 	}
+	if e := operatorOwned(r, a, &in); e != nil {
+		return e
+	}
 	if in.Name != nil {
 		if e := validateName("name", *in.Name); e != nil {
 			return e
@@ -240,7 +261,7 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 		}
 		a.UID = *in.UID
 	}
-	if e := in.applySettings(a); e != nil {
+	if e := in.applySettings(a, s.o.Ceilings); e != nil {
 		return e
 	}
 	if e := s.checkDestination("operational_webhook_url", a.OperationalWebhookURL); e != nil {
@@ -262,6 +283,31 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	s.audit(r, a.ID, "app.update", a.ID, in)
 	writeJSON(w, http.StatusOK, viewApp(a))
+	return nil
+}
+
+// operatorOwned refuses a change, by anyone but an admin, of the app
+// settings that are the operator's: the product's handle for the customer
+// (uid) and the limits the customer lives under. An app-scoped key is the
+// customer's own, so it must not lift them. A value sent unchanged passes,
+// so that a client may send back the app it read.
+func operatorOwned(r *http.Request, a *herald.App, in *appInput) *Error {
+	if principalOf(r).admin {
+		return nil
+	}
+	for _, f := range []struct {
+		name    string
+		changed bool
+	}{
+		{"uid", in.UID != nil && *in.UID != a.UID},
+		{"monthly_delivery_quota", in.MonthlyDeliveryQuota != nil && *in.MonthlyDeliveryQuota != a.MonthlyDeliveryQuota},
+		{"max_endpoints_per_event_type", in.MaxEndpointsPerEventType != nil && *in.MaxEndpointsPerEventType != a.MaxEndpointsPerEventType},
+	} {
+		if f.changed {
+			return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: f.name,
+				Message: f.name + " is set by the operator: changing it needs the admin token or an admin-scoped API key"}
+		}
+	}
 	return nil
 }
 

@@ -75,8 +75,9 @@ func readEndpointInput(w http.ResponseWriter, r *http.Request, limit int64) (end
 }
 
 // applyTo validates and copies the given fields onto ep, an endpoint of
-// app, whose settings (the tag syntax) the templates are checked with.
-func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App) *Error {
+// app, whose settings (the tag syntax) the templates are checked with;
+// its delivery overrides must be within the ceilings c.
+func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.TenantCeilings) *Error {
 	if in.URL != nil {
 		// Checked with the rest of the request shape in compile: a URL
 		// may hold template tags.
@@ -147,12 +148,6 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App) *Error {
 		}
 		ep.Secret = *in.Secret
 	}
-	if in.TimeoutMS != nil {
-		if *in.TimeoutMS < 0 || *in.TimeoutMS > maxTimeoutMS {
-			return errInvalid("timeout_ms", "timeout_ms must be from 1 to %d, or 0 to inherit it", maxTimeoutMS)
-		}
-		ep.TimeoutMS = *in.TimeoutMS
-	}
 	if in.Method != nil {
 		ep.Method = strings.ToUpper(*in.Method)
 	}
@@ -198,7 +193,7 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App) *Error {
 		}
 		ep.Filter = f
 	}
-	if e := applyDelivery(&ep.RetrySchedule, &ep.TimeoutMS, &ep.MaxInFlight, in.RetrySchedule, nil, in.MaxInFlight); e != nil {
+	if e := applyDelivery(c, &ep.RetrySchedule, &ep.TimeoutMS, &ep.MaxInFlight, in.RetrySchedule, in.TimeoutMS, in.MaxInFlight); e != nil {
 		return e
 	}
 	if in.SampleRate.set {

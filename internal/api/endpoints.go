@@ -3,8 +3,11 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -16,14 +19,36 @@ type endpointView struct {
 	*herald.Endpoint
 	Effective *shape.Effective `json:"effective,omitempty"`
 	// EffectiveDelivery: the retry schedule, timeout and in-flight cap in
-	// force, from the endpoint, its app or the installation.
+	// force, from the endpoint, its app or the installation, held to the
+	// operator's ceilings.
 	EffectiveDelivery herald.DeliverySettings `json:"effective_delivery"`
 }
 
 func (s *Server) viewEndpoint(ep *herald.Endpoint, app *herald.App) endpointView {
 	v := viewEndpoint(ep)
-	v.EffectiveDelivery = herald.EffectiveDelivery(ep, app, s.o.Defaults)
+	v.EffectiveDelivery = herald.EffectiveDelivery(ep, app, s.o.Defaults, s.o.Ceilings)
+	if sc := v.EffectiveDelivery.RetrySchedule; sc != s.o.Defaults.RetrySchedule {
+		v.EffectiveDelivery.RetrySchedule = heldSchedule(sc, s.o.Ceilings)
+	}
 	return v
+}
+
+// heldSchedule is a tenant's retry schedule as the engine uses it: as
+// saved, unless it was saved before a ceiling was lowered.
+func heldSchedule(schedule string, c herald.TenantCeilings) string {
+	waits, err := delivery.ParseSchedule(schedule)
+	if err != nil {
+		return schedule
+	}
+	held := c.Schedule(waits)
+	if slices.Equal(held, waits) {
+		return schedule
+	}
+	parts := make([]string, len(held))
+	for i, d := range held {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 func viewEndpoint(ep *herald.Endpoint) endpointView {
@@ -89,7 +114,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return e
 	}
 	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: a.ID, Enabled: true, EventTypes: []string{}}
-	if e := in.applyTo(ep, a); e != nil {
+	if e := in.applyTo(ep, a, s.o.Ceilings); e != nil {
 		return e
 	}
 	all := s.appEndpoints(r, a.ID)
@@ -176,7 +201,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	// An endpoint Herald disabled keeps its disabled_reason when it is
 	// enabled again, until it succeeds (herald.endpoint.recovered).
-	if e := in.applyTo(ep, a); e != nil {
+	if e := in.applyTo(ep, a, s.o.Ceilings); e != nil {
 		return e
 	}
 	if e := s.checkDestination("url", ep.URL); e != nil {

@@ -78,6 +78,9 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 		err = res.Err
 	}
 	if err != nil {
+		if qe, ok := asQuotaError(err); ok {
+			return s.quotaExceeded(w, qe)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound("app")
 		}

@@ -64,6 +64,7 @@ func (s *Server) payloadOrSample(r *http.Request, eventType string, payload json
 }
 
 // resendDelivery sends a delivery again now: POST .../deliveries/{id}/resend.
+// It counts toward the app's monthly delivery quota.
 func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
 	a, e := s.app(r)
 	if e != nil {
@@ -79,7 +80,15 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
 	if err != nil {
 		return storeError(err, "delivery (or its endpoint)")
 	}
+	if !j.Delivery.Test {
+		if e := s.checkQuota(w, r, a); e != nil {
+			return e
+		}
+	}
 	at, err := s.eng.Resend(r.Context(), j)
+	if qe, ok := asQuotaError(err); ok {
+		return s.quotaExceeded(w, qe)
+	}
 	if err != nil {
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error()}
 	}
@@ -98,9 +107,11 @@ type recoverInput struct {
 }
 
 // recoverEndpoint requeues an endpoint's deliveries in a background job:
-// POST .../endpoints/{id}/recover.
+// POST .../endpoints/{id}/recover. Each delivery requeued counts toward
+// the app's monthly delivery quota; an app out of quota is refused at
+// once, and a job that runs out of it stops (see delivery.Engine.Recover).
 func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) *Error {
-	ep, e := s.endpoint(r)
+	ep, a, e := s.endpointOfApp(r)
 	if e != nil {
 		return e
 	}
@@ -134,6 +145,9 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) *Error 
 		}
 		p.Status = st
 	}
+	if e := s.checkQuota(w, r, a); e != nil {
+		return e
+	}
 	job := &herald.BulkJob{ID: herald.NewID("job_"), AppID: ep.AppID, Kind: "recover", State: herald.JobRunning, CreatedAt: now, UpdatedAt: now}
 	if err := s.st.BulkJobCreate(r.Context(), job); err != nil {
 		return storeError(err, "job")
@@ -145,9 +159,10 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) *Error 
 }
 
 // sendEvents pushes chosen past events to one endpoint now:
-// POST .../endpoints/{id}/send.
+// POST .../endpoints/{id}/send. The deliveries count toward the app's
+// monthly delivery quota: all are created, or none.
 func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request) *Error {
-	ep, e := s.endpoint(r)
+	ep, a, e := s.endpointOfApp(r)
 	if e != nil {
 		return e
 	}
@@ -162,6 +177,9 @@ func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	if len(in.EventIDs) > maxSendEvents {
 		return errInvalid("event_ids", "event_ids may list at most %d events at once", maxSendEvents)
+	}
+	if e := s.checkQuota(w, r, a); e != nil {
+		return e
 	}
 	evs := make([]*herald.Event, 0, len(in.EventIDs))
 	seen := map[string]bool{}
@@ -180,6 +198,9 @@ func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request) *Error {
 		evs = append(evs, ev)
 	}
 	ds, err := s.eng.SendEvents(r.Context(), ep, evs)
+	if qe, ok := asQuotaError(err); ok {
+		return s.quotaExceeded(w, qe)
+	}
 	if err != nil {
 		return storeError(err, "delivery")
 	}

@@ -43,7 +43,7 @@ func (s *Server) previewNew(w http.ResponseWriter, r *http.Request) *Error {
 		return errRequired("endpoint")
 	}
 	ep := &herald.Endpoint{AppID: a.ID, Enabled: true, EventTypes: []string{}}
-	if e := in.Endpoint.applyTo(ep, a); e != nil {
+	if e := in.Endpoint.applyTo(ep, a, s.o.Ceilings); e != nil {
 		e.Field = "endpoint." + e.Field
 		return e
 	}

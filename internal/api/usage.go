@@ -1,12 +1,14 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // monthBounds returns the start of the calendar month (UTC) holding t and
@@ -17,9 +19,12 @@ func monthBounds(t time.Time) (start, next time.Time) {
 	return start, start.AddDate(0, 1, 0)
 }
 
-// checkQuota refuses an event once the app has used its monthly delivery
-// quota. The count is read at most once a second per app, so a burst may
-// pass the quota by what arrives within that second.
+// checkQuota refuses a call that would create deliveries (an event, a
+// send, a recovery, a resend) once the app has used its monthly delivery
+// quota. It is a cheap early refusal: the count is read at most once a
+// second per app. The authority is the store, which checks and counts in
+// the transaction that writes the deliveries (quotaExceeded answers its
+// refusals).
 func (s *Server) checkQuota(w http.ResponseWriter, r *http.Request, a *herald.App) *Error {
 	if a.MonthlyDeliveryQuota <= 0 {
 		return nil
@@ -37,11 +42,31 @@ func (s *Server) checkQuota(w http.ResponseWriter, r *http.Request, a *herald.Ap
 	if used < a.MonthlyDeliveryQuota {
 		return nil
 	}
+	return s.quotaExceeded(w, &store.QuotaError{AppID: a.ID, Month: store.UsageMonth(now), Quota: a.MonthlyDeliveryQuota, Used: used, Want: 1})
+}
+
+// quotaExceeded answers a call refused for the app's monthly delivery
+// quota: 429, with Retry-After until the month ends.
+func (s *Server) quotaExceeded(w http.ResponseWriter, qe *store.QuotaError) *Error {
+	now := s.o.Now().UTC()
 	_, next := monthBounds(now)
+	// The next calls of this app get the early refusal.
+	s.usage.Put(qe.AppID, qe.Used)
 	w.Header().Set("Retry-After", strconv.Itoa(int(next.Sub(now).Seconds())+1))
-	return &Error{Status: http.StatusTooManyRequests, Code: CodeQuotaExceeded,
-		Message: fmt.Sprintf("the app has used its monthly delivery quota of %d deliveries (%d used); it resets at %s",
-			a.MonthlyDeliveryQuota, used, next.Format(time.RFC3339))}
+	msg := fmt.Sprintf("the app has used its monthly delivery quota of %d deliveries (%d used); it resets at %s",
+		qe.Quota, qe.Used, next.Format(time.RFC3339))
+	if left := qe.Remaining(); left > 0 {
+		msg = fmt.Sprintf("this would use %d deliveries and the app has %d left of its monthly delivery quota of %d (%d used); it resets at %s",
+			qe.Want, left, qe.Quota, qe.Used, next.Format(time.RFC3339))
+	}
+	return &Error{Status: http.StatusTooManyRequests, Code: CodeQuotaExceeded, Message: msg}
+}
+
+// asQuotaError returns err's *store.QuotaError, if it is one.
+func asQuotaError(err error) (*store.QuotaError, bool) {
+	var qe *store.QuotaError
+	ok := errors.As(err, &qe)
+	return qe, ok
 }
 
 // getUsage answers GET /v1/apps/{app}/usage.

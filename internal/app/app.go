@@ -177,6 +177,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 			TimeoutMS:     int(cfg.RequestTimeout / time.Millisecond),
 			MaxInFlight:   cfg.MaxInFlight,
 		},
+		Ceilings:     ceilings(cfg),
 		Metrics:      a.metrics.Handler(),
 		MetricsToken: cfg.MetricsToken,
 		DisableAPI:   cfg.Role == "worker",
@@ -215,6 +216,9 @@ func parse(cfg *config.Serve) ([]time.Duration, netpolicy.Options, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, netpolicy.Options{}, err
 	}
+	if err := delivery.CheckSchedule(schedule, ceilings(cfg)); err != nil {
+		return nil, netpolicy.Options{}, fmt.Errorf("--retry-schedule: %w", err)
+	}
 	allow, err := netpolicy.ParseCIDRs(cfg.DestinationAllowCIDRs)
 	if err != nil {
 		return nil, netpolicy.Options{}, fmt.Errorf("--destination-allow-cidrs: %w", err)
@@ -224,6 +228,17 @@ func parse(cfg *config.Serve) ([]time.Duration, netpolicy.Options, error) {
 		return nil, netpolicy.Options{}, fmt.Errorf("--destination-deny-cidrs: %w", err)
 	}
 	return schedule, netpolicy.Options{AllowPrivate: cfg.AllowPrivateDestinations, Allow: allow, Deny: deny}, nil
+}
+
+// ceilings are the bounds the operator sets on what apps and endpoints
+// set for themselves.
+func ceilings(cfg *config.Serve) herald.TenantCeilings {
+	return herald.TenantCeilings{
+		MaxInFlight:   cfg.MaxTenantInFlight,
+		TimeoutMS:     int(cfg.MaxTenantTimeout / time.Millisecond),
+		MaxRetries:    cfg.MaxRetries,
+		MinRetryDelay: cfg.MinRetryDelay,
+	}
 }
 
 // newEngine builds the sender, which dials through the destination
@@ -238,7 +253,8 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 		MaxResponseBody: cfg.MaxResponseBody,
 		DialContext:     policy.DialContext(dialer.DialContext),
 	})
-	a.outbound = outbound.NewHTTP(a.sender, a.store, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat})
+	a.outbound = outbound.NewHTTP(a.sender, a.store, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat,
+		MaxTenantTimeout: cfg.MaxTenantTimeout})
 	o := delivery.Options{
 		Owner:                  a.node,
 		NoDelivery:             cfg.Role == "api",
@@ -248,6 +264,7 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 		Workers:                cfg.Workers,
 		MaxInFlightPerEndpoint: cfg.MaxInFlight,
 		Retry:                  delivery.RetryPolicy{Schedule: schedule, Jitter: 0.2, MaxRetryAfter: 24 * time.Hour},
+		Ceilings:               ceilings(cfg),
 		AutoDisableAfter:       cfg.AutoDisableAfter,
 		AutoDisableMinFailures: cfg.AutoDisableMinFailures,
 		Logger:                 a.log,

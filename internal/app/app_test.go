@@ -46,6 +46,11 @@ func TestNewRefusesBadSettings(t *testing.T) {
 		{func(c *config.Serve) { c.DestinationAllowCIDRs = "10.0.0.0/33" }, "--destination-allow-cidrs: "},
 		{func(c *config.Serve) { c.DestinationDenyCIDRs = "nope" }, "--destination-deny-cidrs: "},
 		{func(c *config.Serve) { c.Workers = 0 }, "--workers must be at least 1"},
+		// The installation's own schedule lives under the ceilings too.
+		{func(c *config.Serve) { c.RetrySchedule = strings.TrimSuffix(strings.Repeat("1s,", 31), ",") },
+			"--retry-schedule: 31 retries, more than the 30 this installation allows (--max-retries)"},
+		{func(c *config.Serve) { c.RetrySchedule = "5s,100ms" },
+			"--retry-schedule: retry schedule item 2 (100ms) is shorter than 1s, the least wait this installation allows (--min-retry-delay)"},
 	} {
 		cfg := testConfig(t)
 		c.set(cfg)

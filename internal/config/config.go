@@ -37,6 +37,13 @@ type Serve struct {
 	MaxResponseBody int64         `name:"max-response-body" env:"HERALD_MAX_RESPONSE_BODY" default:"65536" help:"Bytes of each response body kept in the delivery history."`
 	MaxEventSize    int64         `name:"max-event-size" env:"HERALD_MAX_EVENT_SIZE" default:"1048576" help:"Largest request body the API accepts, in bytes; larger ones get 413."`
 
+	// Ceilings of what apps and endpoints set for themselves: values
+	// above them are refused when saved and cut to them when used.
+	MaxTenantInFlight int           `name:"max-tenant-in-flight" env:"HERALD_MAX_TENANT_IN_FLIGHT" default:"64" help:"The most max_in_flight an app or endpoint may set for itself."`
+	MaxTenantTimeout  time.Duration `name:"max-tenant-timeout" env:"HERALD_MAX_TENANT_TIMEOUT" default:"30s" help:"The most timeout_ms an app or endpoint may set for itself."`
+	MaxRetries        int           `name:"max-retries" env:"HERALD_MAX_RETRIES" default:"30" help:"Most entries of any retry schedule, --retry-schedule included."`
+	MinRetryDelay     time.Duration `name:"min-retry-delay" env:"HERALD_MIN_RETRY_DELAY" default:"1s" help:"Least wait of any retry schedule entry, --retry-schedule included (0: none)."`
+
 	AutoDisableAfter       time.Duration `name:"auto-disable-after" env:"HERALD_AUTO_DISABLE_AFTER" default:"120h" help:"Disable an endpoint whose every delivery has failed for this long (0 never)."`
 	AutoDisableMinFailures int           `name:"auto-disable-min-failures" env:"HERALD_AUTO_DISABLE_MIN_FAILURES" default:"10" help:"...and that has at least this many failed deliveries."`
 
@@ -96,6 +103,21 @@ func (s *Serve) Validate() error {
 	}
 	if s.LeaseDuration < 2*s.RequestTimeout || s.LeaseDuration < time.Second {
 		return fmt.Errorf("--lease-duration must be at least 1s and twice --request-timeout (%s), so a request always ends before its lease", s.RequestTimeout)
+	}
+	if s.MaxTenantInFlight < 1 {
+		return fmt.Errorf("--max-tenant-in-flight must be at least 1")
+	}
+	if s.MaxTenantTimeout < time.Millisecond {
+		return fmt.Errorf("--max-tenant-timeout must be at least 1ms")
+	}
+	if s.LeaseDuration < 2*s.MaxTenantTimeout {
+		return fmt.Errorf("--lease-duration must be at least twice --max-tenant-timeout (%s), so a request always ends before its lease", s.MaxTenantTimeout)
+	}
+	if s.MaxRetries < 1 {
+		return fmt.Errorf("--max-retries must be at least 1")
+	}
+	if s.MinRetryDelay < 0 {
+		return fmt.Errorf("--min-retry-delay must not be negative")
 	}
 	if s.HeartbeatInterval < 100*time.Millisecond {
 		return fmt.Errorf("--heartbeat-interval must be at least 100ms")

@@ -66,6 +66,11 @@ func TestValidate(t *testing.T) {
 		{"role without a shared database", func(s *config.Serve) { s.Role = "worker" }, "--role worker needs --database-url"},
 		{"public url with a query", func(s *config.Serve) { s.PublicURL = "https://h.example.com/?a=1" }, "--public-url must be an http or https URL"},
 		{"tls cert alone", func(s *config.Serve) { s.TLSCert = "cert.pem" }, "--tls-cert and --tls-key go together"},
+		{"tenant in-flight ceiling", func(s *config.Serve) { s.MaxTenantInFlight = 0 }, "--max-tenant-in-flight must be at least 1"},
+		{"tenant timeout ceiling", func(s *config.Serve) { s.MaxTenantTimeout = 0 }, "--max-tenant-timeout must be at least 1ms"},
+		{"lease shorter than two tenant requests", func(s *config.Serve) { s.MaxTenantTimeout = 3 * time.Minute }, "--lease-duration must be at least twice --max-tenant-timeout (3m0s)"},
+		{"no retries allowed", func(s *config.Serve) { s.MaxRetries = 0 }, "--max-retries must be at least 1"},
+		{"negative least wait", func(s *config.Serve) { s.MinRetryDelay = -time.Second }, "--min-retry-delay must not be negative"},
 	} {
 		s := config.Defaults(map[string]string{"retry_schedule": ""})
 		c.set(&s)

@@ -60,6 +60,7 @@ type Store interface {
 	DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 	DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error)
 	DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error)
+	UsageCharge(ctx context.Context, appID string, n int, at time.Time) error
 	BulkJobUpdate(ctx context.Context, j *herald.BulkJob) error
 	EndpointGet(ctx context.Context, appID, id string) (*herald.Endpoint, error)
 	EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error
@@ -97,6 +98,10 @@ type Options struct {
 	QueueTotal       int
 	// Retry decides retries; Schedule nil means no retries.
 	Retry RetryPolicy
+	// Ceilings hold the in-flight caps and retry schedules that apps and
+	// endpoints set to the operator's bounds, whenever they were saved;
+	// zero fields bound nothing. Retry's own schedule is the operator's.
+	Ceilings herald.TenantCeilings
 	// LeaseDuration is how long a claimed delivery stays reserved for
 	// this node; leases are renewed while the node lives. Default 5 min.
 	LeaseDuration time.Duration
@@ -255,6 +260,7 @@ func New(st Store, out Outbound, o Options) *Engine {
 		stopLoops:  func() {},
 		stopped:    make(chan struct{}),
 	}
+	e.schedules.ceilings = o.Ceilings
 	e.router = newRouter(st, o.Clock.Now)
 	e.nodes.Store(1)
 	return e

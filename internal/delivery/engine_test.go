@@ -138,6 +138,35 @@ func script(outcomes ...outbound.Outcome) answerFunc {
 	}
 }
 
+// holdGate answers every call with 200 once open is closed, and counts
+// the calls in flight at once meanwhile.
+type holdGate struct {
+	open      chan struct{}
+	mu        sync.Mutex
+	cur, peak int
+}
+
+func newHoldGate() *holdGate { return &holdGate{open: make(chan struct{})} }
+
+func (g *holdGate) answer(context.Context, int, *outbound.Delivery) outbound.Outcome {
+	g.mu.Lock()
+	g.cur++
+	g.peak = max(g.peak, g.cur)
+	g.mu.Unlock()
+	<-g.open
+	g.mu.Lock()
+	g.cur--
+	g.mu.Unlock()
+	return answer(http.StatusOK)
+}
+
+// most returns the most calls that were in flight at once.
+func (g *holdGate) most() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.peak
+}
+
 // endpoint stores an enabled endpoint of the rig's app, subscribed to
 // every event type.
 func (r *engineRig) endpoint(mod func(*herald.Endpoint)) *herald.Endpoint {
@@ -476,20 +505,8 @@ func TestEngineInFlightShare(t *testing.T) {
 		t.Run(fmt.Sprintf("%d nodes", c.nodes), func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				gate := make(chan struct{})
-				var mu sync.Mutex
-				cur, peak := 0, 0
-				r := startEngine(t, Options{Workers: 8}, func(context.Context, int, *outbound.Delivery) outbound.Outcome {
-					mu.Lock()
-					cur++
-					peak = max(peak, cur)
-					mu.Unlock()
-					<-gate
-					mu.Lock()
-					cur--
-					mu.Unlock()
-					return answer(http.StatusOK)
-				})
+				gate := newHoldGate()
+				r := startEngine(t, Options{Workers: 8}, gate.answer)
 				r.endpoint(func(ep *herald.Endpoint) { ep.MaxInFlight = 4 })
 				heartbeat(t, r, c.nodes)
 				r.enqueue(10)
@@ -497,10 +514,10 @@ func TestEngineInFlightShare(t *testing.T) {
 				if n := len(r.sent()); n != c.want {
 					t.Fatalf("%d nodes: %d requests in flight, want %d of the cap of 4", c.nodes, n, c.want)
 				}
-				close(gate)
+				close(gate.open)
 				synctest.Wait()
-				if n := len(r.sent()); n != 10 || peak != c.want {
-					t.Fatalf("%d nodes: %d sent of 10, at most %d at once (want %d)", c.nodes, n, peak, c.want)
+				if n := len(r.sent()); n != 10 || gate.most() != c.want {
+					t.Fatalf("%d nodes: %d sent of 10, at most %d at once (want %d)", c.nodes, n, gate.most(), c.want)
 				}
 			})
 		})

@@ -115,7 +115,9 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 			apps[ev.AppID] = e.app(ctx, ev.AppID)
 		}
 	}
-	var reserved []string
+	// Memory reserved for each event's leased deliveries, by event id:
+	// an event the store refuses (its app's quota) gives its share back.
+	reserved := map[string][]string{}
 	res, err := e.st.EventsEnqueue(ctx, store.EnqueueParams{
 		Events: evs,
 		Route: func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
@@ -130,7 +132,7 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 				}
 				lease := e.budget.tryReserve(ep.ID)
 				if lease {
-					reserved = append(reserved, ep.ID)
+					reserved[ev.ID] = append(reserved[ev.ID], ep.ID)
 				}
 				ts = append(ts, store.Target{Endpoint: ep, Lease: lease})
 			}
@@ -141,8 +143,10 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 		IdempotencySince: now.Add(-e.o.IdempotencyWindow),
 	})
 	if err != nil {
-		for _, id := range reserved {
-			e.budget.release(id)
+		for _, ids := range reserved {
+			for _, id := range ids {
+				e.budget.release(id)
+			}
 		}
 		e.log.Error("enqueue batch failed", errAttr(err), "events", len(batch))
 		for _, r := range batch {
@@ -153,7 +157,12 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 	var leased []*store.Job
 	spilled := false
 	accepted := 0
-	for _, r := range res {
+	for i, r := range res {
+		if r.Err != nil {
+			for _, id := range reserved[evs[i].ID] {
+				e.budget.release(id)
+			}
+		}
 		if r.Err == nil && !r.Duplicate {
 			accepted++
 		}

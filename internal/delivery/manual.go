@@ -47,8 +47,16 @@ func (e *Engine) TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.E
 
 // Resend sends a delivery again now, whatever its status, with the same
 // webhook-id, and records the attempt. If it fails in a way worth
-// retrying, the delivery goes back on its retry schedule.
+// retrying, the delivery goes back on its retry schedule. A resend counts
+// once in its app's usage, before anything is sent: over the app's
+// monthly quota it returns the store's *store.QuotaError and sends
+// nothing. Resends of test deliveries, like test sends, do not count.
 func (e *Engine) Resend(ctx context.Context, j *store.Job) (*herald.Attempt, error) {
+	if !j.Delivery.Test {
+		if err := e.st.UsageCharge(ctx, j.Delivery.AppID, 1, e.clock.Now()); err != nil {
+			return nil, err
+		}
+	}
 	r, ok := e.attempt(ctx, ctx, j, herald.TriggerResend)
 	if !ok {
 		return nil, ErrAborted
@@ -59,7 +67,9 @@ func (e *Engine) Resend(ctx context.Context, j *store.Job) (*herald.Attempt, err
 }
 
 // SendEvents pushes chosen past events to one endpoint now, subscribed or
-// not (a manual export). It returns the deliveries created.
+// not (a manual export). It returns the deliveries created, or, when they
+// would pass the app's monthly quota, the store's *store.QuotaError and
+// none.
 func (e *Engine) SendEvents(ctx context.Context, ep *herald.Endpoint, evs []*herald.Event) ([]*herald.Delivery, error) {
 	now := e.clock.Now()
 	ds := make([]*herald.Delivery, len(evs))
@@ -90,7 +100,10 @@ type RecoverParams struct {
 
 // Recover starts a background job that requeues every matching delivery
 // of the endpoint; its progress is saved on job as it goes. The job
-// outlives the call: ctx gives it its values, not its end.
+// outlives the call: ctx gives it its values, not its end. Each delivery
+// requeued counts in the app's usage: when the monthly quota runs out,
+// the job requeues what still fits and stops, failed, with an error
+// naming the quota; the deliveries already requeued stay requeued.
 func (e *Engine) Recover(ctx context.Context, job *herald.BulkJob, p RecoverParams) {
 	ctx = context.WithoutCancel(ctx)
 	e.jobs.Add(1)
@@ -141,16 +154,48 @@ func (e *Engine) recover(ctx context.Context, job *herald.BulkJob, p RecoverPara
 			return errors.New("interrupted by shutdown; run the recovery again")
 		}
 		part := ids[i:min(i+chunk, len(ids))]
-		if _, err := e.st.DeliveriesRequeue(ctx, p.AppID, part, e.clock.Now()); err != nil {
+		n, err := e.requeue(ctx, p.AppID, part)
+		job.Done += n
+		job.UpdatedAt = e.clock.Now()
+		if n > 0 {
+			e.budget.markSpilled(p.EndpointID)
+			e.wakeClaimer()
+		}
+		var qe *store.QuotaError
+		if errors.As(err, &qe) {
+			return fmt.Errorf("stopped: the app's monthly delivery quota of %d deliveries is used up for %s (%d used); %d of %d deliveries were requeued, the others were left as they were",
+				qe.Quota, qe.Month, qe.Used, job.Done, job.Total)
+		}
+		if err != nil {
 			return fmt.Errorf("requeue: %w", err)
 		}
-		job.Done += len(part)
-		job.UpdatedAt = e.clock.Now()
 		if err := e.st.BulkJobUpdate(ctx, job); err != nil {
 			return err
 		}
-		e.budget.markSpilled(p.EndpointID)
-		e.wakeClaimer()
 	}
 	return nil
+}
+
+// requeue requeues ids, all of them when the app's quota allows, else as
+// many as it still does (in order), and says how many of ids it went
+// through. Ids of deliveries the store leaves alone (a deleted
+// endpoint's) use no quota, so after a partial requeue the rest is tried
+// again until the quota says no.
+func (e *Engine) requeue(ctx context.Context, appID string, ids []string) (int, error) {
+	done := 0
+	for len(ids) > 0 {
+		take := ids
+		_, err := e.st.DeliveriesRequeue(ctx, appID, take, e.clock.Now())
+		var qe *store.QuotaError
+		for errors.As(err, &qe) && qe.Remaining() > 0 && len(take) > 1 {
+			take = take[:min(int(qe.Remaining()), len(take)-1)]
+			_, err = e.st.DeliveriesRequeue(ctx, appID, take, e.clock.Now())
+		}
+		if err != nil {
+			return done, err
+		}
+		done += len(take)
+		ids = ids[len(take):]
+	}
+	return done, nil
 }

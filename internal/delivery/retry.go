@@ -36,6 +36,23 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
+// CheckSchedule refuses a retry schedule beyond the operator's ceilings:
+// more entries than c.MaxRetries, or a wait below c.MinRetryDelay. Each
+// retry is a request to the receiver and a row of history, so a schedule
+// of many short waits would turn one event into a flood.
+func CheckSchedule(waits []time.Duration, c herald.TenantCeilings) error {
+	if c.MaxRetries > 0 && len(waits) > c.MaxRetries {
+		return fmt.Errorf("%d retries, more than the %d this installation allows (--max-retries)", len(waits), c.MaxRetries)
+	}
+	for i, d := range waits {
+		if d < c.MinRetryDelay {
+			return fmt.Errorf("retry schedule item %d (%s) is shorter than %s, the least wait this installation allows (--min-retry-delay)",
+				i+1, d, c.MinRetryDelay)
+		}
+	}
+	return nil
+}
+
 // RetryPolicy decides, from an attempt's outcome, whether and when to try
 // again. It is a pure function of its inputs (and of the jitter source), so
 // the schedule is tested without waiting.

@@ -8,10 +8,12 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// schedules caches parsed retry schedules of apps and endpoints.
+// schedules caches parsed retry schedules of apps and endpoints, held to
+// the ceilings.
 type schedules struct {
-	mu sync.Mutex
-	m  map[string][]time.Duration
+	ceilings herald.TenantCeilings
+	mu       sync.Mutex
+	m        map[string][]time.Duration
 }
 
 func (s *schedules) parse(v string) []time.Duration {
@@ -26,6 +28,8 @@ func (s *schedules) parse(v string) []time.Duration {
 		// rather than a crash.
 		d = nil
 	}
+	// Saved before a ceiling was lowered, a schedule may exceed it.
+	d = s.ceilings.Schedule(d)
 	if s.m == nil || len(s.m) > 1000 {
 		s.m = map[string][]time.Duration{}
 	}
@@ -50,6 +54,6 @@ func (e *Engine) policy(ep *herald.Endpoint, app *herald.App) *RetryPolicy {
 // maxInFlight returns how many requests this node may have in flight to
 // an endpoint: its share of the endpoint's cluster-wide cap.
 func (e *Engine) maxInFlight(ctx context.Context, ep *herald.Endpoint) int {
-	s := herald.EffectiveDelivery(ep, e.app(ctx, ep.AppID), herald.DeliverySettings{MaxInFlight: e.o.MaxInFlightPerEndpoint})
+	s := herald.EffectiveDelivery(ep, e.app(ctx, ep.AppID), herald.DeliverySettings{MaxInFlight: e.o.MaxInFlightPerEndpoint}, e.o.Ceilings)
 	return nodeShare(s.MaxInFlight, e.nodes.Load())
 }

@@ -79,8 +79,8 @@ type Server struct {
 // flags' defaults it listens on 127.0.0.1:0, uses Token, delivers to
 // private addresses (the receivers are on 127.0.0.1; set
 // AllowPrivateDestinations back to false in Config to test the policy),
-// runs 32 workers and waits at most 5 s for requests in flight at
-// shutdown. Its logs are shown when the test fails.
+// allows retry waits of any length (--min-retry-delay 0), runs 32
+// workers and waits at most 5 s for requests in flight at shutdown. Its logs are shown when the test fails.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
 	cfg := config.Defaults(app.Vars())
@@ -92,6 +92,8 @@ func Start(t testing.TB, o Options) *Server {
 	if o.RetrySchedule != "" {
 		cfg.RetrySchedule = o.RetrySchedule
 	}
+	// Tests retry within milliseconds, the installation and tenants alike.
+	cfg.MinRetryDelay = 0
 	cfg.RequestTimeout = 5 * time.Second
 	if o.Timeout != 0 {
 		cfg.RequestTimeout = o.Timeout

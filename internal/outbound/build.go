@@ -26,6 +26,9 @@ type builder struct {
 	st             Store
 	userAgent      string
 	defaultTimeout time.Duration
+	// maxTenantTimeout holds the timeout an endpoint or app sets to the
+	// operator's ceiling, also one saved before it was lowered; 0: none.
+	maxTenantTimeout time.Duration
 	// payloadFormat is the installation's default body shape.
 	payloadFormat string
 	// signers caches one parsed signer per secret: parsing the secret
@@ -50,8 +53,8 @@ type shapeKey struct {
 }
 
 func newBuilder(st Store, o HTTPOptions) *builder {
-	return &builder{st: st, userAgent: o.UserAgent, defaultTimeout: o.DefaultTimeout, payloadFormat: o.PayloadFormat,
-		titles: cache.New[map[string]string](o.Now)}
+	return &builder{st: st, userAgent: o.UserAgent, defaultTimeout: o.DefaultTimeout, maxTenantTimeout: o.MaxTenantTimeout,
+		payloadFormat: o.PayloadFormat, titles: cache.New[map[string]string](o.Now)}
 }
 
 func (b *builder) signer(secret string) (signing.Scheme, error) {
@@ -133,7 +136,8 @@ func (b *builder) request(ctx context.Context, d *Delivery, now time.Time) (*sen
 
 // timeout returns the request timeout of an endpoint of an app.
 func (b *builder) timeout(ep *herald.Endpoint, app *herald.App) time.Duration {
-	s := herald.EffectiveDelivery(ep, app, herald.DeliverySettings{TimeoutMS: int(b.defaultTimeout / time.Millisecond)})
+	s := herald.EffectiveDelivery(ep, app, herald.DeliverySettings{TimeoutMS: int(b.defaultTimeout / time.Millisecond)},
+		herald.TenantCeilings{TimeoutMS: int(b.maxTenantTimeout / time.Millisecond)})
 	return time.Duration(s.TimeoutMS) * time.Millisecond
 }
 

@@ -36,6 +36,10 @@ type HTTPOptions struct {
 	// DefaultTimeout bounds one request when neither the endpoint nor its
 	// app sets one; default 15 s.
 	DefaultTimeout time.Duration
+	// MaxTenantTimeout is the longest timeout an endpoint or its app may
+	// set for itself (--max-tenant-timeout): a longer one, saved before
+	// the ceiling was lowered, is cut to it. 0: no ceiling.
+	MaxTenantTimeout time.Duration
 	// PayloadFormat is the installation's body shape (standard, raw or
 	// flat) for endpoints without a template; empty: standard.
 	PayloadFormat string

@@ -83,3 +83,37 @@ func TestCancelledWhileFetchingTokenIsAborted(t *testing.T) {
 		t.Fatalf("%d requests sent", n)
 	}
 }
+
+// A timeout an endpoint or its app saved before the operator lowered
+// --max-tenant-timeout (here a minute, with a ceiling of 300 ms) is cut to
+// the ceiling; the installation's own timeout is the operator's and is
+// not. As above, the receiver never answers: only a timeout in force
+// ends the attempt as a timeout, and its latency says which one.
+func TestTimeoutHeldToCeiling(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, &receiver{answer: blockUntilDone(nil)})
+	const ceiling = 300 * time.Millisecond
+	for _, c := range []struct {
+		name           string
+		endpoint, app  int
+		defaultTimeout time.Duration
+		wantAtLeast    time.Duration
+	}{
+		{"the endpoint's", 60_000, 0, time.Minute, ceiling},
+		{"the app's", 0, 60_000, time.Minute, ceiling},
+		{"the installation's", 0, 0, 600 * time.Millisecond, 600 * time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHTTP(t, newStore(t), outbound.HTTPOptions{DefaultTimeout: c.defaultTimeout, MaxTenantTimeout: ceiling})
+			d := newDelivery(t, srv.URL)
+			d.Endpoint.TimeoutMS, d.App.TimeoutMS = c.endpoint, c.app
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			o := h.Send(ctx, d)
+			if o.Kind != herald.ErrorKindTimeout || o.Latency < c.wantAtLeast || o.Aborted {
+				t.Fatalf("outcome kind %q after %v (error %q), want a timeout after %v", o.Kind, o.Latency, o.Error, c.wantAtLeast)
+			}
+		})
+	}
+}

@@ -26,6 +26,24 @@ func (p EnqueueParams) RouteFunc() func(ev *herald.Event, endpoints []*herald.En
 	return p.Route
 }
 
+// RouteEvent routes ev among eps with route and takes the event's
+// deliveries from q, the transaction's quotas. Route may record its
+// routing on ev, which is stored with the event: it runs before the event
+// is written, and the routing comes back as its column value. An event
+// that does not fit in its app's quota is refused (nothing of it is to be
+// stored); err is a failure that ends the transaction.
+func RouteEvent(route func(*herald.Event, []*herald.Endpoint) []Target, q *Quotas, ev *herald.Event, eps []*herald.Endpoint) (
+	targets []Target, routing *string, refused *QuotaError, err error) {
+	targets = route(ev, eps)
+	if refused, err = q.TakeEvent(ev, len(targets)); err != nil || refused != nil {
+		return nil, nil, refused, err
+	}
+	if routing, err = RoutingJSON(ev.Routing); err != nil {
+		return nil, nil, nil, fmt.Errorf("routing: %w", err)
+	}
+	return targets, routing, nil, nil
+}
+
 // DeliveryIDFunc returns p.NewDeliveryID, or herald.NewID of deliveries
 // when it is nil.
 func (p EnqueueParams) DeliveryIDFunc() func() string {

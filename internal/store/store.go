@@ -77,6 +77,13 @@ type Store interface {
 	// concerns one event only (its app is gone) is reported in that
 	// event's result and does not stop the others; any other failure
 	// returns an error and commits nothing.
+	//
+	// The deliveries count in their app's usage for the month of the
+	// event's CreatedAt, checked in the same transaction: an event whose
+	// deliveries, added to what the month (and the batch before it)
+	// counted, would pass its app's MonthlyDeliveryQuota is not stored,
+	// and its result's Err is a *QuotaError. Herald's own events
+	// (QuotaExempt) count but are never refused.
 	EventsEnqueue(ctx context.Context, p EnqueueParams) ([]EnqueueResult, error)
 	// EventGet finds an event of one app. ErrNotFound.
 	EventGet(ctx context.Context, appID, id string) (*herald.Event, error)
@@ -129,13 +136,19 @@ type Store interface {
 
 	// DeliveriesCreate stores deliveries of existing events (a manual
 	// send of chosen events): pending, unleased, due at NextAttemptAt.
+	// Those not Test count in their app's usage for the month of their
+	// CreatedAt; when they would pass the app's quota, none is stored and
+	// a *QuotaError is returned.
 	DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 	// DeliveryJob returns a delivery with its event and its endpoint, to
 	// send it again. ErrNotFound, also when its endpoint was deleted.
 	DeliveryJob(ctx context.Context, appID, id string) (*Job, error)
 	// DeliveriesRequeue makes the given deliveries of the app pending and
 	// due at now, clearing leases; it returns how many changed. Those of
-	// deleted endpoints are left alone.
+	// deleted endpoints are left alone. Each one changed counts in the
+	// app's usage for the month of now; when they would pass the app's
+	// quota, none changes and a *QuotaError is returned (its Want: how
+	// many would have).
 	DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error)
 	// TestSendRecord stores a test send: its event, its delivery (with
 	// Test set and its final status) and its one attempt, in one
@@ -148,10 +161,16 @@ type Store interface {
 	BulkJobUpdate(ctx context.Context, j *herald.BulkJob) error
 	BulkJobGet(ctx context.Context, appID, id string) (*herald.BulkJob, error)
 
-	// UsageGet returns how many deliveries the app's events created in
-	// the calendar month (UTC) that contains at. EventsEnqueue counts
-	// them as it creates them.
+	// UsageGet returns how many deliveries the app used in the calendar
+	// month (UTC) that contains at: those its events and manual sends
+	// created, those recoveries requeued and the resends, each counted
+	// by the call that made it.
 	UsageGet(ctx context.Context, appID string, at time.Time) (int64, error)
+	// UsageCharge counts n deliveries sent again on request (a resend)
+	// in the app's usage for the month of at, in one transaction, unless
+	// that would pass the app's quota: then it counts nothing and returns
+	// a *QuotaError. ErrNotFound when the app does not exist.
+	UsageCharge(ctx context.Context, appID string, n int, at time.Time) error
 
 	// QueueStats counts pending deliveries and reports the earliest due
 	// time among those due at now, for metrics.

@@ -29,10 +29,6 @@ const (
 			ON ev.app_id = k.app_id AND ev.idempotency_key = k.key
 		WHERE ev.created_at >= $3
 		ORDER BY ev.app_id, ev.idempotency_key, ev.created_at, ev.id`
-	// lockApps finds the batch's apps and key-share locks them until
-	// commit: a concurrent AppDelete waits, and then removes what this
-	// transaction stored.
-	lockApps = `SELECT id FROM apps WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE`
 	// enabledEndpoints reads the apps' endpoints that may receive events.
 	enabledEndpoints = `SELECT ` + endpointCols + ` FROM endpoints e
 		WHERE e.app_id = ANY($1::text[]) AND e.enabled AND e.deleted_at IS NULL
@@ -68,8 +64,10 @@ func queueUsage(b *pgx.Batch, u store.UsageCounts) {
 // EventsEnqueue implements store.Store: the whole batch is one transaction
 // (group commit), so one WAL flush makes a thousand events durable. It
 // costs a fixed number of round trips: the lookups (idempotency keys,
-// apps, endpoints) go as one pgx.Batch, routing runs in Go, and the
-// inserts (events, deliveries, usage, notification) as another.
+// apps, endpoints) go as one pgx.Batch, the quota locks and usage of apps
+// with a quota as a second when there are any, routing and the quota
+// checks run in Go, and the inserts (events, deliveries, usage,
+// notification) go as a last batch.
 func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store.EnqueueResult, error) {
 	results := make([]store.EnqueueResult, len(p.Events))
 	if len(p.Events) == 0 {
@@ -78,14 +76,21 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 	route, newID := p.RouteFunc(), p.DeliveryIDFunc()
 	since := ts(p.IdempotencySince)
 
-	// What the lookups need: the apps, and the idempotency keys.
+	// What the lookups need: the apps, the months the events count in,
+	// and the idempotency keys.
 	var appIDs, keyApps, keyKeys, lockKeys []string
+	var months []store.UsageKey
 	seenApp := map[string]bool{}
+	seenMonth := map[store.UsageKey]bool{}
 	seenKey := map[[2]string]bool{}
 	for _, ev := range p.Events {
 		if !seenApp[ev.AppID] {
 			seenApp[ev.AppID] = true
 			appIDs = append(appIDs, ev.AppID)
+		}
+		if k := (store.UsageKey{AppID: ev.AppID, Month: store.UsageMonth(ev.CreatedAt)}); !seenMonth[k] {
+			seenMonth[k] = true
+			months = append(months, k)
 		}
 		if ev.IdempotencyKey != "" {
 			k := [2]string{ev.AppID, ev.IdempotencyKey}
@@ -104,6 +109,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		idem := map[[2]string]*herald.Event{}
 		apps := map[string]bool{}
 		endpoints := map[string][]*herald.Endpoint{}
+		quotas := newQuotaLedger()
 
 		var b pgx.Batch
 		if len(keyKeys) > 0 {
@@ -119,16 +125,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				return rows.Err()
 			})
 		}
-		b.Queue(lockApps, appIDs).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					return err
-				}
-				apps[id] = true
-			}
-			return rows.Err()
-		})
+		b.Queue(lockApps, appIDs).Query(quotas.scanApps(apps))
 		b.Queue(enabledEndpoints, appIDs).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				ep, err := scanEndpoint(rows)
@@ -142,6 +139,11 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 			return fmt.Errorf("enqueue: lookups: %w", err)
 		}
+		// Only once the apps' quotas are known: a batch of apps without
+		// one costs no round trip more.
+		if err := quotas.lock(ctx, tx, months); err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
 
 		var (
 			evIDs, evApps, evTypes           []string
@@ -154,7 +156,6 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			dUntil                           []*time.Time
 			unleased                         bool
 		)
-		usage := store.UsageCounts{}
 		var owner *string
 		var until *time.Time
 		if p.LeaseOwner != "" {
@@ -180,12 +181,13 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				continue
 			}
 
-			// Routed before it is written, so that the routing Route
-			// records on the event is stored with it.
-			targets := route(&ev, endpoints[in.AppID])
-			routing, err := store.RoutingJSON(ev.Routing)
+			targets, routing, refused, err := store.RouteEvent(route, quotas.Quotas, &ev, endpoints[in.AppID])
 			if err != nil {
-				return fmt.Errorf("enqueue: event %q: routing: %w", ev.ID, err)
+				return fmt.Errorf("enqueue: event %q: %w", ev.ID, err)
+			}
+			if refused != nil {
+				res.Err = refused
+				continue
 			}
 			evIDs = append(evIDs, ev.ID)
 			evApps = append(evApps, ev.AppID)
@@ -222,7 +224,6 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				dAt = append(dAt, ev.CreatedAt)
 				res.Jobs = append(res.Jobs, j)
 			}
-			usage.Add(ev.AppID, ev.CreatedAt, len(res.Jobs))
 		}
 		if len(evIDs) == 0 {
 			return nil
@@ -233,7 +234,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		if len(dIDs) > 0 {
 			b.Queue(insertDeliveries, dIDs, dApps, dEvents, dEps, dTyp, dAt, dOwners, dUntil)
 		}
-		queueUsage(&b, usage)
+		queueUsage(&b, quotas.Counts)
 		if unleased {
 			b.Queue(notifyDue)
 		}

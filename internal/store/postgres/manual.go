@@ -28,7 +28,9 @@ const createDelivery = `INSERT INTO deliveries (id, app_id, event_id, endpoint_i
 // is deleted, fails the whole call with ErrNotFound, and nothing is
 // stored. A nil NextAttemptAt means due at CreatedAt, and an empty
 // EventType the event's. The deliveries count in their app's usage for
-// the month of their CreatedAt, except test deliveries.
+// the month of their CreatedAt, and are refused together (a
+// *store.QuotaError) when they would pass the app's quota; test
+// deliveries neither count nor are refused.
 func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error {
 	if len(ds) == 0 {
 		return nil
@@ -45,9 +47,21 @@ func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 			usage.Add(d.AppID, d.CreatedAt, 1)
 		}
 	}
-	queueUsage(&b, usage)
-	b.Queue(notifyDue)
 	return db.inTx(ctx, func(tx pgx.Tx) error {
+		quotas := newQuotaLedger()
+		keys := usage.Keys()
+		if len(keys) > 0 {
+			if _, err := quotas.lockFor(ctx, tx, keys); err != nil {
+				return fmt.Errorf("deliveries create: %w", err)
+			}
+		}
+		for _, k := range keys {
+			if err := quotas.Take(k, usage[k]); err != nil {
+				return err
+			}
+		}
+		queueUsage(&b, quotas.Counts)
+		b.Queue(notifyDue)
 		err := tx.SendBatch(ctx, &b).Close()
 		if isUnique(err) {
 			return fmt.Errorf("deliveries create: %w: %w", store.ErrConflict, err)
@@ -77,13 +91,20 @@ func (db *DB) DeliveryJob(ctx context.Context, appID, id string) (*store.Job, er
 }
 
 // DeliveriesRequeue implements store.Store. Attempt count and last error
-// are kept: the history of the earlier attempts stays what it was.
+// are kept: the history of the earlier attempts stays what it was. The
+// rows changed are counted, and checked against the app's quota, before
+// the commit: a refusal rolls them back.
 func (db *DB) DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
 	changed := 0
+	k := store.UsageKey{AppID: appID, Month: store.UsageMonth(now)}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		quotas := newQuotaLedger()
+		if _, err := quotas.lockFor(ctx, tx, []store.UsageKey{k}); err != nil {
+			return fmt.Errorf("requeue: %w", err)
+		}
 		tag, err := tx.Exec(ctx, `UPDATE deliveries
 			SET status = 'pending', next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1
 			WHERE app_id = $2 AND id = ANY($3::text[])
@@ -93,6 +114,16 @@ func (db *DB) DeliveriesRequeue(ctx context.Context, appID string, ids []string,
 			return fmt.Errorf("requeue: %w", err)
 		}
 		changed = int(tag.RowsAffected())
+		if err := quotas.Take(k, int64(changed)); err != nil {
+			return err
+		}
+		if len(quotas.Counts) > 0 {
+			var b pgx.Batch
+			queueUsage(&b, quotas.Counts)
+			if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+				return fmt.Errorf("requeue: %w", err)
+			}
+		}
 		return notifyIf(ctx, tx, changed > 0, "requeue")
 	})
 	if err != nil {

@@ -60,6 +60,10 @@ const (
 	// transaction locks that make idempotency keys unique across nodes;
 	// the second key is a hash of app id and key.
 	idempotencyLockClass int32 = 0x4852_4c44
+	// quotaLockClass is the class of the transaction locks that
+	// serialise, per app with a delivery quota, the transactions counting
+	// its usage; the second key is a hash of the app id.
+	quotaLockClass int32 = 0x4852_5154
 )
 
 // dueChannel is the notification channel of WatchDue.

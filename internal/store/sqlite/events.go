@@ -12,8 +12,9 @@ import (
 
 // EventsEnqueue implements store.Store: the whole batch is one write
 // transaction, so one fsync makes a thousand events durable. The usage of
-// each app is counted in the same transaction, so that it never drifts
-// from the deliveries actually stored.
+// each app is counted, and checked against its quota, in the same
+// transaction, so that it never drifts from the deliveries actually stored
+// and no burst passes the quota.
 func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store.EnqueueResult, error) {
 	results := make([]store.EnqueueResult, len(p.Events))
 	if len(p.Events) == 0 {
@@ -23,7 +24,6 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		idempotent := tx.StmtContext(ctx, db.stmts.idempotent)
-		appExists := tx.StmtContext(ctx, db.stmts.appExists)
 		enabledEndpoints := tx.StmtContext(ctx, db.stmts.enabledEndpoints)
 		insertEvent := tx.StmtContext(ctx, db.stmts.insertEvent)
 
@@ -31,8 +31,9 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		// the app and its endpoints up once.
 		apps := map[string]bool{}
 		endpoints := map[string][]*herald.Endpoint{}
-		// Deliveries created, per app and month, written once at the end.
-		usage := store.UsageCounts{}
+		// Each app's quota, and the deliveries created per app and month,
+		// written once at the end.
+		quotas := db.quotas(ctx, tx)
 		// The deliveries' rows, deliveryArgs values each, written at the
 		// end with multi-row statements.
 		var dArgs []any
@@ -56,11 +57,10 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 
 			exists, ok := apps[in.AppID]
 			if !ok {
-				var n int
-				if err := appExists.QueryRowContext(ctx, in.AppID).Scan(&n); err != nil {
-					return fmt.Errorf("enqueue: app lookup: %w", err)
+				var err error
+				if exists, err = db.appQuota(ctx, tx, quotas, in.AppID); err != nil {
+					return fmt.Errorf("enqueue: %w", err)
 				}
-				exists = n > 0
 				apps[in.AppID] = exists
 			}
 			if !exists {
@@ -85,12 +85,13 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			ev.CreatedAt = fromMicro(micro(in.CreatedAt))
 			created := micro(ev.CreatedAt)
 
-			// Routed before it is written, so that the routing Route
-			// records on the event is stored with it.
-			targets := route(&ev, eps)
-			routing, err := store.RoutingJSON(ev.Routing)
+			targets, routing, refused, err := store.RouteEvent(route, quotas, &ev, eps)
 			if err != nil {
-				return fmt.Errorf("enqueue: event %q: routing: %w", ev.ID, err)
+				return fmt.Errorf("enqueue: event %q: %w", ev.ID, err)
+			}
+			if refused != nil {
+				res.Err = refused
+				continue
 			}
 			if _, err := insertEvent.ExecContext(ctx, ev.ID, ev.AppID, ev.EventType, blob(ev.Payload),
 				nullString(ev.IdempotencyKey), orNull(routing), created); err != nil {
@@ -115,12 +116,11 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				dArgs = append(dArgs, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType, owner, until, created, created, created)
 				res.Jobs = append(res.Jobs, j)
 			}
-			usage.Add(ev.AppID, ev.CreatedAt, len(res.Jobs))
 		}
 		if _, err := db.stmts.insertDeliveries.exec(ctx, tx, dArgs); err != nil {
 			return fmt.Errorf("enqueue: insert deliveries: %w", err)
 		}
-		return writeUsage(ctx, tx, db.stmts.addUsage, usage)
+		return writeUsage(ctx, tx, db.stmts.addUsage, quotas.Counts)
 	})
 	if err != nil {
 		return nil, err

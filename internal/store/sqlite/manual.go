@@ -22,8 +22,9 @@ import (
 // ErrNotFound, and nothing is stored. A nil NextAttemptAt means due at
 // CreatedAt, and an empty EventType the event's. The deliveries count in
 // their app's usage for the month of their CreatedAt, as enqueued ones do,
-// except test deliveries: like TestSendRecord's, they are not the app's
-// traffic.
+// and are refused together (a *store.QuotaError) when they would pass the
+// app's quota; test deliveries neither count nor are refused: like
+// TestSendRecord's, they are not the app's traffic.
 func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error {
 	if len(ds) == 0 {
 		return nil
@@ -40,6 +41,7 @@ func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 		}
 		defer st.Close()
 		usage := store.UsageCounts{}
+		quotas := db.quotas(ctx, tx)
 		for _, d := range ds {
 			next, updated := store.DeliveryTimes(d)
 			res, err := st.ExecContext(ctx, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType,
@@ -57,7 +59,19 @@ func (db *DB) DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 				usage.Add(d.AppID, d.CreatedAt, 1)
 			}
 		}
-		return writeUsage(ctx, tx, db.stmts.addUsage, usage)
+		read := map[string]bool{}
+		for _, k := range usage.Keys() {
+			if !read[k.AppID] {
+				read[k.AppID] = true
+				if _, err := db.appQuota(ctx, tx, quotas, k.AppID); err != nil {
+					return fmt.Errorf("deliveries create: %w", err)
+				}
+			}
+			if err := quotas.Take(k, usage[k]); err != nil {
+				return err
+			}
+		}
+		return writeUsage(ctx, tx, db.stmts.addUsage, quotas.Counts)
 	})
 }
 
@@ -76,13 +90,19 @@ func (db *DB) DeliveryJob(ctx context.Context, appID, id string) (*store.Job, er
 }
 
 // DeliveriesRequeue implements store.Store. Attempt count and last error
-// are kept: the history of the earlier attempts stays what it was.
+// are kept: the history of the earlier attempts stays what it was. The
+// rows changed are counted, and checked against the app's quota, before
+// the commit: a refusal rolls them back.
 func (db *DB) DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
 	changed := 0
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		quotas := db.quotas(ctx, tx)
+		if _, err := db.appQuota(ctx, tx, quotas, appID); err != nil {
+			return fmt.Errorf("requeue: %w", err)
+		}
 		for start := 0; start < len(ids); start += inChunk {
 			chunk := ids[start:min(start+inChunk, len(ids))]
 			args := []any{micro(now), appID}
@@ -103,7 +123,10 @@ func (db *DB) DeliveriesRequeue(ctx context.Context, appID string, ids []string,
 			}
 			changed += int(n)
 		}
-		return nil
+		if err := quotas.Take(store.UsageKey{AppID: appID, Month: store.UsageMonth(now)}, int64(changed)); err != nil {
+			return err
+		}
+		return writeUsage(ctx, tx, db.stmts.addUsage, quotas.Counts)
 	})
 	if err != nil {
 		return 0, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -25,6 +26,58 @@ func writeUsage(ctx context.Context, tx *sql.Tx, st *sql.Stmt, u store.UsageCoun
 		}
 	}
 	return nil
+}
+
+// quotas returns the ledger of one write transaction: an app's usage is
+// read within tx, which holds SQLite's only writer, so no other write can
+// spend the same remainder in between.
+func (db *DB) quotas(ctx context.Context, tx *sql.Tx) *store.Quotas {
+	usageOf := tx.StmtContext(ctx, db.stmts.usageOf)
+	return store.NewQuotas(func(k store.UsageKey) (int64, error) {
+		var n int64
+		err := usageOf.QueryRowContext(ctx, k.AppID, k.Month).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil
+		}
+		return n, err
+	})
+}
+
+// appQuota reads, within tx, whether an app exists and tells q its
+// quota.
+func (db *DB) appQuota(ctx context.Context, tx *sql.Tx, q *store.Quotas, appID string) (bool, error) {
+	var doc string
+	err := tx.StmtContext(ctx, db.stmts.appSettings).QueryRowContext(ctx, appID).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("app lookup: %w", err)
+	}
+	var s herald.AppSettings
+	if err := store.FromJSONDoc(doc, &s); err != nil {
+		return false, fmt.Errorf("app %s: settings: %w", appID, err)
+	}
+	q.SetQuota(appID, s.MonthlyDeliveryQuota)
+	return true, nil
+}
+
+// UsageCharge implements store.Store.
+func (db *DB) UsageCharge(ctx context.Context, appID string, n int, at time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		q := db.quotas(ctx, tx)
+		ok, err := db.appQuota(ctx, tx, q, appID)
+		if err != nil {
+			return fmt.Errorf("usage charge: %w", err)
+		}
+		if !ok {
+			return fmt.Errorf("app %q: %w", appID, store.ErrNotFound)
+		}
+		if err := q.Take(store.UsageKey{AppID: appID, Month: store.UsageMonth(at)}, int64(n)); err != nil {
+			return err
+		}
+		return writeUsage(ctx, tx, db.stmts.addUsage, q.Counts)
+	})
 }
 
 // UsageGet implements store.Store. An app without a row for the month (or

@@ -12,7 +12,8 @@ import (
 // saves parsing and planning them thousands of times per batch.
 type writerStmts struct {
 	idempotent       *sql.Stmt
-	appExists        *sql.Stmt
+	appSettings      *sql.Stmt
+	usageOf          *sql.Stmt
 	enabledEndpoints *sql.Stmt
 	insertEvent      *sql.Stmt
 	insertAttempt    *sql.Stmt
@@ -36,7 +37,8 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 		{&s.idempotent, `SELECT ` + eventCols + ` FROM events ev
 			WHERE ev.app_id = ? AND ev.idempotency_key = ? AND ev.created_at >= ?
 			ORDER BY ev.created_at, ev.id LIMIT 1`},
-		{&s.appExists, `SELECT COUNT(*) FROM apps WHERE id = ?`},
+		{&s.appSettings, `SELECT settings FROM apps WHERE id = ?`},
+		{&s.usageOf, `SELECT deliveries FROM usage WHERE app_id = ? AND month = ?`},
 		{&s.enabledEndpoints, `SELECT ` + endpointCols + ` FROM endpoints e
 			WHERE e.app_id = ? AND e.enabled = 1 AND e.deleted_at IS NULL
 			ORDER BY e.id`},
@@ -163,7 +165,7 @@ func (m *multiRow) close() {
 }
 
 func (s *writerStmts) close() {
-	for _, st := range []*sql.Stmt{s.idempotent, s.appExists, s.enabledEndpoints,
+	for _, st := range []*sql.Stmt{s.idempotent, s.appSettings, s.usageOf, s.enabledEndpoints,
 		s.insertEvent, s.insertAttempt, s.recordDelivery, s.addUsage} {
 		if st != nil {
 			st.Close()
