@@ -66,6 +66,9 @@ func TestValidate(t *testing.T) {
 		{"role without a shared database", func(s *config.Serve) { s.Role = "worker" }, "--role worker needs --database-url"},
 		{"public url with a query", func(s *config.Serve) { s.PublicURL = "https://h.example.com/?a=1" }, "--public-url must be an http or https URL"},
 		{"tls cert alone", func(s *config.Serve) { s.TLSCert = "cert.pem" }, "--tls-cert and --tls-key go together"},
+		{"rendered size below the largest event", func(s *config.Serve) { s.MaxRenderedSize = s.MaxEventSize + 4095 },
+			"--max-rendered-size must be at least --max-event-size + 4096 bytes (1052672)"},
+		{"rendered size negative", func(s *config.Serve) { s.MaxRenderedSize = -1 }, "--max-rendered-size must be at least"},
 	} {
 		s := config.Defaults(map[string]string{"retry_schedule": ""})
 		c.set(&s)
@@ -73,5 +76,29 @@ func TestValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
+	}
+}
+
+// TestRenderedSizeCap: unset, the cap on rendered requests is twice the
+// largest event, and never less than the headroom above it.
+func TestRenderedSizeCap(t *testing.T) {
+	t.Parallel()
+	s := config.Defaults(map[string]string{"retry_schedule": ""})
+	if got := s.RenderedSizeCap(); got != 2<<20 {
+		t.Errorf("default: %d, want twice --max-event-size", got)
+	}
+	s.MaxEventSize = 1024
+	if got := s.RenderedSizeCap(); got != 1024+config.RenderedSizeHeadroom {
+		t.Errorf("with --max-event-size 1024: %d", got)
+	}
+	if err := s.Validate(); err != nil {
+		t.Errorf("the default for a small --max-event-size does not validate: %v", err)
+	}
+	s.MaxRenderedSize = 1024 + config.RenderedSizeHeadroom
+	if got := s.RenderedSizeCap(); got != s.MaxRenderedSize {
+		t.Errorf("set: %d, want %d", got, s.MaxRenderedSize)
+	}
+	if err := s.Validate(); err != nil {
+		t.Errorf("the smallest value allowed does not validate: %v", err)
 	}
 }

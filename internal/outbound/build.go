@@ -28,6 +28,8 @@ type builder struct {
 	defaultTimeout time.Duration
 	// payloadFormat is the installation's default body shape.
 	payloadFormat string
+	// maxSize caps a rendered request, 0 for no cap.
+	maxSize int
 	// signers caches one parsed signer per secret: parsing the secret
 	// for every request would cost more than signing.
 	signers sync.Map
@@ -51,7 +53,7 @@ type shapeKey struct {
 
 func newBuilder(st Store, o HTTPOptions) *builder {
 	return &builder{st: st, userAgent: o.UserAgent, defaultTimeout: o.DefaultTimeout, payloadFormat: o.PayloadFormat,
-		titles: cache.New[map[string]string](o.Now)}
+		maxSize: o.MaxRenderedSize, titles: cache.New[map[string]string](o.Now)}
 }
 
 func (b *builder) signer(secret string) (signing.Scheme, error) {
@@ -87,7 +89,7 @@ func (b *builder) compiled(ctx context.Context, ep *herald.Endpoint, app *herald
 		}
 		b.titles.Put(eventType, titles)
 	}
-	c, err := shape.Compile(ep, shape.Options{Titles: titles, PayloadFormat: format, TemplateSyntax: app.TemplateSyntax})
+	c, err := shape.Compile(ep, shape.Options{Titles: titles, PayloadFormat: format, TemplateSyntax: app.TemplateSyntax, MaxSize: b.maxSize})
 	if err != nil || !cacheable {
 		return c, err
 	}
