@@ -11,24 +11,6 @@ import (
 	"github.com/heraldhq/herald/internal/cache"
 )
 
-// clock is a settable clock for TTLs.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // keys lists the cache's keys, most recently used first.
 func keys[V any](c *cache.LRU[string, V]) []string {
 	var ks []string
@@ -92,17 +74,18 @@ func TestLRUCost(t *testing.T) {
 
 func TestLRUTTL(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var expired []string
-	c := cache.NewLRU(10, cache.LRUOptions[string, int]{TTL: time.Minute, Now: clk.Now, OnEvict: func(k string, _ int) { expired = append(expired, k) }})
+	c := cache.NewLRU(10, cache.LRUOptions[string, int]{TTL: time.Minute, Now: func() time.Time { return now },
+		OnEvict: func(k string, _ int) { expired = append(expired, k) }})
 	c.Put("a", 1)
-	clk.Add(30 * time.Second)
+	now = now.Add(30 * time.Second)
 	c.Put("b", 2)
-	clk.Add(30 * time.Second)
+	now = now.Add(30 * time.Second)
 	if _, ok := c.Get("a"); !ok {
 		t.Fatal("a gone at exactly its TTL")
 	}
-	clk.Add(time.Nanosecond)
+	now = now.Add(time.Nanosecond)
 	if _, ok := c.Get("a"); ok {
 		t.Fatal("a kept past its TTL")
 	}

@@ -56,14 +56,21 @@ var limitJSONCases = []struct{ name, src string }{
 	{name: "not an object", src: `["{{payload}}"]`},
 }
 
+// mustJSON parses a JSON template the test relies on.
+func mustJSON(t *testing.T, src string) *JSON {
+	t.Helper()
+	tm, err := ParseJSON([]byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
 func TestJSONRenderLimit(t *testing.T) {
 	d := fixtureData(t)
 	for _, c := range limitJSONCases {
 		t.Run(c.name, func(t *testing.T) {
-			tm, err := ParseJSON([]byte(c.src), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tm := mustJSON(t, c.src)
 			want, err := tm.Render(d)
 			if err != nil {
 				t.Fatal(err)
@@ -87,10 +94,7 @@ func TestFieldsRenderLimit(t *testing.T) {
 			continue
 		}
 		t.Run(c.name, func(t *testing.T) {
-			tm, err := ParseJSON([]byte(c.src), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tm := mustJSON(t, c.src)
 			want, err := tm.RenderFields(d)
 			if err != nil {
 				t.Fatal(err)
@@ -127,6 +131,9 @@ func allocated(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
+// errOf keeps the error of a rendering.
+func errOf[T any](_ T, err error) error { return err }
+
 // bombPayload is a 40 KB object, the payload of the template bombs.
 func bombPayload(t *testing.T) any {
 	t.Helper()
@@ -143,53 +150,28 @@ func bombPayload(t *testing.T) any {
 func TestRenderLimitBoundsTheWork(t *testing.T) {
 	const limit = 256 << 10
 	d := &Data{Payload: bombPayload(t)}
-	parseJSON := func(src string) *JSON {
-		tm, err := ParseJSON([]byte(src), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tm
-	}
 	text, err := ParseText(strings.Repeat("{{payload}}", 5000), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wholeValues := parseJSON("[" + strings.Repeat(`"{{payload}}",`, 4999) + `"{{payload}}"]`)
+	wholeValues := mustJSON(t, "["+strings.Repeat(`"{{payload}}",`, 4999)+`"{{payload}}"]`)
 	inString := `"` + strings.Repeat(`{{payload}} `, 5000) + `"`
-	insideString := parseJSON(inString)
-	fields := parseJSON(`{"a":` + inString + `}`)
+	insideString := mustJSON(t, inString)
+	fields := mustJSON(t, `{"a":`+inString+`}`)
 	// One value, an array of 1.3 MB, written only as far as the limit.
 	big := make([]any, 100_000)
 	for i := range big {
 		big[i] = "0123456789"
 	}
 	bigData := &Data{Payload: map[string]any{"big": big}}
-	oneValue := parseJSON(`{"all":"{{big}}"}`)
+	oneValue := mustJSON(t, `{"all":"{{big}}"}`)
 	renders := map[string]func() error{
-		"one large value": func() error {
-			_, err := oneValue.RenderLimit(bigData, limit)
-			return err
-		},
-		"json whole values": func() error {
-			_, err := wholeValues.RenderLimit(d, limit)
-			return err
-		},
-		"json values inside a string": func() error {
-			_, err := insideString.RenderLimit(d, limit)
-			return err
-		},
-		"fields": func() error {
-			_, err := fields.RenderFieldsLimit(d, limit)
-			return err
-		},
-		"text": func() error {
-			_, err := text.RenderLimit(d, nil, limit)
-			return err
-		},
-		"escaped text": func() error {
-			_, err := text.RenderLimit(d, url.QueryEscape, limit)
-			return err
-		},
+		"one large value":             func() error { return errOf(oneValue.RenderLimit(bigData, limit)) },
+		"json whole values":           func() error { return errOf(wholeValues.RenderLimit(d, limit)) },
+		"json values inside a string": func() error { return errOf(insideString.RenderLimit(d, limit)) },
+		"fields":                      func() error { return errOf(fields.RenderFieldsLimit(d, limit)) },
+		"text":                        func() error { return errOf(text.RenderLimit(d, nil, limit)) },
+		"escaped text":                func() error { return errOf(text.RenderLimit(d, url.QueryEscape, limit)) },
 	}
 	for name, render := range renders {
 		var err error
