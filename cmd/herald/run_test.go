@@ -69,6 +69,7 @@ func TestMainBadCommandLine(t *testing.T) {
 		{[]string{"serve", "--no-such-flag"}, 80, "herald: error: unknown flag --no-such-flag"},
 		{[]string{"serve", "--log-level", "loud"}, 80, `herald: error: --log-level must be one of "debug","info","warn","error" but got "loud"`},
 		{[]string{"serve", "--workers", "0"}, 80, "herald: error: serve: --workers must be at least 1"},
+		{[]string{"serve", "--max-rendered-size", "65536"}, 80, "herald: error: serve: --max-rendered-size must be at least --max-event-size + 4096 bytes (1052672)"},
 		{[]string{"serve", "--retry-schedule", "5x"}, 80, `herald: error: serve: --retry-schedule: retry schedule item 1 "5x": not a duration like 30s, 5m or 2h`},
 		{[]string{"serve", "--retry-schedule", "1s,1s,1s", "--max-retries", "2"}, 80, "herald: error: serve: --retry-schedule: 3 retries, more than the 2 this installation allows (--max-retries)"},
 		{[]string{"serve", "--destination-deny-cidrs", "10.0.0.0/8,nope"}, 80, `herald: error: serve: --destination-deny-cidrs: invalid CIDR "nope"`},

@@ -148,6 +148,11 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	ep.CreatedAt = s.o.Now().UTC()
 	ep.UpdatedAt = ep.CreatedAt
+	// With its final version, so that what the trial compiles is cached
+	// for the deliveries to come.
+	if e := s.checkRenderSize(r, ep, a); e != nil {
+		return e
+	}
 	if err := s.st.EndpointCreate(r.Context(), ep); err != nil {
 		return storeError(err, "app")
 	}
@@ -201,6 +206,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	// An endpoint Herald disabled keeps its disabled_reason when it is
 	// enabled again, until it succeeds (herald.endpoint.recovered).
+	was := *ep
 	if e := in.applyTo(ep, a, s.o.Ceilings); e != nil {
 		return e
 	}
@@ -211,6 +217,13 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return e
 	}
 	ep.UpdatedAt = s.o.Now().UTC()
+	// Only a change that can change the request is checked: disabling
+	// an endpoint must not be refused over its samples.
+	if rendersDifferently(&was, ep) {
+		if e := s.checkRenderSize(r, ep, a); e != nil {
+			return e
+		}
+	}
 	if err := s.st.EndpointUpdate(r.Context(), ep); err != nil {
 		return storeError(err, "endpoint")
 	}

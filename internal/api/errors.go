@@ -39,6 +39,7 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
 	CodeRenderFailed     = "render_failed"
+	CodeRenderTooLarge   = "render_too_large"
 	CodeSchemaMismatch   = "schema_mismatch"
 	CodeLimitExceeded    = "limit_exceeded"
 	CodeQuotaExceeded    = "quota_exceeded"

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/outbound"
@@ -90,6 +93,9 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: *in.EventType, Payload: payload, CreatedAt: s.o.Now()}
 	req, err := s.out.Preview(r.Context(), &outbound.Delivery{ID: outbound.PreviewWebhookID, Event: ev, Endpoint: ep, App: a})
 	if err != nil {
+		if e := renderTooLarge(err, ""); e != nil {
+			return e
+		}
 		var re *shape.RenderError
 		if errors.As(err, &re) {
 			return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderFailed, Field: re.Field, Message: re.Error()}
@@ -105,4 +111,62 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 		EventType: ev.EventType, Payload: ev.Payload,
 	})
 	return nil
+}
+
+// renderTooLarge answers a rendering stopped at --max-rendered-size
+// (render_too_large, naming the field that passed it), and nil for any
+// other outcome. context, when set, says what was rendered.
+func renderTooLarge(err error, context string) *Error {
+	var (
+		tl *shape.TooLargeError
+		re *shape.RenderError
+	)
+	if !errors.As(err, &tl) || !errors.As(err, &re) {
+		return nil
+	}
+	msg := re.Error()
+	if context != "" {
+		msg = context + ": " + msg
+	}
+	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderTooLarge, Field: re.Field, Message: msg}
+}
+
+// maxTrialRenders bounds the event types whose catalog sample a save
+// renders. The check is an early warning (the cap holds at delivery
+// whatever it finds), so one save costs at most this many renderings.
+const maxTrialRenders = 10
+
+// checkRenderSize renders the endpoint, about to be saved, for the catalog
+// sample of each event type it names exactly (the first maxTrialRenders
+// names), and refuses settings whose request would pass
+// --max-rendered-size for one of them: the customer learns it now rather
+// than from failed deliveries. Other rendering failures are left to the
+// preview and the delivery, since a sample need not hold every field.
+func (s *Server) checkRenderSize(r *http.Request, ep *herald.Endpoint, a *herald.App) *Error {
+	n := 0
+	for _, name := range ep.EventTypes {
+		if strings.HasPrefix(name, "group:") || strings.HasSuffix(name, "*") {
+			continue
+		}
+		if n++; n > maxTrialRenders {
+			break
+		}
+		et, err := s.st.EventTypeGet(r.Context(), name)
+		if err != nil || len(et.Sample) == 0 {
+			continue
+		}
+		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: a.ID, EventType: name, Payload: et.Sample, CreatedAt: s.o.Now()}
+		_, err = s.out.Preview(r.Context(), &outbound.Delivery{ID: outbound.PreviewWebhookID, Event: ev, Endpoint: ep, App: a})
+		if e := renderTooLarge(err, "with the sample of event type "+name); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// rendersDifferently reports whether an endpoint's change can change the
+// size of its requests: its URL, its request shape or the event types
+// whose samples it is checked with.
+func rendersDifferently(was, is *herald.Endpoint) bool {
+	return was.URL != is.URL || !slices.Equal(was.EventTypes, is.EventTypes) || !reflect.DeepEqual(was.RequestShape, is.RequestShape)
 }

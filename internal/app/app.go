@@ -254,7 +254,8 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 		DialContext:     policy.DialContext(dialer.DialContext),
 	})
 	a.outbound = outbound.NewHTTP(a.sender, a.store, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat,
-		MaxTenantTimeout: cfg.MaxTenantTimeout})
+		MaxTenantTimeout: cfg.MaxTenantTimeout,
+		MaxRenderedSize:  int(cfg.RenderedSizeCap())})
 	o := delivery.Options{
 		Owner:                  a.node,
 		NoDelivery:             cfg.Role == "api",

@@ -1,5 +1,7 @@
-// Package cache keeps lookups that every event would otherwise repeat (its
-// app, its event type) for a short time.
+// Package cache keeps what Herald would otherwise look up or build again
+// and again: an event's app and event type for a short time, what is
+// derived from one version of a setting, parsed secrets, tokens. Every
+// cache is bounded (LRU), because most are keyed by what tenants send.
 package cache
 
 import (
@@ -11,86 +13,56 @@ import (
 // unseen. Changes made through this node reset the cache at once.
 const TTL = 2 * time.Second
 
-// TTL keeps values for a short time. Callers keep only hits, so something
-// just created is found at once; a stale hit must be harmless where it is
-// used (the enqueue transaction, for one, checks again that the app
-// exists).
+// MaxEntries bounds the entries of a Cache and of a Versions: enough for
+// the apps, event types and endpoint versions in use at once on a busy
+// node, whatever number of distinct keys tenants send.
+const MaxEntries = 10_000
+
+// Cache keeps values for a short time, at most MaxEntries of them, the
+// least recently used forgotten first. Callers keep only hits, so
+// something just created is found at once; a stale hit must be harmless
+// where it is used (the enqueue transaction, for one, checks again that
+// the app exists).
 type Cache[V any] struct {
-	mu  sync.Mutex
-	m   map[string]entry[V]
-	now func() time.Time
-	ttl time.Duration
+	lru *LRU[string, V]
 }
 
-type entry[V any] struct {
-	v       V
-	expires time.Time
-}
-
-// New returns an empty cache; now is its clock.
+// New returns an empty cache keeping values for TTL; now is its clock.
 func New[V any](now func() time.Time) *Cache[V] {
 	return NewTTL[V](now, TTL)
 }
 
 // NewTTL returns an empty cache keeping values for ttl.
 func NewTTL[V any](now func() time.Time, ttl time.Duration) *Cache[V] {
-	return &Cache[V]{m: map[string]entry[V]{}, now: now, ttl: ttl}
+	return &Cache[V]{lru: NewLRU(MaxEntries, LRUOptions[string, V]{TTL: ttl, Now: now})}
 }
 
-// Get returns a value not older than TTL.
-func (c *Cache[V]) Get(k string) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[k]
-	if !ok || c.now().After(e.expires) {
-		var zero V
-		return zero, false
-	}
-	return e.v, true
-}
+// Get returns a value not older than the cache's TTL.
+func (c *Cache[V]) Get(k string) (V, bool) { return c.lru.Get(k) }
 
-// Put keeps a value for TTL.
-func (c *Cache[V]) Put(k string, v V) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= 10_000 {
-		// Bounded: start over rather than track recency.
-		clear(c.m)
-	}
-	c.m[k] = entry[V]{v: v, expires: c.now().Add(c.ttl)}
-}
+// Put keeps a value for the cache's TTL.
+func (c *Cache[V]) Put(k string, v V) { c.lru.Put(k, v) }
 
 // Reset forgets everything, after a change made through this node.
-func (c *Cache[V]) Reset() {
-	c.mu.Lock()
-	clear(c.m)
-	c.mu.Unlock()
-}
+func (c *Cache[V]) Reset() { c.lru.Reset() }
 
 // Versions keeps what is derived from one version of a setting (a compiled
 // template, a compiled condition) for as long as it is asked for: a key
 // names the version, so a change makes a new key and no entry is ever
-// stale. It holds at most 10,000 entries and starts over when full, which
-// bounds memory without tracking recency.
+// stale. It holds at most MaxEntries entries, the least recently used
+// forgotten first. The zero value is ready to use.
 type Versions[K comparable, V any] struct {
-	mu sync.Mutex
-	m  map[K]V
+	once sync.Once
+	lru  *LRU[K, V]
+}
+
+func (c *Versions[K, V]) cache() *LRU[K, V] {
+	c.once.Do(func() { c.lru = NewLRU(MaxEntries, LRUOptions[K, V]{}) })
+	return c.lru
 }
 
 // Get returns the value kept for k.
-func (c *Versions[K, V]) Get(k K) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.m[k]
-	return v, ok
-}
+func (c *Versions[K, V]) Get(k K) (V, bool) { return c.cache().Get(k) }
 
 // Put keeps v for k.
-func (c *Versions[K, V]) Put(k K, v V) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= 10_000 {
-		c.m = map[K]V{}
-	}
-	c.m[k] = v
-}
+func (c *Versions[K, V]) Put(k K, v V) { c.cache().Put(k, v) }

@@ -36,6 +36,7 @@ type Serve struct {
 	MaxInFlight     int           `name:"max-in-flight" env:"HERALD_MAX_IN_FLIGHT" default:"32" help:"Requests in flight at once to one endpoint."`
 	MaxResponseBody int64         `name:"max-response-body" env:"HERALD_MAX_RESPONSE_BODY" default:"65536" help:"Bytes of each response body kept in the delivery history."`
 	MaxEventSize    int64         `name:"max-event-size" env:"HERALD_MAX_EVENT_SIZE" default:"1048576" help:"Largest request body the API accepts, in bytes; larger ones get 413."`
+	MaxRenderedSize int64         `name:"max-rendered-size" env:"HERALD_MAX_RENDERED_SIZE" help:"Largest request Herald renders for an endpoint (URL, headers and body), in bytes; rendering stops there and the delivery fails without retries. At least --max-event-size + 4096. Unset: twice --max-event-size."`
 
 	// Ceilings of what apps and endpoints set for themselves: values
 	// above them are refused when saved and cut to them when used.
@@ -64,6 +65,21 @@ type Serve struct {
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HERALD_SHUTDOWN_TIMEOUT" default:"30s" help:"How long requests in flight may finish after SIGTERM or SIGINT."`
 	LogLevel        string        `name:"log-level" env:"HERALD_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 	LogFormat       string        `name:"log-format" env:"HERALD_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
+}
+
+// RenderedSizeHeadroom is what --max-rendered-size must allow beyond
+// --max-event-size: the standard body around the largest payload, the
+// longest URL (2048 characters) and a few headers.
+const RenderedSizeHeadroom = 4096
+
+// RenderedSizeCap is the cap on a rendered request in force:
+// --max-rendered-size, or when unset twice --max-event-size (and never
+// less than the headroom above it).
+func (s *Serve) RenderedSizeCap() int64 {
+	if s.MaxRenderedSize != 0 {
+		return s.MaxRenderedSize
+	}
+	return max(2*s.MaxEventSize, s.MaxEventSize+RenderedSizeHeadroom)
 }
 
 // Reencrypt configures `herald reencrypt`: the same store and keys as
@@ -97,6 +113,9 @@ func (s *Serve) Validate() error {
 	}
 	if s.MaxEventSize < 1024 {
 		return fmt.Errorf("--max-event-size must be at least 1024 bytes")
+	}
+	if s.MaxRenderedSize != 0 && s.MaxRenderedSize < s.MaxEventSize+RenderedSizeHeadroom {
+		return fmt.Errorf("--max-rendered-size must be at least --max-event-size + %d bytes (%d), so that the largest event still renders in the standard body", RenderedSizeHeadroom, s.MaxEventSize+RenderedSizeHeadroom)
 	}
 	if s.Role != "all" && s.DatabaseURL == "" {
 		return fmt.Errorf("--role %s needs --database-url: the embedded database serves one process, which does both", s.Role)

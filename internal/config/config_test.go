@@ -71,6 +71,9 @@ func TestValidate(t *testing.T) {
 		{"lease shorter than two tenant requests", func(s *config.Serve) { s.MaxTenantTimeout = 3 * time.Minute }, "--lease-duration must be at least twice --max-tenant-timeout (3m0s)"},
 		{"no retries allowed", func(s *config.Serve) { s.MaxRetries = 0 }, "--max-retries must be at least 1"},
 		{"negative least wait", func(s *config.Serve) { s.MinRetryDelay = -time.Second }, "--min-retry-delay must not be negative"},
+		{"rendered size below the largest event", func(s *config.Serve) { s.MaxRenderedSize = s.MaxEventSize + 4095 },
+			"--max-rendered-size must be at least --max-event-size + 4096 bytes (1052672)"},
+		{"rendered size negative", func(s *config.Serve) { s.MaxRenderedSize = -1 }, "--max-rendered-size must be at least"},
 	} {
 		s := config.Defaults(map[string]string{"retry_schedule": ""})
 		c.set(&s)
@@ -78,5 +81,29 @@ func TestValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
+	}
+}
+
+// TestRenderedSizeCap: unset, the cap on rendered requests is twice the
+// largest event, and never less than the headroom above it.
+func TestRenderedSizeCap(t *testing.T) {
+	t.Parallel()
+	s := config.Defaults(map[string]string{"retry_schedule": ""})
+	if got := s.RenderedSizeCap(); got != 2<<20 {
+		t.Errorf("default: %d, want twice --max-event-size", got)
+	}
+	s.MaxEventSize = 1024
+	if got := s.RenderedSizeCap(); got != 1024+config.RenderedSizeHeadroom {
+		t.Errorf("with --max-event-size 1024: %d", got)
+	}
+	if err := s.Validate(); err != nil {
+		t.Errorf("the default for a small --max-event-size does not validate: %v", err)
+	}
+	s.MaxRenderedSize = 1024 + config.RenderedSizeHeadroom
+	if got := s.RenderedSizeCap(); got != s.MaxRenderedSize {
+		t.Errorf("set: %d, want %d", got, s.MaxRenderedSize)
+	}
+	if err := s.Validate(); err != nil {
+		t.Errorf("the smallest value allowed does not validate: %v", err)
 	}
 }

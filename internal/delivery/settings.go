@@ -6,20 +6,21 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/cache"
 )
 
-// schedules caches parsed retry schedules of apps and endpoints, held to
-// the ceilings.
+// schedules caches parsed retry schedules of apps and endpoints by their
+// text, which tenants set: the 1,000 most recently used, since a miss
+// only parses again. Each is held to the ceilings.
 type schedules struct {
 	ceilings herald.TenantCeilings
-	mu       sync.Mutex
-	m        map[string][]time.Duration
+	once     sync.Once
+	m        *cache.LRU[string, []time.Duration]
 }
 
 func (s *schedules) parse(v string) []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d, ok := s.m[v]; ok {
+	s.once.Do(func() { s.m = cache.NewLRU(1000, cache.LRUOptions[string, []time.Duration]{}) })
+	if d, ok := s.m.Get(v); ok {
 		return d
 	}
 	d, err := ParseSchedule(v)
@@ -30,10 +31,7 @@ func (s *schedules) parse(v string) []time.Duration {
 	}
 	// Saved before a ceiling was lowered, a schedule may exceed it.
 	d = s.ceilings.Schedule(d)
-	if s.m == nil || len(s.m) > 1000 {
-		s.m = map[string][]time.Duration{}
-	}
-	s.m[v] = d
+	s.m.Put(v, d)
 	return d
 }
 

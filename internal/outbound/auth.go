@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/cache"
 	"github.com/heraldhq/herald/internal/sender"
 )
 
@@ -24,16 +25,58 @@ var errAuth = errors.New("auth")
 
 // tokens caches OAuth2 access tokens per credential, shared by every
 // worker: one token serves many deliveries until shortly before it
-// expires, and only one fetch runs at a time per credential.
+// expires, and only one fetch runs at a time per credential. It keeps at
+// most maxTokens credentials, their keys and tokens at most
+// maxTokenBytes (a token endpoint is the tenant's, and may answer a token
+// of any length): one forgotten is read again from the store, where every
+// node shares it.
 type tokens struct {
+	once sync.Once
+	m    *cache.LRU[string, *tokenEntry]
+	// mu makes finding or making a credential's entry one step, so that
+	// workers asking at once share one entry and one fetch.
 	mu sync.Mutex
-	m  map[string]*tokenEntry
 }
+
+const (
+	maxTokens     = 1_000
+	maxTokenBytes = 4 << 20
+)
 
 type tokenEntry struct {
 	mu      sync.Mutex // held while fetching
 	token   string
 	expires time.Time
+	// size is the entry's weight in the cache: its credential key and
+	// token, set when the token is.
+	size int64
+}
+
+func (t *tokens) entries() *cache.LRU[string, *tokenEntry] {
+	t.once.Do(func() {
+		t.m = cache.NewLRU(maxTokens, cache.LRUOptions[string, *tokenEntry]{MaxCost: maxTokenBytes,
+			Cost: func(k string, e *tokenEntry) int64 { return int64(len(k)) + e.size }})
+	})
+	return t.m
+}
+
+// entry returns the credential's entry, made and kept if there is none.
+func (t *tokens) entry(k string) *tokenEntry {
+	m := t.entries()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := m.Get(k)
+	if !ok {
+		e = &tokenEntry{}
+		m.Put(k, e)
+	}
+	return e
+}
+
+// set keeps a token in the entry, and weighs the entry again with it.
+func (t *tokens) set(k string, e *tokenEntry, token string, expires time.Time) {
+	e.token, e.expires, e.size = token, expires, int64(len(token))
+	t.entries().Put(k, e)
 }
 
 func credentialKey(a *herald.EndpointAuth) string {
@@ -45,16 +88,7 @@ func credentialKey(a *herald.EndpointAuth) string {
 // (a fresh fetch too when force is set, after the receiver refused it).
 func (t *tokens) get(ctx context.Context, snd Sender, st Store, a *herald.EndpointAuth, force bool, now func() time.Time) (string, error) {
 	k := credentialKey(a)
-	t.mu.Lock()
-	if t.m == nil {
-		t.m = map[string]*tokenEntry{}
-	}
-	e := t.m[k]
-	if e == nil {
-		e = &tokenEntry{}
-		t.m[k] = e
-	}
-	t.mu.Unlock()
+	e := t.entry(k)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !force && e.token != "" && now().Before(e.expires) {
@@ -64,7 +98,7 @@ func (t *tokens) get(ctx context.Context, snd Sender, st Store, a *herald.Endpoi
 	key := hex.EncodeToString(sum[:])
 	if !force {
 		if tok, exp, err := st.TokenGet(ctx, key); err == nil && now().Before(exp) {
-			e.token, e.expires = tok, exp
+			t.set(k, e, tok, exp)
 			return tok, nil
 		}
 	}
@@ -74,7 +108,7 @@ func (t *tokens) get(ctx context.Context, snd Sender, st Store, a *herald.Endpoi
 	}
 	// Renew a little before the server's expiry, so that no request goes
 	// out with a token about to lapse.
-	e.token, e.expires = tok, now().Add(max(ttl-30*time.Second, ttl/2))
+	t.set(k, e, tok, now().Add(max(ttl-30*time.Second, ttl/2)))
 	// Shared best effort: a node that misses it fetches its own.
 	_ = st.TokenPut(ctx, key, e.token, e.expires)
 	return tok, nil

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -31,15 +30,38 @@ type builder struct {
 	maxTenantTimeout time.Duration
 	// payloadFormat is the installation's default body shape.
 	payloadFormat string
+	// maxSize caps a rendered request, 0 for no cap.
+	maxSize int
 	// signers caches one parsed signer per secret: parsing the secret
-	// for every request would cost more than signing.
-	signers sync.Map
-	// tlsConfigs caches saved endpoints' own TLS settings by version.
-	tlsConfigs sync.Map
+	// for every request would cost more than signing. At most
+	// maxSigners, weighing at most maxSignerBytes (signerSize).
+	signers *cache.LRU[string, signing.Scheme]
+	// tlsConfigs caches saved endpoints' own TLS settings by version: at
+	// most maxTLSConfigs, made of at most maxTLSBytes of PEM.
+	tlsConfigs *cache.LRU[string, tlsEntry]
 	// shapes caches compiled request shapes by endpoint version and
-	// event type (titles come from the event type's schema).
-	shapes cache.Versions[shapeKey, *shape.Compiled]
+	// event type (titles come from the event type's schema): at most
+	// cache.MaxEntries, made of at most maxShapeBytes of settings.
+	shapes *cache.LRU[shapeKey, *shape.Compiled]
 	titles *cache.Cache[map[string]string]
+}
+
+// Bounds of the builder's caches. Each is keyed by what tenants set
+// (secrets, certificates, templates), so each has a number and a size: a
+// miss costs parsing again, never a failure.
+const (
+	maxSigners     = 10_000
+	maxSignerBytes = 4 << 20
+	maxTLSConfigs  = 1_000
+	maxTLSBytes    = 16 << 20
+	maxShapeBytes  = 16 << 20
+)
+
+// tlsEntry is an endpoint's TLS settings and the bytes of PEM they were
+// parsed from, which weigh them in the cache.
+type tlsEntry struct {
+	cfg *tls.Config
+	pem int64
 }
 
 type shapeKey struct {
@@ -54,18 +76,42 @@ type shapeKey struct {
 
 func newBuilder(st Store, o HTTPOptions) *builder {
 	return &builder{st: st, userAgent: o.UserAgent, defaultTimeout: o.DefaultTimeout, maxTenantTimeout: o.MaxTenantTimeout,
-		payloadFormat: o.PayloadFormat, titles: cache.New[map[string]string](o.Now)}
+		payloadFormat: o.PayloadFormat,
+		maxSize:       o.MaxRenderedSize, titles: cache.New[map[string]string](o.Now),
+		signers: cache.NewLRU(maxSigners, cache.LRUOptions[string, signing.Scheme]{MaxCost: maxSignerBytes,
+			Cost: func(secret string, _ signing.Scheme) int64 { return signerSize(secret) }}),
+		tlsConfigs: cache.NewLRU(maxTLSConfigs, cache.LRUOptions[string, tlsEntry]{MaxCost: maxTLSBytes,
+			Cost: func(_ string, e tlsEntry) int64 { return e.pem }}),
+		shapes: cache.NewLRU(cache.MaxEntries, cache.LRUOptions[shapeKey, *shape.Compiled]{MaxCost: maxShapeBytes,
+			Cost: func(_ shapeKey, c *shape.Compiled) int64 { return shapeSize(c) }}),
+	}
+}
+
+// signerSize is about what a signer holds: the secret as its key, the key
+// parsed from it, and the entry itself.
+func signerSize(secret string) int64 {
+	return 2*int64(len(secret)) + 256
+}
+
+// shapeSize weighs a compiled shape by the settings it was made of: its
+// URL, headers and body template.
+func shapeSize(c *shape.Compiled) int64 {
+	n := len(c.Effective.URL) + len(c.Effective.BodyTemplate)
+	for k, v := range c.Effective.Headers {
+		n += len(k) + len(v)
+	}
+	return int64(n)
 }
 
 func (b *builder) signer(secret string) (signing.Scheme, error) {
-	if s, ok := b.signers.Load(secret); ok {
-		return s.(signing.Scheme), nil
+	if s, ok := b.signers.Get(secret); ok {
+		return s, nil
 	}
 	s, err := signing.NewScheme(secret)
 	if err != nil {
 		return nil, err
 	}
-	b.signers.Store(secret, s)
+	b.signers.Put(secret, s)
 	return s, nil
 }
 
@@ -90,7 +136,7 @@ func (b *builder) compiled(ctx context.Context, ep *herald.Endpoint, app *herald
 		}
 		b.titles.Put(eventType, titles)
 	}
-	c, err := shape.Compile(ep, shape.Options{Titles: titles, PayloadFormat: format, TemplateSyntax: app.TemplateSyntax})
+	c, err := shape.Compile(ep, shape.Options{Titles: titles, PayloadFormat: format, TemplateSyntax: app.TemplateSyntax, MaxSize: b.maxSize})
 	if err != nil || !cacheable {
 		return c, err
 	}
@@ -152,8 +198,8 @@ func (b *builder) tlsConfig(ep *herald.Endpoint) (*tls.Config, string, error) {
 	if !cacheable {
 		sum := sha256.Sum256([]byte(ep.TLSCABundle + "\x00" + ep.TLSClientCert + "\x00" + ep.TLSClientKey))
 		key = "unsaved@" + hex.EncodeToString(sum[:])
-	} else if v, ok := b.tlsConfigs.Load(key); ok {
-		return v.(*tls.Config), key, nil
+	} else if e, ok := b.tlsConfigs.Get(key); ok {
+		return e.cfg, key, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if ep.TLSCABundle != "" {
@@ -171,7 +217,7 @@ func (b *builder) tlsConfig(ep *herald.Endpoint) (*tls.Config, string, error) {
 		cfg.Certificates = []tls.Certificate{pair}
 	}
 	if cacheable {
-		b.tlsConfigs.Store(key, cfg)
+		b.tlsConfigs.Put(key, tlsEntry{cfg: cfg, pem: int64(len(ep.TLSCABundle) + len(ep.TLSClientCert) + len(ep.TLSClientKey))})
 	}
 	return cfg, key, nil
 }

@@ -43,6 +43,10 @@ type HTTPOptions struct {
 	// PayloadFormat is the installation's body shape (standard, raw or
 	// flat) for endpoints without a template; empty: standard.
 	PayloadFormat string
+	// MaxRenderedSize caps the bytes of a rendered request (URL, the
+	// endpoint's headers and body): rendering stops there, and the
+	// attempt fails with error kind policy. 0: no cap.
+	MaxRenderedSize int
 	// Now is the clock of signatures and token expiry; nil: time.Now.
 	Now func() time.Time
 }

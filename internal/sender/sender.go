@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/cache"
 )
 
 // Defaults for zero Options and Request fields.
@@ -156,30 +157,29 @@ type Sender struct {
 	// endpoint's CA bundle or client certificate): each distinct setting
 	// gets a sender of its own, so connections made with one client
 	// certificate are never reused for another endpoint.
-	opts     Options
+	opts Options
+	// mu makes finding or making a variant one step, so that requests
+	// asking at once share one variant and its connections.
 	mu       sync.Mutex
-	variants map[string]*Sender
+	variants *cache.LRU[string, *Sender]
 }
 
-// maxVariants bounds the senders kept for distinct TLS settings.
+// maxVariants bounds the senders kept for distinct TLS settings (keyed by
+// endpoint version, which tenants control): past it the least recently
+// used one is dropped and its idle connections closed, the others keep
+// theirs.
 const maxVariants = 1000
 
 func (s *Sender) variant(key string, cfg *tls.Config) *Sender {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v := s.variants[key]; v != nil {
+	if v, ok := s.variants.Get(key); ok {
 		return v
-	}
-	if s.variants == nil || len(s.variants) >= maxVariants {
-		for _, v := range s.variants {
-			v.CloseIdleConnections()
-		}
-		s.variants = map[string]*Sender{}
 	}
 	o := s.opts
 	o.TLSClientConfig = cfg
 	v := New(o)
-	s.variants[key] = v
+	s.variants.Put(key, v)
 	return v
 }
 
@@ -192,6 +192,8 @@ func New(o Options) *Sender {
 		maxBody:     o.MaxResponseBody,
 		dialTimeout: o.DialTimeout,
 		dial:        o.DialContext,
+		variants: cache.NewLRU(maxVariants, cache.LRUOptions[string, *Sender]{
+			OnEvict: func(_ string, v *Sender) { v.CloseIdleConnections() }}),
 	}
 	if o.UserAgent != "" {
 		s.userAgent = []string{o.UserAgent}
@@ -265,11 +267,9 @@ func (s *Sender) CloseIdleConnections() {
 	if s == nil {
 		return
 	}
-	s.mu.Lock()
-	for _, v := range s.variants {
-		v.CloseIdleConnections()
+	if s.variants != nil {
+		s.variants.Range(func(_ string, v *Sender) { v.CloseIdleConnections() })
 	}
-	s.mu.Unlock()
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}

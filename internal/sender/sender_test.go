@@ -711,3 +711,51 @@ func BenchmarkSend(b *testing.B) {
 		})
 	})
 }
+
+// TestVariantsPastTheBound: past maxVariants distinct TLS settings, only
+// the least recently used variant is dropped, its idle connection closed;
+// the others keep theirs and reuse them.
+func TestVariantsPastTheBound(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	var opened, closed atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			opened.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s := newSender(t, Options{})
+	send := func(i int) {
+		t.Helper()
+		// The URL is http: the variant's TLS settings go unused, but it
+		// still has a transport and connections of its own.
+		res := s.Send(context.Background(), &Request{Method: "POST", URL: srv.URL, Timeout: 5 * time.Second,
+			TLS: &tls.Config{}, TLSKey: "ep_" + strconv.Itoa(i)})
+		if res.ErrorKind != herald.ErrorKindNone || res.StatusCode != 200 {
+			t.Fatalf("send %d: %s %d %v", i, res.ErrorKind, res.StatusCode, res.Err)
+		}
+	}
+	for i := range maxVariants + 1 {
+		send(i)
+	}
+	// Variant 0, the least recently used, was dropped: its connection
+	// closes.
+	deadline := time.Now().Add(10 * time.Second)
+	for closed.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no connection closed past the bound")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := 1; i <= maxVariants; i++ {
+		send(i)
+	}
+	if o, c := opened.Load(), closed.Load(); o != maxVariants+1 || c != 1 {
+		t.Fatalf("%d connections opened and %d closed, want %d and 1: variants kept lost their connections", o, c, maxVariants+1)
+	}
+}

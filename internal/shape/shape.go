@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -46,6 +47,21 @@ type RenderError struct {
 func (e *RenderError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *RenderError) Unwrap() error { return e.Err }
 
+// TooLargeError is a request whose rendering passed Options.MaxSize; a
+// RenderError carries it, naming the part being rendered when it did.
+// Rendering stopped there, so the request was never built whole. It
+// unwraps to template.ErrTooLarge.
+type TooLargeError struct {
+	// Max is the cap, in bytes.
+	Max int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("the rendered request (URL, headers and body) is over %d bytes, the most this installation sends (--max-rendered-size)", e.Max)
+}
+
+func (e *TooLargeError) Unwrap() error { return template.ErrTooLarge }
+
 // Request is a request ready to sign and send.
 type Request struct {
 	Method string
@@ -72,6 +88,8 @@ type Compiled struct {
 	// static is set when nothing depends on the event but the default
 	// body, so building skips decoding the payload.
 	static bool
+	// max caps the bytes of a rendered request (math.MaxInt: no cap).
+	max int
 	// Effective is what the endpoint sends, presets and defaults applied.
 	Effective Effective
 }
@@ -118,6 +136,11 @@ type Options struct {
 	PayloadFormat string
 	// TemplateSyntax is the app's default tag syntax, braces or hash.
 	TemplateSyntax string
+	// MaxSize caps the bytes of a rendered request: the URL (with any
+	// query fields), the endpoint's header names and values, and the
+	// body. Build stops with a TooLargeError as soon as the request
+	// passes it. 0: no cap.
+	MaxSize int
 }
 
 // Payload formats: the body without a template.
@@ -152,7 +175,10 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 		return nil, &FieldError{Field: "template_syntax", Msg: fmt.Sprintf("template_syntax %q is not braces ({{path}}) or hash (#{path})", s.TemplateSyntax)}
 	}
 	topts := template.Options{Titles: o.Titles, Strict: s.TemplateStrict, Syntax: syntax}
-	c := &Compiled{}
+	c := &Compiled{max: math.MaxInt}
+	if o.MaxSize > 0 {
+		c.max = o.MaxSize
+	}
 
 	c.method = first(strings.ToUpper(s.Method), b.Method, "POST")
 	if !contains(Methods, c.method) {
@@ -264,7 +290,10 @@ type Event struct {
 	Endpoint *herald.Endpoint
 }
 
-// Build renders the request for one event.
+// Build renders the request for one event. Rendering stops with a
+// TooLargeError as soon as the request passes the cap (Options.MaxSize):
+// the URL first, then the headers, then the body, each allowed what the
+// parts before it left.
 func (c *Compiled) Build(in Event) (*Request, error) {
 	d := &template.Data{}
 	if !c.static {
@@ -285,144 +314,190 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 
 	rawURL := c.rawURL
 	if len(c.url.Paths()) > 0 {
-		s, err := c.url.RenderEscaped(d, escapeComponent)
+		s, err := c.url.RenderLimit(d, escapeComponent, c.max)
 		if err != nil {
-			return nil, &RenderError{Field: "url", Err: err}
+			return nil, c.renderError("url", err)
 		}
 		if err := herald.ValidateURL(s); err != nil {
 			return nil, &RenderError{Field: "url", Err: fmt.Errorf("after filling in %s the url is not valid: %v", tags(c.url.Paths()), err)}
 		}
 		rawURL = s
 	}
+	used := len(rawURL)
+	if used > c.max {
+		return nil, c.renderError("url", template.ErrTooLarge)
+	}
 	for _, h := range c.headers {
-		v, err := h.tmpl.Render(d)
+		field := "headers." + h.name
+		used += len(h.name)
+		if used > c.max {
+			return nil, c.renderError(field, template.ErrTooLarge)
+		}
+		v, err := h.tmpl.RenderLimit(d, nil, c.max-used)
 		if err != nil {
-			return nil, &RenderError{Field: "headers." + h.name, Err: err}
+			return nil, c.renderError(field, err)
 		}
 		if strings.ContainsAny(v, "\r\n") {
-			return nil, &RenderError{Field: "headers." + h.name, Err: errors.New("the rendered value contains a line break")}
+			return nil, &RenderError{Field: field, Err: errors.New("the rendered value contains a line break")}
 		}
+		used += len(v)
 		r.Header[http.CanonicalHeaderKey(h.name)] = []string{v}
 	}
 
 	if c.noBody {
-		fields, err := c.fields(in.Event, d)
-		if err != nil {
-			return nil, err
+		sep := "?"
+		if strings.Contains(rawURL, "?") {
+			sep = "&"
 		}
-		if len(fields) > 0 {
-			sep := "?"
-			if strings.Contains(rawURL, "?") {
-				sep = "&"
-			}
-			rawURL += sep + encodeFields(fields)
+		q, field, err := c.encodedFields(in.Event, d, c.max-used-len(sep))
+		if err != nil {
+			return nil, c.renderError(field, err)
+		}
+		if q != "" {
+			rawURL += sep + q
 		}
 		r.URL = rawURL
 		r.Header.Del("Content-Type")
 		return r, nil
 	}
 	r.URL = rawURL
+	room := c.max - used
+	var err error
+	field := "body_template"
 	switch c.contentType {
 	case herald.ContentForm:
-		fields, err := c.fields(in.Event, d)
-		if err != nil {
-			return nil, err
-		}
-		r.Body = []byte(encodeFields(fields))
+		var body string
+		body, field, err = c.encodedFields(in.Event, d, room)
+		r.Body = []byte(body)
 		r.Header.Set("Content-Type", herald.ContentForm)
 	case herald.ContentPlain:
 		switch {
 		case c.plain != nil:
-			txt, err := c.plain.Render(d)
-			if err != nil {
-				return nil, &RenderError{Field: "body_template", Err: err}
-			}
+			var txt string
+			txt, err = c.plain.RenderLimit(d, nil, room)
 			r.Body = []byte(txt)
 		case c.body != nil:
-			b, err := c.body.Render(d)
-			if err != nil {
-				return nil, &RenderError{Field: "body_template", Err: err}
-			}
-			r.Body = b
+			r.Body, err = c.body.RenderLimit(d, room)
 		default:
-			r.Body = c.defaultBody(in.Event)
+			field = "payload"
+			r.Body, err = c.defaultBody(in.Event, room)
 		}
 		r.Header.Set("Content-Type", herald.ContentPlain+"; charset=utf-8")
 	default:
 		if c.body == nil {
-			r.Body = c.defaultBody(in.Event)
+			field = "payload"
+			r.Body, err = c.defaultBody(in.Event, room)
 		} else {
-			b, err := c.body.Render(d)
-			if err != nil {
-				return nil, &RenderError{Field: "body_template", Err: err}
-			}
-			r.Body = b
+			r.Body, err = c.body.RenderLimit(d, room)
 		}
 		r.Header.Set("Content-Type", herald.ContentJSON)
+	}
+	if err != nil {
+		return nil, c.renderError(field, err)
 	}
 	return r, nil
 }
 
-// fields renders the body template's top-level fields, or the default
-// body's, for a form body or a query string.
-func (c *Compiled) fields(ev *herald.Event, d *template.Data) ([]template.Field, error) {
+// renderError names the field whose rendering failed; passing the cap
+// becomes a TooLargeError saying what the cap is.
+func (c *Compiled) renderError(field string, err error) error {
+	if errors.Is(err, template.ErrTooLarge) {
+		err = &TooLargeError{Max: c.max}
+	}
+	return &RenderError{Field: field, Err: err}
+}
+
+// encodedFields renders the body template's top-level fields, or the
+// default body's, URL-encoded for a form body or a query string of at
+// most limit bytes. field names the setting at fault on failure: the
+// template, or the payload that the default fields are made of.
+func (c *Compiled) encodedFields(ev *herald.Event, d *template.Data, limit int) (q, field string, err error) {
+	var fs []template.Field
 	if c.body == nil {
-		data := string(ev.Payload)
-		if data == "" {
-			data = "null"
+		field, fs = "payload", c.defaultFields(ev)
+	} else {
+		field = "body_template"
+		// Encoding only lengthens the fields: a limit on the fields
+		// as rendered stops a template before it is encoded.
+		if fs, err = c.body.RenderFieldsLimit(d, max(limit, 0)); err != nil {
+			return "", field, err
 		}
-		if c.format != FormatStandard {
-			if fs, ok := objectFields(ev.Payload); ok {
-				if c.format == FormatFlat {
-					fs = append([]template.Field{{Key: c.flatKey, Value: ev.EventType}}, fs...)
-				}
-				return fs, nil
+	}
+	q, ok := encodeFields(fs, limit)
+	if !ok {
+		return "", field, template.ErrTooLarge
+	}
+	return q, field, nil
+}
+
+// defaultFields are the default body's fields, for a form body or a query
+// string.
+func (c *Compiled) defaultFields(ev *herald.Event) []template.Field {
+	data := string(ev.Payload)
+	if data == "" {
+		data = "null"
+	}
+	if c.format != FormatStandard {
+		if fs, ok := objectFields(ev.Payload); ok {
+			if c.format == FormatFlat {
+				fs = append([]template.Field{{Key: c.flatKey, Value: ev.EventType}}, fs...)
 			}
+			return fs
 		}
-		return []template.Field{
-			{Key: "type", Value: ev.EventType},
-			{Key: "timestamp", Value: ev.CreatedAt.UTC().Format(TimestampFormat)},
-			{Key: "data", Value: data},
-		}, nil
 	}
-	fs, err := c.body.RenderFields(d)
-	if err != nil {
-		return nil, &RenderError{Field: "body_template", Err: err}
+	return []template.Field{
+		{Key: "type", Value: ev.EventType},
+		{Key: "timestamp", Value: ev.CreatedAt.UTC().Format(TimestampFormat)},
+		{Key: "data", Value: data},
 	}
-	return fs, nil
 }
 
 // defaultBody is the body without a template, in the endpoint's format.
-func (c *Compiled) defaultBody(ev *herald.Event) []byte {
+// Its length is known before it is built, so a body over limit bytes is
+// refused (template.ErrTooLarge) without being copied.
+func (c *Compiled) defaultBody(ev *herald.Event, limit int) ([]byte, error) {
+	var head []byte
+	data, tail := orNull(ev.Payload), "}"
 	switch c.format {
 	case FormatRaw:
-		if len(ev.Payload) == 0 {
-			return []byte("null")
+		if len(data) > limit {
+			return nil, template.ErrTooLarge
 		}
-		return ev.Payload
+		return data, nil
 	case FormatFlat:
+		head = append([]byte(`{`), strconv.Quote(c.flatKey)...)
+		head = append(head, ':')
+		head = strconv.AppendQuote(head, ev.EventType)
 		p := bytes.TrimSpace(ev.Payload)
 		if len(p) < 2 || p[0] != '{' {
 			// Not an object: nothing to merge into, so nest it.
-			b := append([]byte(`{`), strconv.Quote(c.flatKey)...)
-			b = append(b, ':')
-			b = strconv.AppendQuote(b, ev.EventType)
-			b = append(b, `,"data":`...)
-			if len(p) == 0 {
-				p = []byte("null")
+			head = append(head, `,"data":`...)
+			data = orNull(p)
+		} else {
+			// The object's members and its closing brace follow the
+			// event name.
+			data, tail = bytes.TrimSpace(p[1:]), ""
+			if len(data) > 0 && data[0] != '}' {
+				head = append(head, ',')
 			}
-			return append(append(b, p...), '}')
 		}
-		b := append([]byte(`{`), strconv.Quote(c.flatKey)...)
-		b = append(b, ':')
-		b = strconv.AppendQuote(b, ev.EventType)
-		rest := bytes.TrimSpace(p[1:])
-		if len(rest) > 0 && rest[0] != '}' {
-			b = append(b, ',')
-		}
-		return append(b, rest...)
+	default:
+		head = appendEnvelopeHead(nil, ev)
 	}
-	return DefaultBody(ev)
+	n := len(head) + len(data) + len(tail)
+	if n > limit {
+		return nil, template.ErrTooLarge
+	}
+	b := make([]byte, 0, n)
+	return append(append(append(b, head...), data...), tail...), nil
+}
+
+// orNull is a payload, or null for an empty one.
+func orNull(p []byte) []byte {
+	if len(p) == 0 {
+		return []byte("null")
+	}
+	return p
 }
 
 // objectFields turns a JSON object's fields into form or query fields:
@@ -452,34 +527,37 @@ func objectFields(payload []byte) ([]template.Field, bool) {
 	return fs, true
 }
 
-func encodeFields(fs []template.Field) string {
+// encodeFields URL-encodes fields; ok is false when the result would pass
+// limit bytes, found before the field that would pass it is added.
+func encodeFields(fs []template.Field, limit int) (string, bool) {
 	var b strings.Builder
 	for i, f := range fs {
+		k, v := url.QueryEscape(f.Key), url.QueryEscape(f.Value)
+		n := len(k) + 1 + len(v)
+		if i > 0 {
+			n++
+		}
+		if b.Len()+n > limit {
+			return "", false
+		}
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(url.QueryEscape(f.Key))
+		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(f.Value))
+		b.WriteString(v)
 	}
-	return b.String()
+	return b.String(), true
 }
 
-// DefaultBody is the body sent without a template:
-// {"type": <event type>, "timestamp": <RFC 3339>, "data": <payload>}.
-func DefaultBody(ev *herald.Event) []byte {
-	b := make([]byte, 0, len(ev.Payload)+len(ev.EventType)+64)
+// appendEnvelopeHead appends the standard default body up to its data:
+// {"type": <event type>, "timestamp": <RFC 3339>, "data":
+func appendEnvelopeHead(b []byte, ev *herald.Event) []byte {
 	b = append(b, `{"type":`...)
 	b = strconv.AppendQuote(b, ev.EventType)
 	b = append(b, `,"timestamp":"`...)
 	b = ev.CreatedAt.UTC().AppendFormat(b, TimestampFormat)
-	b = append(b, `","data":`...)
-	if len(ev.Payload) == 0 {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, ev.Payload...)
-	}
-	return append(b, '}')
+	return append(b, `","data":`...)
 }
 
 // escapeComponent percent-encodes everything but unreserved characters, so

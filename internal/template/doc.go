@@ -212,4 +212,15 @@
 //
 //	template: missing value for "lead.company"
 //	template: filter "date" cannot use the value of "created_at": not an RFC 3339 time or a Unix timestamp
+//
+// # Size
+//
+// A request has a size cap (the installation's --max-rendered-size, 2 MiB
+// by default), however often a template repeats a value. Rendering stops
+// as soon as the output passes it, as it does when a value a filter works
+// on passes it (a chain of json filters doubles a value at each step), so
+// {{big | truncate:10}} needs big itself to fit. The delivery then fails,
+// without retries:
+//
+//	body_template: the rendered request (URL, headers and body) is over 2097152 bytes, the most this installation sends (--max-rendered-size)
 package template

@@ -30,17 +30,26 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// appendString appends s as a quoted JSON string.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	dst = appendStringContent(dst, s)
+// appendString appends s as a quoted JSON string, or returns nil when the
+// result would pass limit bytes. A string that cannot fit even unescaped
+// is refused before it is copied.
+func appendString(dst []byte, s string, limit int) []byte {
+	if len(dst)+len(s)+2 > limit {
+		return nil
+	}
+	// One byte is kept for the closing quote.
+	if dst = appendStringContent(append(dst, '"'), s, limit-1); dst == nil {
+		return nil
+	}
 	return append(dst, '"')
 }
 
 // appendStringContent appends s escaped for the inside of a JSON string:
 // escapes as encoding/json writes them, U+2028 and U+2029 escaped (they
-// end a line in JavaScript), invalid UTF-8 replaced by U+FFFD.
-func appendStringContent(dst []byte, s string) []byte {
+// end a line in JavaScript), invalid UTF-8 replaced by U+FFFD. It returns
+// nil as soon as the result passes limit bytes: escapes may make it up
+// to six times longer than s.
+func appendStringContent(dst []byte, s string, limit int) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -62,6 +71,9 @@ func appendStringContent(dst []byte, s string) []byte {
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			}
+			if len(dst) > limit {
+				return nil
+			}
 			i++
 			start = i
 			continue
@@ -69,67 +81,86 @@ func appendStringContent(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			if dst = append(dst, `\ufffd`...); len(dst) > limit {
+				return nil
+			}
 			i++
 			start = i
 			continue
 		}
 		if r == '\u2028' || r == '\u2029' {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			if dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF]); len(dst) > limit {
+				return nil
+			}
 			i += size
 			start = i
 			continue
 		}
 		i += size
 	}
+	if len(dst)+len(s)-start > limit {
+		return nil
+	}
 	return append(dst, s[start:]...)
 }
 
 // appendJSONValue appends v as JSON, nesting at most room levels; missing
-// is null.
-func appendJSONValue(dst []byte, v value, room int) []byte {
+// is null. It returns nil when the result would pass limit bytes.
+func appendJSONValue(dst []byte, v value, room, limit int) []byte {
 	switch v.k {
 	case kString:
-		return appendString(dst, v.s)
+		return appendString(dst, v.s, limit)
 	case kNumber:
-		return appendNumber(dst, v.s)
+		return appendNumber(dst, v.s, limit)
 	case kBool:
-		return strconv.AppendBool(dst, v.b)
+		return within(strconv.AppendBool(dst, v.b), limit)
 	case kComposite:
-		return appendJSONAny(dst, v.v, room)
+		return appendJSONAny(dst, v.v, room, limit)
 	}
-	return append(dst, "null"...)
+	return within(append(dst, "null"...), limit)
+}
+
+// within returns dst, or nil when it is over limit bytes: the signal
+// every limited appender gives, since appending to nil never gives nil.
+func within(dst []byte, limit int) []byte {
+	if len(dst) > limit {
+		return nil
+	}
+	return dst
 }
 
 // appendNumber writes a number's text as is when it is a JSON number, and
-// as a string otherwise (a json.Number built by hand may hold anything).
-func appendNumber(dst []byte, s string) []byte {
+// as a string otherwise (a json.Number built by hand may hold anything);
+// nil past limit bytes.
+func appendNumber(dst []byte, s string, limit int) []byte {
 	if isJSONNumber(s) {
-		return append(dst, s...)
+		return within(append(dst, s...), limit)
 	}
-	return appendString(dst, s)
+	return appendString(dst, s, limit)
 }
 
 // appendJSONAny appends a payload value as compact JSON. Object keys are
 // sorted, as encoding/json does, so the output does not depend on map
-// order. Objects and arrays nest at most room levels.
-func appendJSONAny(dst []byte, x any, room int) []byte {
+// order. Objects and arrays nest at most room levels. It returns nil as
+// soon as the result passes limit bytes, so that a large value is never
+// written whole past the limit.
+func appendJSONAny(dst []byte, x any, room, limit int) []byte {
 	switch x.(type) {
 	case map[string]any, []any:
 		if room <= 0 {
-			return append(dst, "null"...)
+			return within(append(dst, "null"...), limit)
 		}
 	}
 	switch x := x.(type) {
 	case nil:
-		return append(dst, "null"...)
+		return within(append(dst, "null"...), limit)
 	case string:
-		return appendString(dst, x)
+		return appendString(dst, x, limit)
 	case json.Number:
-		return appendNumber(dst, string(x))
+		return appendNumber(dst, string(x), limit)
 	case bool:
-		return strconv.AppendBool(dst, x)
+		return within(strconv.AppendBool(dst, x), limit)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {
@@ -141,22 +172,28 @@ func appendJSONAny(dst []byte, x any, room int) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			if dst = appendString(dst, k, limit); dst == nil {
+				return nil
+			}
 			dst = append(dst, ':')
-			dst = appendJSONAny(dst, x[k], room-1)
+			if dst = appendJSONAny(dst, x[k], room-1, limit); dst == nil {
+				return nil
+			}
 		}
-		return append(dst, '}')
+		return within(append(dst, '}'), limit)
 	case []any:
 		dst = append(dst, '[')
 		for i, e := range x {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONAny(dst, e, room-1)
+			if dst = appendJSONAny(dst, e, room-1, limit); dst == nil {
+				return nil
+			}
 		}
-		return append(dst, ']')
+		return within(append(dst, ']'), limit)
 	}
-	return appendMarshal(dst, x)
+	return within(appendMarshal(dst, x), limit)
 }
 
 // appendMarshal writes any other Go value through encoding/json; a value

@@ -3,6 +3,7 @@ package template
 import (
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -17,6 +18,7 @@ const (
 	kNumber                // s holds the number's text
 	kBool                  // b
 	kComposite             // v: an object, an array or another Go value
+	kTooLarge              // a filter's result would pass the rendering's limit
 )
 
 // value is what a tag evaluates to. It keeps strings and numbers unboxed
@@ -69,8 +71,10 @@ func lookup(x any, segs []segment) (any, bool) {
 	return x, true
 }
 
-// eval computes a tag's value: the path, then each filter in turn.
-func (t *tag) eval(d *Data) value {
+// eval computes a tag's value: the path, then each filter in turn. No
+// filter's result may pass limit bytes (the value is then kTooLarge), so
+// that a chain of growing filters cannot do unbounded work.
+func (t *tag) eval(d *Data, limit int) value {
 	var v value
 	switch t.root {
 	case rootAuto:
@@ -103,9 +107,23 @@ func (t *tag) eval(d *Data) value {
 		v = stringValue(d.Endpoint.ID)
 	}
 	for i := range t.filters {
-		v = t.filters[i].apply(v)
+		v = t.filters[i].apply(v, limit)
 	}
 	return v
+}
+
+// value evaluates the tag for a rendering that may produce at most limit
+// bytes: a value over the limit is ErrTooLarge, and a missing one an error
+// when the template is strict.
+func (t *tag) value(d *Data, strict bool, limit int) (value, error) {
+	v := t.eval(d, limit)
+	switch {
+	case v.k == kTooLarge:
+		return v, ErrTooLarge
+	case v.k == kMissing && strict:
+		return v, t.missingError(v)
+	}
+	return v, nil
 }
 
 // missingError is the strict-mode error for a tag whose value is missing.
@@ -118,35 +136,41 @@ func (t *tag) missingError(v value) error {
 
 // text returns a value as text: strings as they are, numbers as their
 // digits, null and missing as nothing, objects and arrays as compact JSON.
-func (v value) text() string {
+// ok is false when the text would pass limit bytes; an object or array is
+// then not written out past it.
+func (v value) text(limit int) (s string, ok bool) {
 	switch v.k {
 	case kString, kNumber:
-		return v.s
+		s = v.s
 	case kBool:
-		if v.b {
-			return "true"
-		}
-		return "false"
+		s = strconv.FormatBool(v.b)
 	case kComposite:
-		return string(appendJSONAny(nil, v.v, maxDepth))
+		b := appendJSONAny(nil, v.v, maxDepth, limit)
+		if b == nil {
+			return "", false
+		}
+		s = string(b)
 	}
-	return ""
+	return s, len(s) <= limit
 }
 
-// appendText appends v.text() without building a string when it can.
-func (v value) appendText(dst []byte) []byte {
+// appendText appends v's text without building a string when it can; ok
+// is false when the result would pass limit bytes.
+func (v value) appendText(dst []byte, limit int) (out []byte, ok bool) {
 	switch v.k {
 	case kString, kNumber:
-		return append(dst, v.s...)
-	case kBool:
-		if v.b {
-			return append(dst, "true"...)
+		if len(dst)+len(v.s) > limit {
+			return dst, false
 		}
-		return append(dst, "false"...)
+		return append(dst, v.s...), true
+	case kBool:
+		out = strconv.AppendBool(dst, v.b)
+		return out, len(out) <= limit
 	case kComposite:
-		return appendJSONAny(dst, v.v, maxDepth)
+		out = appendJSONAny(dst, v.v, maxDepth, limit)
+		return out, out != nil
 	}
-	return dst
+	return dst, true
 }
 
 // filterKind names a filter.
@@ -231,28 +255,44 @@ func (f *filter) failMsg() string {
 }
 
 // apply runs the filter. A missing value stays missing (so that a later
-// default still applies), except for default itself.
-func (f *filter) apply(v value) value {
+// default still applies), except for default itself; a value over limit
+// stays over it.
+func (f *filter) apply(v value, limit int) value {
 	if f.kind == fDefault {
 		if v.k == kMissing || v.k == kNull || v.k == kString && v.s == "" {
 			return f.def
 		}
 		return v
 	}
-	if v.k == kMissing {
+	if v.k == kMissing || v.k == kTooLarge {
 		return v
 	}
 	switch f.kind {
-	case fUpper:
-		return stringValue(strings.ToUpper(v.text()))
-	case fLower:
-		return stringValue(strings.ToLower(v.text()))
+	case fUpper, fLower, fURLEncode, fTruncate:
+		s, ok := v.text(limit)
+		if !ok {
+			return value{k: kTooLarge}
+		}
+		switch f.kind {
+		case fUpper:
+			s = strings.ToUpper(s)
+		case fLower:
+			s = strings.ToLower(s)
+		case fURLEncode:
+			s = url.QueryEscape(s)
+		case fTruncate:
+			s = truncate(s, f.n)
+		}
+		if len(s) > limit {
+			return value{k: kTooLarge}
+		}
+		return stringValue(s)
 	case fJSON:
-		return stringValue(string(appendJSONValue(nil, v, maxDepth)))
-	case fURLEncode:
-		return stringValue(url.QueryEscape(v.text()))
-	case fTruncate:
-		return stringValue(truncate(v.text(), f.n))
+		b := appendJSONValue(nil, v, maxDepth, limit)
+		if b == nil {
+			return value{k: kTooLarge}
+		}
+		return stringValue(string(b))
 	case fDate:
 		if v.k == kNull {
 			return v

@@ -1,6 +1,7 @@
 package template
 
 import (
+	"math"
 	"sync/atomic"
 )
 
@@ -142,7 +143,7 @@ func (c *compiler) str(parts []part) {
 		if p.tag != nil {
 			c.tag(p.tag, false)
 		} else {
-			c.lit = appendStringContent(c.lit, p.lit)
+			c.lit = appendStringContent(c.lit, p.lit, math.MaxInt)
 		}
 	}
 	c.lit = append(c.lit, '"')
@@ -151,11 +152,18 @@ func (c *compiler) str(parts []part) {
 // Render fills in the tags and returns compact JSON that is valid whatever
 // the values hold, ready to send as the request body.
 func (t *JSON) Render(d *Data) ([]byte, error) {
+	return t.RenderLimit(d, math.MaxInt)
+}
+
+// RenderLimit is Render for a body of at most limit bytes: it stops with
+// ErrTooLarge as soon as the output passes the limit, having built no more
+// than that (and no filter result larger than it).
+func (t *JSON) RenderLimit(d *Data, limit int) ([]byte, error) {
 	if d == nil {
 		d = &Data{}
 	}
-	b := make([]byte, 0, t.size.Load())
-	b, err := renderOps(b, t.ops, d, t.strict)
+	b := make([]byte, 0, min(t.size.Load(), int64(limit)))
+	b, err := renderOps(b, t.ops, d, t.strict, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -165,26 +173,34 @@ func (t *JSON) Render(d *Data) ([]byte, error) {
 	return b, nil
 }
 
-func renderOps(b []byte, ops []op, d *Data, strict bool) ([]byte, error) {
+// renderOps appends the rendering of ops to b, which may grow to at most
+// limit bytes.
+func renderOps(b []byte, ops []op, d *Data, strict bool, limit int) ([]byte, error) {
 	for i := range ops {
 		o := &ops[i]
 		if o.tag == nil {
+			if len(b)+len(o.lit) > limit {
+				return nil, ErrTooLarge
+			}
 			b = append(b, o.lit...)
 			continue
 		}
-		v := o.tag.eval(d)
-		if v.k == kMissing && strict {
-			return nil, o.tag.missingError(v)
+		v, err := o.tag.value(d, strict, limit)
+		if err != nil {
+			return nil, err
 		}
 		if o.whole {
-			b = appendJSONValue(b, v, maxDepth-o.depth)
+			if b = appendJSONValue(b, v, maxDepth-o.depth, limit); b == nil {
+				return nil, ErrTooLarge
+			}
 			continue
 		}
-		switch v.k {
-		case kString, kNumber:
-			b = appendStringContent(b, v.s)
-		case kBool, kComposite:
-			b = appendStringContent(b, v.text())
+		s, ok := v.text(limit - len(b))
+		if !ok {
+			return nil, ErrTooLarge
+		}
+		if b = appendStringContent(b, s, limit); b == nil {
+			return nil, ErrTooLarge
 		}
 	}
 	return b, nil
@@ -196,47 +212,65 @@ func renderOps(b []byte, ops []op, d *Data, strict bool) ([]byte, error) {
 // text); any other value renders as its compact JSON. A template that is
 // not an object returns ErrNotObject.
 func (t *JSON) RenderFields(d *Data) ([]Field, error) {
+	return t.RenderFieldsLimit(d, math.MaxInt)
+}
+
+// RenderFieldsLimit is RenderFields for fields whose names and values add
+// up to at most limit bytes (before any encoding): past that it stops
+// with ErrTooLarge.
+func (t *JSON) RenderFieldsLimit(d *Data, limit int) ([]Field, error) {
 	if !t.isObj {
 		return nil, ErrNotObject
 	}
 	if d == nil {
 		d = &Data{}
 	}
+	// One buffer holds every name and value, so the limit applies to
+	// them together.
 	out := make([]Field, len(t.fields))
-	var buf []byte
+	buf := make([]byte, 0, min(t.size.Load(), int64(limit)))
 	for i := range t.fields {
 		f := &t.fields[i]
+		start := len(buf)
 		var err error
-		if buf, err = renderText(buf[:0], f.key, d, t.strict); err != nil {
+		if buf, err = renderText(buf, f.key, d, t.strict, limit); err != nil {
 			return nil, err
 		}
-		out[i].Key = string(buf)
+		out[i].Key = string(buf[start:])
+		start = len(buf)
 		if f.isStr {
-			buf, err = renderText(buf[:0], f.str, d, t.strict)
+			buf, err = renderText(buf, f.str, d, t.strict, limit)
 		} else {
-			buf, err = renderOps(buf[:0], f.ops, d, t.strict)
+			buf, err = renderOps(buf, f.ops, d, t.strict, limit)
 		}
 		if err != nil {
 			return nil, err
 		}
-		out[i].Value = string(buf)
+		out[i].Value = string(buf[start:])
 	}
 	return out, nil
 }
 
-// renderText renders text template parts into b.
-func renderText(b []byte, parts []part, d *Data, strict bool) ([]byte, error) {
+// renderText appends the rendering of text template parts to b, which may
+// grow to at most limit bytes.
+func renderText(b []byte, parts []part, d *Data, strict bool, limit int) ([]byte, error) {
 	for i := range parts {
 		p := &parts[i]
 		if p.tag == nil {
+			if len(b)+len(p.lit) > limit {
+				return nil, ErrTooLarge
+			}
 			b = append(b, p.lit...)
 			continue
 		}
-		v := p.tag.eval(d)
-		if v.k == kMissing && strict {
-			return nil, p.tag.missingError(v)
+		v, err := p.tag.value(d, strict, limit)
+		if err != nil {
+			return nil, err
 		}
-		b = v.appendText(b)
+		var ok bool
+		if b, ok = v.appendText(b, limit); !ok {
+			return nil, ErrTooLarge
+		}
 	}
 	return b, nil
 }

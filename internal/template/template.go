@@ -180,6 +180,12 @@ func (e *FilterError) Error() string {
 	return fmt.Sprintf("template: filter %q cannot use the value of %q: %s", e.Filter, e.Path, e.Msg)
 }
 
+// ErrTooLarge is returned by the Render…Limit methods when the output (or a
+// value a filter works on) would pass the limit given: rendering stops
+// there, so that a template cannot make Herald build a request larger than
+// the installation sends.
+var ErrTooLarge = errors.New("template: the rendered output is over the size limit")
+
 // ErrNotObject is returned by RenderFields for a template whose top level
 // is not a JSON object: a form body or a query string is a list of named
 // fields, and only an object names them.

@@ -1,6 +1,7 @@
 package template
 
 import (
+	"math"
 	"strings"
 	"sync/atomic"
 )
@@ -35,42 +36,62 @@ func ParseText(src string, o Options) (*Text, error) {
 // documentation); the caller escapes for the destination, or uses
 // RenderEscaped.
 func (t *Text) Render(d *Data) (string, error) {
-	return t.render(d, nil)
+	return t.render(d, nil, math.MaxInt)
 }
 
 // RenderEscaped fills in the tags, passing each inserted value (not the
 // literal text) through escape, so that a URL template can percent-encode
 // values without mangling the URL the customer wrote around them.
 func (t *Text) RenderEscaped(d *Data, escape func(string) string) (string, error) {
-	return t.render(d, escape)
+	return t.render(d, escape, math.MaxInt)
 }
 
-func (t *Text) render(d *Data, escape func(string) string) (string, error) {
+// RenderLimit is RenderEscaped (Render when escape is nil) for output of
+// at most limit bytes: it stops with ErrTooLarge as soon as the text
+// passes the limit, so that a template repeating a large value cannot make
+// Herald build more than it would send.
+func (t *Text) RenderLimit(d *Data, escape func(string) string, limit int) (string, error) {
+	return t.render(d, escape, limit)
+}
+
+func (t *Text) render(d *Data, escape func(string) string, limit int) (string, error) {
 	if d == nil {
 		d = &Data{}
 	}
 	var b strings.Builder
-	b.Grow(int(t.size.Load()))
+	b.Grow(int(min(t.size.Load(), int64(limit))))
+	// scratch holds an object's or array's JSON, reused from tag to tag
+	// so that a template repeating one costs no allocation per tag.
+	var scratch []byte
 	for i := range t.parts {
 		p := &t.parts[i]
-		if p.tag == nil {
-			b.WriteString(p.lit)
-			continue
+		s := p.lit
+		if p.tag != nil {
+			v, err := p.tag.value(d, t.strict, limit)
+			if err != nil {
+				return "", err
+			}
+			var ok bool
+			if v.k == kComposite {
+				if scratch, ok = v.appendText(scratch[:0], limit-b.Len()); !ok {
+					return "", ErrTooLarge
+				}
+				if escape == nil {
+					b.Write(scratch)
+					continue
+				}
+				s = string(scratch)
+			} else if s, ok = v.text(limit - b.Len()); !ok {
+				return "", ErrTooLarge
+			}
+			if escape != nil {
+				s = escape(s)
+			}
 		}
-		v := p.tag.eval(d)
-		if v.k == kMissing && t.strict {
-			return "", p.tag.missingError(v)
+		if b.Len()+len(s) > limit {
+			return "", ErrTooLarge
 		}
-		if escape != nil {
-			b.WriteString(escape(v.text()))
-			continue
-		}
-		switch v.k {
-		case kString, kNumber:
-			b.WriteString(v.s)
-		default:
-			b.WriteString(v.text())
-		}
+		b.WriteString(s)
 	}
 	if n := int64(b.Len()); n > t.size.Load() && n <= maxSizeHint {
 		t.size.Store(n)
