@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/preset"
@@ -154,10 +157,10 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 	if res.StatusCode != 0 {
 		o.Response = &herald.AttemptResponse{
 			StatusCode:    res.StatusCode,
-			Headers:       flatten(res.Header),
 			Body:          string(res.Body),
 			BodyTruncated: res.BodyTruncated,
 		}
+		o.Response.Headers, o.Response.HeadersTruncated = keptHeaders(res.Header)
 	}
 	switch {
 	case res.Err != nil:
@@ -231,6 +234,53 @@ func maskQueryToken(raw string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// Limits of the response headers kept in an attempt record. The
+// transport already refuses more than sender.MaxResponseHeaderBytes; these
+// bound what every attempt of a hostile receiver adds to the store, and a
+// real receiver's useful headers fit easily.
+const (
+	MaxKeptHeaders     = 50
+	MaxKeptHeaderBytes = 8 << 10
+)
+
+// ellipsis ends a header value that was cut short.
+const ellipsis = "…"
+
+// keptHeaders flattens response headers for the attempt record: at most
+// MaxKeptHeaders names, MaxKeptHeaderBytes of names and values in all, in
+// name order (the same answer is always kept the same way). The last value
+// that does not fit is cut, ending in "…"; truncated says whether anything
+// was left out or cut.
+func keptHeaders(h http.Header) (kept map[string]string, truncated bool) {
+	kept = make(map[string]string, min(len(h), MaxKeptHeaders))
+	left := MaxKeptHeaderBytes
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		if len(kept) == MaxKeptHeaders || len(k)+len(ellipsis) >= left {
+			return kept, true
+		}
+		left -= len(k)
+		v := strings.Join(h[k], ", ")
+		if len(v) > left {
+			v, truncated = cut(v, left-len(ellipsis))+ellipsis, true
+		}
+		left -= len(v)
+		kept[k] = v
+	}
+	return kept, truncated
+}
+
+// cut returns the longest prefix of s of at most n bytes that does not
+// split a UTF-8 sequence.
+func cut(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	for n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // flatten turns headers into one string per name, as they are shown.
