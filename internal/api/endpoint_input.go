@@ -13,6 +13,8 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/filter"
+	"github.com/heraldhq/herald/internal/netpolicy"
+	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/shape"
 )
 
@@ -228,7 +230,8 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App) *Error {
 		}
 		ep.Auth = a
 	}
-	return compileEndpoint(ep, app)
+	_, e := compileEndpoint(ep, app)
+	return e
 }
 
 // parseAuth reads an endpoint's auth setting. A secret given as
@@ -289,27 +292,66 @@ func parseAuth(raw json.RawMessage, old *herald.EndpointAuth) (*herald.EndpointA
 
 // compileEndpoint checks the endpoint's request shape the way delivery
 // will use it, and names the field at fault.
-func compileEndpoint(ep *herald.Endpoint, app *herald.App) *Error {
-	if _, err := shape.Compile(ep, shape.Options{TemplateSyntax: app.TemplateSyntax}); err != nil {
+func compileEndpoint(ep *herald.Endpoint, app *herald.App) (*shape.Compiled, *Error) {
+	c, err := shape.Compile(ep, shape.Options{TemplateSyntax: app.TemplateSyntax})
+	if err != nil {
 		var fe *shape.FieldError
 		if errors.As(err, &fe) {
 			if fe.Field == "url" && ep.URL == "" {
-				return errRequired("url")
+				return nil, errRequired("url")
 			}
-			return errInvalid(fe.Field, "%s", fe.Msg)
+			return nil, errInvalid(fe.Field, "%s", fe.Msg)
 		}
-		return errInvalid("", "%s", err.Error())
+		return nil, errInvalid("", "%s", err.Error())
+	}
+	return c, nil
+}
+
+// checkDestinations refuses, when an endpoint is saved, every URL it will
+// dial whose host is an address Herald will not deliver to: its URL, or
+// the one its preset builds (Marketo's from munchkin_id or base_url,
+// Chatwork's API), and the token URL of its auth or its preset's. Each
+// refusal names the field the host came from. The endpoint has passed
+// applyTo.
+func (s *Server) checkDestinations(ep *herald.Endpoint, app *herald.App) *Error {
+	c, e := compileEndpoint(ep, app)
+	if e != nil {
+		return e
+	}
+	p := preset.Lookup(ep.Preset)
+	from := "preset"
+	if f := p.Request(ep.PresetOptions).URLFrom; f != "" {
+		from = "preset_options." + f
+	}
+	field := "url"
+	if ep.URL == "" {
+		field = from
+	}
+	if e := s.checkDestination(field, c.FixedURL(), "app_id", ep.AppID, "endpoint_id", ep.ID); e != nil {
+		return e
+	}
+	switch a := p.Auth(ep.PresetOptions); {
+	case ep.Auth != nil:
+		return s.checkDestination("auth.token_url", ep.Auth.TokenURL, "app_id", ep.AppID, "endpoint_id", ep.ID)
+	case a != nil:
+		return s.checkDestination(from, a.TokenURL, "app_id", ep.AppID, "endpoint_id", ep.ID)
 	}
 	return nil
 }
 
 // checkDestination refuses a URL whose literal host is an address Herald
 // will not deliver to. A URL with template tags is checked when sent.
-func (s *Server) checkDestination(field, rawURL string) *Error {
+// The answer says only the kind of address (netpolicy.BlockedError);
+// the operator's log gets the address, with logAttrs saying whose URL it
+// was.
+func (s *Server) checkDestination(field, rawURL string, logAttrs ...any) *Error {
 	if s.o.CheckURL == nil || rawURL == "" || strings.Contains(rawURL, "{{") || strings.Contains(rawURL, "#{") {
 		return nil
 	}
 	if err := s.o.CheckURL(rawURL); err != nil {
+		if be, ok := errors.AsType[*netpolicy.BlockedError](err); ok {
+			s.log.Warn("destination refused when saved", append(logAttrs, "field", field, "destination", be)...)
+		}
 		return errInvalid(field, "%s", err.Error())
 	}
 	return nil

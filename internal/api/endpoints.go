@@ -96,13 +96,8 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := s.checkLimit(r, a, ep, all); e != nil {
 		return e
 	}
-	if e := s.checkDestination("url", ep.URL); e != nil {
+	if e := s.checkDestinations(ep, a); e != nil {
 		return e
-	}
-	if ep.Auth != nil && ep.Auth.TokenURL != "" {
-		if e := s.checkDestination("auth.token_url", ep.Auth.TokenURL); e != nil {
-			return e
-		}
 	}
 	if max := s.o.MaxEndpointsPerApp; max > 0 {
 		eps, err := all.get()
@@ -179,7 +174,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := in.applyTo(ep, a); e != nil {
 		return e
 	}
-	if e := s.checkDestination("url", ep.URL); e != nil {
+	if e := s.checkDestinations(ep, a); e != nil {
 		return e
 	}
 	if e := s.checkLimit(r, a, ep, s.appEndpoints(r, a.ID)); e != nil {

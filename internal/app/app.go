@@ -238,7 +238,7 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 		MaxResponseBody: cfg.MaxResponseBody,
 		DialContext:     policy.DialContext(dialer.DialContext),
 	})
-	a.outbound = outbound.NewHTTP(a.sender, a.store, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat})
+	a.outbound = outbound.NewHTTP(a.sender, a.store, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat, Logger: a.log})
 	o := delivery.Options{
 		Owner:                  a.node,
 		NoDelivery:             cfg.Role == "api",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/sender"
 )
@@ -44,6 +46,9 @@ type HTTPOptions struct {
 	PayloadFormat string
 	// Now is the clock of signatures and token expiry; nil: time.Now.
 	Now func() time.Time
+	// Logger gets what attempt records leave out for tenants: the
+	// address a refused destination resolved to. Nil: discarded.
+	Logger *slog.Logger
 }
 
 // HTTP delivers to webhook endpoints: it builds the endpoint's request,
@@ -53,6 +58,7 @@ type HTTP struct {
 	snd    Sender
 	st     Store
 	now    func() time.Time
+	log    *slog.Logger
 	build  *builder
 	tokens tokens
 }
@@ -68,7 +74,10 @@ func NewHTTP(snd Sender, st Store, o HTTPOptions) *HTTP {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &HTTP{snd: snd, st: st, now: o.Now, build: newBuilder(st, o)}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &HTTP{snd: snd, st: st, now: o.Now, log: o.Logger, build: newBuilder(st, o)}
 }
 
 // Preview builds the request an attempt would send now, signed, without
@@ -154,6 +163,11 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 	}
 	o.Latency = res.Latency
 	o.Kind = res.ErrorKind
+	if be, ok := errors.AsType[*netpolicy.BlockedError](res.Err); ok {
+		// The attempt says only what kind of address it was; the
+		// operator may need to know which.
+		h.log.Warn("destination refused", "app_id", ep.AppID, "endpoint_id", ep.ID, "delivery_id", d.ID, "destination", be)
+	}
 	if res.StatusCode != 0 {
 		o.Response = &herald.AttemptResponse{
 			StatusCode:    res.StatusCode,
