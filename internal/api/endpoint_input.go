@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald"
@@ -30,6 +31,7 @@ type endpointInput struct {
 	Method          *string            `json:"method"`
 	ContentType     *string            `json:"content_type"`
 	Headers         *map[string]string `json:"headers"`
+	PlainHeaders    *[]string          `json:"plain_headers"`
 	BodyTemplate    optionalJSON       `json:"body_template"`
 	TemplateStrict  *bool              `json:"template_strict"`
 	Auth            optionalJSON       `json:"auth"`
@@ -162,7 +164,10 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App) *Error {
 		ep.ContentType = *in.ContentType
 	}
 	if in.Headers != nil {
-		ep.Headers = *in.Headers
+		ep.Headers = keepMasked(*in.Headers, ep.Headers, func(name string) bool { return !herald.PlainHeader(name, ep.PlainHeaders) })
+	}
+	if in.PlainHeaders != nil {
+		ep.PlainHeaders = *in.PlainHeaders
 	}
 	if in.BodyTemplate.set {
 		ep.BodyTemplate = compactJSON(in.BodyTemplate.raw)
@@ -186,7 +191,7 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App) *Error {
 		}
 	}
 	if in.PresetOptions != nil {
-		ep.PresetOptions = *in.PresetOptions
+		ep.PresetOptions = keepMasked(*in.PresetOptions, ep.PresetOptions, herald.SecretOption)
 	}
 	if in.Filter != nil {
 		f := strings.TrimSpace(*in.Filter)
@@ -230,8 +235,61 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App) *Error {
 		}
 		ep.Auth = a
 	}
-	_, e := compileEndpoint(ep, app)
-	return e
+	c, e := compileEndpoint(ep, app)
+	if e != nil {
+		return e
+	}
+	return checkPlainHeaders(ep, c.Effective.Headers)
+}
+
+// keepMasked returns values with every value that is the masked form of
+// the stored one (as the API showed it: "********", "Bearer ********")
+// replaced by the stored one, so that a client may send back what it
+// read and change only what it retyped. masked says which names the API
+// masks; names compare case-insensitively, as headers do.
+func keepMasked(values, stored map[string]string, masked func(name string) bool) map[string]string {
+	out := make(map[string]string, len(values))
+	for k, v := range values {
+		out[k] = v
+		if !strings.Contains(v, herald.Masked) {
+			continue
+		}
+		for sk, sv := range stored {
+			if strings.EqualFold(sk, k) && masked(sk) && herald.Mask(sv) == v {
+				out[k] = sv
+			}
+		}
+	}
+	return out
+}
+
+// checkPlainHeaders refuses plain_headers that name anything but one of
+// the endpoint's custom headers (headers holds its own and its preset's),
+// or a header named like a credential, which is always masked. Names are
+// kept once, case-insensitively.
+func checkPlainHeaders(ep *herald.Endpoint, headers map[string]string) *Error {
+	if len(ep.PlainHeaders) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(ep.PlainHeaders))
+	for _, name := range ep.PlainHeaders {
+		if slices.ContainsFunc(out, func(x string) bool { return strings.EqualFold(x, name) }) {
+			continue
+		}
+		if herald.SecretHeader(name) {
+			return errInvalid("plain_headers", "plain_headers cannot name %s: a header named like a credential is always masked", name)
+		}
+		known := false
+		for k := range headers {
+			known = known || strings.EqualFold(k, name)
+		}
+		if !known {
+			return errInvalid("plain_headers", "plain_headers names %q, which is not one of the endpoint's headers (its own or its preset's)", name)
+		}
+		out = append(out, name)
+	}
+	ep.PlainHeaders = out
+	return nil
 }
 
 // parseAuth reads an endpoint's auth setting. A secret given as

@@ -122,7 +122,7 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 			}
 		}
 	}
-	o := Outcome{Request: attemptRequest(req)}
+	o := Outcome{Request: attemptRequest(req, ep)}
 	if res == nil {
 		res = h.snd.Send(ctx, req)
 	}
@@ -145,7 +145,7 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 			if aborted(ctx, res) {
 				return Outcome{Aborted: true}
 			}
-			o.Request, o.Status = attemptRequest(req), res.StatusCode
+			o.Request, o.Status = attemptRequest(req, ep), res.StatusCode
 			verdict, msg = preset.OK, ""
 			if res.ErrorKind == herald.ErrorKindNone {
 				verdict, msg = p.Answer(res.Body)
@@ -200,9 +200,10 @@ func aborted(ctx context.Context, res *sender.Result) bool {
 	return res.Err != nil && errors.Is(res.Err, context.Canceled) && ctx.Err() != nil
 }
 
-// attemptRequest records a request as sent, credentials masked.
-func attemptRequest(r *sender.Request) herald.AttemptRequest {
-	return herald.AttemptRequest{Method: r.Method, URL: maskQueryToken(r.URL), Headers: herald.MaskHeaders(flatten(r.Header)), Body: string(r.Body)}
+// attemptRequest records a request as sent to an endpoint: custom header
+// values masked but those its plain_headers names, credentials masked.
+func attemptRequest(r *sender.Request, ep *herald.Endpoint) herald.AttemptRequest {
+	return herald.AttemptRequest{Method: r.Method, URL: maskQueryToken(r.URL), Headers: herald.MaskRequestHeaders(flatten(r.Header), ep.PlainHeaders), Body: string(r.Body)}
 }
 
 // maxRetryAfterHeader caps what a Retry-After header is read as, before
