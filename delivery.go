@@ -84,12 +84,16 @@ type AttemptRequest struct {
 	Body    string            `json:"body"`
 }
 
-// AttemptResponse is what the receiver answered; the body is capped.
+// AttemptResponse is what the receiver answered; headers and body are
+// capped.
 type AttemptResponse struct {
-	StatusCode    int               `json:"status_code"`
-	Headers       map[string]string `json:"headers"`
-	Body          string            `json:"body"`
-	BodyTruncated bool              `json:"body_truncated"`
+	StatusCode int               `json:"status_code"`
+	Headers    map[string]string `json:"headers"`
+	// HeadersTruncated says that the receiver sent more headers than are
+	// kept (see outbound's limits): some left out, or a value cut short.
+	HeadersTruncated bool   `json:"headers_truncated"`
+	Body             string `json:"body"`
+	BodyTruncated    bool   `json:"body_truncated"`
 }
 
 // Attempt triggers.

@@ -42,6 +42,11 @@ type RequestShape struct {
 	ContentType string `json:"content_type"`
 	// Headers are added to the request; values may hold template tags.
 	Headers map[string]string `json:"headers"`
+	// PlainHeaders names the custom headers (Headers, or the preset's)
+	// whose values may be shown in clear; every other custom value is
+	// masked wherever the endpoint or its requests are shown, since
+	// customers put credentials in headers of any name.
+	PlainHeaders []string `json:"plain_headers"`
 	// BodyTemplate is a JSON document with template tags; empty means the
 	// default body {"type", "timestamp", "data"}.
 	BodyTemplate RawJSON `json:"body_template"`

@@ -12,6 +12,16 @@ import (
 // audit records a change of configuration. A failure to record is logged,
 // not returned: the change itself is already committed.
 func (s *Server) audit(r *http.Request, appID, action, target string, changes any) {
+	s.auditMasked(r, appID, action, target, changes, nil)
+}
+
+// auditEndpoint records a change of an endpoint, its header values masked
+// but those the endpoint (as saved) shows in clear.
+func (s *Server) auditEndpoint(r *http.Request, ep *herald.Endpoint, action string, in endpointInput) {
+	s.auditMasked(r, ep.AppID, action, ep.ID, in, ep.PlainHeaders)
+}
+
+func (s *Server) auditMasked(r *http.Request, appID, action, target string, changes any, plainHeaders []string) {
 	e := &herald.AuditEntry{
 		ID: herald.NewID("aud_"), At: s.o.Now().UTC(), KeyID: principalOf(r).keyID,
 		AppID: appID, Action: action, Target: target,
@@ -19,7 +29,7 @@ func (s *Server) audit(r *http.Request, appID, action, target string, changes an
 	if changes != nil {
 		b, err := json.Marshal(changes)
 		if err == nil {
-			e.Changes = maskJSON(b)
+			e.Changes = maskJSON(b, plainHeaders)
 		}
 	}
 	if err := s.st.AuditAppend(r.Context(), e); err != nil {
@@ -28,13 +38,14 @@ func (s *Server) audit(r *http.Request, appID, action, target string, changes an
 }
 
 // maskJSON hides secrets in a change record: fields named like
-// credentials, credential headers, and secret preset options.
-func maskJSON(b []byte) herald.RawJSON {
+// credentials, secret preset options, and every header value but those
+// plainHeaders names.
+func maskJSON(b []byte, plainHeaders []string) herald.RawJSON {
 	var v any
 	if json.Unmarshal(b, &v) != nil {
 		return nil
 	}
-	v = maskValue("", v)
+	v = maskValue("", v, plainHeaders)
 	out, err := json.Marshal(v)
 	if err != nil {
 		return nil
@@ -42,17 +53,15 @@ func maskJSON(b []byte) herald.RawJSON {
 	return out
 }
 
-func maskValue(key string, v any) any {
+func maskValue(key string, v any, plainHeaders []string) any {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, x := range t {
-			if key == "headers" {
-				if s, ok := x.(string); ok && herald.SecretHeader(k) {
-					t[k] = herald.Mask(s)
-					continue
-				}
+			if s, ok := x.(string); ok && (key == "headers" && !herald.PlainHeader(k, plainHeaders) || key == "preset_options" && herald.SecretOption(k)) {
+				t[k] = herald.Mask(s)
+				continue
 			}
-			t[k] = maskValue(k, x)
+			t[k] = maskValue(k, x, plainHeaders)
 		}
 		return t
 	case string:

@@ -231,7 +231,8 @@ func TestAuditLog(t *testing.T) {
 	key := mkKey(t, s, map[string]any{"name": "a", "scope": "app", "app": "a"})
 	var ep struct{ ID string }
 	if got := s.DoWith("POST", "/v1/apps/a/endpoints", map[string]any{"url": "https://example.com/h", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-		"headers": map[string]string{"Authorization": "Bearer very-secret-token", "X-Plain": "visible"}}, &ep, bearer(key)); got != 201 {
+		"headers":       map[string]string{"Authorization": "Bearer very-secret-token", "X-Plain": "visible", "X-Auth-Key": "key-by-another-name"},
+		"plain_headers": []string{"X-Plain"}}, &ep, bearer(key)); got != 201 {
 		t.Fatal(got)
 	}
 	s.MustDo("PATCH", "/v1/apps/a/endpoints/"+ep.ID, map[string]any{"enabled": false}, nil, 200)
@@ -250,7 +251,8 @@ func TestAuditLog(t *testing.T) {
 		t.Fatalf("audit log %+v", log.Data)
 	}
 	dump := fmt.Sprint(log.Data)
-	if strings.Contains(dump, "very-secret-token") || strings.Contains(dump, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") || !strings.Contains(dump, "visible") {
+	if strings.Contains(dump, "very-secret-token") || strings.Contains(dump, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") || strings.Contains(dump, "key-by-another-name") ||
+		!strings.Contains(dump, "visible") {
 		t.Fatalf("audit log secrets: %s", dump)
 	}
 	var all struct{ Data []any }

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/filter"
+	"github.com/heraldhq/herald/internal/netpolicy"
+	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/shape"
 )
 
@@ -28,6 +31,7 @@ type endpointInput struct {
 	Method          *string            `json:"method"`
 	ContentType     *string            `json:"content_type"`
 	Headers         *map[string]string `json:"headers"`
+	PlainHeaders    *[]string          `json:"plain_headers"`
 	BodyTemplate    optionalJSON       `json:"body_template"`
 	TemplateStrict  *bool              `json:"template_strict"`
 	Auth            optionalJSON       `json:"auth"`
@@ -155,7 +159,10 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 		ep.ContentType = *in.ContentType
 	}
 	if in.Headers != nil {
-		ep.Headers = *in.Headers
+		ep.Headers = keepMasked(*in.Headers, ep.Headers, func(name string) bool { return !herald.PlainHeader(name, ep.PlainHeaders) })
+	}
+	if in.PlainHeaders != nil {
+		ep.PlainHeaders = *in.PlainHeaders
 	}
 	if in.BodyTemplate.set {
 		ep.BodyTemplate = compactJSON(in.BodyTemplate.raw)
@@ -179,7 +186,7 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 		}
 	}
 	if in.PresetOptions != nil {
-		ep.PresetOptions = *in.PresetOptions
+		ep.PresetOptions = keepMasked(*in.PresetOptions, ep.PresetOptions, herald.SecretOption)
 	}
 	if in.Filter != nil {
 		f := strings.TrimSpace(*in.Filter)
@@ -223,7 +230,61 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 		}
 		ep.Auth = a
 	}
-	return compileEndpoint(ep, app)
+	compiled, e := compileEndpoint(ep, app)
+	if e != nil {
+		return e
+	}
+	return checkPlainHeaders(ep, compiled.Effective.Headers)
+}
+
+// keepMasked returns values with every value that is the masked form of
+// the stored one (as the API showed it: "********", "Bearer ********")
+// replaced by the stored one, so that a client may send back what it
+// read and change only what it retyped. masked says which names the API
+// masks; names compare case-insensitively, as headers do.
+func keepMasked(values, stored map[string]string, masked func(name string) bool) map[string]string {
+	out := make(map[string]string, len(values))
+	for k, v := range values {
+		out[k] = v
+		if !strings.Contains(v, herald.Masked) {
+			continue
+		}
+		for sk, sv := range stored {
+			if strings.EqualFold(sk, k) && masked(sk) && herald.Mask(sv) == v {
+				out[k] = sv
+			}
+		}
+	}
+	return out
+}
+
+// checkPlainHeaders refuses plain_headers that name anything but one of
+// the endpoint's custom headers (headers holds its own and its preset's),
+// or a header named like a credential, which is always masked. Names are
+// kept once, case-insensitively.
+func checkPlainHeaders(ep *herald.Endpoint, headers map[string]string) *Error {
+	if len(ep.PlainHeaders) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(ep.PlainHeaders))
+	for _, name := range ep.PlainHeaders {
+		if slices.ContainsFunc(out, func(x string) bool { return strings.EqualFold(x, name) }) {
+			continue
+		}
+		if herald.SecretHeader(name) {
+			return errInvalid("plain_headers", "plain_headers cannot name %s: a header named like a credential is always masked", name)
+		}
+		known := false
+		for k := range headers {
+			known = known || strings.EqualFold(k, name)
+		}
+		if !known {
+			return errInvalid("plain_headers", "plain_headers names %q, which is not one of the endpoint's headers (its own or its preset's)", name)
+		}
+		out = append(out, name)
+	}
+	ep.PlainHeaders = out
+	return nil
 }
 
 // parseAuth reads an endpoint's auth setting. A secret given as
@@ -284,27 +345,66 @@ func parseAuth(raw json.RawMessage, old *herald.EndpointAuth) (*herald.EndpointA
 
 // compileEndpoint checks the endpoint's request shape the way delivery
 // will use it, and names the field at fault.
-func compileEndpoint(ep *herald.Endpoint, app *herald.App) *Error {
-	if _, err := shape.Compile(ep, shape.Options{TemplateSyntax: app.TemplateSyntax}); err != nil {
+func compileEndpoint(ep *herald.Endpoint, app *herald.App) (*shape.Compiled, *Error) {
+	c, err := shape.Compile(ep, shape.Options{TemplateSyntax: app.TemplateSyntax})
+	if err != nil {
 		var fe *shape.FieldError
 		if errors.As(err, &fe) {
 			if fe.Field == "url" && ep.URL == "" {
-				return errRequired("url")
+				return nil, errRequired("url")
 			}
-			return errInvalid(fe.Field, "%s", fe.Msg)
+			return nil, errInvalid(fe.Field, "%s", fe.Msg)
 		}
-		return errInvalid("", "%s", err.Error())
+		return nil, errInvalid("", "%s", err.Error())
+	}
+	return c, nil
+}
+
+// checkDestinations refuses, when an endpoint is saved, every URL it will
+// dial whose host is an address Herald will not deliver to: its URL, or
+// the one its preset builds (Marketo's from munchkin_id or base_url,
+// Chatwork's API), and the token URL of its auth or its preset's. Each
+// refusal names the field the host came from. The endpoint has passed
+// applyTo.
+func (s *Server) checkDestinations(ep *herald.Endpoint, app *herald.App) *Error {
+	c, e := compileEndpoint(ep, app)
+	if e != nil {
+		return e
+	}
+	p := preset.Lookup(ep.Preset)
+	from := "preset"
+	if f := p.Request(ep.PresetOptions).URLFrom; f != "" {
+		from = "preset_options." + f
+	}
+	field := "url"
+	if ep.URL == "" {
+		field = from
+	}
+	if e := s.checkDestination(field, c.FixedURL(), "app_id", ep.AppID, "endpoint_id", ep.ID); e != nil {
+		return e
+	}
+	switch a := p.Auth(ep.PresetOptions); {
+	case ep.Auth != nil:
+		return s.checkDestination("auth.token_url", ep.Auth.TokenURL, "app_id", ep.AppID, "endpoint_id", ep.ID)
+	case a != nil:
+		return s.checkDestination(from, a.TokenURL, "app_id", ep.AppID, "endpoint_id", ep.ID)
 	}
 	return nil
 }
 
 // checkDestination refuses a URL whose literal host is an address Herald
 // will not deliver to. A URL with template tags is checked when sent.
-func (s *Server) checkDestination(field, rawURL string) *Error {
+// The answer says only the kind of address (netpolicy.BlockedError);
+// the operator's log gets the address, with logAttrs saying whose URL it
+// was.
+func (s *Server) checkDestination(field, rawURL string, logAttrs ...any) *Error {
 	if s.o.CheckURL == nil || rawURL == "" || strings.Contains(rawURL, "{{") || strings.Contains(rawURL, "#{") {
 		return nil
 	}
 	if err := s.o.CheckURL(rawURL); err != nil {
+		if be, ok := errors.AsType[*netpolicy.BlockedError](err); ok {
+			s.log.Warn("destination refused when saved", append(logAttrs, "field", field, "destination", be)...)
+		}
 		return errInvalid(field, "%s", err.Error())
 	}
 	return nil

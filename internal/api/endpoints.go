@@ -66,9 +66,9 @@ func viewEndpoint(ep *herald.Endpoint) endpointView {
 		}
 		v.Auth = &a
 	}
-	v.Headers = herald.MaskHeaders(ep.Headers)
-	if ep.Headers == nil {
-		v.Headers = map[string]string{}
+	v.Headers = herald.MaskHeaders(ep.Headers, ep.PlainHeaders)
+	if v.PlainHeaders == nil {
+		v.PlainHeaders = []string{}
 	}
 	v.PresetOptions = map[string]string{}
 	for k, val := range ep.PresetOptions {
@@ -80,7 +80,7 @@ func viewEndpoint(ep *herald.Endpoint) endpointView {
 	out := endpointView{Endpoint: &v}
 	if c, err := shape.Compile(ep, shape.Options{}); err == nil {
 		eff := c.Effective
-		eff.Headers = herald.MaskHeaders(eff.Headers)
+		eff.Headers = herald.MaskHeaders(eff.Headers, ep.PlainHeaders)
 		out.Effective = &eff
 	}
 	return out
@@ -121,13 +121,8 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := s.checkLimit(r, a, ep, all); e != nil {
 		return e
 	}
-	if e := s.checkDestination("url", ep.URL); e != nil {
+	if e := s.checkDestinations(ep, a); e != nil {
 		return e
-	}
-	if ep.Auth != nil && ep.Auth.TokenURL != "" {
-		if e := s.checkDestination("auth.token_url", ep.Auth.TokenURL); e != nil {
-			return e
-		}
 	}
 	if max := s.o.MaxEndpointsPerApp; max > 0 {
 		eps, err := all.get()
@@ -156,7 +151,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if err := s.st.EndpointCreate(r.Context(), ep); err != nil {
 		return storeError(err, "app")
 	}
-	s.audit(r, a.ID, "endpoint.create", ep.ID, in)
+	s.auditEndpoint(r, ep, "endpoint.create", in)
 	writeJSON(w, http.StatusCreated, s.viewEndpoint(ep, a))
 	return nil
 }
@@ -210,7 +205,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := in.applyTo(ep, a, s.o.Ceilings); e != nil {
 		return e
 	}
-	if e := s.checkDestination("url", ep.URL); e != nil {
+	if e := s.checkDestinations(ep, a); e != nil {
 		return e
 	}
 	if e := s.checkLimit(r, a, ep, s.appEndpoints(r, a.ID)); e != nil {
@@ -228,7 +223,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return storeError(err, "endpoint")
 	}
 	s.eng.EndpointChanged(ep)
-	s.audit(r, a.ID, "endpoint.update", ep.ID, in)
+	s.auditEndpoint(r, ep, "endpoint.update", in)
 	writeJSON(w, http.StatusOK, s.viewEndpoint(ep, a))
 	return nil
 }

@@ -107,7 +107,7 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 		h[k] = v[0]
 	}
 	writeJSON(w, http.StatusOK, previewView{
-		Method: req.Method, URL: req.URL, Headers: herald.MaskHeaders(h), Body: string(req.Body),
+		Method: req.Method, URL: req.URL, Headers: herald.MaskRequestHeaders(h, ep.PlainHeaders), Body: string(req.Body),
 		EventType: ev.EventType, Payload: ev.Payload,
 	})
 	return nil

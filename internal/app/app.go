@@ -255,7 +255,8 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 	})
 	a.outbound = outbound.NewHTTP(a.sender, a.store, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat,
 		MaxTenantTimeout: cfg.MaxTenantTimeout,
-		MaxRenderedSize:  int(cfg.RenderedSizeCap())})
+		MaxRenderedSize:  int(cfg.RenderedSizeCap()),
+		Logger:           a.log})
 	o := delivery.Options{
 		Owner:                  a.node,
 		NoDelivery:             cfg.Role == "api",

@@ -184,7 +184,7 @@ func TestDestinationFlags(t *testing.T) {
 			t.Fatalf("%s: create app: %d %s", c.name, code, body)
 		}
 		code, body := call(h, "POST", "/v1/apps/acme/endpoints", `{"url": "http://127.0.0.1:9/hook"}`)
-		if code != c.want || code == 422 && !strings.Contains(body, "refused") {
+		if code != c.want || code == 422 && !strings.Contains(body, "destination not allowed") {
 			t.Errorf("%s: %d %s, want %d", c.name, code, body, c.want)
 		}
 		_ = a.Shutdown(context.Background())

@@ -97,6 +97,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 	tb.fill(`textarea[name=body_template]`, `{"text": "{{name"}`)
 	tb.waitText(`[data-field=body_template] .field-error`, "")
 	tb.fill(`textarea[name=body_template]`, `{"text": "Contact from {{name}}"}`)
+	// Header values are masked after saving but those named in clear.
+	tb.fill(`textarea[name=headers]`, "X-Source: forms\nX-Auth-Key: k-console-secret")
+	tb.fill(`input[name=plain_headers]`, "X-Source")
 	tb.click(`#endpoint-form button[type=submit]`)
 	tb.waitText("main", "Send test")
 	tb.waitFor("#stats-chart svg") // the page has settled: a click lands where it aims
@@ -148,6 +151,21 @@ func TestConsoleEndToEnd(t *testing.T) {
 	tb.until(`(() => { const e = document.querySelector('#endpoint-enabled'); return e.checked && !e.disabled; })()`)
 	tb.shot("07-endpoint-detail")
 	checkLabels(t, tb, "endpoint page")
+	// Editing the headers: the masked value, left as shown, keeps what
+	// was saved; the new line is added.
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/" + epID + "/edit")
+	tb.waitText("main", "Preview")
+	if got := tb.evalString(`document.querySelector('textarea[name=headers]').value`); got != "X-Auth-Key: ********\nX-Source: forms" {
+		t.Errorf("the form shows the headers as %q", got)
+	}
+	tb.fill(`textarea[name=headers]`, "X-Auth-Key: ********\nX-Source: forms\nX-New: added")
+	tb.click(`#endpoint-form button[type=submit]`)
+	tb.waitText("main", "Send test")
+	saved, err := s.Store.EndpointGet(t.Context(), appID, epID)
+	if err != nil || saved.Headers["X-Auth-Key"] != "k-console-secret" || saved.Headers["X-New"] != "added" ||
+		strings.Join(saved.PlainHeaders, ",") != "X-Source" {
+		t.Fatalf("endpoint after editing its headers: %+v, %v", saved, err)
+	}
 	// The keyboard's first stop is the skip link, which moves focus to
 	// the page itself.
 	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/" + epID)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,6 +74,26 @@ type Server struct {
 	// Node names the server on leases and metrics.
 	Node string
 	t    testing.TB
+	logs *syncBuffer
+}
+
+// Log returns what the server logged so far, for tests of what operators
+// see (and tenants must not).
+func (s *Server) Log() string { return s.logs.String() }
+
+// Logged reports whether one line the server logged holds every one of
+// parts.
+func (s *Server) Logged(parts ...string) bool {
+	for line := range strings.Lines(s.Log()) {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // Start runs a Herald for the test and stops it at cleanup. Beyond the
@@ -140,7 +161,7 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
-	return &Server{URL: a.URL(), Store: a.Store(), Dir: cfg.DataDir, Engine: a.Engine(), API: a.Handler(), Node: a.Node(), t: t}
+	return &Server{URL: a.URL(), Store: a.Store(), Dir: cfg.DataDir, Engine: a.Engine(), API: a.Handler(), Node: a.Node(), t: t, logs: logs}
 }
 
 // syncBuffer is a bytes.Buffer the server's goroutines may write at once.

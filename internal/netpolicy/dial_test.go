@@ -116,8 +116,11 @@ func TestDialBlockedNameNeverReachesBase(t *testing.T) {
 	if be.ErrorKind() != herald.ErrorKindPolicy {
 		t.Errorf("ErrorKind = %q", be.ErrorKind())
 	}
-	if want := "destination 10.0.0.1 (host internal.example) is refused: private address (RFC 1918)"; !strings.HasPrefix(err.Error(), want) {
-		t.Errorf("Error() = %q, want prefix %q", err, want)
+	if want := "destination 10.0.0.1 (host internal.example) is refused: private address (RFC 1918)"; !strings.HasPrefix(be.Detail(), want) {
+		t.Errorf("Detail() = %q, want prefix %q", be.Detail(), want)
+	}
+	if msg := err.Error(); strings.Contains(msg, "10.0.0.1") || strings.Contains(msg, "internal.example") || !strings.Contains(msg, "private") {
+		t.Errorf("Error() = %q: want the category, not the address or host", msg)
 	}
 	if got := d.calls(); len(got) != 0 {
 		t.Errorf("base dialer called with %v", got)
@@ -403,8 +406,11 @@ func TestSender(t *testing.T) {
 	if res.ErrorKind != herald.ErrorKindPolicy {
 		t.Fatalf("default policy: kind %q, err %v; want policy", res.ErrorKind, res.Err)
 	}
-	if !strings.Contains(res.Err.Error(), "destination 127.0.0.1 (host example.com) is refused: loopback address") {
-		t.Errorf("err = %v", res.Err)
+	if msg := res.Err.Error(); msg != "policy: destination not allowed: loopback address" {
+		t.Errorf("err = %q", msg)
+	}
+	if be, ok := errors.AsType[*BlockedError](res.Err); !ok || !strings.HasPrefix(be.Detail(), "destination 127.0.0.1 (host example.com) is refused: loopback address") {
+		t.Errorf("the refusal's detail is lost: %v", res.Err)
 	}
 	if hits.Load() != 0 {
 		t.Fatal("the receiver was reached")

@@ -20,6 +20,7 @@ package netpolicy
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 
@@ -256,6 +257,12 @@ func (p *Policy) Check(addr netip.Addr) error {
 // error (ErrorKind), so the sender records the attempt as Herald's own
 // refusal rather than as a failure to connect, and the delivery engine does
 // not mistake it for a receiver that is down.
+//
+// Its message (Error) goes to tenants, in API errors and attempt records,
+// so it names only the category of address: echoing the address a name
+// resolved to, or the name behind an address, would let anyone who can
+// save an endpoint map the network Herald runs in. Detail has everything,
+// for the operator's log.
 type BlockedError struct {
 	// Addr is the refused address; it is the zero Addr when a host name was
 	// refused without resolving it.
@@ -269,10 +276,39 @@ type BlockedError struct {
 // ErrorKind reports herald.ErrorKindPolicy.
 func (e *BlockedError) ErrorKind() herald.ErrorKind { return herald.ErrorKindPolicy }
 
-// Error describes the refusal and how to lift it, e.g. "destination 10.0.0.5
-// (host internal.example) is refused: private address (RFC 1918); allow it
-// with --destination-allow-cidrs or --allow-private-destinations".
+// categories say, in a tenant's terms, what kind of address a rule refuses,
+// without the range (a range would narrow down the address).
+var categories = map[string]string{
+	RuleLoopback:      "loopback address",
+	RulePrivate:       "private network address",
+	RuleLinkLocal:     "link-local address (where cloud metadata services live)",
+	RuleCGNAT:         "carrier-grade NAT address",
+	RuleMulticast:     "multicast address",
+	RuleUnspecified:   "unspecified address",
+	RuleBroadcast:     "broadcast address",
+	RuleDocumentation: "documentation address",
+	RuleBenchmarking:  "benchmarking address",
+	RuleReserved:      "reserved address",
+	RuleDenied:        "denied by the operator's destination list",
+	RuleInvalid:       "no valid address",
+}
+
+// Error says that the destination is not allowed and the category of its
+// address, e.g. "destination not allowed: private network address", and
+// nothing that identifies the address.
 func (e *BlockedError) Error() string {
+	c, ok := categories[e.Rule]
+	if !ok {
+		c = e.Rule + " address"
+	}
+	return "destination not allowed: " + c
+}
+
+// Detail describes the refusal for the operator: the address, the host it
+// was resolved from, the rule and how to lift it, e.g. "destination
+// 10.0.0.5 (host internal.example) is refused: private address (RFC 1918);
+// allow it with --destination-allow-cidrs or --allow-private-destinations".
+func (e *BlockedError) Detail() string {
 	var b strings.Builder
 	b.WriteString("destination ")
 	switch {
@@ -302,6 +338,17 @@ func (e *BlockedError) Error() string {
 		b.WriteString("; allow it with --allow-private-destinations")
 	}
 	return b.String()
+}
+
+// LogValue gives the operator's log what Error leaves out: the address,
+// the host it came from, the rule and the Detail.
+func (e *BlockedError) LogValue() slog.Value {
+	addr := ""
+	if e.Addr.IsValid() {
+		addr = e.Addr.String()
+	}
+	return slog.GroupValue(slog.String("address", addr), slog.String("host", e.Host),
+		slog.String("rule", e.Rule), slog.String("detail", e.Detail()))
 }
 
 // describe explains why rule refuses a, computed from the fields alone so

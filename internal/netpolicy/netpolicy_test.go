@@ -277,8 +277,40 @@ func TestBlockedErrorMessage(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		if got := tt.err.Error(); got != tt.want {
-			t.Errorf("Error() =\n  %s\nwant\n  %s", got, tt.want)
+		if got := tt.err.Detail(); got != tt.want {
+			t.Errorf("Detail() =\n  %s\nwant\n  %s", got, tt.want)
+		}
+	}
+}
+
+// The message tenants read names the category of the address, never the
+// address or the host it was resolved from: a tenant must not learn
+// Herald's network by pointing endpoints at names.
+func TestBlockedErrorIsQuiet(t *testing.T) {
+	tests := []struct {
+		err  *BlockedError
+		want string
+	}{
+		{&BlockedError{Addr: netip.MustParseAddr("10.0.0.5"), Rule: RulePrivate, Host: "crm.internal"}, "destination not allowed: private network address"},
+		{&BlockedError{Addr: netip.MustParseAddr("169.254.169.254"), Rule: RuleLinkLocal, Host: "meta.internal"}, "destination not allowed: link-local address (where cloud metadata services live)"},
+		{&BlockedError{Addr: netip.MustParseAddr("::ffff:127.0.0.1"), Rule: RuleLoopback, Host: "db.internal"}, "destination not allowed: loopback address"},
+		{&BlockedError{Addr: netip.MustParseAddr("100.64.3.4"), Rule: RuleCGNAT, Host: "nat.internal"}, "destination not allowed: carrier-grade NAT address"},
+		{&BlockedError{Addr: netip.MustParseAddr("8.8.8.8"), Rule: RuleDenied, Host: "dns.google"}, "destination not allowed: denied by the operator's destination list"},
+		{&BlockedError{Host: "localhost", Rule: RuleLoopback}, "destination not allowed: loopback address"},
+	}
+	for _, tt := range tests {
+		got := tt.err.Error()
+		if got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+		if a := tt.err.Addr; a.IsValid() && (strings.Contains(got, a.String()) || strings.Contains(got, a.Unmap().String())) {
+			t.Errorf("Error() = %q gives the address away", got)
+		}
+		if tt.err.Host != "" && strings.Contains(got, tt.err.Host) {
+			t.Errorf("Error() = %q gives the host away", got)
+		}
+		if !strings.Contains(tt.err.Detail(), tt.err.Host) {
+			t.Errorf("Detail() = %q lost the host", tt.err.Detail())
 		}
 	}
 }

@@ -106,15 +106,15 @@ func TestCheckURL(t *testing.T) {
 	}
 }
 
-func TestCheckURLMessageNamesHost(t *testing.T) {
+func TestCheckURLDetailNamesHost(t *testing.T) {
 	err := New(Options{}).CheckURL("http://0x7f.0.0.1/")
 	want := "destination 127.0.0.1 (host 0x7f.0.0.1) is refused: loopback address (127.0.0.0/8); allow it with --destination-allow-cidrs or --allow-private-destinations"
-	if err == nil || err.Error() != want {
+	if be, ok := errors.AsType[*BlockedError](err); !ok || be.Detail() != want {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
 	err = New(Options{}).CheckURL("http://127.0.0.1/")
 	want = "destination 127.0.0.1 is refused: loopback address (127.0.0.0/8); allow it with --destination-allow-cidrs or --allow-private-destinations"
-	if err == nil || err.Error() != want {
+	if be, ok := errors.AsType[*BlockedError](err); !ok || be.Detail() != want {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
 }

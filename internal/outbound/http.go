@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/sender"
 )
@@ -49,6 +54,9 @@ type HTTPOptions struct {
 	MaxRenderedSize int
 	// Now is the clock of signatures and token expiry; nil: time.Now.
 	Now func() time.Time
+	// Logger gets what attempt records leave out for tenants: the
+	// address a refused destination resolved to. Nil: discarded.
+	Logger *slog.Logger
 }
 
 // HTTP delivers to webhook endpoints: it builds the endpoint's request,
@@ -58,6 +66,7 @@ type HTTP struct {
 	snd    Sender
 	st     Store
 	now    func() time.Time
+	log    *slog.Logger
 	build  *builder
 	tokens tokens
 }
@@ -73,7 +82,10 @@ func NewHTTP(snd Sender, st Store, o HTTPOptions) *HTTP {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &HTTP{snd: snd, st: st, now: o.Now, build: newBuilder(st, o)}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &HTTP{snd: snd, st: st, now: o.Now, log: o.Logger, build: newBuilder(st, o)}
 }
 
 // Preview builds the request an attempt would send now, signed, without
@@ -118,7 +130,7 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 			}
 		}
 	}
-	o := Outcome{Request: attemptRequest(req)}
+	o := Outcome{Request: attemptRequest(req, ep)}
 	if res == nil {
 		res = h.snd.Send(ctx, req)
 	}
@@ -141,7 +153,7 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 			if aborted(ctx, res) {
 				return Outcome{Aborted: true}
 			}
-			o.Request, o.Status = attemptRequest(req), res.StatusCode
+			o.Request, o.Status = attemptRequest(req, ep), res.StatusCode
 			verdict, msg = preset.OK, ""
 			if res.ErrorKind == herald.ErrorKindNone {
 				verdict, msg = p.Answer(res.Body)
@@ -159,13 +171,18 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 	}
 	o.Latency = res.Latency
 	o.Kind = res.ErrorKind
+	if be, ok := errors.AsType[*netpolicy.BlockedError](res.Err); ok {
+		// The attempt says only what kind of address it was; the
+		// operator may need to know which.
+		h.log.Warn("destination refused", "app_id", ep.AppID, "endpoint_id", ep.ID, "delivery_id", d.ID, "destination", be)
+	}
 	if res.StatusCode != 0 {
 		o.Response = &herald.AttemptResponse{
 			StatusCode:    res.StatusCode,
-			Headers:       flatten(res.Header),
 			Body:          string(res.Body),
 			BodyTruncated: res.BodyTruncated,
 		}
+		o.Response.Headers, o.Response.HeadersTruncated = keptHeaders(res.Header)
 	}
 	switch {
 	case res.Err != nil:
@@ -191,9 +208,10 @@ func aborted(ctx context.Context, res *sender.Result) bool {
 	return res.Err != nil && errors.Is(res.Err, context.Canceled) && ctx.Err() != nil
 }
 
-// attemptRequest records a request as sent, credentials masked.
-func attemptRequest(r *sender.Request) herald.AttemptRequest {
-	return herald.AttemptRequest{Method: r.Method, URL: maskQueryToken(r.URL), Headers: herald.MaskHeaders(flatten(r.Header)), Body: string(r.Body)}
+// attemptRequest records a request as sent to an endpoint: custom header
+// values masked but those its plain_headers names, credentials masked.
+func attemptRequest(r *sender.Request, ep *herald.Endpoint) herald.AttemptRequest {
+	return herald.AttemptRequest{Method: r.Method, URL: maskQueryToken(r.URL), Headers: herald.MaskRequestHeaders(flatten(r.Header), ep.PlainHeaders), Body: string(r.Body)}
 }
 
 // maxRetryAfterHeader caps what a Retry-After header is read as, before
@@ -239,6 +257,53 @@ func maskQueryToken(raw string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// Limits of the response headers kept in an attempt record. The
+// transport already refuses more than sender.MaxResponseHeaderBytes; these
+// bound what every attempt of a hostile receiver adds to the store, and a
+// real receiver's useful headers fit easily.
+const (
+	MaxKeptHeaders     = 50
+	MaxKeptHeaderBytes = 8 << 10
+)
+
+// ellipsis ends a header value that was cut short.
+const ellipsis = "…"
+
+// keptHeaders flattens response headers for the attempt record: at most
+// MaxKeptHeaders names, MaxKeptHeaderBytes of names and values in all, in
+// name order (the same answer is always kept the same way). The last value
+// that does not fit is cut, ending in "…"; truncated says whether anything
+// was left out or cut.
+func keptHeaders(h http.Header) (kept map[string]string, truncated bool) {
+	kept = make(map[string]string, min(len(h), MaxKeptHeaders))
+	left := MaxKeptHeaderBytes
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		if len(kept) == MaxKeptHeaders || len(k)+len(ellipsis) >= left {
+			return kept, true
+		}
+		left -= len(k)
+		v := strings.Join(h[k], ", ")
+		if len(v) > left {
+			v, truncated = cut(v, left-len(ellipsis))+ellipsis, true
+		}
+		left -= len(v)
+		kept[k] = v
+	}
+	return kept, truncated
+}
+
+// cut returns the longest prefix of s of at most n bytes that does not
+// split a UTF-8 sequence.
+func cut(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	for n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // flatten turns headers into one string per name, as they are shown.

@@ -120,7 +120,8 @@ func TestPreviewIsWhatIsSent(t *testing.T) {
 	h := newHTTP(t, newStore(t), outbound.HTTPOptions{Now: newClock().Now})
 	d := newDelivery(t, srv.URL+"/leads/{{lead.id}}?app={{app.uid}}")
 	d.Endpoint.Method = "PUT"
-	d.Endpoint.Headers = map[string]string{"X-Company": "{{lead.company | upper}}"}
+	d.Endpoint.Headers = map[string]string{"X-Company": "{{lead.company | upper}}", "X-Auth-Key": "k-0123456789"}
+	d.Endpoint.PlainHeaders = []string{"x-company"}
 	d.Endpoint.BodyTemplate = herald.RawJSON(`{"summary":"{{lead.name}} <{{lead.email}}>","lead":"{{lead}}"}`)
 	d.Event.Payload = herald.RawJSON(`{"lead":{"id":7,"name":"Ann \"A\"","email":"a@example.com","company":"acme"}}`)
 
@@ -154,11 +155,14 @@ func TestPreviewIsWhatIsSent(t *testing.T) {
 	if got.Header.Get("X-Company") != "ACME" {
 		t.Fatalf("X-Company %q", got.Header.Get("X-Company"))
 	}
-	// The recorded request is the preview too.
+	// The recorded request is the preview too, custom header values
+	// masked but those in plain_headers: X-Auth-Key is a credential
+	// whatever its name says.
 	flat := map[string]string{}
 	for k, v := range p.Header {
 		flat[k] = strings.Join(v, ", ")
 	}
+	flat["X-Auth-Key"] = herald.Masked
 	if o.Request.Method != p.Method || o.Request.URL != p.URL || o.Request.Body != string(p.Body) || !maps.Equal(o.Request.Headers, flat) {
 		t.Fatalf("recorded %+v\npreview %+v", o.Request, flat)
 	}

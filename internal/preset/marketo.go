@@ -3,6 +3,7 @@ package preset
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/heraldhq/herald"
@@ -32,6 +33,7 @@ var marketo = &Preset{
 		}
 		return Request{
 			URL:         marketoBase(o) + "/rest/v1/leads.json",
+			URLFrom:     marketoBaseFrom(o),
 			Method:      "POST",
 			ContentType: herald.ContentJSON,
 			Body:        `{"action":"createOrUpdate","lookupField":` + jsonString(lookup) + `,"input":[` + input + `]}`,
@@ -42,12 +44,42 @@ var marketo = &Preset{
 			ClientID: o["client_id"], ClientSecret: o["client_secret"]}
 	},
 	answer: marketoAnswer,
+	check:  marketoCheck,
+}
+
+// munchkinRE is the form of Marketo's Munchkin ids (123-ABC-456). The id
+// becomes the host of every URL the preset dials, so anything else (a
+// "127.0.0.1:8080/#" would send the lead and the client secret to that
+// address) is refused.
+var munchkinRE = regexp.MustCompile(`^[0-9]{3}-[A-Za-z]{3}-[0-9]{3}$`)
+
+func marketoCheck(o map[string]string) error {
+	if !munchkinRE.MatchString(o["munchkin_id"]) {
+		return &OptionError{Option: "munchkin_id", Msg: "munchkin_id must be a Munchkin id such as 123-ABC-456 (Admin > Munchkin in Marketo)"}
+	}
+	if b := o["base_url"]; b != "" {
+		if err := herald.ValidateURL(b); err != nil {
+			return &OptionError{Option: "base_url", Msg: "base_url: " + err.Error()}
+		}
+		if strings.ContainsAny(b, "?#") {
+			return &OptionError{Option: "base_url", Msg: "base_url must be the instance's REST base, without ? or #"}
+		}
+	}
+	return nil
 }
 
 // marketoInput maps immdio Forms' lead fields to Marketo's.
 const marketoInput = `{"email":"{{email}}","firstName":"{{firstName}}","lastName":"{{lastName}}",` +
 	`"company":"{{company}}","phone":"{{tel}}","mobilePhone":"{{mobile}}","postalCode":"{{zip}}","address":"{{address}}",` +
 	`"department":"{{department}}","title":"{{position}}","website":"{{web}}"}`
+
+// marketoBaseFrom names the option marketoBase builds on.
+func marketoBaseFrom(o map[string]string) string {
+	if strings.TrimRight(o["base_url"], "/") != "" {
+		return "base_url"
+	}
+	return "munchkin_id"
+}
 
 func marketoBase(o map[string]string) string {
 	if b := strings.TrimRight(o["base_url"], "/"); b != "" {

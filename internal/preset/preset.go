@@ -47,7 +47,12 @@ type Option struct {
 // Request is a preset's request before the endpoint's own settings: every
 // field may be overridden by the endpoint.
 type Request struct {
-	URL         string
+	URL string
+	// URLFrom names the option the URL's host, and the host of the
+	// preset's token URL, comes from (Marketo's base_url or munchkin_id),
+	// so that a destination refused when saved is blamed on it; empty
+	// when the host is the vendor's own.
+	URLFrom     string
 	Method      string
 	ContentType string
 	Headers     map[string]string

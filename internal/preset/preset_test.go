@@ -44,7 +44,14 @@ func TestLookup(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	cw := preset.Lookup("chatwork")
+	cw, mk := preset.Lookup("chatwork"), preset.Lookup("marketo")
+	mkOpts := func(o map[string]string) map[string]string {
+		out := map[string]string{"munchkin_id": "123-ABC-456", "client_id": "c", "client_secret": "s"}
+		for k, v := range o {
+			out[k] = v
+		}
+		return out
+	}
 	for _, c := range []struct {
 		p      *preset.Preset
 		opts   map[string]string
@@ -56,6 +63,15 @@ func TestCheck(t *testing.T) {
 		{cw, map[string]string{"room_id": " ", "api_token": "t"}, "room_id"},
 		{cw, map[string]string{"room_id": "42/../1", "api_token": "t"}, "room_id"},
 		{cw, map[string]string{"room_id": "42", "api_token": "t", "colour": "red"}, "colour"},
+		{mk, mkOpts(nil), ""},
+		{mk, mkOpts(map[string]string{"munchkin_id": "123-abc-456", "base_url": "https://mk.example.com/"}), ""},
+		// The id becomes a host: anything but an id's form is refused.
+		{mk, mkOpts(map[string]string{"munchkin_id": "127.0.0.1:18080/#"}), "munchkin_id"},
+		{mk, mkOpts(map[string]string{"munchkin_id": "evil.example/x?"}), "munchkin_id"},
+		{mk, mkOpts(map[string]string{"munchkin_id": "123-ABC-4567"}), "munchkin_id"},
+		{mk, mkOpts(map[string]string{"munchkin_id": "{{id}}"}), "munchkin_id"},
+		{mk, mkOpts(map[string]string{"base_url": "ftp://mk.example.com"}), "base_url"},
+		{mk, mkOpts(map[string]string{"base_url": "https://mk.example.com/?x="}), "base_url"},
 		{preset.Lookup("custom"), map[string]string{"x": "1"}, "x"},
 		{preset.Lookup("slack"), nil, ""},
 	} {
@@ -112,6 +128,15 @@ func TestMarketoAuth(t *testing.T) {
 	}
 	if a := preset.Lookup("marketo").Auth(map[string]string{"base_url": "https://mk.example.com/"}); a.TokenURL != "https://mk.example.com/identity/oauth/token" {
 		t.Fatalf("base_url: %s", a.TokenURL)
+	}
+	// A refused destination is blamed on the option its host came from.
+	for o, want := range map[string]string{"munchkin_id": "munchkin_id", "base_url": "base_url"} {
+		if got := preset.Lookup("marketo").Request(map[string]string{o: "x"}).URLFrom; got != want {
+			t.Errorf("URL built from %s says it comes from %q", o, got)
+		}
+	}
+	if got := preset.Lookup("chatwork").Request(map[string]string{"room_id": "1"}).URLFrom; got != "" {
+		t.Errorf("chatwork's URL is Chatwork's, not from %q", got)
 	}
 	if preset.Lookup("chatwork").Auth(map[string]string{"api_token": "x"}) != nil {
 		t.Fatal("chatwork has no auth of its own")

@@ -46,6 +46,12 @@ const (
 	// tlsSessionCacheSize is the number of destinations whose TLS sessions
 	// are remembered for resumption on reconnect.
 	tlsSessionCacheSize = 1024
+
+	// MaxResponseHeaderBytes bounds the header block of an answer: beyond
+	// it the attempt fails (network) instead of Herald holding whatever a
+	// receiver sends (Go's default lets 10 MiB through, per request, on
+	// every worker).
+	MaxResponseHeaderBytes = 64 << 10
 )
 
 // Options configure a Sender. Zero values mean the documented defaults.
@@ -244,6 +250,9 @@ func New(o Options) *Sender {
 		MaxIdleConns:        max(minMaxIdleConns, perHost),
 		MaxIdleConnsPerHost: perHost,
 		IdleConnTimeout:     idleConnTimeout,
+		// What a receiver makes Herald hold is bounded: the headers here,
+		// the body by MaxResponseBody, the time by the request's Timeout.
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 		// Send the request exactly as the engine built and recorded it,
 		// without an added Accept-Encoding, and keep the body as received.
 		DisableCompression: true,

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -303,6 +304,29 @@ func TestSendBodyCap(t *testing.T) {
 				t.Errorf("%d connections, want %d", n, tt.wantConns)
 			}
 		})
+	}
+}
+
+// A receiver's header block is bounded: past MaxResponseHeaderBytes the
+// attempt fails instead of Herald holding it (Go's default is 10 MiB).
+func TestSendResponseHeaderLimit(t *testing.T) {
+	t.Parallel()
+	srv, _ := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("kib"))
+		for i := range n {
+			w.Header().Set(fmt.Sprintf("X-Fill-%04d", i), strings.Repeat("f", 1000))
+		}
+	}))
+	s := newSender(t, Options{})
+	res := s.Send(t.Context(), &Request{Method: "POST", URL: srv.URL + "/?kib=40", Timeout: 5 * time.Second})
+	checkKind(t, res, herald.ErrorKindNone)
+	if len(res.Header) < 40 {
+		t.Fatalf("%d headers of 40 arrived", len(res.Header))
+	}
+	res = s.Send(t.Context(), &Request{Method: "POST", URL: srv.URL + "/?kib=70", Timeout: 5 * time.Second})
+	checkKind(t, res, herald.ErrorKindNetwork)
+	if res.StatusCode != 0 || res.Header != nil || !strings.Contains(res.Err.Error(), "exceeded 65536 bytes") {
+		t.Fatalf("status %d, %d headers, err %v", res.StatusCode, len(res.Header), res.Err)
 	}
 }
 

@@ -92,7 +92,15 @@ type Compiled struct {
 	max int
 	// Effective is what the endpoint sends, presets and defaults applied.
 	Effective Effective
+	// fixedURL is the URL with every tag filled in by a plain value.
+	fixedURL string
 }
+
+// FixedURL is the endpoint's URL (its own, else its preset's) with every
+// tag filled in by a plain value: its scheme, host and port as they will
+// be dialled whenever no tag sits in them, for checks made when the
+// endpoint is saved.
+func (c *Compiled) FixedURL() string { return c.fixedURL }
 
 type compiledHeader struct {
 	name string
@@ -214,7 +222,7 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 	if err := herald.ValidateURL(fixed); err != nil {
 		return nil, &FieldError{Field: "url", Msg: err.Error()}
 	}
-	c.url = u
+	c.url, c.fixedURL = u, fixed
 
 	headers := map[string]string{}
 	keys := map[string]string{} // lower-case name -> name as written

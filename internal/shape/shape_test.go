@@ -200,6 +200,7 @@ func TestPreviewEqualsSent(t *testing.T) {
 	epID := s.Setup(rc.URL+"/leads/{{lead.id}}", map[string]any{
 		"method":        "PUT",
 		"headers":       map[string]string{"X-Company": "{{lead.company | upper}}", "Authorization": "Bearer s3cr3t-token-value"},
+		"plain_headers": []string{"X-Company"},
 		"body_template": map[string]any{"lead": "{{lead}}", "summary": "{{lead.name}} <{{lead.email}}>", "app": "{{app.uid}}"},
 	})
 	payload := map[string]any{"lead": map[string]any{"id": 7, "name": "Ann \"A\" </script>", "email": "a@example.com", "company": "acme"}}

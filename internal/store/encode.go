@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"time"
 
@@ -139,6 +140,12 @@ func jsonText(v any) (*string, error) {
 	return &s, nil
 }
 
+// headersTruncatedKey marks, among an attempt's stored response headers,
+// that the receiver sent more than was kept. No header can have this name
+// (a space is not allowed in one), so the flag needs no column, and no
+// migration, of its own.
+const headersTruncatedKey = " truncated"
+
 // AttemptColumns are the column values of an attempt that need
 // converting: header maps as JSON, bodies as bytes, the latency in whole
 // microseconds, and the response's fields nil (NULL) when no response came
@@ -163,7 +170,15 @@ func EncodeAttempt(a *herald.Attempt) (AttemptColumns, error) {
 	if a.Response != nil {
 		status := a.Response.StatusCode
 		c.Status = &status
-		if c.ResponseHeaders, err = HeadersJSON(a.Response.Headers); err != nil {
+		h := a.Response.Headers
+		if a.Response.HeadersTruncated {
+			h = maps.Clone(h)
+			if h == nil {
+				h = map[string]string{}
+			}
+			h[headersTruncatedKey] = "true"
+		}
+		if c.ResponseHeaders, err = HeadersJSON(h); err != nil {
 			return c, fmt.Errorf("attempt %q: response headers: %w", a.ID, err)
 		}
 		c.ResponseBody = []byte(a.Response.Body)
@@ -191,6 +206,10 @@ func DecodeAttempt(a *herald.Attempt, c AttemptColumns) error {
 		if c.ResponseHeaders != nil {
 			if err := json.Unmarshal([]byte(*c.ResponseHeaders), &a.Response.Headers); err != nil {
 				return fmt.Errorf("attempt %s: response_headers: %w", a.ID, err)
+			}
+			if _, ok := a.Response.Headers[headersTruncatedKey]; ok {
+				delete(a.Response.Headers, headersTruncatedKey)
+				a.Response.HeadersTruncated = true
 			}
 		}
 	}

@@ -117,6 +117,8 @@ func TestAttemptColumnsRoundTrip(t *testing.T) {
 		{ID: "full", Request: herald.AttemptRequest{Headers: map[string]string{"A": "1"}, Body: `{"n":1}`},
 			Response:  &herald.AttemptResponse{StatusCode: 200, Headers: map[string]string{"B": "2"}, Body: "ok", BodyTruncated: true},
 			LatencyMS: 12.5},
+		{ID: "cut", Request: herald.AttemptRequest{Headers: map[string]string{}},
+			Response: &herald.AttemptResponse{StatusCode: 200, Headers: map[string]string{"B": "2…"}, HeadersTruncated: true}},
 	} {
 		c, err := EncodeAttempt(a)
 		if err != nil {

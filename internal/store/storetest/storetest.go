@@ -260,10 +260,11 @@ func attempt(deliveryID string, number int, createdAt time.Time, status int) *he
 			Body:    `{"n":1}`,
 		},
 		Response: &herald.AttemptResponse{
-			StatusCode:    status,
-			Headers:       map[string]string{"Content-Length": "2"},
-			Body:          "ok",
-			BodyTruncated: number%2 == 0,
+			StatusCode:       status,
+			Headers:          map[string]string{"Content-Length": "2"},
+			HeadersTruncated: number%3 == 0,
+			Body:             "ok",
+			BodyTruncated:    number%2 == 0,
 		},
 		LatencyMS: 12.345 * float64(number),
 	}

@@ -29,7 +29,7 @@ addStrings({
     'epf.preset': 'Preset',
     'epf.presetNone': 'None (your own request)',
     'epf.presetOptions': 'Preset options',
-    'epf.presetOptionsHint': 'One key=value per line (or a JSON object). This preset takes: {options}. Secret values are masked after saving: retype them when you change these options.',
+    'epf.presetOptionsHint': 'One key=value per line (or a JSON object). This preset takes: {options}. Secret values are masked after saving: leave ******** as it is to keep one, retype it to change it.',
     'epf.required': 'required',
     'epf.secret': 'secret',
     'epf.preset.slack': 'Slack incoming webhook: give its URL as the endpoint URL.',
@@ -45,7 +45,9 @@ addStrings({
     'epf.defaultContentType': 'Default (JSON)',
     'epf.shapeHint': 'A preset may choose other defaults; anything set here wins over the preset.',
     'epf.headers': 'Headers',
-    'epf.headersHint': 'One per line: Name: value. Values may hold tags. Credential values (Authorization, names with token, secret, key, password…) are masked after saving: to change one, retype it.',
+    'epf.headersHint': 'One per line: Name: value. Values may hold tags. Values are masked after saving, but those of the headers named below: leave ******** as it is to keep one, retype it to change it.',
+    'epf.plainHeaders': 'Headers shown in clear',
+    'epf.plainHeadersHint': 'Comma separated names of headers above whose values are not secret, for example X-Request-Source. Names of credentials (Authorization, token, secret, password…) are always masked.',
     'epf.bodyTemplate': 'Body template',
     'epf.bodyTemplateHint': 'A JSON document with tags such as {{name}} or {{email | lower}}; {{payload}} alone sends the payload itself. Text that is not JSON is sent as a text template. Empty: the default body. ',
     'epf.syntaxLink': 'Template syntax and filters',
@@ -110,7 +112,7 @@ addStrings({
     'epf.preset': 'プリセット',
     'epf.presetNone': 'なし（リクエストを自分で設定）',
     'epf.presetOptions': 'プリセットのオプション',
-    'epf.presetOptionsHint': '1 行に 1 つ key=value の形式で（JSON オブジェクトでも可）。このプリセットのオプション：{options}。シークレットの値は保存後に伏せ字で表示されます。オプションを変更するときは再入力してください。',
+    'epf.presetOptionsHint': '1 行に 1 つ key=value の形式で（JSON オブジェクトでも可）。このプリセットのオプション：{options}。シークレットの値は保存後に伏せ字で表示されます。伏せ字（********）のままなら元の値を保ち、再入力すると変更します。',
     'epf.required': '必須',
     'epf.secret': 'シークレット',
     'epf.preset.slack': 'Slack の Incoming Webhook：その URL をエンドポイントの URL に指定します。',
@@ -126,7 +128,9 @@ addStrings({
     'epf.defaultContentType': '既定（JSON）',
     'epf.shapeHint': 'プリセットによっては既定値が異なります。ここで指定した値はプリセットより優先されます。',
     'epf.headers': 'ヘッダー',
-    'epf.headersHint': '1 行に 1 つ「名前: 値」の形式で。値にはタグも使えます。認証情報の値（Authorization や、token・secret・key・password などを含む名前）は保存後に伏せ字で表示されます。変更するときは再入力してください。',
+    'epf.headersHint': '1 行に 1 つ「名前: 値」の形式で。値にはタグも使えます。下で指定したヘッダー以外の値は保存後に伏せ字で表示されます。伏せ字（********）のままなら元の値を保ち、再入力すると変更します。',
+    'epf.plainHeaders': '伏せ字にしないヘッダー',
+    'epf.plainHeadersHint': '上のヘッダーのうち、値が秘密でないものの名前をカンマ区切りで（例：X-Request-Source）。認証情報の名前（Authorization、token、secret、password など）は常に伏せ字です。',
     'epf.bodyTemplate': 'ボディテンプレート',
     'epf.bodyTemplateHint': '{{name}} や {{email | lower}} のようなタグを含む JSON。{{payload}} だけを書くとペイロードそのものを送ります。JSON でないテキストはテキストのテンプレートとして送ります。空欄なら既定のボディです。',
     'epf.syntaxLink': 'テンプレートの構文とフィルター',
@@ -328,6 +332,7 @@ export async function form(ctx) {
     method: select([['', t('epf.defaultMethod')], ...METHODS.map((m) => [m, m])], e.method || ''),
     content_type: select([['', t('epf.defaultContentType')], ...CONTENT_TYPES.map((x) => [x, x])], e.content_type || ''),
     headers: h('textarea', { rows: '4', class: 'short', spellcheck: 'false', placeholder: 'X-Source: herald' }),
+    plain_headers: h('input', { type: 'text', value: (e.plain_headers || []).join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'X-Source' }),
     body_template: h('textarea', { rows: '10', spellcheck: 'false', placeholder: '{"lead": "{{payload}}", "name": "{{name | default:\\"?\\"}}"}' }),
     template_syntax: select([['', t('epf.appDefault')], ['braces', t('epf.syntaxBraces')], ['hash', t('epf.syntaxHash')]], e.template_syntax || ''),
     payload_format: select([['', t('epf.appDefault')], ['standard', t('epf.formatStandard')], ['raw', t('epf.formatRaw')], ['flat', t('epf.formatFlat')]], e.payload_format || ''),
@@ -414,6 +419,7 @@ export async function form(ctx) {
         field({ label: t('epf.contentType'), name: 'content_type', control: c.content_type })),
       h('p', { class: 'hint shape-hint' }, t('epf.shapeHint')),
       field({ label: t('epf.headers'), name: 'headers', control: c.headers, hint: t('epf.headersHint') }),
+      field({ label: t('epf.plainHeaders'), name: 'plain_headers', control: c.plain_headers, hint: t('epf.plainHeadersHint') }),
       field({
         label: t('epf.bodyTemplate'),
         name: 'body_template',
@@ -452,6 +458,7 @@ export async function form(ctx) {
     out.content_type = c.content_type.value;
     const hd = parseHeaders(c.headers.value);
     if (hd.error) fail('headers', hd.error); else out.headers = hd.value;
+    out.plain_headers = c.plain_headers.value.split(',').map((x) => x.trim()).filter(Boolean);
     const bt = textToTemplate(c.body_template.value);
     if (bt.error) fail('body_template', bt.error); else out.body_template = bt.value;
     out.template_syntax = c.template_syntax.value;
@@ -486,7 +493,8 @@ export async function form(ctx) {
       if (input[k] === undefined && initial[k] !== undefined) out[k] = 0;
     }
     // Headers and preset options come back masked: they are sent only
-    // when their text was edited, never echoed back as read.
+    // when their text was edited (a masked value sent back keeps the
+    // stored one, so editing one line leaves the others as they were).
     if (c.headers.value !== initialText.headers && input.headers) out.headers = input.headers;
     if ((c.preset_options.value !== initialText.preset_options || input.preset !== initial.preset) && input.preset_options) {
       out.preset_options = input.preset_options;
