@@ -76,6 +76,9 @@ func (s *Server) endpointOfApp(r *http.Request) (*herald.Endpoint, *herald.App, 
 	if err != nil {
 		return nil, nil, storeError(err, "endpoint")
 	}
+	if hiddenFromPortal(r, ep) {
+		return nil, nil, errNotFound("endpoint")
+	}
 	return ep, a, nil
 }
 
@@ -126,6 +129,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if err := s.st.EndpointCreate(r.Context(), ep); err != nil {
 		return storeError(err, "app")
 	}
+	s.keysChanged()
 	s.audit(r, a.ID, "endpoint.create", ep.ID, in)
 	writeJSON(w, http.StatusCreated, s.viewEndpoint(ep, a))
 	return nil
@@ -149,8 +153,8 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
-	pg, err := fetchPage(p, func(p store.ListParams) ([]*herald.Endpoint, error) { return s.st.EndpointList(r.Context(), a.ID, p) },
-		func(ep *herald.Endpoint) string { return ep.ID })
+	pg, err := fetchVisiblePage(p, func(p store.ListParams) ([]*herald.Endpoint, error) { return s.st.EndpointList(r.Context(), a.ID, p) },
+		func(ep *herald.Endpoint) string { return ep.ID }, visibleTo[*herald.Endpoint](r))
 	if err != nil {
 		return storeError(err, "endpoint")
 	}
@@ -190,6 +194,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return storeError(err, "endpoint")
 	}
 	s.eng.EndpointChanged(ep)
+	s.keysChanged()
 	s.audit(r, a.ID, "endpoint.update", ep.ID, in)
 	writeJSON(w, http.StatusOK, s.viewEndpoint(ep, a))
 	return nil
@@ -210,6 +215,7 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	gone.Enabled = false
 	gone.UpdatedAt = now
 	s.eng.EndpointChanged(&gone)
+	s.keysChanged()
 	s.audit(r, ep.AppID, "endpoint.delete", ep.ID, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

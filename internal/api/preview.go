@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/outbound"
@@ -100,9 +101,21 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	for k, v := range req.Header {
 		h[k] = v[0]
 	}
+	if sig, ok := h["Webhook-Signature"]; ok && principalOf(r).readOnly {
+		h["Webhook-Signature"] = unsigned(sig)
+	}
 	writeJSON(w, http.StatusOK, previewView{
 		Method: req.Method, URL: req.URL, Headers: herald.MaskHeaders(h), Body: string(req.Body),
 		EventType: ev.EventType, Payload: ev.Payload,
 	})
 	return nil
+}
+
+// unsigned stands for the signature of a read-only caller's preview: a
+// preview signs whatever body the caller supplies with the endpoint's
+// secret, so a real signature would let one who may not read the secret
+// forge webhooks all the same. The scheme stays, to show the header's form.
+func unsigned(sig string) string {
+	scheme, _, _ := strings.Cut(sig, ",")
+	return scheme + ",<signature: not shown to read-only callers>"
 }

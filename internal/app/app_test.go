@@ -46,6 +46,10 @@ func TestNewRefusesBadSettings(t *testing.T) {
 		{func(c *config.Serve) { c.DestinationAllowCIDRs = "10.0.0.0/33" }, "--destination-allow-cidrs: "},
 		{func(c *config.Serve) { c.DestinationDenyCIDRs = "nope" }, "--destination-deny-cidrs: "},
 		{func(c *config.Serve) { c.Workers = 0 }, "--workers must be at least 1"},
+		{func(c *config.Serve) { c.PortalFrameAncestors = "https://ok.example.com *" }, "--portal-frame-ancestors: *: list the origins"},
+		{func(c *config.Serve) { c.PortalFrameAncestors = "https://a.example.com; script-src *" }, `--portal-frame-ancestors: "https://a.example.com;" is not an origin`},
+		{func(c *config.Serve) { c.PortalFrameAncestors = "https://a.example.com/path" }, `--portal-frame-ancestors: "https://a.example.com/path" is not an origin`},
+		{func(c *config.Serve) { c.MaxPortalSessionsPerApp = -1 }, "--admin-rate-limit and --max-portal-sessions-per-app must not be negative"},
 	} {
 		cfg := testConfig(t)
 		c.set(cfg)
