@@ -410,10 +410,14 @@ func TestPortalHidesOperationalEndpoint(t *testing.T) {
 	ops := heraldtest.NewReceiver(t, nil)
 	gone := heraldtest.NewReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusGone) })
 	s := heraldtest.Start(t, heraldtest.Options{})
-	s.MustDo("POST", "/v1/apps", map[string]any{"name": "A", "uid": "a", "operational_webhook_url": ops.URL}, nil, 201)
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "A", "uid": "a"}, nil, 201)
 	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
-	var ep struct{ ID string }
+	var ep, later struct{ ID string }
 	s.MustDo("POST", "/v1/apps/a/endpoints", map[string]any{"url": gone.URL}, &ep, 201)
+	// The operational endpoint comes between two of the customer's, so
+	// that pages must read past it.
+	s.MustDo("PATCH", "/v1/apps/a", map[string]any{"operational_webhook_url": ops.URL}, nil, 200)
+	s.MustDo("POST", "/v1/apps/a/endpoints", map[string]any{"url": "https://example.com/later", "event_types": []string{"other"}}, &later, 201)
 	// The receiver's 410 disables the endpoint, which Herald announces
 	// to the operational webhook.
 	s.MustDo("POST", "/v1/apps/a/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"n": 1}}, nil, 202)
@@ -467,14 +471,24 @@ func TestPortalHidesOperationalEndpoint(t *testing.T) {
 			}
 		}
 	}
-	// A page of one still finds the visible rows after the hidden one.
-	var one struct {
-		Data       []struct{ ID string }
-		NextCursor *string `json:"next_cursor"`
+	// Pages of one still find the visible rows after the hidden one.
+	var walked []string
+	for path := "/v1/apps/a/endpoints?limit=1"; len(walked) < 5; {
+		var one struct {
+			Data       []struct{ ID string }
+			NextCursor *string `json:"next_cursor"`
+		}
+		s.DoWith("GET", path, nil, &one, tok)
+		for _, e := range one.Data {
+			walked = append(walked, e.ID)
+		}
+		if one.NextCursor == nil {
+			break
+		}
+		path = "/v1/apps/a/endpoints?limit=1&cursor=" + *one.NextCursor
 	}
-	s.DoWith("GET", "/v1/apps/a/endpoints?limit=1", nil, &one, tok)
-	if len(one.Data) != 1 || one.Data[0].ID != ep.ID || one.NextCursor != nil {
-		t.Errorf("portal's endpoints, a page of one: %+v", one)
+	if strings.Join(walked, " ") != later.ID+" "+ep.ID {
+		t.Errorf("portal's endpoints, by pages of one: %v, want %s %s", walked, later.ID, ep.ID)
 	}
 	for _, c := range []struct{ method, path string }{
 		{"GET", "/v1/apps/a/endpoints/" + opID},

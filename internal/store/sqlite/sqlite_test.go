@@ -682,3 +682,12 @@ func TestRetainBulkJobs(t *testing.T) {
 		t.Errorf("BulkJobGet of the running job: %v", err)
 	}
 }
+
+// TestOrphanSessionNotFound: see storetest.OrphanKeyNotFound.
+func TestOrphanSessionNotFound(t *testing.T) {
+	db := openTemp(t)
+	storetest.OrphanKeyNotFound(t, db, func(id string) error {
+		_, err := db.w.ExecContext(t.Context(), `DELETE FROM api_keys WHERE id = ?`, id)
+		return err
+	})
+}

@@ -160,3 +160,21 @@ func testAPIKeyCreateLimitedConcurrent(t *testing.T, s store.Store) {
 		t.Fatalf("%d stored and %d refused of %d concurrent calls with a cap of %d", ok, lim, tries, max)
 	}
 }
+
+// OrphanKeyNotFound checks that a key whose parent's row is gone is not
+// found, even where the cascade of APIKeyDelete was skipped (a row
+// removed by hand, part of a backup restored): authentication checks the
+// parent. remove deletes one api_keys row by id, as only the driver's
+// own tests can.
+func OrphanKeyNotFound(t *testing.T, s store.Store, remove func(id string) error) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	parent := mkKey(t, s, a.ID)
+	session := newSession(a.ID, parent.ID, time.Now().Add(time.Hour))
+	noErr(t, s.APIKeyCreate(ctx, session), "APIKeyCreate of a session")
+	_, err := s.APIKeyByHash(ctx, session.Hash)
+	noErr(t, err, "APIKeyByHash of a session with its parent")
+	noErr(t, remove(parent.ID), "removing the parent's row")
+	_, err = s.APIKeyByHash(ctx, session.Hash)
+	wantErr(t, err, store.ErrNotFound, "APIKeyByHash of a session whose parent's row is gone")
+}
