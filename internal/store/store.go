@@ -37,8 +37,9 @@ type LimitError struct {
 	Until time.Time
 }
 
+// Error names what is capped and the cap.
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s: %d alive, the most allowed: %v", e.What, e.Max, ErrLimit)
+	return fmt.Sprintf("%s: %v: %d alive already, the most allowed", e.What, ErrLimit, e.Max)
 }
 
 // Unwrap makes errors.Is(err, ErrLimit) hold.
