@@ -7,9 +7,14 @@ import "time"
 type APIKey struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
-	// Scope is "admin" (everything) or "app" (one app's resources).
+	// Scope is "admin" (everything), "app" (one app's resources) or
+	// "portal" (a customer's portal session of one app).
 	Scope string `json:"scope"`
 	AppID string `json:"app_id,omitempty"`
+	// ParentID is the key that minted this one (a portal session minted
+	// with an API key): the session lives no longer than that key, and
+	// deleting that key deletes it. Empty when minted with the admin token.
+	ParentID string `json:"parent_id,omitempty"`
 	// ReadOnly keys can read but not change.
 	ReadOnly  bool       `json:"read_only"`
 	ExpiresAt *time.Time `json:"expires_at"`

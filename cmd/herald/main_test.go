@@ -109,13 +109,18 @@ func (p *proc) log() string {
 }
 
 func (p *proc) call(method, path string, body any) (int, []byte, error) {
+	return p.callAs(token, method, path, body)
+}
+
+// callAs is call with another bearer token than the admin's.
+func (p *proc) callAs(bearer, method, path string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, p.url+path, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", "Bearer "+bearer)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, err

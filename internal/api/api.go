@@ -7,13 +7,10 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +48,7 @@ type Store interface {
 	BulkJobGet(ctx context.Context, appID, id string) (*herald.BulkJob, error)
 	UsageGet(ctx context.Context, appID string, at time.Time) (int64, error)
 	APIKeyCreate(ctx context.Context, k *herald.APIKey) error
+	APIKeyCreateLimited(ctx context.Context, k *herald.APIKey, max int, now time.Time) error
 	APIKeyByHash(ctx context.Context, hash string) (*herald.APIKey, error)
 	APIKeyList(ctx context.Context, appID string, p store.ListParams) ([]*herald.APIKey, error)
 	APIKeyDelete(ctx context.Context, id string) error
@@ -84,10 +82,17 @@ type Options struct {
 	// AllowUndeclaredEventTypes accepts events whose type is not in the
 	// catalog.
 	AllowUndeclaredEventTypes bool
-	// RateLimit is the requests per second each key may make; 0: none.
+	// RateLimit is the requests per second each app may make, its keys
+	// and portal sessions together; 0: none.
 	RateLimit float64
+	// AdminRateLimit is the requests per second the admin token and each
+	// admin-scoped key may make; 0: none.
+	AdminRateLimit float64
 	// MaxEndpointsPerApp caps an app's endpoints; 0: no cap.
 	MaxEndpointsPerApp int
+	// MaxPortalSessionsPerApp caps an app's live portal sessions; 0: no
+	// cap.
+	MaxPortalSessionsPerApp int
 	// CheckURL refuses endpoint URLs whose host is an address Herald
 	// will not deliver to (a literal private IP, localhost); names are
 	// checked when dialled. Nil accepts all.
@@ -110,7 +115,8 @@ type Options struct {
 	// customers' portal at /portal/; / then redirects to the console.
 	Console http.Handler
 	// PublicURL is the address users reach Herald at (scheme, host and
-	// any path prefix), used in portal links; empty: the request's own.
+	// any path prefix), which portal links start with; empty: no portal
+	// sessions (a request's Host header is the caller's to choose).
 	PublicURL string
 	Logger    *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -131,8 +137,17 @@ type Server struct {
 	eventTypes *cache.Cache[catalogEntry]
 	usage      *cache.Cache[int64]
 	keys       *cache.Cache[herald.APIKey]
-	limiter    *keyLimiter
-	table      []Route
+	// badKeys holds hashes of well-formed tokens recently not found, so
+	// that repeating one costs no store read; knownKeys, hashes found
+	// within the hour, which no failure limit holds up.
+	badKeys, knownKeys *cache.Cache[struct{}]
+	// jwksDocs holds JWKS key sets by the {app} asked for, known or not.
+	jwksDocs *cache.Cache[[]jwk]
+	// appLimiter: per app (--api-rate-limit); adminLimiter: per admin
+	// credential (--admin-rate-limit); failedAuth, jwksAddr: per client
+	// address; jwksApp: per {app} of the JWKS route.
+	appLimiter, adminLimiter, failedAuth, jwksAddr, jwksApp *limiter
+	table                                                   []Route
 }
 
 // New builds the API over a store, a delivery engine and the outbound
@@ -149,7 +164,12 @@ func New(st Store, eng Engine, out Outbound, o Options) *Server {
 	}
 	s := &Server{st: st, eng: eng, out: out, o: o, log: o.Logger, mux: http.NewServeMux(),
 		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[catalogEntry](o.Now), usage: cache.NewTTL[int64](o.Now, time.Second),
-		keys: cache.NewTTL[herald.APIKey](o.Now, 5*time.Second), limiter: newKeyLimiter(o.RateLimit)}
+		keys: cache.NewTTL[herald.APIKey](o.Now, 5*time.Second), badKeys: cache.NewTTL[struct{}](o.Now, time.Minute),
+		knownKeys:  cache.NewTTL[struct{}](o.Now, time.Hour),
+		jwksDocs:   cache.NewTTL[[]jwk](o.Now, jwksTTL),
+		appLimiter: newRateLimiter(o.RateLimit), adminLimiter: newRateLimiter(o.AdminRateLimit),
+		failedAuth: newLimiter(failedAuthPerAddress, failedAuthBurst),
+		jwksAddr:   newLimiter(jwksPerAddress, jwksAddressBurst), jwksApp: newLimiter(jwksPerApp, jwksAppBurst)}
 	s.routes()
 	return s
 }
@@ -246,6 +266,9 @@ func getOfApp[T any](s *Server, what string, get func(ctx context.Context, appID
 		if err != nil {
 			return storeError(err, what)
 		}
+		if hiddenFromPortal(r, v) {
+			return errNotFound(what)
+		}
 		writeJSON(w, http.StatusOK, v)
 		return nil
 	}
@@ -289,17 +312,15 @@ func (s *Server) wrap(h handler, auth bool) http.HandlerFunc {
 			}
 		}()
 		if auth {
-			p, e := s.authenticate(r)
+			p, e := s.authenticate(w, r)
 			if e != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
 				writeError(w, e)
 				return
 			}
 			r = withPrincipal(r, p)
-			if wait, ok := s.limiter.allow(p.keyID); !ok {
-				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-				writeError(w, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-					Message: fmt.Sprintf("this key makes more than %g requests per second; retry after %s", s.o.RateLimit, wait.Round(time.Millisecond))})
+			if e := s.throttle(w, p); e != nil {
+				writeError(w, e)
 				return
 			}
 		}

@@ -271,6 +271,7 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 	err := s.st.AppUpdate(r.Context(), a)
 	// After the change, so that no lookup in between caches the old app.
 	s.apps.Reset()
+	s.keysChanged()
 	if err != nil {
 		e := storeError(err, "app")
 		if e.Code == CodeConflict {
@@ -383,6 +384,7 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	err := s.st.AppDelete(r.Context(), a.ID)
 	s.apps.Reset()
+	s.keysChanged()
 	if err != nil {
 		return storeError(err, "app")
 	}

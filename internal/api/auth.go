@@ -10,21 +10,23 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
-	"golang.org/x/time/rate"
 )
 
 // KeyPrefix starts every API key, so that a key pasted in the wrong place
 // (a log, a repository) is recognisable.
 const KeyPrefix = "hk_"
 
+// adminKeyID names the admin token where a key's id would go (audit
+// entries, principals); key ids start with key_, so it names no key.
+const adminKeyID = "admin"
+
 // principal is who is calling: the admin token or an API key.
 type principal struct {
-	keyID    string // "admin" for the admin token
+	keyID    string // adminKeyID for the admin token
 	admin    bool
 	appID    string // set for app-scoped keys
 	readOnly bool
@@ -64,7 +66,37 @@ func ParseBearer(h string) (string, bool) {
 	return token, true
 }
 
-func (s *Server) authenticate(r *http.Request) (*principal, *Error) {
+// keyLen is the length of every key storeKey makes: the prefix and 32
+// random bytes in unpadded base64url.
+var keyLen = len(KeyPrefix) + base64.RawURLEncoding.EncodedLen(32)
+
+// wellFormedKey says whether token could be a key Herald made, so that
+// anything else is refused without a lookup.
+func wellFormedKey(token string) bool {
+	if len(token) != keyLen || !strings.HasPrefix(token, KeyPrefix) {
+		return false
+	}
+	for _, c := range []byte(token[len(KeyPrefix):]) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// authenticate finds who is calling. A token reaches the store only if it
+// is well formed, not among the hashes recently not found, and its
+// client address has not used up its failed authentications: invalid
+// tokens, however many, cost no store read beyond that budget.
+//
+// A key found is kept for 5 seconds (s.keys). A key deleted through this
+// node is forgotten at once; on other nodes the entry expires within 5
+// seconds, and the next lookup finds nothing: deleting a key deletes the
+// portal sessions it minted in the same transaction (store.APIKeyDelete),
+// and APIKeyByHash finds no key whose parent is gone. So a revoked key
+// and its sessions stop working on every node within 5 seconds; a
+// session's expiry is never later than its parent's (createPortalSession).
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principal, *Error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "missing Authorization header; send Authorization: Bearer <token>"}
@@ -74,30 +106,62 @@ func (s *Server) authenticate(r *http.Request) (*principal, *Error) {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "Authorization header must be Bearer <token>"}
 	}
 	if s.o.AdminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.o.AdminToken)) == 1 {
-		return &principal{keyID: "admin", admin: true, scope: "admin"}, nil
+		return &principal{keyID: adminKeyID, admin: true, scope: "admin"}, nil
 	}
 	invalid := &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "invalid token"}
-	if !strings.HasPrefix(token, KeyPrefix) || len(token) > 200 {
+	if !wellFormedKey(token) {
 		return nil, invalid
 	}
 	hash := HashKey(token)
 	k, ok := s.keys.Get(hash)
 	if !ok {
+		if _, bad := s.badKeys.Get(hash); bad {
+			return nil, invalid
+		}
+		// A key found before is looked up again whatever its address's
+		// failures: guesses from the same address (a shared proxy, NAT)
+		// do not lock out the keys in use there.
+		addr := clientAddr(r)
+		if _, known := s.knownKeys.Get(hash); !known {
+			if wait, spent := s.failedAuth.empty(addr); spent {
+				return nil, rateLimited(w, wait, "too many failed authentications from this address")
+			}
+		}
 		got, err := s.st.APIKeyByHash(r.Context(), hash)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
+				s.badKeys.Put(hash, struct{}{})
+				s.failedAuth.take(addr)
 				return nil, invalid
 			}
 			return nil, storeError(err, "api key")
 		}
 		k = *got
 		s.keys.Put(hash, k)
+		s.knownKeys.Put(hash, struct{}{})
 	}
 	if k.ExpiresAt != nil && !s.o.Now().Before(*k.ExpiresAt) {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "this API key expired at " + k.ExpiresAt.UTC().Format(time.RFC3339)}
 	}
 	return &principal{keyID: k.ID, admin: k.Scope == "admin", appID: k.AppID, readOnly: k.ReadOnly,
 		portal: k.Scope == scopePortal, scope: k.Scope, expiresAt: k.ExpiresAt}, nil
+}
+
+// throttle takes a request from the caller's bucket: an app's keys and
+// portal sessions share one (--api-rate-limit), each admin credential has
+// its own (--admin-rate-limit, none by default: it is the product's own
+// ingest).
+func (s *Server) throttle(w http.ResponseWriter, p *principal) *Error {
+	if p.appID != "" {
+		if wait, ok := s.appLimiter.allow(p.appID); !ok {
+			return rateLimited(w, wait, "this app's keys and portal sessions make more than %g requests per second together (--api-rate-limit)", s.o.RateLimit)
+		}
+		return nil
+	}
+	if wait, ok := s.adminLimiter.allow(p.keyID); !ok {
+		return rateLimited(w, wait, "this admin credential makes more than %g requests per second (--admin-rate-limit)", s.o.AdminRateLimit)
+	}
+	return nil
 }
 
 // withPrincipal stores the caller in the request's context.
@@ -204,9 +268,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) *Error {
 		t = t.UTC()
 		k.ExpiresAt = &t
 	}
-	key, e := s.storeKey(r, k, "api key")
-	if e != nil {
-		return e
+	key, err := s.storeKey(k, func(k *herald.APIKey) error { return s.st.APIKeyCreate(r.Context(), k) })
+	if err != nil {
+		return storeError(err, "api key")
 	}
 	s.audit(r, k.AppID, "api_key.create", k.ID, map[string]any{"name": k.Name, "scope": k.Scope, "read_only": k.ReadOnly, "expires_at": k.ExpiresAt})
 	writeJSON(w, http.StatusCreated, struct {
@@ -216,18 +280,17 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) *Error {
 	return nil
 }
 
-// storeKey gives k a fresh random key, stores k with the key's hash and
-// returns the key, which is never stored.
-func (s *Server) storeKey(r *http.Request, k *herald.APIKey, what string) (string, *Error) {
+// storeKey gives k a fresh random key, stores k with the key's hash
+// through create and returns the key, which is never stored.
+func (s *Server) storeKey(k *herald.APIKey, create func(*herald.APIKey) error) (string, error) {
 	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "could not generate a key"}
-	}
+	// crypto/rand.Read never fails (it crashes the program instead).
+	_, _ = rand.Read(raw[:])
 	key := KeyPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
 	k.Prefix = key[:len(KeyPrefix)+6]
 	k.Hash = HashKey(key)
-	if err := s.st.APIKeyCreate(r.Context(), k); err != nil {
-		return "", storeError(err, what)
+	if err := create(k); err != nil {
+		return "", err
 	}
 	return key, nil
 }
@@ -256,38 +319,4 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) *Error {
 	s.audit(r, "", "api_key.delete", id, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// keyLimiter holds a token bucket per key: one busy integration cannot
-// starve the API for the others.
-type keyLimiter struct {
-	rate float64
-	mu   sync.Mutex
-	m    map[string]*rate.Limiter
-}
-
-func newKeyLimiter(r float64) *keyLimiter { return &keyLimiter{rate: r, m: map[string]*rate.Limiter{}} }
-
-// allow takes a token for key, or says how long to wait for one.
-func (l *keyLimiter) allow(key string) (time.Duration, bool) {
-	if l.rate <= 0 {
-		return 0, true
-	}
-	l.mu.Lock()
-	lim := l.m[key]
-	if lim == nil {
-		if len(l.m) > 100_000 {
-			clear(l.m)
-		}
-		lim = rate.NewLimiter(rate.Limit(l.rate), max(1, int(l.rate)))
-		l.m[key] = lim
-	}
-	l.mu.Unlock()
-	now := time.Now()
-	r := lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return d, false
-	}
-	return 0, true
 }

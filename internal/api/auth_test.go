@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
@@ -262,27 +263,72 @@ func TestAuditLog(t *testing.T) {
 	}
 }
 
-func TestAPIRateLimit(t *testing.T) {
+// TestAPIRateLimitPerApp: an app's keys and portal sessions draw on one
+// bucket (--api-rate-limit), so minting sessions or keys gives an app no
+// more throughput; another app has its own; the admin token (the
+// product's own ingest) is not throttled unless --admin-rate-limit says
+// so.
+func TestAPIRateLimitPerApp(t *testing.T) {
 	t.Parallel()
-	s := heraldtest.Start(t, heraldtest.Options{APIRateLimit: 5})
-	limited := 0
-	for range 20 {
-		req, _ := http.NewRequest("GET", s.URL+"/v1/apps", nil)
-		req.Header.Set("Authorization", "Bearer "+heraldtest.Token)
+	// One request per second, in bursts of one: a refill between two
+	// requests in a row would take a second.
+	s := heraldtest.Start(t, heraldtest.Options{APIRateLimit: 1})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "A", "uid": "a"}, nil, 201)
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "B", "uid": "b"}, nil, 201)
+	keyA := mkKey(t, s, map[string]any{"name": "a", "scope": "app", "app": "a"})
+	keyB := mkKey(t, s, map[string]any{"name": "b", "scope": "app", "app": "b"})
+	var session portalAnswer
+	s.MustDo("POST", "/v1/apps/a/portal-sessions", map[string]any{}, &session, 201)
+
+	get := func(h http.Header) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", s.URL+"/v1/whoami", nil)
+		req.Header = h
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode == 429 {
-			limited++
-			if resp.Header.Get("Retry-After") == "" {
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	// Use up app A's bucket with its key...
+	for i := 0; ; i++ {
+		code, retry := get(bearer(keyA))
+		if code == 429 {
+			if retry == "" {
 				t.Fatal("429 without Retry-After")
 			}
+			break
+		}
+		if code != 200 || i > 10 {
+			t.Fatalf("app key: %d after %d requests at 1 per second", code, i+1)
+		}
+	}
+	// ...and the app's portal session finds it empty too; app B does not.
+	var e apiError
+	if got := s.DoWith("GET", "/v1/whoami", nil, &e, bearer(session.Token)); got != 429 || e.Error.Code != "rate_limited" {
+		t.Errorf("portal session of the throttled app: %d %+v, want 429 rate_limited", got, e)
+	}
+	if got, _ := get(bearer(keyB)); got != 200 {
+		t.Errorf("another app's key: %d", got)
+	}
+	// The admin token is not throttled by default.
+	for i := range 30 {
+		if got, _ := get(bearer(heraldtest.Token)); got != 200 {
+			t.Fatalf("admin token, request %d: %d", i+1, got)
+		}
+	}
+
+	// With --admin-rate-limit, admin credentials are.
+	s2 := heraldtest.Start(t, heraldtest.Options{Config: func(c *config.Serve) { c.AdminRateLimit = 1 }})
+	limited := 0
+	for range 5 {
+		if got := s2.Do("GET", "/v1/whoami", nil, nil); got == 429 {
+			limited++
 		}
 	}
 	if limited == 0 {
-		t.Fatal("20 requests at once with a limit of 5 per second: none refused")
+		t.Fatal("5 requests in a row with --admin-rate-limit 1: none refused")
 	}
 }
 

@@ -51,7 +51,14 @@ func newSecret(scheme string) (string, error) {
 	return signing.GenerateSecret()
 }
 
+// getEndpointSecret answers GET .../endpoints/{id}/secret. A read-only
+// caller gets 403: whoever holds the secret (or a v1a private key) can
+// sign requests that receivers take for Herald's.
 func (s *Server) getEndpointSecret(w http.ResponseWriter, r *http.Request) *Error {
+	if principalOf(r).readOnly {
+		return &Error{Status: http.StatusForbidden, Code: CodeForbidden,
+			Message: "a read-only key or session cannot read signing secrets: whoever holds one can sign webhooks"}
+	}
 	ep, e := s.endpoint(r)
 	if e != nil {
 		return e
@@ -111,6 +118,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) *Error {
 		return storeError(err, "endpoint")
 	}
 	s.eng.EndpointChanged(ep)
+	s.keysChanged()
 	s.audit(r, a.ID, "endpoint.secret.rotate", ep.ID, map[string]any{"grace_period": grace.String()})
 	out := map[string]any{"secret": secret, "previous_secret_expires_at": ep.PreviousSecretExpiresAt}
 	if pub, err := signing.PublicKeyOf(secret); err == nil {
@@ -150,24 +158,61 @@ func previousPublicKey(ep *herald.Endpoint, now time.Time) string {
 	return pub
 }
 
+// jwksTTL is how long a node serves a JWKS document it computed: changes
+// made through this node reset it at once (keysChanged), other nodes'
+// changes show within this time.
+const jwksTTL = 10 * time.Second
+
+// jwk is one Ed25519 public key of a JWKS document.
+type jwk struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Kid string `json:"kid"`
+	Use string `json:"use"`
+	Alg string `json:"alg"`
+}
+
 // jwks answers GET /.well-known/herald/jwks/{app}: the public keys of the
 // app's v1a endpoints (and previous keys in a grace period), so receivers
 // fetch verification keys instead of copying them. No token: public keys
-// are public.
+// are public. Anyone may call it, so it is rate-limited per client
+// address and per {app}, served from a cache (computing it decrypts the
+// app's endpoints), and an unknown app answers exactly as an app without
+// v1a endpoints does: 200 with no keys, telling nothing of which apps
+// exist.
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) *Error {
+	ref := r.PathValue("app")
+	if wait, ok := s.jwksAddr.allow(clientAddr(r)); !ok {
+		return rateLimited(w, wait, "too many JWKS requests from this address")
+	}
+	if wait, ok := s.jwksApp.allow(ref); !ok {
+		return rateLimited(w, wait, "too many JWKS requests for this app")
+	}
+	keys, ok := s.jwksDocs.Get(ref)
+	if !ok {
+		var e *Error
+		if keys, e = s.jwksKeys(r); e != nil {
+			return e
+		}
+		s.jwksDocs.Put(ref, keys)
+	}
+	w.Header().Set("Cache-Control", "max-age=300")
+	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+	return nil
+}
+
+// jwksKeys reads the key set of the {app}: empty when there is no such
+// app.
+func (s *Server) jwksKeys(r *http.Request) ([]jwk, *Error) {
+	keys := []jwk{}
 	a, e := s.app(r)
 	if e != nil {
-		return e
+		if e.Code == CodeNotFound {
+			return keys, nil
+		}
+		return nil, e
 	}
-	type jwk struct {
-		Kty string `json:"kty"`
-		Crv string `json:"crv"`
-		X   string `json:"x"`
-		Kid string `json:"kid"`
-		Use string `json:"use"`
-		Alg string `json:"alg"`
-	}
-	keys := []jwk{}
 	add := func(kid, pub string) {
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(pub, signing.PublicKeyPrefix))
 		if err == nil {
@@ -187,9 +232,11 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) *Error {
 		}
 	})
 	if err != nil {
-		return storeError(err, "endpoint")
+		return nil, storeError(err, "endpoint")
 	}
-	w.Header().Set("Cache-Control", "max-age=300")
-	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
-	return nil
+	return keys, nil
 }
+
+// keysChanged forgets the JWKS documents after a change that may add,
+// replace or remove an endpoint's key, or move an app's uid.
+func (s *Server) keysChanged() { s.jwksDocs.Reset() }

@@ -101,6 +101,9 @@ func (s *Server) endpointOfApp(r *http.Request) (*herald.Endpoint, *herald.App, 
 	if err != nil {
 		return nil, nil, storeError(err, "endpoint")
 	}
+	if hiddenFromPortal(r, ep) {
+		return nil, nil, errNotFound("endpoint")
+	}
 	return ep, a, nil
 }
 
@@ -151,6 +154,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if err := s.st.EndpointCreate(r.Context(), ep); err != nil {
 		return storeError(err, "app")
 	}
+	s.keysChanged()
 	s.auditEndpoint(r, ep, "endpoint.create", in)
 	writeJSON(w, http.StatusCreated, s.viewEndpoint(ep, a))
 	return nil
@@ -174,8 +178,8 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
-	pg, err := fetchPage(p, func(p store.ListParams) ([]*herald.Endpoint, error) { return s.st.EndpointList(r.Context(), a.ID, p) },
-		func(ep *herald.Endpoint) string { return ep.ID })
+	pg, err := fetchVisiblePage(p, func(p store.ListParams) ([]*herald.Endpoint, error) { return s.st.EndpointList(r.Context(), a.ID, p) },
+		func(ep *herald.Endpoint) string { return ep.ID }, visibleTo[*herald.Endpoint](r))
 	if err != nil {
 		return storeError(err, "endpoint")
 	}
@@ -223,6 +227,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return storeError(err, "endpoint")
 	}
 	s.eng.EndpointChanged(ep)
+	s.keysChanged()
 	s.auditEndpoint(r, ep, "endpoint.update", in)
 	writeJSON(w, http.StatusOK, s.viewEndpoint(ep, a))
 	return nil
@@ -243,6 +248,7 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	gone.Enabled = false
 	gone.UpdatedAt = now
 	s.eng.EndpointChanged(&gone)
+	s.keysChanged()
 	s.audit(r, ep.AppID, "endpoint.delete", ep.ID, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -44,6 +44,8 @@ const (
 	CodeLimitExceeded    = "limit_exceeded"
 	CodeQuotaExceeded    = "quota_exceeded"
 	CodeRateLimited      = "rate_limited"
+	CodeTooManySessions  = "too_many_sessions"
+	CodePublicURLUnset   = "public_url_unset"
 	CodeInternal         = "internal"
 )
 

@@ -153,10 +153,10 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) *Error {
 		return e
 	}
 	lp := store.EventListParams{AppID: a.ID, EventType: r.URL.Query().Get("event_type"), Since: since, Until: until}
-	pg, err := fetchPage(p, func(p store.ListParams) ([]*herald.Event, error) {
+	pg, err := fetchVisiblePage(p, func(p store.ListParams) ([]*herald.Event, error) {
 		lp.ListParams = p
 		return s.st.EventList(r.Context(), lp)
-	}, func(ev *herald.Event) string { return ev.ID })
+	}, func(ev *herald.Event) string { return ev.ID }, visibleTo[*herald.Event](r))
 	if err != nil {
 		return storeError(err, "event")
 	}
@@ -189,10 +189,10 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, lp store
 		}
 		lp.WithAttempts = b
 	}
-	pg, err := fetchPage(p, func(p store.ListParams) ([]*herald.Delivery, error) {
+	pg, err := fetchVisiblePage(p, func(p store.ListParams) ([]*herald.Delivery, error) {
 		lp.ListParams = p
 		return s.st.DeliveryList(r.Context(), lp)
-	}, func(d *herald.Delivery) string { return d.ID })
+	}, func(d *herald.Delivery) string { return d.ID }, visibleTo[*herald.Delivery](r))
 	if err != nil {
 		return storeError(err, "delivery")
 	}
@@ -209,6 +209,9 @@ func (s *Server) listEventDeliveries(w http.ResponseWriter, r *http.Request) *Er
 	if err != nil {
 		return storeError(err, "event")
 	}
+	if hiddenFromPortal(r, ev) {
+		return errNotFound("event")
+	}
 	return s.listDeliveries(w, r, store.DeliveryListParams{AppID: a.ID, EventID: ev.ID})
 }
 
@@ -219,5 +222,8 @@ func (s *Server) listEndpointDeliveries(w http.ResponseWriter, r *http.Request) 
 	}
 	// A deleted endpoint's history stays readable, so the endpoint itself
 	// is not looked up: an unknown id simply has no deliveries.
+	if e := s.checkPortalEndpoint(r, a.ID); e != nil {
+		return e
+	}
 	return s.listDeliveries(w, r, store.DeliveryListParams{AppID: a.ID, EndpointID: r.PathValue("id")})
 }

@@ -58,6 +58,34 @@ func fetchPage[T any](p store.ListParams, list func(store.ListParams) ([]T, erro
 	return out, nil
 }
 
+// fetchVisiblePage is fetchPage of the rows keep accepts (all when keep
+// is nil): it reads on until the page is full or the rows run out, so
+// rows left out neither shorten a page nor end the list early.
+func fetchVisiblePage[T any](p store.ListParams, list func(store.ListParams) ([]T, error), key func(T) string, keep func(T) bool) (*page[T], error) {
+	if keep == nil {
+		return fetchPage(p, list, key)
+	}
+	var kept []T
+	q := p
+	q.Limit = p.Limit + 1
+	for {
+		rows, err := list(q)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range rows {
+			if keep(v) {
+				kept = append(kept, v)
+			}
+		}
+		if len(kept) > p.Limit || len(rows) < q.Limit {
+			break
+		}
+		q.Cursor = key(rows[len(rows)-1])
+	}
+	return fetchPage(p, func(store.ListParams) ([]T, error) { return kept, nil }, key)
+}
+
 // timeRange reads ?since= and ?until= (RFC 3339).
 func timeRange(r *http.Request) (since, until time.Time, e *Error) {
 	q := r.URL.Query()

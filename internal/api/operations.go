@@ -80,6 +80,9 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
 	if err != nil {
 		return storeError(err, "delivery (or its endpoint)")
 	}
+	if hiddenFromPortal(r, j) {
+		return errNotFound("delivery (or its endpoint)")
+	}
 	if !j.Delivery.Test {
 		if e := s.checkQuota(w, r, a); e != nil {
 			return e
@@ -189,10 +192,10 @@ func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request) *Error {
 		}
 		seen[id] = true
 		ev, err := s.st.EventGet(r.Context(), ep.AppID, id)
+		if errors.Is(err, store.ErrNotFound) || err == nil && hiddenFromPortal(r, ev) {
+			return errInvalid("event_ids", "event %s is not an event of this app", id)
+		}
 		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return errInvalid("event_ids", "event %s is not an event of this app", id)
-			}
 			return storeError(err, "event")
 		}
 		evs = append(evs, ev)
@@ -212,6 +215,9 @@ func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request) *Error {
 func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request) *Error {
 	a, e := s.app(r)
 	if e != nil {
+		return e
+	}
+	if e := s.checkPortalEndpoint(r, a.ID); e != nil {
 		return e
 	}
 	st, err := s.st.EndpointStats(r.Context(), a.ID, r.PathValue("id"), s.o.Now().UTC())

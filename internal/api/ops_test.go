@@ -52,20 +52,6 @@ func TestMonthlyQuota(t *testing.T) {
 	}
 }
 
-func TestReadyz(t *testing.T) {
-	t.Parallel()
-	s := heraldtest.Start(t, heraldtest.Options{})
-	var out map[string]string
-	if got := s.DoWith("GET", "/readyz", nil, &out, http.Header{}); got != 200 || out["status"] != "ready" {
-		t.Fatalf("readyz %d %v", got, out)
-	}
-	// Once the store is gone, the node is not ready.
-	s.Store.Close()
-	if got := s.DoWith("GET", "/readyz", nil, &out, http.Header{}); got != 503 {
-		t.Fatalf("readyz with a closed store: %d %v", got, out)
-	}
-}
-
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	rc := heraldtest.NewReceiver(t, nil)

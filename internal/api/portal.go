@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // scopePortal is the scope of the keys behind portal sessions.
@@ -40,6 +43,54 @@ func portalAllows(method, pattern string) bool {
 	return false
 }
 
+// hiddenFromPortal says whether v does not exist for the caller: to a
+// portal session, the app's operational endpoint, and Herald's own
+// events (herald.*) with their deliveries, which that endpoint alone
+// receives. They are the product's channel about its customers'
+// endpoints, not the customer's.
+func hiddenFromPortal(r *http.Request, v any) bool {
+	if !principalOf(r).portal {
+		return false
+	}
+	switch v := v.(type) {
+	case *herald.Endpoint:
+		return v.Operational
+	case *herald.Event:
+		return strings.HasPrefix(v.EventType, herald.OperationalPrefix)
+	case *herald.Delivery:
+		return strings.HasPrefix(v.EventType, herald.OperationalPrefix)
+	case *store.Job:
+		return v.Endpoint.Operational || strings.HasPrefix(v.Delivery.EventType, herald.OperationalPrefix)
+	}
+	return false
+}
+
+// checkPortalEndpoint answers, for a portal session, 404 when the {id}
+// is the operational endpoint, on the routes that read an endpoint's
+// history without resolving the endpoint (a deleted one's stays
+// readable).
+func (s *Server) checkPortalEndpoint(r *http.Request, appID string) *Error {
+	if !principalOf(r).portal {
+		return nil
+	}
+	ep, err := s.st.EndpointGet(r.Context(), appID, r.PathValue("id"))
+	switch {
+	case err == nil && hiddenFromPortal(r, ep):
+		return errNotFound("endpoint")
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return storeError(err, "endpoint")
+	}
+	return nil
+}
+
+// visibleTo keeps, in a list, what the caller may see (nil: everything).
+func visibleTo[T any](r *http.Request) func(T) bool {
+	if !principalOf(r).portal {
+		return nil
+	}
+	return func(v T) bool { return !hiddenFromPortal(r, v) }
+}
+
 type portalInput struct {
 	ExpiresIn    *int    `json:"expires_in"`
 	ReadOnly     *bool   `json:"read_only"`
@@ -68,6 +119,12 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) *Er
 	a, e := s.app(r)
 	if e != nil {
 		return e
+	}
+	if s.o.PublicURL == "" {
+		// The request's Host header is the caller's to choose: a link
+		// built from it could send a customer, token and all, anywhere.
+		return &Error{Status: http.StatusConflict, Code: CodePublicURLUnset,
+			Message: "portal links start with the address users reach Herald at: start Herald with --public-url (HERALD_PUBLIC_URL), e.g. --public-url https://hooks.example.com"}
 	}
 	var in portalInput
 	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
@@ -103,35 +160,47 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) *Er
 	now := s.o.Now().UTC()
 	exp := now.Add(time.Duration(ttl) * time.Second).Truncate(time.Second)
 	k := &herald.APIKey{ID: herald.NewID("key_"), Name: "portal session", Scope: scopePortal, AppID: a.ID,
-		ExpiresAt: &exp, CreatedAt: now}
+		CreatedAt: now}
+	// A session minted with a key lives no longer than that key and dies
+	// with it (the store deletes a key's sessions with the key); the
+	// admin token has no expiry and cannot be deleted.
+	if p := principalOf(r); p.keyID != adminKeyID {
+		k.ParentID = p.keyID
+		if p.expiresAt != nil && p.expiresAt.Before(exp) {
+			exp = p.expiresAt.UTC()
+		}
+	}
+	k.ExpiresAt = &exp
 	if in.ReadOnly != nil {
 		k.ReadOnly = *in.ReadOnly
 	}
-	key, e := s.storeKey(r, k, "portal session")
-	if e != nil {
-		return e
+	create := func(k *herald.APIKey) error { return s.st.APIKeyCreate(r.Context(), k) }
+	if limit := s.o.MaxPortalSessionsPerApp; limit > 0 {
+		create = func(k *herald.APIKey) error { return s.st.APIKeyCreateLimited(r.Context(), k, limit, now) }
 	}
-	s.audit(r, a.ID, "portal_session.create", k.ID, map[string]any{"read_only": k.ReadOnly, "expires_at": k.ExpiresAt})
-	link := s.publicBase(r) + "/portal/"
+	key, err := s.storeKey(k, create)
+	if le := (*store.LimitError)(nil); errors.As(err, &le) {
+		msg := fmt.Sprintf("the app already has %d live portal sessions, the most this installation allows (--max-portal-sessions-per-app)", le.Max)
+		wait := time.Minute
+		if !le.Until.IsZero() {
+			msg += "; the soonest expires at " + le.Until.UTC().Format(time.RFC3339)
+			wait = max(time.Second, le.Until.Sub(now))
+		}
+		setRetryAfter(w, wait)
+		return &Error{Status: http.StatusTooManyRequests, Code: CodeTooManySessions, Message: msg}
+	}
+	if err != nil {
+		// Not found: the app, or the key in use, was deleted meanwhile.
+		return storeError(err, "app (or the key in use)")
+	}
+	s.audit(r, a.ID, "portal_session.create", k.ID, map[string]any{"read_only": k.ReadOnly, "expires_at": k.ExpiresAt, "parent_id": k.ParentID})
+	link := strings.TrimSuffix(s.o.PublicURL, "/") + "/portal/"
 	if len(theme) > 0 {
 		link += "?" + theme.Encode()
 	}
 	link += "#token=" + key
 	writeJSON(w, http.StatusCreated, portalSession{ID: k.ID, URL: link, Token: key, ExpiresAt: exp, AppID: a.ID, ReadOnly: k.ReadOnly})
 	return nil
-}
-
-// publicBase is where users reach Herald: --public-url, or the scheme and
-// host this request came to.
-func (s *Server) publicBase(r *http.Request) string {
-	if s.o.PublicURL != "" {
-		return strings.TrimSuffix(s.o.PublicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // whoami answers GET /v1/whoami: what the token in use may do, so that a

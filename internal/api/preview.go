@@ -106,6 +106,9 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	for k, v := range req.Header {
 		h[k] = v[0]
 	}
+	if sig, ok := h["Webhook-Signature"]; ok && principalOf(r).readOnly {
+		h["Webhook-Signature"] = unsigned(sig)
+	}
 	writeJSON(w, http.StatusOK, previewView{
 		Method: req.Method, URL: req.URL, Headers: herald.MaskRequestHeaders(h, ep.PlainHeaders), Body: string(req.Body),
 		EventType: ev.EventType, Payload: ev.Payload,
@@ -169,4 +172,13 @@ func (s *Server) checkRenderSize(r *http.Request, ep *herald.Endpoint, a *herald
 // whose samples it is checked with.
 func rendersDifferently(was, is *herald.Endpoint) bool {
 	return was.URL != is.URL || !slices.Equal(was.EventTypes, is.EventTypes) || !reflect.DeepEqual(was.RequestShape, is.RequestShape)
+}
+
+// unsigned stands for the signature of a read-only caller's preview: a
+// preview signs whatever body the caller supplies with the endpoint's
+// secret, so a real signature would let one who may not read the secret
+// forge webhooks all the same. The scheme stays, to show the header's form.
+func unsigned(sig string) string {
+	scheme, _, _ := strings.Cut(sig, ",")
+	return scheme + ",<signature: not shown to read-only callers>"
 }

@@ -69,6 +69,12 @@ type TestHooks struct {
 	// Engine adjusts the engine's options after the configuration set
 	// them, for those no flag exposes (poll interval, queue sizes).
 	Engine func(*delivery.Options)
+	// Store wraps the driver's store, under the encryption of secrets:
+	// tests count the calls that reach it.
+	Store func(store.Store) store.Store
+	// Listener, when set, is served instead of listening on --addr, so
+	// that a test knows the address (for --public-url) before New.
+	Listener net.Listener
 }
 
 // App is one Herald server: New opens and builds it, Start runs it,
@@ -85,6 +91,8 @@ type App struct {
 	engine     *delivery.Engine
 	api        *api.Server
 	srv        *http.Server
+	// listener is TestHooks.Listener.
+	listener net.Listener
 
 	// Set by Start.
 	started  bool
@@ -156,7 +164,10 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, node: nodeName(), store: sealed.New(raw, keys), closeStore: closeStore}
+	if deps.Test.Store != nil {
+		raw = deps.Test.Store(raw)
+	}
+	a := &App{cfg: cfg, log: log, node: nodeName(), store: sealed.New(raw, keys), closeStore: closeStore, listener: deps.Test.Listener}
 	token := cfg.AdminToken
 	if token == "" {
 		if token, err = adminToken(cfg, out); err != nil {
@@ -171,7 +182,9 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		AllowUndeclaredEventTypes: cfg.AllowUndeclaredEventTypes,
 		CheckURL:                  policy.CheckURL,
 		RateLimit:                 cfg.APIRateLimit,
+		AdminRateLimit:            cfg.AdminRateLimit,
 		MaxEndpointsPerApp:        cfg.MaxEndpointsPerApp,
+		MaxPortalSessionsPerApp:   cfg.MaxPortalSessionsPerApp,
 		Defaults: herald.DeliverySettings{
 			RetrySchedule: cfg.RetrySchedule,
 			TimeoutMS:     int(cfg.RequestTimeout / time.Millisecond),
@@ -181,7 +194,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		Metrics:      a.metrics.Handler(),
 		MetricsToken: cfg.MetricsToken,
 		DisableAPI:   cfg.Role == "worker",
-		Console:      console.New(),
+		Console:      console.New(console.Options{PortalFrameAncestors: cfg.PortalFrameAncestors}),
 		PublicURL:    cfg.PublicURL,
 		Logger:       log,
 	})
@@ -226,6 +239,9 @@ func parse(cfg *config.Serve) ([]time.Duration, netpolicy.Options, error) {
 	deny, err := netpolicy.ParseCIDRs(cfg.DestinationDenyCIDRs)
 	if err != nil {
 		return nil, netpolicy.Options{}, fmt.Errorf("--destination-deny-cidrs: %w", err)
+	}
+	if _, err := console.FrameAncestors(cfg.PortalFrameAncestors); err != nil {
+		return nil, netpolicy.Options{}, fmt.Errorf("--portal-frame-ancestors: %w", err)
 	}
 	return schedule, netpolicy.Options{AllowPrivate: cfg.AllowPrivateDestinations, Allow: allow, Deny: deny}, nil
 }
@@ -286,11 +302,14 @@ func (a *App) Start(ctx context.Context) error {
 	// The engine outlives ctx, which bounds only the start: Shutdown
 	// stops it, after the API has drained.
 	a.engine.Start(context.WithoutCancel(ctx))
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
-	if err != nil {
-		_ = a.engine.Shutdown(context.Background())
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	ln := a.listener
+	if ln == nil {
+		var lc net.ListenConfig
+		var err error
+		if ln, err = lc.Listen(ctx, "tcp", cfg.Addr); err != nil {
+			_ = a.engine.Shutdown(context.Background())
+			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		}
 	}
 	scheme := "http://"
 	if cfg.TLSCert != "" {

@@ -51,6 +51,10 @@ func TestNewRefusesBadSettings(t *testing.T) {
 			"--retry-schedule: 31 retries, more than the 30 this installation allows (--max-retries)"},
 		{func(c *config.Serve) { c.RetrySchedule = "5s,100ms" },
 			"--retry-schedule: retry schedule item 2 (100ms) is shorter than 1s, the least wait this installation allows (--min-retry-delay)"},
+		{func(c *config.Serve) { c.PortalFrameAncestors = "https://ok.example.com *" }, "--portal-frame-ancestors: *: list the origins"},
+		{func(c *config.Serve) { c.PortalFrameAncestors = "https://a.example.com; script-src *" }, `--portal-frame-ancestors: "https://a.example.com;" is not an origin`},
+		{func(c *config.Serve) { c.PortalFrameAncestors = "https://a.example.com/path" }, `--portal-frame-ancestors: "https://a.example.com/path" is not an origin`},
+		{func(c *config.Serve) { c.MaxPortalSessionsPerApp = -1 }, "--admin-rate-limit and --max-portal-sessions-per-app must not be negative"},
 	} {
 		cfg := testConfig(t)
 		c.set(cfg)

@@ -52,11 +52,15 @@ type Serve struct {
 	DestinationAllowCIDRs    string `name:"destination-allow-cidrs" env:"HERALD_DESTINATION_ALLOW_CIDRS" help:"Comma-separated CIDRs to deliver to even if a rule refuses them (e.g. 10.20.0.0/16 for an internal receiver)."`
 	DestinationDenyCIDRs     string `name:"destination-deny-cidrs" env:"HERALD_DESTINATION_DENY_CIDRS" help:"Comma-separated CIDRs never delivered to; wins over the allow list."`
 
-	APIRateLimit       float64 `name:"api-rate-limit" env:"HERALD_API_RATE_LIMIT" default:"1000" help:"Requests per second each API key (and the admin token) may make; beyond it 429 with Retry-After. 0: no limit."`
+	APIRateLimit       float64 `name:"api-rate-limit" env:"HERALD_API_RATE_LIMIT" default:"1000" help:"Requests per second each app may make, its API keys and portal sessions together; beyond it 429 with Retry-After. 0: no limit."`
 	MaxEndpointsPerApp int     `name:"max-endpoints-per-app" env:"HERALD_MAX_ENDPOINTS_PER_APP" default:"1000" help:"Endpoints an app may have. 0: no limit."`
 	TLSCert            string  `name:"tls-cert" env:"HERALD_TLS_CERT" help:"PEM certificate (chain) to serve the API over HTTPS; with --tls-key."`
 	TLSKey             string  `name:"tls-key" env:"HERALD_TLS_KEY" help:"PEM private key of --tls-cert."`
-	PublicURL          string  `name:"public-url" env:"HERALD_PUBLIC_URL" help:"Address users reach Herald at, e.g. https://hooks.example.com (behind a proxy); portal links start with it. Unset: the address each request came to."`
+	PublicURL          string  `name:"public-url" env:"HERALD_PUBLIC_URL" help:"Address users reach Herald at, e.g. https://hooks.example.com; portal links start with it. Unset: no portal sessions (409 public_url_unset)."`
+
+	AdminRateLimit          float64 `name:"admin-rate-limit" env:"HERALD_ADMIN_RATE_LIMIT" default:"0" help:"Requests per second the admin token and each admin-scoped API key may make; beyond it 429 with Retry-After. 0: no limit."`
+	MaxPortalSessionsPerApp int     `name:"max-portal-sessions-per-app" env:"HERALD_MAX_PORTAL_SESSIONS_PER_APP" default:"100" help:"Live portal sessions an app may have; one more gets 429 too_many_sessions. 0: no limit."`
+	PortalFrameAncestors    string  `name:"portal-frame-ancestors" env:"HERALD_PORTAL_FRAME_ANCESTORS" help:"Origins that may embed the customers' portal in a frame, space- or comma-separated (https://app.example.com https://*.example.com). Unset: none."`
 
 	PayloadFormat string `name:"payload-format" env:"HERALD_PAYLOAD_FORMAT" default:"standard" enum:"standard,raw,flat" help:"Body of endpoints without a template, unless their app or they say otherwise: standard ({type, timestamp, data}), raw (the payload) or flat (the payload with the event name merged in)."`
 
@@ -146,6 +150,9 @@ func (s *Serve) Validate() error {
 	}
 	if s.APIRateLimit < 0 || s.MaxEndpointsPerApp < 0 {
 		return fmt.Errorf("--api-rate-limit and --max-endpoints-per-app must not be negative")
+	}
+	if s.AdminRateLimit < 0 || s.MaxPortalSessionsPerApp < 0 {
+		return fmt.Errorf("--admin-rate-limit and --max-portal-sessions-per-app must not be negative")
 	}
 	if s.Retention < 0 {
 		return fmt.Errorf("--retention must not be negative")

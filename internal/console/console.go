@@ -10,10 +10,12 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -34,11 +36,51 @@ type asset struct {
 type Handler struct {
 	files map[string]asset
 	index asset
+	// portalFrame is the frame-ancestors source list of the portal.
+	portalFrame string
 }
 
-// New loads the embedded assets.
-func New() *Handler {
-	h := &Handler{files: map[string]asset{}}
+// Options configure the screens.
+type Options struct {
+	// PortalFrameAncestors lists the origins that may embed the portal in
+	// a frame, as FrameAncestors reads them; empty: none.
+	PortalFrameAncestors string
+}
+
+// originRE is one origin of a frame-ancestors list: a scheme, a host
+// (its leftmost label may be *) and a port, nothing else, so that a value
+// cannot add directives to the policy.
+var originRE = regexp.MustCompile(`^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?/?$`)
+
+// FrameAncestors reads a space- or comma-separated list of origins
+// (https://app.example.com, https://*.example.com, 'self') into the
+// source list of a frame-ancestors directive; an empty list is 'none'.
+func FrameAncestors(list string) (string, error) {
+	var out []string
+	for _, o := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		switch {
+		case o == "'self'":
+		case o == "*" || o == "'none'":
+			return "", fmt.Errorf("%s: list the origins that may embed the portal, such as https://app.example.com (unset: none may)", o)
+		case !originRE.MatchString(o):
+			return "", fmt.Errorf("%q is not an origin: give scheme and host (and port), such as https://app.example.com or https://*.example.com", o)
+		}
+		out = append(out, strings.TrimSuffix(o, "/"))
+	}
+	if len(out) == 0 {
+		return "'none'", nil
+	}
+	return strings.Join(out, " "), nil
+}
+
+// New loads the embedded assets. Options are checked by FrameAncestors
+// beforehand; a list it refuses lets no site frame the portal.
+func New(o Options) *Handler {
+	frame, err := FrameAncestors(o.PortalFrameAncestors)
+	if err != nil {
+		frame = "'none'"
+	}
+	h := &Handler{files: map[string]asset{}, portalFrame: frame}
 	_ = fs.WalkDir(assets, "assets", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -85,11 +127,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, a)
 		return
 	}
-	// The portal is made to sit in an iframe of the product's pages; the
-	// console, which holds an operator's key, is never framed.
+	// The portal is made to sit in an iframe of the product's pages, the
+	// ones the operator lists (--portal-frame-ancestors); the console,
+	// which holds an operator's key, is never framed.
 	frame := "'none'"
 	if strings.HasPrefix(p, "/portal/") {
-		frame = "*"
+		frame = h.portalFrame
 	}
 	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors "+frame)
 	h.serve(w, r, h.index)

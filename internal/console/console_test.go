@@ -240,6 +240,20 @@ func TestConsoleEndToEnd(t *testing.T) {
 	// The portal has no way to the operator's pages.
 	pt.open(strings.Split(portal.URL, "/portal/")[0] + "/portal/event-types")
 	pt.waitText("main h1", "見つかりません")
+
+	// A read-only session is not offered the signing secret, which the
+	// API would refuse it.
+	var ro struct{ URL string }
+	s.MustDo("POST", "/v1/apps/"+appID+"/portal-sessions", map[string]any{"language": "en", "read_only": true}, &ro, 201)
+	rt := b.tab()
+	rt.open(ro.URL)
+	rt.waitText("main", rc.URL+"/hooks/forms")
+	rt.open(strings.Split(ro.URL, "/portal/")[0] + "/portal/endpoints/" + epID)
+	rt.waitText("#secret-heading", "Signing secret")
+	rt.waitText("main", "Read-only access does not show the signing secret.")
+	if rt.evalBool(`document.querySelector('#secret-show') !== null`) {
+		t.Errorf("a read-only session is offered the secret")
+	}
 }
 
 func checkLabels(t *testing.T, tb *tab, page string) {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/netpolicy"
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sealed"
 )
 
@@ -50,7 +52,7 @@ type Options struct {
 	// MetricsToken guards /metrics when set.
 	MetricsToken string
 	// PublicURL is the address portal links start with; empty: the
-	// test server's own.
+	// test server's own (clear it in Config to run without one).
 	PublicURL string
 	// Config has the last word on the configuration, as flags would: to
 	// refuse private destinations again (AllowPrivateDestinations) with
@@ -61,6 +63,9 @@ type Options struct {
 	// Engine adjusts the engine options no flag sets, after Start's own
 	// (a poll interval of 50 ms).
 	Engine func(*delivery.Options)
+	// Store wraps the driver's store (under the encryption of secrets),
+	// to count what reaches it.
+	Store func(store.Store) store.Store
 }
 
 // Server is a running Herald.
@@ -97,7 +102,7 @@ func (s *Server) Logged(parts ...string) bool {
 }
 
 // Start runs a Herald for the test and stops it at cleanup. Beyond the
-// flags' defaults it listens on 127.0.0.1:0, uses Token, delivers to
+// flags' defaults it listens on 127.0.0.1:0 (its --public-url), uses Token, delivers to
 // private addresses (the receivers are on 127.0.0.1; set
 // AllowPrivateDestinations back to false in Config to test the policy),
 // allows retry waits of any length (--min-retry-delay 0), runs 32
@@ -127,7 +132,16 @@ func Start(t testing.TB, o Options) *Server {
 	cfg.APIRateLimit = o.APIRateLimit
 	cfg.MaxEndpointsPerApp = o.MaxEndpointsPerApp
 	cfg.MetricsToken = o.MetricsToken
-	cfg.PublicURL = o.PublicURL
+	// Listening before New gives the address portal links start with.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	cfg.PublicURL = "http://" + ln.Addr().String()
+	if o.PublicURL != "" {
+		cfg.PublicURL = o.PublicURL
+	}
 	cfg.ShutdownTimeout = 5 * time.Second
 	if o.Config != nil {
 		o.Config(&cfg)
@@ -144,6 +158,8 @@ func Start(t testing.TB, o Options) *Server {
 	ctx := context.Background()
 	a, err := app.New(ctx, &cfg, app.Deps{Stdout: logs, Stderr: logs, Test: app.TestHooks{
 		Resolver: o.Resolver,
+		Store:    o.Store,
+		Listener: ln,
 		Engine: func(eo *delivery.Options) {
 			// The backstop poll finds what nothing announced; a test
 			// should not wait a second for it.

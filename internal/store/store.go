@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -23,7 +24,26 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique name or uid is already taken.
 	ErrConflict = errors.New("already exists")
+	// ErrLimit: a cap on what one app may hold is reached (see
+	// LimitError).
+	ErrLimit = errors.New("limit reached")
 )
+
+// LimitError is the ErrLimit of a cap that frees itself as things
+// expire: Until is when the soonest of them does.
+type LimitError struct {
+	What  string
+	Max   int
+	Until time.Time
+}
+
+// Error names what is capped and the cap.
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%s: %v: %d alive already, the most allowed", e.What, ErrLimit, e.Max)
+}
+
+// Unwrap makes errors.Is(err, ErrLimit) hold.
+func (e *LimitError) Unwrap() error { return ErrLimit }
 
 // Store is the storage contract. All methods are safe for concurrent use.
 type Store interface {
@@ -194,13 +214,21 @@ type Store interface {
 	WatchDue(ctx context.Context, fn func()) error
 
 	// APIKeyCreate stores a key (its hash, never the key). ErrConflict
-	// on a taken id or hash; ErrNotFound when its app does not exist.
+	// on a taken id or hash; ErrNotFound when its app, or the key named
+	// by its ParentID, does not exist.
 	APIKeyCreate(ctx context.Context, k *herald.APIKey) error
-	// APIKeyByHash finds a key by the hash of its secret. ErrNotFound.
+	// APIKeyCreateLimited is APIKeyCreate unless k's app already has max
+	// keys of k's scope alive at now (not expired): then it stores
+	// nothing and returns a *LimitError. Counted and stored in one step,
+	// so that concurrent calls, on any node, never pass max together.
+	APIKeyCreateLimited(ctx context.Context, k *herald.APIKey, max int, now time.Time) error
+	// APIKeyByHash finds a key by the hash of its secret. ErrNotFound,
+	// also for a key whose parent is gone.
 	APIKeyByHash(ctx context.Context, hash string) (*herald.APIKey, error)
 	// APIKeyList lists keys, newest first; AppID filters when set.
 	APIKeyList(ctx context.Context, appID string, p ListParams) ([]*herald.APIKey, error)
-	// APIKeyDelete removes a key. ErrNotFound.
+	// APIKeyDelete removes a key and the keys it minted (ParentID),
+	// together. ErrNotFound.
 	APIKeyDelete(ctx context.Context, id string) error
 
 	// AuditAppend records a change.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -12,44 +13,44 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-const apiKeyCols = `id, name, scope, app_id, read_only, expires_at, prefix, hash, created_at`
+const apiKeyCols = `id, name, scope, app_id, read_only, expires_at, prefix, hash, created_at, parent_id`
 
 func scanAPIKey(s scanner) (*herald.APIKey, error) {
 	var (
-		k     herald.APIKey
-		appID *string
+		k      herald.APIKey
+		appID  *string
+		parent *string
 	)
-	if err := s.Scan(&k.ID, &k.Name, &k.Scope, &appID, &k.ReadOnly, &k.ExpiresAt, &k.Prefix, &k.Hash, &k.CreatedAt); err != nil {
+	if err := s.Scan(&k.ID, &k.Name, &k.Scope, &appID, &k.ReadOnly, &k.ExpiresAt, &k.Prefix, &k.Hash, &k.CreatedAt, &parent); err != nil {
 		return nil, err
 	}
 	if appID != nil {
 		k.AppID = *appID
+	}
+	if parent != nil {
+		k.ParentID = *parent
 	}
 	k.ExpiresAt = utcPtr(k.ExpiresAt)
 	k.CreatedAt = k.CreatedAt.UTC()
 	return &k, nil
 }
 
-// APIKeyCreate implements store.Store. A key of one app is inserted only
-// if the app exists (ErrNotFound otherwise), under a key-share lock of its
-// row, as endpoints are: a key left behind by a concurrent AppDelete would
-// outlive its app and could read the audit entries the app leaves behind.
-// An installation-wide key (AppID empty, stored as NULL) needs no app.
-func (db *DB) APIKeyCreate(ctx context.Context, k *herald.APIKey) error {
-	var (
-		tag pgconn.CommandTag
-		err error
-	)
-	if k.AppID == "" {
-		tag, err = db.pool.Exec(ctx, `INSERT INTO api_keys (`+apiKeyCols+`)
-			VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8)`,
-			k.ID, k.Name, k.Scope, k.ReadOnly, tsPtr(k.ExpiresAt), k.Prefix, k.Hash, ts(k.CreatedAt))
-	} else {
-		tag, err = db.pool.Exec(ctx, `INSERT INTO api_keys (`+apiKeyCols+`)
-			SELECT $1, $2, $3, id, $4::boolean, $5::timestamptz, $6, $7, $8::timestamptz
-			FROM apps WHERE id = $9 FOR KEY SHARE`,
-			k.ID, k.Name, k.Scope, k.ReadOnly, tsPtr(k.ExpiresAt), k.Prefix, k.Hash, ts(k.CreatedAt), k.AppID)
-	}
+// apiKeyInsert stores a key only if its app (when it has one) and its
+// parent (when it has one) exist, under a key-share lock of their rows,
+// as endpoints are: a key left behind by a concurrent AppDelete or
+// APIKeyDelete would outlive what it belongs to.
+const apiKeyInsert = `INSERT INTO api_keys (` + apiKeyCols + `)
+	SELECT $1, $2, $3, $4::text, $5::boolean, $6::timestamptz, $7, $8, $9::timestamptz, $10::text
+	WHERE ($4::text IS NULL OR EXISTS (SELECT 1 FROM apps WHERE id = $4::text FOR KEY SHARE))
+	AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM api_keys WHERE id = $10::text FOR KEY SHARE))`
+
+func apiKeyArgs(k *herald.APIKey) []any {
+	return []any{k.ID, k.Name, k.Scope, nullString(k.AppID), k.ReadOnly, tsPtr(k.ExpiresAt), k.Prefix, k.Hash,
+		ts(k.CreatedAt), nullString(k.ParentID)}
+}
+
+// apiKeyInserted maps the outcome of apiKeyInsert.
+func apiKeyInserted(k *herald.APIKey, tag pgconn.CommandTag, err error) error {
 	if isUnique(err) {
 		// The id or the hash is taken; the message names the id only:
 		// the hash stands for a secret.
@@ -58,13 +59,64 @@ func (db *DB) APIKeyCreate(ctx context.Context, k *herald.APIKey) error {
 	if err != nil {
 		return fmt.Errorf("api key create: %w", err)
 	}
-	return mustAffect(tag, "app %q", k.AppID)
+	return mustAffect(tag, "app %q or parent key %q", k.AppID, k.ParentID)
+}
+
+// APIKeyCreate implements store.Store. An installation-wide key (AppID
+// empty, stored as NULL) needs no app.
+func (db *DB) APIKeyCreate(ctx context.Context, k *herald.APIKey) error {
+	tag, err := db.pool.Exec(ctx, apiKeyInsert, apiKeyArgs(k)...)
+	return apiKeyInserted(k, tag, err)
+}
+
+// apiKeysAliveQuery counts an app's keys of one scope alive at a time and
+// finds the soonest expiry among them, from the api_keys_alive index.
+const apiKeysAliveQuery = `SELECT
+	(SELECT COUNT(*) FROM api_keys WHERE app_id = $1 AND scope = $2 AND expires_at > $3)
+	+ (SELECT COUNT(*) FROM api_keys WHERE app_id = $1 AND scope = $2 AND expires_at IS NULL),
+	(SELECT MIN(expires_at) FROM api_keys WHERE app_id = $1 AND scope = $2 AND expires_at > $3)`
+
+// APIKeyCreateLimited implements store.Store. The app's row is locked
+// FOR NO KEY UPDATE first, which serialises the limited creations of one
+// app on every node (endpoints and plain keys, which take a key-share
+// lock, are not held up), so the count cannot change before the insert.
+func (db *DB) APIKeyCreateLimited(ctx context.Context, k *herald.APIKey, max int, now time.Time) error {
+	if k.AppID == "" {
+		return fmt.Errorf("api key %q: a limited key belongs to an app: %w", k.ID, store.ErrNotFound)
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `SELECT 1 FROM apps WHERE id = $1 FOR NO KEY UPDATE`, k.AppID)
+		if err != nil {
+			return fmt.Errorf("api key create: %w", err)
+		}
+		if err := mustAffect(tag, "app %q", k.AppID); err != nil {
+			return err
+		}
+		var (
+			n    int
+			soon *time.Time
+		)
+		if err := tx.QueryRow(ctx, apiKeysAliveQuery, k.AppID, k.Scope, ts(now)).Scan(&n, &soon); err != nil {
+			return fmt.Errorf("api key count: %w", err)
+		}
+		if n >= max {
+			le := &store.LimitError{What: "keys of scope " + k.Scope + " of app " + k.AppID, Max: max}
+			if soon != nil {
+				le.Until = soon.UTC()
+			}
+			return le
+		}
+		tag, err = tx.Exec(ctx, apiKeyInsert, apiKeyArgs(k)...)
+		return apiKeyInserted(k, tag, err)
+	})
 }
 
 // APIKeyByHash implements store.Store. It runs on every request made with
-// a key, and reads one row through the hash's unique index.
+// a key not in the API's cache, and reads one row through the hash's
+// unique index (and its parent's, if any, through the primary key).
 func (db *DB) APIKeyByHash(ctx context.Context, hash string) (*herald.APIKey, error) {
-	k, err := scanAPIKey(db.pool.QueryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = $1`, hash))
+	k, err := scanAPIKey(db.pool.QueryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys k WHERE k.hash = $1
+		AND (k.parent_id IS NULL OR EXISTS (SELECT 1 FROM api_keys p WHERE p.id = k.parent_id))`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("api key: %w", store.ErrNotFound)
 	}
@@ -115,13 +167,24 @@ func (db *DB) APIKeyList(ctx context.Context, appID string, p store.ListParams) 
 	return keys, nil
 }
 
-// APIKeyDelete implements store.Store.
+// APIKeyDelete implements store.Store: the key and the keys it minted go
+// in one transaction. The key's row goes first, so a concurrent
+// APIKeyCreate of a child either committed before (its child is deleted
+// by the second statement, which sees it) or finds no parent.
 func (db *DB) APIKeyDelete(ctx context.Context, id string) error {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM api_keys WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("api key delete: %w", err)
-	}
-	return mustAffect(tag, "api key %q", id)
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("api key delete: %w", err)
+		}
+		if err := mustAffect(tag, "api key %q", id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE parent_id = $1`, id); err != nil {
+			return fmt.Errorf("api key delete: %w", err)
+		}
+		return nil
+	})
 }
 
 const auditCols = `id, at, key_id, app_id, action, target, changes`

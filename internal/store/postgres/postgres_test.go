@@ -458,3 +458,12 @@ func TestAPIKeyCreateRacesAppDelete(t *testing.T) {
 		}
 	}
 }
+
+// TestOrphanSessionNotFound: see storetest.OrphanKeyNotFound.
+func TestOrphanSessionNotFound(t *testing.T) {
+	db := openTemp(t)
+	storetest.OrphanKeyNotFound(t, db, func(id string) error {
+		_, err := db.pool.Exec(t.Context(), `DELETE FROM api_keys WHERE id = $1`, id)
+		return err
+	})
+}

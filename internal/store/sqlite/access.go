@@ -11,19 +11,21 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-const apiKeyCols = `id, name, scope, app_id, read_only, expires_at, prefix, hash, created_at`
+const apiKeyCols = `id, name, scope, app_id, read_only, expires_at, prefix, hash, created_at, parent_id`
 
 func scanAPIKey(s scanner) (*herald.APIKey, error) {
 	var (
 		k       herald.APIKey
 		appID   sql.NullString
+		parent  sql.NullString
 		expires sql.NullInt64
 		created int64
 	)
-	if err := s.Scan(&k.ID, &k.Name, &k.Scope, &appID, &k.ReadOnly, &expires, &k.Prefix, &k.Hash, &created); err != nil {
+	if err := s.Scan(&k.ID, &k.Name, &k.Scope, &appID, &k.ReadOnly, &expires, &k.Prefix, &k.Hash, &created, &parent); err != nil {
 		return nil, err
 	}
 	k.AppID = appID.String
+	k.ParentID = parent.String
 	k.ExpiresAt = fromNullMicro(expires)
 	k.CreatedAt = fromMicro(created)
 	return &k, nil
@@ -37,17 +39,20 @@ func nullMicro(t *time.Time) any {
 	return micro(*t)
 }
 
-// APIKeyCreate implements store.Store. A key of one app is stored only if
-// the app exists (ErrNotFound otherwise), in the same statement: a key
-// left behind by a concurrent AppDelete would outlive its app and could
-// read the audit entries the app leaves behind. An installation-wide key
-// (AppID empty, stored as NULL) needs no app.
-func (db *DB) APIKeyCreate(ctx context.Context, k *herald.APIKey) error {
-	res, err := db.w.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyCols+`)
-		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
-		WHERE ?4 IS NULL OR EXISTS (SELECT 1 FROM apps WHERE id = ?4)`,
-		k.ID, k.Name, k.Scope, nullString(k.AppID), k.ReadOnly, nullMicro(k.ExpiresAt), k.Prefix, k.Hash,
-		micro(k.CreatedAt))
+// apiKeyInsert stores a key only if its app (when it has one) and its
+// parent (when it has one) exist, in the same statement.
+const apiKeyInsert = `INSERT INTO api_keys (` + apiKeyCols + `)
+	SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+	WHERE (?4 IS NULL OR EXISTS (SELECT 1 FROM apps WHERE id = ?4))
+	AND (?10 IS NULL OR EXISTS (SELECT 1 FROM api_keys WHERE id = ?10))`
+
+func apiKeyArgs(k *herald.APIKey) []any {
+	return []any{k.ID, k.Name, k.Scope, nullString(k.AppID), k.ReadOnly, nullMicro(k.ExpiresAt), k.Prefix, k.Hash,
+		micro(k.CreatedAt), nullString(k.ParentID)}
+}
+
+// apiKeyInserted maps the outcome of apiKeyInsert.
+func apiKeyInserted(k *herald.APIKey, res sql.Result, err error) error {
 	if isUnique(err) {
 		// The id or the hash is taken; the message names the id only:
 		// the hash stands for a secret.
@@ -56,13 +61,59 @@ func (db *DB) APIKeyCreate(ctx context.Context, k *herald.APIKey) error {
 	if err != nil {
 		return fmt.Errorf("api key create: %w", err)
 	}
-	return mustAffect(res, "app %q", k.AppID)
+	return mustAffect(res, "app %q or parent key %q", k.AppID, k.ParentID)
 }
 
+// APIKeyCreate implements store.Store. A key of one app is stored only if
+// the app exists (ErrNotFound otherwise), in the same statement: a key
+// left behind by a concurrent AppDelete would outlive its app and could
+// read the audit entries the app leaves behind. An installation-wide key
+// (AppID empty, stored as NULL) needs no app. A key with a parent is
+// stored only if the parent exists, for the same reason.
+func (db *DB) APIKeyCreate(ctx context.Context, k *herald.APIKey) error {
+	res, err := db.w.ExecContext(ctx, apiKeyInsert, apiKeyArgs(k)...)
+	return apiKeyInserted(k, res, err)
+}
+
+// apiKeysAliveQuery counts an app's keys of one scope alive at a time and
+// finds the soonest expiry among them, from the api_keys_alive index.
+const apiKeysAliveQuery = `SELECT
+	(SELECT COUNT(*) FROM api_keys WHERE app_id = ?1 AND scope = ?2 AND expires_at > ?3)
+	+ (SELECT COUNT(*) FROM api_keys WHERE app_id = ?1 AND scope = ?2 AND expires_at IS NULL),
+	(SELECT MIN(expires_at) FROM api_keys WHERE app_id = ?1 AND scope = ?2 AND expires_at > ?3)`
+
+// APIKeyCreateLimited implements store.Store: count and insert share one
+// write transaction, and the store has one writer.
+func (db *DB) APIKeyCreateLimited(ctx context.Context, k *herald.APIKey, max int, now time.Time) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		var (
+			n    int
+			soon sql.NullInt64
+		)
+		if err := tx.QueryRowContext(ctx, apiKeysAliveQuery, k.AppID, k.Scope, micro(now)).Scan(&n, &soon); err != nil {
+			return fmt.Errorf("api key count: %w", err)
+		}
+		if n >= max {
+			le := &store.LimitError{What: "keys of scope " + k.Scope + " of app " + k.AppID, Max: max}
+			if soon.Valid {
+				le.Until = fromMicro(soon.Int64)
+			}
+			return le
+		}
+		res, err := tx.ExecContext(ctx, apiKeyInsert, apiKeyArgs(k)...)
+		return apiKeyInserted(k, res, err)
+	})
+}
+
+// apiKeyByHashQuery reads one row through the hash's unique index, and
+// the parent's row, if any, through the primary key.
+const apiKeyByHashQuery = `SELECT ` + apiKeyCols + ` FROM api_keys k WHERE k.hash = ?
+	AND (k.parent_id IS NULL OR EXISTS (SELECT 1 FROM api_keys p WHERE p.id = k.parent_id))`
+
 // APIKeyByHash implements store.Store. It runs on every request made with
-// a key, and reads one row through the hash's unique index.
+// a key not in the API's cache.
 func (db *DB) APIKeyByHash(ctx context.Context, hash string) (*herald.APIKey, error) {
-	k, err := scanAPIKey(db.r.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = ?`, hash))
+	k, err := scanAPIKey(db.r.QueryRowContext(ctx, apiKeyByHashQuery, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("api key: %w", store.ErrNotFound)
 	}
@@ -120,13 +171,22 @@ func (db *DB) APIKeyList(ctx context.Context, appID string, p store.ListParams) 
 	return keys, nil
 }
 
-// APIKeyDelete implements store.Store.
+// APIKeyDelete implements store.Store: the key and the keys it minted go
+// in one transaction.
 func (db *DB) APIKeyDelete(ctx context.Context, id string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM api_keys WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("api key delete: %w", err)
-	}
-	return mustAffect(res, "api key %q", id)
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("api key delete: %w", err)
+		}
+		if err := mustAffect(res, "api key %q", id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE parent_id = ?`, id); err != nil {
+			return fmt.Errorf("api key delete: %w", err)
+		}
+		return nil
+	})
 }
 
 const auditCols = `id, at, key_id, app_id, action, target, changes`

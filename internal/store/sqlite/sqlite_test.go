@@ -392,8 +392,12 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"USING INDEX deliveries_endpoint (endpoint_id=? AND id>?)", "USING INDEX attempts_delivery (delivery_id=?)"}},
 		// Every request made with an API key looks it up by hash; key
 		// and audit lists page through an index, all rows or one app's.
-		{"api key by hash", plan(`SELECT `+apiKeyCols+` FROM api_keys WHERE hash = ?`, []any{"h"}),
-			[]string{"USING INDEX sqlite_autoindex_api_keys_2 (hash=?)"}},
+		{"api key by hash", plan(apiKeyByHashQuery, []any{"h"}),
+			[]string{"USING INDEX sqlite_autoindex_api_keys_2 (hash=?)", "USING COVERING INDEX sqlite_autoindex_api_keys_1 (id=?)"}},
+		// The cap on an app's live portal sessions counts the live ones
+		// only, however many expired ones wait for retention.
+		{"live keys of an app", plan(apiKeysAliveQuery, []any{"app", "portal", 1}),
+			[]string{"USING COVERING INDEX api_keys_alive (app_id=? AND scope=? AND expires_at>?)"}},
 		{"api keys", plan(apiKeyListQuery("", store.ListParams{Cursor: "key_"})),
 			[]string{"USING INDEX sqlite_autoindex_api_keys_1 (id<?)"}},
 		{"api keys of an app", plan(apiKeyListQuery("app", store.ListParams{Cursor: "key_"})),
@@ -677,4 +681,13 @@ func TestRetainBulkJobs(t *testing.T) {
 	if _, err := db.BulkJobGet(ctx, app.ID, running.ID); err != nil {
 		t.Errorf("BulkJobGet of the running job: %v", err)
 	}
+}
+
+// TestOrphanSessionNotFound: see storetest.OrphanKeyNotFound.
+func TestOrphanSessionNotFound(t *testing.T) {
+	db := openTemp(t)
+	storetest.OrphanKeyNotFound(t, db, func(id string) error {
+		_, err := db.w.ExecContext(t.Context(), `DELETE FROM api_keys WHERE id = ?`, id)
+		return err
+	})
 }

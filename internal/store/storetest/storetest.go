@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	cases = append(cases, tokenCases...)
 	cases = append(cases, accessCases...)
 	cases = append(cases, quotaCases...)
+	cases = append(cases, keyParentCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

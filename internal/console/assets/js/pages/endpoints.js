@@ -85,6 +85,7 @@ addStrings({
     'ep.secret': 'Signing secret',
     'ep.secretIntro': 'Receivers check each request\'s webhook-signature header with this secret.',
     'ep.secretShow': 'Show secret',
+    'ep.secretReadOnly': 'Read-only access does not show the signing secret.',
     'ep.secretHide': 'Hide secret',
     'ep.secretRotate': 'Rotate secret',
     'ep.secretRotateConfirm': 'Make a new signing secret? For 24 hours requests carry signatures with both the old and the new secret, so your receiver can switch without missing a request.',
@@ -191,6 +192,7 @@ addStrings({
     'ep.secret': '署名シークレット',
     'ep.secretIntro': '受信側は、各リクエストの webhook-signature ヘッダーをこのシークレットで検証します。',
     'ep.secretShow': 'シークレットを表示',
+    'ep.secretReadOnly': '読み取り専用のアクセスでは署名シークレットは表示されません。',
     'ep.secretHide': 'シークレットを隠す',
     'ep.secretRotate': 'シークレットを更新',
     'ep.secretRotateConfirm': '新しい署名シークレットを作成しますか？24 時間は新旧両方のシークレットで署名されるため、受信側はリクエストを取りこぼさずに切り替えられます。',
@@ -536,10 +538,12 @@ function secretSection(ctx, ep) {
       }
     },
   }, t('ep.secretRotate'));
+  // Read-only tokens cannot read the secret (the API answers 403): with
+  // it they could sign webhooks.
   return h('section', { class: 'card', 'aria-labelledby': 'secret-heading' },
     h('h2', { id: 'secret-heading' }, t('ep.secret')),
     h('p', { class: 'hint' }, t('ep.secretIntro')),
-    h('div', { class: 'actions' }, show, rotate),
+    ctx.readOnly ? h('p', { class: 'hint' }, t('ep.secretReadOnly')) : h('div', { class: 'actions' }, show, rotate),
     h('p', { class: 'secret-line' }, value),
     extra);
 }
