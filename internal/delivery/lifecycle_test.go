@@ -494,10 +494,13 @@ func TestAutoDisable(t *testing.T) {
 		s.MustDo("GET", "/v1/apps/acme/endpoints/"+goneEp.ID, nil, &ep, 200)
 		return ep["enabled"] == false && strings.Contains(fmt.Sprint(ep["disabled_reason"]), "410")
 	})
-	// The failing one: three failed deliveries over more than the window.
-	for i := 1; i <= 4; i++ {
+	// The failing one: failed deliveries over more than the window. Each
+	// fails after its retries (three waits of 100 ms, each ±20 % jitter),
+	// so the first and the last failure are 4 × 150 ms apart, give or
+	// take 120 ms: always more than the 300 ms window.
+	for i := 1; i <= 5; i++ {
 		s.Send(map[string]any{"n": i})
-		time.Sleep(120 * time.Millisecond)
+		time.Sleep(150 * time.Millisecond)
 	}
 	var ep map[string]any
 	waitFor(t, func() bool {
