@@ -49,6 +49,8 @@ func FuzzShape(f *testing.F) {
 		// Payload formats: raw, and flat under a key of the customer's.
 		{url: "https://example.com/raw", format: "raw", payload: `[1,"two",null]`, eventType: "t"},
 		{url: "https://example.com/flat", format: "flat", flatKey: "event_name", payload: `{"a":1,"event_name":"dup"}`, eventType: "a.b"},
+		// A key Go's strconv.Quote writes as \x7f, which is not JSON.
+		{url: "https://example.com/flat", format: "flat", flatKey: "\x7f\u2028", payload: `"not an object"`, eventType: "a.b"},
 		// Presets with their options.
 		{preset: "chatwork", options: `{"room_id":"{{room}}","api_token":"tok","message":"{{name}} さん"}`, payload: `{"room":"123","name":"x"}`, eventType: "t"},
 		{preset: "marketo", options: `{"munchkin_id":"123-ABC-456","client_id":"c","client_secret":"s"}`, payload: `{"email":"a@b.c"}`, eventType: "lead.created"},

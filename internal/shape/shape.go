@@ -401,10 +401,13 @@ func (c *Compiled) defaultBody(ev *herald.Event) []byte {
 		}
 		return ev.Payload
 	case FormatFlat:
+		// The key is the customer's text: quoted as JSON, since Go's
+		// strconv.Quote writes escapes such as \x7f that JSON has not.
+		key, _ := json.Marshal(c.flatKey)
 		p := bytes.TrimSpace(ev.Payload)
 		if len(p) < 2 || p[0] != '{' {
 			// Not an object: nothing to merge into, so nest it.
-			b := append([]byte(`{`), strconv.Quote(c.flatKey)...)
+			b := append([]byte(`{`), key...)
 			b = append(b, ':')
 			b = strconv.AppendQuote(b, ev.EventType)
 			b = append(b, `,"data":`...)
@@ -413,7 +416,7 @@ func (c *Compiled) defaultBody(ev *herald.Event) []byte {
 			}
 			return append(append(b, p...), '}')
 		}
-		b := append([]byte(`{`), strconv.Quote(c.flatKey)...)
+		b := append([]byte(`{`), key...)
 		b = append(b, ':')
 		b = strconv.AppendQuote(b, ev.EventType)
 		rest := bytes.TrimSpace(p[1:])
