@@ -41,6 +41,10 @@ func FuzzShape(f *testing.F) {
 		// KARTE's hash tags, GET with the fields in the query string.
 		{url: "https://example.com/karte/users#{user_id}", body: `{"user_id":"#{user_id}","path":"#{event.viewed_path}"}`, method: "GET",
 			syntax: "hash", payload: `{"user_id":"u 1","event":{"viewed_path":"/pricing?x=1&y"}}`, eventType: "user.view"},
+		// A fragment, and a query, in the URL of a GET or DELETE: the
+		// fields go to the query string, not to the fragment.
+		{url: "https://example.com/hook?a=1#top", body: `{"b":"{{b}}"}`, method: "GET", payload: `{"b":"2"}`, eventType: "t"},
+		{url: "https://example.com/hook#top?x", method: "DELETE", format: "flat", payload: `{"b":"2"}`, eventType: "t"},
 		// Form fields, and a strict template meeting a missing value.
 		{url: "https://example.com/form", body: `{"email":"{{email}}","n":"{{missing}}"}`, contentType: herald.ContentForm, strict: true,
 			payload: `{"email":"a+b@example.com"}`, eventType: "lead.created"},

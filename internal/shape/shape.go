@@ -311,11 +311,16 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 			return nil, err
 		}
 		if len(fields) > 0 {
+			// Before the fragment, which is never sent.
+			base, fragment, hasFragment := strings.Cut(rawURL, "#")
 			sep := "?"
-			if strings.Contains(rawURL, "?") {
+			if strings.Contains(base, "?") {
 				sep = "&"
 			}
-			rawURL += sep + encodeFields(fields)
+			rawURL = base + sep + encodeFields(fields)
+			if hasFragment {
+				rawURL += "#" + fragment
+			}
 		}
 		r.URL = rawURL
 		r.Header.Del("Content-Type")
