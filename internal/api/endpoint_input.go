@@ -45,6 +45,9 @@ type endpointInput struct {
 	TLSCABundle     *string            `json:"tls_ca_bundle"`
 	TLSClientCert   *string            `json:"tls_client_cert"`
 	TLSClientKey    *string            `json:"tls_client_key"`
+	// names maps endpoint fields to the names the input's own format
+	// gives them, so that a refusal names what the client sent.
+	names map[string]string
 }
 
 // readEndpointInput decodes an endpoint, or a definition in another
@@ -228,7 +231,7 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App) *Error {
 		}
 		ep.Auth = a
 	}
-	return compileEndpoint(ep, app)
+	return in.renamed(compileEndpoint(ep, app))
 }
 
 // parseAuth reads an endpoint's auth setting. A secret given as

@@ -67,6 +67,8 @@ func FuzzEndpointInput(f *testing.F) {
 		// KARTE's definition as its users paste it.
 		`{"format": "karte", "url": "https://example.com/karte/users/#{user_id}", "method": "PUT",
 		  "headers": {"X-Campaign": "#{campaign_id}"}, "hookData": {"user_id": "#{user_id}"}, "event_types": ["user.view"]}`,
+		`{"format": "karte", "url": "https://example.com/karte", "method": "GET", "hookData": "#{user_id}"}`,
+		`{"format": "karte", "url": "https://example.com/karte", "hookData": {"a": "#{user_id"}}`,
 		`{"format": "zapier", "url": "https://example.com"}`,
 		// What the decoder refuses: types, unknown fields, trailing data.
 		`{"url": 1}`, `{"headers": {"X": 1}}`, `{"urll": "x"}`, `{} {}`, `[]`, `"x"`, `{"url": "https://example.com"`, ``,
