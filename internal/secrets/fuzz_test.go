@@ -11,13 +11,20 @@ import (
 	"testing"
 )
 
-// keyPieces returns the parts of a key list that decode as a key, wherever
-// they stand: an error or a String that holds one would leak it to logs.
+// keyPieces returns the parts of a key list that decode as a key where an
+// error or a String could show them: every part after an item's first
+// ':', and the part before it unless it is a valid id (ids are shown by
+// design, and logged at start-up). A key written before the ':' by
+// mistake is not a valid id once it holds '+', '/' or '='.
 func keyPieces(s string) []string {
 	var out []string
 	for _, item := range strings.Split(s, ",") {
-		for _, p := range strings.Split(item, ":") {
+		parts := strings.Split(item, ":")
+		for i, p := range parts {
 			p = strings.TrimSpace(p)
+			if i == 0 && len(parts) > 1 && checkKeyID(p) == nil {
+				continue
+			}
 			if k, err := decodeKey(p); err == nil && len(k) == KeySize {
 				out = append(out, p, strings.TrimRight(p, "="))
 			}
@@ -52,6 +59,7 @@ var keySeeds = []string{
 	"a:" + keyA[:40],                // a key cut short
 	"a:" + keyA + "\n",              // a line break from a file
 	"",                              // nothing
+	keyA + ":a",                     // the key written before its id
 }
 
 // FuzzParseKeys: never panics; errors wrap ErrInvalidKey and hold no key;
