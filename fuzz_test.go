@@ -21,6 +21,9 @@ func FuzzMask(f *testing.F) {
 	f.Add("X-Api-Key", "12345678")                // exactly 8 bytes
 	f.Add("Cookie", "a=1; b=2")                   // a cookie
 	f.Add("Idempotency-Key", "not a secret")      // not a credential
+	f.Add("X-Token", "abcd********")              // a value that looks masked
+	f.Add("X-Token", "*********")                 // nine asterisks
+	f.Add("X-Token", "Bearer **")                 // a scheme and asterisks
 	f.Add("X-Token", "a b c d e f g h i")         // many spaces
 	f.Add("X-Secret", "ヘラルド株式会社")                 // multi-byte text
 	f.Add("X-API-KEY", "\x00\xff\xfe")            // bytes that are not text

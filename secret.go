@@ -33,11 +33,16 @@ func Mask(v string) string {
 	if len(v) <= 8 {
 		return "********"
 	}
+	m := v[:4] + "********"
 	// Keep an auth scheme ("Bearer ", "Basic ") readable.
 	if sch, rest, ok := strings.Cut(v, " "); ok && len(sch) < 10 && len(rest) > 0 {
-		return sch + " " + Mask(rest)
+		m = sch + " " + Mask(rest)
 	}
-	return v[:4] + "********"
+	if strings.Contains(m, v) {
+		// A value made mostly of asterisks would show whole in its hint.
+		return "********"
+	}
+	return m
 }
 
 // MaskHeaders returns a copy of flattened headers with credentials masked.
