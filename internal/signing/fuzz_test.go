@@ -63,6 +63,7 @@ func FuzzSecret(f *testing.F) {
 	f.Add("whsec_AAAA")                                                      // too short
 	f.Add("whsec_MfKQ9r8G*YqrTwjUPD8ILPZIo2LaLaSw")                          // a character that is not base64
 	f.Add("whsec_ MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")                         // a space after the prefix
+	f.Add("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n")                        // a line break from a file
 	f.Add(vec.SecretKey)                                                     // a v1a secret key
 	f.Add(strings.TrimRight(vec.SecretKey, "="))                             // unpadded
 	f.Add(vec.SecretKey[:len(vec.SecretKey)-8] + "AAAAAAA=")                 // a spliced public half
