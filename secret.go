@@ -49,7 +49,11 @@ var authSchemes = map[string]bool{
 // of some whose start is their only varying part.
 func Mask(v string) string {
 	if sch, rest, ok := strings.Cut(v, " "); ok && authSchemes[strings.ToLower(sch)] && strings.TrimSpace(rest) != "" {
-		return sch + " " + Masked
+		// A credential of asterisks ("Bearer **") would show whole in it;
+		// one already masked shows nothing.
+		if m := sch + " " + Masked; rest == Masked || !strings.Contains(m, v) {
+			return m
+		}
 	}
 	return Masked
 }

@@ -49,6 +49,9 @@ type endpointInput struct {
 	TLSCABundle     *string            `json:"tls_ca_bundle"`
 	TLSClientCert   *string            `json:"tls_client_cert"`
 	TLSClientKey    *string            `json:"tls_client_key"`
+	// names maps endpoint fields to the names the input's own format
+	// gives them, so that a refusal names what the client sent.
+	names map[string]string
 }
 
 // readEndpointInput decodes an endpoint, or a definition in another
@@ -232,7 +235,7 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 	}
 	compiled, e := compileEndpoint(ep, app)
 	if e != nil {
-		return e
+		return in.renamed(e)
 	}
 	return checkPlainHeaders(ep, compiled.Effective.Headers)
 }

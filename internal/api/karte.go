@@ -1,6 +1,9 @@
 package api
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // karteInput is a KARTE webhook action as its users define it: url,
 // method, headers and hookData, with #{...} variables. It is pasted into
@@ -23,7 +26,7 @@ type karteInput struct {
 func (k *karteInput) endpointInput() endpointInput {
 	hash := "hash"
 	in := endpointInput{URL: k.URL, Method: k.Method, Description: k.Description, EventTypes: k.EventTypes,
-		Enabled: k.Enabled, Filter: k.Filter, SampleRate: k.SampleRate, TemplateSyntax: &hash}
+		Enabled: k.Enabled, Filter: k.Filter, SampleRate: k.SampleRate, TemplateSyntax: &hash, names: karteNames}
 	if len(k.Headers) > 0 {
 		in.Headers = &k.Headers
 	}
@@ -31,4 +34,23 @@ func (k *karteInput) endpointInput() endpointInput {
 		in.BodyTemplate = optionalJSON{set: true, raw: k.HookData}
 	}
 	return in
+}
+
+// karteNames are the endpoint fields a KARTE definition fills under names
+// of its own.
+var karteNames = map[string]string{"body_template": "hookData"}
+
+// renamed gives a refusal the field names of the format the input came in:
+// a KARTE user who pasted hookData is told about hookData.
+func (in *endpointInput) renamed(e *Error) *Error {
+	if e == nil {
+		return nil
+	}
+	if name, ok := in.names[e.Field]; ok {
+		if rest, found := strings.CutPrefix(e.Message, e.Field); found {
+			e.Message = name + rest
+		}
+		e.Field = name
+	}
+	return e
 }

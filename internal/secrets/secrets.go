@@ -150,9 +150,11 @@ func checkKeyID(id string) error {
 	if len(id) > maxKeyIDLen {
 		return fmt.Errorf("id is %d characters, at most %d allowed", len(id), maxKeyIDLen)
 	}
-	for _, c := range []byte(id) {
+	for i, c := range []byte(id) {
 		if !isIDChar(c) {
-			return fmt.Errorf("id %q may only contain letters, digits, '.', '_' and '-'", id)
+			// Not quoted: what stands before the ':' may be the key itself,
+			// written first by mistake.
+			return fmt.Errorf("id may only contain letters, digits, '.', '_' and '-', not character %d (the id goes before the ':', the key after it)", i+1)
 		}
 	}
 	return nil

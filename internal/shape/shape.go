@@ -354,7 +354,7 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 
 	if c.noBody {
 		sep := "?"
-		if strings.Contains(rawURL, "?") {
+		if base, _, _ := strings.Cut(rawURL, "#"); strings.Contains(base, "?") {
 			sep = "&"
 		}
 		q, field, err := c.encodedFields(in.Event, d, c.max-used-len(sep))
@@ -362,7 +362,12 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 			return nil, c.renderError(field, err)
 		}
 		if q != "" {
-			rawURL += sep + q
+			// Before the fragment, which is never sent.
+			base, fragment, hasFragment := strings.Cut(rawURL, "#")
+			rawURL = base + sep + q
+			if hasFragment {
+				rawURL += "#" + fragment
+			}
 		}
 		r.URL = rawURL
 		r.Header.Del("Content-Type")
@@ -473,7 +478,10 @@ func (c *Compiled) defaultBody(ev *herald.Event, limit int) ([]byte, error) {
 		}
 		return data, nil
 	case FormatFlat:
-		head = append([]byte(`{`), strconv.Quote(c.flatKey)...)
+		// The key is the customer's text: quoted as JSON, since Go's
+		// strconv.Quote writes escapes such as \x7f that JSON has not.
+		key, _ := json.Marshal(c.flatKey)
+		head = append([]byte(`{`), key...)
 		head = append(head, ':')
 		head = strconv.AppendQuote(head, ev.EventType)
 		p := bytes.TrimSpace(ev.Payload)

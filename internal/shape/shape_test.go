@@ -485,6 +485,14 @@ func TestKarteImport(t *testing.T) {
 	if code := s.Do("POST", "/v1/apps/acme/endpoints", `{"format": "zapier", "url": "https://e.com"}`, &e); code != 422 || e.Error.Field != "format" {
 		t.Fatalf("unknown format: %d %+v", code, e)
 	}
+	// A refusal names the field as KARTE's users wrote it.
+	var hook struct {
+		Error struct{ Field, Message string }
+	}
+	def = `{"format": "karte", "url": "https://e.com/users", "method": "GET", "hookData": "#{user_id}"}`
+	if code := s.Do("POST", "/v1/apps/acme/endpoints", def, &hook); code != 422 || hook.Error.Field != "hookData" || !strings.HasPrefix(hook.Error.Message, "hookData must be a JSON object") {
+		t.Fatalf("hookData that is not an object with GET: %d %+v", code, hook)
+	}
 }
 
 // TestPresetMarketo runs against a stand-in that answers as Marketo does:

@@ -80,6 +80,11 @@ func decodeKey(s, what, prefix, format string) ([]byte, error) {
 	if b64 == "" {
 		return nil, fmt.Errorf("%w: nothing after %s; %s", ErrInvalidSecret, prefix, format)
 	}
+	// encoding/base64 skips line breaks: a secret holding one would sign
+	// with a key that receivers, who strip or keep it, read otherwise.
+	if i := strings.IndexAny(b64, "\r\n"); i >= 0 {
+		return nil, fmt.Errorf("%w: not valid base64 at character %d; %s", ErrInvalidSecret, i+len(prefix)+1, format)
+	}
 	enc := base64.StdEncoding
 	if len(b64)%4 != 0 {
 		enc = base64.RawStdEncoding

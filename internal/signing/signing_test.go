@@ -188,6 +188,8 @@ func TestParseSecret(t *testing.T) {
 		{"too short", SecretPrefix + b64(15), "key is 15 bytes"},
 		{"too long", SecretPrefix + b64(65), "key is 65 bytes"},
 		{"whitespace", " " + SecretPrefix + b64(24), "missing whsec_ prefix"},
+		{"line break", SecretPrefix + b64(24) + "\n", "not valid base64 at character 39"},
+		{"line break inside", SecretPrefix + b64(12) + "\r\n" + b64(12), "not valid base64 at character 23"},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/big"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +215,128 @@ func TestDeepNesting(t *testing.T) {
 			t.Errorf("%.20s: invalid output (%d bytes), %v", src, len(out), err)
 		}
 	}
+}
+
+// FuzzDate: the date filter's format is a tenant's template text and its
+// input a payload value. Rendering never fails or panics, and gives what a
+// plain reading of the format says: each of YYYY, SSS, MM, DD, HH, mm, ss
+// and Z, left to right, replaced by that part of the time that RFC 3339
+// text or Unix seconds say, or nothing when they say no time.
+func FuzzDate(f *testing.F) {
+	f.Add("YYYY-MM-DD HH:mm:ss.SSS Z", "2024-05-01T18:30:05.123+09:00", false) // the documented tokens
+	f.Add("HH:mm:ss.SSS", "2024-05-01T00:00:05.007Z", false)                   // midnight, 7 ms
+	f.Add("YYYY年MM月DD日", "1714555805", false)                                  // Unix seconds as text
+	f.Add("unix", "2024-05-01T18:30:05.999999999-00:30", false)                // a negative offset
+	f.Add("rfc3339", "1714555805.5", true)                                     // a number with a fraction
+	f.Add("YYYYY MMM SSSS ZZ mmm", "-0.5", true)                               // tokens side by side, before 1970
+	f.Add("DD/MM", "253402300799", true)                                       // the last second of 9999
+	f.Add("DD/MM", "253402300800", true)                                       // one second too late
+	f.Add("YYYY", "-62167219200", true)                                        // the first second of year 0
+	f.Add("HH", "1.7e9", true)                                                 // an exponent
+	f.Add("HH", "1e400", true)                                                 // beyond float64
+	f.Add("HH", "2024-05-01", false)                                           // a date without a time
+	f.Add("", "2024-05-01T18:30:05Z", false)                                   // an empty format
+	f.Add("\xffYY\u2028\"}}", "0", true)                                       // bytes that are not text, quotes, delimiters
+	f.Fuzz(func(t *testing.T, format, v string, number bool) {
+		// The format and a text value as JSON reads them (invalid UTF-8
+		// becomes U+FFFD).
+		lit, _ := json.Marshal(format)
+		_ = json.Unmarshal(lit, &format)
+		payload, _ := json.Marshal(map[string]string{"t": v})
+		if number {
+			if !isJSONNumber(v) {
+				return
+			}
+			payload = []byte(`{"t":` + v + `}`)
+		} else {
+			vs, _ := json.Marshal(v)
+			_ = json.Unmarshal(vs, &v)
+		}
+		d, ok := fuzzData(payload)
+		if !ok {
+			t.Fatalf("payload %s", payload)
+		}
+		src := "{{t | date:" + string(lit) + "}}"
+		tm, err := ParseText(src, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		out, err := tm.Render(d)
+		if err != nil {
+			t.Fatalf("%s: Render: %v", src, err)
+		}
+		strict, err := ParseText(src, Options{Strict: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, strictErr := strict.Render(d)
+		want, isTime, exact := referenceDate(format, v, number)
+		var fe *FilterError
+		switch {
+		case !exact:
+			// Seconds with an exponent are read through float64: only
+			// check that both renderings agree.
+			if strictErr != nil && (out != "" || !errors.As(strictErr, &fe)) {
+				t.Fatalf("%s on %s: %q, strict %v", src, payload, out, strictErr)
+			}
+		case isTime:
+			if out != want || strictErr != nil {
+				t.Fatalf("%s on %s: %q (strict: %v), want %q", src, payload, out, strictErr, want)
+			}
+		default:
+			if out != "" || !errors.As(strictErr, &fe) {
+				t.Fatalf("%s on %s is no time: %q, strict %v", src, payload, out, strictErr)
+			}
+		}
+	})
+}
+
+// referenceDate formats v as the date filter documents it, if v is a
+// time; exact is false for Unix seconds with an exponent, which go through
+// float64.
+func referenceDate(format, v string, number bool) (out string, isTime, exact bool) {
+	if !number {
+		if tm, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return formatDate(format, tm), true, true
+		}
+	}
+	if !isJSONNumber(v) {
+		return "", false, true
+	}
+	if strings.ContainsAny(v, "eE") {
+		return "", false, false
+	}
+	// Seconds and nanoseconds, the fraction cut after nine digits.
+	ip, fp, _ := strings.Cut(v, ".")
+	fp = (fp + "000000000")[:9]
+	ns, _ := new(big.Int).SetString(strings.TrimPrefix(ip, "-")+fp, 10)
+	if strings.HasPrefix(ip, "-") {
+		ns.Neg(ns)
+	}
+	sec, rem := new(big.Int).DivMod(ns, big.NewInt(1e9), new(big.Int))
+	if sec.Cmp(big.NewInt(minUnix)) < 0 || sec.Cmp(big.NewInt(maxUnix)) > 0 {
+		return "", false, true
+	}
+	return formatDate(format, time.Unix(sec.Int64(), rem.Int64()).UTC()), true, true
+}
+
+// formatDate formats t by the documented rules of the date filter.
+func formatDate(format string, t time.Time) string {
+	switch format {
+	case "rfc3339":
+		return t.Format(time.RFC3339)
+	case "unix":
+		return strconv.FormatInt(t.Unix(), 10)
+	}
+	_, off := t.Zone()
+	sign := "+"
+	if off < 0 {
+		sign, off = "-", -off
+	}
+	return strings.NewReplacer(
+		"YYYY", fmt.Sprintf("%04d", t.Year()), "SSS", fmt.Sprintf("%03d", t.Nanosecond()/1e6),
+		"MM", fmt.Sprintf("%02d", t.Month()), "DD", fmt.Sprintf("%02d", t.Day()),
+		"HH", fmt.Sprintf("%02d", t.Hour()), "mm", fmt.Sprintf("%02d", t.Minute()),
+		"ss", fmt.Sprintf("%02d", t.Second()), "Z", fmt.Sprintf("%s%02d:%02d", sign, off/3600, off%3600/60),
+	).Replace(format)
 }
