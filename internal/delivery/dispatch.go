@@ -502,8 +502,7 @@ func (d *dispatcher) unthrottle() {
 	for _, q := range d.throttled {
 		f := d.flows[q.ep.ID]
 		if f == nil || f.limiter == nil {
-			q.throttled = false
-			d.makeReady(q)
+			d.wake(q)
 			continue
 		}
 		if wait := f.limiter.ReserveN(now, 1); wait.OK() {
@@ -517,8 +516,7 @@ func (d *dispatcher) unthrottle() {
 				continue
 			}
 		}
-		q.throttled = false
-		d.makeReady(q)
+		d.wake(q)
 	}
 	d.throttled = keep
 	// Forget the flows of endpoints idle for long, to bound memory.
@@ -529,6 +527,16 @@ func (d *dispatcher) unthrottle() {
 				delete(d.flows, id)
 			}
 		}
+	}
+}
+
+// wake ends an endpoint's wait for its rate limiter; one emptied
+// meanwhile (disabled) is forgotten.
+func (d *dispatcher) wake(q *epQueue) {
+	q.throttled = false
+	d.makeReady(q)
+	if q.idle() {
+		d.forget(q)
 	}
 }
 
@@ -619,12 +627,19 @@ func (d *dispatcher) fill() {
 }
 
 // leave takes the endpoint at ei out of its app's turn, and the app out
-// of those served when none of its endpoints is left in turn.
+// of those served when none of its endpoints is left in turn. An
+// endpoint left with nothing (its last manual sends were dropped) is
+// forgotten: a queue kept would keep its app counted among those with
+// work.
 func (d *dispatcher) leave(a *appQueue, ei int) {
-	a.ready.items[ei].inRing = false
+	q := a.ready.items[ei]
+	q.inRing = false
 	a.ready.remove(ei)
 	if len(a.ready.items) == 0 {
 		d.out(a)
+	}
+	if q.idle() {
+		d.forget(q)
 	}
 }
 

@@ -211,6 +211,11 @@ func (r *rig) step() {
 		if d.apps[q.app.id] != q.app {
 			r.t.Fatalf("%s: its app %s is not the dispatcher's", id, q.app.id)
 		}
+		// A queue with nothing to send or wait for is forgotten: kept, it
+		// would count its app among those with work.
+		if q.idle() {
+			r.t.Fatalf("%s: kept with nothing queued, waiting or in flight", id)
+		}
 	}
 	for _, t := range r.inFlight {
 		if t.manual != nil {
@@ -788,6 +793,19 @@ func TestDispatchManualSends(t *testing.T) {
 	r.finishAll()
 	r.wantOrder("e m e m e m", "a test send to the disabled endpoint")
 
+	// An endpoint whose one manual send is dropped is forgotten with its
+	// app: the rig fails on a queue kept with nothing.
+	one := newRig(t, 1)
+	one.add(endpoint("A", "a"), 1)
+	ctx, cancel = context.WithCancel(context.Background())
+	left := one.manual(ctx, endpoint("C", "x"), "m-x")
+	one.d.addManual(left)
+	cancel()
+	one.finishAllOf(1)
+	if res := <-left.done; res.ok || len(one.d.apps) != 0 || len(one.d.queues) != 0 {
+		t.Fatalf("after a dropped send: answered %v, %d apps and %d queues left", res.ok, len(one.d.apps), len(one.d.queues))
+	}
+
 	// Waiting at shutdown: aborted.
 	r.add(endpoint("B", "b", capped(1)), 1)
 	waiting := r.manual(context.Background(), endpoint("B", "b", capped(1)), "m-6")
@@ -833,4 +851,26 @@ func TestDispatchSlowEndpointHoldsLess(t *testing.T) {
 	if len(r.sent) != 40 {
 		t.Fatalf("%d sent of 40", len(r.sent))
 	}
+}
+
+// An endpoint disabled while it waits for its rate limiter gives back
+// its queue, and is forgotten when its wait ends.
+func TestDispatchThrottledThenDisabled(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, 4)
+		e := endpoint("A", "e", func(ep *herald.Endpoint) { ep.RateLimit = 1 })
+		r.add(e, 3)
+		r.finishAll()
+		off := changed(e, func(ep *herald.Endpoint) { ep.Enabled = false })
+		if back := r.update(off); len(back) != 2 {
+			t.Fatalf("given back %v, want the 2 waiting", back)
+		}
+		time.Sleep(time.Until(r.d.wakeAt))
+		r.d.unthrottle()
+		r.step() // the rig fails on a queue kept with nothing
+		if len(r.d.queues) != 0 || len(r.d.apps) != 0 {
+			t.Fatalf("%d queues and %d apps left", len(r.d.queues), len(r.d.apps))
+		}
+	})
 }

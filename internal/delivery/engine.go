@@ -261,7 +261,9 @@ func New(st Store, out Outbound, o Options) *Engine {
 		jobsCh:     make(chan handoff, 64),
 		doneCh:     make(chan doneMsg, o.Workers),
 		ctlCh:      make(chan *herald.Endpoint, 64),
-		manualCh:   make(chan manualMsg, 64),
+		// Unbuffered: a manual send is handed over only to a running
+		// dispatcher, which then answers it, never left in a buffer.
+		manualCh:   make(chan manualMsg),
 		workCh:     make(chan task, o.Workers),
 		recordCh:   make(chan recordItem, 4*o.Workers),
 		claimWake:  make(chan struct{}, 1),

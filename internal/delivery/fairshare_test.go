@@ -239,3 +239,30 @@ func TestEngineManualSendsWaitForTheirTurn(t *testing.T) {
 		}
 	})
 }
+
+// A test send to an engine not started, or already shut down, answers
+// ErrStopped at once instead of waiting for workers that will never come.
+func TestEngineManualSendStopped(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		r := startEngine(t, Options{}, always(http.StatusOK))
+		ep := r.endpoint(nil)
+		ev := func() *herald.Event { return &herald.Event{EventType: "lead.created", Payload: herald.RawJSON(`{}`)} }
+		if _, err := New(r.db, nil, Options{}).TestSend(context.Background(), ep, ev()); !errors.Is(err, ErrStopped) {
+			t.Fatalf("an engine never started: %v, want ErrStopped", err)
+		}
+		if err := r.e.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// Several: a send racing the engine's end must not slip into a
+		// queue no one reads, however the race goes.
+		for range 10 {
+			if _, err := r.e.TestSend(context.Background(), ep, ev()); !errors.Is(err, ErrStopped) {
+				t.Fatalf("after Shutdown: %v, want ErrStopped", err)
+			}
+		}
+		if len(r.sent()) != 0 {
+			t.Fatalf("%d requests sent", len(r.sent()))
+		}
+	})
+}
