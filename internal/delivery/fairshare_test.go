@@ -49,6 +49,18 @@ func (s *slowApp) most() int {
 	return s.peak
 }
 
+// startSlowApp starts an engine of 8 workers whose app has six endpoints
+// answering after 10 s; other apps' endpoints answer at once.
+func startSlowApp(t *testing.T) (*engineRig, *slowApp) {
+	slow := &slowApp{delay: 10 * time.Second}
+	r := startEngine(t, Options{Workers: 8}, slow.answer)
+	slow.app = r.app.ID
+	for range 6 {
+		r.endpoint(nil)
+	}
+	return r, slow
+}
+
 // otherApp stores a second app with one endpoint, subscribed to every
 // event type.
 func (r *engineRig) otherApp(uid string) (*herald.App, *herald.Endpoint) {
@@ -80,12 +92,7 @@ func (r *engineRig) enqueueFor(app string) string {
 func TestEngineSlowAppHoldsItsShare(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		slow := &slowApp{delay: 10 * time.Second}
-		r := startEngine(t, Options{Workers: 8}, slow.answer)
-		slow.app = r.app.ID
-		for range 6 {
-			r.endpoint(nil)
-		}
+		r, slow := startSlowApp(t)
 		b, bEP := r.otherApp("quiet")
 		// B's first event, before A's backlog: it is the one other app.
 		r.enqueueFor(b.ID)
@@ -123,12 +130,7 @@ func TestEngineSlowAppHoldsItsShare(t *testing.T) {
 func TestEngineSlowAppAloneUsesAllWorkers(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		slow := &slowApp{delay: 10 * time.Second}
-		r := startEngine(t, Options{Workers: 8}, slow.answer)
-		slow.app = r.app.ID
-		for range 6 {
-			r.endpoint(nil)
-		}
+		r, slow := startSlowApp(t)
 		r.enqueue(10)
 		synctest.Wait()
 		if n := slow.most(); n != 8 {
