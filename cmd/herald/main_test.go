@@ -362,6 +362,8 @@ func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--retry-schedule", "5x"},
 		{"serve", "--workers", "0"},
+		{"serve", "--max-app-share", "0"},
+		{"serve", "--max-app-share", "half"},
 		{"serve", "--log-level", "loud"},
 		{"serve", "--no-such-flag"},
 	} {

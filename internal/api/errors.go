@@ -45,6 +45,7 @@ const (
 	CodeQuotaExceeded    = "quota_exceeded"
 	CodeRateLimited      = "rate_limited"
 	CodeTooManySessions  = "too_many_sessions"
+	CodeTooManyRequests  = "too_many_requests"
 	CodePublicURLUnset   = "public_url_unset"
 	CodeInternal         = "internal"
 )

@@ -41,13 +41,29 @@ func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	d, err := s.eng.TestSend(r.Context(), ep, &herald.Event{EventType: *in.EventType, Payload: payload})
 	if err != nil {
-		if errors.Is(err, delivery.ErrAborted) {
+		if e := manualBusy(w, err); e != nil {
+			return e
+		}
+		if errors.Is(err, delivery.ErrAborted) || errors.Is(err, delivery.ErrStopped) {
 			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error()}
 		}
 		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "the test send could not be recorded"}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"delivery": d, "attempt": d.Attempts[0]})
 	return nil
+}
+
+// manualBusy answers 429 too_many_requests when err says the app has as
+// many test sends (or resends) going as it may; nil otherwise. A slot
+// frees when a request ends, within the endpoint's timeout: a second is
+// a fair first wait.
+func manualBusy(w http.ResponseWriter, err error) *Error {
+	var be *delivery.BusyError
+	if !errors.As(err, &be) {
+		return nil
+	}
+	setRetryAfter(w, time.Second)
+	return &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests, Message: be.Error()}
 }
 
 // payloadOrSample returns the given payload, compacted, or the event
@@ -91,6 +107,9 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
 	at, err := s.eng.Resend(r.Context(), j)
 	if qe, ok := asQuotaError(err); ok {
 		return s.quotaExceeded(w, qe)
+	}
+	if e := manualBusy(w, err); e != nil {
+		return e
 	}
 	if err != nil {
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error()}

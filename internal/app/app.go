@@ -281,6 +281,7 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 		Metrics:                a.metrics,
 		Workers:                cfg.Workers,
 		MaxInFlightPerEndpoint: cfg.MaxInFlight,
+		MaxAppShare:            cfg.MaxAppShare,
 		Retry:                  delivery.RetryPolicy{Schedule: schedule, Jitter: 0.2, MaxRetryAfter: 24 * time.Hour},
 		Ceilings:               ceilings(cfg),
 		AutoDisableAfter:       cfg.AutoDisableAfter,

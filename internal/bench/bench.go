@@ -146,6 +146,9 @@ func (r *runner) describe(name string) string {
 		return fmt.Sprintf("10 endpoints, one answering after %s; %d events/s for %s", slowDelay, sz.rate, sz.duration)
 	case NoisyNeighbour:
 		return fmt.Sprintf("app A bursts %d events while app B sends %d events/s for %s", 2*sz.events, quietRate(sz.rate), sz.duration)
+	case HostileTenant:
+		return fmt.Sprintf("app B sends %d events/s alone for %s, then for %s beside app A, whose %d endpoints (max_in_flight %d) answer after %s and have %d deliveries waiting",
+			quietRate(sz.rate), aloneFor(sz.duration), sz.duration, hostileEndpoints, tenantInFlight, slowDelay, hostileEndpoints*hostileEvents)
 	case Backlog:
 		eps, per := backlogShape(sz.backlog)
 		return fmt.Sprintf("receivers answer 503 while %d events × %d endpoints = %d deliveries pile up, then answer 200", per, eps, per*eps)
@@ -167,6 +170,8 @@ func (r *runner) run(name string, sc *Scenario) error {
 		return r.slowEndpoint(sc)
 	case NoisyNeighbour:
 		return r.noisyNeighbour(sc)
+	case HostileTenant:
+		return r.hostileTenant(sc)
 	case Backlog:
 		return r.backlog(sc)
 	case Postgres:

@@ -84,6 +84,33 @@ func TestScenariosRun(t *testing.T) {
 	}
 }
 
+// TestHostileTenant runs hostile-tenant small: app B's deliveries all
+// arrive, alone and beside app A, and A's receivers, which never answer
+// within the run, hold at most A's share of the server's workers: half
+// of 256 (--max-app-share 0.5), since B sends too. It checks no speed.
+func TestHostileTenant(t *testing.T) {
+	rep, out := runBench(t, "--scenario", "hostile-tenant", "--rate", "100", "--duration", "1s", "--concurrency", "8")
+	if len(rep.Scenarios) != 1 || len(rep.Scenarios[0].Rows) != 3 {
+		t.Fatalf("want one scenario of three rows:\n%s", out)
+	}
+	sc := rep.Scenarios[0]
+	if sc.Error != "" {
+		t.Fatalf("error: %s\n%s", sc.Error, out)
+	}
+	for _, r := range sc.Rows[:2] {
+		if r.Events == 0 || r.Deliveries != r.Events || r.Errors != 0 || r.Latency == nil || r.Latency.Count != int(r.Deliveries) {
+			t.Errorf("%s: %d events, %d deliveries, %d errors, latency %+v", r.Case, r.Events, r.Deliveries, r.Errors, r.Latency)
+		}
+	}
+	if a := sc.Rows[2]; a.Events != 50 || a.Deliveries == 0 || a.HeldAtOnce != 128 {
+		t.Errorf("%s: %d events, %d requests received, %d held at once; want 50 events and 128 held (half the workers)\n%s",
+			a.Case, a.Events, a.Deliveries, a.HeldAtOnce, out)
+	}
+	if !strings.Contains(out, "p99 beside A is") {
+		t.Errorf("no ratio of B's p99 in the notes:\n%s", out)
+	}
+}
+
 // TestInstructions runs throughput under callgrind and checks that it
 // reports the server's instructions per delivery. Valgrind must be
 // installed: CI installs it, and a missing one fails the test rather than

@@ -16,22 +16,23 @@ const (
 	Fanout         = "fanout"
 	SlowEndpoint   = "slow-endpoint"
 	NoisyNeighbour = "noisy-neighbour"
+	HostileTenant  = "hostile-tenant"
 	Backlog        = "backlog"
 	Postgres       = "postgres"
 )
 
 // Scenarios lists every scenario in the order they run.
-var Scenarios = []string{Throughput, Latency, Fanout, SlowEndpoint, NoisyNeighbour, Backlog, Postgres}
+var Scenarios = []string{Throughput, Latency, Fanout, SlowEndpoint, NoisyNeighbour, HostileTenant, Backlog, Postgres}
 
 // Config configures `herald bench`. Every flag has a HERALD_BENCH_*
 // variable, like the server's flags have HERALD_* ones.
 type Config struct {
-	Scenario     []string      `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, fanout, slow-endpoint, noisy-neighbour, backlog, postgres. Default: all but postgres (postgres too when --database-url is set)."`
+	Scenario     []string      `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, fanout, slow-endpoint, noisy-neighbour, hostile-tenant, backlog, postgres. Default: all but postgres (postgres too when --database-url is set)."`
 	Events       int           `name:"events" env:"HERALD_BENCH_EVENTS" default:"100000" help:"Events sent by throughput and postgres; noisy-neighbour's burst is twice this."`
 	FanoutEvents int           `name:"fanout-events" env:"HERALD_BENCH_FANOUT_EVENTS" default:"1000" help:"Events sent by fanout, each to every one of --endpoints."`
 	Concurrency  int           `name:"concurrency" env:"HERALD_BENCH_CONCURRENCY" default:"64" help:"Concurrent API clients (and clients of the ceiling run)."`
-	Rate         int           `name:"rate" env:"HERALD_BENCH_RATE" default:"1000" help:"Events per second of latency and slow-endpoint; noisy-neighbour's quiet app sends a tenth of it."`
-	Duration     time.Duration `name:"duration" env:"HERALD_BENCH_DURATION" default:"30s" help:"How long latency, slow-endpoint and noisy-neighbour send at their steady rate."`
+	Rate         int           `name:"rate" env:"HERALD_BENCH_RATE" default:"1000" help:"Events per second of latency and slow-endpoint; the quiet app of noisy-neighbour and hostile-tenant sends a tenth of it."`
+	Duration     time.Duration `name:"duration" env:"HERALD_BENCH_DURATION" default:"30s" help:"How long latency, slow-endpoint, noisy-neighbour and hostile-tenant (beside the hostile app, after a third of it alone) send at their steady rate."`
 	Endpoints    int           `name:"endpoints" env:"HERALD_BENCH_ENDPOINTS" default:"1000" help:"Endpoints of fanout, all subscribed to the one event type."`
 	Backlog      int           `name:"backlog" env:"HERALD_BENCH_BACKLOG" default:"1000000" help:"Deliveries backlog piles up while its receivers are down (spread over 100 endpoints)."`
 	DatabaseURL  string        `name:"database-url" env:"HERALD_BENCH_DATABASE_URL" placeholder:"URL" help:"postgres://... server on which the postgres scenario creates, and then drops, a fresh database per run."`

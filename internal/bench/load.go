@@ -112,8 +112,11 @@ func setupApp(ctx context.Context, c *client, rc *receiver, s *stream) error {
 				if ep >= s.endpoints {
 					return
 				}
-				err := c.mustDo(ctx, "POST", "/v1/apps/"+s.name+"/endpoints",
-					map[string]any{"url": rc.endpointURL(s, ep), "event_types": []string{eventType}}, http.StatusCreated)
+				body := map[string]any{"url": rc.endpointURL(s, ep), "event_types": []string{eventType}}
+				for k, v := range s.settings {
+					body[k] = v
+				}
+				err := c.mustDo(ctx, "POST", "/v1/apps/"+s.name+"/endpoints", body, http.StatusCreated)
 				if err != nil {
 					errMu.Lock()
 					if first == nil {
@@ -166,10 +169,10 @@ func burst(ctx context.Context, clients []*client, s *stream, n, conc int) {
 	wg.Wait()
 }
 
-// paced sends rate events per second of s for d (events 0..rate*d-1),
-// whatever the answers' pace: each is due at its own time, and up to conc
-// are in flight, so a slow answer does not slow the schedule.
-func paced(ctx context.Context, clients []*client, s *stream, rate int, d time.Duration, conc int) {
+// paced sends rate events per second of s for d (events first..first+
+// rate*d-1), whatever the answers' pace: each is due at its own time, and
+// up to conc are in flight, so a slow answer does not slow the schedule.
+func paced(ctx context.Context, clients []*client, s *stream, first, rate int, d time.Duration, conc int) {
 	total := pacedCount(rate, d)
 	due := make(chan int, 4096)
 	var wg sync.WaitGroup
@@ -177,7 +180,7 @@ func paced(ctx context.Context, clients []*client, s *stream, rate int, d time.D
 		c := clients[w%len(clients)]
 		wg.Go(func() {
 			for seq := range due {
-				send(ctx, c, s, seq)
+				send(ctx, c, s, first+seq)
 			}
 		})
 	}

@@ -20,8 +20,11 @@ type stream struct {
 	capacity  int
 	endpoints int
 	slowEP    int           // the endpoint that answers after slowDelay; -1 for none
+	allSlow   bool          // every endpoint answers after slowDelay (hostile-tenant's app A)
 	slowDelay time.Duration //
 	down      atomic.Bool   // answer 503 to everything (backlog's pile-up)
+	// settings are set on each of the stream's endpoints when created.
+	settings map[string]any
 
 	accepted []atomic.Int64 // unix ns of the 202, by seq
 	arrived  []atomic.Int64 // unix ns of the first arrival, by ep*capacity+seq
@@ -30,7 +33,9 @@ type stream struct {
 	errors   atomic.Int64 // events refused or failed, and malformed deliveries
 	unique   atomic.Int64 // deliveries to healthy endpoints, each counted once
 	dups     atomic.Int64 // deliveries that arrived again (at least once)
-	slowHits atomic.Int64 // requests that reached the slow endpoint
+	slowHits atomic.Int64 // requests that reached the slow endpoint(s)
+	slowNow  atomic.Int64 // requests the slow endpoint(s) hold now
+	slowPeak atomic.Int64 // the most they held at once
 	refused  atomic.Int64 // requests answered 503 while down
 
 	errMu  sync.Mutex
@@ -59,22 +64,32 @@ func (s *stream) firstError() string {
 
 // healthy is how many endpoints answer at once.
 func (s *stream) healthy() int {
-	if s.slowEP >= 0 {
+	switch {
+	case s.allSlow:
+		return 0
+	case s.slowEP >= 0:
 		return s.endpoints - 1
 	}
 	return s.endpoints
 }
 
+// slow reports whether endpoint ep answers after slowDelay.
+func (s *stream) slow(ep int) bool { return s.allSlow || ep == s.slowEP }
+
 // latencies returns the end-to-end latency of every delivery to a healthy
 // endpoint, sorted: arrival minus the 202. A delivery may arrive before
 // its 202 reaches the client; that counts as 0.
-func (s *stream) latencies() []time.Duration {
-	out := make([]time.Duration, 0, s.unique.Load())
+func (s *stream) latencies() []time.Duration { return s.latenciesOf(0, s.capacity) }
+
+// latenciesOf is latencies of the events from seq first to seq end
+// (excluded), sorted.
+func (s *stream) latenciesOf(first, end int) []time.Duration {
+	out := make([]time.Duration, 0, end-first)
 	for ep := range s.endpoints {
-		if ep == s.slowEP {
+		if s.slow(ep) {
 			continue
 		}
-		for seq := range s.capacity {
+		for seq := first; seq < end; seq++ {
 			at := s.arrived[ep*s.capacity+seq].Load()
 			acc := s.accepted[seq].Load()
 			if at == 0 || acc == 0 {
@@ -91,7 +106,7 @@ func (s *stream) latencies() []time.Duration {
 func (s *stream) lastArrival() time.Time {
 	var last int64
 	for i := range s.arrived {
-		if ep := i / s.capacity; ep != s.slowEP {
+		if ep := i / s.capacity; !s.slow(ep) {
 			last = max(last, s.arrived[i].Load())
 		}
 	}
@@ -178,8 +193,12 @@ func (rc *receiver) deliver(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	if ep == s.slowEP {
+	if s.slow(ep) {
 		s.slowHits.Add(1)
+		n := s.slowNow.Add(1)
+		defer s.slowNow.Add(-1)
+		for p := s.slowPeak.Load(); n > p && !s.slowPeak.CompareAndSwap(p, n); p = s.slowPeak.Load() {
+		}
 		t := time.NewTimer(s.slowDelay)
 		defer t.Stop()
 		select {

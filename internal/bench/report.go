@@ -91,6 +91,10 @@ type Row struct {
 	BenchCPU   float64      `json:"bench_cpu_seconds"`
 	Errors     int64        `json:"errors"`
 	Duplicates int64        `json:"duplicates"`
+	// HeldAtOnce is, for the rows of receivers that answer slowly, the
+	// most requests they held at once: how many workers the server gave
+	// them.
+	HeldAtOnce int64 `json:"held_at_once,omitempty"`
 	// ServerInstructions counts the instructions the servers executed in
 	// the measured span, under --instructions; InstructionsPerDelivery
 	// divides them by the span's deliveries (0 when none arrived, as in

@@ -86,7 +86,7 @@ func (r *runner) latency(sc *Scenario) error {
 	}
 	stop := r.watch(sc.Name, s)
 	start := time.Now()
-	paced(r.ctx, clientsOf(nodes), s, r.sz.rate, r.sz.duration, r.sz.concurrency)
+	paced(r.ctx, clientsOf(nodes), s, 0, r.sz.rate, r.sz.duration, r.sz.concurrency)
 	err = r.waitDelivered(s)
 	stop()
 	row := r.row(fmt.Sprintf("%d/s", r.sz.rate), s, start, false)
@@ -128,12 +128,12 @@ func (r *runner) slowEndpoint(sc *Scenario) error {
 	}
 	stop := r.watch(sc.Name, s)
 	start := time.Now()
-	paced(r.ctx, clientsOf(nodes), s, r.sz.rate, r.sz.duration, r.sz.concurrency)
+	paced(r.ctx, clientsOf(nodes), s, 0, r.sz.rate, r.sz.duration, r.sz.concurrency)
 	err = r.waitDelivered(s)
 	stop()
 	healthy := r.row("9 healthy endpoints", s, start, false)
 	slow := Row{Case: "slow endpoint", Endpoints: 1, Events: s.sent.Load(), Deliveries: s.slowHits.Load(),
-		DeliveriesExpected: s.sent.Load()}
+		DeliveriesExpected: s.sent.Load(), HeldAtOnce: s.slowPeak.Load()}
 	err = errors.Join(err, m.fill(&healthy, &slow))
 	sc.Rows = append(sc.Rows, healthy, slow)
 	sc.Notes = append(sc.Notes, fmt.Sprintf("the slow endpoint (answers after %s) got %d of %d requests by the time the healthy ones had all theirs; it is not waited for, so its row counts no errors",
@@ -166,7 +166,7 @@ func (r *runner) noisyNeighbour(sc *Scenario) error {
 	start := time.Now()
 	var wg sync.WaitGroup
 	wg.Go(func() { burst(r.ctx, clientsOf(nodes), noisy, noisy.capacity, r.sz.concurrency) })
-	wg.Go(func() { paced(r.ctx, clientsOf(nodes), quiet, rate, r.sz.duration, 8) })
+	wg.Go(func() { paced(r.ctx, clientsOf(nodes), quiet, 0, rate, r.sz.duration, 8) })
 	wg.Wait()
 	err = r.waitDelivered(noisy, quiet)
 	stop()
@@ -235,4 +235,124 @@ func (r *runner) backlog(sc *Scenario) error {
 		fmt.Sprintf("retry schedule %d × 1s; latency is left out: it would measure the outage", retries))
 	errorNotes(sc, s)
 	return err
+}
+
+// hostile-tenant's app A: hostileEndpoints endpoints whose receivers answer
+// 200 after slowDelay, each allowed the tenant ceiling in flight, and
+// hostileEvents events for every one of them. Held to the worker time its
+// requests take, each endpoint may have 2 in flight of 256 workers, so A
+// wants 200, more than its share; and its 5,000 deliveries of 10 s are far
+// more than the run lets it send, so it never stops wanting.
+const (
+	hostileEndpoints = 100
+	hostileEvents    = 50
+	// tenantInFlight is --max-tenant-in-flight's default: the most
+	// max_in_flight an app's endpoint may set.
+	tenantInFlight = 64
+)
+
+// aloneFor is how long hostile-tenant's app B sends alone, for its
+// unloaded latency: a third of --duration, at least a second.
+func aloneFor(d time.Duration) time.Duration { return max(time.Second, d/3) }
+
+func (r *runner) hostileTenant(sc *Scenario) error {
+	nodes, err := r.startNodes(1, serverOptions{})
+	if err != nil {
+		return err
+	}
+	defer stopNodes(nodes)
+	rate, alone := quietRate(r.sz.rate), aloneFor(r.sz.duration)
+	first, then := pacedCount(rate, alone), pacedCount(rate, r.sz.duration)
+	quiet := r.newStream("quiet", first+then, 1)
+	hostile := r.newStream("hostile", hostileEvents, hostileEndpoints)
+	hostile.allSlow, hostile.slowDelay = true, slowDelay
+	hostile.settings = map[string]any{"max_in_flight": tenantInFlight}
+	defer r.rc.remove(quiet)
+	defer r.rc.remove(hostile)
+	for _, s := range []*stream{quiet, hostile} {
+		if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
+			return err
+		}
+	}
+	m, err := r.startMeter(nodes)
+	if err != nil {
+		return err
+	}
+	stop := r.watch(sc.Name, quiet, hostile)
+	defer stop()
+	clients := clientsOf(nodes)
+
+	// B alone.
+	start := time.Now()
+	paced(r.ctx, clients, quiet, 0, rate, alone, 8)
+	if err := r.waitDelivered(quiet); err != nil {
+		return err
+	}
+	unloaded := quiet.phaseRow(fmt.Sprintf("app B alone, %d/s", rate), 0, first, start)
+
+	// A takes all it may, then B sends again beside it.
+	startA := time.Now()
+	burst(r.ctx, clients, hostile, hostileEvents, r.sz.concurrency)
+	r.waitHeld(hostile)
+	start = time.Now()
+	paced(r.ctx, clients, quiet, first, rate, r.sz.duration, 8)
+	err = r.waitDelivered(quiet)
+	loaded := quiet.phaseRow(fmt.Sprintf("app B beside A, %d/s", rate), first, first+then, start)
+	a := Row{Case: fmt.Sprintf("app A (answers after %s)", slowDelay), Endpoints: hostileEndpoints, Events: hostile.sent.Load(),
+		Deliveries: hostile.slowHits.Load(), DeliveriesExpected: hostile.sent.Load() * hostileEndpoints, Errors: hostile.errors.Load(),
+		EventsPerSec: perSec(hostile.sent.Load(), hostile.lastAccept().Sub(startA)), HeldAtOnce: hostile.slowPeak.Load()}
+	err = errors.Join(err, m.fill(&unloaded, &loaded, &a))
+	sc.Rows = append(sc.Rows, unloaded, loaded, a)
+	sc.Notes = append(sc.Notes,
+		fmt.Sprintf("app A's receivers held at most %d requests at once (%d endpoints, max_in_flight %d each); its deliveries row counts the requests that reached them, not waited for",
+			a.HeldAtOnce, hostileEndpoints, tenantInFlight))
+	if u, l := unloaded.Latency, loaded.Latency; u != nil && l != nil && u.P99 > 0 {
+		sc.Notes = append(sc.Notes, fmt.Sprintf("app B's p99 beside A is %.1f× its p99 alone (target: within 2×)", l.P99/u.P99))
+	}
+	sc.Notes = append(sc.Notes, "server and bench CPU are the scenario's, on every row")
+	errorNotes(sc, quiet, hostile)
+	return err
+}
+
+// waitHeld waits until the slow receivers of s hold as many requests as
+// they will: the count has not grown for a second (at most slowDelay).
+func (r *runner) waitHeld(s *stream) {
+	deadline := time.Now().Add(slowDelay)
+	last, since := int64(-1), time.Now()
+	for time.Now().Before(deadline) && r.ctx.Err() == nil {
+		if n := s.slowNow.Load(); n != last {
+			last, since = n, time.Now()
+		} else if n > 0 && time.Since(since) >= time.Second {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// phaseRow sums up the events of s from seq first to seq end (excluded),
+// sent from start on: rates and latency.
+func (s *stream) phaseRow(name string, first, end int, start time.Time) Row {
+	var sent, got, lastAccept, lastArrival int64
+	for seq := first; seq < end; seq++ {
+		if at := s.accepted[seq].Load(); at != 0 {
+			sent++
+			lastAccept = max(lastAccept, at)
+		}
+		for ep := range s.endpoints {
+			if at := s.arrived[ep*s.capacity+seq].Load(); at != 0 && !s.slow(ep) {
+				got++
+				lastArrival = max(lastArrival, at)
+			}
+		}
+	}
+	want := sent * int64(s.healthy())
+	row := Row{Case: name, Endpoints: s.healthy(), Events: sent, Deliveries: got, DeliveriesExpected: want,
+		Errors: max(0, want-got), Latency: latencyOf(s.latenciesOf(first, end))}
+	if sent > 0 {
+		row.EventsPerSec = perSec(sent, time.Unix(0, lastAccept).Sub(start))
+	}
+	if got > 0 {
+		row.DeliveriesPerSec = perSec(got, time.Unix(0, lastArrival).Sub(start))
+	}
+	return row
 }

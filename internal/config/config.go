@@ -34,6 +34,7 @@ type Serve struct {
 	RequestTimeout  time.Duration `name:"request-timeout" env:"HERALD_REQUEST_TIMEOUT" default:"15s" help:"Timeout of one request to an endpoint, unless the endpoint sets timeout_ms."`
 	Workers         int           `name:"workers" env:"HERALD_WORKERS" default:"256" help:"Requests in flight at once, over all endpoints."`
 	MaxInFlight     int           `name:"max-in-flight" env:"HERALD_MAX_IN_FLIGHT" default:"32" help:"Requests in flight at once to one endpoint."`
+	MaxAppShare     float64       `name:"max-app-share" env:"HERALD_MAX_APP_SHARE" default:"0.5" help:"Fraction of --workers one app may hold while another app has had deliveries within 10 minutes, so that the other always finds free workers; 1: no cap. An app alone may use every worker."`
 	MaxResponseBody int64         `name:"max-response-body" env:"HERALD_MAX_RESPONSE_BODY" default:"65536" help:"Bytes of each response body kept in the delivery history."`
 	MaxEventSize    int64         `name:"max-event-size" env:"HERALD_MAX_EVENT_SIZE" default:"1048576" help:"Largest request body the API accepts, in bytes; larger ones get 413."`
 	MaxRenderedSize int64         `name:"max-rendered-size" env:"HERALD_MAX_RENDERED_SIZE" help:"Largest request Herald renders for an endpoint (URL, headers and body), in bytes; rendering stops there and the delivery fails without retries. At least --max-event-size + 4096. Unset: twice --max-event-size."`
@@ -111,6 +112,9 @@ func (s *Serve) Validate() error {
 	}
 	if s.MaxInFlight < 1 {
 		return fmt.Errorf("--max-in-flight must be at least 1")
+	}
+	if !(s.MaxAppShare > 0 && s.MaxAppShare <= 1) {
+		return fmt.Errorf("--max-app-share must be more than 0 and at most 1 (a fraction of --workers, such as 0.5)")
 	}
 	if s.MaxResponseBody < 0 {
 		return fmt.Errorf("--max-response-body must not be negative")

@@ -67,6 +67,8 @@ func TestValidate(t *testing.T) {
 		{"public url with a query", func(s *config.Serve) { s.PublicURL = "https://h.example.com/?a=1" }, "--public-url must be an http or https URL"},
 		{"tls cert alone", func(s *config.Serve) { s.TLSCert = "cert.pem" }, "--tls-cert and --tls-key go together"},
 		{"tenant in-flight ceiling", func(s *config.Serve) { s.MaxTenantInFlight = 0 }, "--max-tenant-in-flight must be at least 1"},
+		{"no share for an app", func(s *config.Serve) { s.MaxAppShare = 0 }, "--max-app-share must be more than 0 and at most 1"},
+		{"a share over the whole", func(s *config.Serve) { s.MaxAppShare = 1.5 }, "--max-app-share must be more than 0 and at most 1"},
 		{"tenant timeout ceiling", func(s *config.Serve) { s.MaxTenantTimeout = 0 }, "--max-tenant-timeout must be at least 1ms"},
 		{"lease shorter than two tenant requests", func(s *config.Serve) { s.MaxTenantTimeout = 3 * time.Minute }, "--lease-duration must be at least twice --max-tenant-timeout (3m0s)"},
 		{"no retries allowed", func(s *config.Serve) { s.MaxRetries = 0 }, "--max-retries must be at least 1"},

@@ -1,7 +1,9 @@
 package delivery
 
 import (
+	"container/heap"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,9 +14,15 @@ import (
 
 // The dispatcher is one goroutine that owns the in-memory queues, so they
 // need no locks. It hands a delivery to a worker only when a worker is free
-// and the delivery's endpoint is below its in-flight cap, choosing apps in
-// round robin and, within an app, endpoints in round robin: a burst from
-// one app or a slow endpoint takes its own turn, never the others'.
+// and the delivery's endpoint is below its in-flight limit. Of the apps
+// with a delivery that may go, the one with the fewest requests in flight
+// gets the worker (the one served longest ago among equals), and within
+// an app its endpoints take turns: a burst from one app or a slow
+// endpoint uses its own share, never the others'. Requests in flight
+// cannot be taken back, and a slow one holds its worker up to the
+// timeout, so fairness alone would let an app that had the workers to
+// itself keep a newcomer waiting that long: while several apps have work,
+// none may hold more than appCap workers, which keeps the rest free.
 //
 // Each endpoint has its own FIFO queue, which is where per-key ordering
 // and batching of several events into one request can later be added.
@@ -23,10 +31,13 @@ type epQueue struct {
 	ep *herald.Endpoint
 	// max is the endpoint's in-flight cap, from its settings or its
 	// app's, else the engine's.
-	max      int
-	app      *appQueue
-	jobs     []*store.Job
-	head     int
+	max  int
+	app  *appQueue
+	jobs []*store.Job
+	head int
+	// manual holds test sends and resends waiting for a slot of the
+	// endpoint; they go before its queued deliveries.
+	manual   []*manualReq
 	inFlight int
 	inRing   bool
 	// throttled: waiting for the rate limiter, out of the ring.
@@ -34,6 +45,11 @@ type epQueue struct {
 }
 
 func (q *epQueue) len() int { return len(q.jobs) - q.head }
+
+// idle reports whether the queue holds nothing and sends nothing.
+func (q *epQueue) idle() bool {
+	return q.len() == 0 && len(q.manual) == 0 && q.inFlight == 0 && !q.inRing && !q.throttled
+}
 
 func (q *epQueue) push(j *store.Job) { q.jobs = append(q.jobs, j) }
 
@@ -53,9 +69,51 @@ func (q *epQueue) pop() *store.Job {
 }
 
 type appQueue struct {
-	id     string
-	ready  ring[*epQueue]
-	inRing bool
+	id string
+	// ready holds the app's endpoints that may send, in turn.
+	ready ring[*epQueue]
+	// queues counts the app's endpoint queues: the app is forgotten with
+	// the last of them.
+	queues   int
+	inFlight int
+	// served orders apps with as many requests in flight: the one
+	// served longest ago goes first, a new one before all.
+	served uint64
+	// idx is the app's place in the dispatcher's heap; -1 when out.
+	idx int
+}
+
+// appHeap orders the apps that may send: fewest requests in flight
+// first, then the one served longest ago.
+type appHeap []*appQueue
+
+func (h appHeap) Len() int { return len(h) }
+
+func (h appHeap) Less(i, j int) bool {
+	if h[i].inFlight != h[j].inFlight {
+		return h[i].inFlight < h[j].inFlight
+	}
+	return h[i].served < h[j].served
+}
+
+func (h appHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+
+func (h *appHeap) Push(x any) {
+	a := x.(*appQueue)
+	a.idx = len(*h)
+	*h = append(*h, a)
+}
+
+func (h *appHeap) Pop() any {
+	old := *h
+	a := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	a.idx = -1
+	return a
 }
 
 // ring is a round-robin list: pick returns items in turn, and removing
@@ -93,12 +151,24 @@ type handoff struct {
 	refilled string
 }
 
+// task is what a worker is handed: a queued delivery, or a manual send
+// whose caller waits for its attempt.
+type task struct {
+	job    *store.Job
+	manual *manualReq
+}
+
 type doneMsg struct {
 	job *store.Job
+	// manual is set for a test send or resend: it holds no room in memory
+	// and no lease of its own.
+	manual bool
 	// The attempt's outcome, for the endpoint's adaptive window.
 	status  int
 	kind    herald.ErrorKind
 	latency time.Duration
+	// held is how long the attempt kept its worker.
+	held time.Duration
 	// released is set when the attempt was aborted (shutdown) and the
 	// delivery's lease must be given back instead of recorded.
 	released bool
@@ -118,15 +188,28 @@ type dispatcher struct {
 	// more when its queue is shorter than this.
 	refillBelow int
 	// send hands a delivery to a free worker (never blocks: there is one).
-	send func(*store.Job)
+	send func(task)
 	// askRefill asks the claimer for more of an endpoint's deliveries; it
 	// reports false when the request could not be queued.
 	askRefill func(endpoint string) bool
 
-	free   int
-	queues map[string]*epQueue
-	apps   map[string]*appQueue
-	ready  ring[*appQueue]
+	workers int
+	free    int
+	// appCap is the most workers one app may hold while several apps
+	// have had work within recentFor; 0: no cap.
+	appCap int
+	// heldBudget bounds the worker time an endpoint's requests in flight
+	// hold at once: in flight × latency (see flow.limit).
+	heldBudget time.Duration
+	queues     map[string]*epQueue
+	apps       map[string]*appQueue
+	ready      appHeap
+	// turn numbers the sends, for appQueue.served.
+	turn uint64
+	// gone remembers when apps no longer in apps last had work, so that
+	// the cap holds against an app that sends now and then.
+	gone     map[string]time.Time
+	goneScan time.Time
 	// refill holds endpoints already asked of the claimer, so each is
 	// asked once until its claim comes back.
 	refill map[string]bool
@@ -136,25 +219,46 @@ type dispatcher struct {
 	wakeAt    time.Time
 }
 
-func newDispatcher(workers int, b *budget, c clock.Clock) *dispatcher {
-	return &dispatcher{
-		budget: b,
-		clock:  c,
-		free:   workers,
-		queues: map[string]*epQueue{},
-		apps:   map[string]*appQueue{},
-		refill: map[string]bool{},
-		flows:  map[string]*flow{},
+// recentFor is how long an app that had work counts as one of several:
+// long beside request timeouts and the gaps between a steady app's
+// events, so that the cap holds against an app that sends now and then;
+// short enough that an installation whose one app is busy soon has every
+// worker for it again.
+const recentFor = 10 * time.Minute
+
+// heldPerWorker is the worker time each worker adds to an endpoint's
+// budget: an endpoint's requests in flight may hold at once what all the
+// workers together give in this long (see flow.limit).
+const heldPerWorker = 100 * time.Millisecond
+
+// newDispatcher makes a dispatcher of workers workers; one app may hold
+// at most maxAppShare of them while other apps have work (1: no cap).
+func newDispatcher(workers int, maxAppShare float64, b *budget, c clock.Clock) *dispatcher {
+	d := &dispatcher{
+		budget:     b,
+		clock:      c,
+		workers:    workers,
+		free:       workers,
+		heldBudget: time.Duration(workers) * heldPerWorker,
+		queues:     map[string]*epQueue{},
+		apps:       map[string]*appQueue{},
+		gone:       map[string]time.Time{},
+		refill:     map[string]bool{},
+		flows:      map[string]*flow{},
 	}
+	if maxAppShare > 0 && maxAppShare < 1 {
+		d.appCap = max(1, int(maxAppShare*float64(workers)))
+	}
+	return d
 }
 
 func (e *Engine) dispatchLoop(ctx context.Context) {
 	defer close(e.dispDone)
-	d := newDispatcher(e.o.Workers, e.budget, e.clock)
+	d := newDispatcher(e.o.Workers, e.o.MaxAppShare, e.budget, e.clock)
 	d.maxInFlight = func(ep *herald.Endpoint) int { return e.maxInFlight(ctx, ep) }
 	d.nodes = e.nodes.Load
 	d.refillBelow = e.o.QueuePerEndpoint / 2
-	d.send = func(j *store.Job) { e.workCh <- j }
+	d.send = func(t task) { e.workCh <- t }
 	d.askRefill = func(id string) bool {
 		select {
 		case e.claimFor <- id:
@@ -188,9 +292,18 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 			d.unthrottle()
 		case h := <-e.jobsCh:
 			toRelease = append(toRelease, d.receive(h)...)
+		case m := <-e.manualCh:
+			switch {
+			case m.cancel:
+				d.cancelManual(m.req)
+			case stopping:
+				m.req.abort()
+			default:
+				d.addManual(m.req)
+			}
 		case m := <-e.doneCh:
 			d.done(m)
-			if m.released {
+			if m.released && !m.manual {
 				toRelease = append(toRelease, m.job.Delivery.ID)
 			}
 		case ep := <-e.ctlCh:
@@ -229,18 +342,43 @@ func (e *Engine) release(ctx context.Context, ids []string) {
 	}
 }
 
+// queue returns the endpoint's queue, made (with its app's) when new.
 func (d *dispatcher) queue(ep *herald.Endpoint) *epQueue {
 	q := d.queues[ep.ID]
 	if q == nil {
 		a := d.apps[ep.AppID]
 		if a == nil {
-			a = &appQueue{id: ep.AppID}
+			a = &appQueue{id: ep.AppID, idx: -1}
 			d.apps[ep.AppID] = a
+			delete(d.gone, ep.AppID)
 		}
+		a.queues++
 		q = &epQueue{ep: ep, app: a, max: d.maxInFlight(ep)}
 		d.queues[ep.ID] = q
 	}
 	return q
+}
+
+// forget drops a queue that holds and sends nothing, and its app with
+// its last queue; the app is remembered as gone for recentFor.
+func (d *dispatcher) forget(q *epQueue) {
+	id := q.ep.ID
+	delete(d.queues, id)
+	delete(d.refill, id)
+	a := q.app
+	if a.queues--; a.queues == 0 {
+		delete(d.apps, a.id)
+		d.gone[a.id] = d.clock.Now()
+	}
+}
+
+// newer takes ep's settings for q when they are newer than those it has:
+// a job read before an update must not bring back the old ones.
+func (d *dispatcher) newer(q *epQueue, ep *herald.Endpoint) {
+	if ep.UpdatedAt.After(q.ep.UpdatedAt) {
+		q.ep = ep
+		q.max = d.maxInFlight(q.ep)
+	}
 }
 
 // receive queues the deliveries of a handoff; it returns those to give
@@ -263,14 +401,12 @@ func (d *dispatcher) receive(h handoff) []string {
 // now (disabled), and the delivery's lease must be given back.
 func (d *dispatcher) add(j *store.Job) bool {
 	q := d.queue(j.Endpoint)
-	// Keep the newest settings: a job read before an update must not
-	// bring back the old ones.
-	if j.Endpoint.UpdatedAt.After(q.ep.UpdatedAt) {
-		q.ep = j.Endpoint
-		q.max = d.maxInFlight(q.ep)
-	}
+	d.newer(q, j.Endpoint)
 	if !q.ep.Enabled {
 		d.budget.release(j.Endpoint.ID)
+		if q.idle() {
+			d.forget(q)
+		}
 		return false
 	}
 	q.push(j)
@@ -278,11 +414,74 @@ func (d *dispatcher) add(j *store.Job) bool {
 	return true
 }
 
+// addManual queues a test send or resend for the endpoint's next free
+// slot. It goes whether the endpoint is enabled or not: testing an
+// endpoint before enabling it is what test sends are for.
+func (d *dispatcher) addManual(r *manualReq) {
+	q := d.queue(r.job.Endpoint)
+	d.newer(q, r.job.Endpoint)
+	q.manual = append(q.manual, r)
+	d.makeReady(q)
+}
+
+// cancelManual drops a manual send whose caller went away before its
+// turn came; one already handed to a worker is aborted by its context.
+func (d *dispatcher) cancelManual(r *manualReq) {
+	q := d.queues[r.job.Endpoint.ID]
+	if q == nil {
+		return
+	}
+	if i := slices.Index(q.manual, r); i >= 0 {
+		q.manual = slices.Delete(q.manual, i, i+1)
+		r.abort()
+		d.leaveIfStuck(q)
+	}
+}
+
+// dropCanceled answers the manual sends at the head of q whose caller
+// already went away, so that none takes a worker for nothing.
+func (d *dispatcher) dropCanceled(q *epQueue) {
+	for len(q.manual) > 0 && q.manual[0].ctx.Err() != nil {
+		q.manual[0].abort()
+		q.manual = slices.Delete(q.manual, 0, 1)
+	}
+}
+
 func (d *dispatcher) canSend(q *epQueue) bool {
-	if q.len() == 0 || !q.ep.Enabled || q.throttled {
+	if q.throttled {
 		return false
 	}
-	return q.inFlight < int(d.flow(q).window)
+	if len(q.manual) == 0 && (q.len() == 0 || !q.ep.Enabled) {
+		return false
+	}
+	return q.inFlight < d.flow(q).limit(d.heldBudget)
+}
+
+// several reports whether more than one app has had work on this node
+// within recentFor: then no app may hold more than appCap workers.
+func (d *dispatcher) several() bool {
+	if len(d.apps) >= 2 {
+		return true
+	}
+	if len(d.gone) == 0 {
+		return false
+	}
+	// Forget apps gone for long, at most once a minute: an app counts
+	// for recentFor, and at most a minute more.
+	if now := d.clock.Now(); now.Sub(d.goneScan) >= time.Minute {
+		d.goneScan = now
+		for id, at := range d.gone {
+			if now.Sub(at) >= recentFor {
+				delete(d.gone, id)
+			}
+		}
+	}
+	return len(d.apps)+len(d.gone) >= 2
+}
+
+// atCap reports whether app a holds all the workers one app may.
+func (d *dispatcher) atCap(a *appQueue) bool {
+	return d.appCap > 0 && a.inFlight >= d.appCap && d.several()
 }
 
 // throttle takes an endpoint out of turn until its rate limiter has a
@@ -303,8 +502,7 @@ func (d *dispatcher) unthrottle() {
 	for _, q := range d.throttled {
 		f := d.flows[q.ep.ID]
 		if f == nil || f.limiter == nil {
-			q.throttled = false
-			d.makeReady(q)
+			d.wake(q)
 			continue
 		}
 		if wait := f.limiter.ReserveN(now, 1); wait.OK() {
@@ -318,8 +516,7 @@ func (d *dispatcher) unthrottle() {
 				continue
 			}
 		}
-		q.throttled = false
-		d.makeReady(q)
+		d.wake(q)
 	}
 	d.throttled = keep
 	// Forget the flows of endpoints idle for long, to bound memory.
@@ -333,30 +530,66 @@ func (d *dispatcher) unthrottle() {
 	}
 }
 
+// wake ends an endpoint's wait for its rate limiter; one emptied
+// meanwhile (disabled) is forgotten.
+func (d *dispatcher) wake(q *epQueue) {
+	q.throttled = false
+	d.makeReady(q)
+	if q.idle() {
+		d.forget(q)
+	}
+}
+
+// makeReady puts an endpoint that may send in its app's turn, and its
+// app among those served.
 func (d *dispatcher) makeReady(q *epQueue) {
 	if q.inRing || !d.canSend(q) {
 		return
 	}
 	q.inRing = true
 	q.app.ready.add(q)
-	if !q.app.inRing {
-		q.app.inRing = true
-		d.ready.add(q.app)
+	d.enter(q.app)
+}
+
+// enter puts an app with endpoints in turn among those served, unless it
+// is at its cap; one already there takes its new place.
+func (d *dispatcher) enter(a *appQueue) {
+	if a.idx >= 0 {
+		heap.Fix(&d.ready, a.idx)
+		return
+	}
+	if len(a.ready.items) > 0 && !d.atCap(a) {
+		heap.Push(&d.ready, a)
 	}
 }
 
-// fill hands deliveries to free workers, one per turn of app and endpoint.
+// out takes an app out of those served.
+func (d *dispatcher) out(a *appQueue) {
+	if a.idx >= 0 {
+		heap.Remove(&d.ready, a.idx)
+	}
+}
+
+// fill hands deliveries to free workers: each to the app with the fewest
+// requests in flight (among equals, the one served longest ago), and
+// within it to its endpoints in turn.
 func (d *dispatcher) fill() {
-	for d.free > 0 && len(d.ready.items) > 0 {
-		ai := d.ready.current()
-		a := d.ready.items[ai]
+	for d.free > 0 && len(d.ready) > 0 {
+		a := d.ready[0]
+		if d.atCap(a) {
+			// Another app came: this one waits until it is under its
+			// cap (done puts it back).
+			d.out(a)
+			continue
+		}
 		ei := a.ready.current()
 		q := a.ready.items[ei]
+		d.dropCanceled(q)
 		if !d.canSend(q) {
 			// Its cap or window fell while it waited for its turn
 			// (a node joined, it answered 503): it comes back as its
 			// requests end.
-			d.leave(ai, ei)
+			d.leave(a, ei)
 			continue
 		}
 		if f := d.flow(q); f.limiter != nil {
@@ -364,58 +597,88 @@ func (d *dispatcher) fill() {
 			r := f.limiter.ReserveN(now, 1)
 			if delay := r.DelayFrom(now); delay > 0 {
 				r.CancelAt(now)
-				d.leave(ai, ei)
+				d.leave(a, ei)
 				d.throttle(q, now.Add(delay))
 				continue
 			}
 		}
-		j := q.pop()
-		j.Endpoint = q.ep
-		q.inFlight++
-		d.free--
-		a.ready.advance()
-		d.ready.advance()
-		if !d.canSend(q) {
-			d.leave(ai, ei)
+		var t task
+		if len(q.manual) > 0 {
+			t = task{job: q.manual[0].job, manual: q.manual[0]}
+			q.manual = slices.Delete(q.manual, 0, 1)
+		} else {
+			t = task{job: q.pop()}
+			t.job.Endpoint = q.ep
 		}
-		d.send(j)
+		q.inFlight++
+		a.inFlight++
+		d.free--
+		d.turn++
+		a.served = d.turn
+		a.ready.advance()
+		if !d.canSend(q) {
+			d.leave(a, ei)
+		}
+		if a.idx >= 0 {
+			heap.Fix(&d.ready, a.idx)
+		}
+		d.send(t)
 	}
 }
 
-// leave takes the endpoint at ei of the app at ai out of turn, and the app
-// too when none of its endpoints is left in turn.
-func (d *dispatcher) leave(ai, ei int) {
-	a := d.ready.items[ai]
-	a.ready.items[ei].inRing = false
+// leave takes the endpoint at ei out of its app's turn, and the app out
+// of those served when none of its endpoints is left in turn. An
+// endpoint left with nothing (its last manual sends were dropped) is
+// forgotten: a queue kept would keep its app counted among those with
+// work.
+func (d *dispatcher) leave(a *appQueue, ei int) {
+	q := a.ready.items[ei]
+	q.inRing = false
 	a.ready.remove(ei)
 	if len(a.ready.items) == 0 {
-		a.inRing = false
-		d.ready.remove(ai)
+		d.out(a)
+	}
+	if q.idle() {
+		d.forget(q)
+	}
+}
+
+// leaveIfStuck takes q out of turn when it can no longer send, and
+// forgets it when it holds nothing.
+func (d *dispatcher) leaveIfStuck(q *epQueue) {
+	if q.inRing && !d.canSend(q) {
+		if i := slices.Index(q.app.ready.items, q); i >= 0 {
+			d.leave(q.app, i)
+		}
+	}
+	if q.idle() {
+		d.forget(q)
 	}
 }
 
 func (d *dispatcher) done(m doneMsg) {
 	d.free++
 	id := m.job.Endpoint.ID
-	d.budget.release(id)
+	if !m.manual {
+		d.budget.release(id)
+	}
 	q := d.queues[id]
 	if q == nil {
 		return
 	}
 	q.inFlight--
+	q.app.inFlight--
 	d.flow(q).adapt(m, q.max)
 	d.makeReady(q)
+	// One fewer in flight: the app moves up, or is back under its cap.
+	d.enter(q.app)
 	// Ask for more from the store when this endpoint left some there
 	// and its queue runs low.
 	if q.len() < d.refillBelow && !d.refill[id] && d.budget.spillGen(id) != 0 && d.askRefill(id) {
 		d.refill[id] = true
 	}
-	if q.len() == 0 && q.inFlight == 0 && !q.inRing && !q.throttled {
-		delete(d.queues, id)
-		delete(d.refill, id)
-		if !q.app.inRing && len(q.app.ready.items) == 0 {
-			delete(d.apps, q.app.id)
-		}
+	if q.idle() {
+		d.forget(q)
 	}
 }
 
@@ -441,24 +704,7 @@ func (d *dispatcher) update(ep *herald.Endpoint) []string {
 		ids = append(ids, j.Delivery.ID)
 		d.budget.release(ep.ID)
 	}
-	if q.inRing {
-		for i, x := range q.app.ready.items {
-			if x == q {
-				q.app.ready.remove(i)
-				break
-			}
-		}
-		q.inRing = false
-		if len(q.app.ready.items) == 0 && q.app.inRing {
-			for i, x := range d.ready.items {
-				if x == q.app {
-					d.ready.remove(i)
-					break
-				}
-			}
-			q.app.inRing = false
-		}
-	}
+	d.leaveIfStuck(q)
 	return ids
 }
 
@@ -471,7 +717,7 @@ func (d *dispatcher) reshare() {
 }
 
 // drain empties every queue at shutdown and returns the deliveries to give
-// back to the store.
+// back to the store; manual sends still waiting are aborted.
 func (d *dispatcher) drain() []string {
 	var ids []string
 	for _, q := range d.queues {
@@ -480,6 +726,10 @@ func (d *dispatcher) drain() []string {
 			ids = append(ids, j.Delivery.ID)
 			d.budget.release(j.Endpoint.ID)
 		}
+		for _, r := range q.manual {
+			r.abort()
+		}
+		q.manual = nil
 	}
 	return ids
 }

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -24,9 +25,9 @@ type rig struct {
 	workers int
 	nodes   int64
 	// sent lists delivery ids in the order they went to workers;
-	// inFlight holds the jobs sent and not done, oldest first.
+	// inFlight holds what was sent and not done, oldest first.
 	sent     []string
-	inFlight []*store.Job
+	inFlight []task
 	asked    []string
 	// refuse makes askRefill report a full claimer queue.
 	refuse bool
@@ -36,9 +37,15 @@ type rig struct {
 // defaultCap is the in-flight cap of endpoints that set none.
 const defaultCap = 32
 
-func newRig(t *testing.T, workers int) *rig {
+// newRig makes a rig whose apps have no cap on their share of the
+// workers: only their turns and their endpoints' limits.
+func newRig(t *testing.T, workers int) *rig { return newShareRig(t, workers, 1, clock.Real) }
+
+// newShareRig makes a rig where one app may hold at most share of the
+// workers while several apps have work.
+func newShareRig(t *testing.T, workers int, share float64, c clock.Clock) *rig {
 	r := &rig{t: t, b: newBudget(1000, 100_000), workers: workers, nodes: 1, seq: map[string]int{}}
-	d := newDispatcher(workers, r.b, clock.Real)
+	d := newDispatcher(workers, share, r.b, c)
 	d.maxInFlight = func(ep *herald.Endpoint) int {
 		c := ep.MaxInFlight
 		if c == 0 {
@@ -117,23 +124,28 @@ func (r *rig) finish(status int) *store.Job {
 	if len(r.inFlight) == 0 {
 		r.t.Fatal("nothing in flight")
 	}
-	return r.finishOf(r.inFlight[0].Endpoint.ID, status)
+	return r.finishOf(r.inFlight[0].job.Endpoint.ID, status)
 }
 
 // finishOf ends the oldest request in flight to endpoint ep.
 func (r *rig) finishOf(ep string, status int) *store.Job {
 	r.t.Helper()
-	i := slices.IndexFunc(r.inFlight, func(j *store.Job) bool { return j.Endpoint.ID == ep })
+	return r.end(ep, answered(status))
+}
+
+// end ends the oldest request in flight to endpoint ep with m.
+func (r *rig) end(ep string, m doneMsg) *store.Job {
+	r.t.Helper()
+	i := slices.IndexFunc(r.inFlight, func(t task) bool { return t.job.Endpoint.ID == ep })
 	if i < 0 {
 		r.t.Fatalf("nothing in flight to %s", ep)
 	}
-	j := r.inFlight[i]
+	t := r.inFlight[i]
 	r.inFlight = slices.Delete(r.inFlight, i, i+1)
-	m := answered(status)
-	m.job = j
+	m.job, m.manual = t.job, t.manual != nil
 	r.d.done(m)
 	r.step()
-	return j
+	return t.job
 }
 
 // finishAll answers 200 to everything until nothing is left.
@@ -159,22 +171,27 @@ func (r *rig) update(ep *herald.Endpoint) []string {
 	return back
 }
 
-func (r *rig) send(j *store.Job) {
+func (r *rig) send(t task) {
 	r.t.Helper()
+	j := t.job
 	q := r.d.queues[j.Endpoint.ID]
 	if q == nil {
 		r.t.Fatalf("%s sent without a queue", j.Delivery.ID)
 	}
 	// The dispatcher counted it already: it must still be within the
-	// endpoint's cap and its adaptive window.
-	if f := r.d.flows[j.Endpoint.ID]; q.inFlight > q.max || q.inFlight > int(f.window) {
-		r.t.Errorf("%s sent with %d in flight to %s; cap %d, window %v", j.Delivery.ID, q.inFlight, j.Endpoint.ID, q.max, f.window)
+	// endpoint's cap and its limit (adaptive window, worker time), and
+	// its app within its cap.
+	if f := r.d.flows[j.Endpoint.ID]; q.inFlight > q.max || q.inFlight > f.limit(r.d.heldBudget) {
+		r.t.Errorf("%s sent with %d in flight to %s; cap %d, limit %v", j.Delivery.ID, q.inFlight, j.Endpoint.ID, q.max, f.limit(r.d.heldBudget))
 	}
-	if !j.Endpoint.Enabled {
+	if a := q.app; r.d.appCap > 0 && a.inFlight > r.d.appCap && r.d.several() {
+		r.t.Errorf("%s sent with %d in flight for app %s; its cap is %d", j.Delivery.ID, a.inFlight, a.id, r.d.appCap)
+	}
+	if !j.Endpoint.Enabled && t.manual == nil {
 		r.t.Errorf("%s sent to disabled endpoint %s", j.Delivery.ID, j.Endpoint.ID)
 	}
 	r.sent = append(r.sent, j.Delivery.ID)
-	r.inFlight = append(r.inFlight, j)
+	r.inFlight = append(r.inFlight, t)
 }
 
 // step runs the loop's fill, then checks the dispatcher's books.
@@ -182,25 +199,46 @@ func (r *rig) step() {
 	r.t.Helper()
 	r.d.fill()
 	d := r.d
-	inFlight, queued := 0, 0
+	inFlight, queued, manual := 0, 0, 0
+	byApp := map[*appQueue]int{}
 	for id, q := range d.queues {
 		inFlight += q.inFlight
 		queued += q.len()
+		byApp[q.app] += q.inFlight
 		if q.inFlight < 0 {
 			r.t.Fatalf("%s: %d in flight", id, q.inFlight)
+		}
+		if d.apps[q.app.id] != q.app {
+			r.t.Fatalf("%s: its app %s is not the dispatcher's", id, q.app.id)
+		}
+		// A queue with nothing to send or wait for is forgotten: kept, it
+		// would count its app among those with work.
+		if q.idle() {
+			r.t.Fatalf("%s: kept with nothing queued, waiting or in flight", id)
+		}
+	}
+	for _, t := range r.inFlight {
+		if t.manual != nil {
+			manual++
+		}
+	}
+	for a, n := range byApp {
+		if a.inFlight != n {
+			r.t.Fatalf("app %s counts %d in flight, its endpoints %d", a.id, a.inFlight, n)
 		}
 	}
 	if inFlight != len(r.inFlight) || d.free != r.workers-inFlight {
 		r.t.Fatalf("books: %d in flight by queue, %d by workers, %d free of %d", inFlight, len(r.inFlight), d.free, r.workers)
 	}
-	// Every delivery held is counted in the budget, none twice.
-	if r.b.total != inFlight+queued {
-		r.t.Fatalf("budget counts %d, memory holds %d in flight and %d queued", r.b.total, inFlight, queued)
+	// Every delivery held is counted in the budget, none twice; manual
+	// sends take no room.
+	if r.b.total != inFlight-manual+queued {
+		r.t.Fatalf("budget counts %d, memory holds %d in flight and %d queued", r.b.total, inFlight-manual, queued)
 	}
 	// No worker idles while a delivery could go.
 	if d.free > 0 {
 		for id, q := range d.queues {
-			if d.canSend(q) {
+			if d.canSend(q) && !d.atCap(q.app) {
 				r.t.Fatalf("%d workers free while %s has %d queued and may send", d.free, id, q.len())
 			}
 		}
@@ -269,8 +307,8 @@ func TestDispatchInFlightCap(t *testing.T) {
 	r.add(slow, 10)
 	r.add(other, 10)
 	count := func(prefix string) (n int) {
-		for _, j := range r.inFlight {
-			if j.Endpoint.ID == prefix {
+		for _, t := range r.inFlight {
+			if t.job.Endpoint.ID == prefix {
 				n++
 			}
 		}
@@ -376,8 +414,8 @@ func TestDispatchDrain(t *testing.T) {
 	a, b := endpoint("A", "a"), endpoint("B", "b")
 	r.hand(handoff{jobs: append(r.jobs(a, 4), r.jobs(b, 3)...)})
 	var inFlight []string
-	for _, j := range r.inFlight {
-		inFlight = append(inFlight, j.Delivery.ID)
+	for _, t := range r.inFlight {
+		inFlight = append(inFlight, t.job.Delivery.ID)
 	}
 	back := r.d.drain()
 	slices.Sort(back)
@@ -443,9 +481,9 @@ func TestDispatchRateLimit(t *testing.T) {
 		t0 := time.Now()
 		sentAt := map[string]time.Duration{}
 		send := r.d.send
-		r.d.send = func(j *store.Job) {
-			sentAt[j.Delivery.ID] = time.Since(t0)
-			send(j)
+		r.d.send = func(t task) {
+			sentAt[t.job.Delivery.ID] = time.Since(t0)
+			send(t)
 		}
 		// wakeUps is the loop's timer, until no endpoint waits.
 		wakeUps := func() {
@@ -537,4 +575,302 @@ func TestDispatchWindowFallsWhileWaiting(t *testing.T) {
 		r.finish(http.StatusOK)
 	}
 	r.finishAllOf(20)
+}
+
+// inFlightOf counts the requests in flight of app.
+func (r *rig) inFlightOf(app string) (n int) {
+	for _, t := range r.inFlight {
+		if t.job.Endpoint.AppID == app {
+			n++
+		}
+	}
+	return n
+}
+
+// leastBusy makes the rig check, at every send, that the worker went to
+// an app with the fewest requests in flight of those that could use it.
+func (r *rig) leastBusy() {
+	send := r.d.send
+	r.d.send = func(t task) {
+		r.t.Helper()
+		got := r.d.apps[t.job.Endpoint.AppID]
+		for _, a := range r.d.apps {
+			if a == got || r.d.atCap(a) || !slices.ContainsFunc(a.ready.items, r.d.canSend) {
+				continue
+			}
+			// got is counted already.
+			if a.inFlight < got.inFlight-1 {
+				r.t.Errorf("%s sent with %d in flight for app %s while app %s, with %d, could send",
+					t.job.Delivery.ID, got.inFlight-1, got.id, a.id, a.inFlight)
+			}
+		}
+		send(t)
+	}
+}
+
+// An app alone may use every worker, whatever its cap.
+func TestDispatchAppAloneUsesAllWorkers(t *testing.T) {
+	t.Parallel()
+	r := newShareRig(t, 8, 0.5, clock.Real)
+	a1, a2 := endpoint("A", "a1"), endpoint("A", "a2")
+	r.add(a1, 20)
+	r.add(a2, 20)
+	if n := r.inFlightOf("A"); n != 8 {
+		t.Fatalf("the only app has %d of 8 workers", n)
+	}
+	r.finishAllOf(40)
+}
+
+// Apps with work share the workers equally: each free worker goes to the
+// app with the fewest requests in flight, so an app that had them all
+// gets none back while another app below its share has work, until the
+// others hold as many.
+func TestDispatchFairShare(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 9) // no cap: the share alone
+	r.leastBusy()
+	a, b, c := endpoint("A", "a"), endpoint("B", "b"), endpoint("C", "c")
+	r.add(a, 100)
+	if n := r.inFlightOf("A"); n != 9 {
+		t.Fatalf("A alone has %d of 9 workers", n)
+	}
+	r.add(b, 100)
+	r.add(c, 100)
+	// Each of A's requests that ends hands its worker to B or C, in
+	// turn, until the three hold three each.
+	for range 6 {
+		r.finishOf("a", http.StatusOK)
+	}
+	r.wantOrder(strings.TrimSpace(strings.Repeat("a ", 9))+" b c b c b c", "A's workers go to B and C")
+	for _, app := range []string{"A", "B", "C"} {
+		if n := r.inFlightOf(app); n != 3 {
+			t.Fatalf("app %s has %d of 9 workers in flight, want its share of 3", app, n)
+		}
+	}
+	// From there each app's ending request is replaced by its own.
+	for range 30 {
+		r.finish(http.StatusOK)
+		for _, app := range []string{"A", "B", "C"} {
+			if n := r.inFlightOf(app); n != 3 {
+				t.Fatalf("app %s has %d in flight, want 3", app, n)
+			}
+		}
+	}
+	// The checks of leastBusy held at every send until all was sent.
+	r.finishAllOf(300)
+}
+
+// While two apps have work, neither holds more than its cap: the one that
+// had every worker gets no new one until it is under the cap, and the
+// workers it cannot use stay free for the other.
+func TestDispatchAppCap(t *testing.T) {
+	t.Parallel()
+	r := newShareRig(t, 8, 0.5, clock.Real) // cap 4
+	r.leastBusy()
+	a := endpoint("A", "a")
+	b := endpoint("B", "b")
+	r.add(a, 100)
+	r.add(b, 1)
+	if n := r.inFlightOf("A"); n != 8 {
+		t.Fatalf("A alone had %d of 8 workers", n)
+	}
+	// b waits for a worker: A's first to end goes to it; A, at 7 of a
+	// cap of 4, gets none of the next three either, though B has
+	// nothing left to send.
+	for range 4 {
+		r.finishOf("a", http.StatusOK)
+	}
+	if got, want := r.order(), strings.TrimSpace(strings.Repeat("a ", 8))+" b"; got != want {
+		t.Fatalf("sent %s, want %s", got, want)
+	}
+	if a, free := r.inFlightOf("A"), r.d.free; a != 4 || free != 3 {
+		t.Fatalf("A has %d in flight and %d workers are free; want 4 (its cap) and 3", a, free)
+	}
+	// Under its cap, A takes free workers again, never past the cap
+	// (the rig fails any send over it).
+	r.finishOf("b", http.StatusOK)
+	r.finishOf("a", http.StatusOK)
+	if a := r.inFlightOf("A"); a != 4 {
+		t.Fatalf("A has %d in flight, want its cap of 4", a)
+	}
+	r.add(b, 20)
+	if b := r.inFlightOf("B"); b != 4 {
+		t.Fatalf("B has %d in flight, want the 4 workers A may not take", b)
+	}
+	r.finishAllOf(121)
+}
+
+// The cap holds against an app that sends now and then: an app that had
+// work within recentFor still counts, though it has none now. Once it
+// has been quiet that long, the busy app may have every worker again.
+func TestDispatchAppCapRemembersRecentApps(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		r := newShareRig(t, 8, 0.25, clock.Real) // cap 2
+		b := endpoint("B", "b")
+		r.add(b, 1)
+		r.finishOf("b", http.StatusOK)
+		if len(r.d.apps) != 0 {
+			t.Fatalf("%d apps left in memory", len(r.d.apps))
+		}
+		a := endpoint("A", "a")
+		r.add(a, 100)
+		if n := r.inFlightOf("A"); n != 2 {
+			t.Fatalf("A has %d in flight a moment after B's last delivery; want its cap of 2", n)
+		}
+		time.Sleep(recentFor - time.Minute)
+		r.finishOf("a", http.StatusOK)
+		if n := r.inFlightOf("A"); n != 2 {
+			t.Fatalf("A has %d in flight %v after B's last delivery; want its cap of 2", n, recentFor-time.Minute)
+		}
+		// B forgotten (within the minute after recentFor), A's next
+		// answer lets it take every worker.
+		time.Sleep(2 * time.Minute)
+		r.finishOf("a", http.StatusOK)
+		if n := r.inFlightOf("A"); n != 8 {
+			t.Fatalf("A has %d in flight once B is long quiet; want all 8 workers", n)
+		}
+		r.finishAllOf(101)
+	})
+}
+
+// manualReq makes a manual send of ep for the rig, with its caller's
+// context.
+func (r *rig) manual(ctx context.Context, ep *herald.Endpoint, id string) *manualReq {
+	return &manualReq{ctx: ctx, job: &store.Job{Delivery: &herald.Delivery{ID: id}, Endpoint: ep}, done: make(chan manualResult, 1)}
+}
+
+// Manual sends take the endpoint's next free slot, ahead of its queued
+// deliveries, within its limit and its app's cap; a disabled endpoint
+// takes them too; one whose caller left is dropped without a worker;
+// those waiting at shutdown are aborted.
+func TestDispatchManualSends(t *testing.T) {
+	t.Parallel()
+	r := newShareRig(t, 4, 0.5, clock.Real) // cap 2 when two apps have work
+	e := endpoint("A", "e", capped(1))
+	r.add(e, 3)
+	m1 := r.manual(context.Background(), e, "m-1")
+	r.d.addManual(m1)
+	r.step()
+	r.wantOrder("e", "the manual send waits for the endpoint's one slot")
+	r.finishOf("e", http.StatusOK)
+	r.wantOrder("e m", "the manual send goes before the queued deliveries")
+	r.end("e", answered(http.StatusOK))
+	r.wantOrder("e m e", "then the queue")
+	if r.b.total != 2 {
+		t.Fatalf("budget counts %d; the manual send must take no room", r.b.total)
+	}
+
+	// A caller that left before its turn: its send is dropped, answered
+	// as aborted, and takes no worker.
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := r.manual(ctx, e, "m-2")
+	r.d.addManual(gone)
+	later := r.manual(context.Background(), e, "m-3")
+	r.d.addManual(later)
+	cancel()
+	r.step()
+	r.finishOf("e", http.StatusOK)
+	r.wantOrder("e m e m", "the send whose caller left is skipped")
+	if res := <-gone.done; res.ok {
+		t.Fatal("the dropped send was answered as sent")
+	}
+	// Withdrawn while waiting.
+	w := r.manual(context.Background(), e, "m-4")
+	r.d.addManual(w)
+	r.d.cancelManual(w)
+	r.step()
+	if res := <-w.done; res.ok {
+		t.Fatal("the withdrawn send was answered as sent")
+	}
+
+	// A disabled endpoint takes manual sends, and no delivery.
+	r.finishAll()
+	off := changed(e, func(ep *herald.Endpoint) { ep.Enabled = false })
+	r.update(off)
+	r.d.addManual(r.manual(context.Background(), off, "m-5"))
+	r.step()
+	r.finishAll()
+	r.wantOrder("e m e m e m", "a test send to the disabled endpoint")
+
+	// An endpoint whose one manual send is dropped is forgotten with its
+	// app: the rig fails on a queue kept with nothing.
+	one := newRig(t, 1)
+	one.add(endpoint("A", "a"), 1)
+	ctx, cancel = context.WithCancel(context.Background())
+	left := one.manual(ctx, endpoint("C", "x"), "m-x")
+	one.d.addManual(left)
+	cancel()
+	one.finishAllOf(1)
+	if res := <-left.done; res.ok || len(one.d.apps) != 0 || len(one.d.queues) != 0 {
+		t.Fatalf("after a dropped send: answered %v, %d apps and %d queues left", res.ok, len(one.d.apps), len(one.d.queues))
+	}
+
+	// Waiting at shutdown: aborted.
+	r.add(endpoint("B", "b", capped(1)), 1)
+	waiting := r.manual(context.Background(), endpoint("B", "b", capped(1)), "m-6")
+	r.d.addManual(waiting)
+	r.step()
+	if back := r.d.drain(); len(back) != 0 {
+		t.Fatalf("drained %v", back)
+	}
+	if res := <-waiting.done; res.ok {
+		t.Fatal("a manual send waiting at shutdown was answered as sent")
+	}
+}
+
+// An endpoint whose requests hold their worker long gets fewer at once,
+// though it answers 200: with 8 workers (800 ms of worker time), one
+// that takes 400 ms may have 2 in flight, the rest going to others.
+func TestDispatchSlowEndpointHoldsLess(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 8)
+	slow, fast := endpoint("A", "s"), endpoint("B", "f")
+	r.add(slow, 30)
+	if n := r.inFlightOf("A"); n != 8 {
+		t.Fatalf("%d in flight before any answer, want all 8 workers (cap 32)", n)
+	}
+	slowly := held(400 * time.Millisecond)
+	for range 8 {
+		r.end("s", slowly)
+	}
+	if n := r.inFlightOf("A"); n != 2 {
+		t.Fatalf("%d in flight to the slow endpoint, want 2", n)
+	}
+	r.add(fast, 10)
+	if n := r.inFlightOf("B"); n != 6 {
+		t.Fatalf("%d in flight to the other, want the 6 workers left", n)
+	}
+	for len(r.inFlight) > 0 {
+		if r.inFlight[0].job.Endpoint.ID == "s" {
+			r.end("s", slowly)
+		} else {
+			r.finish(http.StatusOK)
+		}
+	}
+	if len(r.sent) != 40 {
+		t.Fatalf("%d sent of 40", len(r.sent))
+	}
+}
+
+// An endpoint disabled while it waits for its rate limiter gives back
+// its queue, and is forgotten when its wait ends.
+func TestDispatchThrottledThenDisabled(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, 4)
+		e := endpoint("A", "e", func(ep *herald.Endpoint) { ep.RateLimit = 1 })
+		r.add(e, 3)
+		r.finishAll()
+		off := changed(e, func(ep *herald.Endpoint) { ep.Enabled = false })
+		if back := r.update(off); len(back) != 2 {
+			t.Fatalf("given back %v, want the 2 waiting", back)
+		}
+		time.Sleep(time.Until(r.d.wakeAt))
+		r.d.unthrottle()
+		r.step() // the rig fails on a queue kept with nothing
+		if len(r.d.queues) != 0 || len(r.d.apps) != 0 {
+			t.Fatalf("%d queues and %d apps left", len(r.d.queues), len(r.d.apps))
+		}
+	})
 }

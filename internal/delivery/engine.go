@@ -9,9 +9,10 @@
 //	               │ leased deliveries, handed over in memory
 //	               ▼
 //	claimer ──▶ dispatcher ─▶ workers ─▶ outbound ─▶ receiver
-//	 (retries,   (apps and       │
-//	 overflow,   endpoints in    ▼
-//	 restarts)   round robin)  recorder ─(one transaction per batch)─▶ store
+//	 (retries,   (a fair share   │
+//	 overflow,   per app, its    ▼
+//	 restarts)   endpoints in  recorder ─(one transaction per batch)─▶ store
+//	             turn)
 //
 // The store is the source of truth: a delivery is written (leased to this
 // node) before the 202 is answered, and only then kept in memory. Memory
@@ -32,6 +33,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -91,6 +93,12 @@ type Options struct {
 	// MaxInFlightPerEndpoint bounds concurrent requests to one endpoint,
 	// so a slow endpoint occupies at most this many workers; default 32.
 	MaxInFlightPerEndpoint int
+	// MaxAppShare is the fraction of Workers one app may hold while
+	// another app has had work within the last 10 minutes, so that a
+	// second app finds free workers even when the first one's requests
+	// last the whole timeout; default 0.5, 1 for no cap. An app alone
+	// may use every worker.
+	MaxAppShare float64
 	// QueuePerEndpoint and QueueTotal bound how many deliveries are kept
 	// in memory (queued or in flight), per endpoint and in all; beyond
 	// them deliveries wait in the store. Defaults 2,000 and 100,000.
@@ -144,6 +152,10 @@ func (o *Options) setDefaults() {
 	if o.MaxInFlightPerEndpoint <= 0 {
 		o.MaxInFlightPerEndpoint = 32
 	}
+	if o.MaxAppShare <= 0 {
+		o.MaxAppShare = 0.5
+	}
+	o.MaxAppShare = min(o.MaxAppShare, 1)
 	if o.QueuePerEndpoint <= 0 {
 		o.QueuePerEndpoint = 2000
 	}
@@ -198,8 +210,11 @@ type Engine struct {
 	jobsCh   chan handoff
 	doneCh   chan doneMsg
 	ctlCh    chan *herald.Endpoint
-	workCh   chan *store.Job
+	manualCh chan manualMsg
+	workCh   chan task
 	recordCh chan recordItem
+	// slots counts the test sends and resends each app has going.
+	slots manualSlots
 
 	claimWake   chan struct{}
 	claimFor    chan string
@@ -223,8 +238,10 @@ type Engine struct {
 	loops     sync.WaitGroup
 
 	startOnce sync.Once
-	stopOnce  sync.Once
-	stopped   chan struct{}
+	// started is set once Start ran: manual sends need the workers.
+	started  atomic.Bool
+	stopOnce sync.Once
+	stopped  chan struct{}
 }
 
 // New builds an engine over a store and an outbound layer.
@@ -244,7 +261,10 @@ func New(st Store, out Outbound, o Options) *Engine {
 		jobsCh:     make(chan handoff, 64),
 		doneCh:     make(chan doneMsg, o.Workers),
 		ctlCh:      make(chan *herald.Endpoint, 64),
-		workCh:     make(chan *store.Job, o.Workers),
+		// Unbuffered: a manual send is handed over only to a running
+		// dispatcher, which then answers it, never left in a buffer.
+		manualCh:   make(chan manualMsg),
+		workCh:     make(chan task, o.Workers),
 		recordCh:   make(chan recordItem, 4*o.Workers),
 		claimWake:  make(chan struct{}, 1),
 		claimFor:   make(chan string, 1024),
@@ -279,19 +299,22 @@ func (e *Engine) Start(ctx context.Context) {
 		var sendCtx, loopsCtx context.Context
 		sendCtx, e.cancelSend = context.WithCancel(ctx)
 		loopsCtx, e.stopLoops = context.WithCancel(ctx)
+		e.started.Store(true)
 		go e.commitLoop(ctx)
-		if e.o.NoDelivery {
-			// Nothing else runs: mark it so for Shutdown.
-			close(e.claimDone)
-			close(e.extendDone)
-			close(e.dispDone)
-			close(e.recordDone)
-			return
-		}
+		// The dispatcher and the workers run on an API-only node too: it
+		// hands them no deliveries, but test sends and resends go
+		// through them, within the same limits as everywhere.
 		go e.dispatchLoop(ctx)
 		for range e.o.Workers {
 			e.workersDone.Add(1)
 			go e.workerLoop(ctx, sendCtx)
+		}
+		if e.o.NoDelivery {
+			// Nothing else runs: mark it so for Shutdown.
+			close(e.claimDone)
+			close(e.extendDone)
+			close(e.recordDone)
+			return
 		}
 		go e.recordLoop(ctx)
 		go e.claimLoop(ctx)

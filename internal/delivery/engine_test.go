@@ -533,7 +533,10 @@ func TestEngineInFlightShareFollowsNodes(t *testing.T) {
 		tokens := make(chan struct{})
 		var mu sync.Mutex
 		cur := 0
-		r := startEngine(t, Options{Workers: 8}, func(context.Context, int, *outbound.Delivery) outbound.Outcome {
+		// The first requests are held while the heartbeat comes: a
+		// heartbeat a second, and workers enough for the worker time
+		// they then hold, so that the node share alone limits them.
+		r := startEngine(t, Options{Workers: 64, HeartbeatInterval: time.Second}, func(context.Context, int, *outbound.Delivery) outbound.Outcome {
 			mu.Lock()
 			cur++
 			mu.Unlock()

@@ -152,7 +152,7 @@ func TestNodeShare(t *testing.T) {
 func TestDispatcherFlow(t *testing.T) {
 	t.Parallel()
 	nodes := int64(1)
-	d := newDispatcher(1, newBudget(10, 10), clock.Real)
+	d := newDispatcher(1, 1, newBudget(10, 10), clock.Real)
 	d.nodes = func() int64 { return nodes }
 	q := &epQueue{ep: &herald.Endpoint{ID: "ep"}, max: 8}
 	first := d.flow(q)
@@ -180,5 +180,80 @@ func TestDispatcherFlow(t *testing.T) {
 	}
 	if f != first {
 		t.Fatal("the endpoint's flow was replaced: its window and limiter must carry over")
+	}
+}
+
+// held is a 200 that kept its worker for d.
+func held(d time.Duration) doneMsg {
+	m := answered(http.StatusOK)
+	m.held, m.latency = d, d
+	return m
+}
+
+// A receiver that always answers 200 after 10 s is never congested by its
+// own measure, so its window stays whole; what it may have in flight is
+// bounded by the worker time it holds instead: 25.6 s of budget (256
+// workers × 100 ms) allows two such requests at once.
+func TestFlowLimitFollowsWorkerTime(t *testing.T) {
+	t.Parallel()
+	const budget = 256 * heldPerWorker
+	f := &flow{window: 64}
+	if n := f.limit(budget); n != 64 {
+		t.Fatalf("limit %d before any answer, want the window 64", n)
+	}
+	for range 20 {
+		f.adapt(held(10*time.Second), 64)
+	}
+	if f.window != 64 {
+		t.Fatalf("window %v: a steady 10 s is not congestion, the window stays", f.window)
+	}
+	if n := f.limit(budget); n != 2 {
+		t.Fatalf("limit %d at 10 s a request, want 2 (25.6 s of worker time)", n)
+	}
+	// Slower still: one at a time, never none.
+	for range 50 {
+		f.adapt(held(5*time.Minute), 64)
+	}
+	if n := f.limit(budget); n != 1 {
+		t.Fatalf("limit %d at 5 min a request, want 1", n)
+	}
+	// Fast again: within a hundred answers (two seconds at 20 ms, one
+	// at a time) the worker time no longer binds, the window (halved
+	// by the jump to 5 min) does.
+	for range 100 {
+		f.adapt(held(20*time.Millisecond), 64)
+	}
+	if n := f.limit(budget); n != int(f.window) || n < 8 {
+		t.Fatalf("limit %d after fast answers (held %v), want the window %v", n, f.held, f.window)
+	}
+	// Between the two: 1 s a request allows 25.
+	f = &flow{window: 64}
+	f.adapt(held(time.Second), 64)
+	if n := f.limit(budget); n != 25 {
+		t.Fatalf("limit %d at 1 s a request, want 25", n)
+	}
+}
+
+// Every attempt that ended counts in the worker time, answered or not:
+// timeouts and connection errors held their worker too. An aborted one
+// (shutdown) does not: it says nothing of the receiver.
+func TestFlowWorkerTimeCountsEveryEnd(t *testing.T) {
+	t.Parallel()
+	const budget = 10 * time.Second
+	for _, m := range []doneMsg{
+		{kind: herald.ErrorKindTimeout, held: 30 * time.Second},
+		{kind: herald.ErrorKindConnect, held: 30 * time.Second},
+		{kind: herald.ErrorKindHTTPStatus, status: 500, held: 30 * time.Second},
+	} {
+		f := &flow{window: 16}
+		f.adapt(m, 16)
+		if n := f.limit(budget); n != 1 {
+			t.Errorf("%s after 30 s: limit %d, want 1", m.kind, n)
+		}
+	}
+	f := &flow{window: 16}
+	f.adapt(doneMsg{released: true, held: time.Hour}, 16)
+	if n := f.limit(budget); n != 16 || f.held != 0 {
+		t.Fatalf("an aborted attempt moved the limit to %d (held %v)", n, f.held)
 	}
 }

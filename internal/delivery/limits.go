@@ -12,9 +12,10 @@ import (
 )
 
 // flow is what the dispatcher keeps per endpoint beyond its queue: its
-// rate limiter and its adaptive in-flight window. It outlives the queue,
-// which goes when empty: a fresh limiter would let a trickle of events
-// exceed the rate.
+// rate limiter, its adaptive in-flight window and how long its requests
+// hold a worker. It outlives the queue, which goes when empty: a fresh
+// limiter would let a trickle of events exceed the rate, and a fresh
+// latency would let a slow endpoint take its whole window again.
 type flow struct {
 	limiter *rate.Limiter
 	rate    float64
@@ -24,7 +25,25 @@ type flow struct {
 	// baseline is a slowly rising floor of observed latency; a sample far
 	// above it counts as congestion.
 	baseline time.Duration
+	// held is a moving average of how long the endpoint's attempts kept
+	// their worker, whatever they ended with; 0 until the first ends.
+	held     time.Duration
+	measured bool
 	lastUsed time.Time
+}
+
+// limit is how many requests the endpoint may have in flight: its window,
+// and no more than keep the worker time they hold (in flight × held)
+// within budget, at least one. A receiver that answers 200 after 10
+// seconds is not congested by its own measure (it always was that slow),
+// yet each request it gets keeps a worker 10 seconds: the slower it
+// answers, the fewer requests it may hold at once.
+func (f *flow) limit(budget time.Duration) int {
+	n := int(f.window)
+	if f.held > 0 && budget > 0 {
+		n = min(n, max(1, int(budget/f.held)))
+	}
+	return n
 }
 
 // nodeShare divides a cluster-wide limit between the live nodes, so that
@@ -87,10 +106,18 @@ func (f *flow) congested(m doneMsg) bool {
 }
 
 // adapt moves the window after an attempt: halve on congestion, grow by
-// about one per window of successes otherwise.
+// about one per window of successes otherwise. Every attempt that ended,
+// answered or not, counts in how long the endpoint holds a worker.
 func (f *flow) adapt(m doneMsg, max int) {
 	if m.released {
 		return
+	}
+	if !f.measured {
+		f.held, f.measured = m.held, true
+	} else {
+		// An eighth of each new sample: a lasting change shows within a
+		// few windows, one odd request does not swing the limit.
+		f.held += (m.held - f.held) / 8
 	}
 	if f.congested(m) {
 		f.window = math.Max(1, f.window/2)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -14,10 +15,125 @@ import (
 // caller went away, or Herald is shutting down) before an answer came.
 var ErrAborted = errors.New("the request was aborted before an answer came")
 
-// TestSend sends one request to the endpoint right now, built and signed
-// exactly like a delivery of ev, and records it in the history flagged as
-// a test. It is never retried. The event need not be of a subscribed type.
+// MaxManualPerApp bounds, per app and node, the test sends in flight or
+// waiting for a worker, and the resends likewise: each holds a caller
+// and, once sent, a connection, so a tenant firing thousands at a
+// receiver that never answers holds a few.
+const MaxManualPerApp = 8
+
+// BusyError is returned, before anything is sent or counted, when an app
+// already has MaxManualPerApp manual sends of a kind in flight or waiting.
+type BusyError struct {
+	// What names the kind: "test sends" or "resends".
+	What  string
+	Limit int
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("the app already has %d %s in flight or waiting for their turn; try again when one has ended", e.Limit, e.What)
+}
+
+// manualReq is a test send or resend waiting for a worker, and then for
+// its attempt; done gets exactly one result.
+type manualReq struct {
+	ctx     context.Context
+	job     *store.Job
+	trigger string
+	done    chan manualResult
+}
+
+type manualResult struct {
+	res store.AttemptResult
+	ok  bool
+}
+
+// abort answers a manual send that was never sent.
+func (r *manualReq) abort() { r.done <- manualResult{} }
+
+// manualMsg hands the dispatcher a manual send, or withdraws one whose
+// caller went away.
+type manualMsg struct {
+	req    *manualReq
+	cancel bool
+}
+
+// manualSlots counts the manual sends of each app and kind on this node.
+type manualSlots struct {
+	mu sync.Mutex
+	n  map[[2]string]int
+}
+
+func (s *manualSlots) take(app, kind string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == nil {
+		s.n = map[[2]string]int{}
+	}
+	k := [2]string{app, kind}
+	if s.n[k] >= MaxManualPerApp {
+		return false
+	}
+	s.n[k]++
+	return true
+}
+
+func (s *manualSlots) give(app, kind string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := [2]string{app, kind}
+	if s.n[k]--; s.n[k] <= 0 {
+		delete(s.n, k)
+	}
+}
+
+// manual sends one attempt of j through the workers, as soon as its
+// endpoint has a free slot within its in-flight limit and its app within
+// its share of the workers, ahead of the endpoint's queued deliveries,
+// and waits for it. It returns ErrAborted when the caller went away
+// before an answer came, ErrStopped when the engine does not run.
+func (e *Engine) manual(ctx context.Context, j *store.Job, trigger string) (store.AttemptResult, error) {
+	if !e.started.Load() {
+		return store.AttemptResult{}, ErrStopped
+	}
+	r := &manualReq{ctx: ctx, job: j, trigger: trigger, done: make(chan manualResult, 1)}
+	select {
+	case e.manualCh <- manualMsg{req: r}:
+	case <-ctx.Done():
+		return store.AttemptResult{}, ErrAborted
+	case <-e.dispDone:
+		return store.AttemptResult{}, ErrStopped
+	}
+	var res manualResult
+	select {
+	case res = <-r.done:
+	case <-ctx.Done():
+		// Gone: withdraw it if it still waits. One already sent ends at
+		// once, its context being done; either way an answer comes.
+		select {
+		case e.manualCh <- manualMsg{req: r, cancel: true}:
+			res = <-r.done
+		case res = <-r.done:
+		case <-e.dispDone:
+			res = <-r.done
+		}
+	}
+	if !res.ok {
+		return store.AttemptResult{}, ErrAborted
+	}
+	return res.res, nil
+}
+
+// TestSend sends one request to the endpoint, built and signed exactly
+// like a delivery of ev, and records it in the history flagged as a test.
+// It waits for a worker and the endpoint's slot like any delivery, ahead
+// of those queued; past MaxManualPerApp test sends of the app in flight
+// or waiting it returns a *BusyError at once. It is never retried. The
+// event need not be of a subscribed type.
 func (e *Engine) TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.Event) (*herald.Delivery, error) {
+	if !e.slots.take(ep.AppID, "test") {
+		return nil, &BusyError{What: "test sends", Limit: MaxManualPerApp}
+	}
+	defer e.slots.give(ep.AppID, "test")
 	now := e.clock.Now()
 	ev.ID = herald.NewID(herald.PrefixEvent)
 	ev.AppID = ep.AppID
@@ -27,9 +143,9 @@ func (e *Engine) TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.E
 		ID: herald.NewID(herald.PrefixDelivery), AppID: ep.AppID, EventID: ev.ID, EndpointID: ep.ID,
 		EventType: ev.EventType, Test: true, CreatedAt: now,
 	}
-	r, ok := e.attempt(ctx, ctx, &store.Job{Delivery: d, Event: ev, Endpoint: ep}, herald.TriggerTest)
-	if !ok {
-		return nil, ErrAborted
+	r, err := e.manual(ctx, &store.Job{Delivery: d, Event: ev, Endpoint: ep}, herald.TriggerTest)
+	if err != nil {
+		return nil, err
 	}
 	d.Status = herald.StatusFailed
 	if r.Status == herald.StatusSucceeded {
@@ -45,21 +161,28 @@ func (e *Engine) TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.E
 	return d, nil
 }
 
-// Resend sends a delivery again now, whatever its status, with the same
-// webhook-id, and records the attempt. If it fails in a way worth
-// retrying, the delivery goes back on its retry schedule. A resend counts
-// once in its app's usage, before anything is sent: over the app's
-// monthly quota it returns the store's *store.QuotaError and sends
-// nothing. Resends of test deliveries, like test sends, do not count.
+// Resend sends a delivery again, whatever its status, with the same
+// webhook-id, and records the attempt. Like a test send it waits for a
+// worker and its endpoint's slot, and past MaxManualPerApp resends of the
+// app in flight or waiting it returns a *BusyError at once. If it fails
+// in a way worth retrying, the delivery goes back on its retry schedule.
+// A resend counts once in its app's usage, before anything is sent: over
+// the app's monthly quota it returns the store's *store.QuotaError and
+// sends nothing. Resends of test deliveries, like test sends, do not
+// count.
 func (e *Engine) Resend(ctx context.Context, j *store.Job) (*herald.Attempt, error) {
+	if !e.slots.take(j.Delivery.AppID, "resend") {
+		return nil, &BusyError{What: "resends", Limit: MaxManualPerApp}
+	}
+	defer e.slots.give(j.Delivery.AppID, "resend")
 	if !j.Delivery.Test {
 		if err := e.st.UsageCharge(ctx, j.Delivery.AppID, 1, e.clock.Now()); err != nil {
 			return nil, err
 		}
 	}
-	r, ok := e.attempt(ctx, ctx, j, herald.TriggerResend)
-	if !ok {
-		return nil, ErrAborted
+	r, err := e.manual(ctx, j, herald.TriggerResend)
+	if err != nil {
+		return nil, err
 	}
 	// Sent: its record must not fail because the caller went away now.
 	e.record(context.WithoutCancel(ctx), []recordItem{{res: r, job: j}})

@@ -498,8 +498,11 @@ func TestOAuthTokenSharedBetweenNodes(t *testing.T) {
 	epID := s.Setup(api.URL, map[string]any{"auth": map[string]any{"type": "oauth2_client_credentials",
 		"token_url": tokenSrv.URL + "/token", "client_id": "c", "client_secret": "s"}})
 	s.WaitDelivery(s.Send(map[string]any{"n": 1}), "succeeded", 1, 5*time.Second)
-	// A second node: another engine on the same store.
-	other := delivery.New(s.Store, outbound.NewHTTP(sender.New(sender.Options{}), s.Store, outbound.HTTPOptions{}), delivery.Options{Owner: "node-2"})
+	// A second node: another engine on the same store (API-only, so that
+	// it takes none of the first one's deliveries).
+	other := delivery.New(s.Store, outbound.NewHTTP(sender.New(sender.Options{}), s.Store, outbound.HTTPOptions{}), delivery.Options{Owner: "node-2", NoDelivery: true})
+	other.Start(context.Background())
+	t.Cleanup(func() { _ = other.Shutdown(context.Background()) })
 	ep, err := s.Store.EndpointGet(context.Background(), s.AppID("acme"), epID)
 	if err != nil {
 		t.Fatal(err)

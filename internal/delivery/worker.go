@@ -13,22 +13,45 @@ import (
 // sends use sendCtx, which Shutdown cancels when its deadline passes.
 func (e *Engine) workerLoop(ctx, sendCtx context.Context) {
 	defer e.workersDone.Done()
-	for j := range e.workCh {
+	for t := range e.workCh {
+		j := t.job
 		e.o.Metrics.InFlight(1)
-		res, ok := e.attempt(ctx, sendCtx, j, herald.TriggerScheduled)
+		start := e.clock.Now()
+		var res store.AttemptResult
+		var ok bool
+		if t.manual != nil {
+			res, ok = e.manualAttempt(sendCtx, t.manual)
+		} else {
+			res, ok = e.attempt(ctx, sendCtx, j, herald.TriggerScheduled)
+		}
+		m := doneMsg{job: j, manual: t.manual != nil, released: !ok, held: e.clock.Now().Sub(start)}
 		e.o.Metrics.InFlight(-1)
-		m := doneMsg{job: j, released: !ok}
 		if ok {
 			a := res.Attempt
 			m.kind, m.latency = a.ErrorKind, time.Duration(a.LatencyMS*float64(time.Millisecond))
 			if a.Response != nil {
 				m.status = a.Response.StatusCode
 			}
+		}
+		if t.manual != nil {
+			// Its caller records it.
+			t.manual.done <- manualResult{res: res, ok: ok}
+		} else if ok {
 			e.o.Metrics.Attempt(outcome(res.Status), m.latency)
 			e.recordCh <- recordItem{res: res, job: j}
 		}
 		e.doneCh <- m
 	}
+}
+
+// manualAttempt makes a manual send's attempt, cut short when its caller
+// goes away or the shutdown deadline passes.
+func (e *Engine) manualAttempt(sendCtx context.Context, r *manualReq) (store.AttemptResult, bool) {
+	ctx, cancel := context.WithCancel(sendCtx)
+	defer cancel()
+	stop := context.AfterFunc(r.ctx, cancel)
+	defer stop()
+	return e.attempt(ctx, ctx, r.job, r.trigger)
 }
 
 // attempt sends one delivery through the outbound layer and decides what
