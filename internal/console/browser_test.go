@@ -186,7 +186,16 @@ func (tb *tab) until(js string) {
 	tb.b.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(15*time.Second)))
+		if err == nil {
+			return
+		}
+		// A page that navigates (the console's / redirects) destroys the
+		// context a poll runs in: poll again in the new one.
+		if ctx.Err() == nil && (strings.Contains(err.Error(), "Cannot find context") || strings.Contains(err.Error(), "context was destroyed")) {
+			continue
+		}
 		tb.fail(fmt.Errorf("waiting for %s: %w", js, err))
 	}
 }
