@@ -337,12 +337,13 @@ func setupApp(t *testing.T, base, uid, eventType string, urls ...string) {
 // and sent as their Idempotency-Key.
 type ledger struct {
 	mu       sync.Mutex
-	accepted map[string]time.Time // key → when its 202 came back
-	via      map[string]string    // key → the node that accepted it
-	unknown  map[string]bool      // keys whose POST got no answer: maybe stored
-	arrived  map[string]time.Time // key → first arrival at a receiver
-	ids      map[string]int       // webhook-id → requests
-	arrivals []time.Time          // every request, in order
+	accepted map[string]time.Time   // key → when its 202 came back
+	via      map[string]string      // key → the node that accepted it
+	unknown  map[string]bool        // keys whose POST got no answer: maybe stored
+	arrived  map[string]time.Time   // key → first arrival at a receiver
+	ids      map[string][]time.Time // webhook-id → when each request came
+	inflight map[string]string      // webhook-id → key, while the receiver holds its answer
+	arrivals []time.Time            // every request, in order
 	requests int
 	statuses map[string]int // "202", "503", "500", "timeout", "error", …
 	maxResp  map[string]time.Duration
@@ -357,7 +358,7 @@ type callRecord struct {
 
 func newLedger() *ledger {
 	return &ledger{accepted: map[string]time.Time{}, via: map[string]string{}, unknown: map[string]bool{},
-		arrived: map[string]time.Time{}, ids: map[string]int{}, statuses: map[string]int{},
+		arrived: map[string]time.Time{}, ids: map[string][]time.Time{}, inflight: map[string]string{}, statuses: map[string]int{},
 		maxResp: map[string]time.Duration{}, samples: map[string]string{}}
 }
 
@@ -369,7 +370,7 @@ func (l *ledger) arrive(key, webhookID string) {
 	l.requests++
 	l.arrivals = append(l.arrivals, now)
 	if webhookID != "" {
-		l.ids[webhookID]++
+		l.ids[webhookID] = append(l.ids[webhookID], now)
 	}
 	if _, ok := l.arrived[key]; !ok && key != "" {
 		l.arrived[key] = now
@@ -415,8 +416,8 @@ func (l *ledger) duplicates() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	d := 0
-	for _, c := range l.ids {
-		d += c - 1
+	for _, at := range l.ids {
+		d += len(at) - 1
 	}
 	return d
 }
@@ -519,7 +520,7 @@ func maps(m map[string]int) map[string]int {
 // receivers
 
 // receiver is an HTTP server on 127.0.0.1 that records every delivery in
-// a ledger and answers 200, after delay.
+// a ledger on arrival and answers 200 after delay.
 type receiver struct {
 	url     string
 	srv     *http.Server
@@ -546,13 +547,23 @@ func newReceiver(t *testing.T, l *ledger, delay time.Duration, extra map[string]
 			} `json:"data"`
 		}
 		_ = json.Unmarshal(body, &ev)
+		// A delivery counts from when the whole request is in, before
+		// the answer: a sender killed while waiting for it has
+		// delivered it all the same.
+		id := r.Header.Get("Webhook-Id")
+		l.arrive(ev.Data.K, id)
 		if delay > 0 {
+			l.mu.Lock()
+			l.inflight[id] = ev.Data.K
+			l.mu.Unlock()
 			select {
 			case <-time.After(delay):
 			case <-rc.closing:
 			}
+			l.mu.Lock()
+			delete(l.inflight, id)
+			l.mu.Unlock()
 		}
-		l.arrive(ev.Data.K, r.Header.Get("Webhook-Id"))
 	})
 	for path, h := range extra {
 		mux.HandleFunc(path, h)
