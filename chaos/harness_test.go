@@ -732,6 +732,7 @@ func report(t *testing.T, r *result, l *ledger, began time.Time) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos %s: accepted=%d delivered=%d lost=%d duplicates=%d unanswered_delivered=%d statuses=%v",
 		r.Scenario, r.Accepted, r.Delivered, r.Lost, r.Duplicates, r.UnansweredDelivered, r.Statuses)
+	fmt.Fprintf(&b, " max_response_ms=%v", r.MaxResponseMS)
 	for _, k := range sortedKeys(r.Recovery) {
 		fmt.Fprintf(&b, " %s=[%s]", k, r.Recovery[k])
 	}
