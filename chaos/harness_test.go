@@ -795,3 +795,9 @@ func status(url string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// lastLine is the last non-empty line of a log: its message, most often.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
