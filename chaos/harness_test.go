@@ -741,8 +741,6 @@ func report(t *testing.T, r *result, l *ledger, began time.Time) {
 	}
 	fmt.Fprintf(&b, " seconds=%.1f", r.Seconds)
 	t.Log(b.String())
-	// The summary also goes to stdout, so that a run without -v shows it.
-	fmt.Println(b.String())
 	reportMu.Lock()
 	reported = append(reported, r)
 	reportMu.Unlock()
