@@ -79,7 +79,7 @@ func hostileHandlers(closing <-chan struct{}) map[string]http.HandlerFunc {
 func TestHostileReceivers(t *testing.T) {
 	perKind := envInt(t, "HERALD_CHAOS_HOSTILE_ENDPOINTS", 4)
 	baseline := envDuration(t, "HERALD_CHAOS_BASELINE", 10*time.Second)
-	hostile := envDuration(t, "HERALD_CHAOS_HOSTILE", 25*time.Second)
+	hostile := envDuration(t, "HERALD_CHAOS_HOSTILE", 20*time.Second)
 	rate := envInt(t, "HERALD_CHAOS_HOSTILE_RATE", 20)
 	began := time.Now()
 	l, lh := newLedger(), newLedger()
