@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -501,19 +502,11 @@ func (l *ledger) fillCounts(r *result) {
 		}
 	}
 	r.UnansweredDelivered = extra
-	r.Statuses = maps(l.statuses)
+	r.Statuses = maps.Clone(l.statuses)
 	r.MaxResponseMS = map[string]float64{}
 	for s, d := range l.maxResp {
 		r.MaxResponseMS[s] = ms(d)
 	}
-}
-
-func maps(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // ---------------------------------------------------------------------
@@ -523,20 +516,40 @@ func maps(m map[string]int) map[string]int {
 // a ledger on arrival and answers 200 after delay.
 type receiver struct {
 	url     string
+	l       *ledger
+	mux     *http.ServeMux
 	srv     *http.Server
 	closing chan struct{}
 }
 
-// newReceiver starts a receiver; extra handlers (the hostile ones) are
-// mounted beside /ok.
+// newReceiver starts a receiver that records at /ok and answers after
+// delay; extra handlers (the hostile ones) are mounted beside it.
 func newReceiver(t *testing.T, l *ledger, delay time.Duration, extra map[string]http.HandlerFunc) *receiver {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := &receiver{url: "http://" + ln.Addr().String(), closing: make(chan struct{})}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) {
+	rc := &receiver{url: "http://" + ln.Addr().String(), l: l, mux: http.NewServeMux(), closing: make(chan struct{})}
+	rc.mux.HandleFunc("/ok", rc.recorder(delay))
+	for path, h := range extra {
+		rc.mux.HandleFunc(path, h)
+	}
+	rc.srv = &http.Server{Handler: rc.mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = rc.srv.Serve(ln) }()
+	t.Cleanup(func() {
+		close(rc.closing)
+		_ = rc.srv.Close()
+	})
+	return rc
+}
+
+// recorder records each delivery in the ledger when the whole request is
+// in, then answers 200 after delay: a sender killed while waiting for the
+// answer has delivered all the same. While it waits, the delivery is in
+// the ledger's in-flight set.
+func (rc *receiver) recorder(delay time.Duration) http.HandlerFunc {
+	l := rc.l
+	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			return
@@ -547,34 +560,22 @@ func newReceiver(t *testing.T, l *ledger, delay time.Duration, extra map[string]
 			} `json:"data"`
 		}
 		_ = json.Unmarshal(body, &ev)
-		// A delivery counts from when the whole request is in, before
-		// the answer: a sender killed while waiting for it has
-		// delivered it all the same.
 		id := r.Header.Get("Webhook-Id")
 		l.arrive(ev.Data.K, id)
-		if delay > 0 {
-			l.mu.Lock()
-			l.inflight[id] = ev.Data.K
-			l.mu.Unlock()
-			select {
-			case <-time.After(delay):
-			case <-rc.closing:
-			}
-			l.mu.Lock()
-			delete(l.inflight, id)
-			l.mu.Unlock()
+		if delay <= 0 {
+			return
 		}
-	})
-	for path, h := range extra {
-		mux.HandleFunc(path, h)
+		l.mu.Lock()
+		l.inflight[id] = ev.Data.K
+		l.mu.Unlock()
+		select {
+		case <-time.After(delay):
+		case <-rc.closing:
+		}
+		l.mu.Lock()
+		delete(l.inflight, id)
+		l.mu.Unlock()
 	}
-	rc.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = rc.srv.Serve(ln) }()
-	t.Cleanup(func() {
-		close(rc.closing)
-		_ = rc.srv.Close()
-	})
-	return rc
 }
 
 // ---------------------------------------------------------------------

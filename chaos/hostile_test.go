@@ -35,7 +35,7 @@ func hostileHandlers(closing <-chan struct{}) map[string]http.HandlerFunc {
 				chunk[i] = 'x'
 			}
 			rc := http.NewResponseController(w)
-			for wait(r, time.Millisecond) {
+			for wait(r, 10*time.Millisecond) {
 				if _, err := w.Write(chunk); err != nil {
 					return
 				}
