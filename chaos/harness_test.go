@@ -100,16 +100,16 @@ func envOn(name string) bool { return os.Getenv(name) == "1" }
 // leaseFlags are the flags of nodes on PostgreSQL. Herald's default
 // --lease-duration (5m) would make each node kill of a small run wait
 // five minutes, so the suite shortens it unless HERALD_CHAOS_LEASE is
-// "default"; the report says which was used.
-func leaseFlags(t *testing.T) (flags []string, lease string) {
-	v := os.Getenv("HERALD_CHAOS_LEASE")
-	if v == "default" {
-		return nil, "default"
+// "default"; the report says which was used. wait is how long a scenario
+// may wait for what a dead node held: the lease and a minute.
+func leaseFlags(t *testing.T) (flags []string, lease string, wait time.Duration) {
+	if os.Getenv("HERALD_CHAOS_LEASE") == "default" {
+		return nil, "default", 5*time.Minute + time.Minute
 	}
 	d := envDuration(t, "HERALD_CHAOS_LEASE", 20*time.Second)
 	timeout := min(d/2, 15*time.Second)
 	return []string{"--lease-duration", d.String(), "--request-timeout", timeout.String(),
-		"--max-tenant-timeout", timeout.String()}, d.String()
+		"--max-tenant-timeout", timeout.String()}, d.String(), d + time.Minute
 }
 
 // ---------------------------------------------------------------------

@@ -64,7 +64,7 @@ func TestPGNodeKill(t *testing.T) {
 	dbURL := testDatabase(t)
 	kills := envInt(t, "HERALD_CHAOS_NODE_KILLS", 3)
 	rate := envInt(t, "HERALD_CHAOS_NODE_RATE", 40)
-	flags, lease := leaseFlags(t)
+	flags, lease, limit := leaseFlags(t)
 	began := time.Now()
 	l := newLedger()
 	// The receiver answers after 500 ms, so that a node always holds
@@ -96,7 +96,6 @@ func TestPGNodeKill(t *testing.T) {
 	ld.start()
 	var takeover, queued, resent, perKill []time.Duration
 	heldQueued, heldInFlight := 0, 0
-	limit := 5*time.Minute + time.Minute
 	for i := range kills {
 		time.Sleep(3 * time.Second)
 		victim := nodes[i%2]

@@ -175,7 +175,7 @@ func (c *cluster) thaw() {
 func TestPGRestart(t *testing.T) {
 	rate := envInt(t, "HERALD_CHAOS_RATE", 100)
 	freeze := envDuration(t, "HERALD_CHAOS_FREEZE", 5*time.Second)
-	flags, lease := leaseFlags(t)
+	flags, lease, limit := leaseFlags(t)
 	began := time.Now()
 	pg := startCluster(t)
 	l := newLedger()
@@ -211,7 +211,7 @@ func TestPGRestart(t *testing.T) {
 	faults = append(faults, fault{"freeze", at, time.Now()})
 	time.Sleep(8 * time.Second)
 	ld.stop()
-	drain, drained := l.waitDrained(2 * time.Minute)
+	drain, drained := l.waitDrained(max(limit, 2*time.Minute))
 
 	r := &result{Scenario: "pg-restart"}
 	l.fillCounts(r)
@@ -237,7 +237,7 @@ func TestPGRestart(t *testing.T) {
 	r.Figures["sigterm_exited_by_itself"] = stoppedClean
 	report(t, r, l, began)
 	if !drained {
-		t.Errorf("the backlog did not drain within 2 minutes")
+		t.Errorf("the backlog did not drain within %s", max(limit, 2*time.Minute))
 	}
 	if !stoppedClean {
 		t.Logf("herald serve was still running 10 s after SIGTERM while the database hung; killed")
