@@ -37,6 +37,9 @@ type Options struct {
 	// MaxConns caps the pool's connections; default pgxpool's (the
 	// greater of 4 and the number of CPUs), or the URL's pool_max_conns.
 	MaxConns int32
+	// ConnectTimeout bounds making a connection (--store-timeout),
+	// unless the URL sets connect_timeout; 0: none.
+	ConnectTimeout time.Duration
 }
 
 // DB is a Herald store in a PostgreSQL database. It is safe for concurrent
@@ -94,6 +97,14 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
+	if o.ConnectTimeout > 0 && cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	}
+	// Idle connections broken by a restart of the server are found
+	// within seconds, not at the default minute; pings of connections
+	// idle over a second (pgxpool's rule) give up after one.
+	cfg.HealthCheckPeriod = 5 * time.Second
+	cfg.PingTimeout = time.Second
 	db := &DB{connCfg: cfg.ConnConfig.Copy()}
 
 	if err := db.migrate(ctx); err != nil {
