@@ -61,6 +61,7 @@ type Guard struct {
 	since       time.Time         // when the current trouble began
 	probing     bool
 	lastDrop    time.Time
+	failedAt    time.Time // when a call last found the store failing
 	probeAt     time.Time // when the cached probe result was taken
 	probeErr    error
 	probeMu     sync.Mutex
@@ -113,12 +114,15 @@ func (g *Guard) State() StoreState {
 
 // Ready probes the store (a read and a small write, when the driver can)
 // within ProbeTimeout, and reports why it cannot serve: nil when it can.
-// Results are reused for 250 ms, so that frequent health checks cost the
-// store little.
+// Results are reused for 250 ms unless a call failed since, so that
+// frequent health checks cost the store little.
 func (g *Guard) Ready(ctx context.Context) error {
 	g.probeMu.Lock()
 	defer g.probeMu.Unlock()
-	if !g.probeAt.IsZero() && time.Since(g.probeAt) < 250*time.Millisecond {
+	g.mu.Lock()
+	fresh := !g.probeAt.IsZero() && time.Since(g.probeAt) < 250*time.Millisecond && g.failedAt.Before(g.probeAt)
+	g.mu.Unlock()
+	if fresh {
 		return g.probeErr
 	}
 	err := g.probe(ctx)
@@ -134,7 +138,9 @@ func (g *Guard) Ready(ctx context.Context) error {
 		}
 		g.mu.Unlock()
 	}
+	g.mu.Lock()
 	g.probeAt, g.probeErr = time.Now(), err
+	g.mu.Unlock()
 	return err
 }
 
@@ -262,6 +268,7 @@ func (g *Guard) failed(err error, write bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := time.Now()
+	g.failedAt = now
 	switch {
 	case ue.Full || ue.NotWritable:
 		if g.roErr == nil {

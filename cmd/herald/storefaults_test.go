@@ -1,0 +1,505 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// answer is one API answer, with how long it took.
+type answer struct {
+	code    int
+	body    string
+	retry   string
+	elapsed time.Duration
+	err     error
+}
+
+func (a answer) String() string {
+	return fmt.Sprintf("%d (Retry-After %q) in %s: %s %v", a.code, a.retry, a.elapsed.Round(time.Millisecond), strings.TrimSpace(a.body), a.err)
+}
+
+// errCode is the code of an error answer.
+func (a answer) errCode() string {
+	var e struct{ Error struct{ Code string } }
+	_ = json.Unmarshal([]byte(a.body), &e)
+	return e.Error.Code
+}
+
+// do calls p with a client that gives up after a minute, so that a hang
+// shows as a long elapsed time rather than a stuck test.
+func (p *proc) do(bearer, method, path string, body any) answer {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, p.url+path, rd)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	c := &http.Client{Timeout: time.Minute}
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		return answer{err: err, elapsed: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return answer{code: resp.StatusCode, body: string(b), retry: resp.Header.Get("Retry-After"), elapsed: time.Since(start), err: err}
+}
+
+// within polls f every 50 ms until it is true, failing after d; it returns
+// how long it took.
+func within(t *testing.T, d time.Duration, what string, f func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !f() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// unavailable503 checks a store-fault answer: 503, one of codes, a
+// Retry-After, within limit.
+func unavailable503(t *testing.T, what string, a answer, limit time.Duration, codes ...string) {
+	t.Helper()
+	ok := a.err == nil && a.code == 503 && a.retry != "" && a.elapsed <= limit
+	if ok {
+		ok = false
+		for _, c := range codes {
+			ok = ok || a.errCode() == c
+		}
+	}
+	if !ok {
+		t.Fatalf("%s: %s; want 503 %v with Retry-After within %s", what, a, codes, limit)
+	}
+}
+
+// metric reads one sample of /metrics.
+func metric(t *testing.T, p *proc, name string) string {
+	t.Helper()
+	a := p.do("", "GET", "/metrics", nil)
+	if a.code != 200 {
+		t.Fatalf("/metrics: %s", a)
+	}
+	m := regexp.MustCompile(`(?m)^` + name + `(?:\{[^}]*\})? (\S+)$`).FindStringSubmatch(a.body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// mountTmpfs mounts a tmpfs of size at a new directory, unmounted at
+// cleanup. It needs root, which CI has.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fill writes path until the file system is full.
+func fill(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return
+		}
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				// Bytes may remain below a block: write them one by one.
+				for {
+					if _, err := f.Write(buf[:1]); err != nil {
+						return
+					}
+				}
+			}
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDiskFull: with the data dir on a full disk, writes answer 503
+// storage_full with Retry-After, reads keep working, /readyz is 503 and
+// /metrics says so; a process SIGKILLed there starts again on the full
+// disk; when space returns, writes succeed again without a restart; every
+// event answered 202 is still there.
+func TestDiskFull(t *testing.T) {
+	dir := mountTmpfs(t, "8m")
+	dataDir := filepath.Join(dir, "data")
+	// Reserve room that freeing gives back later.
+	reserve := filepath.Join(dir, "reserve")
+	if err := os.WriteFile(reserve, make([]byte, 3<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"--store-timeout", "1s", "--disk-warn-free", "2MiB"}
+	h := startHerald(t, dataDir, flags...)
+	h.mustCall(t, "POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, 201)
+	h.mustCall(t, "POST", "/v1/event-types", map[string]any{"name": "lead.created"}, 201)
+	h.mustCall(t, "POST", "/v1/apps/acme/endpoints", map[string]any{"url": "http://127.0.0.1:9/never"}, 201)
+
+	// Events of 32 KB until the disk is full.
+	payload := map[string]any{"pad": strings.Repeat("x", 32<<10)}
+	var accepted []string
+	var full answer
+	for i := 0; ; i++ {
+		if i > 1000 {
+			t.Fatalf("the disk never filled: %d events accepted", len(accepted))
+		}
+		a := h.do(token, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": payload})
+		if a.code == 202 {
+			var ev struct{ ID string }
+			_ = json.Unmarshal([]byte(a.body), &ev)
+			accepted = append(accepted, ev.ID)
+			continue
+		}
+		full = a
+		break
+	}
+	unavailable503(t, "POST event on a full disk", full, 3*time.Second, "storage_full")
+	// Take what is left, so that no write finds room by chance.
+	fill(t, filepath.Join(dir, "filler"))
+	for range 3 {
+		a := h.do(token, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": payload})
+		unavailable503(t, "POST event on a full disk", a, 3*time.Second, "storage_full", "unavailable")
+	}
+	if a := h.do(token, "GET", "/v1/apps/acme/events?limit=5", nil); a.code != 200 {
+		t.Fatalf("reads on a full disk: %s", a)
+	}
+	within(t, 3*time.Second, "/readyz 503 on a full disk", func() bool {
+		a := h.do("", "GET", "/readyz", nil)
+		return a.code == 503 && strings.TrimSpace(a.body) == `{"status":"unavailable","store":"full"}`
+	})
+	if v := metric(t, h, "herald_store_writable"); v != "0" {
+		t.Fatalf("herald_store_writable on a full disk: %q", v)
+	}
+	if v := metric(t, h, "herald_data_dir_free_bytes"); v == "" {
+		t.Fatal("no herald_data_dir_free_bytes")
+	}
+	t.Logf("%d events accepted before the disk filled; then %s", len(accepted), full)
+
+	// A crash on the full disk, and a start there.
+	_ = h.cmd.Process.Signal(syscall.SIGKILL)
+	<-h.done
+	h = startHerald(t, dataDir, flags...)
+	if a := h.do(token, "GET", "/v1/apps/acme/events?limit=5", nil); a.code != 200 {
+		t.Fatalf("reads after a restart on a full disk: %s", a)
+	}
+	a := h.do(token, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": payload})
+	unavailable503(t, "POST event after a restart on a full disk", a, 3*time.Second, "storage_full", "unavailable")
+	if a := h.do("", "GET", "/readyz", nil); a.code != 503 {
+		t.Fatalf("/readyz after a restart on a full disk: %s", a)
+	}
+	if !strings.Contains(h.log(), "running out of space") {
+		t.Errorf("no warning below --disk-warn-free:\n%s", h.log())
+	}
+
+	// Space comes back: the same process heals.
+	if err := os.Remove(reserve); err != nil {
+		t.Fatal(err)
+	}
+	took := within(t, 5*time.Second, "/readyz 200 once space is back", func() bool {
+		return h.do("", "GET", "/readyz", nil).code == 200
+	})
+	within(t, 5*time.Second, "POST event once space is back", func() bool {
+		return h.do(token, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"small": 1}}).code == 202
+	})
+	t.Logf("ready again %s after space was freed", took.Round(time.Millisecond))
+	for _, id := range accepted {
+		if a := h.do(token, "GET", "/v1/apps/acme/events/"+id, nil); a.code != 200 {
+			t.Fatalf("accepted event %s: %s", id, a)
+		}
+	}
+	if n := strings.Count(h.log(), "level=ERROR"); n > 3 {
+		t.Errorf("%d ERROR lines; the store's state should be logged once per change:\n%s", n, h.log())
+	}
+}
+
+// pgProxy forwards TCP connections to a PostgreSQL server and can stop
+// forwarding without closing anything (a hung server) or cut every
+// connection and refuse new ones (a server that is down).
+type pgProxy struct {
+	ln     net.Listener
+	target string
+
+	mu     sync.Mutex
+	frozen bool
+	down   bool
+	thaw   chan struct{}
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+func startProxy(t *testing.T, target string) *pgProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgProxy{ln: ln, target: target, thaw: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	close(p.thaw)
+	go p.serve()
+	t.Cleanup(func() {
+		p.mu.Lock()
+		p.closed = true
+		if p.frozen {
+			close(p.thaw)
+			p.frozen = false
+		}
+		for c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		ln.Close()
+	})
+	return p
+}
+
+func (p *pgProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *pgProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.down || p.closed {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c] = struct{}{}
+		p.mu.Unlock()
+		go p.pipe(c)
+	}
+}
+
+func (p *pgProxy) pipe(c net.Conn) {
+	// Connecting waits while frozen too: a hung server's accept queue.
+	p.gate()
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[s] = struct{}{}
+	p.mu.Unlock()
+	cp := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				p.gate()
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		dst.Close()
+		src.Close()
+	}
+	go cp(s, c)
+	cp(c, s)
+}
+
+// gate waits while the proxy is frozen.
+func (p *pgProxy) gate() {
+	p.mu.Lock()
+	ch := p.thaw
+	p.mu.Unlock()
+	<-ch
+}
+
+// freeze stops forwarding; nothing is closed.
+func (p *pgProxy) freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.frozen {
+		p.frozen = true
+		p.thaw = make(chan struct{})
+	}
+}
+
+// resume forwards again, what was held first.
+func (p *pgProxy) resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen {
+		p.frozen = false
+		close(p.thaw)
+	}
+	p.down = false
+}
+
+// cut closes every connection and refuses new ones until resume.
+func (p *pgProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// viaProxy is dbURL with its host and port replaced by the proxy's.
+func viaProxy(t *testing.T, dbURL string, p *pgProxy) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = p.addr()
+	return u.String()
+}
+
+// TestStoreHangsAndFails: PostgreSQL behind a proxy that stops forwarding
+// (a hung server) and then cuts every connection (a server gone). Events
+// posted meanwhile, with the admin token and with an app key never looked
+// up before, answer 503 with Retry-After within --store-timeout (1 s here;
+// asserted under 3 s), never 500 and never a hang; /readyz is 503 without
+// connection details; when the server is back, /readyz is 200 and writes
+// succeed within about a second, with no tail of 500s; SIGTERM with the
+// server hung exits within --shutdown-timeout.
+func TestStoreHangsAndFails(t *testing.T) {
+	dbURL := testDatabase(t)
+	u, _ := url.Parse(dbURL)
+	port := u.Port()
+	if port == "" {
+		port = "5432"
+	}
+	host := u.Hostname()
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	px := startProxy(t, net.JoinHostPort(host, port))
+	h := startNode(t, viaProxy(t, dbURL, px), "--store-timeout", "1s", "--shutdown-timeout", "2s")
+	h.mustCall(t, "POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, 201)
+	h.mustCall(t, "POST", "/v1/event-types", map[string]any{"name": "lead.created"}, 201)
+	var keys [3]string
+	for i := range keys {
+		var k struct{ Key string }
+		b := h.mustCall(t, "POST", "/v1/api-keys", map[string]any{"name": fmt.Sprint("k", i), "scope": "app", "app": "acme"}, 201)
+		_ = json.Unmarshal(b, &k)
+		keys[i] = k.Key
+	}
+	event := map[string]any{"event_type": "lead.created", "payload": map[string]any{"id": 1}}
+	h.mustCall(t, "POST", "/v1/apps/acme/events", event, 202)
+
+	check := func(phase string, key string) {
+		t.Helper()
+		var wg sync.WaitGroup
+		answers := make([]answer, 8)
+		for i := range answers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				bearer := token
+				if i == 0 {
+					bearer = key
+				}
+				answers[i] = h.do(bearer, "POST", "/v1/apps/acme/events", event)
+			}()
+		}
+		wg.Wait()
+		for i, a := range answers {
+			unavailable503(t, fmt.Sprintf("%s: POST event %d", phase, i), a, 3*time.Second, "unavailable")
+		}
+		a := h.do("", "GET", "/readyz", nil)
+		if a.code != 503 || a.elapsed > 3*time.Second || strings.TrimSpace(a.body) != `{"status":"unavailable","store":"unreachable"}` {
+			t.Fatalf("%s: /readyz: %s", phase, a)
+		}
+		for _, secret := range []string{u.User.Username(), host, port, strings.TrimPrefix(u.Path, "/")} {
+			if secret != "" && strings.Contains(a.body, secret) {
+				t.Fatalf("%s: /readyz shows %q: %s", phase, secret, a.body)
+			}
+		}
+		if v := metric(t, h, "herald_store_up"); v != "0" {
+			t.Fatalf("%s: herald_store_up %q", phase, v)
+		}
+	}
+	recover := func(phase string) {
+		t.Helper()
+		start := time.Now()
+		px.resume()
+		took := within(t, 5*time.Second, phase+": /readyz 200", func() bool { return h.do("", "GET", "/readyz", nil).code == 200 })
+		// From now on, every call succeeds: no tail of errors.
+		for i := range 20 {
+			if a := h.do(token, "POST", "/v1/apps/acme/events", event); a.code != 202 {
+				t.Fatalf("%s: POST event %d after recovery: %s", phase, i, a)
+			}
+		}
+		t.Logf("%s: ready %s after the server was back (%s for 20 events)", phase, took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	}
+
+	px.freeze()
+	check("hung", keys[0])
+	recover("hung")
+
+	px.cut()
+	check("down", keys[1])
+	recover("down")
+
+	// SIGTERM while the server hangs, with a request waiting on it.
+	px.freeze()
+	go h.do(token, "POST", "/v1/apps/acme/events", event)
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-h.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10 s after SIGTERM with --shutdown-timeout 2s:\n%s", h.log())
+	}
+	took := time.Since(start)
+	if took > 2*time.Second+2*time.Second {
+		t.Fatalf("SIGTERM took %s with --shutdown-timeout 2s", took)
+	}
+	t.Logf("exited %s after SIGTERM with the server hung", took.Round(time.Millisecond))
+	if n := strings.Count(h.log(), "level=ERROR"); n > 8 {
+		t.Errorf("%d ERROR lines for two outages; the store's state should be logged once per change:\n%s", n, h.log())
+	}
+	if strings.Contains(h.log(), "code=internal") || strings.Contains(h.log(), "status=500") {
+		t.Errorf("a 500 was logged:\n%s", h.log())
+	}
+}
