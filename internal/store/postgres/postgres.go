@@ -123,11 +123,25 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 }
 
 // Close closes the pool's connections. WatchDue calls end with their
-// contexts.
+// contexts. It waits at most closeWait: connections cut short by a
+// deadline on a server that hangs are closed by pgx only after it has
+// tried, for up to 15 s, to cancel their queries, and a process stopping
+// must not wait for that.
 func (db *DB) Close() error {
-	db.pool.Close()
+	done := make(chan struct{})
+	go func() {
+		db.pool.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+	}
 	return nil
 }
+
+// closeWait bounds Close.
+const closeWait = time.Second
 
 // Migrations are numbered files, NNNN_name.sql (see store.Migration).
 //
