@@ -15,14 +15,17 @@ import (
 
 // newGuard bounds every call to st by --store-timeout and classifies its
 // failures with the driver's rules. driver is the store as the driver
-// opened it (st may be a test's wrapping of it): it probes readiness and
-// drops broken connections.
+// opened it (st may be a test's wrapping of it): it drops broken
+// connections, and probes readiness unless st is wrapped.
 func newGuard(cfg *config.Serve, st, driver store.Store, log *slog.Logger) *store.Guard {
 	o := store.GuardOptions{Timeout: cfg.StoreTimeout, Classify: sqlite.Classify, Logger: log}
 	if cfg.DatabaseURL != "" {
 		o.Classify = postgres.Classify
 	}
-	if p, ok := driver.(store.Prober); ok {
+	// A test's wrapping sees the probes too, unless it probes itself.
+	if p, ok := st.(store.Prober); ok {
+		o.Prober = p
+	} else if p, ok := driver.(store.Prober); ok && st == driver {
 		o.Prober = p
 	}
 	if d, ok := driver.(interface{ DropConnections() }); ok {

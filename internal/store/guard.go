@@ -149,13 +149,14 @@ func (g *Guard) probe(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, g.o.ProbeTimeout)
 	defer cancel()
 	var err error
+	start := time.Now()
 	if g.prober != nil {
 		err = g.prober.Probe(pctx)
 	} else {
 		_, err = g.Store.AppList(pctx, ListParams{Limit: 1})
 	}
 	if err == nil {
-		g.succeeded(g.prober != nil)
+		g.succeeded(g.prober != nil, start)
 		return nil
 	}
 	if ctx.Err() != nil {
@@ -164,7 +165,7 @@ func (g *Guard) probe(ctx context.Context) error {
 	if pctx.Err() != nil {
 		err = &UnavailableError{Cause: fmt.Errorf("no answer within %s: %w", g.o.ProbeTimeout, err)}
 	}
-	return g.failed(g.classify(err), false)
+	return g.failed(g.classify(err), false, start)
 }
 
 func (g *Guard) classify(err error) error {
@@ -203,9 +204,10 @@ func call[T any](g *Guard, ctx context.Context, write bool, timeout time.Duratio
 		cctx, cancel = context.WithTimeout(ctx, timeout)
 	}
 	defer cancel()
+	start := time.Now()
 	v, err := f(cctx)
 	if err == nil {
-		g.succeeded(write)
+		g.succeeded(write, start)
 		return v, nil
 	}
 	if ctx.Err() != nil {
@@ -222,7 +224,7 @@ func call[T any](g *Guard, ctx context.Context, write bool, timeout time.Duratio
 	} else {
 		err = g.classify(err)
 	}
-	return v, g.failed(err, write)
+	return v, g.failed(err, write, start)
 }
 
 func (g *Guard) exec(ctx context.Context, write bool, f func(context.Context) error) error {
@@ -230,11 +232,15 @@ func (g *Guard) exec(ctx context.Context, write bool, f func(context.Context) er
 	return err
 }
 
-// succeeded records that a call reached the store (and wrote, when
-// write).
-func (g *Guard) succeeded(write bool) {
+// succeeded records that a call begun at start reached the store (and
+// wrote, when write). A call begun before the last failure was seen says
+// nothing of the store since: it does not count.
+func (g *Guard) succeeded(write bool, start time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if start.Before(g.failedAt) {
+		return
+	}
 	if g.downErr != nil {
 		g.o.Logger.Info("the store is back", "after", time.Since(g.since).Round(time.Millisecond).String())
 		g.downErr = nil
@@ -248,11 +254,11 @@ func (g *Guard) succeeded(write bool) {
 // failed records a failure and returns the error the caller gets. Errors
 // that are not the store's unavailability (not found, conflicts) mean it
 // answered.
-func (g *Guard) failed(err error, write bool) error {
+func (g *Guard) failed(err error, write bool, start time.Time) error {
 	var ue *UnavailableError
 	if !errors.As(err, &ue) {
 		g.mu.Lock()
-		if g.downErr != nil {
+		if g.downErr != nil && !start.Before(g.failedAt) {
 			g.o.Logger.Info("the store is back", "after", time.Since(g.since).Round(time.Millisecond).String())
 			g.downErr = nil
 		}
