@@ -503,3 +503,122 @@ func TestStoreHangsAndFails(t *testing.T) {
 		t.Errorf("a 500 was logged:\n%s", h.log())
 	}
 }
+
+// mountExt4 mounts a new 32 MiB ext4 file system (a loop file) at a new
+// directory, unmounted at cleanup; it returns the directory and the loop
+// device's name. It needs root and mkfs.ext4, which CI has.
+func mountExt4(t *testing.T) (string, string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a loop file needs root (CI runs as root)")
+	}
+	base := t.TempDir()
+	img, dir := filepath.Join(base, "img"), filepath.Join(base, "mnt")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][]string{{"truncate", "-s", "32M", img}, {"mkfs.ext4", "-q", img}, {"mount", "-o", "loop,errors=remount-ro", img, dir}} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", c, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		_ = exec.Command("chattr", "-R", "-i", dir).Run()
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	src, err := exec.Command("findmnt", "-n", "-o", "SOURCE", dir).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, filepath.Base(strings.TrimSpace(string(src)))
+}
+
+// TestDataDirNotWritable: the data dir's files become unwritable, then
+// writable again, then the kernel makes the file system read-only. Linux
+// refuses to remount a file system read-only (or a bind mount of it)
+// while files on it are open for writing, so the first phase makes the
+// files immutable (chattr +i), which fails every write to them just the
+// same and can be undone; the last phase is a real read-only file system,
+// forced by an error (ext4 errors=remount-ro), which only an unmount
+// undoes. Writes answer 503 with Retry-After, never 500; reads work;
+// /readyz is 503; once the files are writable again Herald writes again
+// without a restart; nothing accepted is lost.
+func TestDataDirNotWritable(t *testing.T) {
+	dir, dev := mountExt4(t)
+	dataDir := filepath.Join(dir, "data")
+	h := startHerald(t, dataDir, "--store-timeout", "1s")
+	h.mustCall(t, "POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, 201)
+	h.mustCall(t, "POST", "/v1/event-types", map[string]any{"name": "lead.created"}, 201)
+	event := map[string]any{"event_type": "lead.created", "payload": map[string]any{"a": 1}}
+	var accepted []string
+	send := func() answer {
+		a := h.do(token, "POST", "/v1/apps/acme/events", event)
+		if a.code == 202 {
+			var ev struct{ ID string }
+			_ = json.Unmarshal([]byte(a.body), &ev)
+			accepted = append(accepted, ev.ID)
+		}
+		return a
+	}
+	for range 20 {
+		if a := send(); a.code != 202 {
+			t.Fatalf("POST event: %s", a)
+		}
+	}
+	// The database and its log, not the shared-memory index, which
+	// readers write too (it lives in memory on a read-only file system).
+	chattr := func(flag string) {
+		t.Helper()
+		db := filepath.Join(dataDir, "herald.db")
+		if out, err := exec.Command("chattr", flag, db, db+"-wal").CombinedOutput(); err != nil {
+			t.Fatalf("chattr %s: %v %s", flag, err, out)
+		}
+	}
+	notWritable := func(phase string) {
+		t.Helper()
+		for i := range 5 {
+			a := send()
+			unavailable503(t, fmt.Sprintf("%s: POST event %d", phase, i), a, 3*time.Second, "unavailable", "storage_full")
+		}
+		if a := h.do(token, "GET", "/v1/apps/acme/events?limit=5", nil); a.code != 200 {
+			t.Fatalf("%s: reads: %s\n%s", phase, a, h.log())
+		}
+		within(t, 3*time.Second, phase+": /readyz 503", func() bool {
+			a := h.do("", "GET", "/readyz", nil)
+			return a.code == 503 && strings.Contains(a.body, `"status":"unavailable"`)
+		})
+		if v := metric(t, h, "herald_store_writable"); v != "0" {
+			t.Fatalf("%s: herald_store_writable %q", phase, v)
+		}
+	}
+
+	chattr("+i")
+	notWritable("immutable files")
+	chattr("-i")
+	took := within(t, 5*time.Second, "/readyz 200 once the files are writable", func() bool {
+		return h.do("", "GET", "/readyz", nil).code == 200
+	})
+	within(t, 5*time.Second, "POST event once the files are writable", func() bool { return send().code == 202 })
+	t.Logf("ready again %s after the files were writable again", took.Round(time.Millisecond))
+	for _, id := range accepted {
+		if a := h.do(token, "GET", "/v1/apps/acme/events/"+id, nil); a.code != 200 {
+			t.Fatalf("accepted event %s: %s", id, a)
+		}
+	}
+
+	// A real read-only file system, as the kernel makes it after an error.
+	if err := os.WriteFile("/sys/fs/ext4/"+dev+"/trigger_fs_error", []byte("test"), 0o200); err != nil {
+		t.Fatalf("make %s read-only: %v", dev, err)
+	}
+	notWritable("read-only file system")
+	for _, id := range accepted {
+		if a := h.do(token, "GET", "/v1/apps/acme/events/"+id, nil); a.code != 200 {
+			t.Fatalf("accepted event %s on the read-only file system: %s", id, a)
+		}
+	}
+	if strings.Contains(h.log(), "status=500") || strings.Contains(h.log(), "panic") {
+		t.Errorf("a 500 or a panic:\n%s", h.log())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"modernc.org/sqlite"
@@ -36,8 +37,9 @@ func Classify(err error) error {
 		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
 			return &store.UnavailableError{Cause: err, NotWritable: true}
 		case sqlite3.SQLITE_IOERR:
-			return &store.UnavailableError{Cause: err, NotWritable: true, MaybeCommitted: true,
-				Full: e.Code() == sqlite3.SQLITE_IOERR_WRITE && errors.Is(err, syscall.ENOSPC)}
+			// Only a commit that failed half-way (its log written,
+			// its sync not) may have left the transaction in.
+			return &store.UnavailableError{Cause: err, NotWritable: true, MaybeCommitted: strings.Contains(err.Error(), "commit: ")}
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_INTERRUPT:
 			return store.Unavailable(err)
 		}
