@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -61,10 +62,10 @@ func (a *App) watchDisk(ctx context.Context, period time.Duration) {
 			case !low && free < uint64(limit):
 				low = true
 				a.log.Warn("the data dir is running out of space: when it is full, writes answer 503 storage_full",
-					"dir", a.cfg.DataDir, "free", config.ByteSize(free).String(), "warn_below", limit.String())
+					"dir", a.cfg.DataDir, "free", mib(free), "warn_below", limit.String())
 			case low && free >= uint64(limit):
 				low = false
-				a.log.Info("the data dir has space again", "dir", a.cfg.DataDir, "free", config.ByteSize(free).String())
+				a.log.Info("the data dir has space again", "dir", a.cfg.DataDir, "free", mib(free))
 			}
 		}
 		select {
@@ -74,6 +75,9 @@ func (a *App) watchDisk(ctx context.Context, period time.Duration) {
 		}
 	}
 }
+
+// mib writes a byte count in MiB, for logs.
+func mib(n uint64) string { return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20)) }
 
 // quietStoreErrors logs the engine's store failures that the store's
 // guard has already reported (it logs once when the store goes and once
