@@ -49,7 +49,8 @@ type GuardOptions struct {
 // back. It logs once when the store goes and once when it comes back.
 //
 // Methods it does not override (WatchDue, which runs until its context
-// ends, and Close) go to the wrapped store as they are.
+// ends) go to the wrapped store as they are: a method added to Store
+// needs its wrapper here to get a deadline.
 type Guard struct {
 	Store
 	o      GuardOptions
@@ -366,7 +367,10 @@ func (g *Guard) startProbing() {
 
 // Stop stops probing, before the wrapped store is closed.
 func (g *Guard) Stop() {
+	// Under mu, so that no probing starts once Wait may run.
+	g.mu.Lock()
 	g.closeOnce.Do(func() { close(g.closed) })
+	g.mu.Unlock()
 	g.probeActive.Wait()
 }
 
