@@ -8,6 +8,7 @@
 package config
 
 import (
+	"encoding"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -67,6 +68,8 @@ type Serve struct {
 
 	AllowUndeclaredEventTypes bool `name:"allow-undeclared-event-types" env:"HERALD_ALLOW_UNDECLARED_EVENT_TYPES" help:"Accept events whose type is not in the event-type catalog."`
 
+	StoreTimeout    time.Duration `name:"store-timeout" env:"HERALD_STORE_TIMEOUT" default:"5s" help:"Longest wait for one call to the database; a store that does not answer in time, cannot be reached or cannot write gets 503 unavailable (or storage_full) with Retry-After."`
+	DiskWarnFree    ByteSize      `name:"disk-warn-free" env:"HERALD_DISK_WARN_FREE" default:"1GiB" help:"Log a warning when the data dir's file system has less free space than this (512MiB, 1GiB; 0: never)."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HERALD_SHUTDOWN_TIMEOUT" default:"30s" help:"How long requests in flight may finish after SIGTERM or SIGINT."`
 	LogLevel        string        `name:"log-level" env:"HERALD_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 	LogFormat       string        `name:"log-format" env:"HERALD_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
@@ -170,6 +173,12 @@ func (s *Serve) Validate() error {
 	if s.ShutdownTimeout < 0 {
 		return fmt.Errorf("--shutdown-timeout must not be negative")
 	}
+	if s.StoreTimeout < 100*time.Millisecond {
+		return fmt.Errorf("--store-timeout must be at least 100ms")
+	}
+	if s.DiskWarnFree < 0 {
+		return fmt.Errorf("--disk-warn-free must not be negative")
+	}
 	return nil
 }
 
@@ -225,6 +234,9 @@ func expand(s string, vars map[string]string) (string, error) {
 // setFromString parses s into f for the kinds of fields Serve has, as the
 // flag parser does.
 func setFromString(f reflect.Value, s string) error {
+	if u, ok := f.Addr().Interface().(encoding.TextUnmarshaler); ok {
+		return u.UnmarshalText([]byte(s))
+	}
 	if f.Type() == reflect.TypeFor[time.Duration]() {
 		d, err := time.ParseDuration(s)
 		f.SetInt(int64(d))
