@@ -145,3 +145,21 @@ func (db *DB) NodeHeartbeat(ctx context.Context, node string, now time.Time, wit
 	}
 	return max(n, 1), nil
 }
+
+// NodeLeave implements store.Store.
+func (db *DB) NodeLeave(ctx context.Context, node string) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM nodes WHERE id = $1`, node); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`, node)
+		if err != nil {
+			return err
+		}
+		return notifyIf(ctx, tx, tag.RowsAffected() > 0, "node leave")
+	})
+	if err != nil {
+		return fmt.Errorf("node leave: %w", err)
+	}
+	return nil
+}

@@ -259,6 +259,21 @@ func (db *DB) NodeHeartbeat(ctx context.Context, node string, now time.Time, wit
 	return max(n, 1), nil
 }
 
+// NodeLeave implements store.Store.
+func (db *DB) NodeLeave(ctx context.Context, node string) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE id = ?`, node); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`, node)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("node leave: %w", err)
+	}
+	return nil
+}
+
 // WatchDue implements store.Store. It returns nil at once: SQLite has no
 // way to notify another process of a commit, and within one process the
 // engine that makes deliveries due wakes its own claimer. Processes
