@@ -75,7 +75,7 @@ func (e *Engine) claimEndpoint(ctx context.Context, id string, now time.Time) {
 	per, total := e.budget.room(id)
 	limit := min(per, total)
 	gen := e.budget.spillGen(id)
-	if limit <= 0 {
+	if limit <= 0 || !e.mayClaim() {
 		// Ask again when the queue drains further.
 		e.handOver(nil, id)
 		return
@@ -98,6 +98,11 @@ func (e *Engine) claimEndpoint(ctx context.Context, id string, now time.Time) {
 // claimGeneral claims due deliveries of any endpoint while memory has
 // room, and returns when the next not-yet-due delivery falls due.
 func (e *Engine) claimGeneral(ctx context.Context, now time.Time) time.Time {
+	if !e.mayClaim() {
+		// Nothing claimed now would be sent; the heartbeat that comes
+		// back wakes the claimer.
+		return time.Time{}
+	}
 	for {
 		_, total := e.budget.room("")
 		limit := min(total, 1000)

@@ -21,9 +21,9 @@ const deadAfterBeats = 3
 // with the others, and what the workers check before sending.
 //
 // Another node releases this node's leases once its last heartbeat is
-// deadAfter old (by the other node's clock). So this node sends nothing
-// once its last heartbeat is deadAfter less one interval old (the
-// interval is the margin for clocks that differ), and when a heartbeat
+// deadAfter old (by the other node's clock). So this node claims and
+// sends nothing once its last heartbeat is deadAfter less half an
+// interval old (the margin for clocks that differ), and when a heartbeat
 // comes back after such a gap, what it held in memory from before may be
 // another node's now: it is given back, not sent. What slips through (a
 // send already under way) is refused when recorded (store.ErrLeaseLost).
@@ -98,7 +98,9 @@ func (e *Engine) beat(ctx context.Context) {
 		lv.failing = false
 		e.log.Info("heartbeat succeeded again")
 	}
-	margin := e.o.HeartbeatInterval
+	// Half an interval for clocks that differ between nodes: one missed
+	// beat stays a hiccup, two in a row stop sending.
+	margin := e.o.HeartbeatInterval / 2
 	if lv.streak.IsZero() {
 		lv.streak = now
 	} else if back.Sub(lv.last) > within-margin {
@@ -108,6 +110,7 @@ func (e *Engine) beat(ctx context.Context) {
 		lv.streak = now
 		e.log.Warn("heartbeats were missed long enough for other nodes to take over; deliveries held from before are given back",
 			"last_heartbeat", lv.last, "gap", back.Sub(lv.last).Round(time.Millisecond))
+		defer e.wakeClaimer()
 	}
 	lv.last = now
 	lv.safeUntil.Store(now.Add(within - margin).UnixNano())
@@ -142,6 +145,12 @@ func (e *Engine) beat(ctx context.Context) {
 		e.log.Info("took over the deliveries of nodes that stopped heartbeating", "deliveries", k, "dead_after", within)
 		e.wakeClaimer()
 	}
+}
+
+// mayClaim reports whether what the node claims now could be sent: not
+// once its last heartbeat is so old that another node may have taken over.
+func (e *Engine) mayClaim() bool {
+	return e.clock.Now().UnixNano() < e.live.safeUntil.Load()
 }
 
 // mayStillSend reports whether the lease on a delivery held in memory is
