@@ -1,0 +1,168 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// takeoverTarget is the issue's promise with default settings: every
+// delivery a SIGKILLed node held is sent by another node within 20 s.
+const takeoverTarget = 20 * time.Second
+
+// startDefaultNode starts a node on dbURL with the default heartbeat and
+// lease settings (startNode shortens the heartbeat).
+func startDefaultNode(t *testing.T, dbURL string) *proc {
+	return startHerald(t, t.TempDir(), "--database-url", dbURL,
+		"--encryption-key", "test:"+base64.StdEncoding.EncodeToString(make([]byte, 32)))
+}
+
+// TestClusterTakeoverAfterKill: node A holds deliveries (some in flight to
+// a receiver that does not answer, the rest queued in its memory, all
+// leased to it); A is SIGKILLed; node B sends every one of them within
+// the takeover target, with default settings (a 5-minute lease).
+func TestClusterTakeoverAfterKill(t *testing.T) {
+	db := testDatabase(t)
+	var (
+		hang    atomic.Bool
+		hung    atomic.Int64
+		mu      sync.Mutex
+		got     = map[string]time.Time{} // seq -> first answered after the kill
+		dups    int
+		release = make(chan struct{})
+	)
+	hang.Store(true)
+	defer close(release)
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Data struct{ Seq string } }
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &body)
+		if hang.Load() {
+			// Held until the sender goes away (it is killed).
+			hung.Add(1)
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		mu.Lock()
+		if _, ok := got[body.Data.Seq]; ok {
+			dups++
+		} else {
+			got[body.Data.Seq] = time.Now()
+		}
+		mu.Unlock()
+	}))
+	defer rc.Close()
+
+	a := startDefaultNode(t, db)
+	b := startDefaultNode(t, db)
+	a.mustCall(t, "POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, 201)
+	a.mustCall(t, "POST", "/v1/event-types", map[string]any{"name": "lead.created"}, 201)
+	a.mustCall(t, "POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL}, 201)
+
+	// Events accepted by A are leased to A and sent from its memory.
+	const total = 100
+	for i := range total {
+		a.mustCall(t, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"seq": fmt.Sprint(i)}}, 202)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for hung.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("node A sent nothing:\n%s", a.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	held := hung.Load()
+
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	<-a.done
+	hang.Store(false)
+
+	deadline = killed.Add(60 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == total {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d deliveries sent within 60 s of the kill\nnode B:\n%s", n, total, b.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	var first, last time.Time
+	for _, at := range got {
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	d := dups
+	mu.Unlock()
+	took := last.Sub(killed)
+	t.Logf("node A held %d events (%d requests hanging at the kill); node B sent them all %v to %v after the SIGKILL (default settings: lease 5m, heartbeat 2s); %d sent twice",
+		total, held, first.Sub(killed).Round(time.Millisecond), took.Round(time.Millisecond), d)
+	if took > takeoverTarget {
+		t.Fatalf("takeover took %v, want within %v\nnode B:\n%s", took, takeoverTarget, b.log())
+	}
+	if !strings.Contains(b.log(), "took over the deliveries of nodes that stopped heartbeating") {
+		t.Errorf("node B does not say it took over:\n%s", b.log())
+	}
+}
+
+var nodesMetricRE = regexp.MustCompile(`(?m)^herald_nodes\{[^}]*\} (\d+)$`)
+
+// nodesMetric reads herald_nodes from a node's /metrics.
+func nodesMetric(t *testing.T, p *proc) string {
+	t.Helper()
+	res, err := http.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	m := nodesMetricRE.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no herald_nodes in /metrics:\n%s", b)
+	}
+	return string(m[1])
+}
+
+// TestRestartCountsOneNode: on SQLite, a process started again after a
+// SIGKILL counts itself alone at once: the heartbeats of its earlier runs
+// are not counted (they would halve its share of every endpoint).
+func TestRestartCountsOneNode(t *testing.T) {
+	dataDir := t.TempDir()
+	for run := range 3 {
+		h := startHerald(t, dataDir)
+		if n := nodesMetric(t, h); n != "1" {
+			t.Fatalf("run %d: herald_nodes %s right after the start, want 1\n%s", run+1, n, h.log())
+		}
+		if strings.Contains(h.log(), "nodes sharing the work") {
+			t.Fatalf("run %d counted other nodes:\n%s", run+1, h.log())
+		}
+		if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-h.done
+	}
+}
