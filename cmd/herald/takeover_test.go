@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -165,4 +166,91 @@ func TestRestartCountsOneNode(t *testing.T) {
 		}
 		<-h.done
 	}
+}
+
+// TestClusterRestartForgetsEarlierRun: a PostgreSQL node on a fixed
+// address, SIGKILLed while holding deliveries and started again, counts
+// itself alone at once (its earlier run is not another node) and sends
+// what the earlier run held without waiting for its heartbeat to die.
+func TestClusterRestartForgetsEarlierRun(t *testing.T) {
+	db := testDatabase(t)
+	var (
+		hang    atomic.Bool
+		hung    atomic.Int64
+		mu      sync.Mutex
+		got     = map[string]bool{}
+		release = make(chan struct{})
+	)
+	hang.Store(true)
+	defer close(release)
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Data struct{ Seq string } }
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &body)
+		if hang.Load() {
+			hung.Add(1)
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		mu.Lock()
+		got[body.Data.Seq] = true
+		mu.Unlock()
+	}))
+	defer rc.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dataDir := t.TempDir()
+	args := []string{"--addr", addr, "--database-url", db,
+		"--encryption-key", "test:" + base64.StdEncoding.EncodeToString(make([]byte, 32))}
+
+	first := startHerald(t, dataDir, args...)
+	first.mustCall(t, "POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, 201)
+	first.mustCall(t, "POST", "/v1/event-types", map[string]any{"name": "lead.created"}, 201)
+	first.mustCall(t, "POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL}, 201)
+	const total = 20
+	for i := range total {
+		first.mustCall(t, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"seq": fmt.Sprint(i)}}, 202)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for hung.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first run sent nothing:\n%s", first.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-first.done
+	hang.Store(false)
+
+	started := time.Now()
+	again := startHerald(t, dataDir, args...)
+	if n := nodesMetric(t, again); n != "1" {
+		t.Fatalf("herald_nodes %s right after the restart, want 1 (the earlier run counted)\n%s", n, again.log())
+	}
+	if !strings.Contains(again.log(), "gave back the deliveries of this node's earlier run") {
+		t.Errorf("the restarted node does not say it took its earlier run's deliveries back:\n%s", again.log())
+	}
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == total {
+			break
+		}
+		if time.Since(started) > takeoverTarget {
+			t.Fatalf("%d of %d deliveries sent %v after the restart\n%s", n, total, takeoverTarget, again.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("all %d deliveries of the killed run sent %v after the restart began", total, time.Since(started).Round(time.Millisecond))
 }

@@ -240,6 +240,12 @@ type Store interface {
 	// a node stopping cleanly calls it last, so that the others count it
 	// out and take its deliveries at once.
 	NodeLeave(ctx context.Context, node string) error
+	// NodesLeaveEarlier forgets the heartbeats of the nodes whose name
+	// starts with prefix, other than node, and clears their leases; it
+	// returns how many leases. A process whose name starts with what is
+	// its own alone (its host and the address it listens on) calls it
+	// at start: those nodes are its earlier runs, gone.
+	NodesLeaveEarlier(ctx context.Context, prefix, node string) (int, error)
 
 	// WatchDue calls fn whenever another node may have made deliveries
 	// due (new unleased deliveries, requeues, released leases), until ctx

@@ -15,6 +15,7 @@ import (
 var livenessCases = []testCase{
 	{"LeasesReleaseDead", testLeasesReleaseDead},
 	{"NodeLeave", testNodeLeave},
+	{"NodesLeaveEarlier", testNodesLeaveEarlier},
 	{"LeasesReleaseAll/forgets_nodes", testReleaseAllForgetsNodes},
 	{"DeliveriesRecord/fenced", testRecordFenced},
 	{"EventsEnqueue/lease_until", testEnqueueLeaseUntil},
@@ -172,5 +173,39 @@ func testEnqueueLeaseUntil(t *testing.T, s store.Store) {
 		if !j.Leased || !j.LeaseUntil.Equal(until) {
 			t.Errorf("enqueued job leased %v until %v, want until %v", j.Leased, j.LeaseUntil, until)
 		}
+	}
+}
+
+// testNodesLeaveEarlier: the earlier runs of a process (names with its
+// prefix) are forgotten with their leases; itself and other processes,
+// even with a name that the prefix is part of elsewhere, are not.
+func testNodesLeaveEarlier(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, at(0), at(time.Second), at(2*time.Second), at(3*time.Second))
+	owners := []string{"web-1-ab12-1", "web-1-ab12-2", "web-1-ab13-1", "x-web-1-ab12-3"}
+	now := at(time.Minute)
+	for i, o := range owners {
+		claim(t, s, store.ClaimParams{Owner: o, Now: now, LeaseUntil: at(time.Hour), Limit: 1})
+		heartbeat(t, s, o, now, time.Minute, i+1)
+	}
+	// A new run of the process web-1-ab12 starts.
+	n, err := s.NodesLeaveEarlier(ctx, "web-1-ab12-", "web-1-ab12-2")
+	noErr(t, err, "NodesLeaveEarlier")
+	if n != 1 {
+		t.Errorf("NodesLeaveEarlier: %d leases cleared, want 1 (of web-1-ab12-1)", n)
+	}
+	heartbeat(t, s, "web-1-ab12-2", now, time.Minute, 3)
+	equalIDs(t, "claim after the earlier run left", jobIDs(claim(t, s, store.ClaimParams{Owner: "y", Now: now, Limit: 10})), ids[:1])
+	n, err = s.NodesLeaveEarlier(ctx, "web-1-ab1_", "z")
+	noErr(t, err, "NodesLeaveEarlier with a wildcard")
+	if n != 0 {
+		t.Errorf("NodesLeaveEarlier took _ for a wildcard: %d leases cleared", n)
+	}
+	n, err = s.NodesLeaveEarlier(ctx, "", "z")
+	noErr(t, err, "NodesLeaveEarlier without prefix")
+	if n != 0 {
+		t.Errorf("NodesLeaveEarlier without prefix cleared %d leases", n)
 	}
 }
