@@ -173,3 +173,60 @@ func TestEngineShareJumpsBackWhenANodeLeaves(t *testing.T) {
 		synctest.Wait()
 	})
 }
+
+// A node that still beats but whose requests all hang past any timeout
+// is stuck: its leases are not renewed and run out, so that another node
+// takes its deliveries (the lease is the backstop for what heartbeats
+// cannot tell).
+func TestEngineStuckNodeLetsLeasesRunOut(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		gate := newHoldGate()
+		r := startEngine(t, Options{HeartbeatInterval: time.Minute}, gate.answer)
+		r.endpoint(func(ep *herald.Endpoint) { ep.MaxInFlight = 1 })
+		r.enqueue(3)
+		synctest.Wait()
+		// Renewals every 20 minutes see attempts under way, none ended.
+		time.Sleep(30 * time.Minute)
+		synctest.Wait()
+		if n := r.claimable(); n != 0 {
+			t.Fatalf("%d claimable by another node within the lease, want 0", n)
+		}
+		time.Sleep(31 * time.Minute)
+		synctest.Wait()
+		if n := r.claimable(); n != 3 {
+			t.Fatalf("%d claimable by another node once the lease ran out, want all 3", n)
+		}
+		close(gate.open)
+		synctest.Wait()
+		if n := len(r.sent()); n != 1 {
+			t.Fatalf("%d requests, want only the one that hung (the others are another node's now)", n)
+		}
+	})
+}
+
+// A node whose attempts keep ending renews its leases for as long as it
+// holds deliveries, however long its queue takes.
+func TestEngineWorkingNodeKeepsLeases(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		r := startEngine(t, Options{HeartbeatInterval: time.Minute}, func(context.Context, int, *outbound.Delivery) outbound.Outcome {
+			time.Sleep(10 * time.Minute)
+			return answer(http.StatusOK)
+		})
+		r.endpoint(func(ep *herald.Endpoint) { ep.MaxInFlight = 1 })
+		r.enqueue(20)
+		// Three hours: the last lease taken ran out long ago, but the
+		// node sends one every ten minutes and keeps renewing.
+		time.Sleep(3 * time.Hour)
+		synctest.Wait()
+		if n := r.claimable(); n != 0 {
+			t.Fatalf("%d claimable by another node from a working node, want 0", n)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := len(r.sent()); n != 20 {
+			t.Fatalf("%d sent, want 20", n)
+		}
+	})
+}
