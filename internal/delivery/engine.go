@@ -346,8 +346,8 @@ func (e *Engine) Start(ctx context.Context) {
 // done (then aborts them), records every finished attempt, and releases
 // the leases of deliveries not yet sent so that they go out after a
 // restart or from another node; last, the node leaves (its heartbeat
-// goes), so that the others count it out at once. Call it after the API stopped calling
-// Enqueue.
+// goes), so that the others count it out at once. Call it after the API
+// stopped calling Enqueue.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	var err error
 	e.stopOnce.Do(func() {

@@ -181,9 +181,12 @@ func (e *Engine) fenced(items []recordItem, batch []store.AttemptResult, err err
 	e.o.Metrics.Fenced(len(lost.DeliveryIDs))
 	e.log.Warn("attempts not recorded: their leases were taken over by another node, which sends them",
 		"count", len(lost.DeliveryIDs), "delivery_ids", lost.DeliveryIDs[:min(len(lost.DeliveryIDs), 10)])
-	gone := func(id string) bool { return slices.Contains(lost.DeliveryIDs, id) }
-	items = slices.DeleteFunc(items, func(it recordItem) bool { return gone(it.res.Attempt.DeliveryID) })
-	batch = slices.DeleteFunc(batch, func(r store.AttemptResult) bool { return gone(r.Attempt.DeliveryID) })
+	gone := make(map[string]bool, len(lost.DeliveryIDs))
+	for _, id := range lost.DeliveryIDs {
+		gone[id] = true
+	}
+	items = slices.DeleteFunc(items, func(it recordItem) bool { return gone[it.res.Attempt.DeliveryID] })
+	batch = slices.DeleteFunc(batch, func(r store.AttemptResult) bool { return gone[r.Attempt.DeliveryID] })
 	return items, batch, true
 }
 
