@@ -254,3 +254,129 @@ func TestClusterRestartForgetsEarlierRun(t *testing.T) {
 	}
 	t.Logf("all %d deliveries of the killed run sent %v after the restart began", total, time.Since(started).Round(time.Millisecond))
 }
+
+var fencedMetricRE = regexp.MustCompile(`(?m)^herald_deliveries_fenced_total\{[^}]*\} (\S+)$`)
+
+// fencedMetric reads herald_deliveries_fenced_total from a node's /metrics.
+func fencedMetric(t *testing.T, p *proc) float64 {
+	t.Helper()
+	res, err := http.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	m := fencedMetricRE.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no herald_deliveries_fenced_total in /metrics:\n%s", b)
+	}
+	var v float64
+	if _, err := fmt.Sscan(string(m[1]), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestClusterFencesNodeThatComesBack: node A, holding deliveries, is
+// frozen (SIGSTOP, as cut off from the database); node B takes them over
+// and sends each once. When A runs again (SIGCONT) it sends none of them
+// and records none of the attempts it had under way: it counts every one
+// of them as fenced.
+func TestClusterFencesNodeThatComesBack(t *testing.T) {
+	db := testDatabase(t)
+	var (
+		hang    atomic.Bool
+		hung    atomic.Int64
+		mu      sync.Mutex
+		got     = map[string]int{}
+		release = make(chan struct{})
+	)
+	hang.Store(true)
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Data struct{ Seq string } }
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &body)
+		if hang.Load() {
+			// Answered (uncounted) once the test lets go: A reads it
+			// when it runs again.
+			hung.Add(1)
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		mu.Lock()
+		got[body.Data.Seq]++
+		mu.Unlock()
+	}))
+	defer rc.Close()
+
+	a := startDefaultNode(t, db)
+	b := startDefaultNode(t, db)
+	a.mustCall(t, "POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, 201)
+	a.mustCall(t, "POST", "/v1/event-types", map[string]any{"name": "lead.created"}, 201)
+	a.mustCall(t, "POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL}, 201)
+	const total = 100
+	for i := range total {
+		a.mustCall(t, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"seq": fmt.Sprint(i)}}, 202)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for hung.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("node A sent nothing:\n%s", a.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			_ = a.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	hang.Store(false)
+	close(release)
+
+	// B takes everything over while A is frozen.
+	deadline = time.Now().Add(takeoverTarget)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == total {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node B sent %d of %d within %v while A was frozen\n%s", n, total, takeoverTarget, b.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	// Every delivery A held is accounted for: not sent (queued), or not
+	// recorded (under way when frozen).
+	deadline = time.Now().Add(30 * time.Second)
+	for fencedMetric(t, a) < total {
+		if time.Now().After(deadline) {
+			t.Fatalf("node A fenced %v of the %d deliveries it held\n%s", fencedMetric(t, a), total, a.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for seq, n := range got {
+		if n != 1 {
+			t.Errorf("event %s received %d times after the freeze, want once (from B)", seq, n)
+		}
+	}
+	t.Logf("node A frozen while holding %d deliveries; node B sent each once; A, running again, sent none and fenced all %d", total, total)
+	if !strings.Contains(a.log(), "heartbeats were missed long enough for other nodes to take over") {
+		t.Errorf("node A does not say it was taken over:\n%s", a.log())
+	}
+}
