@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"io"
 	"net"
 	"net/http"
@@ -255,10 +260,18 @@ func TestClusterRestartForgetsEarlierRun(t *testing.T) {
 	t.Logf("all %d deliveries of the killed run sent %v after the restart began", total, time.Since(started).Round(time.Millisecond))
 }
 
-var fencedMetricRE = regexp.MustCompile(`(?m)^herald_deliveries_fenced_total\{[^}]*\} (\S+)$`)
-
 // fencedMetric reads herald_deliveries_fenced_total from a node's /metrics.
 func fencedMetric(t *testing.T, p *proc) float64 {
+	return metricValue(t, p, "herald_deliveries_fenced_total")
+}
+
+// inFlightMetric reads herald_requests_in_flight from a node's /metrics.
+func inFlightMetric(t *testing.T, p *proc) float64 {
+	return metricValue(t, p, "herald_requests_in_flight")
+}
+
+// metricValue reads a metric of the node's own (labelled node=...).
+func metricValue(t *testing.T, p *proc, name string) float64 {
 	t.Helper()
 	res, err := http.Get(p.url + "/metrics")
 	if err != nil {
@@ -266,9 +279,9 @@ func fencedMetric(t *testing.T, p *proc) float64 {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	m := fencedMetricRE.FindSubmatch(b)
+	m := regexp.MustCompile(`(?m)^` + name + `\{[^}]*\} (\S+)$`).FindSubmatch(b)
 	if m == nil {
-		t.Fatalf("no herald_deliveries_fenced_total in /metrics:\n%s", b)
+		t.Fatalf("no %s in /metrics:\n%s", name, b)
 	}
 	var v float64
 	if _, err := fmt.Sscan(string(m[1]), &v); err != nil {
@@ -321,10 +334,13 @@ func TestClusterFencesNodeThatComesBack(t *testing.T) {
 	for i := range total {
 		a.mustCall(t, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"seq": fmt.Sprint(i)}}, 202)
 	}
+	// Freeze A once every request it has under way reached the receiver:
+	// one still being written would reach it after A runs again, a
+	// duplicate within the at-least-once window, not what this checks.
 	deadline := time.Now().Add(20 * time.Second)
-	for hung.Load() == 0 {
+	for h := hung.Load(); h == 0 || inFlightMetric(t, a) != float64(h); h = hung.Load() {
 		if time.Now().After(deadline) {
-			t.Fatalf("node A sent nothing:\n%s", a.log())
+			t.Fatalf("node A: %d requests hanging at the receiver, %v in flight:\n%s", h, inFlightMetric(t, a), a.log())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -337,6 +353,7 @@ func TestClusterFencesNodeThatComesBack(t *testing.T) {
 			_ = a.cmd.Process.Signal(syscall.SIGCONT)
 		}
 	}()
+	waitStopped(t, a.cmd.Process.Pid)
 	hang.Store(false)
 	close(release)
 
@@ -350,6 +367,7 @@ func TestClusterFencesNodeThatComesBack(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
+			logDatabaseState(t, db)
 			t.Fatalf("node B sent %d of %d within %v while A was frozen\n%s", n, total, takeoverTarget, b.log())
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -369,14 +387,80 @@ func TestClusterFencesNodeThatComesBack(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	for seq, n := range got {
 		if n != 1 {
 			t.Errorf("event %s received %d times after the freeze, want once (from B)", seq, n)
 		}
 	}
+	mu.Unlock()
 	t.Logf("node A frozen while holding %d deliveries; node B sent each once; A, running again, sent none and fenced all %d", total, total)
-	if !strings.Contains(a.log(), "heartbeats were missed long enough for other nodes to take over") {
-		t.Errorf("node A does not say it was taken over:\n%s", a.log())
+	for !strings.Contains(a.log(), "heartbeats were missed long enough for other nodes to take over") {
+		if time.Now().After(deadline) {
+			t.Fatalf("node A does not say it was taken over:\n%s", a.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitStopped waits until every thread of the process is stopped: a
+// signal's delivery is not, and a thread still running could answer the
+// receiver meanwhile.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil || len(tasks) == 0 {
+			t.Fatalf("threads of %d: %v", pid, err)
+		}
+		all := true
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			// The state follows the command name in parentheses.
+			if i := strings.LastIndexByte(string(b), ')'); err != nil || i < 0 || !strings.HasPrefix(string(b[i:]), ") T") {
+				all = false
+				break
+			}
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not stop", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// logDatabaseState logs the sessions on the test's database and who holds
+// its deliveries, to tell why a takeover did not happen.
+func logDatabaseState(t *testing.T, db string) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Logf("connect: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT pid, coalesce(state, ''), coalesce(wait_event_type, ''), left(query, 200)
+		FROM pg_stat_activity WHERE datname = current_database()`)
+	if err == nil {
+		for rows.Next() {
+			var pid int
+			var st, we, q string
+			_ = rows.Scan(&pid, &st, &we, &q)
+			t.Logf("session %d: %s, waiting on %q: %s", pid, st, we, q)
+		}
+		rows.Close()
+	}
+	rows, err = conn.Query(ctx, `SELECT coalesce(lease_owner, '-'), status, count(*) FROM deliveries GROUP BY 1, 2`)
+	if err == nil {
+		for rows.Next() {
+			var o, st string
+			var c int
+			_ = rows.Scan(&o, &st, &c)
+			t.Logf("deliveries leased to %s, %s: %d", o, st, c)
+		}
+		rows.Close()
 	}
 }

@@ -162,7 +162,9 @@ type Store interface {
 	// LeasesReleaseDead clears every lease whose owner has no heartbeat
 	// at or after now-within (a node that died, or left without giving
 	// its leases back), so that its deliveries go out now rather than
-	// when the lease runs out. It returns how many leases it cleared.
+	// when the lease runs out. It returns how many leases it cleared. It
+	// never waits for a row another transaction holds: such a lease is
+	// left for the next call.
 	LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error)
 	// NextDueAt returns when the earliest unleased pending delivery of an
 	// enabled endpoint becomes due, or nil when there is none.

@@ -515,7 +515,9 @@ func (db *DB) LeasesReleaseAll(ctx context.Context) error {
 // LeasesReleaseDead implements store.Store. The owners of leases are
 // found by a loose index scan of deliveries_lease_owner, one probe per
 // owner, so a heartbeat's call costs little however many leases there
-// are; the leases of the dead ones are then cleared owner by owner.
+// are. Rows still locked (by the dead node's transaction that the server
+// has not ended yet) are skipped, not waited for: the caller's heartbeat
+// must not stall, and the next one clears them.
 func (db *DB) LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error) {
 	var n int64
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
@@ -526,7 +528,8 @@ func (db *DB) LeasesReleaseDead(ctx context.Context, now time.Time, within time.
 			dead AS (SELECT v FROM o WHERE v IS NOT NULL
 				AND NOT EXISTS (SELECT 1 FROM nodes WHERE nodes.id = o.v AND nodes.seen_at >= $1))
 			UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
-			WHERE lease_owner IN (SELECT v FROM dead)`, ts(now.Add(-max(within, 0))))
+			WHERE id IN (SELECT id FROM deliveries WHERE lease_owner IN (SELECT v FROM dead)
+				FOR UPDATE SKIP LOCKED)`, ts(now.Add(-max(within, 0))))
 		if err != nil {
 			return err
 		}
