@@ -415,21 +415,21 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 	var lost []string
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		lost = lost[:0]
+		// One writer at a time: the owners read here are the ones the
+		// updates below see.
+		owners, err := leaseOwners(ctx, tx, results)
+		if err != nil {
+			return err
+		}
 		insertAttempt := tx.StmtContext(ctx, db.stmts.insertAttempt)
 		recordDelivery := tx.StmtContext(ctx, db.stmts.recordDelivery)
 		for _, r := range results {
 			if r.Owner != "" {
-				// One writer at a time: the owner read here is the one
-				// the update below sees.
-				var owner sql.NullString
-				err := tx.QueryRowContext(ctx, `SELECT lease_owner FROM deliveries WHERE id = ?`, r.Attempt.DeliveryID).Scan(&owner)
-				if errors.Is(err, sql.ErrNoRows) {
+				owner, ok := owners[r.Attempt.DeliveryID]
+				if !ok {
 					continue // the delivery is gone with its app
 				}
-				if err != nil {
-					return fmt.Errorf("record: lease: %w", err)
-				}
-				if owner.String != r.Owner {
+				if owner != r.Owner {
 					lost = append(lost, r.Attempt.DeliveryID)
 					continue
 				}
@@ -470,6 +470,30 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 		return &store.LeaseLostError{DeliveryIDs: lost}
 	}
 	return nil
+}
+
+// leaseOwners reads the lease owner ("" for none) of the deliveries of
+// the results that name an Owner; a delivery that is gone is absent.
+func leaseOwners(ctx context.Context, tx *sql.Tx, results []store.AttemptResult) (map[string]string, error) {
+	var ids []string
+	for _, r := range results {
+		if r.Owner != "" {
+			ids = append(ids, r.Attempt.DeliveryID)
+		}
+	}
+	owners := make(map[string]string, len(ids))
+	err := queryChunked(ctx, tx, ids, `SELECT id, COALESCE(lease_owner, '') FROM deliveries WHERE id IN (%s)`, func(rows *sql.Rows) error {
+		var id, owner string
+		if err := rows.Scan(&id, &owner); err != nil {
+			return err
+		}
+		owners[id] = owner
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record: lease: %w", err)
+	}
+	return owners, nil
 }
 
 // DeliveriesRelease implements store.Store.
