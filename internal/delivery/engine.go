@@ -312,9 +312,7 @@ func (e *Engine) Start(ctx context.Context) {
 		if !e.o.NoDelivery {
 			// Beat before taking any lease: a lease of a node without
 			// a heartbeat is a dead node's to the others.
-			bctx, cancel := context.WithTimeout(ctx, e.deadAfter())
-			e.beat(bctx)
-			cancel()
+			e.beat(ctx)
 		}
 		go e.commitLoop(ctx)
 		// The dispatcher and the workers run on an API-only node too: it

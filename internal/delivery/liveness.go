@@ -80,10 +80,15 @@ func (e *Engine) heartbeatLoop(ctx context.Context) {
 	}
 }
 
-// beat makes one heartbeat and acts on what it learns.
+// beat makes one heartbeat and acts on what it learns. It gives the
+// store a threshold's time at most: a later heartbeat would find this
+// node presumed dead anyway, and the loop must go on beating.
 func (e *Engine) beat(ctx context.Context) {
 	lv := &e.live
 	within := e.deadAfter()
+	loopCtx := ctx
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
 	now := e.clock.Now()
 	n, err := e.st.NodeHeartbeat(ctx, e.o.Owner, now, within)
 	back := e.clock.Now()
@@ -122,7 +127,7 @@ func (e *Engine) beat(ctx context.Context) {
 		// Recompute every queue's share.
 		select {
 		case e.ctlCh <- nil:
-		case <-ctx.Done():
+		case <-loopCtx.Done():
 			return
 		}
 	}
