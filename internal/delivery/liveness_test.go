@@ -230,3 +230,22 @@ func TestEngineWorkingNodeKeepsLeases(t *testing.T) {
 		}
 	})
 }
+
+// A node stopped cleanly leaves: the others count it out at their next
+// heartbeat, not once its heartbeat is old.
+func TestEngineShutdownLeaves(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		r := startEngine(t, Options{}, always(http.StatusOK))
+		ctx := context.Background()
+		if n, err := r.db.NodeHeartbeat(ctx, "node-other", time.Now(), time.Hour); err != nil || n != 2 {
+			t.Fatalf("another node counts %d (%v) with the engine running, want 2", n, err)
+		}
+		if err := r.e.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := r.db.NodeHeartbeat(ctx, "node-other", time.Now(), time.Hour); err != nil || n != 1 {
+			t.Fatalf("another node counts %d (%v) once the engine stopped, want 1", n, err)
+		}
+	})
+}
