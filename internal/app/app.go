@@ -83,6 +83,7 @@ type App struct {
 	cfg        *config.Serve
 	log        *slog.Logger
 	node       string
+	nodePrefix string
 	store      *sealed.Store
 	guard      *store.Guard
 	closeStore func()
@@ -170,7 +171,8 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		raw = deps.Test.Store(raw)
 	}
 	guard := newGuard(cfg, raw, driver, log)
-	a := &App{cfg: cfg, log: log, node: nodeName(), store: sealed.New(guard, keys), guard: guard,
+	node, nodePrefix := nodeName(cfg)
+	a := &App{cfg: cfg, log: log, node: node, nodePrefix: nodePrefix, store: sealed.New(guard, keys), guard: guard,
 		closeStore: func() { guard.Stop(); closeStore() }, listener: deps.Test.Listener}
 	token := cfg.AdminToken
 	if token == "" {
@@ -307,18 +309,20 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 // fails it stops what it started, and Shutdown still releases the rest.
 func (a *App) Start(ctx context.Context) error {
 	cfg := a.cfg
-	// The engine outlives ctx, which bounds only the start: Shutdown
-	// stops it, after the API has drained.
-	a.engine.Start(context.WithoutCancel(ctx))
+	// Listen first: holding the address is what makes this process the
+	// only one of its node name prefix (see nodeName).
 	ln := a.listener
 	if ln == nil {
 		var lc net.ListenConfig
 		var err error
 		if ln, err = lc.Listen(ctx, "tcp", cfg.Addr); err != nil {
-			_ = a.engine.Shutdown(context.Background())
 			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 		}
 	}
+	a.leaveEarlierRuns(ctx)
+	// The engine outlives ctx, which bounds only the start: Shutdown
+	// stops it, after the API has drained.
+	a.engine.Start(context.WithoutCancel(ctx))
 	scheme := "http://"
 	if cfg.TLSCert != "" {
 		scheme = "https://"
@@ -548,14 +552,6 @@ func storeName(cfg *config.Serve) string {
 		return "postgres"
 	}
 	return "sqlite:" + filepath.Join(cfg.DataDir, DatabaseFile)
-}
-
-// nodeName names this process on leases, heartbeats and metrics.
-func nodeName() string {
-	host, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
 }
 
 // adminToken returns the token kept in the data dir, or a new one, which

@@ -27,8 +27,8 @@ type Serve struct {
 	DatabaseURL       string        `name:"database-url" env:"HERALD_DATABASE_URL" help:"postgres://... to run on PostgreSQL (several nodes may share it); unset: the embedded SQLite database in --data-dir."`
 	Role              string        `name:"role" env:"HERALD_ROLE" default:"all" enum:"all,api,worker" help:"all: API and delivery; api: only the API; worker: only delivery (with /healthz, /readyz, /metrics). api and worker need --database-url."`
 	Retention         time.Duration `name:"retention" env:"HERALD_RETENTION" default:"720h" help:"Events, deliveries and attempts older than this are removed in the background (0 keeps everything)."`
-	LeaseDuration     time.Duration `name:"lease-duration" env:"HERALD_LEASE_DURATION" default:"5m" help:"How long a node holds deliveries it took; a node that dies leaves them to the others after this."`
-	HeartbeatInterval time.Duration `name:"heartbeat-interval" env:"HERALD_HEARTBEAT_INTERVAL" default:"5s" help:"How often a node reports it lives; limits are shared between the nodes alive."`
+	LeaseDuration     time.Duration `name:"lease-duration" env:"HERALD_LEASE_DURATION" default:"5m" help:"How long a node holds deliveries it took unless it makes progress; the backstop for a node alive but stuck (a node that dies loses them after 3 missed heartbeats)."`
+	HeartbeatInterval time.Duration `name:"heartbeat-interval" env:"HERALD_HEARTBEAT_INTERVAL" default:"2s" help:"How often a node reports it lives; limits are shared between the nodes alive, and a node silent for 3 intervals is dead: the others take its deliveries at once."`
 	MetricsToken      string        `name:"metrics-token" env:"HERALD_METRICS_TOKEN" help:"When set, GET /metrics needs Authorization: Bearer <this token>."`
 
 	RetrySchedule   string        `name:"retry-schedule" env:"HERALD_RETRY_SCHEDULE" default:"${retry_schedule}" help:"Waits before each retry, comma-separated durations; the number of items is the number of retries."`

@@ -75,7 +75,7 @@ func (e *Engine) claimEndpoint(ctx context.Context, id string, now time.Time) {
 	per, total := e.budget.room(id)
 	limit := min(per, total)
 	gen := e.budget.spillGen(id)
-	if limit <= 0 {
+	if limit <= 0 || !e.mayClaim() {
 		// Ask again when the queue drains further.
 		e.handOver(nil, id)
 		return
@@ -98,6 +98,11 @@ func (e *Engine) claimEndpoint(ctx context.Context, id string, now time.Time) {
 // claimGeneral claims due deliveries of any endpoint while memory has
 // room, and returns when the next not-yet-due delivery falls due.
 func (e *Engine) claimGeneral(ctx context.Context, now time.Time) time.Time {
+	if !e.mayClaim() {
+		// Nothing claimed now would be sent; the heartbeat that comes
+		// back wakes the claimer.
+		return time.Time{}
+	}
 	for {
 		_, total := e.budget.room("")
 		limit := min(total, 1000)
@@ -148,8 +153,16 @@ func (e *Engine) handOver(jobs []*store.Job, endpoint string) {
 	e.jobsCh <- handoff{jobs: jobs, refilled: endpoint}
 }
 
-// extendLoop renews this node's leases while it lives, so deliveries
-// waiting in memory are never taken over by another node.
+// extendLoop renews this node's leases while it makes progress, so that
+// deliveries waiting in memory are never taken over by another node.
+//
+// The whole in-memory queue stays leased, not only what is in flight:
+// the lease is what keeps two nodes from sending one delivery, and a
+// live node's leases hold nothing back, since it sends them itself. What
+// a dead node held is released by owner as soon as its heartbeats stop
+// (see beat), queued or in flight alike, so the lease's length only
+// matters for a node that beats but makes no progress: then the
+// extension stops and the leases run out.
 func (e *Engine) extendLoop(ctx context.Context) {
 	defer close(e.extendDone)
 	t := e.clock.NewTicker(e.o.LeaseDuration / 3)
@@ -159,9 +172,16 @@ func (e *Engine) extendLoop(ctx context.Context) {
 		case <-e.stopExtend:
 			return
 		case <-t.C():
-			if err := e.st.LeasesExtend(ctx, e.o.Owner, e.nextLease()); err != nil {
-				e.log.Error("extend leases failed", errAttr(err))
+			if !e.shouldExtend() {
+				e.log.Warn("no attempt ended since the last lease extension while some are under way; leases are left to run out")
+				continue
 			}
+			until := e.nextLease()
+			if err := e.st.LeasesExtend(ctx, e.o.Owner, until); err != nil {
+				e.log.Error("extend leases failed", errAttr(err))
+				continue
+			}
+			e.live.extendedUntil.Store(until.UnixNano())
 		}
 	}
 }

@@ -336,9 +336,10 @@ func (e *Engine) release(ctx context.Context, ids []string) {
 		return
 	}
 	if err := e.st.DeliveriesRelease(ctx, e.o.Owner, ids); err != nil {
-		// The leases then run out on their own (or are cleared at the
-		// next start), so nothing is lost, only delayed.
+		// Tried again after the next heartbeat (or cleared when the
+		// node leaves or restarts), so nothing is lost, only delayed.
 		e.log.Warn("release leases failed", errAttr(err), "count", len(ids))
+		e.rememberUnreleased(ids)
 	}
 }
 

@@ -71,6 +71,8 @@ type Store interface {
 
 	// For several nodes on one store.
 	NodeHeartbeat(ctx context.Context, node string, now time.Time, within time.Duration) (int, error)
+	LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error)
+	NodeLeave(ctx context.Context, node string) error
 	WatchDue(ctx context.Context, fn func()) error
 }
 
@@ -111,7 +113,10 @@ type Options struct {
 	// zero fields bound nothing. Retry's own schedule is the operator's.
 	Ceilings herald.TenantCeilings
 	// LeaseDuration is how long a claimed delivery stays reserved for
-	// this node; leases are renewed while the node lives. Default 5 min.
+	// this node; leases are renewed while the node makes progress.
+	// Default 5 min. A node that dies loses its leases sooner, when its
+	// heartbeats stop (see HeartbeatInterval): the lease is the backstop
+	// for a node that still beats but is stuck.
 	LeaseDuration time.Duration
 	// PollInterval is the backstop for finding due work that nothing
 	// announced (another node's releases, clock drift); default 1 s.
@@ -133,7 +138,9 @@ type Options struct {
 	// deliveries, unleased, and sends nothing; worker nodes send them.
 	NoDelivery bool
 	// HeartbeatInterval is how often the node tells the store it lives;
-	// the live node count shares cluster-wide limits. Default 5 s.
+	// the live node count shares cluster-wide limits, and a node silent
+	// for 3 intervals is dead: another node releases its leases and
+	// sends its deliveries. Default 2 s.
 	HeartbeatInterval time.Duration
 	// Clock gives every timestamp, timer and ticker of the engine; nil
 	// means the system clock.
@@ -169,7 +176,7 @@ func (o *Options) setDefaults() {
 		o.PollInterval = time.Second
 	}
 	if o.HeartbeatInterval <= 0 {
-		o.HeartbeatInterval = 5 * time.Second
+		o.HeartbeatInterval = 2 * time.Second
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1000
@@ -202,6 +209,8 @@ type Engine struct {
 	apps *cache.Cache[herald.App]
 	// nodes is how many nodes share the store (from heartbeats).
 	nodes nodesAlive
+	// live is this node's standing with the others (from heartbeats).
+	live liveness
 
 	ingestCh   chan *ingestReq
 	stopIngest chan struct{}
@@ -300,6 +309,11 @@ func (e *Engine) Start(ctx context.Context) {
 		sendCtx, e.cancelSend = context.WithCancel(ctx)
 		loopsCtx, e.stopLoops = context.WithCancel(ctx)
 		e.started.Store(true)
+		if !e.o.NoDelivery {
+			// Beat before taking any lease: a lease of a node without
+			// a heartbeat is a dead node's to the others.
+			e.beat(ctx)
+		}
 		go e.commitLoop(ctx)
 		// The dispatcher and the workers run on an API-only node too: it
 		// hands them no deliveries, but test sends and resends go
@@ -329,8 +343,9 @@ func (e *Engine) Start(ctx context.Context) {
 // Shutdown stops taking events, lets requests in flight finish until ctx is
 // done (then aborts them), records every finished attempt, and releases
 // the leases of deliveries not yet sent so that they go out after a
-// restart or from another node. Call it after the API stopped calling
-// Enqueue.
+// restart or from another node; last, the node leaves (its heartbeat
+// goes), so that the others count it out at once. Call it after the API
+// stopped calling Enqueue.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	var err error
 	e.stopOnce.Do(func() {
@@ -365,6 +380,9 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		}
 		<-e.recordDone
 		e.jobs.Wait()
+		if e.started.Load() && !e.o.NoDelivery && ctx.Err() == nil {
+			e.leave(ctx)
+		}
 		e.cancelSend()
 	})
 	return err
@@ -382,32 +400,6 @@ func (e *Engine) EndpointChanged(ep *herald.Endpoint) {
 		// Deliveries paused while it was disabled are due again.
 		e.budget.markSpilled(ep.ID)
 		e.wakeClaimer()
-	}
-}
-
-// heartbeatLoop tells the store this node lives and learns how many do,
-// so that each takes its share of cluster-wide limits.
-func (e *Engine) heartbeatLoop(ctx context.Context) {
-	defer e.loops.Done()
-	t := e.clock.NewTicker(e.o.HeartbeatInterval)
-	defer t.Stop()
-	for {
-		n, err := e.st.NodeHeartbeat(ctx, e.o.Owner, e.clock.Now(), 3*e.o.HeartbeatInterval)
-		if err == nil && int64(n) != e.nodes.Load() {
-			e.nodes.Store(int64(n))
-			e.log.Info("nodes sharing the work", "nodes", n)
-			// Recompute every queue's share.
-			select {
-			case e.ctlCh <- nil:
-			case <-ctx.Done():
-				return
-			}
-		}
-		select {
-		case <-t.C():
-		case <-ctx.Done():
-			return
-		}
 	}
 }
 

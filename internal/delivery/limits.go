@@ -22,6 +22,9 @@ type flow struct {
 	// window is the adaptive in-flight cap (additive increase,
 	// multiplicative decrease) within the endpoint's max.
 	window float64
+	// share is the endpoint's in-flight cap when the window was last
+	// bounded by it.
+	share float64
 	// baseline is a slowly rising floor of observed latency; a sample far
 	// above it counts as congestion.
 	baseline time.Duration
@@ -75,6 +78,13 @@ func (d *dispatcher) flow(q *epQueue) *flow {
 	} else {
 		f.limiter, f.rate = nil, 0
 	}
+	// A window that was full when the node's share grew (a node left)
+	// takes the new share at once instead of growing into it one success
+	// at a time.
+	if float64(q.max) > f.share && f.window >= f.share {
+		f.window = float64(q.max)
+	}
+	f.share = float64(q.max)
 	if f.window > float64(q.max) || f.window < 1 {
 		f.window = float64(q.max)
 	}

@@ -59,6 +59,10 @@ func (e *Engine) record(ctx context.Context, items []recordItem) {
 		if err == nil {
 			break
 		}
+		var lost bool
+		if items, batch, lost = e.fenced(items, batch, err); lost {
+			break
+		}
 		if e.isStopping() && try >= 5 {
 			e.log.Error("record attempts failed at shutdown; they will be sent again after restart", errAttr(err), "count", len(batch))
 			return

@@ -19,11 +19,21 @@ func (e *Engine) workerLoop(ctx, sendCtx context.Context) {
 		start := e.clock.Now()
 		var res store.AttemptResult
 		var ok bool
-		if t.manual != nil {
+		e.live.inFlight.Add(1)
+		switch {
+		case t.manual != nil:
 			res, ok = e.manualAttempt(sendCtx, t.manual)
-		} else {
+		case !e.mayStillSend(j):
+			// Another node may hold it now: given back, not sent.
+			e.o.Metrics.Fenced(1)
+			e.log.Debug("lease may be lost; delivery given back unsent", "delivery_id", j.Delivery.ID)
+		default:
 			res, ok = e.attempt(ctx, sendCtx, j, herald.TriggerScheduled)
+			// Recorded only while this node still holds the lease.
+			res.Owner = e.o.Owner
 		}
+		e.live.inFlight.Add(-1)
+		e.live.finished.Add(1)
 		m := doneMsg{job: j, manual: t.manual != nil, released: !ok, held: e.clock.Now().Sub(start)}
 		e.o.Metrics.InFlight(-1)
 		if ok {

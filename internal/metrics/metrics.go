@@ -23,6 +23,7 @@ type Metrics struct {
 	deliveries *prometheus.CounterVec
 	latency    prometheus.Histogram
 	inFlight   prometheus.Gauge
+	live       liveness
 }
 
 // QueueStatser reports the delivery queue, read at each scrape.
@@ -52,6 +53,7 @@ func New(node string, q QueueStatser) *Metrics {
 	}
 	reg.MustRegister(m.events, m.deliveries, m.latency, m.inFlight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.live.register(reg, labels)
 	if q != nil {
 		reg.MustRegister(&queueCollector{q: q})
 	}

@@ -79,5 +79,9 @@ func (p EnqueueParams) NewJob(ev *herald.Event, t Target, newID func() string) (
 	if t.Lease && p.LeaseOwner == "" {
 		return nil, fmt.Errorf("event %q: route asked for a lease but LeaseOwner is empty", ev.ID)
 	}
-	return &Job{Delivery: d, Event: ev, Endpoint: t.Endpoint, Leased: t.Lease}, nil
+	j := &Job{Delivery: d, Event: ev, Endpoint: t.Endpoint, Leased: t.Lease}
+	if t.Lease {
+		j.LeaseUntil = p.LeaseUntil
+	}
+	return j, nil
 }

@@ -484,6 +484,18 @@ func (g *Guard) LeasesReleaseAll(ctx context.Context) error {
 	return g.exec(ctx, true, func(ctx context.Context) error { return g.Store.LeasesReleaseAll(ctx) })
 }
 
+func (g *Guard) LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error) {
+	return call(g, ctx, true, g.o.Timeout, func(ctx context.Context) (int, error) { return g.Store.LeasesReleaseDead(ctx, now, within) })
+}
+
+func (g *Guard) NodeLeave(ctx context.Context, node string) error {
+	return g.exec(ctx, true, func(ctx context.Context) error { return g.Store.NodeLeave(ctx, node) })
+}
+
+func (g *Guard) NodesLeaveEarlier(ctx context.Context, prefix, node string) (int, error) {
+	return call(g, ctx, true, g.o.Timeout, func(ctx context.Context) (int, error) { return g.Store.NodesLeaveEarlier(ctx, prefix, node) })
+}
+
 func (g *Guard) NextDueAt(ctx context.Context) (*time.Time, error) {
 	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) (*time.Time, error) { return g.Store.NextDueAt(ctx) })
 }

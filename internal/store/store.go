@@ -27,7 +27,27 @@ var (
 	// ErrLimit: a cap on what one app may hold is reached (see
 	// LimitError).
 	ErrLimit = errors.New("limit reached")
+	// ErrLeaseLost: a result was recorded for a delivery whose lease the
+	// recorder no longer holds (see LeaseLostError).
+	ErrLeaseLost = errors.New("lease lost")
 )
+
+// LeaseLostError is the ErrLeaseLost of DeliveriesRecord: the results of
+// the deliveries named were refused, because their lease had been
+// released or taken by another node (the recorder was presumed dead),
+// while the other results were stored. A node that gets it must not
+// retry those results: whoever holds the deliveries now sends them.
+type LeaseLostError struct {
+	DeliveryIDs []string
+}
+
+// Error names how many results were refused.
+func (e *LeaseLostError) Error() string {
+	return fmt.Sprintf("%v: %d results refused", ErrLeaseLost, len(e.DeliveryIDs))
+}
+
+// Unwrap makes errors.Is(err, ErrLeaseLost) hold.
+func (e *LeaseLostError) Unwrap() error { return ErrLeaseLost }
 
 // LimitError is the ErrLimit of a cap that frees itself as things
 // expire: Until is when the soonest of them does.
@@ -123,7 +143,10 @@ type Store interface {
 	// DeliveriesRecord stores attempt results: for each, it inserts the
 	// attempt, sets the delivery's status, attempt count, next attempt
 	// time and last error, and clears its lease, all in one transaction.
-	// Results for deliveries that no longer exist are skipped.
+	// Results for deliveries that no longer exist are skipped. A result
+	// with an Owner is stored only while that owner holds the delivery's
+	// lease (fencing); the others are stored and a *LeaseLostError names
+	// the refused ones.
 	DeliveriesRecord(ctx context.Context, results []AttemptResult) error
 	// DeliveriesRelease clears the leases of the given deliveries held by
 	// owner, without recording an attempt, so that they can be claimed
@@ -132,9 +155,17 @@ type Store interface {
 	// LeasesExtend moves every lease held by owner on pending deliveries
 	// to until, so work queued in memory is not taken over by another node.
 	LeasesExtend(ctx context.Context, owner string, until time.Time) error
-	// LeasesReleaseAll clears every lease. A single-node store calls it at
-	// start-up: any lease then belongs to a process that is gone.
+	// LeasesReleaseAll clears every lease and forgets every node's
+	// heartbeat. A single-node store calls it at start-up: any lease and
+	// heartbeat then belongs to a process that is gone.
 	LeasesReleaseAll(ctx context.Context) error
+	// LeasesReleaseDead clears every lease whose owner has no heartbeat
+	// at or after now-within (a node that died, or left without giving
+	// its leases back), so that its deliveries go out now rather than
+	// when the lease runs out. It returns how many leases it cleared. It
+	// never waits for a row another transaction holds: such a lease is
+	// left for the next call.
+	LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error)
 	// NextDueAt returns when the earliest unleased pending delivery of an
 	// enabled endpoint becomes due, or nil when there is none.
 	NextDueAt(ctx context.Context) (*time.Time, error)
@@ -207,6 +238,16 @@ type Store interface {
 	// many nodes were alive within the last `within` (at least 1), so
 	// that cluster-wide limits can be shared out between nodes.
 	NodeHeartbeat(ctx context.Context, node string, now time.Time, within time.Duration) (int, error)
+	// NodeLeave forgets node's heartbeat and clears every lease it holds:
+	// a node stopping cleanly calls it last, so that the others count it
+	// out and take its deliveries at once.
+	NodeLeave(ctx context.Context, node string) error
+	// NodesLeaveEarlier forgets the heartbeats of the nodes whose name
+	// starts with prefix, other than node, and clears their leases; it
+	// returns how many leases. A process whose name starts with what is
+	// its own alone (its host and the address it listens on) calls it
+	// at start: those nodes are its earlier runs, gone.
+	NodesLeaveEarlier(ctx context.Context, prefix, node string) (int, error)
 
 	// WatchDue calls fn whenever another node may have made deliveries
 	// due (new unleased deliveries, requeues, released leases), until ctx
@@ -399,8 +440,10 @@ type Job struct {
 	Delivery *herald.Delivery
 	Event    *herald.Event
 	Endpoint *herald.Endpoint
-	// Leased is set when the delivery is leased to the caller.
-	Leased bool
+	// Leased is set when the delivery is leased to the caller, until
+	// LeaseUntil (as the call that returned the job wrote it).
+	Leased     bool
+	LeaseUntil time.Time
 }
 
 // ClaimParams asks for due deliveries.
@@ -426,4 +469,7 @@ type AttemptResult struct {
 	NextAttemptAt *time.Time
 	// Now is the time of the update.
 	Now time.Time
+	// Owner, when set, is the node that leased the delivery and made the
+	// attempt: the result is refused if the lease is no longer its own.
+	Owner string
 }

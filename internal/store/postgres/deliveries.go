@@ -162,6 +162,9 @@ func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*stor
 		if jobs, err = loadJobs(ctx, tx, ds); err != nil {
 			return fmt.Errorf("claim: %w", err)
 		}
+		for _, j := range jobs {
+			j.LeaseUntil = p.LeaseUntil
+		}
 		return nil
 	})
 	if err != nil {
@@ -344,8 +347,93 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 	if err := store.CheckAttemptResults(results); err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
+	var lost []string
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var kept map[string]struct{}
+		var err error
+		kept, lost, err = fence(ctx, tx, results)
+		if err != nil {
+			return err
+		}
+		return recordBatch(ctx, tx, results, kept)
+	})
+	if err != nil {
+		return err
+	}
+	if len(lost) > 0 {
+		return &store.LeaseLostError{DeliveryIDs: lost}
+	}
+	return nil
+}
+
+// fence locks the deliveries of results that name their Owner and
+// returns which results may be recorded (their lease is still the
+// owner's, or they name none), or nil when no result names one, and the
+// deliveries whose results are refused. The rows stay locked until the
+// transaction ends, so no claim can take them in between; they are
+// locked in id order, as every fenced record does, so that two never
+// wait for each other. A delivery that is gone is neither: it is skipped
+// as a vanished one.
+func fence(ctx context.Context, tx pgx.Tx, results []store.AttemptResult) (map[string]struct{}, []string, error) {
+	var ids, owners []string
+	for _, r := range results {
+		if r.Owner != "" {
+			ids = append(ids, r.Attempt.DeliveryID)
+			owners = append(owners, r.Owner)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id, COALESCE(lease_owner, '') FROM deliveries
+		WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("record: lease: %w", err)
+	}
+	held := map[string]string{}
+	for rows.Next() {
+		var id, owner string
+		if err := rows.Scan(&id, &owner); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("record: lease: %w", err)
+		}
+		held[id] = owner
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("record: lease: %w", err)
+	}
+	kept := map[string]struct{}{}
+	var lost []string
+	for i, id := range ids {
+		owner, ok := held[id]
+		switch {
+		case !ok:
+		case owner == owners[i]:
+			kept[id] = struct{}{}
+		default:
+			lost = append(lost, id)
+		}
+	}
+	// A result without Owner is always recorded.
+	for _, r := range results {
+		if r.Owner == "" {
+			kept[r.Attempt.DeliveryID] = struct{}{}
+		}
+	}
+	return kept, lost, nil
+}
+
+// recordBatch writes the results (those in kept, when kept is not nil)
+// in one round trip.
+func recordBatch(ctx context.Context, tx pgx.Tx, results []store.AttemptResult, kept map[string]struct{}) error {
 	var b pgx.Batch
 	for _, r := range results {
+		if kept != nil {
+			if _, ok := kept[r.Attempt.DeliveryID]; !ok {
+				continue
+			}
+		}
 		row, err := store.PrepareRecord(r)
 		if err != nil {
 			return fmt.Errorf("record: %w", err)
@@ -358,15 +446,16 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 			a.DeliveryID)
 		b.Queue(recordDelivery, string(r.Status), tsPtr(row.NextAttemptAt), row.LastError, ts(r.Now), a.DeliveryID)
 	}
-	return db.inTx(ctx, func(tx pgx.Tx) error {
-		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-			if isUnique(err) {
-				err = fmt.Errorf("%w: %w", store.ErrConflict, err)
-			}
-			return fmt.Errorf("record: %w", err)
-		}
+	if b.Len() == 0 {
 		return nil
-	})
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		if isUnique(err) {
+			err = fmt.Errorf("%w: %w", store.ErrConflict, err)
+		}
+		return fmt.Errorf("record: %w", err)
+	}
+	return nil
 }
 
 // DeliveriesRelease implements store.Store.
@@ -416,8 +505,41 @@ func (db *DB) LeasesReleaseAll(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("release all leases: %w", err)
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM nodes`); err != nil {
+			return fmt.Errorf("release all leases: forget nodes: %w", err)
+		}
 		return notifyIf(ctx, tx, tag.RowsAffected() > 0, "release all leases")
 	})
+}
+
+// LeasesReleaseDead implements store.Store. The owners of leases are
+// found by a loose index scan of deliveries_lease_owner, one probe per
+// owner, so a heartbeat's call costs little however many leases there
+// are. Rows still locked (by the dead node's transaction that the server
+// has not ended yet) are skipped, not waited for: the caller's heartbeat
+// must not stall, and the next one clears them.
+func (db *DB) LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error) {
+	var n int64
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `WITH RECURSIVE o(v) AS (
+				SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner IS NOT NULL)
+				UNION ALL
+				SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner > o.v) FROM o WHERE o.v IS NOT NULL),
+			dead AS (SELECT v FROM o WHERE v IS NOT NULL
+				AND NOT EXISTS (SELECT 1 FROM nodes WHERE nodes.id = o.v AND nodes.seen_at >= $1))
+			UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+			WHERE id IN (SELECT id FROM deliveries WHERE lease_owner IN (SELECT v FROM dead)
+				FOR UPDATE SKIP LOCKED)`, ts(now.Add(-max(within, 0))))
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		return notifyIf(ctx, tx, n > 0, "release dead leases")
+	})
+	if err != nil {
+		return 0, fmt.Errorf("release dead leases: %w", err)
+	}
+	return int(n), nil
 }
 
 // NextDueAt implements store.Store. A leased delivery does not count, even

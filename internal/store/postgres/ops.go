@@ -145,3 +145,50 @@ func (db *DB) NodeHeartbeat(ctx context.Context, node string, now time.Time, wit
 	}
 	return max(n, 1), nil
 }
+
+// NodeLeave implements store.Store.
+func (db *DB) NodeLeave(ctx context.Context, node string) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM nodes WHERE id = $1`, node); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`, node)
+		if err != nil {
+			return err
+		}
+		return notifyIf(ctx, tx, tag.RowsAffected() > 0, "node leave")
+	})
+	if err != nil {
+		return fmt.Errorf("node leave: %w", err)
+	}
+	return nil
+}
+
+// NodesLeaveEarlier implements store.Store. The owners of leases are
+// found as in LeasesReleaseDead, one index probe per owner.
+func (db *DB) NodesLeaveEarlier(ctx context.Context, prefix, node string) (int, error) {
+	if prefix == "" {
+		return 0, nil
+	}
+	var n int64
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM nodes WHERE left(id, length($1)) = $1 AND id <> $2`, prefix, node); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `WITH RECURSIVE o(v) AS (
+				SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner IS NOT NULL)
+				UNION ALL
+				SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner > o.v) FROM o WHERE o.v IS NOT NULL)
+			UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+			WHERE lease_owner IN (SELECT v FROM o WHERE v IS NOT NULL AND left(v, length($1)) = $1 AND v <> $2)`, prefix, node)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		return notifyIf(ctx, tx, n > 0, "leave earlier runs")
+	})
+	if err != nil {
+		return 0, fmt.Errorf("leave earlier runs: %w", err)
+	}
+	return int(n), nil
+}

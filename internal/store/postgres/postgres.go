@@ -77,6 +77,12 @@ const dueChannel = "herald_due"
 // transaction commits, and identical ones of a transaction are folded.
 const notifyDue = `SELECT pg_notify('` + dueChannel + `', '')`
 
+// IdleTxTimeout is how long the server lets a session sit idle inside a
+// transaction before it ends it (idle_in_transaction_session_timeout),
+// releasing the transaction's locks: well within the 20 s in which
+// another node takes over a dead node's deliveries.
+const IdleTxTimeout = 10 * time.Second
+
 // Open connects to the database at url (a postgres:// URL or a key=value
 // DSN), brings its schema up to date and creates the attempts partitions
 // of the current and next two months.
@@ -94,6 +100,12 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 	// Statement times are UTC, so that date_trunc and month names agree
 	// on every node.
 	rp["timezone"] = "UTC"
+	// A node frozen or cut off in the middle of a transaction would hold
+	// its row locks until the server noticed the connection gone (hours
+	// with default keepalives), and the deliveries it locked could not
+	// be taken over: the server ends such a session after IdleTxTimeout.
+	// Herald's transactions never wait on their client that long.
+	rp["idle_in_transaction_session_timeout"] = fmt.Sprint(IdleTxTimeout.Milliseconds())
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}

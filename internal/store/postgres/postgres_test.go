@@ -96,6 +96,51 @@ func TestConnectionSettings(t *testing.T) {
 	if sync != "on" || path != schema || tz != "UTC" {
 		t.Errorf("synchronous_commit %q, schema %q, time zone %q; want on, %q, UTC", sync, path, tz, schema)
 	}
+	var idle string
+	if err := db.pool.QueryRow(t.Context(), `SELECT current_setting('idle_in_transaction_session_timeout')`).Scan(&idle); err != nil {
+		t.Fatal(err)
+	}
+	if idle != "10s" {
+		t.Errorf("idle_in_transaction_session_timeout %q, want 10s", idle)
+	}
+}
+
+// TestReleaseDeadSkipsLockedRows: a dead node's transaction left open
+// (the node frozen mid-transaction) does not stall another node's
+// heartbeat: the leases it does not lock are released at once, the
+// locked one by the first call after the transaction ends.
+func TestReleaseDeadSkipsLockedRows(t *testing.T) {
+	schema := newSchema(t)
+	dead, live := openSchema(t, schema), openSchema(t, schema)
+	app, _ := fixture(t, live)
+	ids := enqueueN(t, live, app.ID, 3, t0)
+	if _, err := dead.DeliveriesClaim(t.Context(), store.ClaimParams{Owner: "dead", Now: t0, LeaseUntil: t0.Add(time.Hour), Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := dead.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), `SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE`, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Minute)
+	if _, err := live.NodeHeartbeat(t.Context(), "live", now, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	n, err := live.LeasesReleaseDead(ctx, now, time.Second)
+	if err != nil || n != 2 {
+		t.Fatalf("LeasesReleaseDead beside a locked row: %d, %v; want the 2 unlocked at once", n, err)
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := live.LeasesReleaseDead(t.Context(), now, time.Second); err != nil || n != 1 {
+		t.Fatalf("LeasesReleaseDead after the transaction ended: %d, %v; want 1", n, err)
+	}
 }
 
 // TestMigrateConcurrent: nodes starting together on one schema migrate it

@@ -166,6 +166,9 @@ func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*stor
 		if jobs, err = db.loadJobs(ctx, tx, ids); err != nil {
 			return err
 		}
+		for _, j := range jobs {
+			j.LeaseUntil = p.LeaseUntil
+		}
 		return execChunked(ctx, tx, ids,
 			`UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN (%s)`,
 			[]any{p.Owner, micro(p.LeaseUntil)}, "claim: lease")
@@ -409,10 +412,28 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 	if err := store.CheckAttemptResults(results); err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	var lost []string
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		lost = lost[:0]
+		// One writer at a time: the owners read here are the ones the
+		// updates below see.
+		owners, err := leaseOwners(ctx, tx, results)
+		if err != nil {
+			return err
+		}
 		insertAttempt := tx.StmtContext(ctx, db.stmts.insertAttempt)
 		recordDelivery := tx.StmtContext(ctx, db.stmts.recordDelivery)
 		for _, r := range results {
+			if r.Owner != "" {
+				owner, ok := owners[r.Attempt.DeliveryID]
+				if !ok {
+					continue // the delivery is gone with its app
+				}
+				if owner != r.Owner {
+					lost = append(lost, r.Attempt.DeliveryID)
+					continue
+				}
+			}
 			row, err := store.PrepareRecord(r)
 			if err != nil {
 				return fmt.Errorf("record: %w", err)
@@ -442,6 +463,37 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if len(lost) > 0 {
+		return &store.LeaseLostError{DeliveryIDs: lost}
+	}
+	return nil
+}
+
+// leaseOwners reads the lease owner ("" for none) of the deliveries of
+// the results that name an Owner; a delivery that is gone is absent.
+func leaseOwners(ctx context.Context, tx *sql.Tx, results []store.AttemptResult) (map[string]string, error) {
+	var ids []string
+	for _, r := range results {
+		if r.Owner != "" {
+			ids = append(ids, r.Attempt.DeliveryID)
+		}
+	}
+	owners := make(map[string]string, len(ids))
+	err := queryChunked(ctx, tx, ids, `SELECT id, COALESCE(lease_owner, '') FROM deliveries WHERE id IN (%s)`, func(rows *sql.Rows) error {
+		var id, owner string
+		if err := rows.Scan(&id, &owner); err != nil {
+			return err
+		}
+		owners[id] = owner
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record: lease: %w", err)
+	}
+	return owners, nil
 }
 
 // DeliveriesRelease implements store.Store.
@@ -469,12 +521,67 @@ func (db *DB) LeasesExtend(ctx context.Context, owner string, until time.Time) e
 
 // LeasesReleaseAll implements store.Store.
 func (db *DB) LeasesReleaseAll(ctx context.Context) error {
-	_, err := db.w.ExecContext(ctx,
-		`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`)
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`); err != nil {
+			return fmt.Errorf("release all leases: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM nodes`); err != nil {
+			return fmt.Errorf("release all leases: forget nodes: %w", err)
+		}
+		return nil
+	})
+}
+
+// leaseOwnersQuery lists the distinct owners of leases, one index probe
+// per owner (a loose index scan) rather than one row per lease: there are
+// a few nodes and up to hundreds of thousands of leases.
+const leaseOwnersQuery = `WITH RECURSIVE o(v) AS (
+		SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner IS NOT NULL)
+		UNION ALL
+		SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner > o.v) FROM o WHERE o.v IS NOT NULL)
+	SELECT v FROM o WHERE v IS NOT NULL AND v NOT IN (SELECT id FROM nodes WHERE seen_at >= ?)`
+
+// LeasesReleaseDead implements store.Store.
+func (db *DB) LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error) {
+	var n int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, leaseOwnersQuery, micro(now.Add(-max(within, 0))))
+		if err != nil {
+			return err
+		}
+		var dead []string
+		for rows.Next() {
+			var o string
+			if err := rows.Scan(&o); err != nil {
+				rows.Close()
+				return err
+			}
+			dead = append(dead, o)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		for _, o := range dead {
+			res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`, o)
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += k
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("release all leases: %w", err)
+		return 0, fmt.Errorf("release dead leases: %w", err)
 	}
-	return nil
+	return int(n), nil
 }
 
 // nextDueQuery reads the due index in order and stops at the first

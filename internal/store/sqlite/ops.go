@@ -259,6 +259,45 @@ func (db *DB) NodeHeartbeat(ctx context.Context, node string, now time.Time, wit
 	return max(n, 1), nil
 }
 
+// NodeLeave implements store.Store.
+func (db *DB) NodeLeave(ctx context.Context, node string) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE id = ?`, node); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?`, node)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("node leave: %w", err)
+	}
+	return nil
+}
+
+// NodesLeaveEarlier implements store.Store.
+func (db *DB) NodesLeaveEarlier(ctx context.Context, prefix, node string) (int, error) {
+	if prefix == "" {
+		return 0, nil
+	}
+	var n int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE substr(id, 1, length(?1)) = ?1 AND id <> ?2`, prefix, node); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+			WHERE lease_owner IS NOT NULL AND substr(lease_owner, 1, length(?1)) = ?1 AND lease_owner <> ?2`, prefix, node)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("leave earlier runs: %w", err)
+	}
+	return int(n), nil
+}
+
 // WatchDue implements store.Store. It returns nil at once: SQLite has no
 // way to notify another process of a commit, and within one process the
 // engine that makes deliveries due wakes its own claimer. Processes

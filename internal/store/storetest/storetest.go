@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	cases = append(cases, accessCases...)
 	cases = append(cases, quotaCases...)
 	cases = append(cases, keyParentCases...)
+	cases = append(cases, livenessCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -222,8 +223,8 @@ func claim(t *testing.T, s store.Store, p store.ClaimParams) []*store.Job {
 		if j.Delivery == nil || j.Event == nil || j.Endpoint == nil {
 			t.Fatalf("DeliveriesClaim: incomplete job %+v", j)
 		}
-		if !j.Leased {
-			t.Errorf("DeliveriesClaim: job %s not marked leased", j.Delivery.ID)
+		if !j.Leased || !j.LeaseUntil.Equal(p.LeaseUntil) {
+			t.Errorf("DeliveriesClaim: job %s leased %v until %v, want until %v", j.Delivery.ID, j.Leased, j.LeaseUntil, p.LeaseUntil)
 		}
 	}
 	return jobs
