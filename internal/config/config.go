@@ -37,6 +37,7 @@ type Serve struct {
 	MaxAppShare     float64       `name:"max-app-share" env:"HERALD_MAX_APP_SHARE" default:"0.5" help:"Fraction of --workers one app may hold while another app has had deliveries within 10 minutes, so that the other always finds free workers; 1: no cap. An app alone may use every worker."`
 	MaxResponseBody int64         `name:"max-response-body" env:"HERALD_MAX_RESPONSE_BODY" default:"65536" help:"Bytes of each response body kept in the delivery history."`
 	MaxEventSize    int64         `name:"max-event-size" env:"HERALD_MAX_EVENT_SIZE" default:"1048576" help:"Largest request body the API accepts, in bytes; larger ones get 413."`
+	QueueMemory     ByteSize      `name:"queue-memory" env:"HERALD_QUEUE_MEMORY" default:"128MiB" help:"Memory the deliveries held by the engine (queued or in flight) may take, counted in payload bytes: 128MiB, 1GiB, 500MB or plain bytes; at least 1MiB. Beyond it deliveries wait in the database."`
 	MaxRenderedSize int64         `name:"max-rendered-size" env:"HERALD_MAX_RENDERED_SIZE" help:"Largest request Herald renders for an endpoint (URL, headers and body), in bytes; rendering stops there and the delivery fails without retries. At least --max-event-size + 4096. Unset: twice --max-event-size."`
 
 	// Ceilings of what apps and endpoints set for themselves: values
@@ -121,6 +122,9 @@ func (s *Serve) Validate() error {
 	}
 	if s.MaxEventSize < 1024 {
 		return fmt.Errorf("--max-event-size must be at least 1024 bytes")
+	}
+	if s.QueueMemory < MinQueueMemory {
+		return fmt.Errorf("--queue-memory must be at least 1MiB")
 	}
 	if s.MaxRenderedSize != 0 && s.MaxRenderedSize < s.MaxEventSize+RenderedSizeHeadroom {
 		return fmt.Errorf("--max-rendered-size must be at least --max-event-size + %d bytes (%d), so that the largest event still renders in the standard body", RenderedSizeHeadroom, s.MaxEventSize+RenderedSizeHeadroom)
@@ -225,6 +229,9 @@ func expand(s string, vars map[string]string) (string, error) {
 // setFromString parses s into f for the kinds of fields Serve has, as the
 // flag parser does.
 func setFromString(f reflect.Value, s string) error {
+	if u, ok := f.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+		return u.UnmarshalText([]byte(s))
+	}
 	if f.Type() == reflect.TypeFor[time.Duration]() {
 		d, err := time.ParseDuration(s)
 		f.SetInt(int64(d))
@@ -250,4 +257,52 @@ func setFromString(f reflect.Value, s string) error {
 		err = fmt.Errorf("fields of type %s are not handled", f.Type())
 	}
 	return err
+}
+
+// MinQueueMemory is the least --queue-memory: room for a few of the
+// largest events.
+const MinQueueMemory = 1 << 20
+
+// ByteSize is a size in bytes written as a plain number or with a unit:
+// 128MiB, 1GiB, 500MB, 64KiB, 1048576.
+type ByteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+}
+
+// UnmarshalText parses a size such as 128MiB; the flag parser calls it.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	num, mult := s, int64(1)
+	for _, u := range byteUnits {
+		if len(s) > len(u.suffix) && strings.EqualFold(s[len(s)-len(u.suffix):], u.suffix) {
+			num, mult = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n < 0 || n*float64(mult) > 1<<62 || num == "" || strings.ContainsAny(num, "eExXpP_") {
+		return fmt.Errorf("%q is not a size: use bytes or a number with KiB, MiB, GiB (e.g. 128MiB)", s)
+	}
+	*b = ByteSize(n * float64(mult))
+	return nil
+}
+
+// String writes the size in the largest binary unit that divides it.
+func (b ByteSize) String() string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if b != 0 && int64(b)%u.mult == 0 {
+			return strconv.FormatInt(int64(b)/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
 }

@@ -403,7 +403,7 @@ func (d *dispatcher) add(j *store.Job) bool {
 	q := d.queue(j.Endpoint)
 	d.newer(q, j.Endpoint)
 	if !q.ep.Enabled {
-		d.budget.release(j.Endpoint.ID)
+		d.budget.release(j.Endpoint.ID, j.Event)
 		if q.idle() {
 			d.forget(q)
 		}
@@ -660,7 +660,7 @@ func (d *dispatcher) done(m doneMsg) {
 	d.free++
 	id := m.job.Endpoint.ID
 	if !m.manual {
-		d.budget.release(id)
+		d.budget.release(id, m.job.Event)
 	}
 	q := d.queues[id]
 	if q == nil {
@@ -702,7 +702,7 @@ func (d *dispatcher) update(ep *herald.Endpoint) []string {
 	for q.len() > 0 {
 		j := q.pop()
 		ids = append(ids, j.Delivery.ID)
-		d.budget.release(ep.ID)
+		d.budget.release(ep.ID, j.Event)
 	}
 	d.leaveIfStuck(q)
 	return ids
@@ -724,7 +724,7 @@ func (d *dispatcher) drain() []string {
 		for q.len() > 0 {
 			j := q.pop()
 			ids = append(ids, j.Delivery.ID)
-			d.budget.release(j.Endpoint.ID)
+			d.budget.release(j.Endpoint.ID, j.Event)
 		}
 		for _, r := range q.manual {
 			r.abort()

@@ -44,7 +44,7 @@ func newRig(t *testing.T, workers int) *rig { return newShareRig(t, workers, 1, 
 // newShareRig makes a rig where one app may hold at most share of the
 // workers while several apps have work.
 func newShareRig(t *testing.T, workers int, share float64, c clock.Clock) *rig {
-	r := &rig{t: t, b: newBudget(1000, 100_000), workers: workers, nodes: 1, seq: map[string]int{}}
+	r := &rig{t: t, b: newBudget(1000, 100_000, 0), workers: workers, nodes: 1, seq: map[string]int{}}
 	d := newDispatcher(workers, share, r.b, c)
 	d.maxInFlight = func(ep *herald.Endpoint) int {
 		c := ep.MaxInFlight
@@ -97,7 +97,7 @@ func (r *rig) jobs(ep *herald.Endpoint, n int) []*store.Job {
 	var out []*store.Job
 	for range n {
 		r.seq[ep.ID]++
-		r.b.force(ep.ID)
+		r.b.force(ep.ID, nil)
 		out = append(out, &store.Job{Delivery: &herald.Delivery{ID: fmt.Sprintf("%s-%d", ep.ID, r.seq[ep.ID])}, Endpoint: ep})
 	}
 	return out

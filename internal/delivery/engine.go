@@ -104,6 +104,11 @@ type Options struct {
 	// them deliveries wait in the store. Defaults 2,000 and 100,000.
 	QueuePerEndpoint int
 	QueueTotal       int
+	// QueueMemory bounds the bytes those deliveries hold (payloads
+	// counted once per event, plus a fixed overhead each), whatever the
+	// payloads weigh; beyond it deliveries wait in the store. Default
+	// 128 MiB.
+	QueueMemory int64
 	// Retry decides retries; Schedule nil means no retries.
 	Retry RetryPolicy
 	// Ceilings hold the in-flight caps and retry schedules that apps and
@@ -161,6 +166,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.QueueTotal <= 0 {
 		o.QueueTotal = 100_000
+	}
+	if o.QueueMemory <= 0 {
+		o.QueueMemory = 128 << 20
 	}
 	if o.LeaseDuration <= 0 {
 		o.LeaseDuration = 5 * time.Minute
@@ -253,7 +261,7 @@ func New(st Store, out Outbound, o Options) *Engine {
 		o:          o,
 		log:        o.Logger,
 		clock:      o.Clock,
-		budget:     newBudget(o.QueuePerEndpoint, o.QueueTotal),
+		budget:     newBudget(o.QueuePerEndpoint, o.QueueTotal, o.QueueMemory),
 		apps:       cache.New[herald.App](o.Clock.Now),
 		ingestCh:   make(chan *ingestReq, 4*o.MaxBatch),
 		stopIngest: make(chan struct{}),

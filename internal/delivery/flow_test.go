@@ -152,7 +152,7 @@ func TestNodeShare(t *testing.T) {
 func TestDispatcherFlow(t *testing.T) {
 	t.Parallel()
 	nodes := int64(1)
-	d := newDispatcher(1, 1, newBudget(10, 10), clock.Real)
+	d := newDispatcher(1, 1, newBudget(10, 10, 0), clock.Real)
 	d.nodes = func() int64 { return nodes }
 	q := &epQueue{ep: &herald.Endpoint{ID: "ep"}, max: 8}
 	first := d.flow(q)
