@@ -42,6 +42,23 @@ type epQueue struct {
 	inRing   bool
 	// throttled: waiting for the rate limiter, out of the ring.
 	throttled bool
+	// sentAt holds when each request in flight was handed out.
+	sentAt map[*store.Job]time.Time
+	// slow: the endpoint's requests hold their workers long (see
+	// dispatcher.slowCap).
+	slow bool
+}
+
+// oldest returns when the endpoint's oldest request in flight was handed
+// out; zero when none is.
+func (q *epQueue) oldest() time.Time {
+	var t time.Time
+	for _, at := range q.sentAt {
+		if t.IsZero() || at.Before(t) {
+			t = at
+		}
+	}
+	return t
 }
 
 func (q *epQueue) len() int { return len(q.jobs) - q.head }
@@ -195,6 +212,8 @@ type dispatcher struct {
 
 	workers int
 	free    int
+	// initialWindow is the in-flight window endpoints start with.
+	initialWindow int
 	// appCap is the most workers one app may hold while several apps
 	// have had work within recentFor; 0: no cap.
 	appCap int
@@ -217,7 +236,27 @@ type dispatcher struct {
 	// throttled endpoints wait for their rate limiter until wakeAt.
 	throttled []*epQueue
 	wakeAt    time.Time
+	// slowCap is the most workers the slow endpoints may hold together,
+	// so that the others always find free workers however many hang;
+	// slowInFlight is what they hold. An endpoint is slow when its
+	// requests held their workers slowAfter on average, or one of its
+	// requests has been in flight that long: checkAt is when the next
+	// one would be.
+	slowCap      int
+	slowInFlight int
+	checkAt      time.Time
+	// slowWaiting holds slow endpoints with work held back by slowCap.
+	slowWaiting map[*epQueue]bool
 }
+
+// slowAfter is how long an endpoint's requests may hold their workers
+// before it counts as slow: far beyond a webhook receiver's usual answer,
+// far below request timeouts.
+const slowAfter = time.Second
+
+// slowShare is the share of the workers the slow endpoints may hold
+// together; the rest stays for endpoints that answer quickly.
+const slowShare = 0.5
 
 // recentFor is how long an app that had work counts as one of several:
 // long beside request timeouts and the gaps between a steady app's
@@ -235,16 +274,19 @@ const heldPerWorker = 100 * time.Millisecond
 // at most maxAppShare of them while other apps have work (1: no cap).
 func newDispatcher(workers int, maxAppShare float64, b *budget, c clock.Clock) *dispatcher {
 	d := &dispatcher{
-		budget:     b,
-		clock:      c,
-		workers:    workers,
-		free:       workers,
-		heldBudget: time.Duration(workers) * heldPerWorker,
-		queues:     map[string]*epQueue{},
-		apps:       map[string]*appQueue{},
-		gone:       map[string]time.Time{},
-		refill:     map[string]bool{},
-		flows:      map[string]*flow{},
+		budget:        b,
+		clock:         c,
+		initialWindow: initialWindow,
+		workers:       workers,
+		free:          workers,
+		heldBudget:    time.Duration(workers) * heldPerWorker,
+		queues:        map[string]*epQueue{},
+		apps:          map[string]*appQueue{},
+		gone:          map[string]time.Time{},
+		refill:        map[string]bool{},
+		flows:         map[string]*flow{},
+		slowCap:       max(1, int(slowShare*float64(workers))),
+		slowWaiting:   map[*epQueue]bool{},
 	}
 	if maxAppShare > 0 && maxAppShare < 1 {
 		d.appCap = max(1, int(maxAppShare*float64(workers)))
@@ -255,6 +297,7 @@ func newDispatcher(workers int, maxAppShare float64, b *budget, c clock.Clock) *
 func (e *Engine) dispatchLoop(ctx context.Context) {
 	defer close(e.dispDone)
 	d := newDispatcher(e.o.Workers, e.o.MaxAppShare, e.budget, e.clock)
+	d.initialWindow = e.o.InitialWindow
 	d.maxInFlight = func(ep *herald.Endpoint) int { return e.maxInFlight(ctx, ep) }
 	d.nodes = e.nodes.Load
 	d.refillBelow = e.o.QueuePerEndpoint / 2
@@ -283,13 +326,19 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 			stop = nil
 		}
 		var wake <-chan time.Time
-		if !d.wakeAt.IsZero() {
-			timer.Reset(max(d.wakeAt.Sub(e.clock.Now()), 0))
+		if at := d.nextWake(); !at.IsZero() {
+			timer.Reset(max(at.Sub(e.clock.Now()), 0))
 			wake = timer.C()
 		}
 		select {
 		case <-wake:
-			d.unthrottle()
+			now := e.clock.Now()
+			if !d.wakeAt.IsZero() && !d.wakeAt.After(now) {
+				d.unthrottle()
+			}
+			if !d.checkAt.IsZero() && !d.checkAt.After(now) {
+				d.checkSlow()
+			}
 		case h := <-e.jobsCh:
 			toRelease = append(toRelease, d.receive(h)...)
 		case m := <-e.manualCh:
@@ -331,6 +380,18 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 	releases.Wait()
 }
 
+// nextWake is when the loop must wake by itself: an endpoint's rate
+// limiter has a token again, or a request in flight turns slow.
+func (d *dispatcher) nextWake() time.Time {
+	switch {
+	case d.wakeAt.IsZero():
+		return d.checkAt
+	case d.checkAt.IsZero() || d.wakeAt.Before(d.checkAt):
+		return d.wakeAt
+	}
+	return d.checkAt
+}
+
 func (e *Engine) release(ctx context.Context, ids []string) {
 	if len(ids) == 0 {
 		return
@@ -354,6 +415,9 @@ func (d *dispatcher) queue(ep *herald.Endpoint) *epQueue {
 		}
 		a.queues++
 		q = &epQueue{ep: ep, app: a, max: d.maxInFlight(ep)}
+		if f := d.flows[ep.ID]; f != nil && f.held >= slowAfter {
+			q.slow = true
+		}
 		d.queues[ep.ID] = q
 	}
 	return q
@@ -365,6 +429,7 @@ func (d *dispatcher) forget(q *epQueue) {
 	id := q.ep.ID
 	delete(d.queues, id)
 	delete(d.refill, id)
+	delete(d.slowWaiting, q)
 	a := q.app
 	if a.queues--; a.queues == 0 {
 		delete(d.apps, a.id)
@@ -454,7 +519,64 @@ func (d *dispatcher) canSend(q *epQueue) bool {
 	if len(q.manual) == 0 && (q.len() == 0 || !q.ep.Enabled) {
 		return false
 	}
+	if q.slow && d.slowInFlight >= d.slowCap {
+		d.slowWaiting[q] = true
+		return false
+	}
 	return q.inFlight < d.flow(q).limit(d.heldBudget)
+}
+
+// setSlow marks an endpoint slow or not, moving its requests in flight
+// in or out of the slow endpoints' count.
+func (d *dispatcher) setSlow(q *epQueue, slow bool) {
+	if q.slow == slow {
+		return
+	}
+	q.slow = slow
+	if slow {
+		d.slowInFlight += q.inFlight
+	} else {
+		d.slowInFlight -= q.inFlight
+		delete(d.slowWaiting, q)
+		d.makeReady(q)
+	}
+	d.wakeSlow()
+}
+
+// wakeSlow puts the slow endpoints held back by slowCap back in turn once
+// there is room under it.
+func (d *dispatcher) wakeSlow() {
+	if d.slowInFlight >= d.slowCap || len(d.slowWaiting) == 0 {
+		return
+	}
+	ws := d.slowWaiting
+	d.slowWaiting = map[*epQueue]bool{}
+	for q := range ws {
+		if d.queues[q.ep.ID] == q {
+			d.makeReady(q)
+		}
+	}
+}
+
+// checkSlow marks slow the endpoints whose oldest request in flight has
+// held its worker slowAfter, and returns when to check again.
+func (d *dispatcher) checkSlow() {
+	now := d.clock.Now()
+	d.checkAt = time.Time{}
+	for _, q := range d.queues {
+		if q.inFlight == 0 || q.slow {
+			continue
+		}
+		o := q.oldest()
+		if o.IsZero() {
+			continue
+		}
+		if due := o.Add(slowAfter); !due.After(now) {
+			d.setSlow(q, true)
+		} else if d.checkAt.IsZero() || due.Before(d.checkAt) {
+			d.checkAt = due
+		}
+	}
 }
 
 // several reports whether more than one app has had work on this node
@@ -613,6 +735,16 @@ func (d *dispatcher) fill() {
 		q.inFlight++
 		a.inFlight++
 		d.free--
+		now := d.clock.Now()
+		if q.sentAt == nil {
+			q.sentAt = map[*store.Job]time.Time{}
+		}
+		q.sentAt[t.job] = now
+		if q.slow {
+			d.slowInFlight++
+		} else if d.checkAt.IsZero() {
+			d.checkAt = now.Add(slowAfter)
+		}
 		d.turn++
 		a.served = d.turn
 		a.ready.advance()
@@ -666,9 +798,20 @@ func (d *dispatcher) done(m doneMsg) {
 	if q == nil {
 		return
 	}
+	// The window held the endpoint back if work was waiting or every
+	// slot of it was taken.
+	f := d.flow(q)
+	limited := q.len() > 0 || q.inFlight >= int(f.window)
 	q.inFlight--
 	q.app.inFlight--
-	d.flow(q).adapt(m, q.max)
+	delete(q.sentAt, m.job)
+	if q.slow {
+		d.slowInFlight--
+	}
+	f.adapt(m, q.max, limited)
+	o := q.oldest()
+	d.setSlow(q, f.held >= slowAfter || (!o.IsZero() && d.clock.Now().Sub(o) >= slowAfter))
+	d.wakeSlow()
 	d.makeReady(q)
 	// One fewer in flight: the app moves up, or is back under its cap.
 	d.enter(q.app)

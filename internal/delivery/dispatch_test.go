@@ -46,6 +46,11 @@ func newRig(t *testing.T, workers int) *rig { return newShareRig(t, workers, 1, 
 func newShareRig(t *testing.T, workers int, share float64, c clock.Clock) *rig {
 	r := &rig{t: t, b: newBudget(1000, 100_000, 0), workers: workers, nodes: 1, seq: map[string]int{}}
 	d := newDispatcher(workers, share, r.b, c)
+	// Endpoints start with their whole window and slow ones may take
+	// every worker: slow start and the workers kept for fast endpoints
+	// have their own tests.
+	d.initialWindow = 1 << 20
+	d.slowCap = workers
 	d.maxInFlight = func(ep *herald.Endpoint) int {
 		c := ep.MaxInFlight
 		if c == 0 {

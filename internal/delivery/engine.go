@@ -93,6 +93,11 @@ type Options struct {
 	// MaxInFlightPerEndpoint bounds concurrent requests to one endpoint,
 	// so a slow endpoint occupies at most this many workers; default 32.
 	MaxInFlightPerEndpoint int
+	// InitialWindow is how many requests an endpoint not yet heard from,
+	// or whose requests time out, may have in flight; each success while
+	// it uses its whole window adds one, up to its cap (slow start).
+	// Default 2.
+	InitialWindow int
 	// MaxAppShare is the fraction of Workers one app may hold while
 	// another app has had work within the last 10 minutes, so that a
 	// second app finds free workers even when the first one's requests
@@ -156,6 +161,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxInFlightPerEndpoint <= 0 {
 		o.MaxInFlightPerEndpoint = 32
+	}
+	if o.InitialWindow <= 0 {
+		o.InitialWindow = initialWindow
 	}
 	if o.MaxAppShare <= 0 {
 		o.MaxAppShare = 0.5
