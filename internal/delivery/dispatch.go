@@ -243,10 +243,14 @@ type dispatcher struct {
 	// requests has been in flight that long: checkAt is when the next
 	// one would be.
 	slowCap      int
+	slowAfter    time.Duration
 	slowInFlight int
 	checkAt      time.Time
 	// slowWaiting holds slow endpoints with work held back by slowCap.
 	slowWaiting map[*epQueue]bool
+	// giveBack collects deliveries taken out of slow endpoints' queues,
+	// for the loop to give back to the store.
+	giveBack []string
 }
 
 // slowAfter is how long an endpoint's requests may hold their workers
@@ -257,6 +261,13 @@ const slowAfter = time.Second
 // slowShare is the share of the workers the slow endpoints may hold
 // together; the rest stays for endpoints that answer quickly.
 const slowShare = 0.5
+
+// slowHeld is the least a slow endpoint may hold in memory, queued or in
+// flight; it may hold twice what it may have in flight if that is more.
+// Its other deliveries wait in the store: a receiver that hangs would
+// otherwise keep its whole queue, and its payloads, in memory for as long
+// as its requests take to time out one by one.
+const slowHeld = 4
 
 // recentFor is how long an app that had work counts as one of several:
 // long beside request timeouts and the gaps between a steady app's
@@ -286,6 +297,7 @@ func newDispatcher(workers int, maxAppShare float64, b *budget, c clock.Clock) *
 		refill:        map[string]bool{},
 		flows:         map[string]*flow{},
 		slowCap:       max(1, int(slowShare*float64(workers))),
+		slowAfter:     slowAfter,
 		slowWaiting:   map[*epQueue]bool{},
 	}
 	if maxAppShare > 0 && maxAppShare < 1 {
@@ -364,6 +376,8 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 		case <-stop:
 			stopping = true
 		}
+		toRelease = append(toRelease, d.giveBack...)
+		d.giveBack = d.giveBack[:0]
 		if !stopping && len(toRelease) > 0 {
 			// Off the loop: it must not wait for the store.
 			ids := toRelease
@@ -415,7 +429,7 @@ func (d *dispatcher) queue(ep *herald.Endpoint) *epQueue {
 		}
 		a.queues++
 		q = &epQueue{ep: ep, app: a, max: d.maxInFlight(ep)}
-		if f := d.flows[ep.ID]; f != nil && f.held >= slowAfter {
+		if f := d.flows[ep.ID]; f != nil && f.held >= d.slowAfter {
 			q.slow = true
 		}
 		d.queues[ep.ID] = q
@@ -535,12 +549,38 @@ func (d *dispatcher) setSlow(q *epQueue, slow bool) {
 	q.slow = slow
 	if slow {
 		d.slowInFlight += q.inFlight
+		d.trimSlow(q)
 	} else {
 		d.slowInFlight -= q.inFlight
+		d.budget.setSlowCap(q.ep.ID, -1)
 		delete(d.slowWaiting, q)
 		d.makeReady(q)
 	}
 	d.wakeSlow()
+}
+
+// trimSlow bounds what a slow endpoint holds in memory: the newest of its
+// queued deliveries beyond its cap go back to the store, to be claimed
+// again as its queue drains.
+func (d *dispatcher) trimSlow(q *epQueue) {
+	held := max(slowHeld, 2*d.flow(q).limit(d.heldBudget))
+	d.budget.setSlowCap(q.ep.ID, held)
+	excess := min(q.len(), q.inFlight+q.len()-held)
+	if excess <= 0 {
+		return
+	}
+	for range excess {
+		j := q.jobs[len(q.jobs)-1]
+		q.jobs[len(q.jobs)-1] = nil
+		q.jobs = q.jobs[:len(q.jobs)-1]
+		d.giveBack = append(d.giveBack, j.Delivery.ID)
+		d.budget.release(q.ep.ID, j.Event)
+	}
+	if q.len() == 0 {
+		q.jobs, q.head = q.jobs[:0], 0
+	}
+	d.budget.markSpilled(q.ep.ID)
+	d.leaveIfStuck(q)
 }
 
 // wakeSlow puts the slow endpoints held back by slowCap back in turn once
@@ -571,7 +611,7 @@ func (d *dispatcher) checkSlow() {
 		if o.IsZero() {
 			continue
 		}
-		if due := o.Add(slowAfter); !due.After(now) {
+		if due := o.Add(d.slowAfter); !due.After(now) {
 			d.setSlow(q, true)
 		} else if d.checkAt.IsZero() || due.Before(d.checkAt) {
 			d.checkAt = due
@@ -743,7 +783,7 @@ func (d *dispatcher) fill() {
 		if q.slow {
 			d.slowInFlight++
 		} else if d.checkAt.IsZero() {
-			d.checkAt = now.Add(slowAfter)
+			d.checkAt = now.Add(d.slowAfter)
 		}
 		d.turn++
 		a.served = d.turn
@@ -810,7 +850,11 @@ func (d *dispatcher) done(m doneMsg) {
 	}
 	f.adapt(m, q.max, limited)
 	o := q.oldest()
-	d.setSlow(q, f.held >= slowAfter || (!o.IsZero() && d.clock.Now().Sub(o) >= slowAfter))
+	d.setSlow(q, f.held >= d.slowAfter || (!o.IsZero() && d.clock.Now().Sub(o) >= d.slowAfter))
+	if q.slow {
+		// Its limit moved with this answer.
+		d.trimSlow(q)
+	}
 	d.wakeSlow()
 	d.makeReady(q)
 	// One fewer in flight: the app moves up, or is back under its cap.

@@ -51,6 +51,7 @@ func newShareRig(t *testing.T, workers int, share float64, c clock.Clock) *rig {
 	// have their own tests.
 	d.initialWindow = 1 << 20
 	d.slowCap = workers
+	d.slowAfter = 100 * 365 * 24 * time.Hour
 	d.maxInFlight = func(ep *herald.Endpoint) int {
 		c := ep.MaxInFlight
 		if c == 0 {

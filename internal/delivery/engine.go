@@ -298,6 +298,7 @@ func New(st Store, out Outbound, o Options) *Engine {
 	}
 	e.schedules.ceilings = o.Ceilings
 	e.router = newRouter(st, o.Clock.Now)
+	o.Metrics.Held(o.QueueMemory, e.budget.held)
 	e.nodes.Store(1)
 	return e
 }

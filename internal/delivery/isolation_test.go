@@ -63,6 +63,7 @@ func TestFlowSlowStart(t *testing.T) {
 func slowStartRig(t *testing.T, workers int) *rig {
 	r := newRig(t, workers)
 	r.d.initialWindow = initialWindow
+	r.d.slowAfter = slowAfter
 	return r
 }
 
@@ -93,7 +94,19 @@ func TestDispatchSlowStart(t *testing.T) {
 	if n := r.inFlightOfEndpoint("h"); n != 1 {
 		t.Fatalf("%d in flight after timeouts, want 1", n)
 	}
-	r.finishAllOf(400)
+	// Slow now, it keeps few deliveries in memory: the rest went back
+	// to the store, to be claimed as its queue drains.
+	if q := r.d.queues["h"]; q.len()+q.inFlight > slowHeld || len(r.d.giveBack) < 190 || r.b.spillGen("h") == 0 {
+		t.Fatalf("the hanging endpoint holds %d queued and %d in flight, %d given back; want at most %d held in all",
+			q.len(), q.inFlight, len(r.d.giveBack), slowHeld)
+	}
+	if q := r.d.queues["h"]; func() int { per, _ := r.b.room("h"); return per }() != slowHeld-q.len()-q.inFlight {
+		t.Fatalf("the hanging endpoint's room in memory is not capped at %d", slowHeld)
+	}
+	r.finishAll()
+	if len(r.sent)+len(r.d.giveBack) != 400 {
+		t.Fatalf("%d sent and %d given back of 400", len(r.sent), len(r.d.giveBack))
+	}
 }
 
 // An endpoint that never has more than one delivery waiting never needs
@@ -123,6 +136,7 @@ func TestDispatchKeepsWorkersForFastEndpoints(t *testing.T) {
 		r := newShareRig(t, 16, 1, clock.Real)
 		r.d.initialWindow = initialWindow
 		r.d.slowCap = 8 // as newDispatcher sets it for 16 workers
+		r.d.slowAfter = slowAfter
 		var hanging []string
 		for i := range 20 {
 			id := fmt.Sprintf("h%d", i)
@@ -180,8 +194,8 @@ func TestDispatchKeepsWorkersForFastEndpoints(t *testing.T) {
 		if len(r.inFlight) != 0 || r.d.slowInFlight != 0 {
 			t.Fatalf("%d in flight, %d counted slow after all answered", len(r.inFlight), r.d.slowInFlight)
 		}
-		if len(r.sent) != 120 {
-			t.Fatalf("%d sent of 120", len(r.sent))
+		if len(r.sent)+len(r.d.giveBack) != 120 {
+			t.Fatalf("%d sent and %d given back of 120", len(r.sent), len(r.d.giveBack))
 		}
 	})
 }
