@@ -187,6 +187,14 @@ func (b *budget) held() (count int, mem int64) {
 	return b.total, b.mem
 }
 
+// slowCapped reports whether ep is a slow endpoint under its lower cap.
+func (b *budget) slowCapped(ep string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.slowCap[ep]
+	return ok
+}
+
 // setSlowCap lowers the count cap of a slow endpoint; n < 0 lifts it.
 func (b *budget) setSlowCap(ep string, n int) {
 	b.mu.Lock()

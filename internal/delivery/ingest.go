@@ -173,7 +173,9 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 		for _, j := range r.Jobs {
 			if j.Leased {
 				leased = append(leased, j)
-			} else {
+			} else if !e.budget.slowCapped(j.Endpoint.ID) {
+				// A slow endpoint's deliveries come in through its
+				// refills, as its queue drains.
 				spilled = true
 			}
 		}
