@@ -838,10 +838,10 @@ func (d *dispatcher) done(m doneMsg) {
 	if q == nil {
 		return
 	}
-	// The window held the endpoint back if work was waiting or every
-	// slot of it was taken.
+	// The window held the endpoint back if every slot of it was taken.
 	f := d.flow(q)
-	limited := q.len() > 0 || q.inFlight >= int(f.window)
+	used := q.inFlight
+	limited := used >= int(f.window)
 	q.inFlight--
 	q.app.inFlight--
 	delete(q.sentAt, m.job)
@@ -849,6 +849,9 @@ func (d *dispatcher) done(m doneMsg) {
 		d.slowInFlight--
 	}
 	f.adapt(m, q.max, limited)
+	if !limited && !m.released {
+		f.settle(used)
+	}
 	o := q.oldest()
 	d.setSlow(q, f.held >= d.slowAfter || (!o.IsZero() && d.clock.Now().Sub(o) >= d.slowAfter))
 	if q.slow {

@@ -168,5 +168,19 @@ func (f *flow) adapt(m doneMsg, max int, limited bool) {
 	}
 }
 
+// settle lets a window the endpoint does not use shrink toward twice
+// what it had in flight (never below its initial window): an endpoint
+// that once had a burst, then sends a few at a time, would otherwise keep
+// a window it no longer needs, and take all of it when it starts to hang.
+func (f *flow) settle(used int) {
+	if f.initial <= 0 {
+		return
+	}
+	floor := math.Max(f.initial, float64(2*used))
+	if f.window > floor {
+		f.window -= (f.window - floor) / 8
+	}
+}
+
 // nodesAlive is shared with the heartbeat loop.
 type nodesAlive = atomic.Int64
