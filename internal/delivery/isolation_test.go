@@ -208,3 +208,29 @@ func (r *rig) inFlightOfEndpoint(id string) (n int) {
 	}
 	return n
 }
+
+// A window an endpoint does not use settles toward twice what it has in
+// flight, never below the initial window; one without slow start (tests'
+// flows) keeps its window.
+func TestFlowSettles(t *testing.T) {
+	t.Parallel()
+	f := &flow{window: 32, ssthresh: 32, initial: initialWindow}
+	for range 100 {
+		f.settle(1)
+	}
+	if f.window < initialWindow || f.window > initialWindow+0.1 {
+		t.Fatalf("window %v after 100 answers with 1 in flight, want about %d", f.window, initialWindow)
+	}
+	f.window = 32
+	for range 100 {
+		f.settle(5)
+	}
+	if f.window < 10 || f.window > 10.1 {
+		t.Fatalf("window %v after 100 answers with 5 in flight, want about 10", f.window)
+	}
+	g := &flow{window: 32}
+	g.settle(1)
+	if g.window != 32 {
+		t.Fatalf("a flow without an initial window settled to %v", g.window)
+	}
+}
