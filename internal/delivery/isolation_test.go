@@ -215,18 +215,18 @@ func (r *rig) inFlightOfEndpoint(id string) (n int) {
 func TestFlowSettles(t *testing.T) {
 	t.Parallel()
 	f := &flow{window: 32, ssthresh: 32, initial: initialWindow}
-	for range 100 {
+	for range 400 {
 		f.settle(1)
 	}
 	if f.window < initialWindow || f.window > initialWindow+0.1 {
-		t.Fatalf("window %v after 100 answers with 1 in flight, want about %d", f.window, initialWindow)
+		t.Fatalf("window %v after 400 answers with 1 in flight, want about %d", f.window, initialWindow)
 	}
 	f.window = 32
-	for range 100 {
+	for range 400 {
 		f.settle(5)
 	}
 	if f.window < 10 || f.window > 10.1 {
-		t.Fatalf("window %v after 100 answers with 5 in flight, want about 10", f.window)
+		t.Fatalf("window %v after 400 answers with 5 in flight, want about 10", f.window)
 	}
 	g := &flow{window: 32}
 	g.settle(1)

@@ -178,7 +178,7 @@ func (f *flow) settle(used int) {
 	}
 	floor := math.Max(f.initial, float64(2*used))
 	if f.window > floor {
-		f.window -= (f.window - floor) / 8
+		f.window -= (f.window - floor) / 32
 	}
 }
 
