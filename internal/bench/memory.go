@@ -25,7 +25,7 @@ const (
 	// request buffers (each request up to --max-event-size, decoded
 	// once), SQLite's page and event caches, and the payloads of
 	// requests in flight being rendered.
-	stuckOverhead = 192 << 20
+	stuckOverhead = 256 << 20
 )
 
 // hanging-endpoints: one app whose endpoint 0 stays healthy while its
