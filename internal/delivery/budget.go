@@ -24,6 +24,12 @@ type budget struct {
 	memCap   int64
 	mem      int64
 	payloads map[*byte]*heldPayload
+	// rendered counts the payload bytes of the requests in flight, each
+	// rendered into a request body of about its size; renderCap is the
+	// part of memCap kept for them (0: no bound), the rest holds
+	// deliveries.
+	rendered  int64
+	renderCap int64
 	// slowCap, when set for an endpoint, lowers its count cap: a slow
 	// endpoint keeps few deliveries in memory, the rest wait in the store.
 	slowCap map[string]int
@@ -38,6 +44,10 @@ type heldPayload struct {
 	size int64
 	refs int
 }
+
+// renderShare: a quarter of the memory budget is kept for the request
+// bodies of the requests in flight.
+const renderShare = 4
 
 // jobOverhead is what a delivery held in memory costs besides its
 // event's payload: its structs, ids and queue slot, and a share of its
@@ -69,7 +79,7 @@ func payloadKey(ev *herald.Event) *byte {
 // newBudget bounds deliveries held per endpoint and in all, and the bytes
 // they hold (memCap 0: no bound).
 func newBudget(perCap, totalCap int, memCap int64) *budget {
-	return &budget{perCap: perCap, totalCap: totalCap, memCap: memCap, count: map[string]int{}, spilled: map[string]uint64{},
+	return &budget{perCap: perCap, totalCap: totalCap, memCap: memCap, renderCap: memCap / renderShare, count: map[string]int{}, spilled: map[string]uint64{},
 		payloads: map[*byte]*heldPayload{}, slowCap: map[string]int{}}
 }
 
@@ -90,7 +100,27 @@ func (b *budget) fits(ep string, ev *herald.Event) bool {
 	if b.count[ep] >= b.capOf(ep) || b.total >= b.totalCap {
 		return false
 	}
-	return b.memCap <= 0 || b.total == 0 || b.mem+b.cost(ev) <= b.memCap
+	return b.memCap <= 0 || b.total == 0 || b.mem+b.cost(ev) <= b.memCap-b.renderCap
+}
+
+// tryRender takes room for the request body of a delivery about to be
+// sent; one always fits when none is being sent.
+func (b *budget) tryRender(ev *herald.Event) bool {
+	n := payloadSize(ev)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.renderCap > 0 && b.rendered > 0 && b.rendered+n > b.renderCap {
+		return false
+	}
+	b.rendered += n
+	return true
+}
+
+// rendered gives back what tryRender took.
+func (b *budget) doneRender(ev *herald.Event) {
+	b.mu.Lock()
+	b.rendered -= payloadSize(ev)
+	b.mu.Unlock()
 }
 
 func (b *budget) capOf(ep string) int {
@@ -177,14 +207,15 @@ func (b *budget) memRoom() (free, mean int64) {
 	if b.memCap <= 0 {
 		return 1 << 62, mean
 	}
-	return b.memCap - b.mem, mean
+	return b.memCap - b.renderCap - b.mem, mean
 }
 
-// held returns the deliveries and bytes held.
+// held returns the deliveries held and the bytes they and the request
+// bodies being sent hold.
 func (b *budget) held() (count int, mem int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.total, b.mem
+	return b.total, b.mem + b.rendered
 }
 
 // slowCapped reports whether ep is a slow endpoint under its lower cap.

@@ -161,3 +161,41 @@ func TestBudgetBytes(t *testing.T) {
 		t.Fatal("slow cap not lifted")
 	}
 }
+
+// A quarter of the memory budget is kept for the request bodies of the
+// requests in flight: beyond it the next request waits for one to end,
+// though one always goes when none is being sent.
+func TestBudgetRender(t *testing.T) {
+	t.Parallel()
+	ev := &herald.Event{Payload: herald.RawJSON(`"` + strings.Repeat("x", 100_000) + `"`)}
+	size := payloadSize(ev)
+	b := newBudget(1000, 1000, 8*size+100)
+	if !b.tryRender(ev) || !b.tryRender(ev) {
+		t.Fatal("two request bodies refused with room for two")
+	}
+	if b.tryRender(ev) {
+		t.Fatal("a third request body admitted past a quarter of the budget")
+	}
+	b.doneRender(ev)
+	if !b.tryRender(ev) {
+		t.Fatal("refused after one ended")
+	}
+	b.doneRender(ev)
+	b.doneRender(ev)
+	huge := &herald.Event{Payload: herald.RawJSON(`"` + strings.Repeat("x", 1_000_000) + `"`)}
+	if !b.tryRender(huge) {
+		t.Fatal("a request body larger than the share refused with none being sent: it could never go")
+	}
+	b.doneRender(huge)
+	if _, mem := b.held(); mem != 0 {
+		t.Fatalf("%d bytes still counted", mem)
+	}
+	// Queued deliveries get the other three quarters.
+	n := 0
+	for b.tryReserve("a", &herald.Event{Payload: herald.RawJSON(`"` + strings.Repeat("x", 100_000) + `"`)}) {
+		n++
+	}
+	if n != 5 {
+		t.Fatalf("%d deliveries of 100 KB admitted in 6 × 100 KB (three quarters of 8), want 5 (each with its overhead)", n)
+	}
+}

@@ -754,11 +754,23 @@ func (d *dispatcher) fill() {
 			d.leave(a, ei)
 			continue
 		}
+		var nextJob *store.Job
+		if len(q.manual) > 0 {
+			nextJob = q.manual[0].job
+		} else {
+			nextJob = q.jobs[q.head]
+		}
+		if !d.budget.tryRender(nextJob.Event) {
+			// The request bodies being sent fill their share of
+			// memory: the next one goes when one of them ends.
+			return
+		}
 		if f := d.flow(q); f.limiter != nil {
 			now := d.clock.Now()
 			r := f.limiter.ReserveN(now, 1)
 			if delay := r.DelayFrom(now); delay > 0 {
 				r.CancelAt(now)
+				d.budget.doneRender(nextJob.Event)
 				d.leave(a, ei)
 				d.throttle(q, now.Add(delay))
 				continue
@@ -830,6 +842,7 @@ func (d *dispatcher) leaveIfStuck(q *epQueue) {
 
 func (d *dispatcher) done(m doneMsg) {
 	d.free++
+	d.budget.doneRender(m.job.Event)
 	id := m.job.Endpoint.ID
 	if !m.manual {
 		d.budget.release(id, m.job.Event)
