@@ -110,9 +110,9 @@ type Options struct {
 	QueuePerEndpoint int
 	QueueTotal       int
 	// QueueMemory bounds the bytes those deliveries hold (payloads
-	// counted once per event, plus a fixed overhead each), whatever the
-	// payloads weigh; beyond it deliveries wait in the store. Default
-	// 128 MiB.
+	// counted once per event, plus a fixed overhead each) and the
+	// request bodies being sent (a quarter of it), whatever the payloads
+	// weigh; beyond it deliveries wait in the store. Default 128 MiB.
 	QueueMemory int64
 	// Retry decides retries; Schedule nil means no retries.
 	Retry RetryPolicy
