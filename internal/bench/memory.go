@@ -216,9 +216,13 @@ func (r *runner) hangingEndpoints(sc *Scenario) error {
 	sc.Rows = append(sc.Rows, before, during, hanging)
 	sc.Notes = append(sc.Notes,
 		fmt.Sprintf("the hanging endpoints held at most %d requests at once, of the server's workers (256 by default); their row counts the requests that reached them once hanging, not waited for", hanging.HeldAtOnce))
-	if b, d := before.Latency, during.Latency; b != nil && d != nil && b.P99 > 0 && b.P50 > 0 {
-		sc.Notes = append(sc.Notes, fmt.Sprintf("healthy endpoint while %d others hang: p50 %.1f× and p99 %.1f× its figures before (target: p99 within 2×)",
-			hangingEndpoints, d.P50/b.P50, d.P99/b.P99))
+	if b, d := before.Latency, during.Latency; b != nil && d != nil && b.P99 > 0 {
+		p50 := "-"
+		if b.P50 > 0 {
+			p50 = fmt.Sprintf("%.1f×", d.P50/b.P50)
+		}
+		sc.Notes = append(sc.Notes, fmt.Sprintf("healthy endpoint while %d others hang: p50 %s and p99 %.1f× its figures before (target: p99 within 2×)",
+			hangingEndpoints, p50, d.P99/b.P99))
 	}
 	sc.Notes = append(sc.Notes, "server and bench CPU are the scenario's, on every row")
 	errorNotes(sc, s)
