@@ -118,7 +118,13 @@ type Options struct {
 	// any path prefix), which portal links start with; empty: no portal
 	// sessions (a request's Host header is the caller's to choose).
 	PublicURL string
-	Logger    *slog.Logger
+	// StoreTimeout bounds how long a request waits for its event to be
+	// committed (--store-timeout); 0: as long as the store takes.
+	StoreTimeout time.Duration
+	// Ready checks that the store answers and writes, for /readyz; nil:
+	// a read.
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -314,7 +320,9 @@ func (s *Server) wrap(h handler, auth bool) http.HandlerFunc {
 		if auth {
 			p, e := s.authenticate(w, r)
 			if e != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+				if e.Status == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+				}
 				writeError(w, e)
 				return
 			}
@@ -325,7 +333,12 @@ func (s *Server) wrap(h handler, auth bool) http.HandlerFunc {
 			}
 		}
 		if e := h(w, r); e != nil {
-			if e.Status >= 500 {
+			switch {
+			case e.Status == http.StatusServiceUnavailable:
+				// The store's state is logged once when it changes,
+				// not once per request.
+				s.log.Debug("request failed", "method", r.Method, "path", r.URL.Path, "error", e.Message)
+			case e.Status >= 500:
 				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", e.Message)
 			}
 			writeError(w, e)

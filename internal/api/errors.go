@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -20,6 +21,9 @@ type Error struct {
 	// Field names the offending input (a JSON field, query parameter or
 	// header) when there is one.
 	Field string `json:"field,omitempty"`
+	// RetryAfter, in seconds, is sent as the Retry-After header when
+	// above 0.
+	RetryAfter int `json:"-"`
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -38,6 +42,7 @@ const (
 	CodeConflict         = "conflict"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
+	CodeStorageFull      = "storage_full"
 	CodeRenderFailed     = "render_failed"
 	CodeRenderTooLarge   = "render_too_large"
 	CodeSchemaMismatch   = "schema_mismatch"
@@ -75,20 +80,54 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, e *Error) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
 	writeJSON(w, e.Status, map[string]*Error{"error": e})
 }
 
+// Seconds a client is asked to wait (Retry-After) before trying again
+// when the store cannot be reached, and when its storage is full, which
+// takes an operator longer to fix.
+const (
+	retryUnavailable = 2
+	retryFull        = 10
+)
+
 // storeError maps a store failure to an answer: not found and conflicts
-// are the caller's business, anything else is ours.
+// are the caller's business, a store that cannot be reached or cannot
+// write is 503 with Retry-After, anything else is ours.
 func storeError(err error, what string) *Error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound(what)
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
+	case errors.Is(err, store.ErrUnavailable):
+		return unavailable(err, "the change may have been stored; read it back before trying again")
 	default:
 		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
 	}
+}
+
+// unavailable answers a store that cannot be reached or cannot write: 503
+// storage_full or unavailable, with Retry-After. Its message never quotes
+// the store's error, which can name hosts, users and files. maybe is what
+// to say when a write was sent but not confirmed.
+func unavailable(err error, maybe string) *Error {
+	if errors.Is(err, store.ErrFull) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageFull, RetryAfter: retryFull,
+			Message: "the server's storage is full; nothing was stored, try again later"}
+	}
+	e := &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: retryUnavailable,
+		Message: "the store is unavailable; nothing was stored, try again"}
+	switch {
+	case errors.Is(err, store.ErrMaybeCommitted):
+		e.Message = "the store did not confirm in time: " + maybe
+	case errors.Is(err, store.ErrNotWritable):
+		e.Message = "the store cannot write now; nothing was stored, try again later"
+	}
+	return e
 }
 
 // decode reads one JSON object into dst, refusing what a careless client

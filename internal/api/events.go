@@ -2,16 +2,24 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/schema"
 	"github.com/heraldhq/herald/internal/store"
 )
+
+// enqueueSlack is how much longer than the store's deadline a request
+// waits for its event's commit, so that the store's own verdict usually
+// comes first.
+const enqueueSlack = 250 * time.Millisecond
 
 type eventInput struct {
 	EventType *string         `json:"event_type"`
@@ -73,7 +81,15 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON, Field: "payload", Message: "payload is not valid JSON"}
 	}
 	ev := &herald.Event{AppID: a.ID, EventType: *in.EventType, Payload: payload.Bytes(), IdempotencyKey: key}
-	res, err := s.eng.Enqueue(r.Context(), ev)
+	ctx := r.Context()
+	if s.o.StoreTimeout > 0 {
+		// The commit itself is bounded by the store's deadline; this
+		// bounds the wait behind other batches too.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.o.StoreTimeout+enqueueSlack)
+		defer cancel()
+	}
+	res, err := s.eng.Enqueue(ctx, ev)
 	if err == nil {
 		err = res.Err
 	}
@@ -84,11 +100,23 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound("app")
 		}
-		if r.Context().Err() != nil {
-			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "request cancelled before the event was committed"}
+		if errors.Is(err, store.ErrUnavailable) {
+			// Only a write that was sent and not confirmed may have
+			// been stored; unavailable says which.
+			return unavailable(err, "the event may have been stored; retry with the same Idempotency-Key")
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			// The engine had not taken the event: it is not stored.
+			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: retryUnavailable,
+				Message: "the store did not take the event in time; nothing was stored, try again"}
+		}
+		if errors.Is(err, delivery.ErrStopped) {
+			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: retryUnavailable,
+				Message: "the server is shutting down; nothing was stored, try again"}
 		}
 		s.log.Error("enqueue failed", "error", err.Error())
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the event could not be stored; nothing was accepted, try again"}
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: retryUnavailable,
+			Message: "the event could not be stored; nothing was accepted, try again"}
 	}
 	v := eventView{Event: res.Event}
 	if res.Duplicate {

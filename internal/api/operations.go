@@ -47,6 +47,9 @@ func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		if errors.Is(err, delivery.ErrAborted) || errors.Is(err, delivery.ErrStopped) {
 			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error()}
 		}
+		if errors.Is(err, store.ErrUnavailable) {
+			return unavailable(err, "the test send was made but may not have been recorded")
+		}
 		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "the test send could not be recorded"}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"delivery": d, "attempt": d.Attempts[0]})
@@ -110,6 +113,9 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	if e := manualBusy(w, err); e != nil {
 		return e
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return unavailable(err, "the resend was made but may not have been recorded")
 	}
 	if err != nil {
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error()}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/heraldtest"
@@ -201,7 +202,16 @@ func TestReadyzSaysNoMore(t *testing.T) {
 		t.Fatalf("readyz: %d %s", code, body)
 	}
 	s.Store.Close()
-	if code, _, body := get(t, s.URL+"/readyz", nil); code != 503 || strings.TrimSpace(body) != `{"status":"unavailable"}` {
-		t.Fatalf("readyz with the store closed: %d %s, want 503 and the status alone", code, body)
+	// A probe's result serves for a quarter of a second.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		code, _, body := get(t, s.URL+"/readyz", nil)
+		if code == 503 && strings.TrimSpace(body) == `{"status":"unavailable","store":"unreachable"}` {
+			break
+		}
+		if code != 200 || time.Now().After(deadline) {
+			t.Fatalf("readyz with the store closed: %d %s, want 503 and the status alone", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -91,14 +92,32 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) *Error {
 	return nil
 }
 
-// readyz answers whether this node can serve: the store answers (and its
-// migrations ran, which Open does before anything is served). Anyone may
-// ask, so the answer says ready or not, and why goes to the log only: a
-// store's error can name hosts, users and files.
+// readyz answers whether this node can serve: the store answers within
+// a second and commits a small write (and its migrations ran, which Open
+// does before anything is served). Anyone may ask, so the answer says
+// only ready or not and which way the store fails; the store's error,
+// which can name hosts, users and files, is logged by the store's guard
+// when its state changes.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.st.AppList(r.Context(), storeListOne); err != nil {
-		s.log.Warn("not ready: the store does not answer", "error", err.Error())
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+	var err error
+	if s.o.Ready != nil {
+		err = s.o.Ready(r.Context())
+	} else {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		_, err = s.st.AppList(ctx, storeListOne)
+		cancel()
+	}
+	if err != nil {
+		s.log.Debug("not ready", "error", err.Error())
+		why := "unreachable"
+		switch {
+		case errors.Is(err, store.ErrFull):
+			why = "full"
+		case errors.Is(err, store.ErrNotWritable):
+			why = "not_writable"
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(retryUnavailable))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "store": why})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -84,6 +84,7 @@ type App struct {
 	log        *slog.Logger
 	node       string
 	store      *sealed.Store
+	guard      *store.Guard
 	closeStore func()
 	metrics    *metrics.Metrics
 	sender     *sender.Sender
@@ -150,7 +151,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		}
 	}
 
-	raw, closeStore, err := openStore(ctx, cfg, out)
+	raw, closeStore, err := openStore(ctx, cfg, out, log)
 	if err != nil {
 		return nil, err
 	}
@@ -164,10 +165,13 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	driver := raw
 	if deps.Test.Store != nil {
 		raw = deps.Test.Store(raw)
 	}
-	a := &App{cfg: cfg, log: log, node: nodeName(), store: sealed.New(raw, keys), closeStore: closeStore, listener: deps.Test.Listener}
+	guard := newGuard(cfg, raw, driver, log)
+	a := &App{cfg: cfg, log: log, node: nodeName(), store: sealed.New(guard, keys), guard: guard,
+		closeStore: func() { guard.Stop(); closeStore() }, listener: deps.Test.Listener}
 	token := cfg.AdminToken
 	if token == "" {
 		if token, err = adminToken(cfg, out); err != nil {
@@ -175,6 +179,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		}
 	}
 	a.metrics = metrics.New(a.node, a.store)
+	a.metrics.WatchStore(a.storeGauges)
 	a.newEngine(schedule, policy, deps.Test.Engine)
 	a.api = api.New(a.store, a.engine, a.outbound, api.Options{
 		AdminToken:                token,
@@ -196,6 +201,8 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		DisableAPI:   cfg.Role == "worker",
 		Console:      console.New(console.Options{PortalFrameAncestors: cfg.PortalFrameAncestors}),
 		PublicURL:    cfg.PublicURL,
+		StoreTimeout: cfg.StoreTimeout,
+		Ready:        guard.Ready,
 		Logger:       log,
 	})
 	a.srv = &http.Server{
@@ -287,7 +294,7 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 		Ceilings:               ceilings(cfg),
 		AutoDisableAfter:       cfg.AutoDisableAfter,
 		AutoDisableMinFailures: cfg.AutoDisableMinFailures,
-		Logger:                 a.log,
+		Logger:                 quietStoreErrors(a.log),
 	}
 	if adjust != nil {
 		adjust(&o)
@@ -334,6 +341,15 @@ func (a *App) Start(ctx context.Context) error {
 			retainLoop(bgCtx, a.store, cfg.Retention, 10*time.Minute, a.log)
 		}
 	}()
+	if cfg.DatabaseURL == "" {
+		diskDone := make(chan struct{})
+		go func() {
+			defer close(diskDone)
+			a.watchDisk(bgCtx, 10*time.Second)
+		}()
+		stopRetain := a.stopBg
+		a.stopBg = func() { stopRetain(); <-diskDone }
+	}
 
 	a.serveErr = make(chan error, 1)
 	go func() {
@@ -354,25 +370,53 @@ func (a *App) Start(ctx context.Context) error {
 // opened: idle connections, the store, the data dir's lock. It returns the
 // engine's error when requests had to be aborted (that is logged too).
 // Call it once, also when Start failed or was never called.
+//
+// It returns by its deadline (plus shutdownGrace) whatever the store
+// does: when a store that hangs holds up the last steps, it leaves them
+// running and says so; what they did not record is sent again after the
+// restart, with the same webhook-id.
 func (a *App) Shutdown(ctx context.Context) error {
-	defer a.release()
 	if !a.started {
+		a.release()
 		return nil
 	}
 	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := a.srv.Shutdown(sctx); err != nil {
-		a.log.Warn("http shutdown", "error", err.Error())
+	done := make(chan error, 1)
+	go func() {
+		if err := a.srv.Shutdown(sctx); err != nil {
+			a.log.Warn("http shutdown", "error", err.Error())
+		}
+		a.stopBg()
+		err := a.engine.Shutdown(sctx)
+		if err != nil {
+			a.log.Warn("requests still in flight were aborted; they will be retried", "error", err.Error())
+		}
+		a.release()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		a.log.Info("stopped")
+		return err
+	case <-sctx.Done():
 	}
-	a.stopBg()
-	err := a.engine.Shutdown(sctx)
-	if err != nil {
-		a.log.Warn("requests still in flight were aborted; they will be retried", "error", err.Error())
+	grace := time.NewTimer(shutdownGrace)
+	defer grace.Stop()
+	select {
+	case err := <-done:
+		a.log.Info("stopped")
+		return err
+	case <-grace.C:
+		a.log.Error("shutdown deadline passed with the store not answering; stopping without it (unrecorded deliveries are sent again after the restart)")
+		return fmt.Errorf("shutdown: %w", context.DeadlineExceeded)
 	}
-	a.log.Info("stopped")
-	return err
 }
+
+// shutdownGrace is how long past --shutdown-timeout Shutdown waits for the
+// engine to record the attempts it aborted at the deadline.
+const shutdownGrace = time.Second
 
 // release closes what New opened.
 func (a *App) release() {
@@ -437,7 +481,7 @@ func loadKeys(configured, dataDir string, shared bool, log *slog.Logger) (*secre
 // a key rotation after the new key was put first.
 func Reencrypt(ctx context.Context, cfg *config.Reencrypt, out io.Writer) error {
 	serve := &config.Serve{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL}
-	raw, closeStore, err := openStore(ctx, serve, out)
+	raw, closeStore, err := openStore(ctx, serve, out, slog.New(slog.NewTextHandler(out, nil)))
 	if err != nil {
 		return err
 	}
@@ -466,7 +510,7 @@ func newLogger(cfg *config.Serve, w io.Writer) *slog.Logger {
 
 // openStore opens the embedded SQLite database in the data dir (locked to
 // this process), or PostgreSQL when --database-url is set.
-func openStore(ctx context.Context, cfg *config.Serve, out io.Writer) (store.Store, func(), error) {
+func openStore(ctx context.Context, cfg *config.Serve, out io.Writer, log *slog.Logger) (store.Store, func(), error) {
 	if cfg.DatabaseURL != "" {
 		return openPostgres(ctx, cfg)
 	}
@@ -485,10 +529,17 @@ func openStore(ctx context.Context, cfg *config.Serve, out io.Writer) (store.Sto
 	// One process owns an SQLite data dir (the lock file says so), so any
 	// lease in it belongs to a process that is gone: its deliveries go out
 	// again now, with the same webhook-id.
+	//
+	// On a disk that is full or read-only this write fails, and the
+	// server starts all the same (reads work, writes answer 503): the
+	// leases then run out on their own (--lease-duration).
 	if err := st.LeasesReleaseAll(ctx); err != nil {
-		st.Close()
-		unlock()
-		return nil, nil, fmt.Errorf("release leases: %w", err)
+		if !errors.Is(sqlite.Classify(err), store.ErrNotWritable) {
+			st.Close()
+			unlock()
+			return nil, nil, fmt.Errorf("release leases: %w", err)
+		}
+		log.Warn("the store cannot write: starting without releasing the leases of the previous run; their deliveries go out when the leases end", "error", err.Error())
 	}
 	return st, func() { st.Close(); unlock() }, nil
 }

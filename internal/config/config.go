@@ -8,6 +8,7 @@
 package config
 
 import (
+	"encoding"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -68,6 +69,8 @@ type Serve struct {
 
 	AllowUndeclaredEventTypes bool `name:"allow-undeclared-event-types" env:"HERALD_ALLOW_UNDECLARED_EVENT_TYPES" help:"Accept events whose type is not in the event-type catalog."`
 
+	StoreTimeout    time.Duration `name:"store-timeout" env:"HERALD_STORE_TIMEOUT" default:"5s" help:"Longest wait for one call to the database; a store that does not answer in time, cannot be reached or cannot write gets 503 unavailable (or storage_full) with Retry-After."`
+	DiskWarnFree    ByteSize      `name:"disk-warn-free" env:"HERALD_DISK_WARN_FREE" default:"1GiB" help:"Log a warning when the data dir's file system has less free space than this (512MiB, 1GiB; 0: never)."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HERALD_SHUTDOWN_TIMEOUT" default:"30s" help:"How long requests in flight may finish after SIGTERM or SIGINT."`
 	LogLevel        string        `name:"log-level" env:"HERALD_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn or error."`
 	LogFormat       string        `name:"log-format" env:"HERALD_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
@@ -174,6 +177,12 @@ func (s *Serve) Validate() error {
 	if s.ShutdownTimeout < 0 {
 		return fmt.Errorf("--shutdown-timeout must not be negative")
 	}
+	if s.StoreTimeout < 100*time.Millisecond {
+		return fmt.Errorf("--store-timeout must be at least 100ms")
+	}
+	if s.DiskWarnFree < 0 {
+		return fmt.Errorf("--disk-warn-free must not be negative")
+	}
 	return nil
 }
 
@@ -229,7 +238,7 @@ func expand(s string, vars map[string]string) (string, error) {
 // setFromString parses s into f for the kinds of fields Serve has, as the
 // flag parser does.
 func setFromString(f reflect.Value, s string) error {
-	if u, ok := f.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+	if u, ok := f.Addr().Interface().(encoding.TextUnmarshaler); ok {
 		return u.UnmarshalText([]byte(s))
 	}
 	if f.Type() == reflect.TypeFor[time.Duration]() {
@@ -262,47 +271,3 @@ func setFromString(f reflect.Value, s string) error {
 // MinQueueMemory is the least --queue-memory: room for a few of the
 // largest events.
 const MinQueueMemory = 1 << 20
-
-// ByteSize is a size in bytes written as a plain number or with a unit:
-// 128MiB, 1GiB, 500MB, 64KiB, 1048576.
-type ByteSize int64
-
-var byteUnits = []struct {
-	suffix string
-	mult   int64
-}{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
-}
-
-// UnmarshalText parses a size such as 128MiB; the flag parser calls it.
-func (b *ByteSize) UnmarshalText(text []byte) error {
-	s := strings.TrimSpace(string(text))
-	num, mult := s, int64(1)
-	for _, u := range byteUnits {
-		if len(s) > len(u.suffix) && strings.EqualFold(s[len(s)-len(u.suffix):], u.suffix) {
-			num, mult = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(num, 64)
-	if err != nil || n < 0 || n*float64(mult) > 1<<62 || num == "" || strings.ContainsAny(num, "eExXpP_") {
-		return fmt.Errorf("%q is not a size: use bytes or a number with KiB, MiB, GiB (e.g. 128MiB)", s)
-	}
-	*b = ByteSize(n * float64(mult))
-	return nil
-}
-
-// String writes the size in the largest binary unit that divides it.
-func (b ByteSize) String() string {
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if b != 0 && int64(b)%u.mult == 0 {
-			return strconv.FormatInt(int64(b)/u.mult, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(int64(b), 10)
-}

@@ -46,7 +46,8 @@ func (e *Engine) Enqueue(ctx context.Context, ev *herald.Event) (store.EnqueueRe
 	case r := <-req.res:
 		return r.r, r.err
 	case <-ctx.Done():
-		return store.EnqueueResult{}, ctx.Err()
+		// The committer has the event: it may yet be committed.
+		return store.EnqueueResult{}, &store.UnavailableError{Cause: ctx.Err(), MaybeCommitted: true}
 	case <-e.ingestDone:
 		// The committer stopped; if it did not take this event before
 		// (a handover racing with Shutdown), nothing ever will.

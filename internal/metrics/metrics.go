@@ -107,7 +107,8 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	now := time.Now()
 	st, err := c.q.QueueStats(ctx, now)
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(pendingDesc, err)
+		// The store is down: the other metrics (herald_store_up among
+		// them) still answer.
 		return
 	}
 	age := 0.0
@@ -134,4 +135,49 @@ func (m *Metrics) Held(budget int64, held func() (deliveries int, bytes int64)) 
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_memory_budget_bytes", Help: "--queue-memory."},
 			func() float64 { return float64(budget) }),
 	)
+}
+
+// StoreGauges is the store's state as /metrics shows it.
+type StoreGauges struct {
+	// Up: the store answers; Writable: its last write succeeded.
+	Up, Writable bool
+	// FreeBytes is the free space of the data dir's file system; below
+	// 0 when there is no data dir to report (PostgreSQL).
+	FreeBytes int64
+}
+
+var (
+	storeUpDesc       = prometheus.NewDesc("herald_store_up", "1 when the store answers, 0 while it cannot be reached.", nil, nil)
+	storeWritableDesc = prometheus.NewDesc("herald_store_writable", "1 when the store's last write (or probe) succeeded, 0 while it refuses writes (disk full, read-only, unreachable).", nil, nil)
+	freeDesc          = prometheus.NewDesc("herald_data_dir_free_bytes", "Free space of the file system of the data dir (the embedded database).", nil, nil)
+)
+
+// WatchStore exports the store's state, read at each scrape.
+func (m *Metrics) WatchStore(state func() StoreGauges) {
+	if m != nil {
+		m.reg.MustRegister(storeCollector(state))
+	}
+}
+
+type storeCollector func() StoreGauges
+
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- storeUpDesc
+	ch <- storeWritableDesc
+	ch <- freeDesc
+}
+
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	g := c()
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	ch <- prometheus.MustNewConstMetric(storeUpDesc, prometheus.GaugeValue, b(g.Up))
+	ch <- prometheus.MustNewConstMetric(storeWritableDesc, prometheus.GaugeValue, b(g.Writable))
+	if g.FreeBytes >= 0 {
+		ch <- prometheus.MustNewConstMetric(freeDesc, prometheus.GaugeValue, float64(g.FreeBytes))
+	}
 }

@@ -37,6 +37,9 @@ type Options struct {
 	// MaxConns caps the pool's connections; default pgxpool's (the
 	// greater of 4 and the number of CPUs), or the URL's pool_max_conns.
 	MaxConns int32
+	// ConnectTimeout bounds making a connection (--store-timeout),
+	// unless the URL sets connect_timeout; 0: none.
+	ConnectTimeout time.Duration
 }
 
 // DB is a Herald store in a PostgreSQL database. It is safe for concurrent
@@ -94,6 +97,14 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
+	if o.ConnectTimeout > 0 && cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	}
+	// Idle connections broken by a restart of the server are found
+	// within seconds, not at the default minute; pings of connections
+	// idle over a second (pgxpool's rule) give up after one.
+	cfg.HealthCheckPeriod = 5 * time.Second
+	cfg.PingTimeout = time.Second
 	db := &DB{connCfg: cfg.ConnConfig.Copy()}
 
 	if err := db.migrate(ctx); err != nil {
@@ -112,11 +123,25 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 }
 
 // Close closes the pool's connections. WatchDue calls end with their
-// contexts.
+// contexts. It waits at most closeWait: connections cut short by a
+// deadline on a server that hangs are closed by pgx only after it has
+// tried, for up to 15 s, to cancel their queries, and a process stopping
+// must not wait for that.
 func (db *DB) Close() error {
-	db.pool.Close()
+	done := make(chan struct{})
+	go func() {
+		db.pool.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+	}
 	return nil
 }
+
+// closeWait bounds Close.
+const closeWait = time.Second
 
 // Migrations are numbered files, NNNN_name.sql (see store.Migration).
 //
