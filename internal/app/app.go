@@ -291,6 +291,7 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 		Workers:                cfg.Workers,
 		MaxInFlightPerEndpoint: cfg.MaxInFlight,
 		MaxAppShare:            cfg.MaxAppShare,
+		QueueMemory:            int64(cfg.QueueMemory),
 		Retry:                  delivery.RetryPolicy{Schedule: schedule, Jitter: 0.2, MaxRetryAfter: 24 * time.Hour},
 		Ceilings:               ceilings(cfg),
 		AutoDisableAfter:       cfg.AutoDisableAfter,

@@ -149,6 +149,11 @@ func (r *runner) describe(name string) string {
 	case HostileTenant:
 		return fmt.Sprintf("app B sends %d events/s alone for %s, then for %s beside app A, whose %d endpoints (max_in_flight %d) answer after %s and have %d deliveries waiting",
 			quietRate(sz.rate), aloneFor(sz.duration), sz.duration, hostileEndpoints, tenantInFlight, slowDelay, hostileEndpoints*hostileEvents)
+	case StuckEndpoints:
+		return fmt.Sprintf("%d endpoints that never answer, one app, %d events/s of %d KB for %s", stuckEndpoints, stuckRate, stuckPayload/1000, sz.duration)
+	case HangingEndpoints:
+		return fmt.Sprintf("one app, %d events/s to its %d endpoints for %s, then for %s while %d of them hang (never answer)",
+			quietRate(sz.rate), 1+hangingEndpoints, aloneFor(sz.duration), sz.duration, hangingEndpoints)
 	case Backlog:
 		eps, per := backlogShape(sz.backlog)
 		return fmt.Sprintf("receivers answer 503 while %d events × %d endpoints = %d deliveries pile up, then answer 200", per, eps, per*eps)
@@ -172,6 +177,10 @@ func (r *runner) run(name string, sc *Scenario) error {
 		return r.noisyNeighbour(sc)
 	case HostileTenant:
 		return r.hostileTenant(sc)
+	case StuckEndpoints:
+		return r.stuckEndpoints(sc)
+	case HangingEndpoints:
+		return r.hangingEndpoints(sc)
 	case Backlog:
 		return r.backlog(sc)
 	case Postgres:

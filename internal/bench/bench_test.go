@@ -111,6 +111,45 @@ func TestHostileTenant(t *testing.T) {
 	}
 }
 
+// TestMemoryScenarios runs stuck-endpoints and hanging-endpoints small:
+// the server's peak RSS is within --queue-memory plus the documented
+// overhead, the engine's own count stays within the budget, and the
+// healthy endpoint gets every delivery while 20 others of its app hang,
+// which hold at most what they took before they were seen to hang. It
+// checks no latency.
+func TestMemoryScenarios(t *testing.T) {
+	rep, out := runBench(t, "--scenario", "stuck-endpoints,hanging-endpoints", "--rate", "100", "--duration", "3s",
+		"--concurrency", "8", "--queue-memory", "8MiB")
+	if len(rep.Scenarios) != 2 {
+		t.Fatalf("want two scenarios:\n%s", out)
+	}
+	stuck, hanging := rep.Scenarios[0], rep.Scenarios[1]
+	if stuck.Error != "" || hanging.Error != "" {
+		t.Fatalf("errors: %q, %q\n%s", stuck.Error, hanging.Error, out)
+	}
+	m := stuck.Memory
+	if m == nil || m.BudgetMiB != 8 || !m.WithinBound || m.PeakRSSMiB <= 0 || m.PeakHeldDeliveries <= 0 || m.PeakHeldMiB > 8 {
+		t.Fatalf("stuck-endpoints memory figures %+v\n%s", m, out)
+	}
+	if r := stuck.Rows[0]; r.Events == 0 || r.Deliveries == 0 || r.Errors != 0 {
+		t.Errorf("stuck-endpoints: %d events, %d requests received, %d errors", r.Events, r.Deliveries, r.Errors)
+	}
+	if len(hanging.Rows) != 3 {
+		t.Fatalf("hanging-endpoints: want three rows:\n%s", out)
+	}
+	for _, r := range hanging.Rows[:2] {
+		if r.Events == 0 || r.Deliveries != r.Events || r.Errors != 0 || r.Latency == nil {
+			t.Errorf("%s: %d events, %d deliveries, %d errors", r.Case, r.Events, r.Deliveries, r.Errors)
+		}
+	}
+	if h := hanging.Rows[2]; h.HeldAtOnce == 0 || h.HeldAtOnce >= 256 {
+		t.Errorf("the hanging endpoints held %d requests at once; want some, and never every worker\n%s", h.HeldAtOnce, out)
+	}
+	if !strings.Contains(out, "p99 within 2×") {
+		t.Errorf("no p99 ratio in the notes:\n%s", out)
+	}
+}
+
 // TestInstructions runs throughput under callgrind and checks that it
 // reports the server's instructions per delivery. Valgrind must be
 // installed: CI installs it, and a missing one fails the test rather than

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/config"
 )
 
 // Scenario names, in the order they run.
@@ -17,29 +19,34 @@ const (
 	SlowEndpoint   = "slow-endpoint"
 	NoisyNeighbour = "noisy-neighbour"
 	HostileTenant  = "hostile-tenant"
-	Backlog        = "backlog"
-	Postgres       = "postgres"
+	// StuckEndpoints and HangingEndpoints measure the memory bound and
+	// the isolation from endpoints that stop answering.
+	StuckEndpoints   = "stuck-endpoints"
+	HangingEndpoints = "hanging-endpoints"
+	Backlog          = "backlog"
+	Postgres         = "postgres"
 )
 
 // Scenarios lists every scenario in the order they run.
-var Scenarios = []string{Throughput, Latency, Fanout, SlowEndpoint, NoisyNeighbour, HostileTenant, Backlog, Postgres}
+var Scenarios = []string{Throughput, Latency, Fanout, SlowEndpoint, NoisyNeighbour, HostileTenant, StuckEndpoints, HangingEndpoints, Backlog, Postgres}
 
 // Config configures `herald bench`. Every flag has a HERALD_BENCH_*
 // variable, like the server's flags have HERALD_* ones.
 type Config struct {
-	Scenario     []string      `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, fanout, slow-endpoint, noisy-neighbour, hostile-tenant, backlog, postgres. Default: all but postgres (postgres too when --database-url is set)."`
-	Events       int           `name:"events" env:"HERALD_BENCH_EVENTS" default:"100000" help:"Events sent by throughput and postgres; noisy-neighbour's burst is twice this."`
-	FanoutEvents int           `name:"fanout-events" env:"HERALD_BENCH_FANOUT_EVENTS" default:"1000" help:"Events sent by fanout, each to every one of --endpoints."`
-	Concurrency  int           `name:"concurrency" env:"HERALD_BENCH_CONCURRENCY" default:"64" help:"Concurrent API clients (and clients of the ceiling run)."`
-	Rate         int           `name:"rate" env:"HERALD_BENCH_RATE" default:"1000" help:"Events per second of latency and slow-endpoint; the quiet app of noisy-neighbour and hostile-tenant sends a tenth of it."`
-	Duration     time.Duration `name:"duration" env:"HERALD_BENCH_DURATION" default:"30s" help:"How long latency, slow-endpoint, noisy-neighbour and hostile-tenant (beside the hostile app, after a third of it alone) send at their steady rate."`
-	Endpoints    int           `name:"endpoints" env:"HERALD_BENCH_ENDPOINTS" default:"1000" help:"Endpoints of fanout, all subscribed to the one event type."`
-	Backlog      int           `name:"backlog" env:"HERALD_BENCH_BACKLOG" default:"1000000" help:"Deliveries backlog piles up while its receivers are down (spread over 100 endpoints)."`
-	DatabaseURL  string        `name:"database-url" env:"HERALD_BENCH_DATABASE_URL" placeholder:"URL" help:"postgres://... server on which the postgres scenario creates, and then drops, a fresh database per run."`
-	JSON         string        `name:"json" env:"HERALD_BENCH_JSON" placeholder:"FILE" help:"Also write the figures as JSON to FILE (- for stdout; the tables then go to stderr)."`
-	Quick        bool          `name:"quick" env:"HERALD_BENCH_QUICK" help:"Shrink every size for a smoke run (a few hundred events, 2 s)."`
-	Instructions bool          `name:"instructions" env:"HERALD_BENCH_INSTRUCTIONS" help:"Run each server under valgrind's callgrind and also report the instructions it executed for the measured work, which hold steady on a noisy machine where rates do not. The server then runs 20-50 times slower: pick small sizes (--events 3000, --fanout-events 50 --endpoints 200). Needs valgrind."`
-	Server       string        `name:"server" env:"HERALD_BENCH_SERVER" placeholder:"PATH" help:"Herald binary to run as the server instead of this one, to compare two builds in one bench. It must be a herald build whose serve takes the flags the bench passes (--addr, --data-dir, --admin-token, --shutdown-timeout, --allow-private-destinations, --api-rate-limit, --retry-schedule; --database-url and --encryption-key for postgres)."`
+	Scenario     []string        `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, fanout, slow-endpoint, noisy-neighbour, hostile-tenant, stuck-endpoints, hanging-endpoints, backlog, postgres. Default: all but postgres (postgres too when --database-url is set)."`
+	Events       int             `name:"events" env:"HERALD_BENCH_EVENTS" default:"100000" help:"Events sent by throughput and postgres; noisy-neighbour's burst is twice this."`
+	FanoutEvents int             `name:"fanout-events" env:"HERALD_BENCH_FANOUT_EVENTS" default:"1000" help:"Events sent by fanout, each to every one of --endpoints."`
+	Concurrency  int             `name:"concurrency" env:"HERALD_BENCH_CONCURRENCY" default:"64" help:"Concurrent API clients (and clients of the ceiling run)."`
+	Rate         int             `name:"rate" env:"HERALD_BENCH_RATE" default:"1000" help:"Events per second of latency and slow-endpoint; the quiet app of noisy-neighbour and hostile-tenant sends a tenth of it."`
+	Duration     time.Duration   `name:"duration" env:"HERALD_BENCH_DURATION" default:"30s" help:"How long latency, slow-endpoint, noisy-neighbour, hostile-tenant and hanging-endpoints (beside the hostile app or the hanging endpoints, after a third of it alone) and stuck-endpoints send at their steady rate."`
+	QueueMemory  config.ByteSize `name:"queue-memory" env:"HERALD_BENCH_QUEUE_MEMORY" placeholder:"SIZE" help:"--queue-memory of stuck-endpoints' server (e.g. 32MiB, to reach it sooner). Unset: the server's default, 128MiB, which a server without the flag does not pass."`
+	Endpoints    int             `name:"endpoints" env:"HERALD_BENCH_ENDPOINTS" default:"1000" help:"Endpoints of fanout, all subscribed to the one event type."`
+	Backlog      int             `name:"backlog" env:"HERALD_BENCH_BACKLOG" default:"1000000" help:"Deliveries backlog piles up while its receivers are down (spread over 100 endpoints)."`
+	DatabaseURL  string          `name:"database-url" env:"HERALD_BENCH_DATABASE_URL" placeholder:"URL" help:"postgres://... server on which the postgres scenario creates, and then drops, a fresh database per run."`
+	JSON         string          `name:"json" env:"HERALD_BENCH_JSON" placeholder:"FILE" help:"Also write the figures as JSON to FILE (- for stdout; the tables then go to stderr)."`
+	Quick        bool            `name:"quick" env:"HERALD_BENCH_QUICK" help:"Shrink every size for a smoke run (a few hundred events, 2 s)."`
+	Instructions bool            `name:"instructions" env:"HERALD_BENCH_INSTRUCTIONS" help:"Run each server under valgrind's callgrind and also report the instructions it executed for the measured work, which hold steady on a noisy machine where rates do not. The server then runs 20-50 times slower: pick small sizes (--events 3000, --fanout-events 50 --endpoints 200). Needs valgrind."`
+	Server       string          `name:"server" env:"HERALD_BENCH_SERVER" placeholder:"PATH" help:"Herald binary to run as the server instead of this one, to compare two builds in one bench. It must be a herald build whose serve takes the flags the bench passes (--addr, --data-dir, --admin-token, --shutdown-timeout, --allow-private-destinations, --api-rate-limit, --retry-schedule; --database-url and --encryption-key for postgres)."`
 }
 
 // Validate turns bad input into a CLI error before anything starts.

@@ -33,6 +33,16 @@ func eventBody(seq int) []byte {
 	return []byte(`{"event_type":"` + eventType + `","payload":` + payload(seq) + `}`)
 }
 
+// body is the API request that sends event seq of s, with a payload of
+// s.payloadBytes when set.
+func (s *stream) body(seq int) []byte {
+	if s.payloadBytes <= payloadSize {
+		return eventBody(seq)
+	}
+	head := `{"seq":` + strconv.Itoa(seq) + `,"pad":"`
+	return []byte(`{"event_type":"` + eventType + `","payload":` + head + strings.Repeat("x", s.payloadBytes-len(head)-2) + `"}}`)
+}
+
 // client calls one Herald's API with keep-alive connections, one per
 // concurrent caller.
 type client struct {
@@ -134,7 +144,7 @@ func setupApp(ctx context.Context, c *client, rc *receiver, s *stream) error {
 
 // send posts event seq of stream s and records when its 202 came back.
 func send(ctx context.Context, c *client, s *stream, seq int) {
-	code, body, err := c.do(ctx, "POST", "/v1/apps/"+s.name+"/events", eventBody(seq))
+	code, body, err := c.do(ctx, "POST", "/v1/apps/"+s.name+"/events", s.body(seq))
 	switch {
 	case err != nil:
 		if ctx.Err() == nil {

@@ -23,6 +23,13 @@ type stream struct {
 	allSlow   bool          // every endpoint answers after slowDelay (hostile-tenant's app A)
 	slowDelay time.Duration //
 	down      atomic.Bool   // answer 503 to everything (backlog's pile-up)
+	// hangFrom > 0: endpoints hangFrom and up answer at once until hang
+	// is set, then hold every request until Herald gives up on it
+	// (hanging-endpoints); they count as slow.
+	hangFrom int
+	hang     atomic.Bool
+	// payloadBytes is the size of each event's payload; 0: payloadSize.
+	payloadBytes int
 	// settings are set on each of the stream's endpoints when created.
 	settings map[string]any
 
@@ -69,12 +76,16 @@ func (s *stream) healthy() int {
 		return 0
 	case s.slowEP >= 0:
 		return s.endpoints - 1
+	case s.hangFrom > 0:
+		return s.hangFrom
 	}
 	return s.endpoints
 }
 
 // slow reports whether endpoint ep answers after slowDelay.
-func (s *stream) slow(ep int) bool { return s.allSlow || ep == s.slowEP }
+func (s *stream) slow(ep int) bool {
+	return s.allSlow || ep == s.slowEP || (s.hangFrom > 0 && ep >= s.hangFrom)
+}
 
 // latencies returns the end-to-end latency of every delivery to a healthy
 // endpoint, sorted: arrival minus the 202. A delivery may arrive before
@@ -195,6 +206,9 @@ func (rc *receiver) deliver(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.slow(ep) {
 		s.slowHits.Add(1)
+		if s.hangFrom > 0 && !s.hang.Load() {
+			return // not hanging yet: answered at once
+		}
 		n := s.slowNow.Add(1)
 		defer s.slowNow.Add(-1)
 		for p := s.slowPeak.Load(); n > p && !s.slowPeak.CompareAndSwap(p, n); p = s.slowPeak.Load() {

@@ -68,6 +68,22 @@ type Scenario struct {
 	// Error says why it stopped short.
 	Error   string  `json:"error,omitempty"`
 	Seconds float64 `json:"seconds"`
+	// Memory holds stuck-endpoints' figures.
+	Memory *Memory `json:"memory,omitempty"`
+}
+
+// Memory is what stuck-endpoints measures: the server's peak RSS beside
+// its --queue-memory budget and the fixed overhead allowed above it, and
+// the most the engine held in memory (from /metrics; -1 when the server
+// does not expose it).
+type Memory struct {
+	BudgetMiB          float64 `json:"budget_mib"`
+	OverheadMiB        float64 `json:"overhead_mib"`
+	PeakRSSMiB         float64 `json:"peak_rss_mib"`
+	WithinBound        bool    `json:"within_bound"`
+	PeakHeldDeliveries int64   `json:"peak_held_deliveries"`
+	PeakHeldMiB        float64 `json:"peak_held_mib"`
+	PendingAtEnd       int64   `json:"pending_at_end"`
 }
 
 // Row is one case of a scenario.

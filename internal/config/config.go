@@ -38,6 +38,7 @@ type Serve struct {
 	MaxAppShare     float64       `name:"max-app-share" env:"HERALD_MAX_APP_SHARE" default:"0.5" help:"Fraction of --workers one app may hold while another app has had deliveries within 10 minutes, so that the other always finds free workers; 1: no cap. An app alone may use every worker."`
 	MaxResponseBody int64         `name:"max-response-body" env:"HERALD_MAX_RESPONSE_BODY" default:"65536" help:"Bytes of each response body kept in the delivery history."`
 	MaxEventSize    int64         `name:"max-event-size" env:"HERALD_MAX_EVENT_SIZE" default:"1048576" help:"Largest request body the API accepts, in bytes; larger ones get 413."`
+	QueueMemory     ByteSize      `name:"queue-memory" env:"HERALD_QUEUE_MEMORY" default:"128MiB" help:"Memory the deliveries held by the engine (queued or in flight) may take, counted in payload bytes: 128MiB, 1GiB, 500MB or plain bytes; at least 1MiB. Beyond it deliveries wait in the database."`
 	MaxRenderedSize int64         `name:"max-rendered-size" env:"HERALD_MAX_RENDERED_SIZE" help:"Largest request Herald renders for an endpoint (URL, headers and body), in bytes; rendering stops there and the delivery fails without retries. At least --max-event-size + 4096. Unset: twice --max-event-size."`
 
 	// Ceilings of what apps and endpoints set for themselves: values
@@ -124,6 +125,9 @@ func (s *Serve) Validate() error {
 	}
 	if s.MaxEventSize < 1024 {
 		return fmt.Errorf("--max-event-size must be at least 1024 bytes")
+	}
+	if s.QueueMemory < MinQueueMemory {
+		return fmt.Errorf("--queue-memory must be at least 1MiB")
 	}
 	if s.MaxRenderedSize != 0 && s.MaxRenderedSize < s.MaxEventSize+RenderedSizeHeadroom {
 		return fmt.Errorf("--max-rendered-size must be at least --max-event-size + %d bytes (%d), so that the largest event still renders in the standard body", RenderedSizeHeadroom, s.MaxEventSize+RenderedSizeHeadroom)
@@ -263,3 +267,7 @@ func setFromString(f reflect.Value, s string) error {
 	}
 	return err
 }
+
+// MinQueueMemory is the least --queue-memory: room for a few of the
+// largest events.
+const MinQueueMemory = 1 << 20

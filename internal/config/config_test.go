@@ -109,3 +109,43 @@ func TestRenderedSizeCap(t *testing.T) {
 		t.Errorf("the smallest value allowed does not validate: %v", err)
 	}
 }
+
+func TestQueueMemory(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{
+		"128MiB": 128 << 20, "1GiB": 1 << 30, "1048576": 1 << 20, "500MB": 500e6,
+		"64kib": 64 << 10, "2 GiB": 2 << 30, "1.5GiB": 3 << 29, "3M": 3 << 20,
+	} {
+		var b config.ByteSize
+		if err := b.UnmarshalText([]byte(in)); err != nil || int64(b) != want {
+			t.Errorf("%q: got %d, %v; want %d", in, b, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1MiB", "12XB", "lots"} {
+		var b config.ByteSize
+		if err := b.UnmarshalText([]byte(in)); err == nil {
+			t.Errorf("%q: no error, got %d", in, b)
+		}
+	}
+	var cli struct {
+		Serve config.Serve `cmd:""`
+	}
+	parser, err := kong.New(&cli, kong.Vars{"retry_schedule": "1s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parser.Parse([]string{"serve", "--queue-memory", "1GiB"}); err != nil || cli.Serve.QueueMemory != 1<<30 {
+		t.Fatalf("--queue-memory 1GiB: %v, %d", err, cli.Serve.QueueMemory)
+	}
+	if _, err := parser.Parse([]string{"serve", "--queue-memory", "big"}); err == nil || !strings.Contains(err.Error(), "not a size") {
+		t.Fatalf("--queue-memory big: %v", err)
+	}
+	s := config.Defaults(map[string]string{"retry_schedule": "1s"})
+	if s.QueueMemory != 128<<20 || s.QueueMemory.String() != "128MiB" {
+		t.Fatalf("default --queue-memory %v", s.QueueMemory)
+	}
+	s.QueueMemory = 1000
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "--queue-memory") {
+		t.Fatalf("--queue-memory 1000: %v", err)
+	}
+}

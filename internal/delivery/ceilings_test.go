@@ -71,7 +71,7 @@ func TestEngineHoldsInFlightToCeiling(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				gate := newHoldGate()
-				r := startEngine(t, Options{Workers: 16, MaxInFlightPerEndpoint: 4, Ceilings: herald.TenantCeilings{MaxInFlight: 2}}, gate.answer)
+				r := startEngine(t, Options{Workers: 16, InitialWindow: 64, MaxInFlightPerEndpoint: 4, Ceilings: herald.TenantCeilings{MaxInFlight: 2}}, gate.answer)
 				r.app.MaxInFlight = c.app
 				if err := r.db.AppUpdate(context.Background(), r.app); err != nil {
 					t.Fatal(err)

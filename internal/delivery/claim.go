@@ -73,11 +73,11 @@ func (e *Engine) claimLoop(ctx context.Context) {
 // claimEndpoint refills one endpoint's queue from the store.
 func (e *Engine) claimEndpoint(ctx context.Context, id string, now time.Time) {
 	per, total := e.budget.room(id)
-	limit := min(per, total)
+	limit := min(per, total, e.memLimit())
 	gen := e.budget.spillGen(id)
 	if limit <= 0 || !e.mayClaim() {
 		// Ask again when the queue drains further.
-		e.handOver(nil, id)
+		e.handOver(ctx, nil, id)
 		return
 	}
 	jobs, err := e.st.DeliveriesClaim(ctx, store.ClaimParams{
@@ -86,13 +86,24 @@ func (e *Engine) claimEndpoint(ctx context.Context, id string, now time.Time) {
 	})
 	if err != nil {
 		e.log.Error("claim failed", errAttr(err), "endpoint_id", id)
-		e.handOver(nil, id)
+		e.handOver(ctx, nil, id)
 		return
 	}
 	if len(jobs) < limit {
 		e.budget.clearSpilled(id, gen)
 	}
-	e.handOver(jobs, id)
+	e.handOver(ctx, jobs, id)
+}
+
+// memLimit is how many deliveries of the mean size memory has room for;
+// at least one when nothing is held, so that a payload larger than the
+// whole budget still goes out, alone.
+func (e *Engine) memLimit() int {
+	free, mean := e.budget.memRoom()
+	if n, _ := e.budget.held(); n == 0 {
+		return max(1, int(min(free/mean, 1<<30)))
+	}
+	return int(max(0, min(free/mean, 1<<30)))
 }
 
 // claimGeneral claims due deliveries of any endpoint while memory has
@@ -105,13 +116,16 @@ func (e *Engine) claimGeneral(ctx context.Context, now time.Time) time.Time {
 	}
 	for {
 		_, total := e.budget.room("")
-		limit := min(total, 1000)
-		if limit < generalPerEndpoint {
+		limit := min(total, 1000, e.memLimit())
+		if limit < 1 || total < generalPerEndpoint {
 			return time.Time{}
 		}
+		// With little memory left, fewer per endpoint, so that the
+		// claim still reaches several endpoints.
+		perEndpoint := min(generalPerEndpoint, max(1, limit/4))
 		jobs, err := e.st.DeliveriesClaim(ctx, store.ClaimParams{
 			Owner: e.o.Owner, LeaseUntil: now.Add(e.o.LeaseDuration), Now: now,
-			Limit: limit, PerEndpoint: generalPerEndpoint,
+			Limit: limit, PerEndpoint: perEndpoint,
 		})
 		if err != nil {
 			e.log.Error("claim failed", errAttr(err))
@@ -122,14 +136,13 @@ func (e *Engine) claimGeneral(ctx context.Context, now time.Time) time.Time {
 			per[j.Endpoint.ID]++
 		}
 		for id, n := range per {
-			if n == generalPerEndpoint {
+			if n == perEndpoint {
 				// Probably more where these came from: refill this
 				// endpoint as its queue drains.
 				e.budget.markSpilled(id)
 			}
 		}
-		e.handOver(jobs, "")
-		if len(jobs) < limit {
+		if kept := e.handOver(ctx, jobs, ""); kept < len(jobs) || len(jobs) < limit {
 			break
 		}
 	}
@@ -140,17 +153,27 @@ func (e *Engine) claimGeneral(ctx context.Context, now time.Time) time.Time {
 	return *next
 }
 
-// handOver passes claimed deliveries to the dispatcher. An endpoint claim
-// always sends a (possibly empty) batch so the dispatcher knows the
-// request came back and may ask again.
-func (e *Engine) handOver(jobs []*store.Job, endpoint string) {
+// handOver passes claimed deliveries to the dispatcher, as many as
+// memory has room for: the others are given back to the store at once,
+// their endpoints marked to be refilled as memory frees. An endpoint
+// claim always sends a (possibly empty) batch so the dispatcher knows the
+// request came back and may ask again. It returns how many it kept.
+func (e *Engine) handOver(ctx context.Context, jobs []*store.Job, endpoint string) int {
+	kept := jobs[:0:0]
+	var back []string
 	for _, j := range jobs {
-		e.budget.force(j.Endpoint.ID)
+		if e.budget.tryReserve(j.Endpoint.ID, j.Event) {
+			kept = append(kept, j)
+		} else {
+			back = append(back, j.Delivery.ID)
+		}
 	}
-	if len(jobs) == 0 && endpoint == "" {
-		return
+	e.release(ctx, back)
+	if len(kept) == 0 && endpoint == "" {
+		return 0
 	}
-	e.jobsCh <- handoff{jobs: jobs, refilled: endpoint}
+	e.jobsCh <- handoff{jobs: kept, refilled: endpoint}
+	return len(kept)
 }
 
 // extendLoop renews this node's leases while it makes progress, so that

@@ -42,6 +42,23 @@ type epQueue struct {
 	inRing   bool
 	// throttled: waiting for the rate limiter, out of the ring.
 	throttled bool
+	// sentAt holds when each request in flight was handed out.
+	sentAt map[*store.Job]time.Time
+	// slow: the endpoint's requests hold their workers long (see
+	// dispatcher.slowCap).
+	slow bool
+}
+
+// oldest returns when the endpoint's oldest request in flight was handed
+// out; zero when none is.
+func (q *epQueue) oldest() time.Time {
+	var t time.Time
+	for _, at := range q.sentAt {
+		if t.IsZero() || at.Before(t) {
+			t = at
+		}
+	}
+	return t
 }
 
 func (q *epQueue) len() int { return len(q.jobs) - q.head }
@@ -195,6 +212,8 @@ type dispatcher struct {
 
 	workers int
 	free    int
+	// initialWindow is the in-flight window endpoints start with.
+	initialWindow int
 	// appCap is the most workers one app may hold while several apps
 	// have had work within recentFor; 0: no cap.
 	appCap int
@@ -217,7 +236,38 @@ type dispatcher struct {
 	// throttled endpoints wait for their rate limiter until wakeAt.
 	throttled []*epQueue
 	wakeAt    time.Time
+	// slowCap is the most workers the slow endpoints may hold together,
+	// so that the others always find free workers however many hang;
+	// slowInFlight is what they hold. An endpoint is slow when its
+	// requests held their workers slowAfter on average, or one of its
+	// requests has been in flight that long: checkAt is when the next
+	// one would be.
+	slowCap      int
+	slowAfter    time.Duration
+	slowInFlight int
+	checkAt      time.Time
+	// slowWaiting holds slow endpoints with work held back by slowCap.
+	slowWaiting map[*epQueue]bool
+	// giveBack collects deliveries taken out of slow endpoints' queues,
+	// for the loop to give back to the store.
+	giveBack []string
 }
+
+// slowAfter is how long an endpoint's requests may hold their workers
+// before it counts as slow: far beyond a webhook receiver's usual answer,
+// far below request timeouts.
+const slowAfter = time.Second
+
+// slowShare is the share of the workers the slow endpoints may hold
+// together; the rest stays for endpoints that answer quickly.
+const slowShare = 0.5
+
+// slowHeld is the least a slow endpoint may hold in memory, queued or in
+// flight; it may hold twice what it may have in flight if that is more.
+// Its other deliveries wait in the store: a receiver that hangs would
+// otherwise keep its whole queue, and its payloads, in memory for as long
+// as its requests take to time out one by one.
+const slowHeld = 4
 
 // recentFor is how long an app that had work counts as one of several:
 // long beside request timeouts and the gaps between a steady app's
@@ -235,16 +285,20 @@ const heldPerWorker = 100 * time.Millisecond
 // at most maxAppShare of them while other apps have work (1: no cap).
 func newDispatcher(workers int, maxAppShare float64, b *budget, c clock.Clock) *dispatcher {
 	d := &dispatcher{
-		budget:     b,
-		clock:      c,
-		workers:    workers,
-		free:       workers,
-		heldBudget: time.Duration(workers) * heldPerWorker,
-		queues:     map[string]*epQueue{},
-		apps:       map[string]*appQueue{},
-		gone:       map[string]time.Time{},
-		refill:     map[string]bool{},
-		flows:      map[string]*flow{},
+		budget:        b,
+		clock:         c,
+		initialWindow: initialWindow,
+		workers:       workers,
+		free:          workers,
+		heldBudget:    time.Duration(workers) * heldPerWorker,
+		queues:        map[string]*epQueue{},
+		apps:          map[string]*appQueue{},
+		gone:          map[string]time.Time{},
+		refill:        map[string]bool{},
+		flows:         map[string]*flow{},
+		slowCap:       max(1, int(slowShare*float64(workers))),
+		slowAfter:     slowAfter,
+		slowWaiting:   map[*epQueue]bool{},
 	}
 	if maxAppShare > 0 && maxAppShare < 1 {
 		d.appCap = max(1, int(maxAppShare*float64(workers)))
@@ -255,6 +309,7 @@ func newDispatcher(workers int, maxAppShare float64, b *budget, c clock.Clock) *
 func (e *Engine) dispatchLoop(ctx context.Context) {
 	defer close(e.dispDone)
 	d := newDispatcher(e.o.Workers, e.o.MaxAppShare, e.budget, e.clock)
+	d.initialWindow = e.o.InitialWindow
 	d.maxInFlight = func(ep *herald.Endpoint) int { return e.maxInFlight(ctx, ep) }
 	d.nodes = e.nodes.Load
 	d.refillBelow = e.o.QueuePerEndpoint / 2
@@ -283,13 +338,19 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 			stop = nil
 		}
 		var wake <-chan time.Time
-		if !d.wakeAt.IsZero() {
-			timer.Reset(max(d.wakeAt.Sub(e.clock.Now()), 0))
+		if at := d.nextWake(); !at.IsZero() {
+			timer.Reset(max(at.Sub(e.clock.Now()), 0))
 			wake = timer.C()
 		}
 		select {
 		case <-wake:
-			d.unthrottle()
+			now := e.clock.Now()
+			if !d.wakeAt.IsZero() && !d.wakeAt.After(now) {
+				d.unthrottle()
+			}
+			if !d.checkAt.IsZero() && !d.checkAt.After(now) {
+				d.checkSlow()
+			}
 		case h := <-e.jobsCh:
 			toRelease = append(toRelease, d.receive(h)...)
 		case m := <-e.manualCh:
@@ -315,6 +376,8 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 		case <-stop:
 			stopping = true
 		}
+		toRelease = append(toRelease, d.giveBack...)
+		d.giveBack = d.giveBack[:0]
 		if !stopping && len(toRelease) > 0 {
 			// Off the loop: it must not wait for the store.
 			ids := toRelease
@@ -329,6 +392,18 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 	e.release(ctx, toRelease)
 	// The store may be closed once Shutdown returns.
 	releases.Wait()
+}
+
+// nextWake is when the loop must wake by itself: an endpoint's rate
+// limiter has a token again, or a request in flight turns slow.
+func (d *dispatcher) nextWake() time.Time {
+	switch {
+	case d.wakeAt.IsZero():
+		return d.checkAt
+	case d.checkAt.IsZero() || d.wakeAt.Before(d.checkAt):
+		return d.wakeAt
+	}
+	return d.checkAt
 }
 
 func (e *Engine) release(ctx context.Context, ids []string) {
@@ -355,6 +430,9 @@ func (d *dispatcher) queue(ep *herald.Endpoint) *epQueue {
 		}
 		a.queues++
 		q = &epQueue{ep: ep, app: a, max: d.maxInFlight(ep)}
+		if f := d.flows[ep.ID]; f != nil && f.held >= d.slowAfter {
+			q.slow = true
+		}
 		d.queues[ep.ID] = q
 	}
 	return q
@@ -366,6 +444,7 @@ func (d *dispatcher) forget(q *epQueue) {
 	id := q.ep.ID
 	delete(d.queues, id)
 	delete(d.refill, id)
+	delete(d.slowWaiting, q)
 	a := q.app
 	if a.queues--; a.queues == 0 {
 		delete(d.apps, a.id)
@@ -404,7 +483,7 @@ func (d *dispatcher) add(j *store.Job) bool {
 	q := d.queue(j.Endpoint)
 	d.newer(q, j.Endpoint)
 	if !q.ep.Enabled {
-		d.budget.release(j.Endpoint.ID)
+		d.budget.release(j.Endpoint.ID, j.Event)
 		if q.idle() {
 			d.forget(q)
 		}
@@ -455,7 +534,90 @@ func (d *dispatcher) canSend(q *epQueue) bool {
 	if len(q.manual) == 0 && (q.len() == 0 || !q.ep.Enabled) {
 		return false
 	}
+	if q.slow && d.slowInFlight >= d.slowCap {
+		d.slowWaiting[q] = true
+		return false
+	}
 	return q.inFlight < d.flow(q).limit(d.heldBudget)
+}
+
+// setSlow marks an endpoint slow or not, moving its requests in flight
+// in or out of the slow endpoints' count.
+func (d *dispatcher) setSlow(q *epQueue, slow bool) {
+	if q.slow == slow {
+		return
+	}
+	q.slow = slow
+	if slow {
+		d.slowInFlight += q.inFlight
+		d.trimSlow(q)
+	} else {
+		d.slowInFlight -= q.inFlight
+		d.budget.setSlowCap(q.ep.ID, -1)
+		delete(d.slowWaiting, q)
+		d.makeReady(q)
+	}
+	d.wakeSlow()
+}
+
+// trimSlow bounds what a slow endpoint holds in memory: the newest of its
+// queued deliveries beyond its cap go back to the store, to be claimed
+// again as its queue drains.
+func (d *dispatcher) trimSlow(q *epQueue) {
+	held := max(slowHeld, 2*d.flow(q).limit(d.heldBudget))
+	d.budget.setSlowCap(q.ep.ID, held)
+	excess := min(q.len(), q.inFlight+q.len()-held)
+	if excess <= 0 {
+		return
+	}
+	for range excess {
+		j := q.jobs[len(q.jobs)-1]
+		q.jobs[len(q.jobs)-1] = nil
+		q.jobs = q.jobs[:len(q.jobs)-1]
+		d.giveBack = append(d.giveBack, j.Delivery.ID)
+		d.budget.release(q.ep.ID, j.Event)
+	}
+	if q.len() == 0 {
+		q.jobs, q.head = q.jobs[:0], 0
+	}
+	d.budget.markSpilled(q.ep.ID)
+	d.leaveIfStuck(q)
+}
+
+// wakeSlow puts the slow endpoints held back by slowCap back in turn once
+// there is room under it.
+func (d *dispatcher) wakeSlow() {
+	if d.slowInFlight >= d.slowCap || len(d.slowWaiting) == 0 {
+		return
+	}
+	ws := d.slowWaiting
+	d.slowWaiting = map[*epQueue]bool{}
+	for q := range ws {
+		if d.queues[q.ep.ID] == q {
+			d.makeReady(q)
+		}
+	}
+}
+
+// checkSlow marks slow the endpoints whose oldest request in flight has
+// held its worker slowAfter, and returns when to check again.
+func (d *dispatcher) checkSlow() {
+	now := d.clock.Now()
+	d.checkAt = time.Time{}
+	for _, q := range d.queues {
+		if q.inFlight == 0 || q.slow {
+			continue
+		}
+		o := q.oldest()
+		if o.IsZero() {
+			continue
+		}
+		if due := o.Add(d.slowAfter); !due.After(now) {
+			d.setSlow(q, true)
+		} else if d.checkAt.IsZero() || due.Before(d.checkAt) {
+			d.checkAt = due
+		}
+	}
 }
 
 // several reports whether more than one app has had work on this node
@@ -593,11 +755,23 @@ func (d *dispatcher) fill() {
 			d.leave(a, ei)
 			continue
 		}
+		var nextJob *store.Job
+		if len(q.manual) > 0 {
+			nextJob = q.manual[0].job
+		} else {
+			nextJob = q.jobs[q.head]
+		}
+		if !d.budget.tryRender(nextJob.Event) {
+			// The request bodies being sent fill their share of
+			// memory: the next one goes when one of them ends.
+			return
+		}
 		if f := d.flow(q); f.limiter != nil {
 			now := d.clock.Now()
 			r := f.limiter.ReserveN(now, 1)
 			if delay := r.DelayFrom(now); delay > 0 {
 				r.CancelAt(now)
+				d.budget.doneRender(nextJob.Event)
 				d.leave(a, ei)
 				d.throttle(q, now.Add(delay))
 				continue
@@ -614,6 +788,16 @@ func (d *dispatcher) fill() {
 		q.inFlight++
 		a.inFlight++
 		d.free--
+		now := d.clock.Now()
+		if q.sentAt == nil {
+			q.sentAt = map[*store.Job]time.Time{}
+		}
+		q.sentAt[t.job] = now
+		if q.slow {
+			d.slowInFlight++
+		} else if d.checkAt.IsZero() {
+			d.checkAt = now.Add(d.slowAfter)
+		}
 		d.turn++
 		a.served = d.turn
 		a.ready.advance()
@@ -659,17 +843,36 @@ func (d *dispatcher) leaveIfStuck(q *epQueue) {
 
 func (d *dispatcher) done(m doneMsg) {
 	d.free++
+	d.budget.doneRender(m.job.Event)
 	id := m.job.Endpoint.ID
 	if !m.manual {
-		d.budget.release(id)
+		d.budget.release(id, m.job.Event)
 	}
 	q := d.queues[id]
 	if q == nil {
 		return
 	}
+	// The window held the endpoint back if every slot of it was taken.
+	f := d.flow(q)
+	used := q.inFlight
+	limited := used >= int(f.window)
 	q.inFlight--
 	q.app.inFlight--
-	d.flow(q).adapt(m, q.max)
+	delete(q.sentAt, m.job)
+	if q.slow {
+		d.slowInFlight--
+	}
+	f.adapt(m, q.max, limited)
+	if !limited && !m.released {
+		f.settle(used)
+	}
+	o := q.oldest()
+	d.setSlow(q, f.held >= d.slowAfter || (!o.IsZero() && d.clock.Now().Sub(o) >= d.slowAfter))
+	if q.slow {
+		// Its limit moved with this answer.
+		d.trimSlow(q)
+	}
+	d.wakeSlow()
 	d.makeReady(q)
 	// One fewer in flight: the app moves up, or is back under its cap.
 	d.enter(q.app)
@@ -703,7 +906,7 @@ func (d *dispatcher) update(ep *herald.Endpoint) []string {
 	for q.len() > 0 {
 		j := q.pop()
 		ids = append(ids, j.Delivery.ID)
-		d.budget.release(ep.ID)
+		d.budget.release(ep.ID, j.Event)
 	}
 	d.leaveIfStuck(q)
 	return ids
@@ -725,7 +928,7 @@ func (d *dispatcher) drain() []string {
 		for q.len() > 0 {
 			j := q.pop()
 			ids = append(ids, j.Delivery.ID)
-			d.budget.release(j.Endpoint.ID)
+			d.budget.release(j.Endpoint.ID, j.Event)
 		}
 		for _, r := range q.manual {
 			r.abort()

@@ -44,8 +44,14 @@ func newRig(t *testing.T, workers int) *rig { return newShareRig(t, workers, 1, 
 // newShareRig makes a rig where one app may hold at most share of the
 // workers while several apps have work.
 func newShareRig(t *testing.T, workers int, share float64, c clock.Clock) *rig {
-	r := &rig{t: t, b: newBudget(1000, 100_000), workers: workers, nodes: 1, seq: map[string]int{}}
+	r := &rig{t: t, b: newBudget(1000, 100_000, 0), workers: workers, nodes: 1, seq: map[string]int{}}
 	d := newDispatcher(workers, share, r.b, c)
+	// Endpoints start with their whole window and slow ones may take
+	// every worker: slow start and the workers kept for fast endpoints
+	// have their own tests.
+	d.initialWindow = 1 << 20
+	d.slowCap = workers
+	d.slowAfter = 100 * 365 * 24 * time.Hour
 	d.maxInFlight = func(ep *herald.Endpoint) int {
 		c := ep.MaxInFlight
 		if c == 0 {
@@ -97,7 +103,7 @@ func (r *rig) jobs(ep *herald.Endpoint, n int) []*store.Job {
 	var out []*store.Job
 	for range n {
 		r.seq[ep.ID]++
-		r.b.force(ep.ID)
+		r.b.force(ep.ID, nil)
 		out = append(out, &store.Job{Delivery: &herald.Delivery{ID: fmt.Sprintf("%s-%d", ep.ID, r.seq[ep.ID])}, Endpoint: ep})
 	}
 	return out

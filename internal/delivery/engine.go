@@ -95,6 +95,11 @@ type Options struct {
 	// MaxInFlightPerEndpoint bounds concurrent requests to one endpoint,
 	// so a slow endpoint occupies at most this many workers; default 32.
 	MaxInFlightPerEndpoint int
+	// InitialWindow is how many requests an endpoint not yet heard from,
+	// or whose requests time out, may have in flight; each success while
+	// it uses its whole window adds one, up to its cap (slow start).
+	// Default 2.
+	InitialWindow int
 	// MaxAppShare is the fraction of Workers one app may hold while
 	// another app has had work within the last 10 minutes, so that a
 	// second app finds free workers even when the first one's requests
@@ -106,6 +111,11 @@ type Options struct {
 	// them deliveries wait in the store. Defaults 2,000 and 100,000.
 	QueuePerEndpoint int
 	QueueTotal       int
+	// QueueMemory bounds the bytes those deliveries hold (payloads
+	// counted once per event, plus a fixed overhead each) and the
+	// request bodies being sent (a quarter of it), whatever the payloads
+	// weigh; beyond it deliveries wait in the store. Default 128 MiB.
+	QueueMemory int64
 	// Retry decides retries; Schedule nil means no retries.
 	Retry RetryPolicy
 	// Ceilings hold the in-flight caps and retry schedules that apps and
@@ -159,6 +169,9 @@ func (o *Options) setDefaults() {
 	if o.MaxInFlightPerEndpoint <= 0 {
 		o.MaxInFlightPerEndpoint = 32
 	}
+	if o.InitialWindow <= 0 {
+		o.InitialWindow = initialWindow
+	}
 	if o.MaxAppShare <= 0 {
 		o.MaxAppShare = 0.5
 	}
@@ -168,6 +181,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.QueueTotal <= 0 {
 		o.QueueTotal = 100_000
+	}
+	if o.QueueMemory <= 0 {
+		o.QueueMemory = 128 << 20
 	}
 	if o.LeaseDuration <= 0 {
 		o.LeaseDuration = 5 * time.Minute
@@ -262,7 +278,7 @@ func New(st Store, out Outbound, o Options) *Engine {
 		o:          o,
 		log:        o.Logger,
 		clock:      o.Clock,
-		budget:     newBudget(o.QueuePerEndpoint, o.QueueTotal),
+		budget:     newBudget(o.QueuePerEndpoint, o.QueueTotal, o.QueueMemory),
 		apps:       cache.New[herald.App](o.Clock.Now),
 		ingestCh:   make(chan *ingestReq, 4*o.MaxBatch),
 		stopIngest: make(chan struct{}),
@@ -291,6 +307,7 @@ func New(st Store, out Outbound, o Options) *Engine {
 	}
 	e.schedules.ceilings = o.Ceilings
 	e.router = newRouter(st, o.Clock.Now)
+	o.Metrics.Held(o.QueueMemory, e.budget.held)
 	e.nodes.Store(1)
 	return e
 }

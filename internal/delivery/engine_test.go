@@ -506,7 +506,7 @@ func TestEngineInFlightShare(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				gate := newHoldGate()
-				r := startEngine(t, Options{Workers: 8}, gate.answer)
+				r := startEngine(t, Options{Workers: 8, InitialWindow: 64}, gate.answer)
 				r.endpoint(func(ep *herald.Endpoint) { ep.MaxInFlight = 4 })
 				heartbeat(t, r, c.nodes)
 				r.enqueue(10)
@@ -536,7 +536,7 @@ func TestEngineInFlightShareFollowsNodes(t *testing.T) {
 		// The first requests are held while the heartbeat comes: a
 		// heartbeat a second, and workers enough for the worker time
 		// they then hold, so that the node share alone limits them.
-		r := startEngine(t, Options{Workers: 64, HeartbeatInterval: time.Second}, func(context.Context, int, *outbound.Delivery) outbound.Outcome {
+		r := startEngine(t, Options{Workers: 64, InitialWindow: 64, HeartbeatInterval: time.Second}, func(context.Context, int, *outbound.Delivery) outbound.Outcome {
 			mu.Lock()
 			cur++
 			mu.Unlock()

@@ -27,15 +27,14 @@ func TestFlowHalvesOnCongestion(t *testing.T) {
 		{"502", answered(http.StatusBadGateway)},
 		{"503", answered(http.StatusServiceUnavailable)},
 		{"504", answered(http.StatusGatewayTimeout)},
-		{"timeout", doneMsg{kind: herald.ErrorKindTimeout}},
 	} {
 		f := &flow{window: 16}
-		f.adapt(c.m, 16)
+		f.adapt(c.m, 16, true)
 		if f.window != 8 {
 			t.Errorf("%s: window %v after one answer at 16, want 8", c.name, f.window)
 		}
 		for range 10 {
-			f.adapt(c.m, 16)
+			f.adapt(c.m, 16, true)
 		}
 		if f.window != 1 {
 			t.Errorf("%s: window %v after many, want the floor 1", c.name, f.window)
@@ -46,27 +45,27 @@ func TestFlowHalvesOnCongestion(t *testing.T) {
 func TestFlowGrowsByOnePerWindow(t *testing.T) {
 	t.Parallel()
 	f := &flow{window: 4}
-	f.adapt(answered(200), 16)
+	f.adapt(answered(200), 16, true)
 	if f.window != 4.25 {
 		t.Fatalf("window %v after one success at 4, want 4.25 (1/window)", f.window)
 	}
 	// About one more per window's worth of successes.
 	f.window = 4
 	for range 4 {
-		f.adapt(answered(200), 16)
+		f.adapt(answered(200), 16, true)
 	}
 	if f.window < 4.8 || f.window > 5 {
 		t.Fatalf("window %v after 4 successes at 4, want a little under 5", f.window)
 	}
 	// An answer that is not congestion counts as the endpoint coping.
 	f.window = 4
-	f.adapt(answered(http.StatusInternalServerError), 16)
+	f.adapt(answered(http.StatusInternalServerError), 16, true)
 	if f.window != 4.25 {
 		t.Fatalf("window %v after a 500, want 4.25", f.window)
 	}
 	// Never past the endpoint's cap.
 	for range 1000 {
-		f.adapt(answered(204), 16)
+		f.adapt(answered(204), 16, true)
 	}
 	if f.window != 16 {
 		t.Fatalf("window %v after many successes, want the cap 16", f.window)
@@ -84,7 +83,7 @@ func TestFlowIgnoresWhatSaysNothingOfLoad(t *testing.T) {
 		{released: true},
 	} {
 		f := &flow{window: 4}
-		f.adapt(m, 16)
+		f.adapt(m, 16, true)
 		if f.window != 4 {
 			t.Errorf("%+v moved the window to %v", m, f.window)
 		}
@@ -95,28 +94,28 @@ func TestFlowLatencyAboveBaseline(t *testing.T) {
 	t.Parallel()
 	ok := func(l time.Duration) doneMsg { return doneMsg{kind: herald.ErrorKindNone, status: 200, latency: l} }
 	f := &flow{window: 16}
-	f.adapt(ok(20*time.Millisecond), 16)
+	f.adapt(ok(20*time.Millisecond), 16, true)
 	if f.baseline != 20*time.Millisecond || f.window != 16 {
 		t.Fatalf("first sample: baseline %v window %v", f.baseline, f.window)
 	}
 	// Far above the baseline, but under 100 ms: not congestion.
-	f.adapt(ok(95*time.Millisecond), 16)
+	f.adapt(ok(95*time.Millisecond), 16, true)
 	if f.window != 16 {
 		t.Fatalf("95 ms over a 20 ms baseline halved the window to %v", f.window)
 	}
 	// Over 100 ms and over four times the baseline: congestion.
-	f.adapt(ok(200*time.Millisecond), 16)
+	f.adapt(ok(200*time.Millisecond), 16, true)
 	if f.window != 8 {
 		t.Fatalf("200 ms over a ~20 ms baseline: window %v, want 8", f.window)
 	}
 	// A faster sample lowers the floor at once.
-	f.adapt(ok(10*time.Millisecond), 16)
+	f.adapt(ok(10*time.Millisecond), 16, true)
 	if f.baseline != 10*time.Millisecond {
 		t.Fatalf("baseline %v after a 10 ms sample", f.baseline)
 	}
 	// A lasting slowdown becomes the endpoint's new normal.
 	f = &flow{window: 16}
-	f.adapt(ok(20*time.Millisecond), 16)
+	f.adapt(ok(20*time.Millisecond), 16, true)
 	congested := 0
 	for range 100 {
 		if f.congested(ok(500 * time.Millisecond)) {
@@ -152,17 +151,17 @@ func TestNodeShare(t *testing.T) {
 func TestDispatcherFlow(t *testing.T) {
 	t.Parallel()
 	nodes := int64(1)
-	d := newDispatcher(1, 1, newBudget(10, 10), clock.Real)
+	d := newDispatcher(1, 1, newBudget(10, 10, 0), clock.Real)
 	d.nodes = func() int64 { return nodes }
 	q := &epQueue{ep: &herald.Endpoint{ID: "ep"}, max: 8}
 	first := d.flow(q)
 	f := first
-	if f.window != 8 || f.limiter != nil {
-		t.Fatalf("new flow: window %v limiter %v", f.window, f.limiter)
+	if f.window != initialWindow || f.ssthresh != 8 || f.limiter != nil {
+		t.Fatalf("new flow: window %v ssthresh %v limiter %v; want slow start from %d", f.window, f.ssthresh, f.limiter, initialWindow)
 	}
-	q.max = 2
-	if f = d.flow(q); f.window != 2 {
-		t.Fatalf("window %v after the cap fell to 2", f.window)
+	q.max = 1
+	if f = d.flow(q); f.window != 1 {
+		t.Fatalf("window %v after the cap fell to 1", f.window)
 	}
 	q.ep = &herald.Endpoint{ID: "ep", EndpointSettings: herald.EndpointSettings{RateLimit: 40}}
 	f = d.flow(q)
@@ -202,7 +201,7 @@ func TestFlowLimitFollowsWorkerTime(t *testing.T) {
 		t.Fatalf("limit %d before any answer, want the window 64", n)
 	}
 	for range 20 {
-		f.adapt(held(10*time.Second), 64)
+		f.adapt(held(10*time.Second), 64, true)
 	}
 	if f.window != 64 {
 		t.Fatalf("window %v: a steady 10 s is not congestion, the window stays", f.window)
@@ -212,7 +211,7 @@ func TestFlowLimitFollowsWorkerTime(t *testing.T) {
 	}
 	// Slower still: one at a time, never none.
 	for range 50 {
-		f.adapt(held(5*time.Minute), 64)
+		f.adapt(held(5*time.Minute), 64, true)
 	}
 	if n := f.limit(budget); n != 1 {
 		t.Fatalf("limit %d at 5 min a request, want 1", n)
@@ -221,14 +220,14 @@ func TestFlowLimitFollowsWorkerTime(t *testing.T) {
 	// at a time) the worker time no longer binds, the window (halved
 	// by the jump to 5 min) does.
 	for range 100 {
-		f.adapt(held(20*time.Millisecond), 64)
+		f.adapt(held(20*time.Millisecond), 64, true)
 	}
 	if n := f.limit(budget); n != int(f.window) || n < 8 {
 		t.Fatalf("limit %d after fast answers (held %v), want the window %v", n, f.held, f.window)
 	}
 	// Between the two: 1 s a request allows 25.
 	f = &flow{window: 64}
-	f.adapt(held(time.Second), 64)
+	f.adapt(held(time.Second), 64, true)
 	if n := f.limit(budget); n != 25 {
 		t.Fatalf("limit %d at 1 s a request, want 25", n)
 	}
@@ -246,13 +245,13 @@ func TestFlowWorkerTimeCountsEveryEnd(t *testing.T) {
 		{kind: herald.ErrorKindHTTPStatus, status: 500, held: 30 * time.Second},
 	} {
 		f := &flow{window: 16}
-		f.adapt(m, 16)
+		f.adapt(m, 16, true)
 		if n := f.limit(budget); n != 1 {
 			t.Errorf("%s after 30 s: limit %d, want 1", m.kind, n)
 		}
 	}
 	f := &flow{window: 16}
-	f.adapt(doneMsg{released: true, held: time.Hour}, 16)
+	f.adapt(doneMsg{released: true, held: time.Hour}, 16, true)
 	if n := f.limit(budget); n != 16 || f.held != 0 {
 		t.Fatalf("an aborted attempt moved the limit to %d (held %v)", n, f.held)
 	}

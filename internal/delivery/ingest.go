@@ -119,6 +119,10 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 	// Memory reserved for each event's leased deliveries, by event id:
 	// an event the store refuses (its app's quota) gives its share back.
 	reserved := map[string][]string{}
+	byID := make(map[string]*herald.Event, len(evs))
+	for _, ev := range evs {
+		byID[ev.ID] = ev
+	}
 	res, err := e.st.EventsEnqueue(ctx, store.EnqueueParams{
 		Events: evs,
 		Route: func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
@@ -131,7 +135,7 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 					ts = append(ts, store.Target{Endpoint: ep})
 					continue
 				}
-				lease := e.budget.tryReserve(ep.ID)
+				lease := e.budget.tryReserve(ep.ID, ev)
 				if lease {
 					reserved[ev.ID] = append(reserved[ev.ID], ep.ID)
 				}
@@ -144,9 +148,9 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 		IdempotencySince: now.Add(-e.o.IdempotencyWindow),
 	})
 	if err != nil {
-		for _, ids := range reserved {
+		for evID, ids := range reserved {
 			for _, id := range ids {
-				e.budget.release(id)
+				e.budget.release(id, byID[evID])
 			}
 		}
 		e.log.Error("enqueue batch failed", errAttr(err), "events", len(batch))
@@ -161,7 +165,7 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 	for i, r := range res {
 		if r.Err != nil {
 			for _, id := range reserved[evs[i].ID] {
-				e.budget.release(id)
+				e.budget.release(id, evs[i])
 			}
 		}
 		if r.Err == nil && !r.Duplicate {
@@ -170,7 +174,9 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 		for _, j := range r.Jobs {
 			if j.Leased {
 				leased = append(leased, j)
-			} else {
+			} else if !e.budget.slowCapped(j.Endpoint.ID) {
+				// A slow endpoint's deliveries come in through its
+				// refills, as its queue drains.
 				spilled = true
 			}
 		}

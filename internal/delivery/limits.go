@@ -19,9 +19,15 @@ import (
 type flow struct {
 	limiter *rate.Limiter
 	rate    float64
-	// window is the adaptive in-flight cap (additive increase,
-	// multiplicative decrease) within the endpoint's max.
-	window float64
+	// window is the adaptive in-flight cap within the endpoint's max: it
+	// starts at initialWindow and grows by one per success up to
+	// ssthresh (slow start), then by one per window of successes
+	// (additive increase); congestion halves it, a failure to answer
+	// brings it back to initialWindow. ssthresh 0: no slow start.
+	window   float64
+	ssthresh float64
+	// initial is the window a timeout brings it back to; 0: initialWindow.
+	initial float64
 	// share is the endpoint's in-flight cap when the window was last
 	// bounded by it.
 	share float64
@@ -59,10 +65,16 @@ func nodeShare(total int, nodes int64) int {
 	return max(1, int(math.Ceil(float64(total)/float64(nodes))))
 }
 
+// initialWindow is the default in-flight window of an endpoint not yet
+// heard from, or that stopped answering: a receiver that hangs from its
+// first request holds this many workers, not its whole max, until its
+// requests time out.
+const initialWindow = 2
+
 func (d *dispatcher) flow(q *epQueue) *flow {
 	f := d.flows[q.ep.ID]
 	if f == nil {
-		f = &flow{window: float64(q.max)}
+		f = &flow{window: float64(min(d.initialWindow, q.max)), ssthresh: float64(q.max), initial: float64(d.initialWindow)}
 		d.flows[q.ep.ID] = f
 	}
 	f.lastUsed = d.clock.Now()
@@ -81,13 +93,11 @@ func (d *dispatcher) flow(q *epQueue) *flow {
 	// A window that was full when the node's share grew (a node left)
 	// takes the new share at once instead of growing into it one success
 	// at a time.
-	if float64(q.max) > f.share && f.window >= f.share {
+	if f.share > 0 && float64(q.max) > f.share && f.window >= f.share {
 		f.window = float64(q.max)
 	}
 	f.share = float64(q.max)
-	if f.window > float64(q.max) || f.window < 1 {
-		f.window = float64(q.max)
-	}
+	f.window = math.Max(1, math.Min(f.window, float64(q.max)))
 	return f
 }
 
@@ -115,10 +125,21 @@ func (f *flow) congested(m doneMsg) bool {
 	return false
 }
 
-// adapt moves the window after an attempt: halve on congestion, grow by
-// about one per window of successes otherwise. Every attempt that ended,
-// answered or not, counts in how long the endpoint holds a worker.
-func (f *flow) adapt(m doneMsg, max int) {
+// failed reports whether an attempt got no answer within its timeout:
+// the receiver hangs, and a new window must be earned. A refused
+// connection or a name that does not resolve says nothing of load and
+// holds no worker for long.
+func failed(k herald.ErrorKind) bool { return k == herald.ErrorKindTimeout }
+
+// adapt moves the window after an attempt: back to initialWindow when
+// the receiver did not answer, halve on congestion, and on success grow
+// (by one while under ssthresh, by about one per window of successes
+// beyond) when the window was what held the endpoint back (limited):
+// an endpoint that never uses its window does not earn a larger one, so
+// that when it starts hanging it holds no more workers than it used.
+// Every attempt that ended, answered or not, counts in how long the
+// endpoint holds a worker.
+func (f *flow) adapt(m doneMsg, max int, limited bool) {
 	if m.released {
 		return
 	}
@@ -129,12 +150,45 @@ func (f *flow) adapt(m doneMsg, max int) {
 		// few windows, one odd request does not swing the limit.
 		f.held += (m.held - f.held) / 8
 	}
+	if failed(m.kind) {
+		restart := f.initial
+		if restart == 0 {
+			restart = initialWindow
+		}
+		f.ssthresh = math.Max(restart, f.window/2)
+		f.window = math.Max(1, math.Min(f.window/2, restart))
+		return
+	}
 	if f.congested(m) {
 		f.window = math.Max(1, f.window/2)
+		if f.ssthresh != 0 {
+			f.ssthresh = f.window
+		}
+		return
+	}
+	if !limited {
 		return
 	}
 	if m.kind == herald.ErrorKindNone || m.kind == herald.ErrorKindHTTPStatus {
-		f.window = math.Min(float64(max), f.window+1/f.window)
+		if f.window < f.ssthresh {
+			f.window = math.Min(float64(max), f.window+1)
+		} else {
+			f.window = math.Min(float64(max), f.window+1/f.window)
+		}
+	}
+}
+
+// settle lets a window the endpoint does not use shrink toward twice
+// what it had in flight (never below its initial window): an endpoint
+// that once had a burst, then sends a few at a time, would otherwise keep
+// a window it no longer needs, and take all of it when it starts to hang.
+func (f *flow) settle(used int) {
+	if f.initial <= 0 {
+		return
+	}
+	floor := math.Max(f.initial, float64(2*used))
+	if f.window > floor {
+		f.window -= (f.window - floor) / 32
 	}
 }
 

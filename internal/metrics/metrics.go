@@ -122,6 +122,23 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(ageDesc, prometheus.GaugeValue, age)
 }
 
+// Held exposes what the delivery engine holds in memory, read at each
+// scrape: deliveries queued or in flight, and the bytes counted against
+// --queue-memory, beside the budget itself.
+func (m *Metrics) Held(budget int64, held func() (deliveries int, bytes int64)) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_memory_held_deliveries", Help: "Deliveries this node holds in memory, queued or in flight."},
+			func() float64 { n, _ := held(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_memory_held_bytes", Help: "Bytes those deliveries hold (payloads once per event, plus a fixed overhead each), bounded by --queue-memory."},
+			func() float64 { _, b := held(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_memory_budget_bytes", Help: "--queue-memory."},
+			func() float64 { return float64(budget) }),
+	)
+}
+
 // StoreGauges is the store's state as /metrics shows it.
 type StoreGauges struct {
 	// Up: the store answers; Writable: its last write succeeded.
