@@ -338,19 +338,20 @@ func setupApp(t *testing.T, base, uid, eventType string, urls ...string) {
 // receiver got. Events are named by a key carried in their payload ("k")
 // and sent as their Idempotency-Key.
 type ledger struct {
-	mu       sync.Mutex
-	accepted map[string]time.Time   // key → when its 202 came back
-	via      map[string]string      // key → the node that accepted it
-	unknown  map[string]bool        // keys whose POST got no answer: maybe stored
-	arrived  map[string]time.Time   // key → first arrival at a receiver
-	ids      map[string][]time.Time // webhook-id → when each request came
-	inflight map[string]string      // webhook-id → key, while the receiver holds its answer
-	arrivals []time.Time            // every request, in order
-	requests int
-	statuses map[string]int // "202", "503", "500", "timeout", "error", …
-	maxResp  map[string]time.Duration
-	calls    []callRecord
-	samples  map[string]string // one answer body per status, to show
+	mu           sync.Mutex
+	accepted     map[string]time.Time   // key → when its 202 came back
+	via          map[string]string      // key → the node that accepted it
+	unknown      map[string]bool        // keys whose POST got no answer: maybe stored
+	arrived      map[string]time.Time   // key → first arrival at a receiver
+	ids          map[string][]time.Time // webhook-id → when each request came
+	inflight     map[string]string      // webhook-id → key, while the receiver holds its answer
+	answeredLive map[string]time.Time   // webhook-id → when an answer reached a sender still there
+	arrivals     []time.Time            // every request, in order
+	requests     int
+	statuses     map[string]int // "202", "503", "500", "timeout", "error", …
+	maxResp      map[string]time.Duration
+	calls        []callRecord
+	samples      map[string]string // one answer body per status, to show
 }
 
 type callRecord struct {
@@ -360,7 +361,7 @@ type callRecord struct {
 
 func newLedger() *ledger {
 	return &ledger{accepted: map[string]time.Time{}, via: map[string]string{}, unknown: map[string]bool{},
-		arrived: map[string]time.Time{}, ids: map[string][]time.Time{}, inflight: map[string]string{}, statuses: map[string]int{},
+		arrived: map[string]time.Time{}, ids: map[string][]time.Time{}, inflight: map[string]string{}, answeredLive: map[string]time.Time{}, statuses: map[string]int{},
 		maxResp: map[string]time.Duration{}, samples: map[string]string{}}
 }
 
@@ -575,6 +576,11 @@ func (rc *receiver) recorder(delay time.Duration) http.HandlerFunc {
 		}
 		l.mu.Lock()
 		delete(l.inflight, id)
+		if r.Context().Err() == nil {
+			// The sender is still there to record the answer: a
+			// live node sent it, and nothing needs taking over.
+			l.answeredLive[id] = time.Now()
+		}
 		l.mu.Unlock()
 	}
 }

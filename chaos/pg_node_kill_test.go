@@ -140,6 +140,12 @@ func TestPGNodeKill(t *testing.T) {
 				q = append(q, at.Sub(killedAt))
 			}
 			for _, id := range inflight {
+				if at, ok := l.answeredLive[id]; ok && at.After(killedAt) {
+					// Under way from the live node (which had
+					// claimed it when the victim gave it back), and
+					// answered to it: not the victim's to hand over.
+					continue
+				}
 				var again time.Time
 				for _, at := range l.ids[id] {
 					if at.After(killedAt) {
