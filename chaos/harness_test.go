@@ -348,10 +348,14 @@ type ledger struct {
 	answeredLive map[string]time.Time   // webhook-id → when an answer reached a sender still there
 	arrivals     []time.Time            // every request, in order
 	requests     int
-	statuses     map[string]int // "202", "503", "500", "timeout", "error", …
-	maxResp      map[string]time.Duration
-	calls        []callRecord
-	samples      map[string]string // one answer body per status, to show
+	// senderGone counts requests whose sender went away before the
+	// answer (a node killed while it waited).
+	senderGone int
+	goneAt     map[string]time.Time // webhook-id → when an answer found its sender gone
+	statuses   map[string]int       // "202", "503", "500", "timeout", "error", …
+	maxResp    map[string]time.Duration
+	calls      []callRecord
+	samples    map[string]string // one answer body per status, to show
 }
 
 type callRecord struct {
@@ -361,8 +365,15 @@ type callRecord struct {
 
 func newLedger() *ledger {
 	return &ledger{accepted: map[string]time.Time{}, via: map[string]string{}, unknown: map[string]bool{},
-		arrived: map[string]time.Time{}, ids: map[string][]time.Time{}, inflight: map[string]string{}, answeredLive: map[string]time.Time{}, statuses: map[string]int{},
+		arrived: map[string]time.Time{}, ids: map[string][]time.Time{}, inflight: map[string]string{}, answeredLive: map[string]time.Time{}, goneAt: map[string]time.Time{}, statuses: map[string]int{},
 		maxResp: map[string]time.Duration{}, samples: map[string]string{}}
+}
+
+// senderGoneCount is how many answers found their sender gone.
+func (l *ledger) senderGoneCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.senderGone
 }
 
 // arrive records one request a receiver got.
@@ -580,6 +591,9 @@ func (rc *receiver) recorder(delay time.Duration) http.HandlerFunc {
 			// The sender is still there to record the answer: a
 			// live node sent it, and nothing needs taking over.
 			l.answeredLive[id] = time.Now()
+		} else {
+			l.senderGone++
+			l.goneAt[id] = time.Now()
 		}
 		l.mu.Unlock()
 	}

@@ -119,14 +119,14 @@ func TestPGNodeKill(t *testing.T) {
 				pending = append(pending, k)
 			}
 		}
-		for id, k := range l.inflight {
-			if l.via[k] == victim.name {
-				inflight = append(inflight, id)
-			}
+		// Which node sent a request under way is told by its answer: one
+		// whose sender is gone was the victim's (either node may send
+		// deliveries of events the other accepted).
+		for id := range l.inflight {
+			inflight = append(inflight, id)
 		}
 		l.mu.Unlock()
 		heldQueued += len(pending)
-		heldInFlight += len(inflight)
 		taken := func() (done bool, delays []time.Duration, q, rs []time.Duration) {
 			l.mu.Lock()
 			defer l.mu.Unlock()
@@ -140,10 +140,15 @@ func TestPGNodeKill(t *testing.T) {
 				q = append(q, at.Sub(killedAt))
 			}
 			for _, id := range inflight {
-				if at, ok := l.answeredLive[id]; ok && at.After(killedAt) {
-					// Under way from the live node (which had
-					// claimed it when the victim gave it back), and
-					// answered to it: not the victim's to hand over.
+				gone, ok := l.goneAt[id]
+				if !ok || !gone.After(killedAt) {
+					if at, ok := l.answeredLive[id]; ok && at.After(killedAt) {
+						// Under way from the live node, and answered
+						// to it: not the victim's to hand over.
+						continue
+					}
+					// Not answered yet: whose it was is not known.
+					done = false
 					continue
 				}
 				var again time.Time
@@ -163,13 +168,14 @@ func TestPGNodeKill(t *testing.T) {
 		}
 		ok := waitFor(limit, func() bool { done, _, _, _ := taken(); return done })
 		_, delays, q, rs := taken()
+		heldInFlight += len(rs)
 		takeover = append(takeover, delays...)
 		queued = append(queued, q...)
 		resent = append(resent, rs...)
 		last := slices.Max(append(delays, 0))
 		perKill = append(perKill, last)
 		t.Logf("kill %d of %s: it held %d queued and %d in flight; the last taken over %s after the kill",
-			i+1, victim.name, len(pending), len(inflight), last.Round(time.Millisecond))
+			i+1, victim.name, len(pending), len(rs), last.Round(time.Millisecond))
 		if !ok {
 			ld.stop()
 			t.Fatalf("kill %d: the dead node's deliveries were not taken over within %s", i+1, limit)
@@ -189,7 +195,8 @@ func TestPGNodeKill(t *testing.T) {
 		"takeover_in_flight": summarize(resent), "takeover_last_per_kill": summarize(perKill)}
 	r.Figures = map[string]any{"kills": kills, "rate": rate, "lease": lease, "burst": burstN,
 		"held_queued": heldQueued, "held_in_flight": heldInFlight,
-		"drain_s": drain.Round(100 * time.Millisecond).Seconds(), "duplicate_rate_pct": pct(r.Duplicates, r.Delivered)}
+		"drain_s": drain.Round(100 * time.Millisecond).Seconds(), "duplicate_rate_pct": pct(r.Duplicates, r.Delivered),
+		"answers_sender_gone": l.senderGoneCount()}
 	report(t, r, l, began)
 	if !drained {
 		t.Errorf("the backlog did not drain within %s", limit)
