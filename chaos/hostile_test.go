@@ -134,7 +134,7 @@ func TestHostileReceivers(t *testing.T) {
 	if !drained {
 		t.Errorf("the healthy endpoint's deliveries did not drain within 3 minutes")
 	}
-	// The isolation target of issue 17: the healthy endpoint's p99 at
+	// The isolation target: the healthy endpoint's p99 at
 	// most doubles. Below 50 ms a p99 is mostly the machine's noise, so
 	// the baseline counts as at least 50 ms.
 	if envOn("HERALD_CHAOS_ASSERT_ISOLATION") && hs.P99MS > 2*max(bs.P99MS, 50) {
