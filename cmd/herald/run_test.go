@@ -73,6 +73,10 @@ func TestMainBadCommandLine(t *testing.T) {
 		{[]string{"serve", "--retry-schedule", "5x"}, 80, `herald: error: serve: --retry-schedule: retry schedule item 1 "5x": not a duration like 30s, 5m or 2h`},
 		{[]string{"serve", "--retry-schedule", "1s,1s,1s", "--max-retries", "2"}, 80, "herald: error: serve: --retry-schedule: 3 retries, more than the 2 this installation allows (--max-retries)"},
 		{[]string{"serve", "--destination-deny-cidrs", "10.0.0.0/8,nope"}, 80, `herald: error: serve: --destination-deny-cidrs: invalid CIDR "nope"`},
+		{[]string{"serve", "--queue-memory", "lots"}, 80, `herald: error: --queue-memory: "lots" is not a size`},
+		{[]string{"serve", "--queue-memory", "512KiB"}, 80, "herald: error: serve: --queue-memory must be at least 1MiB"},
+		{[]string{"serve", "--store-timeout", "1ms"}, 80, "herald: error: serve: --store-timeout must be at least 100ms"},
+		{[]string{"serve", "--disk-warn-free", "a lot"}, 80, `herald: error: --disk-warn-free: "a lot" is not a size`},
 		{[]string{"launch"}, 80, "herald: error: unexpected argument launch"},
 		{[]string{"serve", "--tls-cert", missing, "--tls-key", missing}, 1, "herald: --tls-cert/--tls-key: open " + missing},
 	} {
