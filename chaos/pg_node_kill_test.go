@@ -3,57 +3,18 @@
 package chaos
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
-	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
-// testDatabase creates a database of its own on the server of
-// HERALD_TEST_DATABASE_URL (CI sets it; the test skips without it) and
-// drops it at cleanup.
-func testDatabase(t *testing.T) string {
-	base := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("HERALD_TEST_DATABASE_URL not set")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to HERALD_TEST_DATABASE_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "herald_chaos_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, base); err == nil {
-			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+// testDatabase is a throw-away database of this test's own.
+func testDatabase(t *testing.T) string { return heraldtest.PostgresDatabase(t, "herald_chaos_") }
 
 // TestPGNodeKill: two nodes on one PostgreSQL database under load; one is
 // killed with SIGKILL, by turns, and restarted. Takeover time is, for each

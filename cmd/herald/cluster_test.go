@@ -1,17 +1,12 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -20,42 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
-// testDatabase makes a throw-away database on the server named by
-// HERALD_TEST_DATABASE_URL and returns its URL; it is dropped at cleanup.
-func testDatabase(t *testing.T) string {
-	base := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("HERALD_TEST_DATABASE_URL not set")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", base, err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "herald_cluster_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, base)
-		if err == nil {
-			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+// testDatabase is a throw-away database of this test's own.
+func testDatabase(t *testing.T) string { return heraldtest.PostgresDatabase(t, "herald_cluster_") }
 
 func startNode(t *testing.T, dbURL string, extra ...string) *proc {
 	// Nodes on one database share one key for secrets at rest.
