@@ -119,15 +119,19 @@ func unavailable(err error, maybe string) *Error {
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeStorageFull, RetryAfter: retryFull,
 			Message: "the server's storage is full; nothing was stored, try again later"}
 	}
-	e := &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: retryUnavailable,
-		Message: "the store is unavailable; nothing was stored, try again"}
 	switch {
 	case errors.Is(err, store.ErrMaybeCommitted):
-		e.Message = "the store did not confirm in time: " + maybe
+		return retryLater("the store did not confirm in time: " + maybe)
 	case errors.Is(err, store.ErrNotWritable):
-		e.Message = "the store cannot write now; nothing was stored, try again later"
+		return retryLater("the store cannot write now; nothing was stored, try again later")
 	}
-	return e
+	return retryLater("the store is unavailable; nothing was stored, try again")
+}
+
+// retryLater is 503 unavailable with Retry-After: the server cannot take
+// the request now, and says so in message.
+func retryLater(message string) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: retryUnavailable, Message: message}
 }
 
 // decode reads one JSON object into dst, refusing what a careless client

@@ -107,16 +107,13 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 		}
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			// The engine had not taken the event: it is not stored.
-			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: retryUnavailable,
-				Message: "the store did not take the event in time; nothing was stored, try again"}
+			return retryLater("the store did not take the event in time; nothing was stored, try again")
 		}
 		if errors.Is(err, delivery.ErrStopped) {
-			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: retryUnavailable,
-				Message: "the server is shutting down; nothing was stored, try again"}
+			return retryLater("the server is shutting down; nothing was stored, try again")
 		}
 		s.log.Error("enqueue failed", "error", err.Error())
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: retryUnavailable,
-			Message: "the event could not be stored; nothing was accepted, try again"}
+		return retryLater("the event could not be stored; nothing was accepted, try again")
 	}
 	v := eventView{Event: res.Event}
 	if res.Duplicate {
