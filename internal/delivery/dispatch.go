@@ -326,7 +326,9 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 	defer timer.Stop()
 	stopping := false
 	var toRelease []string
+	rel := newReleaser()
 	var releases sync.WaitGroup
+	releases.Go(func() { rel.run(ctx, e.release) })
 	for {
 		if !stopping {
 			d.fill()
@@ -380,8 +382,7 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 		d.giveBack = d.giveBack[:0]
 		if !stopping && len(toRelease) > 0 {
 			// Off the loop: it must not wait for the store.
-			ids := toRelease
-			releases.Go(func() { e.release(ctx, ids) })
+			rel.add(toRelease)
 			toRelease = nil
 		}
 	}
@@ -389,9 +390,62 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 	// from another node, with the same webhook-id.
 	toRelease = append(toRelease, d.drain()...)
 	close(e.workCh)
-	e.release(ctx, toRelease)
+	rel.add(toRelease)
+	rel.close()
 	// The store may be closed once Shutdown returns.
 	releases.Wait()
+}
+
+// releaser gives leases back to the store off the dispatch loop, one call
+// at a time with every id that piled up meanwhile. When a fan-out
+// overflows the memory budget the loop hands back thousands of deliveries
+// a second; a call each would queue thousands of write transactions on
+// the store's writer, ahead of the events being accepted.
+type releaser struct {
+	mu     sync.Mutex
+	ids    []string
+	closed bool
+	wake   chan struct{}
+}
+
+func newReleaser() *releaser { return &releaser{wake: make(chan struct{}, 1)} }
+
+func (r *releaser) add(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.ids = append(r.ids, ids...)
+	r.mu.Unlock()
+	r.signal()
+}
+
+// close makes run return once it has released what was added.
+func (r *releaser) close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *releaser) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *releaser) run(ctx context.Context, release func(context.Context, []string)) {
+	for range r.wake {
+		r.mu.Lock()
+		ids, closed := r.ids, r.closed
+		r.ids = nil
+		r.mu.Unlock()
+		release(ctx, ids)
+		if closed {
+			return
+		}
+	}
 }
 
 // nextWake is when the loop must wake by itself: an endpoint's rate

@@ -880,3 +880,36 @@ func TestDispatchThrottledThenDisabled(t *testing.T) {
 		}
 	})
 }
+
+// The releaser makes one store call at a time, with every id added while
+// the previous call ran, and releases what was added before close.
+func TestReleaserCoalesces(t *testing.T) {
+	t.Parallel()
+	r := newReleaser()
+	calls := make(chan []string)
+	proceed := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.run(context.Background(), func(_ context.Context, ids []string) {
+			calls <- ids
+			<-proceed
+		})
+	}()
+	r.add([]string{"a"})
+	if got := <-calls; !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("first call %v", got)
+	}
+	// While the first call runs, three more batches pile up.
+	r.add([]string{"b", "c"})
+	r.add([]string{"d"})
+	r.add(nil)
+	r.add([]string{"e"})
+	r.close()
+	proceed <- struct{}{}
+	if got := <-calls; !slices.Equal(got, []string{"b", "c", "d", "e"}) {
+		t.Fatalf("second call %v, want every id added meanwhile in one call", got)
+	}
+	proceed <- struct{}{}
+	<-done
+}
