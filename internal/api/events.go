@@ -119,7 +119,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 	if res.Duplicate {
 		w.Header().Set("Idempotent-Replayed", "true")
 	} else {
-		n := len(res.Jobs)
+		n := res.Deliveries
 		v.Deliveries = &n
 	}
 	writeJSON(w, http.StatusAccepted, v)

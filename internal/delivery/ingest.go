@@ -123,8 +123,12 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 	for _, ev := range evs {
 		byID[ev.ID] = ev
 	}
+	// spilled: a delivery was left in the store for want of memory, for
+	// an endpoint whose queue is not fed through refills.
+	spilled := false
 	res, err := e.st.EventsEnqueue(ctx, store.EnqueueParams{
-		Events: evs,
+		Events:     evs,
+		LeasedOnly: true,
 		Route: func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
 			matched, routing := e.router.route(ev, groups[ev.EventType], apps[ev.AppID], eps)
 			ev.Routing = routing
@@ -138,6 +142,10 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 				lease := e.budget.tryReserve(ep.ID, ev)
 				if lease {
 					reserved[ev.ID] = append(reserved[ev.ID], ep.ID)
+				} else if !e.budget.slowCapped(ep.ID) {
+					// A slow endpoint's deliveries come in through
+					// its refills, as its queue drains.
+					spilled = true
 				}
 				ts = append(ts, store.Target{Endpoint: ep, Lease: lease})
 			}
@@ -160,7 +168,6 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 		return
 	}
 	var leased []*store.Job
-	spilled := false
 	accepted := 0
 	for i, r := range res {
 		if r.Err != nil {
@@ -171,15 +178,7 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 		if r.Err == nil && !r.Duplicate {
 			accepted++
 		}
-		for _, j := range r.Jobs {
-			if j.Leased {
-				leased = append(leased, j)
-			} else if !e.budget.slowCapped(j.Endpoint.ID) {
-				// A slow endpoint's deliveries come in through its
-				// refills, as its queue drains.
-				spilled = true
-			}
-		}
+		leased = append(leased, r.Jobs...)
 	}
 	e.o.Metrics.EventsAccepted(accepted)
 	if len(leased) > 0 {

@@ -85,3 +85,6 @@ func (p EnqueueParams) NewJob(ev *herald.Event, t Target, newID func() string) (
 	}
 	return j, nil
 }
+
+// Keeps reports whether j belongs in a result's Jobs.
+func (p EnqueueParams) Keeps(j *Job) bool { return j.Leased || !p.LeasedOnly }

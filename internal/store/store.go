@@ -411,6 +411,11 @@ type EnqueueParams struct {
 	IdempotencySince time.Time
 	// NewDeliveryID makes delivery ids; nil means herald.NewID.
 	NewDeliveryID func() string
+	// LeasedOnly: the results' Jobs hold the leased deliveries only
+	// (Deliveries counts them all), so that a fan-out to thousands of
+	// endpoints is not held in memory by a caller that sends only what
+	// it leased.
+	LeasedOnly bool
 }
 
 // Target is one endpoint chosen by EnqueueParams.Route.
@@ -428,8 +433,11 @@ type EnqueueResult struct {
 	// nothing new was stored.
 	Duplicate bool
 	// Jobs are the deliveries created, with their endpoint, aligned with
-	// what Route returned. Each Job's Leased tells whether it was leased.
+	// what Route returned (only the leased ones with LeasedOnly). Each
+	// Job's Leased tells whether it was leased.
 	Jobs []*Job
+	// Deliveries is the number of deliveries created.
+	Deliveries int
 	// Err is a failure of this event alone: ErrNotFound when its app does
 	// not exist.
 	Err error

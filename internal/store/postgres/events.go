@@ -203,7 +203,9 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				idem[key] = &ev
 			}
 
-			res.Jobs = make([]*store.Job, 0, len(targets))
+			if !p.LeasedOnly {
+				res.Jobs = make([]*store.Job, 0, len(targets))
+			}
 			for _, t := range targets {
 				j, err := p.NewJob(&ev, t, newID)
 				if err != nil {
@@ -222,7 +224,10 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				dEps = append(dEps, d.EndpointID)
 				dTyp = append(dTyp, d.EventType)
 				dAt = append(dAt, ev.CreatedAt)
-				res.Jobs = append(res.Jobs, j)
+				res.Deliveries++
+				if p.Keeps(j) {
+					res.Jobs = append(res.Jobs, j)
+				}
 			}
 		}
 		if len(evIDs) == 0 {

@@ -102,7 +102,9 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			}
 			res.Event = &ev
 
-			res.Jobs = make([]*store.Job, 0, len(targets))
+			if !p.LeasedOnly {
+				res.Jobs = make([]*store.Job, 0, len(targets))
+			}
 			for _, t := range targets {
 				j, err := p.NewJob(&ev, t, newID)
 				if err != nil {
@@ -114,7 +116,19 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				}
 				d := j.Delivery
 				dArgs = append(dArgs, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType, owner, until, created, created, created)
-				res.Jobs = append(res.Jobs, j)
+				res.Deliveries++
+				if p.Keeps(j) {
+					res.Jobs = append(res.Jobs, j)
+				}
+			}
+			// A batch of fan-outs writes its deliveries as it goes:
+			// their arguments would otherwise all be held at once.
+			if len(dArgs) >= flushDeliveryRows*deliveryArgs {
+				if _, err := db.stmts.insertDeliveries.exec(ctx, tx, dArgs); err != nil {
+					return fmt.Errorf("enqueue: insert deliveries: %w", err)
+				}
+				clear(dArgs)
+				dArgs = dArgs[:0]
 			}
 		}
 		if _, err := db.stmts.insertDeliveries.exec(ctx, tx, dArgs); err != nil {
@@ -182,3 +196,7 @@ func (db *DB) EventList(ctx context.Context, p store.EventListParams) ([]*herald
 	}
 	return evs, nil
 }
+
+// flushDeliveryRows is how many delivery rows EventsEnqueue gathers before
+// writing them: a few of the largest multi-row statements.
+const flushDeliveryRows = 1024

@@ -17,6 +17,7 @@ var eventCases = []testCase{
 	{"EventsEnqueue/idempotency", testEnqueueIdempotency},
 	{"EventsEnqueue/missing_app", testEnqueueMissingApp},
 	{"EventsEnqueue/lease", testEnqueueLease},
+	{"EventsEnqueue/leased_only", testEnqueueLeasedOnly},
 	{"EventsEnqueue/empty", testEnqueueEmpty},
 	{"EventGet/other_app", testEventGetOtherApp},
 	{"EventList/filters", testEventListFilters},
@@ -231,17 +232,22 @@ func testEnqueueMissingApp(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "EventGet of the refused event")
 }
 
+// routeLeasing routes to every endpoint and leases the delivery to hot.
+func routeLeasing(hot string) func(*herald.Event, []*herald.Endpoint) []store.Target {
+	return func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
+		var ts []store.Target
+		for _, ep := range eps {
+			ts = append(ts, store.Target{Endpoint: ep, Lease: ep.ID == hot})
+		}
+		return ts
+	}
+}
+
 func testEnqueueLease(t *testing.T, s store.Store) {
 	a := mkApp(t, s, "a")
 	hot := mkEndpoint(t, s, a.ID)
 	cold := mkEndpoint(t, s, a.ID)
-	route := func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
-		var ts []store.Target
-		for _, ep := range eps {
-			ts = append(ts, store.Target{Endpoint: ep, Lease: ep.ID == hot.ID})
-		}
-		return ts
-	}
+	route := routeLeasing(hot.ID)
 	res := enqueue(t, s, store.EnqueueParams{Route: route, LeaseOwner: "node-1", LeaseUntil: at(5 * time.Minute)},
 		newEvent(a.ID, "e", t0))
 	var hotID, coldID string
@@ -264,6 +270,35 @@ func testEnqueueLease(t *testing.T, s store.Store) {
 	equalIDs(t, "claim during the lease", jobIDs(jobs), []string{coldID})
 	jobs = claim(t, s, store.ClaimParams{Owner: "node-2", Now: at(6 * time.Minute), Limit: 10})
 	equalIDs(t, "claim after the lease", jobIDs(jobs), []string{hotID})
+}
+
+// testEnqueueLeasedOnly: with LeasedOnly the result lists the leased
+// deliveries alone, counts them all, and the others are stored all the
+// same, for a claim.
+func testEnqueueLeasedOnly(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	hot := mkEndpoint(t, s, a.ID)
+	cold := mkEndpoint(t, s, a.ID)
+	route := routeLeasing(hot.ID)
+	res := enqueue(t, s, store.EnqueueParams{Route: route, LeaseOwner: "node-1", LeaseUntil: at(5 * time.Minute), LeasedOnly: true},
+		newEvent(a.ID, "e", t0))
+	if len(res[0].Jobs) != 1 || res[0].Jobs[0].Endpoint.ID != hot.ID || !res[0].Jobs[0].Leased {
+		t.Fatalf("LeasedOnly: jobs %+v, want the leased one alone", res[0].Jobs)
+	}
+	if res[0].Deliveries != 2 {
+		t.Errorf("LeasedOnly: Deliveries %d, want 2", res[0].Deliveries)
+	}
+	jobs := claim(t, s, store.ClaimParams{Owner: "node-2", Now: at(time.Minute), LeaseUntil: at(time.Hour), Limit: 10})
+	if len(jobs) != 1 || jobs[0].Endpoint.ID != cold.ID {
+		t.Fatalf("claim: %d jobs, want the unleased delivery to %s", len(jobs), cold.ID)
+	}
+
+	// Without it, every delivery is listed.
+	res = enqueue(t, s, store.EnqueueParams{Route: route, LeaseOwner: "node-1", LeaseUntil: at(5 * time.Minute)},
+		newEvent(a.ID, "e", t0))
+	if len(res[0].Jobs) != 2 || res[0].Deliveries != 2 {
+		t.Errorf("without LeasedOnly: %d jobs, Deliveries %d; want 2 and 2", len(res[0].Jobs), res[0].Deliveries)
+	}
 }
 
 func testEnqueueEmpty(t *testing.T, s store.Store) {
