@@ -39,6 +39,7 @@ func (s *serveCmd) Validate() error { return app.Check(&s.Serve) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	app.OwnsProcess = true
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

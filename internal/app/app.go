@@ -81,6 +81,7 @@ type TestHooks struct {
 // Shutdown stops it and releases what New opened.
 type App struct {
 	cfg        *config.Serve
+	mem        memoryPlan
 	log        *slog.Logger
 	node       string
 	nodePrefix string
@@ -152,7 +153,9 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		}
 	}
 
-	raw, closeStore, err := openStore(ctx, cfg, out, log)
+	mem := planMemory(int64(cfg.QueueMemory))
+	limitGoMemory(mem, log)
+	raw, closeStore, err := openStore(ctx, cfg, mem.sqlite, log)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +175,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 	}
 	guard := newGuard(cfg, raw, driver, log)
 	node, nodePrefix := nodeName(cfg)
-	a := &App{cfg: cfg, log: log, node: node, nodePrefix: nodePrefix, store: sealed.New(guard, keys), guard: guard,
+	a := &App{cfg: cfg, mem: mem, log: log, node: node, nodePrefix: nodePrefix, store: sealed.New(guard, keys), guard: guard,
 		closeStore: func() { guard.Stop(); closeStore() }, listener: deps.Test.Listener}
 	token := cfg.AdminToken
 	if token == "" {
@@ -291,7 +294,7 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 		Workers:                cfg.Workers,
 		MaxInFlightPerEndpoint: cfg.MaxInFlight,
 		MaxAppShare:            cfg.MaxAppShare,
-		QueueMemory:            int64(cfg.QueueMemory),
+		QueueMemory:            a.mem.engine,
 		Retry:                  delivery.RetryPolicy{Schedule: schedule, Jitter: 0.2, MaxRetryAfter: 24 * time.Hour},
 		Ceilings:               ceilings(cfg),
 		AutoDisableAfter:       cfg.AutoDisableAfter,
@@ -485,7 +488,7 @@ func loadKeys(configured, dataDir string, shared bool, log *slog.Logger) (*secre
 // a key rotation after the new key was put first.
 func Reencrypt(ctx context.Context, cfg *config.Reencrypt, out io.Writer) error {
 	serve := &config.Serve{DataDir: cfg.DataDir, DatabaseURL: cfg.DatabaseURL}
-	raw, closeStore, err := openStore(ctx, serve, out, slog.New(slog.NewTextHandler(out, nil)))
+	raw, closeStore, err := openStore(ctx, serve, sqlite.Options{}, slog.New(slog.NewTextHandler(out, nil)))
 	if err != nil {
 		return err
 	}
@@ -514,7 +517,7 @@ func newLogger(cfg *config.Serve, w io.Writer) *slog.Logger {
 
 // openStore opens the embedded SQLite database in the data dir (locked to
 // this process), or PostgreSQL when --database-url is set.
-func openStore(ctx context.Context, cfg *config.Serve, out io.Writer, log *slog.Logger) (store.Store, func(), error) {
+func openStore(ctx context.Context, cfg *config.Serve, caches sqlite.Options, log *slog.Logger) (store.Store, func(), error) {
 	if cfg.DatabaseURL != "" {
 		return openPostgres(ctx, cfg)
 	}
@@ -525,7 +528,7 @@ func openStore(ctx context.Context, cfg *config.Serve, out io.Writer, log *slog.
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile))
+	st, err := sqlite.OpenWith(ctx, filepath.Join(cfg.DataDir, DatabaseFile), caches)
 	if err != nil {
 		unlock()
 		return nil, nil, fmt.Errorf("open store: %w", err)

@@ -73,12 +73,12 @@ type Scenario struct {
 }
 
 // Memory is what stuck-endpoints measures: the server's peak RSS beside
-// its --queue-memory budget and the fixed overhead allowed above it, and
+// its --queue-memory budget and the bound it must keep within, and
 // the most the engine held in memory (from /metrics; -1 when the server
 // does not expose it).
 type Memory struct {
 	BudgetMiB          float64 `json:"budget_mib"`
-	OverheadMiB        float64 `json:"overhead_mib"`
+	BoundMiB           float64 `json:"bound_mib"`
 	PeakRSSMiB         float64 `json:"peak_rss_mib"`
 	WithinBound        bool    `json:"within_bound"`
 	PeakHeldDeliveries int64   `json:"peak_held_deliveries"`

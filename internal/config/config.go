@@ -38,7 +38,7 @@ type Serve struct {
 	MaxAppShare     float64       `name:"max-app-share" env:"HERALD_MAX_APP_SHARE" default:"0.5" help:"Fraction of --workers one app may hold while another app has had deliveries within 10 minutes, so that the other always finds free workers; 1: no cap. An app alone may use every worker."`
 	MaxResponseBody int64         `name:"max-response-body" env:"HERALD_MAX_RESPONSE_BODY" default:"65536" help:"Bytes of each response body kept in the delivery history."`
 	MaxEventSize    int64         `name:"max-event-size" env:"HERALD_MAX_EVENT_SIZE" default:"1048576" help:"Largest request body the API accepts, in bytes; larger ones get 413."`
-	QueueMemory     ByteSize      `name:"queue-memory" env:"HERALD_QUEUE_MEMORY" default:"128MiB" help:"Memory the deliveries held by the engine (queued or in flight) may take, counted in payload bytes: 128MiB, 1GiB, 500MB or plain bytes; at least 1MiB. Beyond it deliveries wait in the database."`
+	QueueMemory     ByteSize      `name:"queue-memory" env:"HERALD_QUEUE_MEMORY" default:"128MiB" help:"Memory budget of the node: 128MiB, 1GiB, 500MB or plain bytes; at least 1MiB. The deliveries held in memory (queued or in flight, counted in payload bytes) take a quarter of it, beyond which they wait in the database; caches an eighth; Go's soft memory limit is set to what is left after SQLite and the binary, unless GOMEMLIMIT is set."`
 	MaxRenderedSize int64         `name:"max-rendered-size" env:"HERALD_MAX_RENDERED_SIZE" help:"Largest request Herald renders for an endpoint (URL, headers and body), in bytes; rendering stops there and the delivery fails without retries. At least --max-event-size + 4096. Unset: twice --max-event-size."`
 
 	// Ceilings of what apps and endpoints set for themselves: values

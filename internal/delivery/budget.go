@@ -45,9 +45,11 @@ type heldPayload struct {
 	refs int
 }
 
-// renderShare: a quarter of the memory budget is kept for the request
-// bodies of the requests in flight.
-const renderShare = 4
+// renderShare: half the memory budget is kept for the request bodies of
+// the requests in flight, which are what makes progress; queued
+// deliveries beyond the other half wait in the store, from which they are
+// cheap to claim again.
+const renderShare = 2
 
 // jobOverhead is what a delivery held in memory costs besides its
 // event's payload: its structs, ids and queue slot, and a share of its

@@ -113,8 +113,9 @@ type Options struct {
 	QueueTotal       int
 	// QueueMemory bounds the bytes those deliveries hold (payloads
 	// counted once per event, plus a fixed overhead each) and the
-	// request bodies being sent (a quarter of it), whatever the payloads
-	// weigh; beyond it deliveries wait in the store. Default 128 MiB.
+	// request bodies being sent (half of it), whatever the payloads
+	// weigh; beyond it deliveries wait in the store. Default 128 MiB
+	// (herald serve passes a quarter of --queue-memory).
 	QueueMemory int64
 	// Retry decides retries; Schedule nil means no retries.
 	Retry RetryPolicy

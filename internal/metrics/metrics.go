@@ -132,9 +132,9 @@ func (m *Metrics) Held(budget int64, held func() (deliveries int, bytes int64)) 
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_memory_held_deliveries", Help: "Deliveries this node holds in memory, queued or in flight."},
 			func() float64 { n, _ := held(); return float64(n) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_memory_held_bytes", Help: "Bytes those deliveries hold (payloads once per event, plus a fixed overhead each), bounded by --queue-memory."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_memory_held_bytes", Help: "Bytes those deliveries hold (payloads once per event, plus a fixed overhead each), bounded by herald_memory_budget_bytes."},
 			func() float64 { _, b := held(); return float64(b) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_memory_budget_bytes", Help: "--queue-memory."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "herald_memory_budget_bytes", Help: "Bytes the deliveries held in memory may take: a quarter of --queue-memory."},
 			func() float64 { return float64(budget) }),
 	)
 }

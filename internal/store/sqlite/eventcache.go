@@ -6,9 +6,10 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// eventCacheBytes bounds the memory of the event cache, counted as the
-// stored size of the events' payloads and routings.
-const eventCacheBytes = 32 << 20
+// DefaultEventCache bounds the memory of the event cache, counted as the
+// stored size of the events' payloads and routings, unless Options say
+// otherwise.
+const DefaultEventCache = 32 << 20
 
 // eventCache keeps recently stored or read events, decoded, for claims.
 //
@@ -20,6 +21,7 @@ const eventCacheBytes = 32 << 20
 // retention or with its app is never asked for again, since its
 // deliveries go in the same transaction.
 type eventCache struct {
+	max   int // bytes; 0 until Open sets it
 	mu    sync.Mutex
 	byID  map[string]*cachedEvent
 	order []string // ids, oldest first, from head
@@ -48,7 +50,7 @@ func (c *eventCache) get(id string) *herald.Event {
 // put caches a copy of ev; size is its stored size in bytes.
 func (c *eventCache) put(ev *herald.Event, size int) {
 	size += 256 // the fixed fields and the entry itself
-	if size > eventCacheBytes/16 {
+	if size > c.max/16 {
 		return // one huge event would push out many useful ones
 	}
 	cp := *ev
@@ -60,7 +62,7 @@ func (c *eventCache) put(ev *herald.Event, size int) {
 	if _, ok := c.byID[ev.ID]; ok {
 		return
 	}
-	for c.bytes+size > eventCacheBytes && c.head < len(c.order) {
+	for c.bytes+size > c.max && c.head < len(c.order) {
 		old := c.order[c.head]
 		c.order[c.head] = ""
 		c.head++

@@ -70,13 +70,14 @@ func TestClaimEventFromCache(t *testing.T) {
 // TestEventCacheBudget checks that the cache forgets its oldest events
 // once its byte budget is spent, and refuses an event too large for it.
 func TestEventCacheBudget(t *testing.T) {
-	var c eventCache
-	size := eventCacheBytes / 20
+	const budget = 4 << 20
+	c := eventCache{max: budget}
+	size := budget / 20
 	for i := range 40 {
 		c.put(&herald.Event{ID: string(rune('A' + i))}, size)
 	}
-	if c.bytes > eventCacheBytes {
-		t.Errorf("cache holds %d bytes, budget %d", c.bytes, eventCacheBytes)
+	if c.bytes > budget {
+		t.Errorf("cache holds %d bytes, budget %d", c.bytes, budget)
 	}
 	if c.get("A") != nil {
 		t.Error("oldest event still cached")
@@ -84,7 +85,7 @@ func TestEventCacheBudget(t *testing.T) {
 	if c.get(string(rune('A'+39))) == nil {
 		t.Error("newest event not cached")
 	}
-	c.put(&herald.Event{ID: "huge", Payload: herald.RawJSON(strings.Repeat("x", 10))}, eventCacheBytes)
+	c.put(&herald.Event{ID: "huge", Payload: herald.RawJSON(strings.Repeat("x", 10))}, budget)
 	if c.get("huge") != nil {
 		t.Error("an event larger than a sixteenth of the budget was cached")
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -68,22 +69,36 @@ var commonPragmas = []string{
 	"journal_size_limit(67108864)",
 }
 
-// writerCacheSize is the page cache of the writer connection, in KiB when
-// negative. SQLite's default (2 MiB) is smaller than what one group commit
-// of fan-out dirties (the deliveries' table and its seven indexes): a
-// transaction that outgrows its cache spills dirty pages into the log
-// before it commits, writing many of them more than once. 16 MiB holds
-// thousands of deliveries per commit (64 MiB measured no faster), and is
-// only taken as pages are used. It changes nothing of durability: commits
-// still fsync the log.
-const writerCacheSize = "-16384"
+// Options size the memory a DB may take besides what its callers hold.
+// Zero fields take the defaults.
+type Options struct {
+	// WriterCache is the page cache of the writer connection, in bytes
+	// (DefaultWriterCache when 0). SQLite's default (2 MiB) is smaller
+	// than what one group commit of fan-out dirties (the deliveries'
+	// table and its seven indexes): a transaction that outgrows its
+	// cache spills dirty pages into the log before it commits, writing
+	// many of them more than once. It is taken as pages are used, and
+	// large payloads fill it with their overflow pages. It changes
+	// nothing of durability: commits still fsync the log.
+	WriterCache int64
+	// ReaderCache is the page cache of each reader connection, in bytes
+	// (SQLite's default, 2 MiB, when 0).
+	ReaderCache int64
+	// EventCache bounds the events kept decoded for claims, in bytes
+	// (DefaultEventCache when 0).
+	EventCache int64
+}
+
+// DefaultWriterCache holds thousands of deliveries per commit (64 MiB
+// measured no faster).
+const DefaultWriterCache = 16 << 20
 
 // dsn builds the modernc DSN of the file at path. The writer starts its
 // transactions with BEGIN IMMEDIATE (_txlock=immediate): it takes the write
 // lock at BEGIN, so a transaction that reads and then writes cannot fail
 // half-way when upgrading its lock. Readers are query_only so that a write
 // sent to the wrong pool fails loudly instead of competing with the writer.
-func dsn(path string, writer bool) string {
+func dsn(path string, writer bool, cacheBytes int64) string {
 	var b strings.Builder
 	b.WriteString("file:")
 	b.WriteString(escapePath(path))
@@ -94,7 +109,6 @@ func dsn(path string, writer bool) string {
 	}
 	if writer {
 		b.WriteString("&_txlock=immediate")
-		b.WriteString("&_pragma=cache_size(" + writerCacheSize + ")")
 		// A statement that writes many rows keeps a statement journal,
 		// to undo itself alone if it fails half-way; in a file, every
 		// page it first touches is also written there. In memory it
@@ -103,6 +117,10 @@ func dsn(path string, writer bool) string {
 		b.WriteString("&_pragma=temp_store(MEMORY)")
 	} else {
 		b.WriteString("&_pragma=query_only(1)")
+	}
+	if cacheBytes > 0 {
+		// Negative: in KiB rather than in pages.
+		b.WriteString("&_pragma=cache_size(-" + strconv.FormatInt(max(cacheBytes>>10, 64), 10) + ")")
 	}
 	return b.String()
 }
@@ -116,9 +134,21 @@ func escapePath(p string) string {
 // Open opens the database file at path, creating it if needed (its directory
 // must exist), and brings its schema up to date.
 func Open(ctx context.Context, path string) (*DB, error) {
-	db := &DB{path: path}
+	return OpenWith(ctx, path, Options{})
+}
 
-	w, err := sql.Open("sqlite", dsn(path, true))
+// OpenWith is Open with the memory it may take set by o.
+func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
+	if o.WriterCache <= 0 {
+		o.WriterCache = DefaultWriterCache
+	}
+	if o.EventCache <= 0 {
+		o.EventCache = DefaultEventCache
+	}
+	db := &DB{path: path}
+	db.events.max = int(o.EventCache)
+
+	w, err := sql.Open("sqlite", dsn(path, true, o.WriterCache))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -144,7 +174,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 
-	r, err := sql.Open("sqlite", dsn(path, false))
+	r, err := sql.Open("sqlite", dsn(path, false, o.ReaderCache))
 	if err != nil {
 		db.stmts.close()
 		w.Close()

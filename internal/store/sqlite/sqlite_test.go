@@ -85,6 +85,38 @@ func TestPragmas(t *testing.T) {
 	}
 }
 
+// TestOpenWithCaches checks that Options size the page caches of the
+// writer and of every reader, and the event cache.
+func TestOpenWithCaches(t *testing.T) {
+	db, err := OpenWith(t.Context(), filepath.Join(t.TempDir(), "h.db"), Options{WriterCache: 4 << 20, ReaderCache: 1 << 20, EventCache: 3 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var w, r int
+	if err := db.w.QueryRowContext(t.Context(), "PRAGMA cache_size").Scan(&w); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.r.QueryRowContext(t.Context(), "PRAGMA cache_size").Scan(&r); err != nil {
+		t.Fatal(err)
+	}
+	if w != -4096 || r != -1024 {
+		t.Errorf("cache_size: writer %d, reader %d; want -4096 and -1024 (KiB)", w, r)
+	}
+	if db.events.max != 3<<20 {
+		t.Errorf("event cache: %d bytes, want %d", db.events.max, 3<<20)
+	}
+
+	// Without options, the defaults.
+	def := openTemp(t)
+	if err := def.w.QueryRowContext(t.Context(), "PRAGMA cache_size").Scan(&w); err != nil {
+		t.Fatal(err)
+	}
+	if w != -DefaultWriterCache>>10 || def.events.max != DefaultEventCache {
+		t.Errorf("defaults: writer cache_size %d, event cache %d; want %d and %d", w, def.events.max, -DefaultWriterCache>>10, DefaultEventCache)
+	}
+}
+
 func TestMigrationsIdempotent(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "herald.db")
@@ -535,7 +567,7 @@ func TestMigrateFrom2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := sql.Open("sqlite", dsn(path, true))
+	old, err := sql.Open("sqlite", dsn(path, true, DefaultWriterCache))
 	if err != nil {
 		t.Fatal(err)
 	}
