@@ -140,6 +140,8 @@ func (r *runner) describe(name string) string {
 		return fmt.Sprintf("1 endpoint, %d events of 1 KiB from %d clients as fast as accepted", sz.events, sz.concurrency)
 	case Latency:
 		return fmt.Sprintf("1 endpoint, %d events/s for %s", sz.rate, sz.duration)
+	case Steady:
+		return fmt.Sprintf("1 endpoint, events of 1 KiB at %s events/s, each rate for %s on a fresh server", steadyRatesText(sz.steadyRates), sz.duration)
 	case Fanout:
 		return fmt.Sprintf("%d endpoints on one event type, %d events → %d deliveries", sz.endpoints, sz.fanoutEvents, sz.endpoints*sz.fanoutEvents)
 	case SlowEndpoint:
@@ -169,6 +171,8 @@ func (r *runner) run(name string, sc *Scenario) error {
 		return r.throughput(sc)
 	case Latency:
 		return r.latency(sc)
+	case Steady:
+		return r.steady(sc)
 	case Fanout:
 		return r.fanout(sc)
 	case SlowEndpoint:
@@ -253,6 +257,9 @@ type meter struct {
 	nodes  []node
 	server float64
 	bench  float64
+	// serverCPU is the servers' CPU seconds from the start to fill, not
+	// rounded: set by fill.
+	serverCPU float64
 }
 
 // startMeter starts measuring: it zeroes the servers' instruction counts,
@@ -285,6 +292,7 @@ func (m *meter) fill(rows ...*Row) error {
 		}
 		instr += v
 	}
+	m.serverCPU = cpu - m.server
 	var delivered int64
 	for _, row := range rows {
 		delivered += row.Deliveries

@@ -70,6 +70,9 @@ func TestScenariosRun(t *testing.T) {
 			if r.Latency == nil || r.Latency.Count != int(r.Deliveries) {
 				t.Errorf("%s/%s: latency %+v for %d deliveries", sc.Name, r.Case, r.Latency, r.Deliveries)
 			}
+			if r.ServerCPUPerEvent != 0 {
+				t.Errorf("%s/%s: server CPU per event %v, which only steady works out", sc.Name, r.Case, r.ServerCPUPerEvent)
+			}
 		}
 	}
 	for _, name := range []string{"throughput", "fanout"} {
@@ -108,6 +111,49 @@ func TestHostileTenant(t *testing.T) {
 	}
 	if !strings.Contains(out, "p99 beside A is") {
 		t.Errorf("no ratio of B's p99 in the notes:\n%s", out)
+	}
+}
+
+// TestSteady runs steady at two small rates: a row per rate, each with
+// its events all delivered and the server's CPU per event worked out, in
+// the table and in the JSON. It checks no speed.
+func TestSteady(t *testing.T) {
+	rep, out, raw := runBenchRaw(t, "--scenario", "steady", "--steady-rates", "20,50", "--duration", "2s", "--concurrency", "8")
+	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Name != "steady" || len(rep.Scenarios[0].Rows) != 2 {
+		t.Fatalf("want one steady scenario of two rows:\n%s", out)
+	}
+	sc := rep.Scenarios[0]
+	if sc.Error != "" {
+		t.Fatalf("error: %s\n%s", sc.Error, out)
+	}
+	for i, want := range []string{"20 events/s", "50 events/s"} {
+		r := sc.Rows[i]
+		if r.Case != want {
+			t.Errorf("row %d is %q, want %q", i, r.Case, want)
+		}
+		if r.Events == 0 || r.Deliveries != r.Events || r.Errors != 0 || r.Latency == nil {
+			t.Errorf("%s: %d events, %d deliveries, %d errors, latency %+v", r.Case, r.Events, r.Deliveries, r.Errors, r.Latency)
+		}
+		if r.ServerCPUPerEvent <= 0 {
+			t.Errorf("%s: server CPU per event %v ms, want more than 0", r.Case, r.ServerCPUPerEvent)
+		}
+	}
+	// The field is in the JSON itself, on every row.
+	var loose struct {
+		Scenarios []struct {
+			Rows []map[string]any `json:"rows"`
+		} `json:"scenarios"`
+	}
+	if err := json.Unmarshal(raw, &loose); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range loose.Scenarios[0].Rows {
+		if v, ok := row["server_cpu_per_event_ms"].(float64); !ok || v <= 0 {
+			t.Errorf("row %v: server_cpu_per_event_ms is %v, want a number above 0", row["case"], row["server_cpu_per_event_ms"])
+		}
+	}
+	if !strings.Contains(out, "server cpu/event ms") {
+		t.Errorf("no server cpu/event column in the table:\n%s", out)
 	}
 }
 
@@ -212,6 +258,13 @@ func TestServerFlag(t *testing.T) {
 // and the output.
 func runBench(t *testing.T, args ...string) (bench.Report, string) {
 	t.Helper()
+	rep, out, _ := runBenchRaw(t, args...)
+	return rep, out
+}
+
+// runBenchRaw is runBench that also returns the JSON as written.
+func runBenchRaw(t *testing.T, args ...string) (bench.Report, string, []byte) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "bench.json")
 	cmd := exec.Command(binary, append(append([]string{"bench"}, args...), "--json", path)...)
 	cmd.Env = withoutBenchEnv()
@@ -227,7 +280,7 @@ func runBench(t *testing.T, args ...string) (bench.Report, string) {
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		t.Fatalf("--json output does not parse: %v\n%s", err, raw)
 	}
-	return rep, string(b)
+	return rep, string(b), raw
 }
 
 // TestBadInput checks that nonsense is refused with a message, not a
@@ -245,6 +298,7 @@ func TestBadInput(t *testing.T) {
 		{args: []string{"--scenario", "nope"}, want: `unknown scenario "nope"`},
 		{args: []string{"--events=-5"}, want: "--events must be at least 1"},
 		{args: []string{"--duration=-1s"}, want: "--duration must be at least"},
+		{args: []string{"--steady-rates", "100,0"}, want: "--steady-rates: each rate must be at least 1"},
 		{args: []string{"--scenario", "postgres"}, want: "needs --database-url"},
 		{args: []string{"--server", "/nonexistent/herald"}, want: "--server /nonexistent/herald: not an executable file"},
 		{args: []string{"--quick", "--server", notHerald}, want: "its serve does not take --addr"},

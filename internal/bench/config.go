@@ -15,6 +15,7 @@ import (
 const (
 	Throughput     = "throughput"
 	Latency        = "latency"
+	Steady         = "steady"
 	Fanout         = "fanout"
 	SlowEndpoint   = "slow-endpoint"
 	NoisyNeighbour = "noisy-neighbour"
@@ -28,17 +29,18 @@ const (
 )
 
 // Scenarios lists every scenario in the order they run.
-var Scenarios = []string{Throughput, Latency, Fanout, SlowEndpoint, NoisyNeighbour, HostileTenant, StuckEndpoints, HangingEndpoints, Backlog, Postgres}
+var Scenarios = []string{Throughput, Latency, Steady, Fanout, SlowEndpoint, NoisyNeighbour, HostileTenant, StuckEndpoints, HangingEndpoints, Backlog, Postgres}
 
 // Config configures `herald bench`. Every flag has a HERALD_BENCH_*
 // variable, like the server's flags have HERALD_* ones.
 type Config struct {
-	Scenario     []string        `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, fanout, slow-endpoint, noisy-neighbour, hostile-tenant, stuck-endpoints, hanging-endpoints, backlog, postgres. Default: all but postgres (postgres too when --database-url is set)."`
+	Scenario     []string        `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, steady, fanout, slow-endpoint, noisy-neighbour, hostile-tenant, stuck-endpoints, hanging-endpoints, backlog, postgres. Default: all but postgres (postgres too when --database-url is set)."`
 	Events       int             `name:"events" env:"HERALD_BENCH_EVENTS" default:"100000" help:"Events sent by throughput and postgres; noisy-neighbour's burst is twice this."`
 	FanoutEvents int             `name:"fanout-events" env:"HERALD_BENCH_FANOUT_EVENTS" default:"1000" help:"Events sent by fanout, each to every one of --endpoints."`
 	Concurrency  int             `name:"concurrency" env:"HERALD_BENCH_CONCURRENCY" default:"64" help:"Concurrent API clients (and clients of the ceiling run)."`
 	Rate         int             `name:"rate" env:"HERALD_BENCH_RATE" default:"1000" help:"Events per second of latency and slow-endpoint; the quiet app of noisy-neighbour and hostile-tenant sends a tenth of it."`
-	Duration     time.Duration   `name:"duration" env:"HERALD_BENCH_DURATION" default:"30s" help:"How long latency, slow-endpoint, noisy-neighbour, hostile-tenant and hanging-endpoints (beside the hostile app or the hanging endpoints, after a third of it alone) and stuck-endpoints send at their steady rate."`
+	SteadyRates  []int           `name:"steady-rates" env:"HERALD_BENCH_STEADY_RATES" sep:"," default:"100,500" placeholder:"RATE" help:"Events per second of steady, comma-separated: one phase of --duration on a fresh server per rate. Default: 100,500."`
+	Duration     time.Duration   `name:"duration" env:"HERALD_BENCH_DURATION" default:"30s" help:"How long latency, each rate of steady, slow-endpoint, noisy-neighbour, hostile-tenant and hanging-endpoints (beside the hostile app or the hanging endpoints, after a third of it alone) and stuck-endpoints send at their steady rate."`
 	QueueMemory  config.ByteSize `name:"queue-memory" env:"HERALD_BENCH_QUEUE_MEMORY" placeholder:"SIZE" help:"--queue-memory of stuck-endpoints' server (e.g. 32MiB, to reach it sooner). Unset: the server's default, 128MiB, which a server without the flag does not pass."`
 	Endpoints    int             `name:"endpoints" env:"HERALD_BENCH_ENDPOINTS" default:"1000" help:"Endpoints of fanout, all subscribed to the one event type."`
 	Backlog      int             `name:"backlog" env:"HERALD_BENCH_BACKLOG" default:"1000000" help:"Deliveries backlog piles up while its receivers are down (spread over 100 endpoints)."`
@@ -65,6 +67,14 @@ func (c *Config) Validate() error {
 		{"--rate", c.Rate}, {"--endpoints", c.Endpoints}, {"--backlog", c.Backlog}} {
 		if f.v < 1 {
 			return fmt.Errorf("%s must be at least 1, not %d", f.name, f.v)
+		}
+	}
+	if len(c.SteadyRates) == 0 {
+		return fmt.Errorf("--steady-rates needs at least one rate")
+	}
+	for _, rate := range c.SteadyRates {
+		if rate < 1 {
+			return fmt.Errorf("--steady-rates: each rate must be at least 1, not %d", rate)
 		}
 	}
 	if c.Duration < 100*time.Millisecond {
@@ -115,6 +125,7 @@ func (c *Config) selected() map[string]bool {
 // sizes are the figures the scenarios use, after --quick.
 type sizes struct {
 	events, fanoutEvents, concurrency, rate, endpoints, backlog int
+	steadyRates                                                 []int
 	duration, ceiling                                           time.Duration
 }
 
@@ -124,12 +135,20 @@ const backlogEndpoints = 100
 
 func (c *Config) sizes() sizes {
 	s := sizes{events: c.Events, fanoutEvents: c.FanoutEvents, concurrency: c.Concurrency, rate: c.Rate,
-		endpoints: c.Endpoints, backlog: c.Backlog, duration: c.Duration}
+		endpoints: c.Endpoints, backlog: c.Backlog, steadyRates: c.SteadyRates, duration: c.Duration}
 	if c.Quick {
 		s.events = min(s.events, 300)
 		s.fanoutEvents = min(s.fanoutEvents, 20)
 		s.endpoints = min(s.endpoints, 20)
 		s.rate = min(s.rate, 200)
+		// Rates above the cap all become the cap: run it once.
+		var rates []int
+		for _, rate := range s.steadyRates {
+			if rate = min(rate, 200); !slices.Contains(rates, rate) {
+				rates = append(rates, rate)
+			}
+		}
+		s.steadyRates = rates
 		s.backlog = min(s.backlog, 2000)
 		s.duration = min(s.duration, 2*time.Second)
 	}

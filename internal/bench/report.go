@@ -117,6 +117,10 @@ type Row struct {
 	// backlog's pile-up). Unlike the rates, they hold steady between runs.
 	ServerInstructions      int64 `json:"server_instructions,omitempty"`
 	InstructionsPerDelivery int64 `json:"instructions_per_delivery,omitempty"`
+	// ServerCPUPerEvent is, for steady's rows, the server's CPU time in
+	// the measured span divided by the events accepted in it, in
+	// milliseconds (from the CPU time before ServerCPU's rounding).
+	ServerCPUPerEvent float64 `json:"server_cpu_per_event_ms,omitempty"`
 }
 
 // Percentiles holds end-to-end latencies (receiver arrival minus the 202), in
@@ -183,8 +187,13 @@ func writeScenario(w io.Writer, s *Scenario) {
 	if len(s.Rows) > 0 {
 		// The instruction columns only for a run that counted them.
 		instr := slices.ContainsFunc(s.Rows, func(r Row) bool { return r.ServerInstructions > 0 })
+		// The CPU per event only for the scenarios that work it out.
+		perEvent := slices.ContainsFunc(s.Rows, func(r Row) bool { return r.ServerCPUPerEvent > 0 })
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		head := "case\tevents\tevents/s\tdeliveries\tdeliveries/s\tratio\tp50 ms\tp95 ms\tp99 ms\tmax ms\tserver cpu s\tserver rss MiB\tbench cpu s\terrors\t"
+		if perEvent {
+			head += "server cpu/event ms\t"
+		}
 		if instr {
 			head += "server Minstr\tinstr/delivery\t"
 		}
@@ -201,6 +210,9 @@ func writeScenario(w io.Writer, s *Scenario) {
 			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d/%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.0f\t%.1f\t%d\t",
 				r.Case, r.Events, r.EventsPerSec, r.Deliveries, r.DeliveriesExpected, r.DeliveriesPerSec, ratio,
 				p50, p95, p99, mx, r.ServerCPU, r.ServerRSS, r.BenchCPU, r.Errors)
+			if perEvent {
+				fmt.Fprintf(tw, "%.3f\t", r.ServerCPUPerEvent)
+			}
 			if instr {
 				perDelivery := "-"
 				if r.InstructionsPerDelivery > 0 {

@@ -3,6 +3,8 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +96,79 @@ func (r *runner) latency(sc *Scenario) error {
 	sc.Rows = append(sc.Rows, row)
 	errorNotes(sc, s)
 	return err
+}
+
+// steady sends events of 1 KiB to one endpoint at each rate of
+// --steady-rates in turn, for --duration each, and works out the server's
+// CPU per event accepted. Every rate has a fresh server, so that neither
+// the CPU nor the state (database, caches, connections) of one phase
+// carries into the next, and its meter starts once the app is set up, so
+// that the start-up is left out.
+func (r *runner) steady(sc *Scenario) error {
+	var errs []error
+	for _, rate := range r.sz.steadyRates {
+		err := r.steadyPhase(sc, rate)
+		errs = append(errs, err)
+		if r.ctx.Err() != nil || isStartError(err) {
+			break
+		}
+	}
+	sc.Notes = append(sc.Notes, "server cpu/event ms: the server's CPU seconds from the rate's first event to its last delivery ÷ the events accepted; each rate on a fresh server, measured from once its app and endpoint are set up")
+	return errors.Join(errs...)
+}
+
+// steadyPhase runs one rate of steady on its own server and adds its row.
+func (r *runner) steadyPhase(sc *Scenario, rate int) error {
+	nodes, err := r.startNodes(1, serverOptions{})
+	if err != nil {
+		return err
+	}
+	defer stopNodes(nodes)
+	name := fmt.Sprintf("%d events/s", rate)
+	s := r.newStream("steady", pacedCount(rate, r.sz.duration), 1)
+	defer r.rc.remove(s)
+	if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	m, err := r.startMeter(nodes)
+	if err != nil {
+		return err
+	}
+	stop := r.watch(sc.Name+" "+name, s)
+	start := time.Now()
+	paced(r.ctx, clientsOf(nodes), s, 0, rate, r.sz.duration, r.sz.concurrency)
+	err = r.waitDelivered(s)
+	stop()
+	row := r.row(name, s, start, false)
+	err = errors.Join(err, m.fill(&row))
+	row.ServerCPUPerEvent = cpuPerEventMS(m.serverCPU, row.Events)
+	sc.Rows = append(sc.Rows, row)
+	errorNotes(sc, s)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// cpuPerEventMS is cpu seconds over n events, in milliseconds to the
+// microsecond; 0 without events.
+func cpuPerEventMS(cpu float64, n int64) float64 {
+	if n <= 0 || cpu <= 0 {
+		return 0
+	}
+	return math.Round(cpu/float64(n)*1e6) / 1e3
+}
+
+// steadyRatesText lists rates as "100 and 500".
+func steadyRatesText(rates []int) string {
+	parts := make([]string, len(rates))
+	for i, rate := range rates {
+		parts[i] = strconv.Itoa(rate)
+	}
+	if len(parts) < 2 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
 func (r *runner) fanout(sc *Scenario) error {
