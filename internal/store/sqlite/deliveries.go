@@ -169,9 +169,10 @@ func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*stor
 		for _, j := range jobs {
 			j.LeaseUntil = p.LeaseUntil
 		}
-		return execChunked(ctx, tx, ids,
-			`UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN (%s)`,
-			[]any{p.Owner, micro(p.LeaseUntil)}, "claim: lease")
+		if err := db.stmts.claimLease.exec(ctx, tx, ids, p.Owner, micro(p.LeaseUntil)); err != nil {
+			return fmt.Errorf("claim: lease: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -298,7 +299,7 @@ func (db *DB) loadJobs(ctx context.Context, tx *sql.Tx, ids []string) ([]*store.
 	var evIDs, epIDs []string
 	events := map[string]*herald.Event{}
 	endpoints := map[string]*herald.Endpoint{}
-	err := queryChunked(ctx, tx, ids, `SELECT `+deliveryCols+` FROM deliveries d WHERE d.id IN (%s)`, func(rows *sql.Rows) error {
+	err := db.stmts.jobDeliveries.query(ctx, tx, ids, func(rows *sql.Rows) error {
 		d, err := scanDelivery(rows)
 		if err != nil {
 			return err
@@ -319,7 +320,7 @@ func (db *DB) loadJobs(ctx context.Context, tx *sql.Tx, ids []string) ([]*store.
 	if err != nil {
 		return nil, fmt.Errorf("claim: load: %w", err)
 	}
-	err = queryChunked(ctx, tx, evIDs, `SELECT `+eventCols+` FROM events ev WHERE ev.id IN (%s)`, func(rows *sql.Rows) error {
+	err = db.stmts.jobEvents.query(ctx, tx, evIDs, func(rows *sql.Rows) error {
 		ev, size, err := scanEventSize(rows)
 		if err != nil {
 			return err
@@ -331,7 +332,7 @@ func (db *DB) loadJobs(ctx context.Context, tx *sql.Tx, ids []string) ([]*store.
 	if err != nil {
 		return nil, fmt.Errorf("claim: load events: %w", err)
 	}
-	err = queryChunked(ctx, tx, epIDs, `SELECT `+endpointCols+` FROM endpoints e WHERE e.id IN (%s)`, func(rows *sql.Rows) error {
+	err = db.stmts.jobEndpoints.query(ctx, tx, epIDs, func(rows *sql.Rows) error {
 		ep, err := scanEndpoint(rows)
 		if err != nil {
 			return err
@@ -357,50 +358,6 @@ func (db *DB) loadJobs(ctx context.Context, tx *sql.Tx, ids []string) ([]*store.
 	return jobs, nil
 }
 
-// queryChunked runs query, whose IN list is the %s, for ids in chunks of
-// inChunk, and calls scan for every row.
-func queryChunked(ctx context.Context, tx *sql.Tx, ids []string, query string, scan func(*sql.Rows) error) error {
-	for start := 0; start < len(ids); start += inChunk {
-		chunk := ids[start:min(start+inChunk, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := tx.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(chunk))), args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// execChunked runs query, whose IN list is the %s, for ids in chunks of
-// inChunk, with head as the arguments before the ids.
-func execChunked(ctx context.Context, tx *sql.Tx, ids []string, query string, head []any, what string) error {
-	for start := 0; start < len(ids); start += inChunk {
-		chunk := ids[start:min(start+inChunk, len(ids))]
-		args := append([]any{}, head...)
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(query, placeholders(len(chunk))), args...); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-	}
-	return nil
-}
-
 // DeliveriesRecord implements store.Store.
 //
 // An attempt whose Number is not above 0 gets its delivery's next number,
@@ -417,7 +374,7 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 		lost = lost[:0]
 		// One writer at a time: the owners read here are the ones the
 		// updates below see.
-		owners, err := leaseOwners(ctx, tx, results)
+		owners, err := db.leaseOwners(ctx, tx, results)
 		if err != nil {
 			return err
 		}
@@ -474,7 +431,7 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 
 // leaseOwners reads the lease owner ("" for none) of the deliveries of
 // the results that name an Owner; a delivery that is gone is absent.
-func leaseOwners(ctx context.Context, tx *sql.Tx, results []store.AttemptResult) (map[string]string, error) {
+func (db *DB) leaseOwners(ctx context.Context, tx *sql.Tx, results []store.AttemptResult) (map[string]string, error) {
 	var ids []string
 	for _, r := range results {
 		if r.Owner != "" {
@@ -482,7 +439,7 @@ func leaseOwners(ctx context.Context, tx *sql.Tx, results []store.AttemptResult)
 		}
 	}
 	owners := make(map[string]string, len(ids))
-	err := queryChunked(ctx, tx, ids, `SELECT id, COALESCE(lease_owner, '') FROM deliveries WHERE id IN (%s)`, func(rows *sql.Rows) error {
+	err := db.stmts.leaseOwners.query(ctx, tx, ids, func(rows *sql.Rows) error {
 		var id, owner string
 		if err := rows.Scan(&id, &owner); err != nil {
 			return err
@@ -502,9 +459,10 @@ func (db *DB) DeliveriesRelease(ctx context.Context, owner string, ids []string)
 		return nil
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		return execChunked(ctx, tx, ids,
-			`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND id IN (%s)`,
-			[]any{owner}, "release")
+		if err := db.stmts.release.exec(ctx, tx, ids, owner); err != nil {
+			return fmt.Errorf("release: %w", err)
+		}
+		return nil
 	})
 }
 

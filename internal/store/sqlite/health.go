@@ -67,21 +67,7 @@ func (db *DB) EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([
 	now := micro(p.Now)
 	var disabled []*herald.Endpoint
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		// After a success, the record restarts with the failures that
-		// followed it (none: cleared); otherwise the failures add up
-		// from the first one's time. A healthy endpoint's successes
-		// change nothing and write nothing: the usual batch then
-		// commits without touching the file.
-		st, err := tx.PrepareContext(ctx, `UPDATE endpoints
-			SET failing_since = CASE WHEN ?1 THEN (CASE WHEN ?2 > 0 THEN ?3 END) ELSE COALESCE(failing_since, ?3) END,
-				failed_count = CASE WHEN ?1 THEN ?2 ELSE failed_count + ?2 END
-			WHERE app_id = ?4 AND id = ?5 AND deleted_at IS NULL
-				AND (?2 > 0 OR failing_since IS NOT NULL OR failed_count != 0)
-			RETURNING enabled, failing_since, failed_count`)
-		if err != nil {
-			return fmt.Errorf("track health: %w", err)
-		}
-		defer st.Close()
+		st := tx.StmtContext(ctx, db.stmts.trackHealth)
 		for _, t := range tallies {
 			var (
 				enabled bool

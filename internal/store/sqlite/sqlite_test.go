@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -722,4 +723,61 @@ func TestOrphanSessionNotFound(t *testing.T) {
 		_, err := db.w.ExecContext(t.Context(), `DELETE FROM api_keys WHERE id = ?`, id)
 		return err
 	})
+}
+
+// TestInList: a prepared IN-list statement covers lists of any length,
+// each id once, with the head arguments before them.
+func TestInList(t *testing.T) {
+	db := openTemp(t)
+	ctx := t.Context()
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE t (id TEXT PRIMARY KEY, mark TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for i := range 700 {
+		id := fmt.Sprintf("id%03d", i)
+		all = append(all, id)
+		if _, err := db.w.ExecContext(ctx, `INSERT INTO t (id) VALUES (?)`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sel, mark inList
+	if err := sel.prepare(ctx, db.w, `SELECT id FROM t WHERE id IN (%s)`); err != nil {
+		t.Fatal(err)
+	}
+	defer sel.close()
+	if err := mark.prepare(ctx, db.w, `UPDATE t SET mark = ? WHERE id IN (%s)`); err != nil {
+		t.Fatal(err)
+	}
+	defer mark.close()
+	for _, n := range []int{0, 1, 5, 256, 257, 341, 700} {
+		var got []string
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			if err := mark.exec(ctx, tx, all[:n], fmt.Sprint(n)); err != nil {
+				return err
+			}
+			return sel.query(ctx, tx, all[:n], func(rows *sql.Rows) error {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				got = append(got, id)
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatalf("%d ids: %v", n, err)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, all[:n]) {
+			t.Errorf("%d ids: query returned %d rows", n, len(got))
+		}
+		var marked int
+		if err := db.w.QueryRowContext(ctx, `SELECT count(*) FROM t WHERE mark = ?`, fmt.Sprint(n)).Scan(&marked); err != nil {
+			t.Fatal(err)
+		}
+		if marked != n {
+			t.Errorf("%d ids: exec marked %d rows", n, marked)
+		}
+	}
 }

@@ -19,9 +19,18 @@ type writerStmts struct {
 	insertAttempt    *sql.Stmt
 	recordDelivery   *sql.Stmt
 	addUsage         *sql.Stmt
+	trackHealth      *sql.Stmt
 
 	// The deliveries of a batch, many rows per statement.
 	insertDeliveries multiRow
+
+	// Claims, records and releases, by lists of ids.
+	claimLease    inList
+	jobDeliveries inList
+	jobEvents     inList
+	jobEndpoints  inList
+	leaseOwners   inList
+	release       inList
 }
 
 // retryOfDeleted is true in recordDelivery when the new status (?1) is
@@ -65,6 +74,17 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 			WHERE id = ?5`},
 		{&s.addUsage, `INSERT INTO usage (app_id, month, deliveries) VALUES (?, ?, ?)
 			ON CONFLICT (app_id, month) DO UPDATE SET deliveries = deliveries + excluded.deliveries`},
+		// After a success, the record restarts with the failures that
+		// followed it (none: cleared); otherwise the failures add up
+		// from the first one's time. A healthy endpoint's successes
+		// change nothing and write nothing: the usual batch then
+		// commits without touching the file.
+		{&s.trackHealth, `UPDATE endpoints
+			SET failing_since = CASE WHEN ?1 THEN (CASE WHEN ?2 > 0 THEN ?3 END) ELSE COALESCE(failing_since, ?3) END,
+				failed_count = CASE WHEN ?1 THEN ?2 ELSE failed_count + ?2 END
+			WHERE app_id = ?4 AND id = ?5 AND deleted_at IS NULL
+				AND (?2 > 0 OR failing_since IS NOT NULL OR failed_count != 0)
+			RETURNING enabled, failing_since, failed_count`},
 	} {
 		st, err := w.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -76,6 +96,22 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 	if err := s.insertDeliveries.prepare(ctx, w, deliveryArgs, insertDeliveriesSQL); err != nil {
 		s.close()
 		return err
+	}
+	for _, l := range []struct {
+		list  *inList
+		query string
+	}{
+		{&s.claimLease, `UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id IN (%s)`},
+		{&s.jobDeliveries, `SELECT ` + deliveryCols + ` FROM deliveries d WHERE d.id IN (%s)`},
+		{&s.jobEvents, `SELECT ` + eventCols + ` FROM events ev WHERE ev.id IN (%s)`},
+		{&s.jobEndpoints, `SELECT ` + endpointCols + ` FROM endpoints e WHERE e.id IN (%s)`},
+		{&s.leaseOwners, `SELECT id, COALESCE(lease_owner, '') FROM deliveries WHERE id IN (%s)`},
+		{&s.release, `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND id IN (%s)`},
+	} {
+		if err := l.list.prepare(ctx, w, l.query); err != nil {
+			s.close()
+			return err
+		}
 	}
 	return nil
 }
@@ -166,11 +202,87 @@ func (m *multiRow) close() {
 
 func (s *writerStmts) close() {
 	for _, st := range []*sql.Stmt{s.idempotent, s.appSettings, s.usageOf, s.enabledEndpoints,
-		s.insertEvent, s.insertAttempt, s.recordDelivery, s.addUsage} {
+		s.insertEvent, s.insertAttempt, s.recordDelivery, s.addUsage, s.trackHealth} {
 		if st != nil {
 			st.Close()
 		}
 	}
 	s.insertDeliveries.close()
+	for _, l := range []*inList{&s.claimLease, &s.jobDeliveries, &s.jobEvents, &s.jobEndpoints, &s.leaseOwners, &s.release} {
+		l.close()
+	}
 	*s = writerStmts{}
+}
+
+// inList is a statement whose IN list (the %s of its query) takes ids,
+// prepared for each number of ids in multiRowSizes: a list of any length
+// runs as a few of them. Prepared on the fly, such a statement was parsed
+// and planned for every batch, a tenth of a delivery's CPU at low rates.
+type inList struct {
+	stmts []*sql.Stmt // by the index of multiRowSizes
+}
+
+func (l *inList) prepare(ctx context.Context, w *sql.DB, query string) error {
+	for _, n := range multiRowSizes {
+		st, err := w.PrepareContext(ctx, fmt.Sprintf(query, placeholders(n)))
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		l.stmts = append(l.stmts, st)
+	}
+	return nil
+}
+
+// each runs f with the statement (in tx) and the arguments, head then
+// ids, of every piece of ids.
+func (l *inList) each(ctx context.Context, tx *sql.Tx, ids []string, head []any, f func(*sql.Stmt, []any) error) error {
+	args := make([]any, 0, len(head)+min(len(ids), multiRowSizes[0]))
+	for i, n := range multiRowSizes {
+		if len(ids) < n {
+			continue
+		}
+		st := tx.StmtContext(ctx, l.stmts[i])
+		for ; len(ids) >= n; ids = ids[n:] {
+			args = append(args[:0], head...)
+			for _, id := range ids[:n] {
+				args = append(args, id)
+			}
+			if err := f(st, args); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// query runs the query for ids and calls scan on each row.
+func (l *inList) query(ctx context.Context, tx *sql.Tx, ids []string, scan func(*sql.Rows) error) error {
+	return l.each(ctx, tx, ids, nil, func(st *sql.Stmt, args []any) error {
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// exec runs the statement for ids, with head as the arguments before them.
+func (l *inList) exec(ctx context.Context, tx *sql.Tx, ids []string, head ...any) error {
+	return l.each(ctx, tx, ids, head, func(st *sql.Stmt, args []any) error {
+		_, err := st.ExecContext(ctx, args...)
+		return err
+	})
+}
+
+func (l *inList) close() {
+	for _, st := range l.stmts {
+		st.Close()
+	}
+	l.stmts = nil
 }
