@@ -219,6 +219,7 @@ type Engine struct {
 	clock clock.Clock
 
 	budget    *budget
+	health    cleanHealth
 	router    *router
 	schedules schedules
 	// apps caches the apps of deliveries: their settings and template

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -726,5 +727,63 @@ func TestEnqueueAfterCommitterStopped(t *testing.T) {
 		default:
 			t.Fatal("Enqueue still waits for a committer that has stopped")
 		}
+	})
+}
+
+// countHealth counts the engine's health-tracking calls.
+type countHealth struct {
+	*sqlite.DB
+	mu    sync.Mutex
+	calls []store.HealthParams
+}
+
+func (c *countHealth) EndpointsTrackHealth(ctx context.Context, p store.HealthParams) ([]*herald.Endpoint, error) {
+	c.mu.Lock()
+	c.calls = append(c.calls, p)
+	c.mu.Unlock()
+	return c.DB.EndpointsTrackHealth(ctx, p)
+}
+
+func (c *countHealth) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.calls)
+}
+
+// A success of an endpoint whose health record this node just left clean
+// is not written again for a second; a failure always is, and the next
+// success after it too.
+func TestEngineSkipsCleanHealth(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var st *countHealth
+		var fail atomic.Bool
+		r := startEngineOn(t, func(db *sqlite.DB) Store { st = &countHealth{DB: db}; return st },
+			Options{AutoDisableAfter: time.Hour, AutoDisableMinFailures: 3},
+			func(context.Context, int, *outbound.Delivery) outbound.Outcome {
+				if fail.Load() {
+					return answer(http.StatusInternalServerError)
+				}
+				return answer(http.StatusOK)
+			})
+		r.endpoint(nil)
+		step := func(want int, what string) {
+			t.Helper()
+			r.enqueue(1)
+			synctest.Wait()
+			if got := st.count(); got != want {
+				t.Fatalf("%s: %d health calls, want %d", what, got, want)
+			}
+		}
+		step(1, "first success")
+		step(1, "second success at once")
+		step(1, "third success at once")
+		time.Sleep(cleanFor)
+		step(2, "success a second later")
+		fail.Store(true)
+		step(3, "failure")
+		fail.Store(false)
+		step(4, "success after a failure")
+		step(4, "success after that")
 	})
 }
