@@ -398,9 +398,9 @@ func TestQueryPlans(t *testing.T) {
 		want       []string
 	}{
 		{"claim", plan(claimQuery(false, false, 0), []any{1, 100}),
-			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_due ", "USING INDEX deliveries_lease_until "}},
+			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_due ", "USING INDEX deliveries_lease (lease_owner=? AND lease_until<?)"}},
 		{"claim of one endpoint", plan(claimQuery(true, false, 0), []any{1, 100, "ep"}),
-			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_endpoint_due ", "USING INDEX deliveries_lease_until "}},
+			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_endpoint_due ", "USING INDEX deliveries_lease (lease_owner=? AND lease_until<?)"}},
 		{"claim, next page", plan(claimQuery(false, true, 2), []any{1, 100, "", 1, "d", "ep1", "ep2"}),
 			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_due ((next_attempt_at,id)>(?,?) AND next_attempt_at<?)"}},
 		{"next due", plan(nextDueQuery, nil), []string{"USING INDEX deliveries_due "}},
@@ -417,7 +417,12 @@ func TestQueryPlans(t *testing.T) {
 		// Queue statistics read the pending deliveries from the partial
 		// indexes only, and retention the oldest events only.
 		{"queue stats", plan(queueStatsQuery, []any{1}),
-			[]string{"SCAN deliveries USING INDEX deliveries_due", "USING INDEX deliveries_lease_owner (lease_owner>?)"}},
+			[]string{"SCAN deliveries USING INDEX deliveries_due", "USING INDEX deliveries_lease (lease_owner>?)"}},
+		// The owners of leases, listed on every heartbeat, and those of
+		// a claim's expired leases: one probe of the lease index per
+		// owner, however many leases each holds.
+		{"lease owners", plan(leaseOwnersQuery, []any{1}),
+			[]string{"CORRELATED SCALAR SUBQUERY", "USING COVERING INDEX deliveries_lease (lease_owner>?)"}},
 		{"retain", plan(retainSelect, []any{1, 10}),
 			[]string{"USING INDEX events_created (created_at<?)"}},
 		{"stats attempts", plan(statsAttemptsQuery, []any{"ep", "dlv_", 1, 2}),
