@@ -45,6 +45,32 @@ func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) store.Store { return openTemp(b) })
 }
 
+// BenchmarkIndexCost runs the store benchmarks with one index of the hot
+// tables dropped ("none" drops nothing): set against "none", the write
+// benchmarks tell what keeping that index up costs. Only the benchmarks
+// that never read through the dropped index mean anything, e.g.
+//
+//	go test -run XXX -bench 'IndexCost/.*/(Enqueue|EnqueueFanout|Record)$' ./internal/store/sqlite/
+func BenchmarkIndexCost(b *testing.B) {
+	for _, index := range []string{"none",
+		"deliveries_due", "deliveries_endpoint_due", "deliveries_lease",
+		"deliveries_app", "deliveries_event", "deliveries_endpoint",
+		"attempts_delivery", "events_app", "events_created",
+	} {
+		b.Run(index, func(b *testing.B) {
+			storetest.Bench(b, func(b *testing.B) store.Store {
+				db := openTemp(b)
+				if index != "none" {
+					if _, err := db.w.Exec(`DROP INDEX ` + index); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return db
+			})
+		})
+	}
+}
+
 func TestPragmas(t *testing.T) {
 	db := openTemp(t)
 	ctx := t.Context()
@@ -639,6 +665,84 @@ func TestMigrateFrom2(t *testing.T) {
 	got, err := db.EndpointsTrackHealth(ctx, store.HealthParams{Results: rs[:1], Window: time.Minute, MinFailures: 2, Now: now.Add(time.Minute)})
 	if err != nil || len(got) != 1 || got[0].Enabled || got[0].DisabledReason == "" {
 		t.Errorf("EndpointsTrackHealth after the window: %v, %s", err, fmt.Sprint(got))
+	}
+}
+
+// TestMigrateFrom7 upgrades a file written at schema version 7, whose
+// deliveries had two lease indexes: the rows read back as they were, the
+// deliveries have the indexes of the new schema, and a claim takes over
+// the lease that ran out through the new lease index.
+func TestMigrateFrom7(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := sql.Open("sqlite", dsn(path, true, DefaultWriterCache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := old.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	for _, m := range ms {
+		if m.Version > 7 {
+			break
+		}
+		exec(m.SQL)
+		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1)`, m.Version)
+	}
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	us := micro(now)
+	appID, epID, evID := herald.NewID(herald.PrefixApp), herald.NewID(herald.PrefixEndpoint), herald.NewID(herald.PrefixEvent)
+	leased, retry := herald.NewID(herald.PrefixDelivery), herald.NewID(herald.PrefixDelivery)
+	exec(`INSERT INTO apps (id, name, created_at, updated_at) VALUES (?, 'Acme', ?, ?)`, appID, us, us)
+	exec(`INSERT INTO endpoints (id, app_id, url, enabled, secret, created_at, updated_at) VALUES (?, ?, 'https://example.com', 1, 's', ?, ?)`,
+		epID, appID, us, us)
+	exec(`INSERT INTO events (id, app_id, event_type, payload, created_at) VALUES (?, ?, 'e', '{}', ?)`, evID, appID, us)
+	exec(`INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
+		VALUES (?, ?, ?, ?, 'e', 'pending', ?, 'gone', ?, ?, ?)`, leased, appID, evID, epID, us, us+1, us, us)
+	exec(`INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status, attempt_count, next_attempt_at, last_error, test, created_at, updated_at)
+		VALUES (?, ?, ?, ?, 'e', 'pending', 2, ?, 'HTTP 503', 1, ?, ?)`, retry, appID, evID, epID, us+2, us, us+3)
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	rows, err := db.r.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' AND name NOT LIKE 'sqlite_autoindex_%' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var indexes []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		indexes = append(indexes, name)
+	}
+	rows.Close()
+	want := "deliveries_app deliveries_due deliveries_endpoint deliveries_endpoint_due deliveries_event deliveries_lease"
+	if got := strings.Join(indexes, " "); got != want {
+		t.Errorf("indexes of deliveries: %s, want %s", got, want)
+	}
+	d, err := db.DeliveryGet(ctx, appID, retry)
+	if err != nil || !d.Test || d.AttemptCount != 2 || d.LastError != "HTTP 503" ||
+		d.NextAttemptAt == nil || micro(*d.NextAttemptAt) != us+2 || micro(d.UpdatedAt) != us+3 {
+		t.Errorf("DeliveryGet: %v, %+v", err, d)
+	}
+	jobs, err := db.DeliveriesClaim(ctx, store.ClaimParams{Owner: "new", Now: now.Add(time.Minute), LeaseUntil: now.Add(time.Hour), Limit: 10})
+	if err != nil || len(jobs) != 2 || jobs[0].Delivery.ID != leased || jobs[1].Delivery.ID != retry {
+		t.Errorf("claim after the upgrade: %v, %d jobs; want %s (its lease ran out) and %s", err, len(jobs), leased, retry)
 	}
 }
 
