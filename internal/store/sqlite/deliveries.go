@@ -226,11 +226,10 @@ func pickDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]string, er
 // to start after if after, and from ?6 on, skip endpoints to leave out.
 //
 // Unleased rows come from a due index, read in order without sorting;
-// rows whose lease ran out (their node is gone) come from the lease index
-// and are merged in. That index leads with the owner: the owners are
-// listed by a loose index scan, as in leaseOwnersQuery, and each one's
-// expired leases read as a range of lease_until. CROSS JOIN makes SQLite
-// keep deliveries as the outer loop instead of starting from endpoints.
+// rows whose lease ran out (their node is
+// gone) come from the lease index and are merged in. CROSS JOIN makes
+// SQLite keep deliveries as the outer loop instead of starting from
+// endpoints.
 func claimQuery(oneEndpoint, after bool, skip int) string {
 	cond := ` AND e.enabled = 1 AND e.deleted_at IS NULL`
 	if after {
@@ -250,16 +249,12 @@ func claimQuery(oneEndpoint, after bool, skip int) string {
 		// index would walk its whole history.
 		expired += ` AND +d.endpoint_id = ?3`
 	}
-	return `WITH RECURSIVE o(v) AS (
-			SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner IS NOT NULL)
-			UNION ALL
-			SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner > o.v) FROM o WHERE o.v IS NOT NULL)
-		SELECT d.id, d.endpoint_id, d.next_attempt_at
+	return `SELECT d.id, d.endpoint_id, d.next_attempt_at
 		FROM deliveries d CROSS JOIN endpoints e ON e.id = d.endpoint_id
 		WHERE d.status = 'pending' AND d.lease_owner IS NULL AND d.next_attempt_at <= ?1` + ready + `
 		UNION ALL
 		SELECT d.id, d.endpoint_id, d.next_attempt_at
-		FROM o CROSS JOIN deliveries d ON d.lease_owner = o.v CROSS JOIN endpoints e ON e.id = d.endpoint_id
+		FROM deliveries d CROSS JOIN endpoints e ON e.id = d.endpoint_id
 		WHERE d.lease_owner IS NOT NULL AND d.lease_until < ?1
 			AND d.status = 'pending' AND d.next_attempt_at <= ?1` + expired + `
 		ORDER BY 3, 1

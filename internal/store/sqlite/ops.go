@@ -98,7 +98,7 @@ func (db *DB) UsageGet(ctx context.Context, appID string, at time.Time) (int64, 
 
 // queueStatsQuery reads the pending deliveries from the two partial
 // indexes that hold them: deliveries_due (unleased) and
-// deliveries_lease (leased, few: those in flight). A lease is only
+// deliveries_lease_owner (leased, few: those in flight). A lease is only
 // ever held by a pending delivery (every status change clears it), so the
 // two parts add up to the pending deliveries without reading the finished
 // history. The cost grows with the backlog, not with the history; a
@@ -112,7 +112,7 @@ const queueStatsQuery = `
 	UNION ALL
 	SELECT COUNT(*), COUNT(CASE WHEN next_attempt_at <= ?1 THEN 1 END),
 		MIN(CASE WHEN next_attempt_at <= ?1 THEN next_attempt_at END)
-	FROM deliveries INDEXED BY deliveries_lease
+	FROM deliveries INDEXED BY deliveries_lease_owner
 	WHERE lease_owner IS NOT NULL AND status = 'pending'`
 
 // QueueStats implements store.Store. Leased deliveries count as pending

@@ -53,7 +53,7 @@ func BenchmarkStore(b *testing.B) {
 //	go test -run XXX -bench 'IndexCost/.*/(Enqueue|EnqueueFanout|Record)$' ./internal/store/sqlite/
 func BenchmarkIndexCost(b *testing.B) {
 	for _, index := range []string{"none",
-		"deliveries_due", "deliveries_endpoint_due", "deliveries_lease",
+		"deliveries_due", "deliveries_endpoint_due", "deliveries_lease_owner", "deliveries_lease_until",
 		"deliveries_app", "deliveries_event", "deliveries_endpoint",
 		"attempts_delivery", "events_app", "events_created",
 	} {
@@ -424,9 +424,9 @@ func TestQueryPlans(t *testing.T) {
 		want       []string
 	}{
 		{"claim", plan(claimQuery(false, false, 0), []any{1, 100}),
-			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_due ", "USING INDEX deliveries_lease (lease_owner=? AND lease_until<?)"}},
+			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_due ", "USING INDEX deliveries_lease_until "}},
 		{"claim of one endpoint", plan(claimQuery(true, false, 0), []any{1, 100, "ep"}),
-			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_endpoint_due ", "USING INDEX deliveries_lease (lease_owner=? AND lease_until<?)"}},
+			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_endpoint_due ", "USING INDEX deliveries_lease_until "}},
 		{"claim, next page", plan(claimQuery(false, true, 2), []any{1, 100, "", 1, "d", "ep1", "ep2"}),
 			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_due ((next_attempt_at,id)>(?,?) AND next_attempt_at<?)"}},
 		{"next due", plan(nextDueQuery, nil), []string{"USING INDEX deliveries_due "}},
@@ -443,12 +443,11 @@ func TestQueryPlans(t *testing.T) {
 		// Queue statistics read the pending deliveries from the partial
 		// indexes only, and retention the oldest events only.
 		{"queue stats", plan(queueStatsQuery, []any{1}),
-			[]string{"SCAN deliveries USING INDEX deliveries_due", "USING INDEX deliveries_lease (lease_owner>?)"}},
-		// The owners of leases, listed on every heartbeat, and those of
-		// a claim's expired leases: one probe of the lease index per
-		// owner, however many leases each holds.
+			[]string{"SCAN deliveries USING INDEX deliveries_due", "USING INDEX deliveries_lease_owner (lease_owner>?)"}},
+		// The owners of leases, listed on every heartbeat: one probe of
+		// the owner index per owner, however many leases each holds.
 		{"lease owners", plan(leaseOwnersQuery, []any{1}),
-			[]string{"CORRELATED SCALAR SUBQUERY", "USING COVERING INDEX deliveries_lease (lease_owner>?)"}},
+			[]string{"CORRELATED SCALAR SUBQUERY", "USING COVERING INDEX deliveries_lease_owner (lease_owner>?)"}},
 		{"retain", plan(retainSelect, []any{1, 10}),
 			[]string{"USING INDEX events_created (created_at<?)"}},
 		{"stats attempts", plan(statsAttemptsQuery, []any{"ep", "dlv_", 1, 2}),
@@ -665,84 +664,6 @@ func TestMigrateFrom2(t *testing.T) {
 	got, err := db.EndpointsTrackHealth(ctx, store.HealthParams{Results: rs[:1], Window: time.Minute, MinFailures: 2, Now: now.Add(time.Minute)})
 	if err != nil || len(got) != 1 || got[0].Enabled || got[0].DisabledReason == "" {
 		t.Errorf("EndpointsTrackHealth after the window: %v, %s", err, fmt.Sprint(got))
-	}
-}
-
-// TestMigrateFrom7 upgrades a file written at schema version 7, whose
-// deliveries had two lease indexes: the rows read back as they were, the
-// deliveries have the indexes of the new schema, and a claim takes over
-// the lease that ran out through the new lease index.
-func TestMigrateFrom7(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "herald.db")
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := sql.Open("sqlite", dsn(path, true, DefaultWriterCache))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := old.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
-	for _, m := range ms {
-		if m.Version > 7 {
-			break
-		}
-		exec(m.SQL)
-		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1)`, m.Version)
-	}
-	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	us := micro(now)
-	appID, epID, evID := herald.NewID(herald.PrefixApp), herald.NewID(herald.PrefixEndpoint), herald.NewID(herald.PrefixEvent)
-	leased, retry := herald.NewID(herald.PrefixDelivery), herald.NewID(herald.PrefixDelivery)
-	exec(`INSERT INTO apps (id, name, created_at, updated_at) VALUES (?, 'Acme', ?, ?)`, appID, us, us)
-	exec(`INSERT INTO endpoints (id, app_id, url, enabled, secret, created_at, updated_at) VALUES (?, ?, 'https://example.com', 1, 's', ?, ?)`,
-		epID, appID, us, us)
-	exec(`INSERT INTO events (id, app_id, event_type, payload, created_at) VALUES (?, ?, 'e', '{}', ?)`, evID, appID, us)
-	exec(`INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 'e', 'pending', ?, 'gone', ?, ?, ?)`, leased, appID, evID, epID, us, us+1, us, us)
-	exec(`INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status, attempt_count, next_attempt_at, last_error, test, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 'e', 'pending', 2, ?, 'HTTP 503', 1, ?, ?)`, retry, appID, evID, epID, us+2, us, us+3)
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer db.Close()
-	rows, err := db.r.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' AND name NOT LIKE 'sqlite_autoindex_%' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var indexes []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		indexes = append(indexes, name)
-	}
-	rows.Close()
-	want := "deliveries_app deliveries_due deliveries_endpoint deliveries_endpoint_due deliveries_event deliveries_lease"
-	if got := strings.Join(indexes, " "); got != want {
-		t.Errorf("indexes of deliveries: %s, want %s", got, want)
-	}
-	d, err := db.DeliveryGet(ctx, appID, retry)
-	if err != nil || !d.Test || d.AttemptCount != 2 || d.LastError != "HTTP 503" ||
-		d.NextAttemptAt == nil || micro(*d.NextAttemptAt) != us+2 || micro(d.UpdatedAt) != us+3 {
-		t.Errorf("DeliveryGet: %v, %+v", err, d)
-	}
-	jobs, err := db.DeliveriesClaim(ctx, store.ClaimParams{Owner: "new", Now: now.Add(time.Minute), LeaseUntil: now.Add(time.Hour), Limit: 10})
-	if err != nil || len(jobs) != 2 || jobs[0].Delivery.ID != leased || jobs[1].Delivery.ID != retry {
-		t.Errorf("claim after the upgrade: %v, %d jobs; want %s (its lease ran out) and %s", err, len(jobs), leased, retry)
 	}
 }
 
