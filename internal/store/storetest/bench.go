@@ -21,6 +21,9 @@ import (
 //   - Record: 100 attempt results per call.
 //   - RecordFenced: the same as a node records them, each result naming
 //     the lease's owner (checked under a row lock).
+//   - ClaimRecord: the life of 100 fresh deliveries after their enqueue
+//     (made outside the timed part): one claim leases them, one call
+//     records their successful first attempts as their node does.
 //   - ReleaseDead: a heartbeat's LeasesReleaseDead with 100,000 leases
 //     held by 4 live nodes: nothing to release, the usual case, whose
 //     cost must not grow with the leases.
@@ -33,6 +36,7 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 	b.Run("EnqueueFanout", func(b *testing.B) { benchEnqueueFanout(b, newStore(b)) })
 	b.Run("ClaimFanout", func(b *testing.B) { benchClaimFanout(b, newStore(b)) })
 	b.Run("RecordFanout", func(b *testing.B) { benchRecordFanout(b, newStore(b)) })
+	b.Run("ClaimRecord", func(b *testing.B) { benchClaimRecord(b, newStore(b)) })
 	b.Run("ReleaseDead", func(b *testing.B) { benchReleaseDead(b, newStore(b)) })
 }
 
@@ -62,6 +66,36 @@ func benchRecordFenced(b *testing.B, s store.Store) {
 		}
 	}
 	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "attempts/s")
+}
+
+func benchClaimRecord(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	app, _ := benchSetup(b, s, 1)
+	body := string(benchPayload)
+	now := t0
+	for b.Loop() {
+		b.StopTimer()
+		now = now.Add(time.Second)
+		evs := benchEvents(app.ID, benchBatch, now)
+		if _, err := s.EventsEnqueue(ctx, store.EnqueueParams{Events: evs, Route: routeAll}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		jobs, err := s.DeliveriesClaim(ctx, store.ClaimParams{Owner: "bench", Now: now, LeaseUntil: now.Add(time.Minute), Limit: benchBatch})
+		if err != nil || len(jobs) != benchBatch {
+			b.Fatalf("claim: %d, %v", len(jobs), err)
+		}
+		rs := make([]store.AttemptResult, len(jobs))
+		for j, job := range jobs {
+			a := attempt(job.Delivery.ID, 0, now, 200)
+			a.Request.Body = body
+			rs[j] = store.AttemptResult{Attempt: a, Status: herald.StatusSucceeded, Now: now, Owner: "bench"}
+		}
+		if err := s.DeliveriesRecord(ctx, rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "deliveries/s")
 }
 
 func benchReleaseDead(b *testing.B, s store.Store) {

@@ -16,6 +16,7 @@ var deliveryCases = []testCase{
 	{"DeliveriesClaim/per_endpoint_long_backlog", testClaimPerEndpointLongBacklog},
 	{"DeliveriesClaim/endpoint_id", testClaimEndpointID},
 	{"DeliveriesClaim/disabled_endpoint", testClaimDisabledEndpoint},
+	{"DeliveriesClaim/expired_leases_of_owners", testClaimExpiredOwners},
 	{"DeliveriesRecord/success", testRecordSuccess},
 	{"DeliveriesRecord/retry", testRecordRetry},
 	{"DeliveriesRecord/failure", testRecordFailure},
@@ -30,6 +31,26 @@ var deliveryCases = []testCase{
 	{"DeliveryGet/other_app", testDeliveryGetOtherApp},
 	{"DeliveryList/filters", testDeliveryListFilters},
 	{"DeliveryList/paging", testDeliveryListPaging},
+}
+
+// testClaimExpiredOwners: a claim takes over the leases that ran out
+// whoever holds them, in due order, and leaves the others alone.
+func testClaimExpiredOwners(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, at(time.Minute), at(2*time.Minute), at(3*time.Minute), at(4*time.Minute), at(5*time.Minute))
+
+	now := at(5 * time.Minute)
+	equalIDs(t, "claim of node-a", jobIDs(claim(t, s, store.ClaimParams{Owner: "node-a", Now: now, LeaseUntil: at(10 * time.Minute), Limit: 2})), ids[0:2])
+	equalIDs(t, "claim of node-b", jobIDs(claim(t, s, store.ClaimParams{Owner: "node-b", Now: now, LeaseUntil: at(20 * time.Minute), Limit: 2})), ids[2:4])
+	equalIDs(t, "claim of node-c", jobIDs(claim(t, s, store.ClaimParams{Owner: "node-c", Now: now, LeaseUntil: at(15 * time.Minute), Limit: 2})), ids[4:5])
+
+	jobs := claim(t, s, store.ClaimParams{Owner: "node-d", Now: at(16 * time.Minute), LeaseUntil: at(time.Hour), Limit: 10})
+	equalIDs(t, "claim after the leases of node-a and node-c ran out", jobIDs(jobs), []string{ids[0], ids[1], ids[4]})
+	jobs = claim(t, s, store.ClaimParams{Owner: "node-e", Now: at(20 * time.Minute), LeaseUntil: at(time.Hour), Limit: 10})
+	equalIDs(t, "claim as the lease of node-b ends", jobIDs(jobs), nil)
+	jobs = claim(t, s, store.ClaimParams{Owner: "node-e", Now: at(20*time.Minute + time.Microsecond), LeaseUntil: at(time.Hour), Limit: 10})
+	equalIDs(t, "claim after the lease of node-b ran out", jobIDs(jobs), ids[2:4])
 }
 
 func testClaimDueOrder(t *testing.T, s store.Store) {
