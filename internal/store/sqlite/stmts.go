@@ -152,19 +152,35 @@ var multiRowSizes = []int{256, 64, 16, 4, 1}
 // work on one row.
 type multiRow struct {
 	perRow int
-	stmts  []*sql.Stmt // by the index of multiRowSizes
+	stmts  sized
 }
 
-func (m *multiRow) prepare(ctx context.Context, w *sql.DB, perRow int, query func(n int) string) error {
-	m.perRow = perRow
+// sized is one statement prepared for each count of multiRowSizes, by
+// its index there.
+type sized []*sql.Stmt
+
+// prepare prepares query(n) for each count n.
+func (s *sized) prepare(ctx context.Context, w *sql.DB, query func(n int) string) error {
 	for _, n := range multiRowSizes {
 		st, err := w.PrepareContext(ctx, query(n))
 		if err != nil {
 			return fmt.Errorf("sqlite: prepare: %w", err)
 		}
-		m.stmts = append(m.stmts, st)
+		*s = append(*s, st)
 	}
 	return nil
+}
+
+func (s *sized) close() {
+	for _, st := range *s {
+		st.Close()
+	}
+	*s = nil
+}
+
+func (m *multiRow) prepare(ctx context.Context, w *sql.DB, perRow int, query func(n int) string) error {
+	m.perRow = perRow
+	return m.stmts.prepare(ctx, w, query)
 }
 
 // exec runs the statement in tx on args, m.perRow of them per row, in as
@@ -193,12 +209,7 @@ func (m *multiRow) exec(ctx context.Context, tx *sql.Tx, args []any) (int64, err
 	return affected, nil
 }
 
-func (m *multiRow) close() {
-	for _, st := range m.stmts {
-		st.Close()
-	}
-	m.stmts = nil
-}
+func (m *multiRow) close() { m.stmts.close() }
 
 func (s *writerStmts) close() {
 	for _, st := range []*sql.Stmt{s.idempotent, s.appSettings, s.usageOf, s.enabledEndpoints,
@@ -219,18 +230,11 @@ func (s *writerStmts) close() {
 // runs as a few of them. Prepared on the fly, such a statement was parsed
 // and planned for every batch, a tenth of a delivery's CPU at low rates.
 type inList struct {
-	stmts []*sql.Stmt // by the index of multiRowSizes
+	stmts sized
 }
 
 func (l *inList) prepare(ctx context.Context, w *sql.DB, query string) error {
-	for _, n := range multiRowSizes {
-		st, err := w.PrepareContext(ctx, fmt.Sprintf(query, placeholders(n)))
-		if err != nil {
-			return fmt.Errorf("sqlite: prepare: %w", err)
-		}
-		l.stmts = append(l.stmts, st)
-	}
-	return nil
+	return l.stmts.prepare(ctx, w, func(n int) string { return fmt.Sprintf(query, placeholders(n)) })
 }
 
 // each runs f with the statement (in tx) and the arguments, head then
@@ -280,9 +284,4 @@ func (l *inList) exec(ctx context.Context, tx *sql.Tx, ids []string, head ...any
 	})
 }
 
-func (l *inList) close() {
-	for _, st := range l.stmts {
-		st.Close()
-	}
-	l.stmts = nil
-}
+func (l *inList) close() { l.stmts.close() }
