@@ -105,11 +105,17 @@ func TestOpenAPIDocument(t *testing.T) {
 		if len(v.Properties) > 0 && (v.AdditionalProperties.Has == nil || *v.AdditionalProperties.Has) {
 			t.Errorf("%s: an object with properties must set additionalProperties: false", where)
 		}
+		// Generators (oapi-codegen, openapi-typescript) take a type,
+		// or a type and null; any value is the empty schema.
+		if ts := v.Type.Slice(); len(ts) > 2 || len(ts) == 2 && !v.Type.IncludesNull() {
+			t.Errorf("%s: type %v; use one type, [T, \"null\"], or no type for any value", where, ts)
+		}
 		for name, p := range v.Properties {
 			walk(where+"."+name, p)
 		}
 		walk(where+"[]", v.Items)
 		walk(where+"{}", v.AdditionalProperties.Schema)
+		walk(where+"!", v.Not)
 		for i, group := range [][]openapi3.SchemaRefs{{v.OneOf}, {v.AnyOf}, {v.AllOf}} {
 			for _, refs := range group {
 				for _, r := range refs {
