@@ -257,21 +257,31 @@ func checkError(c *Contract, raw []byte) error {
 // describe lists each failure of a validation on a line of its own, with
 // the field it is about when the validator names one.
 func describe(err error) string {
+	var b strings.Builder
+	for _, e := range leaves(err) {
+		line := e.Error()
+		var se *openapi3.SchemaError
+		if errors.As(e, &se) {
+			if p := se.JSONPointer(); len(p) > 0 {
+				line = "field " + strings.Join(p, ".") + ": " + se.Reason
+			}
+		}
+		b.WriteString("  - " + line + "\n")
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// leaves flattens the validator's nested lists of errors.
+func leaves(err error) []error {
 	var me openapi3.MultiError
 	if errors.As(err, &me) {
-		var b strings.Builder
+		var out []error
 		for _, e := range me {
-			b.WriteString("  - " + describe(e) + "\n")
+			out = append(out, leaves(e)...)
 		}
-		return strings.TrimSuffix(b.String(), "\n")
+		return out
 	}
-	var se *openapi3.SchemaError
-	if errors.As(err, &se) {
-		if p := se.JSONPointer(); len(p) > 0 {
-			return fmt.Sprintf("field %s: %s", strings.Join(p, "."), err.Error())
-		}
-	}
-	return err.Error()
+	return []error{err}
 }
 
 func clip(b []byte) string {
