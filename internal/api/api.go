@@ -1,7 +1,9 @@
 // Package api is Herald's HTTP API: it decodes and validates requests,
 // calls the store or the delivery engine, and maps failures to JSON errors
 // with a 4xx status for anything the caller got wrong. Paths, fields and
-// error codes are a public contract, documented in the README.
+// error codes are a public contract, written down in openapi.yaml (served
+// at /openapi.json and drawn as /docs/api); the tests hold the handlers
+// to it.
 package api
 
 import (
