@@ -316,6 +316,15 @@ func TestIdempotency(t *testing.T) {
 	if len(ds.Data) != 1 {
 		t.Fatalf("%d deliveries for the repeated event", len(ds.Data))
 	}
+	// The event keeps its key and says where it was routed.
+	var ev struct {
+		IdempotencyKey string `json:"idempotency_key"`
+		Routing        struct{ Matched []string }
+	}
+	s.MustDo("GET", "/v1/apps/acme/events/"+first, nil, &ev, 200)
+	if ev.IdempotencyKey != "key-1" || len(ev.Routing.Matched) != 1 {
+		t.Fatalf("event %+v", ev)
+	}
 }
 
 func TestEventTypeImport(t *testing.T) {
