@@ -132,10 +132,11 @@ td table{margin:.2rem 0 0;font-size:13px}
 		}
 	}
 	b.WriteString("<h2 id=\"schemas\">Schemas</h2>\n")
+	inputs := inputSchemas(doc)
 	for _, name := range schemas.keys {
 		s := schemas.fields[name]
 		fmt.Fprintf(&b, "<section class=\"op\" id=\"schema-%s\"><h3>%s</h3>\n%s\n", esc(name), esc(name), prose(s.str("description")))
-		renderSchema(&b, doc, s)
+		renderSchema(&b, doc, s, inputs[name])
 		b.WriteString("</section>\n")
 	}
 	b.WriteString("</main></body></html>\n")
@@ -231,14 +232,14 @@ func renderOp(b *strings.Builder, doc *specNode, o refOp) {
 
 // renderSchema writes an object's properties as a table, objects within
 // it as nested tables; anything else as its type.
-func renderSchema(b *strings.Builder, doc *specNode, s *specNode) {
+func renderSchema(b *strings.Builder, doc *specNode, s *specNode, input bool) {
 	esc := html.EscapeString
 	for _, k := range []string{"allOf", "oneOf", "anyOf"} {
 		if parts := s.get(k); parts != nil {
 			fmt.Fprintf(b, "<p>%s</p>\n", typeOf(doc, s))
 			for _, p := range parts.items {
 				if p.get("$ref") == nil && p.get("properties") != nil {
-					renderSchema(b, doc, p)
+					renderSchema(b, doc, p, input)
 				}
 			}
 			return
@@ -253,7 +254,7 @@ func renderSchema(b *strings.Builder, doc *specNode, s *specNode) {
 				if i > 0 {
 					b.WriteString(", ")
 				}
-				fmt.Fprintf(b, "<code>%s</code>", esc(v.scalar))
+				fmt.Fprintf(b, "<code>%s</code>", esc(shown(v)))
 			}
 			b.WriteString("</p>\n")
 		}
@@ -271,15 +272,13 @@ func renderSchema(b *strings.Builder, doc *specNode, s *specNode) {
 		req := ""
 		if required[name] {
 			req = ` <span class="req">always</span>`
-			if s.get("additionalProperties") != nil && isInputSchema(s) {
+			if input {
 				req = ` <span class="req">required</span>`
 			}
 		}
 		fmt.Fprintf(b, "<tr><td><code>%s</code>%s</td><td>%s</td><td>%s", esc(name), req, typeOf(doc, p), inline(p.str("description")))
-		if p.get("properties") != nil {
-			renderSchema(b, doc, p)
-		} else if it := p.get("items"); it != nil && it.get("properties") != nil {
-			renderSchema(b, doc, it)
+		if inner := objectIn(p); inner != nil {
+			renderSchema(b, doc, inner, input)
 		}
 		b.WriteString("</td></tr>\n")
 	}
@@ -289,11 +288,52 @@ func renderSchema(b *strings.Builder, doc *specNode, s *specNode) {
 	}
 }
 
-// isInputSchema tells request bodies, whose required fields the caller
-// must give, from answers, whose required fields are always there: by
-// the convention that answers' schemas name no input.
-func isInputSchema(s *specNode) bool {
-	return s.get("properties", "id") == nil && s.get("properties", "created_at") == nil
+// objectIn is the inline object a property holds, itself or as its
+// items or one of its alternatives, to be shown nested; nil for none.
+func objectIn(p *specNode) *specNode {
+	cands := []*specNode{p, p.get("items")}
+	for _, k := range []string{"oneOf", "anyOf"} {
+		if alts := p.get(k); alts != nil {
+			cands = append(cands, alts.items...)
+		}
+	}
+	for _, c := range cands {
+		if c != nil && c.get("properties") != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// inputSchemas names the schemas request bodies use, directly or
+// within: their required fields are the caller's to give ("required"),
+// where an answer's are always there ("always").
+func inputSchemas(doc *specNode) map[string]bool {
+	in := map[string]bool{}
+	var walk func(n *specNode)
+	walk = func(n *specNode) {
+		if n == nil {
+			return
+		}
+		if ref := n.str("$ref"); strings.HasPrefix(ref, "#/components/schemas/") {
+			name := strings.TrimPrefix(ref, "#/components/schemas/")
+			if !in[name] {
+				in[name] = true
+				walk(doc.get("components", "schemas", name))
+			}
+			return
+		}
+		for _, v := range n.fields {
+			walk(v)
+		}
+		for _, v := range n.items {
+			walk(v)
+		}
+	}
+	for _, o := range collectOps(doc) {
+		walk(o.op.get("requestBody"))
+	}
+	return in
 }
 
 // typeOf describes a schema in a few words, with links to named schemas.
@@ -316,7 +356,7 @@ func typeOf(doc *specNode, s *specNode) string {
 		}
 	}
 	if c := s.get("const"); c != nil {
-		return "<code>" + esc(c.scalar) + "</code>"
+		return "<code>" + esc(shown(c)) + "</code>"
 	}
 	if n := s.get("not"); n != nil {
 		return "any JSON but " + typeOf(doc, n)
@@ -354,7 +394,7 @@ func typeOf(doc *specNode, s *specNode) string {
 	if en := s.get("enum"); en != nil {
 		var vals []string
 		for _, v := range en.items {
-			vals = append(vals, "<code>"+esc(v.scalar)+"</code>")
+			vals = append(vals, "<code>"+esc(shown(v))+"</code>")
 		}
 		out += ": " + strings.Join(vals, ", ")
 	}
@@ -373,6 +413,15 @@ func resolve(doc *specNode, n *specNode) *specNode {
 		return target
 	}
 	return n
+}
+
+// shown is a scalar as a reader expects it: a string's text, or its
+// quotes when it is empty; other values as JSON.
+func shown(v *specNode) string {
+	if v.text != "" {
+		return v.text
+	}
+	return v.scalar
 }
 
 func anchor(s string) string { return strings.ReplaceAll(strings.ToLower(s), " ", "-") }
