@@ -314,7 +314,7 @@ func TestEndpointShapeValidation(t *testing.T) {
 		var e struct {
 			Error struct{ Code, Field, Message string }
 		}
-		got := s.Do("POST", "/v1/apps/acme/endpoints", c.body, &e)
+		got := s.Invalid().Do("POST", "/v1/apps/acme/endpoints", c.body, &e)
 		if got/100 != 4 || e.Error.Field != c.field || e.Error.Message == "" {
 			t.Errorf("%s: %d %+v, want field %q", c.name, got, e.Error, c.field)
 		}
