@@ -21,6 +21,7 @@ import (
 // methodOrder is the order operations of one path are listed in.
 var methodOrder = []string{"get", "post", "put", "patch", "delete"}
 
+// reference is the page, drawn on first use.
 var reference = sync.OnceValues(func() ([]byte, error) {
 	doc, err := spec()
 	if err != nil {
@@ -50,6 +51,9 @@ type refOp struct {
 	params       []*specNode
 }
 
+// renderReference draws the whole page: a table of contents by tag, the
+// document's introduction and authentication, each operation, each
+// schema.
 func renderReference(doc *specNode) string {
 	var b strings.Builder
 	title := doc.str("info", "title")
@@ -371,6 +375,13 @@ func typeOf(doc *specNode, s *specNode) string {
 		}
 	}
 	switch {
+	case len(types) == 0 && s.get("required") != nil && s.get("properties") == nil:
+		// An allOf part that only makes fields required.
+		var names []string
+		for _, v := range s.get("required").items {
+			names = append(names, "<code>"+esc(v.text)+"</code>")
+		}
+		return strings.Join(names, ", ") + " required"
 	case len(types) == 0 || len(types) == 6:
 		return "any JSON"
 	case len(types) == 5 && !slices.Contains(types, "null"):

@@ -176,6 +176,8 @@ func (c *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.t.Error(err)
 		return c.base.RoundTrip(req)
 	}
+	// The body is read once and given to the check and to the request
+	// sent, a copy: a RoundTripper leaves its caller's request alone.
 	var body []byte
 	if req.Body != nil {
 		body, err = io.ReadAll(req.Body)
@@ -183,6 +185,7 @@ func (c *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		req = req.Clone(req.Context())
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	call := req.Method + " " + req.URL.RequestURI()
