@@ -7,10 +7,12 @@ import (
 	"go/token"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/shape"
 )
 
@@ -123,30 +125,70 @@ func jsonFields(t reflect.Type) []string {
 	return out
 }
 
-// TestOpenAPIErrorCodes: the ErrorCode enum is the set of Code constants
-// of errors.go, both ways.
-func TestOpenAPIErrorCodes(t *testing.T) {
+// TestOpenAPIEnums: each enum of the document is the set of values the
+// code knows, both ways: error codes, delivery statuses, error kinds,
+// triggers, job states, presets, methods.
+func TestOpenAPIEnums(t *testing.T) {
 	raw, err := OpenAPI()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Components struct {
-			Schemas struct {
-				ErrorCode struct {
-					Enum []string `json:"enum"`
-				}
-			} `json:"schemas"`
-		} `json:"components"`
-	}
+	var doc map[string]any
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
+	// enum reads the enum at a path of the document, "" left out: the
+	// document lists it where a field may be left empty.
+	enum := func(path ...string) []string {
+		var n any = doc
+		for _, k := range path {
+			m, _ := n.(map[string]any)
+			n = m[k]
+		}
+		var out []string
+		vals, _ := n.([]any)
+		for _, v := range vals {
+			if s, _ := v.(string); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	schema := func(name string, path ...string) []string {
+		return enum(append([]string{"components", "schemas", name}, path...)...)
+	}
+	for _, c := range []struct {
+		what       string
+		documented []string
+		known      []string
+	}{
+		{"error codes (Code… in errors.go)", schema("ErrorCode", "enum"), constants(t, "errors.go", "Code")},
+		{"delivery statuses (Status… in delivery.go)", schema("DeliveryStatus", "enum"), constants(t, "../../delivery.go", "Status")},
+		{"error kinds (ErrorKind… in delivery.go)", schema("ErrorKind", "enum"), constants(t, "../../delivery.go", "ErrorKind")},
+		{"attempt triggers (Trigger… in delivery.go)", schema("Attempt", "properties", "trigger", "enum"), constants(t, "../../delivery.go", "Trigger")},
+		{"job states (Job… in job.go)", schema("Job", "properties", "state", "enum"), constants(t, "../../job.go", "Job")},
+		{"presets (preset.Names)", schema("Preset", "enum"), preset.Names()},
+		{"methods (shape.Methods)", schema("Endpoint", "properties", "method", "enum"), shape.Methods},
+	} {
+		if len(c.known) == 0 {
+			t.Errorf("%s: none found", c.what)
+			continue
+		}
+		if extra, missing := diff(c.documented, c.known), diff(c.known, c.documented); len(extra)+len(missing) > 0 {
+			t.Errorf("%s: the document lists %v that the code does not know, and lacks %v", c.what, extra, missing)
+		}
+	}
+}
+
+// constants lists the string values of the constants of a Go file
+// whose names start with prefix ("" values left out).
+func constants(t *testing.T, file, prefix string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var codes []string
+	var out []string
 	for _, d := range f.Decls {
 		g, ok := d.(*ast.GenDecl)
 		if !ok || g.Tok != token.CONST {
@@ -155,18 +197,16 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 		for _, sp := range g.Specs {
 			v := sp.(*ast.ValueSpec)
 			for i, n := range v.Names {
-				if strings.HasPrefix(n.Name, "Code") && i < len(v.Values) {
-					if lit, ok := v.Values[i].(*ast.BasicLit); ok {
-						codes = append(codes, strings.Trim(lit.Value, `"`))
+				if !strings.HasPrefix(n.Name, prefix) || i >= len(v.Values) {
+					continue
+				}
+				if lit, ok := v.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if s, err := strconv.Unquote(lit.Value); err == nil && s != "" {
+						out = append(out, s)
 					}
 				}
 			}
 		}
 	}
-	documented := slices.Clone(doc.Components.Schemas.ErrorCode.Enum)
-	slices.Sort(codes)
-	slices.Sort(documented)
-	if len(codes) == 0 || !slices.Equal(codes, documented) {
-		t.Errorf("codes of errors.go not in the ErrorCode enum: %v; codes of the enum errors.go lacks: %v", diff(codes, documented), diff(documented, codes))
-	}
+	return out
 }
