@@ -3,7 +3,9 @@
 // delivery engine with the real sender and destination policy, and the API
 // on a real HTTP listener on 127.0.0.1; and it gives receivers that record
 // what reached them. Tests of the API and of delivery use it so they
-// exercise the same parts a user runs.
+// exercise the same parts a user runs. Every request its client makes and
+// every answer it gets is checked against the API's OpenAPI document
+// (contract.go), so those tests hold the document true as well.
 package heraldtest
 
 import (
