@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
 // binary is the herald command built once for these tests.
@@ -57,6 +59,9 @@ type proc struct {
 	logs *bytes.Buffer
 	mu   *sync.Mutex
 	done chan struct{}
+	// client checks each call and its answer against the API's OpenAPI
+	// document.
+	client *http.Client
 }
 
 var listenRE = regexp.MustCompile(`herald is listening" addr=(http://[0-9.:]+)`)
@@ -73,7 +78,7 @@ func startHerald(t *testing.T, dataDir string, extra ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{}), client: heraldtest.CheckedClient(t)}
 	urlCh := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -121,7 +126,10 @@ func (p *proc) callAs(bearer, method, path string, body any) (int, []byte, error
 	}
 	req, _ := http.NewRequest(method, p.url+path, rd)
 	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := http.DefaultClient.Do(req)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := p.client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -311,3 +311,10 @@ func (s *Server) Invalid() *Server {
 func (s *Server) Client() *http.Client {
 	return &http.Client{Transport: &transport{t: s.t, invalid: s.invalid, base: http.DefaultTransport}}
 }
+
+// CheckedClient is Client for a Herald a test started otherwise (a
+// process of the built binary): requests and answers are checked against
+// the OpenAPI document, failures reported to t.
+func CheckedClient(t testing.TB) *http.Client {
+	return &http.Client{Transport: &transport{t: t, base: http.DefaultTransport}}
+}
