@@ -45,7 +45,7 @@ func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 			return e
 		}
 		if errors.Is(err, delivery.ErrAborted) || errors.Is(err, delivery.ErrStopped) {
-			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error()}
+			return retryLater(err.Error())
 		}
 		if errors.Is(err, store.ErrUnavailable) {
 			return unavailable(err, "the test send was made but may not have been recorded")
@@ -118,7 +118,7 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
 		return unavailable(err, "the resend was made but may not have been recorded")
 	}
 	if err != nil {
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error()}
+		return retryLater(err.Error())
 	}
 	d, err := s.st.DeliveryGet(r.Context(), a.ID, j.Delivery.ID)
 	if err != nil {
