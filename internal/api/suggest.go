@@ -2,8 +2,9 @@ package api
 
 import (
 	"reflect"
-	"slices"
 	"strings"
+
+	"github.com/heraldhq/herald/internal/spelling"
 )
 
 // suggestField returns the known JSON field of dst's type (or of a struct
@@ -38,7 +39,7 @@ func suggestField(dst any, name string) string {
 			if tag == "" {
 				tag = f.Name
 			}
-			if oneEdit(strings.ToLower(name), strings.ToLower(tag)) {
+			if spelling.OneEdit(strings.ToLower(name), strings.ToLower(tag)) {
 				found = tag
 				return
 			}
@@ -51,38 +52,4 @@ func suggestField(dst any, name string) string {
 	}
 	walk(reflect.TypeOf(dst))
 	return found
-}
-
-// oneEdit reports whether a and b differ by exactly one insertion,
-// deletion, substitution or swap of two neighbouring characters (the
-// usual typos). Equal strings are not one edit apart.
-func oneEdit(a, b string) bool {
-	x, y := []rune(a), []rune(b)
-	if len(x) > len(y) {
-		x, y = y, x
-	}
-	switch len(y) - len(x) {
-	case 0:
-		var diff []int
-		for i := range x {
-			if x[i] != y[i] {
-				diff = append(diff, i)
-			}
-		}
-		switch len(diff) {
-		case 1:
-			return true
-		case 2:
-			i, j := diff[0], diff[1]
-			return j == i+1 && x[i] == y[j] && x[j] == y[i]
-		}
-		return false
-	case 1:
-		i := 0
-		for i < len(x) && x[i] == y[i] {
-			i++
-		}
-		return slices.Equal(x[i:], y[i+1:])
-	}
-	return false
 }
