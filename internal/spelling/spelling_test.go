@@ -12,13 +12,13 @@ func TestOneEdit(t *testing.T) {
 		a, b string
 		want bool
 	}{
-		{"name", "nme", true},       // deletion
-		{"name", "names", true},     // insertion
-		{"name", "nane", true},      // substitution
-		{"name", "nmae", true},      // swap
-		{"name", "name", false},     // equal
-		{"name", "mane", false},     // two substitutions
-		{"name", "nmaes", false},    // swap and insertion
+		{"name", "nme", true},    // deletion
+		{"name", "names", true},  // insertion
+		{"name", "nane", true},   // substitution
+		{"name", "nmae", true},   // swap
+		{"name", "name", false},  // equal
+		{"name", "mane", false},  // two substitutions
+		{"name", "nmaes", false}, // swap and insertion
 		{"retention", "retension", true},
 		{"", "a", true},
 		{"ab", "ba", true},
