@@ -149,14 +149,14 @@ type running struct {
 	stop func() int // cancels the context and returns the exit code
 }
 
-// serve runs Main(serve) on dataDir until it listens.
-func serve(t *testing.T, dataDir string) *running {
+// serve runs Main(serve) on dataDir, with extra flags, until it listens.
+func serve(t *testing.T, dataDir string, extra ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{out: &bytes.Buffer{}, logs: &lineWriter{lines: make(chan string, 16)}}
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, r.out, r.logs)
+		done <- Main(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, extra...), r.out, r.logs)
 	}()
 	r.stop = func() int {
 		cancel()

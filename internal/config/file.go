@@ -108,6 +108,8 @@ func text(v any) (string, error) {
 		return strings.Join(parts, ","), nil
 	case nil:
 		return "", fmt.Errorf("no value")
+	case map[string]any:
+		return "", fmt.Errorf("a table is not a setting: settings are strings, numbers, booleans or lists of them, at the top level")
 	default:
 		return "", fmt.Errorf("a %T is not a setting: settings are strings, numbers, booleans or lists of them, at the top level", v)
 	}
