@@ -117,6 +117,15 @@ allow_private_destinations = true
 	h.stop()
 	os.Unsetenv("HERALD_CONFIG")
 
+	// The documentation's examples start a server (their address, data
+	// dir and log format overridden by flags, as a test needs).
+	for _, example := range []string{"../../examples/config/herald.toml", "../../examples/config/herald.yaml"} {
+		h = serve(t, t.TempDir(), "--config", example, "--log-format", "text", "--admin-token", "t")
+		if code := h.stop(); code != 0 {
+			t.Errorf("%s: exit %d", example, code)
+		}
+	}
+
 	for _, c := range []struct{ name, text, want string }{
 		{"unknown.toml", "retension = \"30d\"\n", `unknown.toml: unknown key "retension"; did you mean "retention"?; see herald help serve`},
 		{"far.toml", "colour = \"red\"\n", `far.toml: unknown key "colour"; see herald help serve`},

@@ -64,3 +64,20 @@ queue_memory: 1GiB
 		}
 	}
 }
+
+// TestExampleFiles: the example files of the documentation read, and
+// say the same thing in both formats.
+func TestExampleFiles(t *testing.T) {
+	t.Parallel()
+	toml, err := config.ReadFile("../../examples/config/herald.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml, err := config.ReadFile("../../examples/config/herald.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(toml, yaml) || toml["retention"] != "30d" {
+		t.Fatalf("herald.toml %v\nherald.yaml %v", toml, yaml)
+	}
+}
