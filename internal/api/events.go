@@ -176,6 +176,9 @@ func (s *Server) checkEventType(r *http.Request, name string) (*schema.Schema, *
 			if s.o.AllowUndeclaredEventTypes {
 				return nil, nil
 			}
+			if near := s.closestEventType(r.Context(), name); near != "" {
+				return nil, errInvalid("event_type", "event type %q is not in the catalog; did you mean %q?", name, near)
+			}
 			return nil, errInvalid("event_type", "event type %q is not in the catalog; create it with POST /v1/event-types first", name)
 		}
 		return nil, storeError(err, "event type")

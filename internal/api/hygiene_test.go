@@ -96,10 +96,23 @@ func TestSubscriptionToUndeclaredType(t *testing.T) {
 	for _, types := range [][]string{{"lead.craeted"}, {"lead.created", "lead.craeted"}} {
 		var e apiError
 		code := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": "http://127.0.0.1:9/", "event_types": types}, &e)
-		if code != 422 || e.Error.Code != "invalid" || e.Error.Field != "event_types" || !strings.Contains(e.Error.Message, `"lead.craeted" is not in the catalog`) {
+		if code != 422 || e.Error.Code != "invalid" || e.Error.Field != "event_types" || !strings.Contains(e.Error.Message, `"lead.craeted" is not in the catalog; did you mean "lead.created"?`) {
 			t.Errorf("%v: %d %+v, want 422 naming lead.craeted", types, code, e.Error)
 		}
 	}
+	// Nothing near: where to go instead.
+	var far apiError
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "invoice.paid"}, nil, 201)
+	if code := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": "http://127.0.0.1:9/", "event_types": []string{"order.shipped"}}, &far); code != 422 ||
+		far.Error.Message != `event type "order.shipped" is not in the catalog; create it with POST /v1/event-types first, or subscribe with a wildcard (order.*) or a group (group:<name>)` {
+		t.Errorf("far from the catalog: %d %q", code, far.Error.Message)
+	}
+	// An event of a type one typo away gets the same help.
+	if code := s.Do("POST", "/v1/apps/acme/events", map[string]any{"event_type": "Lead.created", "payload": map[string]any{}}, &far); code != 422 ||
+		far.Error.Field != "event_type" || !strings.HasSuffix(far.Error.Message, `did you mean "lead.created"?`) {
+		t.Errorf("event of a misspelt type: %d %+v", code, far.Error)
+	}
+
 	var ep struct {
 		ID         string
 		EventTypes []string `json:"event_types"`

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/spelling"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -134,6 +136,9 @@ func (s *Server) checkSubscribed(r *http.Request, subs, kept []string) *Error {
 		}
 		_, err := s.st.EventTypeGet(r.Context(), sub)
 		if errors.Is(err, store.ErrNotFound) {
+			if near := s.closestEventType(r.Context(), sub); near != "" {
+				return errInvalid("event_types", "event type %q is not in the catalog; did you mean %q?", sub, near)
+			}
 			return errInvalid("event_types", "event type %q is not in the catalog; create it with POST /v1/event-types first, or subscribe with a wildcard (%s*) or a group (group:<name>)", sub, wildcardOf(sub))
 		}
 		if err != nil {
@@ -150,4 +155,34 @@ func wildcardOf(name string) string {
 		return name[:i+1]
 	}
 	return name
+}
+
+// maxSuggestPages bounds the catalog read for a suggestion: a refusal
+// must stay cheap, even with a catalog of thousands of types.
+const maxSuggestPages = 8
+
+// closestEventType returns the catalog's event type one typo away from
+// name, or "" when there is none or the catalog cannot be read (the
+// suggestion is a help, never a reason to fail). It runs only on the way
+// to a refusal.
+func (s *Server) closestEventType(ctx context.Context, name string) string {
+	p := store.ListParams{Limit: store.MaxListLimit}
+	for range maxSuggestPages {
+		ets, err := s.st.EventTypeList(ctx, p)
+		if err != nil {
+			return ""
+		}
+		names := make([]string, len(ets))
+		for i, et := range ets {
+			names[i] = et.Name
+		}
+		if near := spelling.Closest(name, names); near != "" {
+			return near
+		}
+		if len(ets) < p.Limit {
+			return ""
+		}
+		p.Cursor = ets[len(ets)-1].Name
+	}
+	return ""
 }

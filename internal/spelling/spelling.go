@@ -6,11 +6,13 @@ package spelling
 import "slices"
 
 // Closest returns the first of candidates that name is one edit away from
-// (see OneEdit), ignoring case, or "" when there is none. Candidates are
-// tried in order, so the answer is the same on every call.
+// (see OneEdit) once ASCII case is ignored, or that differs from name in
+// case alone; "" when there is none. Candidates are tried in order, so
+// the answer is the same on every call.
 func Closest(name string, candidates []string) string {
+	ln := lower(name)
 	for _, c := range candidates {
-		if OneEdit(lower(name), lower(c)) {
+		if lc := lower(c); OneEdit(ln, lc) || ln == lc && name != c {
 			return c
 		}
 	}

@@ -34,7 +34,7 @@ func TestOneEdit(t *testing.T) {
 func TestClosest(t *testing.T) {
 	t.Parallel()
 	names := []string{"event_type", "event_types", "payload"}
-	for in, want := range map[string]string{"evnt_type": "event_type", "Event_Tipes": "event_types", "paylaod": "payload", "color": "", "event_type": "event_types"} {
+	for in, want := range map[string]string{"evnt_type": "event_type", "Event_Tipes": "event_types", "paylaod": "payload", "color": "", "event_type": "event_types", "Payload": "payload"} {
 		if got := spelling.Closest(in, names); got != want {
 			t.Errorf("Closest(%q) = %q, want %q", in, got, want)
 		}
