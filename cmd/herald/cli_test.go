@@ -56,11 +56,28 @@ func TestVerify(t *testing.T) {
 	s := heraldtest.Start(t, heraldtest.Options{})
 	rc := heraldtest.NewReceiver(t, nil)
 	ep := s.Setup(rc.URL+"/hooks", nil)
+	// A second endpoint signs with a key pair (Ed25519, v1a).
+	var keyed struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL + "/keyed", "signature_scheme": "v1a"}, &keyed, 201)
 	s.Send(map[string]any{"name": "山田 太郎", "n": 1})
-	got := rc.Wait(t, 1, 10*time.Second)[0]
+	var got, gotKeyed heraldtest.Request
+	for _, r := range rc.Wait(t, 2, 10*time.Second) {
+		if r.Path == "/keyed" {
+			gotKeyed = r
+		} else {
+			got = r
+		}
+	}
 	var sec struct{ Secret string }
 	s.MustDo("GET", "/v1/apps/acme/endpoints/"+ep+"/secret", nil, &sec, 200)
+	var pub struct {
+		PublicKey string `json:"public_key"`
+	}
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+keyed.ID+"/public-key", nil, &pub, 200)
+	var private struct{ Secret string }
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+keyed.ID+"/secret", nil, &private, 200)
 	raw := rawRequest(got.Method, got.Path, got.Header, got.Body)
+	rawKeyed := rawRequest(gotKeyed.Method, gotKeyed.Path, gotKeyed.Header, gotKeyed.Body)
 	id := got.Header.Get("Webhook-Id")
 
 	other, err := signing.GenerateSecret()
@@ -103,6 +120,10 @@ func TestVerify(t *testing.T) {
 		{"another secret", raw, []string{"--secret", other}, 1, "invalid: no matching signature", ""},
 		{"signed long ago", oldRaw, []string{"--secret", sec.Secret}, 0, "valid: signature matches (webhook-id msg_old, signed " + then.UTC().Format(time.RFC3339) + " (2h0m", ""},
 		{"signed long ago, time checked", oldRaw, []string{"--secret", sec.Secret, "--tolerance", "5m"}, 1, "invalid: webhook-timestamp too old: 2h0m", ""},
+		{"public key", rawKeyed, []string{"--secret", pub.PublicKey}, 0, "valid: signature matches", ""},
+		{"public key, body altered", bytes.Replace(rawKeyed, []byte("山田"), []byte("田中"), 1), []string{"--secret", pub.PublicKey}, 1, "invalid: no matching signature", ""},
+		{"public key of another endpoint", raw, []string{"--secret", pub.PublicKey}, 1, "invalid: no matching signature: no v1a signature", ""},
+		{"private key", rawKeyed, []string{"--secret", private.Secret}, 2, "", "herald: --secret: this is the endpoint's private key (whsk_); verify with its public key (whpk_)"},
 		{"not signed", rawRequest("POST", "/hooks", http.Header{"Content-Type": {"application/json"}}, []byte(`{}`)), []string{"--secret", sec.Secret}, 1, "invalid: missing webhook headers: webhook-id, webhook-timestamp, webhook-signature", ""},
 		{"not a request", []byte("{\"type\":\"lead.created\"}\n"), []string{"--secret", sec.Secret}, 2, "", "herald: the input is not an HTTP request"},
 		{"empty input", nil, []string{"--secret", sec.Secret}, 2, "", "herald: the input is not an HTTP request"},
