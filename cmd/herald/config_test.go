@@ -126,6 +126,16 @@ allow_private_destinations = true
 		}
 	}
 
+	// reencrypt reads the same file for the store it shares with serve,
+	// and ignores serve's other settings.
+	dataDir := t.TempDir()
+	serve(t, dataDir, "--admin-token", "t").stop()
+	shared := write("shared.toml", "data_dir = \""+dataDir+"\"\nworkers = 8\nretention = \"30d\"\n")
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"reencrypt", "--config", shared}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "re-encrypted 0 endpoints") {
+		t.Errorf("reencrypt --config: %d %q %q", code, out.String(), errOut.String())
+	}
+
 	for _, c := range []struct{ name, text, want string }{
 		{"unknown.toml", "retension = \"30d\"\n", `unknown.toml: unknown key "retension"; did you mean "retention"?; see herald help serve`},
 		{"far.toml", "colour = \"red\"\n", `far.toml: unknown key "colour"; see herald help serve`},

@@ -22,13 +22,13 @@ import (
 type commands struct {
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
 
-	Serve     serveCmd         `cmd:"" help:"Run the HTTP API and the delivery workers."`
-	Bench     bench.Config     `cmd:"" help:"Measure Herald (as a child process) against this machine's own HTTP ceiling; see BENCHMARKS.md."`
-	Reencrypt config.Reencrypt `cmd:"" help:"Rewrite every stored secret under the first encryption key (after a key rotation)."`
-	Keygen    struct{}         `cmd:"" help:"Print a new encryption key for HERALD_ENCRYPTION_KEY."`
-	Verify    cli.Verify       `cmd:"" help:"Check a webhook request's signature offline, from the raw request on stdin (or FILE): prints a verdict, exits 0 when valid, 1 when not, 2 when the input cannot be read."`
-	Receive   cli.Receive      `cmd:"" help:"Run a test receiver on 127.0.0.1 that prints each request it gets and whether its signature verifies."`
-	Version   struct{}         `cmd:"" help:"Print the version."`
+	Serve     serveCmd     `cmd:"" help:"Run the HTTP API and the delivery workers."`
+	Bench     bench.Config `cmd:"" help:"Measure Herald (as a child process) against this machine's own HTTP ceiling; see BENCHMARKS.md."`
+	Reencrypt reencryptCmd `cmd:"" help:"Rewrite every stored secret under the first encryption key (after a key rotation)."`
+	Keygen    struct{}     `cmd:"" help:"Print a new encryption key for HERALD_ENCRYPTION_KEY."`
+	Verify    cli.Verify   `cmd:"" help:"Check a webhook request's signature offline, from the raw request on stdin (or FILE): prints a verdict, exits 0 when valid, 1 when not, 2 when the input cannot be read."`
+	Receive   cli.Receive  `cmd:"" help:"Run a test receiver on 127.0.0.1 that prints each request it gets and whether its signature verifies."`
+	Version   struct{}     `cmd:"" help:"Print the version."`
 	Help      struct {
 		Command []string `arg:"" optional:"" help:"The command."`
 	} `cmd:"" help:"Show the help of herald or of one command."`
@@ -47,6 +47,15 @@ func (s *serveCmd) BeforeResolve(ctx *kong.Context) error { return cli.LoadConfi
 
 // Validate is called by kong after the flags are read.
 func (s *serveCmd) Validate() error { return app.Check(&s.Serve) }
+
+// reencryptCmd takes the flags of config.Reencrypt, and the values of
+// serve's configuration file for them.
+type reencryptCmd struct {
+	config.Reencrypt
+}
+
+// BeforeResolve: see serveCmd.
+func (r *reencryptCmd) BeforeResolve(ctx *kong.Context) error { return cli.LoadConfigFile(ctx) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -115,7 +124,7 @@ func MainIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	case "bench":
 		err = bench.Run(ctx, &c.Bench, stdout, stderr)
 	case "reencrypt":
-		err = app.Reencrypt(ctx, &c.Reencrypt, stdout)
+		err = app.Reencrypt(ctx, &c.Reencrypt.Reencrypt, stdout)
 	case "keygen":
 		var key string
 		if key, err = secrets.GenerateKey(); err == nil {

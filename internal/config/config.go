@@ -102,6 +102,10 @@ func (s *Serve) RenderedSizeCap() int64 {
 // Reencrypt configures `herald reencrypt`: the same store and keys as
 // serve.
 type Reencrypt struct {
+	// Config is the file serve reads (see Serve.Config): reencrypt takes
+	// from it the three settings it shares with serve, so that it works
+	// on the store the server runs on.
+	Config        string `name:"config" env:"HERALD_CONFIG" placeholder:"FILE" help:"The configuration file of herald serve, for its data_dir, database_url and encryption_key. Flags win over HERALD_* variables, which win over the file."`
 	DataDir       string `name:"data-dir" env:"HERALD_DATA_DIR" default:"./herald-data" help:"Directory of the embedded database and its key file."`
 	DatabaseURL   string `name:"database-url" env:"HERALD_DATABASE_URL" help:"postgres://... when Herald runs on PostgreSQL."`
 	EncryptionKey string `name:"encryption-key" env:"HERALD_ENCRYPTION_KEY" help:"The keys, the new one first and the old ones after it."`
