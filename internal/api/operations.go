@@ -25,6 +25,9 @@ func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
+	if ep.IsPull() {
+		return errPullEndpoint("a test send")
+	}
 	var in testInput
 	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
 		return e
@@ -54,6 +57,14 @@ func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"delivery": d, "attempt": d.Attempts[0]})
 	return nil
+}
+
+// errPullEndpoint refuses a request to a pull endpoint that Herald would
+// have to dial.
+func errPullEndpoint(what string) *Error {
+	return &Error{Status: http.StatusConflict, Code: CodePullEndpoint,
+		Message: what + " dials the endpoint, and Herald never dials a pull endpoint; " +
+			"POST .../endpoints/{id}/send or .../recover makes deliveries due for its client to pull"}
 }
 
 // manualBusy answers 429 too_many_requests when err says the app has as
@@ -101,6 +112,9 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	if hiddenFromPortal(r, j) {
 		return errNotFound("delivery (or its endpoint)")
+	}
+	if j.Endpoint.IsPull() {
+		return errPullEndpoint("a resend")
 	}
 	if !j.Delivery.Test {
 		if e := s.checkQuota(w, r, a); e != nil {
