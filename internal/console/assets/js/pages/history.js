@@ -5,6 +5,7 @@
 
 import { api, query, seg } from '../api.js';
 import { addStrings, lang, t } from '../i18n.js';
+import { endpointLabel } from './endpoints.js';
 import {
   h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, replace,
   pretty, codeBlock, headerLines, badge,
@@ -298,7 +299,7 @@ function endpointLabels(ctx) {
   return (id) => {
     if (!cache.has(id)) {
       cache.set(id, api('GET', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(id)}`, undefined, { signal: ctx.signal })
-        .then((ep) => ep.url || id, () => id));
+        .then((ep) => endpointLabel(ep), () => id));
     }
     return cache.get(id);
   };
@@ -432,7 +433,7 @@ export async function endpointDeliveries(ctx) {
     pageHeader(t('hist.title'),
       h('a', { class: 'button', href: ctx.appHref(`/endpoints/${seg(id)}`) }, t('hist.backToEndpoint')),
       refreshButton(list)),
-    h('p', { class: 'page-subtitle mono' }, ep.url),
+    h('p', { class: 'page-subtitle mono' }, endpointLabel(ep)),
     ep.description ? h('p', { class: 'muted' }, ep.description) : null,
     frm,
     list.body);
