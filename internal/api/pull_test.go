@@ -393,3 +393,81 @@ func TestPullEndpointSurvivesRestart(t *testing.T) {
 		t.Errorf("ack after the restart: %+v", out[0])
 	}
 }
+
+// Outcomes of pulled deliveries follow the endpoint's rules as a push's
+// do: a request that cannot be built fails without being handed out, a
+// 410 disables the endpoint, and retries stop with the schedule.
+func TestPullEndpointOutcomes(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	strict, _ := setupPull(t, s, map[string]any{"body_template": map[string]any{"x": "{{missing}}"}, "template_strict": true})
+	mk := func(extra map[string]any) string {
+		body := map[string]any{"kind": "pull", "event_types": []string{"lead.created"}}
+		for k, v := range extra {
+			body[k] = v
+		}
+		var ep struct{ ID string }
+		s.MustDo("POST", "/v1/apps/acme/endpoints", body, &ep, 201)
+		return ep.ID
+	}
+	gone := mk(nil)
+	once := mk(map[string]any{"retry_schedule": "100ms"})
+	s.Send(map[string]any{"id": "1"})
+	only := func(epID string) heraldtest.Delivery {
+		t.Helper()
+		var pg struct{ Data []heraldtest.Delivery }
+		s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID+"/deliveries", nil, &pg, 200)
+		if len(pg.Data) != 1 {
+			t.Fatalf("endpoint %s: %d deliveries, want 1", epID, len(pg.Data))
+		}
+		return pg.Data[0]
+	}
+
+	if got := pullOnce(t, s, strict, "wait=0s"); len(got) != 0 {
+		t.Errorf("a request that cannot be built was handed out: %+v", got)
+	}
+	if d := only(strict); d.Status != "failed" || len(d.Attempts) != 1 || d.Attempts[0].ErrorKind != "policy" {
+		t.Errorf("delivery whose request cannot be built: %+v", d)
+	}
+
+	g := pullOnce(t, s, gone, "wait=5s")
+	if len(g) != 1 {
+		t.Fatalf("pull: %+v", g)
+	}
+	if out := ack(t, s, gone, map[string]any{"delivery_id": g[0].DeliveryID, "status_code": 410}); out[0].Result != "recorded" || out[0].Status != "failed" {
+		t.Errorf("ack of a 410: %+v", out[0])
+	}
+	var ep struct {
+		Enabled        bool
+		DisabledReason string `json:"disabled_reason"`
+	}
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+gone, nil, &ep, 200)
+	if ep.Enabled || !strings.Contains(ep.DisabledReason, "410") {
+		t.Errorf("endpoint after a 410: %+v", ep)
+	}
+	var e apiError
+	if code := s.Do("GET", "/v1/apps/acme/endpoints/"+gone+"/pull?wait=0s", nil, &e); code != 409 || e.Error.Code != "endpoint_disabled" {
+		t.Errorf("pull of a disabled endpoint: %d %+v", code, e)
+	}
+	if out := ack(t, s, gone, map[string]any{"delivery_id": g[0].DeliveryID, "status_code": 200}); out[0].Result != "not_handed_out" {
+		t.Errorf("ack on the disabled endpoint: %+v", out[0])
+	}
+
+	for n := 1; n <= 2; n++ {
+		got := pullOnce(t, s, once, "wait=10s")
+		if len(got) != 1 {
+			t.Fatalf("pull %d: %+v", n, got)
+		}
+		out := ack(t, s, once, map[string]any{"delivery_id": got[0].DeliveryID, "error": "connection refused"})
+		want := map[int]string{1: "pending", 2: "failed"}[n]
+		if out[0].Result != "recorded" || out[0].Status != want || out[0].Attempt.ErrorKind != "network" {
+			t.Errorf("ack %d of no answer: %+v, want %s", n, out[0], want)
+		}
+	}
+	if d := only(once); d.Status != "failed" || d.AttemptCount != 2 || d.Attempts[1].Error != "connection refused" {
+		t.Errorf("delivery after its retries: %+v", d)
+	}
+	if got := pullOnce(t, s, once, "wait=0s"); len(got) != 0 {
+		t.Errorf("a failed delivery was handed out: %+v", got)
+	}
+}

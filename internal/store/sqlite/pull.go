@@ -31,8 +31,18 @@ func (db *DB) DeliveriesPull(ctx context.Context, p store.PullParams) ([]*store.
 	if limit <= 0 {
 		limit = store.DefaultClaimLimit
 	}
+	// Waiting pulls ask again and again, mostly to find nothing: a read
+	// answers that without taking the single writer from the others.
+	var due int
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+pullQuery+`)`, p.EndpointID, micro(p.Now), 1).Scan(&due)
+	if err != nil {
+		return nil, fmt.Errorf("pull: select: %w", err)
+	}
+	if due == 0 {
+		return nil, nil
+	}
 	var jobs []*store.Job
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM endpoints
 			WHERE id = ? AND app_id = ? AND kind = 'pull' AND enabled = 1 AND deleted_at IS NULL`,
