@@ -68,6 +68,7 @@ type Engine interface {
 	Recover(ctx context.Context, job *herald.BulkJob, p delivery.RecoverParams)
 	Pull(ctx context.Context, ep *herald.Endpoint, p delivery.PullParams) ([]delivery.Handout, error)
 	Ack(ctx context.Context, ep *herald.Endpoint, results []delivery.AckResult, maxBody int) ([]delivery.AckOutcome, error)
+	ResendPulled(ctx context.Context, j *store.Job) error
 }
 
 // Outbound builds the exact request a delivery would send, for previews.

@@ -67,6 +67,25 @@ func errPullEndpoint(what string) *Error {
 			"POST .../endpoints/{id}/send or .../recover makes deliveries due for its client to pull"}
 }
 
+// resendPulled answers a resend of a pull endpoint's delivery: it is due
+// again for the endpoint's client, 202 with the delivery (no attempt:
+// nothing was sent).
+func (s *Server) resendPulled(w http.ResponseWriter, r *http.Request, a *herald.App, j *store.Job) *Error {
+	err := s.eng.ResendPulled(r.Context(), j)
+	if qe, ok := asQuotaError(err); ok {
+		return s.quotaExceeded(w, qe)
+	}
+	if err != nil {
+		return storeError(err, "delivery (or its endpoint)")
+	}
+	d, err := s.st.DeliveryGet(r.Context(), a.ID, j.Delivery.ID)
+	if err != nil {
+		return storeError(err, "delivery")
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"delivery": d})
+	return nil
+}
+
 // manualBusy answers 429 too_many_requests when err says the app has as
 // many test sends (or resends) going as it may; nil otherwise. A slot
 // frees when a request ends, within the endpoint's timeout: a second is
@@ -113,13 +132,13 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
 	if hiddenFromPortal(r, j) {
 		return errNotFound("delivery (or its endpoint)")
 	}
-	if j.Endpoint.IsPull() {
-		return errPullEndpoint("a resend")
-	}
 	if !j.Delivery.Test {
 		if e := s.checkQuota(w, r, a); e != nil {
 			return e
 		}
+	}
+	if j.Endpoint.IsPull() {
+		return s.resendPulled(w, r, a, j)
 	}
 	at, err := s.eng.Resend(r.Context(), j)
 	if qe, ok := asQuotaError(err); ok {

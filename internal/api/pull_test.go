@@ -196,6 +196,20 @@ func TestPullEndpoint(t *testing.T) {
 			t.Errorf("stats of the last hour: %+v", stats.Hour)
 		}
 
+		// A resend makes it due again for the client: nothing is sent.
+		var rs struct {
+			Delivery heraldtest.Delivery
+			Attempt  *json.RawMessage
+		}
+		s.MustDo("POST", "/v1/apps/acme/deliveries/"+h.DeliveryID+"/resend", nil, &rs, 202)
+		if rs.Delivery.Status != "pending" || rs.Delivery.AttemptCount != 2 || rs.Attempt != nil {
+			t.Errorf("resend of a pulled delivery: %+v", rs)
+		}
+		if again := pullOnce(t, s, epID, "wait=10s"); len(again) != 1 || again[0].DeliveryID != h.DeliveryID {
+			t.Fatalf("pull after the resend: %+v", again)
+		}
+		ack(t, s, epID, map[string]any{"delivery_id": h.DeliveryID, "status_code": 200})
+
 		// Never acknowledged, a delivery comes back after its visibility.
 		s.Send(map[string]any{"id": "43"})
 		first := pullOnce(t, s, epID, "wait=10s&visibility=1s")

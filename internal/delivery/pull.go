@@ -379,3 +379,21 @@ func (e *Engine) Ack(ctx context.Context, ep *herald.Endpoint, results []AckResu
 	}
 	return outs, nil
 }
+
+// ResendPulled is a resend of a pull endpoint's delivery: Herald never
+// dials the endpoint, so the delivery becomes pending and due now,
+// whatever its status, for the next pull (one out with a client is
+// handed out again; its late acknowledgement is then not_handed_out). It
+// counts in the app's usage like a resend: over the monthly quota it
+// returns the store's *store.QuotaError and changes nothing.
+func (e *Engine) ResendPulled(ctx context.Context, j *store.Job) error {
+	n, err := e.st.DeliveriesRequeue(ctx, j.Delivery.AppID, []string{j.Delivery.ID}, e.clock.Now())
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("delivery %q: %w", j.Delivery.ID, store.ErrNotFound)
+	}
+	e.pulls.notify(j.Endpoint.ID)
+	return nil
+}
