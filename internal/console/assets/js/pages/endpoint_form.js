@@ -392,6 +392,10 @@ export async function form(ctx) {
   // The kind is chosen once, at creation.
   c.kind.disabled = editing;
   const kindField = field({ label: t('epf.kind'), name: 'kind', control: c.kind, hint: t('epf.kindHint') });
+  // A pull endpoint is pulled with an API key, which a portal's customer
+  // gets from the product, not from the portal: the portal makes push
+  // endpoints, and shows the kind of those it did not make.
+  kindField.hidden = ctx.mode === 'portal' && !editing;
   const urlField = field({ label: t('epf.url'), name: 'url', control: c.url, hint: t('epf.urlHint') });
   const pull = () => c.kind.value === 'pull';
   const showPreset = () => {
