@@ -509,4 +509,8 @@ type AttemptResult struct {
 	// Owner, when set, is the node that leased the delivery and made the
 	// attempt: the result is refused if the lease is no longer its own.
 	Owner string
+	// EventPayload, when set, must be the payload of the delivery's
+	// event: a request body that holds it is stored without it (see
+	// SplitBody).
+	EventPayload []byte
 }

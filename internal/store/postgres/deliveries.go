@@ -99,7 +99,7 @@ func loadAttempts(ctx context.Context, tx pgx.Tx, ds []*herald.Delivery) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT `+attemptCols+` FROM attempts
+	rows, err := tx.Query(ctx, `SELECT `+attemptSelect+` FROM attempts
 		WHERE delivery_id = ANY($1::text[])
 		ORDER BY delivery_id, number, id`, ids)
 	if err != nil {
@@ -316,7 +316,7 @@ const (
 	insertAttempt = `INSERT INTO attempts (` + attemptCols + `)
 		SELECT $1::text, d.id, CASE WHEN $2::int > 0 THEN $2::int ELSE d.attempt_count + 1 END, $3::text, $4::timestamptz,
 			$5::text, $6::text, $7::text, $8::bytea, $9::int, $10::text, $11::bytea, $12::boolean,
-			$13::bigint, $14::text, $15::text
+			$13::bigint, $14::text, $15::text, $17::int
 		FROM deliveries d WHERE d.id = $16`
 	// retryOfDeleted is true in recordDelivery when the new status is
 	// pending and the delivery's endpoint has been deleted: such a retry
@@ -443,7 +443,7 @@ func recordBatch(ctx context.Context, tx pgx.Tx, results []store.AttemptResult, 
 			a.Request.Method, a.Request.URL, v.RequestHeaders, v.RequestBody,
 			int32Ptr(v.Status), v.ResponseHeaders, v.ResponseBody, v.Truncated,
 			v.LatencyUS, string(a.ErrorKind), a.Error,
-			a.DeliveryID)
+			a.DeliveryID, int32Ptr(v.PayloadAt))
 		b.Queue(recordDelivery, string(r.Status), tsPtr(row.NextAttemptAt), row.LastError, ts(r.Now), a.DeliveryID)
 	}
 	if b.Len() == 0 {

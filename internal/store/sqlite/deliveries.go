@@ -120,7 +120,7 @@ func loadAttempts(ctx context.Context, tx *sql.Tx, ds []*herald.Delivery) error 
 		for i, d := range chunk {
 			args[i] = d.ID
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+attemptCols+` FROM attempts
+		rows, err := tx.QueryContext(ctx, `SELECT `+attemptSelect+` FROM attempts
 			WHERE delivery_id IN (`+placeholders(len(chunk))+`)
 			ORDER BY delivery_id, number, id`, args...)
 		if err != nil {
@@ -400,7 +400,7 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 				a.Request.Method, a.Request.URL, orNull(v.RequestHeaders), v.RequestBody,
 				orNull(v.Status), orNull(v.ResponseHeaders), v.ResponseBody, v.Truncated,
 				v.LatencyUS, string(a.ErrorKind), a.Error,
-				a.DeliveryID)
+				a.DeliveryID, orNull(v.PayloadAt))
 			if err != nil {
 				if isUnique(err) {
 					err = fmt.Errorf("attempt %q: %w", a.ID, store.ErrConflict)

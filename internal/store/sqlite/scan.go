@@ -200,7 +200,12 @@ func scanDelivery(s scanner) (*herald.Delivery, error) {
 const attemptCols = `id, delivery_id, number, trigger, created_at,
 	request_method, request_url, request_headers, request_body,
 	response_status, response_headers, response_body, response_truncated,
-	latency_us, error_kind, error`
+	latency_us, error_kind, error, body_payload_at`
+
+// attemptSelect reads an attempt's columns and, when its request body was
+// stored without the event's payload, that payload (see store.SplitBody).
+const attemptSelect = attemptCols + `, CASE WHEN body_payload_at IS NULL THEN NULL ELSE
+	(SELECT e.payload FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = attempts.delivery_id) END`
 
 func scanAttempt(s scanner) (*herald.Attempt, error) {
 	var (
@@ -213,15 +218,21 @@ func scanAttempt(s scanner) (*herald.Attempt, error) {
 		respBody  []byte
 		truncated bool
 		latency   int64
+		payloadAt sql.NullInt64
+		payload   []byte
 	)
 	if err := s.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.Trigger, &created,
 		&a.Request.Method, &a.Request.URL, &reqHdr, &reqBody,
 		&status, &respHdr, &respBody, &truncated,
-		&latency, &a.ErrorKind, &a.Error); err != nil {
+		&latency, &a.ErrorKind, &a.Error, &payloadAt, &payload); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = fromMicro(created)
-	c := store.AttemptColumns{RequestBody: reqBody, ResponseBody: respBody, Truncated: truncated, LatencyUS: latency}
+	c := store.AttemptColumns{RequestBody: reqBody, ResponseBody: respBody, Truncated: truncated, LatencyUS: latency, Payload: payload}
+	if payloadAt.Valid {
+		at := int(payloadAt.Int64)
+		c.PayloadAt = &at
+	}
 	if reqHdr.Valid {
 		c.RequestHeaders = &reqHdr.String
 	}
