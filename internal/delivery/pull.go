@@ -254,7 +254,7 @@ func (e *Engine) handouts(ctx context.Context, h Handouts, jobs []*store.Job) []
 			Trigger: herald.TriggerScheduled, Request: recorded, ErrorKind: herald.ErrorKindPolicy, Error: err.Error(),
 		}
 		v := e.policy(j.Endpoint, app).Decide(n, a.ErrorKind, 0, nil, now)
-		failed = append(failed, recordItem{job: j, res: e.result(a, v, now)})
+		failed = append(failed, recordItem{job: j, res: e.result(j, a, v, now)})
 	}
 	if len(failed) > 0 {
 		e.recordPulled(ctx, failed)
@@ -262,10 +262,10 @@ func (e *Engine) handouts(ctx context.Context, h Handouts, jobs []*store.Job) []
 	return out
 }
 
-// result is the store's record of an attempt and its verdict, fenced by
-// the pull clients' lease.
-func (e *Engine) result(a *herald.Attempt, v Verdict, now time.Time) store.AttemptResult {
-	r := store.AttemptResult{Attempt: a, Status: v.Status, Now: now, Owner: store.PullOwner}
+// result is the store's record of an attempt of j and its verdict, fenced
+// by the pull clients' lease.
+func (e *Engine) result(j *store.Job, a *herald.Attempt, v Verdict, now time.Time) store.AttemptResult {
+	r := store.AttemptResult{Attempt: a, Status: v.Status, Now: now, Owner: store.PullOwner, EventPayload: j.Event.Payload}
 	if v.Status == herald.StatusPending {
 		t := v.NextAttemptAt
 		r.NextAttemptAt = &t
@@ -360,7 +360,7 @@ func (e *Engine) Ack(ctx context.Context, ep *herald.Endpoint, results []AckResu
 			a.Response = &herald.AttemptResponse{StatusCode: r.StatusCode, Headers: map[string]string{}, Body: body, BodyTruncated: cut}
 		}
 		v := e.policy(j.Endpoint, app).Decide(n, a.ErrorKind, r.StatusCode, nil, now)
-		items = append(items, recordItem{job: j, res: e.result(a, v, now)})
+		items = append(items, recordItem{job: j, res: e.result(j, a, v, now)})
 	}
 	if len(items) == 0 {
 		return outs, nil
