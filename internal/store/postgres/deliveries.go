@@ -516,9 +516,10 @@ func (db *DB) LeasesReleaseAll(ctx context.Context) error {
 // LeasesReleaseDead implements store.Store. The owners of leases are
 // found by a loose index scan of deliveries_lease_owner, one probe per
 // owner, so a heartbeat's call costs little however many leases there
-// are. Pull handouts' owner is no node and never dead. Rows still locked (by the dead node's transaction that the server
-// has not ended yet) are skipped, not waited for: the caller's heartbeat
-// must not stall, and the next one clears them.
+// are. Pull handouts' owner is no node and never dead. Rows still locked
+// (by the dead node's transaction that the server has not ended yet) are
+// skipped, not waited for: the caller's heartbeat must not stall, and the
+// next one clears them.
 func (db *DB) LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error) {
 	var n int64
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
