@@ -485,3 +485,43 @@ func TestPullEndpointOutcomes(t *testing.T) {
 		t.Errorf("a failed delivery was handed out: %+v", got)
 	}
 }
+
+// A shutdown ends the pulls waiting: each answers what it has (nothing),
+// rather than holding the shutdown until its wait is over or being cut
+// off when the shutdown gives up on it.
+func TestPullEndpointShutdown(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	epID, _ := setupPull(t, s, nil)
+	type pulled struct {
+		code int
+		data []handout
+		err  error
+	}
+	done := make(chan pulled, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", s.URL+"/v1/apps/acme/endpoints/"+epID+"/pull?wait=60s", nil)
+		req.Header.Set("Authorization", "Bearer "+heraldtest.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- pulled{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var got struct{ Data []handout }
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		done <- pulled{resp.StatusCode, got.Data, err}
+	}()
+	waitFor(t, func() bool { return s.Engine.PullsOpen(epID) == 1 })
+	start := time.Now()
+	s.Stop()
+	got := <-done
+	if got.err != nil || got.code != 200 || got.data == nil || len(got.data) != 0 {
+		t.Errorf("the waiting pull at shutdown: %+v, want 200 with no deliveries", got)
+	}
+	// heraldtest gives requests 5 s at shutdown: a pull it had to cut
+	// off would have held it that long.
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("shutdown took %v with a pull waiting", took)
+	}
+}
