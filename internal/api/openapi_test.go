@@ -71,7 +71,12 @@ func TestOpenAPIScopes(t *testing.T) {
 		if rt.Open {
 			continue
 		}
-		op := doc.Paths.Find(rt.Pattern).GetOperation(rt.Method)
+		item := doc.Paths.Find(rt.Pattern)
+		if item == nil || item.GetOperation(rt.Method) == nil {
+			t.Errorf("%s %s is not in the document", rt.Method, rt.Pattern)
+			continue
+		}
+		op := item.GetOperation(rt.Method)
 		listed := map[string]bool{}
 		for _, req := range *op.Security {
 			for _, role := range req["bearer"] {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/shape"
 )
@@ -61,6 +62,13 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{schema: "APIKey", v: herald.APIKey{}},
 		{schema: "AuditEntry", v: herald.AuditEntry{}},
 		{schema: "PortalSession", v: portalSession{}},
+		{schema: "AttemptRequest", v: herald.AttemptRequest{}},
+		{schema: "Handouts", v: struct {
+			Data []delivery.Handout `json:"data"`
+		}{}},
+		{schema: "AckOutcomes", v: struct {
+			Data []delivery.AckOutcome `json:"data"`
+		}{}},
 		{schema: "JWKS", v: struct {
 			Keys []jwk `json:"keys"`
 		}{}},
@@ -79,6 +87,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{schema: "Recover", v: recoverInput{}},
 		{schema: "APIKeyCreate", v: keyInput{}},
 		{schema: "PortalSessionCreate", v: portalInput{}},
+		{schema: "Ack", v: ackInput{}},
 	} {
 		s, ok := doc.Components.Schemas[c.schema]
 		if !ok {
@@ -169,6 +178,8 @@ func TestOpenAPIEnums(t *testing.T) {
 		{"job states (Job… in job.go)", schema("Job", "properties", "state", "enum"), constants(t, "../../job.go", "Job")},
 		{"presets (preset.Names)", schema("Preset", "enum"), preset.Names()},
 		{"methods (shape.Methods)", schema("Endpoint", "properties", "method", "enum"), shape.Methods},
+		{"endpoint kinds (Endpoint… in endpoint.go)", schema("EndpointKind", "enum"), constants(t, "../../endpoint.go", "Endpoint")},
+		{"ack results (Ack… in delivery/pull.go)", schema("AckOutcomes", "properties", "data", "items", "properties", "result", "enum"), constants(t, "../delivery/pull.go", "Ack")},
 	} {
 		if len(c.known) == 0 {
 			t.Errorf("%s: none found", c.what)

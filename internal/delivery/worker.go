@@ -90,7 +90,7 @@ func (e *Engine) attempt(ctx, sendCtx context.Context, j *store.Job, trigger str
 		Error:      o.Error,
 	}
 	v := e.policy(j.Endpoint, app).Decide(n, o.Kind, o.Status, o.RetryAfter, end)
-	r := store.AttemptResult{Attempt: a, Status: v.Status, Now: end}
+	r := store.AttemptResult{Attempt: a, Status: v.Status, Now: end, EventPayload: j.Event.Payload}
 	if v.Status == herald.StatusPending {
 		t := v.NextAttemptAt
 		r.NextAttemptAt = &t

@@ -2,9 +2,11 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -50,6 +52,15 @@ func EndpointSettingsJSON(s herald.EndpointSettings) (string, error) {
 // subscriptions, its request shape and its settings.
 type EndpointDocs struct {
 	EventTypes, Shape, Settings string
+}
+
+// EndpointKind is the kind column of ep: an endpoint made without one
+// is a push endpoint, as every endpoint was before pull endpoints.
+func EndpointKind(ep *herald.Endpoint) string {
+	if ep.Kind == "" {
+		return herald.EndpointPush
+	}
+	return ep.Kind
 }
 
 // EncodeEndpoint returns ep's JSON columns. Nil and empty subscriptions
@@ -151,8 +162,16 @@ const headersTruncatedKey = " truncated"
 // microseconds, and the response's fields nil (NULL) when no response came
 // back.
 type AttemptColumns struct {
-	RequestHeaders  *string
-	RequestBody     []byte
+	RequestHeaders *string
+	// RequestBody is the body sent, or, when PayloadAt is set, the body
+	// with the event's payload cut out at PayloadAt (see SplitBody).
+	RequestBody []byte
+	// PayloadAt is where the event's payload stood in the body, nil when
+	// the body is stored whole.
+	PayloadAt *int
+	// Payload is the event's payload, read with the attempt when
+	// PayloadAt is set, to put the body back together.
+	Payload         []byte
 	Status          *int
 	ResponseHeaders *string
 	ResponseBody    []byte
@@ -160,9 +179,12 @@ type AttemptColumns struct {
 	LatencyUS       int64
 }
 
-// EncodeAttempt returns a's converted column values.
-func EncodeAttempt(a *herald.Attempt) (AttemptColumns, error) {
-	c := AttemptColumns{RequestBody: []byte(a.Request.Body), LatencyUS: LatencyMicros(a.LatencyMS)}
+// EncodeAttempt returns a's converted column values. payload is the
+// payload of the attempt's event when at hand (nil otherwise): a body
+// that holds it is stored without it.
+func EncodeAttempt(a *herald.Attempt, payload []byte) (AttemptColumns, error) {
+	c := AttemptColumns{LatencyUS: LatencyMicros(a.LatencyMS)}
+	c.RequestBody, c.PayloadAt = SplitBody(a.Request.Body, payload)
 	var err error
 	if c.RequestHeaders, err = HeadersJSON(a.Request.Headers); err != nil {
 		return c, fmt.Errorf("attempt %q: request headers: %w", a.ID, err)
@@ -191,7 +213,11 @@ func EncodeAttempt(a *herald.Attempt) (AttemptColumns, error) {
 // column values.
 func DecodeAttempt(a *herald.Attempt, c AttemptColumns) error {
 	a.LatencyMS = float64(c.LatencyUS) / 1000
-	a.Request.Body = string(c.RequestBody)
+	body, err := JoinBody(c.RequestBody, c.PayloadAt, c.Payload)
+	if err != nil {
+		return fmt.Errorf("attempt %s: %w", a.ID, err)
+	}
+	a.Request.Body = body
 	if c.RequestHeaders != nil {
 		if err := json.Unmarshal([]byte(*c.RequestHeaders), &a.Request.Headers); err != nil {
 			return fmt.Errorf("attempt %s: request_headers: %w", a.ID, err)
@@ -220,4 +246,46 @@ func DecodeAttempt(a *herald.Attempt, c AttemptColumns) error {
 // stored.
 func LatencyMicros(ms float64) int64 {
 	return int64(math.Round(ms * 1000))
+}
+
+// minSplit is the shortest payload worth cutting out of a body: below it,
+// the read that puts the body back together costs more than the bytes
+// saved.
+const minSplit = 64
+
+// SplitBody returns what to store of a request body sent for an event
+// with the given payload. Most bodies hold the payload byte for byte (the
+// standard envelope wraps it, the raw format is it), and a fan-out sends
+// it to every endpoint: those are stored without it, as the rest of the
+// body and the offset where the payload stood, and put back together on
+// read from the event, which outlives none of its attempts. A body that
+// does not hold it is stored whole, with a nil offset.
+func SplitBody(body string, payload []byte) ([]byte, *int) {
+	if len(payload) >= minSplit && len(body) >= len(payload) {
+		if at := strings.Index(body, string(payload)); at >= 0 {
+			rest := make([]byte, 0, len(body)-len(payload))
+			rest = append(append(rest, body[:at]...), body[at+len(payload):]...)
+			return rest, &at
+		}
+	}
+	return []byte(body), nil
+}
+
+// JoinBody puts back together a body stored by SplitBody.
+func JoinBody(rest []byte, at *int, payload []byte) (string, error) {
+	if at == nil {
+		return string(rest), nil
+	}
+	if payload == nil {
+		return "", errors.New("request body: the event that holds its payload is gone")
+	}
+	if *at < 0 || *at > len(rest) {
+		return "", fmt.Errorf("request body: payload offset %d outside the %d bytes stored", *at, len(rest))
+	}
+	var b strings.Builder
+	b.Grow(len(rest) + len(payload))
+	b.Write(rest[:*at])
+	b.Write(payload)
+	b.Write(rest[*at:])
+	return b.String(), nil
 }

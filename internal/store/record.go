@@ -48,7 +48,7 @@ func PrepareRecord(r AttemptResult) (RecordRow, error) {
 		row.AttemptAt = r.Now
 	}
 	var err error
-	if row.Attempt, err = EncodeAttempt(a); err != nil {
+	if row.Attempt, err = EncodeAttempt(a, r.EventPayload); err != nil {
 		return row, err
 	}
 	switch r.Status {
@@ -110,7 +110,7 @@ func PrepareTestSend(ev *herald.Event, d *herald.Delivery, a *herald.Attempt) (T
 	if a.DeliveryID == "" {
 		a.DeliveryID = d.ID
 	}
-	if row.Attempt, err = EncodeAttempt(a); err != nil {
+	if row.Attempt, err = EncodeAttempt(a, ev.Payload); err != nil {
 		return row, err
 	}
 	row.Number = a.Number

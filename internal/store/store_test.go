@@ -109,6 +109,43 @@ func TestFoldHealth(t *testing.T) {
 	}
 }
 
+func TestSplitBody(t *testing.T) {
+	payload := []byte(`{"lead":{"id":42,"name":"Ada","note":"` + strings.Repeat("x", 80) + `"}}`)
+	for _, tc := range []struct {
+		name, body string
+		payload    []byte
+		split      bool
+	}{
+		{"envelope", `{"type":"lead.created","timestamp":"2026-12-03T10:00:00Z","data":` + string(payload) + `}`, payload, true},
+		{"raw", string(payload), payload, true},
+		{"at the end", "prefix " + string(payload), payload, true},
+		{"templated", `{"name":"Ada"}`, payload, false},
+		{"short payload", `{"data":{"a":1}}`, []byte(`{"a":1}`), false},
+		{"no payload", string(payload), nil, false},
+		{"empty body", "", payload, false},
+	} {
+		rest, at := SplitBody(tc.body, tc.payload)
+		if (at != nil) != tc.split {
+			t.Errorf("%s: split %v, want %v", tc.name, at != nil, tc.split)
+		}
+		if at != nil && len(rest) != len(tc.body)-len(tc.payload) {
+			t.Errorf("%s: %d bytes kept of %d, payload %d", tc.name, len(rest), len(tc.body), len(tc.payload))
+		}
+		got, err := JoinBody(rest, at, tc.payload)
+		if err != nil || got != tc.body {
+			t.Errorf("%s: joined %q, %v; want %q", tc.name, got, err, tc.body)
+		}
+	}
+	rest, at := SplitBody(string(payload), payload)
+	if _, err := JoinBody(rest, at, nil); err == nil {
+		t.Error("a split body joined without its payload")
+	}
+	bad := 5
+	if _, err := JoinBody(nil, &bad, payload); err == nil {
+		t.Error("an offset past the stored bytes was accepted")
+	}
+}
+
 func TestAttemptColumnsRoundTrip(t *testing.T) {
 	for _, a := range []*herald.Attempt{
 		{ID: "none", Request: herald.AttemptRequest{Body: "x"}, LatencyMS: 1.2345},
@@ -120,7 +157,7 @@ func TestAttemptColumnsRoundTrip(t *testing.T) {
 		{ID: "cut", Request: herald.AttemptRequest{Headers: map[string]string{}},
 			Response: &herald.AttemptResponse{StatusCode: 200, Headers: map[string]string{"B": "2…"}, HeadersTruncated: true}},
 	} {
-		c, err := EncodeAttempt(a)
+		c, err := EncodeAttempt(a, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

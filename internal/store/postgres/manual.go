@@ -172,11 +172,11 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 		}
 
 		_, err = tx.Exec(ctx, `INSERT INTO attempts (`+attemptCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			a.ID, d.ID, row.Number, a.Trigger, ts(row.AttemptAt),
 			a.Request.Method, a.Request.URL, v.RequestHeaders, v.RequestBody,
 			int32Ptr(v.Status), v.ResponseHeaders, v.ResponseBody, v.Truncated,
-			v.LatencyUS, string(a.ErrorKind), a.Error)
+			v.LatencyUS, string(a.ErrorKind), a.Error, int32Ptr(v.PayloadAt))
 		if isUnique(err) {
 			return fmt.Errorf("attempt %q: %w", a.ID, store.ErrConflict)
 		}

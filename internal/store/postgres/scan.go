@@ -103,7 +103,7 @@ func scanEventType(s scanner) (*herald.EventType, error) {
 }
 
 // endpointCols is prefixed so that it can be selected from a join.
-const endpointCols = `e.id, e.app_id, e.url, e.description, e.event_types, e.enabled, e.secret, e.timeout_ms, e.shape, e.settings, e.created_at, e.updated_at`
+const endpointCols = `e.id, e.app_id, e.url, e.description, e.event_types, e.enabled, e.secret, e.timeout_ms, e.shape, e.settings, e.created_at, e.updated_at, e.kind`
 
 // endpointDest returns the scan destinations of endpointCols and a function
 // that finishes the endpoint once they are filled.
@@ -113,7 +113,7 @@ func endpointDest() (*herald.Endpoint, []any, func() error) {
 		types, shape, settings string
 	)
 	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS,
-		&shape, &settings, &ep.CreatedAt, &ep.UpdatedAt}
+		&shape, &settings, &ep.CreatedAt, &ep.UpdatedAt, &ep.Kind}
 	return &ep, dest, func() error {
 		if err := store.DecodeEndpoint(&ep, store.EndpointDocs{EventTypes: types, Shape: shape, Settings: settings}); err != nil {
 			return err
@@ -196,7 +196,12 @@ func scanDelivery(s scanner) (*herald.Delivery, error) {
 const attemptCols = `id, delivery_id, number, trigger, created_at,
 	request_method, request_url, request_headers, request_body,
 	response_status, response_headers, response_body, response_truncated,
-	latency_us, error_kind, error`
+	latency_us, error_kind, error, body_payload_at`
+
+// attemptSelect reads an attempt's columns and, when its request body was
+// stored without the event's payload, that payload (see store.SplitBody).
+const attemptSelect = attemptCols + `, CASE WHEN body_payload_at IS NULL THEN NULL ELSE
+	(SELECT e.payload FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = attempts.delivery_id) END`
 
 func scanAttempt(s scanner) (*herald.Attempt, error) {
 	var (
@@ -207,20 +212,26 @@ func scanAttempt(s scanner) (*herald.Attempt, error) {
 		truncated         bool
 		latency           int64
 		kind              string
+		payloadAt         *int32
+		payload           []byte
 	)
 	if err := s.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.Trigger, &a.CreatedAt,
 		&a.Request.Method, &a.Request.URL, &reqHdr, &reqBody,
 		&status, &respHdr, &respBody, &truncated,
-		&latency, &kind, &a.Error); err != nil {
+		&latency, &kind, &a.Error, &payloadAt, &payload); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = a.CreatedAt.UTC()
 	a.ErrorKind = herald.ErrorKind(kind)
 	c := store.AttemptColumns{RequestHeaders: reqHdr, RequestBody: reqBody, ResponseHeaders: respHdr,
-		ResponseBody: respBody, Truncated: truncated, LatencyUS: latency}
+		ResponseBody: respBody, Truncated: truncated, LatencyUS: latency, Payload: payload}
 	if status != nil {
 		code := int(*status)
 		c.Status = &code
+	}
+	if payloadAt != nil {
+		at := int(*payloadAt)
+		c.PayloadAt = &at
 	}
 	if err := store.DecodeAttempt(&a, c); err != nil {
 		return nil, err
@@ -228,8 +239,8 @@ func scanAttempt(s scanner) (*herald.Attempt, error) {
 	return &a, nil
 }
 
-// int32Ptr is the column value of an optional status code: the int4
-// column's Go type, nil for NULL.
+// int32Ptr is the column value of an optional int4 column (a status
+// code, a payload offset): the column's Go type, nil for NULL.
 func int32Ptr(p *int) *int32 {
 	if p == nil {
 		return nil

@@ -179,11 +179,11 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 		}
 
 		_, err = tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, d.ID, row.Number, a.Trigger, micro(row.AttemptAt),
 			a.Request.Method, a.Request.URL, orNull(v.RequestHeaders), v.RequestBody,
 			orNull(v.Status), orNull(v.ResponseHeaders), v.ResponseBody, v.Truncated,
-			v.LatencyUS, string(a.ErrorKind), a.Error)
+			v.LatencyUS, string(a.ErrorKind), a.Error, orNull(v.PayloadAt))
 		if isUnique(err) {
 			return fmt.Errorf("attempt %q: %w", a.ID, store.ErrConflict)
 		}

@@ -94,7 +94,7 @@ func scanEventType(s scanner) (*herald.EventType, error) {
 }
 
 // endpointCols is prefixed so that it can be selected from a join.
-const endpointCols = `e.id, e.app_id, e.url, e.description, e.event_types, e.enabled, e.secret, e.timeout_ms, e.shape, e.settings, e.created_at, e.updated_at`
+const endpointCols = `e.id, e.app_id, e.url, e.description, e.event_types, e.enabled, e.secret, e.timeout_ms, e.shape, e.settings, e.created_at, e.updated_at, e.kind`
 
 // endpointDest returns the scan destinations of endpointCols and a function
 // that finishes the endpoint once they are filled.
@@ -106,7 +106,7 @@ func endpointDest() (*herald.Endpoint, []any, func() error) {
 		settings   string
 		created, u int64
 	)
-	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS, &shape, &settings, &created, &u}
+	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS, &shape, &settings, &created, &u, &ep.Kind}
 	return &ep, dest, func() error {
 		if err := store.DecodeEndpoint(&ep, store.EndpointDocs{EventTypes: types, Shape: shape, Settings: settings}); err != nil {
 			return err
@@ -200,7 +200,12 @@ func scanDelivery(s scanner) (*herald.Delivery, error) {
 const attemptCols = `id, delivery_id, number, trigger, created_at,
 	request_method, request_url, request_headers, request_body,
 	response_status, response_headers, response_body, response_truncated,
-	latency_us, error_kind, error`
+	latency_us, error_kind, error, body_payload_at`
+
+// attemptSelect reads an attempt's columns and, when its request body was
+// stored without the event's payload, that payload (see store.SplitBody).
+const attemptSelect = attemptCols + `, CASE WHEN body_payload_at IS NULL THEN NULL ELSE
+	(SELECT e.payload FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = attempts.delivery_id) END`
 
 func scanAttempt(s scanner) (*herald.Attempt, error) {
 	var (
@@ -213,15 +218,21 @@ func scanAttempt(s scanner) (*herald.Attempt, error) {
 		respBody  []byte
 		truncated bool
 		latency   int64
+		payloadAt sql.NullInt64
+		payload   []byte
 	)
 	if err := s.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.Trigger, &created,
 		&a.Request.Method, &a.Request.URL, &reqHdr, &reqBody,
 		&status, &respHdr, &respBody, &truncated,
-		&latency, &a.ErrorKind, &a.Error); err != nil {
+		&latency, &a.ErrorKind, &a.Error, &payloadAt, &payload); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = fromMicro(created)
-	c := store.AttemptColumns{RequestBody: reqBody, ResponseBody: respBody, Truncated: truncated, LatencyUS: latency}
+	c := store.AttemptColumns{RequestBody: reqBody, ResponseBody: respBody, Truncated: truncated, LatencyUS: latency, Payload: payload}
+	if payloadAt.Valid {
+		at := int(payloadAt.Int64)
+		c.PayloadAt = &at
+	}
 	if reqHdr.Valid {
 		c.RequestHeaders = &reqHdr.String
 	}

@@ -58,9 +58,9 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 		{&s.insertAttempt, `INSERT INTO attempts (id, delivery_id, number, trigger, created_at,
 			request_method, request_url, request_headers, request_body,
 			response_status, response_headers, response_body, response_truncated,
-			latency_us, error_kind, error)
+			latency_us, error_kind, error, body_payload_at)
 			SELECT ?1, d.id, CASE WHEN ?2 > 0 THEN ?2 ELSE d.attempt_count + 1 END, ?3, ?4,
-				?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15
+				?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?17
 			FROM deliveries d WHERE d.id = ?16`},
 		// A retry of a delivery whose endpoint was deleted while the
 		// attempt was in flight fails it instead, as EndpointDelete did

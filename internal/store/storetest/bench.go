@@ -58,7 +58,7 @@ func benchRecordFenced(b *testing.B, s store.Store) {
 		for j, job := range jobs {
 			a := attempt(job.Delivery.ID, 0, now, 503)
 			a.Request.Body = body
-			rs[j] = store.AttemptResult{Attempt: a, Status: herald.StatusPending, NextAttemptAt: &next, Now: now, Owner: "bench"}
+			rs[j] = store.AttemptResult{Attempt: a, Status: herald.StatusPending, NextAttemptAt: &next, Now: now, Owner: "bench", EventPayload: benchPayload}
 		}
 		b.StartTimer()
 		if err := s.DeliveriesRecord(ctx, rs); err != nil {
@@ -89,7 +89,7 @@ func benchClaimRecord(b *testing.B, s store.Store) {
 		for j, job := range jobs {
 			a := attempt(job.Delivery.ID, 0, now, 200)
 			a.Request.Body = body
-			rs[j] = store.AttemptResult{Attempt: a, Status: herald.StatusSucceeded, Now: now, Owner: "bench"}
+			rs[j] = store.AttemptResult{Attempt: a, Status: herald.StatusSucceeded, Now: now, Owner: "bench", EventPayload: benchPayload}
 		}
 		if err := s.DeliveriesRecord(ctx, rs); err != nil {
 			b.Fatal(err)
@@ -222,7 +222,7 @@ func benchRecordFanout(b *testing.B, s store.Store) {
 		for j := range rs {
 			a := attempt(ids[j], 0, now, 200)
 			a.Request.Body = body
-			rs[j] = store.AttemptResult{Attempt: a, Status: herald.StatusSucceeded, Now: now}
+			rs[j] = store.AttemptResult{Attempt: a, Status: herald.StatusSucceeded, Now: now, EventPayload: benchPayload}
 		}
 		ids = ids[batch:]
 		b.StartTimer()
@@ -361,7 +361,7 @@ func benchRecord(b *testing.B, s store.Store) {
 			id := ids[(i*benchBatch+j)%len(ids)]
 			a := attempt(id, 0, now, 503)
 			a.Request.Body = body
-			rs[j] = store.AttemptResult{Attempt: a, Status: herald.StatusPending, NextAttemptAt: &next, Now: now}
+			rs[j] = store.AttemptResult{Attempt: a, Status: herald.StatusPending, NextAttemptAt: &next, Now: now, EventPayload: benchPayload}
 		}
 		if err := s.DeliveriesRecord(ctx, rs); err != nil {
 			b.Fatal(err)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ var deliveryCases = []testCase{
 	{"DeliveriesRecord/vanished_delivery", testRecordVanished},
 	{"DeliveriesRecord/endpoint_deleted_in_flight", testRecordEndpointDeleted},
 	{"DeliveriesRecord/large_batch", testRecordLargeBatch},
+	{"DeliveriesRecord/body_without_payload", testRecordBodyWithoutPayload},
 	{"DeliveriesRelease", testRelease},
 	{"LeasesExtend", testLeasesExtend},
 	{"LeasesReleaseAll", testLeasesReleaseAll},
@@ -705,4 +707,58 @@ func testDeliveryListPaging(t *testing.T, s store.Store) {
 		}
 		equalIDs(t, "DeliveryList pages", got, f.ids(func(*herald.Delivery) bool { return true }))
 	}
+}
+
+// testRecordBodyWithoutPayload: a result given its event's payload stores a
+// body that holds it without it (store.SplitBody), and every read gives the
+// body back byte for byte, beside bodies stored whole; so does a test send.
+func testRecordBodyWithoutPayload(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ev := newEvent(a.ID, "lead.created", t0)
+	ev.Payload = herald.RawJSON(`{"lead":{"name":"Ada \u00e9","note":"` + strings.Repeat("é", 40) + `"},"z":1,"a":[1,2]}`)
+	other := newEvent(a.ID, "lead.created", t0)
+	var ids []string
+	for _, r := range enqueue(t, s, store.EnqueueParams{Route: routeAll}, ev, other) {
+		for _, j := range r.Jobs {
+			ids = append(ids, j.Delivery.ID)
+		}
+	}
+	jobs := claim(t, s, store.ClaimParams{Now: at(time.Second), Limit: 10})
+	if len(jobs) != 2 {
+		t.Fatalf("claimed %d jobs, want 2", len(jobs))
+	}
+	payload := []byte(jobs[0].Event.Payload)
+	if jobs[0].Delivery.ID != ids[0] {
+		payload = []byte(jobs[1].Event.Payload)
+	}
+	if string(payload) != string(ev.Payload) {
+		t.Fatalf("claimed payload %s, want %s", payload, ev.Payload)
+	}
+
+	envelope := attempt(ids[0], 1, at(time.Second), 503)
+	envelope.Request.Body = `{"type":"lead.created","timestamp":"2031-03-04T05:06:07Z","data":` + string(ev.Payload) + `}`
+	templated := attempt(ids[0], 2, at(2*time.Second), 200)
+	templated.Request.Body = `{"name":"Ada"}`
+	raw := attempt(ids[1], 1, at(time.Second), 200)
+	raw.Request.Body = string(ev.Payload) // not its own event's: stored whole
+	retryAt := at(2 * time.Second)
+	record(t, s, store.AttemptResult{Attempt: envelope, Status: herald.StatusPending, NextAttemptAt: &retryAt, Now: at(time.Second), EventPayload: payload},
+		store.AttemptResult{Attempt: raw, Status: herald.StatusSucceeded, Now: at(time.Second), EventPayload: []byte(other.Payload)})
+	record(t, s, store.AttemptResult{Attempt: templated, Status: herald.StatusSucceeded, Now: at(2 * time.Second), EventPayload: payload})
+
+	equal(t, "attempts of the split delivery", getDelivery(t, s, a.ID, ids[0]).Attempts, []*herald.Attempt{envelope, templated})
+	equal(t, "attempts of the whole one", getDelivery(t, s, a.ID, ids[1]).Attempts, []*herald.Attempt{raw})
+
+	tev := newEvent(a.ID, "lead.created", at(time.Hour))
+	tev.Payload = ev.Payload
+	tev.Routing = &herald.Routing{Matched: []string{}, Skipped: []herald.Skip{}}
+	td := &herald.Delivery{ID: herald.NewID(herald.PrefixDelivery), AppID: a.ID, EventID: tev.ID, EndpointID: jobs[0].Endpoint.ID,
+		EventType: tev.EventType, Status: herald.StatusSucceeded, AttemptCount: 1, Test: true, CreatedAt: at(time.Hour), UpdatedAt: at(time.Hour)}
+	ta := attempt(td.ID, 1, at(time.Hour), 200)
+	ta.Trigger = herald.TriggerTest
+	ta.Request.Body = "[" + string(tev.Payload) + "]"
+	noErr(t, s.TestSendRecord(ctx, tev, td, ta), "TestSendRecord")
+	equal(t, "test send attempts", getDelivery(t, s, a.ID, td.ID).Attempts, []*herald.Attempt{ta})
 }
