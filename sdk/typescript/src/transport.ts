@@ -58,7 +58,8 @@ export function retryAfterMs(value: string | null, now: number = Date.now()): nu
   const v = value?.trim() ?? "";
   if (v === "") return undefined;
   if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
+  // Only a date with a weekday or month name: Date.parse reads "-1" as a year.
+  const at = /[a-z]/i.test(v) ? Date.parse(v) : Number.NaN;
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - now);
 }
