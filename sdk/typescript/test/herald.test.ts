@@ -277,6 +277,7 @@ test("a 503 with Retry-After is retried after the wait, with the same Idempotenc
   assert.match(first?.key ?? "", /^idem_[0-9a-f]{32}$/);
   assert.equal(second?.key, first?.key);
   assert.ok(waited >= 950, `retried after ${waited} ms, before the 1 s asked`);
+  assert.equal(ev.idempotency_key, first?.key, "the event was taken with the key of both tries");
 
   // One event was taken, and delivered.
   const got = await receiver.next(30_000);
