@@ -127,6 +127,9 @@ function startHerald(bin: string): Promise<string> {
     { env, stdio: ["ignore", "pipe", "pipe"] },
   );
   server = child;
+  // Should the runner itself be stopped before after() runs, the server
+  // goes with it rather than outlive the test.
+  process.on("exit", () => child.kill("SIGKILL"));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`herald did not listen within 60 s:\n${serverLog}`)), 60_000);
     const onOutput = (b: Buffer) => {
