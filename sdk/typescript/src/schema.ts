@@ -388,7 +388,8 @@ export interface paths {
         /**
          * Send a test event
          * @description Sends one signed request at the endpoint's next free slot and answers with its
-         *     attempt. At most 8 per app in flight or waiting (then 429 `too_many_requests`).
+         *     attempt. At most 8 per app in flight or waiting (then 429 `too_many_requests`). Not
+         *     for pull endpoints, which Herald never dials (409 `pull_endpoint`).
          */
         post: operations["testEndpoint"];
         delete?: never;
@@ -472,6 +473,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{app}/endpoints/{id}/pull": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The endpoint's id (`ep_…`). */
+                id: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Pull a pull endpoint's due deliveries
+         * @description Answers as soon as deliveries are due, or with an empty `data` once `wait` passes.
+         *     Each is the signed request a push would send; it is kept from other pulls for
+         *     `visibility`, then handed out again unless acknowledged. A pull changes what others
+         *     get: read-only keys may not pull (403). 409 `not_pull_endpoint` for a push endpoint,
+         *     `endpoint_disabled` for a disabled one.
+         */
+        get: operations["pullDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{app}/endpoints/{id}/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The endpoint's id (`ep_…`). */
+                id: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge pulled deliveries
+         * @description Records each receiver's answer as an attempt of its delivery, which then succeeds,
+         *     is retried or fails as a push would. Results of deliveries not out with a client
+         *     change nothing (`not_handed_out`). Also taken while the endpoint is disabled.
+         */
+        post: operations["ackDeliveries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{app}/jobs/{id}": {
         parameters: {
             query?: never;
@@ -512,7 +569,7 @@ export interface paths {
          * @description Answers 202 only once the event and one delivery per subscribed endpoint are
          *     committed. With an `Idempotency-Key`, a repeat of the key for the same app within
          *     24 hours answers 202 with the first event (and `Idempotent-Replayed: true`) and
-         *     creates nothing.
+         *     creates nothing; with another body, 409 `idempotency_mismatch`.
          */
         post: operations["createEvent"];
         delete?: never;
@@ -605,7 +662,8 @@ export interface paths {
          * Send a delivery again
          * @description At its endpoint's next free slot, with the same `webhook-id`; answers with the new
          *     attempt. Counts toward the monthly quota; at most 8 per app in flight or waiting
-         *     (then 429 `too_many_requests`). The body may be left out.
+         *     (then 429 `too_many_requests`). A pull endpoint's delivery is made due again for its
+         *     client instead (202). The body may be left out.
          */
         post: operations["resendDelivery"];
         delete?: never;
@@ -838,7 +896,7 @@ export interface components {
          *     | 403 | `forbidden` |
          *     | 404 | `not_found` |
          *     | 405 | `method_not_allowed` |
-         *     | 409 | `conflict`, `public_url_unset` |
+         *     | 409 | `conflict`, `public_url_unset`, `idempotency_mismatch`, `not_pull_endpoint`, `pull_endpoint`, `endpoint_disabled` |
          *     | 413 | `too_large` |
          *     | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `schema_mismatch`, `limit_exceeded` |
          *     | 429 | `rate_limited`, `too_many_sessions`, `quota_exceeded`, `too_many_requests` |
@@ -846,7 +904,7 @@ export interface components {
          *     | 503 | `unavailable`, `storage_full` |
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "unknown_field" | "invalid_type" | "required" | "invalid" | "too_large" | "unauthorized" | "not_found" | "forbidden" | "conflict" | "method_not_allowed" | "unavailable" | "storage_full" | "render_failed" | "render_too_large" | "schema_mismatch" | "limit_exceeded" | "quota_exceeded" | "rate_limited" | "too_many_sessions" | "too_many_requests" | "public_url_unset" | "internal";
+        ErrorCode: "malformed_json" | "unknown_field" | "invalid_type" | "required" | "invalid" | "too_large" | "unauthorized" | "not_found" | "forbidden" | "conflict" | "method_not_allowed" | "unavailable" | "storage_full" | "render_failed" | "render_too_large" | "schema_mismatch" | "limit_exceeded" | "quota_exceeded" | "rate_limited" | "too_many_sessions" | "too_many_requests" | "public_url_unset" | "idempotency_mismatch" | "not_pull_endpoint" | "pull_endpoint" | "endpoint_disabled" | "internal";
         /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
         NextCursor: string | null;
         /**
@@ -989,6 +1047,11 @@ export interface components {
             token_in?: "" | "header" | "query";
         };
         /**
+         * @description `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
+         * @enum {string}
+         */
+        EndpointKind: "push" | "pull";
+        /**
          * @description A known destination whose request Herald shapes; empty or `custom` for none (docs/templates.md lists each one's `preset_options`).
          * @enum {string}
          */
@@ -1031,6 +1094,8 @@ export interface components {
             /** @example ep_01m84t86fhkxaqbqhzyzaw5md1 */
             id: string;
             app_id: string;
+            kind: components["schemas"]["EndpointKind"];
+            /** @description Where Herald sends the deliveries; empty for a pull endpoint. */
             url: string;
             description: string;
             /** @description Subscriptions - exact names, prefix wildcards (`conversation_*`) and groups (`group:nps`); empty means every event. */
@@ -1097,7 +1162,8 @@ export interface components {
          *     fields are described in docs/templates.md, routing and limits in docs/endpoints.md.
          */
         EndpointInput: {
-            /** @description An `http` or `https` URL (may hold template tags); required unless the preset gives one. */
+            kind?: components["schemas"]["EndpointKind"];
+            /** @description An `http` or `https` URL (may hold template tags); required for a push endpoint unless the preset gives one, refused for a pull endpoint. */
             url?: string;
             description?: string;
             event_types?: string[];
@@ -1270,6 +1336,16 @@ export interface components {
          * @enum {string}
          */
         ErrorKind: "" | "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth";
+        /** @description A request as sent (or handed out to a pull client); custom header values masked unless the endpoint's `plain_headers` names them. */
+        AttemptRequest: {
+            method: string;
+            url: string;
+            /** @description `null` when no request was built (the attempt failed before it). */
+            headers: {
+                [key: string]: string;
+            } | null;
+            body: string;
+        };
         Attempt: {
             /** @example atm_01m84t86fhkxaqbqhzyzaw5md1 */
             id: string;
@@ -1283,16 +1359,7 @@ export interface components {
              * @enum {string}
              */
             trigger: "scheduled" | "test" | "resend";
-            /** @description The request as sent; custom header values masked unless the endpoint's `plain_headers` names them. */
-            request: {
-                method: string;
-                url: string;
-                /** @description `null` when no request was built (the attempt failed before it). */
-                headers: {
-                    [key: string]: string;
-                } | null;
-                body: string;
-            };
+            request: components["schemas"]["AttemptRequest"];
             /** @description The answer, `null` when none came. */
             response: null | {
                 status_code: number;
@@ -1408,6 +1475,51 @@ export interface components {
                 latency_p50_ms: number | null;
                 latency_p99_ms: number | null;
             }[];
+        };
+        Handouts: {
+            /** @description The deliveries handed out; empty when none came due within `wait`. */
+            data: {
+                /** @description The delivery, and the `webhook-id` of its request. */
+                delivery_id: string;
+                request: components["schemas"]["AttemptRequest"];
+            }[];
+        };
+        Ack: {
+            results: {
+                delivery_id: string;
+                /** @description The receiver's status, 100 to 599; 0 or absent when no answer came, and then `error` says why. */
+                status_code?: number;
+                /** @description The receiver's answer; kept up to `--max-response-body` bytes. */
+                body?: string;
+                /** @description The client cut `body` short. */
+                body_truncated?: boolean;
+                /** @description Why no answer came. */
+                error?: string;
+                /** @description How long the receiver took, from 0 to 3600000. */
+                latency_ms?: number;
+            }[];
+        };
+        AckOutcomes: {
+            /** @description One outcome per result, in their order. */
+            data: {
+                delivery_id: string;
+                /**
+                 * @description `recorded` as an attempt; `not_found`: no such delivery of this endpoint; `not_handed_out`: not out with a client (never handed out, or acknowledged already).
+                 * @enum {string}
+                 */
+                result: "recorded" | "not_found" | "not_handed_out";
+                status?: components["schemas"]["DeliveryStatus"];
+                /**
+                 * Format: date-time
+                 * @description When a delivery to be retried is due again.
+                 */
+                next_attempt_at?: string;
+                attempt?: components["schemas"]["Attempt"];
+            }[];
+        };
+        /** @description A pull endpoint's delivery, due again for its client. */
+        PulledResend: {
+            delivery: components["schemas"]["Delivery"];
         };
         /**
          * @description `admin`: every route; `app`: one app's routes; `portal`: a customer's portal session.
@@ -1589,7 +1701,12 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description A `uid` or event type name already taken (`conflict`). */
+        /**
+         * @description A `uid` or event type name already taken (`conflict`); an `Idempotency-Key` reused
+         *     with another body (`idempotency_mismatch`); a pull-only route called on a push
+         *     endpoint (`not_pull_endpoint`) or on a disabled one (`endpoint_disabled`); a test
+         *     send to a pull endpoint, which Herald never dials (`pull_endpoint`).
+         */
         Conflict: {
             headers: {
                 [name: string]: unknown;
@@ -2517,6 +2634,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -2631,6 +2749,85 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    pullDeliveries: {
+        parameters: {
+            query?: {
+                /** @description How long to wait for a delivery, a duration (`30s`) or seconds, from 0 to 60 s; default 30 s. */
+                wait?: string;
+                /** @description How long what is handed out is kept from other pulls, a duration or seconds, from 1 s to 12 h; default 60 s. */
+                visibility?: string;
+                /** @description The most deliveries to hand out. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The endpoint's id (`ep_…`). */
+                id: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deliveries handed out. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Handouts"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    ackDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The endpoint's id (`ep_…`). */
+                id: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Ack"];
+            };
+        };
+        responses: {
+            /** @description What became of each result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AckOutcomes"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getJob: {
         parameters: {
             query?: never;
@@ -2737,6 +2934,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -2876,6 +3074,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AttemptResult"];
+                };
+            };
+            /** @description A pull endpoint's delivery, made due again for its client. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PulledResend"];
                 };
             };
             400: components["responses"]["BadRequest"];
