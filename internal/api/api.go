@@ -1,7 +1,9 @@
 // Package api is Herald's HTTP API: it decodes and validates requests,
 // calls the store or the delivery engine, and maps failures to JSON errors
 // with a 4xx status for anything the caller got wrong. Paths, fields and
-// error codes are a public contract, documented in the README.
+// error codes are a public contract, written down in openapi.yaml (served
+// at /openapi.json and drawn as /docs/api); the tests hold the handlers
+// to it.
 package api
 
 import (
@@ -188,10 +190,10 @@ type handler func(w http.ResponseWriter, r *http.Request) *Error
 // method, so that a wrong method and an unknown path get JSON errors like
 // everything else.
 func (s *Server) routes() {
-	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+	s.open("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	s.mux.HandleFunc("/readyz", s.readyz)
+	s.open("/readyz", s.readyz)
 	if s.o.Metrics != nil {
 		s.mux.Handle("/metrics", s.guardMetrics(s.o.Metrics))
 	}
@@ -226,7 +228,7 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/endpoints/{id}/secret", map[string]handler{"GET": s.getEndpointSecret})
 	s.route("/v1/apps/{app}/endpoints/{id}/secret/rotate", map[string]handler{"POST": s.rotateSecret})
 	s.route("/v1/apps/{app}/endpoints/{id}/public-key", map[string]handler{"GET": s.getPublicKey})
-	s.mux.HandleFunc("GET /.well-known/herald/jwks/{app}", s.wrap(s.jwks, false))
+	s.open("GET /.well-known/herald/jwks/{app}", s.wrap(s.jwks, false))
 	s.route("/v1/apps/{app}/endpoints/{id}/deliveries", map[string]handler{"GET": s.listEndpointDeliveries})
 	s.route("/v1/apps/{app}/events", map[string]handler{"GET": s.listEvents, "POST": s.createEvent})
 	s.route("/v1/apps/{app}/events/{id}", map[string]handler{"GET": getOfApp(s, "event", s.st.EventGet)})
@@ -241,9 +243,23 @@ func (s *Server) routes() {
 	s.route("/v1/whoami", map[string]handler{"GET": s.whoami})
 	s.route("/v1/apps/{app}/usage", map[string]handler{"GET": s.getUsage})
 	s.route("/v1/apps/{app}/jobs/{id}", map[string]handler{"GET": getOfApp(s, "job", s.st.BulkJobGet)})
+	s.open("GET /openapi.json", s.serveOpenAPI)
+	s.open("GET /docs/api", s.serveReference)
 	s.mux.HandleFunc("/v1/", s.wrap(func(w http.ResponseWriter, r *http.Request) *Error {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such route: " + r.Method + " " + r.URL.Path}
 	}, true))
+}
+
+// open registers a route that needs no token, and lists it as a GET
+// route of the API (a pattern without a method answers any method the
+// same way; GET is the one documented).
+func (s *Server) open(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, h)
+	_, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		path = pattern
+	}
+	s.table = append(s.table, Route{Method: http.MethodGet, Pattern: path, Open: true})
 }
 
 // guardMetrics requires the metrics token when one is set.
@@ -346,10 +362,16 @@ func (s *Server) wrap(h handler, auth bool) http.HandlerFunc {
 	}
 }
 
-// Route is one method and path pattern of the API.
-type Route struct{ Method, Pattern string }
+// Route is one method and path pattern of the API. Open routes need no
+// token.
+type Route struct {
+	Method, Pattern string
+	Open            bool
+}
 
-// Routes lists every route, so tests can walk them all.
+// Routes lists every route of the API (not the console's pages or
+// /metrics), so tests can walk them all and hold them to the OpenAPI
+// document.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.table...) }
 
 // ServeHTTP serves the API.

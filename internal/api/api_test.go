@@ -34,9 +34,15 @@ func TestAuth(t *testing.T) {
 		{"scheme case-insensitive", http.Header{"Authorization": {"bearer " + heraldtest.Token}}, 200},
 	}
 	for _, c := range cases {
+		// A request without a well-formed bearer token breaks the
+		// contract on purpose.
+		srv := s
+		if c.want == 401 {
+			srv = s.Invalid()
+		}
 		for _, path := range []string{"/v1/apps", "/v1/event-types", "/v1/apps/x/events"} {
 			var e apiError
-			got := s.DoWith("GET", path, nil, &e, c.header)
+			got := srv.DoWith("GET", path, nil, &e, c.header)
 			want := c.want
 			if want == 200 && path == "/v1/apps/x/events" {
 				want = 404
@@ -122,7 +128,7 @@ func TestValidationErrors(t *testing.T) {
 				body = c.body
 			}
 			var e apiError
-			got := s.Do(c.method, c.path, body, &e)
+			got := s.Invalid().Do(c.method, c.path, body, &e)
 			if got != c.status || e.Error.Code != c.code || e.Error.Field != c.field {
 				t.Fatalf("got %d %q field %q (%s); want %d %q field %q", got, e.Error.Code, e.Error.Field, e.Error.Message, c.status, c.code, c.field)
 			}
@@ -309,6 +315,15 @@ func TestIdempotency(t *testing.T) {
 	s.MustDo("GET", "/v1/apps/acme/events/"+first+"/deliveries", nil, &ds, 200)
 	if len(ds.Data) != 1 {
 		t.Fatalf("%d deliveries for the repeated event", len(ds.Data))
+	}
+	// The event keeps its key and says where it was routed.
+	var ev struct {
+		IdempotencyKey string `json:"idempotency_key"`
+		Routing        struct{ Matched []string }
+	}
+	s.MustDo("GET", "/v1/apps/acme/events/"+first, nil, &ev, 200)
+	if ev.IdempotencyKey != "key-1" || len(ev.Routing.Matched) != 1 {
+		t.Fatalf("event %+v", ev)
 	}
 }
 

@@ -33,7 +33,8 @@ func TestMonthlyQuota(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // past the one-second usage cache
 	req, _ := http.NewRequest("POST", s.URL+"/v1/apps/acme/events", strings.NewReader(`{"event_type":"lead.created","payload":{"n":3}}`))
 	req.Header.Set("Authorization", "Bearer "+heraldtest.Token)
-	resp, err := http.DefaultClient.Do(req)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

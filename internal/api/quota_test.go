@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -58,16 +59,23 @@ func (r *quotaRig) deliveries() int {
 // a Retry-After until the month ends, its message saying want.
 func (r *quotaRig) refused(method, path string, body any, want string) {
 	r.t.Helper()
-	raw, err := json.Marshal(body)
-	if err != nil {
-		r.t.Fatal(err)
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, r.s.URL+path, bytes.NewReader(raw))
+	req, err := http.NewRequest(method, r.s.URL+path, rd)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+heraldtest.Token)
-	resp, err := http.DefaultClient.Do(req)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := r.s.Client().Do(req)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -87,7 +87,10 @@ func call(t *testing.T, s *heraldtest.Server, bearer, method, path string, body 
 		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+bearer)
-	res, err := http.DefaultClient.Do(req)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := s.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +137,7 @@ func TestStoreDownAnswers503(t *testing.T) {
 			}
 		}
 	}
-	code, retry, body := get(t, s.URL+"/readyz", nil)
+	code, retry, body := get(t, s.Client(), s.URL+"/readyz", nil)
 	if code != 503 || retry == "" || strings.TrimSpace(body) != `{"status":"unavailable","store":"unreachable"}` {
 		t.Fatalf("/readyz with the store down: %d %q %s", code, retry, body)
 	}

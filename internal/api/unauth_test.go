@@ -50,14 +50,15 @@ func (c *countingStore) listsOf(appID string) int {
 	return c.lists[appID]
 }
 
-// get answers a GET without a token: status, Retry-After and body.
-func get(t *testing.T, url string, h http.Header) (int, string, string) {
+// get answers a GET without a token through c: status, Retry-After and
+// body.
+func get(t *testing.T, c *http.Client, url string, h http.Header) (int, string, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	if h != nil {
 		req.Header = h
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +81,8 @@ func TestJWKSTellsNothingAndIsCheap(t *testing.T) {
 	var ed struct{ ID string }
 	s.MustDo("POST", "/v1/apps/k/endpoints", map[string]any{"url": "https://example.com/v1a", "signature_scheme": "v1a"}, &ed, 201)
 
-	known, _, knownBody := get(t, s.URL+"/.well-known/herald/jwks/a", nil)
-	unknown, _, unknownBody := get(t, s.URL+"/.well-known/herald/jwks/no-such-app", nil)
+	known, _, knownBody := get(t, s.Client(), s.URL+"/.well-known/herald/jwks/a", nil)
+	unknown, _, unknownBody := get(t, s.Client(), s.URL+"/.well-known/herald/jwks/no-such-app", nil)
 	if known != 200 || unknown != known || unknownBody != knownBody || strings.TrimSpace(knownBody) != `{"keys":[]}` {
 		t.Fatalf("JWKS of an app without keys: %d %s; of no app: %d %s; want the same 200 with no keys", known, knownBody, unknown, unknownBody)
 	}
@@ -89,7 +90,7 @@ func TestJWKSTellsNothingAndIsCheap(t *testing.T) {
 	appK := s.AppID("k")
 	before := cs.listsOf(appK)
 	for range 5 {
-		if code, _, body := get(t, s.URL+"/.well-known/herald/jwks/k", nil); code != 200 || !strings.Contains(body, `"kid":"`+ed.ID+`"`) {
+		if code, _, body := get(t, s.Client(), s.URL+"/.well-known/herald/jwks/k", nil); code != 200 || !strings.Contains(body, `"kid":"`+ed.ID+`"`) {
 			t.Fatalf("JWKS of k: %d %s", code, body)
 		}
 	}
@@ -99,14 +100,14 @@ func TestJWKSTellsNothingAndIsCheap(t *testing.T) {
 	// A rotation through this node shows at once, the old key beside the
 	// new during the grace period.
 	s.MustDo("POST", "/v1/apps/k/endpoints/"+ed.ID+"/secret/rotate", map[string]any{}, nil, 200)
-	if code, _, body := get(t, s.URL+"/.well-known/herald/jwks/k", nil); code != 200 || !strings.Contains(body, `"kid":"`+ed.ID+`.previous"`) {
+	if code, _, body := get(t, s.Client(), s.URL+"/.well-known/herald/jwks/k", nil); code != 200 || !strings.Contains(body, `"kid":"`+ed.ID+`.previous"`) {
 		t.Fatalf("JWKS after a rotation: %d %s", code, body)
 	}
 
 	// A burst from one address is cut short.
 	limited := 0
 	for range 60 {
-		code, retry, body := get(t, s.URL+"/.well-known/herald/jwks/no-such-app", nil)
+		code, retry, body := get(t, s.Client(), s.URL+"/.well-known/herald/jwks/no-such-app", nil)
 		if code == 429 {
 			if retry == "" || !strings.Contains(body, "rate_limited") {
 				t.Fatalf("429 without Retry-After or code: %q %s", retry, body)
@@ -198,14 +199,14 @@ func TestInvalidTokensNeverReachTheStore(t *testing.T) {
 func TestReadyzSaysNoMore(t *testing.T) {
 	t.Parallel()
 	s := heraldtest.Start(t, heraldtest.Options{})
-	if code, _, body := get(t, s.URL+"/readyz", nil); code != 200 || strings.TrimSpace(body) != `{"status":"ready"}` {
+	if code, _, body := get(t, s.Client(), s.URL+"/readyz", nil); code != 200 || strings.TrimSpace(body) != `{"status":"ready"}` {
 		t.Fatalf("readyz: %d %s", code, body)
 	}
 	s.Store.Close()
 	// A probe's result serves for a quarter of a second.
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		code, _, body := get(t, s.URL+"/readyz", nil)
+		code, _, body := get(t, s.Client(), s.URL+"/readyz", nil)
 		if code == 503 && strings.TrimSpace(body) == `{"status":"unavailable","store":"unreachable"}` {
 			break
 		}

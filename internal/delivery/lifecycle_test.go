@@ -429,7 +429,7 @@ func TestRecoverWithProgress(t *testing.T) {
 	t.Logf("progress read while running: %d readings, first %d", len(seen), seen[0])
 	rc.Wait(t, 2*n, 30*time.Second)
 	var e apiErr
-	if got := s.Do("POST", "/v1/apps/acme/endpoints/"+epID+"/recover", map[string]any{"since": "yesterday"}, &e); got != 422 || e.Error.Field != "since" {
+	if got := s.Invalid().Do("POST", "/v1/apps/acme/endpoints/"+epID+"/recover", map[string]any{"since": "yesterday"}, &e); got != 422 || e.Error.Field != "since" {
 		t.Fatalf("bad since: %d %+v", got, e)
 	}
 	s.MustDo("GET", "/v1/apps/acme/jobs/job_nope", nil, nil, 404)
@@ -462,7 +462,7 @@ func TestSendChosenEvents(t *testing.T) {
 	if got := s.Do("POST", "/v1/apps/acme/endpoints/"+ex.ID+"/send", map[string]any{"event_ids": []string{"evt_nope"}}, &e); got != 422 || e.Error.Field != "event_ids" {
 		t.Fatalf("unknown event: %d %+v", got, e)
 	}
-	if got := s.Do("POST", "/v1/apps/acme/endpoints/"+ex.ID+"/send", map[string]any{}, &e); got != 422 {
+	if got := s.Invalid().Do("POST", "/v1/apps/acme/endpoints/"+ex.ID+"/send", map[string]any{}, &e); got != 422 {
 		t.Fatalf("no events: %d", got)
 	}
 }

@@ -475,7 +475,7 @@ func TestEndpointAuth(t *testing.T) {
 	if got := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": api.URL, "auth": map[string]any{"type": "basic", "username": "u"}}, &e); got != 422 || e.Error.Field != "auth.password" {
 		t.Fatalf("basic without password: %d %+v", got, e)
 	}
-	if got := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": api.URL, "auth": map[string]any{"type": "digest"}}, &e); got != 422 || e.Error.Field != "auth.type" {
+	if got := s.Invalid().Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": api.URL, "auth": map[string]any{"type": "digest"}}, &e); got != 422 || e.Error.Field != "auth.type" {
 		t.Fatalf("unknown type: %d %+v", got, e)
 	}
 }

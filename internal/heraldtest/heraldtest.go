@@ -80,6 +80,9 @@ type Server struct {
 	Node string
 	t    testing.TB
 	logs *syncBuffer
+	// invalid marks a Server from Invalid: its requests are not checked
+	// against the OpenAPI document.
+	invalid bool
 }
 
 // Log returns what the server logged so far, for tests of what operators
@@ -199,7 +202,8 @@ func (b *syncBuffer) String() string {
 }
 
 // Do calls the API with the admin token and decodes the JSON answer (if
-// any) into out. It returns the status code.
+// any) into out. It returns the status code. The request and the answer
+// are checked against the OpenAPI document (see Client).
 func (s *Server) Do(method, path string, body any, out any) int {
 	s.t.Helper()
 	return s.DoWith(method, path, body, out, http.Header{"Authorization": {"Bearer " + Token}})
@@ -232,7 +236,7 @@ func (s *Server) DoWith(method, path string, body any, out any, h http.Header) i
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.Client().Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}

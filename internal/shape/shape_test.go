@@ -413,7 +413,7 @@ func TestPayloadFormats(t *testing.T) {
 		}
 	}
 	var e struct{ Error struct{ Field string } }
-	if code := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL, "payload_format": "xml"}, &e); code != 422 || e.Error.Field != "payload_format" {
+	if code := s.Invalid().Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL, "payload_format": "xml"}, &e); code != 422 || e.Error.Field != "payload_format" {
 		t.Fatalf("bad format: %d %+v", code, e)
 	}
 }
@@ -445,7 +445,7 @@ func TestTemplateSyntaxes(t *testing.T) {
 	if code := s.Do("POST", "/v1/apps/karte/endpoints", map[string]any{"url": rc.URL, "body_template": map[string]any{"x": "#{unclosed"}}, &e); code != 422 || e.Error.Field != "body_template" {
 		t.Fatalf("a hash template that does not parse: %d %+v", code, e)
 	}
-	if code := s.Do("PATCH", "/v1/apps/karte", map[string]any{"template_syntax": "percent"}, &e); code != 422 || e.Error.Field != "template_syntax" {
+	if code := s.Invalid().Do("PATCH", "/v1/apps/karte", map[string]any{"template_syntax": "percent"}, &e); code != 422 || e.Error.Field != "template_syntax" {
 		t.Fatalf("bad syntax: %d %+v", code, e)
 	}
 }
@@ -482,7 +482,7 @@ func TestKarteImport(t *testing.T) {
 		t.Fatalf("sent %s %s", got.Path, got.Body)
 	}
 	var e struct{ Error struct{ Field string } }
-	if code := s.Do("POST", "/v1/apps/acme/endpoints", `{"format": "zapier", "url": "https://e.com"}`, &e); code != 422 || e.Error.Field != "format" {
+	if code := s.Invalid().Do("POST", "/v1/apps/acme/endpoints", `{"format": "zapier", "url": "https://e.com"}`, &e); code != 422 || e.Error.Field != "format" {
 		t.Fatalf("unknown format: %d %+v", code, e)
 	}
 	// A refusal names the field as KARTE's users wrote it.
