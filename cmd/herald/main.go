@@ -14,25 +14,36 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/bench"
+	"github.com/heraldhq/herald/internal/cli"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/secrets"
 )
 
-type cli struct {
+type commands struct {
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+
 	Serve     serveCmd         `cmd:"" help:"Run the HTTP API and the delivery workers."`
 	Bench     bench.Config     `cmd:"" help:"Measure Herald (as a child process) against this machine's own HTTP ceiling; see BENCHMARKS.md."`
 	Reencrypt config.Reencrypt `cmd:"" help:"Rewrite every stored secret under the first encryption key (after a key rotation)."`
 	Keygen    struct{}         `cmd:"" help:"Print a new encryption key for HERALD_ENCRYPTION_KEY."`
+	Verify    cli.Verify       `cmd:"" help:"Check a webhook request's signature offline, from the raw request on stdin (or FILE): prints a verdict, exits 0 when valid, 1 when not, 2 when the input cannot be read."`
+	Receive   cli.Receive      `cmd:"" help:"Run a test receiver on 127.0.0.1 that prints each request it gets and whether its signature verifies."`
 	Version   struct{}         `cmd:"" help:"Print the version."`
+	Help      struct {
+		Command []string `arg:"" optional:"" help:"The command."`
+	} `cmd:"" help:"Show the help of herald or of one command."`
 }
 
 // serveCmd takes the flags of config.Serve. Its Validate runs as the flags
 // are parsed, so that a value only app can check (a retry schedule, a
-// CIDR list) is answered like any bad flag: usage, one error line, exit
-// code 80.
+// CIDR list) is answered like any bad flag: one error line, exit code 2.
 type serveCmd struct {
 	config.Serve
 }
+
+// BeforeResolve is called by kong once the command line and the
+// environment are read: the configuration file fills what they left.
+func (s *serveCmd) BeforeResolve(ctx *kong.Context) error { return cli.LoadConfigFile(ctx) }
 
 // Validate is called by kong after the flags are read.
 func (s *serveCmd) Validate() error { return app.Check(&s.Serve) }
@@ -47,18 +58,35 @@ func main() {
 
 // Main runs the herald command with args (without the program name) until
 // it is done or ctx is cancelled, and returns the exit code. It never
-// exits the process, so tests run it in-process.
+// exits the process, so tests run it in-process. Commands that read input
+// read the process's stdin; MainIO takes another.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var c cli
-	// Kong calls exit after --help and on a bad command line. It must not
-	// end the process here: the first code is kept and returned. (After
-	// --help, parsing goes on and fills c; nothing is run.)
+	return MainIO(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// Exit codes beyond a command's own: a bad command line gets
+// exitUsage, a failure of the command exitFailure.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// MainIO is Main with stdin given.
+func MainIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var c commands
+	// Kong calls exit after --help and --version. It must not end the
+	// process here: the first code is kept and returned. (After --help,
+	// parsing goes on and fills c; nothing is run.)
 	exitCode := -1
-	parser, err := kong.New(&c,
+	noArgs := len(args) == 0
+	if noArgs {
+		args = []string{"--help"}
+	}
+	opts := append(cli.Options(),
 		kong.Name("herald"),
 		kong.Description("Herald: durable webhook delivery."),
-		kong.UsageOnError(),
 		kong.Vars(app.Vars()),
+		kong.Vars{"version": "herald " + herald.Version},
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) {
 			if exitCode < 0 {
@@ -66,16 +94,20 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}),
 	)
+	parser, err := kong.New(&c, opts...)
 	if err != nil {
 		fmt.Fprintln(stderr, "herald:", err)
-		return 1
+		return exitFailure
 	}
 	k, err := parser.Parse(args)
-	if exitCode < 0 && err != nil {
-		parser.FatalIfErrorf(err)
-	}
-	if exitCode >= 0 {
+	switch {
+	case noArgs:
+		return exitUsage
+	case exitCode >= 0:
 		return exitCode
+	case err != nil:
+		fmt.Fprintln(stderr, cli.ShortError(err))
+		return exitUsage
 	}
 	switch k.Command() {
 	case "serve":
@@ -89,12 +121,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if key, err = secrets.GenerateKey(); err == nil {
 			fmt.Fprintln(stdout, key)
 		}
+	case "verify", "verify <file>":
+		return c.Verify.Run(stdin, stdout, stderr)
+	case "receive":
+		err = c.Receive.Run(ctx, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "herald", herald.Version)
+	case "help", "help <command>":
+		return MainIO(ctx, append(c.Help.Command, "--help"), stdin, stdout, stderr)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "herald:", err)
-		return 1
+		return exitFailure
 	}
 	return 0
 }

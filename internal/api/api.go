@@ -82,7 +82,7 @@ type Options struct {
 	// MaxBodyBytes caps request bodies; larger ones get 413.
 	MaxBodyBytes int64
 	// AllowUndeclaredEventTypes accepts events whose type is not in the
-	// catalog.
+	// catalog, and endpoints subscribed to such a type by exact name.
 	AllowUndeclaredEventTypes bool
 	// RateLimit is the requests per second each app may make, its keys
 	// and portal sessions together; 0: none.

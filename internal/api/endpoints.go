@@ -120,6 +120,9 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := in.applyTo(ep, a, s.o.Ceilings); e != nil {
 		return e
 	}
+	if e := s.checkSubscribed(r, ep.EventTypes, nil); e != nil {
+		return e
+	}
 	all := s.appEndpoints(r, a.ID)
 	if e := s.checkLimit(r, a, ep, all); e != nil {
 		return e
@@ -207,6 +210,9 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	// enabled again, until it succeeds (herald.endpoint.recovered).
 	was := *ep
 	if e := in.applyTo(ep, a, s.o.Ceilings); e != nil {
+		return e
+	}
+	if e := s.checkSubscribed(r, ep.EventTypes, was.EventTypes); e != nil {
 		return e
 	}
 	if e := s.checkDestinations(ep, a); e != nil {

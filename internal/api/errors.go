@@ -55,6 +55,10 @@ const (
 	CodeInternal         = "internal"
 )
 
+// CodeIdempotencyMismatch answers an Idempotency-Key repeated with another
+// body than that of the event it first created (409).
+const CodeIdempotencyMismatch = "idempotency_mismatch"
+
 func errInvalid(field, format string, args ...any) *Error {
 	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
 }
@@ -175,8 +179,11 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, dst any) *Error
 			Message: fmt.Sprintf("%s must be %s, not %s", field, jsonKind(typeErr.Type.String()), typeErr.Value)}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &Error{Status: http.StatusBadRequest, Code: CodeUnknownField, Field: name,
-			Message: fmt.Sprintf("unknown field %q", name)}
+		msg := fmt.Sprintf("unknown field %q", name)
+		if known := suggestField(dst, name); known != "" {
+			msg += fmt.Sprintf("; did you mean %q?", known)
+		}
+		return &Error{Status: http.StatusBadRequest, Code: CodeUnknownField, Field: name, Message: msg}
 	case errors.Is(err, errTrailing):
 		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON, Message: "request body has data after the JSON object"}
 	default:

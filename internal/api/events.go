@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -115,6 +117,12 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 		s.log.Error("enqueue failed", "error", err.Error())
 		return retryLater("the event could not be stored; nothing was accepted, try again")
 	}
+	if res.Duplicate && !sameEvent(res.Event, ev) {
+		// Answering 202 with the first event would tell the client its
+		// new event was taken when it was not (Stripe answers the same).
+		return &Error{Status: http.StatusConflict, Code: CodeIdempotencyMismatch, Field: "Idempotency-Key",
+			Message: fmt.Sprintf("Idempotency-Key %q was first used for event %s, with another body; a new event needs a new key", key, res.Event.ID)}
+	}
 	v := eventView{Event: res.Event}
 	if res.Duplicate {
 		w.Header().Set("Idempotent-Replayed", "true")
@@ -124,6 +132,32 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	writeJSON(w, http.StatusAccepted, v)
 	return nil
+}
+
+// sameEvent reports whether a new event repeats the stored one an
+// Idempotency-Key matched: the same type and the same payload. Payloads
+// are compared as JSON values, so a client that re-encodes its retry with
+// other spacing or key order is still answered as a repeat; numbers
+// compare by their text (1.0 is not 1), as a receiver would see them.
+func sameEvent(stored, ev *herald.Event) bool {
+	if stored.EventType != ev.EventType {
+		return false
+	}
+	if bytes.Equal(stored.Payload, ev.Payload) {
+		return true
+	}
+	a, errA := decodeValue(stored.Payload)
+	b, errB := decodeValue(ev.Payload)
+	return errA == nil && errB == nil && reflect.DeepEqual(a, b)
+}
+
+// decodeValue decodes one JSON value, numbers kept as their text.
+func decodeValue(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
 }
 
 // checkEventType refuses an event whose type is not in the catalog, unless
@@ -141,6 +175,9 @@ func (s *Server) checkEventType(r *http.Request, name string) (*schema.Schema, *
 		if errors.Is(err, store.ErrNotFound) {
 			if s.o.AllowUndeclaredEventTypes {
 				return nil, nil
+			}
+			if near := s.closestEventType(r.Context(), name); near != "" {
+				return nil, errInvalid("event_type", "event type %q is not in the catalog; did you mean %q?", name, near)
 			}
 			return nil, errInvalid("event_type", "event type %q is not in the catalog; create it with POST /v1/event-types first", name)
 		}

@@ -1,11 +1,15 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/spelling"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -110,4 +114,75 @@ func (s *Server) checkLimit(r *http.Request, a *herald.App, ep *herald.Endpoint,
 		}
 	}
 	return nil
+}
+
+// checkSubscribed refuses an exact event type name among subs that is not
+// in the catalog, unless undeclared types are allowed: such an endpoint
+// would never receive anything, since events of undeclared types are
+// refused too, and the name is most likely a typo. Wildcards and groups
+// are not checked (they may name types yet to come), nor are names the
+// endpoint had already (kept), so that an endpoint saved before the rule
+// can still be edited.
+func (s *Server) checkSubscribed(r *http.Request, subs, kept []string) *Error {
+	if s.o.AllowUndeclaredEventTypes {
+		return nil
+	}
+	for _, sub := range subs {
+		if strings.HasPrefix(sub, "group:") || strings.HasSuffix(sub, "*") || slices.Contains(kept, sub) {
+			continue
+		}
+		if _, ok := s.eventTypes.Get(sub); ok {
+			continue
+		}
+		_, err := s.st.EventTypeGet(r.Context(), sub)
+		if errors.Is(err, store.ErrNotFound) {
+			if near := s.closestEventType(r.Context(), sub); near != "" {
+				return errInvalid("event_types", "event type %q is not in the catalog; did you mean %q?", sub, near)
+			}
+			return errInvalid("event_types", "event type %q is not in the catalog; create it with POST /v1/event-types first, or subscribe with a wildcard (%s*) or a group (group:<name>)", sub, wildcardOf(sub))
+		}
+		if err != nil {
+			return storeError(err, "event type")
+		}
+	}
+	return nil
+}
+
+// wildcardOf suggests a prefix of name for a wildcard subscription: up to
+// and including its last separator.
+func wildcardOf(name string) string {
+	if i := strings.LastIndexAny(name, "._:/-"); i >= 0 {
+		return name[:i+1]
+	}
+	return name
+}
+
+// maxSuggestPages bounds the catalog read for a suggestion: a refusal
+// must stay cheap, even with a catalog of thousands of types.
+const maxSuggestPages = 8
+
+// closestEventType returns the catalog's event type one typo away from
+// name, or "" when there is none or the catalog cannot be read (the
+// suggestion is a help, never a reason to fail). It runs only on the way
+// to a refusal.
+func (s *Server) closestEventType(ctx context.Context, name string) string {
+	p := store.ListParams{Limit: store.MaxListLimit}
+	for range maxSuggestPages {
+		ets, err := s.st.EventTypeList(ctx, p)
+		if err != nil {
+			return ""
+		}
+		names := make([]string, len(ets))
+		for i, et := range ets {
+			names[i] = et.Name
+		}
+		if near := spelling.Closest(name, names); near != "" {
+			return near
+		}
+		if len(ets) < p.Limit {
+			return ""
+		}
+		p.Cursor = ets[len(ets)-1].Name
+	}
+	return ""
 }

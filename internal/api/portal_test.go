@@ -417,7 +417,7 @@ func TestPortalHidesOperationalEndpoint(t *testing.T) {
 	// The operational endpoint comes between two of the customer's, so
 	// that pages must read past it.
 	s.MustDo("PATCH", "/v1/apps/a", map[string]any{"operational_webhook_url": ops.URL}, nil, 200)
-	s.MustDo("POST", "/v1/apps/a/endpoints", map[string]any{"url": "https://example.com/later", "event_types": []string{"other"}}, &later, 201)
+	s.MustDo("POST", "/v1/apps/a/endpoints", map[string]any{"url": "https://example.com/later", "event_types": []string{"other.*"}}, &later, 201)
 	// The receiver's 410 disables the endpoint, which Herald announces
 	// to the operational webhook.
 	s.MustDo("POST", "/v1/apps/a/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"n": 1}}, nil, 202)

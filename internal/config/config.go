@@ -1,10 +1,12 @@
 // Package config holds Herald's settings as plain data: one struct per
 // command, filled from flags, then HERALD_* environment variables, then
-// defaults. Every flag has an environment variable of the same name.
+// (for serve) a configuration file (ReadFile), then defaults. Every flag
+// has an environment variable of the same name.
 //
-// It imports no other Herald package: what a setting means (a retry
-// schedule, a destination policy) is parsed by the code that uses it, so
-// the settings can be filled and read by anything, tests included.
+// It imports no Herald package but leaves (the duration syntax, spelling
+// suggestions): what a setting means (a retry schedule, a destination
+// policy) is parsed by the code that uses it, so the settings can be
+// filled and read by anything, tests included.
 package config
 
 import (
@@ -15,10 +17,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/duration"
 )
 
 // Serve configures `herald serve`.
 type Serve struct {
+	// Config is read by the flag parser (see internal/cli), which fills
+	// the other fields from it; it is kept for the record.
+	Config string `name:"config" env:"HERALD_CONFIG" placeholder:"FILE" help:"Configuration file, TOML (.toml) or YAML (.yaml): one key per flag (retention = \"30d\"). Flags win over HERALD_* variables, which win over the file."`
+
 	Addr       string `name:"addr" env:"HERALD_ADDR" default:"127.0.0.1:8080" help:"Address the HTTP API listens on."`
 	DataDir    string `name:"data-dir" env:"HERALD_DATA_DIR" default:"./herald-data" help:"Directory of the embedded database, the admin token file and the lock file."`
 	AdminToken string `name:"admin-token" env:"HERALD_ADMIN_TOKEN" help:"Bearer token for the API. When unset, one is generated at first start, kept in the data dir and printed once."`
@@ -67,7 +75,7 @@ type Serve struct {
 
 	PayloadFormat string `name:"payload-format" env:"HERALD_PAYLOAD_FORMAT" default:"standard" enum:"standard,raw,flat" help:"Body of endpoints without a template, unless their app or they say otherwise: standard ({type, timestamp, data}), raw (the payload) or flat (the payload with the event name merged in)."`
 
-	AllowUndeclaredEventTypes bool `name:"allow-undeclared-event-types" env:"HERALD_ALLOW_UNDECLARED_EVENT_TYPES" help:"Accept events whose type is not in the event-type catalog."`
+	AllowUndeclaredEventTypes bool `name:"allow-undeclared-event-types" env:"HERALD_ALLOW_UNDECLARED_EVENT_TYPES" help:"Accept events whose type is not in the event-type catalog, and endpoints subscribed to such types by exact name."`
 
 	StoreTimeout    time.Duration `name:"store-timeout" env:"HERALD_STORE_TIMEOUT" default:"5s" help:"Longest wait for one call to the database; a store that does not answer in time, cannot be reached or cannot write gets 503 unavailable (or storage_full) with Retry-After."`
 	DiskWarnFree    ByteSize      `name:"disk-warn-free" env:"HERALD_DISK_WARN_FREE" default:"1GiB" help:"Log a warning when the data dir's file system has less free space than this (512MiB, 1GiB; 0: never)."`
@@ -242,7 +250,7 @@ func setFromString(f reflect.Value, s string) error {
 		return u.UnmarshalText([]byte(s))
 	}
 	if f.Type() == reflect.TypeFor[time.Duration]() {
-		d, err := time.ParseDuration(s)
+		d, err := duration.Parse(s)
 		f.SetInt(int64(d))
 		return err
 	}

@@ -522,6 +522,9 @@ func TestParseSchedule(t *testing.T) {
 	if got, err := delivery.ParseSchedule(" 1s , 2m "); err != nil || fmt.Sprint(got) != "[1s 2m0s]" {
 		t.Fatalf("got %v %v", got, err)
 	}
+	if got, err := delivery.ParseSchedule("1d,1d12h"); err != nil || fmt.Sprint(got) != "[24h0m0s 36h0m0s]" {
+		t.Fatalf("days: got %v %v", got, err)
+	}
 }
 
 func kindOf(s string) herald.ErrorKind { return herald.ErrorKind(s) }

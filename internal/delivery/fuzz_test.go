@@ -26,6 +26,7 @@ func FuzzParseSchedule(f *testing.F) {
 	f.Add(",")                               // only a separator
 	f.Add(strings.Repeat("1s,", 100) + "1s") // many retries
 	f.Add("1\u00a0s")                        // a non-breaking space inside
+	f.Add("1d,1.5d,1d12h")                   // days, as the flags take them
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := delivery.ParseSchedule(s)
 		if err != nil {

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/duration"
 )
 
 // DefaultRetrySchedule waits before each retry: seven retries over about
 // 28 hours, so a receiver down for a day still gets its events.
 const DefaultRetrySchedule = "5s,5m,30m,2h,5h,10h,10h"
 
-// ParseSchedule reads a comma-separated list of Go durations ("5s,1m,1h").
+// ParseSchedule reads a comma-separated list of durations ("5s,1m,1h,1d").
 // Each is the wait before one more retry; an empty list means no retries.
 func ParseSchedule(s string) ([]time.Duration, error) {
 	s = strings.TrimSpace(s)
@@ -24,9 +25,9 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 	parts := strings.Split(s, ",")
 	out := make([]time.Duration, 0, len(parts))
 	for i, p := range parts {
-		d, err := time.ParseDuration(strings.TrimSpace(p))
+		d, err := duration.Parse(p)
 		if err != nil {
-			return nil, fmt.Errorf("retry schedule item %d %q: not a duration like 30s, 5m or 2h", i+1, strings.TrimSpace(p))
+			return nil, fmt.Errorf("retry schedule item %d %q: not a duration like 30s, 5m, 2h or 1d", i+1, strings.TrimSpace(p))
 		}
 		if d < 0 {
 			return nil, fmt.Errorf("retry schedule item %d %q: must not be negative", i+1, strings.TrimSpace(p))

@@ -174,6 +174,17 @@ func testEnqueueIdempotency(t *testing.T, s store.Store) {
 		t.Errorf("deliveries after duplicate: %d, want 1", n)
 	}
 
+	// A duplicate carries the stored event's type and payload, not the
+	// new one's, even where they differ: the API compares the two to
+	// refuse a key reused with another body (409 idempotency_mismatch).
+	other := withKey(a.ID, "k1", at(2*time.Minute))
+	other.EventType, other.Payload = "other", herald.RawJSON(`{"other":true}`)
+	res = enqueue(t, s, p, other)
+	if !res[0].Duplicate || res[0].Event.ID != first.ID || res[0].Event.EventType != first.EventType || string(res[0].Event.Payload) != string(first.Payload) {
+		t.Errorf("key reused with another body: duplicate %v, event %s %s %s; want the first, %s %s %s",
+			res[0].Duplicate, res[0].Event.ID, res[0].Event.EventType, res[0].Event.Payload, first.ID, first.EventType, first.Payload)
+	}
+
 	// Same key, other app: a new event.
 	res = enqueue(t, s, p, withKey(b.ID, "k1", at(time.Minute)))
 	if res[0].Duplicate || len(res[0].Jobs) != 1 {
