@@ -8,8 +8,12 @@ import (
 
 // Endpoint is a URL an app's customer subscribed to some event types.
 type Endpoint struct {
-	ID          string `json:"id"`
-	AppID       string `json:"app_id"`
+	ID    string `json:"id"`
+	AppID string `json:"app_id"`
+	// Kind is EndpointPush (Herald sends to URL) or EndpointPull (a
+	// client collects the deliveries over the API; URL is empty). It is
+	// set at creation and never changes.
+	Kind        string `json:"kind"`
 	URL         string `json:"url"`
 	Description string `json:"description"`
 	// EventTypes lists the subscribed event type names; empty means every
@@ -30,6 +34,22 @@ type Endpoint struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// Endpoint kinds (Endpoint.Kind).
+const (
+	// EndpointPush endpoints receive each delivery as a request Herald
+	// makes to their URL.
+	EndpointPush = "push"
+	// EndpointPull endpoints are never dialled: a client behind a
+	// firewall long-polls the API for their due deliveries, each the
+	// signed request Herald would have sent, and acknowledges each with
+	// the answer its receiver gave.
+	EndpointPull = "pull"
+)
+
+// IsPull reports whether Herald leaves the endpoint's deliveries for a
+// client to pull instead of sending them.
+func (e *Endpoint) IsPull() bool { return e.Kind == EndpointPull }
 
 // RequestShape holds what a customer chose about the outgoing request.
 // Empty fields take the preset's value, or Herald's default. The stores

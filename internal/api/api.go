@@ -68,6 +68,9 @@ type Engine interface {
 	Resend(ctx context.Context, j *store.Job) (*herald.Attempt, error)
 	SendEvents(ctx context.Context, ep *herald.Endpoint, evs []*herald.Event) ([]*herald.Delivery, error)
 	Recover(ctx context.Context, job *herald.BulkJob, p delivery.RecoverParams)
+	Pull(ctx context.Context, ep *herald.Endpoint, p delivery.PullParams) ([]delivery.Handout, error)
+	Ack(ctx context.Context, ep *herald.Endpoint, results []delivery.AckResult, maxBody int) ([]delivery.AckOutcome, error)
+	ResendPulled(ctx context.Context, j *store.Job) error
 }
 
 // Outbound builds the exact request a delivery would send, for previews.
@@ -81,6 +84,9 @@ type Options struct {
 	AdminToken string
 	// MaxBodyBytes caps request bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// MaxResponseBody caps each response body a pull client acknowledges
+	// that is kept in the history (--max-response-body); 0: 64 KiB.
+	MaxResponseBody int
 	// AllowUndeclaredEventTypes accepts events whose type is not in the
 	// catalog, and endpoints subscribed to such a type by exact name.
 	AllowUndeclaredEventTypes bool
@@ -156,6 +162,9 @@ type Server struct {
 	// address; jwksApp: per {app} of the JWKS route.
 	appLimiter, adminLimiter, failedAuth, jwksAddr, jwksApp *limiter
 	table                                                   []Route
+	// drainCtx ends with Drain: pulls waiting then answer at once.
+	drainCtx context.Context
+	drain    context.CancelFunc
 }
 
 // New builds the API over a store, a delivery engine and the outbound
@@ -170,6 +179,9 @@ func New(st Store, eng Engine, out Outbound, o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MaxResponseBody <= 0 {
+		o.MaxResponseBody = 64 << 10
+	}
 	s := &Server{st: st, eng: eng, out: out, o: o, log: o.Logger, mux: http.NewServeMux(),
 		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[catalogEntry](o.Now), usage: cache.NewTTL[int64](o.Now, time.Second),
 		keys: cache.NewTTL[herald.APIKey](o.Now, 5*time.Second), badKeys: cache.NewTTL[struct{}](o.Now, time.Minute),
@@ -178,9 +190,15 @@ func New(st Store, eng Engine, out Outbound, o Options) *Server {
 		appLimiter: newRateLimiter(o.RateLimit), adminLimiter: newRateLimiter(o.AdminRateLimit),
 		failedAuth: newLimiter(failedAuthPerAddress, failedAuthBurst),
 		jwksAddr:   newLimiter(jwksPerAddress, jwksAddressBurst), jwksApp: newLimiter(jwksPerApp, jwksAppBurst)}
+	s.drainCtx, s.drain = context.WithCancel(context.Background())
 	s.routes()
 	return s
 }
+
+// Drain makes the pulls waiting answer at once, and those to come not
+// wait: call it as the HTTP server shuts down, which waits for every
+// request to end.
+func (s *Server) Drain() { s.drain() }
 
 // handler is a route's function: it writes its answer, or returns the
 // error to write.
@@ -239,6 +257,8 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/endpoints/{id}/recover", map[string]handler{"POST": s.recoverEndpoint})
 	s.route("/v1/apps/{app}/endpoints/{id}/send", map[string]handler{"POST": s.sendEvents})
 	s.route("/v1/apps/{app}/endpoints/{id}/stats", map[string]handler{"GET": s.endpointStats})
+	s.route("/v1/apps/{app}/endpoints/{id}/pull", map[string]handler{"GET": s.pull})
+	s.route("/v1/apps/{app}/endpoints/{id}/ack", map[string]handler{"POST": s.ack})
 	s.route("/v1/apps/{app}/portal-sessions", map[string]handler{"POST": s.createPortalSession})
 	s.route("/v1/whoami", map[string]handler{"GET": s.whoami})
 	s.route("/v1/apps/{app}/usage", map[string]handler{"GET": s.getUsage})

@@ -193,7 +193,9 @@ func (s *Server) authorize(r *http.Request, pattern string, a access) *Error {
 	forbidden := func(msg string) *Error {
 		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: msg}
 	}
-	write := r.Method != http.MethodGet && r.Method != http.MethodHead
+	// A pull is a GET that changes something: what it hands out is kept
+	// from other pulls for its visibility.
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead || strings.HasSuffix(pattern, "/pull")
 	if p.portal && !portalAllows(r.Method, pattern) {
 		return forbidden("a portal session manages its app's endpoints and reads their history; this route is not open to it")
 	}

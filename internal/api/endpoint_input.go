@@ -22,6 +22,7 @@ import (
 // endpointInput is the body of an endpoint's create or update: a field
 // left out (nil, or not set) keeps the endpoint's value.
 type endpointInput struct {
+	Kind            *string            `json:"kind"`
 	URL             *string            `json:"url"`
 	Description     *string            `json:"description"`
 	EventTypes      *[]string          `json:"event_types"`
@@ -85,6 +86,20 @@ func readEndpointInput(w http.ResponseWriter, r *http.Request, limit int64) (end
 // app, whose settings (the tag syntax) the templates are checked with;
 // its delivery overrides must be within the ceilings c.
 func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.TenantCeilings) *Error {
+	if in.Kind != nil {
+		switch k := *in.Kind; {
+		case k != herald.EndpointPush && k != herald.EndpointPull:
+			return errInvalid("kind", "kind must be push (Herald sends to url) or pull (a client pulls the deliveries)")
+		case ep.Kind != "" && k != ep.Kind:
+			// Deliveries queued for sending, or out with a pull client,
+			// would be left between the two.
+			return errInvalid("kind", "kind cannot change (this endpoint is %s); create another endpoint", ep.Kind)
+		}
+		ep.Kind = *in.Kind
+	}
+	if ep.Kind == "" {
+		ep.Kind = herald.EndpointPush
+	}
 	if in.URL != nil {
 		// Checked with the rest of the request shape in compile: a URL
 		// may hold template tags.
@@ -233,11 +248,34 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 		}
 		ep.Auth = a
 	}
+	if e := checkPull(ep); e != nil {
+		return e
+	}
 	compiled, e := compileEndpoint(ep, app)
 	if e != nil {
 		return in.renamed(e)
 	}
 	return checkPlainHeaders(ep, compiled.Effective.Headers)
+}
+
+// checkPull refuses, on a pull endpoint, the settings of a destination
+// Herald dials: it never dials a pull endpoint.
+func checkPull(ep *herald.Endpoint) *Error {
+	if !ep.IsPull() {
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"url", ep.URL != ""}, {"preset", ep.Preset != ""}, {"auth", ep.Auth != nil},
+		{"tls_ca_bundle", ep.TLSCABundle != ""}, {"tls_client_cert", ep.TLSClientCert != ""},
+	} {
+		if f.set {
+			return errInvalid(f.name, "a pull endpoint has no %s: Herald never dials it, a client pulls its deliveries", f.name)
+		}
+	}
+	return nil
 }
 
 // keepMasked returns values with every value that is the masked form of

@@ -52,6 +52,9 @@ const (
 	CodeTooManySessions  = "too_many_sessions"
 	CodeTooManyRequests  = "too_many_requests"
 	CodePublicURLUnset   = "public_url_unset"
+	CodeNotPullEndpoint  = "not_pull_endpoint"
+	CodePullEndpoint     = "pull_endpoint"
+	CodeEndpointDisabled = "endpoint_disabled"
 	CodeInternal         = "internal"
 )
 

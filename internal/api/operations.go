@@ -25,6 +25,9 @@ func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
+	if ep.IsPull() {
+		return errPullEndpoint("a test send")
+	}
 	var in testInput
 	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
 		return e
@@ -53,6 +56,33 @@ func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "the test send could not be recorded"}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"delivery": d, "attempt": d.Attempts[0]})
+	return nil
+}
+
+// errPullEndpoint refuses a request to a pull endpoint that Herald would
+// have to dial.
+func errPullEndpoint(what string) *Error {
+	return &Error{Status: http.StatusConflict, Code: CodePullEndpoint,
+		Message: what + " dials the endpoint, and Herald never dials a pull endpoint; " +
+			"POST .../endpoints/{id}/send or .../recover makes deliveries due for its client to pull"}
+}
+
+// resendPulled answers a resend of a pull endpoint's delivery: it is due
+// again for the endpoint's client, 202 with the delivery (no attempt:
+// nothing was sent).
+func (s *Server) resendPulled(w http.ResponseWriter, r *http.Request, a *herald.App, j *store.Job) *Error {
+	err := s.eng.ResendPulled(r.Context(), j)
+	if qe, ok := asQuotaError(err); ok {
+		return s.quotaExceeded(w, qe)
+	}
+	if err != nil {
+		return storeError(err, "delivery (or its endpoint)")
+	}
+	d, err := s.st.DeliveryGet(r.Context(), a.ID, j.Delivery.ID)
+	if err != nil {
+		return storeError(err, "delivery")
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"delivery": d})
 	return nil
 }
 
@@ -106,6 +136,9 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
 		if e := s.checkQuota(w, r, a); e != nil {
 			return e
 		}
+	}
+	if j.Endpoint.IsPull() {
+		return s.resendPulled(w, r, a, j)
 	}
 	at, err := s.eng.Resend(r.Context(), j)
 	if qe, ok := asQuotaError(err); ok {

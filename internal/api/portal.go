@@ -30,6 +30,9 @@ const (
 func portalAllows(method, pattern string) bool {
 	read := method == http.MethodGet || method == http.MethodHead
 	switch {
+	case strings.HasSuffix(pattern, "/pull"), strings.HasSuffix(pattern, "/ack"):
+		// A pull client runs with an API key; the portal is screens.
+		return false
 	case pattern == "/v1/whoami", pattern == "/v1/apps/{app}",
 		pattern == "/v1/event-types", pattern == "/v1/event-types/{name}":
 		return read

@@ -189,6 +189,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 	a.api = api.New(a.store, a.engine, a.outbound, api.Options{
 		AdminToken:                token,
 		MaxBodyBytes:              cfg.MaxEventSize,
+		MaxResponseBody:           int(cfg.MaxResponseBody),
 		AllowUndeclaredEventTypes: cfg.AllowUndeclaredEventTypes,
 		CheckURL:                  policy.CheckURL,
 		RateLimit:                 cfg.APIRateLimit,
@@ -217,6 +218,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	a.srv.RegisterOnShutdown(a.api.Drain)
 	built = true
 	return a, nil
 }

@@ -50,6 +50,9 @@ type Store interface {
 	DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*store.Job, error)
 	DeliveriesRecord(ctx context.Context, results []store.AttemptResult) error
 	DeliveriesRelease(ctx context.Context, owner string, ids []string) error
+	// DeliveriesPull and DeliveryJob serve pull endpoints.
+	DeliveriesPull(ctx context.Context, p store.PullParams) ([]*store.Job, error)
+	DeliveryJob(ctx context.Context, appID, id string) (*store.Job, error)
 	LeasesExtend(ctx context.Context, owner string, until time.Time) error
 	NextDueAt(ctx context.Context) (*time.Time, error)
 	// AppGet feeds the app's settings and template fields; EventTypeGet
@@ -77,7 +80,8 @@ type Store interface {
 }
 
 // Outbound makes one attempt of a delivery and says what came of it;
-// *outbound.HTTP is the real one.
+// *outbound.HTTP is the real one. Pull endpoints need it to implement
+// Handouts too.
 type Outbound interface {
 	Send(ctx context.Context, d *outbound.Delivery) outbound.Outcome
 }
@@ -242,6 +246,8 @@ type Engine struct {
 	recordCh chan recordItem
 	// slots counts the test sends and resends each app has going.
 	slots manualSlots
+	// pulls counts the pulls held open and wakes them.
+	pulls pulls
 
 	claimWake   chan struct{}
 	claimFor    chan string
@@ -426,7 +432,10 @@ func (e *Engine) EndpointChanged(ep *herald.Endpoint) {
 func (e *Engine) watchLoop(ctx context.Context) {
 	defer e.loops.Done()
 	for {
-		err := e.st.WatchDue(ctx, e.wakeClaimer)
+		err := e.st.WatchDue(ctx, func() {
+			e.wakeClaimer()
+			e.pulls.notifyAll()
+		})
 		if ctx.Err() != nil || err == nil {
 			// Shutting down, or a single-node store: nothing to watch.
 			return

@@ -126,6 +126,9 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 	// spilled: a delivery was left in the store for want of memory, for
 	// an endpoint whose queue is not fed through refills.
 	spilled := false
+	// pulled: the pull endpoints that got deliveries, whose waiting
+	// pulls are woken once they are committed.
+	var pulled []string
 	res, err := e.st.EventsEnqueue(ctx, store.EnqueueParams{
 		Events:     evs,
 		LeasedOnly: true,
@@ -134,6 +137,12 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 			ev.Routing = routing
 			var ts []store.Target
 			for _, ep := range matched {
+				if ep.IsPull() {
+					// Never sent by a node: its clients pull it.
+					ts = append(ts, store.Target{Endpoint: ep})
+					pulled = append(pulled, ep.ID)
+					continue
+				}
 				if e.o.NoDelivery {
 					// Worker nodes claim it.
 					ts = append(ts, store.Target{Endpoint: ep})
@@ -181,6 +190,7 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 		leased = append(leased, r.Jobs...)
 	}
 	e.o.Metrics.EventsAccepted(accepted)
+	e.pulls.notify(pulled...)
 	if len(leased) > 0 {
 		e.jobsCh <- handoff{jobs: leased}
 	}

@@ -209,6 +209,7 @@ func (e *Engine) SendEvents(ctx context.Context, ep *herald.Endpoint, evs []*her
 	}
 	e.budget.markSpilled(ep.ID)
 	e.wakeClaimer()
+	e.pulls.notify(ep.ID)
 	return ds, nil
 }
 
@@ -283,6 +284,7 @@ func (e *Engine) recover(ctx context.Context, job *herald.BulkJob, p RecoverPara
 		if n > 0 {
 			e.budget.markSpilled(p.EndpointID)
 			e.wakeClaimer()
+			e.pulls.notify(p.EndpointID)
 		}
 		var qe *store.QuotaError
 		if errors.As(err, &qe) {

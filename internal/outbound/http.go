@@ -98,6 +98,20 @@ func (h *HTTP) Preview(ctx context.Context, d *Delivery) (*Request, error) {
 	return &Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body}, nil
 }
 
+// Handout builds, instead of sending it, the request of one attempt of a
+// pull endpoint's delivery, signed at now: sent is exactly what Send would
+// put on the wire (every header in clear), for the client that collects
+// it; recorded is what the attempt's record keeps of it once the client
+// acknowledges it, credentials masked as for a send.
+func (h *HTTP) Handout(ctx context.Context, d *Delivery) (sent, recorded herald.AttemptRequest, err error) {
+	req, err := h.build.request(ctx, d, h.now())
+	if err != nil {
+		return sent, recorded, err
+	}
+	sent = herald.AttemptRequest{Method: req.Method, URL: req.URL, Headers: flatten(req.Header), Body: string(req.Body)}
+	return sent, attemptRequest(req, d.Endpoint), nil
+}
+
 // Send makes one attempt of the delivery.
 func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 	ep := d.Endpoint

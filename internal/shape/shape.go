@@ -204,25 +204,31 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 	c.flatKey = first(s.FlatEventKey, "event")
 
 	c.rawURL = first(ep.URL, b.URL)
-	if c.rawURL == "" {
+	// Herald dials no pull endpoint: its requests have no URL (a GET's
+	// fields still make a query string, "?a=1", for the client to use).
+	pullNoURL := ep.IsPull() && c.rawURL == ""
+	if c.rawURL == "" && !pullNoURL {
 		return nil, &FieldError{Field: "url", Msg: "url is required"}
 	}
 	u, err := template.ParseText(c.rawURL, topts)
 	if err != nil {
 		return nil, &FieldError{Field: "url", Msg: "url: " + err.Error()}
 	}
-	// Check the URL's fixed parts now: with every tag replaced by a
-	// plain value it must already be valid.
-	// (A lenient copy: strict mode would refuse the empty data.)
-	lenient, err := template.ParseText(c.rawURL, template.Options{Titles: o.Titles, Syntax: syntax})
-	if err != nil {
-		return nil, &FieldError{Field: "url", Msg: "url: " + err.Error()}
+	c.url = u
+	if !pullNoURL {
+		// Check the URL's fixed parts now: with every tag replaced by a
+		// plain value it must already be valid.
+		// (A lenient copy: strict mode would refuse the empty data.)
+		lenient, err := template.ParseText(c.rawURL, template.Options{Titles: o.Titles, Syntax: syntax})
+		if err != nil {
+			return nil, &FieldError{Field: "url", Msg: "url: " + err.Error()}
+		}
+		fixed, _ := lenient.RenderEscaped(&template.Data{}, func(string) string { return "x" })
+		if err := herald.ValidateURL(fixed); err != nil {
+			return nil, &FieldError{Field: "url", Msg: err.Error()}
+		}
+		c.fixedURL = fixed
 	}
-	fixed, _ := lenient.RenderEscaped(&template.Data{}, func(string) string { return "x" })
-	if err := herald.ValidateURL(fixed); err != nil {
-		return nil, &FieldError{Field: "url", Msg: err.Error()}
-	}
-	c.url, c.fixedURL = u, fixed
 
 	headers := map[string]string{}
 	keys := map[string]string{} // lower-case name -> name as written

@@ -54,6 +54,15 @@ type EndpointDocs struct {
 	EventTypes, Shape, Settings string
 }
 
+// EndpointKind is the kind column of ep: an endpoint made without one
+// is a push endpoint, as every endpoint was before pull endpoints.
+func EndpointKind(ep *herald.Endpoint) string {
+	if ep.Kind == "" {
+		return herald.EndpointPush
+	}
+	return ep.Kind
+}
+
 // EncodeEndpoint returns ep's JSON columns. Nil and empty subscriptions
 // both mean every event type and are stored as [].
 func EncodeEndpoint(ep *herald.Endpoint) (EndpointDocs, error) {

@@ -468,6 +468,10 @@ func (g *Guard) DeliveriesClaim(ctx context.Context, p ClaimParams) ([]*Job, err
 	return call(g, ctx, true, g.o.Timeout, func(ctx context.Context) ([]*Job, error) { return g.Store.DeliveriesClaim(ctx, p) })
 }
 
+func (g *Guard) DeliveriesPull(ctx context.Context, p PullParams) ([]*Job, error) {
+	return call(g, ctx, true, g.o.Timeout, func(ctx context.Context) ([]*Job, error) { return g.Store.DeliveriesPull(ctx, p) })
+}
+
 func (g *Guard) DeliveriesRecord(ctx context.Context, results []AttemptResult) error {
 	return g.exec(ctx, true, func(ctx context.Context) error { return g.Store.DeliveriesRecord(ctx, results) })
 }

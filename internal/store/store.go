@@ -95,15 +95,16 @@ type Store interface {
 	// name it are left as they are. ErrNotFound.
 	EventTypeDelete(ctx context.Context, name string) error
 
-	// EndpointCreate stores a new endpoint of an existing app.
+	// EndpointCreate stores a new endpoint of an existing app. An empty
+	// Kind is stored, and written back, as herald.EndpointPush.
 	EndpointCreate(ctx context.Context, ep *herald.Endpoint) error
 	// EndpointGet finds an endpoint of one app. ErrNotFound, also when it
 	// belongs to another app.
 	EndpointGet(ctx context.Context, appID, id string) (*herald.Endpoint, error)
 	// EndpointList lists an app's endpoints, newest first.
 	EndpointList(ctx context.Context, appID string, p ListParams) ([]*herald.Endpoint, error)
-	// EndpointUpdate saves every field of an existing endpoint (matched by
-	// AppID and ID). ErrNotFound.
+	// EndpointUpdate saves every field but Kind (which never changes) of
+	// an existing endpoint (matched by AppID and ID). ErrNotFound.
 	EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error
 	// EndpointDelete removes an endpoint from the app's list. Its pending
 	// deliveries become failed with the error "endpoint deleted"; its
@@ -137,8 +138,9 @@ type Store interface {
 	// when p.WithAttempts is set.
 	DeliveryList(ctx context.Context, p DeliveryListParams) ([]*herald.Delivery, error)
 
-	// DeliveriesClaim leases due deliveries to p.Owner and returns them
-	// with their event and endpoint, oldest due first.
+	// DeliveriesClaim leases due deliveries of enabled push endpoints to
+	// p.Owner and returns them with their event and endpoint, oldest due
+	// first. Pull endpoints' deliveries are DeliveriesPull's.
 	DeliveriesClaim(ctx context.Context, p ClaimParams) ([]*Job, error)
 	// DeliveriesRecord stores attempt results: for each, it inserts the
 	// attempt, sets the delivery's status, attempt count, next attempt
@@ -148,6 +150,14 @@ type Store interface {
 	// lease (fencing); the others are stored and a *LeaseLostError names
 	// the refused ones.
 	DeliveriesRecord(ctx context.Context, results []AttemptResult) error
+	// DeliveriesPull hands out due deliveries of one pull endpoint of
+	// p.AppID, oldest due first, at most p.Limit: pending, due at p.Now,
+	// and not leased or leased until before p.Now (handed out earlier and
+	// never acknowledged). Each is leased to PullOwner until p.Until, so
+	// that no other call hands it out before then, with its event and
+	// endpoint. Nothing when the endpoint is disabled, deleted, not the
+	// app's or not a pull endpoint.
+	DeliveriesPull(ctx context.Context, p PullParams) ([]*Job, error)
 	// DeliveriesRelease clears the leases of the given deliveries held by
 	// owner, without recording an attempt, so that they can be claimed
 	// again (on shutdown, or when their endpoint is disabled).
@@ -155,19 +165,19 @@ type Store interface {
 	// LeasesExtend moves every lease held by owner on pending deliveries
 	// to until, so work queued in memory is not taken over by another node.
 	LeasesExtend(ctx context.Context, owner string, until time.Time) error
-	// LeasesReleaseAll clears every lease and forgets every node's
-	// heartbeat. A single-node store calls it at start-up: any lease and
+	// LeasesReleaseAll clears every lease but PullOwner's and forgets
+	// every node's heartbeat. A single-node store calls it at start-up: any lease and
 	// heartbeat then belongs to a process that is gone.
 	LeasesReleaseAll(ctx context.Context) error
-	// LeasesReleaseDead clears every lease whose owner has no heartbeat
-	// at or after now-within (a node that died, or left without giving
-	// its leases back), so that its deliveries go out now rather than
-	// when the lease runs out. It returns how many leases it cleared. It
+	// LeasesReleaseDead clears every lease (but PullOwner's) whose owner
+	// has no heartbeat at or after now-within (a node that died, or left
+	// without giving its leases back), so that its deliveries go out now
+	// rather than when the lease runs out. It returns how many leases it cleared. It
 	// never waits for a row another transaction holds: such a lease is
 	// left for the next call.
 	LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error)
 	// NextDueAt returns when the earliest unleased pending delivery of an
-	// enabled endpoint becomes due, or nil when there is none.
+	// enabled push endpoint becomes due, or nil when there is none.
 	NextDueAt(ctx context.Context) (*time.Time, error)
 
 	// EndpointDisable turns an enabled endpoint off by Herald's own
@@ -466,6 +476,25 @@ type ClaimParams struct {
 	PerEndpoint int
 	// EndpointID restricts the claim to one endpoint when set.
 	EndpointID string
+}
+
+// PullOwner owns the leases of deliveries handed out to pull clients.
+// No node is named so (node names have no colon), so these leases are
+// never a dead node's: they end only with their visibility, or when an
+// acknowledgement recorded with Owner PullOwner clears them.
+const PullOwner = "herald:pull"
+
+// PullParams asks DeliveriesPull for one pull endpoint's due deliveries.
+type PullParams struct {
+	AppID      string
+	EndpointID string
+	Now        time.Time
+	// Until is when the handout's visibility ends: unacknowledged by
+	// then, a delivery may be handed out again.
+	Until time.Time
+	// Limit caps the deliveries returned; not above 0 means
+	// DefaultClaimLimit.
+	Limit int
 }
 
 // AttemptResult is the outcome of one attempt, to be recorded.

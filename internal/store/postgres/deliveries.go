@@ -189,7 +189,7 @@ func pickDue(ctx context.Context, tx pgx.Tx, p store.ClaimParams) ([]string, err
 		var args params
 		cond := `d.status = 'pending' AND d.next_attempt_at <= ` + args.add(now) + `
 			AND (d.lease_owner IS NULL OR d.lease_until < $1)
-			AND e.enabled AND e.deleted_at IS NULL`
+			AND e.enabled AND e.deleted_at IS NULL AND e.kind = 'push'`
 		if p.EndpointID != "" {
 			cond += ` AND d.endpoint_id = ` + args.add(p.EndpointID)
 		}
@@ -501,7 +501,8 @@ func (db *DB) LeasesExtend(ctx context.Context, owner string, until time.Time) e
 func (db *DB) LeasesReleaseAll(ctx context.Context) error {
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx,
-			`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`)
+			`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL AND lease_owner <> $1`,
+			store.PullOwner)
 		if err != nil {
 			return fmt.Errorf("release all leases: %w", err)
 		}
@@ -515,9 +516,10 @@ func (db *DB) LeasesReleaseAll(ctx context.Context) error {
 // LeasesReleaseDead implements store.Store. The owners of leases are
 // found by a loose index scan of deliveries_lease_owner, one probe per
 // owner, so a heartbeat's call costs little however many leases there
-// are. Rows still locked (by the dead node's transaction that the server
-// has not ended yet) are skipped, not waited for: the caller's heartbeat
-// must not stall, and the next one clears them.
+// are. Pull handouts' owner is no node and never dead. Rows still locked
+// (by the dead node's transaction that the server has not ended yet) are
+// skipped, not waited for: the caller's heartbeat must not stall, and the
+// next one clears them.
 func (db *DB) LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error) {
 	var n int64
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
@@ -525,11 +527,11 @@ func (db *DB) LeasesReleaseDead(ctx context.Context, now time.Time, within time.
 				SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner IS NOT NULL)
 				UNION ALL
 				SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner > o.v) FROM o WHERE o.v IS NOT NULL),
-			dead AS (SELECT v FROM o WHERE v IS NOT NULL
+			dead AS (SELECT v FROM o WHERE v IS NOT NULL AND v <> $2
 				AND NOT EXISTS (SELECT 1 FROM nodes WHERE nodes.id = o.v AND nodes.seen_at >= $1))
 			UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
 			WHERE id IN (SELECT id FROM deliveries WHERE lease_owner IN (SELECT v FROM dead)
-				FOR UPDATE SKIP LOCKED)`, ts(now.Add(-max(within, 0))))
+				FOR UPDATE SKIP LOCKED)`, ts(now.Add(-max(within, 0))), store.PullOwner)
 		if err != nil {
 			return err
 		}
@@ -549,7 +551,7 @@ func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
 	err := db.pool.QueryRow(ctx, `SELECT d.next_attempt_at
 		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 		WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL AND d.lease_owner IS NULL
-			AND e.enabled AND e.deleted_at IS NULL
+			AND e.enabled AND e.deleted_at IS NULL AND e.kind = 'push'
 		ORDER BY d.next_attempt_at
 		LIMIT 1`).Scan(&next)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -21,12 +21,13 @@ func (db *DB) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
 	if err != nil {
 		return fmt.Errorf("endpoint create: %w", err)
 	}
+	ep.Kind = store.EndpointKind(ep)
 	tag, err := db.pool.Exec(ctx, `
-		INSERT INTO endpoints (id, app_id, url, description, event_types, enabled, secret, timeout_ms, shape, settings, created_at, updated_at)
-		SELECT $1, id, $2, $3, $4, $5::boolean, $6, $7::int, $8, $9, $10::timestamptz, $11::timestamptz
+		INSERT INTO endpoints (id, app_id, url, description, event_types, enabled, secret, timeout_ms, shape, settings, created_at, updated_at, kind)
+		SELECT $1, id, $2, $3, $4, $5::boolean, $6, $7::int, $8, $9, $10::timestamptz, $11::timestamptz, $13
 		FROM apps WHERE id = $12 FOR KEY SHARE`,
 		ep.ID, ep.URL, ep.Description, docs.EventTypes, ep.Enabled, ep.Secret, ep.TimeoutMS, docs.Shape, docs.Settings,
-		ts(ep.CreatedAt), ts(ep.UpdatedAt), ep.AppID)
+		ts(ep.CreatedAt), ts(ep.UpdatedAt), ep.AppID, ep.Kind)
 	if isUnique(err) {
 		return fmt.Errorf("endpoint %q: %w", ep.ID, store.ErrConflict)
 	}

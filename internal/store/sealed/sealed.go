@@ -195,6 +195,15 @@ func (s *Store) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*st
 	return jobs, s.openJobs(jobs)
 }
 
+// DeliveriesPull implements store.Store.
+func (s *Store) DeliveriesPull(ctx context.Context, p store.PullParams) ([]*store.Job, error) {
+	jobs, err := s.Store.DeliveriesPull(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return jobs, s.openJobs(jobs)
+}
+
 // DeliveryJob implements store.Store.
 func (s *Store) DeliveryJob(ctx context.Context, appID, id string) (*store.Job, error) {
 	j, err := s.Store.DeliveryJob(ctx, appID, id)

@@ -232,7 +232,7 @@ func pickDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]string, er
 // SQLite keep deliveries as the outer loop instead of starting from
 // endpoints.
 func claimQuery(oneEndpoint, after bool, skip int) string {
-	cond := ` AND e.enabled = 1 AND e.deleted_at IS NULL`
+	cond := ` AND e.enabled = 1 AND e.deleted_at IS NULL AND e.kind = 'push'`
 	if after {
 		cond += ` AND (d.next_attempt_at, d.id) > (?4, ?5)`
 	}
@@ -481,7 +481,8 @@ func (db *DB) LeasesExtend(ctx context.Context, owner string, until time.Time) e
 func (db *DB) LeasesReleaseAll(ctx context.Context) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
-			`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`); err != nil {
+			`UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL AND lease_owner <> ?`,
+			store.PullOwner); err != nil {
 			return fmt.Errorf("release all leases: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM nodes`); err != nil {
@@ -493,19 +494,20 @@ func (db *DB) LeasesReleaseAll(ctx context.Context) error {
 
 // leaseOwnersQuery lists the distinct owners of leases, one index probe
 // per owner (a loose index scan) rather than one row per lease: there are
-// a few nodes and up to hundreds of thousands of leases.
+// a few nodes and up to hundreds of thousands of leases. Pull handouts'
+// owner is no node and never dead: their leases end with their visibility.
 const leaseOwnersQuery = `WITH RECURSIVE o(v) AS (
 		SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner IS NOT NULL)
 		UNION ALL
 		SELECT (SELECT min(lease_owner) FROM deliveries WHERE lease_owner > o.v) FROM o WHERE o.v IS NOT NULL)
-	SELECT v FROM o WHERE v IS NOT NULL AND v NOT IN (SELECT id FROM nodes WHERE seen_at >= ?)`
+	SELECT v FROM o WHERE v IS NOT NULL AND v <> ?2 AND v NOT IN (SELECT id FROM nodes WHERE seen_at >= ?1)`
 
 // LeasesReleaseDead implements store.Store.
 func (db *DB) LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error) {
 	var n int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		n = 0
-		rows, err := tx.QueryContext(ctx, leaseOwnersQuery, micro(now.Add(-max(within, 0))))
+		rows, err := tx.QueryContext(ctx, leaseOwnersQuery, micro(now.Add(-max(within, 0))), store.PullOwner)
 		if err != nil {
 			return err
 		}
@@ -547,7 +549,7 @@ func (db *DB) LeasesReleaseDead(ctx context.Context, now time.Time, within time.
 const nextDueQuery = `SELECT d.next_attempt_at
 	FROM deliveries d CROSS JOIN endpoints e ON e.id = d.endpoint_id
 	WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL AND d.lease_owner IS NULL
-		AND e.enabled = 1 AND e.deleted_at IS NULL
+		AND e.enabled = 1 AND e.deleted_at IS NULL AND e.kind = 'push'
 	ORDER BY d.next_attempt_at
 	LIMIT 1`
 

@@ -18,11 +18,12 @@ func (db *DB) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
 	if err != nil {
 		return fmt.Errorf("endpoint create: %w", err)
 	}
+	ep.Kind = store.EndpointKind(ep)
 	res, err := db.w.ExecContext(ctx, `
-		INSERT INTO endpoints (id, app_id, url, description, event_types, enabled, secret, timeout_ms, shape, settings, created_at, updated_at)
-		SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
+		INSERT INTO endpoints (id, app_id, url, description, event_types, enabled, secret, timeout_ms, shape, settings, created_at, updated_at, kind)
+		SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
 		ep.ID, ep.URL, ep.Description, docs.EventTypes, ep.Enabled, ep.Secret, ep.TimeoutMS, docs.Shape, docs.Settings,
-		micro(ep.CreatedAt), micro(ep.UpdatedAt), ep.AppID)
+		micro(ep.CreatedAt), micro(ep.UpdatedAt), ep.Kind, ep.AppID)
 	if isUnique(err) {
 		return fmt.Errorf("endpoint %q: %w", ep.ID, store.ErrConflict)
 	}

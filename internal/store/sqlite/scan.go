@@ -94,7 +94,7 @@ func scanEventType(s scanner) (*herald.EventType, error) {
 }
 
 // endpointCols is prefixed so that it can be selected from a join.
-const endpointCols = `e.id, e.app_id, e.url, e.description, e.event_types, e.enabled, e.secret, e.timeout_ms, e.shape, e.settings, e.created_at, e.updated_at`
+const endpointCols = `e.id, e.app_id, e.url, e.description, e.event_types, e.enabled, e.secret, e.timeout_ms, e.shape, e.settings, e.created_at, e.updated_at, e.kind`
 
 // endpointDest returns the scan destinations of endpointCols and a function
 // that finishes the endpoint once they are filled.
@@ -106,7 +106,7 @@ func endpointDest() (*herald.Endpoint, []any, func() error) {
 		settings   string
 		created, u int64
 	)
-	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS, &shape, &settings, &created, &u}
+	dest := []any{&ep.ID, &ep.AppID, &ep.URL, &ep.Description, &types, &ep.Enabled, &ep.Secret, &ep.TimeoutMS, &shape, &settings, &created, &u, &ep.Kind}
 	return &ep, dest, func() error {
 		if err := store.DecodeEndpoint(&ep, store.EndpointDocs{EventTypes: types, Shape: shape, Settings: settings}); err != nil {
 			return err

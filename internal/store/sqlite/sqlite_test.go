@@ -431,6 +431,10 @@ func TestQueryPlans(t *testing.T) {
 		{"claim, next page", plan(claimQuery(false, true, 2), []any{1, 100, "", 1, "d", "ep1", "ep2"}),
 			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_due ((next_attempt_at,id)>(?,?) AND next_attempt_at<?)"}},
 		{"next due", plan(nextDueQuery, nil), []string{"USING INDEX deliveries_due "}},
+		// A pull reads its endpoint's due rows as a claim of one
+		// endpoint does.
+		{"pull", plan(pullQuery, []any{"ep", 1, 100}),
+			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_endpoint_due ", "USING INDEX deliveries_lease_until "}},
 		{"deliveries of an event", plan(deliveryListQuery(store.DeliveryListParams{AppID: "a", EventID: "e"})),
 			[]string{"USING INDEX deliveries_event "}},
 		{"deliveries of an endpoint", plan(deliveryListQuery(store.DeliveryListParams{AppID: "a", EndpointID: "e", Status: "pending"})),
@@ -447,7 +451,7 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"SCAN deliveries USING INDEX deliveries_due", "USING INDEX deliveries_lease_owner (lease_owner>?)"}},
 		// The owners of leases, listed on every heartbeat: one probe of
 		// the owner index per owner, however many leases each holds.
-		{"lease owners", plan(leaseOwnersQuery, []any{1}),
+		{"lease owners", plan(leaseOwnersQuery, []any{1, store.PullOwner}),
 			[]string{"CORRELATED SCALAR SUBQUERY", "USING COVERING INDEX deliveries_lease_owner (lease_owner>?)"}},
 		{"retain", plan(retainSelect, []any{1, 10}),
 			[]string{"USING INDEX events_created (created_at<?)"}},

@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	cases = append(cases, quotaCases...)
 	cases = append(cases, keyParentCases...)
 	cases = append(cases, livenessCases...)
+	cases = append(cases, pullCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -117,6 +118,7 @@ func newEndpoint(appID string, types ...string) *herald.Endpoint {
 	return &herald.Endpoint{
 		ID:          id,
 		AppID:       appID,
+		Kind:        herald.EndpointPush,
 		URL:         "https://example.com/hooks/" + id,
 		Description: "endpoint " + id,
 		EventTypes:  types,

@@ -7,7 +7,7 @@
 import { api, seg } from '../api.js';
 import { addStrings, t } from '../i18n.js';
 import { h, field, showErrors, clearErrors, pageHeader, toast, replace, pretty, codeBlock, headerLines, newId } from '../dom.js';
-import { catalog } from './endpoints.js';
+import { catalog, endpointLabel } from './endpoints.js';
 
 addStrings({
   en: {
@@ -60,6 +60,10 @@ addStrings({
     'epf.formatFlat': 'flat: payload fields with the event name',
     'epf.appDefault': 'Default (the app\'s)',
     'epf.enabled': 'Enabled',
+    'epf.kind': 'Kind',
+    'epf.kindPush': 'Push: Herald sends to a URL',
+    'epf.kindPull': 'Pull: a client collects the deliveries',
+    'epf.kindHint': 'A pull endpoint has no URL: a client behind a firewall calls GET …/pull and acknowledges each delivery. The kind cannot change later.',
     'epf.advanced': 'Advanced',
     'epf.retry': 'Retry schedule',
     'epf.retryHint': 'Comma-separated waits, e.g. 5s,1m,10m,1h. Empty: the app\'s or the installation\'s.',
@@ -143,6 +147,10 @@ addStrings({
     'epf.formatFlat': 'flat：ペイロードの項目とイベント名',
     'epf.appDefault': '既定（アプリの設定）',
     'epf.enabled': '有効',
+    'epf.kind': '種類',
+    'epf.kindPush': 'プッシュ：Herald が URL に送信',
+    'epf.kindPull': 'プル：クライアントが配信を取得',
+    'epf.kindHint': 'プル型エンドポイントには URL がありません。ファイアウォール内のクライアントが GET …/pull で配信を取得し、結果を返します。種類は後から変更できません。',
     'epf.advanced': '詳細設定',
     'epf.retry': '再送スケジュール',
     'epf.retryHint': 'カンマ区切りの待ち時間（例：5s,1m,10m,1h）。空欄ならアプリまたはインストール全体の値。',
@@ -323,6 +331,7 @@ export async function form(ctx) {
   const chosen = new Set((e.event_types || []).filter((x) => known.has(x)));
   const extras = (e.event_types || []).filter((x) => !known.has(x));
   const c = {
+    kind: select([['push', t('epf.kindPush')], ['pull', t('epf.kindPull')]], e.kind || 'push'),
     url: h('input', { type: 'url', value: e.url || '', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'https://' }),
     description: h('input', { type: 'text', value: e.description || '', autocomplete: 'off' }),
     extra: h('input', { type: 'text', id: 'event-types-extra', value: extras.join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'form.*, group:forms' }),
@@ -380,8 +389,21 @@ export async function form(ctx) {
   const optionsField = field({ label: t('epf.presetOptions'), name: 'preset_options', control: c.preset_options, hint: presetHint });
   const presetDoc = h('span');
   const presetField = field({ label: t('epf.preset'), name: 'preset', control: c.preset, hint: presetDoc });
+  // The kind is chosen once, at creation.
+  c.kind.disabled = editing;
+  const kindField = field({ label: t('epf.kind'), name: 'kind', control: c.kind, hint: t('epf.kindHint') });
+  // A pull endpoint is pulled with an API key, which a portal's customer
+  // gets from the product, not from the portal: the portal makes push
+  // endpoints, and shows the kind of those it did not make.
+  kindField.hidden = ctx.mode === 'portal' && !editing;
+  const urlField = field({ label: t('epf.url'), name: 'url', control: c.url, hint: t('epf.urlHint') });
+  const pull = () => c.kind.value === 'pull';
   const showPreset = () => {
-    const p = PRESETS[c.preset.value];
+    // A pull endpoint is never dialled: no URL, no preset.
+    urlField.hidden = pull();
+    presetField.hidden = pull();
+    c.url.required = !pull();
+    const p = pull() ? null : PRESETS[c.preset.value];
     optionsField.hidden = !p;
     presetDoc.textContent = p ? t(`epf.preset.${c.preset.value}`) : '';
     if (presetDoc.parentElement) presetDoc.parentElement.hidden = !p;
@@ -408,7 +430,8 @@ export async function form(ctx) {
   const detailHref = editing ? ctx.appHref(`/endpoints/${seg(e.id)}`) : ctx.appHref('/endpoints');
   const frm = h('form', { id: 'endpoint-form', class: 'card', novalidate: true },
     h('fieldset', { class: 'bare', disabled: ctx.readOnly },
-      field({ label: t('epf.url'), name: 'url', control: c.url, hint: t('epf.urlHint') }),
+      kindField,
+      urlField,
       field({ label: t('epf.description'), name: 'description', control: c.description }),
       typesField,
       field({ label: t('epf.filter'), name: 'filter', control: c.filter, hint: t('epf.filterHint') }),
@@ -442,12 +465,13 @@ export async function form(ctx) {
     const out = {};
     let error = null;
     const fail = (name, message) => { if (!error) error = { field: name, message, local: true }; };
-    out.url = c.url.value.trim();
+    out.kind = c.kind.value;
+    out.url = pull() ? '' : c.url.value.trim();
     out.description = c.description.value;
     const extra = c.extra.value.split(',').map((x) => x.trim()).filter(Boolean);
     out.event_types = [...boxes.filter((b) => b.checked).map((b) => b.value), ...extra];
     out.filter = c.filter.value.trim();
-    out.preset = c.preset.value;
+    out.preset = pull() ? '' : c.preset.value;
     if (out.preset) {
       const o = parseOptions(c.preset_options.value);
       if (o.error) fail('preset_options', o.error); else out.preset_options = o.value;
@@ -658,7 +682,7 @@ export async function form(ctx) {
   };
   frm.addEventListener('input', schedule);
   frm.addEventListener('change', (ev) => {
-    if (ev.target === c.preset) showPreset();
+    if (ev.target === c.preset || ev.target === c.kind) showPreset();
     if (boxes.includes(ev.target)) syncPreviewType();
     schedule();
   });
@@ -668,6 +692,6 @@ export async function form(ctx) {
   const title = ctx.readOnly ? t('epf.viewTitle') : editing ? t('epf.editTitle') : t('epf.newTitle');
   return h('section', { class: 'endpoint-form-page' },
     pageHeader(title),
-    editing ? h('p', { class: 'mono muted' }, e.url) : null,
+    editing ? h('p', { class: 'mono muted' }, endpointLabel(e)) : null,
     h('div', { class: 'grid-2 form-with-preview' }, frm, previewSection));
 }

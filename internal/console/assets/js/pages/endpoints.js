@@ -38,6 +38,10 @@ addStrings({
     'ep.wasDisabled': 'Enabled again; Herald had disabled it {when}: {reason}. This note clears after its next successful delivery.',
     'ep.settings': 'Settings',
     'ep.id': 'Id',
+    'ep.pullLabel': 'Pull endpoint {id}',
+    'ep.kind': 'Kind',
+    'ep.kindPush': 'Push: Herald sends each delivery to the URL',
+    'ep.kindPull': 'Pull: a client collects the deliveries (GET …/pull) and acknowledges them',
     'ep.method': 'Method',
     'ep.contentType': 'Content type',
     'ep.filter': 'Filter',
@@ -145,6 +149,10 @@ addStrings({
     'ep.wasDisabled': '再び有効になっています。Herald が無効にしていました（{when}）：{reason}。次に配信が成功すると、この表示は消えます。',
     'ep.settings': '設定',
     'ep.id': 'ID',
+    'ep.pullLabel': 'プル型エンドポイント {id}',
+    'ep.kind': '種類',
+    'ep.kindPush': 'プッシュ：Herald が URL に送信します',
+    'ep.kindPull': 'プル：クライアントが配信を取得し（GET …/pull）、結果を返します',
     'ep.method': 'メソッド',
     'ep.contentType': 'Content-Type',
     'ep.filter': 'フィルター',
@@ -281,6 +289,11 @@ function stateCell(ep) {
     ep.operational ? h('span', { class: 'badge badge-pending' }, t('ep.operational')) : null);
 }
 
+/** What names an endpoint on screen: its URL, or for a pull endpoint (which has none) its kind and id. */
+export function endpointLabel(ep) {
+  return ep.kind === 'pull' ? t('ep.pullLabel', { id: ep.id }) : (ep.url || ep.id);
+}
+
 /** The app's endpoints, one page at a time, with their last day's success rate. */
 export async function list(ctx) {
   const body = h('div');
@@ -303,7 +316,7 @@ export async function list(ctx) {
             const rate = h('td', { class: 'num', 'aria-busy': 'true' }, h('span', { class: 'muted' }, '…'));
             rateCells.set(ep.id, rate);
             return h('tr', null,
-              h('td', { class: 'mono ep-url' }, h('a', { href: ctx.appHref(`/endpoints/${seg(ep.id)}`) }, ep.url || ep.id)),
+              h('td', { class: 'mono ep-url' }, h('a', { href: ctx.appHref(`/endpoints/${seg(ep.id)}`) }, endpointLabel(ep))),
               h('td', null, ep.description || h('span', { class: 'muted' }, '—')),
               h('td', null, eventTypesText(ep.event_types)),
               h('td', null, stateCell(ep)),
@@ -343,6 +356,7 @@ function facts(ep) {
   const scheme = ep.signature_scheme || 'v1';
   return h('dl', { class: 'facts' },
     fact(t('ep.id'), h('span', { class: 'mono' }, ep.id)),
+    fact(t('ep.kind'), t(ep.kind === 'pull' ? 'ep.kindPull' : 'ep.kindPush')),
     fact(t('ep.eventTypes'), ep.event_types && ep.event_types.length
       ? h('ul', { class: 'plain-list' }, ep.event_types.map((x) => h('li', { class: 'mono' }, x)))
       : h('span', null, t('ep.allTypes'))),
@@ -702,7 +716,7 @@ export async function detail(ctx) {
   const health = healthSection(ctx, ep);
   const epHref = (rest) => ctx.appHref(`/endpoints/${seg(ep.id)}${rest}`);
   return h('section', { class: 'endpoint-detail' },
-    pageHeader(ep.url || ep.id,
+    pageHeader(endpointLabel(ep),
       h('a', { class: 'button', href: epHref('/edit') }, ctx.readOnly ? t('ep.view') : t('ep.edit')),
       h('a', { class: 'button', href: epHref('/deliveries') }, t('ep.history'))),
     ep.description ? h('p', { class: 'muted ep-description' }, ep.description) : null,
@@ -713,7 +727,7 @@ export async function detail(ctx) {
         factsBox,
         h('p', { class: 'hint' }, t('ep.effectiveHint'))),
       health.section),
-    ctx.readOnly ? null : testSection(ctx, ep, types, () => health.reload()),
+    ctx.readOnly || ep.kind === 'pull' ? null : testSection(ctx, ep, types, () => health.reload()),
     h('div', { class: 'grid-2' },
       secretSection(ctx, ep),
       ctx.readOnly ? null : recoverSection(ctx, ep, () => health.reload())));

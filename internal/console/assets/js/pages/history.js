@@ -5,6 +5,7 @@
 
 import { api, query, seg } from '../api.js';
 import { addStrings, lang, t } from '../i18n.js';
+import { endpointLabel } from './endpoints.js';
 import {
   h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, replace,
   pretty, codeBlock, headerLines, badge,
@@ -37,6 +38,7 @@ addStrings({
     'hist.resend': 'Resend',
     'hist.resending': 'Sending…',
     'hist.resent': 'Sent again: attempt {n} {outcome}.',
+    'hist.requeued': 'Due again: the endpoint\'s client pulls it next.',
     'hist.resentOk': 'succeeded',
     'hist.resentFailed': 'failed',
     'hist.test': 'Test send',
@@ -124,6 +126,7 @@ addStrings({
     'hist.resend': '再送',
     'hist.resending': '送信中…',
     'hist.resent': '再送しました：{n} 回目の試行は{outcome}。',
+    'hist.requeued': '再び配信対象になりました。エンドポイントのクライアントが次に取得します。',
     'hist.resentOk': '成功しました',
     'hist.resentFailed': '失敗しました',
     'hist.test': 'テスト送信',
@@ -298,7 +301,7 @@ function endpointLabels(ctx) {
   return (id) => {
     if (!cache.has(id)) {
       cache.set(id, api('GET', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(id)}`, undefined, { signal: ctx.signal })
-        .then((ep) => ep.url || id, () => id));
+        .then((ep) => endpointLabel(ep), () => id));
     }
     return cache.get(id);
   };
@@ -432,7 +435,7 @@ export async function endpointDeliveries(ctx) {
     pageHeader(t('hist.title'),
       h('a', { class: 'button', href: ctx.appHref(`/endpoints/${seg(id)}`) }, t('hist.backToEndpoint')),
       refreshButton(list)),
-    h('p', { class: 'page-subtitle mono' }, ep.url),
+    h('p', { class: 'page-subtitle mono' }, endpointLabel(ep)),
     ep.description ? h('p', { class: 'muted' }, ep.description) : null,
     frm,
     list.body);
@@ -513,7 +516,12 @@ export async function delivery(ctx) {
       try {
         const out = await api('POST', `${path}/resend`, undefined, { signal: ctx.signal });
         draw(out.delivery);
-        const at = out.attempt || {};
+        if (!out.attempt) {
+          // A pull endpoint's delivery: nothing was sent, it is due again.
+          toast(t('hist.requeued'), 'ok');
+          return;
+        }
+        const at = out.attempt;
         const ok = !at.error_kind && at.response && at.response.status_code < 300;
         toast(t('hist.resent', { n: at.attempt ?? '', outcome: ok ? t('hist.resentOk') : t('hist.resentFailed') }), ok ? 'ok' : 'error');
       } catch (err) {
