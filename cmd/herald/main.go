@@ -21,6 +21,7 @@ import (
 
 type commands struct {
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+	Remote      config.Remote    `embed:""`
 
 	Serve     serveCmd         `cmd:"" help:"Run the HTTP API and the delivery workers."`
 	Bench     bench.Config     `cmd:"" help:"Measure Herald (as a child process) against this machine's own HTTP ceiling; see BENCHMARKS.md."`
