@@ -35,6 +35,27 @@ func (e APIKeyCreateScope) Valid() bool {
 	}
 }
 
+// Defines values for AckOutcomeResult.
+const (
+	AckOutcomeResultNotFound     AckOutcomeResult = "not_found"
+	AckOutcomeResultNotHandedOut AckOutcomeResult = "not_handed_out"
+	AckOutcomeResultRecorded     AckOutcomeResult = "recorded"
+)
+
+// Valid indicates whether the value is a known member of the AckOutcomeResult enum.
+func (e AckOutcomeResult) Valid() bool {
+	switch e {
+	case AckOutcomeResultNotFound:
+		return true
+	case AckOutcomeResultNotHandedOut:
+		return true
+	case AckOutcomeResultRecorded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AttemptTrigger.
 const (
 	AttemptTriggerResend    AttemptTrigger = "resend"
@@ -119,9 +140,28 @@ func (e EndpointAuthType) Valid() bool {
 	}
 }
 
+// Defines values for EndpointKind.
+const (
+	EndpointKindPull EndpointKind = "pull"
+	EndpointKindPush EndpointKind = "push"
+)
+
+// Valid indicates whether the value is a known member of the EndpointKind enum.
+func (e EndpointKind) Valid() bool {
+	switch e {
+	case EndpointKindPull:
+		return true
+	case EndpointKindPush:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	ErrorCodeConflict         ErrorCode = "conflict"
+	ErrorCodeEndpointDisabled ErrorCode = "endpoint_disabled"
 	ErrorCodeForbidden        ErrorCode = "forbidden"
 	ErrorCodeInternal         ErrorCode = "internal"
 	ErrorCodeInvalid          ErrorCode = "invalid"
@@ -130,7 +170,9 @@ const (
 	ErrorCodeMalformedJSON    ErrorCode = "malformed_json"
 	ErrorCodeMethodNotAllowed ErrorCode = "method_not_allowed"
 	ErrorCodeNotFound         ErrorCode = "not_found"
+	ErrorCodeNotPullEndpoint  ErrorCode = "not_pull_endpoint"
 	ErrorCodePublicURLUnset   ErrorCode = "public_url_unset"
+	ErrorCodePullEndpoint     ErrorCode = "pull_endpoint"
 	ErrorCodeQuotaExceeded    ErrorCode = "quota_exceeded"
 	ErrorCodeRateLimited      ErrorCode = "rate_limited"
 	ErrorCodeRenderFailed     ErrorCode = "render_failed"
@@ -151,6 +193,8 @@ func (e ErrorCode) Valid() bool {
 	switch e {
 	case ErrorCodeConflict:
 		return true
+	case ErrorCodeEndpointDisabled:
+		return true
 	case ErrorCodeForbidden:
 		return true
 	case ErrorCodeInternal:
@@ -167,7 +211,11 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case ErrorCodeNotFound:
 		return true
+	case ErrorCodeNotPullEndpoint:
+		return true
 	case ErrorCodePublicURLUnset:
+		return true
+	case ErrorCodePullEndpoint:
 		return true
 	case ErrorCodeQuotaExceeded:
 		return true
@@ -518,6 +566,47 @@ type APIKeyList struct {
 	NextCursor *NextCursor `json:"next_cursor"`
 }
 
+// Ack defines model for Ack.
+type Ack struct {
+	Results []AckResult `json:"results"`
+}
+
+// AckOutcome defines model for AckOutcome.
+type AckOutcome struct {
+	Attempt       *Attempt   `json:"attempt,omitempty"`
+	DeliveryID    string     `json:"delivery_id"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+
+	// Result `recorded` (stored as an attempt), `not_found` (no such delivery of this endpoint) or `not_handed_out` (not out with a client: never handed out, or acknowledged already).
+	Result AckOutcomeResult `json:"result"`
+
+	// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+	Status *DeliveryStatus `json:"status,omitempty"`
+}
+
+// AckOutcomeResult `recorded` (stored as an attempt), `not_found` (no such delivery of this endpoint) or `not_handed_out` (not out with a client: never handed out, or acknowledged already).
+type AckOutcomeResult string
+
+// AckOutcomes defines model for AckOutcomes.
+type AckOutcomes struct {
+	Data []AckOutcome `json:"data"`
+}
+
+// AckResult What the receiver made of one delivery; `status_code`, or `error` when no answer came.
+type AckResult struct {
+	// Body The receiver's answer's body, kept up to `--max-response-body`.
+	Body          *string `json:"body,omitempty"`
+	BodyTruncated *bool   `json:"body_truncated,omitempty"`
+	DeliveryID    string  `json:"delivery_id"`
+
+	// Error Why no answer came.
+	Error     *string  `json:"error,omitempty"`
+	LatencyMs *float32 `json:"latency_ms,omitempty"`
+
+	// StatusCode The receiver's answer, 100 to 599; 0 or absent when none came.
+	StatusCode *int `json:"status_code,omitempty"`
+}
+
 // App defines model for App.
 type App struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -789,8 +878,11 @@ type Endpoint struct {
 	Headers Headers `json:"headers"`
 
 	// ID Examples: ep_01m84t86fhkxaqbqhzyzaw5md1
-	ID          string `json:"id"`
-	MaxInFlight int    `json:"max_in_flight"`
+	ID string `json:"id"`
+
+	// Kind `push` (Herald sends each delivery to `url`) or `pull` (no `url`; a client pulls the deliveries and acknowledges them).
+	Kind        EndpointKind `json:"kind"`
+	MaxInFlight int          `json:"max_in_flight"`
 
 	// Method HTTP method; empty means the preset's, else POST.
 	Method string `json:"method"`
@@ -879,8 +971,11 @@ type EndpointInput struct {
 	FlatEventKey *string   `json:"flat_event_key,omitempty"`
 
 	// Headers Header names to values.
-	Headers     *Headers `json:"headers,omitempty"`
-	MaxInFlight *int     `json:"max_in_flight,omitempty"`
+	Headers *Headers `json:"headers,omitempty"`
+
+	// Kind `push` (Herald sends each delivery to `url`) or `pull` (no `url`; a client pulls the deliveries and acknowledges them).
+	Kind        *EndpointKind `json:"kind,omitempty"`
+	MaxInFlight *int          `json:"max_in_flight,omitempty"`
 
 	// Method GET, POST, PUT, PATCH or DELETE.
 	Method *string `json:"method,omitempty"`
@@ -915,6 +1010,9 @@ type EndpointInput struct {
 	// URL An `http` or `https` URL (may hold template tags); required unless the preset gives one.
 	URL *string `json:"url,omitempty"`
 }
+
+// EndpointKind `push` (Herald sends each delivery to `url`) or `pull` (no `url`; a client pulls the deliveries and acknowledges them).
+type EndpointKind string
 
 // EndpointList defines model for EndpointList.
 type EndpointList struct {
@@ -965,7 +1063,7 @@ type Error struct {
 		// | 403 | `forbidden` |
 		// | 404 | `not_found` |
 		// | 405 | `method_not_allowed` |
-		// | 409 | `conflict`, `public_url_unset` |
+		// | 409 | `conflict`, `public_url_unset`, `not_pull_endpoint`, `pull_endpoint`, `endpoint_disabled` |
 		// | 413 | `too_large` |
 		// | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `schema_mismatch`, `limit_exceeded` |
 		// | 429 | `rate_limited`, `too_many_sessions`, `quota_exceeded`, `too_many_requests` |
@@ -990,7 +1088,7 @@ type Error struct {
 // | 403 | `forbidden` |
 // | 404 | `not_found` |
 // | 405 | `method_not_allowed` |
-// | 409 | `conflict`, `public_url_unset` |
+// | 409 | `conflict`, `public_url_unset`, `not_pull_endpoint`, `pull_endpoint`, `endpoint_disabled` |
 // | 413 | `too_large` |
 // | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `schema_mismatch`, `limit_exceeded` |
 // | 429 | `rate_limited`, `too_many_sessions`, `quota_exceeded`, `too_many_requests` |
@@ -1279,6 +1377,28 @@ type PublicKey struct {
 	PublicKey string `json:"public_key"`
 }
 
+// PulledDeliveries defines model for PulledDeliveries.
+type PulledDeliveries struct {
+	Data []PulledDelivery `json:"data"`
+}
+
+// PulledDelivery One delivery handed out, with the exact request Herald would have sent.
+type PulledDelivery struct {
+	// DeliveryID The delivery's id, also its `webhook-id`.
+	DeliveryID string `json:"delivery_id"`
+	Request    struct {
+		// Body The exact bytes, as signed.
+		Body string `json:"body"`
+
+		// Headers Header names to values.
+		Headers Headers `json:"headers"`
+		Method  string  `json:"method"`
+
+		// URL Empty, or the query string of a `GET` or `DELETE` endpoint's fields (`?a=1`).
+		URL string `json:"url"`
+	} `json:"request"`
+}
+
 // Ready defines model for Ready.
 type Ready struct {
 	Status ReadyStatus `json:"status"`
@@ -1307,6 +1427,11 @@ type RecoverStatus string
 
 // Resend Takes no fields; the body may be left out.
 type Resend = map[string]interface{}
+
+// ResentPulled defines model for ResentPulled.
+type ResentPulled struct {
+	Delivery Delivery `json:"delivery"`
+}
 
 // Routing Which endpoints the event was routed to, and why others were skipped.
 type Routing struct {
@@ -1445,6 +1570,9 @@ type Internal = Error
 // NotFound The body of every error answer.
 type NotFound = Error
 
+// PullConflict The body of every error answer.
+type PullConflict = Error
+
 // TooLarge The body of every error answer.
 type TooLarge = Error
 
@@ -1515,6 +1643,18 @@ type ListEndpointDeliveriesParams struct {
 
 	// IncludeAttempts `false` leaves each delivery's `attempts` out (`null`).
 	IncludeAttempts *IncludeAttempts `form:"include_attempts,omitempty" json:"include_attempts,omitempty"`
+}
+
+// PullDeliveriesParams defines parameters for PullDeliveries.
+type PullDeliveriesParams struct {
+	// Wait How long to wait when none is due, 0 to 60 s (`30s`, or whole seconds); default 30 s.
+	Wait *string `form:"wait,omitempty" json:"wait,omitempty"`
+
+	// Limit The most deliveries handed out, 1 to 100; default 10.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Visibility How long a delivery handed out is kept from other pulls, 1 s to 12 h (`60s`, or whole seconds); default 60 s.
+	Visibility *string `form:"visibility,omitempty" json:"visibility,omitempty"`
 }
 
 // ListEventsParams defines parameters for ListEvents.
@@ -1600,6 +1740,9 @@ type PreviewNewEndpointJSONRequestBody = PreviewNew
 
 // UpdateEndpointJSONRequestBody defines body for UpdateEndpoint for application/json ContentType.
 type UpdateEndpointJSONRequestBody = EndpointInput
+
+// AckDeliveriesJSONRequestBody defines body for AckDeliveries for application/json ContentType.
+type AckDeliveriesJSONRequestBody = Ack
 
 // PreviewEndpointJSONRequestBody defines body for PreviewEndpoint for application/json ContentType.
 type PreviewEndpointJSONRequestBody = PreviewSaved
@@ -1988,6 +2131,28 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/apps/{app}/endpoints/{id} (the `UpdateEndpoint` operationId).
 	UpdateEndpoint(ctx context.Context, app AppRef, id EndpointID, body UpdateEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AckDeliveriesWithBody Acknowledge pulled deliveries with their receiver's answers
+	//
+	// Records each result as an attempt of its delivery, decided as a push's answer would
+	// be (2xx succeeds; 429, 5xx or no answer is retried; anything else fails). A disabled
+	// endpoint still takes the outcomes of what it handed out before.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoints/{id}/ack (the `AckDeliveries` operationId).
+	AckDeliveriesWithBody(ctx context.Context, app AppRef, id EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AckDeliveries Acknowledge pulled deliveries with their receiver's answers
+	//
+	// Records each result as an attempt of its delivery, decided as a push's answer would
+	// be (2xx succeeds; 429, 5xx or no answer is retried; anything else fails). A disabled
+	// endpoint still takes the outcomes of what it handed out before.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoints/{id}/ack (the `AckDeliveries` operationId).
+	AckDeliveries(ctx context.Context, app AppRef, id EndpointID, body AckDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListEndpointDeliveries List an endpoint's deliveries
 	//
 	// Corresponds with GET /v1/apps/{app}/endpoints/{id}/deliveries (the `ListEndpointDeliveries` operationId).
@@ -2017,6 +2182,18 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/apps/{app}/endpoints/{id}/public-key (the `GetEndpointPublicKey` operationId).
 	GetEndpointPublicKey(ctx context.Context, app AppRef, id EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PullDeliveries Pull a pull endpoint's due deliveries
+	//
+	// Answers the endpoint's due deliveries, oldest first, each the exact signed request a
+	// push would have sent; when none is due, waits up to `wait` for one and answers an
+	// empty list if none came. A delivery handed out is not handed out again until its
+	// `visibility` passes unacknowledged. Not for read-only keys or portal sessions (403).
+	// A push endpoint answers 409 `not_pull_endpoint`, a disabled one 409
+	// `endpoint_disabled`; too many pulls open at once answer 429 `too_many_requests`.
+	//
+	// Corresponds with GET /v1/apps/{app}/endpoints/{id}/pull (the `PullDeliveries` operationId).
+	PullDeliveries(ctx context.Context, app AppRef, id EndpointID, params *PullDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RecoverEndpointWithBody Requeue an endpoint's failed deliveries
 	//
@@ -2774,6 +2951,48 @@ func (c *Client) UpdateEndpoint(ctx context.Context, app AppRef, id EndpointID, 
 	return c.Client.Do(req)
 }
 
+// AckDeliveriesWithBody Acknowledge pulled deliveries with their receiver's answers
+//
+// Records each result as an attempt of its delivery, decided as a push's answer would
+// be (2xx succeeds; 429, 5xx or no answer is retried; anything else fails). A disabled
+// endpoint still takes the outcomes of what it handed out before.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/apps/{app}/endpoints/{id}/ack (the `AckDeliveries` operationId).
+func (c *Client) AckDeliveriesWithBody(ctx context.Context, app AppRef, id EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAckDeliveriesRequestWithBody(c.Server, app, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AckDeliveries Acknowledge pulled deliveries with their receiver's answers
+//
+// Records each result as an attempt of its delivery, decided as a push's answer would
+// be (2xx succeeds; 429, 5xx or no answer is retried; anything else fails). A disabled
+// endpoint still takes the outcomes of what it handed out before.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/apps/{app}/endpoints/{id}/ack (the `AckDeliveries` operationId).
+func (c *Client) AckDeliveries(ctx context.Context, app AppRef, id EndpointID, body AckDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAckDeliveriesRequest(c.Server, app, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListEndpointDeliveries List an endpoint's deliveries
 //
 // Corresponds with GET /v1/apps/{app}/endpoints/{id}/deliveries (the `ListEndpointDeliveries` operationId).
@@ -2834,6 +3053,28 @@ func (c *Client) PreviewEndpoint(ctx context.Context, app AppRef, id EndpointID,
 // Corresponds with GET /v1/apps/{app}/endpoints/{id}/public-key (the `GetEndpointPublicKey` operationId).
 func (c *Client) GetEndpointPublicKey(ctx context.Context, app AppRef, id EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEndpointPublicKeyRequest(c.Server, app, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PullDeliveries Pull a pull endpoint's due deliveries
+//
+// Answers the endpoint's due deliveries, oldest first, each the exact signed request a
+// push would have sent; when none is due, waits up to `wait` for one and answers an
+// empty list if none came. A delivery handed out is not handed out again until its
+// `visibility` passes unacknowledged. Not for read-only keys or portal sessions (403).
+// A push endpoint answers 409 `not_pull_endpoint`, a disabled one 409
+// `endpoint_disabled`; too many pulls open at once answer 429 `too_many_requests`.
+//
+// Corresponds with GET /v1/apps/{app}/endpoints/{id}/pull (the `PullDeliveries` operationId).
+func (c *Client) PullDeliveries(ctx context.Context, app AppRef, id EndpointID, params *PullDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPullDeliveriesRequest(c.Server, app, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4362,6 +4603,60 @@ func NewUpdateEndpointRequestWithBody(server string, app AppRef, id EndpointID, 
 	return req, nil
 }
 
+// NewAckDeliveriesRequest calls the generic AckDeliveries builder with application/json body
+func NewAckDeliveriesRequest(server string, app AppRef, id EndpointID, body AckDeliveriesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAckDeliveriesRequestWithBody(server, app, id, "application/json", bodyReader)
+}
+
+// NewAckDeliveriesRequestWithBody constructs an http.Request for the AckDeliveries method, with any body, and a specified content type
+func NewAckDeliveriesRequestWithBody(server string, app AppRef, id EndpointID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/endpoints/%s/ack", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListEndpointDeliveriesRequest constructs an http.Request for the ListEndpointDeliveries method
 func NewListEndpointDeliveriesRequest(server string, app AppRef, id EndpointID, params *ListEndpointDeliveriesParams) (*http.Request, error) {
 	var err error
@@ -4575,6 +4870,98 @@ func NewGetEndpointPublicKeyRequest(server string, app AppRef, id EndpointID) (*
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPullDeliveriesRequest constructs an http.Request for the PullDeliveries method
+func NewPullDeliveriesRequest(server string, app AppRef, id EndpointID, params *PullDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/endpoints/%s/pull", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Visibility != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visibility", *params.Visibility, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -5994,6 +6381,28 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/apps/{app}/endpoints/{id} (the `UpdateEndpoint` operationId).
 	UpdateEndpointWithResponse(ctx context.Context, app AppRef, id EndpointID, body UpdateEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEndpointResponse, error)
 
+	// AckDeliveriesWithBodyWithResponse Acknowledge pulled deliveries with their receiver's answers
+	//
+	// Records each result as an attempt of its delivery, decided as a push's answer would
+	// be (2xx succeeds; 429, 5xx or no answer is retried; anything else fails). A disabled
+	// endpoint still takes the outcomes of what it handed out before.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoints/{id}/ack (the `AckDeliveries` operationId).
+	AckDeliveriesWithBodyWithResponse(ctx context.Context, app AppRef, id EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AckDeliveriesResponse, error)
+
+	// AckDeliveriesWithResponse Acknowledge pulled deliveries with their receiver's answers
+	//
+	// Records each result as an attempt of its delivery, decided as a push's answer would
+	// be (2xx succeeds; 429, 5xx or no answer is retried; anything else fails). A disabled
+	// endpoint still takes the outcomes of what it handed out before.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoints/{id}/ack (the `AckDeliveries` operationId).
+	AckDeliveriesWithResponse(ctx context.Context, app AppRef, id EndpointID, body AckDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*AckDeliveriesResponse, error)
+
 	// ListEndpointDeliveriesWithResponse List an endpoint's deliveries
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -6027,6 +6436,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/apps/{app}/endpoints/{id}/public-key (the `GetEndpointPublicKey` operationId).
 	GetEndpointPublicKeyWithResponse(ctx context.Context, app AppRef, id EndpointID, reqEditors ...RequestEditorFn) (*GetEndpointPublicKeyResponse, error)
+
+	// PullDeliveriesWithResponse Pull a pull endpoint's due deliveries
+	//
+	// Answers the endpoint's due deliveries, oldest first, each the exact signed request a
+	// push would have sent; when none is due, waits up to `wait` for one and answers an
+	// empty list if none came. A delivery handed out is not handed out again until its
+	// `visibility` passes unacknowledged. Not for read-only keys or portal sessions (403).
+	// A push endpoint answers 409 `not_pull_endpoint`, a disabled one 409
+	// `endpoint_disabled`; too many pulls open at once answer 429 `too_many_requests`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/apps/{app}/endpoints/{id}/pull (the `PullDeliveries` operationId).
+	PullDeliveriesWithResponse(ctx context.Context, app AppRef, id EndpointID, params *PullDeliveriesParams, reqEditors ...RequestEditorFn) (*PullDeliveriesResponse, error)
 
 	// RecoverEndpointWithBodyWithResponse Requeue an endpoint's failed deliveries
 	//
@@ -7667,6 +8090,8 @@ type ResendDeliveryResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *AttemptResult
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ResentPulled
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -7694,6 +8119,11 @@ type ResendDeliveryResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ResendDeliveryResponse) GetJSON200() *AttemptResult {
 	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ResendDeliveryResponse) GetJSON202() *ResentPulled {
+	return r.JSON202
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -8452,6 +8882,138 @@ func (r UpdateEndpointResponse) ContentType() string {
 	return ""
 }
 
+// AckDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for AckDeliveries
+type AckDeliveriesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// AckDeliveriesResponse429Headers the declared response headers of an HTTP 429 response for AckDeliveries
+type AckDeliveriesResponse429Headers struct {
+	RetryAfter *int
+}
+
+// AckDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for AckDeliveries
+type AckDeliveriesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type AckDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AckOutcomes
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *PullConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AckDeliveriesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AckDeliveriesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AckDeliveriesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AckDeliveriesResponse) GetJSON200() *AckOutcomes {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AckDeliveriesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AckDeliveriesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AckDeliveriesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AckDeliveriesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AckDeliveriesResponse) GetJSON409() *PullConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AckDeliveriesResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AckDeliveriesResponse) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AckDeliveriesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AckDeliveriesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AckDeliveriesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AckDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AckDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AckDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AckDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListEndpointDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListEndpointDeliveries
 type ListEndpointDeliveriesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -8793,6 +9355,131 @@ func (r GetEndpointPublicKeyResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetEndpointPublicKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PullDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for PullDeliveries
+type PullDeliveriesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// PullDeliveriesResponse429Headers the declared response headers of an HTTP 429 response for PullDeliveries
+type PullDeliveriesResponse429Headers struct {
+	RetryAfter *int
+}
+
+// PullDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for PullDeliveries
+type PullDeliveriesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type PullDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PulledDeliveries
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *PullConflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PullDeliveriesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PullDeliveriesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PullDeliveriesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PullDeliveriesResponse) GetJSON200() *PulledDeliveries {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PullDeliveriesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PullDeliveriesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PullDeliveriesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PullDeliveriesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PullDeliveriesResponse) GetJSON409() *PullConflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PullDeliveriesResponse) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PullDeliveriesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PullDeliveriesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PullDeliveriesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PullDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PullDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PullDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PullDeliveriesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11604,6 +12291,40 @@ func (c *ClientWithResponses) UpdateEndpointWithResponse(ctx context.Context, ap
 	return ParseUpdateEndpointResponse(rsp)
 }
 
+// AckDeliveriesWithBodyWithResponse Acknowledge pulled deliveries with their receiver's answers
+//
+// Records each result as an attempt of its delivery, decided as a push's answer would
+// be (2xx succeeds; 429, 5xx or no answer is retried; anything else fails). A disabled
+// endpoint still takes the outcomes of what it handed out before.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/apps/{app}/endpoints/{id}/ack (the `AckDeliveries` operationId).
+func (c *ClientWithResponses) AckDeliveriesWithBodyWithResponse(ctx context.Context, app AppRef, id EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AckDeliveriesResponse, error) {
+	rsp, err := c.AckDeliveriesWithBody(ctx, app, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAckDeliveriesResponse(rsp)
+}
+
+// AckDeliveriesWithResponse Acknowledge pulled deliveries with their receiver's answers
+//
+// Records each result as an attempt of its delivery, decided as a push's answer would
+// be (2xx succeeds; 429, 5xx or no answer is retried; anything else fails). A disabled
+// endpoint still takes the outcomes of what it handed out before.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/apps/{app}/endpoints/{id}/ack (the `AckDeliveries` operationId).
+func (c *ClientWithResponses) AckDeliveriesWithResponse(ctx context.Context, app AppRef, id EndpointID, body AckDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*AckDeliveriesResponse, error) {
+	rsp, err := c.AckDeliveries(ctx, app, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAckDeliveriesResponse(rsp)
+}
+
 // ListEndpointDeliveriesWithResponse List an endpoint's deliveries
 //
 // Returns a wrapper object for the known response body format(s).
@@ -11660,6 +12381,26 @@ func (c *ClientWithResponses) GetEndpointPublicKeyWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseGetEndpointPublicKeyResponse(rsp)
+}
+
+// PullDeliveriesWithResponse Pull a pull endpoint's due deliveries
+//
+// Answers the endpoint's due deliveries, oldest first, each the exact signed request a
+// push would have sent; when none is due, waits up to `wait` for one and answers an
+// empty list if none came. A delivery handed out is not handed out again until its
+// `visibility` passes unacknowledged. Not for read-only keys or portal sessions (403).
+// A push endpoint answers 409 `not_pull_endpoint`, a disabled one 409
+// `endpoint_disabled`; too many pulls open at once answer 429 `too_many_requests`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/apps/{app}/endpoints/{id}/pull (the `PullDeliveries` operationId).
+func (c *ClientWithResponses) PullDeliveriesWithResponse(ctx context.Context, app AppRef, id EndpointID, params *PullDeliveriesParams, reqEditors ...RequestEditorFn) (*PullDeliveriesResponse, error) {
+	rsp, err := c.PullDeliveries(ctx, app, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePullDeliveriesResponse(rsp)
 }
 
 // RecoverEndpointWithBodyWithResponse Requeue an endpoint's failed deliveries
@@ -13397,6 +14138,13 @@ func ParseResendDeliveryResponse(rsp *http.Response) (*ResendDeliveryResponse, e
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ResentPulled
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14163,6 +14911,135 @@ func ParseUpdateEndpointResponse(rsp *http.Response) (*UpdateEndpointResponse, e
 	return response, nil
 }
 
+// ParseAckDeliveriesResponse parses an HTTP response from a AckDeliveriesWithResponse call
+func ParseAckDeliveriesResponse(rsp *http.Response) (*AckDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AckDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AckOutcomes
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest PullConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AckDeliveriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AckDeliveriesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AckDeliveriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListEndpointDeliveriesResponse parses an HTTP response from a ListEndpointDeliveriesWithResponse call
 func ParseListEndpointDeliveriesResponse(rsp *http.Response) (*ListEndpointDeliveriesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14488,6 +15365,128 @@ func ParseGetEndpointPublicKeyResponse(rsp *http.Response) (*GetEndpointPublicKe
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetEndpointPublicKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePullDeliveriesResponse parses an HTTP response from a PullDeliveriesWithResponse call
+func ParsePullDeliveriesResponse(rsp *http.Response) (*PullDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PullDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PulledDeliveries
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest PullConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PullDeliveriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers PullDeliveriesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PullDeliveriesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
