@@ -7,10 +7,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,6 +175,18 @@ func TestListen(t *testing.T) {
 		if ua := r.Header.Get("User-Agent"); !strings.HasPrefix(ua, "Herald/") {
 			t.Errorf("request %d: User-Agent %q, want Herald's", i, ua)
 		}
+	}
+	// Herald's headers and no others: nothing added on the way (no
+	// Accept-Encoding, no proxy's).
+	var names []string
+	for k := range reqs[1].Header {
+		if k != "Content-Length" {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	if got, want := strings.Join(names, " "), "Content-Type User-Agent Webhook-Id Webhook-Signature Webhook-Timestamp"; got != want {
+		t.Errorf("headers %s, want %s", got, want)
 	}
 	if a, b := reqs[0].Header.Get("Webhook-Id"), reqs[1].Header.Get("Webhook-Id"); a == "" || a != b {
 		t.Errorf("webhook-ids %q and %q, want one delivery's", a, b)
@@ -513,5 +528,64 @@ func TestRemoteTokenFromDataDir(t *testing.T) {
 	code, out, stderr := run()
 	if code != 0 || !strings.Contains(out, "acme") {
 		t.Errorf("with the data dir's token: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+// TestListenBinary runs the built binary as a developer does: listen in
+// one process, trigger in another, and SIGINT (Ctrl-C) ends listen,
+// which removes its endpoint.
+func TestListenBinary(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created", "sample": map[string]any{"id": "42"}}, nil, 201)
+	local := heraldtest.NewReceiver(t, nil)
+
+	cmd := exec.Command(binary, "listen", "--forward-to", local.URL+"/hooks")
+	cmd.Env = append(os.Environ(), "HERALD_SERVER="+s.URL, "HERALD_TOKEN="+heraldtest.Token)
+	out := &outBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// done is closed when the process has ended, waitErr set.
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	ep := out.waitMatch(t, `pull endpoint (ep_\S+),`, 20*time.Second)[1]
+
+	trigger := exec.Command(binary, "trigger", "lead.created", "--server", s.URL, "--token", heraldtest.Token)
+	got, err := trigger.CombinedOutput()
+	if err != nil {
+		t.Fatalf("herald trigger: %v: %s", err, got)
+	}
+	ev := regexp.MustCompile(`^evt_\S+`).FindString(string(got))
+	if ev == "" || !strings.Contains(string(got), "1 delivery") {
+		t.Fatalf("herald trigger: %s", got)
+	}
+	r := local.Wait(t, 1, 15*time.Second)[0]
+	if !strings.Contains(string(r.Body), `"data":{"id":"42"}`) {
+		t.Errorf("body %s, want the sample", r.Body)
+	}
+	out.waitMatch(t, `^→ lead\.created `+ev+` ← 200 \d+ ms$`, 10*time.Second)
+	s.WaitDelivery(ev, "succeeded", 1, 10*time.Second)
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+		if waitErr != nil {
+			t.Fatalf("herald listen after SIGINT: %v; output:\n%s", waitErr, out)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("herald listen did not end after SIGINT; output:\n%s", out)
+	}
+	if code := s.Do("GET", "/v1/apps/acme/endpoints/"+ep, nil, nil); code != 404 {
+		t.Errorf("the endpoint after SIGINT: %d, want 404", code)
 	}
 }

@@ -149,7 +149,7 @@ func MainIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		err = rc.Run(ctx, cli.Env{Remote: c.Remote, Stdout: stdout, Stderr: stderr})
 	}
 	if _, ok := errors.AsType[*cli.UsageError](err); ok {
-		fmt.Fprintln(stderr, cli.ShortError(err))
+		fmt.Fprintln(stderr, cli.UsageLine(err, k.Command()))
 		return exitUsage
 	}
 	if err != nil {
