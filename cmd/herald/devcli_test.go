@@ -215,7 +215,8 @@ func TestListen(t *testing.T) {
 
 // TestListenLocalAppDown: with nothing listening at --forward-to, each
 // delivery is acknowledged with the connection's error, which is
-// recorded as a failed attempt, and exit still removes the endpoint.
+// recorded as a failed attempt; `herald resend` of a pull endpoint's
+// delivery hands it out again at once; exit still removes the endpoint.
 func TestListenLocalAppDown(t *testing.T) {
 	t.Parallel()
 	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "1h"})
@@ -246,6 +247,13 @@ func TestListenLocalAppDown(t *testing.T) {
 	if a.Response != nil || !strings.Contains(a.Error, "refused") {
 		t.Errorf("attempt: response %+v, error %q; want no response and the connection's error", a.Response, a.Error)
 	}
+	// Its retry is an hour away; a resend makes it due for listen now.
+	out2 := mustHerald(t, s, "resend", d.ID, "--app", "acme")
+	if want := d.ID + " is due again for its pull endpoint's client (" + ep + ")\n"; out2 != want {
+		t.Errorf("resend: %q, want %q", out2, want)
+	}
+	// One retry in the schedule: the second error ends the delivery.
+	s.WaitDelivery(ev, "failed", 2, 15*time.Second)
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
