@@ -1573,6 +1573,9 @@ type NotFound = Error
 // PullConflict The body of every error answer.
 type PullConflict = Error
 
+// PullEndpoint The body of every error answer.
+type PullEndpoint = Error
+
 // TooLarge The body of every error answer.
 type TooLarge = Error
 
@@ -10097,6 +10100,8 @@ type TestEndpointResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *PullEndpoint
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -10138,6 +10143,11 @@ func (r TestEndpointResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r TestEndpointResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r TestEndpointResponse) GetJSON409() *PullEndpoint {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -16116,6 +16126,13 @@ func ParseTestEndpointResponse(rsp *http.Response) (*TestEndpointResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest PullEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
