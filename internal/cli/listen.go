@@ -33,8 +33,8 @@ func (c *Listen) Validate() error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--forward-to must be an http or https URL, such as http://localhost:3000/hooks")
 	}
-	if c.Timeout <= 0 {
-		return fmt.Errorf("--timeout must be more than 0")
+	if c.Timeout <= 0 || c.Timeout > maxForwardTimeout {
+		return fmt.Errorf("--timeout must be more than 0 and at most %s", maxForwardTimeout)
 	}
 	return nil
 }
@@ -46,6 +46,11 @@ const (
 	listenWait  = "60s"
 	listenLimit = 10
 )
+
+// maxForwardTimeout bounds --timeout: a delivery handed out is kept
+// from other pulls for the timeout and half a minute more, and the
+// server keeps one at most 12 hours.
+const maxForwardTimeout = time.Hour
 
 // maxForwardedAnswer caps the local app's answer read and acknowledged:
 // the server keeps 64 KiB of a response by default anyway.

@@ -117,8 +117,11 @@ type Recover struct {
 	Endpoint string        `name:"endpoint" required:"" placeholder:"ID" help:"The endpoint (ep_…)."`
 	Since    time.Duration `name:"since" required:"" help:"How far back: deliveries created within this long before now (24h, 7d)."`
 	Status   string        `name:"status" enum:"failed,succeeded" default:"failed" help:"Which deliveries to requeue: failed or succeeded."`
-	Poll     time.Duration `name:"poll" default:"250ms" hidden:"" help:"How often the job's progress is read."`
 }
+
+// jobPoll is how often recover reads its job's progress: often enough
+// for a bar that moves, a request the server answers from one row.
+const jobPoll = 250 * time.Millisecond
 
 // Validate checks --since as the flags are read.
 func (c *Recover) Validate() error {
@@ -147,7 +150,7 @@ func (c *Recover) Run(ctx context.Context, env Env) error {
 	job := *res.JSON202
 	fmt.Fprintf(env.Stdout, "%s: requeueing the %s deliveries of %s since %s\n", job.ID, c.Status, c.Endpoint, time.Now().Add(-c.Since).Local().Format(time.DateTime))
 	p := newProgress(env.Stdout, job.ID)
-	tick := time.NewTicker(c.Poll)
+	tick := time.NewTicker(jobPoll)
 	defer tick.Stop()
 	for {
 		p.show(job.Done, job.Total)
