@@ -254,6 +254,7 @@ func TestListenLocalAppDown(t *testing.T) {
 	}
 	// One retry in the schedule: the second error ends the delivery.
 	s.WaitDelivery(ev, "failed", 2, 15*time.Second)
+	out.waitMatch(t, `^→ lead\.created `+ev+` ← error: .*refused \d+ ms \(failed: not retried\)$`, 10*time.Second)
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}

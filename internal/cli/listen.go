@@ -47,6 +47,10 @@ const (
 	listenLimit = 10
 )
 
+// maxAckError is the most of an error's text an acknowledgement may
+// carry (the server refuses more).
+const maxAckError = 1024
+
 // maxForwardTimeout bounds --timeout: a delivery handed out is kept
 // from other pulls for the timeout and half a minute more, and the
 // server keeps one at most 12 hours.
@@ -170,8 +174,8 @@ func (c *Listen) handle(ctx context.Context, h *client.Herald, app, ep string, f
 	r.LatencyMs = &latency
 	if ans.err != nil {
 		msg := ans.err.Error()
-		if len(msg) > 1024 {
-			msg = msg[:1024]
+		if len(msg) > maxAckError {
+			msg = strings.ToValidUTF8(msg[:maxAckError], "")
 		}
 		r.Error = &msg
 	} else {
@@ -182,12 +186,17 @@ func (c *Listen) handle(ctx context.Context, h *client.Herald, app, ep string, f
 	var note string
 	switch {
 	case err != nil:
-		note = " (not acknowledged: " + ErrorLine(err) + "; handed out again later)"
-	case len(res.JSON200.Data) == 1 && res.JSON200.Data[0].Result != "recorded":
+		note = " (not acknowledged: " + strings.TrimPrefix(ErrorLine(err), "herald: ") + "; handed out again later)"
+	case len(res.JSON200.Data) == 1 && res.JSON200.Data[0].Result != client.AckOutcomeResultRecorded:
 		note = " (not recorded: " + string(res.JSON200.Data[0].Result) + ")"
 	case len(res.JSON200.Data) == 1:
-		if o := res.JSON200.Data[0]; o.Status != nil && *o.Status == client.DeliveryStatusPending && o.NextAttemptAt != nil {
+		o := res.JSON200.Data[0]
+		switch {
+		case o.Status == nil:
+		case *o.Status == client.DeliveryStatusPending && o.NextAttemptAt != nil:
 			note = " (retried at " + o.NextAttemptAt.Local().Format("15:04:05") + ")"
+		case *o.Status == client.DeliveryStatusFailed:
+			note = " (failed: not retried)"
 		}
 	}
 	// The event's type and id are not in the handout: the delivery
