@@ -187,7 +187,8 @@ func (c *Recover) Run(ctx context.Context, env Env) error {
 type progress struct {
 	out       io.Writer
 	id        string
-	bar       *progressbar.ProgressBar
+	terminal  bool
+	bar       *progressbar.ProgressBar // once the total is known
 	done, tot int
 	shownOnce bool
 }
@@ -195,12 +196,7 @@ type progress struct {
 func newProgress(out io.Writer, id string) *progress {
 	p := &progress{out: out, id: id}
 	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.bar = progressbar.NewOptions(-1,
-			progressbar.OptionSetWriter(out),
-			progressbar.OptionSetDescription(id),
-			progressbar.OptionShowCount(),
-			progressbar.OptionClearOnFinish(),
-		)
+		p.terminal = true
 	}
 	return p
 }
@@ -210,14 +206,23 @@ func (p *progress) show(done, total int) {
 		return
 	}
 	p.shownOnce, p.done, p.tot = true, done, total
-	if p.bar != nil {
-		if total > 0 {
-			p.bar.ChangeMax(total)
-		}
-		_ = p.bar.Set(done)
+	if !p.terminal {
+		fmt.Fprintf(p.out, "%s: %d/%d\n", p.id, done, total)
 		return
 	}
-	fmt.Fprintf(p.out, "%s: %d/%d\n", p.id, done, total)
+	if total == 0 {
+		return // the job has not counted its deliveries yet
+	}
+	if p.bar == nil {
+		p.bar = progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(p.out),
+			progressbar.OptionSetDescription(p.id),
+			progressbar.OptionShowCount(),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	p.bar.ChangeMax(total)
+	_ = p.bar.Set(done)
 }
 
 func (p *progress) finish() {
