@@ -35,21 +35,21 @@ func (e APIKeyCreateScope) Valid() bool {
 	}
 }
 
-// Defines values for AckOutcomesDataResult.
+// Defines values for AckOutcomeResult.
 const (
-	AckOutcomesDataResultNotFound     AckOutcomesDataResult = "not_found"
-	AckOutcomesDataResultNotHandedOut AckOutcomesDataResult = "not_handed_out"
-	AckOutcomesDataResultRecorded     AckOutcomesDataResult = "recorded"
+	AckOutcomeResultNotFound     AckOutcomeResult = "not_found"
+	AckOutcomeResultNotHandedOut AckOutcomeResult = "not_handed_out"
+	AckOutcomeResultRecorded     AckOutcomeResult = "recorded"
 )
 
-// Valid indicates whether the value is a known member of the AckOutcomesDataResult enum.
-func (e AckOutcomesDataResult) Valid() bool {
+// Valid indicates whether the value is a known member of the AckOutcomeResult enum.
+func (e AckOutcomeResult) Valid() bool {
 	switch e {
-	case AckOutcomesDataResultNotFound:
+	case AckOutcomeResultNotFound:
 		return true
-	case AckOutcomesDataResultNotHandedOut:
+	case AckOutcomeResultNotHandedOut:
 		return true
-	case AckOutcomesDataResultRecorded:
+	case AckOutcomeResultRecorded:
 		return true
 	default:
 		return false
@@ -319,16 +319,16 @@ func (e EndpointAuthType) Valid() bool {
 
 // Defines values for EndpointKind.
 const (
-	Pull EndpointKind = "pull"
-	Push EndpointKind = "push"
+	EndpointKindPull EndpointKind = "pull"
+	EndpointKindPush EndpointKind = "push"
 )
 
 // Valid indicates whether the value is a known member of the EndpointKind enum.
 func (e EndpointKind) Valid() bool {
 	switch e {
-	case Pull:
+	case EndpointKindPull:
 		return true
-	case Push:
+	case EndpointKindPush:
 		return true
 	default:
 		return false
@@ -784,45 +784,51 @@ type APIKeyList struct {
 
 // Ack defines model for Ack.
 type Ack struct {
-	Results []struct {
-		// Body The receiver's answer; kept up to `--max-response-body` bytes.
-		Body *string `json:"body,omitempty"`
-
-		// BodyTruncated The client cut `body` short.
-		BodyTruncated *bool  `json:"body_truncated,omitempty"`
-		DeliveryID    string `json:"delivery_id"`
-
-		// Error Why no answer came.
-		Error *string `json:"error,omitempty"`
-
-		// LatencyMs How long the receiver took, from 0 to 3600000.
-		LatencyMs *float32 `json:"latency_ms,omitempty"`
-
-		// StatusCode The receiver's status, 100 to 599; 0 or absent when no answer came, and then `error` says why.
-		StatusCode *int `json:"status_code,omitempty"`
-	} `json:"results"`
+	Results []AckResult `json:"results"`
 }
+
+// AckOutcome defines model for AckOutcome.
+type AckOutcome struct {
+	Attempt    *Attempt `json:"attempt,omitempty"`
+	DeliveryID string   `json:"delivery_id"`
+
+	// NextAttemptAt When a delivery to be retried is due again.
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+
+	// Result `recorded` as an attempt; `not_found`: no such delivery of this endpoint; `not_handed_out`: not out with a client (never handed out, or acknowledged already).
+	Result AckOutcomeResult `json:"result"`
+
+	// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+	Status *DeliveryStatus `json:"status,omitempty"`
+}
+
+// AckOutcomeResult `recorded` as an attempt; `not_found`: no such delivery of this endpoint; `not_handed_out`: not out with a client (never handed out, or acknowledged already).
+type AckOutcomeResult string
 
 // AckOutcomes defines model for AckOutcomes.
 type AckOutcomes struct {
 	// Data One outcome per result, in their order.
-	Data []struct {
-		Attempt    *Attempt `json:"attempt,omitempty"`
-		DeliveryID string   `json:"delivery_id"`
-
-		// NextAttemptAt When a delivery to be retried is due again.
-		NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
-
-		// Result `recorded` as an attempt; `not_found`: no such delivery of this endpoint; `not_handed_out`: not out with a client (never handed out, or acknowledged already).
-		Result AckOutcomesDataResult `json:"result"`
-
-		// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
-		Status *DeliveryStatus `json:"status,omitempty"`
-	} `json:"data"`
+	Data []AckOutcome `json:"data"`
 }
 
-// AckOutcomesDataResult `recorded` as an attempt; `not_found`: no such delivery of this endpoint; `not_handed_out`: not out with a client (never handed out, or acknowledged already).
-type AckOutcomesDataResult string
+// AckResult What the receiver made of one delivery pulled.
+type AckResult struct {
+	// Body The receiver's answer; kept up to `--max-response-body` bytes.
+	Body *string `json:"body,omitempty"`
+
+	// BodyTruncated The client cut `body` short.
+	BodyTruncated *bool  `json:"body_truncated,omitempty"`
+	DeliveryID    string `json:"delivery_id"`
+
+	// Error Why no answer came.
+	Error *string `json:"error,omitempty"`
+
+	// LatencyMs How long the receiver took, from 0 to 3600000.
+	LatencyMs *float32 `json:"latency_ms,omitempty"`
+
+	// StatusCode The receiver's status, 100 to 599; 0 or absent when no answer came, and then `error` says why.
+	StatusCode *int `json:"status_code,omitempty"`
+}
 
 // App defines model for App.
 type App struct {
@@ -1478,13 +1484,7 @@ type EventTypeList struct {
 // Handouts defines model for Handouts.
 type Handouts struct {
 	// Data The deliveries handed out; empty when none came due within `wait`.
-	Data []struct {
-		// DeliveryID The delivery, and the `webhook-id` of its request.
-		DeliveryID string `json:"delivery_id"`
-
-		// Request A request as sent (or handed out to a pull client); custom header values masked unless the endpoint's `plain_headers` names them.
-		Request AttemptRequest `json:"request"`
-	} `json:"data"`
+	Data []PulledDelivery `json:"data"`
 }
 
 // Headers Header names to values.
@@ -1634,6 +1634,15 @@ type PublicKey struct {
 
 	// PublicKey `whpk_…`, the Ed25519 key receivers verify `v1a` signatures with.
 	PublicKey string `json:"public_key"`
+}
+
+// PulledDelivery One delivery handed out, as the signed request a push would send.
+type PulledDelivery struct {
+	// DeliveryID The delivery, and the `webhook-id` of its request.
+	DeliveryID string `json:"delivery_id"`
+
+	// Request A request as sent (or handed out to a pull client); custom header values masked unless the endpoint's `plain_headers` names them.
+	Request AttemptRequest `json:"request"`
 }
 
 // PulledResend A pull endpoint's delivery, due again for its client.

@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,15 +22,23 @@ import (
 
 type commands struct {
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+	Remote      config.Remote    `embed:""`
 
-	Serve     serveCmd     `cmd:"" help:"Run the HTTP API and the delivery workers."`
-	Bench     bench.Config `cmd:"" help:"Measure Herald (as a child process) against this machine's own HTTP ceiling; see BENCHMARKS.md."`
-	Reencrypt reencryptCmd `cmd:"" help:"Rewrite every stored secret under the first encryption key (after a key rotation)."`
-	Keygen    struct{}     `cmd:"" help:"Print a new encryption key for HERALD_ENCRYPTION_KEY."`
-	Verify    cli.Verify   `cmd:"" help:"Check a webhook request's signature offline, from the raw request on stdin (or FILE): prints a verdict, exits 0 when valid, 1 when not, 2 when the input cannot be read."`
-	Receive   cli.Receive  `cmd:"" help:"Run a test receiver on 127.0.0.1 that prints each request it gets and whether its signature verifies."`
-	Version   struct{}     `cmd:"" help:"Print the version."`
-	Help      struct {
+	Serve      serveCmd       `cmd:"" help:"Run the HTTP API and the delivery workers."`
+	Bench      bench.Config   `cmd:"" help:"Measure Herald (as a child process) against this machine's own HTTP ceiling; see BENCHMARKS.md."`
+	Reencrypt  reencryptCmd   `cmd:"" help:"Rewrite every stored secret under the first encryption key (after a key rotation)."`
+	Keygen     struct{}       `cmd:"" help:"Print a new encryption key for HERALD_ENCRYPTION_KEY."`
+	Verify     cli.Verify     `cmd:"" help:"Check a webhook request's signature offline, from the raw request on stdin (or FILE): prints a verdict, exits 0 when valid, 1 when not, 2 when the input cannot be read."`
+	Receive    cli.Receive    `cmd:"" help:"Run a test receiver on 127.0.0.1 that prints each request it gets and whether its signature verifies."`
+	Listen     cli.Listen     `cmd:"" group:"server" help:"Forward an app's deliveries to a local URL through a temporary pull endpoint, removed on exit; prints a line per delivery."`
+	Trigger    cli.Trigger    `cmd:"" group:"server" help:"Send a real event of a type, with its catalog sample (or --payload); prints its id and how many deliveries it made."`
+	Resend     cli.Resend     `cmd:"" group:"server" help:"Send a delivery again now, and print the answer."`
+	Recover    cli.Recover    `cmd:"" group:"server" help:"Requeue an endpoint's failed deliveries of a recent period, following the job to its end."`
+	Apps       cli.Apps       `cmd:"" group:"server" help:"List, show, create, change or delete apps."`
+	EventTypes cli.EventTypes `cmd:"" name:"event-types" group:"server" help:"List, show, create, change or delete the catalog's event types."`
+	Endpoints  cli.Endpoints  `cmd:"" group:"server" help:"List, show, create, change or delete an app's endpoints."`
+	Version    struct{}       `cmd:"" help:"Print the version."`
+	Help       struct {
 		Command []string `arg:"" optional:"" help:"The command."`
 	} `cmd:"" help:"Show the help of herald or of one command."`
 }
@@ -97,6 +106,7 @@ func MainIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		kong.Vars(app.Vars()),
 		kong.Vars{"version": "herald " + herald.Version},
 		kong.Writers(stdout, stderr),
+		kong.ExplicitGroups([]kong.Group{{Key: "server", Title: "Commands that talk to a server (--server, --token):"}}),
 		kong.Exit(func(code int) {
 			if exitCode < 0 {
 				exitCode = code
@@ -138,9 +148,21 @@ func MainIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintln(stdout, "herald", herald.Version)
 	case "help", "help <command>":
 		return MainIO(ctx, append(c.Help.Command, "--help"), stdin, stdout, stderr)
+	default:
+		// The commands that talk to a server run themselves.
+		rc, ok := k.Selected().Target.Addr().Interface().(cli.RemoteCommand)
+		if !ok {
+			err = fmt.Errorf("command %q has nothing to run", k.Command())
+			break
+		}
+		err = rc.Run(ctx, cli.Env{Remote: c.Remote, Stdout: stdout, Stderr: stderr})
+	}
+	if _, ok := errors.AsType[*cli.UsageError](err); ok {
+		fmt.Fprintln(stderr, cli.UsageLine(err, k.Command()))
+		return exitUsage
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "herald:", err)
+		fmt.Fprintln(stderr, cli.ErrorLine(err))
 		return exitFailure
 	}
 	return 0

@@ -101,7 +101,7 @@ func Run(ctx context.Context, c *Config, stdout, stderr io.Writer) error {
 }
 
 // serverBinary returns the herald binary the scenarios run as their
-// server, and its version: --server if set (checked to take the flags the
+// server, and its version: --server-binary if set (checked to take the flags the
 // bench passes), else the bench's own executable.
 func serverBinary(ctx context.Context, server string, sel map[string]bool) (exe, version string, err error) {
 	if server == "" {
@@ -115,7 +115,7 @@ func serverBinary(ctx context.Context, server string, sel map[string]bool) (exe,
 		exe, err = filepath.Abs(exe)
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("--server %s: not an executable file", server)
+		return "", "", fmt.Errorf("--server-binary %s: not an executable file", server)
 	}
 	version, err = probeServer(ctx, exe, sel)
 	return exe, version, err

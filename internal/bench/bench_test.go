@@ -256,7 +256,7 @@ func TestServerFlag(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build the second herald: %v\n%s", err, b)
 	}
-	rep, out := runBench(t, "--quick", "--scenario", "throughput", "--events", "100", "--concurrency", "8", "--server", other)
+	rep, out := runBench(t, "--quick", "--scenario", "throughput", "--events", "100", "--concurrency", "8", "--server-binary", other)
 	if rep.Server != other || rep.ServerVersion != "bench-other" {
 		t.Errorf("server %q version %q, want %q bench-other", rep.Server, rep.ServerVersion, other)
 	}
@@ -315,8 +315,8 @@ func TestBadInput(t *testing.T) {
 		{args: []string{"--duration=-1s"}, want: "--duration must be at least"},
 		{args: []string{"--steady-rates", "100,0"}, want: "--steady-rates: each rate must be at least 1"},
 		{args: []string{"--scenario", "postgres"}, want: "needs --database-url"},
-		{args: []string{"--server", "/nonexistent/herald"}, want: "--server /nonexistent/herald: not an executable file"},
-		{args: []string{"--quick", "--server", notHerald}, want: "its serve does not take --addr"},
+		{args: []string{"--server-binary", "/nonexistent/herald"}, want: "--server-binary /nonexistent/herald: not an executable file"},
+		{args: []string{"--quick", "--server-binary", notHerald}, want: "its serve does not take --addr"},
 		{args: []string{"--instructions"}, env: []string{"PATH=/nonexistent"}, want: "install valgrind (Debian package valgrind)"},
 	} {
 		cmd := exec.Command(binary, append([]string{"bench"}, tc.args...)...)

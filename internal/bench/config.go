@@ -48,7 +48,7 @@ type Config struct {
 	JSON         string          `name:"json" env:"HERALD_BENCH_JSON" placeholder:"FILE" help:"Also write the figures as JSON to FILE (- for stdout; the tables then go to stderr)."`
 	Quick        bool            `name:"quick" env:"HERALD_BENCH_QUICK" help:"Shrink every size for a smoke run (a few hundred events, 2 s)."`
 	Instructions bool            `name:"instructions" env:"HERALD_BENCH_INSTRUCTIONS" help:"Run each server under valgrind's callgrind and also report the instructions it executed for the measured work, which hold steady on a noisy machine where rates do not. The server then runs 20-50 times slower: pick small sizes (--events 3000, --fanout-events 50 --endpoints 200). Needs valgrind."`
-	Server       string          `name:"server" env:"HERALD_BENCH_SERVER" placeholder:"PATH" help:"Herald binary to run as the server instead of this one, to compare two builds in one bench. It must be a herald build whose serve takes the flags the bench passes (--addr, --data-dir, --admin-token, --shutdown-timeout, --allow-private-destinations, --api-rate-limit, --retry-schedule; --database-url and --encryption-key for postgres)."`
+	Server       string          `name:"server-binary" env:"HERALD_BENCH_SERVER_BINARY" placeholder:"PATH" help:"Herald binary to run as the server instead of this one, to compare two builds in one bench. It must be a herald build whose serve takes the flags the bench passes (--addr, --data-dir, --admin-token, --shutdown-timeout, --allow-private-destinations, --api-rate-limit, --retry-schedule; --database-url and --encryption-key for postgres)."`
 }
 
 // Validate turns bad input into a CLI error before anything starts.
@@ -89,7 +89,7 @@ func (c *Config) Validate() error {
 	}
 	if c.Server != "" {
 		if _, err := exec.LookPath(c.Server); err != nil {
-			return fmt.Errorf("--server %s: not an executable file", c.Server)
+			return fmt.Errorf("--server-binary %s: not an executable file", c.Server)
 		}
 	}
 	if c.DatabaseURL != "" {

@@ -19,7 +19,7 @@ type Report struct {
 	Version string    `json:"version"`
 	Started time.Time `json:"started"`
 	Machine Machine   `json:"machine"`
-	// Server is the binary run as the server (--server, else the bench's
+	// Server is the binary run as the server (--server-binary, else the bench's
 	// own) and ServerVersion what its `version` printed.
 	Server        string `json:"server"`
 	ServerVersion string `json:"server_version"`

@@ -44,7 +44,7 @@ type server struct {
 
 // serverOptions are the settings that differ between scenarios.
 type serverOptions struct {
-	exe         string // the herald binary: the bench's own, or --server
+	exe         string // the herald binary: the bench's own, or --server-binary
 	callgrind   bool   // run it under valgrind's callgrind (--instructions)
 	databaseURL string
 	token       string
@@ -301,7 +301,7 @@ func dumpTotal(path string) (int64, error) {
 	return n, nil
 }
 
-// probeServer checks, before any scenario, that exe (--server) is a
+// probeServer checks, before any scenario, that exe (--server-binary) is a
 // herald whose serve takes the flags the selected scenarios pass, and returns
 // its version: a binary that is not would otherwise fail each scenario
 // with a page of usage.
@@ -318,7 +318,7 @@ func probeServer(ctx context.Context, exe string, sel map[string]bool) (version 
 	help, _ := exec.CommandContext(ctx, exe, "serve", "--help").CombinedOutput()
 	for _, flag := range flags {
 		if !bytes.Contains(help, []byte(flag)) {
-			return "", fmt.Errorf("--server %s: its serve does not take %s; it must be a herald build whose serve takes the flags the bench passes", exe, flag)
+			return "", fmt.Errorf("--server-binary %s: its serve does not take %s; it must be a herald build whose serve takes the flags the bench passes", exe, flag)
 		}
 	}
 	out, _ := exec.CommandContext(ctx, exe, "version").Output()

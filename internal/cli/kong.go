@@ -115,3 +115,17 @@ func ShortError(err error) string {
 	}
 	return "herald: " + msg + "; see " + hint
 }
+
+// UsageLine is ShortError for a usage error that a command found as it
+// ran (a *UsageError): the same line, with command (kong's Command(),
+// arguments written as <name>) for the help's hint.
+func UsageLine(err error, command string) string {
+	var words []string
+	for _, w := range strings.Fields(command) {
+		if !strings.HasPrefix(w, "<") {
+			words = append(words, w)
+		}
+	}
+	hint := strings.Join(append([]string{"herald help"}, words...), " ")
+	return "herald: " + err.Error() + "; see " + hint
+}

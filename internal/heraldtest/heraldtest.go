@@ -82,10 +82,10 @@ type Server struct {
 	Node string
 	t    testing.TB
 	logs *syncBuffer
-	stop func()
 	// invalid marks a Server from Invalid: its requests are not checked
 	// against the OpenAPI document.
 	invalid bool
+	stop    func()
 }
 
 // Stop shuts the server down as SIGTERM does, at once rather than at

@@ -1478,44 +1478,49 @@ export interface components {
         };
         Handouts: {
             /** @description The deliveries handed out; empty when none came due within `wait`. */
-            data: {
-                /** @description The delivery, and the `webhook-id` of its request. */
-                delivery_id: string;
-                request: components["schemas"]["AttemptRequest"];
-            }[];
+            data: components["schemas"]["PulledDelivery"][];
+        };
+        /** @description One delivery handed out, as the signed request a push would send. */
+        PulledDelivery: {
+            /** @description The delivery, and the `webhook-id` of its request. */
+            delivery_id: string;
+            request: components["schemas"]["AttemptRequest"];
         };
         Ack: {
-            results: {
-                delivery_id: string;
-                /** @description The receiver's status, 100 to 599; 0 or absent when no answer came, and then `error` says why. */
-                status_code?: number;
-                /** @description The receiver's answer; kept up to `--max-response-body` bytes. */
-                body?: string;
-                /** @description The client cut `body` short. */
-                body_truncated?: boolean;
-                /** @description Why no answer came. */
-                error?: string;
-                /** @description How long the receiver took, from 0 to 3600000. */
-                latency_ms?: number;
-            }[];
+            results: components["schemas"]["AckResult"][];
+        };
+        /** @description What the receiver made of one delivery pulled. */
+        AckResult: {
+            delivery_id: string;
+            /** @description The receiver's status, 100 to 599; 0 or absent when no answer came, and then `error` says why. */
+            status_code?: number;
+            /** @description The receiver's answer; kept up to `--max-response-body` bytes. */
+            body?: string;
+            /** @description The client cut `body` short. */
+            body_truncated?: boolean;
+            /** @description Why no answer came. */
+            error?: string;
+            /** @description How long the receiver took, from 0 to 3600000. */
+            latency_ms?: number;
         };
         AckOutcomes: {
             /** @description One outcome per result, in their order. */
-            data: {
-                delivery_id: string;
-                /**
-                 * @description `recorded` as an attempt; `not_found`: no such delivery of this endpoint; `not_handed_out`: not out with a client (never handed out, or acknowledged already).
-                 * @enum {string}
-                 */
-                result: "recorded" | "not_found" | "not_handed_out";
-                status?: components["schemas"]["DeliveryStatus"];
-                /**
-                 * Format: date-time
-                 * @description When a delivery to be retried is due again.
-                 */
-                next_attempt_at?: string;
-                attempt?: components["schemas"]["Attempt"];
-            }[];
+            data: components["schemas"]["AckOutcome"][];
+        };
+        AckOutcome: {
+            delivery_id: string;
+            /**
+             * @description `recorded` as an attempt; `not_found`: no such delivery of this endpoint; `not_handed_out`: not out with a client (never handed out, or acknowledged already).
+             * @enum {string}
+             */
+            result: "recorded" | "not_found" | "not_handed_out";
+            status?: components["schemas"]["DeliveryStatus"];
+            /**
+             * Format: date-time
+             * @description When a delivery to be retried is due again.
+             */
+            next_attempt_at?: string;
+            attempt?: components["schemas"]["Attempt"];
         };
         /** @description A pull endpoint's delivery, due again for its client. */
         PulledResend: {
