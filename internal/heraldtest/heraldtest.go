@@ -247,6 +247,10 @@ func (s *Server) DoWith(method, path string, body any, out any, h http.Header) i
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// A stream opened: it would not end; read it through Client.
+		return resp.StatusCode
+	}
 	raw, _ := io.ReadAll(resp.Body)
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
