@@ -704,7 +704,7 @@ type AttemptEvent struct {
 	EventType string    `json:"event_type"`
 	LatencyMs float32   `json:"latency_ms"`
 
-	// NextAttemptAt When the delivery is tried again, while this is its latest attempt and it is pending; else `null`.
+	// NextAttemptAt When the delivery was to be tried again, as this attempt left it; `null` when it left the delivery succeeded or failed.
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
 
 	// StatusCode The receiver's status code; `null` when no answer came.

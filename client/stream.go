@@ -23,6 +23,9 @@ type FollowParams struct {
 	// Cursor resumes after a StreamedAttempt's Cursor; empty starts from
 	// now.
 	Cursor string
+	// OnConnect, when set, is called each time the stream is open
+	// (again): attempts recorded from then on are shown.
+	OnConnect func()
 }
 
 // StreamedAttempt is one attempt of the stream, with the cursor that
@@ -71,6 +74,9 @@ func (h *Herald) FollowAttempts(ctx context.Context, app string, p FollowParams)
 					return
 				}
 			} else {
+				if p.OnConnect != nil {
+					p.OnConnect()
+				}
 				stopped := false
 				cursor, pause, stopped = readStream(res.Body, cursor, pause, yield)
 				_ = res.Body.Close()

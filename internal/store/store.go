@@ -561,7 +561,7 @@ type FollowedAttempt struct {
 	// DeliveryStatus is the delivery's status that the attempt's record
 	// set (pending while retries remain).
 	DeliveryStatus herald.DeliveryStatus
-	// NextAttemptAt is the delivery's next attempt time now, while it is
-	// pending and this is its latest attempt; nil otherwise.
+	// NextAttemptAt is when the delivery was to be tried again, as the
+	// attempt's record set it; nil when it left the delivery finished.
 	NextAttemptAt *time.Time
 }

@@ -20,7 +20,7 @@ import (
 const followQuery = `SELECT a.xid::text, a.id, a.delivery_id, a.number, a.trigger, a.created_at,
 		a.request_method, a.request_url, a.response_status, a.latency_us, a.error_kind, a.error,
 		a.delivery_status, d.event_id, d.event_type, d.endpoint_id,
-		CASE WHEN d.status = 'pending' AND d.attempt_count = a.number THEN d.next_attempt_at END
+		a.next_attempt_at
 	FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
 	WHERE a.app_id = $1 AND (a.xid, a.id) > ($2::text::xid8, $3::text)
 		AND a.xid < pg_snapshot_xmin(pg_current_snapshot())

@@ -13,12 +13,11 @@ import (
 // followQuery reads an app's attempts after a rowid, in rowid order: the
 // order the single writer wrote them in (see migration 0010). The index
 // attempts_app (app_id, then rowid) serves the range and the order; each
-// row's delivery is found by its primary key. The next attempt time is
-// the delivery's only while this attempt is its latest.
+// row's delivery is found by its primary key.
 const followQuery = `SELECT a.rowid, a.id, a.delivery_id, a.number, a.trigger, a.created_at,
 		a.request_method, a.request_url, a.response_status, a.latency_us, a.error_kind, a.error,
 		a.delivery_status, d.event_id, d.event_type, d.endpoint_id,
-		CASE WHEN d.status = 'pending' AND d.attempt_count = a.number THEN d.next_attempt_at END
+		a.next_attempt_at
 	FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
 	WHERE a.app_id = ?1 AND a.rowid > ?2
 	ORDER BY a.rowid

@@ -178,8 +178,8 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 			return fmt.Errorf("test send: insert delivery: %w", err)
 		}
 
-		_, err = tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptCols+`, app_id, delivery_status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptCols+`, app_id, delivery_status, next_attempt_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 			a.ID, d.ID, row.Number, a.Trigger, micro(row.AttemptAt),
 			a.Request.Method, a.Request.URL, orNull(v.RequestHeaders), v.RequestBody,
 			orNull(v.Status), orNull(v.ResponseHeaders), v.ResponseBody, v.Truncated,
