@@ -29,6 +29,7 @@ type commands struct {
 	Keygen    struct{}         `cmd:"" help:"Print a new encryption key for HERALD_ENCRYPTION_KEY."`
 	Verify    cli.Verify       `cmd:"" help:"Check a webhook request's signature offline, from the raw request on stdin (or FILE): prints a verdict, exits 0 when valid, 1 when not, 2 when the input cannot be read."`
 	Receive   cli.Receive      `cmd:"" help:"Run a test receiver on 127.0.0.1 that prints each request it gets and whether its signature verifies."`
+	Tail      cli.Tail         `cmd:"" help:"Follow an app's delivery attempts live, one line each, until interrupted."`
 	Version   struct{}         `cmd:"" help:"Print the version."`
 	Help      struct {
 		Command []string `arg:"" optional:"" help:"The command."`
@@ -126,6 +127,8 @@ func MainIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return c.Verify.Run(stdin, stdout, stderr)
 	case "receive":
 		err = c.Receive.Run(ctx, stdout)
+	case "tail":
+		err = c.Tail.Run(ctx, c.Remote, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "herald", herald.Version)
 	case "help", "help <command>":
