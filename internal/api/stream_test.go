@@ -3,6 +3,8 @@ package api_test
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
@@ -218,4 +221,32 @@ func TestAttemptStreamRefusals(t *testing.T) {
 	}
 	// Another app's streams are its own.
 	openStream(t, s, "/v1/apps/other/attempts/stream", other, "")
+}
+
+// TestAttemptStreamAcrossNodes: two nodes share a PostgreSQL database; a
+// stream opened on one shows the attempts the other made.
+func TestAttemptStreamAcrossNodes(t *testing.T) {
+	t.Parallel()
+	db := heraldtest.PostgresDatabase(t, "herald_stream_")
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	cfg := func(c *config.Serve) {
+		c.DatabaseURL = db
+		c.EncryptionKey = "k1:" + base64.StdEncoding.EncodeToString(key)
+	}
+	a := heraldtest.Start(t, heraldtest.Options{Config: cfg})
+	b := heraldtest.Start(t, heraldtest.Options{Config: cfg})
+	rc := heraldtest.NewReceiver(t, nil)
+	ep := a.Setup(rc.URL, nil)
+	schema := attemptSchema(t)
+	st := openStream(t, a, "/v1/apps/acme/attempts/stream", heraldtest.Token, "")
+
+	// An event taken by node b is leased to b at once and sent from its
+	// memory: node a never sees it but through the store.
+	var ev struct{ ID string }
+	b.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"n": 1}}, &ev, 202)
+	rc.Wait(t, 1, 10*time.Second)
+	if _, got := st.next(schema); got.EventID != ev.ID || got.EndpointID != ep || got.DeliveryStatus != "succeeded" {
+		t.Errorf("node a's stream showed %+v; want node b's attempt of %s", got, ev.ID)
+	}
 }
