@@ -137,6 +137,10 @@ type Options struct {
 	// comment, StreamPoll how often it reads the store, StreamMaxAge how
 	// long one stays open (its client then reconnects); 0: 15 s, 1 s, 1 h.
 	StreamHeartbeat, StreamPoll, StreamMaxAge time.Duration
+	// AttemptsRecorded, when set, returns a channel closed once this
+	// node next records attempts: streams then read the store at once
+	// instead of at their next poll.
+	AttemptsRecorded func() <-chan struct{}
 	// Ready checks that the store answers and writes, for /readyz; nil:
 	// a read.
 	Ready  func(ctx context.Context) error

@@ -152,6 +152,9 @@ func (s *Server) streamAttempts(w http.ResponseWriter, r *http.Request) *Error {
 	stop := context.AfterFunc(s.drainCtx, cancel)
 	defer stop()
 	rc := http.NewResponseController(w)
+	// The server's read timeout bounds reading the request; left in
+	// place, it would end the stream (its context) when it passed.
+	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -166,7 +169,11 @@ func (s *Server) streamAttempts(w http.ResponseWriter, r *http.Request) *Error {
 	poll := time.NewTimer(0)
 	defer poll.Stop()
 	sent := cursor
+	var recorded <-chan struct{}
 	for {
+		if s.o.AttemptsRecorded != nil {
+			recorded = s.o.AttemptsRecorded()
+		}
 		for _, f := range page.Attempts {
 			if (endpointID != "" && f.EndpointID != endpointID) || (status != "" && f.DeliveryStatus != status) {
 				continue
@@ -217,6 +224,8 @@ func (s *Server) streamAttempts(w http.ResponseWriter, r *http.Request) *Error {
 				}
 				buf.Reset()
 			case <-poll.C:
+				break wait
+			case <-recorded:
 				break wait
 			}
 		}

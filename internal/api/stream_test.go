@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
@@ -248,5 +249,48 @@ func TestAttemptStreamAcrossNodes(t *testing.T) {
 	rc.Wait(t, 1, 10*time.Second)
 	if _, got := st.next(schema); got.EventID != ev.ID || got.EndpointID != ep || got.DeliveryStatus != "succeeded" {
 		t.Errorf("node a's stream showed %+v; want node b's attempt of %s", got, ev.ID)
+	}
+}
+
+// TestAttemptStreamTimings: a quiet stream sends heartbeats; an attempt
+// this node records wakes the stream before its poll (here an hour
+// away); a stream ends when its age runs out.
+func TestAttemptStreamTimings(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{API: func(o *api.Options) {
+		o.StreamPoll = time.Hour
+		o.StreamHeartbeat = 20 * time.Millisecond
+	}})
+	rc := heraldtest.NewReceiver(t, nil)
+	s.Setup(rc.URL, nil)
+	st := openStream(t, s, "/v1/apps/acme/attempts/stream", heraldtest.Token, "")
+	for beats := 0; beats < 2; {
+		select {
+		case ev := <-st.events:
+			if ev.Comment && ev.Event == "" {
+				beats++
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no heartbeat within 10 s")
+		}
+	}
+	evt := s.Send(map[string]any{"n": 1})
+	if _, a := st.next(attemptSchema(t)); a.EventID != evt {
+		t.Errorf("woken stream showed %+v", a)
+	}
+
+	short := heraldtest.Start(t, heraldtest.Options{API: func(o *api.Options) { o.StreamMaxAge = 100 * time.Millisecond }})
+	short.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	old := openStream(t, short, "/v1/apps/acme/attempts/stream", heraldtest.Token, "")
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case _, open := <-old.events:
+			if !open {
+				return // ended by the server
+			}
+		case <-deadline:
+			t.Fatal("a stream past its age did not end")
+		}
 	}
 }

@@ -66,6 +66,9 @@ type Options struct {
 	// Store wraps the driver's store (under the encryption of secrets),
 	// to count what reaches it.
 	Store func(store.Store) store.Store
+	// API adjusts the API options no flag sets (the attempt stream's
+	// timings).
+	API func(*api.Options)
 }
 
 // Server is a running Herald.
@@ -167,6 +170,7 @@ func Start(t testing.TB, o Options) *Server {
 	a, err := app.New(ctx, &cfg, app.Deps{Stdout: logs, Stderr: logs, Test: app.TestHooks{
 		Resolver: o.Resolver,
 		Store:    o.Store,
+		API:      o.API,
 		Listener: ln,
 		Engine: func(eo *delivery.Options) {
 			// The backstop poll finds what nothing announced; a test
