@@ -152,9 +152,6 @@ func (s *Server) streamAttempts(w http.ResponseWriter, r *http.Request) *Error {
 	stop := context.AfterFunc(s.drainCtx, cancel)
 	defer stop()
 	rc := http.NewResponseController(w)
-	// The server's read timeout bounds reading the request; left in
-	// place, it would end the stream (its context) when it passed.
-	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +77,11 @@ func openStream(t *testing.T, s *heraldtest.Server, path, token, lastID string) 
 			switch {
 			case line == "":
 				if ev != (sseEvent{}) {
-					st.events <- ev
+					select {
+					case st.events <- ev:
+					case <-ctx.Done():
+						return
+					}
 				}
 				ev = sseEvent{}
 			case strings.HasPrefix(line, ":"):
@@ -277,6 +282,26 @@ func TestAttemptStreamTimings(t *testing.T) {
 	evt := s.Send(map[string]any{"n": 1})
 	if _, a := st.next(attemptSchema(t)); a.EventID != evt {
 		t.Errorf("woken stream showed %+v", a)
+	}
+
+	// Behind a server with a read timeout (herald serve has one), the
+	// stream outlives it: the timeout bounds reading the request only.
+	srv := httptest.NewUnstartedServer(s.API)
+	srv.Config.ReadTimeout = 50 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	behind := *s
+	behind.URL = srv.URL
+	long := openStream(t, &behind, "/v1/apps/acme/attempts/stream", heraldtest.Token, "")
+	for start := time.Now(); time.Since(start) < 300*time.Millisecond; {
+		select {
+		case _, open := <-long.events:
+			if !open {
+				t.Fatalf("the stream ended after %v, past the server's read timeout", time.Since(start))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no heartbeat within 10 s")
+		}
 	}
 
 	short := heraldtest.Start(t, heraldtest.Options{API: func(o *api.Options) { o.StreamMaxAge = 100 * time.Millisecond }})
