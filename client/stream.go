@@ -70,7 +70,7 @@ func (h *Herald) FollowAttempts(ctx context.Context, app string, p FollowParams)
 					yield(StreamedAttempt{}, err)
 					return
 				}
-				if !yield(StreamedAttempt{}, fmt.Errorf("herald: attempt stream: %w", err)) {
+				if !yield(StreamedAttempt{}, fmt.Errorf("herald client: attempt stream: %w", err)) {
 					return
 				}
 			} else {

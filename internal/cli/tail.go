@@ -48,7 +48,7 @@ func (c *Tail) Run(ctx context.Context, remote config.Remote, stdout, stderr io.
 			if _, ok := errors.AsType[*client.APIError](err); ok {
 				return err
 			}
-			fmt.Fprintf(stderr, "herald tail: %v; reconnecting\n", err)
+			fmt.Fprintf(stderr, "%v; reconnecting\n", err)
 			continue
 		}
 		if c.Output == "json" {
