@@ -24,7 +24,9 @@ const followQuery = `SELECT a.rowid, a.id, a.delivery_id, a.number, a.trigger, a
 	LIMIT ?3`
 
 // AttemptsFollow implements store.Store. The cursor is a rowid in
-// decimal.
+// decimal. Herald never runs VACUUM, which may renumber the rowids of a
+// table without an INTEGER PRIMARY KEY: an operator who does should let
+// followers start again from now (a stream does after its hour).
 func (db *DB) AttemptsFollow(ctx context.Context, p store.FollowParams) (store.FollowPage, error) {
 	if p.Cursor == "" {
 		var last int64
