@@ -25,8 +25,9 @@ const followQuery = `SELECT a.rowid, a.id, a.delivery_id, a.number, a.trigger, a
 
 // AttemptsFollow implements store.Store. The cursor is a rowid in
 // decimal. Herald never runs VACUUM, which may renumber the rowids of a
-// table without an INTEGER PRIMARY KEY: an operator who does should let
-// followers start again from now (a stream does after its hour).
+// table without an INTEGER PRIMARY KEY: cursors handed out before one
+// may then repeat or skip attempts, so followers should start again
+// without their cursor after an operator runs it.
 func (db *DB) AttemptsFollow(ctx context.Context, p store.FollowParams) (store.FollowPage, error) {
 	if p.Cursor == "" {
 		var last int64
