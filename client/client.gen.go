@@ -77,6 +77,27 @@ func (e AttemptTrigger) Valid() bool {
 	}
 }
 
+// Defines values for AttemptEventTrigger.
+const (
+	AttemptEventTriggerResend    AttemptEventTrigger = "resend"
+	AttemptEventTriggerScheduled AttemptEventTrigger = "scheduled"
+	AttemptEventTriggerTest      AttemptEventTrigger = "test"
+)
+
+// Valid indicates whether the value is a known member of the AttemptEventTrigger enum.
+func (e AttemptEventTrigger) Valid() bool {
+	switch e {
+	case AttemptEventTriggerResend:
+		return true
+	case AttemptEventTriggerScheduled:
+		return true
+	case AttemptEventTriggerTest:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuditEntryAction.
 const (
 	AuditEntryActionAPIKeyCreate         AuditEntryAction = "api_key.create"
@@ -966,6 +987,39 @@ type Attempt struct {
 // AttemptTrigger `scheduled` (the first try and its retries), `test` (a test send) or `resend`.
 type AttemptTrigger string
 
+// AttemptEvent The data of one `attempt` event of the attempt stream; no request or response bodies (read the delivery for those).
+type AttemptEvent struct {
+	// Attempt 1 for the first.
+	Attempt    int       `json:"attempt"`
+	AttemptID  string    `json:"attempt_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	DeliveryID string    `json:"delivery_id"`
+
+	// DeliveryStatus `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+	DeliveryStatus DeliveryStatus `json:"delivery_status"`
+	EndpointID     string         `json:"endpoint_id"`
+	Error          string         `json:"error"`
+
+	// ErrorKind Why an attempt failed; empty on success. `http_status` (the receiver answered, not
+	// 2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
+	// was made), `auth` (Herald could not get the endpoint's access token), `policy`
+	// (Herald refused to send).
+	ErrorKind ErrorKind `json:"error_kind"`
+	EventID   string    `json:"event_id"`
+	EventType string    `json:"event_type"`
+	LatencyMs float32   `json:"latency_ms"`
+
+	// NextAttemptAt When the delivery was to be tried again, as this attempt left it; `null` when it left the delivery succeeded or failed.
+	NextAttemptAt *time.Time `json:"next_attempt_at"`
+
+	// StatusCode The receiver's status code; `null` when no answer came.
+	StatusCode *int                `json:"status_code"`
+	Trigger    AttemptEventTrigger `json:"trigger"`
+}
+
+// AttemptEventTrigger defines model for AttemptEvent.Trigger.
+type AttemptEventTrigger string
+
 // AttemptRequest A request as sent (or handed out to a pull client); custom header values masked unless the endpoint's `plain_headers` names them.
 type AttemptRequest struct {
 	Body string `json:"body"`
@@ -1849,6 +1903,21 @@ type ListAppsParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// StreamAttemptsParams defines parameters for StreamAttempts.
+type StreamAttemptsParams struct {
+	// Endpoint Only this endpoint's attempts (`ep_…`, an endpoint of the app).
+	Endpoint *string `form:"endpoint,omitempty" json:"endpoint,omitempty"`
+
+	// Status Only attempts that left their delivery in this status (`pending` while retries remain, `failed` once they ran out).
+	Status *DeliveryStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Cursor Resume after this event id; `Last-Event-ID` wins when both are given.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// LastEventID The id of the last event received, to resume after it.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
 // ListAppAuditLogParams defines parameters for ListAppAuditLog.
 type ListAppAuditLogParams struct {
 	// Limit Items per page.
@@ -2266,6 +2335,29 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/apps/{app} (the `UpdateApp` operationId).
 	UpdateApp(ctx context.Context, app AppRef, body UpdateAppJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StreamAttempts Follow an app's attempts live
+	//
+	// A stream of Server-Sent Events: one `attempt` event per attempt recorded for the app,
+	// on any node, in the order they were committed, from the moment the stream opens (or
+	// after `cursor` / `Last-Event-ID`). Each event's `id` is a cursor: a client that
+	// reconnects with the last one it got (EventSource does so by itself) resumes without
+	// missing or repeating an attempt. An event with an `id` and no data moves that cursor
+	// past attempts the filters left out. A comment (`: heartbeat`) comes every 15 s while
+	// nothing happens. The stream ends after an hour, or when the server shuts down; reconnect
+	// with the last id.
+	//
+	// Limits: at most 10 streams open at once per app, all its keys and the admin token's
+	// streams of the app together (`429` beyond); the store is read once a second, 100
+	// attempts at a time; a client that stops reading is dropped after 30 s. With PostgreSQL
+	// an attempt shows once every transaction that began before it has ended: a long
+	// transaction on the database delays the stream, it never makes it skip an attempt.
+	//
+	// For the admin token and the app's keys (read-only keys too); portal sessions get `403`
+	// (the portal is screens; a stream is for tools such as `herald tail`).
+	//
+	// Corresponds with GET /v1/apps/{app}/attempts/stream (the `StreamAttempts` operationId).
+	StreamAttempts(ctx context.Context, app AppRef, params *StreamAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAppAuditLog List an app's configuration changes
 	//
@@ -2950,6 +3042,39 @@ func (c *Client) UpdateAppWithBody(ctx context.Context, app AppRef, contentType 
 // Corresponds with PATCH /v1/apps/{app} (the `UpdateApp` operationId).
 func (c *Client) UpdateApp(ctx context.Context, app AppRef, body UpdateAppJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateAppRequest(c.Server, app, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StreamAttempts Follow an app's attempts live
+//
+// A stream of Server-Sent Events: one `attempt` event per attempt recorded for the app,
+// on any node, in the order they were committed, from the moment the stream opens (or
+// after `cursor` / `Last-Event-ID`). Each event's `id` is a cursor: a client that
+// reconnects with the last one it got (EventSource does so by itself) resumes without
+// missing or repeating an attempt. An event with an `id` and no data moves that cursor
+// past attempts the filters left out. A comment (`: heartbeat`) comes every 15 s while
+// nothing happens. The stream ends after an hour, or when the server shuts down; reconnect
+// with the last id.
+//
+// Limits: at most 10 streams open at once per app, all its keys and the admin token's
+// streams of the app together (`429` beyond); the store is read once a second, 100
+// attempts at a time; a client that stops reading is dropped after 30 s. With PostgreSQL
+// an attempt shows once every transaction that began before it has ended: a long
+// transaction on the database delays the stream, it never makes it skip an attempt.
+//
+// For the admin token and the app's keys (read-only keys too); portal sessions get `403`
+// (the portal is screens; a stream is for tools such as `herald tail`).
+//
+// Corresponds with GET /v1/apps/{app}/attempts/stream (the `StreamAttempts` operationId).
+func (c *Client) StreamAttempts(ctx context.Context, app AppRef, params *StreamAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStreamAttemptsRequest(c.Server, app, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4377,6 +4502,106 @@ func NewUpdateAppRequestWithBody(server string, app AppRef, contentType string, 
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewStreamAttemptsRequest constructs an http.Request for the StreamAttempts method
+func NewStreamAttemptsRequest(server string, app AppRef, params *StreamAttemptsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/attempts/stream", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Endpoint != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endpoint", *params.Endpoint, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6513,6 +6738,31 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/apps/{app} (the `UpdateApp` operationId).
 	UpdateAppWithResponse(ctx context.Context, app AppRef, body UpdateAppJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAppResponse, error)
 
+	// StreamAttemptsWithResponse Follow an app's attempts live
+	//
+	// A stream of Server-Sent Events: one `attempt` event per attempt recorded for the app,
+	// on any node, in the order they were committed, from the moment the stream opens (or
+	// after `cursor` / `Last-Event-ID`). Each event's `id` is a cursor: a client that
+	// reconnects with the last one it got (EventSource does so by itself) resumes without
+	// missing or repeating an attempt. An event with an `id` and no data moves that cursor
+	// past attempts the filters left out. A comment (`: heartbeat`) comes every 15 s while
+	// nothing happens. The stream ends after an hour, or when the server shuts down; reconnect
+	// with the last id.
+	//
+	// Limits: at most 10 streams open at once per app, all its keys and the admin token's
+	// streams of the app together (`429` beyond); the store is read once a second, 100
+	// attempts at a time; a client that stops reading is dropped after 30 s. With PostgreSQL
+	// an attempt shows once every transaction that began before it has ended: a long
+	// transaction on the database delays the stream, it never makes it skip an attempt.
+	//
+	// For the admin token and the app's keys (read-only keys too); portal sessions get `403`
+	// (the portal is screens; a stream is for tools such as `herald tail`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/apps/{app}/attempts/stream (the `StreamAttempts` operationId).
+	StreamAttemptsWithResponse(ctx context.Context, app AppRef, params *StreamAttemptsParams, reqEditors ...RequestEditorFn) (*StreamAttemptsResponse, error)
+
 	// ListAppAuditLogWithResponse List an app's configuration changes
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8101,6 +8351,110 @@ func (r UpdateAppResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateAppResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StreamAttemptsResponse401Headers the declared response headers of an HTTP 401 response for StreamAttempts
+type StreamAttemptsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// StreamAttemptsResponse429Headers the declared response headers of an HTTP 429 response for StreamAttempts
+type StreamAttemptsResponse429Headers struct {
+	RetryAfter int
+}
+
+// StreamAttemptsResponse503Headers the declared response headers of an HTTP 503 response for StreamAttempts
+type StreamAttemptsResponse503Headers struct {
+	RetryAfter int
+}
+
+type StreamAttemptsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *StreamAttemptsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamAttemptsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *StreamAttemptsResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r StreamAttemptsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r StreamAttemptsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r StreamAttemptsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r StreamAttemptsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamAttemptsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r StreamAttemptsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r StreamAttemptsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StreamAttemptsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StreamAttemptsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StreamAttemptsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StreamAttemptsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12355,6 +12709,37 @@ func (c *ClientWithResponses) UpdateAppWithResponse(ctx context.Context, app App
 	return ParseUpdateAppResponse(rsp)
 }
 
+// StreamAttemptsWithResponse Follow an app's attempts live
+//
+// A stream of Server-Sent Events: one `attempt` event per attempt recorded for the app,
+// on any node, in the order they were committed, from the moment the stream opens (or
+// after `cursor` / `Last-Event-ID`). Each event's `id` is a cursor: a client that
+// reconnects with the last one it got (EventSource does so by itself) resumes without
+// missing or repeating an attempt. An event with an `id` and no data moves that cursor
+// past attempts the filters left out. A comment (`: heartbeat`) comes every 15 s while
+// nothing happens. The stream ends after an hour, or when the server shuts down; reconnect
+// with the last id.
+//
+// Limits: at most 10 streams open at once per app, all its keys and the admin token's
+// streams of the app together (`429` beyond); the store is read once a second, 100
+// attempts at a time; a client that stops reading is dropped after 30 s. With PostgreSQL
+// an attempt shows once every transaction that began before it has ended: a long
+// transaction on the database delays the stream, it never makes it skip an attempt.
+//
+// For the admin token and the app's keys (read-only keys too); portal sessions get `403`
+// (the portal is screens; a stream is for tools such as `herald tail`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/apps/{app}/attempts/stream (the `StreamAttempts` operationId).
+func (c *ClientWithResponses) StreamAttemptsWithResponse(ctx context.Context, app AppRef, params *StreamAttemptsParams, reqEditors ...RequestEditorFn) (*StreamAttemptsResponse, error) {
+	rsp, err := c.StreamAttempts(ctx, app, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStreamAttemptsResponse(rsp)
+}
+
 // ListAppAuditLogWithResponse List an app's configuration changes
 //
 // Returns a wrapper object for the known response body format(s).
@@ -14157,6 +14542,107 @@ func ParseUpdateAppResponse(rsp *http.Response) (*UpdateAppResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateAppResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStreamAttemptsResponse parses an HTTP response from a StreamAttemptsWithResponse call
+func ParseStreamAttemptsResponse(rsp *http.Response) (*StreamAttemptsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StreamAttemptsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers StreamAttemptsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers StreamAttemptsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers StreamAttemptsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

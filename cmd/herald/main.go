@@ -37,6 +37,7 @@ type commands struct {
 	Apps       cli.Apps       `cmd:"" group:"server" help:"List, show, create, change or delete apps."`
 	EventTypes cli.EventTypes `cmd:"" name:"event-types" group:"server" help:"List, show, create, change or delete the catalog's event types."`
 	Endpoints  cli.Endpoints  `cmd:"" group:"server" help:"List, show, create, change or delete an app's endpoints."`
+	Tail       cli.Tail       `cmd:"" group:"server" help:"Follow an app's delivery attempts live, one line each, until interrupted."`
 	Version    struct{}       `cmd:"" help:"Print the version."`
 	Help       struct {
 		Command []string `arg:"" optional:"" help:"The command."`
@@ -144,6 +145,8 @@ func MainIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return c.Verify.Run(stdin, stdout, stderr)
 	case "receive":
 		err = c.Receive.Run(ctx, stdout)
+	case "tail":
+		err = c.Tail.Run(ctx, c.Remote, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "herald", herald.Version)
 	case "help", "help <command>":

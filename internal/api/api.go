@@ -45,6 +45,7 @@ type Store interface {
 	DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error)
 	DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error)
 	DeliveryJob(ctx context.Context, appID, id string) (*store.Job, error)
+	AttemptsFollow(ctx context.Context, p store.FollowParams) (store.FollowPage, error)
 	EndpointStats(ctx context.Context, appID, id string, now time.Time) (*herald.EndpointStats, error)
 	BulkJobCreate(ctx context.Context, j *herald.BulkJob) error
 	BulkJobGet(ctx context.Context, appID, id string) (*herald.BulkJob, error)
@@ -129,6 +130,17 @@ type Options struct {
 	// StoreTimeout bounds how long a request waits for its event to be
 	// committed (--store-timeout); 0: as long as the store takes.
 	StoreTimeout time.Duration
+	// MaxStreamsPerApp caps the attempt streams one app may hold open,
+	// all its credentials together; 0: 10.
+	MaxStreamsPerApp int
+	// StreamHeartbeat is how often a quiet attempt stream sends a
+	// comment, StreamPoll how often it reads the store, StreamMaxAge how
+	// long one stays open (its client then reconnects); 0: 15 s, 1 s, 1 h.
+	StreamHeartbeat, StreamPoll, StreamMaxAge time.Duration
+	// AttemptsRecorded, when set, returns a channel closed once this
+	// node next records attempts: streams then read the store at once
+	// instead of at their next poll.
+	AttemptsRecorded func() <-chan struct{}
 	// Ready checks that the store answers and writes, for /readyz; nil:
 	// a read.
 	Ready  func(ctx context.Context) error
@@ -162,6 +174,8 @@ type Server struct {
 	// address; jwksApp: per {app} of the JWKS route.
 	appLimiter, adminLimiter, failedAuth, jwksAddr, jwksApp *limiter
 	table                                                   []Route
+	// streams counts each app's open attempt streams.
+	streams streams
 	// drainCtx ends with Drain: pulls waiting then answer at once.
 	drainCtx context.Context
 	drain    context.CancelFunc
@@ -181,6 +195,18 @@ func New(st Store, eng Engine, out Outbound, o Options) *Server {
 	}
 	if o.MaxResponseBody <= 0 {
 		o.MaxResponseBody = 64 << 10
+	}
+	if o.MaxStreamsPerApp <= 0 {
+		o.MaxStreamsPerApp = defaultMaxStreamsPerApp
+	}
+	if o.StreamHeartbeat <= 0 {
+		o.StreamHeartbeat = defaultStreamHeartbeat
+	}
+	if o.StreamPoll <= 0 {
+		o.StreamPoll = defaultStreamPoll
+	}
+	if o.StreamMaxAge <= 0 {
+		o.StreamMaxAge = defaultStreamMaxAge
 	}
 	s := &Server{st: st, eng: eng, out: out, o: o, log: o.Logger, mux: http.NewServeMux(),
 		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[catalogEntry](o.Now), usage: cache.NewTTL[int64](o.Now, time.Second),
@@ -257,6 +283,7 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/endpoints/{id}/recover", map[string]handler{"POST": s.recoverEndpoint})
 	s.route("/v1/apps/{app}/endpoints/{id}/send", map[string]handler{"POST": s.sendEvents})
 	s.route("/v1/apps/{app}/endpoints/{id}/stats", map[string]handler{"GET": s.endpointStats})
+	s.route("/v1/apps/{app}/attempts/stream", map[string]handler{"GET": s.streamAttempts})
 	s.route("/v1/apps/{app}/endpoints/{id}/pull", map[string]handler{"GET": s.pull})
 	s.route("/v1/apps/{app}/endpoints/{id}/ack", map[string]handler{"POST": s.ack})
 	s.route("/v1/apps/{app}/portal-sessions", map[string]handler{"POST": s.createPortalSession})

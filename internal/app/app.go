@@ -72,6 +72,9 @@ type TestHooks struct {
 	// Store wraps the driver's store, under the encryption of secrets:
 	// tests count the calls that reach it.
 	Store func(store.Store) store.Store
+	// API adjusts the API's options after the configuration set them,
+	// for those no flag exposes (the attempt stream's timings).
+	API func(*api.Options)
 	// Listener, when set, is served instead of listening on --addr, so
 	// that a test knows the address (for --public-url) before New.
 	Listener net.Listener
@@ -186,7 +189,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 	a.metrics = metrics.New(a.node, a.store)
 	a.metrics.WatchStore(a.storeGauges)
 	a.newEngine(schedule, policy, deps.Test.Engine)
-	a.api = api.New(a.store, a.engine, a.outbound, api.Options{
+	apiOpts := api.Options{
 		AdminToken:                token,
 		MaxBodyBytes:              cfg.MaxEventSize,
 		MaxResponseBody:           int(cfg.MaxResponseBody),
@@ -210,7 +213,13 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		StoreTimeout: cfg.StoreTimeout,
 		Ready:        guard.Ready,
 		Logger:       log,
-	})
+		// Streams of this node's attempts need not wait for their poll.
+		AttemptsRecorded: a.engine.Recorded,
+	}
+	if deps.Test.API != nil {
+		deps.Test.API(&apiOpts)
+	}
+	a.api = api.New(a.store, a.engine, a.outbound, apiOpts)
 	a.srv = &http.Server{
 		Handler:           a.api,
 		ReadHeaderTimeout: 10 * time.Second,

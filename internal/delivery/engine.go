@@ -222,6 +222,11 @@ type Engine struct {
 	log   *slog.Logger
 	clock clock.Clock
 
+	// recorded is closed when this node next records attempts (see
+	// Recorded).
+	recordedMu sync.Mutex
+	recorded   chan struct{}
+
 	budget    *budget
 	health    cleanHealth
 	router    *router

@@ -157,6 +157,7 @@ func (e *Engine) TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.E
 	if err := e.st.TestSendRecord(ctx, ev, d, r.Attempt); err != nil {
 		return nil, fmt.Errorf("record test send: %w", err)
 	}
+	e.signalRecorded()
 	d.Attempts = []*herald.Attempt{r.Attempt}
 	return d, nil
 }

@@ -22,6 +22,7 @@ const (
 // are disabled; an endpoint re-enabled after being disabled that succeeds
 // again is announced as recovered.
 func (e *Engine) afterRecord(ctx context.Context, items []recordItem) {
+	e.signalRecorded()
 	var health []store.HealthResult
 	for _, it := range items {
 		ep, d := it.job.Endpoint, it.job.Delivery

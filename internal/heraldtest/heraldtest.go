@@ -68,6 +68,9 @@ type Options struct {
 	// Store wraps the driver's store (under the encryption of secrets),
 	// to count what reaches it.
 	Store func(store.Store) store.Store
+	// API adjusts the API options no flag sets (the attempt stream's
+	// timings).
+	API func(*api.Options)
 }
 
 // Server is a running Herald.
@@ -169,6 +172,7 @@ func Start(t testing.TB, o Options) *Server {
 	a, err := app.New(ctx, &cfg, app.Deps{Stdout: logs, Stderr: logs, Test: app.TestHooks{
 		Resolver: o.Resolver,
 		Store:    o.Store,
+		API:      o.API,
 		Listener: ln,
 		Engine: func(eo *delivery.Options) {
 			// The backstop poll finds what nothing announced; a test
@@ -249,6 +253,10 @@ func (s *Server) DoWith(method, path string, body any, out any, h http.Header) i
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// A stream opened: it would not end; read it through Client.
+		return resp.StatusCode
+	}
 	raw, _ := io.ReadAll(resp.Body)
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {

@@ -464,6 +464,10 @@ func (g *Guard) DeliveryList(ctx context.Context, p DeliveryListParams) ([]*hera
 	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) ([]*herald.Delivery, error) { return g.Store.DeliveryList(ctx, p) })
 }
 
+func (g *Guard) AttemptsFollow(ctx context.Context, p FollowParams) (FollowPage, error) {
+	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) (FollowPage, error) { return g.Store.AttemptsFollow(ctx, p) })
+}
+
 func (g *Guard) DeliveriesClaim(ctx context.Context, p ClaimParams) ([]*Job, error) {
 	return call(g, ctx, true, g.o.Timeout, func(ctx context.Context) ([]*Job, error) { return g.Store.DeliveriesClaim(ctx, p) })
 }

@@ -27,6 +27,8 @@ var (
 	// ErrLimit: a cap on what one app may hold is reached (see
 	// LimitError).
 	ErrLimit = errors.New("limit reached")
+	// ErrCursor: a cursor given to AttemptsFollow was not made by it.
+	ErrCursor = errors.New("invalid cursor")
 	// ErrLeaseLost: a result was recorded for a delivery whose lease the
 	// recorder no longer holds (see LeaseLostError).
 	ErrLeaseLost = errors.New("lease lost")
@@ -137,6 +139,20 @@ type Store interface {
 	// DeliveryList lists deliveries, newest first, each with its attempts
 	// when p.WithAttempts is set.
 	DeliveryList(ctx context.Context, p DeliveryListParams) ([]*herald.Delivery, error)
+
+	// AttemptsFollow returns the attempts of p.AppID recorded after
+	// p.Cursor, in the order they became visible, at most p.Limit (see
+	// ListLimit), each with the cursor that resumes after it. A driver
+	// may hold an attempt back until every transaction that began before
+	// it ended (PostgreSQL does: a long transaction delays followers, it
+	// never makes them miss an attempt). An empty
+	// Cursor returns no attempt and the cursor of the app's latest
+	// attempt, so that a follower starts from now. Attempts committed by
+	// any node are returned once and never behind a cursor already
+	// returned, so a follower that polls with the last cursor misses
+	// none and sees none twice. A cursor not made by the driver:
+	// ErrCursor.
+	AttemptsFollow(ctx context.Context, p FollowParams) (FollowPage, error)
 
 	// DeliveriesClaim leases due deliveries of enabled push endpoints to
 	// p.Owner and returns them with their event and endpoint, oldest due
@@ -513,4 +529,39 @@ type AttemptResult struct {
 	// event: a request body that holds it is stored without it (see
 	// SplitBody).
 	EventPayload []byte
+}
+
+// FollowParams asks AttemptsFollow for an app's attempts after Cursor.
+type FollowParams struct {
+	AppID string
+	// Cursor is a cursor AttemptsFollow returned (opaque, driver-made);
+	// empty to start from the latest attempt.
+	Cursor string
+	Limit  int
+}
+
+// FollowPage is one answer of AttemptsFollow.
+type FollowPage struct {
+	// Attempts in the order they became visible.
+	Attempts []*FollowedAttempt
+	// Cursor resumes after the last attempt returned, or is the cursor
+	// asked for when none came (the latest one for an empty Cursor).
+	Cursor string
+}
+
+// FollowedAttempt is one attempt as a follower sees it: without the
+// request and response bodies, with what identifies its delivery.
+type FollowedAttempt struct {
+	// Cursor resumes after this attempt.
+	Cursor     string
+	Attempt    *herald.Attempt
+	EventID    string
+	EventType  string
+	EndpointID string
+	// DeliveryStatus is the delivery's status that the attempt's record
+	// set (pending while retries remain).
+	DeliveryStatus herald.DeliveryStatus
+	// NextAttemptAt is when the delivery was to be tried again, as the
+	// attempt's record set it; nil when it left the delivery finished.
+	NextAttemptAt *time.Time
 }

@@ -312,11 +312,18 @@ func scanJob(s scanner) (*store.Job, error) {
 // Statements of DeliveriesRecord, run once per result.
 const (
 	// insertAttempt inserts the attempt only if its delivery still
-	// exists; its number defaults to the delivery's next one.
-	insertAttempt = `INSERT INTO attempts (` + attemptCols + `)
+	// exists; its number defaults to the delivery's next one. It keeps
+	// its app and the status it gives the delivery (as recordDelivery
+	// sets it) for AttemptsFollow, which reads neither through the
+	// deliveries; its xid column defaults to the transaction's id.
+	insertAttempt = `INSERT INTO attempts (` + attemptCols + `, app_id, delivery_status, next_attempt_at)
 		SELECT $1::text, d.id, CASE WHEN $2::int > 0 THEN $2::int ELSE d.attempt_count + 1 END, $3::text, $4::timestamptz,
 			$5::text, $6::text, $7::text, $8::bytea, $9::int, $10::text, $11::bytea, $12::boolean,
-			$13::bigint, $14::text, $15::text, $17::int
+			$13::bigint, $14::text, $15::text, $17::int, d.app_id,
+			CASE WHEN $18::text = 'pending' AND EXISTS (SELECT 1 FROM endpoints e
+				WHERE e.id = d.endpoint_id AND e.deleted_at IS NOT NULL) THEN 'failed' ELSE $18::text END,
+			CASE WHEN $18::text = 'pending' AND NOT EXISTS (SELECT 1 FROM endpoints e
+				WHERE e.id = d.endpoint_id AND e.deleted_at IS NOT NULL) THEN $19::timestamptz END
 		FROM deliveries d WHERE d.id = $16`
 	// retryOfDeleted is true in recordDelivery when the new status is
 	// pending and the delivery's endpoint has been deleted: such a retry
@@ -443,7 +450,7 @@ func recordBatch(ctx context.Context, tx pgx.Tx, results []store.AttemptResult, 
 			a.Request.Method, a.Request.URL, v.RequestHeaders, v.RequestBody,
 			int32Ptr(v.Status), v.ResponseHeaders, v.ResponseBody, v.Truncated,
 			v.LatencyUS, string(a.ErrorKind), a.Error,
-			a.DeliveryID, int32Ptr(v.PayloadAt))
+			a.DeliveryID, int32Ptr(v.PayloadAt), string(r.Status), tsPtr(row.NextAttemptAt))
 		b.Queue(recordDelivery, string(r.Status), tsPtr(row.NextAttemptAt), row.LastError, ts(r.Now), a.DeliveryID)
 	}
 	if b.Len() == 0 {

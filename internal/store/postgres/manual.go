@@ -171,12 +171,12 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 			return fmt.Errorf("test send: insert delivery: %w", err)
 		}
 
-		_, err = tx.Exec(ctx, `INSERT INTO attempts (`+attemptCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		_, err = tx.Exec(ctx, `INSERT INTO attempts (`+attemptCols+`, app_id, delivery_status, next_attempt_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL)`,
 			a.ID, d.ID, row.Number, a.Trigger, ts(row.AttemptAt),
 			a.Request.Method, a.Request.URL, v.RequestHeaders, v.RequestBody,
 			int32Ptr(v.Status), v.ResponseHeaders, v.ResponseBody, v.Truncated,
-			v.LatencyUS, string(a.ErrorKind), a.Error, int32Ptr(v.PayloadAt))
+			v.LatencyUS, string(a.ErrorKind), a.Error, int32Ptr(v.PayloadAt), d.AppID, string(d.Status))
 		if isUnique(err) {
 			return fmt.Errorf("attempt %q: %w", a.ID, store.ErrConflict)
 		}

@@ -400,7 +400,7 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 				a.Request.Method, a.Request.URL, orNull(v.RequestHeaders), v.RequestBody,
 				orNull(v.Status), orNull(v.ResponseHeaders), v.ResponseBody, v.Truncated,
 				v.LatencyUS, string(a.ErrorKind), a.Error,
-				a.DeliveryID, orNull(v.PayloadAt))
+				a.DeliveryID, orNull(v.PayloadAt), string(r.Status), microPtr(row.NextAttemptAt))
 			if err != nil {
 				if isUnique(err) {
 					err = fmt.Errorf("attempt %q: %w", a.ID, store.ErrConflict)

@@ -178,12 +178,12 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 			return fmt.Errorf("test send: insert delivery: %w", err)
 		}
 
-		_, err = tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptCols+`, app_id, delivery_status, next_attempt_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 			a.ID, d.ID, row.Number, a.Trigger, micro(row.AttemptAt),
 			a.Request.Method, a.Request.URL, orNull(v.RequestHeaders), v.RequestBody,
 			orNull(v.Status), orNull(v.ResponseHeaders), v.ResponseBody, v.Truncated,
-			v.LatencyUS, string(a.ErrorKind), a.Error, orNull(v.PayloadAt))
+			v.LatencyUS, string(a.ErrorKind), a.Error, orNull(v.PayloadAt), d.AppID, string(d.Status))
 		if isUnique(err) {
 			return fmt.Errorf("attempt %q: %w", a.ID, store.ErrConflict)
 		}

@@ -257,3 +257,11 @@ func orNull[T any](p *T) any {
 	}
 	return *p
 }
+
+// microPtr is the column value of an optional time: NULL for nil.
+func microPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return micro(*t)
+}

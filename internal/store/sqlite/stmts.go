@@ -54,13 +54,19 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 		{&s.insertEvent, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		// The attempt is inserted only if its delivery still exists; its
-		// number defaults to the delivery's next one.
+		// number defaults to the delivery's next one. It keeps its app and
+		// the status it gives the delivery (as recordDelivery sets it) for
+		// AttemptsFollow, which reads neither through the deliveries.
 		{&s.insertAttempt, `INSERT INTO attempts (id, delivery_id, number, trigger, created_at,
 			request_method, request_url, request_headers, request_body,
 			response_status, response_headers, response_body, response_truncated,
-			latency_us, error_kind, error, body_payload_at)
+			latency_us, error_kind, error, body_payload_at, app_id, delivery_status, next_attempt_at)
 			SELECT ?1, d.id, CASE WHEN ?2 > 0 THEN ?2 ELSE d.attempt_count + 1 END, ?3, ?4,
-				?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?17
+				?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?17, d.app_id,
+				CASE WHEN ?18 = 'pending' AND EXISTS (SELECT 1 FROM endpoints e
+					WHERE e.id = d.endpoint_id AND e.deleted_at IS NOT NULL) THEN 'failed' ELSE ?18 END,
+				CASE WHEN ?18 = 'pending' AND NOT EXISTS (SELECT 1 FROM endpoints e
+					WHERE e.id = d.endpoint_id AND e.deleted_at IS NOT NULL) THEN ?19 END
 			FROM deliveries d WHERE d.id = ?16`},
 		// A retry of a delivery whose endpoint was deleted while the
 		// attempt was in flight fails it instead, as EndpointDelete did

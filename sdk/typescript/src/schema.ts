@@ -644,6 +644,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{app}/attempts/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Follow an app's attempts live
+         * @description A stream of Server-Sent Events: one `attempt` event per attempt recorded for the app,
+         *     on any node, in the order they were committed, from the moment the stream opens (or
+         *     after `cursor` / `Last-Event-ID`). Each event's `id` is a cursor: a client that
+         *     reconnects with the last one it got (EventSource does so by itself) resumes without
+         *     missing or repeating an attempt. An event with an `id` and no data moves that cursor
+         *     past attempts the filters left out. A comment (`: heartbeat`) comes every 15 s while
+         *     nothing happens. The stream ends after an hour, or when the server shuts down; reconnect
+         *     with the last id.
+         *
+         *     Limits: at most 10 streams open at once per app, all its keys and the admin token's
+         *     streams of the app together (`429` beyond); the store is read once a second, 100
+         *     attempts at a time; a client that stops reading is dropped after 30 s. With PostgreSQL
+         *     an attempt shows once every transaction that began before it has ended: a long
+         *     transaction on the database delays the stream, it never makes it skip an attempt.
+         *
+         *     For the admin token and the app's keys (read-only keys too); portal sessions get `403`
+         *     (the portal is screens; a stream is for tools such as `herald tail`).
+         */
+        get: operations["streamAttempts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{app}/deliveries/{id}/resend": {
         parameters: {
             query?: never;
@@ -1345,6 +1384,31 @@ export interface components {
                 [key: string]: string;
             } | null;
             body: string;
+        };
+        /** @description The data of one `attempt` event of the attempt stream; no request or response bodies (read the delivery for those). */
+        AttemptEvent: {
+            attempt_id: string;
+            delivery_id: string;
+            event_id: string;
+            event_type: string;
+            endpoint_id: string;
+            /** @description 1 for the first. */
+            attempt: number;
+            /** @enum {string} */
+            trigger: "scheduled" | "test" | "resend";
+            /** @description The receiver's status code; `null` when no answer came. */
+            status_code: number | null;
+            error_kind: components["schemas"]["ErrorKind"];
+            error: string;
+            latency_ms: number;
+            delivery_status: components["schemas"]["DeliveryStatus"];
+            /**
+             * Format: date-time
+             * @description When the delivery was to be tried again, as this attempt left it; `null` when it left the delivery succeeded or failed.
+             */
+            next_attempt_at: string | null;
+            /** Format: date-time */
+            created_at: string;
         };
         Attempt: {
             /** @example atm_01m84t86fhkxaqbqhzyzaw5md1 */
@@ -3046,6 +3110,56 @@ export interface operations {
                     "application/json": components["schemas"]["Delivery"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    streamAttempts: {
+        parameters: {
+            query?: {
+                /** @description Only this endpoint's attempts (`ep_…`, an endpoint of the app). */
+                endpoint?: string;
+                /** @description Only attempts that left their delivery in this status (`pending` while retries remain, `failed` once they ran out). */
+                status?: components["schemas"]["DeliveryStatus"];
+                /** @description Resume after this event id; `Last-Event-ID` wins when both are given. */
+                cursor?: string;
+            };
+            header?: {
+                /** @description The id of the last event received, to resume after it. */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The stream (`text/event-stream`). Each event is `id: <cursor>`, `event: attempt` and
+             *     one `data:` line holding an AttemptEvent as JSON.
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example retry: 2000
+                     *
+                     *     id: 412
+                     *     event: attempt
+                     *     data: {"attempt_id":"atm_01m8…","delivery_id":"dlv_01m8…","event_id":"evt_01m8…","event_type":"lead.created","endpoint_id":"ep_01m8…","attempt":2,"trigger":"scheduled","status_code":500,"error_kind":"http_status","error":"HTTP 500","latency_ms":12.3,"delivery_status":"pending","next_attempt_at":"2026-12-03T12:04:35Z","created_at":"2026-12-03T12:04:05Z"}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
