@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,6 +159,49 @@ func TestVerify(t *testing.T) {
 		if code != c.code {
 			t.Errorf("the binary: exit %d, want %d: %s", code, c.code, out)
 		}
+	}
+}
+
+// TestReceiveBinary: the built binary's `herald receive` prints a request
+// Herald delivered to it, with its signature verified, and ends on SIGINT.
+func TestReceiveBinary(t *testing.T) {
+	t.Parallel()
+	secret, err := signing.GenerateSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "receive", "--port", "0", "--secret", secret)
+	out := &outBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	url := out.waitMatch(t, receiveRE.String(), 20*time.Second)[1]
+
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.Setup(url+"/hooks", map[string]any{"secret": secret})
+	ev := s.Send(map[string]any{"name": "山田 太郎"})
+	s.WaitDelivery(ev, "succeeded", 1, 10*time.Second)
+	out.waitMatch(t, `^signature: valid: signature matches \(webhook-id dlv_`, 10*time.Second)
+	out.waitMatch(t, `^    "name": "山田 太郎"`, time.Second)
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		done <- err
+		if err != nil {
+			t.Fatalf("herald receive after SIGINT: %v; output:\n%s", err, out)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("herald receive did not end after SIGINT; output:\n%s", out)
 	}
 }
 

@@ -319,8 +319,8 @@ func TestTrigger(t *testing.T) {
 }
 
 // TestRecoverAndResend: deliveries that failed are requeued by `herald
-// recover`, which follows its job to the end and prints its progress as
-// lines when stdout is not a terminal; `herald resend` sends one again
+// recover` (the built binary), which follows its job to the end and prints
+// its progress as lines when stdout is not a terminal; `herald resend` sends one again
 // and prints the receiver's answer.
 func TestRecoverAndResend(t *testing.T) {
 	t.Parallel()
@@ -345,7 +345,14 @@ func TestRecoverAndResend(t *testing.T) {
 	status = http.StatusOK
 	mu.Unlock()
 
-	out := mustHerald(t, s, "recover", "--endpoint", ep, "--since", "1h")
+	// Through the built binary: its stdout is a pipe, so progress comes
+	// as lines.
+	got, err := exec.Command(binary, "recover", "--endpoint", ep, "--since", "1h",
+		"--server", s.URL, "--token", heraldtest.Token).Output()
+	if err != nil {
+		t.Fatalf("herald recover: %v: %s", err, got)
+	}
+	out := string(got)
 	if !regexp.MustCompile(`(?m)^job_\S+: \d+/3$`).MatchString(out) {
 		t.Errorf("no progress line in %q", out)
 	}

@@ -63,6 +63,16 @@ type AppFlag struct {
 	App string `name:"app" env:"HERALD_APP" placeholder:"APP" help:"The app (its id or uid). Default: the only app on the server."`
 }
 
+// dial returns a client of the server and the app the command is about.
+func (f AppFlag) dial(ctx context.Context, env Env) (*client.Herald, string, error) {
+	h, err := Dial(env.Remote)
+	if err != nil {
+		return nil, "", err
+	}
+	app, err := f.resolve(ctx, h)
+	return h, app, err
+}
+
 // resolve returns the app to work on: --app, else the server's only app.
 // Guessing among several would send events to the wrong customer.
 func (f AppFlag) resolve(ctx context.Context, h *client.Herald) (string, error) {

@@ -65,11 +65,7 @@ func (c *Listen) Run(ctx context.Context, env Env) error {
 	if err := c.Validate(); err != nil {
 		return &UsageError{Msg: err.Error()}
 	}
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	app, err := c.resolve(ctx, h)
+	h, app, err := c.dial(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -84,11 +84,7 @@ type Resend struct {
 // Run resends the delivery now and prints the attempt's outcome; a pull
 // endpoint's delivery is only made due again for its client.
 func (c *Resend) Run(ctx context.Context, env Env) error {
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	app, err := c.resolve(ctx, h)
+	h, app, err := c.dial(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -134,11 +130,7 @@ func (c *Recover) Validate() error {
 // Run starts the job and follows it: a progress bar on a terminal, a
 // line per change otherwise (logs, pipes).
 func (c *Recover) Run(ctx context.Context, env Env) error {
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	app, err := c.resolve(ctx, h)
+	h, app, err := c.dial(ctx, env)
 	if err != nil {
 		return err
 	}

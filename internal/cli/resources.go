@@ -256,19 +256,13 @@ func (c *AppsCreate) Run(ctx context.Context, env Env) error {
 	if _, ok := body["name"]; !ok {
 		return usagef("give the app's --name (or a name in --data)")
 	}
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	rd, err := bodyOf(body)
-	if err != nil {
-		return err
-	}
-	res, err := h.CreateAppWithBodyWithResponse(ctx, jsonContent, rd)
-	if err != nil {
-		return err
-	}
-	return appKind.print(env.Stdout, c.Output, false, res.Body)
+	return write(ctx, env, body, appKind, c.Output, func(h *client.Herald, rd io.Reader) ([]byte, error) {
+		res, err := h.CreateAppWithBodyWithResponse(ctx, jsonContent, rd)
+		if err != nil {
+			return nil, err
+		}
+		return res.Body, nil
+	})
 }
 
 // AppsUpdate is `herald apps update`.
@@ -284,19 +278,13 @@ func (c *AppsUpdate) Run(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	rd, err := bodyOf(body)
-	if err != nil {
-		return err
-	}
-	res, err := h.UpdateAppWithBodyWithResponse(ctx, c.App, jsonContent, rd)
-	if err != nil {
-		return err
-	}
-	return appKind.print(env.Stdout, c.Output, false, res.Body)
+	return write(ctx, env, body, appKind, c.Output, func(h *client.Herald, rd io.Reader) ([]byte, error) {
+		res, err := h.UpdateAppWithBodyWithResponse(ctx, c.App, jsonContent, rd)
+		if err != nil {
+			return nil, err
+		}
+		return res.Body, nil
+	})
 }
 
 // AppsDelete is `herald apps delete`.
@@ -419,19 +407,13 @@ func (c *EventTypesCreate) Run(ctx context.Context, env Env) error {
 	if _, ok := body["name"]; !ok {
 		return usagef("give the event type's name: herald event-types create NAME")
 	}
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	rd, err := bodyOf(body)
-	if err != nil {
-		return err
-	}
-	res, err := h.CreateEventTypeWithBodyWithResponse(ctx, jsonContent, rd)
-	if err != nil {
-		return err
-	}
-	return eventTypeKind.print(env.Stdout, c.Output, false, res.Body)
+	return write(ctx, env, body, eventTypeKind, c.Output, func(h *client.Herald, rd io.Reader) ([]byte, error) {
+		res, err := h.CreateEventTypeWithBodyWithResponse(ctx, jsonContent, rd)
+		if err != nil {
+			return nil, err
+		}
+		return res.Body, nil
+	})
 }
 
 // EventTypesUpdate is `herald event-types update`.
@@ -447,19 +429,13 @@ func (c *EventTypesUpdate) Run(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	rd, err := bodyOf(body)
-	if err != nil {
-		return err
-	}
-	res, err := h.UpdateEventTypeWithBodyWithResponse(ctx, c.Name, jsonContent, rd)
-	if err != nil {
-		return err
-	}
-	return eventTypeKind.print(env.Stdout, c.Output, false, res.Body)
+	return write(ctx, env, body, eventTypeKind, c.Output, func(h *client.Herald, rd io.Reader) ([]byte, error) {
+		res, err := h.UpdateEventTypeWithBodyWithResponse(ctx, c.Name, jsonContent, rd)
+		if err != nil {
+			return nil, err
+		}
+		return res.Body, nil
+	})
 }
 
 // EventTypesDelete is `herald event-types delete`.
@@ -497,11 +473,7 @@ type EndpointsList struct {
 
 // Run prints the app's endpoints.
 func (c *EndpointsList) Run(ctx context.Context, env Env) error {
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	app, err := c.resolve(ctx, h)
+	h, app, err := c.dial(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -527,11 +499,7 @@ type EndpointsGet struct {
 
 // Run prints the endpoint.
 func (c *EndpointsGet) Run(ctx context.Context, env Env) error {
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	app, err := c.resolve(ctx, h)
+	h, app, err := c.dial(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -584,23 +552,17 @@ func (c *EndpointsCreate) Run(ctx context.Context, env Env) error {
 	if c.Pull {
 		body["kind"] = string(client.EndpointKindPull)
 	}
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	app, err := c.resolve(ctx, h)
-	if err != nil {
-		return err
-	}
-	rd, err := bodyOf(body)
-	if err != nil {
-		return err
-	}
-	res, err := h.CreateEndpointWithBodyWithResponse(ctx, app, jsonContent, rd)
-	if err != nil {
-		return err
-	}
-	return endpointKind.print(env.Stdout, c.Output, false, res.Body)
+	return write(ctx, env, body, endpointKind, c.Output, func(h *client.Herald, rd io.Reader) ([]byte, error) {
+		app, err := c.resolve(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		res, err := h.CreateEndpointWithBodyWithResponse(ctx, app, jsonContent, rd)
+		if err != nil {
+			return nil, err
+		}
+		return res.Body, nil
+	})
 }
 
 // EndpointsUpdate is `herald endpoints update`.
@@ -625,23 +587,17 @@ func (c *EndpointsUpdate) Run(ctx context.Context, env Env) error {
 	case c.Disable:
 		body["enabled"] = false
 	}
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	app, err := c.resolve(ctx, h)
-	if err != nil {
-		return err
-	}
-	rd, err := bodyOf(body)
-	if err != nil {
-		return err
-	}
-	res, err := h.UpdateEndpointWithBodyWithResponse(ctx, app, c.ID, jsonContent, rd)
-	if err != nil {
-		return err
-	}
-	return endpointKind.print(env.Stdout, c.Output, false, res.Body)
+	return write(ctx, env, body, endpointKind, c.Output, func(h *client.Herald, rd io.Reader) ([]byte, error) {
+		app, err := c.resolve(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		res, err := h.UpdateEndpointWithBodyWithResponse(ctx, app, c.ID, jsonContent, rd)
+		if err != nil {
+			return nil, err
+		}
+		return res.Body, nil
+	})
 }
 
 // EndpointsDelete is `herald endpoints delete`.
@@ -652,11 +608,7 @@ type EndpointsDelete struct {
 
 // Run deletes the endpoint.
 func (c *EndpointsDelete) Run(ctx context.Context, env Env) error {
-	h, err := Dial(env.Remote)
-	if err != nil {
-		return err
-	}
-	app, err := c.resolve(ctx, h)
+	h, app, err := c.dial(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -665,4 +617,23 @@ func (c *EndpointsDelete) Run(ctx context.Context, env Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "deleted the endpoint %s\n", c.ID)
 	return nil
+}
+
+// write sends body to the server with call (a create or an update of the
+// generated client, given the JSON body, returning the answer's body) and
+// prints the object it answers as k.
+func write(ctx context.Context, env Env, body map[string]any, k kind, output string, call func(h *client.Herald, body io.Reader) ([]byte, error)) error {
+	h, err := Dial(env.Remote)
+	if err != nil {
+		return err
+	}
+	rd, err := bodyOf(body)
+	if err != nil {
+		return err
+	}
+	raw, err := call(h, rd)
+	if err != nil {
+		return err
+	}
+	return k.print(env.Stdout, output, false, raw)
 }
