@@ -545,6 +545,31 @@ func TestRemoteTokenFromDataDir(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "acme") {
 		t.Errorf("with the data dir's token: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
+
+	// --data-dir, on a command or on its group, wins over the variable.
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, app.AdminTokenFile), []byte(heraldtest.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HERALD_DATA_DIR", t.TempDir())
+	for _, args := range [][]string{
+		{"apps", "list", "--data-dir", other},
+		{"apps", "--data-dir", other, "list"},
+		{"trigger", "lead.created", "--payload", `{"n":1}`, "--data-dir", other},
+	} {
+		var out, errOut bytes.Buffer
+		code := Main(context.Background(), append(args, "--server", s.URL), &out, &errOut)
+		if args[0] == "trigger" {
+			// No such event type: the token was taken, the server answered.
+			if code != 1 || strings.Contains(errOut.String(), "no token") {
+				t.Errorf("%v: exit %d, stderr %q", args, code, errOut.String())
+			}
+			continue
+		}
+		if code != 0 || !strings.Contains(out.String(), "acme") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out.String(), errOut.String())
+		}
+	}
 }
 
 // TestListenBinary runs the built binary as a developer does: listen in

@@ -129,6 +129,15 @@ func MainIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintln(stderr, cli.ShortError(err))
 		return exitUsage
 	}
+	// A command that talks to a server reads the token from the data dir
+	// it names (cli.DataDirFlag), on it or on its group.
+	for _, f := range k.Flags() {
+		if f.Name == "data-dir" {
+			if dir, ok := k.FlagValue(f).(string); ok {
+				c.Remote.DataDir = dir
+			}
+		}
+	}
 	switch k.Command() {
 	case "serve":
 		err = app.Serve(ctx, &c.Serve.Serve, stdout, stderr)

@@ -20,6 +20,7 @@ import (
 // itself (a laptop behind NAT), so that a developer sees real, signed
 // deliveries without exposing anything.
 type Listen struct {
+	DataDirFlag
 	AppFlag
 	ForwardTo   string        `name:"forward-to" required:"" placeholder:"URL" help:"Where to send each delivery: the local app's URL (http://localhost:3000/hooks)."`
 	Events      string        `name:"events" placeholder:"TYPES" help:"Comma-separated event types to receive: names, prefix wildcards (lead.*) or groups (group:nps). Default: all."`

@@ -18,6 +18,7 @@ import (
 // Trigger configures `herald trigger`: one real event of a type, with the
 // catalog's sample as payload unless one is given.
 type Trigger struct {
+	DataDirFlag
 	AppFlag
 	EventType string `arg:"" name:"event-type" help:"The event type, a name of the catalog."`
 	Payload   string `name:"payload" placeholder:"JSON|@FILE" help:"The payload: JSON, or @file.json (@- reads stdin). Default: the event type's sample."`
@@ -77,6 +78,7 @@ func plural(n int, one, many string) string {
 
 // Resend configures `herald resend`.
 type Resend struct {
+	DataDirFlag
 	AppFlag
 	Delivery string `arg:"" name:"delivery" help:"The delivery's id (dlv_…)."`
 }
@@ -109,6 +111,7 @@ func (c *Resend) Run(ctx context.Context, env Env) error {
 // succeeded) deliveries of a recent period, following the server's
 // background job to its end.
 type Recover struct {
+	DataDirFlag
 	AppFlag
 	Endpoint string        `name:"endpoint" required:"" placeholder:"ID" help:"The endpoint (ep_…)."`
 	Since    time.Duration `name:"since" required:"" help:"How far back: deliveries created within this long before now (24h, 7d)."`

@@ -19,7 +19,10 @@ import (
 func Dial(r config.Remote) (*client.Herald, error) {
 	token := strings.TrimSpace(r.Token)
 	if token == "" {
-		dir := os.Getenv("HERALD_DATA_DIR")
+		dir := r.DataDir
+		if dir == "" {
+			dir = os.Getenv("HERALD_DATA_DIR")
+		}
 		if dir == "" {
 			dir = "./herald-data"
 		}
@@ -34,4 +37,13 @@ func Dial(r config.Remote) (*client.Herald, error) {
 		token = strings.TrimSpace(string(b))
 	}
 	return client.New(r.Server, token)
+}
+
+// DataDirFlag is --data-dir of the commands that talk to a server (on a
+// command, or on the group of apps, event-types and endpoints): the data
+// dir of the server started on this machine, whose admin token file
+// gives the token when --token is not set. cmd/herald copies it into
+// config.Remote.
+type DataDirFlag struct {
+	DataDir string `name:"data-dir" env:"HERALD_DATA_DIR" default:"./herald-data" help:"Data dir of the server on this machine: its admin-token file gives the token when --token is not set."`
 }

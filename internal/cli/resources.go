@@ -172,6 +172,7 @@ func splitList(s string) []string {
 
 // Apps is `herald apps`.
 type Apps struct {
+	DataDirFlag
 	List   AppsList   `cmd:"" help:"List the apps."`
 	Get    AppsGet    `cmd:"" help:"Show an app."`
 	Create AppsCreate `cmd:"" help:"Create an app."`
@@ -307,6 +308,7 @@ func (c *AppsDelete) Run(ctx context.Context, env Env) error {
 
 // EventTypes is `herald event-types`.
 type EventTypes struct {
+	DataDirFlag
 	List   EventTypesList   `cmd:"" help:"List the catalog of event types."`
 	Get    EventTypesGet    `cmd:"" help:"Show an event type, with its schema and sample (--output json)."`
 	Create EventTypesCreate `cmd:"" help:"Add an event type to the catalog."`
@@ -458,6 +460,7 @@ func (c *EventTypesDelete) Run(ctx context.Context, env Env) error {
 
 // Endpoints is `herald endpoints`.
 type Endpoints struct {
+	DataDirFlag
 	List   EndpointsList   `cmd:"" help:"List an app's endpoints."`
 	Get    EndpointsGet    `cmd:"" help:"Show an endpoint."`
 	Create EndpointsCreate `cmd:"" help:"Create an endpoint: a URL subscribed to event types (or --pull)."`

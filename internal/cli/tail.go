@@ -17,6 +17,7 @@ import (
 // as every node of the server records them, one line each, until
 // interrupted.
 type Tail struct {
+	DataDirFlag
 	App      string `name:"app" placeholder:"APP" help:"The app (id or uid). Default: an app key's own app, or the server's only app."`
 	Endpoint string `name:"endpoint" placeholder:"ep_…" help:"Only this endpoint's attempts."`
 	Status   string `name:"status" enum:",pending,succeeded,failed" default:"" help:"Only attempts that left their delivery pending (to be retried), succeeded or failed (no retry left)."`
