@@ -154,8 +154,6 @@ func MainIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return c.Verify.Run(stdin, stdout, stderr)
 	case "receive":
 		err = c.Receive.Run(ctx, stdout)
-	case "tail":
-		err = c.Tail.Run(ctx, c.Remote, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "herald", herald.Version)
 	case "help", "help <command>":

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/client"
-	"github.com/heraldhq/herald/internal/config"
 )
 
 // Tail configures `herald tail`: it follows an app's delivery attempts
@@ -27,7 +25,8 @@ type Tail struct {
 // Run follows the stream until ctx ends (SIGINT), reconnecting after a
 // dropped connection without missing an attempt; a refusal of the
 // server ends it with an error.
-func (c *Tail) Run(ctx context.Context, remote config.Remote, stdout, stderr io.Writer) error {
+func (c *Tail) Run(ctx context.Context, env Env) error {
+	remote, stdout, stderr := env.Remote, env.Stdout, env.Stderr
 	h, err := Dial(remote)
 	if err != nil {
 		return err

@@ -309,8 +309,17 @@ func scanJob(s scanner) (*store.Job, error) {
 	return &store.Job{Delivery: d, Event: ev, Endpoint: ep}, nil
 }
 
+// retryOfDeleted is true when the new status (the parameter status) is
+// pending and the endpoint of the delivery row (delivery, a table or its
+// alias) has been deleted: such a retry fails the delivery instead, as
+// EndpointDelete did to the endpoint's other pending deliveries.
+func retryOfDeleted(status, delivery string) string {
+	return `(` + status + `::text = 'pending' AND EXISTS (SELECT 1 FROM endpoints e
+		WHERE e.id = ` + delivery + `.endpoint_id AND e.deleted_at IS NOT NULL))`
+}
+
 // Statements of DeliveriesRecord, run once per result.
-const (
+var (
 	// insertAttempt inserts the attempt only if its delivery still
 	// exists; its number defaults to the delivery's next one. It keeps
 	// its app and the status it gives the delivery (as recordDelivery
@@ -320,21 +329,13 @@ const (
 		SELECT $1::text, d.id, CASE WHEN $2::int > 0 THEN $2::int ELSE d.attempt_count + 1 END, $3::text, $4::timestamptz,
 			$5::text, $6::text, $7::text, $8::bytea, $9::int, $10::text, $11::bytea, $12::boolean,
 			$13::bigint, $14::text, $15::text, $17::int, d.app_id,
-			CASE WHEN $18::text = 'pending' AND EXISTS (SELECT 1 FROM endpoints e
-				WHERE e.id = d.endpoint_id AND e.deleted_at IS NOT NULL) THEN 'failed' ELSE $18::text END,
-			CASE WHEN $18::text = 'pending' AND NOT EXISTS (SELECT 1 FROM endpoints e
-				WHERE e.id = d.endpoint_id AND e.deleted_at IS NOT NULL) THEN $19::timestamptz END
+			CASE WHEN ` + retryOfDeleted("$18", "d") + ` THEN 'failed' ELSE $18::text END,
+			CASE WHEN ` + retryOfDeleted("$18", "d") + ` THEN NULL WHEN $18::text = 'pending' THEN $19::timestamptz END
 		FROM deliveries d WHERE d.id = $16`
-	// retryOfDeleted is true in recordDelivery when the new status is
-	// pending and the delivery's endpoint has been deleted: such a retry
-	// fails the delivery instead, as EndpointDelete did to the endpoint's
-	// other pending deliveries.
-	retryOfDeleted = `($1::text = 'pending' AND EXISTS (SELECT 1 FROM endpoints e
-		WHERE e.id = deliveries.endpoint_id AND e.deleted_at IS NOT NULL))`
 	recordDelivery = `UPDATE deliveries
-		SET status = CASE WHEN ` + retryOfDeleted + ` THEN 'failed' ELSE $1::text END,
-			next_attempt_at = CASE WHEN ` + retryOfDeleted + ` THEN NULL ELSE $2::timestamptz END,
-			last_error = CASE WHEN ` + retryOfDeleted + ` THEN 'endpoint deleted' ELSE $3::text END,
+		SET status = CASE WHEN ` + retryOfDeleted("$1", "deliveries") + ` THEN 'failed' ELSE $1::text END,
+			next_attempt_at = CASE WHEN ` + retryOfDeleted("$1", "deliveries") + ` THEN NULL ELSE $2::timestamptz END,
+			last_error = CASE WHEN ` + retryOfDeleted("$1", "deliveries") + ` THEN 'endpoint deleted' ELSE $3::text END,
 			attempt_count = attempt_count + 1,
 			lease_owner = NULL, lease_until = NULL, updated_at = $4
 		WHERE id = $5`

@@ -33,10 +33,13 @@ type writerStmts struct {
 	release       inList
 }
 
-// retryOfDeleted is true in recordDelivery when the new status (?1) is
-// pending and the delivery's endpoint has been deleted.
-const retryOfDeleted = `(?1 = 'pending' AND EXISTS (SELECT 1 FROM endpoints e
-	WHERE e.id = deliveries.endpoint_id AND e.deleted_at IS NOT NULL))`
+// retryOfDeleted is true when the new status (the parameter status) is
+// pending and the endpoint of the delivery row (delivery, a table or its
+// alias) has been deleted: such a retry fails the delivery instead.
+func retryOfDeleted(status, delivery string) string {
+	return `(` + status + ` = 'pending' AND EXISTS (SELECT 1 FROM endpoints e
+	WHERE e.id = ` + delivery + `.endpoint_id AND e.deleted_at IS NOT NULL))`
+}
 
 func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 	for _, p := range []struct {
@@ -63,18 +66,16 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 			latency_us, error_kind, error, body_payload_at, app_id, delivery_status, next_attempt_at)
 			SELECT ?1, d.id, CASE WHEN ?2 > 0 THEN ?2 ELSE d.attempt_count + 1 END, ?3, ?4,
 				?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?17, d.app_id,
-				CASE WHEN ?18 = 'pending' AND EXISTS (SELECT 1 FROM endpoints e
-					WHERE e.id = d.endpoint_id AND e.deleted_at IS NOT NULL) THEN 'failed' ELSE ?18 END,
-				CASE WHEN ?18 = 'pending' AND NOT EXISTS (SELECT 1 FROM endpoints e
-					WHERE e.id = d.endpoint_id AND e.deleted_at IS NOT NULL) THEN ?19 END
+				CASE WHEN ` + retryOfDeleted("?18", "d") + ` THEN 'failed' ELSE ?18 END,
+				CASE WHEN ` + retryOfDeleted("?18", "d") + ` THEN NULL WHEN ?18 = 'pending' THEN ?19 END
 			FROM deliveries d WHERE d.id = ?16`},
 		// A retry of a delivery whose endpoint was deleted while the
 		// attempt was in flight fails it instead, as EndpointDelete did
 		// to the endpoint's other pending deliveries.
 		{&s.recordDelivery, `UPDATE deliveries
-			SET status = CASE WHEN ` + retryOfDeleted + ` THEN 'failed' ELSE ?1 END,
-				next_attempt_at = CASE WHEN ` + retryOfDeleted + ` THEN NULL ELSE ?2 END,
-				last_error = CASE WHEN ` + retryOfDeleted + ` THEN 'endpoint deleted' ELSE ?3 END,
+			SET status = CASE WHEN ` + retryOfDeleted("?1", "deliveries") + ` THEN 'failed' ELSE ?1 END,
+				next_attempt_at = CASE WHEN ` + retryOfDeleted("?1", "deliveries") + ` THEN NULL ELSE ?2 END,
+				last_error = CASE WHEN ` + retryOfDeleted("?1", "deliveries") + ` THEN 'endpoint deleted' ELSE ?3 END,
 				attempt_count = attempt_count + 1,
 				lease_owner = NULL, lease_until = NULL, updated_at = ?4
 			WHERE id = ?5`},
