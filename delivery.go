@@ -60,6 +60,10 @@ const (
 	ErrorKindAuth       ErrorKind = "auth"        // Herald could not get the endpoint's access token
 )
 
+// ErrorKinds lists every kind an attempt that did not succeed records.
+var ErrorKinds = []ErrorKind{ErrorKindHTTPStatus, ErrorKindDNS, ErrorKindConnect, ErrorKindTLS,
+	ErrorKindTimeout, ErrorKindNetwork, ErrorKindPolicy, ErrorKindAuth}
+
 // Attempt records one request Herald made for a delivery and what came back.
 type Attempt struct {
 	ID         string    `json:"id"`

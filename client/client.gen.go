@@ -743,6 +743,186 @@ func (e TemplateSyntax) Valid() bool {
 	}
 }
 
+// Defines values for ErrorKindFilter.
+const (
+	ErrorKindFilterAuth       ErrorKindFilter = "auth"
+	ErrorKindFilterConnect    ErrorKindFilter = "connect"
+	ErrorKindFilterDNS        ErrorKindFilter = "dns"
+	ErrorKindFilterHTTPStatus ErrorKindFilter = "http_status"
+	ErrorKindFilterNetwork    ErrorKindFilter = "network"
+	ErrorKindFilterPolicy     ErrorKindFilter = "policy"
+	ErrorKindFilterTLS        ErrorKindFilter = "tls"
+	ErrorKindFilterTimeout    ErrorKindFilter = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the ErrorKindFilter enum.
+func (e ErrorKindFilter) Valid() bool {
+	switch e {
+	case ErrorKindFilterAuth:
+		return true
+	case ErrorKindFilterConnect:
+		return true
+	case ErrorKindFilterDNS:
+		return true
+	case ErrorKindFilterHTTPStatus:
+		return true
+	case ErrorKindFilterNetwork:
+		return true
+	case ErrorKindFilterPolicy:
+		return true
+	case ErrorKindFilterTLS:
+		return true
+	case ErrorKindFilterTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAppDeliveriesParamsErrorKind.
+const (
+	ListAppDeliveriesParamsErrorKindAuth       ListAppDeliveriesParamsErrorKind = "auth"
+	ListAppDeliveriesParamsErrorKindConnect    ListAppDeliveriesParamsErrorKind = "connect"
+	ListAppDeliveriesParamsErrorKindDNS        ListAppDeliveriesParamsErrorKind = "dns"
+	ListAppDeliveriesParamsErrorKindHTTPStatus ListAppDeliveriesParamsErrorKind = "http_status"
+	ListAppDeliveriesParamsErrorKindNetwork    ListAppDeliveriesParamsErrorKind = "network"
+	ListAppDeliveriesParamsErrorKindPolicy     ListAppDeliveriesParamsErrorKind = "policy"
+	ListAppDeliveriesParamsErrorKindTLS        ListAppDeliveriesParamsErrorKind = "tls"
+	ListAppDeliveriesParamsErrorKindTimeout    ListAppDeliveriesParamsErrorKind = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the ListAppDeliveriesParamsErrorKind enum.
+func (e ListAppDeliveriesParamsErrorKind) Valid() bool {
+	switch e {
+	case ListAppDeliveriesParamsErrorKindAuth:
+		return true
+	case ListAppDeliveriesParamsErrorKindConnect:
+		return true
+	case ListAppDeliveriesParamsErrorKindDNS:
+		return true
+	case ListAppDeliveriesParamsErrorKindHTTPStatus:
+		return true
+	case ListAppDeliveriesParamsErrorKindNetwork:
+		return true
+	case ListAppDeliveriesParamsErrorKindPolicy:
+		return true
+	case ListAppDeliveriesParamsErrorKindTLS:
+		return true
+	case ListAppDeliveriesParamsErrorKindTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListEndpointDeliveriesParamsErrorKind.
+const (
+	ListEndpointDeliveriesParamsErrorKindAuth       ListEndpointDeliveriesParamsErrorKind = "auth"
+	ListEndpointDeliveriesParamsErrorKindConnect    ListEndpointDeliveriesParamsErrorKind = "connect"
+	ListEndpointDeliveriesParamsErrorKindDNS        ListEndpointDeliveriesParamsErrorKind = "dns"
+	ListEndpointDeliveriesParamsErrorKindHTTPStatus ListEndpointDeliveriesParamsErrorKind = "http_status"
+	ListEndpointDeliveriesParamsErrorKindNetwork    ListEndpointDeliveriesParamsErrorKind = "network"
+	ListEndpointDeliveriesParamsErrorKindPolicy     ListEndpointDeliveriesParamsErrorKind = "policy"
+	ListEndpointDeliveriesParamsErrorKindTLS        ListEndpointDeliveriesParamsErrorKind = "tls"
+	ListEndpointDeliveriesParamsErrorKindTimeout    ListEndpointDeliveriesParamsErrorKind = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the ListEndpointDeliveriesParamsErrorKind enum.
+func (e ListEndpointDeliveriesParamsErrorKind) Valid() bool {
+	switch e {
+	case ListEndpointDeliveriesParamsErrorKindAuth:
+		return true
+	case ListEndpointDeliveriesParamsErrorKindConnect:
+		return true
+	case ListEndpointDeliveriesParamsErrorKindDNS:
+		return true
+	case ListEndpointDeliveriesParamsErrorKindHTTPStatus:
+		return true
+	case ListEndpointDeliveriesParamsErrorKindNetwork:
+		return true
+	case ListEndpointDeliveriesParamsErrorKindPolicy:
+		return true
+	case ListEndpointDeliveriesParamsErrorKindTLS:
+		return true
+	case ListEndpointDeliveriesParamsErrorKindTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListEventDeliveriesParamsErrorKind.
+const (
+	ListEventDeliveriesParamsErrorKindAuth       ListEventDeliveriesParamsErrorKind = "auth"
+	ListEventDeliveriesParamsErrorKindConnect    ListEventDeliveriesParamsErrorKind = "connect"
+	ListEventDeliveriesParamsErrorKindDNS        ListEventDeliveriesParamsErrorKind = "dns"
+	ListEventDeliveriesParamsErrorKindHTTPStatus ListEventDeliveriesParamsErrorKind = "http_status"
+	ListEventDeliveriesParamsErrorKindNetwork    ListEventDeliveriesParamsErrorKind = "network"
+	ListEventDeliveriesParamsErrorKindPolicy     ListEventDeliveriesParamsErrorKind = "policy"
+	ListEventDeliveriesParamsErrorKindTLS        ListEventDeliveriesParamsErrorKind = "tls"
+	ListEventDeliveriesParamsErrorKindTimeout    ListEventDeliveriesParamsErrorKind = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the ListEventDeliveriesParamsErrorKind enum.
+func (e ListEventDeliveriesParamsErrorKind) Valid() bool {
+	switch e {
+	case ListEventDeliveriesParamsErrorKindAuth:
+		return true
+	case ListEventDeliveriesParamsErrorKindConnect:
+		return true
+	case ListEventDeliveriesParamsErrorKindDNS:
+		return true
+	case ListEventDeliveriesParamsErrorKindHTTPStatus:
+		return true
+	case ListEventDeliveriesParamsErrorKindNetwork:
+		return true
+	case ListEventDeliveriesParamsErrorKindPolicy:
+		return true
+	case ListEventDeliveriesParamsErrorKindTLS:
+		return true
+	case ListEventDeliveriesParamsErrorKindTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListAllDeliveriesParamsErrorKind.
+const (
+	ListAllDeliveriesParamsErrorKindAuth       ListAllDeliveriesParamsErrorKind = "auth"
+	ListAllDeliveriesParamsErrorKindConnect    ListAllDeliveriesParamsErrorKind = "connect"
+	ListAllDeliveriesParamsErrorKindDNS        ListAllDeliveriesParamsErrorKind = "dns"
+	ListAllDeliveriesParamsErrorKindHTTPStatus ListAllDeliveriesParamsErrorKind = "http_status"
+	ListAllDeliveriesParamsErrorKindNetwork    ListAllDeliveriesParamsErrorKind = "network"
+	ListAllDeliveriesParamsErrorKindPolicy     ListAllDeliveriesParamsErrorKind = "policy"
+	ListAllDeliveriesParamsErrorKindTLS        ListAllDeliveriesParamsErrorKind = "tls"
+	ListAllDeliveriesParamsErrorKindTimeout    ListAllDeliveriesParamsErrorKind = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the ListAllDeliveriesParamsErrorKind enum.
+func (e ListAllDeliveriesParamsErrorKind) Valid() bool {
+	switch e {
+	case ListAllDeliveriesParamsErrorKindAuth:
+		return true
+	case ListAllDeliveriesParamsErrorKindConnect:
+		return true
+	case ListAllDeliveriesParamsErrorKindDNS:
+		return true
+	case ListAllDeliveriesParamsErrorKindHTTPStatus:
+		return true
+	case ListAllDeliveriesParamsErrorKindNetwork:
+		return true
+	case ListAllDeliveriesParamsErrorKindPolicy:
+		return true
+	case ListAllDeliveriesParamsErrorKindTLS:
+		return true
+	case ListAllDeliveriesParamsErrorKindTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
 // APIKey defines model for APIKey.
 type APIKey struct {
 	// AppID The app of an `app` or `portal` key.
@@ -1834,11 +2014,20 @@ type DeliveryID = string
 // DeliveryStatusFilter `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
 type DeliveryStatusFilter = DeliveryStatus
 
+// EndpointFilter defines model for EndpointFilter.
+type EndpointFilter = string
+
 // EndpointID defines model for EndpointID.
 type EndpointID = string
 
+// ErrorKindFilter defines model for ErrorKindFilter.
+type ErrorKindFilter string
+
 // EventID defines model for EventID.
 type EventID = string
+
+// EventTypeFilter defines model for EventTypeFilter.
+type EventTypeFilter = string
 
 // EventTypeName defines model for EventTypeName.
 type EventTypeName = string
@@ -1849,8 +2038,14 @@ type IncludeAttempts = bool
 // Limit defines model for Limit.
 type Limit = int
 
+// MinLatencyFilter defines model for MinLatencyFilter.
+type MinLatencyFilter = float32
+
 // Since defines model for Since.
 type Since = time.Time
+
+// StatusCodeFilter defines model for StatusCodeFilter.
+type StatusCodeFilter = string
 
 // Until defines model for Until.
 type Until = time.Time
@@ -1927,6 +2122,45 @@ type ListAppAuditLogParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// ListAppDeliveriesParams defines parameters for ListAppDeliveries.
+type ListAppDeliveriesParams struct {
+	// Limit Items per page.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only deliveries in this status.
+	Status *DeliveryStatusFilter `form:"status,omitempty" json:"status,omitempty"`
+
+	// Since Only items created at or after this time (RFC 3339).
+	Since *Since `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only items created before this time (RFC 3339).
+	Until *Until `form:"until,omitempty" json:"until,omitempty"`
+
+	// IncludeAttempts `false` leaves each delivery's `attempts` out (`null`).
+	IncludeAttempts *IncludeAttempts `form:"include_attempts,omitempty" json:"include_attempts,omitempty"`
+
+	// EventType Only items of this event type, or of any of several separated by commas (at most 50, exact names).
+	EventType *EventTypeFilter `form:"event_type,omitempty" json:"event_type,omitempty"`
+
+	// EndpointID Only deliveries to this endpoint.
+	EndpointID *EndpointFilter `form:"endpoint_id,omitempty" json:"endpoint_id,omitempty"`
+
+	// StatusCode Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`).
+	StatusCode *StatusCodeFilter `form:"status_code,omitempty" json:"status_code,omitempty"`
+
+	// ErrorKind Only deliveries whose latest attempt failed this way.
+	ErrorKind *ListAppDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
+
+	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
+	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
+}
+
+// ListAppDeliveriesParamsErrorKind defines parameters for ListAppDeliveries.
+type ListAppDeliveriesParamsErrorKind string
+
 // ListEndpointsParams defines parameters for ListEndpoints.
 type ListEndpointsParams struct {
 	// Limit Items per page.
@@ -1955,7 +2189,25 @@ type ListEndpointDeliveriesParams struct {
 
 	// IncludeAttempts `false` leaves each delivery's `attempts` out (`null`).
 	IncludeAttempts *IncludeAttempts `form:"include_attempts,omitempty" json:"include_attempts,omitempty"`
+
+	// EventType Only items of this event type, or of any of several separated by commas (at most 50, exact names).
+	EventType *EventTypeFilter `form:"event_type,omitempty" json:"event_type,omitempty"`
+
+	// EndpointID Only deliveries to this endpoint.
+	EndpointID *EndpointFilter `form:"endpoint_id,omitempty" json:"endpoint_id,omitempty"`
+
+	// StatusCode Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`).
+	StatusCode *StatusCodeFilter `form:"status_code,omitempty" json:"status_code,omitempty"`
+
+	// ErrorKind Only deliveries whose latest attempt failed this way.
+	ErrorKind *ListEndpointDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
+
+	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
+	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
 }
+
+// ListEndpointDeliveriesParamsErrorKind defines parameters for ListEndpointDeliveries.
+type ListEndpointDeliveriesParamsErrorKind string
 
 // PullDeliveriesParams defines parameters for PullDeliveries.
 type PullDeliveriesParams struct {
@@ -2012,7 +2264,25 @@ type ListEventDeliveriesParams struct {
 
 	// IncludeAttempts `false` leaves each delivery's `attempts` out (`null`).
 	IncludeAttempts *IncludeAttempts `form:"include_attempts,omitempty" json:"include_attempts,omitempty"`
+
+	// EventType Only items of this event type, or of any of several separated by commas (at most 50, exact names).
+	EventType *EventTypeFilter `form:"event_type,omitempty" json:"event_type,omitempty"`
+
+	// EndpointID Only deliveries to this endpoint.
+	EndpointID *EndpointFilter `form:"endpoint_id,omitempty" json:"endpoint_id,omitempty"`
+
+	// StatusCode Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`).
+	StatusCode *StatusCodeFilter `form:"status_code,omitempty" json:"status_code,omitempty"`
+
+	// ErrorKind Only deliveries whose latest attempt failed this way.
+	ErrorKind *ListEventDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
+
+	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
+	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
 }
+
+// ListEventDeliveriesParamsErrorKind defines parameters for ListEventDeliveries.
+type ListEventDeliveriesParamsErrorKind string
 
 // ListAuditLogParams defines parameters for ListAuditLog.
 type ListAuditLogParams struct {
@@ -2022,6 +2292,45 @@ type ListAuditLogParams struct {
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
+
+// ListAllDeliveriesParams defines parameters for ListAllDeliveries.
+type ListAllDeliveriesParams struct {
+	// Limit Items per page.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Status Only deliveries in this status.
+	Status *DeliveryStatusFilter `form:"status,omitempty" json:"status,omitempty"`
+
+	// Since Only items created at or after this time (RFC 3339).
+	Since *Since `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only items created before this time (RFC 3339).
+	Until *Until `form:"until,omitempty" json:"until,omitempty"`
+
+	// IncludeAttempts `false` leaves each delivery's `attempts` out (`null`).
+	IncludeAttempts *IncludeAttempts `form:"include_attempts,omitempty" json:"include_attempts,omitempty"`
+
+	// EventType Only items of this event type, or of any of several separated by commas (at most 50, exact names).
+	EventType *EventTypeFilter `form:"event_type,omitempty" json:"event_type,omitempty"`
+
+	// EndpointID Only deliveries to this endpoint.
+	EndpointID *EndpointFilter `form:"endpoint_id,omitempty" json:"endpoint_id,omitempty"`
+
+	// StatusCode Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`).
+	StatusCode *StatusCodeFilter `form:"status_code,omitempty" json:"status_code,omitempty"`
+
+	// ErrorKind Only deliveries whose latest attempt failed this way.
+	ErrorKind *ListAllDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
+
+	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
+	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
+}
+
+// ListAllDeliveriesParamsErrorKind defines parameters for ListAllDeliveries.
+type ListAllDeliveriesParamsErrorKind string
 
 // ListEventTypesParams defines parameters for ListEventTypes.
 type ListEventTypesParams struct {
@@ -2364,6 +2673,18 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/apps/{app}/audit-log (the `ListAppAuditLog` operationId).
 	ListAppAuditLog(ctx context.Context, app AppRef, params *ListAppAuditLogParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListAppDeliveries Search an app's deliveries
+	//
+	// Every delivery of the app, newest first, with the filters of every delivery list:
+	// `status`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
+	// `status_code`, `error_kind`, `min_latency_ms` on its latest attempt (the one that
+	// tells why it stands where it does; a delivery not attempted yet matches none of
+	// them). Filters combine with AND. A query parameter the route does not take answers
+	// 400 naming it, on this and every other list.
+	//
+	// Corresponds with GET /v1/apps/{app}/deliveries (the `ListAppDeliveries` operationId).
+	ListAppDeliveries(ctx context.Context, app AppRef, params *ListAppDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetDelivery Get a delivery
 	//
 	// Corresponds with GET /v1/apps/{app}/deliveries/{id} (the `GetDelivery` operationId).
@@ -2700,6 +3021,14 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/audit-log (the `ListAuditLog` operationId).
 	ListAuditLog(ctx context.Context, params *ListAuditLogParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAllDeliveries Search every app's deliveries
+	//
+	// The operator's search across apps: the filters of `GET /v1/apps/{app}/deliveries`.
+	// For the admin token and admin-scoped keys (403 for app keys).
+	//
+	// Corresponds with GET /v1/deliveries (the `ListAllDeliveries` operationId).
+	ListAllDeliveries(ctx context.Context, params *ListAllDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEventTypes List the catalog
 	//
@@ -3090,6 +3419,28 @@ func (c *Client) StreamAttempts(ctx context.Context, app AppRef, params *StreamA
 // Corresponds with GET /v1/apps/{app}/audit-log (the `ListAppAuditLog` operationId).
 func (c *Client) ListAppAuditLog(ctx context.Context, app AppRef, params *ListAppAuditLogParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListAppAuditLogRequest(c.Server, app, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAppDeliveries Search an app's deliveries
+//
+// Every delivery of the app, newest first, with the filters of every delivery list:
+// `status`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
+// `status_code`, `error_kind`, `min_latency_ms` on its latest attempt (the one that
+// tells why it stands where it does; a delivery not attempted yet matches none of
+// them). Filters combine with AND. A query parameter the route does not take answers
+// 400 naming it, on this and every other list.
+//
+// Corresponds with GET /v1/apps/{app}/deliveries (the `ListAppDeliveries` operationId).
+func (c *Client) ListAppDeliveries(ctx context.Context, app AppRef, params *ListAppDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAppDeliveriesRequest(c.Server, app, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3817,6 +4168,24 @@ func (c *Client) GetUsage(ctx context.Context, app AppRef, reqEditors ...Request
 // Corresponds with GET /v1/audit-log (the `ListAuditLog` operationId).
 func (c *Client) ListAuditLog(ctx context.Context, params *ListAuditLogParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListAuditLogRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAllDeliveries Search every app's deliveries
+//
+// The operator's search across apps: the filters of `GET /v1/apps/{app}/deliveries`.
+// For the admin token and admin-scoped keys (403 for app keys).
+//
+// Corresponds with GET /v1/deliveries (the `ListAllDeliveries` operationId).
+func (c *Client) ListAllDeliveries(ctx context.Context, params *ListAllDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAllDeliveriesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4679,6 +5048,187 @@ func NewListAppAuditLogRequest(server string, app AppRef, params *ListAppAuditLo
 	return req, nil
 }
 
+// NewListAppDeliveriesRequest constructs an http.Request for the ListAppDeliveries method
+func NewListAppDeliveriesRequest(server string, app AppRef, params *ListAppDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/deliveries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IncludeAttempts != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include_attempts", *params.IncludeAttempts, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EventType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event_type", *params.EventType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndpointID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endpoint_id", *params.EndpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StatusCode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status_code", *params.StatusCode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorKind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_kind", *params.ErrorKind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MinLatencyMs != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "min_latency_ms", *params.MinLatencyMs, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetDeliveryRequest constructs an http.Request for the GetDelivery method
 func NewGetDeliveryRequest(server string, app AppRef, id DeliveryID) (*http.Request, error) {
 	var err error
@@ -5236,6 +5786,66 @@ func NewListEndpointDeliveriesRequest(server string, app AppRef, id EndpointID, 
 		if params.IncludeAttempts != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include_attempts", *params.IncludeAttempts, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EventType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event_type", *params.EventType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndpointID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endpoint_id", *params.EndpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StatusCode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status_code", *params.StatusCode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorKind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_kind", *params.ErrorKind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MinLatencyMs != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "min_latency_ms", *params.MinLatencyMs, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -6070,6 +6680,66 @@ func NewListEventDeliveriesRequest(server string, app AppRef, id EventID, params
 
 		}
 
+		if params.EventType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event_type", *params.EventType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndpointID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endpoint_id", *params.EndpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StatusCode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status_code", *params.StatusCode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorKind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_kind", *params.ErrorKind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MinLatencyMs != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "min_latency_ms", *params.MinLatencyMs, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -6249,6 +6919,180 @@ func NewListAuditLogRequest(server string, params *ListAuditLogParams) (*http.Re
 		if params.Cursor != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListAllDeliveriesRequest constructs an http.Request for the ListAllDeliveries method
+func NewListAllDeliveriesRequest(server string, params *ListAllDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/deliveries")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IncludeAttempts != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include_attempts", *params.IncludeAttempts, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EventType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event_type", *params.EventType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EndpointID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "endpoint_id", *params.EndpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.StatusCode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status_code", *params.StatusCode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorKind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_kind", *params.ErrorKind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MinLatencyMs != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "min_latency_ms", *params.MinLatencyMs, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -6770,6 +7614,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/apps/{app}/audit-log (the `ListAppAuditLog` operationId).
 	ListAppAuditLogWithResponse(ctx context.Context, app AppRef, params *ListAppAuditLogParams, reqEditors ...RequestEditorFn) (*ListAppAuditLogResponse, error)
 
+	// ListAppDeliveriesWithResponse Search an app's deliveries
+	//
+	// Every delivery of the app, newest first, with the filters of every delivery list:
+	// `status`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
+	// `status_code`, `error_kind`, `min_latency_ms` on its latest attempt (the one that
+	// tells why it stands where it does; a delivery not attempted yet matches none of
+	// them). Filters combine with AND. A query parameter the route does not take answers
+	// 400 naming it, on this and every other list.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/apps/{app}/deliveries (the `ListAppDeliveries` operationId).
+	ListAppDeliveriesWithResponse(ctx context.Context, app AppRef, params *ListAppDeliveriesParams, reqEditors ...RequestEditorFn) (*ListAppDeliveriesResponse, error)
+
 	// GetDeliveryWithResponse Get a delivery
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -7136,6 +7994,16 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/audit-log (the `ListAuditLog` operationId).
 	ListAuditLogWithResponse(ctx context.Context, params *ListAuditLogParams, reqEditors ...RequestEditorFn) (*ListAuditLogResponse, error)
+
+	// ListAllDeliveriesWithResponse Search every app's deliveries
+	//
+	// The operator's search across apps: the filters of `GET /v1/apps/{app}/deliveries`.
+	// For the admin token and admin-scoped keys (403 for app keys).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/deliveries (the `ListAllDeliveries` operationId).
+	ListAllDeliveriesWithResponse(ctx context.Context, params *ListAllDeliveriesParams, reqEditors ...RequestEditorFn) (*ListAllDeliveriesResponse, error)
 
 	// ListEventTypesWithResponse List the catalog
 	//
@@ -8572,6 +9440,117 @@ func (r ListAppAuditLogResponse) ContentType() string {
 	return ""
 }
 
+// ListAppDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListAppDeliveries
+type ListAppDeliveriesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAppDeliveriesResponse429Headers the declared response headers of an HTTP 429 response for ListAppDeliveries
+type ListAppDeliveriesResponse429Headers struct {
+	RetryAfter int
+}
+
+// ListAppDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListAppDeliveries
+type ListAppDeliveriesResponse503Headers struct {
+	RetryAfter int
+}
+
+type ListAppDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeliveryList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAppDeliveriesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAppDeliveriesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAppDeliveriesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAppDeliveriesResponse) GetJSON200() *DeliveryList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListAppDeliveriesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListAppDeliveriesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListAppDeliveriesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListAppDeliveriesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListAppDeliveriesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListAppDeliveriesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListAppDeliveriesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAppDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAppDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAppDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAppDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetDeliveryResponse401Headers the declared response headers of an HTTP 401 response for GetDelivery
 type GetDeliveryResponse401Headers struct {
 	WWWAuthenticate *string
@@ -9987,6 +10966,8 @@ type PullDeliveriesResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Handouts
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -10014,6 +10995,11 @@ type PullDeliveriesResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r PullDeliveriesResponse) GetJSON200() *Handouts {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PullDeliveriesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -11709,6 +12695,110 @@ func (r ListAuditLogResponse) ContentType() string {
 	return ""
 }
 
+// ListAllDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListAllDeliveries
+type ListAllDeliveriesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAllDeliveriesResponse429Headers the declared response headers of an HTTP 429 response for ListAllDeliveries
+type ListAllDeliveriesResponse429Headers struct {
+	RetryAfter int
+}
+
+// ListAllDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListAllDeliveries
+type ListAllDeliveriesResponse503Headers struct {
+	RetryAfter int
+}
+
+type ListAllDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeliveryList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAllDeliveriesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAllDeliveriesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAllDeliveriesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAllDeliveriesResponse) GetJSON200() *DeliveryList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListAllDeliveriesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListAllDeliveriesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListAllDeliveriesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListAllDeliveriesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListAllDeliveriesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListAllDeliveriesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAllDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAllDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAllDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAllDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListEventTypesResponse401Headers the declared response headers of an HTTP 401 response for ListEventTypes
 type ListEventTypesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -12753,6 +13843,26 @@ func (c *ClientWithResponses) ListAppAuditLogWithResponse(ctx context.Context, a
 	return ParseListAppAuditLogResponse(rsp)
 }
 
+// ListAppDeliveriesWithResponse Search an app's deliveries
+//
+// Every delivery of the app, newest first, with the filters of every delivery list:
+// `status`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
+// `status_code`, `error_kind`, `min_latency_ms` on its latest attempt (the one that
+// tells why it stands where it does; a delivery not attempted yet matches none of
+// them). Filters combine with AND. A query parameter the route does not take answers
+// 400 naming it, on this and every other list.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/apps/{app}/deliveries (the `ListAppDeliveries` operationId).
+func (c *ClientWithResponses) ListAppDeliveriesWithResponse(ctx context.Context, app AppRef, params *ListAppDeliveriesParams, reqEditors ...RequestEditorFn) (*ListAppDeliveriesResponse, error) {
+	rsp, err := c.ListAppDeliveries(ctx, app, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAppDeliveriesResponse(rsp)
+}
+
 // GetDeliveryWithResponse Get a delivery
 //
 // Returns a wrapper object for the known response body format(s).
@@ -13352,6 +14462,22 @@ func (c *ClientWithResponses) ListAuditLogWithResponse(ctx context.Context, para
 		return nil, err
 	}
 	return ParseListAuditLogResponse(rsp)
+}
+
+// ListAllDeliveriesWithResponse Search every app's deliveries
+//
+// The operator's search across apps: the filters of `GET /v1/apps/{app}/deliveries`.
+// For the admin token and admin-scoped keys (403 for app keys).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/deliveries (the `ListAllDeliveries` operationId).
+func (c *ClientWithResponses) ListAllDeliveriesWithResponse(ctx context.Context, params *ListAllDeliveriesParams, reqEditors ...RequestEditorFn) (*ListAllDeliveriesResponse, error) {
+	rsp, err := c.ListAllDeliveries(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAllDeliveriesResponse(rsp)
 }
 
 // ListEventTypesWithResponse List the catalog
@@ -14764,6 +15890,114 @@ func ParseListAppAuditLogResponse(rsp *http.Response) (*ListAppAuditLogResponse,
 	return response, nil
 }
 
+// ParseListAppDeliveriesResponse parses an HTTP response from a ListAppDeliveriesWithResponse call
+func ParseListAppDeliveriesResponse(rsp *http.Response) (*ListAppDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAppDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAppDeliveriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListAppDeliveriesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAppDeliveriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetDeliveryResponse parses an HTTP response from a GetDeliveryWithResponse call
 func ParseGetDeliveryResponse(rsp *http.Response) (*GetDeliveryResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16146,6 +17380,13 @@ func ParsePullDeliveriesResponse(rsp *http.Response) (*PullDeliveriesResponse, e
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -17813,6 +19054,107 @@ func ParseListAuditLogResponse(rsp *http.Response) (*ListAuditLogResponse, error
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListAuditLogResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAllDeliveriesResponse parses an HTTP response from a ListAllDeliveriesWithResponse call
+func ParseListAllDeliveriesResponse(rsp *http.Response) (*ListAllDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAllDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAllDeliveriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListAllDeliveriesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAllDeliveriesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -201,6 +203,9 @@ type catalogEntry struct {
 	schema *schema.Schema
 }
 
+// eventParams are the query parameters of the event list.
+var eventParams = []string{"cursor", "limit", "event_type", "since", "until"}
+
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) *Error {
 	a, e := s.app(r)
 	if e != nil {
@@ -226,19 +231,79 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) *Error {
 	return nil
 }
 
-// listDeliveries answers the three delivery lists: of an app's event, of
-// an app's endpoint, filtered by ?status=, ?since=, ?until=.
+// listDeliveries answers the delivery lists (of the app, of an event, of
+// an endpoint, of every app) with their filters (deliveryParams).
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, lp store.DeliveryListParams) *Error {
 	p, e := listParams(r)
 	if e != nil {
 		return e
 	}
+	if e := deliveryFilters(r, &lp); e != nil {
+		return e
+	}
+	pg, err := fetchVisiblePage(p, func(p store.ListParams) ([]*herald.Delivery, error) {
+		lp.ListParams = p
+		return s.st.DeliveryList(r.Context(), lp)
+	}, func(d *herald.Delivery) string { return d.ID }, visibleTo[*herald.Delivery](r))
+	if err != nil {
+		return storeError(err, "delivery")
+	}
+	writeJSON(w, http.StatusOK, pg)
+	return nil
+}
+
+// deliveryParams are the query parameters of every delivery list.
+var deliveryParams = []string{"cursor", "limit", "status", "event_type", "endpoint_id", "status_code",
+	"error_kind", "since", "until", "min_latency_ms", "include_attempts"}
+
+// maxFilterTypes caps the event types one list asks for.
+const maxFilterTypes = 50
+
+// deliveryFilters reads the filters of a delivery list into lp.
+func deliveryFilters(r *http.Request, lp *store.DeliveryListParams) *Error {
 	q := r.URL.Query()
 	if st := q.Get("status"); st != "" {
 		if !herald.DeliveryStatus(st).Valid() {
 			return errQuery("status", "status must be pending, succeeded or failed")
 		}
 		lp.Status = herald.DeliveryStatus(st)
+	}
+	var e *Error
+	if lp.EventTypes, e = eventTypesParam(r); e != nil {
+		return e
+	}
+	if v := q.Get("endpoint_id"); v != "" {
+		if lp.EndpointID != "" && v != lp.EndpointID {
+			return errQuery("endpoint_id", "endpoint_id names another endpoint than the path")
+		}
+		if len(v) > 200 {
+			return errQuery("endpoint_id", "endpoint_id is not an endpoint id")
+		}
+		lp.EndpointID = v
+	}
+	if v := q.Get("status_code"); v != "" {
+		lo, hi, ok := statusCodeRange(v)
+		if !ok {
+			return errQuery("status_code", "status_code must be a status such as 422, or a class such as 5xx")
+		}
+		lp.LastStatusMin, lp.LastStatusMax = lo, hi
+	}
+	if v := q.Get("error_kind"); v != "" {
+		if !slices.Contains(herald.ErrorKinds, herald.ErrorKind(v)) {
+			kinds := make([]string, len(herald.ErrorKinds))
+			for i, k := range herald.ErrorKinds {
+				kinds[i] = string(k)
+			}
+			return errQuery("error_kind", "error_kind must be one of %s", strings.Join(kinds, ", "))
+		}
+		lp.LastErrorKind = herald.ErrorKind(v)
+	}
+	if v := q.Get("min_latency_ms"); v != "" {
+		ms, err := strconv.ParseFloat(v, 64)
+		if err != nil || ms < 0 || ms > 24*3600*1000 || math.IsNaN(ms) {
+			return errQuery("min_latency_ms", "min_latency_ms must be a number of milliseconds from 0 to 86400000")
+		}
+		lp.LastMinLatency = time.Duration(ms * float64(time.Millisecond))
 	}
 	if lp.Since, lp.Until, e = timeRange(r); e != nil {
 		return e
@@ -251,15 +316,62 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, lp store
 		}
 		lp.WithAttempts = b
 	}
-	pg, err := fetchVisiblePage(p, func(p store.ListParams) ([]*herald.Delivery, error) {
-		lp.ListParams = p
-		return s.st.DeliveryList(r.Context(), lp)
-	}, func(d *herald.Delivery) string { return d.ID }, visibleTo[*herald.Delivery](r))
-	if err != nil {
-		return storeError(err, "delivery")
-	}
-	writeJSON(w, http.StatusOK, pg)
 	return nil
+}
+
+// eventTypesParam reads ?event_type=, one exact name or several separated
+// by commas.
+func eventTypesParam(r *http.Request) ([]string, *Error) {
+	v := r.URL.Query().Get("event_type")
+	if v == "" {
+		return nil, nil
+	}
+	names := strings.Split(v, ",")
+	if len(names) > maxFilterTypes {
+		return nil, errQuery("event_type", "event_type names at most %d event types", maxFilterTypes)
+	}
+	for _, n := range names {
+		if e := validateEventTypeName("event_type", n); e != nil {
+			e.Status = http.StatusBadRequest
+			return nil, e
+		}
+	}
+	return names, nil
+}
+
+// statusCodeRange reads a status code ("422") or class ("5xx") as the
+// codes it covers.
+func statusCodeRange(v string) (lo, hi int, ok bool) {
+	if len(v) == 3 && (v[1:] == "xx" || v[1:] == "XX") && v[0] >= '1' && v[0] <= '5' {
+		c := int(v[0]-'0') * 100
+		return c, c + 99, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 100 || n > 599 {
+		return 0, 0, false
+	}
+	return n, n, true
+}
+
+// listAppDeliveries answers GET /v1/apps/{app}/deliveries: every delivery
+// of the app, filtered.
+func (s *Server) listAppDeliveries(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	if v := r.URL.Query().Get("endpoint_id"); v != "" {
+		if e := s.checkPortalEndpointID(r, a.ID, v); e != nil {
+			return e
+		}
+	}
+	return s.listDeliveries(w, r, store.DeliveryListParams{AppID: a.ID})
+}
+
+// listAllDeliveries answers GET /v1/deliveries: the operator's search
+// across every app (admin credentials only).
+func (s *Server) listAllDeliveries(w http.ResponseWriter, r *http.Request) *Error {
+	return s.listDeliveries(w, r, store.DeliveryListParams{})
 }
 
 func (s *Server) listEventDeliveries(w http.ResponseWriter, r *http.Request) *Error {

@@ -2,7 +2,9 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -18,6 +20,23 @@ const (
 type page[T any] struct {
 	Data       []T     `json:"data"`
 	NextCursor *string `json:"next_cursor"`
+}
+
+// pageParams are the query parameters of every list.
+var pageParams = []string{"cursor", "limit"}
+
+// takes wraps a route's handler with the query parameters it reads: any
+// other answers 400 naming it, so that a misspelt filter is never
+// silently ignored (and the whole list returned as if it matched).
+func takes(h handler, names ...string) handler {
+	return func(w http.ResponseWriter, r *http.Request) *Error {
+		for k := range r.URL.Query() {
+			if !slices.Contains(names, k) {
+				return errQuery(k, "unknown query parameter %q; this route takes %s", k, strings.Join(names, ", "))
+			}
+		}
+		return h(w, r)
+	}
 }
 
 // listParams reads ?cursor= and ?limit=.

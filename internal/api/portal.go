@@ -40,7 +40,7 @@ func portalAllows(method, pattern string) bool {
 		strings.HasPrefix(pattern, "/v1/apps/{app}/deliveries/"),
 		strings.HasPrefix(pattern, "/v1/apps/{app}/jobs/"):
 		return true
-	case strings.HasPrefix(pattern, "/v1/apps/{app}/events"):
+	case strings.HasPrefix(pattern, "/v1/apps/{app}/events"), pattern == "/v1/apps/{app}/deliveries":
 		return read
 	}
 	return false
@@ -73,10 +73,15 @@ func hiddenFromPortal(r *http.Request, v any) bool {
 // history without resolving the endpoint (a deleted one's stays
 // readable).
 func (s *Server) checkPortalEndpoint(r *http.Request, appID string) *Error {
+	return s.checkPortalEndpointID(r, appID, r.PathValue("id"))
+}
+
+// checkPortalEndpointID is checkPortalEndpoint of the endpoint id.
+func (s *Server) checkPortalEndpointID(r *http.Request, appID, id string) *Error {
 	if !principalOf(r).portal {
 		return nil
 	}
-	ep, err := s.st.EndpointGet(r.Context(), appID, r.PathValue("id"))
+	ep, err := s.st.EndpointGet(r.Context(), appID, id)
 	switch {
 	case err == nil && hiddenFromPortal(r, ep):
 		return errNotFound("endpoint")

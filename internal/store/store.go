@@ -403,17 +403,33 @@ type EventListParams struct {
 	ListParams
 }
 
-// DeliveryListParams filters and pages deliveries of one app, optionally of
-// one event or one endpoint.
+// DeliveryListParams filters and pages deliveries of one app (of every app
+// when AppID is empty: the operator's search), optionally of one event or
+// one endpoint.
 type DeliveryListParams struct {
-	AppID        string
-	EventID      string
-	EndpointID   string
-	Status       herald.DeliveryStatus // empty for all
-	Since        time.Time             // created at or after; zero for no bound
-	Until        time.Time             // created before; zero for no bound
-	WithAttempts bool
+	AppID      string
+	EventID    string
+	EndpointID string
+	// EventTypes are exact names, any of which matches; empty for all.
+	EventTypes []string
+	Status     herald.DeliveryStatus // empty for all
+	Since      time.Time             // created at or after; zero for no bound
+	Until      time.Time             // created before; zero for no bound
+	// The Last* filters look at the delivery's latest attempt, the one
+	// that tells why it stands where it does; a delivery not attempted
+	// yet matches none of them. LastStatusMin and LastStatusMax bound
+	// the response status (inclusive; 0 for no bound), and a bound
+	// leaves out attempts that got no response.
+	LastStatusMin, LastStatusMax int
+	LastErrorKind                herald.ErrorKind // empty for any
+	LastMinLatency               time.Duration    // 0 for no bound
+	WithAttempts                 bool
 	ListParams
+}
+
+// FiltersLastAttempt reports whether p filters on the latest attempt.
+func (p DeliveryListParams) FiltersLastAttempt() bool {
+	return p.LastStatusMin > 0 || p.LastStatusMax > 0 || p.LastErrorKind != "" || p.LastMinLatency > 0
 }
 
 // EnqueueParams is one group commit of events.

@@ -36,7 +36,32 @@ func (db *DB) DeliveryGet(ctx context.Context, appID, id string) (*herald.Delive
 // DeliveryList implements store.Store.
 func (db *DB) DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error) {
 	var args params
-	q := `SELECT ` + deliveryCols + ` FROM deliveries d WHERE d.app_id = ` + args.add(p.AppID)
+	q := `SELECT ` + deliveryCols + ` FROM deliveries d WHERE TRUE`
+	if p.AppID != "" {
+		q += ` AND d.app_id = ` + args.add(p.AppID)
+	}
+	if len(p.EventTypes) > 0 {
+		q += ` AND d.event_type = ANY(` + args.add(p.EventTypes) + `::text[])`
+	}
+	if p.FiltersLastAttempt() {
+		// The latest attempt is found through attempts_delivery
+		// (delivery_id, number), one probe per delivery read.
+		q += ` AND EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id
+			AND a.number = (SELECT MAX(m.number) FROM attempts m WHERE m.delivery_id = d.id)`
+		if p.LastStatusMin > 0 {
+			q += ` AND a.response_status >= ` + args.add(p.LastStatusMin)
+		}
+		if p.LastStatusMax > 0 {
+			q += ` AND a.response_status <= ` + args.add(p.LastStatusMax)
+		}
+		if p.LastErrorKind != "" {
+			q += ` AND a.error_kind = ` + args.add(string(p.LastErrorKind))
+		}
+		if p.LastMinLatency > 0 {
+			q += ` AND a.latency_us >= ` + args.add(p.LastMinLatency.Microseconds())
+		}
+		q += `)`
+	}
 	if p.EventID != "" {
 		q += ` AND d.event_id = ` + args.add(p.EventID)
 	}

@@ -78,6 +78,38 @@ func deliveryListQuery(p store.DeliveryListParams) (string, []any) {
 		q = `SELECT ` + deliveryCols + ` FROM deliveries d WHERE +d.app_id = ?`
 	}
 	args := []any{p.AppID}
+	if p.AppID == "" {
+		q, args = `SELECT `+deliveryCols+` FROM deliveries d WHERE 1`, nil
+	}
+	if len(p.EventTypes) > 0 {
+		q += ` AND d.event_type IN (` + placeholders(len(p.EventTypes)) + `)`
+		for _, et := range p.EventTypes {
+			args = append(args, et)
+		}
+	}
+	if p.FiltersLastAttempt() {
+		// The latest attempt is found through attempts_delivery
+		// (delivery_id, number), one probe per delivery read.
+		q += ` AND EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id
+			AND a.number = (SELECT MAX(m.number) FROM attempts m WHERE m.delivery_id = d.id)`
+		if p.LastStatusMin > 0 {
+			q += ` AND a.response_status >= ?`
+			args = append(args, p.LastStatusMin)
+		}
+		if p.LastStatusMax > 0 {
+			q += ` AND a.response_status <= ?`
+			args = append(args, p.LastStatusMax)
+		}
+		if p.LastErrorKind != "" {
+			q += ` AND a.error_kind = ?`
+			args = append(args, string(p.LastErrorKind))
+		}
+		if p.LastMinLatency > 0 {
+			q += ` AND a.latency_us >= ?`
+			args = append(args, p.LastMinLatency.Microseconds())
+		}
+		q += `)`
+	}
 	if p.EventID != "" {
 		q += ` AND d.event_id = ?`
 		args = append(args, p.EventID)

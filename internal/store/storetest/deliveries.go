@@ -33,6 +33,8 @@ var deliveryCases = []testCase{
 	{"DeliveryGet/other_app", testDeliveryGetOtherApp},
 	{"DeliveryList/filters", testDeliveryListFilters},
 	{"DeliveryList/paging", testDeliveryListPaging},
+	{"DeliveryList/latest_attempt", testDeliveryListLatestAttempt},
+	{"DeliveryList/every_app", testDeliveryListEveryApp},
 }
 
 // testClaimExpiredOwners: a claim takes over the leases that ran out
@@ -679,6 +681,101 @@ func testDeliveryListFilters(t *testing.T, s store.Store) {
 			t.Errorf("delivery %s: %d attempts, want 1", d.ID, len(d.Attempts))
 		}
 	}
+}
+
+// testDeliveryListLatestAttempt: the status code, error kind and latency
+// filters look at each delivery's latest attempt only, and leave out
+// deliveries not attempted yet.
+func testDeliveryListLatestAttempt(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkDeliveryFixture(t, s)
+	var first, second *herald.Delivery // the second event's, to ep1 and ep2
+	for _, d := range f.deliveries {
+		if d.EventID == f.events[1].ID {
+			if d.EndpointID == f.ep1.ID {
+				first = d
+			} else {
+				second = d
+			}
+		}
+	}
+	// first: a 500, then a final 422 (12.3 ms, then 24.7 ms); second: a
+	// timeout after 5 s with no response.
+	retry := at(time.Hour)
+	record(t, s, store.AttemptResult{Attempt: attempt(first.ID, 1, t0, 500), Status: herald.StatusPending, NextAttemptAt: &retry, Now: t0})
+	record(t, s, store.AttemptResult{Attempt: attempt(first.ID, 2, at(time.Minute), 422), Status: herald.StatusFailed, Now: at(time.Minute)})
+	timeout := attempt(second.ID, 1, t0, 0)
+	timeout.Response, timeout.ErrorKind, timeout.Error, timeout.LatencyMS = nil, herald.ErrorKindTimeout, "no answer within 5s", 5000
+	record(t, s, store.AttemptResult{Attempt: timeout, Status: herald.StatusFailed, Now: t0})
+
+	list := func(p store.DeliveryListParams) []string {
+		t.Helper()
+		p.AppID = f.app.ID
+		ds, err := s.DeliveryList(ctx, p)
+		noErr(t, err, "DeliveryList")
+		var ids []string
+		for _, d := range ds {
+			ids = append(ids, d.ID)
+		}
+		return ids
+	}
+	succeeded := f.ids(func(d *herald.Delivery) bool { return d.EventID == f.events[0].ID })
+	equalIDs(t, "DeliveryList 4xx", list(store.DeliveryListParams{LastStatusMin: 400, LastStatusMax: 499}), []string{first.ID})
+	equalIDs(t, "DeliveryList 5xx (an earlier attempt's does not count)", list(store.DeliveryListParams{LastStatusMin: 500, LastStatusMax: 599}), nil)
+	equalIDs(t, "DeliveryList 200", list(store.DeliveryListParams{LastStatusMin: 200, LastStatusMax: 200}), succeeded)
+	equalIDs(t, "DeliveryList timeout", list(store.DeliveryListParams{LastErrorKind: herald.ErrorKindTimeout}), []string{second.ID})
+	equalIDs(t, "DeliveryList latency >= 20ms", list(store.DeliveryListParams{LastMinLatency: 20 * time.Millisecond}),
+		f.ids(func(d *herald.Delivery) bool { return d.ID == first.ID || d.ID == second.ID }))
+	equalIDs(t, "DeliveryList latency >= 1s and failed", list(store.DeliveryListParams{LastMinLatency: time.Second, Status: herald.StatusFailed}), []string{second.ID})
+	equalIDs(t, "DeliveryList by event types", list(store.DeliveryListParams{EventTypes: []string{"nope", "e"}}), f.ids(func(*herald.Delivery) bool { return true }))
+	equalIDs(t, "DeliveryList by another event type", list(store.DeliveryListParams{EventTypes: []string{"nope"}}), nil)
+
+	// Paging through a filtered list stops at the right rows.
+	var got []string
+	cursor := ""
+	for range 5 {
+		ds, err := s.DeliveryList(ctx, store.DeliveryListParams{AppID: f.app.ID, LastMinLatency: time.Millisecond,
+			ListParams: store.ListParams{Cursor: cursor, Limit: 1}})
+		noErr(t, err, "DeliveryList")
+		if len(ds) == 0 {
+			break
+		}
+		got = append(got, ds[0].ID)
+		cursor = ds[0].ID
+	}
+	equalIDs(t, "DeliveryList latency pages", got, f.ids(func(d *herald.Delivery) bool {
+		return d.ID == first.ID || d.ID == second.ID || d.EventID == f.events[0].ID
+	}))
+}
+
+// testDeliveryListEveryApp: without an AppID the list holds every app's
+// deliveries, newest first, with the same filters.
+func testDeliveryListEveryApp(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := mkDeliveryFixture(t, s)
+	ds, err := s.DeliveryList(ctx, store.DeliveryListParams{ListParams: store.ListParams{Limit: 100}})
+	noErr(t, err, "DeliveryList of every app")
+	apps := map[string]int{}
+	for i, d := range ds {
+		apps[d.AppID]++
+		if i > 0 && ds[i-1].ID <= d.ID {
+			t.Errorf("DeliveryList of every app: %s before %s, want newest first", ds[i-1].ID, d.ID)
+		}
+	}
+	if len(apps) != 2 || apps[f.app.ID] != len(f.deliveries) {
+		t.Errorf("DeliveryList of every app: %v, want both apps, %d of %s", apps, len(f.deliveries), f.app.ID)
+	}
+	ds, err = s.DeliveryList(ctx, store.DeliveryListParams{Status: herald.StatusSucceeded, ListParams: store.ListParams{Limit: 100}})
+	noErr(t, err, "DeliveryList of every app, succeeded")
+	equalIDs(t, "DeliveryList of every app, succeeded", idsOf(ds), f.ids(func(d *herald.Delivery) bool { return d.EventID == f.events[0].ID }))
+}
+
+func idsOf(ds []*herald.Delivery) []string {
+	var ids []string
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	return ids
 }
 
 func testDeliveryListPaging(t *testing.T, s store.Store) {

@@ -622,6 +622,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{app}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Search an app's deliveries
+         * @description Every delivery of the app, newest first, with the filters of every delivery list:
+         *     `status`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
+         *     `status_code`, `error_kind`, `min_latency_ms` on its latest attempt (the one that
+         *     tells why it stands where it does; a delivery not attempted yet matches none of
+         *     them). Filters combine with AND. A query parameter the route does not take answers
+         *     400 naming it, on this and every other list.
+         */
+        get: operations["listAppDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search every app's deliveries
+         * @description The operator's search across apps: the filters of `GET /v1/apps/{app}/deliveries`.
+         *     For the admin token and admin-scoped keys (403 for app keys).
+         */
+        get: operations["listAllDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{app}/deliveries/{id}": {
         parameters: {
             query?: never;
@@ -1869,6 +1918,16 @@ export interface components {
         Until: string;
         /** @description Only deliveries in this status. */
         DeliveryStatusFilter: components["schemas"]["DeliveryStatus"];
+        /** @description Only items of this event type, or of any of several separated by commas (at most 50, exact names). */
+        EventTypeFilter: string;
+        /** @description Only deliveries to this endpoint. */
+        EndpointFilter: string;
+        /** @description Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`). */
+        StatusCodeFilter: string;
+        /** @description Only deliveries whose latest attempt failed this way. */
+        ErrorKindFilter: "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth";
+        /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
+        MinLatencyFilter: number;
         /** @description `false` leaves each delivery's `attempts` out (`null`). */
         IncludeAttempts: boolean;
     };
@@ -2642,6 +2701,16 @@ export interface operations {
                 until?: components["parameters"]["Until"];
                 /** @description `false` leaves each delivery's `attempts` out (`null`). */
                 include_attempts?: components["parameters"]["IncludeAttempts"];
+                /** @description Only items of this event type, or of any of several separated by commas (at most 50, exact names). */
+                event_type?: components["parameters"]["EventTypeFilter"];
+                /** @description Only deliveries to this endpoint. */
+                endpoint_id?: components["parameters"]["EndpointFilter"];
+                /** @description Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`). */
+                status_code?: components["parameters"]["StatusCodeFilter"];
+                /** @description Only deliveries whose latest attempt failed this way. */
+                error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
+                min_latency_ms?: components["parameters"]["MinLatencyFilter"];
             };
             header?: never;
             path: {
@@ -2848,6 +2917,7 @@ export interface operations {
                     "application/json": components["schemas"]["Handouts"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -3057,6 +3127,16 @@ export interface operations {
                 until?: components["parameters"]["Until"];
                 /** @description `false` leaves each delivery's `attempts` out (`null`). */
                 include_attempts?: components["parameters"]["IncludeAttempts"];
+                /** @description Only items of this event type, or of any of several separated by commas (at most 50, exact names). */
+                event_type?: components["parameters"]["EventTypeFilter"];
+                /** @description Only deliveries to this endpoint. */
+                endpoint_id?: components["parameters"]["EndpointFilter"];
+                /** @description Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`). */
+                status_code?: components["parameters"]["StatusCodeFilter"];
+                /** @description Only deliveries whose latest attempt failed this way. */
+                error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
+                min_latency_ms?: components["parameters"]["MinLatencyFilter"];
             };
             header?: never;
             path: {
@@ -3082,6 +3162,108 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAppDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Items per page. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Only deliveries in this status. */
+                status?: components["parameters"]["DeliveryStatusFilter"];
+                /** @description Only items created at or after this time (RFC 3339). */
+                since?: components["parameters"]["Since"];
+                /** @description Only items created before this time (RFC 3339). */
+                until?: components["parameters"]["Until"];
+                /** @description `false` leaves each delivery's `attempts` out (`null`). */
+                include_attempts?: components["parameters"]["IncludeAttempts"];
+                /** @description Only items of this event type, or of any of several separated by commas (at most 50, exact names). */
+                event_type?: components["parameters"]["EventTypeFilter"];
+                /** @description Only deliveries to this endpoint. */
+                endpoint_id?: components["parameters"]["EndpointFilter"];
+                /** @description Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`). */
+                status_code?: components["parameters"]["StatusCodeFilter"];
+                /** @description Only deliveries whose latest attempt failed this way. */
+                error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
+                min_latency_ms?: components["parameters"]["MinLatencyFilter"];
+            };
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries, newest first, with their attempts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAllDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Items per page. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Only deliveries in this status. */
+                status?: components["parameters"]["DeliveryStatusFilter"];
+                /** @description Only items created at or after this time (RFC 3339). */
+                since?: components["parameters"]["Since"];
+                /** @description Only items created before this time (RFC 3339). */
+                until?: components["parameters"]["Until"];
+                /** @description `false` leaves each delivery's `attempts` out (`null`). */
+                include_attempts?: components["parameters"]["IncludeAttempts"];
+                /** @description Only items of this event type, or of any of several separated by commas (at most 50, exact names). */
+                event_type?: components["parameters"]["EventTypeFilter"];
+                /** @description Only deliveries to this endpoint. */
+                endpoint_id?: components["parameters"]["EndpointFilter"];
+                /** @description Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`). */
+                status_code?: components["parameters"]["StatusCodeFilter"];
+                /** @description Only deliveries whose latest attempt failed this way. */
+                error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
+                min_latency_ms?: components["parameters"]["MinLatencyFilter"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries, newest first, with their attempts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
