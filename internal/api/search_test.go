@@ -59,6 +59,18 @@ func TestDeliverySearch(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The server said why, at info, once per failed attempt (a few per
+	// endpoint at most), and warned that private destinations are on.
+	if !s.Logged("attempt failed", "endpoint_id="+ids["e500"], "status_code=500", "error_kind=http_status") ||
+		!s.Logged("attempt failed", "endpoint_id="+ids["e422"], "status_code=422") {
+		t.Errorf("no log line per failed attempt:\n%s", s.Log())
+	}
+	if s.Logged("attempt", "endpoint_id="+ids["ok"]) {
+		t.Errorf("successful attempts logged without --log-deliveries")
+	}
+	if !s.Logged("level=WARN", "--allow-private-destinations is on") {
+		t.Errorf("no warning that private destinations are allowed")
+	}
 	endpoints := func(ds []heraldtest.Delivery) []string {
 		var names []string
 		for _, d := range ds {

@@ -311,6 +311,7 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 		AutoDisableAfter:       cfg.AutoDisableAfter,
 		AutoDisableMinFailures: cfg.AutoDisableMinFailures,
 		Logger:                 quietStoreErrors(a.log),
+		LogDeliveries:          cfg.LogDeliveries,
 	}
 	if adjust != nil {
 		adjust(&o)
@@ -346,6 +347,10 @@ func (a *App) Start(ctx context.Context) error {
 	a.log.Info("herald is listening", "addr", a.url, "store", storeName(cfg), "role", cfg.Role, "node", a.node, "version", herald.Version)
 	if cfg.Role != "worker" {
 		a.log.Info("the web console is at " + a.url + "/console/ (sign in with the admin token or an API key)")
+	}
+	if cfg.AllowPrivateDestinations {
+		a.log.Warn("--allow-private-destinations is on: endpoints may point at loopback and private addresses, " +
+			"including this host's and your network's internal services; leave it off wherever tenants are not trusted")
 	}
 
 	// Retention runs beside delivery; it is stopped (and waited for)

@@ -60,6 +60,7 @@ type Serve struct {
 	AutoDisableMinFailures int           `name:"auto-disable-min-failures" env:"HERALD_AUTO_DISABLE_MIN_FAILURES" default:"10" help:"...and that has at least this many failed deliveries."`
 
 	AllowPrivateDestinations bool   `name:"allow-private-destinations" env:"HERALD_ALLOW_PRIVATE_DESTINATIONS" help:"Deliver to loopback, private and other special-purpose addresses too (local development, tests). Off by default: customers could point endpoints at internal services."`
+	LogDeliveries            bool   `name:"log-deliveries" env:"HERALD_LOG_DELIVERIES" help:"Log every attempt at info, successes too and without a rate limit (development). Otherwise failed attempts are logged, a few lines a second per endpoint at most."`
 	DestinationAllowCIDRs    string `name:"destination-allow-cidrs" env:"HERALD_DESTINATION_ALLOW_CIDRS" help:"Comma-separated CIDRs to deliver to even if a rule refuses them (e.g. 10.20.0.0/16 for an internal receiver)."`
 	DestinationDenyCIDRs     string `name:"destination-deny-cidrs" env:"HERALD_DESTINATION_DENY_CIDRS" help:"Comma-separated CIDRs never delivered to; wins over the allow list."`
 

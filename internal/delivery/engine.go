@@ -147,6 +147,10 @@ type Options struct {
 	AutoDisableAfter       time.Duration
 	AutoDisableMinFailures int
 	Logger                 *slog.Logger
+	// LogDeliveries logs every attempt at info, successes too and
+	// unlimited (--log-deliveries); otherwise failed attempts are logged,
+	// a few lines a second per endpoint at most.
+	LogDeliveries bool
 	// Metrics, when set, counts events, attempts and requests in flight.
 	Metrics *metrics.Metrics
 	// NoDelivery makes an API-only node: it stores events and their
@@ -221,6 +225,8 @@ type Engine struct {
 	o     Options
 	log   *slog.Logger
 	clock clock.Clock
+	// attempts logs attempts as they end.
+	attempts *attemptLog
 
 	// recorded is closed when this node next records attempts (see
 	// Recorded).
@@ -290,6 +296,7 @@ func New(st Store, out Outbound, o Options) *Engine {
 		out:        out,
 		o:          o,
 		log:        o.Logger,
+		attempts:   newAttemptLog(o.Logger, o.LogDeliveries),
 		clock:      o.Clock,
 		budget:     newBudget(o.QueuePerEndpoint, o.QueueTotal, o.QueueMemory),
 		apps:       cache.New[herald.App](o.Clock.Now),

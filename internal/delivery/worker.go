@@ -95,10 +95,7 @@ func (e *Engine) attempt(ctx, sendCtx context.Context, j *store.Job, trigger str
 		t := v.NextAttemptAt
 		r.NextAttemptAt = &t
 	}
-	if v.Status != herald.StatusSucceeded {
-		e.log.Debug("attempt failed", "delivery_id", j.Delivery.ID, "endpoint_id", j.Endpoint.ID,
-			"attempt", n, "error_kind", string(a.ErrorKind), "error", a.Error, "status", string(v.Status))
-	}
+	e.attempts.attempt(j.Delivery, r, end)
 	return r, true
 }
 
