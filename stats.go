@@ -13,6 +13,10 @@ type EndpointStats struct {
 	LastSuccessAt    *time.Time `json:"last_success_at"`
 	LastFailureAt    *time.Time `json:"last_failure_at"`
 	LastFailureError string     `json:"last_failure_error"`
+	// FailingSince is when the first failed attempt after the latest
+	// success was made (within the week), nil while the latest attempt
+	// succeeded: an endpoint failing now, retries pending or not.
+	FailingSince *time.Time `json:"failing_since"`
 	// Series is the last day hour by hour, oldest first, for charts.
 	Series []StatsBucket `json:"series"`
 }
@@ -34,7 +38,11 @@ type StatsWindow struct {
 	Pending   int `json:"pending"`
 	Succeeded int `json:"succeeded"`
 	Failed    int `json:"failed"`
-	// SuccessRate is succeeded / (succeeded + failed), null when none
-	// finished.
+	// Retrying counts the pending deliveries already attempted: their
+	// latest attempt failed and a retry is due.
+	Retrying int `json:"retrying"`
+	// SuccessRate is succeeded / (succeeded + failed + retrying), null
+	// when none was attempted: a receiver that is down shows in it at
+	// once, not only once retries run out.
 	SuccessRate *float64 `json:"success_rate"`
 }

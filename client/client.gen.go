@@ -1514,6 +1514,8 @@ type EndpointSecret struct {
 
 // EndpointStats defines model for EndpointStats.
 type EndpointStats struct {
+	// FailingSince When the first failed attempt after the latest success was made (within the week); `null` while the latest attempt succeeded.
+	FailingSince     *time.Time  `json:"failing_since"`
 	LastDay          StatsWindow `json:"last_day"`
 	LastFailureAt    *time.Time  `json:"last_failure_at"`
 	LastFailureError string      `json:"last_failure_error"`
@@ -1958,11 +1960,16 @@ type SignatureSchemeOrEmpty string
 
 // StatsWindow defines model for StatsWindow.
 type StatsWindow struct {
-	Failed    int `json:"failed"`
-	Pending   int `json:"pending"`
+	Failed  int `json:"failed"`
+	Pending int `json:"pending"`
+
+	// Retrying Pending deliveries already attempted, whose latest attempt failed (among `pending`).
+	Retrying  int `json:"retrying"`
 	Succeeded int `json:"succeeded"`
 
-	// SuccessRate Percent of finished deliveries that succeeded; `null` when none finished.
+	// SuccessRate Share (0 to 1) of the attempted deliveries that succeeded: succeeded / (succeeded +
+	// failed + retrying), so a receiver that is down shows at once, not only once retries
+	// run out; `null` when none was attempted.
 	SuccessRate *float32 `json:"success_rate"`
 }
 

@@ -32,7 +32,9 @@ type StatsBuilder struct {
 	stats            herald.EndpointStats
 	latencies        []int64
 	success, failure latestAttempt
-	series           *SeriesBuilder
+	// failures are the times of the failed attempts, for FailingSince.
+	failures []time.Time
+	series   *SeriesBuilder
 }
 
 // NewStatsBuilder starts the stats of the week before now.
@@ -66,6 +68,7 @@ func (b *StatsBuilder) AddAttempt(id string, at time.Time, status *int, latencyU
 	}
 	if errorKind != "" {
 		b.failure.offer(at, id, errMsg)
+		b.failures = append(b.failures, at)
 	}
 }
 
@@ -73,7 +76,7 @@ func (b *StatsBuilder) AddAttempt(id string, at time.Time, status *int, latencyU
 func (b *StatsBuilder) Stats() *herald.EndpointStats {
 	st := b.stats
 	for _, w := range []*herald.StatsWindow{&st.Hour, &st.Day, &st.Week} {
-		if done := w.Succeeded + w.Failed; done > 0 {
+		if done := w.Succeeded + w.Failed + w.Retrying; done > 0 {
 			r := float64(w.Succeeded) / float64(done)
 			w.SuccessRate = &r
 		}
@@ -84,6 +87,12 @@ func (b *StatsBuilder) Stats() *herald.EndpointStats {
 	st.LastSuccessAt = b.success.at
 	st.LastFailureAt, st.LastFailureError = b.failure.at, b.failure.err
 	st.Series = b.series.Series()
+	for _, f := range b.failures {
+		if (b.success.at == nil || f.After(*b.success.at)) && (st.FailingSince == nil || f.Before(*st.FailingSince)) {
+			t := f.UTC()
+			st.FailingSince = &t
+		}
+	}
 	return &st
 }
 

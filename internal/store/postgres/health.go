@@ -132,7 +132,10 @@ const statsCountsQuery = `SELECT
 		count(*) FILTER (WHERE d.status = 'failed' AND d.created_at >= $4),
 		count(*) FILTER (WHERE d.status = 'pending'),
 		count(*) FILTER (WHERE d.status = 'succeeded'),
-		count(*) FILTER (WHERE d.status = 'failed')
+		count(*) FILTER (WHERE d.status = 'failed'),
+		count(*) FILTER (WHERE d.status = 'pending' AND d.attempt_count > 0 AND d.created_at >= $5),
+		count(*) FILTER (WHERE d.status = 'pending' AND d.attempt_count > 0 AND d.created_at >= $4),
+		count(*) FILTER (WHERE d.status = 'pending' AND d.attempt_count > 0)
 	FROM deliveries d
 	WHERE d.endpoint_id = $1 AND d.id >= $2 AND d.created_at >= $3 AND d.created_at < $6`
 
@@ -165,7 +168,8 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 			ts(b.DayStart), ts(b.HourStart), ts(now)).Scan(
 			&hour.Pending, &hour.Succeeded, &hour.Failed,
 			&day.Pending, &day.Succeeded, &day.Failed,
-			&week.Pending, &week.Succeeded, &week.Failed); err != nil {
+			&week.Pending, &week.Succeeded, &week.Failed,
+			&hour.Retrying, &day.Retrying, &week.Retrying); err != nil {
 			return fmt.Errorf("endpoint stats: counts: %w", err)
 		}
 

@@ -115,7 +115,10 @@ const statsCountsQuery = `SELECT
 		COALESCE(SUM(d.status = 'failed' AND d.created_at >= ?4), 0),
 		COALESCE(SUM(d.status = 'pending'), 0),
 		COALESCE(SUM(d.status = 'succeeded'), 0),
-		COALESCE(SUM(d.status = 'failed'), 0)
+		COALESCE(SUM(d.status = 'failed'), 0),
+		COALESCE(SUM(d.status = 'pending' AND d.attempt_count > 0 AND d.created_at >= ?5), 0),
+		COALESCE(SUM(d.status = 'pending' AND d.attempt_count > 0 AND d.created_at >= ?4), 0),
+		COALESCE(SUM(d.status = 'pending' AND d.attempt_count > 0), 0)
 	FROM deliveries d
 	WHERE d.endpoint_id = ?1 AND d.id >= ?2 AND d.created_at >= ?3 AND d.created_at < ?6`
 
@@ -153,7 +156,8 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 			micro(b.DayStart), micro(b.HourStart), micro(now)).Scan(
 			&hour.Pending, &hour.Succeeded, &hour.Failed,
 			&day.Pending, &day.Succeeded, &day.Failed,
-			&week.Pending, &week.Succeeded, &week.Failed); err != nil {
+			&week.Pending, &week.Succeeded, &week.Failed,
+			&hour.Retrying, &day.Retrying, &week.Retrying); err != nil {
 			return fmt.Errorf("endpoint stats: counts: %w", err)
 		}
 

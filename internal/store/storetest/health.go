@@ -244,6 +244,8 @@ func testEndpointStats(t *testing.T, s store.Store) {
 		{ago(30 * time.Minute), herald.StatusFailed, []try{{ago(29 * time.Minute), 500, 300}}},
 		{ago(50 * time.Minute), herald.StatusPending, nil},
 		{ago(time.Hour), herald.StatusPending, nil},
+		// And one retrying: its attempt failed after the latest success.
+		{ago(40 * time.Minute), herald.StatusPending, []try{{ago(2 * time.Minute), 503, 30}}},
 		// The day: two more successes, one more failure. The latest
 		// success and the latest failure are attempts of older
 		// deliveries, made after the hour's.
@@ -303,6 +305,9 @@ func testEndpointStats(t *testing.T, s store.Store) {
 			res := store.AttemptResult{Attempt: att, Status: r.final, Now: tr.at}
 			if k < len(r.tries)-1 {
 				res.Status, res.NextAttemptAt = herald.StatusPending, &tr.at
+			} else if r.final == herald.StatusPending {
+				later := now.Add(time.Hour) // retried after the stats are read
+				res.NextAttemptAt = &later
 			}
 			rs = append(rs, res)
 		}
@@ -321,25 +326,28 @@ func testEndpointStats(t *testing.T, s store.Store) {
 	got, err := s.EndpointStats(ctx, a.ID, ep.ID, now)
 	noErr(t, err, "EndpointStats")
 	rate := func(r float64) *float64 { return &r }
-	lastOK, lastFail := ago(5*time.Minute), ago(3*time.Minute)
+	lastOK, lastFail, failingSince := ago(5*time.Minute), ago(2*time.Minute), us(ago(3*time.Minute))
+	// The retrying delivery counts against the rate, as a failure would.
 	want := &herald.EndpointStats{
-		Hour: herald.StatsWindow{Pending: 2, Succeeded: 1, Failed: 1, SuccessRate: rate(0.5)},
-		Day:  herald.StatsWindow{Pending: 2, Succeeded: 3, Failed: 2, SuccessRate: rate(0.6)},
-		Week: herald.StatsWindow{Pending: 2, Succeeded: 5, Failed: 3, SuccessRate: rate(0.625)},
-		// Answered attempts of the week: 1, 20, 50, 60, 100.25, 200,
-		// 300, 400 ms. Nearest rank: the 4th and the 8th.
+		Hour: herald.StatsWindow{Pending: 3, Retrying: 1, Succeeded: 1, Failed: 1, SuccessRate: rate(1.0 / 3)},
+		Day:  herald.StatsWindow{Pending: 3, Retrying: 1, Succeeded: 3, Failed: 2, SuccessRate: rate(0.5)},
+		Week: herald.StatsWindow{Pending: 3, Retrying: 1, Succeeded: 5, Failed: 3, SuccessRate: rate(5.0 / 9)},
+		// Answered attempts of the week: 1, 20, 30, 50, 60, 100.25,
+		// 200, 300, 400 ms. Nearest rank: the 5th and the 9th.
 		LatencyP50MS:     rate(60),
 		LatencyP99MS:     rate(400),
 		LastSuccessAt:    &lastOK,
 		LastFailureAt:    &lastFail,
-		LastFailureError: "connection refused",
+		LastFailureError: "HTTP 503",
+		// The first failure after the latest success, 3 minutes ago.
+		FailingSince: &failingSince,
 	}
 	equalStats(t, "stats", got, want)
 	// The chart's hours: now is 05:06:07, so the last bucket holds the
-	// attempts 5 and 3 minutes ago, the one before those 9, 29 and 50
+	// attempts 5, 3 and 2 minutes ago, the one before those 9, 29 and 50
 	// minutes ago; the rest are empty.
 	series := emptySeries(now)
-	series[23] = herald.StatsBucket{Start: series[23].Start, Attempts: 2, Succeeded: 1, Failed: 1, SuccessRate: rate(0.5), LatencyP50MS: rate(60), LatencyP99MS: rate(60)}
+	series[23] = herald.StatsBucket{Start: series[23].Start, Attempts: 3, Succeeded: 1, Failed: 2, SuccessRate: rate(1.0 / 3), LatencyP50MS: rate(30), LatencyP99MS: rate(60)}
 	series[22] = herald.StatsBucket{Start: series[22].Start, Attempts: 3, Succeeded: 2, Failed: 1, SuccessRate: rate(2.0 / 3), LatencyP50MS: rate(100.25), LatencyP99MS: rate(300)}
 	equalSeries(t, "series", got.Series, series)
 

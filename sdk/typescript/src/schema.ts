@@ -1563,7 +1563,13 @@ export interface components {
             pending: number;
             succeeded: number;
             failed: number;
-            /** @description Percent of finished deliveries that succeeded; `null` when none finished. */
+            /** @description Pending deliveries already attempted, whose latest attempt failed (among `pending`). */
+            retrying: number;
+            /**
+             * @description Share (0 to 1) of the attempted deliveries that succeeded: succeeded / (succeeded +
+             *     failed + retrying), so a receiver that is down shows at once, not only once retries
+             *     run out; `null` when none was attempted.
+             */
             success_rate: number | null;
         };
         EndpointStats: {
@@ -1577,6 +1583,11 @@ export interface components {
             /** Format: date-time */
             last_failure_at: string | null;
             last_failure_error: string;
+            /**
+             * Format: date-time
+             * @description When the first failed attempt after the latest success was made (within the week); `null` while the latest attempt succeeded.
+             */
+            failing_since: string | null;
             /** @description The last 24 hours, hour by hour, oldest first. */
             series: {
                 /** Format: date-time */

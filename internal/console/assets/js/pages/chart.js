@@ -16,6 +16,7 @@ addStrings({
     'chart.attempts': 'Attempts',
     'chart.succeeded': 'Succeeded',
     'chart.failed': 'Failed',
+    'chart.failedAttempts': 'Failed attempts',
     'chart.p50': 'p50 latency',
     'chart.p99': 'p99 latency',
     'chart.noData': 'No data yet: no attempts were made in the last 24 hours.',
@@ -31,6 +32,7 @@ addStrings({
     'chart.attempts': '試行数',
     'chart.succeeded': '成功',
     'chart.failed': '失敗',
+    'chart.failedAttempts': '失敗した試行',
     'chart.p50': 'p50 レイテンシ',
     'chart.p99': 'p99 レイテンシ',
     'chart.noData': 'データがありません：過去 24 時間に送信の試行はありませんでした。',
@@ -141,6 +143,22 @@ function draw(svg, series, width) {
   }
   grid.appendChild(s('line', { x1: m.left, x2: m.left + pw, y1: m.top + ph, y2: m.top + ph, class: 'chart-base' }));
 
+  // Bars under the lines: each hour's attempts, its failures (red) under
+  // its successes, scaled to the busiest hour over the lower third, so
+  // that a falling rate shows whether it fell on 3 attempts or on 3000.
+  const most = Math.max(1, ...series.map((b) => b.attempts || 0));
+  const barH = (v) => (ph / 3) * (v / most);
+  const bw = Math.max(1, step * 0.6);
+  const bars = s('g', { 'aria-hidden': 'true' });
+  series.forEach((b, i) => {
+    if (!b.attempts) return;
+    const failedH = barH(b.failed || 0);
+    const okH = barH(b.attempts - (b.failed || 0));
+    const base = m.top + ph;
+    if (failedH > 0) bars.appendChild(s('rect', { x: x(i) - bw / 2, y: base - failedH, width: bw, height: failedH, class: 'chart-bar chart-bar-failed' }));
+    if (okH > 0) bars.appendChild(s('rect', { x: x(i) - bw / 2, y: base - failedH - okH, width: bw, height: okH, class: 'chart-bar chart-bar-ok' }));
+  });
+
   // The lines, broken where an hour had no attempts; dots so that a lone
   // hour between gaps still shows.
   const ratePts = series.map((b, i) => (b.attempts > 0 && b.success_rate !== null && b.success_rate !== undefined ? [x(i), yRate(b.success_rate)] : null));
@@ -150,7 +168,7 @@ function draw(svg, series, width) {
     s('path', { d: linePath(ratePts), class: 'chart-line chart-rate' }),
     latPts.filter(Boolean).map((p) => s('circle', { cx: p[0], cy: p[1], r: 2.5, class: 'chart-dot chart-latency' })),
     ratePts.filter(Boolean).map((p) => s('circle', { cx: p[0], cy: p[1], r: 3, class: 'chart-dot chart-rate' })));
-  svg.append(grid, lines, axes);
+  svg.append(grid, bars, lines, axes);
 }
 
 function summary(series) {
@@ -206,7 +224,9 @@ export function lineChart({ series, label, signal }) {
   draw(svg, series, width);
   const legend = h('ul', { class: 'chart-legend' },
     h('li', null, h('span', { class: 'chart-swatch chart-rate', 'aria-hidden': 'true' }), t('chart.rate'), h('span', { class: 'muted' }, ' (%)')),
-    h('li', null, h('span', { class: 'chart-swatch chart-latency', 'aria-hidden': 'true' }), t('chart.latency'), h('span', { class: 'muted' }, ' (ms)')));
+    h('li', null, h('span', { class: 'chart-swatch chart-latency', 'aria-hidden': 'true' }), t('chart.latency'), h('span', { class: 'muted' }, ' (ms)')),
+    h('li', null, h('span', { class: 'chart-swatch chart-bar-ok', 'aria-hidden': 'true' }), t('chart.attempts')),
+    h('li', null, h('span', { class: 'chart-swatch chart-bar-failed', 'aria-hidden': 'true' }), t('chart.failedAttempts')));
   const wrap = h('div', { class: 'chart' },
     svg,
     legend,

@@ -113,6 +113,9 @@ addStrings({
     'ep.lastDay': 'Last 24 hours',
     'ep.lastWeek': 'Last 7 days',
     'ep.pending': 'Pending',
+    'ep.retrying': 'Retrying',
+    'ep.failing': 'Failing',
+    'ep.failingSince': 'Failing since',
     'ep.succeeded': 'Succeeded',
     'ep.failed': 'Failed',
     'ep.p50': 'Latency p50 (7 days)',
@@ -224,6 +227,9 @@ addStrings({
     'ep.lastDay': '直近 24 時間',
     'ep.lastWeek': '直近 7 日間',
     'ep.pending': '送信待ち',
+    'ep.retrying': '再試行中',
+    'ep.failing': '失敗中',
+    'ep.failingSince': '失敗し始めた時刻',
     'ep.succeeded': '成功',
     'ep.failed': '失敗',
     'ep.p50': 'レイテンシ p50（7 日間）',
@@ -282,6 +288,15 @@ function eventTypesText(types, max = 3) {
     types.length > max ? h('span', { class: 'muted' }, ` ${t('ep.more', { n: types.length - max })}`) : null);
 }
 
+/** The state of an endpoint whose latest attempts fail: since when, and the last error. */
+function failingCell(ep, st) {
+  return h('span', { class: 'ep-state' },
+    badge('failed', t('ep.failing')),
+    h('span', { class: 'ep-reason' }, st.last_failure_error || ''),
+    h('span', { class: 'muted ep-since' }, t('ep.failingSince'), ' ', timeEl(st.failing_since)),
+    ep.operational ? h('span', { class: 'badge badge-pending' }, t('ep.operational')) : null);
+}
+
 function stateCell(ep) {
   return h('span', { class: 'ep-state' },
     badge(ep.enabled ? 'enabled' : 'disabled'),
@@ -303,6 +318,8 @@ export async function list(ctx) {
     if (stats) stats.abort();
     stats = childController(ctx.signal);
     const rateCells = new Map();
+    const stateCells = new Map();
+    const rows = new Map();
     replace(body,
       page.data.length === 0 && !cursor ? empty(ctx.readOnly ? t('ep.noneReadOnly') : t('ep.none')) : h('div', { class: 'table-wrap' },
         h('table', { class: 'ep-table' },
@@ -314,13 +331,17 @@ export async function list(ctx) {
             h('th', { scope: 'col', class: 'num' }, t('ep.rate')))),
           h('tbody', null, page.data.map((ep) => {
             const rate = h('td', { class: 'num', 'aria-busy': 'true' }, h('span', { class: 'muted' }, '…'));
+            const state = h('td', null, stateCell(ep));
             rateCells.set(ep.id, rate);
-            return h('tr', null,
+            stateCells.set(ep.id, state);
+            const row = h('tr', null,
               h('td', { class: 'mono ep-url' }, h('a', { href: ctx.appHref(`/endpoints/${seg(ep.id)}`) }, endpointLabel(ep))),
               h('td', null, ep.description || h('span', { class: 'muted' }, '—')),
               h('td', null, eventTypesText(ep.event_types)),
-              h('td', null, stateCell(ep)),
+              state,
               rate);
+            rows.set(ep.id, row);
+            return row;
           })))),
       pager(page, cursor, load));
     // Success rates: one stats request per row, at most 6 at a time.
@@ -330,6 +351,11 @@ export async function list(ctx) {
       try {
         const st = await api('GET', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(ep.id)}/stats`, undefined, { signal });
         replace(cell, fmtRate(st.last_day ? st.last_day.success_rate : null));
+        if (st.failing_since && ep.enabled) {
+          // Failing now, retries pending or not: say so, with the last error.
+          rows.get(ep.id).classList.add('ep-failing');
+          replace(stateCells.get(ep.id), failingCell(ep, st));
+        }
       } catch (err) {
         if (err.name === 'AbortError') return;
         replace(cell, h('span', { title: t('ep.statsError', { message: err.message }) }, '—'));
@@ -653,6 +679,7 @@ function healthView(ctx, st) {
     h('td', { class: 'num' }, w ? w.succeeded : '—'),
     h('td', { class: 'num' }, w ? w.failed : '—'),
     h('td', { class: 'num' }, w ? w.pending : '—'),
+    h('td', { class: 'num' }, w ? w.retrying : '—'),
     h('td', { class: 'num' }, fmtRate(w ? w.success_rate : null)));
   const captionId = newId('chart');
   return [
@@ -662,6 +689,7 @@ function healthView(ctx, st) {
         h('th', { scope: 'col', class: 'num' }, t('ep.succeeded')),
         h('th', { scope: 'col', class: 'num' }, t('ep.failed')),
         h('th', { scope: 'col', class: 'num' }, t('ep.pending')),
+        h('th', { scope: 'col', class: 'num' }, t('ep.retrying')),
         h('th', { scope: 'col', class: 'num' }, t('ep.successRate')))),
       h('tbody', null,
         win('ep.lastHour', st.last_hour),
@@ -672,6 +700,7 @@ function healthView(ctx, st) {
       fact(t('ep.p99'), fmtMs(st.latency_p99_ms)),
       fact(t('ep.lastSuccess'), timeEl(st.last_success_at)),
       fact(t('ep.lastFailure'), timeEl(st.last_failure_at)),
+      st.failing_since ? fact(t('ep.failingSince'), h('span', { class: 'ep-failing-since' }, timeEl(st.failing_since))) : null,
       st.last_failure_error ? fact(t('ep.lastFailureError'), h('span', { class: 'mono' }, st.last_failure_error)) : null),
     h('figure', { id: 'stats-chart', class: 'chart-figure', 'aria-labelledby': captionId },
       h('figcaption', { id: captionId }, t('ep.chartTitle')),
