@@ -28,6 +28,10 @@ type AppSettings struct {
 	// OperationalWebhookURL receives Herald's own events about the app's
 	// endpoints (herald.endpoint.disabled, herald.endpoint.recovered).
 	OperationalWebhookURL string `json:"operational_webhook_url"`
+	// OperationalEventTypes picks which of Herald's own events
+	// (herald.endpoint.failing, ...) the operational webhook receives;
+	// empty means all of them.
+	OperationalEventTypes []string `json:"operational_event_types"`
 	// RetrySchedule, TimeoutMS and MaxInFlight override the
 	// installation's delivery settings for the app's endpoints, within
 	// the operator's TenantCeilings.

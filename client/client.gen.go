@@ -56,6 +56,105 @@ func (e AckOutcomeResult) Valid() bool {
 	}
 }
 
+// Defines values for AppOperationalEventTypes.
+const (
+	AppOperationalEventTypesHeraldDeliveryExhausted AppOperationalEventTypes = "herald.delivery.exhausted"
+	AppOperationalEventTypesHeraldEndpointCreated   AppOperationalEventTypes = "herald.endpoint.created"
+	AppOperationalEventTypesHeraldEndpointDeleted   AppOperationalEventTypes = "herald.endpoint.deleted"
+	AppOperationalEventTypesHeraldEndpointDisabled  AppOperationalEventTypes = "herald.endpoint.disabled"
+	AppOperationalEventTypesHeraldEndpointFailing   AppOperationalEventTypes = "herald.endpoint.failing"
+	AppOperationalEventTypesHeraldEndpointRecovered AppOperationalEventTypes = "herald.endpoint.recovered"
+	AppOperationalEventTypesHeraldEndpointUpdated   AppOperationalEventTypes = "herald.endpoint.updated"
+)
+
+// Valid indicates whether the value is a known member of the AppOperationalEventTypes enum.
+func (e AppOperationalEventTypes) Valid() bool {
+	switch e {
+	case AppOperationalEventTypesHeraldDeliveryExhausted:
+		return true
+	case AppOperationalEventTypesHeraldEndpointCreated:
+		return true
+	case AppOperationalEventTypesHeraldEndpointDeleted:
+		return true
+	case AppOperationalEventTypesHeraldEndpointDisabled:
+		return true
+	case AppOperationalEventTypesHeraldEndpointFailing:
+		return true
+	case AppOperationalEventTypesHeraldEndpointRecovered:
+		return true
+	case AppOperationalEventTypesHeraldEndpointUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AppCreateOperationalEventTypes.
+const (
+	AppCreateOperationalEventTypesHeraldDeliveryExhausted AppCreateOperationalEventTypes = "herald.delivery.exhausted"
+	AppCreateOperationalEventTypesHeraldEndpointCreated   AppCreateOperationalEventTypes = "herald.endpoint.created"
+	AppCreateOperationalEventTypesHeraldEndpointDeleted   AppCreateOperationalEventTypes = "herald.endpoint.deleted"
+	AppCreateOperationalEventTypesHeraldEndpointDisabled  AppCreateOperationalEventTypes = "herald.endpoint.disabled"
+	AppCreateOperationalEventTypesHeraldEndpointFailing   AppCreateOperationalEventTypes = "herald.endpoint.failing"
+	AppCreateOperationalEventTypesHeraldEndpointRecovered AppCreateOperationalEventTypes = "herald.endpoint.recovered"
+	AppCreateOperationalEventTypesHeraldEndpointUpdated   AppCreateOperationalEventTypes = "herald.endpoint.updated"
+)
+
+// Valid indicates whether the value is a known member of the AppCreateOperationalEventTypes enum.
+func (e AppCreateOperationalEventTypes) Valid() bool {
+	switch e {
+	case AppCreateOperationalEventTypesHeraldDeliveryExhausted:
+		return true
+	case AppCreateOperationalEventTypesHeraldEndpointCreated:
+		return true
+	case AppCreateOperationalEventTypesHeraldEndpointDeleted:
+		return true
+	case AppCreateOperationalEventTypesHeraldEndpointDisabled:
+		return true
+	case AppCreateOperationalEventTypesHeraldEndpointFailing:
+		return true
+	case AppCreateOperationalEventTypesHeraldEndpointRecovered:
+		return true
+	case AppCreateOperationalEventTypesHeraldEndpointUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AppInputOperationalEventTypes.
+const (
+	AppInputOperationalEventTypesHeraldDeliveryExhausted AppInputOperationalEventTypes = "herald.delivery.exhausted"
+	AppInputOperationalEventTypesHeraldEndpointCreated   AppInputOperationalEventTypes = "herald.endpoint.created"
+	AppInputOperationalEventTypesHeraldEndpointDeleted   AppInputOperationalEventTypes = "herald.endpoint.deleted"
+	AppInputOperationalEventTypesHeraldEndpointDisabled  AppInputOperationalEventTypes = "herald.endpoint.disabled"
+	AppInputOperationalEventTypesHeraldEndpointFailing   AppInputOperationalEventTypes = "herald.endpoint.failing"
+	AppInputOperationalEventTypesHeraldEndpointRecovered AppInputOperationalEventTypes = "herald.endpoint.recovered"
+	AppInputOperationalEventTypesHeraldEndpointUpdated   AppInputOperationalEventTypes = "herald.endpoint.updated"
+)
+
+// Valid indicates whether the value is a known member of the AppInputOperationalEventTypes enum.
+func (e AppInputOperationalEventTypes) Valid() bool {
+	switch e {
+	case AppInputOperationalEventTypesHeraldDeliveryExhausted:
+		return true
+	case AppInputOperationalEventTypesHeraldEndpointCreated:
+		return true
+	case AppInputOperationalEventTypesHeraldEndpointDeleted:
+		return true
+	case AppInputOperationalEventTypesHeraldEndpointDisabled:
+		return true
+	case AppInputOperationalEventTypesHeraldEndpointFailing:
+		return true
+	case AppInputOperationalEventTypesHeraldEndpointRecovered:
+		return true
+	case AppInputOperationalEventTypesHeraldEndpointUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AttemptTrigger.
 const (
 	AttemptTriggerResend    AttemptTrigger = "resend"
@@ -1050,6 +1149,9 @@ type App struct {
 	MonthlyDeliveryQuota int64  `json:"monthly_delivery_quota"`
 	Name                 string `json:"name"`
 
+	// OperationalEventTypes Which of Herald's own events the operational webhook receives; empty or `null` for all of them.
+	OperationalEventTypes *[]AppOperationalEventTypes `json:"operational_event_types"`
+
 	// OperationalWebhookURL Receives Herald's own events about the app's endpoints (`herald.endpoint.disabled`, …); empty for none.
 	OperationalWebhookURL string `json:"operational_webhook_url"`
 
@@ -1072,13 +1174,19 @@ type App struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// AppOperationalEventTypes defines model for App.OperationalEventTypes.
+type AppOperationalEventTypes string
+
 // AppCreate defines model for AppCreate.
 type AppCreate struct {
-	MaxEndpointsPerEventType *int    `json:"max_endpoints_per_event_type,omitempty"`
-	MaxInFlight              *int    `json:"max_in_flight,omitempty"`
-	MonthlyDeliveryQuota     *int64  `json:"monthly_delivery_quota,omitempty"`
-	Name                     string  `json:"name"`
-	OperationalWebhookURL    *string `json:"operational_webhook_url,omitempty"`
+	MaxEndpointsPerEventType *int   `json:"max_endpoints_per_event_type,omitempty"`
+	MaxInFlight              *int   `json:"max_in_flight,omitempty"`
+	MonthlyDeliveryQuota     *int64 `json:"monthly_delivery_quota,omitempty"`
+	Name                     string `json:"name"`
+
+	// OperationalEventTypes Which of Herald's own events the operational webhook receives; `[]` for all of them.
+	OperationalEventTypes *[]AppCreateOperationalEventTypes `json:"operational_event_types,omitempty"`
+	OperationalWebhookURL *string                           `json:"operational_webhook_url,omitempty"`
 
 	// PayloadFormat Body of requests without a template: `standard` (`{"type", "timestamp", "data"}`),
 	// `raw` (the payload as is) or `flat` (the payload's fields with the event name
@@ -1093,6 +1201,9 @@ type AppCreate struct {
 	// UID Letters, digits and `_ . -`, starting with a letter or digit, not with `app_`; empty for none.
 	UID *string `json:"uid,omitempty"`
 }
+
+// AppCreateOperationalEventTypes defines model for AppCreate.OperationalEventTypes.
+type AppCreateOperationalEventTypes string
 
 // AppInput An app's fields. `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type`
 // are the operator's: only an admin changes them. `timeout_ms` is at most
@@ -1104,7 +1215,10 @@ type AppInput struct {
 	MaxInFlight              *int    `json:"max_in_flight,omitempty"`
 	MonthlyDeliveryQuota     *int64  `json:"monthly_delivery_quota,omitempty"`
 	Name                     *string `json:"name,omitempty"`
-	OperationalWebhookURL    *string `json:"operational_webhook_url,omitempty"`
+
+	// OperationalEventTypes Which of Herald's own events the operational webhook receives; `[]` for all of them.
+	OperationalEventTypes *[]AppInputOperationalEventTypes `json:"operational_event_types,omitempty"`
+	OperationalWebhookURL *string                          `json:"operational_webhook_url,omitempty"`
 
 	// PayloadFormat Body of requests without a template: `standard` (`{"type", "timestamp", "data"}`),
 	// `raw` (the payload as is) or `flat` (the payload's fields with the event name
@@ -1119,6 +1233,9 @@ type AppInput struct {
 	// UID Letters, digits and `_ . -`, starting with a letter or digit, not with `app_`; empty for none.
 	UID *string `json:"uid,omitempty"`
 }
+
+// AppInputOperationalEventTypes defines model for AppInput.OperationalEventTypes.
+type AppInputOperationalEventTypes string
 
 // AppList defines model for AppList.
 type AppList struct {

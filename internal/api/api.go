@@ -72,6 +72,12 @@ type Engine interface {
 	Pull(ctx context.Context, ep *herald.Endpoint, p delivery.PullParams) ([]delivery.Handout, error)
 	Ack(ctx context.Context, ep *herald.Endpoint, results []delivery.AckResult, maxBody int) ([]delivery.AckOutcome, error)
 	ResendPulled(ctx context.Context, j *store.Job) error
+	// AppChanged says that an app's settings changed, so that they apply
+	// to its next attempts at once.
+	AppChanged()
+	// Announce sends one of Herald's own events to the app's
+	// operational webhook, when it has one taking that type.
+	Announce(ctx context.Context, appID, eventType string, payload map[string]any)
 }
 
 // Outbound builds the exact request a delivery would send, for previews.

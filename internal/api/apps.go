@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,12 +37,14 @@ type appInput struct {
 	UID                      *string `json:"uid"`
 	MaxEndpointsPerEventType *int    `json:"max_endpoints_per_event_type"`
 	OperationalWebhookURL    *string `json:"operational_webhook_url"`
-	RetrySchedule            *string `json:"retry_schedule"`
-	TimeoutMS                *int    `json:"timeout_ms"`
-	MaxInFlight              *int    `json:"max_in_flight"`
-	MonthlyDeliveryQuota     *int64  `json:"monthly_delivery_quota"`
-	PayloadFormat            *string `json:"payload_format"`
-	TemplateSyntax           *string `json:"template_syntax"`
+	// OperationalEventTypes: nil leaves them, [] takes every type.
+	OperationalEventTypes *[]string `json:"operational_event_types"`
+	RetrySchedule         *string   `json:"retry_schedule"`
+	TimeoutMS             *int      `json:"timeout_ms"`
+	MaxInFlight           *int      `json:"max_in_flight"`
+	MonthlyDeliveryQuota  *int64    `json:"monthly_delivery_quota"`
+	PayloadFormat         *string   `json:"payload_format"`
+	TemplateSyntax        *string   `json:"template_syntax"`
 }
 
 // applySettings validates and copies the app's settings, its delivery
@@ -60,6 +63,19 @@ func (in *appInput) applySettings(a *herald.App, c herald.TenantCeilings) *Error
 			}
 		}
 		a.OperationalWebhookURL = *in.OperationalWebhookURL
+	}
+	if in.OperationalEventTypes != nil {
+		types := []string{}
+		for _, t := range *in.OperationalEventTypes {
+			if !slices.Contains(delivery.OperationalEventTypes, t) {
+				return errInvalid("operational_event_types", "operational_event_types: %q is not one of Herald's own event types (%s)",
+					t, strings.Join(delivery.OperationalEventTypes, ", "))
+			}
+			if !slices.Contains(types, t) {
+				types = append(types, t)
+			}
+		}
+		a.OperationalEventTypes = types
 	}
 	if in.PayloadFormat != nil {
 		switch *in.PayloadFormat {
@@ -271,6 +287,7 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request) *Error {
 	err := s.st.AppUpdate(r.Context(), a)
 	// After the change, so that no lookup in between caches the old app.
 	s.apps.Reset()
+	s.eng.AppChanged()
 	s.keysChanged()
 	if err != nil {
 		e := storeError(err, "app")
@@ -340,20 +357,29 @@ func (s *Server) syncOperationalEndpoint(r *http.Request, a *herald.App) *Error 
 		op = &herald.Endpoint{
 			ID: herald.NewID(herald.PrefixEndpoint), AppID: a.ID, URL: a.OperationalWebhookURL,
 			Description: "operational webhook: Herald's events about this app's endpoints",
-			EventTypes:  []string{}, Enabled: true, Secret: secret, CreatedAt: now, UpdatedAt: now,
+			EventTypes:  operationalTypes(a), Enabled: true, Secret: secret, CreatedAt: now, UpdatedAt: now,
 		}
 		op.Operational = true
 		if err := s.st.EndpointCreate(r.Context(), op); err != nil {
 			return storeError(err, "app")
 		}
-	case a.OperationalWebhookURL != "" && op.URL != a.OperationalWebhookURL:
-		op.URL, op.UpdatedAt = a.OperationalWebhookURL, now
+	case a.OperationalWebhookURL != "" && (op.URL != a.OperationalWebhookURL || !slices.Equal(op.EventTypes, operationalTypes(a))):
+		op.URL, op.EventTypes, op.UpdatedAt = a.OperationalWebhookURL, operationalTypes(a), now
 		if err := s.st.EndpointUpdate(r.Context(), op); err != nil {
 			return storeError(err, "endpoint")
 		}
 		s.eng.EndpointChanged(op)
 	}
 	return nil
+}
+
+// operationalTypes is what the app's operational endpoint subscribes to:
+// the types it picked, or every type ([]).
+func operationalTypes(a *herald.App) []string {
+	if len(a.OperationalEventTypes) == 0 {
+		return []string{}
+	}
+	return slices.Clone(a.OperationalEventTypes)
 }
 
 // eachEndpoint calls fn for every endpoint of the app.

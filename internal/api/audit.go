@@ -3,9 +3,11 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -96,4 +98,37 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	writeJSON(w, http.StatusOK, pg)
 	return nil
+}
+
+// announceEndpoint tells the app's operational webhook that one of its
+// endpoints was created, changed (in: the fields the request set) or
+// deleted. The operational endpoint itself is not announced.
+func (s *Server) announceEndpoint(r *http.Request, eventType string, ep *herald.Endpoint, in *endpointInput) {
+	if ep.Operational {
+		return
+	}
+	p := map[string]any{"endpoint_id": ep.ID, "app_id": ep.AppID, "url": ep.URL, "description": ep.Description,
+		"event_types": ep.EventTypes, "enabled": ep.Enabled}
+	if k := principalOf(r).keyID; k != "" {
+		p["key_id"] = k // the API key or portal session that made the change
+	}
+	if p["event_types"] == nil {
+		p["event_types"] = []string{}
+	}
+	if in != nil && eventType == delivery.EventEndpointUpdated {
+		changed := []string{}
+		if b, err := json.Marshal(in); err == nil {
+			var fields map[string]json.RawMessage
+			if json.Unmarshal(b, &fields) == nil {
+				for k, v := range fields {
+					if string(v) != "null" {
+						changed = append(changed, k)
+					}
+				}
+			}
+		}
+		slices.Sort(changed)
+		p["changed"] = changed
+	}
+	s.eng.Announce(r.Context(), ep.AppID, eventType, p)
 }

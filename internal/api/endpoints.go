@@ -159,6 +159,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	s.keysChanged()
 	s.auditEndpoint(r, ep, "endpoint.create", in)
+	s.announceEndpoint(r, delivery.EventEndpointCreated, ep, &in)
 	writeJSON(w, http.StatusCreated, s.viewEndpoint(ep, a))
 	return nil
 }
@@ -235,6 +236,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	s.eng.EndpointChanged(ep)
 	s.keysChanged()
 	s.auditEndpoint(r, ep, "endpoint.update", in)
+	s.announceEndpoint(r, delivery.EventEndpointUpdated, ep, &in)
 	writeJSON(w, http.StatusOK, s.viewEndpoint(ep, a))
 	return nil
 }
@@ -256,6 +258,7 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	s.eng.EndpointChanged(&gone)
 	s.keysChanged()
 	s.audit(r, ep.AppID, "endpoint.delete", ep.ID, nil)
+	s.announceEndpoint(r, delivery.EventEndpointDeleted, ep, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

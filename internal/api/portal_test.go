@@ -416,7 +416,8 @@ func TestPortalHidesOperationalEndpoint(t *testing.T) {
 	s.MustDo("POST", "/v1/apps/a/endpoints", map[string]any{"url": gone.URL}, &ep, 201)
 	// The operational endpoint comes between two of the customer's, so
 	// that pages must read past it.
-	s.MustDo("PATCH", "/v1/apps/a", map[string]any{"operational_webhook_url": ops.URL}, nil, 200)
+	s.MustDo("PATCH", "/v1/apps/a", map[string]any{"operational_webhook_url": ops.URL,
+		"operational_event_types": []string{"herald.endpoint.disabled"}}, nil, 200)
 	s.MustDo("POST", "/v1/apps/a/endpoints", map[string]any{"url": "https://example.com/later", "event_types": []string{"other.*"}}, &later, 201)
 	// The receiver's 410 disables the endpoint, which Herald announces
 	// to the operational webhook.

@@ -227,6 +227,9 @@ type Engine struct {
 	clock clock.Clock
 	// attempts logs attempts as they end.
 	attempts *attemptLog
+	// failing tells endpoints beginning to fail, for
+	// herald.endpoint.failing.
+	failing failingTracker
 
 	// recorded is closed when this node next records attempts (see
 	// Recorded).
@@ -467,6 +470,11 @@ func (e *Engine) isStopping() bool {
 		return false
 	}
 }
+
+// AppChanged forgets the apps read so far: their settings (retry
+// schedule, operational webhook, ...) apply to the next attempts at once
+// on this node, and within the cache's lifetime on the others.
+func (e *Engine) AppChanged() { e.apps.Reset() }
 
 // app returns an app for its settings and template fields. A missing app
 // gives an empty one: templates then see empty app fields, and the app

@@ -483,7 +483,9 @@ func TestAutoDisable(t *testing.T) {
 		c.AutoDisableMinFailures = 3
 	}})
 	deadID := s.Setup(dead.URL, nil)
-	s.MustDo("PATCH", "/v1/apps/acme", map[string]any{"operational_webhook_url": ops.URL + "/ops"}, nil, 200)
+	// Of Herald's own events, this app takes only these two.
+	s.MustDo("PATCH", "/v1/apps/acme", map[string]any{"operational_webhook_url": ops.URL + "/ops",
+		"operational_event_types": []string{"herald.endpoint.disabled", "herald.endpoint.recovered"}}, nil, 200)
 	var goneEp struct{ ID string }
 	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": goneRc.URL, "event_types": []string{"lead.created"}}, &goneEp, 201)
 
@@ -700,5 +702,120 @@ func TestSampling(t *testing.T) {
 	var e apiErr
 	if code := s.Do("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"sample_rate": 101}, &e); code != 422 || e.Error.Field != "sample_rate" {
 		t.Fatalf("rate 101: %d %+v", code, e)
+	}
+}
+
+// TestOperationalEvents: the operational webhook hears, signed, that an
+// endpoint began failing (once, however many attempts fail) and recovered,
+// that a delivery used up its retries (with what the receiver last said),
+// and that endpoints were created, changed and deleted; an app that picks
+// some types gets only those, and an unknown type is refused.
+func TestOperationalEvents(t *testing.T) {
+	t.Parallel()
+	ops := heraldtest.NewReceiver(t, nil)
+	var down atomic.Bool
+	down.Store(true)
+	flaky := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "database is locked", http.StatusServiceUnavailable)
+		}
+	})
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "50ms"})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
+	var e struct{ Error struct{ Field string } }
+	if got := s.Invalid().Do("PATCH", "/v1/apps/acme", map[string]any{"operational_event_types": []string{"herald.nope"}}, &e); got != 422 || e.Error.Field != "operational_event_types" {
+		t.Fatalf("unknown operational event type: %d %+v, want 422 naming the field", got, e)
+	}
+	s.MustDo("PATCH", "/v1/apps/acme", map[string]any{"operational_webhook_url": ops.URL}, nil, 200)
+	var opsSecret string
+	var eps struct{ Data []struct{ ID, URL string } }
+	s.MustDo("GET", "/v1/apps/acme/endpoints", nil, &eps, 200)
+	for _, ep := range eps.Data {
+		var sec struct{ Secret string }
+		s.MustDo("GET", "/v1/apps/acme/endpoints/"+ep.ID+"/secret", nil, &sec, 200)
+		opsSecret = sec.Secret
+	}
+	v, err := verify.New(opsSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type opsEvent struct {
+		Type string
+		Data map[string]any
+	}
+	// next waits for an operational event of the given type not taken
+	// yet, in whatever order they arrive (each is a delivery of its own),
+	// and checks every one's signature.
+	taken := map[int]bool{}
+	next := func(typ string) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for n := 1; time.Now().Before(deadline); n++ {
+			reqs := ops.Wait(t, min(n, len(ops.Requests())+1), time.Until(deadline))
+			for i, r := range reqs {
+				if taken[i] {
+					continue
+				}
+				if err := v.Verify(r.Header, r.Body); err != nil {
+					t.Fatalf("operational event not signed: %v", err)
+				}
+				var ev opsEvent
+				if err := json.Unmarshal(r.Body, &ev); err != nil {
+					t.Fatal(err)
+				}
+				if ev.Type == typ {
+					taken[i] = true
+					return ev.Data
+				}
+			}
+			n = len(reqs)
+		}
+		t.Fatalf("no %s within 10s", typ)
+		return nil
+	}
+
+	var ep struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": flaky.URL, "description": "CRM"}, &ep, 201)
+	if d := next("herald.endpoint.created"); d["endpoint_id"] != ep.ID || d["url"] != flaky.URL || d["description"] != "CRM" {
+		t.Errorf("endpoint.created: %v", d)
+	}
+	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+ep.ID, map[string]any{"description": "CRM (new)", "event_types": []string{"lead.created"}}, nil, 200)
+	if d := next("herald.endpoint.updated"); d["endpoint_id"] != ep.ID || fmt.Sprint(d["changed"]) != "[description event_types]" {
+		t.Errorf("endpoint.updated: %v", d)
+	}
+
+	// Three events fail (each tried twice): one failing, three exhausted.
+	for i := range 3 {
+		s.Send(map[string]any{"n": i})
+	}
+	if d := next("herald.endpoint.failing"); d["endpoint_id"] != ep.ID || d["status_code"] != float64(503) || d["failing_since"] == nil {
+		t.Errorf("endpoint.failing: %v", d)
+	}
+	for range 3 {
+		d := next("herald.delivery.exhausted")
+		if d["endpoint_id"] != ep.ID || d["event_type"] != "lead.created" || d["attempts"] != float64(2) ||
+			d["last_status_code"] != float64(503) || !strings.Contains(fmt.Sprint(d["last_response_body"]), "database is locked") || d["event_id"] == "" {
+			t.Errorf("delivery.exhausted: %v", d)
+		}
+	}
+	down.Store(false)
+	s.Send(map[string]any{"n": 9})
+	if d := next("herald.endpoint.recovered"); d["endpoint_id"] != ep.ID || d["was_failing_since"] == nil {
+		t.Errorf("endpoint.recovered: %v", d)
+	}
+	s.MustDo("DELETE", "/v1/apps/acme/endpoints/"+ep.ID, nil, nil, 204)
+	if d := next("herald.endpoint.deleted"); d["endpoint_id"] != ep.ID {
+		t.Errorf("endpoint.deleted: %v", d)
+	}
+	// The failing run was announced once, however many attempts failed.
+	var failing int
+	for _, r := range ops.Requests() {
+		if strings.Contains(string(r.Body), `"type":"herald.endpoint.failing"`) {
+			failing++
+		}
+	}
+	if failing != 1 {
+		t.Errorf("%d endpoint.failing, want 1", failing)
 	}
 }

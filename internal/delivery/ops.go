@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,12 +17,31 @@ import (
 const (
 	EventEndpointDisabled  = herald.OperationalPrefix + "endpoint.disabled"
 	EventEndpointRecovered = herald.OperationalPrefix + "endpoint.recovered"
+	EventEndpointFailing   = herald.OperationalPrefix + "endpoint.failing"
+	EventDeliveryExhausted = herald.OperationalPrefix + "delivery.exhausted"
+	EventEndpointCreated   = herald.OperationalPrefix + "endpoint.created"
+	EventEndpointUpdated   = herald.OperationalPrefix + "endpoint.updated"
+	EventEndpointDeleted   = herald.OperationalPrefix + "endpoint.deleted"
 )
+
+// OperationalEventTypes lists Herald's own event types, which an app's
+// operational_event_types picks from.
+var OperationalEventTypes = []string{EventEndpointDisabled, EventEndpointRecovered, EventEndpointFailing,
+	EventDeliveryExhausted, EventEndpointCreated, EventEndpointUpdated, EventEndpointDeleted}
+
+// failingEvery is the least time between two herald.endpoint.failing of
+// one endpoint, so that a flapping endpoint cannot flood the operator.
+const failingEvery = 15 * time.Minute
+
+// exhaustedBodyBytes is how much of the last response a
+// herald.delivery.exhausted carries.
+const exhaustedBodyBytes = 512
 
 // afterRecord acts on recorded outcomes: a 410 disables its endpoint at
 // once; endpoints whose deliveries keep failing for the configured window
-// are disabled; an endpoint re-enabled after being disabled that succeeds
-// again is announced as recovered.
+// are disabled; an endpoint that starts failing, or succeeds again after
+// failing or after being disabled and enabled again, is announced, as is
+// a delivery that used up its retries.
 func (e *Engine) afterRecord(ctx context.Context, items []recordItem) {
 	e.signalRecorded()
 	var health []store.HealthResult
@@ -33,14 +54,28 @@ func (e *Engine) afterRecord(ctx context.Context, items []recordItem) {
 		if a.Response != nil && a.Response.StatusCode == http.StatusGone {
 			e.disable(ctx, ep, "receiver answered 410 Gone")
 		}
+		if a.ErrorKind != herald.ErrorKindNone {
+			if since, ok := e.failing.fail(ep.ID, a.CreatedAt); ok {
+				e.announceFailing(ctx, ep, a, since)
+			}
+		}
 		switch it.res.Status {
 		case herald.StatusSucceeded:
 			health = append(health, store.HealthResult{AppID: ep.AppID, EndpointID: ep.ID, Succeeded: true})
-			if ep.DisabledReason != "" && ep.Enabled {
-				e.recovered(ctx, ep)
+			since, wasFailing := e.failing.ok(ep.ID)
+			switch {
+			case ep.DisabledReason != "" && ep.Enabled:
+				e.recovered(ctx, ep, since)
+			case wasFailing:
+				e.log.Info("endpoint recovered", "app_id", ep.AppID, "endpoint_id", ep.ID, "failing_since", since.UTC())
+				e.announce(ctx, ep.AppID, EventEndpointRecovered, map[string]any{
+					"endpoint_id": ep.ID, "app_id": ep.AppID, "url": ep.URL,
+					"was_failing_since": since, "recovered_at": a.CreatedAt.UTC(),
+				})
 			}
 		case herald.StatusFailed:
 			health = append(health, store.HealthResult{AppID: ep.AppID, EndpointID: ep.ID})
+			e.announceExhausted(ctx, it.job, a)
 		}
 	}
 	if len(health) == 0 || e.o.AutoDisableAfter <= 0 {
@@ -123,15 +158,65 @@ func (e *Engine) disable(ctx context.Context, ep *herald.Endpoint, reason string
 func (e *Engine) announceDisabled(ctx context.Context, ep *herald.Endpoint) {
 	e.log.Warn("endpoint disabled", "endpoint_id", ep.ID, "reason", ep.DisabledReason)
 	e.EndpointChanged(ep)
-	e.emit(ctx, ep, EventEndpointDisabled, map[string]any{
+	e.emit(ctx, ep.AppID, EventEndpointDisabled, map[string]any{
 		"endpoint_id": ep.ID, "app_id": ep.AppID, "url": ep.URL,
 		"reason": ep.DisabledReason, "disabled_at": ep.DisabledAt,
 	})
 }
 
+// announceFailing tells the operator that an endpoint began failing.
+func (e *Engine) announceFailing(ctx context.Context, ep *herald.Endpoint, a *herald.Attempt, since time.Time) {
+	e.log.Info("endpoint failing", "app_id", ep.AppID, "endpoint_id", ep.ID, "error_kind", string(a.ErrorKind), "error", a.Error)
+	p := map[string]any{"endpoint_id": ep.ID, "app_id": ep.AppID, "url": ep.URL, "failing_since": since.UTC(),
+		"error_kind": a.ErrorKind, "error": a.Error, "status_code": nil}
+	if a.Response != nil {
+		p["status_code"] = a.Response.StatusCode
+	}
+	e.announce(ctx, ep.AppID, EventEndpointFailing, p)
+}
+
+// announceExhausted tells the operator that a delivery failed for good:
+// its retries ran out (or its failure was final), with what the receiver
+// last answered.
+func (e *Engine) announceExhausted(ctx context.Context, j *store.Job, a *herald.Attempt) {
+	d, ep := j.Delivery, j.Endpoint
+	p := map[string]any{"delivery_id": d.ID, "event_id": d.EventID, "event_type": d.EventType,
+		"endpoint_id": ep.ID, "app_id": d.AppID, "url": ep.URL, "attempts": a.Number,
+		"last_status_code": nil, "last_error_kind": a.ErrorKind, "last_error": a.Error, "last_response_body": ""}
+	if a.Response != nil {
+		p["last_status_code"] = a.Response.StatusCode
+		body := a.Response.Body
+		if len(body) > exhaustedBodyBytes {
+			body = strings.ToValidUTF8(body[:exhaustedBodyBytes], "")
+		}
+		p["last_response_body"] = body
+	}
+	e.announce(ctx, d.AppID, EventDeliveryExhausted, p)
+}
+
+// Announce sends one of Herald's own events about an app (an endpoint
+// created, changed or deleted) to its operational webhook, when it has
+// one that takes that type; otherwise nothing is stored.
+func (e *Engine) Announce(ctx context.Context, appID, eventType string, payload map[string]any) {
+	e.announce(ctx, appID, eventType, payload)
+}
+
+// announce is emit for the events an app picks: without an operational
+// webhook taking the type, none is stored (a dead endpoint's exhausted
+// deliveries would otherwise fill the history with events no one gets).
+func (e *Engine) announce(ctx context.Context, appID, eventType string, payload map[string]any) {
+	app := e.app(ctx, appID)
+	if app.OperationalWebhookURL == "" ||
+		len(app.OperationalEventTypes) > 0 && !slices.Contains(app.OperationalEventTypes, eventType) {
+		return
+	}
+	e.emit(ctx, appID, eventType, payload)
+}
+
 // recovered clears the disabled record of an endpoint that succeeds again
-// after being re-enabled, and announces it.
-func (e *Engine) recovered(ctx context.Context, ep *herald.Endpoint) {
+// after being re-enabled, and announces it (with since when it had been
+// failing, when this node saw it fail).
+func (e *Engine) recovered(ctx context.Context, ep *herald.Endpoint, failingSince time.Time) {
 	cur, err := e.st.EndpointGet(ctx, ep.AppID, ep.ID)
 	if err != nil || cur.DisabledReason == "" {
 		return
@@ -144,23 +229,96 @@ func (e *Engine) recovered(ctx context.Context, ep *herald.Endpoint) {
 		return
 	}
 	e.EndpointChanged(cur)
-	e.emit(ctx, cur, EventEndpointRecovered, map[string]any{
+	e.log.Info("endpoint recovered", "app_id", cur.AppID, "endpoint_id", cur.ID, "was_disabled_reason", reason)
+	p := map[string]any{
 		"endpoint_id": cur.ID, "app_id": cur.AppID, "url": cur.URL,
 		"was_disabled_reason": reason, "was_disabled_at": at, "recovered_at": cur.UpdatedAt,
-	})
+	}
+	if !failingSince.IsZero() {
+		p["was_failing_since"] = failingSince.UTC()
+	}
+	e.emit(ctx, cur.AppID, EventEndpointRecovered, p)
 }
 
 // emit sends one of Herald's own events through the normal path: stored,
 // signed, retried, and delivered to the app's operational endpoint only.
-func (e *Engine) emit(ctx context.Context, ep *herald.Endpoint, eventType string, payload map[string]any) {
+func (e *Engine) emit(ctx context.Context, appID, eventType string, payload map[string]any) {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		return
 	}
 	// Enqueue returns at once when the engine is stopping; the event is
 	// then lost, which the log says.
-	ev := &herald.Event{AppID: ep.AppID, EventType: eventType, Payload: b}
+	ev := &herald.Event{AppID: appID, EventType: eventType, Payload: b}
 	if _, err := e.Enqueue(ctx, ev); err != nil {
-		e.log.Error("emit operational event", errAttr(err), "event_type", eventType, "endpoint_id", ep.ID)
+		e.log.Error("emit operational event", errAttr(err), "event_type", eventType, "endpoint_id", payload["endpoint_id"])
+	}
+}
+
+// failingTracker remembers, per endpoint, whether its latest attempt on
+// this node failed and since when, to announce the turn from succeeding
+// to failing (at most once per failingEvery) and back.
+type failingTracker struct {
+	mu  sync.Mutex
+	eps map[string]*failingState
+}
+
+type failingState struct {
+	since     time.Time // of the first failure of the current run
+	announced time.Time // the latest herald.endpoint.failing
+	failing   bool
+	told      bool // this run was announced
+}
+
+// fail records a failed attempt at `at`; it says whether the endpoint
+// just began failing and that is to be announced, and since when.
+func (f *failingTracker) fail(id string, at time.Time) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.eps == nil || len(f.eps) >= 100_000 {
+		f.prune()
+	}
+	st := f.eps[id]
+	if st == nil {
+		st = &failingState{}
+		f.eps[id] = st
+	}
+	if st.failing {
+		return st.since, false
+	}
+	st.failing, st.since, st.told = true, at, false
+	if !st.announced.IsZero() && at.Sub(st.announced) < failingEvery {
+		return st.since, false
+	}
+	st.announced, st.told = at, true
+	return st.since, true
+}
+
+// ok records a success: it returns since when the endpoint had been
+// failing, and whether that run was announced (then so is its end).
+func (f *failingTracker) ok(id string) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.eps[id]
+	if st == nil || !st.failing {
+		return time.Time{}, false
+	}
+	st.failing = false
+	return st.since, st.told
+}
+
+// prune forgets the endpoints not failing, to bound the map.
+func (f *failingTracker) prune() {
+	if f.eps == nil {
+		f.eps = map[string]*failingState{}
+		return
+	}
+	for id, st := range f.eps {
+		if !st.failing {
+			delete(f.eps, id)
+		}
+	}
+	if len(f.eps) >= 100_000 {
+		f.eps = map[string]*failingState{}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -638,7 +639,7 @@ func TestMigrateFrom2(t *testing.T) {
 	}
 	defer db.Close()
 	app, err := db.AppGet(ctx, appID)
-	if err != nil || app.AppSettings != (herald.AppSettings{}) {
+	if err != nil || !reflect.DeepEqual(app.AppSettings, herald.AppSettings{}) {
 		t.Errorf("AppGet: %v, settings %+v", err, app)
 	}
 	et, err := db.EventTypeGet(ctx, "e")

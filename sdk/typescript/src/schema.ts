@@ -1020,6 +1020,8 @@ export interface components {
             max_endpoints_per_event_type: number;
             /** @description Receives Herald's own events about the app's endpoints (`herald.endpoint.disabled`, …); empty for none. */
             operational_webhook_url: string;
+            /** @description Which of Herald's own events the operational webhook receives; empty or `null` for all of them. */
+            operational_event_types: ("herald.endpoint.disabled" | "herald.endpoint.recovered" | "herald.endpoint.failing" | "herald.delivery.exhausted" | "herald.endpoint.created" | "herald.endpoint.updated" | "herald.endpoint.deleted")[] | null;
             /** @description Waits before each retry (`5s,5m,30m`); empty for the installation's. */
             retry_schedule: string;
             /** @description Timeout of one request; 0 for the installation's. */
@@ -1051,6 +1053,8 @@ export interface components {
             uid?: string;
             max_endpoints_per_event_type?: number;
             operational_webhook_url?: string;
+            /** @description Which of Herald's own events the operational webhook receives; `[]` for all of them. */
+            operational_event_types?: ("herald.endpoint.disabled" | "herald.endpoint.recovered" | "herald.endpoint.failing" | "herald.delivery.exhausted" | "herald.endpoint.created" | "herald.endpoint.updated" | "herald.endpoint.deleted")[];
             retry_schedule?: string;
             timeout_ms?: number;
             max_in_flight?: number;
