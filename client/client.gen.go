@@ -842,6 +842,27 @@ func (e TemplateSyntax) Valid() bool {
 	}
 }
 
+// Defines values for WebhookHeaders.
+const (
+	WebhookHeadersEmpty    WebhookHeaders = ""
+	WebhookHeadersStandard WebhookHeaders = "standard"
+	WebhookHeadersSvix     WebhookHeaders = "svix"
+)
+
+// Valid indicates whether the value is a known member of the WebhookHeaders enum.
+func (e WebhookHeaders) Valid() bool {
+	switch e {
+	case WebhookHeadersEmpty:
+		return true
+	case WebhookHeadersStandard:
+		return true
+	case WebhookHeadersSvix:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorKindFilter.
 const (
 	ErrorKindFilterAuth       ErrorKindFilter = "auth"
@@ -1145,6 +1166,9 @@ type App struct {
 	// MaxInFlight Requests in flight at once to one endpoint; 0 for the installation's.
 	MaxInFlight int `json:"max_in_flight"`
 
+	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+	Metadata Metadata `json:"metadata"`
+
 	// MonthlyDeliveryQuota Deliveries the app may make in a calendar month (UTC); 0 means no quota. The operator's.
 	MonthlyDeliveryQuota int64  `json:"monthly_delivery_quota"`
 	Name                 string `json:"name"`
@@ -1172,6 +1196,12 @@ type App struct {
 	// UID Your own identifier of the app; paths accept it in place of `id`.
 	UID       *string   `json:"uid"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+	// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+	// values), for receivers that verify with Svix's libraries. Empty: the level above
+	// (an endpoint's: its app's; an app's: standard).
+	WebhookHeaders WebhookHeaders `json:"webhook_headers"`
 }
 
 // AppOperationalEventTypes defines model for App.OperationalEventTypes.
@@ -1179,10 +1209,13 @@ type AppOperationalEventTypes string
 
 // AppCreate defines model for AppCreate.
 type AppCreate struct {
-	MaxEndpointsPerEventType *int   `json:"max_endpoints_per_event_type,omitempty"`
-	MaxInFlight              *int   `json:"max_in_flight,omitempty"`
-	MonthlyDeliveryQuota     *int64 `json:"monthly_delivery_quota,omitempty"`
-	Name                     string `json:"name"`
+	MaxEndpointsPerEventType *int `json:"max_endpoints_per_event_type,omitempty"`
+	MaxInFlight              *int `json:"max_in_flight,omitempty"`
+
+	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+	Metadata             *Metadata `json:"metadata,omitempty"`
+	MonthlyDeliveryQuota *int64    `json:"monthly_delivery_quota,omitempty"`
+	Name                 string    `json:"name"`
 
 	// OperationalEventTypes Which of Herald's own events the operational webhook receives; `[]` for all of them.
 	OperationalEventTypes *[]AppCreateOperationalEventTypes `json:"operational_event_types,omitempty"`
@@ -1200,6 +1233,12 @@ type AppCreate struct {
 
 	// UID Letters, digits and `_ . -`, starting with a letter or digit, not with `app_`; empty for none.
 	UID *string `json:"uid,omitempty"`
+
+	// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+	// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+	// values), for receivers that verify with Svix's libraries. Empty: the level above
+	// (an endpoint's: its app's; an app's: standard).
+	WebhookHeaders *WebhookHeaders `json:"webhook_headers,omitempty"`
 }
 
 // AppCreateOperationalEventTypes defines model for AppCreate.OperationalEventTypes.
@@ -1211,10 +1250,13 @@ type AppCreateOperationalEventTypes string
 // `retry_schedule` has at most `--max-retries` waits of at least `--min-retry-delay`
 // (422 `invalid` otherwise); 0 or an empty string restores the installation's value.
 type AppInput struct {
-	MaxEndpointsPerEventType *int    `json:"max_endpoints_per_event_type,omitempty"`
-	MaxInFlight              *int    `json:"max_in_flight,omitempty"`
-	MonthlyDeliveryQuota     *int64  `json:"monthly_delivery_quota,omitempty"`
-	Name                     *string `json:"name,omitempty"`
+	MaxEndpointsPerEventType *int `json:"max_endpoints_per_event_type,omitempty"`
+	MaxInFlight              *int `json:"max_in_flight,omitempty"`
+
+	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+	Metadata             *Metadata `json:"metadata,omitempty"`
+	MonthlyDeliveryQuota *int64    `json:"monthly_delivery_quota,omitempty"`
+	Name                 *string   `json:"name,omitempty"`
 
 	// OperationalEventTypes Which of Herald's own events the operational webhook receives; `[]` for all of them.
 	OperationalEventTypes *[]AppInputOperationalEventTypes `json:"operational_event_types,omitempty"`
@@ -1232,6 +1274,12 @@ type AppInput struct {
 
 	// UID Letters, digits and `_ . -`, starting with a letter or digit, not with `app_`; empty for none.
 	UID *string `json:"uid,omitempty"`
+
+	// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+	// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+	// values), for receivers that verify with Svix's libraries. Empty: the level above
+	// (an endpoint's: its app's; an app's: standard).
+	WebhookHeaders *WebhookHeaders `json:"webhook_headers,omitempty"`
 }
 
 // AppInputOperationalEventTypes defines model for AppInput.OperationalEventTypes.
@@ -1362,6 +1410,9 @@ type AuditList struct {
 	NextCursor *NextCursor `json:"next_cursor"`
 }
 
+// ChannelList Channel names, each 1 to 128 of letters, digits and `- _ . :`.
+type ChannelList = []string
+
 // ContentType The request's content type; empty means the preset's, else `application/json`.
 type ContentType string
 
@@ -1445,6 +1496,10 @@ type Endpoint struct {
 	// BodyTemplate A JSON document with template tags; `null` for the default body.
 	BodyTemplate interface{} `json:"body_template"`
 
+	// Channels When not empty, the endpoint receives only events that carry at least one of these
+	// channels (never an event without channels); empty: events of any channel or none.
+	Channels ChannelList `json:"channels"`
+
 	// ContentType The request's content type; empty means the preset's, else `application/json`.
 	ContentType ContentType `json:"content_type"`
 	CreatedAt   time.Time   `json:"created_at"`
@@ -1477,6 +1532,9 @@ type Endpoint struct {
 	// Kind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
 	Kind        EndpointKind `json:"kind"`
 	MaxInFlight int          `json:"max_in_flight"`
+
+	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+	Metadata Metadata `json:"metadata"`
 
 	// Method HTTP method; empty means the preset's, else POST.
 	Method EndpointMethod `json:"method"`
@@ -1515,11 +1573,20 @@ type Endpoint struct {
 	TLSClientCert  string         `json:"tls_client_cert"`
 
 	// TLSClientKey Always masked.
-	TLSClientKey *string   `json:"tls_client_key,omitempty"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	TLSClientKey *string `json:"tls_client_key,omitempty"`
+
+	// UID Your own id of the endpoint, unique among the app's endpoints; paths accept it in place of `id`.
+	UID       *string   `json:"uid"`
+	UpdatedAt time.Time `json:"updated_at"`
 
 	// URL Where Herald sends the deliveries; empty for a pull endpoint.
 	URL string `json:"url"`
+
+	// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+	// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+	// values), for receivers that verify with Svix's libraries. Empty: the level above
+	// (an endpoint's: its app's; an app's: standard).
+	WebhookHeaders WebhookHeaders `json:"webhook_headers"`
 }
 
 // EndpointMethod HTTP method; empty means the preset's, else POST.
@@ -1561,6 +1628,9 @@ type EndpointInput struct {
 	// BodyTemplate A JSON document with template tags; `null` clears it.
 	BodyTemplate interface{} `json:"body_template,omitempty"`
 
+	// Channels Channels the endpoint listens to; empty for every channel.
+	Channels *ChannelList `json:"channels,omitempty"`
+
 	// ContentType The request's content type; empty means the preset's, else `application/json`.
 	ContentType  *ContentType `json:"content_type,omitempty"`
 	Description  *string      `json:"description,omitempty"`
@@ -1575,6 +1645,9 @@ type EndpointInput struct {
 	// Kind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
 	Kind        *EndpointKind `json:"kind,omitempty"`
 	MaxInFlight *int          `json:"max_in_flight,omitempty"`
+
+	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Method GET, POST, PUT, PATCH or DELETE, in any case.
 	Method *string `json:"method,omitempty"`
@@ -1608,8 +1681,17 @@ type EndpointInput struct {
 	TLSClientCert  *string         `json:"tls_client_cert,omitempty"`
 	TLSClientKey   *string         `json:"tls_client_key,omitempty"`
 
+	// UID Your own id of the endpoint: 1 to 256 of letters, digits and `- _ .`, not starting with `ep_`; unique among the app's endpoints (409 `conflict` otherwise). `null` or empty clears it.
+	UID *string `json:"uid,omitempty"`
+
 	// URL An `http` or `https` URL (may hold template tags); required for a push endpoint unless the preset gives one, refused for a pull endpoint.
 	URL *string `json:"url,omitempty"`
+
+	// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+	// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+	// values), for receivers that verify with Svix's libraries. Empty: the level above
+	// (an endpoint's: its app's; an app's: standard).
+	WebhookHeaders *WebhookHeaders `json:"webhook_headers,omitempty"`
 }
 
 // EndpointKind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
@@ -1707,7 +1789,10 @@ type ErrorKind string
 
 // Event defines model for Event.
 type Event struct {
-	AppID     string    `json:"app_id"`
+	AppID string `json:"app_id"`
+
+	// Channels The event's channels; `[]` when none.
+	Channels  []string  `json:"channels"`
 	CreatedAt time.Time `json:"created_at"`
 	EventType string    `json:"event_type"`
 
@@ -1717,25 +1802,47 @@ type Event struct {
 	// IdempotencyKey The `Idempotency-Key` it was sent with.
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
 
-	// Payload The event's JSON, any value but `null`.
+	// Payload The event's JSON, any value; `null` only once the payload expired (`payload_expired`).
 	Payload interface{} `json:"payload"`
+
+	// PayloadExpired True once the payload was removed at the end of the event's `payload_retention_hours` (`payload` is then `null`).
+	PayloadExpired bool `json:"payload_expired"`
 
 	// Routing Which endpoints the event was routed to, and why others were skipped.
 	Routing *Routing `json:"routing,omitempty"`
+
+	// Tags The event's tags; `[]` when none.
+	Tags []string `json:"tags"`
 }
 
 // EventCreate defines model for EventCreate.
 type EventCreate struct {
+	// Channels Channels of the event. An endpoint that lists channels receives the event only if
+	// it carries one of them; an endpoint without channels receives it whatever they are.
+	Channels *ChannelList `json:"channels,omitempty"`
+
 	// EventType A type of the catalog (unless `--allow-undeclared-event-types`); not `herald.…`.
 	EventType string `json:"event_type"`
 
 	// Payload Any JSON value but `null`; must match the type's schema.
 	Payload interface{} `json:"payload"`
+
+	// PayloadRetentionHours Remove the payload this many hours after the event is created: the event, its
+	// deliveries and attempts stay, `payload` reads `null` and `payload_expired` true,
+	// deliveries still pending then fail with "payload expired". The installation's
+	// `--retention`, when shorter, removes the whole event first.
+	PayloadRetentionHours *int `json:"payload_retention_hours,omitempty"`
+
+	// Tags Labels to find the event by (`?tag=`); at most 5, each 1 to 128 of letters, digits and `- _ . / \
+	Tags *[]string `json:"tags,omitempty"`
 }
 
 // EventCreated The event taken, with `deliveries`, how many it made (absent on an idempotent replay).
 type EventCreated struct {
-	AppID          string    `json:"app_id"`
+	AppID string `json:"app_id"`
+
+	// Channels The event's channels; `[]` when none.
+	Channels       []string  `json:"channels"`
 	CreatedAt      time.Time `json:"created_at"`
 	Deliveries     *int      `json:"deliveries,omitempty"`
 	EventType      string    `json:"event_type"`
@@ -1745,8 +1852,14 @@ type EventCreated struct {
 	// Payload The event's JSON.
 	Payload interface{} `json:"payload"`
 
+	// PayloadExpired True once the payload was removed at the end of the event's `payload_retention_hours` (`payload` is then `null`).
+	PayloadExpired bool `json:"payload_expired"`
+
 	// Routing Which endpoints the event was routed to, and why others were skipped.
 	Routing *Routing `json:"routing,omitempty"`
+
+	// Tags The event's tags; `[]` when none.
+	Tags []string `json:"tags"`
 }
 
 // EventList defines model for EventList.
@@ -1904,6 +2017,9 @@ type KarteEndpointInput struct {
 // KeyScope `admin`: every route; `app`: one app's routes; `portal`: a customer's portal session.
 type KeyScope string
 
+// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+type Metadata map[string]string
+
 // NextCursor Pass as `?cursor=` for the next page; `null` on the last page.
 type NextCursor = string
 
@@ -2037,7 +2153,9 @@ type Routing struct {
 	Matched []string `json:"matched"`
 	Skipped []struct {
 		EndpointID string `json:"endpoint_id"`
-		Reason     string `json:"reason"`
+
+		// Reason `channel` (the endpoint listens to channels the event does not carry), `filter`, `filter_error: …` or `sampled_out`.
+		Reason string `json:"reason"`
 	} `json:"skipped"`
 }
 
@@ -2112,6 +2230,12 @@ type Usage struct {
 	Quota    *int64    `json:"quota"`
 	ResetsAt time.Time `json:"resets_at"`
 }
+
+// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+// values), for receivers that verify with Svix's libraries. Empty: the level above
+// (an endpoint's: its app's; an app's: standard).
+type WebhookHeaders string
 
 // WhoAmI defines model for WhoAmI.
 type WhoAmI struct {
@@ -2353,8 +2477,17 @@ type ListEventsParams struct {
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// EventType Only events of this type.
+	// EventType Only events of these types, a comma-separated list of exact names (at most 50).
 	EventType *string `form:"event_type,omitempty" json:"event_type,omitempty"`
+
+	// Channel Only events carrying this channel.
+	Channel *string `form:"channel,omitempty" json:"channel,omitempty"`
+
+	// Tag Only events carrying this tag.
+	Tag *string `form:"tag,omitempty" json:"tag,omitempty"`
+
+	// IdempotencyKey Only the events created with this `Idempotency-Key`.
+	IdempotencyKey *string `form:"idempotency_key,omitempty" json:"idempotency_key,omitempty"`
 
 	// Since Only items created at or after this time (RFC 3339).
 	Since *Since `form:"since,omitempty" json:"since,omitempty"`
@@ -6549,6 +6682,42 @@ func NewListEventsRequest(server string, app AppRef, params *ListEventsParams) (
 
 		}
 
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Tag != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tag", *params.Tag, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IdempotencyKey != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "idempotency_key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Since != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
@@ -9809,6 +9978,8 @@ type ResendDeliveryResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -9853,6 +10024,11 @@ func (r ResendDeliveryResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ResendDeliveryResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ResendDeliveryResponse) GetJSON409() *Conflict {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -10043,6 +10219,8 @@ type CreateEndpointResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -10084,6 +10262,11 @@ func (r CreateEndpointResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateEndpointResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateEndpointResponse) GetJSON409() *Conflict {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -10494,6 +10677,8 @@ type UpdateEndpointResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -10535,6 +10720,11 @@ func (r UpdateEndpointResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateEndpointResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateEndpointResponse) GetJSON409() *Conflict {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -16279,6 +16469,13 @@ func ParseResendDeliveryResponse(rsp *http.Response) (*ResendDeliveryResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16501,6 +16698,13 @@ func ParseCreateEndpointResponse(rsp *http.Response) (*CreateEndpointResponse, e
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
@@ -16943,6 +17147,13 @@ func ParseUpdateEndpointResponse(rsp *http.Response) (*UpdateEndpointResponse, e
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge

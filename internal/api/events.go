@@ -28,7 +28,19 @@ const enqueueSlack = 250 * time.Millisecond
 type eventInput struct {
 	EventType *string         `json:"event_type"`
 	Payload   json.RawMessage `json:"payload"`
+	Channels  []string        `json:"channels"`
+	Tags      []string        `json:"tags"`
+	// PayloadRetentionHours removes the payload that many hours after
+	// the event is created (the installation's retention, if shorter,
+	// removes the whole event first).
+	PayloadRetentionHours *int `json:"payload_retention_hours"`
 }
+
+// maxPayloadRetentionHours is a year: Svix's bound.
+const maxPayloadRetentionHours = 8760
+
+// maxEventTypeFilter bounds the names of one ?event_type= list.
+const maxEventTypeFilter = 50
 
 // eventView is an event as the API answers it.
 type eventView struct {
@@ -84,7 +96,28 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 	if err := json.Compact(&payload, in.Payload); err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON, Field: "payload", Message: "payload is not valid JSON"}
 	}
+	channels, e := cleanChannels("channels", in.Channels)
+	if e != nil {
+		return e
+	}
+	tags, e := cleanTags(in.Tags)
+	if e != nil {
+		return e
+	}
 	ev := &herald.Event{AppID: a.ID, EventType: *in.EventType, Payload: payload.Bytes(), IdempotencyKey: key}
+	if len(channels) > 0 {
+		ev.Channels = channels
+	}
+	if len(tags) > 0 {
+		ev.Tags = tags
+	}
+	if h := in.PayloadRetentionHours; h != nil {
+		if *h < 1 || *h > maxPayloadRetentionHours {
+			return errInvalid("payload_retention_hours", "payload_retention_hours must be from 1 to %d", maxPayloadRetentionHours)
+		}
+		at := s.o.Now().UTC().Add(time.Duration(*h) * time.Hour)
+		ev.PayloadExpiresAt = &at
+	}
 	ctx := r.Context()
 	if s.o.StoreTimeout > 0 {
 		// The commit itself is bounded by the store's deadline; this
@@ -145,6 +178,10 @@ func sameEvent(stored, ev *herald.Event) bool {
 	if stored.EventType != ev.EventType {
 		return false
 	}
+	if stored.PayloadExpired {
+		// Nothing is left to compare with: a retry is taken as one.
+		return true
+	}
 	if bytes.Equal(stored.Payload, ev.Payload) {
 		return true
 	}
@@ -204,7 +241,7 @@ type catalogEntry struct {
 }
 
 // eventParams are the query parameters of the event list.
-var eventParams = []string{"cursor", "limit", "event_type", "since", "until"}
+var eventParams = []string{"cursor", "limit", "event_type", "since", "until", "channel", "tag", "idempotency_key"}
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) *Error {
 	a, e := s.app(r)
@@ -219,7 +256,17 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
-	lp := store.EventListParams{AppID: a.ID, EventType: r.URL.Query().Get("event_type"), Since: since, Until: until}
+	q := r.URL.Query()
+	lp := store.EventListParams{AppID: a.ID, Since: since, Until: until,
+		Channel: q.Get("channel"), Tag: q.Get("tag"), IdempotencyKey: q.Get("idempotency_key")}
+	if lp.EventTypes, e = eventTypesParam(r); e != nil {
+		return e
+	}
+	for _, f := range []struct{ name, v string }{{"channel", lp.Channel}, {"tag", lp.Tag}, {"idempotency_key", lp.IdempotencyKey}} {
+		if len(f.v) > maxIdemKeyLen {
+			return errQuery(f.name, "%s is longer than %d characters", f.name, maxIdemKeyLen)
+		}
+	}
 	pg, err := fetchVisiblePage(p, func(p store.ListParams) ([]*herald.Event, error) {
 		lp.ListParams = p
 		return s.st.EventList(r.Context(), lp)
@@ -255,9 +302,6 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, lp store
 // deliveryParams are the query parameters of every delivery list.
 var deliveryParams = []string{"cursor", "limit", "status", "event_type", "endpoint_id", "status_code",
 	"error_kind", "since", "until", "min_latency_ms", "include_attempts"}
-
-// maxFilterTypes caps the event types one list asks for.
-const maxFilterTypes = 50
 
 // deliveryFilters reads the filters of a delivery list into lp.
 func deliveryFilters(r *http.Request, lp *store.DeliveryListParams) *Error {
@@ -319,21 +363,25 @@ func deliveryFilters(r *http.Request, lp *store.DeliveryListParams) *Error {
 	return nil
 }
 
-// eventTypesParam reads ?event_type=, one exact name or several separated
-// by commas.
+// eventTypesParam reads ?event_type= of the event and delivery lists: one
+// exact name, or several separated by commas (spaces around them
+// trimmed, repeats counted once).
 func eventTypesParam(r *http.Request) ([]string, *Error) {
 	v := r.URL.Query().Get("event_type")
 	if v == "" {
 		return nil, nil
 	}
-	names := strings.Split(v, ",")
-	if len(names) > maxFilterTypes {
-		return nil, errQuery("event_type", "event_type names at most %d event types", maxFilterTypes)
-	}
-	for _, n := range names {
-		if e := validateEventTypeName("event_type", n); e != nil {
-			e.Status = http.StatusBadRequest
-			return nil, e
+	var names []string
+	for _, name := range strings.Split(v, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" || len(name) > maxNameLen {
+			return nil, errQuery("event_type", "event_type is a comma-separated list of event type names, each 1 to %d characters", maxNameLen)
+		}
+		if !slices.Contains(names, name) {
+			if len(names) == maxEventTypeFilter {
+				return nil, errQuery("event_type", "event_type may list at most %d names", maxEventTypeFilter)
+			}
+			names = append(names, name)
 		}
 	}
 	return names, nil

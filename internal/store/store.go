@@ -99,6 +99,8 @@ type Store interface {
 
 	// EndpointCreate stores a new endpoint of an existing app. An empty
 	// Kind is stored, and written back, as herald.EndpointPush.
+	// ErrConflict when the id is taken, or the UID by another live
+	// endpoint of the app (EndpointUpdate too).
 	EndpointCreate(ctx context.Context, ep *herald.Endpoint) error
 	// EndpointGet finds an endpoint of one app. ErrNotFound, also when it
 	// belongs to another app.
@@ -259,6 +261,14 @@ type Store interface {
 	// deliveries are removed too: they are older than the retention.
 	// Bulk jobs finished and API keys expired before `before` go as well.
 	Retain(ctx context.Context, p RetainParams) (RetainResult, error)
+	// EventPayloadsExpire removes the payloads of events whose payload
+	// expiry is at or before p.Now, at most Batch events per call (the
+	// oldest expiry first); callers repeat until Done. Each event keeps
+	// its row with no payload and PayloadExpired set; its attempts lose
+	// their stored request bodies (which hold or derive from the
+	// payload); its deliveries still pending fail with the last error
+	// "payload expired".
+	EventPayloadsExpire(ctx context.Context, p PayloadExpireParams) (PayloadExpireResult, error)
 
 	// NodeHeartbeat records that node is alive at now and returns how
 	// many nodes were alive within the last `within` (at least 1), so
@@ -355,6 +365,27 @@ type RetainResult struct {
 	Done bool
 }
 
+// PayloadExpireParams is one step of removing expired payloads: those
+// due at or before Now, at most Batch events (DefaultRetainBatch when
+// not above 0).
+type PayloadExpireParams struct {
+	Now   time.Time
+	Batch int
+}
+
+// PayloadExpireResult counts what one EventPayloadsExpire call changed.
+type PayloadExpireResult struct {
+	// Events lost their payload, Attempts their request body,
+	// Deliveries (pending ones) failed.
+	Events, Deliveries, Attempts int64
+	// Done is set when no payload due by Now remains.
+	Done bool
+}
+
+// LastErrorPayloadExpired is the last error of a delivery failed because
+// its event's payload expired before it was sent.
+const LastErrorPayloadExpired = "payload expired"
+
 // HealthParams is one batch of delivery outcomes for EndpointsTrackHealth.
 type HealthParams struct {
 	Results []HealthResult
@@ -400,6 +431,14 @@ type EventListParams struct {
 	EventType string    // exact name; empty for all
 	Since     time.Time // created at or after; zero for no bound
 	Until     time.Time // created before; zero for no bound
+	// EventTypes keeps events of any of these exact names (with
+	// EventType, of both: one of these and that one); empty for all.
+	EventTypes []string
+	// Channel and Tag keep events carrying that channel or tag;
+	// IdempotencyKey those created with that key. Empty for all.
+	Channel        string
+	Tag            string
+	IdempotencyKey string
 	ListParams
 }
 

@@ -647,7 +647,7 @@ func TestMigrateFrom2(t *testing.T) {
 		t.Errorf("EventTypeGet: %v, %+v", err, et)
 	}
 	ep, err := db.EndpointGet(ctx, appID, epID)
-	if err != nil || ep.EndpointSettings != (herald.EndpointSettings{}) || !ep.Enabled {
+	if err != nil || !reflect.DeepEqual(ep.EndpointSettings, herald.EndpointSettings{}) || !ep.Enabled {
 		t.Errorf("EndpointGet: %v, %+v", err, ep)
 	}
 	ev, err := db.EventGet(ctx, appID, evID)

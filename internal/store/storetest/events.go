@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,287 @@ var eventCases = []testCase{
 	{"EventGet/other_app", testEventGetOtherApp},
 	{"EventList/filters", testEventListFilters},
 	{"EventList/limits", testEventListLimits},
+	{"EventList/labels", testEventListLabels},
+	{"EventsEnqueue/labels_round_trip", testEnqueueLabels},
+	{"Endpoint/svix_settings_round_trip", testEndpointSvixSettings},
+	{"Endpoint/uid_unique_per_app", testEndpointUIDUnique},
+	{"EventPayloadsExpire/removes_due_payloads", testPayloadsExpire},
+	{"EventPayloadsExpire/batches", testPayloadsExpireBatches},
+}
+
+// testEndpointUIDUnique: a uid is unique among an app's live endpoints:
+// another app, a deleted endpoint and endpoints without uid do not count.
+func testEndpointUIDUnique(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
+	with := func(appID, uid string) *herald.Endpoint {
+		ep := newEndpoint(appID)
+		ep.UID = uid
+		return ep
+	}
+	first := with(a.ID, "billing")
+	noErr(t, s.EndpointCreate(ctx, first), "EndpointCreate")
+	wantErr(t, s.EndpointCreate(ctx, with(a.ID, "billing")), store.ErrConflict, "EndpointCreate with a taken uid")
+	noErr(t, s.EndpointCreate(ctx, with(b.ID, "billing")), "EndpointCreate in another app")
+	noErr(t, s.EndpointCreate(ctx, with(a.ID, "")), "EndpointCreate without uid")
+	noErr(t, s.EndpointCreate(ctx, with(a.ID, "")), "EndpointCreate without uid again")
+	other := with(a.ID, "shipping")
+	noErr(t, s.EndpointCreate(ctx, other), "EndpointCreate")
+	other.UID = "billing"
+	wantErr(t, s.EndpointUpdate(ctx, other), store.ErrConflict, "EndpointUpdate to a taken uid")
+	noErr(t, s.EndpointDelete(ctx, a.ID, first.ID, t0), "EndpointDelete")
+	noErr(t, s.EndpointUpdate(ctx, other), "EndpointUpdate to the uid of a deleted endpoint")
+	got, err := s.EndpointGet(ctx, a.ID, other.ID)
+	noErr(t, err, "EndpointGet")
+	if got.UID != "billing" {
+		t.Errorf("uid %q", got.UID)
+	}
+}
+
+// testPayloadsExpire: a due payload goes, with the stored bodies of its
+// attempts (split ones and whole ones); its pending deliveries fail with
+// "payload expired", finished ones stay as they were; the event, its
+// deliveries and attempts stay. Payloads not yet due, and events without
+// an expiry, are left alone; a claim no longer sees the removed payload.
+func testPayloadsExpire(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	ep1, ep2 := mkEndpoint(t, s, a.ID), mkEndpoint(t, s, a.ID)
+	big := fmt.Sprintf(`{"text":%q}`, strings.Repeat("p", 200))
+	mk := func(d time.Duration, expiresIn time.Duration) *herald.Event {
+		ev := newEvent(a.ID, "e", at(d))
+		ev.Payload = herald.RawJSON(big)
+		if expiresIn > 0 {
+			x := at(expiresIn)
+			ev.PayloadExpiresAt = &x
+		}
+		return ev
+	}
+	due, later, never := mk(0, time.Hour), mk(time.Second, 3*time.Hour), mk(2*time.Second, 0)
+	res := enqueue(t, s, store.EnqueueParams{Route: routeAll}, due, later, never)
+	// The due event: one delivery retried (its body stored split, as it
+	// holds the payload), one succeeded (its body stored whole).
+	d0, d1 := res[0].Jobs[0].Delivery, res[0].Jobs[1].Delivery
+	if d0.EndpointID != ep1.ID && d0.EndpointID != ep2.ID {
+		t.Fatalf("unexpected endpoint %s", d0.EndpointID)
+	}
+	a0 := attempt(d0.ID, 1, at(time.Minute), 500)
+	a0.Request.Body = `{"type":"e","data":` + big + `}`
+	next := at(2 * time.Hour)
+	a1 := attempt(d1.ID, 1, at(time.Minute), 200)
+	a1.Request.Body = `{"short":1}`
+	record(t, s,
+		store.AttemptResult{Attempt: a0, Status: herald.StatusPending, NextAttemptAt: &next, Now: at(time.Minute), EventPayload: due.Payload},
+		store.AttemptResult{Attempt: a1, Status: herald.StatusSucceeded, Now: at(time.Minute), EventPayload: due.Payload})
+	// Claimed once before the expiry, so that a cache of events holds it.
+	if _, err := s.EventGet(ctx, a.ID, due.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// Nothing is due before its time.
+	r, err := s.EventPayloadsExpire(ctx, store.PayloadExpireParams{Now: at(59 * time.Minute), Batch: 10})
+	noErr(t, err, "EventPayloadsExpire early")
+	if r.Events != 0 || !r.Done {
+		t.Fatalf("early: %+v", r)
+	}
+	r, err = s.EventPayloadsExpire(ctx, store.PayloadExpireParams{Now: at(time.Hour), Batch: 10})
+	noErr(t, err, "EventPayloadsExpire")
+	if r.Events != 1 || r.Deliveries != 1 || r.Attempts != 2 || !r.Done {
+		t.Fatalf("EventPayloadsExpire: %+v, want 1 event, 1 delivery, 2 attempts, done", r)
+	}
+	got, err := s.EventGet(ctx, a.ID, due.ID)
+	noErr(t, err, "EventGet")
+	if got.Payload != nil || !got.PayloadExpired || got.PayloadExpiresAt != nil {
+		t.Errorf("expired event: payload %q expired %v expires %v", got.Payload, got.PayloadExpired, got.PayloadExpiresAt)
+	}
+	for _, id := range []string{later.ID, never.ID} {
+		ev, err := s.EventGet(ctx, a.ID, id)
+		noErr(t, err, "EventGet")
+		if string(ev.Payload) != big || ev.PayloadExpired {
+			t.Errorf("event %s changed: %+v", id, ev)
+		}
+	}
+	g0 := getDelivery(t, s, a.ID, d0.ID)
+	if g0.Status != herald.StatusFailed || g0.LastError != store.LastErrorPayloadExpired || g0.NextAttemptAt != nil || len(g0.Attempts) != 1 {
+		t.Errorf("pending delivery: %+v", g0)
+	} else if g0.Attempts[0].Request.Body != "" || g0.Attempts[0].Request.Method != "POST" {
+		t.Errorf("attempt kept its body: %+v", g0.Attempts[0].Request)
+	}
+	g1 := getDelivery(t, s, a.ID, d1.ID)
+	if g1.Status != herald.StatusSucceeded || len(g1.Attempts) != 1 || g1.Attempts[0].Request.Body != "" {
+		t.Errorf("finished delivery: %+v", g1)
+	}
+	// No claim hands out the removed payload: the due event's deliveries
+	// are finished, and the later event's claims carry their own.
+	jobs, err := s.DeliveriesClaim(ctx, store.ClaimParams{Now: at(time.Hour), Limit: 10, Owner: "n", LeaseUntil: at(2 * time.Hour)})
+	noErr(t, err, "DeliveriesClaim")
+	for _, j := range jobs {
+		if j.Event.ID == due.ID {
+			t.Errorf("claimed a delivery of the expired event: %+v", j.Delivery)
+		}
+		if j.Event.ID == later.ID && (string(j.Event.Payload) != big || j.Event.PayloadExpiresAt == nil) {
+			t.Errorf("later event claimed without its payload or expiry: %+v", j.Event)
+		}
+	}
+	// Again: nothing left.
+	r, err = s.EventPayloadsExpire(ctx, store.PayloadExpireParams{Now: at(time.Hour), Batch: 10})
+	noErr(t, err, "EventPayloadsExpire again")
+	if r.Events != 0 || !r.Done {
+		t.Errorf("again: %+v", r)
+	}
+}
+
+// testPayloadsExpireBatches: at most Batch events a call, Done when none
+// is left.
+func testPayloadsExpireBatches(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	var evs []*herald.Event
+	for i := range 5 {
+		ev := newEvent(a.ID, "e", at(time.Duration(i)*time.Second))
+		x := at(time.Minute + time.Duration(i)*time.Second)
+		ev.PayloadExpiresAt = &x
+		evs = append(evs, ev)
+	}
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, evs...)
+	var total int64
+	for i := 0; ; i++ {
+		r, err := s.EventPayloadsExpire(ctx, store.PayloadExpireParams{Now: at(time.Hour), Batch: 2})
+		noErr(t, err, "EventPayloadsExpire")
+		if r.Events > 2 {
+			t.Fatalf("batch of 2 removed %d", r.Events)
+		}
+		total += r.Events
+		if r.Done {
+			break
+		}
+		if i > 5 {
+			t.Fatal("never done")
+		}
+	}
+	if total != 5 {
+		t.Errorf("removed %d payloads, want 5", total)
+	}
+}
+
+// testEnqueueLabels: an event's channels, tags and payload expiry are
+// stored with it and read back by every read (get, list, claim, the
+// idempotent replay), and the routes see its channels.
+func testEnqueueLabels(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ev := newEvent(a.ID, "e", t0)
+	ev.Channels = herald.Names{"project_1", "org:2"}
+	ev.Tags = herald.Names{"a/b", "x#1"}
+	exp := at(48 * time.Hour)
+	ev.PayloadExpiresAt = &exp
+	ev.IdempotencyKey = "k-1"
+	var seen []string
+	route := func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
+		seen = ev.Channels
+		return routeAll(ev, eps)
+	}
+	res := enqueue(t, s, store.EnqueueParams{Route: route, IdempotencySince: at(-time.Hour)}, ev)
+	equalIDs(t, "channels seen by Route", seen, []string{"project_1", "org:2"})
+	equal(t, "enqueued event", res[0].Event, ev)
+	got, err := s.EventGet(ctx, a.ID, ev.ID)
+	noErr(t, err, "EventGet")
+	equal(t, "EventGet", got, ev)
+	if got.PayloadExpired {
+		t.Error("EventGet: payload_expired on a new event")
+	}
+	list, err := s.EventList(ctx, store.EventListParams{AppID: a.ID})
+	noErr(t, err, "EventList")
+	equal(t, "EventList", list, []*herald.Event{ev})
+	jobs, err := s.DeliveriesClaim(ctx, store.ClaimParams{Now: at(time.Minute), Limit: 10, Owner: "n", LeaseUntil: at(time.Hour)})
+	noErr(t, err, "DeliveriesClaim")
+	if len(jobs) != 1 {
+		t.Fatalf("DeliveriesClaim: %d jobs", len(jobs))
+	}
+	equal(t, "claimed event", jobs[0].Event, ev)
+	again := newEvent(a.ID, "e", at(time.Second))
+	again.IdempotencyKey = "k-1"
+	res = enqueue(t, s, store.EnqueueParams{Route: routeAll, IdempotencySince: at(-time.Hour)}, again)
+	if !res[0].Duplicate {
+		t.Fatal("idempotent replay: not a duplicate")
+	}
+	equal(t, "replayed event", res[0].Event, ev)
+
+	// An event without labels reads back without them.
+	plain := newEvent(a.ID, "e", at(time.Minute))
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, plain)
+	got, err = s.EventGet(ctx, a.ID, plain.ID)
+	noErr(t, err, "EventGet plain")
+	if len(got.Channels) != 0 || len(got.Tags) != 0 || got.PayloadExpiresAt != nil || got.PayloadExpired {
+		t.Errorf("plain event: %+v", got)
+	}
+}
+
+// testEventListLabels: the filters by channel, tag, idempotency key and
+// a list of types.
+func testEventListLabels(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
+	mk := func(app, typ string, d time.Duration, channels, tags []string, key string) *herald.Event {
+		ev := newEvent(app, typ, at(d))
+		ev.Channels, ev.Tags, ev.IdempotencyKey = channels, tags, key
+		return ev
+	}
+	e1 := mk(a.ID, "t.one", 0, []string{"c1", "c2"}, []string{"x"}, "key-1")
+	e2 := mk(a.ID, "t.two", time.Second, []string{"c2"}, nil, "key-2")
+	e3 := mk(a.ID, "t.three", 2*time.Second, nil, []string{"x", "y"}, "")
+	e4 := mk(a.ID, "t.one", 3*time.Second, []string{"c10"}, []string{"xx"}, "")
+	other := mk(b.ID, "t.one", 0, []string{"c1"}, []string{"x"}, "key-1")
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, e1, e2, e3, e4, other)
+	list := func(p store.EventListParams) []string {
+		t.Helper()
+		p.AppID = a.ID
+		got, err := s.EventList(ctx, p)
+		noErr(t, err, "EventList")
+		ids := []string{}
+		for _, ev := range got {
+			ids = append(ids, ev.ID)
+		}
+		return ids
+	}
+	// Events are listed newest first.
+	equalIDs(t, "channel c1", list(store.EventListParams{Channel: "c1"}), []string{e1.ID})
+	equalIDs(t, "channel c2", list(store.EventListParams{Channel: "c2"}), []string{e2.ID, e1.ID})
+	equalIDs(t, "channel c (no prefix match)", list(store.EventListParams{Channel: "c"}), nil)
+	equalIDs(t, "tag x", list(store.EventListParams{Tag: "x"}), []string{e3.ID, e1.ID})
+	equalIDs(t, "tag y and channel", list(store.EventListParams{Tag: "y", Channel: "c2"}), nil)
+	equalIDs(t, "idempotency key", list(store.EventListParams{IdempotencyKey: "key-1"}), []string{e1.ID})
+	equalIDs(t, "types", list(store.EventListParams{EventTypes: []string{"t.one", "t.three"}}), []string{e4.ID, e3.ID, e1.ID})
+	equalIDs(t, "types and channel", list(store.EventListParams{EventTypes: []string{"t.one", "t.two"}, Channel: "c2"}), []string{e2.ID, e1.ID})
+	equalIDs(t, "types paged", list(store.EventListParams{EventTypes: []string{"t.one", "t.three"}, ListParams: store.ListParams{Limit: 2}}), []string{e4.ID, e3.ID})
+}
+
+// testEndpointSvixSettings: an endpoint's uid, metadata, channels and
+// signature header set are kept, and an app's metadata and header set.
+func testEndpointSvixSettings(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := newApp("a")
+	a.Metadata = map[string]string{"plan": "pro"}
+	a.WebhookHeaders = herald.WebhookHeadersSvix
+	noErr(t, s.AppCreate(ctx, a), "AppCreate")
+	gotApp, err := s.AppGet(ctx, a.ID)
+	noErr(t, err, "AppGet")
+	equal(t, "AppGet", gotApp, a)
+	ep := newEndpoint(a.ID)
+	ep.UID = "my-endpoint"
+	ep.Metadata = map[string]string{"team": "billing"}
+	ep.Channels = []string{"project_1"}
+	ep.WebhookHeaders = herald.WebhookHeadersStandard
+	noErr(t, s.EndpointCreate(ctx, ep), "EndpointCreate")
+	got, err := s.EndpointGet(ctx, a.ID, ep.ID)
+	noErr(t, err, "EndpointGet")
+	equal(t, "EndpointGet", got, ep)
+	ep.Channels, ep.UID, ep.Metadata = nil, "", nil
+	noErr(t, s.EndpointUpdate(ctx, ep), "EndpointUpdate")
+	got, err = s.EndpointGet(ctx, a.ID, ep.ID)
+	noErr(t, err, "EndpointGet")
+	equal(t, "EndpointGet after update", got, ep)
 }
 
 func testEnqueueFanOut(t *testing.T, s store.Store) {

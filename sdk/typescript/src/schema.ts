@@ -201,7 +201,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -231,7 +231,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -256,7 +256,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -281,7 +281,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -306,7 +306,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -356,7 +356,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -378,7 +378,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -405,7 +405,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -430,7 +430,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -455,7 +455,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -480,7 +480,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -509,7 +509,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -1007,6 +1007,20 @@ export interface components {
          * @enum {string}
          */
         TemplateSyntax: "" | "braces" | "hash";
+        /** @description Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them. */
+        Metadata: {
+            [key: string]: string;
+        };
+        /**
+         * @description Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+         *     `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+         *     values), for receivers that verify with Svix's libraries. Empty: the level above
+         *     (an endpoint's: its app's; an app's: standard).
+         * @enum {string}
+         */
+        WebhookHeaders: "" | "standard" | "svix";
+        /** @description Channel names, each 1 to 128 of letters, digits and `- _ . :`. */
+        ChannelList: string[];
         App: {
             /**
              * @description Herald's id, `app_…`.
@@ -1035,6 +1049,8 @@ export interface components {
              * @description Deliveries the app may make in a calendar month (UTC); 0 means no quota. The operator's.
              */
             monthly_delivery_quota: number;
+            metadata: components["schemas"]["Metadata"];
+            webhook_headers: components["schemas"]["WebhookHeaders"];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -1062,6 +1078,8 @@ export interface components {
             monthly_delivery_quota?: number;
             payload_format?: components["schemas"]["PayloadFormat"];
             template_syntax?: components["schemas"]["TemplateSyntax"];
+            metadata?: components["schemas"]["Metadata"];
+            webhook_headers?: components["schemas"]["WebhookHeaders"];
         };
         AppCreate: components["schemas"]["AppInput"] & unknown;
         AppList: {
@@ -1237,6 +1255,15 @@ export interface components {
             auth?: components["schemas"]["EndpointAuth"];
             /** @description The app's operational endpoint, kept by Herald from the app's `operational_webhook_url`. */
             operational: boolean;
+            /** @description Your own id of the endpoint, unique among the app's endpoints; paths accept it in place of `id`. */
+            uid: string | null;
+            metadata: components["schemas"]["Metadata"];
+            /**
+             * @description When not empty, the endpoint receives only events that carry at least one of these
+             *     channels (never an event without channels); empty: events of any channel or none.
+             */
+            channels: components["schemas"]["ChannelList"];
+            webhook_headers: components["schemas"]["WebhookHeaders"];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -1289,6 +1316,12 @@ export interface components {
             tls_ca_bundle?: string;
             tls_client_cert?: string;
             tls_client_key?: string;
+            /** @description Your own id of the endpoint: 1 to 256 of letters, digits and `- _ .`, not starting with `ep_`; unique among the app's endpoints (409 `conflict` otherwise). `null` or empty clears it. */
+            uid?: string | null;
+            metadata?: components["schemas"]["Metadata"];
+            /** @description Channels the endpoint listens to; empty for every channel. */
+            channels?: components["schemas"]["ChannelList"];
+            webhook_headers?: components["schemas"]["WebhookHeaders"];
         };
         /** @description A KARTE webhook definition as KARTE exports it (`"format": "karte"`), `hookData` the body template in `#{…}` syntax. */
         KarteEndpointInput: {
@@ -1376,11 +1409,17 @@ export interface components {
             id: string;
             app_id: string;
             event_type: string;
-            /** @description The event's JSON, any value but `null`. */
+            /** @description The event's JSON, any value; `null` only once the payload expired (`payload_expired`). */
             payload: unknown;
             /** @description The `Idempotency-Key` it was sent with. */
             idempotency_key?: string;
             routing?: components["schemas"]["Routing"];
+            /** @description The event's channels; `[]` when none. */
+            channels: string[];
+            /** @description The event's tags; `[]` when none. */
+            tags: string[];
+            /** @description True once the payload was removed at the end of the event's `payload_retention_hours` (`payload` is then `null`). */
+            payload_expired: boolean;
             /** Format: date-time */
             created_at: string;
         };
@@ -1389,6 +1428,7 @@ export interface components {
             matched: string[];
             skipped: {
                 endpoint_id: string;
+                /** @description `channel` (the endpoint listens to channels the event does not carry), `filter`, `filter_error: …` or `sampled_out`. */
                 reason: string;
             }[];
         };
@@ -1401,6 +1441,12 @@ export interface components {
             payload: unknown;
             idempotency_key?: string;
             routing?: components["schemas"]["Routing"];
+            /** @description The event's channels; `[]` when none. */
+            channels: string[];
+            /** @description The event's tags; `[]` when none. */
+            tags: string[];
+            /** @description True once the payload was removed at the end of the event's `payload_retention_hours` (`payload` is then `null`). */
+            payload_expired: boolean;
             /** Format: date-time */
             created_at: string;
             deliveries?: number;
@@ -1410,6 +1456,20 @@ export interface components {
             event_type: string;
             /** @description Any JSON value but `null`; must match the type's schema. */
             payload: unknown;
+            /**
+             * @description Channels of the event. An endpoint that lists channels receives the event only if
+             *     it carries one of them; an endpoint without channels receives it whatever they are.
+             */
+            channels?: components["schemas"]["ChannelList"];
+            /** @description Labels to find the event by (`?tag=`); at most 5, each 1 to 128 of letters, digits and `- _ . / \ */
+            tags?: string[];
+            /**
+             * @description Remove the payload this many hours after the event is created: the event, its
+             *     deliveries and attempts stay, `payload` reads `null` and `payload_expired` true,
+             *     deliveries still pending then fail with "payload expired". The installation's
+             *     `--retention`, when shorter, removes the whole event first.
+             */
+            payload_retention_hours?: number;
         };
         EventList: {
             data: components["schemas"]["Event"][];
@@ -1915,7 +1975,7 @@ export interface components {
     parameters: {
         /** @description The app's id (`app_…`) or its own `uid`. */
         AppRef: string;
-        /** @description The endpoint's id (`ep_…`). */
+        /** @description The endpoint's id (`ep_…`) or its own `uid`. */
         EndpointID: string;
         /** @description The event's id (`evt_…`). */
         EventID: string;
@@ -2393,6 +2453,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -2443,7 +2504,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2474,7 +2535,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2503,7 +2564,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2527,6 +2588,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -2541,7 +2603,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2579,7 +2641,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2610,7 +2672,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2648,7 +2710,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2731,7 +2793,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2763,7 +2825,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2802,7 +2864,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2840,7 +2902,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2878,7 +2940,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2916,7 +2978,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2950,7 +3012,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -3020,8 +3082,14 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: components["parameters"]["Cursor"];
-                /** @description Only events of this type. */
+                /** @description Only events of these types, a comma-separated list of exact names (at most 50). */
                 event_type?: string;
+                /** @description Only events carrying this channel. */
+                channel?: string;
+                /** @description Only events carrying this tag. */
+                tag?: string;
+                /** @description Only the events created with this `Idempotency-Key`. */
+                idempotency_key?: string;
                 /** @description Only items created at or after this time (RFC 3339). */
                 since?: components["parameters"]["Since"];
                 /** @description Only items created before this time (RFC 3339). */
@@ -3405,6 +3473,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
