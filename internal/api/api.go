@@ -421,5 +421,10 @@ type Route struct {
 // document.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.table...) }
 
+// Mount serves h at the paths under prefix (which ends in /), beside the
+// API: a second API over this one, such as the Svix-compatible one, which
+// calls this server for its work. Mounted handlers are not among Routes.
+func (s *Server) Mount(prefix string, h http.Handler) { s.mux.Handle(prefix, h) }
+
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
