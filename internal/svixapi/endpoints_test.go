@@ -396,15 +396,26 @@ func endpointDeliveries(t *testing.T, s *heraldtest.Server) {
 	}
 	first.Wait(t, 6, 10*time.Second)
 
-	// Stats count the last 7 days: first got all six events.
+	// Headers set and patched reach the receiver, the sensitive value
+	// kept through a PATCH that did not name it.
+	s.MustDo("PUT", base+"/"+ep4.ID+"/headers", map[string]any{"headers": map[string]string{"Authorization": "Bearer s3cret", "X-A": "1"}}, nil, 204)
+	s.MustDo("PATCH", base+"/"+ep4.ID+"/headers", map[string]any{"headers": map[string]any{"X-B": "2", "X-A": nil}}, nil, 204)
+	s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"c": "eu2"}, "channels": []string{"eu"}}, nil, 202)
+	got = eu.Wait(t, 2, 10*time.Second)
+	if h := got[1].Header; h.Get("Authorization") != "Bearer s3cret" || h.Get("X-B") != "2" || h.Get("X-A") != "" {
+		t.Fatalf("headers sent: %v", h)
+	}
+	first.Wait(t, 7, 10*time.Second)
+
+	// Stats count the last 7 days: first got all seven events.
 	var st map[string]int
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		s.MustDo("GET", base+"/first/stats", nil, &st, 200)
-		if st["success"] == 6 || time.Now().After(deadline) {
+		if st["success"] == 7 || time.Now().After(deadline) {
 			break
 		}
 	}
-	if st["success"] != 6 || st["fail"] != 0 || st["sending"] != 0 || st["canceled"] != 0 || len(st) != 5 {
+	if st["success"] != 7 || st["fail"] != 0 || st["sending"] != 0 || st["canceled"] != 0 || len(st) != 5 {
 		t.Fatalf("stats: %+v", st)
 	}
 	wantInvalid(t, s, "GET", base+"/first/stats?since=2026-01-01T00:00:00Z", nil, "query", "since")
