@@ -294,7 +294,8 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/attempts/stream", map[string]handler{"GET": takes(s.streamAttempts, "status", "endpoint", "cursor")})
 	s.route("/v1/apps/{app}/endpoints/{id}/pull", map[string]handler{"GET": takes(s.pull, "limit", "wait", "visibility")})
 	s.route("/v1/apps/{app}/endpoints/{id}/ack", map[string]handler{"POST": s.ack})
-	s.route("/v1/apps/{app}/portal-sessions", map[string]handler{"POST": s.createPortalSession})
+	s.route("/v1/apps/{app}/portal-sessions", map[string]handler{"POST": s.createPortalSession, "DELETE": s.endSessions})
+	s.route("/v1/apps/{app}/portal-sessions/{id}", map[string]handler{"DELETE": s.endSession})
 	s.route("/v1/whoami", map[string]handler{"GET": s.whoami})
 	s.route("/v1/apps/{app}/usage", map[string]handler{"GET": s.getUsage})
 	s.route("/v1/apps/{app}/jobs/{id}", map[string]handler{"GET": getOfApp(s, "job", s.st.BulkJobGet)})
@@ -434,6 +435,11 @@ type Route struct {
 // /metrics), so tests can walk them all and hold them to the OpenAPI
 // document.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.table...) }
+
+// Mount serves h at the paths under prefix (which ends in /), beside the
+// API: a second API over this one, such as the Svix-compatible one, which
+// calls this server for its work. Mounted handlers are not among Routes.
+func (s *Server) Mount(prefix string, h http.Handler) { s.mux.Handle(prefix, h) }
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
