@@ -356,6 +356,7 @@ func (s *Server) route(pattern string, methods map[string]handler, a ...access) 
 		allowed = append(allowed, m)
 	}
 	slices.Sort(allowed)
+	byEndpoint := strings.Contains(pattern, "/endpoints/{id}")
 	s.mux.HandleFunc(pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) *Error {
 		if e := s.authorize(r, pattern, acc); e != nil {
 			return e
@@ -365,6 +366,11 @@ func (s *Server) route(pattern string, methods map[string]handler, a ...access) 
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
 				Message: r.Method + " is not allowed here; allowed: " + strings.Join(allowed, ", ")}
+		}
+		if byEndpoint {
+			if e := s.resolveEndpointUID(r); e != nil {
+				return e
+			}
 		}
 		return h(w, r)
 	}, true))
