@@ -231,6 +231,15 @@ func TestCreateMessageWithApplication(t *testing.T) {
 	if app.Name != "Fresh" || app.UID != "fresh" {
 		t.Fatalf("app made from the message: %+v", app)
 	}
+	// The application's metadata is the app's.
+	in["application"] = map[string]any{"name": "Meta", "metadata": map[string]string{"tier": "gold"}}
+	call(t, s, "POST", "/api/v1/app/meta/msg", in, 202)
+	var withMeta struct{ Metadata map[string]string }
+	s.MustDo("GET", "/v1/apps/meta", nil, &withMeta, 200)
+	if withMeta.Metadata["tier"] != "gold" {
+		t.Fatalf("app metadata %v", withMeta.Metadata)
+	}
+	in["application"] = map[string]any{"name": "Fresh"}
 	// An existing app is used as it is.
 	call(t, s, "POST", "/api/v1/app/fresh/msg", in, 202)
 	var evs struct{ Data []any }
