@@ -206,6 +206,8 @@ func TestCreateMessageErrors(t *testing.T) {
 		{"long eventId", `{"eventType":"lead.created","payload":{},"eventId":"` + strings.Repeat("x", 257) + `"}`, []string{"body", "eventId"}},
 		{"undeclared type", `{"eventType":"no.such.type","payload":{}}`, []string{"body", "eventType"}},
 		{"app throttleRate", `{"eventType":"lead.created","payload":{},"application":{"name":"N","throttleRate":5}}`, []string{"body", "application", "throttleRate"}},
+		{"too many tags", `{"eventType":"lead.created","payload":{},"tags":["a","b","c","d","e","f"]}`, []string{"body", "tags"}},
+		{"bad channel", `{"eventType":"lead.created","payload":{},"channels":["no spaces"]}`, []string{"body", "channels"}},
 		{"app without name", `{"eventType":"lead.created","payload":{},"application":{"uid":"n"}}`, []string{"body", "application", "name"}},
 	}
 	for _, c := range cases {
@@ -359,6 +361,12 @@ func TestGetAndListMessages(t *testing.T) {
 	}
 	if got := listIDs("?event_types=lead.lost"); !slices.Equal(got, []string{sent[3].ID, sent[1].ID}) {
 		t.Fatalf("event_types=lead.lost: %v", got)
+	}
+	if got := listIDs("?event_types=lead.lost,lead.created&limit=3"); !slices.Equal(got, want[:3]) {
+		t.Fatalf("event_types=lead.lost,lead.created: %v", got)
+	}
+	if got := listIDs("?event_types=lead.lost&event_types=lead.created&limit=3"); !slices.Equal(got, want[:3]) {
+		t.Fatalf("event_types repeated: %v", got)
 	}
 	// after and before are exclusive, as in Svix.
 	after := sent[1].Timestamp.Format(time.RFC3339Nano)
