@@ -146,6 +146,11 @@ func (b *builder) compiled(ctx context.Context, ep *herald.Endpoint, app *herald
 
 // request makes the signed request for one attempt at time now.
 func (b *builder) request(ctx context.Context, d *Delivery, now time.Time) (*sender.Request, error) {
+	if d.Event.PayloadGone(now) {
+		// Sending an empty body in its place would tell the receiver
+		// something that did not happen.
+		return nil, ErrPayloadExpired
+	}
 	ep := d.Endpoint
 	c, err := b.compiled(ctx, ep, d.App, d.Event.EventType)
 	if err != nil {
@@ -168,7 +173,11 @@ func (b *builder) request(ctx context.Context, d *Delivery, now time.Time) (*sen
 		}
 	}
 	r.Header.Set("User-Agent", b.userAgent)
-	signing.Headers(r.Header, d.ID, now, sig)
+	if herald.EffectiveWebhookHeaders(ep, d.App) == herald.WebhookHeadersSvix {
+		signing.SvixHeaders(r.Header, d.ID, now, sig)
+	} else {
+		signing.Headers(r.Header, d.ID, now, sig)
+	}
 	req := &sender.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body, Timeout: b.timeout(ep, d.App)}
 	if ep.TLSCABundle != "" || ep.TLSClientCert != "" {
 		cfg, key, err := b.tlsConfig(ep)
