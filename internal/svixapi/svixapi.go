@@ -244,11 +244,15 @@ type heraldError struct {
 func (h *Handler) do(r *http.Request, c call, out any) (int, *Error) {
 	var body io.Reader = http.NoBody
 	if c.Body != nil {
-		b, err := json.Marshal(c.Body)
-		if err != nil {
+		// Without HTML escaping, so that a payload's strings reach Herald
+		// (and receivers) as the caller wrote them.
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(c.Body); err != nil {
 			return 0, &Error{Status: http.StatusInternalServerError, Code: "internal", Detail: "internal error"}
 		}
-		body = bytes.NewReader(b)
+		body = &b
 	}
 	u := c.Path
 	if len(c.Query) > 0 {
@@ -277,7 +281,12 @@ func (h *Handler) do(r *http.Request, c call, out any) (int, *Error) {
 		rec.status = http.StatusOK
 	}
 	if rec.status >= 400 {
-		return rec.status, h.translate(rec, c.Fields)
+		e := h.translate(rec, c.Fields)
+		if len(e.Loc) > 0 && c.Body != nil && e.Loc[0] == "query" {
+			// Herald's 400 about a field of a body (unknown_field).
+			e.Loc[0] = "body"
+		}
+		return rec.status, e
 	}
 	if out != nil && rec.body.Len() > 0 {
 		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
