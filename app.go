@@ -45,4 +45,43 @@ type AppSettings struct {
 	// by recoveries, sent again by resends; beyond it those calls are
 	// refused with 429. 0 means no quota. (KARTE's free plan: 1,000,000.)
 	MonthlyDeliveryQuota int64 `json:"monthly_delivery_quota"`
+	// Metadata is the product's own labels for the app (at most
+	// MaxMetadataKeys); Herald keeps and returns it, nothing more.
+	Metadata map[string]string `json:"metadata"`
+	// WebhookHeaders names the signature headers of the app's endpoints'
+	// deliveries: WebhookHeadersStandard (webhook-*; also when empty) or
+	// WebhookHeadersSvix (svix-*), for receivers written against Svix.
+	// An endpoint may choose otherwise.
+	WebhookHeaders string `json:"webhook_headers"`
+}
+
+// Signature header sets (AppSettings.WebhookHeaders,
+// EndpointSettings.WebhookHeaders).
+const (
+	// WebhookHeadersStandard: webhook-id, webhook-timestamp,
+	// webhook-signature (the Standard Webhooks names).
+	WebhookHeadersStandard = "standard"
+	// WebhookHeadersSvix: svix-id, svix-timestamp, svix-signature, with
+	// the same values, for receivers that verify with Svix's libraries.
+	WebhookHeadersSvix = "svix"
+)
+
+// Metadata bounds (apps and endpoints): a tenant's labels must not bloat
+// the settings document every read carries.
+const (
+	MaxMetadataKeys     = 50
+	MaxMetadataKeyLen   = 64
+	MaxMetadataValueLen = 1024
+)
+
+// EffectiveWebhookHeaders returns the signature header set in force for
+// an endpoint: its own, else its app's (app may be nil), else standard.
+func EffectiveWebhookHeaders(ep *Endpoint, app *App) string {
+	if ep != nil && ep.WebhookHeaders != "" {
+		return ep.WebhookHeaders
+	}
+	if app != nil && app.WebhookHeaders != "" {
+		return app.WebhookHeaders
+	}
+	return WebhookHeadersStandard
 }

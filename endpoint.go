@@ -143,6 +143,42 @@ type EndpointSettings struct {
 	// Operational marks the endpoint Herald keeps for the app's
 	// operational webhook: it receives only Herald's own events.
 	Operational bool `json:"operational"`
+	// UID is the customer's own id of the endpoint, unique among the
+	// app's live endpoints; API paths accept it in place of ID. It never
+	// starts with PrefixEndpoint, so the two cannot be confused.
+	UID string `json:"uid,omitempty"`
+	// Metadata is the customer's own labels (bounded like an app's).
+	Metadata map[string]string `json:"metadata"`
+	// Channels, when not empty, restrict the endpoint to events that
+	// carry at least one of them (ListensTo); empty means every channel.
+	Channels []string `json:"channels"`
+	// WebhookHeaders overrides the app's signature header set
+	// (WebhookHeadersStandard or WebhookHeadersSvix); empty: the app's.
+	WebhookHeaders string `json:"webhook_headers"`
+}
+
+// Channel bounds: of an endpoint's channels and of an event's.
+const (
+	MaxChannels   = 10
+	MaxChannelLen = 128
+)
+
+// ListensTo reports whether an event carrying channels reaches the
+// endpoint, by Svix's rule: an endpoint without channels hears every
+// event, one with channels only events that carry one of them (so never
+// an event without channels).
+func (e *Endpoint) ListensTo(channels []string) bool {
+	if len(e.Channels) == 0 {
+		return true
+	}
+	for _, c := range channels {
+		for _, mine := range e.Channels {
+			if c == mine {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // OperationalPrefix starts the names of Herald's own event types. Only

@@ -743,6 +743,27 @@ func (e TemplateSyntax) Valid() bool {
 	}
 }
 
+// Defines values for WebhookHeaders.
+const (
+	WebhookHeadersEmpty    WebhookHeaders = ""
+	WebhookHeadersStandard WebhookHeaders = "standard"
+	WebhookHeadersSvix     WebhookHeaders = "svix"
+)
+
+// Valid indicates whether the value is a known member of the WebhookHeaders enum.
+func (e WebhookHeaders) Valid() bool {
+	switch e {
+	case WebhookHeadersEmpty:
+		return true
+	case WebhookHeadersStandard:
+		return true
+	case WebhookHeadersSvix:
+		return true
+	default:
+		return false
+	}
+}
+
 // APIKey defines model for APIKey.
 type APIKey struct {
 	// AppID The app of an `app` or `portal` key.
@@ -866,6 +887,9 @@ type App struct {
 	// MaxInFlight Requests in flight at once to one endpoint; 0 for the installation's.
 	MaxInFlight int `json:"max_in_flight"`
 
+	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+	Metadata Metadata `json:"metadata"`
+
 	// MonthlyDeliveryQuota Deliveries the app may make in a calendar month (UTC); 0 means no quota. The operator's.
 	MonthlyDeliveryQuota int64  `json:"monthly_delivery_quota"`
 	Name                 string `json:"name"`
@@ -890,15 +914,24 @@ type App struct {
 	// UID Your own identifier of the app; paths accept it in place of `id`.
 	UID       *string   `json:"uid"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+	// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+	// values), for receivers that verify with Svix's libraries. Empty: the level above
+	// (an endpoint's: its app's; an app's: standard).
+	WebhookHeaders WebhookHeaders `json:"webhook_headers"`
 }
 
 // AppCreate defines model for AppCreate.
 type AppCreate struct {
-	MaxEndpointsPerEventType *int    `json:"max_endpoints_per_event_type,omitempty"`
-	MaxInFlight              *int    `json:"max_in_flight,omitempty"`
-	MonthlyDeliveryQuota     *int64  `json:"monthly_delivery_quota,omitempty"`
-	Name                     string  `json:"name"`
-	OperationalWebhookURL    *string `json:"operational_webhook_url,omitempty"`
+	MaxEndpointsPerEventType *int `json:"max_endpoints_per_event_type,omitempty"`
+	MaxInFlight              *int `json:"max_in_flight,omitempty"`
+
+	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+	Metadata              *Metadata `json:"metadata,omitempty"`
+	MonthlyDeliveryQuota  *int64    `json:"monthly_delivery_quota,omitempty"`
+	Name                  string    `json:"name"`
+	OperationalWebhookURL *string   `json:"operational_webhook_url,omitempty"`
 
 	// PayloadFormat Body of requests without a template: `standard` (`{"type", "timestamp", "data"}`),
 	// `raw` (the payload as is) or `flat` (the payload's fields with the event name
@@ -912,6 +945,12 @@ type AppCreate struct {
 
 	// UID Letters, digits and `_ . -`, starting with a letter or digit, not with `app_`; empty for none.
 	UID *string `json:"uid,omitempty"`
+
+	// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+	// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+	// values), for receivers that verify with Svix's libraries. Empty: the level above
+	// (an endpoint's: its app's; an app's: standard).
+	WebhookHeaders *WebhookHeaders `json:"webhook_headers,omitempty"`
 }
 
 // AppInput An app's fields. `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type`
@@ -920,11 +959,14 @@ type AppCreate struct {
 // `retry_schedule` has at most `--max-retries` waits of at least `--min-retry-delay`
 // (422 `invalid` otherwise); 0 or an empty string restores the installation's value.
 type AppInput struct {
-	MaxEndpointsPerEventType *int    `json:"max_endpoints_per_event_type,omitempty"`
-	MaxInFlight              *int    `json:"max_in_flight,omitempty"`
-	MonthlyDeliveryQuota     *int64  `json:"monthly_delivery_quota,omitempty"`
-	Name                     *string `json:"name,omitempty"`
-	OperationalWebhookURL    *string `json:"operational_webhook_url,omitempty"`
+	MaxEndpointsPerEventType *int `json:"max_endpoints_per_event_type,omitempty"`
+	MaxInFlight              *int `json:"max_in_flight,omitempty"`
+
+	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+	Metadata              *Metadata `json:"metadata,omitempty"`
+	MonthlyDeliveryQuota  *int64    `json:"monthly_delivery_quota,omitempty"`
+	Name                  *string   `json:"name,omitempty"`
+	OperationalWebhookURL *string   `json:"operational_webhook_url,omitempty"`
 
 	// PayloadFormat Body of requests without a template: `standard` (`{"type", "timestamp", "data"}`),
 	// `raw` (the payload as is) or `flat` (the payload's fields with the event name
@@ -938,6 +980,12 @@ type AppInput struct {
 
 	// UID Letters, digits and `_ . -`, starting with a letter or digit, not with `app_`; empty for none.
 	UID *string `json:"uid,omitempty"`
+
+	// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+	// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+	// values), for receivers that verify with Svix's libraries. Empty: the level above
+	// (an endpoint's: its app's; an app's: standard).
+	WebhookHeaders *WebhookHeaders `json:"webhook_headers,omitempty"`
 }
 
 // AppList defines model for AppList.
@@ -1065,6 +1113,9 @@ type AuditList struct {
 	NextCursor *NextCursor `json:"next_cursor"`
 }
 
+// ChannelList Channel names, each 1 to 128 of letters, digits and `- _ . :`.
+type ChannelList = []string
+
 // ContentType The request's content type; empty means the preset's, else `application/json`.
 type ContentType string
 
@@ -1148,6 +1199,10 @@ type Endpoint struct {
 	// BodyTemplate A JSON document with template tags; `null` for the default body.
 	BodyTemplate interface{} `json:"body_template"`
 
+	// Channels When not empty, the endpoint receives only events that carry at least one of these
+	// channels (never an event without channels); empty: events of any channel or none.
+	Channels ChannelList `json:"channels"`
+
 	// ContentType The request's content type; empty means the preset's, else `application/json`.
 	ContentType ContentType `json:"content_type"`
 	CreatedAt   time.Time   `json:"created_at"`
@@ -1180,6 +1235,9 @@ type Endpoint struct {
 	// Kind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
 	Kind        EndpointKind `json:"kind"`
 	MaxInFlight int          `json:"max_in_flight"`
+
+	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+	Metadata Metadata `json:"metadata"`
 
 	// Method HTTP method; empty means the preset's, else POST.
 	Method EndpointMethod `json:"method"`
@@ -1218,11 +1276,20 @@ type Endpoint struct {
 	TLSClientCert  string         `json:"tls_client_cert"`
 
 	// TLSClientKey Always masked.
-	TLSClientKey *string   `json:"tls_client_key,omitempty"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	TLSClientKey *string `json:"tls_client_key,omitempty"`
+
+	// UID Your own id of the endpoint, unique among the app's endpoints; paths accept it in place of `id`.
+	UID       *string   `json:"uid"`
+	UpdatedAt time.Time `json:"updated_at"`
 
 	// URL Where Herald sends the deliveries; empty for a pull endpoint.
 	URL string `json:"url"`
+
+	// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+	// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+	// values), for receivers that verify with Svix's libraries. Empty: the level above
+	// (an endpoint's: its app's; an app's: standard).
+	WebhookHeaders WebhookHeaders `json:"webhook_headers"`
 }
 
 // EndpointMethod HTTP method; empty means the preset's, else POST.
@@ -1264,6 +1331,9 @@ type EndpointInput struct {
 	// BodyTemplate A JSON document with template tags; `null` clears it.
 	BodyTemplate interface{} `json:"body_template,omitempty"`
 
+	// Channels Channels the endpoint listens to; empty for every channel.
+	Channels *ChannelList `json:"channels,omitempty"`
+
 	// ContentType The request's content type; empty means the preset's, else `application/json`.
 	ContentType  *ContentType `json:"content_type,omitempty"`
 	Description  *string      `json:"description,omitempty"`
@@ -1278,6 +1348,9 @@ type EndpointInput struct {
 	// Kind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
 	Kind        *EndpointKind `json:"kind,omitempty"`
 	MaxInFlight *int          `json:"max_in_flight,omitempty"`
+
+	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Method GET, POST, PUT, PATCH or DELETE, in any case.
 	Method *string `json:"method,omitempty"`
@@ -1311,8 +1384,17 @@ type EndpointInput struct {
 	TLSClientCert  *string         `json:"tls_client_cert,omitempty"`
 	TLSClientKey   *string         `json:"tls_client_key,omitempty"`
 
+	// UID Your own id of the endpoint: 1 to 256 of letters, digits and `- _ .`, not starting with `ep_`; unique among the app's endpoints (409 `conflict` otherwise). `null` or empty clears it.
+	UID *string `json:"uid,omitempty"`
+
 	// URL An `http` or `https` URL (may hold template tags); required for a push endpoint unless the preset gives one, refused for a pull endpoint.
 	URL *string `json:"url,omitempty"`
+
+	// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+	// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+	// values), for receivers that verify with Svix's libraries. Empty: the level above
+	// (an endpoint's: its app's; an app's: standard).
+	WebhookHeaders *WebhookHeaders `json:"webhook_headers,omitempty"`
 }
 
 // EndpointKind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
@@ -1605,6 +1687,9 @@ type KarteEndpointInput struct {
 // KeyScope `admin`: every route; `app`: one app's routes; `portal`: a customer's portal session.
 type KeyScope string
 
+// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
+type Metadata map[string]string
+
 // NextCursor Pass as `?cursor=` for the next page; `null` on the last page.
 type NextCursor = string
 
@@ -1808,6 +1893,12 @@ type Usage struct {
 	Quota    *int64    `json:"quota"`
 	ResetsAt time.Time `json:"resets_at"`
 }
+
+// WebhookHeaders Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+// `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+// values), for receivers that verify with Svix's libraries. Empty: the level above
+// (an endpoint's: its app's; an app's: standard).
+type WebhookHeaders string
 
 // WhoAmI defines model for WhoAmI.
 type WhoAmI struct {
@@ -8940,6 +9031,8 @@ type CreateEndpointResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -8981,6 +9074,11 @@ func (r CreateEndpointResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateEndpointResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateEndpointResponse) GetJSON409() *Conflict {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -9391,6 +9489,8 @@ type UpdateEndpointResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -9432,6 +9532,11 @@ func (r UpdateEndpointResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateEndpointResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateEndpointResponse) GetJSON409() *Conflict {
+	return r.JSON409
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -15144,6 +15249,13 @@ func ParseCreateEndpointResponse(rsp *http.Response) (*CreateEndpointResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15585,6 +15697,13 @@ func ParseUpdateEndpointResponse(rsp *http.Response) (*UpdateEndpointResponse, e
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge

@@ -356,6 +356,7 @@ func (s *Server) route(pattern string, methods map[string]handler, a ...access) 
 		allowed = append(allowed, m)
 	}
 	slices.Sort(allowed)
+	byEndpoint := strings.Contains(pattern, "/endpoints/{id}")
 	s.mux.HandleFunc(pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) *Error {
 		if e := s.authorize(r, pattern, acc); e != nil {
 			return e
@@ -365,6 +366,11 @@ func (s *Server) route(pattern string, methods map[string]handler, a ...access) 
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
 				Message: r.Method + " is not allowed here; allowed: " + strings.Join(allowed, ", ")}
+		}
+		if byEndpoint {
+			if e := s.resolveEndpointUID(r); e != nil {
+				return e
+			}
 		}
 		return h(w, r)
 	}, true))
@@ -420,6 +426,11 @@ type Route struct {
 // /metrics), so tests can walk them all and hold them to the OpenAPI
 // document.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.table...) }
+
+// Mount serves h at the paths under prefix (which ends in /), beside the
+// API: a second API over this one, such as the Svix-compatible one, which
+// calls this server for its work. Mounted handlers are not among Routes.
+func (s *Server) Mount(prefix string, h http.Handler) { s.mux.Handle(prefix, h) }
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

@@ -24,6 +24,9 @@ type appView struct {
 
 func viewApp(a *herald.App) appView {
 	v := appView{ID: a.ID, Name: a.Name, AppSettings: a.AppSettings, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	if v.Metadata == nil {
+		v.Metadata = map[string]string{}
+	}
 	if a.UID != "" {
 		uid := a.UID
 		v.UID = &uid
@@ -42,6 +45,9 @@ type appInput struct {
 	MonthlyDeliveryQuota     *int64  `json:"monthly_delivery_quota"`
 	PayloadFormat            *string `json:"payload_format"`
 	TemplateSyntax           *string `json:"template_syntax"`
+	// Metadata replaces the app's labels as a whole when given.
+	Metadata       *map[string]string `json:"metadata"`
+	WebhookHeaders *string            `json:"webhook_headers"`
 }
 
 // applySettings validates and copies the app's settings, its delivery
@@ -76,6 +82,18 @@ func (in *appInput) applySettings(a *herald.App, c herald.TenantCeilings) *Error
 		default:
 			return errInvalid("template_syntax", "template_syntax must be braces ({{path}}) or hash (#{path})")
 		}
+	}
+	if in.Metadata != nil {
+		if e := validateMetadata(*in.Metadata); e != nil {
+			return e
+		}
+		a.Metadata = *in.Metadata
+	}
+	if in.WebhookHeaders != nil {
+		if e := validateWebhookHeaders(*in.WebhookHeaders); e != nil {
+			return e
+		}
+		a.WebhookHeaders = *in.WebhookHeaders
 	}
 	if in.MonthlyDeliveryQuota != nil {
 		if *in.MonthlyDeliveryQuota < 0 {

@@ -50,6 +50,11 @@ type endpointInput struct {
 	TLSCABundle     *string            `json:"tls_ca_bundle"`
 	TLSClientCert   *string            `json:"tls_client_cert"`
 	TLSClientKey    *string            `json:"tls_client_key"`
+	// UID is the customer's id of the endpoint; null or "" clears it.
+	UID            optionalJSON       `json:"uid"`
+	Metadata       *map[string]string `json:"metadata"`
+	Channels       *[]string          `json:"channels"`
+	WebhookHeaders *string            `json:"webhook_headers"`
 	// names maps endpoint fields to the names the input's own format
 	// gives them, so that a refusal names what the client sent.
 	names map[string]string
@@ -131,6 +136,37 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 	}
 	if in.Enabled != nil {
 		ep.Enabled = *in.Enabled
+	}
+	if in.UID.set {
+		uid := ""
+		if in.UID.raw != nil {
+			if err := json.Unmarshal(in.UID.raw, &uid); err != nil {
+				return errInvalid("uid", "uid must be a string (or null to clear it)")
+			}
+		}
+		if e := validateEndpointUID(uid); e != nil {
+			return e
+		}
+		ep.UID = uid
+	}
+	if in.Metadata != nil {
+		if e := validateMetadata(*in.Metadata); e != nil {
+			return e
+		}
+		ep.Metadata = *in.Metadata
+	}
+	if in.Channels != nil {
+		chs, e := cleanChannels("channels", *in.Channels)
+		if e != nil {
+			return e
+		}
+		ep.Channels = chs
+	}
+	if in.WebhookHeaders != nil {
+		if e := validateWebhookHeaders(*in.WebhookHeaders); e != nil {
+			return e
+		}
+		ep.WebhookHeaders = *in.WebhookHeaders
 	}
 	if in.TLSCABundle != nil {
 		if *in.TLSCABundle != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(*in.TLSCABundle)) {

@@ -22,6 +22,8 @@ type endpointView struct {
 	// force, from the endpoint, its app or the installation, held to the
 	// operator's ceilings.
 	EffectiveDelivery herald.DeliverySettings `json:"effective_delivery"`
+	// UID is null when the endpoint has none, as an app's is.
+	UID *string `json:"uid"`
 }
 
 func (s *Server) viewEndpoint(ep *herald.Endpoint, app *herald.App) endpointView {
@@ -77,7 +79,17 @@ func viewEndpoint(ep *herald.Endpoint) endpointView {
 		}
 		v.PresetOptions[k] = val
 	}
+	if v.Metadata == nil {
+		v.Metadata = map[string]string{}
+	}
+	if v.Channels == nil {
+		v.Channels = []string{}
+	}
 	out := endpointView{Endpoint: &v}
+	if ep.UID != "" {
+		uid := ep.UID
+		out.UID = &uid
+	}
 	if c, err := shape.Compile(ep, shape.Options{}); err == nil {
 		eff := c.Effective
 		eff.Headers = herald.MaskHeaders(eff.Headers, ep.PlainHeaders)
@@ -124,6 +136,9 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return e
 	}
 	all := s.appEndpoints(r, a.ID)
+	if e := s.checkUIDFree(ep, all); e != nil {
+		return e
+	}
 	if e := s.checkLimit(r, a, ep, all); e != nil {
 		return e
 	}
@@ -218,7 +233,13 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := s.checkDestinations(ep, a); e != nil {
 		return e
 	}
-	if e := s.checkLimit(r, a, ep, s.appEndpoints(r, a.ID)); e != nil {
+	all := s.appEndpoints(r, a.ID)
+	if ep.UID != was.UID {
+		if e := s.checkUIDFree(ep, all); e != nil {
+			return e
+		}
+	}
+	if e := s.checkLimit(r, a, ep, all); e != nil {
 		return e
 	}
 	ep.UpdatedAt = s.o.Now().UTC()
@@ -257,5 +278,54 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	s.keysChanged()
 	s.audit(r, ep.AppID, "endpoint.delete", ep.ID, nil)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// checkUIDFree answers 409 when another live endpoint of the app has
+// ep's uid. (Two requests racing for one uid can both pass: uids are the
+// customer's handles, and the first lookup by uid then finds one of them.)
+func (s *Server) checkUIDFree(ep *herald.Endpoint, all *appEndpoints) *Error {
+	if ep.UID == "" {
+		return nil
+	}
+	eps, err := all.get()
+	if err != nil {
+		return storeError(err, "endpoint")
+	}
+	for _, other := range eps {
+		if other.ID != ep.ID && other.UID == ep.UID {
+			return &Error{Status: http.StatusConflict, Code: CodeConflict, Field: "uid",
+				Message: fmt.Sprintf("another endpoint of the app (%s) has uid %s", other.ID, ep.UID)}
+		}
+	}
+	return nil
+}
+
+// resolveEndpointUID lets every route with an endpoint {id} take the
+// endpoint's uid instead: a value that is not a Herald endpoint id (uids
+// never start with its prefix) is looked up among the app's live
+// endpoints, and {id} becomes the id found. One that matches nothing is
+// left for the route to answer 404.
+func (s *Server) resolveEndpointUID(r *http.Request) *Error {
+	ref := r.PathValue("id")
+	if ref == "" || strings.HasPrefix(ref, herald.PrefixEndpoint) {
+		return nil
+	}
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	found := ""
+	err := s.eachEndpoint(r, a.ID, func(ep *herald.Endpoint) {
+		if found == "" && ep.UID == ref {
+			found = ep.ID
+		}
+	})
+	if err != nil {
+		return storeError(err, "endpoint")
+	}
+	if found != "" {
+		r.SetPathValue("id", found)
+	}
 	return nil
 }

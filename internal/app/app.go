@@ -35,6 +35,7 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sealed"
 	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/svixapi"
 )
 
 // Files Herald keeps in its data dir.
@@ -220,6 +221,9 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		deps.Test.API(&apiOpts)
 	}
 	a.api = api.New(a.store, a.engine, a.outbound, apiOpts)
+	if !apiOpts.DisableAPI {
+		a.api.Mount(svixapi.Prefix, svixapi.New(a.api, svixapi.Options{MaxBodyBytes: apiOpts.MaxBodyBytes, Logger: log}))
+	}
 	a.srv = &http.Server{
 		Handler:           a.api,
 		ReadHeaderTimeout: 10 * time.Second,

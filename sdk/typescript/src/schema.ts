@@ -201,7 +201,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -231,7 +231,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -256,7 +256,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -281,7 +281,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -306,7 +306,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -356,7 +356,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -378,7 +378,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -405,7 +405,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -430,7 +430,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -455,7 +455,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -480,7 +480,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -509,7 +509,7 @@ export interface paths {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -958,6 +958,20 @@ export interface components {
          * @enum {string}
          */
         TemplateSyntax: "" | "braces" | "hash";
+        /** @description Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them. */
+        Metadata: {
+            [key: string]: string;
+        };
+        /**
+         * @description Signature headers of deliveries: `standard` (`webhook-id`, `webhook-timestamp`,
+         *     `webhook-signature`) or `svix` (`svix-id`, `svix-timestamp`, `svix-signature`, same
+         *     values), for receivers that verify with Svix's libraries. Empty: the level above
+         *     (an endpoint's: its app's; an app's: standard).
+         * @enum {string}
+         */
+        WebhookHeaders: "" | "standard" | "svix";
+        /** @description Channel names, each 1 to 128 of letters, digits and `- _ . :`. */
+        ChannelList: string[];
         App: {
             /**
              * @description Herald's id, `app_…`.
@@ -984,6 +998,8 @@ export interface components {
              * @description Deliveries the app may make in a calendar month (UTC); 0 means no quota. The operator's.
              */
             monthly_delivery_quota: number;
+            metadata: components["schemas"]["Metadata"];
+            webhook_headers: components["schemas"]["WebhookHeaders"];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -1009,6 +1025,8 @@ export interface components {
             monthly_delivery_quota?: number;
             payload_format?: components["schemas"]["PayloadFormat"];
             template_syntax?: components["schemas"]["TemplateSyntax"];
+            metadata?: components["schemas"]["Metadata"];
+            webhook_headers?: components["schemas"]["WebhookHeaders"];
         };
         AppCreate: components["schemas"]["AppInput"] & unknown;
         AppList: {
@@ -1184,6 +1202,15 @@ export interface components {
             auth?: components["schemas"]["EndpointAuth"];
             /** @description The app's operational endpoint, kept by Herald from the app's `operational_webhook_url`. */
             operational: boolean;
+            /** @description Your own id of the endpoint, unique among the app's endpoints; paths accept it in place of `id`. */
+            uid: string | null;
+            metadata: components["schemas"]["Metadata"];
+            /**
+             * @description When not empty, the endpoint receives only events that carry at least one of these
+             *     channels (never an event without channels); empty: events of any channel or none.
+             */
+            channels: components["schemas"]["ChannelList"];
+            webhook_headers: components["schemas"]["WebhookHeaders"];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -1236,6 +1263,12 @@ export interface components {
             tls_ca_bundle?: string;
             tls_client_cert?: string;
             tls_client_key?: string;
+            /** @description Your own id of the endpoint: 1 to 256 of letters, digits and `- _ .`, not starting with `ep_`; unique among the app's endpoints (409 `conflict` otherwise). `null` or empty clears it. */
+            uid?: string | null;
+            metadata?: components["schemas"]["Metadata"];
+            /** @description Channels the endpoint listens to; empty for every channel. */
+            channels?: components["schemas"]["ChannelList"];
+            webhook_headers?: components["schemas"]["WebhookHeaders"];
         };
         /** @description A KARTE webhook definition as KARTE exports it (`"format": "karte"`), `hookData` the body template in `#{…}` syntax. */
         KarteEndpointInput: {
@@ -1851,7 +1884,7 @@ export interface components {
     parameters: {
         /** @description The app's id (`app_…`) or its own `uid`. */
         AppRef: string;
-        /** @description The endpoint's id (`ep_…`). */
+        /** @description The endpoint's id (`ep_…`) or its own `uid`. */
         EndpointID: string;
         /** @description The event's id (`evt_…`). */
         EventID: string;
@@ -2319,6 +2352,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -2369,7 +2403,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2400,7 +2434,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2429,7 +2463,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2453,6 +2487,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -2467,7 +2502,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2505,7 +2540,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2536,7 +2571,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2574,7 +2609,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2647,7 +2682,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2679,7 +2714,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2718,7 +2753,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2756,7 +2791,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2794,7 +2829,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2832,7 +2867,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;
@@ -2865,7 +2900,7 @@ export interface operations {
             path: {
                 /** @description The app's id (`app_…`) or its own `uid`. */
                 app: components["parameters"]["AppRef"];
-                /** @description The endpoint's id (`ep_…`). */
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
                 id: components["parameters"]["EndpointID"];
             };
             cookie?: never;

@@ -1,0 +1,4 @@
+package svixapi
+
+// messageRoutes registers messages and message attempts.
+func (h *Handler) messageRoutes() {}
