@@ -244,11 +244,15 @@ type heraldError struct {
 func (h *Handler) do(r *http.Request, c call, out any) (int, *Error) {
 	var body io.Reader = http.NoBody
 	if c.Body != nil {
-		b, err := json.Marshal(c.Body)
-		if err != nil {
+		// Without HTML escaping, so that a payload's strings reach Herald
+		// (and receivers) as the caller wrote them.
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(c.Body); err != nil {
 			return 0, &Error{Status: http.StatusInternalServerError, Code: "internal", Detail: "internal error"}
 		}
-		body = bytes.NewReader(b)
+		body = &b
 	}
 	u := c.Path
 	if len(c.Query) > 0 {
