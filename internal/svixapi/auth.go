@@ -1,0 +1,4 @@
+package svixapi
+
+func (h *Handler) authRoutes()        {}
+func (h *Handler) unsupportedRoutes() {}
