@@ -193,7 +193,7 @@ func TestAttempts(t *testing.T) {
 	want404(t, call(t, s, "GET", "/api/v1/app/acme/attempt/endpoint/no-such-endpoint", nil, 404))
 	want404(t, call(t, s, "GET", "/api/v1/app/acme/attempt/msg/evt_nope", nil, 404))
 	want404(t, call(t, s, "GET", "/api/v1/app/nobody/attempt/endpoint/"+ep, nil, 404))
-	other := appKey(t, s, "other")
+	other := scopedKey(t, s, "other")
 	want404(t, callWith(t, s, "GET", "/api/v1/app/acme/attempt/endpoint/"+ep, nil, 404, other))
 	want404(t, callWith(t, s, "GET", "/api/v1/app/acme/attempt/msg/"+msgs[0].ID, nil, 404, other))
 	if got := s.Invalid().DoWith("GET", "/api/v1/app/acme/attempt/msg/"+msgs[0].ID, nil, nil, http.Header{}); got != 401 {
@@ -279,7 +279,7 @@ func TestResendAndDestinations(t *testing.T) {
 	wantKeys := append(slices.Clone(messageKeys), "nextAttempt", "status", "statusText")
 	slices.Sort(wantKeys)
 	item := decode[struct{ Data []json.RawMessage }](t, raw)
-	if len(item.Data) != 1 || !slices.Equal(keys(t, item.Data[0]), wantKeys) {
+	if len(item.Data) != 1 || !slices.Equal(fieldNames(t, item.Data[0]), wantKeys) {
 		t.Fatalf("endpoint messages %s, want one with fields %v", raw, wantKeys)
 	}
 	em := decode[list[endpointMessage]](t, raw).Data[0]
@@ -315,7 +315,7 @@ func TestResendAndDestinations(t *testing.T) {
 		t.Fatalf("resend of no message: %d %+v", got, e)
 	}
 	want404(t, call(t, s, "POST", "/api/v1/app/acme/msg/"+m.ID+"/endpoint/no-such-endpoint/resend", nil, 404))
-	want404(t, callWith(t, s, "POST", "/api/v1/app/acme/msg/"+m.ID+"/endpoint/"+ep+"/resend", nil, 404, appKey(t, s, "other")))
+	want404(t, callWith(t, s, "POST", "/api/v1/app/acme/msg/"+m.ID+"/endpoint/"+ep+"/resend", nil, 404, scopedKey(t, s, "other")))
 	want404(t, call(t, s, "GET", "/api/v1/app/acme/msg/evt_nope/endpoint", nil, 404))
 	want404(t, call(t, s, "GET", "/api/v1/app/acme/endpoint/no-such-endpoint/msg", nil, 404))
 	want422(t, call(t, s, "GET", "/api/v1/app/acme/endpoint/"+ep+"/msg?status=7", nil, 422), "query", "status")

@@ -3,6 +3,7 @@ package svixapi
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -190,7 +191,11 @@ func (in *endpointIn) body(kind endpointWrite, cur *heraldEndpoint) (map[string]
 		b["channels"] = []string{}
 	}
 	if in.Secret.value() {
-		b["secret"] = in.Secret.V
+		secret, e := svixSecret("secret", in.Secret.V)
+		if e != nil {
+			return nil, e
+		}
+		b["secret"] = secret
 	}
 	rate, e := rateLimit(in.RateLimit, in.ThrottleRate)
 	if e != nil {
@@ -272,6 +277,22 @@ func rateLimit(a, b opt[float64]) (*float64, *Error) {
 		out = v.V
 	}
 	return &out, nil
+}
+
+// svixSecretRE is the form of a secret Svix takes: base64 of the key,
+// with or without whsec_ in front.
+var svixSecretRE = regexp.MustCompile(`^(whsec_)?[a-zA-Z0-9+/=]{32,100}$`)
+
+// svixSecret checks a secret given in Svix's form and returns it as
+// Herald's whsec_ secret (the same key).
+func svixSecret(field, s string) (string, *Error) {
+	if !svixSecretRE.MatchString(s) {
+		return "", invalid("body", field, field+" must be a whsec_ secret: whsec_ and 32 to 100 base64 characters")
+	}
+	if !strings.HasPrefix(s, "whsec_") {
+		s = "whsec_" + s
+	}
+	return s, nil
 }
 
 // plainHeaders lists the header names whose values Herald may show:
@@ -471,7 +492,11 @@ func (h *Handler) rotateEndpointSecret(w http.ResponseWriter, r *http.Request) *
 	}
 	b := map[string]any{}
 	if in.Key.value() {
-		b["secret"] = in.Key.V
+		secret, e := svixSecret("key", in.Key.V)
+		if e != nil {
+			return e
+		}
+		b["secret"] = secret
 	}
 	if in.GracePeriodSeconds.value() {
 		if in.GracePeriodSeconds.V < 0 || in.GracePeriodSeconds.V > 720*3600 {

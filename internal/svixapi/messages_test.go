@@ -41,7 +41,7 @@ func callWith(t *testing.T, s *heraldtest.Server, method, path string, body any,
 }
 
 // keys returns the sorted field names of a JSON object.
-func keys(t *testing.T, raw json.RawMessage) []string {
+func fieldNames(t *testing.T, raw json.RawMessage) []string {
 	t.Helper()
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
@@ -102,7 +102,7 @@ type list[T any] struct {
 var messageKeys = []string{"channels", "eventId", "eventType", "id", "payload", "tags", "timestamp"}
 
 // appKey makes an API key scoped to app uid.
-func appKey(t *testing.T, s *heraldtest.Server, uid string) http.Header {
+func scopedKey(t *testing.T, s *heraldtest.Server, uid string) http.Header {
 	t.Helper()
 	var k struct{ Key string }
 	s.MustDo("POST", "/v1/api-keys", map[string]any{"name": uid + "-key", "scope": "app", "app": uid}, &k, 201)
@@ -119,7 +119,7 @@ func TestCreateMessage(t *testing.T) {
 	// Svix does).
 	body := `{"eventType":"lead.created","payload":{"zeta": 1, "alpha": "<a&b>", "mid": [3, 1]}}`
 	raw := call(t, s, "POST", "/api/v1/app/acme/msg", body, 202)
-	if got := keys(t, raw); !slices.Equal(got, messageKeys) {
+	if got := fieldNames(t, raw); !slices.Equal(got, messageKeys) {
 		t.Fatalf("MessageOut fields %v, want %v", got, messageKeys)
 	}
 	m := decode[message](t, raw)
@@ -218,7 +218,7 @@ func TestCreateMessageErrors(t *testing.T) {
 		t.Fatalf("without a token: %d %+v, want 401", got, e)
 	}
 	// A key of app "other" does not reach acme.
-	want404(t, callWith(t, s, "POST", "/api/v1/app/acme/msg", ok, 404, appKey(t, s, "other")))
+	want404(t, callWith(t, s, "POST", "/api/v1/app/acme/msg", ok, 404, scopedKey(t, s, "other")))
 }
 
 func TestCreateMessageWithApplication(t *testing.T) {
@@ -300,7 +300,7 @@ func TestGetAndListMessages(t *testing.T) {
 	}
 	want404(t, call(t, s, "GET", "/api/v1/app/acme/msg/evt_nope", nil, 404))
 	want404(t, call(t, s, "GET", "/api/v1/app/nobody/msg/"+sent[0].ID, nil, 404))
-	want404(t, callWith(t, s, "GET", "/api/v1/app/acme/msg/"+sent[0].ID, nil, 404, appKey(t, s, "other")))
+	want404(t, callWith(t, s, "GET", "/api/v1/app/acme/msg/"+sent[0].ID, nil, 404, scopedKey(t, s, "other")))
 
 	// Paging, newest first, until done; prevIterator is null.
 	var ids []string
@@ -314,7 +314,7 @@ func TestGetAndListMessages(t *testing.T) {
 			q += "&iterator=" + it
 		}
 		raw := call(t, s, "GET", q, nil, 200)
-		if k := keys(t, raw); !slices.Equal(k, []string{"data", "done", "iterator", "prevIterator"}) {
+		if k := fieldNames(t, raw); !slices.Equal(k, []string{"data", "done", "iterator", "prevIterator"}) {
 			t.Fatalf("list fields %v", k)
 		}
 		pg := decode[list[message]](t, raw)
@@ -361,7 +361,7 @@ func TestGetAndListMessages(t *testing.T) {
 	want422(t, call(t, s, "GET", "/api/v1/app/acme/msg?before=yesterday", nil, 422), "query", "before")
 	want422(t, call(t, s, "GET", "/api/v1/app/acme/msg?status=0", nil, 422), "query", "status")
 	want404(t, call(t, s, "GET", "/api/v1/app/nobody/msg", nil, 404))
-	want404(t, callWith(t, s, "GET", "/api/v1/app/acme/msg", nil, 404, appKey(t, s, "other")))
+	want404(t, callWith(t, s, "GET", "/api/v1/app/acme/msg", nil, 404, scopedKey(t, s, "other")))
 	if got := s.Invalid().DoWith("GET", "/api/v1/app/acme/msg", nil, nil, http.Header{}); got != 401 {
 		t.Fatalf("without a token: %d", got)
 	}
