@@ -215,6 +215,7 @@ type messageEndpoint struct {
 	NextAttempt  *time.Time `json:"nextAttempt"`
 	URL          string     `json:"url"`
 	Description  string     `json:"description"`
+	UID          *string    `json:"uid"`
 	Disabled     bool       `json:"disabled"`
 	EventTypes   []string   `json:"eventTypes"`
 	FilterTypes  []string   `json:"filterTypes"`
@@ -228,7 +229,7 @@ type messageEndpoint struct {
 func TestResendAndDestinations(t *testing.T) {
 	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "1h"})
 	rc := failFirst(t)
-	ep := s.Setup(rc.URL, map[string]any{"event_types": []string{"lead.created"}, "description": "main", "rate_limit": 2.5})
+	ep := s.Setup(rc.URL, map[string]any{"event_types": []string{"lead.created"}, "description": "main", "rate_limit": 2.5, "uid": "main-ep"})
 	down := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
 	var ep2 struct{ ID string }
 	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": down.URL}, &ep2, 201)
@@ -255,7 +256,7 @@ func TestResendAndDestinations(t *testing.T) {
 			t.Fatalf("destination %+v, want pending with a next attempt", d)
 		}
 	}
-	if main.URL != rc.URL || main.Description != "main" || main.Disabled || main.Version != 1 ||
+	if main.URL != rc.URL || main.UID == nil || *main.UID != "main-ep" || main.Description != "main" || main.Disabled || main.Version != 1 ||
 		!slices.Equal(main.EventTypes, []string{"lead.created"}) || !slices.Equal(main.FilterTypes, main.EventTypes) ||
 		main.ThrottleRate == nil || *main.ThrottleRate != 3 || main.RateLimit == nil || main.CreatedAt.IsZero() {
 		t.Fatalf("destination %s: %+v", ep, main)
@@ -289,12 +290,20 @@ func TestResendAndDestinations(t *testing.T) {
 
 	// Resend: Svix's 202 {}, a new attempt, manual; the delivery
 	// succeeds.
-	raw = call(t, s, "POST", "/api/v1/app/acme/msg/"+m.ID+"/endpoint/"+ep+"/resend", nil, 202)
+	// The endpoint's uid names it as its id does.
+	byUID := decode[list[endpointMessage]](t, call(t, s, "GET", "/api/v1/app/acme/endpoint/main-ep/msg", nil, 200))
+	if len(byUID.Data) != 1 || byUID.Data[0].ID != m.ID {
+		t.Fatalf("endpoint messages by uid: %+v", byUID)
+	}
+	raw = call(t, s, "POST", "/api/v1/app/acme/msg/"+m.ID+"/endpoint/main-ep/resend", nil, 202)
 	if string(raw) != "{}\n" && string(raw) != "{}" {
 		t.Fatalf("resend answered %q", raw)
 	}
 	rc.Wait(t, 2, 10*time.Second)
-	as := decode[list[attempt]](t, call(t, s, "GET", "/api/v1/app/acme/attempt/msg/"+m.ID+"?endpoint_id="+ep, nil, 200)).Data
+	as := decode[list[attempt]](t, call(t, s, "GET", "/api/v1/app/acme/attempt/msg/"+m.ID+"?endpoint_id=main-ep", nil, 200)).Data
+	if byEP := decode[list[attempt]](t, call(t, s, "GET", "/api/v1/app/acme/attempt/endpoint/main-ep", nil, 200)).Data; !slices.Equal(attemptIDs(byEP), attemptIDs(as)) {
+		t.Fatalf("attempts by endpoint uid %v, by message %v", attemptIDs(byEP), attemptIDs(as))
+	}
 	if len(as) != 2 || as[0].TriggerType != 1 || as[0].Status != 0 || as[1].TriggerType != 0 || as[1].Status != 2 {
 		t.Fatalf("attempts after the resend: %+v", as)
 	}

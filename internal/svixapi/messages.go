@@ -345,6 +345,16 @@ func (h *Handler) listMessages(w http.ResponseWriter, r *http.Request) *Error {
 		Fields: listFields}, &pg); e != nil {
 		return e
 	}
+	// Herald filtered; each event is checked again, so that a filter is
+	// never silently dropped on the way.
+	f := attemptFilter{types: types, channel: q.Get("channel"), tag: q.Get("tag")}
+	kept := pg.Data[:0]
+	for _, ev := range pg.Data {
+		if f.keepEvent(ev) {
+			kept = append(kept, ev)
+		}
+	}
+	pg.Data = kept
 	writeJSON(w, http.StatusOK, page(pg, func(ev hEvent) messageOut { return toMessage(ev, withContent) }))
 	return nil
 }

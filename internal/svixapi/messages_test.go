@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -231,6 +232,15 @@ func TestCreateMessageWithApplication(t *testing.T) {
 	if app.Name != "Fresh" || app.UID != "fresh" {
 		t.Fatalf("app made from the message: %+v", app)
 	}
+	// The application's metadata is the app's.
+	in["application"] = map[string]any{"name": "Meta", "metadata": map[string]string{"tier": "gold"}}
+	call(t, s, "POST", "/api/v1/app/meta/msg", in, 202)
+	var withMeta struct{ Metadata map[string]string }
+	s.MustDo("GET", "/v1/apps/meta", nil, &withMeta, 200)
+	if withMeta.Metadata["tier"] != "gold" {
+		t.Fatalf("app metadata %v", withMeta.Metadata)
+	}
+	in["application"] = map[string]any{"name": "Fresh"}
 	// An existing app is used as it is.
 	call(t, s, "POST", "/api/v1/app/fresh/msg", in, 202)
 	var evs struct{ Data []any }
@@ -380,5 +390,79 @@ func TestUnsupportedMessageRoutes(t *testing.T) {
 		if got := s.Do(c.method, c.path, map[string]any{}, &e); got != 501 || e.Code != "not_implemented" || !strings.Contains(e.Detail, "not supported") {
 			t.Errorf("%s %s: %d %+v, want 501 naming the operation", c.method, c.path, got, e)
 		}
+	}
+}
+
+func TestMessageChannelsTagsAndEventID(t *testing.T) {
+	if spec, err := os.ReadFile("../api/openapi.yaml"); err != nil || !bytes.Contains(spec, []byte("payload_retention_hours")) {
+		t.Skip("Herald's events have no channels, tags or retention yet")
+	}
+	s := heraldtest.Start(t, heraldtest.Options{})
+	rc := heraldtest.NewReceiver(t, nil)
+	ep := s.Setup(rc.URL, nil)
+	in := map[string]any{"eventType": "lead.created", "payload": map[string]any{"n": 1}, "eventId": "lead-1",
+		"channels": []string{"eu", "vip"}, "tags": []string{"import"}, "payloadRetentionPeriod": 2, "payloadRetentionHours": 5}
+	raw := call(t, s, "POST", "/api/v1/app/acme/msg", in, 202)
+	m := decode[message](t, raw)
+	if !slices.Equal(m.Channels, []string{"eu", "vip"}) || !slices.Equal(m.Tags, []string{"import"}) {
+		t.Fatalf("channels and tags not answered: %s", raw)
+	}
+	// Hours win over days.
+	var ev struct {
+		PayloadRetentionHours int `json:"payload_retention_hours"`
+	}
+	s.MustDo("GET", "/v1/apps/acme/events/"+m.ID, nil, &ev, 200)
+	if ev.PayloadRetentionHours != 5 {
+		t.Fatalf("payload_retention_hours %d, want 5", ev.PayloadRetentionHours)
+	}
+	delete(in, "payloadRetentionHours")
+	in["eventId"], in["channels"], in["tags"] = "lead-2", []string{"us"}, []string{"import", "manual"}
+	m2 := decode[message](t, call(t, s, "POST", "/api/v1/app/acme/msg", in, 202))
+	s.MustDo("GET", "/v1/apps/acme/events/"+m2.ID, nil, &ev, 200)
+	if ev.PayloadRetentionHours != 48 {
+		t.Fatalf("payload_retention_hours %d, want 48 (2 days)", ev.PayloadRetentionHours)
+	}
+	call(t, s, "POST", "/api/v1/app/acme/msg", map[string]any{"eventType": "lead.created", "payload": map[string]any{"n": 3}}, 202)
+	rc.Wait(t, 3, 10*time.Second)
+
+	// A message by its eventId.
+	got := decode[message](t, call(t, s, "GET", "/api/v1/app/acme/msg/lead-1", nil, 200))
+	if got.ID != m.ID || got.EventID == nil || *got.EventID != "lead-1" {
+		t.Fatalf("by eventId: %+v", got)
+	}
+	want404(t, call(t, s, "GET", "/api/v1/app/acme/msg/lead-3", nil, 404))
+	if as := decode[list[attempt]](t, call(t, s, "GET", "/api/v1/app/acme/attempt/msg/lead-2", nil, 200)); len(as.Data) != 1 || as.Data[0].MsgID != m2.ID {
+		t.Fatalf("attempts by eventId: %+v", as)
+	}
+
+	ids := func(path string) []string {
+		t.Helper()
+		var out []string
+		for _, m := range decode[list[message]](t, call(t, s, "GET", path, nil, 200)).Data {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	if got := ids("/api/v1/app/acme/msg?channel=eu"); !slices.Equal(got, []string{m.ID}) {
+		t.Fatalf("channel=eu: %v", got)
+	}
+	if got := ids("/api/v1/app/acme/msg?tag=import"); !slices.Equal(got, []string{m2.ID, m.ID}) {
+		t.Fatalf("tag=import: %v", got)
+	}
+	if got := ids("/api/v1/app/acme/msg?tag=manual&channel=eu"); len(got) != 0 {
+		t.Fatalf("tag=manual&channel=eu: %v", got)
+	}
+	if got := ids("/api/v1/app/acme/endpoint/" + ep + "/msg?channel=us"); !slices.Equal(got, []string{m2.ID}) {
+		t.Fatalf("endpoint messages of channel us: %v", got)
+	}
+	var msgIDs []string
+	for _, a := range decode[list[attempt]](t, call(t, s, "GET", "/api/v1/app/acme/attempt/endpoint/"+ep+"?tag=import", nil, 200)).Data {
+		msgIDs = append(msgIDs, a.MsgID)
+	}
+	if !slices.Equal(msgIDs, []string{m2.ID, m.ID}) {
+		t.Fatalf("attempts of tag import: %v", msgIDs)
+	}
+	if as := decode[list[attempt]](t, call(t, s, "GET", "/api/v1/app/acme/attempt/msg/"+m.ID+"?channel=us", nil, 200)); len(as.Data) != 0 || !as.Done {
+		t.Fatalf("attempts of a message not in the channel: %+v", as)
 	}
 }

@@ -281,7 +281,12 @@ func (h *Handler) do(r *http.Request, c call, out any) (int, *Error) {
 		rec.status = http.StatusOK
 	}
 	if rec.status >= 400 {
-		return rec.status, h.translate(rec, c.Fields)
+		e := h.translate(rec, c.Fields)
+		if len(e.Loc) > 0 && c.Body != nil && e.Loc[0] == "query" {
+			// Herald's 400 about a field of a body (unknown_field).
+			e.Loc[0] = "body"
+		}
+		return rec.status, e
 	}
 	if out != nil && rec.body.Len() > 0 {
 		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
