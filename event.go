@@ -1,6 +1,9 @@
 package herald
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Event is something that happened in the product, handed to Herald for one
 // app. Herald fans it out to a Delivery per subscribed endpoint.
@@ -14,8 +17,31 @@ type Event struct {
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// Routing says which endpoints the event went to and which it did
 	// not, and why; set when the event is stored.
-	Routing   *Routing  `json:"routing,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	Routing *Routing `json:"routing,omitempty"`
+	// Channels route the event: an endpoint with channels receives it
+	// only if it carries one of them (Endpoint.ListensTo). Tags are
+	// labels to find it by. Both are at most a few short names.
+	Channels Names `json:"channels"`
+	Tags     Names `json:"tags"`
+	// PayloadExpiresAt, when set, is when the payload is to be removed
+	// (asked for with the event; bounded by the installation's
+	// retention). Once removed, Payload is nil and PayloadExpired true;
+	// the event, its deliveries and their attempts stay.
+	PayloadExpiresAt *time.Time `json:"-"`
+	PayloadExpired   bool       `json:"payload_expired"`
+	CreatedAt        time.Time  `json:"created_at"`
+}
+
+// Names is a list of short names (an event's channels or tags) that is
+// shown as [] when empty, never null.
+type Names []string
+
+// MarshalJSON writes the names, [] when there are none.
+func (n Names) MarshalJSON() ([]byte, error) {
+	if n == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]string(n))
 }
 
 // Routing is what became of an event's subscribed endpoints.
@@ -29,8 +55,9 @@ type Routing struct {
 // Skip is one endpoint an event did not go to.
 type Skip struct {
 	EndpointID string `json:"endpoint_id"`
-	// Reason: "filter" (the condition was false), "filter_error: ..."
-	// (the condition could not be evaluated), or "sampled_out" (left out
-	// by the endpoint's sample_rate).
+	// Reason: "channel" (the endpoint listens to channels the event
+	// does not carry), "filter" (the condition was false),
+	// "filter_error: ..." (the condition could not be evaluated), or
+	// "sampled_out" (left out by the endpoint's sample_rate).
 	Reason string `json:"reason"`
 }

@@ -1490,7 +1490,10 @@ type ErrorKind string
 
 // Event defines model for Event.
 type Event struct {
-	AppID     string    `json:"app_id"`
+	AppID string `json:"app_id"`
+
+	// Channels The event's channels; `[]` when none.
+	Channels  []string  `json:"channels"`
 	CreatedAt time.Time `json:"created_at"`
 	EventType string    `json:"event_type"`
 
@@ -1500,25 +1503,47 @@ type Event struct {
 	// IdempotencyKey The `Idempotency-Key` it was sent with.
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
 
-	// Payload The event's JSON, any value but `null`.
+	// Payload The event's JSON, any value; `null` only once the payload expired (`payload_expired`).
 	Payload interface{} `json:"payload"`
+
+	// PayloadExpired True once the payload was removed at the end of the event's `payload_retention_hours` (`payload` is then `null`).
+	PayloadExpired bool `json:"payload_expired"`
 
 	// Routing Which endpoints the event was routed to, and why others were skipped.
 	Routing *Routing `json:"routing,omitempty"`
+
+	// Tags The event's tags; `[]` when none.
+	Tags []string `json:"tags"`
 }
 
 // EventCreate defines model for EventCreate.
 type EventCreate struct {
+	// Channels Channels of the event. An endpoint that lists channels receives the event only if
+	// it carries one of them; an endpoint without channels receives it whatever they are.
+	Channels *ChannelList `json:"channels,omitempty"`
+
 	// EventType A type of the catalog (unless `--allow-undeclared-event-types`); not `herald.…`.
 	EventType string `json:"event_type"`
 
 	// Payload Any JSON value but `null`; must match the type's schema.
 	Payload interface{} `json:"payload"`
+
+	// PayloadRetentionHours Remove the payload this many hours after the event is created: the event, its
+	// deliveries and attempts stay, `payload` reads `null` and `payload_expired` true,
+	// deliveries still pending then fail with "payload expired". The installation's
+	// `--retention`, when shorter, removes the whole event first.
+	PayloadRetentionHours *int `json:"payload_retention_hours,omitempty"`
+
+	// Tags Labels to find the event by (`?tag=`); at most 5, each 1 to 128 of letters, digits and `- _ . / \
+	Tags *[]string `json:"tags,omitempty"`
 }
 
 // EventCreated The event taken, with `deliveries`, how many it made (absent on an idempotent replay).
 type EventCreated struct {
-	AppID          string    `json:"app_id"`
+	AppID string `json:"app_id"`
+
+	// Channels The event's channels; `[]` when none.
+	Channels       []string  `json:"channels"`
 	CreatedAt      time.Time `json:"created_at"`
 	Deliveries     *int      `json:"deliveries,omitempty"`
 	EventType      string    `json:"event_type"`
@@ -1528,8 +1553,14 @@ type EventCreated struct {
 	// Payload The event's JSON.
 	Payload interface{} `json:"payload"`
 
+	// PayloadExpired True once the payload was removed at the end of the event's `payload_retention_hours` (`payload` is then `null`).
+	PayloadExpired bool `json:"payload_expired"`
+
 	// Routing Which endpoints the event was routed to, and why others were skipped.
 	Routing *Routing `json:"routing,omitempty"`
+
+	// Tags The event's tags; `[]` when none.
+	Tags []string `json:"tags"`
 }
 
 // EventList defines model for EventList.
@@ -1823,7 +1854,9 @@ type Routing struct {
 	Matched []string `json:"matched"`
 	Skipped []struct {
 		EndpointID string `json:"endpoint_id"`
-		Reason     string `json:"reason"`
+
+		// Reason `channel` (the endpoint listens to channels the event does not carry), `filter`, `filter_error: …` or `sampled_out`.
+		Reason string `json:"reason"`
 	} `json:"skipped"`
 }
 
@@ -2068,8 +2101,17 @@ type ListEventsParams struct {
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// EventType Only events of this type.
+	// EventType Only events of these types, a comma-separated list of exact names (at most 50).
 	EventType *string `form:"event_type,omitempty" json:"event_type,omitempty"`
+
+	// Channel Only events carrying this channel.
+	Channel *string `form:"channel,omitempty" json:"channel,omitempty"`
+
+	// Tag Only events carrying this tag.
+	Tag *string `form:"tag,omitempty" json:"tag,omitempty"`
+
+	// IdempotencyKey Only the events created with this `Idempotency-Key`.
+	IdempotencyKey *string `form:"idempotency_key,omitempty" json:"idempotency_key,omitempty"`
 
 	// Since Only items created at or after this time (RFC 3339).
 	Since *Since `form:"since,omitempty" json:"since,omitempty"`
@@ -5897,6 +5939,42 @@ func NewListEventsRequest(server string, app AppRef, params *ListEventsParams) (
 		if params.EventType != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "event_type", *params.EventType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Tag != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tag", *params.Tag, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IdempotencyKey != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "idempotency_key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

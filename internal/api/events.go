@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,19 @@ const enqueueSlack = 250 * time.Millisecond
 type eventInput struct {
 	EventType *string         `json:"event_type"`
 	Payload   json.RawMessage `json:"payload"`
+	Channels  []string        `json:"channels"`
+	Tags      []string        `json:"tags"`
+	// PayloadRetentionHours removes the payload that many hours after
+	// the event is created (the installation's retention, if shorter,
+	// removes the whole event first).
+	PayloadRetentionHours *int `json:"payload_retention_hours"`
 }
+
+// maxPayloadRetentionHours is a year: Svix's bound.
+const maxPayloadRetentionHours = 8760
+
+// maxEventTypeFilter bounds the names of one ?event_type= list.
+const maxEventTypeFilter = 50
 
 // eventView is an event as the API answers it.
 type eventView struct {
@@ -82,7 +95,28 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 	if err := json.Compact(&payload, in.Payload); err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON, Field: "payload", Message: "payload is not valid JSON"}
 	}
+	channels, e := cleanChannels("channels", in.Channels)
+	if e != nil {
+		return e
+	}
+	tags, e := cleanTags(in.Tags)
+	if e != nil {
+		return e
+	}
 	ev := &herald.Event{AppID: a.ID, EventType: *in.EventType, Payload: payload.Bytes(), IdempotencyKey: key}
+	if len(channels) > 0 {
+		ev.Channels = channels
+	}
+	if len(tags) > 0 {
+		ev.Tags = tags
+	}
+	if h := in.PayloadRetentionHours; h != nil {
+		if *h < 1 || *h > maxPayloadRetentionHours {
+			return errInvalid("payload_retention_hours", "payload_retention_hours must be from 1 to %d", maxPayloadRetentionHours)
+		}
+		at := s.o.Now().UTC().Add(time.Duration(*h) * time.Hour)
+		ev.PayloadExpiresAt = &at
+	}
 	ctx := r.Context()
 	if s.o.StoreTimeout > 0 {
 		// The commit itself is bounded by the store's deadline; this
@@ -214,7 +248,28 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
-	lp := store.EventListParams{AppID: a.ID, EventType: r.URL.Query().Get("event_type"), Since: since, Until: until}
+	q := r.URL.Query()
+	lp := store.EventListParams{AppID: a.ID, Since: since, Until: until,
+		Channel: q.Get("channel"), Tag: q.Get("tag"), IdempotencyKey: q.Get("idempotency_key")}
+	if v := q.Get("event_type"); v != "" {
+		for _, name := range strings.Split(v, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" || len(name) > maxNameLen {
+				return errQuery("event_type", "event_type is a comma-separated list of event type names, each 1 to %d characters", maxNameLen)
+			}
+			if !slices.Contains(lp.EventTypes, name) {
+				lp.EventTypes = append(lp.EventTypes, name)
+			}
+		}
+		if len(lp.EventTypes) > maxEventTypeFilter {
+			return errQuery("event_type", "event_type may list at most %d names", maxEventTypeFilter)
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"channel", lp.Channel}, {"tag", lp.Tag}, {"idempotency_key", lp.IdempotencyKey}} {
+		if len(f.v) > maxIdemKeyLen {
+			return errQuery(f.name, "%s is longer than %d characters", f.name, maxIdemKeyLen)
+		}
+	}
 	pg, err := fetchVisiblePage(p, func(p store.ListParams) ([]*herald.Event, error) {
 		lp.ListParams = p
 		return s.st.EventList(r.Context(), lp)

@@ -1,9 +1,13 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
@@ -145,6 +149,188 @@ func TestEndpointSvixFields(t *testing.T) {
 		var e apiError
 		code := s.Invalid().Do("POST", "/v1/apps/acme/endpoints", body, &e)
 		if code != 422 || e.Error.Field != c.field {
+			t.Errorf("%s: %d %+v", c.name, code, e.Error)
+		}
+	}
+}
+
+type labeledEvent struct {
+	ID             string          `json:"id"`
+	Channels       []string        `json:"channels"`
+	Tags           []string        `json:"tags"`
+	Payload        json.RawMessage `json:"payload"`
+	PayloadExpired bool            `json:"payload_expired"`
+	Routing        struct {
+		Matched []string `json:"matched"`
+		Skipped []struct {
+			EndpointID string `json:"endpoint_id"`
+			Reason     string `json:"reason"`
+		} `json:"skipped"`
+	} `json:"routing"`
+}
+
+// TestEventChannelsRouting: an event reaches the endpoints listening to
+// one of its channels and those without channels, never the others; the
+// others are recorded as skipped for "channel". Real receivers.
+func TestEventChannelsRouting(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
+	recv := map[string]*heraldtest.Receiver{}
+	ids := map[string]string{}
+	for name, channels := range map[string][]string{"p1": {"project_1"}, "p2": {"project_2", "org:9"}, "all": nil} {
+		rc := heraldtest.NewReceiver(t, nil)
+		body := map[string]any{"url": rc.URL}
+		if channels != nil {
+			body["channels"] = channels
+		}
+		var ep struct{ ID string }
+		s.MustDo("POST", "/v1/apps/acme/endpoints", body, &ep, 201)
+		recv[name], ids[name] = rc, ep.ID
+	}
+	send := func(channels []string, n int) labeledEvent {
+		t.Helper()
+		var ev labeledEvent
+		body := map[string]any{"event_type": "lead.created", "payload": map[string]int{"n": n}}
+		if channels != nil {
+			body["channels"] = channels
+		}
+		s.MustDo("POST", "/v1/apps/acme/events", body, &ev, 202)
+		return ev
+	}
+	// In order: each receiver's requests tell which events it got.
+	ev1 := send([]string{"project_1"}, 1)
+	ev2 := send([]string{"org:9", "other"}, 2)
+	ev3 := send(nil, 3)
+	ev4 := send([]string{"nobody"}, 4)
+	if strings.Join(ev1.Channels, ",") != "project_1" || ev3.Channels == nil || len(ev3.Channels) != 0 {
+		t.Fatalf("channels shown: %+v %+v", ev1, ev3)
+	}
+	want := map[string][]string{"p1": {`{"n":1}`}, "p2": {`{"n":2}`}, "all": {`{"n":1}`, `{"n":2}`, `{"n":3}`, `{"n":4}`}}
+	for name, bodies := range want {
+		reqs := recv[name].Wait(t, len(bodies), 10*time.Second)
+		var got []string
+		for _, r := range reqs {
+			var b struct{ Data json.RawMessage }
+			if err := json.Unmarshal(r.Body, &b); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, string(b.Data))
+		}
+		slices.Sort(got)
+		if strings.Join(got, " ") != strings.Join(bodies, " ") {
+			t.Errorf("%s got %v, want %v", name, got, bodies)
+		}
+	}
+	// Every event's deliveries were made at enqueue: none went to an
+	// endpoint whose channels it lacks, and the routing says why.
+	for _, c := range []struct {
+		ev      labeledEvent
+		skipped []string
+	}{{ev1, []string{"p2"}}, {ev2, []string{"p1"}}, {ev3, []string{"p1", "p2"}}, {ev4, []string{"p1", "p2"}}} {
+		var got labeledEvent
+		s.MustDo("GET", "/v1/apps/acme/events/"+c.ev.ID, nil, &got, 200)
+		var skipped []string
+		for _, sk := range got.Routing.Skipped {
+			if sk.Reason != "channel" {
+				t.Errorf("event %s: skip reason %q", c.ev.ID, sk.Reason)
+			}
+			for name, id := range ids {
+				if id == sk.EndpointID {
+					skipped = append(skipped, name)
+				}
+			}
+		}
+		slices.Sort(skipped)
+		if strings.Join(skipped, ",") != strings.Join(c.skipped, ",") || len(got.Routing.Matched) != 3-len(c.skipped) {
+			t.Errorf("event %s: skipped %v, matched %v; want skipped %v", c.ev.ID, skipped, got.Routing.Matched, c.skipped)
+		}
+	}
+	// Nothing more arrives: p1 and p2 got exactly their one event by the
+	// time "all" got all four (deliveries are made at enqueue).
+	if n := len(recv["p1"].Requests()); n != 1 {
+		t.Errorf("p1 got %d requests", n)
+	}
+}
+
+// TestEventLabelsAndFilters: channels and tags are validated, stored and
+// shown; the list filters by channel, tag, idempotency key and a list of
+// types.
+func TestEventLabelsAndFilters(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{AllowUndeclaredEventTypes: true})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	post := func(typ string, channels, tags []string, key string) string {
+		t.Helper()
+		var ev labeledEvent
+		h := http.Header{"Authorization": {"Bearer " + heraldtest.Token}}
+		if key != "" {
+			h.Set("Idempotency-Key", key)
+		}
+		body := map[string]any{"event_type": typ, "payload": map[string]any{}, "channels": channels, "tags": tags}
+		if code := s.DoWith("POST", "/v1/apps/acme/events", body, &ev, h); code != 202 {
+			t.Fatalf("POST event: %d", code)
+		}
+		if strings.Join(ev.Channels, ",") != strings.Join(channels, ",") || strings.Join(ev.Tags, ",") != strings.Join(tags, ",") || ev.PayloadExpired {
+			t.Fatalf("event shown: %+v", ev)
+		}
+		return ev.ID
+	}
+	e1 := post("a.one", []string{"c1"}, []string{"t/1", `back\slash`}, "key-1")
+	e2 := post("a.two", []string{"c1", "c2"}, []string{}, "")
+	e3 := post("a.three", []string{}, []string{"t/1"}, "key-3")
+	list := func(query string) string {
+		t.Helper()
+		var pg struct{ Data []labeledEvent }
+		s.MustDo("GET", "/v1/apps/acme/events?"+query, nil, &pg, 200)
+		var out []string
+		for _, ev := range pg.Data {
+			out = append(out, ev.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	for q, want := range map[string][]string{
+		"channel=c1":                   {e2, e1},
+		"channel=c2":                   {e2},
+		"tag=t%2F1":                    {e3, e1},
+		"idempotency_key=key-3":        {e3},
+		"event_type=a.one,a.three":     {e3, e1},
+		"event_type=a.two":             {e2},
+		"event_type=a.one&channel=c2":  {},
+		"tag=t%2F1&event_type=a.three": {e3},
+	} {
+		if got := list(q); got != strings.Join(want, ",") {
+			t.Errorf("?%s: %s, want %v", q, got, want)
+		}
+	}
+	var e apiError
+	var many []string
+	for i := range 51 {
+		many = append(many, fmt.Sprint("t.", i))
+	}
+	if code := s.Invalid().Do("GET", "/v1/apps/acme/events?event_type="+strings.Join(many, ","), nil, &e); code != 400 || e.Error.Field != "event_type" {
+		t.Errorf("51 types: %d %+v", code, e.Error)
+	}
+	for _, c := range []struct {
+		name  string
+		body  map[string]any
+		field string
+	}{
+		{"too many channels", map[string]any{"channels": []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}}, "channels"},
+		{"channel chars", map[string]any{"channels": []string{"a b"}}, "channels"},
+		{"too many tags", map[string]any{"tags": []string{"1", "2", "3", "4", "5", "6"}}, "tags"},
+		{"tag chars", map[string]any{"tags": []string{"a:b"}}, "tags"},
+		{"tag long", map[string]any{"tags": []string{strings.Repeat("t", 129)}}, "tags"},
+		{"retention zero", map[string]any{"payload_retention_hours": 0}, "payload_retention_hours"},
+		{"retention long", map[string]any{"payload_retention_hours": 8761}, "payload_retention_hours"},
+	} {
+		body := map[string]any{"event_type": "a.one", "payload": map[string]any{}}
+		for k, v := range c.body {
+			body[k] = v
+		}
+		var e apiError
+		if code := s.Invalid().Do("POST", "/v1/apps/acme/events", body, &e); code != 422 || e.Error.Field != c.field {
 			t.Errorf("%s: %d %+v", c.name, code, e.Error)
 		}
 	}

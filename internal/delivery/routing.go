@@ -61,7 +61,8 @@ func (rt *router) program(ep *herald.Endpoint) (*filter.Program, error) {
 }
 
 // route returns the endpoints that receive ev among the app's enabled
-// endpoints, and the routing record kept with the event. It reads
+// endpoints, and the routing record kept with the event: by subscription,
+// then channels (Endpoint.ListensTo), condition and sample rate. It reads
 // nothing: it runs inside the enqueue transaction, so the event type's
 // group and the app come from before it.
 func (rt *router) route(ev *herald.Event, group string, app *herald.App, eps []*herald.Endpoint) ([]*herald.Endpoint, *herald.Routing) {
@@ -70,6 +71,10 @@ func (rt *router) route(ev *herald.Event, group string, app *herald.App, eps []*
 	var in *filter.Input
 	for _, ep := range eps {
 		if !ep.Subscribes(ev.EventType, group) {
+			continue
+		}
+		if !ep.ListensTo(ev.Channels) {
+			r.Skipped = append(r.Skipped, herald.Skip{EndpointID: ep.ID, Reason: "channel"})
 			continue
 		}
 		if ep.Filter != "" {

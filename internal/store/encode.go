@@ -289,3 +289,59 @@ func JoinBody(rest []byte, at *int, payload []byte) (string, error) {
 	b.Write(rest[*at:])
 	return b.String(), nil
 }
+
+// NamesJSON is the column value of an event's channels or tags: nil
+// (NULL) when there are none, else a JSON array.
+func NamesJSON(names []string) (*string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	return jsonText(names)
+}
+
+// DecodeNames decodes a channels or tags column that is not NULL.
+func DecodeNames(doc string) ([]string, error) {
+	var out []string
+	if err := json.Unmarshal([]byte(doc), &out); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// EventLabels are an event's channels and tags as columns.
+type EventLabels struct {
+	Channels, Tags *string
+}
+
+// EncodeEventLabels returns ev's channels and tags columns.
+func EncodeEventLabels(ev *herald.Event) (EventLabels, error) {
+	var l EventLabels
+	var err error
+	if l.Channels, err = NamesJSON(ev.Channels); err != nil {
+		return l, fmt.Errorf("channels: %w", err)
+	}
+	if l.Tags, err = NamesJSON(ev.Tags); err != nil {
+		return l, fmt.Errorf("tags: %w", err)
+	}
+	return l, nil
+}
+
+// DecodeEventLabels fills ev's channels and tags from their columns (nil
+// for NULL).
+func DecodeEventLabels(ev *herald.Event, channels, tags *string) error {
+	var err error
+	if channels != nil {
+		if ev.Channels, err = DecodeNames(*channels); err != nil {
+			return fmt.Errorf("event %s: channels: %w", ev.ID, err)
+		}
+	}
+	if tags != nil {
+		if ev.Tags, err = DecodeNames(*tags); err != nil {
+			return fmt.Errorf("event %s: tags: %w", ev.ID, err)
+		}
+	}
+	return nil
+}

@@ -7,11 +7,12 @@ import (
 )
 
 // RouteSubscribed is the route of an EnqueueParams without one: every
-// endpoint subscribed to the event's type, none leased.
+// endpoint subscribed to the event's type and listening to its channels,
+// none leased.
 func RouteSubscribed(ev *herald.Event, eps []*herald.Endpoint) []Target {
 	var ts []Target
 	for _, ep := range eps {
-		if ep.Subscribes(ev.EventType, "") {
+		if ep.Subscribes(ev.EventType, "") && ep.ListensTo(ev.Channels) {
 			ts = append(ts, Target{Endpoint: ep})
 		}
 	}

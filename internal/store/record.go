@@ -83,6 +83,8 @@ func DeliveryTimes(d *herald.Delivery) (next, updated time.Time) {
 // its event, delivery and attempt.
 type TestSendRow struct {
 	Routing *string
+	// Labels are the event's channels and tags columns.
+	Labels  EventLabels
 	Attempt AttemptColumns
 	// Number is the attempt's number: its own, or the delivery's attempt
 	// count (at least 1).
@@ -103,6 +105,9 @@ func PrepareTestSend(ev *herald.Event, d *herald.Delivery, a *herald.Attempt) (T
 	var err error
 	if row.Routing, err = RoutingJSON(ev.Routing); err != nil {
 		return row, fmt.Errorf("event %q: routing: %w", ev.ID, err)
+	}
+	if row.Labels, err = EncodeEventLabels(ev); err != nil {
+		return row, fmt.Errorf("event %q: %w", ev.ID, err)
 	}
 	if a.ID == "" {
 		a.ID = herald.NewID(herald.PrefixAttempt)

@@ -400,6 +400,14 @@ type EventListParams struct {
 	EventType string    // exact name; empty for all
 	Since     time.Time // created at or after; zero for no bound
 	Until     time.Time // created before; zero for no bound
+	// EventTypes keeps events of any of these exact names (with
+	// EventType, of both: one of these and that one); empty for all.
+	EventTypes []string
+	// Channel and Tag keep events carrying that channel or tag;
+	// IdempotencyKey those created with that key. Empty for all.
+	Channel        string
+	Tag            string
+	IdempotencyKey string
 	ListParams
 }
 

@@ -1,6 +1,8 @@
 package svixapi_test
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
@@ -86,8 +89,25 @@ func attemptIDs(as []attempt) []string {
 	return out
 }
 
-func TestAttempts(t *testing.T) {
-	s := heraldtest.Start(t, heraldtest.Options{})
+// onStores runs fn on a server over SQLite and, where
+// HERALD_TEST_DATABASE_URL is set, over PostgreSQL: the lists page by
+// the stores' order of ids.
+func onStores(t *testing.T, fn func(t *testing.T, s *heraldtest.Server)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, heraldtest.Start(t, heraldtest.Options{})) })
+	t.Run("postgres", func(t *testing.T) {
+		db := heraldtest.PostgresDatabase(t, "herald_svix_")
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		fn(t, heraldtest.Start(t, heraldtest.Options{Config: func(c *config.Serve) {
+			c.DatabaseURL = db
+			c.EncryptionKey = "k1:" + base64.StdEncoding.EncodeToString(key)
+		}}))
+	})
+}
+
+func TestAttempts(t *testing.T) { onStores(t, testAttempts) }
+
+func testAttempts(t *testing.T, s *heraldtest.Server) {
 	rc := failFirst(t)
 	ep := s.Setup(rc.URL, nil)
 	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Other", "uid": "other"}, nil, 201)

@@ -196,9 +196,13 @@ func (h *Handler) createMessage(w http.ResponseWriter, r *http.Request) *Error {
 	_, e = h.do(r, call{Method: http.MethodPost, Path: path("/v1/apps/", app, "/events"), Body: body, Header: header,
 		Fields: map[string]string{"payload_retention_hours": "payloadRetentionHours"}}, &ev)
 	if e != nil {
-		if e.Status == http.StatusConflict && in.EventID != nil {
+		if e.Status == http.StatusConflict {
 			e.Code = "conflict"
-			e.Detail = fmt.Sprintf("a message with eventId %q already exists, with another body", *in.EventID)
+			if in.EventID != nil {
+				e.Detail = fmt.Sprintf("a message with eventId %q already exists, with another body", *in.EventID)
+			} else {
+				e.Detail = "this idempotency-key was first used for a message with another body; a new message needs a new key"
+			}
 		}
 		return e
 	}

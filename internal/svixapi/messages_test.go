@@ -115,10 +115,10 @@ func TestCreateMessage(t *testing.T) {
 	rc := heraldtest.NewReceiver(t, nil)
 	s.Setup(rc.URL, map[string]any{"payload_format": "raw"})
 
-	// The payload reaches a raw endpoint as written: key order and
-	// characters HTML would escape survive (spacing is minified, as
-	// Svix does).
-	body := `{"eventType":"lead.created","payload":{"zeta": 1, "alpha": "<a&b>", "mid": [3, 1]}}`
+	// The payload reaches a raw endpoint as written: key order, number
+	// digits, escapes and characters HTML would escape survive (spacing
+	// is minified, as Svix does).
+	body := `{"eventType":"lead.created","payload":{"zeta": 1, "alpha": "<a&b>", "mid": [3, 1], "big": 12345678901234567890123, "f": 1.50, "u": "\u00e9"}}`
 	raw := call(t, s, "POST", "/api/v1/app/acme/msg", body, 202)
 	if got := fieldNames(t, raw); !slices.Equal(got, messageKeys) {
 		t.Fatalf("MessageOut fields %v, want %v", got, messageKeys)
@@ -128,7 +128,7 @@ func TestCreateMessage(t *testing.T) {
 		m.Channels != nil || m.Tags != nil {
 		t.Fatalf("MessageOut %s", raw)
 	}
-	want := `{"zeta":1,"alpha":"<a&b>","mid":[3,1]}`
+	want := `{"zeta":1,"alpha":"<a&b>","mid":[3,1],"big":12345678901234567890123,"f":1.50,"u":"\u00e9"}`
 	if string(m.Payload) != want {
 		t.Fatalf("answer payload %s, want %s", m.Payload, want)
 	}
@@ -169,6 +169,10 @@ func TestCreateMessage(t *testing.T) {
 	b := decode[message](t, callWith(t, s, "POST", "/api/v1/app/acme/msg", retry, 202, h))
 	if a.ID != b.ID || a.EventID != nil {
 		t.Fatalf("retry with the same idempotency-key: %+v then %+v, want the same message without eventId", a, b)
+	}
+	var mismatch svixError
+	if got := s.DoWith("POST", "/api/v1/app/acme/msg", map[string]any{"eventType": "lead.created", "payload": map[string]any{"n": 55}}, &mismatch, h); got != 409 || mismatch.Code != "conflict" {
+		t.Fatalf("the same idempotency-key with another body: %d %+v, want 409 conflict", got, mismatch)
 	}
 	// With both, eventId wins: another key does not make a second message.
 	in = map[string]any{"eventType": "lead.created", "eventId": "order-2", "payload": map[string]any{"n": 6}}

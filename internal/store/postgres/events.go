@@ -33,8 +33,10 @@ const (
 	enabledEndpoints = `SELECT ` + endpointCols + ` FROM endpoints e
 		WHERE e.app_id = ANY($1::text[]) AND e.enabled AND e.deleted_at IS NULL
 		ORDER BY e.app_id, e.id`
-	insertEvents = `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::timestamptz[])`
+	insertEvents = `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at,
+			channels, tags, payload_expires_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::timestamptz[],
+			$8::text[], $9::text[], $10::timestamptz[])`
 	insertDeliveries = `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
 			attempt_count, next_attempt_at, last_error, lease_owner, lease_until, created_at, updated_at)
 		SELECT u.id, u.app_id, u.event_id, u.endpoint_id, u.event_type, 'pending', 0, u.at, '', u.owner, u.until, u.at, u.at
@@ -149,6 +151,8 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			evIDs, evApps, evTypes           []string
 			evPayloads                       [][]byte
 			evKeys, evRoutings               []*string
+			evChannels, evTags               []*string
+			evExpires                        []*time.Time
 			evCreated                        []time.Time
 			dIDs, dApps, dEvents, dEps, dTyp []string
 			dAt                              []time.Time
@@ -196,6 +200,17 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			evKeys = append(evKeys, nullString(ev.IdempotencyKey))
 			evRoutings = append(evRoutings, routing)
 			evCreated = append(evCreated, ev.CreatedAt)
+			labels, err := store.EncodeEventLabels(&ev)
+			if err != nil {
+				return fmt.Errorf("enqueue: event %q: %w", ev.ID, err)
+			}
+			if ev.PayloadExpiresAt != nil {
+				t := ts(*ev.PayloadExpiresAt)
+				ev.PayloadExpiresAt = &t
+			}
+			evChannels = append(evChannels, labels.Channels)
+			evTags = append(evTags, labels.Tags)
+			evExpires = append(evExpires, ev.PayloadExpiresAt)
 			res.Event = &ev
 			// A later event of the batch with the same key is a
 			// duplicate of this one, if it counts since IdempotencySince.
@@ -235,7 +250,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		}
 
 		b = pgx.Batch{}
-		b.Queue(insertEvents, evIDs, evApps, evTypes, evPayloads, evKeys, evRoutings, evCreated)
+		b.Queue(insertEvents, evIDs, evApps, evTypes, evPayloads, evKeys, evRoutings, evCreated, evChannels, evTags, evExpires)
 		if len(dIDs) > 0 {
 			b.Queue(insertDeliveries, dIDs, dApps, dEvents, dEps, dTyp, dAt, dOwners, dUntil)
 		}
@@ -276,6 +291,20 @@ func (db *DB) EventList(ctx context.Context, p store.EventListParams) ([]*herald
 	q := `SELECT ` + eventCols + ` FROM events ev WHERE ev.app_id = ` + args.add(p.AppID)
 	if p.EventType != "" {
 		q += ` AND ev.event_type = ` + args.add(p.EventType)
+	}
+	if len(p.EventTypes) > 0 {
+		q += ` AND ev.event_type = ANY(` + args.add(p.EventTypes) + `::text[])`
+	}
+	if p.IdempotencyKey != "" {
+		q += ` AND ev.idempotency_key = ` + args.add(p.IdempotencyKey)
+	}
+	// Channels and tags are short JSON arrays: no index, the app's
+	// events are walked newest first until the page is full.
+	if p.Channel != "" {
+		q += ` AND ev.channels::jsonb @> jsonb_build_array(` + args.add(p.Channel) + `::text)`
+	}
+	if p.Tag != "" {
+		q += ` AND ev.tags::jsonb @> jsonb_build_array(` + args.add(p.Tag) + `::text)`
 	}
 	if !p.Since.IsZero() {
 		q += ` AND ev.created_at >= ` + args.add(ts(p.Since))

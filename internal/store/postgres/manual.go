@@ -146,9 +146,12 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 	v := row.Attempt
 
 	return db.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at)
-			SELECT $1::text, id, $2::text, $3::bytea, $4::text, $5::text, $6::timestamptz FROM apps WHERE id = $7 FOR KEY SHARE`,
-			ev.ID, ev.EventType, blob(ev.Payload), nullString(ev.IdempotencyKey), row.Routing, ts(ev.CreatedAt), ev.AppID)
+		tag, err := tx.Exec(ctx, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at,
+				channels, tags, payload_expires_at)
+			SELECT $1::text, id, $2::text, $3::bytea, $4::text, $5::text, $6::timestamptz, $8::text, $9::text, $10::timestamptz
+			FROM apps WHERE id = $7 FOR KEY SHARE`,
+			ev.ID, ev.EventType, blob(ev.Payload), nullString(ev.IdempotencyKey), row.Routing, ts(ev.CreatedAt), ev.AppID,
+			row.Labels.Channels, row.Labels.Tags, tsPtr(ev.PayloadExpiresAt))
 		if isUnique(err) {
 			return fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
 		}

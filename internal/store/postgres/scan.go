@@ -132,16 +132,27 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 }
 
 // eventCols is prefixed so that it can be selected from a join.
-const eventCols = `ev.id, ev.app_id, ev.event_type, ev.payload, ev.idempotency_key, ev.routing, ev.created_at`
+const eventCols = `ev.id, ev.app_id, ev.event_type, ev.payload, ev.idempotency_key, ev.routing, ev.created_at,
+	ev.channels, ev.tags, ev.payload_expires_at, ev.payload_expired`
 
 func eventDest() (*herald.Event, []any, func() error) {
 	var (
-		ev           herald.Event
-		payload      []byte
-		key, routing *string
+		ev             herald.Event
+		payload        []byte
+		key, routing   *string
+		channels, tags *string
+		expires        *time.Time
 	)
-	dest := []any{&ev.ID, &ev.AppID, &ev.EventType, &payload, &key, &routing, &ev.CreatedAt}
+	dest := []any{&ev.ID, &ev.AppID, &ev.EventType, &payload, &key, &routing, &ev.CreatedAt,
+		&channels, &tags, &expires, &ev.PayloadExpired}
 	return &ev, dest, func() error {
+		if err := store.DecodeEventLabels(&ev, channels, tags); err != nil {
+			return err
+		}
+		if expires != nil {
+			t := expires.UTC()
+			ev.PayloadExpiresAt = &t
+		}
 		if len(payload) > 0 {
 			ev.Payload = herald.RawJSON(payload)
 		}

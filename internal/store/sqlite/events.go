@@ -93,8 +93,17 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				res.Err = refused
 				continue
 			}
+			labels, err := store.EncodeEventLabels(&ev)
+			if err != nil {
+				return fmt.Errorf("enqueue: event %q: %w", ev.ID, err)
+			}
+			if ev.PayloadExpiresAt != nil {
+				t := fromMicro(micro(*ev.PayloadExpiresAt))
+				ev.PayloadExpiresAt = &t
+			}
 			if _, err := insertEvent.ExecContext(ctx, ev.ID, ev.AppID, ev.EventType, blob(ev.Payload),
-				nullString(ev.IdempotencyKey), orNull(routing), created); err != nil {
+				nullString(ev.IdempotencyKey), orNull(routing), created,
+				orNull(labels.Channels), orNull(labels.Tags), microPtr(ev.PayloadExpiresAt)); err != nil {
 				if isUnique(err) {
 					err = fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
 				}
@@ -162,6 +171,26 @@ func (db *DB) EventList(ctx context.Context, p store.EventListParams) ([]*herald
 	if p.EventType != "" {
 		q += ` AND ev.event_type = ?`
 		args = append(args, p.EventType)
+	}
+	if len(p.EventTypes) > 0 {
+		q += ` AND ev.event_type IN (` + placeholders(len(p.EventTypes)) + `)`
+		for _, t := range p.EventTypes {
+			args = append(args, t)
+		}
+	}
+	if p.IdempotencyKey != "" {
+		q += ` AND ev.idempotency_key = ?`
+		args = append(args, p.IdempotencyKey)
+	}
+	// Channels and tags are short JSON arrays: no index, the app's
+	// events are walked newest first until the page is full.
+	if p.Channel != "" {
+		q += ` AND EXISTS (SELECT 1 FROM json_each(ev.channels) WHERE json_each.value = ?)`
+		args = append(args, p.Channel)
+	}
+	if p.Tag != "" {
+		q += ` AND EXISTS (SELECT 1 FROM json_each(ev.tags) WHERE json_each.value = ?)`
+		args = append(args, p.Tag)
 	}
 	if !p.Since.IsZero() {
 		q += ` AND ev.created_at >= ?`

@@ -153,9 +153,11 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 	}
 
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at)
-			SELECT ?, id, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
-			ev.ID, ev.EventType, blob(ev.Payload), nullString(ev.IdempotencyKey), orNull(row.Routing), micro(ev.CreatedAt), ev.AppID)
+		res, err := tx.ExecContext(ctx, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at,
+				channels, tags, payload_expires_at)
+			SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ? FROM apps WHERE id = ?`,
+			ev.ID, ev.EventType, blob(ev.Payload), nullString(ev.IdempotencyKey), orNull(row.Routing), micro(ev.CreatedAt),
+			orNull(row.Labels.Channels), orNull(row.Labels.Tags), microPtr(ev.PayloadExpiresAt), ev.AppID)
 		if isUnique(err) {
 			return fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
 		}

@@ -125,18 +125,29 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 }
 
 // eventCols is prefixed so that it can be selected from a join.
-const eventCols = `ev.id, ev.app_id, ev.event_type, ev.payload, ev.idempotency_key, ev.routing, ev.created_at`
+const eventCols = `ev.id, ev.app_id, ev.event_type, ev.payload, ev.idempotency_key, ev.routing, ev.created_at,
+	ev.channels, ev.tags, ev.payload_expires_at, ev.payload_expired`
 
 func eventDest() (*herald.Event, []any, func() error) {
 	var (
-		ev      herald.Event
-		payload []byte
-		key     sql.NullString
-		routing sql.NullString
-		created int64
+		ev             herald.Event
+		payload        []byte
+		key            sql.NullString
+		routing        sql.NullString
+		created        int64
+		channels, tags sql.NullString
+		expires        sql.NullInt64
 	)
-	dest := []any{&ev.ID, &ev.AppID, &ev.EventType, &payload, &key, &routing, &created}
+	dest := []any{&ev.ID, &ev.AppID, &ev.EventType, &payload, &key, &routing, &created,
+		&channels, &tags, &expires, &ev.PayloadExpired}
 	return &ev, dest, func() error {
+		if err := store.DecodeEventLabels(&ev, nullPtr(channels), nullPtr(tags)); err != nil {
+			return err
+		}
+		if expires.Valid {
+			t := fromMicro(expires.Int64)
+			ev.PayloadExpiresAt = &t
+		}
 		if len(payload) > 0 {
 			ev.Payload = herald.RawJSON(payload)
 		}
@@ -264,4 +275,12 @@ func microPtr(t *time.Time) any {
 		return nil
 	}
 	return micro(*t)
+}
+
+// nullPtr is a nullable text column as a *string (nil for NULL).
+func nullPtr(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -638,7 +639,7 @@ func TestMigrateFrom2(t *testing.T) {
 	}
 	defer db.Close()
 	app, err := db.AppGet(ctx, appID)
-	if err != nil || app.AppSettings != (herald.AppSettings{}) {
+	if err != nil || !reflect.DeepEqual(app.AppSettings, herald.AppSettings{}) {
 		t.Errorf("AppGet: %v, settings %+v", err, app)
 	}
 	et, err := db.EventTypeGet(ctx, "e")
@@ -646,7 +647,7 @@ func TestMigrateFrom2(t *testing.T) {
 		t.Errorf("EventTypeGet: %v, %+v", err, et)
 	}
 	ep, err := db.EndpointGet(ctx, appID, epID)
-	if err != nil || ep.EndpointSettings != (herald.EndpointSettings{}) || !ep.Enabled {
+	if err != nil || !reflect.DeepEqual(ep.EndpointSettings, herald.EndpointSettings{}) || !ep.Enabled {
 		t.Errorf("EndpointGet: %v, %+v", err, ep)
 	}
 	ev, err := db.EventGet(ctx, appID, evID)

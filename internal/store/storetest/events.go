@@ -22,6 +22,129 @@ var eventCases = []testCase{
 	{"EventGet/other_app", testEventGetOtherApp},
 	{"EventList/filters", testEventListFilters},
 	{"EventList/limits", testEventListLimits},
+	{"EventList/labels", testEventListLabels},
+	{"EventsEnqueue/labels_round_trip", testEnqueueLabels},
+	{"Endpoint/svix_settings_round_trip", testEndpointSvixSettings},
+}
+
+// testEnqueueLabels: an event's channels, tags and payload expiry are
+// stored with it and read back by every read (get, list, claim, the
+// idempotent replay), and the routes see its channels.
+func testEnqueueLabels(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ev := newEvent(a.ID, "e", t0)
+	ev.Channels = herald.Names{"project_1", "org:2"}
+	ev.Tags = herald.Names{"a/b", "x#1"}
+	exp := at(48 * time.Hour)
+	ev.PayloadExpiresAt = &exp
+	ev.IdempotencyKey = "k-1"
+	var seen []string
+	route := func(ev *herald.Event, eps []*herald.Endpoint) []store.Target {
+		seen = ev.Channels
+		return routeAll(ev, eps)
+	}
+	res := enqueue(t, s, store.EnqueueParams{Route: route, IdempotencySince: at(-time.Hour)}, ev)
+	equalIDs(t, "channels seen by Route", seen, []string{"project_1", "org:2"})
+	equal(t, "enqueued event", res[0].Event, ev)
+	got, err := s.EventGet(ctx, a.ID, ev.ID)
+	noErr(t, err, "EventGet")
+	equal(t, "EventGet", got, ev)
+	if got.PayloadExpired {
+		t.Error("EventGet: payload_expired on a new event")
+	}
+	list, err := s.EventList(ctx, store.EventListParams{AppID: a.ID})
+	noErr(t, err, "EventList")
+	equal(t, "EventList", list, []*herald.Event{ev})
+	jobs, err := s.DeliveriesClaim(ctx, store.ClaimParams{Now: at(time.Minute), Limit: 10, Owner: "n", LeaseUntil: at(time.Hour)})
+	noErr(t, err, "DeliveriesClaim")
+	if len(jobs) != 1 {
+		t.Fatalf("DeliveriesClaim: %d jobs", len(jobs))
+	}
+	equal(t, "claimed event", jobs[0].Event, ev)
+	again := newEvent(a.ID, "e", at(time.Second))
+	again.IdempotencyKey = "k-1"
+	res = enqueue(t, s, store.EnqueueParams{Route: routeAll, IdempotencySince: at(-time.Hour)}, again)
+	if !res[0].Duplicate {
+		t.Fatal("idempotent replay: not a duplicate")
+	}
+	equal(t, "replayed event", res[0].Event, ev)
+
+	// An event without labels reads back without them.
+	plain := newEvent(a.ID, "e", at(time.Minute))
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, plain)
+	got, err = s.EventGet(ctx, a.ID, plain.ID)
+	noErr(t, err, "EventGet plain")
+	if len(got.Channels) != 0 || len(got.Tags) != 0 || got.PayloadExpiresAt != nil || got.PayloadExpired {
+		t.Errorf("plain event: %+v", got)
+	}
+}
+
+// testEventListLabels: the filters by channel, tag, idempotency key and
+// a list of types.
+func testEventListLabels(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
+	mk := func(app, typ string, d time.Duration, channels, tags []string, key string) *herald.Event {
+		ev := newEvent(app, typ, at(d))
+		ev.Channels, ev.Tags, ev.IdempotencyKey = channels, tags, key
+		return ev
+	}
+	e1 := mk(a.ID, "t.one", 0, []string{"c1", "c2"}, []string{"x"}, "key-1")
+	e2 := mk(a.ID, "t.two", time.Second, []string{"c2"}, nil, "key-2")
+	e3 := mk(a.ID, "t.three", 2*time.Second, nil, []string{"x", "y"}, "")
+	e4 := mk(a.ID, "t.one", 3*time.Second, []string{"c10"}, []string{"xx"}, "")
+	other := mk(b.ID, "t.one", 0, []string{"c1"}, []string{"x"}, "key-1")
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, e1, e2, e3, e4, other)
+	list := func(p store.EventListParams) []string {
+		t.Helper()
+		p.AppID = a.ID
+		got, err := s.EventList(ctx, p)
+		noErr(t, err, "EventList")
+		ids := []string{}
+		for _, ev := range got {
+			ids = append(ids, ev.ID)
+		}
+		return ids
+	}
+	// Events are listed newest first.
+	equalIDs(t, "channel c1", list(store.EventListParams{Channel: "c1"}), []string{e1.ID})
+	equalIDs(t, "channel c2", list(store.EventListParams{Channel: "c2"}), []string{e2.ID, e1.ID})
+	equalIDs(t, "channel c (no prefix match)", list(store.EventListParams{Channel: "c"}), nil)
+	equalIDs(t, "tag x", list(store.EventListParams{Tag: "x"}), []string{e3.ID, e1.ID})
+	equalIDs(t, "tag y and channel", list(store.EventListParams{Tag: "y", Channel: "c2"}), nil)
+	equalIDs(t, "idempotency key", list(store.EventListParams{IdempotencyKey: "key-1"}), []string{e1.ID})
+	equalIDs(t, "types", list(store.EventListParams{EventTypes: []string{"t.one", "t.three"}}), []string{e4.ID, e3.ID, e1.ID})
+	equalIDs(t, "types and channel", list(store.EventListParams{EventTypes: []string{"t.one", "t.two"}, Channel: "c2"}), []string{e2.ID, e1.ID})
+	equalIDs(t, "types paged", list(store.EventListParams{EventTypes: []string{"t.one", "t.three"}, ListParams: store.ListParams{Limit: 2}}), []string{e4.ID, e3.ID})
+}
+
+// testEndpointSvixSettings: an endpoint's uid, metadata, channels and
+// signature header set are kept, and an app's metadata and header set.
+func testEndpointSvixSettings(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := newApp("a")
+	a.Metadata = map[string]string{"plan": "pro"}
+	a.WebhookHeaders = herald.WebhookHeadersSvix
+	noErr(t, s.AppCreate(ctx, a), "AppCreate")
+	gotApp, err := s.AppGet(ctx, a.ID)
+	noErr(t, err, "AppGet")
+	equal(t, "AppGet", gotApp, a)
+	ep := newEndpoint(a.ID)
+	ep.UID = "my-endpoint"
+	ep.Metadata = map[string]string{"team": "billing"}
+	ep.Channels = []string{"project_1"}
+	ep.WebhookHeaders = herald.WebhookHeadersStandard
+	noErr(t, s.EndpointCreate(ctx, ep), "EndpointCreate")
+	got, err := s.EndpointGet(ctx, a.ID, ep.ID)
+	noErr(t, err, "EndpointGet")
+	equal(t, "EndpointGet", got, ep)
+	ep.Channels, ep.UID, ep.Metadata = nil, "", nil
+	noErr(t, s.EndpointUpdate(ctx, ep), "EndpointUpdate")
+	got, err = s.EndpointGet(ctx, a.ID, ep.ID)
+	noErr(t, err, "EndpointGet")
+	equal(t, "EndpointGet after update", got, ep)
 }
 
 func testEnqueueFanOut(t *testing.T, s store.Store) {

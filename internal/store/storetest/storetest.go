@@ -390,6 +390,13 @@ func norm(v any) any {
 		c := *x
 		c.Payload = normJSON(c.Payload)
 		c.CreatedAt = us(c.CreatedAt)
+		c.PayloadExpiresAt = usPtr(c.PayloadExpiresAt)
+		if len(c.Channels) == 0 {
+			c.Channels = nil
+		}
+		if len(c.Tags) == 0 {
+			c.Tags = nil
+		}
 		return &c
 	case []*herald.Event:
 		return normSlice(x)

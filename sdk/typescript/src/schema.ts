@@ -1356,11 +1356,17 @@ export interface components {
             id: string;
             app_id: string;
             event_type: string;
-            /** @description The event's JSON, any value but `null`. */
+            /** @description The event's JSON, any value; `null` only once the payload expired (`payload_expired`). */
             payload: unknown;
             /** @description The `Idempotency-Key` it was sent with. */
             idempotency_key?: string;
             routing?: components["schemas"]["Routing"];
+            /** @description The event's channels; `[]` when none. */
+            channels: string[];
+            /** @description The event's tags; `[]` when none. */
+            tags: string[];
+            /** @description True once the payload was removed at the end of the event's `payload_retention_hours` (`payload` is then `null`). */
+            payload_expired: boolean;
             /** Format: date-time */
             created_at: string;
         };
@@ -1369,6 +1375,7 @@ export interface components {
             matched: string[];
             skipped: {
                 endpoint_id: string;
+                /** @description `channel` (the endpoint listens to channels the event does not carry), `filter`, `filter_error: …` or `sampled_out`. */
                 reason: string;
             }[];
         };
@@ -1381,6 +1388,12 @@ export interface components {
             payload: unknown;
             idempotency_key?: string;
             routing?: components["schemas"]["Routing"];
+            /** @description The event's channels; `[]` when none. */
+            channels: string[];
+            /** @description The event's tags; `[]` when none. */
+            tags: string[];
+            /** @description True once the payload was removed at the end of the event's `payload_retention_hours` (`payload` is then `null`). */
+            payload_expired: boolean;
             /** Format: date-time */
             created_at: string;
             deliveries?: number;
@@ -1390,6 +1403,20 @@ export interface components {
             event_type: string;
             /** @description Any JSON value but `null`; must match the type's schema. */
             payload: unknown;
+            /**
+             * @description Channels of the event. An endpoint that lists channels receives the event only if
+             *     it carries one of them; an endpoint without channels receives it whatever they are.
+             */
+            channels?: components["schemas"]["ChannelList"];
+            /** @description Labels to find the event by (`?tag=`); at most 5, each 1 to 128 of letters, digits and `- _ . / \ */
+            tags?: string[];
+            /**
+             * @description Remove the payload this many hours after the event is created: the event, its
+             *     deliveries and attempts stay, `payload` reads `null` and `payload_expired` true,
+             *     deliveries still pending then fail with "payload expired". The installation's
+             *     `--retention`, when shorter, removes the whole event first.
+             */
+            payload_retention_hours?: number;
         };
         EventList: {
             data: components["schemas"]["Event"][];
@@ -2970,8 +2997,14 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: components["parameters"]["Cursor"];
-                /** @description Only events of this type. */
+                /** @description Only events of these types, a comma-separated list of exact names (at most 50). */
                 event_type?: string;
+                /** @description Only events carrying this channel. */
+                channel?: string;
+                /** @description Only events carrying this tag. */
+                tag?: string;
+                /** @description Only the events created with this `Idempotency-Key`. */
+                idempotency_key?: string;
                 /** @description Only items created at or after this time (RFC 3339). */
                 since?: components["parameters"]["Since"];
                 /** @description Only items created before this time (RFC 3339). */

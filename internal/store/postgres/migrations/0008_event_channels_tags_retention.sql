@@ -1,0 +1,13 @@
+-- Events carry channels (routing: an endpoint with channels receives only
+-- events with one of them) and tags (for filtering), each a JSON array as
+-- text, NULL when none. An event may ask for its payload to be removed
+-- early: payload_expires_at is when, NULL when not (or once done); the
+-- retention job then clears the payload and sets payload_expired. The
+-- partial index holds only the events still waiting for that. Adding
+-- nullable columns and a constant default rewrites no row.
+ALTER TABLE events ADD COLUMN channels TEXT,
+	ADD COLUMN tags TEXT,
+	ADD COLUMN payload_expires_at TIMESTAMPTZ,
+	ADD COLUMN payload_expired BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX events_payload_expiry ON events (payload_expires_at)
+	WHERE payload_expires_at IS NOT NULL;
