@@ -37,6 +37,7 @@ export class Herald {
     this.log = "";
     this.dir = "";
     this.child = undefined;
+    this.stopping = false;
   }
 
   async start() {
@@ -70,7 +71,12 @@ export class Herald {
     child.stdout.on("data", (b) => (this.log += b.toString()));
     child.stderr.on("data", (b) => (this.log += b.toString()));
     let exited = false;
-    child.on("exit", () => (exited = true));
+    child.on("exit", (code, signal) => {
+      exited = true;
+      // Killed by stop() is expected; any other end is a crash whose log
+      // explains the failures that follow.
+      if (!this.stopping) process.stderr.write(`herald exited (${code ?? signal}) during the test:\n${this.log}\n`);
+    });
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (exited) throw new Error(`herald exited before it was ready:\n${this.log}`);
@@ -87,6 +93,7 @@ export class Herald {
   }
 
   async stop() {
+    this.stopping = true;
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = once(child, "exit");
