@@ -60,9 +60,10 @@ func Mask(v string) string {
 
 // heraldHeaders are the headers Herald sets on every request itself.
 // Their values are Herald's, never a customer's: a custom User-Agent or
-// Content-Type is replaced before sending, and webhook-* headers cannot be
-// set.
-var heraldHeaders = []string{"Content-Type", "User-Agent", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"}
+// Content-Type is replaced before sending, and webhook-* (and svix-*)
+// signature headers cannot be set.
+var heraldHeaders = []string{"Content-Type", "User-Agent", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature",
+	"Svix-Id", "Svix-Timestamp", "Svix-Signature"}
 
 // HeraldHeader reports whether Herald sets the header on every request
 // itself, so that its value is shown wherever a request is.

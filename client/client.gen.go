@@ -100,20 +100,22 @@ func (e AttemptEventTrigger) Valid() bool {
 
 // Defines values for AuditEntryAction.
 const (
-	AuditEntryActionAPIKeyCreate         AuditEntryAction = "api_key.create"
-	AuditEntryActionAPIKeyDelete         AuditEntryAction = "api_key.delete"
-	AuditEntryActionAppCreate            AuditEntryAction = "app.create"
-	AuditEntryActionAppDelete            AuditEntryAction = "app.delete"
-	AuditEntryActionAppUpdate            AuditEntryAction = "app.update"
-	AuditEntryActionEndpointCreate       AuditEntryAction = "endpoint.create"
-	AuditEntryActionEndpointDelete       AuditEntryAction = "endpoint.delete"
-	AuditEntryActionEndpointSecretRotate AuditEntryAction = "endpoint.secret.rotate"
-	AuditEntryActionEndpointUpdate       AuditEntryAction = "endpoint.update"
-	AuditEntryActionEventTypeCreate      AuditEntryAction = "event_type.create"
-	AuditEntryActionEventTypeDelete      AuditEntryAction = "event_type.delete"
-	AuditEntryActionEventTypeImport      AuditEntryAction = "event_type.import"
-	AuditEntryActionEventTypeUpdate      AuditEntryAction = "event_type.update"
-	AuditEntryActionPortalSessionCreate  AuditEntryAction = "portal_session.create"
+	AuditEntryActionAPIKeyCreate           AuditEntryAction = "api_key.create"
+	AuditEntryActionAPIKeyDelete           AuditEntryAction = "api_key.delete"
+	AuditEntryActionAppCreate              AuditEntryAction = "app.create"
+	AuditEntryActionAppDelete              AuditEntryAction = "app.delete"
+	AuditEntryActionAppUpdate              AuditEntryAction = "app.update"
+	AuditEntryActionEndpointCreate         AuditEntryAction = "endpoint.create"
+	AuditEntryActionEndpointDelete         AuditEntryAction = "endpoint.delete"
+	AuditEntryActionEndpointSecretRotate   AuditEntryAction = "endpoint.secret.rotate"
+	AuditEntryActionEndpointUpdate         AuditEntryAction = "endpoint.update"
+	AuditEntryActionEventTypeCreate        AuditEntryAction = "event_type.create"
+	AuditEntryActionEventTypeDelete        AuditEntryAction = "event_type.delete"
+	AuditEntryActionEventTypeImport        AuditEntryAction = "event_type.import"
+	AuditEntryActionEventTypeUpdate        AuditEntryAction = "event_type.update"
+	AuditEntryActionPortalSessionCreate    AuditEntryAction = "portal_session.create"
+	AuditEntryActionPortalSessionDelete    AuditEntryAction = "portal_session.delete"
+	AuditEntryActionPortalSessionDeleteAll AuditEntryAction = "portal_session.delete_all"
 )
 
 // Valid indicates whether the value is a known member of the AuditEntryAction enum.
@@ -146,6 +148,10 @@ func (e AuditEntryAction) Valid() bool {
 	case AuditEntryActionEventTypeUpdate:
 		return true
 	case AuditEntryActionPortalSessionCreate:
+		return true
+	case AuditEntryActionPortalSessionDelete:
+		return true
+	case AuditEntryActionPortalSessionDeleteAll:
 		return true
 	default:
 		return false
@@ -2798,6 +2804,13 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/apps/{app}/jobs/{id} (the `GetJob` operationId).
 	GetJob(ctx context.Context, app AppRef, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// EndPortalSessions End every portal session of an app
+	//
+	// Every link handed out for the app stops working, on every node within 5 seconds.
+	//
+	// Corresponds with DELETE /v1/apps/{app}/portal-sessions (the `EndPortalSessions` operationId).
+	EndPortalSessions(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreatePortalSessionWithBody Create a portal link
 	//
 	// A short-lived link to the customers' portal of one app. Needs `--public-url` (409
@@ -2819,6 +2832,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/apps/{app}/portal-sessions (the `CreatePortalSession` operationId).
 	CreatePortalSession(ctx context.Context, app AppRef, body CreatePortalSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EndPortalSession End a portal session
+	//
+	// The product ends one of the app's sessions, or a session ends itself (a customer
+	// signing out; read-only sessions too). To a session, every other id is not found. It
+	// stops working on every node within 5 seconds.
+	//
+	// Corresponds with DELETE /v1/apps/{app}/portal-sessions/{id} (the `EndPortalSession` operationId).
+	EndPortalSession(ctx context.Context, app AppRef, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUsage Get the month's delivery count
 	//
@@ -3884,6 +3906,23 @@ func (c *Client) GetJob(ctx context.Context, app AppRef, id string, reqEditors .
 	return c.Client.Do(req)
 }
 
+// EndPortalSessions End every portal session of an app
+//
+// Every link handed out for the app stops working, on every node within 5 seconds.
+//
+// Corresponds with DELETE /v1/apps/{app}/portal-sessions (the `EndPortalSessions` operationId).
+func (c *Client) EndPortalSessions(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEndPortalSessionsRequest(c.Server, app)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // CreatePortalSessionWithBody Create a portal link
 //
 // A short-lived link to the customers' portal of one app. Needs `--public-url` (409
@@ -3916,6 +3955,25 @@ func (c *Client) CreatePortalSessionWithBody(ctx context.Context, app AppRef, co
 // Corresponds with POST /v1/apps/{app}/portal-sessions (the `CreatePortalSession` operationId).
 func (c *Client) CreatePortalSession(ctx context.Context, app AppRef, body CreatePortalSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreatePortalSessionRequest(c.Server, app, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EndPortalSession End a portal session
+//
+// The product ends one of the app's sessions, or a session ends itself (a customer
+// signing out; read-only sessions too). To a session, every other id is not found. It
+// stops working on every node within 5 seconds.
+//
+// Corresponds with DELETE /v1/apps/{app}/portal-sessions/{id} (the `EndPortalSession` operationId).
+func (c *Client) EndPortalSession(ctx context.Context, app AppRef, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEndPortalSessionRequest(c.Server, app, id)
 	if err != nil {
 		return nil, err
 	}
@@ -6294,6 +6352,40 @@ func NewGetJobRequest(server string, app AppRef, id string) (*http.Request, erro
 	return req, nil
 }
 
+// NewEndPortalSessionsRequest constructs an http.Request for the EndPortalSessions method
+func NewEndPortalSessionsRequest(server string, app AppRef) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/portal-sessions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewCreatePortalSessionRequest calls the generic CreatePortalSession builder with application/json body
 func NewCreatePortalSessionRequest(server string, app AppRef, body CreatePortalSessionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -6337,6 +6429,47 @@ func NewCreatePortalSessionRequestWithBody(server string, app AppRef, contentTyp
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewEndPortalSessionRequest constructs an http.Request for the EndPortalSession method
+func NewEndPortalSessionRequest(server string, app AppRef, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/portal-sessions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -7266,6 +7399,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/apps/{app}/jobs/{id} (the `GetJob` operationId).
 	GetJobWithResponse(ctx context.Context, app AppRef, id string, reqEditors ...RequestEditorFn) (*GetJobResponse, error)
 
+	// EndPortalSessionsWithResponse End every portal session of an app
+	//
+	// Every link handed out for the app stops working, on every node within 5 seconds.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/apps/{app}/portal-sessions (the `EndPortalSessions` operationId).
+	EndPortalSessionsWithResponse(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*EndPortalSessionsResponse, error)
+
 	// CreatePortalSessionWithBodyWithResponse Create a portal link
 	//
 	// A short-lived link to the customers' portal of one app. Needs `--public-url` (409
@@ -7287,6 +7429,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/apps/{app}/portal-sessions (the `CreatePortalSession` operationId).
 	CreatePortalSessionWithResponse(ctx context.Context, app AppRef, body CreatePortalSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePortalSessionResponse, error)
+
+	// EndPortalSessionWithResponse End a portal session
+	//
+	// The product ends one of the app's sessions, or a session ends itself (a customer
+	// signing out; read-only sessions too). To a session, every other id is not found. It
+	// stops working on every node within 5 seconds.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/apps/{app}/portal-sessions/{id} (the `EndPortalSession` operationId).
+	EndPortalSessionWithResponse(ctx context.Context, app AppRef, id string, reqEditors ...RequestEditorFn) (*EndPortalSessionResponse, error)
 
 	// GetUsageWithResponse Get the month's delivery count
 	//
@@ -11552,6 +11705,103 @@ func (r GetJobResponse) ContentType() string {
 	return ""
 }
 
+// EndPortalSessionsResponse401Headers the declared response headers of an HTTP 401 response for EndPortalSessions
+type EndPortalSessionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// EndPortalSessionsResponse429Headers the declared response headers of an HTTP 429 response for EndPortalSessions
+type EndPortalSessionsResponse429Headers struct {
+	RetryAfter int
+}
+
+// EndPortalSessionsResponse503Headers the declared response headers of an HTTP 503 response for EndPortalSessions
+type EndPortalSessionsResponse503Headers struct {
+	RetryAfter int
+}
+
+type EndPortalSessionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *EndPortalSessionsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EndPortalSessionsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EndPortalSessionsResponse503Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EndPortalSessionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r EndPortalSessionsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r EndPortalSessionsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EndPortalSessionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r EndPortalSessionsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r EndPortalSessionsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EndPortalSessionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EndPortalSessionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EndPortalSessionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EndPortalSessionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreatePortalSessionResponse401Headers the declared response headers of an HTTP 401 response for CreatePortalSession
 type CreatePortalSessionResponse401Headers struct {
 	WWWAuthenticate *string
@@ -11678,6 +11928,103 @@ func (r CreatePortalSessionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreatePortalSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EndPortalSessionResponse401Headers the declared response headers of an HTTP 401 response for EndPortalSession
+type EndPortalSessionResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// EndPortalSessionResponse429Headers the declared response headers of an HTTP 429 response for EndPortalSession
+type EndPortalSessionResponse429Headers struct {
+	RetryAfter int
+}
+
+// EndPortalSessionResponse503Headers the declared response headers of an HTTP 503 response for EndPortalSession
+type EndPortalSessionResponse503Headers struct {
+	RetryAfter int
+}
+
+type EndPortalSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *EndPortalSessionResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EndPortalSessionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EndPortalSessionResponse503Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EndPortalSessionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r EndPortalSessionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r EndPortalSessionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EndPortalSessionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r EndPortalSessionResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r EndPortalSessionResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EndPortalSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EndPortalSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EndPortalSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EndPortalSessionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13473,6 +13820,21 @@ func (c *ClientWithResponses) GetJobWithResponse(ctx context.Context, app AppRef
 	return ParseGetJobResponse(rsp)
 }
 
+// EndPortalSessionsWithResponse End every portal session of an app
+//
+// Every link handed out for the app stops working, on every node within 5 seconds.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/apps/{app}/portal-sessions (the `EndPortalSessions` operationId).
+func (c *ClientWithResponses) EndPortalSessionsWithResponse(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*EndPortalSessionsResponse, error) {
+	rsp, err := c.EndPortalSessions(ctx, app, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEndPortalSessionsResponse(rsp)
+}
+
 // CreatePortalSessionWithBodyWithResponse Create a portal link
 //
 // A short-lived link to the customers' portal of one app. Needs `--public-url` (409
@@ -13505,6 +13867,23 @@ func (c *ClientWithResponses) CreatePortalSessionWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseCreatePortalSessionResponse(rsp)
+}
+
+// EndPortalSessionWithResponse End a portal session
+//
+// The product ends one of the app's sessions, or a session ends itself (a customer
+// signing out; read-only sessions too). To a session, every other id is not found. It
+// stops working on every node within 5 seconds.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/apps/{app}/portal-sessions/{id} (the `EndPortalSession` operationId).
+func (c *ClientWithResponses) EndPortalSessionWithResponse(ctx context.Context, app AppRef, id string, reqEditors ...RequestEditorFn) (*EndPortalSessionResponse, error) {
+	rsp, err := c.EndPortalSession(ctx, app, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEndPortalSessionResponse(rsp)
 }
 
 // GetUsageWithResponse Get the month's delivery count
@@ -17692,6 +18071,103 @@ func ParseGetJobResponse(rsp *http.Response) (*GetJobResponse, error) {
 	return response, nil
 }
 
+// ParseEndPortalSessionsResponse parses an HTTP response from a EndPortalSessionsWithResponse call
+func ParseEndPortalSessionsResponse(rsp *http.Response) (*EndPortalSessionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EndPortalSessionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers EndPortalSessionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers EndPortalSessionsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers EndPortalSessionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseCreatePortalSessionResponse parses an HTTP response from a CreatePortalSessionWithResponse call
 func ParseCreatePortalSessionResponse(rsp *http.Response) (*CreatePortalSessionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -17808,6 +18284,103 @@ func ParseCreatePortalSessionResponse(rsp *http.Response) (*CreatePortalSessionR
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreatePortalSessionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEndPortalSessionResponse parses an HTTP response from a EndPortalSessionWithResponse call
+func ParseEndPortalSessionResponse(rsp *http.Response) (*EndPortalSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EndPortalSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers EndPortalSessionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers EndPortalSessionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers EndPortalSessionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

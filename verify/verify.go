@@ -3,7 +3,10 @@
 //
 // Herald signs requests with the Standard Webhooks schemes: each request
 // carries webhook-id, webhook-timestamp and webhook-signature headers, and
-// the signature covers "{id}.{timestamp}.{body}". An endpoint is signed
+// the signature covers "{id}.{timestamp}.{body}". (An endpoint set to
+// webhook_headers "svix" sends svix-id, svix-timestamp and svix-signature
+// instead, with the same values; Verify reads those when no webhook-*
+// header is present.) An endpoint is signed
 // either with a shared secret ("whsec_...", HMAC-SHA256, signatures "v1,...")
 // or with an Ed25519 key pair, of which the receiver holds only the public
 // key ("whpk_...", signatures "v1a,..."); the public key lets a receiver
@@ -75,6 +78,35 @@ const (
 	hdrTimestamp = "Webhook-Timestamp"
 	hdrSignature = "Webhook-Signature"
 )
+
+// headerNames are the names of the three headers a request is verified
+// by, canonical and lowercase.
+type headerNames struct {
+	id, ts, sig, lowerID, lowerTS, lowerSig string
+}
+
+var (
+	standardNames = headerNames{hdrID, hdrTimestamp, hdrSignature, "webhook-id", "webhook-timestamp", "webhook-signature"}
+	// svixNames are the same headers as Svix names them (svix-id, ...):
+	// Herald sends them instead for endpoints set to webhook_headers
+	// "svix", with the same values.
+	svixNames = headerNames{"Svix-Id", "Svix-Timestamp", "Svix-Signature", "svix-id", "svix-timestamp", "svix-signature"}
+)
+
+// namesOf picks the header names of a request: the webhook-* ones, or
+// svix-* when no webhook-* header is present and svix-id is (as Svix's
+// own libraries fall back).
+func namesOf(h http.Header) headerNames {
+	for _, n := range [...]string{hdrID, hdrTimestamp, hdrSignature, "webhook-id", "webhook-timestamp", "webhook-signature"} {
+		if len(h[n]) > 0 {
+			return standardNames
+		}
+	}
+	if headerValue(h, svixNames.id, svixNames.lowerID) != "" {
+		return svixNames
+	}
+	return standardNames
+}
 
 // Every error from this package wraps one of these, so callers can tell a
 // misconfiguration or a clock problem from a forged request with errors.Is.
@@ -206,9 +238,10 @@ func (v *Verifier) VerifyAt(header http.Header, body []byte, now time.Time) erro
 	if v == nil || v.pool == nil && v.pub == nil {
 		return fmt.Errorf("%w: Verifier not created with New or NewPublic", ErrNoMatchingSignature)
 	}
-	id := headerValue(header, hdrID, "webhook-id")
-	tsRaw := headerValue(header, hdrTimestamp, "webhook-timestamp")
-	hasSig := headerValue(header, hdrSignature, "webhook-signature") != ""
+	names := namesOf(header)
+	id := headerValue(header, names.id, names.lowerID)
+	tsRaw := headerValue(header, names.ts, names.lowerTS)
+	hasSig := headerValue(header, names.sig, names.lowerSig) != ""
 	if id == "" || tsRaw == "" || !hasSig {
 		var missing []string
 		if id == "" {
@@ -244,12 +277,12 @@ func (v *Verifier) VerifyAt(header http.Header, body []byte, now time.Time) erro
 	version := "v1"
 	if v.pub != nil {
 		version = "v1a"
-		ok, n = v.matchPublic(header, id, tsRaw, body)
+		ok, n = v.matchPublic(header[names.sig], header[names.lowerSig], id, tsRaw, body)
 	} else {
 		var want [sigLen]byte
 		v.expected(&want, id, tsRaw, body)
-		ok1, n1 := matchAny(header[hdrSignature], &want)
-		ok2, n2 := matchAny(header["webhook-signature"], &want)
+		ok1, n1 := matchAny(header[names.sig], &want)
+		ok2, n2 := matchAny(header[names.lowerSig], &want)
 		ok, n = ok1 || ok2, n1+n2
 	}
 	switch {
@@ -334,10 +367,10 @@ var strictBase64 = base64.StdEncoding.Strict()
 // matchPublic reports whether any "v1a," signature in the header verifies
 // with v's public key, and how many v1a signatures there were. Signatures
 // of other versions are skipped, as in matchAny.
-func (v *Verifier) matchPublic(header http.Header, id, ts string, body []byte) (matched bool, v1a int) {
+func (v *Verifier) matchPublic(canonical, lower []string, id, ts string, body []byte) (matched bool, v1a int) {
 	var msg []byte // built on the first v1a signature, as Ed25519 needs it whole
-	for _, key := range [...]string{hdrSignature, "webhook-signature"} {
-		for _, value := range header[key] {
+	for _, values := range [...][]string{canonical, lower} {
+		for _, value := range values {
 			for sig := range strings.FieldsSeq(value) {
 				b64, ok := strings.CutPrefix(sig, "v1a,")
 				if !ok {

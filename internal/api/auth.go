@@ -199,7 +199,7 @@ func (s *Server) authorize(r *http.Request, pattern string, a access) *Error {
 	if p.portal && !portalAllows(r.Method, pattern) {
 		return forbidden("a portal session manages its app's endpoints and reads their history; this route is not open to it")
 	}
-	if write && p.readOnly && !readOnlyPOST(pattern) {
+	if write && p.readOnly && !readOnlyPOST(pattern) && !(p.portal && pattern == "/v1/apps/{app}/portal-sessions/{id}") {
 		return forbidden("this API key is read-only")
 	}
 	switch {

@@ -33,6 +33,10 @@ func portalAllows(method, pattern string) bool {
 	case strings.HasSuffix(pattern, "/pull"), strings.HasSuffix(pattern, "/ack"):
 		// A pull client runs with an API key; the portal is screens.
 		return false
+	case pattern == "/v1/apps/{app}/portal-sessions/{id}":
+		// A session ends itself (signing out); endSession refuses any
+		// other id.
+		return method == http.MethodDelete
 	case pattern == "/v1/whoami", pattern == "/v1/apps/{app}",
 		pattern == "/v1/event-types", pattern == "/v1/event-types/{name}":
 		return read
@@ -203,6 +207,84 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) *Er
 	}
 	link += "#token=" + key
 	writeJSON(w, http.StatusCreated, portalSession{ID: k.ID, URL: link, Token: key, ExpiresAt: exp, AppID: a.ID, ReadOnly: k.ReadOnly})
+	return nil
+}
+
+// endSession answers DELETE /v1/apps/{app}/portal-sessions/{id}: the
+// product ends one of the app's portal sessions, or a session ends itself
+// (a customer signing out, read-only or not); to a session, every other
+// id is not found.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	id := r.PathValue("id")
+	p := principalOf(r)
+	if p.portal && id != p.keyID {
+		return errNotFound("portal session")
+	}
+	var k *herald.APIKey
+	for cursor := ""; k == nil; {
+		keys, err := s.st.APIKeyList(r.Context(), a.ID, store.ListParams{Cursor: cursor, Limit: 250})
+		if err != nil {
+			return storeError(err, "portal session")
+		}
+		for _, x := range keys {
+			if x.ID == id && x.Scope == scopePortal {
+				k = x
+			}
+		}
+		if len(keys) < 250 {
+			break
+		}
+		cursor = keys[len(keys)-1].ID
+	}
+	if k == nil {
+		return errNotFound("portal session")
+	}
+	err := s.st.APIKeyDelete(r.Context(), k.ID)
+	s.keys.Reset()
+	if err != nil {
+		return storeError(err, "portal session")
+	}
+	s.audit(r, a.ID, "portal_session.delete", k.ID, nil)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// endSessions answers DELETE /v1/apps/{app}/portal-sessions: every
+// portal session of the app ends (links handed out stop working).
+func (s *Server) endSessions(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	var ids []string
+	for cursor := ""; ; {
+		keys, err := s.st.APIKeyList(r.Context(), a.ID, store.ListParams{Cursor: cursor, Limit: 250})
+		if err != nil {
+			return storeError(err, "portal session")
+		}
+		for _, k := range keys {
+			if k.Scope == scopePortal {
+				ids = append(ids, k.ID)
+			}
+		}
+		if len(keys) < 250 {
+			break
+		}
+		cursor = keys[len(keys)-1].ID
+	}
+	for _, id := range ids {
+		if err := s.st.APIKeyDelete(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.keys.Reset()
+			return storeError(err, "portal session")
+		}
+	}
+	s.keys.Reset()
+	s.audit(r, a.ID, "portal_session.delete_all", a.ID, map[string]any{"ended": len(ids)})
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

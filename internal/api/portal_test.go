@@ -639,3 +639,75 @@ func TestPortalFrameAncestors(t *testing.T) {
 		t.Errorf("configured: console frame-ancestors %q, want 'none'", got)
 	}
 }
+
+// TestEndPortalSessions: a session ends itself (read-only too) and no
+// other; the product ends one or all of an app's sessions.
+func TestEndPortalSessions(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "A", "uid": "a"}, nil, 201)
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "B", "uid": "b"}, nil, 201)
+	session := func(app string, readOnly bool) portalAnswer {
+		var p portalAnswer
+		s.MustDo("POST", "/v1/apps/"+app+"/portal-sessions", map[string]any{"read_only": readOnly}, &p, 201)
+		return p
+	}
+	var e struct{ Error struct{ Code string } }
+	for _, readOnly := range []bool{false, true} {
+		p, other := session("a", readOnly), session("a", false)
+		tok := bearer(p.Token)
+		if got := s.DoWith("DELETE", "/v1/apps/a/portal-sessions/"+other.ID, nil, &e, tok); got != 404 || e.Error.Code != "not_found" {
+			t.Fatalf("a session ending another: %d %+v", got, e)
+		}
+		if got := s.DoWith("DELETE", "/v1/apps/a/portal-sessions/"+p.ID, nil, nil, tok); got != 204 {
+			t.Fatalf("read_only %v: ending itself: %d", readOnly, got)
+		}
+		if got := s.DoWith("GET", "/v1/whoami", nil, nil, tok); got != 401 {
+			t.Fatalf("read_only %v: the ended session still works: %d", readOnly, got)
+		}
+		if got := s.DoWith("GET", "/v1/whoami", nil, nil, bearer(other.Token)); got != 200 {
+			t.Fatalf("the other session: %d", got)
+		}
+		var audit struct {
+			Data []struct{ Action, Target string }
+		}
+		s.MustDo("GET", "/v1/apps/a/audit-log", nil, &audit, 200)
+		if len(audit.Data) == 0 || audit.Data[0].Action != "portal_session.delete" || audit.Data[0].Target != p.ID {
+			t.Fatalf("audit: %+v", audit.Data)
+		}
+	}
+	// The product: one by id (not another app's, not an API key), or all.
+	key := mkKey(t, s, map[string]any{"name": "k", "scope": "app", "app": "a"})
+	var keyID struct {
+		KeyID string `json:"key_id"`
+	}
+	s.DoWith("GET", "/v1/whoami", nil, &keyID, bearer(key))
+	b := session("b", false)
+	if got := s.DoWith("DELETE", "/v1/apps/a/portal-sessions/"+b.ID, nil, &e, bearer(key)); got != 404 {
+		t.Fatalf("another app's session: %d", got)
+	}
+	if got := s.Do("DELETE", "/v1/apps/a/portal-sessions/"+keyID.KeyID, nil, &e); got != 404 {
+		t.Fatalf("an API key as a session: %d", got)
+	}
+	one := session("a", false)
+	if got := s.DoWith("DELETE", "/v1/apps/a/portal-sessions/"+one.ID, nil, nil, bearer(key)); got != 204 {
+		t.Fatalf("the app's key ending a session: %d", got)
+	}
+	all := []portalAnswer{session("a", false), session("a", true)}
+	if got := s.DoWith("DELETE", "/v1/apps/a/portal-sessions", nil, &e, bearer(all[0].Token)); got != 403 {
+		t.Fatalf("a session ending all: %d", got)
+	}
+	if got := s.DoWith("DELETE", "/v1/apps/a/portal-sessions", nil, nil, bearer(key)); got != 204 {
+		t.Fatalf("ending all: %d", got)
+	}
+	for _, p := range all {
+		if got := s.DoWith("GET", "/v1/whoami", nil, nil, bearer(p.Token)); got != 401 {
+			t.Fatalf("a session after ending all: %d", got)
+		}
+	}
+	for _, tok := range []string{key, b.Token} {
+		if got := s.DoWith("GET", "/v1/whoami", nil, nil, bearer(tok)); got != 200 {
+			t.Fatalf("the key, or another app's session, after ending all: %d", got)
+		}
+	}
+}

@@ -106,8 +106,10 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	for k, v := range req.Header {
 		h[k] = v[0]
 	}
-	if sig, ok := h["Webhook-Signature"]; ok && principalOf(r).readOnly {
-		h["Webhook-Signature"] = unsigned(sig)
+	for _, name := range []string{"Webhook-Signature", "Svix-Signature"} {
+		if sig, ok := h[name]; ok && principalOf(r).readOnly {
+			h[name] = unsigned(sig)
+		}
 	}
 	writeJSON(w, http.StatusOK, previewView{
 		Method: req.Method, URL: req.URL, Headers: herald.MaskRequestHeaders(h, ep.PlainHeaders), Body: string(req.Body),

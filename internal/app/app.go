@@ -222,7 +222,9 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 	}
 	a.api = api.New(a.store, a.engine, a.outbound, apiOpts)
 	if !apiOpts.DisableAPI {
-		a.api.Mount(svixapi.Prefix, svixapi.New(a.api, svixapi.Options{MaxBodyBytes: apiOpts.MaxBodyBytes, Logger: log}))
+		svix := svixapi.New(a.api, svixapi.Options{MaxBodyBytes: apiOpts.MaxBodyBytes, Logger: log})
+		a.api.Mount(svixapi.Prefix, svix)
+		a.api.Mount(svixapi.IngestPrefix, svix)
 	}
 	a.srv = &http.Server{
 		Handler:           a.api,

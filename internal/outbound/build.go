@@ -168,7 +168,11 @@ func (b *builder) request(ctx context.Context, d *Delivery, now time.Time) (*sen
 		}
 	}
 	r.Header.Set("User-Agent", b.userAgent)
-	signing.Headers(r.Header, d.ID, now, sig)
+	if herald.EffectiveWebhookHeaders(ep, d.App) == herald.WebhookHeadersSvix {
+		signing.SvixHeaders(r.Header, d.ID, now, sig)
+	} else {
+		signing.Headers(r.Header, d.ID, now, sig)
+	}
 	req := &sender.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body, Timeout: b.timeout(ep, d.App)}
 	if ep.TLSCABundle != "" || ep.TLSClientCert != "" {
 		cfg, key, err := b.tlsConfig(ep)

@@ -249,6 +249,8 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header name %q is not a valid HTTP header name", k)}
 		case strings.HasPrefix(lk, "webhook-"):
 			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header %s is Herald's: webhook-* headers carry the signature", k)}
+		case lk == "svix-id" || lk == "svix-timestamp" || lk == "svix-signature":
+			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header %s is Herald's: it carries the signature when webhook_headers is svix", k)}
 		case ownedHeaders[lk] != "":
 			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header %s cannot be set: %s", k, ownedHeaders[lk])}
 		case lk == "content-type" && !strings.EqualFold(mediaType(v), c.contentType):

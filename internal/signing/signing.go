@@ -185,3 +185,21 @@ func Headers(h http.Header, id string, ts time.Time, signature string) {
 	h["Webhook-Timestamp"] = []string{strconv.FormatInt(ts.Unix(), 10)}
 	h["Webhook-Signature"] = []string{signature}
 }
+
+// SvixHeaders sets svix-id, svix-timestamp and svix-signature on h, with
+// the values Headers would give the webhook-* ones, for receivers that
+// verify with Svix's libraries (which read these names).
+func SvixHeaders(h http.Header, id string, ts time.Time, signature string) {
+	h["Svix-Id"] = []string{id}
+	h["Svix-Timestamp"] = []string{strconv.FormatInt(ts.Unix(), 10)}
+	h["Svix-Signature"] = []string{signature}
+}
+
+// SignatureHeader is the name of the signature header of a header set
+// (herald.WebhookHeadersStandard or herald.WebhookHeadersSvix).
+func SignatureHeader(set string) string {
+	if set == "svix" {
+		return "Svix-Signature"
+	}
+	return "Webhook-Signature"
+}

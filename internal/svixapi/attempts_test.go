@@ -353,3 +353,65 @@ func TestResendAndDestinations(t *testing.T) {
 		t.Fatalf("resend without a token: %d", got)
 	}
 }
+
+// A filter that matches little reads a bounded part of the history per
+// request: pages come back short, even empty, and not done, and the
+// iterator still reaches every match once.
+func TestAttemptScanIsBounded(t *testing.T) {
+	s := heraldtest.Start(t, heraldtest.Options{})
+	rc := heraldtest.NewReceiver(t, nil)
+	ep := s.Setup(rc.URL, nil)
+	const n = 600
+	call(t, s, "POST", "/api/v1/app/acme/msg", map[string]any{"eventType": "lead.created", "payload": map[string]any{"i": 0}, "channels": []string{"old"}}, 202)
+	for i := 1; i < n; i++ {
+		call(t, s, "POST", "/api/v1/app/acme/msg", map[string]any{"eventType": "lead.created", "payload": map[string]any{"i": i}}, 202)
+	}
+	rc.Wait(t, n, 60*time.Second)
+	for _, c := range []struct {
+		path  string
+		found int
+	}{
+		{"/api/v1/app/acme/attempt/endpoint/" + ep + "?limit=5&channel=old", 1},
+		{"/api/v1/app/acme/attempt/endpoint/" + ep + "?limit=5&channel=none", 0},
+	} {
+		pages, found := 0, 0
+		it := ""
+		for {
+			pages++
+			if pages > 10 {
+				t.Fatalf("%s does not end", c.path)
+			}
+			p := c.path
+			if it != "" {
+				p += "&iterator=" + it
+			}
+			pg := decode[list[attempt]](t, call(t, s, "GET", p, nil, 200))
+			found += len(pg.Data)
+			if pg.Done {
+				break
+			}
+			it = *pg.Iterator
+		}
+		if found != c.found || pages < 2 {
+			t.Fatalf("%s: %d found in %d pages, want %d in more than one page", c.path, found, pages, c.found)
+		}
+	}
+	// Attempted messages of one channel, the same way.
+	pages, found, it := 0, 0, ""
+	for {
+		pages++
+		p := "/api/v1/app/acme/endpoint/" + ep + "/msg?limit=5&channel=old"
+		if it != "" {
+			p += "&iterator=" + it
+		}
+		pg := decode[list[endpointMessage]](t, call(t, s, "GET", p, nil, 200))
+		found += len(pg.Data)
+		if pg.Done || pages > 10 {
+			break
+		}
+		it = *pg.Iterator
+	}
+	if found != 1 || pages < 2 || pages > 10 {
+		t.Fatalf("attempted messages of channel old: %d in %d pages", found, pages)
+	}
+}

@@ -78,7 +78,7 @@ var emptyObject = json.RawMessage(`{}`)
 func toMessage(ev hEvent, withContent bool) messageOut {
 	m := messageOut{ID: ev.ID, EventID: ev.eventID(), EventType: ev.EventType, Payload: ev.Payload,
 		Channels: nilIfEmpty(ev.Channels), Tags: nilIfEmpty(ev.Tags), Timestamp: ev.CreatedAt}
-	if !withContent || ev.PayloadExpired || len(m.Payload) == 0 {
+	if !withContent || ev.PayloadExpired || !present(m.Payload) {
 		m.Payload = emptyObject
 	}
 	return m

@@ -777,7 +777,38 @@ export interface paths {
          *     `--max-portal-sessions-per-app` live (429 `too_many_sessions`).
          */
         post: operations["createPortalSession"];
-        delete?: never;
+        /**
+         * End every portal session of an app
+         * @description Every link handed out for the app stops working, on every node within 5 seconds.
+         */
+        delete: operations["endPortalSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{app}/portal-sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The session's id (`key_…`, its `id`, or the `key_id` of `whoami`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End a portal session
+         * @description The product ends one of the app's sessions, or a session ends itself (a customer
+         *     signing out; read-only sessions too). To a session, every other id is not found. It
+         *     stops working on every node within 5 seconds.
+         */
+        delete: operations["endPortalSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1712,7 +1743,7 @@ export interface components {
              * @description What changed.
              * @enum {string}
              */
-            action: "app.create" | "app.update" | "app.delete" | "event_type.create" | "event_type.update" | "event_type.delete" | "event_type.import" | "endpoint.create" | "endpoint.update" | "endpoint.delete" | "endpoint.secret.rotate" | "api_key.create" | "api_key.delete" | "portal_session.create";
+            action: "app.create" | "app.update" | "app.delete" | "event_type.create" | "event_type.update" | "event_type.delete" | "event_type.import" | "endpoint.create" | "endpoint.update" | "endpoint.delete" | "endpoint.secret.rotate" | "api_key.create" | "api_key.delete" | "portal_session.create" | "portal_session.delete" | "portal_session.delete_all";
             /** @description The id or name of what changed. */
             target: string;
             /** @description The fields given, secrets masked; `null` for none. */
@@ -3412,6 +3443,62 @@ export interface operations {
             };
             413: components["responses"]["TooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    endPortalSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    endPortalSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The session's id (`key_…`, its `id`, or the `key_id` of `whoami`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
