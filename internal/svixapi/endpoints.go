@@ -842,6 +842,10 @@ func (h *Handler) sendExample(w http.ResponseWriter, r *http.Request) *Error {
 	if idx < 0 {
 		return invalid("body", "exampleIndex", "exampleIndex must be 0 or more")
 	}
+	// The endpoint first: a caller who cannot see it learns nothing more.
+	if _, _, e := h.findEndpoint(r); e != nil {
+		return e
+	}
 	var et heraldEventType
 	status, e := h.do(r, call{Method: http.MethodGet, Path: path("/v1/event-types/", in.EventType.V)}, &et)
 	if e != nil {

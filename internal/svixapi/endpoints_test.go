@@ -1,6 +1,8 @@
 package svixapi_test
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
@@ -241,9 +244,22 @@ func TestEndpoints(t *testing.T) {
 }
 
 // TestEndpointDeliveries sends through endpoints made with the Svix
-// API: raw payloads, replay-missing, recover, send-example and stats.
+// API: raw payloads, replay-missing, recover, send-example and stats,
+// with each store (PostgreSQL when HERALD_TEST_DATABASE_URL is set).
 func TestEndpointDeliveries(t *testing.T) {
-	s := heraldtest.Start(t, heraldtest.Options{})
+	t.Run("sqlite", func(t *testing.T) { endpointDeliveries(t, heraldtest.Start(t, heraldtest.Options{})) })
+	t.Run("postgres", func(t *testing.T) {
+		db := heraldtest.PostgresDatabase(t, "herald_svix_")
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		endpointDeliveries(t, heraldtest.Start(t, heraldtest.Options{Config: func(c *config.Serve) {
+			c.DatabaseURL = db
+			c.EncryptionKey = "k1:" + base64.StdEncoding.EncodeToString(key)
+		}}))
+	})
+}
+
+func endpointDeliveries(t *testing.T, s *heraldtest.Server) {
 	svixSetup(t, s)
 	base := "/api/v1/app/acme/endpoint"
 	first := heraldtest.NewReceiver(t, nil)
