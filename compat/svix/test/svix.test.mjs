@@ -253,6 +253,14 @@ for (const g of generations) {
       assert.equal(updated.description, "Orders, updated");
       assert.deepEqual([...updated[g.filter]].sort(), [typeA, typeB].sort());
 
+      // PUT of an endpoint that does not exist creates it, with that uid.
+      const putUid = mark("ep-put");
+      const put = await svix.endpoint[g.upsert](appId, putUid, { url: receiver.url + path("put"), [g.filter]: [typeB] });
+      assert.notEqual(put.id, ep.id);
+      assert.equal((await svix.endpoint.get(appId, putUid)).id, put.id);
+      await svix.endpoint.delete(appId, putUid);
+      await assert.rejects(svix.endpoint.get(appId, put.id), apiError(404, "get of a deleted endpoint"));
+
       const patched = await svix.endpoint.patch(appId, ep.id, { description: "Orders, patched" });
       assert.equal(patched.description, "Orders, patched");
       assert.deepEqual([...patched[g.filter]].sort(), [typeA, typeB].sort(), "patch without a filter lost it");
