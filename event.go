@@ -32,6 +32,13 @@ type Event struct {
 	CreatedAt        time.Time  `json:"created_at"`
 }
 
+// PayloadGone reports whether the event's payload was removed, or is due
+// for removal at now (the retention job may not have run yet): it must
+// not be sent any more.
+func (e *Event) PayloadGone(now time.Time) bool {
+	return e.PayloadExpired || e.PayloadExpiresAt != nil && !now.Before(*e.PayloadExpiresAt)
+}
+
 // Names is a list of short names (an event's channels or tags) that is
 // shown as [] when empty, never null.
 type Names []string

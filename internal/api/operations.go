@@ -132,6 +132,10 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
 	if hiddenFromPortal(r, j) {
 		return errNotFound("delivery (or its endpoint)")
 	}
+	if j.Event.PayloadGone(s.o.Now()) {
+		return &Error{Status: http.StatusConflict, Code: CodeConflict,
+			Message: "the event's payload expired (payload_retention_hours) and was removed: there is nothing left to resend"}
+	}
 	if !j.Delivery.Test {
 		if e := s.checkQuota(w, r, a); e != nil {
 			return e

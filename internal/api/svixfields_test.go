@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/heraldtest"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // TestAppMetadataAndHeaders: an app's metadata and webhook_headers are
@@ -333,5 +334,61 @@ func TestEventLabelsAndFilters(t *testing.T) {
 		if code := s.Invalid().Do("POST", "/v1/apps/acme/events", body, &e); code != 422 || e.Error.Field != c.field {
 			t.Errorf("%s: %d %+v", c.name, code, e.Error)
 		}
+	}
+}
+
+// TestPayloadRetention: an event's payload_retention_hours removes its
+// payload when the retention step runs past it: GET shows payload null
+// and payload_expired, its pending delivery failed with "payload
+// expired", its attempts lost their bodies, and a resend is refused.
+func TestPayloadRetention(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "1h"})
+	rc := heraldtest.NewReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) })
+	s.Setup(rc.URL, nil)
+	var ev, kept labeledEvent
+	s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"secret": strings.Repeat("s", 100)}, "payload_retention_hours": 1}, &ev, 202)
+	s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"n": 1}}, &kept, 202)
+	if ev.PayloadExpired || string(ev.Payload) == "null" {
+		t.Fatalf("new event: %+v", ev)
+	}
+	d := s.WaitDelivery(ev.ID, "pending", 1, 10*time.Second)
+	if len(d.Attempts) != 1 || !strings.Contains(d.Attempts[0].Request.Body, "sss") {
+		t.Fatalf("attempt before expiry: %+v", d.Attempts)
+	}
+
+	// Before its time nothing goes; after it, the payload does.
+	r, err := s.Store.EventPayloadsExpire(t.Context(), store.PayloadExpireParams{Now: time.Now().Add(59 * time.Minute)})
+	if err != nil || r.Events != 0 {
+		t.Fatalf("early expiry: %+v %v", r, err)
+	}
+	r, err = s.Store.EventPayloadsExpire(t.Context(), store.PayloadExpireParams{Now: time.Now().Add(61 * time.Minute)})
+	if err != nil || r.Events != 1 || r.Deliveries != 1 {
+		t.Fatalf("expiry: %+v %v", r, err)
+	}
+	var got labeledEvent
+	s.MustDo("GET", "/v1/apps/acme/events/"+ev.ID, nil, &got, 200)
+	if string(got.Payload) != "null" || !got.PayloadExpired {
+		t.Errorf("expired event: payload %s expired %v", got.Payload, got.PayloadExpired)
+	}
+	var other labeledEvent
+	s.MustDo("GET", "/v1/apps/acme/events/"+kept.ID, nil, &other, 200)
+	if other.PayloadExpired || string(other.Payload) != `{"n":1}` {
+		t.Errorf("event without retention: %+v", other)
+	}
+	var dl struct {
+		Status    string `json:"status"`
+		LastError string `json:"last_error"`
+		Attempts  []struct {
+			Request struct{ Body string } `json:"request"`
+		} `json:"attempts"`
+	}
+	s.MustDo("GET", "/v1/apps/acme/deliveries/"+d.ID, nil, &dl, 200)
+	if dl.Status != "failed" || dl.LastError != "payload expired" || len(dl.Attempts) != 1 || dl.Attempts[0].Request.Body != "" {
+		t.Errorf("delivery after expiry: %+v", dl)
+	}
+	var e apiError
+	if code := s.Do("POST", "/v1/apps/acme/deliveries/"+d.ID+"/resend", nil, &e); code != 409 || !strings.Contains(e.Error.Message, "expired") {
+		t.Errorf("resend: %d %+v", code, e.Error)
 	}
 }

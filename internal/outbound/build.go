@@ -146,6 +146,11 @@ func (b *builder) compiled(ctx context.Context, ep *herald.Endpoint, app *herald
 
 // request makes the signed request for one attempt at time now.
 func (b *builder) request(ctx context.Context, d *Delivery, now time.Time) (*sender.Request, error) {
+	if d.Event.PayloadGone(now) {
+		// Sending an empty body in its place would tell the receiver
+		// something that did not happen.
+		return nil, ErrPayloadExpired
+	}
 	ep := d.Endpoint
 	c, err := b.compiled(ctx, ep, d.App, d.Event.EventType)
 	if err != nil {

@@ -12,10 +12,12 @@
 package outbound
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // Delivery is one attempt to make: a delivery of an event to an endpoint.
@@ -62,6 +64,10 @@ type Request struct {
 	Header http.Header
 	Body   []byte
 }
+
+// ErrPayloadExpired fails, for good, an attempt of an event whose payload
+// was removed at the end of its payload retention.
+var ErrPayloadExpired = errors.New(store.LastErrorPayloadExpired)
 
 // PreviewWebhookID stands for the delivery id in previews.
 const PreviewWebhookID = "dlv_preview"

@@ -564,6 +564,16 @@ func (g *Guard) QueueStats(ctx context.Context, now time.Time) (QueueStats, erro
 	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) (QueueStats, error) { return g.Store.QueueStats(ctx, now) })
 }
 
+// EventPayloadsExpire runs a batch under Retain's longer deadline: it is
+// the same kind of background clean-up, and nothing waits on it.
+func (g *Guard) EventPayloadsExpire(ctx context.Context, p PayloadExpireParams) (PayloadExpireResult, error) {
+	timeout := g.o.Timeout
+	if timeout > 0 {
+		timeout = max(timeout, time.Minute)
+	}
+	return call(g, ctx, true, timeout, func(ctx context.Context) (PayloadExpireResult, error) { return g.Store.EventPayloadsExpire(ctx, p) })
+}
+
 // Retain removes a batch under a longer deadline than other calls: a
 // batch of a large database may take longer, and nothing waits on it.
 func (g *Guard) Retain(ctx context.Context, p RetainParams) (RetainResult, error) {

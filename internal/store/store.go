@@ -259,6 +259,14 @@ type Store interface {
 	// deliveries are removed too: they are older than the retention.
 	// Bulk jobs finished and API keys expired before `before` go as well.
 	Retain(ctx context.Context, p RetainParams) (RetainResult, error)
+	// EventPayloadsExpire removes the payloads of events whose payload
+	// expiry is at or before p.Now, at most Batch events per call (the
+	// oldest expiry first); callers repeat until Done. Each event keeps
+	// its row with no payload and PayloadExpired set; its attempts lose
+	// their stored request bodies (which hold or derive from the
+	// payload); its deliveries still pending fail with the last error
+	// "payload expired".
+	EventPayloadsExpire(ctx context.Context, p PayloadExpireParams) (PayloadExpireResult, error)
 
 	// NodeHeartbeat records that node is alive at now and returns how
 	// many nodes were alive within the last `within` (at least 1), so
@@ -354,6 +362,27 @@ type RetainResult struct {
 	// Done is set when nothing older than Before remains.
 	Done bool
 }
+
+// PayloadExpireParams is one step of removing expired payloads: those
+// due at or before Now, at most Batch events (DefaultRetainBatch when
+// not above 0).
+type PayloadExpireParams struct {
+	Now   time.Time
+	Batch int
+}
+
+// PayloadExpireResult counts what one EventPayloadsExpire call changed.
+type PayloadExpireResult struct {
+	// Events lost their payload, Attempts their request body,
+	// Deliveries (pending ones) failed.
+	Events, Deliveries, Attempts int64
+	// Done is set when no payload due by Now remains.
+	Done bool
+}
+
+// LastErrorPayloadExpired is the last error of a delivery failed because
+// its event's payload expired before it was sent.
+const LastErrorPayloadExpired = "payload expired"
 
 // HealthParams is one batch of delivery outcomes for EndpointsTrackHealth.
 type HealthParams struct {

@@ -192,3 +192,60 @@ func (db *DB) NodesLeaveEarlier(ctx context.Context, prefix, node string) (int, 
 	}
 	return int(n), nil
 }
+
+// EventPayloadsExpire implements store.Store: one short transaction per
+// call, of at most Batch events found through events_payload_expiry (a
+// partial index of the events still waiting for it), locked so that two
+// nodes running retention at once do not both take them.
+func (db *DB) EventPayloadsExpire(ctx context.Context, p store.PayloadExpireParams) (store.PayloadExpireResult, error) {
+	batch := store.RetainParams{Batch: p.Batch}.BatchSize()
+	now := ts(p.Now)
+	var res store.PayloadExpireResult
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		res = store.PayloadExpireResult{}
+		rows, err := tx.Query(ctx, `SELECT id FROM events
+			WHERE payload_expires_at IS NOT NULL AND payload_expires_at <= $1
+			ORDER BY payload_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`, now, batch)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			var b pgx.Batch
+			for _, d := range []struct {
+				n    *int64
+				q    string
+				args []any
+			}{
+				// Every stored body of the events' attempts: a split
+				// one needs the payload to be read back, a whole one
+				// holds it or what a template made of it.
+				{&res.Attempts, `UPDATE attempts SET request_body = NULL, body_payload_at = NULL
+					WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ANY($1::text[]))
+					AND request_body IS NOT NULL`, []any{ids}},
+				{&res.Deliveries, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL,
+					last_error = $2, lease_owner = NULL, lease_until = NULL, updated_at = $3
+					WHERE event_id = ANY($1::text[]) AND status = 'pending'`, []any{ids, store.LastErrorPayloadExpired, now}},
+				{&res.Events, `UPDATE events SET payload = NULL, payload_expires_at = NULL, payload_expired = true
+					WHERE id = ANY($1::text[])`, []any{ids}},
+			} {
+				b.Queue(d.q, d.args...).Exec(func(tag pgconn.CommandTag) error {
+					*d.n += tag.RowsAffected()
+					return nil
+				})
+			}
+			if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+				return err
+			}
+		}
+		res.Done = len(ids) < batch
+		return nil
+	})
+	if err != nil {
+		return store.PayloadExpireResult{}, fmt.Errorf("expire payloads: %w", err)
+	}
+	return res, nil
+}

@@ -19,7 +19,8 @@ const DefaultEventCache = 32 << 20
 // went to) made a claim's cost grow with the fan-out. Entries leave in the
 // order they came once the byte budget is spent; an event deleted by
 // retention or with its app is never asked for again, since its
-// deliveries go in the same transaction.
+// deliveries go in the same transaction. The one change an event sees,
+// the removal of its payload (EventPayloadsExpire), drops it from here.
 type eventCache struct {
 	max   int // bytes; 0 until Open sets it
 	mu    sync.Mutex
@@ -79,4 +80,20 @@ func (c *eventCache) put(ev *herald.Event, size int) {
 	c.byID[ev.ID] = &cachedEvent{ev: &cp, size: size}
 	c.order = append(c.order, ev.ID)
 	c.bytes += size
+}
+
+// drop forgets the events ids (their payloads were removed). Their
+// entries stay in order until they come to its head.
+func (c *eventCache) drop(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		if e := c.byID[id]; e != nil {
+			c.bytes -= e.size
+			delete(c.byID, id)
+		}
+	}
 }

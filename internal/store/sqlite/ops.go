@@ -303,3 +303,78 @@ func (db *DB) NodesLeaveEarlier(ctx context.Context, prefix, node string) (int, 
 // engine that makes deliveries due wakes its own claimer. Processes
 // sharing a file find each other's work through NextDueAt and claims.
 func (db *DB) WatchDue(ctx context.Context, fn func()) error { return nil }
+
+// EventPayloadsExpire implements store.Store. One write transaction per
+// call, of at most Batch events found through events_payload_expiry (a
+// partial index of the events still waiting for it), as Retain keeps its
+// transactions short. The cached copies of the events go too: the cache
+// otherwise holds their payload for the claims to come.
+func (db *DB) EventPayloadsExpire(ctx context.Context, p store.PayloadExpireParams) (store.PayloadExpireResult, error) {
+	batch := store.RetainParams{Batch: p.Batch}.BatchSize()
+	now := micro(p.Now)
+	var res store.PayloadExpireResult
+	var ids []string
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		res, ids = store.PayloadExpireResult{}, nil
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM events
+			WHERE payload_expires_at IS NOT NULL AND payload_expires_at <= ?
+			ORDER BY payload_expires_at LIMIT ?`, now, batch)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for start := 0; start < len(ids); start += inChunk {
+			chunk := ids[start:min(start+inChunk, len(ids))]
+			args := make([]any, 0, len(chunk)+2)
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			in := `(` + placeholders(len(chunk)) + `)`
+			for _, d := range []struct {
+				n     *int64
+				q     string
+				extra []any
+			}{
+				// Every stored body of the events' attempts: a split
+				// one needs the payload to be read back, a whole one
+				// holds it or what a template made of it.
+				{&res.Attempts, `UPDATE attempts SET request_body = NULL, body_payload_at = NULL
+					WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN ` + in + `)
+					AND request_body IS NOT NULL`, nil},
+				{&res.Deliveries, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL,
+					last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+					WHERE event_id IN ` + in + ` AND status = 'pending'`, []any{store.LastErrorPayloadExpired, now}},
+				{&res.Events, `UPDATE events SET payload = NULL, payload_expires_at = NULL, payload_expired = 1
+					WHERE id IN ` + in, nil},
+			} {
+				r, err := tx.ExecContext(ctx, d.q, append(append([]any(nil), d.extra...), args...)...)
+				if err != nil {
+					return err
+				}
+				n, err := r.RowsAffected()
+				if err != nil {
+					return err
+				}
+				*d.n += n
+			}
+		}
+		res.Done = len(ids) < batch
+		return nil
+	})
+	if err != nil {
+		return store.PayloadExpireResult{}, fmt.Errorf("expire payloads: %w", err)
+	}
+	db.events.drop(ids)
+	return res, nil
+}

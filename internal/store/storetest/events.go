@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,134 @@ var eventCases = []testCase{
 	{"EventList/labels", testEventListLabels},
 	{"EventsEnqueue/labels_round_trip", testEnqueueLabels},
 	{"Endpoint/svix_settings_round_trip", testEndpointSvixSettings},
+	{"EventPayloadsExpire/removes_due_payloads", testPayloadsExpire},
+	{"EventPayloadsExpire/batches", testPayloadsExpireBatches},
+}
+
+// testPayloadsExpire: a due payload goes, with the stored bodies of its
+// attempts (split ones and whole ones); its pending deliveries fail with
+// "payload expired", finished ones stay as they were; the event, its
+// deliveries and attempts stay. Payloads not yet due, and events without
+// an expiry, are left alone; a claim no longer sees the removed payload.
+func testPayloadsExpire(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	ep1, ep2 := mkEndpoint(t, s, a.ID), mkEndpoint(t, s, a.ID)
+	big := fmt.Sprintf(`{"text":%q}`, strings.Repeat("p", 200))
+	mk := func(d time.Duration, expiresIn time.Duration) *herald.Event {
+		ev := newEvent(a.ID, "e", at(d))
+		ev.Payload = herald.RawJSON(big)
+		if expiresIn > 0 {
+			x := at(expiresIn)
+			ev.PayloadExpiresAt = &x
+		}
+		return ev
+	}
+	due, later, never := mk(0, time.Hour), mk(time.Second, 3*time.Hour), mk(2*time.Second, 0)
+	res := enqueue(t, s, store.EnqueueParams{Route: routeAll}, due, later, never)
+	// The due event: one delivery retried (its body stored split, as it
+	// holds the payload), one succeeded (its body stored whole).
+	d0, d1 := res[0].Jobs[0].Delivery, res[0].Jobs[1].Delivery
+	if d0.EndpointID != ep1.ID && d0.EndpointID != ep2.ID {
+		t.Fatalf("unexpected endpoint %s", d0.EndpointID)
+	}
+	a0 := attempt(d0.ID, 1, at(time.Minute), 500)
+	a0.Request.Body = `{"type":"e","data":` + big + `}`
+	next := at(2 * time.Hour)
+	a1 := attempt(d1.ID, 1, at(time.Minute), 200)
+	a1.Request.Body = `{"short":1}`
+	record(t, s,
+		store.AttemptResult{Attempt: a0, Status: herald.StatusPending, NextAttemptAt: &next, Now: at(time.Minute), EventPayload: due.Payload},
+		store.AttemptResult{Attempt: a1, Status: herald.StatusSucceeded, Now: at(time.Minute), EventPayload: due.Payload})
+	// Claimed once before the expiry, so that a cache of events holds it.
+	if _, err := s.EventGet(ctx, a.ID, due.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// Nothing is due before its time.
+	r, err := s.EventPayloadsExpire(ctx, store.PayloadExpireParams{Now: at(59 * time.Minute), Batch: 10})
+	noErr(t, err, "EventPayloadsExpire early")
+	if r.Events != 0 || !r.Done {
+		t.Fatalf("early: %+v", r)
+	}
+	r, err = s.EventPayloadsExpire(ctx, store.PayloadExpireParams{Now: at(time.Hour), Batch: 10})
+	noErr(t, err, "EventPayloadsExpire")
+	if r.Events != 1 || r.Deliveries != 1 || r.Attempts != 2 || !r.Done {
+		t.Fatalf("EventPayloadsExpire: %+v, want 1 event, 1 delivery, 2 attempts, done", r)
+	}
+	got, err := s.EventGet(ctx, a.ID, due.ID)
+	noErr(t, err, "EventGet")
+	if got.Payload != nil || !got.PayloadExpired || got.PayloadExpiresAt != nil {
+		t.Errorf("expired event: payload %q expired %v expires %v", got.Payload, got.PayloadExpired, got.PayloadExpiresAt)
+	}
+	for _, id := range []string{later.ID, never.ID} {
+		ev, err := s.EventGet(ctx, a.ID, id)
+		noErr(t, err, "EventGet")
+		if string(ev.Payload) != big || ev.PayloadExpired {
+			t.Errorf("event %s changed: %+v", id, ev)
+		}
+	}
+	g0 := getDelivery(t, s, a.ID, d0.ID)
+	if g0.Status != herald.StatusFailed || g0.LastError != store.LastErrorPayloadExpired || g0.NextAttemptAt != nil || len(g0.Attempts) != 1 {
+		t.Errorf("pending delivery: %+v", g0)
+	} else if g0.Attempts[0].Request.Body != "" || g0.Attempts[0].Request.Method != "POST" {
+		t.Errorf("attempt kept its body: %+v", g0.Attempts[0].Request)
+	}
+	g1 := getDelivery(t, s, a.ID, d1.ID)
+	if g1.Status != herald.StatusSucceeded || len(g1.Attempts) != 1 || g1.Attempts[0].Request.Body != "" {
+		t.Errorf("finished delivery: %+v", g1)
+	}
+	// No claim hands out the removed payload: the due event's deliveries
+	// are finished, and the later event's claims carry their own.
+	jobs, err := s.DeliveriesClaim(ctx, store.ClaimParams{Now: at(time.Hour), Limit: 10, Owner: "n", LeaseUntil: at(2 * time.Hour)})
+	noErr(t, err, "DeliveriesClaim")
+	for _, j := range jobs {
+		if j.Event.ID == due.ID {
+			t.Errorf("claimed a delivery of the expired event: %+v", j.Delivery)
+		}
+		if j.Event.ID == later.ID && (string(j.Event.Payload) != big || j.Event.PayloadExpiresAt == nil) {
+			t.Errorf("later event claimed without its payload or expiry: %+v", j.Event)
+		}
+	}
+	// Again: nothing left.
+	r, err = s.EventPayloadsExpire(ctx, store.PayloadExpireParams{Now: at(time.Hour), Batch: 10})
+	noErr(t, err, "EventPayloadsExpire again")
+	if r.Events != 0 || !r.Done {
+		t.Errorf("again: %+v", r)
+	}
+}
+
+// testPayloadsExpireBatches: at most Batch events a call, Done when none
+// is left.
+func testPayloadsExpireBatches(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	var evs []*herald.Event
+	for i := range 5 {
+		ev := newEvent(a.ID, "e", at(time.Duration(i)*time.Second))
+		x := at(time.Minute + time.Duration(i)*time.Second)
+		ev.PayloadExpiresAt = &x
+		evs = append(evs, ev)
+	}
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, evs...)
+	var total int64
+	for i := 0; ; i++ {
+		r, err := s.EventPayloadsExpire(ctx, store.PayloadExpireParams{Now: at(time.Hour), Batch: 2})
+		noErr(t, err, "EventPayloadsExpire")
+		if r.Events > 2 {
+			t.Fatalf("batch of 2 removed %d", r.Events)
+		}
+		total += r.Events
+		if r.Done {
+			break
+		}
+		if i > 5 {
+			t.Fatal("never done")
+		}
+	}
+	if total != 5 {
+		t.Errorf("removed %d payloads, want 5", total)
+	}
 }
 
 // testEnqueueLabels: an event's channels, tags and payload expiry are
