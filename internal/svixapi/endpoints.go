@@ -721,7 +721,7 @@ func (h *Handler) replayMissing(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	appPath := path("/v1/apps/", ep.AppID)
 	// The window's events, at most maxReplayEvents.
-	q := url2(map[string]string{"since": in.Since.V, "limit": "250"})
+	q := queryOf(map[string]string{"since": in.Since.V, "limit": "250"})
 	if in.Until.value() {
 		q.Set("until", in.Until.V)
 	}
@@ -743,7 +743,7 @@ func (h *Handler) replayMissing(w http.ResponseWriter, r *http.Request) *Error {
 	// The events the endpoint already has a delivery of: its deliveries
 	// made since the window began (a later manual send included).
 	had := map[string]bool{}
-	dq := url2(map[string]string{"since": in.Since.V, "limit": "250", "include_attempts": "false"})
+	dq := queryOf(map[string]string{"since": in.Since.V, "limit": "250", "include_attempts": "false"})
 	for n := 0; ; {
 		var p heraldPage[struct {
 			EventID string `json:"event_id"`

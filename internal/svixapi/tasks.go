@@ -113,8 +113,8 @@ func (h *Handler) getTask(w http.ResponseWriter, r *http.Request) *Error {
 	return nil
 }
 
-// url2 builds query parameters from a map.
-func url2(m map[string]string) url.Values {
+// queryOf builds query parameters from a map.
+func queryOf(m map[string]string) url.Values {
 	q := url.Values{}
 	for k, v := range m {
 		q.Set(k, v)
