@@ -256,9 +256,7 @@ func TestResendAndDestinations(t *testing.T) {
 	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Other", "uid": "other"}, nil, 201)
 
 	m := decode[message](t, call(t, s, "POST", "/api/v1/app/acme/msg", map[string]any{"eventType": "lead.created", "payload": map[string]any{"n": 1}}, 202))
-	rc.Wait(t, 1, 10*time.Second)
-	down.Wait(t, 1, 10*time.Second)
-	s.WaitDelivery(m.ID, "pending", 1, 10*time.Second)
+	waitAttempted(t, s, m.ID, 2)
 
 	// The destinations: both endpoints, each with its delivery's status
 	// (a retry an hour away: pending, with its next attempt).
@@ -362,7 +360,8 @@ func TestAttemptScanIsBounded(t *testing.T) {
 	rc := heraldtest.NewReceiver(t, nil)
 	ep := s.Setup(rc.URL, nil)
 	const n = 600
-	call(t, s, "POST", "/api/v1/app/acme/msg", map[string]any{"eventType": "lead.created", "payload": map[string]any{"i": 0}, "channels": []string{"old"}}, 202)
+	old := decode[message](t, call(t, s, "POST", "/api/v1/app/acme/msg", map[string]any{"eventType": "lead.created", "payload": map[string]any{"i": 0}, "channels": []string{"old"}}, 202))
+	s.WaitDelivery(old.ID, "succeeded", 1, 10*time.Second)
 	for i := 1; i < n; i++ {
 		call(t, s, "POST", "/api/v1/app/acme/msg", map[string]any{"eventType": "lead.created", "payload": map[string]any{"i": i}}, 202)
 	}
@@ -413,5 +412,29 @@ func TestAttemptScanIsBounded(t *testing.T) {
 	}
 	if found != 1 || pages < 2 || pages > 10 {
 		t.Fatalf("attempted messages of channel old: %d in %d pages", found, pages)
+	}
+}
+
+// waitAttempted polls an event's deliveries until n of them have an
+// attempt recorded.
+func waitAttempted(t *testing.T, s *heraldtest.Server, eventID string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var pg struct{ Data []heraldtest.Delivery }
+		s.MustDo("GET", "/v1/apps/acme/events/"+eventID+"/deliveries", nil, &pg, 200)
+		got := 0
+		for _, d := range pg.Data {
+			if d.AttemptCount > 0 {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event %s: %d deliveries attempted, want %d", eventID, got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -434,8 +434,10 @@ func TestMessageChannelsTagsAndEventID(t *testing.T) {
 	if got := retention(m2.ID); got != 48*time.Hour {
 		t.Fatalf("retention %v, want 48h (2 days)", got)
 	}
-	call(t, s, "POST", "/api/v1/app/acme/msg", map[string]any{"eventType": "lead.created", "payload": map[string]any{"n": 3}}, 202)
-	rc.Wait(t, 3, 10*time.Second)
+	m3 := decode[message](t, call(t, s, "POST", "/api/v1/app/acme/msg", map[string]any{"eventType": "lead.created", "payload": map[string]any{"n": 3}}, 202))
+	for _, id := range []string{m.ID, m2.ID, m3.ID} {
+		s.WaitDelivery(id, "succeeded", 1, 10*time.Second)
+	}
 
 	// A message by its eventId.
 	got := decode[message](t, call(t, s, "GET", "/api/v1/app/acme/msg/lead-1", nil, 200))
