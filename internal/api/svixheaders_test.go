@@ -124,4 +124,48 @@ func TestSvixHeaders(t *testing.T) {
 			t.Errorf("%s preview headers: %v", tg.name, p.Headers)
 		}
 	}
+
+	// A resend carries them too, with the delivery's id.
+	tg := targets[0]
+	first := tg.rc.Requests()[0]
+	s.MustDo("POST", "/v1/apps/acme/deliveries/"+first.Header.Get("Svix-Id")+"/resend", nil, nil, 200)
+	again := tg.rc.Wait(t, 3, 10*time.Second)[2]
+	check(t, tg, again.Header, again.Body, "resend")
+	if again.Header.Get("Svix-Id") != first.Header.Get("Svix-Id") {
+		t.Errorf("resend svix-id %q, first %q", again.Header.Get("Svix-Id"), first.Header.Get("Svix-Id"))
+	}
+}
+
+// TestSvixHeadersPull: a pull endpoint set to svix hands out requests
+// with the svix-* headers, which verify with its secret.
+func TestSvixHeadersPull(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
+	var ep struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "pull", "webhook_headers": "svix", "uid": "puller"}, &ep, 201)
+	epID := ep.ID
+	var sec struct{ Secret string }
+	s.MustDo("GET", "/v1/apps/acme/endpoints/puller/secret", nil, &sec, 200)
+	v, err := verify.New(sec.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Send(map[string]any{"n": 1})
+	var got struct{ Data []handout }
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID+"/pull?wait=10s", nil, &got, 200)
+	if len(got.Data) != 1 {
+		t.Fatalf("pulled %d", len(got.Data))
+	}
+	h := http.Header{}
+	for k, val := range got.Data[0].Request.Headers {
+		h.Set(k, val)
+	}
+	if h.Get("Webhook-Signature") != "" || h.Get("Webhook-Id") != "" || h.Get("Svix-Id") != got.Data[0].DeliveryID {
+		t.Errorf("handout headers: %v", got.Data[0].Request.Headers)
+	}
+	if err := v.Verify(h, []byte(got.Data[0].Request.Body)); err != nil {
+		t.Errorf("verify handout: %v", err)
+	}
 }
