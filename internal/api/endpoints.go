@@ -170,7 +170,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return e
 	}
 	if err := s.st.EndpointCreate(r.Context(), ep); err != nil {
-		return storeError(err, "app")
+		return uidTaken(storeError(err, "app"), ep)
 	}
 	s.keysChanged()
 	s.auditEndpoint(r, ep, "endpoint.create", in)
@@ -251,7 +251,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		}
 	}
 	if err := s.st.EndpointUpdate(r.Context(), ep); err != nil {
-		return storeError(err, "endpoint")
+		return uidTaken(storeError(err, "endpoint"), ep)
 	}
 	s.eng.EndpointChanged(ep)
 	s.keysChanged()
@@ -282,8 +282,8 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 }
 
 // checkUIDFree answers 409 when another live endpoint of the app has
-// ep's uid. (Two requests racing for one uid can both pass: uids are the
-// customer's handles, and the first lookup by uid then finds one of them.)
+// ep's uid. Two requests racing for one uid can both pass it: the store's
+// unique index then refuses the second (uidTaken).
 func (s *Server) checkUIDFree(ep *herald.Endpoint, all *appEndpoints) *Error {
 	if ep.UID == "" {
 		return nil
@@ -299,6 +299,15 @@ func (s *Server) checkUIDFree(ep *herald.Endpoint, all *appEndpoints) *Error {
 		}
 	}
 	return nil
+}
+
+// uidTaken names the uid in a conflict the store found: another request
+// took it since checkUIDFree looked.
+func uidTaken(e *Error, ep *herald.Endpoint) *Error {
+	if e.Code == CodeConflict && ep.UID != "" {
+		e.Field, e.Message = "uid", "another endpoint of the app has uid "+ep.UID
+	}
+	return e
 }
 
 // resolveEndpointUID lets every route with an endpoint {id} take the

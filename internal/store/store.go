@@ -99,6 +99,8 @@ type Store interface {
 
 	// EndpointCreate stores a new endpoint of an existing app. An empty
 	// Kind is stored, and written back, as herald.EndpointPush.
+	// ErrConflict when the id is taken, or the UID by another live
+	// endpoint of the app (EndpointUpdate too).
 	EndpointCreate(ctx context.Context, ep *herald.Endpoint) error
 	// EndpointGet finds an endpoint of one app. ErrNotFound, also when it
 	// belongs to another app.

@@ -105,6 +105,9 @@ func (db *DB) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 			WHERE app_id = $10 AND id = $11 AND deleted_at IS NULL`,
 			ep.URL, ep.Description, docs.EventTypes, ep.Enabled, ep.Secret, ep.TimeoutMS, docs.Shape, docs.Settings, ts(ep.UpdatedAt),
 			ep.AppID, ep.ID)
+		if isUnique(err) {
+			return fmt.Errorf("endpoint %q: uid %q: %w", ep.ID, ep.UID, store.ErrConflict)
+		}
 		if err != nil {
 			return fmt.Errorf("endpoint update: %w", err)
 		}

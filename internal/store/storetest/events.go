@@ -26,8 +26,38 @@ var eventCases = []testCase{
 	{"EventList/labels", testEventListLabels},
 	{"EventsEnqueue/labels_round_trip", testEnqueueLabels},
 	{"Endpoint/svix_settings_round_trip", testEndpointSvixSettings},
+	{"Endpoint/uid_unique_per_app", testEndpointUIDUnique},
 	{"EventPayloadsExpire/removes_due_payloads", testPayloadsExpire},
 	{"EventPayloadsExpire/batches", testPayloadsExpireBatches},
+}
+
+// testEndpointUIDUnique: a uid is unique among an app's live endpoints:
+// another app, a deleted endpoint and endpoints without uid do not count.
+func testEndpointUIDUnique(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
+	with := func(appID, uid string) *herald.Endpoint {
+		ep := newEndpoint(appID)
+		ep.UID = uid
+		return ep
+	}
+	first := with(a.ID, "billing")
+	noErr(t, s.EndpointCreate(ctx, first), "EndpointCreate")
+	wantErr(t, s.EndpointCreate(ctx, with(a.ID, "billing")), store.ErrConflict, "EndpointCreate with a taken uid")
+	noErr(t, s.EndpointCreate(ctx, with(b.ID, "billing")), "EndpointCreate in another app")
+	noErr(t, s.EndpointCreate(ctx, with(a.ID, "")), "EndpointCreate without uid")
+	noErr(t, s.EndpointCreate(ctx, with(a.ID, "")), "EndpointCreate without uid again")
+	other := with(a.ID, "shipping")
+	noErr(t, s.EndpointCreate(ctx, other), "EndpointCreate")
+	other.UID = "billing"
+	wantErr(t, s.EndpointUpdate(ctx, other), store.ErrConflict, "EndpointUpdate to a taken uid")
+	noErr(t, s.EndpointDelete(ctx, a.ID, first.ID, t0), "EndpointDelete")
+	noErr(t, s.EndpointUpdate(ctx, other), "EndpointUpdate to the uid of a deleted endpoint")
+	got, err := s.EndpointGet(ctx, a.ID, other.ID)
+	noErr(t, err, "EndpointGet")
+	if got.UID != "billing" {
+		t.Errorf("uid %q", got.UID)
+	}
 }
 
 // testPayloadsExpire: a due payload goes, with the stored bodies of its

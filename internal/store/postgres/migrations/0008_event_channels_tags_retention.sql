@@ -11,3 +11,8 @@ ALTER TABLE events ADD COLUMN channels TEXT,
 	ADD COLUMN payload_expired BOOLEAN NOT NULL DEFAULT false;
 CREATE INDEX events_payload_expiry ON events (payload_expires_at)
 	WHERE payload_expires_at IS NOT NULL;
+-- An endpoint's own uid (in its settings) is unique among the app's live
+-- endpoints: the API checks first and answers 409, and this index holds
+-- it when two requests race.
+CREATE UNIQUE INDEX endpoints_uid ON endpoints (app_id, ((settings::jsonb) ->> 'uid'))
+	WHERE deleted_at IS NULL AND (settings::jsonb) ->> 'uid' IS NOT NULL;
