@@ -56,12 +56,19 @@ const renderShare = 2
 // endpoint's settings.
 const jobOverhead = 1024
 
-// payloadSize is what an event's payload and routing hold in memory.
+// payloadSize is what an event's payload, routing and labels hold in
+// memory.
 func payloadSize(ev *herald.Event) int64 {
 	if ev == nil {
 		return 0
 	}
 	n := int64(len(ev.Payload)) + int64(len(ev.IdempotencyKey)) + 256
+	for _, c := range ev.Channels {
+		n += int64(len(c)) + 16
+	}
+	for _, c := range ev.Tags {
+		n += int64(len(c)) + 16
+	}
 	if r := ev.Routing; r != nil {
 		n += int64(len(r.Matched))*40 + int64(len(r.Skipped))*80
 		for _, s := range r.Skipped {

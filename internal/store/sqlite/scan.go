@@ -164,14 +164,15 @@ func eventDest() (*herald.Event, []any, func() error) {
 }
 
 // scanEventSize is scanEvent that also returns the stored size of the
-// event's payload and routing, for the event cache.
+// event's payload, routing, channels and tags, for the event cache.
 func scanEventSize(s scanner) (*herald.Event, int, error) {
 	ev, dest, done := eventDest()
 	if err := s.Scan(dest...); err != nil {
 		return nil, 0, err
 	}
 	routing := dest[5].(*sql.NullString)
-	size := len(ev.ID) + len(ev.AppID) + len(ev.EventType) + len(*dest[3].(*[]byte)) + len(routing.String) + len(dest[4].(*sql.NullString).String)
+	size := len(ev.ID) + len(ev.AppID) + len(ev.EventType) + len(*dest[3].(*[]byte)) + len(routing.String) + len(dest[4].(*sql.NullString).String) +
+		len(dest[7].(*sql.NullString).String) + len(dest[8].(*sql.NullString).String)
 	return ev, size, done()
 }
 
