@@ -1,7 +1,9 @@
 package herald_test
 
 import (
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,5 +143,65 @@ func TestSampled(t *testing.T) {
 	ep.SampleRate = nil
 	if !ep.Sampled("evt_x") {
 		t.Fatal("no rate means every event")
+	}
+}
+
+// TestListensTo holds the channel rule to Svix's: an endpoint with
+// channels hears only events carrying one of them, one without hears all.
+func TestListensTo(t *testing.T) {
+	for _, c := range []struct {
+		endpoint, event []string
+		want            bool
+	}{
+		{nil, nil, true},
+		{nil, []string{"a"}, true},
+		{[]string{"a"}, nil, false},
+		{[]string{"a"}, []string{"a"}, true},
+		{[]string{"a", "b"}, []string{"c", "b"}, true},
+		{[]string{"a"}, []string{"A"}, false},
+		{[]string{"project"}, []string{"project_1"}, false},
+	} {
+		ep := &herald.Endpoint{}
+		ep.Channels = c.endpoint
+		if got := ep.ListensTo(c.event); got != c.want {
+			t.Errorf("endpoint %v, event %v: %v, want %v", c.endpoint, c.event, got, c.want)
+		}
+	}
+}
+
+// TestEffectiveWebhookHeaders: the endpoint's choice, else the app's,
+// else standard.
+func TestEffectiveWebhookHeaders(t *testing.T) {
+	for _, c := range []struct{ endpoint, app, want string }{
+		{"", "", herald.WebhookHeadersStandard},
+		{"", herald.WebhookHeadersSvix, herald.WebhookHeadersSvix},
+		{herald.WebhookHeadersStandard, herald.WebhookHeadersSvix, herald.WebhookHeadersStandard},
+		{herald.WebhookHeadersSvix, "", herald.WebhookHeadersSvix},
+	} {
+		ep := &herald.Endpoint{}
+		ep.WebhookHeaders = c.endpoint
+		app := &herald.App{}
+		app.WebhookHeaders = c.app
+		if got := herald.EffectiveWebhookHeaders(ep, app); got != c.want {
+			t.Errorf("endpoint %q, app %q: %q, want %q", c.endpoint, c.app, got, c.want)
+		}
+	}
+	if got := herald.EffectiveWebhookHeaders(&herald.Endpoint{}, nil); got != herald.WebhookHeadersStandard {
+		t.Errorf("no app: %q", got)
+	}
+}
+
+// TestEventJSONLabels: channels and tags are lists in JSON, [] when none.
+func TestEventJSONLabels(t *testing.T) {
+	b, err := json.Marshal(&herald.Event{ID: "evt_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"channels":[]`) || !strings.Contains(string(b), `"tags":[]`) || !strings.Contains(string(b), `"payload_expired":false`) {
+		t.Errorf("event JSON: %s", b)
+	}
+	b, _ = json.Marshal(&herald.Event{Channels: herald.Names{"a"}})
+	if !strings.Contains(string(b), `"channels":["a"]`) {
+		t.Errorf("event JSON: %s", b)
 	}
 }

@@ -194,12 +194,3 @@ func SvixHeaders(h http.Header, id string, ts time.Time, signature string) {
 	h["Svix-Timestamp"] = []string{strconv.FormatInt(ts.Unix(), 10)}
 	h["Svix-Signature"] = []string{signature}
 }
-
-// SignatureHeader is the name of the signature header of a header set
-// (herald.WebhookHeadersStandard or herald.WebhookHeadersSvix).
-func SignatureHeader(set string) string {
-	if set == "svix" {
-		return "Svix-Signature"
-	}
-	return "Webhook-Signature"
-}
