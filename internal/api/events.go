@@ -262,11 +262,11 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) *Error {
 				return errQuery("event_type", "event_type is a comma-separated list of event type names, each 1 to %d characters", maxNameLen)
 			}
 			if !slices.Contains(lp.EventTypes, name) {
+				if len(lp.EventTypes) == maxEventTypeFilter {
+					return errQuery("event_type", "event_type may list at most %d names", maxEventTypeFilter)
+				}
 				lp.EventTypes = append(lp.EventTypes, name)
 			}
-		}
-		if len(lp.EventTypes) > maxEventTypeFilter {
-			return errQuery("event_type", "event_type may list at most %d names", maxEventTypeFilter)
 		}
 	}
 	for _, f := range []struct{ name, v string }{{"channel", lp.Channel}, {"tag", lp.Tag}, {"idempotency_key", lp.IdempotencyKey}} {
