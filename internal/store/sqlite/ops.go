@@ -304,6 +304,12 @@ func (db *DB) NodesLeaveEarlier(ctx context.Context, prefix, node string) (int, 
 // sharing a file find each other's work through NextDueAt and claims.
 func (db *DB) WatchDue(ctx context.Context, fn func()) error { return nil }
 
+// payloadExpireSelect picks the events whose payload is due for removal,
+// from the partial index of those still waiting for it.
+const payloadExpireSelect = `SELECT id FROM events
+	WHERE payload_expires_at IS NOT NULL AND payload_expires_at <= ?
+	ORDER BY payload_expires_at LIMIT ?`
+
 // EventPayloadsExpire implements store.Store. One write transaction per
 // call, of at most Batch events found through events_payload_expiry (a
 // partial index of the events still waiting for it), as Retain keeps its
@@ -316,9 +322,7 @@ func (db *DB) EventPayloadsExpire(ctx context.Context, p store.PayloadExpirePara
 	var ids []string
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		res, ids = store.PayloadExpireResult{}, nil
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM events
-			WHERE payload_expires_at IS NOT NULL AND payload_expires_at <= ?
-			ORDER BY payload_expires_at LIMIT ?`, now, batch)
+		rows, err := tx.QueryContext(ctx, payloadExpireSelect, now, batch)
 		if err != nil {
 			return err
 		}

@@ -456,6 +456,9 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"CORRELATED SCALAR SUBQUERY", "USING COVERING INDEX deliveries_lease_owner (lease_owner>?)"}},
 		{"retain", plan(retainSelect, []any{1, 10}),
 			[]string{"USING INDEX events_created (created_at<?)"}},
+		// Payload retention reads only the events still waiting for it.
+		{"payload expiry", plan(payloadExpireSelect, []any{1, 10}),
+			[]string{"SEARCH events USING INDEX events_payload_expiry (payload_expires_at>? AND payload_expires_at<?)"}},
 		{"stats attempts", plan(statsAttemptsQuery, []any{"ep", "dlv_", 1, 2}),
 			[]string{"USING INDEX deliveries_endpoint (endpoint_id=? AND id>?)", "USING INDEX attempts_delivery (delivery_id=?)"}},
 		// Every request made with an API key looks it up by hash; key
