@@ -49,19 +49,31 @@ func TestClusterTakeoverAfterKill(t *testing.T) {
 		release = make(chan struct{})
 	)
 	hang.Store(true)
-	defer close(release)
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	defer free()
 	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct{ Data struct{ Seq string } }
 		b, _ := io.ReadAll(r.Body)
 		_ = json.Unmarshal(b, &body)
 		if hang.Load() {
-			// Held until the sender goes away (it is killed).
+			// Held until the sender goes away (it is killed). B may
+			// have claimed a few deliveries of its own meanwhile: those
+			// it sent are let through once A is gone, and count as
+			// delivered then (they were never A's to take over).
 			hung.Add(1)
 			select {
 			case <-r.Context().Done():
+				return
 			case <-release:
 			}
-			return
+			// A's connections closed when it died: a request of A's
+			// still seen open here ends within moments, B's do not.
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
 		}
 		mu.Lock()
 		if _, ok := got[body.Data.Seq]; ok {
@@ -99,6 +111,7 @@ func TestClusterTakeoverAfterKill(t *testing.T) {
 	killed := time.Now()
 	<-a.done
 	hang.Store(false)
+	free()
 
 	deadline = killed.Add(60 * time.Second)
 	for {
