@@ -347,6 +347,7 @@ for (const g of generations) {
       await pause(20);
       chA = await svix.message.create(appId, { eventType: typeA, payload: { marker: mark("cha"), order: "o", total: 0 }, channels: ["ch-a", "ch-c"] });
       const [got] = await receiver.waitFor(at(e2, mark("cha")), "ch-a message at e2");
+      await receiver.waitFor(at(e1, mark("cha")), "ch-a message at e1 (no channels)");
       verified(got, secrets.get(e2)[0]);
       assert.equal(receiver.matching(at(e2, mark("chb"))).length, 0, "e2 (ch-a) got a ch-b message");
       // A message with no channels does not reach an endpoint with channels.
@@ -385,9 +386,14 @@ for (const g of generations) {
 
     // Attempts.
     await step("messageAttempt listByEndpoint, listByMsg, get, resend, listAttemptedMessages, listAttemptedDestinations", async () => {
-      const byEp = await collect((o) => svix.messageAttempt.listByEndpoint(appId, ep.id, o), "listByEndpoint");
-      const a1 = byEp.find((a) => a.msgId === m1.id);
-      assert.ok(a1, "listByEndpoint has no attempt of m1");
+      // An attempt is recorded once the receiver has answered: wait for
+      // the records of the deliveries seen.
+      let a1;
+      await until(async () => {
+        const byEp = await collect((o) => svix.messageAttempt.listByEndpoint(appId, ep.id, o), "listByEndpoint");
+        a1 = byEp.find((a) => a.msgId === m1.id);
+        return a1 !== undefined;
+      }, "listByEndpoint to hold an attempt of m1");
       assert.equal(a1.endpointId, ep.id);
       assert.equal(a1.status, g.mod.MessageStatus.Success);
       assert.equal(a1.responseStatusCode, 200);
@@ -413,7 +419,11 @@ for (const g of generations) {
       assert.equal(mine.eventType, typeA);
 
       assert.ok(chA, "the ch-a message of the channel step is missing");
-      const dests = await collect((o) => svix.messageAttempt.listAttemptedDestinations(appId, chA.id, o), "listAttemptedDestinations");
+      let dests = [];
+      await until(async () => {
+        dests = await collect((o) => svix.messageAttempt.listAttemptedDestinations(appId, chA.id, o), "listAttemptedDestinations");
+        return dests.length >= 2;
+      }, "listAttemptedDestinations to hold both endpoints");
       assert.deepEqual(dests.map((d) => d.id).sort(), [ep.id, ep2.id].sort());
       assert.equal(dests.find((d) => d.id === ep2.id).url, receiver.url + e2);
     });
@@ -438,9 +448,14 @@ for (const g of generations) {
     });
 
     await step("endpoint getStats and sendExample", async () => {
-      const stats = await svix.endpoint.getStats(appId, ep.id);
+      // The receiver has answered e1's deliveries many times by now; the
+      // counts follow the recorded attempts.
+      let stats;
+      await until(async () => {
+        stats = await svix.endpoint.getStats(appId, ep.id);
+        return stats.success >= 3;
+      }, "getStats to count three successes");
       for (const k of ["success", "pending", "sending", "fail", "canceled"]) assert.equal(typeof stats[k], "number", `stats.${k}`);
-      assert.ok(stats.success >= 3, `stats.success is ${stats.success}`);
 
       const msg = await svix.endpoint.sendExample(appId, ep.id, { eventType: typeA });
       assert.equal(msg.eventType, typeA);
