@@ -4,6 +4,10 @@ import { api, query, seg } from '../api.js';
 import { addStrings, t } from '../i18n.js';
 import { h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, confirmDialog, replace } from '../dom.js';
 
+// Herald's own event types, which an app's operational webhook picks from.
+const OPERATIONAL_TYPES = ['herald.endpoint.failing', 'herald.endpoint.recovered', 'herald.endpoint.disabled',
+  'herald.delivery.exhausted', 'herald.endpoint.created', 'herald.endpoint.updated', 'herald.endpoint.deleted'];
+
 addStrings({
   en: {
     'apps.title': 'Apps',
@@ -25,9 +29,14 @@ addStrings({
     'apps.quota': 'Monthly delivery quota',
     'apps.zeroHint': '0: no limit / installation default.',
     'apps.opsUrl': 'Operational webhook URL',
-    'apps.opsHint': 'Herald posts herald.endpoint.disabled and herald.endpoint.recovered here.',
+    'apps.opsHint': 'Herald posts its own events about the app here, signed: an endpoint failing, recovered or disabled, a delivery that used up its retries, endpoints created, changed or deleted.',
     'apps.payloadFormat': 'Payload format',
     'apps.templateSyntax': 'Template syntax',
+    'apps.webhookHeaders': 'Signature headers',
+    'apps.headersStandard': 'webhook-id, webhook-timestamp, webhook-signature (Standard Webhooks)',
+    'apps.headersSvix': 'svix-id, svix-timestamp, svix-signature (for receivers that verify Svix\'s headers)',
+    'apps.opsTypes': 'Operational events',
+    'apps.opsTypesHint': 'Which of Herald\'s own events the operational webhook receives; none ticked: all of them.',
     'apps.default': '(default)',
     'apps.deleteConfirm': 'Delete the app "{name}" with all its endpoints, events and history? This cannot be undone.',
     'apps.danger': 'Delete this app',
@@ -52,9 +61,14 @@ addStrings({
     'apps.quota': '月間配信数の上限',
     'apps.zeroHint': '0：上限なし／既定値。',
     'apps.opsUrl': '運用通知用 Webhook URL',
-    'apps.opsHint': 'herald.endpoint.disabled と herald.endpoint.recovered をここに送信します。',
+    'apps.opsHint': 'アプリについての Herald 自身のイベントを署名付きで送信します：エンドポイントの失敗・回復・無効化、再試行を使い切った配信、エンドポイントの作成・変更・削除。',
     'apps.payloadFormat': 'ペイロード形式',
     'apps.templateSyntax': 'テンプレート構文',
+    'apps.webhookHeaders': '署名ヘッダー',
+    'apps.headersStandard': 'webhook-id, webhook-timestamp, webhook-signature（Standard Webhooks）',
+    'apps.headersSvix': 'svix-id, svix-timestamp, svix-signature（Svix のヘッダーで検証する受信側向け）',
+    'apps.opsTypes': '運用通知のイベント',
+    'apps.opsTypesHint': '運用通知用 Webhook が受け取る Herald 自身のイベント。何も選ばなければすべて。',
     'apps.default': '（既定）',
     'apps.deleteConfirm': 'アプリ「{name}」を、すべてのエンドポイント・イベント・履歴とともに削除しますか？元に戻せません。',
     'apps.danger': 'このアプリを削除',
@@ -104,7 +118,15 @@ export async function form(ctx) {
     operational_webhook_url: h('input', { type: 'url', value: a.operational_webhook_url || '', placeholder: 'https://', spellcheck: 'false' }),
     payload_format: h('select', null, ['', 'standard', 'raw', 'flat'].map((v) => h('option', { value: v, selected: (a.payload_format || '') === v }, v || t('apps.default')))),
     template_syntax: h('select', null, ['', 'braces', 'hash'].map((v) => h('option', { value: v, selected: (a.template_syntax || '') === v }, v || t('apps.default')))),
+    webhook_headers: h('select', null, [['', t('apps.headersStandard')], ['svix', t('apps.headersSvix')]].map(([v, label]) => h('option', { value: v, selected: (a.webhook_headers === 'svix') === (v === 'svix') }, label))),
   };
+  const opsTypes = OPERATIONAL_TYPES.map((name) => h('input', { type: 'checkbox', value: name, checked: (a.operational_event_types || []).includes(name) }));
+  const opsTypesField = h('fieldset', { class: 'field type-field', dataset: { field: 'operational_event_types' } },
+    h('legend', null, t('apps.opsTypes')),
+    h('p', { class: 'hint' }, t('apps.opsTypesHint')),
+    h('p', { class: 'field-error', 'aria-live': 'polite' }),
+    h('ul', { class: 'type-list' }, OPERATIONAL_TYPES.map((name, i) => h('li', null,
+      h('label', { class: 'type-option' }, opsTypes[i], h('span', { class: 'mono type-name' }, name))))));
   const save = h('button', { type: 'submit', class: 'primary' }, editing ? t('action.save') : t('action.create'));
   const frm = h('form', {
     class: 'card',
@@ -118,6 +140,8 @@ export async function form(ctx) {
         operational_webhook_url: c.operational_webhook_url.value.trim(),
         payload_format: c.payload_format.value,
         template_syntax: c.template_syntax.value,
+        webhook_headers: c.webhook_headers.value,
+        operational_event_types: opsTypes.filter((b) => b.checked).map((b) => b.value),
       };
       if (c.uid.value.trim() || editing) input.uid = c.uid.value.trim();
       for (const k of ['timeout_ms', 'max_in_flight', 'max_endpoints_per_event_type', 'monthly_delivery_quota']) {
@@ -147,8 +171,10 @@ export async function form(ctx) {
     field({ label: t('apps.maxPerType'), name: 'max_endpoints_per_event_type', control: c.max_endpoints_per_event_type, hint: t('apps.zeroHint') }),
     field({ label: t('apps.quota'), name: 'monthly_delivery_quota', control: c.monthly_delivery_quota, hint: t('apps.zeroHint') }),
     field({ label: t('apps.payloadFormat'), name: 'payload_format', control: c.payload_format }),
-    field({ label: t('apps.templateSyntax'), name: 'template_syntax', control: c.template_syntax })),
+    field({ label: t('apps.templateSyntax'), name: 'template_syntax', control: c.template_syntax }),
+    field({ label: t('apps.webhookHeaders'), name: 'webhook_headers', control: c.webhook_headers })),
   field({ label: t('apps.opsUrl'), name: 'operational_webhook_url', control: c.operational_webhook_url, hint: t('apps.opsHint') }),
+  opsTypesField,
   h('div', { class: 'actions' }, save,
     h('a', { class: 'button', href: editing ? ctx.href(`/apps/${seg(a.id)}/endpoints`) : ctx.href('/') }, t('action.cancel'))));
 

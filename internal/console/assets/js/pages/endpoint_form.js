@@ -75,6 +75,14 @@ addStrings({
     'epf.sampleRate': 'Sample rate (%)',
     'epf.sampleRateHint': 'Share of matching events sent, 0 to 100. Empty: all of them.',
     'epf.signature': 'Signature scheme',
+    'epf.channels': 'Channels',
+    'epf.channelsHint': 'Only events carrying one of these channels (a form, a project…), separated by commas; empty: events whatever their channels.',
+    'epf.uid': 'Your id for this endpoint',
+    'epf.uidHint': 'Optional, unique in the app; usable in the API in place of Herald\'s id.',
+    'epf.webhookHeaders': 'Signature headers',
+    'epf.headersApp': 'The app\'s',
+    'epf.headersStandard': 'webhook-* (Standard Webhooks)',
+    'epf.headersSvix': 'svix-* (Svix)',
     'epf.v1': 'v1: HMAC-SHA256 with a shared secret',
     'epf.v1a': 'v1a: Ed25519, receivers verify with a public key',
     'epf.signatureHint': 'Changing the scheme replaces the signing secret.',
@@ -162,6 +170,14 @@ addStrings({
     'epf.sampleRate': '配信率（%）',
     'epf.sampleRateHint': '条件に合うイベントのうち送信する割合（0〜100）。空欄ならすべて送信。',
     'epf.signature': '署名方式',
+    'epf.channels': 'チャネル',
+    'epf.channelsHint': 'これらのチャネル（フォーム、プロジェクトなど）のいずれかを持つイベントだけを受け取ります。カンマ区切り。空欄：チャネルに関係なくすべて。',
+    'epf.uid': 'このエンドポイントの独自 ID',
+    'epf.uidHint': '任意。アプリ内で一意で、API で Herald の ID の代わりに使えます。',
+    'epf.webhookHeaders': '署名ヘッダー',
+    'epf.headersApp': 'アプリの設定',
+    'epf.headersStandard': 'webhook-*（Standard Webhooks）',
+    'epf.headersSvix': 'svix-*（Svix）',
     'epf.v1': 'v1：共有シークレットによる HMAC-SHA256',
     'epf.v1a': 'v1a：Ed25519（受信側は公開鍵で検証）',
     'epf.signatureHint': '署名方式を変えると署名シークレットも作り直されます。',
@@ -353,6 +369,9 @@ export async function form(ctx) {
     rate_limit: numberInput(e.rate_limit, { min: '0', step: 'any' }),
     sample_rate: h('input', { type: 'number', inputmode: 'decimal', min: '0', max: '100', step: 'any', value: e.sample_rate === null || e.sample_rate === undefined ? '' : String(e.sample_rate) }),
     signature_scheme: select([['v1', t('epf.v1')], ['v1a', t('epf.v1a')]], e.signature_scheme || 'v1'),
+    channels: h('input', { type: 'text', value: (e.channels || []).join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'form-42, form-43' }),
+    uid: h('input', { type: 'text', value: e.uid || '', autocomplete: 'off', spellcheck: 'false' }),
+    webhook_headers: select([['', t('epf.headersApp')], ['standard', t('epf.headersStandard')], ['svix', t('epf.headersSvix')]], e.webhook_headers || ''),
   };
   // Textareas take their text as value after creation.
   c.filter.value = e.filter || '';
@@ -416,7 +435,7 @@ export async function form(ctx) {
   };
 
   const advanced = h('details', { class: 'advanced', open: editing && !!(e.retry_schedule || e.timeout_ms || e.max_in_flight || e.rate_limit
-    || (e.sample_rate !== null && e.sample_rate !== undefined) || e.signature_scheme === 'v1a' || e.template_strict) },
+    || (e.sample_rate !== null && e.sample_rate !== undefined) || e.signature_scheme === 'v1a' || e.template_strict || e.uid || e.webhook_headers) },
   h('summary', null, t('epf.advanced')),
   field({ label: t('epf.retry'), name: 'retry_schedule', control: c.retry_schedule, hint: t('epf.retryHint') }),
   field({ label: t('epf.timeout'), name: 'timeout_ms', control: c.timeout_ms, hint: t('epf.inheritHint') }),
@@ -424,6 +443,8 @@ export async function form(ctx) {
   field({ label: t('epf.rateLimit'), name: 'rate_limit', control: c.rate_limit, hint: t('epf.rateLimitHint') }),
   field({ label: t('epf.sampleRate'), name: 'sample_rate', control: c.sample_rate, hint: t('epf.sampleRateHint') }),
   field({ label: t('epf.signature'), name: 'signature_scheme', control: c.signature_scheme, hint: editing ? t('epf.signatureHint') : null }),
+  field({ label: t('epf.webhookHeaders'), name: 'webhook_headers', control: c.webhook_headers }),
+  field({ label: t('epf.uid'), name: 'uid', control: c.uid, hint: t('epf.uidHint') }),
   field({ label: t('epf.strict'), name: 'template_strict', control: c.template_strict }));
 
   const save = ctx.readOnly ? null : h('button', { type: 'submit', class: 'primary' }, editing ? t('action.save') : t('action.create'));
@@ -434,6 +455,7 @@ export async function form(ctx) {
       urlField,
       field({ label: t('epf.description'), name: 'description', control: c.description }),
       typesField,
+      field({ label: t('epf.channels'), name: 'channels', control: c.channels, hint: t('epf.channelsHint') }),
       field({ label: t('epf.filter'), name: 'filter', control: c.filter, hint: t('epf.filterHint') }),
       presetField,
       optionsField,
@@ -501,6 +523,9 @@ export async function form(ctx) {
     num('rate_limit', 0);
     num('sample_rate', null);
     out.signature_scheme = c.signature_scheme.value;
+    out.channels = c.channels.value.split(',').map((x) => x.trim()).filter(Boolean);
+    out.webhook_headers = c.webhook_headers.value;
+    out.uid = c.uid.value.trim();
     return { input: out, error };
   };
   // What the form held when it was filled, to send only what changed.
