@@ -45,6 +45,8 @@ const exhaustedBodyBytes = 512
 func (e *Engine) afterRecord(ctx context.Context, items []recordItem) {
 	e.signalRecorded()
 	var health []store.HealthResult
+	var exhausted []opEvent
+	defer func() { e.emitAll(ctx, exhausted) }()
 	for _, it := range items {
 		ep, d := it.job.Endpoint, it.job.Delivery
 		if ep.Operational || d.Test {
@@ -75,7 +77,9 @@ func (e *Engine) afterRecord(ctx context.Context, items []recordItem) {
 			}
 		case herald.StatusFailed:
 			health = append(health, store.HealthResult{AppID: ep.AppID, EndpointID: ep.ID})
-			e.announceExhausted(ctx, it.job, a)
+			if ev, ok := e.exhausted(ctx, it.job, a); ok {
+				exhausted = append(exhausted, ev)
+			}
 		}
 	}
 	if len(health) == 0 || e.o.AutoDisableAfter <= 0 {
@@ -175,11 +179,20 @@ func (e *Engine) announceFailing(ctx context.Context, ep *herald.Endpoint, a *he
 	e.announce(ctx, ep.AppID, EventEndpointFailing, p)
 }
 
-// announceExhausted tells the operator that a delivery failed for good:
-// its retries ran out (or its failure was final), with what the receiver
-// last answered.
-func (e *Engine) announceExhausted(ctx context.Context, j *store.Job, a *herald.Attempt) {
+// opEvent is one of Herald's own events to send.
+type opEvent struct {
+	appID, eventType string
+	payload          map[string]any
+}
+
+// exhausted is the herald.delivery.exhausted of a delivery that failed
+// for good (its retries ran out, or its failure was final), with what the
+// receiver last answered; false when its app does not take it.
+func (e *Engine) exhausted(ctx context.Context, j *store.Job, a *herald.Attempt) (opEvent, bool) {
 	d, ep := j.Delivery, j.Endpoint
+	if !e.takes(ctx, d.AppID, EventDeliveryExhausted) {
+		return opEvent{}, false
+	}
 	p := map[string]any{"delivery_id": d.ID, "event_id": d.EventID, "event_type": d.EventType,
 		"endpoint_id": ep.ID, "app_id": d.AppID, "url": ep.URL, "attempts": a.Number,
 		"last_status_code": nil, "last_error_kind": a.ErrorKind, "last_error": a.Error, "last_response_body": ""}
@@ -191,7 +204,28 @@ func (e *Engine) announceExhausted(ctx context.Context, j *store.Job, a *herald.
 		}
 		p["last_response_body"] = body
 	}
-	e.announce(ctx, d.AppID, EventDeliveryExhausted, p)
+	return opEvent{appID: d.AppID, eventType: EventDeliveryExhausted, payload: p}, true
+}
+
+// emitAll sends events at once rather than one after the other, so that
+// a batch of deliveries exhausted together (a dead endpoint's) costs the
+// recorder one group commit, not one each.
+func (e *Engine) emitAll(ctx context.Context, evs []opEvent) {
+	if len(evs) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for _, ev := range evs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			e.emit(ctx, ev.appID, ev.eventType, ev.payload)
+		}()
+	}
+	wg.Wait()
 }
 
 // Announce sends one of Herald's own events about an app (an endpoint
@@ -205,12 +239,16 @@ func (e *Engine) Announce(ctx context.Context, appID, eventType string, payload 
 // webhook taking the type, none is stored (a dead endpoint's exhausted
 // deliveries would otherwise fill the history with events no one gets).
 func (e *Engine) announce(ctx context.Context, appID, eventType string, payload map[string]any) {
-	app := e.app(ctx, appID)
-	if app.OperationalWebhookURL == "" ||
-		len(app.OperationalEventTypes) > 0 && !slices.Contains(app.OperationalEventTypes, eventType) {
-		return
+	if e.takes(ctx, appID, eventType) {
+		e.emit(ctx, appID, eventType, payload)
 	}
-	e.emit(ctx, appID, eventType, payload)
+}
+
+// takes reports whether the app's operational webhook takes the type.
+func (e *Engine) takes(ctx context.Context, appID, eventType string) bool {
+	app := e.app(ctx, appID)
+	return app.OperationalWebhookURL != "" &&
+		(len(app.OperationalEventTypes) == 0 || slices.Contains(app.OperationalEventTypes, eventType))
 }
 
 // recovered clears the disabled record of an endpoint that succeeds again
