@@ -336,7 +336,7 @@ function capitalize(s) {
 
 addStrings({
   en: {
-    'date.hint': 'As {pattern}, 24-hour, your time zone.',
+    'date.hint': '{pattern}, 24-hour',
     'date.invalid': 'Write the date and time as {pattern} (24-hour).',
     'notFound.thing': '{thing} not found',
     'notFound.thingText': 'This {thing} does not exist (any more), or it belongs to somebody else. Check the link, or go back.',
@@ -344,7 +344,7 @@ addStrings({
     'notFound.home': 'Start page',
   },
   ja: {
-    'date.hint': '{pattern} の形式（24 時間制、お使いのタイムゾーン）で入力します。',
+    'date.hint': '{pattern}（24 時間制）',
     'date.invalid': '日時は {pattern} の形式（24 時間制）で入力してください。',
     'notFound.thing': '{thing}が見つかりません',
     'notFound.thingText': 'この{thing}は存在しない（削除された）か、別の利用者のものです。リンクを確かめるか、前のページに戻ってください。',

@@ -589,7 +589,7 @@ function secretSection(ctx, ep) {
 }
 
 function recoverSection(ctx, ep, afterJob) {
-  const since = dateTimeInput(new Date(Date.now() - 24 * 3600 * 1000), { required: true });
+  const since = dateTimeInput(new Date(Math.floor((Date.now() - 24 * 3600 * 1000) / 60000) * 60000), { required: true });
   const button = h('button', { type: 'submit', class: 'primary' }, t('ep.recover'));
   const progress = h('progress', { id: 'job-progress', max: '1', class: 'progress', 'aria-label': t('ep.jobProgress') });
   const count = h('span', { class: 'mono', 'aria-hidden': 'true' });
