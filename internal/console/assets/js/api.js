@@ -76,9 +76,10 @@ export function errorText(status, code, field, detail) {
   if (code === 'not_found') {
     const kind = notFoundKind(detail);
     if (kind) return t('error.code.not_found.thing', { thing: t(`error.thing.${kind}`) });
+    if (!detail) return t('notFound.text');
   }
   if (field && t(`${key}.field`) !== `${key}.field`) key = `${key}.field`;
-  const s = t(key, { field: fieldLabel(field), detail: detail || '—', status });
+  const s = t(key, { field: fieldLabel(field), name: field || t('error.thisField'), detail: detail || '—', status });
   return s === key ? (detail || t('error.http', { status })) : s;
 }
 
@@ -87,13 +88,13 @@ addStrings({
     'error.http': 'Herald answered HTTP {status}.',
     'error.thisField': 'this field',
     'error.code.malformed_json': 'The request is not valid JSON: {detail}',
-    'error.code.unknown_field': 'Herald does not know the field {field}.',
+    'error.code.unknown_field': 'Herald does not know the field {name}.',
     'error.code.invalid_type': 'The {field} has the wrong type of value.',
     'error.code.required': 'Please fill in the {field}.',
     'error.code.invalid': 'This value cannot be used: {detail}',
     'error.code.too_large': 'The request is too large: {detail}',
     'error.code.unauthorized': 'This key was refused: {detail}',
-    'error.code.not_found': 'Not found: {detail}',
+    'error.code.not_found': 'Herald could not find it: {detail}',
     'error.code.not_found.thing': 'This {thing} does not exist, or belongs to somebody else.',
     'error.code.forbidden': 'Not allowed: {detail}',
     'error.code.conflict': 'This clashes with what is already there: {detail}',
@@ -169,13 +170,13 @@ addStrings({
     'error.http': 'Herald が HTTP {status} を返しました。',
     'error.thisField': 'この項目',
     'error.code.malformed_json': 'リクエストの JSON が正しくありません：{detail}',
-    'error.code.unknown_field': '{field} という項目は Herald にありません。',
+    'error.code.unknown_field': '{name} という項目は Herald にありません。',
     'error.code.invalid_type': '{field}の値の型が正しくありません。',
     'error.code.required': '{field}を入力してください。',
     'error.code.invalid': 'この値は使えません：{detail}',
     'error.code.too_large': 'リクエストが大きすぎます：{detail}',
     'error.code.unauthorized': 'このキーは使えません。無効か、有効期限が切れています。',
-    'error.code.not_found': '見つかりません：{detail}',
+    'error.code.not_found': '見つかりませんでした：{detail}',
     'error.code.not_found.thing': 'この{thing}は存在しないか、別の利用者のものです。',
     'error.code.forbidden': 'この操作は許可されていません：{detail}',
     'error.code.conflict': 'すでにあるものと競合しています：{detail}',
