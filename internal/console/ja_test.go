@@ -170,6 +170,16 @@ func TestConsoleRecoverDate(t *testing.T) {
 		t.Errorf("recover sent %s, want %s", got, want)
 	}
 	tb.shot("ja-05-console-recover")
+	// What the date inputs read: full-width digits, seconds, a date
+	// alone; a day that does not exist is no date.
+	tb.evalBool(`(() => { import('/console/assets/js/dom.js').then((d) => {
+		const f = (s) => { const x = d.parseDateTime(s); return x ? d.formatDateTime(x, { seconds: true }) : 'null'; };
+		window.__parsed = ['２０２６／１２／０４　１７：０５', '2026-12-04 17:05:09', '2026/12/04', '2026/02/31 10:00', '2026/12/04 24:00', 'tomorrow'].map(f).join('|');
+	}); return true; })()`)
+	tb.until(`typeof window.__parsed === 'string'`)
+	if got, want := tb.evalString(`window.__parsed`), "2026/12/04 17:05:00|2026/12/04 17:05:09|2026/12/04 00:00:00|null|null|null"; got != want {
+		t.Errorf("dates read as %s, want %s", got, want)
+	}
 	// A missing app in the console: a translated page, not HTTP 404.
 	tb.open(s.URL + "/console/apps/app_missing/endpoints")
 	tb.waitText("main h1", "アプリが見つかりません")
