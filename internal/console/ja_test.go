@@ -129,9 +129,12 @@ func TestPortalJapanese(t *testing.T) {
 	tb.phone(true)
 	tb.open(base + "/endpoints/new")
 	tb.waitFor("#endpoint-form [data-field=url]")
+	tb.click("#endpoint-advanced summary")
+	tb.waitFor("#endpoint-advanced[open] [data-field=body_template]")
 	if tb.overflowsX() {
 		t.Errorf("the portal endpoint form scrolls sideways at phone width")
 	}
+	tb.shot("ja-06-portal-endpoint-form-phone")
 	tb.phone(false)
 }
 
