@@ -60,7 +60,7 @@ func TestPortalJapanese(t *testing.T) {
 	// A URL Herald refuses: the reason, in Japanese, by the URL field.
 	tb.fill(`input[name=url]`, "ftp://example.com/hook")
 	tb.click(`#endpoint-form button[type=submit]`)
-	tb.waitText(`[data-field=url] .field-error`, "この値は使えません：")
+	tb.waitText(`[data-field=url] .field-error`, "この値は使えません：URL は http:// または https:// で始めてください（「ftp」は使えません）。")
 	if tb.evalString(`document.querySelector('input[name=url]').getAttribute('aria-invalid') || ''`) != "true" {
 		t.Errorf("the refused URL is not marked invalid for screen readers")
 	}

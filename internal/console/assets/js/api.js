@@ -2,7 +2,7 @@
 // API, with the same bearer token a script would use, so every rule the
 // API enforces (validation, scopes, app isolation) holds on screen too.
 
-import { addStrings, t } from './i18n.js';
+import { addStrings, lang, t } from './i18n.js';
 
 const KEY = 'herald.token';
 
@@ -79,9 +79,73 @@ export function errorText(status, code, field, detail) {
     if (!detail) return t('notFound.text');
   }
   if (field && t(`${key}.field`) !== `${key}.field`) key = `${key}.field`;
-  const s = t(key, { field: fieldLabel(field), name: field || t('error.thisField'), detail: detail || '—', status });
+  const s = t(key, { field: fieldLabel(field), name: field || t('error.thisField'), detail: knownDetail(detail) || '—', status });
   return s === key ? (detail || t('error.http', { status })) : s;
 }
+
+// Server details the console knows how to say: the ones a customer
+// meets most (a URL Herald refuses, a text too long, an event type not in
+// the catalog). Each pattern gives the key of its text and its values;
+// any other detail is shown as the server sent it.
+const DETAILS = [
+  [/^url scheme "([^"]*)" is not allowed: it must start with http:\/\/ or https:\/\/$/, 'detail.urlScheme', (m) => ({ scheme: m[1] })],
+  [/^url must start with http:\/\/ or https:\/\/$/, 'detail.urlStart', () => ({})],
+  [/^url must not start or end with spaces$/, 'detail.urlSpaces', () => ({})],
+  [/^url has an invalid port/, 'detail.urlPort', () => ({})],
+  [/^url is not a valid URL: (.*)$/, 'detail.urlInvalid', (m) => ({ why: m[1] })],
+  [/^destination not allowed: (.*)$/, 'detail.destination', (m) => ({ what: destinationKind(m[1]) })],
+  [/^([a-z_.]+) is longer than (\d+) (characters|bytes)$/, 'detail.tooLong', (m) => ({ field: fieldLabel(m[1]), n: m[2], unit: t(`detail.unit.${m[3]}`) })],
+  [/^event type "([^"]*)" is not in the catalog; did you mean "([^"]*)"\?$/, 'detail.notInCatalogMean', (m) => ({ name: m[1], other: m[2] })],
+  [/^(until|since) must be an RFC 3339 time/, 'detail.time', (m) => ({ field: fieldLabel(m[1]) })],
+  [/^until must be after since$/, 'detail.untilAfterSince', () => ({})],
+];
+
+const DESTINATIONS = ['loopback address', 'private network address', 'link-local address', 'carrier-grade NAT address', 'multicast address',
+  'unspecified address', 'broadcast address', 'documentation address', 'benchmarking address', 'reserved address', 'denied by the operator', 'no valid address'];
+
+function destinationKind(s) {
+  const i = DESTINATIONS.findIndex((d) => s.startsWith(d));
+  return i < 0 ? s : t(`detail.dest.${i}`);
+}
+
+/** knownDetail is a server detail in the page's language when the console knows it. */
+function knownDetail(detail) {
+  if (!detail || lang() === 'en') return detail;
+  for (const [re, key, vars] of DETAILS) {
+    const m = re.exec(detail);
+    if (m) return t(key, vars(m));
+  }
+  return detail;
+}
+
+addStrings({
+  ja: {
+    'detail.urlScheme': 'URL は http:// または https:// で始めてください（「{scheme}」は使えません）。',
+    'detail.urlStart': 'URL は http:// または https:// で始めてください。',
+    'detail.urlSpaces': 'URL の前後に空白を入れないでください。',
+    'detail.urlPort': 'URL のポート番号が正しくありません。0〜65535 の数字にしてください。',
+    'detail.urlInvalid': 'URL の形式が正しくありません（{why}）。',
+    'detail.destination': 'この宛先には送信できません（{what}）。',
+    'detail.dest.0': 'ループバックアドレス',
+    'detail.dest.1': 'プライベートネットワークのアドレス',
+    'detail.dest.2': 'リンクローカルアドレス',
+    'detail.dest.3': 'キャリアグレード NAT のアドレス',
+    'detail.dest.4': 'マルチキャストアドレス',
+    'detail.dest.5': '未指定アドレス',
+    'detail.dest.6': 'ブロードキャストアドレス',
+    'detail.dest.7': 'ドキュメント用のアドレス',
+    'detail.dest.8': 'ベンチマーク用のアドレス',
+    'detail.dest.9': '予約済みのアドレス',
+    'detail.dest.10': '運用者の宛先リストで拒否されています',
+    'detail.dest.11': '有効なアドレスがありません',
+    'detail.tooLong': '{field}は {n} {unit}以内にしてください。',
+    'detail.unit.characters': '文字',
+    'detail.unit.bytes': 'バイト',
+    'detail.notInCatalogMean': 'イベントタイプ「{name}」はカタログにありません。「{other}」のことですか？',
+    'detail.time': '{field}は日時で指定してください。',
+    'detail.untilAfterSince': '終了日時は開始日時より後にしてください。',
+  },
+});
 
 addStrings({
   en: {
