@@ -77,6 +77,9 @@ func TestPortalJapanese(t *testing.T) {
 	if href := tb.evalString(`(document.querySelector('main .not-found a[href="/portal/"]') || {}).textContent || ''`); href != "トップページ" {
 		t.Errorf("the not-found page has no way back to the portal's start: %q", href)
 	}
+	if up := tb.evalString(`(document.querySelector('main .not-found a[href="/portal/endpoints"]') || {}).textContent || ''`); up != "エンドポイント一覧" {
+		t.Errorf("the not-found page has no link to the endpoint list: %q", up)
+	}
 	if strings.Contains(tb.text("main"), "HTTP 404") {
 		t.Errorf("the not-found page shows a bare HTTP 404")
 	}
@@ -85,7 +88,8 @@ func TestPortalJapanese(t *testing.T) {
 	tb.waitText("main h1", "配信が見つかりません")
 	tb.open(base + "/events/ev_missing")
 	tb.waitText("main h1", "イベントが見つかりません")
-	tb.click("main .not-found a.button")
+	tb.waitFor(`main .not-found a[href="/portal/events"]`)
+	tb.click(`main .not-found a[href="/portal/"]`)
 	tb.waitText("main", rc.URL+"/hooks")
 
 	// Date filters: no browser date picker, the page's own format, and

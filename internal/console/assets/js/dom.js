@@ -312,22 +312,38 @@ export function subnav(items, current) {
 /**
  * The error shown in place of a page that could not load. A missing
  * app, endpoint, event, delivery… gets a not-found page that says which,
- * with a way back (the previous page, and the start page).
+ * with a way back (the list it would be in, and the start page).
  */
 export function errorPanel(err) {
   if (err && err.status === 404) {
     const kind = err.kind || '';
-    const home = location.pathname === '/portal' || location.pathname.startsWith('/portal/') ? '/portal/' : '/console/';
+    const portal = location.pathname === '/portal' || location.pathname.startsWith('/portal/');
+    const home = portal ? '/portal/' : '/console/';
+    const up = wayUp(kind, portal);
     return h('section', { class: 'not-found' },
       h('h1', { tabindex: '-1' }, kind ? capitalize(t('notFound.thing', { thing: t(`error.thing.${kind}`) })) : t('notFound.title')),
       h('p', null, kind ? t('notFound.thingText', { thing: t(`error.thing.${kind}`) }) : t('notFound.text')),
       h('p', { class: 'actions' },
-        history.length > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => history.back() }, t('notFound.back')) : null,
+        up ? h('a', { class: 'button', href: up[0] }, up[1]) : null,
         h('a', { class: 'button', href: home }, t('notFound.home'))));
   }
   return h('section', { class: 'error-panel', role: 'alert' },
     h('h1', { tabindex: '-1' }, t('error.title')),
     h('p', null, err && err.message ? err.message : String(err)));
+}
+
+/**
+ * wayUp is the list a missing thing would be found in, as [href, text],
+ * or null: a link within the app (a browser's Back could leave it, e.g.
+ * in the product page that frames the portal).
+ */
+function wayUp(kind, portal) {
+  const m = /^\/console\/apps\/([^/]+)\//.exec(location.pathname);
+  const app = portal ? '/portal' : m ? `/console/apps/${m[1]}` : '';
+  if (app && (kind === 'endpoint' || kind === 'delivery')) return [`${app}/endpoints`, t('notFound.toEndpoints')];
+  if (app && kind === 'event') return [`${app}/events`, t('notFound.toEvents')];
+  if (!portal && kind === 'event_type') return ['/console/event-types', t('notFound.toEventTypes')];
+  return null;
 }
 
 function capitalize(s) {
@@ -339,16 +355,20 @@ addStrings({
     'date.hint': '{pattern}, 24-hour',
     'date.invalid': 'Write the date and time as {pattern} (24-hour).',
     'notFound.thing': '{thing} not found',
-    'notFound.thingText': 'This {thing} does not exist (any more), or it belongs to somebody else. Check the link, or go back.',
-    'notFound.back': 'Go back',
+    'notFound.thingText': 'This {thing} does not exist (any more), or it belongs to somebody else. Check the link, or go on from a page below.',
+    'notFound.toEndpoints': 'Endpoints',
+    'notFound.toEvents': 'Events',
+    'notFound.toEventTypes': 'Event types',
     'notFound.home': 'Start page',
   },
   ja: {
     'date.hint': '{pattern}（24 時間制）',
     'date.invalid': '日時は {pattern} の形式（24 時間制）で入力してください。',
     'notFound.thing': '{thing}が見つかりません',
-    'notFound.thingText': 'この{thing}は存在しない（削除された）か、別の利用者のものです。リンクを確かめるか、前のページに戻ってください。',
-    'notFound.back': '前のページに戻る',
+    'notFound.thingText': 'この{thing}は存在しない（削除された）か、別の利用者のものです。リンクを確かめるか、下のページから探してください。',
+    'notFound.toEndpoints': 'エンドポイント一覧',
+    'notFound.toEvents': 'イベント一覧',
+    'notFound.toEventTypes': 'イベントタイプ一覧',
     'notFound.home': 'トップページ',
   },
 });
