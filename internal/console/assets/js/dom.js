@@ -2,7 +2,7 @@
 // creates text nodes from strings: no HTML string from the API (payloads,
 // response bodies, names) can become markup.
 
-import { t, lang } from './i18n.js';
+import { addStrings, t, lang } from './i18n.js';
 
 let uid = 0;
 
@@ -68,6 +68,8 @@ export function replace(el, ...children) {
  * finds the field by it.
  */
 export function field({ label, name, control, hint }) {
+  // A control that knows its own format (dateTimeInput) brings its hint.
+  if (!hint && control.dataset && control.dataset.hint) hint = control.dataset.hint;
   const id = control.id || newId('f');
   control.id = id;
   if (name && !control.name) control.name = name;
@@ -128,12 +130,89 @@ export function showErrors(form, err, prefix = '') {
   box.textContent = err.message || String(err);
 }
 
-/** A time from the API, shown in the browser's time zone and language. */
+const pad2 = (n) => String(n).padStart(2, '0');
+
+/**
+ * The date-time pattern of the page's language, for display and typing:
+ * the order a reader of that language expects, with a 24-hour clock.
+ */
+export function dateTimePattern() {
+  return lang() === 'ja' ? 'YYYY/MM/DD HH:mm' : 'YYYY-MM-DD HH:mm';
+}
+
+/**
+ * formatDateTime writes a Date in the page's language's pattern, in the
+ * browser's time zone (ja: 2026/12/04 17:05); seconds adds ":ss".
+ */
+export function formatDateTime(d, { seconds = false } = {}) {
+  const sep = lang() === 'ja' ? '/' : '-';
+  const s = `${d.getFullYear()}${sep}${pad2(d.getMonth() + 1)}${sep}${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  return seconds ? `${s}:${pad2(d.getSeconds())}` : s;
+}
+
+/**
+ * parseDateTime reads a typed date-time in the browser's time zone:
+ * YYYY/MM/DD or YYYY-MM-DD, then optionally HH:mm or HH:mm:ss (a date
+ * alone is its midnight). It returns a Date, or null for text that is not
+ * a real date.
+ */
+export function parseDateTime(text) {
+  const m = /^\s*(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$/.exec(String(text || '')
+    .replace(/[０-９／：－]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).replace(/\u3000/g, ' '));
+  if (!m) return null;
+  const [y, mo, d, hh, mi, ss] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mi > 59 || ss > 59) return null;
+  const out = new Date(y, mo - 1, d, hh, mi, ss);
+  // 2026/02/31 would roll over to March: not a date.
+  if (out.getFullYear() !== y || out.getMonth() !== mo - 1 || out.getDate() !== d) return null;
+  return out;
+}
+
+/** An RFC 3339 UTC time for a Date, without fractional seconds. */
+export function rfc3339(d) {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * dateTimeInput is a text input for a date and time that the page
+ * formats and parses itself in its own language (a browser's
+ * datetime-local shows the browser's locale, not the page's). Its rfc3339
+ * property reads the typed time as RFC 3339 ('' when empty, null when it
+ * cannot be read); field() shows the expected pattern as its hint.
+ */
+export function dateTimeInput(value, attrs = {}) {
+  const d = value instanceof Date ? value : value ? new Date(value) : null;
+  const input = h('input', {
+    type: 'text',
+    inputmode: 'numeric',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: dateTimePattern(),
+    value: d && !Number.isNaN(d.getTime()) ? formatDateTime(d, { seconds: !!d.getSeconds() }) : '',
+    dataset: { datetime: '', hint: t('date.hint', { pattern: dateTimePattern() }) },
+    ...attrs,
+  });
+  Object.defineProperty(input, 'rfc3339', {
+    get() {
+      if (!input.value.trim()) return '';
+      const p = parseDateTime(input.value);
+      return p ? rfc3339(p) : null;
+    },
+  });
+  return input;
+}
+
+/** The message for a date-time that cannot be read. */
+export function badDateTime() {
+  return t('date.invalid', { pattern: dateTimePattern() });
+}
+
+/** A time from the API, shown in the browser's time zone and the page's language. */
 export function fmtTime(iso) {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(lang(), { dateStyle: 'medium', timeStyle: 'medium' });
+  return formatDateTime(d, { seconds: true });
 }
 
 /** A <time> element for an API time. */
@@ -230,15 +309,66 @@ export function subnav(items, current) {
       h('a', { href, 'aria-current': href === current ? 'page' : null }, label)))));
 }
 
-/** The error shown in place of a page that could not load. */
+/**
+ * The error shown in place of a page that could not load. A missing
+ * app, endpoint, event, delivery… gets a not-found page that says which,
+ * with a way back (the list it would be in, and the start page).
+ */
 export function errorPanel(err) {
   if (err && err.status === 404) {
+    const kind = err.kind || '';
+    const portal = location.pathname === '/portal' || location.pathname.startsWith('/portal/');
+    const home = portal ? '/portal/' : '/console/';
+    const up = wayUp(kind, portal);
     return h('section', { class: 'not-found' },
-      h('h1', { tabindex: '-1' }, t('notFound.title')),
-      h('p', null, t('notFound.text')),
-      h('p', null, err.message || ''));
+      h('h1', { tabindex: '-1' }, kind ? capitalize(t('notFound.thing', { thing: t(`error.thing.${kind}`) })) : t('notFound.title')),
+      h('p', null, kind ? t('notFound.thingText', { thing: t(`error.thing.${kind}`) }) : t('notFound.text')),
+      h('p', { class: 'actions' },
+        up ? h('a', { class: 'button', href: up[0] }, up[1]) : null,
+        h('a', { class: 'button', href: home }, t('notFound.home'))));
   }
   return h('section', { class: 'error-panel', role: 'alert' },
     h('h1', { tabindex: '-1' }, t('error.title')),
     h('p', null, err && err.message ? err.message : String(err)));
 }
+
+/**
+ * wayUp is the list a missing thing would be found in, as [href, text],
+ * or null: a link within the app (a browser's Back could leave it, e.g.
+ * in the product page that frames the portal).
+ */
+function wayUp(kind, portal) {
+  const m = /^\/console\/apps\/([^/]+)\//.exec(location.pathname);
+  const app = portal ? '/portal' : m ? `/console/apps/${m[1]}` : '';
+  if (app && (kind === 'endpoint' || kind === 'delivery')) return [`${app}/endpoints`, t('notFound.toEndpoints')];
+  if (app && kind === 'event') return [`${app}/events`, t('notFound.toEvents')];
+  if (!portal && kind === 'event_type') return ['/console/event-types', t('notFound.toEventTypes')];
+  return null;
+}
+
+function capitalize(s) {
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}
+
+addStrings({
+  en: {
+    'date.hint': '{pattern}, 24-hour',
+    'date.invalid': 'Write the date and time as {pattern} (24-hour).',
+    'notFound.thing': '{thing} not found',
+    'notFound.thingText': 'This {thing} does not exist (any more), or it belongs to somebody else. Check the link, or go on from a page below.',
+    'notFound.toEndpoints': 'Endpoints',
+    'notFound.toEvents': 'Events',
+    'notFound.toEventTypes': 'Event types',
+    'notFound.home': 'Start page',
+  },
+  ja: {
+    'date.hint': '{pattern}（24 時間制）',
+    'date.invalid': '日時は {pattern} の形式（24 時間制）で入力してください。',
+    'notFound.thing': '{thing}が見つかりません',
+    'notFound.thingText': 'この{thing}は存在しない（削除された）か、別の利用者のものです。リンクを確かめるか、下のページから探してください。',
+    'notFound.toEndpoints': 'エンドポイント一覧',
+    'notFound.toEvents': 'イベント一覧',
+    'notFound.toEventTypes': 'イベントタイプ一覧',
+    'notFound.home': 'トップページ',
+  },
+});

@@ -434,48 +434,61 @@ export async function form(ctx) {
     }) : '';
   };
 
-  const advanced = h('details', { class: 'advanced', open: editing && !!(e.retry_schedule || e.timeout_ms || e.max_in_flight || e.rate_limit
-    || (e.sample_rate !== null && e.sample_rate !== undefined) || e.signature_scheme === 'v1a' || e.template_strict || e.uid || e.webhook_headers) },
-  h('summary', null, t('epf.advanced')),
-  field({ label: t('epf.retry'), name: 'retry_schedule', control: c.retry_schedule, hint: t('epf.retryHint') }),
-  field({ label: t('epf.timeout'), name: 'timeout_ms', control: c.timeout_ms, hint: t('epf.inheritHint') }),
-  field({ label: t('epf.maxInFlight'), name: 'max_in_flight', control: c.max_in_flight, hint: t('epf.inheritHint') }),
-  field({ label: t('epf.rateLimit'), name: 'rate_limit', control: c.rate_limit, hint: t('epf.rateLimitHint') }),
-  field({ label: t('epf.sampleRate'), name: 'sample_rate', control: c.sample_rate, hint: t('epf.sampleRateHint') }),
-  field({ label: t('epf.signature'), name: 'signature_scheme', control: c.signature_scheme, hint: editing ? t('epf.signatureHint') : null }),
-  field({ label: t('epf.webhookHeaders'), name: 'webhook_headers', control: c.webhook_headers }),
-  field({ label: t('epf.uid'), name: 'uid', control: c.uid, hint: t('epf.uidHint') }),
-  field({ label: t('epf.strict'), name: 'template_strict', control: c.template_strict }));
+  const tuned = editing && !!(e.retry_schedule || e.timeout_ms || e.max_in_flight || e.rate_limit
+    || (e.sample_rate !== null && e.sample_rate !== undefined) || e.signature_scheme === 'v1a' || e.template_strict || e.uid || e.webhook_headers);
+  const tuningFields = [
+    field({ label: t('epf.retry'), name: 'retry_schedule', control: c.retry_schedule, hint: t('epf.retryHint') }),
+    field({ label: t('epf.timeout'), name: 'timeout_ms', control: c.timeout_ms, hint: t('epf.inheritHint') }),
+    field({ label: t('epf.maxInFlight'), name: 'max_in_flight', control: c.max_in_flight, hint: t('epf.inheritHint') }),
+    field({ label: t('epf.rateLimit'), name: 'rate_limit', control: c.rate_limit, hint: t('epf.rateLimitHint') }),
+    field({ label: t('epf.sampleRate'), name: 'sample_rate', control: c.sample_rate, hint: t('epf.sampleRateHint') }),
+    field({ label: t('epf.signature'), name: 'signature_scheme', control: c.signature_scheme, hint: editing ? t('epf.signatureHint') : null }),
+    field({ label: t('epf.webhookHeaders'), name: 'webhook_headers', control: c.webhook_headers }),
+    field({ label: t('epf.uid'), name: 'uid', control: c.uid, hint: t('epf.uidHint') }),
+    field({ label: t('epf.strict'), name: 'template_strict', control: c.template_strict }),
+  ];
+  const channelsField = field({ label: t('epf.channels'), name: 'channels', control: c.channels, hint: t('epf.channelsHint') });
+  const descriptionField = field({ label: t('epf.description'), name: 'description', control: c.description });
+  const enabledField = field({ label: t('epf.enabled'), name: 'enabled', control: c.enabled });
+  const shaping = [
+    field({ label: t('epf.filter'), name: 'filter', control: c.filter, hint: t('epf.filterHint') }),
+    presetField,
+    optionsField,
+    h('div', { class: 'grid-2 tight' },
+      field({ label: t('epf.method'), name: 'method', control: c.method }),
+      field({ label: t('epf.contentType'), name: 'content_type', control: c.content_type })),
+    h('p', { class: 'hint shape-hint' }, t('epf.shapeHint')),
+    field({ label: t('epf.headers'), name: 'headers', control: c.headers, hint: t('epf.headersHint') }),
+    field({ label: t('epf.plainHeaders'), name: 'plain_headers', control: c.plain_headers, hint: t('epf.plainHeadersHint') }),
+    field({
+      label: t('epf.bodyTemplate'),
+      name: 'body_template',
+      control: c.body_template,
+      hint: [t('epf.bodyTemplateHint'), h('a', { href: SYNTAX_DOC, target: '_blank', rel: 'noopener noreferrer' }, t('epf.syntaxLink'))],
+    }),
+    h('div', { class: 'grid-2 tight' },
+      field({ label: t('epf.templateSyntax'), name: 'template_syntax', control: c.template_syntax }),
+      field({ label: t('epf.payloadFormat'), name: 'payload_format', control: c.payload_format })),
+  ];
+  // The console keeps every setting in view and folds the delivery
+  // tuning; the portal's customers see the essentials (URL, event types,
+  // enabled) first, and everything else folded under Advanced, opened
+  // when an endpoint already uses one of those settings.
+  const portal = ctx.mode === 'portal';
+  const shaped = editing && !!(e.filter || e.preset || e.method || e.content_type || Object.keys(e.headers || {}).length
+    || (e.plain_headers || []).length || e.body_template || e.template_syntax || e.payload_format);
+  const advanced = h('details', { class: 'advanced', id: 'endpoint-advanced', open: tuned || (portal && shaped) },
+    h('summary', null, t('epf.advanced')),
+    portal ? [kindField, shaping, h('hr')] : null,
+    tuningFields);
+  const layoutFields = portal
+    ? [urlField, typesField, channelsField, enabledField, descriptionField, advanced]
+    : [kindField, urlField, descriptionField, typesField, channelsField, shaping, enabledField, advanced];
 
   const save = ctx.readOnly ? null : h('button', { type: 'submit', class: 'primary' }, editing ? t('action.save') : t('action.create'));
   const detailHref = editing ? ctx.appHref(`/endpoints/${seg(e.id)}`) : ctx.appHref('/endpoints');
   const frm = h('form', { id: 'endpoint-form', class: 'card', novalidate: true },
-    h('fieldset', { class: 'bare', disabled: ctx.readOnly },
-      kindField,
-      urlField,
-      field({ label: t('epf.description'), name: 'description', control: c.description }),
-      typesField,
-      field({ label: t('epf.channels'), name: 'channels', control: c.channels, hint: t('epf.channelsHint') }),
-      field({ label: t('epf.filter'), name: 'filter', control: c.filter, hint: t('epf.filterHint') }),
-      presetField,
-      optionsField,
-      h('div', { class: 'grid-2 tight' },
-        field({ label: t('epf.method'), name: 'method', control: c.method }),
-        field({ label: t('epf.contentType'), name: 'content_type', control: c.content_type })),
-      h('p', { class: 'hint shape-hint' }, t('epf.shapeHint')),
-      field({ label: t('epf.headers'), name: 'headers', control: c.headers, hint: t('epf.headersHint') }),
-      field({ label: t('epf.plainHeaders'), name: 'plain_headers', control: c.plain_headers, hint: t('epf.plainHeadersHint') }),
-      field({
-        label: t('epf.bodyTemplate'),
-        name: 'body_template',
-        control: c.body_template,
-        hint: [t('epf.bodyTemplateHint'), h('a', { href: SYNTAX_DOC, target: '_blank', rel: 'noopener noreferrer' }, t('epf.syntaxLink'))],
-      }),
-      h('div', { class: 'grid-2 tight' },
-        field({ label: t('epf.templateSyntax'), name: 'template_syntax', control: c.template_syntax }),
-        field({ label: t('epf.payloadFormat'), name: 'payload_format', control: c.payload_format })),
-      field({ label: t('epf.enabled'), name: 'enabled', control: c.enabled }),
-      advanced),
+    h('fieldset', { class: 'bare', disabled: ctx.readOnly }, layoutFields),
     h('div', { class: 'actions' }, save,
       h('a', { class: 'button', href: detailHref }, ctx.readOnly ? t('action.back') : t('action.cancel'))));
   showPreset();

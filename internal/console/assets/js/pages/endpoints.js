@@ -4,10 +4,10 @@
 // and its health with a chart of the last day.
 
 import { api, query, seg } from '../api.js';
-import { addStrings, lang, t } from '../i18n.js';
+import { addStrings, t } from '../i18n.js';
 import {
   h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, confirmDialog, replace,
-  pretty, codeBlock, headerLines, badge, newId,
+  pretty, codeBlock, headerLines, badge, newId, dateTimeInput, badDateTime, fmtTime,
 } from '../dom.js';
 import { lineChart, fmtRate, fmtMs } from './chart.js';
 
@@ -412,7 +412,7 @@ function facts(ep) {
 /** The note about Herald having disabled the endpoint, or null. */
 function disabledNote(ep) {
   if (!ep.disabled_reason) return null;
-  const when = ep.disabled_at ? new Date(ep.disabled_at).toLocaleString(lang(), { dateStyle: 'medium', timeStyle: 'short' }) : '';
+  const when = ep.disabled_at ? fmtTime(ep.disabled_at) : '';
   return t(ep.enabled ? 'ep.wasDisabled' : 'ep.disabledBy', { when, reason: ep.disabled_reason });
 }
 
@@ -575,7 +575,7 @@ function secretSection(ctx, ep) {
         const out = await api('POST', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(ep.id)}/secret/rotate`, undefined, { signal: ctx.signal });
         reveal(out.secret);
         const until = out.previous_secret_expires_at
-          ? new Date(out.previous_secret_expires_at).toLocaleString(lang(), { dateStyle: 'medium', timeStyle: 'short' }) : '';
+          ? fmtTime(out.previous_secret_expires_at) : '';
         const msg = until ? t('ep.secretRotated', { until }) : t('ep.secretRotatedNow');
         replace(extra, msg, out.public_key ? [h('br'), `${t('ep.publicKey')}: `, h('code', { class: 'mono' }, out.public_key)] : null);
         toast(msg);
@@ -597,14 +597,8 @@ function secretSection(ctx, ep) {
     extra);
 }
 
-/** A datetime-local value (local time, minutes) for a Date. */
-function localInputValue(d) {
-  const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
-}
-
 function recoverSection(ctx, ep, afterJob) {
-  const since = h('input', { type: 'datetime-local', value: localInputValue(new Date(Date.now() - 24 * 3600 * 1000)), required: true });
+  const since = dateTimeInput(new Date(Math.floor((Date.now() - 24 * 3600 * 1000) / 60000) * 60000), { required: true });
   const button = h('button', { type: 'submit', class: 'primary' }, t('ep.recover'));
   const progress = h('progress', { id: 'job-progress', max: '1', class: 'progress', 'aria-label': t('ep.jobProgress') });
   const count = h('span', { class: 'mono', 'aria-hidden': 'true' });
@@ -655,10 +649,8 @@ function recoverSection(ctx, ep, afterJob) {
       e.preventDefault();
       clearErrors(form);
       const body = {};
-      if (since.value) {
-        const d = new Date(since.value); // datetime-local: the browser's time zone
-        body.since = Number.isNaN(d.getTime()) ? since.value : d.toISOString();
-      }
+      if (since.rfc3339 === null) { showErrors(form, { field: 'since', message: badDateTime() }); return; }
+      if (since.rfc3339) body.since = since.rfc3339;
       button.disabled = true;
       try {
         const job = await api('POST', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(ep.id)}/recover`, body, { signal: ctx.signal });
@@ -676,7 +668,7 @@ function recoverSection(ctx, ep, afterJob) {
   },
   h('p', { class: 'hint' }, t('ep.recoverIntro')),
   h('div', { class: 'filters' },
-    field({ label: t('ep.since'), name: 'since', control: since, hint: t('ep.sinceHint') }),
+    field({ label: t('ep.since'), name: 'since', control: since, hint: since.dataset.hint }),
     h('div', { class: 'actions' }, button)));
   return h('section', { class: 'card', 'aria-labelledby': 'recover-heading' },
     h('h2', { id: 'recover-heading' }, t('ep.recover')), form, box);

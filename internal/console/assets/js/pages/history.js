@@ -7,7 +7,7 @@ import { api, query, seg } from '../api.js';
 import { addStrings, lang, t } from '../i18n.js';
 import { endpointLabel } from './endpoints.js';
 import {
-  h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, replace,
+  h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, replace, dateTimeInput, badDateTime,
   pretty, codeBlock, headerLines, badge,
 } from '../dom.js';
 
@@ -194,26 +194,6 @@ const STATUSES = ['pending', 'succeeded', 'failed'];
 
 // ---- time filters ----------------------------------------------------
 
-const pad = (n) => String(n).padStart(2, '0');
-
-/** An API time (RFC 3339) as a datetime-local value in the browser's zone. */
-function toLocalInput(iso) {
-  if (!iso) return '';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  const s = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  return d.getSeconds() ? `${s}:${pad(d.getSeconds())}` : s;
-}
-
-/** A datetime-local value (the browser's zone) as RFC 3339 UTC. */
-function fromLocalInput(v) {
-  if (!v) return '';
-  // A date-time without an offset is local time (ECMAScript Date).
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) return v; // the API says what is wrong
-  return d.toISOString().replace('.000Z', 'Z');
-}
-
 /** The page URL's query, as an object of the given keys. */
 function urlFilters(keys) {
   const q = new URLSearchParams(location.search);
@@ -234,7 +214,7 @@ function statusSelect(value) {
 }
 
 function timeInput(iso) {
-  return h('input', { type: 'datetime-local', step: '1', value: toLocalInput(iso) });
+  return dateTimeInput(iso);
 }
 
 /**
@@ -255,7 +235,8 @@ function filterForm(id, label, controls, onApply) {
       clearErrors(frm);
       const f = {};
       for (const [name, [, el]] of Object.entries(controls)) {
-        f[name] = el.type === 'datetime-local' ? fromLocalInput(el.value) : el.value.trim();
+        f[name] = 'rfc3339' in el ? el.rfc3339 : el.value.trim();
+        if (f[name] === null) { showErrors(frm, { field: name, message: badDateTime() }); return; }
       }
       apply.disabled = true;
       try {
