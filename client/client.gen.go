@@ -2133,7 +2133,7 @@ type PreviewNew struct {
 	Endpoint  EndpointInput `json:"endpoint"`
 	EventType *string       `json:"event_type,omitempty"`
 
-	// Payload Default - the event type's sample.
+	// Payload Default - the event type's sample, or `{}` for a type without one.
 	Payload interface{} `json:"payload,omitempty"`
 }
 
@@ -2142,7 +2142,7 @@ type PreviewSaved struct {
 	// EventType Default - the endpoint's first subscription.
 	EventType *string `json:"event_type,omitempty"`
 
-	// Payload Default - the event type's sample.
+	// Payload Default - the event type's sample, or `{}` for a type without one.
 	Payload interface{} `json:"payload,omitempty"`
 }
 
@@ -2267,7 +2267,7 @@ type TemplateSyntax string
 type TestSend struct {
 	EventType string `json:"event_type"`
 
-	// Payload Default - the event type's sample.
+	// Payload Default - the event type's sample, or `{}` for a type without one.
 	Payload interface{} `json:"payload,omitempty"`
 }
 

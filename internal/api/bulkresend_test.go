@@ -144,3 +144,19 @@ func waitList(t *testing.T, s *heraldtest.Server, path string, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestTestSendWithoutSample sends a test of an event type that has no
+// catalog sample: the receiver gets {} (or the payload typed), not an
+// error.
+func TestTestSendWithoutSample(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, nil)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	ep := s.Setup(rc.URL, nil)
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+ep+"/test", map[string]any{"event_type": "lead.created"}, nil, 200)
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+ep+"/test", map[string]any{"event_type": "lead.created", "payload": map[string]any{"typed": "ja 日本"}}, nil, 200)
+	reqs := rc.Wait(t, 2, 5*time.Second)
+	if !strings.Contains(string(reqs[0].Body), `{}`) || !strings.Contains(string(reqs[1].Body), `"typed":"ja 日本"`) {
+		t.Errorf("bodies %s / %s", reqs[0].Body, reqs[1].Body)
+	}
+}

@@ -1443,13 +1443,13 @@ export interface components {
         PreviewSaved: {
             /** @description Default - the endpoint's first subscription. */
             event_type?: string;
-            /** @description Default - the event type's sample. */
+            /** @description Default - the event type's sample, or `{}` for a type without one. */
             payload?: unknown;
         };
         PreviewNew: {
             endpoint: components["schemas"]["EndpointInput"];
             event_type?: string;
-            /** @description Default - the event type's sample. */
+            /** @description Default - the event type's sample, or `{}` for a type without one. */
             payload?: unknown;
         };
         /** @description The exact request the endpoint would send (signed, unless the caller is read-only). */
@@ -1637,7 +1637,7 @@ export interface components {
         };
         TestSend: {
             event_type: string;
-            /** @description Default - the event type's sample. */
+            /** @description Default - the event type's sample, or `{}` for a type without one. */
             payload?: unknown;
         };
         /** @description A delivery and the attempt just made. */
