@@ -302,7 +302,6 @@ export function copyButton(text, label, { id = null, text: caption = '' } = {}) 
  * as escapes (\xHH) and the rest as is (bash, zsh and ksh read it).
  */
 export function shellQuote(str) {
-  // eslint-disable-next-line no-control-regex
   if (!/[\x00-\x1f\x7f']/.test(str)) return `'${str}'`;
   let out = "$'";
   for (const ch of str) {
