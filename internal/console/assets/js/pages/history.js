@@ -520,7 +520,8 @@ function bulkResend(ctx, { filters, body, done }) {
   const update = (page, cursor) => {
     if (!el) return;
     const whole = !cursor && !page.next_cursor;
-    button.hidden = whole && page.data.length === 0;
+    // Nothing to resend: no button (a class's display would beat the hidden attribute).
+    button.style.display = whole && page.data.length === 0 ? 'none' : '';
     button.textContent = whole ? t('hist.bulkResend', { n: page.data.length }) : t('hist.bulkResendAll');
   };
   return { el, update };
@@ -639,7 +640,7 @@ function outcomeView(at, n, brief) {
       fact(t('hist.statusCodeLabel'), resp
         ? badge(ok ? 'succeeded' : 'failed', t('hist.statusCode', { code: resp.status_code }))
         : h('span', { class: 'muted' }, t('hist.noResponse'))),
-      fact(t('hist.errorKindLabel'), at.error_kind ? errorKindText(at.error_kind) : t('hist.noError')),
+      brief ? fact(t('hist.errorKindLabel'), at.error_kind ? errorKindText(at.error_kind) : t('hist.noError')) : null,
       at.error ? fact(t('hist.error'), h('span', { class: 'attempt-error' }, at.error)) : null,
       brief ? null : fact(t('hist.latency'), fmtMs(at.latency_ms))),
     resp ? [
