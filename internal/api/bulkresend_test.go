@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -9,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/heraldtest"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // TestBulkResend resends exactly the deliveries a filter shows: each
@@ -158,5 +162,53 @@ func TestTestSendWithoutSample(t *testing.T) {
 	reqs := rc.Wait(t, 2, 5*time.Second)
 	if !strings.Contains(string(reqs[0].Body), `{}`) || !strings.Contains(string(reqs[1].Body), `"typed":"ja 日本"`) {
 		t.Errorf("bodies %s / %s", reqs[0].Body, reqs[1].Body)
+	}
+}
+
+// TestBulkResendBounded refuses a filter that shows more deliveries than
+// one job takes, naming the count, and requeues nothing. The 10,001
+// deliveries (of a pull endpoint, which Herald never dials) are stored in
+// one enqueue, as a burst of events would be.
+func TestBulkResendBounded(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
+	var ep struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "pull", "event_types": []string{"lead.created"}}, &ep, 201)
+	appID := s.AppID("acme")
+	const n = 10_001
+	evs := make([]*herald.Event, n)
+	now := time.Now().UTC()
+	for i := range evs {
+		evs[i] = &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: appID, EventType: "lead.created",
+			Payload: herald.RawJSON(fmt.Sprintf(`{"n":%d}`, i)), CreatedAt: now}
+	}
+	_, err := s.Store.EventsEnqueue(context.Background(), store.EnqueueParams{Events: evs,
+		Route: func(_ *herald.Event, eps []*herald.Endpoint) []store.Target {
+			var out []store.Target
+			for _, e := range eps {
+				out = append(out, store.Target{Endpoint: e})
+			}
+			return out
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		Error struct{ Field, Message string }
+	}
+	if got := s.Do("POST", "/v1/apps/acme/deliveries/resend", map[string]any{"endpoint_id": ep.ID}, &e); got != 422 ||
+		e.Error.Field != "filter" || !strings.Contains(e.Error.Message, "10001") {
+		t.Fatalf("resend of %d deliveries: %d %+v, want 422 naming the count", n, got, e)
+	}
+	var job struct {
+		Total int
+		State string
+	}
+	s.MustDo("POST", "/v1/apps/acme/deliveries/resend", map[string]any{"endpoint_id": ep.ID, "since": now.Add(-time.Hour).Format(time.RFC3339)}, nil, 422)
+	s.MustDo("POST", "/v1/apps/acme/deliveries/resend", map[string]any{"endpoint_id": ep.ID, "status": "succeeded"}, &job, 202)
+	if job.Total != 0 {
+		t.Errorf("resend of no delivery: %+v", job)
 	}
 }
