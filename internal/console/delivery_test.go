@@ -178,6 +178,17 @@ func TestConsoleDeliveryPage(t *testing.T) {
 		t.Errorf("resent %v, want the failed n=0, 2, 4 once each", seen)
 	}
 	tb.shot("deliveries-bulk-resend")
+	tb.phone(true)
+	if tb.overflowsX() {
+		t.Errorf("the deliveries page scrolls sideways at phone width")
+	}
+	tb.phone(false)
+
+	// The endpoint's and the event's lists offer the same action.
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/" + ep + "/deliveries")
+	tb.waitText("#bulk-resend", "Resend all 5 shown by this filter")
+	tb.open(s.URL + "/console/apps/" + appID + "/events/" + first)
+	tb.waitText("#bulk-resend", "Resend all 1 shown by this filter")
 
 	// Test sends: a typed payload, a bad one, and a type without a sample.
 	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/" + ep)
