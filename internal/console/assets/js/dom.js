@@ -271,7 +271,8 @@ export function copyButton(text, label, { id = null, text: caption = '' } = {}) 
   const btn = h('button', {
     type: 'button',
     class: 'secondary copy-button',
-    'aria-label': label ? `${t('copy.copy')}: ${label}` : null,
+    // The visible words start the accessible name, so voice control finds it.
+    'aria-label': label ? `${caption || t('copy.copy')}: ${label}` : null,
     id,
     onclick: async () => {
       const value = typeof text === 'function' ? await text() : text;
