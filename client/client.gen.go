@@ -257,6 +257,27 @@ func (e AuditEntryAction) Valid() bool {
 	}
 }
 
+// Defines values for BulkResendStatus.
+const (
+	BulkResendStatusFailed    BulkResendStatus = "failed"
+	BulkResendStatusPending   BulkResendStatus = "pending"
+	BulkResendStatusSucceeded BulkResendStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the BulkResendStatus enum.
+func (e BulkResendStatus) Valid() bool {
+	switch e {
+	case BulkResendStatusFailed:
+		return true
+	case BulkResendStatusPending:
+		return true
+	case BulkResendStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ContentType.
 const (
 	ContentTypeApplicationJSON               ContentType = "application/json"
@@ -596,12 +617,15 @@ func (e ErrorKind) Valid() bool {
 // Defines values for JobKind.
 const (
 	JobKindRecover JobKind = "recover"
+	JobKindResend  JobKind = "resend"
 )
 
 // Valid indicates whether the value is a known member of the JobKind enum.
 func (e JobKind) Valid() bool {
 	switch e {
 	case JobKindRecover:
+		return true
+	case JobKindResend:
 		return true
 	default:
 		return false
@@ -1416,6 +1440,28 @@ type AuditList struct {
 	NextCursor *NextCursor `json:"next_cursor"`
 }
 
+// BulkResend The filters of a delivery list; each left out matches every delivery.
+type BulkResend struct {
+	EndpointID *string `json:"endpoint_id,omitempty"`
+	ErrorKind  *string `json:"error_kind,omitempty"`
+
+	// EventID Only the deliveries of this event.
+	EventID *string `json:"event_id,omitempty"`
+
+	// EventType One event type name, or several separated by commas.
+	EventType    *string           `json:"event_type,omitempty"`
+	MinLatencyMs *float32          `json:"min_latency_ms,omitempty"`
+	Since        *time.Time        `json:"since,omitempty"`
+	Status       *BulkResendStatus `json:"status,omitempty"`
+
+	// StatusCode The latest attempt's response status (`422`) or class (`5xx`).
+	StatusCode *string    `json:"status_code,omitempty"`
+	Until      *time.Time `json:"until,omitempty"`
+}
+
+// BulkResendStatus defines model for BulkResend.Status.
+type BulkResendStatus string
+
 // ChannelList Channel names, each 1 to 128 of letters, digits and `- _ . :`.
 type ChannelList = []string
 
@@ -2087,7 +2133,7 @@ type PreviewNew struct {
 	Endpoint  EndpointInput `json:"endpoint"`
 	EventType *string       `json:"event_type,omitempty"`
 
-	// Payload Default - the event type's sample.
+	// Payload Default - the event type's sample, or `{}` for a type without one.
 	Payload interface{} `json:"payload,omitempty"`
 }
 
@@ -2096,7 +2142,7 @@ type PreviewSaved struct {
 	// EventType Default - the endpoint's first subscription.
 	EventType *string `json:"event_type,omitempty"`
 
-	// Payload Default - the event type's sample.
+	// Payload Default - the event type's sample, or `{}` for a type without one.
 	Payload interface{} `json:"payload,omitempty"`
 }
 
@@ -2221,7 +2267,7 @@ type TemplateSyntax string
 type TestSend struct {
 	EventType string `json:"event_type"`
 
-	// Payload Default - the event type's sample.
+	// Payload Default - the event type's sample, or `{}` for a type without one.
 	Payload interface{} `json:"payload,omitempty"`
 }
 
@@ -2613,6 +2659,9 @@ type CreateAppJSONRequestBody = AppCreate
 // UpdateAppJSONRequestBody defines body for UpdateApp for application/json ContentType.
 type UpdateAppJSONRequestBody = AppInput
 
+// ResendDeliveriesJSONRequestBody defines body for ResendDeliveries for application/json ContentType.
+type ResendDeliveriesJSONRequestBody = BulkResend
+
 // ResendDeliveryJSONRequestBody defines body for ResendDelivery for application/json ContentType.
 type ResendDeliveryJSONRequestBody = Resend
 
@@ -2947,6 +2996,32 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/apps/{app}/deliveries (the `ListAppDeliveries` operationId).
 	ListAppDeliveries(ctx context.Context, app AppRef, params *ListAppDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResendDeliveriesWithBody Send again every delivery a filtered list shows
+	//
+	// Takes the filters of `listAppDeliveries` (and `event_id`, for one event's list) and makes
+	// every matching delivery due again now, in a background job (follow it with `getJob`).
+	// The deliveries are chosen when the call is made; at most 10,000 per job (422 `invalid`
+	// on `filter`, naming the count, beyond). Each counts toward the monthly quota, as a
+	// resend does. An empty body resends every delivery of the app, within that bound.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/apps/{app}/deliveries/resend (the `ResendDeliveries` operationId).
+	ResendDeliveriesWithBody(ctx context.Context, app AppRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResendDeliveries Send again every delivery a filtered list shows
+	//
+	// Takes the filters of `listAppDeliveries` (and `event_id`, for one event's list) and makes
+	// every matching delivery due again now, in a background job (follow it with `getJob`).
+	// The deliveries are chosen when the call is made; at most 10,000 per job (422 `invalid`
+	// on `filter`, naming the count, beyond). Each counts toward the monthly quota, as a
+	// resend does. An empty body resends every delivery of the app, within that bound.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/apps/{app}/deliveries/resend (the `ResendDeliveries` operationId).
+	ResendDeliveries(ctx context.Context, app AppRef, body ResendDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDelivery Get a delivery
 	//
@@ -3720,6 +3795,52 @@ func (c *Client) ListAppAuditLog(ctx context.Context, app AppRef, params *ListAp
 // Corresponds with GET /v1/apps/{app}/deliveries (the `ListAppDeliveries` operationId).
 func (c *Client) ListAppDeliveries(ctx context.Context, app AppRef, params *ListAppDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListAppDeliveriesRequest(c.Server, app, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResendDeliveriesWithBody Send again every delivery a filtered list shows
+//
+// Takes the filters of `listAppDeliveries` (and `event_id`, for one event's list) and makes
+// every matching delivery due again now, in a background job (follow it with `getJob`).
+// The deliveries are chosen when the call is made; at most 10,000 per job (422 `invalid`
+// on `filter`, naming the count, beyond). Each counts toward the monthly quota, as a
+// resend does. An empty body resends every delivery of the app, within that bound.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/apps/{app}/deliveries/resend (the `ResendDeliveries` operationId).
+func (c *Client) ResendDeliveriesWithBody(ctx context.Context, app AppRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResendDeliveriesRequestWithBody(c.Server, app, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResendDeliveries Send again every delivery a filtered list shows
+//
+// Takes the filters of `listAppDeliveries` (and `event_id`, for one event's list) and makes
+// every matching delivery due again now, in a background job (follow it with `getJob`).
+// The deliveries are chosen when the call is made; at most 10,000 per job (422 `invalid`
+// on `filter`, naming the count, beyond). Each counts toward the monthly quota, as a
+// resend does. An empty body resends every delivery of the app, within that bound.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/apps/{app}/deliveries/resend (the `ResendDeliveries` operationId).
+func (c *Client) ResendDeliveries(ctx context.Context, app AppRef, body ResendDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResendDeliveriesRequest(c.Server, app, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5540,6 +5661,53 @@ func NewListAppDeliveriesRequest(server string, app AppRef, params *ListAppDeliv
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewResendDeliveriesRequest calls the generic ResendDeliveries builder with application/json body
+func NewResendDeliveriesRequest(server string, app AppRef, body ResendDeliveriesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewResendDeliveriesRequestWithBody(server, app, "application/json", bodyReader)
+}
+
+// NewResendDeliveriesRequestWithBody constructs an http.Request for the ResendDeliveries method, with any body, and a specified content type
+func NewResendDeliveriesRequestWithBody(server string, app AppRef, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/deliveries/resend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -8054,6 +8222,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/apps/{app}/deliveries (the `ListAppDeliveries` operationId).
 	ListAppDeliveriesWithResponse(ctx context.Context, app AppRef, params *ListAppDeliveriesParams, reqEditors ...RequestEditorFn) (*ListAppDeliveriesResponse, error)
 
+	// ResendDeliveriesWithBodyWithResponse Send again every delivery a filtered list shows
+	//
+	// Takes the filters of `listAppDeliveries` (and `event_id`, for one event's list) and makes
+	// every matching delivery due again now, in a background job (follow it with `getJob`).
+	// The deliveries are chosen when the call is made; at most 10,000 per job (422 `invalid`
+	// on `filter`, naming the count, beyond). Each counts toward the monthly quota, as a
+	// resend does. An empty body resends every delivery of the app, within that bound.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/apps/{app}/deliveries/resend (the `ResendDeliveries` operationId).
+	ResendDeliveriesWithBodyWithResponse(ctx context.Context, app AppRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResendDeliveriesResponse, error)
+
+	// ResendDeliveriesWithResponse Send again every delivery a filtered list shows
+	//
+	// Takes the filters of `listAppDeliveries` (and `event_id`, for one event's list) and makes
+	// every matching delivery due again now, in a background job (follow it with `getJob`).
+	// The deliveries are chosen when the call is made; at most 10,000 per job (422 `invalid`
+	// on `filter`, naming the count, beyond). Each counts toward the monthly quota, as a
+	// resend does. An empty body resends every delivery of the app, within that bound.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/apps/{app}/deliveries/resend (the `ResendDeliveries` operationId).
+	ResendDeliveriesWithResponse(ctx context.Context, app AppRef, body ResendDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*ResendDeliveriesResponse, error)
+
 	// GetDeliveryWithResponse Get a delivery
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -9991,6 +10185,131 @@ func (r ListAppDeliveriesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListAppDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ResendDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ResendDeliveries
+type ResendDeliveriesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ResendDeliveriesResponse429Headers the declared response headers of an HTTP 429 response for ResendDeliveries
+type ResendDeliveriesResponse429Headers struct {
+	RetryAfter int
+}
+
+// ResendDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ResendDeliveries
+type ResendDeliveriesResponse503Headers struct {
+	RetryAfter int
+}
+
+type ResendDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *Job
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ResendDeliveriesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ResendDeliveriesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ResendDeliveriesResponse503Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ResendDeliveriesResponse) GetJSON202() *Job {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ResendDeliveriesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ResendDeliveriesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ResendDeliveriesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ResendDeliveriesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ResendDeliveriesResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ResendDeliveriesResponse) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ResendDeliveriesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ResendDeliveriesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ResendDeliveriesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ResendDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResendDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResendDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResendDeliveriesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14524,6 +14843,44 @@ func (c *ClientWithResponses) ListAppDeliveriesWithResponse(ctx context.Context,
 	return ParseListAppDeliveriesResponse(rsp)
 }
 
+// ResendDeliveriesWithBodyWithResponse Send again every delivery a filtered list shows
+//
+// Takes the filters of `listAppDeliveries` (and `event_id`, for one event's list) and makes
+// every matching delivery due again now, in a background job (follow it with `getJob`).
+// The deliveries are chosen when the call is made; at most 10,000 per job (422 `invalid`
+// on `filter`, naming the count, beyond). Each counts toward the monthly quota, as a
+// resend does. An empty body resends every delivery of the app, within that bound.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/apps/{app}/deliveries/resend (the `ResendDeliveries` operationId).
+func (c *ClientWithResponses) ResendDeliveriesWithBodyWithResponse(ctx context.Context, app AppRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResendDeliveriesResponse, error) {
+	rsp, err := c.ResendDeliveriesWithBody(ctx, app, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResendDeliveriesResponse(rsp)
+}
+
+// ResendDeliveriesWithResponse Send again every delivery a filtered list shows
+//
+// Takes the filters of `listAppDeliveries` (and `event_id`, for one event's list) and makes
+// every matching delivery due again now, in a background job (follow it with `getJob`).
+// The deliveries are chosen when the call is made; at most 10,000 per job (422 `invalid`
+// on `filter`, naming the count, beyond). Each counts toward the monthly quota, as a
+// resend does. An empty body resends every delivery of the app, within that bound.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/apps/{app}/deliveries/resend (the `ResendDeliveries` operationId).
+func (c *ClientWithResponses) ResendDeliveriesWithResponse(ctx context.Context, app AppRef, body ResendDeliveriesJSONRequestBody, reqEditors ...RequestEditorFn) (*ResendDeliveriesResponse, error) {
+	rsp, err := c.ResendDeliveries(ctx, app, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResendDeliveriesResponse(rsp)
+}
+
 // GetDeliveryWithResponse Get a delivery
 //
 // Returns a wrapper object for the known response body format(s).
@@ -16678,6 +17035,128 @@ func ParseListAppDeliveriesResponse(rsp *http.Response) (*ListAppDeliveriesRespo
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListAppDeliveriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseResendDeliveriesResponse parses an HTTP response from a ResendDeliveriesWithResponse call
+func ParseResendDeliveriesResponse(rsp *http.Response) (*ResendDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResendDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Job
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ResendDeliveriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ResendDeliveriesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ResendDeliveriesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

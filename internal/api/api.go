@@ -69,6 +69,7 @@ type Engine interface {
 	Resend(ctx context.Context, j *store.Job) (*herald.Attempt, error)
 	SendEvents(ctx context.Context, ep *herald.Endpoint, evs []*herald.Event) ([]*herald.Delivery, error)
 	Recover(ctx context.Context, job *herald.BulkJob, p delivery.RecoverParams)
+	ResendAll(ctx context.Context, job *herald.BulkJob, appID string, ids, endpointIDs []string)
 	Pull(ctx context.Context, ep *herald.Endpoint, p delivery.PullParams) ([]delivery.Handout, error)
 	Ack(ctx context.Context, ep *herald.Endpoint, results []delivery.AckResult, maxBody int) ([]delivery.AckOutcome, error)
 	ResendPulled(ctx context.Context, j *store.Job) error
@@ -285,6 +286,7 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/events/{id}/deliveries", map[string]handler{"GET": takes(s.listEventDeliveries, deliveryParams...)})
 	s.route("/v1/apps/{app}/deliveries", map[string]handler{"GET": takes(s.listAppDeliveries, deliveryParams...)})
 	s.route("/v1/deliveries", map[string]handler{"GET": takes(s.listAllDeliveries, deliveryParams...)}, adminOnly)
+	s.route("/v1/apps/{app}/deliveries/resend", map[string]handler{"POST": s.resendDeliveries})
 	s.route("/v1/apps/{app}/deliveries/{id}", map[string]handler{"GET": getOfApp(s, "delivery", s.st.DeliveryGet)})
 	s.route("/v1/apps/{app}/deliveries/{id}/resend", map[string]handler{"POST": s.resendDelivery})
 	s.route("/v1/apps/{app}/endpoints/{id}/test", map[string]handler{"POST": s.testEndpoint})

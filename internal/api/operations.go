@@ -3,7 +3,11 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -100,12 +104,16 @@ func manualBusy(w http.ResponseWriter, err error) *Error {
 }
 
 // payloadOrSample returns the given payload, compacted, or the event
-// type's sample.
+// type's sample, or {} for a type without one (or not in the catalog):
+// a test send checks the endpoint, which any JSON object does.
 func (s *Server) payloadOrSample(r *http.Request, eventType string, payload json.RawMessage) (herald.RawJSON, *Error) {
 	if len(payload) == 0 || string(payload) == "null" {
 		et, err := s.st.EventTypeGet(r.Context(), eventType)
+		if errors.Is(err, store.ErrUnavailable) {
+			return nil, unavailable(err, "the event type's sample could not be read")
+		}
 		if err != nil || len(et.Sample) == 0 {
-			return nil, errInvalid("payload", "give a payload, or an event_type whose catalog entry has a sample")
+			return herald.RawJSON(`{}`), nil
 		}
 		return et.Sample, nil
 	}
@@ -287,5 +295,120 @@ func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request) *Error {
 		return storeError(err, "endpoint")
 	}
 	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// maxBulkResend bounds one bulk resend: a larger filtered list is
+// refused, naming its count, so one click cannot requeue an app's whole
+// history.
+const maxBulkResend = 10_000
+
+// bulkResendInput holds the filters of a delivery list, as the list
+// takes them in its query, plus the event of an event's list.
+type bulkResendInput struct {
+	Status       *string  `json:"status"`
+	EventType    *string  `json:"event_type"`
+	EndpointID   *string  `json:"endpoint_id"`
+	EventID      *string  `json:"event_id"`
+	StatusCode   *string  `json:"status_code"`
+	ErrorKind    *string  `json:"error_kind"`
+	Since        *string  `json:"since"`
+	Until        *string  `json:"until"`
+	MinLatencyMS *float64 `json:"min_latency_ms"`
+}
+
+// query renders the filters as a delivery list's query, so that the
+// resend reads them with the very code the list does.
+func (in *bulkResendInput) query() url.Values {
+	q := url.Values{}
+	for name, v := range map[string]*string{"status": in.Status, "event_type": in.EventType, "endpoint_id": in.EndpointID,
+		"status_code": in.StatusCode, "error_kind": in.ErrorKind, "since": in.Since, "until": in.Until} {
+		if v != nil && *v != "" {
+			q.Set(name, *v)
+		}
+	}
+	if in.MinLatencyMS != nil {
+		q.Set("min_latency_ms", strconv.FormatFloat(*in.MinLatencyMS, 'f', -1, 64))
+	}
+	return q
+}
+
+// resendDeliveries resends, in a background job, every delivery of the
+// app that a filtered list shows: POST /v1/apps/{app}/deliveries/resend.
+// The deliveries are chosen when the call is made (at most
+// maxBulkResend), and each counts toward the app's monthly delivery
+// quota as a resend does.
+func (s *Server) resendDeliveries(w http.ResponseWriter, r *http.Request) *Error {
+	a, e := s.app(r)
+	if e != nil {
+		return e
+	}
+	var in bulkResendInput
+	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
+		return e
+	}
+	lp := store.DeliveryListParams{AppID: a.ID}
+	if in.EventID != nil && *in.EventID != "" {
+		ev, err := s.st.EventGet(r.Context(), a.ID, *in.EventID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && hiddenFromPortal(r, ev) {
+			return errInvalid("event_id", "event %s is not an event of this app", *in.EventID)
+		}
+		if err != nil {
+			return storeError(err, "event")
+		}
+		lp.EventID = ev.ID
+	}
+	fr := r.Clone(r.Context())
+	fr.URL.RawQuery = in.query().Encode()
+	if e := deliveryFilters(fr, &lp); e != nil {
+		e.Status = http.StatusUnprocessableEntity
+		return e
+	}
+	lp.WithAttempts = false
+	if lp.EndpointID != "" {
+		if e := s.checkPortalEndpointID(r, a.ID, lp.EndpointID); e != nil {
+			return e
+		}
+	}
+	var ids []string
+	eps := map[string]bool{}
+	n := 0
+	lp.Limit = store.MaxListLimit
+	for {
+		page, err := s.st.DeliveryList(r.Context(), lp)
+		if err != nil {
+			return storeError(err, "delivery")
+		}
+		for _, d := range page {
+			if hiddenFromPortal(r, d) {
+				continue
+			}
+			n++
+			if len(ids) < maxBulkResend {
+				ids = append(ids, d.ID)
+				eps[d.EndpointID] = true
+			}
+		}
+		if len(page) < lp.Limit {
+			break
+		}
+		lp.Cursor = page[len(page)-1].ID
+	}
+	if n > maxBulkResend {
+		return errInvalid("filter", "this filter shows %d deliveries; one resend takes at most %d: narrow the filter (a shorter time range, a status, an endpoint)", n, maxBulkResend)
+	}
+	if n > 0 {
+		if e := s.checkQuota(w, r, a); e != nil {
+			return e
+		}
+	}
+	now := s.o.Now().UTC()
+	job := &herald.BulkJob{ID: herald.NewID("job_"), AppID: a.ID, Kind: "resend", State: herald.JobRunning, Total: n, CreatedAt: now, UpdatedAt: now}
+	if err := s.st.BulkJobCreate(r.Context(), job); err != nil {
+		return storeError(err, "job")
+	}
+	view := *job
+	s.eng.ResendAll(r.Context(), job, a.ID, ids, slices.Collect(maps.Keys(eps)))
+	writeJSON(w, http.StatusAccepted, view)
 	return nil
 }

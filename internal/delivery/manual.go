@@ -268,6 +268,32 @@ func (e *Engine) recover(ctx context.Context, job *herald.BulkJob, p RecoverPara
 		}
 		lp.Cursor = page[len(page)-1].ID
 	}
+	return e.requeueJob(ctx, job, p.AppID, ids, []string{p.EndpointID})
+}
+
+// ResendAll starts a background job that makes the given deliveries of
+// the app due again now (a bulk resend of a filtered list); endpointIDs
+// are their endpoints, woken once requeued. Progress, quota and the end
+// of the job are as for Recover.
+func (e *Engine) ResendAll(ctx context.Context, job *herald.BulkJob, appID string, ids, endpointIDs []string) {
+	ctx = context.WithoutCancel(ctx)
+	e.jobs.Add(1)
+	go func() {
+		defer e.jobs.Done()
+		err := e.requeueJob(ctx, job, appID, ids, endpointIDs)
+		job.State = herald.JobSucceeded
+		if err != nil {
+			job.State, job.Error = herald.JobFailed, err.Error()
+		}
+		job.UpdatedAt = e.clock.Now()
+		if uerr := e.st.BulkJobUpdate(ctx, job); uerr != nil {
+			e.log.Error("save job", errAttr(uerr), "job_id", job.ID)
+		}
+	}()
+}
+
+// requeueJob requeues ids in chunks, saving the job's progress after each.
+func (e *Engine) requeueJob(ctx context.Context, job *herald.BulkJob, appID string, ids, endpointIDs []string) error {
 	job.Total = len(ids)
 	job.UpdatedAt = e.clock.Now()
 	if err := e.st.BulkJobUpdate(ctx, job); err != nil {
@@ -276,16 +302,18 @@ func (e *Engine) recover(ctx context.Context, job *herald.BulkJob, p RecoverPara
 	const chunk = 200
 	for i := 0; i < len(ids); i += chunk {
 		if e.isStopping() {
-			return errors.New("interrupted by shutdown; run the recovery again")
+			return errors.New("interrupted by shutdown; run it again")
 		}
 		part := ids[i:min(i+chunk, len(ids))]
-		n, err := e.requeue(ctx, p.AppID, part)
+		n, err := e.requeue(ctx, appID, part)
 		job.Done += n
 		job.UpdatedAt = e.clock.Now()
 		if n > 0 {
-			e.budget.markSpilled(p.EndpointID)
+			for _, ep := range endpointIDs {
+				e.budget.markSpilled(ep)
+			}
 			e.wakeClaimer()
-			e.pulls.notify(p.EndpointID)
+			e.pulls.notify(endpointIDs...)
 		}
 		var qe *store.QuotaError
 		if errors.As(err, &qe) {

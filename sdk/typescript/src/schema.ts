@@ -671,6 +671,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{app}/deliveries/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send again every delivery a filtered list shows
+         * @description Takes the filters of `listAppDeliveries` (and `event_id`, for one event's list) and makes
+         *     every matching delivery due again now, in a background job (follow it with `getJob`).
+         *     The deliveries are chosen when the call is made; at most 10,000 per job (422 `invalid`
+         *     on `filter`, naming the count, beyond). Each counts toward the monthly quota, as a
+         *     resend does. An empty body resends every delivery of the app, within that bound.
+         */
+        post: operations["resendDeliveries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{app}/deliveries/{id}": {
         parameters: {
             query?: never;
@@ -1416,13 +1443,13 @@ export interface components {
         PreviewSaved: {
             /** @description Default - the endpoint's first subscription. */
             event_type?: string;
-            /** @description Default - the event type's sample. */
+            /** @description Default - the event type's sample, or `{}` for a type without one. */
             payload?: unknown;
         };
         PreviewNew: {
             endpoint: components["schemas"]["EndpointInput"];
             event_type?: string;
-            /** @description Default - the event type's sample. */
+            /** @description Default - the event type's sample, or `{}` for a type without one. */
             payload?: unknown;
         };
         /** @description The exact request the endpoint would send (signed, unless the caller is read-only). */
@@ -1610,7 +1637,7 @@ export interface components {
         };
         TestSend: {
             event_type: string;
-            /** @description Default - the event type's sample. */
+            /** @description Default - the event type's sample, or `{}` for a type without one. */
             payload?: unknown;
         };
         /** @description A delivery and the attempt just made. */
@@ -1620,6 +1647,24 @@ export interface components {
         };
         /** @description Takes no fields; the body may be left out. */
         Resend: Record<string, never>;
+        /** @description The filters of a delivery list; each left out matches every delivery. */
+        BulkResend: {
+            /** @enum {string} */
+            status?: "pending" | "succeeded" | "failed";
+            /** @description One event type name, or several separated by commas. */
+            event_type?: string;
+            endpoint_id?: string;
+            /** @description Only the deliveries of this event. */
+            event_id?: string;
+            /** @description The latest attempt's response status (`422`) or class (`5xx`). */
+            status_code?: string;
+            error_kind?: string;
+            /** Format: date-time */
+            since?: string;
+            /** Format: date-time */
+            until?: string;
+            min_latency_ms?: number;
+        };
         Recover: {
             /** Format: date-time */
             since: string;
@@ -1636,7 +1681,7 @@ export interface components {
             id: string;
             app_id: string;
             /** @enum {string} */
-            kind: "recover";
+            kind: "recover" | "resend";
             /** @enum {string} */
             state: "running" | "succeeded" | "failed";
             total: number;
@@ -3378,6 +3423,42 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resendDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkResend"];
+            };
+        };
+        responses: {
+            /** @description The job, started, with the number of deliveries it resends as `total`. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];

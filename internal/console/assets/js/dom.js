@@ -372,3 +372,101 @@ addStrings({
     'notFound.home': 'トップページ',
   },
 });
+
+addStrings({
+  en: {
+    'copy.copy': 'Copy',
+    'copy.copied': 'Copied',
+    'copy.copiedToast': 'Copied to the clipboard.',
+    'copy.refused': 'The browser did not allow copying: the text is selected below, press Ctrl+C (⌘C on a Mac).',
+    'copy.fallbackLabel': 'Text to copy',
+  },
+  ja: {
+    'copy.copy': 'コピー',
+    'copy.copied': 'コピーしました',
+    'copy.copiedToast': 'クリップボードにコピーしました。',
+    'copy.refused': 'ブラウザーがコピーを許可しませんでした。下のテキストを選択済みです。Ctrl+C（Mac では ⌘C）でコピーしてください。',
+    'copy.fallbackLabel': 'コピーするテキスト',
+  },
+});
+
+/**
+ * copyButton copies text() to the clipboard when pressed and says so on
+ * the button and in a toast. When the clipboard is refused (no
+ * permission, an insecure origin), the text appears selected in a
+ * read-only box under the button, for Ctrl+C.
+ */
+export function copyButton(text, label, { id = null, text: caption = '' } = {}) {
+  const wrap = h('span', { class: 'copy' });
+  const btn = h('button', {
+    type: 'button',
+    class: 'secondary copy-button',
+    // The visible words start the accessible name, so voice control finds it.
+    'aria-label': label ? `${caption || t('copy.copy')}: ${label}` : null,
+    id,
+    onclick: async () => {
+      const value = typeof text === 'function' ? await text() : text;
+      wrap.querySelector('.copy-fallback')?.remove();
+      try {
+        if (!navigator.clipboard) throw new Error('no clipboard');
+        await navigator.clipboard.writeText(value);
+        btn.textContent = t('copy.copied');
+        toast(t('copy.copiedToast'));
+        setTimeout(() => { btn.textContent = caption || t('copy.copy'); }, 2000);
+      } catch {
+        const box = h('textarea', { class: 'copy-fallback code', readonly: true, rows: 4, 'aria-label': t('copy.fallbackLabel') });
+        box.value = value;
+        wrap.append(h('span', { class: 'copy-fallback' }, h('span', { class: 'hint', role: 'status' }, t('copy.refused')), box));
+        box.focus();
+        box.select();
+      }
+    },
+  }, caption || t('copy.copy'));
+  wrap.prepend(btn);
+  return wrap;
+}
+
+/**
+ * shellQuote quotes a string for a POSIX shell so that it survives any
+ * byte: plain 'single quotes' when it holds no quote and no control
+ * character, else bash's $'…' with quotes, backslashes and control bytes
+ * as escapes (\xHH) and the rest as is (bash, zsh and ksh read it).
+ */
+export function shellQuote(str) {
+  if (!/[\x00-\x1f\x7f']/.test(str)) return `'${str}'`;
+  let out = "$'";
+  for (const ch of str) {
+    const c = ch.codePointAt(0);
+    if (ch === "'" || ch === '\\') out += `\\${ch}`;
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else out += ch;
+  }
+  return `${out}'`;
+}
+
+/** The value history and previews show in place of a secret one. */
+export const MASKED = '********';
+
+/**
+ * curlCommand writes a request as a curl command line: method, URL,
+ * every header as given (masked values as …) and the body byte for byte
+ * through --data-binary. curl's own Accept, User-Agent and Content-Type
+ * are switched off when the request had none, so the receiver sees the
+ * headers that were sent and no others but Host and Content-Length.
+ */
+export function curlCommand(req) {
+  const headers = req.headers || {};
+  const names = Object.keys(headers).map((k) => k.toLowerCase());
+  const parts = ['curl -sS', `-X ${shellQuote(req.method || 'POST')}`];
+  for (const [k, v] of Object.entries(headers)) {
+    if (/^(content-length|host)$/i.test(k)) continue;
+    const value = (Array.isArray(v) ? v.join(', ') : String(v)).split(MASKED).join('…');
+    parts.push(`-H ${shellQuote(`${k}: ${value}`)}`);
+  }
+  for (const own of ['Accept', 'User-Agent', 'Content-Type']) {
+    if (!names.includes(own.toLowerCase())) parts.push(`-H ${shellQuote(`${own}:`)}`);
+  }
+  if (req.body) parts.push(`--data-binary ${shellQuote(req.body)}`);
+  parts.push(shellQuote(req.url || ''));
+  return parts.join(' \\\n  ');
+}

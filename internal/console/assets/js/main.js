@@ -45,6 +45,7 @@ const routes = [
   { path: '/apps/:app/endpoints/:id/deliveries', page: () => import('./pages/history.js').then((m) => m.endpointDeliveries) },
   { path: '/apps/:app/events', page: () => import('./pages/history.js').then((m) => m.events) },
   { path: '/apps/:app/events/:id', page: () => import('./pages/history.js').then((m) => m.event) },
+  { path: '/apps/:app/deliveries', page: () => import('./pages/history.js').then((m) => m.appDeliveries) },
   { path: '/apps/:app/deliveries/:id', page: () => import('./pages/history.js').then((m) => m.delivery) },
   { path: '/event-types', page: () => import('./pages/eventtypes.js').then((m) => m.list), portal: false },
   { path: '/event-types/new', page: () => import('./pages/eventtypes.js').then((m) => m.form), portal: false },

@@ -62,7 +62,14 @@ addStrings({
     'ep.created': 'Created',
     'ep.updated': 'Updated',
     'ep.test': 'Test send',
-    'ep.testIntro': 'Sends one real, signed request now with the event type\'s sample payload. It shows in the history and is never retried.',
+    'ep.testIntro': 'Sends one real, signed request now with the payload below (the event type\'s sample to start with). It shows in the history and is never retried.',
+    'ep.testPayload': 'Payload (JSON)',
+    'ep.testPayloadHint': 'Edit it freely: the receiver gets exactly this object as the event\'s data.',
+    'ep.testBadJson': 'This is not valid JSON: {message}',
+    'ep.testNotObject': 'The payload must be a JSON object, in braces: { … }.',
+    'ep.testSchema': 'The payload does not match the event type\'s schema: {message}',
+    'ep.testBusy': 'Several test sends are already under way: try again in a second.',
+    'ep.testFailed': 'The test could not be sent: {message}',
     'ep.testType': 'Event type',
     'ep.testSend': 'Send test event',
     'ep.testSending': 'Sending…',
@@ -179,7 +186,14 @@ addStrings({
     'ep.created': '作成日時',
     'ep.updated': '更新日時',
     'ep.test': 'テスト送信',
-    'ep.testIntro': 'イベントタイプのサンプルを使い、署名付きのリクエストを今すぐ 1 回送信します。履歴に残り、再送はされません。',
+    'ep.testIntro': '下のペイロード（最初はイベントタイプのサンプル）で、署名付きのリクエストを今すぐ 1 回送信します。履歴に残り、再送はされません。',
+    'ep.testPayload': 'ペイロード（JSON）',
+    'ep.testPayloadHint': '自由に編集できます。受信側はこのオブジェクトをそのままイベントのデータとして受け取ります。',
+    'ep.testBadJson': '正しい JSON ではありません：{message}',
+    'ep.testNotObject': 'ペイロードは波かっこで囲んだ JSON オブジェクト（{ … }）にしてください。',
+    'ep.testSchema': 'ペイロードがイベントタイプのスキーマに合っていません：{message}',
+    'ep.testBusy': 'すでに複数のテスト送信が進行中です。少し待ってからもう一度お試しください。',
+    'ep.testFailed': 'テストを送信できませんでした：{message}',
     'ep.testType': 'イベントタイプ',
     'ep.testSend': 'テスト送信',
     'ep.testSending': '送信中…',
@@ -493,9 +507,30 @@ function testTypes(ep, types) {
   return names;
 }
 
+/** The JSON a test starts from: the type's catalog sample, else {}. */
+function samplePayload(types, name) {
+  const et = types.find((x) => x.name === name);
+  const sample = et && et.sample !== undefined && et.sample !== null ? et.sample : {};
+  return JSON.stringify(sample, null, 2);
+}
+
+/** A test send's error in words: the field it is about, and a message. */
+function testError(err) {
+  if (err.code === 'schema_mismatch') return { field: 'payload', message: t('ep.testSchema', { message: err.message }) };
+  if (err.status === 429) return { field: '', message: t('ep.testBusy') };
+  if (err.status === 0) return { field: '', message: err.message };
+  const field = ['event_type', 'payload'].includes(err.field) ? err.field : '';
+  return { field, message: t('ep.testFailed', { message: err.message }) };
+}
+
 function testSection(ctx, ep, types, afterTest) {
   const names = testTypes(ep, types);
   const select = h('select', { id: 'test-event-type' }, names.map((n) => h('option', { value: n }, n)));
+  const payload = h('textarea', {
+    id: 'test-payload', class: 'code', rows: 8, spellcheck: 'false', autocomplete: 'off',
+  });
+  payload.value = names.length ? samplePayload(types, names[0]) : '{}';
+  select.addEventListener('change', () => { payload.value = samplePayload(types, select.value); });
   const result = h('div', { id: 'test-result', 'aria-live': 'polite', class: 'test-result' });
   const button = h('button', { type: 'submit', id: 'test-send', class: 'primary', disabled: names.length === 0 }, t('ep.testSend'));
   const form = h('form', {
@@ -504,11 +539,22 @@ function testSection(ctx, ep, types, afterTest) {
     onsubmit: async (e) => {
       e.preventDefault();
       clearErrors(form);
+      let body;
+      try {
+        body = JSON.parse(payload.value);
+      } catch (err) {
+        showErrors(form, { field: 'payload', message: t('ep.testBadJson', { message: err.message }) });
+        return;
+      }
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+        showErrors(form, { field: 'payload', message: t('ep.testNotObject') });
+        return;
+      }
       button.disabled = true;
       button.textContent = t('ep.testSending');
       replace(result);
       try {
-        const out = await api('POST', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(ep.id)}/test`, { event_type: select.value }, { signal: ctx.signal });
+        const out = await api('POST', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(ep.id)}/test`, { event_type: select.value, payload: body }, { signal: ctx.signal });
         const d = out.delivery || {};
         const attempts = d.attempts && d.attempts.length ? d.attempts : [out.attempt].filter(Boolean);
         const status = d.status || 'failed';
@@ -519,7 +565,7 @@ function testSection(ctx, ep, types, afterTest) {
         afterTest();
       } catch (err) {
         if (err.name === 'AbortError') return;
-        showErrors(form, err.field === 'payload' ? { ...err, field: 'event_type', message: err.message } : err);
+        showErrors(form, testError(err));
       } finally {
         button.disabled = false;
         button.textContent = t('ep.testSend');
@@ -528,9 +574,11 @@ function testSection(ctx, ep, types, afterTest) {
   },
   h('p', { class: 'hint' }, t('ep.testIntro')),
   names.length === 0 ? h('p', null, t('ep.testNoTypes')) : null,
+  h('div', { class: 'form-error', role: 'alert', hidden: true }),
   h('div', { class: 'filters' },
-    field({ label: t('ep.testType'), name: 'event_type', control: select }),
-    h('div', { class: 'actions' }, button)));
+    field({ label: t('ep.testType'), name: 'event_type', control: select })),
+  field({ label: t('ep.testPayload'), name: 'payload', control: payload, hint: t('ep.testPayloadHint') }),
+  h('div', { class: 'actions' }, button));
   return h('section', { class: 'card', 'aria-labelledby': 'test-heading' },
     h('h2', { id: 'test-heading' }, t('ep.test')), form, result);
 }

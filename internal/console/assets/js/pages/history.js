@@ -8,7 +8,7 @@ import { addStrings, lang, t } from '../i18n.js';
 import { endpointLabel } from './endpoints.js';
 import {
   h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, replace, dateTimeInput, badDateTime,
-  pretty, codeBlock, headerLines, badge,
+  pretty, codeBlock, headerLines, badge, copyButton, curlCommand, confirmDialog,
 } from '../dom.js';
 
 addStrings({
@@ -99,6 +99,35 @@ addStrings({
     'hist.reason.sampled_out': 'Left out by the endpoint\'s sample rate.',
     'hist.eventDeliveries': 'Deliveries',
     'hist.noEventDeliveries': 'This event created no deliveries.',
+    'hist.latestOutcome': 'Outcome',
+    'hist.latestResponse': 'Latest response',
+    'hist.latestRequest': 'Latest request',
+    'hist.errorKindLabel': 'Error kind',
+    'hist.noError': 'None',
+    'hist.statusCodeLabel': 'Status code',
+    'hist.copyId': 'delivery id',
+    'hist.copyEventId': 'event id',
+    'hist.copyHeaders': 'headers',
+    'hist.copyBody': 'body',
+    'hist.copyCurl': 'Copy as curl',
+    'hist.copyCurlLabel': 'attempt {n} as a curl command',
+    'hist.curlHint': 'The curl command repeats the request exactly as it was sent: method, URL, every header and the body byte for byte. Secret header values (shown as …) are never stored in clear: put them in before running it. The signature is copied as sent, so the receiver accepts it only within its timestamp tolerance (usually 5 minutes after the attempt).',
+    'hist.appDeliveriesTitle': 'Deliveries',
+    'hist.statusCodeFilter': 'Status code (422 or 5xx)',
+    'hist.errorKindFilter': 'Error kind',
+    'hist.errorKindAll': 'Any',
+    'hist.endpointFilter': 'Endpoint id',
+    'hist.minLatency': 'Slower than (ms)',
+    'hist.bulkResend': 'Resend all {n} shown by this filter',
+    'hist.bulkResendAll': 'Resend every delivery shown by this filter',
+    'hist.bulkConfirm': 'Send again every delivery this filter shows? Each one counts toward the monthly delivery quota.',
+    'hist.bulkConfirmButton': 'Resend them',
+    'hist.bulkProgress': 'Resending: {done} of {total}',
+    'hist.bulkDone': 'Done: {done} of {total} deliveries are due again and are being sent.',
+    'hist.bulkFailed': 'Stopped after {done} of {total}: {error}',
+    'hist.bulkTooMany': 'This filter shows too many deliveries for one resend: narrow it (a shorter time range, a status or an endpoint).',
+    'hist.bulkNothing': 'This filter shows no delivery: nothing to resend.',
+    'hist.allDeliveries': 'All deliveries of the app',
   },
   ja: {
     'hist.title': '配信履歴',
@@ -187,6 +216,35 @@ addStrings({
     'hist.reason.sampled_out': 'エンドポイントのサンプリング率により除外されました。',
     'hist.eventDeliveries': '配信',
     'hist.noEventDeliveries': 'このイベントによる配信はありません。',
+    'hist.latestOutcome': '結果',
+    'hist.latestResponse': '最新のレスポンス',
+    'hist.latestRequest': '最新のリクエスト',
+    'hist.errorKindLabel': 'エラーの種類',
+    'hist.noError': 'なし',
+    'hist.statusCodeLabel': 'ステータスコード',
+    'hist.copyId': '配信 ID',
+    'hist.copyEventId': 'イベント ID',
+    'hist.copyHeaders': 'ヘッダー',
+    'hist.copyBody': '本文',
+    'hist.copyCurl': 'curl コマンドとしてコピー',
+    'hist.copyCurlLabel': '{n} 回目の試行の curl コマンド',
+    'hist.curlHint': 'curl コマンドは送信したリクエストをそのまま再現します（メソッド、URL、すべてのヘッダー、本文をバイト単位で）。秘密のヘッダー値（… と表示）は平文で保存されないため、実行前に入力してください。署名は送信時のままコピーされるため、受信側がそれを受け付けるのはタイムスタンプの許容範囲内（通常は試行から 5 分以内）だけです。',
+    'hist.appDeliveriesTitle': '配信',
+    'hist.statusCodeFilter': 'ステータスコード（422 や 5xx）',
+    'hist.errorKindFilter': 'エラーの種類',
+    'hist.errorKindAll': 'すべて',
+    'hist.endpointFilter': 'エンドポイント ID',
+    'hist.minLatency': '応答時間がこれより長い（ミリ秒）',
+    'hist.bulkResend': 'この条件で表示される {n} 件をすべて再送',
+    'hist.bulkResendAll': 'この条件で表示される配信をすべて再送',
+    'hist.bulkConfirm': 'この条件で表示されるすべての配信を再送しますか？ 1 件ごとに月間の配信クォータに数えられます。',
+    'hist.bulkConfirmButton': '再送する',
+    'hist.bulkProgress': '再送中：{total} 件中 {done} 件',
+    'hist.bulkDone': '完了：{total} 件中 {done} 件が再び配信対象になり、送信されています。',
+    'hist.bulkFailed': '{total} 件中 {done} 件で停止しました：{error}',
+    'hist.bulkTooMany': 'この条件に一致する配信が多すぎて一度に再送できません。期間、ステータス、エンドポイントなどで絞り込んでください。',
+    'hist.bulkNothing': 'この条件に一致する配信はありません。再送するものはありません。',
+    'hist.allDeliveries': 'アプリのすべての配信',
   },
 });
 
@@ -338,7 +396,7 @@ function deliveriesTable(ctx, rows, opts) {
  * shown next to that field; others fail the page on first load, and are
  * toasted later.
  */
-function pagedList(ctx, { form, fields, fetch, draw, announce }) {
+function pagedList(ctx, { form, fields, fetch, draw, announce, loaded = () => {} }) {
   const body = h('div', { class: 'list-body' });
   const live = liveStatus();
   let filters = {};
@@ -350,6 +408,7 @@ function pagedList(ctx, { form, fields, fetch, draw, announce }) {
       cursor = c;
       clearErrors(form());
       replace(body, draw(page, filters), pager(page, c, (next) => load(next)));
+      loaded(page, c);
       if (user) live.textContent = announce(page.data.length);
     } catch (err) {
       if (err && err.name === 'AbortError') throw err;
@@ -370,6 +429,7 @@ function pagedList(ctx, { form, fields, fetch, draw, announce }) {
     start: (f) => { filters = f; return load('', false); },
     apply: (f) => { filters = f; keepFilters(f); return load(''); },
     refresh: () => load(cursor),
+    filters: () => filters,
   };
 }
 
@@ -389,6 +449,122 @@ const noFilters = (f) => Object.values(f).every((v) => !v);
 
 // ---- pages -----------------------------------------------------------
 
+/**
+ * bulkResend is the "Resend all N shown by this filter" button of a
+ * delivery list, with its job's progress bar. body(filters) gives the
+ * request's filters; update(page, cursor) is called after each load (N is
+ * known when the list fits on one page). Hidden for read-only callers.
+ */
+function bulkResend(ctx, { filters, body, done }) {
+  const status = h('p', { class: 'bulk-status', role: 'status', 'aria-live': 'polite' });
+  const bar = h('progress', { class: 'bulk-progress', max: 1, value: 0, hidden: true, 'aria-label': t('hist.bulkResendAll') });
+  const button = h('button', {
+    type: 'button',
+    class: 'secondary',
+    id: 'bulk-resend',
+    onclick: async () => {
+      if (!await confirmDialog(t('hist.bulkConfirm'), t('hist.bulkConfirmButton'))) return;
+      button.disabled = true;
+      status.textContent = '';
+      try {
+        let job = await api('POST', `/v1/apps/${seg(ctx.app)}/deliveries/resend`, body(filters()), { signal: ctx.signal });
+        bar.hidden = false;
+        const show = () => {
+          bar.max = Math.max(job.total, 1);
+          bar.value = job.done;
+          status.textContent = t('hist.bulkProgress', { done: job.done, total: job.total });
+        };
+        show();
+        while (job.state === 'running') {
+          await new Promise((r) => { setTimeout(r, 400); });
+          job = await api('GET', `/v1/apps/${seg(ctx.app)}/jobs/${seg(job.id)}`, undefined, { signal: ctx.signal });
+          show();
+        }
+        if (job.state === 'succeeded') {
+          bar.value = bar.max;
+          status.textContent = job.total === 0 ? t('hist.bulkNothing') : t('hist.bulkDone', { done: job.done, total: job.total });
+        } else {
+          status.textContent = t('hist.bulkFailed', { done: job.done, total: job.total, error: job.error || '' });
+        }
+        status.dataset.state = job.state;
+        done();
+      } catch (err) {
+        if (err && err.name === 'AbortError') return;
+        bar.hidden = true;
+        status.textContent = err.field === 'filter' ? t('hist.bulkTooMany') : err.message;
+      } finally {
+        button.disabled = false;
+      }
+    },
+  }, t('hist.bulkResendAll'));
+  const el = ctx.readOnly ? null : h('div', { class: 'bulk-resend' }, button, bar, status);
+  const update = (page, cursor) => {
+    if (!el) return;
+    const whole = !cursor && !page.next_cursor;
+    // Nothing to resend: no button (a class's display would beat the hidden attribute).
+    button.style.display = whole && page.data.length === 0 ? 'none' : '';
+    button.textContent = whole ? t('hist.bulkResend', { n: page.data.length }) : t('hist.bulkResendAll');
+  };
+  return { el, update };
+}
+
+/** A list's filters as the resend's body: set values only, numbers as numbers. */
+function resendBody(f, extra) {
+  const out = { ...extra };
+  for (const [k, v] of Object.entries(f)) {
+    if (v === '' || v === undefined) continue;
+    out[k] = k === 'min_latency_ms' ? Number(v) : v;
+  }
+  return out;
+}
+
+const ERROR_KINDS = ['http_status', 'dns', 'connect', 'tls', 'timeout', 'network', 'policy', 'auth'];
+
+function errorKindSelect(value) {
+  return h('select', null,
+    h('option', { value: '', selected: !value }, t('hist.errorKindAll')),
+    ERROR_KINDS.map((k) => h('option', { value: k, selected: value === k }, errorKindText(k))));
+}
+
+/** Every delivery of the app, with all the list's filters: /apps/:app/deliveries. */
+export async function appDeliveries(ctx) {
+  const keys = ['status', 'event_type', 'endpoint_id', 'status_code', 'error_kind', 'since', 'until', 'min_latency_ms'];
+  const initial = urlFilters(keys);
+  const label = endpointLabels(ctx);
+  let frm;
+  let bulk;
+  const list = pagedList(ctx, {
+    form: () => frm,
+    fields: keys,
+    fetch: (f, cursor) => api('GET', `/v1/apps/${seg(ctx.app)}/deliveries${query({
+      include_attempts: 'false', ...f, cursor, limit: 50,
+    })}`, undefined, { signal: ctx.signal }),
+    draw: (page, f) => (page.data.length === 0
+      ? empty(t('hist.noDeliveriesFiltered'))
+      : deliveriesTable(ctx, page.data, { eventType: true, endpoint: label })),
+    announce: (n) => t('hist.shownDeliveries', { n }),
+    loaded: (page, c) => bulk.update(page, c),
+  });
+  bulk = bulkResend(ctx, { filters: list.filters, body: (f) => resendBody(f), done: () => list.refresh() });
+  const text = (v, attrs = {}) => h('input', { type: 'text', value: v, autocomplete: 'off', spellcheck: 'false', ...attrs });
+  frm = filterForm('app-delivery-filters', t('hist.filters'), {
+    status: [t('hist.status'), statusSelect(initial.status)],
+    event_type: [t('hist.eventType'), text(initial.event_type, { placeholder: t('hist.eventTypeAll') })],
+    endpoint_id: [t('hist.endpointFilter'), text(initial.endpoint_id)],
+    status_code: [t('hist.statusCodeFilter'), text(initial.status_code, { inputmode: 'numeric' })],
+    error_kind: [t('hist.errorKindFilter'), errorKindSelect(initial.error_kind)],
+    since: [t('hist.since'), timeInput(initial.since)],
+    until: [t('hist.until'), timeInput(initial.until)],
+    min_latency_ms: [t('hist.minLatency'), text(initial.min_latency_ms, { inputmode: 'numeric' })],
+  }, (f) => list.apply(f));
+  await list.start(initial);
+  return h('section', null,
+    pageHeader(t('hist.appDeliveriesTitle'), refreshButton(list)),
+    frm,
+    bulk.el,
+    list.body);
+}
+
 /** An endpoint's deliveries: /apps/:app/endpoints/:id/deliveries. */
 export async function endpointDeliveries(ctx) {
   const { id } = ctx.params;
@@ -405,7 +581,9 @@ export async function endpointDeliveries(ctx) {
       ? empty(noFilters(f) ? t('hist.noDeliveries') : t('hist.noDeliveriesFiltered'))
       : deliveriesTable(ctx, page.data, { eventType: true })),
     announce: (n) => t('hist.shownDeliveries', { n }),
+    loaded: (page, c) => bulk.update(page, c),
   });
+  const bulk = bulkResend(ctx, { filters: list.filters, body: (f) => resendBody(f, { endpoint_id: id }), done: () => list.refresh() });
   frm = filterForm('delivery-filters', t('hist.filters'), {
     status: [t('hist.status'), statusSelect(initial.status)],
     since: [t('hist.since'), timeInput(initial.since)],
@@ -415,52 +593,77 @@ export async function endpointDeliveries(ctx) {
   return h('section', null,
     pageHeader(t('hist.title'),
       h('a', { class: 'button', href: ctx.appHref(`/endpoints/${seg(id)}`) }, t('hist.backToEndpoint')),
+      h('a', { class: 'button', href: ctx.appHref('/deliveries') }, t('hist.allDeliveries')),
       refreshButton(list)),
     h('p', { class: 'page-subtitle mono' }, endpointLabel(ep)),
     ep.description ? h('p', { class: 'muted' }, ep.description) : null,
     frm,
+    bulk.el,
     list.body);
 }
 
-/** Request and response of one attempt. */
-function attemptSection(ctx, at, newest) {
+/** The error kind in words (the kind itself when unknown). */
+function errorKindText(kind) {
+  const k = `hist.errorKind.${kind}`;
+  return t(k) === k ? kind : t(k);
+}
+
+function isOk(at) {
+  return !at.error_kind && at.response && at.response.status_code >= 200 && at.response.status_code < 300;
+}
+
+/** What came back for an attempt: status code, error kind, error, the response. */
+function outcomeView(at, n, brief) {
+  const resp = at.response;
+  const ok = isOk(at);
+  return h('div', { class: 'outcome' },
+    h('dl', { class: 'facts' },
+      fact(t('hist.statusCodeLabel'), resp
+        ? badge(ok ? 'succeeded' : 'failed', t('hist.statusCode', { code: resp.status_code }))
+        : h('span', { class: 'muted' }, t('hist.noResponse'))),
+      brief ? fact(t('hist.errorKindLabel'), at.error_kind ? errorKindText(at.error_kind) : t('hist.noError')) : null,
+      at.error ? fact(t('hist.error'), h('span', { class: 'attempt-error' }, at.error)) : null,
+      brief ? null : fact(t('hist.latency'), fmtMs(at.latency_ms))),
+    resp ? [
+      h('div', { class: 'copy-row' }, h('h4', null, t('hist.body')),
+        resp.body ? copyButton(resp.body, t('hist.responseBody', { n })) : null),
+      codeBlock(resp.body ? pretty(resp.body) : t('hist.emptyBody'), t('hist.responseBody', { n })),
+      resp.body_truncated ? h('p', { class: 'hint truncated' }, t('hist.truncated')) : null,
+      h('details', { class: 'attempt-part' },
+        h('summary', null, t('hist.headers')),
+        h('div', { class: 'copy-row' }, copyButton(headerLines(resp.headers), t('hist.responseHeaders', { n }))),
+        codeBlock(headerLines(resp.headers) || '—', t('hist.responseHeaders', { n }))),
+    ] : null);
+}
+
+/** The request of an attempt, as sent, with copy buttons and copy as curl. */
+function requestView(at, n, open, curlId) {
+  const req = at.request || {};
+  return h('details', { class: 'attempt-part request', open },
+    h('summary', null, t('hist.request')),
+    h('div', { class: 'copy-row' },
+      copyButton(() => curlCommand(req), t('hist.copyCurlLabel', { n }), { text: t('hist.copyCurl'), id: curlId })),
+    h('p', { class: 'hint curl-hint' }, t('hist.curlHint')),
+    codeBlock(`${req.method || ''} ${req.url || ''}`, t('hist.requestLine', { n })),
+    h('div', { class: 'copy-row' }, h('h4', null, t('hist.headers')),
+      copyButton(headerLines(req.headers), t('hist.requestHeaders', { n }))),
+    codeBlock(headerLines(req.headers) || '—', t('hist.requestHeaders', { n })),
+    h('div', { class: 'copy-row' }, h('h4', null, t('hist.body')),
+      req.body ? copyButton(req.body, t('hist.requestBody', { n })) : null),
+    codeBlock(req.body ? pretty(req.body) : t('hist.emptyBody'), t('hist.requestBody', { n })));
+}
+
+/** One attempt: the outcome first, then the request. */
+function attemptSection(ctx, at) {
   const n = at.attempt;
   const headingId = `attempt-${n}-title`;
-  const resp = at.response;
-  const ok = !at.error_kind && resp && resp.status_code >= 200 && resp.status_code < 300;
-  const req = at.request || {};
-  const outcome = [];
-  if (resp) outcome.push(badge(ok ? 'succeeded' : 'failed', t('hist.statusCode', { code: resp.status_code })));
-  if (at.error_kind && at.error_kind !== 'http_status') {
-    outcome.push(badge('failed', t(`hist.errorKind.${at.error_kind}`) === `hist.errorKind.${at.error_kind}` ? at.error_kind : t(`hist.errorKind.${at.error_kind}`)));
-  }
-  if (!resp && !at.error_kind) outcome.push(h('span', { class: 'muted' }, t('hist.noResponse')));
   const trig = t(`hist.trigger.${at.trigger}`);
   return h('section', { class: 'attempt card', 'aria-labelledby': headingId },
-    h('h3', { id: headingId }, t('hist.attempt', { n })),
-    h('dl', { class: 'facts' },
-      fact(t('hist.trigger'), trig === `hist.trigger.${at.trigger}` ? at.trigger : trig),
-      fact(t('hist.time'), timeEl(at.created_at)),
-      fact(t('hist.latency'), fmtMs(at.latency_ms)),
-      fact(t('hist.outcome'), h('span', { class: 'row' }, outcome)),
-      at.error ? fact(t('hist.error'), h('span', { class: 'attempt-error' }, at.error)) : null),
-    h('details', { class: 'attempt-part', open: newest },
-      h('summary', null, t('hist.request')),
-      codeBlock(`${req.method || ''} ${req.url || ''}`, t('hist.requestLine', { n })),
-      h('h4', null, t('hist.headers')),
-      codeBlock(headerLines(req.headers) || '—', t('hist.requestHeaders', { n })),
-      h('h4', null, t('hist.body')),
-      codeBlock(req.body ? pretty(req.body) : t('hist.emptyBody'), t('hist.requestBody', { n }))),
-    h('details', { class: 'attempt-part', open: newest },
-      h('summary', null, t('hist.response')),
-      resp ? [
-        h('p', null, badge(ok ? 'succeeded' : 'failed', t('hist.statusCode', { code: resp.status_code }))),
-        h('h4', null, t('hist.headers')),
-        codeBlock(headerLines(resp.headers) || '—', t('hist.responseHeaders', { n })),
-        h('h4', null, t('hist.body')),
-        codeBlock(resp.body ? pretty(resp.body) : t('hist.emptyBody'), t('hist.responseBody', { n })),
-        resp.body_truncated ? h('p', { class: 'hint truncated' }, t('hist.truncated')) : null,
-      ] : h('p', { class: 'muted' }, t('hist.noResponse'))));
+    h('h3', { id: headingId }, t('hist.attempt', { n }), ' ', badge(isOk(at) ? 'succeeded' : 'failed')),
+    h('p', { class: 'muted' }, timeEl(at.created_at), ' · ', trig === `hist.trigger.${at.trigger}` ? at.trigger : trig,
+      ' · ', `${t('hist.latency')}: ${fmtMs(at.latency_ms)}`),
+    outcomeView(at, n, true),
+    requestView(at, n, false, `curl-${n}`));
 }
 
 /** One delivery with its attempts: /apps/:app/deliveries/:id. */
@@ -470,21 +673,33 @@ export async function delivery(ctx) {
   const body = h('div');
   const draw = (d) => {
     const attempts = [...(d.attempts || [])].sort((a, b) => b.attempt - a.attempt);
+    const last = attempts[0];
     replace(body,
-      h('section', { class: 'card' },
+      h('section', { class: 'card delivery-outcome', 'aria-labelledby': 'outcome-title' },
+        h('h2', { id: 'outcome-title' }, t('hist.latestOutcome')),
         h('dl', { class: 'facts' },
           fact(t('hist.status'), statusBadge(d.status)),
+          fact(t('hist.attemptCount'), String(d.attempt_count ?? 0)),
+          fact(t('hist.errorKindLabel'), last && last.error_kind ? errorKindText(last.error_kind) : t('hist.noError')),
+          d.status === 'pending' ? fact(t('hist.nextAttempt'), timeEl(d.next_attempt_at)) : null),
+        last ? [h('h3', null, t('hist.latestResponse')), outcomeView(last, last.attempt, false)] : empty(t('hist.noAttempts'))),
+      last ? h('section', { class: 'card delivery-request', 'aria-labelledby': 'latest-request-title' },
+        h('h2', { id: 'latest-request-title' }, t('hist.latestRequest')),
+        requestView(last, last.attempt, true, 'curl-latest')) : null,
+      h('section', { class: 'card' },
+        h('dl', { class: 'facts' },
+          fact(t('hist.delivery'), h('span', { class: 'row' }, h('span', { class: 'mono' }, d.id), copyButton(d.id, t('hist.copyId')))),
           fact(t('hist.eventType'), h('span', { class: 'mono' }, d.event_type)),
-          fact(t('hist.event'), h('a', { class: 'mono', href: ctx.appHref(`/events/${seg(d.event_id)}`) }, d.event_id)),
+          fact(t('hist.event'), h('span', { class: 'row' },
+            h('a', { class: 'mono', href: ctx.appHref(`/events/${seg(d.event_id)}`) }, d.event_id),
+            copyButton(d.event_id, t('hist.copyEventId')))),
           fact(t('hist.endpoint'), endpointLink(ctx, d.endpoint_id, endpointLabels(ctx))),
           fact(t('hist.test'), d.test ? t('hist.yes') : t('hist.no')),
           fact(t('hist.created'), timeEl(d.created_at)),
           fact(t('hist.updated'), timeEl(d.updated_at)),
-          fact(t('hist.nextAttempt'), d.status === 'pending' ? timeEl(d.next_attempt_at) : '—'),
-          fact(t('hist.attemptCount'), String(d.attempt_count ?? 0)),
           fact(t('hist.lastError'), d.last_error || '—'))),
       h('h2', null, t('hist.attemptsTitle')),
-      attempts.length ? attempts.map((at, i) => attemptSection(ctx, at, i === 0)) : empty(t('hist.noAttempts')));
+      attempts.length ? attempts.map((at) => attemptSection(ctx, at)) : empty(t('hist.noAttempts')));
   };
   draw(d0);
   const resend = ctx.readOnly ? null : h('button', {
@@ -605,7 +820,9 @@ export async function event(ctx) {
       ? empty(noFilters(f) ? t('hist.noEventDeliveries') : t('hist.noDeliveriesFiltered'))
       : deliveriesTable(ctx, page.data, { endpoint: label })),
     announce: (n) => t('hist.shownDeliveries', { n }),
+    loaded: (page, c) => bulk.update(page, c),
   });
+  const bulk = bulkResend(ctx, { filters: list.filters, body: (f) => resendBody(f, { event_id: ev.id }), done: () => list.refresh() });
   frm = filterForm('event-delivery-filters', t('hist.filters'), {
     status: [t('hist.status'), statusSelect(initial.status)],
   }, (f) => list.apply(f));
@@ -629,5 +846,6 @@ export async function event(ctx) {
     codeBlock(JSON.stringify(ev.payload, null, 2) ?? '', t('hist.payload')),
     h('h2', { id: 'event-deliveries-title' }, t('hist.eventDeliveries')),
     frm,
+    bulk.el,
     list.body);
 }
