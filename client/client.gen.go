@@ -2135,6 +2135,9 @@ type PreviewNew struct {
 
 	// Payload Default - the event type's sample, or `{}` for a type without one.
 	Payload interface{} `json:"payload,omitempty"`
+
+	// RevealSecrets Custom header values in clear instead of masked (403 for read-only keys and sessions), to replay the exact request by hand.
+	RevealSecrets *bool `json:"reveal_secrets,omitempty"`
 }
 
 // PreviewSaved defines model for PreviewSaved.
@@ -2144,6 +2147,9 @@ type PreviewSaved struct {
 
 	// Payload Default - the event type's sample, or `{}` for a type without one.
 	Payload interface{} `json:"payload,omitempty"`
+
+	// RevealSecrets Custom header values in clear instead of masked (403 for read-only keys and sessions), to replay the exact request by hand.
+	RevealSecrets *bool `json:"reveal_secrets,omitempty"`
 }
 
 // PublicKey defines model for PublicKey.

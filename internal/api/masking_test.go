@@ -87,6 +87,20 @@ func TestCustomHeadersMaskedEverywhere(t *testing.T) {
 	s.MustDo("POST", "/v1/apps/acme/endpoints/preview", map[string]any{"endpoint": body, "event_type": "lead.created"}, &raw, 200)
 	checkPreview("preview of unsaved settings", raw)
 
+	// Asked for, the values show to whoever may read the signing
+	// secret (to replay the exact request by hand), never to a
+	// read-only key.
+	var clear preview
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+ep.ID+"/preview", map[string]any{"event_type": "lead.created", "reveal_secrets": true}, &clear, 200)
+	if h := clear.Headers; h["X-Auth-Key"] != authKey || h["Authorization"] != "Bearer "+bearerTok || h["X-Request-Source"] != "crm" {
+		t.Errorf("preview with reveal_secrets: headers %v", h)
+	}
+	ro := mkKey(t, s, map[string]any{"name": "ro", "scope": "app", "app": "acme", "read_only": true})
+	var e apiError
+	if got := s.DoWith("POST", "/v1/apps/acme/endpoints/"+ep.ID+"/preview", map[string]any{"event_type": "lead.created", "reveal_secrets": true}, &e, bearer(ro)); got != 403 || e.Error.Field != "reveal_secrets" {
+		t.Errorf("preview with reveal_secrets by a read-only key: %d %+v, want 403 naming reveal_secrets", got, e)
+	}
+
 	// The receiver gets the values; the history, as stored, does not.
 	ev := s.Send(map[string]any{"x": 1})
 	d := s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)

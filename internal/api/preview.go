@@ -20,6 +20,10 @@ type previewInput struct {
 	Endpoint  *endpointInput  `json:"endpoint"`
 	EventType *string         `json:"event_type"`
 	Payload   json.RawMessage `json:"payload"`
+	// RevealSecrets shows custom header values in clear, for those who
+	// may read the endpoint's signing secret (not read-only callers):
+	// the exact request, to replay it by hand.
+	RevealSecrets *bool `json:"reveal_secrets"`
 }
 
 // previewView is the request Herald would send.
@@ -82,6 +86,11 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	if in.EventType == nil {
 		return errRequired("event_type")
 	}
+	reveal := in.RevealSecrets != nil && *in.RevealSecrets
+	if reveal && principalOf(r).readOnly {
+		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: "reveal_secrets",
+			Message: "a read-only key or session cannot see secret header values"}
+	}
 	payload, e := s.payloadOrSample(r, *in.EventType, in.Payload)
 	if e != nil {
 		return e
@@ -111,8 +120,11 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 			h[name] = unsigned(sig)
 		}
 	}
+	if !reveal {
+		h = herald.MaskRequestHeaders(h, ep.PlainHeaders)
+	}
 	writeJSON(w, http.StatusOK, previewView{
-		Method: req.Method, URL: req.URL, Headers: herald.MaskRequestHeaders(h, ep.PlainHeaders), Body: string(req.Body),
+		Method: req.Method, URL: req.URL, Headers: h, Body: string(req.Body),
 		EventType: ev.EventType, Payload: ev.Payload,
 	})
 	return nil

@@ -135,6 +135,25 @@ func TestConsoleDeliveryPage(t *testing.T) {
 		t.Errorf("signature %q, want the one sent %q", replay.Header.Get("Webhook-Signature"), original.Header.Get("Webhook-Signature"))
 	}
 
+	// Asked for, and allowed (the admin may read the endpoint's secrets),
+	// the command carries the secret values too: the receiver gets the
+	// request exactly as Herald sent it.
+	tb.click("#curl-latest-secrets")
+	fallback := `document.querySelector('#curl-latest-secrets').parentElement.querySelector('textarea.copy-fallback')`
+	tb.until(`!!` + fallback)
+	clearCmd := tb.evalString(fallback + `.value`)
+	if !strings.Contains(clearCmd, "X-Api-Key: k-secret-123") {
+		t.Fatalf("curl command with secrets %q: want the header's value in clear", clearCmd)
+	}
+	before = len(rc.Requests())
+	if outb, err := exec.Command("bash", "-c", clearCmd).CombinedOutput(); err != nil {
+		t.Fatalf("bash -c %q: %v\n%s", clearCmd, err, outb)
+	}
+	reqs = rc.Wait(t, before+1, 5*time.Second)
+	if got := reqs[len(reqs)-1].Header.Get("X-Api-Key"); got != original.Header.Get("X-Api-Key") {
+		t.Errorf("replayed X-Api-Key with secrets: %q, want %q", got, original.Header.Get("X-Api-Key"))
+	}
+
 	// The Japanese page.
 	selectValue(tb, ".lang select", "ja")
 	tb.waitText(".delivery-outcome h2", "結果")

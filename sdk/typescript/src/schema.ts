@@ -1445,12 +1445,16 @@ export interface components {
             event_type?: string;
             /** @description Default - the event type's sample, or `{}` for a type without one. */
             payload?: unknown;
+            /** @description Custom header values in clear instead of masked (403 for read-only keys and sessions), to replay the exact request by hand. */
+            reveal_secrets?: boolean;
         };
         PreviewNew: {
             endpoint: components["schemas"]["EndpointInput"];
             event_type?: string;
             /** @description Default - the event type's sample, or `{}` for a type without one. */
             payload?: unknown;
+            /** @description Custom header values in clear instead of masked (403 for read-only keys and sessions), to replay the exact request by hand. */
+            reveal_secrets?: boolean;
         };
         /** @description The exact request the endpoint would send (signed, unless the caller is read-only). */
         Preview: {

@@ -8,7 +8,7 @@ import { addStrings, lang, t } from '../i18n.js';
 import { endpointLabel } from './endpoints.js';
 import {
   h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, replace, dateTimeInput, badDateTime,
-  pretty, codeBlock, headerLines, badge, copyButton, curlCommand, confirmDialog,
+  pretty, codeBlock, headerLines, badge, copyButton, curlCommand, confirmDialog, MASKED,
 } from '../dom.js';
 
 addStrings({
@@ -110,6 +110,8 @@ addStrings({
     'hist.copyHeaders': 'headers',
     'hist.copyBody': 'body',
     'hist.copyCurl': 'Copy as curl',
+    'hist.copyCurlSecrets': 'Copy as curl, with secret values',
+    'hist.copyCurlSecretsLabel': 'Copy attempt {n}\'s request as a curl command, with secret header values in clear',
     'hist.copyCurlLabel': 'attempt {n} as a curl command',
     'hist.curlHint': 'The curl command repeats the request exactly as it was sent: method, URL, every header and the body byte for byte. Secret header values (shown as …) are never stored in clear: put them in before running it. The signature is copied as sent, so the receiver accepts it only within its timestamp tolerance (usually 5 minutes after the attempt).',
     'hist.appDeliveriesTitle': 'Deliveries',
@@ -227,6 +229,8 @@ addStrings({
     'hist.copyHeaders': 'ヘッダー',
     'hist.copyBody': '本文',
     'hist.copyCurl': 'curl コマンドとしてコピー',
+    'hist.copyCurlSecrets': '秘密の値を含めて curl コマンドとしてコピー',
+    'hist.copyCurlSecretsLabel': '試行 {n} のリクエストを、秘密のヘッダー値を平文にして curl コマンドとしてコピー',
     'hist.copyCurlLabel': '{n} 回目の試行の curl コマンド',
     'hist.curlHint': 'curl コマンドは送信したリクエストをそのまま再現します（メソッド、URL、すべてのヘッダー、本文をバイト単位で）。秘密のヘッダー値（… と表示）は平文で保存されないため、実行前に入力してください。署名は送信時のままコピーされるため、受信側がそれを受け付けるのはタイムスタンプの許容範囲内（通常は試行から 5 分以内）だけです。',
     'hist.appDeliveriesTitle': '配信',
@@ -637,12 +641,15 @@ function outcomeView(at, n, brief) {
 }
 
 /** The request of an attempt, as sent, with copy buttons and copy as curl. */
-function requestView(at, n, open, curlId) {
+function requestView(ctx, d, at, n, open, curlId) {
   const req = at.request || {};
+  const masked = Object.values(req.headers || {}).some((v) => String(v).includes(MASKED));
   return h('details', { class: 'attempt-part request', open },
     h('summary', null, t('hist.request')),
     h('div', { class: 'copy-row' },
-      copyButton(() => curlCommand(req), t('hist.copyCurlLabel', { n }), { text: t('hist.copyCurl'), id: curlId })),
+      copyButton(() => curlCommand(req), t('hist.copyCurlLabel', { n }), { text: t('hist.copyCurl'), id: curlId }),
+      masked && !ctx.readOnly ? copyButton(async () => curlCommand(await revealed(ctx, d, req)),
+        t('hist.copyCurlSecretsLabel', { n }), { text: t('hist.copyCurlSecrets'), id: `${curlId}-secrets` }) : null),
     h('p', { class: 'hint curl-hint' }, t('hist.curlHint')),
     codeBlock(`${req.method || ''} ${req.url || ''}`, t('hist.requestLine', { n })),
     h('div', { class: 'copy-row' }, h('h4', null, t('hist.headers')),
@@ -653,8 +660,26 @@ function requestView(at, n, open, curlId) {
     codeBlock(req.body ? pretty(req.body) : t('hist.emptyBody'), t('hist.requestBody', { n })));
 }
 
+/**
+ * revealed is req with its masked header values filled in: the endpoint
+ * renders the delivery's event again with secret values in clear (which
+ * the API allows to those who may read the signing secret), and each
+ * masked header takes its value from there.
+ */
+async function revealed(ctx, d, req) {
+  const ev = await api('GET', `/v1/apps/${seg(ctx.app)}/events/${seg(d.event_id)}`, undefined, { signal: ctx.signal });
+  const p = await api('POST', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(d.endpoint_id)}/preview`,
+    { event_type: d.event_type, payload: ev.payload ?? undefined, reveal_secrets: true }, { signal: ctx.signal });
+  const clear = new Map(Object.entries(p.headers || {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const headers = {};
+  for (const [k, v] of Object.entries(req.headers || {})) {
+    headers[k] = String(v).includes(MASKED) && clear.has(k.toLowerCase()) ? clear.get(k.toLowerCase()) : v;
+  }
+  return { ...req, headers };
+}
+
 /** One attempt: the outcome first, then the request. */
-function attemptSection(ctx, at) {
+function attemptSection(ctx, d, at) {
   const n = at.attempt;
   const headingId = `attempt-${n}-title`;
   const trig = t(`hist.trigger.${at.trigger}`);
@@ -663,7 +688,7 @@ function attemptSection(ctx, at) {
     h('p', { class: 'muted' }, timeEl(at.created_at), ' · ', trig === `hist.trigger.${at.trigger}` ? at.trigger : trig,
       ' · ', `${t('hist.latency')}: ${fmtMs(at.latency_ms)}`),
     outcomeView(at, n, true),
-    requestView(at, n, false, `curl-${n}`));
+    requestView(ctx, d, at, n, false, `curl-${n}`));
 }
 
 /** One delivery with its attempts: /apps/:app/deliveries/:id. */
@@ -685,7 +710,7 @@ export async function delivery(ctx) {
         last ? [h('h3', null, t('hist.latestResponse')), outcomeView(last, last.attempt, false)] : empty(t('hist.noAttempts'))),
       last ? h('section', { class: 'card delivery-request', 'aria-labelledby': 'latest-request-title' },
         h('h2', { id: 'latest-request-title' }, t('hist.latestRequest')),
-        requestView(last, last.attempt, true, 'curl-latest')) : null,
+        requestView(ctx, d, last, last.attempt, true, 'curl-latest')) : null,
       h('section', { class: 'card' },
         h('dl', { class: 'facts' },
           fact(t('hist.delivery'), h('span', { class: 'row' }, h('span', { class: 'mono' }, d.id), copyButton(d.id, t('hist.copyId')))),
@@ -699,7 +724,7 @@ export async function delivery(ctx) {
           fact(t('hist.updated'), timeEl(d.updated_at)),
           fact(t('hist.lastError'), d.last_error || '—'))),
       h('h2', null, t('hist.attemptsTitle')),
-      attempts.length ? attempts.map((at) => attemptSection(ctx, at)) : empty(t('hist.noAttempts')));
+      attempts.length ? attempts.map((at) => attemptSection(ctx, d, at)) : empty(t('hist.noAttempts')));
   };
   draw(d0);
   const resend = ctx.readOnly ? null : h('button', {
