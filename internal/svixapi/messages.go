@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald"
 )
 
 // Svix's messages are Herald's events. A message's eventId is the
@@ -286,8 +288,10 @@ func (h *Handler) getMessage(w http.ResponseWriter, r *http.Request) *Error {
 	return nil
 }
 
-// findMessage finds the event a Svix msg_id names: Herald's event id, or
-// the eventId it was sent with (its Idempotency-Key).
+// findMessage finds the event a Svix msg_id names: Herald's event id,
+// the eventId it was sent with (its Idempotency-Key), or the webhook-id a
+// receiver got (Herald's delivery id: one per endpoint, where Svix's is
+// the message's).
 func (h *Handler) findMessage(r *http.Request, app, msgID string) (hEvent, *Error) {
 	var ev hEvent
 	_, e := h.do(r, call{Method: http.MethodGet, Path: path("/v1/apps/", app, "/events/", msgID)}, &ev)
@@ -296,6 +300,16 @@ func (h *Handler) findMessage(r *http.Request, app, msgID string) (hEvent, *Erro
 	}
 	if e.Status != http.StatusNotFound || strings.HasPrefix(e.Detail, "app ") {
 		return ev, e
+	}
+	if strings.HasPrefix(msgID, herald.PrefixDelivery) {
+		var d struct {
+			EventID string `json:"event_id"`
+		}
+		if _, e := h.do(r, call{Method: http.MethodGet, Path: path("/v1/apps/", app, "/deliveries/", msgID)}, &d); e == nil && d.EventID != "" {
+			if _, e := h.do(r, call{Method: http.MethodGet, Path: path("/v1/apps/", app, "/events/", d.EventID)}, &ev); e == nil {
+				return ev, nil
+			}
+		}
 	}
 	if msgID == "" || len(msgID) > maxKeyLen || strings.HasPrefix(msgID, keyPrefix) {
 		return ev, notFound("message")

@@ -315,6 +315,16 @@ func TestGetAndListMessages(t *testing.T) {
 		t.Fatalf("get with_content=false: %s", got.Payload)
 	}
 	want404(t, call(t, s, "GET", "/api/v1/app/acme/msg/evt_nope", nil, 404))
+	// The webhook-id a receiver got (Herald's delivery id) names its message too.
+	var ds struct{ Data []struct{ ID string } }
+	s.MustDo("GET", "/v1/apps/acme/events/"+sent[2].ID+"/deliveries", nil, &ds, 200)
+	if len(ds.Data) != 1 {
+		t.Fatalf("deliveries of %s: %+v", sent[2].ID, ds.Data)
+	}
+	if got := decode[message](t, call(t, s, "GET", "/api/v1/app/acme/msg/"+ds.Data[0].ID, nil, 200)); got.ID != sent[2].ID {
+		t.Fatalf("get by webhook-id %s: %+v, want message %s", ds.Data[0].ID, got, sent[2].ID)
+	}
+	want404(t, call(t, s, "GET", "/api/v1/app/acme/msg/dlv_nope", nil, 404))
 	want404(t, call(t, s, "GET", "/api/v1/app/nobody/msg/"+sent[0].ID, nil, 404))
 	want404(t, callWith(t, s, "GET", "/api/v1/app/acme/msg/"+sent[0].ID, nil, 404, scopedKey(t, s, "other")))
 
