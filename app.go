@@ -57,6 +57,11 @@ type AppSettings struct {
 	// WebhookHeadersSvix (svix-*), for receivers written against Svix.
 	// An endpoint may choose otherwise.
 	WebhookHeaders string `json:"webhook_headers"`
+	// PropagateTraceContext sends the W3C traceparent (and tracestate)
+	// of each attempt's span to the app's endpoints, so that receivers
+	// that trace join Herald's traces; off by default, since it tells
+	// receivers trace ids. Needs traces on (--otel-endpoint).
+	PropagateTraceContext bool `json:"propagate_trace_context"`
 }
 
 // Signature header sets (AppSettings.WebhookHeaders,

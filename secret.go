@@ -63,7 +63,10 @@ func Mask(v string) string {
 // Content-Type is replaced before sending, and webhook-* (and svix-*)
 // signature headers cannot be set.
 var heraldHeaders = []string{"Content-Type", "User-Agent", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature",
-	"Svix-Id", "Svix-Timestamp", "Svix-Signature"}
+	"Svix-Id", "Svix-Timestamp", "Svix-Signature",
+	// W3C trace context, sent with an app's propagate_trace_context: ids,
+	// never credentials.
+	"Traceparent", "Tracestate"}
 
 // HeraldHeader reports whether Herald sets the header on every request
 // itself, so that its value is shown wherever a request is.

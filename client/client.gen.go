@@ -1214,6 +1214,12 @@ type App struct {
 	// merged in); empty: the app's, else the installation's (`--payload-format`).
 	PayloadFormat PayloadFormat `json:"payload_format"`
 
+	// PropagateTraceContext Send the W3C `traceparent` (and `tracestate`) of each attempt's span to the app's
+	// endpoints, so that receivers that trace join Herald's traces. Off by default; it
+	// needs traces on (`--otel-endpoint`). Not part of the signed content; attempts record
+	// it with the request's other headers.
+	PropagateTraceContext PropagateTraceContext `json:"propagate_trace_context"`
+
 	// RetrySchedule Waits before each retry (`5s,5m,30m`); empty for the installation's.
 	RetrySchedule string `json:"retry_schedule"`
 
@@ -1255,7 +1261,13 @@ type AppCreate struct {
 	// `raw` (the payload as is) or `flat` (the payload's fields with the event name
 	// merged in); empty: the app's, else the installation's (`--payload-format`).
 	PayloadFormat *PayloadFormat `json:"payload_format,omitempty"`
-	RetrySchedule *string        `json:"retry_schedule,omitempty"`
+
+	// PropagateTraceContext Send the W3C `traceparent` (and `tracestate`) of each attempt's span to the app's
+	// endpoints, so that receivers that trace join Herald's traces. Off by default; it
+	// needs traces on (`--otel-endpoint`). Not part of the signed content; attempts record
+	// it with the request's other headers.
+	PropagateTraceContext *PropagateTraceContext `json:"propagate_trace_context,omitempty"`
+	RetrySchedule         *string                `json:"retry_schedule,omitempty"`
 
 	// TemplateSyntax Tag syntax of templates: `braces` (`{{path}}`) or `hash` (`#{path}`); empty: the app's, else braces.
 	TemplateSyntax *TemplateSyntax `json:"template_syntax,omitempty"`
@@ -1296,7 +1308,13 @@ type AppInput struct {
 	// `raw` (the payload as is) or `flat` (the payload's fields with the event name
 	// merged in); empty: the app's, else the installation's (`--payload-format`).
 	PayloadFormat *PayloadFormat `json:"payload_format,omitempty"`
-	RetrySchedule *string        `json:"retry_schedule,omitempty"`
+
+	// PropagateTraceContext Send the W3C `traceparent` (and `tracestate`) of each attempt's span to the app's
+	// endpoints, so that receivers that trace join Herald's traces. Off by default; it
+	// needs traces on (`--otel-endpoint`). Not part of the signed content; attempts record
+	// it with the request's other headers.
+	PropagateTraceContext *PropagateTraceContext `json:"propagate_trace_context,omitempty"`
+	RetrySchedule         *string                `json:"retry_schedule,omitempty"`
 
 	// TemplateSyntax Tag syntax of templates: `braces` (`{{path}}`) or `hash` (`#{path}`); empty: the app's, else braces.
 	TemplateSyntax *TemplateSyntax `json:"template_syntax,omitempty"`
@@ -2151,6 +2169,12 @@ type PreviewSaved struct {
 	// RevealSecrets Custom header values in clear instead of masked (403 for read-only keys and sessions), to replay the exact request by hand.
 	RevealSecrets *bool `json:"reveal_secrets,omitempty"`
 }
+
+// PropagateTraceContext Send the W3C `traceparent` (and `tracestate`) of each attempt's span to the app's
+// endpoints, so that receivers that trace join Herald's traces. Off by default; it
+// needs traces on (`--otel-endpoint`). Not part of the signed content; attempts record
+// it with the request's other headers.
+type PropagateTraceContext = bool
 
 // PublicKey defines model for PublicKey.
 type PublicKey struct {

@@ -16,11 +16,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/cache"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // Store is what the API reads and changes.
@@ -124,6 +127,9 @@ type Options struct {
 	// the bearer token it requires.
 	Metrics      http.Handler
 	MetricsToken string
+	// Tracing, when set, gets a span per event created (herald.ingest),
+	// from the request through its commit; nil: no spans.
+	Tracing *tracing.Provider
 	// DisableAPI serves only /healthz, /readyz and /metrics (a worker
 	// node).
 	DisableAPI bool
@@ -164,6 +170,8 @@ type Server struct {
 	o   Options
 	log *slog.Logger
 	mux *http.ServeMux
+	// tracer makes ingest spans; a no-op without Options.Tracing.
+	tracer trace.Tracer
 	// apps caches {app} path lookups by id or uid; eventTypes caches
 	// which event types exist.
 	apps       *cache.Cache[herald.App]
@@ -215,7 +223,7 @@ func New(st Store, eng Engine, out Outbound, o Options) *Server {
 	if o.StreamMaxAge <= 0 {
 		o.StreamMaxAge = defaultStreamMaxAge
 	}
-	s := &Server{st: st, eng: eng, out: out, o: o, log: o.Logger, mux: http.NewServeMux(),
+	s := &Server{st: st, eng: eng, out: out, o: o, log: o.Logger, mux: http.NewServeMux(), tracer: o.Tracing.Tracer(),
 		apps: cache.New[herald.App](o.Now), eventTypes: cache.New[catalogEntry](o.Now), usage: cache.NewTTL[int64](o.Now, time.Second),
 		keys: cache.NewTTL[herald.APIKey](o.Now, 5*time.Second), badKeys: cache.NewTTL[struct{}](o.Now, time.Minute),
 		knownKeys:  cache.NewTTL[struct{}](o.Now, time.Hour),

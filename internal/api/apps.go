@@ -51,6 +51,8 @@ type appInput struct {
 	// Metadata replaces the app's labels as a whole when given.
 	Metadata       *map[string]string `json:"metadata"`
 	WebhookHeaders *string            `json:"webhook_headers"`
+	// PropagateTraceContext sends traceparent to the app's endpoints.
+	PropagateTraceContext *bool `json:"propagate_trace_context"`
 }
 
 // applySettings validates and copies the app's settings, its delivery
@@ -110,6 +112,9 @@ func (in *appInput) applySettings(a *herald.App, c herald.TenantCeilings) *Error
 			return e
 		}
 		a.WebhookHeaders = *in.WebhookHeaders
+	}
+	if in.PropagateTraceContext != nil {
+		a.PropagateTraceContext = *in.PropagateTraceContext
 	}
 	if in.MonthlyDeliveryQuota != nil {
 		if *in.MonthlyDeliveryQuota < 0 {

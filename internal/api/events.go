@@ -14,10 +14,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/schema"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // enqueueSlack is how much longer than the store's deadline a request
@@ -51,10 +55,23 @@ type eventView struct {
 }
 
 func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
+	ctx, span := s.tracer.Start(r.Context(), tracing.SpanIngest, trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	e := s.createEventTraced(ctx, w, r, span)
+	if e != nil {
+		span.SetStatus(codes.Error, e.Message)
+	}
+	return e
+}
+
+// createEventTraced creates an event within its ingest span, which ctx
+// holds: Enqueue remembers it, so that the event's attempts link to it.
+func (s *Server) createEventTraced(ctx context.Context, w http.ResponseWriter, r *http.Request, span trace.Span) *Error {
 	a, e := s.app(r)
 	if e != nil {
 		return e
 	}
+	span.SetAttributes(tracing.AttrAppID.String(a.ID))
 	if e := s.checkQuota(w, r, a); e != nil {
 		return e
 	}
@@ -118,7 +135,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 		at := s.o.Now().UTC().Add(time.Duration(*h) * time.Hour)
 		ev.PayloadExpiresAt = &at
 	}
-	ctx := r.Context()
+	span.SetAttributes(tracing.AttrEventType.String(ev.EventType))
 	if s.o.StoreTimeout > 0 {
 		// The commit itself is bounded by the store's deadline; this
 		// bounds the wait behind other batches too.
@@ -158,6 +175,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) *Error {
 		return &Error{Status: http.StatusConflict, Code: CodeIdempotencyMismatch, Field: "Idempotency-Key",
 			Message: fmt.Sprintf("Idempotency-Key %q was first used for event %s, with another body; a new event needs a new key", key, res.Event.ID)}
 	}
+	span.SetAttributes(tracing.AttrEventID.String(res.Event.ID), tracing.AttrDeliveries.Int(res.Deliveries))
 	v := eventView{Event: res.Event}
 	if res.Duplicate {
 		w.Header().Set("Idempotent-Replayed", "true")

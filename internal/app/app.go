@@ -36,6 +36,7 @@ import (
 	"github.com/heraldhq/herald/internal/store/sealed"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 	"github.com/heraldhq/herald/internal/svixapi"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // Files Herald keeps in its data dir.
@@ -93,11 +94,13 @@ type App struct {
 	guard      *store.Guard
 	closeStore func()
 	metrics    *metrics.Metrics
-	sender     *sender.Sender
-	outbound   *outbound.HTTP
-	engine     *delivery.Engine
-	api        *api.Server
-	srv        *http.Server
+	// tracing exports spans; nil when no OTLP endpoint is configured.
+	tracing  *tracing.Provider
+	sender   *sender.Sender
+	outbound *outbound.HTTP
+	engine   *delivery.Engine
+	api      *api.Server
+	srv      *http.Server
 	// listener is TestHooks.Listener.
 	listener net.Listener
 
@@ -187,7 +190,16 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 			return nil, err
 		}
 	}
-	a.metrics = metrics.New(a.node, a.store)
+	a.tracing, err = tracing.New(ctx, tracing.Options{Endpoint: cfg.OTelEndpoint, Version: herald.Version, Node: a.node})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !built {
+			_ = a.tracing.Shutdown(context.Background())
+		}
+	}()
+	a.metrics = metrics.New(a.node, a.store, metrics.Options{TopApps: cfg.MetricsTopApps, PerEndpoint: cfg.MetricsPerEndpoint})
 	a.metrics.WatchStore(a.storeGauges)
 	a.newEngine(schedule, policy, deps.Test.Engine)
 	apiOpts := api.Options{
@@ -208,6 +220,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		Ceilings:     ceilings(cfg),
 		Metrics:      a.metrics.Handler(),
 		MetricsToken: cfg.MetricsToken,
+		Tracing:      a.tracing,
 		DisableAPI:   cfg.Role == "worker",
 		Console:      console.New(console.Options{PortalFrameAncestors: cfg.PortalFrameAncestors}),
 		PublicURL:    cfg.PublicURL,
@@ -308,6 +321,7 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 		LeaseDuration:          cfg.LeaseDuration,
 		HeartbeatInterval:      cfg.HeartbeatInterval,
 		Metrics:                a.metrics,
+		Tracing:                a.tracing,
 		Workers:                cfg.Workers,
 		MaxInFlightPerEndpoint: cfg.MaxInFlight,
 		MaxAppShare:            cfg.MaxAppShare,
@@ -422,6 +436,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if err != nil {
 			a.log.Warn("requests still in flight were aborted; they will be retried", "error", err.Error())
 		}
+		// The spans of the last attempts go out too, within what is left
+		// of the deadline.
+		if terr := a.tracing.Shutdown(sctx); terr != nil {
+			a.log.Warn("traces not flushed", "error", terr.Error())
+		}
 		a.release()
 		done <- err
 	}()
@@ -449,9 +468,20 @@ const shutdownGrace = time.Second
 
 // release closes what New opened.
 func (a *App) release() {
+	// Shutdown flushed the spans already within its deadline; this
+	// bounds the other ways out (a failed start, a lost listener).
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	if err := a.tracing.Shutdown(ctx); err != nil {
+		a.log.Warn("traces not flushed", "error", err.Error())
+	}
+	cancel()
 	a.sender.CloseIdleConnections()
 	a.closeStore()
 }
+
+// Tracing reports whether this server exports traces: an OTLP endpoint is
+// configured and its exporter was created.
+func (a *App) Tracing() bool { return a.tracing != nil }
 
 // Handler is the HTTP API (with the console, health and metrics), which
 // Start serves; tests may call it without a listener.

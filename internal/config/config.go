@@ -31,13 +31,16 @@ type Serve struct {
 	DataDir    string `name:"data-dir" env:"HERALD_DATA_DIR" default:"./herald-data" help:"Directory of the embedded database, the admin token file and the lock file."`
 	AdminToken string `name:"admin-token" env:"HERALD_ADMIN_TOKEN" help:"Bearer token for the API. When unset, one is generated at first start, kept in the data dir and printed once."`
 
-	EncryptionKey     string        `name:"encryption-key" env:"HERALD_ENCRYPTION_KEY" help:"Keys that encrypt endpoint secrets at rest: id:base64 of 32 bytes, comma-separated, the first encrypting, the others still readable (rotation). Prefer the variable to the flag. Unset: a key file in the data dir (SQLite only)."`
-	DatabaseURL       string        `name:"database-url" env:"HERALD_DATABASE_URL" help:"postgres://... to run on PostgreSQL (several nodes may share it); unset: the embedded SQLite database in --data-dir."`
-	Role              string        `name:"role" env:"HERALD_ROLE" default:"all" enum:"all,api,worker" help:"all: API and delivery; api: only the API; worker: only delivery (with /healthz, /readyz, /metrics). api and worker need --database-url."`
-	Retention         time.Duration `name:"retention" env:"HERALD_RETENTION" default:"720h" help:"Events, deliveries and attempts older than this are removed in the background (0 keeps everything)."`
-	LeaseDuration     time.Duration `name:"lease-duration" env:"HERALD_LEASE_DURATION" default:"5m" help:"How long a node holds deliveries it took unless it makes progress; the backstop for a node alive but stuck (a node that dies loses them after 3 missed heartbeats)."`
-	HeartbeatInterval time.Duration `name:"heartbeat-interval" env:"HERALD_HEARTBEAT_INTERVAL" default:"2s" help:"How often a node reports it lives; limits are shared between the nodes alive, and a node silent for 3 intervals is dead: the others take its deliveries at once."`
-	MetricsToken      string        `name:"metrics-token" env:"HERALD_METRICS_TOKEN" help:"When set, GET /metrics needs Authorization: Bearer <this token>."`
+	EncryptionKey      string        `name:"encryption-key" env:"HERALD_ENCRYPTION_KEY" help:"Keys that encrypt endpoint secrets at rest: id:base64 of 32 bytes, comma-separated, the first encrypting, the others still readable (rotation). Prefer the variable to the flag. Unset: a key file in the data dir (SQLite only)."`
+	DatabaseURL        string        `name:"database-url" env:"HERALD_DATABASE_URL" help:"postgres://... to run on PostgreSQL (several nodes may share it); unset: the embedded SQLite database in --data-dir."`
+	Role               string        `name:"role" env:"HERALD_ROLE" default:"all" enum:"all,api,worker" help:"all: API and delivery; api: only the API; worker: only delivery (with /healthz, /readyz, /metrics). api and worker need --database-url."`
+	Retention          time.Duration `name:"retention" env:"HERALD_RETENTION" default:"720h" help:"Events, deliveries and attempts older than this are removed in the background (0 keeps everything)."`
+	LeaseDuration      time.Duration `name:"lease-duration" env:"HERALD_LEASE_DURATION" default:"5m" help:"How long a node holds deliveries it took unless it makes progress; the backstop for a node alive but stuck (a node that dies loses them after 3 missed heartbeats)."`
+	HeartbeatInterval  time.Duration `name:"heartbeat-interval" env:"HERALD_HEARTBEAT_INTERVAL" default:"2s" help:"How often a node reports it lives; limits are shared between the nodes alive, and a node silent for 3 intervals is dead: the others take its deliveries at once."`
+	MetricsToken       string        `name:"metrics-token" env:"HERALD_METRICS_TOKEN" help:"When set, GET /metrics needs Authorization: Bearer <this token>."`
+	MetricsTopApps     int           `name:"metrics-top-apps" env:"HERALD_METRICS_TOP_APPS" default:"20" help:"Per-app attempt metrics name the N apps with the most attempts (recomputed every minute); the rest are counted under app=\"other\", so the series stay bounded."`
+	MetricsPerEndpoint bool          `name:"metrics-per-endpoint" env:"HERALD_METRICS_PER_ENDPOINT" help:"Also label attempt metrics by endpoint, for the N endpoints with the most attempts (N: --metrics-top-apps), the rest under endpoint=\"other\"."`
+	OTelEndpoint       string        `name:"otel-endpoint" env:"HERALD_OTEL_ENDPOINT" help:"Send traces (OTLP over HTTP/protobuf) to this collector URL (a base URL gets /v1/traces). Unset: the standard OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else no traces."`
 
 	RetrySchedule   string        `name:"retry-schedule" env:"HERALD_RETRY_SCHEDULE" default:"${retry_schedule}" help:"Waits before each retry, comma-separated durations; the number of items is the number of retries."`
 	RequestTimeout  time.Duration `name:"request-timeout" env:"HERALD_REQUEST_TIMEOUT" default:"15s" help:"Timeout of one request to an endpoint, unless the endpoint sets timeout_ms."`
@@ -112,8 +115,13 @@ type Reencrypt struct {
 	EncryptionKey string `name:"encryption-key" env:"HERALD_ENCRYPTION_KEY" help:"The keys, the new one first and the old ones after it."`
 }
 
+// MaxMetricsTop bounds --metrics-top-apps: each named app (or endpoint)
+// adds a histogram's worth of series.
+const MaxMetricsTop = 1000
+
 // Validate checks what the flag parser cannot and needs no other package;
 // the retry schedule and the CIDR lists are checked where they are parsed.
+
 func (s *Serve) Validate() error {
 	if s.PublicURL != "" {
 		u, err := url.Parse(s.PublicURL)
@@ -123,6 +131,15 @@ func (s *Serve) Validate() error {
 	}
 	if s.RequestTimeout <= 0 {
 		return fmt.Errorf("--request-timeout must be positive")
+	}
+	if s.MetricsTopApps < 1 || s.MetricsTopApps > MaxMetricsTop {
+		return fmt.Errorf("--metrics-top-apps must be from 1 to %d", MaxMetricsTop)
+	}
+	if s.OTelEndpoint != "" {
+		u, err := url.Parse(s.OTelEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--otel-endpoint must be an http or https URL such as http://127.0.0.1:4318")
+		}
 	}
 	if s.Workers < 1 {
 		return fmt.Errorf("--workers must be at least 1")

@@ -36,12 +36,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/cache"
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // Store is what the engine needs of storage.
@@ -153,6 +156,9 @@ type Options struct {
 	LogDeliveries bool
 	// Metrics, when set, counts events, attempts and requests in flight.
 	Metrics *metrics.Metrics
+	// Tracing, when set, gets a span per attempt, linked to its event's
+	// ingest span when this node remembers it; nil: no spans.
+	Tracing *tracing.Provider
 	// NoDelivery makes an API-only node: it stores events and their
 	// deliveries, unleased, and sends nothing; worker nodes send them.
 	NoDelivery bool
@@ -227,6 +233,10 @@ type Engine struct {
 	clock clock.Clock
 	// attempts logs attempts as they end.
 	attempts *attemptLog
+	// tracer makes attempt spans (a no-op without Options.Tracing);
+	// links holds recent events' ingest spans, nil without it.
+	tracer trace.Tracer
+	links  *tracing.Links
 	// failing tells endpoints beginning to fail, for
 	// herald.endpoint.failing.
 	failing failingTracker
@@ -300,6 +310,7 @@ func New(st Store, out Outbound, o Options) *Engine {
 		o:          o,
 		log:        o.Logger,
 		attempts:   newAttemptLog(o.Logger, o.LogDeliveries),
+		tracer:     o.Tracing.Tracer(),
 		clock:      o.Clock,
 		budget:     newBudget(o.QueuePerEndpoint, o.QueueTotal, o.QueueMemory),
 		apps:       cache.New[herald.App](o.Clock.Now),
@@ -332,6 +343,9 @@ func New(st Store, out Outbound, o Options) *Engine {
 	e.router = newRouter(st, o.Clock.Now)
 	o.Metrics.Held(o.QueueMemory, e.budget.held)
 	e.nodes.Store(1)
+	if o.Tracing != nil {
+		e.links = tracing.NewLinks(tracing.DefaultLinks)
+	}
 	return e
 }
 

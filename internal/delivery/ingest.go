@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -27,6 +29,9 @@ func (e *Engine) Enqueue(ctx context.Context, ev *herald.Event) (store.EnqueueRe
 	if ev.ID == "" {
 		ev.ID = herald.NewID(herald.PrefixEvent)
 	}
+	// Attempts of its deliveries made on this node link to the caller's
+	// span (the API's ingest span).
+	e.links.Put(ev.ID, trace.SpanContextFromContext(ctx))
 	req := &ingestReq{ev: ev, res: make(chan ingestRes, 1)}
 	select {
 	case <-e.stopped:

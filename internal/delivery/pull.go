@@ -296,7 +296,7 @@ func (e *Engine) recordPulled(ctx context.Context, items []recordItem) (map[stri
 	for _, it := range items {
 		if !refused[it.res.Attempt.DeliveryID] {
 			kept = append(kept, it)
-			e.o.Metrics.Attempt(outcome(it.res.Status), time.Duration(it.res.Attempt.LatencyMS*float64(time.Millisecond)))
+			e.o.Metrics.Attempt(it.job.Event.AppID, it.job.Endpoint.ID, outcome(it.res.Status), time.Duration(it.res.Attempt.LatencyMS*float64(time.Millisecond)))
 		}
 	}
 	e.afterRecord(ctx, kept)

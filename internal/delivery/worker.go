@@ -4,9 +4,13 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // workerLoop sends what the dispatcher hands it. Store calls use ctx;
@@ -47,7 +51,7 @@ func (e *Engine) workerLoop(ctx, sendCtx context.Context) {
 			// Its caller records it.
 			t.manual.done <- manualResult{res: res, ok: ok}
 		} else if ok {
-			e.o.Metrics.Attempt(outcome(res.Status), m.latency)
+			e.o.Metrics.Attempt(j.Event.AppID, j.Endpoint.ID, outcome(res.Status), m.latency)
 			e.recordCh <- recordItem{res: res, job: j}
 		}
 		e.doneCh <- m
@@ -72,10 +76,14 @@ func (e *Engine) attempt(ctx, sendCtx context.Context, j *store.Job, trigger str
 	now := e.clock.Now()
 	n := j.Delivery.AttemptCount + 1
 	app := e.app(ctx, j.Event.AppID)
+	sendCtx, span := e.startAttemptSpan(sendCtx, j, n)
+	defer span.End()
 	o := e.out.Send(sendCtx, &outbound.Delivery{ID: j.Delivery.ID, Event: j.Event, Endpoint: j.Endpoint, App: app})
 	if o.Aborted {
+		span.SetStatus(codes.Error, "aborted")
 		return store.AttemptResult{}, false
 	}
+	endAttemptSpan(span, j, o)
 	end := e.clock.Now()
 	a := &herald.Attempt{
 		ID:         herald.NewID(herald.PrefixAttempt),
@@ -105,4 +113,40 @@ func outcome(s herald.DeliveryStatus) string {
 		return "retry"
 	}
 	return string(s)
+}
+
+// startAttemptSpan starts the span of one attempt, linked to the ingest
+// span of its event when this node remembers it (see tracing.Links).
+func (e *Engine) startAttemptSpan(ctx context.Context, j *store.Job, n int) (context.Context, trace.Span) {
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		tracing.AttrAppID.String(j.Event.AppID),
+		tracing.AttrEndpointID.String(j.Endpoint.ID),
+		tracing.AttrDeliveryID.String(j.Delivery.ID),
+		tracing.AttrAttempt.Int(n),
+	)}
+	if sc, ok := e.links.Get(j.Event.ID); ok {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	// A new trace per attempt, whatever the caller's context holds: the
+	// link, not parenthood, ties it to its event.
+	return e.tracer.Start(trace.ContextWithSpanContext(ctx, trace.SpanContext{}), tracing.SpanAttempt, opts...)
+}
+
+// endAttemptSpan records what came of an attempt on its span.
+func endAttemptSpan(span trace.Span, j *store.Job, o outbound.Outcome) {
+	if !span.IsRecording() {
+		return
+	}
+	u := o.Request.URL
+	if u == "" {
+		u = j.Endpoint.URL
+	}
+	span.SetAttributes(tracing.AttrURLFull.String(tracing.SafeURL(u)))
+	if o.Response != nil {
+		span.SetAttributes(tracing.AttrStatusCode.Int(o.Response.StatusCode))
+	}
+	if o.Kind != herald.ErrorKindNone {
+		span.SetAttributes(tracing.AttrErrorKind.String(string(o.Kind)))
+		span.SetStatus(codes.Error, o.Error)
+	}
 }

@@ -83,8 +83,10 @@ type Server struct {
 	API    *api.Server
 	// Node names the server on leases and metrics.
 	Node string
-	t    testing.TB
-	logs *syncBuffer
+	// Tracing tells whether the server created an OTLP exporter.
+	Tracing bool
+	t       testing.TB
+	logs    *syncBuffer
 	// invalid marks a Server from Invalid: its requests are not checked
 	// against the OpenAPI document.
 	invalid bool
@@ -192,7 +194,7 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	stop := sync.OnceFunc(func() { _ = a.Shutdown(context.Background()) })
 	t.Cleanup(stop)
-	return &Server{URL: a.URL(), Store: a.Store(), Dir: cfg.DataDir, Engine: a.Engine(), API: a.Handler(), Node: a.Node(), t: t, logs: logs, stop: stop}
+	return &Server{URL: a.URL(), Store: a.Store(), Dir: cfg.DataDir, Engine: a.Engine(), API: a.Handler(), Node: a.Node(), Tracing: a.Tracing(), t: t, logs: logs, stop: stop}
 }
 
 // syncBuffer is a bytes.Buffer the server's goroutines may write at once.

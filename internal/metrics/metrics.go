@@ -24,6 +24,63 @@ type Metrics struct {
 	latency    prometheus.Histogram
 	inFlight   prometheus.Gauge
 	live       liveness
+	// Per-app series (and per-endpoint ones, when asked for), bounded
+	// by their top-N trackers.
+	apps, endpoints *labelled
+}
+
+// Options shape the per-app and per-endpoint series.
+type Options struct {
+	// TopApps is how many apps (and endpoints) get their own series;
+	// the rest go under "other". Default 20.
+	TopApps int
+	// PerEndpoint adds the per-endpoint series.
+	PerEndpoint bool
+	// Now is the clock of the rankings; nil: time.Now.
+	Now func() time.Time
+}
+
+// attemptBuckets are the latency histograms' buckets, in seconds.
+var attemptBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// labelled holds the attempt series of one label (app or endpoint).
+type labelled struct {
+	top      *top
+	attempts *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newLabelled(label, what string, o Options, constLabels prometheus.Labels) *labelled {
+	l := &labelled{
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_" + label + "_attempts_total", ConstLabels: constLabels,
+			Help: "Attempts by " + what + " and outcome (succeeded, failed: retried or final), for the top " + what + "s by attempts (--metrics-top-apps); the rest under " + label + "=\"other\".",
+		}, []string{label, "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "herald_" + label + "_attempt_duration_seconds", ConstLabels: constLabels, Buckets: attemptBuckets,
+			Help: "Attempt latency by " + what + ", for the top " + what + "s by attempts; the rest under " + label + "=\"other\".",
+		}, []string{label}),
+	}
+	l.top = newTop(o.TopApps, o.Now, func(key string) {
+		l.attempts.DeleteLabelValues(key, "succeeded")
+		l.attempts.DeleteLabelValues(key, "failed")
+		l.latency.DeleteLabelValues(key)
+	})
+	return l
+}
+
+func (l *labelled) observe(key string, ok bool, latency time.Duration) {
+	if l == nil {
+		return
+	}
+	out := "failed"
+	if ok {
+		out = "succeeded"
+	}
+	l.top.observe(key, func(label string) {
+		l.attempts.WithLabelValues(label, out).Inc()
+		l.latency.WithLabelValues(label).Observe(latency.Seconds())
+	})
 }
 
 // QueueStatser reports the delivery queue, read at each scrape.
@@ -32,7 +89,13 @@ type QueueStatser interface {
 }
 
 // New registers Herald's metrics on a new registry; node labels them.
-func New(node string, q QueueStatser) *Metrics {
+func New(node string, q QueueStatser, o Options) *Metrics {
+	if o.TopApps <= 0 {
+		o.TopApps = 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	reg := prometheus.NewRegistry()
 	labels := prometheus.Labels{"node": node}
 	m := &Metrics{
@@ -45,7 +108,7 @@ func New(node string, q QueueStatser) *Metrics {
 		}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "herald_attempt_duration_seconds", Help: "Time from sending a request to its complete answer (or failure).", ConstLabels: labels,
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Buckets: attemptBuckets,
 		}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "herald_requests_in_flight", Help: "Requests this node is sending now.", ConstLabels: labels,
@@ -54,6 +117,12 @@ func New(node string, q QueueStatser) *Metrics {
 	reg.MustRegister(m.events, m.deliveries, m.latency, m.inFlight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.live.register(reg, labels)
+	m.apps = newLabelled("app", "app", o, labels)
+	reg.MustRegister(m.apps.attempts, m.apps.latency)
+	if o.PerEndpoint {
+		m.endpoints = newLabelled("endpoint", "endpoint", o, labels)
+		reg.MustRegister(m.endpoints.attempts, m.endpoints.latency)
+	}
 	if q != nil {
 		reg.MustRegister(&queueCollector{q: q})
 	}
@@ -72,11 +141,15 @@ func (m *Metrics) EventsAccepted(n int) {
 	}
 }
 
-// Attempt records one attempt's outcome and latency.
-func (m *Metrics) Attempt(outcome string, latency time.Duration) {
+// Attempt records one attempt's outcome and latency, for its app (and
+// endpoint) too.
+func (m *Metrics) Attempt(appID, endpointID, outcome string, latency time.Duration) {
 	if m != nil {
 		m.deliveries.WithLabelValues(outcome).Inc()
 		m.latency.Observe(latency.Seconds())
+		ok := outcome == "succeeded"
+		m.apps.observe(appID, ok, latency)
+		m.endpoints.observe(endpointID, ok, latency)
 	}
 }
 

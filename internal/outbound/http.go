@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // Sender makes one HTTP attempt; *sender.Sender is the real one.
@@ -121,6 +122,12 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 		// met a missing value, the filled-in URL is invalid): sending
 		// again would fail the same way.
 		return Outcome{Kind: herald.ErrorKindPolicy, Error: err.Error()}
+	}
+	if d.App != nil && d.App.PropagateTraceContext {
+		// The attempt's span, for receivers that trace; outside the
+		// signed content (id.timestamp.body), so it changes no
+		// signature, and recorded with the request's other headers.
+		tracing.Inject(ctx, req.Header)
 	}
 	p := preset.Lookup(ep.Preset)
 	auth := ep.Auth

@@ -1109,11 +1109,19 @@ export interface components {
             monthly_delivery_quota: number;
             metadata: components["schemas"]["Metadata"];
             webhook_headers: components["schemas"]["WebhookHeaders"];
+            propagate_trace_context: components["schemas"]["PropagateTraceContext"];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
             updated_at: string;
         };
+        /**
+         * @description Send the W3C `traceparent` (and `tracestate`) of each attempt's span to the app's
+         *     endpoints, so that receivers that trace join Herald's traces. Off by default; it
+         *     needs traces on (`--otel-endpoint`). Not part of the signed content; attempts record
+         *     it with the request's other headers.
+         */
+        PropagateTraceContext: boolean;
         /**
          * @description An app's fields. `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type`
          *     are the operator's: only an admin changes them. `timeout_ms` is at most
@@ -1138,6 +1146,7 @@ export interface components {
             template_syntax?: components["schemas"]["TemplateSyntax"];
             metadata?: components["schemas"]["Metadata"];
             webhook_headers?: components["schemas"]["WebhookHeaders"];
+            propagate_trace_context?: components["schemas"]["PropagateTraceContext"];
         };
         AppCreate: components["schemas"]["AppInput"] & unknown;
         AppList: {
