@@ -1,0 +1,159 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// failuresQuery reads the failing deliveries of a window, newest first,
+// with their latest attempt (one probe of attempts_delivery per delivery)
+// and endpoint; an attempt without an error kind succeeded (a delivery
+// sent again after a success) and is left out. The id bound
+// (herald.IDAt) keeps the walk of the index to the window; LIMIT to the
+// scan bound, plus one row that tells the scan was cut. Samples are cut
+// short here so that large bodies are not read whole.
+const failuresQuery = `SELECT d.app_id, d.id, d.endpoint_id, COALESCE(e.url, ''), COALESCE(e.enabled, false), d.status,
+	a.created_at, a.response_status, a.error_kind, left(a.error, 480), substring(a.response_body from 1 for 480)
+FROM deliveries d
+JOIN attempts a ON a.delivery_id = d.id
+	AND a.number = (SELECT MAX(m.number) FROM attempts m WHERE m.delivery_id = d.id)
+LEFT JOIN endpoints e ON e.id = d.endpoint_id
+WHERE %s d.id >= $1 AND NOT d.test
+	AND (d.status = 'failed' OR (d.status = 'pending' AND d.attempt_count > 0))
+	AND a.error_kind <> ''
+ORDER BY d.id DESC LIMIT $2`
+
+// Failures implements store.Store.
+func (db *DB) Failures(ctx context.Context, p store.FailuresParams) (*store.FailuresReport, error) {
+	scan, _ := p.Limits()
+	args := []any{herald.IDAt(herald.PrefixDelivery, p.Since), scan + 1}
+	where := ""
+	if p.AppID != "" {
+		where, args = "d.app_id = $3 AND", append(args, p.AppID)
+	}
+	var out []store.FailureRow
+	err := db.inReadTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, fmt.Sprintf(failuresQuery, where), args...)
+		if err != nil {
+			return fmt.Errorf("failures: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				r      store.FailureRow
+				status *int32
+			)
+			if err := rows.Scan(&r.AppID, &r.DeliveryID, &r.EndpointID, &r.EndpointURL, &r.EndpointEnabled, &r.Status,
+				&r.AttemptAt, &status, &r.ErrorKind, &r.Error, &r.Body); err != nil {
+				return fmt.Errorf("failures: %w", err)
+			}
+			r.AttemptAt = r.AttemptAt.UTC()
+			if status != nil {
+				code := int(*status)
+				r.StatusCode = &code
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return store.GroupFailures(p, out), nil
+}
+
+// AppHealth implements store.Store. The endpoint count reads the app's
+// endpoints (a bounded number); the delivery counts walk the window's part
+// of deliveries_app and stop at the cap; the last event is the first row
+// of events_app read backwards.
+func (db *DB) AppHealth(ctx context.Context, appID string, since time.Time) (*store.AppHealth, error) {
+	h := &store.AppHealth{AppID: appID, Since: since.UTC()}
+	bound := herald.IDAt(herald.PrefixDelivery, since)
+	err := db.inReadTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM endpoints
+			WHERE app_id = $1 AND deleted_at IS NULL AND failing_since IS NOT NULL`, appID).Scan(&h.EndpointsFailing); err != nil {
+			return fmt.Errorf("app health: endpoints: %w", err)
+		}
+		for _, c := range []struct {
+			status herald.DeliveryStatus
+			n      *int
+		}{{herald.StatusFailed, &h.Failed}, {herald.StatusPending, &h.Pending}} {
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
+				WHERE app_id = $1 AND id >= $2 AND status = $3 AND NOT test LIMIT $4) w`,
+				appID, bound, string(c.status), store.HealthCountCap+1).Scan(c.n); err != nil {
+				return fmt.Errorf("app health: %s: %w", c.status, err)
+			}
+			if *c.n > store.HealthCountCap {
+				*c.n, h.Capped = store.HealthCountCap, true
+			}
+		}
+		var at time.Time
+		err := tx.QueryRow(ctx, `SELECT created_at FROM events WHERE app_id = $1 ORDER BY id DESC LIMIT 1`, appID).Scan(&at)
+		if err == nil {
+			at = at.UTC()
+			h.LastEventAt = &at
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("app health: last event: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Locate implements store.Store. The id's prefix picks the one table to
+// look in, by its primary key.
+func (db *DB) Locate(ctx context.Context, appID, id string) (*store.Located, error) {
+	var q string
+	kind := ""
+	switch {
+	case strings.HasPrefix(id, herald.PrefixEndpoint):
+		kind, q = store.KindEndpoint, `SELECT app_id, id, '' FROM endpoints WHERE id = $1 AND deleted_at IS NULL`
+	case strings.HasPrefix(id, herald.PrefixEvent):
+		kind, q = store.KindEvent, `SELECT app_id, id, '' FROM events WHERE id = $1`
+	case strings.HasPrefix(id, herald.PrefixDelivery):
+		kind, q = store.KindDelivery, `SELECT app_id, id, '' FROM deliveries WHERE id = $1`
+	case strings.HasPrefix(id, herald.PrefixAttempt):
+		kind, q = store.KindAttempt, `SELECT d.app_id, a.id, d.id FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE a.id = $1`
+	}
+	var l store.Located
+	err := db.inReadTx(ctx, func(tx pgx.Tx) error {
+		if kind != "" {
+			err := tx.QueryRow(ctx, q, id).Scan(&l.AppID, &l.ID, &l.DeliveryID)
+			if err == nil && (appID == "" || l.AppID == appID) {
+				l.Kind = kind
+				return nil
+			}
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("locate: %w", err)
+			}
+		}
+		if appID == "" {
+			return fmt.Errorf("%q: %w", id, store.ErrNotFound)
+		}
+		err := tx.QueryRow(ctx, `SELECT id FROM events WHERE app_id = $1 AND idempotency_key = $2
+			ORDER BY created_at DESC LIMIT 1`, appID, id).Scan(&l.ID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%q: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("locate: %w", err)
+		}
+		l.Kind, l.AppID, l.DeliveryID = store.KindEvent, appID, ""
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}

@@ -1,0 +1,160 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// failuresQuery reads the failing deliveries of a window, newest first,
+// with their latest attempt (found through attempts_delivery, one probe
+// per delivery) and endpoint; an attempt without an error kind succeeded (a
+// delivery sent again after a success) and is left out. The id bound (herald.IDAt) keeps the walk
+// of the app's (or the primary) index to the window; LIMIT to the scan
+// bound, plus one row that tells the scan was cut. Samples are cut short
+// here so that large bodies are not read whole.
+const failuresQuery = `SELECT d.app_id, d.id, d.endpoint_id, COALESCE(e.url, ''), COALESCE(e.enabled, 0), d.status,
+	a.created_at, a.response_status, a.error_kind, substr(a.error, 1, 480), substr(a.response_body, 1, 480)
+FROM deliveries d
+JOIN attempts a ON a.delivery_id = d.id
+	AND a.number = (SELECT MAX(m.number) FROM attempts m WHERE m.delivery_id = d.id)
+LEFT JOIN endpoints e ON e.id = d.endpoint_id
+WHERE %s d.id >= ? AND d.test = 0
+	AND (d.status = 'failed' OR (d.status = 'pending' AND d.attempt_count > 0))
+	AND a.error_kind <> ''
+ORDER BY d.id DESC LIMIT ?`
+
+// Failures implements store.Store.
+func (db *DB) Failures(ctx context.Context, p store.FailuresParams) (*store.FailuresReport, error) {
+	scan, _ := p.Limits()
+	where, args := "", []any{}
+	if p.AppID != "" {
+		where, args = "d.app_id = ? AND", append(args, p.AppID)
+	}
+	args = append(args, herald.IDAt(herald.PrefixDelivery, p.Since), scan+1)
+	var out []store.FailureRow
+	err := db.inReadTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(failuresQuery, where), args...)
+		if err != nil {
+			return fmt.Errorf("failures: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				r      store.FailureRow
+				at     int64
+				status sql.NullInt64
+				errMsg []byte
+			)
+			if err := rows.Scan(&r.AppID, &r.DeliveryID, &r.EndpointID, &r.EndpointURL, &r.EndpointEnabled, &r.Status,
+				&at, &status, &r.ErrorKind, &errMsg, &r.Body); err != nil {
+				return fmt.Errorf("failures: %w", err)
+			}
+			r.AttemptAt, r.Error = fromMicro(at), string(errMsg)
+			if status.Valid {
+				code := int(status.Int64)
+				r.StatusCode = &code
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return store.GroupFailures(p, out), nil
+}
+
+// AppHealth implements store.Store. The endpoint count reads the app's
+// endpoints (a bounded number); the delivery counts walk the window's part
+// of deliveries_app and stop at the cap; the last event is the first row
+// of events_app read backwards.
+func (db *DB) AppHealth(ctx context.Context, appID string, since time.Time) (*store.AppHealth, error) {
+	h := &store.AppHealth{AppID: appID, Since: since.UTC()}
+	bound := herald.IDAt(herald.PrefixDelivery, since)
+	err := db.inReadTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM endpoints
+			WHERE app_id = ? AND deleted_at IS NULL AND failing_since IS NOT NULL`, appID).Scan(&h.EndpointsFailing); err != nil {
+			return fmt.Errorf("app health: endpoints: %w", err)
+		}
+		for _, c := range []struct {
+			status herald.DeliveryStatus
+			n      *int
+		}{{herald.StatusFailed, &h.Failed}, {herald.StatusPending, &h.Pending}} {
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
+				WHERE app_id = ? AND id >= ? AND status = ? AND test = 0 LIMIT ?)`,
+				appID, bound, string(c.status), store.HealthCountCap+1).Scan(c.n); err != nil {
+				return fmt.Errorf("app health: %s: %w", c.status, err)
+			}
+			if *c.n > store.HealthCountCap {
+				*c.n, h.Capped = store.HealthCountCap, true
+			}
+		}
+		var at int64
+		err := tx.QueryRowContext(ctx, `SELECT created_at FROM events WHERE app_id = ? ORDER BY id DESC LIMIT 1`, appID).Scan(&at)
+		if err == nil {
+			t := fromMicro(at)
+			h.LastEventAt = &t
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("app health: last event: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Locate implements store.Store. The id's prefix picks the one table to
+// look in, by its primary key.
+func (db *DB) Locate(ctx context.Context, appID, id string) (*store.Located, error) {
+	var q string
+	kind := ""
+	switch {
+	case strings.HasPrefix(id, herald.PrefixEndpoint):
+		kind, q = store.KindEndpoint, `SELECT app_id, id, '' FROM endpoints WHERE id = ? AND deleted_at IS NULL`
+	case strings.HasPrefix(id, herald.PrefixEvent):
+		kind, q = store.KindEvent, `SELECT app_id, id, '' FROM events WHERE id = ?`
+	case strings.HasPrefix(id, herald.PrefixDelivery):
+		kind, q = store.KindDelivery, `SELECT app_id, id, '' FROM deliveries WHERE id = ?`
+	case strings.HasPrefix(id, herald.PrefixAttempt):
+		kind, q = store.KindAttempt, `SELECT d.app_id, a.id, d.id FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE a.id = ?`
+	}
+	var l store.Located
+	err := db.inReadTx(ctx, func(tx *sql.Tx) error {
+		if kind != "" {
+			err := tx.QueryRowContext(ctx, q, id).Scan(&l.AppID, &l.ID, &l.DeliveryID)
+			if err == nil && (appID == "" || l.AppID == appID) {
+				l.Kind = kind
+				return nil
+			}
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("locate: %w", err)
+			}
+		}
+		if appID == "" {
+			return fmt.Errorf("%q: %w", id, store.ErrNotFound)
+		}
+		err := tx.QueryRowContext(ctx, `SELECT id FROM events WHERE app_id = ? AND idempotency_key = ?
+			ORDER BY created_at DESC LIMIT 1`, appID, id).Scan(&l.ID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%q: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("locate: %w", err)
+		}
+		l.Kind, l.AppID, l.DeliveryID = store.KindEvent, appID, ""
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
