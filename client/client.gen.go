@@ -2251,11 +2251,20 @@ type ReadyStore string
 
 // Recover defines model for Recover.
 type Recover struct {
-	Since time.Time `json:"since"`
+	// ErrorKind Only deliveries whose latest attempt failed so (`timeout`, `connect`…).
+	ErrorKind *ErrorKind `json:"error_kind,omitempty"`
+	Since     time.Time  `json:"since"`
 
 	// Status Which deliveries to requeue; default `failed`.
 	Status *RecoverStatus `json:"status,omitempty"`
-	Until  *time.Time     `json:"until,omitempty"`
+
+	// StatusCode Only deliveries whose latest attempt got this status (`500`) or class (`5xx`): one
+	// failure group of `GET /v1/apps/{app}/failures`.
+	//
+	//
+	// Examples: 500
+	StatusCode *string    `json:"status_code,omitempty"`
+	Until      *time.Time `json:"until,omitempty"`
 }
 
 // RecoverStatus Which deliveries to requeue; default `failed`.

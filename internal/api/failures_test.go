@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,7 +32,11 @@ func TestFailures(t *testing.T) {
 	t.Parallel()
 	s := heraldtest.Start(t, heraldtest.Options{})
 	body := "database is down: " + strings.Repeat("z", 200)
+	var fixed atomic.Bool
 	rc := heraldtest.NewReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if fixed.Load() {
+			return
+		}
 		w.WriteHeader(500)
 		w.Write([]byte(body))
 	})
@@ -67,7 +72,12 @@ func TestFailures(t *testing.T) {
 		Failed, Pending  int
 		LastEventAt      *time.Time `json:"last_event_at"`
 	}
-	s.MustDo("GET", "/v1/apps/acme/health", nil, &h, 200)
+	// The endpoint's health record follows the delivery's end.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s.MustDo("GET", "/v1/apps/acme/health", nil, &h, 200); h.EndpointsFailing == 1 {
+			break
+		}
+	}
 	if h.EndpointsFailing != 1 || h.Failed != 1 || h.Pending != 0 || h.LastEventAt == nil {
 		t.Errorf("health %+v, want one failing endpoint, one failed delivery and the last event's time", h)
 	}
@@ -97,6 +107,50 @@ func TestFailures(t *testing.T) {
 		if got := s.Invalid().Do("GET", "/v1/apps/acme/failures?"+q, nil, &e); got != 400 || e.Error.Field != field {
 			t.Errorf("GET failures?%s: %d %+v, want 400 naming %s", q, got, e, field)
 		}
+	}
+	// Resend the group: a recovery of the endpoint's deliveries whose
+	// latest attempt got a 500 (none timed out), once the receiver is
+	// fixed.
+	fixed.Store(true)
+	before := len(rc.Requests())
+	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	var job struct {
+		ID, State   string
+		Total, Done int
+	}
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+epID+"/recover", map[string]any{"since": since, "error_kind": "timeout"}, &job, 202)
+	waitJob(t, s, job.ID, 0)
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+epID+"/recover", map[string]any{"since": since, "status_code": "500"}, &job, 202)
+	waitJob(t, s, job.ID, 1)
+	rc.Wait(t, before+1, 10*time.Second)
+	s.WaitDelivery(evID, "succeeded", 0, 10*time.Second)
+	for field, v := range map[string]string{"status_code": "5x", "error_kind": "bogus"} {
+		if got := s.Invalid().Do("POST", "/v1/apps/acme/endpoints/"+epID+"/recover", map[string]any{"since": since, field: v}, &e); got != 422 || e.Error.Field != field {
+			t.Errorf("recover with %s %q: %d %+v, want 422 naming it", field, v, got, e)
+		}
+	}
+}
+
+// waitJob waits for a recovery job to finish with total deliveries.
+func waitJob(t *testing.T, s *heraldtest.Server, id string, total int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var job struct {
+			State string
+			Total int
+		}
+		s.MustDo("GET", "/v1/apps/acme/jobs/"+id, nil, &job, 200)
+		if job.State != "running" {
+			if job.State != "succeeded" || job.Total != total {
+				t.Fatalf("job %s: %+v, want succeeded with %d deliveries", id, job, total)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still running after 10s", id)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

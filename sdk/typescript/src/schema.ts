@@ -1732,6 +1732,14 @@ export interface components {
              * @enum {string}
              */
             status?: "failed" | "succeeded";
+            /**
+             * @description Only deliveries whose latest attempt got this status (`500`) or class (`5xx`): one
+             *     failure group of `GET /v1/apps/{app}/failures`.
+             * @example 500
+             */
+            status_code?: string;
+            /** @description Only deliveries whose latest attempt failed so (`timeout`, `connect`…). */
+            error_kind?: components["schemas"]["ErrorKind"];
         };
         Job: {
             /** @example job_01m84t86fhkxaqbqhzyzaw5md1 */
