@@ -92,16 +92,16 @@ func TestConsoleFailures(t *testing.T) {
 
 	// Search: a webhook-id is a delivery's id, an event id its event.
 	tb.fill(`form.search input`, webhookID)
-	tb.click(`form.search button[type=submit]`)
+	tb.click(`form.search button`)
 	tb.waitText("main h1", "Delivery "+webhookID)
 	tb.fill(`form.search input`, ev2)
-	tb.click(`form.search button[type=submit]`)
+	tb.click(`form.search button`)
 	tb.waitText("main h1", "Event "+ev2)
 	if !strings.HasSuffix(tb.url(), "/console/apps/"+appID+"/events/"+ev2) {
 		t.Errorf("search by event id landed on %s", tb.url())
 	}
 	tb.fill(`form.search input`, "evt_nothing")
-	tb.click(`form.search button[type=submit]`)
+	tb.click(`form.search button`)
 	tb.waitText("#toasts", "Nothing found for “evt_nothing”.")
 
 	// Japanese, and a phone's width.
@@ -115,4 +115,17 @@ func TestConsoleFailures(t *testing.T) {
 		t.Errorf("the failures page scrolls sideways at phone width")
 	}
 	tb.phone(false)
+
+	// The portal's search box finds its own app's things.
+	var sess struct{ URL string }
+	s.MustDo("POST", "/v1/apps/acme/portal-sessions", map[string]any{}, &sess, 201)
+	pt := b.tab()
+	pt.open(sess.URL)
+	pt.waitFor("form.search input")
+	pt.fill(`form.search input`, webhookID)
+	pt.click(`form.search button`)
+	pt.waitText("main h1", "Delivery "+webhookID)
+	if !strings.Contains(pt.url(), "/portal/deliveries/"+webhookID) {
+		t.Errorf("portal search landed on %s", pt.url())
+	}
 }

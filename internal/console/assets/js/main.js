@@ -240,7 +240,9 @@ function searchBox(appId) {
   },
   h('label', { for: id, class: 'visually-hidden' }, t('search.label')),
   input,
-  h('button', { type: 'submit', class: 'secondary' }, t('search.go')));
+  // A plain button, not a submit one, so that "the form's submit button"
+  // of a page stays the page's own; Enter in the box submits the form.
+  h('button', { type: 'button', class: 'secondary', onclick: () => form.requestSubmit() }, t('search.go')));
   return form;
 }
 
