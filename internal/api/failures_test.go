@@ -92,7 +92,12 @@ func TestFailures(t *testing.T) {
 	if got := s.DoWith("GET", "/v1/apps/acme/failures", nil, &rep, bearer(key)); got != 200 || len(rep.Data) != 1 {
 		t.Errorf("the app's failures with its key: %d %+v", got, rep)
 	}
+	var sess struct{ Token string }
+	s.MustDo("POST", "/v1/apps/acme/portal-sessions", map[string]any{}, &sess, 201)
 	for _, path := range []string{"/v1/apps/acme/failures", "/v1/apps/acme/health"} {
+		if got := s.DoWith("GET", path, nil, &e, bearer(sess.Token)); got != 403 {
+			t.Errorf("GET %s with a portal session: %d, want 403 (the portal is the customer's endpoints)", path, got)
+		}
 		if got := s.DoWith("GET", path, nil, &e, bearer(otherKey)); got != 404 {
 			t.Errorf("GET %s with another app's key: %d, want 404", path, got)
 		}

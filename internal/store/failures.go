@@ -152,7 +152,8 @@ func FailureCause(status *int, kind herald.ErrorKind) string {
 }
 
 // Sample is the first FailureSampleChars characters of s, valid UTF-8,
-// with control characters but tab and newline as spaces.
+// with control characters (newlines too) as spaces: a one-line glimpse
+// of what the receiver said, safe to show anywhere.
 func Sample(s string) string {
 	var b strings.Builder
 	n := 0

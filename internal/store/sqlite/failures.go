@@ -14,11 +14,12 @@ import (
 
 // failuresQuery reads the failing deliveries of a window, newest first,
 // with their latest attempt (found through attempts_delivery, one probe
-// per delivery) and endpoint; an attempt without an error kind succeeded (a
-// delivery sent again after a success) and is left out. The id bound (herald.IDAt) keeps the walk
-// of the app's (or the primary) index to the window; LIMIT to the scan
-// bound, plus one row that tells the scan was cut. Samples are cut short
-// here so that large bodies are not read whole.
+// per delivery) and endpoint; an attempt without an error kind succeeded
+// (a delivery sent again after a success) and is left out. The id bound
+// (herald.IDAt) keeps the walk of the app's (or the primary) index to the
+// window; LIMIT to the scan bound, plus one row that tells the scan was
+// cut. Samples are cut short here so that large bodies are not read
+// whole.
 const failuresQuery = `SELECT d.app_id, d.id, d.endpoint_id, COALESCE(e.url, ''), COALESCE(e.enabled, 0), d.status,
 	a.created_at, a.response_status, a.error_kind, substr(a.error, 1, 480), substr(a.response_body, 1, 480)
 FROM deliveries d

@@ -42,6 +42,7 @@ addStrings({
     'fail.endpointGone': '(endpoint deleted)',
     'fail.progress': 'Resend progress',
     'fail.noBody': 'no response',
+    'fail.jobFailed': 'the job stopped',
   },
   ja: {
     'fail.title': '失敗',
@@ -78,6 +79,7 @@ addStrings({
     'fail.endpointGone': '（削除されたエンドポイント）',
     'fail.progress': '再送の進み具合',
     'fail.noBody': 'レスポンスなし',
+    'fail.jobFailed': 'ジョブが停止しました',
   },
 });
 
@@ -243,7 +245,7 @@ function groupRow(ctx, g, since, url) {
         resend.disabled = false;
         status.textContent = j.state === 'succeeded'
           ? t('fail.resendDone', { done: j.done || 0, total: j.total || 0 })
-          : t('fail.resendFailed', { error: j.error || t('ep.job.failed') });
+          : t('fail.resendFailed', { error: j.error || t('fail.jobFailed') });
       };
       const poll = async (id) => {
         if (ctx.signal.aborted) return;
