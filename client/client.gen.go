@@ -1281,7 +1281,7 @@ type AppCreateOperationalEventTypes string
 type AppHealth struct {
 	AppID string `json:"app_id"`
 
-	// Capped A count stopped at 10000.
+	// Capped The window held more than 50000 deliveries; the counts are of the newest 50000.
 	Capped bool `json:"capped"`
 
 	// EndpointsFailing Live endpoints whose latest deliveries failed, retries pending or not.
@@ -3407,8 +3407,8 @@ type ClientInterface interface {
 	// GetAppHealth The app at a glance
 	//
 	// Endpoints failing now, the deliveries of the last 24 hours that failed or are pending
-	// (counts stop at 10000, `capped` then true) and the last event's time. Cheap enough to
-	// ask for every app of a list.
+	// (counted among the newest 50000 of them at most, `capped` then true) and the last
+	// event's time. Cheap enough to ask for every app of a list.
 	//
 	// Corresponds with GET /v1/apps/{app}/health (the `GetAppHealth` operationId).
 	GetAppHealth(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4577,8 +4577,8 @@ func (c *Client) ListAppFailures(ctx context.Context, app AppRef, params *ListAp
 // GetAppHealth The app at a glance
 //
 // Endpoints failing now, the deliveries of the last 24 hours that failed or are pending
-// (counts stop at 10000, `capped` then true) and the last event's time. Cheap enough to
-// ask for every app of a list.
+// (counted among the newest 50000 of them at most, `capped` then true) and the last
+// event's time. Cheap enough to ask for every app of a list.
 //
 // Corresponds with GET /v1/apps/{app}/health (the `GetAppHealth` operationId).
 func (c *Client) GetAppHealth(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8889,8 +8889,8 @@ type ClientWithResponsesInterface interface {
 	// GetAppHealthWithResponse The app at a glance
 	//
 	// Endpoints failing now, the deliveries of the last 24 hours that failed or are pending
-	// (counts stop at 10000, `capped` then true) and the last event's time. Cheap enough to
-	// ask for every app of a list.
+	// (counted among the newest 50000 of them at most, `capped` then true) and the last
+	// event's time. Cheap enough to ask for every app of a list.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16045,8 +16045,8 @@ func (c *ClientWithResponses) ListAppFailuresWithResponse(ctx context.Context, a
 // GetAppHealthWithResponse The app at a glance
 //
 // Endpoints failing now, the deliveries of the last 24 hours that failed or are pending
-// (counts stop at 10000, `capped` then true) and the last event's time. Cheap enough to
-// ask for every app of a list.
+// (counted among the newest 50000 of them at most, `capped` then true) and the last
+// event's time. Cheap enough to ask for every app of a list.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -20,8 +20,9 @@ const (
 	// FailureSampleChars is how much of a response body (or error) a
 	// group shows: enough to tell one cause from another.
 	FailureSampleChars = 120
-	// HealthCountCap is where AppHealth's delivery counts stop.
-	HealthCountCap = 10000
+	// HealthMaxScan is how many of the window's newest deliveries
+	// AppHealth reads at most: its counts are of those.
+	HealthMaxScan = 50000
 )
 
 // FailuresParams selects the deliveries a failures report groups: those
@@ -171,7 +172,8 @@ func Sample(s string) string {
 }
 
 // AppHealth is an app's state at a glance, as the console's apps page
-// shows it. Counts stop at HealthCountCap; Capped says one did.
+// shows it. The counts are of the window's newest HealthMaxScan
+// deliveries at most; Capped says the window held more.
 type AppHealth struct {
 	AppID            string     `json:"app_id"`
 	EndpointsFailing int        `json:"endpoints_failing"`

@@ -83,8 +83,8 @@ type Store interface {
 	// first.
 	Failures(ctx context.Context, p FailuresParams) (*FailuresReport, error)
 	// AppHealth summarizes one app: its endpoints failing now, its
-	// deliveries created since since that failed or are pending (counts
-	// stop at HealthCountCap), its last event's time. It exists for
+	// deliveries created since since that failed or are pending (of the
+	// newest HealthMaxScan of them at most), its last event's time. It exists for
 	// pages that show many apps at once: every query is bounded.
 	AppHealth(ctx context.Context, appID string, since time.Time) (*AppHealth, error)
 	// Locate finds what id names: an endpoint, event, delivery or

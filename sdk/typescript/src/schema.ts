@@ -732,8 +732,8 @@ export interface paths {
         /**
          * The app at a glance
          * @description Endpoints failing now, the deliveries of the last 24 hours that failed or are pending
-         *     (counts stop at 10000, `capped` then true) and the last event's time. Cheap enough to
-         *     ask for every app of a list.
+         *     (counted among the newest 50000 of them at most, `capped` then true) and the last
+         *     event's time. Cheap enough to ask for every app of a list.
          */
         get: operations["getAppHealth"];
         put?: never;
@@ -2003,7 +2003,7 @@ export interface components {
             failed: number;
             /** @description Deliveries created since `since` not done yet (first try or retry due). */
             pending: number;
-            /** @description A count stopped at 10000. */
+            /** @description The window held more than 50000 deliveries; the counts are of the newest 50000. */
             capped: boolean;
             /** Format: date-time */
             since: string;

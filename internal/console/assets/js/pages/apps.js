@@ -71,9 +71,9 @@ addStrings({
   },
 });
 
-/** A count that stopped at the API's cap reads "10000+". */
+/** A count of only the newest deliveries of a busy window reads "n+". */
 function capped(n, isCapped) {
-  return isCapped && n >= 10000 ? `${n}+` : String(n);
+  return isCapped ? `${n}+` : String(n);
 }
 
 /**
