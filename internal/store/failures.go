@@ -10,13 +10,16 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// Bounds of a failures report: a report reads at most FailuresMaxScan
-// deliveries (the newest of the window) and answers at most
-// FailuresMaxGroups groups, so that its cost does not grow with an app's
-// history or with how badly things fail.
+// Bounds of a failures report: a report examines at most FailuresMaxRead
+// deliveries (the newest of the window), groups at most FailuresMaxScan
+// failing ones and answers at most FailuresMaxGroups groups, so that its
+// cost does not grow with an app's traffic or with how badly things fail.
 const (
 	FailuresMaxScan   = 5000
 	FailuresMaxGroups = 100
+	// FailuresMaxRead bounds the deliveries of the window a report
+	// examines, failing or not: the newest of them.
+	FailuresMaxRead = 100000
 	// FailureSampleChars is how much of a response body (or error) a
 	// group shows: enough to tell one cause from another.
 	FailureSampleChars = 120
@@ -32,8 +35,9 @@ type FailuresParams struct {
 	AppID string
 	Since time.Time
 	// MaxGroups bounds the groups answered (FailuresMaxGroups when 0 or
-	// more); MaxScan the deliveries read (FailuresMaxScan likewise).
-	MaxGroups, MaxScan int
+	// more); MaxScan the failing deliveries grouped (FailuresMaxScan
+	// likewise); MaxRead the deliveries examined (FailuresMaxRead).
+	MaxGroups, MaxScan, MaxRead int
 }
 
 // FailureGroup is the deliveries of one endpoint that fail for one cause:
@@ -87,6 +91,14 @@ type FailureRow struct {
 	Body                          []byte
 }
 
+// MaxReadOrDefault is p's bound of deliveries examined.
+func (p FailuresParams) MaxReadOrDefault() int {
+	if p.MaxRead <= 0 || p.MaxRead > FailuresMaxRead {
+		return FailuresMaxRead
+	}
+	return p.MaxRead
+}
+
 // Limits returns the scan and group bounds of p.
 func (p FailuresParams) Limits() (scan, groups int) {
 	scan, groups = p.MaxScan, p.MaxGroups
@@ -100,11 +112,12 @@ func (p FailuresParams) Limits() (scan, groups int) {
 }
 
 // GroupFailures folds the rows a driver read into groups, newest last
-// seen first. Drivers share it so that causes are named, and samples cut,
-// the same way everywhere.
-func GroupFailures(p FailuresParams, rows []FailureRow) *FailuresReport {
+// seen first; readCut says the driver stopped examining the window at
+// p's MaxRead. Drivers share it so that causes are named, and samples
+// cut, the same way everywhere.
+func GroupFailures(p FailuresParams, rows []FailureRow, readCut bool) *FailuresReport {
 	scan, maxGroups := p.Limits()
-	rep := &FailuresReport{Groups: []*FailureGroup{}, Scanned: len(rows), Since: p.Since.UTC()}
+	rep := &FailuresReport{Groups: []*FailureGroup{}, Scanned: len(rows), Since: p.Since.UTC(), Partial: readCut}
 	if len(rows) > scan {
 		rows, rep.Scanned, rep.Partial = rows[:scan], scan, true
 	}

@@ -16,31 +16,47 @@ import (
 // failuresQuery reads the failing deliveries of a window, newest first,
 // with their latest attempt (one probe of attempts_delivery per delivery)
 // and endpoint; an attempt without an error kind succeeded (a delivery
-// sent again after a success) and is left out. The id bound
-// (herald.IDAt) keeps the walk of the index to the window; LIMIT to the
-// scan bound, plus one row that tells the scan was cut. Samples are cut
-// short here so that large bodies are not read whole.
+// sent again after a success) and is left out. The inner select walks the
+// window's part of the index from the newest, bounded by the id of the
+// window's start (herald.IDAt) and by the rows it may examine, whatever
+// their status; the outer LIMIT is the scan bound, plus one row that
+// tells the scan was cut. Samples are cut short here so that large
+// bodies are not read whole.
 const failuresQuery = `SELECT d.app_id, d.id, d.endpoint_id, COALESCE(e.url, ''), COALESCE(e.enabled, false), d.status,
 	a.created_at, a.response_status, a.error_kind, left(a.error, 480), substring(a.response_body from 1 for 480)
-FROM deliveries d
+FROM (SELECT id, app_id, endpoint_id, status, attempt_count, test FROM deliveries
+	WHERE %s id >= $1 ORDER BY id DESC LIMIT $2) d
 JOIN attempts a ON a.delivery_id = d.id
 	AND a.number = (SELECT MAX(m.number) FROM attempts m WHERE m.delivery_id = d.id)
 LEFT JOIN endpoints e ON e.id = d.endpoint_id
-WHERE %s d.id >= $1 AND NOT d.test
+WHERE NOT d.test
 	AND (d.status = 'failed' OR (d.status = 'pending' AND d.attempt_count > 0))
 	AND a.error_kind <> ''
-ORDER BY d.id DESC LIMIT $2`
+ORDER BY d.id DESC LIMIT $3`
+
+// failuresReadQuery tells whether the window holds more deliveries than
+// a report examines.
+const failuresReadQuery = `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries WHERE %s id >= $1 LIMIT $2) w`
 
 // Failures implements store.Store.
 func (db *DB) Failures(ctx context.Context, p store.FailuresParams) (*store.FailuresReport, error) {
 	scan, _ := p.Limits()
-	args := []any{herald.IDAt(herald.PrefixDelivery, p.Since), scan + 1}
-	where := ""
+	maxRead := p.MaxReadOrDefault()
+	bound := herald.IDAt(herald.PrefixDelivery, p.Since)
+	where, readWhere := "", ""
+	args, readArgs := []any{bound, maxRead, scan + 1}, []any{bound, maxRead + 1}
 	if p.AppID != "" {
-		where, args = "d.app_id = $3 AND", append(args, p.AppID)
+		where, args = "app_id = $4 AND", append(args, p.AppID)
+		readWhere, readArgs = "app_id = $3 AND", append(readArgs, p.AppID)
 	}
-	var out []store.FailureRow
+	var (
+		out  []store.FailureRow
+		read int
+	)
 	err := db.inReadTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, fmt.Sprintf(failuresReadQuery, readWhere), readArgs...).Scan(&read); err != nil {
+			return fmt.Errorf("failures: %w", err)
+		}
 		rows, err := tx.Query(ctx, fmt.Sprintf(failuresQuery, where), args...)
 		if err != nil {
 			return fmt.Errorf("failures: %w", err)
@@ -67,7 +83,7 @@ func (db *DB) Failures(ctx context.Context, p store.FailuresParams) (*store.Fail
 	if err != nil {
 		return nil, err
 	}
-	return store.GroupFailures(p, out), nil
+	return store.GroupFailures(p, out, read > maxRead), nil
 }
 
 // AppHealth implements store.Store. The endpoint count reads the app's

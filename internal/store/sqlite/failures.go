@@ -15,33 +15,47 @@ import (
 // failuresQuery reads the failing deliveries of a window, newest first,
 // with their latest attempt (found through attempts_delivery, one probe
 // per delivery) and endpoint; an attempt without an error kind succeeded
-// (a delivery sent again after a success) and is left out. The id bound
-// (herald.IDAt) keeps the walk of the app's (or the primary) index to the
-// window; LIMIT to the scan bound, plus one row that tells the scan was
-// cut. Samples are cut short here so that large bodies are not read
-// whole.
+// (a delivery sent again after a success) and is left out. The inner
+// select walks the window's part of deliveries_app (or of the primary
+// key, for every app) from the newest, bounded by the id of the window's
+// start (herald.IDAt) and by the rows it may examine, whatever their
+// status; the outer LIMIT is the scan bound, plus one row that tells the
+// scan was cut. Samples are cut short here so that large bodies are not
+// read whole.
 const failuresQuery = `SELECT d.app_id, d.id, d.endpoint_id, COALESCE(e.url, ''), COALESCE(e.enabled, 0), d.status,
 	a.created_at, a.response_status, a.error_kind, substr(a.error, 1, 480), substr(a.response_body, 1, 480)
-FROM deliveries d
+FROM (SELECT id, app_id, endpoint_id, status, attempt_count, test FROM deliveries
+	WHERE %s id >= ? ORDER BY id DESC LIMIT ?) d
 JOIN attempts a ON a.delivery_id = d.id
 	AND a.number = (SELECT MAX(m.number) FROM attempts m WHERE m.delivery_id = d.id)
 LEFT JOIN endpoints e ON e.id = d.endpoint_id
-WHERE %s d.id >= ? AND d.test = 0
+WHERE d.test = 0
 	AND (d.status = 'failed' OR (d.status = 'pending' AND d.attempt_count > 0))
 	AND a.error_kind <> ''
 ORDER BY d.id DESC LIMIT ?`
 
+// failuresReadQuery tells whether the window holds more deliveries than
+// a report examines: it reads the index alone.
+const failuresReadQuery = `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries WHERE %s id >= ? LIMIT ?)`
+
 // Failures implements store.Store.
 func (db *DB) Failures(ctx context.Context, p store.FailuresParams) (*store.FailuresReport, error) {
 	scan, _ := p.Limits()
+	maxRead := p.MaxReadOrDefault()
 	where, args := "", []any{}
 	if p.AppID != "" {
-		where, args = "d.app_id = ? AND", append(args, p.AppID)
+		where, args = "app_id = ? AND", append(args, p.AppID)
 	}
-	args = append(args, herald.IDAt(herald.PrefixDelivery, p.Since), scan+1)
-	var out []store.FailureRow
+	args = append(args, herald.IDAt(herald.PrefixDelivery, p.Since))
+	var (
+		out  []store.FailureRow
+		read int
+	)
 	err := db.inReadTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, fmt.Sprintf(failuresQuery, where), args...)
+		if err := tx.QueryRowContext(ctx, fmt.Sprintf(failuresReadQuery, where), append(args, maxRead+1)...).Scan(&read); err != nil {
+			return fmt.Errorf("failures: %w", err)
+		}
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(failuresQuery, where), append(args, maxRead, scan+1)...)
 		if err != nil {
 			return fmt.Errorf("failures: %w", err)
 		}
@@ -69,7 +83,7 @@ func (db *DB) Failures(ctx context.Context, p store.FailuresParams) (*store.Fail
 	if err != nil {
 		return nil, err
 	}
-	return store.GroupFailures(p, out), nil
+	return store.GroupFailures(p, out, read > maxRead), nil
 }
 
 // AppHealth implements store.Store. The endpoint count reads the app's

@@ -143,6 +143,17 @@ func testFailuresBounds(t *testing.T, s store.Store) {
 	if len(rep.Groups) != 1 || !rep.Partial {
 		t.Errorf("MaxGroups 1: %d groups, partial %v", len(rep.Groups), rep.Partial)
 	}
+	// Reading 3 of app a's 7 deliveries examines no more than those.
+	rep, err = s.Failures(ctx, store.FailuresParams{AppID: f.a.ID, Since: t0.Add(-time.Hour), MaxRead: 3})
+	noErr(t, err, "Failures")
+	if rep.Scanned > 3 || !rep.Partial {
+		t.Errorf("MaxRead 3: scanned %d, partial %v", rep.Scanned, rep.Partial)
+	}
+	rep, err = s.Failures(ctx, store.FailuresParams{AppID: f.a.ID, Since: t0.Add(-time.Hour), MaxRead: 7})
+	noErr(t, err, "Failures")
+	if rep.Scanned != 5 || rep.Partial {
+		t.Errorf("MaxRead 7 (all of app a's): scanned %d, partial %v", rep.Scanned, rep.Partial)
+	}
 	rep, err = s.Failures(ctx, store.FailuresParams{AppID: f.a.ID, Since: t0.Add(-time.Hour), MaxScan: 2})
 	noErr(t, err, "Failures")
 	if rep.Scanned != 2 || !rep.Partial {
