@@ -2045,7 +2045,7 @@ type FailuresReport struct {
 	// Partial The report stopped at its bound of deliveries read or of groups.
 	Partial bool `json:"partial"`
 
-	// Scanned The failing deliveries read.
+	// Scanned The failing deliveries grouped.
 	Scanned int       `json:"scanned"`
 	Since   time.Time `json:"since"`
 }
@@ -3398,8 +3398,9 @@ type ClientInterface interface {
 	// The app's failing deliveries (failed, or pending with a failed attempt) created since
 	// `since` (default: the last 24 hours), grouped by endpoint and by the cause of their
 	// latest attempt: its status code (`HTTP 500`) or, when no response came, its error kind
-	// (`timeout`, `connect`…). Newest group first. The report reads at most 5000 deliveries,
-	// the newest of the window; `partial` says it stopped there, or at `limit` groups.
+	// (`timeout`, `connect`…). Newest group first. The report examines at most the window's
+	// newest 100000 deliveries and groups at most 5000 failing ones; `partial` says it
+	// stopped at one of these bounds, or at `limit` groups.
 	//
 	// Corresponds with GET /v1/apps/{app}/failures (the `ListAppFailures` operationId).
 	ListAppFailures(ctx context.Context, app AppRef, params *ListAppFailuresParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4558,8 +4559,9 @@ func (c *Client) ListEventDeliveries(ctx context.Context, app AppRef, id EventID
 // The app's failing deliveries (failed, or pending with a failed attempt) created since
 // `since` (default: the last 24 hours), grouped by endpoint and by the cause of their
 // latest attempt: its status code (`HTTP 500`) or, when no response came, its error kind
-// (`timeout`, `connect`…). Newest group first. The report reads at most 5000 deliveries,
-// the newest of the window; `partial` says it stopped there, or at `limit` groups.
+// (`timeout`, `connect`…). Newest group first. The report examines at most the window's
+// newest 100000 deliveries and groups at most 5000 failing ones; `partial` says it
+// stopped at one of these bounds, or at `limit` groups.
 //
 // Corresponds with GET /v1/apps/{app}/failures (the `ListAppFailures` operationId).
 func (c *Client) ListAppFailures(ctx context.Context, app AppRef, params *ListAppFailuresParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8878,8 +8880,9 @@ type ClientWithResponsesInterface interface {
 	// The app's failing deliveries (failed, or pending with a failed attempt) created since
 	// `since` (default: the last 24 hours), grouped by endpoint and by the cause of their
 	// latest attempt: its status code (`HTTP 500`) or, when no response came, its error kind
-	// (`timeout`, `connect`…). Newest group first. The report reads at most 5000 deliveries,
-	// the newest of the window; `partial` says it stopped there, or at `limit` groups.
+	// (`timeout`, `connect`…). Newest group first. The report examines at most the window's
+	// newest 100000 deliveries and groups at most 5000 failing ones; `partial` says it
+	// stopped at one of these bounds, or at `limit` groups.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16028,8 +16031,9 @@ func (c *ClientWithResponses) ListEventDeliveriesWithResponse(ctx context.Contex
 // The app's failing deliveries (failed, or pending with a failed attempt) created since
 // `since` (default: the last 24 hours), grouped by endpoint and by the cause of their
 // latest attempt: its status code (`HTTP 500`) or, when no response came, its error kind
-// (`timeout`, `connect`…). Newest group first. The report reads at most 5000 deliveries,
-// the newest of the window; `partial` says it stopped there, or at `limit` groups.
+// (`timeout`, `connect`…). Newest group first. The report examines at most the window's
+// newest 100000 deliveries and groups at most 5000 failing ones; `partial` says it
+// stopped at one of these bounds, or at `limit` groups.
 //
 // Returns a wrapper object for the known response body format(s).
 //

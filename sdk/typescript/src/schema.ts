@@ -686,8 +686,9 @@ export interface paths {
          * @description The app's failing deliveries (failed, or pending with a failed attempt) created since
          *     `since` (default: the last 24 hours), grouped by endpoint and by the cause of their
          *     latest attempt: its status code (`HTTP 500`) or, when no response came, its error kind
-         *     (`timeout`, `connect`…). Newest group first. The report reads at most 5000 deliveries,
-         *     the newest of the window; `partial` says it stopped there, or at `limit` groups.
+         *     (`timeout`, `connect`…). Newest group first. The report examines at most the window's
+         *     newest 100000 deliveries and groups at most 5000 failing ones; `partial` says it
+         *     stopped at one of these bounds, or at `limit` groups.
          */
         get: operations["listAppFailures"];
         put?: never;
@@ -1961,7 +1962,7 @@ export interface components {
         };
         FailuresReport: {
             data: components["schemas"]["FailureGroup"][];
-            /** @description The failing deliveries read. */
+            /** @description The failing deliveries grouped. */
             scanned: number;
             /** @description The report stopped at its bound of deliveries read or of groups. */
             partial: boolean;
