@@ -674,6 +674,33 @@ func (e KeyScope) Valid() bool {
 	}
 }
 
+// Defines values for LocatedKind.
+const (
+	LocatedKindApp      LocatedKind = "app"
+	LocatedKindAttempt  LocatedKind = "attempt"
+	LocatedKindDelivery LocatedKind = "delivery"
+	LocatedKindEndpoint LocatedKind = "endpoint"
+	LocatedKindEvent    LocatedKind = "event"
+)
+
+// Valid indicates whether the value is a known member of the LocatedKind enum.
+func (e LocatedKind) Valid() bool {
+	switch e {
+	case LocatedKindApp:
+		return true
+	case LocatedKindAttempt:
+		return true
+	case LocatedKindDelivery:
+		return true
+	case LocatedKindEndpoint:
+		return true
+	case LocatedKindEvent:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PayloadFormat.
 const (
 	PayloadFormatEmpty    PayloadFormat = ""
@@ -1285,6 +1312,25 @@ type AppCreate struct {
 
 // AppCreateOperationalEventTypes defines model for AppCreate.OperationalEventTypes.
 type AppCreateOperationalEventTypes string
+
+// AppHealth defines model for AppHealth.
+type AppHealth struct {
+	AppID string `json:"app_id"`
+
+	// Capped The window held more than 50000 deliveries; the counts are of the newest 50000.
+	Capped bool `json:"capped"`
+
+	// EndpointsFailing Live endpoints whose latest deliveries failed, retries pending or not.
+	EndpointsFailing int `json:"endpoints_failing"`
+
+	// Failed Deliveries created since `since` that failed.
+	Failed      int        `json:"failed"`
+	LastEventAt *time.Time `json:"last_event_at"`
+
+	// Pending Deliveries created since `since` not done yet (first try or retry due).
+	Pending int       `json:"pending"`
+	Since   time.Time `json:"since"`
+}
 
 // AppInput An app's fields. `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type`
 // are the operator's: only an admin changes them. `timeout_ms` is at most
@@ -2017,6 +2063,57 @@ type EventTypeList struct {
 	NextCursor *NextCursor `json:"next_cursor"`
 }
 
+// FailureGroup The deliveries of one endpoint whose latest attempt failed for one cause.
+type FailureGroup struct {
+	AppID string `json:"app_id"`
+
+	// Body The first 120 characters of the latest such attempt's response body.
+	Body string `json:"body"`
+
+	// Cause `HTTP 500` when a response came, else the error kind (`timeout`, `connect`…).
+	Cause           string `json:"cause"`
+	EndpointEnabled bool   `json:"endpoint_enabled"`
+	EndpointID      string `json:"endpoint_id"`
+
+	// EndpointURL Empty when the endpoint is gone.
+	EndpointURL string `json:"endpoint_url"`
+
+	// Error The first 120 characters of the latest such attempt's error.
+	Error string `json:"error"`
+
+	// ErrorKind Why an attempt failed; empty on success. `http_status` (the receiver answered, not
+	// 2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
+	// was made), `auth` (Herald could not get the endpoint's access token), `policy`
+	// (Herald refused to send).
+	ErrorKind ErrorKind `json:"error_kind"`
+
+	// Failed Deliveries given up on.
+	Failed    int       `json:"failed"`
+	FirstSeen time.Time `json:"first_seen"`
+
+	// LastDeliveryID The delivery of the latest such attempt.
+	LastDeliveryID string    `json:"last_delivery_id"`
+	LastSeen       time.Time `json:"last_seen"`
+
+	// Retrying Deliveries still pending, to be tried again.
+	Retrying int `json:"retrying"`
+
+	// StatusCode The response status; `null` when no response came.
+	StatusCode *int `json:"status_code"`
+}
+
+// FailuresReport defines model for FailuresReport.
+type FailuresReport struct {
+	Data []FailureGroup `json:"data"`
+
+	// Partial The report stopped at its bound of deliveries read or of groups.
+	Partial bool `json:"partial"`
+
+	// Scanned The failing deliveries grouped.
+	Scanned int       `json:"scanned"`
+	Since   time.Time `json:"since"`
+}
+
 // Handouts defines model for Handouts.
 type Handouts struct {
 	// Data The deliveries handed out; empty when none came due within `wait`.
@@ -2086,6 +2183,19 @@ type KarteEndpointInput struct {
 
 // KeyScope `admin`: every route; `app`: one app's routes; `portal`: a customer's portal session.
 type KeyScope string
+
+// Located defines model for Located.
+type Located struct {
+	AppID string `json:"app_id"`
+
+	// DeliveryID An attempt's delivery.
+	DeliveryID *string     `json:"delivery_id,omitempty"`
+	ID         string      `json:"id"`
+	Kind       LocatedKind `json:"kind"`
+}
+
+// LocatedKind defines model for Located.Kind.
+type LocatedKind string
 
 // Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
 type Metadata map[string]string
@@ -2217,11 +2327,20 @@ type ReadyStore string
 
 // Recover defines model for Recover.
 type Recover struct {
-	Since time.Time `json:"since"`
+	// ErrorKind Only deliveries whose latest attempt failed so (`timeout`, `connect`…).
+	ErrorKind *ErrorKind `json:"error_kind,omitempty"`
+	Since     time.Time  `json:"since"`
 
 	// Status Which deliveries to requeue; default `failed`.
 	Status *RecoverStatus `json:"status,omitempty"`
-	Until  *time.Time     `json:"until,omitempty"`
+
+	// StatusCode Only deliveries whose latest attempt got this status (`500`) or class (`5xx`): one
+	// failure group of `GET /v1/apps/{app}/failures`.
+	//
+	//
+	// Examples: 500
+	StatusCode *string    `json:"status_code,omitempty"`
+	Until      *time.Time `json:"until,omitempty"`
 }
 
 // RecoverStatus Which deliveries to requeue; default `failed`.
@@ -2361,6 +2480,12 @@ type EventTypeFilter = string
 
 // EventTypeName defines model for EventTypeName.
 type EventTypeName = string
+
+// FailuresLimit defines model for FailuresLimit.
+type FailuresLimit = int
+
+// FailuresSince defines model for FailuresSince.
+type FailuresSince = time.Time
 
 // IncludeAttempts defines model for IncludeAttempts.
 type IncludeAttempts = bool
@@ -2623,6 +2748,15 @@ type ListEventDeliveriesParams struct {
 // ListEventDeliveriesParamsErrorKind defines parameters for ListEventDeliveries.
 type ListEventDeliveriesParamsErrorKind string
 
+// ListAppFailuresParams defines parameters for ListAppFailures.
+type ListAppFailuresParams struct {
+	// Since The window's start (RFC 3339), at most 31 days ago; default 24 hours ago.
+	Since *FailuresSince `form:"since,omitempty" json:"since,omitempty"`
+
+	// Limit At most this many groups (1 to 100, default 50).
+	Limit *FailuresLimit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // ListAuditLogParams defines parameters for ListAuditLog.
 type ListAuditLogParams struct {
 	// Limit Items per page.
@@ -2678,6 +2812,21 @@ type ListEventTypesParams struct {
 
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListAllFailuresParams defines parameters for ListAllFailures.
+type ListAllFailuresParams struct {
+	// Since The window's start (RFC 3339), at most 31 days ago; default 24 hours ago.
+	Since *FailuresSince `form:"since,omitempty" json:"since,omitempty"`
+
+	// Limit At most this many groups (1 to 100, default 50).
+	Limit *FailuresLimit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// LookupParams defines parameters for Lookup.
+type LookupParams struct {
+	// App The app (id or uid) to look for an idempotency key in.
+	App *string `form:"app,omitempty" json:"app,omitempty"`
 }
 
 // CreateAPIKeyJSONRequestBody defines body for CreateAPIKey for application/json ContentType.
@@ -3349,6 +3498,27 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/apps/{app}/events/{id}/deliveries (the `ListEventDeliveries` operationId).
 	ListEventDeliveries(ctx context.Context, app AppRef, id EventID, params *ListEventDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListAppFailures What is failing now
+	//
+	// The app's failing deliveries (failed, or pending with a failed attempt) created since
+	// `since` (default: the last 24 hours), grouped by endpoint and by the cause of their
+	// latest attempt: its status code (`HTTP 500`) or, when no response came, its error kind
+	// (`timeout`, `connect`…). Newest group first. The report examines at most the window's
+	// newest 100000 deliveries and groups at most 5000 failing ones; `partial` says it
+	// stopped at one of these bounds, or at `limit` groups.
+	//
+	// Corresponds with GET /v1/apps/{app}/failures (the `ListAppFailures` operationId).
+	ListAppFailures(ctx context.Context, app AppRef, params *ListAppFailuresParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAppHealth The app at a glance
+	//
+	// Endpoints failing now, the deliveries of the last 24 hours that failed or are pending
+	// (counted among the newest 50000 of them at most, `capped` then true) and the last
+	// event's time. Cheap enough to ask for every app of a list.
+	//
+	// Corresponds with GET /v1/apps/{app}/health (the `GetAppHealth` operationId).
+	GetAppHealth(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetJob Get a background job's progress
 	//
 	// Corresponds with GET /v1/apps/{app}/jobs/{id} (the `GetJob` operationId).
@@ -3484,6 +3654,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 	UpdateEventType(ctx context.Context, name EventTypeName, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAllFailures What is failing now, in every app
+	//
+	// `GET /v1/apps/{app}/failures` across apps. For the admin token and admin-scoped keys
+	// (403 for app keys).
+	//
+	// Corresponds with GET /v1/failures (the `ListAllFailures` operationId).
+	ListAllFailures(ctx context.Context, params *ListAllFailuresParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Lookup Find what an id names
+	//
+	// What the id names, so that a search box goes straight to its page. The admin finds
+	// things of every app; an app key or portal session those of its own app only (404
+	// otherwise). An idempotency key is looked for within the caller's app or the one `app`
+	// names.
+	//
+	// Corresponds with GET /v1/lookup/{id} (the `Lookup` operationId).
+	Lookup(ctx context.Context, id string, params *LookupParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Whoami Describe the token in use
 	//
@@ -4517,6 +4705,47 @@ func (c *Client) ListEventDeliveries(ctx context.Context, app AppRef, id EventID
 	return c.Client.Do(req)
 }
 
+// ListAppFailures What is failing now
+//
+// The app's failing deliveries (failed, or pending with a failed attempt) created since
+// `since` (default: the last 24 hours), grouped by endpoint and by the cause of their
+// latest attempt: its status code (`HTTP 500`) or, when no response came, its error kind
+// (`timeout`, `connect`…). Newest group first. The report examines at most the window's
+// newest 100000 deliveries and groups at most 5000 failing ones; `partial` says it
+// stopped at one of these bounds, or at `limit` groups.
+//
+// Corresponds with GET /v1/apps/{app}/failures (the `ListAppFailures` operationId).
+func (c *Client) ListAppFailures(ctx context.Context, app AppRef, params *ListAppFailuresParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAppFailuresRequest(c.Server, app, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAppHealth The app at a glance
+//
+// Endpoints failing now, the deliveries of the last 24 hours that failed or are pending
+// (counted among the newest 50000 of them at most, `capped` then true) and the last
+// event's time. Cheap enough to ask for every app of a list.
+//
+// Corresponds with GET /v1/apps/{app}/health (the `GetAppHealth` operationId).
+func (c *Client) GetAppHealth(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAppHealthRequest(c.Server, app)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetJob Get a background job's progress
 //
 // Corresponds with GET /v1/apps/{app}/jobs/{id} (the `GetJob` operationId).
@@ -4813,6 +5042,44 @@ func (c *Client) UpdateEventTypeWithBody(ctx context.Context, name EventTypeName
 // Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 func (c *Client) UpdateEventType(ctx context.Context, name EventTypeName, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateEventTypeRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAllFailures What is failing now, in every app
+//
+// `GET /v1/apps/{app}/failures` across apps. For the admin token and admin-scoped keys
+// (403 for app keys).
+//
+// Corresponds with GET /v1/failures (the `ListAllFailures` operationId).
+func (c *Client) ListAllFailures(ctx context.Context, params *ListAllFailuresParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAllFailuresRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Lookup Find what an id names
+//
+// What the id names, so that a search box goes straight to its page. The admin finds
+// things of every app; an app key or portal session those of its own app only (404
+// otherwise). An idempotency key is looked for within the caller's app or the one `app`
+// names.
+//
+// Corresponds with GET /v1/lookup/{id} (the `Lookup` operationId).
+func (c *Client) Lookup(ctx context.Context, id string, params *LookupParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7303,6 +7570,113 @@ func NewListEventDeliveriesRequest(server string, app AppRef, id EventID, params
 	return req, nil
 }
 
+// NewListAppFailuresRequest constructs an http.Request for the ListAppFailures method
+func NewListAppFailuresRequest(server string, app AppRef, params *ListAppFailuresParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/failures", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetAppHealthRequest constructs an http.Request for the GetAppHealth method
+func NewGetAppHealthRequest(server string, app AppRef) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/health", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetJobRequest constructs an http.Request for the GetJob method
 func NewGetJobRequest(server string, app AppRef, id string) (*http.Request, error) {
 	var err error
@@ -8001,6 +8375,133 @@ func NewUpdateEventTypeRequestWithBody(server string, name EventTypeName, conten
 	return req, nil
 }
 
+// NewListAllFailuresRequest constructs an http.Request for the ListAllFailures method
+func NewListAllFailuresRequest(server string, params *ListAllFailuresParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/failures")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewLookupRequest constructs an http.Request for the Lookup method
+func NewLookupRequest(server string, id string, params *LookupParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/lookup/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.App != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "app", *params.App, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewWhoamiRequest constructs an http.Request for the Whoami method
 func NewWhoamiRequest(server string) (*http.Request, error) {
 	var err error
@@ -8598,6 +9099,31 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/apps/{app}/events/{id}/deliveries (the `ListEventDeliveries` operationId).
 	ListEventDeliveriesWithResponse(ctx context.Context, app AppRef, id EventID, params *ListEventDeliveriesParams, reqEditors ...RequestEditorFn) (*ListEventDeliveriesResponse, error)
 
+	// ListAppFailuresWithResponse What is failing now
+	//
+	// The app's failing deliveries (failed, or pending with a failed attempt) created since
+	// `since` (default: the last 24 hours), grouped by endpoint and by the cause of their
+	// latest attempt: its status code (`HTTP 500`) or, when no response came, its error kind
+	// (`timeout`, `connect`…). Newest group first. The report examines at most the window's
+	// newest 100000 deliveries and groups at most 5000 failing ones; `partial` says it
+	// stopped at one of these bounds, or at `limit` groups.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/apps/{app}/failures (the `ListAppFailures` operationId).
+	ListAppFailuresWithResponse(ctx context.Context, app AppRef, params *ListAppFailuresParams, reqEditors ...RequestEditorFn) (*ListAppFailuresResponse, error)
+
+	// GetAppHealthWithResponse The app at a glance
+	//
+	// Endpoints failing now, the deliveries of the last 24 hours that failed or are pending
+	// (counted among the newest 50000 of them at most, `capped` then true) and the last
+	// event's time. Cheap enough to ask for every app of a list.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/apps/{app}/health (the `GetAppHealth` operationId).
+	GetAppHealthWithResponse(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*GetAppHealthResponse, error)
+
 	// GetJobWithResponse Get a background job's progress
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8751,6 +9277,28 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 	UpdateEventTypeWithResponse(ctx context.Context, name EventTypeName, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error)
+
+	// ListAllFailuresWithResponse What is failing now, in every app
+	//
+	// `GET /v1/apps/{app}/failures` across apps. For the admin token and admin-scoped keys
+	// (403 for app keys).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/failures (the `ListAllFailures` operationId).
+	ListAllFailuresWithResponse(ctx context.Context, params *ListAllFailuresParams, reqEditors ...RequestEditorFn) (*ListAllFailuresResponse, error)
+
+	// LookupWithResponse Find what an id names
+	//
+	// What the id names, so that a search box goes straight to its page. The admin finds
+	// things of every app; an app key or portal session those of its own app only (404
+	// otherwise). An idempotency key is looked for within the caller's app or the one `app`
+	// names.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/lookup/{id} (the `Lookup` operationId).
+	LookupWithResponse(ctx context.Context, id string, params *LookupParams, reqEditors ...RequestEditorFn) (*LookupResponse, error)
 
 	// WhoamiWithResponse Describe the token in use
 	//
@@ -13067,6 +13615,221 @@ func (r ListEventDeliveriesResponse) ContentType() string {
 	return ""
 }
 
+// ListAppFailuresResponse401Headers the declared response headers of an HTTP 401 response for ListAppFailures
+type ListAppFailuresResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAppFailuresResponse429Headers the declared response headers of an HTTP 429 response for ListAppFailures
+type ListAppFailuresResponse429Headers struct {
+	RetryAfter int
+}
+
+// ListAppFailuresResponse503Headers the declared response headers of an HTTP 503 response for ListAppFailures
+type ListAppFailuresResponse503Headers struct {
+	RetryAfter int
+}
+
+type ListAppFailuresResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FailuresReport
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAppFailuresResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAppFailuresResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAppFailuresResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAppFailuresResponse) GetJSON200() *FailuresReport {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListAppFailuresResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListAppFailuresResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListAppFailuresResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListAppFailuresResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListAppFailuresResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListAppFailuresResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListAppFailuresResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAppFailuresResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAppFailuresResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAppFailuresResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAppFailuresResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetAppHealthResponse401Headers the declared response headers of an HTTP 401 response for GetAppHealth
+type GetAppHealthResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetAppHealthResponse429Headers the declared response headers of an HTTP 429 response for GetAppHealth
+type GetAppHealthResponse429Headers struct {
+	RetryAfter int
+}
+
+// GetAppHealthResponse503Headers the declared response headers of an HTTP 503 response for GetAppHealth
+type GetAppHealthResponse503Headers struct {
+	RetryAfter int
+}
+
+type GetAppHealthResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AppHealth
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetAppHealthResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetAppHealthResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetAppHealthResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAppHealthResponse) GetJSON200() *AppHealth {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAppHealthResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetAppHealthResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAppHealthResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetAppHealthResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetAppHealthResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetAppHealthResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAppHealthResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAppHealthResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAppHealthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAppHealthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetJobResponse401Headers the declared response headers of an HTTP 401 response for GetJob
 type GetJobResponse401Headers struct {
 	WWWAuthenticate *string
@@ -14482,6 +15245,221 @@ func (r UpdateEventTypeResponse) ContentType() string {
 	return ""
 }
 
+// ListAllFailuresResponse401Headers the declared response headers of an HTTP 401 response for ListAllFailures
+type ListAllFailuresResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAllFailuresResponse429Headers the declared response headers of an HTTP 429 response for ListAllFailures
+type ListAllFailuresResponse429Headers struct {
+	RetryAfter int
+}
+
+// ListAllFailuresResponse503Headers the declared response headers of an HTTP 503 response for ListAllFailures
+type ListAllFailuresResponse503Headers struct {
+	RetryAfter int
+}
+
+type ListAllFailuresResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FailuresReport
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAllFailuresResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAllFailuresResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAllFailuresResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAllFailuresResponse) GetJSON200() *FailuresReport {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListAllFailuresResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListAllFailuresResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListAllFailuresResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListAllFailuresResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListAllFailuresResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListAllFailuresResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAllFailuresResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAllFailuresResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAllFailuresResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAllFailuresResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// LookupResponse401Headers the declared response headers of an HTTP 401 response for Lookup
+type LookupResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// LookupResponse429Headers the declared response headers of an HTTP 429 response for Lookup
+type LookupResponse429Headers struct {
+	RetryAfter int
+}
+
+// LookupResponse503Headers the declared response headers of an HTTP 503 response for Lookup
+type LookupResponse503Headers struct {
+	RetryAfter int
+}
+
+type LookupResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Located
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *LookupResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LookupResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LookupResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LookupResponse) GetJSON200() *Located {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r LookupResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LookupResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r LookupResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r LookupResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LookupResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r LookupResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r LookupResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r LookupResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LookupResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LookupResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LookupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // WhoamiResponse401Headers the declared response headers of an HTTP 401 response for Whoami
 type WhoamiResponse401Headers struct {
 	WWWAuthenticate *string
@@ -15435,6 +16413,43 @@ func (c *ClientWithResponses) ListEventDeliveriesWithResponse(ctx context.Contex
 	return ParseListEventDeliveriesResponse(rsp)
 }
 
+// ListAppFailuresWithResponse What is failing now
+//
+// The app's failing deliveries (failed, or pending with a failed attempt) created since
+// `since` (default: the last 24 hours), grouped by endpoint and by the cause of their
+// latest attempt: its status code (`HTTP 500`) or, when no response came, its error kind
+// (`timeout`, `connect`…). Newest group first. The report examines at most the window's
+// newest 100000 deliveries and groups at most 5000 failing ones; `partial` says it
+// stopped at one of these bounds, or at `limit` groups.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/apps/{app}/failures (the `ListAppFailures` operationId).
+func (c *ClientWithResponses) ListAppFailuresWithResponse(ctx context.Context, app AppRef, params *ListAppFailuresParams, reqEditors ...RequestEditorFn) (*ListAppFailuresResponse, error) {
+	rsp, err := c.ListAppFailures(ctx, app, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAppFailuresResponse(rsp)
+}
+
+// GetAppHealthWithResponse The app at a glance
+//
+// Endpoints failing now, the deliveries of the last 24 hours that failed or are pending
+// (counted among the newest 50000 of them at most, `capped` then true) and the last
+// event's time. Cheap enough to ask for every app of a list.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/apps/{app}/health (the `GetAppHealth` operationId).
+func (c *ClientWithResponses) GetAppHealthWithResponse(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*GetAppHealthResponse, error) {
+	rsp, err := c.GetAppHealth(ctx, app, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAppHealthResponse(rsp)
+}
+
 // GetJobWithResponse Get a background job's progress
 //
 // Returns a wrapper object for the known response body format(s).
@@ -15689,6 +16704,40 @@ func (c *ClientWithResponses) UpdateEventTypeWithResponse(ctx context.Context, n
 		return nil, err
 	}
 	return ParseUpdateEventTypeResponse(rsp)
+}
+
+// ListAllFailuresWithResponse What is failing now, in every app
+//
+// `GET /v1/apps/{app}/failures` across apps. For the admin token and admin-scoped keys
+// (403 for app keys).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/failures (the `ListAllFailures` operationId).
+func (c *ClientWithResponses) ListAllFailuresWithResponse(ctx context.Context, params *ListAllFailuresParams, reqEditors ...RequestEditorFn) (*ListAllFailuresResponse, error) {
+	rsp, err := c.ListAllFailures(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAllFailuresResponse(rsp)
+}
+
+// LookupWithResponse Find what an id names
+//
+// What the id names, so that a search box goes straight to its page. The admin finds
+// things of every app; an app key or portal session those of its own app only (404
+// otherwise). An idempotency key is looked for within the caller's app or the one `app`
+// names.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/lookup/{id} (the `Lookup` operationId).
+func (c *ClientWithResponses) LookupWithResponse(ctx context.Context, id string, params *LookupParams, reqEditors ...RequestEditorFn) (*LookupResponse, error) {
+	rsp, err := c.Lookup(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLookupResponse(rsp)
 }
 
 // WhoamiWithResponse Describe the token in use
@@ -19858,6 +20907,215 @@ func ParseListEventDeliveriesResponse(rsp *http.Response) (*ListEventDeliveriesR
 	return response, nil
 }
 
+// ParseListAppFailuresResponse parses an HTTP response from a ListAppFailuresWithResponse call
+func ParseListAppFailuresResponse(rsp *http.Response) (*ListAppFailuresResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAppFailuresResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FailuresReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAppFailuresResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListAppFailuresResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAppFailuresResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetAppHealthResponse parses an HTTP response from a GetAppHealthWithResponse call
+func ParseGetAppHealthResponse(rsp *http.Response) (*GetAppHealthResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAppHealthResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AppHealth
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetAppHealthResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetAppHealthResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetAppHealthResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetJobResponse parses an HTTP response from a GetJobWithResponse call
 func ParseGetJobResponse(rsp *http.Response) (*GetJobResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -21230,6 +22488,215 @@ func ParseUpdateEventTypeResponse(rsp *http.Response) (*UpdateEventTypeResponse,
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateEventTypeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAllFailuresResponse parses an HTTP response from a ListAllFailuresWithResponse call
+func ParseListAllFailuresResponse(rsp *http.Response) (*ListAllFailuresResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAllFailuresResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FailuresReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAllFailuresResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListAllFailuresResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAllFailuresResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseLookupResponse parses an HTTP response from a LookupWithResponse call
+func ParseLookupResponse(rsp *http.Response) (*LookupResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LookupResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Located
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers LookupResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers LookupResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers LookupResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

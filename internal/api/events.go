@@ -352,11 +352,7 @@ func deliveryFilters(r *http.Request, lp *store.DeliveryListParams) *Error {
 	}
 	if v := q.Get("error_kind"); v != "" {
 		if !slices.Contains(herald.ErrorKinds, herald.ErrorKind(v)) {
-			kinds := make([]string, len(herald.ErrorKinds))
-			for i, k := range herald.ErrorKinds {
-				kinds[i] = string(k)
-			}
-			return errQuery("error_kind", "error_kind must be one of %s", strings.Join(kinds, ", "))
+			return errQuery("error_kind", "error_kind must be one of %s", errorKindList())
 		}
 		lp.LastErrorKind = herald.ErrorKind(v)
 	}
@@ -466,4 +462,13 @@ func (s *Server) listEndpointDeliveries(w http.ResponseWriter, r *http.Request) 
 		return e
 	}
 	return s.listDeliveries(w, r, store.DeliveryListParams{AppID: a.ID, EndpointID: r.PathValue("id")})
+}
+
+// errorKindList names the error kinds an attempt records, for messages.
+func errorKindList() string {
+	kinds := make([]string, len(herald.ErrorKinds))
+	for i, k := range herald.ErrorKinds {
+		kinds[i] = string(k)
+	}
+	return strings.Join(kinds, ", ")
 }

@@ -174,9 +174,11 @@ func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
 }
 
 type recoverInput struct {
-	Since  *string `json:"since"`
-	Until  *string `json:"until"`
-	Status *string `json:"status"`
+	Since      *string `json:"since"`
+	Until      *string `json:"until"`
+	Status     *string `json:"status"`
+	StatusCode *string `json:"status_code"`
+	ErrorKind  *string `json:"error_kind"`
 }
 
 // recoverEndpoint requeues an endpoint's deliveries in a background job:
@@ -217,6 +219,19 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) *Error 
 			return errInvalid("status", "status must be failed (the default) or succeeded")
 		}
 		p.Status = st
+	}
+	if in.StatusCode != nil {
+		lo, hi, ok := statusCodeRange(*in.StatusCode)
+		if !ok {
+			return errInvalid("status_code", "status_code must be a status such as 422, or a class such as 5xx")
+		}
+		p.LastStatusMin, p.LastStatusMax = lo, hi
+	}
+	if in.ErrorKind != nil {
+		if !slices.Contains(herald.ErrorKinds, herald.ErrorKind(*in.ErrorKind)) {
+			return errInvalid("error_kind", "error_kind must be one of %s", errorKindList())
+		}
+		p.LastErrorKind = herald.ErrorKind(*in.ErrorKind)
 	}
 	if e := s.checkQuota(w, r, a); e != nil {
 		return e

@@ -37,7 +37,7 @@ func portalAllows(method, pattern string) bool {
 		// A session ends itself (signing out); endSession refuses any
 		// other id.
 		return method == http.MethodDelete
-	case pattern == "/v1/whoami", pattern == "/v1/apps/{app}",
+	case pattern == "/v1/whoami", pattern == "/v1/apps/{app}", pattern == "/v1/lookup/{id}",
 		pattern == "/v1/event-types", pattern == "/v1/event-types/{name}":
 		return read
 	case strings.HasPrefix(pattern, "/v1/apps/{app}/endpoints"),

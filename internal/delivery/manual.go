@@ -221,6 +221,11 @@ type RecoverParams struct {
 	Since      time.Time
 	Until      time.Time // zero: now
 	Status     herald.DeliveryStatus
+	// The Last* filters pick deliveries by their latest attempt, as
+	// store.DeliveryListParams does: one cause of failure (a status or
+	// class of statuses, or an error kind) rather than all of them.
+	LastStatusMin, LastStatusMax int
+	LastErrorKind                herald.ErrorKind
 }
 
 // Recover starts a background job that requeues every matching delivery
@@ -250,7 +255,8 @@ func (e *Engine) recover(ctx context.Context, job *herald.BulkJob, p RecoverPara
 	// Collect first, so the total is known while the job runs; requeuing
 	// changes the rows a listing by status would see.
 	var ids []string
-	lp := store.DeliveryListParams{AppID: p.AppID, EndpointID: p.EndpointID, Status: p.Status, Since: p.Since, Until: p.Until}
+	lp := store.DeliveryListParams{AppID: p.AppID, EndpointID: p.EndpointID, Status: p.Status, Since: p.Since, Until: p.Until,
+		LastStatusMin: p.LastStatusMin, LastStatusMax: p.LastStatusMax, LastErrorKind: p.LastErrorKind}
 	lp.Limit = store.MaxListLimit
 	for {
 		if e.isStopping() {

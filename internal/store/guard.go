@@ -631,3 +631,15 @@ func (g *Guard) TokenGet(ctx context.Context, key string) (string, time.Time, er
 func (g *Guard) TokenPut(ctx context.Context, key, token string, expires time.Time) error {
 	return g.exec(ctx, true, func(ctx context.Context) error { return g.Store.TokenPut(ctx, key, token, expires) })
 }
+
+func (g *Guard) Failures(ctx context.Context, p FailuresParams) (*FailuresReport, error) {
+	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) (*FailuresReport, error) { return g.Store.Failures(ctx, p) })
+}
+
+func (g *Guard) AppHealth(ctx context.Context, appID string, since time.Time) (*AppHealth, error) {
+	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) (*AppHealth, error) { return g.Store.AppHealth(ctx, appID, since) })
+}
+
+func (g *Guard) Locate(ctx context.Context, appID, id string) (*Located, error) {
+	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) (*Located, error) { return g.Store.Locate(ctx, appID, id) })
+}

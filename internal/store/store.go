@@ -78,6 +78,21 @@ type Store interface {
 	// AppUpdate saves name and uid of an existing app (matched by ID) and
 	// its UpdatedAt. ErrNotFound, ErrConflict.
 	AppUpdate(ctx context.Context, app *herald.App) error
+	// Failures groups the deliveries p selects by endpoint and cause
+	// (GroupFailures), reading at most p's scan bound of them, newest
+	// first.
+	Failures(ctx context.Context, p FailuresParams) (*FailuresReport, error)
+	// AppHealth summarizes one app: its endpoints failing now, its
+	// deliveries created since since that failed or are pending (of the
+	// newest HealthMaxScan of them at most), its last event's time. It exists for
+	// pages that show many apps at once: every query is bounded.
+	AppHealth(ctx context.Context, appID string, since time.Time) (*AppHealth, error)
+	// Locate finds what id names: an endpoint, event, delivery or
+	// attempt by its id, of appID or of any app when appID is empty; with
+	// appID, the latest event whose idempotency key is id when no id
+	// matches. Apps are found with AppGet. ErrNotFound.
+	Locate(ctx context.Context, appID, id string) (*Located, error)
+
 	// AppDelete removes an app with its endpoints, events, deliveries,
 	// attempts and API keys; its audit entries stay, so the history of a
 	// deleted tenant remains readable. ErrNotFound.

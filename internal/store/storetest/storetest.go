@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	cases = append(cases, livenessCases...)
 	cases = append(cases, pullCases...)
 	cases = append(cases, followCases...)
+	cases = append(cases, failureCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

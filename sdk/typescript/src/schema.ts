@@ -671,6 +671,109 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{app}/failures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        /**
+         * What is failing now
+         * @description The app's failing deliveries (failed, or pending with a failed attempt) created since
+         *     `since` (default: the last 24 hours), grouped by endpoint and by the cause of their
+         *     latest attempt: its status code (`HTTP 500`) or, when no response came, its error kind
+         *     (`timeout`, `connect`…). Newest group first. The report examines at most the window's
+         *     newest 100000 deliveries and groups at most 5000 failing ones; `partial` says it
+         *     stopped at one of these bounds, or at `limit` groups.
+         */
+        get: operations["listAppFailures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/failures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What is failing now, in every app
+         * @description `GET /v1/apps/{app}/failures` across apps. For the admin token and admin-scoped keys
+         *     (403 for app keys).
+         */
+        get: operations["listAllFailures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{app}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The app at a glance
+         * @description Endpoints failing now, the deliveries of the last 24 hours that failed or are pending
+         *     (counted among the newest 50000 of them at most, `capped` then true) and the last
+         *     event's time. Cheap enough to ask for every app of a list.
+         */
+        get: operations["getAppHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/lookup/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Any id: `evt_…`, `dlv_…` (the `webhook-id` receivers get is the delivery's id),
+                 *     `atm_…`, `ep_…`, an app's id or uid, or an event's idempotency key (within an app).
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Find what an id names
+         * @description What the id names, so that a search box goes straight to its page. The admin finds
+         *     things of every app; an app key or portal session those of its own app only (404
+         *     otherwise). An idempotency key is looked for within the caller's app or the one `app`
+         *     names.
+         */
+        get: operations["lookup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{app}/deliveries/resend": {
         parameters: {
             query?: never;
@@ -1688,6 +1791,14 @@ export interface components {
              * @enum {string}
              */
             status?: "failed" | "succeeded";
+            /**
+             * @description Only deliveries whose latest attempt got this status (`500`) or class (`5xx`): one
+             *     failure group of `GET /v1/apps/{app}/failures`.
+             * @example 500
+             */
+            status_code?: string;
+            /** @description Only deliveries whose latest attempt failed so (`timeout`, `connect`…). */
+            error_kind?: components["schemas"]["ErrorKind"];
         };
         Job: {
             /** @example job_01m84t86fhkxaqbqhzyzaw5md1 */
@@ -1907,6 +2018,65 @@ export interface components {
             /** Format: date-time */
             expires_at: string | null;
         };
+        FailuresReport: {
+            data: components["schemas"]["FailureGroup"][];
+            /** @description The failing deliveries grouped. */
+            scanned: number;
+            /** @description The report stopped at its bound of deliveries read or of groups. */
+            partial: boolean;
+            /** Format: date-time */
+            since: string;
+        };
+        /** @description The deliveries of one endpoint whose latest attempt failed for one cause. */
+        FailureGroup: {
+            app_id: string;
+            endpoint_id: string;
+            /** @description Empty when the endpoint is gone. */
+            endpoint_url: string;
+            endpoint_enabled: boolean;
+            /** @description `HTTP 500` when a response came, else the error kind (`timeout`, `connect`…). */
+            cause: string;
+            /** @description The response status; `null` when no response came. */
+            status_code: number | null;
+            error_kind: components["schemas"]["ErrorKind"];
+            /** @description The first 120 characters of the latest such attempt's response body. */
+            body: string;
+            /** @description The first 120 characters of the latest such attempt's error. */
+            error: string;
+            /** @description Deliveries given up on. */
+            failed: number;
+            /** @description Deliveries still pending, to be tried again. */
+            retrying: number;
+            /** Format: date-time */
+            first_seen: string;
+            /** Format: date-time */
+            last_seen: string;
+            /** @description The delivery of the latest such attempt. */
+            last_delivery_id: string;
+        };
+        AppHealth: {
+            app_id: string;
+            /** @description Live endpoints whose latest deliveries failed, retries pending or not. */
+            endpoints_failing: number;
+            /** @description Deliveries created since `since` that failed. */
+            failed: number;
+            /** @description Deliveries created since `since` not done yet (first try or retry due). */
+            pending: number;
+            /** @description The window held more than 50000 deliveries; the counts are of the newest 50000. */
+            capped: boolean;
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            last_event_at: string | null;
+        };
+        Located: {
+            /** @enum {string} */
+            kind: "app" | "endpoint" | "event" | "delivery" | "attempt";
+            app_id: string;
+            id: string;
+            /** @description An attempt's delivery. */
+            delivery_id?: string;
+        };
         Usage: {
             /** @description The calendar month (UTC), `2026-11`. */
             month: string;
@@ -2076,6 +2246,10 @@ export interface components {
         Limit: number;
         /** @description The `next_cursor` of the previous page. */
         Cursor: string;
+        /** @description The window's start (RFC 3339), at most 31 days ago; default 24 hours ago. */
+        FailuresSince: string;
+        /** @description At most this many groups (1 to 100, default 50). */
+        FailuresLimit: number;
         /** @description Only items created at or after this time (RFC 3339). */
         Since: string;
         /** @description Only items created before this time (RFC 3339). */
@@ -3436,6 +3610,137 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAppFailures: {
+        parameters: {
+            query?: {
+                /** @description The window's start (RFC 3339), at most 31 days ago; default 24 hours ago. */
+                since?: components["parameters"]["FailuresSince"];
+                /** @description At most this many groups (1 to 100, default 50). */
+                limit?: components["parameters"]["FailuresLimit"];
+            };
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The failure groups. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailuresReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAllFailures: {
+        parameters: {
+            query?: {
+                /** @description The window's start (RFC 3339), at most 31 days ago; default 24 hours ago. */
+                since?: components["parameters"]["FailuresSince"];
+                /** @description At most this many groups (1 to 100, default 50). */
+                limit?: components["parameters"]["FailuresLimit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The failure groups. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailuresReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAppHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The app's health. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppHealth"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    lookup: {
+        parameters: {
+            query?: {
+                /** @description The app (id or uid) to look for an idempotency key in. */
+                app?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description Any id: `evt_…`, `dlv_…` (the `webhook-id` receivers get is the delivery's id),
+                 *     `atm_…`, `ep_…`, an app's id or uid, or an event's idempotency key (within an app).
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the id names. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Located"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];

@@ -5,7 +5,7 @@
 
 import { api, ApiError, setToken, token, whenUnauthorized, seg } from './api.js';
 import { addStrings, lang, languages, pickLanguage, setLang, t } from './i18n.js';
-import { h, replace, field, showErrors, errorPanel, newId } from './dom.js';
+import { h, replace, field, showErrors, errorPanel, newId, toast } from './dom.js';
 
 const root = document.getElementById('root');
 const mode = location.pathname === '/portal' || location.pathname.startsWith('/portal/') ? 'portal' : 'console';
@@ -47,6 +47,8 @@ const routes = [
   { path: '/apps/:app/events/:id', page: () => import('./pages/history.js').then((m) => m.event) },
   { path: '/apps/:app/deliveries', page: () => import('./pages/history.js').then((m) => m.appDeliveries) },
   { path: '/apps/:app/deliveries/:id', page: () => import('./pages/history.js').then((m) => m.delivery) },
+  { path: '/apps/:app/failures', page: () => import('./pages/failures.js').then((m) => m.appFailures), portal: false },
+  { path: '/failures', page: () => import('./pages/failures.js').then((m) => m.allFailures), portal: false },
   { path: '/event-types', page: () => import('./pages/eventtypes.js').then((m) => m.list), portal: false },
   { path: '/event-types/new', page: () => import('./pages/eventtypes.js').then((m) => m.form), portal: false },
   { path: '/event-types/:name', page: () => import('./pages/eventtypes.js').then((m) => m.form), portal: false },
@@ -152,6 +154,7 @@ async function layout(params, routeP) {
   if (mode === 'console') {
     links.push([href('/'), t('nav.apps'), routeP === '/' || routeP.startsWith('/apps')]);
     links.push([href('/event-types'), t('nav.eventTypes'), routeP.startsWith('/event-types')]);
+    if (state.me && state.me.scope === 'admin') links.push([href('/failures'), t('nav.failures'), routeP === '/failures']);
   }
   let appNav = null;
   if (inApp) {
@@ -160,6 +163,7 @@ async function layout(params, routeP) {
       [href(`${a}/endpoints`), t('nav.endpoints'), /\/(endpoints|deliveries)/.test(routeP)],
       [href(`${a}/events`), t('nav.events'), /\/events/.test(routeP)],
     ];
+    if (mode === 'console') items.push([href(`${a}/failures`), t('nav.failures'), routeP.endsWith('/failures')]);
     if (mode === 'console') items.push([href(`${a}/settings`), t('nav.settings'), routeP.endsWith('/settings')]);
     const name = mode === 'console' ? await appName(appId) : '';
     appNav = h('nav', { class: 'appnav', 'aria-label': t('nav.apps') },
@@ -178,6 +182,7 @@ async function layout(params, routeP) {
       links.length ? h('nav', { class: 'mainnav', 'aria-label': t('nav.main') },
         h('ul', null, links.map(([u, label, cur]) => h('li', null, h('a', { href: u, 'aria-current': cur ? 'page' : null }, label))))) : null,
       h('div', { class: 'spacer' }),
+      who ? searchBox(inApp ? appId : '') : null,
       who && who.read_only ? h('span', { class: 'badge badge-readonly' }, t('portal.readOnly')) : null,
       languageSelect(),
       mode === 'console' && who ? h('button', {
@@ -189,6 +194,57 @@ async function layout(params, routeP) {
   replace(root, page);
   root.removeAttribute('aria-busy');
   return main;
+}
+
+/** Where a thing found by GET /v1/lookup/{id} is shown. */
+function foundPath(l) {
+  const a = `/apps/${seg(l.app_id)}`;
+  switch (l.kind) {
+    case 'app': return `${a}/endpoints`;
+    case 'endpoint': return `${a}/endpoints/${seg(l.id)}`;
+    case 'event': return `${a}/events/${seg(l.id)}`;
+    case 'attempt': return `${a}/deliveries/${seg(l.delivery_id)}`;
+    default: return `${a}/deliveries/${seg(l.id)}`;
+  }
+}
+
+/**
+ * The search box of the top bar: any id (event, delivery or its
+ * webhook-id, attempt, endpoint, app) or an idempotency key of the
+ * current app goes straight to the page of what it names.
+ */
+function searchBox(appId) {
+  const id = newId('search');
+  const input = h('input', {
+    id, type: 'search', name: 'q', autocomplete: 'off', spellcheck: 'false', maxlength: '512',
+    placeholder: t('search.placeholder'),
+  });
+  const form = h('form', {
+    class: 'search',
+    role: 'search',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const v = input.value.trim();
+      if (!v) return;
+      input.disabled = true;
+      try {
+        const q = mode === 'console' && appId ? `?app=${encodeURIComponent(appId)}` : '';
+        const l = await api('GET', `/v1/lookup/${seg(v)}${q}`);
+        input.value = '';
+        navigate(href(foundPath(l)));
+      } catch (err) {
+        toast(err.status === 404 ? t('search.nothing', { q: v }) : err.message, 'error');
+      } finally {
+        input.disabled = false;
+      }
+    },
+  },
+  h('label', { for: id, class: 'visually-hidden' }, t('search.label')),
+  input,
+  // A plain button, not a submit one, so that "the form's submit button"
+  // of a page stays the page's own; Enter in the box submits the form.
+  h('button', { type: 'button', class: 'secondary', onclick: () => form.requestSubmit() }, t('search.go')));
+  return form;
 }
 
 function signIn() {
@@ -337,7 +393,21 @@ function boot() {
 }
 
 addStrings({
-  en: { 'signIn.required': 'Paste a key first.' },
-  ja: { 'signIn.required': 'キーを貼り付けてください。' },
+  en: {
+    'signIn.required': 'Paste a key first.',
+    'nav.failures': 'Failures',
+    'search.label': 'Find by id',
+    'search.placeholder': 'evt_…, dlv_…, webhook-id, key…',
+    'search.go': 'Find',
+    'search.nothing': 'Nothing found for “{q}”.',
+  },
+  ja: {
+    'signIn.required': 'キーを貼り付けてください。',
+    'nav.failures': '失敗',
+    'search.label': 'ID で探す',
+    'search.placeholder': 'evt_…、dlv_…、webhook-id、キー…',
+    'search.go': '検索',
+    'search.nothing': '「{q}」に該当するものはありません。',
+  },
 });
 boot();

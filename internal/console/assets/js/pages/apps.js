@@ -18,6 +18,11 @@ addStrings({
     'apps.uidHint': 'Optional: your own id for this app; the API accepts it wherever an app id goes.',
     'apps.id': 'Id',
     'apps.created': 'Created',
+    'apps.failing': 'Endpoints failing',
+    'apps.failed24': 'Failed (24 h)',
+    'apps.pending24': 'Pending (24 h)',
+    'apps.lastEvent': 'Last event',
+    'apps.failingLink': '{n} failing',
     'apps.editTitle': 'App settings',
     'apps.newTitle': 'New app',
     'apps.delivery': 'Delivery defaults for this app',
@@ -50,6 +55,11 @@ addStrings({
     'apps.uidHint': '任意：このアプリを指す独自の ID。API ではアプリ ID の代わりに使えます。',
     'apps.id': 'ID',
     'apps.created': '作成日時',
+    'apps.failing': '失敗中のエンドポイント',
+    'apps.failed24': '失敗（24 時間）',
+    'apps.pending24': '送信待ち（24 時間）',
+    'apps.lastEvent': '最後のイベント',
+    'apps.failingLink': '{n} 件が失敗中',
     'apps.editTitle': 'アプリの設定',
     'apps.newTitle': '新しいアプリ',
     'apps.delivery': 'このアプリの配信の既定値',
@@ -75,21 +85,52 @@ addStrings({
   },
 });
 
-/** The list of apps, one page at a time. */
+/** A count of only the newest deliveries of a busy window reads "n+". */
+function capped(n, isCapped) {
+  return isCapped ? `${n}+` : String(n);
+}
+
+/**
+ * The health cells of one app (GET /v1/apps/{app}/health), filled in when
+ * the answer comes, so that a slow app does not hold the list back.
+ */
+function healthCells(ctx, a) {
+  const cells = [h('td', { class: 'num health-failing-cell' }, '…'), h('td', { class: 'num' }, '…'),
+    h('td', { class: 'num' }, '…'), h('td', null, '…')];
+  api('GET', `/v1/apps/${seg(a.id)}/health`, undefined, { signal: ctx.signal }).then((hl) => {
+    replace(cells[0], hl.endpoints_failing > 0
+      ? h('a', { class: 'health-failing', href: ctx.href(`/apps/${seg(a.id)}/failures`) }, t('apps.failingLink', { n: hl.endpoints_failing }))
+      : '0');
+    replace(cells[1], capped(hl.failed, hl.capped));
+    replace(cells[2], capped(hl.pending, hl.capped));
+    replace(cells[3], timeEl(hl.last_event_at));
+  }, (err) => {
+    if (err.name === 'AbortError') return;
+    for (const c of cells) replace(c, '—');
+  });
+  return cells;
+}
+
+/** The list of apps, one page at a time, with each app's health. */
 export async function list(ctx) {
   const body = h('div');
   const load = async (cursor) => {
     const page = await api('GET', `/v1/apps${query({ cursor, limit: 50 })}`, undefined, { signal: ctx.signal });
     replace(body,
       page.data.length === 0 && !cursor ? empty(t('apps.none')) : h('div', { class: 'table-wrap' },
-        h('table', null,
+        h('table', { class: 'apps-table' },
           h('thead', null, h('tr', null,
             h('th', { scope: 'col' }, t('apps.name')),
             h('th', { scope: 'col' }, t('apps.id')),
+            h('th', { scope: 'col', class: 'num' }, t('apps.failing')),
+            h('th', { scope: 'col', class: 'num' }, t('apps.failed24')),
+            h('th', { scope: 'col', class: 'num' }, t('apps.pending24')),
+            h('th', { scope: 'col' }, t('apps.lastEvent')),
             h('th', { scope: 'col' }, t('apps.created')))),
-          h('tbody', null, page.data.map((a) => h('tr', null,
+          h('tbody', null, page.data.map((a) => h('tr', { dataset: { app: a.id } },
             h('td', null, h('a', { href: ctx.href(`/apps/${seg(a.id)}/endpoints`) }, a.name || a.uid || a.id)),
             h('td', { class: 'mono' }, a.uid ? `${a.id} (${a.uid})` : a.id),
+            healthCells(ctx, a),
             h('td', null, timeEl(a.created_at))))))),
       pager(page, cursor, load));
   };

@@ -14,6 +14,8 @@ import {
 addStrings({
   en: {
     'hist.title': 'Delivery history',
+    'hist.causeFilter': 'Only deliveries whose latest attempt failed with {cause}.',
+    'hist.causeClear': 'Show all',
     'hist.backToEndpoint': 'Back to the endpoint',
     'hist.filters': 'Filters',
     'hist.status': 'Status',
@@ -133,6 +135,8 @@ addStrings({
   },
   ja: {
     'hist.title': '配信履歴',
+    'hist.causeFilter': '最新の試行が {cause} で失敗した配信のみ表示しています。',
+    'hist.causeClear': 'すべて表示',
     'hist.backToEndpoint': 'エンドポイントに戻る',
     'hist.filters': '絞り込み',
     'hist.status': 'ステータス',
@@ -574,12 +578,15 @@ export async function endpointDeliveries(ctx) {
   const { id } = ctx.params;
   const ep = await api('GET', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(id)}`, undefined, { signal: ctx.signal });
   const initial = urlFilters(['status', 'since', 'until']);
+  // A failure group links here with its cause (the failures page): the
+  // latest attempt's status code or error kind, kept while the page lives.
+  const cause = urlFilters(['status_code', 'error_kind']);
   let frm;
   const list = pagedList(ctx, {
     form: () => frm,
     fields: ['status', 'since', 'until'],
     fetch: (f, cursor) => api('GET', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(id)}/deliveries${query({
-      include_attempts: 'false', ...f, cursor, limit: 50,
+      include_attempts: 'false', ...cause, ...f, cursor, limit: 50,
     })}`, undefined, { signal: ctx.signal }),
     draw: (page, f) => (page.data.length === 0
       ? empty(noFilters(f) ? t('hist.noDeliveries') : t('hist.noDeliveriesFiltered'))
@@ -601,6 +608,9 @@ export async function endpointDeliveries(ctx) {
       refreshButton(list)),
     h('p', { class: 'page-subtitle mono' }, endpointLabel(ep)),
     ep.description ? h('p', { class: 'muted' }, ep.description) : null,
+    cause.status_code || cause.error_kind ? h('p', { class: 'hint cause-filter' },
+      t('hist.causeFilter', { cause: cause.status_code ? `HTTP ${cause.status_code}` : cause.error_kind }), ' ',
+      h('a', { href: ctx.appHref(`/endpoints/${seg(id)}/deliveries`) }, t('hist.causeClear'))) : null,
     frm,
     bulk.el,
     list.body);

@@ -1,0 +1,131 @@
+package console_test
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/heraldhq/herald/internal/heraldtest"
+)
+
+// TestConsoleFailures: a failing endpoint shows on the apps page (its
+// failing count) and on the failures page with its cause, the status and
+// the response's first bytes; "Resend all" resends the group once the
+// receiver is fixed, with progress until done; the search box goes from a
+// webhook-id to its delivery and from an event id to its event, and says
+// when nothing matches.
+func TestConsoleFailures(t *testing.T) {
+	b := newBrowser(t)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	var fixed atomic.Bool
+	down := heraldtest.NewReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if !fixed.Load() {
+			http.Error(w, "database is locked: the connection pool is exhausted", http.StatusInternalServerError)
+		}
+	})
+	failing := s.Setup(down.URL, nil)
+	ev1 := s.Send(map[string]any{"n": 1})
+	ev2 := s.Send(map[string]any{"n": 2})
+	s.WaitDelivery(ev1, "failed", 0, 20*time.Second)
+	s.WaitDelivery(ev2, "failed", 0, 20*time.Second)
+	appID := s.AppID("acme")
+	webhookID := down.Requests()[0].Header.Get("Webhook-Id")
+
+	tb := b.tab()
+	defer b.checkClean()
+	tb.open(s.URL + "/console/")
+	tb.waitText("main h1", "Sign in")
+	tb.fill(`input[name=token]`, heraldtest.Token)
+	tb.click(`form button[type=submit]`)
+	tb.waitText("main h1", "Apps")
+
+	// The apps page counts the failing endpoint (its health record
+	// follows the deliveries' end: reload until it shows).
+	tb.until(`(() => { const e = document.querySelector('tr[data-app] .health-failing');
+		if (e) return e.innerText.includes('1 failing');
+		if (![...document.querySelectorAll('tr[data-app] td')].some((c) => c.innerText === '…')) location.reload();
+		return false; })()`)
+	if row := tb.text(`tr[data-app="` + appID + `"]`); !strings.Contains(row, "1 failing") {
+		t.Errorf("apps row reads %q, want 1 failing", row)
+	}
+	tb.shot("apps-health")
+
+	tb.click(`tr[data-app] .health-failing`)
+	tb.waitText("main h1", "Failures")
+	tb.waitFor(`section.fail-endpoint[data-endpoint="` + failing + `"] tr.fail-group`)
+	row := tb.text("tr.fail-group")
+	if !strings.Contains(row, "HTTP 500") || !strings.Contains(row, "database is locked: the connection pool") {
+		t.Errorf("failure group reads %q, want HTTP 500 and the response's first bytes", row)
+	}
+	if cells := tb.evalString(`[...document.querySelectorAll('tr.fail-group td.num')].map((c) => c.innerText).join(',')`); cells != "2,0" {
+		t.Errorf("failed, retrying: %s, want 2,0", cells)
+	}
+	checkLabels(t, tb, "failures page")
+	tb.shot("failures")
+
+	// Open the group's deliveries: the endpoint's list, filtered by cause.
+	tb.clickText("tr.fail-group a", "Deliveries")
+	tb.waitText(".cause-filter", "HTTP 500")
+	tb.until(`document.querySelectorAll('main tbody tr').length === 2`)
+	tb.do(chromedp.NavigateBack())
+	tb.waitFor("tr.fail-group button.resend-all")
+
+	// Fixed meanwhile: resend all, watch the job to its end.
+	fixed.Store(true)
+	before := len(down.Requests())
+	tb.click("tr.fail-group button.resend-all")
+	tb.click("dialog .actions button.primary")
+	tb.waitText("tr.fail-group .job-message", "Resent: 2 of 2")
+	down.Wait(t, before+2, 10*time.Second)
+	s.WaitDelivery(ev1, "succeeded", 0, 10*time.Second)
+	s.WaitDelivery(ev2, "succeeded", 0, 10*time.Second)
+	tb.click("main .page-header button.secondary")
+	tb.waitFor("main p.empty")
+
+	// The operator's page across apps is in the top bar.
+	tb.clickText(".mainnav a", "Failures")
+	tb.waitText("main h1", "Failures in every app")
+
+	// Search: a webhook-id is a delivery's id, an event id its event.
+	tb.fill(`form.search input`, webhookID)
+	tb.click(`form.search button`)
+	tb.waitText("main h1", "Delivery "+webhookID)
+	tb.fill(`form.search input`, ev2)
+	tb.click(`form.search button`)
+	tb.waitText("main h1", "Event "+ev2)
+	if !strings.HasSuffix(tb.url(), "/console/apps/"+appID+"/events/"+ev2) {
+		t.Errorf("search by event id landed on %s", tb.url())
+	}
+	tb.fill(`form.search input`, "evt_nothing")
+	tb.click(`form.search button`)
+	tb.waitText("#toasts", "Nothing found for “evt_nothing”.")
+
+	// Japanese, and a phone's width.
+	tb.open(s.URL + "/console/apps/" + appID + "/failures")
+	tb.waitText("main h1", "Failures")
+	tb.evalBool(`(() => { const s = document.querySelector('.lang select'); s.value = 'ja'; s.dispatchEvent(new Event('change')); return true; })()`)
+	tb.waitText("main h1", "失敗")
+	tb.waitText("main p.empty", "失敗している配信はありません")
+	tb.phone(true)
+	if tb.overflowsX() {
+		t.Errorf("the failures page scrolls sideways at phone width")
+	}
+	tb.phone(false)
+
+	// The portal's search box finds its own app's things.
+	var sess struct{ URL string }
+	s.MustDo("POST", "/v1/apps/acme/portal-sessions", map[string]any{}, &sess, 201)
+	pt := b.tab()
+	pt.open(sess.URL)
+	pt.waitFor("form.search input")
+	pt.fill(`form.search input`, webhookID)
+	pt.click(`form.search button`)
+	pt.waitText("main h1", "Delivery "+webhookID)
+	if !strings.Contains(pt.url(), "/portal/deliveries/"+webhookID) {
+		t.Errorf("portal search landed on %s", pt.url())
+	}
+}
