@@ -18,6 +18,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/heraldtest"
+	"github.com/heraldhq/herald/verify"
 )
 
 // collector is an OTLP/HTTP receiver on 127.0.0.1: it decodes each
@@ -107,6 +108,9 @@ func waitAttempts(t *testing.T, s *heraldtest.Server, app, eventID string, n int
 	}
 }
 
+// traceSecret signs the traced endpoint's requests.
+const traceSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
 // With an OTLP endpoint, each event gets an ingest span and each attempt
 // a span linked to it, with the documented attributes, exported to a real
 // OTLP/HTTP receiver (flushed at shutdown); traceparent reaches only the
@@ -141,7 +145,7 @@ func TestTracesExported(t *testing.T) {
 		t.Fatal("propagate_trace_context was not kept")
 	}
 	var tEp, pEp struct{ ID string }
-	s.MustDo("POST", "/v1/apps/traced/endpoints", map[string]any{"url": traced.URL + "/hook?token=s3cret"}, &tEp, 201)
+	s.MustDo("POST", "/v1/apps/traced/endpoints", map[string]any{"url": traced.URL + "/hook?token=s3cret", "secret": traceSecret}, &tEp, 201)
 	s.MustDo("POST", "/v1/apps/plain/endpoints", map[string]any{"url": plain.URL + "/in"}, &pEp, 201)
 	var tEv, pEv struct{ ID string }
 	s.MustDo("POST", "/v1/apps/traced/events", map[string]any{"event_type": "order.paid", "payload": map[string]any{"n": 1}}, &tEv, 202)
@@ -152,6 +156,14 @@ func TestTracesExported(t *testing.T) {
 	tp := tReq.Header.Get("Traceparent")
 	if len(tp) != 55 || !strings.HasPrefix(tp, "00-") {
 		t.Fatalf("traced app's receiver got traceparent %q", tp)
+	}
+	// traceparent is outside the signed content: the request verifies.
+	v, err := verify.New(traceSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(tReq.Header, tReq.Body); err != nil {
+		t.Errorf("request with traceparent does not verify: %v", err)
 	}
 	for _, r := range pReqs {
 		if v := r.Header.Get("Traceparent"); v != "" {
@@ -245,5 +257,19 @@ func TestTracesOffByDefault(t *testing.T) {
 	s.Send(map[string]any{"n": 1})
 	if v := rc.Wait(t, 1, 10*time.Second)[0].Header.Get("Traceparent"); v != "" {
 		t.Errorf("traceparent %q sent with traces off", v)
+	}
+}
+
+// propagate_trace_context must be a boolean: anything else is a 400
+// naming the field.
+func TestPropagateTraceContextRefusesNonBoolean(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	var e struct {
+		Error struct{ Field, Message string }
+	}
+	code := s.Invalid().Do("POST", "/v1/apps", map[string]any{"name": "A", "propagate_trace_context": "yes"}, &e)
+	if code != 400 || !strings.Contains(e.Error.Field+e.Error.Message, "propagate_trace_context") {
+		t.Fatalf("answered %d %+v", code, e)
 	}
 }

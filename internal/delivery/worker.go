@@ -118,7 +118,9 @@ func outcome(s herald.DeliveryStatus) string {
 // startAttemptSpan starts the span of one attempt, linked to the ingest
 // span of its event when this node remembers it (see tracing.Links).
 func (e *Engine) startAttemptSpan(ctx context.Context, j *store.Job, n int) (context.Context, trace.Span) {
-	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+	// A new trace per attempt, whatever the caller's context holds: the
+	// link, not parenthood, ties it to its event.
+	opts := []trace.SpanStartOption{trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		tracing.AttrAppID.String(j.Event.AppID),
 		tracing.AttrEndpointID.String(j.Endpoint.ID),
 		tracing.AttrDeliveryID.String(j.Delivery.ID),
@@ -127,9 +129,7 @@ func (e *Engine) startAttemptSpan(ctx context.Context, j *store.Job, n int) (con
 	if sc, ok := e.links.Get(j.Event.ID); ok {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
 	}
-	// A new trace per attempt, whatever the caller's context holds: the
-	// link, not parenthood, ties it to its event.
-	return e.tracer.Start(trace.ContextWithSpanContext(ctx, trace.SpanContext{}), tracing.SpanAttempt, opts...)
+	return e.tracer.Start(ctx, tracing.SpanAttempt, opts...)
 }
 
 // endAttemptSpan records what came of an attempt on its span.

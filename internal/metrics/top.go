@@ -59,8 +59,13 @@ func (t *top) label(key string) string {
 	if t.next.IsZero() {
 		t.next = now.Add(rankEvery)
 	} else if !now.Before(t.next) {
+		// Minutes in which nothing was counted are empty windows.
+		missed := int(now.Sub(t.next) / rankEvery)
+		for range min(missed, rankWindows) {
+			t.shift()
+		}
 		t.rank()
-		t.next = now.Add(rankEvery)
+		t.next = t.next.Add(time.Duration(missed+1) * rankEvery)
 	}
 	w := t.windows[0]
 	if _, ok := w[key]; ok || len(w) < maxRanked {
@@ -110,5 +115,10 @@ func (t *top) rank() {
 		}
 	}
 	t.named = named
+	t.shift()
+}
+
+// shift opens a new window, forgetting the oldest past rankWindows.
+func (t *top) shift() {
 	t.windows = append([]map[string]int64{{}}, t.windows[:min(len(t.windows), rankWindows-1)]...)
 }

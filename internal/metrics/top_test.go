@@ -53,4 +53,10 @@ func TestTopRanking(t *testing.T) {
 	if got := label("e"); got != "e" || len(tp.named) > 2 {
 		t.Fatalf("e is %q, named %v", got, tp.named)
 	}
+	// An hour of silence: the windows forgot everything, e is dropped
+	// and f, the first key seen again, takes a free place.
+	now = now.Add(time.Hour)
+	if got := label("f"); got != "f" || tp.named["e"] || len(tp.named) != 1 {
+		t.Fatalf("after an hour f is %q, named %v, want f alone", got, tp.named)
+	}
 }
