@@ -111,7 +111,7 @@ document.addEventListener('click', (e) => {
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || !(url.pathname === base || url.pathname.startsWith(`${base}/`))) return;
   e.preventDefault();
-  navigate(url.pathname + url.search);
+  navigate(url.pathname + url.search + url.hash);
 });
 window.addEventListener('popstate', () => render());
 
@@ -362,6 +362,10 @@ async function render() {
   // browser's own start, where the first Tab reaches the skip link.
   if (navigated && h1 && document.activeElement && !main.contains(document.activeElement)) h1.focus({ preventScroll: true });
   navigated = true;
+  // A link to a part of a page (the failures page's "Recover…" to the
+  // endpoint's recovery form) shows that part.
+  const target = location.hash.length > 1 ? document.getElementById(location.hash.slice(1)) : null;
+  if (target) target.scrollIntoView({ block: 'start' });
 }
 
 function boot() {
