@@ -345,9 +345,13 @@ func TestRecoverAndResend(t *testing.T) {
 	status = http.StatusOK
 	mu.Unlock()
 
+	// One cause only: none of them got a 500 (they got 503s).
+	if out := mustHerald(t, s, "recover", "--endpoint", ep, "--since", "1h", "--status-code", "500", "--app", "acme"); !strings.Contains(out, "succeeded: 0 deliveries requeued") {
+		t.Errorf("recover --status-code 500: %q, want none requeued", out)
+	}
 	// Through the built binary: its stdout is a pipe, so progress comes
 	// as lines.
-	got, err := exec.Command(binary, "recover", "--endpoint", ep, "--since", "1h",
+	got, err := exec.Command(binary, "recover", "--endpoint", ep, "--since", "1h", "--status-code", "5xx",
 		"--server", s.URL, "--token", heraldtest.Token).Output()
 	if err != nil {
 		t.Fatalf("herald recover: %v: %s", err, got)

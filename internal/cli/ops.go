@@ -116,6 +116,10 @@ type Recover struct {
 	Endpoint string        `name:"endpoint" required:"" placeholder:"ID" help:"The endpoint (ep_…)."`
 	Since    time.Duration `name:"since" required:"" help:"How far back: deliveries created within this long before now (24h, 7d)."`
 	Status   string        `name:"status" enum:"failed,succeeded" default:"failed" help:"Which deliveries to requeue: failed or succeeded."`
+	// StatusCode and ErrorKind pick one cause of failure, as a group of
+	// the failures page does.
+	StatusCode string `name:"status-code" placeholder:"CODE" help:"Only deliveries whose latest attempt got this status (500) or class (5xx)."`
+	ErrorKind  string `name:"error-kind" placeholder:"KIND" help:"Only deliveries whose latest attempt failed so (timeout, connect, dns, tls, network, http_status, policy, auth)."`
 }
 
 // jobPoll is how often recover reads its job's progress: often enough
@@ -138,7 +142,15 @@ func (c *Recover) Run(ctx context.Context, env Env) error {
 		return err
 	}
 	status := client.RecoverStatus(c.Status)
-	res, err := h.RecoverEndpointWithResponse(ctx, app, c.Endpoint, client.Recover{Since: time.Now().Add(-c.Since), Status: &status})
+	body := client.Recover{Since: time.Now().Add(-c.Since), Status: &status}
+	if c.StatusCode != "" {
+		body.StatusCode = &c.StatusCode
+	}
+	if c.ErrorKind != "" {
+		kind := client.ErrorKind(c.ErrorKind)
+		body.ErrorKind = &kind
+	}
+	res, err := h.RecoverEndpointWithResponse(ctx, app, c.Endpoint, body)
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,13 @@ func TestConsoleFailures(t *testing.T) {
 	tb.do(chromedp.NavigateBack())
 	tb.waitFor("tr.fail-group button.resend-all")
 
+	// Recover… opens the endpoint at its recovery form.
+	tb.clickText("section.fail-endpoint a", "Recover…")
+	tb.waitFor("#recover-form")
+	tb.until(`(() => { const r = document.getElementById('recover-form').getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight; })()`)
+	tb.do(chromedp.NavigateBack())
+	tb.waitFor("tr.fail-group button.resend-all")
+
 	// Fixed meanwhile: resend all, watch the job to its end.
 	fixed.Store(true)
 	before := len(down.Requests())

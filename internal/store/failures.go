@@ -44,8 +44,10 @@ type FailuresParams struct {
 // the latest attempt's status code ("HTTP 500") or, when no response
 // came, its error kind ("timeout", "connect").
 type FailureGroup struct {
-	AppID           string `json:"app_id"`
-	EndpointID      string `json:"endpoint_id"`
+	AppID      string `json:"app_id"`
+	EndpointID string `json:"endpoint_id"`
+	// EndpointURL is empty, and EndpointEnabled false, when the endpoint
+	// was deleted: its failures stay, but it cannot be acted on.
 	EndpointURL     string `json:"endpoint_url"`
 	EndpointEnabled bool   `json:"endpoint_enabled"`
 	Cause           string `json:"cause"`

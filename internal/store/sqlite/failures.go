@@ -28,7 +28,7 @@ FROM (SELECT id, app_id, endpoint_id, status, attempt_count, test FROM deliverie
 	WHERE %s id >= ? ORDER BY id DESC LIMIT ?) d
 JOIN attempts a ON a.delivery_id = d.id
 	AND a.number = (SELECT MAX(m.number) FROM attempts m WHERE m.delivery_id = d.id)
-LEFT JOIN endpoints e ON e.id = d.endpoint_id
+LEFT JOIN endpoints e ON e.id = d.endpoint_id AND e.deleted_at IS NULL
 WHERE d.test = 0
 	AND (d.status = 'failed' OR (d.status = 'pending' AND d.attempt_count > 0))
 	AND a.error_kind <> ''

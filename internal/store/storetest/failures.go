@@ -125,6 +125,17 @@ func testFailures(t *testing.T, s store.Store) {
 		t.Errorf("Failures of every app: %s, want app b's 500 first of 4", dump(all.Groups))
 	}
 
+	// A deleted endpoint's failures stay, without its URL: it cannot be
+	// opened or disabled any more.
+	noErr(t, s.EndpointDelete(ctx, f.a.ID, f.ep2.ID, at(time.Hour)), "EndpointDelete")
+	rep, err = s.Failures(ctx, store.FailuresParams{AppID: f.a.ID, Since: t0.Add(-time.Hour)})
+	noErr(t, err, "Failures after a delete")
+	for _, g := range rep.Groups {
+		if deleted := g.EndpointID == f.ep2.ID; deleted != (g.EndpointURL == "" && !g.EndpointEnabled) {
+			t.Errorf("group %s: URL %q enabled %v", g.EndpointID, g.EndpointURL, g.EndpointEnabled)
+		}
+	}
+
 	later, err := s.Failures(ctx, store.FailuresParams{AppID: f.a.ID, Since: t0.Add(time.Hour)})
 	noErr(t, err, "Failures since later")
 	if len(later.Groups) != 0 || later.Groups == nil {

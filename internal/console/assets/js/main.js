@@ -112,7 +112,7 @@ document.addEventListener('click', (e) => {
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || !(url.pathname === base || url.pathname.startsWith(`${base}/`))) return;
   e.preventDefault();
-  navigate(url.pathname + url.search);
+  navigate(url.pathname + url.search + url.hash);
 });
 window.addEventListener('popstate', () => render());
 
@@ -363,6 +363,10 @@ async function render() {
   // browser's own start, where the first Tab reaches the skip link.
   if (navigated && h1 && document.activeElement && !main.contains(document.activeElement)) h1.focus({ preventScroll: true });
   navigated = true;
+  // A link to a part of a page (the failures page's "Recover…" to the
+  // endpoint's recovery form) shows that part.
+  const target = location.hash.length > 1 ? document.getElementById(location.hash.slice(1)) : null;
+  if (target) target.scrollIntoView({ block: 'start' });
 }
 
 function boot() {
@@ -397,7 +401,7 @@ addStrings({
     'signIn.required': 'Paste a key first.',
     'nav.failures': 'Failures',
     'search.label': 'Find by id',
-    'search.placeholder': 'evt_…, dlv_…, webhook-id, key…',
+    'search.placeholder': 'Any id, webhook-id or key',
     'search.go': 'Find',
     'search.nothing': 'Nothing found for “{q}”.',
   },
@@ -405,7 +409,7 @@ addStrings({
     'signIn.required': 'キーを貼り付けてください。',
     'nav.failures': '失敗',
     'search.label': 'ID で探す',
-    'search.placeholder': 'evt_…、dlv_…、webhook-id、キー…',
+    'search.placeholder': 'ID・webhook-id・キー',
     'search.go': '検索',
     'search.nothing': '「{q}」に該当するものはありません。',
   },
