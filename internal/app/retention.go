@@ -39,48 +39,43 @@ func retainLoop(ctx context.Context, st retainer, keep, interval time.Duration, 
 
 // retainOnce removes, batch by batch, everything older than keep.
 func retainOnce(ctx context.Context, st retainer, keep time.Duration, log *slog.Logger) {
-	var total store.RetainResult
-	for ctx.Err() == nil {
+	ev, d, a := inBatches(ctx, log, "retention", func() (int64, int64, int64, bool, error) {
 		res, err := st.Retain(ctx, store.RetainParams{Before: time.Now().Add(-keep), Batch: 500})
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Error("retention", "error", err.Error())
-			}
-			break
-		}
-		total.Events += res.Events
-		total.Deliveries += res.Deliveries
-		total.Attempts += res.Attempts
-		if res.Done || !pause(ctx) {
-			break
-		}
-	}
-	if total.Events > 0 {
-		log.Info("retention removed old data", "events", total.Events, "deliveries", total.Deliveries, "attempts", total.Attempts)
+		return res.Events, res.Deliveries, res.Attempts, res.Done, err
+	})
+	if ev > 0 {
+		log.Info("retention removed old data", "events", ev, "deliveries", d, "attempts", a)
 	}
 }
 
 // expireOnce removes, batch by batch, the payloads due for removal now.
 func expireOnce(ctx context.Context, st retainer, log *slog.Logger) {
-	var total store.PayloadExpireResult
-	for ctx.Err() == nil {
+	ev, d, a := inBatches(ctx, log, "payload retention", func() (int64, int64, int64, bool, error) {
 		res, err := st.EventPayloadsExpire(ctx, store.PayloadExpireParams{Now: time.Now(), Batch: 500})
+		return res.Events, res.Deliveries, res.Attempts, res.Done, err
+	})
+	if ev > 0 {
+		log.Info("payload retention removed payloads", "events", ev, "deliveries_failed", d, "attempt_bodies", a)
+	}
+}
+
+// inBatches runs step until it is done, fails or ctx ends, pausing
+// between batches, and adds up what the steps counted.
+func inBatches(ctx context.Context, log *slog.Logger, what string, step func() (events, deliveries, attempts int64, done bool, err error)) (events, deliveries, attempts int64) {
+	for ctx.Err() == nil {
+		e, d, a, done, err := step()
 		if err != nil {
 			if ctx.Err() == nil {
-				log.Error("payload retention", "error", err.Error())
+				log.Error(what, "error", err.Error())
 			}
 			break
 		}
-		total.Events += res.Events
-		total.Deliveries += res.Deliveries
-		total.Attempts += res.Attempts
-		if res.Done || !pause(ctx) {
+		events, deliveries, attempts = events+e, deliveries+d, attempts+a
+		if done || !pause(ctx) {
 			break
 		}
 	}
-	if total.Events > 0 {
-		log.Info("payload retention removed payloads", "events", total.Events, "deliveries_failed", total.Deliveries, "attempt_bodies", total.Attempts)
-	}
+	return events, deliveries, attempts
 }
 
 // pause waits between two batches; false when ctx ended.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
 // The browser tests drive Debian's chromium through the DevTools
@@ -304,4 +306,14 @@ func (tb *tab) unlabelled() []string {
 // phone width means a sideways-scrolling page.
 func (tb *tab) overflowsX() bool {
 	return tb.evalBool(`document.documentElement.scrollWidth > window.innerWidth + 1`)
+}
+
+// signIn opens the console at url and signs in with the admin token.
+func signIn(tb *tab, url string) {
+	tb.b.t.Helper()
+	tb.open(url + "/console/")
+	tb.waitText("main h1", "Sign in")
+	tb.fill(`input[name=token]`, heraldtest.Token)
+	tb.click(`form button[type=submit]`)
+	tb.waitText("main h1", "Apps")
 }

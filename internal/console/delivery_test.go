@@ -61,11 +61,7 @@ func TestConsoleDeliveryPage(t *testing.T) {
 
 	tb := b.tab()
 	defer b.checkClean()
-	tb.open(s.URL + "/console/")
-	tb.waitText("main h1", "Sign in")
-	tb.fill(`input[name=token]`, heraldtest.Token)
-	tb.click(`form button[type=submit]`)
-	tb.waitText("main h1", "Apps")
+	signIn(tb, s.URL)
 
 	// Outcome first: status, attempts, error kind, the answer, then the request.
 	tb.open(s.URL + "/console/apps/" + appID + "/deliveries/" + d.ID)

@@ -37,11 +37,7 @@ func TestConsoleFailures(t *testing.T) {
 
 	tb := b.tab()
 	defer b.checkClean()
-	tb.open(s.URL + "/console/")
-	tb.waitText("main h1", "Sign in")
-	tb.fill(`input[name=token]`, heraldtest.Token)
-	tb.click(`form button[type=submit]`)
-	tb.waitText("main h1", "Apps")
+	signIn(tb, s.URL)
 
 	// The apps page counts the failing endpoint (its health record
 	// follows the deliveries' end: reload until it shows).

@@ -18,11 +18,7 @@ func TestConsoleChannelsAndHeaders(t *testing.T) {
 	appID := s.AppID("acme")
 	tb := b.tab()
 	defer b.checkClean()
-	tb.open(s.URL + "/console/")
-	tb.waitText("main h1", "Sign in")
-	tb.fill(`input[name=token]`, heraldtest.Token)
-	tb.click(`form button[type=submit]`)
-	tb.waitText("main h1", "Apps")
+	signIn(tb, s.URL)
 
 	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/new")
 	tb.waitText("main", "Preview")
@@ -53,6 +49,7 @@ func TestConsoleChannelsAndHeaders(t *testing.T) {
 		t.Fatal("no app webhook_headers control")
 	}
 	tb.fill(`input[name=operational_webhook_url]`, "https://ops.example.com/herald")
+	tb.click(`input[name=propagate_trace_context]`)
 	tb.click(`input[type=checkbox][value="herald.delivery.exhausted"]`)
 	tb.click(`input[type=checkbox][value="herald.endpoint.failing"]`)
 	checkLabels(t, tb, "app settings")
@@ -61,10 +58,11 @@ func TestConsoleChannelsAndHeaders(t *testing.T) {
 	var app struct {
 		WebhookHeaders        string   `json:"webhook_headers"`
 		OperationalEventTypes []string `json:"operational_event_types"`
+		TraceContext          bool     `json:"propagate_trace_context"`
 	}
 	s.MustDo("GET", "/v1/apps/acme", nil, &app, 200)
 	slices.Sort(app.OperationalEventTypes)
-	if app.WebhookHeaders != "svix" || !slices.Equal(app.OperationalEventTypes, []string{"herald.delivery.exhausted", "herald.endpoint.failing"}) {
+	if app.WebhookHeaders != "svix" || !app.TraceContext || !slices.Equal(app.OperationalEventTypes, []string{"herald.delivery.exhausted", "herald.endpoint.failing"}) {
 		t.Errorf("app after the settings form: %+v", app)
 	}
 }

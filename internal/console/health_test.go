@@ -42,16 +42,12 @@ func TestConsoleFailingEndpoint(t *testing.T) {
 	appID := s.AppID("acme")
 	tb := b.tab()
 	defer b.checkClean()
-	tb.open(s.URL + "/console/")
-	tb.waitText("main h1", "Sign in")
-	tb.fill(`input[name=token]`, heraldtest.Token)
-	tb.click(`form button[type=submit]`)
-	tb.waitText("main h1", "Apps")
+	signIn(tb, s.URL)
 
 	tb.open(s.URL + "/console/apps/" + appID + "/endpoints")
 	tb.waitFor("tr.ep-failing")
 	row := tb.text("tr.ep-failing")
-	if !strings.Contains(row, down.URL) || !strings.Contains(row, "Failing") || !strings.Contains(row, "answered 500") {
+	if !strings.Contains(row, down.URL) || !strings.Contains(row, "Failing") || !strings.Contains(row, "HTTP 500 · database is locked") {
 		t.Errorf("failing row reads %q, want the URL, Failing and the last error", row)
 	}
 	if n := tb.evalString(`String(document.querySelectorAll('tr.ep-failing').length)`); n != "1" {

@@ -19,11 +19,7 @@ func TestConsolePullEndpoint(t *testing.T) {
 	tb := b.tab()
 	defer b.checkClean()
 
-	tb.open(s.URL + "/console/")
-	tb.waitText("main h1", "Sign in")
-	tb.fill(`input[name=token]`, heraldtest.Token)
-	tb.click(`form button[type=submit]`)
-	tb.waitText("main h1", "Apps")
+	signIn(tb, s.URL)
 
 	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/new")
 	tb.waitText("main", "Preview")

@@ -118,6 +118,11 @@ func outcome(s herald.DeliveryStatus) string {
 // startAttemptSpan starts the span of one attempt, linked to the ingest
 // span of its event when this node remembers it (see tracing.Links).
 func (e *Engine) startAttemptSpan(ctx context.Context, j *store.Job, n int) (context.Context, trace.Span) {
+	if e.links == nil {
+		// Traces are off: no span, and nothing built for one on the
+		// path every attempt takes.
+		return ctx, trace.SpanFromContext(ctx)
+	}
 	// A new trace per attempt, whatever the caller's context holds: the
 	// link, not parenthood, ties it to its event.
 	opts := []trace.SpanStartOption{trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(

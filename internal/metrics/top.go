@@ -109,7 +109,8 @@ func (t *top) rank() {
 	for _, k := range keys {
 		named[k] = true
 	}
-	for k := range t.named {
+	// In order, so that what leaves the ranking leaves alike every time.
+	for _, k := range slices.Sorted(maps.Keys(t.named)) {
 		if !named[k] {
 			t.dropped(k)
 		}

@@ -38,6 +38,8 @@ addStrings({
     'apps.payloadFormat': 'Payload format',
     'apps.templateSyntax': 'Template syntax',
     'apps.webhookHeaders': 'Signature headers',
+    'apps.traceContext': 'Send trace context',
+    'apps.traceContextHint': 'Receivers get a W3C traceparent header continuing the attempt\'s trace (when Herald exports traces).',
     'apps.headersStandard': 'webhook-id, webhook-timestamp, webhook-signature (Standard Webhooks)',
     'apps.headersSvix': 'svix-id, svix-timestamp, svix-signature (for receivers that verify Svix\'s headers)',
     'apps.opsTypes': 'Operational events',
@@ -75,6 +77,8 @@ addStrings({
     'apps.payloadFormat': 'ペイロード形式',
     'apps.templateSyntax': 'テンプレート構文',
     'apps.webhookHeaders': '署名ヘッダー',
+    'apps.traceContext': 'トレースコンテキストを送信',
+    'apps.traceContextHint': '受信側に、試行のトレースを引き継ぐ W3C traceparent ヘッダーを送ります（Herald がトレースを出力しているとき）。',
     'apps.headersStandard': 'webhook-id, webhook-timestamp, webhook-signature（Standard Webhooks）',
     'apps.headersSvix': 'svix-id, svix-timestamp, svix-signature（Svix のヘッダーで検証する受信側向け）',
     'apps.opsTypes': '運用通知のイベント',
@@ -159,6 +163,7 @@ export async function form(ctx) {
     operational_webhook_url: h('input', { type: 'url', value: a.operational_webhook_url || '', placeholder: 'https://', spellcheck: 'false' }),
     payload_format: h('select', null, ['', 'standard', 'raw', 'flat'].map((v) => h('option', { value: v, selected: (a.payload_format || '') === v }, v || t('apps.default')))),
     template_syntax: h('select', null, ['', 'braces', 'hash'].map((v) => h('option', { value: v, selected: (a.template_syntax || '') === v }, v || t('apps.default')))),
+    propagate_trace_context: h('input', { type: 'checkbox', checked: !!a.propagate_trace_context }),
     webhook_headers: h('select', null, [['', t('apps.headersStandard')], ['svix', t('apps.headersSvix')]].map(([v, label]) => h('option', { value: v, selected: (a.webhook_headers === 'svix') === (v === 'svix') }, label))),
   };
   const opsTypes = OPERATIONAL_TYPES.map((name) => h('input', { type: 'checkbox', value: name, checked: (a.operational_event_types || []).includes(name) }));
@@ -182,6 +187,7 @@ export async function form(ctx) {
         payload_format: c.payload_format.value,
         template_syntax: c.template_syntax.value,
         webhook_headers: c.webhook_headers.value,
+        propagate_trace_context: c.propagate_trace_context.checked,
         operational_event_types: opsTypes.filter((b) => b.checked).map((b) => b.value),
       };
       if (c.uid.value.trim() || editing) input.uid = c.uid.value.trim();
@@ -213,7 +219,8 @@ export async function form(ctx) {
     field({ label: t('apps.quota'), name: 'monthly_delivery_quota', control: c.monthly_delivery_quota, hint: t('apps.zeroHint') }),
     field({ label: t('apps.payloadFormat'), name: 'payload_format', control: c.payload_format }),
     field({ label: t('apps.templateSyntax'), name: 'template_syntax', control: c.template_syntax }),
-    field({ label: t('apps.webhookHeaders'), name: 'webhook_headers', control: c.webhook_headers })),
+    field({ label: t('apps.webhookHeaders'), name: 'webhook_headers', control: c.webhook_headers }),
+    field({ label: t('apps.traceContext'), name: 'propagate_trace_context', control: c.propagate_trace_context, hint: t('apps.traceContextHint') })),
   field({ label: t('apps.opsUrl'), name: 'operational_webhook_url', control: c.operational_webhook_url, hint: t('apps.opsHint') }),
   opsTypesField,
   h('div', { class: 'actions' }, save,

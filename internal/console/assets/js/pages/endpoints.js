@@ -308,11 +308,20 @@ function eventTypesText(types, max = 3) {
     types.length > max ? h('span', { class: 'muted' }, ` ${t('ep.more', { n: types.length - max })}`) : null);
 }
 
-/** The state of an endpoint whose latest attempts fail: since when, and the last error. */
-function failingCell(ep, st) {
+/**
+ * The state of an endpoint whose latest attempts fail: since when, and
+ * the last error, as its cause and the first words of the answer
+ * ("HTTP 500 · database is locked") when the failures report has them.
+ */
+function failingCell(ep, st, cause) {
+  let reason = st.last_failure_error || '';
+  if (cause) {
+    const said = (cause.body || cause.error || '').replace(/\s+/g, ' ').trim();
+    reason = said ? `${cause.cause} · ${said.length > 80 ? `${said.slice(0, 80)}…` : said}` : cause.cause;
+  }
   return h('span', { class: 'ep-state' },
     badge('failed', t('ep.failing')),
-    h('span', { class: 'ep-reason' }, st.last_failure_error || ''),
+    h('span', { class: 'ep-reason', title: reason }, reason),
     h('span', { class: 'muted ep-since' }, t('ep.failingSince'), ' ', timeEl(st.failing_since)),
     ep.operational ? h('span', { class: 'badge badge-pending' }, t('ep.operational')) : null);
 }
@@ -366,6 +375,17 @@ export async function list(ctx) {
       pager(page, cursor, load));
     // Success rates: one stats request per row, at most 6 at a time.
     const signal = stats.signal;
+    // The causes of what fails now, once for the page (not for portal
+    // sessions, which the failures report is not open to).
+    const causes = ctx.mode === 'portal' ? Promise.resolve(new Map())
+      : api('GET', `/v1/apps/${seg(ctx.app)}/failures${query({ limit: 100 })}`, undefined, { signal }).then((rep) => {
+        const latest = new Map();
+        for (const g of rep.data || []) {
+          const cur = latest.get(g.endpoint_id);
+          if (!cur || g.last_seen > cur.last_seen) latest.set(g.endpoint_id, g);
+        }
+        return latest;
+      }).catch(() => new Map());
     pool(page.data.map((ep) => async () => {
       const cell = rateCells.get(ep.id);
       try {
@@ -374,7 +394,7 @@ export async function list(ctx) {
         if (st.failing_since && ep.enabled) {
           // Failing now, retries pending or not: say so, with the last error.
           rows.get(ep.id).classList.add('ep-failing');
-          replace(stateCells.get(ep.id), failingCell(ep, st));
+          replace(stateCells.get(ep.id), failingCell(ep, st, (await causes).get(ep.id)));
         }
       } catch (err) {
         if (err.name === 'AbortError') return;
