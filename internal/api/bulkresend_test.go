@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -167,8 +168,9 @@ func TestTestSendWithoutSample(t *testing.T) {
 
 // TestBulkResendBounded refuses a filter that shows more deliveries than
 // one job takes, naming the count, and requeues nothing. The 10,001
-// deliveries (of a pull endpoint, which Herald never dials) are stored in
-// one enqueue, as a burst of events would be.
+// deliveries (of a pull endpoint, which Herald never dials) are stored
+// straight in the store, a thousand events per transaction, each well
+// within the store timeout on a slow machine.
 func TestBulkResendBounded(t *testing.T) {
 	t.Parallel()
 	s := heraldtest.Start(t, heraldtest.Options{})
@@ -184,16 +186,18 @@ func TestBulkResendBounded(t *testing.T) {
 		evs[i] = &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: appID, EventType: "lead.created",
 			Payload: herald.RawJSON(fmt.Sprintf(`{"n":%d}`, i)), CreatedAt: now}
 	}
-	_, err := s.Store.EventsEnqueue(context.Background(), store.EnqueueParams{Events: evs,
-		Route: func(_ *herald.Event, eps []*herald.Endpoint) []store.Target {
-			var out []store.Target
-			for _, e := range eps {
-				out = append(out, store.Target{Endpoint: e})
-			}
-			return out
-		}})
-	if err != nil {
-		t.Fatal(err)
+	for chunk := range slices.Chunk(evs, 1000) {
+		_, err := s.Store.EventsEnqueue(context.Background(), store.EnqueueParams{Events: chunk,
+			Route: func(_ *herald.Event, eps []*herald.Endpoint) []store.Target {
+				var out []store.Target
+				for _, e := range eps {
+					out = append(out, store.Target{Endpoint: e})
+				}
+				return out
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	var e struct {
 		Error struct{ Field, Message string }
