@@ -318,9 +318,10 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 			return nil, &RenderError{Field: "payload", Err: err}
 		}
 		d = &template.Data{
-			Payload:  payload,
-			Event:    template.EventInfo{ID: in.Event.ID, Type: in.Event.EventType, Timestamp: in.Event.CreatedAt},
-			Endpoint: template.EndpointInfo{ID: in.Endpoint.ID},
+			Payload:    payload,
+			RawPayload: in.Event.Payload,
+			Event:      template.EventInfo{ID: in.Event.ID, Type: in.Event.EventType, Timestamp: in.Event.CreatedAt},
+			Endpoint:   template.EndpointInfo{ID: in.Endpoint.ID},
 		}
 		if in.App != nil {
 			d.App = template.AppInfo{ID: in.App.ID, UID: in.App.UID, Name: in.App.Name}

@@ -172,8 +172,10 @@
 // The body is sent compact (without the template's white space), with
 // object members in the order written and numbers, true, false and null
 // written in the template sent as written. An object inserted from the
-// payload has its keys sorted. If tags make two keys of one object equal,
-// both are sent, in order; most receivers keep the last.
+// payload keeps its keys in the order the payload has them, at every
+// depth, when Data.RawPayload holds the payload's text (sorted
+// otherwise). If tags make two keys of one object equal, both are sent,
+// in order; most receivers keep the last.
 //
 // # Form bodies and query strings
 //

@@ -1,6 +1,7 @@
 package template
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -116,7 +117,7 @@ func appendJSONValue(dst []byte, v value, room, limit int) []byte {
 	case kBool:
 		return within(strconv.AppendBool(dst, v.b), limit)
 	case kComposite:
-		return appendJSONAny(dst, v.v, room, limit)
+		return appendComposite(dst, v, room, limit)
 	}
 	return within(append(dst, "null"...), limit)
 }
@@ -142,7 +143,7 @@ func appendNumber(dst []byte, s string, limit int) []byte {
 
 // appendJSONAny appends a payload value as compact JSON. Object keys are
 // sorted, as encoding/json does, so the output does not depend on map
-// order. Objects and arrays nest at most room levels. It returns nil as
+// order (appendComposite keeps the sender's order when it has the text). Objects and arrays nest at most room levels. It returns nil as
 // soon as the result passes limit bytes, so that a large value is never
 // written whole past the limit.
 func appendJSONAny(dst []byte, x any, room, limit int) []byte {
@@ -210,4 +211,47 @@ func appendMarshal(dst []byte, x any) (out []byte) {
 		return append(dst, "null"...)
 	}
 	return append(dst, b...)
+}
+
+// appendComposite appends an object or array as compact JSON: from the
+// payload's own text when it is known, so that keys keep the sender's
+// order, else from the decoded value. "<", ">", "&", U+2028 and U+2029
+// are escaped as everywhere else. Text that is not valid UTF-8 or nests
+// deeper than room levels is written from the decoded value, which
+// repairs or bounds it, so that the output is always valid JSON.
+func appendComposite(dst []byte, v value, room, limit int) []byte {
+	if v.raw != nil {
+		var c bytes.Buffer
+		if json.Compact(&c, v.raw) == nil && utf8.Valid(c.Bytes()) && jsonDepth(c.Bytes()) <= room {
+			buf := bytes.NewBuffer(dst)
+			json.HTMLEscape(buf, c.Bytes())
+			return within(buf.Bytes(), limit)
+		}
+	}
+	return appendJSONAny(dst, v.v, room, limit)
+}
+
+// jsonDepth is the deepest nesting of objects and arrays in valid JSON
+// text.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }

@@ -28,6 +28,10 @@ type value struct {
 	s string
 	b bool
 	v any
+	// raw is the JSON text of a kComposite value taken from the payload's
+	// own text, so that it is written with the key order the sender chose
+	// rather than the sorted order of a decoded map; nil when unknown.
+	raw []byte
 	// failed is the filter that could not apply, when k is kMissing
 	// because of it.
 	failed *filter
@@ -79,15 +83,15 @@ func (t *tag) eval(d *Data, limit int) value {
 	switch t.root {
 	case rootAuto:
 		if x, ok := lookup(d.Payload, t.segs); ok {
-			v = fromAny(x)
+			v = fromPayload(d, x, t.segs)
 		} else if t.title != nil {
 			if x, ok := lookup(d.Payload, t.title); ok {
-				v = fromAny(x)
+				v = fromPayload(d, x, t.title)
 			}
 		}
 	case rootPayload:
 		if x, ok := lookup(d.Payload, t.segs); ok {
-			v = fromAny(x)
+			v = fromPayload(d, x, t.segs)
 		}
 	case rootEventID:
 		v = stringValue(d.Event.ID)
@@ -107,9 +111,63 @@ func (t *tag) eval(d *Data, limit int) value {
 		v = stringValue(d.Endpoint.ID)
 	}
 	for i := range t.filters {
+		// A filter's result is its own value, not the payload's text.
+		v.raw = nil
 		v = t.filters[i].apply(v, limit)
 	}
 	return v
+}
+
+// fromPayload is fromAny for a value found at segs in the payload, with
+// the value's own JSON text when it is an object or an array and the
+// payload's text is known.
+func fromPayload(d *Data, x any, segs []segment) value {
+	v := fromAny(x)
+	if v.k == kComposite && d.RawPayload != nil {
+		v.raw = rawLookup(d.RawPayload, segs)
+	}
+	return v
+}
+
+// rawLookup follows a payload path in the payload's JSON text and returns
+// the text of the value found, or nil. A repeated key resolves to its last
+// value, as it does when the payload is decoded.
+func rawLookup(raw []byte, segs []segment) []byte {
+	for _, s := range segs {
+		switch firstByte(raw) {
+		case '{':
+			var m map[string]json.RawMessage
+			if json.Unmarshal(raw, &m) != nil {
+				return nil
+			}
+			v, ok := m[s.key]
+			if !ok {
+				return nil
+			}
+			raw = v
+		case '[':
+			var a []json.RawMessage
+			if json.Unmarshal(raw, &a) != nil || s.index < 0 || s.index >= len(a) {
+				return nil
+			}
+			raw = a[s.index]
+		default:
+			return nil
+		}
+	}
+	return raw
+}
+
+// firstByte is the first byte of JSON text that is not white space.
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c
+	}
+	return 0
 }
 
 // value evaluates the tag for a rendering that may produce at most limit
@@ -145,7 +203,7 @@ func (v value) text(limit int) (s string, ok bool) {
 	case kBool:
 		s = strconv.FormatBool(v.b)
 	case kComposite:
-		b := appendJSONAny(nil, v.v, maxDepth, limit)
+		b := appendComposite(nil, v, maxDepth, limit)
 		if b == nil {
 			return "", false
 		}
@@ -167,7 +225,7 @@ func (v value) appendText(dst []byte, limit int) (out []byte, ok bool) {
 		out = strconv.AppendBool(dst, v.b)
 		return out, len(out) <= limit
 	case kComposite:
-		out = appendJSONAny(dst, v.v, maxDepth, limit)
+		out = appendComposite(dst, v, maxDepth, limit)
 		return out, out != nil
 	}
 	return dst, true

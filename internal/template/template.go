@@ -65,10 +65,14 @@ type Data struct {
 	// Payload is the event payload as returned by DecodePayload: nil,
 	// string, json.Number, bool, map[string]any and []any. Numbers must be
 	// json.Number so that their digits are sent exactly as received.
-	Payload  any
-	Event    EventInfo
-	App      AppInfo
-	Endpoint EndpointInfo
+	Payload any
+	// RawPayload is the payload's JSON text, when known: objects and
+	// arrays taken from it are written with the keys in the order the
+	// sender wrote them, not sorted as a decoded map would give them.
+	RawPayload []byte
+	Event      EventInfo
+	App        AppInfo
+	Endpoint   EndpointInfo
 }
 
 // EventInfo is the event metadata reachable as {{event.id}},
