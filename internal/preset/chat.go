@@ -1,6 +1,7 @@
 package preset
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/heraldhq/herald"
@@ -41,8 +42,36 @@ func incomingWebhook(name, doc, field, def string) *Preset {
 var (
 	slack   = incomingWebhook("slack", "Slack incoming webhook: give its URL as the endpoint url", "text", slackMessage)
 	discord = incomingWebhook("discord", "Discord webhook: give its URL as the endpoint url", "content", discordMessage)
-	teams   = incomingWebhook("teams", "Microsoft Teams incoming webhook: give its URL as the endpoint url", "text", teamsMessage)
 )
+
+// teams posts to a Microsoft Teams webhook. A Workflows webhook (the kind
+// Teams creates today) takes a message holding an Adaptive Card; the
+// retired Office 365 connector's {"text": …} stays available as
+// format "connector" for webhooks that still take it.
+var teams = &Preset{
+	Name: "teams",
+	Doc:  "Microsoft Teams webhook (Workflows): give its URL as the endpoint url",
+	Options: []Option{
+		messageOption,
+		{Name: "format", Doc: `"adaptive_card" (default): a message with an Adaptive Card, for a Workflows webhook; "connector": {"text": message}, for an Office 365 connector webhook`},
+	},
+	request: func(o map[string]string) Request {
+		msg := jsonString(message(o, teamsMessage))
+		if o["format"] == "connector" {
+			return Request{Method: "POST", ContentType: herald.ContentJSON, Body: `{"text":` + msg + `}`}
+		}
+		return Request{Method: "POST", ContentType: herald.ContentJSON, Body: `{"type":"message","attachments":[{"contentType":"application/vnd.microsoft.card.adaptive","contentUrl":null,` +
+			`"content":{"$schema":"http://adaptivecards.io/schemas/adaptive-card.json","type":"AdaptiveCard","version":"1.4",` +
+			`"body":[{"type":"TextBlock","text":` + msg + `,"wrap":true}]}}]}`}
+	},
+	check: func(o map[string]string) error {
+		switch o["format"] {
+		case "", "adaptive_card", "connector":
+			return nil
+		}
+		return &OptionError{Option: "format", Msg: fmt.Sprintf("format %q is not adaptive_card or connector", o["format"])}
+	},
+}
 
 // chatwork posts a message to a room through Chatwork's API.
 var chatwork = &Preset{
@@ -52,19 +81,29 @@ var chatwork = &Preset{
 		{Name: "room_id", Required: true, Doc: "the room to post to (may hold template tags)"},
 		{Name: "api_token", Required: true, Doc: "a Chatwork API token, sent as X-ChatWorkToken"},
 		messageOption,
+		{Name: "self_unread", Doc: `"1": the message stays unread for the token's own account; "0" (Chatwork's default): read`},
 	},
 	request: func(o map[string]string) Request {
+		body := `{"body":` + jsonString(message(o, chatworkMessage))
+		if u := o["self_unread"]; u != "" {
+			body += `,"self_unread":` + jsonString(u)
+		}
 		return Request{
 			URL:         "https://api.chatwork.com/v2/rooms/" + o["room_id"] + "/messages",
 			Method:      "POST",
 			ContentType: herald.ContentForm,
 			Headers:     map[string]string{"X-ChatWorkToken": o["api_token"]},
-			Body:        `{"body":` + jsonString(message(o, chatworkMessage)) + `}`,
+			Body:        body + `}`,
 		}
 	},
 	check: func(o map[string]string) error {
 		if strings.ContainsAny(o["room_id"], "/?#") {
 			return &OptionError{Option: "room_id", Msg: "room_id must be a room number (or a template tag), without / ? or #"}
+		}
+		switch o["self_unread"] {
+		case "", "0", "1":
+		default:
+			return &OptionError{Option: "self_unread", Msg: fmt.Sprintf("self_unread %q is not 0 or 1", o["self_unread"])}
 		}
 		return nil
 	},

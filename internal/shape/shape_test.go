@@ -52,11 +52,12 @@ func TestPresetSlack(t *testing.T) {
 func TestPresetDiscordAndTeams(t *testing.T) {
 	t.Parallel()
 	// Discord refuses content over 2,000 characters; Teams takes about
-	// 28 KB.
+	// 28 KB (here an Office 365 connector webhook, format connector).
 	for _, c := range []struct {
 		preset, field string
 		max           int
-	}{{"discord", "content", 2000}, {"teams", "text", 28000}} {
+		options       map[string]string
+	}{{"discord", "content", 2000, map[string]string{}}, {"teams", "text", 28000, map[string]string{"format": "connector"}}} {
 		t.Run(c.preset, func(t *testing.T) {
 			t.Parallel()
 			var got string
@@ -75,13 +76,59 @@ func TestPresetDiscordAndTeams(t *testing.T) {
 				w.WriteHeader(204)
 			})
 			s := heraldtest.Start(t, heraldtest.Options{})
-			s.Setup(rc.URL, map[string]any{"preset": c.preset})
+			s.Setup(rc.URL, map[string]any{"preset": c.preset, "preset_options": c.options})
 			ev := s.Send(map[string]any{"big": strings.Repeat("あ", 5000)})
 			s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
 			if !strings.Contains(got, "lead.created") {
 				t.Fatalf("%s message %q", c.preset, got)
 			}
 		})
+	}
+}
+
+// TestPresetTeamsAdaptiveCard: by default the teams preset sends what a
+// Teams Workflows webhook takes, a message with an Adaptive Card whose
+// TextBlock holds the text; an unknown format is refused, naming it.
+func TestPresetTeamsAdaptiveCard(t *testing.T) {
+	t.Parallel()
+	var text string
+	rc := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Type        string
+			Attachments []struct {
+				ContentType string
+				Content     struct {
+					Type, Version string
+					Body          []struct {
+						Type, Text string
+						Wrap       bool
+					}
+				}
+			}
+		}
+		if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&m) != nil || m.Type != "message" || len(m.Attachments) != 1 {
+			w.WriteHeader(400)
+			return
+		}
+		a := m.Attachments[0]
+		if a.ContentType != "application/vnd.microsoft.card.adaptive" || a.Content.Type != "AdaptiveCard" || a.Content.Version == "" ||
+			len(a.Content.Body) != 1 || a.Content.Body[0].Type != "TextBlock" || !a.Content.Body[0].Wrap {
+			w.WriteHeader(400)
+			return
+		}
+		text = a.Content.Body[0].Text
+		w.WriteHeader(202)
+	})
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.Setup(rc.URL, map[string]any{"preset": "teams", "preset_options": map[string]string{"message": "新しいリード: {{name}} \"{{company}}\""}})
+	ev := s.Send(map[string]any{"name": "山田", "company": "ACME <1>"})
+	s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
+	if text != `新しいリード: 山田 "ACME <1>"` {
+		t.Fatalf("card text %q", text)
+	}
+	var e struct{ Error struct{ Field string } }
+	if got := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"url": rc.URL, "preset": "teams", "preset_options": map[string]string{"format": "card"}}, &e); got/100 != 4 || e.Error.Field != "preset_options.format" {
+		t.Fatalf("format card: %d %+v", got, e)
 	}
 }
 
@@ -568,5 +615,34 @@ func TestPresetMarketo(t *testing.T) {
 	s.MustDo("GET", "/v1/apps/acme/endpoints/"+ep["id"].(string), nil, &eff, 200)
 	if eff.Effective.URL != mk.URL+"/rest/v1/leads.json" {
 		t.Fatalf("effective url %q", eff.Effective.URL)
+	}
+}
+
+// TestPresetChatworkSelfUnread: self_unread reaches Chatwork as the form
+// field it documents, 0 or 1; another value is refused, naming it.
+func TestPresetChatworkSelfUnread(t *testing.T) {
+	t.Parallel()
+	rc := heraldtest.NewReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if r.ParseForm() != nil || r.PostForm.Get("body") == "" || r.Header.Get("X-ChatWorkToken") != "cw-token-123456" {
+			w.WriteHeader(400)
+			return
+		}
+		_, _ = w.Write([]byte(`{"message_id":"1"}`))
+	})
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.Setup(rc.URL+"/v2/rooms/5/messages", map[string]any{
+		"preset":         "chatwork",
+		"preset_options": map[string]string{"room_id": "5", "api_token": "cw-token-123456", "message": "{{name}}", "self_unread": "1"},
+	})
+	ev := s.Send(map[string]any{"name": "山田"})
+	s.WaitDelivery(ev, "succeeded", 1, 5*time.Second)
+	got := rc.Requests()[0]
+	form, err := url.ParseQuery(string(got.Body))
+	if err != nil || form.Get("body") != "山田" || form.Get("self_unread") != "1" || len(form) != 2 {
+		t.Fatalf("form %q", got.Body)
+	}
+	var e struct{ Error struct{ Field string } }
+	if code := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"preset": "chatwork", "preset_options": map[string]string{"room_id": "5", "api_token": "t0ken-abcdefgh", "self_unread": "yes"}}, &e); code/100 != 4 || e.Error.Field != "preset_options.self_unread" {
+		t.Fatalf("self_unread yes: %d %+v", code, e)
 	}
 }

@@ -206,8 +206,8 @@ addStrings({
 const PRESETS = {
   slack: { label: 'Slack', options: [{ name: 'message' }] },
   discord: { label: 'Discord', options: [{ name: 'message' }] },
-  teams: { label: 'Microsoft Teams', options: [{ name: 'message' }] },
-  chatwork: { label: 'Chatwork', options: [{ name: 'room_id', required: true }, { name: 'api_token', required: true, secret: true }, { name: 'message' }] },
+  teams: { label: 'Microsoft Teams', options: [{ name: 'message' }, { name: 'format' }] },
+  chatwork: { label: 'Chatwork', options: [{ name: 'room_id', required: true }, { name: 'api_token', required: true, secret: true }, { name: 'message' }, { name: 'self_unread' }] },
   marketo: {
     label: 'Marketo',
     options: [{ name: 'munchkin_id', required: true }, { name: 'client_id', required: true }, { name: 'client_secret', required: true, secret: true },
