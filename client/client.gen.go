@@ -2165,6 +2165,8 @@ type JobState string
 
 // KarteEndpointInput A KARTE webhook definition as KARTE exports it (`"format": "karte"`), `hookData` the body template in `#{…}` syntax.
 type KarteEndpointInput struct {
+	// CampaignID KARTE's campaign link (`#{campaign_id}`); Herald does not use it and keeps it in the endpoint's `metadata` as `karte.campaignId`.
+	CampaignID  *string     `json:"campaignId,omitempty"`
 	Description *string     `json:"description,omitempty"`
 	Enabled     *bool       `json:"enabled,omitempty"`
 	EventTypes  *[]string   `json:"event_types,omitempty"`

@@ -19,6 +19,11 @@ type karteInput struct {
 	Enabled     *bool             `json:"enabled"`
 	Filter      *string           `json:"filter"`
 	SampleRate  optionalJSON      `json:"sample_rate"`
+	// CampaignID links the action to KARTE's campaign on KARTE's side
+	// (KARTE's page says to leave it as it is). Herald does not use it,
+	// so it is kept in the endpoint's metadata as karte.campaignId,
+	// shown with the endpoint, so that a definition pastes whole.
+	CampaignID *string `json:"campaignId"`
 }
 
 // endpointInput is the endpoint equivalent to the KARTE definition: hash
@@ -33,12 +38,19 @@ func (k *karteInput) endpointInput() endpointInput {
 	if len(k.HookData) > 0 {
 		in.BodyTemplate = optionalJSON{set: true, raw: k.HookData}
 	}
+	if k.CampaignID != nil {
+		in.Metadata = &map[string]string{karteCampaignKey: *k.CampaignID}
+	}
 	return in
 }
 
 // karteNames are the endpoint fields a KARTE definition fills under names
 // of its own.
-var karteNames = map[string]string{"body_template": "hookData"}
+var karteNames = map[string]string{"body_template": "hookData", "metadata": "campaignId"}
+
+// karteCampaignKey is the metadata key a KARTE definition's campaignId is
+// kept under.
+const karteCampaignKey = "karte.campaignId"
 
 // renamed gives a refusal the field names of the format the input came in:
 // a KARTE user who pasted hookData is told about hookData.

@@ -1507,6 +1507,8 @@ export interface components {
             enabled?: boolean;
             filter?: string;
             sample_rate?: number | null;
+            /** @description KARTE's campaign link (`#{campaign_id}`); Herald does not use it and keeps it in the endpoint's `metadata` as `karte.campaignId`. */
+            campaignId?: string;
         };
         EndpointCreate: components["schemas"]["EndpointInput"] | components["schemas"]["KarteEndpointInput"];
         EndpointList: {
