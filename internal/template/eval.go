@@ -110,9 +110,9 @@ func (t *tag) eval(d *Data, limit int) value {
 	case rootEndpointID:
 		v = stringValue(d.Endpoint.ID)
 	}
+	// A filter either passes its value on whole (raw and all) or builds
+	// a new one without raw, so raw always matches v.
 	for i := range t.filters {
-		// A filter's result is its own value, not the payload's text.
-		v.raw = nil
 		v = t.filters[i].apply(v, limit)
 	}
 	return v

@@ -18,7 +18,8 @@ func TestRawPayloadOrder(t *testing.T) {
 			`{"x":{"d":[{"z":1,"y":2}],"c":1.50},"y":{"z":1,"y":2}}`},
 		{"in text", `"v={{a}}"`, `{"a": {"z": "\u2028", "y": 2}}`, `"v={\"z\":\"\\u2028\",\"y\":2}"`},
 		{"repeated key: the last", `"{{a}}"`, `{"a": {"z": 1}, "a": {"y": 2, "x": 1}}`, `{"y":2,"x":1}`},
-		{"filtered: sorted", `"{{a | default: 1}}"`, `{"a": {"z": 1, "y": 2}}`, `{"y":2,"z":1}`},
+		{"default passes it on", `"{{a | default: 1}}"`, `{"a": {"z": 1, "y": 2}}`, `{"z":1,"y":2}`},
+		{"json and truncate", `"{{a | json | truncate: 13}}"`, `{"a": {"z": 1, "y": 2}}`, `"{\"z\":1,\"y\":2}"`},
 		{"invalid UTF-8: repaired, sorted", `"{{a}}"`, "{\"a\": {\"z\": \"\xff\", \"y\": 2}}", `{"y":2,"z":"` + "\ufffd" + `"}`},
 	}
 	for _, c := range cases {
