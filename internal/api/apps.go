@@ -43,6 +43,7 @@ type appInput struct {
 	// OperationalEventTypes: nil leaves them, [] takes every type.
 	OperationalEventTypes *[]string `json:"operational_event_types"`
 	RetrySchedule         *string   `json:"retry_schedule"`
+	SuccessStatuses       *[]any    `json:"success_statuses"`
 	TimeoutMS             *int      `json:"timeout_ms"`
 	MaxInFlight           *int      `json:"max_in_flight"`
 	MonthlyDeliveryQuota  *int64    `json:"monthly_delivery_quota"`
@@ -122,7 +123,31 @@ func (in *appInput) applySettings(a *herald.App, c herald.TenantCeilings) *Error
 		}
 		a.MonthlyDeliveryQuota = *in.MonthlyDeliveryQuota
 	}
+	if in.SuccessStatuses != nil {
+		list, e := parseSuccessStatuses(*in.SuccessStatuses)
+		if e != nil {
+			return e
+		}
+		a.SuccessStatuses = list
+	}
 	return applyDelivery(c, &a.RetrySchedule, &a.TimeoutMS, &a.MaxInFlight, in.RetrySchedule, in.TimeoutMS, in.MaxInFlight)
+}
+
+// parseSuccessStatuses validates a success_statuses list (of an app or an
+// endpoint); [] clears it, so that the level above applies again.
+func parseSuccessStatuses(in []any) ([]string, *Error) {
+	if len(in) > herald.MaxSuccessStatuses {
+		return nil, errInvalid("success_statuses", "success_statuses has %d items; at most %d", len(in), herald.MaxSuccessStatuses)
+	}
+	var out []string
+	for i, v := range in {
+		s, ok := herald.ParseSuccessStatus(v)
+		if !ok {
+			return nil, errInvalid("success_statuses", "success_statuses[%d] must be a status code (100 to 599) or a class \"1xx\" to \"5xx\"", i)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // applyDelivery validates and copies delivery overrides (of an app or an
