@@ -51,7 +51,9 @@ func TestSuccessStatuses(t *testing.T) {
 		many[i] = 200
 	}
 	for _, bad := range [][]any{{99}, {600}, {200.5}, {"6xx"}, {"abc"}, {"0200"}, {true}, {nil}, many} {
-		var e struct{ Error struct{ Message, Field string } }
+		var e struct {
+			Error struct{ Message, Field string }
+		}
 		if code := s.Invalid().Do("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"success_statuses": bad}, &e); code != 422 || e.Error.Field != "success_statuses" || !strings.Contains(e.Error.Message, "success_statuses") {
 			t.Errorf("%v: %d %+v, want 422 naming success_statuses", bad, code, e)
 		}
