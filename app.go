@@ -66,6 +66,10 @@ type AppSettings struct {
 	// that trace join Herald's traces; off by default, since it tells
 	// receivers trace ids. Needs traces on (--otel-endpoint).
 	PropagateTraceContext bool `json:"propagate_trace_context"`
+	// NewEndpointsEnabled says whether endpoints created without an
+	// explicit "enabled" start enabled; nil: the installation's
+	// (--new-endpoints-enabled). Pendo's new webhooks start disabled.
+	NewEndpointsEnabled *bool `json:"new_endpoints_enabled"`
 }
 
 // Signature header sets (AppSettings.WebhookHeaders,

@@ -1230,6 +1230,9 @@ type App struct {
 	MonthlyDeliveryQuota int64  `json:"monthly_delivery_quota"`
 	Name                 string `json:"name"`
 
+	// NewEndpointsEnabled Whether endpoints created without `enabled` start enabled (Pendo's new webhooks start disabled); `null` for the installation's (`--new-endpoints-enabled`, true). An explicit `"enabled": true` at creation still wins.
+	NewEndpointsEnabled *bool `json:"new_endpoints_enabled,omitempty"`
+
 	// OperationalEventTypes Which of Herald's own events the operational webhook receives; empty or `null` for all of them.
 	OperationalEventTypes *[]AppOperationalEventTypes `json:"operational_event_types"`
 
@@ -1282,6 +1285,9 @@ type AppCreate struct {
 	Metadata             *Metadata `json:"metadata,omitempty"`
 	MonthlyDeliveryQuota *int64    `json:"monthly_delivery_quota,omitempty"`
 	Name                 string    `json:"name"`
+
+	// NewEndpointsEnabled Whether endpoints created without `enabled` start enabled (Pendo's new webhooks start disabled); `null` for the installation's (`--new-endpoints-enabled`, true). An explicit `"enabled": true` at creation still wins.
+	NewEndpointsEnabled *bool `json:"new_endpoints_enabled,omitempty"`
 
 	// OperationalEventTypes Which of Herald's own events the operational webhook receives; `[]` for all of them.
 	OperationalEventTypes *[]AppCreateOperationalEventTypes `json:"operational_event_types,omitempty"`
@@ -1362,6 +1368,9 @@ type AppInput struct {
 	Metadata             *Metadata `json:"metadata,omitempty"`
 	MonthlyDeliveryQuota *int64    `json:"monthly_delivery_quota,omitempty"`
 	Name                 *string   `json:"name,omitempty"`
+
+	// NewEndpointsEnabled Whether endpoints created without `enabled` start enabled (Pendo's new webhooks start disabled); `null` for the installation's (`--new-endpoints-enabled`, true). An explicit `"enabled": true` at creation still wins.
+	NewEndpointsEnabled *bool `json:"new_endpoints_enabled,omitempty"`
 
 	// OperationalEventTypes Which of Herald's own events the operational webhook receives; `[]` for all of them.
 	OperationalEventTypes *[]AppInputOperationalEventTypes `json:"operational_event_types,omitempty"`

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -54,6 +55,8 @@ type appInput struct {
 	WebhookHeaders *string            `json:"webhook_headers"`
 	// PropagateTraceContext sends traceparent to the app's endpoints.
 	PropagateTraceContext *bool `json:"propagate_trace_context"`
+	// NewEndpointsEnabled: null returns to the installation's default.
+	NewEndpointsEnabled optionalJSON `json:"new_endpoints_enabled"`
 }
 
 // applySettings validates and copies the app's settings, its delivery
@@ -122,6 +125,16 @@ func (in *appInput) applySettings(a *herald.App, c herald.TenantCeilings) *Error
 			return errInvalid("monthly_delivery_quota", "monthly_delivery_quota must be 0 (no quota) or more")
 		}
 		a.MonthlyDeliveryQuota = *in.MonthlyDeliveryQuota
+	}
+	if in.NewEndpointsEnabled.set {
+		a.NewEndpointsEnabled = nil
+		if in.NewEndpointsEnabled.raw != nil {
+			var b bool
+			if err := json.Unmarshal(in.NewEndpointsEnabled.raw, &b); err != nil {
+				return errInvalid("new_endpoints_enabled", "new_endpoints_enabled must be true, false or null")
+			}
+			a.NewEndpointsEnabled = &b
+		}
 	}
 	if in.SuccessStatuses != nil {
 		list, e := parseSuccessStatuses(*in.SuccessStatuses)

@@ -1214,6 +1214,8 @@ export interface components {
             monthly_delivery_quota: number;
             metadata: components["schemas"]["Metadata"];
             webhook_headers: components["schemas"]["WebhookHeaders"];
+            /** @description Whether endpoints created without `enabled` start enabled (Pendo's new webhooks start disabled); `null` for the installation's (`--new-endpoints-enabled`, true). An explicit `"enabled": true` at creation still wins. */
+            new_endpoints_enabled?: boolean | null;
             propagate_trace_context: components["schemas"]["PropagateTraceContext"];
             /** Format: date-time */
             created_at: string;
@@ -1253,6 +1255,8 @@ export interface components {
             template_syntax?: components["schemas"]["TemplateSyntax"];
             metadata?: components["schemas"]["Metadata"];
             webhook_headers?: components["schemas"]["WebhookHeaders"];
+            /** @description Whether endpoints created without `enabled` start enabled (Pendo's new webhooks start disabled); `null` for the installation's (`--new-endpoints-enabled`, true). An explicit `"enabled": true` at creation still wins. */
+            new_endpoints_enabled?: boolean | null;
             propagate_trace_context?: components["schemas"]["PropagateTraceContext"];
         };
         AppCreate: components["schemas"]["AppInput"] & unknown;
