@@ -38,6 +38,10 @@ type AppSettings struct {
 	RetrySchedule string `json:"retry_schedule"`
 	TimeoutMS     int    `json:"timeout_ms"`
 	MaxInFlight   int    `json:"max_in_flight"`
+	// SuccessStatuses are the answers the app's endpoints count as
+	// received ("200", "2xx"); empty: every 2xx. An endpoint may choose
+	// otherwise.
+	SuccessStatuses []string `json:"success_statuses,omitempty"`
 	// PayloadFormat is the default body shape of the app's endpoints
 	// (standard, raw or flat); empty: the installation's.
 	PayloadFormat string `json:"payload_format"`
@@ -62,6 +66,10 @@ type AppSettings struct {
 	// that trace join Herald's traces; off by default, since it tells
 	// receivers trace ids. Needs traces on (--otel-endpoint).
 	PropagateTraceContext bool `json:"propagate_trace_context"`
+	// NewEndpointsEnabled says whether endpoints created without an
+	// explicit "enabled" start enabled; nil: the installation's
+	// (--new-endpoints-enabled). Pendo's new webhooks start disabled.
+	NewEndpointsEnabled *bool `json:"new_endpoints_enabled"`
 }
 
 // Signature header sets (AppSettings.WebhookHeaders,

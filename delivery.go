@@ -1,6 +1,10 @@
 package herald
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // DeliveryStatus is where a delivery stands.
 type DeliveryStatus string
@@ -63,6 +67,60 @@ const (
 // ErrorKinds lists every kind an attempt that did not succeed records.
 var ErrorKinds = []ErrorKind{ErrorKindHTTPStatus, ErrorKindDNS, ErrorKindConnect, ErrorKindTLS,
 	ErrorKindTimeout, ErrorKindNetwork, ErrorKindPolicy, ErrorKindAuth}
+
+// MaxSuccessStatuses bounds an endpoint's or app's success_statuses.
+const MaxSuccessStatuses = 20
+
+// ParseSuccessStatus reads one success_statuses item: a status code (100
+// to 599, as a number or a numeric string) or a class "1xx" to "5xx". It
+// returns the item as stored ("200", "2xx").
+func ParseSuccessStatus(v any) (string, bool) {
+	switch x := v.(type) {
+	case float64:
+		if x != float64(int(x)) || x < 100 || x > 599 {
+			return "", false
+		}
+		return strconv.Itoa(int(x)), true
+	case string:
+		if len(x) == 3 && x[0] >= '1' && x[0] <= '5' && strings.EqualFold(x[1:], "xx") {
+			return x[:1] + "xx", true
+		}
+		n, err := strconv.Atoi(x)
+		if err != nil || n < 100 || n > 599 || strconv.Itoa(n) != x {
+			return "", false
+		}
+		return x, true
+	}
+	return "", false
+}
+
+// StatusSucceeds reports whether a receiver's status counts as success
+// under list (items as ParseSuccessStatus returns them); an empty list
+// means every 2xx, as before success_statuses existed.
+func StatusSucceeds(list []string, status int) bool {
+	if len(list) == 0 {
+		return status >= 200 && status < 300
+	}
+	code := strconv.Itoa(status)
+	for _, s := range list {
+		if s == code || (strings.HasSuffix(s, "xx") && len(code) == 3 && code[0] == s[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+// EffectiveSuccessStatuses is the list that judges an endpoint's answers:
+// its own, else its app's (app may be nil), else empty (every 2xx).
+func EffectiveSuccessStatuses(ep *Endpoint, app *App) []string {
+	if len(ep.SuccessStatuses) > 0 {
+		return ep.SuccessStatuses
+	}
+	if app != nil {
+		return app.SuccessStatuses
+	}
+	return nil
+}
 
 // Attempt records one request Herald made for a delivery and what came back.
 type Attempt struct {

@@ -108,6 +108,9 @@ type EndpointSettings struct {
 	// delivery settings (TimeoutMS is on the endpoint itself).
 	RetrySchedule string `json:"retry_schedule"`
 	MaxInFlight   int    `json:"max_in_flight"`
+	// SuccessStatuses are the answers that count as received ("200",
+	// "2xx"); empty: the app's, else every 2xx.
+	SuccessStatuses []string `json:"success_statuses,omitempty"`
 	// SampleRate sends only this share (0 to 100 %) of matching events;
 	// nil means 100. The choice is a hash of the event and endpoint ids,
 	// so retries, resends and restarts never change it.

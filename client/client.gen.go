@@ -1230,6 +1230,9 @@ type App struct {
 	MonthlyDeliveryQuota int64  `json:"monthly_delivery_quota"`
 	Name                 string `json:"name"`
 
+	// NewEndpointsEnabled Whether endpoints created without `enabled` start enabled (Pendo's new webhooks start disabled); `null` for the installation's (`--new-endpoints-enabled`, true). An explicit `"enabled": true` at creation still wins.
+	NewEndpointsEnabled *bool `json:"new_endpoints_enabled,omitempty"`
+
 	// OperationalEventTypes Which of Herald's own events the operational webhook receives; empty or `null` for all of them.
 	OperationalEventTypes *[]AppOperationalEventTypes `json:"operational_event_types"`
 
@@ -1249,6 +1252,9 @@ type App struct {
 
 	// RetrySchedule Waits before each retry (`5s,5m,30m`); empty for the installation's.
 	RetrySchedule string `json:"retry_schedule"`
+
+	// SuccessStatuses Answers that count as received (`"200"`, `"2xx"`); absent for every 2xx (an endpoint without its own takes the app's). Any other answer is a failure (`http_status`), retried like a 5xx.
+	SuccessStatuses *[]string `json:"success_statuses,omitempty"`
 
 	// TemplateSyntax Tag syntax of templates: `braces` (`{{path}}`) or `hash` (`#{path}`); empty: the app's, else braces.
 	TemplateSyntax TemplateSyntax `json:"template_syntax"`
@@ -1280,6 +1286,9 @@ type AppCreate struct {
 	MonthlyDeliveryQuota *int64    `json:"monthly_delivery_quota,omitempty"`
 	Name                 string    `json:"name"`
 
+	// NewEndpointsEnabled Whether endpoints created without `enabled` start enabled (Pendo's new webhooks start disabled); `null` for the installation's (`--new-endpoints-enabled`, true). An explicit `"enabled": true` at creation still wins.
+	NewEndpointsEnabled *bool `json:"new_endpoints_enabled,omitempty"`
+
 	// OperationalEventTypes Which of Herald's own events the operational webhook receives; `[]` for all of them.
 	OperationalEventTypes *[]AppCreateOperationalEventTypes `json:"operational_event_types,omitempty"`
 	OperationalWebhookURL *string                           `json:"operational_webhook_url,omitempty"`
@@ -1295,6 +1304,9 @@ type AppCreate struct {
 	// it with the request's other headers.
 	PropagateTraceContext *PropagateTraceContext `json:"propagate_trace_context,omitempty"`
 	RetrySchedule         *string                `json:"retry_schedule,omitempty"`
+
+	// SuccessStatuses Answers that count as received, as status codes (100–599) and classes (`"1xx"`…`"5xx"`), e.g. `[200]` (immdio); `[]` for the level above (every 2xx by default).
+	SuccessStatuses *[]AppCreate_SuccessStatuses_Item `json:"success_statuses,omitempty"`
 
 	// TemplateSyntax Tag syntax of templates: `braces` (`{{path}}`) or `hash` (`#{path}`); empty: the app's, else braces.
 	TemplateSyntax *TemplateSyntax `json:"template_syntax,omitempty"`
@@ -1312,6 +1324,17 @@ type AppCreate struct {
 
 // AppCreateOperationalEventTypes defines model for AppCreate.OperationalEventTypes.
 type AppCreateOperationalEventTypes string
+
+// AppCreateSuccessStatuses0 defines model for AppCreate.SuccessStatuses.0.
+type AppCreateSuccessStatuses0 = int
+
+// AppCreateSuccessStatuses1 defines model for AppCreate.SuccessStatuses.1.
+type AppCreateSuccessStatuses1 = string
+
+// AppCreate_SuccessStatuses_Item defines model for AppCreate.success_statuses.Item.
+type AppCreate_SuccessStatuses_Item struct {
+	union json.RawMessage
+}
 
 // AppHealth defines model for AppHealth.
 type AppHealth struct {
@@ -1346,6 +1369,9 @@ type AppInput struct {
 	MonthlyDeliveryQuota *int64    `json:"monthly_delivery_quota,omitempty"`
 	Name                 *string   `json:"name,omitempty"`
 
+	// NewEndpointsEnabled Whether endpoints created without `enabled` start enabled (Pendo's new webhooks start disabled); `null` for the installation's (`--new-endpoints-enabled`, true). An explicit `"enabled": true` at creation still wins.
+	NewEndpointsEnabled *bool `json:"new_endpoints_enabled,omitempty"`
+
 	// OperationalEventTypes Which of Herald's own events the operational webhook receives; `[]` for all of them.
 	OperationalEventTypes *[]AppInputOperationalEventTypes `json:"operational_event_types,omitempty"`
 	OperationalWebhookURL *string                          `json:"operational_webhook_url,omitempty"`
@@ -1361,6 +1387,9 @@ type AppInput struct {
 	// it with the request's other headers.
 	PropagateTraceContext *PropagateTraceContext `json:"propagate_trace_context,omitempty"`
 	RetrySchedule         *string                `json:"retry_schedule,omitempty"`
+
+	// SuccessStatuses Answers that count as received, as status codes (100–599) and classes (`"1xx"`…`"5xx"`), e.g. `[200]` (immdio); `[]` for the level above (every 2xx by default).
+	SuccessStatuses *[]AppInput_SuccessStatuses_Item `json:"success_statuses,omitempty"`
 
 	// TemplateSyntax Tag syntax of templates: `braces` (`{{path}}`) or `hash` (`#{path}`); empty: the app's, else braces.
 	TemplateSyntax *TemplateSyntax `json:"template_syntax,omitempty"`
@@ -1378,6 +1407,17 @@ type AppInput struct {
 
 // AppInputOperationalEventTypes defines model for AppInput.OperationalEventTypes.
 type AppInputOperationalEventTypes string
+
+// AppInputSuccessStatuses0 defines model for AppInput.SuccessStatuses.0.
+type AppInputSuccessStatuses0 = int
+
+// AppInputSuccessStatuses1 defines model for AppInput.SuccessStatuses.1.
+type AppInputSuccessStatuses1 = string
+
+// AppInput_SuccessStatuses_Item defines model for AppInput.success_statuses.Item.
+type AppInput_SuccessStatuses_Item struct {
+	union json.RawMessage
+}
 
 // AppList defines model for AppList.
 type AppList struct {
@@ -1680,7 +1720,10 @@ type Endpoint struct {
 
 	// SignatureScheme `v1` (also shown as empty) or `v1a`.
 	SignatureScheme SignatureSchemeOrEmpty `json:"signature_scheme"`
-	TemplateStrict  bool                   `json:"template_strict"`
+
+	// SuccessStatuses Answers that count as received (`"200"`, `"2xx"`); absent for every 2xx (an endpoint without its own takes the app's). Any other answer is a failure (`http_status`), retried like a 5xx.
+	SuccessStatuses *[]string `json:"success_statuses,omitempty"`
+	TemplateStrict  bool      `json:"template_strict"`
 
 	// TemplateSyntax Tag syntax of templates: `braces` (`{{path}}`) or `hash` (`#{path}`); empty: the app's, else braces.
 	TemplateSyntax TemplateSyntax `json:"template_syntax"`
@@ -1788,7 +1831,10 @@ type EndpointInput struct {
 
 	// SignatureScheme `v1`: HMAC-SHA256 with a `whsec_` secret (the default); `v1a`: Ed25519, the secret a `whsk_` key, receivers verify with its public key.
 	SignatureScheme *SignatureScheme `json:"signature_scheme,omitempty"`
-	TemplateStrict  *bool            `json:"template_strict,omitempty"`
+
+	// SuccessStatuses Answers that count as received, as status codes (100–599) and classes (`"1xx"`…`"5xx"`), e.g. `[200]` (immdio); `[]` for the level above (every 2xx by default).
+	SuccessStatuses *[]EndpointInput_SuccessStatuses_Item `json:"success_statuses,omitempty"`
+	TemplateStrict  *bool                                 `json:"template_strict,omitempty"`
 
 	// TemplateSyntax Tag syntax of templates: `braces` (`{{path}}`) or `hash` (`#{path}`); empty: the app's, else braces.
 	TemplateSyntax *TemplateSyntax `json:"template_syntax,omitempty"`
@@ -1808,6 +1854,17 @@ type EndpointInput struct {
 	// values), for receivers that verify with Svix's libraries. Empty: the level above
 	// (an endpoint's: its app's; an app's: standard).
 	WebhookHeaders *WebhookHeaders `json:"webhook_headers,omitempty"`
+}
+
+// EndpointInputSuccessStatuses0 defines model for EndpointInput.SuccessStatuses.0.
+type EndpointInputSuccessStatuses0 = int
+
+// EndpointInputSuccessStatuses1 defines model for EndpointInput.SuccessStatuses.1.
+type EndpointInputSuccessStatuses1 = string
+
+// EndpointInput_SuccessStatuses_Item defines model for EndpointInput.success_statuses.Item.
+type EndpointInput_SuccessStatuses_Item struct {
+	union json.RawMessage
 }
 
 // EndpointKind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
@@ -2888,6 +2945,130 @@ type ImportEventTypesJSONRequestBody = EventTypeImport
 // UpdateEventTypeJSONRequestBody defines body for UpdateEventType for application/json ContentType.
 type UpdateEventTypeJSONRequestBody = EventTypeInput
 
+// AsAppCreateSuccessStatuses0 returns the union data inside the AppCreate_SuccessStatuses_Item as a AppCreateSuccessStatuses0
+func (t AppCreate_SuccessStatuses_Item) AsAppCreateSuccessStatuses0() (AppCreateSuccessStatuses0, error) {
+	var body AppCreateSuccessStatuses0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAppCreateSuccessStatuses0 overwrites any union data inside the AppCreate_SuccessStatuses_Item as the provided AppCreateSuccessStatuses0
+func (t *AppCreate_SuccessStatuses_Item) FromAppCreateSuccessStatuses0(v AppCreateSuccessStatuses0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAppCreateSuccessStatuses0 performs a merge with any union data inside the AppCreate_SuccessStatuses_Item, using the provided AppCreateSuccessStatuses0
+func (t *AppCreate_SuccessStatuses_Item) MergeAppCreateSuccessStatuses0(v AppCreateSuccessStatuses0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAppCreateSuccessStatuses1 returns the union data inside the AppCreate_SuccessStatuses_Item as a AppCreateSuccessStatuses1
+func (t AppCreate_SuccessStatuses_Item) AsAppCreateSuccessStatuses1() (AppCreateSuccessStatuses1, error) {
+	var body AppCreateSuccessStatuses1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAppCreateSuccessStatuses1 overwrites any union data inside the AppCreate_SuccessStatuses_Item as the provided AppCreateSuccessStatuses1
+func (t *AppCreate_SuccessStatuses_Item) FromAppCreateSuccessStatuses1(v AppCreateSuccessStatuses1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAppCreateSuccessStatuses1 performs a merge with any union data inside the AppCreate_SuccessStatuses_Item, using the provided AppCreateSuccessStatuses1
+func (t *AppCreate_SuccessStatuses_Item) MergeAppCreateSuccessStatuses1(v AppCreateSuccessStatuses1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t AppCreate_SuccessStatuses_Item) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *AppCreate_SuccessStatuses_Item) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsAppInputSuccessStatuses0 returns the union data inside the AppInput_SuccessStatuses_Item as a AppInputSuccessStatuses0
+func (t AppInput_SuccessStatuses_Item) AsAppInputSuccessStatuses0() (AppInputSuccessStatuses0, error) {
+	var body AppInputSuccessStatuses0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAppInputSuccessStatuses0 overwrites any union data inside the AppInput_SuccessStatuses_Item as the provided AppInputSuccessStatuses0
+func (t *AppInput_SuccessStatuses_Item) FromAppInputSuccessStatuses0(v AppInputSuccessStatuses0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAppInputSuccessStatuses0 performs a merge with any union data inside the AppInput_SuccessStatuses_Item, using the provided AppInputSuccessStatuses0
+func (t *AppInput_SuccessStatuses_Item) MergeAppInputSuccessStatuses0(v AppInputSuccessStatuses0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAppInputSuccessStatuses1 returns the union data inside the AppInput_SuccessStatuses_Item as a AppInputSuccessStatuses1
+func (t AppInput_SuccessStatuses_Item) AsAppInputSuccessStatuses1() (AppInputSuccessStatuses1, error) {
+	var body AppInputSuccessStatuses1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAppInputSuccessStatuses1 overwrites any union data inside the AppInput_SuccessStatuses_Item as the provided AppInputSuccessStatuses1
+func (t *AppInput_SuccessStatuses_Item) FromAppInputSuccessStatuses1(v AppInputSuccessStatuses1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAppInputSuccessStatuses1 performs a merge with any union data inside the AppInput_SuccessStatuses_Item, using the provided AppInputSuccessStatuses1
+func (t *AppInput_SuccessStatuses_Item) MergeAppInputSuccessStatuses1(v AppInputSuccessStatuses1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t AppInput_SuccessStatuses_Item) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *AppInput_SuccessStatuses_Item) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsEndpointInput returns the union data inside the EndpointCreate as a EndpointInput
 func (t EndpointCreate) AsEndpointInput() (EndpointInput, error) {
 	var body EndpointInput
@@ -2946,6 +3127,68 @@ func (t EndpointCreate) MarshalJSON() ([]byte, error) {
 }
 
 func (t *EndpointCreate) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsEndpointInputSuccessStatuses0 returns the union data inside the EndpointInput_SuccessStatuses_Item as a EndpointInputSuccessStatuses0
+func (t EndpointInput_SuccessStatuses_Item) AsEndpointInputSuccessStatuses0() (EndpointInputSuccessStatuses0, error) {
+	var body EndpointInputSuccessStatuses0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEndpointInputSuccessStatuses0 overwrites any union data inside the EndpointInput_SuccessStatuses_Item as the provided EndpointInputSuccessStatuses0
+func (t *EndpointInput_SuccessStatuses_Item) FromEndpointInputSuccessStatuses0(v EndpointInputSuccessStatuses0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEndpointInputSuccessStatuses0 performs a merge with any union data inside the EndpointInput_SuccessStatuses_Item, using the provided EndpointInputSuccessStatuses0
+func (t *EndpointInput_SuccessStatuses_Item) MergeEndpointInputSuccessStatuses0(v EndpointInputSuccessStatuses0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEndpointInputSuccessStatuses1 returns the union data inside the EndpointInput_SuccessStatuses_Item as a EndpointInputSuccessStatuses1
+func (t EndpointInput_SuccessStatuses_Item) AsEndpointInputSuccessStatuses1() (EndpointInputSuccessStatuses1, error) {
+	var body EndpointInputSuccessStatuses1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEndpointInputSuccessStatuses1 overwrites any union data inside the EndpointInput_SuccessStatuses_Item as the provided EndpointInputSuccessStatuses1
+func (t *EndpointInput_SuccessStatuses_Item) FromEndpointInputSuccessStatuses1(v EndpointInputSuccessStatuses1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEndpointInputSuccessStatuses1 performs a merge with any union data inside the EndpointInput_SuccessStatuses_Item, using the provided EndpointInputSuccessStatuses1
+func (t *EndpointInput_SuccessStatuses_Item) MergeEndpointInputSuccessStatuses1(v EndpointInputSuccessStatuses1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t EndpointInput_SuccessStatuses_Item) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *EndpointInput_SuccessStatuses_Item) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }

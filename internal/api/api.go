@@ -122,6 +122,9 @@ type Options struct {
 	// Defaults are the installation's delivery settings, shown as the
 	// effective ones where neither app nor endpoint overrides them.
 	Defaults herald.DeliverySettings
+	// NewEndpointsDisabled makes endpoints start disabled where their app
+	// does not say otherwise (--new-endpoints-enabled=false).
+	NewEndpointsDisabled bool
 	// Ceilings bound the delivery settings apps and endpoints set for
 	// themselves: a value above one is refused (422); a zero field falls
 	// back to the API's own input limits.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -43,6 +44,7 @@ type appInput struct {
 	// OperationalEventTypes: nil leaves them, [] takes every type.
 	OperationalEventTypes *[]string `json:"operational_event_types"`
 	RetrySchedule         *string   `json:"retry_schedule"`
+	SuccessStatuses       *[]any    `json:"success_statuses"`
 	TimeoutMS             *int      `json:"timeout_ms"`
 	MaxInFlight           *int      `json:"max_in_flight"`
 	MonthlyDeliveryQuota  *int64    `json:"monthly_delivery_quota"`
@@ -53,6 +55,8 @@ type appInput struct {
 	WebhookHeaders *string            `json:"webhook_headers"`
 	// PropagateTraceContext sends traceparent to the app's endpoints.
 	PropagateTraceContext *bool `json:"propagate_trace_context"`
+	// NewEndpointsEnabled: null returns to the installation's default.
+	NewEndpointsEnabled optionalJSON `json:"new_endpoints_enabled"`
 }
 
 // applySettings validates and copies the app's settings, its delivery
@@ -122,7 +126,41 @@ func (in *appInput) applySettings(a *herald.App, c herald.TenantCeilings) *Error
 		}
 		a.MonthlyDeliveryQuota = *in.MonthlyDeliveryQuota
 	}
+	if in.NewEndpointsEnabled.set {
+		a.NewEndpointsEnabled = nil
+		if in.NewEndpointsEnabled.raw != nil {
+			var b bool
+			if err := json.Unmarshal(in.NewEndpointsEnabled.raw, &b); err != nil {
+				return errInvalid("new_endpoints_enabled", "new_endpoints_enabled must be true, false or null")
+			}
+			a.NewEndpointsEnabled = &b
+		}
+	}
+	if in.SuccessStatuses != nil {
+		list, e := parseSuccessStatuses(*in.SuccessStatuses)
+		if e != nil {
+			return e
+		}
+		a.SuccessStatuses = list
+	}
 	return applyDelivery(c, &a.RetrySchedule, &a.TimeoutMS, &a.MaxInFlight, in.RetrySchedule, in.TimeoutMS, in.MaxInFlight)
+}
+
+// parseSuccessStatuses validates a success_statuses list (of an app or an
+// endpoint); [] clears it, so that the level above applies again.
+func parseSuccessStatuses(in []any) ([]string, *Error) {
+	if len(in) > herald.MaxSuccessStatuses {
+		return nil, errInvalid("success_statuses", "success_statuses has %d items; at most %d", len(in), herald.MaxSuccessStatuses)
+	}
+	var out []string
+	for i, v := range in {
+		s, ok := herald.ParseSuccessStatus(v)
+		if !ok {
+			return nil, errInvalid("success_statuses", "success_statuses[%d] must be a status code (100 to 599) or a class \"1xx\" to \"5xx\"", i)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // applyDelivery validates and copies delivery overrides (of an app or an

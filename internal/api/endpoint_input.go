@@ -43,6 +43,7 @@ type endpointInput struct {
 	PresetOptions   *map[string]string `json:"preset_options"`
 	Filter          *string            `json:"filter"`
 	RetrySchedule   *string            `json:"retry_schedule"`
+	SuccessStatuses *[]any             `json:"success_statuses"`
 	MaxInFlight     *int               `json:"max_in_flight"`
 	RateLimit       *float64           `json:"rate_limit"`
 	SampleRate      optionalJSON       `json:"sample_rate"`
@@ -253,6 +254,13 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 			}
 		}
 		ep.Filter = f
+	}
+	if in.SuccessStatuses != nil {
+		list, e := parseSuccessStatuses(*in.SuccessStatuses)
+		if e != nil {
+			return e
+		}
+		ep.SuccessStatuses = list
 	}
 	if e := applyDelivery(c, &ep.RetrySchedule, &ep.TimeoutMS, &ep.MaxInFlight, in.RetrySchedule, in.TimeoutMS, in.MaxInFlight); e != nil {
 		return e

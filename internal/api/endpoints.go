@@ -128,7 +128,12 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
-	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: a.ID, Enabled: true, EventTypes: []string{}}
+	enabled := !s.o.NewEndpointsDisabled
+	if a.NewEndpointsEnabled != nil {
+		enabled = *a.NewEndpointsEnabled
+	}
+	// An explicit "enabled" in the input still wins (applyTo).
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: a.ID, Enabled: enabled, EventTypes: []string{}}
 	if e := in.applyTo(ep, a, s.o.Ceilings); e != nil {
 		return e
 	}

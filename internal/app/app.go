@@ -212,6 +212,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		AdminRateLimit:            cfg.AdminRateLimit,
 		MaxEndpointsPerApp:        cfg.MaxEndpointsPerApp,
 		MaxPortalSessionsPerApp:   cfg.MaxPortalSessionsPerApp,
+		NewEndpointsDisabled:      !cfg.NewEndpointsEnabled,
 		Defaults: herald.DeliverySettings{
 			RetrySchedule: cfg.RetrySchedule,
 			TimeoutMS:     int(cfg.RequestTimeout / time.Millisecond),

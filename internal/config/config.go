@@ -79,6 +79,7 @@ type Serve struct {
 
 	PayloadFormat string `name:"payload-format" env:"HERALD_PAYLOAD_FORMAT" default:"standard" enum:"standard,raw,flat" help:"Body of endpoints without a template, unless their app or they say otherwise: standard ({type, timestamp, data}), raw (the payload) or flat (the payload with the event name merged in)."`
 
+	NewEndpointsEnabled       bool `name:"new-endpoints-enabled" env:"HERALD_NEW_ENDPOINTS_ENABLED" default:"true" negatable:"" help:"Endpoints created without \"enabled\" start enabled, unless their app's new_endpoints_enabled says otherwise; --no-new-endpoints-enabled (or false) makes them start disabled."`
 	AllowUndeclaredEventTypes bool `name:"allow-undeclared-event-types" env:"HERALD_ALLOW_UNDECLARED_EVENT_TYPES" help:"Accept events whose type is not in the event-type catalog, and endpoints subscribed to such types by exact name."`
 
 	StoreTimeout    time.Duration `name:"store-timeout" env:"HERALD_STORE_TIMEOUT" default:"5s" help:"Longest wait for one call to the database; a store that does not answer in time, cannot be reached or cannot write gets 503 unavailable (or storage_full) with Retry-After."`

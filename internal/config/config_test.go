@@ -149,3 +149,35 @@ func TestQueueMemory(t *testing.T) {
 		t.Fatalf("--queue-memory 1000: %v", err)
 	}
 }
+
+// TestNewEndpointsEnabled: on by default, off through the environment
+// or the negated flag.
+func TestNewEndpointsEnabled(t *testing.T) {
+	vars := map[string]string{"retry_schedule": "1s"}
+	parse := func(args ...string) bool {
+		t.Helper()
+		var cli struct {
+			Serve config.Serve `cmd:""`
+		}
+		parser, err := kong.New(&cli, kong.Vars(vars))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parser.Parse(append([]string{"serve"}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		return cli.Serve.NewEndpointsEnabled
+	}
+	t.Setenv("HERALD_NEW_ENDPOINTS_ENABLED", "")
+	os.Unsetenv("HERALD_NEW_ENDPOINTS_ENABLED")
+	if !parse() || !config.Defaults(vars).NewEndpointsEnabled {
+		t.Error("default: new endpoints start disabled")
+	}
+	if parse("--no-new-endpoints-enabled") {
+		t.Error("--no-new-endpoints-enabled left them enabled")
+	}
+	t.Setenv("HERALD_NEW_ENDPOINTS_ENABLED", "false")
+	if parse() {
+		t.Error("HERALD_NEW_ENDPOINTS_ENABLED=false left them enabled")
+	}
+}

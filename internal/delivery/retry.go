@@ -84,7 +84,9 @@ func Retryable(kind herald.ErrorKind, status int) bool {
 	case herald.ErrorKindNone:
 		return false
 	case herald.ErrorKindHTTPStatus:
-		return status == http.StatusTooManyRequests || status >= 500
+		// A 2xx recorded as a failure is one outside the endpoint's
+		// success_statuses: retried like a 5xx.
+		return status == http.StatusTooManyRequests || status >= 500 || (status >= 200 && status < 300)
 	case herald.ErrorKindPolicy:
 		return false
 	default:
@@ -97,7 +99,9 @@ func Retryable(kind herald.ErrorKind, status int) bool {
 // wait the destination asked for, nil for none, and counts on 429 and 503
 // answers only.
 func (p *RetryPolicy) Decide(n int, kind herald.ErrorKind, status int, retryAfter *time.Duration, now time.Time) Verdict {
-	if kind == herald.ErrorKindNone && status >= 200 && status < 300 {
+	if kind == herald.ErrorKindNone && status >= 100 {
+		// The sender has held the status to the endpoint's
+		// success_statuses (2xx unless set otherwise).
 		return Verdict{Status: herald.StatusSucceeded}
 	}
 	if !Retryable(kind, status) || n > len(p.Schedule) {

@@ -172,7 +172,10 @@ func (b *builder) request(ctx context.Context, d *Delivery, now time.Time) (*sen
 			sig += " " + old.Sign(d.ID, now, r.Body)
 		}
 	}
-	r.Header.Set("User-Agent", b.userAgent)
+	if r.Header.Get("User-Agent") == "" {
+		// A User-Agent the endpoint sets is sent as typed.
+		r.Header.Set("User-Agent", b.userAgent)
+	}
 	if herald.EffectiveWebhookHeaders(ep, d.App) == herald.WebhookHeadersSvix {
 		signing.SvixHeaders(r.Header, d.ID, now, sig)
 	} else {

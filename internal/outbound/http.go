@@ -190,6 +190,15 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 			res.ErrorKind = herald.ErrorKindHTTPStatus
 		}
 	}
+	if vendorErr == "" && res.Err == nil && res.StatusCode != 0 &&
+		(res.ErrorKind == herald.ErrorKindNone || res.ErrorKind == herald.ErrorKindHTTPStatus) {
+		// The endpoint's (or app's) success_statuses decide, not 2xx
+		// alone: immdio counts only 200 as received.
+		res.ErrorKind = herald.ErrorKindHTTPStatus
+		if herald.StatusSucceeds(herald.EffectiveSuccessStatuses(ep, d.App), res.StatusCode) {
+			res.ErrorKind = herald.ErrorKindNone
+		}
+	}
 	o.Latency = res.Latency
 	o.Kind = res.ErrorKind
 	if be, ok := errors.AsType[*netpolicy.BlockedError](res.Err); ok {

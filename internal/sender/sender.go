@@ -56,9 +56,9 @@ const (
 
 // Options configure a Sender. Zero values mean the documented defaults.
 type Options struct {
-	// UserAgent identifies Herald to receivers. When set it is sent on every
-	// request, replacing any User-Agent in Request.Header, so receivers see
-	// one consistent name; when empty the request's own header, or Go's
+	// UserAgent identifies Herald to receivers. When set it is sent on
+	// every request without a User-Agent of its own (an endpoint's typed
+	// one is sent as typed); when empty the request's own header, or Go's
 	// default, is sent.
 	UserAgent string
 	// MaxResponseBody is how many bytes of a response body are kept; the
@@ -380,18 +380,15 @@ func (s *Sender) newRequest(ctx context.Context, r *Request) (*http.Request, err
 			}
 		}
 		// Canonical keys, so that a differently spelled duplicate cannot
-		// slip past the User-Agent override or be sent twice.
+		// be sent twice.
 		ck := http.CanonicalHeaderKey(k)
-		if ck == "User-Agent" && s.userAgent != nil {
-			continue
-		}
 		if prev, ok := h[ck]; ok {
 			h[ck] = append(slices.Clip(prev), vs...)
 		} else {
 			h[ck] = vs // shared, not copied: nothing below modifies it
 		}
 	}
-	if s.userAgent != nil {
+	if s.userAgent != nil && len(h["User-Agent"]) == 0 {
 		h["User-Agent"] = s.userAgent
 	}
 

@@ -149,7 +149,7 @@ func TestSendOK(t *testing.T) {
 	hdr := http.Header{
 		"Webhook-Id":   {"msg_1"},
 		"Content-Type": {"application/json"},
-		"user-agent":   {"someone-else"}, // replaced by Options.UserAgent
+		"user-agent":   {"someone-else"}, // the request's own, sent as is
 	}
 	body := []byte(`{"type":"invoice.paid"}`)
 	res := s.Send(t.Context(), &Request{
@@ -167,7 +167,7 @@ func TestSendOK(t *testing.T) {
 	}
 
 	r := <-got
-	want := received{"POST", "/hook?x=1", testUA, "msg_1", "application/json", body, int64(len(body))}
+	want := received{"POST", "/hook?x=1", "someone-else", "msg_1", "application/json", body, int64(len(body))}
 	if r.method != want.method || r.path != want.path || r.ua != want.ua || r.id != want.id ||
 		r.ctype != want.ctype || !bytes.Equal(r.body, want.body) || r.contentLength != want.contentLength {
 		t.Errorf("received %+v, want %+v", r, want)

@@ -253,8 +253,6 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header %s is Herald's: it carries the signature when webhook_headers is svix", k)}
 		case ownedHeaders[lk] != "":
 			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header %s cannot be set: %s", k, ownedHeaders[lk])}
-		case lk == "content-type" && !strings.EqualFold(mediaType(v), c.contentType):
-			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header Content-Type %q conflicts with content_type %s; set content_type instead", v, c.contentType)}
 		case strings.ContainsAny(v, "\r\n"):
 			return nil, &FieldError{Field: field, Msg: fmt.Sprintf("header %s must not contain line breaks", k)}
 		}
@@ -391,7 +389,7 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 		var body string
 		body, field, err = c.encodedFields(in.Event, d, room)
 		r.Body = []byte(body)
-		r.Header.Set("Content-Type", herald.ContentForm)
+		setContentType(r.Header, herald.ContentForm)
 	case herald.ContentPlain:
 		switch {
 		case c.plain != nil:
@@ -404,7 +402,7 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 			field = "payload"
 			r.Body, err = c.defaultBody(in.Event, room)
 		}
-		r.Header.Set("Content-Type", herald.ContentPlain+"; charset=utf-8")
+		setContentType(r.Header, herald.ContentPlain+"; charset=utf-8")
 	default:
 		if c.body == nil {
 			field = "payload"
@@ -412,7 +410,7 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 		} else {
 			r.Body, err = c.body.RenderLimit(d, room)
 		}
-		r.Header.Set("Content-Type", herald.ContentJSON)
+		setContentType(r.Header, herald.ContentJSON)
 	}
 	if err != nil {
 		return nil, c.renderError(field, err)
@@ -609,11 +607,6 @@ func tags(paths []string) string {
 	return strings.Join(q, ", ")
 }
 
-func mediaType(v string) string {
-	mt, _, _ := strings.Cut(v, ";")
-	return strings.TrimSpace(mt)
-}
-
 func first(vs ...string) string {
 	for _, v := range vs {
 		if v != "" {
@@ -630,4 +623,13 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// setContentType sets the body's media type unless the endpoint's headers
+// carry a Content-Type of their own, which is sent as typed (with its
+// parameters: "application/json; charset=UTF-8").
+func setContentType(h http.Header, v string) {
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", v)
+	}
 }

@@ -1197,6 +1197,8 @@ export interface components {
             operational_webhook_url: string;
             /** @description Which of Herald's own events the operational webhook receives; empty or `null` for all of them. */
             operational_event_types: ("herald.endpoint.disabled" | "herald.endpoint.recovered" | "herald.endpoint.failing" | "herald.delivery.exhausted" | "herald.endpoint.created" | "herald.endpoint.updated" | "herald.endpoint.deleted")[] | null;
+            /** @description Answers that count as received (`"200"`, `"2xx"`); absent for every 2xx (an endpoint without its own takes the app's). Any other answer is a failure (`http_status`), retried like a 5xx. */
+            success_statuses?: string[];
             /** @description Waits before each retry (`5s,5m,30m`); empty for the installation's. */
             retry_schedule: string;
             /** @description Timeout of one request; 0 for the installation's. */
@@ -1212,6 +1214,8 @@ export interface components {
             monthly_delivery_quota: number;
             metadata: components["schemas"]["Metadata"];
             webhook_headers: components["schemas"]["WebhookHeaders"];
+            /** @description Whether endpoints created without `enabled` start enabled (Pendo's new webhooks start disabled); `null` for the installation's (`--new-endpoints-enabled`, true). An explicit `"enabled": true` at creation still wins. */
+            new_endpoints_enabled?: boolean | null;
             propagate_trace_context: components["schemas"]["PropagateTraceContext"];
             /** Format: date-time */
             created_at: string;
@@ -1240,6 +1244,8 @@ export interface components {
             operational_webhook_url?: string;
             /** @description Which of Herald's own events the operational webhook receives; `[]` for all of them. */
             operational_event_types?: ("herald.endpoint.disabled" | "herald.endpoint.recovered" | "herald.endpoint.failing" | "herald.delivery.exhausted" | "herald.endpoint.created" | "herald.endpoint.updated" | "herald.endpoint.deleted")[];
+            /** @description Answers that count as received, as status codes (100–599) and classes (`"1xx"`…`"5xx"`), e.g. `[200]` (immdio); `[]` for the level above (every 2xx by default). */
+            success_statuses?: (number | string)[];
             retry_schedule?: string;
             timeout_ms?: number;
             max_in_flight?: number;
@@ -1249,6 +1255,8 @@ export interface components {
             template_syntax?: components["schemas"]["TemplateSyntax"];
             metadata?: components["schemas"]["Metadata"];
             webhook_headers?: components["schemas"]["WebhookHeaders"];
+            /** @description Whether endpoints created without `enabled` start enabled (Pendo's new webhooks start disabled); `null` for the installation's (`--new-endpoints-enabled`, true). An explicit `"enabled": true` at creation still wins. */
+            new_endpoints_enabled?: boolean | null;
             propagate_trace_context?: components["schemas"]["PropagateTraceContext"];
         };
         AppCreate: components["schemas"]["AppInput"] & unknown;
@@ -1402,6 +1410,8 @@ export interface components {
             };
             /** @description A CEL condition events must meet; empty for none. */
             filter: string;
+            /** @description Answers that count as received (`"200"`, `"2xx"`); absent for every 2xx (an endpoint without its own takes the app's). Any other answer is a failure (`http_status`), retried like a 5xx. */
+            success_statuses?: string[];
             retry_schedule: string;
             max_in_flight: number;
             /** @description The share (0 to 100 %) of matching events sent; absent means 100. */
@@ -1477,6 +1487,8 @@ export interface components {
                 [key: string]: string;
             };
             filter?: string;
+            /** @description Answers that count as received, as status codes (100–599) and classes (`"1xx"`…`"5xx"`), e.g. `[200]` (immdio); `[]` for the level above (every 2xx by default). */
+            success_statuses?: (number | string)[];
             retry_schedule?: string;
             max_in_flight?: number;
             rate_limit?: number;
