@@ -62,11 +62,12 @@ const (
 	ErrorKindNetwork    ErrorKind = "network"     // the connection broke after it was made
 	ErrorKindPolicy     ErrorKind = "policy"      // Herald refused to send (e.g. blocked address)
 	ErrorKindAuth       ErrorKind = "auth"        // Herald could not get the endpoint's access token
+	ErrorKindRender     ErrorKind = "render"      // the templates made an unsendable request (bad URL, missing value)
 )
 
 // ErrorKinds lists every kind an attempt that did not succeed records.
 var ErrorKinds = []ErrorKind{ErrorKindHTTPStatus, ErrorKindDNS, ErrorKindConnect, ErrorKindTLS,
-	ErrorKindTimeout, ErrorKindNetwork, ErrorKindPolicy, ErrorKindAuth}
+	ErrorKindTimeout, ErrorKindNetwork, ErrorKindPolicy, ErrorKindAuth, ErrorKindRender}
 
 // MaxSuccessStatuses bounds an endpoint's or app's success_statuses.
 const MaxSuccessStatuses = 20

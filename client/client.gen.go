@@ -584,6 +584,7 @@ const (
 	ErrorKindHTTPStatus ErrorKind = "http_status"
 	ErrorKindNetwork    ErrorKind = "network"
 	ErrorKindPolicy     ErrorKind = "policy"
+	ErrorKindRender     ErrorKind = "render"
 	ErrorKindTLS        ErrorKind = "tls"
 	ErrorKindTimeout    ErrorKind = "timeout"
 )
@@ -604,6 +605,8 @@ func (e ErrorKind) Valid() bool {
 	case ErrorKindNetwork:
 		return true
 	case ErrorKindPolicy:
+		return true
+	case ErrorKindRender:
 		return true
 	case ErrorKindTLS:
 		return true
@@ -928,6 +931,7 @@ const (
 	ErrorKindFilterHTTPStatus ErrorKindFilter = "http_status"
 	ErrorKindFilterNetwork    ErrorKindFilter = "network"
 	ErrorKindFilterPolicy     ErrorKindFilter = "policy"
+	ErrorKindFilterRender     ErrorKindFilter = "render"
 	ErrorKindFilterTLS        ErrorKindFilter = "tls"
 	ErrorKindFilterTimeout    ErrorKindFilter = "timeout"
 )
@@ -947,6 +951,8 @@ func (e ErrorKindFilter) Valid() bool {
 		return true
 	case ErrorKindFilterPolicy:
 		return true
+	case ErrorKindFilterRender:
+		return true
 	case ErrorKindFilterTLS:
 		return true
 	case ErrorKindFilterTimeout:
@@ -964,6 +970,7 @@ const (
 	ListAppDeliveriesParamsErrorKindHTTPStatus ListAppDeliveriesParamsErrorKind = "http_status"
 	ListAppDeliveriesParamsErrorKindNetwork    ListAppDeliveriesParamsErrorKind = "network"
 	ListAppDeliveriesParamsErrorKindPolicy     ListAppDeliveriesParamsErrorKind = "policy"
+	ListAppDeliveriesParamsErrorKindRender     ListAppDeliveriesParamsErrorKind = "render"
 	ListAppDeliveriesParamsErrorKindTLS        ListAppDeliveriesParamsErrorKind = "tls"
 	ListAppDeliveriesParamsErrorKindTimeout    ListAppDeliveriesParamsErrorKind = "timeout"
 )
@@ -983,6 +990,8 @@ func (e ListAppDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListAppDeliveriesParamsErrorKindPolicy:
 		return true
+	case ListAppDeliveriesParamsErrorKindRender:
+		return true
 	case ListAppDeliveriesParamsErrorKindTLS:
 		return true
 	case ListAppDeliveriesParamsErrorKindTimeout:
@@ -1000,6 +1009,7 @@ const (
 	ListEndpointDeliveriesParamsErrorKindHTTPStatus ListEndpointDeliveriesParamsErrorKind = "http_status"
 	ListEndpointDeliveriesParamsErrorKindNetwork    ListEndpointDeliveriesParamsErrorKind = "network"
 	ListEndpointDeliveriesParamsErrorKindPolicy     ListEndpointDeliveriesParamsErrorKind = "policy"
+	ListEndpointDeliveriesParamsErrorKindRender     ListEndpointDeliveriesParamsErrorKind = "render"
 	ListEndpointDeliveriesParamsErrorKindTLS        ListEndpointDeliveriesParamsErrorKind = "tls"
 	ListEndpointDeliveriesParamsErrorKindTimeout    ListEndpointDeliveriesParamsErrorKind = "timeout"
 )
@@ -1019,6 +1029,8 @@ func (e ListEndpointDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListEndpointDeliveriesParamsErrorKindPolicy:
 		return true
+	case ListEndpointDeliveriesParamsErrorKindRender:
+		return true
 	case ListEndpointDeliveriesParamsErrorKindTLS:
 		return true
 	case ListEndpointDeliveriesParamsErrorKindTimeout:
@@ -1036,6 +1048,7 @@ const (
 	ListEventDeliveriesParamsErrorKindHTTPStatus ListEventDeliveriesParamsErrorKind = "http_status"
 	ListEventDeliveriesParamsErrorKindNetwork    ListEventDeliveriesParamsErrorKind = "network"
 	ListEventDeliveriesParamsErrorKindPolicy     ListEventDeliveriesParamsErrorKind = "policy"
+	ListEventDeliveriesParamsErrorKindRender     ListEventDeliveriesParamsErrorKind = "render"
 	ListEventDeliveriesParamsErrorKindTLS        ListEventDeliveriesParamsErrorKind = "tls"
 	ListEventDeliveriesParamsErrorKindTimeout    ListEventDeliveriesParamsErrorKind = "timeout"
 )
@@ -1055,6 +1068,8 @@ func (e ListEventDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListEventDeliveriesParamsErrorKindPolicy:
 		return true
+	case ListEventDeliveriesParamsErrorKindRender:
+		return true
 	case ListEventDeliveriesParamsErrorKindTLS:
 		return true
 	case ListEventDeliveriesParamsErrorKindTimeout:
@@ -1072,6 +1087,7 @@ const (
 	ListAllDeliveriesParamsErrorKindHTTPStatus ListAllDeliveriesParamsErrorKind = "http_status"
 	ListAllDeliveriesParamsErrorKindNetwork    ListAllDeliveriesParamsErrorKind = "network"
 	ListAllDeliveriesParamsErrorKindPolicy     ListAllDeliveriesParamsErrorKind = "policy"
+	ListAllDeliveriesParamsErrorKindRender     ListAllDeliveriesParamsErrorKind = "render"
 	ListAllDeliveriesParamsErrorKindTLS        ListAllDeliveriesParamsErrorKind = "tls"
 	ListAllDeliveriesParamsErrorKindTimeout    ListAllDeliveriesParamsErrorKind = "timeout"
 )
@@ -1090,6 +1106,8 @@ func (e ListAllDeliveriesParamsErrorKind) Valid() bool {
 	case ListAllDeliveriesParamsErrorKindNetwork:
 		return true
 	case ListAllDeliveriesParamsErrorKindPolicy:
+		return true
+	case ListAllDeliveriesParamsErrorKindRender:
 		return true
 	case ListAllDeliveriesParamsErrorKindTLS:
 		return true

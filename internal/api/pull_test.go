@@ -440,7 +440,7 @@ func TestPullEndpointOutcomes(t *testing.T) {
 	if got := pullOnce(t, s, strict, "wait=0s"); len(got) != 0 {
 		t.Errorf("a request that cannot be built was handed out: %+v", got)
 	}
-	if d := only(strict); d.Status != "failed" || len(d.Attempts) != 1 || d.Attempts[0].ErrorKind != "policy" {
+	if d := only(strict); d.Status != "failed" || len(d.Attempts) != 1 || d.Attempts[0].ErrorKind != "render" {
 		t.Errorf("delivery whose request cannot be built: %+v", d)
 	}
 

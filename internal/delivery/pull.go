@@ -251,7 +251,7 @@ func (e *Engine) handouts(ctx context.Context, h Handouts, jobs []*store.Job) []
 		n := j.Delivery.AttemptCount + 1
 		a := &herald.Attempt{
 			ID: herald.NewID(herald.PrefixAttempt), DeliveryID: j.Delivery.ID, Number: n, CreatedAt: now,
-			Trigger: herald.TriggerScheduled, Request: recorded, ErrorKind: herald.ErrorKindPolicy, Error: err.Error(),
+			Trigger: herald.TriggerScheduled, Request: recorded, ErrorKind: outbound.BuildErrorKind(err), Error: err.Error(),
 		}
 		v := e.policy(j.Endpoint, app).Decide(n, a.ErrorKind, 0, nil, now)
 		failed = append(failed, recordItem{job: j, res: e.result(j, a, v, now)})

@@ -87,7 +87,8 @@ func Retryable(kind herald.ErrorKind, status int) bool {
 		// A 2xx recorded as a failure is one outside the endpoint's
 		// success_statuses: retried like a 5xx.
 		return status == http.StatusTooManyRequests || status >= 500 || (status >= 200 && status < 300)
-	case herald.ErrorKindPolicy:
+	case herald.ErrorKindPolicy, herald.ErrorKindRender:
+		// The definition, not the destination, is wrong.
 		return false
 	default:
 		return true

@@ -18,6 +18,7 @@ import (
 	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/tracing"
 )
 
@@ -121,7 +122,7 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 		// The request cannot be built for this event (a strict template
 		// met a missing value, the filled-in URL is invalid): sending
 		// again would fail the same way.
-		return Outcome{Kind: herald.ErrorKindPolicy, Error: err.Error()}
+		return Outcome{Kind: BuildErrorKind(err), Error: err.Error()}
 	}
 	if d.App != nil && d.App.PropagateTraceContext {
 		// The attempt's span, for receivers that trace; outside the
@@ -343,4 +344,18 @@ func flatten(h http.Header) map[string]string {
 		m[k] = strings.Join(v, ", ")
 	}
 	return m
+}
+
+// BuildErrorKind is the error kind of a request that could not be built:
+// render where the templates made it unsendable (a URL invalid after
+// substitution, a missing value in strict mode), policy otherwise. A
+// request over --max-rendered-size stays policy: the size cap, not the
+// definition, stops it.
+func BuildErrorKind(err error) herald.ErrorKind {
+	if _, ok := errors.AsType[*shape.RenderError](err); ok {
+		if _, big := errors.AsType[*shape.TooLargeError](err); !big {
+			return herald.ErrorKindRender
+		}
+	}
+	return herald.ErrorKindPolicy
 }

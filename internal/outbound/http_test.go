@@ -168,9 +168,9 @@ func TestPreviewIsWhatIsSent(t *testing.T) {
 	}
 }
 
-// A request that cannot be built for the event fails with kind policy
+// A request that cannot be built for the event fails with kind render
 // (sending again would fail the same way) and nothing is sent.
-func TestUnbuildableRequestIsPolicy(t *testing.T) {
+func TestUnbuildableRequestIsRender(t *testing.T) {
 	t.Parallel()
 	rc := &receiver{}
 	srv := serve(t, rc)
@@ -201,8 +201,8 @@ func TestUnbuildableRequestIsPolicy(t *testing.T) {
 		d := newDelivery(t, srv.URL)
 		c.set(d)
 		o := h.Send(context.Background(), d)
-		if o.Kind != herald.ErrorKindPolicy || !strings.HasPrefix(o.Error, c.field+":") || o.Status != 0 || o.Response != nil || o.Request.Method != "" || o.Aborted {
-			t.Errorf("%s: outcome %+v, want kind policy naming %s and no request", c.name, o, c.field)
+		if o.Kind != herald.ErrorKindRender || !strings.HasPrefix(o.Error, c.field+":") || o.Status != 0 || o.Response != nil || o.Request.Method != "" || o.Aborted {
+			t.Errorf("%s: outcome %+v, want kind render naming %s and no request", c.name, o, c.field)
 		}
 		if _, err := h.Preview(context.Background(), d); err == nil {
 			t.Errorf("%s: preview built it", c.name)

@@ -225,6 +225,12 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 		}
 		fixed, _ := lenient.RenderEscaped(&template.Data{}, func(string) string { return "x" })
 		if err := herald.ValidateURL(fixed); err != nil {
+			// A tag may stand for the port (http://host:{{port}}/x):
+			// checked again with a number; the filled-in port is
+			// checked at each send.
+			fixed, _ = lenient.RenderEscaped(&template.Data{}, func(string) string { return "1" })
+		}
+		if err := herald.ValidateURL(fixed); err != nil {
 			return nil, &FieldError{Field: "url", Msg: err.Error()}
 		}
 		c.fixedURL = fixed

@@ -376,7 +376,7 @@ func TestRenderedURLInvalidFailsWithoutRetry(t *testing.T) {
 	ev := s.Send(map[string]any{"host": "bad host"})
 	d := s.WaitDelivery(ev, "failed", 1, 5*time.Second)
 	a := d.Attempts[0]
-	if a.ErrorKind != "policy" || !strings.Contains(a.Error, "{{host}}") {
+	if a.ErrorKind != "render" || !strings.Contains(a.Error, "{{host}}") {
 		t.Fatalf("attempt %+v", a)
 	}
 	// Strict mode names the missing path.

@@ -1675,7 +1675,7 @@ export interface components {
          *     (Herald refused to send).
          * @enum {string}
          */
-        ErrorKind: "" | "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth";
+        ErrorKind: "" | "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render";
         /** @description A request as sent (or handed out to a pull client); custom header values masked unless the endpoint's `plain_headers` names them. */
         AttemptRequest: {
             method: string;
@@ -2277,7 +2277,7 @@ export interface components {
         /** @description Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`). */
         StatusCodeFilter: string;
         /** @description Only deliveries whose latest attempt failed this way. */
-        ErrorKindFilter: "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth";
+        ErrorKindFilter: "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render";
         /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
         MinLatencyFilter: number;
         /** @description `false` leaves each delivery's `attempts` out (`null`). */

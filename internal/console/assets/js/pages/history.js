@@ -68,6 +68,7 @@ addStrings({
     'hist.errorKind.network': 'The connection broke',
     'hist.errorKind.policy': 'Refused by Herald (destination policy)',
     'hist.errorKind.auth': 'Herald could not get the access token',
+    'hist.errorKind.render': 'the templates made a request that cannot be sent',
     'hist.request': 'Request',
     'hist.response': 'Response',
     'hist.noResponse': 'No answer came back.',
@@ -189,6 +190,7 @@ addStrings({
     'hist.errorKind.network': '接続が途中で切れました',
     'hist.errorKind.policy': 'Herald が送信を拒否しました（送信先ポリシー）',
     'hist.errorKind.auth': 'Herald がアクセストークンを取得できませんでした',
+    'hist.errorKind.render': 'テンプレートから送信できないリクエストが作られました',
     'hist.request': 'リクエスト',
     'hist.response': 'レスポンス',
     'hist.noResponse': '応答はありませんでした。',
@@ -526,7 +528,7 @@ function resendBody(f, extra) {
   return out;
 }
 
-const ERROR_KINDS = ['http_status', 'dns', 'connect', 'tls', 'timeout', 'network', 'policy', 'auth'];
+const ERROR_KINDS = ['http_status', 'dns', 'connect', 'tls', 'timeout', 'network', 'policy', 'auth', 'render'];
 
 function errorKindSelect(value) {
   return h('select', null,
