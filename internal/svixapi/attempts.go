@@ -467,6 +467,30 @@ func (l *lister) resolveEndpoint(ref string) (string, *Error) {
 	return "", e
 }
 
+// attemptQuery is what both attempt lists read from their query: the
+// page, with_content, and the filters (q: those Herald's delivery list
+// applies itself).
+type attemptQuery struct {
+	limit       int
+	iterator    string
+	withContent bool
+	q           url.Values
+	f           attemptFilter
+}
+
+func readAttemptQuery(r *http.Request) (attemptQuery, *Error) {
+	aq := attemptQuery{q: url.Values{}}
+	var e *Error
+	if aq.limit, aq.iterator, e = pageParams(r); e != nil {
+		return aq, e
+	}
+	if aq.withContent, e = boolQuery(r, "with_content", true); e != nil {
+		return aq, e
+	}
+	aq.f, e = parseAttemptFilter(r, aq.q)
+	return aq, e
+}
+
 // listAttemptsByEndpoint answers GET
 // /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}: the attempts of
 // GET /v1/apps/{app}/endpoints/{id}/deliveries.
@@ -475,20 +499,12 @@ func (h *Handler) listAttemptsByEndpoint(w http.ResponseWriter, r *http.Request)
 		"with_content", "with_msg", "expanded_statuses", "event_types"); e != nil {
 		return e
 	}
-	limit, it, e := pageParams(r)
+	aq, e := readAttemptQuery(r)
 	if e != nil {
 		return e
 	}
-	withContent, e := boolQuery(r, "with_content", true)
-	if e != nil {
-		return e
-	}
+	limit, it, withContent, q, f := aq.limit, aq.iterator, aq.withContent, aq.q, aq.f
 	withMsg, e := boolQuery(r, "with_msg", false)
-	if e != nil {
-		return e
-	}
-	q := url.Values{}
-	f, e := parseAttemptFilter(r, q)
 	if e != nil {
 		return e
 	}
@@ -545,19 +561,11 @@ func (h *Handler) listAttemptsByMsg(w http.ResponseWriter, r *http.Request) *Err
 	if e := known(r, params...); e != nil {
 		return e
 	}
-	limit, it, e := pageParams(r)
+	aq, e := readAttemptQuery(r)
 	if e != nil {
 		return e
 	}
-	withContent, e := boolQuery(r, "with_content", true)
-	if e != nil {
-		return e
-	}
-	q := url.Values{}
-	f, e := parseAttemptFilter(r, q)
-	if e != nil {
-		return e
-	}
+	limit, it, withContent, q, f := aq.limit, aq.iterator, aq.withContent, aq.q, aq.f
 	l := h.lister(r)
 	ev, e := h.findMessage(r, l.app, r.PathValue("msg_id"))
 	if e != nil {
