@@ -61,13 +61,14 @@ const (
 	ErrorKindTimeout    ErrorKind = "timeout"     // no complete answer within the timeout
 	ErrorKindNetwork    ErrorKind = "network"     // the connection broke after it was made
 	ErrorKindPolicy     ErrorKind = "policy"      // Herald refused to send (e.g. blocked address)
-	ErrorKindAuth       ErrorKind = "auth"        // Herald could not get the endpoint's access token
+	ErrorKindAuth       ErrorKind = "auth"        // the destination refused Herald's credentials, or no access token could be had
 	ErrorKindRender     ErrorKind = "render"      // the templates made an unsendable request (bad URL, missing value)
+	ErrorKindRejected   ErrorKind = "rejected"    // a broker refused the message (a negative acknowledgement)
 )
 
 // ErrorKinds lists every kind an attempt that did not succeed records.
 var ErrorKinds = []ErrorKind{ErrorKindHTTPStatus, ErrorKindDNS, ErrorKindConnect, ErrorKindTLS,
-	ErrorKindTimeout, ErrorKindNetwork, ErrorKindPolicy, ErrorKindAuth, ErrorKindRender}
+	ErrorKindTimeout, ErrorKindNetwork, ErrorKindPolicy, ErrorKindAuth, ErrorKindRender, ErrorKindRejected}
 
 // MaxSuccessStatuses bounds an endpoint's or app's success_statuses.
 const MaxSuccessStatuses = 20
