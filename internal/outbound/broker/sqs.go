@@ -518,6 +518,11 @@ func sqsError(err error) error {
 	if _, ok := errors.AsType[*smithy.OperationError](err); ok && isCredentialError(err) {
 		return outbound.Fail(herald.ErrorKindAuth, err)
 	}
+	if strings.Contains(err.Error(), "checksum validation failed") {
+		// SQS answered, but for a body or attributes other than those sent:
+		// not an acknowledgement of this message.
+		return outbound.Fail(herald.ErrorKindRejected, err)
+	}
 	return err
 }
 
