@@ -40,7 +40,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -54,7 +53,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/outbound"
@@ -491,31 +489,23 @@ var sqsAuthCodes = map[string]bool{
 }
 
 // sqsError gives a SendMessage error its error kind: an answer from SQS is
-// auth (credentials refused) or rejected (anything else it refused; a
-// server error or throttling stays network, a transient failure); no
-// answer is classified from the network error it wraps.
+// auth (credentials or signature refused) or rejected (anything else it
+// refused, throttling and server errors included: no message id, no
+// delivery); credentials that could not be had are auth; no answer in
+// time is timeout; no answer at all is classified from the network error
+// it wraps (connect, network, ...).
 func sqsError(err error) error {
 	err = fmt.Errorf("aws_sqs: %w", err)
 	if ae, ok := errors.AsType[smithy.APIError](err); ok {
-		code := ae.ErrorCode()
-		if sqsAuthCodes[code] {
+		if sqsAuthCodes[ae.ErrorCode()] {
 			return outbound.Fail(herald.ErrorKindAuth, err)
-		}
-		if re, ok := errors.AsType[*smithyhttp.ResponseError](err); ok && re.HTTPStatusCode() >= 500 {
-			return outbound.Fail(herald.ErrorKindNetwork, err)
-		}
-		if re, ok := errors.AsType[*smithyhttp.ResponseError](err); ok && re.HTTPStatusCode() == http.StatusForbidden && ae.ErrorFault() == smithy.FaultClient && strings.Contains(strings.ToLower(code), "denied") {
-			return outbound.Fail(herald.ErrorKindAuth, err)
-		}
-		if strings.Contains(code, "Throttl") || code == "RequestThrottled" {
-			return outbound.Fail(herald.ErrorKindNetwork, err)
 		}
 		return outbound.Fail(herald.ErrorKindRejected, err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return outbound.Fail(herald.ErrorKindTimeout, err)
 	}
-	if _, ok := errors.AsType[*smithy.OperationError](err); ok && isCredentialError(err) {
+	if isCredentialError(err) {
 		return outbound.Fail(herald.ErrorKindAuth, err)
 	}
 	if strings.Contains(err.Error(), "checksum validation failed") {

@@ -520,3 +520,53 @@ func TestSQSClose(t *testing.T) {
 		t.Fatalf("second close: %v", err)
 	}
 }
+
+func TestSQSAckTimeout(t *testing.T) {
+	// A server that takes the request and never answers.
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	d := &herald.Destination{QueueURL: slow.URL + "/000000000000/q", Region: "us-east-1", AccessKeyID: sqsTestKey, SecretAccessKey: sqsTestSecret, Endpoint: slow.URL}
+	c := openSQS(t, d)
+	ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
+	defer cancel()
+	ack, err := c.Publish(ctx, sqsMessage(d, "msg_slow", `{}`))
+	if k := outbound.ErrorKindOf(err); err == nil || k != herald.ErrorKindTimeout {
+		t.Fatalf("no answer: ack %q, err %v, kind %q, want timeout", ack, err, k)
+	}
+}
+
+func TestSQSDefaultCredentialsMissing(t *testing.T) {
+	// No keys on the destination and none in the installation: auth, and
+	// nothing sent. The instance metadata service is off so that the test
+	// makes no call outside loopback.
+	dir := t.TempDir()
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "")
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "")
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+	s := newSQSServer(t, false)
+	qurl := s.queue(t, false)
+	d := sqsDest(s, qurl)
+	d.AccessKeyID, d.SecretAccessKey = "", ""
+	c := openSQS(t, d)
+	_, err := c.Publish(testCtx(t), sqsMessage(d, "msg_nocreds", `{}`))
+	if k := outbound.ErrorKindOf(err); err == nil || k != herald.ErrorKindAuth {
+		t.Fatalf("no credentials: %v, kind %q, want auth", err, k)
+	}
+	if n := s.count(t, qurl); n != "0" {
+		t.Errorf("%s messages sent without credentials", n)
+	}
+}
