@@ -121,6 +121,9 @@ func parseSQSQueue(raw string) (*sqsQueue, error) {
 	if len(parts) != 2 || !sqsAccount.MatchString(parts[0]) {
 		return nil, &shape.FieldError{Field: field, Msg: "queue_url must be https://HOST/ACCOUNT_ID/QUEUE_NAME"}
 	}
+	if h := strings.ToLower(u.Hostname()); (strings.HasSuffix(h, ".amazonaws.com") || strings.HasSuffix(h, ".amazonaws.com.cn")) && !sqsRegionHost.MatchString(h) {
+		return nil, &shape.FieldError{Field: field, Msg: "queue_url must use the https://sqs.REGION.amazonaws.com/ACCOUNT_ID/QUEUE_NAME form (legacy queue hosts are not supported)"}
+	}
 	name := parts[1]
 	base, fifo := strings.CutSuffix(name, ".fifo")
 	if len(name) > 80 || !sqsQueueName.MatchString(base) {
@@ -315,10 +318,13 @@ func (k sqsKind) Open(ctx context.Context, d *herald.Destination, env outbound.E
 		}
 		opts.Credentials = cfg.Credentials
 	}
+	// Requests go to the queue URL's own host (or the endpoint given), so
+	// that what Hosts reports is what is dialed.
+	base := q.u
 	if d.Endpoint != "" {
-		u, _ := parseSQSEndpoint(d.Endpoint)
-		opts.BaseEndpoint = aws.String(u.Scheme + "://" + u.Host)
+		base, _ = parseSQSEndpoint(d.Endpoint)
 	}
+	opts.BaseEndpoint = aws.String(base.Scheme + "://" + base.Host)
 	timeout := env.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second

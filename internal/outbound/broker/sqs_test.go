@@ -152,6 +152,8 @@ func (s *sqsServer) count(t *testing.T, queueURL string) string {
 }
 
 func sqsDest(s *sqsServer, queueURL string) *herald.Destination {
+	// Endpoint is the queue URL's own host here; set, it is what a
+	// destination whose queue URL names another host uses.
 	return &herald.Destination{QueueURL: queueURL, Region: "us-east-1", AccessKeyID: sqsTestKey, SecretAccessKey: sqsTestSecret, Endpoint: s.URL}
 }
 
@@ -206,6 +208,7 @@ func TestSQSCheck(t *testing.T) {
 		{"queue name", herald.Destination{QueueURL: "https://sqs.eu-west-1.amazonaws.com/1/or ders"}, "destination.queue_url"},
 		{"queue creds", herald.Destination{QueueURL: "https://a:b@sqs.eu-west-1.amazonaws.com/1/orders"}, "destination.queue_url"},
 		{"queue port", herald.Destination{QueueURL: "https://sqs.eu-west-1.amazonaws.com:99999/1/orders"}, "destination.queue_url"},
+		{"legacy host", herald.Destination{QueueURL: "https://eu-west-1.queue.amazonaws.com/1/orders", Region: "eu-west-1"}, "destination.queue_url"},
 		{"no region", herald.Destination{QueueURL: "https://queue.example.com/1/orders"}, "destination.region"},
 		{"bad region", herald.Destination{QueueURL: q, Region: "EU WEST"}, "destination.region"},
 		{"key without secret", herald.Destination{QueueURL: q, AccessKeyID: "AKIAIOSFODNN7EXAMPLE"}, "destination.secret_access_key"},
@@ -568,5 +571,24 @@ func TestSQSDefaultCredentialsMissing(t *testing.T) {
 	}
 	if n := s.count(t, qurl); n != "0" {
 		t.Errorf("%s messages sent without credentials", n)
+	}
+}
+
+func TestSQSQueueHostIsEndpoint(t *testing.T) {
+	// Without endpoint, requests go to the queue URL's host (what Hosts
+	// reports for the destination policy).
+	s := newSQSServer(t, false)
+	qurl := s.queue(t, false)
+	d := sqsDest(s, qurl)
+	d.Endpoint = ""
+	if got := SQS().Hosts(d); len(got) != 1 || got[0] != strings.TrimPrefix(s.URL, "http://") {
+		t.Fatalf("Hosts %v, want %s", got, s.URL)
+	}
+	c := openSQS(t, d)
+	if _, err := c.Publish(testCtx(t), sqsMessage(d, "msg_queue_host", `{}`)); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if got := s.receive(t, qurl, 1); attr(got[0], "webhook-id") != "msg_queue_host" {
+		t.Fatalf("received %v", got[0].MessageAttributes)
 	}
 }
