@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/shape"
 )
@@ -590,5 +594,34 @@ func TestSQSQueueHostIsEndpoint(t *testing.T) {
 	}
 	if got := s.receive(t, qurl, 1); attr(got[0], "webhook-id") != "msg_queue_host" {
 		t.Fatalf("received %v", got[0].MessageAttributes)
+	}
+}
+
+func TestSQSDialsThroughEnv(t *testing.T) {
+	// Every connection goes through env.HTTP: a policy that refuses the
+	// address stops the publish with error kind policy, nothing sent.
+	s := newSQSServer(t, false)
+	qurl := s.queue(t, false)
+	d := sqsDest(s, qurl)
+	var dials atomic.Int32
+	refuse := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return nil, &netpolicy.BlockedError{Addr: netip.MustParseAddr("127.0.0.1"), Rule: "private"}
+	}
+	env := outbound.Env{Dial: refuse, HTTP: &http.Client{Transport: &http.Transport{DialContext: refuse}}, Timeout: 5 * time.Second}
+	c, err := SQS().Open(testCtx(t), d, env)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer c.Close()
+	_, err = c.Publish(testCtx(t), sqsMessage(d, "msg_policy", `{}`))
+	if k := outbound.ErrorKindOf(err); err == nil || k != herald.ErrorKindPolicy {
+		t.Fatalf("refused address: %v, kind %q, want policy", err, k)
+	}
+	if dials.Load() == 0 {
+		t.Fatal("the client did not dial through env")
+	}
+	if n := s.count(t, qurl); n != "0" {
+		t.Errorf("%s messages arrived past the policy", n)
 	}
 }
