@@ -40,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -88,7 +89,6 @@ var (
 // sqsQueue is a queue URL taken apart.
 type sqsQueue struct {
 	u    *url.URL
-	name string
 	fifo bool
 }
 
@@ -129,7 +129,7 @@ func parseSQSQueue(raw string) (*sqsQueue, error) {
 	if len(name) > 80 || !sqsQueueName.MatchString(base) {
 		return nil, &shape.FieldError{Field: field, Msg: fmt.Sprintf("queue name %q is not a valid SQS queue name (1 to 80 letters, digits, - and _, with .fifo for a FIFO queue)", name)}
 	}
-	return &sqsQueue{u: u, name: name, fifo: fifo}, nil
+	return &sqsQueue{u: u, fifo: fifo}, nil
 }
 
 func sqsCheckPort(p string) error {
@@ -329,17 +329,20 @@ func (k sqsKind) Open(ctx context.Context, d *herald.Destination, env outbound.E
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
+	dest := *d
 	return &sqsClient{
 		api:     sqs.New(opts, sqsOptions...),
+		http:    hc,
 		queue:   d.QueueURL,
 		fifo:    q.fifo,
-		dest:    d,
+		dest:    &dest,
 		timeout: timeout,
 	}, nil
 }
 
 type sqsClient struct {
 	api     *sqs.Client
+	http    *http.Client
 	queue   string
 	fifo    bool
 	dest    *herald.Destination
@@ -528,9 +531,12 @@ func isCredentialError(err error) bool {
 	return strings.Contains(err.Error(), "failed to retrieve credentials") || strings.Contains(err.Error(), "failed to refresh cached credentials")
 }
 
+// Close marks the client closed and drops the idle connections of its
+// HTTP client (SQS holds no other state; requests still in flight finish).
 func (c *sqsClient) Close() error {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+	c.http.CloseIdleConnections()
 	return nil
 }
