@@ -34,6 +34,9 @@ package broker
 // deduplication id).
 //
 // The SDK's own retries are off: Herald's retry schedule owns retries.
+// Requests go to the queue URL's host, or to destination.endpoint when set
+// (a compatible server: it must speak SQS's JSON protocol, which the AWS
+// SDKs use since 2023).
 
 import (
 	"context"
@@ -452,14 +455,14 @@ func (c *sqsClient) Publish(ctx context.Context, m *outbound.Message) (string, e
 	if c.fifo {
 		group := d.MessageGroupID
 		if !sqsFIFOIDChars.MatchString(group) {
-			return "", outbound.Fail(herald.ErrorKindRender, fmt.Errorf("aws_sqs: message_group_id rendered as %q, which is not 1 to 128 letters, digits and punctuation", group))
+			return "", outbound.Fail(herald.ErrorKindRender, fmt.Errorf("aws_sqs: message_group_id rendered as %q, which is not 1 to 128 letters, digits and punctuation", sqsClip(group)))
 		}
 		dedup := d.DeduplicationID
 		if dedup == "" {
 			dedup = m.ID
 		}
 		if !sqsFIFOIDChars.MatchString(dedup) {
-			return "", outbound.Fail(herald.ErrorKindRender, fmt.Errorf("aws_sqs: deduplication id %q is not 1 to 128 letters, digits and punctuation", dedup))
+			return "", outbound.Fail(herald.ErrorKindRender, fmt.Errorf("aws_sqs: deduplication id %q is not 1 to 128 letters, digits and punctuation", sqsClip(dedup)))
 		}
 		in.MessageGroupId = aws.String(group)
 		in.MessageDeduplicationId = aws.String(dedup)
@@ -481,6 +484,15 @@ func (c *sqsClient) Publish(ctx context.Context, m *outbound.Message) (string, e
 		ack += " seq " + *out.SequenceNumber
 	}
 	return ack, nil
+}
+
+// sqsClip shortens a rendered value quoted in an error, which a tenant's
+// template may make long.
+func sqsClip(s string) string {
+	if len(s) <= 140 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:140], "") + "..."
 }
 
 // sqsAuthCodes are the error codes of a refused login or signature.
