@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
+	"github.com/sirupsen/logrus"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/netpolicy"
@@ -47,6 +48,8 @@ func useSQSQuery() {
 		// Deduplication of FIFO messages, as SQS does it (off in goaws
 		// unless asked).
 		goawsapp.CurrentEnvironment.EnableDuplicates = true
+		// goaws logs every request at info level.
+		logrus.SetLevel(logrus.WarnLevel)
 		sqsOptions = append(sqsOptions, func(o *sqs.Options) { o.Protocol = awsquery.New(schemas.AmazonSQS) })
 	})
 }
