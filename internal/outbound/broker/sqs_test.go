@@ -59,8 +59,10 @@ const (
 	sqsTestSecret = "herald-test-secret"
 )
 
-// sqsServer is goaws behind an httptest server; refuse, when set, answers
-// requests signed with another access key the way SQS does.
+// sqsServer is goaws behind an httptest server. goaws checks no
+// credentials, so with checkKey the server in front of it refuses requests
+// signed with another access key than sqsTestKey, with SQS's own error
+// (InvalidClientTokenId, 403) in the Query protocol's XML.
 type sqsServer struct {
 	*httptest.Server
 	api *sqs.Client
