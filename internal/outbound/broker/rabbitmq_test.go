@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"regexp"
@@ -447,6 +448,7 @@ func TestRabbitMQAuth(t *testing.T) {
 		"user":   {URL: "amqp://" + rabbitTestAddr + "/", Username: "nobody-" + rabbitName(t), Password: "x", RoutingKey: "q"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // the broker delays each refused login
 			c := rabbitOpen(t, d)
 			_, err := rabbitPublish(t, c, rabbitMsg(d, "x", "x"))
 			if k := outbound.ErrorKindOf(err); k != herald.ErrorKindAuth {
@@ -549,5 +551,90 @@ func TestRabbitMQClose(t *testing.T) {
 	c2.Close()
 	if _, err := rabbitPublish(t, c2, rabbitMsg(d, "three", "3")); err == nil {
 		t.Fatal("Publish after Close succeeded")
+	}
+}
+
+// rabbitStall forwards one connection at a time to target and can hold
+// back what the broker sends, so that a confirm does not come.
+type rabbitStall struct {
+	addr string
+	gate sync.Mutex
+}
+
+func newRabbitStall(t *testing.T, target string) *rabbitStall {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	s := &rabbitStall{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			t.Cleanup(func() { c.Close(); b.Close() })
+			go func() { io.Copy(b, c); b.Close() }()
+			go func() {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := b.Read(buf)
+					if n > 0 {
+						s.gate.Lock()
+						_, werr := c.Write(buf[:n])
+						s.gate.Unlock()
+						if werr != nil {
+							break
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				c.Close()
+			}()
+		}
+	}()
+	return s
+}
+
+func TestRabbitMQNoConfirmIsTimeout(t *testing.T) {
+	q := rabbitSetup(t, nil)
+	q.consume(t)
+	s := newRabbitStall(t, rabbitTestAddr)
+	d := rabbitDest(s.addr, q)
+	c := rabbitOpen(t, d)
+	if _, err := rabbitPublish(t, c, rabbitMsg(d, "one", "1")); err != nil {
+		t.Fatal(err)
+	}
+	q.next(t)
+
+	s.gate.Lock()
+	ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
+	_, err := c.Publish(ctx, rabbitMsg(d, "two", "2"))
+	cancel()
+	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindTimeout {
+		s.gate.Unlock()
+		t.Fatalf("Publish = %v (kind %q), want timeout", err, k)
+	}
+	// The broker did take "two" (at least once: the retry carries the same
+	// message_id for the consumer to drop it).
+	if got := q.next(t); got.MessageId != "two" {
+		t.Fatalf("arrived %q", got.MessageId)
+	}
+	s.gate.Unlock()
+
+	if _, err := rabbitPublish(t, c, rabbitMsg(d, "three", "3")); err != nil {
+		t.Fatalf("Publish once the broker answers again: %v", err)
+	}
+	if got := q.next(t); got.MessageId != "three" {
+		t.Fatalf("arrived %q", got.MessageId)
 	}
 }
