@@ -68,6 +68,9 @@ const (
 	// rabbitDefaultTimeout bounds connecting when neither the context nor
 	// Env.Timeout does.
 	rabbitDefaultTimeout = 30 * time.Second
+	// rabbitMaxHeartbeat bounds the heartbeat a URL may ask for, in
+	// seconds (the client's default is 10).
+	rabbitMaxHeartbeat = 60
 )
 
 // rabbitFields are the destination fields a rabbitmq endpoint uses, by
@@ -207,9 +210,11 @@ func rabbitParseURL(raw string) (*url.URL, error) {
 		if k != "heartbeat" {
 			return nil, rabbitField("url", "url parameter %q is not supported (only heartbeat)", k)
 		}
+		// Heartbeats are how a connection the network dropped silently is
+		// found lost and made again: they cannot be turned off.
 		for _, v := range vs {
-			if _, err := strconv.ParseUint(v, 10, 16); err != nil {
-				return nil, rabbitField("url", "url parameter heartbeat must be a number of seconds")
+			if n, err := strconv.Atoi(v); err != nil || n < 1 || n > rabbitMaxHeartbeat {
+				return nil, rabbitField("url", "url parameter heartbeat must be between 1 and %d seconds", rabbitMaxHeartbeat)
 			}
 		}
 	}
@@ -675,6 +680,7 @@ func (c *rabbitClient) dial(ctx context.Context) (*amqp.Connection, net.Conn, er
 	stopped := stop()
 	if err == nil && !stopped {
 		conn.Close()
+		made.Load().Close()
 		err = dctx.Err()
 	}
 	raw := made.Load()
