@@ -307,10 +307,19 @@ func rabbitWaitLost(t *testing.T, c outbound.Client) {
 }
 
 func TestRabbitMQBrokerDown(t *testing.T) {
+	t.Run("url credentials", func(t *testing.T) { rabbitBrokerDown(t, false) })
+	// The login given as fields is kept for the next connection.
+	t.Run("credential fields", func(t *testing.T) { rabbitBrokerDown(t, true) })
+}
+
+func rabbitBrokerDown(t *testing.T, fields bool) {
 	q := rabbitSetup(t, nil)
 	q.consume(t)
 	p := newProxy(t, rabbitTestAddr)
 	d := rabbitDest(p.Addr(), q)
+	if fields {
+		d.URL, d.Username, d.Password = "amqp://"+p.Addr()+"/", "guest", "guest"
+	}
 	c := rabbitOpen(t, d)
 
 	if _, err := rabbitPublish(t, c, rabbitMsg(d, "before", "1")); err != nil {
