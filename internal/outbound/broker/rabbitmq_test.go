@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"regexp"
@@ -568,11 +567,12 @@ func TestRabbitMQClose(t *testing.T) {
 	}
 }
 
-// rabbitStall forwards one connection at a time to target and can hold
-// back what the broker sends, so that a confirm does not come.
+// rabbitStall forwards connections to target and can hold back what
+// either side sends: the broker's confirms (toClient), or the client's
+// bytes, as a broker that stopped reading (toBroker).
 type rabbitStall struct {
-	addr string
-	gate sync.Mutex
+	addr               string
+	toClient, toBroker sync.Mutex
 }
 
 func newRabbitStall(t *testing.T, target string) *rabbitStall {
@@ -595,28 +595,31 @@ func newRabbitStall(t *testing.T, target string) *rabbitStall {
 				continue
 			}
 			t.Cleanup(func() { c.Close(); b.Close() })
-			go func() { io.Copy(b, c); b.Close() }()
-			go func() {
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := b.Read(buf)
-					if n > 0 {
-						s.gate.Lock()
-						_, werr := c.Write(buf[:n])
-						s.gate.Unlock()
-						if werr != nil {
-							break
-						}
-					}
-					if err != nil {
-						break
-					}
-				}
-				c.Close()
-			}()
+			go rabbitGatedCopy(b, c, &s.toBroker)
+			go rabbitGatedCopy(c, b, &s.toClient)
 		}
 	}()
 	return s
+}
+
+func rabbitGatedCopy(dst, src net.Conn, gate *sync.Mutex) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			gate.Lock()
+			_, werr := dst.Write(buf[:n])
+			gate.Unlock()
+			if werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func TestRabbitMQNoConfirmIsTimeout(t *testing.T) {
@@ -630,12 +633,12 @@ func TestRabbitMQNoConfirmIsTimeout(t *testing.T) {
 	}
 	q.next(t)
 
-	s.gate.Lock()
+	s.toClient.Lock()
 	ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
 	_, err := c.Publish(ctx, rabbitMsg(d, "two", "2"))
 	cancel()
 	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindTimeout {
-		s.gate.Unlock()
+		s.toClient.Unlock()
 		t.Fatalf("Publish = %v (kind %q), want timeout", err, k)
 	}
 	// The broker did take "two" (at least once: the retry carries the same
@@ -643,12 +646,55 @@ func TestRabbitMQNoConfirmIsTimeout(t *testing.T) {
 	if got := q.next(t); got.MessageId != "two" {
 		t.Fatalf("arrived %q", got.MessageId)
 	}
-	s.gate.Unlock()
+	s.toClient.Unlock()
 
 	if _, err := rabbitPublish(t, c, rabbitMsg(d, "three", "3")); err != nil {
 		t.Fatalf("Publish once the broker answers again: %v", err)
 	}
 	if got := q.next(t); got.MessageId != "three" {
 		t.Fatalf("arrived %q", got.MessageId)
+	}
+}
+
+// A broker that stops reading (as RabbitMQ does to publishers under a
+// memory or disk alarm) blocks the client's write: the deadline ends the
+// publish as a timeout, and the next publish connects again.
+func TestRabbitMQStuckWriteIsTimeout(t *testing.T) {
+	q := rabbitSetup(t, nil)
+	q.consume(t)
+	s := newRabbitStall(t, rabbitTestAddr)
+	d := rabbitDest(s.addr, q)
+	c := rabbitOpen(t, d)
+	if _, err := rabbitPublish(t, c, rabbitMsg(d, "one", "1")); err != nil {
+		t.Fatal(err)
+	}
+	q.next(t)
+
+	s.toBroker.Lock()
+	big := rabbitMsg(d, "big", strings.Repeat("x", 12<<20))
+	ctx, cancel := context.WithTimeout(testCtx(t), 500*time.Millisecond)
+	start := time.Now()
+	_, err := c.Publish(ctx, big)
+	cancel()
+	s.toBroker.Unlock()
+	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindTimeout {
+		t.Fatalf("Publish = %v (kind %q), want timeout", err, k)
+	}
+	t.Logf("stalled publish: %v", err)
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("Publish returned after %v, past its deadline", el)
+	}
+
+	if _, err := rabbitPublish(t, c, rabbitMsg(d, "after", "2")); err != nil {
+		t.Fatalf("Publish after the stall: %v", err)
+	}
+	for {
+		got := q.next(t)
+		if got.MessageId == "after" {
+			break
+		}
+		if got.MessageId != "big" {
+			t.Fatalf("arrived %q", got.MessageId)
+		}
 	}
 }
