@@ -361,7 +361,7 @@ func (c *rabbitClient) Publish(ctx context.Context, m *outbound.Message) (string
 	if err != nil {
 		return "", err
 	}
-	ack, reuse, err := c.publishOn(ctx, rc, exchange, key, m.ID, pub)
+	ack, reuse, err := c.publishOn(ctx, rc, exchange, key, pub)
 	if reuse {
 		select {
 		case c.idle <- rc:
@@ -406,7 +406,11 @@ func rabbitPublishing(m *outbound.Message) amqp.Publishing {
 
 // publishOn publishes on rc and waits for the confirm; reuse says whether
 // rc is in a known state and may carry the next publish.
-func (c *rabbitClient) publishOn(ctx context.Context, rc *rabbitChannel, exchange, key, id string, pub amqp.Publishing) (ack string, reuse bool, err error) {
+func (c *rabbitClient) publishOn(ctx context.Context, rc *rabbitChannel, exchange, key string, pub amqp.Publishing) (ack string, reuse bool, err error) {
+	// A return still waiting is an earlier message's (one both returned
+	// and nacked): it must not be taken for this one, a retry of which
+	// carries the same message id.
+	rabbitDrain(rc.returns)
 	type sent struct {
 		dc  *amqp.DeferredConfirmation
 		err error
@@ -462,7 +466,7 @@ returns:
 			if !ok {
 				break returns
 			}
-			if r.MessageId == id {
+			if r.MessageId == pub.MessageId {
 				return "", true, outbound.Fail(herald.ErrorKindRejected, fmt.Errorf("rabbitmq: the broker returned the message: %d %s (%s)", r.ReplyCode, r.ReplyText, rabbitWhere(exchange, key)))
 			}
 		default:
@@ -473,6 +477,19 @@ returns:
 		return fmt.Sprintf("confirmed by the default exchange (routing key %s)", key), true, nil
 	}
 	return fmt.Sprintf("confirmed by exchange %s (routing key %s)", exchange, key), true, nil
+}
+
+func rabbitDrain(returns chan amqp.Return) {
+	for {
+		select {
+		case _, ok := <-returns:
+			if !ok {
+				return
+			}
+		default:
+			return
+		}
+	}
 }
 
 func rabbitWhere(exchange, key string) string {
