@@ -31,7 +31,11 @@ package broker
 // bound for the routing key, although RabbitMQ confirms it too), or an
 // exchange that does not exist fail as rejected; a refused login or a
 // permission refused on the vhost or exchange fails as auth; no confirm
-// before the attempt's deadline fails as timeout. Delivery is at least
+// before the attempt's deadline fails as timeout (so does a write the
+// broker holds back, under a memory or disk alarm: the connection is cut
+// and made again at the next publish); a vhost that does not exist, or a
+// connection the broker refuses for another reason, fails as connect; a
+// connection lost fails as network. Delivery is at least
 // once: a message whose confirm was lost with the connection may have
 // reached its queue, and its retry carries the same message_id.
 
