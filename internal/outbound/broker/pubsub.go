@@ -254,10 +254,19 @@ func (k PubSub) Open(ctx context.Context, d *herald.Destination, env outbound.En
 	if connect <= 0 {
 		connect = 10 * time.Second
 	}
+	pc := &pubsubClient{}
 	dial := func(ctx context.Context, addr string) (net.Conn, error) {
 		ctx, cancel := context.WithTimeout(ctx, connect)
 		defer cancel()
-		return env.Dial(ctx, "tcp", addr)
+		conn, err := env.Dial(ctx, "tcp", addr)
+		if err != nil {
+			// gRPC keeps only the text of a dial error; kept here, its
+			// kind (policy, dns, connect) reaches the attempt.
+			pc.dialErr.Store(&err)
+		} else {
+			pc.dialErr.Store(nil)
+		}
+		return conn, err
 	}
 	opts := []option.ClientOption{
 		option.WithGRPCDialOption(grpc.WithContextDialer(dial)),
@@ -307,7 +316,8 @@ func (k PubSub) Open(ctx context.Context, d *herald.Destination, env outbound.En
 		LimitExceededBehavior:  pubsub.FlowControlBlock,
 	}
 	p.EnableMessageOrdering = d.OrderingKey != ""
-	return &pubsubClient{c: c, p: p, topic: p.String()}, nil
+	pc.c, pc.p, pc.topic = c, p, p.String()
+	return pc, nil
 }
 
 // pubsubCallOptions keeps the library's retries of a publish short: Herald
@@ -341,6 +351,8 @@ type pubsubClient struct {
 	topic string
 
 	closed atomic.Bool
+	// dialErr is the last connection's error, nil once one connected.
+	dialErr atomic.Pointer[error]
 }
 
 var errPubSubClosed = errors.New("gcp_pubsub: client closed")
@@ -373,7 +385,7 @@ func (c *pubsubClient) Publish(ctx context.Context, m *outbound.Message) (string
 			// an error; the next attempt must be able to go.
 			c.p.ResumePublish(key)
 		}
-		return "", pubsubError(c.topic, err)
+		return "", c.error(err)
 	}
 	if id == "" {
 		return "", outbound.Fail(herald.ErrorKindRejected, errors.New("gcp_pubsub: the service returned no message id"))
@@ -381,8 +393,9 @@ func (c *pubsubClient) Publish(ctx context.Context, m *outbound.Message) (string
 	return "message id " + id, nil
 }
 
-// pubsubError gives a publish error its error kind.
-func pubsubError(topic string, err error) error {
+// error gives a publish error its error kind.
+func (c *pubsubClient) error(err error) error {
+	topic := c.topic
 	if _, ok := errors.AsType[pubsub.ErrPublishingPaused](err); ok {
 		return fmt.Errorf("gcp_pubsub: not sent: an earlier message with the same ordering key failed, and order is kept: %w", err)
 	}
@@ -404,6 +417,11 @@ func pubsubError(topic string, err error) error {
 	case codes.Unavailable:
 		// gRPC says "while dialing" when no connection could be made.
 		if strings.Contains(s.Message(), "dialing") || strings.Contains(s.Message(), "connection refused") {
+			if de := c.dialErr.Load(); de != nil {
+				if k := outbound.ErrorKindOf(*de); k != herald.ErrorKindNetwork {
+					return fmt.Errorf("gcp_pubsub: %s: %w", topic, *de)
+				}
+			}
 			return outbound.Fail(herald.ErrorKindConnect, e)
 		}
 		return outbound.Fail(herald.ErrorKindNetwork, e)

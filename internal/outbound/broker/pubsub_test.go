@@ -9,9 +9,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/shape"
 )
@@ -195,7 +198,9 @@ func TestPubSubCheck(t *testing.T) {
 			d.CredentialsJSON = pubsubKey(t, func(m map[string]any) { delete(m, "client_email") })
 		}, "credentials_json"},
 		{"credentials bad key", func(d *herald.Destination) {
-			d.CredentialsJSON = pubsubKey(t, func(m map[string]any) { m["private_key"] = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" })
+			d.CredentialsJSON = pubsubKey(t, func(m map[string]any) {
+				m["private_key"] = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+			})
 		}, "credentials_json"},
 		{"credentials other universe", func(d *herald.Destination) {
 			d.CredentialsJSON = pubsubKey(t, func(m map[string]any) { m["universe_domain"] = "evil.example" })
@@ -516,5 +521,49 @@ func TestPubSubOpenChecks(t *testing.T) {
 	_, err := NewPubSub().Open(testCtx(t), &herald.Destination{Project: "herald-test", Topic: "x"}, testEnv())
 	if _, ok := errors.AsType[*shape.FieldError](err); !ok {
 		t.Fatalf("error %v, want a field error", err)
+	}
+}
+
+// Every connection goes through env.Dial: counted when allowed, and the
+// destination policy's refusal is the attempt's error kind.
+func TestPubSubDialsThroughEnv(t *testing.T) {
+	f := newPubSubFake(t)
+	t.Run("counted", func(t *testing.T) {
+		env := testEnv()
+		var dials atomic.Int32
+		base := env.Dial
+		env.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return base(ctx, network, addr)
+		}
+		c, err := NewPubSub().Open(testCtx(t), f.dest(f.srv.Addr), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Publish(testCtx(t), pubsubMessage(f.dest(f.srv.Addr), "msg_1", "x")); err != nil {
+			t.Fatal(err)
+		}
+		if dials.Load() == 0 {
+			t.Fatal("published without dialling through env.Dial")
+		}
+	})
+	t.Run("policy", func(t *testing.T) {
+		env := testEnv()
+		env.Dial = netpolicy.New(netpolicy.Options{}).DialContext(nil)
+		c, err := NewPubSub().Open(testCtx(t), f.dest(f.srv.Addr), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = c.Publish(ctx, pubsubMessage(f.dest(f.srv.Addr), "msg_2", "y"))
+		if k := outbound.ErrorKindOf(err); err == nil || k != herald.ErrorKindPolicy {
+			t.Fatalf("error %v, kind %q, want policy", err, k)
+		}
+	})
+	if got := f.pull(t, 1); len(got) != 1 || string(got[0].Data) != "x" {
+		t.Fatalf("arrived %v", got)
 	}
 }
