@@ -241,8 +241,10 @@ func (PubSub) Hosts(d *herald.Destination) []string {
 	return []string{pubsubHost}
 }
 
-// Open makes the client; gRPC connects lazily, at the first Publish, and
-// reconnects by itself after the service went away.
+// Open makes the client without waiting for a connection: gRPC connects
+// in the background (through env.Dial, which gets the host name and so
+// resolves and checks it under the destination policy) and reconnects by
+// itself after the service went away.
 func (k PubSub) Open(ctx context.Context, d *herald.Destination, env outbound.Env) (outbound.Client, error) {
 	if err := k.Check(d); err != nil {
 		return nil, err

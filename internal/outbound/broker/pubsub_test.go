@@ -446,9 +446,25 @@ func TestPubSubAuth(t *testing.T) {
 			}
 		})
 	}
-	t.Run("key opens without a request", func(t *testing.T) {
+	t.Run("key opens, dials through env", func(t *testing.T) {
 		d := &herald.Destination{Project: "herald-test", Topic: "orders", CredentialsJSON: pubsubKey(t, nil)}
-		c := openPubSub(t, d)
+		// Google is not reachable from tests: the dialer refuses, so that
+		// the client's background connect goes nowhere.
+		env := testEnv()
+		env.Dial = func(context.Context, string, string) (net.Conn, error) {
+			return nil, errors.New("no network in this test")
+		}
+		c, err := NewPubSub().Open(testCtx(t), d, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = c.Publish(ctx, pubsubMessage(d, "msg_1", "x"))
+		if k := outbound.ErrorKindOf(err); err == nil || k != herald.ErrorKindNetwork && k != herald.ErrorKindConnect {
+			t.Fatalf("error %v, kind %q, want connect or network", err, k)
+		}
+		t.Logf("%s: %v", outbound.ErrorKindOf(err), err)
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
