@@ -8,7 +8,9 @@ package broker
 // webhook-id, webhook-timestamp, webhook-signature, content-type and the
 // endpoint's own headers (a name given twice has its values joined with
 // ", "). With ordering_key set, the message carries the rendered ordering
-// key and the publisher keeps the messages of one key in order.
+// key and the publisher sends the messages of one key one after the other,
+// in the order the deliveries were attempted (a subscription needs message
+// ordering enabled to receive them in that order).
 //
 // Acknowledgement: a delivery succeeds only once Pub/Sub returned the
 // message's server id; the history records "message id <id>". Pub/Sub
@@ -364,6 +366,9 @@ func (c *pubsubClient) Publish(ctx context.Context, m *outbound.Message) (string
 	if c.closed.Load() {
 		return "", errPubSubClosed
 	}
+	if m == nil {
+		return "", errors.New("gcp_pubsub: no message")
+	}
 	attrs := make(map[string]string, len(m.Headers))
 	for _, h := range m.Headers {
 		if strings.HasPrefix(strings.ToLower(h.Name), "goog") {
@@ -408,7 +413,7 @@ func (c *pubsubClient) error(err error) error {
 	if !ok {
 		return fmt.Errorf("gcp_pubsub: %w", err)
 	}
-	e := fmt.Errorf("gcp_pubsub: %s: %s: %w", topic, s.Message(), err)
+	e := fmt.Errorf("gcp_pubsub: %s: %w", topic, err)
 	switch s.Code() {
 	case codes.PermissionDenied, codes.Unauthenticated:
 		return outbound.Fail(herald.ErrorKindAuth, e)
