@@ -13,5 +13,6 @@ func Kinds() []outbound.Kind {
 		// One line per kind, in herald.BrokerKinds order.
 		NewRabbitMQ(),
 		SQS(),
+		NewPubSub(),
 	}
 }
