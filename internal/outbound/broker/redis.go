@@ -356,6 +356,10 @@ func (c *redisClient) Publish(ctx context.Context, m *outbound.Message) (string,
 	if stream == "" || len(stream) > redisMaxStreamKey {
 		return "", outbound.Fail(herald.ErrorKindRender, fmt.Errorf("redis: the stream key is empty or longer than %d bytes", redisMaxStreamKey))
 	}
+	if m.Dest == nil && (strings.Contains(stream, "{{") || strings.Contains(stream, "#{")) {
+		// Tags left in would put every delivery in one literal key.
+		return "", outbound.Fail(herald.ErrorKindRender, errors.New("redis: the stream key's template was not filled in"))
+	}
 	args := &redis.XAddArgs{Stream: stream, ID: "*", Values: redisFields(m)}
 	if d.MaxLen > 0 {
 		args.MaxLen, args.Approx = d.MaxLen, true

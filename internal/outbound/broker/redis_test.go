@@ -2,10 +2,17 @@ package broker
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"math/big"
 	"net"
 	"os/exec"
 	"strings"
@@ -283,6 +290,9 @@ func TestRedisDatabaseAndTemplateStream(t *testing.T) {
 	}
 	if n < 5 || n >= 300 {
 		t.Errorf("XLEN %d in db 3 after 300 XADDs with max_len 5, want trimmed", n)
+	}
+	if _, err := c.Publish(testCtx(t), redisMessage("msg_unfilled", "{}")); outbound.ErrorKindOf(err) != herald.ErrorKindRender {
+		t.Errorf("Publish with the template unfilled = %v, want render", err)
 	}
 	m := redisMessage("msg_empty", "{}")
 	m.Dest = &herald.Destination{Stream: ""}
@@ -583,5 +593,124 @@ func TestRedisDialsThroughEnv(t *testing.T) {
 	_, err := c.Publish(testCtx(t), redisMessage("msg_2", "{}"))
 	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindPolicy {
 		t.Errorf("Publish to loopback under the default policy = %v (%q), want policy", err, k)
+	}
+}
+
+// redisTLSProxy terminates TLS on a loopback port with a certificate of
+// its own for 127.0.0.1 and forwards to target; it returns its address
+// and the pool that trusts its certificate.
+func redisTLSProxy(t *testing.T, target string) (string, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "herald test redis"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				b, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				go io.Copy(b, c)
+				io.Copy(c, b)
+			}()
+		}
+	}()
+	return ln.Addr().String(), roots
+}
+
+func TestRedisTLS(t *testing.T) {
+	addr := needService(t, "redis", redisLocal)
+	admin := redisAdmin(t, addr)
+	stream := redisStream(t, admin)
+	tlsAddr, roots := redisTLSProxy(t, addr)
+	var dials atomic.Int32
+	env := testEnv()
+	base := env.Dial
+	env.Dial = func(ctx context.Context, network, a string) (net.Conn, error) {
+		dials.Add(1)
+		return base(ctx, network, a)
+	}
+	d := &herald.Destination{URL: "rediss://" + tlsAddr + "/0", Stream: stream}
+
+	// Unknown certificate: a tls error, and nothing arrives.
+	c := redisOpen(t, d, env)
+	_, err := c.Publish(testCtx(t), redisMessage("msg_untrusted", "{}"))
+	if k := redisKindOf(err); k != herald.ErrorKindTLS {
+		t.Errorf("rediss to an untrusted certificate = %v (%q), want tls", err, k)
+	}
+	if dials.Load() == 0 {
+		t.Error("the rediss client connected without env.Dial")
+	}
+
+	redisTestRoots = roots
+	t.Cleanup(func() { redisTestRoots = nil })
+	c = redisOpen(t, d, env)
+	m := redisMessage("msg_tls", `{"over":"tls"}`)
+	if _, err := c.Publish(testCtx(t), m); err != nil {
+		t.Fatalf("rediss Publish: %v", err)
+	}
+	entries := redisRange(t, admin, stream)
+	if len(entries) != 1 {
+		t.Fatalf("%d entries, want 1", len(entries))
+	}
+	if body, _ := entries[0].get("body"); body != string(m.Body) {
+		t.Errorf("body %q, want %q", body, m.Body)
+	}
+}
+
+func TestRedisReconnectsAfterRestart(t *testing.T) {
+	addr := needService(t, "redis", redisLocal)
+	admin := redisAdmin(t, addr)
+	stream := redisStream(t, admin)
+	p := newProxy(t, addr)
+	c := redisOpen(t, &herald.Destination{URL: "redis://" + p.Addr(), Stream: stream}, testEnv())
+	if _, err := c.Publish(testCtx(t), redisMessage("msg_1", "{}")); err != nil {
+		t.Fatal(err)
+	}
+	// The broker goes and comes back between two deliveries: the pooled
+	// connection is dead, and the next delivery must not fail on it.
+	p.down()
+	p.up()
+	if _, err := c.Publish(testCtx(t), redisMessage("msg_2", "{}")); err != nil {
+		t.Fatalf("first Publish after the broker came back: %v", err)
+	}
+	if n := admin.XLen(testCtx(t), stream).Val(); n != 2 {
+		t.Errorf("XLEN %d, want 2", n)
 	}
 }
