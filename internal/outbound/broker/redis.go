@@ -45,6 +45,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -295,15 +296,18 @@ func (k redisKind) Open(ctx context.Context, d *herald.Destination, env outbound
 		// own dialer, which would dial by itself.
 		Dialer: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			c, err := dial(ctx, network, addr)
-			if err != nil || tlsConf == nil {
-				return c, err
+			if err != nil {
+				return nil, err
+			}
+			if tlsConf == nil {
+				return newRedisReplyConn(c), nil
 			}
 			tc := tls.Client(c, tlsConf)
 			if err := tc.HandshakeContext(ctx); err != nil {
 				c.Close()
 				return nil, err
 			}
-			return tc, nil
+			return newRedisReplyConn(tc), nil
 		},
 		DialTimeout: timeout,
 		// One dial per attempt and no command retries: Herald retries the
@@ -449,4 +453,118 @@ func (c *redisClient) Close() error {
 		return nil
 	}
 	return err
+}
+
+// A destination's server is the tenant's choice, and the client allocates
+// what a reply header announces before reading it; redisReplyConn reads
+// the replies' headers as they pass and cuts the connection at one larger
+// than Herald ever needs (XADD answers an id of a few dozen bytes).
+const (
+	redisMaxBulk      = 64 << 10
+	redisMaxAggregate = 1024
+	redisMaxHeader    = 24
+)
+
+var errRedisReplyTooLarge = errors.New("redis: the server's reply is larger than Herald accepts")
+
+// redisReplyConn checks RESP2/RESP3 reply framing on reads.
+type redisReplyConn struct {
+	net.Conn
+	state int  // redisAtType, redisInLine, redisInLength or redisInBulk
+	kind  byte // the type byte of the header being read
+	num   []byte
+	skip  int64 // bulk bytes (and CRLF) left to pass over
+	err   error
+}
+
+// redisReplySysConn keeps the client's liveness check (which needs the
+// socket) working on a plain TCP connection.
+type redisReplySysConn struct{ *redisReplyConn }
+
+func (c redisReplySysConn) SyscallConn() (syscall.RawConn, error) {
+	return c.redisReplyConn.Conn.(syscall.Conn).SyscallConn()
+}
+
+const (
+	redisAtType = iota
+	redisInLine
+	redisInLength
+	redisInBulk
+)
+
+func newRedisReplyConn(c net.Conn) net.Conn {
+	rc := &redisReplyConn{Conn: c}
+	if _, ok := c.(syscall.Conn); ok {
+		return redisReplySysConn{rc}
+	}
+	return rc
+}
+
+func (c *redisReplyConn) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.Conn.Read(p)
+	if cerr := c.scan(p[:n]); cerr != nil {
+		c.err = cerr
+		c.Conn.Close()
+		return 0, cerr
+	}
+	return n, err
+}
+
+func (c *redisReplyConn) scan(b []byte) error {
+	for i := 0; i < len(b); i++ {
+		switch c.state {
+		case redisAtType:
+			c.kind = b[i]
+			switch c.kind {
+			case '+', '-', ':', ',', '#', '_', '(':
+				c.state = redisInLine
+			case '$', '=', '!', '*', '%', '~', '>', '|':
+				c.state, c.num = redisInLength, c.num[:0]
+			default:
+				return fmt.Errorf("redis: unexpected reply type %q", c.kind)
+			}
+		case redisInLine:
+			// Simple lines are bounded by the client's read buffer.
+			if b[i] == '\n' {
+				c.state = redisAtType
+			}
+		case redisInLength:
+			if b[i] != '\n' {
+				if len(c.num) >= redisMaxHeader {
+					return errRedisReplyTooLarge
+				}
+				c.num = append(c.num, b[i])
+				continue
+			}
+			n, err := strconv.ParseInt(strings.TrimSuffix(string(c.num), "\r"), 10, 64)
+			if err != nil {
+				return fmt.Errorf("redis: unexpected reply length %q", c.num)
+			}
+			c.state = redisAtType
+			switch c.kind {
+			case '$', '=', '!':
+				if n > redisMaxBulk {
+					return errRedisReplyTooLarge
+				}
+				if n >= 0 {
+					c.state, c.skip = redisInBulk, n+2
+				}
+			default:
+				if n > redisMaxAggregate {
+					return errRedisReplyTooLarge
+				}
+			}
+		case redisInBulk:
+			k := min(int64(len(b)-i), c.skip)
+			c.skip -= k
+			i += int(k) - 1
+			if c.skip == 0 {
+				c.state = redisAtType
+			}
+		}
+	}
+	return nil
 }

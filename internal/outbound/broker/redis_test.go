@@ -714,3 +714,66 @@ func TestRedisReconnectsAfterRestart(t *testing.T) {
 		t.Errorf("XLEN %d, want 2", n)
 	}
 }
+
+func TestRedisHostileReply(t *testing.T) {
+	// A server of the tenant's choosing announces replies of gigabytes;
+	// the client must refuse them, not allocate them.
+	for _, reply := range []string{"$2000000000\r\n", "*100000000\r\n", "%100000000\r\n", "$99999999999999999999999999\r\n"} {
+		t.Run(strings.TrimSpace(reply[:3]), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						buf := make([]byte, 4096)
+						for {
+							if _, err := c.Read(buf); err != nil {
+								return
+							}
+							if _, err := c.Write([]byte(reply)); err != nil {
+								return
+							}
+						}
+					}()
+				}
+			}()
+			c := redisOpen(t, &herald.Destination{URL: "redis://" + ln.Addr().String(), Stream: "s"}, testEnv())
+			ack, err := c.Publish(testCtx(t), redisMessage("msg_hostile", "{}"))
+			if err == nil {
+				t.Fatalf("Publish to a hostile server = %q, nil", ack)
+			}
+			if !errors.Is(err, errRedisReplyTooLarge) {
+				t.Errorf("Publish to a hostile server = %v, want %v", err, errRedisReplyTooLarge)
+			}
+		})
+	}
+}
+
+func TestRedisReplyScan(t *testing.T) {
+	// Replies Herald gets, split at every byte: all pass.
+	good := "+OK\r\n$15\r\n1733340000000-0\r\n-ERR no\r\n*2\r\n$1\r\na\r\n$-1\r\n%1\r\n+k\r\n:1\r\n_\r\n*-1\r\n"
+	for cut := range len(good) {
+		c := &redisReplyConn{}
+		if err := c.scan([]byte(good[:cut])); err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		if err := c.scan([]byte(good[cut:])); err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		if c.state != redisAtType {
+			t.Fatalf("cut %d: state %d at the end", cut, c.state)
+		}
+	}
+	c := &redisReplyConn{}
+	if err := c.scan([]byte(fmt.Sprintf("$%d\r\n", redisMaxBulk+1))); !errors.Is(err, errRedisReplyTooLarge) {
+		t.Errorf("a bulk over the bound = %v", err)
+	}
+}
