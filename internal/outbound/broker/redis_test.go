@@ -347,6 +347,17 @@ func TestRedisBrokerDown(t *testing.T) {
 	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindConnect {
 		t.Errorf("error kind %q (%v), want connect", k, err)
 	}
+	// More failures than the pool has connections: the client stops
+	// dialling on each call and answers with the last dial error until a
+	// probe gets through; the kind stays connect.
+	for i := range 2 * redisPoolSize {
+		m := redisMessage(fmt.Sprintf("msg_while_down_%d", i), "{}")
+		m.Dest = &herald.Destination{Stream: stream}
+		_, err := c.Publish(testCtx(t), m)
+		if k := redisKindOf(err); k != herald.ErrorKindConnect {
+			t.Fatalf("failure %d: error kind %q (%v), want connect", i, k, err)
+		}
+	}
 
 	p.up()
 	back := redisPoll(t, c, stream)
