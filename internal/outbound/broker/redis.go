@@ -18,12 +18,16 @@ package broker
 //	                    lower-case name, in the endpoint's order
 //	body                the payload, byte for byte
 //
-// A custom header named body, webhook-id, webhook-timestamp,
+// A field whose header the delivery lacks is left out (webhook-id never
+// is: it falls back to the delivery id). A custom header named body, webhook-id, webhook-timestamp,
 // webhook-signature or content-type is skipped, so that it can never stand
 // in for those fields; a header repeated under the same name keeps its
 // first value only (XRANGE readers often read the fields into a map). A
 // consumer verifies the signature over webhook-id, webhook-timestamp and
 // body exactly as for an HTTP delivery.
+//
+// The URL names one server: Redis Cluster and Sentinel are not followed
+// (a MOVED or READONLY answer fails the attempt as rejected).
 //
 // The delivery counts once XADD answered with the new entry's id; the
 // attempt's history records it as "entry <id>" ("entry 1733340000000-0").

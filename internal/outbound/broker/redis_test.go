@@ -206,6 +206,13 @@ func TestRedisCheck(t *testing.T) {
 	if err := Redis().Check(nil); err == nil {
 		t.Error("Check(nil) = nil")
 	}
+	if c, err := Redis().Open(testCtx(t), with(func(d *herald.Destination) { d.Topic = "t" }), testEnv()); err == nil {
+		c.Close()
+		t.Error("Open of a destination Check refuses = nil error")
+	}
+	if got := Redis().Name(); got != herald.KindRedis {
+		t.Errorf("Name() = %q", got)
+	}
 }
 
 func TestRedisHosts(t *testing.T) {
