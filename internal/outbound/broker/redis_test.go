@@ -479,7 +479,8 @@ func TestRedisRejectedOOM(t *testing.T) {
 func TestRedisAuth(t *testing.T) {
 	t.Run("NoPasswordConfigured", func(t *testing.T) {
 		addr := needService(t, "redis", redisLocal)
-		c := redisOpen(t, &herald.Destination{URL: "redis://" + addr, Stream: "s", Password: "nope"}, testEnv())
+		stream := redisStream(t, redisAdmin(t, addr))
+		c := redisOpen(t, &herald.Destination{URL: "redis://" + addr, Stream: stream, Password: "nope"}, testEnv())
 		_, err := c.Publish(testCtx(t), redisMessage("msg_auth", "{}"))
 		if k := outbound.ErrorKindOf(err); k != herald.ErrorKindAuth {
 			t.Errorf("password on a server without one = %v (%q), want auth", err, k)
