@@ -14,5 +14,6 @@ func Kinds() []outbound.Kind {
 		NewRabbitMQ(),
 		SQS(),
 		NewPubSub(),
+		Redis(),
 	}
 }
