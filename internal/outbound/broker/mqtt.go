@@ -344,7 +344,7 @@ func (c *mqttClient) Publish(ctx context.Context, m *outbound.Message) (string, 
 		if err == nil {
 			return ack, nil
 		}
-		if cc.alive() {
+		if !errors.Is(err, errMQTTConnLost) {
 			return "", err
 		}
 		c.drop(cc)
