@@ -67,6 +67,13 @@ const (
 	mqttDefaultConnectTimeout = 10 * time.Second
 	// mqttMaxString is the longest string MQTT encodes (a two-byte length).
 	mqttMaxString = 65535
+	// mqttMaxInbound bounds a packet from the broker (CONNACK, PUBACK,
+	// DISCONNECT: small ones; Herald subscribes to nothing). paho would
+	// allocate whatever length a packet's header claims, up to 256 MiB.
+	mqttMaxInbound = 256 << 10
+	// mqttReceiveMaximum is what Herald tells the broker it takes in
+	// flight; paho sizes a queue by it (65535 when unsaid).
+	mqttReceiveMaximum = 16
 )
 
 // mqttFields are the destination fields an mqtt endpoint uses, by JSON name.
@@ -503,7 +510,7 @@ func (c *mqttClient) connect(ctx context.Context) (*mqttConn, error) {
 	_, _ = rand.Read(id)
 	cc := &mqttConn{raw: raw}
 	cc.pc = paho.NewClient(paho.ClientConfig{
-		Conn:          packets.NewThreadSafeConn(raw),
+		Conn:          packets.NewThreadSafeConn(&mqttLimitConn{Conn: raw, max: mqttMaxInbound}),
 		PacketTimeout: mqttPacketTimeout,
 		// Herald only publishes; anything the broker sends is dropped.
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(paho.PublishReceived) (bool, error) { return true, nil }},
@@ -517,7 +524,11 @@ func (c *mqttClient) connect(ctx context.Context) (*mqttConn, error) {
 		ClientID:   "herald-" + hex.EncodeToString(id),
 		KeepAlive:  mqttKeepAlive,
 		CleanStart: true,
-		Properties: &paho.ConnectProperties{RequestProblemInfo: true},
+		Properties: &paho.ConnectProperties{
+			RequestProblemInfo: true,
+			ReceiveMaximum:     new(uint16(mqttReceiveMaximum)),
+			MaximumPacketSize:  new(uint32(mqttMaxInbound)),
+		},
 	}
 	if c.username != "" {
 		cp.Username, cp.UsernameFlag = c.username, true
@@ -598,4 +609,59 @@ func (c *mqttClient) Close() error {
 		cc.close()
 	}
 	return nil
+}
+
+var errMQTTTooLarge = errors.New("mqtt: the broker sent a packet larger than Herald takes")
+
+// mqttLimitConn follows the MQTT framing of what the broker sends and
+// fails the connection on a packet longer than max, before paho
+// allocates room for it.
+type mqttLimitConn struct {
+	net.Conn
+	max int
+
+	err    error
+	left   int  // body bytes of the current packet still to pass
+	inLen  bool // reading the remaining length
+	length int
+	mult   int
+	nLen   int
+}
+
+// Read is called by one goroutine at a time (paho's reader).
+func (c *mqttLimitConn) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.Conn.Read(p)
+	for i := 0; i < n; {
+		switch {
+		case c.left > 0:
+			k := min(c.left, n-i)
+			c.left -= k
+			i += k
+		case !c.inLen:
+			// The fixed header's first byte: type and flags.
+			c.inLen, c.length, c.mult, c.nLen = true, 0, 1, 0
+			i++
+		default:
+			b := p[i]
+			i++
+			c.length += int(b&0x7f) * c.mult
+			c.mult *= 128
+			c.nLen++
+			if b&0x80 == 0 || c.nLen == 4 {
+				c.inLen = false
+				if c.length > c.max {
+					c.err = fmt.Errorf("%w (%d bytes, at most %d)", errMQTTTooLarge, c.length, c.max)
+					c.Conn.Close()
+					// Withhold the length's last byte: given it, paho
+					// would not see the error before allocating.
+					return i - 1, c.err
+				}
+				c.left = c.length
+			}
+		}
+	}
+	return n, err
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -741,5 +742,155 @@ func TestMQTTConnectionDiesUnnoticed(t *testing.T) {
 		cur := mc.cur
 		mc.mu.Unlock()
 		cur.raw.Close()
+	}
+}
+
+// mqttFakeBroker accepts connections on loopback and answers each with
+// reply once the client has written something (its CONNECT).
+func mqttFakeBroker(t *testing.T, reply []byte) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Read(make([]byte, 512)); err != nil {
+					return
+				}
+				c.Write(reply)
+				io.Copy(io.Discard, c)
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+// A broker that announces a huge packet does not make Herald allocate it.
+func TestMQTTHugePacketFromBroker(t *testing.T) {
+	// A CONNACK whose remaining length says 200 MiB.
+	reply := append([]byte{0x20}, encodeMQTTLen(200<<20)...)
+	addr := mqttFakeBroker(t, reply)
+	c := mqttOpen(t, &herald.Destination{URL: "mqtt://" + addr, Topic: "t"}, testEnv())
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := c.Publish(mqttPublishCtx(t, 5*time.Second), mqttTestMessage("t", []byte("x")))
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("publish succeeded")
+	}
+	if !errors.Is(err, errMQTTTooLarge) {
+		t.Fatalf("err = %v, want the packet refused as too large", err)
+	}
+	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindNetwork {
+		t.Fatalf("kind %q (%v), want network", k, err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 32<<20 {
+		t.Fatalf("allocated %d MiB for one refused packet", grew>>20)
+	}
+}
+
+// A CONNACK refusing a server-side reason other than credentials is a
+// connect error, with the reason code.
+func TestMQTTConnackRefused(t *testing.T) {
+	for code, want := range map[byte]herald.ErrorKind{
+		0x88: herald.ErrorKindConnect, // server unavailable
+		0x84: herald.ErrorKindConnect, // unsupported protocol version
+		0x86: herald.ErrorKindAuth,    // bad user name or password
+		0x8C: herald.ErrorKindAuth,    // bad authentication method
+	} {
+		// CONNACK: flags 0, reason code, properties length 0.
+		addr := mqttFakeBroker(t, []byte{0x20, 3, 0, code, 0})
+		c := mqttOpen(t, &herald.Destination{URL: "mqtt://" + addr, Topic: "t"}, testEnv())
+		_, err := c.Publish(mqttPublishCtx(t, 5*time.Second), mqttTestMessage("t", []byte("x")))
+		if k := outbound.ErrorKindOf(err); k != want {
+			t.Errorf("CONNACK 0x%02x: kind %q (%v), want %q", code, k, err, want)
+		}
+		if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("0x%02x", code)) {
+			t.Errorf("CONNACK 0x%02x: %v", code, err)
+		}
+	}
+}
+
+// A broker that accepts the TCP connection but never answers the CONNECT
+// is a timeout, bounded by env.Timeout.
+func TestMQTTNoConnack(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	env := testEnv()
+	env.Timeout = 500 * time.Millisecond
+	c := mqttOpen(t, &herald.Destination{URL: "mqtt://" + ln.Addr().String(), Topic: "t"}, env)
+	start := time.Now()
+	_, err = c.Publish(mqttPublishCtx(t, 10*time.Second), mqttTestMessage("t", []byte("x")))
+	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindTimeout {
+		t.Fatalf("kind %q (%v), want timeout", k, err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("took %v with a 500ms connect timeout", d)
+	}
+}
+
+// The size guard follows the framing however the bytes are cut up: many
+// packets in one read, a length split across reads.
+func TestMQTTLimitConnFraming(t *testing.T) {
+	var stream []byte
+	for _, n := range []int{0, 2, 127, 128, 300, 16383, 16384, 1000} {
+		stream = append(stream, 0x40)
+		stream = append(stream, encodeMQTTLen(n)...)
+		stream = append(stream, bytes.Repeat([]byte{0x80}, n)...)
+	}
+	for _, chunk := range []int{1, 2, 3, 7, 4096, len(stream)} {
+		a, b := net.Pipe()
+		go func() {
+			for i := 0; i < len(stream); i += chunk {
+				b.Write(stream[i:min(i+chunk, len(stream))])
+			}
+			b.Close()
+		}()
+		lc := &mqttLimitConn{Conn: a, max: 16384}
+		got, err := io.ReadAll(lc)
+		if err != nil || !bytes.Equal(got, stream) {
+			t.Fatalf("chunks of %d: %d bytes, %v", chunk, len(got), err)
+		}
+		a.Close()
+	}
+	// One byte over: refused.
+	over := append([]byte{0x40}, encodeMQTTLen(16385)...)
+	a, b := net.Pipe()
+	go func() { b.Write(over); b.Close() }()
+	if _, err := io.ReadAll(&mqttLimitConn{Conn: a, max: 16384}); !errors.Is(err, errMQTTTooLarge) {
+		t.Fatalf("over the limit: %v", err)
 	}
 }
