@@ -258,6 +258,15 @@ func mqttTopicProblem(topic string) string {
 	return ""
 }
 
+// mqttClip shortens a reason string the broker sent, for the history.
+func mqttClip(s string) string {
+	const max = 200
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
 func mqttValidString(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // mqttClient publishes to one MQTT destination over one connection at a
@@ -311,7 +320,7 @@ func (cc *mqttConn) lostErr() error {
 	}
 	reason := ""
 	if d.Properties != nil && d.Properties.ReasonString != "" {
-		reason = ": " + d.Properties.ReasonString
+		reason = ": " + mqttClip(d.Properties.ReasonString)
 	}
 	return outbound.Fail(herald.ErrorKindNetwork, fmt.Errorf("%w (the broker sent DISCONNECT, reason 0x%02x%s)", errMQTTConnLost, d.ReasonCode, reason))
 }
@@ -408,24 +417,34 @@ func mqttReason(code byte, props *paho.PublishResponseProperties) string {
 		name = "refused"
 	}
 	if props != nil && props.ReasonString != "" {
-		name += ": " + props.ReasonString
+		name += ": " + mqttClip(props.ReasonString)
 	}
 	return name
 }
 
-// mqttPacketSize bounds the encoded size of the PUBLISH from above (the
-// variable-length integers counted at their longest), to compare with the
+// mqttPacketSize is the encoded size of the PUBLISH, to compare with the
 // broker's Maximum Packet Size before sending: a broker disconnects a
 // client that sends a larger one.
 func mqttPacketSize(topic string, props *paho.PublishProperties, body int) int {
-	n := 1 + 4 + 2 + len(topic) + 2 + 4 // fixed header, topic, packet id, properties length
+	p := 0
 	if props.ContentType != "" {
-		n += 1 + 2 + len(props.ContentType)
+		p += 1 + 2 + len(props.ContentType)
 	}
 	for _, u := range props.User {
-		n += 1 + 2 + len(u.Key) + 2 + len(u.Value)
+		p += 1 + 2 + len(u.Key) + 2 + len(u.Value)
 	}
-	return n + body
+	rest := 2 + len(topic) + 2 + mqttVBILen(p) + p + body // topic, packet id, properties, payload
+	return 1 + mqttVBILen(rest) + rest
+}
+
+// mqttVBILen is the length of n as an MQTT variable byte integer.
+func mqttVBILen(n int) int {
+	l := 1
+	for n >= 128 {
+		n /= 128
+		l++
+	}
+	return l
 }
 
 // conn returns the live connection, connecting when there is none; fresh
@@ -585,7 +604,7 @@ func mqttConnackError(addr string, ca *paho.Connack) error {
 		name = "refused"
 	}
 	if ca.Properties != nil && ca.Properties.ReasonString != "" {
-		name += ": " + ca.Properties.ReasonString
+		name += ": " + mqttClip(ca.Properties.ReasonString)
 	}
 	err := fmt.Errorf("mqtt: %s refused the connection: CONNACK reason 0x%02x (%s)", addr, ca.ReasonCode, name)
 	switch ca.ReasonCode {

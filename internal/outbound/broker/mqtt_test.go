@@ -894,3 +894,59 @@ func TestMQTTLimitConnFraming(t *testing.T) {
 		t.Fatalf("over the limit: %v", err)
 	}
 }
+
+// mqttConnack is a CONNACK packet with the given reason code and
+// properties (already encoded).
+func mqttConnack(code byte, props []byte) []byte {
+	body := append([]byte{0, code}, encodeMQTTLen(len(props))...)
+	body = append(body, props...)
+	return append(append([]byte{0x20}, encodeMQTTLen(len(body))...), body...)
+}
+
+// The broker's reason string reaches the error, cut short.
+func TestMQTTConnackReasonString(t *testing.T) {
+	reason := strings.Repeat("r", 5000)
+	props := append([]byte{0x1F, byte(len(reason) >> 8), byte(len(reason))}, reason...)
+	addr := mqttFakeBroker(t, mqttConnack(0x87, props))
+	c := mqttOpen(t, &herald.Destination{URL: "mqtt://" + addr, Topic: "t"}, testEnv())
+	_, err := c.Publish(mqttPublishCtx(t, 5*time.Second), mqttTestMessage("t", []byte("x")))
+	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindAuth {
+		t.Fatalf("kind %q (%v), want auth", k, err)
+	}
+	if !strings.Contains(err.Error(), "rrrr") || len(err.Error()) > 400 {
+		t.Fatalf("error of %d bytes: %.300s", len(err.Error()), err)
+	}
+}
+
+// A message larger than the broker's Maximum Packet Size is refused
+// before it is sent (the broker would drop the connection for it).
+func TestMQTTMaximumPacketSize(t *testing.T) {
+	addr := mqttFakeBroker(t, mqttConnack(0, []byte{0x27, 0, 0, 1, 0})) // 256 bytes
+	c := mqttOpen(t, &herald.Destination{URL: "mqtt://" + addr, Topic: "t"}, testEnv())
+	_, err := c.Publish(mqttPublishCtx(t, 5*time.Second), mqttTestMessage("t", bytes.Repeat([]byte("x"), 1000)))
+	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindRejected {
+		t.Fatalf("kind %q (%v), want rejected", k, err)
+	}
+	if !strings.Contains(err.Error(), "maximum packet size of 256") {
+		t.Fatalf("%v", err)
+	}
+}
+
+// mqttPacketSize is the size paho writes.
+func TestMQTTPacketSize(t *testing.T) {
+	for _, body := range []int{0, 1, 100, 16000, 200000} {
+		m := mqttTestMessage("tenants/acme/order.created", bytes.Repeat([]byte("x"), body))
+		props := &paho.PublishProperties{ContentType: "application/json"}
+		for _, h := range m.Headers {
+			props.User.Add(h.Name, h.Value)
+		}
+		p := &paho.Publish{QoS: 1, PacketID: 7, Topic: m.Dest.Topic, Payload: m.Body, Properties: props}
+		var buf bytes.Buffer
+		if _, err := p.Packet().WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if got := mqttPacketSize(m.Dest.Topic, props, body); got != buf.Len() {
+			t.Errorf("body %d: size %d, paho writes %d", body, got, buf.Len())
+		}
+	}
+}
