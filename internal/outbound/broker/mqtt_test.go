@@ -950,3 +950,31 @@ func TestMQTTPacketSize(t *testing.T) {
 		}
 	}
 }
+
+// Close leaves no goroutine of the client behind.
+func TestMQTTCloseReleasesGoroutines(t *testing.T) {
+	addr := needService(t, "Mosquitto", mqttTestAddr)
+	topic := mqttTestTopic(t, "herald-test/")
+	before := runtime.NumGoroutine()
+	c, err := MQTT().Open(testCtx(t), &herald.Destination{URL: "mqtt://" + addr, Topic: topic}, testEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := c.Publish(mqttPublishCtx(t, 5*time.Second), mqttTestMessage(topic, []byte("x"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if during := runtime.NumGoroutine(); during <= before {
+		t.Fatalf("%d goroutines while connected, %d before: the count cannot tell", during, before)
+	}
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
