@@ -1,33 +1,39 @@
 package broker
 
 // MQTT destinations (kind "mqtt"): each delivery is one MQTT 5 PUBLISH at
-// QoS 1 to destination.topic on the broker at destination.url.
+// QoS 1 to destination.topic (its tags filled in) on the broker at
+// destination.url. MQTT 5 is required: a 3.1.1-only broker refuses the
+// CONNECT (CONNACK 0x84, error kind connect).
 //
 // What a consumer receives:
 //   - the payload is the body, byte for byte (the body the endpoint's HTTP
 //     request would carry);
-//   - every header is an MQTT 5 user property, its name exactly as in HTTP,
-//     lower case: webhook-id, webhook-timestamp, webhook-signature,
-//     content-type, and the endpoint's own headers, in that order, one user
-//     property per header;
+//   - every header is one MQTT 5 user property, named exactly as the HTTP
+//     header, lower case, in the order Herald sets them: webhook-id,
+//     webhook-timestamp, webhook-signature (Standard Webhooks),
+//     content-type, and the endpoint's own headers;
 //   - content-type is also the PUBLISH's Content Type property;
-//   - the message is not retained, and carries no expiry.
+//   - the message is not retained and carries no expiry.
 //
 // A consumer verifies the Standard Webhooks signature over
 // "<webhook-id>.<webhook-timestamp>.<payload>" as for HTTP, reading the
 // three values from the user properties, and drops duplicates by
 // webhook-id: delivery is at least once (a PUBLISH whose PUBACK was lost
-// with the connection is sent again, by the retry or within the same
-// attempt when a pooled connection turns out to be stale).
+// with the connection is sent again, by the retry, or within the same
+// attempt when the pooled connection turns out to have died while idle).
 //
 // Acknowledgement: a delivery succeeds only on the broker's PUBACK with a
-// reason code below 0x80; the history records it as "PUBACK (reason
-// 0x00)", or "PUBACK (reason 0x10)" when the broker says no one
-// subscribes to the topic (still a success: the broker took the message).
-// A PUBACK of 0x80 or more is error kind rejected, with its reason; a
-// CONNACK refusing the credentials (0x86, 0x87, 0x8A, 0x8C) is auth; no
-// PUBACK in time is timeout; a connection lost before the PUBACK is
-// network; a broker that cannot be reached is connect.
+// reason code below 0x80; the history records "PUBACK (reason 0x00)", or
+// "PUBACK (reason 0x10)" when the broker says no one subscribes to the
+// topic (a success: the broker took the message). A PUBACK of 0x80 or
+// more is error kind rejected, with the code and the broker's reason (an
+// ACL refusing the topic: 0x87). A CONNACK refusing the login (0x86 bad
+// user name or password, 0x87 not authorized, which Mosquitto 2.0 sends
+// for a wrong password too, 0x8A banned, 0x8C bad authentication method)
+// is auth; other CONNACK refusals are connect. No PUBACK before the
+// delivery's timeout is timeout; a connection lost before the PUBACK is
+// network; a broker that cannot be reached is connect; a message larger
+// than the broker's Maximum Packet Size is rejected before it is sent.
 
 import (
 	"context"
