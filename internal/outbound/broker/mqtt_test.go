@@ -493,6 +493,10 @@ func mqttAuthBroker(t *testing.T) string {
 	need := func(bin string) string {
 		p, err := exec.LookPath(bin)
 		if err != nil {
+			// Debian installs the broker in /usr/sbin, off a user's PATH.
+			if _, serr := os.Stat("/usr/sbin/" + bin); serr == nil {
+				return "/usr/sbin/" + bin
+			}
 			if os.Getenv("HERALD_CI") != "" {
 				t.Fatalf("%s is not installed: %v", bin, err)
 			}
@@ -510,53 +514,68 @@ func mqttAuthBroker(t *testing.T) string {
 	if err := os.WriteFile(acl, []byte("user herald\ntopic readwrite herald/allowed/#\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
 	// As root Mosquitto would switch to its own user, who cannot read the
 	// test's files: stay who the test is.
 	me := "root"
 	if u, err := user.Current(); err == nil {
 		me = u.Username
 	}
-	conf := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(
-		"listener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\npersistence false\nuser %s\n",
-		port, pw, acl, me)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// The free port is found by listening then closing: another process
+	// may take it first, so a Mosquitto that exits is tried again.
 	var log bytes.Buffer
-	cmd := exec.Command(mosquitto, "-c", conf)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
+	for try := 1; ; try++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		_, port, _ := net.SplitHostPort(addr)
+		conf := filepath.Join(dir, "mosquitto.conf")
+		if err := os.WriteFile(conf, []byte(fmt.Sprintf(
+			"listener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\npersistence false\nuser %s\n",
+			port, pw, acl, me)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		log.Reset()
+		cmd := exec.Command(mosquitto, "-c", conf)
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		stop := func() {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if mqttListening(addr, exited, 10*time.Second) {
+			t.Cleanup(stop)
 			return addr
+		}
+		stop()
+		if try == 3 {
+			t.Fatalf("mosquitto did not listen on %s: %s", addr, log.String())
+		}
+	}
+}
+
+// mqttListening waits until addr accepts connections, the process behind
+// it exits, or the time is up.
+func mqttListening(addr string, exited <-chan struct{}, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return true
 		}
 		select {
 		case <-exited:
-			t.Fatalf("mosquitto exited: %s", log.String())
+			return false
 		case <-time.After(50 * time.Millisecond):
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto did not listen on %s within 10s: %s", addr, log.String())
-		}
 	}
+	return false
 }
 
 func TestMQTTAuth(t *testing.T) {
