@@ -31,9 +31,11 @@ package broker
 // user name or password, 0x87 not authorized, which Mosquitto 2.0 sends
 // for a wrong password too, 0x8A banned, 0x8C bad authentication method)
 // is auth; other CONNACK refusals are connect. No PUBACK before the
-// delivery's timeout is timeout; a connection lost before the PUBACK is
-// network; a broker that cannot be reached is connect; a message larger
-// than the broker's Maximum Packet Size is rejected before it is sent.
+// delivery's timeout is timeout (the message may still have arrived; the
+// next publish opens a new connection); a connection lost before the
+// PUBACK is network; a broker that cannot be reached is connect; a
+// message larger than the broker's Maximum Packet Size is rejected
+// before it is sent.
 
 import (
 	"context"
@@ -365,6 +367,14 @@ func (c *mqttClient) Publish(ctx context.Context, m *outbound.Message) (string, 
 		ack, err := c.publishOn(ctx, cc, &paho.Publish{QoS: 1, Topic: topic, Payload: m.Body, Properties: props})
 		if err == nil {
 			return ack, nil
+		}
+		if outbound.ErrorKindOf(err) == herald.ErrorKindTimeout {
+			// A PUBACK that does not come still holds one of the
+			// broker's in-flight slots: enough of them and every later
+			// publish on this connection would wait in vain. A new
+			// connection starts afresh.
+			c.drop(cc)
+			return "", err
 		}
 		if !errors.Is(err, errMQTTConnLost) {
 			return "", err

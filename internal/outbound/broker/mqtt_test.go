@@ -389,18 +389,19 @@ func TestMQTTStaleConnection(t *testing.T) {
 // mqttAckDropper forwards to target but, after the CONNACK, drops
 // everything the broker sends: the broker gets the PUBLISH, Herald never
 // sees its PUBACK.
-func mqttAckDropper(t *testing.T, target string) string {
+func mqttAckDropper(t *testing.T, target string) (addr string, conns func() int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var conns []net.Conn
+	var open []net.Conn
+	accepted := 0
 	t.Cleanup(func() {
 		ln.Close()
 		mu.Lock()
-		for _, c := range conns {
+		for _, c := range open {
 			c.Close()
 		}
 		mu.Unlock()
@@ -417,7 +418,8 @@ func mqttAckDropper(t *testing.T, target string) string {
 				continue
 			}
 			mu.Lock()
-			conns = append(conns, c, b)
+			open = append(open, c, b)
+			accepted++
 			mu.Unlock()
 			go io.Copy(b, c)
 			go func() {
@@ -449,7 +451,11 @@ func mqttAckDropper(t *testing.T, target string) string {
 			}()
 		}
 	}()
-	return ln.Addr().String()
+	return ln.Addr().String(), func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return accepted
+	}
 }
 
 func encodeMQTTLen(n int) []byte {
@@ -470,7 +476,8 @@ func encodeMQTTLen(n int) []byte {
 func TestMQTTNotAcknowledged(t *testing.T) {
 	addr := needService(t, "Mosquitto", mqttTestAddr)
 	topic := mqttTestTopic(t, "herald-test/")
-	c := mqttOpen(t, &herald.Destination{URL: "mqtt://" + mqttAckDropper(t, addr), Topic: topic}, testEnv())
+	dropper, conns := mqttAckDropper(t, addr)
+	c := mqttOpen(t, &herald.Destination{URL: "mqtt://" + dropper, Topic: topic}, testEnv())
 	start := time.Now()
 	ack, err := c.Publish(mqttPublishCtx(t, 1500*time.Millisecond), mqttTestMessage(topic, []byte("x")))
 	if err == nil {
@@ -482,6 +489,14 @@ func TestMQTTNotAcknowledged(t *testing.T) {
 	t.Logf("no PUBACK: %v", err)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("the publish took %v past its 1.5s context", d)
+	}
+	// The connection that lost a PUBACK is not used again.
+	_, err = c.Publish(mqttPublishCtx(t, 500*time.Millisecond), mqttTestMessage(topic, []byte("y")))
+	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindTimeout {
+		t.Fatalf("second publish: kind %q (%v), want timeout", k, err)
+	}
+	if n := conns(); n != 2 {
+		t.Fatalf("%d connections for two publishes that timed out, want 2", n)
 	}
 }
 
