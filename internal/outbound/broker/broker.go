@@ -15,5 +15,6 @@ func Kinds() []outbound.Kind {
 		SQS(),
 		NewPubSub(),
 		Redis(),
+		MQTT(),
 	}
 }
