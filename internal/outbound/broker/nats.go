@@ -605,7 +605,7 @@ func (c *natsClient) Publish(ctx context.Context, m *outbound.Message) (string, 
 			return "", err
 		}
 		msg := &nats.Msg{Subject: d.Subject, Header: natsCloneHeader(hdr), Data: m.Body}
-		ack, err, unsent := c.publishOn(ctx, s, msg, d.Stream, m.ID)
+		ack, unsent, err := c.publishOn(ctx, s, msg, d.Stream, m.ID)
 		if unsent && try == 0 && ctx.Err() == nil {
 			continue
 		}
@@ -623,10 +623,10 @@ func natsCloneHeader(h nats.Header) nats.Header {
 	return out
 }
 
-func (c *natsClient) publishOn(ctx context.Context, s *natsConn, msg *nats.Msg, stream, id string) (ack string, err error, unsent bool) {
+func (c *natsClient) publishOn(ctx context.Context, s *natsConn, msg *nats.Msg, stream, id string) (ack string, unsent bool, err error) {
 	up, _, lost, _, _ := s.state()
 	if !up {
-		return "", outbound.Fail(herald.ErrorKindConnect, errors.New("nats: not connected")), true
+		return "", true, outbound.Fail(herald.ErrorKindConnect, errors.New("nats: not connected"))
 	}
 	// A lost connection cuts the publish short instead of leaving it to
 	// wait for an answer that cannot come.
@@ -642,31 +642,31 @@ func (c *natsClient) publishOn(ctx context.Context, s *natsConn, msg *nats.Msg, 
 	}()
 	before := s.nc.Stats().Reconnects
 	lastBefore := s.nc.LastError()
-	fail := func(err error) (string, error, bool) {
+	fail := func(err error) (string, bool, error) {
 		if errors.Is(context.Cause(pctx), errLost) && ctx.Err() == nil {
-			return "", outbound.Fail(herald.ErrorKindNetwork, errLost), false
+			return "", false, outbound.Fail(herald.ErrorKindNetwork, errLost)
 		}
 		if last := s.nc.LastError(); last != nil && last != lastBefore && natsDenied(last, msg.Subject) {
-			return "", outbound.Fail(herald.ErrorKindAuth, last), false
+			return "", false, outbound.Fail(herald.ErrorKindAuth, last)
 		}
 		switch {
 		case errors.Is(err, nats.ErrReconnectBufExceeded), errors.Is(err, nats.ErrConnectionReconnecting):
-			return "", outbound.Fail(herald.ErrorKindConnect, err), true
+			return "", true, outbound.Fail(herald.ErrorKindConnect, err)
 		case errors.Is(err, nats.ErrConnectionClosed):
-			return "", outbound.Fail(herald.ErrorKindNetwork, err), false
+			return "", false, outbound.Fail(herald.ErrorKindNetwork, err)
 		case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrBadSubject), errors.Is(err, nats.ErrHeadersNotSupported):
-			return "", outbound.Fail(herald.ErrorKindRejected, err), false
+			return "", false, outbound.Fail(herald.ErrorKindRejected, err)
 		case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
-			return "", outbound.Fail(herald.ErrorKindRejected, fmt.Errorf("nats: no stream holds subject %q (no responders): %w", natsClip(msg.Subject), err)), false
+			return "", false, outbound.Fail(herald.ErrorKindRejected, fmt.Errorf("nats: no stream holds subject %q (no responders): %w", natsClip(msg.Subject), err))
 		case errors.Is(err, jetstream.ErrInvalidJSAck):
-			return "", outbound.Fail(herald.ErrorKindRejected, err), false
+			return "", false, outbound.Fail(herald.ErrorKindRejected, err)
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-			return "", outbound.Fail(herald.ErrorKindTimeout, fmt.Errorf("nats: no acknowledgement in time: %w", err)), false
+			return "", false, outbound.Fail(herald.ErrorKindTimeout, fmt.Errorf("nats: no acknowledgement in time: %w", err))
 		}
 		if _, ok := errors.AsType[*jetstream.APIError](err); ok {
-			return "", outbound.Fail(herald.ErrorKindRejected, err), false
+			return "", false, outbound.Fail(herald.ErrorKindRejected, err)
 		}
-		return "", err, false
+		return "", false, err
 	}
 	if stream == "" {
 		if err := s.nc.PublishMsg(msg); err != nil {
@@ -678,14 +678,14 @@ func (c *natsClient) publishOn(ctx context.Context, s *natsConn, msg *nats.Msg, 
 		// A flush queued while reconnecting is answered by the new
 		// connection, which may never have had the message.
 		if s.nc.Stats().Reconnects != before {
-			return "", outbound.Fail(herald.ErrorKindNetwork, errLost), false
+			return "", false, outbound.Fail(herald.ErrorKindNetwork, errLost)
 		}
 		// The server answers a publish it does not permit with an error
 		// before the PONG, and otherwise drops it silently.
 		if last := s.nc.LastError(); last != nil && last != lastBefore && natsDenied(last, msg.Subject) {
-			return "", outbound.Fail(herald.ErrorKindAuth, last), false
+			return "", false, outbound.Fail(herald.ErrorKindAuth, last)
 		}
-		return natsAck, nil, false
+		return natsAck, false, nil
 	}
 	pa, err := s.js.PublishMsg(pctx, msg, jetstream.WithExpectStream(stream), jetstream.WithMsgID(id))
 	if err != nil {
@@ -695,7 +695,7 @@ func (c *natsClient) publishOn(ctx context.Context, s *natsConn, msg *nats.Msg, 
 	if pa.Duplicate {
 		ack += " duplicate"
 	}
-	return ack, nil, false
+	return ack, false, nil
 }
 
 // natsDenied reports whether err is the server's refusal to let this

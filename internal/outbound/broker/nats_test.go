@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/shape"
 )
@@ -571,5 +573,54 @@ func TestNATSClose(t *testing.T) {
 	c2.Close()
 	if _, err := c2.Publish(testCtx(t), natsMessage(d, "msg_3", "3")); err == nil {
 		t.Fatal("Publish after Close succeeded")
+	}
+}
+
+func TestNATSAckTimeout(t *testing.T) {
+	addr := needService(t, "NATS", natsTestAddr)
+	nc, _ := natsTestConn(t, "nats://"+addr)
+	name := natsName(t)
+	subject := "herald." + name
+	// A listener that is not a stream and never answers: the request has
+	// a responder, so no "no responders", and no acknowledgement comes.
+	if _, err := nc.SubscribeSync(subject); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d := &herald.Destination{URL: "nats://" + addr, Subject: subject, Stream: name}
+	c := natsOpen(t, d)
+	ctx, cancel := context.WithTimeout(testCtx(t), time.Second)
+	defer cancel()
+	ack, err := c.Publish(ctx, natsMessage(d, "msg_t", "t"))
+	natsKindOf(t, err, herald.ErrorKindTimeout)
+	if ack != "" {
+		t.Fatalf("ack %q with an error", ack)
+	}
+}
+
+func TestNATSDialsThroughPolicy(t *testing.T) {
+	var dialed []string
+	var mu sync.Mutex
+	env := testEnv()
+	env.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		dialed = append(dialed, addr)
+		mu.Unlock()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &netpolicy.BlockedError{Rule: "private", Host: "broker.internal"}}
+	}
+	d := &herald.Destination{URL: "nats://broker.internal:4222", Subject: "x"}
+	c, err := NATS().Open(testCtx(t), d, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Publish(testCtx(t), natsMessage(d, "msg_p", "p"))
+	natsKindOf(t, err, herald.ErrorKindPolicy)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(dialed) == 0 || dialed[0] != "broker.internal:4222" {
+		t.Fatalf("dialed %v, want the host name through env.Dial", dialed)
 	}
 }
