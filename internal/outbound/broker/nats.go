@@ -7,9 +7,9 @@ package broker
 // as the HTTP request's body. The headers are NATS message headers with
 // exactly the names Herald gives them, lower case, not canonicalized:
 // webhook-id, webhook-timestamp, webhook-signature (Standard Webhooks),
-// content-type, and the endpoint's own headers. A consumer reads them with
-// msg.Header["webhook-id"] (nats.go's Header.Get canonicalizes the name,
-// so index the map, or use the exact name in other clients).
+// content-type, and the endpoint's own headers. Header names in NATS are
+// case-sensitive: a consumer reads msg.Header.Get("webhook-id") (nats.go),
+// not "Webhook-Id".
 //
 // With stream set the message goes through JetStream: it also carries
 // Nats-Msg-Id = webhook-id, so the stream drops a retried attempt's copy
@@ -31,8 +31,11 @@ package broker
 // retried; JetStream drops such a copy by its Nats-Msg-Id.
 //
 // Herald dials only the URLs of the destination (servers a cluster
-// advertises are ignored), through the destination policy. A refused
-// login, or a publish the user has no permission for, is error kind auth.
+// advertises are ignored), through the destination policy. Credentials are
+// user:password in each URL, or username and password (a password alone
+// is sent as a token). A refused login, or a publish the user has no
+// permission for, is error kind auth; a message over the server's
+// max_payload is rejected.
 
 import (
 	"context"

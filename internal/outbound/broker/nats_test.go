@@ -624,3 +624,23 @@ func TestNATSDialsThroughPolicy(t *testing.T) {
 		t.Fatalf("dialed %v, want the host name through env.Dial", dialed)
 	}
 }
+
+func TestNATSMaxPayload(t *testing.T) {
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, MaxPayload: 1024, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(s.Shutdown)
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	// The first server listed is down: the client goes on to the next.
+	d := &herald.Destination{URL: "nats://127.0.0.1:1 , nats://" + s.Addr().String(), Subject: "big"}
+	c := natsOpen(t, d)
+	_, err = c.Publish(testCtx(t), natsMessage(d, "msg_big", strings.Repeat("x", 2048)))
+	natsKindOf(t, err, herald.ErrorKindRejected)
+	if _, err := c.Publish(testCtx(t), natsMessage(d, "msg_small", "x")); err != nil {
+		t.Fatalf("small message: %v", err)
+	}
+}
