@@ -644,3 +644,81 @@ func TestNATSMaxPayload(t *testing.T) {
 		t.Fatalf("small message: %v", err)
 	}
 }
+
+func TestNATSCoreBrokerDown(t *testing.T) {
+	addr := needService(t, "NATS", natsTestAddr)
+	nc, _ := natsTestConn(t, "nats://"+addr)
+	subject := "herald." + natsName(t)
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, addr)
+	d := &herald.Destination{URL: "nats://" + p.Addr(), Subject: subject}
+	c := natsOpen(t, d)
+	if _, err := c.Publish(testCtx(t), natsMessage(d, "msg_1", "1")); err != nil {
+		t.Fatalf("first Publish: %v", err)
+	}
+	p.down()
+	natsWaitDown(t, c)
+	_, err = c.Publish(testCtx(t), natsMessage(d, "msg_2", "2"))
+	natsKindOf(t, err, herald.ErrorKindConnect)
+	p.up()
+	natsPublishEventually(t, c, natsMessage(d, "msg_3", "3"))
+	var got []string
+	for range 2 {
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		got = append(got, string(m.Data))
+	}
+	if strings.Join(got, ",") != "1,3" {
+		t.Fatalf("received %v, want 1 and 3", got)
+	}
+}
+
+// A connection lost while a JetStream publish waits for its
+// acknowledgement ends the publish at once, as a network error, instead
+// of waiting out its context.
+func TestNATSLostDuringPublish(t *testing.T) {
+	addr := needService(t, "NATS", natsTestAddr)
+	nc, _ := natsTestConn(t, "nats://"+addr)
+	name := natsName(t)
+	subject := "herald." + name
+	// Not a stream: it takes the request and never acknowledges it.
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, addr)
+	d := &herald.Destination{URL: "nats://" + p.Addr(), Subject: subject, Stream: name}
+	c := natsOpen(t, d)
+	ctx, cancel := context.WithTimeout(testCtx(t), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := c.Publish(ctx, natsMessage(d, "msg_l", "l"))
+		done <- err
+	}()
+	if _, err := sub.NextMsg(10 * time.Second); err != nil {
+		t.Fatalf("the request never reached the broker: %v", err)
+	}
+	p.down()
+	select {
+	case err := <-done:
+		natsKindOf(t, err, herald.ErrorKindNetwork)
+		if waited := time.Since(start); waited > 10*time.Second {
+			t.Fatalf("took %v", waited)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the publish did not end when the connection was lost")
+	}
+}
