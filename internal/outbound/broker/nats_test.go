@@ -118,6 +118,10 @@ func TestNATSCheck(t *testing.T) {
 			}
 		})
 	}
+	d := herald.Destination{URL: "nats://h", Subject: "s", Brokers: []string{"k:9092"}}
+	if fe, _ := errors.AsType[*shape.FieldError](NATS().Check(&d)); fe == nil || fe.Msg != "brokers does not apply to nats destinations" {
+		t.Fatalf("Check = %v", fe)
+	}
 	if err := NATS().Check(nil); err == nil {
 		t.Fatal("Check(nil) passed")
 	}
@@ -767,4 +771,38 @@ func TestNATSUntrustedTLS(t *testing.T) {
 	c := natsOpen(t, d)
 	_, err = c.Publish(testCtx(t), natsMessage(d, "msg_tls", "x"))
 	natsKindOf(t, err, herald.ErrorKindTLS)
+}
+
+// When nats.go gives up on a connection (it closes it after its last
+// reconnect attempt), the next Publish connects afresh.
+func TestNATSConnectionClosedForGood(t *testing.T) {
+	addr := needService(t, "NATS", natsTestAddr)
+	nc, _ := natsTestConn(t, "nats://"+addr)
+	subject := "herald." + natsName(t)
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d := &herald.Destination{URL: "nats://" + addr, Subject: subject}
+	c := natsOpen(t, d)
+	if _, err := c.Publish(testCtx(t), natsMessage(d, "msg_1", "1")); err != nil {
+		t.Fatal(err)
+	}
+	cl := c.(*natsClient)
+	cl.mu.Lock()
+	first := cl.conn.nc
+	cl.mu.Unlock()
+	first.Close()
+	if _, err := c.Publish(testCtx(t), natsMessage(d, "msg_2", "2")); err != nil {
+		t.Fatalf("Publish after the connection closed: %v", err)
+	}
+	for _, want := range []string{"1", "2"} {
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil || string(m.Data) != want {
+			t.Fatalf("got %v, %v; want %q", m, err, want)
+		}
+	}
 }
