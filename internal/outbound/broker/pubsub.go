@@ -126,6 +126,9 @@ func (PubSub) Check(d *herald.Destination) error {
 			return pubsubField("credentials_json", "credentials_json is not sent to an emulator endpoint: leave one of them empty")
 		}
 	}
+	if d.CredentialsJSON == "" && d.Endpoint == "" {
+		return pubsubField("credentials_json", "credentials_json is required (the installation's own Google credentials are not lent to endpoints)")
+	}
 	if d.CredentialsJSON != "" {
 		if err := pubsubCheckKey(d.CredentialsJSON); err != nil {
 			return pubsubField("credentials_json", "%v", err)

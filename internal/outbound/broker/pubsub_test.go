@@ -155,7 +155,9 @@ func pubsubKey(t *testing.T, edit func(map[string]any)) string {
 
 func TestPubSubCheck(t *testing.T) {
 	key := pubsubKey(t, nil)
-	good := func() *herald.Destination { return &herald.Destination{Project: "my-project-1", Topic: "orders"} }
+	good := func() *herald.Destination {
+		return &herald.Destination{Project: "my-project-1", Topic: "orders", Endpoint: "127.0.0.1:8085"}
+	}
 	for _, c := range []struct {
 		name  string
 		edit  func(d *herald.Destination)
@@ -165,7 +167,8 @@ func TestPubSubCheck(t *testing.T) {
 		{"ordering key template", func(d *herald.Destination) { d.OrderingKey = "{{payload.customer_id}}" }, ""},
 		{"ordering key fixed", func(d *herald.Destination) { d.OrderingKey = "all" }, ""},
 		{"long template ordering key", func(d *herald.Destination) { d.OrderingKey = "{{payload.id}}" + strings.Repeat("x", 2000) }, ""},
-		{"credentials", func(d *herald.Destination) { d.CredentialsJSON = key }, ""},
+		{"credentials", func(d *herald.Destination) { d.CredentialsJSON, d.Endpoint = key, "" }, ""},
+		{"no credentials", func(d *herald.Destination) { d.Endpoint = "" }, "credentials_json"},
 		{"emulator host:port", func(d *herald.Destination) { d.Endpoint = "localhost:8085" }, ""},
 		{"emulator http", func(d *herald.Destination) { d.Endpoint = "http://127.0.0.1:8085" }, ""},
 		{"domain-scoped project", func(d *herald.Destination) { d.Project = "example.com:my-project" }, ""},

@@ -52,7 +52,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -199,6 +198,9 @@ func (sqsKind) Check(d *herald.Destination) error {
 	if sqsRegionOf(d, q) == "" {
 		return &shape.FieldError{Field: "destination.region", Msg: "region is required unless queue_url's host is sqs.REGION.amazonaws.com"}
 	}
+	if d.AccessKeyID == "" && d.SecretAccessKey == "" && d.Endpoint == "" {
+		return &shape.FieldError{Field: "destination.access_key_id", Msg: "access_key_id and secret_access_key are required (the installation's own AWS credentials are not lent to endpoints)"}
+	}
 	if (d.AccessKeyID == "") != (d.SecretAccessKey == "") {
 		if d.AccessKeyID == "" {
 			return &shape.FieldError{Field: "destination.access_key_id", Msg: "access_key_id is required with secret_access_key"}
@@ -312,14 +314,10 @@ func (k sqsKind) Open(ctx context.Context, d *herald.Destination, env outbound.E
 	if d.AccessKeyID != "" {
 		opts.Credentials = credentials.NewStaticCredentialsProvider(d.AccessKeyID, d.SecretAccessKey, "")
 	} else {
-		// The installation's own credentials (environment, shared files,
-		// instance role): their sources are the operator's, so they are
-		// not fetched through the tenant destination policy.
-		cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(opts.Region))
-		if err != nil {
-			return nil, outbound.Fail(herald.ErrorKindAuth, fmt.Errorf("aws_sqs: default credentials: %w", err))
-		}
-		opts.Credentials = cfg.Credentials
+		// Only a compatible server (endpoint set) is sent to without keys:
+		// the installation's own AWS credentials are never lent to a
+		// tenant's destination.
+		opts.Credentials = aws.AnonymousCredentials{}
 	}
 	// Requests go to the queue URL's own host (or the endpoint given), so
 	// that what Hosts reports is what is dialed.

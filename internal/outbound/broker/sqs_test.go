@@ -206,6 +206,7 @@ func TestSQSCheck(t *testing.T) {
 		field string // "" when good
 	}{
 		{"plain", herald.Destination{QueueURL: q}, ""},
+		{"no keys", herald.Destination{QueueURL: q}, "destination.access_key_id"},
 		{"region given", herald.Destination{QueueURL: "http://localhost:4100/000000000000/orders", Region: "us-east-1"}, ""},
 		{"keys", herald.Destination{QueueURL: q, AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}, ""},
 		{"fifo", herald.Destination{QueueURL: fq, MessageGroupID: "{{payload.customer_id}}"}, ""},
@@ -239,7 +240,11 @@ func TestSQSCheck(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := SQS().Check(&c.d)
+			d := c.d
+			if d.AccessKeyID == "" && d.SecretAccessKey == "" && c.name != "no keys" {
+				d.AccessKeyID, d.SecretAccessKey = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+			}
+			err := SQS().Check(&d)
 			if c.field == "" {
 				if err != nil {
 					t.Fatalf("Check: %v", err)
@@ -554,32 +559,16 @@ func TestSQSAckTimeout(t *testing.T) {
 	}
 }
 
-func TestSQSDefaultCredentialsMissing(t *testing.T) {
-	// No keys on the destination and none in the installation: auth, and
-	// nothing sent. The instance metadata service is off so that the test
-	// makes no call outside loopback.
-	dir := t.TempDir()
-	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "")
-	t.Setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "")
-	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+func TestSQSWithoutKeysNeedsEndpoint(t *testing.T) {
+	// The installation's own AWS credentials are never used for a
+	// tenant's queue: without keys, only a compatible server is allowed.
 	s := newSQSServer(t, false)
 	qurl := s.queue(t, false)
 	d := sqsDest(s, qurl)
-	d.AccessKeyID, d.SecretAccessKey = "", ""
-	c := openSQS(t, d)
-	_, err := c.Publish(testCtx(t), sqsMessage(d, "msg_nocreds", `{}`))
-	if k := outbound.ErrorKindOf(err); err == nil || k != herald.ErrorKindAuth {
-		t.Fatalf("no credentials: %v, kind %q, want auth", err, k)
-	}
-	if n := s.count(t, qurl); n != "0" {
-		t.Errorf("%s messages sent without credentials", n)
+	d.AccessKeyID, d.SecretAccessKey, d.Endpoint = "", "", ""
+	var fe *shape.FieldError
+	if err := SQS().Check(d); !errors.As(err, &fe) || fe.Field != "destination.access_key_id" {
+		t.Fatalf("no keys, no endpoint: %v, want destination.access_key_id", err)
 	}
 }
 
