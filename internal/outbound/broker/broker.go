@@ -5,7 +5,15 @@
 // kinds, the destination policy) is in package outbound.
 package broker
 
-import "github.com/heraldhq/herald/internal/outbound"
+import (
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/shape"
+)
 
 // Kinds returns every destination kind beyond HTTP.
 func Kinds() []outbound.Kind {
@@ -18,4 +26,24 @@ func Kinds() []outbound.Kind {
 		Redis(),
 		MQTT(),
 	}
+}
+
+// refuseOthers refuses the first destination field set that a kind does
+// not use, going by the JSON names, so that a field added for one kind is
+// refused by the others without touching them.
+func refuseOthers(d *herald.Destination, kind string, uses ...string) error {
+	v := reflect.ValueOf(d).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" || slices.Contains(uses, name) || v.Field(i).IsZero() {
+			continue
+		}
+		msg := name + " does not apply to " + kind + " destinations"
+		if name == "tls" {
+			msg += " (the URL's scheme says whether to use TLS)"
+		}
+		return &shape.FieldError{Field: "destination." + name, Msg: msg}
+	}
+	return nil
 }

@@ -46,7 +46,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,9 +83,6 @@ const (
 	mqttReceiveMaximum = 16
 )
 
-// mqttFields are the destination fields an mqtt endpoint uses, by JSON name.
-var mqttFields = map[string]bool{"url": true, "username": true, "password": true, "topic": true}
-
 var (
 	errMQTTClosed   = errors.New("mqtt: the client is closed")
 	errMQTTConnLost = errors.New("mqtt: the connection to the broker was lost before the PUBACK")
@@ -103,7 +99,7 @@ func (mqttKind) Check(d *herald.Destination) error {
 	if d == nil {
 		return &shape.FieldError{Field: "destination", Msg: "destination is required for mqtt endpoints"}
 	}
-	if err := mqttRefuseOthers(d); err != nil {
+	if err := refuseOthers(d, herald.KindMQTT, "url", "username", "password", "topic"); err != nil {
 		return err
 	}
 	u, err := mqttParseURL(d.URL)
@@ -179,22 +175,6 @@ func (k mqttKind) Open(ctx context.Context, d *herald.Destination, env outbound.
 		}
 	}
 	return c, nil
-}
-
-// mqttRefuseOthers refuses any set field that belongs to other kinds.
-func mqttRefuseOthers(d *herald.Destination) error {
-	v := reflect.ValueOf(d).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" || mqttFields[name] {
-			continue
-		}
-		if !v.Field(i).IsZero() {
-			return &shape.FieldError{Field: "destination." + name, Msg: name + " does not apply to mqtt destinations"}
-		}
-	}
-	return nil
 }
 
 // mqttParseURL checks destination.url: mqtt:// or mqtts://, a host, a

@@ -100,7 +100,7 @@ func (natsKind) Check(d *herald.Destination) error {
 	if d == nil {
 		return natsField("url", "is required")
 	}
-	if err := natsNotApplicable(d); err != nil {
+	if err := refuseOthers(d, herald.KindNATS, "url", "username", "password", "subject", "stream"); err != nil {
 		return err
 	}
 	servers, err := natsServers(d.URL)
@@ -133,42 +133,6 @@ func (natsKind) Check(d *herald.Destination) error {
 			}
 		} else if err := natsCheckStream(d.Stream); err != nil {
 			return natsField("stream", "%s", err)
-		}
-	}
-	return nil
-}
-
-// natsNotApplicable refuses the fields of other kinds.
-func natsNotApplicable(d *herald.Destination) error {
-	set := []struct {
-		name string
-		on   bool
-	}{
-		{"exchange", d.Exchange != ""},
-		{"routing_key", d.RoutingKey != ""},
-		{"brokers", len(d.Brokers) > 0},
-		{"topic", d.Topic != ""},
-		{"key", d.Key != ""},
-		{"sasl_mechanism", d.SASLMechanism != ""},
-		{"tls", d.TLS},
-		{"max_len", d.MaxLen != 0},
-		{"project", d.Project != ""},
-		{"ordering_key", d.OrderingKey != ""},
-		{"credentials_json", d.CredentialsJSON != ""},
-		{"queue_url", d.QueueURL != ""},
-		{"region", d.Region != ""},
-		{"access_key_id", d.AccessKeyID != ""},
-		{"secret_access_key", d.SecretAccessKey != ""},
-		{"message_group_id", d.MessageGroupID != ""},
-		{"deduplication_id", d.DeduplicationID != ""},
-		{"endpoint", d.Endpoint != ""},
-	}
-	for _, f := range set {
-		if f.on {
-			if f.name == "tls" {
-				return natsField("tls", "does not apply to nats destinations (use a tls:// URL)")
-			}
-			return natsField(f.name, "does not apply to nats destinations")
 		}
 	}
 	return nil

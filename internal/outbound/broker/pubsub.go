@@ -96,7 +96,7 @@ func (PubSub) Check(d *herald.Destination) error {
 	if d == nil {
 		return pubsubField("project", "project is required")
 	}
-	if err := pubsubForeign(d); err != nil {
+	if err := refuseOthers(d, herald.KindGCPPubSub, "project", "topic", "ordering_key", "credentials_json", "endpoint"); err != nil {
 		return err
 	}
 	switch {
@@ -138,28 +138,6 @@ func (PubSub) Check(d *herald.Destination) error {
 }
 
 func pubsubHasTags(s string) bool { return strings.Contains(s, "{{") || strings.Contains(s, "#{") }
-
-// pubsubForeign refuses the fields that belong to other kinds.
-func pubsubForeign(d *herald.Destination) error {
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"url", d.URL != ""}, {"username", d.Username != ""}, {"password", d.Password != ""},
-		{"subject", d.Subject != ""}, {"stream", d.Stream != ""},
-		{"exchange", d.Exchange != ""}, {"routing_key", d.RoutingKey != ""},
-		{"brokers", len(d.Brokers) > 0}, {"key", d.Key != ""},
-		{"sasl_mechanism", d.SASLMechanism != ""}, {"tls", d.TLS}, {"max_len", d.MaxLen != 0},
-		{"queue_url", d.QueueURL != ""}, {"region", d.Region != ""},
-		{"access_key_id", d.AccessKeyID != ""}, {"secret_access_key", d.SecretAccessKey != ""},
-		{"message_group_id", d.MessageGroupID != ""}, {"deduplication_id", d.DeduplicationID != ""},
-	} {
-		if f.set {
-			return pubsubField(f.name, "%s does not apply to %s destinations", f.name, herald.KindGCPPubSub)
-		}
-	}
-	return nil
-}
 
 // pubsubEndpoint returns an emulator endpoint's host:port: "host:port" or
 // "http://host:port" (port 80 when left out). No other scheme: the

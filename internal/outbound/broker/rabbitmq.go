@@ -46,7 +46,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,10 +76,6 @@ const (
 	rabbitMaxHeartbeat = 60
 )
 
-// rabbitFields are the destination fields a rabbitmq endpoint uses, by
-// JSON name; any other one set is refused.
-var rabbitFields = map[string]bool{"url": true, "username": true, "password": true, "exchange": true, "routing_key": true}
-
 var errRabbitClosed = errors.New("rabbitmq: client closed")
 
 // RabbitMQ is the rabbitmq destination kind: messages published to an
@@ -103,7 +98,7 @@ func (RabbitMQ) Check(d *herald.Destination) error {
 	if d == nil {
 		return rabbitField("url", "url is required (amqp://host:5672/vhost)")
 	}
-	if err := rabbitRefuseOthers(d); err != nil {
+	if err := refuseOthers(d, herald.KindRabbitMQ, "url", "username", "password", "exchange", "routing_key"); err != nil {
 		return err
 	}
 	u, err := rabbitParseURL(d.URL)
@@ -138,24 +133,6 @@ func (RabbitMQ) Check(d *herald.Destination) error {
 		}
 	} else if !utf8.ValidString(d.RoutingKey) {
 		return rabbitField("routing_key", "routing_key is not valid UTF-8")
-	}
-	return nil
-}
-
-// rabbitRefuseOthers refuses any destination field a rabbitmq endpoint
-// does not use, going by the JSON names so that fields added later are
-// refused too.
-func rabbitRefuseOthers(d *herald.Destination) error {
-	v := reflect.ValueOf(d).Elem()
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" || rabbitFields[name] {
-			continue
-		}
-		if !v.Field(i).IsZero() {
-			return rabbitField(name, "%s does not apply to rabbitmq destinations", name)
-		}
 	}
 	return nil
 }

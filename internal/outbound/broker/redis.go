@@ -174,7 +174,7 @@ func (redisKind) Check(d *herald.Destination) error {
 	if d.MaxLen < 0 {
 		return redisField("max_len", "max_len must be 0 (never trimmed) or more")
 	}
-	return redisRefuseOthers(d)
+	return refuseOthers(d, herald.KindRedis, "url", "username", "password", "stream", "max_len")
 }
 
 // checkRedisStream checks the stream key, a template: only its fixed
@@ -196,43 +196,6 @@ func checkRedisStream(s string) error {
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {
 			return redisField("stream", "stream contains a control character")
-		}
-	}
-	return nil
-}
-
-// redisRefuseOthers refuses the fields of other kinds.
-func redisRefuseOthers(d *herald.Destination) error {
-	set := []struct {
-		name string
-		on   bool
-	}{
-		{"subject", d.Subject != ""},
-		{"exchange", d.Exchange != ""},
-		{"routing_key", d.RoutingKey != ""},
-		{"brokers", len(d.Brokers) > 0},
-		{"topic", d.Topic != ""},
-		{"key", d.Key != ""},
-		{"sasl_mechanism", d.SASLMechanism != ""},
-		{"tls", d.TLS},
-		{"project", d.Project != ""},
-		{"ordering_key", d.OrderingKey != ""},
-		{"credentials_json", d.CredentialsJSON != ""},
-		{"queue_url", d.QueueURL != ""},
-		{"region", d.Region != ""},
-		{"access_key_id", d.AccessKeyID != ""},
-		{"secret_access_key", d.SecretAccessKey != ""},
-		{"message_group_id", d.MessageGroupID != ""},
-		{"deduplication_id", d.DeduplicationID != ""},
-		{"endpoint", d.Endpoint != ""},
-	}
-	for _, f := range set {
-		if f.on {
-			msg := "%s does not apply to redis destinations"
-			if f.name == "tls" {
-				msg += " (use a rediss:// url)"
-			}
-			return redisField(f.name, msg, f.name)
 		}
 	}
 	return nil

@@ -185,7 +185,7 @@ func (sqsKind) Check(d *herald.Destination) error {
 	if d == nil {
 		return &shape.FieldError{Field: "destination", Msg: "destination is required for aws_sqs endpoints"}
 	}
-	if err := sqsRefuseOthers(d, herald.KindAWSSQS); err != nil {
+	if err := refuseOthers(d, herald.KindAWSSQS, "queue_url", "region", "access_key_id", "secret_access_key", "message_group_id", "deduplication_id", "endpoint"); err != nil {
 		return err
 	}
 	q, err := parseSQSQueue(d.QueueURL)
@@ -234,37 +234,6 @@ func (sqsKind) Check(d *herald.Destination) error {
 	if d.Endpoint != "" {
 		if _, err := parseSQSEndpoint(d.Endpoint); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-// sqsRefuseOthers refuses every Destination field the kind does not use.
-func sqsRefuseOthers(d *herald.Destination, kind string) error {
-	others := []struct {
-		name string
-		set  bool
-	}{
-		{"url", d.URL != ""},
-		{"username", d.Username != ""},
-		{"password", d.Password != ""},
-		{"subject", d.Subject != ""},
-		{"stream", d.Stream != ""},
-		{"exchange", d.Exchange != ""},
-		{"routing_key", d.RoutingKey != ""},
-		{"brokers", len(d.Brokers) > 0},
-		{"topic", d.Topic != ""},
-		{"key", d.Key != ""},
-		{"sasl_mechanism", d.SASLMechanism != ""},
-		{"tls", d.TLS},
-		{"max_len", d.MaxLen != 0},
-		{"project", d.Project != ""},
-		{"ordering_key", d.OrderingKey != ""},
-		{"credentials_json", d.CredentialsJSON != ""},
-	}
-	for _, o := range others {
-		if o.set {
-			return &shape.FieldError{Field: "destination." + o.name, Msg: o.name + " does not apply to " + kind + " destinations"}
 		}
 	}
 	return nil
