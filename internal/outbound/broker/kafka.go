@@ -35,16 +35,19 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -232,7 +235,7 @@ func (k Kafka) Open(ctx context.Context, d *herald.Destination, env outbound.Env
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	c := &kafkaClient{topics: map[string]int{}}
+	c := &kafkaClient{topics: map[string]int{}, authCh: make(chan struct{})}
 	c.dialer = &kafkaDialer{dial: env.Dial, timeout: timeout, tls: d.TLS}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(k.Hosts(d)...),
@@ -252,6 +255,7 @@ func (k Kafka) Open(ctx context.Context, d *herald.Destination, env outbound.Env
 		kgo.ConnIdleTimeout(time.Minute),
 		kgo.MetadataMinAge(time.Second),
 		kgo.DisableClientMetrics(),
+		kgo.WithHooks(c),
 	}
 	if m := kafkaSASL(d); m != nil {
 		opts = append(opts, kgo.SASL(m))
@@ -322,6 +326,10 @@ type kafkaClient struct {
 	mu     sync.Mutex
 	closed bool
 	topics map[string]int // topic -> publishes in progress
+	// authErr is the last refused login, until a login succeeds; authCh
+	// is closed on each refusal.
+	authErr error
+	authCh  chan struct{}
 }
 
 // Publish produces one record and waits for the acks=all answer.
@@ -341,6 +349,26 @@ func (c *kafkaClient) Publish(ctx context.Context, m *outbound.Message) (string,
 	}
 	defer c.leave(topic)
 
+	c.mu.Lock()
+	authCh := c.authCh
+	c.mu.Unlock()
+	// A record failed only because an earlier one in its partition was
+	// given up (that one's context ended, not ours) is produced again.
+	for tries := 1; ; tries++ {
+		r, err := c.produce(ctx, topic, m, authCh)
+		if err == nil {
+			return fmt.Sprintf("partition %d offset %d", r.Partition, r.Offset), nil
+		}
+		swept := ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrRecordTimeout))
+		if !swept || tries == 3 {
+			return "", c.classify(ctx, err)
+		}
+	}
+}
+
+// produce produces m once and waits for its outcome, the end of ctx, or a
+// refused login.
+func (c *kafkaClient) produce(ctx context.Context, topic string, m *outbound.Message, authCh <-chan struct{}) (*kgo.Record, error) {
 	rec := &kgo.Record{Topic: topic, Value: m.Body}
 	if m.Dest.Key != "" {
 		rec.Key = []byte(m.Dest.Key)
@@ -349,7 +377,6 @@ func (c *kafkaClient) Publish(ctx context.Context, m *outbound.Message) (string,
 	for i, h := range m.Headers {
 		rec.Headers[i] = kgo.RecordHeader{Key: h.Name, Value: []byte(h.Value)}
 	}
-
 	type result struct {
 		r   *kgo.Record
 		err error
@@ -358,13 +385,50 @@ func (c *kafkaClient) Publish(ctx context.Context, m *outbound.Message) (string,
 	c.cl.Produce(ctx, rec, func(r *kgo.Record, err error) { done <- result{r, err} })
 	select {
 	case res := <-done:
-		if res.err != nil {
-			return "", c.classify(ctx, res.err)
-		}
-		return fmt.Sprintf("partition %d offset %d", res.r.Partition, res.r.Offset), nil
+		return res.r, res.err
 	case <-ctx.Done():
-		return "", c.classify(ctx, ctx.Err())
+		return nil, ctx.Err()
+	case <-authCh:
+		c.mu.Lock()
+		err := c.authErr
+		c.mu.Unlock()
+		return nil, err
 	}
+}
+
+// OnBrokerConnect tells Publishes waiting on the cluster that it refused
+// the login: that does not mend by waiting.
+func (c *kafkaClient) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err == nil {
+		c.mu.Lock()
+		c.authErr = nil
+		c.mu.Unlock()
+	} else if kafkaIsAuth(err) {
+		c.refused(err)
+	}
+}
+
+// OnBrokerRead notes a broker that hangs up in answer to Herald's
+// credentials (as brokers speaking the older SASL flow do, and kfake)
+// as a refused login.
+func (c *kafkaClient) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == int16(kmsg.SASLAuthenticate) && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
+		c.refused(fmt.Errorf("%w: the broker closed the connection in answer to the credentials", kerr.SaslAuthenticationFailed))
+	}
+}
+
+func (c *kafkaClient) refused(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.authErr = err
+	close(c.authCh)
+	c.authCh = make(chan struct{})
+}
+
+func kafkaIsAuth(err error) bool {
+	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
+		errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.TopicAuthorizationFailed) ||
+		errors.Is(err, kerr.ClusterAuthorizationFailed) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
 }
 
 // enter counts a publish to topic in, refusing after Close. Past
@@ -400,15 +464,19 @@ func (c *kafkaClient) leave(topic string) {
 func (c *kafkaClient) classify(ctx context.Context, err error) error {
 	var ke *kerr.Error
 	switch {
-	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism),
-		errors.Is(err, kerr.IllegalSaslState), errors.Is(err, kerr.TopicAuthorizationFailed),
-		errors.Is(err, kerr.ClusterAuthorizationFailed), errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+	case kafkaIsAuth(err):
 		return outbound.Fail(herald.ErrorKindAuth, fmt.Errorf("kafka: %w", err))
 	case errors.Is(err, kgo.ErrClientClosed):
 		return fmt.Errorf("kafka: client closed: %w", err)
 	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), ctx.Err() != nil:
 		// Out of time: say why when no broker could be dialed (connect,
 		// policy, dns or tls then), else no acknowledgement came.
+		c.mu.Lock()
+		aerr := c.authErr
+		c.mu.Unlock()
+		if aerr != nil {
+			return outbound.Fail(herald.ErrorKindAuth, fmt.Errorf("kafka: %w", aerr))
+		}
 		if derr := c.dialer.failed(); derr != nil {
 			return fmt.Errorf("kafka: no broker reachable: %w", derr)
 		}
