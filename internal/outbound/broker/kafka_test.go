@@ -2,10 +2,18 @@ package broker
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -19,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/shape"
 )
@@ -418,9 +427,15 @@ func TestKafkaAuth(t *testing.T) {
 			}
 			bad := *good
 			bad.Password = "wrong-password"
-			_, err := kafkaOpen(t, &bad, testEnv()).Publish(testCtx(t), kafkaMessage(&bad, "msg_2", "x"))
+			badCl := kafkaOpen(t, &bad, testEnv())
+			_, err := badCl.Publish(testCtx(t), kafkaMessage(&bad, "msg_2", "x"))
 			if k := outbound.ErrorKindOf(err); k != herald.ErrorKindAuth {
 				t.Fatalf("wrong password: error kind %s (%v), want auth", k, err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := badCl.Publish(ctx, kafkaMessage(&bad, "msg_3", "x")); outbound.ErrorKindOf(err) != herald.ErrorKindAuth {
+				t.Fatalf("wrong password, again: %v (%s), want auth", err, outbound.ErrorKindOf(err))
 			}
 		})
 	}
@@ -487,5 +502,88 @@ func TestKafkaOpenRefusesBadDestination(t *testing.T) {
 	_, err := NewKafka().Open(testCtx(t), &herald.Destination{Topic: "t"}, testEnv())
 	if fe, ok := errors.AsType[*shape.FieldError](err); !ok || fe.Field != "destination.brokers" {
 		t.Fatalf("Open = %v", err)
+	}
+}
+
+func TestKafkaPolicyAppliesToEveryDial(t *testing.T) {
+	topic := kafkaTopic(t)
+	c := kafkaCluster(t, []string{topic})
+	env := testEnv()
+	var asked []string
+	var mu sync.Mutex
+	env.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		asked = append(asked, addr)
+		mu.Unlock()
+		return nil, &netpolicy.BlockedError{Addr: netip.MustParseAddr("127.0.0.1"), Rule: "private"}
+	}
+	d := &herald.Destination{Brokers: c.ListenAddrs(), Topic: topic}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := kafkaOpen(t, d, env).Publish(ctx, kafkaMessage(d, "msg_1", "x"))
+	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindPolicy {
+		t.Fatalf("error kind %s (%v), want policy", k, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) == 0 || asked[0] != c.ListenAddrs()[0] {
+		t.Fatalf("env.Dial was asked for %v", asked)
+	}
+}
+
+func TestKafkaTLSUnknownAuthority(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "kfake"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := kafkaTopic(t)
+	c := kafkaCluster(t, []string{topic}, kfake.TLS(&tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+	}))
+	d := &herald.Destination{Brokers: c.ListenAddrs(), Topic: topic, TLS: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err = kafkaOpen(t, d, testEnv()).Publish(ctx, kafkaMessage(d, "msg_1", "x"))
+	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindTLS {
+		t.Fatalf("error kind %s (%v), want tls", k, err)
+	}
+}
+
+func TestKafkaTopicsBounded(t *testing.T) {
+	d := &herald.Destination{Brokers: []string{"127.0.0.1:1"}, Topic: "t"}
+	cl, err := NewKafka().Open(testCtx(t), d, testEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	kc := cl.(*kafkaClient)
+	if err := kc.enter("busy"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 * kafkaMaxTopics {
+		topic := fmt.Sprintf("t%d", i)
+		if err := kc.enter(topic); err != nil {
+			t.Fatal(err)
+		}
+		kc.leave(topic)
+	}
+	kc.mu.Lock()
+	n, busy := len(kc.topics), kc.topics["busy"]
+	kc.mu.Unlock()
+	if n > kafkaMaxTopics || busy != 1 {
+		t.Fatalf("%d topics kept (busy: %d), want at most %d with busy kept", n, busy, kafkaMaxTopics)
 	}
 }
