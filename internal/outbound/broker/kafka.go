@@ -236,7 +236,7 @@ func (k Kafka) Open(ctx context.Context, d *herald.Destination, env outbound.Env
 		timeout = 10 * time.Second
 	}
 	c := &kafkaClient{topics: map[string]int{}, authCh: make(chan struct{})}
-	c.dialer = &kafkaDialer{dial: env.Dial, timeout: timeout, tls: d.TLS}
+	c.dialer = &kafkaDialer{dial: env.Dial, timeout: timeout, tls: d.TLS, refused: c.refused}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(k.Hosts(d)...),
 		kgo.Dialer(c.dialer.DialContext),
@@ -289,6 +289,10 @@ type kafkaDialer struct {
 	timeout time.Duration
 	tls     bool
 
+	// refused is told of failures that waiting does not mend (an address
+	// the policy refuses, a certificate not trusted).
+	refused func(error)
+
 	mu      sync.Mutex
 	lastErr error
 }
@@ -309,6 +313,9 @@ func (d *kafkaDialer) DialContext(ctx context.Context, network, addr string) (ne
 	d.mu.Lock()
 	d.lastErr = err
 	d.mu.Unlock()
+	if k := outbound.ErrorKindOf(err); err != nil && (k == herald.ErrorKindPolicy || k == herald.ErrorKindTLS) && d.refused != nil {
+		d.refused(err)
+	}
 	return conn, err
 }
 
@@ -326,8 +333,8 @@ type kafkaClient struct {
 	mu     sync.Mutex
 	closed bool
 	topics map[string]int // topic -> publishes in progress
-	// authErr is the last refused login, until a login succeeds; authCh
-	// is closed on each refusal.
+	// authErr is the last refused login (or policy or TLS refusal),
+	// until a connection succeeds; authCh is closed on each refusal.
 	authErr error
 	authCh  chan struct{}
 }
@@ -392,7 +399,7 @@ func (c *kafkaClient) produce(ctx context.Context, topic string, m *outbound.Mes
 		c.mu.Lock()
 		err := c.authErr
 		c.mu.Unlock()
-		return nil, err
+		return nil, &kafkaRefusal{err}
 	}
 }
 
@@ -460,9 +467,20 @@ func (c *kafkaClient) leave(topic string) {
 	c.mu.Unlock()
 }
 
+// kafkaRefusal is a Publish ended early by a refusal that waiting does
+// not mend.
+type kafkaRefusal struct{ err error }
+
+func (r *kafkaRefusal) Error() string { return r.err.Error() }
+func (r *kafkaRefusal) Unwrap() error { return r.err }
+
 // classify marks a produce error with its attempt's error kind.
 func (c *kafkaClient) classify(ctx context.Context, err error) error {
 	var ke *kerr.Error
+	if r, ok := errors.AsType[*kafkaRefusal](err); ok && !kafkaIsAuth(err) {
+		// Policy or TLS: outbound.ErrorKindOf finds it in the chain.
+		return fmt.Errorf("kafka: %w", r.err)
+	}
 	switch {
 	case kafkaIsAuth(err):
 		return outbound.Fail(herald.ErrorKindAuth, fmt.Errorf("kafka: %w", err))
@@ -474,7 +492,7 @@ func (c *kafkaClient) classify(ctx context.Context, err error) error {
 		c.mu.Lock()
 		aerr := c.authErr
 		c.mu.Unlock()
-		if aerr != nil {
+		if aerr != nil && kafkaIsAuth(aerr) {
 			return outbound.Fail(herald.ErrorKindAuth, fmt.Errorf("kafka: %w", aerr))
 		}
 		if derr := c.dialer.failed(); derr != nil {
