@@ -213,6 +213,9 @@ func kafkaHostPort(addr string) (string, error) {
 
 // Hosts returns the bootstrap brokers, with Kafka's default port filled in.
 func (Kafka) Hosts(d *herald.Destination) []string {
+	if d == nil {
+		return nil
+	}
 	var hosts []string
 	for _, b := range d.Brokers {
 		if hp, err := kafkaHostPort(b); err == nil {
@@ -330,9 +333,12 @@ type kafkaClient struct {
 	cl     *kgo.Client
 	dialer *kafkaDialer
 
+	tmu     sync.Mutex
+	topics  map[string]int // topic -> publishes in progress
+	purging bool
+
 	mu     sync.Mutex
 	closed bool
-	topics map[string]int // topic -> publishes in progress
 	// authErr is the last refused login (or policy or TLS refusal),
 	// until a connection succeeds; authCh is closed on each refusal.
 	authErr error
@@ -366,7 +372,10 @@ func (c *kafkaClient) Publish(ctx context.Context, m *outbound.Message) (string,
 		if err == nil {
 			return fmt.Sprintf("partition %d offset %d", r.Partition, r.Offset), nil
 		}
-		swept := ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrRecordTimeout))
+		// A topic dropped (kafkaMaxTopics) just as this publish came in
+		// fails its record the same way.
+		swept := ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+			errors.Is(err, kgo.ErrRecordTimeout) || strings.Contains(err.Error(), "topic purged"))
 		if !swept || tries == 3 {
 			return "", c.classify(ctx, err)
 		}
@@ -440,14 +449,19 @@ func kafkaIsAuth(err error) bool {
 
 // enter counts a publish to topic in, refusing after Close. Past
 // kafkaMaxTopics topics, those with nothing in progress are dropped from
-// the client, so that its metadata stays bounded.
+// the client, so that its metadata stays bounded; the drop runs on its
+// own, as it waits on the client's metadata loop, and up to twice as
+// many are held meanwhile.
 func (c *kafkaClient) enter(topic string) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
 		return errors.New("kafka: client closed")
 	}
-	if _, ok := c.topics[topic]; !ok && len(c.topics) >= kafkaMaxTopics {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	if _, ok := c.topics[topic]; !ok && len(c.topics) >= kafkaMaxTopics && !c.purging {
 		var idle []string
 		for t, n := range c.topics {
 			if n == 0 {
@@ -455,16 +469,28 @@ func (c *kafkaClient) enter(topic string) error {
 				delete(c.topics, t)
 			}
 		}
-		c.cl.PurgeTopicsFromClient(idle...)
+		if len(idle) > 0 {
+			c.purging = true
+			go func() {
+				c.cl.PurgeTopicsFromClient(idle...)
+				c.tmu.Lock()
+				c.purging = false
+				c.tmu.Unlock()
+			}()
+		}
+	}
+	if _, ok := c.topics[topic]; !ok && len(c.topics) >= 2*kafkaMaxTopics {
+		// Still dropping the last lot: hold no more until it is done.
+		return outbound.Fail(herald.ErrorKindRejected, fmt.Errorf("kafka: more than %d topics in use at once", 2*kafkaMaxTopics))
 	}
 	c.topics[topic]++
 	return nil
 }
 
 func (c *kafkaClient) leave(topic string) {
-	c.mu.Lock()
+	c.tmu.Lock()
 	c.topics[topic]--
-	c.mu.Unlock()
+	c.tmu.Unlock()
 }
 
 // kafkaRefusal is a Publish ended early by a refusal that waiting does
@@ -499,7 +525,7 @@ func (c *kafkaClient) classify(ctx context.Context, err error) error {
 			return fmt.Errorf("kafka: no broker reachable: %w", derr)
 		}
 		return outbound.Fail(herald.ErrorKindTimeout, fmt.Errorf("kafka: no acknowledgement in time: %w", err))
-	case errors.As(err, &ke), errors.Is(err, kgo.ErrRecordRetries), errors.Is(err, kgo.ErrMaxBuffered):
+	case errors.As(err, &ke), errors.Is(err, kgo.ErrRecordRetries):
 		return outbound.Fail(herald.ErrorKindRejected, fmt.Errorf("kafka: the cluster refused the record: %w", err))
 	}
 	if derr := c.dialer.failed(); derr != nil {
