@@ -16,13 +16,24 @@ package broker
 //
 // The producer asks for acks=all and is idempotent. A delivery counts only
 // when the partition leader answered that every in-sync replica has the
-// record; the history records "partition P offset O". A record the
-// cluster refuses (unknown topic, not enough replicas, too large, ...) is
-// a rejected attempt. A Publish never outlives its context: when the
-// deadline comes first the attempt fails (connect when no broker could be
-// dialed, timeout otherwise), even if the record was already on its way,
-// so a record reported as failed may still have been written: delivery is
-// at least once, and consumers drop duplicates by webhook-id.
+// record; the history records "partition P offset O". Error kinds:
+//   - rejected: the cluster refused the record (unknown topic, since Herald
+//     never asks for topics to be created; invalid record; a record over
+//     the producer's 1 MB batch limit or the topic's max.message.bytes);
+//   - auth: the SASL login was refused (or the broker hung up in answer
+//     to it), or the credentials may not write to the topic;
+//   - policy, tls: a broker address the destination policy refuses, or a
+//     certificate not trusted; these end the attempt at once;
+//   - connect: the deadline came and no broker could be dialed;
+//   - timeout: the deadline came without the acknowledgement (a broker
+//     answering with retriable errors, such as not enough replicas, is
+//     retried until then);
+//   - render: the topic or key, once rendered, is not valid for Kafka.
+//
+// A Publish never outlives its context. A record given up in flight may
+// still have been written: delivery is at least once, and consumers drop
+// duplicates by webhook-id. The client reconnects on its own once the
+// brokers are back.
 //
 // Logins are SASL (plain, scram-sha-256, scram-sha-512) with username and
 // password; tls wraps every broker connection in TLS, checked against the

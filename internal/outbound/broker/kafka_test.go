@@ -597,3 +597,18 @@ func TestKafkaTopicsBounded(t *testing.T) {
 		t.Fatalf("%d topics kept (busy: %d), want at most %d with busy kept", n, busy, 2*kafkaMaxTopics)
 	}
 }
+
+func TestKafkaRecordTooLarge(t *testing.T) {
+	topic := kafkaTopic(t)
+	c := kafkaCluster(t, []string{topic})
+	d := &herald.Destination{Brokers: c.ListenAddrs(), Topic: topic}
+	cl := kafkaOpen(t, d, testEnv())
+	_, err := cl.Publish(testCtx(t), kafkaMessage(d, "msg_big", strings.Repeat("x", 2<<20)))
+	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindRejected {
+		t.Fatalf("2 MiB record: error kind %s (%v), want rejected", k, err)
+	}
+	// The client goes on with the next one.
+	if _, err := cl.Publish(testCtx(t), kafkaMessage(d, "msg_small", "small")); err != nil {
+		t.Fatalf("after the large record: %v", err)
+	}
+}
