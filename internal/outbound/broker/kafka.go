@@ -387,8 +387,21 @@ func (c *kafkaClient) Publish(ctx context.Context, m *outbound.Message) (string,
 		// fails its record the same way.
 		swept := ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 			errors.Is(err, kgo.ErrRecordTimeout) || strings.Contains(err.Error(), "topic purged"))
-		if !swept || tries == 3 {
+		// A topic deleted and made again (or a cluster that came back
+		// new) has a new id: the client forgets the old one and tries
+		// again.
+		recreated := ctx.Err() == nil && errors.Is(err, kerr.UnknownTopicID)
+		if (!swept && !recreated) || tries == 3 {
 			return "", c.classify(ctx, err)
+		}
+		if recreated {
+			purged := make(chan struct{})
+			go func() { c.cl.PurgeTopicsFromClient(topic); close(purged) }()
+			select {
+			case <-purged:
+			case <-ctx.Done():
+				return "", c.classify(ctx, err)
+			}
 		}
 	}
 }

@@ -612,3 +612,36 @@ func TestKafkaRecordTooLarge(t *testing.T) {
 		t.Fatalf("after the large record: %v", err)
 	}
 }
+
+func TestKafkaClusterRestart(t *testing.T) {
+	// The cluster itself goes away and comes back on the same port, as a
+	// broker restarting (without its data: a new cluster).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	topic := kafkaTopic(t)
+	c1 := kafkaCluster(t, []string{topic}, kfake.Ports(port))
+	d := &herald.Destination{Brokers: c1.ListenAddrs(), Topic: topic}
+	cl := kafkaOpen(t, d, testEnv())
+	if _, err := cl.Publish(testCtx(t), kafkaMessage(d, "msg_1", "first")); err != nil {
+		t.Fatalf("first: %v", err)
+	}
+	c1.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = cl.Publish(ctx, kafkaMessage(d, "msg_2", "while down"))
+	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindConnect {
+		t.Fatalf("down: error kind %s (%v), want connect", k, err)
+	}
+	c2 := kafkaCluster(t, []string{topic}, kfake.Ports(port))
+	if _, err := cl.Publish(testCtx(t), kafkaMessage(d, "msg_3", "after")); err != nil {
+		t.Fatalf("after the restart: %v", err)
+	}
+	recs := kafkaConsume(t, c2.ListenAddrs(), topic, 1)
+	if len(recs) != 1 || string(recs[0].Value) != "after" {
+		t.Fatalf("records after the restart: %d, first %q", len(recs), recs[0].Value)
+	}
+}
