@@ -320,6 +320,7 @@ func (d *kafkaDialer) DialContext(ctx context.Context, network, addr string) (ne
 		tc := tls.Client(conn, &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
 		if err = tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
+			conn = nil
 		} else {
 			conn = tc
 		}
