@@ -25,6 +25,7 @@ func Kinds() []outbound.Kind {
 		NewPubSub(),
 		Redis(),
 		MQTT(),
+		NewKafka(),
 	}
 }
 
