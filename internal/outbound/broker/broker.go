@@ -18,14 +18,13 @@ import (
 // Kinds returns every destination kind beyond HTTP.
 func Kinds() []outbound.Kind {
 	return []outbound.Kind{
-		// One line per kind, in herald.BrokerKinds order.
 		NATS(),
 		NewRabbitMQ(),
-		SQS(),
-		NewPubSub(),
+		NewKafka(),
 		Redis(),
 		MQTT(),
-		NewKafka(),
+		NewPubSub(),
+		SQS(),
 	}
 }
 
@@ -40,7 +39,7 @@ func refuseOthers(d *herald.Destination, kind string, uses ...string) error {
 		if name == "" || name == "-" || slices.Contains(uses, name) || v.Field(i).IsZero() {
 			continue
 		}
-		msg := name + " does not apply to " + kind + " destinations"
+		msg := "destination." + name + " does not apply to " + kind + " destinations"
 		if name == "tls" {
 			msg += " (the URL's scheme says whether to use TLS)"
 		}

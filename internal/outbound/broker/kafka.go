@@ -48,7 +48,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -85,13 +84,6 @@ const (
 // kafkaTopicRE is Kafka's rule for topic names.
 var kafkaTopicRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
-// kafkaFields are the destination fields a kafka endpoint uses, by JSON
-// name; any other field set is refused.
-var kafkaFields = map[string]bool{
-	"brokers": true, "topic": true, "key": true, "sasl_mechanism": true,
-	"username": true, "password": true, "tls": true,
-}
-
 // Kafka is the kafka destination kind, producing with franz-go.
 type Kafka struct{}
 
@@ -119,7 +111,7 @@ func (Kafka) Check(d *herald.Destination) error {
 	if d.URL != "" {
 		return kafkaFieldErr("url", "does not apply to kafka destinations; list the bootstrap addresses (host:port) in destination.brokers")
 	}
-	if err := kafkaRefuseOthers(d); err != nil {
+	if err := refuseOthers(d, herald.KindKafka, "brokers", "topic", "key", "sasl_mechanism", "username", "password", "tls"); err != nil {
 		return err
 	}
 	if len(d.Brokers) == 0 {
@@ -161,24 +153,6 @@ func (Kafka) Check(d *herald.Destination) error {
 		}
 	default:
 		return kafkaFieldErr("sasl_mechanism", "%q is not one of plain, scram-sha-256, scram-sha-512", d.SASLMechanism)
-	}
-	return nil
-}
-
-// kafkaRefuseOthers refuses any destination field set that kafka does not
-// use, going through the struct so that a field added later is refused
-// too.
-func kafkaRefuseOthers(d *herald.Destination) error {
-	v := reflect.ValueOf(d).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" || name == "url" || kafkaFields[name] {
-			continue
-		}
-		if !v.Field(i).IsZero() {
-			return kafkaFieldErr(name, "does not apply to kafka destinations")
-		}
 	}
 	return nil
 }

@@ -206,7 +206,7 @@ func TestMQTTCheck(t *testing.T) {
 	if err := MQTT().Check(nil); err == nil {
 		t.Fatal("Check(nil) passed")
 	}
-	if got, ok := errors.AsType[*shape.FieldError](MQTT().Check(&herald.Destination{URL: "mqtt://b", Topic: "t", Brokers: []string{"x"}})); !ok || got.Msg != "brokers does not apply to mqtt destinations" {
+	if got, ok := errors.AsType[*shape.FieldError](MQTT().Check(&herald.Destination{URL: "mqtt://b", Topic: "t", Brokers: []string{"x"}})); !ok || got.Msg != "destination.brokers does not apply to mqtt destinations" {
 		t.Fatalf("other kind's field: %v", got)
 	}
 	if MQTT().Name() != herald.KindMQTT {

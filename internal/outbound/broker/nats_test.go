@@ -119,7 +119,7 @@ func TestNATSCheck(t *testing.T) {
 		})
 	}
 	d := herald.Destination{URL: "nats://h", Subject: "s", Brokers: []string{"k:9092"}}
-	if fe, _ := errors.AsType[*shape.FieldError](NATS().Check(&d)); fe == nil || fe.Msg != "brokers does not apply to nats destinations" {
+	if fe, _ := errors.AsType[*shape.FieldError](NATS().Check(&d)); fe == nil || fe.Msg != "destination.brokers does not apply to nats destinations" {
 		t.Fatalf("Check = %v", fe)
 	}
 	if err := NATS().Check(nil); err == nil {

@@ -48,6 +48,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -79,7 +80,20 @@ var redisReserved = map[string]bool{
 }
 
 // Redis returns the kind that appends deliveries to a Redis stream.
-func Redis() outbound.Kind { return redisKind{} }
+func Redis() outbound.Kind {
+	// go-redis reports failed dials to a process-wide logger on stderr:
+	// a tenant's broker address and error do not belong in Herald's log,
+	// and the attempt records them already.
+	redisQuiet.Do(func() { redis.SetLogger(redisNoLog{}) })
+	return redisKind{}
+}
+
+var redisQuiet sync.Once
+
+// redisNoLog discards go-redis's own log lines.
+type redisNoLog struct{}
+
+func (redisNoLog) Printf(context.Context, string, ...any) {}
 
 type redisKind struct{}
 
