@@ -662,7 +662,7 @@ function requestView(ctx, d, at, n, open, curlId) {
     h('summary', null, t('hist.request')),
     h('div', { class: 'copy-row' },
       copyButton(() => curlCommand(req), t('hist.copyCurlLabel', { n }), { text: t('hist.copyCurl'), id: curlId }),
-      masked && !ctx.readOnly ? copyButton(async () => curlCommand(await revealed(ctx, d, req)),
+      masked && ctx.secrets ? copyButton(async () => curlCommand(await revealed(ctx, d, req)),
         t('hist.copyCurlSecretsLabel', { n }), { text: t('hist.copyCurlSecrets'), id: `${curlId}-secrets` }) : null),
     h('p', { class: 'hint curl-hint' }, t('hist.curlHint')),
     codeBlock(`${req.method || ''} ${req.url || ''}`, t('hist.requestLine', { n })),
