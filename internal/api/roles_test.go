@@ -10,14 +10,14 @@ import (
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
-// TestPortalRoles: a portal session is a viewer (reads only), a
+// TestPortalRoles, on both stores: a portal session is a viewer (reads only), a
 // developer (endpoints, tests, previews, resends and recovery, but no
 // signing secret) or an admin (everything a session can do), as the
 // product mints it; the answer, whoami and the audit log say which.
-func TestPortalRoles(t *testing.T) {
-	t.Parallel()
+func TestPortalRoles(t *testing.T) { pullStores(t, portalRoles) }
+
+func portalRoles(t *testing.T, s *heraldtest.Server) {
 	rc := heraldtest.NewReceiver(t, nil)
-	s := heraldtest.Start(t, heraldtest.Options{})
 	epID := s.Setup(rc.URL+"/hooks", nil)
 	evID := s.Send(map[string]any{"n": 1})
 	d := s.WaitDelivery(evID, "succeeded", 1, 5*time.Second)
@@ -101,6 +101,14 @@ func TestPortalRoles(t *testing.T) {
 			case !ok && role == "developer" && !strings.Contains(e.Error.Message, "role developer"):
 				t.Errorf("developer refused to %s: %q does not name the role", o.name, e.Error.Message)
 			}
+		}
+	}
+
+	// A session mints no session, not even a narrower one: none is ever
+	// wider than what the product handed out.
+	for role, p := range sessions {
+		if got := s.DoWith("POST", "/v1/apps/acme/portal-sessions", map[string]any{"role": "viewer"}, nil, bearer(p.Token)); got != 403 {
+			t.Errorf("a %s session mints a session: %d, want 403", role, got)
 		}
 	}
 

@@ -9,13 +9,13 @@ import (
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
-// TestEndpointStage: an endpoint in stage test receives only the events
+// TestEndpointStage, on both stores: an endpoint in stage test receives only the events
 // that meet its test_filter; PATCH {"stage": "live"} widens it to every
 // event it subscribes to.
-func TestEndpointStage(t *testing.T) {
-	t.Parallel()
+func TestEndpointStage(t *testing.T) { pullStores(t, endpointStage) }
+
+func endpointStage(t *testing.T, s *heraldtest.Server) {
 	rc := heraldtest.NewReceiver(t, nil)
-	s := heraldtest.Start(t, heraldtest.Options{})
 	epID := s.Setup(rc.URL+"/hooks", map[string]any{"stage": "test", "test_filter": `payload.user_id in ["u1", "u2"]`})
 	ep := "/v1/apps/acme/endpoints/" + epID
 	var got struct {
