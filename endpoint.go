@@ -104,6 +104,13 @@ const (
 type EndpointSettings struct {
 	// Filter is a condition (a CEL expression) an event must meet.
 	Filter string `json:"filter"`
+	// Stage is StageTest or StageLive (empty: live). An endpoint in
+	// stage test receives, of the events it would receive live, only
+	// those that meet TestFilter: a first audience before everyone.
+	Stage string `json:"stage"`
+	// TestFilter is the condition (same language as Filter) of the
+	// events a test-stage endpoint receives.
+	TestFilter string `json:"test_filter"`
 	// RetrySchedule, MaxInFlight override the app's and installation's
 	// delivery settings (TimeoutMS is on the endpoint itself).
 	RetrySchedule string `json:"retry_schedule"`
@@ -159,6 +166,16 @@ type EndpointSettings struct {
 	// (WebhookHeadersStandard or WebhookHeadersSvix); empty: the app's.
 	WebhookHeaders string `json:"webhook_headers"`
 }
+
+// Endpoint stages (EndpointSettings.Stage).
+const (
+	StageTest = "test"
+	StageLive = "live"
+)
+
+// InTest reports whether the endpoint is in stage test: TestFilter
+// narrows what it receives.
+func (e *Endpoint) InTest() bool { return e.Stage == StageTest }
 
 // Channel bounds: of an endpoint's channels and of an event's.
 const (

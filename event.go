@@ -64,7 +64,9 @@ type Skip struct {
 	EndpointID string `json:"endpoint_id"`
 	// Reason: "channel" (the endpoint listens to channels the event
 	// does not carry), "filter" (the condition was false),
-	// "filter_error: ..." (the condition could not be evaluated), or
-	// "sampled_out" (left out by the endpoint's sample_rate).
+	// "filter_error: ..." (the condition could not be evaluated),
+	// "test_stage" (the endpoint is in stage test and the event does not
+	// meet its test_filter), or "sampled_out" (left out by the
+	// endpoint's sample_rate).
 	Reason string `json:"reason"`
 }

@@ -482,6 +482,24 @@ func (e EndpointKind) Valid() bool {
 	}
 }
 
+// Defines values for EndpointStage.
+const (
+	EndpointStageLive EndpointStage = "live"
+	EndpointStageTest EndpointStage = "test"
+)
+
+// Valid indicates whether the value is a known member of the EndpointStage enum.
+func (e EndpointStage) Valid() bool {
+	switch e {
+	case EndpointStageLive:
+		return true
+	case EndpointStageTest:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorCode.
 const (
 	ErrorCodeConflict            ErrorCode = "conflict"
@@ -722,6 +740,27 @@ func (e PayloadFormat) Valid() bool {
 	case PayloadFormatRaw:
 		return true
 	case PayloadFormatStandard:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PortalRole.
+const (
+	PortalRoleAdmin     PortalRole = "admin"
+	PortalRoleDeveloper PortalRole = "developer"
+	PortalRoleViewer    PortalRole = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the PortalRole enum.
+func (e PortalRole) Valid() bool {
+	switch e {
+	case PortalRoleAdmin:
+		return true
+	case PortalRoleDeveloper:
+		return true
+	case PortalRoleViewer:
 		return true
 	default:
 		return false
@@ -1739,15 +1778,21 @@ type Endpoint struct {
 	// SignatureScheme `v1` (also shown as empty) or `v1a`.
 	SignatureScheme SignatureSchemeOrEmpty `json:"signature_scheme"`
 
+	// Stage `live` (the default): every event the endpoint subscribes to. `test`: only those that also meet its `test_filter`, a first audience; `PATCH {"stage": "live"}` widens it to everyone.
+	Stage EndpointStage `json:"stage"`
+
 	// SuccessStatuses Answers that count as received (`"200"`, `"2xx"`); absent for every 2xx (an endpoint without its own takes the app's). Any other answer is a failure (`http_status`), retried like a 5xx.
 	SuccessStatuses *[]string `json:"success_statuses,omitempty"`
 	TemplateStrict  bool      `json:"template_strict"`
 
 	// TemplateSyntax Tag syntax of templates: `braces` (`{{path}}`) or `hash` (`#{path}`); empty: the app's, else braces.
 	TemplateSyntax TemplateSyntax `json:"template_syntax"`
-	TimeoutMs      int            `json:"timeout_ms"`
-	TLSCaBundle    string         `json:"tls_ca_bundle"`
-	TLSClientCert  string         `json:"tls_client_cert"`
+
+	// TestFilter In stage `test`, the condition (same language as `filter`) of the events the endpoint receives; empty when not set.
+	TestFilter    string `json:"test_filter"`
+	TimeoutMs     int    `json:"timeout_ms"`
+	TLSCaBundle   string `json:"tls_ca_bundle"`
+	TLSClientCert string `json:"tls_client_cert"`
 
 	// TLSClientKey Always masked.
 	TLSClientKey *string `json:"tls_client_key,omitempty"`
@@ -1850,16 +1895,22 @@ type EndpointInput struct {
 	// SignatureScheme `v1`: HMAC-SHA256 with a `whsec_` secret (the default); `v1a`: Ed25519, the secret a `whsk_` key, receivers verify with its public key.
 	SignatureScheme *SignatureScheme `json:"signature_scheme,omitempty"`
 
+	// Stage `live` (the default): every event the endpoint subscribes to. `test`: only those that also meet its `test_filter`, a first audience; `PATCH {"stage": "live"}` widens it to everyone.
+	Stage *EndpointStage `json:"stage,omitempty"`
+
 	// SuccessStatuses Answers that count as received, as status codes (100–599) and classes (`"1xx"`…`"5xx"`), e.g. `[200]` (immdio); `[]` for the level above (every 2xx by default).
 	SuccessStatuses *[]EndpointInput_SuccessStatuses_Item `json:"success_statuses,omitempty"`
 	TemplateStrict  *bool                                 `json:"template_strict,omitempty"`
 
 	// TemplateSyntax Tag syntax of templates: `braces` (`{{path}}`) or `hash` (`#{path}`); empty: the app's, else braces.
 	TemplateSyntax *TemplateSyntax `json:"template_syntax,omitempty"`
-	TimeoutMs      *int            `json:"timeout_ms,omitempty"`
-	TLSCaBundle    *string         `json:"tls_ca_bundle,omitempty"`
-	TLSClientCert  *string         `json:"tls_client_cert,omitempty"`
-	TLSClientKey   *string         `json:"tls_client_key,omitempty"`
+
+	// TestFilter The condition of the events a `test`-stage endpoint receives, e.g. `payload.user_id in ["u1", "u2"]`; required (422 naming `test_filter`) when `stage` is `test`.
+	TestFilter    *string `json:"test_filter,omitempty"`
+	TimeoutMs     *int    `json:"timeout_ms,omitempty"`
+	TLSCaBundle   *string `json:"tls_ca_bundle,omitempty"`
+	TLSClientCert *string `json:"tls_client_cert,omitempty"`
+	TLSClientKey  *string `json:"tls_client_key,omitempty"`
 
 	// UID Your own id of the endpoint: 1 to 256 of letters, digits and `- _ .`, not starting with `ep_`; unique among the app's endpoints (409 `conflict` otherwise). `null` or empty clears it.
 	UID *string `json:"uid,omitempty"`
@@ -1901,6 +1952,9 @@ type EndpointSecret struct {
 	// Secret `whsec_…` (v1) or `whsk_…` (v1a).
 	Secret string `json:"secret"`
 }
+
+// EndpointStage `live` (the default): every event the endpoint subscribes to. `test`: only those that also meet its `test_filter`, a first audience; `PATCH {"stage": "live"}` widens it to everyone.
+type EndpointStage string
 
 // EndpointStats defines model for EndpointStats.
 type EndpointStats struct {
@@ -2285,13 +2339,19 @@ type NextCursor = string
 // merged in); empty: the app's, else the installation's (`--payload-format`).
 type PayloadFormat string
 
+// PortalRole What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, but never read nor rotate signing secrets (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
+type PortalRole string
+
 // PortalSession defines model for PortalSession.
 type PortalSession struct {
 	AppID     string    `json:"app_id"`
 	ExpiresAt time.Time `json:"expires_at"`
 	ID        string    `json:"id"`
 	ReadOnly  bool      `json:"read_only"`
-	Token     string    `json:"token"`
+
+	// Role What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, but never read nor rotate signing secrets (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
+	Role  PortalRole `json:"role"`
+	Token string     `json:"token"`
 
 	// URL The portal link to open (in an iframe of your own page).
 	URL string `json:"url"`
@@ -2308,7 +2368,12 @@ type PortalSessionCreate struct {
 
 	// PrimaryColor A colour such as `#3454d1`.
 	PrimaryColor *string `json:"primary_color,omitempty"`
-	ReadOnly     *bool   `json:"read_only,omitempty"`
+
+	// ReadOnly `true` is role `viewer` (kept for links minted before roles).
+	ReadOnly *bool `json:"read_only,omitempty"`
+
+	// Role What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, but never read nor rotate signing secrets (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
+	Role *PortalRole `json:"role,omitempty"`
 }
 
 // PortalSessionCreateLanguage `en` or `ja`; empty follows the browser.
@@ -2432,7 +2497,7 @@ type Routing struct {
 	Skipped []struct {
 		EndpointID string `json:"endpoint_id"`
 
-		// Reason `channel` (the endpoint listens to channels the event does not carry), `filter`, `filter_error: …` or `sampled_out`.
+		// Reason `channel` (the endpoint listens to channels the event does not carry), `filter`, `filter_error: …`, `test_stage` (the endpoint is in stage `test` and the event does not meet its `test_filter`) or `sampled_out`.
 		Reason string `json:"reason"`
 	} `json:"skipped"`
 }
@@ -2523,6 +2588,9 @@ type WhoAmI struct {
 	// KeyID The key's id, or `admin` for the admin token.
 	KeyID    string `json:"key_id"`
 	ReadOnly bool   `json:"read_only"`
+
+	// Role A portal session's role; absent for other keys.
+	Role *PortalRole `json:"role,omitempty"`
 
 	// Scope `admin`: every route; `app`: one app's routes; `portal`: a customer's portal session.
 	Scope KeyScope `json:"scope"`

@@ -32,7 +32,10 @@ type principal struct {
 	readOnly bool
 	// portal marks a customer's portal session: its app's endpoints and
 	// their history only.
-	portal    bool
+	portal bool
+	// role is a portal session's (roleViewer, roleDeveloper, roleAdmin);
+	// empty for other callers.
+	role      string
 	scope     string
 	expiresAt *time.Time
 }
@@ -143,8 +146,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*principa
 	if k.ExpiresAt != nil && !s.o.Now().Before(*k.ExpiresAt) {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "this API key expired at " + k.ExpiresAt.UTC().Format(time.RFC3339)}
 	}
-	return &principal{keyID: k.ID, admin: k.Scope == "admin", appID: k.AppID, readOnly: k.ReadOnly,
-		portal: k.Scope == scopePortal, scope: k.Scope, expiresAt: k.ExpiresAt}, nil
+	p := &principal{keyID: k.ID, admin: k.Scope == "admin", appID: k.AppID, readOnly: k.ReadOnly,
+		portal: k.Scope == scopePortal, scope: k.Scope, expiresAt: k.ExpiresAt}
+	if p.portal {
+		p.role = portalRoleOf(&k)
+	}
+	return p, nil
 }
 
 // throttle takes a request from the caller's bucket: an app's keys and
@@ -198,6 +205,9 @@ func (s *Server) authorize(r *http.Request, pattern string, a access) *Error {
 	write := r.Method != http.MethodGet && r.Method != http.MethodHead || strings.HasSuffix(pattern, "/pull")
 	if p.portal && !portalAllows(r.Method, pattern) {
 		return forbidden("a portal session manages its app's endpoints and reads their history; this route is not open to it")
+	}
+	if p.portal && p.role == roleDeveloper && (pattern == "/v1/apps/{app}/endpoints/{id}/secret" || pattern == "/v1/apps/{app}/endpoints/{id}/secret/rotate") {
+		return errRole(r, "read or rotate signing secrets")
 	}
 	if write && p.readOnly && !readOnlyPOST(pattern) && !(p.portal && pattern == "/v1/apps/{app}/portal-sessions/{id}") {
 		return forbidden("this API key is read-only")

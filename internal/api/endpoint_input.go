@@ -42,6 +42,8 @@ type endpointInput struct {
 	Preset          *string            `json:"preset"`
 	PresetOptions   *map[string]string `json:"preset_options"`
 	Filter          *string            `json:"filter"`
+	Stage           *string            `json:"stage"`
+	TestFilter      *string            `json:"test_filter"`
 	RetrySchedule   *string            `json:"retry_schedule"`
 	SuccessStatuses *[]any             `json:"success_statuses"`
 	MaxInFlight     *int               `json:"max_in_flight"`
@@ -244,16 +246,28 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 		ep.PresetOptions = keepMasked(*in.PresetOptions, ep.PresetOptions, herald.SecretOption)
 	}
 	if in.Filter != nil {
-		f := strings.TrimSpace(*in.Filter)
-		if len(f) > maxFilterLen {
-			return errInvalid("filter", "filter is longer than %d characters", maxFilterLen)
-		}
-		if f != "" {
-			if _, err := filter.Compile(f); err != nil {
-				return errInvalid("filter", "%s", err.Error())
-			}
+		f, e := condition("filter", *in.Filter)
+		if e != nil {
+			return e
 		}
 		ep.Filter = f
+	}
+	if in.TestFilter != nil {
+		f, e := condition("test_filter", *in.TestFilter)
+		if e != nil {
+			return e
+		}
+		ep.TestFilter = f
+	}
+	if in.Stage != nil {
+		if *in.Stage != herald.StageTest && *in.Stage != herald.StageLive {
+			return errInvalid("stage", "stage must be test (only events that meet test_filter) or live (every event)")
+		}
+		ep.Stage = *in.Stage
+	}
+	if ep.InTest() && ep.TestFilter == "" {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRequired, Field: "test_filter",
+			Message: "test_filter is required in stage test: it picks the events the endpoint receives before it goes live"}
 	}
 	if in.SuccessStatuses != nil {
 		list, e := parseSuccessStatuses(*in.SuccessStatuses)
@@ -300,6 +314,20 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 		return in.renamed(e)
 	}
 	return checkPlainHeaders(ep, compiled.Effective.Headers)
+}
+
+// condition trims and checks a routing condition (filter, test_filter).
+func condition(field, f string) (string, *Error) {
+	f = strings.TrimSpace(f)
+	if len(f) > maxFilterLen {
+		return "", errInvalid(field, "%s is longer than %d characters", field, maxFilterLen)
+	}
+	if f != "" {
+		if _, err := filter.Compile(f); err != nil {
+			return "", errInvalid(field, "%s", err.Error())
+		}
+	}
+	return f, nil
 }
 
 // checkPull refuses, on a pull endpoint, the settings of a destination

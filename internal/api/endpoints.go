@@ -85,6 +85,9 @@ func viewEndpoint(ep *herald.Endpoint) endpointView {
 	if v.Channels == nil {
 		v.Channels = []string{}
 	}
+	if v.Stage == "" {
+		v.Stage = herald.StageLive
+	}
 	out := endpointView{Endpoint: &v}
 	if ep.UID != "" {
 		uid := ep.UID
@@ -127,6 +130,11 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	in, e := readEndpointInput(w, r, s.o.MaxBodyBytes)
 	if e != nil {
 		return e
+	}
+	if in.Secret != nil {
+		if e := secretsRefused(r, "set a signing secret"); e != nil {
+			return e
+		}
 	}
 	enabled := !s.o.NewEndpointsDisabled
 	if a.NewEndpointsEnabled != nil {
@@ -224,6 +232,12 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
 		return e
 	}
+	// A new secret, or a new scheme (which makes one), is a rotation.
+	if in.Secret != nil || in.SignatureScheme != nil && *in.SignatureScheme != scheme(ep) {
+		if e := secretsRefused(r, "rotate signing secrets (secret, signature_scheme)"); e != nil {
+			return e
+		}
+	}
 	if ep.Operational && (in.URL != nil || in.EventTypes != nil || in.Preset != nil) {
 		return errInvalid("url", "this is the app's operational endpoint: change the app's operational_webhook_url instead")
 	}
@@ -232,6 +246,14 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	was := *ep
 	if e := in.applyTo(ep, a, s.o.Ceilings); e != nil {
 		return e
+	}
+	if ep.Secret == "" {
+		// A new signature scheme without a secret of its kind.
+		secret, err := newSecret(scheme(ep))
+		if err != nil {
+			return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "could not generate a secret"}
+		}
+		ep.Secret = secret
 	}
 	if e := s.checkSubscribed(r, ep.EventTypes, was.EventTypes); e != nil {
 		return e

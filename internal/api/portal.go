@@ -106,6 +106,7 @@ func visibleTo[T any](r *http.Request) func(T) bool {
 type portalInput struct {
 	ExpiresIn    *int    `json:"expires_in"`
 	ReadOnly     *bool   `json:"read_only"`
+	Role         *string `json:"role"`
 	PrimaryColor *string `json:"primary_color"`
 	LogoURL      *string `json:"logo_url"`
 	Language     *string `json:"language"`
@@ -119,6 +120,32 @@ type portalSession struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	AppID     string    `json:"app_id"`
 	ReadOnly  bool      `json:"read_only"`
+	// Role is what the customer may do: viewer, developer or admin.
+	Role string `json:"role"`
+}
+
+// role reads role and read_only (read_only: true is role viewer): admin
+// when neither is given. A session is never wider than its minter
+// (callerRole).
+func (in *portalInput) role(minter *principal) (string, *Error) {
+	role := roleAdmin
+	if in.ReadOnly != nil && *in.ReadOnly {
+		role = roleViewer
+	}
+	if in.Role != nil {
+		if _, ok := roleRank[*in.Role]; !ok {
+			return "", errInvalid("role", "role must be viewer, developer or admin")
+		}
+		if in.ReadOnly != nil && *in.ReadOnly != (*in.Role == roleViewer) {
+			return "", errInvalid("role", "role %s contradicts read_only %t (read_only: true is role viewer); give role alone", *in.Role, *in.ReadOnly)
+		}
+		role = *in.Role
+	}
+	if limit := callerRole(minter); roleRank[role] > roleRank[limit] {
+		return "", &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: "role",
+			Message: fmt.Sprintf("role %s is wider than the caller's (%s): a session gets its minter's role or a narrower one", role, limit)}
+	}
+	return role, nil
 }
 
 var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
@@ -169,10 +196,17 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) *Er
 		}
 		theme.Set("language", *in.Language)
 	}
+	role, e := in.role(principalOf(r))
+	if e != nil {
+		return e
+	}
 	now := s.o.Now().UTC()
 	exp := now.Add(time.Duration(ttl) * time.Second).Truncate(time.Second)
-	k := &herald.APIKey{ID: herald.NewID("key_"), Name: "portal session", Scope: scopePortal, AppID: a.ID,
-		CreatedAt: now}
+	k := &herald.APIKey{ID: herald.NewID("key_"), Name: portalKeyName, Scope: scopePortal, AppID: a.ID,
+		CreatedAt: now, ReadOnly: role == roleViewer}
+	if role == roleDeveloper {
+		k.Name = portalKeyNameDeveloper
+	}
 	// A session minted with a key lives no longer than that key and dies
 	// with it (the store deletes a key's sessions with the key); the
 	// admin token has no expiry and cannot be deleted.
@@ -183,9 +217,6 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) *Er
 		}
 	}
 	k.ExpiresAt = &exp
-	if in.ReadOnly != nil {
-		k.ReadOnly = *in.ReadOnly
-	}
 	create := func(k *herald.APIKey) error { return s.st.APIKeyCreate(r.Context(), k) }
 	if limit := s.o.MaxPortalSessionsPerApp; limit > 0 {
 		create = func(k *herald.APIKey) error { return s.st.APIKeyCreateLimited(r.Context(), k, limit, now) }
@@ -205,13 +236,13 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) *Er
 		// Not found: the app, or the key in use, was deleted meanwhile.
 		return storeError(err, "app (or the key in use)")
 	}
-	s.audit(r, a.ID, "portal_session.create", k.ID, map[string]any{"read_only": k.ReadOnly, "expires_at": k.ExpiresAt, "parent_id": k.ParentID})
+	s.audit(r, a.ID, "portal_session.create", k.ID, map[string]any{"role": role, "read_only": k.ReadOnly, "expires_at": k.ExpiresAt, "parent_id": k.ParentID})
 	link := strings.TrimSuffix(s.o.PublicURL, "/") + "/portal/"
 	if len(theme) > 0 {
 		link += "?" + theme.Encode()
 	}
 	link += "#token=" + key
-	writeJSON(w, http.StatusCreated, portalSession{ID: k.ID, URL: link, Token: key, ExpiresAt: exp, AppID: a.ID, ReadOnly: k.ReadOnly})
+	writeJSON(w, http.StatusCreated, portalSession{ID: k.ID, URL: link, Token: key, ExpiresAt: exp, AppID: a.ID, ReadOnly: k.ReadOnly, Role: role})
 	return nil
 }
 
@@ -302,7 +333,8 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) *Error {
 		Scope     string     `json:"scope"`
 		AppID     string     `json:"app_id,omitempty"`
 		ReadOnly  bool       `json:"read_only"`
+		Role      string     `json:"role,omitempty"`
 		ExpiresAt *time.Time `json:"expires_at"`
-	}{p.keyID, p.scope, p.appID, p.readOnly, p.expiresAt})
+	}{p.keyID, p.scope, p.appID, p.readOnly, p.role, p.expiresAt})
 	return nil
 }

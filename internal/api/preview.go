@@ -87,6 +87,11 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 		return errRequired("event_type")
 	}
 	reveal := in.RevealSecrets != nil && *in.RevealSecrets
+	if reveal {
+		if e := secretsRefused(r, "see secret header values (reveal_secrets)"); e != nil {
+			return e
+		}
+	}
 	if reveal && principalOf(r).readOnly {
 		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: "reveal_secrets",
 			Message: "a read-only key or session cannot see secret header values"}
@@ -116,8 +121,8 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 		h[k] = v[0]
 	}
 	for _, name := range []string{"Webhook-Signature", "Svix-Signature"} {
-		if sig, ok := h[name]; ok && principalOf(r).readOnly {
-			h[name] = unsigned(sig)
+		if sig, ok := h[name]; ok && noSecrets(r) {
+			h[name] = unsigned(r, sig)
 		}
 	}
 	if !reveal {
@@ -192,7 +197,10 @@ func rendersDifferently(was, is *herald.Endpoint) bool {
 // preview signs whatever body the caller supplies with the endpoint's
 // secret, so a real signature would let one who may not read the secret
 // forge webhooks all the same. The scheme stays, to show the header's form.
-func unsigned(sig string) string {
+func unsigned(r *http.Request, sig string) string {
 	scheme, _, _ := strings.Cut(sig, ",")
+	if p := principalOf(r); !p.readOnly {
+		return scheme + ",<signature: not shown to role " + p.role + ">"
+	}
 	return scheme + ",<signature: not shown to read-only callers>"
 }

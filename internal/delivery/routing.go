@@ -26,6 +26,8 @@ type router struct {
 type programKey struct {
 	endpoint string
 	updated  time.Time
+	// test names the endpoint's test_filter, not its filter.
+	test bool
 }
 
 func newRouter(st Store, now func() time.Time) *router {
@@ -46,13 +48,18 @@ func (rt *router) group(ctx context.Context, eventType string) string {
 	return g
 }
 
-// program returns the endpoint's compiled condition.
-func (rt *router) program(ep *herald.Endpoint) (*filter.Program, error) {
-	k := programKey{endpoint: ep.ID, updated: ep.UpdatedAt}
+// program returns the endpoint's compiled condition: its test_filter
+// when test, else its filter.
+func (rt *router) program(ep *herald.Endpoint, test bool) (*filter.Program, error) {
+	k := programKey{endpoint: ep.ID, updated: ep.UpdatedAt, test: test}
 	if p, ok := rt.programs.Get(k); ok {
 		return p, nil
 	}
-	p, err := filter.Compile(ep.Filter)
+	src := ep.Filter
+	if test {
+		src = ep.TestFilter
+	}
+	p, err := filter.Compile(src)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +69,8 @@ func (rt *router) program(ep *herald.Endpoint) (*filter.Program, error) {
 
 // route returns the endpoints that receive ev among the app's enabled
 // endpoints, and the routing record kept with the event: by subscription,
-// then channels (Endpoint.ListensTo), condition and sample rate. It reads
+// then channels (Endpoint.ListensTo), condition, test stage condition
+// and sample rate. It reads
 // nothing: it runs inside the enqueue transaction, so the event type's
 // group and the app come from before it.
 func (rt *router) route(ev *herald.Event, group string, app *herald.App, eps []*herald.Endpoint) ([]*herald.Endpoint, *herald.Routing) {
@@ -81,13 +89,32 @@ func (rt *router) route(ev *herald.Event, group string, app *herald.App, eps []*
 			if in == nil {
 				in = input(ev, app)
 			}
-			ok, err := rt.match(ep, in)
+			ok, err := rt.match(ep, in, false)
 			if err != nil {
 				r.Skipped = append(r.Skipped, herald.Skip{EndpointID: ep.ID, Reason: "filter_error: " + err.Error()})
 				continue
 			}
 			if !ok {
 				r.Skipped = append(r.Skipped, herald.Skip{EndpointID: ep.ID, Reason: "filter"})
+				continue
+			}
+		}
+		if ep.InTest() {
+			// A test-stage endpoint without its condition (saved by
+			// hand in the store) receives nothing rather than everyone.
+			ok, err := false, error(nil)
+			if ep.TestFilter != "" {
+				if in == nil {
+					in = input(ev, app)
+				}
+				ok, err = rt.match(ep, in, true)
+			}
+			if err != nil {
+				r.Skipped = append(r.Skipped, herald.Skip{EndpointID: ep.ID, Reason: "filter_error: test_filter: " + err.Error()})
+				continue
+			}
+			if !ok {
+				r.Skipped = append(r.Skipped, herald.Skip{EndpointID: ep.ID, Reason: "test_stage"})
 				continue
 			}
 		}
@@ -110,8 +137,8 @@ func input(ev *herald.Event, a *herald.App) *filter.Input {
 	}
 }
 
-func (rt *router) match(ep *herald.Endpoint, in *filter.Input) (bool, error) {
-	p, err := rt.program(ep)
+func (rt *router) match(ep *herald.Endpoint, in *filter.Input, test bool) (bool, error) {
+	p, err := rt.program(ep, test)
 	if err != nil {
 		return false, err
 	}

@@ -28,25 +28,28 @@ type portalIn struct {
 }
 
 // The capabilities of a Svix portal token. Herald's portal sessions are
-// read-only (Svix's ViewBase alone) or manage the endpoints with their
-// secrets, test sends and recovery (every capability but
-// ManageTransformations, which means nothing to Herald).
+// viewers (Svix's ViewBase alone), developers (endpoints and test sends,
+// no secrets: ViewBase, CreateAttempts, ManageEndpoint) or admins (every
+// capability but ManageTransformations, which means nothing to Herald).
 var (
-	readOnlyCaps = []string{"ViewBase"}
-	fullCaps     = []string{"ViewBase", "ViewEndpointSecret", "ManageEndpointSecret", "CreateAttempts", "ManageEndpoint"}
-	knownCaps    = append(slices.Clone(fullCaps), "ManageTransformations")
+	developerCaps = []string{"ViewBase", "CreateAttempts", "ManageEndpoint"}
+	fullCaps      = []string{"ViewBase", "ViewEndpointSecret", "ManageEndpointSecret", "CreateAttempts", "ManageEndpoint"}
+	knownCaps     = append(slices.Clone(fullCaps), "ManageTransformations")
 )
 
-// readOnly maps readOnly and capabilities to Herald's read_only.
-func (in *portalIn) readOnly() (bool, *Error) {
+// role maps readOnly and capabilities to the role of Herald's session.
+func (in *portalIn) role() (string, *Error) {
 	ro := in.ReadOnly.value() && in.ReadOnly.V
 	if !in.Capabilities.value() {
-		return ro, nil
+		if ro {
+			return "viewer", nil
+		}
+		return "admin", nil
 	}
 	caps := in.Capabilities.V
 	for _, c := range caps {
 		if !slices.Contains(knownCaps, c) {
-			return false, invalid("body", "capabilities", "unknown capability "+c)
+			return "", invalid("body", "capabilities", "unknown capability "+c)
 		}
 	}
 	has := func(want []string) bool {
@@ -57,18 +60,29 @@ func (in *portalIn) readOnly() (bool, *Error) {
 		}
 		return true
 	}
+	// Exactly: what the set holds beyond want is ManageTransformations.
+	only := func(want []string) bool {
+		return has(want) && !slices.ContainsFunc(caps, func(c string) bool {
+			return !slices.Contains(want, c) && c != "ManageTransformations"
+		})
+	}
+	role := ""
 	switch {
 	case !slices.Contains(caps, "ViewBase"):
-		return false, invalid("body", "capabilities", "capabilities must hold ViewBase")
+		return "", invalid("body", "capabilities", "capabilities must hold ViewBase")
 	case has(fullCaps):
-		if ro {
-			return false, invalid("body", "readOnly", "readOnly contradicts the capabilities given, which manage endpoints")
-		}
-		return false, nil
+		role = "admin"
+	case only(developerCaps):
+		role = "developer"
 	case !slices.ContainsFunc(caps, func(c string) bool { return c != "ViewBase" }):
-		return true, nil
+		return "viewer", nil
+	default:
+		return "", invalid("body", "capabilities", "Herald's portal sessions are viewers (capabilities [ViewBase]), developers who manage endpoints and test sends without secrets (ViewBase, CreateAttempts, ManageEndpoint) or admins who manage the secrets too (ViewBase, ViewEndpointSecret, ManageEndpointSecret, CreateAttempts, ManageEndpoint); this set is none of them")
 	}
-	return false, invalid("body", "capabilities", "Herald's portal sessions are read-only (capabilities [ViewBase]) or manage the endpoints, their secrets and test sends (ViewBase, ViewEndpointSecret, ManageEndpointSecret, CreateAttempts, ManageEndpoint); this set lies between")
+	if ro {
+		return "", invalid("body", "readOnly", "readOnly contradicts the capabilities given, which manage endpoints")
+	}
+	return role, nil
 }
 
 // appPortalAccess answers POST /api/v1/auth/app-portal-access/{app_id}
@@ -87,7 +101,7 @@ func (h *Handler) appPortalAccess(w http.ResponseWriter, r *http.Request) *Error
 	if in.SessionID.value() {
 		return invalid("body", "sessionId", "sessionId is not supported: Herald ends an app's portal sessions all at once (expire-all), not by session id")
 	}
-	readOnly, e := in.readOnly()
+	role, e := in.role()
 	if e != nil {
 		return e
 	}
@@ -101,7 +115,7 @@ func (h *Handler) appPortalAccess(w http.ResponseWriter, r *http.Request) *Error
 			return e
 		}
 	}
-	return h.portalSession(w, r, ref, expiry, readOnly)
+	return h.portalSession(w, r, ref, expiry, role)
 }
 
 // portalApp creates the app of a portal link from Svix's application
@@ -135,14 +149,14 @@ func (h *Handler) portalApp(r *http.Request, ref string, a *appIn) *Error {
 }
 
 // portalSession makes a Herald portal session and answers {url, token}.
-func (h *Handler) portalSession(w http.ResponseWriter, r *http.Request, ref string, expiry int, readOnly bool) *Error {
+func (h *Handler) portalSession(w http.ResponseWriter, r *http.Request, ref string, expiry int, role string) *Error {
 	var s struct {
 		URL   string `json:"url"`
 		Token string `json:"token"`
 	}
 	if _, e := h.do(r, call{Method: http.MethodPost, Path: path("/v1/apps/", ref, "/portal-sessions"),
-		Body:   map[string]any{"expires_in": expiry, "read_only": readOnly},
-		Fields: map[string]string{"expires_in": "expiry", "read_only": "readOnly"}}, &s); e != nil {
+		Body:   map[string]any{"expires_in": expiry, "role": role},
+		Fields: map[string]string{"expires_in": "expiry", "role": "capabilities"}}, &s); e != nil {
 		return e
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"url": s.URL, "token": s.Token})
@@ -155,7 +169,7 @@ func (h *Handler) dashboardAccess(w http.ResponseWriter, r *http.Request) *Error
 	if e := known(r); e != nil {
 		return e
 	}
-	return h.portalSession(w, r, r.PathValue("app_id"), portalTTL, false)
+	return h.portalSession(w, r, r.PathValue("app_id"), portalTTL, "admin")
 }
 
 // logout answers POST /api/v1/auth/logout (204): the portal session in

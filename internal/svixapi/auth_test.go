@@ -19,6 +19,7 @@ type whoami struct {
 	Scope     string    `json:"scope"`
 	AppID     string    `json:"app_id"`
 	ReadOnly  bool      `json:"read_only"`
+	Role      string    `json:"role"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
@@ -67,6 +68,16 @@ func TestPortalAccess(t *testing.T) {
 	if who.ReadOnly {
 		t.Fatalf("every capability: read-only")
 	}
+	if who.Role != "admin" {
+		t.Fatalf("every capability: role %q, want admin", who.Role)
+	}
+	// Endpoints and test sends without the secrets: a developer.
+	s.MustDo("POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ViewBase", "CreateAttempts", "ManageEndpoint"}}, &out, 200)
+	s.DoWith("GET", "/v1/whoami", nil, &who, bearer(out.Token))
+	if who.ReadOnly || who.Role != "developer" {
+		t.Fatalf("capabilities without the secrets: %+v, want role developer", who)
+	}
+	wantInvalid(t, s, "POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ViewBase", "CreateAttempts", "ManageEndpoint"}, "readOnly": true}, "body", "readOnly")
 	wantInvalid(t, s, "POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ViewBase", "ManageEndpoint"}}, "body", "capabilities")
 	wantInvalid(t, s, "POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ManageEndpoint"}}, "body", "capabilities")
 	wantInvalid(t, s, "POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ViewBase", "Fly"}}, "body", "capabilities")

@@ -90,6 +90,8 @@ func testEndpointSettings(t *testing.T, s store.Store) {
 	full := newEndpoint(a.ID)
 	full.EndpointSettings = herald.EndpointSettings{
 		Filter:         `data.amount > 100 && data.currency == "JPY"`,
+		Stage:          herald.StageTest,
+		TestFilter:     `payload.user_id in ["u1", "u2"]`,
 		RetrySchedule:  "1s,10s",
 		MaxInFlight:    3,
 		RateLimit:      2.5,

@@ -1335,6 +1335,11 @@ export interface components {
             token_in?: "" | "header" | "query";
         };
         /**
+         * @description `live` (the default): every event the endpoint subscribes to. `test`: only those that also meet its `test_filter`, a first audience; `PATCH {"stage": "live"}` widens it to everyone.
+         * @enum {string}
+         */
+        EndpointStage: "test" | "live";
+        /**
          * @description `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
          * @enum {string}
          */
@@ -1410,6 +1415,9 @@ export interface components {
             };
             /** @description A CEL condition events must meet; empty for none. */
             filter: string;
+            stage: components["schemas"]["EndpointStage"];
+            /** @description In stage `test`, the condition (same language as `filter`) of the events the endpoint receives; empty when not set. */
+            test_filter: string;
             /** @description Answers that count as received (`"200"`, `"2xx"`); absent for every 2xx (an endpoint without its own takes the app's). Any other answer is a failure (`http_status`), retried like a 5xx. */
             success_statuses?: string[];
             retry_schedule: string;
@@ -1487,6 +1495,9 @@ export interface components {
                 [key: string]: string;
             };
             filter?: string;
+            stage?: components["schemas"]["EndpointStage"];
+            /** @description The condition of the events a `test`-stage endpoint receives, e.g. `payload.user_id in ["u1", "u2"]`; required (422 naming `test_filter`) when `stage` is `test`. */
+            test_filter?: string;
             /** @description Answers that count as received, as status codes (100–599) and classes (`"1xx"`…`"5xx"`), e.g. `[200]` (immdio); `[]` for the level above (every 2xx by default). */
             success_statuses?: (number | string)[];
             retry_schedule?: string;
@@ -1616,7 +1627,7 @@ export interface components {
             matched: string[];
             skipped: {
                 endpoint_id: string;
-                /** @description `channel` (the endpoint listens to channels the event does not carry), `filter`, `filter_error: …` or `sampled_out`. */
+                /** @description `channel` (the endpoint listens to channels the event does not carry), `filter`, `filter_error: …`, `test_stage` (the endpoint is in stage `test` and the event does not meet its `test_filter`) or `sampled_out`. */
                 reason: string;
             }[];
         };
@@ -2003,7 +2014,9 @@ export interface components {
         PortalSessionCreate: {
             /** @description Seconds, from 60 to 604800; default 3600. No later than the calling key's expiry. */
             expires_in?: number;
+            /** @description `true` is role `viewer` (kept for links minted before roles). */
             read_only?: boolean;
+            role?: components["schemas"]["PortalRole"];
             /** @description A colour such as `#3454d1`. */
             primary_color?: string;
             logo_url?: string;
@@ -2022,13 +2035,21 @@ export interface components {
             expires_at: string;
             app_id: string;
             read_only: boolean;
+            role: components["schemas"]["PortalRole"];
         };
+        /**
+         * @description What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, but never read nor rotate signing secrets (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
+         * @enum {string}
+         */
+        PortalRole: "viewer" | "developer" | "admin";
         WhoAmI: {
             /** @description The key's id, or `admin` for the admin token. */
             key_id: string;
             scope: components["schemas"]["KeyScope"];
             app_id?: string;
             read_only: boolean;
+            /** @description A portal session's role; absent for other keys. */
+            role?: components["schemas"]["PortalRole"];
             /** Format: date-time */
             expires_at: string | null;
         };

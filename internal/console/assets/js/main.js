@@ -183,7 +183,8 @@ async function layout(params, routeP) {
         h('ul', null, links.map(([u, label, cur]) => h('li', null, h('a', { href: u, 'aria-current': cur ? 'page' : null }, label))))) : null,
       h('div', { class: 'spacer' }),
       who ? searchBox(inApp ? appId : '') : null,
-      who && who.read_only ? h('span', { class: 'badge badge-readonly' }, t('portal.readOnly')) : null,
+      who && who.role ? h('span', { class: 'badge badge-role', id: 'portal-role' }, t(`portal.role.${who.role}`))
+        : who && who.read_only ? h('span', { class: 'badge badge-readonly' }, t('portal.readOnly')) : null,
       languageSelect(),
       mode === 'console' && who ? h('button', {
         type: 'button', class: 'secondary', onclick: () => { setToken(''); state.me = null; navigate(href('/')); },
@@ -333,6 +334,11 @@ async function render() {
     me: state.me,
     app: params.app || state.appId,
     readOnly: !!state.me.read_only,
+    // A portal session's role (viewer, developer, admin); '' for keys.
+    role: state.me.role || '',
+    // secrets: may read and rotate signing secrets (not read-only
+    // callers, nor a developer's portal session).
+    secrets: !state.me.read_only && (!state.me.role || state.me.role === 'admin'),
     admin: state.me.scope === 'admin',
     href,
     appHref: (rest = '') => href(`/apps/${seg(params.app || state.appId)}${rest}`),

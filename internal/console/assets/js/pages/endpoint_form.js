@@ -26,6 +26,12 @@ addStrings({
     'epf.extraHint': 'Comma separated, for example form.* or group:forms. Other names may go here too.',
     'epf.filter': 'Filter (CEL expression)',
     'epf.filterHint': 'Only events for which it is true are sent. Example: payload.amount > 100 && has(payload.email). Variables: payload, event, app.',
+    'epf.stage': 'Stage',
+    'epf.stageLive': 'Live: every matching event',
+    'epf.stageTest': 'Test: only events that meet the test filter',
+    'epf.stageHint': 'Send to a limited test audience first, then go live.',
+    'epf.testFilter': 'Test filter (CEL expression)',
+    'epf.testFilterHint': 'In stage test, only events for which it is true are sent. Example: payload.user_id in ["u1", "u2"].',
     'epf.preset': 'Preset',
     'epf.presetNone': 'None (your own request)',
     'epf.presetOptions': 'Preset options',
@@ -121,6 +127,12 @@ addStrings({
     'epf.extraHint': 'カンマ区切り。例：form.*、group:forms。ほかのイベント名もここに書けます。',
     'epf.filter': 'フィルター（CEL 式）',
     'epf.filterHint': '式が true になるイベントだけを送信します。例：payload.amount > 100 && has(payload.email)。使える変数：payload、event、app。',
+    'epf.stage': '段階',
+    'epf.stageLive': '本番：条件に合うすべてのイベント',
+    'epf.stageTest': 'テスト：テストフィルターに合うイベントだけ',
+    'epf.stageHint': 'まず限られたテスト対象に送り、その後本番にします。',
+    'epf.testFilter': 'テストフィルター（CEL 式）',
+    'epf.testFilterHint': 'テスト段階では、式が true になるイベントだけを送信します。例：payload.user_id in ["u1", "u2"]。',
     'epf.preset': 'プリセット',
     'epf.presetNone': 'なし（リクエストを自分で設定）',
     'epf.presetOptions': 'プリセットのオプション',
@@ -352,6 +364,8 @@ export async function form(ctx) {
     description: h('input', { type: 'text', value: e.description || '', autocomplete: 'off' }),
     extra: h('input', { type: 'text', id: 'event-types-extra', value: extras.join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'form.*, group:forms' }),
     filter: h('textarea', { rows: '3', class: 'short', spellcheck: 'false', placeholder: 'payload.amount > 100' }),
+    stage: select([['live', t('epf.stageLive')], ['test', t('epf.stageTest')]], e.stage || 'live'),
+    test_filter: h('textarea', { rows: '2', class: 'short', spellcheck: 'false', placeholder: 'payload.user_id in ["u1", "u2"]' }),
     preset: select([['', t('epf.presetNone')], ...Object.entries(PRESETS).map(([k, p]) => [k, p.label])], e.preset || ''),
     preset_options: h('textarea', { rows: '4', class: 'short', spellcheck: 'false' }),
     method: select([['', t('epf.defaultMethod')], ...METHODS.map((m) => [m, m])], e.method || ''),
@@ -375,6 +389,7 @@ export async function form(ctx) {
   };
   // Textareas take their text as value after creation.
   c.filter.value = e.filter || '';
+  c.test_filter.value = e.test_filter || '';
   c.headers.value = headerLines(Object.fromEntries(Object.entries(e.headers || {}).sort(([a], [b]) => a.localeCompare(b))));
   c.body_template.value = templateToText(e.body_template);
   c.preset_options.value = optionsText(e.preset_options);
@@ -447,6 +462,14 @@ export async function form(ctx) {
     field({ label: t('epf.uid'), name: 'uid', control: c.uid, hint: t('epf.uidHint') }),
     field({ label: t('epf.strict'), name: 'template_strict', control: c.template_strict }),
   ];
+  const testFilterField = field({ label: t('epf.testFilter'), name: 'test_filter', control: c.test_filter, hint: t('epf.testFilterHint') });
+  const showStage = () => { testFilterField.hidden = c.stage.value !== 'test'; };
+  c.stage.addEventListener('change', showStage);
+  showStage();
+  const stageFields = [field({ label: t('epf.stage'), name: 'stage', control: c.stage, hint: t('epf.stageHint') }), testFilterField];
+  // Whoever may not touch signing secrets (a developer's portal session)
+  // cannot change the scheme either: a new scheme is a new secret.
+  c.signature_scheme.disabled = editing && !ctx.secrets;
   const channelsField = field({ label: t('epf.channels'), name: 'channels', control: c.channels, hint: t('epf.channelsHint') });
   const descriptionField = field({ label: t('epf.description'), name: 'description', control: c.description });
   const enabledField = field({ label: t('epf.enabled'), name: 'enabled', control: c.enabled });
@@ -482,8 +505,8 @@ export async function form(ctx) {
     portal ? [kindField, shaping, h('hr')] : null,
     tuningFields);
   const layoutFields = portal
-    ? [urlField, typesField, channelsField, enabledField, descriptionField, advanced]
-    : [kindField, urlField, descriptionField, typesField, channelsField, shaping, enabledField, advanced];
+    ? [urlField, typesField, channelsField, enabledField, stageFields, descriptionField, advanced]
+    : [kindField, urlField, descriptionField, typesField, channelsField, shaping, stageFields, enabledField, advanced];
 
   const save = ctx.readOnly ? null : h('button', { type: 'submit', class: 'primary' }, editing ? t('action.save') : t('action.create'));
   const detailHref = editing ? ctx.appHref(`/endpoints/${seg(e.id)}`) : ctx.appHref('/endpoints');
@@ -506,6 +529,8 @@ export async function form(ctx) {
     const extra = c.extra.value.split(',').map((x) => x.trim()).filter(Boolean);
     out.event_types = [...boxes.filter((b) => b.checked).map((b) => b.value), ...extra];
     out.filter = c.filter.value.trim();
+    out.stage = c.stage.value;
+    out.test_filter = c.test_filter.value.trim();
     out.preset = pull() ? '' : c.preset.value;
     if (out.preset) {
       const o = parseOptions(c.preset_options.value);

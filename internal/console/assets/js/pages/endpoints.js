@@ -98,6 +98,15 @@ addStrings({
     'ep.secretIntro': 'Receivers check each request\'s webhook-signature header with this secret.',
     'ep.secretShow': 'Show secret',
     'ep.secretReadOnly': 'Read-only access does not show the signing secret.',
+    'ep.secretRole': 'Your role ({role}) does not show nor rotate the signing secret; ask an admin.',
+    'ep.stage': 'Stage',
+    'ep.stage.test': 'Test',
+    'ep.stage.live': 'Live',
+    'ep.stageTestHint': 'Only events that meet the test filter are sent: {filter}',
+    'ep.stageLiveHint': 'Every matching event is sent.',
+    'ep.goLive': 'Go live',
+    'ep.goLiveConfirm': 'Send every matching event to this endpoint from now on, not only the test audience?',
+    'ep.nowLive': 'The endpoint is live.',
     'ep.secretHide': 'Hide secret',
     'ep.secretRotate': 'Rotate secret',
     'ep.secretRotateConfirm': 'Make a new signing secret? For 24 hours requests carry signatures with both the old and the new secret, so your receiver can switch without missing a request.',
@@ -223,6 +232,15 @@ addStrings({
     'ep.secretIntro': '受信側は、各リクエストの webhook-signature ヘッダーをこのシークレットで検証します。',
     'ep.secretShow': 'シークレットを表示',
     'ep.secretReadOnly': '読み取り専用のアクセスでは署名シークレットは表示されません。',
+    'ep.secretRole': 'あなたのロール（{role}）では署名シークレットの表示やローテーションはできません。管理者に依頼してください。',
+    'ep.stage': '段階',
+    'ep.stage.test': 'テスト',
+    'ep.stage.live': '本番',
+    'ep.stageTestHint': 'テストフィルターに合うイベントだけを送信します：{filter}',
+    'ep.stageLiveHint': '条件に合うすべてのイベントを送信します。',
+    'ep.goLive': '本番にする',
+    'ep.goLiveConfirm': 'テスト対象だけでなく、条件に合うすべてのイベントをこのエンドポイントに送信しますか？',
+    'ep.nowLive': 'エンドポイントは本番になりました。',
     'ep.secretHide': 'シークレットを隠す',
     'ep.secretRotate': 'シークレットを更新',
     'ep.secretRotateConfirm': '新しい署名シークレットを作成しますか？24 時間は新旧両方のシークレットで署名されるため、受信側はリクエストを取りこぼさずに切り替えられます。',
@@ -323,14 +341,22 @@ function failingCell(ep, st, cause) {
   }
   return h('span', { class: 'ep-state' },
     badge('failed', t('ep.failing')),
+    stageBadge(ep),
     h('span', { class: 'ep-reason', title: reason }, reason),
     h('span', { class: 'muted ep-since' }, t('ep.failingSince'), ' ', timeEl(st.failing_since)),
     ep.operational ? h('span', { class: 'badge badge-pending' }, t('ep.operational')) : null);
 }
 
+/** The endpoint's stage as a badge: Test (a limited audience) or Live. */
+export function stageBadge(ep) {
+  const stage = ep.stage === 'test' ? 'test' : 'live';
+  return h('span', { class: `badge badge-stage-${stage}`, dataset: { stage } }, t(`ep.stage.${stage}`));
+}
+
 function stateCell(ep) {
   return h('span', { class: 'ep-state' },
     badge(ep.enabled ? 'enabled' : 'disabled'),
+    stageBadge(ep),
     !ep.enabled && ep.disabled_reason ? h('span', { class: 'muted ep-reason', title: ep.disabled_reason }, ep.disabled_reason) : null,
     ep.operational ? h('span', { class: 'badge badge-pending' }, t('ep.operational')) : null);
 }
@@ -482,6 +508,36 @@ export function attemptView(at, headingLevel = 'h3') {
           res.body_truncated ? h('p', { class: 'hint' }, t('ep.truncated')) : null,
         ] : h('p', null, t('ep.noResponse', { kind: errorKindText(at.error_kind || '') })),
         at.error ? h('p', { class: 'attempt-error' }, at.error_kind && res ? `${errorKindText(at.error_kind)} — ` : '', at.error) : null)));
+}
+
+/** The endpoint's stage, with Go live for a test-stage endpoint. */
+function stageSection(ctx, ep, onChange) {
+  const box = h('div', { class: 'ep-stage', id: 'endpoint-stage' });
+  const draw = () => {
+    const live = ep.stage !== 'test';
+    const button = live || ctx.readOnly ? null : h('button', {
+      type: 'button', id: 'go-live', class: 'secondary',
+      onclick: async () => {
+        if (!(await confirmDialog(t('ep.goLiveConfirm'), t('ep.goLive')))) return;
+        button.disabled = true;
+        try {
+          const out = await api('PATCH', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(ep.id)}`, { stage: 'live' }, { signal: ctx.signal });
+          Object.assign(ep, out);
+          draw();
+          onChange(ep);
+          toast(t('ep.nowLive'));
+        } catch (err) {
+          if (err.name !== 'AbortError') toast(err.message, 'error');
+          button.disabled = false;
+        }
+      },
+    }, t('ep.goLive'));
+    replace(box, h('strong', null, t('ep.stage')), stageBadge(ep),
+      h('span', { class: 'hint' }, live ? t('ep.stageLiveHint') : t('ep.stageTestHint', { filter: ep.test_filter })),
+      button);
+  };
+  draw();
+  return box;
 }
 
 function enableSection(ctx, ep, onChange) {
@@ -662,7 +718,9 @@ function secretSection(ctx, ep) {
   return h('section', { class: 'card', 'aria-labelledby': 'secret-heading' },
     h('h2', { id: 'secret-heading' }, t('ep.secret')),
     h('p', { class: 'hint' }, t('ep.secretIntro')),
-    ctx.readOnly ? h('p', { class: 'hint' }, t('ep.secretReadOnly')) : h('div', { class: 'actions' }, show, rotate),
+    ctx.readOnly ? h('p', { class: 'hint' }, t('ep.secretReadOnly'))
+      : !ctx.secrets ? h('p', { class: 'hint', id: 'secret-role' }, t('ep.secretRole', { role: t(`portal.role.${ctx.role}`) }))
+        : h('div', { class: 'actions' }, show, rotate),
     h('p', { class: 'secret-line' }, value),
     extra);
 }
@@ -824,6 +882,7 @@ export async function detail(ctx) {
       h('section', { class: 'card', 'aria-labelledby': 'settings-heading' },
         h('h2', { id: 'settings-heading' }, t('ep.settings')),
         enableSection(ctx, ep, () => replace(factsBox, facts(ep))),
+        stageSection(ctx, ep, () => replace(factsBox, facts(ep))),
         factsBox,
         h('p', { class: 'hint' }, t('ep.effectiveHint'))),
       health.section),

@@ -100,6 +100,7 @@ addStrings({
     'hist.reason.filter': 'The endpoint\'s filter condition was false for this event.',
     'hist.reason.filter_error': 'The endpoint\'s filter could not be evaluated: {message}',
     'hist.reason.sampled_out': 'Left out by the endpoint\'s sample rate.',
+    'hist.reason.test_stage': 'The endpoint is in stage test and this event does not meet its test filter.',
     'hist.eventDeliveries': 'Deliveries',
     'hist.noEventDeliveries': 'This event created no deliveries.',
     'hist.latestOutcome': 'Outcome',
@@ -222,6 +223,7 @@ addStrings({
     'hist.reason.filter': 'エンドポイントのフィルター条件がこのイベントでは偽でした。',
     'hist.reason.filter_error': 'エンドポイントのフィルターを評価できませんでした：{message}',
     'hist.reason.sampled_out': 'エンドポイントのサンプリング率により除外されました。',
+    'hist.reason.test_stage': 'エンドポイントはテスト段階で、このイベントはテストフィルターに合致しませんでした。',
     'hist.eventDeliveries': '配信',
     'hist.noEventDeliveries': 'このイベントによる配信はありません。',
     'hist.latestOutcome': '結果',
@@ -660,7 +662,7 @@ function requestView(ctx, d, at, n, open, curlId) {
     h('summary', null, t('hist.request')),
     h('div', { class: 'copy-row' },
       copyButton(() => curlCommand(req), t('hist.copyCurlLabel', { n }), { text: t('hist.copyCurl'), id: curlId }),
-      masked && !ctx.readOnly ? copyButton(async () => curlCommand(await revealed(ctx, d, req)),
+      masked && ctx.secrets ? copyButton(async () => curlCommand(await revealed(ctx, d, req)),
         t('hist.copyCurlSecretsLabel', { n }), { text: t('hist.copyCurlSecrets'), id: `${curlId}-secrets` }) : null),
     h('p', { class: 'hint curl-hint' }, t('hist.curlHint')),
     codeBlock(`${req.method || ''} ${req.url || ''}`, t('hist.requestLine', { n })),
@@ -819,7 +821,7 @@ function routingView(ctx, routing, label) {
   const matched = routing.matched || [];
   const skipped = routing.skipped || [];
   const reason = (r) => {
-    if (r === 'filter' || r === 'sampled_out') return t(`hist.reason.${r}`);
+    if (r === 'filter' || r === 'sampled_out' || r === 'test_stage') return t(`hist.reason.${r}`);
     if (r.startsWith('filter_error:')) return t('hist.reason.filter_error', { message: r.slice('filter_error:'.length).trim() });
     return r;
   };

@@ -1,0 +1,75 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/heraldhq/herald"
+)
+
+// Portal session roles, as the product picks them when it mints a link:
+// what its customer may do in the portal.
+const (
+	// roleViewer reads only (read_only: true).
+	roleViewer = "viewer"
+	// roleDeveloper manages endpoints, sends tests and resends, but
+	// never sees nor changes a signing secret.
+	roleDeveloper = "developer"
+	// roleAdmin does everything a portal session can.
+	roleAdmin = "admin"
+)
+
+// roleRank orders roles from the narrowest.
+var roleRank = map[string]int{roleViewer: 0, roleDeveloper: 1, roleAdmin: 2}
+
+// Portal session keys are named after their role: the role is kept
+// without a column of its own, and a viewer is a read-only key as
+// sessions minted before roles were.
+const (
+	portalKeyName          = "portal session"
+	portalKeyNameDeveloper = "portal session (developer)"
+)
+
+// portalRoleOf is the role of a portal session's key.
+func portalRoleOf(k *herald.APIKey) string {
+	switch {
+	case k.ReadOnly:
+		return roleViewer
+	case k.Name == portalKeyNameDeveloper:
+		return roleDeveloper
+	}
+	return roleAdmin
+}
+
+// callerRole is the widest role a session minted by p may have: a
+// session's own role, a read-only key's viewer, admin for anyone else.
+func callerRole(p *principal) string {
+	switch {
+	case p.portal:
+		return p.role
+	case p.readOnly:
+		return roleViewer
+	}
+	return roleAdmin
+}
+
+// noSecrets says whether the caller may not see nor change signing
+// secrets: read-only keys and sessions, and developer sessions.
+func noSecrets(r *http.Request) bool {
+	p := principalOf(r)
+	return p.readOnly || p.portal && p.role == roleDeveloper
+}
+
+// errRole refuses to a portal session what its role does not allow.
+func errRole(r *http.Request, what string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: "role",
+		Message: "a portal session with role " + principalOf(r).role + " cannot " + what + "; that needs role admin"}
+}
+
+// secretsRefused refuses a developer session what touches signing
+// secrets (nil for anyone else).
+func secretsRefused(r *http.Request, what string) *Error {
+	if p := principalOf(r); p.portal && p.role == roleDeveloper {
+		return errRole(r, what)
+	}
+	return nil
+}
