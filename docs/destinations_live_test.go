@@ -1,0 +1,270 @@
+package docs_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/outbound/broker"
+	"github.com/heraldhq/herald/verify"
+)
+
+// liveCase runs one consumer program of destinations.md against a real
+// broker on loopback, fed by Herald's own publisher of that kind.
+type liveCase struct {
+	addr string
+	// names maps the names the program uses to the test's own, so that
+	// tests never share a queue or a stream.
+	names func(name string) map[string]string
+	dest  func(name string) *herald.Destination
+	// cleanup removes what the test created on the broker.
+	cleanup func(t *testing.T, name string)
+}
+
+var liveCases = map[string]liveCase{
+	herald.KindRedis: {
+		addr:  "127.0.0.1:6379",
+		names: func(n string) map[string]string { return map[string]string{`"orders"`: strconv.Quote(n)} },
+		dest: func(n string) *herald.Destination {
+			return &herald.Destination{URL: "redis://127.0.0.1:6379/0", Stream: n}
+		},
+		cleanup: func(t *testing.T, n string) {
+			rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+			defer rdb.Close()
+			if err := rdb.Del(context.Background(), n).Err(); err != nil {
+				t.Errorf("removing stream %s: %v", n, err)
+			}
+		},
+	},
+	herald.KindRabbitMQ: {
+		addr: "127.0.0.1:5672",
+		names: func(n string) map[string]string {
+			return map[string]string{`"orders"`: strconv.Quote(n + ".x"), `"billing"`: strconv.Quote(n + ".q")}
+		},
+		dest: func(n string) *herald.Destination {
+			return &herald.Destination{URL: "amqp://127.0.0.1:5672/", Username: "guest", Password: "guest", Exchange: n + ".x", RoutingKey: "order.created"}
+		},
+		cleanup: func(t *testing.T, n string) {
+			conn, err := amqp.Dial("amqp://guest:guest@127.0.0.1:5672/")
+			if err != nil {
+				t.Errorf("removing queue %s: %v", n, err)
+				return
+			}
+			defer conn.Close()
+			ch, err := conn.Channel()
+			if err == nil {
+				_, err = ch.QueueDelete(n+".q", false, false, false)
+			}
+			if err == nil {
+				err = ch.ExchangeDelete(n+".x", false, false)
+			}
+			if err != nil {
+				t.Errorf("removing queue and exchange %s: %v", n, err)
+			}
+		},
+	},
+	herald.KindMQTT: {
+		addr: "127.0.0.1:1883",
+		names: func(n string) map[string]string {
+			return map[string]string{`"orders/#"`: strconv.Quote(n + "/#"), `"billing"`: strconv.Quote(n)}
+		},
+		dest: func(n string) *herald.Destination {
+			return &herald.Destination{URL: "mqtt://127.0.0.1:1883", Topic: n + "/order.created"}
+		},
+		cleanup: func(*testing.T, string) {},
+	},
+}
+
+// TestDestinationConsumersLive runs the consumer programs of the kinds
+// whose brokers run on this machine: a message Herald's publisher sends,
+// signed with the endpoint's secret, is handled; one signed with another
+// secret is dropped.
+func TestDestinationConsumersLive(t *testing.T) {
+	kinds := map[string]outbound.Kind{}
+	for _, k := range broker.Kinds() {
+		kinds[k.Name()] = k
+	}
+	for _, b := range goBlocks(t, "destinations.md") {
+		lc, ok := liveCases[b.kind]
+		if !ok {
+			continue
+		}
+		t.Run(b.kind, func(t *testing.T) {
+			kind := kinds[b.kind]
+			if kind == nil {
+				t.Skipf("this build has no %s kind yet", b.kind)
+			}
+			needBroker(t, b.kind, lc.addr)
+			name := "herald_docs_" + strings.ReplaceAll(b.kind, "_", "") + "_" + randomHex(t)
+			t.Cleanup(func() { lc.cleanup(t, name) })
+
+			src := b.text
+			for from, to := range lc.names(name) {
+				if !strings.Contains(src, from) {
+					t.Fatalf("destinations.md:%d: the %s consumer no longer uses %s", b.line, b.kind, from)
+				}
+				src = strings.ReplaceAll(src, from, to)
+			}
+			const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+			out := startConsumer(t, b.kind, src, secret)
+
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			d := lc.dest(name)
+			if err := kind.Check(d); err != nil {
+				t.Fatal(err)
+			}
+			c, err := kind.Open(ctx, d, outbound.Env{Dial: (&net.Dialer{}).DialContext, HTTP: http.DefaultClient, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+
+			body := []byte(`{"type":"order.created","timestamp":"2026-12-04T10:00:00.000Z","data":{"id":"ord_1","customer_id":"cus_42"}}`)
+			good := signed(t, d, "msg_good_"+name, secret, body)
+			want := good.ID + ": " + string(body)
+			// Until the consumer has bound its queue or subscribed, a
+			// message may be refused or reach no one: publish again until
+			// the consumer says it handled one.
+			var lastErr error
+			if !publishUntil(ctx, c, good, &lastErr, func() bool { return strings.Contains(out.String(), want) }) {
+				t.Fatalf("the consumer did not handle the message (last publish error: %v); its output:\n%s", lastErr, out)
+			}
+			other := "whsec_" + base64.StdEncoding.EncodeToString([]byte("another secret, thirty-two bytes"))
+			forged := signed(t, d, "msg_forged_"+name, other, body)
+			if !publishUntil(ctx, c, forged, &lastErr, func() bool { return strings.Contains(out.String(), "no matching signature") }) {
+				t.Fatalf("the consumer did not drop a message signed with another secret (last publish error: %v); its output:\n%s", lastErr, out)
+			}
+			if got := out.String(); strings.Contains(got, forged.ID+":") {
+				t.Fatalf("the consumer handled a message signed with another secret:\n%s", got)
+			}
+		})
+	}
+}
+
+// publishUntil publishes m, again each second, until done holds or 45
+// seconds have passed; it reports whether done held.
+func publishUntil(ctx context.Context, c outbound.Client, m *outbound.Message, lastErr *error, done func() bool) bool {
+	deadline := time.Now().Add(45 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if _, err := c.Publish(pctx, m); err != nil {
+			*lastErr = err
+		}
+		cancel()
+		waitFor(done, time.Second)
+	}
+	return true
+}
+
+// signed is a message as Herald publishes it for an endpoint with secret.
+func signed(t *testing.T, d *herald.Destination, id, secret string, body []byte) *outbound.Message {
+	now := time.Now()
+	sig, err := verify.Sign(secret, id, now, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &outbound.Message{Dest: d, ID: id, Body: body, Headers: []outbound.Header{
+		{Name: "webhook-id", Value: id},
+		{Name: "webhook-timestamp", Value: strconv.FormatInt(now.Unix(), 10)},
+		{Name: "webhook-signature", Value: sig},
+		{Name: "content-type", Value: "application/json"},
+	}}
+}
+
+// startConsumer builds the program inside the module and runs it until
+// the test ends; what it logs is in the returned buffer.
+func startConsumer(t *testing.T, kind, src, secret string) *syncBuffer {
+	dir, err := os.MkdirTemp(".", "_consumer_"+kind+"_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "consumer")
+	if out, err := exec.Command("go", "build", "-o", bin, "./"+filepath.Base(dir)).CombinedOutput(); err != nil {
+		t.Fatalf("building the %s consumer: %v\n%s", kind, err, out)
+	}
+	out := &syncBuffer{}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "HERALD_WEBHOOK_SECRET="+secret)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return out
+}
+
+// needBroker skips a test whose broker is not running on loopback, or
+// fails it in CI (HERALD_CI set), where every broker must be there.
+func needBroker(t *testing.T, name, addr string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		if os.Getenv("HERALD_CI") != "" {
+			t.Fatalf("%s is not running on %s: %v", name, addr, err)
+		}
+		t.Skipf("%s is not running on %s: %v", name, addr, err)
+	}
+	c.Close()
+}
+
+func randomHex(t *testing.T) string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// waitFor polls cond until it holds or d has passed.
+func waitFor(cond func() bool, d time.Duration) {
+	end := time.Now().Add(d)
+	for !cond() && time.Now().Before(end) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer a process writes to while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
