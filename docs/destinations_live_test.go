@@ -17,8 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2"
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/outbound"
@@ -33,7 +39,11 @@ type liveCase struct {
 	// names maps the names the program uses to the test's own, so that
 	// tests never share a queue or a stream.
 	names func(name string) map[string]string
-	dest  func(name string) *herald.Destination
+	// setup, when set, starts what the test needs (an emulator) and
+	// returns the consumer's extra environment and the destination's
+	// endpoint.
+	setup func(t *testing.T, name string) (env []string, endpoint string)
+	dest  func(name, endpoint string) *herald.Destination
 	// cleanup removes what the test created on the broker.
 	cleanup func(t *testing.T, name string)
 }
@@ -42,7 +52,7 @@ var liveCases = map[string]liveCase{
 	herald.KindRedis: {
 		addr:  "127.0.0.1:6379",
 		names: func(n string) map[string]string { return map[string]string{`"orders"`: strconv.Quote(n)} },
-		dest: func(n string) *herald.Destination {
+		dest: func(n, _ string) *herald.Destination {
 			return &herald.Destination{URL: "redis://127.0.0.1:6379/0", Stream: n}
 		},
 		cleanup: func(t *testing.T, n string) {
@@ -58,7 +68,7 @@ var liveCases = map[string]liveCase{
 		names: func(n string) map[string]string {
 			return map[string]string{`"orders"`: strconv.Quote(n + ".x"), `"billing"`: strconv.Quote(n + ".q")}
 		},
-		dest: func(n string) *herald.Destination {
+		dest: func(n, _ string) *herald.Destination {
 			return &herald.Destination{URL: "amqp://127.0.0.1:5672/", Username: "guest", Password: "guest", Exchange: n + ".x", RoutingKey: "order.created"}
 		},
 		cleanup: func(t *testing.T, n string) {
@@ -85,8 +95,37 @@ var liveCases = map[string]liveCase{
 		names: func(n string) map[string]string {
 			return map[string]string{`"orders/#"`: strconv.Quote(n + "/#"), `"billing"`: strconv.Quote(n)}
 		},
-		dest: func(n string) *herald.Destination {
+		dest: func(n, _ string) *herald.Destination {
 			return &herald.Destination{URL: "mqtt://127.0.0.1:1883", Topic: n + "/order.created"}
+		},
+		cleanup: func(*testing.T, string) {},
+	},
+	// Google's in-process Pub/Sub, which the consumer finds through
+	// PUBSUB_EMULATOR_HOST and Herald through destination.endpoint.
+	herald.KindGCPPubSub: {
+		names: func(n string) map[string]string { return map[string]string{`"billing"`: strconv.Quote(n)} },
+		setup: func(t *testing.T, n string) ([]string, string) {
+			srv := pstest.NewServerWithAddress("127.0.0.1:0")
+			t.Cleanup(func() { srv.Close() })
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			admin, err := pubsub.NewClient(ctx, "acme-prod", option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
+				option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer admin.Close()
+			topic := "projects/acme-prod/topics/" + n
+			if _, err := admin.TopicAdminClient.CreateTopic(ctx, &pb.Topic{Name: topic}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := admin.SubscriptionAdminClient.CreateSubscription(ctx, &pb.Subscription{Name: "projects/acme-prod/subscriptions/" + n, Topic: topic}); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"PUBSUB_EMULATOR_HOST=" + srv.Addr}, srv.Addr
+		},
+		dest: func(n, endpoint string) *herald.Destination {
+			return &herald.Destination{Project: "acme-prod", Topic: n, Endpoint: endpoint}
 		},
 		cleanup: func(*testing.T, string) {},
 	},
@@ -111,9 +150,16 @@ func TestDestinationConsumersLive(t *testing.T) {
 			if kind == nil {
 				t.Skipf("this build has no %s kind yet", b.kind)
 			}
-			needBroker(t, b.kind, lc.addr)
+			if lc.addr != "" {
+				needBroker(t, b.kind, lc.addr)
+			}
 			name := "herald_docs_" + strings.ReplaceAll(b.kind, "_", "") + "_" + randomHex(t)
 			t.Cleanup(func() { lc.cleanup(t, name) })
+			var env []string
+			endpoint := ""
+			if lc.setup != nil {
+				env, endpoint = lc.setup(t, name)
+			}
 
 			src := b.text
 			for from, to := range lc.names(name) {
@@ -123,11 +169,11 @@ func TestDestinationConsumersLive(t *testing.T) {
 				src = strings.ReplaceAll(src, from, to)
 			}
 			const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-			out := startConsumer(t, b.kind, src, secret)
+			out := startConsumer(t, b.kind, src, append(env, "HERALD_WEBHOOK_SECRET="+secret))
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			d := lc.dest(name)
+			d := lc.dest(name, endpoint)
 			if err := kind.Check(d); err != nil {
 				t.Fatal(err)
 			}
@@ -192,9 +238,9 @@ func signed(t *testing.T, d *herald.Destination, id, secret string, body []byte)
 	}}
 }
 
-// startConsumer builds the program inside the module and runs it until
-// the test ends; what it logs is in the returned buffer.
-func startConsumer(t *testing.T, kind, src, secret string) *syncBuffer {
+// startConsumer builds the program inside the module and runs it, with
+// env added to its environment, until the test ends; what it logs is in the returned buffer.
+func startConsumer(t *testing.T, kind, src string, env []string) *syncBuffer {
 	dir, err := os.MkdirTemp(".", "_consumer_"+kind+"_")
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +255,7 @@ func startConsumer(t *testing.T, kind, src, secret string) *syncBuffer {
 	}
 	out := &syncBuffer{}
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "HERALD_WEBHOOK_SECRET="+secret)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
