@@ -36,9 +36,10 @@ import (
 // broker on loopback, fed by Herald's own publisher of that kind.
 type liveCase struct {
 	addr string
-	// names maps the names the program uses to the test's own, so that
-	// tests never share a queue or a stream.
-	names func(name string) map[string]string
+	// names maps the names the program uses to the test's own (and the
+	// broker's address, when setup chose it), so that tests never share a
+	// queue or a stream.
+	names func(name, endpoint string) map[string]string
 	// setup, when set, starts what the test needs (an emulator) and
 	// returns the consumer's extra environment and the destination's
 	// endpoint.
@@ -51,7 +52,7 @@ type liveCase struct {
 var liveCases = map[string]liveCase{
 	herald.KindRedis: {
 		addr:  "127.0.0.1:6379",
-		names: func(n string) map[string]string { return map[string]string{`"orders"`: strconv.Quote(n)} },
+		names: func(n, _ string) map[string]string { return map[string]string{`"orders"`: strconv.Quote(n)} },
 		dest: func(n, _ string) *herald.Destination {
 			return &herald.Destination{URL: "redis://127.0.0.1:6379/0", Stream: n}
 		},
@@ -65,7 +66,7 @@ var liveCases = map[string]liveCase{
 	},
 	herald.KindRabbitMQ: {
 		addr: "127.0.0.1:5672",
-		names: func(n string) map[string]string {
+		names: func(n, _ string) map[string]string {
 			return map[string]string{`"orders"`: strconv.Quote(n + ".x"), `"billing"`: strconv.Quote(n + ".q")}
 		},
 		dest: func(n, _ string) *herald.Destination {
@@ -92,7 +93,7 @@ var liveCases = map[string]liveCase{
 	},
 	herald.KindMQTT: {
 		addr: "127.0.0.1:1883",
-		names: func(n string) map[string]string {
+		names: func(n, _ string) map[string]string {
 			return map[string]string{`"orders/#"`: strconv.Quote(n + "/#"), `"billing"`: strconv.Quote(n)}
 		},
 		dest: func(n, _ string) *herald.Destination {
@@ -100,10 +101,68 @@ var liveCases = map[string]liveCase{
 		},
 		cleanup: func(*testing.T, string) {},
 	},
+	// JetStream on the local NATS server; the stream is made and removed
+	// by a program of its own, built with nats.go as the consumer is.
+	herald.KindNATS: {
+		addr: "127.0.0.1:4222",
+		names: func(n, _ string) map[string]string {
+			return map[string]string{`"ORDERS"`: strconv.Quote(n), `"billing"`: strconv.Quote(n)}
+		},
+		setup: func(t *testing.T, n string) ([]string, string) {
+			bin := buildProgram(t, "natsstream", natsStreamProgram)
+			if out, err := exec.Command(bin, "create", n).CombinedOutput(); err != nil {
+				t.Fatalf("creating stream %s: %v\n%s", n, err, out)
+			}
+			t.Cleanup(func() {
+				if out, err := exec.Command(bin, "delete", n).CombinedOutput(); err != nil {
+					t.Errorf("removing stream %s: %v\n%s", n, err, out)
+				}
+			})
+			return nil, ""
+		},
+		dest: func(n, _ string) *herald.Destination {
+			return &herald.Destination{URL: "nats://127.0.0.1:4222", Subject: n + ".order.created", Stream: n}
+		},
+		cleanup: func(*testing.T, string) {},
+	},
+	// franz-go's in-process Kafka (kfake), run by a program of its own;
+	// the consumer is pointed at its address.
+	herald.KindKafka: {
+		names: func(n, addr string) map[string]string {
+			return map[string]string{`"127.0.0.1:9092"`: strconv.Quote(addr), `"orders"`: strconv.Quote(n), `"billing"`: strconv.Quote(n)}
+		},
+		setup: func(t *testing.T, n string) ([]string, string) {
+			bin := buildProgram(t, "kfake", kfakeProgram)
+			cmd := exec.Command(bin, n)
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := &syncBuffer{}
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				stdin.Close()
+				_ = cmd.Wait()
+			})
+			waitFor(func() bool { return strings.Contains(out.String(), "\n") }, 20*time.Second)
+			addr, _, ok := strings.Cut(out.String(), "\n")
+			if !ok || strings.Contains(addr, " ") {
+				t.Fatalf("kfake did not start: %s", out)
+			}
+			return nil, addr
+		},
+		dest: func(n, addr string) *herald.Destination {
+			return &herald.Destination{Brokers: []string{addr}, Topic: n}
+		},
+		cleanup: func(*testing.T, string) {},
+	},
 	// Google's in-process Pub/Sub, which the consumer finds through
 	// PUBSUB_EMULATOR_HOST and Herald through destination.endpoint.
 	herald.KindGCPPubSub: {
-		names: func(n string) map[string]string { return map[string]string{`"billing"`: strconv.Quote(n)} },
+		names: func(n, _ string) map[string]string { return map[string]string{`"billing"`: strconv.Quote(n)} },
 		setup: func(t *testing.T, n string) ([]string, string) {
 			srv := pstest.NewServerWithAddress("127.0.0.1:0")
 			t.Cleanup(func() { srv.Close() })
@@ -162,7 +221,7 @@ func TestDestinationConsumersLive(t *testing.T) {
 			}
 
 			src := b.text
-			for from, to := range lc.names(name) {
+			for from, to := range lc.names(name, endpoint) {
 				if !strings.Contains(src, from) {
 					t.Fatalf("destinations.md:%d: the %s consumer no longer uses %s", b.line, b.kind, from)
 				}
@@ -238,21 +297,11 @@ func signed(t *testing.T, d *herald.Destination, id, secret string, body []byte)
 	}}
 }
 
-// startConsumer builds the program inside the module and runs it, with
-// env added to its environment, until the test ends; what it logs is in the returned buffer.
+// startConsumer builds the program and runs it, with env added to its
+// environment, until the test ends; what it logs is in the returned
+// buffer.
 func startConsumer(t *testing.T, kind, src string, env []string) *syncBuffer {
-	dir, err := os.MkdirTemp(".", "_consumer_"+kind+"_")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "consumer")
-	if out, err := exec.Command("go", "build", "-o", bin, "./"+filepath.Base(dir)).CombinedOutput(); err != nil {
-		t.Fatalf("building the %s consumer: %v\n%s", kind, err, out)
-	}
+	bin := buildProgram(t, kind, src)
 	out := &syncBuffer{}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), env...)
@@ -266,6 +315,88 @@ func startConsumer(t *testing.T, kind, src string, env []string) *syncBuffer {
 	})
 	return out
 }
+
+// buildProgram builds a main package inside the module (in a directory
+// the go tool's ./... skips), so that it builds with the module's
+// versions of the clients, and returns the binary's path.
+func buildProgram(t *testing.T, name, src string) string {
+	dir, err := os.MkdirTemp(".", "_consumer_"+name+"_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command("go", "build", "-o", bin, "./"+filepath.Base(dir)).CombinedOutput(); err != nil {
+		t.Fatalf("building the %s program: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
+// natsStreamProgram creates ("create NAME") a JetStream stream holding
+// the subjects NAME.>, or removes one ("delete NAME"). It is built only
+// where this build has the nats kind, hence nats.go.
+const natsStreamProgram = `package main
+
+import (
+	"context"
+	"log"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func main() {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	nc, err := nats.Connect("nats://127.0.0.1:4222")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	name := os.Args[2]
+	if os.Args[1] == "create" {
+		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{name + ".>"}})
+	} else {
+		err = js.DeleteStream(ctx, name)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+`
+
+// kfakeProgram runs an in-process Kafka cluster with the topic its
+// argument names, prints its address and runs until its stdin closes.
+const kfakeProgram = `package main
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"os"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+func main() {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, os.Args[1]))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Println(c.ListenAddrs()[0])
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+`
 
 // needBroker skips a test whose broker is not running on loopback, or
 // fails it in CI (HERALD_CI set), where every broker must be there.
