@@ -11,5 +11,6 @@ import "github.com/heraldhq/herald/internal/outbound"
 func Kinds() []outbound.Kind {
 	return []outbound.Kind{
 		// One line per kind, in herald.BrokerKinds order.
+		NATS(),
 	}
 }
