@@ -83,21 +83,37 @@ func (d *Destination) KeepMasked(stored *Destination) {
 			*s.v = *theirs[i].v
 		}
 	}
-	u, err := url.Parse(d.URL)
-	if err != nil || u.User == nil {
-		return
+	mine, theirsURLs := urlList(d.URL), urlList(stored.URL)
+	changed := false
+	for i, raw := range mine {
+		u, err := url.Parse(raw)
+		if err != nil || u.User == nil || i >= len(theirsURLs) {
+			continue
+		}
+		if p, ok := u.User.Password(); !ok || p != Masked {
+			continue
+		}
+		old, err := url.Parse(theirsURLs[i])
+		if err != nil || old.User == nil {
+			continue
+		}
+		if p, ok := old.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), p)
+			mine[i], changed = u.String(), true
+		}
 	}
-	if p, ok := u.User.Password(); !ok || p != Masked {
-		return
+	if changed {
+		d.URL = strings.Join(mine, ",")
 	}
-	old, err := url.Parse(stored.URL)
-	if err != nil || old.User == nil {
-		return
+}
+
+// urlList splits an address that lists several servers
+// ("nats://a:4222,nats://b:4222") into its URLs.
+func urlList(raw string) []string {
+	if strings.Count(raw, "://") < 2 {
+		return []string{raw}
 	}
-	if p, ok := old.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), p)
-		d.URL = u.String()
-	}
+	return strings.Split(raw, ",")
 }
 
 // Secrets returns the destination's credentials in clear (the secret
@@ -113,9 +129,11 @@ func (d *Destination) Secrets() []string {
 			out = append(out, *s.v)
 		}
 	}
-	if u, err := url.Parse(d.URL); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			out = append(out, p, url.QueryEscape(p), url.PathEscape(p), u.User.String())
+	for _, raw := range urlList(d.URL) {
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			if p, ok := u.User.Password(); ok && p != "" {
+				out = append(out, p, url.QueryEscape(p), url.PathEscape(p), u.User.String())
+			}
 		}
 	}
 	return out
@@ -127,6 +145,12 @@ func (d *Destination) Secrets() []string {
 func MaskURLPassword(raw string) string {
 	if raw == "" {
 		return raw
+	}
+	if parts := urlList(raw); len(parts) > 1 {
+		for i, p := range parts {
+			parts[i] = MaskURLPassword(p)
+		}
+		return strings.Join(parts, ",")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
