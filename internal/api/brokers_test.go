@@ -245,6 +245,26 @@ func TestBrokerEndpointDeliversToNATS(t *testing.T) {
 		}
 	}
 
+	// A preview shows what would be published; a test send publishes.
+	var pv struct {
+		Method, URL string
+		Headers     map[string]string
+	}
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+ep.ID+"/preview", map[string]any{"event_type": "lead.created", "payload": map[string]any{"name": "Bo"}}, &pv, 200)
+	if pv.Method != "PUBLISH" || pv.URL != "nats://127.0.0.1:4222 subject herald."+sfx+".lead.created stream "+stream ||
+		!strings.HasPrefix(pv.Headers["webhook-signature"], "v1,") || pv.Headers["x-tenant"] != "********" {
+		t.Errorf("preview %+v", pv)
+	}
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+ep.ID+"/test", map[string]any{"event_type": "lead.created", "payload": map[string]any{"name": "Cy"}}, &raw, 200)
+	select {
+	case m = <-msgs:
+		if !strings.Contains(string(m.Data), `"Cy"`) {
+			t.Errorf("test send published %s", m.Data)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the test send published nothing")
+	}
+
 	s.MustDo("GET", "/v1/apps/acme/audit-log", nil, &raw, 200)
 	mustHide(t, "audit log", raw, secrets...)
 	s.MustDo("GET", "/v1/apps/acme/endpoints", nil, &raw, 200)

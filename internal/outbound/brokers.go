@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/netpolicy"
 )
 
 // BrokerOptions configure the broker destinations.
@@ -147,6 +148,11 @@ func (b *Brokers) Send(ctx context.Context, d *Delivery) Outcome {
 		o.Kind = ErrorKindOf(err)
 		if o.Kind == herald.ErrorKindNone {
 			o.Kind = herald.ErrorKindNetwork
+		}
+		if be, ok := errors.AsType[*netpolicy.BlockedError](err); ok {
+			// As for HTTP: the attempt says what kind of address it was,
+			// the operator's log which.
+			b.log.Warn("destination refused", "app_id", ep.AppID, "endpoint_id", ep.ID, "delivery_id", d.ID, "destination", be)
 		}
 		o.Error = scrub(err.Error(), ep.Destination)
 		return o
