@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -16,9 +17,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/heraldtest"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/verify"
 )
 
@@ -275,6 +278,76 @@ func TestBrokerEndpointDeliversToNATS(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no database file")
 	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sec := range secrets {
+			if strings.Contains(string(b), sec) {
+				t.Errorf("%s holds %q in clear", filepath.Base(f), sec)
+			}
+		}
+	}
+}
+
+// acceptAll stands for a kind's field checks, so that the API's handling
+// of every credential field is tested whatever kinds this build has; it
+// opens nothing.
+type acceptAll struct{ name string }
+
+func (k acceptAll) Name() string                     { return k.name }
+func (acceptAll) Check(*herald.Destination) error    { return nil }
+func (acceptAll) Hosts(*herald.Destination) []string { return nil }
+func (acceptAll) Open(context.Context, *herald.Destination, outbound.Env) (outbound.Client, error) {
+	return nil, errors.New("not for publishing")
+}
+
+// Every credential of a destination is masked in answers and the audit
+// log, kept when the mask is sent back, and never in the database file in
+// clear.
+func TestBrokerCredentialsMaskedAndSealed(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{API: func(o *api.Options) {
+		o.BrokerKinds = []outbound.Kind{acceptAll{herald.KindGCPPubSub}}
+	}})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	const urlPW, pw, creds, sak = "Url-Pw-3hQ", "Pass-Wd-8rT", `{"private_key":"Cred-Js-5kP"}`, "Sec-Acc-2mN"
+	secrets := []string{urlPW, pw, "Cred-Js-5kP", sak}
+	dest := map[string]any{"url": "amqp://herald:" + urlPW + "@broker.example.com:5672/vh", "username": "u", "password": pw,
+		"credentials_json": creds, "secret_access_key": sak, "project": "p", "topic": "t"}
+	var raw json.RawMessage
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "gcp_pubsub", "destination": dest}, &raw, 201)
+	mustHide(t, "create", raw, secrets...)
+	var ep struct {
+		ID          string
+		Destination map[string]any
+	}
+	_ = json.Unmarshal(raw, &ep)
+	want := map[string]any{"url": "amqp://herald:********@broker.example.com:5672/vh", "password": "********",
+		"credentials_json": "********", "secret_access_key": "********", "username": "u"}
+	for k, v := range want {
+		if ep.Destination[k] != v {
+			t.Errorf("destination.%s shown as %v, want %v", k, ep.Destination[k], v)
+		}
+	}
+	// The masks sent back (with a field changed) keep every credential.
+	back := ep.Destination
+	back["topic"] = "t2"
+	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+ep.ID, map[string]any{"destination": back}, &raw, 200)
+	mustHide(t, "patch", raw, secrets...)
+	got, err := s.Store.EndpointGet(t.Context(), s.AppID("acme"), ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got.Destination; d.URL != dest["url"] || d.Password != pw || d.CredentialsJSON != creds || d.SecretAccessKey != sak || d.Topic != "t2" {
+		t.Errorf("stored after the masks came back: %+v", d)
+	}
+	s.MustDo("GET", "/v1/apps/acme/audit-log", nil, &raw, 200)
+	mustHide(t, "audit log", raw, secrets...)
+	s.MustDo("GET", "/v1/apps/acme/endpoints", nil, &raw, 200)
+	mustHide(t, "list", raw, secrets...)
+	files, _ := filepath.Glob(filepath.Join(s.Dir, "herald.db*"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
