@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -358,5 +359,42 @@ func TestBrokerCredentialsMaskedAndSealed(t *testing.T) {
 				t.Errorf("%s holds %q in clear", filepath.Base(f), sec)
 			}
 		}
+	}
+}
+
+// The pool hears of an endpoint whose destination changed or that was
+// deleted, so that its client closes at once; other changes keep it.
+func TestBrokerEndpointGone(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var gone []string
+	s := heraldtest.Start(t, heraldtest.Options{API: func(o *api.Options) {
+		next := o.EndpointGone
+		o.EndpointGone = func(id string) {
+			mu.Lock()
+			gone = append(gone, id)
+			mu.Unlock()
+			if next != nil {
+				next(id)
+			}
+		}
+	}})
+	calls := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), gone...)
+	}
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	var ep struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "nats", "destination": map[string]any{"url": "nats://nats.example.com:4222", "subject": "a"}}, &ep, 201)
+	path := "/v1/apps/acme/endpoints/" + ep.ID
+	s.MustDo("PATCH", path, map[string]any{"description": "x"}, nil, 200)
+	if c := calls(); len(c) != 0 {
+		t.Fatalf("a description change closed the client: %v", c)
+	}
+	s.MustDo("PATCH", path, map[string]any{"destination": map[string]any{"url": "nats://nats.example.com:4222", "subject": "b"}}, nil, 200)
+	s.MustDo("DELETE", path, nil, nil, 204)
+	if c := calls(); len(c) != 2 || c[0] != ep.ID || c[1] != ep.ID {
+		t.Fatalf("EndpointGone calls %v, want the endpoint twice", c)
 	}
 }
