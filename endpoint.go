@@ -158,6 +158,15 @@ type EndpointSettings struct {
 	// WebhookHeaders overrides the app's signature header set
 	// (WebhookHeadersStandard or WebhookHeadersSvix); empty: the app's.
 	WebhookHeaders string `json:"webhook_headers"`
+	// EndpointTemplateID names the app's EndpointTemplate the endpoint
+	// takes its URL and request shape from; empty for none. The
+	// endpoint's fields always hold the values in force (ApplyTemplate),
+	// so that delivery needs no lookup and its caches, keyed on
+	// UpdatedAt, see a template's change as the endpoint's.
+	EndpointTemplateID string `json:"endpoint_template_id,omitempty"`
+	// TemplateOverrides names the template fields the endpoint set
+	// itself (TemplateFields, "headers/<name>", "preset_options/<name>").
+	TemplateOverrides []string `json:"template_overrides,omitempty"`
 }
 
 // Channel bounds: of an endpoint's channels and of an event's.
