@@ -43,6 +43,11 @@ type Store interface {
 	EndpointList(ctx context.Context, appID string, p store.ListParams) ([]*herald.Endpoint, error)
 	EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error
 	EndpointDelete(ctx context.Context, appID, id string, now time.Time) error
+	EndpointTemplateCreate(ctx context.Context, t *herald.EndpointTemplate) error
+	EndpointTemplateGet(ctx context.Context, appID, id string) (*herald.EndpointTemplate, error)
+	EndpointTemplateList(ctx context.Context, appID string, p store.ListParams) ([]*herald.EndpointTemplate, error)
+	EndpointTemplateUpdate(ctx context.Context, t *herald.EndpointTemplate) error
+	EndpointTemplateDelete(ctx context.Context, appID, id string) error
 	EventGet(ctx context.Context, appID, id string) (*herald.Event, error)
 	EventList(ctx context.Context, p store.EventListParams) ([]*herald.Event, error)
 	DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error)
@@ -289,6 +294,9 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/endpoints", map[string]handler{"GET": takes(s.listEndpoints, pageParams...), "POST": s.createEndpoint})
 	s.route("/v1/apps/{app}/endpoints/{id}", map[string]handler{"GET": s.getEndpoint, "PATCH": s.updateEndpoint, "DELETE": s.deleteEndpoint})
 	s.route("/v1/apps/{app}/endpoints/preview", map[string]handler{"POST": s.previewNew})
+	s.route("/v1/apps/{app}/endpoint-templates", map[string]handler{"GET": takes(s.listTemplates, pageParams...), "POST": s.createTemplate})
+	s.route("/v1/apps/{app}/endpoint-templates/{id}", map[string]handler{"GET": s.getTemplate, "PATCH": takes(s.updateTemplate, "dry_run"), "DELETE": s.deleteTemplate})
+	s.route("/v1/apps/{app}/endpoint-templates/{id}/preview-change", map[string]handler{"POST": s.previewTemplateChange})
 	s.route("/v1/apps/{app}/endpoints/{id}/preview", map[string]handler{"POST": s.previewSaved})
 	s.route("/v1/apps/{app}/endpoints/{id}/secret", map[string]handler{"GET": s.getEndpointSecret})
 	s.route("/v1/apps/{app}/endpoints/{id}/secret/rotate", map[string]handler{"POST": s.rotateSecret})
