@@ -2651,6 +2651,9 @@ type AppRef = string
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// DeliveryChannelFilter defines model for DeliveryChannelFilter.
+type DeliveryChannelFilter = string
+
 // DeliveryID defines model for DeliveryID.
 type DeliveryID = string
 
@@ -2806,6 +2809,9 @@ type ListAppDeliveriesParams struct {
 	// ErrorKind Only deliveries whose latest attempt failed this way.
 	ErrorKind *ListAppDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
 
+	// Channel Only deliveries of events carrying this channel (for example a form id).
+	Channel *DeliveryChannelFilter `form:"channel,omitempty" json:"channel,omitempty"`
+
 	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
 	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
 }
@@ -2873,6 +2879,9 @@ type ListEndpointDeliveriesParams struct {
 
 	// ErrorKind Only deliveries whose latest attempt failed this way.
 	ErrorKind *ListEndpointDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
+
+	// Channel Only deliveries of events carrying this channel (for example a form id).
+	Channel *DeliveryChannelFilter `form:"channel,omitempty" json:"channel,omitempty"`
 
 	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
 	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
@@ -2958,6 +2967,9 @@ type ListEventDeliveriesParams struct {
 	// ErrorKind Only deliveries whose latest attempt failed this way.
 	ErrorKind *ListEventDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
 
+	// Channel Only deliveries of events carrying this channel (for example a form id).
+	Channel *DeliveryChannelFilter `form:"channel,omitempty" json:"channel,omitempty"`
+
 	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
 	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
 }
@@ -3014,6 +3026,9 @@ type ListAllDeliveriesParams struct {
 
 	// ErrorKind Only deliveries whose latest attempt failed this way.
 	ErrorKind *ListAllDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
+
+	// Channel Only deliveries of events carrying this channel (for example a form id).
+	Channel *DeliveryChannelFilter `form:"channel,omitempty" json:"channel,omitempty"`
 
 	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
 	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
@@ -3637,6 +3652,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/apps/{app}/audit-log (the `ListAppAuditLog` operationId).
 	ListAppAuditLog(ctx context.Context, app AppRef, params *ListAppAuditLogParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListChannels The channels the app's events used lately
+	//
+	// The distinct channels of the app's latest events (at most the last 1000 read, at most 100 channels), most recently used first: what a customer picks from when scoping an endpoint (immdio's forms).
+	//
+	// Corresponds with GET /v1/apps/{app}/channels (the `ListChannels` operationId).
+	ListChannels(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAppDeliveries Search an app's deliveries
 	//
@@ -4550,6 +4572,23 @@ func (c *Client) StreamAttempts(ctx context.Context, app AppRef, params *StreamA
 // Corresponds with GET /v1/apps/{app}/audit-log (the `ListAppAuditLog` operationId).
 func (c *Client) ListAppAuditLog(ctx context.Context, app AppRef, params *ListAppAuditLogParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListAppAuditLogRequest(c.Server, app, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListChannels The channels the app's events used lately
+//
+// The distinct channels of the app's latest events (at most the last 1000 read, at most 100 channels), most recently used first: what a customer picks from when scoping an endpoint (immdio's forms).
+//
+// Corresponds with GET /v1/apps/{app}/channels (the `ListChannels` operationId).
+func (c *Client) ListChannels(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListChannelsRequest(c.Server, app)
 	if err != nil {
 		return nil, err
 	}
@@ -6515,6 +6554,40 @@ func NewListAppAuditLogRequest(server string, app AppRef, params *ListAppAuditLo
 	return req, nil
 }
 
+// NewListChannelsRequest constructs an http.Request for the ListChannels method
+func NewListChannelsRequest(server string, app AppRef) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/channels", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListAppDeliveriesRequest constructs an http.Request for the ListAppDeliveries method
 func NewListAppDeliveriesRequest(server string, app AppRef, params *ListAppDeliveriesParams) (*http.Request, error) {
 	var err error
@@ -6661,6 +6734,18 @@ func NewListAppDeliveriesRequest(server string, app AppRef, params *ListAppDeliv
 		if params.ErrorKind != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_kind", *params.ErrorKind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -7694,6 +7779,18 @@ func NewListEndpointDeliveriesRequest(server string, app AppRef, id EndpointID, 
 
 		}
 
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.MinLatencyMs != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "min_latency_ms", *params.MinLatencyMs, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
@@ -8615,6 +8712,18 @@ func NewListEventDeliveriesRequest(server string, app AppRef, id EventID, params
 
 		}
 
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.MinLatencyMs != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "min_latency_ms", *params.MinLatencyMs, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
@@ -9150,6 +9259,18 @@ func NewListAllDeliveriesRequest(server string, params *ListAllDeliveriesParams)
 		if params.ErrorKind != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_kind", *params.ErrorKind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9809,6 +9930,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/apps/{app}/audit-log (the `ListAppAuditLog` operationId).
 	ListAppAuditLogWithResponse(ctx context.Context, app AppRef, params *ListAppAuditLogParams, reqEditors ...RequestEditorFn) (*ListAppAuditLogResponse, error)
+
+	// ListChannelsWithResponse The channels the app's events used lately
+	//
+	// The distinct channels of the app's latest events (at most the last 1000 read, at most 100 channels), most recently used first: what a customer picks from when scoping an endpoint (immdio's forms).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/apps/{app}/channels (the `ListChannels` operationId).
+	ListChannelsWithResponse(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error)
 
 	// ListAppDeliveriesWithResponse Search an app's deliveries
 	//
@@ -11814,6 +11944,120 @@ func (r ListAppAuditLogResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListAppAuditLogResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListChannelsResponse401Headers the declared response headers of an HTTP 401 response for ListChannels
+type ListChannelsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListChannelsResponse429Headers the declared response headers of an HTTP 429 response for ListChannels
+type ListChannelsResponse429Headers struct {
+	RetryAfter int
+}
+
+// ListChannelsResponse503Headers the declared response headers of an HTTP 503 response for ListChannels
+type ListChannelsResponse503Headers struct {
+	RetryAfter int
+}
+
+type ListChannelsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Data []string `json:"data"`
+
+		// Scanned How many of the latest events were read.
+		Scanned int `json:"scanned"`
+	}
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListChannelsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListChannelsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListChannelsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListChannelsResponse) GetJSON200() *struct {
+	Data []string `json:"data"`
+
+	// Scanned How many of the latest events were read.
+	Scanned int `json:"scanned"`
+} {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListChannelsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListChannelsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListChannelsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListChannelsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListChannelsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListChannelsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListChannelsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListChannelsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListChannelsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListChannelsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -17687,6 +17931,21 @@ func (c *ClientWithResponses) ListAppAuditLogWithResponse(ctx context.Context, a
 	return ParseListAppAuditLogResponse(rsp)
 }
 
+// ListChannelsWithResponse The channels the app's events used lately
+//
+// The distinct channels of the app's latest events (at most the last 1000 read, at most 100 channels), most recently used first: what a customer picks from when scoping an endpoint (immdio's forms).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/apps/{app}/channels (the `ListChannels` operationId).
+func (c *ClientWithResponses) ListChannelsWithResponse(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error) {
+	rsp, err := c.ListChannels(ctx, app, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListChannelsResponse(rsp)
+}
+
 // ListAppDeliveriesWithResponse Search an app's deliveries
 //
 // Every delivery of the app, newest first, with the filters of every delivery list:
@@ -20007,6 +20266,112 @@ func ParseListAppAuditLogResponse(rsp *http.Response) (*ListAppAuditLogResponse,
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListAppAuditLogResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListChannelsResponse parses an HTTP response from a ListChannelsWithResponse call
+func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListChannelsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Data []string `json:"data"`
+
+			// Scanned How many of the latest events were read.
+			Scanned int `json:"scanned"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListChannelsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListChannelsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListChannelsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

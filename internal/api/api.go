@@ -306,6 +306,7 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/events", map[string]handler{"GET": takes(s.listEvents, eventParams...), "POST": s.createEvent})
 	s.route("/v1/apps/{app}/events/{id}", map[string]handler{"GET": getOfApp(s, "event", s.st.EventGet)})
 	s.route("/v1/apps/{app}/events/{id}/deliveries", map[string]handler{"GET": takes(s.listEventDeliveries, deliveryParams...)})
+	s.route("/v1/apps/{app}/channels", map[string]handler{"GET": s.listChannels})
 	s.route("/v1/apps/{app}/deliveries", map[string]handler{"GET": takes(s.listAppDeliveries, deliveryParams...)})
 	s.route("/v1/deliveries", map[string]handler{"GET": takes(s.listAllDeliveries, deliveryParams...)}, adminOnly)
 	s.route("/v1/apps/{app}/deliveries/resend", map[string]handler{"POST": s.resendDeliveries})

@@ -480,9 +480,11 @@ type DeliveryListParams struct {
 	EndpointID string
 	// EventTypes are exact names, any of which matches; empty for all.
 	EventTypes []string
-	Status     herald.DeliveryStatus // empty for all
-	Since      time.Time             // created at or after; zero for no bound
-	Until      time.Time             // created before; zero for no bound
+	// Channel keeps the deliveries of events carrying that channel.
+	Channel string
+	Status  herald.DeliveryStatus // empty for all
+	Since   time.Time             // created at or after; zero for no bound
+	Until   time.Time             // created before; zero for no bound
 	// The Last* filters look at the delivery's latest attempt, the one
 	// that tells why it stands where it does; a delivery not attempted
 	// yet matches none of them. LastStatusMin and LastStatusMax bound

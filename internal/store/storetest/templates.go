@@ -11,6 +11,7 @@ import (
 
 var templateCases = []testCase{
 	{"EndpointTemplate/crud", testEndpointTemplateCRUD},
+	{"DeliveryList/channel", testDeliveryListChannel},
 }
 
 // An endpoint template round-trips its request shape, is scoped to its
@@ -86,4 +87,38 @@ func testEndpointTemplateCRUD(t *testing.T, s store.Store) {
 	if list, err := s.EndpointTemplateList(ctx, a.ID, store.ListParams{}); err != nil || len(list) != 0 {
 		t.Fatalf("templates left after AppDelete: %v %v", list, err)
 	}
+}
+
+// The delivery lists keep, by Channel, the deliveries of the events
+// carrying that channel (exactly, never by prefix).
+func testDeliveryListChannel(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	ep := newEndpoint(a.ID)
+	if err := s.EndpointCreate(ctx, ep); err != nil {
+		t.Fatalf("EndpointCreate: %v", err)
+	}
+	mk := func(d time.Duration, channels ...string) *herald.Event {
+		ev := newEvent(a.ID, "t.one", at(d))
+		ev.Channels = channels
+		return ev
+	}
+	e1, e2, e3 := mk(0, "form_1", "form_2"), mk(time.Second, "form_2"), mk(2*time.Second)
+	e4 := mk(3*time.Second, "form_10")
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, e1, e2, e3, e4)
+	list := func(appID, channel string) []string {
+		t.Helper()
+		ds, err := s.DeliveryList(ctx, store.DeliveryListParams{AppID: appID, Channel: channel})
+		noErr(t, err, "DeliveryList")
+		ids := []string{}
+		for _, d := range ds {
+			ids = append(ids, d.EventID)
+		}
+		return ids
+	}
+	equalIDs(t, "channel form_1", list(a.ID, "form_1"), []string{e1.ID})
+	equalIDs(t, "channel form_2", list(a.ID, "form_2"), []string{e2.ID, e1.ID})
+	equalIDs(t, "channel form_ (no prefix match)", list(a.ID, "form_"), nil)
+	equalIDs(t, "channel form_2, every app", list("", "form_2"), []string{e2.ID, e1.ID})
+	equalIDs(t, "no channel filter", list(a.ID, ""), []string{e4.ID, e3.ID, e2.ID, e1.ID})
 }

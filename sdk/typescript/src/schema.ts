@@ -194,6 +194,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{app}/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The channels the app's events used lately
+         * @description The distinct channels of the app's latest events (at most the last 1000 read, at most 100 channels), most recently used first: what a customer picks from when scoping an endpoint (immdio's forms).
+         */
+        get: operations["listChannels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{app}/endpoint-templates": {
         parameters: {
             query?: never;
@@ -2452,6 +2475,8 @@ export interface components {
         StatusCodeFilter: string;
         /** @description Only deliveries whose latest attempt failed this way. */
         ErrorKindFilter: "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render";
+        /** @description Only deliveries of events carrying this channel (for example a form id). */
+        DeliveryChannelFilter: string;
         /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
         MinLatencyFilter: number;
         /** @description `false` leaves each delivery's `attempts` out (`null`). */
@@ -2943,6 +2968,39 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listChannels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The channels. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: string[];
+                        /** @description How many of the latest events were read. */
+                        scanned: number;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
@@ -3448,6 +3506,8 @@ export interface operations {
                 status_code?: components["parameters"]["StatusCodeFilter"];
                 /** @description Only deliveries whose latest attempt failed this way. */
                 error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries of events carrying this channel (for example a form id). */
+                channel?: components["parameters"]["DeliveryChannelFilter"];
                 /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
                 min_latency_ms?: components["parameters"]["MinLatencyFilter"];
             };
@@ -3880,6 +3940,8 @@ export interface operations {
                 status_code?: components["parameters"]["StatusCodeFilter"];
                 /** @description Only deliveries whose latest attempt failed this way. */
                 error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries of events carrying this channel (for example a form id). */
+                channel?: components["parameters"]["DeliveryChannelFilter"];
                 /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
                 min_latency_ms?: components["parameters"]["MinLatencyFilter"];
             };
@@ -3935,6 +3997,8 @@ export interface operations {
                 status_code?: components["parameters"]["StatusCodeFilter"];
                 /** @description Only deliveries whose latest attempt failed this way. */
                 error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries of events carrying this channel (for example a form id). */
+                channel?: components["parameters"]["DeliveryChannelFilter"];
                 /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
                 min_latency_ms?: components["parameters"]["MinLatencyFilter"];
             };
@@ -3988,6 +4052,8 @@ export interface operations {
                 status_code?: components["parameters"]["StatusCodeFilter"];
                 /** @description Only deliveries whose latest attempt failed this way. */
                 error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries of events carrying this channel (for example a form id). */
+                channel?: components["parameters"]["DeliveryChannelFilter"];
                 /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
                 min_latency_ms?: components["parameters"]["MinLatencyFilter"];
             };
