@@ -1573,6 +1573,8 @@ type AuditList struct {
 
 // BulkResend The filters of a delivery list; each left out matches every delivery.
 type BulkResend struct {
+	// Channel Only deliveries of events carrying this channel.
+	Channel    *string `json:"channel,omitempty"`
 	EndpointID *string `json:"endpoint_id,omitempty"`
 	ErrorKind  *string `json:"error_kind,omitempty"`
 

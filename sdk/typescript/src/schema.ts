@@ -1989,6 +1989,8 @@ export interface components {
             /** Format: date-time */
             until?: string;
             min_latency_ms?: number;
+            /** @description Only deliveries of events carrying this channel. */
+            channel?: string;
         };
         Recover: {
             /** Format: date-time */
