@@ -1,11 +1,16 @@
 package api_test
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
@@ -47,9 +52,40 @@ type templateChange struct {
 // delivery (the request cached for the old version is not reused), and
 // a dry run tells which endpoints change, with a request before and
 // after. A template in use cannot be deleted. Real receiver.
+// Both stores: SQLite, and PostgreSQL where HERALD_TEST_DATABASE_URL is
+// set, whose table is read to see the template's token encrypted.
 func TestEndpointTemplates(t *testing.T) {
 	t.Parallel()
-	s := heraldtest.Start(t, heraldtest.Options{})
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		testEndpointTemplates(t, heraldtest.Options{}, nil)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		db := heraldtest.PostgresDatabase(t, "herald_tpl_")
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		cfg := func(c *config.Serve) {
+			c.DatabaseURL = db
+			c.EncryptionKey = "k1:" + base64.StdEncoding.EncodeToString(key)
+		}
+		testEndpointTemplates(t, heraldtest.Options{Config: cfg}, func(id string) string {
+			conn, err := pgx.Connect(t.Context(), db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(t.Context())
+			var doc string
+			if err := conn.QueryRow(t.Context(), `SELECT doc FROM endpoint_templates WHERE id = $1`, id).Scan(&doc); err != nil {
+				t.Fatal(err)
+			}
+			return doc
+		})
+	})
+}
+
+func testEndpointTemplates(t *testing.T, o heraldtest.Options, stored func(id string) string) {
+	s := heraldtest.Start(t, o)
 	rc := heraldtest.NewReceiver(t, nil)
 	s.MustDo("POST", "/v1/apps", map[string]any{"name": "SATORI", "uid": "acme"}, nil, 201)
 	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "form.submitted", "sample": map[string]any{"name": "Taro"}}, nil, 201)
@@ -61,6 +97,11 @@ func TestEndpointTemplates(t *testing.T) {
 	}, &tpl, 201)
 	if tpl.Headers["X-ChatWorkToken"] == "token-1" || !strings.Contains(tpl.Headers["X-ChatWorkToken"], "*") {
 		t.Fatalf("template header shown in clear: %+v", tpl)
+	}
+	if stored != nil {
+		if doc := stored(tpl.ID); strings.Contains(doc, "token-1") || !strings.Contains(doc, "X-ChatWorkToken") {
+			t.Fatalf("the template's header value is not encrypted at rest: %s", doc)
+		}
 	}
 	var got templateView
 	s.MustDo("GET", "/v1/apps/acme/endpoint-templates/"+tpl.ID, nil, &got, 200)
