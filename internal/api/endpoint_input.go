@@ -324,8 +324,12 @@ func (in *endpointInput) applyTemplate(ep *herald.Endpoint) {
 		ep.EndpointTemplateID = *in.templateID
 	}
 	t := in.template
-	if ep.EndpointTemplateID == "" || t == nil {
-		ep.EndpointTemplateID, ep.TemplateOverrides = "", nil
+	if ep.EndpointTemplateID == "" {
+		ep.TemplateOverrides = nil
+		return
+	}
+	if t == nil {
+		// Not resolved by the caller: the reference and overrides stay.
 		return
 	}
 	set := func(field string, given, differs bool) {

@@ -246,6 +246,10 @@ func (s *Server) changeTemplate(w http.ResponseWriter, r *http.Request, dryRun b
 		if reflect.DeepEqual(after.RequestShape, ep.RequestShape) && after.URL == ep.URL {
 			continue
 		}
+		if e := checkPull(&after); e != nil {
+			e.Message = fmt.Sprintf("endpoint %s: %s", ep.ID, e.Message)
+			return e
+		}
 		if _, e := compileEndpoint(&after, a); e != nil {
 			e.Message = fmt.Sprintf("endpoint %s would not be valid with this change: %s", ep.ID, e.Message)
 			return e
