@@ -90,6 +90,20 @@ func testEndpointTemplates(t *testing.T, o heraldtest.Options, stored func(id st
 	s.MustDo("POST", "/v1/apps", map[string]any{"name": "SATORI", "uid": "acme"}, nil, 201)
 	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "form.submitted", "sample": map[string]any{"name": "Taro"}}, nil, 201)
 
+	for _, c := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"url": rc.URL}, "name"},
+		{map[string]any{"name": "x", "method": "FETCH"}, "method"},
+		{map[string]any{"name": "x", "url": "ftp://example.com/"}, "url"},
+		{map[string]any{"name": "x", "plain_headers": []string{"X-Nope"}}, "plain_headers"},
+	} {
+		var e apiError
+		if code := s.Do("POST", "/v1/apps/acme/endpoint-templates", c.body, &e); code != 422 || e.Error.Field != c.field {
+			t.Errorf("template %v: %d %+v, want 422 naming %s", c.body, code, e, c.field)
+		}
+	}
 	var tpl templateView
 	s.MustDo("POST", "/v1/apps/acme/endpoint-templates", map[string]any{
 		"name": "chatwork", "url": rc.URL + "/rooms/1", "headers": map[string]string{"X-ChatWorkToken": "token-1"},
