@@ -19,12 +19,18 @@ type App struct {
 
 // AppSettings are an app's own limits and delivery defaults. Zero values
 // mean the installation's. The stores keep them as one JSON document. The
-// limits (MaxEndpointsPerEventType, MonthlyDeliveryQuota) are the
+// limits (MaxEndpointsPerEventType[PerChannel], MonthlyDeliveryQuota) are the
 // operator's: an app-scoped key cannot change them.
 type AppSettings struct {
 	// MaxEndpointsPerEventType caps how many endpoints may subscribe to
 	// one event type (immdio allows 3); 0 means no limit.
 	MaxEndpointsPerEventType int `json:"max_endpoints_per_event_type"`
+	// MaxEndpointsPerEventTypePerChannel, when above 0, caps instead the
+	// endpoints with channels: per event type and per channel they list
+	// (immdio's 3 per form, with channels = form ids); endpoints without
+	// channels stay under MaxEndpointsPerEventType. 0: no such limit, and
+	// every endpoint counts against MaxEndpointsPerEventType.
+	MaxEndpointsPerEventTypePerChannel int `json:"max_endpoints_per_event_type_per_channel"`
 	// OperationalWebhookURL receives Herald's own events about the app's
 	// endpoints (herald.endpoint.disabled, herald.endpoint.recovered).
 	OperationalWebhookURL string `json:"operational_webhook_url"`

@@ -168,6 +168,15 @@ type EndpointSettings struct {
 	// Destination says where a broker endpoint (IsBroker) publishes; nil
 	// on push and pull endpoints. Its credentials are secrets.
 	Destination *Destination `json:"destination,omitempty"`
+	// EndpointTemplateID names the app's EndpointTemplate the endpoint
+	// takes its URL and request shape from; empty for none. The
+	// endpoint's fields always hold the values in force (ApplyTemplate),
+	// so that delivery needs no lookup and its caches, keyed on
+	// UpdatedAt, see a template's change as the endpoint's.
+	EndpointTemplateID string `json:"endpoint_template_id,omitempty"`
+	// TemplateOverrides names the template fields the endpoint set
+	// itself (TemplateFields, "headers/<name>", "preset_options/<name>").
+	TemplateOverrides []string `json:"template_overrides,omitempty"`
 }
 
 // Endpoint stages (EndpointSettings.Stage).

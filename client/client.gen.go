@@ -1319,6 +1319,9 @@ type App struct {
 	// MaxEndpointsPerEventType How many endpoints may subscribe to one event type; 0 means no limit. The operator's.
 	MaxEndpointsPerEventType int `json:"max_endpoints_per_event_type"`
 
+	// MaxEndpointsPerEventTypePerChannel When above 0, how many endpoints with channels may subscribe to one event type on one channel (immdio's 3 per form, with channels = form ids); those endpoints then count against this limit instead of `max_endpoints_per_event_type`, which keeps covering the endpoints without channels. 0 means no such limit (every endpoint counts against the app-wide one). The operator's.
+	MaxEndpointsPerEventTypePerChannel int `json:"max_endpoints_per_event_type_per_channel"`
+
 	// MaxInFlight Requests in flight at once to one endpoint; 0 for the installation's.
 	MaxInFlight int `json:"max_in_flight"`
 
@@ -1378,7 +1381,10 @@ type AppOperationalEventTypes string
 // AppCreate defines model for AppCreate.
 type AppCreate struct {
 	MaxEndpointsPerEventType *int `json:"max_endpoints_per_event_type,omitempty"`
-	MaxInFlight              *int `json:"max_in_flight,omitempty"`
+
+	// MaxEndpointsPerEventTypePerChannel Per event type and per channel, for endpoints with channels; 0 for none.
+	MaxEndpointsPerEventTypePerChannel *int `json:"max_endpoints_per_event_type_per_channel,omitempty"`
+	MaxInFlight                        *int `json:"max_in_flight,omitempty"`
 
 	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
 	Metadata             *Metadata `json:"metadata,omitempty"`
@@ -1454,14 +1460,17 @@ type AppHealth struct {
 	Since   time.Time `json:"since"`
 }
 
-// AppInput An app's fields. `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type`
-// are the operator's: only an admin changes them. `timeout_ms` is at most
+// AppInput An app's fields. `uid`, `monthly_delivery_quota`, `max_endpoints_per_event_type` and
+// `max_endpoints_per_event_type_per_channel` are the operator's: only an admin changes them. `timeout_ms` is at most
 // `--max-tenant-timeout`, `max_in_flight` at most `--max-tenant-in-flight`, and
 // `retry_schedule` has at most `--max-retries` waits of at least `--min-retry-delay`
 // (422 `invalid` otherwise); 0 or an empty string restores the installation's value.
 type AppInput struct {
 	MaxEndpointsPerEventType *int `json:"max_endpoints_per_event_type,omitempty"`
-	MaxInFlight              *int `json:"max_in_flight,omitempty"`
+
+	// MaxEndpointsPerEventTypePerChannel Per event type and per channel, for endpoints with channels; 0 for none.
+	MaxEndpointsPerEventTypePerChannel *int `json:"max_endpoints_per_event_type_per_channel,omitempty"`
+	MaxInFlight                        *int `json:"max_in_flight,omitempty"`
 
 	// Metadata Your own labels, string to string; at most 50 keys of at most 64 bytes, values at most 1024 bytes. Herald keeps and returns them.
 	Metadata             *Metadata `json:"metadata,omitempty"`
@@ -1649,6 +1658,8 @@ type AuditList struct {
 
 // BulkResend The filters of a delivery list; each left out matches every delivery.
 type BulkResend struct {
+	// Channel Only deliveries of events carrying this channel.
+	Channel    *string `json:"channel,omitempty"`
 	EndpointID *string `json:"endpoint_id,omitempty"`
 	ErrorKind  *string `json:"error_kind,omitempty"`
 
@@ -1849,6 +1860,9 @@ type Endpoint struct {
 	EffectiveDelivery DeliverySettings `json:"effective_delivery"`
 	Enabled           bool             `json:"enabled"`
 
+	// EndpointTemplateID The endpoint template the endpoint takes its URL and request shape from; absent for none. The endpoint's request fields show the values in force.
+	EndpointTemplateID *string `json:"endpoint_template_id,omitempty"`
+
 	// EventTypes Subscriptions - exact names, prefix wildcards (`conversation_*`) and groups (`group:nps`); empty means every event.
 	EventTypes []string `json:"event_types"`
 
@@ -1907,7 +1921,10 @@ type Endpoint struct {
 
 	// SuccessStatuses Answers that count as received (`"200"`, `"2xx"`); absent for every 2xx (an endpoint without its own takes the app's). Any other answer is a failure (`http_status`), retried like a 5xx.
 	SuccessStatuses *[]string `json:"success_statuses,omitempty"`
-	TemplateStrict  bool      `json:"template_strict"`
+
+	// TemplateOverrides The template's fields the endpoint sets itself (`url`, `method`, …, `headers/<name>`, `preset_options/<name>`); absent for none.
+	TemplateOverrides *[]string `json:"template_overrides,omitempty"`
+	TemplateStrict    bool      `json:"template_strict"`
 
 	// TemplateSyntax Tag syntax of templates: `braces` (`{{path}}`) or `hash` (`#{path}`); empty: the app's, else braces.
 	TemplateSyntax TemplateSyntax `json:"template_syntax"`
@@ -1982,11 +1999,17 @@ type EndpointInput struct {
 	Description *string      `json:"description,omitempty"`
 
 	// Destination Required for a broker kind, refused for push and pull; replaced whole on update.
-	Destination  *Destination `json:"destination,omitempty"`
-	Enabled      *bool        `json:"enabled,omitempty"`
-	EventTypes   *[]string    `json:"event_types,omitempty"`
-	Filter       *string      `json:"filter,omitempty"`
-	FlatEventKey *string      `json:"flat_event_key,omitempty"`
+	Destination *Destination `json:"destination,omitempty"`
+	Enabled     *bool        `json:"enabled,omitempty"`
+
+	// EndpointTemplateID An endpoint template of the app to take the URL and request shape from; the
+	// request fields given with it (or later), when they differ from the template's,
+	// are the endpoint's own and override it. `null` detaches the template, keeping the
+	// values in force.
+	EndpointTemplateID *string   `json:"endpoint_template_id,omitempty"`
+	EventTypes         *[]string `json:"event_types,omitempty"`
+	Filter             *string   `json:"filter,omitempty"`
+	FlatEventKey       *string   `json:"flat_event_key,omitempty"`
 
 	// Headers Header names to values.
 	Headers *Headers `json:"headers,omitempty"`
@@ -2114,6 +2137,102 @@ type EndpointStats struct {
 		Succeeded    int       `json:"succeeded"`
 		SuccessRate  *float32  `json:"success_rate"`
 	} `json:"series"`
+}
+
+// EndpointTemplate An app's reusable request definition. Header values and secret preset options are
+// masked (`********`) unless `plain_headers` names them.
+type EndpointTemplate struct {
+	AppID string `json:"app_id"`
+
+	// BodyTemplate A JSON document with template tags, or `null`.
+	BodyTemplate interface{} `json:"body_template"`
+	ContentType  string      `json:"content_type"`
+	CreatedAt    time.Time   `json:"created_at"`
+	Description  string      `json:"description"`
+	FlatEventKey *string     `json:"flat_event_key,omitempty"`
+
+	// Headers Header names to values.
+	Headers Headers `json:"headers"`
+
+	// ID Examples: eptpl_01m84t86fhkxaqbqhzyzaw5md1
+	ID             string            `json:"id"`
+	Method         string            `json:"method"`
+	Name           string            `json:"name"`
+	PayloadFormat  string            `json:"payload_format"`
+	PlainHeaders   []string          `json:"plain_headers"`
+	Preset         string            `json:"preset"`
+	PresetOptions  map[string]string `json:"preset_options"`
+	TemplateStrict bool              `json:"template_strict"`
+	TemplateSyntax string            `json:"template_syntax"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+
+	// URL An `http` or `https` URL (may hold template tags); empty to leave it to each endpoint.
+	URL string `json:"url"`
+}
+
+// EndpointTemplateChange What a template's change would do.
+type EndpointTemplateChange struct {
+	// DryRun Always true - nothing was saved.
+	DryRun bool `json:"dry_run"`
+
+	// Endpoints The endpoints whose request would change.
+	Endpoints []string `json:"endpoints"`
+
+	// Preview One of them's request before and after, for its first exact event type with the type's sample; `null` when none has one.
+	Preview *struct {
+		// After The exact request the endpoint would send (signed, unless the caller is read-only).
+		After Preview `json:"after"`
+
+		// Before The exact request the endpoint would send (signed, unless the caller is read-only).
+		Before     Preview `json:"before"`
+		EndpointID string  `json:"endpoint_id"`
+		EventType  string  `json:"event_type"`
+	} `json:"preview"`
+
+	// Template An app's reusable request definition. Header values and secret preset options are
+	// masked (`********`) unless `plain_headers` names them.
+	Template EndpointTemplate `json:"template"`
+}
+
+// EndpointTemplateInput A template's fields; `name` is required at creation. On update, absent fields stay as they are.
+type EndpointTemplateInput struct {
+	// BodyTemplate A JSON document with template tags, or `null`.
+	BodyTemplate interface{} `json:"body_template,omitempty"`
+
+	// ContentType The request's content type; empty means the preset's, else `application/json`.
+	ContentType  *ContentType `json:"content_type,omitempty"`
+	Description  *string      `json:"description,omitempty"`
+	FlatEventKey *string      `json:"flat_event_key,omitempty"`
+
+	// Headers Header names to values.
+	Headers *Headers `json:"headers,omitempty"`
+	Method  *string  `json:"method,omitempty"`
+	Name    *string  `json:"name,omitempty"`
+
+	// PayloadFormat Body of requests without a template: `standard` (`{"type", "timestamp", "data"}`),
+	// `raw` (the payload as is) or `flat` (the payload's fields with the event name
+	// merged in); empty: the app's, else the installation's (`--payload-format`).
+	PayloadFormat *PayloadFormat `json:"payload_format,omitempty"`
+	PlainHeaders  *[]string      `json:"plain_headers,omitempty"`
+
+	// Preset A known destination whose request Herald shapes; empty or `custom` for none (docs/templates.md lists each one's `preset_options`).
+	Preset         *Preset            `json:"preset,omitempty"`
+	PresetOptions  *map[string]string `json:"preset_options,omitempty"`
+	TemplateStrict *bool              `json:"template_strict,omitempty"`
+
+	// TemplateSyntax Tag syntax of templates: `braces` (`{{path}}`) or `hash` (`#{path}`); empty: the app's, else braces.
+	TemplateSyntax *TemplateSyntax `json:"template_syntax,omitempty"`
+
+	// URL An `http` or `https` URL (may hold template tags); empty to leave it to each endpoint.
+	URL *string `json:"url,omitempty"`
+}
+
+// EndpointTemplateList defines model for EndpointTemplateList.
+type EndpointTemplateList struct {
+	Data []EndpointTemplate `json:"data"`
+
+	// NextCursor Pass as `?cursor=` for the next page; `null` on the last page.
+	NextCursor *NextCursor `json:"next_cursor"`
 }
 
 // Error The body of every error answer.
@@ -2741,6 +2860,9 @@ type AppRef = string
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// DeliveryChannelFilter defines model for DeliveryChannelFilter.
+type DeliveryChannelFilter = string
+
 // DeliveryID defines model for DeliveryID.
 type DeliveryID = string
 
@@ -2752,6 +2874,9 @@ type EndpointFilter = string
 
 // EndpointID defines model for EndpointID.
 type EndpointID = string
+
+// EndpointTemplateID defines model for EndpointTemplateID.
+type EndpointTemplateID = string
 
 // ErrorKindFilter defines model for ErrorKindFilter.
 type ErrorKindFilter string
@@ -2893,12 +3018,35 @@ type ListAppDeliveriesParams struct {
 	// ErrorKind Only deliveries whose latest attempt failed this way.
 	ErrorKind *ListAppDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
 
+	// Channel Only deliveries of events carrying this channel (for example a form id).
+	Channel *DeliveryChannelFilter `form:"channel,omitempty" json:"channel,omitempty"`
+
 	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
 	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
 }
 
 // ListAppDeliveriesParamsErrorKind defines parameters for ListAppDeliveries.
 type ListAppDeliveriesParamsErrorKind string
+
+// ListEndpointTemplatesParams defines parameters for ListEndpointTemplates.
+type ListEndpointTemplatesParams struct {
+	// Limit Items per page.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// UpdateEndpointTemplateParams defines parameters for UpdateEndpointTemplate.
+type UpdateEndpointTemplateParams struct {
+	// DryRun Report what the change would do, without saving it.
+	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+}
+
+// UpdateEndpointTemplate200JSONResponseBody defines parameters for UpdateEndpointTemplate.
+type UpdateEndpointTemplate200JSONResponseBody struct {
+	union json.RawMessage
+}
 
 // ListEndpointsParams defines parameters for ListEndpoints.
 type ListEndpointsParams struct {
@@ -2940,6 +3088,9 @@ type ListEndpointDeliveriesParams struct {
 
 	// ErrorKind Only deliveries whose latest attempt failed this way.
 	ErrorKind *ListEndpointDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
+
+	// Channel Only deliveries of events carrying this channel (for example a form id).
+	Channel *DeliveryChannelFilter `form:"channel,omitempty" json:"channel,omitempty"`
 
 	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
 	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
@@ -3025,6 +3176,9 @@ type ListEventDeliveriesParams struct {
 	// ErrorKind Only deliveries whose latest attempt failed this way.
 	ErrorKind *ListEventDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
 
+	// Channel Only deliveries of events carrying this channel (for example a form id).
+	Channel *DeliveryChannelFilter `form:"channel,omitempty" json:"channel,omitempty"`
+
 	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
 	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
 }
@@ -3082,6 +3236,9 @@ type ListAllDeliveriesParams struct {
 	// ErrorKind Only deliveries whose latest attempt failed this way.
 	ErrorKind *ListAllDeliveriesParamsErrorKind `form:"error_kind,omitempty" json:"error_kind,omitempty"`
 
+	// Channel Only deliveries of events carrying this channel (for example a form id).
+	Channel *DeliveryChannelFilter `form:"channel,omitempty" json:"channel,omitempty"`
+
 	// MinLatencyMs Only deliveries whose latest attempt took at least this many milliseconds.
 	MinLatencyMs *MinLatencyFilter `form:"min_latency_ms,omitempty" json:"min_latency_ms,omitempty"`
 }
@@ -3127,6 +3284,15 @@ type ResendDeliveriesJSONRequestBody = BulkResend
 
 // ResendDeliveryJSONRequestBody defines body for ResendDelivery for application/json ContentType.
 type ResendDeliveryJSONRequestBody = Resend
+
+// CreateEndpointTemplateJSONRequestBody defines body for CreateEndpointTemplate for application/json ContentType.
+type CreateEndpointTemplateJSONRequestBody = EndpointTemplateInput
+
+// UpdateEndpointTemplateJSONRequestBody defines body for UpdateEndpointTemplate for application/json ContentType.
+type UpdateEndpointTemplateJSONRequestBody = EndpointTemplateInput
+
+// PreviewEndpointTemplateChangeJSONRequestBody defines body for PreviewEndpointTemplateChange for application/json ContentType.
+type PreviewEndpointTemplateChangeJSONRequestBody = EndpointTemplateInput
 
 // CreateEndpointJSONRequestBody defines body for CreateEndpoint for application/json ContentType.
 type CreateEndpointJSONRequestBody = EndpointCreate
@@ -3418,6 +3584,68 @@ func (t *EndpointInput_SuccessStatuses_Item) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsEndpointTemplate returns the union data inside the UpdateEndpointTemplate200JSONResponseBody as a EndpointTemplate
+func (t UpdateEndpointTemplate200JSONResponseBody) AsEndpointTemplate() (EndpointTemplate, error) {
+	var body EndpointTemplate
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEndpointTemplate overwrites any union data inside the UpdateEndpointTemplate200JSONResponseBody as the provided EndpointTemplate
+func (t *UpdateEndpointTemplate200JSONResponseBody) FromEndpointTemplate(v EndpointTemplate) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEndpointTemplate performs a merge with any union data inside the UpdateEndpointTemplate200JSONResponseBody, using the provided EndpointTemplate
+func (t *UpdateEndpointTemplate200JSONResponseBody) MergeEndpointTemplate(v EndpointTemplate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsEndpointTemplateChange returns the union data inside the UpdateEndpointTemplate200JSONResponseBody as a EndpointTemplateChange
+func (t UpdateEndpointTemplate200JSONResponseBody) AsEndpointTemplateChange() (EndpointTemplateChange, error) {
+	var body EndpointTemplateChange
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEndpointTemplateChange overwrites any union data inside the UpdateEndpointTemplate200JSONResponseBody as the provided EndpointTemplateChange
+func (t *UpdateEndpointTemplate200JSONResponseBody) FromEndpointTemplateChange(v EndpointTemplateChange) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEndpointTemplateChange performs a merge with any union data inside the UpdateEndpointTemplate200JSONResponseBody, using the provided EndpointTemplateChange
+func (t *UpdateEndpointTemplate200JSONResponseBody) MergeEndpointTemplateChange(v EndpointTemplateChange) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t UpdateEndpointTemplate200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *UpdateEndpointTemplate200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
 
@@ -3590,7 +3818,7 @@ type ClientInterface interface {
 
 	// UpdateAppWithBody Change an app
 	//
-	// Sets the fields given; `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type` need an admin credential (403 with `field` otherwise).
+	// Sets the fields given; `uid`, `monthly_delivery_quota`, `max_endpoints_per_event_type` and `max_endpoints_per_event_type_per_channel` need an admin credential (403 with `field` otherwise).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3599,7 +3827,7 @@ type ClientInterface interface {
 
 	// UpdateApp Change an app
 	//
-	// Sets the fields given; `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type` need an admin credential (403 with `field` otherwise).
+	// Sets the fields given; `uid`, `monthly_delivery_quota`, `max_endpoints_per_event_type` and `max_endpoints_per_event_type_per_channel` need an admin credential (403 with `field` otherwise).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3633,6 +3861,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/apps/{app}/audit-log (the `ListAppAuditLog` operationId).
 	ListAppAuditLog(ctx context.Context, app AppRef, params *ListAppAuditLogParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListChannels The channels the app's events used lately
+	//
+	// The distinct channels of the app's latest events (at most the last 1000 read, at most 100 channels), most recently used first: what a customer picks from when scoping an endpoint (immdio's forms).
+	//
+	// Corresponds with GET /v1/apps/{app}/channels (the `ListChannels` operationId).
+	ListChannels(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAppDeliveries Search an app's deliveries
 	//
@@ -3700,6 +3935,91 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/apps/{app}/deliveries/{id}/resend (the `ResendDelivery` operationId).
 	ResendDelivery(ctx context.Context, app AppRef, id DeliveryID, body ResendDeliveryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEndpointTemplates List an app's endpoint templates
+	//
+	// Corresponds with GET /v1/apps/{app}/endpoint-templates (the `ListEndpointTemplates` operationId).
+	ListEndpointTemplates(ctx context.Context, app AppRef, params *ListEndpointTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEndpointTemplateWithBody Define a reusable request
+	//
+	// An endpoint template holds a request shape (URL, method, headers, body, preset) that
+	// endpoints reference with `endpoint_template_id`; each endpoint's own fields override
+	// the template's. Header values and secret preset options are encrypted at rest and
+	// shown masked. The URL may be left for each endpoint to set. At most 100 per app.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoint-templates (the `CreateEndpointTemplate` operationId).
+	CreateEndpointTemplateWithBody(ctx context.Context, app AppRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEndpointTemplate Define a reusable request
+	//
+	// An endpoint template holds a request shape (URL, method, headers, body, preset) that
+	// endpoints reference with `endpoint_template_id`; each endpoint's own fields override
+	// the template's. Header values and secret preset options are encrypted at rest and
+	// shown masked. The URL may be left for each endpoint to set. At most 100 per app.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoint-templates (the `CreateEndpointTemplate` operationId).
+	CreateEndpointTemplate(ctx context.Context, app AppRef, body CreateEndpointTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEndpointTemplate Delete an endpoint template
+	//
+	// Refused with 409, listing them, while endpoints reference it; detach them first (`"endpoint_template_id": null`).
+	//
+	// Corresponds with DELETE /v1/apps/{app}/endpoint-templates/{id} (the `DeleteEndpointTemplate` operationId).
+	DeleteEndpointTemplate(ctx context.Context, app AppRef, id EndpointTemplateID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEndpointTemplate Get an endpoint template
+	//
+	// Corresponds with GET /v1/apps/{app}/endpoint-templates/{id} (the `GetEndpointTemplate` operationId).
+	GetEndpointTemplate(ctx context.Context, app AppRef, id EndpointTemplateID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEndpointTemplateWithBody Change an endpoint template, and every endpoint that references it
+	//
+	// Sets the fields given. Every endpoint that references the template takes the change
+	// at its next delivery, keeping the fields it overrides; each is checked as its own
+	// change would be (422 naming the endpoint otherwise). With `?dry_run=true` nothing is
+	// saved: the answer lists the endpoints whose request would change, with one's request
+	// before and after (as `previewEndpointTemplateChange`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/apps/{app}/endpoint-templates/{id} (the `UpdateEndpointTemplate` operationId).
+	UpdateEndpointTemplateWithBody(ctx context.Context, app AppRef, id EndpointTemplateID, params *UpdateEndpointTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEndpointTemplate Change an endpoint template, and every endpoint that references it
+	//
+	// Sets the fields given. Every endpoint that references the template takes the change
+	// at its next delivery, keeping the fields it overrides; each is checked as its own
+	// change would be (422 naming the endpoint otherwise). With `?dry_run=true` nothing is
+	// saved: the answer lists the endpoints whose request would change, with one's request
+	// before and after (as `previewEndpointTemplateChange`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/apps/{app}/endpoint-templates/{id} (the `UpdateEndpointTemplate` operationId).
+	UpdateEndpointTemplate(ctx context.Context, app AppRef, id EndpointTemplateID, params *UpdateEndpointTemplateParams, body UpdateEndpointTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewEndpointTemplateChangeWithBody Preview a template's change
+	//
+	// What `PATCH` with this body would do, without saving it - the endpoints whose request would change, and one's request (for its first exact event type, with the type's sample) before and after.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoint-templates/{id}/preview-change (the `PreviewEndpointTemplateChange` operationId).
+	PreviewEndpointTemplateChangeWithBody(ctx context.Context, app AppRef, id EndpointTemplateID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewEndpointTemplateChange Preview a template's change
+	//
+	// What `PATCH` with this body would do, without saving it - the endpoints whose request would change, and one's request (for its first exact event type, with the type's sample) before and after.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoint-templates/{id}/preview-change (the `PreviewEndpointTemplateChange` operationId).
+	PreviewEndpointTemplateChange(ctx context.Context, app AppRef, id EndpointTemplateID, body PreviewEndpointTemplateChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEndpoints List an app's endpoints
 	//
@@ -4387,7 +4707,7 @@ func (c *Client) GetApp(ctx context.Context, app AppRef, reqEditors ...RequestEd
 
 // UpdateAppWithBody Change an app
 //
-// Sets the fields given; `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type` need an admin credential (403 with `field` otherwise).
+// Sets the fields given; `uid`, `monthly_delivery_quota`, `max_endpoints_per_event_type` and `max_endpoints_per_event_type_per_channel` need an admin credential (403 with `field` otherwise).
 //
 // Takes any type of body and a specified content type.
 //
@@ -4406,7 +4726,7 @@ func (c *Client) UpdateAppWithBody(ctx context.Context, app AppRef, contentType 
 
 // UpdateApp Change an app
 //
-// Sets the fields given; `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type` need an admin credential (403 with `field` otherwise).
+// Sets the fields given; `uid`, `monthly_delivery_quota`, `max_endpoints_per_event_type` and `max_endpoints_per_event_type_per_channel` need an admin credential (403 with `field` otherwise).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4461,6 +4781,23 @@ func (c *Client) StreamAttempts(ctx context.Context, app AppRef, params *StreamA
 // Corresponds with GET /v1/apps/{app}/audit-log (the `ListAppAuditLog` operationId).
 func (c *Client) ListAppAuditLog(ctx context.Context, app AppRef, params *ListAppAuditLogParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListAppAuditLogRequest(c.Server, app, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListChannels The channels the app's events used lately
+//
+// The distinct channels of the app's latest events (at most the last 1000 read, at most 100 channels), most recently used first: what a customer picks from when scoping an endpoint (immdio's forms).
+//
+// Corresponds with GET /v1/apps/{app}/channels (the `ListChannels` operationId).
+func (c *Client) ListChannels(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListChannelsRequest(c.Server, app)
 	if err != nil {
 		return nil, err
 	}
@@ -4588,6 +4925,181 @@ func (c *Client) ResendDeliveryWithBody(ctx context.Context, app AppRef, id Deli
 // Corresponds with POST /v1/apps/{app}/deliveries/{id}/resend (the `ResendDelivery` operationId).
 func (c *Client) ResendDelivery(ctx context.Context, app AppRef, id DeliveryID, body ResendDeliveryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewResendDeliveryRequest(c.Server, app, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEndpointTemplates List an app's endpoint templates
+//
+// Corresponds with GET /v1/apps/{app}/endpoint-templates (the `ListEndpointTemplates` operationId).
+func (c *Client) ListEndpointTemplates(ctx context.Context, app AppRef, params *ListEndpointTemplatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEndpointTemplatesRequest(c.Server, app, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEndpointTemplateWithBody Define a reusable request
+//
+// An endpoint template holds a request shape (URL, method, headers, body, preset) that
+// endpoints reference with `endpoint_template_id`; each endpoint's own fields override
+// the template's. Header values and secret preset options are encrypted at rest and
+// shown masked. The URL may be left for each endpoint to set. At most 100 per app.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/apps/{app}/endpoint-templates (the `CreateEndpointTemplate` operationId).
+func (c *Client) CreateEndpointTemplateWithBody(ctx context.Context, app AppRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEndpointTemplateRequestWithBody(c.Server, app, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEndpointTemplate Define a reusable request
+//
+// An endpoint template holds a request shape (URL, method, headers, body, preset) that
+// endpoints reference with `endpoint_template_id`; each endpoint's own fields override
+// the template's. Header values and secret preset options are encrypted at rest and
+// shown masked. The URL may be left for each endpoint to set. At most 100 per app.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/apps/{app}/endpoint-templates (the `CreateEndpointTemplate` operationId).
+func (c *Client) CreateEndpointTemplate(ctx context.Context, app AppRef, body CreateEndpointTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEndpointTemplateRequest(c.Server, app, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEndpointTemplate Delete an endpoint template
+//
+// Refused with 409, listing them, while endpoints reference it; detach them first (`"endpoint_template_id": null`).
+//
+// Corresponds with DELETE /v1/apps/{app}/endpoint-templates/{id} (the `DeleteEndpointTemplate` operationId).
+func (c *Client) DeleteEndpointTemplate(ctx context.Context, app AppRef, id EndpointTemplateID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEndpointTemplateRequest(c.Server, app, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEndpointTemplate Get an endpoint template
+//
+// Corresponds with GET /v1/apps/{app}/endpoint-templates/{id} (the `GetEndpointTemplate` operationId).
+func (c *Client) GetEndpointTemplate(ctx context.Context, app AppRef, id EndpointTemplateID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEndpointTemplateRequest(c.Server, app, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEndpointTemplateWithBody Change an endpoint template, and every endpoint that references it
+//
+// Sets the fields given. Every endpoint that references the template takes the change
+// at its next delivery, keeping the fields it overrides; each is checked as its own
+// change would be (422 naming the endpoint otherwise). With `?dry_run=true` nothing is
+// saved: the answer lists the endpoints whose request would change, with one's request
+// before and after (as `previewEndpointTemplateChange`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/apps/{app}/endpoint-templates/{id} (the `UpdateEndpointTemplate` operationId).
+func (c *Client) UpdateEndpointTemplateWithBody(ctx context.Context, app AppRef, id EndpointTemplateID, params *UpdateEndpointTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEndpointTemplateRequestWithBody(c.Server, app, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEndpointTemplate Change an endpoint template, and every endpoint that references it
+//
+// Sets the fields given. Every endpoint that references the template takes the change
+// at its next delivery, keeping the fields it overrides; each is checked as its own
+// change would be (422 naming the endpoint otherwise). With `?dry_run=true` nothing is
+// saved: the answer lists the endpoints whose request would change, with one's request
+// before and after (as `previewEndpointTemplateChange`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/apps/{app}/endpoint-templates/{id} (the `UpdateEndpointTemplate` operationId).
+func (c *Client) UpdateEndpointTemplate(ctx context.Context, app AppRef, id EndpointTemplateID, params *UpdateEndpointTemplateParams, body UpdateEndpointTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEndpointTemplateRequest(c.Server, app, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewEndpointTemplateChangeWithBody Preview a template's change
+//
+// What `PATCH` with this body would do, without saving it - the endpoints whose request would change, and one's request (for its first exact event type, with the type's sample) before and after.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/apps/{app}/endpoint-templates/{id}/preview-change (the `PreviewEndpointTemplateChange` operationId).
+func (c *Client) PreviewEndpointTemplateChangeWithBody(ctx context.Context, app AppRef, id EndpointTemplateID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewEndpointTemplateChangeRequestWithBody(c.Server, app, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewEndpointTemplateChange Preview a template's change
+//
+// What `PATCH` with this body would do, without saving it - the endpoints whose request would change, and one's request (for its first exact event type, with the type's sample) before and after.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/apps/{app}/endpoint-templates/{id}/preview-change (the `PreviewEndpointTemplateChange` operationId).
+func (c *Client) PreviewEndpointTemplateChange(ctx context.Context, app AppRef, id EndpointTemplateID, body PreviewEndpointTemplateChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewEndpointTemplateChangeRequest(c.Server, app, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6251,6 +6763,40 @@ func NewListAppAuditLogRequest(server string, app AppRef, params *ListAppAuditLo
 	return req, nil
 }
 
+// NewListChannelsRequest constructs an http.Request for the ListChannels method
+func NewListChannelsRequest(server string, app AppRef) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/channels", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListAppDeliveriesRequest constructs an http.Request for the ListAppDeliveries method
 func NewListAppDeliveriesRequest(server string, app AppRef, params *ListAppDeliveriesParams) (*http.Request, error) {
 	var err error
@@ -6397,6 +6943,18 @@ func NewListAppDeliveriesRequest(server string, app AppRef, params *ListAppDeliv
 		if params.ErrorKind != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_kind", *params.ErrorKind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -6555,6 +7113,343 @@ func NewResendDeliveryRequestWithBody(server string, app AppRef, id DeliveryID, 
 	}
 
 	operationPath := fmt.Sprintf("/v1/apps/%s/deliveries/%s/resend", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListEndpointTemplatesRequest constructs an http.Request for the ListEndpointTemplates method
+func NewListEndpointTemplatesRequest(server string, app AppRef, params *ListEndpointTemplatesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/endpoint-templates", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEndpointTemplateRequest calls the generic CreateEndpointTemplate builder with application/json body
+func NewCreateEndpointTemplateRequest(server string, app AppRef, body CreateEndpointTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEndpointTemplateRequestWithBody(server, app, "application/json", bodyReader)
+}
+
+// NewCreateEndpointTemplateRequestWithBody constructs an http.Request for the CreateEndpointTemplate method, with any body, and a specified content type
+func NewCreateEndpointTemplateRequestWithBody(server string, app AppRef, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/endpoint-templates", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteEndpointTemplateRequest constructs an http.Request for the DeleteEndpointTemplate method
+func NewDeleteEndpointTemplateRequest(server string, app AppRef, id EndpointTemplateID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/endpoint-templates/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEndpointTemplateRequest constructs an http.Request for the GetEndpointTemplate method
+func NewGetEndpointTemplateRequest(server string, app AppRef, id EndpointTemplateID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/endpoint-templates/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateEndpointTemplateRequest calls the generic UpdateEndpointTemplate builder with application/json body
+func NewUpdateEndpointTemplateRequest(server string, app AppRef, id EndpointTemplateID, params *UpdateEndpointTemplateParams, body UpdateEndpointTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEndpointTemplateRequestWithBody(server, app, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateEndpointTemplateRequestWithBody constructs an http.Request for the UpdateEndpointTemplate method, with any body, and a specified content type
+func NewUpdateEndpointTemplateRequestWithBody(server string, app AppRef, id EndpointTemplateID, params *UpdateEndpointTemplateParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/endpoint-templates/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.DryRun != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dry_run", *params.DryRun, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPreviewEndpointTemplateChangeRequest calls the generic PreviewEndpointTemplateChange builder with application/json body
+func NewPreviewEndpointTemplateChangeRequest(server string, app AppRef, id EndpointTemplateID, body PreviewEndpointTemplateChangeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPreviewEndpointTemplateChangeRequestWithBody(server, app, id, "application/json", bodyReader)
+}
+
+// NewPreviewEndpointTemplateChangeRequestWithBody constructs an http.Request for the PreviewEndpointTemplateChange method, with any body, and a specified content type
+func NewPreviewEndpointTemplateChangeRequestWithBody(server string, app AppRef, id EndpointTemplateID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/endpoint-templates/%s/preview-change", pathParam0, pathParam1)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -7084,6 +7979,18 @@ func NewListEndpointDeliveriesRequest(server string, app AppRef, id EndpointID, 
 		if params.ErrorKind != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_kind", *params.ErrorKind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -8014,6 +8921,18 @@ func NewListEventDeliveriesRequest(server string, app AppRef, id EventID, params
 
 		}
 
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.MinLatencyMs != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "min_latency_ms", *params.MinLatencyMs, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
@@ -8549,6 +9468,18 @@ func NewListAllDeliveriesRequest(server string, params *ListAllDeliveriesParams)
 		if params.ErrorKind != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_kind", *params.ErrorKind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9161,7 +10092,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateAppWithBodyWithResponse Change an app
 	//
-	// Sets the fields given; `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type` need an admin credential (403 with `field` otherwise).
+	// Sets the fields given; `uid`, `monthly_delivery_quota`, `max_endpoints_per_event_type` and `max_endpoints_per_event_type_per_channel` need an admin credential (403 with `field` otherwise).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9170,7 +10101,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateAppWithResponse Change an app
 	//
-	// Sets the fields given; `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type` need an admin credential (403 with `field` otherwise).
+	// Sets the fields given; `uid`, `monthly_delivery_quota`, `max_endpoints_per_event_type` and `max_endpoints_per_event_type_per_channel` need an admin credential (403 with `field` otherwise).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9208,6 +10139,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/apps/{app}/audit-log (the `ListAppAuditLog` operationId).
 	ListAppAuditLogWithResponse(ctx context.Context, app AppRef, params *ListAppAuditLogParams, reqEditors ...RequestEditorFn) (*ListAppAuditLogResponse, error)
+
+	// ListChannelsWithResponse The channels the app's events used lately
+	//
+	// The distinct channels of the app's latest events (at most the last 1000 read, at most 100 channels), most recently used first: what a customer picks from when scoping an endpoint (immdio's forms).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/apps/{app}/channels (the `ListChannels` operationId).
+	ListChannelsWithResponse(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error)
 
 	// ListAppDeliveriesWithResponse Search an app's deliveries
 	//
@@ -9279,6 +10219,97 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/apps/{app}/deliveries/{id}/resend (the `ResendDelivery` operationId).
 	ResendDeliveryWithResponse(ctx context.Context, app AppRef, id DeliveryID, body ResendDeliveryJSONRequestBody, reqEditors ...RequestEditorFn) (*ResendDeliveryResponse, error)
+
+	// ListEndpointTemplatesWithResponse List an app's endpoint templates
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/apps/{app}/endpoint-templates (the `ListEndpointTemplates` operationId).
+	ListEndpointTemplatesWithResponse(ctx context.Context, app AppRef, params *ListEndpointTemplatesParams, reqEditors ...RequestEditorFn) (*ListEndpointTemplatesResponse, error)
+
+	// CreateEndpointTemplateWithBodyWithResponse Define a reusable request
+	//
+	// An endpoint template holds a request shape (URL, method, headers, body, preset) that
+	// endpoints reference with `endpoint_template_id`; each endpoint's own fields override
+	// the template's. Header values and secret preset options are encrypted at rest and
+	// shown masked. The URL may be left for each endpoint to set. At most 100 per app.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoint-templates (the `CreateEndpointTemplate` operationId).
+	CreateEndpointTemplateWithBodyWithResponse(ctx context.Context, app AppRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEndpointTemplateResponse, error)
+
+	// CreateEndpointTemplateWithResponse Define a reusable request
+	//
+	// An endpoint template holds a request shape (URL, method, headers, body, preset) that
+	// endpoints reference with `endpoint_template_id`; each endpoint's own fields override
+	// the template's. Header values and secret preset options are encrypted at rest and
+	// shown masked. The URL may be left for each endpoint to set. At most 100 per app.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoint-templates (the `CreateEndpointTemplate` operationId).
+	CreateEndpointTemplateWithResponse(ctx context.Context, app AppRef, body CreateEndpointTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEndpointTemplateResponse, error)
+
+	// DeleteEndpointTemplateWithResponse Delete an endpoint template
+	//
+	// Refused with 409, listing them, while endpoints reference it; detach them first (`"endpoint_template_id": null`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/apps/{app}/endpoint-templates/{id} (the `DeleteEndpointTemplate` operationId).
+	DeleteEndpointTemplateWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, reqEditors ...RequestEditorFn) (*DeleteEndpointTemplateResponse, error)
+
+	// GetEndpointTemplateWithResponse Get an endpoint template
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/apps/{app}/endpoint-templates/{id} (the `GetEndpointTemplate` operationId).
+	GetEndpointTemplateWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, reqEditors ...RequestEditorFn) (*GetEndpointTemplateResponse, error)
+
+	// UpdateEndpointTemplateWithBodyWithResponse Change an endpoint template, and every endpoint that references it
+	//
+	// Sets the fields given. Every endpoint that references the template takes the change
+	// at its next delivery, keeping the fields it overrides; each is checked as its own
+	// change would be (422 naming the endpoint otherwise). With `?dry_run=true` nothing is
+	// saved: the answer lists the endpoints whose request would change, with one's request
+	// before and after (as `previewEndpointTemplateChange`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/apps/{app}/endpoint-templates/{id} (the `UpdateEndpointTemplate` operationId).
+	UpdateEndpointTemplateWithBodyWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, params *UpdateEndpointTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEndpointTemplateResponse, error)
+
+	// UpdateEndpointTemplateWithResponse Change an endpoint template, and every endpoint that references it
+	//
+	// Sets the fields given. Every endpoint that references the template takes the change
+	// at its next delivery, keeping the fields it overrides; each is checked as its own
+	// change would be (422 naming the endpoint otherwise). With `?dry_run=true` nothing is
+	// saved: the answer lists the endpoints whose request would change, with one's request
+	// before and after (as `previewEndpointTemplateChange`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/apps/{app}/endpoint-templates/{id} (the `UpdateEndpointTemplate` operationId).
+	UpdateEndpointTemplateWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, params *UpdateEndpointTemplateParams, body UpdateEndpointTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEndpointTemplateResponse, error)
+
+	// PreviewEndpointTemplateChangeWithBodyWithResponse Preview a template's change
+	//
+	// What `PATCH` with this body would do, without saving it - the endpoints whose request would change, and one's request (for its first exact event type, with the type's sample) before and after.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoint-templates/{id}/preview-change (the `PreviewEndpointTemplateChange` operationId).
+	PreviewEndpointTemplateChangeWithBodyWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PreviewEndpointTemplateChangeResponse, error)
+
+	// PreviewEndpointTemplateChangeWithResponse Preview a template's change
+	//
+	// What `PATCH` with this body would do, without saving it - the endpoints whose request would change, and one's request (for its first exact event type, with the type's sample) before and after.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/apps/{app}/endpoint-templates/{id}/preview-change (the `PreviewEndpointTemplateChange` operationId).
+	PreviewEndpointTemplateChangeWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, body PreviewEndpointTemplateChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*PreviewEndpointTemplateChangeResponse, error)
 
 	// ListEndpointsWithResponse List an app's endpoints
 	//
@@ -11128,6 +12159,120 @@ func (r ListAppAuditLogResponse) ContentType() string {
 	return ""
 }
 
+// ListChannelsResponse401Headers the declared response headers of an HTTP 401 response for ListChannels
+type ListChannelsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListChannelsResponse429Headers the declared response headers of an HTTP 429 response for ListChannels
+type ListChannelsResponse429Headers struct {
+	RetryAfter int
+}
+
+// ListChannelsResponse503Headers the declared response headers of an HTTP 503 response for ListChannels
+type ListChannelsResponse503Headers struct {
+	RetryAfter int
+}
+
+type ListChannelsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Data []string `json:"data"`
+
+		// Scanned How many of the latest events were read.
+		Scanned int `json:"scanned"`
+	}
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListChannelsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListChannelsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListChannelsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListChannelsResponse) GetJSON200() *struct {
+	Data []string `json:"data"`
+
+	// Scanned How many of the latest events were read.
+	Scanned int `json:"scanned"`
+} {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListChannelsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListChannelsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListChannelsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListChannelsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListChannelsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListChannelsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListChannelsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListChannelsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListChannelsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListChannelsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListAppDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListAppDeliveries
 type ListAppDeliveriesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -11594,6 +12739,700 @@ func (r ResendDeliveryResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ResendDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListEndpointTemplatesResponse401Headers the declared response headers of an HTTP 401 response for ListEndpointTemplates
+type ListEndpointTemplatesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListEndpointTemplatesResponse429Headers the declared response headers of an HTTP 429 response for ListEndpointTemplates
+type ListEndpointTemplatesResponse429Headers struct {
+	RetryAfter int
+}
+
+// ListEndpointTemplatesResponse503Headers the declared response headers of an HTTP 503 response for ListEndpointTemplates
+type ListEndpointTemplatesResponse503Headers struct {
+	RetryAfter int
+}
+
+type ListEndpointTemplatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EndpointTemplateList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListEndpointTemplatesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListEndpointTemplatesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListEndpointTemplatesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEndpointTemplatesResponse) GetJSON200() *EndpointTemplateList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEndpointTemplatesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEndpointTemplatesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEndpointTemplatesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListEndpointTemplatesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListEndpointTemplatesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEndpointTemplatesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListEndpointTemplatesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEndpointTemplatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEndpointTemplatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEndpointTemplatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEndpointTemplatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateEndpointTemplateResponse401Headers the declared response headers of an HTTP 401 response for CreateEndpointTemplate
+type CreateEndpointTemplateResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateEndpointTemplateResponse429Headers the declared response headers of an HTTP 429 response for CreateEndpointTemplate
+type CreateEndpointTemplateResponse429Headers struct {
+	RetryAfter int
+}
+
+// CreateEndpointTemplateResponse503Headers the declared response headers of an HTTP 503 response for CreateEndpointTemplate
+type CreateEndpointTemplateResponse503Headers struct {
+	RetryAfter int
+}
+
+type CreateEndpointTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EndpointTemplate
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateEndpointTemplateResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateEndpointTemplateResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateEndpointTemplateResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateEndpointTemplateResponse) GetJSON201() *EndpointTemplate {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateEndpointTemplateResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateEndpointTemplateResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateEndpointTemplateResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateEndpointTemplateResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateEndpointTemplateResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateEndpointTemplateResponse) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateEndpointTemplateResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateEndpointTemplateResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateEndpointTemplateResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEndpointTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEndpointTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEndpointTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEndpointTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteEndpointTemplateResponse401Headers the declared response headers of an HTTP 401 response for DeleteEndpointTemplate
+type DeleteEndpointTemplateResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteEndpointTemplateResponse429Headers the declared response headers of an HTTP 429 response for DeleteEndpointTemplate
+type DeleteEndpointTemplateResponse429Headers struct {
+	RetryAfter int
+}
+
+// DeleteEndpointTemplateResponse503Headers the declared response headers of an HTTP 503 response for DeleteEndpointTemplate
+type DeleteEndpointTemplateResponse503Headers struct {
+	RetryAfter int
+}
+
+type DeleteEndpointTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteEndpointTemplateResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteEndpointTemplateResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteEndpointTemplateResponse503Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteEndpointTemplateResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteEndpointTemplateResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteEndpointTemplateResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteEndpointTemplateResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteEndpointTemplateResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteEndpointTemplateResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteEndpointTemplateResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEndpointTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEndpointTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEndpointTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEndpointTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEndpointTemplateResponse401Headers the declared response headers of an HTTP 401 response for GetEndpointTemplate
+type GetEndpointTemplateResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetEndpointTemplateResponse429Headers the declared response headers of an HTTP 429 response for GetEndpointTemplate
+type GetEndpointTemplateResponse429Headers struct {
+	RetryAfter int
+}
+
+// GetEndpointTemplateResponse503Headers the declared response headers of an HTTP 503 response for GetEndpointTemplate
+type GetEndpointTemplateResponse503Headers struct {
+	RetryAfter int
+}
+
+type GetEndpointTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EndpointTemplate
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetEndpointTemplateResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetEndpointTemplateResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetEndpointTemplateResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEndpointTemplateResponse) GetJSON200() *EndpointTemplate {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEndpointTemplateResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEndpointTemplateResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetEndpointTemplateResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetEndpointTemplateResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetEndpointTemplateResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetEndpointTemplateResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEndpointTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEndpointTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEndpointTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEndpointTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateEndpointTemplateResponse401Headers the declared response headers of an HTTP 401 response for UpdateEndpointTemplate
+type UpdateEndpointTemplateResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateEndpointTemplateResponse429Headers the declared response headers of an HTTP 429 response for UpdateEndpointTemplate
+type UpdateEndpointTemplateResponse429Headers struct {
+	RetryAfter int
+}
+
+// UpdateEndpointTemplateResponse503Headers the declared response headers of an HTTP 503 response for UpdateEndpointTemplate
+type UpdateEndpointTemplateResponse503Headers struct {
+	RetryAfter int
+}
+
+type UpdateEndpointTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UpdateEndpointTemplate200JSONResponseBody
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateEndpointTemplateResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateEndpointTemplateResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateEndpointTemplateResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEndpointTemplateResponse) GetJSON200() *UpdateEndpointTemplate200JSONResponseBody {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateEndpointTemplateResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateEndpointTemplateResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateEndpointTemplateResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateEndpointTemplateResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateEndpointTemplateResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateEndpointTemplateResponse) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateEndpointTemplateResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateEndpointTemplateResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateEndpointTemplateResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEndpointTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEndpointTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEndpointTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEndpointTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PreviewEndpointTemplateChangeResponse401Headers the declared response headers of an HTTP 401 response for PreviewEndpointTemplateChange
+type PreviewEndpointTemplateChangeResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// PreviewEndpointTemplateChangeResponse429Headers the declared response headers of an HTTP 429 response for PreviewEndpointTemplateChange
+type PreviewEndpointTemplateChangeResponse429Headers struct {
+	RetryAfter int
+}
+
+// PreviewEndpointTemplateChangeResponse503Headers the declared response headers of an HTTP 503 response for PreviewEndpointTemplateChange
+type PreviewEndpointTemplateChangeResponse503Headers struct {
+	RetryAfter int
+}
+
+type PreviewEndpointTemplateChangeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EndpointTemplateChange
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PreviewEndpointTemplateChangeResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PreviewEndpointTemplateChangeResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PreviewEndpointTemplateChangeResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PreviewEndpointTemplateChangeResponse) GetJSON200() *EndpointTemplateChange {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PreviewEndpointTemplateChangeResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PreviewEndpointTemplateChangeResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PreviewEndpointTemplateChangeResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PreviewEndpointTemplateChangeResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PreviewEndpointTemplateChangeResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PreviewEndpointTemplateChangeResponse) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PreviewEndpointTemplateChangeResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PreviewEndpointTemplateChangeResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PreviewEndpointTemplateChangeResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PreviewEndpointTemplateChangeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreviewEndpointTemplateChangeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreviewEndpointTemplateChangeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreviewEndpointTemplateChangeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16229,7 +18068,7 @@ func (c *ClientWithResponses) GetAppWithResponse(ctx context.Context, app AppRef
 
 // UpdateAppWithBodyWithResponse Change an app
 //
-// Sets the fields given; `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type` need an admin credential (403 with `field` otherwise).
+// Sets the fields given; `uid`, `monthly_delivery_quota`, `max_endpoints_per_event_type` and `max_endpoints_per_event_type_per_channel` need an admin credential (403 with `field` otherwise).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16244,7 +18083,7 @@ func (c *ClientWithResponses) UpdateAppWithBodyWithResponse(ctx context.Context,
 
 // UpdateAppWithResponse Change an app
 //
-// Sets the fields given; `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type` need an admin credential (403 with `field` otherwise).
+// Sets the fields given; `uid`, `monthly_delivery_quota`, `max_endpoints_per_event_type` and `max_endpoints_per_event_type_per_channel` need an admin credential (403 with `field` otherwise).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16299,6 +18138,21 @@ func (c *ClientWithResponses) ListAppAuditLogWithResponse(ctx context.Context, a
 		return nil, err
 	}
 	return ParseListAppAuditLogResponse(rsp)
+}
+
+// ListChannelsWithResponse The channels the app's events used lately
+//
+// The distinct channels of the app's latest events (at most the last 1000 read, at most 100 channels), most recently used first: what a customer picks from when scoping an endpoint (immdio's forms).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/apps/{app}/channels (the `ListChannels` operationId).
+func (c *ClientWithResponses) ListChannelsWithResponse(ctx context.Context, app AppRef, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error) {
+	rsp, err := c.ListChannels(ctx, app, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListChannelsResponse(rsp)
 }
 
 // ListAppDeliveriesWithResponse Search an app's deliveries
@@ -16406,6 +18260,151 @@ func (c *ClientWithResponses) ResendDeliveryWithResponse(ctx context.Context, ap
 		return nil, err
 	}
 	return ParseResendDeliveryResponse(rsp)
+}
+
+// ListEndpointTemplatesWithResponse List an app's endpoint templates
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/apps/{app}/endpoint-templates (the `ListEndpointTemplates` operationId).
+func (c *ClientWithResponses) ListEndpointTemplatesWithResponse(ctx context.Context, app AppRef, params *ListEndpointTemplatesParams, reqEditors ...RequestEditorFn) (*ListEndpointTemplatesResponse, error) {
+	rsp, err := c.ListEndpointTemplates(ctx, app, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEndpointTemplatesResponse(rsp)
+}
+
+// CreateEndpointTemplateWithBodyWithResponse Define a reusable request
+//
+// An endpoint template holds a request shape (URL, method, headers, body, preset) that
+// endpoints reference with `endpoint_template_id`; each endpoint's own fields override
+// the template's. Header values and secret preset options are encrypted at rest and
+// shown masked. The URL may be left for each endpoint to set. At most 100 per app.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/apps/{app}/endpoint-templates (the `CreateEndpointTemplate` operationId).
+func (c *ClientWithResponses) CreateEndpointTemplateWithBodyWithResponse(ctx context.Context, app AppRef, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEndpointTemplateResponse, error) {
+	rsp, err := c.CreateEndpointTemplateWithBody(ctx, app, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEndpointTemplateResponse(rsp)
+}
+
+// CreateEndpointTemplateWithResponse Define a reusable request
+//
+// An endpoint template holds a request shape (URL, method, headers, body, preset) that
+// endpoints reference with `endpoint_template_id`; each endpoint's own fields override
+// the template's. Header values and secret preset options are encrypted at rest and
+// shown masked. The URL may be left for each endpoint to set. At most 100 per app.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/apps/{app}/endpoint-templates (the `CreateEndpointTemplate` operationId).
+func (c *ClientWithResponses) CreateEndpointTemplateWithResponse(ctx context.Context, app AppRef, body CreateEndpointTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEndpointTemplateResponse, error) {
+	rsp, err := c.CreateEndpointTemplate(ctx, app, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEndpointTemplateResponse(rsp)
+}
+
+// DeleteEndpointTemplateWithResponse Delete an endpoint template
+//
+// Refused with 409, listing them, while endpoints reference it; detach them first (`"endpoint_template_id": null`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/apps/{app}/endpoint-templates/{id} (the `DeleteEndpointTemplate` operationId).
+func (c *ClientWithResponses) DeleteEndpointTemplateWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, reqEditors ...RequestEditorFn) (*DeleteEndpointTemplateResponse, error) {
+	rsp, err := c.DeleteEndpointTemplate(ctx, app, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEndpointTemplateResponse(rsp)
+}
+
+// GetEndpointTemplateWithResponse Get an endpoint template
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/apps/{app}/endpoint-templates/{id} (the `GetEndpointTemplate` operationId).
+func (c *ClientWithResponses) GetEndpointTemplateWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, reqEditors ...RequestEditorFn) (*GetEndpointTemplateResponse, error) {
+	rsp, err := c.GetEndpointTemplate(ctx, app, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEndpointTemplateResponse(rsp)
+}
+
+// UpdateEndpointTemplateWithBodyWithResponse Change an endpoint template, and every endpoint that references it
+//
+// Sets the fields given. Every endpoint that references the template takes the change
+// at its next delivery, keeping the fields it overrides; each is checked as its own
+// change would be (422 naming the endpoint otherwise). With `?dry_run=true` nothing is
+// saved: the answer lists the endpoints whose request would change, with one's request
+// before and after (as `previewEndpointTemplateChange`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/apps/{app}/endpoint-templates/{id} (the `UpdateEndpointTemplate` operationId).
+func (c *ClientWithResponses) UpdateEndpointTemplateWithBodyWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, params *UpdateEndpointTemplateParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEndpointTemplateResponse, error) {
+	rsp, err := c.UpdateEndpointTemplateWithBody(ctx, app, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEndpointTemplateResponse(rsp)
+}
+
+// UpdateEndpointTemplateWithResponse Change an endpoint template, and every endpoint that references it
+//
+// Sets the fields given. Every endpoint that references the template takes the change
+// at its next delivery, keeping the fields it overrides; each is checked as its own
+// change would be (422 naming the endpoint otherwise). With `?dry_run=true` nothing is
+// saved: the answer lists the endpoints whose request would change, with one's request
+// before and after (as `previewEndpointTemplateChange`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/apps/{app}/endpoint-templates/{id} (the `UpdateEndpointTemplate` operationId).
+func (c *ClientWithResponses) UpdateEndpointTemplateWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, params *UpdateEndpointTemplateParams, body UpdateEndpointTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEndpointTemplateResponse, error) {
+	rsp, err := c.UpdateEndpointTemplate(ctx, app, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEndpointTemplateResponse(rsp)
+}
+
+// PreviewEndpointTemplateChangeWithBodyWithResponse Preview a template's change
+//
+// What `PATCH` with this body would do, without saving it - the endpoints whose request would change, and one's request (for its first exact event type, with the type's sample) before and after.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/apps/{app}/endpoint-templates/{id}/preview-change (the `PreviewEndpointTemplateChange` operationId).
+func (c *ClientWithResponses) PreviewEndpointTemplateChangeWithBodyWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PreviewEndpointTemplateChangeResponse, error) {
+	rsp, err := c.PreviewEndpointTemplateChangeWithBody(ctx, app, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewEndpointTemplateChangeResponse(rsp)
+}
+
+// PreviewEndpointTemplateChangeWithResponse Preview a template's change
+//
+// What `PATCH` with this body would do, without saving it - the endpoints whose request would change, and one's request (for its first exact event type, with the type's sample) before and after.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/apps/{app}/endpoint-templates/{id}/preview-change (the `PreviewEndpointTemplateChange` operationId).
+func (c *ClientWithResponses) PreviewEndpointTemplateChangeWithResponse(ctx context.Context, app AppRef, id EndpointTemplateID, body PreviewEndpointTemplateChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*PreviewEndpointTemplateChangeResponse, error) {
+	rsp, err := c.PreviewEndpointTemplateChange(ctx, app, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewEndpointTemplateChangeResponse(rsp)
 }
 
 // ListEndpointsWithResponse List an app's endpoints
@@ -18489,6 +20488,112 @@ func ParseListAppAuditLogResponse(rsp *http.Response) (*ListAppAuditLogResponse,
 	return response, nil
 }
 
+// ParseListChannelsResponse parses an HTTP response from a ListChannelsWithResponse call
+func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListChannelsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Data []string `json:"data"`
+
+			// Scanned How many of the latest events were read.
+			Scanned int `json:"scanned"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListChannelsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListChannelsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListChannelsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListAppDeliveriesResponse parses an HTTP response from a ListAppDeliveriesWithResponse call
 func ParseListAppDeliveriesResponse(rsp *http.Response) (*ListAppDeliveriesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -18936,6 +21041,685 @@ func ParseResendDeliveryResponse(rsp *http.Response) (*ResendDeliveryResponse, e
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ResendDeliveryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListEndpointTemplatesResponse parses an HTTP response from a ListEndpointTemplatesWithResponse call
+func ParseListEndpointTemplatesResponse(rsp *http.Response) (*ListEndpointTemplatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEndpointTemplatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EndpointTemplateList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListEndpointTemplatesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListEndpointTemplatesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListEndpointTemplatesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateEndpointTemplateResponse parses an HTTP response from a CreateEndpointTemplateWithResponse call
+func ParseCreateEndpointTemplateResponse(rsp *http.Response) (*CreateEndpointTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEndpointTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EndpointTemplate
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateEndpointTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateEndpointTemplateResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateEndpointTemplateResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEndpointTemplateResponse parses an HTTP response from a DeleteEndpointTemplateWithResponse call
+func ParseDeleteEndpointTemplateResponse(rsp *http.Response) (*DeleteEndpointTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEndpointTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteEndpointTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteEndpointTemplateResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteEndpointTemplateResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetEndpointTemplateResponse parses an HTTP response from a GetEndpointTemplateWithResponse call
+func ParseGetEndpointTemplateResponse(rsp *http.Response) (*GetEndpointTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEndpointTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EndpointTemplate
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetEndpointTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetEndpointTemplateResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetEndpointTemplateResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEndpointTemplateResponse parses an HTTP response from a UpdateEndpointTemplateWithResponse call
+func ParseUpdateEndpointTemplateResponse(rsp *http.Response) (*UpdateEndpointTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEndpointTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UpdateEndpointTemplate200JSONResponseBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateEndpointTemplateResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateEndpointTemplateResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateEndpointTemplateResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePreviewEndpointTemplateChangeResponse parses an HTTP response from a PreviewEndpointTemplateChangeWithResponse call
+func ParsePreviewEndpointTemplateChangeResponse(rsp *http.Response) (*PreviewEndpointTemplateChangeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreviewEndpointTemplateChangeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EndpointTemplateChange
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers PreviewEndpointTemplateChangeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers PreviewEndpointTemplateChangeResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PreviewEndpointTemplateChangeResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

@@ -43,6 +43,11 @@ type Store interface {
 	EndpointList(ctx context.Context, appID string, p store.ListParams) ([]*herald.Endpoint, error)
 	EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error
 	EndpointDelete(ctx context.Context, appID, id string, now time.Time) error
+	EndpointTemplateCreate(ctx context.Context, t *herald.EndpointTemplate) error
+	EndpointTemplateGet(ctx context.Context, appID, id string) (*herald.EndpointTemplate, error)
+	EndpointTemplateList(ctx context.Context, appID string, p store.ListParams) ([]*herald.EndpointTemplate, error)
+	EndpointTemplateUpdate(ctx context.Context, t *herald.EndpointTemplate) error
+	EndpointTemplateDelete(ctx context.Context, appID, id string) error
 	EventGet(ctx context.Context, appID, id string) (*herald.Event, error)
 	EventList(ctx context.Context, p store.EventListParams) ([]*herald.Event, error)
 	DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error)
@@ -296,6 +301,9 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/endpoints", map[string]handler{"GET": takes(s.listEndpoints, pageParams...), "POST": s.createEndpoint})
 	s.route("/v1/apps/{app}/endpoints/{id}", map[string]handler{"GET": s.getEndpoint, "PATCH": s.updateEndpoint, "DELETE": s.deleteEndpoint})
 	s.route("/v1/apps/{app}/endpoints/preview", map[string]handler{"POST": s.previewNew})
+	s.route("/v1/apps/{app}/endpoint-templates", map[string]handler{"GET": takes(s.listTemplates, pageParams...), "POST": s.createTemplate})
+	s.route("/v1/apps/{app}/endpoint-templates/{id}", map[string]handler{"GET": s.getTemplate, "PATCH": takes(s.updateTemplate, "dry_run"), "DELETE": s.deleteTemplate})
+	s.route("/v1/apps/{app}/endpoint-templates/{id}/preview-change", map[string]handler{"POST": s.previewTemplateChange})
 	s.route("/v1/apps/{app}/endpoints/{id}/preview", map[string]handler{"POST": s.previewSaved})
 	s.route("/v1/apps/{app}/endpoints/{id}/secret", map[string]handler{"GET": s.getEndpointSecret})
 	s.route("/v1/apps/{app}/endpoints/{id}/secret/rotate", map[string]handler{"POST": s.rotateSecret})
@@ -305,6 +313,7 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/events", map[string]handler{"GET": takes(s.listEvents, eventParams...), "POST": s.createEvent})
 	s.route("/v1/apps/{app}/events/{id}", map[string]handler{"GET": getOfApp(s, "event", s.st.EventGet)})
 	s.route("/v1/apps/{app}/events/{id}/deliveries", map[string]handler{"GET": takes(s.listEventDeliveries, deliveryParams...)})
+	s.route("/v1/apps/{app}/channels", map[string]handler{"GET": s.listChannels})
 	s.route("/v1/apps/{app}/deliveries", map[string]handler{"GET": takes(s.listAppDeliveries, deliveryParams...)})
 	s.route("/v1/deliveries", map[string]handler{"GET": takes(s.listAllDeliveries, deliveryParams...)}, adminOnly)
 	s.route("/v1/apps/{app}/deliveries/resend", map[string]handler{"POST": s.resendDeliveries})

@@ -40,6 +40,7 @@ type appInput struct {
 	Name                     *string `json:"name"`
 	UID                      *string `json:"uid"`
 	MaxEndpointsPerEventType *int    `json:"max_endpoints_per_event_type"`
+	MaxPerChannel            *int    `json:"max_endpoints_per_event_type_per_channel"`
 	OperationalWebhookURL    *string `json:"operational_webhook_url"`
 	// OperationalEventTypes: nil leaves them, [] takes every type.
 	OperationalEventTypes *[]string `json:"operational_event_types"`
@@ -67,6 +68,12 @@ func (in *appInput) applySettings(a *herald.App, c herald.TenantCeilings) *Error
 			return errInvalid("max_endpoints_per_event_type", "max_endpoints_per_event_type must be 0 (no limit) or more")
 		}
 		a.MaxEndpointsPerEventType = *in.MaxEndpointsPerEventType
+	}
+	if in.MaxPerChannel != nil {
+		if *in.MaxPerChannel < 0 {
+			return errInvalid("max_endpoints_per_event_type_per_channel", "max_endpoints_per_event_type_per_channel must be 0 (no limit) or more")
+		}
+		a.MaxEndpointsPerEventTypePerChannel = *in.MaxPerChannel
 	}
 	if in.OperationalWebhookURL != nil {
 		if *in.OperationalWebhookURL != "" {
@@ -381,6 +388,7 @@ func operatorOwned(r *http.Request, a *herald.App, in *appInput) *Error {
 		{"uid", in.UID != nil && *in.UID != a.UID},
 		{"monthly_delivery_quota", in.MonthlyDeliveryQuota != nil && *in.MonthlyDeliveryQuota != a.MonthlyDeliveryQuota},
 		{"max_endpoints_per_event_type", in.MaxEndpointsPerEventType != nil && *in.MaxEndpointsPerEventType != a.MaxEndpointsPerEventType},
+		{"max_endpoints_per_event_type_per_channel", in.MaxPerChannel != nil && *in.MaxPerChannel != a.MaxEndpointsPerEventTypePerChannel},
 	} {
 		if f.changed {
 			return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Field: f.name,

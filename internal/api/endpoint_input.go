@@ -64,6 +64,14 @@ type endpointInput struct {
 	// credentials sent as the API shows them ("********") keep the
 	// stored ones.
 	Destination optionalJSON `json:"destination"`
+	// EndpointTemplateID references an endpoint template of the app;
+	// null detaches it (the endpoint keeps the values in force).
+	EndpointTemplateID optionalJSON `json:"endpoint_template_id"`
+	// templateID is the reference read from EndpointTemplateID (nil when
+	// not given) and template the template in force, both set by
+	// resolveTemplate before applyTo.
+	templateID *string
+	template   *herald.EndpointTemplate
 	// names maps endpoint fields to the names the input's own format
 	// gives them, so that a refusal names what the client sent.
 	names map[string]string
@@ -330,6 +338,7 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 		}
 		ep.Destination = d
 	}
+	in.applyTemplate(ep)
 	if e := checkPull(ep); e != nil {
 		return e
 	}
@@ -355,6 +364,66 @@ func condition(field, f string) (string, *Error) {
 		}
 	}
 	return f, nil
+}
+
+// applyTemplate records which template fields the input set itself, with
+// a value other than the template's (a value sent back as read is not an
+// override), and then takes the template's value for every other one.
+// Attaching a template starts the overrides afresh; detaching keeps the
+// values in force.
+func (in *endpointInput) applyTemplate(ep *herald.Endpoint) {
+	if in.templateID != nil {
+		if *in.templateID != ep.EndpointTemplateID {
+			ep.TemplateOverrides = nil
+		}
+		ep.EndpointTemplateID = *in.templateID
+	}
+	t := in.template
+	if ep.EndpointTemplateID == "" {
+		ep.TemplateOverrides = nil
+		return
+	}
+	if t == nil {
+		// Not resolved by the caller: the reference and overrides stay.
+		return
+	}
+	set := func(field string, given, differs bool) {
+		if !given {
+			return
+		}
+		ep.TemplateOverrides = slices.DeleteFunc(ep.TemplateOverrides, func(o string) bool { return o == field })
+		if differs {
+			ep.TemplateOverrides = append(ep.TemplateOverrides, field)
+		}
+	}
+	set("url", in.URL != nil, ep.URL != t.URL)
+	set("method", in.Method != nil, ep.Method != t.Method)
+	set("content_type", in.ContentType != nil, ep.ContentType != t.ContentType)
+	set("body_template", in.BodyTemplate.set, string(ep.BodyTemplate) != string(t.BodyTemplate))
+	set("payload_format", in.PayloadFormat != nil, ep.PayloadFormat != t.PayloadFormat)
+	set("flat_event_key", in.FlatEventKey != nil, ep.FlatEventKey != t.FlatEventKey)
+	set("template_syntax", in.TemplateSyntax != nil, ep.TemplateSyntax != t.TemplateSyntax)
+	set("template_strict", in.TemplateStrict != nil, ep.TemplateStrict != t.TemplateStrict)
+	set("preset", in.Preset != nil, ep.Preset != t.Preset)
+	ownKeys := func(prefix string, given bool, cur, tpl map[string]string) {
+		if !given {
+			return
+		}
+		ep.TemplateOverrides = slices.DeleteFunc(ep.TemplateOverrides, func(o string) bool { return strings.HasPrefix(o, prefix) })
+		for k, v := range cur {
+			same := false
+			for tk, tv := range tpl {
+				same = same || strings.EqualFold(tk, k) && tv == v
+			}
+			if !same {
+				ep.TemplateOverrides = append(ep.TemplateOverrides, prefix+k)
+			}
+		}
+	}
+	ownKeys("headers/", in.Headers != nil, ep.Headers, t.Headers)
+	ownKeys("preset_options/", in.PresetOptions != nil, ep.PresetOptions, t.PresetOptions)
+	slices.Sort(ep.TemplateOverrides)
+	herald.ApplyTemplate(ep, t)
 }
 
 // checkPull refuses, on a pull endpoint, the settings of a destination

@@ -144,6 +144,9 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	// An explicit "enabled" in the input still wins (applyTo).
 	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: a.ID, Enabled: enabled, EventTypes: []string{}}
+	if e := s.resolveTemplate(r, a, ep, &in); e != nil {
+		return e
+	}
 	if e := in.applyTo(ep, a, s.o.Ceilings, s.brokerKind); e != nil {
 		return e
 	}
@@ -246,6 +249,9 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	// An endpoint Herald disabled keeps its disabled_reason when it is
 	// enabled again, until it succeeds (herald.endpoint.recovered).
 	was := *ep
+	if e := s.resolveTemplate(r, a, ep, &in); e != nil {
+		return e
+	}
 	if e := in.applyTo(ep, a, s.o.Ceilings, s.brokerKind); e != nil {
 		return e
 	}

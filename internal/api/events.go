@@ -319,7 +319,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, lp store
 
 // deliveryParams are the query parameters of every delivery list.
 var deliveryParams = []string{"cursor", "limit", "status", "event_type", "endpoint_id", "status_code",
-	"error_kind", "since", "until", "min_latency_ms", "include_attempts"}
+	"error_kind", "since", "until", "min_latency_ms", "include_attempts", "channel"}
 
 // deliveryFilters reads the filters of a delivery list into lp.
 func deliveryFilters(r *http.Request, lp *store.DeliveryListParams) *Error {
@@ -342,6 +342,12 @@ func deliveryFilters(r *http.Request, lp *store.DeliveryListParams) *Error {
 			return errQuery("endpoint_id", "endpoint_id is not an endpoint id")
 		}
 		lp.EndpointID = v
+	}
+	if v := q.Get("channel"); v != "" {
+		if len(v) > herald.MaxChannelLen {
+			return errQuery("channel", "channel is at most %d characters", herald.MaxChannelLen)
+		}
+		lp.Channel = v
 	}
 	if v := q.Get("status_code"); v != "" {
 		lo, hi, ok := statusCodeRange(v)

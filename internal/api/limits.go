@@ -64,6 +64,14 @@ func (l *appEndpoints) get() ([]*herald.Endpoint, error) {
 
 func (s *Server) checkLimit(r *http.Request, a *herald.App, ep *herald.Endpoint, all *appEndpoints) *Error {
 	max := a.MaxEndpointsPerEventType
+	perChannel := a.MaxEndpointsPerEventTypePerChannel
+	// With a per-channel limit, an endpoint with channels counts only
+	// against it (immdio's "3 URLs per event type, per form"); without
+	// one, every endpoint counts against the app-wide limit as before.
+	scoped := perChannel > 0 && len(ep.Channels) > 0
+	if scoped {
+		max = perChannel
+	}
 	if max <= 0 || !ep.Enabled || ep.Operational {
 		return nil
 	}
@@ -92,13 +100,16 @@ func (s *Server) checkLimit(r *http.Request, a *herald.App, ep *herald.Endpoint,
 			}
 		}
 	}
-	counts := map[string]int{}
 	others, err := all.get()
 	if err != nil {
 		return storeError(err, "endpoint")
 	}
+	if scoped {
+		return checkChannelLimit(ep, others, types, max)
+	}
+	counts := map[string]int{}
 	for _, other := range others {
-		if other.ID == ep.ID || !other.Enabled {
+		if other.ID == ep.ID || !other.Enabled || other.Operational || perChannel > 0 && len(other.Channels) > 0 {
 			continue
 		}
 		for name, group := range types {
@@ -111,6 +122,38 @@ func (s *Server) checkLimit(r *http.Request, a *herald.App, ep *herald.Endpoint,
 		if ep.Subscribes(name, group) && counts[name] >= max {
 			return &Error{Status: http.StatusUnprocessableEntity, Code: CodeLimitExceeded, Field: "event_types",
 				Message: fmt.Sprintf("event type %s already has %d endpoints in this app, the most it allows (max_endpoints_per_event_type = %d)", name, counts[name], max)}
+		}
+	}
+	return nil
+}
+
+// checkChannelLimit enforces max_endpoints_per_event_type_per_channel for
+// an endpoint with channels: for each event type it receives and each
+// channel it lists, the other enabled endpoints listing that channel.
+func checkChannelLimit(ep *herald.Endpoint, others []*herald.Endpoint, types map[string]string, max int) *Error {
+	type key struct{ name, channel string }
+	counts := map[key]int{}
+	for _, other := range others {
+		if other.ID == ep.ID || !other.Enabled || other.Operational || len(other.Channels) == 0 {
+			continue
+		}
+		for name, group := range types {
+			if !other.Subscribes(name, group) {
+				continue
+			}
+			for _, c := range other.Channels {
+				if slices.Contains(ep.Channels, c) {
+					counts[key{name, c}]++
+				}
+			}
+		}
+	}
+	for _, c := range ep.Channels {
+		for name, group := range types {
+			if n := counts[key{name, c}]; ep.Subscribes(name, group) && n >= max {
+				return &Error{Status: http.StatusUnprocessableEntity, Code: CodeLimitExceeded, Field: "channels",
+					Message: fmt.Sprintf("event type %s already has %d endpoints on channel %s in this app, the most it allows (max_endpoints_per_event_type_per_channel = %d)", name, n, c, max)}
+			}
 		}
 	}
 	return nil

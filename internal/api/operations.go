@@ -330,6 +330,7 @@ type bulkResendInput struct {
 	Since        *string  `json:"since"`
 	Until        *string  `json:"until"`
 	MinLatencyMS *float64 `json:"min_latency_ms"`
+	Channel      *string  `json:"channel"`
 }
 
 // query renders the filters as a delivery list's query, so that the
@@ -337,7 +338,7 @@ type bulkResendInput struct {
 func (in *bulkResendInput) query() url.Values {
 	q := url.Values{}
 	for name, v := range map[string]*string{"status": in.Status, "event_type": in.EventType, "endpoint_id": in.EndpointID,
-		"status_code": in.StatusCode, "error_kind": in.ErrorKind, "since": in.Since, "until": in.Until} {
+		"status_code": in.StatusCode, "error_kind": in.ErrorKind, "since": in.Since, "until": in.Until, "channel": in.Channel} {
 		if v != nil && *v != "" {
 			q.Set(name, *v)
 		}

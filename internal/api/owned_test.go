@@ -46,6 +46,7 @@ func TestOperatorOwnedAppSettings(t *testing.T) {
 		{"uid", map[string]any{"uid": "someone-else"}},
 		{"uid", map[string]any{"uid": ""}},
 		{"max_endpoints_per_event_type", map[string]any{"max_endpoints_per_event_type": 0, "max_in_flight": 2}},
+		{"max_endpoints_per_event_type_per_channel", map[string]any{"max_endpoints_per_event_type_per_channel": 5}},
 	} {
 		var e apiError
 		got := s.DoWith("PATCH", "/v1/apps/acme", c.body, &e, bearer(tenant))

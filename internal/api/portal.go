@@ -44,7 +44,8 @@ func portalAllows(method, pattern string) bool {
 		strings.HasPrefix(pattern, "/v1/apps/{app}/deliveries/"),
 		strings.HasPrefix(pattern, "/v1/apps/{app}/jobs/"):
 		return true
-	case strings.HasPrefix(pattern, "/v1/apps/{app}/events"), pattern == "/v1/apps/{app}/deliveries":
+	case strings.HasPrefix(pattern, "/v1/apps/{app}/events"), pattern == "/v1/apps/{app}/deliveries",
+		pattern == "/v1/apps/{app}/channels":
 		return read
 	}
 	return false

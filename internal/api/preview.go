@@ -50,6 +50,10 @@ func (s *Server) previewNew(w http.ResponseWriter, r *http.Request) *Error {
 		return errRequired("endpoint")
 	}
 	ep := &herald.Endpoint{AppID: a.ID, Enabled: true, EventTypes: []string{}}
+	if e := s.resolveTemplate(r, a, ep, in.Endpoint); e != nil {
+		e.Field = "endpoint." + e.Field
+		return e
+	}
 	if e := in.Endpoint.applyTo(ep, a, s.o.Ceilings, s.brokerKind); e != nil {
 		e.Field = "endpoint." + e.Field
 		return e
@@ -104,17 +108,39 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	if e != nil {
 		return e
 	}
-	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: *in.EventType, Payload: payload, CreatedAt: s.o.Now()}
+	v, e := s.renderRequest(r, a, ep, *in.EventType, payload, reveal)
+	if e != nil {
+		return e
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// renderPreview is the request an endpoint would send for an event of a
+// type with its sample payload, credentials masked.
+func (s *Server) renderPreview(r *http.Request, a *herald.App, ep *herald.Endpoint, eventType string) (*previewView, *Error) {
+	payload, e := s.payloadOrSample(r, eventType, nil)
+	if e != nil {
+		return nil, e
+	}
+	return s.renderRequest(r, a, ep, eventType, payload, false)
+}
+
+// renderRequest renders the request an endpoint would send for an event;
+// a read-only caller gets no usable signature, and custom header values
+// are masked unless reveal.
+func (s *Server) renderRequest(r *http.Request, a *herald.App, ep *herald.Endpoint, eventType string, payload herald.RawJSON, reveal bool) (*previewView, *Error) {
+	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: eventType, Payload: payload, CreatedAt: s.o.Now()}
 	req, err := s.out.Preview(r.Context(), &outbound.Delivery{ID: outbound.PreviewWebhookID, Event: ev, Endpoint: ep, App: a})
 	if err != nil {
 		if e := renderTooLarge(err, ""); e != nil {
-			return e
+			return nil, e
 		}
 		var re *shape.RenderError
 		if errors.As(err, &re) {
-			return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderFailed, Field: re.Field, Message: re.Error()}
+			return nil, &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderFailed, Field: re.Field, Message: re.Error()}
 		}
-		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderFailed, Message: err.Error()}
+		return nil, &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderFailed, Message: err.Error()}
 	}
 	h := make(map[string]string, len(req.Header))
 	for k, v := range req.Header {
@@ -129,11 +155,10 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	if !reveal {
 		h = herald.MaskRequestHeaders(h, ep.PlainHeaders)
 	}
-	writeJSON(w, http.StatusOK, previewView{
+	return &previewView{
 		Method: req.Method, URL: req.URL, Headers: h, Body: string(req.Body),
 		EventType: ev.EventType, Payload: ev.Payload,
-	})
-	return nil
+	}, nil
 }
 
 // renderTooLarge answers a rendering stopped at --max-rendered-size

@@ -345,3 +345,12 @@ func DecodeEventLabels(ev *herald.Event, channels, tags *string) error {
 	}
 	return nil
 }
+
+// TemplateDoc is what the stores keep of an endpoint template beside its
+// id, app, name and times, as one JSON document: new settings need no
+// migration.
+type TemplateDoc struct {
+	Description string `json:"description"`
+	URL         string `json:"url"`
+	herald.RequestShape
+}

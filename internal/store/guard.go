@@ -643,3 +643,27 @@ func (g *Guard) AppHealth(ctx context.Context, appID string, since time.Time) (*
 func (g *Guard) Locate(ctx context.Context, appID, id string) (*Located, error) {
 	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) (*Located, error) { return g.Store.Locate(ctx, appID, id) })
 }
+
+func (g *Guard) EndpointTemplateCreate(ctx context.Context, t *herald.EndpointTemplate) error {
+	return g.exec(ctx, true, func(ctx context.Context) error { return g.Store.EndpointTemplateCreate(ctx, t) })
+}
+
+func (g *Guard) EndpointTemplateGet(ctx context.Context, appID, id string) (*herald.EndpointTemplate, error) {
+	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) (*herald.EndpointTemplate, error) {
+		return g.Store.EndpointTemplateGet(ctx, appID, id)
+	})
+}
+
+func (g *Guard) EndpointTemplateList(ctx context.Context, appID string, p ListParams) ([]*herald.EndpointTemplate, error) {
+	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) ([]*herald.EndpointTemplate, error) {
+		return g.Store.EndpointTemplateList(ctx, appID, p)
+	})
+}
+
+func (g *Guard) EndpointTemplateUpdate(ctx context.Context, t *herald.EndpointTemplate) error {
+	return g.exec(ctx, true, func(ctx context.Context) error { return g.Store.EndpointTemplateUpdate(ctx, t) })
+}
+
+func (g *Guard) EndpointTemplateDelete(ctx context.Context, appID, id string) error {
+	return g.exec(ctx, true, func(ctx context.Context) error { return g.Store.EndpointTemplateDelete(ctx, appID, id) })
+}

@@ -93,7 +93,7 @@ type Store interface {
 	// matches. Apps are found with AppGet. ErrNotFound.
 	Locate(ctx context.Context, appID, id string) (*Located, error)
 
-	// AppDelete removes an app with its endpoints, events, deliveries,
+	// AppDelete removes an app with its endpoints, endpoint templates, events, deliveries,
 	// attempts and API keys; its audit entries stay, so the history of a
 	// deleted tenant remains readable. ErrNotFound.
 	AppDelete(ctx context.Context, appID string) error
@@ -129,6 +129,20 @@ type Store interface {
 	// deliveries become failed with the error "endpoint deleted"; its
 	// history stays readable. ErrNotFound.
 	EndpointDelete(ctx context.Context, appID, id string, now time.Time) error
+
+	// EndpointTemplateCreate stores a new endpoint template of an
+	// existing app. ErrConflict when the id is taken.
+	EndpointTemplateCreate(ctx context.Context, t *herald.EndpointTemplate) error
+	// EndpointTemplateGet finds a template of one app. ErrNotFound, also
+	// when it belongs to another app.
+	EndpointTemplateGet(ctx context.Context, appID, id string) (*herald.EndpointTemplate, error)
+	// EndpointTemplateList lists an app's templates, newest first.
+	EndpointTemplateList(ctx context.Context, appID string, p ListParams) ([]*herald.EndpointTemplate, error)
+	// EndpointTemplateUpdate saves every field of an existing template
+	// (matched by AppID and ID) but CreatedAt. ErrNotFound.
+	EndpointTemplateUpdate(ctx context.Context, t *herald.EndpointTemplate) error
+	// EndpointTemplateDelete removes a template. ErrNotFound.
+	EndpointTemplateDelete(ctx context.Context, appID, id string) error
 
 	// EventsEnqueue stores many events and their deliveries in one
 	// transaction (group commit): it returns only after the commit is
@@ -468,9 +482,11 @@ type DeliveryListParams struct {
 	EndpointID string
 	// EventTypes are exact names, any of which matches; empty for all.
 	EventTypes []string
-	Status     herald.DeliveryStatus // empty for all
-	Since      time.Time             // created at or after; zero for no bound
-	Until      time.Time             // created before; zero for no bound
+	// Channel keeps the deliveries of events carrying that channel.
+	Channel string
+	Status  herald.DeliveryStatus // empty for all
+	Since   time.Time             // created at or after; zero for no bound
+	Until   time.Time             // created before; zero for no bound
 	// The Last* filters look at the delivery's latest attempt, the one
 	// that tells why it stands where it does; a delivery not attempted
 	// yet matches none of them. LastStatusMin and LastStatusMax bound

@@ -107,6 +107,7 @@ func (db *DB) AppDelete(ctx context.Context, appID string) error {
 			`DELETE FROM deliveries WHERE app_id = $1`,
 			`DELETE FROM events WHERE app_id = $1`,
 			`DELETE FROM endpoints WHERE app_id = $1`,
+			`DELETE FROM endpoint_templates WHERE app_id = $1`,
 			`DELETE FROM bulk_jobs WHERE app_id = $1`,
 			`DELETE FROM usage WHERE app_id = $1`,
 			`DELETE FROM api_keys WHERE app_id = $1`,

@@ -43,6 +43,10 @@ func (db *DB) DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*
 	if len(p.EventTypes) > 0 {
 		q += ` AND d.event_type = ANY(` + args.add(p.EventTypes) + `::text[])`
 	}
+	if p.Channel != "" {
+		// The event's channels, a short JSON array, through its key.
+		q += ` AND EXISTS (SELECT 1 FROM events ev WHERE ev.id = d.event_id AND ev.channels::jsonb @> jsonb_build_array(` + args.add(p.Channel) + `::text))`
+	}
 	if p.FiltersLastAttempt() {
 		// The latest attempt is found through attempts_delivery
 		// (delivery_id, number), one probe per delivery read.

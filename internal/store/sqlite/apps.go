@@ -108,6 +108,7 @@ func (db *DB) AppDelete(ctx context.Context, appID string) error {
 			`DELETE FROM deliveries WHERE app_id = ?`,
 			`DELETE FROM events WHERE app_id = ?`,
 			`DELETE FROM endpoints WHERE app_id = ?`,
+			`DELETE FROM endpoint_templates WHERE app_id = ?`,
 			`DELETE FROM bulk_jobs WHERE app_id = ?`,
 			`DELETE FROM usage WHERE app_id = ?`,
 			`DELETE FROM api_keys WHERE app_id = ?`,

@@ -87,6 +87,11 @@ func deliveryListQuery(p store.DeliveryListParams) (string, []any) {
 			args = append(args, et)
 		}
 	}
+	if p.Channel != "" {
+		// The event's channels, a short JSON array, through its key.
+		q += ` AND EXISTS (SELECT 1 FROM events ev, json_each(ev.channels) WHERE ev.id = d.event_id AND json_each.value = ?)`
+		args = append(args, p.Channel)
+	}
 	if p.FiltersLastAttempt() {
 		// The latest attempt is found through attempts_delivery
 		// (delivery_id, number), one probe per delivery read.

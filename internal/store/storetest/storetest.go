@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	cases = append(cases, pullCases...)
 	cases = append(cases, followCases...)
 	cases = append(cases, failureCases...)
+	cases = append(cases, templateCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

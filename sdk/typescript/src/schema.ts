@@ -48,7 +48,7 @@ export interface paths {
         head?: never;
         /**
          * Change an app
-         * @description Sets the fields given; `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type` need an admin credential (403 with `field` otherwise).
+         * @description Sets the fields given; `uid`, `monthly_delivery_quota`, `max_endpoints_per_event_type` and `max_endpoints_per_event_type_per_channel` need an admin credential (403 with `field` otherwise).
          */
         patch: operations["updateApp"];
         trace?: never;
@@ -188,6 +188,115 @@ export interface paths {
          * @description The exact request endpoint settings would send for an event, without saving or sending anything. Open to read-only callers (without the signature).
          */
         post: operations["previewNewEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{app}/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The channels the app's events used lately
+         * @description The distinct channels of the app's latest events (at most the last 1000 read, at most 100 channels), most recently used first: what a customer picks from when scoping an endpoint (immdio's forms).
+         */
+        get: operations["listChannels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{app}/endpoint-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        /** List an app's endpoint templates */
+        get: operations["listEndpointTemplates"];
+        put?: never;
+        /**
+         * Define a reusable request
+         * @description An endpoint template holds a request shape (URL, method, headers, body, preset) that
+         *     endpoints reference with `endpoint_template_id`; each endpoint's own fields override
+         *     the template's. Header values and secret preset options are encrypted at rest and
+         *     shown masked. The URL may be left for each endpoint to set. At most 100 per app.
+         */
+        post: operations["createEndpointTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{app}/endpoint-templates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The template's id (`eptpl_…`). */
+                id: components["parameters"]["EndpointTemplateID"];
+            };
+            cookie?: never;
+        };
+        /** Get an endpoint template */
+        get: operations["getEndpointTemplate"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an endpoint template
+         * @description Refused with 409, listing them, while endpoints reference it; detach them first (`"endpoint_template_id": null`).
+         */
+        delete: operations["deleteEndpointTemplate"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an endpoint template, and every endpoint that references it
+         * @description Sets the fields given. Every endpoint that references the template takes the change
+         *     at its next delivery, keeping the fields it overrides; each is checked as its own
+         *     change would be (422 naming the endpoint otherwise). With `?dry_run=true` nothing is
+         *     saved: the answer lists the endpoints whose request would change, with one's request
+         *     before and after (as `previewEndpointTemplateChange`).
+         */
+        patch: operations["updateEndpointTemplate"];
+        trace?: never;
+    };
+    "/v1/apps/{app}/endpoint-templates/{id}/preview-change": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The template's id (`eptpl_…`). */
+                id: components["parameters"]["EndpointTemplateID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview a template's change
+         * @description What `PATCH` with this body would do, without saving it - the endpoints whose request would change, and one's request (for its first exact event type, with the type's sample) before and after.
+         */
+        post: operations["previewEndpointTemplateChange"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1193,6 +1302,8 @@ export interface components {
             name: string;
             /** @description How many endpoints may subscribe to one event type; 0 means no limit. The operator's. */
             max_endpoints_per_event_type: number;
+            /** @description When above 0, how many endpoints with channels may subscribe to one event type on one channel (immdio's 3 per form, with channels = form ids); those endpoints then count against this limit instead of `max_endpoints_per_event_type`, which keeps covering the endpoints without channels. 0 means no such limit (every endpoint counts against the app-wide one). The operator's. */
+            max_endpoints_per_event_type_per_channel: number;
             /** @description Receives Herald's own events about the app's endpoints (`herald.endpoint.disabled`, …); empty for none. */
             operational_webhook_url: string;
             /** @description Which of Herald's own events the operational webhook receives; empty or `null` for all of them. */
@@ -1230,8 +1341,8 @@ export interface components {
          */
         PropagateTraceContext: boolean;
         /**
-         * @description An app's fields. `uid`, `monthly_delivery_quota` and `max_endpoints_per_event_type`
-         *     are the operator's: only an admin changes them. `timeout_ms` is at most
+         * @description An app's fields. `uid`, `monthly_delivery_quota`, `max_endpoints_per_event_type` and
+         *     `max_endpoints_per_event_type_per_channel` are the operator's: only an admin changes them. `timeout_ms` is at most
          *     `--max-tenant-timeout`, `max_in_flight` at most `--max-tenant-in-flight`, and
          *     `retry_schedule` has at most `--max-retries` waits of at least `--min-retry-delay`
          *     (422 `invalid` otherwise); 0 or an empty string restores the installation's value.
@@ -1241,6 +1352,8 @@ export interface components {
             /** @description Letters, digits and `_ . -`, starting with a letter or digit, not with `app_`; empty for none. */
             uid?: string;
             max_endpoints_per_event_type?: number;
+            /** @description Per event type and per channel, for endpoints with channels; 0 for none. */
+            max_endpoints_per_event_type_per_channel?: number;
             operational_webhook_url?: string;
             /** @description Which of Herald's own events the operational webhook receives; `[]` for all of them. */
             operational_event_types?: ("herald.endpoint.disabled" | "herald.endpoint.recovered" | "herald.endpoint.failing" | "herald.delivery.exhausted" | "herald.endpoint.created" | "herald.endpoint.updated" | "herald.endpoint.deleted")[];
@@ -1510,12 +1623,87 @@ export interface components {
             /** @description A broker endpoint's destination, credentials masked; absent on push and pull endpoints. */
             destination?: components["schemas"]["Destination"];
             webhook_headers: components["schemas"]["WebhookHeaders"];
+            /** @description The endpoint template the endpoint takes its URL and request shape from; absent for none. The endpoint's request fields show the values in force. */
+            endpoint_template_id?: string;
+            /** @description The template's fields the endpoint sets itself (`url`, `method`, …, `headers/<name>`, `preset_options/<name>`); absent for none. */
+            template_overrides?: string[];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
             updated_at: string;
             effective?: components["schemas"]["EffectiveRequest"];
             effective_delivery: components["schemas"]["DeliverySettings"];
+        };
+        /**
+         * @description An app's reusable request definition. Header values and secret preset options are
+         *     masked (`********`) unless `plain_headers` names them.
+         */
+        EndpointTemplate: {
+            /** @example eptpl_01m84t86fhkxaqbqhzyzaw5md1 */
+            id: string;
+            app_id: string;
+            name: string;
+            description: string;
+            /** @description An `http` or `https` URL (may hold template tags); empty to leave it to each endpoint. */
+            url: string;
+            method: string;
+            content_type: string;
+            headers: components["schemas"]["Headers"];
+            plain_headers: string[];
+            /** @description A JSON document with template tags, or `null`. */
+            body_template: unknown;
+            payload_format: string;
+            flat_event_key?: string;
+            template_syntax: string;
+            template_strict: boolean;
+            preset: string;
+            preset_options: {
+                [key: string]: string;
+            };
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description A template's fields; `name` is required at creation. On update, absent fields stay as they are. */
+        EndpointTemplateInput: {
+            name?: string;
+            description?: string;
+            /** @description An `http` or `https` URL (may hold template tags); empty to leave it to each endpoint. */
+            url?: string;
+            method?: string;
+            content_type?: components["schemas"]["ContentType"];
+            headers?: components["schemas"]["Headers"];
+            plain_headers?: string[];
+            /** @description A JSON document with template tags, or `null`. */
+            body_template?: unknown;
+            payload_format?: components["schemas"]["PayloadFormat"];
+            flat_event_key?: string;
+            template_syntax?: components["schemas"]["TemplateSyntax"];
+            template_strict?: boolean;
+            preset?: components["schemas"]["Preset"];
+            preset_options?: {
+                [key: string]: string;
+            };
+        };
+        EndpointTemplateList: {
+            data: components["schemas"]["EndpointTemplate"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        /** @description What a template's change would do. */
+        EndpointTemplateChange: {
+            /** @description Always true - nothing was saved. */
+            dry_run: boolean;
+            template: components["schemas"]["EndpointTemplate"];
+            /** @description The endpoints whose request would change. */
+            endpoints: string[];
+            /** @description One of them's request before and after, for its first exact event type with the type's sample; `null` when none has one. */
+            preview: null | {
+                endpoint_id: string;
+                event_type: string;
+                before: components["schemas"]["Preview"];
+                after: components["schemas"]["Preview"];
+            };
         };
         /**
          * @description `v1` (also shown as empty) or `v1a`.
@@ -1575,6 +1763,13 @@ export interface components {
             /** @description Required for a broker kind, refused for push and pull; replaced whole on update. */
             destination?: components["schemas"]["Destination"];
             webhook_headers?: components["schemas"]["WebhookHeaders"];
+            /**
+             * @description An endpoint template of the app to take the URL and request shape from; the
+             *     request fields given with it (or later), when they differ from the template's,
+             *     are the endpoint's own and override it. `null` detaches the template, keeping the
+             *     values in force.
+             */
+            endpoint_template_id?: string | null;
         };
         /** @description A KARTE webhook definition as KARTE exports it (`"format": "karte"`), `hookData` the body template in `#{…}` syntax. */
         KarteEndpointInput: {
@@ -1867,6 +2062,8 @@ export interface components {
             /** Format: date-time */
             until?: string;
             min_latency_ms?: number;
+            /** @description Only deliveries of events carrying this channel. */
+            channel?: string;
         };
         Recover: {
             /** Format: date-time */
@@ -2333,6 +2530,8 @@ export interface components {
         AppRef: string;
         /** @description The endpoint's id (`ep_…`) or its own `uid`. */
         EndpointID: string;
+        /** @description The template's id (`eptpl_…`). */
+        EndpointTemplateID: string;
         /** @description The event's id (`evt_…`). */
         EventID: string;
         /** @description The delivery's id (`dlv_…`), the `webhook-id` its requests carry. */
@@ -2361,6 +2560,8 @@ export interface components {
         StatusCodeFilter: string;
         /** @description Only deliveries whose latest attempt failed this way. */
         ErrorKindFilter: "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render" | "rejected";
+        /** @description Only deliveries of events carrying this channel (for example a form id). */
+        DeliveryChannelFilter: string;
         /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
         MinLatencyFilter: number;
         /** @description `false` leaves each delivery's `attempts` out (`null`). */
@@ -2857,6 +3058,250 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listChannels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The channels. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: string[];
+                        /** @description How many of the latest events were read. */
+                        scanned: number;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listEndpointTemplates: {
+        parameters: {
+            query?: {
+                /** @description Items per page. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of templates, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointTemplateList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createEndpointTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointTemplateInput"];
+            };
+        };
+        responses: {
+            /** @description The template created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointTemplate"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getEndpointTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The template's id (`eptpl_…`). */
+                id: components["parameters"]["EndpointTemplateID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The template. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointTemplate"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteEndpointTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The template's id (`eptpl_…`). */
+                id: components["parameters"]["EndpointTemplateID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateEndpointTemplate: {
+        parameters: {
+            query?: {
+                /** @description Report what the change would do, without saving it. */
+                dry_run?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The template's id (`eptpl_…`). */
+                id: components["parameters"]["EndpointTemplateID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointTemplateInput"];
+            };
+        };
+        responses: {
+            /** @description The template as changed, or with `dry_run`, what the change would do. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointTemplate"] | components["schemas"]["EndpointTemplateChange"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    previewEndpointTemplateChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The template's id (`eptpl_…`). */
+                id: components["parameters"]["EndpointTemplateID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointTemplateInput"];
+            };
+        };
+        responses: {
+            /** @description What the change would do. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointTemplateChange"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getEndpoint: {
         parameters: {
             query?: never;
@@ -3146,6 +3591,8 @@ export interface operations {
                 status_code?: components["parameters"]["StatusCodeFilter"];
                 /** @description Only deliveries whose latest attempt failed this way. */
                 error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries of events carrying this channel (for example a form id). */
+                channel?: components["parameters"]["DeliveryChannelFilter"];
                 /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
                 min_latency_ms?: components["parameters"]["MinLatencyFilter"];
             };
@@ -3578,6 +4025,8 @@ export interface operations {
                 status_code?: components["parameters"]["StatusCodeFilter"];
                 /** @description Only deliveries whose latest attempt failed this way. */
                 error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries of events carrying this channel (for example a form id). */
+                channel?: components["parameters"]["DeliveryChannelFilter"];
                 /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
                 min_latency_ms?: components["parameters"]["MinLatencyFilter"];
             };
@@ -3633,6 +4082,8 @@ export interface operations {
                 status_code?: components["parameters"]["StatusCodeFilter"];
                 /** @description Only deliveries whose latest attempt failed this way. */
                 error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries of events carrying this channel (for example a form id). */
+                channel?: components["parameters"]["DeliveryChannelFilter"];
                 /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
                 min_latency_ms?: components["parameters"]["MinLatencyFilter"];
             };
@@ -3686,6 +4137,8 @@ export interface operations {
                 status_code?: components["parameters"]["StatusCodeFilter"];
                 /** @description Only deliveries whose latest attempt failed this way. */
                 error_kind?: components["parameters"]["ErrorKindFilter"];
+                /** @description Only deliveries of events carrying this channel (for example a form id). */
+                channel?: components["parameters"]["DeliveryChannelFilter"];
                 /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
                 min_latency_ms?: components["parameters"]["MinLatencyFilter"];
             };

@@ -31,6 +31,8 @@ addStrings({
     'apps.timeout': 'Request timeout (ms)',
     'apps.maxInFlight': 'Requests in flight per endpoint',
     'apps.maxPerType': 'Most endpoints per event type',
+    'apps.maxPerChannel': 'Most endpoints per event type, per channel',
+    'apps.maxPerChannelHint': 'Endpoints with channels count per channel against this instead; 0: they count against the limit above.',
     'apps.quota': 'Monthly delivery quota',
     'apps.zeroHint': '0: no limit / installation default.',
     'apps.opsUrl': 'Operational webhook URL',
@@ -70,6 +72,8 @@ addStrings({
     'apps.timeout': 'リクエストのタイムアウト（ミリ秒）',
     'apps.maxInFlight': 'エンドポイントごとの同時リクエスト数',
     'apps.maxPerType': 'イベントタイプごとのエンドポイント数の上限',
+    'apps.maxPerChannel': 'イベントタイプ・チャネルごとのエンドポイント数の上限',
+    'apps.maxPerChannelHint': 'チャネルを持つエンドポイントは代わりにチャネルごとにこの上限で数えます。0：上の上限で数えます。',
     'apps.quota': '月間配信数の上限',
     'apps.zeroHint': '0：上限なし／既定値。',
     'apps.opsUrl': '運用通知用 Webhook URL',
@@ -159,6 +163,7 @@ export async function form(ctx) {
     timeout_ms: numberInput(a.timeout_ms),
     max_in_flight: numberInput(a.max_in_flight),
     max_endpoints_per_event_type: numberInput(a.max_endpoints_per_event_type),
+    max_endpoints_per_event_type_per_channel: numberInput(a.max_endpoints_per_event_type_per_channel),
     monthly_delivery_quota: numberInput(a.monthly_delivery_quota),
     operational_webhook_url: h('input', { type: 'url', value: a.operational_webhook_url || '', placeholder: 'https://', spellcheck: 'false' }),
     payload_format: h('select', null, ['', 'standard', 'raw', 'flat'].map((v) => h('option', { value: v, selected: (a.payload_format || '') === v }, v || t('apps.default')))),
@@ -191,7 +196,7 @@ export async function form(ctx) {
         operational_event_types: opsTypes.filter((b) => b.checked).map((b) => b.value),
       };
       if (c.uid.value.trim() || editing) input.uid = c.uid.value.trim();
-      for (const k of ['timeout_ms', 'max_in_flight', 'max_endpoints_per_event_type', 'monthly_delivery_quota']) {
+      for (const k of ['timeout_ms', 'max_in_flight', 'max_endpoints_per_event_type', 'max_endpoints_per_event_type_per_channel', 'monthly_delivery_quota']) {
         input[k] = c[k].value === '' ? 0 : Number(c[k].value);
       }
       save.disabled = true;
@@ -216,6 +221,7 @@ export async function form(ctx) {
     field({ label: t('apps.timeout'), name: 'timeout_ms', control: c.timeout_ms, hint: t('apps.zeroHint') }),
     field({ label: t('apps.maxInFlight'), name: 'max_in_flight', control: c.max_in_flight, hint: t('apps.zeroHint') }),
     field({ label: t('apps.maxPerType'), name: 'max_endpoints_per_event_type', control: c.max_endpoints_per_event_type, hint: t('apps.zeroHint') }),
+    field({ label: t('apps.maxPerChannel'), name: 'max_endpoints_per_event_type_per_channel', control: c.max_endpoints_per_event_type_per_channel, hint: t('apps.maxPerChannelHint') }),
     field({ label: t('apps.quota'), name: 'monthly_delivery_quota', control: c.monthly_delivery_quota, hint: t('apps.zeroHint') }),
     field({ label: t('apps.payloadFormat'), name: 'payload_format', control: c.payload_format }),
     field({ label: t('apps.templateSyntax'), name: 'template_syntax', control: c.template_syntax }),

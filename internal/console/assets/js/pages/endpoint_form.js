@@ -83,6 +83,8 @@ addStrings({
     'epf.signature': 'Signature scheme',
     'epf.channels': 'Channels',
     'epf.channelsHint': 'Only events carrying one of these channels (a form, a project…), separated by commas; empty: events whatever their channels.',
+    'epf.channelsPick': 'Channels of recent events:',
+    'epf.channelAdd': 'Add channel {channel}',
     'epf.uid': 'Your id for this endpoint',
     'epf.uidHint': 'Optional, unique in the app; usable in the API in place of Herald\'s id.',
     'epf.webhookHeaders': 'Signature headers',
@@ -184,6 +186,8 @@ addStrings({
     'epf.signature': '署名方式',
     'epf.channels': 'チャネル',
     'epf.channelsHint': 'これらのチャネル（フォーム、プロジェクトなど）のいずれかを持つイベントだけを受け取ります。カンマ区切り。空欄：チャネルに関係なくすべて。',
+    'epf.channelsPick': '最近のイベントのチャネル：',
+    'epf.channelAdd': 'チャネル {channel} を追加',
     'epf.uid': 'このエンドポイントの独自 ID',
     'epf.uidHint': '任意。アプリ内で一意で、API で Herald の ID の代わりに使えます。',
     'epf.webhookHeaders': '署名ヘッダー',
@@ -471,6 +475,25 @@ export async function form(ctx) {
   // cannot change the scheme either: a new scheme is a new secret.
   c.signature_scheme.disabled = editing && !ctx.secrets;
   const channelsField = field({ label: t('epf.channels'), name: 'channels', control: c.channels, hint: t('epf.channelsHint') });
+  // The channels the app's events used lately, to pick from (a
+  // customer's forms); typing one still works.
+  const channelChoices = h('p', { class: 'channel-choices' });
+  channelsField.append(channelChoices);
+  api('GET', `/v1/apps/${seg(ctx.app)}/channels`, undefined, { signal: ctx.signal }).then((res) => {
+    const found = (res && res.data) || [];
+    if (found.length === 0) return;
+    const chosen = () => c.channels.value.split(',').map((x) => x.trim()).filter(Boolean);
+    replace(channelChoices, h('span', { class: 'hint' }, t('epf.channelsPick')), ' ',
+      found.map((ch) => h('button', {
+        type: 'button',
+        class: 'chip mono',
+        'aria-label': t('epf.channelAdd', { channel: ch }),
+        onclick: () => {
+          const cur = chosen();
+          if (!cur.includes(ch)) c.channels.value = [...cur, ch].join(', ');
+        },
+      }, ch)));
+  }).catch(() => {});
   const descriptionField = field({ label: t('epf.description'), name: 'description', control: c.description });
   const enabledField = field({ label: t('epf.enabled'), name: 'enabled', control: c.enabled });
   const shaping = [

@@ -133,6 +133,8 @@ addStrings({
     'ep.pending': 'Pending',
     'ep.retrying': 'Retrying',
     'ep.channels': 'Channels',
+    'ep.template': 'Endpoint template',
+    'ep.templateOwn': 'Own fields: {list}',
     'ep.uid': 'Your id',
     'ep.webhookHeaders': 'Signature headers',
     'ep.failing': 'Failing',
@@ -268,6 +270,8 @@ addStrings({
     'ep.pending': '送信待ち',
     'ep.retrying': '再試行中',
     'ep.channels': 'チャネル',
+    'ep.template': 'エンドポイントテンプレート',
+    'ep.templateOwn': '独自に設定した項目：{list}',
     'ep.uid': '独自 ID',
     'ep.webhookHeaders': '署名ヘッダー',
     'ep.failing': '失敗中',
@@ -386,6 +390,7 @@ export async function list(ctx) {
             h('th', { scope: 'col' }, t('ep.url')),
             h('th', { scope: 'col' }, t('ep.description')),
             h('th', { scope: 'col' }, t('ep.eventTypes')),
+            h('th', { scope: 'col' }, t('ep.channels')),
             h('th', { scope: 'col' }, t('ep.state')),
             h('th', { scope: 'col', class: 'num' }, t('ep.rate')))),
           h('tbody', null, page.data.map((ep) => {
@@ -397,6 +402,7 @@ export async function list(ctx) {
               h('td', { class: 'mono ep-url' }, h('a', { href: ctx.appHref(`/endpoints/${seg(ep.id)}`) }, endpointLabel(ep))),
               h('td', null, ep.description || h('span', { class: 'muted' }, '—')),
               h('td', null, eventTypesText(ep.event_types)),
+              h('td', { class: 'mono' }, ep.channels && ep.channels.length ? ep.channels.join(', ') : h('span', { class: 'muted' }, '—')),
               state,
               rate);
             rows.set(ep.id, row);
@@ -457,6 +463,9 @@ function facts(ep) {
       ? h('ul', { class: 'plain-list' }, ep.event_types.map((x) => h('li', { class: 'mono' }, x)))
       : h('span', null, t('ep.allTypes'))),
     ep.channels && ep.channels.length ? fact(t('ep.channels'), h('span', { class: 'mono' }, ep.channels.join(', '))) : null,
+    ep.endpoint_template_id ? fact(t('ep.template'), h('span', null, h('span', { class: 'mono' }, ep.endpoint_template_id),
+      ep.template_overrides && ep.template_overrides.length
+        ? h('span', { class: 'muted' }, ' — ', t('ep.templateOwn', { list: ep.template_overrides.join(', ') })) : null)) : null,
     ep.uid ? fact(t('ep.uid'), h('span', { class: 'mono' }, ep.uid)) : null,
     ep.webhook_headers === 'svix' ? fact(t('ep.webhookHeaders'), h('span', { class: 'mono' }, 'svix-id, svix-timestamp, svix-signature')) : null,
     fact(t('ep.method'), h('span', { class: 'mono' }, eff.method || ep.method || 'POST')),

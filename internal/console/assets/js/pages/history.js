@@ -122,6 +122,7 @@ addStrings({
     'hist.appDeliveriesTitle': 'Deliveries',
     'hist.statusCodeFilter': 'Status code (422 or 5xx)',
     'hist.errorKindFilter': 'Error kind',
+    'hist.channelFilter': 'Channel',
     'hist.errorKindAll': 'Any',
     'hist.endpointFilter': 'Endpoint id',
     'hist.minLatency': 'Slower than (ms)',
@@ -246,6 +247,7 @@ addStrings({
     'hist.appDeliveriesTitle': '配信',
     'hist.statusCodeFilter': 'ステータスコード（422 や 5xx）',
     'hist.errorKindFilter': 'エラーの種類',
+    'hist.channelFilter': 'チャネル',
     'hist.errorKindAll': 'すべて',
     'hist.endpointFilter': 'エンドポイント ID',
     'hist.minLatency': '応答時間がこれより長い（ミリ秒）',
@@ -542,7 +544,7 @@ function errorKindSelect(value) {
 
 /** Every delivery of the app, with all the list's filters: /apps/:app/deliveries. */
 export async function appDeliveries(ctx) {
-  const keys = ['status', 'event_type', 'endpoint_id', 'status_code', 'error_kind', 'since', 'until', 'min_latency_ms'];
+  const keys = ['status', 'event_type', 'endpoint_id', 'channel', 'status_code', 'error_kind', 'since', 'until', 'min_latency_ms'];
   const initial = urlFilters(keys);
   const label = endpointLabels(ctx);
   let frm;
@@ -565,6 +567,7 @@ export async function appDeliveries(ctx) {
     status: [t('hist.status'), statusSelect(initial.status)],
     event_type: [t('hist.eventType'), text(initial.event_type, { placeholder: t('hist.eventTypeAll') })],
     endpoint_id: [t('hist.endpointFilter'), text(initial.endpoint_id)],
+    channel: [t('hist.channelFilter'), text(initial.channel)],
     status_code: [t('hist.statusCodeFilter'), text(initial.status_code, { inputmode: 'numeric' })],
     error_kind: [t('hist.errorKindFilter'), errorKindSelect(initial.error_kind)],
     since: [t('hist.since'), timeInput(initial.since)],
