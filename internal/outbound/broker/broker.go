@@ -11,6 +11,7 @@ import "github.com/heraldhq/herald/internal/outbound"
 func Kinds() []outbound.Kind {
 	return []outbound.Kind{
 		// One line per kind, in herald.BrokerKinds order.
+		NATS(),
 		NewRabbitMQ(),
 		SQS(),
 		NewPubSub(),
