@@ -93,7 +93,7 @@ func NATS() outbound.Kind { return natsKind{} }
 func (natsKind) Name() string { return herald.KindNATS }
 
 func natsField(name, format string, args ...any) error {
-	return &shape.FieldError{Field: "destination." + name, Msg: "destination." + name + " " + fmt.Sprintf(format, args...)}
+	return &shape.FieldError{Field: "destination." + name, Msg: name + " " + fmt.Sprintf(format, args...)}
 }
 
 func (natsKind) Check(d *herald.Destination) error {
@@ -113,7 +113,7 @@ func (natsKind) Check(d *herald.Destination) error {
 			if d.Username == "" {
 				field = "password"
 			}
-			return natsField(field, "cannot be set when destination.url carries credentials")
+			return natsField(field, "cannot be set when url carries credentials")
 		}
 	}
 	if d.Subject == "" {
@@ -598,13 +598,18 @@ func (c *natsClient) Publish(ctx context.Context, m *outbound.Message) (string, 
 		defer cancel()
 	}
 	// One more try when the message did not leave because the connection
-	// was just lost: the reconnect grace may bring it back.
+	// was just lost (the reconnect grace may bring it back) or was closed
+	// for good.
 	for try := 0; ; try++ {
 		s, err := c.connect(ctx)
 		if err != nil {
 			return "", err
 		}
 		if err := c.awaitUp(ctx, s); err != nil {
+			// nats.go gave up reconnecting: connect afresh, once.
+			if s.nc.IsClosed() && try == 0 && ctx.Err() == nil {
+				continue
+			}
 			return "", err
 		}
 		msg := &nats.Msg{Subject: d.Subject, Header: natsCloneHeader(hdr), Data: m.Body}

@@ -3,10 +3,16 @@ package broker
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -111,6 +117,10 @@ func TestNATSCheck(t *testing.T) {
 				t.Fatalf("message shows the password: %q", fe.Msg)
 			}
 		})
+	}
+	d := herald.Destination{URL: "nats://h", Subject: "s", Brokers: []string{"k:9092"}}
+	if fe, _ := errors.AsType[*shape.FieldError](NATS().Check(&d)); fe == nil || fe.Msg != "brokers does not apply to nats destinations" {
+		t.Fatalf("Check = %v", fe)
 	}
 	if err := NATS().Check(nil); err == nil {
 		t.Fatal("Check(nil) passed")
@@ -642,5 +652,157 @@ func TestNATSMaxPayload(t *testing.T) {
 	natsKindOf(t, err, herald.ErrorKindRejected)
 	if _, err := c.Publish(testCtx(t), natsMessage(d, "msg_small", "x")); err != nil {
 		t.Fatalf("small message: %v", err)
+	}
+}
+
+func TestNATSCoreBrokerDown(t *testing.T) {
+	addr := needService(t, "NATS", natsTestAddr)
+	nc, _ := natsTestConn(t, "nats://"+addr)
+	subject := "herald." + natsName(t)
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, addr)
+	d := &herald.Destination{URL: "nats://" + p.Addr(), Subject: subject}
+	c := natsOpen(t, d)
+	if _, err := c.Publish(testCtx(t), natsMessage(d, "msg_1", "1")); err != nil {
+		t.Fatalf("first Publish: %v", err)
+	}
+	p.down()
+	natsWaitDown(t, c)
+	_, err = c.Publish(testCtx(t), natsMessage(d, "msg_2", "2"))
+	natsKindOf(t, err, herald.ErrorKindConnect)
+	p.up()
+	natsPublishEventually(t, c, natsMessage(d, "msg_3", "3"))
+	var got []string
+	for range 2 {
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		got = append(got, string(m.Data))
+	}
+	if strings.Join(got, ",") != "1,3" {
+		t.Fatalf("received %v, want 1 and 3", got)
+	}
+}
+
+// A connection lost while a JetStream publish waits for its
+// acknowledgement ends the publish at once, as a network error, instead
+// of waiting out its context.
+func TestNATSLostDuringPublish(t *testing.T) {
+	addr := needService(t, "NATS", natsTestAddr)
+	nc, _ := natsTestConn(t, "nats://"+addr)
+	name := natsName(t)
+	subject := "herald." + name
+	// Not a stream: it takes the request and never acknowledges it.
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, addr)
+	d := &herald.Destination{URL: "nats://" + p.Addr(), Subject: subject, Stream: name}
+	c := natsOpen(t, d)
+	ctx, cancel := context.WithTimeout(testCtx(t), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := c.Publish(ctx, natsMessage(d, "msg_l", "l"))
+		done <- err
+	}()
+	if _, err := sub.NextMsg(10 * time.Second); err != nil {
+		t.Fatalf("the request never reached the broker: %v", err)
+	}
+	p.down()
+	select {
+	case err := <-done:
+		natsKindOf(t, err, herald.ErrorKindNetwork)
+		if waited := time.Since(start); waited > 10*time.Second {
+			t.Fatalf("took %v", waited)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the publish did not end when the connection was lost")
+	}
+}
+
+// natsSelfSigned is a certificate for 127.0.0.1 no one trusts.
+func natsSelfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func TestNATSUntrustedTLS(t *testing.T) {
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		TLS: true, TLSTimeout: 2, TLSConfig: &tls.Config{Certificates: []tls.Certificate{natsSelfSigned(t)}, MinVersion: tls.VersionTLS12}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(s.Shutdown)
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	d := &herald.Destination{URL: "tls://" + s.Addr().String(), Subject: "x"}
+	c := natsOpen(t, d)
+	_, err = c.Publish(testCtx(t), natsMessage(d, "msg_tls", "x"))
+	natsKindOf(t, err, herald.ErrorKindTLS)
+}
+
+// When nats.go gives up on a connection (it closes it after its last
+// reconnect attempt), the next Publish connects afresh.
+func TestNATSConnectionClosedForGood(t *testing.T) {
+	addr := needService(t, "NATS", natsTestAddr)
+	nc, _ := natsTestConn(t, "nats://"+addr)
+	subject := "herald." + natsName(t)
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d := &herald.Destination{URL: "nats://" + addr, Subject: subject}
+	c := natsOpen(t, d)
+	if _, err := c.Publish(testCtx(t), natsMessage(d, "msg_1", "1")); err != nil {
+		t.Fatal(err)
+	}
+	cl := c.(*natsClient)
+	cl.mu.Lock()
+	first := cl.conn.nc
+	cl.mu.Unlock()
+	first.Close()
+	if _, err := c.Publish(testCtx(t), natsMessage(d, "msg_2", "2")); err != nil {
+		t.Fatalf("Publish after the connection closed: %v", err)
+	}
+	for _, want := range []string{"1", "2"} {
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil || string(m.Data) != want {
+			t.Fatalf("got %v, %v; want %q", m, err, want)
+		}
 	}
 }
