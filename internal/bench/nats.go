@@ -31,6 +31,9 @@ const natsCallTimeout = 10 * time.Second
 // natsAddr returns host:port of a nats:// or tls:// URL, with NATS's
 // default port when it has none.
 func natsAddr(raw string) (string, error) {
+	if strings.Contains(raw, ",") {
+		return "", errors.New("--nats-url takes one server URL, not a list")
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Hostname() == "" {
 		return "", errors.New("--nats-url must be a nats:// (or tls://) URL with a host, such as nats://127.0.0.1:4222")
