@@ -161,6 +161,8 @@ func (r *runner) describe(name string) string {
 		return fmt.Sprintf("receivers answer 503 while %d events × %d endpoints = %d deliveries pile up, then answer 200", per, eps, per*eps)
 	case Postgres:
 		return fmt.Sprintf("throughput (%d events) on PostgreSQL, one node then two", sz.events)
+	case Nats:
+		return fmt.Sprintf("1 nats endpoint publishing to a JetStream stream, %d events of 1 KiB from %d clients as fast as accepted; then the same %d messages straight from nats.go, %d in flight", sz.events, sz.concurrency, sz.events, natsPublishers)
 	}
 	return ""
 }
@@ -189,6 +191,8 @@ func (r *runner) run(name string, sc *Scenario) error {
 		return r.backlog(sc)
 	case Postgres:
 		return r.postgres(sc)
+	case Nats:
+		return r.nats(sc)
 	}
 	return fmt.Errorf("unknown scenario %q", name)
 }

@@ -315,6 +315,7 @@ func TestBadInput(t *testing.T) {
 		{args: []string{"--duration=-1s"}, want: "--duration must be at least"},
 		{args: []string{"--steady-rates", "100,0"}, want: "--steady-rates: each rate must be at least 1"},
 		{args: []string{"--scenario", "postgres"}, want: "needs --database-url"},
+		{args: []string{"--scenario", "nats", "--nats-url", "http://127.0.0.1:4222"}, want: "--nats-url must be a nats://"},
 		{args: []string{"--server-binary", "/nonexistent/herald"}, want: "--server-binary /nonexistent/herald: not an executable file"},
 		{args: []string{"--quick", "--server-binary", notHerald}, want: "its serve does not take --addr"},
 		{args: []string{"--instructions"}, env: []string{"PATH=/nonexistent"}, want: "install valgrind (Debian package valgrind)"},

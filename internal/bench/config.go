@@ -26,16 +26,18 @@ const (
 	HangingEndpoints = "hanging-endpoints"
 	Backlog          = "backlog"
 	Postgres         = "postgres"
+	// Nats publishes through a nats endpoint to a JetStream stream.
+	Nats = "nats"
 )
 
 // Scenarios lists every scenario in the order they run.
-var Scenarios = []string{Throughput, Latency, Steady, Fanout, SlowEndpoint, NoisyNeighbour, HostileTenant, StuckEndpoints, HangingEndpoints, Backlog, Postgres}
+var Scenarios = []string{Throughput, Latency, Steady, Fanout, SlowEndpoint, NoisyNeighbour, HostileTenant, StuckEndpoints, HangingEndpoints, Backlog, Postgres, Nats}
 
 // Config configures `herald bench`. Every flag has a HERALD_BENCH_*
 // variable, like the server's flags have HERALD_* ones.
 type Config struct {
-	Scenario     []string        `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, steady, fanout, slow-endpoint, noisy-neighbour, hostile-tenant, stuck-endpoints, hanging-endpoints, backlog, postgres. Default: all but postgres (postgres too when --database-url is set)."`
-	Events       int             `name:"events" env:"HERALD_BENCH_EVENTS" default:"100000" help:"Events sent by throughput and postgres; noisy-neighbour's burst is twice this."`
+	Scenario     []string        `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, steady, fanout, slow-endpoint, noisy-neighbour, hostile-tenant, stuck-endpoints, hanging-endpoints, backlog, postgres, nats. Default: all but postgres and nats (postgres too when --database-url is set, nats when --nats-url answers)."`
+	Events       int             `name:"events" env:"HERALD_BENCH_EVENTS" default:"100000" help:"Events sent by throughput, postgres and nats (and messages of nats's ceiling); noisy-neighbour's burst is twice this."`
 	FanoutEvents int             `name:"fanout-events" env:"HERALD_BENCH_FANOUT_EVENTS" default:"1000" help:"Events sent by fanout, each to every one of --endpoints."`
 	Concurrency  int             `name:"concurrency" env:"HERALD_BENCH_CONCURRENCY" default:"64" help:"Concurrent API clients (and clients of the ceiling run)."`
 	Rate         int             `name:"rate" env:"HERALD_BENCH_RATE" default:"1000" help:"Events per second of latency and slow-endpoint; the quiet app of noisy-neighbour and hostile-tenant sends a tenth of it."`
@@ -45,6 +47,7 @@ type Config struct {
 	Endpoints    int             `name:"endpoints" env:"HERALD_BENCH_ENDPOINTS" default:"1000" help:"Endpoints of fanout, all subscribed to the one event type."`
 	Backlog      int             `name:"backlog" env:"HERALD_BENCH_BACKLOG" default:"1000000" help:"Deliveries backlog piles up while its receivers are down (spread over 100 endpoints)."`
 	DatabaseURL  string          `name:"database-url" env:"HERALD_BENCH_DATABASE_URL" placeholder:"URL" help:"postgres://... server on which the postgres scenario creates, and then drops, a fresh database per run."`
+	NATSURL      string          `name:"nats-url" env:"HERALD_BENCH_NATS_URL" default:"nats://127.0.0.1:4222" placeholder:"URL" help:"NATS server with JetStream on which the nats scenario creates, and then deletes, its streams."`
 	JSON         string          `name:"json" env:"HERALD_BENCH_JSON" placeholder:"FILE" help:"Also write the figures as JSON to FILE (- for stdout; the tables then go to stderr)."`
 	Quick        bool            `name:"quick" env:"HERALD_BENCH_QUICK" help:"Shrink every size for a smoke run (a few hundred events, 2 s)."`
 	Instructions bool            `name:"instructions" env:"HERALD_BENCH_INSTRUCTIONS" help:"Run each server under valgrind's callgrind and also report the instructions it executed for the measured work, which hold steady on a noisy machine where rates do not. The server then runs 20-50 times slower: pick small sizes (--events 3000, --fanout-events 50 --endpoints 200). Needs valgrind."`
@@ -98,6 +101,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--database-url must be a postgres:// URL")
 		}
 	}
+	if _, err := natsAddr(c.NATSURL); err != nil {
+		return err
+	}
 	if c.selected()[Postgres] && c.DatabaseURL == "" {
 		return fmt.Errorf("--scenario postgres needs --database-url")
 	}
@@ -118,6 +124,9 @@ func (c *Config) selected() map[string]bool {
 		for _, n := range Scenarios {
 			out[n] = n != Postgres || c.DatabaseURL != ""
 		}
+		// Opt-in like postgres, but by reachability: a machine without NATS
+		// runs the rest.
+		out[Nats] = natsReachable(c.NATSURL)
 	}
 	return out
 }

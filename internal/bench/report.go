@@ -121,6 +121,9 @@ type Row struct {
 	// the measured span divided by the events accepted in it, in
 	// milliseconds (from the CPU time before ServerCPU's rounding).
 	ServerCPUPerEvent float64 `json:"server_cpu_per_event_ms,omitempty"`
+	// BrokerCPU is, for the nats scenario, the CPU seconds the local
+	// nats-server processes spent in the row's span.
+	BrokerCPU float64 `json:"broker_cpu_seconds,omitempty"`
 }
 
 // Percentiles holds end-to-end latencies (receiver arrival minus the 202), in
