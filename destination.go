@@ -33,7 +33,7 @@ func IsBrokerKind(kind string) bool {
 
 // Destination says where a broker endpoint publishes. Which fields apply
 // depends on the endpoint's kind; the others stay empty. Fields marked
-// "template" may hold template tags ({{event_type}}, {{payload.id}}),
+// "template" may hold template tags ({{event.type}}, {{payload.id}}),
 // filled in for each delivery. Credentials (Password, CredentialsJSON,
 // SecretAccessKey, and a password inside URL) are secrets: encrypted at
 // rest, masked wherever the endpoint is shown, kept when a client sends
