@@ -162,7 +162,7 @@ func (r *runner) describe(name string) string {
 	case Postgres:
 		return fmt.Sprintf("throughput (%d events) on PostgreSQL, one node then two", sz.events)
 	case Nats:
-		return fmt.Sprintf("1 nats endpoint publishing to a JetStream stream, %d events of 1 KiB from %d clients as fast as accepted; then the same %d messages straight from nats.go, %d in flight", sz.events, sz.concurrency, sz.events, natsPublishers)
+		return fmt.Sprintf("1 nats endpoint publishing to a JetStream stream, %d events of 1 KiB from %d clients as fast as accepted; then %d held back and drained at once; then the same %d messages straight from nats.go, %d in flight", sz.events, sz.concurrency, sz.events, sz.events, natsPublishers)
 	}
 	return ""
 }

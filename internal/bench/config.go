@@ -37,7 +37,7 @@ var Scenarios = []string{Throughput, Latency, Steady, Fanout, SlowEndpoint, Nois
 // variable, like the server's flags have HERALD_* ones.
 type Config struct {
 	Scenario     []string        `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, steady, fanout, slow-endpoint, noisy-neighbour, hostile-tenant, stuck-endpoints, hanging-endpoints, backlog, postgres, nats. Default: all but postgres and nats (postgres too when --database-url is set, nats when --nats-url answers)."`
-	Events       int             `name:"events" env:"HERALD_BENCH_EVENTS" default:"100000" help:"Events sent by throughput, postgres and nats (and messages of nats's ceiling); noisy-neighbour's burst is twice this."`
+	Events       int             `name:"events" env:"HERALD_BENCH_EVENTS" default:"100000" help:"Events sent by throughput, postgres and nats (to each of nats's two servers: end to end, then drained; and messages of nats's ceiling); noisy-neighbour's burst is twice this."`
 	FanoutEvents int             `name:"fanout-events" env:"HERALD_BENCH_FANOUT_EVENTS" default:"1000" help:"Events sent by fanout, each to every one of --endpoints."`
 	Concurrency  int             `name:"concurrency" env:"HERALD_BENCH_CONCURRENCY" default:"64" help:"Concurrent API clients (and clients of the ceiling run)."`
 	Rate         int             `name:"rate" env:"HERALD_BENCH_RATE" default:"1000" help:"Events per second of latency and slow-endpoint; the quiet app of noisy-neighbour and hostile-tenant sends a tenth of it."`

@@ -107,25 +107,32 @@ func (r *runner) nats(sc *Scenario) error {
 	if tmpl == nil {
 		tmpl = syntheticMessage()
 	}
+	drain, derr := r.natsDrain(nb)
 	ceiling, cerr := r.natsCeiling(nb, tmpl)
 	herald.Ratio = ratio(herald.DeliveriesPerSec, ceiling.DeliveriesPerSec)
+	drain.Ratio = ratio(drain.DeliveriesPerSec, ceiling.DeliveriesPerSec)
 	ceiling.Ratio = ratio(ceiling.DeliveriesPerSec, ceiling.DeliveriesPerSec)
-	sc.Rows = append(sc.Rows, ceiling, herald)
+	sc.Rows = append(sc.Rows, ceiling, herald, drain)
 	sc.Notes = append(sc.Notes,
 		fmt.Sprintf("ratio here is deliveries/s ÷ the ceiling row's: the same nats.go client, one connection, %d publishes in flight (serve's default --max-in-flight for one endpoint), each awaiting JetStream's ack, the same %d-byte message with the same headers, to a file-backed stream like Herald's", natsPublishers, len(tmpl.Data)),
 		"deliveries are the stream's messages (JetStream drops a repeated Nats-Msg-Id); deliveries/s run from the first publish or API call to the stream's time of its last message; latency is not measured",
+		fmt.Sprintf("the drain row: a server of its own (retries every %s) takes the events while the endpoint's stream does not exist yet, so JetStream refuses each publish (no responders) and it is retried; then the endpoint is disabled, the stream made, and after %s, when every delivery is due, the endpoint enabled: its deliveries/s, cpu and rss run from that call to the stream's last message, no API traffic meanwhile; its events/s is the pile-up's", natsDrainEvery, natsDueWait()),
 		"server cpu s is Herald's (none for the ceiling), bench cpu s the bench's (the publisher, for the ceiling)")
 	if natsServerCPU() >= 0 {
-		sc.Notes = append(sc.Notes, fmt.Sprintf("nats-server cpu s: ceiling %.1f, herald %.1f (processes named nats-server on this machine)", ceiling.BrokerCPU, herald.BrokerCPU))
+		sc.Notes = append(sc.Notes, fmt.Sprintf("nats-server cpu s: ceiling %.1f, herald %.1f, drain %.1f (processes named nats-server on this machine)", ceiling.BrokerCPU, herald.BrokerCPU, drain.BrokerCPU))
 	}
 	sc.Notes = append(sc.Notes, "streams "+strings.Join(nb.streams, ", ")+" deleted after the run")
-	return errors.Join(herr, cerr)
+	return errors.Join(herr, derr, cerr)
+}
+
+// streamNames are the stream and subject of the run's stream suffix.
+func (nb *natsBench) streamNames(suffix string) (name, subject string) {
+	return "HERALD_BENCH_" + strings.ToUpper(nb.id) + "_" + suffix, "herald.bench." + nb.id + "." + strings.ToLower(suffix)
 }
 
 // createStream makes a file-backed stream holding the one subject.
 func (nb *natsBench) createStream(ctx context.Context, suffix string) (name, subject string, err error) {
-	name = "HERALD_BENCH_" + strings.ToUpper(nb.id) + "_" + suffix
-	subject = "herald.bench." + nb.id + "." + strings.ToLower(suffix)
+	name, subject = nb.streamNames(suffix)
 	ctx, cancel := context.WithTimeout(ctx, natsCallTimeout)
 	defer cancel()
 	_, err = nb.js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subject}, Storage: jetstream.FileStorage})

@@ -13,9 +13,9 @@ import (
 )
 
 // TestNATS runs the nats scenario small against the NATS with JetStream
-// on 127.0.0.1:4222: Herald's row and the ceiling's each have every
-// message in their stream, Herald's ratio is set against the ceiling, and
-// the streams are gone afterwards. It checks no speed. Outside CI it
+// on 127.0.0.1:4222: Herald's row, its drain row and the ceiling's each
+// have every message in their stream, Herald's ratios are set against the
+// ceiling, and the streams are gone afterwards. It checks no speed. Outside CI it
 // skips without NATS; in CI (HERALD_CI set) it fails.
 func TestNATS(t *testing.T) {
 	const addr = "127.0.0.1:4222"
@@ -33,8 +33,8 @@ func TestNATS(t *testing.T) {
 		t.Fatalf("want one scenario:\n%s", out)
 	}
 	sc := rep.Scenarios[0]
-	if sc.Name != "nats" || sc.Error != "" || sc.Skipped != "" || len(sc.Rows) != 2 {
-		t.Fatalf("want nats with two rows, no error:\n%s", out)
+	if sc.Name != "nats" || sc.Error != "" || sc.Skipped != "" || len(sc.Rows) != 3 {
+		t.Fatalf("want nats with three rows, no error:\n%s", out)
 	}
 	for _, r := range sc.Rows {
 		if r.Events != 300 || r.Deliveries != r.Events || r.DeliveriesExpected != r.Events || r.Errors != 0 {
@@ -44,11 +44,15 @@ func TestNATS(t *testing.T) {
 			t.Errorf("%s: %v deliveries/s, ratio %v", r.Case, r.DeliveriesPerSec, r.Ratio)
 		}
 	}
-	if h := sc.Rows[1]; !strings.HasPrefix(h.Case, "herald") || h.ServerRSS <= 0 {
-		t.Errorf("second row %q has no server figures (rss %v)", h.Case, h.ServerRSS)
+	for _, h := range sc.Rows[1:] {
+		if !strings.HasPrefix(h.Case, "herald") || h.ServerRSS <= 0 {
+			t.Errorf("row %q has no server figures (rss %v)", h.Case, h.ServerRSS)
+		}
 	}
-	if !strings.Contains(out, "ceiling: nats.go → JetStream") {
-		t.Errorf("no ceiling row in the table:\n%s", out)
+	for _, c := range []string{"ceiling: nats.go → JetStream", "herald drain: backlog → JetStream"} {
+		if !strings.Contains(out, c) {
+			t.Errorf("no row %q in the table:\n%s", c, out)
+		}
 	}
 
 	// The run deletes what it made: no stream named in its notes is left.
@@ -59,8 +63,8 @@ func TestNATS(t *testing.T) {
 			streams = strings.Split(rest, ", ")
 		}
 	}
-	if len(streams) != 2 {
-		t.Fatalf("the notes do not name the two streams: %q", sc.Notes)
+	if len(streams) != 3 {
+		t.Fatalf("the notes do not name the three streams: %q", sc.Notes)
 	}
 	nc, err := nats.Connect("nats://" + addr)
 	if err != nil {

@@ -309,8 +309,11 @@ func probeServer(ctx context.Context, exe string, sel map[string]bool) (version 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	flags := []string{"--addr", "--data-dir", "--admin-token", "--shutdown-timeout", "--allow-private-destinations", "--api-rate-limit"}
-	if sel[Backlog] {
+	if sel[Backlog] || sel[Nats] {
 		flags = append(flags, "--retry-schedule")
+	}
+	if sel[Nats] {
+		flags = append(flags, "--max-retries")
 	}
 	if sel[Postgres] {
 		flags = append(flags, "--database-url", "--encryption-key")
