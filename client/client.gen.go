@@ -1217,6 +1217,9 @@ type APIKey struct {
 	Prefix   string `json:"prefix"`
 	ReadOnly bool   `json:"read_only"`
 
+	// Role A portal session's role; absent for other keys.
+	Role *PortalRole `json:"role,omitempty"`
+
 	// Scope `admin`: every route; `app`: one app's routes; `portal`: a customer's portal session.
 	Scope KeyScope `json:"scope"`
 }

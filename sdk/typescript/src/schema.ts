@@ -2213,6 +2213,8 @@ export interface components {
             /** @description The key that minted a portal session (absent when the admin token did). */
             parent_id?: string;
             read_only: boolean;
+            /** @description A portal session's role; absent for other keys. */
+            role?: components["schemas"]["PortalRole"];
             /** Format: date-time */
             expires_at: string | null;
             /** @description The key's first characters, to recognise it. */
