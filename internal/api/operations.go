@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -270,7 +271,18 @@ func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request) *Error {
 		if e != nil {
 			return e
 		}
-		found, err := s.st.EventFind(r.Context(), p)
+		// The search ends by its own deadline, before --store-timeout's:
+		// a costly search is the caller's to narrow, not a sign that the
+		// store is down (which the store's guard would conclude).
+		ctx, cancel := r.Context(), context.CancelFunc(func() {})
+		if t := s.o.StoreTimeout; t > 0 {
+			ctx, cancel = context.WithTimeout(ctx, t*3/4)
+		}
+		found, err := s.st.EventFind(ctx, p)
+		cancel()
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil {
+			return errInvalid("where", "the search took too long; narrow it with since, or look for fewer values")
+		}
 		if err != nil {
 			return storeError(err, "event")
 		}
