@@ -16,7 +16,11 @@ type APIKey struct {
 	// deleting that key deletes it. Empty when minted with the admin token.
 	ParentID string `json:"parent_id,omitempty"`
 	// ReadOnly keys can read but not change.
-	ReadOnly  bool       `json:"read_only"`
+	ReadOnly bool `json:"read_only"`
+	// Role is a portal session's: "viewer" (read-only), "developer" or
+	// "admin", as the product chose when it minted the link; empty for
+	// other keys.
+	Role      string     `json:"role,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at"`
 	// Prefix is the key's first characters, so a person can tell keys
 	// apart without the key.

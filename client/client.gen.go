@@ -908,6 +908,21 @@ func (e RecoverStatus) Valid() bool {
 	}
 }
 
+// Defines values for SendDryRunDryRun.
+const (
+	True SendDryRunDryRun = true
+)
+
+// Valid indicates whether the value is a known member of the SendDryRunDryRun enum.
+func (e SendDryRunDryRun) Valid() bool {
+	switch e {
+	case True:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SignatureScheme.
 const (
 	SignatureSchemeV1  SignatureScheme = "v1"
@@ -1216,6 +1231,9 @@ type APIKey struct {
 	// Prefix The key's first characters, to recognise it.
 	Prefix   string `json:"prefix"`
 	ReadOnly bool   `json:"read_only"`
+
+	// Role A portal session's role; absent for other keys.
+	Role *PortalRole `json:"role,omitempty"`
 
 	// Scope `admin`: every route; `app`: one app's routes; `portal`: a customer's portal session.
 	Scope KeyScope `json:"scope"`
@@ -2778,9 +2796,49 @@ type SecretRotated struct {
 	Secret    string  `json:"secret"`
 }
 
-// SendEvents defines model for SendEvents.
-type SendEvents struct {
+// SendDryRun defines model for SendDryRun.
+type SendDryRun struct {
+	// Count Events that would be sent.
+	Count  int              `json:"count"`
+	DryRun SendDryRunDryRun `json:"dry_run"`
+
+	// EventIds Their ids, newest first.
 	EventIds []string `json:"event_ids"`
+}
+
+// SendDryRunDryRun defines model for SendDryRun.DryRun.
+type SendDryRunDryRun bool
+
+// SendEvents `event_ids` or `where`, not both.
+type SendEvents struct {
+	// DryRun Send nothing; answer the count and ids of the events that would be sent.
+	DryRun   *bool     `json:"dry_run,omitempty"`
+	EventIds *[]string `json:"event_ids,omitempty"`
+
+	// Limit With `where`, the most events sent (the newest that match).
+	Limit *int `json:"limit,omitempty"`
+
+	// Since With `where`, search only events created at or after this time.
+	Since *time.Time `json:"since,omitempty"`
+
+	// Where A payload field and the values it may have (`field` and `in`), or the idempotency
+	// keys (`idempotency_key`). Values are compared as text: a string field by its value,
+	// a number by its JSON text (`43` and `"43"` both match `43`); other fields never match.
+	Where *SendWhere `json:"where,omitempty"`
+}
+
+// SendWhere A payload field and the values it may have (`field` and `in`), or the idempotency
+// keys (`idempotency_key`). Values are compared as text: a string field by its value,
+// a number by its JSON text (`43` and `"43"` both match `43`); other fields never match.
+type SendWhere struct {
+	// Field A top-level payload field, or a dotted path of object keys such as `lead.id`.
+	//
+	// Examples: id
+	Field          *string `json:"field,omitempty"`
+	IdempotencyKey *struct {
+		In WhereValues `json:"in"`
+	} `json:"idempotency_key,omitempty"`
+	In *WhereValues `json:"in,omitempty"`
 }
 
 // SentDeliveries defines model for SentDeliveries.
@@ -2837,6 +2895,20 @@ type Usage struct {
 // values), for receivers that verify with Svix's libraries. Empty: the level above
 // (an endpoint's: its app's; an app's: standard).
 type WebhookHeaders string
+
+// WhereValues defines model for WhereValues.
+type WhereValues = []WhereValues_Item
+
+// WhereValues0 defines model for WhereValues.0.
+type WhereValues0 = string
+
+// WhereValues1 defines model for WhereValues.1.
+type WhereValues1 = float32
+
+// WhereValues_Item defines model for WhereValues.Item.
+type WhereValues_Item struct {
+	union json.RawMessage
+}
 
 // WhoAmI defines model for WhoAmI.
 type WhoAmI struct {
@@ -3584,6 +3656,68 @@ func (t *EndpointInput_SuccessStatuses_Item) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsWhereValues0 returns the union data inside the WhereValues_Item as a WhereValues0
+func (t WhereValues_Item) AsWhereValues0() (WhereValues0, error) {
+	var body WhereValues0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWhereValues0 overwrites any union data inside the WhereValues_Item as the provided WhereValues0
+func (t *WhereValues_Item) FromWhereValues0(v WhereValues0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWhereValues0 performs a merge with any union data inside the WhereValues_Item, using the provided WhereValues0
+func (t *WhereValues_Item) MergeWhereValues0(v WhereValues0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWhereValues1 returns the union data inside the WhereValues_Item as a WhereValues1
+func (t WhereValues_Item) AsWhereValues1() (WhereValues1, error) {
+	var body WhereValues1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWhereValues1 overwrites any union data inside the WhereValues_Item as the provided WhereValues1
+func (t *WhereValues_Item) FromWhereValues1(v WhereValues1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWhereValues1 performs a merge with any union data inside the WhereValues_Item, using the provided WhereValues1
+func (t *WhereValues_Item) MergeWhereValues1(v WhereValues1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t WhereValues_Item) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *WhereValues_Item) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsEndpointTemplate returns the union data inside the UpdateEndpointTemplate200JSONResponseBody as a EndpointTemplate
 func (t UpdateEndpointTemplate200JSONResponseBody) AsEndpointTemplate() (EndpointTemplate, error) {
 	var body EndpointTemplate
@@ -4205,6 +4339,13 @@ type ClientInterface interface {
 	// SendEventsToEndpointWithBody Push chosen past events to an endpoint
 	//
 	// One new delivery per event, all or none; they count toward the monthly quota.
+	// Events are named by Herald's ids (`event_ids`) or by the product's own keys
+	// (`where`): a payload field, e.g. `{"where": {"field": "id", "in": ["42", "43"]}}`,
+	// or the idempotency key, `{"where": {"idempotency_key": {"in": ["k1"]}}}`.
+	// A `where` search reads the app's 10,000 newest events that still hold their
+	// payload (created at or after `since` when given) and sends the `limit` newest
+	// that match. With `dry_run: true`, nothing is sent: the answer (200) counts the
+	// events that would be and lists their ids.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4214,6 +4355,13 @@ type ClientInterface interface {
 	// SendEventsToEndpoint Push chosen past events to an endpoint
 	//
 	// One new delivery per event, all or none; they count toward the monthly quota.
+	// Events are named by Herald's ids (`event_ids`) or by the product's own keys
+	// (`where`): a payload field, e.g. `{"where": {"field": "id", "in": ["42", "43"]}}`,
+	// or the idempotency key, `{"where": {"idempotency_key": {"in": ["k1"]}}}`.
+	// A `where` search reads the app's 10,000 newest events that still hold their
+	// payload (created at or after `since` when given) and sends the `limit` newest
+	// that match. With `dry_run: true`, nothing is sent: the answer (200) counts the
+	// events that would be and lists their ids.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5504,6 +5652,13 @@ func (c *Client) RotateEndpointSecret(ctx context.Context, app AppRef, id Endpoi
 // SendEventsToEndpointWithBody Push chosen past events to an endpoint
 //
 // One new delivery per event, all or none; they count toward the monthly quota.
+// Events are named by Herald's ids (`event_ids`) or by the product's own keys
+// (`where`): a payload field, e.g. `{"where": {"field": "id", "in": ["42", "43"]}}`,
+// or the idempotency key, `{"where": {"idempotency_key": {"in": ["k1"]}}}`.
+// A `where` search reads the app's 10,000 newest events that still hold their
+// payload (created at or after `since` when given) and sends the `limit` newest
+// that match. With `dry_run: true`, nothing is sent: the answer (200) counts the
+// events that would be and lists their ids.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5523,6 +5678,13 @@ func (c *Client) SendEventsToEndpointWithBody(ctx context.Context, app AppRef, i
 // SendEventsToEndpoint Push chosen past events to an endpoint
 //
 // One new delivery per event, all or none; they count toward the monthly quota.
+// Events are named by Herald's ids (`event_ids`) or by the product's own keys
+// (`where`): a payload field, e.g. `{"where": {"field": "id", "in": ["42", "43"]}}`,
+// or the idempotency key, `{"where": {"idempotency_key": {"in": ["k1"]}}}`.
+// A `where` search reads the app's 10,000 newest events that still hold their
+// payload (created at or after `since` when given) and sends the `limit` newest
+// that match. With `dry_run: true`, nothing is sent: the answer (200) counts the
+// events that would be and lists their ids.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -10509,6 +10671,13 @@ type ClientWithResponsesInterface interface {
 	// SendEventsToEndpointWithBodyWithResponse Push chosen past events to an endpoint
 	//
 	// One new delivery per event, all or none; they count toward the monthly quota.
+	// Events are named by Herald's ids (`event_ids`) or by the product's own keys
+	// (`where`): a payload field, e.g. `{"where": {"field": "id", "in": ["42", "43"]}}`,
+	// or the idempotency key, `{"where": {"idempotency_key": {"in": ["k1"]}}}`.
+	// A `where` search reads the app's 10,000 newest events that still hold their
+	// payload (created at or after `since` when given) and sends the `limit` newest
+	// that match. With `dry_run: true`, nothing is sent: the answer (200) counts the
+	// events that would be and lists their ids.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10518,6 +10687,13 @@ type ClientWithResponsesInterface interface {
 	// SendEventsToEndpointWithResponse Push chosen past events to an endpoint
 	//
 	// One new delivery per event, all or none; they count toward the monthly quota.
+	// Events are named by Herald's ids (`event_ids`) or by the product's own keys
+	// (`where`): a payload field, e.g. `{"where": {"field": "id", "in": ["42", "43"]}}`,
+	// or the idempotency key, `{"where": {"idempotency_key": {"in": ["k1"]}}}`.
+	// A `where` search reads the app's 10,000 newest events that still hold their
+	// payload (created at or after `since` when given) and sends the `limit` newest
+	// that match. With `dry_run: true`, nothing is sent: the answer (200) counts the
+	// events that would be and lists their ids.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15116,6 +15292,8 @@ type SendEventsToEndpointResponse503Headers struct {
 type SendEventsToEndpointResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SendDryRun
 	// JSON202 the response for an HTTP 202 `application/json` response
 	JSON202 *SentDeliveries
 	// JSON400 the response for an HTTP 400 `application/json` response
@@ -15142,6 +15320,11 @@ type SendEventsToEndpointResponse struct {
 	Headers429 *SendEventsToEndpointResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *SendEventsToEndpointResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SendEventsToEndpointResponse) GetJSON200() *SendDryRun {
+	return r.JSON200
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -18731,6 +18914,13 @@ func (c *ClientWithResponses) RotateEndpointSecretWithResponse(ctx context.Conte
 // SendEventsToEndpointWithBodyWithResponse Push chosen past events to an endpoint
 //
 // One new delivery per event, all or none; they count toward the monthly quota.
+// Events are named by Herald's ids (`event_ids`) or by the product's own keys
+// (`where`): a payload field, e.g. `{"where": {"field": "id", "in": ["42", "43"]}}`,
+// or the idempotency key, `{"where": {"idempotency_key": {"in": ["k1"]}}}`.
+// A `where` search reads the app's 10,000 newest events that still hold their
+// payload (created at or after `since` when given) and sends the `limit` newest
+// that match. With `dry_run: true`, nothing is sent: the answer (200) counts the
+// events that would be and lists their ids.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18746,6 +18936,13 @@ func (c *ClientWithResponses) SendEventsToEndpointWithBodyWithResponse(ctx conte
 // SendEventsToEndpointWithResponse Push chosen past events to an endpoint
 //
 // One new delivery per event, all or none; they count toward the monthly quota.
+// Events are named by Herald's ids (`event_ids`) or by the product's own keys
+// (`where`): a payload field, e.g. `{"where": {"field": "id", "in": ["42", "43"]}}`,
+// or the idempotency key, `{"where": {"idempotency_key": {"in": ["k1"]}}}`.
+// A `where` search reads the app's 10,000 newest events that still hold their
+// payload (created at or after `since` when given) and sends the `limit` newest
+// that match. With `dry_run: true`, nothing is sent: the answer (200) counts the
+// events that would be and lists their ids.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23367,6 +23564,13 @@ func ParseSendEventsToEndpointResponse(rsp *http.Response) (*SendEventsToEndpoin
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SendDryRun
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
 		var dest SentDeliveries
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {

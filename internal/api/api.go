@@ -50,6 +50,7 @@ type Store interface {
 	EndpointTemplateDelete(ctx context.Context, appID, id string) error
 	EventGet(ctx context.Context, appID, id string) (*herald.Event, error)
 	EventList(ctx context.Context, p store.EventListParams) ([]*herald.Event, error)
+	EventFind(ctx context.Context, p store.EventFindParams) ([]*herald.Event, error)
 	DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error)
 	DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error)
 	Failures(ctx context.Context, p store.FailuresParams) (*store.FailuresReport, error)

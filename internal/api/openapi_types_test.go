@@ -88,6 +88,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{schema: "APIKeyCreate", v: keyInput{}},
 		{schema: "PortalSessionCreate", v: portalInput{}},
 		{schema: "Ack", v: ackInput{}},
+		{schema: "SendEvents", v: sendInput{}},
+		{schema: "SendWhere", v: sendWhere{}},
 	} {
 		s, ok := doc.Components.Schemas[c.schema]
 		if !ok {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -247,43 +248,94 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request) *Error 
 }
 
 // sendEvents pushes chosen past events to one endpoint now:
-// POST .../endpoints/{id}/send. The deliveries count toward the app's
-// monthly delivery quota: all are created, or none.
+// POST .../endpoints/{id}/send. The events are named by Herald's ids
+// (event_ids) or by the product's own keys (where: a payload field or
+// the idempotency key). The deliveries count toward the app's monthly
+// delivery quota: all are created, or none. A dry run answers what
+// would be sent and sends nothing.
 func (s *Server) sendEvents(w http.ResponseWriter, r *http.Request) *Error {
 	ep, a, e := s.endpointOfApp(r)
 	if e != nil {
 		return e
 	}
-	var in struct {
-		EventIDs []string `json:"event_ids"`
-	}
+	var in sendInput
 	if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
 		return e
 	}
-	if len(in.EventIDs) == 0 {
-		return errRequired("event_ids")
-	}
-	if len(in.EventIDs) > maxSendEvents {
-		return errInvalid("event_ids", "event_ids may list at most %d events at once", maxSendEvents)
-	}
-	if e := s.checkQuota(w, r, a); e != nil {
-		return e
-	}
-	evs := make([]*herald.Event, 0, len(in.EventIDs))
-	seen := map[string]bool{}
-	for _, id := range in.EventIDs {
-		if seen[id] {
-			continue
+	var evs []*herald.Event
+	if in.Where != nil {
+		if in.EventIDs != nil {
+			return errInvalid("where", "give event_ids or where, not both")
 		}
-		seen[id] = true
-		ev, err := s.st.EventGet(r.Context(), ep.AppID, id)
-		if errors.Is(err, store.ErrNotFound) || err == nil && hiddenFromPortal(r, ev) {
-			return errInvalid("event_ids", "event %s is not an event of this app", id)
+		p, e := in.findParams(ep.AppID, s.o.Now().UTC())
+		if e != nil {
+			return e
+		}
+		// The search ends by its own deadline, before --store-timeout's:
+		// a costly search is the caller's to narrow, not a sign that the
+		// store is down (which the store's guard would conclude).
+		ctx, cancel := r.Context(), context.CancelFunc(func() {})
+		if t := s.o.StoreTimeout; t > 0 {
+			ctx, cancel = context.WithTimeout(ctx, t*3/4)
+		}
+		found, err := s.st.EventFind(ctx, p)
+		cancel()
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil {
+			return errInvalid("where", "the search took too long; narrow it with since, or look for fewer values")
 		}
 		if err != nil {
 			return storeError(err, "event")
 		}
-		evs = append(evs, ev)
+		for _, ev := range found {
+			if !hiddenFromPortal(r, ev) {
+				evs = append(evs, ev)
+			}
+		}
+	} else {
+		if in.Limit != nil || in.Since != nil {
+			field := "limit"
+			if in.Since != nil {
+				field = "since"
+			}
+			return errInvalid(field, "%s goes with where; event_ids lists the very events to send", field)
+		}
+		if len(in.EventIDs) == 0 {
+			return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRequired, Field: "event_ids",
+				Message: "event_ids is required (or where, to pick events by a payload field or idempotency key)"}
+		}
+		if len(in.EventIDs) > maxSendEvents {
+			return errInvalid("event_ids", "event_ids may list at most %d events at once", maxSendEvents)
+		}
+		seen := map[string]bool{}
+		for _, id := range in.EventIDs {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			ev, err := s.st.EventGet(r.Context(), ep.AppID, id)
+			if errors.Is(err, store.ErrNotFound) || err == nil && hiddenFromPortal(r, ev) {
+				return errInvalid("event_ids", "event %s is not an event of this app", id)
+			}
+			if err != nil {
+				return storeError(err, "event")
+			}
+			evs = append(evs, ev)
+		}
+	}
+	if in.DryRun {
+		ids := make([]string, len(evs))
+		for i, ev := range evs {
+			ids[i] = ev.ID
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"dry_run": true, "count": len(ids), "event_ids": ids})
+		return nil
+	}
+	if len(evs) == 0 {
+		writeJSON(w, http.StatusAccepted, map[string]any{"data": []*herald.Delivery{}})
+		return nil
+	}
+	if e := s.checkQuota(w, r, a); e != nil {
+		return e
 	}
 	ds, err := s.eng.SendEvents(r.Context(), ep, evs)
 	if qe, ok := asQuotaError(err); ok {

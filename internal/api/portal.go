@@ -204,10 +204,7 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request) *Er
 	now := s.o.Now().UTC()
 	exp := now.Add(time.Duration(ttl) * time.Second).Truncate(time.Second)
 	k := &herald.APIKey{ID: herald.NewID("key_"), Name: portalKeyName, Scope: scopePortal, AppID: a.ID,
-		CreatedAt: now, ReadOnly: role == roleViewer}
-	if role == roleDeveloper {
-		k.Name = portalKeyNameDeveloper
-	}
+		CreatedAt: now, ReadOnly: role == roleViewer, Role: role}
 	// A session minted with a key lives no longer than that key and dies
 	// with it (the store deletes a key's sessions with the key); the
 	// admin token has no expiry and cannot be deleted.

@@ -21,21 +21,20 @@ const (
 // roleRank orders roles from the narrowest.
 var roleRank = map[string]int{roleViewer: 0, roleDeveloper: 1, roleAdmin: 2}
 
-// Portal session keys are named after their role: the role is kept
-// without a column of its own, and a viewer is a read-only key as
-// sessions minted before roles were.
-const (
-	portalKeyName          = "portal session"
-	portalKeyNameDeveloper = "portal session (developer)"
-)
+// portalKeyName names every portal session's key; its role is a field of
+// its own.
+const portalKeyName = "portal session"
 
-// portalRoleOf is the role of a portal session's key.
+// portalRoleOf is the role of a portal session's key. A key without one
+// (which the stores' migrations leave none of) is read as before roles
+// were: viewer when read-only, admin otherwise; a read-only key is never
+// wider than viewer whatever its role says.
 func portalRoleOf(k *herald.APIKey) string {
-	switch {
-	case k.ReadOnly:
+	if k.ReadOnly {
 		return roleViewer
-	case k.Name == portalKeyNameDeveloper:
-		return roleDeveloper
+	}
+	if _, ok := roleRank[k.Role]; ok {
+		return k.Role
 	}
 	return roleAdmin
 }

@@ -52,6 +52,27 @@ func portalRoles(t *testing.T, s *heraldtest.Server) {
 			t.Errorf("whoami of a %s session: %d %+v", role, got, who)
 		}
 	}
+	// The key list shows each session's stored role (absent for other keys).
+	var keys struct {
+		Data []struct {
+			ID    string `json:"id"`
+			Scope string `json:"scope"`
+			Role  string `json:"role"`
+		} `json:"data"`
+	}
+	s.MustDo("GET", "/v1/api-keys?limit=100", nil, &keys, 200)
+	listed := map[string]string{}
+	for _, k := range keys.Data {
+		listed[k.ID] = k.Role
+		if k.Scope != "portal" && k.Role != "" {
+			t.Errorf("key %s of scope %s lists role %q", k.ID, k.Scope, k.Role)
+		}
+	}
+	for role, p := range sessions {
+		if listed[p.ID] != role {
+			t.Errorf("the %s session lists role %q", role, listed[p.ID])
+		}
+	}
 	// Without role, read_only decides as before: admin, or viewer.
 	var def, ro struct {
 		Role string `json:"role"`

@@ -20,12 +20,13 @@ var marketo = &Preset{
 		{Name: "client_secret", Required: true, Doc: "that service's client secret"},
 		{Name: "lookup_field", Doc: "the field that finds an existing lead; default email"},
 		{Name: "input", Doc: "the lead record, a JSON template; default: immdio's lead fields mapped to Marketo's"},
+		{Name: "name_field", Doc: "where the default input puts immdio's single name field when the lead has no own value there: lastName (default), firstName or none"},
 		{Name: "base_url", Doc: "the instance's REST base; default https://<munchkin_id>.mktorest.com"},
 	},
 	request: func(o map[string]string) Request {
 		input := o["input"]
 		if input == "" {
-			input = marketoInput
+			input = marketoDefaultInput(o["name_field"])
 		}
 		lookup := o["lookup_field"]
 		if lookup == "" {
@@ -65,13 +66,33 @@ func marketoCheck(o map[string]string) error {
 			return &OptionError{Option: "base_url", Msg: "base_url must be the instance's REST base, without ? or #"}
 		}
 	}
+	switch o["name_field"] {
+	case "", "lastName", "firstName", "none":
+	default:
+		return &OptionError{Option: "name_field", Msg: "name_field must be lastName, firstName or none"}
+	}
+	if o["name_field"] != "" && o["input"] != "" {
+		return &OptionError{Option: "name_field", Msg: `name_field shapes the default input only; with input, map the name yourself, e.g. "lastName": "{{lastName | or:\"name\"}}"`}
+	}
 	return nil
 }
 
-// marketoInput maps immdio Forms' lead fields to Marketo's.
-const marketoInput = `{"email":"{{email}}","firstName":"{{firstName}}","lastName":"{{lastName}}",` +
-	`"company":"{{company}}","phone":"{{tel}}","mobilePhone":"{{mobile}}","postalCode":"{{zip}}","address":"{{address}}",` +
-	`"department":"{{department}}","title":"{{position}}","website":"{{web}}"}`
+// marketoDefaultInput maps immdio Forms' lead fields to Marketo's. A
+// form with immdio's single name field sends "name" only: it fills
+// nameField (lastName unless told otherwise; Marketo's lastName is the
+// one its lead lists show), and a lead's own firstName or lastName wins.
+func marketoDefaultInput(nameField string) string {
+	first, last := `{{firstName}}`, `{{lastName}}`
+	switch nameField {
+	case "", "lastName":
+		last = `{{lastName | or:\"name\"}}`
+	case "firstName":
+		first = `{{firstName | or:\"name\"}}`
+	}
+	return `{"email":"{{email}}","firstName":"` + first + `","lastName":"` + last + `",` +
+		`"company":"{{company}}","phone":"{{tel}}","mobilePhone":"{{mobile}}","postalCode":"{{zip}}","address":"{{address}}",` +
+		`"department":"{{department}}","title":"{{position}}","website":"{{web}}"}`
+}
 
 // marketoBaseFrom names the option marketoBase builds on.
 func marketoBaseFrom(o map[string]string) string {

@@ -456,6 +456,10 @@ func (g *Guard) EventList(ctx context.Context, p EventListParams) ([]*herald.Eve
 	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) ([]*herald.Event, error) { return g.Store.EventList(ctx, p) })
 }
 
+func (g *Guard) EventFind(ctx context.Context, p EventFindParams) ([]*herald.Event, error) {
+	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) ([]*herald.Event, error) { return g.Store.EventFind(ctx, p) })
+}
+
 func (g *Guard) DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error) {
 	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) (*herald.Delivery, error) { return g.Store.DeliveryGet(ctx, appID, id) })
 }

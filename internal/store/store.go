@@ -163,6 +163,10 @@ type Store interface {
 	EventGet(ctx context.Context, appID, id string) (*herald.Event, error)
 	// EventList lists an app's events, newest first.
 	EventList(ctx context.Context, p EventListParams) ([]*herald.Event, error)
+	// EventFind finds an app's events, newest first, whose payload field
+	// (or idempotency key) is one of some values, among its newest
+	// events that still hold their payload (see EventFindParams).
+	EventFind(ctx context.Context, p EventFindParams) ([]*herald.Event, error)
 
 	// DeliveryGet finds a delivery of one app, with all its attempts in
 	// order. ErrNotFound.
@@ -471,6 +475,27 @@ type EventListParams struct {
 	Tag            string
 	IdempotencyKey string
 	ListParams
+}
+
+// EventFindParams picks an app's events by the product's own keys: a
+// payload field or the idempotency key.
+type EventFindParams struct {
+	AppID string
+	// Path is the payload field, one object key per level (["lead",
+	// "id"] for lead.id); nil matches the idempotency key instead.
+	Path []string
+	// Values are compared as text: a string field by its value, a number
+	// by its JSON text; fields of other types never match.
+	Values []string
+	// Scan bounds the search to the app's Scan newest events (created at
+	// or after Since when Since is set), so that a search costs the same
+	// whatever the app's history.
+	Scan  int
+	Since time.Time
+	// Now leaves out events whose payload is removed or due for removal.
+	Now time.Time
+	// Limit is the most events returned.
+	Limit int
 }
 
 // DeliveryListParams filters and pages deliveries of one app (of every app

@@ -92,6 +92,9 @@
 //	default:"x"   the argument when the value is missing, null or the
 //	              empty string; otherwise the value. A number argument
 //	              stays a number: {{score | default:0}}.
+//	or:"path"     the value at another path (or field title) when the
+//	              value is missing, null or the empty string:
+//	              {{lastName | or:"name"}}. The result keeps its JSON type.
 //	upper         the text in upper case.
 //	lower         the text in lower case.
 //	json          the value written as JSON text, e.g. to show an object

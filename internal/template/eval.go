@@ -113,6 +113,14 @@ func (t *tag) eval(d *Data, limit int) value {
 	// A filter either passes its value on whole (raw and all) or builds
 	// a new one without raw, so raw always matches v.
 	for i := range t.filters {
+		if f := &t.filters[i]; f.kind == fOr {
+			// The other path stands in for a value that is not there;
+			// it has no filters of its own, so this never recurses.
+			if v.k == kMissing || v.k == kNull || v.k == kString && v.s == "" {
+				v = f.alt.eval(d, limit)
+			}
+			continue
+		}
 		v = t.filters[i].apply(v, limit)
 	}
 	return v
@@ -242,6 +250,7 @@ const (
 	fURLEncode
 	fTruncate
 	fDate
+	fOr
 )
 
 var filterKinds = map[string]filterKind{
@@ -252,11 +261,12 @@ var filterKinds = map[string]filterKind{
 	"urlencode": fURLEncode,
 	"truncate":  fTruncate,
 	"date":      fDate,
+	"or":        fOr,
 }
 
 // filterNames lists the filters for error messages, in the order the
 // documentation gives them.
-const filterNames = "default, upper, lower, json, urlencode, truncate, date"
+const filterNames = "default, or, upper, lower, json, urlencode, truncate, date"
 
 // filter is a compiled filter with its argument.
 type filter struct {
@@ -265,6 +275,7 @@ type filter struct {
 	def  value    // default
 	n    int      // truncate
 	date dateSpec // date
+	alt  *tag     // or: the path whose value stands in
 }
 
 // newFilter checks a filter's argument; msg is non-empty when it is wrong.
@@ -294,6 +305,11 @@ func newFilter(k filterKind, name string, a arg) (f filter, msg string) {
 			return f, `filter "date" needs a format, e.g. date:"YYYY-MM-DD"`
 		}
 		f.date = compileDate(a.s)
+	case fOr:
+		// The path itself is read by the caller, which knows the titles.
+		if !a.present || a.isNum || a.s == "" {
+			return f, `filter "or" needs a path in quotes, e.g. or:"name"`
+		}
 	default:
 		if a.present {
 			return f, "filter " + quote(name) + " takes no argument"

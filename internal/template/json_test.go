@@ -451,7 +451,7 @@ func TestErrorMessages(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 	_, err := ParseText("Hello {{name | uppr}}", Options{})
-	if got, want := err.Error(), `template: line 1, column 16: unknown filter "uppr" (filters: default, upper, lower, json, urlencode, truncate, date)`; got != want {
+	if got, want := err.Error(), `template: line 1, column 16: unknown filter "uppr" (filters: default, or, upper, lower, json, urlencode, truncate, date)`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }

@@ -194,6 +194,13 @@ func parseTag(src string, start int, open, close string, titles map[string]strin
 		if msg != "" {
 			return nil, 0, &perr{argPos, msg}
 		}
+		if kind == fOr {
+			alt, e := newTag(a.s, argPos, titles)
+			if e != nil {
+				return nil, 0, e
+			}
+			f.alt = alt
+		}
 		t.filters = append(t.filters, f)
 		switch {
 		case p >= len(src) || strings.HasPrefix(src[p:], open):
@@ -366,13 +373,25 @@ type pathList struct {
 
 func (l *pathList) add(parts []part) {
 	for _, p := range parts {
-		if p.tag == nil || l.seen[p.tag.path] {
+		if p.tag == nil {
 			continue
 		}
-		if l.seen == nil {
-			l.seen = map[string]bool{}
+		l.addPath(p.tag.path)
+		for _, f := range p.tag.filters {
+			if f.alt != nil {
+				l.addPath(f.alt.path)
+			}
 		}
-		l.seen[p.tag.path] = true
-		l.list = append(l.list, p.tag.path)
 	}
+}
+
+func (l *pathList) addPath(path string) {
+	if l.seen[path] {
+		return
+	}
+	if l.seen == nil {
+		l.seen = map[string]bool{}
+	}
+	l.seen[path] = true
+	l.list = append(l.list, path)
 }

@@ -180,7 +180,7 @@ func TestParseJSONErrorsHash(t *testing.T) {
 // documentation true.
 func TestDocumentedErrors(t *testing.T) {
 	text := []struct{ src, want string }{
-		{"Hello {{name | uppr}}", `template: line 1, column 16: unknown filter "uppr" (filters: default, upper, lower, json, urlencode, truncate, date)`},
+		{"Hello {{name | uppr}}", `template: line 1, column 16: unknown filter "uppr" (filters: default, or, upper, lower, json, urlencode, truncate, date)`},
 		{"{{name | truncate:-1}}", `template: line 1, column 19: filter "truncate" needs a whole number of characters, e.g. truncate:100`},
 	}
 	for _, tc := range text {

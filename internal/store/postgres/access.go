@@ -13,7 +13,7 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-const apiKeyCols = `id, name, scope, app_id, read_only, expires_at, prefix, hash, created_at, parent_id`
+const apiKeyCols = `id, name, scope, app_id, read_only, expires_at, prefix, hash, created_at, parent_id, role`
 
 func scanAPIKey(s scanner) (*herald.APIKey, error) {
 	var (
@@ -21,7 +21,7 @@ func scanAPIKey(s scanner) (*herald.APIKey, error) {
 		appID  *string
 		parent *string
 	)
-	if err := s.Scan(&k.ID, &k.Name, &k.Scope, &appID, &k.ReadOnly, &k.ExpiresAt, &k.Prefix, &k.Hash, &k.CreatedAt, &parent); err != nil {
+	if err := s.Scan(&k.ID, &k.Name, &k.Scope, &appID, &k.ReadOnly, &k.ExpiresAt, &k.Prefix, &k.Hash, &k.CreatedAt, &parent, &k.Role); err != nil {
 		return nil, err
 	}
 	if appID != nil {
@@ -40,13 +40,13 @@ func scanAPIKey(s scanner) (*herald.APIKey, error) {
 // as endpoints are: a key left behind by a concurrent AppDelete or
 // APIKeyDelete would outlive what it belongs to.
 const apiKeyInsert = `INSERT INTO api_keys (` + apiKeyCols + `)
-	SELECT $1, $2, $3, $4::text, $5::boolean, $6::timestamptz, $7, $8, $9::timestamptz, $10::text
+	SELECT $1, $2, $3, $4::text, $5::boolean, $6::timestamptz, $7, $8, $9::timestamptz, $10::text, $11
 	WHERE ($4::text IS NULL OR EXISTS (SELECT 1 FROM apps WHERE id = $4::text FOR KEY SHARE))
 	AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM api_keys WHERE id = $10::text FOR KEY SHARE))`
 
 func apiKeyArgs(k *herald.APIKey) []any {
 	return []any{k.ID, k.Name, k.Scope, nullString(k.AppID), k.ReadOnly, tsPtr(k.ExpiresAt), k.Prefix, k.Hash,
-		ts(k.CreatedAt), nullString(k.ParentID)}
+		ts(k.CreatedAt), nullString(k.ParentID), k.Role}
 }
 
 // apiKeyInserted maps the outcome of apiKeyInsert.

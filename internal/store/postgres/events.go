@@ -285,6 +285,51 @@ func (db *DB) EventGet(ctx context.Context, appID, id string) (*herald.Event, er
 	return ev, nil
 }
 
+// EventFind implements store.Store. The app's newest events are taken
+// from events_app first (at most p.Scan), then their payloads read as
+// json. PostgreSQL refuses to read a document with a \u0000 escape (a
+// valid payload): the escape is read as U+FFFD, which no text compared
+// here holds.
+func (db *DB) EventFind(ctx context.Context, p store.EventFindParams) ([]*herald.Event, error) {
+	var args params
+	scan := `SELECT * FROM events WHERE app_id = ` + args.add(p.AppID)
+	if !p.Since.IsZero() {
+		scan += ` AND created_at >= ` + args.add(ts(p.Since))
+	}
+	scan += ` ORDER BY id DESC LIMIT ` + args.add(p.Scan)
+	q := `SELECT ` + eventCols + ` FROM (` + scan + `) ev`
+	if p.Path != nil {
+		q += ` CROSS JOIN LATERAL (SELECT replace(convert_from(ev.payload, 'UTF8'), '\u0000', '\ufffd')::json AS doc) j`
+	}
+	q += ` WHERE ev.payload IS NOT NULL AND NOT ev.payload_expired
+	AND (ev.payload_expires_at IS NULL OR ev.payload_expires_at > ` + args.add(ts(p.Now)) + `)`
+	if p.Path == nil {
+		q += ` AND ev.idempotency_key = ANY(` + args.add(p.Values) + `::text[])`
+	} else {
+		path := args.add(p.Path)
+		q += ` AND json_typeof(j.doc #> ` + path + `::text[]) IN ('string', 'number')
+	AND j.doc #>> ` + path + `::text[] = ANY(` + args.add(p.Values) + `::text[])`
+	}
+	q += ` ORDER BY ev.id DESC LIMIT ` + args.add(p.Limit)
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("event find: %w", err)
+	}
+	defer rows.Close()
+	evs := []*herald.Event{}
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("event find: %w", err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("event find: %w", err)
+	}
+	return evs, nil
+}
+
 // EventList implements store.Store.
 func (db *DB) EventList(ctx context.Context, p store.EventListParams) ([]*herald.Event, error) {
 	var args params

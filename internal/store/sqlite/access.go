@@ -11,7 +11,7 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-const apiKeyCols = `id, name, scope, app_id, read_only, expires_at, prefix, hash, created_at, parent_id`
+const apiKeyCols = `id, name, scope, app_id, read_only, expires_at, prefix, hash, created_at, parent_id, role`
 
 func scanAPIKey(s scanner) (*herald.APIKey, error) {
 	var (
@@ -21,7 +21,7 @@ func scanAPIKey(s scanner) (*herald.APIKey, error) {
 		expires sql.NullInt64
 		created int64
 	)
-	if err := s.Scan(&k.ID, &k.Name, &k.Scope, &appID, &k.ReadOnly, &expires, &k.Prefix, &k.Hash, &created, &parent); err != nil {
+	if err := s.Scan(&k.ID, &k.Name, &k.Scope, &appID, &k.ReadOnly, &expires, &k.Prefix, &k.Hash, &created, &parent, &k.Role); err != nil {
 		return nil, err
 	}
 	k.AppID = appID.String
@@ -42,13 +42,13 @@ func nullMicro(t *time.Time) any {
 // apiKeyInsert stores a key only if its app (when it has one) and its
 // parent (when it has one) exist, in the same statement.
 const apiKeyInsert = `INSERT INTO api_keys (` + apiKeyCols + `)
-	SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+	SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
 	WHERE (?4 IS NULL OR EXISTS (SELECT 1 FROM apps WHERE id = ?4))
 	AND (?10 IS NULL OR EXISTS (SELECT 1 FROM api_keys WHERE id = ?10))`
 
 func apiKeyArgs(k *herald.APIKey) []any {
 	return []any{k.ID, k.Name, k.Scope, nullString(k.AppID), k.ReadOnly, nullMicro(k.ExpiresAt), k.Prefix, k.Hash,
-		micro(k.CreatedAt), nullString(k.ParentID)}
+		micro(k.CreatedAt), nullString(k.ParentID), k.Role}
 }
 
 // apiKeyInserted maps the outcome of apiKeyInsert.

@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -222,6 +224,69 @@ func (db *DB) EventList(ctx context.Context, p store.EventListParams) ([]*herald
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("event list: %w", err)
+	}
+	return evs, nil
+}
+
+// jsonPath is SQLite's JSON path of an object key per level, each key
+// quoted ("$.\"lead\".\"id\""); the caller refuses keys holding a quote.
+func jsonPath(keys []string) string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, k := range keys {
+		b.WriteString(`."`)
+		b.WriteString(k)
+		b.WriteString(`"`)
+	}
+	return b.String()
+}
+
+// EventFind implements store.Store. The app's newest events are taken
+// from events_app first (at most p.Scan), then their payloads read: the
+// payload is stored as bytes, cast to text for SQLite's JSON functions.
+func (db *DB) EventFind(ctx context.Context, p store.EventFindParams) ([]*herald.Event, error) {
+	values, err := json.Marshal(p.Values)
+	if err != nil {
+		return nil, fmt.Errorf("event find: %w", err)
+	}
+	scan := `SELECT * FROM events WHERE app_id = ?`
+	args := []any{p.AppID}
+	if !p.Since.IsZero() {
+		scan += ` AND created_at >= ?`
+		args = append(args, micro(p.Since))
+	}
+	scan += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, p.Scan)
+	q := `SELECT ` + eventCols + ` FROM (` + scan + `) ev
+	WHERE ev.payload IS NOT NULL AND ev.payload_expired = 0
+	AND (ev.payload_expires_at IS NULL OR ev.payload_expires_at > ?)`
+	args = append(args, micro(p.Now))
+	if p.Path == nil {
+		q += ` AND ev.idempotency_key IN (SELECT value FROM json_each(?))`
+		args = append(args, string(values))
+	} else {
+		path := jsonPath(p.Path)
+		q += ` AND json_type(CAST(ev.payload AS TEXT), ?) IN ('text', 'integer', 'real')
+	AND CAST(json_extract(CAST(ev.payload AS TEXT), ?) AS TEXT) IN (SELECT value FROM json_each(?))`
+		args = append(args, path, path, string(values))
+	}
+	q += ` ORDER BY ev.id DESC LIMIT ?`
+	args = append(args, p.Limit)
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("event find: %w", err)
+	}
+	defer rows.Close()
+	evs := []*herald.Event{}
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("event find: %w", err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("event find: %w", err)
 	}
 	return evs, nil
 }

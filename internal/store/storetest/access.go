@@ -101,7 +101,21 @@ func testAPIKeyCRUD(t *testing.T, s store.Store) {
 	appKey.ExpiresAt = &expires
 	noErr(t, s.APIKeyCreate(ctx, appKey), "APIKeyCreate app")
 
-	got, err := s.APIKeyByHash(ctx, admin.Hash)
+	// A portal session keeps its role; other keys have none.
+	session := newKey(a.ID)
+	session.Scope = "portal"
+	session.Role = "developer"
+	session.ExpiresAt = &expires
+	noErr(t, s.APIKeyCreate(ctx, session), "APIKeyCreate portal session")
+	got, err := s.APIKeyByHash(ctx, session.Hash)
+	noErr(t, err, "APIKeyByHash portal session")
+	equal(t, "portal session", got, session)
+	if got.Role != "developer" {
+		t.Errorf("portal session role: got %q, want developer", got.Role)
+	}
+	noErr(t, s.APIKeyDelete(ctx, session.ID), "APIKeyDelete portal session")
+
+	got, err = s.APIKeyByHash(ctx, admin.Hash)
 	noErr(t, err, "APIKeyByHash admin")
 	equal(t, "admin key", got, admin)
 	if got.AppID != "" || got.ExpiresAt != nil || got.ReadOnly {

@@ -24,6 +24,7 @@ var eventCases = []testCase{
 	{"EventList/filters", testEventListFilters},
 	{"EventList/limits", testEventListLimits},
 	{"EventList/labels", testEventListLabels},
+	{"EventFind/payload_field", testEventFind},
 	{"EventsEnqueue/labels_round_trip", testEnqueueLabels},
 	{"Endpoint/svix_settings_round_trip", testEndpointSvixSettings},
 	{"Endpoint/uid_unique_per_app", testEndpointUIDUnique},
@@ -709,4 +710,58 @@ func testEventListLimits(t *testing.T, s store.Store) {
 			t.Errorf("EventList limit %d: %d events, want %d", c.limit, len(got), c.want)
 		}
 	}
+}
+
+// testEventFind: events are found by a payload field compared as text
+// (strings and numbers only) or by idempotency key, newest first, among
+// the app's newest events still holding their payload.
+func testEventFind(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := mkApp(t, s, "a"), mkApp(t, s, "b")
+	mk := func(app string, d time.Duration, payload, key string) *herald.Event {
+		ev := newEventAt(app, "lead.created", at(d))
+		ev.Payload, ev.IdempotencyKey = herald.RawJSON(payload), key
+		return ev
+	}
+	e1 := mk(a.ID, 0, `{"id":"42","lead":{"id":7}}`, "k-1")
+	e2 := mk(a.ID, time.Second, `{"id":43,"a.b":"x"}`, "k-2")
+	e3 := mk(a.ID, 2*time.Second, `{"id":{"n":"42"},"n":true}`, "")
+	e4 := mk(a.ID, 3*time.Second, `{"id":"42"}`, "")
+	exp := at(time.Hour)
+	e4.PayloadExpiresAt = &exp
+	e5 := mk(a.ID, 4*time.Second, `{"id":"44","text":"\u0000"}`, "")
+	other := mk(b.ID, 0, `{"id":"42"}`, "k-1")
+	enqueue(t, s, store.EnqueueParams{Route: routeAll}, e1, e2, e3, e4, e5, other)
+	find := func(p store.EventFindParams) []string {
+		t.Helper()
+		p.AppID = a.ID
+		if p.Scan == 0 {
+			p.Scan = 100
+		}
+		if p.Limit == 0 {
+			p.Limit = 100
+		}
+		if p.Now.IsZero() {
+			p.Now = at(2 * time.Hour)
+		}
+		got, err := s.EventFind(ctx, p)
+		noErr(t, err, "EventFind")
+		ids := []string{}
+		for _, ev := range got {
+			ids = append(ids, ev.ID)
+		}
+		return ids
+	}
+	id := []string{"id"}
+	equalIDs(t, "id in 42, 43 (a number as its text)", find(store.EventFindParams{Path: id, Values: []string{"42", "43"}}), []string{e2.ID, e1.ID})
+	equalIDs(t, "payload due for removal kept before its time", find(store.EventFindParams{Path: id, Values: []string{"42"}, Now: at(time.Minute)}), []string{e4.ID, e1.ID})
+	equalIDs(t, "an object or boolean never matches", find(store.EventFindParams{Path: []string{"n"}, Values: []string{"true", "1"}}), nil)
+	equalIDs(t, "dotted path", find(store.EventFindParams{Path: []string{"lead", "id"}, Values: []string{"7"}}), []string{e1.ID})
+	equalIDs(t, "a key holding a dot", find(store.EventFindParams{Path: []string{"a.b"}, Values: []string{"x"}}), []string{e2.ID})
+	equalIDs(t, "beside a \\u0000 escape", find(store.EventFindParams{Path: id, Values: []string{"44"}}), []string{e5.ID})
+	equalIDs(t, "missing field", find(store.EventFindParams{Path: []string{"nope"}, Values: []string{"42"}}), nil)
+	equalIDs(t, "idempotency keys", find(store.EventFindParams{Values: []string{"k-1", "k-2", "k-3"}}), []string{e2.ID, e1.ID})
+	equalIDs(t, "limit", find(store.EventFindParams{Path: id, Values: []string{"42", "43"}, Limit: 1}), []string{e2.ID})
+	equalIDs(t, "scan bounds the events searched", find(store.EventFindParams{Path: id, Values: []string{"42", "43"}, Scan: 4}), []string{e2.ID})
+	equalIDs(t, "since", find(store.EventFindParams{Path: id, Values: []string{"42", "43"}, Since: at(time.Second)}), []string{e2.ID})
 }

@@ -549,6 +549,13 @@ export interface paths {
         /**
          * Push chosen past events to an endpoint
          * @description One new delivery per event, all or none; they count toward the monthly quota.
+         *     Events are named by Herald's ids (`event_ids`) or by the product's own keys
+         *     (`where`): a payload field, e.g. `{"where": {"field": "id", "in": ["42", "43"]}}`,
+         *     or the idempotency key, `{"where": {"idempotency_key": {"in": ["k1"]}}}`.
+         *     A `where` search reads the app's 10,000 newest events that still hold their
+         *     payload (created at or after `since` when given) and sends the `limit` newest
+         *     that match. With `dry_run: true`, nothing is sent: the answer (200) counts the
+         *     events that would be and lists their ids.
          */
         post: operations["sendEventsToEndpoint"];
         delete?: never;
@@ -2101,7 +2108,49 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description `event_ids` or `where`, not both. */
         SendEvents: {
+            event_ids?: string[];
+            where?: components["schemas"]["SendWhere"];
+            /**
+             * Format: date-time
+             * @description With `where`, search only events created at or after this time.
+             */
+            since?: string;
+            /**
+             * @description With `where`, the most events sent (the newest that match).
+             * @default 1000
+             */
+            limit: number;
+            /**
+             * @description Send nothing; answer the count and ids of the events that would be sent.
+             * @default false
+             */
+            dry_run: boolean;
+        };
+        /**
+         * @description A payload field and the values it may have (`field` and `in`), or the idempotency
+         *     keys (`idempotency_key`). Values are compared as text: a string field by its value,
+         *     a number by its JSON text (`43` and `"43"` both match `43`); other fields never match.
+         */
+        SendWhere: {
+            /**
+             * @description A top-level payload field, or a dotted path of object keys such as `lead.id`.
+             * @example id
+             */
+            field?: string;
+            in?: components["schemas"]["WhereValues"];
+            idempotency_key?: {
+                in: components["schemas"]["WhereValues"];
+            };
+        };
+        WhereValues: (string | number)[];
+        SendDryRun: {
+            /** @constant */
+            dry_run: true;
+            /** @description Events that would be sent. */
+            count: number;
+            /** @description Their ids, newest first. */
             event_ids: string[];
         };
         SentDeliveries: {
@@ -2213,6 +2262,8 @@ export interface components {
             /** @description The key that minted a portal session (absent when the admin token did). */
             parent_id?: string;
             read_only: boolean;
+            /** @description A portal session's role; absent for other keys. */
+            role?: components["schemas"]["PortalRole"];
             /** Format: date-time */
             expires_at: string | null;
             /** @description The key's first characters, to recognise it. */
@@ -3720,7 +3771,16 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The deliveries made. */
+            /** @description A dry run; what would be sent. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendDryRun"];
+                };
+            };
+            /** @description The deliveries made (none when no event matches `where`). */
             202: {
                 headers: {
                     [name: string]: unknown;
