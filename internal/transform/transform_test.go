@@ -1,0 +1,175 @@
+package transform
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func run(t *testing.T, e *Engine, src string) (*Output, error) {
+	t.Helper()
+	return e.Run(context.Background(), "", src, Input{Method: "POST", URL: "https://example.com/hook",
+		Headers: map[string]string{"X-A": "1"}, Payload: []byte(`{"z":1,"a":{"y":2,"b":3}}`), EventType: "order.created"})
+}
+
+func TestTransformReshapes(t *testing.T) {
+	e := New(Limits{})
+	out, err := run(t, e, `function handler(w) {
+		w.payload.added = w.event_type; w.headers["X-B"] = w.method; w.url += "?x=1"; w.method = "PUT"; return w }`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out.Payload) != `{"z":1,"a":{"y":2,"b":3},"added":"order.created"}` || out.Method != "PUT" ||
+		out.URL != "https://example.com/hook?x=1" || out.Headers["X-B"] != "POST" || out.Headers["X-A"] != "1" {
+		t.Fatalf("got %+v %s", out, out.Payload)
+	}
+	out, err = run(t, e, `function handler(w) { return {cancel: true} }`)
+	if err != nil || !out.Cancel {
+		t.Fatalf("cancel: %+v %v", out, err)
+	}
+}
+
+func transformErr(t *testing.T, err error) *Error {
+	t.Helper()
+	var te *Error
+	if !errors.As(err, &te) {
+		t.Fatalf("want *Error, got %v", err)
+	}
+	return te
+}
+
+func TestTransformErrors(t *testing.T) {
+	e := New(Limits{})
+	for src, want := range map[string]string{
+		"function handler(w) {\n  throw new Error('boom')\n}":             "boom",
+		"function handler(w) {":                                           "Unexpected",
+		"var x = 1":                                                       "no function handler",
+		"function handler(w) { return 1 }":                                "must return an object",
+		"function handler(w) { return {method: 'POST', url: 'x'} }":       "payload",
+		"function handler(w) { return require('fs') }":                    "require is not defined",
+		"function handler(w) { return fetch('http://x') }":                "fetch is not defined",
+		"function handler(w) { return new XMLHttpRequest() }":             "XMLHttpRequest is not defined",
+		"function handler(w) { setTimeout(function(){}, 1); return w }":   "setTimeout is not defined",
+		"function handler(w) { console.log(1); return w }":                "console is not defined",
+		"function handler(w) { return new Uint8Array(10) }":               "Uint8Array is not defined",
+		"function f() { return f() }\nfunction handler(w) { return f() }": "call stack",
+	} {
+		_, err := run(t, e, src)
+		if te := transformErr(t, err); !strings.Contains(te.Error(), want) {
+			t.Errorf("%s: got %q, want %q", src, te.Error(), want)
+		}
+	}
+	_, err := run(t, e, "function handler(w) {\n\n  null.x\n}")
+	if te := transformErr(t, err); te.Line != 3 {
+		t.Errorf("line: got %d (%v)", te.Line, te)
+	}
+}
+
+func TestTransformCPULimit(t *testing.T) {
+	e := New(Limits{CPU: 50 * time.Millisecond})
+	start := time.Now()
+	_, err := run(t, e, `function handler(w) { while (true) {} }`)
+	if te := transformErr(t, err); te.Limit != "cpu" {
+		t.Fatalf("got %v", te)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %s", d)
+	}
+	if _, err := run(t, e, `function handler(w) { return w }`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTransformMemoryLimit(t *testing.T) {
+	e := New(Limits{CPU: 5 * time.Second, Memory: 64 << 20})
+	for _, src := range []string{
+		`function handler(w) { new Array(1e9).fill(0); return w }`,
+		`function handler(w) { "x".repeat(1e9); return w }`,
+		`function handler(w) { "x".padStart(1e9); return w }`,
+		`function handler(w) { var a = []; while (true) a.push({n: a.length, s: "abcdefgh" + a.length}); }`,
+		`function handler(w) { var s = "x"; while (true) s = s + s; }`,
+		`function handler(w) { var a = []; a.length = 1e9; return {method: "POST", url: w.url, payload: a} }`,
+		`function handler(w) { var a = []; a[1e8] = 1; return a.join("xxxxxxxx") }`,
+		`function handler(w) { return Array.from({length: 1e9}) }`,
+		`function handler(w) { var a = "x".repeat(1e6); var b = []; for (;;) b.push(a + b.length) }`,
+		`function handler(w) { var a = new Array(1e8); return Math.max.apply(null, a) }`,
+		`function handler(w) { return new Array(1e8).map(function (x) { return x }) }`,
+	} {
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := run(t, e, src)
+		te := transformErr(t, err)
+		if te.Limit != "memory" && !strings.Contains(te.Msg, "memory limit") {
+			t.Errorf("%s: got %v", src, te)
+		}
+		var after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if after.HeapAlloc > before.HeapAlloc+256<<20 {
+			t.Errorf("%s: heap grew from %d to %d", src, before.HeapAlloc, after.HeapAlloc)
+		}
+	}
+	if _, err := run(t, e, `function handler(w) { return w }`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTransformCachesPrograms(t *testing.T) {
+	e := New(Limits{})
+	k := Key("ep_1", time.Unix(1, 0), "function handler(w) { return w }")
+	for range 3 {
+		if _, err := e.Run(context.Background(), k, "function handler(w) { return w }", Input{Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.programs.Len() != 1 {
+		t.Fatalf("%d programs cached", e.programs.Len())
+	}
+}
+
+func BenchmarkTransform(b *testing.B) {
+	e := New(Limits{})
+	src := `function handler(w) { w.payload.x = 1; return w }`
+	k := Key("ep", time.Unix(1, 0), src)
+	for b.Loop() {
+		if _, err := e.Run(context.Background(), k, src, Input{Method: "POST", URL: "https://e.com", Payload: []byte(`{"a":1}`)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzTransform runs arbitrary scripts: none may crash the process or
+// outlive its limits.
+func FuzzTransform(f *testing.F) {
+	for _, s := range []string{
+		"function handler(w) { return w }",
+		"function handler(w) { while(true){} }",
+		"function handler(w) { return {cancel: true} }",
+		"function handler(w) { throw 1 }",
+		"function handler(w) { return {method: 1, url: {}, headers: [], payload: undefined} }",
+		"function handler(w) { return {method: 'GET', url: 'x', headers: {a: 1}, payload: w} }",
+		"function handler(w) { var o = {}; o.o = o; return {method: 'GET', url: 'x', payload: o} }",
+		"function handler(w) { return {method:'P', url:'u', payload: 'x'.repeat(1e9)} }",
+		"function handler(w) { return Object.defineProperty({}, 'payload', {get: function () { for(;;){} }, enumerable: true}) }",
+		"handler = 5",
+		"}{",
+		"function handler(w) { return eval('w') }",
+		"function handler(w) { return new Function('return 1')() }",
+		"function handler(w) { return [].concat.apply([], new Array(1e7)) }",
+	} {
+		f.Add(s)
+	}
+	e := New(Limits{CPU: 20 * time.Millisecond, Memory: 16 << 20})
+	f.Fuzz(func(t *testing.T, src string) {
+		_, err := e.Run(context.Background(), "", src, Input{Method: "POST", URL: "https://e.com", Payload: []byte(`{"a":[1,2]}`)})
+		if err != nil {
+			var te *Error
+			if !errors.As(err, &te) {
+				t.Fatalf("not an *Error: %v", err)
+			}
+		}
+	})
+}
