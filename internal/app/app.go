@@ -37,6 +37,7 @@ import (
 	"github.com/heraldhq/herald/internal/store/sqlite"
 	"github.com/heraldhq/herald/internal/svixapi"
 	"github.com/heraldhq/herald/internal/tracing"
+	"github.com/heraldhq/herald/internal/transform"
 )
 
 // Files Herald keeps in its data dir.
@@ -98,9 +99,12 @@ type App struct {
 	tracing  *tracing.Provider
 	sender   *sender.Sender
 	outbound *outbound.HTTP
-	engine   *delivery.Engine
-	api      *api.Server
-	srv      *http.Server
+	// transform runs endpoints' transformations, for deliveries and the
+	// API's previews alike.
+	transform *transform.Engine
+	engine    *delivery.Engine
+	api       *api.Server
+	srv       *http.Server
 	// listener is TestHooks.Listener.
 	listener net.Listener
 
@@ -201,6 +205,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 	}()
 	a.metrics = metrics.New(a.node, a.store, metrics.Options{TopApps: cfg.MetricsTopApps, PerEndpoint: cfg.MetricsPerEndpoint})
 	a.metrics.WatchStore(a.storeGauges)
+	a.transform = transform.New(transform.Limits{CPU: cfg.TransformCPULimit, Memory: int64(cfg.TransformMemoryLimit)})
 	a.newEngine(schedule, policy, deps.Test.Engine)
 	apiOpts := api.Options{
 		AdminToken:                token,
@@ -315,6 +320,7 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 	a.outbound = outbound.NewHTTP(a.sender, a.store, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat,
 		MaxTenantTimeout: cfg.MaxTenantTimeout,
 		MaxRenderedSize:  int(cfg.RenderedSizeCap()),
+		Transform:        a.transform,
 		Logger:           a.log})
 	o := delivery.Options{
 		Owner:                  a.node,
