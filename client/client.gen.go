@@ -259,6 +259,7 @@ func (e AuditEntryAction) Valid() bool {
 
 // Defines values for BulkResendStatus.
 const (
+	BulkResendStatusCancelled BulkResendStatus = "cancelled"
 	BulkResendStatusFailed    BulkResendStatus = "failed"
 	BulkResendStatusPending   BulkResendStatus = "pending"
 	BulkResendStatusSucceeded BulkResendStatus = "succeeded"
@@ -267,6 +268,8 @@ const (
 // Valid indicates whether the value is a known member of the BulkResendStatus enum.
 func (e BulkResendStatus) Valid() bool {
 	switch e {
+	case BulkResendStatusCancelled:
+		return true
 	case BulkResendStatusFailed:
 		return true
 	case BulkResendStatusPending:
@@ -304,6 +307,7 @@ func (e ContentType) Valid() bool {
 
 // Defines values for DeliveryStatus.
 const (
+	DeliveryStatusCancelled DeliveryStatus = "cancelled"
 	DeliveryStatusFailed    DeliveryStatus = "failed"
 	DeliveryStatusPending   DeliveryStatus = "pending"
 	DeliveryStatusSucceeded DeliveryStatus = "succeeded"
@@ -312,6 +316,8 @@ const (
 // Valid indicates whether the value is a known member of the DeliveryStatus enum.
 func (e DeliveryStatus) Valid() bool {
 	switch e {
+	case DeliveryStatusCancelled:
+		return true
 	case DeliveryStatusFailed:
 		return true
 	case DeliveryStatusPending:
@@ -508,6 +514,7 @@ const (
 	ErrorCodeTooLarge            ErrorCode = "too_large"
 	ErrorCodeTooManyRequests     ErrorCode = "too_many_requests"
 	ErrorCodeTooManySessions     ErrorCode = "too_many_sessions"
+	ErrorCodeTransformFailed     ErrorCode = "transform_failed"
 	ErrorCodeUnauthorized        ErrorCode = "unauthorized"
 	ErrorCodeUnavailable         ErrorCode = "unavailable"
 	ErrorCodeUnknownField        ErrorCode = "unknown_field"
@@ -564,6 +571,8 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case ErrorCodeTooManySessions:
 		return true
+	case ErrorCodeTransformFailed:
+		return true
 	case ErrorCodeUnauthorized:
 		return true
 	case ErrorCodeUnavailable:
@@ -584,9 +593,11 @@ const (
 	ErrorKindHTTPStatus ErrorKind = "http_status"
 	ErrorKindNetwork    ErrorKind = "network"
 	ErrorKindPolicy     ErrorKind = "policy"
+	ErrorKindRejected   ErrorKind = "rejected"
 	ErrorKindRender     ErrorKind = "render"
 	ErrorKindTLS        ErrorKind = "tls"
 	ErrorKindTimeout    ErrorKind = "timeout"
+	ErrorKindTransform  ErrorKind = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ErrorKind enum.
@@ -606,11 +617,15 @@ func (e ErrorKind) Valid() bool {
 		return true
 	case ErrorKindPolicy:
 		return true
+	case ErrorKindRejected:
+		return true
 	case ErrorKindRender:
 		return true
 	case ErrorKindTLS:
 		return true
 	case ErrorKindTimeout:
+		return true
+	case ErrorKindTransform:
 		return true
 	default:
 		return false
@@ -931,9 +946,11 @@ const (
 	ErrorKindFilterHTTPStatus ErrorKindFilter = "http_status"
 	ErrorKindFilterNetwork    ErrorKindFilter = "network"
 	ErrorKindFilterPolicy     ErrorKindFilter = "policy"
+	ErrorKindFilterRejected   ErrorKindFilter = "rejected"
 	ErrorKindFilterRender     ErrorKindFilter = "render"
 	ErrorKindFilterTLS        ErrorKindFilter = "tls"
 	ErrorKindFilterTimeout    ErrorKindFilter = "timeout"
+	ErrorKindFilterTransform  ErrorKindFilter = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ErrorKindFilter enum.
@@ -951,11 +968,15 @@ func (e ErrorKindFilter) Valid() bool {
 		return true
 	case ErrorKindFilterPolicy:
 		return true
+	case ErrorKindFilterRejected:
+		return true
 	case ErrorKindFilterRender:
 		return true
 	case ErrorKindFilterTLS:
 		return true
 	case ErrorKindFilterTimeout:
+		return true
+	case ErrorKindFilterTransform:
 		return true
 	default:
 		return false
@@ -970,9 +991,11 @@ const (
 	ListAppDeliveriesParamsErrorKindHTTPStatus ListAppDeliveriesParamsErrorKind = "http_status"
 	ListAppDeliveriesParamsErrorKindNetwork    ListAppDeliveriesParamsErrorKind = "network"
 	ListAppDeliveriesParamsErrorKindPolicy     ListAppDeliveriesParamsErrorKind = "policy"
+	ListAppDeliveriesParamsErrorKindRejected   ListAppDeliveriesParamsErrorKind = "rejected"
 	ListAppDeliveriesParamsErrorKindRender     ListAppDeliveriesParamsErrorKind = "render"
 	ListAppDeliveriesParamsErrorKindTLS        ListAppDeliveriesParamsErrorKind = "tls"
 	ListAppDeliveriesParamsErrorKindTimeout    ListAppDeliveriesParamsErrorKind = "timeout"
+	ListAppDeliveriesParamsErrorKindTransform  ListAppDeliveriesParamsErrorKind = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ListAppDeliveriesParamsErrorKind enum.
@@ -990,11 +1013,15 @@ func (e ListAppDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListAppDeliveriesParamsErrorKindPolicy:
 		return true
+	case ListAppDeliveriesParamsErrorKindRejected:
+		return true
 	case ListAppDeliveriesParamsErrorKindRender:
 		return true
 	case ListAppDeliveriesParamsErrorKindTLS:
 		return true
 	case ListAppDeliveriesParamsErrorKindTimeout:
+		return true
+	case ListAppDeliveriesParamsErrorKindTransform:
 		return true
 	default:
 		return false
@@ -1009,9 +1036,11 @@ const (
 	ListEndpointDeliveriesParamsErrorKindHTTPStatus ListEndpointDeliveriesParamsErrorKind = "http_status"
 	ListEndpointDeliveriesParamsErrorKindNetwork    ListEndpointDeliveriesParamsErrorKind = "network"
 	ListEndpointDeliveriesParamsErrorKindPolicy     ListEndpointDeliveriesParamsErrorKind = "policy"
+	ListEndpointDeliveriesParamsErrorKindRejected   ListEndpointDeliveriesParamsErrorKind = "rejected"
 	ListEndpointDeliveriesParamsErrorKindRender     ListEndpointDeliveriesParamsErrorKind = "render"
 	ListEndpointDeliveriesParamsErrorKindTLS        ListEndpointDeliveriesParamsErrorKind = "tls"
 	ListEndpointDeliveriesParamsErrorKindTimeout    ListEndpointDeliveriesParamsErrorKind = "timeout"
+	ListEndpointDeliveriesParamsErrorKindTransform  ListEndpointDeliveriesParamsErrorKind = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ListEndpointDeliveriesParamsErrorKind enum.
@@ -1029,11 +1058,15 @@ func (e ListEndpointDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListEndpointDeliveriesParamsErrorKindPolicy:
 		return true
+	case ListEndpointDeliveriesParamsErrorKindRejected:
+		return true
 	case ListEndpointDeliveriesParamsErrorKindRender:
 		return true
 	case ListEndpointDeliveriesParamsErrorKindTLS:
 		return true
 	case ListEndpointDeliveriesParamsErrorKindTimeout:
+		return true
+	case ListEndpointDeliveriesParamsErrorKindTransform:
 		return true
 	default:
 		return false
@@ -1048,9 +1081,11 @@ const (
 	ListEventDeliveriesParamsErrorKindHTTPStatus ListEventDeliveriesParamsErrorKind = "http_status"
 	ListEventDeliveriesParamsErrorKindNetwork    ListEventDeliveriesParamsErrorKind = "network"
 	ListEventDeliveriesParamsErrorKindPolicy     ListEventDeliveriesParamsErrorKind = "policy"
+	ListEventDeliveriesParamsErrorKindRejected   ListEventDeliveriesParamsErrorKind = "rejected"
 	ListEventDeliveriesParamsErrorKindRender     ListEventDeliveriesParamsErrorKind = "render"
 	ListEventDeliveriesParamsErrorKindTLS        ListEventDeliveriesParamsErrorKind = "tls"
 	ListEventDeliveriesParamsErrorKindTimeout    ListEventDeliveriesParamsErrorKind = "timeout"
+	ListEventDeliveriesParamsErrorKindTransform  ListEventDeliveriesParamsErrorKind = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ListEventDeliveriesParamsErrorKind enum.
@@ -1068,11 +1103,15 @@ func (e ListEventDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListEventDeliveriesParamsErrorKindPolicy:
 		return true
+	case ListEventDeliveriesParamsErrorKindRejected:
+		return true
 	case ListEventDeliveriesParamsErrorKindRender:
 		return true
 	case ListEventDeliveriesParamsErrorKindTLS:
 		return true
 	case ListEventDeliveriesParamsErrorKindTimeout:
+		return true
+	case ListEventDeliveriesParamsErrorKindTransform:
 		return true
 	default:
 		return false
@@ -1087,9 +1126,11 @@ const (
 	ListAllDeliveriesParamsErrorKindHTTPStatus ListAllDeliveriesParamsErrorKind = "http_status"
 	ListAllDeliveriesParamsErrorKindNetwork    ListAllDeliveriesParamsErrorKind = "network"
 	ListAllDeliveriesParamsErrorKindPolicy     ListAllDeliveriesParamsErrorKind = "policy"
+	ListAllDeliveriesParamsErrorKindRejected   ListAllDeliveriesParamsErrorKind = "rejected"
 	ListAllDeliveriesParamsErrorKindRender     ListAllDeliveriesParamsErrorKind = "render"
 	ListAllDeliveriesParamsErrorKindTLS        ListAllDeliveriesParamsErrorKind = "tls"
 	ListAllDeliveriesParamsErrorKindTimeout    ListAllDeliveriesParamsErrorKind = "timeout"
+	ListAllDeliveriesParamsErrorKindTransform  ListAllDeliveriesParamsErrorKind = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ListAllDeliveriesParamsErrorKind enum.
@@ -1107,11 +1148,15 @@ func (e ListAllDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListAllDeliveriesParamsErrorKindPolicy:
 		return true
+	case ListAllDeliveriesParamsErrorKindRejected:
+		return true
 	case ListAllDeliveriesParamsErrorKindRender:
 		return true
 	case ListAllDeliveriesParamsErrorKindTLS:
 		return true
 	case ListAllDeliveriesParamsErrorKindTimeout:
+		return true
+	case ListAllDeliveriesParamsErrorKindTransform:
 		return true
 	default:
 		return false
@@ -1194,7 +1239,7 @@ type AckOutcome struct {
 	// Result `recorded` as an attempt; `not_found`: no such delivery of this endpoint; `not_handed_out`: not out with a client (never handed out, or acknowledged already).
 	Result AckOutcomeResult `json:"result"`
 
-	// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+	// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
 	Status *DeliveryStatus `json:"status,omitempty"`
 }
 
@@ -1456,7 +1501,9 @@ type Attempt struct {
 	// ErrorKind Why an attempt failed; empty on success. `http_status` (the receiver answered, not
 	// 2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
 	// was made), `auth` (Herald could not get the endpoint's access token), `policy`
-	// (Herald refused to send).
+	// (Herald refused to send), `render` (the templates made an unsendable request),
+	// `transform` (the endpoint's transformation threw, returned an unsendable request or
+	// hit its CPU or memory limit: nothing was sent, and it is not retried).
 	ErrorKind ErrorKind `json:"error_kind"`
 
 	// ID Examples: atm_01m84t86fhkxaqbqhzyzaw5md1
@@ -1492,7 +1539,7 @@ type AttemptEvent struct {
 	CreatedAt  time.Time `json:"created_at"`
 	DeliveryID string    `json:"delivery_id"`
 
-	// DeliveryStatus `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+	// DeliveryStatus `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
 	DeliveryStatus DeliveryStatus `json:"delivery_status"`
 	EndpointID     string         `json:"endpoint_id"`
 	Error          string         `json:"error"`
@@ -1500,7 +1547,9 @@ type AttemptEvent struct {
 	// ErrorKind Why an attempt failed; empty on success. `http_status` (the receiver answered, not
 	// 2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
 	// was made), `auth` (Herald could not get the endpoint's access token), `policy`
-	// (Herald refused to send).
+	// (Herald refused to send), `render` (the templates made an unsendable request),
+	// `transform` (the endpoint's transformation threw, returned an unsendable request or
+	// hit its CPU or memory limit: nothing was sent, and it is not retried).
 	ErrorKind ErrorKind `json:"error_kind"`
 	EventID   string    `json:"event_id"`
 	EventType string    `json:"event_type"`
@@ -1609,7 +1658,7 @@ type Delivery struct {
 	LastError     *string    `json:"last_error,omitempty"`
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
 
-	// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+	// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
 	Status DeliveryStatus `json:"status"`
 
 	// Test A test send's delivery.
@@ -1632,7 +1681,7 @@ type DeliverySettings struct {
 	TimeoutMs     int    `json:"timeout_ms"`
 }
 
-// DeliveryStatus `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+// DeliveryStatus `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
 type DeliveryStatus string
 
 // EffectiveRequest The request the endpoint sends once its preset and defaults apply (custom header values masked).
@@ -1752,6 +1801,12 @@ type Endpoint struct {
 	// TLSClientKey Always masked.
 	TLSClientKey *string `json:"tls_client_key,omitempty"`
 
+	// Transformation JavaScript defining `handler(webhook)`, run on each request before it is signed: it
+	// receives `{method, url, headers, payload, event_type}` and returns the same shape
+	// (`payload` becomes the JSON body sent), or `{cancel: true}` to drop the delivery
+	// (status `cancelled`). Absent for none. See docs/endpoints.md.
+	Transformation *string `json:"transformation,omitempty"`
+
 	// UID Your own id of the endpoint, unique among the app's endpoints; paths accept it in place of `id`.
 	UID       *string   `json:"uid"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -1861,6 +1916,11 @@ type EndpointInput struct {
 	TLSClientCert  *string         `json:"tls_client_cert,omitempty"`
 	TLSClientKey   *string         `json:"tls_client_key,omitempty"`
 
+	// Transformation JavaScript defining `handler(webhook)` (see `Endpoint.transformation`); `""` removes
+	// it. Checked when saved: a syntax error, or a throw or limit hit on the catalog sample
+	// of one of the endpoint's event types, is refused (422 `invalid` or `transform_failed`).
+	Transformation *string `json:"transformation,omitempty"`
+
 	// UID Your own id of the endpoint: 1 to 256 of letters, digits and `- _ .`, not starting with `ep_`; unique among the app's endpoints (409 `conflict` otherwise). `null` or empty clears it.
 	UID *string `json:"uid,omitempty"`
 
@@ -1941,7 +2001,7 @@ type Error struct {
 		// | 405 | `method_not_allowed` |
 		// | 409 | `conflict`, `public_url_unset`, `idempotency_mismatch`, `not_pull_endpoint`, `pull_endpoint`, `endpoint_disabled` |
 		// | 413 | `too_large` |
-		// | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `schema_mismatch`, `limit_exceeded` |
+		// | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `transform_failed`, `schema_mismatch`, `limit_exceeded` |
 		// | 429 | `rate_limited`, `too_many_sessions`, `quota_exceeded`, `too_many_requests` |
 		// | 500 | `internal` |
 		// | 503 | `unavailable`, `storage_full` |
@@ -1966,7 +2026,7 @@ type Error struct {
 // | 405 | `method_not_allowed` |
 // | 409 | `conflict`, `public_url_unset`, `idempotency_mismatch`, `not_pull_endpoint`, `pull_endpoint`, `endpoint_disabled` |
 // | 413 | `too_large` |
-// | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `schema_mismatch`, `limit_exceeded` |
+// | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `transform_failed`, `schema_mismatch`, `limit_exceeded` |
 // | 429 | `rate_limited`, `too_many_sessions`, `quota_exceeded`, `too_many_requests` |
 // | 500 | `internal` |
 // | 503 | `unavailable`, `storage_full` |
@@ -1975,7 +2035,9 @@ type ErrorCode string
 // ErrorKind Why an attempt failed; empty on success. `http_status` (the receiver answered, not
 // 2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
 // was made), `auth` (Herald could not get the endpoint's access token), `policy`
-// (Herald refused to send).
+// (Herald refused to send), `render` (the templates made an unsendable request),
+// `transform` (the endpoint's transformation threw, returned an unsendable request or
+// hit its CPU or memory limit: nothing was sent, and it is not retried).
 type ErrorKind string
 
 // Event defines model for Event.
@@ -2159,7 +2221,9 @@ type FailureGroup struct {
 	// ErrorKind Why an attempt failed; empty on success. `http_status` (the receiver answered, not
 	// 2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
 	// was made), `auth` (Herald could not get the endpoint's access token), `policy`
-	// (Herald refused to send).
+	// (Herald refused to send), `render` (the templates made an unsendable request),
+	// `transform` (the endpoint's transformation threw, returned an unsendable request or
+	// hit its CPU or memory limit: nothing was sent, and it is not retried).
 	ErrorKind ErrorKind `json:"error_kind"`
 
 	// Failed Deliveries given up on.
@@ -2319,7 +2383,10 @@ type Preset string
 
 // Preview The exact request the endpoint would send (signed, unless the caller is read-only).
 type Preview struct {
-	Body      string `json:"body"`
+	Body string `json:"body"`
+
+	// Cancelled Set when the endpoint's transformation cancels this event's delivery; the request is then empty.
+	Cancelled *bool  `json:"cancelled,omitempty"`
 	EventType string `json:"event_type"`
 
 	// Headers Header names to values.
@@ -2537,7 +2604,7 @@ type Cursor = string
 // DeliveryID defines model for DeliveryID.
 type DeliveryID = string
 
-// DeliveryStatusFilter `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+// DeliveryStatusFilter `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
 type DeliveryStatusFilter = DeliveryStatus
 
 // EndpointFilter defines model for EndpointFilter.
