@@ -69,6 +69,8 @@ addStrings({
     'hist.errorKind.policy': 'Refused by Herald (destination policy)',
     'hist.errorKind.auth': 'Herald could not get the access token',
     'hist.errorKind.render': 'the templates made a request that cannot be sent',
+    'hist.errorKind.rejected': 'the broker refused the message',
+    'hist.errorKind.transform': 'the endpoint\'s transformation failed (a throw, or its CPU or memory limit)',
     'hist.request': 'Request',
     'hist.response': 'Response',
     'hist.noResponse': 'No answer came back.',
@@ -191,6 +193,8 @@ addStrings({
     'hist.errorKind.policy': 'Herald が送信を拒否しました（送信先ポリシー）',
     'hist.errorKind.auth': 'Herald がアクセストークンを取得できませんでした',
     'hist.errorKind.render': 'テンプレートから送信できないリクエストが作られました',
+    'hist.errorKind.rejected': 'ブローカーがメッセージを拒否しました',
+    'hist.errorKind.transform': 'エンドポイントの変換スクリプトが失敗しました（例外、または CPU・メモリの上限）',
     'hist.request': 'リクエスト',
     'hist.response': 'レスポンス',
     'hist.noResponse': '応答はありませんでした。',
@@ -258,7 +262,7 @@ addStrings({
   },
 });
 
-const STATUSES = ['pending', 'succeeded', 'failed'];
+const STATUSES = ['pending', 'succeeded', 'failed', 'cancelled'];
 
 // ---- time filters ----------------------------------------------------
 
@@ -528,7 +532,7 @@ function resendBody(f, extra) {
   return out;
 }
 
-const ERROR_KINDS = ['http_status', 'dns', 'connect', 'tls', 'timeout', 'network', 'policy', 'auth', 'render'];
+const ERROR_KINDS = ['http_status', 'dns', 'connect', 'tls', 'timeout', 'network', 'policy', 'auth', 'render', 'rejected', 'transform'];
 
 function errorKindSelect(value) {
   return h('select', null,
