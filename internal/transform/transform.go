@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dlclark/regexp2"
 	"github.com/dop251/goja"
 
 	"github.com/heraldhq/herald/internal/cache"
@@ -101,6 +102,8 @@ type Engine struct {
 	programs *cache.LRU[string, *goja.Program]
 }
 
+var regexpTimeout sync.Once
+
 // maxProgramBytes bounds the compiled programs kept, weighed by source.
 const maxProgramBytes = 32 << 20
 
@@ -112,6 +115,13 @@ func New(lim Limits) *Engine {
 	if lim.Memory <= 0 {
 		lim.Memory = DefaultMemoryLimit
 	}
+	regexpTimeout.Do(func() {
+		// Patterns re2 cannot run (back-references, look-arounds) go to
+		// a backtracking engine, whose match no interrupt reaches: its
+		// own timeout ends it, and the CPU limit's interrupt then stops
+		// the script. The setting is the package's, for the process.
+		regexp2.DefaultMatchTimeout = lim.CPU
+	})
 	return &Engine{lim: lim, programs: cache.NewLRU(cache.MaxEntries, cache.LRUOptions[string, *goja.Program]{
 		MaxCost: maxProgramBytes,
 		// About ten times the source: the program and its key.

@@ -81,6 +81,16 @@ func TestTransformCPULimit(t *testing.T) {
 	if _, err := run(t, e, `function handler(w) { return w }`); err != nil {
 		t.Fatal(err)
 	}
+	// A back-reference takes goja's backtracking engine, which no
+	// interrupt reaches: its match timeout ends it.
+	start = time.Now()
+	_, err = run(t, e, `function handler(w) { /^(a+)+$(?!x)/.test("a".repeat(40) + "b"); return w }`)
+	if te := transformErr(t, err); te.Limit != "cpu" {
+		t.Fatalf("regexp: got %v", te)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("regexp took %s", d)
+	}
 }
 
 func TestTransformMemoryLimit(t *testing.T) {
