@@ -174,7 +174,17 @@ func FuzzTransform(f *testing.F) {
 	}
 	e := New(Limits{CPU: 20 * time.Millisecond, Memory: 16 << 20})
 	f.Fuzz(func(t *testing.T, src string) {
-		_, err := e.Run(context.Background(), "", src, Input{Method: "POST", URL: "https://e.com", Payload: []byte(`{"a":[1,2]}`)})
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.Run(context.Background(), "", src, Input{Method: "POST", URL: "https://e.com", Payload: []byte(`{"a":[1,2]}`)})
+			done <- err
+		}()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("still running after 5s: %q", src)
+		}
 		if err != nil {
 			var te *Error
 			if !errors.As(err, &te) {
