@@ -20,6 +20,13 @@ import (
 // type (with sample, when not nil) running src; it returns the event
 // type's name.
 func transformEndpoint(t *testing.T, s *heraldtest.Server, url, secret, src string) string {
+	name, _ := transformEndpointID(t, s, url, secret, src)
+	return name
+}
+
+// transformEndpointID is transformEndpoint returning the endpoint's id
+// too.
+func transformEndpointID(t *testing.T, s *heraldtest.Server, url, secret, src string) (string, string) {
 	t.Helper()
 	name := fmt.Sprintf("t%d.%s", rand.Uint32(), strings.ToLower(strings.NewReplacer("/", ".", "_", "").Replace(t.Name())))
 	s.MustDo("POST", "/v1/event-types", map[string]any{"name": name}, nil, 201)
@@ -27,8 +34,9 @@ func transformEndpoint(t *testing.T, s *heraldtest.Server, url, secret, src stri
 	if secret != "" {
 		body["secret"] = secret
 	}
-	s.MustDo("POST", "/v1/apps/acme/endpoints", body, nil, 201)
-	return name
+	var ep struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", body, &ep, 201)
+	return name, ep.ID
 }
 
 // TestTransformations runs endpoints' JavaScript on both stores: the
@@ -137,7 +145,7 @@ func TestTransformations(t *testing.T) {
 
 		t.Run("sandbox", func(t *testing.T) {
 			rc := heraldtest.NewReceiver(t, nil)
-			typ := transformEndpoint(t, s, rc.URL, "", `function handler(webhook) {
+			typ, epID := transformEndpointID(t, s, rc.URL, "", `function handler(webhook) {
 				switch (webhook.payload.use) {
 				case "require": require("fs").readFileSync("/etc/passwd"); break;
 				case "fetch": fetch("`+rc.URL+`"); break;
@@ -156,6 +164,14 @@ func TestTransformations(t *testing.T) {
 			s.WaitDelivery(s.MustSend(t, typ, map[string]any{"use": "nothing"}), "succeeded", 1, 10*time.Second)
 			if got := rc.Wait(t, 1, 10*time.Second); len(got) != 1 {
 				t.Fatalf("receiver got %d requests", len(got))
+			}
+			// A transform failure is final until the endpoint changes:
+			// fixed, a resend goes through.
+			failed := s.WaitDelivery(s.MustSend(t, typ, map[string]any{"use": "require"}), "failed", 1, 10*time.Second)
+			s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"transformation": "function handler(w) { w.payload.fixed = true; return w }"}, nil, 200)
+			s.MustDo("POST", "/v1/apps/acme/deliveries/"+failed.ID+"/resend", nil, nil, 200)
+			if got := rc.Wait(t, 2, 10*time.Second); string(got[1].Body) != `{"use":"require","fixed":true}` {
+				t.Fatalf("resent after the fix: %s", got[1].Body)
 			}
 		})
 
