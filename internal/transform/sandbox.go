@@ -1,7 +1,9 @@
 package transform
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/dop251/goja"
 )
@@ -13,10 +15,10 @@ var removed = []string{"ArrayBuffer", "SharedArrayBuffer", "DataView", "Int8Arra
 	"Float64Array", "BigInt64Array", "BigUint64Array", "WeakRef", "FinalizationRegistry"}
 
 // sandbox takes from vm what a script must not reach and puts size checks
-// in front of the built-ins that allocate in one native step, where an
-// interrupt cannot reach: they refuse, with a RangeError, what would pass
-// the memory limit. goja itself brings no require, console, timers,
-// network or file system.
+// in front of the built-ins that loop or allocate natively, where an
+// interrupt cannot reach: they refuse, with a RangeError, inputs that
+// would pass the memory limit or hold the call far past its CPU limit.
+// goja itself brings no require, console, timers, network or file system.
 func (e *Engine) sandbox(vm *goja.Runtime) error {
 	g := vm.GlobalObject()
 	for _, name := range removed {
@@ -24,24 +26,31 @@ func (e *Engine) sandbox(vm *goja.Runtime) error {
 			return err
 		}
 	}
-	// A character may take two bytes; a value sixteen.
+	// maxChars bounds a string a built-in makes in one step (a character
+	// may take two bytes). maxElems bounds what a built-in walks
+	// natively, element by element or character by character: each
+	// element it makes costs about 64 bytes.
 	maxChars := e.lim.Memory / 2
-	maxElems := e.lim.Memory / 16
-	tooBig := func(what string) {
-		panic(vm.NewGoError(fmt.Errorf("%s: over the memory limit of %d MiB", what, e.lim.Memory>>20)))
-	}
+	maxElems := e.lim.Memory / 64
 	rangeErr := func(what string) {
-		ctor := vm.Get("RangeError")
-		o, err := vm.New(ctor, vm.ToValue(fmt.Sprintf("%s would pass the memory limit of %d MiB", what, e.lim.Memory>>20)))
+		msg := fmt.Sprintf("%s would pass the memory limit of %d MiB", what, e.lim.Memory>>20)
+		o, err := vm.New(vm.Get("RangeError"), vm.ToValue(msg))
 		if err != nil {
-			tooBig(what)
+			panic(vm.NewGoError(errors.New(msg)))
 		}
 		panic(o)
 	}
+	// lengthOf is v's length: an array's, an array-like's, a string's.
 	lengthOf := func(v goja.Value) int64 {
+		if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
+			return 0
+		}
 		o, ok := v.(*goja.Object)
 		if !ok {
-			return 0
+			if v.ExportType() != reflect.TypeFor[string]() {
+				return 0
+			}
+			o = v.ToObject(vm)
 		}
 		l := o.Get("length")
 		if l == nil || goja.IsUndefined(l) {
@@ -56,24 +65,45 @@ func (e *Engine) sandbox(vm *goja.Runtime) error {
 		}
 		return int64(f)
 	}
-	wrap := func(obj *goja.Object, name string, check func(call goja.FunctionCall)) error {
-		orig, ok := goja.AssertFunction(obj.Get(name))
-		if !ok {
-			return fmt.Errorf("sandbox: %s is not a function", name)
-		}
-		return obj.DefineDataProperty(name, vm.ToValue(func(call goja.FunctionCall) goja.Value {
+	guard := func(orig goja.Callable, check func(call goja.FunctionCall)) goja.Value {
+		return vm.ToValue(func(call goja.FunctionCall) goja.Value {
 			check(call)
 			v, err := orig(call.This, call.Arguments...)
 			if err != nil {
 				panic(err)
 			}
 			return v
-		}), goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_FALSE)
+		})
 	}
-	str := vm.Get("String").ToObject(vm).Get("prototype").ToObject(vm)
+	wrap := func(obj *goja.Object, name string, check func(call goja.FunctionCall)) error {
+		orig, ok := goja.AssertFunction(obj.Get(name))
+		if !ok {
+			return fmt.Errorf("sandbox: %s is not a function", name)
+		}
+		return obj.DefineDataProperty(name, guard(orig, check), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
+	wrapSym := func(obj *goja.Object, sym *goja.Symbol, check func(call goja.FunctionCall)) error {
+		orig, ok := goja.AssertFunction(obj.GetSymbol(sym))
+		if !ok {
+			return fmt.Errorf("sandbox: %s is not a function", sym)
+		}
+		return obj.DefineDataPropertySymbol(sym, guard(orig, check), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
+	long := func(what string, vs ...goja.Value) {
+		for _, v := range vs {
+			if lengthOf(v) > maxElems {
+				rangeErr(what + " on something this long")
+			}
+		}
+	}
+	proto := func(name string) *goja.Object {
+		return vm.Get(name).ToObject(vm).Get("prototype").ToObject(vm)
+	}
+
+	str := proto("String")
 	if err := wrap(str, "repeat", func(c goja.FunctionCall) {
 		n := c.Argument(0).ToFloat()
-		if n > 0 && float64(len(c.This.String()))*n > float64(maxChars) {
+		if n > 0 && float64(lengthOf(c.This))*n > float64(maxChars) {
 			rangeErr("repeat")
 		}
 	}); err != nil {
@@ -88,40 +118,69 @@ func (e *Engine) sandbox(vm *goja.Runtime) error {
 			return err
 		}
 	}
+	// Each makes up to one value per character, natively.
+	for _, name := range []string{"split", "match", "matchAll", "replace", "replaceAll", "normalize"} {
+		if err := wrap(str, name, func(c goja.FunctionCall) { long("String.prototype."+name, c.This) }); err != nil {
+			return err
+		}
+	}
+	if err := wrapSym(str, goja.SymIterator, func(c goja.FunctionCall) { long("iterating a string", c.This) }); err != nil {
+		return err
+	}
+	re := proto("RegExp")
+	for _, sym := range []*goja.Symbol{goja.SymMatch, goja.SymMatchAll, goja.SymReplace, goja.SymSplit} {
+		if err := wrapSym(re, sym, func(c goja.FunctionCall) { long("a regular expression", c.Argument(0)) }); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{"encodeURI", "encodeURIComponent", "decodeURI", "decodeURIComponent", "escape", "unescape"} {
+		if goja.IsUndefined(g.Get(name)) || g.Get(name) == nil {
+			continue
+		}
+		if err := wrap(g, name, func(c goja.FunctionCall) { long(name, c.Argument(0)) }); err != nil {
+			return err
+		}
+	}
+
 	arrayCtor := vm.Get("Array").ToObject(vm)
 	arr := arrayCtor.Get("prototype").ToObject(vm)
-	// Every Array.prototype method loops natively over this.length: a
-	// sparse array of a billion holes costs nothing to make and much to
-	// fill, join, map or copy.
+	// Every Array.prototype method loops natively over this.length (and
+	// concat over its arguments'): a sparse array of a billion holes
+	// costs nothing to make and much to fill, join, map or copy.
 	for _, name := range arr.GetOwnPropertyNames() {
-		// Keys() leaves out non-enumerable properties, which built-ins are.
 		if _, ok := goja.AssertFunction(arr.Get(name)); !ok || name == "constructor" {
 			continue
 		}
 		if err := wrap(arr, name, func(c goja.FunctionCall) {
-			if lengthOf(c.This) > maxElems {
-				rangeErr("Array.prototype." + name + " on an array this long")
-			}
-			if name == "join" && float64(lengthOf(c.This))*float64(len(argString(c.Argument(0)))) > float64(maxChars) {
-				rangeErr("join")
+			long("Array.prototype."+name, c.This)
+			long("Array.prototype."+name, c.Arguments...)
+			switch name {
+			case "join":
+				if float64(lengthOf(c.This))*float64(len(argString(c.Argument(0)))) > float64(maxChars) {
+					rangeErr("join")
+				}
+			case "flat", "flatMap":
+				if !fitsJSON(c.This, maxElems) {
+					rangeErr(name)
+				}
 			}
 		}); err != nil {
 			return err
 		}
 	}
-	if err := wrap(arrayCtor, "from", func(c goja.FunctionCall) {
-		if lengthOf(c.Argument(0)) > maxElems {
-			rangeErr("Array.from")
-		}
-	}); err != nil {
+	if err := wrapSym(arr, goja.SymIterator, func(c goja.FunctionCall) { long("iterating an array", c.This) }); err != nil {
 		return err
 	}
-	fn := vm.Get("Function").ToObject(vm).Get("prototype").ToObject(vm)
-	if err := wrap(fn, "apply", func(c goja.FunctionCall) {
-		if lengthOf(c.Argument(1)) > maxElems {
-			rangeErr("apply")
+	if err := wrap(arrayCtor, "from", func(c goja.FunctionCall) { long("Array.from", c.Argument(0)) }); err != nil {
+		return err
+	}
+	obj := vm.Get("Object").ToObject(vm)
+	for _, name := range []string{"keys", "values", "entries", "getOwnPropertyNames", "assign"} {
+		if err := wrap(obj, name, func(c goja.FunctionCall) { long("Object."+name, c.Arguments...) }); err != nil {
+			return err
 		}
-	}); err != nil {
+	}
+	if err := wrap(proto("Function"), "apply", func(c goja.FunctionCall) { long("apply", c.Argument(1)) }); err != nil {
 		return err
 	}
 	refl := vm.Get("Reflect").ToObject(vm)
@@ -130,15 +189,18 @@ func (e *Engine) sandbox(vm *goja.Runtime) error {
 		if name == "construct" {
 			at = 1
 		}
-		if err := wrap(refl, name, func(c goja.FunctionCall) {
-			if lengthOf(c.Argument(at)) > maxElems {
-				rangeErr("Reflect." + name)
-			}
-		}); err != nil {
+		if err := wrap(refl, name, func(c goja.FunctionCall) { long("Reflect."+name, c.Argument(at)) }); err != nil {
 			return err
 		}
 	}
 	js := vm.Get("JSON").ToObject(vm)
+	if err := wrap(js, "parse", func(c goja.FunctionCall) {
+		if lengthOf(c.Argument(0)) > maxChars/4 {
+			rangeErr("JSON.parse")
+		}
+	}); err != nil {
+		return err
+	}
 	return wrap(js, "stringify", func(c goja.FunctionCall) {
 		if !fitsJSON(c.Argument(0), maxElems) {
 			rangeErr("JSON.stringify")

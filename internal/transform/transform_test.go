@@ -107,13 +107,31 @@ func TestTransformMemoryLimit(t *testing.T) {
 		`function handler(w) { var a = "x".repeat(1e6); var b = []; for (;;) b.push(a + b.length) }`,
 		`function handler(w) { var a = new Array(1e8); return Math.max.apply(null, a) }`,
 		`function handler(w) { return new Array(1e8).map(function (x) { return x }) }`,
+		// Built-ins that make one value per character or element,
+		// natively, out of reach of an interrupt.
+		`function handler(w) { return "x".repeat(3e7).split("").length }`,
+		`function handler(w) { return Array.from("x".repeat(3e7)).length }`,
+		`function handler(w) { return [..."x".repeat(3e7)].length }`,
+		`function handler(w) { return [...new Array(1e8)].length }`,
+		`function handler(w) { return "x".repeat(3e7).match(/./g).length }`,
+		`function handler(w) { return "x".repeat(3e7).replace(/x/g, "yyyyyyyy").length }`,
+		`function handler(w) { return /x/g[Symbol.replace]("x".repeat(3e7), "yyyyyyyy").length }`,
+		`function handler(w) { return Object.keys("x".repeat(3e7)).length }`,
+		`function handler(w) { return new Set("x".repeat(3e7)).size }`,
+		`function handler(w) { return [].concat(new Array(1e9)).length }`,
+		`function handler(w) { return [new Array(1e9)].flat().length }`,
+		`function handler(w) { return encodeURIComponent("\u00e9".repeat(3e7)).length }`,
 	} {
+		start := time.Now()
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 		_, err := run(t, e, src)
 		te := transformErr(t, err)
 		if te.Limit != "memory" && !strings.Contains(te.Msg, "memory limit") {
 			t.Errorf("%s: got %v", src, te)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: took %s", src, d)
 		}
 		var after runtime.MemStats
 		runtime.GC()
