@@ -193,6 +193,54 @@ func (e *Engine) sandbox(vm *goja.Runtime) error {
 			return err
 		}
 	}
+	// Compiling is native too: code made at run time is held to the
+	// size of a transformation's source.
+	source := func(what string) func(goja.FunctionCall) {
+		return func(c goja.FunctionCall) {
+			var n int64
+			for _, a := range c.Arguments {
+				n += lengthOf(a)
+			}
+			if n > MaxSourceBytes {
+				rangeErr(what + " of more than " + fmt.Sprint(MaxSourceBytes) + " characters")
+			}
+		}
+	}
+	if err := wrap(g, "eval", source("eval")); err != nil {
+		return err
+	}
+	fs, err := vm.RunProgram(functionKinds)
+	if err != nil {
+		return err
+	}
+	for i, name := range []string{"Function", "", ""} {
+		fp := fs.ToObject(vm).Get(fmt.Sprint(i)).ToObject(vm).Prototype()
+		orig, ok := goja.AssertFunction(fp.Get("constructor"))
+		if !ok {
+			return fmt.Errorf("sandbox: function kind %d has no constructor", i)
+		}
+		check := source("a function constructor")
+		// A constructor, so that new Function(...) works as before.
+		ctor := vm.ToValue(func(c goja.ConstructorCall) *goja.Object {
+			check(goja.FunctionCall{Arguments: c.Arguments})
+			v, err := orig(goja.Undefined(), c.Arguments...)
+			if err != nil {
+				panic(err)
+			}
+			return v.ToObject(vm)
+		}).ToObject(vm)
+		if err := ctor.DefineDataProperty("prototype", fp, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE); err != nil {
+			return err
+		}
+		if err := fp.DefineDataProperty("constructor", ctor, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
+			return err
+		}
+		if name != "" {
+			if err := g.DefineDataProperty(name, ctor, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
+				return err
+			}
+		}
+	}
 	js := vm.Get("JSON").ToObject(vm)
 	if err := wrap(js, "parse", func(c goja.FunctionCall) {
 		if lengthOf(c.Argument(0)) > maxChars/4 {
@@ -207,6 +255,10 @@ func (e *Engine) sandbox(vm *goja.Runtime) error {
 		}
 	})
 }
+
+// functionKinds reaches the constructors of plain, generator and async
+// functions, which make code from strings like eval.
+var functionKinds = goja.MustCompile("kinds.js", "[function () {}, function* () {}, async function () {}]", false)
 
 // argString is a separator argument as join reads it: "," when absent.
 func argString(v goja.Value) string {

@@ -26,7 +26,10 @@ func TestTransformReshapes(t *testing.T) {
 		out.URL != "https://example.com/hook?x=1" || out.Headers["X-B"] != "POST" || out.Headers["X-A"] != "1" {
 		t.Fatalf("got %+v %s", out, out.Payload)
 	}
-	out, err = run(t, e, `function handler(w) { return {cancel: true} }`)
+	out, err = run(t, e, `function handler(w) {
+		var f = new Function("a", "return a + 1"), g = Function("return 2");
+		if (f(1) !== 2 || g() !== 2 || !(f instanceof Function) || f.constructor !== Function) throw new Error("Function");
+		return {cancel: true} }`)
 	if err != nil || !out.Cancel {
 		t.Fatalf("cancel: %+v %v", out, err)
 	}
@@ -121,6 +124,10 @@ func TestTransformMemoryLimit(t *testing.T) {
 		`function handler(w) { return [].concat(new Array(1e9)).length }`,
 		`function handler(w) { return [new Array(1e9)].flat().length }`,
 		`function handler(w) { return encodeURIComponent("\u00e9".repeat(3e7)).length }`,
+		`function handler(w) { return eval("1;".repeat(1e7)) }`,
+		`function handler(w) { return new Function("1;".repeat(1e7))() }`,
+		`function handler(w) { return (function () {}).constructor("1;".repeat(1e7))() }`,
+		`function handler(w) { return Object.getPrototypeOf(async function () {}).constructor("1;".repeat(1e7)) }`,
 	} {
 		start := time.Now()
 		var before runtime.MemStats
