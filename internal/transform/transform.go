@@ -8,17 +8,19 @@
 // endpoint version and shared), so nothing one call leaves behind reaches
 // the next, and is held to a CPU-time limit and a memory limit.
 //
-// The memory limit is enforced two ways, because goja keeps no account of
-// what a script allocates. Built-ins that allocate in one native step
-// (String.prototype.repeat, padStart, padEnd; Array, Array.from, fill,
-// join and the other Array.prototype methods on huge arrays) refuse
-// sizes over the limit before allocating. Everything else is watched: a
-// goroutine reads the process's allocated bytes (runtime/metrics) every
-// millisecond and interrupts the script once more than the limit was
-// allocated since the call began. That count is process-wide and counts
-// garbage too, so the bound is approximate: a call may be stopped early
-// when the rest of Herald allocates much at the same time, and a script may
-// overshoot by what it allocates in about a millisecond.
+// The limits are enforced two ways, because goja keeps no account of what
+// a script allocates and an interrupt reaches a script only between its
+// own steps. Built-ins that allocate a block or loop natively over each
+// character or element (repeat, padStart, split, replace, iterators,
+// Array.prototype, Object.keys, JSON.stringify, eval, ...) refuse inputs
+// past the limit before they start (sandbox.go). Everything else is
+// watched: a goroutine reads the process's allocated bytes
+// (runtime/metrics) every millisecond and interrupts the script once more
+// than the limit was allocated since the call began. That count is
+// process-wide and counts garbage too, so the bound is approximate: a call
+// may be stopped early when the rest of Herald allocates much at the same
+// time, and a script may overshoot by what it allocates in about a
+// millisecond.
 package transform
 
 import (
