@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/dop251/goja"
 )
@@ -19,7 +21,7 @@ var removed = []string{"ArrayBuffer", "SharedArrayBuffer", "DataView", "Int8Arra
 // interrupt cannot reach: they refuse, with a RangeError, inputs that
 // would pass the memory limit or hold the call far past its CPU limit.
 // goja itself brings no require, console, timers, network or file system.
-func (e *Engine) sandbox(vm *goja.Runtime) error {
+func (e *Engine) sandbox(vm *goja.Runtime, stopped *atomic.Bool) error {
 	g := vm.GlobalObject()
 	for _, name := range removed {
 		if err := g.Delete(name); err != nil {
@@ -67,6 +69,12 @@ func (e *Engine) sandbox(vm *goja.Runtime) error {
 	}
 	guard := func(orig goja.Callable, check func(call goja.FunctionCall)) goja.Value {
 		return vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			if stopped.Load() {
+				// A native loop calling back in (a join of nested
+				// arrays) ends here once the watcher has stopped the
+				// call.
+				panic(vm.NewGoError(errStopped))
+			}
 			check(call)
 			v, err := orig(call.This, call.Arguments...)
 			if err != nil {
@@ -155,9 +163,13 @@ func (e *Engine) sandbox(vm *goja.Runtime) error {
 			long("Array.prototype."+name, c.This)
 			long("Array.prototype."+name, c.Arguments...)
 			switch name {
-			case "join":
-				if float64(lengthOf(c.This))*float64(len(argString(c.Argument(0)))) > float64(maxChars) {
-					rangeErr("join")
+			case "join", "toString", "toLocaleString":
+				sep := int64(len(argString(c.Argument(0))))
+				if name != "join" {
+					sep = 1
+				}
+				if !joinFits(vm, c.This, lengthOf(c.This), sep, maxChars) {
+					rangeErr(name)
 				}
 			case "flat", "flatMap":
 				if !fitsJSON(c.This, maxElems) {
@@ -259,6 +271,28 @@ func (e *Engine) sandbox(vm *goja.Runtime) error {
 // functionKinds reaches the constructors of plain, generator and async
 // functions, which make code from strings like eval.
 var functionKinds = goja.MustCompile("kinds.js", "[function () {}, function* () {}, async function () {}]", false)
+
+// errStopped ends a built-in called after the watcher stopped the call.
+var errStopped = errors.New("stopped")
+
+// joinFits reports whether joining the n elements of v with a separator
+// of sep characters makes at most max characters, counting the strings it
+// holds (nested arrays are checked when join reaches them).
+func joinFits(vm *goja.Runtime, v goja.Value, n, sep, max int64) bool {
+	total := n * sep
+	o, ok := v.(*goja.Object)
+	if !ok || total > max {
+		return total <= max
+	}
+	for i := int64(0); i < n; i++ {
+		if x := o.Get(strconv.FormatInt(i, 10)); x != nil && x.ExportType() == reflect.TypeFor[string]() {
+			if total += x.ToObject(vm).Get("length").ToInteger(); total > max {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // argString is a separator argument as join reads it: "," when absent.
 func argString(v goja.Value) string {

@@ -33,6 +33,7 @@ import (
 	"runtime/metrics"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dlclark/regexp2"
@@ -215,10 +216,11 @@ func (e *Engine) Run(ctx context.Context, key, src string, in Input) (*Output, e
 	}
 	vm := goja.New()
 	vm.SetMaxCallStackSize(1000)
-	if err := e.sandbox(vm); err != nil {
+	var stopped atomic.Bool
+	if err := e.sandbox(vm, &stopped); err != nil {
 		return nil, &Error{Msg: err.Error()}
 	}
-	stop := e.watch(ctx, vm)
+	stop := e.watch(ctx, vm, &stopped)
 	res, err := func() (v goja.Value, err error) {
 		defer func() {
 			// goja turns most Go panics into exceptions; anything left is
@@ -244,10 +246,11 @@ func (e *Engine) Run(ctx context.Context, key, src string, in Input) (*Output, e
 	return decode(res.String())
 }
 
-// watch interrupts vm when the call passes its CPU time, allocates more
+// watch interrupts vm (and sets stopped, which the sandbox's built-ins
+// check, since a native loop never reaches the interrupt) when the call passes its CPU time, allocates more
 // than its memory, or ctx ends. stop ends the watch and tells which
 // stopped the call, nil if none did.
-func (e *Engine) watch(ctx context.Context, vm *goja.Runtime) (stop func() error) {
+func (e *Engine) watch(ctx context.Context, vm *goja.Runtime, stopped *atomic.Bool) (stop func() error) {
 	start := allocated()
 	done := make(chan struct{})
 	var (
@@ -260,6 +263,7 @@ func (e *Engine) watch(ctx context.Context, vm *goja.Runtime) (stop func() error
 			why = err
 		}
 		mu.Unlock()
+		stopped.Store(true)
 		vm.Interrupt(err)
 	}
 	go func() {
