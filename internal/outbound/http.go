@@ -125,6 +125,11 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 	if errors.Is(err, ErrCancelled) {
 		return Outcome{Cancelled: true, Error: err.Error()}
 	}
+	if err != nil && ctx.Err() != nil {
+		// Shutdown, or the caller went away, while the transformation
+		// ran: the attempt never happened.
+		return Outcome{Aborted: true}
+	}
 	if err != nil {
 		// The request cannot be built for this event (a strict template
 		// met a missing value, the filled-in URL is invalid): sending
