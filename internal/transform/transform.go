@@ -17,7 +17,8 @@
 // watched: a goroutine reads the process's allocated bytes
 // (runtime/metrics) every millisecond and interrupts the script once more
 // than the limit was allocated since the call began. That count is
-// process-wide and counts garbage too, so the bound is approximate: a call
+// process-wide and counts garbage too, so the bound is approximate: calls
+// running at once share a budget of their limits' sum (see watch), a call
 // may be stopped early when the rest of Herald allocates much at the same
 // time, and a script may overshoot by what it allocates in about a
 // millisecond.
@@ -103,6 +104,9 @@ func (e *Error) Error() string {
 type Engine struct {
 	lim      Limits
 	programs *cache.LRU[string, *goja.Program]
+	// running counts the calls under way: the allocations a watcher
+	// sees are the whole process's, theirs included.
+	running atomic.Int64
 }
 
 var regexpTimeout sync.Once
@@ -252,6 +256,7 @@ func (e *Engine) Run(ctx context.Context, key, src string, in Input) (*Output, e
 // stopped the call, nil if none did.
 func (e *Engine) watch(ctx context.Context, vm *goja.Runtime, stopped *atomic.Bool) (stop func() error) {
 	start := allocated()
+	e.running.Add(1)
 	done := make(chan struct{})
 	var (
 		mu  sync.Mutex
@@ -267,6 +272,7 @@ func (e *Engine) watch(ctx context.Context, vm *goja.Runtime, stopped *atomic.Bo
 		vm.Interrupt(err)
 	}
 	go func() {
+		peers := int64(1)
 		cpu := time.NewTimer(e.lim.CPU)
 		defer cpu.Stop()
 		tick := time.NewTicker(time.Millisecond)
@@ -282,7 +288,13 @@ func (e *Engine) watch(ctx context.Context, vm *goja.Runtime, stopped *atomic.Bo
 				interrupt(errCPU)
 				return
 			case <-tick.C:
-				if allocated()-start > uint64(e.lim.Memory) {
+				// Calls running at once share what the process
+				// allocates: each may see all of it, so the budget is
+				// the limit times the most calls seen at once. Alone, a
+				// call gets the limit; together, they get no more than
+				// their limits' sum.
+				peers = max(peers, e.running.Load())
+				if allocated()-start > uint64(e.lim.Memory)*uint64(peers) {
 					interrupt(errMemory)
 					return
 				}
@@ -291,6 +303,7 @@ func (e *Engine) watch(ctx context.Context, vm *goja.Runtime, stopped *atomic.Bo
 	}()
 	return func() error {
 		close(done)
+		e.running.Add(-1)
 		vm.ClearInterrupt()
 		mu.Lock()
 		defer mu.Unlock()

@@ -221,3 +221,23 @@ func FuzzTransform(f *testing.F) {
 		}
 	})
 }
+
+// Calls running at once see each other's allocations in the process's
+// count: scripts each well under the limit all pass, however many run.
+func TestTransformMemoryLimitShared(t *testing.T) {
+	e := New(Limits{CPU: 10 * time.Second, Memory: 64 << 20})
+	// About 16 MiB of garbage in small strings, over some milliseconds.
+	src := `function handler(w) { var n = 0; for (var i = 0; i < 200000; i++) n += ("abcdefghijklmnopqrstuvwxyz0123456789" + i).length; w.payload = {n: n}; return w }`
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := run(t, e, src)
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
