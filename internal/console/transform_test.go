@@ -38,10 +38,22 @@ func TestConsoleTransformation(t *testing.T) {
 	tb.click(`#endpoint-form button[type=submit]`)
 	tb.waitText("main", "Send test")
 	var eps struct {
-		Data []struct{ Transformation string }
+		Data []struct{ ID, Transformation string }
 	}
 	s.MustDo("GET", "/v1/apps/acme/endpoints", nil, &eps, 200)
 	if len(eps.Data) != 1 || eps.Data[0].Transformation != script {
 		t.Fatalf("endpoints after the form: %+v", eps.Data)
 	}
+
+	// A delivery the transformation cancels shows as cancelled in the
+	// history, its attempt too.
+	epID := eps.Data[0].ID
+	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+epID, map[string]any{"transformation": `function handler(w) { return {cancel: true} }`}, nil, 200)
+	s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": map[string]any{"email": "a@example.com"}}, nil, 202)
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/" + epID + "/deliveries")
+	tb.waitText("main table", "Cancelled")
+	checkLabels(t, tb, "history with a cancelled delivery")
+	tb.click(`main table a[href*="/deliveries/"]`)
+	tb.waitText("main .badge-cancelled", "Cancelled")
+	tb.waitText("main", "cancelled by the endpoint's transformation")
 }

@@ -469,6 +469,7 @@ export function attemptView(at, headingLevel = 'h3') {
   return h('article', { class: 'attempt' },
     h(headingLevel, null, t('ep.attempt', { n: at.attempt || 1 }), ' ',
       at.response && at.response.status_code >= 200 && at.response.status_code < 300 ? badge('succeeded', String(at.response.status_code))
+        : !at.response && !at.error_kind ? badge('cancelled')
         : badge('failed', at.response ? String(at.response.status_code) : (at.error_kind || t('state.failed')))),
     h('p', { class: 'muted' }, timeEl(at.created_at), ' · ', `${t('ep.latency')}: ${fmtMs(at.latency_ms)}`),
     h('div', { class: 'grid-2' },

@@ -632,6 +632,11 @@ function isOk(at) {
   return !at.error_kind && at.response && at.response.status_code >= 200 && at.response.status_code < 300;
 }
 
+/** An attempt with neither an answer nor a failure: the transformation cancelled it. */
+function isCancelled(at) {
+  return !at.error_kind && !at.response;
+}
+
 /** What came back for an attempt: status code, error kind, error, the response. */
 function outcomeView(at, n, brief) {
   const resp = at.response;
@@ -700,7 +705,7 @@ function attemptSection(ctx, d, at) {
   const headingId = `attempt-${n}-title`;
   const trig = t(`hist.trigger.${at.trigger}`);
   return h('section', { class: 'attempt card', 'aria-labelledby': headingId },
-    h('h3', { id: headingId }, t('hist.attempt', { n }), ' ', badge(isOk(at) ? 'succeeded' : 'failed')),
+    h('h3', { id: headingId }, t('hist.attempt', { n }), ' ', badge(isOk(at) ? 'succeeded' : isCancelled(at) ? 'cancelled' : 'failed')),
     h('p', { class: 'muted' }, timeEl(at.created_at), ' · ', trig === `hist.trigger.${at.trigger}` ? at.trigger : trig,
       ' · ', `${t('hist.latency')}: ${fmtMs(at.latency_ms)}`),
     outcomeView(at, n, true),
