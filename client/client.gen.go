@@ -2540,8 +2540,10 @@ type SignatureSchemeOrEmpty string
 
 // StatsWindow defines model for StatsWindow.
 type StatsWindow struct {
-	Failed  int `json:"failed"`
-	Pending int `json:"pending"`
+	// Cancelled Deliveries the endpoint's transformation cancelled (nothing sent); in no rate.
+	Cancelled int `json:"cancelled"`
+	Failed    int `json:"failed"`
+	Pending   int `json:"pending"`
 
 	// Retrying Pending deliveries already attempted, whose latest attempt failed (among `pending`).
 	Retrying  int `json:"retrying"`

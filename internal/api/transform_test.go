@@ -83,7 +83,7 @@ func TestTransformations(t *testing.T) {
 
 		t.Run("cancel", func(t *testing.T) {
 			rc := heraldtest.NewReceiver(t, nil)
-			typ := transformEndpoint(t, s, rc.URL, "", `function handler(webhook) {
+			typ, epID := transformEndpointID(t, s, rc.URL, "", `function handler(webhook) {
 				if (webhook.payload.drop) return {cancel: true};
 				return webhook;
 			}`)
@@ -102,6 +102,19 @@ func TestTransformations(t *testing.T) {
 			s.MustDo("GET", "/v1/apps/acme/deliveries?status=cancelled", nil, &pg, 200)
 			if len(pg.Data) != 1 || pg.Data[0].Status != "cancelled" {
 				t.Fatalf("status=cancelled listed %+v", pg.Data)
+			}
+			var st struct {
+				LastHour struct{ Succeeded, Failed, Cancelled int } `json:"last_hour"`
+				Series   []struct{ Attempts, Failed int }
+			}
+			s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID+"/stats", nil, &st, 200)
+			if h := st.LastHour; h.Cancelled != 1 || h.Succeeded != 1 || h.Failed != 0 {
+				t.Fatalf("stats: %+v", st.LastHour)
+			}
+			for _, b := range st.Series {
+				if b.Failed != 0 {
+					t.Fatalf("series counts a failure: %+v", st.Series)
+				}
 			}
 		})
 

@@ -1860,6 +1860,8 @@ export interface components {
             failed: number;
             /** @description Pending deliveries already attempted, whose latest attempt failed (among `pending`). */
             retrying: number;
+            /** @description Deliveries the endpoint's transformation cancelled (nothing sent); in no rate. */
+            cancelled: number;
             /**
              * @description Share (0 to 1) of the attempted deliveries that succeeded: succeeded / (succeeded +
              *     failed + retrying), so a receiver that is down shows at once, not only once retries
