@@ -56,4 +56,10 @@ func TestConsoleTransformation(t *testing.T) {
 	tb.click(`main table a[href*="/deliveries/"]`)
 	tb.waitText("main .badge-cancelled", "Cancelled")
 	tb.waitText("main", "cancelled by the endpoint's transformation")
+	// The endpoint's health counts it apart.
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/" + epID)
+	tb.waitFor("#stats-chart svg")
+	if !tb.evalBool(`(() => { const t = [...document.querySelectorAll('main table')].find((x) => x.textContent.includes('Cancelled')); if (!t) return false; const i = [...t.querySelectorAll('thead th')].findIndex((th) => th.textContent === 'Cancelled'); return t.querySelector('tbody tr').children[i].textContent === '1'; })()`) {
+		t.Fatal("the health card does not count the cancelled delivery in the last hour")
+	}
 }

@@ -124,6 +124,7 @@ addStrings({
     'ep.lastWeek': 'Last 7 days',
     'ep.pending': 'Pending',
     'ep.retrying': 'Retrying',
+    'ep.cancelled': 'Cancelled',
     'ep.channels': 'Channels',
     'ep.uid': 'Your id',
     'ep.webhookHeaders': 'Signature headers',
@@ -251,6 +252,7 @@ addStrings({
     'ep.lastWeek': '直近 7 日間',
     'ep.pending': '送信待ち',
     'ep.retrying': '再試行中',
+    'ep.cancelled': 'キャンセル',
     'ep.channels': 'チャネル',
     'ep.uid': '独自 ID',
     'ep.webhookHeaders': '署名ヘッダー',
@@ -756,6 +758,7 @@ function healthView(ctx, st) {
     h('td', { class: 'num' }, w ? w.failed : '—'),
     h('td', { class: 'num' }, w ? w.pending : '—'),
     h('td', { class: 'num' }, w ? w.retrying : '—'),
+    h('td', { class: 'num' }, w ? (w.cancelled || 0) : '—'),
     h('td', { class: 'num' }, fmtRate(w ? w.success_rate : null)));
   const captionId = newId('chart');
   return [
@@ -766,6 +769,7 @@ function healthView(ctx, st) {
         h('th', { scope: 'col', class: 'num' }, t('ep.failed')),
         h('th', { scope: 'col', class: 'num' }, t('ep.pending')),
         h('th', { scope: 'col', class: 'num' }, t('ep.retrying')),
+        h('th', { scope: 'col', class: 'num' }, t('ep.cancelled')),
         h('th', { scope: 'col', class: 'num' }, t('ep.successRate')))),
       h('tbody', null,
         win('ep.lastHour', st.last_hour),
