@@ -15,12 +15,15 @@ const (
 	StatusPending   DeliveryStatus = "pending"
 	StatusSucceeded DeliveryStatus = "succeeded"
 	StatusFailed    DeliveryStatus = "failed"
+	// StatusCancelled is a delivery the endpoint's transformation
+	// dropped: nothing was sent, and nothing will be.
+	StatusCancelled DeliveryStatus = "cancelled"
 )
 
 // Valid reports whether s is a known status.
 func (s DeliveryStatus) Valid() bool {
 	switch s {
-	case StatusPending, StatusSucceeded, StatusFailed:
+	case StatusPending, StatusSucceeded, StatusFailed, StatusCancelled:
 		return true
 	}
 	return false
@@ -64,11 +67,12 @@ const (
 	ErrorKindAuth       ErrorKind = "auth"        // the destination refused Herald's credentials, or no access token could be had
 	ErrorKindRender     ErrorKind = "render"      // the templates made an unsendable request (bad URL, missing value)
 	ErrorKindRejected   ErrorKind = "rejected"    // a broker refused the message (a negative acknowledgement)
+	ErrorKindTransform  ErrorKind = "transform"   // the endpoint's transformation threw, returned something unsendable or hit a limit
 )
 
 // ErrorKinds lists every kind an attempt that did not succeed records.
 var ErrorKinds = []ErrorKind{ErrorKindHTTPStatus, ErrorKindDNS, ErrorKindConnect, ErrorKindTLS,
-	ErrorKindTimeout, ErrorKindNetwork, ErrorKindPolicy, ErrorKindAuth, ErrorKindRender, ErrorKindRejected}
+	ErrorKindTimeout, ErrorKindNetwork, ErrorKindPolicy, ErrorKindAuth, ErrorKindRender, ErrorKindRejected, ErrorKindTransform}
 
 // MaxSuccessStatuses bounds an endpoint's or app's success_statuses.
 const MaxSuccessStatuses = 20

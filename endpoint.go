@@ -90,6 +90,10 @@ type RequestShape struct {
 	// PresetOptions are what the preset needs (a room id, a token, a
 	// message template).
 	PresetOptions map[string]string `json:"preset_options"`
+	// Transformation is JavaScript defining handler(webhook), which may
+	// reshape each request (method, url, headers, payload as the JSON
+	// body) before it is signed, or cancel it; empty for none.
+	Transformation string `json:"transformation,omitempty"`
 }
 
 // Content types an endpoint may send (RequestShape.ContentType).

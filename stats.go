@@ -41,6 +41,9 @@ type StatsWindow struct {
 	// Retrying counts the pending deliveries already attempted: their
 	// latest attempt failed and a retry is due.
 	Retrying int `json:"retrying"`
+	// Cancelled counts the deliveries the endpoint's transformation
+	// dropped; they count in no rate.
+	Cancelled int `json:"cancelled"`
 	// SuccessRate is succeeded / (succeeded + failed + retrying), null
 	// when none was attempted: a receiver that is down shows in it at
 	// once, not only once retries run out.

@@ -259,6 +259,7 @@ func (e AuditEntryAction) Valid() bool {
 
 // Defines values for BulkResendStatus.
 const (
+	BulkResendStatusCancelled BulkResendStatus = "cancelled"
 	BulkResendStatusFailed    BulkResendStatus = "failed"
 	BulkResendStatusPending   BulkResendStatus = "pending"
 	BulkResendStatusSucceeded BulkResendStatus = "succeeded"
@@ -267,6 +268,8 @@ const (
 // Valid indicates whether the value is a known member of the BulkResendStatus enum.
 func (e BulkResendStatus) Valid() bool {
 	switch e {
+	case BulkResendStatusCancelled:
+		return true
 	case BulkResendStatusFailed:
 		return true
 	case BulkResendStatusPending:
@@ -304,6 +307,7 @@ func (e ContentType) Valid() bool {
 
 // Defines values for DeliveryStatus.
 const (
+	DeliveryStatusCancelled DeliveryStatus = "cancelled"
 	DeliveryStatusFailed    DeliveryStatus = "failed"
 	DeliveryStatusPending   DeliveryStatus = "pending"
 	DeliveryStatusSucceeded DeliveryStatus = "succeeded"
@@ -312,6 +316,8 @@ const (
 // Valid indicates whether the value is a known member of the DeliveryStatus enum.
 func (e DeliveryStatus) Valid() bool {
 	switch e {
+	case DeliveryStatusCancelled:
+		return true
 	case DeliveryStatusFailed:
 		return true
 	case DeliveryStatusPending:
@@ -550,6 +556,7 @@ const (
 	ErrorCodeTooLarge            ErrorCode = "too_large"
 	ErrorCodeTooManyRequests     ErrorCode = "too_many_requests"
 	ErrorCodeTooManySessions     ErrorCode = "too_many_sessions"
+	ErrorCodeTransformFailed     ErrorCode = "transform_failed"
 	ErrorCodeUnauthorized        ErrorCode = "unauthorized"
 	ErrorCodeUnavailable         ErrorCode = "unavailable"
 	ErrorCodeUnknownField        ErrorCode = "unknown_field"
@@ -606,6 +613,8 @@ func (e ErrorCode) Valid() bool {
 		return true
 	case ErrorCodeTooManySessions:
 		return true
+	case ErrorCodeTransformFailed:
+		return true
 	case ErrorCodeUnauthorized:
 		return true
 	case ErrorCodeUnavailable:
@@ -630,6 +639,7 @@ const (
 	ErrorKindRender     ErrorKind = "render"
 	ErrorKindTLS        ErrorKind = "tls"
 	ErrorKindTimeout    ErrorKind = "timeout"
+	ErrorKindTransform  ErrorKind = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ErrorKind enum.
@@ -656,6 +666,8 @@ func (e ErrorKind) Valid() bool {
 	case ErrorKindTLS:
 		return true
 	case ErrorKindTimeout:
+		return true
+	case ErrorKindTransform:
 		return true
 	default:
 		return false
@@ -1016,6 +1028,7 @@ const (
 	ErrorKindFilterRender     ErrorKindFilter = "render"
 	ErrorKindFilterTLS        ErrorKindFilter = "tls"
 	ErrorKindFilterTimeout    ErrorKindFilter = "timeout"
+	ErrorKindFilterTransform  ErrorKindFilter = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ErrorKindFilter enum.
@@ -1041,6 +1054,8 @@ func (e ErrorKindFilter) Valid() bool {
 		return true
 	case ErrorKindFilterTimeout:
 		return true
+	case ErrorKindFilterTransform:
+		return true
 	default:
 		return false
 	}
@@ -1058,6 +1073,7 @@ const (
 	ListAppDeliveriesParamsErrorKindRender     ListAppDeliveriesParamsErrorKind = "render"
 	ListAppDeliveriesParamsErrorKindTLS        ListAppDeliveriesParamsErrorKind = "tls"
 	ListAppDeliveriesParamsErrorKindTimeout    ListAppDeliveriesParamsErrorKind = "timeout"
+	ListAppDeliveriesParamsErrorKindTransform  ListAppDeliveriesParamsErrorKind = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ListAppDeliveriesParamsErrorKind enum.
@@ -1083,6 +1099,8 @@ func (e ListAppDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListAppDeliveriesParamsErrorKindTimeout:
 		return true
+	case ListAppDeliveriesParamsErrorKindTransform:
+		return true
 	default:
 		return false
 	}
@@ -1100,6 +1118,7 @@ const (
 	ListEndpointDeliveriesParamsErrorKindRender     ListEndpointDeliveriesParamsErrorKind = "render"
 	ListEndpointDeliveriesParamsErrorKindTLS        ListEndpointDeliveriesParamsErrorKind = "tls"
 	ListEndpointDeliveriesParamsErrorKindTimeout    ListEndpointDeliveriesParamsErrorKind = "timeout"
+	ListEndpointDeliveriesParamsErrorKindTransform  ListEndpointDeliveriesParamsErrorKind = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ListEndpointDeliveriesParamsErrorKind enum.
@@ -1125,6 +1144,8 @@ func (e ListEndpointDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListEndpointDeliveriesParamsErrorKindTimeout:
 		return true
+	case ListEndpointDeliveriesParamsErrorKindTransform:
+		return true
 	default:
 		return false
 	}
@@ -1142,6 +1163,7 @@ const (
 	ListEventDeliveriesParamsErrorKindRender     ListEventDeliveriesParamsErrorKind = "render"
 	ListEventDeliveriesParamsErrorKindTLS        ListEventDeliveriesParamsErrorKind = "tls"
 	ListEventDeliveriesParamsErrorKindTimeout    ListEventDeliveriesParamsErrorKind = "timeout"
+	ListEventDeliveriesParamsErrorKindTransform  ListEventDeliveriesParamsErrorKind = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ListEventDeliveriesParamsErrorKind enum.
@@ -1167,6 +1189,8 @@ func (e ListEventDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListEventDeliveriesParamsErrorKindTimeout:
 		return true
+	case ListEventDeliveriesParamsErrorKindTransform:
+		return true
 	default:
 		return false
 	}
@@ -1184,6 +1208,7 @@ const (
 	ListAllDeliveriesParamsErrorKindRender     ListAllDeliveriesParamsErrorKind = "render"
 	ListAllDeliveriesParamsErrorKindTLS        ListAllDeliveriesParamsErrorKind = "tls"
 	ListAllDeliveriesParamsErrorKindTimeout    ListAllDeliveriesParamsErrorKind = "timeout"
+	ListAllDeliveriesParamsErrorKindTransform  ListAllDeliveriesParamsErrorKind = "transform"
 )
 
 // Valid indicates whether the value is a known member of the ListAllDeliveriesParamsErrorKind enum.
@@ -1208,6 +1233,8 @@ func (e ListAllDeliveriesParamsErrorKind) Valid() bool {
 	case ListAllDeliveriesParamsErrorKindTLS:
 		return true
 	case ListAllDeliveriesParamsErrorKindTimeout:
+		return true
+	case ListAllDeliveriesParamsErrorKindTransform:
 		return true
 	default:
 		return false
@@ -1293,7 +1320,7 @@ type AckOutcome struct {
 	// Result `recorded` as an attempt; `not_found`: no such delivery of this endpoint; `not_handed_out`: not out with a client (never handed out, or acknowledged already).
 	Result AckOutcomeResult `json:"result"`
 
-	// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+	// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
 	Status *DeliveryStatus `json:"status,omitempty"`
 }
 
@@ -1566,7 +1593,9 @@ type Attempt struct {
 	// was made), `auth` (the destination refused Herald's credentials, or Herald could not
 	// get the endpoint's access token), `policy` (Herald refused to send), `render` (the
 	// templates made an unsendable request), `rejected` (a broker refused the message: a
-	// negative acknowledgement).
+	// negative acknowledgement), `transform` (the endpoint's transformation threw, returned
+	// an unsendable request or hit its CPU or memory limit: nothing was sent, and it is not
+	// retried).
 	ErrorKind ErrorKind `json:"error_kind"`
 
 	// ID Examples: atm_01m84t86fhkxaqbqhzyzaw5md1
@@ -1602,7 +1631,7 @@ type AttemptEvent struct {
 	CreatedAt  time.Time `json:"created_at"`
 	DeliveryID string    `json:"delivery_id"`
 
-	// DeliveryStatus `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+	// DeliveryStatus `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
 	DeliveryStatus DeliveryStatus `json:"delivery_status"`
 	EndpointID     string         `json:"endpoint_id"`
 	Error          string         `json:"error"`
@@ -1612,7 +1641,9 @@ type AttemptEvent struct {
 	// was made), `auth` (the destination refused Herald's credentials, or Herald could not
 	// get the endpoint's access token), `policy` (Herald refused to send), `render` (the
 	// templates made an unsendable request), `rejected` (a broker refused the message: a
-	// negative acknowledgement).
+	// negative acknowledgement), `transform` (the endpoint's transformation threw, returned
+	// an unsendable request or hit its CPU or memory limit: nothing was sent, and it is not
+	// retried).
 	ErrorKind ErrorKind `json:"error_kind"`
 	EventID   string    `json:"event_id"`
 	EventType string    `json:"event_type"`
@@ -1723,7 +1754,7 @@ type Delivery struct {
 	LastError     *string    `json:"last_error,omitempty"`
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
 
-	// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+	// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
 	Status DeliveryStatus `json:"status"`
 
 	// Test A test send's delivery.
@@ -1746,7 +1777,7 @@ type DeliverySettings struct {
 	TimeoutMs     int    `json:"timeout_ms"`
 }
 
-// DeliveryStatus `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+// DeliveryStatus `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
 type DeliveryStatus string
 
 // Destination Where a broker endpoint publishes (docs/destinations.md); which fields apply depends on
@@ -1956,6 +1987,12 @@ type Endpoint struct {
 	// TLSClientKey Always masked.
 	TLSClientKey *string `json:"tls_client_key,omitempty"`
 
+	// Transformation JavaScript defining `handler(webhook)`, run on each request before it is signed: it
+	// receives `{method, url, headers, payload, event_type}` and returns the same shape
+	// (`payload` becomes the JSON body sent), or `{cancel: true}` to drop the delivery
+	// (status `cancelled`). Absent for none. See docs/endpoints.md.
+	Transformation *string `json:"transformation,omitempty"`
+
 	// UID Your own id of the endpoint, unique among the app's endpoints; paths accept it in place of `id`.
 	UID       *string   `json:"uid"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -2083,6 +2120,11 @@ type EndpointInput struct {
 	TLSCaBundle   *string `json:"tls_ca_bundle,omitempty"`
 	TLSClientCert *string `json:"tls_client_cert,omitempty"`
 	TLSClientKey  *string `json:"tls_client_key,omitempty"`
+
+	// Transformation JavaScript defining `handler(webhook)` (see `Endpoint.transformation`); `""` removes
+	// it. Checked when saved: a syntax error, or a throw or limit hit on the catalog sample
+	// of one of the endpoint's event types, is refused (422 `invalid` or `transform_failed`).
+	Transformation *string `json:"transformation,omitempty"`
 
 	// UID Your own id of the endpoint: 1 to 256 of letters, digits and `- _ .`, not starting with `ep_`; unique among the app's endpoints (409 `conflict` otherwise). `null` or empty clears it.
 	UID *string `json:"uid,omitempty"`
@@ -2267,7 +2309,7 @@ type Error struct {
 		// | 405 | `method_not_allowed` |
 		// | 409 | `conflict`, `public_url_unset`, `idempotency_mismatch`, `not_pull_endpoint`, `pull_endpoint`, `endpoint_disabled` |
 		// | 413 | `too_large` |
-		// | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `schema_mismatch`, `limit_exceeded` |
+		// | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `transform_failed`, `schema_mismatch`, `limit_exceeded` |
 		// | 429 | `rate_limited`, `too_many_sessions`, `quota_exceeded`, `too_many_requests` |
 		// | 500 | `internal` |
 		// | 503 | `unavailable`, `storage_full` |
@@ -2292,7 +2334,7 @@ type Error struct {
 // | 405 | `method_not_allowed` |
 // | 409 | `conflict`, `public_url_unset`, `idempotency_mismatch`, `not_pull_endpoint`, `pull_endpoint`, `endpoint_disabled` |
 // | 413 | `too_large` |
-// | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `schema_mismatch`, `limit_exceeded` |
+// | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `transform_failed`, `schema_mismatch`, `limit_exceeded` |
 // | 429 | `rate_limited`, `too_many_sessions`, `quota_exceeded`, `too_many_requests` |
 // | 500 | `internal` |
 // | 503 | `unavailable`, `storage_full` |
@@ -2303,7 +2345,9 @@ type ErrorCode string
 // was made), `auth` (the destination refused Herald's credentials, or Herald could not
 // get the endpoint's access token), `policy` (Herald refused to send), `render` (the
 // templates made an unsendable request), `rejected` (a broker refused the message: a
-// negative acknowledgement).
+// negative acknowledgement), `transform` (the endpoint's transformation threw, returned
+// an unsendable request or hit its CPU or memory limit: nothing was sent, and it is not
+// retried).
 type ErrorKind string
 
 // Event defines model for Event.
@@ -2489,7 +2533,9 @@ type FailureGroup struct {
 	// was made), `auth` (the destination refused Herald's credentials, or Herald could not
 	// get the endpoint's access token), `policy` (Herald refused to send), `render` (the
 	// templates made an unsendable request), `rejected` (a broker refused the message: a
-	// negative acknowledgement).
+	// negative acknowledgement), `transform` (the endpoint's transformation threw, returned
+	// an unsendable request or hit its CPU or memory limit: nothing was sent, and it is not
+	// retried).
 	ErrorKind ErrorKind `json:"error_kind"`
 
 	// Failed Deliveries given up on.
@@ -2660,7 +2706,10 @@ type Preset string
 
 // Preview The exact request the endpoint would send (signed, unless the caller is read-only).
 type Preview struct {
-	Body      string `json:"body"`
+	Body string `json:"body"`
+
+	// Cancelled Set when the endpoint's transformation cancels this event's delivery; the request is then empty.
+	Cancelled *bool  `json:"cancelled,omitempty"`
 	EventType string `json:"event_type"`
 
 	// Headers Header names to values.
@@ -2854,8 +2903,10 @@ type SignatureSchemeOrEmpty string
 
 // StatsWindow defines model for StatsWindow.
 type StatsWindow struct {
-	Failed  int `json:"failed"`
-	Pending int `json:"pending"`
+	// Cancelled Deliveries the endpoint's transformation cancelled (nothing sent); in no rate.
+	Cancelled int `json:"cancelled"`
+	Failed    int `json:"failed"`
+	Pending   int `json:"pending"`
 
 	// Retrying Pending deliveries already attempted, whose latest attempt failed (among `pending`).
 	Retrying  int `json:"retrying"`
@@ -2938,7 +2989,7 @@ type DeliveryChannelFilter = string
 // DeliveryID defines model for DeliveryID.
 type DeliveryID = string
 
-// DeliveryStatusFilter `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+// DeliveryStatusFilter `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
 type DeliveryStatusFilter = DeliveryStatus
 
 // EndpointFilter defines model for EndpointFilter.

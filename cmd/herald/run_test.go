@@ -77,6 +77,8 @@ func TestMainBadCommandLine(t *testing.T) {
 		{[]string{"serve", "--destination-deny-cidrs", "10.0.0.0/8,nope"}, 2, `herald: --destination-deny-cidrs: invalid CIDR "nope"`},
 		{[]string{"serve", "--queue-memory", "lots"}, 2, `herald: --queue-memory: "lots" is not a size`},
 		{[]string{"serve", "--queue-memory", "512KiB"}, 2, "herald: --queue-memory must be at least 1MiB; see herald help serve"},
+		{[]string{"serve", "--transform-memory-limit", "512KiB"}, 2, "herald: --transform-memory-limit must be at least 1MiB; see herald help serve"},
+		{[]string{"serve", "--transform-cpu-limit", "0s"}, 2, "herald: --transform-cpu-limit must be at least 1ms; see herald help serve"},
 		{[]string{"serve", "--store-timeout", "1ms"}, 2, "herald: --store-timeout must be at least 100ms; see herald help serve"},
 		{[]string{"serve", "--disk-warn-free", "a lot"}, 2, `herald: --disk-warn-free: "a lot" is not a size`},
 		{[]string{"serve", "--retention", "30x"}, 2, `herald: --retention: "30x" is not a duration like 30s, 5m, 2h or 30d; see herald help serve`},

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/shape"
+	"github.com/heraldhq/herald/internal/transform"
 )
 
 // endpointInput is the body of an endpoint's create or update: a field
@@ -72,6 +73,7 @@ type endpointInput struct {
 	// resolveTemplate before applyTo.
 	templateID *string
 	template   *herald.EndpointTemplate
+	Transformation *string            `json:"transformation"`
 	// names maps endpoint fields to the names the input's own format
 	// gives them, so that a refusal names what the client sent.
 	names map[string]string
@@ -251,6 +253,19 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 	}
 	if in.TemplateStrict != nil {
 		ep.TemplateStrict = *in.TemplateStrict
+	}
+	if in.Transformation != nil {
+		if strings.TrimSpace(*in.Transformation) != "" {
+			// Syntax and size now; whether it runs, on the catalog
+			// samples once the whole endpoint is known (trialTransform).
+			if _, err := transform.Compile(*in.Transformation); err != nil {
+				return errInvalid("transformation", "%s", err.Error())
+			}
+		}
+		ep.Transformation = *in.Transformation
+		if strings.TrimSpace(ep.Transformation) == "" {
+			ep.Transformation = ""
+		}
 	}
 	if in.PayloadFormat != nil {
 		ep.PayloadFormat = *in.PayloadFormat

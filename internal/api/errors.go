@@ -45,6 +45,7 @@ const (
 	CodeStorageFull      = "storage_full"
 	CodeRenderFailed     = "render_failed"
 	CodeRenderTooLarge   = "render_too_large"
+	CodeTransformFailed  = "transform_failed"
 	CodeSchemaMismatch   = "schema_mismatch"
 	CodeLimitExceeded    = "limit_exceeded"
 	CodeQuotaExceeded    = "quota_exceeded"

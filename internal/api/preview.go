@@ -12,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/signing"
+	"github.com/heraldhq/herald/internal/transform"
 )
 
 // previewInput is the body of both preview routes; Endpoint only for the
@@ -34,6 +35,9 @@ type previewView struct {
 	Body      string            `json:"body"`
 	EventType string            `json:"event_type"`
 	Payload   herald.RawJSON    `json:"payload"`
+	// Cancelled is set when the endpoint's transformation cancels this
+	// event's delivery: nothing would be sent, and the request is empty.
+	Cancelled bool `json:"cancelled,omitempty"`
 }
 
 // previewNew previews unsaved endpoint settings: POST .../endpoints/preview.
@@ -132,7 +136,13 @@ func (s *Server) renderPreview(r *http.Request, a *herald.App, ep *herald.Endpoi
 func (s *Server) renderRequest(r *http.Request, a *herald.App, ep *herald.Endpoint, eventType string, payload herald.RawJSON, reveal bool) (*previewView, *Error) {
 	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: eventType, Payload: payload, CreatedAt: s.o.Now()}
 	req, err := s.out.Preview(r.Context(), &outbound.Delivery{ID: outbound.PreviewWebhookID, Event: ev, Endpoint: ep, App: a})
+	if errors.Is(err, outbound.ErrCancelled) {
+		return &previewView{Headers: map[string]string{}, EventType: ev.EventType, Payload: ev.Payload, Cancelled: true}, nil
+	}
 	if err != nil {
+		if e := transformFailed(err, ""); e != nil {
+			return nil, e
+		}
 		if e := renderTooLarge(err, ""); e != nil {
 			return nil, e
 		}
@@ -179,6 +189,21 @@ func renderTooLarge(err error, context string) *Error {
 	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderTooLarge, Field: re.Field, Message: msg}
 }
 
+// transformFailed answers a request the endpoint's transformation failed
+// to make (transform_failed, naming the field), and nil for any other
+// outcome. context, when set, says what it ran on.
+func transformFailed(err error, context string) *Error {
+	var te *transform.Error
+	if !errors.As(err, &te) {
+		return nil
+	}
+	msg := te.Error()
+	if context != "" {
+		msg = context + ": " + msg
+	}
+	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeTransformFailed, Field: "transformation", Message: msg}
+}
+
 // maxTrialRenders bounds the event types whose catalog sample a save
 // renders. The check is an early warning (the cap holds at delivery
 // whatever it finds), so one save costs at most this many renderings.
@@ -189,9 +214,13 @@ const maxTrialRenders = 10
 // names), and refuses settings whose request would pass
 // --max-rendered-size for one of them: the customer learns it now rather
 // than from failed deliveries. Other rendering failures are left to the
-// preview and the delivery, since a sample need not hold every field.
+// preview and the delivery, since a sample need not hold every field. The
+// endpoint's transformation runs on the first sample only (each run may
+// take the whole CPU limit), and one that throws or hits a limit is
+// refused.
 func (s *Server) checkRenderSize(r *http.Request, ep *herald.Endpoint, a *herald.App) *Error {
 	n := 0
+	trial := ep
 	for _, name := range ep.EventTypes {
 		if strings.HasPrefix(name, "group:") || strings.HasSuffix(name, "*") {
 			continue
@@ -204,9 +233,17 @@ func (s *Server) checkRenderSize(r *http.Request, ep *herald.Endpoint, a *herald
 			continue
 		}
 		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: a.ID, EventType: name, Payload: et.Sample, CreatedAt: s.o.Now()}
-		_, err = s.out.Preview(r.Context(), &outbound.Delivery{ID: outbound.PreviewWebhookID, Event: ev, Endpoint: ep, App: a})
+		_, err = s.out.Preview(r.Context(), &outbound.Delivery{ID: outbound.PreviewWebhookID, Event: ev, Endpoint: trial, App: a})
+		if e := transformFailed(err, "with the sample of event type "+name); e != nil {
+			return e
+		}
 		if e := renderTooLarge(err, "with the sample of event type "+name); e != nil {
 			return e
+		}
+		if trial.Transformation != "" {
+			c := *trial
+			c.Transformation = ""
+			trial = &c
 		}
 	}
 	return nil

@@ -38,6 +38,7 @@ import (
 	"github.com/heraldhq/herald/internal/store/sqlite"
 	"github.com/heraldhq/herald/internal/svixapi"
 	"github.com/heraldhq/herald/internal/tracing"
+	"github.com/heraldhq/herald/internal/transform"
 )
 
 // Files Herald keeps in its data dir.
@@ -99,9 +100,12 @@ type App struct {
 	tracing  *tracing.Provider
 	sender   *sender.Sender
 	outbound *outbound.Router
-	engine   *delivery.Engine
-	api      *api.Server
-	srv      *http.Server
+	// transform runs endpoints' transformations, for deliveries and the
+	// API's previews alike.
+	transform *transform.Engine
+	engine    *delivery.Engine
+	api       *api.Server
+	srv       *http.Server
 	// listener is TestHooks.Listener.
 	listener net.Listener
 
@@ -202,6 +206,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 	}()
 	a.metrics = metrics.New(a.node, a.store, metrics.Options{TopApps: cfg.MetricsTopApps, PerEndpoint: cfg.MetricsPerEndpoint})
 	a.metrics.WatchStore(a.storeGauges)
+	a.transform = transform.New(transform.Limits{CPU: cfg.TransformCPULimit, Memory: int64(cfg.TransformMemoryLimit)})
 	a.newEngine(schedule, policy, deps.Test.Engine)
 	apiOpts := api.Options{
 		AdminToken:                token,
@@ -318,6 +323,7 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 	httpOut := outbound.NewHTTP(a.sender, a.store, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat,
 		MaxTenantTimeout: cfg.MaxTenantTimeout,
 		MaxRenderedSize:  int(cfg.RenderedSizeCap()),
+		Transform:        a.transform,
 		Logger:           a.log})
 	// Broker clients dial through the same policy as the sender, and so
 	// does the HTTP client of the kinds whose service speaks HTTP.

@@ -117,6 +117,8 @@ func TailLine(a client.AttemptEvent, loc *time.Location) string {
 		b.WriteString(" · delivered")
 	case client.DeliveryStatusFailed:
 		b.WriteString(" · failed, no retry left")
+	case client.DeliveryStatusCancelled:
+		b.WriteString(" · cancelled by the transformation")
 	case client.DeliveryStatusPending:
 		if a.NextAttemptAt != nil {
 			wait := max(a.NextAttemptAt.Sub(a.CreatedAt), 0)

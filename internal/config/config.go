@@ -42,15 +42,17 @@ type Serve struct {
 	MetricsPerEndpoint bool          `name:"metrics-per-endpoint" env:"HERALD_METRICS_PER_ENDPOINT" help:"Also label attempt metrics by endpoint, for the N endpoints with the most attempts (N: --metrics-top-apps), the rest under endpoint=\"other\"."`
 	OTelEndpoint       string        `name:"otel-endpoint" env:"HERALD_OTEL_ENDPOINT" help:"Send traces (OTLP over HTTP/protobuf) to this collector URL (a base URL gets /v1/traces). Unset: the standard OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else no traces."`
 
-	RetrySchedule   string        `name:"retry-schedule" env:"HERALD_RETRY_SCHEDULE" default:"${retry_schedule}" help:"Waits before each retry, comma-separated durations; the number of items is the number of retries."`
-	RequestTimeout  time.Duration `name:"request-timeout" env:"HERALD_REQUEST_TIMEOUT" default:"15s" help:"Timeout of one request to an endpoint, unless the endpoint sets timeout_ms."`
-	Workers         int           `name:"workers" env:"HERALD_WORKERS" default:"256" help:"Requests in flight at once, over all endpoints."`
-	MaxInFlight     int           `name:"max-in-flight" env:"HERALD_MAX_IN_FLIGHT" default:"32" help:"Requests in flight at once to one endpoint."`
-	MaxAppShare     float64       `name:"max-app-share" env:"HERALD_MAX_APP_SHARE" default:"0.5" help:"Fraction of --workers one app may hold while another app has had deliveries within 10 minutes, so that the other always finds free workers; 1: no cap. An app alone may use every worker."`
-	MaxResponseBody int64         `name:"max-response-body" env:"HERALD_MAX_RESPONSE_BODY" default:"65536" help:"Bytes of each response body kept in the delivery history."`
-	MaxEventSize    int64         `name:"max-event-size" env:"HERALD_MAX_EVENT_SIZE" default:"1048576" help:"Largest request body the API accepts, in bytes; larger ones get 413."`
-	QueueMemory     ByteSize      `name:"queue-memory" env:"HERALD_QUEUE_MEMORY" default:"128MiB" help:"Memory budget of the node: 128MiB, 1GiB, 500MB or plain bytes; at least 1MiB. The deliveries held in memory (queued or in flight, counted in payload bytes) take a quarter of it, beyond which they wait in the database; caches an eighth; Go's soft memory limit is set to what is left after SQLite and the binary, unless GOMEMLIMIT is set."`
-	MaxRenderedSize int64         `name:"max-rendered-size" env:"HERALD_MAX_RENDERED_SIZE" help:"Largest request Herald renders for an endpoint (URL, headers and body), in bytes; rendering stops there and the delivery fails without retries. At least --max-event-size + 4096. Unset: twice --max-event-size."`
+	RetrySchedule        string        `name:"retry-schedule" env:"HERALD_RETRY_SCHEDULE" default:"${retry_schedule}" help:"Waits before each retry, comma-separated durations; the number of items is the number of retries."`
+	RequestTimeout       time.Duration `name:"request-timeout" env:"HERALD_REQUEST_TIMEOUT" default:"15s" help:"Timeout of one request to an endpoint, unless the endpoint sets timeout_ms."`
+	Workers              int           `name:"workers" env:"HERALD_WORKERS" default:"256" help:"Requests in flight at once, over all endpoints."`
+	MaxInFlight          int           `name:"max-in-flight" env:"HERALD_MAX_IN_FLIGHT" default:"32" help:"Requests in flight at once to one endpoint."`
+	MaxAppShare          float64       `name:"max-app-share" env:"HERALD_MAX_APP_SHARE" default:"0.5" help:"Fraction of --workers one app may hold while another app has had deliveries within 10 minutes, so that the other always finds free workers; 1: no cap. An app alone may use every worker."`
+	MaxResponseBody      int64         `name:"max-response-body" env:"HERALD_MAX_RESPONSE_BODY" default:"65536" help:"Bytes of each response body kept in the delivery history."`
+	MaxEventSize         int64         `name:"max-event-size" env:"HERALD_MAX_EVENT_SIZE" default:"1048576" help:"Largest request body the API accepts, in bytes; larger ones get 413."`
+	QueueMemory          ByteSize      `name:"queue-memory" env:"HERALD_QUEUE_MEMORY" default:"128MiB" help:"Memory budget of the node: 128MiB, 1GiB, 500MB or plain bytes; at least 1MiB. The deliveries held in memory (queued or in flight, counted in payload bytes) take a quarter of it, beyond which they wait in the database; caches an eighth; Go's soft memory limit is set to what is left after SQLite and the binary, unless GOMEMLIMIT is set."`
+	MaxRenderedSize      int64         `name:"max-rendered-size" env:"HERALD_MAX_RENDERED_SIZE" help:"Largest request Herald renders for an endpoint (URL, headers and body), in bytes; rendering stops there and the delivery fails without retries. At least --max-event-size + 4096. Unset: twice --max-event-size."`
+	TransformCPULimit    time.Duration `name:"transform-cpu-limit" env:"HERALD_TRANSFORM_CPU_LIMIT" default:"100ms" help:"Longest one call of an endpoint's transformation (JavaScript) may run; past it the delivery fails with error kind transform, without retries."`
+	TransformMemoryLimit ByteSize      `name:"transform-memory-limit" env:"HERALD_TRANSFORM_MEMORY_LIMIT" default:"64MiB" help:"Most one call of an endpoint's transformation may allocate (64MiB, 1MiB; approximate: see docs/endpoints.md); past it the delivery fails with error kind transform, without retries. At least 1MiB."`
 
 	// Ceilings of what apps and endpoints set for themselves: values
 	// above them are refused when saved and cut to them when used.
@@ -159,6 +161,12 @@ func (s *Serve) Validate() error {
 	}
 	if s.QueueMemory < MinQueueMemory {
 		return fmt.Errorf("--queue-memory must be at least 1MiB")
+	}
+	if s.TransformCPULimit < time.Millisecond {
+		return fmt.Errorf("--transform-cpu-limit must be at least 1ms")
+	}
+	if s.TransformMemoryLimit < 1<<20 {
+		return fmt.Errorf("--transform-memory-limit must be at least 1MiB")
 	}
 	if s.MaxRenderedSize != 0 && s.MaxRenderedSize < s.MaxEventSize+RenderedSizeHeadroom {
 		return fmt.Errorf("--max-rendered-size must be at least --max-event-size + %d bytes (%d), so that the largest event still renders in the standard body", RenderedSizeHeadroom, s.MaxEventSize+RenderedSizeHeadroom)

@@ -76,6 +76,8 @@ func TestValidate(t *testing.T) {
 		{"rendered size below the largest event", func(s *config.Serve) { s.MaxRenderedSize = s.MaxEventSize + 4095 },
 			"--max-rendered-size must be at least --max-event-size + 4096 bytes (1052672)"},
 		{"rendered size negative", func(s *config.Serve) { s.MaxRenderedSize = -1 }, "--max-rendered-size must be at least"},
+		{"transform cpu limit", func(s *config.Serve) { s.TransformCPULimit = 0 }, "--transform-cpu-limit must be at least 1ms"},
+		{"transform memory limit", func(s *config.Serve) { s.TransformMemoryLimit = 512 << 10 }, "--transform-memory-limit must be at least 1MiB"},
 	} {
 		s := config.Defaults(map[string]string{"retry_schedule": ""})
 		c.set(&s)

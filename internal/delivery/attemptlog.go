@@ -45,7 +45,7 @@ func newAttemptLog(log *slog.Logger, all bool) *attemptLog {
 
 // attempt logs one recorded attempt result of delivery d.
 func (l *attemptLog) attempt(d *herald.Delivery, r store.AttemptResult, now time.Time) {
-	failed := r.Attempt.ErrorKind != herald.ErrorKindNone || r.Status != herald.StatusSucceeded
+	failed := r.Attempt.ErrorKind != herald.ErrorKindNone || (r.Status != herald.StatusSucceeded && r.Status != herald.StatusCancelled)
 	if !failed && !l.all {
 		return
 	}

@@ -148,8 +148,8 @@ func (e *Engine) TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.E
 		return nil, err
 	}
 	d.Status = herald.StatusFailed
-	if r.Status == herald.StatusSucceeded {
-		d.Status = herald.StatusSucceeded
+	if r.Status == herald.StatusSucceeded || r.Status == herald.StatusCancelled {
+		d.Status = r.Status
 	}
 	d.AttemptCount = 1
 	d.LastError = r.Attempt.Error

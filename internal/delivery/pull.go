@@ -254,6 +254,9 @@ func (e *Engine) handouts(ctx context.Context, h Handouts, jobs []*store.Job) []
 			Trigger: herald.TriggerScheduled, Request: recorded, ErrorKind: outbound.BuildErrorKind(err), Error: err.Error(),
 		}
 		v := e.policy(j.Endpoint, app).Decide(n, a.ErrorKind, 0, nil, now)
+		if errors.Is(err, outbound.ErrCancelled) {
+			v = Verdict{Status: herald.StatusCancelled}
+		}
 		failed = append(failed, recordItem{job: j, res: e.result(j, a, v, now)})
 	}
 	if len(failed) > 0 {

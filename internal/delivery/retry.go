@@ -87,8 +87,9 @@ func Retryable(kind herald.ErrorKind, status int) bool {
 		// A 2xx recorded as a failure is one outside the endpoint's
 		// success_statuses: retried like a 5xx.
 		return status == http.StatusTooManyRequests || status >= 500 || (status >= 200 && status < 300)
-	case herald.ErrorKindPolicy, herald.ErrorKindRender:
-		// The definition, not the destination, is wrong.
+	case herald.ErrorKindPolicy, herald.ErrorKindRender, herald.ErrorKindTransform:
+		// The definition, not the destination, is wrong: only a change
+		// of the endpoint (and a resend) can help.
 		return false
 	default:
 		return true

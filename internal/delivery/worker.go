@@ -98,6 +98,9 @@ func (e *Engine) attempt(ctx, sendCtx context.Context, j *store.Job, trigger str
 		Error:      o.Error,
 	}
 	v := e.policy(j.Endpoint, app).Decide(n, o.Kind, o.Status, o.RetryAfter, end)
+	if o.Cancelled {
+		v = Verdict{Status: herald.StatusCancelled}
+	}
 	r := store.AttemptResult{Attempt: a, Status: v.Status, Now: end, EventPayload: j.Event.Payload}
 	if v.Status == herald.StatusPending {
 		t := v.NextAttemptAt

@@ -104,7 +104,7 @@ func New(node string, q QueueStatser, o Options) *Metrics {
 			Name: "herald_events_accepted_total", Help: "Events accepted (answered 202), duplicates excluded.", ConstLabels: labels,
 		}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_attempts_total", Help: "Attempts by outcome: succeeded, retry (will be tried again), failed (final).", ConstLabels: labels,
+			Name: "herald_attempts_total", Help: "Attempts by outcome: succeeded, retry (will be tried again), failed (final), cancelled (by the endpoint's transformation: nothing sent).", ConstLabels: labels,
 		}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "herald_attempt_duration_seconds", Help: "Time from sending a request to its complete answer (or failure).", ConstLabels: labels,
@@ -146,6 +146,11 @@ func (m *Metrics) EventsAccepted(n int) {
 func (m *Metrics) Attempt(appID, endpointID, outcome string, latency time.Duration) {
 	if m != nil {
 		m.deliveries.WithLabelValues(outcome).Inc()
+		if outcome == "cancelled" {
+			// Nothing was sent: no latency, and neither a success nor a
+			// failure of the receiver.
+			return
+		}
 		m.latency.Observe(latency.Seconds())
 		ok := outcome == "succeeded"
 		m.apps.observe(appID, ok, latency)

@@ -130,6 +130,14 @@ func (b *Brokers) Send(ctx context.Context, d *Delivery) Outcome {
 		return Outcome{Kind: herald.ErrorKindPolicy, Error: fmt.Sprintf("destination kind %q is not available in this build", ep.Kind)}
 	}
 	m, err := b.message(ctx, d, b.now(), true)
+	if errors.Is(err, ErrCancelled) {
+		return Outcome{Cancelled: true, Error: err.Error()}
+	}
+	if err != nil && ctx.Err() != nil {
+		// Shutdown, or the caller went away, while the transformation
+		// ran: the attempt never happened.
+		return Outcome{Aborted: true}
+	}
 	if err != nil {
 		// As for HTTP: the same event would fail the same way again.
 		return Outcome{Kind: BuildErrorKind(err), Error: scrub(err.Error(), ep.Destination)}

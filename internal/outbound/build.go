@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/signing"
 	"github.com/heraldhq/herald/internal/template"
+	"github.com/heraldhq/herald/internal/transform"
 )
 
 // builder turns a delivery into the signed HTTP request to send. It keeps
@@ -44,6 +45,8 @@ type builder struct {
 	// cache.MaxEntries, made of at most maxShapeBytes of settings.
 	shapes *cache.LRU[shapeKey, *shape.Compiled]
 	titles *cache.Cache[map[string]string]
+	// tf runs endpoints' transformations.
+	tf *transform.Engine
 }
 
 // Bounds of the builder's caches. Each is keyed by what tenants set
@@ -75,7 +78,11 @@ type shapeKey struct {
 }
 
 func newBuilder(st Store, o HTTPOptions) *builder {
-	return &builder{st: st, userAgent: o.UserAgent, defaultTimeout: o.DefaultTimeout, maxTenantTimeout: o.MaxTenantTimeout,
+	tf := o.Transform
+	if tf == nil {
+		tf = transform.New(transform.Limits{})
+	}
+	return &builder{st: st, userAgent: o.UserAgent, tf: tf, defaultTimeout: o.DefaultTimeout, maxTenantTimeout: o.MaxTenantTimeout,
 		payloadFormat: o.PayloadFormat,
 		maxSize:       o.MaxRenderedSize, titles: cache.New[map[string]string](o.Now),
 		signers: cache.NewLRU(maxSigners, cache.LRUOptions[string, signing.Scheme]{MaxCost: maxSignerBytes,
@@ -166,6 +173,11 @@ func (b *builder) message(ctx context.Context, d *Delivery, now time.Time) (*sen
 	r, err := c.Build(shape.Event{Event: d.Event, App: d.App, Endpoint: ep})
 	if err != nil {
 		return nil, nil, err
+	}
+	if ep.Transformation != "" {
+		if err := b.transformRequest(ctx, d, r); err != nil {
+			return nil, nil, err
+		}
 	}
 	s, err := b.signer(ep.Secret)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/tracing"
+	"github.com/heraldhq/herald/internal/transform"
 )
 
 // Sender makes one HTTP attempt; *sender.Sender is the real one.
@@ -54,6 +55,9 @@ type HTTPOptions struct {
 	// endpoint's headers and body): rendering stops there, and the
 	// attempt fails with error kind policy. 0: no cap.
 	MaxRenderedSize int
+	// Transform runs endpoints' transformations; nil: one with the
+	// default limits.
+	Transform *transform.Engine
 	// Now is the clock of signatures and token expiry; nil: time.Now.
 	Now func() time.Time
 	// Logger gets what attempt records leave out for tenants: the
@@ -118,6 +122,14 @@ func (h *HTTP) Handout(ctx context.Context, d *Delivery) (sent, recorded herald.
 func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 	ep := d.Endpoint
 	req, err := h.build.request(ctx, d, h.now())
+	if errors.Is(err, ErrCancelled) {
+		return Outcome{Cancelled: true, Error: err.Error()}
+	}
+	if err != nil && ctx.Err() != nil {
+		// Shutdown, or the caller went away, while the transformation
+		// ran: the attempt never happened.
+		return Outcome{Aborted: true}
+	}
 	if err != nil {
 		// The request cannot be built for this event (a strict template
 		// met a missing value, the filled-in URL is invalid): sending
@@ -347,11 +359,18 @@ func flatten(h http.Header) map[string]string {
 }
 
 // BuildErrorKind is the error kind of a request that could not be built:
-// render where the templates made it unsendable (a URL invalid after
+// transform where the endpoint's transformation failed (none where it
+// cancelled the delivery), render where the templates made it unsendable (a URL invalid after
 // substitution, a missing value in strict mode), policy otherwise. A
 // request over --max-rendered-size stays policy: the size cap, not the
 // definition, stops it.
 func BuildErrorKind(err error) herald.ErrorKind {
+	if errors.Is(err, ErrCancelled) {
+		return herald.ErrorKindNone
+	}
+	if _, ok := errors.AsType[*transform.Error](err); ok {
+		return herald.ErrorKindTransform
+	}
 	if _, ok := errors.AsType[*shape.RenderError](err); ok {
 		if _, big := errors.AsType[*shape.TooLargeError](err); !big {
 			return herald.ErrorKindRender

@@ -51,6 +51,9 @@ type Outcome struct {
 	// RetryAfter is the wait the destination asked for (an HTTP
 	// Retry-After header), nil when it asked none.
 	RetryAfter *time.Duration
+	// Cancelled is set when the endpoint's transformation cancelled the
+	// delivery: nothing was sent, and the delivery ends cancelled.
+	Cancelled bool
 	// Aborted is set when the attempt was cut short by its context
 	// (shutdown, or the caller went away) before an answer came: it
 	// must not count as an attempt.

@@ -59,6 +59,11 @@ func (b *StatsBuilder) Windows() (hour, day, week *herald.StatsWindow) {
 // status (nil when no answer came) after latencyUS microseconds, failed
 // when errorKind is set, with errMsg as its error.
 func (b *StatsBuilder) AddAttempt(id string, at time.Time, status *int, latencyUS int64, errorKind, errMsg string) {
+	if status == nil && errorKind == "" {
+		// Neither an answer nor a failure: the endpoint's transformation
+		// cancelled the delivery, and nothing was sent.
+		return
+	}
 	b.series.Add(at, status, latencyUS)
 	if status != nil {
 		b.latencies = append(b.latencies, latencyUS)

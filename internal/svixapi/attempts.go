@@ -101,18 +101,20 @@ var statusTexts = []string{"success", "pending", "fail", "sending", "canceled"}
 
 // deliveryStatus is Svix's MessageStatus of a message to one endpoint:
 // succeeded 0, pending 1 (Herald does not tell a delivery in flight, 3,
-// from one waiting), failed 2.
+// from one waiting), failed 2, cancelled (by a transformation) 4.
 func deliveryStatus(s string) int {
 	switch s {
 	case "succeeded":
 		return 0
 	case "failed":
 		return 2
+	case "cancelled":
+		return 4
 	}
 	return 1
 }
 
-var heraldStatus = map[int]string{0: "succeeded", 1: "pending", 2: "failed"}
+var heraldStatus = map[int]string{0: "succeeded", 1: "pending", 2: "failed", 4: "cancelled"}
 
 // attemptOut is Svix's MessageAttemptOut.
 type attemptOut struct {
@@ -800,8 +802,8 @@ func (h *Handler) listAttemptedMessages(w http.ResponseWriter, r *http.Request) 
 	if f.status != nil {
 		s, ok := heraldStatus[*f.status]
 		if !ok {
-			// Herald has no canceled deliveries and does not tell
-			// one in flight (3) from one waiting: none match.
+			// Herald does not tell a delivery in flight (3) from
+			// one waiting: none match.
 			writeJSON(w, http.StatusOK, listOf([]endpointMessageOut(nil), nil))
 			return nil
 		}

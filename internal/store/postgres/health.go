@@ -135,7 +135,10 @@ const statsCountsQuery = `SELECT
 		count(*) FILTER (WHERE d.status = 'failed'),
 		count(*) FILTER (WHERE d.status = 'pending' AND d.attempt_count > 0 AND d.created_at >= $5),
 		count(*) FILTER (WHERE d.status = 'pending' AND d.attempt_count > 0 AND d.created_at >= $4),
-		count(*) FILTER (WHERE d.status = 'pending' AND d.attempt_count > 0)
+		count(*) FILTER (WHERE d.status = 'pending' AND d.attempt_count > 0),
+		count(*) FILTER (WHERE d.status = 'cancelled' AND d.created_at >= $5),
+		count(*) FILTER (WHERE d.status = 'cancelled' AND d.created_at >= $4),
+		count(*) FILTER (WHERE d.status = 'cancelled')
 	FROM deliveries d
 	WHERE d.endpoint_id = $1 AND d.id >= $2 AND d.created_at >= $3 AND d.created_at < $6`
 
@@ -169,7 +172,8 @@ func (db *DB) EndpointStats(ctx context.Context, appID, id string, now time.Time
 			&hour.Pending, &hour.Succeeded, &hour.Failed,
 			&day.Pending, &day.Succeeded, &day.Failed,
 			&week.Pending, &week.Succeeded, &week.Failed,
-			&hour.Retrying, &day.Retrying, &week.Retrying); err != nil {
+			&hour.Retrying, &day.Retrying, &week.Retrying,
+			&hour.Cancelled, &day.Cancelled, &week.Cancelled); err != nil {
 			return fmt.Errorf("endpoint stats: counts: %w", err)
 		}
 

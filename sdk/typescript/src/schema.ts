@@ -1263,13 +1263,13 @@ export interface components {
          *     | 405 | `method_not_allowed` |
          *     | 409 | `conflict`, `public_url_unset`, `idempotency_mismatch`, `not_pull_endpoint`, `pull_endpoint`, `endpoint_disabled` |
          *     | 413 | `too_large` |
-         *     | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `schema_mismatch`, `limit_exceeded` |
+         *     | 422 | `required`, `invalid`, `render_failed`, `render_too_large`, `transform_failed`, `schema_mismatch`, `limit_exceeded` |
          *     | 429 | `rate_limited`, `too_many_sessions`, `quota_exceeded`, `too_many_requests` |
          *     | 500 | `internal` |
          *     | 503 | `unavailable`, `storage_full` |
          * @enum {string}
          */
-        ErrorCode: "malformed_json" | "unknown_field" | "invalid_type" | "required" | "invalid" | "too_large" | "unauthorized" | "not_found" | "forbidden" | "conflict" | "method_not_allowed" | "unavailable" | "storage_full" | "render_failed" | "render_too_large" | "schema_mismatch" | "limit_exceeded" | "quota_exceeded" | "rate_limited" | "too_many_sessions" | "too_many_requests" | "public_url_unset" | "idempotency_mismatch" | "not_pull_endpoint" | "pull_endpoint" | "endpoint_disabled" | "internal";
+        ErrorCode: "malformed_json" | "unknown_field" | "invalid_type" | "required" | "invalid" | "too_large" | "unauthorized" | "not_found" | "forbidden" | "conflict" | "method_not_allowed" | "unavailable" | "storage_full" | "render_failed" | "render_too_large" | "transform_failed" | "schema_mismatch" | "limit_exceeded" | "quota_exceeded" | "rate_limited" | "too_many_sessions" | "too_many_requests" | "public_url_unset" | "idempotency_mismatch" | "not_pull_endpoint" | "pull_endpoint" | "endpoint_disabled" | "internal";
         /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
         NextCursor: string | null;
         /**
@@ -1581,6 +1581,13 @@ export interface components {
             plain_headers: string[];
             /** @description A JSON document with template tags; `null` for the default body. */
             body_template: unknown;
+            /**
+             * @description JavaScript defining `handler(webhook)`, run on each request before it is signed: it
+             *     receives `{method, url, headers, payload, event_type}` and returns the same shape
+             *     (`payload` becomes the JSON body sent), or `{cancel: true}` to drop the delivery
+             *     (status `cancelled`). Absent for none. See docs/endpoints.md.
+             */
+            transformation?: string;
             payload_format: components["schemas"]["PayloadFormat"];
             flat_event_key?: string;
             template_syntax: components["schemas"]["TemplateSyntax"];
@@ -1738,6 +1745,12 @@ export interface components {
             plain_headers?: string[];
             /** @description A JSON document with template tags; `null` clears it. */
             body_template?: unknown;
+            /**
+             * @description JavaScript defining `handler(webhook)` (see `Endpoint.transformation`); `""` removes
+             *     it. Checked when saved: a syntax error, or a throw or limit hit on the catalog sample
+             *     of one of the endpoint's event types, is refused (422 `invalid` or `transform_failed`).
+             */
+            transformation?: string;
             template_strict?: boolean;
             auth?: components["schemas"]["EndpointAuth"] | null;
             template_syntax?: components["schemas"]["TemplateSyntax"];
@@ -1864,6 +1877,8 @@ export interface components {
             event_type: string;
             /** @description The payload rendered. */
             payload: unknown;
+            /** @description Set when the endpoint's transformation cancels this event's delivery; the request is then empty. */
+            cancelled?: boolean;
         };
         Event: {
             /** @example evt_01m84t86fhkxaqbqhzyzaw5md1 */
@@ -1937,20 +1952,22 @@ export interface components {
             next_cursor: components["schemas"]["NextCursor"];
         };
         /**
-         * @description `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
+         * @description `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
          * @enum {string}
          */
-        DeliveryStatus: "pending" | "succeeded" | "failed";
+        DeliveryStatus: "pending" | "succeeded" | "failed" | "cancelled";
         /**
          * @description Why an attempt failed; empty on success. `http_status` (the receiver answered, not
          *     2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
          *     was made), `auth` (the destination refused Herald's credentials, or Herald could not
          *     get the endpoint's access token), `policy` (Herald refused to send), `render` (the
          *     templates made an unsendable request), `rejected` (a broker refused the message: a
-         *     negative acknowledgement).
+         *     negative acknowledgement), `transform` (the endpoint's transformation threw, returned
+         *     an unsendable request or hit its CPU or memory limit: nothing was sent, and it is not
+         *     retried).
          * @enum {string}
          */
-        ErrorKind: "" | "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render" | "rejected";
+        ErrorKind: "" | "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render" | "rejected" | "transform";
         /** @description A request as sent (or handed out to a pull client); custom header values masked unless the endpoint's `plain_headers` names them. */
         AttemptRequest: {
             method: string;
@@ -2055,7 +2072,7 @@ export interface components {
         /** @description The filters of a delivery list; each left out matches every delivery. */
         BulkResend: {
             /** @enum {string} */
-            status?: "pending" | "succeeded" | "failed";
+            status?: "pending" | "succeeded" | "failed" | "cancelled";
             /** @description One event type name, or several separated by commas. */
             event_type?: string;
             endpoint_id?: string;
@@ -2162,6 +2179,8 @@ export interface components {
             failed: number;
             /** @description Pending deliveries already attempted, whose latest attempt failed (among `pending`). */
             retrying: number;
+            /** @description Deliveries the endpoint's transformation cancelled (nothing sent); in no rate. */
+            cancelled: number;
             /**
              * @description Share (0 to 1) of the attempted deliveries that succeeded: succeeded / (succeeded +
              *     failed + retrying), so a receiver that is down shows at once, not only once retries
@@ -2525,7 +2544,8 @@ export interface components {
          * @description A required field is missing (`required`), a field's value breaks a rule (`invalid`;
          *     the message says which), a payload does not match its type's schema
          *     (`schema_mismatch`), a template cannot render (`render_failed`) or renders too large
-         *     (`render_too_large`), or a limit is reached (`limit_exceeded`). `field` names the
+         *     (`render_too_large`), an endpoint's transformation throws or hits a limit
+         *     (`transform_failed`), or a limit is reached (`limit_exceeded`). `field` names the
          *     input.
          */
         Unprocessable: {
@@ -2610,7 +2630,7 @@ export interface components {
         /** @description Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`). */
         StatusCodeFilter: string;
         /** @description Only deliveries whose latest attempt failed this way. */
-        ErrorKindFilter: "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render" | "rejected";
+        ErrorKindFilter: "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render" | "rejected" | "transform";
         /** @description Only deliveries of events carrying this channel (for example a form id). */
         DeliveryChannelFilter: string;
         /** @description Only deliveries whose latest attempt took at least this many milliseconds. */

@@ -112,6 +112,10 @@ addStrings({
     'epf.previewHeaders': 'Headers',
     'epf.previewBody': 'Body',
     'epf.noBody': '(no body: the fields go to the query string)',
+    'epf.transformation': 'Transformation (JavaScript)',
+    'epf.transformationHint': 'Defines handler(webhook): it gets {method, url, headers, payload, event_type} and returns the same shape (payload is sent as the JSON body), or {cancel: true} to send nothing. No network, files or timers; limited in time and memory. Empty: none. ',
+    'epf.transformationLink': 'How transformations work',
+    'epf.previewCancelled': 'The transformation cancels this delivery: nothing would be sent.',
   },
   ja: {
     'epf.newTitle': 'エンドポイントを追加',
@@ -215,6 +219,10 @@ addStrings({
     'epf.previewHeaders': 'ヘッダー',
     'epf.previewBody': 'ボディ',
     'epf.noBody': '（ボディなし：項目はクエリ文字列で送られます）',
+    'epf.transformation': '変換（JavaScript）',
+    'epf.transformationHint': 'handler(webhook) を定義します。{method, url, headers, payload, event_type} を受け取り、同じ形を返します（payload が JSON ボディとして送られます）。{cancel: true} を返すと何も送りません。ネットワーク・ファイル・タイマーは使えず、時間とメモリに上限があります。空欄なら変換なし。',
+    'epf.transformationLink': '変換の仕組み',
+    'epf.previewCancelled': '変換がこの配信をキャンセルします。何も送信されません。',
   },
 });
 
@@ -235,6 +243,7 @@ const PRESETS = {
 const METHODS = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'];
 const CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded', 'text/plain'];
 const SYNTAX_DOC = 'https://github.com/heraldhq/herald/blob/main/docs/templates.md#tags';
+const TRANSFORM_DOC = 'https://github.com/heraldhq/herald/blob/main/docs/endpoints.md#transformations';
 
 /**
  * Whether a text is meant as JSON: an object ({ then " or }), an array of
@@ -377,6 +386,7 @@ export async function form(ctx) {
     headers: h('textarea', { rows: '4', class: 'short', spellcheck: 'false', placeholder: 'X-Source: herald' }),
     plain_headers: h('input', { type: 'text', value: (e.plain_headers || []).join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'X-Source' }),
     body_template: h('textarea', { rows: '10', spellcheck: 'false', placeholder: '{"lead": "{{payload}}", "name": "{{name | default:\\"?\\"}}"}' }),
+    transformation: h('textarea', { rows: '10', spellcheck: 'false', autocapitalize: 'off', placeholder: 'function handler(webhook) {\n  webhook.payload.source = "herald";\n  return webhook;\n}' }),
     template_syntax: select([['', t('epf.appDefault')], ['braces', t('epf.syntaxBraces')], ['hash', t('epf.syntaxHash')]], e.template_syntax || ''),
     payload_format: select([['', t('epf.appDefault')], ['standard', t('epf.formatStandard')], ['raw', t('epf.formatRaw')], ['flat', t('epf.formatFlat')]], e.payload_format || ''),
     enabled: h('input', { type: 'checkbox', role: 'switch', class: 'switch', checked: e.enabled !== false }),
@@ -396,6 +406,7 @@ export async function form(ctx) {
   c.test_filter.value = e.test_filter || '';
   c.headers.value = headerLines(Object.fromEntries(Object.entries(e.headers || {}).sort(([a], [b]) => a.localeCompare(b))));
   c.body_template.value = templateToText(e.body_template);
+  c.transformation.value = e.transformation || '';
   c.preset_options.value = optionsText(e.preset_options);
 
   const boxes = catalogTypes.map((x) => h('input', { type: 'checkbox', value: x.name, checked: chosen.has(x.name) }));
@@ -515,6 +526,12 @@ export async function form(ctx) {
     h('div', { class: 'grid-2 tight' },
       field({ label: t('epf.templateSyntax'), name: 'template_syntax', control: c.template_syntax }),
       field({ label: t('epf.payloadFormat'), name: 'payload_format', control: c.payload_format })),
+    field({
+      label: t('epf.transformation'),
+      name: 'transformation',
+      control: c.transformation,
+      hint: [t('epf.transformationHint'), h('a', { href: TRANSFORM_DOC, target: '_blank', rel: 'noopener noreferrer' }, t('epf.transformationLink'))],
+    }),
   ];
   // The console keeps every setting in view and folds the delivery
   // tuning; the portal's customers see the essentials (URL, event types,
@@ -522,7 +539,7 @@ export async function form(ctx) {
   // when an endpoint already uses one of those settings.
   const portal = ctx.mode === 'portal';
   const shaped = editing && !!(e.filter || e.preset || e.method || e.content_type || Object.keys(e.headers || {}).length
-    || (e.plain_headers || []).length || e.body_template || e.template_syntax || e.payload_format);
+    || (e.plain_headers || []).length || e.body_template || e.template_syntax || e.payload_format || e.transformation);
   const advanced = h('details', { class: 'advanced', id: 'endpoint-advanced', open: tuned || (portal && shaped) },
     h('summary', null, t('epf.advanced')),
     portal ? [kindField, shaping, h('hr')] : null,
@@ -568,6 +585,7 @@ export async function form(ctx) {
     out.plain_headers = c.plain_headers.value.split(',').map((x) => x.trim()).filter(Boolean);
     const bt = textToTemplate(c.body_template.value);
     if (bt.error) fail('body_template', bt.error); else out.body_template = bt.value;
+    out.transformation = c.transformation.value;
     out.template_syntax = c.template_syntax.value;
     out.payload_format = c.payload_format.value;
     out.enabled = c.enabled.checked;
@@ -714,6 +732,10 @@ export async function form(ctx) {
     setText(previewError, '');
   };
   const renderPreview = (out) => {
+    if (out.cancelled) {
+      replace(previewBody, h('p', { class: 'muted preview-cancelled' }, t('epf.previewCancelled')));
+      return;
+    }
     const hdrs = Object.fromEntries(Object.entries(out.headers || {}).sort(([a], [b]) => a.localeCompare(b)));
     replace(previewBody,
       h('h3', null, t('epf.requestLine')),

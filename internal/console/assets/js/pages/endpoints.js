@@ -95,6 +95,7 @@ addStrings({
     'ep.errorKind.auth': 'the destination refused Herald\'s credentials, or Herald could not get the access token',
     'ep.errorKind.render': 'the templates made a request that cannot be sent',
     'ep.errorKind.rejected': 'the broker refused the message',
+    'ep.errorKind.transform': 'the endpoint\'s transformation failed (a throw, or its CPU or memory limit)',
     'ep.secret': 'Signing secret',
     'ep.secretIntro': 'Receivers check each request\'s webhook-signature header with this secret.',
     'ep.secretShow': 'Show secret',
@@ -132,6 +133,7 @@ addStrings({
     'ep.lastWeek': 'Last 7 days',
     'ep.pending': 'Pending',
     'ep.retrying': 'Retrying',
+    'ep.cancelled': 'Cancelled',
     'ep.channels': 'Channels',
     'ep.template': 'Endpoint template',
     'ep.templateOwn': 'Own fields: {list}',
@@ -232,6 +234,7 @@ addStrings({
     'ep.errorKind.auth': '送信先が Herald の認証情報を拒否したか、アクセストークンを取得できませんでした',
     'ep.errorKind.render': 'テンプレートから送信できないリクエストが作られました',
     'ep.errorKind.rejected': 'ブローカーがメッセージを拒否しました',
+    'ep.errorKind.transform': 'エンドポイントの変換スクリプトが失敗しました（例外、または CPU・メモリの上限）',
     'ep.secret': '署名シークレット',
     'ep.secretIntro': '受信側は、各リクエストの webhook-signature ヘッダーをこのシークレットで検証します。',
     'ep.secretShow': 'シークレットを表示',
@@ -269,6 +272,7 @@ addStrings({
     'ep.lastWeek': '直近 7 日間',
     'ep.pending': '送信待ち',
     'ep.retrying': '再試行中',
+    'ep.cancelled': 'キャンセル',
     'ep.channels': 'チャネル',
     'ep.template': 'エンドポイントテンプレート',
     'ep.templateOwn': '独自に設定した項目：{list}',
@@ -502,6 +506,7 @@ export function attemptView(at, headingLevel = 'h3') {
   return h('article', { class: 'attempt' },
     h(headingLevel, null, t('ep.attempt', { n: at.attempt || 1 }), ' ',
       at.response && at.response.status_code >= 200 && at.response.status_code < 300 ? badge('succeeded', String(at.response.status_code))
+        : !at.response && !at.error_kind ? badge('cancelled')
         : badge('failed', at.response ? String(at.response.status_code) : (at.error_kind || t('state.failed')))),
     h('p', { class: 'muted' }, timeEl(at.created_at), ' · ', `${t('ep.latency')}: ${fmtMs(at.latency_ms)}`),
     h('div', { class: 'grid-2' },
@@ -820,6 +825,7 @@ function healthView(ctx, st) {
     h('td', { class: 'num' }, w ? w.failed : '—'),
     h('td', { class: 'num' }, w ? w.pending : '—'),
     h('td', { class: 'num' }, w ? w.retrying : '—'),
+    h('td', { class: 'num' }, w ? (w.cancelled || 0) : '—'),
     h('td', { class: 'num' }, fmtRate(w ? w.success_rate : null)));
   const captionId = newId('chart');
   return [
@@ -830,6 +836,7 @@ function healthView(ctx, st) {
         h('th', { scope: 'col', class: 'num' }, t('ep.failed')),
         h('th', { scope: 'col', class: 'num' }, t('ep.pending')),
         h('th', { scope: 'col', class: 'num' }, t('ep.retrying')),
+        h('th', { scope: 'col', class: 'num' }, t('ep.cancelled')),
         h('th', { scope: 'col', class: 'num' }, t('ep.successRate')))),
       h('tbody', null,
         win('ep.lastHour', st.last_hour),

@@ -70,6 +70,7 @@ addStrings({
     'hist.errorKind.auth': 'The destination refused Herald\'s credentials, or Herald could not get the access token',
     'hist.errorKind.render': 'the templates made a request that cannot be sent',
     'hist.errorKind.rejected': 'The broker refused the message (negative acknowledgement)',
+    'hist.errorKind.transform': 'the endpoint\'s transformation failed (a throw, or its CPU or memory limit)',
     'hist.request': 'Request',
     'hist.response': 'Response',
     'hist.noResponse': 'No answer came back.',
@@ -195,6 +196,7 @@ addStrings({
     'hist.errorKind.auth': '送信先が Herald の認証情報を拒否したか、Herald がアクセストークンを取得できませんでした',
     'hist.errorKind.render': 'テンプレートから送信できないリクエストが作られました',
     'hist.errorKind.rejected': 'ブローカーがメッセージを拒否しました（否定応答）',
+    'hist.errorKind.transform': 'エンドポイントの変換スクリプトが失敗しました（例外、または CPU・メモリの上限）',
     'hist.request': 'リクエスト',
     'hist.response': 'レスポンス',
     'hist.noResponse': '応答はありませんでした。',
@@ -264,7 +266,7 @@ addStrings({
   },
 });
 
-const STATUSES = ['pending', 'succeeded', 'failed'];
+const STATUSES = ['pending', 'succeeded', 'failed', 'cancelled'];
 
 // ---- time filters ----------------------------------------------------
 
@@ -534,7 +536,7 @@ function resendBody(f, extra) {
   return out;
 }
 
-const ERROR_KINDS = ['http_status', 'dns', 'connect', 'tls', 'timeout', 'network', 'policy', 'auth', 'render', 'rejected'];
+const ERROR_KINDS = ['http_status', 'dns', 'connect', 'tls', 'timeout', 'network', 'policy', 'auth', 'render', 'rejected', 'transform'];
 
 function errorKindSelect(value) {
   return h('select', null,
@@ -635,6 +637,11 @@ function isOk(at) {
   return !at.error_kind && at.response && at.response.status_code >= 200 && at.response.status_code < 300;
 }
 
+/** An attempt with neither an answer nor a failure: the transformation cancelled it. */
+function isCancelled(at) {
+  return !at.error_kind && !at.response;
+}
+
 /** What came back for an attempt: status code, error kind, error, the response. */
 function outcomeView(at, n, brief) {
   const resp = at.response;
@@ -703,7 +710,7 @@ function attemptSection(ctx, d, at) {
   const headingId = `attempt-${n}-title`;
   const trig = t(`hist.trigger.${at.trigger}`);
   return h('section', { class: 'attempt card', 'aria-labelledby': headingId },
-    h('h3', { id: headingId }, t('hist.attempt', { n }), ' ', badge(isOk(at) ? 'succeeded' : 'failed')),
+    h('h3', { id: headingId }, t('hist.attempt', { n }), ' ', badge(isOk(at) ? 'succeeded' : isCancelled(at) ? 'cancelled' : 'failed')),
     h('p', { class: 'muted' }, timeEl(at.created_at), ' · ', trig === `hist.trigger.${at.trigger}` ? at.trigger : trig,
       ' · ', `${t('hist.latency')}: ${fmtMs(at.latency_ms)}`),
     outcomeView(at, n, true),
