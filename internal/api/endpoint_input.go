@@ -71,9 +71,9 @@ type endpointInput struct {
 	// templateID is the reference read from EndpointTemplateID (nil when
 	// not given) and template the template in force, both set by
 	// resolveTemplate before applyTo.
-	templateID *string
-	template   *herald.EndpointTemplate
-	Transformation *string            `json:"transformation"`
+	templateID     *string
+	template       *herald.EndpointTemplate
+	Transformation *string `json:"transformation"`
 	// names maps endpoint fields to the names the input's own format
 	// gives them, so that a refusal names what the client sent.
 	names map[string]string
