@@ -165,7 +165,7 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		}
 	}
 
-	mem := planMemory(int64(cfg.QueueMemory))
+	mem := planMemory(int64(cfg.QueueMemory), outsideGoMemory())
 	limitGoMemory(mem, log)
 	raw, closeStore, err := openStore(ctx, cfg, mem.sqlite, log)
 	if err != nil {

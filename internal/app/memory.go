@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/store/sqlite"
@@ -34,15 +36,18 @@ type memoryPlan struct {
 }
 
 const (
-	// outsideGo is what the process takes outside Go's heap besides
-	// SQLite's page caches: the binary's code and data, the C library,
-	// SQLite's own allocations (measured: about 35 MiB in all).
-	outsideGo = 40 << 20
+	// leastOutsideGo is the least the process takes outside Go's heap
+	// besides SQLite's page caches: the binary's code and data, the C
+	// library, SQLite's own allocations (measured: about 35 MiB in all
+	// for a binary of 50 MB; outsideGoMemory measures it).
+	leastOutsideGo = 40 << 20
+	// outsideBinary is the part of it that is not the binary's own pages.
+	outsideBinary = 14 << 20
 	// minGoLimit keeps the soft limit above what an idle node keeps live
 	// (about 15 MiB) with room for the API's request bodies: below it
 	// the collector would run without end. A budget under about 128 MiB
 	// bounds the queues more tightly, not the process below this.
-	minGoLimit = 64 << 20
+	minGoLimit = 48 << 20
 	// readers is the number of SQLite reader connections planned for
 	// (the store opens max(4, GOMAXPROCS)).
 	readers = 4
@@ -53,7 +58,7 @@ const (
 // for the writer's page cache and a hundred-and-twenty-eighth for each
 // reader's (each capped at the size past which it measured no faster), and
 // Go's heap within what is left of the budget.
-func planMemory(budget int64) memoryPlan {
+func planMemory(budget, outsideGo int64) memoryPlan {
 	p := memoryPlan{
 		engine: min(budget, max(budget/4, config.MinQueueMemory)),
 		sqlite: sqlite.Options{
@@ -79,4 +84,27 @@ func limitGoMemory(p memoryPlan, log *slog.Logger) {
 	debug.SetMemoryLimit(p.goLimit)
 	log.Info("memory budget", "engine_bytes", p.engine, "go_limit_bytes", p.goLimit,
 		"sqlite_writer_cache_bytes", p.sqlite.WriterCache, "event_cache_bytes", p.sqlite.EventCache)
+}
+
+// outsideGoMemory is what the process takes outside Go's heap: the pages
+// of the binary it has touched by now (its code and data grow with every
+// client library linked in: the broker destinations' took it from about
+// 26 to 46 MiB), and outsideBinary for the rest. Where /proc cannot be
+// read, leastOutsideGo.
+func outsideGoMemory() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return leastOutsideGo
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return max(kb<<10+outsideBinary, leastOutsideGo)
+				}
+			}
+		}
+	}
+	return leastOutsideGo
 }

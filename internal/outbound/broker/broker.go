@@ -7,6 +7,7 @@ package broker
 
 import (
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -46,4 +47,23 @@ func refuseOthers(d *herald.Destination, kind string, uses ...string) error {
 		return &shape.FieldError{Field: "destination." + name, Msg: msg}
 	}
 	return nil
+}
+
+// lengthRE is a pattern of one character class and a length range,
+// checked apart: a bounded repetition ({1,249}) compiles into as many
+// copies of the class, a megabyte of program kept for the process's life.
+type lengthRE struct {
+	re       *regexp.Regexp
+	min, max int
+}
+
+// boundedRE matches s when re (a pattern with + in place of the range)
+// does and s is min to max bytes long.
+func boundedRE(re string, min, max int) *lengthRE {
+	return &lengthRE{re: regexp.MustCompile(re), min: min, max: max}
+}
+
+// MatchString reports whether s has the length and the pattern.
+func (l *lengthRE) MatchString(s string) bool {
+	return len(s) >= l.min && len(s) <= l.max && l.re.MatchString(s)
 }

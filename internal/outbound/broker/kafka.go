@@ -48,7 +48,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,7 +81,7 @@ const (
 )
 
 // kafkaTopicRE is Kafka's rule for topic names.
-var kafkaTopicRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+var kafkaTopicRE = boundedRE(`^[a-zA-Z0-9._-]+$`, 1, 249)
 
 // Kafka is the kafka destination kind, producing with franz-go.
 type Kafka struct{}

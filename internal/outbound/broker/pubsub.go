@@ -73,7 +73,7 @@ var (
 	// with a letter; old domain-scoped ones carry "domain:" in front.
 	pubsubProjectRe = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 	// Topic ids: 3-255 characters, a letter first, then [A-Za-z0-9-_.~+%].
-	pubsubTopicRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$`)
+	pubsubTopicRe = boundedRE(`^[A-Za-z][A-Za-z0-9\-_.~+%]+$`, 3, 255)
 )
 
 // PubSub is the gcp_pubsub kind: messages published to a Google Cloud

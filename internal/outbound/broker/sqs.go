@@ -79,13 +79,13 @@ type sqsKind struct{}
 func (sqsKind) Name() string { return herald.KindAWSSQS }
 
 var (
-	sqsQueueName   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
-	sqsAccount     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	sqsQueueName   = boundedRE(`^[A-Za-z0-9_-]+$`, 1, 80)
+	sqsAccount     = boundedRE(`^[A-Za-z0-9_-]+$`, 1, 64)
 	sqsRegion      = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
 	sqsRegionHost  = regexp.MustCompile(`^sqs(?:-fips)?\.([a-z]{2,}(?:-[a-z0-9]+)+)\.amazonaws\.com(?:\.cn)?$`)
-	sqsKeyID       = regexp.MustCompile(`^[A-Za-z0-9]{16,128}$`)
-	sqsAttrName    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
-	sqsFIFOIDChars = regexp.MustCompile("^[A-Za-z0-9!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~]{1,128}$")
+	sqsKeyID       = boundedRE(`^[A-Za-z0-9]+$`, 16, 128)
+	sqsAttrName    = boundedRE(`^[A-Za-z0-9_.-]+$`, 1, 256)
+	sqsFIFOIDChars = boundedRE("^[A-Za-z0-9!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~]+$", 1, 128)
 )
 
 // sqsQueue is a queue URL taken apart.
