@@ -1,0 +1,216 @@
+package console_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldhq/herald/internal/heraldtest"
+)
+
+// natsAddr is the NATS server (with JetStream) the console's broker test
+// publishes to. Outside CI the test skips without it; in CI (HERALD_CI)
+// it fails.
+const natsAddr = "127.0.0.1:4222"
+
+// natsStream makes a JetStream stream in memory holding subjects, removed
+// when the test ends, and returns it.
+func natsStream(t *testing.T, name, subjects string) jetstream.Stream {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", natsAddr, 2*time.Second)
+	if err != nil {
+		if os.Getenv("HERALD_CI") != "" {
+			t.Fatalf("NATS is not running on %s: %v", natsAddr, err)
+		}
+		t.Skipf("NATS is not running on %s: %v", natsAddr, err)
+	}
+	c.Close()
+	nc, err := nats.Connect("nats://"+natsAddr, nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subjects}, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = js.DeleteStream(ctx, name)
+	})
+	return st
+}
+
+// headerValue is a NATS header's value by its name in any case.
+func headerValue(h nats.Header, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+func randomSuffix(t *testing.T) string {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// TestConsoleNATSEndpoint creates a NATS endpoint through the form: the
+// HTTP fields give way to the kind's, the API's refusal sits by the
+// destination field it names, the preview shows where the message goes;
+// a test send is published to a JetStream stream, and the endpoint's
+// pages and the delivery's page show where it was published and the
+// stream's acknowledgement, without a curl command.
+func TestConsoleNATSEndpoint(t *testing.T) {
+	sfx := randomSuffix(t)
+	stream := "HERALD_UI_" + strings.ToUpper(sfx)
+	subjects := "ui." + sfx + ".>"
+	st := natsStream(t, stream, subjects)
+	b := newBrowser(t)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created", "sample": map[string]any{"lead": "sample"}}, nil, 201)
+	appID := s.AppID("acme")
+	tb := b.tab()
+	defer b.checkClean()
+	signIn(tb, s.URL)
+
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/new")
+	tb.waitText("main", "Preview")
+	tb.waitFor(`input[type=checkbox][value="lead.created"]`)
+	selectValue(tb, "select[name=kind]", "nats")
+	tb.until(`(() => {
+		const shown = (n) => !document.querySelector('[data-field="' + n + '"]').hidden;
+		return !shown('url') && !shown('preset') && !shown('method') && shown('content_type') && shown('headers') && shown('body_template')
+			&& shown('destination.url') && shown('destination.subject') && shown('destination.stream') && shown('destination.password')
+			&& !shown('destination.topic') && !shown('destination.queue_url');
+	})()`)
+	if typ := tb.evalString(`document.querySelector('input[name="destination.password"]').type`); typ != "password" {
+		t.Errorf("the NATS password is a %q input, want password", typ)
+	}
+	tb.click(`input[type=checkbox][value="lead.created"]`)
+	tb.fill(`input[name="destination.url"]`, "nats://"+natsAddr)
+
+	// No subject: the API's refusal by the subject field.
+	tb.click(`#endpoint-form button[type=submit]`)
+	tb.waitText(`[data-field="destination.subject"] .field-error`, "required")
+
+	tb.fill(`input[name="destination.subject"]`, "ui."+sfx+".{{event.type}}")
+	tb.fill(`input[name="destination.stream"]`, stream)
+	tb.fill(`textarea[name=headers]`, "X-Tenant: acme")
+	tb.fill(`input[name=plain_headers]`, "X-Tenant")
+	// The preview: where the message goes, its headers and body.
+	want := "nats://" + natsAddr + " subject ui." + sfx + ".lead.created stream " + stream
+	tb.waitText("#preview", "Published to")
+	tb.waitText("#preview", want)
+	// A broker's message has lower-case header names.
+	tb.waitText("#preview", "x-tenant: acme")
+	tb.waitText("#preview", `"lead": "sample"`)
+	checkLabels(t, tb, "nats endpoint form")
+	tb.shot("nats-endpoint-form")
+
+	tb.click(`#endpoint-form button[type=submit]`)
+	tb.waitText("main h1", "NATS nats://"+natsAddr)
+	tb.waitText("main .facts", "NATS: Herald publishes each delivery to the broker")
+	tb.waitText("main .facts", "subject ui."+sfx+".{{event.type}} stream "+stream)
+	var eps struct {
+		Data []struct {
+			ID, Kind, URL string
+			Destination   map[string]any
+		}
+	}
+	s.MustDo("GET", "/v1/apps/acme/endpoints", nil, &eps, 200)
+	if len(eps.Data) != 1 || eps.Data[0].Kind != "nats" || eps.Data[0].URL != "" || eps.Data[0].Destination["stream"] != stream {
+		t.Fatalf("endpoints after the form: %+v", eps.Data)
+	}
+
+	// A test send, published and acknowledged by the stream.
+	ack := "stream " + stream + " seq 1"
+	tb.click("#test-send")
+	tb.waitText("#test-result", "Acknowledged: "+ack)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	msg, err := st.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatalf("the stream holds no message 1: %v", err)
+	}
+	if msg.Subject != "ui."+sfx+".lead.created" || headerValue(msg.Header, "X-Tenant") != "acme" || headerValue(msg.Header, "Webhook-Signature") == "" {
+		t.Errorf("published %s with headers %v", msg.Subject, msg.Header)
+	}
+
+	// The delivery's page: where it was published and the acknowledgement.
+	tb.click("#test-result a.mono")
+	tb.waitFor(".delivery-outcome")
+	tb.waitText(".delivery-outcome", "Acknowledged: "+ack)
+	tb.waitText(".delivery-request", "Published to "+want)
+	tb.waitText(".delivery-request", "x-tenant: acme")
+	if tb.evalBool(`!!document.querySelector('#curl-latest, [id^=curl-]')`) {
+		t.Errorf("the delivery page of a NATS endpoint offers a curl command")
+	}
+	if out := tb.text(".delivery-outcome"); strings.Contains(out, "HTTP 200") {
+		t.Errorf("the outcome of a publish reads as HTTP: %q", out)
+	}
+	tb.shot("nats-delivery")
+
+	// The list names the endpoint by its kind and destination.
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoints")
+	tb.waitText("main table", "NATS nats://"+natsAddr+" subject ui."+sfx)
+}
+
+// TestPortalBrokerKinds: a portal's customer may create an endpoint of
+// every broker kind (but not a pull endpoint), and the form shows each
+// kind's own fields.
+func TestPortalBrokerKinds(t *testing.T) {
+	b := newBrowser(t)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	appID := s.AppID("acme")
+	var portal struct{ URL string }
+	s.MustDo("POST", "/v1/apps/"+appID+"/portal-sessions", map[string]any{}, &portal, 201)
+	base := strings.Split(portal.URL, "/portal/")[0] + "/portal"
+	tb := b.tab()
+	defer b.checkClean()
+	tb.open(portal.URL)
+	tb.waitText("main h1", "Endpoints")
+
+	tb.open(base + "/endpoints/new")
+	tb.waitFor("#endpoint-form select[name=kind]")
+	kinds := tb.evalString(`[...document.querySelectorAll('select[name=kind] option')].map((o) => o.value + '=' + o.textContent).join(',')`)
+	if want := "push=Push: Herald sends to a URL,nats=NATS,rabbitmq=RabbitMQ,kafka=Kafka,redis=Redis Streams,mqtt=MQTT,gcp_pubsub=Google Pub/Sub,aws_sqs=Amazon SQS"; kinds != want {
+		t.Errorf("portal kinds:\n got %s\nwant %s", kinds, want)
+	}
+	if tb.evalBool(`document.querySelector('[data-field=kind]').hidden`) {
+		t.Errorf("the portal hides the kind of a new endpoint")
+	}
+	selectValue(tb, "select[name=kind]", "redis")
+	tb.until(`(() => {
+		const shown = (n) => !document.querySelector('[data-field="' + n + '"]').hidden;
+		return !shown('url') && shown('destination.url') && shown('destination.stream') && shown('destination.max_len') && !shown('destination.subject');
+	})()`)
+	selectValue(tb, "select[name=kind]", "aws_sqs")
+	tb.until(`(() => {
+		const shown = (n) => !document.querySelector('[data-field="' + n + '"]').hidden;
+		return shown('destination.queue_url') && shown('destination.secret_access_key') && !shown('destination.url') && !shown('destination.stream');
+	})()`)
+	checkLabels(t, tb, "portal broker form")
+	tb.shot("portal-broker-kinds")
+}
