@@ -99,10 +99,10 @@ func TestConsoleNATSEndpoint(t *testing.T) {
 	tb.waitFor(`input[type=checkbox][value="lead.created"]`)
 	selectValue(tb, "select[name=kind]", "nats")
 	tb.until(`(() => {
-		const shown = (n) => !document.querySelector('[data-field="' + n + '"]').hidden;
+		const shown = (n) => document.querySelector('[data-field="' + n + '"]').getClientRects().length > 0;
 		return !shown('url') && !shown('preset') && !shown('method') && shown('content_type') && shown('headers') && shown('body_template')
 			&& shown('destination.url') && shown('destination.subject') && shown('destination.stream') && shown('destination.password')
-			&& !shown('destination.topic') && !shown('destination.queue_url');
+			&& !shown('destination.topic') && !shown('destination.queue_url') && !shown('destination.tls');
 	})()`)
 	if typ := tb.evalString(`document.querySelector('input[name="destination.password"]').type`); typ != "password" {
 		t.Errorf("the NATS password is a %q input, want password", typ)
@@ -203,12 +203,12 @@ func TestPortalBrokerKinds(t *testing.T) {
 	}
 	selectValue(tb, "select[name=kind]", "redis")
 	tb.until(`(() => {
-		const shown = (n) => !document.querySelector('[data-field="' + n + '"]').hidden;
+		const shown = (n) => document.querySelector('[data-field="' + n + '"]').getClientRects().length > 0;
 		return !shown('url') && shown('destination.url') && shown('destination.stream') && shown('destination.max_len') && !shown('destination.subject');
 	})()`)
 	selectValue(tb, "select[name=kind]", "aws_sqs")
 	tb.until(`(() => {
-		const shown = (n) => !document.querySelector('[data-field="' + n + '"]').hidden;
+		const shown = (n) => document.querySelector('[data-field="' + n + '"]').getClientRects().length > 0;
 		return shown('destination.queue_url') && shown('destination.secret_access_key') && !shown('destination.url') && !shown('destination.stream');
 	})()`)
 	checkLabels(t, tb, "portal broker form")
