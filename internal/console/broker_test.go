@@ -213,4 +213,60 @@ func TestPortalBrokerKinds(t *testing.T) {
 	})()`)
 	checkLabels(t, tb, "portal broker form")
 	tb.shot("portal-broker-kinds")
+
+	// In Japanese: the kind's fields and the preview say so.
+	var ja struct{ URL string }
+	s.MustDo("POST", "/v1/apps/"+appID+"/portal-sessions", map[string]any{"language": "ja"}, &ja, 201)
+	tb.open(ja.URL)
+	tb.waitText("main h1", "エンドポイント")
+	tb.open(base + "/endpoints/new")
+	tb.waitFor("#endpoint-form select[name=kind]")
+	selectValue(tb, "select[name=kind]", "nats")
+	tb.waitText(`[data-field="destination.subject"] label`, "サブジェクト")
+	tb.waitText(`[data-field="destination.stream"] .hint`, "JetStream のストリーム")
+	tb.waitText(`[data-field=kind] .hint`, "ブローカーの受信確認")
+	tb.waitText("#preview", "パブリッシュされません")
+}
+
+// TestConsoleBrokerEndpointEdit: editing a broker endpoint shows its
+// destination with the password masked and the kind fixed; a save that
+// changes the subject keeps the stored password, and a destination
+// field the kind refuses is explained by that field.
+func TestConsoleBrokerEndpointEdit(t *testing.T) {
+	b := newBrowser(t)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	appID := s.AppID("acme")
+	sfx := randomSuffix(t)
+	var ep struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "redis", "destination": map[string]any{
+		"url": "redis://" + "127.0.0.1:6379/0", "username": "herald", "password": "pw-" + sfx, "stream": "ui-" + sfx}}, &ep, 201)
+	tb := b.tab()
+	defer b.checkClean()
+	signIn(tb, s.URL)
+
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/" + ep.ID + "/edit")
+	tb.waitFor(`input[name="destination.stream"]`)
+	if got := tb.evalString(`JSON.stringify([document.querySelector('select[name=kind]').value, document.querySelector('select[name=kind]').disabled,
+		document.querySelector('input[name="destination.password"]').value, document.querySelector('input[name="destination.password"]').type])`); got != `["redis",true,"********","password"]` {
+		t.Errorf("kind and password in the edit form: %s", got)
+	}
+	if strings.Contains(tb.text("body"), "pw-"+sfx) {
+		t.Errorf("the edit form shows the stored password")
+	}
+	tb.fill(`input[name="destination.max_len"]`, "-1")
+	tb.click(`#endpoint-form button[type=submit]`)
+	tb.waitText(`[data-field="destination.max_len"] .field-error`, "max_len")
+	tb.fill(`input[name="destination.max_len"]`, "1000")
+	tb.fill(`input[name="destination.stream"]`, "ui2-"+sfx)
+	tb.click(`#endpoint-form button[type=submit]`)
+	tb.waitText("main .facts", "stream ui2-"+sfx)
+
+	var got struct {
+		Destination map[string]any
+	}
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+ep.ID, nil, &got, 200)
+	if got.Destination["password"] != "********" || got.Destination["stream"] != "ui2-"+sfx || got.Destination["max_len"] != float64(1000) {
+		t.Errorf("destination after the edit: %v", got.Destination)
+	}
 }
