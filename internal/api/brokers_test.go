@@ -5,20 +5,24 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/heraldtest"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/verify"
 )
 
@@ -245,6 +249,26 @@ func TestBrokerEndpointDeliversToNATS(t *testing.T) {
 		}
 	}
 
+	// A preview shows what would be published; a test send publishes.
+	var pv struct {
+		Method, URL string
+		Headers     map[string]string
+	}
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+ep.ID+"/preview", map[string]any{"event_type": "lead.created", "payload": map[string]any{"name": "Bo"}}, &pv, 200)
+	if pv.Method != "PUBLISH" || pv.URL != "nats://127.0.0.1:4222 subject herald."+sfx+".lead.created stream "+stream ||
+		!strings.HasPrefix(pv.Headers["webhook-signature"], "v1,") || pv.Headers["x-tenant"] != "********" {
+		t.Errorf("preview %+v", pv)
+	}
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+ep.ID+"/test", map[string]any{"event_type": "lead.created", "payload": map[string]any{"name": "Cy"}}, &raw, 200)
+	select {
+	case m = <-msgs:
+		if !strings.Contains(string(m.Data), `"Cy"`) {
+			t.Errorf("test send published %s", m.Data)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the test send published nothing")
+	}
+
 	s.MustDo("GET", "/v1/apps/acme/audit-log", nil, &raw, 200)
 	mustHide(t, "audit log", raw, secrets...)
 	s.MustDo("GET", "/v1/apps/acme/endpoints", nil, &raw, 200)
@@ -265,5 +289,112 @@ func TestBrokerEndpointDeliversToNATS(t *testing.T) {
 				t.Errorf("%s holds %q in clear", filepath.Base(f), sec)
 			}
 		}
+	}
+}
+
+// acceptAll stands for a kind's field checks, so that the API's handling
+// of every credential field is tested whatever kinds this build has; it
+// opens nothing.
+type acceptAll struct{ name string }
+
+func (k acceptAll) Name() string                     { return k.name }
+func (acceptAll) Check(*herald.Destination) error    { return nil }
+func (acceptAll) Hosts(*herald.Destination) []string { return nil }
+func (acceptAll) Open(context.Context, *herald.Destination, outbound.Env) (outbound.Client, error) {
+	return nil, errors.New("not for publishing")
+}
+
+// Every credential of a destination is masked in answers and the audit
+// log, kept when the mask is sent back, and never in the database file in
+// clear.
+func TestBrokerCredentialsMaskedAndSealed(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{API: func(o *api.Options) {
+		o.BrokerKinds = []outbound.Kind{acceptAll{herald.KindGCPPubSub}}
+	}})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	const urlPW, pw, creds, sak = "Url-Pw-3hQ", "Pass-Wd-8rT", `{"private_key":"Cred-Js-5kP"}`, "Sec-Acc-2mN"
+	secrets := []string{urlPW, pw, "Cred-Js-5kP", sak}
+	dest := map[string]any{"url": "amqp://herald:" + urlPW + "@broker.example.com:5672/vh", "username": "u", "password": pw,
+		"credentials_json": creds, "secret_access_key": sak, "project": "p", "topic": "t"}
+	var raw json.RawMessage
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "gcp_pubsub", "destination": dest}, &raw, 201)
+	mustHide(t, "create", raw, secrets...)
+	var ep struct {
+		ID          string
+		Destination map[string]any
+	}
+	_ = json.Unmarshal(raw, &ep)
+	want := map[string]any{"url": "amqp://herald:********@broker.example.com:5672/vh", "password": "********",
+		"credentials_json": "********", "secret_access_key": "********", "username": "u"}
+	for k, v := range want {
+		if ep.Destination[k] != v {
+			t.Errorf("destination.%s shown as %v, want %v", k, ep.Destination[k], v)
+		}
+	}
+	// The masks sent back (with a field changed) keep every credential.
+	back := ep.Destination
+	back["topic"] = "t2"
+	s.MustDo("PATCH", "/v1/apps/acme/endpoints/"+ep.ID, map[string]any{"destination": back}, &raw, 200)
+	mustHide(t, "patch", raw, secrets...)
+	got, err := s.Store.EndpointGet(t.Context(), s.AppID("acme"), ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got.Destination; d.URL != dest["url"] || d.Password != pw || d.CredentialsJSON != creds || d.SecretAccessKey != sak || d.Topic != "t2" {
+		t.Errorf("stored after the masks came back: %+v", d)
+	}
+	s.MustDo("GET", "/v1/apps/acme/audit-log", nil, &raw, 200)
+	mustHide(t, "audit log", raw, secrets...)
+	s.MustDo("GET", "/v1/apps/acme/endpoints", nil, &raw, 200)
+	mustHide(t, "list", raw, secrets...)
+	files, _ := filepath.Glob(filepath.Join(s.Dir, "herald.db*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sec := range secrets {
+			if strings.Contains(string(b), sec) {
+				t.Errorf("%s holds %q in clear", filepath.Base(f), sec)
+			}
+		}
+	}
+}
+
+// The pool hears of an endpoint whose destination changed or that was
+// deleted, so that its client closes at once; other changes keep it.
+func TestBrokerEndpointGone(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var gone []string
+	s := heraldtest.Start(t, heraldtest.Options{API: func(o *api.Options) {
+		next := o.EndpointGone
+		o.EndpointGone = func(id string) {
+			mu.Lock()
+			gone = append(gone, id)
+			mu.Unlock()
+			if next != nil {
+				next(id)
+			}
+		}
+	}})
+	calls := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), gone...)
+	}
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	var ep struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "nats", "destination": map[string]any{"url": "nats://nats.example.com:4222", "subject": "a"}}, &ep, 201)
+	path := "/v1/apps/acme/endpoints/" + ep.ID
+	s.MustDo("PATCH", path, map[string]any{"description": "x"}, nil, 200)
+	if c := calls(); len(c) != 0 {
+		t.Fatalf("a description change closed the client: %v", c)
+	}
+	s.MustDo("PATCH", path, map[string]any{"destination": map[string]any{"url": "nats://nats.example.com:4222", "subject": "b"}}, nil, 200)
+	s.MustDo("DELETE", path, nil, nil, 204)
+	if c := calls(); len(c) != 2 || c[0] != ep.ID || c[1] != ep.ID {
+		t.Fatalf("EndpointGone calls %v, want the endpoint twice", c)
 	}
 }

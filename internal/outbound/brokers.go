@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/netpolicy"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // BrokerOptions configure the broker destinations.
@@ -127,7 +129,7 @@ func (b *Brokers) Send(ctx context.Context, d *Delivery) Outcome {
 	if kind == nil {
 		return Outcome{Kind: herald.ErrorKindPolicy, Error: fmt.Sprintf("destination kind %q is not available in this build", ep.Kind)}
 	}
-	m, err := b.message(ctx, d, b.now())
+	m, err := b.message(ctx, d, b.now(), true)
 	if err != nil {
 		// As for HTTP: the same event would fail the same way again.
 		return Outcome{Kind: BuildErrorKind(err), Error: scrub(err.Error(), ep.Destination)}
@@ -148,6 +150,11 @@ func (b *Brokers) Send(ctx context.Context, d *Delivery) Outcome {
 		if o.Kind == herald.ErrorKindNone {
 			o.Kind = herald.ErrorKindNetwork
 		}
+		if be, ok := errors.AsType[*netpolicy.BlockedError](err); ok {
+			// As for HTTP: the attempt says what kind of address it was,
+			// the operator's log which.
+			b.log.Warn("destination refused", "app_id", ep.AppID, "endpoint_id", ep.ID, "delivery_id", d.ID, "destination", be)
+		}
 		o.Error = scrub(err.Error(), ep.Destination)
 		return o
 	}
@@ -161,7 +168,7 @@ func (b *Brokers) Send(ctx context.Context, d *Delivery) Outcome {
 // Preview builds the message an attempt would publish now, signed,
 // without publishing it: Method PUBLISH, URL where it would go.
 func (b *Brokers) Preview(ctx context.Context, d *Delivery) (*Request, error) {
-	m, err := b.message(ctx, d, b.now())
+	m, err := b.message(ctx, d, b.now(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -172,8 +179,9 @@ func (b *Brokers) Preview(ctx context.Context, d *Delivery) (*Request, error) {
 	return &Request{Method: PublishMethod, URL: Describe(d.Endpoint.Kind, m.Dest), Header: h, Body: m.Body}, nil
 }
 
-// message builds one attempt's message at now.
-func (b *Brokers) message(ctx context.Context, d *Delivery, now time.Time) (*Message, error) {
+// message builds one attempt's message at now; trace adds the attempt's
+// span to its headers when the app asks for it, as HTTP does.
+func (b *Brokers) message(ctx context.Context, d *Delivery, now time.Time, trace bool) (*Message, error) {
 	if d.Endpoint.Destination == nil {
 		return nil, errors.New("the endpoint has no destination")
 	}
@@ -183,6 +191,10 @@ func (b *Brokers) message(ctx context.Context, d *Delivery, now time.Time) (*Mes
 	}
 	if dest == nil {
 		return nil, errors.New("the endpoint has no destination")
+	}
+	if trace && d.App != nil && d.App.PropagateTraceContext {
+		// Outside the signed content, as for HTTP.
+		tracing.Inject(ctx, req.Header)
 	}
 	return &Message{Dest: dest, ID: d.ID, Headers: messageHeaders(req.Header), Body: req.Body}, nil
 }
