@@ -174,6 +174,21 @@ func TestConsoleNATSEndpoint(t *testing.T) {
 	// The list names the endpoint by its kind and destination.
 	tb.open(s.URL + "/console/apps/" + appID + "/endpoints")
 	tb.waitText("main table", "NATS nats://"+natsAddr+" subject ui."+sfx)
+
+	// A subject no stream holds: the broker refuses, and the page says so.
+	var lost struct{ ID string }
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "nats", "event_types": []string{"lead.created"},
+		"destination": map[string]any{"url": "nats://" + natsAddr, "subject": "nostream." + sfx, "stream": stream}}, &lost, 201)
+	var sent struct {
+		Delivery struct{ ID, Status string }
+	}
+	s.MustDo("POST", "/v1/apps/acme/endpoints/"+lost.ID+"/test", map[string]any{"event_type": "lead.created", "payload": map[string]any{"n": 1}}, &sent, 200)
+	tb.open(s.URL + "/console/apps/" + appID + "/deliveries/" + sent.Delivery.ID)
+	tb.waitFor(".delivery-outcome")
+	tb.waitText(".delivery-outcome", "Not acknowledged")
+	tb.waitText(".delivery-outcome", "The broker refused the message")
+	tb.waitText(".delivery-outcome", "no stream holds subject")
+	tb.shot("nats-delivery-rejected")
 }
 
 // TestPortalBrokerKinds: a portal's customer may create an endpoint of

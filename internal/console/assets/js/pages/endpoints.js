@@ -531,9 +531,9 @@ export function attemptView(at, headingLevel = 'h3') {
   // A publish to a broker has no HTTP status: its response is the
   // broker's acknowledgement, in words.
   const publish = req.method === PUBLISH;
-  const ok = at.response && at.response.status_code >= 200 && at.response.status_code < 300 && !at.error_kind;
+  const ok = at.response && at.response.status_code >= 200 && at.response.status_code < 300;
   let outcome;
-  if (publish) outcome = ok ? badge('succeeded', t('ep.acknowledged', { ack: res.body || '' })) : badge('failed', at.error_kind || t('state.failed'));
+  if (publish) outcome = ok && !at.error_kind ? badge('succeeded', t('ep.acknowledged', { ack: res.body || '' })) : badge('failed', at.error_kind || t('state.failed'));
   else outcome = ok ? badge('succeeded', String(at.response.status_code)) : badge('failed', at.response ? String(at.response.status_code) : (at.error_kind || t('state.failed')));
   return h('article', { class: 'attempt' },
     h(headingLevel, null, t('ep.attempt', { n: at.attempt || 1 }), ' ', outcome),
