@@ -398,3 +398,40 @@ func TestBrokerEndpointGone(t *testing.T) {
 		t.Fatalf("EndpointGone calls %v, want the endpoint twice", c)
 	}
 }
+
+// A message the broker does not acknowledge (no stream holds the subject
+// yet) is error kind rejected and retried, not counted as delivered; once
+// the stream exists, the retry is delivered.
+func TestBrokerRejectedIsRetried(t *testing.T) {
+	t.Parallel()
+	needNATS(t)
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms"})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
+	sfx := suffix(t)
+	stream := "HERALD_R_" + strings.ToUpper(sfx)
+	subject := "herald.r." + sfx + ".lead"
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "nats", "destination": map[string]any{
+		"url": "nats://" + natsAddr, "subject": subject, "stream": stream}}, nil, 201)
+	evID := s.Send(map[string]any{"name": "Ann"})
+	d := s.WaitDelivery(evID, "pending", 1, 15*time.Second)
+	var full struct {
+		Attempts []struct {
+			ErrorKind string `json:"error_kind"`
+			Response  any
+		}
+	}
+	s.MustDo("GET", "/v1/apps/acme/deliveries/"+d.ID, nil, &full, 200)
+	if len(full.Attempts) == 0 || full.Attempts[0].ErrorKind != "rejected" || full.Attempts[0].Response != nil {
+		t.Fatalf("first attempt %+v, want rejected without a response", full.Attempts)
+	}
+	msgs := natsConsumer(t, stream, subject)
+	select {
+	case <-msgs:
+	case <-time.After(15 * time.Second):
+		var raw json.RawMessage
+		s.MustDo("GET", "/v1/apps/acme/deliveries/"+d.ID, nil, &raw, 200)
+		t.Fatalf("the retry never reached the stream: %s", raw)
+	}
+	s.WaitDelivery(evID, "succeeded", 0, 15*time.Second)
+}
