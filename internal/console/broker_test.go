@@ -189,6 +189,33 @@ func TestConsoleNATSEndpoint(t *testing.T) {
 	tb.waitText(".delivery-outcome", "The broker refused the message")
 	tb.waitText(".delivery-outcome", "no stream holds subject")
 	tb.shot("nats-delivery-rejected")
+
+	// An event's refused publish is on the failures page, under the
+	// endpoint's kind and destination.
+	s.Send(map[string]any{"n": 2})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var rep struct {
+			Data []struct {
+				EndpointID string `json:"endpoint_id"`
+				ErrorKind  string `json:"error_kind"`
+			} `json:"data"`
+		}
+		s.MustDo("GET", "/v1/apps/acme/failures", nil, &rep, 200)
+		if len(rep.Data) > 0 {
+			if rep.Data[0].EndpointID != lost.ID || rep.Data[0].ErrorKind != "rejected" {
+				t.Fatalf("failures: %+v", rep.Data)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the refused publish never showed in the failures report")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tb.open(s.URL + "/console/apps/" + appID + "/failures")
+	tb.waitText("main .fail-endpoint h2", "NATS nats://"+natsAddr+" subject nostream."+sfx)
+	tb.waitText("main .fail-endpoint", "rejected")
 }
 
 // TestPortalBrokerKinds: a portal's customer may create an endpoint of
