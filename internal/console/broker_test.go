@@ -132,6 +132,12 @@ func TestConsoleNATSEndpoint(t *testing.T) {
 	tb.waitText("main h1", "NATS nats://"+natsAddr)
 	tb.waitText("main .facts", "NATS: Herald publishes each delivery to the broker")
 	tb.waitText("main .facts", "subject ui."+sfx+".{{event.type}} stream "+stream)
+	tb.phone(true)
+	if tb.overflowsX() {
+		t.Errorf("the NATS endpoint's page scrolls sideways at phone width")
+	}
+	tb.shot("nats-endpoint-phone")
+	tb.phone(false)
 	var eps struct {
 		Data []struct {
 			ID, Kind, URL string
