@@ -535,7 +535,7 @@ export function attemptView(at, headingLevel = 'h3') {
   const publish = req.method === PUBLISH;
   const ok = at.response && at.response.status_code >= 200 && at.response.status_code < 300;
   let outcome;
-  if (publish) outcome = ok && !at.error_kind ? badge('succeeded', t('ep.acknowledged', { ack: res.body || '' })) : badge('failed', at.error_kind || t('state.failed'));
+  if (publish) outcome = ok && !at.error_kind ? badge('succeeded', t('ep.acknowledged', { ack: res.body || '—' })) : badge('failed', at.error_kind || t('state.failed'));
   else outcome = ok ? badge('succeeded', String(at.response.status_code)) : badge('failed', at.response ? String(at.response.status_code) : (at.error_kind || t('state.failed')));
   return h('article', { class: 'attempt' },
     h(headingLevel, null, t('ep.attempt', { n: at.attempt || 1 }), ' ', outcome),
@@ -548,7 +548,7 @@ export function attemptView(at, headingLevel = 'h3') {
         codeBlock(pretty(req.body) || '—', `${t('ep.request')}: ${t('ep.body')}`)),
       h('div', null,
         h('h4', null, publish ? t('ep.ackLabel') : t('ep.response')),
-        res && publish ? h('p', { class: 'ack' }, t('ep.acknowledged', { ack: res.body || '' })) : null,
+        res && publish ? h('p', { class: 'ack' }, t('ep.acknowledged', { ack: res.body || '—' })) : null,
         res && !publish ? [
           h('p', null, `${t('ep.status')}: `, h('strong', null, String(res.status_code))),
           codeBlock(headerLines(res.headers) || '—', `${t('ep.response')}: ${t('ep.headers')}`),

@@ -659,7 +659,7 @@ function outcomeView(at, n, brief) {
     return h('div', { class: 'outcome' },
       h('dl', { class: 'facts' },
         fact(t('hist.ackLabel'), resp && ok
-          ? badge('succeeded', t('hist.acknowledged', { ack: resp.body || '' }))
+          ? badge('succeeded', t('hist.acknowledged', { ack: resp.body || '—' }))
           : h('span', { class: 'muted' }, t('hist.notAcknowledged'))),
         brief ? fact(t('hist.errorKindLabel'), at.error_kind ? errorKindText(at.error_kind) : t('hist.noError')) : null,
         at.error ? fact(t('hist.error'), h('span', { class: 'attempt-error' }, at.error)) : null,
