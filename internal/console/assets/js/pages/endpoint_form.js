@@ -478,7 +478,8 @@ export async function form(ctx) {
   const extras = (e.event_types || []).filter((x) => !known.has(x));
   // A pull endpoint is pulled with an API key, which a portal's customer
   // gets from the product, not from the portal: the portal makes push and
-  // broker endpoints, and shows the kind of those it did not make.
+  // broker endpoints, and offers pull only as the fixed kind of one being
+  // edited.
   const portal = ctx.mode === 'portal';
   const kinds = [['push', t('epf.kindPush')], ['pull', t('epf.kindPull')], ...BROKER_KINDS.map((k) => [k, KIND_LABELS[k]])]
     .filter(([k]) => k !== 'pull' || !portal || editing);
