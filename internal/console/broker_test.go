@@ -195,6 +195,13 @@ func TestConsoleNATSEndpoint(t *testing.T) {
 	tb.waitText(".delivery-outcome", "The broker refused the message")
 	tb.waitText(".delivery-outcome", "no stream holds subject")
 	tb.shot("nats-delivery-rejected")
+	// The same in Japanese.
+	selectValue(tb, ".lang select", "ja")
+	tb.waitText(".delivery-outcome", "受信確認なし")
+	tb.waitText(".delivery-outcome", "ブローカーがメッセージを拒否しました")
+	tb.waitText(".delivery-request", "パブリッシュ先：nats://"+natsAddr)
+	selectValue(tb, ".lang select", "en")
+	tb.waitText(".delivery-outcome h2", "Outcome")
 
 	// An event's refused publish is on the failures page, under the
 	// endpoint's kind and destination.
