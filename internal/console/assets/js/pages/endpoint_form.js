@@ -7,7 +7,7 @@
 import { api, seg } from '../api.js';
 import { addStrings, t } from '../i18n.js';
 import { h, field, showErrors, clearErrors, pageHeader, toast, replace, pretty, codeBlock, headerLines, newId } from '../dom.js';
-import { catalog, endpointLabel } from './endpoints.js';
+import { catalog, endpointLabel, BROKER_KINDS, KIND_LABELS, isBroker } from './endpoints.js';
 
 addStrings({
   en: {
@@ -70,6 +70,58 @@ addStrings({
     'epf.kindPush': 'Push: Herald sends to a URL',
     'epf.kindPull': 'Pull: a client collects the deliveries',
     'epf.kindHint': 'A pull endpoint has no URL: a client behind a firewall calls GET …/pull and acknowledges each delivery. The kind cannot change later.',
+    'epf.kindBrokerHint': 'A broker kind publishes each delivery to your message broker or cloud queue instead of sending it to a URL: Herald counts it delivered only on the broker\'s acknowledgement. The kind cannot change later.',
+    'epf.destination': 'Destination',
+    'epf.destSecretHint': 'Secret: masked after saving. Leave ******** as it is to keep it, retype it to change it.',
+    'epf.dest.url': 'Broker URL',
+    'epf.dest.username': 'Username',
+    'epf.dest.password': 'Password',
+    'epf.dest.subject': 'Subject',
+    'epf.dest.stream': 'Stream',
+    'epf.dest.exchange': 'Exchange',
+    'epf.dest.routing_key': 'Routing key',
+    'epf.dest.brokers': 'Brokers',
+    'epf.dest.topic': 'Topic',
+    'epf.dest.key': 'Message key',
+    'epf.dest.sasl_mechanism': 'SASL mechanism',
+    'epf.dest.saslNone': 'None',
+    'epf.dest.tls': 'Connect over TLS',
+    'epf.dest.max_len': 'Maximum length (entries)',
+    'epf.dest.project': 'Project',
+    'epf.dest.ordering_key': 'Ordering key',
+    'epf.dest.credentials_json': 'Service account key (JSON)',
+    'epf.dest.queue_url': 'Queue URL',
+    'epf.dest.region': 'Region',
+    'epf.dest.access_key_id': 'Access key id',
+    'epf.dest.secret_access_key': 'Secret access key',
+    'epf.dest.message_group_id': 'Message group id',
+    'epf.dest.deduplication_id': 'Deduplication id',
+    'epf.dest.endpoint': 'API endpoint',
+    'epf.destHint.url': 'The broker\'s address; it may carry the credentials (user:password@), or give them below.',
+    'epf.destHint.nats.url': 'For example nats://nats.example.com:4222; several servers separated by commas.',
+    'epf.destHint.rabbitmq.url': 'For example amqp://rabbit.example.com:5672/vhost (amqps:// for TLS).',
+    'epf.destHint.redis.url': 'For example redis://redis.example.com:6379/0 (rediss:// for TLS).',
+    'epf.destHint.mqtt.url': 'For example mqtt://mqtt.example.com:1883 (mqtts:// for TLS). The broker must speak MQTT 5.',
+    'epf.destHint.subject': 'May hold tags, for example orders.{{event_type}}.',
+    'epf.destHint.nats.stream': 'Optional. The JetStream stream holding the subject: set, a delivery counts only once the stream acknowledges it.',
+    'epf.destHint.redis.stream': 'The stream key XADD appends to; may hold tags.',
+    'epf.destHint.exchange': 'An existing exchange (Herald does not declare it); empty: the default exchange, where the routing key names the queue.',
+    'epf.destHint.routing_key': 'May hold tags.',
+    'epf.destHint.brokers': 'Bootstrap addresses, host:port, separated by commas.',
+    'epf.destHint.topic': 'May hold tags.',
+    'epf.destHint.gcp_pubsub.topic': 'The topic id alone, without projects/…/topics/.',
+    'epf.destHint.key': 'May hold tags, for example {{payload.customer_id}}, so that one customer\'s events keep their order in a partition. Empty: no key.',
+    'epf.destHint.max_len': 'Trims the stream to about this many entries on each XADD. Empty or 0: never trimmed.',
+    'epf.destHint.ordering_key': 'May hold tags. Empty: no ordering.',
+    'epf.destHint.credentials_json': 'Empty: the installation\'s default credentials. Secret: masked after saving; leave ******** as it is to keep it.',
+    'epf.destHint.region': 'Empty: taken from the queue URL\'s host.',
+    'epf.destHint.access_key_id': 'Empty, with the secret access key: the installation\'s default AWS credentials.',
+    'epf.destHint.message_group_id': 'FIFO queues only (required there); may hold tags.',
+    'epf.destHint.deduplication_id': 'FIFO queues only; may hold tags. Empty: the delivery id.',
+    'epf.destHint.endpoint': 'Optional: an emulator or a compatible server, http://host:port.',
+    'epf.previewIntroBroker': 'The exact message Herald would publish for the event type\'s sample payload, with the settings as typed. Nothing is published.',
+    'epf.previewNeedsDest': 'Fill in the destination to see the message.',
+    'epf.publishedTo': 'Published to',
     'epf.advanced': 'Advanced',
     'epf.retry': 'Retry schedule',
     'epf.retryHint': 'Comma-separated waits, e.g. 5s,1m,10m,1h. Empty: the app\'s or the installation\'s.',
@@ -177,6 +229,58 @@ addStrings({
     'epf.kindPush': 'プッシュ：Herald が URL に送信',
     'epf.kindPull': 'プル：クライアントが配信を取得',
     'epf.kindHint': 'プル型エンドポイントには URL がありません。ファイアウォール内のクライアントが GET …/pull で配信を取得し、結果を返します。種類は後から変更できません。',
+    'epf.kindBrokerHint': 'ブローカーの種類を選ぶと、各配信を URL ではなくメッセージブローカーやクラウドのキューにパブリッシュします。ブローカーの受信確認があって初めて配信済みになります。種類は後から変更できません。',
+    'epf.destination': '送信先',
+    'epf.destSecretHint': 'シークレット：保存後は伏せ字で表示されます。伏せ字（********）のままなら元の値を保ち、再入力すると変更します。',
+    'epf.dest.url': 'ブローカーの URL',
+    'epf.dest.username': 'ユーザー名',
+    'epf.dest.password': 'パスワード',
+    'epf.dest.subject': 'サブジェクト',
+    'epf.dest.stream': 'ストリーム',
+    'epf.dest.exchange': 'エクスチェンジ',
+    'epf.dest.routing_key': 'ルーティングキー',
+    'epf.dest.brokers': 'ブローカー',
+    'epf.dest.topic': 'トピック',
+    'epf.dest.key': 'メッセージキー',
+    'epf.dest.sasl_mechanism': 'SASL メカニズム',
+    'epf.dest.saslNone': 'なし',
+    'epf.dest.tls': 'TLS で接続する',
+    'epf.dest.max_len': '最大長（エントリー数）',
+    'epf.dest.project': 'プロジェクト',
+    'epf.dest.ordering_key': '順序指定キー',
+    'epf.dest.credentials_json': 'サービスアカウントキー（JSON）',
+    'epf.dest.queue_url': 'キューの URL',
+    'epf.dest.region': 'リージョン',
+    'epf.dest.access_key_id': 'アクセスキー ID',
+    'epf.dest.secret_access_key': 'シークレットアクセスキー',
+    'epf.dest.message_group_id': 'メッセージグループ ID',
+    'epf.dest.deduplication_id': '重複排除 ID',
+    'epf.dest.endpoint': 'API エンドポイント',
+    'epf.destHint.url': 'ブローカーのアドレス。認証情報（user:password@）を含めるか、下の欄に入力します。',
+    'epf.destHint.nats.url': '例：nats://nats.example.com:4222。複数のサーバーはカンマ区切りで。',
+    'epf.destHint.rabbitmq.url': '例：amqp://rabbit.example.com:5672/vhost（TLS は amqps://）。',
+    'epf.destHint.redis.url': '例：redis://redis.example.com:6379/0（TLS は rediss://）。',
+    'epf.destHint.mqtt.url': '例：mqtt://mqtt.example.com:1883（TLS は mqtts://）。ブローカーは MQTT 5 に対応している必要があります。',
+    'epf.destHint.subject': 'タグも使えます。例：orders.{{event_type}}。',
+    'epf.destHint.nats.stream': '任意。サブジェクトを含む JetStream のストリーム。指定すると、ストリームの受信確認があって初めて配信済みになります。',
+    'epf.destHint.redis.stream': 'XADD で追加するストリームのキー。タグも使えます。',
+    'epf.destHint.exchange': '既存のエクスチェンジ（Herald は作成しません）。空欄ならデフォルトエクスチェンジで、ルーティングキーがキューの名前になります。',
+    'epf.destHint.routing_key': 'タグも使えます。',
+    'epf.destHint.brokers': 'ブートストラップのアドレス（host:port）をカンマ区切りで。',
+    'epf.destHint.topic': 'タグも使えます。',
+    'epf.destHint.gcp_pubsub.topic': 'トピック ID のみ（projects/…/topics/ は不要）。',
+    'epf.destHint.key': 'タグも使えます（例：{{payload.customer_id}}）。同じ顧客のイベントがパーティション内で順序を保ちます。空欄ならキーなし。',
+    'epf.destHint.max_len': 'XADD のたびにストリームをおよそこのエントリー数に切り詰めます。空欄または 0 なら切り詰めません。',
+    'epf.destHint.ordering_key': 'タグも使えます。空欄なら順序指定なし。',
+    'epf.destHint.credentials_json': '空欄ならインストールの既定の認証情報。シークレット：保存後は伏せ字で表示され、伏せ字（********）のままなら元の値を保ちます。',
+    'epf.destHint.region': '空欄ならキューの URL のホスト名から取ります。',
+    'epf.destHint.access_key_id': 'シークレットアクセスキーとともに空欄なら、インストールの既定の AWS 認証情報を使います。',
+    'epf.destHint.message_group_id': 'FIFO キューのみ（その場合は必須）。タグも使えます。',
+    'epf.destHint.deduplication_id': 'FIFO キューのみ。タグも使えます。空欄なら配信 ID。',
+    'epf.destHint.endpoint': '任意：エミュレーターや互換サーバーの http://host:port。',
+    'epf.previewIntroBroker': '入力中の設定で、イベントタイプのサンプルに対して Herald がパブリッシュするメッセージそのものです。実際にはパブリッシュされません。',
+    'epf.previewNeedsDest': '送信先を入力するとメッセージが表示されます。',
+    'epf.publishedTo': 'パブリッシュ先',
     'epf.advanced': '詳細設定',
     'epf.retry': '再送スケジュール',
     'epf.retryHint': 'カンマ区切りの待ち時間（例：5s,1m,10m,1h）。空欄ならアプリまたはインストール全体の値。',
@@ -238,6 +342,32 @@ const PRESETS = {
       { name: 'lookup_field' }, { name: 'input' }, { name: 'base_url' }],
   },
   segment: { label: 'Segment', options: [{ name: 'write_key', required: true, secret: true }, { name: 'user_id' }, { name: 'anonymous_id' }] },
+};
+
+// The destination fields of each broker kind, required ones first (as
+// each kind's Check in internal/outbound/broker has them).
+const DEST_KINDS = {
+  nats: { required: ['url', 'subject'], optional: ['stream', 'username', 'password'] },
+  rabbitmq: { required: ['url'], optional: ['exchange', 'routing_key', 'username', 'password'] },
+  kafka: { required: ['brokers', 'topic'], optional: ['key', 'sasl_mechanism', 'username', 'password', 'tls'] },
+  redis: { required: ['url', 'stream'], optional: ['max_len', 'username', 'password'] },
+  mqtt: { required: ['url', 'topic'], optional: ['username', 'password'] },
+  gcp_pubsub: { required: ['project', 'topic'], optional: ['ordering_key', 'credentials_json', 'endpoint'] },
+  aws_sqs: { required: ['queue_url'], optional: ['region', 'message_group_id', 'deduplication_id', 'access_key_id', 'secret_access_key', 'endpoint'] },
+};
+// Every destination field, in the order the form shows them.
+const DEST_FIELDS = ['url', 'brokers', 'project', 'queue_url', 'region', 'subject', 'stream', 'exchange', 'routing_key', 'topic', 'key',
+  'ordering_key', 'message_group_id', 'deduplication_id', 'max_len', 'sasl_mechanism', 'tls', 'username', 'password',
+  'access_key_id', 'secret_access_key', 'credentials_json', 'endpoint'];
+const DEST_SECRETS = ['password', 'secret_access_key', 'credentials_json'];
+const DEST_PLACEHOLDERS = {
+  nats: { url: 'nats://127.0.0.1:4222', subject: 'orders.{{event_type}}', stream: 'ORDERS' },
+  rabbitmq: { url: 'amqp://127.0.0.1:5672/', exchange: 'events', routing_key: '{{event_type}}' },
+  kafka: { brokers: 'kafka-1:9092, kafka-2:9092', topic: 'events', key: '{{payload.customer_id}}' },
+  redis: { url: 'redis://127.0.0.1:6379/0', stream: 'events' },
+  mqtt: { url: 'mqtt://127.0.0.1:1883', topic: 'events/{{event_type}}' },
+  gcp_pubsub: { project: 'my-project', topic: 'events', endpoint: 'http://127.0.0.1:8085' },
+  aws_sqs: { queue_url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/events', region: 'eu-west-1', endpoint: 'http://127.0.0.1:4100' },
 };
 
 const METHODS = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'];
@@ -371,8 +501,15 @@ export async function form(ctx) {
   const known = new Set(catalogTypes.map((x) => x.name));
   const chosen = new Set((e.event_types || []).filter((x) => known.has(x)));
   const extras = (e.event_types || []).filter((x) => !known.has(x));
+  // A pull endpoint is pulled with an API key, which a portal's customer
+  // gets from the product, not from the portal: the portal makes push and
+  // broker endpoints, and offers pull only as the fixed kind of one being
+  // edited.
+  const portal = ctx.mode === 'portal';
+  const kinds = [['push', t('epf.kindPush')], ['pull', t('epf.kindPull')], ...BROKER_KINDS.map((k) => [k, KIND_LABELS[k]])]
+    .filter(([k]) => k !== 'pull' || !portal || editing);
   const c = {
-    kind: select([['push', t('epf.kindPush')], ['pull', t('epf.kindPull')]], e.kind || 'push'),
+    kind: select(kinds, e.kind || 'push'),
     url: h('input', { type: 'url', value: e.url || '', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'https://' }),
     description: h('input', { type: 'text', value: e.description || '', autocomplete: 'off' }),
     extra: h('input', { type: 'text', id: 'event-types-extra', value: extras.join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'form.*, group:forms' }),
@@ -409,6 +546,37 @@ export async function form(ctx) {
   c.transformation.value = e.transformation || '';
   c.preset_options.value = optionsText(e.preset_options);
 
+  // ----- destination (broker kinds) -----
+  const dest = e.destination || {};
+  const dc = {};
+  const destFields = {};
+  const destHints = {};
+  for (const name of DEST_FIELDS) {
+    const v = dest[name];
+    let control;
+    if (name === 'tls') control = h('input', { type: 'checkbox', checked: !!v });
+    else if (name === 'sasl_mechanism') {
+      control = select([['', t('epf.dest.saslNone')], ['plain', 'PLAIN'], ['scram-sha-256', 'SCRAM-SHA-256'], ['scram-sha-512', 'SCRAM-SHA-512']], v || '');
+    } else if (name === 'max_len') control = numberInput(v, { min: '0', step: '1', inputmode: 'numeric' });
+    else {
+      const secret = DEST_SECRETS.includes(name);
+      control = h('input', {
+        type: secret ? 'password' : 'text',
+        value: name === 'brokers' ? (v || []).join(', ') : (v || ''),
+        autocomplete: secret ? 'new-password' : 'off',
+        spellcheck: 'false',
+      });
+    }
+    dc[name] = control;
+    destHints[name] = h('span');
+    destFields[name] = field({ label: t(`epf.dest.${name}`), name: `destination.${name}`, control, hint: destHints[name] });
+  }
+  let destTouched = editing;
+  const destBox = h('fieldset', { class: 'bare destination', id: 'destination-fields' },
+    h('legend', { class: 'visually-hidden' }, t('epf.destination')),
+    DEST_FIELDS.map((n) => destFields[n]));
+  destBox.addEventListener('input', () => { destTouched = true; });
+
   const boxes = catalogTypes.map((x) => h('input', { type: 'checkbox', value: x.name, checked: chosen.has(x.name) }));
   const typeErrId = newId('f');
   const typeHintId = newId('f');
@@ -440,19 +608,39 @@ export async function form(ctx) {
   const presetField = field({ label: t('epf.preset'), name: 'preset', control: c.preset, hint: presetDoc });
   // The kind is chosen once, at creation.
   c.kind.disabled = editing;
-  const kindField = field({ label: t('epf.kind'), name: 'kind', control: c.kind, hint: t('epf.kindHint') });
-  // A pull endpoint is pulled with an API key, which a portal's customer
-  // gets from the product, not from the portal: the portal makes push
-  // endpoints, and shows the kind of those it did not make.
-  kindField.hidden = ctx.mode === 'portal' && !editing;
+  const kindHint = h('span');
+  const kindField = field({ label: t('epf.kind'), name: 'kind', control: c.kind, hint: kindHint });
   const urlField = field({ label: t('epf.url'), name: 'url', control: c.url, hint: t('epf.urlHint') });
+  const methodField = field({ label: t('epf.method'), name: 'method', control: c.method });
   const pull = () => c.kind.value === 'pull';
+  const broker = () => isBroker(c.kind.value);
+  const previewIntro = h('p', { class: 'hint' });
   const showPreset = () => {
-    // A pull endpoint is never dialled: no URL, no preset.
-    urlField.hidden = pull();
-    presetField.hidden = pull();
-    c.url.required = !pull();
-    const p = pull() ? null : PRESETS[c.preset.value];
+    // A pull endpoint is never dialled: no URL, no preset. A broker
+    // endpoint has its address in its destination, and no HTTP request.
+    const b = broker();
+    urlField.hidden = pull() || b;
+    presetField.hidden = pull() || b;
+    methodField.hidden = b;
+    c.url.required = !pull() && !b;
+    kindHint.textContent = b || (portal && !pull()) ? t('epf.kindBrokerHint') : t('epf.kindHint');
+    previewIntro.textContent = b ? t('epf.previewIntroBroker') : t('epf.previewIntro');
+    destBox.hidden = !b;
+    const spec = DEST_KINDS[c.kind.value];
+    const ph = DEST_PLACEHOLDERS[c.kind.value] || {};
+    for (const name of DEST_FIELDS) {
+      const on = !!spec && (spec.required.includes(name) || spec.optional.includes(name));
+      destFields[name].hidden = !on;
+      dc[name].required = on && spec.required.includes(name);
+      if (ph[name]) dc[name].placeholder = ph[name]; else dc[name].removeAttribute('placeholder');
+      const own = t(`epf.destHint.${c.kind.value}.${name}`);
+      const shared = t(`epf.destHint.${name}`);
+      let hint = own !== `epf.destHint.${c.kind.value}.${name}` ? own : shared !== `epf.destHint.${name}` ? shared : '';
+      if (name !== 'credentials_json' && DEST_SECRETS.includes(name)) hint = t('epf.destSecretHint');
+      destHints[name].textContent = hint;
+      if (destHints[name].parentElement) destHints[name].parentElement.hidden = !hint;
+    }
+    const p = pull() || b ? null : PRESETS[c.preset.value];
     optionsField.hidden = !p;
     presetDoc.textContent = p ? t(`epf.preset.${c.preset.value}`) : '';
     if (presetDoc.parentElement) presetDoc.parentElement.hidden = !p;
@@ -512,7 +700,7 @@ export async function form(ctx) {
     presetField,
     optionsField,
     h('div', { class: 'grid-2 tight' },
-      field({ label: t('epf.method'), name: 'method', control: c.method }),
+      methodField,
       field({ label: t('epf.contentType'), name: 'content_type', control: c.content_type })),
     h('p', { class: 'hint shape-hint' }, t('epf.shapeHint')),
     field({ label: t('epf.headers'), name: 'headers', control: c.headers, hint: t('epf.headersHint') }),
@@ -537,16 +725,15 @@ export async function form(ctx) {
   // tuning; the portal's customers see the essentials (URL, event types,
   // enabled) first, and everything else folded under Advanced, opened
   // when an endpoint already uses one of those settings.
-  const portal = ctx.mode === 'portal';
   const shaped = editing && !!(e.filter || e.preset || e.method || e.content_type || Object.keys(e.headers || {}).length
     || (e.plain_headers || []).length || e.body_template || e.template_syntax || e.payload_format || e.transformation);
   const advanced = h('details', { class: 'advanced', id: 'endpoint-advanced', open: tuned || (portal && shaped) },
     h('summary', null, t('epf.advanced')),
-    portal ? [kindField, shaping, h('hr')] : null,
+    portal ? [shaping, h('hr')] : null,
     tuningFields);
   const layoutFields = portal
-    ? [urlField, typesField, channelsField, enabledField, stageFields, descriptionField, advanced]
-    : [kindField, urlField, descriptionField, typesField, channelsField, shaping, stageFields, enabledField, advanced];
+    ? [kindField, urlField, destBox, typesField, channelsField, enabledField, stageFields, descriptionField, advanced]
+    : [kindField, urlField, destBox, descriptionField, typesField, channelsField, shaping, stageFields, enabledField, advanced];
 
   const save = ctx.readOnly ? null : h('button', { type: 'submit', class: 'primary' }, editing ? t('action.save') : t('action.create'));
   const detailHref = editing ? ctx.appHref(`/endpoints/${seg(e.id)}`) : ctx.appHref('/endpoints');
@@ -564,21 +751,44 @@ export async function form(ctx) {
     let error = null;
     const fail = (name, message) => { if (!error) error = { field: name, message, local: true }; };
     out.kind = c.kind.value;
-    out.url = pull() ? '' : c.url.value.trim();
+    out.url = pull() || broker() ? '' : c.url.value.trim();
     out.description = c.description.value;
     const extra = c.extra.value.split(',').map((x) => x.trim()).filter(Boolean);
     out.event_types = [...boxes.filter((b) => b.checked).map((b) => b.value), ...extra];
     out.filter = c.filter.value.trim();
     out.stage = c.stage.value;
     out.test_filter = c.test_filter.value.trim();
-    out.preset = pull() ? '' : c.preset.value;
+    out.preset = pull() || broker() ? '' : c.preset.value;
     if (out.preset) {
       const o = parseOptions(c.preset_options.value);
       if (o.error) fail('preset_options', o.error); else out.preset_options = o.value;
     } else {
       out.preset_options = {};
     }
-    out.method = c.method.value;
+    out.method = broker() ? '' : c.method.value;
+    if (broker()) {
+      // The kind's fields only, replaced whole: a masked secret sent back
+      // keeps the stored one.
+      const spec = DEST_KINDS[c.kind.value];
+      const d = {};
+      for (const name of [...spec.required, ...spec.optional]) {
+        const el = dc[name];
+        if (name === 'tls') { if (el.checked) d.tls = true; continue; }
+        if (name === 'max_len') {
+          if (el.validity && el.validity.badInput) { fail(`destination.${name}`, t('epf.notNumber')); continue; }
+          if (el.value.trim() !== '') d.max_len = Number(el.value);
+          continue;
+        }
+        if (name === 'brokers') {
+          const list = el.value.split(',').map((x) => x.trim()).filter(Boolean);
+          if (list.length) d.brokers = list;
+          continue;
+        }
+        const v = DEST_SECRETS.includes(name) ? el.value : el.value.trim();
+        if (v !== '') d[name] = v;
+      }
+      out.destination = d;
+    }
     out.content_type = c.content_type.value;
     const hd = parseHeaders(c.headers.value);
     if (hd.error) fail('headers', hd.error); else out.headers = hd.value;
@@ -688,7 +898,7 @@ export async function form(ctx) {
   const previewState = h('p', { class: 'muted preview-state' });
   const previewSection = h('section', { id: 'preview', class: 'card preview', 'aria-live': 'polite', 'aria-labelledby': 'preview-heading' },
     h('h2', { id: 'preview-heading' }, t('epf.preview')),
-    h('p', { class: 'hint' }, t('epf.previewIntro')),
+    previewIntro,
     field({ label: t('epf.previewType'), name: '', control: previewType }),
     previewError,
     previewState,
@@ -737,9 +947,10 @@ export async function form(ctx) {
       return;
     }
     const hdrs = Object.fromEntries(Object.entries(out.headers || {}).sort(([a], [b]) => a.localeCompare(b)));
+    const publish = out.method === 'PUBLISH';
     replace(previewBody,
-      h('h3', null, t('epf.requestLine')),
-      codeBlock(`${out.method} ${out.url}`, t('epf.requestLine')),
+      h('h3', null, publish ? t('epf.publishedTo') : t('epf.requestLine')),
+      publish ? codeBlock(out.url, t('epf.publishedTo')) : codeBlock(`${out.method} ${out.url}`, t('epf.requestLine')),
       h('h3', null, t('epf.previewHeaders')),
       codeBlock(headerLines(hdrs), t('epf.previewHeaders')),
       h('h3', null, t('epf.previewBody')),
@@ -776,6 +987,13 @@ export async function form(ctx) {
         // A new form: nothing is wrong yet, the URL is just not typed.
         clearPreviewError();
         setText(previewState, t('epf.previewNeedsUrl'));
+        replace(previewBody);
+        return;
+      }
+      if (broker() && !destTouched && (err.field || '').startsWith('endpoint.destination')) {
+        // Likewise for a destination not yet filled in.
+        clearPreviewError();
+        setText(previewState, t('epf.previewNeedsDest'));
         replace(previewBody);
         return;
       }

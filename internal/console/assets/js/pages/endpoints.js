@@ -18,6 +18,7 @@ addStrings({
     'ep.none': 'No endpoints yet. An endpoint is a URL that receives this app\'s events: choose "New endpoint" and give the URL of your receiver.',
     'ep.noneReadOnly': 'No endpoints yet.',
     'ep.url': 'URL',
+    'ep.where': 'URL or destination',
     'ep.description': 'Description',
     'ep.eventTypes': 'Event types',
     'ep.state': 'State',
@@ -42,6 +43,11 @@ addStrings({
     'ep.kind': 'Kind',
     'ep.kindPush': 'Push: Herald sends each delivery to the URL',
     'ep.kindPull': 'Pull: a client collects the deliveries (GET …/pull) and acknowledges them',
+    'ep.kindBroker': '{kind}: Herald publishes each delivery to the broker',
+    'ep.destination': 'Destination',
+    'ep.publishedTo': 'Published to',
+    'ep.acknowledged': 'Acknowledged: {ack}',
+    'ep.ackLabel': 'Broker\'s acknowledgement',
     'ep.method': 'Method',
     'ep.contentType': 'Content type',
     'ep.filter': 'Filter',
@@ -63,6 +69,7 @@ addStrings({
     'ep.updated': 'Updated',
     'ep.test': 'Test send',
     'ep.testIntro': 'Sends one real, signed request now with the payload below (the event type\'s sample to start with). It shows in the history and is never retried.',
+    'ep.testIntroBroker': 'Publishes one real, signed message now with the payload below (the event type\'s sample to start with), and shows the broker\'s acknowledgement. It shows in the history and is never retried.',
     'ep.testPayload': 'Payload (JSON)',
     'ep.testPayloadHint': 'Edit it freely: the receiver gets exactly this object as the event\'s data.',
     'ep.testBadJson': 'This is not valid JSON: {message}',
@@ -157,6 +164,7 @@ addStrings({
     'ep.none': 'エンドポイントはまだありません。エンドポイントはこのアプリのイベントを受け取る URL です。「エンドポイントを追加」から受信側の URL を登録してください。',
     'ep.noneReadOnly': 'エンドポイントはまだありません。',
     'ep.url': 'URL',
+    'ep.where': 'URL または送信先',
     'ep.description': '説明',
     'ep.eventTypes': 'イベントタイプ',
     'ep.state': '状態',
@@ -181,6 +189,11 @@ addStrings({
     'ep.kind': '種類',
     'ep.kindPush': 'プッシュ：Herald が URL に送信します',
     'ep.kindPull': 'プル：クライアントが配信を取得し（GET …/pull）、結果を返します',
+    'ep.kindBroker': '{kind}：Herald が各配信をブローカーにパブリッシュします',
+    'ep.destination': '送信先',
+    'ep.publishedTo': 'パブリッシュ先',
+    'ep.acknowledged': '受信確認：{ack}',
+    'ep.ackLabel': 'ブローカーの受信確認',
     'ep.method': 'メソッド',
     'ep.contentType': 'Content-Type',
     'ep.filter': 'フィルター',
@@ -202,6 +215,7 @@ addStrings({
     'ep.updated': '更新日時',
     'ep.test': 'テスト送信',
     'ep.testIntro': '下のペイロード（最初はイベントタイプのサンプル）で、署名付きのリクエストを今すぐ 1 回送信します。履歴に残り、再送はされません。',
+    'ep.testIntroBroker': '下のペイロード（最初はイベントタイプのサンプル）で、署名付きのメッセージを今すぐ 1 回パブリッシュし、ブローカーの受信確認を表示します。履歴に残り、再送はされません。',
     'ep.testPayload': 'ペイロード（JSON）',
     'ep.testPayloadHint': '自由に編集できます。受信側はこのオブジェクトをそのままイベントのデータとして受け取ります。',
     'ep.testBadJson': '正しい JSON ではありません：{message}',
@@ -371,9 +385,59 @@ function stateCell(ep) {
     ep.operational ? h('span', { class: 'badge badge-pending' }, t('ep.operational')) : null);
 }
 
-/** What names an endpoint on screen: its URL, or for a pull endpoint (which has none) its kind and id. */
+/** The request method of an attempt that published to a broker. */
+export const PUBLISH = 'PUBLISH';
+
+/** The destination kinds beyond HTTP, in the API's order (herald.BrokerKinds). */
+export const BROKER_KINDS = ['nats', 'rabbitmq', 'kafka', 'redis', 'mqtt', 'gcp_pubsub', 'aws_sqs'];
+
+/** The products' own names, the same in every language. */
+export const KIND_LABELS = {
+  nats: 'NATS', rabbitmq: 'RabbitMQ', kafka: 'Kafka', redis: 'Redis Streams', mqtt: 'MQTT', gcp_pubsub: 'Google Pub/Sub', aws_sqs: 'Amazon SQS',
+};
+
+export function isBroker(kind) {
+  return BROKER_KINDS.includes(kind);
+}
+
+/**
+ * describeDestination says in a line where a broker endpoint publishes,
+ * in the words the API uses for the request line of its attempts
+ * ("nats://host:4222 subject orders.created stream ORDERS"), so that the
+ * endpoint's pages and its history read alike. The API has masked the
+ * credentials already.
+ */
+export function describeDestination(kind, d) {
+  if (!d) return kind;
+  const parts = [];
+  if (d.url) parts.push(d.url);
+  else if (d.brokers && d.brokers.length) parts.push(`${kind}://${d.brokers.join(',')}`);
+  else if (d.queue_url) parts.push(d.queue_url);
+  else {
+    parts.push(kind);
+    if (d.endpoint) parts.push('endpoint', d.endpoint);
+  }
+  for (const f of ['project', 'exchange', 'routing_key', 'subject', 'stream', 'topic', 'key', 'ordering_key', 'message_group_id', 'deduplication_id']) {
+    if (d[f]) parts.push(f, d[f]);
+  }
+  return parts.join(' ');
+}
+
+/** An endpoint's kind in words. */
+export function kindText(ep) {
+  if (isBroker(ep.kind)) return t('ep.kindBroker', { kind: KIND_LABELS[ep.kind] });
+  return t(ep.kind === 'pull' ? 'ep.kindPull' : 'ep.kindPush');
+}
+
+/**
+ * What names an endpoint on screen: its URL; for a pull endpoint (which
+ * has none) its kind and id; for a broker endpoint its kind and where it
+ * publishes.
+ */
 export function endpointLabel(ep) {
-  return ep.kind === 'pull' ? t('ep.pullLabel', { id: ep.id }) : (ep.url || ep.id);
+  if (ep.kind === 'pull') return t('ep.pullLabel', { id: ep.id });
+  if (isBroker(ep.kind)) return `${KIND_LABELS[ep.kind]} ${describeDestination(ep.kind, ep.destination)}`;
+  return ep.url || ep.id;
 }
 
 /** The app's endpoints, one page at a time, with their last day's success rate. */
@@ -391,7 +455,7 @@ export async function list(ctx) {
       page.data.length === 0 && !cursor ? empty(ctx.readOnly ? t('ep.noneReadOnly') : t('ep.none')) : h('div', { class: 'table-wrap' },
         h('table', { class: 'ep-table' },
           h('thead', null, h('tr', null,
-            h('th', { scope: 'col' }, t('ep.url')),
+            h('th', { scope: 'col' }, t('ep.where')),
             h('th', { scope: 'col' }, t('ep.description')),
             h('th', { scope: 'col' }, t('ep.eventTypes')),
             h('th', { scope: 'col' }, t('ep.channels')),
@@ -460,9 +524,11 @@ function facts(ep) {
   const eff = ep.effective || {};
   const d = ep.effective_delivery || {};
   const scheme = ep.signature_scheme || 'v1';
+  const broker = isBroker(ep.kind);
   return h('dl', { class: 'facts' },
     fact(t('ep.id'), h('span', { class: 'mono' }, ep.id)),
-    fact(t('ep.kind'), t(ep.kind === 'pull' ? 'ep.kindPull' : 'ep.kindPush')),
+    fact(t('ep.kind'), kindText(ep)),
+    broker ? fact(t('ep.destination'), h('span', { class: 'mono ep-destination' }, describeDestination(ep.kind, ep.destination))) : null,
     fact(t('ep.eventTypes'), ep.event_types && ep.event_types.length
       ? h('ul', { class: 'plain-list' }, ep.event_types.map((x) => h('li', { class: 'mono' }, x)))
       : h('span', null, t('ep.allTypes'))),
@@ -472,10 +538,10 @@ function facts(ep) {
         ? h('span', { class: 'muted' }, ' — ', t('ep.templateOwn', { list: ep.template_overrides.join(', ') })) : null)) : null,
     ep.uid ? fact(t('ep.uid'), h('span', { class: 'mono' }, ep.uid)) : null,
     ep.webhook_headers === 'svix' ? fact(t('ep.webhookHeaders'), h('span', { class: 'mono' }, 'svix-id, svix-timestamp, svix-signature')) : null,
-    fact(t('ep.method'), h('span', { class: 'mono' }, eff.method || ep.method || 'POST')),
+    broker ? null : fact(t('ep.method'), h('span', { class: 'mono' }, eff.method || ep.method || 'POST')),
     fact(t('ep.contentType'), h('span', { class: 'mono' }, eff.content_type || ep.content_type || 'application/json')),
     fact(t('ep.filter'), ep.filter ? h('code', { class: 'mono' }, ep.filter) : h('span', { class: 'muted' }, t('ep.noFilter'))),
-    fact(t('ep.preset'), ep.preset ? ep.preset : h('span', { class: 'muted' }, t('ep.noPreset'))),
+    broker ? null : fact(t('ep.preset'), ep.preset ? ep.preset : h('span', { class: 'muted' }, t('ep.noPreset'))),
     fact(t('ep.signature'), t(scheme === 'v1a' ? 'ep.v1a' : 'ep.v1')),
     fact(t('ep.retry'), h('span', { class: 'mono' }, d.retry_schedule || '—')),
     fact(t('ep.timeout'), d.timeout_ms ? fmtMs(d.timeout_ms) : '—'),
@@ -503,26 +569,34 @@ function errorKindText(kind) {
 export function attemptView(at, headingLevel = 'h3') {
   const req = at.request || {};
   const res = at.response;
+  // A publish to a broker has no HTTP status: its response is the
+  // broker's acknowledgement, in words.
+  const publish = req.method === PUBLISH;
+  const ok = at.response && at.response.status_code >= 200 && at.response.status_code < 300;
+  let outcome;
+  if (publish) outcome = ok && !at.error_kind ? badge('succeeded', t('ep.acknowledged', { ack: res.body || '—' })) : badge('failed', at.error_kind || t('state.failed'));
+  else if (ok) outcome = badge('succeeded', String(at.response.status_code));
+  else if (!at.response && !at.error_kind) outcome = badge('cancelled');
+  else outcome = badge('failed', at.response ? String(at.response.status_code) : (at.error_kind || t('state.failed')));
   return h('article', { class: 'attempt' },
-    h(headingLevel, null, t('ep.attempt', { n: at.attempt || 1 }), ' ',
-      at.response && at.response.status_code >= 200 && at.response.status_code < 300 ? badge('succeeded', String(at.response.status_code))
-        : !at.response && !at.error_kind ? badge('cancelled')
-        : badge('failed', at.response ? String(at.response.status_code) : (at.error_kind || t('state.failed')))),
+    h(headingLevel, null, t('ep.attempt', { n: at.attempt || 1 }), ' ', outcome),
     h('p', { class: 'muted' }, timeEl(at.created_at), ' · ', `${t('ep.latency')}: ${fmtMs(at.latency_ms)}`),
     h('div', { class: 'grid-2' },
       h('div', null,
-        h('h4', null, t('ep.request')),
-        codeBlock(`${req.method || ''} ${req.url || ''}`, t('ep.requestLine')),
+        h('h4', null, publish ? t('ep.publishedTo') : t('ep.request')),
+        publish ? codeBlock(req.url || '', t('ep.publishedTo')) : codeBlock(`${req.method || ''} ${req.url || ''}`, t('ep.requestLine')),
         codeBlock(headerLines(req.headers) || '—', `${t('ep.request')}: ${t('ep.headers')}`),
         codeBlock(pretty(req.body) || '—', `${t('ep.request')}: ${t('ep.body')}`)),
       h('div', null,
-        h('h4', null, t('ep.response')),
-        res ? [
+        h('h4', null, publish ? t('ep.ackLabel') : t('ep.response')),
+        res && publish ? h('p', { class: 'ack' }, t('ep.acknowledged', { ack: res.body || '—' })) : null,
+        res && !publish ? [
           h('p', null, `${t('ep.status')}: `, h('strong', null, String(res.status_code))),
           codeBlock(headerLines(res.headers) || '—', `${t('ep.response')}: ${t('ep.headers')}`),
           codeBlock(pretty(res.body) || '—', `${t('ep.response')}: ${t('ep.body')}`),
           res.body_truncated ? h('p', { class: 'hint' }, t('ep.truncated')) : null,
-        ] : h('p', null, t('ep.noResponse', { kind: errorKindText(at.error_kind || '') })),
+        ] : null,
+        res ? null : h('p', null, t('ep.noResponse', { kind: errorKindText(at.error_kind || '') })),
         at.error ? h('p', { class: 'attempt-error' }, at.error_kind && res ? `${errorKindText(at.error_kind)} — ` : '', at.error) : null)));
 }
 
@@ -666,7 +740,7 @@ function testSection(ctx, ep, types, afterTest) {
       }
     },
   },
-  h('p', { class: 'hint' }, t('ep.testIntro')),
+  h('p', { class: 'hint' }, t(isBroker(ep.kind) ? 'ep.testIntroBroker' : 'ep.testIntro')),
   names.length === 0 ? h('p', null, t('ep.testNoTypes')) : null,
   h('div', { class: 'form-error', role: 'alert', hidden: true }),
   h('div', { class: 'filters' },

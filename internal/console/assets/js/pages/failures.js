@@ -5,6 +5,7 @@
 import { api, query, seg } from '../api.js';
 import { addStrings, t } from '../i18n.js';
 import { h, pageHeader, empty, timeEl, badge, toast, confirmDialog, replace, newId } from '../dom.js';
+import { endpointLabel } from './endpoints.js';
 
 addStrings({
   en: {
@@ -158,14 +159,27 @@ async function endpointSection(ctx, groups, since, appName, reload) {
   const g0 = groups[0];
   const appPath = `/apps/${seg(g0.app_id)}`;
   const epHref = ctx.href(`${appPath}/endpoints/${seg(g0.endpoint_id)}`);
-  const url = g0.endpoint_url || t('fail.endpointGone');
+  // A broker endpoint has no URL either, like a deleted one: ask for it,
+  // and name it by its kind and destination.
+  let label = g0.endpoint_url;
+  let enabled = g0.endpoint_enabled;
+  if (!label) {
+    try {
+      const ep = await api('GET', `/v1/apps/${seg(g0.app_id)}/endpoints/${seg(g0.endpoint_id)}`, undefined, { signal: ctx.signal });
+      label = endpointLabel(ep);
+      enabled = ep.enabled;
+    } catch (err) {
+      if (err.name === 'AbortError') throw err;
+    }
+  }
+  const url = label || t('fail.endpointGone');
   const headingId = newId('fail-ep');
   const actions = [];
-  if (g0.endpoint_url) {
+  if (label) {
     actions.push(h('a', { class: 'button', href: epHref }, t('fail.openEndpoint')));
     if (!ctx.readOnly) {
       actions.push(h('a', { class: 'button', href: `${epHref}#recover-form` }, t('fail.recover')));
-      if (g0.endpoint_enabled) {
+      if (enabled) {
         actions.push(h('button', {
           type: 'button',
           class: 'danger',
@@ -188,8 +202,8 @@ async function endpointSection(ctx, groups, since, appName, reload) {
   }
   return h('section', { class: 'card fail-endpoint', 'aria-labelledby': headingId, dataset: { endpoint: g0.endpoint_id } },
     h('header', { class: 'page-header' },
-      h('h2', { id: headingId, class: 'mono' }, appName ? `${appName} · ` : '', g0.endpoint_url ? h('a', { href: epHref }, url) : url),
-      g0.endpoint_url ? badge(g0.endpoint_enabled ? 'enabled' : 'disabled') : null,
+      h('h2', { id: headingId, class: 'mono' }, appName ? `${appName} · ` : '', label ? h('a', { href: epHref }, url) : url),
+      label ? badge(enabled ? 'enabled' : 'disabled') : null,
       h('div', { class: 'actions' }, actions)),
     h('div', { class: 'table-wrap' },
       h('table', null,

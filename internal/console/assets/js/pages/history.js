@@ -5,7 +5,7 @@
 
 import { api, query, seg } from '../api.js';
 import { addStrings, lang, t } from '../i18n.js';
-import { endpointLabel } from './endpoints.js';
+import { endpointLabel, PUBLISH } from './endpoints.js';
 import {
   h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, replace, dateTimeInput, badDateTime,
   pretty, codeBlock, headerLines, badge, copyButton, curlCommand, confirmDialog, MASKED,
@@ -59,6 +59,13 @@ addStrings({
     'hist.ms': '{n} ms',
     'hist.statusCode': 'HTTP {code}',
     'hist.outcome': 'Outcome',
+    'hist.publishedTo': 'Published to ',
+    'hist.acknowledged': 'Acknowledged: {ack}',
+    'hist.ackLabel': 'Broker\'s acknowledgement',
+    'hist.notAcknowledged': 'Not acknowledged',
+    'hist.message': 'Message',
+    'hist.latestMessage': 'Latest message',
+    'hist.latestAck': 'Latest answer from the broker',
     'hist.error': 'Error',
     'hist.errorKind.http_status': 'The receiver answered with an error status',
     'hist.errorKind.dns': 'Host name did not resolve (DNS)',
@@ -185,6 +192,13 @@ addStrings({
     'hist.ms': '{n} ミリ秒',
     'hist.statusCode': 'HTTP {code}',
     'hist.outcome': '結果',
+    'hist.publishedTo': 'パブリッシュ先：',
+    'hist.acknowledged': '受信確認：{ack}',
+    'hist.ackLabel': 'ブローカーの受信確認',
+    'hist.notAcknowledged': '受信確認なし',
+    'hist.message': 'メッセージ',
+    'hist.latestMessage': '最新のメッセージ',
+    'hist.latestAck': 'ブローカーからの最新の応答',
     'hist.error': 'エラー',
     'hist.errorKind.http_status': '受信側がエラーのステータスを返しました',
     'hist.errorKind.dns': 'ホスト名を解決できませんでした（DNS）',
@@ -633,6 +647,11 @@ function errorKindText(kind) {
   return t(k) === k ? kind : t(k);
 }
 
+/** Whether an attempt published to a broker rather than sent a request. */
+function isPublish(at) {
+  return !!at.request && at.request.method === PUBLISH;
+}
+
 function isOk(at) {
   return !at.error_kind && at.response && at.response.status_code >= 200 && at.response.status_code < 300;
 }
@@ -646,6 +665,18 @@ function isCancelled(at) {
 function outcomeView(at, n, brief) {
   const resp = at.response;
   const ok = isOk(at);
+  if (isPublish(at)) {
+    // A broker answers with an acknowledgement (its text is the
+    // response's body), not with an HTTP status.
+    return h('div', { class: 'outcome' },
+      h('dl', { class: 'facts' },
+        fact(t('hist.ackLabel'), resp && ok
+          ? badge('succeeded', t('hist.acknowledged', { ack: resp.body || '—' }))
+          : h('span', { class: 'muted' }, t('hist.notAcknowledged'))),
+        brief ? fact(t('hist.errorKindLabel'), at.error_kind ? errorKindText(at.error_kind) : t('hist.noError')) : null,
+        at.error ? fact(t('hist.error'), h('span', { class: 'attempt-error' }, at.error)) : null,
+        brief ? null : fact(t('hist.latency'), fmtMs(at.latency_ms))));
+  }
   return h('div', { class: 'outcome' },
     h('dl', { class: 'facts' },
       fact(t('hist.statusCodeLabel'), resp
@@ -670,6 +701,19 @@ function outcomeView(at, n, brief) {
 function requestView(ctx, d, at, n, open, curlId) {
   const req = at.request || {};
   const masked = Object.values(req.headers || {}).some((v) => String(v).includes(MASKED));
+  if (isPublish(at)) {
+    // A message to a broker: where it went, its headers and body; no
+    // curl command repeats it.
+    return h('details', { class: 'attempt-part request', open },
+      h('summary', null, t('hist.message')),
+      h('p', { class: 'published-to' }, t('hist.publishedTo'), h('code', { class: 'mono' }, req.url || '')),
+      h('div', { class: 'copy-row' }, h('h4', null, t('hist.headers')),
+        copyButton(headerLines(req.headers), t('hist.requestHeaders', { n }))),
+      codeBlock(headerLines(req.headers) || '—', t('hist.requestHeaders', { n })),
+      h('div', { class: 'copy-row' }, h('h4', null, t('hist.body')),
+        req.body ? copyButton(req.body, t('hist.requestBody', { n })) : null),
+      codeBlock(req.body ? pretty(req.body) : t('hist.emptyBody'), t('hist.requestBody', { n })));
+  }
   return h('details', { class: 'attempt-part request', open },
     h('summary', null, t('hist.request')),
     h('div', { class: 'copy-row' },
@@ -733,9 +777,9 @@ export async function delivery(ctx) {
           fact(t('hist.attemptCount'), String(d.attempt_count ?? 0)),
           fact(t('hist.errorKindLabel'), last && last.error_kind ? errorKindText(last.error_kind) : t('hist.noError')),
           d.status === 'pending' ? fact(t('hist.nextAttempt'), timeEl(d.next_attempt_at)) : null),
-        last ? [h('h3', null, t('hist.latestResponse')), outcomeView(last, last.attempt, false)] : empty(t('hist.noAttempts'))),
+        last ? [h('h3', null, isPublish(last) ? t('hist.latestAck') : t('hist.latestResponse')), outcomeView(last, last.attempt, false)] : empty(t('hist.noAttempts'))),
       last ? h('section', { class: 'card delivery-request', 'aria-labelledby': 'latest-request-title' },
-        h('h2', { id: 'latest-request-title' }, t('hist.latestRequest')),
+        h('h2', { id: 'latest-request-title' }, isPublish(last) ? t('hist.latestMessage') : t('hist.latestRequest')),
         requestView(ctx, d, last, last.attempt, true, 'curl-latest')) : null,
       h('section', { class: 'card' },
         h('dl', { class: 'facts' },
