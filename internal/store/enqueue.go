@@ -1,9 +1,12 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/template"
 )
 
 // RouteSubscribed is the route of an EnqueueParams without one: every
@@ -72,6 +75,7 @@ func (p EnqueueParams) NewJob(ev *herald.Event, t Target, newID func() string) (
 		EventID:       ev.ID,
 		EndpointID:    t.Endpoint.ID,
 		EventType:     ev.EventType,
+		OrderingKey:   OrderingKey(ev, t.Endpoint),
 		Status:        herald.StatusPending,
 		NextAttemptAt: &next,
 		CreatedAt:     ev.CreatedAt,
@@ -80,8 +84,11 @@ func (p EnqueueParams) NewJob(ev *herald.Event, t Target, newID func() string) (
 	if t.Lease && p.LeaseOwner == "" {
 		return nil, fmt.Errorf("event %q: route asked for a lease but LeaseOwner is empty", ev.ID)
 	}
-	j := &Job{Delivery: d, Event: ev, Endpoint: t.Endpoint, Leased: t.Lease}
-	if t.Lease {
+	// An ordered delivery waits for the earlier ones of its key: only a
+	// claim, which checks them, may lease it.
+	lease := t.Lease && d.OrderingKey == ""
+	j := &Job{Delivery: d, Event: ev, Endpoint: t.Endpoint, Leased: lease}
+	if lease {
 		j.LeaseUntil = p.LeaseUntil
 	}
 	return j, nil
@@ -89,3 +96,43 @@ func (p EnqueueParams) NewJob(ev *herald.Event, t Target, newID func() string) (
 
 // Keeps reports whether j belongs in a result's Jobs.
 func (p EnqueueParams) Keeps(j *Job) bool { return j.Leased || !p.LeasedOnly }
+
+// OrderingKey returns the ordering key of ev's delivery to ep: the
+// event's own, else ep's ordering_key_template rendered on the event; ""
+// when there is none (the delivery is not ordered). A rendered key longer
+// than herald.MaxOrderingKey is replaced by its SHA-256, so that equal
+// keys stay equal and the stored key stays bounded; a template that does
+// not render (a missing value in strict mode, bad syntax saved by hand)
+// gives no key.
+func OrderingKey(ev *herald.Event, ep *herald.Endpoint) string {
+	if ev.OrderingKey != "" {
+		return ev.OrderingKey
+	}
+	src := ep.OrderingKeyTemplate
+	if src == "" {
+		return ""
+	}
+	t, err := template.ParseText(src, template.Options{})
+	if err != nil {
+		return ""
+	}
+	payload, _ := template.DecodePayload(ev.Payload)
+	k, err := t.RenderLimit(&template.Data{
+		Payload:    payload,
+		RawPayload: ev.Payload,
+		Event:      template.EventInfo{ID: ev.ID, Type: ev.EventType, Timestamp: ev.CreatedAt},
+		App:        template.AppInfo{ID: ev.AppID},
+		Endpoint:   template.EndpointInfo{ID: ep.ID},
+	}, nil, maxRenderedKey)
+	if err != nil {
+		return ""
+	}
+	if len(k) > herald.MaxOrderingKey {
+		sum := sha256.Sum256([]byte(k))
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return k
+}
+
+// maxRenderedKey bounds what rendering an ordering key template may build.
+const maxRenderedKey = 64 << 10

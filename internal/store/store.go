@@ -260,6 +260,16 @@ type Store interface {
 	// quota, none changes and a *QuotaError is returned (its Want: how
 	// many would have).
 	DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error)
+	// DeliverySkip marks a failed delivery of the app skipped (its status
+	// stays failed), so that on an endpoint with ordering_on_failure
+	// "pause" the later deliveries of its ordering key go on. It returns
+	// the delivery as stored; ErrNotFound when the app has no such
+	// delivery, ErrConflict when it is not failed.
+	DeliverySkip(ctx context.Context, appID, id string, now time.Time) (*herald.Delivery, error)
+	// OrderingBlocked lists the ordering keys of the app's endpoint that a
+	// failed, unskipped delivery holds (they wait only when the endpoint
+	// pauses keys on failure), by key, at most limit (ListLimit bounds it).
+	OrderingBlocked(ctx context.Context, appID, endpointID string, limit int) ([]BlockedKey, error)
 	// TestSendRecord stores a test send: its event, its delivery (with
 	// Test set and its final status) and its one attempt, in one
 	// transaction.
@@ -652,4 +662,14 @@ type FollowedAttempt struct {
 	// NextAttemptAt is when the delivery was to be tried again, as the
 	// attempt's record set it; nil when it left the delivery finished.
 	NextAttemptAt *time.Time
+}
+
+// BlockedKey is an ordering key held by a failed delivery.
+type BlockedKey struct {
+	OrderingKey string `json:"ordering_key"`
+	// DeliveryID is the earliest failed, unskipped delivery of the key:
+	// resending or skipping it lets the key go on.
+	DeliveryID string `json:"delivery_id"`
+	// Waiting counts the pending deliveries of the key after it.
+	Waiting int `json:"waiting"`
 }
