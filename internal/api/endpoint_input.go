@@ -56,13 +56,13 @@ type endpointInput struct {
 	RateLimit       *float64           `json:"rate_limit"`
 	// OrderingKeyTemplate derives a delivery's ordering key when its
 	// event has none; OrderingOnFailure is "unblock" or "pause".
-	OrderingKeyTemplate *string `json:"ordering_key_template"`
-	OrderingOnFailure   *string `json:"ordering_on_failure"`
-	SampleRate      optionalJSON       `json:"sample_rate"`
-	SignatureScheme *string            `json:"signature_scheme"`
-	TLSCABundle     *string            `json:"tls_ca_bundle"`
-	TLSClientCert   *string            `json:"tls_client_cert"`
-	TLSClientKey    *string            `json:"tls_client_key"`
+	OrderingKeyTemplate *string      `json:"ordering_key_template"`
+	OrderingOnFailure   *string      `json:"ordering_on_failure"`
+	SampleRate          optionalJSON `json:"sample_rate"`
+	SignatureScheme     *string      `json:"signature_scheme"`
+	TLSCABundle         *string      `json:"tls_ca_bundle"`
+	TLSClientCert       *string      `json:"tls_client_cert"`
+	TLSClientKey        *string      `json:"tls_client_key"`
 	// UID is the customer's id of the endpoint; null or "" clears it.
 	UID            optionalJSON       `json:"uid"`
 	Metadata       *map[string]string `json:"metadata"`

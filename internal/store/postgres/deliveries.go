@@ -208,13 +208,14 @@ func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*stor
 // endpoint pauses keys on failure, failed and not skipped; and no other
 // delivery of the key is in flight (leased, lease running), which keeps a
 // key to one request at a time even when two nodes commit deliveries of
-// one key out of id order. Ids sort by acceptance. The terms on o imply
+// one key out of id order. ordering_seq is the acceptance order (ids, ULIDs
+// made on several nodes, are not). The terms on o imply
 // deliveries_ordering's predicate, so that the probe reads that partial
 // index only. $1 is now.
 const orderedReady = `(d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
 	WHERE o.ordering_key IS NOT NULL AND o.status IN ('pending', 'failed')
 		AND o.endpoint_id = d.endpoint_id AND o.ordering_key = d.ordering_key AND o.id <> d.id
-		AND (o.id < d.id AND (o.status = 'pending' OR NOT o.skipped AND e.settings::jsonb->>'ordering_on_failure' = 'pause')
+		AND (o.ordering_seq < d.ordering_seq AND (o.status = 'pending' OR NOT o.skipped AND e.settings::jsonb->>'ordering_on_failure' = 'pause')
 			OR o.status = 'pending' AND o.lease_owner IS NOT NULL AND o.lease_until >= $1)))`
 
 // pickDue locks and returns the ids of the due deliveries a claim takes,

@@ -38,8 +38,9 @@ const (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::timestamptz[],
 			$8::text[], $9::text[], $10::timestamptz[], $11::text[])`
 	insertDeliveries = `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
-			attempt_count, next_attempt_at, last_error, lease_owner, lease_until, created_at, updated_at, ordering_key)
-		SELECT u.id, u.app_id, u.event_id, u.endpoint_id, u.event_type, 'pending', 0, u.at, '', u.owner, u.until, u.at, u.at, u.okey
+			attempt_count, next_attempt_at, last_error, lease_owner, lease_until, created_at, updated_at, ordering_key, ordering_seq)
+		SELECT u.id, u.app_id, u.event_id, u.endpoint_id, u.event_type, 'pending', 0, u.at, '', u.owner, u.until, u.at, u.at, u.okey,
+			CASE WHEN u.okey IS NULL THEN NULL ELSE nextval('deliveries_ordering_seq') END
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::timestamptz[], $9::text[])
 			AS u(id, app_id, event_id, endpoint_id, event_type, at, owner, until, okey)`
 	// addUsage adds deliveries to the usage counters, rows in key order

@@ -222,11 +222,11 @@ func (db *DB) DeliverySkip(ctx context.Context, appID, id string, now time.Time)
 func (db *DB) OrderingBlocked(ctx context.Context, appID, endpointID string, limit int) ([]store.BlockedKey, error) {
 	rows, err := db.pool.Query(ctx, `SELECT b.k, b.id,
 			(SELECT COUNT(*) FROM deliveries w WHERE w.ordering_key IS NOT NULL AND w.status IN ('pending', 'failed')
-				AND w.endpoint_id = $2 AND w.ordering_key = b.k AND w.id > b.id AND w.status = 'pending')
-		FROM (SELECT o.ordering_key AS k, MIN(o.id) AS id FROM deliveries o
+				AND w.endpoint_id = $2 AND w.ordering_key = b.k AND w.ordering_seq > b.seq AND w.status = 'pending')
+		FROM (SELECT DISTINCT ON (o.ordering_key) o.ordering_key AS k, o.id, o.ordering_seq AS seq FROM deliveries o
 			WHERE o.ordering_key IS NOT NULL AND o.status IN ('pending', 'failed')
 				AND o.endpoint_id = $2 AND o.app_id = $1 AND o.status = 'failed' AND NOT o.skipped
-			GROUP BY o.ordering_key) b
+			ORDER BY o.ordering_key, o.ordering_seq) b
 		ORDER BY b.k LIMIT $3`, appID, endpointID, store.ListLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("ordering blocked: %w", err)
