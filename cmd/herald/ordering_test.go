@@ -321,3 +321,139 @@ func (p *proc) postIdempotent(path, key string, body any) (int, []byte, error) {
 	out, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, out, err
 }
+
+// TestOrderingPauseAndSkip: on an endpoint with ordering_on_failure
+// "pause", a delivery that failed for good holds the later ones of its
+// key, which the endpoint's ordering list shows; skipping it lets them go,
+// while other keys went on all along.
+func TestOrderingPauseAndSkip(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Data struct {
+				Key string `json:"key"`
+				Seq int    `json:"seq"`
+			} `json:"data"`
+		}
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &body)
+		if body.Data.Key == "k" && body.Data.Seq == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		mu.Lock()
+		got = append(got, fmt.Sprintf("%s%d", body.Data.Key, body.Data.Seq))
+		mu.Unlock()
+	}))
+	defer rc.Close()
+	received := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), got...) }
+	h := startHerald(t, t.TempDir(), "--min-retry-delay", "10ms")
+	h.mustCall(t, "POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, 201)
+	h.mustCall(t, "POST", "/v1/event-types", map[string]any{"name": "msg.sent"}, 201)
+	var ep struct {
+		ID                string `json:"id"`
+		OrderingOnFailure string `json:"ordering_on_failure"`
+	}
+	if err := json.Unmarshal(h.mustCall(t, "POST", "/v1/apps/acme/endpoints",
+		map[string]any{"url": rc.URL, "retry_schedule": "20ms", "ordering_on_failure": "pause"}, 201), &ep); err != nil {
+		t.Fatal(err)
+	}
+	if ep.OrderingOnFailure != "pause" {
+		t.Fatalf("ordering_on_failure %q, want pause", ep.OrderingOnFailure)
+	}
+
+	send := func(key string, seq int) string {
+		var ev struct{ ID string }
+		b := h.mustCall(t, "POST", "/v1/apps/acme/events", map[string]any{"event_type": "msg.sent",
+			"payload": map[string]any{"key": key, "seq": seq}, "ordering_key": key}, 202)
+		if err := json.Unmarshal(b, &ev); err != nil {
+			t.Fatal(err)
+		}
+		return ev.ID
+	}
+	send("k", 0)
+	failedEvent := send("k", 1)
+	send("k", 2)
+	send("j", 0)
+	send("j", 1)
+
+	type blocked struct {
+		OrderingOnFailure string `json:"ordering_on_failure"`
+		Data              []struct {
+			OrderingKey string `json:"ordering_key"`
+			DeliveryID  string `json:"delivery_id"`
+			Waiting     int    `json:"waiting"`
+		} `json:"data"`
+	}
+	var list blocked
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := json.Unmarshal(h.mustCall(t, "GET", "/v1/apps/acme/endpoints/"+ep.ID+"/ordering", nil, 200), &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Data) > 0 && len(received()) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no paused key within 30 s: %+v, received %v\n%s", list, received(), h.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(list.Data) != 1 || list.Data[0].OrderingKey != "k" || list.Data[0].Waiting != 1 {
+		t.Fatalf("paused keys %+v, want k with 1 waiting", list.Data)
+	}
+	var d struct {
+		EventID     string `json:"event_id"`
+		Status      string `json:"status"`
+		OrderingKey string `json:"ordering_key"`
+	}
+	if err := json.Unmarshal(h.mustCall(t, "GET", "/v1/apps/acme/deliveries/"+list.Data[0].DeliveryID, nil, 200), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.EventID != failedEvent || d.Status != "failed" || d.OrderingKey != "k" {
+		t.Fatalf("the blocking delivery is %+v, want the failed delivery of event %s, key k", d, failedEvent)
+	}
+	if r := received(); fmt.Sprint(r) != "[k0 j0 j1]" && fmt.Sprint(r) != "[j0 k0 j1]" && fmt.Sprint(r) != "[j0 j1 k0]" {
+		t.Fatalf("received %v before the skip, want k0, j0 and j1 only, each key in order", r)
+	}
+
+	var page struct {
+		Data []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(h.mustCall(t, "GET", "/v1/apps/acme/deliveries?status=succeeded&limit=1", nil, 200), &page); err != nil || len(page.Data) != 1 {
+		t.Fatalf("no succeeded delivery: %v %+v", err, page)
+	}
+	h.mustCall(t, "POST", "/v1/apps/acme/deliveries/"+page.Data[0].ID+"/skip", nil, 409)
+	h.mustCall(t, "POST", "/v1/apps/acme/deliveries/dlv_unknown/skip", nil, 404)
+
+	var skipped struct {
+		Status  string `json:"status"`
+		Skipped bool   `json:"skipped"`
+	}
+	if err := json.Unmarshal(h.mustCall(t, "POST", "/v1/apps/acme/deliveries/"+list.Data[0].DeliveryID+"/skip", nil, 200), &skipped); err != nil {
+		t.Fatal(err)
+	}
+	if skipped.Status != "failed" || !skipped.Skipped {
+		t.Fatalf("skipped delivery %+v, want failed and skipped", skipped)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for len(received()) < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("k2 not sent within 30 s of the skip: received %v\n%s", received(), h.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := received(); r[3] != "k2" {
+		t.Fatalf("received %v, want k2 last", r)
+	}
+	if err := json.Unmarshal(h.mustCall(t, "GET", "/v1/apps/acme/endpoints/"+ep.ID+"/ordering", nil, 200), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Data) != 0 {
+		t.Fatalf("paused keys after the skip: %+v", list.Data)
+	}
+}
