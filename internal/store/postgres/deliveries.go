@@ -383,7 +383,7 @@ var (
 			next_attempt_at = CASE WHEN ` + retryOfDeleted("$1", "deliveries") + ` THEN NULL ELSE $2::timestamptz END,
 			last_error = CASE WHEN ` + retryOfDeleted("$1", "deliveries") + ` THEN 'endpoint deleted' ELSE $3::text END,
 			attempt_count = attempt_count + 1,
-			lease_owner = NULL, lease_until = NULL, updated_at = $4
+			lease_owner = NULL, lease_until = NULL, updated_at = $4, skipped = false
 		WHERE id = $5`
 )
 

@@ -78,7 +78,7 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 				next_attempt_at = CASE WHEN ` + retryOfDeleted("?1", "deliveries") + ` THEN NULL ELSE ?2 END,
 				last_error = CASE WHEN ` + retryOfDeleted("?1", "deliveries") + ` THEN 'endpoint deleted' ELSE ?3 END,
 				attempt_count = attempt_count + 1,
-				lease_owner = NULL, lease_until = NULL, updated_at = ?4
+				lease_owner = NULL, lease_until = NULL, updated_at = ?4, skipped = 0
 			WHERE id = ?5`},
 		{&s.addUsage, `INSERT INTO usage (app_id, month, deliveries) VALUES (?, ?, ?)
 			ON CONFLICT (app_id, month) DO UPDATE SET deliveries = deliveries + excluded.deliveries`},
