@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"sync"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/template"
@@ -102,8 +103,8 @@ func (p EnqueueParams) Keeps(j *Job) bool { return j.Leased || !p.LeasedOnly }
 // when there is none (the delivery is not ordered). A rendered key longer
 // than herald.MaxOrderingKey is replaced by its SHA-256, so that equal
 // keys stay equal and the stored key stays bounded; a template that does
-// not render (a missing value in strict mode, bad syntax saved by hand)
-// gives no key.
+// not render (a value the payload lacks, bad syntax saved by hand) gives
+// no key.
 func OrderingKey(ev *herald.Event, ep *herald.Endpoint) string {
 	if ev.OrderingKey != "" {
 		return ev.OrderingKey
@@ -112,7 +113,7 @@ func OrderingKey(ev *herald.Event, ep *herald.Endpoint) string {
 	if src == "" {
 		return ""
 	}
-	t, err := template.ParseText(src, template.Options{})
+	t, err := keyTemplates.parse(src)
 	if err != nil {
 		return ""
 	}
@@ -132,6 +133,43 @@ func OrderingKey(ev *herald.Event, ep *herald.Endpoint) string {
 		return "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return k
+}
+
+// keyTemplates holds parsed ordering key templates: a template is parsed
+// once, not per delivery (the engine's route and the store's NewJob both
+// render it).
+var keyTemplates = &templateCache{m: map[string]*template.Text{}}
+
+// templateCache maps template sources to their parsed form, up to
+// maxCachedTemplates of them (then it starts over: there are about as many
+// as endpoints with a template).
+type templateCache struct {
+	mu sync.Mutex
+	m  map[string]*template.Text
+}
+
+const maxCachedTemplates = 4096
+
+func (c *templateCache) parse(src string) (*template.Text, error) {
+	c.mu.Lock()
+	t, ok := c.m[src]
+	c.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	// Strict: a value the payload lacks is no key, rather than a key
+	// made of the template's literal text alone, shared by every such event.
+	t, err := template.ParseText(src, template.Options{Strict: true})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxCachedTemplates {
+		clear(c.m)
+	}
+	c.m[src] = t
+	c.mu.Unlock()
+	return t, nil
 }
 
 // maxRenderedKey bounds what rendering an ordering key template may build.

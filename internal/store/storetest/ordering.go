@@ -162,7 +162,8 @@ func testOrderingNotLeasedAtEnqueue(t *testing.T, s store.Store) {
 }
 
 // testOrderingTemplate: an endpoint's ordering_key_template gives the key
-// of deliveries whose event has none; the event's own key wins.
+// of deliveries whose event has none; the event's own key wins; an event
+// lacking the value the template names is not ordered.
 func testOrderingTemplate(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a := mkApp(t, s, "a")
@@ -171,17 +172,18 @@ func testOrderingTemplate(t *testing.T, s store.Store) {
 	if err := s.EndpointCreate(ctx, ep); err != nil {
 		t.Fatalf("EndpointCreate: %v", err)
 	}
-	e1, e2, e3 := newEvent(a.ID, "test.event", t0), newEvent(a.ID, "test.event", t0), newEvent(a.ID, "test.event", t0)
+	e1, e2, e3, e4 := newEvent(a.ID, "test.event", t0), newEvent(a.ID, "test.event", t0), newEvent(a.ID, "test.event", t0), newEvent(a.ID, "test.event", t0)
 	e1.Payload = herald.RawJSON(`{"conversation":{"id":7}}`)
 	e2.Payload = herald.RawJSON(`{"conversation":{"id":7}}`)
 	e3.Payload = herald.RawJSON(`{"conversation":{"id":7}}`)
 	e3.OrderingKey = "own"
-	res := enqueue(t, s, store.EnqueueParams{Route: routeAll}, e1, e2, e3)
-	for i, want := range []string{"conv-7", "conv-7", "own"} {
+	e4.Payload = herald.RawJSON(`{"other":1}`) // no conversation: not ordered
+	res := enqueue(t, s, store.EnqueueParams{Route: routeAll}, e1, e2, e3, e4)
+	for i, want := range []string{"conv-7", "conv-7", "own", ""} {
 		if got := getDelivery(t, s, a.ID, res[i].Jobs[0].Delivery.ID).OrderingKey; got != want {
 			t.Errorf("delivery %d: ordering key %q, want %q", i, got, want)
 		}
 	}
 	equalIDs(t, "claim", jobIDs(claim(t, s, store.ClaimParams{Now: at(time.Second), Limit: 10})),
-		[]string{res[0].Jobs[0].Delivery.ID, res[2].Jobs[0].Delivery.ID})
+		[]string{res[0].Jobs[0].Delivery.ID, res[2].Jobs[0].Delivery.ID, res[3].Jobs[0].Delivery.ID})
 }
