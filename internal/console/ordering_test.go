@@ -26,7 +26,7 @@ func TestConsoleOrderingSkip(t *testing.T) {
 		_, _ = w.Write([]byte("ok"))
 	})
 	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "10ms"})
-	s.Setup(rc.URL, map[string]any{"ordering_on_failure": "pause"})
+	epID := s.Setup(rc.URL, map[string]any{"ordering_on_failure": "pause"})
 	send := func(payload map[string]any) string {
 		var ev struct{ ID string }
 		s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": "lead.created", "payload": payload, "ordering_key": "lead-7"}, &ev, 202)
@@ -56,6 +56,28 @@ func TestConsoleOrderingSkip(t *testing.T) {
 		t.Errorf("the receiver got %d requests, want the %d of the failed delivery then the next of its key", len(reqs), tried)
 	}
 
+	// The endpoint form sets the ordering key template and keeps the
+	// pause setting it shows.
+	tb.open(s.URL + "/console/apps/" + s.AppID("acme") + "/endpoints/" + epID + "/edit")
+	tb.waitFor(`input[name=ordering_key_template]`)
+	if got := tb.evalString(`document.querySelector('select[name=ordering_on_failure]').value`); got != "pause" {
+		t.Errorf("the form shows ordering_on_failure %q, want pause", got)
+	}
+	tb.fill(`input[name=ordering_key_template]`, "{{payload.lead.id}}")
+	checkLabels(t, tb, "endpoint form with ordering")
+	tb.click(`#endpoint-form button[type=submit]`)
+	tb.waitText("main", "Send test")
+	var ep struct {
+		OrderingKeyTemplate string `json:"ordering_key_template"`
+		OrderingOnFailure   string `json:"ordering_on_failure"`
+	}
+	s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID, nil, &ep, 200)
+	if ep.OrderingKeyTemplate != "{{payload.lead.id}}" || ep.OrderingOnFailure != "pause" {
+		t.Errorf("endpoint after the form: %+v", ep)
+	}
+
+	tb.open(s.URL + "/console/apps/" + s.AppID("acme") + "/deliveries/" + d.ID)
+	tb.waitFor("#skipped-mark")
 	selectValue(tb, ".lang select", "ja")
 	tb.waitText("#skipped-mark", "スキップ済み")
 	tb.until(`document.body.innerText.includes("順序キー")`)
