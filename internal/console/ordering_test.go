@@ -10,8 +10,9 @@ import (
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
-// TestConsoleOrderingSkip: a failed delivery of an ordering key shows its
-// key and a "Skip" action; on an endpoint that pauses keys on failure,
+// TestConsoleOrderingSkip: the endpoint's page lists a paused ordering
+// key; a failed delivery of an ordering key shows its key and a "Skip"
+// action; on an endpoint that pauses keys on failure,
 // skipping it sends the key's next delivery, and the page then shows the
 // delivery skipped, without the action. In Japanese too.
 func TestConsoleOrderingSkip(t *testing.T) {
@@ -40,6 +41,10 @@ func TestConsoleOrderingSkip(t *testing.T) {
 	tb := b.tab()
 	defer b.checkClean()
 	signIn(tb, s.URL)
+	// The endpoint's page lists the paused key with its failed delivery.
+	tb.open(s.URL + "/console/apps/" + s.AppID("acme") + "/endpoints/" + epID)
+	tb.waitText("#paused-keys", "lead-7")
+	tb.waitText("#paused-keys", d.ID)
 	tb.open(s.URL + "/console/apps/" + s.AppID("acme") + "/deliveries/" + d.ID)
 	tb.waitText("#ordering-key", "lead-7")
 	if !tb.evalBool(`!document.querySelector('#skip').hidden`) {
