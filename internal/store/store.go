@@ -188,7 +188,12 @@ type Store interface {
 	// DeliveriesClaim leases due deliveries of enabled endpoints Herald
 	// sends to (push and broker kinds) to p.Owner and returns them with
 	// their event and endpoint, oldest due first. Pull endpoints'
-	// deliveries are DeliveriesPull's.
+	// deliveries are DeliveriesPull's. A delivery with an ordering key is
+	// taken only when no other delivery of its endpoint and key is in
+	// flight (leased, lease running) and none accepted before it is
+	// pending, or failed and not skipped on an endpoint whose
+	// OrderingOnFailure is OrderingPause: one at a time per key, in
+	// acceptance order, on every node.
 	DeliveriesClaim(ctx context.Context, p ClaimParams) ([]*Job, error)
 	// DeliveriesRecord stores attempt results: for each, it inserts the
 	// attempt, sets the delivery's status, attempt count, next attempt
