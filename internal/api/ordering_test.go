@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -52,5 +53,20 @@ func TestOrderingFieldErrors(t *testing.T) {
 	s.MustDo("POST", "/v1/apps/acme/events", map[string]any{"event_type": "msg.sent", "payload": map[string]any{}, "ordering_key": strings.Repeat("k", 256)}, &ev, 202)
 	if len(ev.OrderingKey) != 256 {
 		t.Fatalf("event ordering key reads back %d bytes, want 256", len(ev.OrderingKey))
+	}
+	// A repeated Idempotency-Key with another ordering key is another
+	// event, refused as a mismatch.
+	first := map[string]any{"event_type": "msg.sent", "payload": map[string]any{"n": 1}, "ordering_key": "a"}
+	idem := http.Header{"Authorization": {"Bearer " + heraldtest.Token}, "Idempotency-Key": {"order-1"}}
+	if code := s.DoWith("POST", "/v1/apps/acme/events", first, nil, idem); code != 202 {
+		t.Fatalf("first event: %d", code)
+	}
+	if code := s.DoWith("POST", "/v1/apps/acme/events", first, nil, idem); code != 202 {
+		t.Fatalf("repeated event: %d", code)
+	}
+	first["ordering_key"] = "b"
+	var e apiError
+	if code := s.Invalid().DoWith("POST", "/v1/apps/acme/events", first, &e, idem); code != 409 || e.Error.Field != "Idempotency-Key" {
+		t.Fatalf("repeated key, other ordering key: %d %+v", code, e)
 	}
 }
