@@ -9,11 +9,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // orderingEvents is how many events of each key the ordering tests send:
@@ -298,6 +302,9 @@ func TestClusterOrderingKeysNodeKilled(t *testing.T) {
 		mu.Lock()
 		live = []*proc{b}
 		mu.Unlock()
+		// Killed while it holds deliveries, so that B has keys to take
+		// over midway rather than a clean slate.
+		waitLeased(t, db, a)
 		if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Error(err)
 		}
@@ -305,6 +312,42 @@ func TestClusterOrderingKeysNodeKilled(t *testing.T) {
 	})
 	rc.waitReceived(t, orderingKeys*per, 3*time.Minute, b.log)
 	rc.check(t, orderingKeys*per)
+	if !strings.Contains(b.log(), "took over the deliveries of nodes that stopped heartbeating") {
+		t.Errorf("node B does not say it took over node A's deliveries:\n%s", b.log())
+	}
+}
+
+var nodeRE = regexp.MustCompile(`herald is listening" .* node=(\S+)`)
+
+// waitLeased waits until node p holds a lease on a pending delivery.
+func waitLeased(t *testing.T, dbURL string, p *proc) {
+	m := nodeRE.FindStringSubmatch(p.log())
+	if m == nil {
+		t.Errorf("no node id in the log:\n%s", p.log())
+		return
+	}
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer conn.Close(t.Context())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM deliveries WHERE lease_owner = $1 AND status = 'pending'`, m[1]).Scan(&n); err != nil {
+			t.Error(err)
+			return
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("node %s held no delivery within 30 s", m[1])
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // postIdempotent posts body to path with an Idempotency-Key.
