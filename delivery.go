@@ -44,7 +44,15 @@ type Delivery struct {
 	LastError     string         `json:"last_error,omitempty"`
 	// Test is set on deliveries made by a test send; they are never
 	// retried.
-	Test      bool       `json:"test"`
+	Test bool `json:"test"`
+	// OrderingKey is the key the delivery was ordered by (the event's,
+	// else the endpoint's ordering_key_template rendered at enqueue);
+	// empty: not ordered.
+	OrderingKey string `json:"ordering_key,omitempty"`
+	// Skipped is set on a failed delivery that was skipped so that the
+	// later deliveries of its ordering key go on (ordering_on_failure
+	// "pause"); its status stays failed.
+	Skipped   bool       `json:"skipped,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 	Attempts  []*Attempt `json:"attempts"`

@@ -103,6 +103,16 @@ const (
 	ContentPlain = "text/plain"
 )
 
+// What a delivery that failed for good does to the later deliveries of
+// its ordering key.
+const (
+	// OrderingUnblock lets the next delivery of the key go.
+	OrderingUnblock = "unblock"
+	// OrderingPause holds the key until the failed delivery is resent or
+	// skipped.
+	OrderingPause = "pause"
+)
+
 // EndpointSettings are an endpoint's routing and delivery settings and its
 // disabled state. The stores keep them as one JSON document.
 type EndpointSettings struct {
@@ -129,6 +139,13 @@ type EndpointSettings struct {
 	// RateLimit caps requests per second to the endpoint, over the whole
 	// cluster; 0 means none.
 	RateLimit float64 `json:"rate_limit"`
+	// OrderingKeyTemplate derives the ordering key of a delivery whose
+	// event has none (a text template such as {{payload.order.id}});
+	// empty: only events with a key are ordered.
+	OrderingKeyTemplate string `json:"ordering_key_template,omitempty"`
+	// OrderingOnFailure is OrderingUnblock (empty: the default) or
+	// OrderingPause.
+	OrderingOnFailure string `json:"ordering_on_failure,omitempty"`
 	// DisabledReason and DisabledAt say why and when Herald disabled the
 	// endpoint by itself (a 410 answer, failures for too long).
 	DisabledReason string     `json:"disabled_reason"`

@@ -15,6 +15,10 @@ type Event struct {
 	// IdempotencyKey, when given, makes a repeated POST within 24 hours
 	// return this event instead of creating another.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// OrderingKey, when given, orders the event's deliveries: those of
+	// one key to one endpoint are sent one at a time, in acceptance
+	// order. At most MaxOrderingKey bytes.
+	OrderingKey string `json:"ordering_key,omitempty"`
 	// Routing says which endpoints the event went to and which it did
 	// not, and why; set when the event is stored.
 	Routing *Routing `json:"routing,omitempty"`
@@ -31,6 +35,9 @@ type Event struct {
 	PayloadExpired   bool       `json:"payload_expired"`
 	CreatedAt        time.Time  `json:"created_at"`
 }
+
+// MaxOrderingKey bounds an ordering key, given or rendered, in bytes.
+const MaxOrderingKey = 256
 
 // PayloadGone reports whether the event's payload was removed, or is due
 // for removal at now (the retention job may not have run yet): it must

@@ -761,6 +761,45 @@ func (e LocatedKind) Valid() bool {
 	}
 }
 
+// Defines values for OrderingBlockedOrderingOnFailure.
+const (
+	OrderingBlockedOrderingOnFailurePause   OrderingBlockedOrderingOnFailure = "pause"
+	OrderingBlockedOrderingOnFailureUnblock OrderingBlockedOrderingOnFailure = "unblock"
+)
+
+// Valid indicates whether the value is a known member of the OrderingBlockedOrderingOnFailure enum.
+func (e OrderingBlockedOrderingOnFailure) Valid() bool {
+	switch e {
+	case OrderingBlockedOrderingOnFailurePause:
+		return true
+	case OrderingBlockedOrderingOnFailureUnblock:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OrderingOnFailure.
+const (
+	OrderingOnFailureEmpty   OrderingOnFailure = ""
+	OrderingOnFailurePause   OrderingOnFailure = "pause"
+	OrderingOnFailureUnblock OrderingOnFailure = "unblock"
+)
+
+// Valid indicates whether the value is a known member of the OrderingOnFailure enum.
+func (e OrderingOnFailure) Valid() bool {
+	switch e {
+	case OrderingOnFailureEmpty:
+		return true
+	case OrderingOnFailurePause:
+		return true
+	case OrderingOnFailureUnblock:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PayloadFormat.
 const (
 	PayloadFormatEmpty    PayloadFormat = ""
@@ -1754,6 +1793,12 @@ type Delivery struct {
 	LastError     *string    `json:"last_error,omitempty"`
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
 
+	// OrderingKey The key the delivery is ordered by (its event's, else its endpoint's `ordering_key_template` rendered when the event was accepted); absent when not ordered.
+	OrderingKey *string `json:"ordering_key,omitempty"`
+
+	// Skipped A failed delivery skipped (`POST …/deliveries/{id}/skip`) so that the later deliveries of its ordering key go on; its status stays `failed`. Absent when not.
+	Skipped *bool `json:"skipped,omitempty"`
+
 	// Status `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final), `cancelled` (the endpoint's transformation dropped it: nothing sent).
 	Status DeliveryStatus `json:"status"`
 
@@ -1942,6 +1987,14 @@ type Endpoint struct {
 	// Operational The app's operational endpoint, kept by Herald from the app's `operational_webhook_url`.
 	Operational bool `json:"operational"`
 
+	// OrderingKeyTemplate Derives the ordering key of a delivery whose event has none (a text template, e.g. `{{payload.conversation.id}}`); absent when none.
+	OrderingKeyTemplate *string `json:"ordering_key_template,omitempty"`
+
+	// OrderingOnFailure What a delivery that failed for good does to the later deliveries of its ordering key:
+	// `unblock` (the default; absent or `""` means it) lets the next one go; `pause` holds
+	// the key until the failed delivery is resent or skipped.
+	OrderingOnFailure *OrderingOnFailure `json:"ordering_on_failure,omitempty"`
+
 	// PayloadFormat Body of requests without a template: `standard` (`{"type", "timestamp", "data"}`),
 	// `raw` (the payload as is) or `flat` (the payload's fields with the event name
 	// merged in); empty: the app's, else the installation's (`--payload-format`).
@@ -2082,6 +2135,18 @@ type EndpointInput struct {
 
 	// Method GET, POST, PUT, PATCH or DELETE, in any case.
 	Method *string `json:"method,omitempty"`
+
+	// OrderingKeyTemplate Derives the ordering key of a delivery whose event carries none: a text template
+	// (`{{…}}` tags) rendered on the event when it is accepted, e.g.
+	// `{{payload.conversation.id}}`. A key that renders empty, or a missing value, leaves
+	// the delivery unordered; one longer than 256 bytes is replaced by its SHA-256. `""`
+	// removes it.
+	OrderingKeyTemplate *string `json:"ordering_key_template,omitempty"`
+
+	// OrderingOnFailure What a delivery that failed for good does to the later deliveries of its ordering key:
+	// `unblock` (the default; absent or `""` means it) lets the next one go; `pause` holds
+	// the key until the failed delivery is resent or skipped.
+	OrderingOnFailure *OrderingOnFailure `json:"ordering_on_failure,omitempty"`
 
 	// PayloadFormat Body of requests without a template: `standard` (`{"type", "timestamp", "data"}`),
 	// `raw` (the payload as is) or `flat` (the payload's fields with the event name
@@ -2365,6 +2430,9 @@ type Event struct {
 	// IdempotencyKey The `Idempotency-Key` it was sent with.
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
 
+	// OrderingKey The ordering key it was sent with.
+	OrderingKey *string `json:"ordering_key,omitempty"`
+
 	// Payload The event's JSON, any value; `null` only once the payload expired (`payload_expired`).
 	Payload interface{} `json:"payload"`
 
@@ -2386,6 +2454,12 @@ type EventCreate struct {
 
 	// EventType A type of the catalog (unless `--allow-undeclared-event-types`); not `herald.…`.
 	EventType string `json:"event_type"`
+
+	// OrderingKey Orders the event's deliveries: those with the same key to the same endpoint are
+	// sent one at a time, in the order Herald accepted them; a retry holds back the later
+	// ones of that key only. Without it (and without the endpoint's `ordering_key_template`)
+	// the event is not ordered.
+	OrderingKey *string `json:"ordering_key,omitempty"`
 
 	// Payload Any JSON value but `null`; must match the type's schema.
 	Payload interface{} `json:"payload"`
@@ -2411,6 +2485,9 @@ type EventCreated struct {
 	EventType      string    `json:"event_type"`
 	ID             string    `json:"id"`
 	IdempotencyKey *string   `json:"idempotency_key,omitempty"`
+
+	// OrderingKey The ordering key it was sent with.
+	OrderingKey *string `json:"ordering_key,omitempty"`
 
 	// Payload The event's JSON.
 	Payload interface{} `json:"payload"`
@@ -2655,6 +2732,28 @@ type Metadata map[string]string
 
 // NextCursor Pass as `?cursor=` for the next page; `null` on the last page.
 type NextCursor = string
+
+// OrderingBlocked defines model for OrderingBlocked.
+type OrderingBlocked struct {
+	// Data The keys held by a failed delivery, by key, at most 1000; always empty when `ordering_on_failure` is `unblock`.
+	Data []struct {
+		// DeliveryID The earliest failed delivery of the key; resend or skip it to go on.
+		DeliveryID  string `json:"delivery_id"`
+		OrderingKey string `json:"ordering_key"`
+
+		// Waiting The pending deliveries of the key after it.
+		Waiting int `json:"waiting"`
+	} `json:"data"`
+	OrderingOnFailure OrderingBlockedOrderingOnFailure `json:"ordering_on_failure"`
+}
+
+// OrderingBlockedOrderingOnFailure defines model for OrderingBlocked.OrderingOnFailure.
+type OrderingBlockedOrderingOnFailure string
+
+// OrderingOnFailure What a delivery that failed for good does to the later deliveries of its ordering key:
+// `unblock` (the default; absent or `""` means it) lets the next one go; `pause` holds
+// the key until the failed delivery is resent or skipped.
+type OrderingOnFailure string
 
 // PayloadFormat Body of requests without a template: `standard` (`{"type", "timestamp", "data"}`),
 // `raw` (the payload as is) or `flat` (the payload's fields with the event name
@@ -4121,6 +4220,15 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/apps/{app}/deliveries/{id}/resend (the `ResendDelivery` operationId).
 	ResendDelivery(ctx context.Context, app AppRef, id DeliveryID, body ResendDeliveryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SkipDelivery Skip a failed delivery
+	//
+	// Marks a failed delivery `skipped` (its status stays `failed`): on an endpoint with
+	// `ordering_on_failure: pause`, the later deliveries of its ordering key go on. 409
+	// `conflict` when the delivery is not failed. The body may be left out.
+	//
+	// Corresponds with POST /v1/apps/{app}/deliveries/{id}/skip (the `SkipDelivery` operationId).
+	SkipDelivery(ctx context.Context, app AppRef, id DeliveryID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListEndpointTemplates List an app's endpoint templates
 	//
 	// Corresponds with GET /v1/apps/{app}/endpoint-templates (the `ListEndpointTemplates` operationId).
@@ -4307,6 +4415,14 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/apps/{app}/endpoints/{id}/deliveries (the `ListEndpointDeliveries` operationId).
 	ListEndpointDeliveries(ctx context.Context, app AppRef, id EndpointID, params *ListEndpointDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEndpointOrdering List an endpoint's paused ordering keys
+	//
+	// On an endpoint with `ordering_on_failure: pause`, the ordering keys that a failed
+	// delivery holds, with that delivery: resend or skip it to let the key go on.
+	//
+	// Corresponds with GET /v1/apps/{app}/endpoints/{id}/ordering (the `GetEndpointOrdering` operationId).
+	GetEndpointOrdering(ctx context.Context, app AppRef, id EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PreviewEndpointWithBody Preview a saved endpoint's request
 	//
@@ -5134,6 +5250,25 @@ func (c *Client) ResendDelivery(ctx context.Context, app AppRef, id DeliveryID, 
 	return c.Client.Do(req)
 }
 
+// SkipDelivery Skip a failed delivery
+//
+// Marks a failed delivery `skipped` (its status stays `failed`): on an endpoint with
+// `ordering_on_failure: pause`, the later deliveries of its ordering key go on. 409
+// `conflict` when the delivery is not failed. The body may be left out.
+//
+// Corresponds with POST /v1/apps/{app}/deliveries/{id}/skip (the `SkipDelivery` operationId).
+func (c *Client) SkipDelivery(ctx context.Context, app AppRef, id DeliveryID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSkipDeliveryRequest(c.Server, app, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListEndpointTemplates List an app's endpoint templates
 //
 // Corresponds with GET /v1/apps/{app}/endpoint-templates (the `ListEndpointTemplates` operationId).
@@ -5521,6 +5656,24 @@ func (c *Client) AckDeliveries(ctx context.Context, app AppRef, id EndpointID, b
 // Corresponds with GET /v1/apps/{app}/endpoints/{id}/deliveries (the `ListEndpointDeliveries` operationId).
 func (c *Client) ListEndpointDeliveries(ctx context.Context, app AppRef, id EndpointID, params *ListEndpointDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListEndpointDeliveriesRequest(c.Server, app, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEndpointOrdering List an endpoint's paused ordering keys
+//
+// On an endpoint with `ordering_on_failure: pause`, the ordering keys that a failed
+// delivery holds, with that delivery: resend or skip it to let the key go on.
+//
+// Corresponds with GET /v1/apps/{app}/endpoints/{id}/ordering (the `GetEndpointOrdering` operationId).
+func (c *Client) GetEndpointOrdering(ctx context.Context, app AppRef, id EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEndpointOrderingRequest(c.Server, app, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7345,6 +7498,47 @@ func NewResendDeliveryRequestWithBody(server string, app AppRef, id DeliveryID, 
 	return req, nil
 }
 
+// NewSkipDeliveryRequest constructs an http.Request for the SkipDelivery method
+func NewSkipDeliveryRequest(server string, app AppRef, id DeliveryID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/deliveries/%s/skip", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListEndpointTemplatesRequest constructs an http.Request for the ListEndpointTemplates method
 func NewListEndpointTemplatesRequest(server string, app AppRef, params *ListEndpointTemplatesParams) (*http.Request, error) {
 	var err error
@@ -8229,6 +8423,47 @@ func NewListEndpointDeliveriesRequest(server string, app AppRef, id EndpointID, 
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
 		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEndpointOrderingRequest constructs an http.Request for the GetEndpointOrdering method
+func NewGetEndpointOrderingRequest(server string, app AppRef, id EndpointID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "app", app, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/apps/%s/endpoints/%s/ordering", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -10433,6 +10668,17 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/apps/{app}/deliveries/{id}/resend (the `ResendDelivery` operationId).
 	ResendDeliveryWithResponse(ctx context.Context, app AppRef, id DeliveryID, body ResendDeliveryJSONRequestBody, reqEditors ...RequestEditorFn) (*ResendDeliveryResponse, error)
 
+	// SkipDeliveryWithResponse Skip a failed delivery
+	//
+	// Marks a failed delivery `skipped` (its status stays `failed`): on an endpoint with
+	// `ordering_on_failure: pause`, the later deliveries of its ordering key go on. 409
+	// `conflict` when the delivery is not failed. The body may be left out.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/apps/{app}/deliveries/{id}/skip (the `SkipDelivery` operationId).
+	SkipDeliveryWithResponse(ctx context.Context, app AppRef, id DeliveryID, reqEditors ...RequestEditorFn) (*SkipDeliveryResponse, error)
+
 	// ListEndpointTemplatesWithResponse List an app's endpoint templates
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -10633,6 +10879,16 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/apps/{app}/endpoints/{id}/deliveries (the `ListEndpointDeliveries` operationId).
 	ListEndpointDeliveriesWithResponse(ctx context.Context, app AppRef, id EndpointID, params *ListEndpointDeliveriesParams, reqEditors ...RequestEditorFn) (*ListEndpointDeliveriesResponse, error)
+
+	// GetEndpointOrderingWithResponse List an endpoint's paused ordering keys
+	//
+	// On an endpoint with `ordering_on_failure: pause`, the ordering keys that a failed
+	// delivery holds, with that delivery: resend or skip it to let the key go on.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/apps/{app}/endpoints/{id}/ordering (the `GetEndpointOrdering` operationId).
+	GetEndpointOrderingWithResponse(ctx context.Context, app AppRef, id EndpointID, reqEditors ...RequestEditorFn) (*GetEndpointOrderingResponse, error)
 
 	// PreviewEndpointWithBodyWithResponse Preview a saved endpoint's request
 	//
@@ -12972,6 +13228,131 @@ func (r ResendDeliveryResponse) ContentType() string {
 	return ""
 }
 
+// SkipDeliveryResponse401Headers the declared response headers of an HTTP 401 response for SkipDelivery
+type SkipDeliveryResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// SkipDeliveryResponse429Headers the declared response headers of an HTTP 429 response for SkipDelivery
+type SkipDeliveryResponse429Headers struct {
+	RetryAfter int
+}
+
+// SkipDeliveryResponse503Headers the declared response headers of an HTTP 503 response for SkipDelivery
+type SkipDeliveryResponse503Headers struct {
+	RetryAfter int
+}
+
+type SkipDeliveryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Delivery
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SkipDeliveryResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SkipDeliveryResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SkipDeliveryResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SkipDeliveryResponse) GetJSON200() *Delivery {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SkipDeliveryResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SkipDeliveryResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SkipDeliveryResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SkipDeliveryResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SkipDeliveryResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SkipDeliveryResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SkipDeliveryResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SkipDeliveryResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SkipDeliveryResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SkipDeliveryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SkipDeliveryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SkipDeliveryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SkipDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListEndpointTemplatesResponse401Headers the declared response headers of an HTTP 401 response for ListEndpointTemplates
 type ListEndpointTemplatesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -14604,6 +14985,110 @@ func (r ListEndpointDeliveriesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListEndpointDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEndpointOrderingResponse401Headers the declared response headers of an HTTP 401 response for GetEndpointOrdering
+type GetEndpointOrderingResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetEndpointOrderingResponse429Headers the declared response headers of an HTTP 429 response for GetEndpointOrdering
+type GetEndpointOrderingResponse429Headers struct {
+	RetryAfter int
+}
+
+// GetEndpointOrderingResponse503Headers the declared response headers of an HTTP 503 response for GetEndpointOrdering
+type GetEndpointOrderingResponse503Headers struct {
+	RetryAfter int
+}
+
+type GetEndpointOrderingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OrderingBlocked
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetEndpointOrderingResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetEndpointOrderingResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetEndpointOrderingResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEndpointOrderingResponse) GetJSON200() *OrderingBlocked {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEndpointOrderingResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEndpointOrderingResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetEndpointOrderingResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetEndpointOrderingResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetEndpointOrderingResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetEndpointOrderingResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEndpointOrderingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEndpointOrderingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEndpointOrderingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEndpointOrderingResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18496,6 +18981,23 @@ func (c *ClientWithResponses) ResendDeliveryWithResponse(ctx context.Context, ap
 	return ParseResendDeliveryResponse(rsp)
 }
 
+// SkipDeliveryWithResponse Skip a failed delivery
+//
+// Marks a failed delivery `skipped` (its status stays `failed`): on an endpoint with
+// `ordering_on_failure: pause`, the later deliveries of its ordering key go on. 409
+// `conflict` when the delivery is not failed. The body may be left out.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/apps/{app}/deliveries/{id}/skip (the `SkipDelivery` operationId).
+func (c *ClientWithResponses) SkipDeliveryWithResponse(ctx context.Context, app AppRef, id DeliveryID, reqEditors ...RequestEditorFn) (*SkipDeliveryResponse, error) {
+	rsp, err := c.SkipDelivery(ctx, app, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSkipDeliveryResponse(rsp)
+}
+
 // ListEndpointTemplatesWithResponse List an app's endpoint templates
 //
 // Returns a wrapper object for the known response body format(s).
@@ -18821,6 +19323,22 @@ func (c *ClientWithResponses) ListEndpointDeliveriesWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseListEndpointDeliveriesResponse(rsp)
+}
+
+// GetEndpointOrderingWithResponse List an endpoint's paused ordering keys
+//
+// On an endpoint with `ordering_on_failure: pause`, the ordering keys that a failed
+// delivery holds, with that delivery: resend or skip it to let the key go on.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/apps/{app}/endpoints/{id}/ordering (the `GetEndpointOrdering` operationId).
+func (c *ClientWithResponses) GetEndpointOrderingWithResponse(ctx context.Context, app AppRef, id EndpointID, reqEditors ...RequestEditorFn) (*GetEndpointOrderingResponse, error) {
+	rsp, err := c.GetEndpointOrdering(ctx, app, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEndpointOrderingResponse(rsp)
 }
 
 // PreviewEndpointWithBodyWithResponse Preview a saved endpoint's request
@@ -21302,6 +21820,128 @@ func ParseResendDeliveryResponse(rsp *http.Response) (*ResendDeliveryResponse, e
 	return response, nil
 }
 
+// ParseSkipDeliveryResponse parses an HTTP response from a SkipDeliveryWithResponse call
+func ParseSkipDeliveryResponse(rsp *http.Response) (*SkipDeliveryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SkipDeliveryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Delivery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers SkipDeliveryResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers SkipDeliveryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SkipDeliveryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListEndpointTemplatesResponse parses an HTTP response from a ListEndpointTemplatesWithResponse call
 func ParseListEndpointTemplatesResponse(rsp *http.Response) (*ListEndpointTemplatesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -22891,6 +23531,107 @@ func ParseListEndpointDeliveriesResponse(rsp *http.Response) (*ListEndpointDeliv
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListEndpointDeliveriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetEndpointOrderingResponse parses an HTTP response from a GetEndpointOrderingWithResponse call
+func ParseGetEndpointOrderingResponse(rsp *http.Response) (*GetEndpointOrderingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEndpointOrderingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OrderingBlocked
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetEndpointOrderingResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetEndpointOrderingResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetEndpointOrderingResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

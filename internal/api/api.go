@@ -52,6 +52,7 @@ type Store interface {
 	EventList(ctx context.Context, p store.EventListParams) ([]*herald.Event, error)
 	EventFind(ctx context.Context, p store.EventFindParams) ([]*herald.Event, error)
 	DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error)
+	OrderingBlocked(ctx context.Context, appID, endpointID string, limit int) ([]store.BlockedKey, error)
 	DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error)
 	Failures(ctx context.Context, p store.FailuresParams) (*store.FailuresReport, error)
 	AppHealth(ctx context.Context, appID string, since time.Time) (*store.AppHealth, error)
@@ -85,6 +86,8 @@ type Engine interface {
 	Pull(ctx context.Context, ep *herald.Endpoint, p delivery.PullParams) ([]delivery.Handout, error)
 	Ack(ctx context.Context, ep *herald.Endpoint, results []delivery.AckResult, maxBody int) ([]delivery.AckOutcome, error)
 	ResendPulled(ctx context.Context, j *store.Job) error
+	// Skip marks a failed delivery skipped, unblocking its ordering key.
+	Skip(ctx context.Context, appID, id string) (*herald.Delivery, error)
 	// AppChanged says that an app's settings changed, so that they apply
 	// to its next attempts at once.
 	AppChanged()
@@ -320,6 +323,8 @@ func (s *Server) routes() {
 	s.route("/v1/apps/{app}/deliveries/resend", map[string]handler{"POST": s.resendDeliveries})
 	s.route("/v1/apps/{app}/deliveries/{id}", map[string]handler{"GET": getOfApp(s, "delivery", s.st.DeliveryGet)})
 	s.route("/v1/apps/{app}/deliveries/{id}/resend", map[string]handler{"POST": s.resendDelivery})
+	s.route("/v1/apps/{app}/deliveries/{id}/skip", map[string]handler{"POST": s.skipDelivery})
+	s.route("/v1/apps/{app}/endpoints/{id}/ordering", map[string]handler{"GET": s.endpointOrdering})
 	s.route("/v1/apps/{app}/endpoints/{id}/test", map[string]handler{"POST": s.testEndpoint})
 	s.route("/v1/apps/{app}/endpoints/{id}/recover", map[string]handler{"POST": s.recoverEndpoint})
 	s.route("/v1/apps/{app}/endpoints/{id}/send", map[string]handler{"POST": s.sendEvents})

@@ -19,11 +19,15 @@ import (
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/shape"
+	"github.com/heraldhq/herald/internal/template"
 	"github.com/heraldhq/herald/internal/transform"
 )
 
 // endpointInput is the body of an endpoint's create or update: a field
 // left out (nil, or not set) keeps the endpoint's value.
+// maxOrderingKeyTemplate bounds an endpoint's ordering_key_template.
+const maxOrderingKeyTemplate = 1024
+
 type endpointInput struct {
 	Kind            *string            `json:"kind"`
 	URL             *string            `json:"url"`
@@ -51,11 +55,15 @@ type endpointInput struct {
 	SuccessStatuses *[]any             `json:"success_statuses"`
 	MaxInFlight     *int               `json:"max_in_flight"`
 	RateLimit       *float64           `json:"rate_limit"`
-	SampleRate      optionalJSON       `json:"sample_rate"`
-	SignatureScheme *string            `json:"signature_scheme"`
-	TLSCABundle     *string            `json:"tls_ca_bundle"`
-	TLSClientCert   *string            `json:"tls_client_cert"`
-	TLSClientKey    *string            `json:"tls_client_key"`
+	// OrderingKeyTemplate derives a delivery's ordering key when its
+	// event has none; OrderingOnFailure is "unblock" or "pause".
+	OrderingKeyTemplate *string      `json:"ordering_key_template"`
+	OrderingOnFailure   *string      `json:"ordering_on_failure"`
+	SampleRate          optionalJSON `json:"sample_rate"`
+	SignatureScheme     *string      `json:"signature_scheme"`
+	TLSCABundle         *string      `json:"tls_ca_bundle"`
+	TLSClientCert       *string      `json:"tls_client_cert"`
+	TLSClientKey        *string      `json:"tls_client_key"`
 	// UID is the customer's id of the endpoint; null or "" clears it.
 	UID            optionalJSON       `json:"uid"`
 	Metadata       *map[string]string `json:"metadata"`
@@ -335,6 +343,28 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 			return errInvalid("rate_limit", "rate_limit is requests per second, from 0 (no limit) to %d", maxRateLimit)
 		}
 		ep.RateLimit = *in.RateLimit
+	}
+	if in.OrderingKeyTemplate != nil {
+		src := strings.TrimSpace(*in.OrderingKeyTemplate)
+		if len(src) > maxOrderingKeyTemplate {
+			return errInvalid("ordering_key_template", "ordering_key_template is at most %d bytes", maxOrderingKeyTemplate)
+		}
+		if src != "" {
+			if _, err := template.ParseText(src, template.Options{}); err != nil {
+				return errInvalid("ordering_key_template", "ordering_key_template: %v", err)
+			}
+		}
+		ep.OrderingKeyTemplate = src
+	}
+	if in.OrderingOnFailure != nil {
+		switch *in.OrderingOnFailure {
+		case "", herald.OrderingUnblock:
+			ep.OrderingOnFailure = ""
+		case herald.OrderingPause:
+			ep.OrderingOnFailure = herald.OrderingPause
+		default:
+			return errInvalid("ordering_on_failure", "ordering_on_failure is unblock (a delivery failed for good lets the next of its key go) or pause (the key waits until it is resent or skipped)")
+		}
 	}
 	if in.TemplateSyntax != nil {
 		ep.TemplateSyntax = *in.TemplateSyntax

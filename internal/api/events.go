@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -34,6 +35,9 @@ type eventInput struct {
 	Payload   json.RawMessage `json:"payload"`
 	Channels  []string        `json:"channels"`
 	Tags      []string        `json:"tags"`
+	// OrderingKey orders the event's deliveries with the others of the
+	// same key, endpoint by endpoint.
+	OrderingKey *string `json:"ordering_key"`
 	// PayloadRetentionHours removes the payload that many hours after
 	// the event is created (the installation's retention, if shorter,
 	// removes the whole event first).
@@ -122,6 +126,15 @@ func (s *Server) createEventTraced(ctx context.Context, w http.ResponseWriter, r
 		return e
 	}
 	ev := &herald.Event{AppID: a.ID, EventType: *in.EventType, Payload: payload.Bytes(), IdempotencyKey: key}
+	if in.OrderingKey != nil {
+		if len(*in.OrderingKey) > herald.MaxOrderingKey {
+			return errInvalid("ordering_key", "ordering_key is at most %d bytes", herald.MaxOrderingKey)
+		}
+		if !utf8.ValidString(*in.OrderingKey) {
+			return errInvalid("ordering_key", "ordering_key must be valid UTF-8")
+		}
+		ev.OrderingKey = *in.OrderingKey
+	}
 	if len(channels) > 0 {
 		ev.Channels = channels
 	}
@@ -188,12 +201,12 @@ func (s *Server) createEventTraced(ctx context.Context, w http.ResponseWriter, r
 }
 
 // sameEvent reports whether a new event repeats the stored one an
-// Idempotency-Key matched: the same type and the same payload. Payloads
+// Idempotency-Key matched: the same type, ordering key and payload. Payloads
 // are compared as JSON values, so a client that re-encodes its retry with
 // other spacing or key order is still answered as a repeat; numbers
 // compare by their text (1.0 is not 1), as a receiver would see them.
 func sameEvent(stored, ev *herald.Event) bool {
-	if stored.EventType != ev.EventType {
+	if stored.EventType != ev.EventType || stored.OrderingKey != ev.OrderingKey {
 		return false
 	}
 	if stored.PayloadExpired {

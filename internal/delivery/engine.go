@@ -68,6 +68,7 @@ type Store interface {
 	DeliveriesCreate(ctx context.Context, ds []*herald.Delivery) error
 	DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*herald.Delivery, error)
 	DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error)
+	DeliverySkip(ctx context.Context, appID, id string, now time.Time) (*herald.Delivery, error)
 	UsageCharge(ctx context.Context, appID string, n int, at time.Time) error
 	BulkJobUpdate(ctx context.Context, j *herald.BulkJob) error
 	EndpointGet(ctx context.Context, appID, id string) (*herald.Endpoint, error)

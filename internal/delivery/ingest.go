@@ -153,6 +153,14 @@ func (e *Engine) commit(ctx context.Context, batch []*ingestReq) {
 					ts = append(ts, store.Target{Endpoint: ep})
 					continue
 				}
+				if store.OrderingKey(ev, ep) != "" {
+					// Ordered: it waits in the store for the earlier
+					// deliveries of its key, and a claim, which checks
+					// them, takes it.
+					ts = append(ts, store.Target{Endpoint: ep})
+					spilled = true
+					continue
+				}
 				lease := e.budget.tryReserve(ep.ID, ev)
 				if lease {
 					reserved[ev.ID] = append(reserved[ev.ID], ep.ID)

@@ -359,3 +359,15 @@ func (e *Engine) requeue(ctx context.Context, appID string, ids []string) (int, 
 	}
 	return done, nil
 }
+
+// Skip marks a failed delivery skipped so that the later deliveries of
+// its ordering key go on (see store.Store.DeliverySkip), and looks for
+// them at once.
+func (e *Engine) Skip(ctx context.Context, appID, id string) (*herald.Delivery, error) {
+	d, err := e.st.DeliverySkip(ctx, appID, id, e.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	e.wakeClaimer()
+	return d, nil
+}

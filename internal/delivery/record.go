@@ -74,6 +74,13 @@ func (e *Engine) record(ctx context.Context, items []recordItem) {
 		}
 	}
 	e.afterRecord(ctx, items)
+	for _, it := range items {
+		if it.job != nil && it.job.Delivery.OrderingKey != "" && it.res.Status != herald.StatusPending {
+			// The next delivery of its key may go now.
+			e.wakeClaimer()
+			break
+		}
+	}
 	var earliest time.Time
 	for _, r := range batch {
 		if r.Status == herald.StatusPending && r.NextAttemptAt != nil {

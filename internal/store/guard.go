@@ -460,6 +460,18 @@ func (g *Guard) EventFind(ctx context.Context, p EventFindParams) ([]*herald.Eve
 	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) ([]*herald.Event, error) { return g.Store.EventFind(ctx, p) })
 }
 
+// DeliverySkip implements Store.
+func (g *Guard) DeliverySkip(ctx context.Context, appID, id string, now time.Time) (*herald.Delivery, error) {
+	return call(g, ctx, true, g.o.Timeout, func(ctx context.Context) (*herald.Delivery, error) { return g.Store.DeliverySkip(ctx, appID, id, now) })
+}
+
+// OrderingBlocked implements Store.
+func (g *Guard) OrderingBlocked(ctx context.Context, appID, endpointID string, limit int) ([]BlockedKey, error) {
+	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) ([]BlockedKey, error) {
+		return g.Store.OrderingBlocked(ctx, appID, endpointID, limit)
+	})
+}
+
 func (g *Guard) DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error) {
 	return call(g, ctx, false, g.o.Timeout, func(ctx context.Context) (*herald.Delivery, error) { return g.Store.DeliveryGet(ctx, appID, id) })
 }

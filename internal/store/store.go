@@ -192,7 +192,12 @@ type Store interface {
 	// DeliveriesClaim leases due deliveries of enabled endpoints Herald
 	// sends to (push and broker kinds) to p.Owner and returns them with
 	// their event and endpoint, oldest due first. Pull endpoints'
-	// deliveries are DeliveriesPull's.
+	// deliveries are DeliveriesPull's. A delivery with an ordering key is
+	// taken only when no other delivery of its endpoint and key is in
+	// flight (leased, lease running) and none accepted before it is
+	// pending, or failed and not skipped on an endpoint whose
+	// OrderingOnFailure is OrderingPause: one at a time per key, in
+	// acceptance order, on every node.
 	DeliveriesClaim(ctx context.Context, p ClaimParams) ([]*Job, error)
 	// DeliveriesRecord stores attempt results: for each, it inserts the
 	// attempt, sets the delivery's status, attempt count, next attempt
@@ -264,6 +269,16 @@ type Store interface {
 	// quota, none changes and a *QuotaError is returned (its Want: how
 	// many would have).
 	DeliveriesRequeue(ctx context.Context, appID string, ids []string, now time.Time) (int, error)
+	// DeliverySkip marks a failed delivery of the app skipped (its status
+	// stays failed), so that on an endpoint with ordering_on_failure
+	// "pause" the later deliveries of its ordering key go on. It returns
+	// the delivery as stored; ErrNotFound when the app has no such
+	// delivery, ErrConflict when it is not failed.
+	DeliverySkip(ctx context.Context, appID, id string, now time.Time) (*herald.Delivery, error)
+	// OrderingBlocked lists the ordering keys of the app's endpoint that a
+	// failed, unskipped delivery holds (they wait only when the endpoint
+	// pauses keys on failure), by key, at most limit (ListLimit bounds it).
+	OrderingBlocked(ctx context.Context, appID, endpointID string, limit int) ([]BlockedKey, error)
 	// TestSendRecord stores a test send: its event, its delivery (with
 	// Test set and its final status) and its one attempt, in one
 	// transaction.
@@ -677,4 +692,14 @@ type FollowedAttempt struct {
 	// NextAttemptAt is when the delivery was to be tried again, as the
 	// attempt's record set it; nil when it left the delivery finished.
 	NextAttemptAt *time.Time
+}
+
+// BlockedKey is an ordering key held by a failed delivery.
+type BlockedKey struct {
+	OrderingKey string `json:"ordering_key"`
+	// DeliveryID is the earliest failed, unskipped delivery of the key:
+	// resending or skipping it lets the key go on.
+	DeliveryID string `json:"delivery_id"`
+	// Waiting counts the pending deliveries of the key after it.
+	Waiting int `json:"waiting"`
 }

@@ -202,6 +202,22 @@ func (db *DB) DeliveriesClaim(ctx context.Context, p store.ClaimParams) ([]*stor
 	return jobs, nil
 }
 
+// orderedReady holds for a delivery d (of endpoint e) that its ordering
+// key lets go: it has none, or no earlier delivery of its endpoint and
+// key is pending (waiting, in flight or between retries), nor, when the
+// endpoint pauses keys on failure, failed and not skipped; and no other
+// delivery of the key is in flight (leased, lease running), which keeps a
+// key to one request at a time even when two nodes commit deliveries of
+// one key out of id order. ordering_seq is the acceptance order (ids, ULIDs
+// made on several nodes, are not). The terms on o imply
+// deliveries_ordering's predicate, so that the probe reads that partial
+// index only. $1 is now.
+const orderedReady = `(d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
+	WHERE o.ordering_key IS NOT NULL AND o.status IN ('pending', 'failed')
+		AND o.endpoint_id = d.endpoint_id AND o.ordering_key = d.ordering_key AND o.id <> d.id
+		AND (o.ordering_seq < d.ordering_seq AND (o.status = 'pending' OR NOT o.skipped AND e.settings::jsonb->>'ordering_on_failure' = 'pause')
+			OR o.status = 'pending' AND o.lease_owner IS NOT NULL AND o.lease_until >= $1)))`
+
 // pickDue locks and returns the ids of the due deliveries a claim takes,
 // in due order, as store.ClaimPicker picks them.
 func pickDue(ctx context.Context, tx pgx.Tx, p store.ClaimParams) ([]string, error) {
@@ -218,7 +234,8 @@ func pickDue(ctx context.Context, tx pgx.Tx, p store.ClaimParams) ([]string, err
 		var args params
 		cond := `d.status = 'pending' AND d.next_attempt_at <= ` + args.add(now) + `
 			AND (d.lease_owner IS NULL OR d.lease_until < $1)
-			AND e.enabled AND e.deleted_at IS NULL AND e.kind <> 'pull'`
+			AND e.enabled AND e.deleted_at IS NULL AND e.kind <> 'pull'
+			AND ` + orderedReady
 		if p.EndpointID != "" {
 			cond += ` AND d.endpoint_id = ` + args.add(p.EndpointID)
 		}
@@ -366,7 +383,7 @@ var (
 			next_attempt_at = CASE WHEN ` + retryOfDeleted("$1", "deliveries") + ` THEN NULL ELSE $2::timestamptz END,
 			last_error = CASE WHEN ` + retryOfDeleted("$1", "deliveries") + ` THEN 'endpoint deleted' ELSE $3::text END,
 			attempt_count = attempt_count + 1,
-			lease_owner = NULL, lease_until = NULL, updated_at = $4
+			lease_owner = NULL, lease_until = NULL, updated_at = $4, skipped = false
 		WHERE id = $5`
 )
 

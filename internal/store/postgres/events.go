@@ -34,14 +34,15 @@ const (
 		WHERE e.app_id = ANY($1::text[]) AND e.enabled AND e.deleted_at IS NULL
 		ORDER BY e.app_id, e.id`
 	insertEvents = `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at,
-			channels, tags, payload_expires_at)
+			channels, tags, payload_expires_at, ordering_key)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::timestamptz[],
-			$8::text[], $9::text[], $10::timestamptz[])`
+			$8::text[], $9::text[], $10::timestamptz[], $11::text[])`
 	insertDeliveries = `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
-			attempt_count, next_attempt_at, last_error, lease_owner, lease_until, created_at, updated_at)
-		SELECT u.id, u.app_id, u.event_id, u.endpoint_id, u.event_type, 'pending', 0, u.at, '', u.owner, u.until, u.at, u.at
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::timestamptz[])
-			AS u(id, app_id, event_id, endpoint_id, event_type, at, owner, until)`
+			attempt_count, next_attempt_at, last_error, lease_owner, lease_until, created_at, updated_at, ordering_key, ordering_seq)
+		SELECT u.id, u.app_id, u.event_id, u.endpoint_id, u.event_type, 'pending', 0, u.at, '', u.owner, u.until, u.at, u.at, u.okey,
+			CASE WHEN u.okey IS NULL THEN NULL ELSE nextval('deliveries_ordering_seq') END
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::timestamptz[], $9::text[])
+			AS u(id, app_id, event_id, endpoint_id, event_type, at, owner, until, okey)`
 	// addUsage adds deliveries to the usage counters, rows in key order
 	// so that concurrent batches lock them in the same order.
 	addUsage = `INSERT INTO usage (app_id, month, deliveries)
@@ -153,6 +154,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			evKeys, evRoutings               []*string
 			evChannels, evTags               []*string
 			evExpires                        []*time.Time
+			evOrdering, dOrdering            []*string
 			evCreated                        []time.Time
 			dIDs, dApps, dEvents, dEps, dTyp []string
 			dAt                              []time.Time
@@ -199,6 +201,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			evPayloads = append(evPayloads, blob(ev.Payload))
 			evKeys = append(evKeys, nullString(ev.IdempotencyKey))
 			evRoutings = append(evRoutings, routing)
+			evOrdering = append(evOrdering, nullString(ev.OrderingKey))
 			evCreated = append(evCreated, ev.CreatedAt)
 			labels, err := store.EncodeEventLabels(&ev)
 			if err != nil {
@@ -238,6 +241,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 				dEvents = append(dEvents, d.EventID)
 				dEps = append(dEps, d.EndpointID)
 				dTyp = append(dTyp, d.EventType)
+				dOrdering = append(dOrdering, nullString(d.OrderingKey))
 				dAt = append(dAt, ev.CreatedAt)
 				res.Deliveries++
 				if p.Keeps(j) {
@@ -250,9 +254,9 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		}
 
 		b = pgx.Batch{}
-		b.Queue(insertEvents, evIDs, evApps, evTypes, evPayloads, evKeys, evRoutings, evCreated, evChannels, evTags, evExpires)
+		b.Queue(insertEvents, evIDs, evApps, evTypes, evPayloads, evKeys, evRoutings, evCreated, evChannels, evTags, evExpires, evOrdering)
 		if len(dIDs) > 0 {
-			b.Queue(insertDeliveries, dIDs, dApps, dEvents, dEps, dTyp, dAt, dOwners, dUntil)
+			b.Queue(insertDeliveries, dIDs, dApps, dEvents, dEps, dTyp, dAt, dOwners, dUntil, dOrdering)
 		}
 		queueUsage(&b, quotas.Counts)
 		if unleased {

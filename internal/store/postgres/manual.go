@@ -106,7 +106,7 @@ func (db *DB) DeliveriesRequeue(ctx context.Context, appID string, ids []string,
 			return fmt.Errorf("requeue: %w", err)
 		}
 		tag, err := tx.Exec(ctx, `UPDATE deliveries
-			SET status = 'pending', next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1
+			SET status = 'pending', next_attempt_at = $1, lease_owner = NULL, lease_until = NULL, updated_at = $1, skipped = false
 			WHERE app_id = $2 AND id = ANY($3::text[])
 				AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id AND e.deleted_at IS NULL)`,
 			ts(now), appID, ids)
@@ -188,4 +188,62 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 		}
 		return nil
 	})
+}
+
+// DeliverySkip implements store.Store.
+func (db *DB) DeliverySkip(ctx context.Context, appID, id string, now time.Time) (*herald.Delivery, error) {
+	var d *herald.Delivery
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		d, err = scanDelivery(tx.QueryRow(ctx,
+			`SELECT `+deliveryCols+` FROM deliveries d WHERE d.app_id = $1 AND d.id = $2 FOR UPDATE`, appID, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("delivery %q: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("skip: %w", err)
+		}
+		if d.Status != herald.StatusFailed {
+			return fmt.Errorf("delivery %q is %s, only a failed delivery can be skipped: %w", id, d.Status, store.ErrConflict)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET skipped = true, updated_at = $2 WHERE id = $1`, id, ts(now)); err != nil {
+			return fmt.Errorf("skip: %w", err)
+		}
+		d.Skipped, d.UpdatedAt = true, ts(now)
+		return loadAttempts(ctx, tx, []*herald.Delivery{d})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// OrderingBlocked implements store.Store.
+func (db *DB) OrderingBlocked(ctx context.Context, appID, endpointID string, limit int) ([]store.BlockedKey, error) {
+	rows, err := db.pool.Query(ctx, `SELECT b.k, b.id,
+			(SELECT COUNT(*) FROM deliveries w WHERE w.ordering_key IS NOT NULL AND w.status IN ('pending', 'failed')
+				AND w.endpoint_id = $2 AND w.ordering_key = b.k AND w.ordering_seq > b.seq AND w.status = 'pending')
+		FROM (SELECT DISTINCT ON (o.ordering_key) o.ordering_key AS k, o.id, o.ordering_seq AS seq FROM deliveries o
+			WHERE o.ordering_key IS NOT NULL AND o.status IN ('pending', 'failed')
+				AND o.endpoint_id = $2 AND o.app_id = $1 AND o.status = 'failed' AND NOT o.skipped
+			ORDER BY o.ordering_key, o.ordering_seq) b
+		ORDER BY b.k LIMIT $3`, appID, endpointID, store.ListLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("ordering blocked: %w", err)
+	}
+	out := []store.BlockedKey{}
+	for rows.Next() {
+		var k store.BlockedKey
+		var n int64
+		if err := rows.Scan(&k.OrderingKey, &k.DeliveryID, &n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("ordering blocked: %w", err)
+		}
+		k.Waiting = int(n)
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ordering blocked: %w", err)
+	}
+	return out, nil
 }

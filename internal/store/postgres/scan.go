@@ -133,7 +133,7 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 
 // eventCols is prefixed so that it can be selected from a join.
 const eventCols = `ev.id, ev.app_id, ev.event_type, ev.payload, ev.idempotency_key, ev.routing, ev.created_at,
-	ev.channels, ev.tags, ev.payload_expires_at, ev.payload_expired`
+	ev.channels, ev.tags, ev.payload_expires_at, ev.payload_expired, ev.ordering_key`
 
 func eventDest() (*herald.Event, []any, func() error) {
 	var (
@@ -142,9 +142,10 @@ func eventDest() (*herald.Event, []any, func() error) {
 		key, routing   *string
 		channels, tags *string
 		expires        *time.Time
+		orderingKey    *string
 	)
 	dest := []any{&ev.ID, &ev.AppID, &ev.EventType, &payload, &key, &routing, &ev.CreatedAt,
-		&channels, &tags, &expires, &ev.PayloadExpired}
+		&channels, &tags, &expires, &ev.PayloadExpired, &orderingKey}
 	return &ev, dest, func() error {
 		if err := store.DecodeEventLabels(&ev, channels, tags); err != nil {
 			return err
@@ -158,6 +159,9 @@ func eventDest() (*herald.Event, []any, func() error) {
 		}
 		if key != nil {
 			ev.IdempotencyKey = *key
+		}
+		if orderingKey != nil {
+			ev.OrderingKey = *orderingKey
 		}
 		if routing != nil {
 			var err error
@@ -179,16 +183,20 @@ func scanEvent(s scanner) (*herald.Event, error) {
 }
 
 // deliveryCols is prefixed so that it can be selected from a join.
-const deliveryCols = `d.id, d.app_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.test, d.created_at, d.updated_at`
+const deliveryCols = `d.id, d.app_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.test, d.created_at, d.updated_at, d.ordering_key, d.skipped`
 
 func deliveryDest() (*herald.Delivery, []any, func()) {
 	var (
 		d      herald.Delivery
 		status string
+		key    *string
 	)
 	dest := []any{&d.ID, &d.AppID, &d.EventID, &d.EndpointID, &d.EventType, &status, &d.AttemptCount,
-		&d.NextAttemptAt, &d.LastError, &d.Test, &d.CreatedAt, &d.UpdatedAt}
+		&d.NextAttemptAt, &d.LastError, &d.Test, &d.CreatedAt, &d.UpdatedAt, &key, &d.Skipped}
 	return &d, dest, func() {
+		if key != nil {
+			d.OrderingKey = *key
+		}
 		d.Status = herald.DeliveryStatus(status)
 		d.NextAttemptAt = utcPtr(d.NextAttemptAt)
 		d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()

@@ -269,7 +269,7 @@ func pickDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]string, er
 // SQLite keep deliveries as the outer loop instead of starting from
 // endpoints.
 func claimQuery(oneEndpoint, after bool, skip int) string {
-	cond := ` AND e.enabled = 1 AND e.deleted_at IS NULL AND e.kind <> 'pull'`
+	cond := ` AND e.enabled = 1 AND e.deleted_at IS NULL AND e.kind <> 'pull' AND ` + orderedReady
 	if after {
 		cond += ` AND (d.next_attempt_at, d.id) > (?4, ?5)`
 	}
@@ -298,6 +298,21 @@ func claimQuery(oneEndpoint, after bool, skip int) string {
 		ORDER BY 3, 1
 		LIMIT ?2`
 }
+
+// orderedReady holds for a delivery d (of endpoint e) that its ordering
+// key lets go: it has none, or no earlier delivery of its endpoint and
+// key is pending (waiting, in flight or between retries), nor, when the
+// endpoint pauses keys on failure, failed and not skipped; and no other
+// delivery of the key is in flight (leased, lease running), which keeps a
+// key to one request at a time even if a delivery accepted earlier is
+// committed after a later one. Ids sort by acceptance. The terms on o
+// match deliveries_ordering's, so that the probe reads that partial index
+// only. ?1 is now.
+const orderedReady = `(d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o
+	WHERE o.ordering_key IS NOT NULL AND o.status IN ('pending', 'failed')
+		AND o.endpoint_id = d.endpoint_id AND o.ordering_key = d.ordering_key AND o.id <> d.id
+		AND (o.id < d.id AND (o.status = 'pending' OR o.skipped = 0 AND json_extract(e.settings, '$.ordering_on_failure') = 'pause')
+			OR o.status = 'pending' AND o.lease_owner IS NOT NULL AND o.lease_until >= ?1)))`
 
 // jobSelect reads deliveries with their events and endpoints; scanJob
 // scans its rows.

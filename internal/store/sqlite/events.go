@@ -105,7 +105,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			}
 			if _, err := insertEvent.ExecContext(ctx, ev.ID, ev.AppID, ev.EventType, blob(ev.Payload),
 				nullString(ev.IdempotencyKey), orNull(routing), created,
-				orNull(labels.Channels), orNull(labels.Tags), microPtr(ev.PayloadExpiresAt)); err != nil {
+				orNull(labels.Channels), orNull(labels.Tags), microPtr(ev.PayloadExpiresAt), nullString(ev.OrderingKey)); err != nil {
 				if isUnique(err) {
 					err = fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
 				}
@@ -126,7 +126,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 					owner, until = p.LeaseOwner, micro(p.LeaseUntil)
 				}
 				d := j.Delivery
-				dArgs = append(dArgs, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType, owner, until, created, created, created)
+				dArgs = append(dArgs, d.ID, d.AppID, d.EventID, d.EndpointID, d.EventType, owner, until, created, created, created, nullString(d.OrderingKey))
 				res.Deliveries++
 				if p.Keeps(j) {
 					res.Jobs = append(res.Jobs, j)

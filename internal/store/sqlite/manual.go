@@ -110,7 +110,7 @@ func (db *DB) DeliveriesRequeue(ctx context.Context, appID string, ids []string,
 				args = append(args, id)
 			}
 			res, err := tx.ExecContext(ctx, `UPDATE deliveries
-				SET status = 'pending', next_attempt_at = ?1, lease_owner = NULL, lease_until = NULL, updated_at = ?1
+				SET status = 'pending', next_attempt_at = ?1, lease_owner = NULL, lease_until = NULL, updated_at = ?1, skipped = 0
 				WHERE app_id = ?2 AND id IN (`+placeholders(len(chunk))+`)
 					AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id AND e.deleted_at IS NULL)`,
 				args...)
@@ -194,4 +194,60 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 		}
 		return nil
 	})
+}
+
+// DeliverySkip implements store.Store.
+func (db *DB) DeliverySkip(ctx context.Context, appID, id string, now time.Time) (*herald.Delivery, error) {
+	var d *herald.Delivery
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		d, err = scanDelivery(tx.QueryRowContext(ctx,
+			`SELECT `+deliveryCols+` FROM deliveries d WHERE d.app_id = ? AND d.id = ?`, appID, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("delivery %q: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("skip: %w", err)
+		}
+		if d.Status != herald.StatusFailed {
+			return fmt.Errorf("delivery %q is %s, only a failed delivery can be skipped: %w", id, d.Status, store.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET skipped = 1, updated_at = ? WHERE id = ?`, micro(now), id); err != nil {
+			return fmt.Errorf("skip: %w", err)
+		}
+		d.Skipped, d.UpdatedAt = true, fromMicro(micro(now))
+		return loadAttempts(ctx, tx, []*herald.Delivery{d})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// OrderingBlocked implements store.Store.
+func (db *DB) OrderingBlocked(ctx context.Context, appID, endpointID string, limit int) ([]store.BlockedKey, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT b.k, b.id,
+			(SELECT COUNT(*) FROM deliveries w WHERE w.ordering_key IS NOT NULL AND w.status IN ('pending', 'failed')
+				AND w.endpoint_id = ?2 AND w.ordering_key = b.k AND w.id > b.id AND w.status = 'pending')
+		FROM (SELECT o.ordering_key AS k, MIN(o.id) AS id FROM deliveries o
+			WHERE o.ordering_key IS NOT NULL AND o.status IN ('pending', 'failed')
+				AND o.endpoint_id = ?2 AND o.app_id = ?1 AND o.status = 'failed' AND o.skipped = 0
+			GROUP BY o.ordering_key) b
+		ORDER BY b.k LIMIT ?3`, appID, endpointID, store.ListLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("ordering blocked: %w", err)
+	}
+	defer rows.Close()
+	out := []store.BlockedKey{}
+	for rows.Next() {
+		var k store.BlockedKey
+		if err := rows.Scan(&k.OrderingKey, &k.DeliveryID, &k.Waiting); err != nil {
+			return nil, fmt.Errorf("ordering blocked: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ordering blocked: %w", err)
+	}
+	return out, nil
 }

@@ -126,7 +126,7 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 
 // eventCols is prefixed so that it can be selected from a join.
 const eventCols = `ev.id, ev.app_id, ev.event_type, ev.payload, ev.idempotency_key, ev.routing, ev.created_at,
-	ev.channels, ev.tags, ev.payload_expires_at, ev.payload_expired`
+	ev.channels, ev.tags, ev.payload_expires_at, ev.payload_expired, ev.ordering_key`
 
 func eventDest() (*herald.Event, []any, func() error) {
 	var (
@@ -137,9 +137,10 @@ func eventDest() (*herald.Event, []any, func() error) {
 		created        int64
 		channels, tags sql.NullString
 		expires        sql.NullInt64
+		orderingKey    sql.NullString
 	)
 	dest := []any{&ev.ID, &ev.AppID, &ev.EventType, &payload, &key, &routing, &created,
-		&channels, &tags, &expires, &ev.PayloadExpired}
+		&channels, &tags, &expires, &ev.PayloadExpired, &orderingKey}
 	return &ev, dest, func() error {
 		if err := store.DecodeEventLabels(&ev, nullPtr(channels), nullPtr(tags)); err != nil {
 			return err
@@ -152,6 +153,7 @@ func eventDest() (*herald.Event, []any, func() error) {
 			ev.Payload = herald.RawJSON(payload)
 		}
 		ev.IdempotencyKey = key.String
+		ev.OrderingKey = orderingKey.String
 		if routing.Valid {
 			var err error
 			if ev.Routing, err = store.DecodeRouting(routing.String); err != nil {
@@ -185,16 +187,18 @@ func scanEvent(s scanner) (*herald.Event, error) {
 }
 
 // deliveryCols is prefixed so that it can be selected from a join.
-const deliveryCols = `d.id, d.app_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.test, d.created_at, d.updated_at`
+const deliveryCols = `d.id, d.app_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.test, d.created_at, d.updated_at, d.ordering_key, d.skipped`
 
 func deliveryDest() (*herald.Delivery, []any, func()) {
 	var (
 		d          herald.Delivery
 		next       sql.NullInt64
 		created, u int64
+		key        sql.NullString
 	)
-	dest := []any{&d.ID, &d.AppID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.AttemptCount, &next, &d.LastError, &d.Test, &created, &u}
+	dest := []any{&d.ID, &d.AppID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.AttemptCount, &next, &d.LastError, &d.Test, &created, &u, &key, &d.Skipped}
 	return &d, dest, func() {
+		d.OrderingKey = key.String
 		d.NextAttemptAt = fromNullMicro(next)
 		d.CreatedAt, d.UpdatedAt = fromMicro(created), fromMicro(u)
 	}

@@ -427,6 +427,10 @@ func TestQueryPlans(t *testing.T) {
 	}{
 		{"claim", plan(claimQuery(false, false, 0), []any{1, 100}),
 			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_due ", "USING INDEX deliveries_lease_until "}},
+		// An ordered delivery's earlier ones of its key: one probe of the
+		// ordering index, which leaves out the succeeded history.
+		{"claim, ordering check", plan(claimQuery(false, false, 0), []any{1, 100}),
+			[]string{"CORRELATED SCALAR SUBQUERY", "USING INDEX deliveries_ordering (endpoint_id=? AND ordering_key=?)"}},
 		{"claim of one endpoint", plan(claimQuery(true, false, 0), []any{1, 100, "ep"}),
 			[]string{"MERGE (UNION ALL)", "USING INDEX deliveries_endpoint_due ", "USING INDEX deliveries_lease_until "}},
 		{"claim, next page", plan(claimQuery(false, true, 2), []any{1, 100, "", 1, "d", "ep1", "ep2"}),

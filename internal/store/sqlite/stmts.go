@@ -55,8 +55,8 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 			WHERE e.app_id = ? AND e.enabled = 1 AND e.deleted_at IS NULL
 			ORDER BY e.id`},
 		{&s.insertEvent, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at,
-				channels, tags, payload_expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+				channels, tags, payload_expires_at, ordering_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		// The attempt is inserted only if its delivery still exists; its
 		// number defaults to the delivery's next one. It keeps its app and
 		// the status it gives the delivery (as recordDelivery sets it) for
@@ -78,7 +78,7 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 				next_attempt_at = CASE WHEN ` + retryOfDeleted("?1", "deliveries") + ` THEN NULL ELSE ?2 END,
 				last_error = CASE WHEN ` + retryOfDeleted("?1", "deliveries") + ` THEN 'endpoint deleted' ELSE ?3 END,
 				attempt_count = attempt_count + 1,
-				lease_owner = NULL, lease_until = NULL, updated_at = ?4
+				lease_owner = NULL, lease_until = NULL, updated_at = ?4, skipped = 0
 			WHERE id = ?5`},
 		{&s.addUsage, `INSERT INTO usage (app_id, month, deliveries) VALUES (?, ?, ?)
 			ON CONFLICT (app_id, month) DO UPDATE SET deliveries = deliveries + excluded.deliveries`},
@@ -126,16 +126,16 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 
 // deliveryArgs is the number of arguments of one row of
 // insertDeliveriesSQL: id, app, event, endpoint, event type, lease owner,
-// lease end, and the creation time three times (it is also the first due
-// time and the update time).
-const deliveryArgs = 10
+// lease end, the creation time three times (it is also the first due
+// time and the update time) and the ordering key.
+const deliveryArgs = 11
 
 // insertDeliveriesSQL inserts n new deliveries, deliveryArgs arguments
 // each.
 func insertDeliveriesSQL(n int) string {
 	return `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, lease_owner, lease_until,
-		created_at, next_attempt_at, updated_at, status, attempt_count, last_error) VALUES ` +
-		rowsSQL(n, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, '')`)
+		created_at, next_attempt_at, updated_at, ordering_key, status, attempt_count, last_error) VALUES ` +
+		rowsSQL(n, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, '')`)
 }
 
 // rowsSQL repeats row n times, comma-separated.

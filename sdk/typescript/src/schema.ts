@@ -408,6 +408,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/apps/{app}/endpoints/{id}/ordering": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
+                id: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List an endpoint's paused ordering keys
+         * @description On an endpoint with `ordering_on_failure: pause`, the ordering keys that a failed
+         *     delivery holds, with that delivery: resend or skip it to let the key go on.
+         */
+        get: operations["getEndpointOrdering"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/apps/{app}/endpoints/{id}/public-key": {
         parameters: {
             query?: never;
@@ -1000,6 +1026,33 @@ export interface paths {
          *     client instead (202). The body may be left out.
          */
         post: operations["resendDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/apps/{app}/deliveries/{id}/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The delivery's id (`dlv_…`), the `webhook-id` its requests carry. */
+                id: components["parameters"]["DeliveryID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Skip a failed delivery
+         * @description Marks a failed delivery `skipped` (its status stays `failed`): on an endpoint with
+         *     `ordering_on_failure: pause`, the later deliveries of its ordering key go on. 409
+         *     `conflict` when the delivery is not failed. The body may be left out.
+         */
+        post: operations["skipDelivery"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1609,6 +1662,9 @@ export interface components {
             sample_rate?: number;
             /** @description Requests per second to the endpoint over the whole cluster; 0 for none. */
             rate_limit: number;
+            /** @description Derives the ordering key of a delivery whose event has none (a text template, e.g. `{{payload.conversation.id}}`); absent when none. */
+            ordering_key_template?: string;
+            ordering_on_failure?: components["schemas"]["OrderingOnFailure"];
             /** @description Why Herald disabled the endpoint by itself; empty otherwise. */
             disabled_reason: string;
             /** Format: date-time */
@@ -1769,6 +1825,15 @@ export interface components {
             retry_schedule?: string;
             max_in_flight?: number;
             rate_limit?: number;
+            /**
+             * @description Derives the ordering key of a delivery whose event carries none: a text template
+             *     (`{{…}}` tags) rendered on the event when it is accepted, e.g.
+             *     `{{payload.conversation.id}}`. A key that renders empty, or a missing value, leaves
+             *     the delivery unordered; one longer than 256 bytes is replaced by its SHA-256. `""`
+             *     removes it.
+             */
+            ordering_key_template?: string;
+            ordering_on_failure?: components["schemas"]["OrderingOnFailure"];
             /** @description 0 to 100; `null` restores 100. */
             sample_rate?: number | null;
             signature_scheme?: components["schemas"]["SignatureScheme"];
@@ -1889,6 +1954,8 @@ export interface components {
             payload: unknown;
             /** @description The `Idempotency-Key` it was sent with. */
             idempotency_key?: string;
+            /** @description The ordering key it was sent with. */
+            ordering_key?: string;
             routing?: components["schemas"]["Routing"];
             /** @description The event's channels; `[]` when none. */
             channels: string[];
@@ -1916,6 +1983,8 @@ export interface components {
             /** @description The event's JSON. */
             payload: unknown;
             idempotency_key?: string;
+            /** @description The ordering key it was sent with. */
+            ordering_key?: string;
             routing?: components["schemas"]["Routing"];
             /** @description The event's channels; `[]` when none. */
             channels: string[];
@@ -1939,6 +2008,13 @@ export interface components {
             channels?: components["schemas"]["ChannelList"];
             /** @description Labels to find the event by (`?tag=`); at most 5, each 1 to 128 of letters, digits and `- _ . / \ */
             tags?: string[];
+            /**
+             * @description Orders the event's deliveries: those with the same key to the same endpoint are
+             *     sent one at a time, in the order Herald accepted them; a retry holds back the later
+             *     ones of that key only. Without it (and without the endpoint's `ordering_key_template`)
+             *     the event is not ordered.
+             */
+            ordering_key?: string;
             /**
              * @description Remove the payload this many hours after the event is created: the event, its
              *     deliveries and attempts stay, `payload` reads `null` and `payload_expired` true,
@@ -2046,6 +2122,10 @@ export interface components {
             last_error?: string;
             /** @description A test send's delivery. */
             test: boolean;
+            /** @description The key the delivery is ordered by (its event's, else its endpoint's `ordering_key_template` rendered when the event was accepted); absent when not ordered. */
+            ordering_key?: string;
+            /** @description A failed delivery skipped (`POST …/deliveries/{id}/skip`) so that the later deliveries of its ordering key go on; its status stays `failed`. Absent when not. */
+            skipped?: boolean;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -2219,6 +2299,25 @@ export interface components {
         Handouts: {
             /** @description The deliveries handed out; empty when none came due within `wait`. */
             data: components["schemas"]["PulledDelivery"][];
+        };
+        /**
+         * @description What a delivery that failed for good does to the later deliveries of its ordering key:
+         *     `unblock` (the default; absent or `""` means it) lets the next one go; `pause` holds
+         *     the key until the failed delivery is resent or skipped.
+         * @enum {string}
+         */
+        OrderingOnFailure: "unblock" | "pause" | "";
+        OrderingBlocked: {
+            /** @enum {string} */
+            ordering_on_failure: "unblock" | "pause";
+            /** @description The keys held by a failed delivery, by key, at most 1000; always empty when `ordering_on_failure` is `unblock`. */
+            data: {
+                ordering_key: string;
+                /** @description The earliest failed delivery of the key; resend or skip it to go on. */
+                delivery_id: string;
+                /** @description The pending deliveries of the key after it. */
+                waiting: number;
+            }[];
         };
         /** @description One delivery handed out, as the signed request a push would send. */
         PulledDelivery: {
@@ -3579,6 +3678,37 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    getEndpointOrdering: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The endpoint's id (`ep_…`) or its own `uid`. */
+                id: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The paused keys. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderingBlocked"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getEndpointPublicKey: {
         parameters: {
             query?: never;
@@ -4527,6 +4657,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PulledResend"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    skipDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id (`app_…`) or its own `uid`. */
+                app: components["parameters"]["AppRef"];
+                /** @description The delivery's id (`dlv_…`), the `webhook-id` its requests carry. */
+                id: components["parameters"]["DeliveryID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery, skipped. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
                 };
             };
             400: components["responses"]["BadRequest"];

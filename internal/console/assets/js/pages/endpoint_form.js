@@ -130,6 +130,11 @@ addStrings({
     'epf.maxInFlight': 'Requests in flight at once',
     'epf.rateLimit': 'Rate limit (requests per second)',
     'epf.rateLimitHint': 'Empty or 0: no limit.',
+    'epf.orderingKey': 'Ordering key template',
+    'epf.orderingKeyHint': 'Events that carry no ordering_key get one from this template; deliveries of one key go one at a time, in order. Empty: only events with a key are ordered.',
+    'epf.orderingOnFailure': 'When an ordered delivery fails for good',
+    'epf.orderingUnblock': 'Let the next of its key go',
+    'epf.orderingPause': 'Pause its key until it is resent or skipped',
     'epf.sampleRate': 'Sample rate (%)',
     'epf.sampleRateHint': 'Share of matching events sent, 0 to 100. Empty: all of them.',
     'epf.signature': 'Signature scheme',
@@ -289,6 +294,11 @@ addStrings({
     'epf.maxInFlight': '同時リクエスト数',
     'epf.rateLimit': 'レート制限（毎秒のリクエスト数）',
     'epf.rateLimitHint': '空欄または 0：制限なし。',
+    'epf.orderingKey': '順序キーのテンプレート',
+    'epf.orderingKeyHint': 'ordering_key を持たないイベントには、このテンプレートから順序キーを付けます。同じキーの配信は 1 件ずつ順番に送られます。空欄：キーを持つイベントだけが順序どおりに送られます。',
+    'epf.orderingOnFailure': '順序付きの配信が最終的に失敗したとき',
+    'epf.orderingUnblock': '同じキーの次の配信に進む',
+    'epf.orderingPause': '再送またはスキップされるまで、そのキーを一時停止する',
     'epf.sampleRate': '配信率（%）',
     'epf.sampleRateHint': '条件に合うイベントのうち送信する割合（0〜100）。空欄ならすべて送信。',
     'epf.signature': '署名方式',
@@ -532,6 +542,8 @@ export async function form(ctx) {
     timeout_ms: numberInput(e.timeout_ms, { min: '1', step: '1', inputmode: 'numeric' }),
     max_in_flight: numberInput(e.max_in_flight, { min: '1', step: '1', inputmode: 'numeric' }),
     rate_limit: numberInput(e.rate_limit, { min: '0', step: 'any' }),
+    ordering_key_template: h('input', { type: 'text', value: e.ordering_key_template || '', placeholder: '{{payload.conversation.id}}', spellcheck: 'false', autocomplete: 'off' }),
+    ordering_on_failure: select([['', t('epf.orderingUnblock')], ['pause', t('epf.orderingPause')]], e.ordering_on_failure === 'pause' ? 'pause' : ''),
     sample_rate: h('input', { type: 'number', inputmode: 'decimal', min: '0', max: '100', step: 'any', value: e.sample_rate === null || e.sample_rate === undefined ? '' : String(e.sample_rate) }),
     signature_scheme: select([['v1', t('epf.v1')], ['v1a', t('epf.v1a')]], e.signature_scheme || 'v1'),
     channels: h('input', { type: 'text', value: (e.channels || []).join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'form-42, form-43' }),
@@ -653,13 +665,16 @@ export async function form(ctx) {
   };
 
   const tuned = editing && !!(e.retry_schedule || e.timeout_ms || e.max_in_flight || e.rate_limit
-    || (e.sample_rate !== null && e.sample_rate !== undefined) || e.signature_scheme === 'v1a' || e.template_strict || e.uid || e.webhook_headers);
+    || (e.sample_rate !== null && e.sample_rate !== undefined) || e.signature_scheme === 'v1a' || e.template_strict || e.uid || e.webhook_headers
+    || e.ordering_key_template || e.ordering_on_failure);
   const tuningFields = [
     field({ label: t('epf.retry'), name: 'retry_schedule', control: c.retry_schedule, hint: t('epf.retryHint') }),
     field({ label: t('epf.timeout'), name: 'timeout_ms', control: c.timeout_ms, hint: t('epf.inheritHint') }),
     field({ label: t('epf.maxInFlight'), name: 'max_in_flight', control: c.max_in_flight, hint: t('epf.inheritHint') }),
     field({ label: t('epf.rateLimit'), name: 'rate_limit', control: c.rate_limit, hint: t('epf.rateLimitHint') }),
     field({ label: t('epf.sampleRate'), name: 'sample_rate', control: c.sample_rate, hint: t('epf.sampleRateHint') }),
+    field({ label: t('epf.orderingKey'), name: 'ordering_key_template', control: c.ordering_key_template, hint: t('epf.orderingKeyHint') }),
+    field({ label: t('epf.orderingOnFailure'), name: 'ordering_on_failure', control: c.ordering_on_failure }),
     field({ label: t('epf.signature'), name: 'signature_scheme', control: c.signature_scheme, hint: editing ? t('epf.signatureHint') : null }),
     field({ label: t('epf.webhookHeaders'), name: 'webhook_headers', control: c.webhook_headers }),
     field({ label: t('epf.uid'), name: 'uid', control: c.uid, hint: t('epf.uidHint') }),
@@ -801,6 +816,8 @@ export async function form(ctx) {
     out.enabled = c.enabled.checked;
     out.template_strict = c.template_strict.checked;
     out.retry_schedule = c.retry_schedule.value.trim();
+    out.ordering_key_template = c.ordering_key_template.value.trim();
+    out.ordering_on_failure = c.ordering_on_failure.value;
     const num = (name, empty) => {
       const el = c[name];
       if (el.validity && el.validity.badInput) { fail(name, t('epf.notNumber')); return; }

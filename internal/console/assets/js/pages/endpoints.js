@@ -31,6 +31,11 @@ addStrings({
     'ep.edit': 'Edit',
     'ep.view': 'Settings',
     'ep.history': 'Delivery history',
+    'ep.paused': 'Paused ordering keys',
+    'ep.pausedHint': 'Each key waits for its failed delivery: resend it, or open it and skip it, to let the key go on.',
+    'ep.pausedKey': 'Key',
+    'ep.pausedDelivery': 'Failed delivery',
+    'ep.pausedWaiting': 'Waiting behind it',
     'ep.enabled': 'Enabled',
     'ep.enabledHint': 'When off, new events are not queued for this endpoint and its pending deliveries pause.',
     'ep.nowEnabled': 'Endpoint enabled.',
@@ -177,6 +182,11 @@ addStrings({
     'ep.edit': '編集',
     'ep.view': '設定',
     'ep.history': '配信履歴',
+    'ep.paused': '一時停止中の順序キー',
+    'ep.pausedHint': '各キーは失敗した配信を待っています。再送するか、配信を開いてスキップすると、そのキーの配信が再開します。',
+    'ep.pausedKey': 'キー',
+    'ep.pausedDelivery': '失敗した配信',
+    'ep.pausedWaiting': '待機中の件数',
     'ep.enabled': '有効',
     'ep.enabledHint': 'オフの間は新しいイベントがこのエンドポイントに送られず、送信待ちの配信も一時停止します。',
     'ep.nowEnabled': 'エンドポイントを有効にしました。',
@@ -952,6 +962,35 @@ function healthSection(ctx, ep) {
   return { section, reload: load };
 }
 
+/**
+ * pausedSection lists the ordering keys a failed delivery holds, on an
+ * endpoint that pauses keys on failure; nothing when none is paused.
+ */
+function pausedSection(ctx, ep) {
+  const box = h('div');
+  if (ep.ordering_on_failure !== 'pause') return box;
+  api('GET', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(ep.id)}/ordering`, undefined, { signal: ctx.signal }).then((res) => {
+    if (!res.data || res.data.length === 0) return;
+    replace(box, h('section', { class: 'card', id: 'paused-keys', 'aria-labelledby': 'paused-heading' },
+      h('h2', { id: 'paused-heading' }, t('ep.paused')),
+      h('p', { class: 'hint' }, t('ep.pausedHint')),
+      h('div', { class: 'table-wrap' },
+        h('table', null,
+          h('thead', null, h('tr', null,
+            h('th', { scope: 'col' }, t('ep.pausedKey')),
+            h('th', { scope: 'col' }, t('ep.pausedDelivery')),
+            h('th', { scope: 'col' }, t('ep.pausedWaiting')))),
+          h('tbody', null, res.data.map((k) => h('tr', null,
+            h('td', { class: 'mono' }, k.ordering_key),
+            h('td', null, h('a', { class: 'mono', href: ctx.appHref(`/deliveries/${seg(k.delivery_id)}`) }, k.delivery_id)),
+            h('td', null, String(k.waiting)))))))));
+  }).catch((err) => {
+    if (err.name === 'AbortError') return;
+    replace(box, h('p', { class: 'form-error', role: 'alert' }, err.message));
+  });
+  return box;
+}
+
 /** One endpoint's page. */
 export async function detail(ctx) {
   const base = `/v1/apps/${seg(ctx.app)}/endpoints/${seg(ctx.params.id)}`;
@@ -978,6 +1017,7 @@ export async function detail(ctx) {
         factsBox,
         h('p', { class: 'hint' }, t('ep.effectiveHint'))),
       health.section),
+    pausedSection(ctx, ep),
     ctx.readOnly || ep.kind === 'pull' ? null : testSection(ctx, ep, types, () => health.reload()),
     h('div', { class: 'grid-2' },
       secretSection(ctx, ep),

@@ -39,6 +39,13 @@ addStrings({
     'hist.deliveryTitle': 'Delivery {id}',
     'hist.resend': 'Resend',
     'hist.resending': 'Sending…',
+    'hist.orderingKey': 'Ordering key',
+    'hist.notOrdered': 'Not ordered',
+    'hist.skippedMark': 'Skipped: the later deliveries of its key went on without it',
+    'hist.skip': 'Skip',
+    'hist.skipping': 'Skipping…',
+    'hist.skipHint': 'Let the later deliveries of ordering key {key} go on without this one (on an endpoint that pauses keys on failure, they wait until it is resent or skipped)',
+    'hist.skipped': 'Skipped: the later deliveries of key {key} go on.',
     'hist.resent': 'Sent again: attempt {n} {outcome}.',
     'hist.requeued': 'Due again: the endpoint\'s client pulls it next.',
     'hist.resentOk': 'succeeded',
@@ -172,6 +179,13 @@ addStrings({
     'hist.deliveryTitle': '配信 {id}',
     'hist.resend': '再送',
     'hist.resending': '送信中…',
+    'hist.orderingKey': '順序キー',
+    'hist.notOrdered': '順序指定なし',
+    'hist.skippedMark': 'スキップ済み：同じキーの後続の配信はこの配信を待たずに進みました',
+    'hist.skip': 'スキップ',
+    'hist.skipping': 'スキップ中…',
+    'hist.skipHint': '順序キー {key} の後続の配信を、この配信を待たずに進めます（失敗時に一時停止するエンドポイントでは、再送またはスキップされるまで後続は待機します）',
+    'hist.skipped': 'スキップしました。キー {key} の後続の配信が進みます。',
     'hist.resent': '再送しました：{n} 回目の試行は{outcome}。',
     'hist.requeued': '再び配信対象になりました。エンドポイントのクライアントが次に取得します。',
     'hist.resentOk': '成功しました',
@@ -766,9 +780,32 @@ export async function delivery(ctx) {
   const path = `/v1/apps/${seg(ctx.app)}/deliveries/${seg(ctx.params.id)}`;
   const d0 = await api('GET', path, undefined, { signal: ctx.signal });
   const body = h('div');
+  // skip lets the later deliveries of a failed delivery's ordering key go
+  // on: shown on failed, keyed deliveries not yet skipped.
+  const skip = ctx.readOnly ? null : h('button', {
+    type: 'button',
+    id: 'skip',
+    title: t('hist.skipHint', { key: d0.ordering_key || '' }),
+    onclick: async () => {
+      skip.disabled = true;
+      skip.textContent = t('hist.skipping');
+      try {
+        const d = await api('POST', `${path}/skip`, undefined, { signal: ctx.signal });
+        draw(d);
+        toast(t('hist.skipped', { key: d.ordering_key }), 'ok');
+      } catch (err) {
+        if (err && err.name === 'AbortError') return;
+        toast(err.message, 'error');
+      } finally {
+        skip.disabled = false;
+        skip.textContent = t('hist.skip');
+      }
+    },
+  }, t('hist.skip'));
   const draw = (d) => {
     const attempts = [...(d.attempts || [])].sort((a, b) => b.attempt - a.attempt);
     const last = attempts[0];
+    if (skip) skip.hidden = !(d.status === 'failed' && d.ordering_key && !d.skipped);
     replace(body,
       h('section', { class: 'card delivery-outcome', 'aria-labelledby': 'outcome-title' },
         h('h2', { id: 'outcome-title' }, t('hist.latestOutcome')),
@@ -790,6 +827,10 @@ export async function delivery(ctx) {
             copyButton(d.event_id, t('hist.copyEventId')))),
           fact(t('hist.endpoint'), endpointLink(ctx, d.endpoint_id, endpointLabels(ctx))),
           fact(t('hist.test'), d.test ? t('hist.yes') : t('hist.no')),
+          fact(t('hist.orderingKey'), d.ordering_key
+            ? h('span', { class: 'row' }, h('span', { class: 'mono', id: 'ordering-key' }, d.ordering_key),
+              d.skipped ? h('span', { class: 'muted', id: 'skipped-mark' }, t('hist.skippedMark')) : null)
+            : t('hist.notOrdered')),
           fact(t('hist.created'), timeEl(d.created_at)),
           fact(t('hist.updated'), timeEl(d.updated_at)),
           fact(t('hist.lastError'), d.last_error || '—'))),
@@ -827,7 +868,7 @@ export async function delivery(ctx) {
     },
   }, t('hist.resend'));
   return h('section', null,
-    pageHeader(t('hist.deliveryTitle', { id: d0.id }), resend),
+    pageHeader(t('hist.deliveryTitle', { id: d0.id }), ...[skip, resend].filter(Boolean)),
     body);
 }
 
