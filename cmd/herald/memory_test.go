@@ -19,10 +19,11 @@ func TestMemoryBudgetLimitsProcess(t *testing.T) {
 		return v
 	}
 	h := startHerald(t, t.TempDir(), "--queue-memory", "256MiB")
-	// 256 MiB less 40 MiB outside Go, an 8 MiB writer cache and four
-	// 2 MiB reader caches.
-	if got, want := gauge(h, "go_gc_gomemlimit_bytes"), float64(200<<20); got != want {
-		t.Errorf("Go memory limit %.0f, want %.0f", got, want)
+	// 256 MiB less what lies outside Go (at least 40 MiB: the binary's
+	// resident pages, measured at start, and 14 MiB), an 8 MiB writer
+	// cache and four 2 MiB reader caches.
+	if got := gauge(h, "go_gc_gomemlimit_bytes"); got > float64(200<<20) || got < float64(140<<20) {
+		t.Errorf("Go memory limit %.0f MiB, want 140 to 200 MiB", got/(1<<20))
 	}
 	if got, want := gauge(h, "herald_memory_budget_bytes"), float64(64<<20); got != want {
 		t.Errorf("engine budget %.0f, want %.0f", got, want)
@@ -30,7 +31,7 @@ func TestMemoryBudgetLimitsProcess(t *testing.T) {
 
 	// A small budget keeps a limit the idle process fits in.
 	small := startHerald(t, t.TempDir(), "--queue-memory", "4MiB")
-	if got, want := gauge(small, "go_gc_gomemlimit_bytes"), float64(64<<20); got != want {
+	if got, want := gauge(small, "go_gc_gomemlimit_bytes"), float64(48<<20); got != want {
 		t.Errorf("4MiB budget: Go memory limit %.0f, want %.0f", got, want)
 	}
 	if got, want := gauge(small, "herald_memory_budget_bytes"), float64(1<<20); got != want {
