@@ -158,6 +158,9 @@ type EndpointSettings struct {
 	// WebhookHeaders overrides the app's signature header set
 	// (WebhookHeadersStandard or WebhookHeadersSvix); empty: the app's.
 	WebhookHeaders string `json:"webhook_headers"`
+	// Destination says where a broker endpoint (IsBroker) publishes; nil
+	// on push and pull endpoints. Its credentials are secrets.
+	Destination *Destination `json:"destination,omitempty"`
 }
 
 // Channel bounds: of an endpoint's channels and of an event's.

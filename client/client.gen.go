@@ -466,16 +466,40 @@ func (e EndpointAuthType) Valid() bool {
 
 // Defines values for EndpointKind.
 const (
-	EndpointKindPull EndpointKind = "pull"
-	EndpointKindPush EndpointKind = "push"
+	EndpointKindAWSSQS    EndpointKind = "aws_sqs"
+	EndpointKindGCPPubSub EndpointKind = "gcp_pubsub"
+	EndpointKindHTTP      EndpointKind = "http"
+	EndpointKindKafka     EndpointKind = "kafka"
+	EndpointKindMQTT      EndpointKind = "mqtt"
+	EndpointKindNATS      EndpointKind = "nats"
+	EndpointKindPull      EndpointKind = "pull"
+	EndpointKindPush      EndpointKind = "push"
+	EndpointKindRabbitMQ  EndpointKind = "rabbitmq"
+	EndpointKindRedis     EndpointKind = "redis"
 )
 
 // Valid indicates whether the value is a known member of the EndpointKind enum.
 func (e EndpointKind) Valid() bool {
 	switch e {
+	case EndpointKindAWSSQS:
+		return true
+	case EndpointKindGCPPubSub:
+		return true
+	case EndpointKindHTTP:
+		return true
+	case EndpointKindKafka:
+		return true
+	case EndpointKindMQTT:
+		return true
+	case EndpointKindNATS:
+		return true
 	case EndpointKindPull:
 		return true
 	case EndpointKindPush:
+		return true
+	case EndpointKindRabbitMQ:
+		return true
+	case EndpointKindRedis:
 		return true
 	default:
 		return false
@@ -584,6 +608,7 @@ const (
 	ErrorKindHTTPStatus ErrorKind = "http_status"
 	ErrorKindNetwork    ErrorKind = "network"
 	ErrorKindPolicy     ErrorKind = "policy"
+	ErrorKindRejected   ErrorKind = "rejected"
 	ErrorKindRender     ErrorKind = "render"
 	ErrorKindTLS        ErrorKind = "tls"
 	ErrorKindTimeout    ErrorKind = "timeout"
@@ -605,6 +630,8 @@ func (e ErrorKind) Valid() bool {
 	case ErrorKindNetwork:
 		return true
 	case ErrorKindPolicy:
+		return true
+	case ErrorKindRejected:
 		return true
 	case ErrorKindRender:
 		return true
@@ -931,6 +958,7 @@ const (
 	ErrorKindFilterHTTPStatus ErrorKindFilter = "http_status"
 	ErrorKindFilterNetwork    ErrorKindFilter = "network"
 	ErrorKindFilterPolicy     ErrorKindFilter = "policy"
+	ErrorKindFilterRejected   ErrorKindFilter = "rejected"
 	ErrorKindFilterRender     ErrorKindFilter = "render"
 	ErrorKindFilterTLS        ErrorKindFilter = "tls"
 	ErrorKindFilterTimeout    ErrorKindFilter = "timeout"
@@ -951,6 +979,8 @@ func (e ErrorKindFilter) Valid() bool {
 		return true
 	case ErrorKindFilterPolicy:
 		return true
+	case ErrorKindFilterRejected:
+		return true
 	case ErrorKindFilterRender:
 		return true
 	case ErrorKindFilterTLS:
@@ -970,6 +1000,7 @@ const (
 	ListAppDeliveriesParamsErrorKindHTTPStatus ListAppDeliveriesParamsErrorKind = "http_status"
 	ListAppDeliveriesParamsErrorKindNetwork    ListAppDeliveriesParamsErrorKind = "network"
 	ListAppDeliveriesParamsErrorKindPolicy     ListAppDeliveriesParamsErrorKind = "policy"
+	ListAppDeliveriesParamsErrorKindRejected   ListAppDeliveriesParamsErrorKind = "rejected"
 	ListAppDeliveriesParamsErrorKindRender     ListAppDeliveriesParamsErrorKind = "render"
 	ListAppDeliveriesParamsErrorKindTLS        ListAppDeliveriesParamsErrorKind = "tls"
 	ListAppDeliveriesParamsErrorKindTimeout    ListAppDeliveriesParamsErrorKind = "timeout"
@@ -990,6 +1021,8 @@ func (e ListAppDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListAppDeliveriesParamsErrorKindPolicy:
 		return true
+	case ListAppDeliveriesParamsErrorKindRejected:
+		return true
 	case ListAppDeliveriesParamsErrorKindRender:
 		return true
 	case ListAppDeliveriesParamsErrorKindTLS:
@@ -1009,6 +1042,7 @@ const (
 	ListEndpointDeliveriesParamsErrorKindHTTPStatus ListEndpointDeliveriesParamsErrorKind = "http_status"
 	ListEndpointDeliveriesParamsErrorKindNetwork    ListEndpointDeliveriesParamsErrorKind = "network"
 	ListEndpointDeliveriesParamsErrorKindPolicy     ListEndpointDeliveriesParamsErrorKind = "policy"
+	ListEndpointDeliveriesParamsErrorKindRejected   ListEndpointDeliveriesParamsErrorKind = "rejected"
 	ListEndpointDeliveriesParamsErrorKindRender     ListEndpointDeliveriesParamsErrorKind = "render"
 	ListEndpointDeliveriesParamsErrorKindTLS        ListEndpointDeliveriesParamsErrorKind = "tls"
 	ListEndpointDeliveriesParamsErrorKindTimeout    ListEndpointDeliveriesParamsErrorKind = "timeout"
@@ -1029,6 +1063,8 @@ func (e ListEndpointDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListEndpointDeliveriesParamsErrorKindPolicy:
 		return true
+	case ListEndpointDeliveriesParamsErrorKindRejected:
+		return true
 	case ListEndpointDeliveriesParamsErrorKindRender:
 		return true
 	case ListEndpointDeliveriesParamsErrorKindTLS:
@@ -1048,6 +1084,7 @@ const (
 	ListEventDeliveriesParamsErrorKindHTTPStatus ListEventDeliveriesParamsErrorKind = "http_status"
 	ListEventDeliveriesParamsErrorKindNetwork    ListEventDeliveriesParamsErrorKind = "network"
 	ListEventDeliveriesParamsErrorKindPolicy     ListEventDeliveriesParamsErrorKind = "policy"
+	ListEventDeliveriesParamsErrorKindRejected   ListEventDeliveriesParamsErrorKind = "rejected"
 	ListEventDeliveriesParamsErrorKindRender     ListEventDeliveriesParamsErrorKind = "render"
 	ListEventDeliveriesParamsErrorKindTLS        ListEventDeliveriesParamsErrorKind = "tls"
 	ListEventDeliveriesParamsErrorKindTimeout    ListEventDeliveriesParamsErrorKind = "timeout"
@@ -1068,6 +1105,8 @@ func (e ListEventDeliveriesParamsErrorKind) Valid() bool {
 		return true
 	case ListEventDeliveriesParamsErrorKindPolicy:
 		return true
+	case ListEventDeliveriesParamsErrorKindRejected:
+		return true
 	case ListEventDeliveriesParamsErrorKindRender:
 		return true
 	case ListEventDeliveriesParamsErrorKindTLS:
@@ -1087,6 +1126,7 @@ const (
 	ListAllDeliveriesParamsErrorKindHTTPStatus ListAllDeliveriesParamsErrorKind = "http_status"
 	ListAllDeliveriesParamsErrorKindNetwork    ListAllDeliveriesParamsErrorKind = "network"
 	ListAllDeliveriesParamsErrorKindPolicy     ListAllDeliveriesParamsErrorKind = "policy"
+	ListAllDeliveriesParamsErrorKindRejected   ListAllDeliveriesParamsErrorKind = "rejected"
 	ListAllDeliveriesParamsErrorKindRender     ListAllDeliveriesParamsErrorKind = "render"
 	ListAllDeliveriesParamsErrorKindTLS        ListAllDeliveriesParamsErrorKind = "tls"
 	ListAllDeliveriesParamsErrorKindTimeout    ListAllDeliveriesParamsErrorKind = "timeout"
@@ -1106,6 +1146,8 @@ func (e ListAllDeliveriesParamsErrorKind) Valid() bool {
 	case ListAllDeliveriesParamsErrorKindNetwork:
 		return true
 	case ListAllDeliveriesParamsErrorKindPolicy:
+		return true
+	case ListAllDeliveriesParamsErrorKindRejected:
 		return true
 	case ListAllDeliveriesParamsErrorKindRender:
 		return true
@@ -1455,8 +1497,10 @@ type Attempt struct {
 
 	// ErrorKind Why an attempt failed; empty on success. `http_status` (the receiver answered, not
 	// 2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
-	// was made), `auth` (Herald could not get the endpoint's access token), `policy`
-	// (Herald refused to send).
+	// was made), `auth` (the destination refused Herald's credentials, or Herald could not
+	// get the endpoint's access token), `policy` (Herald refused to send), `render` (the
+	// templates made an unsendable request), `rejected` (a broker refused the message: a
+	// negative acknowledgement).
 	ErrorKind ErrorKind `json:"error_kind"`
 
 	// ID Examples: atm_01m84t86fhkxaqbqhzyzaw5md1
@@ -1499,8 +1543,10 @@ type AttemptEvent struct {
 
 	// ErrorKind Why an attempt failed; empty on success. `http_status` (the receiver answered, not
 	// 2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
-	// was made), `auth` (Herald could not get the endpoint's access token), `policy`
-	// (Herald refused to send).
+	// was made), `auth` (the destination refused Herald's credentials, or Herald could not
+	// get the endpoint's access token), `policy` (Herald refused to send), `render` (the
+	// templates made an unsendable request), `rejected` (a broker refused the message: a
+	// negative acknowledgement).
 	ErrorKind ErrorKind `json:"error_kind"`
 	EventID   string    `json:"event_id"`
 	EventType string    `json:"event_type"`
@@ -1635,6 +1681,77 @@ type DeliverySettings struct {
 // DeliveryStatus `pending` (waiting for its first or next attempt), `succeeded` (a 2xx answer), `failed` (the schedule ran out, or the answer was final).
 type DeliveryStatus string
 
+// Destination Where a broker endpoint publishes (docs/destinations.md); which fields apply depends on
+// the endpoint's `kind`. Fields marked *template* may hold template tags, filled in for each
+// delivery. Credentials (`password`, `credentials_json`, `secret_access_key` and a password
+// inside `url`) are encrypted at rest and shown masked (`********`); sending the mask back
+// keeps the stored value.
+type Destination struct {
+	AccessKeyID *string `json:"access_key_id,omitempty"`
+
+	// Brokers Kafka bootstrap addresses (`host:port`).
+	Brokers *[]string `json:"brokers,omitempty"`
+
+	// CredentialsJSON Google service-account key (JSON). Secret, shown masked.
+	CredentialsJSON *string `json:"credentials_json,omitempty"`
+
+	// DeduplicationID SQS FIFO deduplication id (template); default the delivery id.
+	DeduplicationID *string `json:"deduplication_id,omitempty"`
+
+	// Endpoint Replaces the cloud API's address (Pub/Sub or SQS), for an emulator or a compatible server.
+	Endpoint *string `json:"endpoint,omitempty"`
+
+	// Exchange RabbitMQ exchange (must exist); empty for the default exchange.
+	Exchange *string `json:"exchange,omitempty"`
+
+	// Key Kafka record key (template).
+	Key *string `json:"key,omitempty"`
+
+	// MaxLen Redis stream trimmed to about this many entries (`MAXLEN ~`); 0 for never.
+	MaxLen *int `json:"max_len,omitempty"`
+
+	// MessageGroupID SQS FIFO message group id (template).
+	MessageGroupID *string `json:"message_group_id,omitempty"`
+
+	// OrderingKey Pub/Sub ordering key (template).
+	OrderingKey *string `json:"ordering_key,omitempty"`
+
+	// Password Secret, shown masked.
+	Password *string `json:"password,omitempty"`
+
+	// Project Google Cloud project of the Pub/Sub topic.
+	Project *string `json:"project,omitempty"`
+
+	// QueueURL Amazon SQS queue URL.
+	QueueURL *string `json:"queue_url,omitempty"`
+	Region   *string `json:"region,omitempty"`
+
+	// RoutingKey RabbitMQ routing key (template).
+	RoutingKey *string `json:"routing_key,omitempty"`
+
+	// SaslMechanism Kafka login: `plain`, `scram-sha-256` or `scram-sha-512`; empty for none.
+	SaslMechanism *string `json:"sasl_mechanism,omitempty"`
+
+	// SecretAccessKey Secret, shown masked.
+	SecretAccessKey *string `json:"secret_access_key,omitempty"`
+
+	// Stream NATS: the JetStream stream of the subject (the delivery counts on the stream's ack). Redis: the stream key XADD appends to (template).
+	Stream *string `json:"stream,omitempty"`
+
+	// Subject NATS subject (template).
+	Subject *string `json:"subject,omitempty"`
+
+	// TLS Kafka over TLS.
+	TLS *bool `json:"tls,omitempty"`
+
+	// Topic Kafka, MQTT (template) or Google Pub/Sub topic.
+	Topic *string `json:"topic,omitempty"`
+
+	// URL The broker's address: `nats://host:4222`, `amqp://host:5672/vhost` (`amqps://`), `redis://host:6379/0` (`rediss://`), `mqtt://host:1883` (`mqtts://`); may carry `user:password@` (the password shown masked).
+	URL      *string `json:"url,omitempty"`
+	Username *string `json:"username,omitempty"`
+}
+
 // EffectiveRequest The request the endpoint sends once its preset and defaults apply (custom header values masked).
 type EffectiveRequest struct {
 	// BodyTemplate The body template, a JSON document with tags; `null` for none.
@@ -1678,7 +1795,10 @@ type Endpoint struct {
 	ContentType ContentType `json:"content_type"`
 	CreatedAt   time.Time   `json:"created_at"`
 	Description string      `json:"description"`
-	DisabledAt  *time.Time  `json:"disabled_at"`
+
+	// Destination A broker endpoint's destination, credentials masked; absent on push and pull endpoints.
+	Destination *Destination `json:"destination,omitempty"`
+	DisabledAt  *time.Time   `json:"disabled_at"`
 
 	// DisabledReason Why Herald disabled the endpoint by itself; empty otherwise.
 	DisabledReason string `json:"disabled_reason"`
@@ -1703,7 +1823,11 @@ type Endpoint struct {
 	// ID Examples: ep_01m84t86fhkxaqbqhzyzaw5md1
 	ID string `json:"id"`
 
-	// Kind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
+	// Kind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them
+	// (no `url`, never dialled); `nats`, `rabbitmq`, `kafka`, `redis`, `mqtt`, `gcp_pubsub`,
+	// `aws_sqs`: Herald publishes each delivery to the broker or cloud queue its `destination`
+	// describes (docs/destinations.md). `http` is accepted on input as another name of
+	// `push`, and shown as `push`. Set at creation, never changed.
 	Kind        EndpointKind `json:"kind"`
 	MaxInFlight int          `json:"max_in_flight"`
 
@@ -1809,8 +1933,11 @@ type EndpointInput struct {
 	Channels *ChannelList `json:"channels,omitempty"`
 
 	// ContentType The request's content type; empty means the preset's, else `application/json`.
-	ContentType  *ContentType `json:"content_type,omitempty"`
-	Description  *string      `json:"description,omitempty"`
+	ContentType *ContentType `json:"content_type,omitempty"`
+	Description *string      `json:"description,omitempty"`
+
+	// Destination Required for a broker kind, refused for push and pull; replaced whole on update.
+	Destination  *Destination `json:"destination,omitempty"`
 	Enabled      *bool        `json:"enabled,omitempty"`
 	EventTypes   *[]string    `json:"event_types,omitempty"`
 	Filter       *string      `json:"filter,omitempty"`
@@ -1819,7 +1946,11 @@ type EndpointInput struct {
 	// Headers Header names to values.
 	Headers *Headers `json:"headers,omitempty"`
 
-	// Kind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
+	// Kind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them
+	// (no `url`, never dialled); `nats`, `rabbitmq`, `kafka`, `redis`, `mqtt`, `gcp_pubsub`,
+	// `aws_sqs`: Herald publishes each delivery to the broker or cloud queue its `destination`
+	// describes (docs/destinations.md). `http` is accepted on input as another name of
+	// `push`, and shown as `push`. Set at creation, never changed.
 	Kind        *EndpointKind `json:"kind,omitempty"`
 	MaxInFlight *int          `json:"max_in_flight,omitempty"`
 
@@ -1885,7 +2016,11 @@ type EndpointInput_SuccessStatuses_Item struct {
 	union json.RawMessage
 }
 
-// EndpointKind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
+// EndpointKind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them
+// (no `url`, never dialled); `nats`, `rabbitmq`, `kafka`, `redis`, `mqtt`, `gcp_pubsub`,
+// `aws_sqs`: Herald publishes each delivery to the broker or cloud queue its `destination`
+// describes (docs/destinations.md). `http` is accepted on input as another name of
+// `push`, and shown as `push`. Set at creation, never changed.
 type EndpointKind string
 
 // EndpointList defines model for EndpointList.
@@ -1974,8 +2109,10 @@ type ErrorCode string
 
 // ErrorKind Why an attempt failed; empty on success. `http_status` (the receiver answered, not
 // 2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
-// was made), `auth` (Herald could not get the endpoint's access token), `policy`
-// (Herald refused to send).
+// was made), `auth` (the destination refused Herald's credentials, or Herald could not
+// get the endpoint's access token), `policy` (Herald refused to send), `render` (the
+// templates made an unsendable request), `rejected` (a broker refused the message: a
+// negative acknowledgement).
 type ErrorKind string
 
 // Event defines model for Event.
@@ -2158,8 +2295,10 @@ type FailureGroup struct {
 
 	// ErrorKind Why an attempt failed; empty on success. `http_status` (the receiver answered, not
 	// 2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
-	// was made), `auth` (Herald could not get the endpoint's access token), `policy`
-	// (Herald refused to send).
+	// was made), `auth` (the destination refused Herald's credentials, or Herald could not
+	// get the endpoint's access token), `policy` (Herald refused to send), `render` (the
+	// templates made an unsendable request), `rejected` (a broker refused the message: a
+	// negative acknowledgement).
 	ErrorKind ErrorKind `json:"error_kind"`
 
 	// Failed Deliveries given up on.

@@ -160,6 +160,13 @@ type Options struct {
 	// node next records attempts: streams then read the store at once
 	// instead of at their next poll.
 	AttemptsRecorded func() <-chan struct{}
+	// BrokerKinds are the destination kinds beyond HTTP this build has
+	// (broker.Kinds()): they check a broker endpoint's destination when
+	// it is saved. A kind not among them is refused.
+	BrokerKinds []outbound.Kind
+	// EndpointGone, when set, hears of an endpoint deleted, or whose
+	// destination changed, so that its broker clients are closed.
+	EndpointGone func(endpointID string)
 	// Ready checks that the store answers and writes, for /readyz; nil:
 	// a read.
 	Ready  func(ctx context.Context) error

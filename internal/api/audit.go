@@ -68,8 +68,13 @@ func maskValue(key string, v any, plainHeaders []string) any {
 		return t
 	case string:
 		k := strings.ToLower(key)
-		if k == "secret" || k == "api_token" || k == "write_key" || k == "password" || k == "client_secret" || k == "token" || k == "tls_client_key" || k == "auth" {
+		if k == "secret" || k == "api_token" || k == "write_key" || k == "password" || k == "client_secret" || k == "token" || k == "tls_client_key" || k == "auth" ||
+			k == "credentials_json" || k == "secret_access_key" {
 			return herald.Mask(t)
+		}
+		if k == "url" || k == "endpoint" || k == "queue_url" {
+			// A broker's address may carry its password.
+			return herald.MaskURLPassword(t)
 		}
 		return t
 	default:

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/filter"
 	"github.com/heraldhq/herald/internal/netpolicy"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/shape"
 )
@@ -56,6 +58,10 @@ type endpointInput struct {
 	Metadata       *map[string]string `json:"metadata"`
 	Channels       *[]string          `json:"channels"`
 	WebhookHeaders *string            `json:"webhook_headers"`
+	// Destination is a broker endpoint's destination, replaced whole;
+	// credentials sent as the API shows them ("********") keep the
+	// stored ones.
+	Destination optionalJSON `json:"destination"`
 	// names maps endpoint fields to the names the input's own format
 	// gives them, so that a refusal names what the client sent.
 	names map[string]string
@@ -90,18 +96,29 @@ func readEndpointInput(w http.ResponseWriter, r *http.Request, limit int64) (end
 
 // applyTo validates and copies the given fields onto ep, an endpoint of
 // app, whose settings (the tag syntax) the templates are checked with;
-// its delivery overrides must be within the ceilings c.
-func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.TenantCeilings) *Error {
+// its delivery overrides must be within the ceilings c. kinds finds the
+// broker kinds this build has (nil for none).
+func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.TenantCeilings, kinds func(string) outbound.Kind) *Error {
+	if kinds == nil {
+		kinds = func(string) outbound.Kind { return nil }
+	}
 	if in.Kind != nil {
-		switch k := *in.Kind; {
-		case k != herald.EndpointPush && k != herald.EndpointPull:
-			return errInvalid("kind", "kind must be push (Herald sends to url) or pull (a client pulls the deliveries)")
+		k := *in.Kind
+		if k == "http" {
+			// The name the destination kinds use for a push endpoint.
+			k = herald.EndpointPush
+		}
+		switch {
+		case k != herald.EndpointPush && k != herald.EndpointPull && !herald.IsBrokerKind(k):
+			return errInvalid("kind", "kind must be push (or http: Herald sends to url), pull (a client pulls the deliveries) or one of %s", strings.Join(herald.BrokerKinds, ", "))
 		case ep.Kind != "" && k != ep.Kind:
 			// Deliveries queued for sending, or out with a pull client,
 			// would be left between the two.
 			return errInvalid("kind", "kind cannot change (this endpoint is %s); create another endpoint", ep.Kind)
+		case herald.IsBrokerKind(k) && kinds(k) == nil:
+			return errInvalid("kind", "kind %s is not available in this build", k)
 		}
-		ep.Kind = *in.Kind
+		ep.Kind = k
 	}
 	if ep.Kind == "" {
 		ep.Kind = herald.EndpointPush
@@ -292,7 +309,17 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 		}
 		ep.Auth = a
 	}
+	if in.Destination.set {
+		d, e := parseDestination(in.Destination.raw, ep.Destination)
+		if e != nil {
+			return e
+		}
+		ep.Destination = d
+	}
 	if e := checkPull(ep); e != nil {
+		return e
+	}
+	if e := checkBroker(ep, kinds); e != nil {
 		return e
 	}
 	compiled, e := compileEndpoint(ep, app)
@@ -320,6 +347,74 @@ func checkPull(ep *herald.Endpoint) *Error {
 		}
 	}
 	return nil
+}
+
+// checkBroker checks a broker endpoint's destination with its kind, and
+// refuses there the settings of an HTTP request (a URL, a method, a
+// preset, endpoint authentication, TLS files): a broker endpoint has its
+// address and credentials in its destination. Other endpoints have no
+// destination.
+func checkBroker(ep *herald.Endpoint, kinds func(string) outbound.Kind) *Error {
+	if !ep.IsBroker() {
+		if ep.Destination != nil {
+			return errInvalid("destination", "a %s endpoint has no destination: it is for the kinds %s", ep.Kind, strings.Join(herald.BrokerKinds, ", "))
+		}
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"url", ep.URL != ""}, {"method", ep.Method != ""}, {"preset", ep.Preset != ""}, {"preset_options", len(ep.PresetOptions) > 0},
+		{"auth", ep.Auth != nil}, {"tls_ca_bundle", ep.TLSCABundle != ""}, {"tls_client_cert", ep.TLSClientCert != ""},
+	} {
+		if f.set {
+			return errInvalid(f.name, "a %s endpoint has no %s: it publishes to its destination (destination.url and the other destination fields hold the address and the credentials)", ep.Kind, f.name)
+		}
+	}
+	if ep.Destination == nil {
+		return errRequired("destination")
+	}
+	k := kinds(ep.Kind)
+	if k == nil {
+		return errInvalid("kind", "kind %s is not available in this build", ep.Kind)
+	}
+	if err := k.Check(ep.Destination); err != nil {
+		if fe, ok := errors.AsType[*shape.FieldError](err); ok {
+			return errInvalid(fe.Field, "%s", fe.Msg)
+		}
+		return errInvalid("destination", "%s", err.Error())
+	}
+	return nil
+}
+
+// parseDestination reads a broker endpoint's destination strictly (an
+// unknown field is refused, naming it). A credential sent as the API
+// shows it keeps the stored one.
+func parseDestination(raw json.RawMessage, old *herald.Destination) (*herald.Destination, *Error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var d herald.Destination
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		const unknown = "json: unknown field "
+		if msg := err.Error(); strings.HasPrefix(msg, unknown) {
+			name := strings.Trim(strings.TrimPrefix(msg, unknown), `"`)
+			m := fmt.Sprintf("unknown field %q in destination", name)
+			if known := suggestField(&d, name); known != "" {
+				m += fmt.Sprintf("; did you mean %q?", known)
+			}
+			return nil, errInvalid("destination."+name, "%s", m)
+		}
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+			return nil, errInvalid("destination."+te.Field, "destination.%s must be %s, not %s", te.Field, jsonKind(te.Type.String()), te.Value)
+		}
+		return nil, errInvalid("destination", "destination must be an object with the fields of the endpoint's kind: %v", err)
+	}
+	d.KeepMasked(old)
+	return &d, nil
 }
 
 // keepMasked returns values with every value that is the masked form of
@@ -452,6 +547,9 @@ func compileEndpoint(ep *herald.Endpoint, app *herald.App) (*shape.Compiled, *Er
 // refusal names the field the host came from. The endpoint has passed
 // applyTo.
 func (s *Server) checkDestinations(ep *herald.Endpoint, app *herald.App) *Error {
+	if ep.IsBroker() {
+		return s.checkBrokerHosts(ep)
+	}
 	c, e := compileEndpoint(ep, app)
 	if e != nil {
 		return e
@@ -491,6 +589,50 @@ func (s *Server) checkDestination(field, rawURL string, logAttrs ...any) *Error 
 			s.log.Warn("destination refused when saved", append(logAttrs, "field", field, "destination", be)...)
 		}
 		return errInvalid(field, "%s", err.Error())
+	}
+	return nil
+}
+
+// checkBrokerHosts puts every address a broker endpoint's client will dial
+// through the destination policy, as checkDestinations does a URL: each
+// refusal names the field the address came from.
+func (s *Server) checkBrokerHosts(ep *herald.Endpoint) *Error {
+	k := s.brokerKind(ep.Kind)
+	if k == nil || ep.Destination == nil {
+		return nil
+	}
+	d := ep.Destination
+	for _, host := range k.Hosts(d) {
+		field := "destination.url"
+		switch {
+		case slices.Contains(d.Brokers, host):
+			field = "destination.brokers"
+		case d.Endpoint != "" && strings.Contains(d.Endpoint, hostOnly(host)):
+			field = "destination.endpoint"
+		case d.QueueURL != "" && strings.Contains(d.QueueURL, hostOnly(host)):
+			field = "destination.queue_url"
+		}
+		if e := s.checkDestination(field, "tcp://"+host, "app_id", ep.AppID, "endpoint_id", ep.ID); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// hostOnly is the host of a host:port address.
+func hostOnly(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
+// brokerKind returns the destination kind of that name this build has.
+func (s *Server) brokerKind(name string) outbound.Kind {
+	for _, k := range s.o.BrokerKinds {
+		if k.Name() == name {
+			return k
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -69,6 +70,7 @@ func viewEndpoint(ep *herald.Endpoint) endpointView {
 		v.Auth = &a
 	}
 	v.Headers = herald.MaskHeaders(ep.Headers, ep.PlainHeaders)
+	v.Destination = ep.Destination.Masked()
 	if v.PlainHeaders == nil {
 		v.PlainHeaders = []string{}
 	}
@@ -134,7 +136,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	// An explicit "enabled" in the input still wins (applyTo).
 	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: a.ID, Enabled: enabled, EventTypes: []string{}}
-	if e := in.applyTo(ep, a, s.o.Ceilings); e != nil {
+	if e := in.applyTo(ep, a, s.o.Ceilings, s.brokerKind); e != nil {
 		return e
 	}
 	if e := s.checkSubscribed(r, ep.EventTypes, nil); e != nil {
@@ -230,7 +232,7 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	// An endpoint Herald disabled keeps its disabled_reason when it is
 	// enabled again, until it succeeds (herald.endpoint.recovered).
 	was := *ep
-	if e := in.applyTo(ep, a, s.o.Ceilings); e != nil {
+	if e := in.applyTo(ep, a, s.o.Ceilings, s.brokerKind); e != nil {
 		return e
 	}
 	if e := s.checkSubscribed(r, ep.EventTypes, was.EventTypes); e != nil {
@@ -260,6 +262,9 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		return uidTaken(storeError(err, "endpoint"), ep)
 	}
 	s.eng.EndpointChanged(ep)
+	if s.o.EndpointGone != nil && !reflect.DeepEqual(was.Destination, ep.Destination) {
+		s.o.EndpointGone(ep.ID)
+	}
 	s.keysChanged()
 	s.auditEndpoint(r, ep, "endpoint.update", in)
 	s.announceEndpoint(r, delivery.EventEndpointUpdated, ep, &in)
@@ -282,6 +287,9 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	gone.Enabled = false
 	gone.UpdatedAt = now
 	s.eng.EndpointChanged(&gone)
+	if s.o.EndpointGone != nil {
+		s.o.EndpointGone(ep.ID)
+	}
 	s.keysChanged()
 	s.audit(r, ep.AppID, "endpoint.delete", ep.ID, nil)
 	s.announceEndpoint(r, delivery.EventEndpointDeleted, ep, nil)

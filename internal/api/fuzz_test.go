@@ -107,7 +107,7 @@ func FuzzEndpointInput(f *testing.F) {
 			ep.Auth = &herald.EndpointAuth{Type: "basic", Username: "u", Password: "p"}
 			ep.Headers = map[string]string{"Authorization": "Bearer abc"}
 		}
-		if e := in.applyTo(ep, app, herald.TenantCeilings{}); e != nil {
+		if e := in.applyTo(ep, app, herald.TenantCeilings{}, nil); e != nil {
 			checkRefusal(t, e, fields)
 			return
 		}

@@ -178,7 +178,8 @@ func TestOpenAPIEnums(t *testing.T) {
 		{"job states (Job… in job.go)", schema("Job", "properties", "state", "enum"), constants(t, "../../job.go", "Job")},
 		{"presets (preset.Names)", schema("Preset", "enum"), preset.Names()},
 		{"methods (shape.Methods)", schema("Endpoint", "properties", "method", "enum"), shape.Methods},
-		{"endpoint kinds (Endpoint… in endpoint.go)", schema("EndpointKind", "enum"), constants(t, "../../endpoint.go", "Endpoint")},
+		{"endpoint kinds (Endpoint… in endpoint.go, the input alias http, herald.BrokerKinds)", schema("EndpointKind", "enum"),
+			append(append(constants(t, "../../endpoint.go", "Endpoint"), "http"), herald.BrokerKinds...)},
 		{"ack results (Ack… in delivery/pull.go)", schema("AckOutcome", "properties", "result", "enum"), constants(t, "../delivery/pull.go", "Ack")},
 	} {
 		if len(c.known) == 0 {

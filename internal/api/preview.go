@@ -50,7 +50,7 @@ func (s *Server) previewNew(w http.ResponseWriter, r *http.Request) *Error {
 		return errRequired("endpoint")
 	}
 	ep := &herald.Endpoint{AppID: a.ID, Enabled: true, EventTypes: []string{}}
-	if e := in.Endpoint.applyTo(ep, a, s.o.Ceilings); e != nil {
+	if e := in.Endpoint.applyTo(ep, a, s.o.Ceilings, s.brokerKind); e != nil {
 		e.Field = "endpoint." + e.Field
 		return e
 	}
@@ -115,8 +115,9 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	for k, v := range req.Header {
 		h[k] = v[0]
 	}
-	for _, name := range []string{"Webhook-Signature", "Svix-Signature"} {
-		if sig, ok := h[name]; ok && principalOf(r).readOnly {
+	for name, sig := range h {
+		// A broker's message has lower-case header names.
+		if principalOf(r).readOnly && (strings.EqualFold(name, "Webhook-Signature") || strings.EqualFold(name, "Svix-Signature")) {
 			h[name] = unsigned(sig)
 		}
 	}
@@ -185,7 +186,7 @@ func (s *Server) checkRenderSize(r *http.Request, ep *herald.Endpoint, a *herald
 // size of its requests: its URL, its request shape or the event types
 // whose samples it is checked with.
 func rendersDifferently(was, is *herald.Endpoint) bool {
-	return was.URL != is.URL || !slices.Equal(was.EventTypes, is.EventTypes) || !reflect.DeepEqual(was.RequestShape, is.RequestShape)
+	return was.URL != is.URL || !reflect.DeepEqual(was.Destination, is.Destination) || !slices.Equal(was.EventTypes, is.EventTypes) || !reflect.DeepEqual(was.RequestShape, is.RequestShape)
 }
 
 // unsigned stands for the signature of a read-only caller's preview: a

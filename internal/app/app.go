@@ -30,6 +30,7 @@ import (
 	"github.com/heraldhq/herald/internal/metrics"
 	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/outbound/broker"
 	"github.com/heraldhq/herald/internal/secrets"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/store"
@@ -97,7 +98,7 @@ type App struct {
 	// tracing exports spans; nil when no OTLP endpoint is configured.
 	tracing  *tracing.Provider
 	sender   *sender.Sender
-	outbound *outbound.HTTP
+	outbound *outbound.Router
 	engine   *delivery.Engine
 	api      *api.Server
 	srv      *http.Server
@@ -230,6 +231,8 @@ func New(ctx context.Context, cfg *config.Serve, deps Deps) (*App, error) {
 		Logger:       log,
 		// Streams of this node's attempts need not wait for their poll.
 		AttemptsRecorded: a.engine.Recorded,
+		BrokerKinds:      broker.Kinds(),
+		EndpointGone:     a.outbound.Forget,
 	}
 	if deps.Test.API != nil {
 		deps.Test.API(&apiOpts)
@@ -312,10 +315,19 @@ func (a *App) newEngine(schedule []time.Duration, policy *netpolicy.Policy, adju
 		MaxResponseBody: cfg.MaxResponseBody,
 		DialContext:     policy.DialContext(dialer.DialContext),
 	})
-	a.outbound = outbound.NewHTTP(a.sender, a.store, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat,
+	httpOut := outbound.NewHTTP(a.sender, a.store, outbound.HTTPOptions{DefaultTimeout: cfg.RequestTimeout, PayloadFormat: cfg.PayloadFormat,
 		MaxTenantTimeout: cfg.MaxTenantTimeout,
 		MaxRenderedSize:  int(cfg.RenderedSizeCap()),
 		Logger:           a.log})
+	// Broker clients dial through the same policy as the sender, and so
+	// does the HTTP client of the kinds whose service speaks HTTP.
+	dial := policy.DialContext(dialer.DialContext)
+	env := outbound.Env{
+		Dial:    dial,
+		HTTP:    &http.Client{Transport: &http.Transport{DialContext: dial, TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}, Timeout: time.Minute},
+		Timeout: 10 * time.Second,
+	}
+	a.outbound = &outbound.Router{HTTP: httpOut, Brokers: outbound.NewBrokers(httpOut, outbound.BrokerOptions{Kinds: broker.Kinds(), Env: env, Logger: a.log})}
 	o := delivery.Options{
 		Owner:                  a.node,
 		NoDelivery:             cfg.Role == "api",
@@ -477,6 +489,7 @@ func (a *App) release() {
 	}
 	cancel()
 	a.sender.CloseIdleConnections()
+	_ = a.outbound.Close()
 	a.closeStore()
 }
 

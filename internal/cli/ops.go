@@ -119,7 +119,7 @@ type Recover struct {
 	// StatusCode and ErrorKind pick one cause of failure, as a group of
 	// the failures page does.
 	StatusCode string `name:"status-code" placeholder:"CODE" help:"Only deliveries whose latest attempt got this status (500) or class (5xx)."`
-	ErrorKind  string `name:"error-kind" placeholder:"KIND" help:"Only deliveries whose latest attempt failed so (timeout, connect, dns, tls, network, http_status, policy, auth, render)."`
+	ErrorKind  string `name:"error-kind" placeholder:"KIND" help:"Only deliveries whose latest attempt failed so (timeout, connect, dns, tls, network, http_status, policy, auth, render, rejected)."`
 }
 
 // jobPoll is how often recover reads its job's progress: often enough

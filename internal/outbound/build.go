@@ -146,23 +146,30 @@ func (b *builder) compiled(ctx context.Context, ep *herald.Endpoint, app *herald
 
 // request makes the signed request for one attempt at time now.
 func (b *builder) request(ctx context.Context, d *Delivery, now time.Time) (*sender.Request, error) {
+	req, _, err := b.message(ctx, d, now)
+	return req, err
+}
+
+// message makes the signed request for one attempt at time now and, for a
+// broker endpoint, its destination with the template fields filled in.
+func (b *builder) message(ctx context.Context, d *Delivery, now time.Time) (*sender.Request, *herald.Destination, error) {
 	if d.Event.PayloadGone(now) {
 		// Sending an empty body in its place would tell the receiver
 		// something that did not happen.
-		return nil, ErrPayloadExpired
+		return nil, nil, ErrPayloadExpired
 	}
 	ep := d.Endpoint
 	c, err := b.compiled(ctx, ep, d.App, d.Event.EventType)
 	if err != nil {
-		return nil, fmt.Errorf("endpoint settings: %w", err)
+		return nil, nil, fmt.Errorf("endpoint settings: %w", err)
 	}
 	r, err := c.Build(shape.Event{Event: d.Event, App: d.App, Endpoint: ep})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s, err := b.signer(ep.Secret)
 	if err != nil {
-		return nil, fmt.Errorf("endpoint secret: %w", err)
+		return nil, nil, fmt.Errorf("endpoint secret: %w", err)
 	}
 	sig := s.Sign(d.ID, now, r.Body)
 	if ep.PreviousSecret != "" && ep.PreviousSecretExpiresAt != nil && now.Before(*ep.PreviousSecretExpiresAt) {
@@ -185,11 +192,11 @@ func (b *builder) request(ctx context.Context, d *Delivery, now time.Time) (*sen
 	if ep.TLSCABundle != "" || ep.TLSClientCert != "" {
 		cfg, key, err := b.tlsConfig(ep)
 		if err != nil {
-			return nil, fmt.Errorf("endpoint TLS settings: %w", err)
+			return nil, nil, fmt.Errorf("endpoint TLS settings: %w", err)
 		}
 		req.TLS, req.TLSKey = cfg, key
 	}
-	return req, nil
+	return req, r.Dest, nil
 }
 
 // timeout returns the request timeout of an endpoint of an app.

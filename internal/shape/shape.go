@@ -68,6 +68,9 @@ type Request struct {
 	URL    string
 	Header http.Header
 	Body   []byte
+	// Dest is a broker endpoint's destination, its template fields
+	// filled in for the event; nil for other endpoints.
+	Dest *herald.Destination
 }
 
 // Compiled is an endpoint's request shape, parsed once, rendered per event.
@@ -77,7 +80,11 @@ type Compiled struct {
 	rawURL      string
 	url         *template.Text
 	headers     []compiledHeader
-	body        *template.JSON // nil: the default body
+	// dest is a broker endpoint's destination and its template fields
+	// (only those that hold tags).
+	dest       *herald.Destination
+	destFields []compiledHeader
+	body       *template.JSON // nil: the default body
 	// plain is the body of a text/plain endpoint whose template is a
 	// JSON string: its text is the body, not its JSON.
 	plain *template.Text
@@ -206,7 +213,7 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 	c.rawURL = first(ep.URL, b.URL)
 	// Herald dials no pull endpoint: its requests have no URL (a GET's
 	// fields still make a query string, "?a=1", for the client to use).
-	pullNoURL := ep.IsPull() && c.rawURL == ""
+	pullNoURL := (ep.IsPull() || ep.IsBroker()) && c.rawURL == ""
 	if c.rawURL == "" && !pullNoURL {
 		return nil, &FieldError{Field: "url", Msg: "url is required"}
 	}
@@ -293,7 +300,23 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 			}
 		}
 	}
-	c.static = c.body == nil && len(u.Paths()) == 0
+	if ep.IsBroker() && ep.Destination != nil {
+		c.dest = ep.Destination
+		for _, name := range herald.DestinationTemplates {
+			v := *ep.Destination.Field(name)
+			if v == "" {
+				continue
+			}
+			t, err := template.ParseText(v, topts)
+			if err != nil {
+				return nil, &FieldError{Field: "destination." + name, Msg: fmt.Sprintf("destination.%s: %v", name, err)}
+			}
+			if len(t.Paths()) > 0 {
+				c.destFields = append(c.destFields, compiledHeader{name: name, tmpl: t})
+			}
+		}
+	}
+	c.static = c.body == nil && len(u.Paths()) == 0 && len(c.destFields) == 0
 	for _, h := range c.headers {
 		if len(h.tmpl.Paths()) > 0 {
 			c.static = false
@@ -333,6 +356,23 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 	}
 	r := &Request{Method: c.method, Header: make(http.Header, len(c.headers)+4)}
 
+	used := 0
+	if c.dest != nil {
+		r.Dest = c.dest.Clone()
+		for _, f := range c.destFields {
+			field := "destination." + f.name
+			v, err := f.tmpl.RenderLimit(d, nil, c.max-used)
+			if err != nil {
+				return nil, c.renderError(field, err)
+			}
+			if strings.ContainsAny(v, "\r\n") {
+				return nil, &RenderError{Field: field, Err: errors.New("the rendered value contains a line break")}
+			}
+			used += len(v)
+			*r.Dest.Field(f.name) = v
+		}
+	}
+
 	rawURL := c.rawURL
 	if len(c.url.Paths()) > 0 {
 		s, err := c.url.RenderLimit(d, escapeComponent, c.max)
@@ -344,7 +384,7 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 		}
 		rawURL = s
 	}
-	used := len(rawURL)
+	used += len(rawURL)
 	if used > c.max {
 		return nil, c.renderError("url", template.ErrTooLarge)
 	}

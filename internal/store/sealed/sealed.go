@@ -1,9 +1,9 @@
 // Package sealed keeps endpoint credentials encrypted in any store: it
 // wraps a store.Store, encrypting an endpoint's signing secrets, header
-// values and secret preset options (AES-256-GCM, see internal/secrets)
-// before every write, and decrypting them after every read. Drivers never
-// see them in clear, so neither does the database file, its backups, or a
-// replica.
+// values, secret preset options and broker destination credentials
+// (AES-256-GCM, see internal/secrets) before every write, and decrypting
+// them after every read. Drivers never see them in clear, so neither does
+// the database file, its backups, or a replica.
 package sealed
 
 import (
@@ -57,6 +57,15 @@ func transform(ep *herald.Endpoint, f func(v, aad string) (string, error)) (*her
 		}
 		c.Auth = &a
 	}
+	if ep.Destination != nil {
+		d := ep.Destination.Clone()
+		for _, f2 := range destinationSecrets(d) {
+			if *f2.v, err = f(*f2.v, aad(ep, "destination/"+f2.name)); err != nil {
+				return nil, fmt.Errorf("endpoint %s destination %s: %w", ep.ID, f2.name, err)
+			}
+		}
+		c.Destination = d
+	}
 	if len(ep.Headers) > 0 {
 		c.Headers = maps.Clone(ep.Headers)
 		for k, v := range c.Headers {
@@ -76,6 +85,18 @@ func transform(ep *herald.Endpoint, f func(v, aad string) (string, error)) (*her
 		}
 	}
 	return &c, nil
+}
+
+// destinationSecrets are a broker destination's credentials. The whole URL
+// is sealed, since it may carry a password.
+func destinationSecrets(d *herald.Destination) []struct {
+	v    *string
+	name string
+} {
+	return []struct {
+		v    *string
+		name string
+	}{{&d.URL, "url"}, {&d.Password, "password"}, {&d.CredentialsJSON, "credentials_json"}, {&d.SecretAccessKey, "secret_access_key"}}
 }
 
 func (s *Store) seal(ep *herald.Endpoint) (*herald.Endpoint, error) {
@@ -265,6 +286,13 @@ func (s *Store) stale(ep *herald.Endpoint) bool {
 	}
 	if a := ep.Auth; a != nil && (check(a.Password) || check(a.Token) || check(a.ClientSecret)) {
 		return true
+	}
+	if ep.Destination != nil {
+		for _, f := range destinationSecrets(ep.Destination) {
+			if check(*f.v) {
+				return true
+			}
+		}
 	}
 	for _, v := range ep.Headers {
 		if check(v) {

@@ -3,6 +3,7 @@ package sealed_test
 import (
 	"context"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +93,44 @@ func openSealed(t *testing.T) store.Store {
 // credentials must change nothing a caller of the store can observe.
 func TestStore(t *testing.T) {
 	storetest.Run(t, openSealed)
+}
+
+// A broker destination's credentials reach the driver encrypted (the
+// whole URL, since it may carry a password), bound to their endpoint, and
+// come back in clear; the other fields stay readable.
+func TestDestinationSealed(t *testing.T) {
+	ctx := context.Background()
+	raw, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	key, _ := secrets.GenerateKey()
+	st := sealed.New(raw, keyring(t, key))
+	now := time.Now().UTC()
+	app := &herald.App{ID: herald.NewID(herald.PrefixApp), Name: "A", CreatedAt: now, UpdatedAt: now}
+	if err := raw.AppCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	d := &herald.Destination{URL: "nats://u:url-pw@127.0.0.1:4222", Password: "pw-1", CredentialsJSON: `{"private_key":"k"}`, SecretAccessKey: "sak-1", Subject: "s"}
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), AppID: app.ID, Kind: herald.KindNATS, Enabled: true,
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", EventTypes: []string{}, CreatedAt: now, UpdatedAt: now}
+	ep.Destination = d.Clone()
+	if err := st.EndpointCreate(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := raw.EndpointGet(ctx, app.ID, ep.ID)
+	sd := stored.Destination
+	for _, v := range []string{sd.URL, sd.Password, sd.CredentialsJSON, sd.SecretAccessKey} {
+		if !secrets.IsEncrypted(v) {
+			t.Errorf("stored in clear: %q", v)
+		}
+	}
+	if sd.Subject != "s" || ep.Destination.Password != "pw-1" {
+		t.Errorf("stored %+v, caller's %+v", sd, ep.Destination)
+	}
+	got, err := st.EndpointGet(ctx, app.ID, ep.ID)
+	if err != nil || !reflect.DeepEqual(got.Destination, d) {
+		t.Fatalf("read back %+v %v", got.Destination, err)
+	}
 }

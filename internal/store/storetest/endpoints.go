@@ -16,6 +16,33 @@ var endpointCases = []testCase{
 	{"EndpointList/paging", testEndpointListPaging},
 	{"EndpointUpdate", testEndpointUpdate},
 	{"EndpointDelete", testEndpointDelete},
+	{"EndpointCreate/destination", testEndpointDestination},
+}
+
+// testEndpointDestination: a broker endpoint's destination is kept whole
+// in the settings document, through create, update and list.
+func testEndpointDestination(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	ep := newEndpoint(a.ID)
+	ep.Kind = herald.KindNATS
+	ep.URL = ""
+	ep.Destination = &herald.Destination{URL: "nats://herald:pw@127.0.0.1:4222", Subject: "leads.{{event.type}}", Stream: "LEADS",
+		Brokers: []string{"k1:9092", "k2:9092"}, MaxLen: 1000, TLS: true, CredentialsJSON: `{"type":"service_account"}`, SecretAccessKey: "sk"}
+	noErr(t, s.EndpointCreate(ctx, ep), "EndpointCreate")
+	got, err := s.EndpointGet(ctx, a.ID, ep.ID)
+	noErr(t, err, "EndpointGet")
+	equal(t, "broker endpoint", got, ep)
+
+	ep.Destination = &herald.Destination{URL: "nats://127.0.0.1:4223", Subject: "other", Password: "new"}
+	ep.UpdatedAt = at(time.Hour)
+	noErr(t, s.EndpointUpdate(ctx, ep), "EndpointUpdate")
+	list, err := s.EndpointList(ctx, a.ID, store.ListParams{Limit: 10})
+	noErr(t, err, "EndpointList")
+	if len(list) != 1 {
+		t.Fatalf("EndpointList: %d endpoints, want 1", len(list))
+	}
+	equal(t, "updated broker endpoint", list[0], ep)
 }
 
 func testEndpointCreateGet(t *testing.T, s store.Store) {

@@ -1335,10 +1335,66 @@ export interface components {
             token_in?: "" | "header" | "query";
         };
         /**
-         * @description `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them (no `url`, never dialled). Set at creation, never changed.
+         * @description `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them
+         *     (no `url`, never dialled); `nats`, `rabbitmq`, `kafka`, `redis`, `mqtt`, `gcp_pubsub`,
+         *     `aws_sqs`: Herald publishes each delivery to the broker or cloud queue its `destination`
+         *     describes (docs/destinations.md). `http` is accepted on input as another name of
+         *     `push`, and shown as `push`. Set at creation, never changed.
          * @enum {string}
          */
-        EndpointKind: "push" | "pull";
+        EndpointKind: "push" | "pull" | "http" | "nats" | "rabbitmq" | "kafka" | "redis" | "mqtt" | "gcp_pubsub" | "aws_sqs";
+        /**
+         * @description Where a broker endpoint publishes (docs/destinations.md); which fields apply depends on
+         *     the endpoint's `kind`. Fields marked *template* may hold template tags, filled in for each
+         *     delivery. Credentials (`password`, `credentials_json`, `secret_access_key` and a password
+         *     inside `url`) are encrypted at rest and shown masked (`********`); sending the mask back
+         *     keeps the stored value.
+         */
+        Destination: {
+            /** @description The broker's address: `nats://host:4222`, `amqp://host:5672/vhost` (`amqps://`), `redis://host:6379/0` (`rediss://`), `mqtt://host:1883` (`mqtts://`); may carry `user:password@` (the password shown masked). */
+            url?: string;
+            username?: string;
+            /** @description Secret, shown masked. */
+            password?: string;
+            /** @description NATS subject (template). */
+            subject?: string;
+            /** @description NATS: the JetStream stream of the subject (the delivery counts on the stream's ack). Redis: the stream key XADD appends to (template). */
+            stream?: string;
+            /** @description RabbitMQ exchange (must exist); empty for the default exchange. */
+            exchange?: string;
+            /** @description RabbitMQ routing key (template). */
+            routing_key?: string;
+            /** @description Kafka bootstrap addresses (`host:port`). */
+            brokers?: string[];
+            /** @description Kafka, MQTT (template) or Google Pub/Sub topic. */
+            topic?: string;
+            /** @description Kafka record key (template). */
+            key?: string;
+            /** @description Kafka login: `plain`, `scram-sha-256` or `scram-sha-512`; empty for none. */
+            sasl_mechanism?: string;
+            /** @description Kafka over TLS. */
+            tls?: boolean;
+            /** @description Redis stream trimmed to about this many entries (`MAXLEN ~`); 0 for never. */
+            max_len?: number;
+            /** @description Google Cloud project of the Pub/Sub topic. */
+            project?: string;
+            /** @description Pub/Sub ordering key (template). */
+            ordering_key?: string;
+            /** @description Google service-account key (JSON). Secret, shown masked. */
+            credentials_json?: string;
+            /** @description Amazon SQS queue URL. */
+            queue_url?: string;
+            region?: string;
+            access_key_id?: string;
+            /** @description Secret, shown masked. */
+            secret_access_key?: string;
+            /** @description SQS FIFO message group id (template). */
+            message_group_id?: string;
+            /** @description SQS FIFO deduplication id (template); default the delivery id. */
+            deduplication_id?: string;
+            /** @description Replaces the cloud API's address (Pub/Sub or SQS), for an emulator or a compatible server. */
+            endpoint?: string;
+        };
         /**
          * @description A known destination whose request Herald shapes; empty or `custom` for none (docs/templates.md lists each one's `preset_options`).
          * @enum {string}
@@ -1443,6 +1499,8 @@ export interface components {
              *     channels (never an event without channels); empty: events of any channel or none.
              */
             channels: components["schemas"]["ChannelList"];
+            /** @description A broker endpoint's destination, credentials masked; absent on push and pull endpoints. */
+            destination?: components["schemas"]["Destination"];
             webhook_headers: components["schemas"]["WebhookHeaders"];
             /** Format: date-time */
             created_at: string;
@@ -1503,6 +1561,8 @@ export interface components {
             metadata?: components["schemas"]["Metadata"];
             /** @description Channels the endpoint listens to; empty for every channel. */
             channels?: components["schemas"]["ChannelList"];
+            /** @description Required for a broker kind, refused for push and pull; replaced whole on update. */
+            destination?: components["schemas"]["Destination"];
             webhook_headers?: components["schemas"]["WebhookHeaders"];
         };
         /** @description A KARTE webhook definition as KARTE exports it (`"format": "karte"`), `hookData` the body template in `#{…}` syntax. */
@@ -1671,11 +1731,13 @@ export interface components {
         /**
          * @description Why an attempt failed; empty on success. `http_status` (the receiver answered, not
          *     2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
-         *     was made), `auth` (Herald could not get the endpoint's access token), `policy`
-         *     (Herald refused to send).
+         *     was made), `auth` (the destination refused Herald's credentials, or Herald could not
+         *     get the endpoint's access token), `policy` (Herald refused to send), `render` (the
+         *     templates made an unsendable request), `rejected` (a broker refused the message: a
+         *     negative acknowledgement).
          * @enum {string}
          */
-        ErrorKind: "" | "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render";
+        ErrorKind: "" | "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render" | "rejected";
         /** @description A request as sent (or handed out to a pull client); custom header values masked unless the endpoint's `plain_headers` names them. */
         AttemptRequest: {
             method: string;
@@ -2277,7 +2339,7 @@ export interface components {
         /** @description Only deliveries whose latest attempt got this response status (`422`) or one of this class (`5xx`). */
         StatusCodeFilter: string;
         /** @description Only deliveries whose latest attempt failed this way. */
-        ErrorKindFilter: "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render";
+        ErrorKindFilter: "http_status" | "dns" | "connect" | "tls" | "timeout" | "network" | "policy" | "auth" | "render" | "rejected";
         /** @description Only deliveries whose latest attempt took at least this many milliseconds. */
         MinLatencyFilter: number;
         /** @description `false` leaves each delivery's `attempts` out (`null`). */

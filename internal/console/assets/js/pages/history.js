@@ -67,8 +67,9 @@ addStrings({
     'hist.errorKind.timeout': 'No complete answer within the timeout',
     'hist.errorKind.network': 'The connection broke',
     'hist.errorKind.policy': 'Refused by Herald (destination policy)',
-    'hist.errorKind.auth': 'Herald could not get the access token',
+    'hist.errorKind.auth': 'The destination refused Herald\'s credentials, or Herald could not get the access token',
     'hist.errorKind.render': 'the templates made a request that cannot be sent',
+    'hist.errorKind.rejected': 'The broker refused the message (negative acknowledgement)',
     'hist.request': 'Request',
     'hist.response': 'Response',
     'hist.noResponse': 'No answer came back.',
@@ -189,8 +190,9 @@ addStrings({
     'hist.errorKind.timeout': 'タイムアウトまでに応答が完了しませんでした',
     'hist.errorKind.network': '接続が途中で切れました',
     'hist.errorKind.policy': 'Herald が送信を拒否しました（送信先ポリシー）',
-    'hist.errorKind.auth': 'Herald がアクセストークンを取得できませんでした',
+    'hist.errorKind.auth': '送信先が Herald の認証情報を拒否したか、Herald がアクセストークンを取得できませんでした',
     'hist.errorKind.render': 'テンプレートから送信できないリクエストが作られました',
+    'hist.errorKind.rejected': 'ブローカーがメッセージを拒否しました（否定応答）',
     'hist.request': 'リクエスト',
     'hist.response': 'レスポンス',
     'hist.noResponse': '応答はありませんでした。',
@@ -528,7 +530,7 @@ function resendBody(f, extra) {
   return out;
 }
 
-const ERROR_KINDS = ['http_status', 'dns', 'connect', 'tls', 'timeout', 'network', 'policy', 'auth', 'render'];
+const ERROR_KINDS = ['http_status', 'dns', 'connect', 'tls', 'timeout', 'network', 'policy', 'auth', 'render', 'rejected'];
 
 function errorKindSelect(value) {
   return h('select', null,
