@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -397,4 +398,138 @@ func TestBrokerEndpointGone(t *testing.T) {
 	if c := calls(); len(c) != 2 || c[0] != ep.ID || c[1] != ep.ID {
 		t.Fatalf("EndpointGone calls %v, want the endpoint twice", c)
 	}
+}
+
+// A message the broker does not acknowledge (no stream holds the subject
+// yet) is error kind rejected and retried, not counted as delivered; once
+// the stream exists, the retry is delivered.
+func TestBrokerRejectedIsRetried(t *testing.T) {
+	t.Parallel()
+	needNATS(t)
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms"})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
+	sfx := suffix(t)
+	stream := "HERALD_R_" + strings.ToUpper(sfx)
+	subject := "herald.r." + sfx + ".lead"
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "nats", "destination": map[string]any{
+		"url": "nats://" + natsAddr, "subject": subject, "stream": stream}}, nil, 201)
+	evID := s.Send(map[string]any{"name": "Ann"})
+	d := s.WaitDelivery(evID, "pending", 1, 15*time.Second)
+	var full struct {
+		Attempts []struct {
+			ErrorKind string `json:"error_kind"`
+			Response  any
+		}
+	}
+	s.MustDo("GET", "/v1/apps/acme/deliveries/"+d.ID, nil, &full, 200)
+	if len(full.Attempts) == 0 || full.Attempts[0].ErrorKind != "rejected" || full.Attempts[0].Response != nil {
+		t.Fatalf("first attempt %+v, want rejected without a response", full.Attempts)
+	}
+	msgs := natsConsumer(t, stream, subject)
+	select {
+	case <-msgs:
+	case <-time.After(15 * time.Second):
+		var raw json.RawMessage
+		s.MustDo("GET", "/v1/apps/acme/deliveries/"+d.ID, nil, &raw, 200)
+		t.Fatalf("the retry never reached the stream: %s", raw)
+	}
+	s.WaitDelivery(evID, "succeeded", 0, 15*time.Second)
+}
+
+// flakyProxy forwards TCP connections to NATS while up; while down it
+// drops every connection, open or new, as a broker that went away.
+type flakyProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	down  bool
+	conns []net.Conn
+}
+
+func newFlakyProxy(t *testing.T, target string) *flakyProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &flakyProxy{ln: ln}
+	t.Cleanup(func() { ln.Close(); p.setDown(true) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if p.down {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			b, err := net.DialTimeout("tcp", target, 5*time.Second)
+			if err != nil {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			p.conns = append(p.conns, c, b)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(b, c); b.Close() }()
+			go func() { _, _ = io.Copy(c, b); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *flakyProxy) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// A broker that is away costs retries, and the delivery goes out once it
+// is back: nothing lost, the pooled client recovering on its own.
+func TestBrokerDownThenBack(t *testing.T) {
+	t.Parallel()
+	needNATS(t)
+	proxy := newFlakyProxy(t, natsAddr)
+	proxy.setDown(true)
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms"})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
+	sfx := suffix(t)
+	stream := "HERALD_D_" + strings.ToUpper(sfx)
+	subject := "herald.d." + sfx + ".lead"
+	msgs := natsConsumer(t, stream, subject)
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "nats", "destination": map[string]any{
+		"url": "nats://" + proxy.ln.Addr().String(), "subject": subject, "stream": stream}}, nil, 201)
+	evID := s.Send(map[string]any{"name": "Ann"})
+	d := s.WaitDelivery(evID, "pending", 2, 20*time.Second)
+	var full struct {
+		Attempts []struct {
+			ErrorKind string `json:"error_kind"`
+		}
+	}
+	s.MustDo("GET", "/v1/apps/acme/deliveries/"+d.ID, nil, &full, 200)
+	for _, a := range full.Attempts {
+		if a.ErrorKind == "" {
+			t.Fatalf("an attempt succeeded with the broker away: %+v", full.Attempts)
+		}
+	}
+	proxy.setDown(false)
+	select {
+	case m := <-msgs:
+		if !strings.Contains(string(m.Data), `"Ann"`) {
+			t.Errorf("published %s", m.Data)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("nothing published once the broker was back")
+	}
+	s.WaitDelivery(evID, "succeeded", 0, 20*time.Second)
 }

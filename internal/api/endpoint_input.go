@@ -605,7 +605,7 @@ func (s *Server) checkBrokerHosts(ep *herald.Endpoint) *Error {
 	for _, host := range k.Hosts(d) {
 		field := "destination.url"
 		switch {
-		case slices.Contains(d.Brokers, host):
+		case slices.ContainsFunc(d.Brokers, func(b string) bool { return b == host || strings.Contains(b, hostOnly(host)) }):
 			field = "destination.brokers"
 		case d.Endpoint != "" && strings.Contains(d.Endpoint, hostOnly(host)):
 			field = "destination.endpoint"

@@ -327,3 +327,20 @@ func TestRouterPreview(t *testing.T) {
 		t.Fatalf("push preview %v %+v", err, req)
 	}
 }
+
+// A destination template is held to the rendered size cap like the rest
+// of the request: rendering stops there, error kind policy.
+func TestBrokersRenderedSizeCap(t *testing.T) {
+	k := &testKind{}
+	b := outbound.NewBrokers(newHTTP(t, newStore(t), outbound.HTTPOptions{Now: newClock().Now, MaxRenderedSize: 64}),
+		outbound.BrokerOptions{Kinds: []outbound.Kind{k}})
+	defer b.Close()
+	d := brokerDelivery(t)
+	d.Endpoint.Headers = nil
+	d.Event.Payload = herald.RawJSON(`{"name":"` + strings.Repeat("x", 200) + `"}`)
+	d.Endpoint.Destination.Subject = "leads.{{payload.name}}"
+	o := b.Send(context.Background(), d)
+	if o.Kind != herald.ErrorKindPolicy || !strings.Contains(o.Error, "destination.subject") || k.openCount() != 0 {
+		t.Fatalf("outcome %+v, opened %d", o, k.openCount())
+	}
+}

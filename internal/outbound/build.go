@@ -94,9 +94,9 @@ func signerSize(secret string) int64 {
 }
 
 // shapeSize weighs a compiled shape by the settings it was made of: its
-// URL, headers and body template.
+// URL, headers, body template and destination templates.
 func shapeSize(c *shape.Compiled) int64 {
-	n := len(c.Effective.URL) + len(c.Effective.BodyTemplate)
+	n := len(c.Effective.URL) + len(c.Effective.BodyTemplate) + c.DestinationSize()
 	for k, v := range c.Effective.Headers {
 		n += len(k) + len(v)
 	}

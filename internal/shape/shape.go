@@ -109,6 +109,18 @@ type Compiled struct {
 // endpoint is saved.
 func (c *Compiled) FixedURL() string { return c.fixedURL }
 
+// DestinationSize is the bytes of a broker endpoint's destination
+// templates, for weighing the compiled shape in caches.
+func (c *Compiled) DestinationSize() int {
+	n := 0
+	if c.dest != nil {
+		for _, name := range herald.DestinationTemplates {
+			n += len(*c.dest.Field(name))
+		}
+	}
+	return n
+}
+
 type compiledHeader struct {
 	name string
 	tmpl *template.Text

@@ -171,9 +171,10 @@ type Store interface {
 	// ErrCursor.
 	AttemptsFollow(ctx context.Context, p FollowParams) (FollowPage, error)
 
-	// DeliveriesClaim leases due deliveries of enabled push endpoints to
-	// p.Owner and returns them with their event and endpoint, oldest due
-	// first. Pull endpoints' deliveries are DeliveriesPull's.
+	// DeliveriesClaim leases due deliveries of enabled endpoints Herald
+	// sends to (push and broker kinds) to p.Owner and returns them with
+	// their event and endpoint, oldest due first. Pull endpoints'
+	// deliveries are DeliveriesPull's.
 	DeliveriesClaim(ctx context.Context, p ClaimParams) ([]*Job, error)
 	// DeliveriesRecord stores attempt results: for each, it inserts the
 	// attempt, sets the delivery's status, attempt count, next attempt
@@ -210,7 +211,8 @@ type Store interface {
 	// left for the next call.
 	LeasesReleaseDead(ctx context.Context, now time.Time, within time.Duration) (int, error)
 	// NextDueAt returns when the earliest unleased pending delivery of an
-	// enabled push endpoint becomes due, or nil when there is none.
+	// enabled endpoint Herald sends to (not pull) becomes due, or nil when
+	// there is none.
 	NextDueAt(ctx context.Context) (*time.Time, error)
 
 	// EndpointDisable turns an enabled endpoint off by Herald's own

@@ -214,7 +214,7 @@ func pickDue(ctx context.Context, tx pgx.Tx, p store.ClaimParams) ([]string, err
 		var args params
 		cond := `d.status = 'pending' AND d.next_attempt_at <= ` + args.add(now) + `
 			AND (d.lease_owner IS NULL OR d.lease_until < $1)
-			AND e.enabled AND e.deleted_at IS NULL AND e.kind = 'push'`
+			AND e.enabled AND e.deleted_at IS NULL AND e.kind <> 'pull'`
 		if p.EndpointID != "" {
 			cond += ` AND d.endpoint_id = ` + args.add(p.EndpointID)
 		}
@@ -584,7 +584,7 @@ func (db *DB) NextDueAt(ctx context.Context) (*time.Time, error) {
 	err := db.pool.QueryRow(ctx, `SELECT d.next_attempt_at
 		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 		WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL AND d.lease_owner IS NULL
-			AND e.enabled AND e.deleted_at IS NULL AND e.kind = 'push'
+			AND e.enabled AND e.deleted_at IS NULL AND e.kind <> 'pull'
 		ORDER BY d.next_attempt_at
 		LIMIT 1`).Scan(&next)
 	if errors.Is(err, pgx.ErrNoRows) {

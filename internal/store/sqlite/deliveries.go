@@ -264,7 +264,7 @@ func pickDue(ctx context.Context, tx *sql.Tx, p store.ClaimParams) ([]string, er
 // SQLite keep deliveries as the outer loop instead of starting from
 // endpoints.
 func claimQuery(oneEndpoint, after bool, skip int) string {
-	cond := ` AND e.enabled = 1 AND e.deleted_at IS NULL AND e.kind = 'push'`
+	cond := ` AND e.enabled = 1 AND e.deleted_at IS NULL AND e.kind <> 'pull'`
 	if after {
 		cond += ` AND (d.next_attempt_at, d.id) > (?4, ?5)`
 	}
@@ -581,7 +581,7 @@ func (db *DB) LeasesReleaseDead(ctx context.Context, now time.Time, within time.
 const nextDueQuery = `SELECT d.next_attempt_at
 	FROM deliveries d CROSS JOIN endpoints e ON e.id = d.endpoint_id
 	WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL AND d.lease_owner IS NULL
-		AND e.enabled = 1 AND e.deleted_at IS NULL AND e.kind = 'push'
+		AND e.enabled = 1 AND e.deleted_at IS NULL AND e.kind <> 'pull'
 	ORDER BY d.next_attempt_at
 	LIMIT 1`
 

@@ -17,6 +17,7 @@ var deliveryCases = []testCase{
 	{"DeliveriesClaim/per_endpoint_long_backlog", testClaimPerEndpointLongBacklog},
 	{"DeliveriesClaim/endpoint_id", testClaimEndpointID},
 	{"DeliveriesClaim/disabled_endpoint", testClaimDisabledEndpoint},
+	{"DeliveriesClaim/broker_endpoint", testClaimBrokerEndpoint},
 	{"DeliveriesClaim/expired_leases_of_owners", testClaimExpiredOwners},
 	{"DeliveriesRecord/success", testRecordSuccess},
 	{"DeliveriesRecord/retry", testRecordRetry},
@@ -214,6 +215,38 @@ func testClaimDisabledEndpoint(t *testing.T, s store.Store) {
 	noErr(t, s.EndpointUpdate(ctx, off), "EndpointUpdate enable")
 	jobs = claim(t, s, store.ClaimParams{Now: at(time.Minute), Limit: 10})
 	equalIDs(t, "claim after enabling", jobIDs(jobs), []string{offID})
+}
+
+// testClaimBrokerEndpoint: Herald sends a broker endpoint's deliveries
+// itself, so they are claimed (and due) like a push endpoint's; a pull
+// endpoint's are not.
+func testClaimBrokerEndpoint(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	nats := newEndpoint(a.ID)
+	nats.Kind, nats.URL = herald.KindNATS, ""
+	nats.Destination = &herald.Destination{URL: "nats://127.0.0.1:4222", Subject: "s"}
+	noErr(t, s.EndpointCreate(ctx, nats), "EndpointCreate nats")
+	pull := newEndpoint(a.ID)
+	pull.Kind, pull.URL = herald.EndpointPull, ""
+	noErr(t, s.EndpointCreate(ctx, pull), "EndpointCreate pull")
+	res := enqueue(t, s, store.EnqueueParams{Route: routeAll}, newEvent(a.ID, "e", t0))
+	var natsID string
+	for _, j := range res[0].Jobs {
+		if j.Endpoint.ID == nats.ID {
+			natsID = j.Delivery.ID
+		}
+	}
+	next, err := s.NextDueAt(ctx)
+	noErr(t, err, "NextDueAt")
+	if next == nil || !next.Equal(us(t0)) {
+		t.Errorf("NextDueAt: %v, want %v", next, us(t0))
+	}
+	jobs := claim(t, s, store.ClaimParams{Now: at(time.Minute), Limit: 10})
+	equalIDs(t, "claim with a broker and a pull endpoint", jobIDs(jobs), []string{natsID})
+	if len(jobs) == 1 && (jobs[0].Endpoint.Destination == nil || jobs[0].Endpoint.Destination.Subject != "s") {
+		t.Errorf("claimed job's endpoint destination: %+v", jobs[0].Endpoint.Destination)
+	}
 }
 
 func testRecordSuccess(t *testing.T, s store.Store) {
