@@ -267,25 +267,34 @@ func TestE2ECredentialsAtRest(t *testing.T) {
 				d := waitFor(t, s, ev, "success after the patch", 30*time.Second, succeeded)
 				collect(t, tg, []string{d.ID}, 20*time.Second)
 			}
-			files, _ := filepath.Glob(filepath.Join(s.Dir, "herald.db*"))
-			if len(files) == 0 {
-				t.Fatal("no database file")
-			}
+			// The files as they are while Herald runs (the -wal holding the
+			// latest writes), then once it stopped (checkpointed).
+			inClear(t, s.Dir, secrets)
 			s.Stop()
-			for _, f := range files {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					if os.IsNotExist(err) {
-						continue // a -wal checkpointed away at shutdown
-					}
-					t.Fatal(err)
-				}
-				for _, sec := range secrets {
-					if strings.Contains(string(b), sec) {
-						t.Errorf("%s holds %q in clear", filepath.Base(f), sec)
-					}
-				}
-			}
+			inClear(t, s.Dir, secrets)
 		})
+	}
+}
+
+// inClear fails the test if a database file in dir holds one of secrets.
+func inClear(t *testing.T, dir string, secrets []string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "herald.db*"))
+	if len(files) == 0 {
+		t.Fatal("no database file")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if os.IsNotExist(err) {
+			continue // a -wal or -shm gone since the glob
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sec := range secrets {
+			if strings.Contains(string(b), sec) {
+				t.Errorf("%s holds %q in clear", filepath.Base(f), sec)
+			}
+		}
 	}
 }

@@ -175,14 +175,20 @@ func natsStream(t *testing.T, mk bool) (stream, subject string, create func(), r
 	stream = "HERALD_E2E_" + strings.ToUpper(strings.ReplaceAll(n, "-", "_"))
 	subject = "herald-e2e." + n
 	ch := make(chan *nats.Msg, 256)
-	sub, err := nc.ChanSubscribe(subject, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	// The test's subscriber comes with the stream: before it, nothing
+	// may answer a publish to the subject, so that JetStream's "no
+	// responders" refuses it.
 	create = func() {
 		ctx := ctxFor(t)
 		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{subject}, Storage: jetstream.MemoryStorage}); err != nil {
+			t.Fatal(err)
+		}
+		sub, err := nc.ChanSubscribe(subject, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+		if err := nc.Flush(); err != nil {
 			t.Fatal(err)
 		}
 	}
