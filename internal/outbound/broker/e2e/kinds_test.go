@@ -10,12 +10,10 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -847,7 +845,3 @@ func sqsCreds(t *testing.T) (*target, []string) {
 	secret := "sqs-secret-" + random(t)
 	return &target{read: b.read, ack: "message id ", dest: sqsDest(b, addr, secret)}, []string{secret}
 }
-
-// unused keeps strconv for the NATS watcher in limit_test.go.
-var _ = strconv.Itoa
-var _ http.Header
