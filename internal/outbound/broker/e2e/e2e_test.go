@@ -19,7 +19,7 @@ import (
 // for a few seconds.
 const schedule = "200ms,500ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s"
 
-// herald starts a Herald with app acme and event type lead.created.
+// startHerald starts a Herald with app acme and event type lead.created.
 func startHerald(t *testing.T) *heraldtest.Server {
 	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: schedule})
 	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
