@@ -66,10 +66,9 @@ import (
 // message.
 const SQSMaxAttributes = 10
 
-// SQSOptions are applied to every SQS client made. Production sets none;
-// tests (this package's and the end-to-end ones, which run Herald whole)
-// set the protocol a compatible server speaks.
-var SQSOptions []func(*sqs.Options)
+// sqsOptions are applied to every SQS client made; tests use it to speak
+// to a compatible server in its protocol.
+var sqsOptions []func(*sqs.Options)
 
 // SQS returns the aws_sqs kind: messages sent to an Amazon SQS queue (or a
 // compatible server at destination.endpoint) with aws-sdk-go-v2.
@@ -302,7 +301,7 @@ func (k sqsKind) Open(ctx context.Context, d *herald.Destination, env outbound.E
 	}
 	dest := *d
 	return &sqsClient{
-		api:     sqs.New(opts, SQSOptions...),
+		api:     sqs.New(opts, sqsOptions...),
 		http:    hc,
 		queue:   d.QueueURL,
 		fifo:    q.fifo,

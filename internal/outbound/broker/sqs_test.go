@@ -51,7 +51,7 @@ func useSQSQuery() {
 		goawsapp.CurrentEnvironment.EnableDuplicates = true
 		// goaws logs every request at info level.
 		logrus.SetLevel(logrus.WarnLevel)
-		SQSOptions = append(SQSOptions, func(o *sqs.Options) { o.Protocol = awsquery.New(schemas.AmazonSQS) })
+		sqsOptions = append(sqsOptions, func(o *sqs.Options) { o.Protocol = awsquery.New(schemas.AmazonSQS) })
 	})
 }
 
@@ -92,7 +92,7 @@ func newSQSServer(t *testing.T, checkKey bool) *sqsServer {
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider(sqsTestKey, sqsTestSecret, ""),
-	}, SQSOptions...)
+	}, sqsOptions...)
 	return &sqsServer{Server: srv, api: api}
 }
 

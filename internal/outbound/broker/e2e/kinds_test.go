@@ -8,12 +8,18 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
 	"fmt"
+	"io"
+	"maps"
 	"net"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,7 +50,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/heraldhq/herald/internal/outbound/broker"
 	"github.com/heraldhq/herald/internal/outbound/broker/brokertest"
 )
 
@@ -774,22 +779,100 @@ func pubsubCreds(t *testing.T) (*target, []string) {
 
 // ---- Amazon SQS (goaws, in process)
 
-// goaws v0.4.5 speaks SQS's Query protocol only; real SQS speaks it too,
-// so Herald's SQS clients are switched to the SDK's Query protocol for
-// these tests (the operations and error codes are the same).
+// goaws v0.4.5 speaks SQS's Query protocol only, while Herald's client
+// speaks the JSON protocol (as the AWS SDKs do since 2023). sqsJSON stands
+// in front of goaws and turns Herald's SendMessage into the Query form
+// and the answer back, so that Herald runs as it would against SQS; the
+// test's own client speaks Query to goaws directly.
 var goawsOnce sync.Once
 
 func newGoAWS(t *testing.T) (*httptest.Server, *sqs.Client) {
 	goawsOnce.Do(func() {
+		// goaws leaves SenderId empty without an account, which the
+		// SDK's XML decoder refuses; and it logs every request.
 		goawsapp.CurrentEnvironment.AccountID = "000000000000"
 		logrus.SetLevel(logrus.WarnLevel)
-		broker.SQSOptions = append(broker.SQSOptions, func(o *sqs.Options) { o.Protocol = awsquery.New(schemas.AmazonSQS) })
 	})
-	srv := httptest.NewServer(goawsrouter.New())
+	srv := httptest.NewServer(sqsJSON(goawsrouter.New()))
 	t.Cleanup(srv.Close)
 	api := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAHERALDE2E0000001", "test", "")}, broker.SQSOptions...)
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAHERALDE2E0000001", "test", "")},
+		func(o *sqs.Options) { o.Protocol = awsquery.New(schemas.AmazonSQS) })
 	return srv, api
+}
+
+// sqsJSON translates SQS JSON-protocol SendMessage requests for next, a
+// Query-protocol server; other requests pass as they are.
+func sqsJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.Header.Get("X-Amz-Target")
+		if target == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		fail := func(status int, code, msg string) {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			w.Header().Set("X-Amzn-Query-Error", code+";Sender")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]string{"__type": "com.amazonaws.sqs#" + code, "message": msg})
+		}
+		if target != "AmazonSQS.SendMessage" {
+			fail(400, "UnsupportedOperation", target+" is not translated")
+			return
+		}
+		var in struct {
+			QueueUrl, MessageBody, MessageGroupId, MessageDeduplicationId string
+			MessageAttributes                                             map[string]struct{ DataType, StringValue string }
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
+			fail(400, "InvalidParameterValue", err.Error())
+			return
+		}
+		form := url.Values{"Action": {"SendMessage"}, "Version": {"2012-11-05"}, "QueueUrl": {in.QueueUrl}, "MessageBody": {in.MessageBody}}
+		if in.MessageGroupId != "" {
+			form.Set("MessageGroupId", in.MessageGroupId)
+		}
+		if in.MessageDeduplicationId != "" {
+			form.Set("MessageDeduplicationId", in.MessageDeduplicationId)
+		}
+		names := slices.Sorted(maps.Keys(in.MessageAttributes))
+		for i, n := range names {
+			p := fmt.Sprintf("MessageAttribute.%d.", i+1)
+			form.Set(p+"Name", n)
+			form.Set(p+"Value.DataType", in.MessageAttributes[n].DataType)
+			form.Set(p+"Value.StringValue", in.MessageAttributes[n].StringValue)
+		}
+		q := httptest.NewRequest("POST", "/", strings.NewReader(form.Encode()))
+		q.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, q)
+		if rec.Code != http.StatusOK {
+			var e struct {
+				Error struct{ Code, Message string } `xml:"Error"`
+			}
+			_ = xml.Unmarshal(rec.Body.Bytes(), &e)
+			fail(rec.Code, e.Error.Code, e.Error.Message)
+			return
+		}
+		var out struct {
+			Result struct {
+				MD5OfMessageAttributes, MD5OfMessageBody, MessageId, SequenceNumber string
+			} `xml:"SendMessageResult"`
+		}
+		if err := xml.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			fail(500, "InternalError", err.Error())
+			return
+		}
+		ans := map[string]string{"MD5OfMessageBody": out.Result.MD5OfMessageBody, "MessageId": out.Result.MessageId}
+		if out.Result.MD5OfMessageAttributes != "" {
+			ans["MD5OfMessageAttributes"] = out.Result.MD5OfMessageAttributes
+		}
+		if out.Result.SequenceNumber != "" {
+			ans["SequenceNumber"] = out.Result.SequenceNumber
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		_ = json.NewEncoder(w).Encode(ans)
+	})
 }
 
 type sqsBox struct {
