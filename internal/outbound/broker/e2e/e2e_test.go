@@ -307,3 +307,14 @@ func inClear(t *testing.T, dir string, secrets []string) {
 		}
 	}
 }
+
+// Every broker kind has its end-to-end cases, in the docs' order.
+func TestE2ECoversEveryKind(t *testing.T) {
+	var got []string
+	for _, kc := range kinds {
+		got = append(got, kc.kind)
+	}
+	if !slices.Equal(got, herald.BrokerKinds) {
+		t.Errorf("end-to-end cases for %v, broker kinds %v", got, herald.BrokerKinds)
+	}
+}
