@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/internal/config"
 	"github.com/heraldhq/herald/internal/heraldtest"
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/outbound/broker/brokertest"
 	"github.com/heraldhq/herald/verify"
 )
 
@@ -33,14 +32,7 @@ const natsAddr = "127.0.0.1:4222"
 
 func needNATS(t *testing.T) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", natsAddr, 2*time.Second)
-	if err != nil {
-		if os.Getenv("HERALD_CI") != "" {
-			t.Fatalf("NATS is not running on %s: %v", natsAddr, err)
-		}
-		t.Skipf("NATS is not running on %s: %v", natsAddr, err)
-	}
-	c.Close()
+	brokertest.NeedService(t, "NATS", natsAddr)
 }
 
 // suffix is a random name part, so that tests share no subject or stream.
@@ -437,69 +429,13 @@ func TestBrokerRejectedIsRetried(t *testing.T) {
 	s.WaitDelivery(evID, "succeeded", 0, 15*time.Second)
 }
 
-// flakyProxy forwards TCP connections to NATS while up; while down it
-// drops every connection, open or new, as a broker that went away.
-type flakyProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	down  bool
-	conns []net.Conn
-}
-
-func newFlakyProxy(t *testing.T, target string) *flakyProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &flakyProxy{ln: ln}
-	t.Cleanup(func() { ln.Close(); p.setDown(true) })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.down {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			b, err := net.DialTimeout("tcp", target, 5*time.Second)
-			if err != nil {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.conns = append(p.conns, c, b)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(b, c); b.Close() }()
-			go func() { _, _ = io.Copy(c, b); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *flakyProxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
-
 // A broker that is away costs retries, and the delivery goes out once it
 // is back: nothing lost, the pooled client recovering on its own.
 func TestBrokerDownThenBack(t *testing.T) {
 	t.Parallel()
 	needNATS(t)
-	proxy := newFlakyProxy(t, natsAddr)
-	proxy.setDown(true)
+	proxy := brokertest.NewProxy(t, natsAddr)
+	proxy.Down()
 	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms"})
 	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
 	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
@@ -508,7 +444,7 @@ func TestBrokerDownThenBack(t *testing.T) {
 	subject := "herald.d." + sfx + ".lead"
 	msgs := natsConsumer(t, stream, subject)
 	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "nats", "destination": map[string]any{
-		"url": "nats://" + proxy.ln.Addr().String(), "subject": subject, "stream": stream}}, nil, 201)
+		"url": "nats://" + proxy.Addr(), "subject": subject, "stream": stream}}, nil, 201)
 	evID := s.Send(map[string]any{"name": "Ann"})
 	d := s.WaitDelivery(evID, "pending", 2, 20*time.Second)
 	var full struct {
@@ -522,7 +458,7 @@ func TestBrokerDownThenBack(t *testing.T) {
 			t.Fatalf("an attempt succeeded with the broker away: %+v", full.Attempts)
 		}
 	}
-	proxy.setDown(false)
+	proxy.Up()
 	select {
 	case m := <-msgs:
 		if !strings.Contains(string(m.Data), `"Ann"`) {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/outbound/broker/brokertest"
 )
 
 // testEnv is what the clients under test get: plain dials (the
@@ -23,19 +23,10 @@ func testEnv() outbound.Env {
 }
 
 // needService returns the address of a broker this machine runs on
-// loopback. Outside CI a test without it skips; in CI (HERALD_CI set, as
-// .ci/run does) it fails, since every broker must be there.
+// loopback (see brokertest.NeedService).
 func needService(t *testing.T, name, addr string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		if os.Getenv("HERALD_CI") != "" {
-			t.Fatalf("%s is not running on %s: %v", name, addr, err)
-		}
-		t.Skipf("%s is not running on %s: %v", name, addr, err)
-	}
-	c.Close()
-	return addr
+	return brokertest.NeedService(t, name, addr)
 }
 
 // testCtx is a context that ends with the test, at most a minute on.

@@ -11,10 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -26,6 +22,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/outbound/broker/brokertest"
 	"github.com/heraldhq/herald/internal/shape"
 )
 
@@ -323,7 +320,7 @@ func TestMQTTBrokerDown(t *testing.T) {
 	addr := needService(t, "Mosquitto", mqttTestAddr)
 	topic := mqttTestTopic(t, "herald-test/")
 	sub := mqttSubscribe(t, addr, topic, "", "")
-	p := newProxy(t, addr)
+	p := brokertest.NewProxy(t, addr)
 	c := mqttOpen(t, &herald.Destination{URL: "mqtt://" + p.Addr(), Topic: topic}, testEnv())
 
 	publish := func(body string) error {
@@ -337,7 +334,7 @@ func TestMQTTBrokerDown(t *testing.T) {
 		t.Fatalf("got %q", got.Payload)
 	}
 
-	p.down()
+	p.Down()
 	err := publish("B")
 	if err == nil {
 		t.Fatal("the broker is away, yet the publish succeeded")
@@ -352,7 +349,7 @@ func TestMQTTBrokerDown(t *testing.T) {
 		t.Fatalf("second publish while down: %v", err)
 	}
 
-	p.up()
+	p.Up()
 	if err := publish("C"); err != nil {
 		t.Fatalf("after up, on the same client: %v", err)
 	}
@@ -372,7 +369,7 @@ func TestMQTTStaleConnection(t *testing.T) {
 	addr := needService(t, "Mosquitto", mqttTestAddr)
 	topic := mqttTestTopic(t, "herald-test/")
 	sub := mqttSubscribe(t, addr, topic, "", "")
-	p := newProxy(t, addr)
+	p := brokertest.NewProxy(t, addr)
 	c := mqttOpen(t, &herald.Destination{URL: "mqtt://" + p.Addr(), Topic: topic}, testEnv())
 	for _, body := range []string{"A", "B"} {
 		if _, err := c.Publish(mqttPublishCtx(t, 5*time.Second), mqttTestMessage(topic, []byte(body))); err != nil {
@@ -381,8 +378,8 @@ func TestMQTTStaleConnection(t *testing.T) {
 		if got := mqttNext(t, sub); string(got.Payload) != body {
 			t.Fatalf("got %q, want %q", got.Payload, body)
 		}
-		p.down()
-		p.up()
+		p.Down()
+		p.Up()
 	}
 }
 
@@ -500,97 +497,11 @@ func TestMQTTNotAcknowledged(t *testing.T) {
 	}
 }
 
-// mqttAuthBroker starts a Mosquitto of the test's own on a free port that
-// wants user herald, password secret, and lets it use herald/allowed/#
-// only.
+// mqttAuthBroker starts a Mosquitto of the test's own that accepts only
+// herald/secret, who may use herald/allowed/# alone.
 func mqttAuthBroker(t *testing.T) string {
 	t.Helper()
-	need := func(bin string) string {
-		p, err := exec.LookPath(bin)
-		if err != nil {
-			// Debian installs the broker in /usr/sbin, off a user's PATH.
-			if _, serr := os.Stat("/usr/sbin/" + bin); serr == nil {
-				return "/usr/sbin/" + bin
-			}
-			if os.Getenv("HERALD_CI") != "" {
-				t.Fatalf("%s is not installed: %v", bin, err)
-			}
-			t.Skipf("%s is not installed, so no broker with logins can be started: %v", bin, err)
-		}
-		return p
-	}
-	mosquitto, passwd := need("mosquitto"), need("mosquitto_passwd")
-	dir := t.TempDir()
-	pw := filepath.Join(dir, "passwd")
-	if out, err := exec.Command(passwd, "-b", "-c", pw, "herald", "secret").CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_passwd: %v: %s", err, out)
-	}
-	acl := filepath.Join(dir, "acl")
-	if err := os.WriteFile(acl, []byte("user herald\ntopic readwrite herald/allowed/#\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// As root Mosquitto would switch to its own user, who cannot read the
-	// test's files: stay who the test is.
-	me := "root"
-	if u, err := user.Current(); err == nil {
-		me = u.Username
-	}
-	// The free port is found by listening then closing: another process
-	// may take it first, so a Mosquitto that exits is tried again.
-	var log bytes.Buffer
-	for try := 1; ; try++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		_, port, _ := net.SplitHostPort(addr)
-		conf := filepath.Join(dir, "mosquitto.conf")
-		if err := os.WriteFile(conf, []byte(fmt.Sprintf(
-			"listener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\npersistence false\nuser %s\n",
-			port, pw, acl, me)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		log.Reset()
-		cmd := exec.Command(mosquitto, "-c", conf)
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		stop := func() {
-			cmd.Process.Kill()
-			<-exited
-		}
-		if mqttListening(addr, exited, 10*time.Second) {
-			t.Cleanup(stop)
-			return addr
-		}
-		stop()
-		if try == 3 {
-			t.Fatalf("mosquitto did not listen on %s: %s", addr, log.String())
-		}
-	}
-}
-
-// mqttListening waits until addr accepts connections, the process behind
-// it exits, or the time is up.
-func mqttListening(addr string, exited <-chan struct{}, within time.Duration) bool {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		select {
-		case <-exited:
-			return false
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return false
+	return brokertest.StartMosquitto(t, "herald", "secret", "user herald\ntopic readwrite herald/allowed/#\n").Addr
 }
 
 func TestMQTTAuth(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/outbound/broker/brokertest"
 	"github.com/heraldhq/herald/internal/shape"
 )
 
@@ -374,14 +375,14 @@ func TestNATSBrokerDown(t *testing.T) {
 	_, js := natsTestConn(t, "nats://"+addr)
 	name := natsName(t)
 	st := natsStream(t, js, name, "herald."+name)
-	p := newProxy(t, addr)
+	p := brokertest.NewProxy(t, addr)
 	d := &herald.Destination{URL: "nats://" + p.Addr(), Subject: "herald." + name, Stream: name}
 	c := natsOpen(t, d)
 
 	if _, err := c.Publish(testCtx(t), natsMessage(d, "msg_1", "1")); err != nil {
 		t.Fatalf("first Publish: %v", err)
 	}
-	p.down()
+	p.Down()
 	natsWaitDown(t, c)
 	start := time.Now()
 	_, err := c.Publish(testCtx(t), natsMessage(d, "msg_2", "2"))
@@ -389,7 +390,7 @@ func TestNATSBrokerDown(t *testing.T) {
 	if waited := time.Since(start); waited > 5*time.Second {
 		t.Fatalf("a Publish while down took %v", waited)
 	}
-	p.up()
+	p.Up()
 	ack := natsPublishEventually(t, c, natsMessage(d, "msg_3", "3"))
 	if want := fmt.Sprintf("stream %s seq 2", name); ack != want {
 		t.Fatalf("ack = %q, want %q (the failed publish must not have arrived)", ack, want)
@@ -421,13 +422,13 @@ func TestNATSFirstConnectFails(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	p := newProxy(t, addr)
-	p.down()
+	p := brokertest.NewProxy(t, addr)
+	p.Down()
 	d := &herald.Destination{URL: "nats://" + p.Addr(), Subject: subject}
 	c := natsOpen(t, d)
 	_, err = c.Publish(testCtx(t), natsMessage(d, "msg_a", "a"))
 	natsKindOf(t, err, herald.ErrorKindConnect)
-	p.up()
+	p.Up()
 	m := natsMessage(d, "msg_b", "b")
 	if _, err := c.Publish(testCtx(t), m); err != nil {
 		t.Fatalf("Publish after up: %v", err)
@@ -666,17 +667,17 @@ func TestNATSCoreBrokerDown(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	p := newProxy(t, addr)
+	p := brokertest.NewProxy(t, addr)
 	d := &herald.Destination{URL: "nats://" + p.Addr(), Subject: subject}
 	c := natsOpen(t, d)
 	if _, err := c.Publish(testCtx(t), natsMessage(d, "msg_1", "1")); err != nil {
 		t.Fatalf("first Publish: %v", err)
 	}
-	p.down()
+	p.Down()
 	natsWaitDown(t, c)
 	_, err = c.Publish(testCtx(t), natsMessage(d, "msg_2", "2"))
 	natsKindOf(t, err, herald.ErrorKindConnect)
-	p.up()
+	p.Up()
 	natsPublishEventually(t, c, natsMessage(d, "msg_3", "3"))
 	var got []string
 	for range 2 {
@@ -707,7 +708,7 @@ func TestNATSLostDuringPublish(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	p := newProxy(t, addr)
+	p := brokertest.NewProxy(t, addr)
 	d := &herald.Destination{URL: "nats://" + p.Addr(), Subject: subject, Stream: name}
 	c := natsOpen(t, d)
 	ctx, cancel := context.WithTimeout(testCtx(t), 30*time.Second)
@@ -721,7 +722,7 @@ func TestNATSLostDuringPublish(t *testing.T) {
 	if _, err := sub.NextMsg(10 * time.Second); err != nil {
 		t.Fatalf("the request never reached the broker: %v", err)
 	}
-	p.down()
+	p.Down()
 	select {
 	case err := <-done:
 		natsKindOf(t, err, herald.ErrorKindNetwork)

@@ -29,6 +29,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/outbound/broker/brokertest"
 	"github.com/heraldhq/herald/internal/shape"
 )
 
@@ -321,12 +322,12 @@ func TestPubSubPublishArrives(t *testing.T) {
 
 func TestPubSubBrokerDown(t *testing.T) {
 	f := newPubSubFake(t)
-	p := newProxy(t, f.srv.Addr)
+	p := brokertest.NewProxy(t, f.srv.Addr)
 	c := openPubSub(t, f.dest(p.Addr()))
 	if _, err := c.Publish(testCtx(t), pubsubMessage(f.dest(p.Addr()), "msg_before", "before")); err != nil {
 		t.Fatal(err)
 	}
-	p.down()
+	p.Down()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_, err := c.Publish(ctx, pubsubMessage(f.dest(p.Addr()), "msg_down", "down"))
 	cancel()
@@ -336,7 +337,7 @@ func TestPubSubBrokerDown(t *testing.T) {
 	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindConnect {
 		t.Fatalf("error kind %q (%v), want connect", k, err)
 	}
-	p.up()
+	p.Up()
 	// gRPC reconnects in the background, within its short backoff; the
 	// attempts before that fail like the one above, and arrive never.
 	deadline := time.Now().Add(20 * time.Second)

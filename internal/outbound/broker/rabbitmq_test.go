@@ -20,6 +20,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/outbound/broker/brokertest"
 	"github.com/heraldhq/herald/internal/shape"
 )
 
@@ -314,7 +315,7 @@ func TestRabbitMQBrokerDown(t *testing.T) {
 func rabbitBrokerDown(t *testing.T, fields bool) {
 	q := rabbitSetup(t, nil)
 	q.consume(t)
-	p := newProxy(t, rabbitTestAddr)
+	p := brokertest.NewProxy(t, rabbitTestAddr)
 	d := rabbitDest(p.Addr(), q)
 	if fields {
 		d.URL, d.Username, d.Password = "amqp://"+p.Addr()+"/", "guest", "guest"
@@ -328,7 +329,7 @@ func rabbitBrokerDown(t *testing.T, fields bool) {
 		t.Fatalf("arrived %q", got.MessageId)
 	}
 
-	p.down()
+	p.Down()
 	rabbitWaitLost(t, c)
 	_, err := rabbitPublish(t, c, rabbitMsg(d, "while-down", "2"))
 	if err == nil {
@@ -338,7 +339,7 @@ func rabbitBrokerDown(t *testing.T, fields bool) {
 		t.Fatalf("error kind %q (%v), want connect", k, err)
 	}
 
-	p.up()
+	p.Up()
 	ack, err := rabbitPublish(t, c, rabbitMsg(d, "after", "3"))
 	if err != nil {
 		t.Fatalf("Publish after up, same client: %v", err)
@@ -359,14 +360,14 @@ func rabbitBrokerDown(t *testing.T, fields bool) {
 func TestRabbitMQBrokerCutMidway(t *testing.T) {
 	q := rabbitSetup(t, nil)
 	q.consume(t)
-	p := newProxy(t, rabbitTestAddr)
+	p := brokertest.NewProxy(t, rabbitTestAddr)
 	d := rabbitDest(p.Addr(), q)
 	c := rabbitOpen(t, d)
 	if _, err := rabbitPublish(t, c, rabbitMsg(d, "one", "1")); err != nil {
 		t.Fatal(err)
 	}
 	q.next(t)
-	p.down()
+	p.Down()
 	_, err := rabbitPublish(t, c, rabbitMsg(d, "two", "2"))
 	if err == nil {
 		t.Fatal("Publish succeeded with the broker cut off")
@@ -374,7 +375,7 @@ func TestRabbitMQBrokerCutMidway(t *testing.T) {
 	if k := outbound.ErrorKindOf(err); k != herald.ErrorKindConnect && k != herald.ErrorKindNetwork {
 		t.Fatalf("error kind %q (%v), want connect or network", k, err)
 	}
-	p.up()
+	p.Up()
 	if _, err := rabbitPublish(t, c, rabbitMsg(d, "three", "3")); err != nil {
 		t.Fatalf("after up: %v", err)
 	}

@@ -14,7 +14,6 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/outbound/broker/brokertest"
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/redis/go-redis/v9"
 )
@@ -333,7 +333,7 @@ func TestRedisBrokerDown(t *testing.T) {
 	addr := needService(t, "redis", redisLocal)
 	admin := redisAdmin(t, addr)
 	stream := redisStream(t, admin)
-	p := newProxy(t, addr)
+	p := brokertest.NewProxy(t, addr)
 	c := redisOpen(t, &herald.Destination{URL: "redis://" + p.Addr(), Stream: stream}, testEnv())
 
 	first := redisMessage("msg_first", "{}")
@@ -342,7 +342,7 @@ func TestRedisBrokerDown(t *testing.T) {
 		t.Fatalf("Publish before down: %v", err)
 	}
 
-	p.down()
+	p.Down()
 	lost := redisMessage("msg_while_down", "{}")
 	lost.Dest = &herald.Destination{Stream: stream}
 	_, err := c.Publish(testCtx(t), lost)
@@ -366,7 +366,7 @@ func TestRedisBrokerDown(t *testing.T) {
 		}
 	}
 
-	p.up()
+	p.Up()
 	back := redisPoll(t, c, stream)
 	var ids []string
 	for _, e := range redisRange(t, admin, stream) {
@@ -427,39 +427,10 @@ func TestRedisRejected(t *testing.T) {
 	}
 }
 
-// redisServer starts a Redis of this test alone on a free loopback port,
-// with args added to its configuration, and returns its address.
+// redisServer starts a Redis of this test alone (brokertest.StartRedis).
 func redisServer(t *testing.T, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skipf("redis-server is not installed: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_, port, _ := net.SplitHostPort(addr)
-	ln.Close()
-	cmd := exec.Command(bin, append([]string{"--port", port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir()}, args...)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not start: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return brokertest.StartRedis(t, args...)
 }
 
 func TestRedisRejectedOOM(t *testing.T) {
@@ -717,15 +688,15 @@ func TestRedisReconnectsAfterRestart(t *testing.T) {
 	addr := needService(t, "redis", redisLocal)
 	admin := redisAdmin(t, addr)
 	stream := redisStream(t, admin)
-	p := newProxy(t, addr)
+	p := brokertest.NewProxy(t, addr)
 	c := redisOpen(t, &herald.Destination{URL: "redis://" + p.Addr(), Stream: stream}, testEnv())
 	if _, err := c.Publish(testCtx(t), redisMessage("msg_1", "{}")); err != nil {
 		t.Fatal(err)
 	}
 	// The broker goes and comes back between two deliveries: the pooled
 	// connection is dead, and the next delivery must not fail on it.
-	p.down()
-	p.up()
+	p.Down()
+	p.Up()
 	if _, err := c.Publish(testCtx(t), redisMessage("msg_2", "{}")); err != nil {
 		t.Fatalf("first Publish after the broker came back: %v", err)
 	}

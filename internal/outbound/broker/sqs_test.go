@@ -29,6 +29,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/netpolicy"
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/outbound/broker/brokertest"
 	"github.com/heraldhq/herald/internal/shape"
 )
 
@@ -391,7 +392,7 @@ func TestSQSPublishFIFO(t *testing.T) {
 func TestSQSBrokerDown(t *testing.T) {
 	s := newSQSServer(t, false)
 	qurl := s.queue(t, false)
-	p := newProxy(t, strings.TrimPrefix(s.URL, "http://"))
+	p := brokertest.NewProxy(t, strings.TrimPrefix(s.URL, "http://"))
 	d := sqsDest(s, qurl)
 	d.Endpoint = "http://" + p.Addr()
 	c := openSQS(t, d)
@@ -399,7 +400,7 @@ func TestSQSBrokerDown(t *testing.T) {
 	if _, err := c.Publish(ctx, sqsMessage(d, "msg_before", `{"n":0}`)); err != nil {
 		t.Fatalf("publish before: %v", err)
 	}
-	p.down()
+	p.Down()
 	// The first publish may go out on the pooled connection the server
 	// just cut (network: the write fails) or, when Go has already seen the
 	// connection close, dial (connect); the next one can only dial.
@@ -411,7 +412,7 @@ func TestSQSBrokerDown(t *testing.T) {
 	if k := outbound.ErrorKindOf(err); err == nil || k != herald.ErrorKindConnect {
 		t.Fatalf("down, second: %v, kind %q, want connect", err, k)
 	}
-	p.up()
+	p.Up()
 	if _, err := c.Publish(ctx, sqsMessage(d, "msg_after", `{"n":2}`)); err != nil {
 		t.Fatalf("publish after up, same client: %v (kind %s)", err, outbound.ErrorKindOf(err))
 	}
