@@ -121,25 +121,35 @@ func (s *Server) payloadOrSample(r *http.Request, eventType string, payload json
 	return compactJSON(payload), nil
 }
 
-// resendDelivery sends a delivery again now: POST .../deliveries/{id}/resend.
-// It counts toward the app's monthly delivery quota.
-func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
+// deliveryAction reads what an action on one delivery (resend, skip)
+// takes: its app, its job, and an empty or absent body.
+func (s *Server) deliveryAction(w http.ResponseWriter, r *http.Request) (*herald.App, *store.Job, *Error) {
 	a, e := s.app(r)
 	if e != nil {
-		return e
+		return nil, nil, e
 	}
 	var in struct{}
 	if r.ContentLength != 0 {
 		if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
-			return e
+			return nil, nil, e
 		}
 	}
 	j, err := s.st.DeliveryJob(r.Context(), a.ID, r.PathValue("id"))
 	if err != nil {
-		return storeError(err, "delivery (or its endpoint)")
+		return nil, nil, storeError(err, "delivery (or its endpoint)")
 	}
 	if hiddenFromPortal(r, j) {
-		return errNotFound("delivery (or its endpoint)")
+		return nil, nil, errNotFound("delivery (or its endpoint)")
+	}
+	return a, j, nil
+}
+
+// resendDelivery sends a delivery again now: POST .../deliveries/{id}/resend.
+// It counts toward the app's monthly delivery quota.
+func (s *Server) resendDelivery(w http.ResponseWriter, r *http.Request) *Error {
+	a, j, e := s.deliveryAction(w, r)
+	if e != nil {
+		return e
 	}
 	if j.Event.PayloadGone(s.o.Now()) {
 		return &Error{Status: http.StatusConflict, Code: CodeConflict,

@@ -12,22 +12,9 @@ import (
 // ordering_on_failure "pause", the later deliveries of its ordering key
 // go on. Its status stays failed; 409 when it is not failed.
 func (s *Server) skipDelivery(w http.ResponseWriter, r *http.Request) *Error {
-	a, e := s.app(r)
+	a, j, e := s.deliveryAction(w, r)
 	if e != nil {
 		return e
-	}
-	var in struct{}
-	if r.ContentLength != 0 {
-		if e := decode(w, r, s.o.MaxBodyBytes, &in); e != nil {
-			return e
-		}
-	}
-	j, err := s.st.DeliveryJob(r.Context(), a.ID, r.PathValue("id"))
-	if err != nil {
-		return storeError(err, "delivery (or its endpoint)")
-	}
-	if hiddenFromPortal(r, j) {
-		return errNotFound("delivery (or its endpoint)")
 	}
 	d, err := s.eng.Skip(r.Context(), a.ID, j.Delivery.ID)
 	if err != nil {
