@@ -123,10 +123,10 @@ func (db *DB) AppDelete(ctx context.Context, appID string) error {
 // EventTypeCreate implements store.Store.
 func (db *DB) EventTypeCreate(ctx context.Context, et *herald.EventType) error {
 	_, err := db.pool.Exec(ctx,
-		`INSERT INTO event_types (name, description, schema, sample, group_name, deprecated, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		`INSERT INTO event_types (name, description, schema, sample, group_name, deprecated, created_at, updated_at, versions)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		et.Name, et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated,
-		ts(et.CreatedAt), ts(et.UpdatedAt))
+		ts(et.CreatedAt), ts(et.UpdatedAt), store.EncodeVersions(et))
 	if isUnique(err) {
 		return fmt.Errorf("event type %q: %w", et.Name, store.ErrConflict)
 	}
@@ -180,9 +180,9 @@ func (db *DB) EventTypeList(ctx context.Context, p store.ListParams) ([]*herald.
 // EventTypeUpdate implements store.Store.
 func (db *DB) EventTypeUpdate(ctx context.Context, et *herald.EventType) error {
 	tag, err := db.pool.Exec(ctx,
-		`UPDATE event_types SET description = $1, schema = $2, sample = $3, group_name = $4, deprecated = $5, updated_at = $6
+		`UPDATE event_types SET description = $1, schema = $2, sample = $3, group_name = $4, deprecated = $5, updated_at = $6, versions = $8
 		WHERE name = $7`,
-		et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated, ts(et.UpdatedAt), et.Name)
+		et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated, ts(et.UpdatedAt), et.Name, store.EncodeVersions(et))
 	if err != nil {
 		return fmt.Errorf("event type update: %w", err)
 	}

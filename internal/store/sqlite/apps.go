@@ -124,10 +124,10 @@ func (db *DB) AppDelete(ctx context.Context, appID string) error {
 // EventTypeCreate implements store.Store.
 func (db *DB) EventTypeCreate(ctx context.Context, et *herald.EventType) error {
 	_, err := db.w.ExecContext(ctx,
-		`INSERT INTO event_types (name, description, schema, sample, group_name, deprecated, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO event_types (name, description, schema, sample, group_name, deprecated, created_at, updated_at, versions)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		et.Name, et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated,
-		micro(et.CreatedAt), micro(et.UpdatedAt))
+		micro(et.CreatedAt), micro(et.UpdatedAt), store.EncodeVersions(et))
 	if isUnique(err) {
 		return fmt.Errorf("event type %q: %w", et.Name, store.ErrConflict)
 	}
@@ -183,9 +183,9 @@ func (db *DB) EventTypeList(ctx context.Context, p store.ListParams) ([]*herald.
 // too: they are edited with the description.
 func (db *DB) EventTypeUpdate(ctx context.Context, et *herald.EventType) error {
 	res, err := db.w.ExecContext(ctx,
-		`UPDATE event_types SET description = ?, schema = ?, sample = ?, group_name = ?, deprecated = ?, updated_at = ?
+		`UPDATE event_types SET description = ?, schema = ?, sample = ?, group_name = ?, deprecated = ?, updated_at = ?, versions = ?
 		WHERE name = ?`,
-		et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated, micro(et.UpdatedAt), et.Name)
+		et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated, micro(et.UpdatedAt), store.EncodeVersions(et), et.Name)
 	if err != nil {
 		return fmt.Errorf("event type update: %w", err)
 	}
