@@ -14,7 +14,7 @@ type Event struct {
 	Payload   RawJSON `json:"payload"`
 	// Version is the version of the event type the payload is in; ""
 	// for the type's implicit first version.
-	Version string `json:"version"`
+	Version string `json:"version,omitempty"`
 	// IdempotencyKey, when given, makes a repeated POST within 24 hours
 	// return this event instead of creating another.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`

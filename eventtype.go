@@ -16,12 +16,16 @@ type EventType struct {
 	Deprecated bool `json:"deprecated"`
 	// Versions are the type's versions after the implicit first one,
 	// oldest first.
-	Versions []EventTypeVersion `json:"versions"`
+	Versions []EventTypeVersion `json:"versions,omitempty"`
 	// LatestVersion is the newest version ("" when unversioned); set by
 	// the API.
-	Latest    string    `json:"latest_version"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Latest string `json:"latest_version"`
+	// PinnedEndpoints counts the endpoints pinned to each version (""
+	// for the first), of the caller's apps; set by the API on a read of
+	// one type, not stored.
+	PinnedEndpoints map[string]int `json:"pinned_endpoints,omitempty"`
+	CreatedAt       time.Time      `json:"created_at"`
+	UpdatedAt       time.Time      `json:"updated_at"`
 }
 
 // EventTypeVersion is one version of an event type after the first: the
@@ -66,4 +70,45 @@ func (et *EventType) VersionIndex(v string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// PinAll is the key of Endpoint.EventTypeVersions that pins every type.
+const PinAll = "*"
+
+// PinnedVersion returns the version of event type et the endpoint is
+// pinned to, and false when it is not pinned to one. A pin for the type
+// wins over the pin for all types ("*"); a "*" pin names a version the
+// type may not have: a date then pins the type's newest version dated on
+// or before it (the first, "", when none is), and a token leaves the type
+// unpinned.
+func PinnedVersion(ep *Endpoint, et *EventType) (string, bool) {
+	if v, ok := ep.EventTypeVersions[et.Name]; ok {
+		return v, true
+	}
+	v, ok := ep.EventTypeVersions[PinAll]
+	if !ok {
+		return "", false
+	}
+	if _, ok := et.VersionIndex(v); ok {
+		return v, true
+	}
+	if !isDate(v) {
+		return "", false
+	}
+	pinned := ""
+	for _, tv := range et.Versions {
+		if isDate(tv.Version) && tv.Version <= v {
+			pinned = tv.Version
+		}
+	}
+	return pinned, true
+}
+
+// isDate reports whether a version name is a date, YYYY-MM-DD.
+func isDate(v string) bool {
+	if len(v) != 10 || v[4] != '-' || v[7] != '-' {
+		return false
+	}
+	_, err := time.Parse(time.DateOnly, v)
+	return err == nil
 }
