@@ -39,6 +39,9 @@ func validateVersion(et *herald.EventType, v string) *Error {
 	if !versionRE.MatchString(v) {
 		return errInvalid("version", "version must be a date (YYYY-MM-DD) or a token of letters, digits and . _ - (at most 32, starting with a letter or digit)")
 	}
+	if _, ok := et.VersionIndex(v); ok {
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Field: "version", Message: "event type " + et.Name + " already has version " + v}
+	}
 	if dateRE.MatchString(v) {
 		if _, err := time.Parse(time.DateOnly, v); err != nil {
 			return errInvalid("version", "version %q is not a valid date", v)
@@ -48,9 +51,6 @@ func validateVersion(et *herald.EventType, v string) *Error {
 		if last := et.LatestVersion(); dateRE.MatchString(last) && v <= last {
 			return errInvalid("version", "version %s must be later than the latest, %s", v, last)
 		}
-	}
-	if _, ok := et.VersionIndex(v); ok {
-		return &Error{Status: http.StatusConflict, Code: CodeConflict, Field: "version", Message: "event type " + et.Name + " already has version " + v}
 	}
 	return nil
 }
