@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
@@ -31,5 +32,32 @@ func TestConsoleEventTypeVersions(t *testing.T) {
 	// The first version has the one pinned endpoint, the latest none.
 	if !tb.evalBool(`(() => { const rows = [...document.querySelectorAll('.et-view table tbody tr')]; return rows.length === 2 && rows[0].children[2].textContent === '1' && rows[1].children[2].textContent === '0' && rows[1].children[0].textContent === '2026-11-01'; })()`) {
 		t.Fatal("the versions table does not show the pinned endpoints per version")
+	}
+
+	// The endpoint form pins a versioned type by a choice beside it.
+	var eps struct{ Data []struct{ ID string } }
+	s.MustDo("GET", "/v1/apps/acme/endpoints", nil, &eps, 200)
+	tb.open(s.URL + "/console/apps/" + s.AppID("acme") + "/endpoints/" + eps.Data[0].ID + "/edit")
+	tb.waitFor(`select.type-version[data-type="order.created"]`)
+	if v := tb.evalString(`document.querySelector('select.type-version').value`); v != "" {
+		t.Fatalf("the form shows the pin as %q, want the first version", v)
+	}
+	checkLabels(t, tb, "endpoint form with a versioned type")
+	tb.evalBool(`(() => { const e = document.querySelector('select.type-version'); e.value = '2026-11-01'; e.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`)
+	tb.click(`#endpoint-form button[type=submit]`)
+	tb.until(`!location.pathname.endsWith('/edit')`)
+	var ep struct {
+		Pins map[string]string `json:"event_type_versions"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.MustDo("GET", "/v1/apps/acme/endpoints/"+eps.Data[0].ID, nil, &ep, 200)
+		if ep.Pins["order.created"] == "2026-11-01" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pins after the form: %v", ep.Pins)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
