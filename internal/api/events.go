@@ -204,12 +204,12 @@ func (s *Server) createEventTraced(ctx context.Context, w http.ResponseWriter, r
 }
 
 // sameEvent reports whether a new event repeats the stored one an
-// Idempotency-Key matched: the same type, ordering key and payload. Payloads
+// Idempotency-Key matched: the same type, version, ordering key and payload. Payloads
 // are compared as JSON values, so a client that re-encodes its retry with
 // other spacing or key order is still answered as a repeat; numbers
 // compare by their text (1.0 is not 1), as a receiver would see them.
 func sameEvent(stored, ev *herald.Event) bool {
-	if stored.EventType != ev.EventType || stored.OrderingKey != ev.OrderingKey {
+	if stored.EventType != ev.EventType || stored.Version != ev.Version || stored.OrderingKey != ev.OrderingKey {
 		return false
 	}
 	if stored.PayloadExpired {
