@@ -37,6 +37,7 @@ type Store interface {
 	EventTypeGet(ctx context.Context, name string) (*herald.EventType, error)
 	EventTypeList(ctx context.Context, p store.ListParams) ([]*herald.EventType, error)
 	EventTypeUpdate(ctx context.Context, et *herald.EventType) error
+	EventTypeSetVersions(ctx context.Context, et *herald.EventType, was string) error
 	EventTypeDelete(ctx context.Context, name string) error
 	EndpointCreate(ctx context.Context, ep *herald.Endpoint) error
 	EndpointGet(ctx context.Context, appID, id string) (*herald.Endpoint, error)

@@ -103,10 +103,11 @@ func (s *Server) createEventTypeVersion(w http.ResponseWriter, r *http.Request) 
 			}
 		}
 	}
+	was := store.EncodeVersions(et)
 	et.Versions = append(et.Versions, v)
 	et.Latest = v.Version
 	et.UpdatedAt = v.CreatedAt
-	err = s.st.EventTypeUpdate(r.Context(), et)
+	err = s.st.EventTypeSetVersions(r.Context(), et, was)
 	s.eventTypes.Reset()
 	if err != nil {
 		return storeError(err, "event type")
@@ -204,10 +205,11 @@ func (s *Server) deleteEventTypeVersion(w http.ResponseWriter, r *http.Request) 
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Field: "version",
 			Message: "only the latest version (" + et.LatestVersion() + ") may be deleted: the converters of later versions lead through " + v}
 	}
+	was := store.EncodeVersions(et)
 	et.Versions = slices.Delete(et.Versions, i, i+1)
 	et.Latest = et.LatestVersion()
 	et.UpdatedAt = s.o.Now().UTC()
-	err = s.st.EventTypeUpdate(r.Context(), et)
+	err = s.st.EventTypeSetVersions(r.Context(), et, was)
 	s.eventTypes.Reset()
 	if err != nil {
 		return storeError(err, "event type")

@@ -180,13 +180,29 @@ func (db *DB) EventTypeList(ctx context.Context, p store.ListParams) ([]*herald.
 // EventTypeUpdate implements store.Store.
 func (db *DB) EventTypeUpdate(ctx context.Context, et *herald.EventType) error {
 	tag, err := db.pool.Exec(ctx,
-		`UPDATE event_types SET description = $1, schema = $2, sample = $3, group_name = $4, deprecated = $5, updated_at = $6, versions = $8
+		`UPDATE event_types SET description = $1, schema = $2, sample = $3, group_name = $4, deprecated = $5, updated_at = $6
 		WHERE name = $7`,
-		et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated, ts(et.UpdatedAt), et.Name, store.EncodeVersions(et))
+		et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated, ts(et.UpdatedAt), et.Name)
 	if err != nil {
 		return fmt.Errorf("event type update: %w", err)
 	}
 	return mustAffect(tag, "event type %q", et.Name)
+}
+
+// EventTypeSetVersions implements store.Store.
+func (db *DB) EventTypeSetVersions(ctx context.Context, et *herald.EventType, was string) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE event_types SET versions = $1, updated_at = $2 WHERE name = $3 AND versions = $4`,
+		store.EncodeVersions(et), ts(et.UpdatedAt), et.Name, was)
+	if err != nil {
+		return fmt.Errorf("event type versions: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	if _, err := db.EventTypeGet(ctx, et.Name); err != nil {
+		return err
+	}
+	return fmt.Errorf("event type %q: versions changed meanwhile: %w", et.Name, store.ErrConflict)
 }
 
 // EventTypeDelete implements store.Store.

@@ -183,13 +183,29 @@ func (db *DB) EventTypeList(ctx context.Context, p store.ListParams) ([]*herald.
 // too: they are edited with the description.
 func (db *DB) EventTypeUpdate(ctx context.Context, et *herald.EventType) error {
 	res, err := db.w.ExecContext(ctx,
-		`UPDATE event_types SET description = ?, schema = ?, sample = ?, group_name = ?, deprecated = ?, updated_at = ?, versions = ?
+		`UPDATE event_types SET description = ?, schema = ?, sample = ?, group_name = ?, deprecated = ?, updated_at = ?
 		WHERE name = ?`,
-		et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated, micro(et.UpdatedAt), store.EncodeVersions(et), et.Name)
+		et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated, micro(et.UpdatedAt), et.Name)
 	if err != nil {
 		return fmt.Errorf("event type update: %w", err)
 	}
 	return mustAffect(res, "event type %q", et.Name)
+}
+
+// EventTypeSetVersions implements store.Store.
+func (db *DB) EventTypeSetVersions(ctx context.Context, et *herald.EventType, was string) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE event_types SET versions = ?, updated_at = ? WHERE name = ? AND versions = ?`,
+		store.EncodeVersions(et), micro(et.UpdatedAt), et.Name, was)
+	if err != nil {
+		return fmt.Errorf("event type versions: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	if _, err := db.EventTypeGet(ctx, et.Name); err != nil {
+		return err
+	}
+	return fmt.Errorf("event type %q: versions changed meanwhile: %w", et.Name, store.ErrConflict)
 }
 
 // EventTypeDelete implements store.Store.

@@ -30,7 +30,7 @@ func testVersionsEventType(t *testing.T, s store.Store) {
 		{Version: "v3", Converter: "function convert(p) { return {a: p.b} }", CreatedAt: at(2 * time.Hour)},
 	}
 	et.Latest, et.UpdatedAt = "v3", at(2*time.Hour)
-	noErr(t, s.EventTypeUpdate(ctx, et), "EventTypeUpdate")
+	noErr(t, s.EventTypeSetVersions(ctx, et, "[]"), "EventTypeSetVersions")
 	got, err = s.EventTypeGet(ctx, et.Name)
 	noErr(t, err, "EventTypeGet")
 	equal(t, "versioned event type", got, et)
@@ -40,11 +40,25 @@ func testVersionsEventType(t *testing.T, s store.Store) {
 		t.Errorf("EventTypeList: %+v", list)
 	}
 
+	// A change made from a stale read is refused, and changes nothing.
+	was := store.EncodeVersions(et)
+	stale := *et
+	stale.Versions = et.Versions[:1]
+	wantErr(t, s.EventTypeSetVersions(ctx, &stale, "[]"), store.ErrConflict, "EventTypeSetVersions from a stale read")
+	// Updating the type's other fields leaves its versions alone.
+	et.Description, et.UpdatedAt = "changed", at(3*time.Hour)
+	noErr(t, s.EventTypeUpdate(ctx, &herald.EventType{Name: et.Name, Description: et.Description, Schema: et.Schema, UpdatedAt: et.UpdatedAt}), "EventTypeUpdate")
+	got, err = s.EventTypeGet(ctx, et.Name)
+	noErr(t, err, "EventTypeGet")
+	equal(t, "event type with its description changed", got, et)
+
 	et.Versions, et.Latest = et.Versions[:1], "2026-06-01"
-	noErr(t, s.EventTypeUpdate(ctx, et), "EventTypeUpdate")
+	noErr(t, s.EventTypeSetVersions(ctx, et, was), "EventTypeSetVersions")
 	got, err = s.EventTypeGet(ctx, et.Name)
 	noErr(t, err, "EventTypeGet")
 	equal(t, "event type with a version removed", got, et)
+	missing := &herald.EventType{Name: "nope", UpdatedAt: t0}
+	wantErr(t, s.EventTypeSetVersions(ctx, missing, "[]"), store.ErrNotFound, "EventTypeSetVersions missing")
 }
 
 // testVersionsEvent: an event keeps the version it was sent as, also
