@@ -94,6 +94,10 @@ type RequestShape struct {
 	// reshape each request (method, url, headers, payload as the JSON
 	// body) before it is signed, or cancel it; empty for none.
 	Transformation string `json:"transformation,omitempty"`
+	// EventTypeVersions pins the version of event types the endpoint
+	// receives, by type name ("*" for every type): a newer event is
+	// converted down to it. Absent types get events as sent.
+	EventTypeVersions map[string]string `json:"event_type_versions,omitempty"`
 }
 
 // Content types an endpoint may send (RequestShape.ContentType).

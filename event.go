@@ -12,6 +12,9 @@ type Event struct {
 	AppID     string  `json:"app_id"`
 	EventType string  `json:"event_type"`
 	Payload   RawJSON `json:"payload"`
+	// Version is the version of the event type the payload is in; ""
+	// for the type's implicit first version.
+	Version string `json:"version,omitempty"`
 	// IdempotencyKey, when given, makes a repeated POST within 24 hours
 	// return this event instead of creating another.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`

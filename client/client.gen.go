@@ -1957,6 +1957,11 @@ type Endpoint struct {
 	// EndpointTemplateID The endpoint template the endpoint takes its URL and request shape from; absent for none. The endpoint's request fields show the values in force.
 	EndpointTemplateID *string `json:"endpoint_template_id,omitempty"`
 
+	// EventTypeVersions Pins the version of event types the endpoint receives, by type name, `*` for every type:
+	// an event sent as a newer version is converted down, one version's converter at a time,
+	// before the endpoint's template and transformation. Absent when none.
+	EventTypeVersions *map[string]string `json:"event_type_versions,omitempty"`
+
 	// EventTypes Subscriptions - exact names, prefix wildcards (`conversation_*`) and groups (`group:nps`); empty means every event.
 	EventTypes []string `json:"event_types"`
 
@@ -2114,10 +2119,15 @@ type EndpointInput struct {
 	// request fields given with it (or later), when they differ from the template's,
 	// are the endpoint's own and override it. `null` detaches the template, keeping the
 	// values in force.
-	EndpointTemplateID *string   `json:"endpoint_template_id,omitempty"`
-	EventTypes         *[]string `json:"event_types,omitempty"`
-	Filter             *string   `json:"filter,omitempty"`
-	FlatEventKey       *string   `json:"flat_event_key,omitempty"`
+	EndpointTemplateID *string `json:"endpoint_template_id,omitempty"`
+
+	// EventTypeVersions Pins the version of event types the endpoint receives, by type name (`*` for every
+	// type); each version must exist (422 naming `event_type_versions.<type>`). `null` or `{}`
+	// removes the pins.
+	EventTypeVersions *map[string]string `json:"event_type_versions,omitempty"`
+	EventTypes        *[]string          `json:"event_types,omitempty"`
+	Filter            *string            `json:"filter,omitempty"`
+	FlatEventKey      *string            `json:"flat_event_key,omitempty"`
 
 	// Headers Header names to values.
 	Headers *Headers `json:"headers,omitempty"`
@@ -2444,6 +2454,9 @@ type Event struct {
 
 	// Tags The event's tags; `[]` when none.
 	Tags []string `json:"tags"`
+
+	// Version The version of the event type the payload is in; absent for the type's first, unversioned shape.
+	Version *string `json:"version,omitempty"`
 }
 
 // EventCreate defines model for EventCreate.
@@ -2461,7 +2474,7 @@ type EventCreate struct {
 	// the event is not ordered.
 	OrderingKey *string `json:"ordering_key,omitempty"`
 
-	// Payload Any JSON value but `null`; must match the type's schema.
+	// Payload Any JSON value but `null`; must match the schema of the version it is sent as.
 	Payload interface{} `json:"payload"`
 
 	// PayloadRetentionHours Remove the payload this many hours after the event is created: the event, its
@@ -2472,6 +2485,9 @@ type EventCreate struct {
 
 	// Tags Labels to find the event by (`?tag=`); at most 5, each 1 to 128 of letters, digits and `- _ . / \
 	Tags *[]string `json:"tags,omitempty"`
+
+	// Version The version of the event type the payload is in; absent: the type's latest; `""`: its first, unversioned shape. An unknown version is refused (422 naming `version`).
+	Version *string `json:"version,omitempty"`
 }
 
 // EventCreated The event taken, with `deliveries`, how many it made (absent on an idempotent replay).
@@ -2500,6 +2516,9 @@ type EventCreated struct {
 
 	// Tags The event's tags; `[]` when none.
 	Tags []string `json:"tags"`
+
+	// Version The version of the event type the payload is in; absent for the type's first, unversioned shape.
+	Version *string `json:"version,omitempty"`
 }
 
 // EventList defines model for EventList.
@@ -2519,8 +2538,14 @@ type EventType struct {
 	// Group A category; endpoints subscribe to a whole group with `group:<name>`.
 	Group string `json:"group"`
 
+	// LatestVersion The version events are sent as by default; `""` when the type has no versions.
+	LatestVersion *string `json:"latest_version,omitempty"`
+
 	// Name Examples: lead.created
 	Name string `json:"name"`
+
+	// PinnedEndpoints On a read of one type: the count of endpoints pinned to each version (`""` for the first), of the caller's app for an app key or portal session, of every app for an admin.
+	PinnedEndpoints *map[string]int `json:"pinned_endpoints,omitempty"`
 
 	// Sample A sample payload (for previews and test sends); `null` for none.
 	Sample interface{} `json:"sample"`
@@ -2528,6 +2553,9 @@ type EventType struct {
 	// Schema A JSON Schema (2020-12 unless `$schema` says otherwise: an object, or true or false) every payload of this type must match; `null` for none.
 	Schema    interface{} `json:"schema"`
 	UpdatedAt time.Time   `json:"updated_at"`
+
+	// Versions The type's versions after its implicit first one (`""`, the type's own `schema` and `sample`), oldest first; absent when it has none.
+	Versions *[]EventTypeVersion `json:"versions,omitempty"`
 }
 
 // EventTypeCreate defines model for EventTypeCreate.
@@ -2585,6 +2613,49 @@ type EventTypeList struct {
 
 	// NextCursor Pass as `?cursor=` for the next page; `null` on the last page.
 	NextCursor *NextCursor `json:"next_cursor"`
+}
+
+// EventTypeVersion defines model for EventTypeVersion.
+type EventTypeVersion struct {
+	// Converter JavaScript defining `convert(payload)`, which returns the payload in the shape of the version before; `""` for the first version.
+	Converter string    `json:"converter"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// Endpoints The count of endpoints pinned to this version (of the caller's app for an app key or portal session).
+	Endpoints *int `json:"endpoints,omitempty"`
+
+	// Sample A sample payload of this version; `null` for none.
+	Sample interface{} `json:"sample"`
+
+	// Schema The JSON Schema payloads of this version must match; `null` for none.
+	Schema interface{} `json:"schema"`
+
+	// Version A date (YYYY-MM-DD) or a short token; `""` is the implicit first version.
+	//
+	// Examples: 2026-11-01
+	Version string `json:"version"`
+}
+
+// EventTypeVersionCreate defines model for EventTypeVersionCreate.
+type EventTypeVersionCreate struct {
+	// Converter JavaScript defining `convert(payload)`, returning the payload in the previous version's shape. It runs in the transformations' sandbox, with the same limits.
+	Converter string `json:"converter"`
+
+	// Sample A sample payload; must match `schema`.
+	Sample interface{} `json:"sample,omitempty"`
+
+	// Schema A JSON Schema: an object, or true or false; absent or `null` for none.
+	Schema interface{} `json:"schema,omitempty"`
+
+	// Version A date (YYYY-MM-DD, later than the latest dated version) or a token of letters, digits and `. _ -`; unique in the type.
+	Version string `json:"version"`
+}
+
+// EventTypeVersionList defines model for EventTypeVersionList.
+type EventTypeVersionList struct {
+	// Data Every version, the implicit first (`""`) first, each with its count of pinned endpoints.
+	Data          []EventTypeVersion `json:"data"`
+	LatestVersion string             `json:"latest_version"`
 }
 
 // FailureGroup The deliveries of one endpoint whose latest attempt failed for one cause.
@@ -3557,6 +3628,9 @@ type ImportEventTypesJSONRequestBody = EventTypeImport
 
 // UpdateEventTypeJSONRequestBody defines body for UpdateEventType for application/json ContentType.
 type UpdateEventTypeJSONRequestBody = EventTypeInput
+
+// CreateEventTypeVersionJSONRequestBody defines body for CreateEventTypeVersion for application/json ContentType.
+type CreateEventTypeVersionJSONRequestBody = EventTypeVersionCreate
 
 // AsAppCreateSuccessStatuses0 returns the union data inside the AppCreate_SuccessStatuses_Item as a AppCreateSuccessStatuses0
 func (t AppCreate_SuccessStatuses_Item) AsAppCreateSuccessStatuses0() (AppCreateSuccessStatuses0, error) {
@@ -4759,6 +4833,43 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 	UpdateEventType(ctx context.Context, name EventTypeName, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEventTypeVersions List an event type's versions
+	//
+	// Corresponds with GET /v1/event-types/{name}/versions (the `ListEventTypeVersions` operationId).
+	ListEventTypeVersions(ctx context.Context, name EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEventTypeVersionWithBody Add a version to an event type
+	//
+	// Adds the type's new latest version, with the converter that turns its payloads into the
+	// shape of the version before. Events are sent as the latest unless they name a version.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/event-types/{name}/versions (the `CreateEventTypeVersion` operationId).
+	CreateEventTypeVersionWithBody(ctx context.Context, name EventTypeName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEventTypeVersion Add a version to an event type
+	//
+	// Adds the type's new latest version, with the converter that turns its payloads into the
+	// shape of the version before. Events are sent as the latest unless they name a version.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/event-types/{name}/versions (the `CreateEventTypeVersion` operationId).
+	CreateEventTypeVersion(ctx context.Context, name EventTypeName, body CreateEventTypeVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEventTypeVersion Delete the latest version of an event type
+	//
+	// Only the latest version may be deleted (409 otherwise); endpoints pinned to it then receive events as sent.
+	//
+	// Corresponds with DELETE /v1/event-types/{name}/versions/{version} (the `DeleteEventTypeVersion` operationId).
+	DeleteEventTypeVersion(ctx context.Context, name EventTypeName, version string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEventTypeVersion Get a version of an event type
+	//
+	// Corresponds with GET /v1/event-types/{name}/versions/{version} (the `GetEventTypeVersion` operationId).
+	GetEventTypeVersion(ctx context.Context, name EventTypeName, version string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAllFailures What is failing now, in every app
 	//
@@ -6390,6 +6501,93 @@ func (c *Client) UpdateEventTypeWithBody(ctx context.Context, name EventTypeName
 // Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 func (c *Client) UpdateEventType(ctx context.Context, name EventTypeName, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateEventTypeRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEventTypeVersions List an event type's versions
+//
+// Corresponds with GET /v1/event-types/{name}/versions (the `ListEventTypeVersions` operationId).
+func (c *Client) ListEventTypeVersions(ctx context.Context, name EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventTypeVersionsRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEventTypeVersionWithBody Add a version to an event type
+//
+// Adds the type's new latest version, with the converter that turns its payloads into the
+// shape of the version before. Events are sent as the latest unless they name a version.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/event-types/{name}/versions (the `CreateEventTypeVersion` operationId).
+func (c *Client) CreateEventTypeVersionWithBody(ctx context.Context, name EventTypeName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEventTypeVersionRequestWithBody(c.Server, name, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEventTypeVersion Add a version to an event type
+//
+// Adds the type's new latest version, with the converter that turns its payloads into the
+// shape of the version before. Events are sent as the latest unless they name a version.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/event-types/{name}/versions (the `CreateEventTypeVersion` operationId).
+func (c *Client) CreateEventTypeVersion(ctx context.Context, name EventTypeName, body CreateEventTypeVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEventTypeVersionRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEventTypeVersion Delete the latest version of an event type
+//
+// Only the latest version may be deleted (409 otherwise); endpoints pinned to it then receive events as sent.
+//
+// Corresponds with DELETE /v1/event-types/{name}/versions/{version} (the `DeleteEventTypeVersion` operationId).
+func (c *Client) DeleteEventTypeVersion(ctx context.Context, name EventTypeName, version string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEventTypeVersionRequest(c.Server, name, version)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEventTypeVersion Get a version of an event type
+//
+// Corresponds with GET /v1/event-types/{name}/versions/{version} (the `GetEventTypeVersion` operationId).
+func (c *Client) GetEventTypeVersion(ctx context.Context, name EventTypeName, version string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventTypeVersionRequest(c.Server, name, version)
 	if err != nil {
 		return nil, err
 	}
@@ -10224,6 +10422,169 @@ func NewUpdateEventTypeRequestWithBody(server string, name EventTypeName, conten
 	return req, nil
 }
 
+// NewListEventTypeVersionsRequest constructs an http.Request for the ListEventTypeVersions method
+func NewListEventTypeVersionsRequest(server string, name EventTypeName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s/versions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEventTypeVersionRequest calls the generic CreateEventTypeVersion builder with application/json body
+func NewCreateEventTypeVersionRequest(server string, name EventTypeName, body CreateEventTypeVersionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEventTypeVersionRequestWithBody(server, name, "application/json", bodyReader)
+}
+
+// NewCreateEventTypeVersionRequestWithBody constructs an http.Request for the CreateEventTypeVersion method, with any body, and a specified content type
+func NewCreateEventTypeVersionRequestWithBody(server string, name EventTypeName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s/versions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteEventTypeVersionRequest constructs an http.Request for the DeleteEventTypeVersion method
+func NewDeleteEventTypeVersionRequest(server string, name EventTypeName, version string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "version", version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s/versions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEventTypeVersionRequest constructs an http.Request for the GetEventTypeVersion method
+func NewGetEventTypeVersionRequest(server string, name EventTypeName, version string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "version", version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s/versions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListAllFailuresRequest constructs an http.Request for the ListAllFailures method
 func NewListAllFailuresRequest(server string, params *ListAllFailuresParams) (*http.Request, error) {
 	var err error
@@ -11261,6 +11622,49 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 	UpdateEventTypeWithResponse(ctx context.Context, name EventTypeName, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error)
+
+	// ListEventTypeVersionsWithResponse List an event type's versions
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/event-types/{name}/versions (the `ListEventTypeVersions` operationId).
+	ListEventTypeVersionsWithResponse(ctx context.Context, name EventTypeName, reqEditors ...RequestEditorFn) (*ListEventTypeVersionsResponse, error)
+
+	// CreateEventTypeVersionWithBodyWithResponse Add a version to an event type
+	//
+	// Adds the type's new latest version, with the converter that turns its payloads into the
+	// shape of the version before. Events are sent as the latest unless they name a version.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/event-types/{name}/versions (the `CreateEventTypeVersion` operationId).
+	CreateEventTypeVersionWithBodyWithResponse(ctx context.Context, name EventTypeName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEventTypeVersionResponse, error)
+
+	// CreateEventTypeVersionWithResponse Add a version to an event type
+	//
+	// Adds the type's new latest version, with the converter that turns its payloads into the
+	// shape of the version before. Events are sent as the latest unless they name a version.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/event-types/{name}/versions (the `CreateEventTypeVersion` operationId).
+	CreateEventTypeVersionWithResponse(ctx context.Context, name EventTypeName, body CreateEventTypeVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEventTypeVersionResponse, error)
+
+	// DeleteEventTypeVersionWithResponse Delete the latest version of an event type
+	//
+	// Only the latest version may be deleted (409 otherwise); endpoints pinned to it then receive events as sent.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/event-types/{name}/versions/{version} (the `DeleteEventTypeVersion` operationId).
+	DeleteEventTypeVersionWithResponse(ctx context.Context, name EventTypeName, version string, reqEditors ...RequestEditorFn) (*DeleteEventTypeVersionResponse, error)
+
+	// GetEventTypeVersionWithResponse Get a version of an event type
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/event-types/{name}/versions/{version} (the `GetEventTypeVersion` operationId).
+	GetEventTypeVersionWithResponse(ctx context.Context, name EventTypeName, version string, reqEditors ...RequestEditorFn) (*GetEventTypeVersionResponse, error)
 
 	// ListAllFailuresWithResponse What is failing now, in every app
 	//
@@ -18273,6 +18677,450 @@ func (r UpdateEventTypeResponse) ContentType() string {
 	return ""
 }
 
+// ListEventTypeVersionsResponse401Headers the declared response headers of an HTTP 401 response for ListEventTypeVersions
+type ListEventTypeVersionsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListEventTypeVersionsResponse429Headers the declared response headers of an HTTP 429 response for ListEventTypeVersions
+type ListEventTypeVersionsResponse429Headers struct {
+	RetryAfter int
+}
+
+// ListEventTypeVersionsResponse503Headers the declared response headers of an HTTP 503 response for ListEventTypeVersions
+type ListEventTypeVersionsResponse503Headers struct {
+	RetryAfter int
+}
+
+type ListEventTypeVersionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventTypeVersionList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListEventTypeVersionsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListEventTypeVersionsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListEventTypeVersionsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventTypeVersionsResponse) GetJSON200() *EventTypeVersionList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEventTypeVersionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEventTypeVersionsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListEventTypeVersionsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListEventTypeVersionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEventTypeVersionsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListEventTypeVersionsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventTypeVersionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventTypeVersionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventTypeVersionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventTypeVersionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateEventTypeVersionResponse401Headers the declared response headers of an HTTP 401 response for CreateEventTypeVersion
+type CreateEventTypeVersionResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateEventTypeVersionResponse429Headers the declared response headers of an HTTP 429 response for CreateEventTypeVersion
+type CreateEventTypeVersionResponse429Headers struct {
+	RetryAfter int
+}
+
+// CreateEventTypeVersionResponse503Headers the declared response headers of an HTTP 503 response for CreateEventTypeVersion
+type CreateEventTypeVersionResponse503Headers struct {
+	RetryAfter int
+}
+
+type CreateEventTypeVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EventTypeVersion
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Unprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateEventTypeVersionResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateEventTypeVersionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateEventTypeVersionResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateEventTypeVersionResponse) GetJSON201() *EventTypeVersion {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateEventTypeVersionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateEventTypeVersionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateEventTypeVersionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateEventTypeVersionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateEventTypeVersionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateEventTypeVersionResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateEventTypeVersionResponse) GetJSON422() *Unprocessable {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateEventTypeVersionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateEventTypeVersionResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateEventTypeVersionResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEventTypeVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEventTypeVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEventTypeVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEventTypeVersionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteEventTypeVersionResponse401Headers the declared response headers of an HTTP 401 response for DeleteEventTypeVersion
+type DeleteEventTypeVersionResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteEventTypeVersionResponse429Headers the declared response headers of an HTTP 429 response for DeleteEventTypeVersion
+type DeleteEventTypeVersionResponse429Headers struct {
+	RetryAfter int
+}
+
+// DeleteEventTypeVersionResponse503Headers the declared response headers of an HTTP 503 response for DeleteEventTypeVersion
+type DeleteEventTypeVersionResponse503Headers struct {
+	RetryAfter int
+}
+
+type DeleteEventTypeVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteEventTypeVersionResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteEventTypeVersionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteEventTypeVersionResponse503Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteEventTypeVersionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteEventTypeVersionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteEventTypeVersionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteEventTypeVersionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteEventTypeVersionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteEventTypeVersionResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteEventTypeVersionResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEventTypeVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEventTypeVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEventTypeVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEventTypeVersionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEventTypeVersionResponse401Headers the declared response headers of an HTTP 401 response for GetEventTypeVersion
+type GetEventTypeVersionResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetEventTypeVersionResponse429Headers the declared response headers of an HTTP 429 response for GetEventTypeVersion
+type GetEventTypeVersionResponse429Headers struct {
+	RetryAfter int
+}
+
+// GetEventTypeVersionResponse503Headers the declared response headers of an HTTP 503 response for GetEventTypeVersion
+type GetEventTypeVersionResponse503Headers struct {
+	RetryAfter int
+}
+
+type GetEventTypeVersionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventTypeVersion
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetEventTypeVersionResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetEventTypeVersionResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetEventTypeVersionResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEventTypeVersionResponse) GetJSON200() *EventTypeVersion {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEventTypeVersionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEventTypeVersionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetEventTypeVersionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetEventTypeVersionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetEventTypeVersionResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetEventTypeVersionResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventTypeVersionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventTypeVersionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventTypeVersionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventTypeVersionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListAllFailuresResponse401Headers the declared response headers of an HTTP 401 response for ListAllFailures
 type ListAllFailuresResponse401Headers struct {
 	WWWAuthenticate *string
@@ -19939,6 +20787,79 @@ func (c *ClientWithResponses) UpdateEventTypeWithResponse(ctx context.Context, n
 		return nil, err
 	}
 	return ParseUpdateEventTypeResponse(rsp)
+}
+
+// ListEventTypeVersionsWithResponse List an event type's versions
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/event-types/{name}/versions (the `ListEventTypeVersions` operationId).
+func (c *ClientWithResponses) ListEventTypeVersionsWithResponse(ctx context.Context, name EventTypeName, reqEditors ...RequestEditorFn) (*ListEventTypeVersionsResponse, error) {
+	rsp, err := c.ListEventTypeVersions(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventTypeVersionsResponse(rsp)
+}
+
+// CreateEventTypeVersionWithBodyWithResponse Add a version to an event type
+//
+// Adds the type's new latest version, with the converter that turns its payloads into the
+// shape of the version before. Events are sent as the latest unless they name a version.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/event-types/{name}/versions (the `CreateEventTypeVersion` operationId).
+func (c *ClientWithResponses) CreateEventTypeVersionWithBodyWithResponse(ctx context.Context, name EventTypeName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEventTypeVersionResponse, error) {
+	rsp, err := c.CreateEventTypeVersionWithBody(ctx, name, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEventTypeVersionResponse(rsp)
+}
+
+// CreateEventTypeVersionWithResponse Add a version to an event type
+//
+// Adds the type's new latest version, with the converter that turns its payloads into the
+// shape of the version before. Events are sent as the latest unless they name a version.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/event-types/{name}/versions (the `CreateEventTypeVersion` operationId).
+func (c *ClientWithResponses) CreateEventTypeVersionWithResponse(ctx context.Context, name EventTypeName, body CreateEventTypeVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEventTypeVersionResponse, error) {
+	rsp, err := c.CreateEventTypeVersion(ctx, name, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEventTypeVersionResponse(rsp)
+}
+
+// DeleteEventTypeVersionWithResponse Delete the latest version of an event type
+//
+// Only the latest version may be deleted (409 otherwise); endpoints pinned to it then receive events as sent.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/event-types/{name}/versions/{version} (the `DeleteEventTypeVersion` operationId).
+func (c *ClientWithResponses) DeleteEventTypeVersionWithResponse(ctx context.Context, name EventTypeName, version string, reqEditors ...RequestEditorFn) (*DeleteEventTypeVersionResponse, error) {
+	rsp, err := c.DeleteEventTypeVersion(ctx, name, version, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEventTypeVersionResponse(rsp)
+}
+
+// GetEventTypeVersionWithResponse Get a version of an event type
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/event-types/{name}/versions/{version} (the `GetEventTypeVersion` operationId).
+func (c *ClientWithResponses) GetEventTypeVersionWithResponse(ctx context.Context, name EventTypeName, version string, reqEditors ...RequestEditorFn) (*GetEventTypeVersionResponse, error) {
+	rsp, err := c.GetEventTypeVersion(ctx, name, version, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventTypeVersionResponse(rsp)
 }
 
 // ListAllFailuresWithResponse What is failing now, in every app
@@ -26738,6 +27659,441 @@ func ParseUpdateEventTypeResponse(rsp *http.Response) (*UpdateEventTypeResponse,
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateEventTypeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListEventTypeVersionsResponse parses an HTTP response from a ListEventTypeVersionsWithResponse call
+func ParseListEventTypeVersionsResponse(rsp *http.Response) (*ListEventTypeVersionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventTypeVersionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventTypeVersionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListEventTypeVersionsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListEventTypeVersionsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListEventTypeVersionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateEventTypeVersionResponse parses an HTTP response from a CreateEventTypeVersionWithResponse call
+func ParseCreateEventTypeVersionResponse(rsp *http.Response) (*CreateEventTypeVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEventTypeVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EventTypeVersion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateEventTypeVersionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateEventTypeVersionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateEventTypeVersionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEventTypeVersionResponse parses an HTTP response from a DeleteEventTypeVersionWithResponse call
+func ParseDeleteEventTypeVersionResponse(rsp *http.Response) (*DeleteEventTypeVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEventTypeVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteEventTypeVersionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteEventTypeVersionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteEventTypeVersionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetEventTypeVersionResponse parses an HTTP response from a GetEventTypeVersionWithResponse call
+func ParseGetEventTypeVersionResponse(rsp *http.Response) (*GetEventTypeVersionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventTypeVersionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventTypeVersion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetEventTypeVersionResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetEventTypeVersionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetEventTypeVersionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

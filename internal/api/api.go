@@ -37,6 +37,7 @@ type Store interface {
 	EventTypeGet(ctx context.Context, name string) (*herald.EventType, error)
 	EventTypeList(ctx context.Context, p store.ListParams) ([]*herald.EventType, error)
 	EventTypeUpdate(ctx context.Context, et *herald.EventType) error
+	EventTypeSetVersions(ctx context.Context, et *herald.EventType, was string) error
 	EventTypeDelete(ctx context.Context, name string) error
 	EndpointCreate(ctx context.Context, ep *herald.Endpoint) error
 	EndpointGet(ctx context.Context, appID, id string) (*herald.Endpoint, error)
@@ -298,6 +299,8 @@ func (s *Server) routes() {
 	s.route("/v1/event-types", map[string]handler{"GET": takes(s.listEventTypes, pageParams...), "POST": s.createEventType}, adminWrites)
 	s.route("/v1/event-types/import", map[string]handler{"POST": s.importEventTypes}, adminWrites)
 	s.route("/v1/event-types/{name}", map[string]handler{"GET": s.getEventType, "PATCH": s.updateEventType, "DELETE": s.deleteEventType}, adminWrites)
+	s.route("/v1/event-types/{name}/versions", map[string]handler{"GET": s.listEventTypeVersions, "POST": s.createEventTypeVersion}, adminWrites)
+	s.route("/v1/event-types/{name}/versions/{version}", map[string]handler{"GET": s.getEventTypeVersion, "DELETE": s.deleteEventTypeVersion}, adminWrites)
 	s.route("/v1/api-keys", map[string]handler{"GET": takes(s.listKeys, pageParams...), "POST": s.createKey}, adminOnly)
 	s.route("/v1/api-keys/{id}", map[string]handler{"DELETE": s.deleteKey}, adminOnly)
 	s.route("/v1/audit-log", map[string]handler{"GET": takes(s.listAudit, pageParams...)}, adminOnly)

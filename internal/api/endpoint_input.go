@@ -82,6 +82,8 @@ type endpointInput struct {
 	templateID     *string
 	template       *herald.EndpointTemplate
 	Transformation *string `json:"transformation"`
+	// EventTypeVersions pins event types' versions; null or {} unpins.
+	EventTypeVersions *map[string]string `json:"event_type_versions"`
 	// names maps endpoint fields to the names the input's own format
 	// gives them, so that a refusal names what the client sent.
 	names map[string]string
@@ -273,6 +275,17 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 		ep.Transformation = *in.Transformation
 		if strings.TrimSpace(ep.Transformation) == "" {
 			ep.Transformation = ""
+		}
+	}
+	if in.EventTypeVersions != nil {
+		// Whether the versions exist is checked against the catalog
+		// (checkPins).
+		if len(*in.EventTypeVersions) > maxPins {
+			return errInvalid("event_type_versions", "event_type_versions pins at most %d event types", maxPins)
+		}
+		ep.EventTypeVersions = nil
+		if len(*in.EventTypeVersions) > 0 {
+			ep.EventTypeVersions = *in.EventTypeVersions
 		}
 	}
 	if in.PayloadFormat != nil {

@@ -153,6 +153,9 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 	if e := s.checkSubscribed(r, ep.EventTypes, nil); e != nil {
 		return e
 	}
+	if e := s.checkPins(r, ep); e != nil {
+		return e
+	}
 	all := s.appEndpoints(r, a.ID)
 	if e := s.checkUIDFree(ep, all); e != nil {
 		return e
@@ -264,6 +267,9 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request) *Error {
 		ep.Secret = secret
 	}
 	if e := s.checkSubscribed(r, ep.EventTypes, was.EventTypes); e != nil {
+		return e
+	}
+	if e := s.checkPins(r, ep); e != nil {
 		return e
 	}
 	if e := s.checkDestinations(ep, a); e != nil {

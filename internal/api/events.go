@@ -33,8 +33,11 @@ const enqueueSlack = 250 * time.Millisecond
 type eventInput struct {
 	EventType *string         `json:"event_type"`
 	Payload   json.RawMessage `json:"payload"`
-	Channels  []string        `json:"channels"`
-	Tags      []string        `json:"tags"`
+	// Version is the version of the event type the payload is in;
+	// absent: the type's latest.
+	Version  *string  `json:"version"`
+	Channels []string `json:"channels"`
+	Tags     []string `json:"tags"`
 	// OrderingKey orders the event's deliveries with the others of the
 	// same key, endpoint by endpoint.
 	OrderingKey *string `json:"ordering_key"`
@@ -97,7 +100,7 @@ func (s *Server) createEventTraced(ctx context.Context, w http.ResponseWriter, r
 	if len(in.Payload) == 0 || string(in.Payload) == "null" {
 		return errRequired("payload")
 	}
-	sc, e := s.checkEventType(r, *in.EventType)
+	sc, version, e := s.checkEventType(r, *in.EventType, in.Version)
 	if e != nil {
 		return e
 	}
@@ -109,7 +112,7 @@ func (s *Server) createEventTraced(ctx context.Context, w http.ResponseWriter, r
 				path = se.Path
 			}
 			return &Error{Status: http.StatusUnprocessableEntity, Code: CodeSchemaMismatch, Field: "payload" + strings.ReplaceAll(path, "/", "."),
-				Message: "payload does not match the schema of " + *in.EventType + ": " + msg}
+				Message: "payload does not match the schema of " + versionName(*in.EventType, version) + ": " + msg}
 		}
 	}
 	var payload bytes.Buffer
@@ -125,7 +128,7 @@ func (s *Server) createEventTraced(ctx context.Context, w http.ResponseWriter, r
 	if e != nil {
 		return e
 	}
-	ev := &herald.Event{AppID: a.ID, EventType: *in.EventType, Payload: payload.Bytes(), IdempotencyKey: key}
+	ev := &herald.Event{AppID: a.ID, EventType: *in.EventType, Version: version, Payload: payload.Bytes(), IdempotencyKey: key}
 	if in.OrderingKey != nil {
 		if len(*in.OrderingKey) > herald.MaxOrderingKey {
 			return errInvalid("ordering_key", "ordering_key is at most %d bytes", herald.MaxOrderingKey)
@@ -201,12 +204,12 @@ func (s *Server) createEventTraced(ctx context.Context, w http.ResponseWriter, r
 }
 
 // sameEvent reports whether a new event repeats the stored one an
-// Idempotency-Key matched: the same type, ordering key and payload. Payloads
+// Idempotency-Key matched: the same type, version, ordering key and payload. Payloads
 // are compared as JSON values, so a client that re-encodes its retry with
 // other spacing or key order is still answered as a repeat; numbers
 // compare by their text (1.0 is not 1), as a receiver would see them.
 func sameEvent(stored, ev *herald.Event) bool {
-	if stored.EventType != ev.EventType || stored.OrderingKey != ev.OrderingKey {
+	if stored.EventType != ev.EventType || stored.Version != ev.Version || stored.OrderingKey != ev.OrderingKey {
 		return false
 	}
 	if stored.PayloadExpired {
@@ -231,44 +234,77 @@ func decodeValue(b []byte) (any, error) {
 }
 
 // checkEventType refuses an event whose type is not in the catalog, unless
-// undeclared types are allowed, and returns the type's compiled schema
-// (nil when it has none). Herald's own event types cannot be sent.
-func (s *Server) checkEventType(r *http.Request, name string) (*schema.Schema, *Error) {
+// undeclared types are allowed, or whose version (nil: the type's
+// latest) the type does not have, and returns the version's compiled
+// schema (nil when it has none) and the version. Herald's own event
+// types cannot be sent.
+func (s *Server) checkEventType(r *http.Request, name string, version *string) (*schema.Schema, string, *Error) {
 	if strings.HasPrefix(name, herald.OperationalPrefix) {
-		return nil, errInvalid("event_type", "event types starting with %q are Herald's own", herald.OperationalPrefix)
+		return nil, "", errInvalid("event_type", "event types starting with %q are Herald's own", herald.OperationalPrefix)
 	}
-	if c, ok := s.eventTypes.Get(name); ok {
-		return c.schema, nil
-	}
-	et, err := s.st.EventTypeGet(r.Context(), name)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			if s.o.AllowUndeclaredEventTypes {
-				return nil, nil
+	c, ok := s.eventTypes.Get(name)
+	if !ok {
+		et, err := s.st.EventTypeGet(r.Context(), name)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				if s.o.AllowUndeclaredEventTypes {
+					if version != nil && *version != "" {
+						return nil, "", errInvalid("version", "event type %q is not in the catalog, so it has no version %q", name, *version)
+					}
+					return nil, "", nil
+				}
+				if near := s.closestEventType(r.Context(), name); near != "" {
+					return nil, "", errInvalid("event_type", "event type %q is not in the catalog; did you mean %q?", name, near)
+				}
+				return nil, "", errInvalid("event_type", "event type %q is not in the catalog; create it with POST /v1/event-types first", name)
 			}
-			if near := s.closestEventType(r.Context(), name); near != "" {
-				return nil, errInvalid("event_type", "event type %q is not in the catalog; did you mean %q?", name, near)
+			return nil, "", storeError(err, "event type")
+		}
+		c = catalogEntry{latest: et.LatestVersion(), schemas: map[string]*schema.Schema{}}
+		compile := func(v string, raw herald.RawJSON) {
+			if len(raw) == 0 {
+				c.schemas[v] = nil
+				return
 			}
-			return nil, errInvalid("event_type", "event type %q is not in the catalog; create it with POST /v1/event-types first", name)
+			sc, err := schema.Compile(raw)
+			if err != nil {
+				// Checked when saved; a schema that no longer compiles
+				// (a library change) must not block every event.
+				s.log.Warn("event type schema does not compile", "event_type", name, "version", v, "error", err.Error())
+			}
+			c.schemas[v] = sc
 		}
-		return nil, storeError(err, "event type")
-	}
-	var c catalogEntry
-	if len(et.Schema) > 0 {
-		if c.schema, err = schema.Compile(et.Schema); err != nil {
-			// Checked when saved; a schema that no longer compiles
-			// (a library change) must not block every event.
-			s.log.Warn("event type schema does not compile", "event_type", name, "error", err.Error())
-			c.schema = nil
+		compile("", et.Schema)
+		for _, v := range et.Versions {
+			compile(v.Version, v.Schema)
 		}
+		s.eventTypes.Put(name, c)
 	}
-	s.eventTypes.Put(name, c)
-	return c.schema, nil
+	v := c.latest
+	if version != nil {
+		v = *version
+	}
+	sc, ok := c.schemas[v]
+	if !ok {
+		return nil, "", errInvalid("version", "event type %q has no version %q (its latest is %q)", name, v, c.latest)
+	}
+	return sc, v, nil
 }
 
-// catalogEntry is what the API keeps of an event type between calls.
+// versionName names a version of an event type in messages.
+func versionName(name, version string) string {
+	if version == "" {
+		return name
+	}
+	return name + " version " + version
+}
+
+// catalogEntry is what the API keeps of an event type between calls: its
+// latest version and each version's compiled schema (nil for none), by
+// version, "" for the implicit first.
 type catalogEntry struct {
-	schema *schema.Schema
+	latest  string
+	schemas map[string]*schema.Schema
 }
 
 // eventParams are the query parameters of the event list.

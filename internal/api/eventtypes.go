@@ -139,6 +139,7 @@ func (s *Server) getEventType(w http.ResponseWriter, r *http.Request) *Error {
 	if err != nil {
 		return storeError(err, "event type")
 	}
+	s.countPins(r, et)
 	writeJSON(w, http.StatusOK, et)
 	return nil
 }

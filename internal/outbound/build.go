@@ -45,6 +45,9 @@ type builder struct {
 	// cache.MaxEntries, made of at most maxShapeBytes of settings.
 	shapes *cache.LRU[shapeKey, *shape.Compiled]
 	titles *cache.Cache[map[string]string]
+	// eventTypes keeps the event types of pinned endpoints' deliveries,
+	// whose versions' converters they run.
+	eventTypes *cache.Cache[*herald.EventType]
 	// tf runs endpoints' transformations.
 	tf *transform.Engine
 }
@@ -84,7 +87,7 @@ func newBuilder(st Store, o HTTPOptions) *builder {
 	}
 	return &builder{st: st, userAgent: o.UserAgent, tf: tf, defaultTimeout: o.DefaultTimeout, maxTenantTimeout: o.MaxTenantTimeout,
 		payloadFormat: o.PayloadFormat,
-		maxSize:       o.MaxRenderedSize, titles: cache.New[map[string]string](o.Now),
+		maxSize:       o.MaxRenderedSize, titles: cache.New[map[string]string](o.Now), eventTypes: cache.New[*herald.EventType](o.Now),
 		signers: cache.NewLRU(maxSigners, cache.LRUOptions[string, signing.Scheme]{MaxCost: maxSignerBytes,
 			Cost: func(secret string, _ signing.Scheme) int64 { return signerSize(secret) }}),
 		tlsConfigs: cache.NewLRU(maxTLSConfigs, cache.LRUOptions[string, tlsEntry]{MaxCost: maxTLSBytes,
@@ -170,6 +173,19 @@ func (b *builder) message(ctx context.Context, d *Delivery, now time.Time) (*sen
 	if err != nil {
 		return nil, nil, fmt.Errorf("endpoint settings: %w", err)
 	}
+	if len(ep.EventTypeVersions) > 0 {
+		ev, err := b.pinned(ctx, ep, d.Event)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ev != d.Event {
+			// The template, the transformation and the envelope see the
+			// event as the endpoint's version has it.
+			c := *d
+			c.Event = ev
+			d = &c
+		}
+	}
 	r, err := c.Build(shape.Event{Event: d.Event, App: d.App, Endpoint: ep})
 	if err != nil {
 		return nil, nil, err
@@ -178,6 +194,9 @@ func (b *builder) message(ctx context.Context, d *Delivery, now time.Time) (*sen
 		if err := b.transformRequest(ctx, d, r); err != nil {
 			return nil, nil, err
 		}
+	}
+	if d.Event.Version != "" {
+		r.Header.Set(VersionHeader, d.Event.Version)
 	}
 	s, err := b.signer(ep.Secret)
 	if err != nil {

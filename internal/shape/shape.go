@@ -523,11 +523,13 @@ func (c *Compiled) defaultFields(ev *herald.Event) []template.Field {
 			return fs
 		}
 	}
-	return []template.Field{
-		{Key: "type", Value: ev.EventType},
-		{Key: "timestamp", Value: ev.CreatedAt.UTC().Format(TimestampFormat)},
-		{Key: "data", Value: data},
+	fs := []template.Field{{Key: "type", Value: ev.EventType}}
+	if ev.Version != "" {
+		fs = append(fs, template.Field{Key: "version", Value: ev.Version})
 	}
+	return append(fs,
+		template.Field{Key: "timestamp", Value: ev.CreatedAt.UTC().Format(TimestampFormat)},
+		template.Field{Key: "data", Value: data})
 }
 
 // defaultBody is the body without a template, in the endpoint's format.
@@ -636,6 +638,12 @@ func encodeFields(fs []template.Field, limit int) (string, bool) {
 func appendEnvelopeHead(b []byte, ev *herald.Event) []byte {
 	b = append(b, `{"type":`...)
 	b = strconv.AppendQuote(b, ev.EventType)
+	if ev.Version != "" {
+		// The version the payload is in, beside the type it versions;
+		// absent for a type's first, unversioned shape.
+		b = append(b, `,"version":`...)
+		b = strconv.AppendQuote(b, ev.Version)
+	}
 	b = append(b, `,"timestamp":"`...)
 	b = ev.CreatedAt.UTC().AppendFormat(b, TimestampFormat)
 	return append(b, `","data":`...)

@@ -354,3 +354,38 @@ type TemplateDoc struct {
 	URL         string `json:"url"`
 	herald.RequestShape
 }
+
+// EncodeVersions is the JSON list of an event type's versions as stored,
+// without the counts the API fills in.
+func EncodeVersions(et *herald.EventType) string {
+	if len(et.Versions) == 0 {
+		return "[]"
+	}
+	vs := make([]herald.EventTypeVersion, len(et.Versions))
+	for i, v := range et.Versions {
+		v.Endpoints = nil
+		vs[i] = v
+	}
+	b, err := json.Marshal(vs)
+	if err != nil {
+		// Strings, raw JSON already checked and times: cannot fail.
+		panic(err)
+	}
+	return string(b)
+}
+
+// DecodeVersions fills an event type's versions from their stored list,
+// with its latest version.
+func DecodeVersions(et *herald.EventType, doc string) error {
+	et.Versions = nil
+	if doc != "" && doc != "[]" {
+		if err := json.Unmarshal([]byte(doc), &et.Versions); err != nil {
+			return fmt.Errorf("event type %s: versions: %w", et.Name, err)
+		}
+		if len(et.Versions) == 0 {
+			et.Versions = nil
+		}
+	}
+	et.Latest = et.LatestVersion()
+	return nil
+}

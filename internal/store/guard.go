@@ -418,6 +418,10 @@ func (g *Guard) EventTypeUpdate(ctx context.Context, et *herald.EventType) error
 	return g.exec(ctx, true, func(ctx context.Context) error { return g.Store.EventTypeUpdate(ctx, et) })
 }
 
+func (g *Guard) EventTypeSetVersions(ctx context.Context, et *herald.EventType, was string) error {
+	return g.exec(ctx, true, func(ctx context.Context) error { return g.Store.EventTypeSetVersions(ctx, et, was) })
+}
+
 func (g *Guard) EventTypeDelete(ctx context.Context, name string) error {
 	return g.exec(ctx, true, func(ctx context.Context) error { return g.Store.EventTypeDelete(ctx, name) })
 }

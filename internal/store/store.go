@@ -106,8 +106,13 @@ type Store interface {
 	// the last name seen.
 	EventTypeList(ctx context.Context, p ListParams) ([]*herald.EventType, error)
 	// EventTypeUpdate saves description, schema, sample and UpdatedAt of
-	// the event type named et.Name. ErrNotFound.
+	// the event type named et.Name, not its versions. ErrNotFound.
 	EventTypeUpdate(ctx context.Context, et *herald.EventType) error
+	// EventTypeSetVersions saves et.Versions and UpdatedAt if the stored
+	// versions are still was (EncodeVersions of those read), so that two
+	// changes at once cannot lose one: ErrConflict otherwise, ErrNotFound
+	// when the type is gone.
+	EventTypeSetVersions(ctx context.Context, et *herald.EventType, was string) error
 	// EventTypeDelete removes an event type. Events and subscriptions that
 	// name it are left as they are. ErrNotFound.
 	EventTypeDelete(ctx context.Context, name string) error

@@ -91,13 +91,19 @@ type Error struct {
 	Line int
 	// Limit names the limit hit ("cpu", "memory"), empty otherwise.
 	Limit string
+	// Script names the script that failed; empty: "transformation".
+	Script string
 }
 
 func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("transformation: line %d: %s", e.Line, e.Msg)
+	what := e.Script
+	if what == "" {
+		what = "transformation"
 	}
-	return "transformation: " + e.Msg
+	if e.Line > 0 {
+		return fmt.Sprintf("%s: line %d: %s", what, e.Line, e.Msg)
+	}
+	return what + ": " + e.Msg
 }
 
 // Engine runs transformations. It is safe for concurrent use; share one.
@@ -218,11 +224,21 @@ func (e *Engine) Run(ctx context.Context, key, src string, in Input) (*Output, e
 	if err != nil {
 		return nil, &Error{Msg: "the payload is not JSON"}
 	}
+	res, err := e.call(ctx, p, driverProgram, string(input))
+	if err != nil {
+		return nil, err
+	}
+	return decode(res)
+}
+
+// call runs program p, then calls the function driver evaluates to with
+// input, in a fresh sandboxed runtime held to the engine's limits.
+func (e *Engine) call(ctx context.Context, p, driver *goja.Program, input string) (string, error) {
 	vm := goja.New()
 	vm.SetMaxCallStackSize(1000)
 	var stopped atomic.Bool
 	if err := e.sandbox(vm, &stopped); err != nil {
-		return nil, &Error{Msg: err.Error()}
+		return "", &Error{Msg: err.Error()}
 	}
 	stop := e.watch(ctx, vm, &stopped)
 	res, err := func() (v goja.Value, err error) {
@@ -236,18 +252,51 @@ func (e *Engine) Run(ctx context.Context, key, src string, in Input) (*Output, e
 		if _, err := vm.RunProgram(p); err != nil {
 			return nil, err
 		}
-		f, err := vm.RunProgram(driverProgram)
+		f, err := vm.RunProgram(driver)
 		if err != nil {
 			return nil, err
 		}
 		call, _ := goja.AssertFunction(f)
-		return call(goja.Undefined(), vm.ToValue(string(input)))
+		return call(goja.Undefined(), vm.ToValue(input))
 	}()
 	why := stop()
 	if err != nil {
-		return nil, scriptError(err, why, e.lim)
+		return "", scriptError(err, why, e.lim)
 	}
-	return decode(res.String())
+	return res.String(), nil
+}
+
+// convertDriver calls an event type version's convert(payload) and hands
+// back what it returned as JSON.
+const convertDriver = `(function (input) {
+	if (typeof convert !== "function") throw new Error("the converter defines no function convert(payload)");
+	var out = convert(JSON.parse(input));
+	if (out === undefined) throw new Error("convert must return the payload in the previous version's shape");
+	return JSON.stringify(out);
+})`
+
+var convertProgram = goja.MustCompile("driver.js", convertDriver, true)
+
+// CompileConverter checks an event type version's converter: its size,
+// its syntax.
+func CompileConverter(src string) error {
+	_, err := Compile(src)
+	return err
+}
+
+// Convert calls the converter src (cached under key; empty: not cached)
+// on a payload, JSON, and returns what convert(payload) returned as
+// compact JSON. A failure is an *Error; ctx ending stops the call too.
+func (e *Engine) Convert(ctx context.Context, key, src string, payload []byte) ([]byte, error) {
+	p, err := e.program(key, src)
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.call(ctx, p, convertProgram, string(orNull(payload)))
+	if err != nil {
+		return nil, err
+	}
+	return []byte(res), nil
 }
 
 // watch interrupts vm (and sets stopped, which the sandbox's built-ins

@@ -123,10 +123,10 @@ func (db *DB) AppDelete(ctx context.Context, appID string) error {
 // EventTypeCreate implements store.Store.
 func (db *DB) EventTypeCreate(ctx context.Context, et *herald.EventType) error {
 	_, err := db.pool.Exec(ctx,
-		`INSERT INTO event_types (name, description, schema, sample, group_name, deprecated, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		`INSERT INTO event_types (name, description, schema, sample, group_name, deprecated, created_at, updated_at, versions)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		et.Name, et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated,
-		ts(et.CreatedAt), ts(et.UpdatedAt))
+		ts(et.CreatedAt), ts(et.UpdatedAt), store.EncodeVersions(et))
 	if isUnique(err) {
 		return fmt.Errorf("event type %q: %w", et.Name, store.ErrConflict)
 	}
@@ -187,6 +187,22 @@ func (db *DB) EventTypeUpdate(ctx context.Context, et *herald.EventType) error {
 		return fmt.Errorf("event type update: %w", err)
 	}
 	return mustAffect(tag, "event type %q", et.Name)
+}
+
+// EventTypeSetVersions implements store.Store.
+func (db *DB) EventTypeSetVersions(ctx context.Context, et *herald.EventType, was string) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE event_types SET versions = $1, updated_at = $2 WHERE name = $3 AND versions = $4`,
+		store.EncodeVersions(et), ts(et.UpdatedAt), et.Name, was)
+	if err != nil {
+		return fmt.Errorf("event type versions: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	if _, err := db.EventTypeGet(ctx, et.Name); err != nil {
+		return err
+	}
+	return fmt.Errorf("event type %q: versions changed meanwhile: %w", et.Name, store.ErrConflict)
 }
 
 // EventTypeDelete implements store.Store.

@@ -34,9 +34,9 @@ const (
 		WHERE e.app_id = ANY($1::text[]) AND e.enabled AND e.deleted_at IS NULL
 		ORDER BY e.app_id, e.id`
 	insertEvents = `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at,
-			channels, tags, payload_expires_at, ordering_key)
+			channels, tags, payload_expires_at, ordering_key, version)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::timestamptz[],
-			$8::text[], $9::text[], $10::timestamptz[], $11::text[])`
+			$8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[])`
 	insertDeliveries = `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
 			attempt_count, next_attempt_at, last_error, lease_owner, lease_until, created_at, updated_at, ordering_key, ordering_seq)
 		SELECT u.id, u.app_id, u.event_id, u.endpoint_id, u.event_type, 'pending', 0, u.at, '', u.owner, u.until, u.at, u.at, u.okey,
@@ -155,6 +155,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			evChannels, evTags               []*string
 			evExpires                        []*time.Time
 			evOrdering, dOrdering            []*string
+			evVersions                       []*string
 			evCreated                        []time.Time
 			dIDs, dApps, dEvents, dEps, dTyp []string
 			dAt                              []time.Time
@@ -202,6 +203,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			evKeys = append(evKeys, nullString(ev.IdempotencyKey))
 			evRoutings = append(evRoutings, routing)
 			evOrdering = append(evOrdering, nullString(ev.OrderingKey))
+			evVersions = append(evVersions, nullString(ev.Version))
 			evCreated = append(evCreated, ev.CreatedAt)
 			labels, err := store.EncodeEventLabels(&ev)
 			if err != nil {
@@ -254,7 +256,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 		}
 
 		b = pgx.Batch{}
-		b.Queue(insertEvents, evIDs, evApps, evTypes, evPayloads, evKeys, evRoutings, evCreated, evChannels, evTags, evExpires, evOrdering)
+		b.Queue(insertEvents, evIDs, evApps, evTypes, evPayloads, evKeys, evRoutings, evCreated, evChannels, evTags, evExpires, evOrdering, evVersions)
 		if len(dIDs) > 0 {
 			b.Queue(insertDeliveries, dIDs, dApps, dEvents, dEps, dTyp, dAt, dOwners, dUntil, dOrdering)
 		}

@@ -82,14 +82,18 @@ func scanApp(s scanner) (*herald.App, error) {
 	return &a, nil
 }
 
-const eventTypeCols = `name, description, schema, sample, group_name, deprecated, created_at, updated_at`
+const eventTypeCols = `name, description, schema, sample, group_name, deprecated, created_at, updated_at, versions`
 
 func scanEventType(s scanner) (*herald.EventType, error) {
 	var (
 		et             herald.EventType
 		schema, sample []byte
+		versions       string
 	)
-	if err := s.Scan(&et.Name, &et.Description, &schema, &sample, &et.Group, &et.Deprecated, &et.CreatedAt, &et.UpdatedAt); err != nil {
+	if err := s.Scan(&et.Name, &et.Description, &schema, &sample, &et.Group, &et.Deprecated, &et.CreatedAt, &et.UpdatedAt, &versions); err != nil {
+		return nil, err
+	}
+	if err := store.DecodeVersions(&et, versions); err != nil {
 		return nil, err
 	}
 	if len(schema) > 0 {
@@ -133,7 +137,7 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 
 // eventCols is prefixed so that it can be selected from a join.
 const eventCols = `ev.id, ev.app_id, ev.event_type, ev.payload, ev.idempotency_key, ev.routing, ev.created_at,
-	ev.channels, ev.tags, ev.payload_expires_at, ev.payload_expired, ev.ordering_key`
+	ev.channels, ev.tags, ev.payload_expires_at, ev.payload_expired, ev.ordering_key, ev.version`
 
 func eventDest() (*herald.Event, []any, func() error) {
 	var (
@@ -143,9 +147,10 @@ func eventDest() (*herald.Event, []any, func() error) {
 		channels, tags *string
 		expires        *time.Time
 		orderingKey    *string
+		version        *string
 	)
 	dest := []any{&ev.ID, &ev.AppID, &ev.EventType, &payload, &key, &routing, &ev.CreatedAt,
-		&channels, &tags, &expires, &ev.PayloadExpired, &orderingKey}
+		&channels, &tags, &expires, &ev.PayloadExpired, &orderingKey, &version}
 	return &ev, dest, func() error {
 		if err := store.DecodeEventLabels(&ev, channels, tags); err != nil {
 			return err
@@ -162,6 +167,9 @@ func eventDest() (*herald.Event, []any, func() error) {
 		}
 		if orderingKey != nil {
 			ev.OrderingKey = *orderingKey
+		}
+		if version != nil {
+			ev.Version = *version
 		}
 		if routing != nil {
 			var err error

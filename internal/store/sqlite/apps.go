@@ -124,10 +124,10 @@ func (db *DB) AppDelete(ctx context.Context, appID string) error {
 // EventTypeCreate implements store.Store.
 func (db *DB) EventTypeCreate(ctx context.Context, et *herald.EventType) error {
 	_, err := db.w.ExecContext(ctx,
-		`INSERT INTO event_types (name, description, schema, sample, group_name, deprecated, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO event_types (name, description, schema, sample, group_name, deprecated, created_at, updated_at, versions)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		et.Name, et.Description, blob(et.Schema), blob(et.Sample), et.Group, et.Deprecated,
-		micro(et.CreatedAt), micro(et.UpdatedAt))
+		micro(et.CreatedAt), micro(et.UpdatedAt), store.EncodeVersions(et))
 	if isUnique(err) {
 		return fmt.Errorf("event type %q: %w", et.Name, store.ErrConflict)
 	}
@@ -190,6 +190,22 @@ func (db *DB) EventTypeUpdate(ctx context.Context, et *herald.EventType) error {
 		return fmt.Errorf("event type update: %w", err)
 	}
 	return mustAffect(res, "event type %q", et.Name)
+}
+
+// EventTypeSetVersions implements store.Store.
+func (db *DB) EventTypeSetVersions(ctx context.Context, et *herald.EventType, was string) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE event_types SET versions = ?, updated_at = ? WHERE name = ? AND versions = ?`,
+		store.EncodeVersions(et), micro(et.UpdatedAt), et.Name, was)
+	if err != nil {
+		return fmt.Errorf("event type versions: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	if _, err := db.EventTypeGet(ctx, et.Name); err != nil {
+		return err
+	}
+	return fmt.Errorf("event type %q: versions changed meanwhile: %w", et.Name, store.ErrConflict)
 }
 
 // EventTypeDelete implements store.Store.

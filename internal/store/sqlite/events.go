@@ -105,7 +105,7 @@ func (db *DB) EventsEnqueue(ctx context.Context, p store.EnqueueParams) ([]store
 			}
 			if _, err := insertEvent.ExecContext(ctx, ev.ID, ev.AppID, ev.EventType, blob(ev.Payload),
 				nullString(ev.IdempotencyKey), orNull(routing), created,
-				orNull(labels.Channels), orNull(labels.Tags), microPtr(ev.PayloadExpiresAt), nullString(ev.OrderingKey)); err != nil {
+				orNull(labels.Channels), orNull(labels.Tags), microPtr(ev.PayloadExpiresAt), nullString(ev.OrderingKey), nullString(ev.Version)); err != nil {
 				if isUnique(err) {
 					err = fmt.Errorf("event %q: %w", ev.ID, store.ErrConflict)
 				}

@@ -71,7 +71,7 @@ func scanApp(s scanner) (*herald.App, error) {
 	return &a, nil
 }
 
-const eventTypeCols = `name, description, schema, sample, group_name, deprecated, created_at, updated_at`
+const eventTypeCols = `name, description, schema, sample, group_name, deprecated, created_at, updated_at, versions`
 
 func scanEventType(s scanner) (*herald.EventType, error) {
 	var (
@@ -79,8 +79,12 @@ func scanEventType(s scanner) (*herald.EventType, error) {
 		schema     []byte
 		sample     []byte
 		created, u int64
+		versions   string
 	)
-	if err := s.Scan(&et.Name, &et.Description, &schema, &sample, &et.Group, &et.Deprecated, &created, &u); err != nil {
+	if err := s.Scan(&et.Name, &et.Description, &schema, &sample, &et.Group, &et.Deprecated, &created, &u, &versions); err != nil {
+		return nil, err
+	}
+	if err := store.DecodeVersions(&et, versions); err != nil {
 		return nil, err
 	}
 	if len(schema) > 0 {
@@ -126,7 +130,7 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 
 // eventCols is prefixed so that it can be selected from a join.
 const eventCols = `ev.id, ev.app_id, ev.event_type, ev.payload, ev.idempotency_key, ev.routing, ev.created_at,
-	ev.channels, ev.tags, ev.payload_expires_at, ev.payload_expired, ev.ordering_key`
+	ev.channels, ev.tags, ev.payload_expires_at, ev.payload_expired, ev.ordering_key, ev.version`
 
 func eventDest() (*herald.Event, []any, func() error) {
 	var (
@@ -138,9 +142,10 @@ func eventDest() (*herald.Event, []any, func() error) {
 		channels, tags sql.NullString
 		expires        sql.NullInt64
 		orderingKey    sql.NullString
+		version        sql.NullString
 	)
 	dest := []any{&ev.ID, &ev.AppID, &ev.EventType, &payload, &key, &routing, &created,
-		&channels, &tags, &expires, &ev.PayloadExpired, &orderingKey}
+		&channels, &tags, &expires, &ev.PayloadExpired, &orderingKey, &version}
 	return &ev, dest, func() error {
 		if err := store.DecodeEventLabels(&ev, nullPtr(channels), nullPtr(tags)); err != nil {
 			return err
@@ -154,6 +159,7 @@ func eventDest() (*herald.Event, []any, func() error) {
 		}
 		ev.IdempotencyKey = key.String
 		ev.OrderingKey = orderingKey.String
+		ev.Version = version.String
 		if routing.Valid {
 			var err error
 			if ev.Routing, err = store.DecodeRouting(routing.String); err != nil {

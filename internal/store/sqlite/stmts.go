@@ -55,8 +55,8 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 			WHERE e.app_id = ? AND e.enabled = 1 AND e.deleted_at IS NULL
 			ORDER BY e.id`},
 		{&s.insertEvent, `INSERT INTO events (id, app_id, event_type, payload, idempotency_key, routing, created_at,
-				channels, tags, payload_expires_at, ordering_key)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+				channels, tags, payload_expires_at, ordering_key, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		// The attempt is inserted only if its delivery still exists; its
 		// number defaults to the delivery's next one. It keeps its app and
 		// the status it gives the delivery (as recordDelivery sets it) for

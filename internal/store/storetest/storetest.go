@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	cases = append(cases, failureCases...)
 	cases = append(cases, templateCases...)
 	cases = append(cases, orderingCases...)
+	cases = append(cases, versionCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -120,6 +120,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/event-types/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event type's name (case-sensitive). */
+                name: components["parameters"]["EventTypeName"];
+            };
+            cookie?: never;
+        };
+        /** List an event type's versions */
+        get: operations["listEventTypeVersions"];
+        put?: never;
+        /**
+         * Add a version to an event type
+         * @description Adds the type's new latest version, with the converter that turns its payloads into the
+         *     shape of the version before. Events are sent as the latest unless they name a version.
+         */
+        post: operations["createEventTypeVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/event-types/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event type's name (case-sensitive). */
+                name: components["parameters"]["EventTypeName"];
+                version: string;
+            };
+            cookie?: never;
+        };
+        /** Get a version of an event type */
+        get: operations["getEventTypeVersion"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete the latest version of an event type
+         * @description Only the latest version may be deleted (409 otherwise); endpoints pinned to it then receive events as sent.
+         */
+        delete: operations["deleteEventTypeVersion"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/event-types/{name}": {
         parameters: {
             query?: never;
@@ -1448,10 +1498,50 @@ export interface components {
             /** @description A category; endpoints subscribe to a whole group with `group:<name>`. */
             group: string;
             deprecated: boolean;
+            /** @description The type's versions after its implicit first one (`""`, the type's own `schema` and `sample`), oldest first; absent when it has none. */
+            versions?: components["schemas"]["EventTypeVersion"][];
+            /** @description The version events are sent as by default; `""` when the type has no versions. */
+            latest_version?: string;
+            /** @description On a read of one type: the count of endpoints pinned to each version (`""` for the first), of the caller's app for an app key or portal session, of every app for an admin. */
+            pinned_endpoints?: {
+                [key: string]: number;
+            };
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        EventTypeVersion: {
+            /**
+             * @description A date (YYYY-MM-DD) or a short token; `""` is the implicit first version.
+             * @example 2026-11-01
+             */
+            version: string;
+            /** @description The JSON Schema payloads of this version must match; `null` for none. */
+            schema: unknown;
+            /** @description A sample payload of this version; `null` for none. */
+            sample: unknown;
+            /** @description JavaScript defining `convert(payload)`, which returns the payload in the shape of the version before; `""` for the first version. */
+            converter: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The count of endpoints pinned to this version (of the caller's app for an app key or portal session). */
+            endpoints?: number;
+        };
+        EventTypeVersionCreate: {
+            /** @description A date (YYYY-MM-DD, later than the latest dated version) or a token of letters, digits and `. _ -`; unique in the type. */
+            version: string;
+            /** @description A JSON Schema: an object, or true or false; absent or `null` for none. */
+            schema?: unknown;
+            /** @description A sample payload; must match `schema`. */
+            sample?: unknown;
+            /** @description JavaScript defining `convert(payload)`, returning the payload in the previous version's shape. It runs in the transformations' sandbox, with the same limits. */
+            converter: string;
+        };
+        EventTypeVersionList: {
+            /** @description Every version, the implicit first (`""`) first, each with its count of pinned endpoints. */
+            data: components["schemas"]["EventTypeVersion"][];
+            latest_version: string;
         };
         /** @description An event type's fields; `null` clears `schema` or `sample`. Names cannot change. */
         EventTypeInput: {
@@ -1635,6 +1725,14 @@ export interface components {
             /** @description A JSON document with template tags; `null` for the default body. */
             body_template: unknown;
             /**
+             * @description Pins the version of event types the endpoint receives, by type name, `*` for every type:
+             *     an event sent as a newer version is converted down, one version's converter at a time,
+             *     before the endpoint's template and transformation. Absent when none.
+             */
+            event_type_versions?: {
+                [key: string]: string;
+            };
+            /**
              * @description JavaScript defining `handler(webhook)`, run on each request before it is signed: it
              *     receives `{method, url, headers, payload, event_type}` and returns the same shape
              *     (`payload` becomes the JSON body sent), or `{cancel: true}` to drop the delivery
@@ -1802,6 +1900,14 @@ export interface components {
             /** @description A JSON document with template tags; `null` clears it. */
             body_template?: unknown;
             /**
+             * @description Pins the version of event types the endpoint receives, by type name (`*` for every
+             *     type); each version must exist (422 naming `event_type_versions.<type>`). `null` or `{}`
+             *     removes the pins.
+             */
+            event_type_versions?: {
+                [key: string]: string;
+            } | null;
+            /**
              * @description JavaScript defining `handler(webhook)` (see `Endpoint.transformation`); `""` removes
              *     it. Checked when saved: a syntax error, or a throw or limit hit on the catalog sample
              *     of one of the endpoint's event types, is refused (422 `invalid` or `transform_failed`).
@@ -1950,6 +2056,8 @@ export interface components {
             id: string;
             app_id: string;
             event_type: string;
+            /** @description The version of the event type the payload is in; absent for the type's first, unversioned shape. */
+            version?: string;
             /** @description The event's JSON, any value; `null` only once the payload expired (`payload_expired`). */
             payload: unknown;
             /** @description The `Idempotency-Key` it was sent with. */
@@ -1980,6 +2088,8 @@ export interface components {
             id: string;
             app_id: string;
             event_type: string;
+            /** @description The version of the event type the payload is in; absent for the type's first, unversioned shape. */
+            version?: string;
             /** @description The event's JSON. */
             payload: unknown;
             idempotency_key?: string;
@@ -1999,8 +2109,10 @@ export interface components {
         EventCreate: {
             /** @description A type of the catalog (unless `--allow-undeclared-event-types`); not `herald.…`. */
             event_type: string;
-            /** @description Any JSON value but `null`; must match the type's schema. */
+            /** @description Any JSON value but `null`; must match the schema of the version it is sent as. */
             payload: unknown;
+            /** @description The version of the event type the payload is in; absent: the type's latest; `""`: its first, unversioned shape. An unknown version is refused (422 naming `version`). */
+            version?: string;
             /**
              * @description Channels of the event. An endpoint that lists channels receives the event only if
              *     it carries one of them; an endpoint without channels receives it whatever they are.
@@ -3023,6 +3135,131 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listEventTypeVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event type's name (case-sensitive). */
+                name: components["parameters"]["EventTypeName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The versions, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventTypeVersionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createEventTypeVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event type's name (case-sensitive). */
+                name: components["parameters"]["EventTypeName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventTypeVersionCreate"];
+            };
+        };
+        responses: {
+            /** @description The version. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventTypeVersion"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getEventTypeVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event type's name (case-sensitive). */
+                name: components["parameters"]["EventTypeName"];
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The version. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventTypeVersion"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteEventTypeVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event type's name (case-sensitive). */
+                name: components["parameters"]["EventTypeName"];
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];

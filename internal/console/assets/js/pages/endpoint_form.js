@@ -18,6 +18,9 @@ addStrings({
     'epf.urlHint': 'Where Herald sends the requests. It may hold tags such as {{lead.id}}.',
     'epf.description': 'Description',
     'epf.eventTypes': 'Event types',
+    'epf.versionOf': 'Version of {name} this endpoint receives',
+    'epf.versionLatest': 'As sent (latest: {version})',
+    'epf.versionFirst': 'First (unversioned)',
     'epf.eventTypesHint': 'None chosen: the endpoint receives every event type of the app.',
     'epf.noCatalog': 'The event catalog is empty: name event types below, or leave it empty for all.',
     'epf.catalogError': 'The event catalog could not be loaded: {message}',
@@ -182,6 +185,9 @@ addStrings({
     'epf.urlHint': 'Herald がリクエストを送る先です。{{lead.id}} のようなタグも使えます。',
     'epf.description': '説明',
     'epf.eventTypes': 'イベントタイプ',
+    'epf.versionOf': 'このエンドポイントが受け取る {name} のバージョン',
+    'epf.versionLatest': '送信されたまま（最新：{version}）',
+    'epf.versionFirst': '最初のバージョン（バージョンなし）',
     'epf.eventTypesHint': '何も選ばない場合、このアプリのすべてのイベントタイプを受け取ります。',
     'epf.noCatalog': 'イベントカタログは空です。下の欄に名前を入力するか、空欄のまま（すべて受け取る）にしてください。',
     'epf.catalogError': 'イベントカタログを読み込めませんでした：{message}',
@@ -590,6 +596,18 @@ export async function form(ctx) {
   destBox.addEventListener('input', () => { destTouched = true; });
 
   const boxes = catalogTypes.map((x) => h('input', { type: 'checkbox', value: x.name, checked: chosen.has(x.name) }));
+  // A versioned type gets a choice of the version the endpoint is pinned
+  // to; pins of other types (and "*") are kept as they are.
+  const pins = e.event_type_versions || {};
+  const versionSelects = catalogTypes.map((x) => {
+    if (!x.versions || x.versions.length === 0) return null;
+    const sel = h('select', { class: 'type-version', 'aria-label': t('epf.versionOf', { name: x.name }), dataset: { type: x.name } },
+      h('option', { value: '\u0000' }, t('epf.versionLatest', { version: x.latest_version })),
+      h('option', { value: '' }, t('epf.versionFirst')),
+      x.versions.map((v) => h('option', { value: v.version }, v.version)));
+    sel.value = Object.prototype.hasOwnProperty.call(pins, x.name) ? pins[x.name] : '\u0000';
+    return sel;
+  });
   const typeErrId = newId('f');
   const typeHintId = newId('f');
   const extraHintId = newId('f');
@@ -608,7 +626,8 @@ export async function form(ctx) {
           h('span', { class: 'mono type-name' }, x.name),
           x.group ? h('span', { class: 'badge badge-group' }, x.group) : null,
           x.deprecated ? h('span', { class: 'badge badge-pending' }, t('epf.deprecated')) : null,
-          x.description ? h('span', { class: 'type-desc muted' }, x.description) : null))))) : null,
+          x.description ? h('span', { class: 'type-desc muted' }, x.description) : null)),
+      versionSelects[i]))) : null,
     h('div', { class: 'type-extra' },
       h('label', { for: c.extra.id }, t('epf.extra')),
       c.extra,
@@ -770,6 +789,12 @@ export async function form(ctx) {
     out.description = c.description.value;
     const extra = c.extra.value.split(',').map((x) => x.trim()).filter(Boolean);
     out.event_types = [...boxes.filter((b) => b.checked).map((b) => b.value), ...extra];
+    const pinned = { ...pins };
+    for (const sel of versionSelects) {
+      if (!sel) continue;
+      if (sel.value === '\u0000') delete pinned[sel.dataset.type]; else pinned[sel.dataset.type] = sel.value;
+    }
+    out.event_type_versions = pinned;
     out.filter = c.filter.value.trim();
     out.stage = c.stage.value;
     out.test_filter = c.test_filter.value.trim();

@@ -40,6 +40,13 @@ addStrings({
     'et.danger': 'Delete this event type',
     'et.backToList': 'All event types',
     'et.adminOnly': 'Only an admin key can add event types to the catalog.',
+    'et.latest': 'Latest version',
+    'et.versions': 'Versions',
+    'et.version': 'Version',
+    'et.firstVersion': '(first, unversioned)',
+    'et.pinned': 'Endpoints pinned',
+    'et.converter': 'Converter to the previous version',
+    'et.noVersions': 'Not versioned: events are sent in the shape above. Add a version with POST /v1/event-types/{name}/versions.',
   },
   ja: {
     'et.title': 'イベントタイプ',
@@ -72,6 +79,13 @@ addStrings({
     'et.danger': 'このイベントタイプを削除',
     'et.backToList': 'イベントタイプ一覧',
     'et.adminOnly': 'カタログにイベントタイプを追加できるのは管理者キーだけです。',
+    'et.latest': '最新バージョン',
+    'et.versions': 'バージョン',
+    'et.version': 'バージョン',
+    'et.firstVersion': '（最初のバージョン・バージョンなし）',
+    'et.pinned': '固定しているエンドポイント',
+    'et.converter': '前のバージョンへの変換',
+    'et.noVersions': 'バージョンはありません。イベントは上の形で送られます。バージョンは POST /v1/event-types/{name}/versions で追加します。',
   },
 });
 
@@ -91,11 +105,13 @@ export async function list(ctx) {
             h('th', { scope: 'col' }, t('et.name')),
             h('th', { scope: 'col' }, t('et.group')),
             h('th', { scope: 'col' }, t('et.description')),
+            h('th', { scope: 'col' }, t('et.latest')),
             h('th', { scope: 'col' }, t('et.state')))),
           h('tbody', null, page.data.map((et) => h('tr', null,
             h('td', null, h('a', { class: 'mono', href: ctx.href(`/event-types/${seg(et.name)}`) }, et.name)),
             h('td', null, et.group || '—'),
             h('td', null, et.description || ''),
+            h('td', { class: 'mono' }, et.latest_version || '—'),
             h('td', null, et.deprecated ? deprecatedBadge() : null)))))),
       pager(page, cursor, load));
   };
@@ -128,7 +144,38 @@ function view(et) {
     h('h3', { id: 'et-schema-title' }, t('et.schemaView')),
     et.schema === null || et.schema === undefined
       ? h('p', { class: 'muted' }, t('et.noSchema'))
-      : codeBlock(jsonText(et.schema), t('et.schemaView')));
+      : codeBlock(jsonText(et.schema), t('et.schemaView')),
+    versionsView(et));
+}
+
+/**
+ * The type's versions, oldest first, each with the count of endpoints
+ * pinned to it (the caller's app's, for an app key or the portal) and the
+ * converter that leads it to the version before.
+ */
+function versionsView(et) {
+  const versions = et.versions || [];
+  const pinned = et.pinned_endpoints || {};
+  const title = h('h3', { id: 'et-versions-title' }, t('et.versions'));
+  if (versions.length === 0) {
+    return h('div', null, title, h('p', { class: 'muted' }, t('et.noVersions', { name: et.name })));
+  }
+  const row = (name, created, count, converter) => h('tr', null,
+    h('td', { class: 'mono' }, name || t('et.firstVersion')),
+    h('td', null, timeEl(created)),
+    h('td', null, String(count || 0)),
+    h('td', null, converter ? codeBlock(converter, t('et.converter')) : '—'));
+  return h('div', null, title,
+    h('div', { class: 'table-wrap' },
+      h('table', { 'aria-labelledby': 'et-versions-title' },
+        h('thead', null, h('tr', null,
+          h('th', { scope: 'col' }, t('et.version')),
+          h('th', { scope: 'col' }, t('et.created')),
+          h('th', { scope: 'col' }, t('et.pinned')),
+          h('th', { scope: 'col' }, t('et.converter')))),
+        h('tbody', null,
+          row('', et.created_at, pinned[''], ''),
+          versions.map((v) => row(v.version, v.created_at, pinned[v.version], v.converter))))));
 }
 
 /**
