@@ -316,6 +316,9 @@ type TenantCeilings struct {
 	// the least wait of one.
 	MaxRetries    int
 	MinRetryDelay time.Duration
+	// MaxBatchBytes caps batch.max_bytes: the rendered request size cap
+	// (--max-rendered-size), which a batch's one request must fit.
+	MaxBatchBytes int
 }
 
 // Schedule returns a tenant's retry waits within the ceilings: entries
