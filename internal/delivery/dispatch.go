@@ -206,8 +206,8 @@ type dispatcher struct {
 	// batchCap bounds a batch's request: the rendered request cap (0:
 	// none).
 	batchCap int
-	budget *budget
-	clock  clock.Clock
+	budget   *budget
+	clock    clock.Clock
 	// maxInFlight is an endpoint's in-flight cap on this node.
 	maxInFlight func(*herald.Endpoint) int
 	// nodes is how many nodes share cluster-wide rate limits.
