@@ -90,11 +90,15 @@ func (e *Engine) batchTask(ctx, sendCtx context.Context, jobs []*store.Job, star
 		if a.Response != nil {
 			m.status = a.Response.StatusCode
 		}
+		items := make([]recordItem, len(results))
 		for i, res := range results {
 			res.Owner = e.o.Owner
 			e.o.Metrics.Attempt(jobs[i].Event.AppID, jobs[i].Endpoint.ID, outcome(res.Status), m.latency)
-			e.recordCh <- recordItem{res: res, job: jobs[i]}
+			items[i] = recordItem{res: res, job: jobs[i]}
 		}
+		first := items[0]
+		first.rest = items[1:]
+		e.recordCh <- first
 	}
 	e.doneCh <- m
 }
