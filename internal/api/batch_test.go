@@ -56,6 +56,8 @@ func TestBatchFieldErrors(t *testing.T) {
 		{"PATCH", path, map[string]any{"batch": 5}, "batch"},
 		{"PATCH", path, map[string]any{"batch": map[string]any{"max_events": 10}, "transformation": "function handler(w) { return w }"}, "batch"},
 		{"POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "pull", "batch": map[string]any{"max_events": 10}}, "batch"},
+		{"PATCH", path, map[string]any{"batch": map[string]any{"max_events": 10}, "method": "GET"}, "batch"},
+		{"PATCH", path, map[string]any{"batch": map[string]any{"max_events": 10}, "content_type": "text/plain"}, "batch"},
 	}
 	for _, c := range cases {
 		var e apiError

@@ -406,6 +406,9 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 	if e != nil {
 		return in.renamed(e)
 	}
+	if ep.Batch != nil && !compiled.JSONBody() {
+		return errInvalid("batch", "a batch is sent as one JSON body: the endpoint's method (%s) or content type (%s) has none", compiled.Effective.Method, compiled.Effective.ContentType)
+	}
 	return checkPlainHeaders(ep, compiled.Effective.Headers)
 }
 

@@ -166,3 +166,27 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// TestEngineBatchMaxBytes: a batch holds no more element bytes than
+// max_bytes, and a queue that has reached them goes without waiting.
+func TestEngineBatchMaxBytes(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		r := startEngine(t, Options{}, always(http.StatusOK))
+		// Each element of these events weighs about 125 bytes: two fit.
+		r.endpoint(func(ep *herald.Endpoint) {
+			ep.Batch = &herald.BatchSettings{MaxEvents: 10, MaxWaitMS: 10_000, MaxBytes: 300}
+		})
+		r.enqueue(5)
+		synctest.Wait()
+		got := r.sentBatches()
+		if len(got) != 2 || len(got[0].ids) != 2 || len(got[1].ids) != 2 || got[1].at != 0 {
+			t.Fatalf("at once: batches %+v, want two of 2", got)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if got := r.sentBatches(); len(got) != 3 || len(got[2].ids) != 1 {
+			t.Fatalf("batches %+v, want the last delivery alone after max_wait_ms", got)
+		}
+	})
+}
