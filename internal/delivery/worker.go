@@ -130,9 +130,12 @@ func (e *Engine) attemptBatch(ctx, sendCtx context.Context, jobs []*store.Job) (
 	results := make([]store.AttemptResult, len(jobs))
 	for i, j := range jobs {
 		n := j.Delivery.AttemptCount + 1
-		req := o.Request
-		if o.Requests != nil {
-			req = o.Requests[i]
+		mine, batchID := o.Outcome, o.BatchID
+		if own, ok := o.Own[i]; ok {
+			// Left out of the batch: it failed alone, before sending.
+			mine, batchID = own, ""
+		} else if o.Requests != nil {
+			mine.Request = o.Requests[i]
 		}
 		a := &herald.Attempt{
 			ID:         herald.NewID(herald.PrefixAttempt),
@@ -140,14 +143,14 @@ func (e *Engine) attemptBatch(ctx, sendCtx context.Context, jobs []*store.Job) (
 			Number:     n,
 			CreatedAt:  now,
 			Trigger:    herald.TriggerScheduled,
-			Request:    req,
-			Response:   o.Response,
-			LatencyMS:  float64(o.Latency.Microseconds()) / 1000,
-			ErrorKind:  o.Kind,
-			Error:      o.Error,
-			BatchID:    o.BatchID,
+			Request:    mine.Request,
+			Response:   mine.Response,
+			LatencyMS:  float64(mine.Latency.Microseconds()) / 1000,
+			ErrorKind:  mine.Kind,
+			Error:      mine.Error,
+			BatchID:    batchID,
 		}
-		v := policy.Decide(n, o.Kind, o.Status, o.RetryAfter, end)
+		v := policy.Decide(n, mine.Kind, mine.Status, mine.RetryAfter, end)
 		r := store.AttemptResult{Attempt: a, Status: v.Status, Now: end, EventPayload: j.Event.Payload}
 		if v.Status == herald.StatusPending {
 			t := v.NextAttemptAt

@@ -27,6 +27,11 @@ type BatchOutcome struct {
 	// the whole body once per delivery would multiply a batch's size by
 	// its length. Nil when nothing could be built.
 	Requests []herald.AttemptRequest
+	// Own holds, by the index of the deliveries given, the outcome of a
+	// delivery left out of the batch because its own element could not
+	// be made (its payload expired, its template failed on its event):
+	// it fails alone, the others go. Nil when none was left out.
+	Own map[int]Outcome
 }
 
 // ErrEmptyBatch refuses a batch without deliveries.
@@ -46,16 +51,32 @@ func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 	}
 	now := h.now()
 	id := herald.NewID(herald.PrefixBatch)
-	req, elems, err := h.build.batch(ctx, ds, id, now)
+	req, elems, own, err := h.build.batch(ctx, ds, id, now)
 	if err != nil {
 		return BatchOutcome{Outcome: Outcome{Kind: BuildErrorKind(err), Error: err.Error()}}
+	}
+	var owns map[int]Outcome
+	for i, err := range own {
+		if err != nil {
+			if owns == nil {
+				owns = map[int]Outcome{}
+			}
+			owns[i] = Outcome{Kind: BuildErrorKind(err), Error: err.Error()}
+		}
+	}
+	if req == nil {
+		// Every delivery was left out: nothing was sent.
+		return BatchOutcome{Outcome: Outcome{Kind: herald.ErrorKindPolicy, Error: "no delivery of the batch could be built"}, Own: owns}
 	}
 	o := h.exchange(ctx, ds[0].Endpoint, ds[0].App, id, req)
 	if o.Aborted {
 		return BatchOutcome{Outcome: o}
 	}
-	out := BatchOutcome{Outcome: o, BatchID: id, Requests: make([]herald.AttemptRequest, len(ds))}
+	out := BatchOutcome{Outcome: o, BatchID: id, Requests: make([]herald.AttemptRequest, len(ds)), Own: owns}
 	for i, el := range elems {
+		if el == nil {
+			continue
+		}
 		r := o.Request
 		r.Body = string(el)
 		out.Requests[i] = r
@@ -65,11 +86,13 @@ func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 }
 
 // batch builds the signed request of a batch and returns it with each
-// delivery's element of its body.
-func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time.Time) (*sender.Request, [][]byte, error) {
+// delivery's element of its body (by index). A delivery whose own element
+// cannot be made is left out, with its error in own at its index; req is
+// nil when every one was. err fails the whole batch.
+func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time.Time) (req *sender.Request, elems [][]byte, own []error, err error) {
 	ep, app := ds[0].Endpoint, ds[0].App
 	if ep.Transformation != "" {
-		return nil, nil, errors.New("an endpoint with a transformation does not batch")
+		return nil, nil, nil, errors.New("an endpoint with a transformation does not batch")
 	}
 	limit := b.maxSize
 	if limit <= 0 {
@@ -78,20 +101,23 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 	var first *shape.Request
 	body := make([]byte, 0, 512)
 	body = append(body, '[')
-	elems := make([][]byte, 0, len(ds))
+	elems = make([][]byte, len(ds))
+	own = make([]error, len(ds))
+	n := 0
 	for i, d := range ds {
 		if d.Endpoint.ID != ep.ID {
-			return nil, nil, fmt.Errorf("delivery %s is not of endpoint %s: a batch is one endpoint's", d.ID, ep.ID)
+			return nil, nil, nil, fmt.Errorf("delivery %s is not of endpoint %s: a batch is one endpoint's", d.ID, ep.ID)
 		}
 		if d.Event.PayloadGone(now) {
-			return nil, nil, fmt.Errorf("delivery %s: %w", d.ID, ErrPayloadExpired)
+			own[i] = ErrPayloadExpired
+			continue
 		}
 		c, err := b.compiled(ctx, ep, app, d.Event.EventType)
 		if err != nil {
-			return nil, nil, fmt.Errorf("endpoint settings: %w", err)
+			return nil, nil, nil, fmt.Errorf("endpoint settings: %w", err)
 		}
 		if !c.JSONBody() {
-			return nil, nil, errors.New("a batch is sent as a JSON body: the endpoint's method or content type has none")
+			return nil, nil, nil, errors.New("a batch is sent as a JSON body: the endpoint's method or content type has none")
 		}
 		var data []byte
 		if first == nil || !c.StandardBody() {
@@ -99,7 +125,8 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 			// headers; the others only their element.
 			r, err := c.Build(shape.Event{Event: d.Event, App: app, Endpoint: ep})
 			if err != nil {
-				return nil, nil, err
+				own[i] = err
+				continue
 			}
 			if first == nil {
 				first = r
@@ -113,7 +140,8 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 			data = []byte("null")
 		}
 		if !json.Valid(data) {
-			return nil, nil, &shape.RenderError{Field: "body", Err: fmt.Errorf("the body made for delivery %s is not JSON, which a batch element must be", d.ID)}
+			own[i] = &shape.RenderError{Field: "body", Err: fmt.Errorf("the body made for delivery %s is not JSON, which a batch element must be", d.ID)}
+			continue
 		}
 		el := make([]byte, 0, len(data)+len(d.ID)+len(d.Event.EventType)+64)
 		el = append(el, `{"id":`...)
@@ -126,18 +154,22 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 		el = append(el, data...)
 		el = append(el, '}')
 		if len(body)+len(el)+2 > limit {
-			return nil, nil, &shape.TooLargeError{Max: b.maxSize}
+			return nil, nil, nil, &shape.TooLargeError{Max: b.maxSize}
 		}
-		if i > 0 {
+		if n > 0 {
 			body = append(body, ',')
 		}
 		body = append(body, el...)
-		elems = append(elems, el)
+		elems[i] = el
+		n++
+	}
+	if n == 0 {
+		return nil, nil, own, nil
 	}
 	body = append(body, ']')
 	s, err := b.signer(ep.Secret)
 	if err != nil {
-		return nil, nil, fmt.Errorf("endpoint secret: %w", err)
+		return nil, nil, nil, fmt.Errorf("endpoint secret: %w", err)
 	}
 	sig := s.Sign(id, now, body)
 	if ep.PreviousSecret != "" && ep.PreviousSecretExpiresAt != nil && now.Before(*ep.PreviousSecretExpiresAt) {
@@ -155,13 +187,13 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 	} else {
 		signing.Headers(h, id, now, sig)
 	}
-	req := &sender.Request{Method: first.Method, URL: first.URL, Header: h, Body: body, Timeout: b.timeout(ep, app)}
+	req = &sender.Request{Method: first.Method, URL: first.URL, Header: h, Body: body, Timeout: b.timeout(ep, app)}
 	if ep.TLSCABundle != "" || ep.TLSClientCert != "" {
 		cfg, key, err := b.tlsConfig(ep)
 		if err != nil {
-			return nil, nil, fmt.Errorf("endpoint TLS settings: %w", err)
+			return nil, nil, nil, fmt.Errorf("endpoint TLS settings: %w", err)
 		}
 		req.TLS, req.TLSKey = cfg, key
 	}
-	return req, elems, nil
+	return req, elems, own, nil
 }

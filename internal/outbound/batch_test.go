@@ -143,3 +143,28 @@ func TestSendBatchShapes(t *testing.T) {
 		t.Errorf("%d requests after refused batches, want %d", n, sent)
 	}
 }
+
+// TestSendBatchLeavesOut: a delivery whose own element cannot be made (a
+// strict template meets a missing value) is left out with its own
+// outcome; the others go in the batch.
+func TestSendBatchLeavesOut(t *testing.T) {
+	rc := &receiver{}
+	srv := serve(t, rc)
+	h := newHTTP(t, newStore(t), outbound.HTTPOptions{})
+	ds := batchOf(t, srv.URL, 3)
+	ds[0].Endpoint.BodyTemplate = herald.RawJSON(`{"who":"{{payload.name}}"}`)
+	ds[0].Endpoint.TemplateStrict = true
+	ds[1].Event.Payload = herald.RawJSON(`{"n":2}`)
+	o := h.SendBatch(context.Background(), ds)
+	wantOK(t, o.Outcome)
+	if own, ok := o.Own[1]; !ok || own.Kind != herald.ErrorKindRender || len(o.Own) != 1 {
+		t.Fatalf("left out %+v, want delivery 1 alone with kind render", o.Own)
+	}
+	var els []element
+	if err := json.Unmarshal(rc.last(t).Body, &els); err != nil || len(els) != 2 || els[0].ID != ds[0].ID || els[1].ID != ds[2].ID {
+		t.Fatalf("body %s, want the elements of deliveries 0 and 2", rc.last(t).Body)
+	}
+	if o.Requests[1].Body != "" || o.Requests[2].Body == "" {
+		t.Errorf("recorded requests %+v", o.Requests)
+	}
+}
