@@ -150,6 +150,11 @@ type Attempt struct {
 	LatencyMS float64          `json:"latency_ms"`
 	ErrorKind ErrorKind        `json:"error_kind"`
 	Error     string           `json:"error"`
+	// BatchID is the id (PrefixBatch) of the request that carried this
+	// delivery with others of a batching endpoint; empty when the
+	// delivery went alone. The receiver's answer to that request is this
+	// attempt's.
+	BatchID string `json:"batch_id,omitempty"`
 }
 
 // AttemptRequest is the request as it was sent.

@@ -150,6 +150,9 @@ type EndpointSettings struct {
 	// OrderingOnFailure is OrderingUnblock (empty: the default) or
 	// OrderingPause.
 	OrderingOnFailure string `json:"ordering_on_failure,omitempty"`
+	// Batch, when set, sends up to Batch.MaxEvents due deliveries of a
+	// push endpoint in one request; nil: one request per delivery.
+	Batch *BatchSettings `json:"batch,omitempty"`
 	// DisabledReason and DisabledAt say why and when Herald disabled the
 	// endpoint by itself (a 410 answer, failures for too long).
 	DisabledReason string     `json:"disabled_reason"`
@@ -203,6 +206,27 @@ type EndpointSettings struct {
 	// itself (TemplateFields, "headers/<name>", "preset_options/<name>").
 	TemplateOverrides []string `json:"template_overrides,omitempty"`
 }
+
+// BatchSettings group a push endpoint's due deliveries into one request
+// whose body is a JSON array, one element per delivery.
+type BatchSettings struct {
+	// MaxEvents is the most deliveries in one request (2 to
+	// MaxBatchEvents).
+	MaxEvents int `json:"max_events"`
+	// MaxWaitMS is how long the oldest waiting delivery may wait for
+	// others to join it (0 to MaxBatchWaitMS): 0 sends what is waiting
+	// at once.
+	MaxWaitMS int `json:"max_wait_ms"`
+	// MaxBytes caps the payload bytes of one request; 0: the rendered
+	// request size cap alone.
+	MaxBytes int `json:"max_bytes,omitempty"`
+}
+
+// Bounds of BatchSettings.
+const (
+	MaxBatchEvents = 1000
+	MaxBatchWaitMS = 60_000
+)
 
 // Endpoint stages (EndpointSettings.Stage).
 const (
@@ -296,6 +320,9 @@ type TenantCeilings struct {
 	// the least wait of one.
 	MaxRetries    int
 	MinRetryDelay time.Duration
+	// MaxBatchBytes caps batch.max_bytes: the rendered request size cap
+	// (--max-rendered-size), which a batch's one request must fit.
+	MaxBatchBytes int
 }
 
 // Schedule returns a tenant's retry waits within the ceilings: entries

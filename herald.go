@@ -17,6 +17,9 @@ const (
 	PrefixEvent    = "evt_"
 	PrefixDelivery = "dlv_"
 	PrefixAttempt  = "atm_"
+	// PrefixBatch names a request that carried several deliveries of a
+	// batching endpoint: it is that request's webhook-id.
+	PrefixBatch = "bat_"
 )
 
 // NewID returns a new identifier: the prefix and a ULID. ULIDs sort by

@@ -1622,7 +1622,15 @@ type AppList struct {
 // Attempt defines model for Attempt.
 type Attempt struct {
 	// Attempt 1 for the first.
-	Attempt    int       `json:"attempt"`
+	Attempt int `json:"attempt"`
+
+	// BatchID The id of the batched request that carried this delivery with others (its
+	// `webhook-id`), absent when the delivery went alone. The receiver's one answer to that
+	// request is this attempt's answer.
+	//
+	//
+	// Examples: bat_01m84t86fhkxaqbqhzyzaw5md1
+	BatchID    *string   `json:"batch_id,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	DeliveryID string    `json:"delivery_id"`
 	Error      string    `json:"error"`
@@ -1742,6 +1750,20 @@ type AuditList struct {
 
 	// NextCursor Pass as `?cursor=` for the next page; `null` on the last page.
 	NextCursor *NextCursor `json:"next_cursor"`
+}
+
+// Batch Batching of a push endpoint: its due deliveries go up to `max_events` (or `max_bytes` of
+// payload) in one request whose body is a JSON array, one element
+// `{"id", "type", "timestamp", "data"}` per delivery. The request's `webhook-id` is a batch
+// id (`bat_…`), signed once over the whole body; the receiver's answer decides for every
+// delivery in it. Refused on pull and broker endpoints and with a transformation.
+type Batch struct {
+	// MaxBytes Payload bytes of one request, at most the request size cap (`--max-rendered-size`); 0 or absent for that cap alone.
+	MaxBytes  *int `json:"max_bytes,omitempty"`
+	MaxEvents int  `json:"max_events"`
+
+	// MaxWaitMs How long the oldest waiting delivery waits for others; 0 sends what is waiting at once.
+	MaxWaitMs *int `json:"max_wait_ms,omitempty"`
 }
 
 // BulkResend The filters of a delivery list; each left out matches every delivery.
@@ -1928,6 +1950,13 @@ type Endpoint struct {
 	// masked (`********`).
 	Auth *EndpointAuth `json:"auth,omitempty"`
 
+	// Batch Batching of a push endpoint: its due deliveries go up to `max_events` (or `max_bytes` of
+	// payload) in one request whose body is a JSON array, one element
+	// `{"id", "type", "timestamp", "data"}` per delivery. The request's `webhook-id` is a batch
+	// id (`bat_…`), signed once over the whole body; the receiver's answer decides for every
+	// delivery in it. Refused on pull and broker endpoints and with a transformation.
+	Batch *Batch `json:"batch,omitempty"`
+
 	// BodyTemplate A JSON document with template tags; `null` for the default body.
 	BodyTemplate interface{} `json:"body_template"`
 
@@ -2100,6 +2129,9 @@ type EndpointCreate struct {
 // fields are described in docs/templates.md, routing and limits in docs/endpoints.md.
 type EndpointInput struct {
 	Auth *EndpointAuth `json:"auth,omitempty"`
+
+	// Batch Sends up to `max_events` due deliveries in one request; `null` removes it. Push endpoints without a transformation only.
+	Batch *Batch `json:"batch,omitempty"`
 
 	// BodyTemplate A JSON document with template tags; `null` clears it.
 	BodyTemplate interface{} `json:"body_template,omitempty"`

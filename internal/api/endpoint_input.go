@@ -57,13 +57,15 @@ type endpointInput struct {
 	RateLimit       *float64           `json:"rate_limit"`
 	// OrderingKeyTemplate derives a delivery's ordering key when its
 	// event has none; OrderingOnFailure is "unblock" or "pause".
-	OrderingKeyTemplate *string      `json:"ordering_key_template"`
-	OrderingOnFailure   *string      `json:"ordering_on_failure"`
-	SampleRate          optionalJSON `json:"sample_rate"`
-	SignatureScheme     *string      `json:"signature_scheme"`
-	TLSCABundle         *string      `json:"tls_ca_bundle"`
-	TLSClientCert       *string      `json:"tls_client_cert"`
-	TLSClientKey        *string      `json:"tls_client_key"`
+	OrderingKeyTemplate *string `json:"ordering_key_template"`
+	OrderingOnFailure   *string `json:"ordering_on_failure"`
+	// Batch groups due deliveries into one request; null removes it.
+	Batch           optionalJSON `json:"batch"`
+	SampleRate      optionalJSON `json:"sample_rate"`
+	SignatureScheme *string      `json:"signature_scheme"`
+	TLSCABundle     *string      `json:"tls_ca_bundle"`
+	TLSClientCert   *string      `json:"tls_client_cert"`
+	TLSClientKey    *string      `json:"tls_client_key"`
 	// UID is the customer's id of the endpoint; null or "" clears it.
 	UID            optionalJSON       `json:"uid"`
 	Metadata       *map[string]string `json:"metadata"`
@@ -379,6 +381,13 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 			return errInvalid("ordering_on_failure", "ordering_on_failure is unblock (a delivery failed for good lets the next of its key go) or pause (the key waits until it is resent or skipped)")
 		}
 	}
+	if in.Batch.set {
+		b, e := parseBatch(in.Batch.raw, c.MaxBatchBytes)
+		if e != nil {
+			return e
+		}
+		ep.Batch = b
+	}
 	if in.TemplateSyntax != nil {
 		ep.TemplateSyntax = *in.TemplateSyntax
 	}
@@ -397,6 +406,9 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 		ep.Destination = d
 	}
 	in.applyTemplate(ep)
+	if e := checkBatch(ep); e != nil {
+		return e
+	}
 	if e := checkPull(ep); e != nil {
 		return e
 	}
@@ -406,6 +418,9 @@ func (in *endpointInput) applyTo(ep *herald.Endpoint, app *herald.App, c herald.
 	compiled, e := compileEndpoint(ep, app)
 	if e != nil {
 		return in.renamed(e)
+	}
+	if ep.Batch != nil && !compiled.JSONBody() {
+		return errInvalid("batch", "a batch is sent as one JSON body: the endpoint's method (%s) or content type (%s) has none", compiled.Effective.Method, compiled.Effective.ContentType)
 	}
 	return checkPlainHeaders(ep, compiled.Effective.Headers)
 }
@@ -482,6 +497,63 @@ func (in *endpointInput) applyTemplate(ep *herald.Endpoint) {
 	ownKeys("preset_options/", in.PresetOptions != nil, ep.PresetOptions, t.PresetOptions)
 	slices.Sort(ep.TemplateOverrides)
 	herald.ApplyTemplate(ep, t)
+}
+
+// parseBatch reads an endpoint's batch settings (null: none) within their
+// bounds; maxBytes caps max_bytes (0: no cap known here).
+func parseBatch(raw json.RawMessage, maxBytes int) (*herald.BatchSettings, *Error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var in struct {
+		MaxEvents *int `json:"max_events"`
+		MaxWaitMS *int `json:"max_wait_ms"`
+		MaxBytes  *int `json:"max_bytes"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return nil, errInvalid("batch", "batch is an object with max_events (2 to %d), max_wait_ms (0 to %d) and max_bytes, or null for none: %v",
+			herald.MaxBatchEvents, herald.MaxBatchWaitMS, err)
+	}
+	if in.MaxEvents == nil {
+		return nil, errRequired("batch.max_events")
+	}
+	b := &herald.BatchSettings{MaxEvents: *in.MaxEvents}
+	if b.MaxEvents < 2 || b.MaxEvents > herald.MaxBatchEvents {
+		return nil, errInvalid("batch.max_events", "batch.max_events is from 2 to %d deliveries per request", herald.MaxBatchEvents)
+	}
+	if in.MaxWaitMS != nil {
+		b.MaxWaitMS = *in.MaxWaitMS
+		if b.MaxWaitMS < 0 || b.MaxWaitMS > herald.MaxBatchWaitMS {
+			return nil, errInvalid("batch.max_wait_ms", "batch.max_wait_ms is from 0 (send what is waiting at once) to %d milliseconds", herald.MaxBatchWaitMS)
+		}
+	}
+	if in.MaxBytes != nil {
+		b.MaxBytes = *in.MaxBytes
+		if b.MaxBytes < 0 || maxBytes > 0 && b.MaxBytes > maxBytes {
+			return nil, errInvalid("batch.max_bytes", "batch.max_bytes is from 0 (the request size cap alone) to %d bytes, the request size cap", maxBytes)
+		}
+	}
+	return b, nil
+}
+
+// checkBatch refuses batching where it does not apply yet: only push
+// endpoints batch, and not with a transformation, which reshapes one
+// delivery's request.
+func checkBatch(ep *herald.Endpoint) *Error {
+	if ep.Batch == nil {
+		return nil
+	}
+	switch {
+	case ep.IsPull():
+		return errInvalid("batch", "a pull endpoint does not batch: its client collects each delivery on its own")
+	case ep.IsBroker():
+		return errInvalid("batch", "a %s endpoint does not batch: each delivery is one message", ep.Kind)
+	case ep.Transformation != "":
+		return errInvalid("batch", "an endpoint with a transformation does not batch yet: remove the transformation or the batch")
+	}
+	return nil
 }
 
 // checkPull refuses, on a pull endpoint, the settings of a destination

@@ -305,6 +305,7 @@ func ceilings(cfg *config.Serve) herald.TenantCeilings {
 		TimeoutMS:     int(cfg.MaxTenantTimeout / time.Millisecond),
 		MaxRetries:    cfg.MaxRetries,
 		MinRetryDelay: cfg.MinRetryDelay,
+		MaxBatchBytes: int(cfg.RenderedSizeCap()),
 	}
 }
 

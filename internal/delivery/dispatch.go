@@ -47,6 +47,9 @@ type epQueue struct {
 	// slow: the endpoint's requests hold their workers long (see
 	// dispatcher.slowCap).
 	slow bool
+	// gathering: a batching endpoint out of turn while its queue waits
+	// for more deliveries, until the oldest has waited max_wait_ms.
+	gathering bool
 }
 
 // oldest returns when the endpoint's oldest request in flight was handed
@@ -173,6 +176,9 @@ type handoff struct {
 type task struct {
 	job    *store.Job
 	manual *manualReq
+	// batch, when set, holds the deliveries of a batching endpoint sent
+	// in one request, job first.
+	batch []*store.Job
 }
 
 type doneMsg struct {
@@ -189,14 +195,19 @@ type doneMsg struct {
 	// released is set when the attempt was aborted (shutdown) and the
 	// delivery's lease must be given back instead of recorded.
 	released bool
+	// batch is the task's batch (job first); nil for one delivery.
+	batch []*store.Job
 }
 
 // dispatcher is the dispatch loop's state. It does no I/O and reads no
 // channel: the loop feeds it, and it hands deliveries out through send, so
 // that its fairness and caps are tested on their own.
 type dispatcher struct {
-	budget *budget
-	clock  clock.Clock
+	// batchCap bounds a batch's request: the rendered request cap (0:
+	// none).
+	batchCap int
+	budget   *budget
+	clock    clock.Clock
 	// maxInFlight is an endpoint's in-flight cap on this node.
 	maxInFlight func(*herald.Endpoint) int
 	// nodes is how many nodes share cluster-wide rate limits.
@@ -310,6 +321,7 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 	defer close(e.dispDone)
 	d := newDispatcher(e.o.Workers, e.o.MaxAppShare, e.budget, e.clock)
 	d.initialWindow = e.o.InitialWindow
+	d.batchCap = e.o.Ceilings.MaxBatchBytes
 	d.maxInFlight = func(ep *herald.Endpoint) int { return e.maxInFlight(ctx, ep) }
 	d.nodes = e.nodes.Load
 	d.refillBelow = e.o.QueuePerEndpoint / 2
@@ -367,7 +379,12 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 		case m := <-e.doneCh:
 			d.done(m)
 			if m.released && !m.manual {
-				toRelease = append(toRelease, m.job.Delivery.ID)
+				if m.batch == nil {
+					toRelease = append(toRelease, m.job.Delivery.ID)
+				}
+				for _, j := range m.batch {
+					toRelease = append(toRelease, j.Delivery.ID)
+				}
 			}
 		case ep := <-e.ctlCh:
 			if ep == nil {
@@ -544,6 +561,7 @@ func (d *dispatcher) add(j *store.Job) bool {
 		return false
 	}
 	q.push(j)
+	d.gathered(q)
 	d.makeReady(q)
 	return true
 }
@@ -750,7 +768,7 @@ func (d *dispatcher) unthrottle() {
 // wake ends an endpoint's wait for its rate limiter; one emptied
 // meanwhile (disabled) is forgotten.
 func (d *dispatcher) wake(q *epQueue) {
-	q.throttled = false
+	q.throttled, q.gathering = false, false
 	d.makeReady(q)
 	if q.idle() {
 		d.forget(q)
@@ -814,6 +832,11 @@ func (d *dispatcher) fill() {
 			nextJob = q.manual[0].job
 		} else {
 			nextJob = q.jobs[q.head]
+			if until, wait := d.batchWait(q); wait {
+				d.leave(a, ei)
+				d.gather(q, until)
+				continue
+			}
 		}
 		if !d.budget.tryRender(nextJob.Event) {
 			// The request bodies being sent fill their share of
@@ -838,6 +861,9 @@ func (d *dispatcher) fill() {
 		} else {
 			t = task{job: q.pop()}
 			t.job.Endpoint = q.ep
+			if q.ep.Batch != nil {
+				t.batch = d.takeBatch(q, t.job)
+			}
 		}
 		q.inFlight++
 		a.inFlight++
@@ -901,6 +927,10 @@ func (d *dispatcher) done(m doneMsg) {
 	id := m.job.Endpoint.ID
 	if !m.manual {
 		d.budget.release(id, m.job.Event)
+	}
+	for _, j := range m.batch[min(1, len(m.batch)):] {
+		d.budget.doneRender(j.Event)
+		d.budget.release(id, j.Event)
 	}
 	q := d.queues[id]
 	if q == nil {

@@ -90,6 +90,14 @@ type Outbound interface {
 	Send(ctx context.Context, d *outbound.Delivery) outbound.Outcome
 }
 
+// BatchOutbound is an Outbound that also sends a batching endpoint's
+// deliveries in one request. With an Outbound that is not one, batching
+// endpoints' deliveries fail with error kind policy.
+type BatchOutbound interface {
+	Outbound
+	SendBatch(ctx context.Context, ds []*outbound.Delivery) outbound.BatchOutcome
+}
+
 // ErrStopped is returned by Enqueue once the engine is shutting down.
 var ErrStopped = errors.New("delivery engine is shutting down")
 

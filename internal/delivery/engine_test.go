@@ -53,6 +53,26 @@ type engineRig struct {
 
 	mu    sync.Mutex
 	calls []sent
+	// batches holds the batched requests: their deliveries, in order.
+	batches []sentBatch
+}
+
+// sentBatch is one batched request of the engine.
+type sentBatch struct {
+	at  time.Duration
+	id  string
+	ids []string
+}
+
+// rigOutbound is the rig's Outbound: a batch is one call of the answer
+// (with its first delivery) for all its deliveries.
+type rigOutbound struct {
+	sendFunc
+	batch func(ctx context.Context, ds []*outbound.Delivery) outbound.BatchOutcome
+}
+
+func (o rigOutbound) SendBatch(ctx context.Context, ds []*outbound.Delivery) outbound.BatchOutcome {
+	return o.batch(ctx, ds)
 }
 
 // answerFunc answers the n-th call (1-based) of the engine.
@@ -100,11 +120,23 @@ func startEngineOn(t *testing.T, wrap func(*sqlite.DB) Store, o Options, answer 
 		r.mu.Unlock()
 		return answer(ctx, n, d)
 	})
+	batch := func(ctx context.Context, ds []*outbound.Delivery) outbound.BatchOutcome {
+		b := sentBatch{at: time.Since(r.t0), id: herald.NewID(herald.PrefixBatch)}
+		for _, d := range ds {
+			b.ids = append(b.ids, d.ID)
+		}
+		r.mu.Lock()
+		r.batches = append(r.batches, b)
+		r.calls = append(r.calls, sent{at: b.at, delivery: ds[0].ID, endpoint: ds[0].Endpoint.ID})
+		n := len(r.calls)
+		r.mu.Unlock()
+		return outbound.BatchOutcome{Outcome: answer(ctx, n, ds[0]), BatchID: b.id}
+	}
 	var st Store = db
 	if wrap != nil {
 		st = wrap(db)
 	}
-	r.e = New(st, out, o)
+	r.e = New(st, rigOutbound{sendFunc: out, batch: batch}, o)
 	r.e.Start(ctx)
 	t.Cleanup(func() { _ = r.e.Shutdown(context.Background()) })
 	// The first heartbeat and claim are done before the test goes on.

@@ -13,6 +13,16 @@ import (
 type recordItem struct {
 	res store.AttemptResult
 	job *store.Job
+	// rest are the other deliveries of the same batched request: recorded
+	// in the same store call, so that a batch's history is written whole.
+	rest []recordItem
+}
+
+// appendTo appends the item and the rest of its batch to items.
+func (r recordItem) appendTo(items []recordItem) []recordItem {
+	rest := r.rest
+	r.rest = nil
+	return append(append(items, r), rest...)
 }
 
 // recordLoop writes attempt results in batches: while one batch commits,
@@ -26,7 +36,7 @@ func (e *Engine) recordLoop(ctx context.Context) {
 		if !ok {
 			return
 		}
-		batch = append(batch[:0], r)
+		batch = r.appendTo(batch[:0])
 	gather:
 		for len(batch) < cap(batch) {
 			select {
@@ -35,7 +45,7 @@ func (e *Engine) recordLoop(ctx context.Context) {
 					e.record(ctx, batch)
 					return
 				}
-				batch = append(batch, r)
+				batch = r.appendTo(batch)
 			default:
 				break gather
 			}

@@ -24,6 +24,10 @@ func (e *Engine) workerLoop(ctx, sendCtx context.Context) {
 		var res store.AttemptResult
 		var ok bool
 		e.live.inFlight.Add(1)
+		if t.batch != nil {
+			e.batchTask(ctx, sendCtx, t.batch, start)
+			continue
+		}
 		switch {
 		case t.manual != nil:
 			res, ok = e.manualAttempt(sendCtx, t.manual)
@@ -56,6 +60,106 @@ func (e *Engine) workerLoop(ctx, sendCtx context.Context) {
 		}
 		e.doneCh <- m
 	}
+}
+
+// batchTask sends a batching endpoint's deliveries in one request and
+// records an attempt for each; the whole batch is given back unsent when
+// the lease of any of them may be lost.
+func (e *Engine) batchTask(ctx, sendCtx context.Context, jobs []*store.Job, start time.Time) {
+	m := doneMsg{job: jobs[0], batch: jobs}
+	var results []store.AttemptResult
+	ok := true
+	for _, j := range jobs {
+		if !e.mayStillSend(j) {
+			e.o.Metrics.Fenced(1)
+			e.log.Debug("lease may be lost; batch given back unsent", "delivery_id", j.Delivery.ID)
+			ok = false
+			break
+		}
+	}
+	if ok {
+		results, ok = e.attemptBatch(ctx, sendCtx, jobs)
+	}
+	m.released, m.held = !ok, e.clock.Now().Sub(start)
+	e.live.inFlight.Add(-1)
+	e.live.finished.Add(1)
+	e.o.Metrics.InFlight(-1)
+	if ok {
+		a := results[0].Attempt
+		m.kind, m.latency = a.ErrorKind, time.Duration(a.LatencyMS*float64(time.Millisecond))
+		if a.Response != nil {
+			m.status = a.Response.StatusCode
+		}
+		items := make([]recordItem, len(results))
+		for i, res := range results {
+			res.Owner = e.o.Owner
+			e.o.Metrics.Attempt(jobs[i].Event.AppID, jobs[i].Endpoint.ID, outcome(res.Status), m.latency)
+			items[i] = recordItem{res: res, job: jobs[i]}
+		}
+		first := items[0]
+		first.rest = items[1:]
+		e.recordCh <- first
+	}
+	e.doneCh <- m
+}
+
+// attemptBatch sends deliveries of one batching endpoint in one request
+// and decides, for each under its own retry schedule, what follows from
+// the receiver's one answer. ok is false when the send was aborted.
+func (e *Engine) attemptBatch(ctx, sendCtx context.Context, jobs []*store.Job) ([]store.AttemptResult, bool) {
+	now := e.clock.Now()
+	ep := jobs[0].Endpoint
+	app := e.app(ctx, jobs[0].Event.AppID)
+	ds := make([]*outbound.Delivery, len(jobs))
+	for i, j := range jobs {
+		ds[i] = &outbound.Delivery{ID: j.Delivery.ID, Event: j.Event, Endpoint: j.Endpoint, App: app}
+	}
+	sendCtx, span := e.startAttemptSpan(sendCtx, jobs[0], jobs[0].Delivery.AttemptCount+1)
+	defer span.End()
+	o := outbound.BatchOutcome{Outcome: outbound.Outcome{Kind: herald.ErrorKindPolicy, Error: "this destination sends no batches"}}
+	if bo, ok := e.out.(BatchOutbound); ok {
+		o = bo.SendBatch(sendCtx, ds)
+	}
+	if o.Aborted {
+		span.SetStatus(codes.Error, "aborted")
+		return nil, false
+	}
+	endAttemptSpan(span, jobs[0], o.Outcome)
+	end := e.clock.Now()
+	policy := e.policy(ep, app)
+	results := make([]store.AttemptResult, len(jobs))
+	for i, j := range jobs {
+		n := j.Delivery.AttemptCount + 1
+		mine, batchID := o.Outcome, o.BatchID
+		if own, ok := o.Own[i]; ok {
+			// Left out of the batch: it failed alone, before sending.
+			mine, batchID = own, ""
+		} else if o.Requests != nil {
+			mine.Request = o.Requests[i]
+		}
+		a := &herald.Attempt{
+			ID:         herald.NewID(herald.PrefixAttempt),
+			DeliveryID: j.Delivery.ID,
+			Number:     n,
+			CreatedAt:  now,
+			Trigger:    herald.TriggerScheduled,
+			Request:    mine.Request,
+			Response:   mine.Response,
+			LatencyMS:  float64(mine.Latency.Microseconds()) / 1000,
+			ErrorKind:  mine.Kind,
+			Error:      mine.Error,
+			BatchID:    batchID,
+		}
+		v := policy.Decide(n, mine.Kind, mine.Status, mine.RetryAfter, end)
+		r := store.AttemptResult{Attempt: a, Status: v.Status, Now: end, EventPayload: j.Event.Payload}
+		if v.Status == herald.StatusPending {
+			t := v.NextAttemptAt
+			r.NextAttemptAt = &t
+		}
+		e.attempts.attempt(j.Delivery, r, end)
+		results[i] = r
+	}
+	return results, true
 }
 
 // manualAttempt makes a manual send's attempt, cut short when its caller

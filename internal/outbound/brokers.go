@@ -516,6 +516,16 @@ func (r *Router) Send(ctx context.Context, d *Delivery) Outcome {
 	return r.HTTP.Send(ctx, d)
 }
 
+// SendBatch makes one attempt of several deliveries of a batching push
+// endpoint in one request (see HTTP.SendBatch); broker endpoints do not
+// batch.
+func (r *Router) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
+	if len(ds) > 0 && ds[0].Endpoint.IsBroker() {
+		return BatchOutcome{Outcome: Outcome{Kind: herald.ErrorKindPolicy, Error: "a " + ds[0].Endpoint.Kind + " endpoint does not batch"}}
+	}
+	return r.HTTP.SendBatch(ctx, ds)
+}
+
 // Preview builds what an attempt would send now, without sending it.
 func (r *Router) Preview(ctx context.Context, d *Delivery) (*Request, error) {
 	if d.Endpoint.IsBroker() {

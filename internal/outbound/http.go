@@ -136,6 +136,13 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 		// again would fail the same way.
 		return Outcome{Kind: BuildErrorKind(err), Error: err.Error()}
 	}
+	return h.exchange(ctx, ep, d.App, d.ID, req)
+}
+
+// exchange sends a built request to ep, an endpoint of app, and reads
+// the answer; id names what was sent (a delivery or a batch) in logs.
+func (h *HTTP) exchange(ctx context.Context, ep *herald.Endpoint, app *herald.App, id string, req *sender.Request) Outcome {
+	d := &Delivery{ID: id, Endpoint: ep, App: app}
 	if d.App != nil && d.App.PropagateTraceContext {
 		// The attempt's span, for receivers that trace; outside the
 		// signed content (id.timestamp.body), so it changes no

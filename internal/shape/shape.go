@@ -109,6 +109,16 @@ type Compiled struct {
 // endpoint is saved.
 func (c *Compiled) FixedURL() string { return c.fixedURL }
 
+// StandardBody reports whether the endpoint sends the standard default
+// body ({"type", "timestamp", "data"}) as JSON: no template, no preset
+// body, no other payload format.
+func (c *Compiled) StandardBody() bool {
+	return c.body == nil && c.plain == nil && c.format == FormatStandard && c.contentType == herald.ContentJSON && !c.noBody
+}
+
+// JSONBody reports whether the endpoint's request has a JSON body.
+func (c *Compiled) JSONBody() bool { return c.contentType == herald.ContentJSON && !c.noBody }
+
 // DestinationSize is the bytes of a broker endpoint's destination
 // templates, for weighing the compiled shape in caches.
 func (c *Compiled) DestinationSize() int {

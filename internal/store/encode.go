@@ -157,6 +157,11 @@ func jsonText(v any) (*string, error) {
 // migration, of its own.
 const headersTruncatedKey = " truncated"
 
+// batchIDKey keeps an attempt's batch id among its request headers, for
+// the same reason: no header can have this name, so the id needs no
+// column of its own in either store.
+const batchIDKey = " batch_id"
+
 // AttemptColumns are the column values of an attempt that need
 // converting: header maps as JSON, bodies as bytes, the latency in whole
 // microseconds, and the response's fields nil (NULL) when no response came
@@ -186,7 +191,15 @@ func EncodeAttempt(a *herald.Attempt, payload []byte) (AttemptColumns, error) {
 	c := AttemptColumns{LatencyUS: LatencyMicros(a.LatencyMS)}
 	c.RequestBody, c.PayloadAt = SplitBody(a.Request.Body, payload)
 	var err error
-	if c.RequestHeaders, err = HeadersJSON(a.Request.Headers); err != nil {
+	reqHeaders := a.Request.Headers
+	if a.BatchID != "" {
+		reqHeaders = maps.Clone(reqHeaders)
+		if reqHeaders == nil {
+			reqHeaders = map[string]string{}
+		}
+		reqHeaders[batchIDKey] = a.BatchID
+	}
+	if c.RequestHeaders, err = HeadersJSON(reqHeaders); err != nil {
 		return c, fmt.Errorf("attempt %q: request headers: %w", a.ID, err)
 	}
 	if a.Response != nil {
@@ -221,6 +234,10 @@ func DecodeAttempt(a *herald.Attempt, c AttemptColumns) error {
 	if c.RequestHeaders != nil {
 		if err := json.Unmarshal([]byte(*c.RequestHeaders), &a.Request.Headers); err != nil {
 			return fmt.Errorf("attempt %s: request_headers: %w", a.ID, err)
+		}
+		if id, ok := a.Request.Headers[batchIDKey]; ok {
+			a.BatchID = id
+			delete(a.Request.Headers, batchIDKey)
 		}
 	}
 	if c.Status != nil {

@@ -23,6 +23,7 @@ var deliveryCases = []testCase{
 	{"DeliveriesRecord/retry", testRecordRetry},
 	{"DeliveriesRecord/failure", testRecordFailure},
 	{"DeliveriesRecord/attempts_in_order", testRecordAttemptsInOrder},
+	{"DeliveriesRecord/batch", testRecordBatch},
 	{"DeliveriesRecord/vanished_delivery", testRecordVanished},
 	{"DeliveriesRecord/endpoint_deleted_in_flight", testRecordEndpointDeleted},
 	{"DeliveriesRecord/large_batch", testRecordLargeBatch},
@@ -390,6 +391,39 @@ func testRecordAttemptsInOrder(t *testing.T, s store.Store) {
 	if d.Attempts == nil || len(d.Attempts) != 0 {
 		t.Errorf("DeliveryGet without attempts: %#v, want an empty slice", d.Attempts)
 	}
+}
+
+// testRecordBatch records the attempts of deliveries that went in one
+// batched request together: each keeps the batch id, and its request's
+// headers come back as recorded.
+func testRecordBatch(t *testing.T, s store.Store) {
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID)
+	ids := mkDeliveries(t, s, a.ID, t0, t0)
+	now := at(time.Minute)
+	equalIDs(t, "claim", jobIDs(claim(t, s, store.ClaimParams{Now: now, Limit: 10})), ids)
+	batch := herald.NewID(herald.PrefixBatch)
+	var rs []store.AttemptResult
+	var want []*herald.Attempt
+	for _, id := range ids {
+		att := attempt(id, 1, now, 200)
+		att.Request.Headers["Webhook-Id"] = batch
+		att.BatchID = batch
+		want = append(want, att)
+		rs = append(rs, store.AttemptResult{Attempt: att, Status: herald.StatusSucceeded, Now: now})
+	}
+	record(t, s, rs...)
+	for i, id := range ids {
+		d := getDelivery(t, s, a.ID, id)
+		equal(t, "batched attempt", d.Attempts, want[i:i+1])
+	}
+	// An attempt without a batch has none, and no stray header.
+	ids = mkDeliveries(t, s, a.ID, at(2*time.Minute))
+	later := at(3 * time.Minute)
+	equalIDs(t, "claim alone", jobIDs(claim(t, s, store.ClaimParams{Now: later, Limit: 10})), ids)
+	alone := attempt(ids[0], 1, later, 200)
+	record(t, s, store.AttemptResult{Attempt: alone, Status: herald.StatusSucceeded, Now: later})
+	equal(t, "lone attempt", getDelivery(t, s, a.ID, ids[0]).Attempts, []*herald.Attempt{alone})
 }
 
 func testRecordVanished(t *testing.T, s store.Store) {

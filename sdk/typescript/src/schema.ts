@@ -1763,6 +1763,7 @@ export interface components {
             /** @description Derives the ordering key of a delivery whose event has none (a text template, e.g. `{{payload.conversation.id}}`); absent when none. */
             ordering_key_template?: string;
             ordering_on_failure?: components["schemas"]["OrderingOnFailure"];
+            batch?: components["schemas"]["Batch"];
             /** @description Why Herald disabled the endpoint by itself; empty otherwise. */
             disabled_reason: string;
             /** Format: date-time */
@@ -1940,6 +1941,8 @@ export interface components {
              */
             ordering_key_template?: string;
             ordering_on_failure?: components["schemas"]["OrderingOnFailure"];
+            /** @description Sends up to `max_events` due deliveries in one request; `null` removes it. Push endpoints without a transformation only. */
+            batch?: null | components["schemas"]["Batch"];
             /** @description 0 to 100; `null` restores 100. */
             sample_rate?: number | null;
             signature_scheme?: components["schemas"]["SignatureScheme"];
@@ -2216,6 +2219,13 @@ export interface components {
             latency_ms: number;
             error_kind: components["schemas"]["ErrorKind"];
             error: string;
+            /**
+             * @description The id of the batched request that carried this delivery with others (its
+             *     `webhook-id`), absent when the delivery went alone. The receiver's one answer to that
+             *     request is this attempt's answer.
+             * @example bat_01m84t86fhkxaqbqhzyzaw5md1
+             */
+            batch_id?: string;
         };
         Delivery: {
             /**
@@ -2419,6 +2429,20 @@ export interface components {
          * @enum {string}
          */
         OrderingOnFailure: "unblock" | "pause" | "";
+        /**
+         * @description Batching of a push endpoint: its due deliveries go up to `max_events` (or `max_bytes` of
+         *     payload) in one request whose body is a JSON array, one element
+         *     `{"id", "type", "timestamp", "data"}` per delivery. The request's `webhook-id` is a batch
+         *     id (`bat_…`), signed once over the whole body; the receiver's answer decides for every
+         *     delivery in it. Refused on pull and broker endpoints and with a transformation.
+         */
+        Batch: {
+            max_events: number;
+            /** @description How long the oldest waiting delivery waits for others; 0 sends what is waiting at once. */
+            max_wait_ms?: number;
+            /** @description Payload bytes of one request, at most the request size cap (`--max-rendered-size`); 0 or absent for that cap alone. */
+            max_bytes?: number;
+        };
         OrderingBlocked: {
             /** @enum {string} */
             ordering_on_failure: "unblock" | "pause";

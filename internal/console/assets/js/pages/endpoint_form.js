@@ -133,6 +133,12 @@ addStrings({
     'epf.maxInFlight': 'Requests in flight at once',
     'epf.rateLimit': 'Rate limit (requests per second)',
     'epf.rateLimitHint': 'Empty or 0: no limit.',
+    'epf.batchMaxEvents': 'Batch: most events per request',
+    'epf.batchMaxEventsHint': '2 to 1000: due deliveries go together as one JSON array. Empty: one request per event. Push endpoints without a transformation only.',
+    'epf.batchMaxWait': 'Batch: longest wait (ms)',
+    'epf.batchMaxWaitHint': 'How long the oldest waiting event waits for others, 0 to 60000. Empty or 0: send what is waiting at once.',
+    'epf.batchMaxBytes': 'Batch: most payload bytes per request',
+    'epf.batchMaxBytesHint': 'Empty: the installation\'s request size cap.',
     'epf.orderingKey': 'Ordering key template',
     'epf.orderingKeyHint': 'Events that carry no ordering_key get one from this template; deliveries of one key go one at a time, in order. Empty: only events with a key are ordered.',
     'epf.orderingOnFailure': 'When an ordered delivery fails for good',
@@ -300,6 +306,12 @@ addStrings({
     'epf.maxInFlight': '同時リクエスト数',
     'epf.rateLimit': 'レート制限（毎秒のリクエスト数）',
     'epf.rateLimitHint': '空欄または 0：制限なし。',
+    'epf.batchMaxEvents': 'バッチ：1 リクエストの最大イベント数',
+    'epf.batchMaxEventsHint': '2〜1000。送信待ちの配信をまとめて 1 つの JSON 配列として送ります。空欄：イベントごとに 1 リクエスト。変換のないプッシュ型エンドポイントのみ。',
+    'epf.batchMaxWait': 'バッチ：最大待ち時間（ミリ秒）',
+    'epf.batchMaxWaitHint': '最も古い配信が他の配信を待つ時間、0〜60000。空欄または 0：待っている分をすぐ送ります。',
+    'epf.batchMaxBytes': 'バッチ：1 リクエストの最大ペイロードバイト数',
+    'epf.batchMaxBytesHint': '空欄：インストールのリクエストサイズ上限。',
     'epf.orderingKey': '順序キーのテンプレート',
     'epf.orderingKeyHint': 'ordering_key を持たないイベントには、このテンプレートから順序キーを付けます。同じキーの配信は 1 件ずつ順番に送られます。空欄：キーを持つイベントだけが順序どおりに送られます。',
     'epf.orderingOnFailure': '順序付きの配信が最終的に失敗したとき',
@@ -548,6 +560,9 @@ export async function form(ctx) {
     timeout_ms: numberInput(e.timeout_ms, { min: '1', step: '1', inputmode: 'numeric' }),
     max_in_flight: numberInput(e.max_in_flight, { min: '1', step: '1', inputmode: 'numeric' }),
     rate_limit: numberInput(e.rate_limit, { min: '0', step: 'any' }),
+    batch_max_events: numberInput(e.batch && e.batch.max_events, { min: '2', max: '1000', step: '1', inputmode: 'numeric' }),
+    batch_max_wait_ms: numberInput(e.batch && e.batch.max_wait_ms, { min: '0', max: '60000', step: '1', inputmode: 'numeric' }),
+    batch_max_bytes: numberInput(e.batch && e.batch.max_bytes, { min: '0', step: '1', inputmode: 'numeric' }),
     ordering_key_template: h('input', { type: 'text', value: e.ordering_key_template || '', placeholder: '{{payload.conversation.id}}', spellcheck: 'false', autocomplete: 'off' }),
     ordering_on_failure: select([['', t('epf.orderingUnblock')], ['pause', t('epf.orderingPause')]], e.ordering_on_failure === 'pause' ? 'pause' : ''),
     sample_rate: h('input', { type: 'number', inputmode: 'decimal', min: '0', max: '100', step: 'any', value: e.sample_rate === null || e.sample_rate === undefined ? '' : String(e.sample_rate) }),
@@ -685,12 +700,15 @@ export async function form(ctx) {
 
   const tuned = editing && !!(e.retry_schedule || e.timeout_ms || e.max_in_flight || e.rate_limit
     || (e.sample_rate !== null && e.sample_rate !== undefined) || e.signature_scheme === 'v1a' || e.template_strict || e.uid || e.webhook_headers
-    || e.ordering_key_template || e.ordering_on_failure);
+    || e.ordering_key_template || e.ordering_on_failure || e.batch);
   const tuningFields = [
     field({ label: t('epf.retry'), name: 'retry_schedule', control: c.retry_schedule, hint: t('epf.retryHint') }),
     field({ label: t('epf.timeout'), name: 'timeout_ms', control: c.timeout_ms, hint: t('epf.inheritHint') }),
     field({ label: t('epf.maxInFlight'), name: 'max_in_flight', control: c.max_in_flight, hint: t('epf.inheritHint') }),
     field({ label: t('epf.rateLimit'), name: 'rate_limit', control: c.rate_limit, hint: t('epf.rateLimitHint') }),
+    field({ label: t('epf.batchMaxEvents'), name: 'batch.max_events', control: c.batch_max_events, hint: t('epf.batchMaxEventsHint') }),
+    field({ label: t('epf.batchMaxWait'), name: 'batch.max_wait_ms', control: c.batch_max_wait_ms, hint: t('epf.batchMaxWaitHint') }),
+    field({ label: t('epf.batchMaxBytes'), name: 'batch.max_bytes', control: c.batch_max_bytes, hint: t('epf.batchMaxBytesHint') }),
     field({ label: t('epf.sampleRate'), name: 'sample_rate', control: c.sample_rate, hint: t('epf.sampleRateHint') }),
     field({ label: t('epf.orderingKey'), name: 'ordering_key_template', control: c.ordering_key_template, hint: t('epf.orderingKeyHint') }),
     field({ label: t('epf.orderingOnFailure'), name: 'ordering_on_failure', control: c.ordering_on_failure }),
@@ -853,6 +871,21 @@ export async function form(ctx) {
     num('max_in_flight', undefined);
     num('rate_limit', 0);
     num('sample_rate', null);
+    // The three batch fields make one setting: no most events, no batch.
+    const batchNum = (name, field) => {
+      const el = c[name];
+      if (el.validity && el.validity.badInput) { fail(field, t('epf.notNumber')); return undefined; }
+      return el.value.trim() === '' ? undefined : Number(el.value);
+    };
+    const bn = batchNum('batch_max_events', 'batch.max_events');
+    const bw = batchNum('batch_max_wait_ms', 'batch.max_wait_ms');
+    const bb = batchNum('batch_max_bytes', 'batch.max_bytes');
+    if (bn === undefined && bw === undefined && bb === undefined) {
+      out.batch = null;
+    } else {
+      out.batch = { max_events: bn === undefined ? 0 : bn, max_wait_ms: bw || 0 };
+      if (bb) out.batch.max_bytes = bb;
+    }
     out.signature_scheme = c.signature_scheme.value;
     out.channels = c.channels.value.split(',').map((x) => x.trim()).filter(Boolean);
     out.webhook_headers = c.webhook_headers.value;

@@ -40,6 +40,8 @@ addStrings({
     'hist.resend': 'Resend',
     'hist.resending': 'Sending…',
     'hist.orderingKey': 'Ordering key',
+    'hist.batch': 'Batch {id}',
+    'hist.batchHint': 'Sent with other deliveries in one request, whose webhook-id is this batch id; the receiver\'s answer to it is this attempt\'s.',
     'hist.notOrdered': 'Not ordered',
     'hist.skippedMark': 'Skipped: the later deliveries of its key went on without it',
     'hist.skip': 'Skip',
@@ -180,6 +182,8 @@ addStrings({
     'hist.resend': '再送',
     'hist.resending': '送信中…',
     'hist.orderingKey': '順序キー',
+    'hist.batch': 'バッチ {id}',
+    'hist.batchHint': '他の配信とまとめて 1 つのリクエストで送られました。その webhook-id がこのバッチ ID で、受信側の応答がこの試行の結果です。',
     'hist.notOrdered': '順序指定なし',
     'hist.skippedMark': 'スキップ済み：同じキーの後続の配信はこの配信を待たずに進みました',
     'hist.skip': 'スキップ',
@@ -770,7 +774,8 @@ function attemptSection(ctx, d, at) {
   return h('section', { class: 'attempt card', 'aria-labelledby': headingId },
     h('h3', { id: headingId }, t('hist.attempt', { n }), ' ', badge(isOk(at) ? 'succeeded' : isCancelled(at) ? 'cancelled' : 'failed')),
     h('p', { class: 'muted' }, timeEl(at.created_at), ' · ', trig === `hist.trigger.${at.trigger}` ? at.trigger : trig,
-      ' · ', `${t('hist.latency')}: ${fmtMs(at.latency_ms)}`),
+      ' · ', `${t('hist.latency')}: ${fmtMs(at.latency_ms)}`,
+      at.batch_id ? [' · ', h('span', { class: 'mono batch-id', title: t('hist.batchHint') }, t('hist.batch', { id: at.batch_id }))] : null),
     outcomeView(at, n, true),
     requestView(ctx, d, at, n, false, `curl-${n}`));
 }

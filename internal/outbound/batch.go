@@ -1,0 +1,199 @@
+package outbound
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/sender"
+	"github.com/heraldhq/herald/internal/shape"
+	"github.com/heraldhq/herald/internal/signing"
+)
+
+// BatchOutcome is what one batched request did: the receiver's one
+// answer is every delivery's in it.
+type BatchOutcome struct {
+	Outcome
+	// BatchID is the request's webhook-id (herald.PrefixBatch); empty
+	// when nothing could be built.
+	BatchID string
+	// Requests are, in the order of the deliveries given, what each
+	// delivery's attempt records as its request: the batch's method, URL
+	// and headers with that delivery's own element as the body. Storing
+	// the whole body once per delivery would multiply a batch's size by
+	// its length. Nil when nothing could be built.
+	Requests []herald.AttemptRequest
+	// Own holds, by the index of the deliveries given, the outcome of a
+	// delivery left out of the batch because its own element could not
+	// be made (its payload expired, its template failed on its event):
+	// it fails alone, the others go. Nil when none was left out.
+	Own map[int]Outcome
+}
+
+// ErrEmptyBatch refuses a batch without deliveries.
+var ErrEmptyBatch = errors.New("a batch holds at least one delivery")
+
+// SendBatch makes one attempt of deliveries of one batching endpoint
+// (the first delivery's) in one request: a JSON array of one element
+// {"id", "type", "timestamp", "data"} per delivery, in the order given,
+// signed once with a new batch id as its webhook-id. data is the event's
+// payload when the endpoint sends the standard body, else the JSON body
+// its template, preset or payload format makes for that event. The
+// caller bounds the number and size of the deliveries; the request as a
+// whole is still held to the rendered size cap.
+func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
+	if len(ds) == 0 {
+		return BatchOutcome{Outcome: Outcome{Kind: herald.ErrorKindPolicy, Error: ErrEmptyBatch.Error()}}
+	}
+	now := h.now()
+	id := herald.NewID(herald.PrefixBatch)
+	req, elems, own, err := h.build.batch(ctx, ds, id, now)
+	if err != nil {
+		return BatchOutcome{Outcome: Outcome{Kind: BuildErrorKind(err), Error: err.Error()}}
+	}
+	var owns map[int]Outcome
+	for i, err := range own {
+		if err != nil {
+			if owns == nil {
+				owns = map[int]Outcome{}
+			}
+			owns[i] = Outcome{Kind: BuildErrorKind(err), Error: err.Error()}
+		}
+	}
+	if req == nil {
+		// Every delivery was left out: nothing was sent.
+		return BatchOutcome{Outcome: Outcome{Kind: herald.ErrorKindPolicy, Error: "no delivery of the batch could be built"}, Own: owns}
+	}
+	o := h.exchange(ctx, ds[0].Endpoint, ds[0].App, id, req)
+	if o.Aborted {
+		return BatchOutcome{Outcome: o}
+	}
+	out := BatchOutcome{Outcome: o, BatchID: id, Requests: make([]herald.AttemptRequest, len(ds)), Own: owns}
+	for i, el := range elems {
+		if el == nil {
+			continue
+		}
+		r := o.Request
+		r.Body = string(el)
+		out.Requests[i] = r
+	}
+	out.Request.Body = ""
+	return out
+}
+
+// batch builds the signed request of a batch and returns it with each
+// delivery's element of its body (by index). A delivery whose own element
+// cannot be made is left out, with its error in own at its index; req is
+// nil when every one was. err fails the whole batch.
+func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time.Time) (req *sender.Request, elems [][]byte, own []error, err error) {
+	ep, app := ds[0].Endpoint, ds[0].App
+	if ep.Transformation != "" {
+		return nil, nil, nil, errors.New("an endpoint with a transformation does not batch")
+	}
+	limit := b.maxSize
+	if limit <= 0 {
+		limit = int(^uint(0) >> 1)
+	}
+	var first *shape.Request
+	body := make([]byte, 0, 512)
+	body = append(body, '[')
+	elems = make([][]byte, len(ds))
+	own = make([]error, len(ds))
+	n := 0
+	for i, d := range ds {
+		if d.Endpoint.ID != ep.ID {
+			return nil, nil, nil, fmt.Errorf("delivery %s is not of endpoint %s: a batch is one endpoint's", d.ID, ep.ID)
+		}
+		if d.Event.PayloadGone(now) {
+			own[i] = ErrPayloadExpired
+			continue
+		}
+		c, err := b.compiled(ctx, ep, app, d.Event.EventType)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("endpoint settings: %w", err)
+		}
+		if !c.JSONBody() {
+			return nil, nil, nil, errors.New("a batch is sent as a JSON body: the endpoint's method or content type has none")
+		}
+		var data []byte
+		if first == nil || !c.StandardBody() {
+			// The first build gives the batch its method, URL and
+			// headers; the others only their element.
+			r, err := c.Build(shape.Event{Event: d.Event, App: app, Endpoint: ep})
+			if err != nil {
+				own[i] = err
+				continue
+			}
+			if first == nil {
+				first = r
+			}
+			data = r.Body
+		}
+		if c.StandardBody() {
+			data = d.Event.Payload
+		}
+		if len(data) == 0 {
+			data = []byte("null")
+		}
+		if !json.Valid(data) {
+			own[i] = &shape.RenderError{Field: "body", Err: fmt.Errorf("the body made for delivery %s is not JSON, which a batch element must be", d.ID)}
+			continue
+		}
+		el := make([]byte, 0, len(data)+len(d.ID)+len(d.Event.EventType)+64)
+		el = append(el, `{"id":`...)
+		el = strconv.AppendQuote(el, d.ID)
+		el = append(el, `,"type":`...)
+		el = strconv.AppendQuote(el, d.Event.EventType)
+		el = append(el, `,"timestamp":"`...)
+		el = d.Event.CreatedAt.UTC().AppendFormat(el, shape.TimestampFormat)
+		el = append(el, `","data":`...)
+		el = append(el, data...)
+		el = append(el, '}')
+		if len(body)+len(el)+2 > limit {
+			return nil, nil, nil, &shape.TooLargeError{Max: b.maxSize}
+		}
+		if n > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, el...)
+		elems[i] = el
+		n++
+	}
+	if n == 0 {
+		return nil, nil, own, nil
+	}
+	body = append(body, ']')
+	s, err := b.signer(ep.Secret)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("endpoint secret: %w", err)
+	}
+	sig := s.Sign(id, now, body)
+	if ep.PreviousSecret != "" && ep.PreviousSecretExpiresAt != nil && now.Before(*ep.PreviousSecretExpiresAt) {
+		if old, err := b.signer(ep.PreviousSecret); err == nil {
+			sig += " " + old.Sign(id, now, body)
+		}
+	}
+	h := first.Header
+	h.Set("Content-Type", herald.ContentJSON)
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", b.userAgent)
+	}
+	if herald.EffectiveWebhookHeaders(ep, app) == herald.WebhookHeadersSvix {
+		signing.SvixHeaders(h, id, now, sig)
+	} else {
+		signing.Headers(h, id, now, sig)
+	}
+	req = &sender.Request{Method: first.Method, URL: first.URL, Header: h, Body: body, Timeout: b.timeout(ep, app)}
+	if ep.TLSCABundle != "" || ep.TLSClientCert != "" {
+		cfg, key, err := b.tlsConfig(ep)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("endpoint TLS settings: %w", err)
+		}
+		req.TLS, req.TLSKey = cfg, key
+	}
+	return req, elems, own, nil
+}
