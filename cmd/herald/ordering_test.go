@@ -11,7 +11,6 @@ import (
 	"os"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -310,11 +309,12 @@ func TestClusterOrderingKeysNodeKilled(t *testing.T) {
 		}
 		<-a.done
 	})
+	// A was killed holding leased deliveries (waitLeased): every event
+	// arriving means B sent those too, whether it took them over on A's
+	// missed heartbeats or when their leases ran out, whichever came
+	// first on a loaded machine.
 	rc.waitReceived(t, orderingKeys*per, 3*time.Minute, b.log)
 	rc.check(t, orderingKeys*per)
-	if !strings.Contains(b.log(), "took over the deliveries of nodes that stopped heartbeating") {
-		t.Errorf("node B does not say it took over node A's deliveries:\n%s", b.log())
-	}
 }
 
 var nodeRE = regexp.MustCompile(`herald is listening" .* node=(\S+)`)
