@@ -163,6 +163,10 @@ func (r *runner) describe(name string) string {
 		return fmt.Sprintf("throughput (%d events) on PostgreSQL, one node then two", sz.events)
 	case Nats:
 		return fmt.Sprintf("1 nats endpoint publishing to a JetStream stream, %d events of 1 KiB from %d clients as fast as accepted; then %d held back and drained at once; then the same %d messages straight from nats.go, %d in flight", sz.events, sz.concurrency, sz.events, sz.events, natsPublishers)
+	case Ordered:
+		return fmt.Sprintf("1 endpoint, %d events of 1 KiB from %d clients as fast as accepted, without ordering_key, then with %d keys in turn (each key's next event sent once its last is accepted)", sz.events, sz.concurrency, orderKeys(sz.events))
+	case Batched:
+		return fmt.Sprintf("1 endpoint, %d events of 1 KiB from %d clients as fast as accepted, unbatched, then with batch {max_events: %d, max_wait_ms: %d}", sz.events, sz.concurrency, batchMaxEvents, batchMaxWaitMS)
 	}
 	return ""
 }
@@ -193,6 +197,10 @@ func (r *runner) run(name string, sc *Scenario) error {
 		return r.postgres(sc)
 	case Nats:
 		return r.nats(sc)
+	case Ordered:
+		return r.ordered(sc)
+	case Batched:
+		return r.batched(sc)
 	}
 	return fmt.Errorf("unknown scenario %q", name)
 }

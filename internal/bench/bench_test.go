@@ -344,3 +344,55 @@ func withoutBenchEnv() []string {
 	}
 	return env
 }
+
+// TestOrdered runs ordered small: both rows have every event delivered,
+// with a ratio to the ceiling, and no event of a key arrived before the
+// one before it. It checks no speed.
+func TestOrdered(t *testing.T) {
+	rep, out := runBench(t, "--quick", "--scenario", "ordered", "--events", "300", "--concurrency", "8")
+	if len(rep.Scenarios) != 1 || len(rep.Scenarios[0].Rows) != 2 {
+		t.Fatalf("want one scenario of two rows:\n%s", out)
+	}
+	sc := rep.Scenarios[0]
+	if sc.Error != "" {
+		t.Fatalf("error: %s\n%s", sc.Error, out)
+	}
+	for _, r := range sc.Rows {
+		if r.Events != 300 || r.Deliveries != r.Events || r.Errors != 0 || r.OutOfOrder != 0 || r.Ratio == nil {
+			t.Errorf("%s: %d events, %d deliveries, %d errors, %d out of order, ratio %v\n%s", r.Case, r.Events, r.Deliveries, r.Errors, r.OutOfOrder, r.Ratio, out)
+		}
+	}
+	if !strings.Contains(sc.Rows[1].Case, "30 keys") || !strings.Contains(out, "out of order: 0") {
+		t.Errorf("no ordered row of 30 keys or no order note:\n%s", out)
+	}
+}
+
+// TestBatched runs batched small: every event is delivered both ways,
+// one request per event unbatched and far fewer batched. It checks no
+// speed.
+func TestBatched(t *testing.T) {
+	rep, out := runBench(t, "--quick", "--scenario", "batched", "--events", "300", "--concurrency", "8")
+	if len(rep.Scenarios) != 1 || len(rep.Scenarios[0].Rows) != 2 {
+		t.Fatalf("want one scenario of two rows:\n%s", out)
+	}
+	sc := rep.Scenarios[0]
+	if sc.Error != "" {
+		t.Fatalf("error: %s\n%s", sc.Error, out)
+	}
+	for _, r := range sc.Rows {
+		if r.Events != 300 || r.Deliveries != r.Events || r.Errors != 0 || r.Ratio == nil {
+			t.Errorf("%s: %d events, %d deliveries, %d errors, ratio %v\n%s", r.Case, r.Events, r.Deliveries, r.Errors, r.Ratio, out)
+		}
+	}
+	if u := sc.Rows[0]; u.Requests != u.Events {
+		t.Errorf("unbatched: %d requests for %d events", u.Requests, u.Events)
+	}
+	// 300 events of at most 100 per batch: at least 3 requests; far fewer
+	// than one per event.
+	if b := sc.Rows[1]; b.Requests < 3 || b.Requests > b.Events/4 {
+		t.Errorf("batched: %d requests for %d events\n%s", b.Requests, b.Events, out)
+	}
+	if !strings.Contains(out, "requests/s") {
+		t.Errorf("no requests/s in the notes:\n%s", out)
+	}
+}

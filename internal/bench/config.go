@@ -28,16 +28,20 @@ const (
 	Postgres         = "postgres"
 	// Nats publishes through a nats endpoint to a JetStream stream.
 	Nats = "nats"
+	// Ordered and Batched measure endpoints with ordering keys and with
+	// batching beside plain delivery.
+	Ordered = "ordered"
+	Batched = "batched"
 )
 
 // Scenarios lists every scenario in the order they run.
-var Scenarios = []string{Throughput, Latency, Steady, Fanout, SlowEndpoint, NoisyNeighbour, HostileTenant, StuckEndpoints, HangingEndpoints, Backlog, Postgres, Nats}
+var Scenarios = []string{Throughput, Latency, Steady, Fanout, SlowEndpoint, NoisyNeighbour, HostileTenant, StuckEndpoints, HangingEndpoints, Backlog, Postgres, Nats, Ordered, Batched}
 
 // Config configures `herald bench`. Every flag has a HERALD_BENCH_*
 // variable, like the server's flags have HERALD_* ones.
 type Config struct {
-	Scenario     []string        `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, steady, fanout, slow-endpoint, noisy-neighbour, hostile-tenant, stuck-endpoints, hanging-endpoints, backlog, postgres, nats. Default: all but postgres and nats (postgres too when --database-url is set, nats when --nats-url answers)."`
-	Events       int             `name:"events" env:"HERALD_BENCH_EVENTS" default:"100000" help:"Events sent by throughput, postgres and nats (to each of nats's two servers: end to end, then drained; and messages of nats's ceiling); noisy-neighbour's burst is twice this."`
+	Scenario     []string        `name:"scenario" env:"HERALD_BENCH_SCENARIO" sep:"," placeholder:"NAME" help:"Scenario to run, repeatable or comma-separated: throughput, latency, steady, fanout, slow-endpoint, noisy-neighbour, hostile-tenant, stuck-endpoints, hanging-endpoints, backlog, postgres, nats, ordered, batched. Default: all but postgres, nats, ordered and batched (postgres too when --database-url is set, nats when --nats-url answers)."`
+	Events       int             `name:"events" env:"HERALD_BENCH_EVENTS" default:"100000" help:"Events sent by throughput, postgres, nats, and each row of ordered and batched (to each of nats's two servers: end to end, then drained; and messages of nats's ceiling); noisy-neighbour's burst is twice this."`
 	FanoutEvents int             `name:"fanout-events" env:"HERALD_BENCH_FANOUT_EVENTS" default:"1000" help:"Events sent by fanout, each to every one of --endpoints."`
 	Concurrency  int             `name:"concurrency" env:"HERALD_BENCH_CONCURRENCY" default:"64" help:"Concurrent API clients (and clients of the ceiling run)."`
 	Rate         int             `name:"rate" env:"HERALD_BENCH_RATE" default:"1000" help:"Events per second of latency and slow-endpoint; the quiet app of noisy-neighbour and hostile-tenant sends a tenth of it."`
@@ -124,6 +128,9 @@ func (c *Config) selected() map[string]bool {
 		for _, n := range Scenarios {
 			out[n] = n != Postgres || c.DatabaseURL != ""
 		}
+		// Each sends --events twice: opt-in, so the default run keeps its
+		// length.
+		out[Ordered], out[Batched] = false, false
 		// Opt-in like postgres, but by reachability: a machine without NATS
 		// runs the rest.
 		out[Nats] = natsReachable(c.NATSURL)

@@ -36,6 +36,9 @@ func eventBody(seq int) []byte {
 // body is the API request that sends event seq of s, with a payload of
 // s.payloadBytes when set.
 func (s *stream) body(seq int) []byte {
+	if s.keys > 0 {
+		return []byte(`{"event_type":"` + eventType + `","ordering_key":"k` + strconv.Itoa(seq%s.keys) + `","payload":` + payload(seq) + `}`)
+	}
 	if s.payloadBytes <= payloadSize {
 		return eventBody(seq)
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -32,6 +33,13 @@ type stream struct {
 	payloadBytes int
 	// settings are set on each of the stream's endpoints when created.
 	settings map[string]any
+	// keys > 0: event seq carries ordering_key "k<seq%keys>", and the
+	// receiver checks that each event of a key arrives after the one
+	// before it (ordered).
+	keys int
+
+	requests   atomic.Int64 // requests received (a batch is one)
+	outOfOrder atomic.Int64 // events that arrived before their key's previous one
 
 	accepted []atomic.Int64 // unix ns of the 202, by seq
 	arrived  []atomic.Int64 // unix ns of the first arrival, by ep*capacity+seq
@@ -198,7 +206,31 @@ func (rc *receiver) deliver(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
-	seq, ok := parseSeq(buf.Bytes())
+	s.requests.Add(1)
+	body := buf.Bytes()
+	if len(body) > 0 && body[0] == '[' {
+		// A batch: one element per delivery, each with its payload's seq.
+		// A slow endpoint is never batched.
+		n := 0
+		for {
+			seq, rest, ok := nextSeq(body)
+			if !ok {
+				break
+			}
+			body, n = rest, n+1
+			if seq >= s.capacity {
+				s.fail("a batch element with an unknown seq")
+				continue
+			}
+			s.record(ep, seq, now)
+		}
+		if n == 0 {
+			s.fail("a batch without a known seq: " + string(buf.Bytes()[:min(buf.Len(), 120)]))
+			w.WriteHeader(http.StatusBadRequest)
+		}
+		return
+	}
+	seq, ok := parseSeq(body)
 	if !ok || seq >= s.capacity {
 		s.fail("a delivery without a known seq: " + string(buf.Bytes()[:min(buf.Len(), 120)]))
 		w.WriteHeader(http.StatusBadRequest)
@@ -222,11 +254,33 @@ func (rc *receiver) deliver(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if s.arrived[ep*s.capacity+seq].CompareAndSwap(0, now) {
-		s.unique.Add(1)
-	} else {
+	s.record(ep, seq, now)
+}
+
+// record counts the arrival of event seq at endpoint ep. With keys, the
+// key's previous event (seq-keys), accepted before this one was sent,
+// must have arrived already: Herald sends a key's next delivery only once
+// the last one is answered.
+func (s *stream) record(ep, seq int, now int64) {
+	if !s.arrived[ep*s.capacity+seq].CompareAndSwap(0, now) {
 		s.dups.Add(1)
+		return
 	}
+	s.unique.Add(1)
+	if prev := seq - s.keys; s.keys > 0 && prev >= 0 && s.accepted[prev].Load() != 0 && s.arrived[ep*s.capacity+prev].Load() == 0 {
+		s.outOfOrder.Add(1)
+		s.fail(fmt.Sprintf("out of order: event %d of key k%d arrived before event %d", seq, seq%s.keys, prev))
+	}
+}
+
+// nextSeq finds the next "seq" in b and returns it with the rest of b.
+func nextSeq(b []byte) (int, []byte, bool) {
+	i := bytes.Index(b, seqKey)
+	if i < 0 {
+		return 0, nil, false
+	}
+	seq, ok := parseSeq(b[i:])
+	return seq, b[i+len(seqKey):], ok
 }
 
 // ceilingHit does the same work as deliver for a request of the same

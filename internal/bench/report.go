@@ -124,6 +124,11 @@ type Row struct {
 	// BrokerCPU is, for the nats scenario, the CPU seconds the local
 	// nats-server processes spent in the row's span.
 	BrokerCPU float64 `json:"broker_cpu_seconds,omitempty"`
+	// Requests is, for batched's rows, how many requests carried the
+	// deliveries; OutOfOrder, for ordered's, how many events of a key
+	// arrived after a later one of the same key.
+	Requests   int64 `json:"requests,omitempty"`
+	OutOfOrder int64 `json:"out_of_order,omitempty"`
 }
 
 // Percentiles holds end-to-end latencies (receiver arrival minus the 202), in
