@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/outbound/broker/brokertest"
+	"github.com/heraldhq/herald/internal/shape"
 )
 
 // testEnv is what the clients under test get: plain dials (the
@@ -34,4 +36,25 @@ func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// wantFieldError checks what a kind's Check said: nothing when field is
+// empty, else a *shape.FieldError naming field, which it returns for the
+// caller's own checks of the message (nil for a good destination).
+func wantFieldError(t *testing.T, err error, field string) *shape.FieldError {
+	t.Helper()
+	if field == "" {
+		if err != nil {
+			t.Fatalf("Check refused a good destination: %v", err)
+		}
+		return nil
+	}
+	fe, ok := errors.AsType[*shape.FieldError](err)
+	if !ok {
+		t.Fatalf("Check = %v (%T), want a *shape.FieldError on %s", err, err, field)
+	}
+	if fe.Field != field {
+		t.Fatalf("Check named %s (%s), want %s", fe.Field, fe.Msg, field)
+	}
+	return fe
 }

@@ -181,19 +181,9 @@ func TestMQTTCheck(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := MQTT().Check(&tc.d)
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("Check refused a good destination: %v", err)
-				}
+			fe := wantFieldError(t, MQTT().Check(&tc.d), tc.field)
+			if fe == nil {
 				return
-			}
-			fe, ok := errors.AsType[*shape.FieldError](err)
-			if !ok {
-				t.Fatalf("Check = %v (%T), want a *shape.FieldError on %s", err, err, tc.field)
-			}
-			if fe.Field != tc.field {
-				t.Fatalf("Check named %s (%s), want %s", fe.Field, fe.Msg, tc.field)
 			}
 			if strings.Contains(fe.Msg, "p@") || fe.Msg == "" {
 				t.Fatalf("message %q", fe.Msg)

@@ -185,19 +185,9 @@ func TestRabbitMQCheck(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := NewRabbitMQ().Check(&tc.d)
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("Check: %v", err)
-				}
+			fe := wantFieldError(t, NewRabbitMQ().Check(&tc.d), tc.field)
+			if fe == nil {
 				return
-			}
-			fe, ok := errors.AsType[*shape.FieldError](err)
-			if !ok {
-				t.Fatalf("Check = %v (%T), want a *shape.FieldError on %s", err, err, tc.field)
-			}
-			if fe.Field != tc.field {
-				t.Fatalf("field %q (%s), want %q", fe.Field, fe.Msg, tc.field)
 			}
 			if strings.Contains(fe.Msg, "shadow") || strings.Contains(fe.Msg, ":p@") {
 				t.Fatalf("message repeats the URL: %s", fe.Msg)
