@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -157,17 +158,18 @@ func (d Detail) line() string {
 
 // leafErrors flattens a validation error to its leaves, the failures that
 // say what is wrong rather than which combination failed, with duplicates
-// removed, the deepest first and then by path, so that the order does not
-// depend on the library's iteration over "properties". Leaves at one path
-// keep the library's order, which follows the schema (the alternatives of
-// an anyOf in the order written).
+// removed, the deepest first, then by path, then by where in the schema
+// they failed (so the alternatives of an anyOf come in the order written),
+// so that the order never depends on the library's iteration over a
+// schema's maps ("properties", "dependentRequired"): the same payload gets
+// the same error every time.
 func leafErrors(root *jsonschema.ValidationError) []Detail {
 	type leaf struct {
 		Detail
 		depth int
+		where string // the failing keyword's schema location
 	}
 	var leaves []leaf
-	seen := map[Detail]bool{}
 	var walk func(*jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) > 0 {
@@ -177,22 +179,31 @@ func leafErrors(root *jsonschema.ValidationError) []Detail {
 			return
 		}
 		d := Detail{Path: pointer(e.InstanceLocation), Msg: kindMessage(e.ErrorKind)}
-		if !seen[d] {
-			seen[d] = true
-			leaves = append(leaves, leaf{d, len(e.InstanceLocation)})
-		}
+		leaves = append(leaves, leaf{d, len(e.InstanceLocation), e.SchemaURL})
 	}
 	walk(root)
-	sort.SliceStable(leaves, func(i, j int) bool {
+	sort.Slice(leaves, func(i, j int) bool {
 		a, b := leaves[i], leaves[j]
 		if a.depth != b.depth {
 			return a.depth > b.depth
 		}
-		return a.Path < b.Path
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		if a.where != b.where {
+			return a.where < b.where
+		}
+		return a.Msg < b.Msg
 	})
-	out := make([]Detail, len(leaves))
-	for i, l := range leaves {
-		out[i] = l.Detail
+	// Duplicates are removed once sorted, so that which copy stays does
+	// not depend on the library's order either.
+	out := make([]Detail, 0, len(leaves))
+	seen := map[Detail]bool{}
+	for _, l := range leaves {
+		if !seen[l.Detail] {
+			seen[l.Detail] = true
+			out = append(out, l.Detail)
+		}
 	}
 	return out
 }
@@ -200,9 +211,15 @@ func leafErrors(root *jsonschema.ValidationError) []Detail {
 // kindMessage says what is wrong, in the library's words except where they
 // describe the schema rather than the value.
 func kindMessage(k jsonschema.ErrorKind) string {
-	switch k.(type) {
+	switch k := k.(type) {
 	case *kind.FalseSchema:
 		return "not allowed"
+	case *kind.AdditionalProperties:
+		// The library lists them in map order; sorted, the message is
+		// the same each time.
+		sorted := *k
+		sorted.Properties = slices.Sorted(slices.Values(k.Properties))
+		return sorted.LocalizedString(printer)
 	}
 	return k.LocalizedString(printer)
 }
