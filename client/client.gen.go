@@ -2794,7 +2794,11 @@ type JobKind string
 // JobState defines model for Job.State.
 type JobState string
 
-// KarteEndpointInput A KARTE webhook definition as KARTE exports it (`"format": "karte"`), `hookData` the body template in `#{…}` syntax.
+// KarteEndpointInput A KARTE webhook definition as KARTE exports it (`"format": "karte"`), `hookData` the
+// body template in `#{…}` syntax. It is taken whole: endpoint fields (`stage`,
+// `channels`, `metadata`…) may sit beside it and apply as for any endpoint, and any
+// other field, one Herald does not use, is kept in the endpoint's `metadata` as
+// `karte.<field>` (a string as it is, another value as its JSON text).
 type KarteEndpointInput struct {
 	// CampaignID KARTE's campaign link (`#{campaign_id}`); Herald does not use it and keeps it in the endpoint's `metadata` as `karte.campaignId`.
 	CampaignID  *string     `json:"campaignId,omitempty"`
@@ -2808,10 +2812,11 @@ type KarteEndpointInput struct {
 	Headers *Headers `json:"headers,omitempty"`
 
 	// HookData The body template.
-	HookData   interface{} `json:"hookData,omitempty"`
-	Method     *string     `json:"method,omitempty"`
-	SampleRate *float32    `json:"sample_rate,omitempty"`
-	URL        *string     `json:"url,omitempty"`
+	HookData             interface{}            `json:"hookData,omitempty"`
+	Method               *string                `json:"method,omitempty"`
+	SampleRate           *float32               `json:"sample_rate,omitempty"`
+	URL                  *string                `json:"url,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
 // KeyScope `admin`: every route; `app`: one app's routes; `portal`: a customer's portal session.
@@ -3663,6 +3668,220 @@ type UpdateEventTypeJSONRequestBody = EventTypeInput
 
 // CreateEventTypeVersionJSONRequestBody defines body for CreateEventTypeVersion for application/json ContentType.
 type CreateEventTypeVersionJSONRequestBody = EventTypeVersionCreate
+
+// Getter for additional properties for KarteEndpointInput. Returns the specified
+// element and whether it was found
+func (a KarteEndpointInput) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for KarteEndpointInput
+func (a *KarteEndpointInput) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for KarteEndpointInput to handle AdditionalProperties
+func (a *KarteEndpointInput) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["campaignId"]; found {
+		err = json.Unmarshal(raw, &a.CampaignID)
+		if err != nil {
+			return fmt.Errorf("error reading 'campaignId': %w", err)
+		}
+		delete(object, "campaignId")
+	}
+
+	if raw, found := object["description"]; found {
+		err = json.Unmarshal(raw, &a.Description)
+		if err != nil {
+			return fmt.Errorf("error reading 'description': %w", err)
+		}
+		delete(object, "description")
+	}
+
+	if raw, found := object["enabled"]; found {
+		err = json.Unmarshal(raw, &a.Enabled)
+		if err != nil {
+			return fmt.Errorf("error reading 'enabled': %w", err)
+		}
+		delete(object, "enabled")
+	}
+
+	if raw, found := object["event_types"]; found {
+		err = json.Unmarshal(raw, &a.EventTypes)
+		if err != nil {
+			return fmt.Errorf("error reading 'event_types': %w", err)
+		}
+		delete(object, "event_types")
+	}
+
+	if raw, found := object["filter"]; found {
+		err = json.Unmarshal(raw, &a.Filter)
+		if err != nil {
+			return fmt.Errorf("error reading 'filter': %w", err)
+		}
+		delete(object, "filter")
+	}
+
+	if raw, found := object["format"]; found {
+		err = json.Unmarshal(raw, &a.Format)
+		if err != nil {
+			return fmt.Errorf("error reading 'format': %w", err)
+		}
+		delete(object, "format")
+	}
+
+	if raw, found := object["headers"]; found {
+		err = json.Unmarshal(raw, &a.Headers)
+		if err != nil {
+			return fmt.Errorf("error reading 'headers': %w", err)
+		}
+		delete(object, "headers")
+	}
+
+	if raw, found := object["hookData"]; found {
+		err = json.Unmarshal(raw, &a.HookData)
+		if err != nil {
+			return fmt.Errorf("error reading 'hookData': %w", err)
+		}
+		delete(object, "hookData")
+	}
+
+	if raw, found := object["method"]; found {
+		err = json.Unmarshal(raw, &a.Method)
+		if err != nil {
+			return fmt.Errorf("error reading 'method': %w", err)
+		}
+		delete(object, "method")
+	}
+
+	if raw, found := object["sample_rate"]; found {
+		err = json.Unmarshal(raw, &a.SampleRate)
+		if err != nil {
+			return fmt.Errorf("error reading 'sample_rate': %w", err)
+		}
+		delete(object, "sample_rate")
+	}
+
+	if raw, found := object["url"]; found {
+		err = json.Unmarshal(raw, &a.URL)
+		if err != nil {
+			return fmt.Errorf("error reading 'url': %w", err)
+		}
+		delete(object, "url")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for KarteEndpointInput to handle AdditionalProperties
+func (a KarteEndpointInput) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.CampaignID != nil {
+		object["campaignId"], err = json.Marshal(a.CampaignID)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'campaignId': %w", err)
+		}
+	}
+
+	if a.Description != nil {
+		object["description"], err = json.Marshal(a.Description)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'description': %w", err)
+		}
+	}
+
+	if a.Enabled != nil {
+		object["enabled"], err = json.Marshal(a.Enabled)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'enabled': %w", err)
+		}
+	}
+
+	if a.EventTypes != nil {
+		object["event_types"], err = json.Marshal(a.EventTypes)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'event_types': %w", err)
+		}
+	}
+
+	if a.Filter != nil {
+		object["filter"], err = json.Marshal(a.Filter)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'filter': %w", err)
+		}
+	}
+
+	object["format"], err = json.Marshal(a.Format)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'format': %w", err)
+	}
+
+	if a.Headers != nil {
+		object["headers"], err = json.Marshal(a.Headers)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'headers': %w", err)
+		}
+	}
+
+	object["hookData"], err = json.Marshal(a.HookData)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'hookData': %w", err)
+	}
+
+	if a.Method != nil {
+		object["method"], err = json.Marshal(a.Method)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'method': %w", err)
+		}
+	}
+
+	if a.SampleRate != nil {
+		object["sample_rate"], err = json.Marshal(a.SampleRate)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'sample_rate': %w", err)
+		}
+	}
+
+	if a.URL != nil {
+		object["url"], err = json.Marshal(a.URL)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'url': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // AsAppCreateSuccessStatuses0 returns the union data inside the AppCreate_SuccessStatuses_Item as a AppCreateSuccessStatuses0
 func (t AppCreate_SuccessStatuses_Item) AsAppCreateSuccessStatuses0() (AppCreateSuccessStatuses0, error) {

@@ -111,11 +111,7 @@ func readEndpointInput(w http.ResponseWriter, r *http.Request, limit int64) (end
 	if probe.Format != "karte" {
 		return endpointInput{}, errInvalid("format", "format %q is not known; the one supported is karte", probe.Format)
 	}
-	var k karteInput
-	if e := decode(w, r, limit, &k); e != nil {
-		return endpointInput{}, e
-	}
-	return k.endpointInput(), nil
+	return readKarteInput(w, r, limit)
 }
 
 // applyTo validates and copies the given fields onto ep, an endpoint of

@@ -14,17 +14,6 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// jsonNames lists the JSON names of a struct's fields.
-func jsonNames(v any) map[string]bool {
-	names := map[string]bool{}
-	t := reflect.TypeOf(v)
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		names[name] = true
-	}
-	return names
-}
-
 // checkRefusal holds every refusal of tenant input to the API's contract:
 // a 4xx *Error with a code and a message, naming a field of the input
 // unless the body as a whole is at fault.

@@ -1965,7 +1965,13 @@ export interface components {
              */
             endpoint_template_id?: string | null;
         };
-        /** @description A KARTE webhook definition as KARTE exports it (`"format": "karte"`), `hookData` the body template in `#{…}` syntax. */
+        /**
+         * @description A KARTE webhook definition as KARTE exports it (`"format": "karte"`), `hookData` the
+         *     body template in `#{…}` syntax. It is taken whole: endpoint fields (`stage`,
+         *     `channels`, `metadata`…) may sit beside it and apply as for any endpoint, and any
+         *     other field, one Herald does not use, is kept in the endpoint's `metadata` as
+         *     `karte.<field>` (a string as it is, another value as its JSON text).
+         */
         KarteEndpointInput: {
             /** @constant */
             format: "karte";
@@ -1981,6 +1987,8 @@ export interface components {
             sample_rate?: number | null;
             /** @description KARTE's campaign link (`#{campaign_id}`); Herald does not use it and keeps it in the endpoint's `metadata` as `karte.campaignId`. */
             campaignId?: string;
+        } & {
+            [key: string]: unknown;
         };
         EndpointCreate: components["schemas"]["EndpointInput"] | components["schemas"]["KarteEndpointInput"];
         EndpointList: {
