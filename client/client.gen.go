@@ -2868,7 +2868,7 @@ type OrderingOnFailure string
 // merged in); empty: the app's, else the installation's (`--payload-format`).
 type PayloadFormat string
 
-// PortalRole What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, but never read nor rotate signing secrets (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
+// PortalRole What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, and read signing secrets (to verify signatures), but never rotate nor set them, nor reveal header values (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
 type PortalRole string
 
 // PortalSession defines model for PortalSession.
@@ -2878,7 +2878,7 @@ type PortalSession struct {
 	ID        string    `json:"id"`
 	ReadOnly  bool      `json:"read_only"`
 
-	// Role What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, but never read nor rotate signing secrets (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
+	// Role What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, and read signing secrets (to verify signatures), but never rotate nor set them, nor reveal header values (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
 	Role  PortalRole `json:"role"`
 	Token string     `json:"token"`
 
@@ -2901,7 +2901,7 @@ type PortalSessionCreate struct {
 	// ReadOnly `true` is role `viewer` (kept for links minted before roles).
 	ReadOnly *bool `json:"read_only,omitempty"`
 
-	// Role What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, but never read nor rotate signing secrets (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
+	// Role What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, and read signing secrets (to verify signatures), but never rotate nor set them, nor reveal header values (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
 	Role *PortalRole `json:"role,omitempty"`
 }
 

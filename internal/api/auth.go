@@ -206,8 +206,8 @@ func (s *Server) authorize(r *http.Request, pattern string, a access) *Error {
 	if p.portal && !portalAllows(r.Method, pattern) {
 		return forbidden("a portal session manages its app's endpoints and reads their history; this route is not open to it")
 	}
-	if p.portal && p.role == roleDeveloper && (pattern == "/v1/apps/{app}/endpoints/{id}/secret" || pattern == "/v1/apps/{app}/endpoints/{id}/secret/rotate") {
-		return errRole(r, "read or rotate signing secrets")
+	if p.portal && p.role == roleDeveloper && pattern == "/v1/apps/{app}/endpoints/{id}/secret/rotate" {
+		return errRole(r, "rotate signing secrets")
 	}
 	if write && p.readOnly && !readOnlyPOST(pattern) && !(p.portal && pattern == "/v1/apps/{app}/portal-sessions/{id}") {
 		return forbidden("this API key is read-only")

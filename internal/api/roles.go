@@ -11,8 +11,9 @@ import (
 const (
 	// roleViewer reads only (read_only: true).
 	roleViewer = "viewer"
-	// roleDeveloper manages endpoints, sends tests and resends, but
-	// never sees nor changes a signing secret.
+	// roleDeveloper manages endpoints, sends tests and resends, and
+	// reads the signing secret (to write the receiver's verification),
+	// but never changes it nor sees other credentials.
 	roleDeveloper = "developer"
 	// roleAdmin does everything a portal session can.
 	roleAdmin = "admin"
@@ -51,11 +52,10 @@ func callerRole(p *principal) string {
 	return roleAdmin
 }
 
-// noSecrets says whether the caller may not see nor change signing
-// secrets: read-only keys and sessions, and developer sessions.
+// noSecrets says whether the caller may not see signing secrets, nor
+// anything signed with them: read-only keys and sessions.
 func noSecrets(r *http.Request) bool {
-	p := principalOf(r)
-	return p.readOnly || p.portal && p.role == roleDeveloper
+	return principalOf(r).readOnly
 }
 
 // errRole refuses to a portal session what its role does not allow.
@@ -64,8 +64,8 @@ func errRole(r *http.Request, what string) *Error {
 		Message: "a portal session with role " + principalOf(r).role + " cannot " + what + "; that needs role admin"}
 }
 
-// secretsRefused refuses a developer session what touches signing
-// secrets (nil for anyone else).
+// secretsRefused refuses a developer session what changes signing
+// secrets or shows other credentials (nil for anyone else).
 func secretsRefused(r *http.Request, what string) *Error {
 	if p := principalOf(r); p.portal && p.role == roleDeveloper {
 		return errRole(r, what)

@@ -106,7 +106,7 @@ func portalRoles(t *testing.T, s *heraldtest.Server) {
 	allowed := map[string]map[string]bool{
 		"viewer": {"list endpoints": true, "read an endpoint": true, "preview": true},
 		"developer": {"list endpoints": true, "read an endpoint": true, "preview": true, "create an endpoint": true,
-			"update an endpoint": true, "test send": true, "resend": true, "recover": true},
+			"update an endpoint": true, "test send": true, "resend": true, "recover": true, "read the secret": true},
 	}
 	for _, role := range []string{"viewer", "developer", "admin"} {
 		tok := bearer(sessions[role].Token)
@@ -133,8 +133,9 @@ func portalRoles(t *testing.T, s *heraldtest.Server) {
 		}
 	}
 
-	// The developer's preview carries no signature a receiver accepts:
-	// whoever cannot read the secret gets nothing signed with it.
+	// The viewer's preview carries no signature a receiver accepts:
+	// whoever cannot read the secret gets nothing signed with it. The
+	// developer, who reads it, gets the signature.
 	signature := func(role string) string {
 		var pv struct {
 			Headers map[string]string
@@ -149,8 +150,8 @@ func portalRoles(t *testing.T, s *heraldtest.Server) {
 		}
 		return h.Get("Webhook-Signature")
 	}
-	if dev, adm := signature("developer"), signature("admin"); !strings.HasSuffix(dev, "<signature: not shown to role developer>") || strings.Contains(adm, "not shown") {
-		t.Errorf("developer's preview signature %q, admin's %q: want the developer's left out", dev, adm)
+	if view, dev, adm := signature("viewer"), signature("developer"), signature("admin"); !strings.Contains(view, "not shown") || strings.Contains(dev, "not shown") || strings.Contains(adm, "not shown") {
+		t.Errorf("preview signature of viewer %q, developer %q, admin %q: want only the viewer's left out", view, dev, adm)
 	}
 
 	// The audit log records each session's role.

@@ -8,8 +8,8 @@ import (
 )
 
 // TestPortalRolesAndStage: the portal shows the session's role and hides
-// what it cannot do (the secret for a developer, editing and going live
-// for a viewer); an endpoint in stage test carries a Test badge in the
+// what it cannot do (rotating the secret for a developer, who reads it;
+// editing, going live and the secret for a viewer); an endpoint in stage test carries a Test badge in the
 // list and on its page, and Go live widens it.
 func TestPortalRolesAndStage(t *testing.T) {
 	b := newBrowser(t)
@@ -36,7 +36,8 @@ func TestPortalRolesAndStage(t *testing.T) {
 		t.Error("a viewer is offered Go live or the secret")
 	}
 
-	// A developer edits and goes live, but is not offered the secret.
+	// A developer edits and goes live, and reads the secret (to verify
+	// signatures) but is not offered its rotation.
 	dev := mint("developer")
 	dt := b.tab()
 	dt.open(dev)
@@ -45,9 +46,11 @@ func TestPortalRolesAndStage(t *testing.T) {
 	dt.waitFor(`[data-stage=test]`)
 	dt.open(page(dev, "endpoints/"+epID))
 	dt.waitText("#secret-role", "Developer")
-	if dt.evalBool(`!!document.querySelector('#secret-show') || !!document.querySelector('#secret-rotate')`) {
-		t.Error("a developer is offered the secret")
+	if dt.evalBool(`!!document.querySelector('#secret-rotate')`) {
+		t.Error("a developer is offered the secret's rotation")
 	}
+	dt.click("#secret-show")
+	dt.waitText("#secret-value", "whsec_")
 	dt.waitText("#endpoint-stage", `payload.user_id in ["u1"]`)
 	dt.click("#go-live")
 	dt.click("dialog .actions button.primary")

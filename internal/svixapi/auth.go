@@ -29,10 +29,13 @@ type portalIn struct {
 
 // The capabilities of a Svix portal token. Herald's portal sessions are
 // viewers (Svix's ViewBase alone), developers (endpoints and test sends,
-// no secrets: ViewBase, CreateAttempts, ManageEndpoint) or admins (every
-// capability but ManageTransformations, which means nothing to Herald).
+// reading the secret but not changing it: ViewBase, ViewEndpointSecret,
+// CreateAttempts, ManageEndpoint) or admins (every capability but
+// ManageTransformations, which means nothing to Herald). A set without
+// ViewEndpointSecret that manages endpoints has no such session: Herald's
+// developers read the secret to verify signatures.
 var (
-	developerCaps = []string{"ViewBase", "CreateAttempts", "ManageEndpoint"}
+	developerCaps = []string{"ViewBase", "ViewEndpointSecret", "CreateAttempts", "ManageEndpoint"}
 	fullCaps      = []string{"ViewBase", "ViewEndpointSecret", "ManageEndpointSecret", "CreateAttempts", "ManageEndpoint"}
 	knownCaps     = append(slices.Clone(fullCaps), "ManageTransformations")
 )
@@ -77,7 +80,7 @@ func (in *portalIn) role() (string, *Error) {
 	case !slices.ContainsFunc(caps, func(c string) bool { return c != "ViewBase" }):
 		return "viewer", nil
 	default:
-		return "", invalid("body", "capabilities", "Herald's portal sessions are viewers (capabilities [ViewBase]), developers who manage endpoints and test sends without secrets (ViewBase, CreateAttempts, ManageEndpoint) or admins who manage the secrets too (ViewBase, ViewEndpointSecret, ManageEndpointSecret, CreateAttempts, ManageEndpoint); this set is none of them")
+		return "", invalid("body", "capabilities", "Herald's portal sessions are viewers (capabilities [ViewBase]), developers who manage endpoints and test sends and read the secret without changing it (ViewBase, ViewEndpointSecret, CreateAttempts, ManageEndpoint) or admins who manage the secrets too (ViewBase, ViewEndpointSecret, ManageEndpointSecret, CreateAttempts, ManageEndpoint); this set is none of them")
 	}
 	if ro {
 		return "", invalid("body", "readOnly", "readOnly contradicts the capabilities given, which manage endpoints")

@@ -71,13 +71,15 @@ func TestPortalAccess(t *testing.T) {
 	if who.Role != "admin" {
 		t.Fatalf("every capability: role %q, want admin", who.Role)
 	}
-	// Endpoints and test sends without the secrets: a developer.
-	s.MustDo("POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ViewBase", "CreateAttempts", "ManageEndpoint"}}, &out, 200)
+	// Endpoints and test sends, the secret read but not managed: a
+	// developer. Without reading the secret, no session of Herald's fits.
+	s.MustDo("POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ViewBase", "ViewEndpointSecret", "CreateAttempts", "ManageEndpoint"}}, &out, 200)
 	s.DoWith("GET", "/v1/whoami", nil, &who, bearer(out.Token))
 	if who.ReadOnly || who.Role != "developer" {
-		t.Fatalf("capabilities without the secrets: %+v, want role developer", who)
+		t.Fatalf("capabilities without managing the secret: %+v, want role developer", who)
 	}
-	wantInvalid(t, s, "POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ViewBase", "CreateAttempts", "ManageEndpoint"}, "readOnly": true}, "body", "readOnly")
+	wantInvalid(t, s, "POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ViewBase", "CreateAttempts", "ManageEndpoint"}}, "body", "capabilities")
+	wantInvalid(t, s, "POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ViewBase", "ViewEndpointSecret", "CreateAttempts", "ManageEndpoint"}, "readOnly": true}, "body", "readOnly")
 	wantInvalid(t, s, "POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ViewBase", "ManageEndpoint"}}, "body", "capabilities")
 	wantInvalid(t, s, "POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ManageEndpoint"}}, "body", "capabilities")
 	wantInvalid(t, s, "POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"capabilities": []string{"ViewBase", "Fly"}}, "body", "capabilities")

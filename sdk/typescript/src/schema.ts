@@ -2610,7 +2610,7 @@ export interface components {
             role: components["schemas"]["PortalRole"];
         };
         /**
-         * @description What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, but never read nor rotate signing secrets (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
+         * @description What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, and read signing secrets (to verify signatures), but never rotate nor set them, nor reveal header values (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
          * @enum {string}
          */
         PortalRole: "viewer" | "developer" | "admin";

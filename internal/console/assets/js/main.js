@@ -336,8 +336,9 @@ async function render() {
     readOnly: !!state.me.read_only,
     // A portal session's role (viewer, developer, admin); '' for keys.
     role: state.me.role || '',
-    // secrets: may read and rotate signing secrets (not read-only
-    // callers, nor a developer's portal session).
+    // secrets: may rotate signing secrets and see other credentials
+    // (not read-only callers, nor a developer's portal session), which
+    // all but read-only callers may read.
     secrets: !state.me.read_only && (!state.me.role || state.me.role === 'admin'),
     admin: state.me.scope === 'admin',
     href,

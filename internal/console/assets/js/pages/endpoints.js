@@ -112,7 +112,7 @@ addStrings({
     'ep.secretIntro': 'Receivers check each request\'s webhook-signature header with this secret.',
     'ep.secretShow': 'Show secret',
     'ep.secretReadOnly': 'Read-only access does not show the signing secret.',
-    'ep.secretRole': 'Your role ({role}) does not show nor rotate the signing secret; ask an admin.',
+    'ep.secretRole': 'Your role ({role}) does not rotate the signing secret; ask an admin.',
     'ep.stage': 'Stage',
     'ep.stage.test': 'Test',
     'ep.stage.live': 'Live',
@@ -263,7 +263,7 @@ addStrings({
     'ep.secretIntro': '受信側は、各リクエストの webhook-signature ヘッダーをこのシークレットで検証します。',
     'ep.secretShow': 'シークレットを表示',
     'ep.secretReadOnly': '読み取り専用のアクセスでは署名シークレットは表示されません。',
-    'ep.secretRole': 'あなたのロール（{role}）では署名シークレットの表示やローテーションはできません。管理者に依頼してください。',
+    'ep.secretRole': 'あなたのロール（{role}）では署名シークレットのローテーションはできません。管理者に依頼してください。',
     'ep.stage': '段階',
     'ep.stage.test': 'テスト',
     'ep.stage.live': '本番',
@@ -819,7 +819,8 @@ function secretSection(ctx, ep) {
     h('h2', { id: 'secret-heading' }, t('ep.secret')),
     h('p', { class: 'hint' }, t('ep.secretIntro')),
     ctx.readOnly ? h('p', { class: 'hint' }, t('ep.secretReadOnly'))
-      : !ctx.secrets ? h('p', { class: 'hint', id: 'secret-role' }, t('ep.secretRole', { role: t(`portal.role.${ctx.role}`) }))
+      : !ctx.secrets ? [h('div', { class: 'actions' }, show),
+        h('p', { class: 'hint', id: 'secret-role' }, t('ep.secretRole', { role: t(`portal.role.${ctx.role}`) }))]
         : h('div', { class: 'actions' }, show, rotate),
     h('p', { class: 'secret-line' }, value),
     extra);
