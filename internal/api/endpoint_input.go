@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -47,7 +48,7 @@ type endpointInput struct {
 	PayloadFormat   *string            `json:"payload_format"`
 	FlatEventKey    *string            `json:"flat_event_key"`
 	Preset          *string            `json:"preset"`
-	PresetOptions   *map[string]string `json:"preset_options"`
+	PresetOptions   *optionsInput      `json:"preset_options"`
 	Filter          *string            `json:"filter"`
 	Stage           *string            `json:"stage"`
 	TestFilter      *string            `json:"test_filter"`
@@ -858,4 +859,47 @@ func (s *Server) brokerKind(name string) outbound.Kind {
 		}
 	}
 	return nil
+}
+
+// optionsInput is preset_options as sent: option names and string
+// values. A value of another type is refused naming the option
+// ("preset_options.self_unread"), where a plain map would name only
+// preset_options.
+type optionsInput map[string]string
+
+func (o *optionsInput) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	m := make(optionsInput, len(raw))
+	for name, v := range raw {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return &json.UnmarshalTypeError{Value: jsonValueKind(v), Type: reflect.TypeFor[string](), Field: name}
+		}
+		m[name] = s
+	}
+	*o = m
+	return nil
+}
+
+// jsonValueKind names the kind of a JSON value as encoding/json's type
+// errors do.
+func jsonValueKind(v json.RawMessage) string {
+	switch t := bytes.TrimSpace(v); {
+	case len(t) == 0:
+		return "nothing"
+	case t[0] == '{':
+		return "object"
+	case t[0] == '[':
+		return "array"
+	case t[0] == '"':
+		return "string"
+	case t[0] == 't' || t[0] == 'f':
+		return "bool"
+	case t[0] == 'n':
+		return "null"
+	}
+	return "number"
 }

@@ -29,7 +29,7 @@ type templateInput struct {
 	PayloadFormat  *string            `json:"payload_format"`
 	FlatEventKey   *string            `json:"flat_event_key"`
 	Preset         *string            `json:"preset"`
-	PresetOptions  *map[string]string `json:"preset_options"`
+	PresetOptions  *optionsInput      `json:"preset_options"`
 }
 
 // applyTo validates and copies the given fields onto t, checking its
@@ -228,7 +228,7 @@ func (s *Server) changeTemplate(w http.ResponseWriter, r *http.Request, dryRun b
 		in.Headers = ptr(keepMasked(*in.Headers, t.Headers, func(name string) bool { return !herald.PlainHeader(name, t.PlainHeaders) }))
 	}
 	if in.PresetOptions != nil {
-		in.PresetOptions = ptr(keepMasked(*in.PresetOptions, t.PresetOptions, herald.SecretOption))
+		in.PresetOptions = ptr(optionsInput(keepMasked(*in.PresetOptions, t.PresetOptions, herald.SecretOption)))
 	}
 	next := *t
 	if e := in.applyTo(&next, a); e != nil {

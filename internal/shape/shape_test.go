@@ -644,4 +644,10 @@ func TestPresetChatworkSelfUnread(t *testing.T) {
 	if code := s.Do("POST", "/v1/apps/acme/endpoints", map[string]any{"preset": "chatwork", "preset_options": map[string]string{"room_id": "5", "api_token": "t0ken-abcdefgh", "self_unread": "yes"}}, &e); code/100 != 4 || e.Error.Field != "preset_options.self_unread" {
 		t.Fatalf("self_unread yes: %d %+v", code, e)
 	}
+	// A boolean where the option takes "0" or "1" is refused naming the
+	// option, not the whole map.
+	e.Error.Field = ""
+	if code := s.Invalid().Do("POST", "/v1/apps/acme/endpoints", map[string]any{"preset": "chatwork", "preset_options": map[string]any{"room_id": "5", "api_token": "t0ken-abcdefgh", "self_unread": true}}, &e); code != 400 || e.Error.Field != "preset_options.self_unread" {
+		t.Fatalf("self_unread true: %d %+v", code, e)
+	}
 }
