@@ -1,8 +1,9 @@
 // Package docs_test runs the documentation: every ```sh block of the pages
 // listed below runs with bash against a real Herald and a receiver on
 // 127.0.0.1, and every ```http block that follows says exactly what the
-// receiver must have got. A page that drifts from what Herald does fails
-// here.
+// receiver must have got; a ```text block right after a ```sh block is
+// that block's output, exactly. A page that drifts from what Herald does
+// fails here.
 package docs_test
 
 import (
@@ -64,6 +65,9 @@ func TestDocs(t *testing.T) {
 			s := heraldtest.Start(t, heraldtest.Options{})
 			env := append(os.Environ(), "HERALD="+s.URL, "TOKEN="+heraldtest.Token, "RECEIVER="+rc.URL)
 			seen := 0
+			// The block before this one, and what it printed if it ran.
+			var prev block
+			var prevOut []byte
 			for _, b := range blocks(t, page) {
 				switch b.lang {
 				case "sh":
@@ -77,6 +81,14 @@ func TestDocs(t *testing.T) {
 					}
 					if apiErrorRE.Match(out) {
 						t.Fatalf("%s:%d: the API answered an error:\n%s\n%s", page, b.line, b.text, out)
+					}
+					prevOut = out
+				case "text":
+					if prev.lang != "sh" {
+						t.Fatalf("%s:%d: a text block is the output of the sh block right before it", page, b.line)
+					}
+					if string(prevOut) != b.text {
+						t.Fatalf("%s:%d: the command at line %d printed\n%s\nthe page says\n%s", page, b.line, prev.line, prevOut, b.text)
 					}
 				case "http":
 					reqs := rc.Wait(t, seen+1, 5*time.Second)
@@ -96,6 +108,7 @@ func TestDocs(t *testing.T) {
 						t.Fatalf("%s:%d: body\n got: %s\nwant: %s", page, b.line, got.Body, want.body)
 					}
 				}
+				prev = b
 			}
 			if len(rc.Requests()) != seen {
 				t.Fatalf("%s: the receiver got %d requests, the page shows %d", page, len(rc.Requests()), seen)
