@@ -1,8 +1,9 @@
 // Package docs_test runs the documentation: every ```sh block of the pages
 // listed below runs with bash against a real Herald and a receiver on
 // 127.0.0.1, and every ```http block that follows says exactly what the
-// receiver must have got. A page that drifts from what Herald does fails
-// here.
+// receiver must have got; a ```text block right after a ```sh block is
+// that block's output, exactly. A page that drifts from what Herald does
+// fails here.
 package docs_test
 
 import (
@@ -60,10 +61,13 @@ func TestDocs(t *testing.T) {
 	}
 	for _, page := range pages {
 		t.Run(page, func(t *testing.T) {
-			rc := heraldtest.NewReceiver(t, nil)
+			rc := heraldtest.NewReceiver(t, marketo)
 			s := heraldtest.Start(t, heraldtest.Options{})
 			env := append(os.Environ(), "HERALD="+s.URL, "TOKEN="+heraldtest.Token, "RECEIVER="+rc.URL)
 			seen := 0
+			// The block before this one, and what it printed if it ran.
+			var prev block
+			var prevOut []byte
 			for _, b := range blocks(t, page) {
 				switch b.lang {
 				case "sh":
@@ -78,6 +82,14 @@ func TestDocs(t *testing.T) {
 					if apiErrorRE.Match(out) {
 						t.Fatalf("%s:%d: the API answered an error:\n%s\n%s", page, b.line, b.text, out)
 					}
+					prevOut = out
+				case "text":
+					if prev.lang != "sh" {
+						t.Fatalf("%s:%d: a text block is the output of the sh block right before it", page, b.line)
+					}
+					if string(prevOut) != b.text {
+						t.Fatalf("%s:%d: the command at line %d printed\n%s\nthe page says\n%s", page, b.line, prev.line, prevOut, b.text)
+					}
 				case "http":
 					reqs := rc.Wait(t, seen+1, 5*time.Second)
 					got := reqs[seen]
@@ -86,20 +98,38 @@ func TestDocs(t *testing.T) {
 					if got.Method != want.method || got.Path != want.path {
 						t.Fatalf("%s:%d: receiver got %s %s, the page says %s %s", page, b.line, got.Method, got.Path, want.method, want.path)
 					}
+					// A header the page shows came once, with that value.
 					for _, h := range want.headers {
-						if v := got.Header.Get(h[0]); v != h[1] {
-							t.Fatalf("%s:%d: header %s is %q, the page says %q", page, b.line, h[0], v, h[1])
+						if v := got.Header.Values(h[0]); len(v) != 1 || v[0] != h[1] {
+							t.Fatalf("%s:%d: header %s is %q, the page says %q once", page, b.line, h[0], v, h[1])
 						}
 					}
 					if want.body != "…" && string(got.Body) != want.body {
 						t.Fatalf("%s:%d: body\n got: %s\nwant: %s", page, b.line, got.Body, want.body)
 					}
 				}
+				prev = b
 			}
 			if len(rc.Requests()) != seen {
 				t.Fatalf("%s: the receiver got %d requests, the page shows %d", page, len(rc.Requests()), seen)
 			}
 		})
+	}
+}
+
+// marketo answers as Marketo's REST API does under /marketo (a token,
+// then every lead created), where seeds.md points its Marketo endpoint;
+// every other request gets "ok".
+func marketo(_ int, w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/marketo/identity/oauth/token":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"marketo-token","token_type":"bearer","expires_in":3599,"scope":"immdio"}`))
+	case "/marketo/rest/v1/leads.json":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"requestId":"e42b#14272d07d78","success":true,"result":[{"seq":0,"id":50,"status":"created"}]}`))
+	default:
+		_, _ = w.Write([]byte("ok"))
 	}
 }
 
