@@ -5,7 +5,7 @@
 // before and after) before it is saved. The request fields are the
 // endpoint form's, with its controls and readers.
 
-import { api, query, seg } from '../api.js';
+import { api, errorText, query, seg } from '../api.js';
 import { addStrings, t } from '../i18n.js';
 import {
   h, field, showErrors, clearErrors, pageHeader, empty, timeEl, toast, confirmDialog, replace, codeBlock, headerLines, pretty,
@@ -231,6 +231,8 @@ export async function form(ctx) {
     } else {
       out.preset_options = {};
     }
+    // A template needs a name: said before asking, as the API would.
+    if (!out.name) fail('name', errorText(422, 'required', 'name', ''));
     const hd = parseHeaders(c.headers.value);
     if (hd.error) fail('headers', hd.error); else out.headers = hd.value;
     const bt = textToTemplate(c.body_template.value);
