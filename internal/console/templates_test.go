@@ -87,12 +87,22 @@ func TestConsoleEndpointTemplates(t *testing.T) {
 		t.Errorf("choosing the template leaves the URL field at %q", v)
 	}
 	tb.waitText("#preview", "Lead Ada")
+	// One header of its own beside the template's (shown masked, and so
+	// not the endpoint's own).
+	if h := tb.evalString(`document.querySelector('#endpoint-form textarea[name=headers]').value`); h != "X-Token: ********" {
+		t.Errorf("choosing the template shows the headers %q", h)
+	}
+	tb.evalBool(`(() => { const e = document.querySelector('#endpoint-form textarea[name=headers]'); e.value += '\nX-Form: f1'; e.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`)
+	tb.shot("endpoint-form-template")
 	tb.click(`#endpoint-form button[type=submit]`)
 	tb.waitFor("#endpoint-template-link")
 	got := waitEndpoint(t, s, "acme", ep.ID, "attached to the template", func(e templateEndpoint) bool { return e.TemplateID == tplID })
-	if got.URL != "https://hooks.example.com/v1" || len(got.Overrides) != 0 || got.Headers["X-Token"] == "" {
+	if got.URL != "https://hooks.example.com/v1" || strings.Join(got.Overrides, ",") != "headers/X-Form" || got.Headers["X-Token"] == "" || got.Headers["X-Form"] == "" {
 		t.Fatalf("the endpoint after attaching the template: %+v", got)
 	}
+	tb.waitText("main", "headers/X-Form")
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoints/" + ep.ID + "/edit")
+	tb.waitText("#endpoint-template-own", "headers/X-Form")
 
 	// The list counts the endpoint; the endpoint's page links the template.
 	tb.open(s.URL + "/console/apps/" + appID + "/endpoint-templates")

@@ -700,12 +700,16 @@ export async function form(ctx) {
   // values, which the endpoint then takes from it unless changed.
   const templateLink = h('a', { id: 'endpoint-template-open', hidden: true }, t('epf.templateOpen'));
   const templateField = field({ label: t('epf.template'), name: 'endpoint_template_id', control: c.endpoint_template_id, hint: t('epf.templateHint') });
-  templateField.append(h('p', { class: 'hint' }, templateLink));
+  // The fields this endpoint sets itself, while it keeps its template.
+  const ownFields = e.endpoint_template_id && (e.template_overrides || []).length
+    ? h('p', { class: 'hint', id: 'endpoint-template-own' }, t('ep.templateOwn', { list: e.template_overrides.join(', ') })) : null;
+  templateField.append(h('p', { class: 'hint' }, templateLink), ownFields || '');
   const offersTemplates = ctx.mode === 'console' && (tpls.length > 0 || !!e.endpoint_template_id);
   const chosenTemplate = () => tpls.find((x) => x.id === c.endpoint_template_id.value) || null;
   const showTemplateLink = () => {
     const id = c.endpoint_template_id.value;
     templateLink.hidden = !id;
+    if (ownFields) ownFields.hidden = id !== e.endpoint_template_id;
     if (id) templateLink.href = ctx.appHref(`/endpoint-templates/${seg(id)}`);
   };
   c.endpoint_template_id.addEventListener('change', () => {
