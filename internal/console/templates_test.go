@@ -126,6 +126,12 @@ func TestConsoleEndpointTemplates(t *testing.T) {
 	tb.waitText("#template-preview .preview-after", "Lead Ada")
 	tb.evalBool(`(window.scrollTo(0, 0), true)`)
 	tb.shot("endpoint-template-preview")
+	tb.phone(true)
+	if tb.overflowsX() {
+		t.Error("the template's page with its preview is wider than a phone")
+	}
+	tb.shot("endpoint-template-preview-phone")
+	tb.phone(false)
 	waitEndpoint(t, s, "acme", ep.ID, "unchanged by the preview", func(e templateEndpoint) bool { return e.URL == "https://hooks.example.com/v1" })
 	// Typing again marks the preview as stale.
 	tb.fill(`#template-form input[name=description]`, "x")

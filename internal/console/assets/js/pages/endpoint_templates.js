@@ -376,7 +376,7 @@ export async function form(ctx) {
   });
 
   if (!editing) {
-    return h('section', null, pageHeader(t('tpl.newTitle')), h('p', { class: 'hint' }, t('tpl.intro')), frm);
+    return h('section', { class: 'template-page' }, pageHeader(t('tpl.newTitle')), h('p', { class: 'hint' }, t('tpl.intro')), frm);
   }
 
   const usersBox = h('section', { class: 'card', id: 'template-users', 'aria-labelledby': 'template-users-title' },
@@ -414,10 +414,13 @@ export async function form(ctx) {
       },
     }, t('action.delete')));
 
-  return h('section', null,
+  return h('section', { class: 'template-page' },
     pageHeader(tp.name, h('a', { class: 'button', href: listHref }, t('tpl.back'))),
     h('p', { class: 'mono muted' }, tp.id),
+    // The preview comes right after the form on a phone's one column,
+    // and beside the form and what is under it on a desk.
     h('div', { class: 'grid-2 form-with-preview' },
-      h('div', null, frm, usersBox, del),
-      previewSection));
+      frm,
+      previewSection,
+      h('div', null, usersBox, del)));
 }
