@@ -445,6 +445,7 @@ export function textToTemplate(text) {
   }
 }
 
+/** Headers typed one per line, Name: value; error names the line that is not one. */
 export function parseHeaders(text) {
   const out = {};
   const lines = text.split('\n');
@@ -458,6 +459,7 @@ export function parseHeaders(text) {
   return { value: out };
 }
 
+/** Preset options typed as key=value lines or a JSON object of strings. */
 export function parseOptions(text) {
   const s = text.trim();
   if (s.startsWith('{')) {
@@ -496,6 +498,7 @@ export function optionsText(o) {
   return entries.map(([k, v]) => `${k}=${v}`).join('\n');
 }
 
+/** A <select> of [value, label] options; a value not among them is kept as its own option. */
 export function select(options, value) {
   const values = options.map((o) => o[0]);
   const all = value && !values.includes(value) ? [...options, [value, value]] : options;

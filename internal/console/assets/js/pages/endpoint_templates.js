@@ -110,7 +110,7 @@ async function allEndpoints(ctx) {
 }
 
 /** The app's templates: at most 100, so one page. */
-export async function templates(ctx) {
+async function templates(ctx) {
   const page = await api('GET', `/v1/apps/${seg(ctx.app)}/endpoint-templates${query({ limit: 100 })}`, undefined, { signal: ctx.signal });
   return page.data;
 }
