@@ -303,10 +303,15 @@ func (s *Server) changePreview(r *http.Request, a *herald.App, before, after *he
 		return nil
 	}
 	p := &changePreview{EndpointID: before.ID, EventType: et}
+	// The changed endpoint has the saved one's id and version, by which
+	// delivery caches a compiled request: without an id it is compiled
+	// afresh, as an unsaved endpoint's preview is.
+	fresh := *after
+	fresh.ID = ""
 	for _, side := range []struct {
 		ep  *herald.Endpoint
 		out **previewView
-	}{{before, &p.Before}, {after, &p.After}} {
+	}{{before, &p.Before}, {&fresh, &p.After}} {
 		v, e := s.renderPreview(r, a, side.ep, et)
 		if e != nil {
 			return nil

@@ -238,3 +238,39 @@ func testEndpointTemplates(t *testing.T, o heraldtest.Options, stored func(id st
 		t.Fatalf("form 2 after detaching got %s %v", r.Path, r.Header)
 	}
 }
+
+// TestTemplateChangePreviewAfter: the preview of a template's change
+// renders the endpoint's request after the change, not the request cached
+// for the endpoint as it is (both have its id and version).
+func TestTemplateChangePreviewAfter(t *testing.T) {
+	t.Parallel()
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created", "sample": map[string]any{"name": "Ada"}}, nil, 201)
+	var tpl templateView
+	s.MustDo("POST", "/v1/apps/acme/endpoint-templates", map[string]any{"name": "hook", "url": "https://hooks.example.com/v1",
+		"body_template": map[string]any{"text": "Lead {{name}}"}}, &tpl, 201)
+	var ep templatedEndpoint
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"endpoint_template_id": tpl.ID, "event_types": []string{"lead.created"}}, &ep, 201)
+	for _, change := range []map[string]any{
+		{"url": "https://hooks.example.com/v2"},
+		{"body_template": map[string]any{"text": "New lead {{name}}"}},
+	} {
+		var dry templateChange
+		s.MustDo("POST", "/v1/apps/acme/endpoint-templates/"+tpl.ID+"/preview-change", change, &dry, 200)
+		if dry.Preview == nil || dry.Preview.EndpointID != ep.ID {
+			t.Fatalf("%v: preview %+v", change, dry)
+		}
+		b, a := dry.Preview.Before, dry.Preview.After
+		if b.URL != "https://hooks.example.com/v1" || !strings.Contains(b.Body, `"Lead Ada"`) {
+			t.Errorf("%v: before %+v", change, b)
+		}
+		wantURL, wantBody := "https://hooks.example.com/v1", `"New lead Ada"`
+		if change["url"] != nil {
+			wantURL, wantBody = "https://hooks.example.com/v2", `"Lead Ada"`
+		}
+		if a.URL != wantURL || !strings.Contains(a.Body, wantBody) {
+			t.Errorf("%v: after %+v, want %s with %s", change, a, wantURL, wantBody)
+		}
+	}
+}

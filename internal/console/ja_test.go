@@ -200,3 +200,41 @@ func atoi(s string) int {
 
 // jsq quotes a string for JavaScript source.
 func jsq(s string) string { return fmt.Sprintf("%q", s) }
+
+// TestConsoleVersionsAndTemplatesJapanese: the version form and the
+// endpoint template pages in Japanese, with the API's refusals told in
+// Japanese by their fields.
+func TestConsoleVersionsAndTemplatesJapanese(t *testing.T) {
+	b := newBrowser(t)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/apps", map[string]any{"name": "Acme", "uid": "acme"}, nil, 201)
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "order.created"}, nil, 201)
+	appID := s.AppID("acme")
+	tb := b.tab()
+	defer b.checkClean()
+	signIn(tb, s.URL)
+	selectValue(tb, ".lang select", "ja")
+	tb.waitText("main h1", "アプリ")
+
+	tb.open(s.URL + "/console/event-types/order.created")
+	tb.waitText("#version-form", "バージョンを追加")
+	tb.fill(`#version-form input[name=version]`, "v2")
+	tb.click(`#version-form button[type=submit]`)
+	tb.waitText(`#version-form [data-field=converter] .field-error`, "変換を入力してください")
+	checkLabels(t, tb, "version form in Japanese")
+
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoint-templates")
+	tb.waitText("main h1", "エンドポイントテンプレート")
+	tb.waitText("main", "エンドポイントテンプレートがまだありません")
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoint-templates/new")
+	tb.waitFor("#template-form")
+	tb.click(`#template-form button[type=submit]`)
+	tb.waitText(`#template-form [data-field=name] .field-error`, "名前を入力してください")
+	checkLabels(t, tb, "endpoint template form in Japanese")
+	tb.shot("ja-endpoint-template-form")
+	// A template that is not there: a Japanese not-found page.
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoint-templates/eptpl_missing")
+	tb.waitText("main h1", "エンドポイントテンプレートが見つかりません")
+	tb.clickText("main a.button", "エンドポイントテンプレート一覧")
+	tb.waitText("main h1", "エンドポイントテンプレート")
+}

@@ -61,3 +61,60 @@ func TestConsoleEventTypeVersions(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestConsoleAddEventTypeVersion: an admin adds a version through the
+// type's page; a schema the API refuses is shown by the schema field and
+// nothing is added, and the added version is then listed.
+func TestConsoleAddEventTypeVersion(t *testing.T) {
+	b := newBrowser(t)
+	s := heraldtest.Start(t, heraldtest.Options{})
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "order.created", "sample": map[string]any{"name": "Ada"}}, nil, 201)
+	tb := b.tab()
+	defer b.checkClean()
+	signIn(tb, s.URL)
+
+	tb.open(s.URL + "/console/event-types/order.created")
+	tb.waitText(".et-view", "Add a version with the form")
+	tb.waitFor("#version-form")
+	checkLabels(t, tb, "event type with the version form")
+	tb.fill(`#version-form input[name=version]`, "2026-11-01")
+	tb.fill(`#version-form textarea[name=schema]`, `{"type": "nonsense"}`)
+	tb.fill(`#version-form textarea[name=sample]`, `{"full_name": "Ada"}`)
+	tb.fill(`#version-form textarea[name=converter]`, `function convert(p) { return {name: p.full_name} }`)
+	tb.click(`#version-form button[type=submit]`)
+	tb.until(`document.querySelector('#version-form [data-field=schema] .field-error').textContent.length > 0`)
+	if tb.evalString(`document.activeElement.name`) != "schema" {
+		t.Error("the refused schema's field does not have the focus")
+	}
+	var et struct {
+		Versions []struct{ Version string }
+	}
+	s.MustDo("GET", "/v1/event-types/order.created", nil, &et, 200)
+	if len(et.Versions) != 0 {
+		t.Fatalf("a refused version was added: %+v", et.Versions)
+	}
+
+	// JSON that does not parse is shown by its field without asking the API.
+	tb.fill(`#version-form textarea[name=schema]`, `{"type": `)
+	tb.click(`#version-form button[type=submit]`)
+	tb.waitText(`#version-form [data-field=schema] .field-error`, "not valid JSON")
+
+	tb.fill(`#version-form textarea[name=schema]`, `{"type": "object", "required": ["full_name"]}`)
+	tb.click(`#version-form button[type=submit]`)
+	tb.waitText(".et-view table", "2026-11-01")
+	tb.waitText(".et-view table", "p.full_name")
+	if v := tb.evalString(`document.querySelector('#version-form input[name=version]').value`); v != "" {
+		t.Errorf("the form keeps %q after the version was added", v)
+	}
+	tb.shot("versions-added")
+	s.MustDo("GET", "/v1/event-types/order.created", nil, &et, 200)
+	if len(et.Versions) != 1 || et.Versions[0].Version != "2026-11-01" {
+		t.Fatalf("versions after the form: %+v", et.Versions)
+	}
+
+	// The same name again: the API's conflict by the version field.
+	tb.fill(`#version-form input[name=version]`, "2026-11-01")
+	tb.fill(`#version-form textarea[name=converter]`, `function convert(p) { return p }`)
+	tb.click(`#version-form button[type=submit]`)
+	tb.waitText(`#version-form [data-field=version] .field-error`, "version")
+}

@@ -41,7 +41,7 @@ export class ApiError extends Error {
 
 // The things a not_found answer names ("endpoint not found", "delivery
 // (or its endpoint) not found"), as keys of error.thing.*.
-const THINGS = ['app', 'endpoint', 'event type', 'event', 'delivery', 'route', 'api key', 'job', 'portal session', 'attempts', 'message', 'audit log', 'usage'];
+const THINGS = ['app', 'endpoint', 'event type', 'event', 'delivery', 'route', 'api key', 'job', 'portal session', 'attempts', 'message', 'audit log', 'usage', 'endpoint template'];
 
 /** notFoundKind is the thing a not_found message names, or ''. */
 export function notFoundKind(message) {
@@ -193,6 +193,7 @@ addStrings({
     'error.thing.message': 'message',
     'error.thing.audit_log': 'audit log',
     'error.thing.usage': 'usage record',
+    'error.thing.endpoint_template': 'endpoint template',
     'error.field.url': 'URL',
     'error.field.name': 'name',
     'error.field.uid': 'UID',
@@ -232,6 +233,9 @@ addStrings({
     'error.field.token': 'key',
     'error.field.channels': 'channels',
     'error.field.kind': 'kind',
+    'error.field.version': 'version name',
+    'error.field.converter': 'converter',
+    'error.field.endpoint_template_id': 'endpoint template',
   },
   ja: {
     'error.http': 'Herald が HTTP {status} を返しました。',
@@ -278,6 +282,7 @@ addStrings({
     'error.thing.message': 'メッセージ',
     'error.thing.audit_log': '監査ログ',
     'error.thing.usage': '利用記録',
+    'error.thing.endpoint_template': 'エンドポイントテンプレート',
     'error.field.url': 'URL',
     'error.field.name': '名前',
     'error.field.uid': 'UID',
@@ -317,6 +322,9 @@ addStrings({
     'error.field.token': 'キー',
     'error.field.channels': 'チャンネル',
     'error.field.kind': '種類',
+    'error.field.version': 'バージョン名',
+    'error.field.converter': '変換',
+    'error.field.endpoint_template_id': 'エンドポイントテンプレート',
   },
 });
 

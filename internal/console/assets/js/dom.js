@@ -342,6 +342,7 @@ function wayUp(kind, portal) {
   const app = portal ? '/portal' : m ? `/console/apps/${m[1]}` : '';
   if (app && (kind === 'endpoint' || kind === 'delivery')) return [`${app}/endpoints`, t('notFound.toEndpoints')];
   if (app && kind === 'event') return [`${app}/events`, t('notFound.toEvents')];
+  if (!portal && app && kind === 'endpoint_template') return [`${app}/endpoint-templates`, t('notFound.toTemplates')];
   if (!portal && kind === 'event_type') return ['/console/event-types', t('notFound.toEventTypes')];
   return null;
 }
@@ -359,6 +360,7 @@ addStrings({
     'notFound.toEndpoints': 'Endpoints',
     'notFound.toEvents': 'Events',
     'notFound.toEventTypes': 'Event types',
+    'notFound.toTemplates': 'Endpoint templates',
     'notFound.home': 'Start page',
   },
   ja: {
@@ -369,6 +371,7 @@ addStrings({
     'notFound.toEndpoints': 'エンドポイント一覧',
     'notFound.toEvents': 'イベント一覧',
     'notFound.toEventTypes': 'イベントタイプ一覧',
+    'notFound.toTemplates': 'エンドポイントテンプレート一覧',
     'notFound.home': 'トップページ',
   },
 });

@@ -43,6 +43,9 @@ const routes = [
   { path: '/apps/:app/endpoints/:id', page: () => import('./pages/endpoints.js').then((m) => m.detail) },
   { path: '/apps/:app/endpoints/:id/edit', page: () => import('./pages/endpoint_form.js').then((m) => m.form) },
   { path: '/apps/:app/endpoints/:id/deliveries', page: () => import('./pages/history.js').then((m) => m.endpointDeliveries) },
+  { path: '/apps/:app/endpoint-templates', page: () => import('./pages/endpoint_templates.js').then((m) => m.list), portal: false },
+  { path: '/apps/:app/endpoint-templates/new', page: () => import('./pages/endpoint_templates.js').then((m) => m.form), portal: false },
+  { path: '/apps/:app/endpoint-templates/:id', page: () => import('./pages/endpoint_templates.js').then((m) => m.form), portal: false },
   { path: '/apps/:app/events', page: () => import('./pages/history.js').then((m) => m.events) },
   { path: '/apps/:app/events/:id', page: () => import('./pages/history.js').then((m) => m.event) },
   { path: '/apps/:app/deliveries', page: () => import('./pages/history.js').then((m) => m.appDeliveries) },
@@ -163,6 +166,7 @@ async function layout(params, routeP) {
       [href(`${a}/endpoints`), t('nav.endpoints'), /\/(endpoints|deliveries)/.test(routeP)],
       [href(`${a}/events`), t('nav.events'), /\/events/.test(routeP)],
     ];
+    if (mode === 'console') items.push([href(`${a}/endpoint-templates`), t('nav.templates'), /\/endpoint-templates/.test(routeP)]);
     if (mode === 'console') items.push([href(`${a}/failures`), t('nav.failures'), routeP.endsWith('/failures')]);
     if (mode === 'console') items.push([href(`${a}/settings`), t('nav.settings'), routeP.endsWith('/settings')]);
     const name = mode === 'console' ? await appName(appId) : '';
@@ -407,6 +411,7 @@ addStrings({
   en: {
     'signIn.required': 'Paste a key first.',
     'nav.failures': 'Failures',
+    'nav.templates': 'Endpoint templates',
     'search.label': 'Find by id',
     'search.placeholder': 'Any id, webhook-id or key',
     'search.go': 'Find',
@@ -415,6 +420,7 @@ addStrings({
   ja: {
     'signIn.required': 'キーを貼り付けてください。',
     'nav.failures': '失敗',
+    'nav.templates': 'エンドポイントテンプレート',
     'search.label': 'ID で探す',
     'search.placeholder': 'ID・webhook-id・キー',
     'search.go': '検索',

@@ -182,6 +182,10 @@ addStrings({
     'epf.transformationHint': 'Defines handler(webhook): it gets {method, url, headers, payload, event_type} and returns the same shape (payload is sent as the JSON body), or {cancel: true} to send nothing. No network, files or timers; limited in time and memory. Empty: none. ',
     'epf.transformationLink': 'How transformations work',
     'epf.previewCancelled': 'The transformation cancels this delivery: nothing would be sent.',
+    'epf.template': 'Endpoint template',
+    'epf.templateNone': 'None: this endpoint\'s own request',
+    'epf.templateHint': 'The endpoint takes its URL and request from the template, except the fields below that you set to something else; a later change to the template changes this endpoint too. Choosing one fills the fields below with its values.',
+    'epf.templateOpen': 'Open the template',
   },
   ja: {
     'epf.newTitle': 'エンドポイントを追加',
@@ -355,11 +359,15 @@ addStrings({
     'epf.transformationHint': 'handler(webhook) を定義します。{method, url, headers, payload, event_type} を受け取り、同じ形を返します（payload が JSON ボディとして送られます）。{cancel: true} を返すと何も送りません。ネットワーク・ファイル・タイマーは使えず、時間とメモリに上限があります。空欄なら変換なし。',
     'epf.transformationLink': '変換の仕組み',
     'epf.previewCancelled': '変換がこの配信をキャンセルします。何も送信されません。',
+    'epf.template': 'エンドポイントテンプレート',
+    'epf.templateNone': 'なし（このエンドポイント独自のリクエスト）',
+    'epf.templateHint': 'エンドポイントは、下の項目のうち別の値にしたものを除き、URL とリクエストをテンプレートから受け継ぎます。後でテンプレートを変更すると、このエンドポイントも変わります。選ぶと、下の項目にテンプレートの値が入ります。',
+    'epf.templateOpen': 'テンプレートを開く',
   },
 });
 
 // The presets the API knows (internal/shape/presets.go) and their options.
-const PRESETS = {
+export const PRESETS = {
   slack: { label: 'Slack', options: [{ name: 'message' }] },
   discord: { label: 'Discord', options: [{ name: 'message' }] },
   teams: { label: 'Microsoft Teams', options: [{ name: 'message' }, { name: 'format' }] },
@@ -398,9 +406,9 @@ const DEST_PLACEHOLDERS = {
   aws_sqs: { queue_url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/events', region: 'eu-west-1', endpoint: 'http://127.0.0.1:4100' },
 };
 
-const METHODS = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'];
-const CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded', 'text/plain'];
-const SYNTAX_DOC = 'https://github.com/heraldhq/herald/blob/main/docs/templates.md#tags';
+export const METHODS = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'];
+export const CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded', 'text/plain'];
+export const SYNTAX_DOC = 'https://github.com/heraldhq/herald/blob/main/docs/templates.md#tags';
 const TRANSFORM_DOC = 'https://github.com/heraldhq/herald/blob/main/docs/endpoints.md#transformations';
 
 /**
@@ -437,7 +445,8 @@ export function textToTemplate(text) {
   }
 }
 
-function parseHeaders(text) {
+/** Headers typed one per line, Name: value; error names the line that is not one. */
+export function parseHeaders(text) {
   const out = {};
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -450,7 +459,8 @@ function parseHeaders(text) {
   return { value: out };
 }
 
-function parseOptions(text) {
+/** Preset options typed as key=value lines or a JSON object of strings. */
+export function parseOptions(text) {
   const s = text.trim();
   if (s.startsWith('{')) {
     try {
@@ -471,13 +481,25 @@ function parseOptions(text) {
   return { value: out };
 }
 
-function optionsText(o) {
+/** The hint of a preset's options field: the options it takes, marked. */
+export function presetOptionsHint(p) {
+  return p ? t('epf.presetOptionsHint', {
+    options: p.options.map((o) => {
+      const marks = [o.required ? t('epf.required') : '', o.secret ? t('epf.secret') : ''].filter(Boolean);
+      return marks.length ? `${o.name} (${marks.join(', ')})` : o.name;
+    }).join(', '),
+  }) : '';
+}
+
+/** Preset options as the textarea shows them: key=value lines, or JSON for multi-line values. */
+export function optionsText(o) {
   const entries = Object.entries(o || {});
   if (entries.some(([, v]) => String(v).includes('\n'))) return JSON.stringify(o, null, 2);
   return entries.map(([k, v]) => `${k}=${v}`).join('\n');
 }
 
-function select(options, value) {
+/** A <select> of [value, label] options; a value not among them is kept as its own option. */
+export function select(options, value) {
   const values = options.map((o) => o[0]);
   const all = value && !values.includes(value) ? [...options, [value, value]] : options;
   return h('select', null, all.map(([v, label]) => h('option', { value: v, selected: v === (value || '') }, label)));
@@ -492,7 +514,7 @@ function numberInput(v, attrs = {}) {
  * (the longest one that is the field or a prefix of it), as showErrors
  * does.
  */
-function findField(form, name) {
+export function findField(form, name) {
   let best = null;
   if (!name) return null;
   for (const f of form.querySelectorAll('[data-field]')) {
@@ -501,6 +523,17 @@ function findField(form, name) {
     if ((name === n || name.startsWith(`${n}.`) || name.startsWith(`${n}[`)) && (!best || n.length > best.dataset.field.length)) best = f;
   }
   return best;
+}
+
+/**
+ * ownEntries is what of an endpoint's headers or preset options is its
+ * own, given its template's: the names the template has with another
+ * value, or not at all (header names compare case-insensitively).
+ */
+function ownEntries(mine, theirs) {
+  if (!mine) return mine;
+  const tpl = Object.entries(theirs || {});
+  return Object.fromEntries(Object.entries(mine).filter(([k, v]) => !tpl.some(([tk, tv]) => tk.toLowerCase() === k.toLowerCase() && tv === v)));
 }
 
 function childController(parent) {
@@ -514,12 +547,20 @@ function childController(parent) {
 export async function form(ctx) {
   const editing = !!ctx.params.id;
   const base = `/v1/apps/${seg(ctx.app)}/endpoints`;
-  const [ep, types] = await Promise.all([
+  const [ep, types, tpls] = await Promise.all([
     editing ? api('GET', `${base}/${seg(ctx.params.id)}`, undefined, { signal: ctx.signal }) : Promise.resolve(null),
     catalog(ctx.signal).catch((err) => {
       if (err.name === 'AbortError') throw err;
       return err;
     }),
+    // The app's endpoint templates (at most 100), offered in the console,
+    // where their pages are; none when they cannot be read.
+    ctx.mode === 'console'
+      ? api('GET', `/v1/apps/${seg(ctx.app)}/endpoint-templates?limit=100`, undefined, { signal: ctx.signal }).then((p) => p.data, (err) => {
+        if (err.name === 'AbortError') throw err;
+        return [];
+      })
+      : Promise.resolve([]),
   ]);
   const catalogError = types instanceof Error ? types : null;
   const catalogTypes = catalogError ? [] : types;
@@ -570,6 +611,7 @@ export async function form(ctx) {
     channels: h('input', { type: 'text', value: (e.channels || []).join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'form-42, form-43' }),
     uid: h('input', { type: 'text', value: e.uid || '', autocomplete: 'off', spellcheck: 'false' }),
     webhook_headers: select([['', t('epf.headersApp')], ['standard', t('epf.headersStandard')], ['svix', t('epf.headersSvix')]], e.webhook_headers || ''),
+    endpoint_template_id: select([['', t('epf.templateNone')], ...tpls.map((x) => [x.id, x.name])], e.endpoint_template_id || ''),
   };
   // Textareas take their text as value after creation.
   c.filter.value = e.filter || '';
@@ -657,6 +699,41 @@ export async function form(ctx) {
   const kindHint = h('span');
   const kindField = field({ label: t('epf.kind'), name: 'kind', control: c.kind, hint: kindHint });
   const urlField = field({ label: t('epf.url'), name: 'url', control: c.url, hint: t('epf.urlHint') });
+  // An endpoint template: choosing one fills the request fields with its
+  // values, which the endpoint then takes from it unless changed.
+  const templateLink = h('a', { id: 'endpoint-template-open', hidden: true }, t('epf.templateOpen'));
+  const templateField = field({ label: t('epf.template'), name: 'endpoint_template_id', control: c.endpoint_template_id, hint: t('epf.templateHint') });
+  // The fields this endpoint sets itself, while it keeps its template.
+  const ownFields = e.endpoint_template_id && (e.template_overrides || []).length
+    ? h('p', { class: 'hint', id: 'endpoint-template-own' }, t('ep.templateOwn', { list: e.template_overrides.join(', ') })) : null;
+  templateField.append(h('p', { class: 'hint' }, templateLink), ownFields || '');
+  const offersTemplates = ctx.mode === 'console' && (tpls.length > 0 || !!e.endpoint_template_id);
+  const chosenTemplate = () => tpls.find((x) => x.id === c.endpoint_template_id.value) || null;
+  const showTemplateLink = () => {
+    const id = c.endpoint_template_id.value;
+    templateLink.hidden = !id;
+    if (ownFields) ownFields.hidden = id !== e.endpoint_template_id;
+    if (id) templateLink.href = ctx.appHref(`/endpoint-templates/${seg(id)}`);
+  };
+  c.endpoint_template_id.addEventListener('change', () => {
+    showTemplateLink();
+    const x = chosenTemplate();
+    if (!x) return;
+    c.url.value = x.url || '';
+    c.method.value = x.method || '';
+    c.content_type.value = x.content_type || '';
+    c.headers.value = headerLines(Object.fromEntries(Object.entries(x.headers || {}).sort(([a], [b]) => a.localeCompare(b))));
+    c.plain_headers.value = (x.plain_headers || []).join(', ');
+    c.body_template.value = templateToText(x.body_template);
+    c.template_syntax.value = x.template_syntax || '';
+    c.payload_format.value = x.payload_format || '';
+    c.template_strict.checked = !!x.template_strict;
+    c.preset.value = x.preset || '';
+    c.preset_options.value = optionsText(x.preset_options);
+    urlTouched = true;
+    showPreset();
+  });
+  showTemplateLink();
   const methodField = field({ label: t('epf.method'), name: 'method', control: c.method });
   const pull = () => c.kind.value === 'pull';
   const broker = () => isBroker(c.kind.value);
@@ -666,6 +743,7 @@ export async function form(ctx) {
     // endpoint has its address in its destination, and no HTTP request.
     const b = broker();
     urlField.hidden = pull() || b;
+    templateField.hidden = pull() || b || !offersTemplates;
     presetField.hidden = pull() || b;
     methodField.hidden = b;
     c.url.required = !pull() && !b;
@@ -690,12 +768,7 @@ export async function form(ctx) {
     optionsField.hidden = !p;
     presetDoc.textContent = p ? t(`epf.preset.${c.preset.value}`) : '';
     if (presetDoc.parentElement) presetDoc.parentElement.hidden = !p;
-    presetHint.textContent = p ? t('epf.presetOptionsHint', {
-      options: p.options.map((o) => {
-        const marks = [o.required ? t('epf.required') : '', o.secret ? t('epf.secret') : ''].filter(Boolean);
-        return marks.length ? `${o.name} (${marks.join(', ')})` : o.name;
-      }).join(', '),
-    }) : '';
+    presetHint.textContent = presetOptionsHint(p);
   };
 
   const tuned = editing && !!(e.retry_schedule || e.timeout_ms || e.max_in_flight || e.rate_limit
@@ -785,7 +858,7 @@ export async function form(ctx) {
     tuningFields);
   const layoutFields = portal
     ? [kindField, urlField, destBox, typesField, channelsField, enabledField, stageFields, descriptionField, advanced]
-    : [kindField, urlField, destBox, descriptionField, typesField, channelsField, shaping, stageFields, enabledField, advanced];
+    : [kindField, templateField, urlField, destBox, descriptionField, typesField, channelsField, shaping, stageFields, enabledField, advanced];
 
   const save = ctx.readOnly ? null : h('button', { type: 'submit', class: 'primary' }, editing ? t('action.save') : t('action.create'));
   const detailHref = editing ? ctx.appHref(`/endpoints/${seg(e.id)}`) : ctx.appHref('/endpoints');
@@ -890,6 +963,17 @@ export async function form(ctx) {
     out.channels = c.channels.value.split(',').map((x) => x.trim()).filter(Boolean);
     out.webhook_headers = c.webhook_headers.value;
     out.uid = c.uid.value.trim();
+    if (!templateField.hidden) {
+      out.endpoint_template_id = c.endpoint_template_id.value || null;
+      // With a template, the headers and preset options the template
+      // has with the same value (masked ones as shown) are its, not the
+      // endpoint's own: they are left out rather than sent back masked.
+      const x = chosenTemplate();
+      if (x) {
+        out.headers = ownEntries(out.headers, x.headers);
+        out.preset_options = ownEntries(out.preset_options, x.preset_options);
+      }
+    }
     return { input: out, error };
   };
   // What the form held when it was filled, to send only what changed.
@@ -931,6 +1015,7 @@ export async function form(ctx) {
     const { input, error } = collect();
     if (error) { showFormErrors(error); return; }
     let body = input;
+    if (!editing && body.endpoint_template_id === null) delete body.endpoint_template_id;
     if (editing) {
       body = changed(input);
       if (Object.keys(body).length === 0) {

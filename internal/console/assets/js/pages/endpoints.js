@@ -530,7 +530,7 @@ function fact(label, value) {
   return [h('dt', null, label), h('dd', null, value)];
 }
 
-function facts(ep) {
+function facts(ep, ctx) {
   const eff = ep.effective || {};
   const d = ep.effective_delivery || {};
   const scheme = ep.signature_scheme || 'v1';
@@ -543,7 +543,10 @@ function facts(ep) {
       ? h('ul', { class: 'plain-list' }, ep.event_types.map((x) => h('li', { class: 'mono' }, x)))
       : h('span', null, t('ep.allTypes'))),
     ep.channels && ep.channels.length ? fact(t('ep.channels'), h('span', { class: 'mono' }, ep.channels.join(', '))) : null,
-    ep.endpoint_template_id ? fact(t('ep.template'), h('span', null, h('span', { class: 'mono' }, ep.endpoint_template_id),
+    ep.endpoint_template_id ? fact(t('ep.template'), h('span', null,
+      // The templates' pages are the console's; the portal names the id.
+      ctx.mode === 'portal' ? h('span', { class: 'mono' }, ep.endpoint_template_id)
+        : h('a', { class: 'mono', id: 'endpoint-template-link', href: ctx.appHref(`/endpoint-templates/${seg(ep.endpoint_template_id)}`) }, ep.endpoint_template_id),
       ep.template_overrides && ep.template_overrides.length
         ? h('span', { class: 'muted' }, ' — ', t('ep.templateOwn', { list: ep.template_overrides.join(', ') })) : null)) : null,
     ep.uid ? fact(t('ep.uid'), h('span', { class: 'mono' }, ep.uid)) : null,
@@ -1002,7 +1005,7 @@ export async function detail(ctx) {
     if (err.name === 'AbortError') throw err;
     return [];
   });
-  const factsBox = h('div', null, facts(ep));
+  const factsBox = h('div', null, facts(ep, ctx));
   const health = healthSection(ctx, ep);
   const epHref = (rest) => ctx.appHref(`/endpoints/${seg(ep.id)}${rest}`);
   return h('section', { class: 'endpoint-detail' },
@@ -1013,8 +1016,8 @@ export async function detail(ctx) {
     h('div', { class: 'grid-2' },
       h('section', { class: 'card', 'aria-labelledby': 'settings-heading' },
         h('h2', { id: 'settings-heading' }, t('ep.settings')),
-        enableSection(ctx, ep, () => replace(factsBox, facts(ep))),
-        stageSection(ctx, ep, () => replace(factsBox, facts(ep))),
+        enableSection(ctx, ep, () => replace(factsBox, facts(ep, ctx))),
+        stageSection(ctx, ep, () => replace(factsBox, facts(ep, ctx))),
         factsBox,
         h('p', { class: 'hint' }, t('ep.effectiveHint'))),
       health.section),

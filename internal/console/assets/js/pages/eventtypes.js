@@ -47,6 +47,16 @@ addStrings({
     'et.pinned': 'Endpoints pinned',
     'et.converter': 'Converter to the previous version',
     'et.noVersions': 'Not versioned: events are sent in the shape above. Add a version with POST /v1/event-types/{name}/versions.',
+    'et.noVersionsAdmin': 'Not versioned: events are sent in the shape above. Add a version with the form "Add a version".',
+    'et.addVersion': 'Add a version',
+    'et.addVersionIntro': 'The new version becomes the latest: events are sent in its shape unless they name another version, and endpoints pinned to an older version get them converted down, one version at a time.',
+    'et.versionName': 'Version name',
+    'et.versionNameHint': 'A date later than the latest dated version (YYYY-MM-DD, e.g. 2026-11-01) or a short token such as v2. It cannot be changed later.',
+    'et.versionSchemaHint': 'Optional. This version\'s JSON Schema: events sent as this version must match it.',
+    'et.versionSampleHint': 'Optional. A payload in this version\'s shape; it must match the schema.',
+    'et.converterField': 'Converter (JavaScript)',
+    'et.converterHint': 'Required. Defines convert(payload): it receives a payload of this version and returns it in the shape of the version before ({previous}). No network, files or timers; limited in time and memory.',
+    'et.versionAdded': 'Version {version} added.',
   },
   ja: {
     'et.title': 'イベントタイプ',
@@ -86,6 +96,16 @@ addStrings({
     'et.pinned': '固定しているエンドポイント',
     'et.converter': '前のバージョンへの変換',
     'et.noVersions': 'バージョンはありません。イベントは上の形で送られます。バージョンは POST /v1/event-types/{name}/versions で追加します。',
+    'et.noVersionsAdmin': 'バージョンはありません。イベントは上の形で送られます。バージョンは「バージョンを追加」のフォームで追加します。',
+    'et.addVersion': 'バージョンを追加',
+    'et.addVersionIntro': '新しいバージョンが最新になります。イベントは別のバージョンを指定しない限りこの形で送られ、古いバージョンに固定したエンドポイントには 1 バージョンずつ変換して届きます。',
+    'et.versionName': 'バージョン名',
+    'et.versionNameHint': '最新の日付のバージョンより後の日付（YYYY-MM-DD、例：2026-11-01）か、v2 のような短い名前。あとから変更できません。',
+    'et.versionSchemaHint': '任意。このバージョンの JSON Schema です。このバージョンとして送るイベントはスキーマに一致する必要があります。',
+    'et.versionSampleHint': '任意。このバージョンの形のペイロードです。スキーマに一致する必要があります。',
+    'et.converterField': '変換（JavaScript）',
+    'et.converterHint': '必須。convert(payload) を定義します。このバージョンのペイロードを受け取り、1 つ前のバージョン（{previous}）の形にして返します。ネットワーク・ファイル・タイマーは使えず、時間とメモリに上限があります。',
+    'et.versionAdded': 'バージョン {version} を追加しました。',
   },
 });
 
@@ -127,7 +147,7 @@ function jsonText(v) {
 }
 
 /** The read-only view of a type: facts, sample and schema, formatted. */
-function view(et) {
+function view(et, canWrite = false) {
   return h('section', { class: 'card et-view', 'aria-labelledby': 'et-view-title' },
     h('h2', { id: 'et-view-title' }, t('et.view')),
     h('dl', { class: 'facts' },
@@ -145,7 +165,7 @@ function view(et) {
     et.schema === null || et.schema === undefined
       ? h('p', { class: 'muted' }, t('et.noSchema'))
       : codeBlock(jsonText(et.schema), t('et.schemaView')),
-    versionsView(et));
+    versionsView(et, canWrite));
 }
 
 /**
@@ -153,12 +173,12 @@ function view(et) {
  * pinned to it (the caller's app's, for an app key or the portal) and the
  * converter that leads it to the version before.
  */
-function versionsView(et) {
+function versionsView(et, canWrite) {
   const versions = et.versions || [];
   const pinned = et.pinned_endpoints || {};
   const title = h('h3', { id: 'et-versions-title' }, t('et.versions'));
   if (versions.length === 0) {
-    return h('div', null, title, h('p', { class: 'muted' }, t('et.noVersions', { name: et.name })));
+    return h('div', null, title, h('p', { class: 'muted' }, t(canWrite ? 'et.noVersionsAdmin' : 'et.noVersions', { name: et.name })));
   }
   const row = (name, created, count, converter) => h('tr', null,
     h('td', { class: 'mono' }, name || t('et.firstVersion')),
@@ -187,7 +207,7 @@ export async function form(ctx) {
   let et = editing ? await api('GET', `/v1/event-types/${seg(ctx.params.name)}`, undefined, { signal: ctx.signal }) : {};
   const canWrite = ctx.admin && !ctx.readOnly;
   const viewBox = h('div');
-  if (editing) replace(viewBox, view(et));
+  if (editing) replace(viewBox, view(et, canWrite));
   const back = h('a', { class: 'button', href: ctx.href('/event-types') }, t('et.backToList'));
   if (!canWrite) {
     if (!editing) {
@@ -254,7 +274,7 @@ export async function form(ctx) {
           : await api('POST', '/v1/event-types', input);
         if (editing) {
           et = out;
-          replace(viewBox, view(et));
+          replace(viewBox, view(et, canWrite));
           // Show the stored (formatted) JSON back.
           c.schema.value = jsonText(et.schema);
           c.sample.value = jsonText(et.sample);
@@ -301,7 +321,84 @@ export async function form(ctx) {
     }, t('action.delete'))) : null;
 
   if (!editing) return h('section', null, pageHeader(t('et.newTitle')), frm);
+  const versionForm = addVersionForm(et, (next) => {
+    et = next;
+    replace(viewBox, view(et, canWrite));
+  });
   return h('section', null,
     pageHeader(et.name, back),
-    h('div', { class: 'grid-2' }, viewBox, h('div', null, frm, del)));
+    h('div', { class: 'grid-2' }, viewBox, h('div', null, frm, versionForm, del)));
+}
+
+/**
+ * The form that adds a version to a type (POST …/versions): its name,
+ * schema, sample and the converter back to the version before. The API's
+ * refusals sit by the field they name; done(et) gets the type as it is
+ * after the version was added.
+ */
+function addVersionForm(et, done) {
+  const previous = () => et.latest_version || t('et.firstVersion');
+  const c = {
+    version: h('input', { type: 'text', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: '2026-11-01' }),
+    schema: h('textarea', { rows: '6', spellcheck: 'false', placeholder: '{"type": "object"}' }),
+    sample: h('textarea', { rows: '5', spellcheck: 'false' }),
+    converter: h('textarea', {
+      rows: '8', required: true, spellcheck: 'false', autocapitalize: 'off',
+      placeholder: 'function convert(payload) {\n  return payload;\n}',
+    }),
+  };
+  const converterHint = h('span', null, t('et.converterHint', { previous: previous() }));
+  const json = (name) => {
+    const text = c[name].value.trim();
+    if (!text) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw { field: name, message: t('et.badJson', { message: err.message }) };
+    }
+  };
+  const add = h('button', { type: 'submit', class: 'primary' }, t('et.addVersion'));
+  const frm = h('form', {
+    class: 'card',
+    id: 'version-form',
+    novalidate: true,
+    'aria-labelledby': 'et-version-form-title',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      clearErrors(frm);
+      const input = { version: c.version.value.trim(), converter: c.converter.value };
+      try {
+        for (const k of ['schema', 'sample']) {
+          const v = json(k);
+          if (v !== undefined) input[k] = v;
+        }
+      } catch (err) {
+        showErrors(frm, err);
+        return;
+      }
+      add.disabled = true;
+      try {
+        const v = await api('POST', `/v1/event-types/${seg(et.name)}/versions`, input);
+        const next = await api('GET', `/v1/event-types/${seg(et.name)}`);
+        et = next;
+        done(next);
+        for (const el of Object.values(c)) el.value = '';
+        converterHint.textContent = t('et.converterHint', { previous: previous() });
+        toast(t('et.versionAdded', { version: v.version }));
+      } catch (err) {
+        // What was typed stays; the API's refusal sits by its field.
+        showErrors(frm, err);
+      } finally {
+        add.disabled = false;
+      }
+    },
+  },
+  h('h2', { id: 'et-version-form-title' }, t('et.addVersion')),
+  h('p', { class: 'hint' }, t('et.addVersionIntro')),
+  field({ label: t('et.versionName'), name: 'version', control: c.version, hint: t('et.versionNameHint') }),
+  field({ label: t('et.schema'), name: 'schema', control: c.schema, hint: t('et.versionSchemaHint') }),
+  field({ label: t('et.sample'), name: 'sample', control: c.sample, hint: t('et.versionSampleHint') }),
+  field({ label: t('et.converterField'), name: 'converter', control: c.converter, hint: converterHint }),
+  h('div', { class: 'actions' }, add));
+  return frm;
 }
