@@ -47,6 +47,7 @@ const routes = [
   { path: '/apps/:app/events/:id', page: () => import('./pages/history.js').then((m) => m.event) },
   { path: '/apps/:app/deliveries', page: () => import('./pages/history.js').then((m) => m.appDeliveries) },
   { path: '/apps/:app/deliveries/:id', page: () => import('./pages/history.js').then((m) => m.delivery) },
+  { path: '/apps/:app/versions', page: () => import('./pages/pins.js').then((m) => m.appVersions) },
   { path: '/apps/:app/failures', page: () => import('./pages/failures.js').then((m) => m.appFailures), portal: false },
   { path: '/failures', page: () => import('./pages/failures.js').then((m) => m.allFailures), portal: false },
   { path: '/event-types', page: () => import('./pages/eventtypes.js').then((m) => m.list), portal: false },
@@ -163,6 +164,7 @@ async function layout(params, routeP) {
       [href(`${a}/endpoints`), t('nav.endpoints'), /\/(endpoints|deliveries)/.test(routeP)],
       [href(`${a}/events`), t('nav.events'), /\/events/.test(routeP)],
     ];
+    items.push([href(`${a}/versions`), t('nav.versions'), routeP.endsWith('/versions')]);
     if (mode === 'console') items.push([href(`${a}/failures`), t('nav.failures'), routeP.endsWith('/failures')]);
     if (mode === 'console') items.push([href(`${a}/settings`), t('nav.settings'), routeP.endsWith('/settings')]);
     const name = mode === 'console' ? await appName(appId) : '';
@@ -406,6 +408,7 @@ addStrings({
   en: {
     'signIn.required': 'Paste a key first.',
     'nav.failures': 'Failures',
+    'nav.versions': 'Event versions',
     'search.label': 'Find by id',
     'search.placeholder': 'Any id, webhook-id or key',
     'search.go': 'Find',
@@ -414,6 +417,7 @@ addStrings({
   ja: {
     'signIn.required': 'キーを貼り付けてください。',
     'nav.failures': '失敗',
+    'nav.versions': 'イベントのバージョン',
     'search.label': 'ID で探す',
     'search.placeholder': 'ID・webhook-id・キー',
     'search.go': '検索',

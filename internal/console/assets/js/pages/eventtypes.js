@@ -7,6 +7,7 @@ import { addStrings, t } from '../i18n.js';
 import {
   h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, confirmDialog, replace, codeBlock,
 } from '../dom.js';
+import { pinnedByVersion } from './pins.js';
 
 addStrings({
   en: {
@@ -195,7 +196,7 @@ export async function form(ctx) {
       return h('section', null, pageHeader(t('et.newTitle'), back),
         h('p', { class: 'empty' }, t('et.adminOnly')));
     }
-    return h('section', null, pageHeader(et.name, back), viewBox);
+    return h('section', null, pageHeader(et.name, back), viewBox, pinnedByVersion(ctx, et));
   }
 
   const c = {
@@ -303,5 +304,6 @@ export async function form(ctx) {
   if (!editing) return h('section', null, pageHeader(t('et.newTitle')), frm);
   return h('section', null,
     pageHeader(et.name, back),
-    h('div', { class: 'grid-2' }, viewBox, h('div', null, frm, del)));
+    h('div', { class: 'grid-2' }, viewBox, h('div', null, frm, del)),
+    pinnedByVersion(ctx, et));
 }
