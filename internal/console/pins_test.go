@@ -60,6 +60,7 @@ func TestConsolePins(t *testing.T) {
 	// The list: a tag per pin.
 	tb.open(s.URL + "/console/apps/" + acme + "/endpoints")
 	tb.waitFor(".ep-table .pin-tags")
+	tb.shot("endpoints-pin-tags")
 	tags := tb.evalString(`[...document.querySelectorAll('.ep-table tbody tr')].map((r) => r.querySelector('a').textContent + ': ' + [...r.querySelectorAll('.badge-pin')].map((b) => b.textContent).join(', ')).join(' | ')`)
 	for _, want := range []string{"https://first.example.com/hooks: order.created first", "https://mid.example.com/hooks: order.created 2026-06-01, user.updated first", "https://plain.example.com/hooks: "} {
 		if !strings.Contains(tags, want) {
@@ -81,6 +82,7 @@ func TestConsolePins(t *testing.T) {
 		t.Errorf("plain's page lists the pins %q", got)
 	}
 	checkLabels(t, tb, "endpoint page with pins")
+	tb.shot("endpoint-pins")
 
 	// The type's page: under each version, the endpoints on it.
 	tb.open(s.URL + "/console/event-types/order.created")
@@ -105,6 +107,7 @@ func TestConsolePins(t *testing.T) {
 		t.Errorf("all on 2026-06-01: %q", got)
 	}
 	checkLabels(t, tb, "event type page with pinned endpoints")
+	tb.shot("event-type-pins")
 	tb.click(fmt.Sprintf(`%s li[data-endpoint=%q] a`, mid, ids["mid"]))
 	tb.until(fmt.Sprintf(`location.pathname === %q`, "/console/apps/"+acme+"/endpoints/"+ids["mid"]))
 	tb.waitFor("#endpoint-pins tbody tr")
@@ -156,6 +159,7 @@ func TestPortalEventVersions(t *testing.T) {
 		t.Error("the versions page offers a viewer something to change")
 	}
 	checkLabels(t, vt, "portal event versions")
+	vt.shot("portal-event-versions")
 	// The endpoint page says the same, and links the type to this page.
 	vt.open(base + "endpoints/" + ids["plain"])
 	vt.waitFor(`#endpoint-pins tr[data-type="order.created"]`)
