@@ -2868,6 +2868,43 @@ type OrderingOnFailure string
 // merged in); empty: the app's, else the installation's (`--payload-format`).
 type PayloadFormat string
 
+// PinnedEndpoint defines model for PinnedEndpoint.
+type PinnedEndpoint struct {
+	AppID       string `json:"app_id"`
+	Description string `json:"description"`
+
+	// Destination A broker endpoint's destination, credentials masked; absent otherwise.
+	Destination *Destination `json:"destination,omitempty"`
+	Enabled     bool         `json:"enabled"`
+
+	// ID Examples: ep_01m84t86fhkxaqbqhzyzaw5md1
+	ID string `json:"id"`
+
+	// Kind `push`: Herald sends each delivery to the endpoint's `url`; `pull`: a client pulls them
+	// (no `url`, never dialled); `nats`, `rabbitmq`, `kafka`, `redis`, `mqtt`, `gcp_pubsub`,
+	// `aws_sqs`: Herald publishes each delivery to the broker or cloud queue its `destination`
+	// describes (docs/destinations.md). `http` is accepted on input as another name of
+	// `push`, and shown as `push`. Set at creation, never changed.
+	Kind EndpointKind `json:"kind"`
+
+	// UID Your own id of the endpoint; `null` for none.
+	UID *string `json:"uid"`
+
+	// URL Where a push endpoint sends; empty for pull and broker endpoints.
+	URL string `json:"url"`
+
+	// Version The version the endpoint receives the type as; `""` is the first.
+	Version string `json:"version"`
+}
+
+// PinnedEndpointList defines model for PinnedEndpointList.
+type PinnedEndpointList struct {
+	Data []PinnedEndpoint `json:"data"`
+
+	// NextCursor Pass as `?cursor=` for the next page; `null` on the last page.
+	NextCursor *NextCursor `json:"next_cursor"`
+}
+
 // PortalRole What the customer may do in the portal. `viewer`: read only. `developer`: create, change and delete endpoints, test sends, previews, resend and recover, and read signing secrets (to verify signatures), but never rotate nor set them, nor reveal header values (403 naming the role). `admin` (the default): everything a portal session can do. A session is never wider than the key that mints it.
 type PortalRole string
 
@@ -3583,6 +3620,18 @@ type ListEventTypesParams struct {
 
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListPinnedEndpointsParams defines parameters for ListPinnedEndpoints.
+type ListPinnedEndpointsParams struct {
+	// Limit Items per page.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Version Only the endpoints on this version; `version=` (empty) is the first. Absent, every pinned endpoint. A version the type does not have is refused (400).
+	Version *string `form:"version,omitempty" json:"version,omitempty"`
 }
 
 // ListAllFailuresParams defines parameters for ListAllFailures.
@@ -5084,6 +5133,16 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 	UpdateEventType(ctx context.Context, name EventTypeName, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListPinnedEndpoints List the endpoints pinned to a version of an event type
+	//
+	// The endpoints that receive the type as a version other than the latest because of a
+	// pin (`event_type_versions`, the type's own or `*`), each with the version it is on:
+	// of the caller's app for an app key or a portal session, of every app for an admin
+	// (newest app first, then each app's newest endpoint first).
+	//
+	// Corresponds with GET /v1/event-types/{name}/pinned-endpoints (the `ListPinnedEndpoints` operationId).
+	ListPinnedEndpoints(ctx context.Context, name EventTypeName, params *ListPinnedEndpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEventTypeVersions List an event type's versions
 	//
@@ -6752,6 +6811,26 @@ func (c *Client) UpdateEventTypeWithBody(ctx context.Context, name EventTypeName
 // Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 func (c *Client) UpdateEventType(ctx context.Context, name EventTypeName, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateEventTypeRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListPinnedEndpoints List the endpoints pinned to a version of an event type
+//
+// The endpoints that receive the type as a version other than the latest because of a
+// pin (`event_type_versions`, the type's own or `*`), each with the version it is on:
+// of the caller's app for an app key or a portal session, of every app for an admin
+// (newest app first, then each app's newest endpoint first).
+//
+// Corresponds with GET /v1/event-types/{name}/pinned-endpoints (the `ListPinnedEndpoints` operationId).
+func (c *Client) ListPinnedEndpoints(ctx context.Context, name EventTypeName, params *ListPinnedEndpointsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPinnedEndpointsRequest(c.Server, name, params)
 	if err != nil {
 		return nil, err
 	}
@@ -10673,6 +10752,91 @@ func NewUpdateEventTypeRequestWithBody(server string, name EventTypeName, conten
 	return req, nil
 }
 
+// NewListPinnedEndpointsRequest constructs an http.Request for the ListPinnedEndpoints method
+func NewListPinnedEndpointsRequest(server string, name EventTypeName, params *ListPinnedEndpointsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/event-types/%s/pinned-endpoints", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Version != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "version", *params.Version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListEventTypeVersionsRequest constructs an http.Request for the ListEventTypeVersions method
 func NewListEventTypeVersionsRequest(server string, name EventTypeName) (*http.Request, error) {
 	var err error
@@ -11873,6 +12037,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/event-types/{name} (the `UpdateEventType` operationId).
 	UpdateEventTypeWithResponse(ctx context.Context, name EventTypeName, body UpdateEventTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventTypeResponse, error)
+
+	// ListPinnedEndpointsWithResponse List the endpoints pinned to a version of an event type
+	//
+	// The endpoints that receive the type as a version other than the latest because of a
+	// pin (`event_type_versions`, the type's own or `*`), each with the version it is on:
+	// of the caller's app for an app key or a portal session, of every app for an admin
+	// (newest app first, then each app's newest endpoint first).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/event-types/{name}/pinned-endpoints (the `ListPinnedEndpoints` operationId).
+	ListPinnedEndpointsWithResponse(ctx context.Context, name EventTypeName, params *ListPinnedEndpointsParams, reqEditors ...RequestEditorFn) (*ListPinnedEndpointsResponse, error)
 
 	// ListEventTypeVersionsWithResponse List an event type's versions
 	//
@@ -18928,6 +19104,117 @@ func (r UpdateEventTypeResponse) ContentType() string {
 	return ""
 }
 
+// ListPinnedEndpointsResponse401Headers the declared response headers of an HTTP 401 response for ListPinnedEndpoints
+type ListPinnedEndpointsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListPinnedEndpointsResponse429Headers the declared response headers of an HTTP 429 response for ListPinnedEndpoints
+type ListPinnedEndpointsResponse429Headers struct {
+	RetryAfter int
+}
+
+// ListPinnedEndpointsResponse503Headers the declared response headers of an HTTP 503 response for ListPinnedEndpoints
+type ListPinnedEndpointsResponse503Headers struct {
+	RetryAfter int
+}
+
+type ListPinnedEndpointsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PinnedEndpointList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListPinnedEndpointsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListPinnedEndpointsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListPinnedEndpointsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPinnedEndpointsResponse) GetJSON200() *PinnedEndpointList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListPinnedEndpointsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListPinnedEndpointsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListPinnedEndpointsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListPinnedEndpointsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListPinnedEndpointsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListPinnedEndpointsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListPinnedEndpointsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPinnedEndpointsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPinnedEndpointsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPinnedEndpointsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPinnedEndpointsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListEventTypeVersionsResponse401Headers the declared response headers of an HTTP 401 response for ListEventTypeVersions
 type ListEventTypeVersionsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -21038,6 +21325,24 @@ func (c *ClientWithResponses) UpdateEventTypeWithResponse(ctx context.Context, n
 		return nil, err
 	}
 	return ParseUpdateEventTypeResponse(rsp)
+}
+
+// ListPinnedEndpointsWithResponse List the endpoints pinned to a version of an event type
+//
+// The endpoints that receive the type as a version other than the latest because of a
+// pin (`event_type_versions`, the type's own or `*`), each with the version it is on:
+// of the caller's app for an app key or a portal session, of every app for an admin
+// (newest app first, then each app's newest endpoint first).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/event-types/{name}/pinned-endpoints (the `ListPinnedEndpoints` operationId).
+func (c *ClientWithResponses) ListPinnedEndpointsWithResponse(ctx context.Context, name EventTypeName, params *ListPinnedEndpointsParams, reqEditors ...RequestEditorFn) (*ListPinnedEndpointsResponse, error) {
+	rsp, err := c.ListPinnedEndpoints(ctx, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPinnedEndpointsResponse(rsp)
 }
 
 // ListEventTypeVersionsWithResponse List an event type's versions
@@ -27910,6 +28215,114 @@ func ParseUpdateEventTypeResponse(rsp *http.Response) (*UpdateEventTypeResponse,
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateEventTypeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListPinnedEndpointsResponse parses an HTTP response from a ListPinnedEndpointsWithResponse call
+func ParseListPinnedEndpointsResponse(rsp *http.Response) (*ListPinnedEndpointsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPinnedEndpointsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PinnedEndpointList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListPinnedEndpointsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListPinnedEndpointsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListPinnedEndpointsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

@@ -301,6 +301,7 @@ func (s *Server) routes() {
 	s.route("/v1/event-types/{name}", map[string]handler{"GET": s.getEventType, "PATCH": s.updateEventType, "DELETE": s.deleteEventType}, adminWrites)
 	s.route("/v1/event-types/{name}/versions", map[string]handler{"GET": s.listEventTypeVersions, "POST": s.createEventTypeVersion}, adminWrites)
 	s.route("/v1/event-types/{name}/versions/{version}", map[string]handler{"GET": s.getEventTypeVersion, "DELETE": s.deleteEventTypeVersion}, adminWrites)
+	s.route("/v1/event-types/{name}/pinned-endpoints", map[string]handler{"GET": takes(s.listPinnedEndpoints, "cursor", "limit", "version")})
 	s.route("/v1/api-keys", map[string]handler{"GET": takes(s.listKeys, pageParams...), "POST": s.createKey}, adminOnly)
 	s.route("/v1/api-keys/{id}", map[string]handler{"DELETE": s.deleteKey}, adminOnly)
 	s.route("/v1/audit-log", map[string]handler{"GET": takes(s.listAudit, pageParams...)}, adminOnly)

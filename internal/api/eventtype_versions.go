@@ -125,7 +125,9 @@ func (s *Server) listEventTypeVersions(w http.ResponseWriter, r *http.Request) *
 	if err != nil {
 		return storeError(err, "event type")
 	}
-	s.countPins(r, et)
+	if err := s.countPins(r, et); err != nil {
+		return storeError(err, "endpoint")
+	}
 	first := s.firstVersion(et)
 	n := et.PinnedEndpoints[""]
 	first.Endpoints = &n
@@ -142,36 +144,23 @@ func (s *Server) firstVersion(et *herald.EventType) herald.EventTypeVersion {
 
 // countPins fills in how many endpoints are pinned to each version of et:
 // of the caller's app for an app-scoped caller, of every app for an
-// admin.
-func (s *Server) countPins(r *http.Request, et *herald.EventType) {
+// admin. A store error is returned, not skipped: counts of part of the
+// endpoints would look like the whole.
+func (s *Server) countPins(r *http.Request, et *herald.EventType) error {
 	counts := map[string]int{}
-	each := func(appID string) {
-		_ = s.eachEndpoint(r, appID, func(ep *herald.Endpoint) {
-			if v, ok := herald.PinnedVersion(ep, et); ok {
-				counts[v]++
-			}
-		})
-	}
-	if p := principalOf(r); p.appID != "" {
-		each(p.appID)
-	} else {
-		cursor := ""
-		for {
-			apps, err := s.st.AppList(r.Context(), store.ListParams{Cursor: cursor, Limit: 100})
-			if err != nil || len(apps) == 0 {
-				break
-			}
-			for _, a := range apps {
-				each(a.ID)
-			}
-			cursor = apps[len(apps)-1].ID
-		}
+	err := s.walkPins(r, et, "", "", func(ep *herald.Endpoint, v string) bool {
+		counts[v]++
+		return true
+	})
+	if err != nil {
+		return err
 	}
 	et.PinnedEndpoints = counts
 	for i := range et.Versions {
 		n := counts[et.Versions[i].Version]
 		et.Versions[i].Endpoints = &n
 	}
+	return nil
 }
 
 func (s *Server) getEventTypeVersion(w http.ResponseWriter, r *http.Request) *Error {
@@ -183,7 +172,9 @@ func (s *Server) getEventTypeVersion(w http.ResponseWriter, r *http.Request) *Er
 	if !ok || i < 0 {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "event type " + et.Name + " has no version " + r.PathValue("version")}
 	}
-	s.countPins(r, et)
+	if err := s.countPins(r, et); err != nil {
+		return storeError(err, "endpoint")
+	}
 	writeJSON(w, http.StatusOK, et.Versions[i])
 	return nil
 }

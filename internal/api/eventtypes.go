@@ -139,7 +139,9 @@ func (s *Server) getEventType(w http.ResponseWriter, r *http.Request) *Error {
 	if err != nil {
 		return storeError(err, "event type")
 	}
-	s.countPins(r, et)
+	if err := s.countPins(r, et); err != nil {
+		return storeError(err, "endpoint")
+	}
 	writeJSON(w, http.StatusOK, et)
 	return nil
 }

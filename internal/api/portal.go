@@ -39,7 +39,8 @@ func portalAllows(method, pattern string) bool {
 		return method == http.MethodDelete
 	case pattern == "/v1/whoami", pattern == "/v1/apps/{app}", pattern == "/v1/lookup/{id}",
 		pattern == "/v1/event-types", pattern == "/v1/event-types/{name}",
-		pattern == "/v1/event-types/{name}/versions", pattern == "/v1/event-types/{name}/versions/{version}":
+		pattern == "/v1/event-types/{name}/versions", pattern == "/v1/event-types/{name}/versions/{version}",
+		pattern == "/v1/event-types/{name}/pinned-endpoints":
 		return read
 	case strings.HasPrefix(pattern, "/v1/apps/{app}/endpoints"),
 		strings.HasPrefix(pattern, "/v1/apps/{app}/deliveries/"),

@@ -170,6 +170,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/event-types/{name}/pinned-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event type's name (case-sensitive). */
+                name: components["parameters"]["EventTypeName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List the endpoints pinned to a version of an event type
+         * @description The endpoints that receive the type as a version other than the latest because of a
+         *     pin (`event_type_versions`, the type's own or `*`), each with the version it is on:
+         *     of the caller's app for an app key or a portal session, of every app for an admin
+         *     (newest app first, then each app's newest endpoint first).
+         */
+        get: operations["listPinnedEndpoints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/event-types/{name}": {
         parameters: {
             query?: never;
@@ -1527,6 +1553,26 @@ export interface components {
             created_at: string;
             /** @description The count of endpoints pinned to this version (of the caller's app for an app key or portal session). */
             endpoints?: number;
+        };
+        PinnedEndpoint: {
+            app_id: string;
+            /** @example ep_01m84t86fhkxaqbqhzyzaw5md1 */
+            id: string;
+            /** @description Your own id of the endpoint; `null` for none. */
+            uid: string | null;
+            description: string;
+            kind: components["schemas"]["EndpointKind"];
+            /** @description Where a push endpoint sends; empty for pull and broker endpoints. */
+            url: string;
+            /** @description A broker endpoint's destination, credentials masked; absent otherwise. */
+            destination?: components["schemas"]["Destination"];
+            enabled: boolean;
+            /** @description The version the endpoint receives the type as; `""` is the first. */
+            version: string;
+        };
+        PinnedEndpointList: {
+            data: components["schemas"]["PinnedEndpoint"][];
+            next_cursor: components["schemas"]["NextCursor"];
         };
         EventTypeVersionCreate: {
             /** @description A date (YYYY-MM-DD, later than the latest dated version) or a token of letters, digits and `. _ -`; unique in the type. */
@@ -3292,6 +3338,43 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listPinnedEndpoints: {
+        parameters: {
+            query?: {
+                /** @description Items per page. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Only the endpoints on this version; `version=` (empty) is the first. Absent, every pinned endpoint. A version the type does not have is refused (400). */
+                version?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The event type's name (case-sensitive). */
+                name: components["parameters"]["EventTypeName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pinned endpoints. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PinnedEndpointList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];

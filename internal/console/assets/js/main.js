@@ -50,6 +50,7 @@ const routes = [
   { path: '/apps/:app/events/:id', page: () => import('./pages/history.js').then((m) => m.event) },
   { path: '/apps/:app/deliveries', page: () => import('./pages/history.js').then((m) => m.appDeliveries) },
   { path: '/apps/:app/deliveries/:id', page: () => import('./pages/history.js').then((m) => m.delivery) },
+  { path: '/apps/:app/versions', page: () => import('./pages/pins.js').then((m) => m.appVersions) },
   { path: '/apps/:app/failures', page: () => import('./pages/failures.js').then((m) => m.appFailures), portal: false },
   { path: '/failures', page: () => import('./pages/failures.js').then((m) => m.allFailures), portal: false },
   { path: '/event-types', page: () => import('./pages/eventtypes.js').then((m) => m.list), portal: false },
@@ -167,6 +168,7 @@ async function layout(params, routeP) {
       [href(`${a}/events`), t('nav.events'), /\/events/.test(routeP)],
     ];
     if (mode === 'console') items.push([href(`${a}/endpoint-templates`), t('nav.templates'), /\/endpoint-templates/.test(routeP)]);
+    items.push([href(`${a}/versions`), t('nav.versions'), routeP.endsWith('/versions')]);
     if (mode === 'console') items.push([href(`${a}/failures`), t('nav.failures'), routeP.endsWith('/failures')]);
     if (mode === 'console') items.push([href(`${a}/settings`), t('nav.settings'), routeP.endsWith('/settings')]);
     const name = mode === 'console' ? await appName(appId) : '';
@@ -412,6 +414,7 @@ addStrings({
     'signIn.required': 'Paste a key first.',
     'nav.failures': 'Failures',
     'nav.templates': 'Endpoint templates',
+    'nav.versions': 'Event versions',
     'search.label': 'Find by id',
     'search.placeholder': 'Any id, webhook-id or key',
     'search.go': 'Find',
@@ -421,6 +424,7 @@ addStrings({
     'signIn.required': 'キーを貼り付けてください。',
     'nav.failures': '失敗',
     'nav.templates': 'エンドポイントテンプレート',
+    'nav.versions': 'イベントのバージョン',
     'search.label': 'ID で探す',
     'search.placeholder': 'ID・webhook-id・キー',
     'search.go': '検索',

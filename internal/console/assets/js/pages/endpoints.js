@@ -10,6 +10,7 @@ import {
   pretty, codeBlock, headerLines, badge, newId, dateTimeInput, badDateTime, fmtTime,
 } from '../dom.js';
 import { lineChart, fmtRate, fmtMs } from './chart.js';
+import { pinTags, endpointPins } from './pins.js';
 
 addStrings({
   en: {
@@ -479,7 +480,7 @@ export async function list(ctx) {
             const row = h('tr', null,
               h('td', { class: 'mono ep-url' }, h('a', { href: ctx.appHref(`/endpoints/${seg(ep.id)}`) }, endpointLabel(ep))),
               h('td', null, ep.description || h('span', { class: 'muted' }, '—')),
-              h('td', null, eventTypesText(ep.event_types)),
+              h('td', null, eventTypesText(ep.event_types), pinTags(ep)),
               h('td', { class: 'mono' }, ep.channels && ep.channels.length ? ep.channels.join(', ') : h('span', { class: 'muted' }, '—')),
               state,
               rate);
@@ -1022,6 +1023,7 @@ export async function detail(ctx) {
         h('p', { class: 'hint' }, t('ep.effectiveHint'))),
       health.section),
     pausedSection(ctx, ep),
+    endpointPins(ctx, ep),
     ctx.readOnly || ep.kind === 'pull' ? null : testSection(ctx, ep, types, () => health.reload()),
     h('div', { class: 'grid-2' },
       secretSection(ctx, ep),

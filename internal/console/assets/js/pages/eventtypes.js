@@ -7,6 +7,7 @@ import { addStrings, t } from '../i18n.js';
 import {
   h, field, showErrors, clearErrors, pageHeader, empty, pager, timeEl, toast, confirmDialog, replace, codeBlock,
 } from '../dom.js';
+import { pinnedByVersion } from './pins.js';
 
 addStrings({
   en: {
@@ -215,7 +216,7 @@ export async function form(ctx) {
       return h('section', null, pageHeader(t('et.newTitle'), back),
         h('p', { class: 'empty' }, t('et.adminOnly')));
     }
-    return h('section', null, pageHeader(et.name, back), viewBox);
+    return h('section', null, pageHeader(et.name, back), viewBox, pinnedByVersion(ctx, et));
   }
 
   const c = {
@@ -321,13 +322,18 @@ export async function form(ctx) {
     }, t('action.delete'))) : null;
 
   if (!editing) return h('section', null, pageHeader(t('et.newTitle')), frm);
+  // The endpoints on each version are listed again once a version is
+  // added, so that the new one shows there too.
+  const pinsBox = h('div', null, pinnedByVersion(ctx, et));
   const versionForm = addVersionForm(et, (next) => {
     et = next;
     replace(viewBox, view(et, canWrite));
+    replace(pinsBox, pinnedByVersion(ctx, et));
   });
   return h('section', null,
     pageHeader(et.name, back),
-    h('div', { class: 'grid-2' }, viewBox, h('div', null, frm, versionForm, del)));
+    h('div', { class: 'grid-2' }, viewBox, h('div', null, frm, versionForm, del)),
+    pinsBox);
 }
 
 /**
