@@ -1,6 +1,8 @@
 package herald
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +44,11 @@ type Delivery struct {
 	AttemptCount  int            `json:"attempt_count"`
 	NextAttemptAt *time.Time     `json:"next_attempt_at"`
 	LastError     string         `json:"last_error,omitempty"`
+	// LastErrorKind is the error kind of the attempt LastError comes
+	// from, so that a list tells a broken definition from a failing
+	// destination without reading attempts; empty when LastError is not
+	// an attempt's ("endpoint deleted", "payload expired") or is empty.
+	LastErrorKind ErrorKind `json:"last_error_kind,omitempty"`
 	// Test is set on deliveries made by a test send; they are never
 	// retried.
 	Test bool `json:"test"`
@@ -56,6 +63,56 @@ type Delivery struct {
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 	Attempts  []*Attempt `json:"attempts"`
+}
+
+// Failure says where the fault of a failed delivery lies: in the endpoint's
+// definition (its templates or transformation made a request that cannot
+// be sent; the destination was not contacted, and only fixing the endpoint
+// helps) or on the way to and at the destination. The delivery's status
+// stays failed either way.
+type Failure string
+
+// Failures of failed deliveries.
+const (
+	FailureDefinition  Failure = "definition"
+	FailureDestination Failure = "destination"
+)
+
+// Valid reports whether f is a known failure.
+func (f Failure) Valid() bool { return f == FailureDefinition || f == FailureDestination }
+
+// OfDefinition reports whether an attempt that failed with k failed because
+// of the endpoint's definition rather than its destination.
+func (k ErrorKind) OfDefinition() bool { return k == ErrorKindRender || k == ErrorKindTransform }
+
+// DefinitionErrorKinds are the error kinds of a FailureDefinition.
+var DefinitionErrorKinds = []ErrorKind{ErrorKindRender, ErrorKindTransform}
+
+// Failure is where a failed delivery's fault lies (by its LastErrorKind);
+// empty unless the delivery failed.
+func (d *Delivery) Failure() Failure {
+	switch {
+	case d.Status != StatusFailed:
+		return ""
+	case d.LastErrorKind.OfDefinition():
+		return FailureDefinition
+	}
+	return FailureDestination
+}
+
+// MarshalJSON writes the delivery with its failure, which is derived, not
+// stored.
+func (d Delivery) MarshalJSON() ([]byte, error) {
+	type fields Delivery
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// The caller's encoder escapes HTML, or not, as it was asked to.
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(struct {
+		fields
+		Failure Failure `json:"failure,omitempty"`
+	}{fields(d), d.Failure()})
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), err
 }
 
 // ErrorKind separates why an attempt did not succeed: the receiver's answer,

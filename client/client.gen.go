@@ -305,6 +305,24 @@ func (e ContentType) Valid() bool {
 	}
 }
 
+// Defines values for DeliveryFailure.
+const (
+	DeliveryFailureDefinition  DeliveryFailure = "definition"
+	DeliveryFailureDestination DeliveryFailure = "destination"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryFailure enum.
+func (e DeliveryFailure) Valid() bool {
+	switch e {
+	case DeliveryFailureDefinition:
+		return true
+	case DeliveryFailureDestination:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeliveryStatus.
 const (
 	DeliveryStatusCancelled DeliveryStatus = "cancelled"
@@ -1777,7 +1795,15 @@ type BulkResend struct {
 	EventID *string `json:"event_id,omitempty"`
 
 	// EventType One event type name, or several separated by commas.
-	EventType    *string           `json:"event_type,omitempty"`
+	EventType *string `json:"event_type,omitempty"`
+
+	// Failure Where a failed delivery's fault lies. `definition`: its last attempt failed with
+	// `error_kind` `render` or `transform`, so the endpoint's templates, URL or
+	// transformation made a request that cannot be sent; the destination was not
+	// contacted, and only fixing the endpoint (then resending) helps. `destination`: any
+	// other failure (the receiver's answer, the network, Herald's policy, a deleted
+	// endpoint, an expired payload).
+	Failure      *DeliveryFailure  `json:"failure,omitempty"`
 	MinLatencyMs *float32          `json:"min_latency_ms,omitempty"`
 	Since        *time.Time        `json:"since,omitempty"`
 	Status       *BulkResendStatus `json:"status,omitempty"`
@@ -1808,11 +1834,17 @@ type Delivery struct {
 	EventID    string     `json:"event_id"`
 	EventType  string     `json:"event_type"`
 
+	// Failure On a failed delivery only (its `status` stays `failed`), whether its endpoint's definition or its destination failed, by `last_error_kind`.
+	Failure *DeliveryFailure `json:"failure,omitempty"`
+
 	// ID The `webhook-id` of its requests, the same on every retry.
 	//
 	// Examples: dlv_01m84t86fhkxaqbqhzyzaw5md1
-	ID            string     `json:"id"`
-	LastError     *string    `json:"last_error,omitempty"`
+	ID        string  `json:"id"`
+	LastError *string `json:"last_error,omitempty"`
+
+	// LastErrorKind The `error_kind` of the attempt `last_error` comes from; cleared with it when the delivery succeeds, kept when it is requeued. Absent when there is no last error, or it is no attempt's ("endpoint deleted", "payload expired").
+	LastErrorKind *ErrorKind `json:"last_error_kind,omitempty"`
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
 
 	// OrderingKey The key the delivery is ordered by (its event's, else its endpoint's `ordering_key_template` rendered when the event was accepted); absent when not ordered.
@@ -1828,6 +1860,14 @@ type Delivery struct {
 	Test      bool      `json:"test"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// DeliveryFailure Where a failed delivery's fault lies. `definition`: its last attempt failed with
+// `error_kind` `render` or `transform`, so the endpoint's templates, URL or
+// transformation made a request that cannot be sent; the destination was not
+// contacted, and only fixing the endpoint (then resending) helps. `destination`: any
+// other failure (the receiver's answer, the network, Herald's policy, a deleted
+// endpoint, an expired payload).
+type DeliveryFailure string
 
 // DeliveryList defines model for DeliveryList.
 type DeliveryList struct {
@@ -3257,6 +3297,14 @@ type EventTypeFilter = string
 // EventTypeName defines model for EventTypeName.
 type EventTypeName = string
 
+// FailureFilter Where a failed delivery's fault lies. `definition`: its last attempt failed with
+// `error_kind` `render` or `transform`, so the endpoint's templates, URL or
+// transformation made a request that cannot be sent; the destination was not
+// contacted, and only fixing the endpoint (then resending) helps. `destination`: any
+// other failure (the receiver's answer, the network, Herald's policy, a deleted
+// endpoint, an expired payload).
+type FailureFilter = DeliveryFailure
+
 // FailuresLimit defines model for FailuresLimit.
 type FailuresLimit = int
 
@@ -3364,6 +3412,9 @@ type ListAppDeliveriesParams struct {
 	// Status Only deliveries in this status.
 	Status *DeliveryStatusFilter `form:"status,omitempty" json:"status,omitempty"`
 
+	// Failure Only failed deliveries whose failure is this (see the delivery's `failure`); another value answers 400 naming `failure`.
+	Failure *FailureFilter `form:"failure,omitempty" json:"failure,omitempty"`
+
 	// Since Only items created at or after this time (RFC 3339).
 	Since *Since `form:"since,omitempty" json:"since,omitempty"`
 
@@ -3434,6 +3485,9 @@ type ListEndpointDeliveriesParams struct {
 
 	// Status Only deliveries in this status.
 	Status *DeliveryStatusFilter `form:"status,omitempty" json:"status,omitempty"`
+
+	// Failure Only failed deliveries whose failure is this (see the delivery's `failure`); another value answers 400 naming `failure`.
+	Failure *FailureFilter `form:"failure,omitempty" json:"failure,omitempty"`
 
 	// Since Only items created at or after this time (RFC 3339).
 	Since *Since `form:"since,omitempty" json:"since,omitempty"`
@@ -3522,6 +3576,9 @@ type ListEventDeliveriesParams struct {
 	// Status Only deliveries in this status.
 	Status *DeliveryStatusFilter `form:"status,omitempty" json:"status,omitempty"`
 
+	// Failure Only failed deliveries whose failure is this (see the delivery's `failure`); another value answers 400 naming `failure`.
+	Failure *FailureFilter `form:"failure,omitempty" json:"failure,omitempty"`
+
 	// Since Only items created at or after this time (RFC 3339).
 	Since *Since `form:"since,omitempty" json:"since,omitempty"`
 
@@ -3581,6 +3638,9 @@ type ListAllDeliveriesParams struct {
 
 	// Status Only deliveries in this status.
 	Status *DeliveryStatusFilter `form:"status,omitempty" json:"status,omitempty"`
+
+	// Failure Only failed deliveries whose failure is this (see the delivery's `failure`); another value answers 400 naming `failure`.
+	Failure *FailureFilter `form:"failure,omitempty" json:"failure,omitempty"`
 
 	// Since Only items created at or after this time (RFC 3339).
 	Since *Since `form:"since,omitempty" json:"since,omitempty"`
@@ -4530,7 +4590,7 @@ type ClientInterface interface {
 	// ListAppDeliveries Search an app's deliveries
 	//
 	// Every delivery of the app, newest first, with the filters of every delivery list:
-	// `status`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
+	// `status`, `failure`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
 	// `status_code`, `error_kind`, `min_latency_ms` on its latest attempt (the one that
 	// tells why it stands where it does; a delivery not attempted yet matches none of
 	// them). Filters combine with AND. A query parameter the route does not take answers
@@ -5547,7 +5607,7 @@ func (c *Client) ListChannels(ctx context.Context, app AppRef, reqEditors ...Req
 // ListAppDeliveries Search an app's deliveries
 //
 // Every delivery of the app, newest first, with the filters of every delivery list:
-// `status`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
+// `status`, `failure`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
 // `status_code`, `error_kind`, `min_latency_ms` on its latest attempt (the one that
 // tells why it stands where it does; a delivery not attempted yet matches none of
 // them). Filters combine with AND. A query parameter the route does not take answers
@@ -7762,6 +7822,18 @@ func NewListAppDeliveriesRequest(server string, app AppRef, params *ListAppDeliv
 
 		}
 
+		if params.Failure != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "failure", *params.Failure, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Since != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
@@ -8839,6 +8911,18 @@ func NewListEndpointDeliveriesRequest(server string, app AppRef, id EndpointID, 
 
 		}
 
+		if params.Failure != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "failure", *params.Failure, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Since != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
@@ -9813,6 +9897,18 @@ func NewListEventDeliveriesRequest(server string, app AppRef, id EventID, params
 
 		}
 
+		if params.Failure != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "failure", *params.Failure, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Since != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
@@ -10360,6 +10456,18 @@ func NewListAllDeliveriesRequest(server string, params *ListAllDeliveriesParams)
 		if params.Status != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Failure != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "failure", *params.Failure, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -11376,7 +11484,7 @@ type ClientWithResponsesInterface interface {
 	// ListAppDeliveriesWithResponse Search an app's deliveries
 	//
 	// Every delivery of the app, newest first, with the filters of every delivery list:
-	// `status`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
+	// `status`, `failure`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
 	// `status_code`, `error_kind`, `min_latency_ms` on its latest attempt (the one that
 	// tells why it stands where it does; a delivery not attempted yet matches none of
 	// them). Filters combine with AND. A query parameter the route does not take answers
@@ -20263,7 +20371,7 @@ func (c *ClientWithResponses) ListChannelsWithResponse(ctx context.Context, app 
 // ListAppDeliveriesWithResponse Search an app's deliveries
 //
 // Every delivery of the app, newest first, with the filters of every delivery list:
-// `status`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
+// `status`, `failure`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
 // `status_code`, `error_kind`, `min_latency_ms` on its latest attempt (the one that
 // tells why it stands where it does; a delivery not attempted yet matches none of
 // them). Filters combine with AND. A query parameter the route does not take answers

@@ -367,7 +367,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, lp store
 }
 
 // deliveryParams are the query parameters of every delivery list.
-var deliveryParams = []string{"cursor", "limit", "status", "event_type", "endpoint_id", "status_code",
+var deliveryParams = []string{"cursor", "limit", "status", "failure", "event_type", "endpoint_id", "status_code",
 	"error_kind", "since", "until", "min_latency_ms", "include_attempts", "channel"}
 
 // deliveryFilters reads the filters of a delivery list into lp.
@@ -378,6 +378,12 @@ func deliveryFilters(r *http.Request, lp *store.DeliveryListParams) *Error {
 			return errQuery("status", "status must be pending, succeeded or failed")
 		}
 		lp.Status = herald.DeliveryStatus(st)
+	}
+	if v := q.Get("failure"); v != "" {
+		if !herald.Failure(v).Valid() {
+			return errQuery("failure", "failure must be definition (the endpoint's templates or transformation) or destination")
+		}
+		lp.Failure = herald.Failure(v)
 	}
 	var e *Error
 	if lp.EventTypes, e = eventTypesParam(r); e != nil {

@@ -384,6 +384,7 @@ const maxBulkResend = 10_000
 // takes them in its query, plus the event of an event's list.
 type bulkResendInput struct {
 	Status       *string  `json:"status"`
+	Failure      *string  `json:"failure"`
 	EventType    *string  `json:"event_type"`
 	EndpointID   *string  `json:"endpoint_id"`
 	EventID      *string  `json:"event_id"`
@@ -399,7 +400,7 @@ type bulkResendInput struct {
 // resend reads them with the very code the list does.
 func (in *bulkResendInput) query() url.Values {
 	q := url.Values{}
-	for name, v := range map[string]*string{"status": in.Status, "event_type": in.EventType, "endpoint_id": in.EndpointID,
+	for name, v := range map[string]*string{"status": in.Status, "failure": in.Failure, "event_type": in.EventType, "endpoint_id": in.EndpointID,
 		"status_code": in.StatusCode, "error_kind": in.ErrorKind, "since": in.Since, "until": in.Until, "channel": in.Channel} {
 		if v != nil && *v != "" {
 			q.Set(name, *v)

@@ -152,7 +152,7 @@ func (e *Engine) TestSend(ctx context.Context, ep *herald.Endpoint, ev *herald.E
 		d.Status = r.Status
 	}
 	d.AttemptCount = 1
-	d.LastError = r.Attempt.Error
+	d.LastError, d.LastErrorKind = r.Attempt.Error, r.Attempt.ErrorKind
 	d.UpdatedAt = r.Now
 	if err := e.st.TestSendRecord(ctx, ev, d, r.Attempt); err != nil {
 		return nil, fmt.Errorf("record test send: %w", err)

@@ -31,8 +31,9 @@ type RecordRow struct {
 	// (or Now) while pending, nil once finished.
 	NextAttemptAt *time.Time
 	// LastError is the delivery's last error: the attempt's, cleared by a
-	// success.
-	LastError string
+	// success. LastErrorKind is the attempt's error kind, likewise.
+	LastError     string
+	LastErrorKind herald.ErrorKind
 }
 
 // PrepareRecord returns the row of one checked result. An attempt without
@@ -43,7 +44,7 @@ func PrepareRecord(r AttemptResult) (RecordRow, error) {
 	if a.ID == "" {
 		a.ID = herald.NewID(herald.PrefixAttempt)
 	}
-	row := RecordRow{AttemptAt: a.CreatedAt, LastError: a.Error}
+	row := RecordRow{AttemptAt: a.CreatedAt, LastError: a.Error, LastErrorKind: a.ErrorKind}
 	if row.AttemptAt.IsZero() {
 		row.AttemptAt = r.Now
 	}
@@ -59,7 +60,7 @@ func PrepareRecord(r AttemptResult) (RecordRow, error) {
 		}
 		row.NextAttemptAt = &t
 	case herald.StatusSucceeded:
-		row.LastError = ""
+		row.LastError, row.LastErrorKind = "", ""
 	}
 	return row, nil
 }

@@ -530,8 +530,11 @@ type DeliveryListParams struct {
 	// Channel keeps the deliveries of events carrying that channel.
 	Channel string
 	Status  herald.DeliveryStatus // empty for all
-	Since   time.Time             // created at or after; zero for no bound
-	Until   time.Time             // created before; zero for no bound
+	// Failure keeps the failed deliveries whose fault lies there (by
+	// their last error kind); empty for all.
+	Failure herald.Failure
+	Since   time.Time // created at or after; zero for no bound
+	Until   time.Time // created before; zero for no bound
 	// The Last* filters look at the delivery's latest attempt, the one
 	// that tells why it stands where it does; a delivery not attempted
 	// yet matches none of them. LastStatusMin and LastStatusMax bound

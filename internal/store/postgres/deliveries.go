@@ -75,6 +75,17 @@ func (db *DB) DeliveryList(ctx context.Context, p store.DeliveryListParams) ([]*
 	if p.Status != "" {
 		q += ` AND d.status = ` + args.add(string(p.Status))
 	}
+	if p.Failure.Valid() {
+		kinds := make([]string, len(herald.DefinitionErrorKinds))
+		for i, k := range herald.DefinitionErrorKinds {
+			kinds[i] = string(k)
+		}
+		cmp := ` = ANY(`
+		if p.Failure == herald.FailureDestination {
+			cmp = ` <> ALL(`
+		}
+		q += ` AND d.status = 'failed' AND d.last_error_kind` + cmp + args.add(kinds) + `::text[])`
+	}
 	if !p.Since.IsZero() {
 		q += ` AND d.created_at >= ` + args.add(ts(p.Since))
 	}
@@ -382,6 +393,7 @@ var (
 		SET status = CASE WHEN ` + retryOfDeleted("$1", "deliveries") + ` THEN 'failed' ELSE $1::text END,
 			next_attempt_at = CASE WHEN ` + retryOfDeleted("$1", "deliveries") + ` THEN NULL ELSE $2::timestamptz END,
 			last_error = CASE WHEN ` + retryOfDeleted("$1", "deliveries") + ` THEN 'endpoint deleted' ELSE $3::text END,
+			last_error_kind = CASE WHEN ` + retryOfDeleted("$1", "deliveries") + ` THEN '' ELSE $6::text END,
 			attempt_count = attempt_count + 1,
 			lease_owner = NULL, lease_until = NULL, updated_at = $4, skipped = false
 		WHERE id = $5`
@@ -498,7 +510,7 @@ func recordBatch(ctx context.Context, tx pgx.Tx, results []store.AttemptResult, 
 			int32Ptr(v.Status), v.ResponseHeaders, v.ResponseBody, v.Truncated,
 			v.LatencyUS, string(a.ErrorKind), a.Error,
 			a.DeliveryID, int32Ptr(v.PayloadAt), string(r.Status), tsPtr(row.NextAttemptAt))
-		b.Queue(recordDelivery, string(r.Status), tsPtr(row.NextAttemptAt), row.LastError, ts(r.Now), a.DeliveryID)
+		b.Queue(recordDelivery, string(r.Status), tsPtr(row.NextAttemptAt), row.LastError, ts(r.Now), a.DeliveryID, string(row.LastErrorKind))
 	}
 	if b.Len() == 0 {
 		return nil

@@ -138,7 +138,7 @@ func (db *DB) EndpointDelete(ctx context.Context, appID, id string, now time.Tim
 		}
 		_, err = tx.Exec(ctx, `
 			UPDATE deliveries
-			SET status = 'failed', last_error = 'endpoint deleted', next_attempt_at = NULL,
+			SET status = 'failed', last_error = 'endpoint deleted', last_error_kind = '', next_attempt_at = NULL,
 			    lease_owner = NULL, lease_until = NULL, updated_at = $1
 			WHERE endpoint_id = $2 AND status = 'pending'`,
 			ts(now), id)

@@ -163,10 +163,10 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 		}
 
 		_, err = tx.Exec(ctx, `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
-				attempt_count, next_attempt_at, last_error, test, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				attempt_count, next_attempt_at, last_error, last_error_kind, test, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			d.ID, d.AppID, ev.ID, d.EndpointID, d.EventType, string(d.Status),
-			d.AttemptCount, tsPtr(d.NextAttemptAt), a.Error, d.Test, ts(d.CreatedAt), ts(row.UpdatedAt))
+			d.AttemptCount, tsPtr(d.NextAttemptAt), a.Error, string(a.ErrorKind), d.Test, ts(d.CreatedAt), ts(row.UpdatedAt))
 		if isUnique(err) {
 			return fmt.Errorf("delivery %q: %w", d.ID, store.ErrConflict)
 		}

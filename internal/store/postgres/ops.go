@@ -227,7 +227,7 @@ func (db *DB) EventPayloadsExpire(ctx context.Context, p store.PayloadExpirePara
 					WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ANY($1::text[]))
 					AND request_body IS NOT NULL`, []any{ids}},
 				{&res.Deliveries, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL,
-					last_error = $2, lease_owner = NULL, lease_until = NULL, updated_at = $3
+					last_error = $2, last_error_kind = '', lease_owner = NULL, lease_until = NULL, updated_at = $3
 					WHERE event_id = ANY($1::text[]) AND status = 'pending'`, []any{ids, store.LastErrorPayloadExpired, now}},
 				{&res.Events, `UPDATE events SET payload = NULL, payload_expires_at = NULL, payload_expired = true
 					WHERE id = ANY($1::text[])`, []any{ids}},

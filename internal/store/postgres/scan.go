@@ -191,21 +191,23 @@ func scanEvent(s scanner) (*herald.Event, error) {
 }
 
 // deliveryCols is prefixed so that it can be selected from a join.
-const deliveryCols = `d.id, d.app_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.test, d.created_at, d.updated_at, d.ordering_key, d.skipped`
+const deliveryCols = `d.id, d.app_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.test, d.created_at, d.updated_at, d.ordering_key, d.skipped, d.last_error_kind`
 
 func deliveryDest() (*herald.Delivery, []any, func()) {
 	var (
-		d      herald.Delivery
-		status string
-		key    *string
+		d        herald.Delivery
+		status   string
+		key      *string
+		lastKind string
 	)
 	dest := []any{&d.ID, &d.AppID, &d.EventID, &d.EndpointID, &d.EventType, &status, &d.AttemptCount,
-		&d.NextAttemptAt, &d.LastError, &d.Test, &d.CreatedAt, &d.UpdatedAt, &key, &d.Skipped}
+		&d.NextAttemptAt, &d.LastError, &d.Test, &d.CreatedAt, &d.UpdatedAt, &key, &d.Skipped, &lastKind}
 	return &d, dest, func() {
 		if key != nil {
 			d.OrderingKey = *key
 		}
 		d.Status = herald.DeliveryStatus(status)
+		d.LastErrorKind = herald.ErrorKind(lastKind)
 		d.NextAttemptAt = utcPtr(d.NextAttemptAt)
 		d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
 	}

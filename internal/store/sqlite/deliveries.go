@@ -127,6 +127,16 @@ func deliveryListQuery(p store.DeliveryListParams) (string, []any) {
 		q += ` AND d.status = ?`
 		args = append(args, string(p.Status))
 	}
+	if p.Failure.Valid() {
+		not := ""
+		if p.Failure == herald.FailureDestination {
+			not = "NOT "
+		}
+		q += ` AND d.status = 'failed' AND d.last_error_kind ` + not + `IN (` + placeholders(len(herald.DefinitionErrorKinds)) + `)`
+		for _, k := range herald.DefinitionErrorKinds {
+			args = append(args, string(k))
+		}
+	}
 	if !p.Since.IsZero() {
 		q += ` AND d.created_at >= ?`
 		args = append(args, micro(p.Since))
@@ -466,7 +476,7 @@ func (db *DB) DeliveriesRecord(ctx context.Context, results []store.AttemptResul
 			}
 
 			if _, err := recordDelivery.ExecContext(ctx, string(r.Status), nullMicro(row.NextAttemptAt), row.LastError,
-				micro(r.Now), a.DeliveryID); err != nil {
+				micro(r.Now), a.DeliveryID, string(row.LastErrorKind)); err != nil {
 				return fmt.Errorf("record: update delivery: %w", err)
 			}
 		}

@@ -125,7 +125,7 @@ func (db *DB) EndpointDelete(ctx context.Context, appID, id string, now time.Tim
 		}
 		_, err = tx.ExecContext(ctx, `
 			UPDATE deliveries
-			SET status = 'failed', last_error = 'endpoint deleted', next_attempt_at = NULL,
+			SET status = 'failed', last_error = 'endpoint deleted', last_error_kind = '', next_attempt_at = NULL,
 			    lease_owner = NULL, lease_until = NULL, updated_at = ?
 			WHERE endpoint_id = ? AND status = 'pending'`,
 			micro(now), id)

@@ -169,10 +169,10 @@ func (db *DB) TestSendRecord(ctx context.Context, ev *herald.Event, d *herald.De
 		}
 
 		_, err = tx.ExecContext(ctx, `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, event_type, status,
-				attempt_count, next_attempt_at, last_error, test, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				attempt_count, next_attempt_at, last_error, last_error_kind, test, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.AppID, ev.ID, d.EndpointID, d.EventType, string(d.Status),
-			d.AttemptCount, next, a.Error, d.Test, micro(d.CreatedAt), micro(row.UpdatedAt))
+			d.AttemptCount, next, a.Error, string(a.ErrorKind), d.Test, micro(d.CreatedAt), micro(row.UpdatedAt))
 		if isUnique(err) {
 			return fmt.Errorf("delivery %q: %w", d.ID, store.ErrConflict)
 		}

@@ -357,7 +357,7 @@ func (db *DB) EventPayloadsExpire(ctx context.Context, p store.PayloadExpirePara
 					WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN ` + in + `)
 					AND request_body IS NOT NULL`, nil},
 				{&res.Deliveries, `UPDATE deliveries SET status = 'failed', next_attempt_at = NULL,
-					last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+					last_error = ?, last_error_kind = '', lease_owner = NULL, lease_until = NULL, updated_at = ?
 					WHERE event_id IN ` + in + ` AND status = 'pending'`, []any{store.LastErrorPayloadExpired, now}},
 				{&res.Events, `UPDATE events SET payload = NULL, payload_expires_at = NULL, payload_expired = 1
 					WHERE id IN ` + in, nil},

@@ -193,7 +193,7 @@ func scanEvent(s scanner) (*herald.Event, error) {
 }
 
 // deliveryCols is prefixed so that it can be selected from a join.
-const deliveryCols = `d.id, d.app_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.test, d.created_at, d.updated_at, d.ordering_key, d.skipped`
+const deliveryCols = `d.id, d.app_id, d.event_id, d.endpoint_id, d.event_type, d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.test, d.created_at, d.updated_at, d.ordering_key, d.skipped, d.last_error_kind`
 
 func deliveryDest() (*herald.Delivery, []any, func()) {
 	var (
@@ -202,7 +202,7 @@ func deliveryDest() (*herald.Delivery, []any, func()) {
 		created, u int64
 		key        sql.NullString
 	)
-	dest := []any{&d.ID, &d.AppID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.AttemptCount, &next, &d.LastError, &d.Test, &created, &u, &key, &d.Skipped}
+	dest := []any{&d.ID, &d.AppID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.AttemptCount, &next, &d.LastError, &d.Test, &created, &u, &key, &d.Skipped, &d.LastErrorKind}
 	return &d, dest, func() {
 		d.OrderingKey = key.String
 		d.NextAttemptAt = fromNullMicro(next)

@@ -77,6 +77,7 @@ func (s *writerStmts) prepare(ctx context.Context, w *sql.DB) error {
 			SET status = CASE WHEN ` + retryOfDeleted("?1", "deliveries") + ` THEN 'failed' ELSE ?1 END,
 				next_attempt_at = CASE WHEN ` + retryOfDeleted("?1", "deliveries") + ` THEN NULL ELSE ?2 END,
 				last_error = CASE WHEN ` + retryOfDeleted("?1", "deliveries") + ` THEN 'endpoint deleted' ELSE ?3 END,
+				last_error_kind = CASE WHEN ` + retryOfDeleted("?1", "deliveries") + ` THEN '' ELSE ?6 END,
 				attempt_count = attempt_count + 1,
 				lease_owner = NULL, lease_until = NULL, updated_at = ?4, skipped = 0
 			WHERE id = ?5`},

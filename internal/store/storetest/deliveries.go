@@ -28,6 +28,7 @@ var deliveryCases = []testCase{
 	{"DeliveriesRecord/endpoint_deleted_in_flight", testRecordEndpointDeleted},
 	{"DeliveriesRecord/large_batch", testRecordLargeBatch},
 	{"DeliveriesRecord/body_without_payload", testRecordBodyWithoutPayload},
+	{"DeliveriesRecord/last_error_kind", testRecordLastErrorKind},
 	{"DeliveriesRelease", testRelease},
 	{"LeasesExtend", testLeasesExtend},
 	{"LeasesReleaseAll", testLeasesReleaseAll},
@@ -925,4 +926,84 @@ func testRecordBodyWithoutPayload(t *testing.T, s store.Store) {
 	ta.Request.Body = "[" + string(tev.Payload) + "]"
 	noErr(t, s.TestSendRecord(ctx, tev, td, ta), "TestSendRecord")
 	equal(t, "test send attempts", getDelivery(t, s, a.ID, td.ID).Attempts, []*herald.Attempt{ta})
+}
+
+// testRecordLastErrorKind: a delivery keeps the error kind of the attempt
+// its last error comes from, set and cleared with the last error (a
+// success clears both, a requeue keeps both, a failure Herald records
+// without an attempt has no kind); its failure is definition for render
+// and transform, destination otherwise, and lists filter by it.
+func testRecordLastErrorKind(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkApp(t, s, "a")
+	mkEndpoint(t, s, a.ID, "e")
+	gone := mkEndpoint(t, s, a.ID, "g")
+	res := enqueue(t, s, store.EnqueueParams{Route: routeAll},
+		newEvent(a.ID, "e", t0), newEvent(a.ID, "e", at(time.Second)), newEvent(a.ID, "e", at(2*time.Second)),
+		newEvent(a.ID, "g", at(3*time.Second)))
+	var ids []string
+	for _, r := range res {
+		ids = append(ids, r.Jobs[0].Delivery.ID)
+	}
+	rendered, destination, transformed, deleted := ids[0], ids[1], ids[2], ids[3]
+	claim(t, s, store.ClaimParams{Now: at(time.Minute), LeaseUntil: at(time.Hour), Limit: 10})
+
+	failing := func(id string, kind herald.ErrorKind, msg string) *herald.Attempt {
+		a := attempt(id, 0, at(time.Minute), 0)
+		a.Response, a.ErrorKind, a.Error = nil, kind, msg
+		return a
+	}
+	retry := at(2 * time.Minute)
+	rec := at(time.Minute)
+	record(t, s,
+		store.AttemptResult{Attempt: failing(rendered, herald.ErrorKindRender, `url: port "65536" is out of range`), Status: herald.StatusFailed, Now: rec},
+		store.AttemptResult{Attempt: attempt(destination, 1, rec, 503), Status: herald.StatusPending, NextAttemptAt: &retry, Now: rec},
+		store.AttemptResult{Attempt: failing(transformed, herald.ErrorKindTransform, "handler threw"), Status: herald.StatusFailed, Now: rec},
+		store.AttemptResult{Attempt: failing(deleted, herald.ErrorKindTimeout, "timeout"), Status: herald.StatusPending, NextAttemptAt: &retry, Now: rec},
+	)
+	check := func(what, id string, status herald.DeliveryStatus, lastError string, kind herald.ErrorKind, failure herald.Failure) {
+		t.Helper()
+		d := getDelivery(t, s, a.ID, id)
+		if d.Status != status || d.LastError != lastError || d.LastErrorKind != kind || d.Failure() != failure {
+			t.Errorf("%s: status %s, last error %q (%q), failure %q; want %s, %q (%q), %q",
+				what, d.Status, d.LastError, d.LastErrorKind, d.Failure(), status, lastError, kind, failure)
+		}
+	}
+	check("render failure", rendered, herald.StatusFailed, `url: port "65536" is out of range`, herald.ErrorKindRender, herald.FailureDefinition)
+	check("503 to retry", destination, herald.StatusPending, "HTTP 503", herald.ErrorKindHTTPStatus, "")
+	check("transform failure", transformed, herald.StatusFailed, "handler threw", herald.ErrorKindTransform, herald.FailureDefinition)
+	check("timeout to retry", deleted, herald.StatusPending, "timeout", herald.ErrorKindTimeout, "")
+
+	record(t, s, store.AttemptResult{Attempt: attempt(destination, 2, retry, 500), Status: herald.StatusFailed, Now: retry})
+	check("500 for good", destination, herald.StatusFailed, "HTTP 500", herald.ErrorKindHTTPStatus, herald.FailureDestination)
+	noErr(t, s.EndpointDelete(ctx, a.ID, gone.ID, retry), "EndpointDelete")
+	check("endpoint deleted", deleted, herald.StatusFailed, "endpoint deleted", "", herald.FailureDestination)
+
+	list := func(p store.DeliveryListParams) []string {
+		t.Helper()
+		p.AppID = a.ID
+		ds, err := s.DeliveryList(ctx, p)
+		noErr(t, err, "DeliveryList")
+		var got []string
+		for _, d := range ds {
+			got = append(got, d.ID)
+		}
+		return got
+	}
+	equalIDs(t, "DeliveryList definition", list(store.DeliveryListParams{Failure: herald.FailureDefinition}), []string{transformed, rendered})
+	equalIDs(t, "DeliveryList destination", list(store.DeliveryListParams{Failure: herald.FailureDestination}), []string{deleted, destination})
+	equalIDs(t, "DeliveryList pending definition", list(store.DeliveryListParams{Failure: herald.FailureDefinition, Status: herald.StatusPending}), nil)
+
+	// Requeued, the kind stays with the last error (the history is what
+	// it was) while the delivery is no longer failed; a success clears it.
+	n, err := s.DeliveriesRequeue(ctx, a.ID, []string{transformed}, at(3*time.Minute))
+	noErr(t, err, "DeliveriesRequeue")
+	if n != 1 {
+		t.Fatalf("DeliveriesRequeue: %d changed, want 1", n)
+	}
+	check("requeued", transformed, herald.StatusPending, "handler threw", herald.ErrorKindTransform, "")
+	equalIDs(t, "DeliveryList definition after requeue", list(store.DeliveryListParams{Failure: herald.FailureDefinition}), []string{rendered})
+	claim(t, s, store.ClaimParams{Now: at(3 * time.Minute), LeaseUntil: at(time.Hour), Limit: 10})
+	record(t, s, store.AttemptResult{Attempt: attempt(transformed, 2, at(3*time.Minute), 200), Status: herald.StatusSucceeded, Now: at(3 * time.Minute)})
+	check("succeeded", transformed, herald.StatusSucceeded, "", "", "")
 }

@@ -229,7 +229,7 @@ func testTestSendRecord(t *testing.T, s store.Store) {
 	noErr(t, s.TestSendRecord(ctx, ev, d, att), "TestSendRecord")
 
 	want := *d
-	want.LastError = att.Error
+	want.LastError, want.LastErrorKind = att.Error, att.ErrorKind
 	want.Attempts = []*herald.Attempt{att}
 	equal(t, "test delivery", getDelivery(t, s, a.ID, d.ID), &want)
 	got, err := s.EventGet(ctx, a.ID, ev.ID)

@@ -853,7 +853,7 @@ export interface paths {
         /**
          * Search an app's deliveries
          * @description Every delivery of the app, newest first, with the filters of every delivery list:
-         *     `status`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
+         *     `status`, `failure`, `event_type`, `endpoint_id`, `since`/`until` on the delivery, and
          *     `status_code`, `error_kind`, `min_latency_ms` on its latest attempt (the one that
          *     tells why it stands where it does; a delivery not attempted yet matches none of
          *     them). Filters combine with AND. A query parameter the route does not take answers
@@ -2202,6 +2202,16 @@ export interface components {
          */
         DeliveryStatus: "pending" | "succeeded" | "failed" | "cancelled";
         /**
+         * @description Where a failed delivery's fault lies. `definition`: its last attempt failed with
+         *     `error_kind` `render` or `transform`, so the endpoint's templates, URL or
+         *     transformation made a request that cannot be sent; the destination was not
+         *     contacted, and only fixing the endpoint (then resending) helps. `destination`: any
+         *     other failure (the receiver's answer, the network, Herald's policy, a deleted
+         *     endpoint, an expired payload).
+         * @enum {string}
+         */
+        DeliveryFailure: "definition" | "destination";
+        /**
          * @description Why an attempt failed; empty on success. `http_status` (the receiver answered, not
          *     2xx), `dns`, `connect`, `tls`, `timeout`, `network` (the connection broke after it
          *     was made), `auth` (the destination refused Herald's credentials, or Herald could not
@@ -2296,6 +2306,10 @@ export interface components {
             /** Format: date-time */
             next_attempt_at: string | null;
             last_error?: string;
+            /** @description The `error_kind` of the attempt `last_error` comes from; cleared with it when the delivery succeeds, kept when it is requeued. Absent when there is no last error, or it is no attempt's ("endpoint deleted", "payload expired"). */
+            last_error_kind?: components["schemas"]["ErrorKind"];
+            /** @description On a failed delivery only (its `status` stays `failed`), whether its endpoint's definition or its destination failed, by `last_error_kind`. */
+            failure?: components["schemas"]["DeliveryFailure"];
             /** @description A test send's delivery. */
             test: boolean;
             /** @description The key the delivery is ordered by (its event's, else its endpoint's `ordering_key_template` rendered when the event was accepted); absent when not ordered. */
@@ -2329,6 +2343,7 @@ export interface components {
         BulkResend: {
             /** @enum {string} */
             status?: "pending" | "succeeded" | "failed" | "cancelled";
+            failure?: components["schemas"]["DeliveryFailure"];
             /** @description One event type name, or several separated by commas. */
             event_type?: string;
             endpoint_id?: string;
@@ -2912,6 +2927,8 @@ export interface components {
         Until: string;
         /** @description Only deliveries in this status. */
         DeliveryStatusFilter: components["schemas"]["DeliveryStatus"];
+        /** @description Only failed deliveries whose failure is this (see the delivery's `failure`); another value answers 400 naming `failure`. */
+        FailureFilter: components["schemas"]["DeliveryFailure"];
         /** @description Only items of this event type, or of any of several separated by commas (at most 50, exact names). */
         EventTypeFilter: string;
         /** @description Only deliveries to this endpoint. */
@@ -4130,6 +4147,8 @@ export interface operations {
                 cursor?: components["parameters"]["Cursor"];
                 /** @description Only deliveries in this status. */
                 status?: components["parameters"]["DeliveryStatusFilter"];
+                /** @description Only failed deliveries whose failure is this (see the delivery's `failure`); another value answers 400 naming `failure`. */
+                failure?: components["parameters"]["FailureFilter"];
                 /** @description Only items created at or after this time (RFC 3339). */
                 since?: components["parameters"]["Since"];
                 /** @description Only items created before this time (RFC 3339). */
@@ -4573,6 +4592,8 @@ export interface operations {
                 cursor?: components["parameters"]["Cursor"];
                 /** @description Only deliveries in this status. */
                 status?: components["parameters"]["DeliveryStatusFilter"];
+                /** @description Only failed deliveries whose failure is this (see the delivery's `failure`); another value answers 400 naming `failure`. */
+                failure?: components["parameters"]["FailureFilter"];
                 /** @description Only items created at or after this time (RFC 3339). */
                 since?: components["parameters"]["Since"];
                 /** @description Only items created before this time (RFC 3339). */
@@ -4630,6 +4651,8 @@ export interface operations {
                 cursor?: components["parameters"]["Cursor"];
                 /** @description Only deliveries in this status. */
                 status?: components["parameters"]["DeliveryStatusFilter"];
+                /** @description Only failed deliveries whose failure is this (see the delivery's `failure`); another value answers 400 naming `failure`. */
+                failure?: components["parameters"]["FailureFilter"];
                 /** @description Only items created at or after this time (RFC 3339). */
                 since?: components["parameters"]["Since"];
                 /** @description Only items created before this time (RFC 3339). */
@@ -4685,6 +4708,8 @@ export interface operations {
                 cursor?: components["parameters"]["Cursor"];
                 /** @description Only deliveries in this status. */
                 status?: components["parameters"]["DeliveryStatusFilter"];
+                /** @description Only failed deliveries whose failure is this (see the delivery's `failure`); another value answers 400 naming `failure`. */
+                failure?: components["parameters"]["FailureFilter"];
                 /** @description Only items created at or after this time (RFC 3339). */
                 since?: components["parameters"]["Since"];
                 /** @description Only items created before this time (RFC 3339). */

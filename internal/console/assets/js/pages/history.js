@@ -20,6 +20,12 @@ addStrings({
     'hist.filters': 'Filters',
     'hist.status': 'Status',
     'hist.statusAll': 'All',
+    'hist.state.definition': 'Error (definition)',
+    'hist.definitionHint': 'Error (definition): the endpoint\'s template, URL or transformation could not make a request, so the destination was not contacted. Fix the endpoint, then resend.',
+    'hist.failureFilter': 'Failure',
+    'hist.failureAll': 'Any',
+    'hist.failure.definition': 'Error (definition)',
+    'hist.failure.destination': 'Failed at the destination',
     'hist.since': 'From (your time)',
     'hist.until': 'Until (your time)',
     'hist.eventType': 'Event type',
@@ -84,9 +90,9 @@ addStrings({
     'hist.errorKind.network': 'The connection broke',
     'hist.errorKind.policy': 'Refused by Herald (destination policy)',
     'hist.errorKind.auth': 'The destination refused Herald\'s credentials, or Herald could not get the access token',
-    'hist.errorKind.render': 'the templates made a request that cannot be sent',
+    'hist.errorKind.render': 'The templates made a request that cannot be sent',
     'hist.errorKind.rejected': 'The broker refused the message (negative acknowledgement)',
-    'hist.errorKind.transform': 'the endpoint\'s transformation failed (a throw, or its CPU or memory limit)',
+    'hist.errorKind.transform': 'The endpoint\'s transformation failed (a throw, or its CPU or memory limit)',
     'hist.request': 'Request',
     'hist.response': 'Response',
     'hist.noResponse': 'No answer came back.',
@@ -162,6 +168,12 @@ addStrings({
     'hist.filters': '絞り込み',
     'hist.status': 'ステータス',
     'hist.statusAll': 'すべて',
+    'hist.state.definition': 'エラー（設定）',
+    'hist.definitionHint': 'エラー（設定）：エンドポイントのテンプレート・URL・変換スクリプトからリクエストを作れなかったため、送信先には接続していません。エンドポイントを修正してから再送してください。',
+    'hist.failureFilter': '失敗の種類',
+    'hist.failureAll': 'すべて',
+    'hist.failure.definition': 'エラー（設定）',
+    'hist.failure.destination': '送信先での失敗',
     'hist.since': '開始日時（お使いのタイムゾーン）',
     'hist.until': '終了日時（お使いのタイムゾーン）',
     'hist.eventType': 'イベントタイプ',
@@ -380,6 +392,36 @@ function statusBadge(status) {
   return STATUSES.includes(status) ? badge(status) : h('span', { class: 'badge' }, status || '—');
 }
 
+/** Whether a delivery failed because of its endpoint's definition, not its destination. */
+function definitionError(d) {
+  return d.status === 'failed' && d.failure === 'definition';
+}
+
+/**
+ * deliveryBadge is a delivery's status, with a failure of the endpoint's
+ * definition (templates, URL, transformation: nothing was sent) set apart
+ * from a failure at the destination.
+ */
+function deliveryBadge(d) {
+  if (definitionError(d)) {
+    return h('span', { class: 'badge badge-definition', title: t('hist.definitionHint') }, t('hist.state.definition'));
+  }
+  return statusBadge(d.status);
+}
+
+/** The line that says what an "Error (definition)" is, or null. */
+function definitionHint(d) {
+  return definitionError(d) ? h('p', { class: 'hint definition-hint' }, t('hist.definitionHint')) : null;
+}
+
+const FAILURES = ['definition', 'destination'];
+
+function failureSelect(value) {
+  return h('select', null,
+    h('option', { value: '', selected: !value }, t('hist.failureAll')),
+    FAILURES.map((f) => h('option', { value: f, selected: value === f }, t(`hist.failure.${f}`))));
+}
+
 /**
  * endpointLabels returns a function id → Promise of the endpoint's URL (or
  * its id when it cannot be read, e.g. deleted), fetching each endpoint
@@ -417,7 +459,8 @@ function fact(name, value) {
  * (with label lookups), opts.eventType the event type column.
  */
 function deliveriesTable(ctx, rows, opts) {
-  return h('div', { class: 'table-wrap' },
+  const definition = rows.find(definitionError);
+  return [definition ? definitionHint(definition) : null, h('div', { class: 'table-wrap' },
     h('table', { class: 'deliveries' },
       h('thead', null, h('tr', null,
         h('th', { scope: 'col' }, t('hist.delivery')),
@@ -434,10 +477,10 @@ function deliveriesTable(ctx, rows, opts) {
         opts.eventType ? h('td', null, h('span', { class: 'mono nowrap' }, d.event_type),
           d.test ? [' ', h('span', { class: 'badge badge-test' }, t('hist.testBadge'))] : null) : null,
         opts.endpoint ? h('td', null, endpointLink(ctx, d.endpoint_id, opts.endpoint)) : null,
-        h('td', null, statusBadge(d.status)),
+        h('td', null, deliveryBadge(d)),
         h('td', { class: 'num' }, String(d.attempt_count ?? 0)),
         h('td', { class: 'last-error', title: d.last_error || null }, d.last_error ? short(d.last_error) : '—'),
-        h('td', null, d.status === 'pending' ? timeEl(d.next_attempt_at) : '—'))))));
+        h('td', null, d.status === 'pending' ? timeEl(d.next_attempt_at) : '—'))))))];
 }
 
 /**
@@ -578,7 +621,7 @@ function errorKindSelect(value) {
 
 /** Every delivery of the app, with all the list's filters: /apps/:app/deliveries. */
 export async function appDeliveries(ctx) {
-  const keys = ['status', 'event_type', 'endpoint_id', 'channel', 'status_code', 'error_kind', 'since', 'until', 'min_latency_ms'];
+  const keys = ['status', 'failure', 'event_type', 'endpoint_id', 'channel', 'status_code', 'error_kind', 'since', 'until', 'min_latency_ms'];
   const initial = urlFilters(keys);
   const label = endpointLabels(ctx);
   let frm;
@@ -599,6 +642,7 @@ export async function appDeliveries(ctx) {
   const text = (v, attrs = {}) => h('input', { type: 'text', value: v, autocomplete: 'off', spellcheck: 'false', ...attrs });
   frm = filterForm('app-delivery-filters', t('hist.filters'), {
     status: [t('hist.status'), statusSelect(initial.status)],
+    failure: [t('hist.failureFilter'), failureSelect(initial.failure)],
     event_type: [t('hist.eventType'), text(initial.event_type, { placeholder: t('hist.eventTypeAll') })],
     endpoint_id: [t('hist.endpointFilter'), text(initial.endpoint_id)],
     channel: [t('hist.channelFilter'), text(initial.channel)],
@@ -620,14 +664,14 @@ export async function appDeliveries(ctx) {
 export async function endpointDeliveries(ctx) {
   const { id } = ctx.params;
   const ep = await api('GET', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(id)}`, undefined, { signal: ctx.signal });
-  const initial = urlFilters(['status', 'since', 'until']);
+  const initial = urlFilters(['status', 'failure', 'since', 'until']);
   // A failure group links here with its cause (the failures page): the
   // latest attempt's status code or error kind, kept while the page lives.
   const cause = urlFilters(['status_code', 'error_kind']);
   let frm;
   const list = pagedList(ctx, {
     form: () => frm,
-    fields: ['status', 'since', 'until'],
+    fields: ['status', 'failure', 'since', 'until'],
     fetch: (f, cursor) => api('GET', `/v1/apps/${seg(ctx.app)}/endpoints/${seg(id)}/deliveries${query({
       include_attempts: 'false', ...cause, ...f, cursor, limit: 50,
     })}`, undefined, { signal: ctx.signal }),
@@ -640,6 +684,7 @@ export async function endpointDeliveries(ctx) {
   const bulk = bulkResend(ctx, { filters: list.filters, body: (f) => resendBody(f, { endpoint_id: id }), done: () => list.refresh() });
   frm = filterForm('delivery-filters', t('hist.filters'), {
     status: [t('hist.status'), statusSelect(initial.status)],
+    failure: [t('hist.failureFilter'), failureSelect(initial.failure)],
     since: [t('hist.since'), timeInput(initial.since)],
     until: [t('hist.until'), timeInput(initial.until)],
   }, (f) => list.apply(f));
@@ -815,10 +860,11 @@ export async function delivery(ctx) {
       h('section', { class: 'card delivery-outcome', 'aria-labelledby': 'outcome-title' },
         h('h2', { id: 'outcome-title' }, t('hist.latestOutcome')),
         h('dl', { class: 'facts' },
-          fact(t('hist.status'), statusBadge(d.status)),
+          fact(t('hist.status'), deliveryBadge(d)),
           fact(t('hist.attemptCount'), String(d.attempt_count ?? 0)),
           fact(t('hist.errorKindLabel'), last && last.error_kind ? errorKindText(last.error_kind) : t('hist.noError')),
           d.status === 'pending' ? fact(t('hist.nextAttempt'), timeEl(d.next_attempt_at)) : null),
+        definitionHint(d),
         last ? [h('h3', null, isPublish(last) ? t('hist.latestAck') : t('hist.latestResponse')), outcomeView(last, last.attempt, false)] : empty(t('hist.noAttempts'))),
       last ? h('section', { class: 'card delivery-request', 'aria-labelledby': 'latest-request-title' },
         h('h2', { id: 'latest-request-title' }, isPublish(last) ? t('hist.latestMessage') : t('hist.latestRequest')),
