@@ -508,12 +508,14 @@ func parseBatch(raw json.RawMessage, maxBytes int) (*herald.BatchSettings, *Erro
 	var in struct {
 		MaxEvents *int `json:"max_events"`
 		MaxWaitMS *int `json:"max_wait_ms"`
-		MaxBytes  *int `json:"max_bytes"`
+		MaxBytes     *int            `json:"max_bytes"`
+		BodyTemplate json.RawMessage `json:"body_template"`
+		Element      *string         `json:"element"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return nil, errInvalid("batch", "batch is an object with max_events (2 to %d), max_wait_ms (0 to %d) and max_bytes, or null for none: %v",
+		return nil, errInvalid("batch", "batch is an object with max_events (2 to %d), max_wait_ms (0 to %d), max_bytes, body_template and element, or null for none: %v",
 			herald.MaxBatchEvents, herald.MaxBatchWaitMS, err)
 	}
 	if in.MaxEvents == nil {
@@ -534,6 +536,20 @@ func parseBatch(raw json.RawMessage, maxBytes int) (*herald.BatchSettings, *Erro
 		if b.MaxBytes < 0 || maxBytes > 0 && b.MaxBytes > maxBytes {
 			return nil, errInvalid("batch.max_bytes", "batch.max_bytes is from 0 (the request size cap alone) to %d bytes, the request size cap", maxBytes)
 		}
+	}
+	if in.Element != nil {
+		switch *in.Element {
+		case "", herald.BatchElementStandard:
+		case herald.BatchElementBody:
+			b.Element = herald.BatchElementBody
+		default:
+			return nil, errInvalid("batch.element", "batch.element is standard (each element {\"id\", \"type\", \"timestamp\", \"data\"}) or body (each element the body the endpoint makes for its event alone)")
+		}
+	}
+	if t := bytes.TrimSpace(in.BodyTemplate); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
+		// Parsed with the endpoint's template syntax once the whole
+		// input applies (compileEndpoint).
+		b.BodyTemplate = compactJSON(in.BodyTemplate)
 	}
 	return b, nil
 }

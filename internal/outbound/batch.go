@@ -38,13 +38,15 @@ type BatchOutcome struct {
 var ErrEmptyBatch = errors.New("a batch holds at least one delivery")
 
 // SendBatch makes one attempt of deliveries of one batching endpoint
-// (the first delivery's) in one request: a JSON array of one element
-// {"id", "type", "timestamp", "data"} per delivery, in the order given,
-// signed once with a new batch id as its webhook-id. data is the event's
-// payload when the endpoint sends the standard body, else the JSON body
-// its template, preset or payload format makes for that event. The
-// caller bounds the number and size of the deliveries; the request as a
-// whole is still held to the rendered size cap.
+// (the first delivery's) in one request: a JSON array of one element per
+// delivery, in the order given, or the endpoint's batch body template
+// rendered around it, signed once with a new batch id as its webhook-id.
+// An element is {"id", "type", "timestamp", "data"}, data being the
+// event's payload when the endpoint sends the standard body, else the
+// JSON body its template, preset or payload format makes for that event;
+// with batch element "body" it is that body alone. The caller bounds the
+// number and size of the deliveries; the request as a whole is still held
+// to the rendered size cap.
 func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 	if len(ds) == 0 {
 		return BatchOutcome{Outcome: Outcome{Kind: herald.ErrorKindPolicy, Error: ErrEmptyBatch.Error()}}
@@ -99,6 +101,7 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 		limit = int(^uint(0) >> 1)
 	}
 	var first *shape.Request
+	var shaped *shape.Compiled
 	body := make([]byte, 0, 512)
 	body = append(body, '[')
 	elems = make([][]byte, len(ds))
@@ -119,11 +122,17 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 		if !c.JSONBody() {
 			return nil, nil, nil, errors.New("a batch is sent as a JSON body: the endpoint's method or content type has none")
 		}
+		if shaped == nil {
+			// The batch's own shape is the endpoint's, the same for
+			// every event type.
+			shaped = c
+		}
+		bodyElement := c.BatchElement() == herald.BatchElementBody
 		var data []byte
-		if first == nil || !c.StandardBody() {
+		if first == nil || !c.StandardBody() || bodyElement {
 			// The first build gives the batch its method, URL and
 			// headers; the others only their element.
-			r, err := c.Build(shape.Event{Event: d.Event, App: app, Endpoint: ep})
+			r, err := c.Build(shape.Event{Event: d.Event, App: app, Endpoint: ep, DeliveryID: d.ID})
 			if err != nil {
 				own[i] = err
 				continue
@@ -133,7 +142,7 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 			}
 			data = r.Body
 		}
-		if c.StandardBody() {
+		if c.StandardBody() && !bodyElement {
 			data = d.Event.Payload
 		}
 		if len(data) == 0 {
@@ -143,16 +152,19 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 			own[i] = &shape.RenderError{Field: "body", Err: fmt.Errorf("the body made for delivery %s is not JSON, which a batch element must be", d.ID)}
 			continue
 		}
-		el := make([]byte, 0, len(data)+len(d.ID)+len(d.Event.EventType)+64)
-		el = append(el, `{"id":`...)
-		el = strconv.AppendQuote(el, d.ID)
-		el = append(el, `,"type":`...)
-		el = strconv.AppendQuote(el, d.Event.EventType)
-		el = append(el, `,"timestamp":"`...)
-		el = d.Event.CreatedAt.UTC().AppendFormat(el, shape.TimestampFormat)
-		el = append(el, `","data":`...)
-		el = append(el, data...)
-		el = append(el, '}')
+		el := data
+		if !bodyElement {
+			el = make([]byte, 0, len(data)+len(d.ID)+len(d.Event.EventType)+64)
+			el = append(el, `{"id":`...)
+			el = strconv.AppendQuote(el, d.ID)
+			el = append(el, `,"type":`...)
+			el = strconv.AppendQuote(el, d.Event.EventType)
+			el = append(el, `,"timestamp":"`...)
+			el = d.Event.CreatedAt.UTC().AppendFormat(el, shape.TimestampFormat)
+			el = append(el, `","data":`...)
+			el = append(el, data...)
+			el = append(el, '}')
+		}
 		if len(body)+len(el)+2 > limit {
 			return nil, nil, nil, &shape.TooLargeError{Max: b.maxSize}
 		}
@@ -167,6 +179,11 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 		return nil, nil, own, nil
 	}
 	body = append(body, ']')
+	if shaped != nil {
+		if body, err = shaped.BatchBody(shape.Batch{ID: id, Size: n, Elements: body, App: app, Endpoint: ep}); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	s, err := b.signer(ep.Secret)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("endpoint secret: %w", err)
