@@ -506,8 +506,8 @@ func parseBatch(raw json.RawMessage, maxBytes int) (*herald.BatchSettings, *Erro
 		return nil, nil
 	}
 	var in struct {
-		MaxEvents *int `json:"max_events"`
-		MaxWaitMS *int `json:"max_wait_ms"`
+		MaxEvents    *int            `json:"max_events"`
+		MaxWaitMS    *int            `json:"max_wait_ms"`
 		MaxBytes     *int            `json:"max_bytes"`
 		BodyTemplate json.RawMessage `json:"body_template"`
 		Element      *string         `json:"element"`

@@ -41,11 +41,11 @@ func (n *node) whole() *tag {
 
 // srcParser reads a JSON document already checked by json.Valid.
 type srcParser struct {
-	src    []byte
-	pos    int
-	syn    Syntax
-	names  names
-	paths  pathList
+	src   []byte
+	pos   int
+	syn   Syntax
+	names names
+	paths pathList
 }
 
 var errBadJSON = errors.New("invalid JSON")
