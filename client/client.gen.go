@@ -2950,6 +2950,17 @@ type Preset string
 
 // Preview The exact request the endpoint would send (signed, unless the caller is read-only).
 type Preview struct {
+	// Batch For a batching endpoint: the request a batch holding this event alone would make (its
+	// body as the receiver gets it, `batch.body_template` and `batch.element` applied), with
+	// the batch id `bat_preview`.
+	Batch *struct {
+		Body string `json:"body"`
+
+		// Headers Header names to values.
+		Headers Headers `json:"headers"`
+		Method  string  `json:"method"`
+		URL     string  `json:"url"`
+	} `json:"batch,omitempty"`
 	Body string `json:"body"`
 
 	// Cancelled Set when the endpoint's transformation cancels this event's delivery; the request is then empty.

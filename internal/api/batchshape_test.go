@@ -60,6 +60,21 @@ func TestBatchShapeFieldErrors(t *testing.T) {
 	// The hash syntax applies to the batch template as to the others.
 	s.MustDo("PATCH", path, map[string]any{"template_syntax": "hash",
 		"batch": map[string]any{"max_events": 10, "body_template": json.RawMessage(`{"records":"#{batch.events}"}`)}}, nil, 200)
+
+	// The preview shows the batch a lone event would make.
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.created"}, nil, 201)
+	var pv struct {
+		Body  string `json:"body"`
+		Batch *struct {
+			Body    string            `json:"body"`
+			Headers map[string]string `json:"headers"`
+		} `json:"batch"`
+	}
+	s.MustDo("POST", path+"/preview", map[string]any{"event_type": "lead.created", "payload": map[string]any{"n": 1}}, &pv, 200)
+	if pv.Batch == nil || !strings.HasPrefix(pv.Batch.Body, `{"records":[{"id":"dlv_preview","type":"lead.created","timestamp":"`) ||
+		!strings.HasSuffix(pv.Batch.Body, `"data":{"n":1}}]}`) || pv.Batch.Headers["Webhook-Id"] != "bat_preview" {
+		t.Fatalf("preview shows batch %+v", pv.Batch)
+	}
 }
 
 // TestBatchShape sends batches with a body template and with body

@@ -104,6 +104,25 @@ func (h *HTTP) Preview(ctx context.Context, d *Delivery) (*Request, error) {
 	return &Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body}, nil
 }
 
+// PreviewBatch builds the batched request the deliveries (of one batching
+// endpoint, which need not be saved) would make now, signed, without
+// sending it; a delivery whose element cannot be made fails it.
+func (h *HTTP) PreviewBatch(ctx context.Context, ds []*Delivery) (*Request, error) {
+	if len(ds) == 0 {
+		return nil, ErrEmptyBatch
+	}
+	r, _, own, err := h.build.batch(ctx, ds, PreviewBatchID, h.now())
+	if err != nil {
+		return nil, err
+	}
+	for _, err := range own {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body}, nil
+}
+
 // Handout builds, instead of sending it, the request of one attempt of a
 // pull endpoint's delivery, signed at now: sent is exactly what Send would
 // put on the wire (every header in clear), for the client that collects

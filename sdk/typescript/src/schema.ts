@@ -2053,6 +2053,17 @@ export interface components {
             payload: unknown;
             /** @description Set when the endpoint's transformation cancels this event's delivery; the request is then empty. */
             cancelled?: boolean;
+            /**
+             * @description For a batching endpoint: the request a batch holding this event alone would make (its
+             *     body as the receiver gets it, `batch.body_template` and `batch.element` applied), with
+             *     the batch id `bat_preview`.
+             */
+            batch?: {
+                method: string;
+                url: string;
+                headers: components["schemas"]["Headers"];
+                body: string;
+            };
         };
         Event: {
             /** @example evt_01m84t86fhkxaqbqhzyzaw5md1 */
