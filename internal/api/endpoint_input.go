@@ -569,6 +569,9 @@ func checkBatch(ep *herald.Endpoint) *Error {
 	case ep.Transformation != "":
 		return errInvalid("batch", "an endpoint with a transformation does not batch yet: remove the transformation or the batch")
 	}
+	if p := preset.Lookup(ep.Preset); p != nil && p.MaxBatchEvents() > 0 && ep.Batch.MaxEvents > p.MaxBatchEvents() {
+		return errInvalid("batch.max_events", "batch.max_events is at most %d for preset %s: the most records it takes in one request", p.MaxBatchEvents(), p.Name)
+	}
 	return nil
 }
 

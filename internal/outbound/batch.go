@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/signing"
@@ -32,6 +34,12 @@ type BatchOutcome struct {
 	// be made (its payload expired, its template failed on its event):
 	// it fails alone, the others go. Nil when none was left out.
 	Own map[int]Outcome
+	// Each holds, by the index of the deliveries given, the outcome of a
+	// delivery the receiver answered for one by one (Marketo's result
+	// per lead), in place of the shared one: the same request and
+	// answer, its own status and error. Nil when the answer is
+	// everyone's.
+	Each map[int]Outcome
 }
 
 // ErrEmptyBatch refuses a batch without deliveries.
@@ -70,11 +78,21 @@ func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 		// Every delivery was left out: nothing was sent.
 		return BatchOutcome{Outcome: Outcome{Kind: herald.ErrorKindPolicy, Error: "no delivery of the batch could be built"}, Own: owns}
 	}
-	o := h.exchange(ctx, ds[0].Endpoint, ds[0].App, id, req)
+	sent := 0
+	for _, el := range elems {
+		if el != nil {
+			sent++
+		}
+	}
+	o, results := h.exchange(ctx, ds[0].Endpoint, ds[0].App, id, req, sent)
 	if o.Aborted {
 		return BatchOutcome{Outcome: o}
 	}
 	out := BatchOutcome{Outcome: o, BatchID: id, Requests: make([]herald.AttemptRequest, len(ds)), Own: owns}
+	if o.Kind == herald.ErrorKindNone && len(results) == sent {
+		out.Each = make(map[int]Outcome, sent)
+	}
+	k := 0
 	for i, el := range elems {
 		if el == nil {
 			continue
@@ -82,9 +100,26 @@ func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 		r := o.Request
 		r.Body = string(el)
 		out.Requests[i] = r
+		if out.Each != nil {
+			out.Each[i] = elementOutcome(o, results[k])
+		}
+		k++
 	}
 	out.Request.Body = ""
 	return out
+}
+
+// elementOutcome is one delivery's outcome of a batch whose answer said
+// how each element fared: a final refusal fails it as a 400 would, a
+// retryable one retries it as a 503 would, as for a request of its own.
+func elementOutcome(o Outcome, r preset.Result) Outcome {
+	switch r.Verdict {
+	case preset.Final:
+		o.Kind, o.Status, o.Error = herald.ErrorKindHTTPStatus, http.StatusBadRequest, r.Msg
+	case preset.Retry, preset.TokenRejected:
+		o.Kind, o.Status, o.Error = herald.ErrorKindHTTPStatus, http.StatusServiceUnavailable, r.Msg
+	}
+	return o
 }
 
 // batch builds the signed request of a batch and returns it with each
@@ -128,11 +163,12 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 			shaped = c
 		}
 		bodyElement := c.BatchElement() == herald.BatchElementBody
+		in := shape.Event{Event: d.Event, App: app, Endpoint: ep, DeliveryID: d.ID}
 		var data []byte
-		if first == nil || !c.StandardBody() || bodyElement {
+		if first == nil || !c.OwnElement() && (!c.StandardBody() || bodyElement) {
 			// The first build gives the batch its method, URL and
 			// headers; the others only their element.
-			r, err := c.Build(shape.Event{Event: d.Event, App: app, Endpoint: ep, DeliveryID: d.ID})
+			r, err := c.Build(in)
 			if err != nil {
 				own[i] = err
 				continue
@@ -142,7 +178,13 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 			}
 			data = r.Body
 		}
-		if c.StandardBody() && !bodyElement {
+		switch {
+		case c.OwnElement():
+			if data, err = c.Element(in); err != nil {
+				own[i] = err
+				continue
+			}
+		case c.StandardBody() && !bodyElement:
 			data = d.Event.Payload
 		}
 		if len(data) == 0 {

@@ -18,16 +18,37 @@ type batchShape struct {
 	// body renders the whole request around the elements; nil: the JSON
 	// array of the elements alone.
 	body *template.JSON
+	// elem, when set, renders a body element in place of the endpoint's
+	// body: a preset's record (Marketo's lead) without the single
+	// request's wrapper.
+	elem *template.JSON
 }
 
 // batchNames are what a batch body template may name: it renders once
 // for many events, so no event's payload or metadata.
 var batchNames = []string{"batch.events", "batch.id", "batch.size", "app.id", "app.uid", "app.name", "endpoint.id"}
 
-// compileBatch prepares the endpoint's batch shape, when it batches.
-func (c *Compiled) compileBatch(ep *herald.Endpoint, _ preset.Request, o template.Options) error {
-	bs := ep.Batch
+// compileBatch prepares the endpoint's batch shape, when it batches (its
+// own batch settings or its preset's, preset.Batching). A preset with a
+// batch shape of its own gives it unless the endpoint has its own body
+// template or batch body template.
+func (c *Compiled) compileBatch(ep *herald.Endpoint, pr preset.Request, o template.Options) error {
+	bs := preset.Batching(ep)
 	if bs == nil {
+		return nil
+	}
+	if pr.Batch != nil && len(ep.BodyTemplate) == 0 && len(bs.BodyTemplate) == 0 && (bs.Element == "" || bs.Element == herald.BatchElementStandard) {
+		elem, err := template.ParseJSON([]byte(pr.Batch.Element), o)
+		if err != nil {
+			return &FieldError{Field: "preset_options", Msg: "the preset's batch element: " + err.Error()}
+		}
+		bo := o
+		bo.Batch, bo.Titles = true, nil
+		body, err := template.ParseJSON([]byte(pr.Batch.Body), bo)
+		if err != nil {
+			return &FieldError{Field: "preset_options", Msg: "the preset's batch body: " + err.Error()}
+		}
+		c.batch = batchShape{element: herald.BatchElementBody, body: body, elem: elem}
 		return nil
 	}
 	switch bs.Element {
@@ -66,6 +87,25 @@ func (c *Compiled) BatchElement() string {
 		return herald.BatchElementStandard
 	}
 	return c.batch.element
+}
+
+// OwnElement reports whether a body element has a template of its own (a
+// preset's record), rendered by Element, rather than being the body Build
+// makes.
+func (c *Compiled) OwnElement() bool { return c.batch.elem != nil }
+
+// Element renders an event's element of a batch when OwnElement; the cap
+// applies to it alone, the batch's body to the whole.
+func (c *Compiled) Element(in Event) ([]byte, error) {
+	d, err := eventData(in)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.batch.elem.RenderLimit(d, c.max)
+	if err != nil {
+		return nil, c.renderError("body_template", err)
+	}
+	return b, nil
 }
 
 // Batch is what a batched request's body is made of.
