@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/signing"
 	"github.com/heraldhq/herald/internal/transform"
@@ -133,7 +134,7 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	if e != nil {
 		return e
 	}
-	if bp, ok := s.out.(batchPreviewer); ok && !v.Cancelled && ep.Batch != nil {
+	if bp, ok := s.out.(batchPreviewer); ok && !v.Cancelled && preset.Batching(ep) != nil {
 		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: *in.EventType, Payload: payload, CreatedAt: s.o.Now()}
 		req, err := bp.PreviewBatch(r.Context(), []*outbound.Delivery{{ID: outbound.PreviewWebhookID, Event: ev, Endpoint: ep, App: a}})
 		if err != nil {

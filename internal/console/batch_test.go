@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ func TestConsoleBatch(t *testing.T) {
 	b := newBrowser(t)
 	rc := heraldtest.NewReceiver(t, nil)
 	s := heraldtest.Start(t, heraldtest.Options{})
-	epID := s.Setup(rc.URL, map[string]any{"batch": map[string]any{"max_events": 5}})
+	epID := s.Setup(rc.URL, map[string]any{"batch": map[string]any{"max_events": 5, "element": "body",
+		"body_template": map[string]any{"records": "{{batch.events}}"}}})
 	d := s.WaitDelivery(s.MustSend(t, "lead.created", map[string]any{"n": 1}), "succeeded", 1, 10*time.Second)
 	batch := d.Attempts[0].BatchID
 	if batch == "" {
@@ -43,12 +45,15 @@ func TestConsoleBatch(t *testing.T) {
 	tb.waitText("main", "Send test")
 	var ep struct {
 		Batch *struct {
-			MaxEvents int `json:"max_events"`
-			MaxWaitMS int `json:"max_wait_ms"`
+			MaxEvents    int             `json:"max_events"`
+			MaxWaitMS    int             `json:"max_wait_ms"`
+			Element      string          `json:"element"`
+			BodyTemplate json.RawMessage `json:"body_template"`
 		} `json:"batch"`
 	}
 	s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID, nil, &ep, 200)
-	if ep.Batch == nil || ep.Batch.MaxEvents != 20 || ep.Batch.MaxWaitMS != 1500 {
+	// The batch's shape, set through the API, is kept.
+	if ep.Batch == nil || ep.Batch.MaxEvents != 20 || ep.Batch.MaxWaitMS != 1500 || ep.Batch.Element != "body" || string(ep.Batch.BodyTemplate) != `{"records":"{{batch.events}}"}` {
 		t.Errorf("endpoint after the form: batch %+v", ep.Batch)
 	}
 

@@ -192,6 +192,10 @@ func Batching(ep *herald.Endpoint) *herald.BatchSettings {
 	if ep.Preset == "" || len(ep.BodyTemplate) > 0 || ep.Transformation != "" || ep.IsPull() || ep.IsBroker() {
 		return nil
 	}
+	if m := strings.ToUpper(ep.Method); m == "GET" || m == "DELETE" || ep.ContentType != "" && ep.ContentType != herald.ContentJSON {
+		// Not the preset's request: it sends no JSON body to batch in.
+		return nil
+	}
 	if p := presets[ep.Preset]; p != nil {
 		return p.batch
 	}

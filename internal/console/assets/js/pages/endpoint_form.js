@@ -885,6 +885,9 @@ export async function form(ctx) {
     } else {
       out.batch = { max_events: bn === undefined ? 0 : bn, max_wait_ms: bw || 0 };
       if (bb) out.batch.max_bytes = bb;
+      // The batch's shape (set through the API) stays as it is.
+      if (e.batch && e.batch.body_template) out.batch.body_template = e.batch.body_template;
+      if (e.batch && e.batch.element) out.batch.element = e.batch.element;
     }
     out.signature_scheme = c.signature_scheme.value;
     out.channels = c.channels.value.split(',').map((x) => x.trim()).filter(Boolean);
