@@ -35,7 +35,17 @@ func TestConsoleBatch(t *testing.T) {
 	if got := tb.evalString(`document.querySelector('input[name="batch.max_events"]').value`); got != "5" {
 		t.Errorf("the form shows batch.max_events %q, want 5", got)
 	}
+	if got := tb.evalString(`document.querySelector('select[name="batch.element"]').value`); got != "body" {
+		t.Errorf("the form shows batch.element %q, want body", got)
+	}
+	if got := tb.evalString(`JSON.stringify(JSON.parse(document.querySelector('textarea[name="batch.body_template"]').value))`); got != `{"records":"{{batch.events}}"}` {
+		t.Errorf("the form shows batch.body_template %q", got)
+	}
 	checkLabels(t, tb, "endpoint form with batching")
+	tb.fill(`textarea[name="batch.body_template"]`, `{"count": "{{batch.size}}"}`)
+	tb.click(`#endpoint-form button[type=submit]`)
+	tb.until(`document.querySelector('[data-field="batch.body_template"] .field-error').textContent.includes('batch.events')`)
+	tb.fill(`textarea[name="batch.body_template"]`, `{"records": "{{batch.events}}", "n": "{{batch.size}}"}`)
 	tb.fill(`input[name="batch.max_events"]`, "1")
 	tb.click(`#endpoint-form button[type=submit]`)
 	tb.until(`document.querySelector('[data-field="batch.max_events"] .field-error').textContent.length > 0`)
@@ -52,8 +62,7 @@ func TestConsoleBatch(t *testing.T) {
 		} `json:"batch"`
 	}
 	s.MustDo("GET", "/v1/apps/acme/endpoints/"+epID, nil, &ep, 200)
-	// The batch's shape, set through the API, is kept.
-	if ep.Batch == nil || ep.Batch.MaxEvents != 20 || ep.Batch.MaxWaitMS != 1500 || ep.Batch.Element != "body" || string(ep.Batch.BodyTemplate) != `{"records":"{{batch.events}}"}` {
+	if ep.Batch == nil || ep.Batch.MaxEvents != 20 || ep.Batch.MaxWaitMS != 1500 || ep.Batch.Element != "body" || string(ep.Batch.BodyTemplate) != `{"records":"{{batch.events}}","n":"{{batch.size}}"}` {
 		t.Errorf("endpoint after the form: batch %+v", ep.Batch)
 	}
 
