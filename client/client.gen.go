@@ -1960,6 +1960,10 @@ type Destination struct {
 
 // EffectiveRequest The request the endpoint sends once its preset and defaults apply (custom header values masked).
 type EffectiveRequest struct {
+	// Batch The batching in force, absent for none: the endpoint's own `batch`, or its preset's
+	// default (a `marketo` endpoint without its own: `{"max_events": 300, "max_wait_ms": 0}`).
+	Batch *Batch `json:"batch,omitempty"`
+
 	// BodyTemplate The body template, a JSON document with tags; `null` for none.
 	BodyTemplate interface{}                 `json:"body_template"`
 	ContentType  EffectiveRequestContentType `json:"content_type"`

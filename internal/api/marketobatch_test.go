@@ -78,13 +78,19 @@ func TestMarketoBatch(t *testing.T) {
 	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.export"}, nil, 201)
 	opts := map[string]string{"munchkin_id": "123-ABC-456", "client_id": "cid", "client_secret": "cs", "base_url": srv.URL}
 	var ep struct {
-		ID    string `json:"id"`
-		Batch any    `json:"batch"`
+		ID        string `json:"id"`
+		Batch     any    `json:"batch"`
+		Effective struct {
+			Batch *struct {
+				MaxEvents int `json:"max_events"`
+				MaxWaitMS int `json:"max_wait_ms"`
+			} `json:"batch"`
+		} `json:"effective"`
 	}
 	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"preset": "marketo", "preset_options": opts,
 		"event_types": []string{"lead.export"}, "max_in_flight": 1}, &ep, 201)
-	if ep.Batch != nil {
-		t.Fatalf("batch %v: the preset's default is not the endpoint's own setting", ep.Batch)
+	if ep.Batch != nil || ep.Effective.Batch == nil || ep.Effective.Batch.MaxEvents != 300 || ep.Effective.Batch.MaxWaitMS != 0 {
+		t.Fatalf("batch %v, effective %+v: want none of its own, the preset's 300 in force", ep.Batch, ep.Effective.Batch)
 	}
 	send := func(email string) string {
 		return s.MustSend(t, "lead.export", map[string]any{"email": email, "name": "N " + email})

@@ -148,6 +148,9 @@ type Effective struct {
 	BodyTemplate herald.RawJSON    `json:"body_template"`
 	// PayloadFormat shapes the body when BodyTemplate is empty.
 	PayloadFormat string `json:"payload_format"`
+	// Batch is the batching in force: the endpoint's own, else its
+	// preset's (Marketo's 300 leads per request); nil for none.
+	Batch *herald.BatchSettings `json:"batch,omitempty"`
 }
 
 // ownedHeaders are set by Herald (signature, framing, routing); a customer
@@ -349,7 +352,8 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 			c.static = false
 		}
 	}
-	c.Effective = Effective{Method: c.method, URL: c.rawURL, ContentType: c.contentType, Headers: headers, BodyTemplate: herald.RawJSON(body), PayloadFormat: c.format}
+	c.Effective = Effective{Method: c.method, URL: c.rawURL, ContentType: c.contentType, Headers: headers, BodyTemplate: herald.RawJSON(body), PayloadFormat: c.format,
+		Batch: preset.Batching(ep)}
 	return c, nil
 }
 

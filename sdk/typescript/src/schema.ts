@@ -1696,6 +1696,11 @@ export interface components {
             body_template: unknown;
             /** @enum {string} */
             payload_format: "standard" | "raw" | "flat";
+            /**
+             * @description The batching in force, absent for none: the endpoint's own `batch`, or its preset's
+             *     default (a `marketo` endpoint without its own: `{"max_events": 300, "max_wait_ms": 0}`).
+             */
+            batch?: components["schemas"]["Batch"];
         };
         /**
          * @description An endpoint as shown: its signing secret and credentials never appear (see
