@@ -208,7 +208,8 @@ type EndpointSettings struct {
 }
 
 // BatchSettings group a push endpoint's due deliveries into one request
-// whose body is a JSON array, one element per delivery.
+// whose body is a JSON array, one element per delivery, or the endpoint's
+// BodyTemplate around that array.
 type BatchSettings struct {
 	// MaxEvents is the most deliveries in one request (2 to
 	// MaxBatchEvents).
@@ -220,7 +221,26 @@ type BatchSettings struct {
 	// MaxBytes caps the payload bytes of one request; 0: the rendered
 	// request size cap alone.
 	MaxBytes int `json:"max_bytes,omitempty"`
+	// BodyTemplate, when set, is the JSON body of the whole request, in
+	// the endpoint's template syntax, rendered once per batch with
+	// {{batch.events}} (the array of elements), {{batch.id}} and
+	// {{batch.size}}: receivers that take a wrapper object get it
+	// without a converter. Empty: the array alone.
+	BodyTemplate RawJSON `json:"body_template,omitempty"`
+	// Element is BatchElementStandard (empty means it) or
+	// BatchElementBody.
+	Element string `json:"element,omitempty"`
 }
+
+// Batch elements (BatchSettings.Element).
+const (
+	// BatchElementStandard is {"id", "type", "timestamp", "data"}, data
+	// being what the endpoint's shaping makes of the event.
+	BatchElementStandard = "standard"
+	// BatchElementBody is the JSON body the endpoint would send for the
+	// event alone, for receivers taking a list of their own records.
+	BatchElementBody = "body"
+)
 
 // Bounds of BatchSettings.
 const (

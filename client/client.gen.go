@@ -257,6 +257,24 @@ func (e AuditEntryAction) Valid() bool {
 	}
 }
 
+// Defines values for BatchElement.
+const (
+	BatchElementBody     BatchElement = "body"
+	BatchElementStandard BatchElement = "standard"
+)
+
+// Valid indicates whether the value is a known member of the BatchElement enum.
+func (e BatchElement) Valid() bool {
+	switch e {
+	case BatchElementBody:
+		return true
+	case BatchElementStandard:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BulkResendStatus.
 const (
 	BulkResendStatusCancelled BulkResendStatus = "cancelled"
@@ -1771,11 +1789,27 @@ type AuditList struct {
 }
 
 // Batch Batching of a push endpoint: its due deliveries go up to `max_events` (or `max_bytes` of
-// payload) in one request whose body is a JSON array, one element
-// `{"id", "type", "timestamp", "data"}` per delivery. The request's `webhook-id` is a batch
-// id (`bat_…`), signed once over the whole body; the receiver's answer decides for every
-// delivery in it. Refused on pull and broker endpoints and with a transformation.
+// payload) in one request whose body is a JSON array, one element per delivery
+// (`{"id", "type", "timestamp", "data"}`, or with `element` `body` the endpoint's own body
+// for that event), or `body_template` rendered around that array. The request's
+// `webhook-id` is a batch id (`bat_…`), signed once over the whole body; the receiver's
+// answer decides for every delivery in it (a Marketo preset endpoint reads its per-lead
+// results). Refused on pull and broker endpoints and with a transformation.
 type Batch struct {
+	// BodyTemplate The whole request's body: a JSON document with tags in the endpoint's template syntax,
+	// rendered once per batch with `batch.events` (the JSON array of the elements, required),
+	// `batch.id` (the batch id), `batch.size` (the number of elements), `app.*` and
+	// `endpoint.id`; a string that is exactly one tag takes the value's JSON type, e.g.
+	// `{"records": "{{batch.events}}", "count": "{{batch.size}}"}`. Absent or `null`: the
+	// array alone.
+	BodyTemplate interface{} `json:"body_template,omitempty"`
+
+	// Element `standard` (the default): each element is `{"id", "type", "timestamp", "data"}`.
+	// `body`: each element is exactly the JSON body the endpoint makes for that event alone
+	// (its `body_template`, preset or `payload_format`); put `{{delivery.id}}` in the
+	// template to keep a per-element id.
+	Element *BatchElement `json:"element,omitempty"`
+
 	// MaxBytes Payload bytes of one request, at most the request size cap (`--max-rendered-size`); 0 or absent for that cap alone.
 	MaxBytes  *int `json:"max_bytes,omitempty"`
 	MaxEvents int  `json:"max_events"`
@@ -1783,6 +1817,12 @@ type Batch struct {
 	// MaxWaitMs How long the oldest waiting delivery waits for others; 0 sends what is waiting at once.
 	MaxWaitMs *int `json:"max_wait_ms,omitempty"`
 }
+
+// BatchElement `standard` (the default): each element is `{"id", "type", "timestamp", "data"}`.
+// `body`: each element is exactly the JSON body the endpoint makes for that event alone
+// (its `body_template`, preset or `payload_format`); put `{{delivery.id}}` in the
+// template to keep a per-element id.
+type BatchElement string
 
 // BulkResend The filters of a delivery list; each left out matches every delivery.
 type BulkResend struct {
@@ -1960,6 +2000,10 @@ type Destination struct {
 
 // EffectiveRequest The request the endpoint sends once its preset and defaults apply (custom header values masked).
 type EffectiveRequest struct {
+	// Batch The batching in force, absent for none: the endpoint's own `batch`, or its preset's
+	// default (a `marketo` endpoint without its own: `{"max_events": 300, "max_wait_ms": 0}`).
+	Batch *Batch `json:"batch,omitempty"`
+
 	// BodyTemplate The body template, a JSON document with tags; `null` for none.
 	BodyTemplate interface{}                 `json:"body_template"`
 	ContentType  EffectiveRequestContentType `json:"content_type"`
@@ -1991,10 +2035,12 @@ type Endpoint struct {
 	Auth *EndpointAuth `json:"auth,omitempty"`
 
 	// Batch Batching of a push endpoint: its due deliveries go up to `max_events` (or `max_bytes` of
-	// payload) in one request whose body is a JSON array, one element
-	// `{"id", "type", "timestamp", "data"}` per delivery. The request's `webhook-id` is a batch
-	// id (`bat_…`), signed once over the whole body; the receiver's answer decides for every
-	// delivery in it. Refused on pull and broker endpoints and with a transformation.
+	// payload) in one request whose body is a JSON array, one element per delivery
+	// (`{"id", "type", "timestamp", "data"}`, or with `element` `body` the endpoint's own body
+	// for that event), or `body_template` rendered around that array. The request's
+	// `webhook-id` is a batch id (`bat_…`), signed once over the whole body; the receiver's
+	// answer decides for every delivery in it (a Marketo preset endpoint reads its per-lead
+	// results). Refused on pull and broker endpoints and with a transformation.
 	Batch *Batch `json:"batch,omitempty"`
 
 	// BodyTemplate A JSON document with template tags; `null` for the default body.
@@ -2990,6 +3036,17 @@ type Preset string
 
 // Preview The exact request the endpoint would send (signed, unless the caller is read-only).
 type Preview struct {
+	// Batch For a batching endpoint: the request a batch holding this event alone would make (its
+	// body as the receiver gets it, `batch.body_template` and `batch.element` applied), with
+	// the batch id `bat_preview`.
+	Batch *struct {
+		Body string `json:"body"`
+
+		// Headers Header names to values.
+		Headers Headers `json:"headers"`
+		Method  string  `json:"method"`
+		URL     string  `json:"url"`
+	} `json:"batch,omitempty"`
 	Body string `json:"body"`
 
 	// Cancelled Set when the endpoint's transformation cancels this event's delivery; the request is then empty.

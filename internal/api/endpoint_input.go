@@ -503,14 +503,16 @@ func parseBatch(raw json.RawMessage, maxBytes int) (*herald.BatchSettings, *Erro
 		return nil, nil
 	}
 	var in struct {
-		MaxEvents *int `json:"max_events"`
-		MaxWaitMS *int `json:"max_wait_ms"`
-		MaxBytes  *int `json:"max_bytes"`
+		MaxEvents    *int            `json:"max_events"`
+		MaxWaitMS    *int            `json:"max_wait_ms"`
+		MaxBytes     *int            `json:"max_bytes"`
+		BodyTemplate json.RawMessage `json:"body_template"`
+		Element      *string         `json:"element"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return nil, errInvalid("batch", "batch is an object with max_events (2 to %d), max_wait_ms (0 to %d) and max_bytes, or null for none: %v",
+		return nil, errInvalid("batch", "batch is an object with max_events (2 to %d), max_wait_ms (0 to %d), max_bytes, body_template and element, or null for none: %v",
 			herald.MaxBatchEvents, herald.MaxBatchWaitMS, err)
 	}
 	if in.MaxEvents == nil {
@@ -532,6 +534,20 @@ func parseBatch(raw json.RawMessage, maxBytes int) (*herald.BatchSettings, *Erro
 			return nil, errInvalid("batch.max_bytes", "batch.max_bytes is from 0 (the request size cap alone) to %d bytes, the request size cap", maxBytes)
 		}
 	}
+	if in.Element != nil {
+		switch *in.Element {
+		case "", herald.BatchElementStandard:
+		case herald.BatchElementBody:
+			b.Element = herald.BatchElementBody
+		default:
+			return nil, errInvalid("batch.element", "batch.element is standard (each element {\"id\", \"type\", \"timestamp\", \"data\"}) or body (each element the body the endpoint makes for its event alone)")
+		}
+	}
+	if t := bytes.TrimSpace(in.BodyTemplate); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
+		// Parsed with the endpoint's template syntax once the whole
+		// input applies (compileEndpoint).
+		b.BodyTemplate = compactJSON(in.BodyTemplate)
+	}
 	return b, nil
 }
 
@@ -549,6 +565,9 @@ func checkBatch(ep *herald.Endpoint) *Error {
 		return errInvalid("batch", "a %s endpoint does not batch: each delivery is one message", ep.Kind)
 	case ep.Transformation != "":
 		return errInvalid("batch", "an endpoint with a transformation does not batch yet: remove the transformation or the batch")
+	}
+	if p := preset.Lookup(ep.Preset); p != nil && p.MaxBatchEvents() > 0 && ep.Batch.MaxEvents > p.MaxBatchEvents() {
+		return errInvalid("batch.max_events", "batch.max_events is at most %d for preset %s: the most records it takes in one request", p.MaxBatchEvents(), p.Name)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/signing"
 	"github.com/heraldhq/herald/internal/transform"
@@ -38,6 +40,22 @@ type previewView struct {
 	// Cancelled is set when the endpoint's transformation cancels this
 	// event's delivery: nothing would be sent, and the request is empty.
 	Cancelled bool `json:"cancelled,omitempty"`
+	// Batch is, for a batching endpoint, the request a batch holding
+	// this event would make: its body as the receiver gets it.
+	Batch *previewRequest `json:"batch,omitempty"`
+}
+
+// previewRequest is a request as a preview shows it.
+type previewRequest struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
+}
+
+// batchPreviewer builds batched requests for previews.
+type batchPreviewer interface {
+	PreviewBatch(ctx context.Context, ds []*outbound.Delivery) (*outbound.Request, error)
 }
 
 // previewNew previews unsaved endpoint settings: POST .../endpoints/preview.
@@ -116,6 +134,14 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 	if e != nil {
 		return e
 	}
+	if bp, ok := s.out.(batchPreviewer); ok && !v.Cancelled && preset.Batching(ep) != nil {
+		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: *in.EventType, Payload: payload, CreatedAt: s.o.Now()}
+		req, err := bp.PreviewBatch(r.Context(), []*outbound.Delivery{{ID: outbound.PreviewWebhookID, Event: ev, Endpoint: ep, App: a}})
+		if err != nil {
+			return renderFailed(err, "batch")
+		}
+		v.Batch = &previewRequest{Method: req.Method, URL: req.URL, Headers: previewHeaders(r, ep, req.Header, reveal), Body: string(req.Body)}
+	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
@@ -140,20 +166,36 @@ func (s *Server) renderRequest(r *http.Request, a *herald.App, ep *herald.Endpoi
 		return &previewView{Headers: map[string]string{}, EventType: ev.EventType, Payload: ev.Payload, Cancelled: true}, nil
 	}
 	if err != nil {
-		if e := transformFailed(err, ""); e != nil {
-			return nil, e
-		}
-		if e := renderTooLarge(err, ""); e != nil {
-			return nil, e
-		}
-		var re *shape.RenderError
-		if errors.As(err, &re) {
-			return nil, &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderFailed, Field: re.Field, Message: re.Error()}
-		}
-		return nil, &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderFailed, Message: err.Error()}
+		return nil, renderFailed(err, "")
 	}
-	h := make(map[string]string, len(req.Header))
-	for k, v := range req.Header {
+	return &previewView{
+		Method: req.Method, URL: req.URL, Headers: previewHeaders(r, ep, req.Header, reveal), Body: string(req.Body),
+		EventType: ev.EventType, Payload: ev.Payload,
+	}, nil
+}
+
+// renderFailed answers a request a preview could not build; field, when
+// set, is the default field named (a batch's).
+func renderFailed(err error, field string) *Error {
+	if e := transformFailed(err, ""); e != nil {
+		return e
+	}
+	if e := renderTooLarge(err, ""); e != nil {
+		return e
+	}
+	var re *shape.RenderError
+	if errors.As(err, &re) {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderFailed, Field: re.Field, Message: re.Error()}
+	}
+	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeRenderFailed, Field: field, Message: err.Error()}
+}
+
+// previewHeaders are a previewed request's headers: a read-only caller
+// gets no usable signature, and custom header values are masked unless
+// reveal.
+func previewHeaders(r *http.Request, ep *herald.Endpoint, header http.Header, reveal bool) map[string]string {
+	h := make(map[string]string, len(header))
+	for k, v := range header {
 		h[k] = v[0]
 	}
 	for name, sig := range h {
@@ -165,10 +207,7 @@ func (s *Server) renderRequest(r *http.Request, a *herald.App, ep *herald.Endpoi
 	if !reveal {
 		h = herald.MaskRequestHeaders(h, ep.PlainHeaders)
 	}
-	return &previewView{
-		Method: req.Method, URL: req.URL, Headers: h, Body: string(req.Body),
-		EventType: ev.EventType, Payload: ev.Payload,
-	}, nil
+	return h
 }
 
 // renderTooLarge answers a rendering stopped at --max-rendered-size

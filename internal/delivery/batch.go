@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -21,7 +22,7 @@ func elementSize(j *store.Job) int {
 // batchBytes is the most element bytes one batch of ep may hold: its
 // max_bytes, within the rendered request cap (0: none).
 func (d *dispatcher) batchBytes(ep *herald.Endpoint) int {
-	limit := ep.Batch.MaxBytes
+	limit := preset.Batching(ep).MaxBytes
 	if d.batchCap > 0 {
 		c := max(d.batchCap-batchHeadroom, 1)
 		if limit <= 0 || limit > c {
@@ -44,7 +45,7 @@ func dueAt(j *store.Job) time.Time {
 // more deliveries, and until when: not once it holds a full batch (by
 // count or bytes), nor once its oldest delivery has waited max_wait_ms.
 func (d *dispatcher) batchWait(q *epQueue) (time.Time, bool) {
-	b := q.ep.Batch
+	b := preset.Batching(q.ep)
 	if b == nil || q.len() >= b.MaxEvents {
 		return time.Time{}, false
 	}
@@ -92,7 +93,7 @@ func (d *dispatcher) gathered(q *epQueue) {
 // this is a safeguard), and before a delivery the memory budget has no
 // room for.
 func (d *dispatcher) takeBatch(q *epQueue, first *store.Job) []*store.Job {
-	b := q.ep.Batch
+	b := preset.Batching(q.ep)
 	jobs := []*store.Job{first}
 	limit := d.batchBytes(q.ep)
 	size := elementSize(first)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/preset"
 )
 
 // sentBatches returns the batched requests made so far.
@@ -190,6 +192,80 @@ func TestEngineBatchMaxBytes(t *testing.T) {
 		synctest.Wait()
 		if got := r.sentBatches(); len(got) != 3 || len(got[2].ids) != 1 {
 			t.Fatalf("batches %+v, want the last delivery alone after max_wait_ms", got)
+		}
+	})
+}
+
+// TestEngineMarketoBatches: a Marketo endpoint batches without settings
+// of its own, up to 300 leads per request with no added wait: 301 leads
+// due at once go as 300 and 1. A batch answered lead by lead records
+// each delivery's own outcome: a skipped lead fails with its reason, a
+// lead to retry is retried alone, the others succeed.
+func TestEngineMarketoBatches(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		r := startEngine(t, Options{Retry: RetryPolicy{Schedule: []time.Duration{time.Minute}}}, func(_ context.Context, n int, _ *outbound.Delivery) outbound.Outcome {
+			if n == 1 {
+				<-gate
+			}
+			return answer(http.StatusOK)
+		})
+		r.mu.Lock()
+		r.each = func(ds []*outbound.Delivery) map[int]outbound.Outcome {
+			each := map[int]outbound.Outcome{}
+			for i := range ds {
+				each[i] = answer(http.StatusOK)
+			}
+			if len(ds) == preset.MarketoMaxLeads {
+				skipped := answer(http.StatusBadRequest)
+				skipped.Error = "Marketo skipped the lead: 1006 Field 'x' not found"
+				each[1] = skipped
+				each[2] = answer(http.StatusServiceUnavailable)
+			}
+			return each
+		}
+		r.mu.Unlock()
+		r.endpoint(func(ep *herald.Endpoint) {
+			ep.Preset = "marketo"
+			ep.MaxInFlight = 1
+		})
+		// The first lead's request is held: the next 301 are due at once
+		// when it ends.
+		r.enqueue(1)
+		synctest.Wait()
+		events := r.enqueue(301)
+		synctest.Wait()
+		close(gate)
+		synctest.Wait()
+		got := r.sentBatches()
+		if len(got) != 3 || len(got[0].ids) != 1 || len(got[1].ids) != 300 || len(got[2].ids) != 1 || got[1].at != 0 {
+			sizes := []int{}
+			for _, b := range got {
+				sizes = append(sizes, len(b.ids))
+			}
+			t.Fatalf("batches of %v, want 1, then 300 and 1 at once", sizes)
+		}
+		skipped, retried := r.delivery(events[1]), r.delivery(events[2])
+		if skipped.ID != got[1].ids[1] || retried.ID != got[1].ids[2] {
+			t.Fatalf("batch %v does not hold the leads in order", got[1].ids[:3])
+		}
+		if skipped.Status != herald.StatusFailed || len(skipped.Attempts) != 1 || skipped.Attempts[0].Error != "Marketo skipped the lead: 1006 Field 'x' not found" || skipped.Attempts[0].BatchID != got[1].id {
+			t.Fatalf("skipped lead: %s, attempts %+v; want failed with Marketo's reason, in its batch", skipped.Status, skipped.Attempts)
+		}
+		if retried.Status != herald.StatusPending || len(retried.Attempts) != 1 {
+			t.Fatalf("lead to retry: %s with %d attempts, want pending", retried.Status, len(retried.Attempts))
+		}
+		if d := r.delivery(events[0]); d.Status != herald.StatusSucceeded || d.Attempts[0].BatchID != got[1].id {
+			t.Fatalf("lead 0: %s %+v, want succeeded in the batch", d.Status, d.Attempts)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if d := r.delivery(events[2]); d.Status != herald.StatusSucceeded || len(d.Attempts) != 2 {
+			t.Fatalf("lead retried: %s with %d attempts, want succeeded on its retry", d.Status, len(d.Attempts))
+		}
+		if n := len(r.sentBatches()); n != 4 {
+			t.Fatalf("%d requests, want the retried lead alone in a fourth", n)
 		}
 	})
 }

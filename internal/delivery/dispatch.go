@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -861,7 +862,7 @@ func (d *dispatcher) fill() {
 		} else {
 			t = task{job: q.pop()}
 			t.job.Endpoint = q.ep
-			if q.ep.Batch != nil {
+			if preset.Batching(q.ep) != nil {
 				t.batch = d.takeBatch(q, t.job)
 			}
 		}

@@ -55,6 +55,9 @@ type engineRig struct {
 	calls []sent
 	// batches holds the batched requests: their deliveries, in order.
 	batches []sentBatch
+	// each, when set, answers a batch's deliveries one by one
+	// (BatchOutcome.Each), as a receiver with per-record results does.
+	each func(ds []*outbound.Delivery) map[int]outbound.Outcome
 }
 
 // sentBatch is one batched request of the engine.
@@ -129,8 +132,13 @@ func startEngineOn(t *testing.T, wrap func(*sqlite.DB) Store, o Options, answer 
 		r.batches = append(r.batches, b)
 		r.calls = append(r.calls, sent{at: b.at, delivery: ds[0].ID, endpoint: ds[0].Endpoint.ID})
 		n := len(r.calls)
+		each := r.each
 		r.mu.Unlock()
-		return outbound.BatchOutcome{Outcome: answer(ctx, n, ds[0]), BatchID: b.id}
+		o := outbound.BatchOutcome{Outcome: answer(ctx, n, ds[0]), BatchID: b.id}
+		if each != nil {
+			o.Each = each(ds)
+		}
+		return o
 	}
 	var st Store = db
 	if wrap != nil {

@@ -134,8 +134,14 @@ func (e *Engine) attemptBatch(ctx, sendCtx context.Context, jobs []*store.Job) (
 		if own, ok := o.Own[i]; ok {
 			// Left out of the batch: it failed alone, before sending.
 			mine, batchID = own, ""
-		} else if o.Requests != nil {
-			mine.Request = o.Requests[i]
+		} else {
+			if each, ok := o.Each[i]; ok {
+				// The receiver answered for it alone (a lead's result).
+				mine = each
+			}
+			if o.Requests != nil {
+				mine.Request = o.Requests[i]
+			}
 		}
 		a := &herald.Attempt{
 			ID:         herald.NewID(herald.PrefixAttempt),

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/sender"
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/signing"
@@ -32,19 +34,27 @@ type BatchOutcome struct {
 	// be made (its payload expired, its template failed on its event):
 	// it fails alone, the others go. Nil when none was left out.
 	Own map[int]Outcome
+	// Each holds, by the index of the deliveries given, the outcome of a
+	// delivery the receiver answered for one by one (Marketo's result
+	// per lead), in place of the shared one: the same request and
+	// answer, its own status and error. Nil when the answer is
+	// everyone's.
+	Each map[int]Outcome
 }
 
 // ErrEmptyBatch refuses a batch without deliveries.
 var ErrEmptyBatch = errors.New("a batch holds at least one delivery")
 
 // SendBatch makes one attempt of deliveries of one batching endpoint
-// (the first delivery's) in one request: a JSON array of one element
-// {"id", "type", "timestamp", "data"} per delivery, in the order given,
-// signed once with a new batch id as its webhook-id. data is the event's
-// payload when the endpoint sends the standard body, else the JSON body
-// its template, preset or payload format makes for that event. The
-// caller bounds the number and size of the deliveries; the request as a
-// whole is still held to the rendered size cap.
+// (the first delivery's) in one request: a JSON array of one element per
+// delivery, in the order given, or the endpoint's batch body template
+// rendered around it, signed once with a new batch id as its webhook-id.
+// An element is {"id", "type", "timestamp", "data"}, data being the
+// event's payload when the endpoint sends the standard body, else the
+// JSON body its template, preset or payload format makes for that event;
+// with batch element "body" it is that body alone. The caller bounds the
+// number and size of the deliveries; the request as a whole is still held
+// to the rendered size cap.
 func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 	if len(ds) == 0 {
 		return BatchOutcome{Outcome: Outcome{Kind: herald.ErrorKindPolicy, Error: ErrEmptyBatch.Error()}}
@@ -68,11 +78,21 @@ func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 		// Every delivery was left out: nothing was sent.
 		return BatchOutcome{Outcome: Outcome{Kind: herald.ErrorKindPolicy, Error: "no delivery of the batch could be built"}, Own: owns}
 	}
-	o := h.exchange(ctx, ds[0].Endpoint, ds[0].App, id, req)
+	sent := 0
+	for _, el := range elems {
+		if el != nil {
+			sent++
+		}
+	}
+	o, results := h.exchange(ctx, ds[0].Endpoint, ds[0].App, id, req, sent)
 	if o.Aborted {
 		return BatchOutcome{Outcome: o}
 	}
 	out := BatchOutcome{Outcome: o, BatchID: id, Requests: make([]herald.AttemptRequest, len(ds)), Own: owns}
+	if o.Kind == herald.ErrorKindNone && len(results) == sent {
+		out.Each = make(map[int]Outcome, sent)
+	}
+	k := 0
 	for i, el := range elems {
 		if el == nil {
 			continue
@@ -80,9 +100,26 @@ func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 		r := o.Request
 		r.Body = string(el)
 		out.Requests[i] = r
+		if out.Each != nil {
+			out.Each[i] = elementOutcome(o, results[k])
+		}
+		k++
 	}
 	out.Request.Body = ""
 	return out
+}
+
+// elementOutcome is one delivery's outcome of a batch whose answer said
+// how each element fared: a final refusal fails it as a 400 would, a
+// retryable one retries it as a 503 would, as for a request of its own.
+func elementOutcome(o Outcome, r preset.Result) Outcome {
+	switch r.Verdict {
+	case preset.Final:
+		o.Kind, o.Status, o.Error = herald.ErrorKindHTTPStatus, http.StatusBadRequest, r.Msg
+	case preset.Retry, preset.TokenRejected:
+		o.Kind, o.Status, o.Error = herald.ErrorKindHTTPStatus, http.StatusServiceUnavailable, r.Msg
+	}
+	return o
 }
 
 // batch builds the signed request of a batch and returns it with each
@@ -99,6 +136,7 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 		limit = int(^uint(0) >> 1)
 	}
 	var first *shape.Request
+	var shaped *shape.Compiled
 	body := make([]byte, 0, 512)
 	body = append(body, '[')
 	elems = make([][]byte, len(ds))
@@ -119,11 +157,18 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 		if !c.JSONBody() {
 			return nil, nil, nil, errors.New("a batch is sent as a JSON body: the endpoint's method or content type has none")
 		}
+		if shaped == nil {
+			// The batch's own shape is the endpoint's, the same for
+			// every event type.
+			shaped = c
+		}
+		bodyElement := c.BatchElement() == herald.BatchElementBody
+		in := shape.Event{Event: d.Event, App: app, Endpoint: ep, DeliveryID: d.ID}
 		var data []byte
-		if first == nil || !c.StandardBody() {
+		if first == nil || !c.OwnElement() && (!c.StandardBody() || bodyElement) {
 			// The first build gives the batch its method, URL and
 			// headers; the others only their element.
-			r, err := c.Build(shape.Event{Event: d.Event, App: app, Endpoint: ep})
+			r, err := c.Build(in)
 			if err != nil {
 				own[i] = err
 				continue
@@ -133,7 +178,13 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 			}
 			data = r.Body
 		}
-		if c.StandardBody() {
+		switch {
+		case c.OwnElement():
+			if data, err = c.Element(in); err != nil {
+				own[i] = err
+				continue
+			}
+		case c.StandardBody() && !bodyElement:
 			data = d.Event.Payload
 		}
 		if len(data) == 0 {
@@ -143,16 +194,19 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 			own[i] = &shape.RenderError{Field: "body", Err: fmt.Errorf("the body made for delivery %s is not JSON, which a batch element must be", d.ID)}
 			continue
 		}
-		el := make([]byte, 0, len(data)+len(d.ID)+len(d.Event.EventType)+64)
-		el = append(el, `{"id":`...)
-		el = strconv.AppendQuote(el, d.ID)
-		el = append(el, `,"type":`...)
-		el = strconv.AppendQuote(el, d.Event.EventType)
-		el = append(el, `,"timestamp":"`...)
-		el = d.Event.CreatedAt.UTC().AppendFormat(el, shape.TimestampFormat)
-		el = append(el, `","data":`...)
-		el = append(el, data...)
-		el = append(el, '}')
+		el := data
+		if !bodyElement {
+			el = make([]byte, 0, len(data)+len(d.ID)+len(d.Event.EventType)+64)
+			el = append(el, `{"id":`...)
+			el = strconv.AppendQuote(el, d.ID)
+			el = append(el, `,"type":`...)
+			el = strconv.AppendQuote(el, d.Event.EventType)
+			el = append(el, `,"timestamp":"`...)
+			el = d.Event.CreatedAt.UTC().AppendFormat(el, shape.TimestampFormat)
+			el = append(el, `","data":`...)
+			el = append(el, data...)
+			el = append(el, '}')
+		}
 		if len(body)+len(el)+2 > limit {
 			return nil, nil, nil, &shape.TooLargeError{Max: b.maxSize}
 		}
@@ -167,6 +221,11 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 		return nil, nil, own, nil
 	}
 	body = append(body, ']')
+	if shaped != nil {
+		if body, err = shaped.BatchBody(shape.Batch{ID: id, Size: n, Elements: body, App: app, Endpoint: ep}); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	s, err := b.signer(ep.Secret)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("endpoint secret: %w", err)

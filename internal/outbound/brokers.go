@@ -534,6 +534,15 @@ func (r *Router) Preview(ctx context.Context, d *Delivery) (*Request, error) {
 	return r.HTTP.Preview(ctx, d)
 }
 
+// PreviewBatch builds what a batched attempt would send now (see
+// HTTP.PreviewBatch); broker endpoints do not batch.
+func (r *Router) PreviewBatch(ctx context.Context, ds []*Delivery) (*Request, error) {
+	if len(ds) > 0 && ds[0].Endpoint.IsBroker() {
+		return nil, errors.New("a " + ds[0].Endpoint.Kind + " endpoint does not batch")
+	}
+	return r.HTTP.PreviewBatch(ctx, ds)
+}
+
 // Handout builds a pull endpoint's attempt for its client (see
 // HTTP.Handout).
 func (r *Router) Handout(ctx context.Context, d *Delivery) (sent, recorded herald.AttemptRequest, err error) {

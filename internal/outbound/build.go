@@ -186,7 +186,7 @@ func (b *builder) message(ctx context.Context, d *Delivery, now time.Time) (*sen
 			d = &c
 		}
 	}
-	r, err := c.Build(shape.Event{Event: d.Event, App: d.App, Endpoint: ep})
+	r, err := c.Build(shape.Event{Event: d.Event, App: d.App, Endpoint: ep, DeliveryID: d.ID})
 	if err != nil {
 		return nil, nil, err
 	}

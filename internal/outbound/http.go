@@ -104,6 +104,25 @@ func (h *HTTP) Preview(ctx context.Context, d *Delivery) (*Request, error) {
 	return &Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body}, nil
 }
 
+// PreviewBatch builds the batched request the deliveries (of one batching
+// endpoint, which need not be saved) would make now, signed, without
+// sending it; a delivery whose element cannot be made fails it.
+func (h *HTTP) PreviewBatch(ctx context.Context, ds []*Delivery) (*Request, error) {
+	if len(ds) == 0 {
+		return nil, ErrEmptyBatch
+	}
+	r, _, own, err := h.build.batch(ctx, ds, PreviewBatchID, h.now())
+	if err != nil {
+		return nil, err
+	}
+	for _, err := range own {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body}, nil
+}
+
 // Handout builds, instead of sending it, the request of one attempt of a
 // pull endpoint's delivery, signed at now: sent is exactly what Send would
 // put on the wire (every header in clear), for the client that collects
@@ -136,12 +155,16 @@ func (h *HTTP) Send(ctx context.Context, d *Delivery) Outcome {
 		// again would fail the same way.
 		return Outcome{Kind: BuildErrorKind(err), Error: err.Error()}
 	}
-	return h.exchange(ctx, ep, d.App, d.ID, req)
+	o, _ := h.exchange(ctx, ep, d.App, d.ID, req, 0)
+	return o
 }
 
 // exchange sends a built request to ep, an endpoint of app, and reads
-// the answer; id names what was sent (a delivery or a batch) in logs.
-func (h *HTTP) exchange(ctx context.Context, ep *herald.Endpoint, app *herald.App, id string, req *sender.Request) Outcome {
+// the answer; id names what was sent (a delivery or a batch) in logs. A
+// batch of elements (0 for a single delivery) gets, from a preset that
+// reads per-element results, one result per element when the request as
+// a whole went through.
+func (h *HTTP) exchange(ctx context.Context, ep *herald.Endpoint, app *herald.App, id string, req *sender.Request, elements int) (Outcome, []preset.Result) {
 	d := &Delivery{ID: id, Endpoint: ep, App: app}
 	if d.App != nil && d.App.PropagateTraceContext {
 		// The attempt's span, for receivers that trace; outside the
@@ -176,12 +199,21 @@ func (h *HTTP) exchange(ctx context.Context, ep *herald.Endpoint, app *herald.Ap
 		res = h.snd.Send(ctx, req)
 	}
 	if aborted(ctx, res) {
-		return Outcome{Aborted: true}
+		return Outcome{Aborted: true}, nil
 	}
 	o.Status = res.StatusCode
 	var vendorErr string
+	var results []preset.Result
+	answer := func(body []byte) (preset.Verdict, string) {
+		if elements == 0 {
+			return p.Answer(body)
+		}
+		v, msg, rs := p.BatchAnswer(body, elements)
+		results = rs
+		return v, msg
+	}
 	if p != nil && p.ReadsAnswers() && res.ErrorKind == herald.ErrorKindNone {
-		verdict, msg := p.Answer(res.Body)
+		verdict, msg := answer(res.Body)
 		if verdict == preset.TokenRejected && auth != nil {
 			// The vendor refused the token: fetch a new one and send once
 			// more within this attempt. That second try is the attempt's
@@ -192,12 +224,12 @@ func (h *HTTP) exchange(ctx context.Context, ep *herald.Endpoint, app *herald.Ap
 				res = h.snd.Send(ctx, req)
 			}
 			if aborted(ctx, res) {
-				return Outcome{Aborted: true}
+				return Outcome{Aborted: true}, nil
 			}
 			o.Request, o.Status = attemptRequest(req, ep), res.StatusCode
-			verdict, msg = preset.OK, ""
+			verdict, msg, results = preset.OK, "", nil
 			if res.ErrorKind == herald.ErrorKindNone {
-				verdict, msg = p.Answer(res.Body)
+				verdict, msg = answer(res.Body)
 			}
 		}
 		switch verdict {
@@ -249,7 +281,7 @@ func (h *HTTP) exchange(ctx context.Context, ep *herald.Endpoint, app *herald.Ap
 			o.RetryAfter = &wait
 		}
 	}
-	return o
+	return o, results
 }
 
 // aborted reports whether a send ended because ctx was cancelled

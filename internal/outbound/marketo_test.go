@@ -2,6 +2,7 @@ package outbound_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -161,5 +162,100 @@ func TestMarketoResendAfterRefresh(t *testing.T) {
 	o := h.Send(context.Background(), d)
 	if o.Kind != herald.ErrorKindTimeout || o.Status != 0 || o.Response != nil || !strings.HasPrefix(o.Error, "timeout:") || o.Aborted {
 		t.Fatalf("resend timed out: %+v, want a timeout", o)
+	}
+}
+
+// marketoLeads returns n leads for one marketo preset endpoint at base;
+// lead i has the email lead<i>@example.com.
+func marketoLeads(t *testing.T, base string, n int) []*outbound.Delivery {
+	t.Helper()
+	first := marketoDelivery(t, base)
+	ds := make([]*outbound.Delivery, n)
+	for i := range ds {
+		ds[i] = &outbound.Delivery{
+			ID: fmt.Sprintf("%s_%d", first.ID, i),
+			Event: &herald.Event{ID: fmt.Sprintf("%s_%d", first.Event.ID, i), AppID: "app_1", EventType: "lead.export",
+				Payload: herald.RawJSON(fmt.Sprintf(`{"email":"lead%d@example.com","name":"L%d"}`, i, i)), CreatedAt: eventTime},
+			Endpoint: first.Endpoint, App: first.App,
+		}
+	}
+	return ds
+}
+
+// TestMarketoBatch: leads due together go in one createOrUpdate with the
+// OAuth2 token, one input per lead in order, and Marketo's result per
+// lead decides each delivery: created or updated succeeds, skipped
+// fails with its reason, a lead without a result is retried; a failed
+// call (a token refused twice, a rate limit) is every lead's.
+func TestMarketoBatch(t *testing.T) {
+	t.Parallel()
+	var mk marketo
+	srv := serve(t, &mk)
+	h := newHTTP(t, newStore(t), outbound.HTTPOptions{})
+	ds := marketoLeads(t, srv.URL, 5)
+
+	mk.answer(`{"requestId":"b#1","success":true,"result":[{"seq":0,"id":1,"status":"created"},{"seq":1,"id":2,"status":"updated"},` +
+		`{"seq":2,"status":"skipped","reasons":[{"code":"1006","message":"Field 'x' not found"}]},{"seq":4,"id":4,"status":"created"}]}`)
+	o := h.SendBatch(context.Background(), ds)
+	calls := mk.calls()
+	if len(calls) != 1 || calls[0].Header.Get("Authorization") != "Bearer mkto-token-1" {
+		t.Fatalf("%d calls (%v), want 1 with the token", len(calls), calls)
+	}
+	var call struct {
+		Action      string           `json:"action"`
+		LookupField string           `json:"lookupField"`
+		Input       []map[string]any `json:"input"`
+	}
+	if err := json.Unmarshal(calls[0].Body, &call); err != nil {
+		t.Fatalf("body %s: %v", calls[0].Body, err)
+	}
+	if call.Action != "createOrUpdate" || call.LookupField != "email" || len(call.Input) != 5 {
+		t.Fatalf("body %s, want createOrUpdate of 5 leads", calls[0].Body)
+	}
+	for i, lead := range call.Input {
+		if lead["email"] != fmt.Sprintf("lead%d@example.com", i) || lead["lastName"] != fmt.Sprintf("L%d", i) {
+			t.Fatalf("input %d is %v, want lead %d mapped as the preset maps one", i, lead, i)
+		}
+	}
+	wantOK(t, o.Outcome)
+	if len(o.Each) != 5 {
+		t.Fatalf("outcome per lead %+v, want 5", o.Each)
+	}
+	for _, i := range []int{0, 1, 4} {
+		wantOK(t, o.Each[i])
+	}
+	if e := o.Each[2]; e.Kind != herald.ErrorKindHTTPStatus || e.Status != 400 || e.Error != "Marketo skipped the lead: 1006 Field 'x' not found" || e.Response == nil || e.Response.StatusCode != 200 {
+		t.Fatalf("skipped lead: %+v, want a final failure with Marketo's reason", e)
+	}
+	if e := o.Each[3]; e.Kind != herald.ErrorKindHTTPStatus || e.Status != 503 || !strings.Contains(e.Error, "no result for lead 4 of the 5 sent") {
+		t.Fatalf("lead without a result: %+v, want a retryable failure naming it", e)
+	}
+	if r := o.Requests[2].Body; !strings.HasPrefix(r, `{"email":"lead2@example.com"`) {
+		t.Fatalf("lead 2 records request body %s, want its own lead", r)
+	}
+
+	// A token refused twice is every lead's, retried later.
+	mk.answer(mktoTokenBad, mktoTokenBad)
+	o = h.SendBatch(context.Background(), ds)
+	if o.Each != nil || o.Status != 503 || !strings.Contains(o.Error, "601 Access token invalid") {
+		t.Fatalf("601 twice: %+v, want the call's failure for every lead", o)
+	}
+	// A rate limit too.
+	mk.answer(mktoRateLimited)
+	if o = h.SendBatch(context.Background(), ds); o.Each != nil || o.Status != 503 || !strings.Contains(o.Error, "606") {
+		t.Fatalf("606: %+v", o)
+	}
+	// Once refused, the token is fetched anew and the batch resent.
+	all := `{"requestId":"b#2","success":true,"result":[{"seq":0,"id":1,"status":"updated"},{"seq":1,"id":2,"status":"updated"},` +
+		`{"seq":2,"id":3,"status":"created"},{"seq":3,"id":4,"status":"created"},{"seq":4,"id":5,"status":"updated"}]}`
+	mk.answer(mktoTokenBad, all)
+	if o = h.SendBatch(context.Background(), ds); o.Kind != herald.ErrorKindNone || len(o.Each) != 5 || mk.tokens.Load() != 3 {
+		t.Fatalf("601 then success: %+v after %d tokens", o, mk.tokens.Load())
+	}
+	for i := range ds {
+		wantOK(t, o.Each[i])
+	}
+	if got := mk.calls()[len(mk.calls())-1].Header.Get("Authorization"); got != "Bearer mkto-token-3" {
+		t.Fatalf("batch resent with %q, want the new token", got)
 	}
 }

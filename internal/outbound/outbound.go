@@ -74,3 +74,6 @@ var ErrPayloadExpired = errors.New(store.LastErrorPayloadExpired)
 
 // PreviewWebhookID stands for the delivery id in previews.
 const PreviewWebhookID = "dlv_preview"
+
+// PreviewBatchID stands for the batch id in previews of a batch.
+const PreviewBatchID = "bat_preview"

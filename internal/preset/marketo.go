@@ -38,6 +38,10 @@ var marketo = &Preset{
 			Method:      "POST",
 			ContentType: herald.ContentJSON,
 			Body:        `{"action":"createOrUpdate","lookupField":` + jsonString(lookup) + `,"input":[` + input + `]}`,
+			Batch: &BatchRequest{
+				Element: input,
+				Body:    `{"action":"createOrUpdate","lookupField":` + jsonString(lookup) + `,"input":"{{batch.events}}"}`,
+			},
 		}
 	},
 	auth: func(o map[string]string) *herald.EndpointAuth {
@@ -46,7 +50,14 @@ var marketo = &Preset{
 	},
 	answer: marketoAnswer,
 	check:  marketoCheck,
+	// Marketo takes up to 300 leads per call: what is due goes together,
+	// with no added wait.
+	batch:       &herald.BatchSettings{MaxEvents: MarketoMaxLeads},
+	batchAnswer: marketoBatchAnswer,
 }
+
+// MarketoMaxLeads is the most leads Marketo takes in one createOrUpdate.
+const MarketoMaxLeads = 300
 
 // munchkinRE is the form of Marketo's Munchkin ids (123-ABC-456). The id
 // becomes the host of every URL the preset dials, so anything else (a
@@ -116,31 +127,88 @@ func marketoBase(o map[string]string) string {
 // unavailable) and 615 (concurrency limit) are worth a retry; any other
 // error, or a lead skipped for a bad field, is final.
 func marketoAnswer(body []byte) (Verdict, string) {
-	var r struct {
-		Success *bool `json:"success"`
-		Errors  []struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"errors"`
-		Result []struct {
-			Status  string `json:"status"`
-			Reasons []struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"reasons"`
-		} `json:"result"`
+	r, v, msg := readMarketo(body)
+	if v != OK {
+		return v, msg
 	}
+	// A lead may still be skipped (a bad field): that is final.
+	for _, res := range r.Result {
+		if v, msg := res.verdict(); v != OK {
+			return v, msg
+		}
+	}
+	return OK, ""
+}
+
+// marketoBatchAnswer reads Marketo's answer to n leads in one call: a
+// failed call (601/602 token, 606 rate…) is every lead's, as for one
+// lead; a call that went through has one result per lead, by its seq
+// (its index in input), read as marketoAnswer reads one lead's. A lead
+// without a result is retried.
+func marketoBatchAnswer(body []byte, n int) (Verdict, string, []Result) {
+	r, v, msg := readMarketo(body)
+	if v != OK {
+		return v, msg, nil
+	}
+	results := make([]Result, n)
+	seen := make([]bool, n)
+	for i, res := range r.Result {
+		seq := i
+		if res.Seq != nil {
+			seq = *res.Seq
+		}
+		if seq < 0 || seq >= n || seen[seq] {
+			continue
+		}
+		seen[seq] = true
+		results[seq].Verdict, results[seq].Msg = res.verdict()
+	}
+	for i, ok := range seen {
+		if !ok {
+			results[i] = Result{Verdict: Retry, Msg: fmt.Sprintf("Marketo's answer has no result for lead %d of the %d sent (seq %d)", i+1, n, i)}
+		}
+	}
+	return OK, "", results
+}
+
+// marketoLead is Marketo's result for one lead of a call.
+type marketoLead struct {
+	Seq     *int   `json:"seq"`
+	Status  string `json:"status"`
+	Reasons []struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"reasons"`
+}
+
+// verdict is what a lead's result means: skipped for a reason is final,
+// anything else (created, updated) went through.
+func (l *marketoLead) verdict() (Verdict, string) {
+	if l.Status == "skipped" && len(l.Reasons) > 0 {
+		return Final, fmt.Sprintf("Marketo skipped the lead: %s %s", l.Reasons[0].Code, l.Reasons[0].Message)
+	}
+	return OK, ""
+}
+
+// marketoCall is a Marketo answer.
+type marketoCall struct {
+	Success *bool `json:"success"`
+	Errors  []struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"errors"`
+	Result []marketoLead `json:"result"`
+}
+
+// readMarketo reads a Marketo answer and the verdict of the call as a
+// whole (OK when success is true, whatever its leads' results).
+func readMarketo(body []byte) (marketoCall, Verdict, string) {
+	var r marketoCall
 	if json.Unmarshal(body, &r) != nil || r.Success == nil {
-		return Final, "Marketo answered something that is not its API's JSON"
+		return r, Final, "Marketo answered something that is not its API's JSON"
 	}
 	if *r.Success {
-		// A lead may still be skipped (a bad field): that is final.
-		for _, res := range r.Result {
-			if res.Status == "skipped" && len(res.Reasons) > 0 {
-				return Final, fmt.Sprintf("Marketo skipped the lead: %s %s", res.Reasons[0].Code, res.Reasons[0].Message)
-			}
-		}
-		return OK, ""
+		return r, OK, ""
 	}
 	var msgs []string
 	verdict := Final
@@ -158,5 +226,5 @@ func marketoAnswer(body []byte) (Verdict, string) {
 	if len(msgs) == 0 {
 		msgs = []string{"success false without errors"}
 	}
-	return verdict, "Marketo error: " + strings.Join(msgs, "; ")
+	return r, verdict, "Marketo error: " + strings.Join(msgs, "; ")
 }

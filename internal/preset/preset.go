@@ -33,6 +33,22 @@ type Preset struct {
 	answer func(body []byte) (Verdict, string)
 	// check, when set, refuses option values the destination cannot take.
 	check func(o map[string]string) error
+	// batch, when set, is how the destination takes many records in one
+	// request: its endpoints batch by default (Batching) and their
+	// batched requests take Request.Batch's shape.
+	batch *herald.BatchSettings
+	// batchAnswer, when set, reads a 2xx answer to a batched request of
+	// n elements: the verdict of the whole request and, when it went
+	// through, one Result per element.
+	batchAnswer func(body []byte, n int) (Verdict, string, []Result)
+}
+
+// Result is what a destination's answer says of one element of a batched
+// request.
+type Result struct {
+	Verdict Verdict
+	// Msg explains any verdict but OK.
+	Msg string
 }
 
 // Option is one setting a preset takes (in the endpoint's preset_options).
@@ -57,6 +73,21 @@ type Request struct {
 	ContentType string
 	Headers     map[string]string
 	// Body is the JSON body template source.
+	Body string
+	// Batch, when set, is the shape of a batched request, for an
+	// endpoint that sends the preset's body: nil for presets that do not
+	// batch by themselves.
+	Batch *BatchRequest
+}
+
+// BatchRequest is how a preset's batched request is made: Element for
+// each event, Body around them.
+type BatchRequest struct {
+	// Element is the JSON body template of one element (Marketo: the
+	// lead record).
+	Element string
+	// Body is the JSON template of the whole request, with the tags of a
+	// batch body template ({{batch.events}}).
 	Body string
 }
 
@@ -127,6 +158,49 @@ func (p *Preset) Answer(body []byte) (Verdict, string) {
 // ReadsAnswers reports whether the preset reads answers beyond their
 // status (Answer may say more than OK).
 func (p *Preset) ReadsAnswers() bool { return p.answer != nil }
+
+// BatchAnswer reads the body of a 2xx answer to a batched request of n
+// elements: the verdict of the whole request, as Answer gives it, and,
+// when the request went through (OK), one Result per element, by its
+// index in the request. results is nil for presets whose answers say
+// nothing of elements: the verdict is then every element's.
+func (p *Preset) BatchAnswer(body []byte, n int) (v Verdict, msg string, results []Result) {
+	if p.batchAnswer == nil {
+		v, msg = p.Answer(body)
+		return v, msg, nil
+	}
+	return p.batchAnswer(body, n)
+}
+
+// MaxBatchEvents is the most elements the destination takes in one
+// request; 0: no bound of its own.
+func (p *Preset) MaxBatchEvents() int {
+	if p.batch == nil {
+		return 0
+	}
+	return p.batch.MaxEvents
+}
+
+// Batching is the batching in force for ep: its own batch settings, else
+// its preset's default, when the preset batches by itself and the endpoint
+// sends the preset's own request (a push endpoint without a body template
+// or a transformation of its own); nil: one request per delivery.
+func Batching(ep *herald.Endpoint) *herald.BatchSettings {
+	if ep.Batch != nil {
+		return ep.Batch
+	}
+	if ep.Preset == "" || len(ep.BodyTemplate) > 0 || ep.Transformation != "" || ep.IsPull() || ep.IsBroker() {
+		return nil
+	}
+	if m := strings.ToUpper(ep.Method); m == "GET" || m == "DELETE" || ep.ContentType != "" && ep.ContentType != herald.ContentJSON {
+		// Not the preset's request: it sends no JSON body to batch in.
+		return nil
+	}
+	if p := presets[ep.Preset]; p != nil {
+		return p.batch
+	}
+	return nil
+}
 
 // Check refuses unknown options and missing required ones.
 func (p *Preset) Check(o map[string]string) error {

@@ -101,6 +101,8 @@ type Compiled struct {
 	Effective Effective
 	// fixedURL is the URL with every tag filled in by a plain value.
 	fixedURL string
+	// batch is the shape of the endpoint's batched requests.
+	batch batchShape
 }
 
 // FixedURL is the endpoint's URL (its own, else its preset's) with every
@@ -146,6 +148,9 @@ type Effective struct {
 	BodyTemplate herald.RawJSON    `json:"body_template"`
 	// PayloadFormat shapes the body when BodyTemplate is empty.
 	PayloadFormat string `json:"payload_format"`
+	// Batch is the batching in force: the endpoint's own, else its
+	// preset's (Marketo's 300 leads per request); nil for none.
+	Batch *herald.BatchSettings `json:"batch,omitempty"`
 }
 
 // ownedHeaders are set by Herald (signature, framing, routing); a customer
@@ -338,13 +343,17 @@ func Compile(ep *herald.Endpoint, o Options) (*Compiled, error) {
 			}
 		}
 	}
+	if err := c.compileBatch(ep, b, topts); err != nil {
+		return nil, err
+	}
 	c.static = c.body == nil && len(u.Paths()) == 0 && len(c.destFields) == 0
 	for _, h := range c.headers {
 		if len(h.tmpl.Paths()) > 0 {
 			c.static = false
 		}
 	}
-	c.Effective = Effective{Method: c.method, URL: c.rawURL, ContentType: c.contentType, Headers: headers, BodyTemplate: herald.RawJSON(body), PayloadFormat: c.format}
+	c.Effective = Effective{Method: c.method, URL: c.rawURL, ContentType: c.contentType, Headers: headers, BodyTemplate: herald.RawJSON(body), PayloadFormat: c.format,
+		Batch: preset.Batching(ep)}
 	return c, nil
 }
 
@@ -353,6 +362,9 @@ type Event struct {
 	Event    *herald.Event
 	App      *herald.App
 	Endpoint *herald.Endpoint
+	// DeliveryID is the delivery's id, {{delivery.id}}; empty where
+	// there is none yet (a preview shows a placeholder).
+	DeliveryID string
 }
 
 // Build renders the request for one event. Rendering stops with a
@@ -362,18 +374,9 @@ type Event struct {
 func (c *Compiled) Build(in Event) (*Request, error) {
 	d := &template.Data{}
 	if !c.static {
-		payload, err := template.DecodePayload(in.Event.Payload)
-		if err != nil {
-			return nil, &RenderError{Field: "payload", Err: err}
-		}
-		d = &template.Data{
-			Payload:    payload,
-			RawPayload: in.Event.Payload,
-			Event:      template.EventInfo{ID: in.Event.ID, Type: in.Event.EventType, Timestamp: in.Event.CreatedAt},
-			Endpoint:   template.EndpointInfo{ID: in.Endpoint.ID},
-		}
-		if in.App != nil {
-			d.App = template.AppInfo{ID: in.App.ID, UID: in.App.UID, Name: in.App.Name}
+		var err error
+		if d, err = eventData(in); err != nil {
+			return nil, err
 		}
 	}
 	r := &Request{Method: c.method, Header: make(http.Header, len(c.headers)+4)}
@@ -484,6 +487,25 @@ func (c *Compiled) Build(in Event) (*Request, error) {
 		return nil, c.renderError(field, err)
 	}
 	return r, nil
+}
+
+// eventData is what the templates of one event's request may name.
+func eventData(in Event) (*template.Data, error) {
+	payload, err := template.DecodePayload(in.Event.Payload)
+	if err != nil {
+		return nil, &RenderError{Field: "payload", Err: err}
+	}
+	d := &template.Data{
+		Payload:    payload,
+		RawPayload: in.Event.Payload,
+		Event:      template.EventInfo{ID: in.Event.ID, Type: in.Event.EventType, Timestamp: in.Event.CreatedAt},
+		Endpoint:   template.EndpointInfo{ID: in.Endpoint.ID},
+		Delivery:   template.DeliveryInfo{ID: in.DeliveryID},
+	}
+	if in.App != nil {
+		d.App = template.AppInfo{ID: in.App.ID, UID: in.App.UID, Name: in.App.Name}
+	}
+	return d, nil
 }
 
 // renderError names the field whose rendering failed; passing the cap

@@ -61,12 +61,23 @@
 //	{{app.uid}}          the app's own identifier
 //	{{app.name}}         the app's name
 //	{{endpoint.id}}      the endpoint's id
+//	{{delivery.id}}      the delivery's id: the webhook-id of a request
+//	                     sent alone, the element id of a batch
 //
 // Only these exact paths are metadata; {{event.name}} is the payload's
 // "event" object's "name". A path starting with "payload." always names
 // the payload, so {{payload.event.type}} reaches a payload field called
 // "event" even though {{event.type}} is the event type, and {{payload}}
 // alone is the whole payload.
+//
+// An endpoint's batch body template, rendered once for a batched request,
+// also has
+//
+//	{{batch.id}}         the batch id (bat_…), the request's webhook-id
+//	{{batch.size}}       the number of elements, a number
+//	{{batch.events}}     the JSON array of the elements
+//
+// which in any other template are payload paths.
 //
 // # Field titles
 //

@@ -220,6 +220,9 @@ func appendMarshal(dst []byte, x any) (out []byte) {
 // deeper than room levels is written from the decoded value, which
 // repairs or bounds it, so that the output is always valid JSON.
 func appendComposite(dst []byte, v value, room, limit int) []byte {
+	if v.trusted {
+		return within(append(dst, v.raw...), limit)
+	}
 	if v.raw != nil {
 		var c bytes.Buffer
 		if json.Compact(&c, v.raw) == nil && utf8.Valid(c.Bytes()) && jsonDepth(c.Bytes()) <= room {

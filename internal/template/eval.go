@@ -35,6 +35,10 @@ type value struct {
 	// failed is the filter that could not apply, when k is kMissing
 	// because of it.
 	failed *filter
+	// trusted marks raw as JSON Herald made (a batch's elements): it is
+	// written as it is, byte for byte what each element's attempt
+	// records.
+	trusted bool
 }
 
 func fromAny(x any) value {
@@ -109,6 +113,16 @@ func (t *tag) eval(d *Data, limit int) value {
 		v = stringValue(d.App.Name)
 	case rootEndpointID:
 		v = stringValue(d.Endpoint.ID)
+	case rootDeliveryID:
+		v = stringValue(d.Delivery.ID)
+	case rootBatchID:
+		v = stringValue(d.Batch.ID)
+	case rootBatchSize:
+		v = value{k: kNumber, s: strconv.Itoa(d.Batch.Size)}
+	case rootBatchEvents:
+		if d.Batch.Events != nil {
+			v = value{k: kComposite, raw: d.Batch.Events, trusted: true}
+		}
 	}
 	// A filter either passes its value on whole (raw and all) or builds
 	// a new one without raw, so raw always matches v.

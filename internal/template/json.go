@@ -48,7 +48,7 @@ func ParseJSON(src []byte, o Options) (*JSON, error) {
 	if _, _, ok := o.Syntax.delims(); !ok {
 		return nil, newParseError(src, 0, "unknown template syntax "+o.Syntax.String())
 	}
-	root, paths, err := parseDocument(src, o.Syntax, o.Titles)
+	root, paths, err := parseDocument(src, o.Syntax, names{titles: o.Titles, batch: o.Batch})
 	if err != nil {
 		return nil, err
 	}

@@ -41,17 +41,17 @@ func (n *node) whole() *tag {
 
 // srcParser reads a JSON document already checked by json.Valid.
 type srcParser struct {
-	src    []byte
-	pos    int
-	syn    Syntax
-	titles map[string]string
-	paths  pathList
+	src   []byte
+	pos   int
+	syn   Syntax
+	names names
+	paths pathList
 }
 
 var errBadJSON = errors.New("invalid JSON")
 
 // parseDocument parses the whole document; errors are *ParseError.
-func parseDocument(src []byte, syn Syntax, titles map[string]string) (*node, []string, error) {
+func parseDocument(src []byte, syn Syntax, nm names) (*node, []string, error) {
 	if !json.Valid(src) {
 		var x any
 		err := json.Unmarshal(src, &x)
@@ -66,7 +66,7 @@ func parseDocument(src []byte, syn Syntax, titles map[string]string) (*node, []s
 		}
 		return nil, nil, newParseError(src, pos, msg)
 	}
-	p := &srcParser{src: src, syn: syn, titles: titles}
+	p := &srcParser{src: src, syn: syn, names: nm}
 	n, err := p.value()
 	if err != nil {
 		return nil, nil, err
@@ -176,7 +176,7 @@ func (p *srcParser) str() (*node, error) {
 	raw := p.src[start:q]
 	p.pos = q + 1
 	s := unquote(raw)
-	parts, e := parseParts(s, p.syn, p.titles)
+	parts, e := parseParts(s, p.syn, p.names)
 	if e != nil {
 		return nil, newParseError(p.src, start+rawOffset(raw, e.pos), e.msg)
 	}

@@ -29,6 +29,10 @@ const (
 	rootAppUID
 	rootAppName
 	rootEndpointID
+	rootDeliveryID
+	rootBatchID
+	rootBatchSize
+	rootBatchEvents
 )
 
 // metaPaths are the metadata names; any other path is a payload path.
@@ -40,6 +44,21 @@ var metaPaths = map[string]root{
 	"app.uid":         rootAppUID,
 	"app.name":        rootAppName,
 	"endpoint.id":     rootEndpointID,
+	"delivery.id":     rootDeliveryID,
+}
+
+// batchPaths are the names of a batch body template (Options.Batch), which
+// renders once for a batched request; elsewhere they are payload paths.
+var batchPaths = map[string]root{
+	"batch.id":     rootBatchID,
+	"batch.size":   rootBatchSize,
+	"batch.events": rootBatchEvents,
+}
+
+// names is what a path may resolve to besides the payload.
+type names struct {
+	titles map[string]string
+	batch  bool
 }
 
 // segment is one step of a payload path.
@@ -66,7 +85,7 @@ type perr struct {
 }
 
 // parseParts splits a text template into literal text and tags.
-func parseParts(src string, syn Syntax, titles map[string]string) ([]part, *perr) {
+func parseParts(src string, syn Syntax, nm names) ([]part, *perr) {
 	open, close, ok := syn.delims()
 	if !ok {
 		return nil, &perr{0, fmt.Sprintf("unknown template syntax %d", int(syn))}
@@ -84,7 +103,7 @@ func parseParts(src string, syn Syntax, titles map[string]string) ([]part, *perr
 		for open[0] == '{' && start+len(open) < len(src) && src[start+len(open)] == '{' {
 			start++
 		}
-		t, end, e := parseTag(src, start, open, close, titles)
+		t, end, e := parseTag(src, start, open, close, nm)
 		if e != nil {
 			return nil, e
 		}
@@ -121,7 +140,7 @@ func isNameByte(c byte) bool {
 
 // parseTag parses the tag whose opening delimiter is at start and returns
 // it with the offset just past its closing delimiter.
-func parseTag(src string, start int, open, close string, titles map[string]string) (*tag, int, *perr) {
+func parseTag(src string, start int, open, close string, nm names) (*tag, int, *perr) {
 	unclosed := &perr{start, fmt.Sprintf("unclosed tag: %q has no matching %q", open, close)}
 	p := start + len(open)
 	pathStart := p
@@ -151,7 +170,7 @@ func parseTag(src string, start int, open, close string, titles map[string]strin
 		}
 		return nil, 0, &perr{start, "empty tag"}
 	}
-	t, e := newTag(path, pathPos, titles)
+	t, e := newTag(path, pathPos, nm)
 	if e != nil {
 		return nil, 0, e
 	}
@@ -195,7 +214,7 @@ func parseTag(src string, start int, open, close string, titles map[string]strin
 			return nil, 0, &perr{argPos, msg}
 		}
 		if kind == fOr {
-			alt, e := newTag(a.s, argPos, titles)
+			alt, e := newTag(a.s, argPos, nm)
 			if e != nil {
 				return nil, 0, e
 			}
@@ -266,9 +285,13 @@ func parseArg(src string, p int, unclosed *perr) (arg, int, *perr) {
 }
 
 // newTag resolves a path that is known not to be empty.
-func newTag(path string, pos int, titles map[string]string) (*tag, *perr) {
+func newTag(path string, pos int, nm names) (*tag, *perr) {
 	t := &tag{path: path}
 	if r, ok := metaPaths[path]; ok {
+		t.root = r
+		return t, nil
+	}
+	if r, ok := batchPaths[path]; ok && nm.batch {
 		t.root = r
 		return t, nil
 	}
@@ -282,7 +305,7 @@ func newTag(path string, pos int, titles map[string]string) (*tag, *perr) {
 		return t, nil
 	}
 	t.segs = segs
-	if tp, ok := titles[path]; ok {
+	if tp, ok := nm.titles[path]; ok {
 		t.title, _ = splitPath(tp)
 	}
 	return t, nil

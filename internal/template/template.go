@@ -57,6 +57,11 @@ type Options struct {
 	// empty text or null, for customers who prefer a failed delivery to an
 	// incomplete one.
 	Strict bool
+	// Batch lets the template name the batch it renders for
+	// ({{batch.id}}, {{batch.size}}, {{batch.events}}): an endpoint's
+	// batch body template. In any other template these are payload
+	// paths, as they always were.
+	Batch bool
 }
 
 // Data is everything a tag can name: the event's payload and the metadata
@@ -73,6 +78,26 @@ type Data struct {
 	Event      EventInfo
 	App        AppInfo
 	Endpoint   EndpointInfo
+	Delivery   DeliveryInfo
+	// Batch is the batch a batch body template renders for.
+	Batch BatchInfo
+}
+
+// DeliveryInfo is the delivery metadata reachable as {{delivery.id}}: the
+// id receivers deduplicate on, also where a batch element carries no
+// other.
+type DeliveryInfo struct {
+	ID string
+}
+
+// BatchInfo is what a batch body template (Options.Batch) names:
+// {{batch.id}}, {{batch.size}} and {{batch.events}}.
+type BatchInfo struct {
+	ID   string
+	Size int
+	// Events is the JSON array of the batch's elements, as Herald made
+	// it: written into the body as it is.
+	Events []byte
 }
 
 // EventInfo is the event metadata reachable as {{event.id}},

@@ -21,7 +21,7 @@ type Text struct {
 // ParseText parses a text template, so that mistakes are reported when the
 // customer saves the endpoint rather than at delivery time.
 func ParseText(src string, o Options) (*Text, error) {
-	parts, e := parseParts(src, o.Syntax, o.Titles)
+	parts, e := parseParts(src, o.Syntax, names{titles: o.Titles, batch: o.Batch})
 	if e != nil {
 		return nil, newParseError([]byte(src), e.pos, e.msg)
 	}

@@ -1742,6 +1742,11 @@ export interface components {
             body_template: unknown;
             /** @enum {string} */
             payload_format: "standard" | "raw" | "flat";
+            /**
+             * @description The batching in force, absent for none: the endpoint's own `batch`, or its preset's
+             *     default (a `marketo` endpoint without its own: `{"max_events": 300, "max_wait_ms": 0}`).
+             */
+            batch?: components["schemas"]["Batch"];
         };
         /**
          * @description An endpoint as shown: its signing secret and credentials never appear (see
@@ -2107,6 +2112,17 @@ export interface components {
             payload: unknown;
             /** @description Set when the endpoint's transformation cancels this event's delivery; the request is then empty. */
             cancelled?: boolean;
+            /**
+             * @description For a batching endpoint: the request a batch holding this event alone would make (its
+             *     body as the receiver gets it, `batch.body_template` and `batch.element` applied), with
+             *     the batch id `bat_preview`.
+             */
+            batch?: {
+                method: string;
+                url: string;
+                headers: components["schemas"]["Headers"];
+                body: string;
+            };
         };
         Event: {
             /** @example evt_01m84t86fhkxaqbqhzyzaw5md1 */
@@ -2500,10 +2516,12 @@ export interface components {
         OrderingOnFailure: "unblock" | "pause" | "";
         /**
          * @description Batching of a push endpoint: its due deliveries go up to `max_events` (or `max_bytes` of
-         *     payload) in one request whose body is a JSON array, one element
-         *     `{"id", "type", "timestamp", "data"}` per delivery. The request's `webhook-id` is a batch
-         *     id (`bat_…`), signed once over the whole body; the receiver's answer decides for every
-         *     delivery in it. Refused on pull and broker endpoints and with a transformation.
+         *     payload) in one request whose body is a JSON array, one element per delivery
+         *     (`{"id", "type", "timestamp", "data"}`, or with `element` `body` the endpoint's own body
+         *     for that event), or `body_template` rendered around that array. The request's
+         *     `webhook-id` is a batch id (`bat_…`), signed once over the whole body; the receiver's
+         *     answer decides for every delivery in it (a Marketo preset endpoint reads its per-lead
+         *     results). Refused on pull and broker endpoints and with a transformation.
          */
         Batch: {
             max_events: number;
@@ -2511,6 +2529,23 @@ export interface components {
             max_wait_ms?: number;
             /** @description Payload bytes of one request, at most the request size cap (`--max-rendered-size`); 0 or absent for that cap alone. */
             max_bytes?: number;
+            /**
+             * @description The whole request's body: a JSON document with tags in the endpoint's template syntax,
+             *     rendered once per batch with `batch.events` (the JSON array of the elements, required),
+             *     `batch.id` (the batch id), `batch.size` (the number of elements), `app.*` and
+             *     `endpoint.id`; a string that is exactly one tag takes the value's JSON type, e.g.
+             *     `{"records": "{{batch.events}}", "count": "{{batch.size}}"}`. Absent or `null`: the
+             *     array alone.
+             */
+            body_template?: unknown;
+            /**
+             * @description `standard` (the default): each element is `{"id", "type", "timestamp", "data"}`.
+             *     `body`: each element is exactly the JSON body the endpoint makes for that event alone
+             *     (its `body_template`, preset or `payload_format`); put `{{delivery.id}}` in the
+             *     template to keep a per-element id.
+             * @enum {string}
+             */
+            element?: "standard" | "body";
         };
         OrderingBlocked: {
             /** @enum {string} */

@@ -139,6 +139,12 @@ addStrings({
     'epf.batchMaxWaitHint': 'How long the oldest waiting event waits for others, 0 to 60000. Empty or 0: send what is waiting at once.',
     'epf.batchMaxBytes': 'Batch: most payload bytes per request',
     'epf.batchMaxBytesHint': 'Empty: the installation\'s request size cap.',
+    'epf.batchElement': 'Batch: each element',
+    'epf.batchElementStandard': 'Standard: {"id", "type", "timestamp", "data"}',
+    'epf.batchElementBody': 'Body: the body this endpoint sends for the event alone',
+    'epf.batchElementHint': 'With Body, put "{{delivery.id}}" in the body template to keep an id per element.',
+    'epf.batchBodyTemplate': 'Batch: body of the whole request',
+    'epf.batchBodyTemplateHint': 'JSON rendered once per batch; "{{batch.events}}" is the array of elements (required), "{{batch.size}}" their number, "{{batch.id}}" the batch id. Empty: the array alone.',
     'epf.orderingKey': 'Ordering key template',
     'epf.orderingKeyHint': 'Events that carry no ordering_key get one from this template; deliveries of one key go one at a time, in order. Empty: only events with a key are ordered.',
     'epf.orderingOnFailure': 'When an ordered delivery fails for good',
@@ -316,6 +322,12 @@ addStrings({
     'epf.batchMaxWaitHint': '最も古い配信が他の配信を待つ時間、0〜60000。空欄または 0：待っている分をすぐ送ります。',
     'epf.batchMaxBytes': 'バッチ：1 リクエストの最大ペイロードバイト数',
     'epf.batchMaxBytesHint': '空欄：インストールのリクエストサイズ上限。',
+    'epf.batchElement': 'バッチ：各要素',
+    'epf.batchElementStandard': '標準：{"id", "type", "timestamp", "data"}',
+    'epf.batchElementBody': 'ボディ：このエンドポイントがそのイベント単独で送るボディ',
+    'epf.batchElementHint': 'ボディの場合、要素ごとの ID を残すにはボディテンプレートに "{{delivery.id}}" を入れてください。',
+    'epf.batchBodyTemplate': 'バッチ：リクエスト全体のボディ',
+    'epf.batchBodyTemplateHint': 'バッチごとに 1 回レンダリングする JSON。"{{batch.events}}" は要素の配列（必須）、"{{batch.size}}" は要素数、"{{batch.id}}" はバッチ ID。空欄：配列のみ。',
     'epf.orderingKey': '順序キーのテンプレート',
     'epf.orderingKeyHint': 'ordering_key を持たないイベントには、このテンプレートから順序キーを付けます。同じキーの配信は 1 件ずつ順番に送られます。空欄：キーを持つイベントだけが順序どおりに送られます。',
     'epf.orderingOnFailure': '順序付きの配信が最終的に失敗したとき',
@@ -604,6 +616,8 @@ export async function form(ctx) {
     batch_max_events: numberInput(e.batch && e.batch.max_events, { min: '2', max: '1000', step: '1', inputmode: 'numeric' }),
     batch_max_wait_ms: numberInput(e.batch && e.batch.max_wait_ms, { min: '0', max: '60000', step: '1', inputmode: 'numeric' }),
     batch_max_bytes: numberInput(e.batch && e.batch.max_bytes, { min: '0', step: '1', inputmode: 'numeric' }),
+    batch_element: select([['', t('epf.batchElementStandard')], ['body', t('epf.batchElementBody')]], (e.batch && e.batch.element === 'body') ? 'body' : ''),
+    batch_body_template: h('textarea', { rows: '4', class: 'short', spellcheck: 'false', placeholder: '{"records": "{{batch.events}}", "count": "{{batch.size}}"}' }),
     ordering_key_template: h('input', { type: 'text', value: e.ordering_key_template || '', placeholder: '{{payload.conversation.id}}', spellcheck: 'false', autocomplete: 'off' }),
     ordering_on_failure: select([['', t('epf.orderingUnblock')], ['pause', t('epf.orderingPause')]], e.ordering_on_failure === 'pause' ? 'pause' : ''),
     sample_rate: h('input', { type: 'number', inputmode: 'decimal', min: '0', max: '100', step: 'any', value: e.sample_rate === null || e.sample_rate === undefined ? '' : String(e.sample_rate) }),
@@ -618,6 +632,7 @@ export async function form(ctx) {
   c.test_filter.value = e.test_filter || '';
   c.headers.value = headerLines(Object.fromEntries(Object.entries(e.headers || {}).sort(([a], [b]) => a.localeCompare(b))));
   c.body_template.value = templateToText(e.body_template);
+  c.batch_body_template.value = templateToText(e.batch && e.batch.body_template);
   c.transformation.value = e.transformation || '';
   c.preset_options.value = optionsText(e.preset_options);
 
@@ -782,6 +797,8 @@ export async function form(ctx) {
     field({ label: t('epf.batchMaxEvents'), name: 'batch.max_events', control: c.batch_max_events, hint: t('epf.batchMaxEventsHint') }),
     field({ label: t('epf.batchMaxWait'), name: 'batch.max_wait_ms', control: c.batch_max_wait_ms, hint: t('epf.batchMaxWaitHint') }),
     field({ label: t('epf.batchMaxBytes'), name: 'batch.max_bytes', control: c.batch_max_bytes, hint: t('epf.batchMaxBytesHint') }),
+    field({ label: t('epf.batchElement'), name: 'batch.element', control: c.batch_element, hint: t('epf.batchElementHint') }),
+    field({ label: t('epf.batchBodyTemplate'), name: 'batch.body_template', control: c.batch_body_template, hint: t('epf.batchBodyTemplateHint') }),
     field({ label: t('epf.sampleRate'), name: 'sample_rate', control: c.sample_rate, hint: t('epf.sampleRateHint') }),
     field({ label: t('epf.orderingKey'), name: 'ordering_key_template', control: c.ordering_key_template, hint: t('epf.orderingKeyHint') }),
     field({ label: t('epf.orderingOnFailure'), name: 'ordering_on_failure', control: c.ordering_on_failure }),
@@ -944,7 +961,7 @@ export async function form(ctx) {
     num('max_in_flight', undefined);
     num('rate_limit', 0);
     num('sample_rate', null);
-    // The three batch fields make one setting: no most events, no batch.
+    // The batch fields make one setting: without its numbers, no batch.
     const batchNum = (name, field) => {
       const el = c[name];
       if (el.validity && el.validity.badInput) { fail(field, t('epf.notNumber')); return undefined; }
@@ -958,6 +975,9 @@ export async function form(ctx) {
     } else {
       out.batch = { max_events: bn === undefined ? 0 : bn, max_wait_ms: bw || 0 };
       if (bb) out.batch.max_bytes = bb;
+      if (c.batch_element.value) out.batch.element = c.batch_element.value;
+      const bbt = textToTemplate(c.batch_body_template.value);
+      if (bbt.error) fail('batch.body_template', bbt.error); else if (bbt.value !== null) out.batch.body_template = bbt.value;
     }
     out.signature_scheme = c.signature_scheme.value;
     out.channels = c.channels.value.split(',').map((x) => x.trim()).filter(Boolean);
