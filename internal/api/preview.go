@@ -31,12 +31,9 @@ type previewInput struct {
 
 // previewView is the request Herald would send.
 type previewView struct {
-	Method    string            `json:"method"`
-	URL       string            `json:"url"`
-	Headers   map[string]string `json:"headers"`
-	Body      string            `json:"body"`
-	EventType string            `json:"event_type"`
-	Payload   herald.RawJSON    `json:"payload"`
+	previewRequest
+	EventType string         `json:"event_type"`
+	Payload   herald.RawJSON `json:"payload"`
 	// Cancelled is set when the endpoint's transformation cancels this
 	// event's delivery: nothing would be sent, and the request is empty.
 	Cancelled bool `json:"cancelled,omitempty"`
@@ -140,7 +137,8 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, ep *herald.Endp
 		if err != nil {
 			return renderFailed(err, "batch")
 		}
-		v.Batch = &previewRequest{Method: req.Method, URL: req.URL, Headers: previewHeaders(r, ep, req.Header, reveal), Body: string(req.Body)}
+		b := s.previewOf(r, ep, req, reveal)
+		v.Batch = &b
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
@@ -163,15 +161,17 @@ func (s *Server) renderRequest(r *http.Request, a *herald.App, ep *herald.Endpoi
 	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), AppID: ep.AppID, EventType: eventType, Payload: payload, CreatedAt: s.o.Now()}
 	req, err := s.out.Preview(r.Context(), &outbound.Delivery{ID: outbound.PreviewWebhookID, Event: ev, Endpoint: ep, App: a})
 	if errors.Is(err, outbound.ErrCancelled) {
-		return &previewView{Headers: map[string]string{}, EventType: ev.EventType, Payload: ev.Payload, Cancelled: true}, nil
+		return &previewView{previewRequest: previewRequest{Headers: map[string]string{}}, EventType: ev.EventType, Payload: ev.Payload, Cancelled: true}, nil
 	}
 	if err != nil {
 		return nil, renderFailed(err, "")
 	}
-	return &previewView{
-		Method: req.Method, URL: req.URL, Headers: previewHeaders(r, ep, req.Header, reveal), Body: string(req.Body),
-		EventType: ev.EventType, Payload: ev.Payload,
-	}, nil
+	return &previewView{previewRequest: s.previewOf(r, ep, req, reveal), EventType: ev.EventType, Payload: ev.Payload}, nil
+}
+
+// previewOf is req as a preview shows it (see previewHeaders).
+func (s *Server) previewOf(r *http.Request, ep *herald.Endpoint, req *outbound.Request, reveal bool) previewRequest {
+	return previewRequest{Method: req.Method, URL: req.URL, Headers: previewHeaders(r, ep, req.Header, reveal), Body: string(req.Body)}
 }
 
 // renderFailed answers a request a preview could not build; field, when

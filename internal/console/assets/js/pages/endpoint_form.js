@@ -555,6 +555,31 @@ function childController(parent) {
   return c;
 }
 
+/**
+ * The request-shape fields an endpoint and an endpoint template share,
+ * from the method (methodField, its own per form) to the payload format;
+ * c holds the controls by API field name.
+ */
+export function requestShapeFields(c, methodField) {
+  return [
+    h('div', { class: 'grid-2 tight' },
+      methodField,
+      field({ label: t('epf.contentType'), name: 'content_type', control: c.content_type })),
+    h('p', { class: 'hint shape-hint' }, t('epf.shapeHint')),
+    field({ label: t('epf.headers'), name: 'headers', control: c.headers, hint: t('epf.headersHint') }),
+    field({ label: t('epf.plainHeaders'), name: 'plain_headers', control: c.plain_headers, hint: t('epf.plainHeadersHint') }),
+    field({
+      label: t('epf.bodyTemplate'),
+      name: 'body_template',
+      control: c.body_template,
+      hint: [t('epf.bodyTemplateHint'), h('a', { href: SYNTAX_DOC, target: '_blank', rel: 'noopener noreferrer' }, t('epf.syntaxLink'))],
+    }),
+    h('div', { class: 'grid-2 tight' },
+      field({ label: t('epf.templateSyntax'), name: 'template_syntax', control: c.template_syntax }),
+      field({ label: t('epf.payloadFormat'), name: 'payload_format', control: c.payload_format })),
+  ];
+}
+
 /** The form for a new endpoint, or for editing one. */
 export async function form(ctx) {
   const editing = !!ctx.params.id;
@@ -841,21 +866,7 @@ export async function form(ctx) {
     field({ label: t('epf.filter'), name: 'filter', control: c.filter, hint: t('epf.filterHint') }),
     presetField,
     optionsField,
-    h('div', { class: 'grid-2 tight' },
-      methodField,
-      field({ label: t('epf.contentType'), name: 'content_type', control: c.content_type })),
-    h('p', { class: 'hint shape-hint' }, t('epf.shapeHint')),
-    field({ label: t('epf.headers'), name: 'headers', control: c.headers, hint: t('epf.headersHint') }),
-    field({ label: t('epf.plainHeaders'), name: 'plain_headers', control: c.plain_headers, hint: t('epf.plainHeadersHint') }),
-    field({
-      label: t('epf.bodyTemplate'),
-      name: 'body_template',
-      control: c.body_template,
-      hint: [t('epf.bodyTemplateHint'), h('a', { href: SYNTAX_DOC, target: '_blank', rel: 'noopener noreferrer' }, t('epf.syntaxLink'))],
-    }),
-    h('div', { class: 'grid-2 tight' },
-      field({ label: t('epf.templateSyntax'), name: 'template_syntax', control: c.template_syntax }),
-      field({ label: t('epf.payloadFormat'), name: 'payload_format', control: c.payload_format })),
+    ...requestShapeFields(c, methodField),
     field({
       label: t('epf.transformation'),
       name: 'transformation',

@@ -12,7 +12,7 @@ import {
 } from '../dom.js';
 import { endpointLabel } from './endpoints.js';
 import {
-  PRESETS, METHODS, CONTENT_TYPES, SYNTAX_DOC, select, parseHeaders, parseOptions, optionsText, presetOptionsHint,
+  PRESETS, METHODS, CONTENT_TYPES, requestShapeFields, select, parseHeaders, parseOptions, optionsText, presetOptionsHint,
   templateToText, textToTemplate,
 } from './endpoint_form.js';
 
@@ -346,21 +346,7 @@ export async function form(ctx) {
     field({ label: t('epf.url'), name: 'url', control: c.url, hint: t('tpl.urlHint') }),
     presetField,
     optionsField,
-    h('div', { class: 'grid-2 tight' },
-      field({ label: t('epf.method'), name: 'method', control: c.method }),
-      field({ label: t('epf.contentType'), name: 'content_type', control: c.content_type })),
-    h('p', { class: 'hint shape-hint' }, t('epf.shapeHint')),
-    field({ label: t('epf.headers'), name: 'headers', control: c.headers, hint: t('epf.headersHint') }),
-    field({ label: t('epf.plainHeaders'), name: 'plain_headers', control: c.plain_headers, hint: t('epf.plainHeadersHint') }),
-    field({
-      label: t('epf.bodyTemplate'),
-      name: 'body_template',
-      control: c.body_template,
-      hint: [t('epf.bodyTemplateHint'), h('a', { href: SYNTAX_DOC, target: '_blank', rel: 'noopener noreferrer' }, t('epf.syntaxLink'))],
-    }),
-    h('div', { class: 'grid-2 tight' },
-      field({ label: t('epf.templateSyntax'), name: 'template_syntax', control: c.template_syntax }),
-      field({ label: t('epf.payloadFormat'), name: 'payload_format', control: c.payload_format })),
+    ...requestShapeFields(c, field({ label: t('epf.method'), name: 'method', control: c.method })),
     field({ label: t('epf.strict'), name: 'template_strict', control: c.template_strict })),
   editing && !ctx.readOnly ? h('p', { class: 'hint' }, t('tpl.changeHint')) : null,
   h('div', { class: 'actions' }, editing && !ctx.readOnly ? previewButton : null, save,

@@ -200,6 +200,20 @@ function versionsView(et, canWrite) {
 }
 
 /**
+ * The value of the JSON typed in controls[name]: undefined when empty;
+ * throws a field error (as showErrors takes) when it does not parse.
+ */
+function jsonField(controls, name) {
+  const text = controls[name].value.trim();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw { field: name, message: t('et.badJson', { message: err.message }) };
+  }
+}
+
+/**
  * The type's page: /event-types/new creates; /event-types/:name shows the
  * type, with the form to change it for admins.
  */
@@ -230,16 +244,7 @@ export async function form(ctx) {
   c.schema.value = jsonText(et.schema);
   c.sample.value = jsonText(et.sample);
 
-  /** The text of a JSON field: undefined when empty, else the value; throws a field error. */
-  const parse = (name) => {
-    const text = c[name].value.trim();
-    if (!text) return undefined;
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw { field: name, message: t('et.badJson', { message: err.message }) };
-    }
-  };
+  const parse = (name) => jsonField(c, name);
 
   const save = h('button', { type: 'submit', class: 'primary' }, editing ? t('action.save') : t('action.create'));
   const frm = h('form', {
@@ -354,15 +359,7 @@ function addVersionForm(et, done) {
     }),
   };
   const converterHint = h('span', null, t('et.converterHint', { previous: previous() }));
-  const json = (name) => {
-    const text = c[name].value.trim();
-    if (!text) return undefined;
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw { field: name, message: t('et.badJson', { message: err.message }) };
-    }
-  };
+  const json = (name) => jsonField(c, name);
   const add = h('button', { type: 'submit', class: 'primary' }, t('et.addVersion'));
   const frm = h('form', {
     class: 'card',
