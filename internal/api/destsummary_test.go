@@ -92,4 +92,19 @@ func TestDestinationSummary(t *testing.T) {
 	if got := full.Attempts[0].Request; got.Method != "PUBLISH" || got.URL != *ep.DestinationSummary {
 		t.Errorf("attempt's request %s %s; want PUBLISH to the endpoint's destination_summary %q", got.Method, got.URL, *ep.DestinationSummary)
 	}
+
+	// A pinned endpoint's entry in the type's pinned endpoints says the same.
+	typ := versionedType(t, s)
+	var pinnedEP view
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "nats", "event_types": []string{typ},
+		"event_type_versions": map[string]string{typ: "2026-06-01"}, "destination": map[string]any{
+			"url": "nats://herald:" + urlPassword + "@127.0.0.1:4222", "subject": subject}}, &pinnedEP, 201)
+	s.MustDo("GET", "/v1/event-types/"+typ+"/pinned-endpoints", nil, &raw, 200)
+	mustHide(t, "pinned endpoints", raw, urlPassword)
+	var pins struct{ Data []view }
+	_ = json.Unmarshal(raw, &pins)
+	wantPinned := "nats://herald:********@127.0.0.1:4222 subject " + subject
+	if len(pins.Data) != 1 || pins.Data[0].ID != pinnedEP.ID || pins.Data[0].DestinationSummary == nil || *pins.Data[0].DestinationSummary != wantPinned {
+		t.Errorf("pinned endpoints %s; want %s with destination_summary %q", raw, pinnedEP.ID, wantPinned)
+	}
 }
