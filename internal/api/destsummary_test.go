@@ -11,8 +11,8 @@ import (
 
 // TestDestinationSummary: a NATS endpoint's view says in one line where it
 // publishes, the password of its URL masked, in create, get and list
-// answers; once it publishes, the line is its
-// attempt's request line. A push endpoint has none.
+// answers and among a type's pinned endpoints; once it publishes, the line
+// is its attempt's request line. A push endpoint has none.
 func TestDestinationSummary(t *testing.T) {
 	t.Parallel()
 	needNATS(t)
