@@ -2057,7 +2057,15 @@ type Endpoint struct {
 
 	// Destination A broker endpoint's destination, credentials masked; absent on push and pull endpoints.
 	Destination *Destination `json:"destination,omitempty"`
-	DisabledAt  *time.Time   `json:"disabled_at"`
+
+	// DestinationSummary A broker endpoint's destination in one line, credentials masked, as its attempts'
+	// request line names it (`nats://127.0.0.1:4222 subject orders.created stream
+	// ORDERS`); absent on push and pull endpoints.
+	//
+	//
+	// Examples: nats://app:********@127.0.0.1:4222 subject orders.created
+	DestinationSummary *string    `json:"destination_summary,omitempty"`
+	DisabledAt         *time.Time `json:"disabled_at"`
 
 	// DisabledReason Why Herald disabled the endpoint by itself; empty otherwise.
 	DisabledReason string `json:"disabled_reason"`
@@ -2805,8 +2813,13 @@ type FailureGroup struct {
 	ErrorKind ErrorKind `json:"error_kind"`
 
 	// Failed Deliveries given up on.
-	Failed    int       `json:"failed"`
-	FirstSeen time.Time `json:"first_seen"`
+	Failed int `json:"failed"`
+
+	// Failure `definition` when the cause is an `error_kind` of `render` or `transform`: the
+	// endpoint's templates, URL or transformation made a request that cannot be sent, so
+	// the endpoint must be fixed, not the receiver; `destination` for any other cause.
+	Failure   DeliveryFailure `json:"failure"`
+	FirstSeen time.Time       `json:"first_seen"`
 
 	// LastDeliveryID The delivery of the latest such attempt.
 	LastDeliveryID string    `json:"last_delivery_id"`
@@ -2961,7 +2974,10 @@ type PinnedEndpoint struct {
 
 	// Destination A broker endpoint's destination, credentials masked; absent otherwise.
 	Destination *Destination `json:"destination,omitempty"`
-	Enabled     bool         `json:"enabled"`
+
+	// DestinationSummary A broker endpoint's destination in one line, credentials masked, as the endpoint's `destination_summary`; absent otherwise.
+	DestinationSummary *string `json:"destination_summary,omitempty"`
+	Enabled            bool    `json:"enabled"`
 
 	// ID Examples: ep_01m84t86fhkxaqbqhzyzaw5md1
 	ID string `json:"id"`

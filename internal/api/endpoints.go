@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/shape"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -25,6 +26,10 @@ type endpointView struct {
 	EffectiveDelivery herald.DeliverySettings `json:"effective_delivery"`
 	// UID is null when the endpoint has none, as an app's is.
 	UID *string `json:"uid"`
+	// DestinationSummary is a broker endpoint's destination in one line,
+	// credentials masked, in the words of its attempts' request line
+	// (outbound.Describe), so that clients need not build it themselves.
+	DestinationSummary string `json:"destination_summary,omitempty"`
 }
 
 func (s *Server) viewEndpoint(ep *herald.Endpoint, app *herald.App) endpointView {
@@ -90,7 +95,7 @@ func viewEndpoint(ep *herald.Endpoint) endpointView {
 	if v.Stage == "" {
 		v.Stage = herald.StageLive
 	}
-	out := endpointView{Endpoint: &v}
+	out := endpointView{Endpoint: &v, DestinationSummary: destinationSummary(ep.Kind, v.Destination)}
 	if ep.UID != "" {
 		uid := ep.UID
 		out.UID = &uid
@@ -101,6 +106,15 @@ func viewEndpoint(ep *herald.Endpoint) endpointView {
 		out.Effective = &eff
 	}
 	return out
+}
+
+// destinationSummary is a broker endpoint's destination d, already
+// masked, in one line; empty for other kinds.
+func destinationSummary(kind string, d *herald.Destination) string {
+	if !herald.IsBrokerKind(kind) {
+		return ""
+	}
+	return outbound.Describe(kind, d)
 }
 
 func (s *Server) endpoint(r *http.Request) (*herald.Endpoint, *Error) {

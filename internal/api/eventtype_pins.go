@@ -19,7 +19,10 @@ type pinnedEndpoint struct {
 	// URL is a push endpoint's; Destination, masked, a broker's.
 	URL         string              `json:"url"`
 	Destination *herald.Destination `json:"destination,omitempty"`
-	Enabled     bool                `json:"enabled"`
+	// DestinationSummary is a broker's Destination in one line, as an
+	// endpoint's view has it.
+	DestinationSummary string `json:"destination_summary,omitempty"`
+	Enabled            bool   `json:"enabled"`
 	// Version is the one the endpoint receives the type as ("" for the
 	// first), through its own pin or its "*" pin.
 	Version string `json:"version"`
@@ -85,6 +88,7 @@ func viewPinned(ep *herald.Endpoint, v string) pinnedEndpoint {
 	if pe.Kind == "" {
 		pe.Kind = herald.EndpointPush
 	}
+	pe.DestinationSummary = destinationSummary(pe.Kind, pe.Destination)
 	if ep.UID != "" {
 		uid := ep.UID
 		pe.UID = &uid

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -236,4 +237,57 @@ func TestLookup(t *testing.T) {
 	if code := s.Invalid().Do("GET", "/v1/lookup/"+strings.Repeat("x", 600), nil, &e); code != 400 || e.Error.Field != "id" {
 		t.Errorf("a 600-byte id: %d %+v, want 400 naming id", code, e)
 	}
+}
+
+// TestFailuresDefinition: an endpoint whose URL cannot be built (a port
+// of 65536 filled in from the payload) fails in a group of failure
+// definition, and the same endpoint's receiver answering 500 in a group
+// of failure destination. On each store.
+func TestFailuresDefinition(t *testing.T) {
+	pullStores(t, func(t *testing.T, s *heraldtest.Server) {
+		rc := heraldtest.NewReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "down", http.StatusInternalServerError)
+		})
+		u, _ := url.Parse(rc.URL)
+		ep := s.Setup("http://"+u.Hostname()+":{{port}}/x", nil)
+		rendered := s.WaitDelivery(s.Send(map[string]any{"port": "65536"}), "failed", 1, 10*time.Second)
+		answered := s.WaitDelivery(s.Send(map[string]any{"port": u.Port()}), "failed", 0, 20*time.Second)
+
+		var rep struct {
+			Data []struct {
+				failureGroup
+				ErrorKind string `json:"error_kind"`
+				Failure   string `json:"failure"`
+			}
+		}
+		s.MustDo("GET", "/v1/apps/acme/failures", nil, &rep, 200)
+		byCause := map[string]string{}
+		for _, g := range rep.Data {
+			if g.EndpointID != ep {
+				t.Errorf("group of endpoint %s, want %s", g.EndpointID, ep)
+			}
+			byCause[g.Cause] = g.Failure
+			switch g.Cause {
+			case "render":
+				if g.Failure != "definition" || g.ErrorKind != "render" || g.LastDeliveryID != rendered.ID || g.Failed != 1 ||
+					!strings.Contains(g.Error, "65536") {
+					t.Errorf("render group %+v, want failure definition for delivery %s, its error naming 65536", g, rendered.ID)
+				}
+			case "HTTP 500":
+				if g.Failure != "destination" || g.LastDeliveryID != answered.ID || g.Failed != 1 {
+					t.Errorf("HTTP 500 group %+v, want failure destination for delivery %s", g, answered.ID)
+				}
+			}
+		}
+		if len(rep.Data) != 2 || byCause["render"] != "definition" || byCause["HTTP 500"] != "destination" {
+			t.Errorf("failure groups by cause: %v (%d groups), want render definition and HTTP 500 destination", byCause, len(rep.Data))
+		}
+		// The admin's report across apps says the same.
+		s.MustDo("GET", "/v1/failures", nil, &rep, 200)
+		for _, g := range rep.Data {
+			if want := map[string]string{"render": "definition", "HTTP 500": "destination"}[g.Cause]; g.Failure != want {
+				t.Errorf("admin report: group %s has failure %q, want %q", g.Cause, g.Failure, want)
+			}
+		}
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/preset"
 	"github.com/heraldhq/herald/internal/shape"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // TestOpenAPISchemasMatchTypes: the fields of each Go type the handlers
@@ -66,6 +67,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{schema: "AuditEntry", v: herald.AuditEntry{}},
 		{schema: "PortalSession", v: portalSession{}},
 		{schema: "AttemptRequest", v: herald.AttemptRequest{}},
+		{schema: "FailureGroup", v: store.FailureGroup{}},
+		{schema: "PinnedEndpoint", v: pinnedEndpoint{}},
 		{schema: "Handouts", v: struct {
 			Data []delivery.Handout `json:"data"`
 		}{}},

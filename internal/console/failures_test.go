@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -131,4 +132,73 @@ func TestConsoleFailures(t *testing.T) {
 	if !strings.Contains(pt.url(), "/portal/deliveries/"+webhookID) {
 		t.Errorf("portal search landed on %s", pt.url())
 	}
+}
+
+// TestConsoleFailuresDefinition: on the failures page, an endpoint's group
+// that failed because the endpoint could not make a request (a port of
+// 65536 filled in from the payload) says "Error (definition)", drawn like
+// the history's, with the line saying that the endpoint must be fixed and
+// a link to its form; it comes before the endpoint's failures at the
+// receiver, though newer ones came after it. In Japanese too.
+func TestConsoleFailuresDefinition(t *testing.T) {
+	b := newBrowser(t)
+	rc := heraldtest.NewReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "upstream unavailable", http.StatusInternalServerError)
+	})
+	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "10ms"})
+	u, _ := url.Parse(rc.URL)
+	ep := s.Setup("http://"+u.Hostname()+":{{port}}/x", nil)
+	appID := s.AppID("acme")
+	s.WaitDelivery(s.Send(map[string]any{"port": "65536"}), "failed", 1, 10*time.Second)
+	s.WaitDelivery(s.Send(map[string]any{"port": u.Port()}), "failed", 2, 10*time.Second)
+
+	tb := b.tab()
+	defer b.checkClean()
+	signIn(tb, s.URL)
+	tb.open(s.URL + "/console/apps/" + appID + "/failures")
+	tb.until(`document.querySelectorAll('section.fail-endpoint[data-endpoint="` + ep + `"] tr.fail-group').length === 2`)
+	if order := tb.evalString(`[...document.querySelectorAll('tr.fail-group')].map((r) => r.dataset.failure + ' ' + r.dataset.cause).join(', ')`); order != "definition render, destination HTTP 500" {
+		t.Errorf("groups in order: %s; want the definition error first", order)
+	}
+	if got := tb.text(`tr.fail-group[data-failure=definition] th .badge-definition`); got != "Error (definition): render" {
+		t.Errorf("definition group's badge reads %q", got)
+	}
+	if got := tb.text(`tr.fail-group[data-failure=destination] th .badge-failed`); got != "HTTP 500" {
+		t.Errorf("destination group's badge reads %q", got)
+	}
+	if !tb.evalBool(`(() => {
+		const d = getComputedStyle(document.querySelector('tr.fail-group .badge-definition'));
+		const f = getComputedStyle(document.querySelector('tr.fail-group .badge-failed'));
+		return d.borderTopStyle === 'dashed' && f.borderTopStyle !== 'dashed' && d.backgroundColor !== f.backgroundColor;
+	})()`) {
+		t.Errorf("the definition error is drawn like a failure at the destination")
+	}
+	hint := tb.text("section.fail-endpoint .definition-hint")
+	for _, want := range []string{"template, URL or transformation", "destination was not contacted", "Fix the endpoint"} {
+		if !strings.Contains(hint, want) {
+			t.Errorf("the hint reads %q, want %q in it", hint, want)
+		}
+	}
+	if !tb.evalBool(`(() => {
+		const fix = document.querySelector('tr.fail-group[data-failure=definition] a.fix-endpoint');
+		return !!fix && fix.pathname.endsWith('/endpoints/` + ep + `/edit')
+			&& !document.querySelector('tr.fail-group[data-failure=destination] a.fix-endpoint');
+	})()`) {
+		t.Errorf("the definition group does not link to the endpoint's form, or the destination group does")
+	}
+	checkLabels(t, tb, "failures page with a definition error")
+	tb.shot("failures-definition")
+
+	// The link opens the endpoint's form.
+	tb.click(`tr.fail-group a.fix-endpoint`)
+	tb.waitFor("#endpoint-form")
+	tb.do(chromedp.NavigateBack())
+	tb.waitFor("tr.fail-group .badge-definition")
+
+	selectValue(tb, ".lang select", "ja")
+	tb.waitText("tr.fail-group .badge-definition", "エラー（設定）：render")
+	tb.waitText("section.fail-endpoint .definition-hint", "送信先には接続していません")
+	tb.shot("failures-definition-ja")
+	selectValue(tb, ".lang select", "en")
+	tb.waitText("tr.fail-group .badge-definition", "Error (definition): render")
 }

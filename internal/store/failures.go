@@ -42,7 +42,10 @@ type FailuresParams struct {
 
 // FailureGroup is the deliveries of one endpoint that fail for one cause:
 // the latest attempt's status code ("HTTP 500") or, when no response
-// came, its error kind ("timeout", "connect").
+// came, its error kind ("timeout", "connect"). Failure says whether the
+// cause lies in the endpoint's definition (its templates or
+// transformation: fixing the endpoint is what helps) or at its
+// destination.
 type FailureGroup struct {
 	AppID      string `json:"app_id"`
 	EndpointID string `json:"endpoint_id"`
@@ -54,6 +57,7 @@ type FailureGroup struct {
 	// StatusCode is the response status, nil when no response came.
 	StatusCode *int             `json:"status_code"`
 	ErrorKind  herald.ErrorKind `json:"error_kind"`
+	Failure    herald.Failure   `json:"failure"`
 	// Body is the first FailureSampleChars characters of the response
 	// body of the group's latest attempt; Error its error, as short.
 	Body  string `json:"body"`
@@ -130,7 +134,8 @@ func GroupFailures(p FailuresParams, rows []FailureRow, readCut bool) *FailuresR
 		g := byKey[key]
 		if g == nil {
 			g = &FailureGroup{AppID: r.AppID, EndpointID: r.EndpointID, EndpointURL: r.EndpointURL,
-				EndpointEnabled: r.EndpointEnabled, Cause: cause, FirstSeen: r.AttemptAt, LastSeen: r.AttemptAt}
+				EndpointEnabled: r.EndpointEnabled, Cause: cause, Failure: herald.FailureDestination,
+				FirstSeen: r.AttemptAt, LastSeen: r.AttemptAt}
 			byKey[key] = g
 			rep.Groups = append(rep.Groups, g)
 		}
@@ -145,6 +150,11 @@ func GroupFailures(p FailuresParams, rows []FailureRow, readCut bool) *FailuresR
 		if g.LastDeliveryID == "" || r.AttemptAt.After(g.LastSeen) {
 			g.LastSeen, g.LastDeliveryID = r.AttemptAt, r.DeliveryID
 			g.StatusCode, g.ErrorKind = r.StatusCode, r.ErrorKind
+			if r.ErrorKind.OfDefinition() {
+				g.Failure = herald.FailureDefinition
+			} else {
+				g.Failure = herald.FailureDestination
+			}
 			g.Body, g.Error = Sample(string(r.Body)), Sample(r.Error)
 		}
 	}

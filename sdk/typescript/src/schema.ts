@@ -1566,6 +1566,8 @@ export interface components {
             url: string;
             /** @description A broker endpoint's destination, credentials masked; absent otherwise. */
             destination?: components["schemas"]["Destination"];
+            /** @description A broker endpoint's destination in one line, credentials masked, as the endpoint's `destination_summary`; absent otherwise. */
+            destination_summary?: string;
             enabled: boolean;
             /** @description The version the endpoint receives the type as; `""` is the first. */
             version: string;
@@ -1842,6 +1844,13 @@ export interface components {
             channels: components["schemas"]["ChannelList"];
             /** @description A broker endpoint's destination, credentials masked; absent on push and pull endpoints. */
             destination?: components["schemas"]["Destination"];
+            /**
+             * @description A broker endpoint's destination in one line, credentials masked, as its attempts'
+             *     request line names it (`nats://127.0.0.1:4222 subject orders.created stream
+             *     ORDERS`); absent on push and pull endpoints.
+             * @example nats://app:********@127.0.0.1:4222 subject orders.created
+             */
+            destination_summary?: string;
             webhook_headers: components["schemas"]["WebhookHeaders"];
             /** @description The endpoint template the endpoint takes its URL and request shape from; absent for none. The endpoint's request fields show the values in force. */
             endpoint_template_id?: string;
@@ -2742,6 +2751,12 @@ export interface components {
             /** @description The response status; `null` when no response came. */
             status_code: number | null;
             error_kind: components["schemas"]["ErrorKind"];
+            /**
+             * @description `definition` when the cause is an `error_kind` of `render` or `transform`: the
+             *     endpoint's templates, URL or transformation made a request that cannot be sent, so
+             *     the endpoint must be fixed, not the receiver; `destination` for any other cause.
+             */
+            failure: components["schemas"]["DeliveryFailure"];
             /** @description The first 120 characters of the latest such attempt's response body. */
             body: string;
             /** @description The first 120 characters of the latest such attempt's error. */

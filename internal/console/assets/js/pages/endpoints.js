@@ -411,29 +411,6 @@ export function isBroker(kind) {
   return BROKER_KINDS.includes(kind);
 }
 
-/**
- * describeDestination says in a line where a broker endpoint publishes,
- * in the words the API uses for the request line of its attempts
- * ("nats://host:4222 subject orders.created stream ORDERS"), so that the
- * endpoint's pages and its history read alike. The API has masked the
- * credentials already.
- */
-export function describeDestination(kind, d) {
-  if (!d) return kind;
-  const parts = [];
-  if (d.url) parts.push(d.url);
-  else if (d.brokers && d.brokers.length) parts.push(`${kind}://${d.brokers.join(',')}`);
-  else if (d.queue_url) parts.push(d.queue_url);
-  else {
-    parts.push(kind);
-    if (d.endpoint) parts.push('endpoint', d.endpoint);
-  }
-  for (const f of ['project', 'exchange', 'routing_key', 'subject', 'stream', 'topic', 'key', 'ordering_key', 'message_group_id', 'deduplication_id']) {
-    if (d[f]) parts.push(f, d[f]);
-  }
-  return parts.join(' ');
-}
-
 /** An endpoint's kind in words. */
 export function kindText(ep) {
   if (isBroker(ep.kind)) return t('ep.kindBroker', { kind: KIND_LABELS[ep.kind] });
@@ -443,11 +420,13 @@ export function kindText(ep) {
 /**
  * What names an endpoint on screen: its URL; for a pull endpoint (which
  * has none) its kind and id; for a broker endpoint its kind and where it
- * publishes.
+ * publishes, in the API's words (destination_summary, credentials masked:
+ * the request line of its attempts), so that its pages and its history
+ * read alike.
  */
 export function endpointLabel(ep) {
   if (ep.kind === 'pull') return t('ep.pullLabel', { id: ep.id });
-  if (isBroker(ep.kind)) return `${KIND_LABELS[ep.kind]} ${describeDestination(ep.kind, ep.destination)}`;
+  if (isBroker(ep.kind)) return `${KIND_LABELS[ep.kind]} ${ep.destination_summary}`;
   return ep.url || ep.id;
 }
 
@@ -539,7 +518,7 @@ function facts(ep, ctx) {
   return h('dl', { class: 'facts' },
     fact(t('ep.id'), h('span', { class: 'mono' }, ep.id)),
     fact(t('ep.kind'), kindText(ep)),
-    broker ? fact(t('ep.destination'), h('span', { class: 'mono ep-destination' }, describeDestination(ep.kind, ep.destination))) : null,
+    broker ? fact(t('ep.destination'), h('span', { class: 'mono ep-destination' }, ep.destination_summary)) : null,
     fact(t('ep.eventTypes'), ep.event_types && ep.event_types.length
       ? h('ul', { class: 'plain-list' }, ep.event_types.map((x) => h('li', { class: 'mono' }, x)))
       : h('span', null, t('ep.allTypes'))),

@@ -44,6 +44,9 @@ addStrings({
     'fail.progress': 'Resend progress',
     'fail.noBody': 'no response',
     'fail.jobFailed': 'the job stopped',
+    'fail.definitionCause': 'Error (definition): {cause}',
+    'fail.definitionHint': 'Error (definition): the endpoint\'s template, URL or transformation could not make a request, so the destination was not contacted. Fix the endpoint, then resend; the receiver is not at fault.',
+    'fail.editEndpoint': 'Fix the endpoint',
   },
   ja: {
     'fail.title': '失敗',
@@ -81,6 +84,9 @@ addStrings({
     'fail.progress': '再送の進み具合',
     'fail.noBody': 'レスポンスなし',
     'fail.jobFailed': 'ジョブが停止しました',
+    'fail.definitionCause': 'エラー（設定）：{cause}',
+    'fail.definitionHint': 'エラー（設定）：エンドポイントのテンプレート・URL・変換スクリプトからリクエストを作れなかったため、送信先には接続していません。受信側の問題ではありません。エンドポイントを修正してから再送してください。',
+    'fail.editEndpoint': 'エンドポイントを修正',
   },
 });
 
@@ -120,6 +126,9 @@ async function page(ctx, app) {
     }
     const sections = [];
     for (const groups of byEndpoint.values()) {
+      // A definition error needs the endpoint fixed, not the receiver:
+      // first within its endpoint, the report's order kept otherwise.
+      groups.sort((a, b) => isDefinition(b) - isDefinition(a));
       sections.push(await endpointSection(ctx, groups, rep.since, app ? null : await appLabel(groups[0].app_id), load));
     }
     replace(body,
@@ -152,6 +161,11 @@ async function page(ctx, app) {
     h('div', { class: 'field field-inline' }, h('label', { for: winId }, t('fail.window')), winSelect),
     live,
     body);
+}
+
+/** Whether a group fails because of its endpoint's definition, not its destination. */
+function isDefinition(g) {
+  return g.failure === 'definition';
 }
 
 /** The card of one endpoint's failure groups. */
@@ -205,6 +219,7 @@ async function endpointSection(ctx, groups, since, appName, reload) {
       h('h2', { id: headingId, class: 'mono' }, appName ? `${appName} · ` : '', label ? h('a', { href: epHref }, url) : url),
       label ? badge(enabled ? 'enabled' : 'disabled') : null,
       h('div', { class: 'actions' }, actions)),
+    groups.some(isDefinition) ? h('p', { class: 'hint definition-hint' }, t('fail.definitionHint')) : null,
     h('div', { class: 'table-wrap' },
       h('table', null,
         h('thead', null, h('tr', null,
@@ -215,7 +230,7 @@ async function endpointSection(ctx, groups, since, appName, reload) {
           h('th', { scope: 'col' }, t('fail.firstSeen')),
           h('th', { scope: 'col' }, t('fail.lastSeen')),
           h('th', { scope: 'col' }, t('fail.actions')))),
-        h('tbody', null, groups.map((g) => groupRow(ctx, g, since, url))))));
+        h('tbody', null, groups.map((g) => groupRow(ctx, g, since, url, !!label))))));
 }
 
 /** The filter of the delivery list that shows one group's deliveries. */
@@ -223,7 +238,8 @@ function causeFilter(g) {
   return g.status_code ? { status_code: String(g.status_code) } : { error_kind: g.error_kind };
 }
 
-function groupRow(ctx, g, since, url) {
+/** One group's row; exists says its endpoint is still there to act on. */
+function groupRow(ctx, g, since, url, exists) {
   const appPath = `/apps/${seg(g.app_id)}`;
   const sample = g.body || g.error || '';
   const cell = h('td', { class: 'fail-actions' });
@@ -284,15 +300,21 @@ function groupRow(ctx, g, since, url) {
       }
     },
   }, t('fail.resend'));
+  const definition = isDefinition(g);
   replace(cell,
+    definition && exists && !ctx.readOnly
+      ? [h('a', { class: 'fix-endpoint', href: ctx.href(`${appPath}/endpoints/${seg(g.endpoint_id)}/edit`) }, t('fail.editEndpoint')), ' ']
+      : null,
     h('a', { href: ctx.href(`${appPath}/endpoints/${seg(g.endpoint_id)}/deliveries${query({ ...causeFilter(g), since })}`) }, t('fail.deliveries')),
     ' ',
     h('a', { href: ctx.href(`${appPath}/deliveries/${seg(g.last_delivery_id)}`) }, t('fail.latest')),
     ' ',
     ctx.readOnly || !g.endpoint_url ? null : resend,
     job);
-  return h('tr', { class: 'fail-group', dataset: { cause: g.cause } },
-    h('th', { scope: 'row' }, badge('failed', g.cause)),
+  return h('tr', { class: 'fail-group', dataset: { cause: g.cause, failure: g.failure || '' } },
+    h('th', { scope: 'row' }, definition
+      ? h('span', { class: 'badge badge-definition', title: t('fail.definitionHint') }, t('fail.definitionCause', { cause: g.cause }))
+      : badge('failed', g.cause)),
     h('td', null, sample ? h('code', { class: 'fail-sample' }, sample) : h('span', { class: 'muted' }, t('fail.noBody'))),
     h('td', { class: 'num' }, String(g.failed)),
     h('td', { class: 'num' }, String(g.retrying)),
