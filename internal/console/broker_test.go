@@ -229,6 +229,9 @@ func TestConsoleNATSEndpoint(t *testing.T) {
 	tb.open(s.URL + "/console/apps/" + appID + "/failures")
 	tb.waitText("main .fail-endpoint h2", "NATS nats://"+natsAddr+" subject nostream."+sfx)
 	tb.waitText("main .fail-endpoint", "rejected")
+	// A broker endpoint has no URL, but is there to act on: its group
+	// offers "Resend all" as an HTTP endpoint's does.
+	tb.waitFor("main .fail-endpoint tr.fail-group button.resend-all")
 }
 
 // TestPortalBrokerKinds: a portal's customer may create an endpoint of

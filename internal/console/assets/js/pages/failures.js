@@ -309,7 +309,7 @@ function groupRow(ctx, g, since, url, exists) {
     ' ',
     h('a', { href: ctx.href(`${appPath}/deliveries/${seg(g.last_delivery_id)}`) }, t('fail.latest')),
     ' ',
-    ctx.readOnly || !g.endpoint_url ? null : resend,
+    ctx.readOnly || !exists ? null : resend,
     job);
   return h('tr', { class: 'fail-group', dataset: { cause: g.cause, failure: g.failure || '' } },
     h('th', { scope: 'row' }, definition
