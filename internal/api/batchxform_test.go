@@ -105,6 +105,40 @@ func TestBatchTransformations(t *testing.T) {
 			}
 		})
 
+		t.Run("pinned", func(t *testing.T) {
+			// An endpoint pinned to an older version batches its events
+			// converted down, as it sends them alone: the transformation
+			// sees the converted payload, and without one the element's
+			// data is that payload.
+			typ := versionedType(t, s)
+			transformed, plain := heraldtest.NewReceiver(t, nil), heraldtest.NewReceiver(t, nil)
+			for _, ep := range []map[string]any{
+				{"url": transformed.URL, "transformation": batchTransform},
+				{"url": plain.URL},
+			} {
+				ep["event_types"] = []string{typ}
+				ep["event_type_versions"] = map[string]string{typ: ""}
+				ep["batch"] = map[string]any{"max_events": 2, "max_wait_ms": 30000}
+				s.MustDo("POST", "/v1/apps/acme/endpoints", ep, nil, 201)
+			}
+			sendVersion(t, s, typ, nil, map[string]any{"person": map[string]any{"full_name": "Grace"}})
+			sendVersion(t, s, typ, ptr("2026-06-01"), map[string]any{"full_name": "Ada"})
+			for _, c := range []struct {
+				rc   *heraldtest.Receiver
+				want []string
+			}{
+				{transformed, []string{`{"full_name":"Grace"}`, `{"full_name":"Ada"}`}},
+				{plain, []string{`{"name":"Grace"}`, `{"name":"Ada"}`}},
+			} {
+				body := c.rc.Wait(t, 1, 20*time.Second)[0].Body
+				var els []batchElement
+				if err := json.Unmarshal(body, &els); err != nil || len(els) != 2 ||
+					string(els[0].Data) != c.want[0] || string(els[1].Data) != c.want[1] {
+					t.Fatalf("batch %s (%v), want data %v", body, err, c.want)
+				}
+			}
+		})
+
 		t.Run("preview", func(t *testing.T) {
 			typ, _ := batchEndpoint(t, s, "https://example.com/hook", map[string]any{"max_events": 4}, map[string]any{"transformation": batchTransform})
 			endpoint := map[string]any{"url": "https://example.com/hook", "batch": map[string]any{"max_events": 4}, "transformation": batchTransform}
