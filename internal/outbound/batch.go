@@ -58,9 +58,8 @@ var ErrEmptyBatch = errors.New("a batch holds at least one delivery")
 // transformation runs on each delivery's own request as when it is sent
 // alone: its payload is the element's data (or the element), and the
 // first delivery it did not cancel gives the batch its method, URL and
-// headers. The caller bounds the
-// number and size of the deliveries; the request as a whole is still held
-// to the rendered size cap.
+// headers. The caller bounds the number and size of the deliveries; the
+// request as a whole is still held to the rendered size cap.
 func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 	if len(ds) == 0 {
 		return BatchOutcome{Outcome: Outcome{Kind: herald.ErrorKindPolicy, Error: ErrEmptyBatch.Error()}}
