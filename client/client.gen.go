@@ -1794,7 +1794,9 @@ type AuditList struct {
 // for that event), or `body_template` rendered around that array. The request's
 // `webhook-id` is a batch id (`bat_…`), signed once over the whole body; the receiver's
 // answer decides for every delivery in it (a Marketo preset endpoint reads its per-lead
-// results). Refused on pull and broker endpoints and with a transformation.
+// results). Refused on pull and broker endpoints. With a transformation, each delivery's
+// transformed payload is its element's `data` (with `element` `body`, the element); one it
+// cancels is left out and ends `cancelled`, one it fails on fails alone.
 type Batch struct {
 	// BodyTemplate The whole request's body: a JSON document with tags in the endpoint's template syntax,
 	// rendered once per batch with `batch.events` (the JSON array of the elements, required),
@@ -2040,7 +2042,9 @@ type Endpoint struct {
 	// for that event), or `body_template` rendered around that array. The request's
 	// `webhook-id` is a batch id (`bat_…`), signed once over the whole body; the receiver's
 	// answer decides for every delivery in it (a Marketo preset endpoint reads its per-lead
-	// results). Refused on pull and broker endpoints and with a transformation.
+	// results). Refused on pull and broker endpoints. With a transformation, each delivery's
+	// transformed payload is its element's `data` (with `element` `body`, the element); one it
+	// cancels is left out and ends `cancelled`, one it fails on fails alone.
 	Batch *Batch `json:"batch,omitempty"`
 
 	// BodyTemplate A JSON document with template tags; `null` for the default body.
@@ -2224,7 +2228,7 @@ type EndpointCreate struct {
 type EndpointInput struct {
 	Auth *EndpointAuth `json:"auth,omitempty"`
 
-	// Batch Sends up to `max_events` due deliveries in one request; `null` removes it. Push endpoints without a transformation only.
+	// Batch Sends up to `max_events` due deliveries in one request; `null` removes it. Push endpoints only; with a transformation, each delivery's transformed payload is its element.
 	Batch *Batch `json:"batch,omitempty"`
 
 	// BodyTemplate A JSON document with template tags; `null` clears it.
@@ -3053,8 +3057,9 @@ type Preset string
 // Preview The exact request the endpoint would send (signed, unless the caller is read-only).
 type Preview struct {
 	// Batch For a batching endpoint: the request a batch holding this event alone would make (its
-	// body as the receiver gets it, `batch.body_template` and `batch.element` applied), with
-	// the batch id `bat_preview`.
+	// body as the receiver gets it, `batch.body_template` and `batch.element` applied, the
+	// endpoint's transformation run on the event), with the batch id `bat_preview`. Absent
+	// when the transformation cancels the event.
 	Batch *struct {
 		Body string `json:"body"`
 

@@ -54,7 +54,6 @@ func TestBatchFieldErrors(t *testing.T) {
 		{"PATCH", path, map[string]any{"batch": map[string]any{"max_events": 10, "max_bytes": 1 << 40}}, "batch.max_bytes"},
 		{"PATCH", path, map[string]any{"batch": map[string]any{"max_events": 10, "size": 3}}, "batch"},
 		{"PATCH", path, map[string]any{"batch": 5}, "batch"},
-		{"PATCH", path, map[string]any{"batch": map[string]any{"max_events": 10}, "transformation": "function handler(w) { return w }"}, "batch"},
 		{"POST", "/v1/apps/acme/endpoints", map[string]any{"kind": "pull", "batch": map[string]any{"max_events": 10}}, "batch"},
 		{"PATCH", path, map[string]any{"batch": map[string]any{"max_events": 10}, "method": "GET"}, "batch"},
 		{"PATCH", path, map[string]any{"batch": map[string]any{"max_events": 10}, "content_type": "text/plain"}, "batch"},
@@ -65,6 +64,22 @@ func TestBatchFieldErrors(t *testing.T) {
 		if code != 422 || e.Error.Field != c.field {
 			t.Errorf("%s %s %v: %d %+v, want 422 naming %q", c.method, c.path, c.body, code, e, c.field)
 		}
+	}
+	// A transformation batches, in either order of saving.
+	var both struct {
+		Batch *struct {
+			MaxEvents int `json:"max_events"`
+		} `json:"batch"`
+		Transformation string `json:"transformation"`
+	}
+	s.MustDo("PATCH", path, map[string]any{"batch": map[string]any{"max_events": 10}, "transformation": "function handler(w) { return w }"}, &both, 200)
+	if both.Batch == nil || both.Batch.MaxEvents != 10 || both.Transformation == "" {
+		t.Fatalf("batch and transformation read back %+v", both)
+	}
+	s.MustDo("PATCH", path, map[string]any{"batch": nil}, nil, 200)
+	s.MustDo("PATCH", path, map[string]any{"batch": map[string]any{"max_events": 5}}, &both, 200)
+	if both.Batch == nil || both.Batch.MaxEvents != 5 || both.Transformation == "" {
+		t.Fatalf("batch added to a transformed endpoint reads back %+v", both)
 	}
 }
 

@@ -551,9 +551,9 @@ func parseBatch(raw json.RawMessage, maxBytes int) (*herald.BatchSettings, *Erro
 	return b, nil
 }
 
-// checkBatch refuses batching where it does not apply yet: only push
-// endpoints batch, and not with a transformation, which reshapes one
-// delivery's request.
+// checkBatch refuses batching where it does not apply: only push
+// endpoints batch. With a transformation, each delivery's transformed
+// payload is its element (outbound.HTTP.SendBatch).
 func checkBatch(ep *herald.Endpoint) *Error {
 	if ep.Batch == nil {
 		return nil
@@ -563,8 +563,6 @@ func checkBatch(ep *herald.Endpoint) *Error {
 		return errInvalid("batch", "a pull endpoint does not batch: its client collects each delivery on its own")
 	case ep.IsBroker():
 		return errInvalid("batch", "a %s endpoint does not batch: each delivery is one message", ep.Kind)
-	case ep.Transformation != "":
-		return errInvalid("batch", "an endpoint with a transformation does not batch yet: remove the transformation or the batch")
 	}
 	if p := preset.Lookup(ep.Preset); p != nil && p.MaxBatchEvents() > 0 && ep.Batch.MaxEvents > p.MaxBatchEvents() {
 		return errInvalid("batch.max_events", "batch.max_events is at most %d for preset %s: the most records it takes in one request", p.MaxBatchEvents(), p.Name)

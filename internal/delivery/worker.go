@@ -85,7 +85,15 @@ func (e *Engine) batchTask(ctx, sendCtx context.Context, jobs []*store.Job, star
 	e.live.finished.Add(1)
 	e.o.Metrics.InFlight(-1)
 	if ok {
+		// The endpoint's window adapts to the request, not to a
+		// delivery left out of it (cancelled, or failed alone).
 		a := results[0].Attempt
+		for _, r := range results {
+			if r.Attempt.BatchID != "" {
+				a = r.Attempt
+				break
+			}
+		}
 		m.kind, m.latency = a.ErrorKind, time.Duration(a.LatencyMS*float64(time.Millisecond))
 		if a.Response != nil {
 			m.status = a.Response.StatusCode
@@ -157,6 +165,10 @@ func (e *Engine) attemptBatch(ctx, sendCtx context.Context, jobs []*store.Job) (
 			BatchID:    batchID,
 		}
 		v := policy.Decide(n, mine.Kind, mine.Status, mine.RetryAfter, end)
+		if mine.Cancelled {
+			// The endpoint's transformation took it out of the batch.
+			v = Verdict{Status: herald.StatusCancelled}
+		}
 		r := store.AttemptResult{Attempt: a, Status: v.Status, Now: end, EventPayload: j.Event.Payload}
 		if v.Status == herald.StatusPending {
 			t := v.NextAttemptAt

@@ -31,8 +31,10 @@ type BatchOutcome struct {
 	Requests []herald.AttemptRequest
 	// Own holds, by the index of the deliveries given, the outcome of a
 	// delivery left out of the batch because its own element could not
-	// be made (its payload expired, its template failed on its event):
-	// it fails alone, the others go. Nil when none was left out.
+	// be made (its payload expired, its template or the endpoint's
+	// transformation failed on its event): it fails alone, the others
+	// go. One the transformation cancelled is left out the same way,
+	// its outcome Cancelled. Nil when none was left out.
 	Own map[int]Outcome
 	// Each holds, by the index of the deliveries given, the outcome of a
 	// delivery the receiver answered for one by one (Marketo's result
@@ -52,9 +54,12 @@ var ErrEmptyBatch = errors.New("a batch holds at least one delivery")
 // An element is {"id", "type", "timestamp", "data"}, data being the
 // event's payload when the endpoint sends the standard body, else the
 // JSON body its template, preset or payload format makes for that event;
-// with batch element "body" it is that body alone. The caller bounds the
-// number and size of the deliveries; the request as a whole is still held
-// to the rendered size cap.
+// with batch element "body" it is that body alone. An endpoint's
+// transformation runs on each delivery's own request as when it is sent
+// alone: its payload is the element's data (or the element), and the
+// first delivery it did not cancel gives the batch its method, URL and
+// headers. The caller bounds the number and size of the deliveries; the
+// request as a whole is still held to the rendered size cap.
 func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 	if len(ds) == 0 {
 		return BatchOutcome{Outcome: Outcome{Kind: herald.ErrorKindPolicy, Error: ErrEmptyBatch.Error()}}
@@ -62,6 +67,11 @@ func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 	now := h.now()
 	id := herald.NewID(herald.PrefixBatch)
 	req, elems, own, err := h.build.batch(ctx, ds, id, now)
+	if err != nil && ctx.Err() != nil {
+		// Shutdown, or the caller went away, while a transformation
+		// ran: the attempt never happened.
+		return BatchOutcome{Outcome: Outcome{Aborted: true}}
+	}
 	if err != nil {
 		return BatchOutcome{Outcome: Outcome{Kind: BuildErrorKind(err), Error: err.Error()}}
 	}
@@ -71,7 +81,11 @@ func (h *HTTP) SendBatch(ctx context.Context, ds []*Delivery) BatchOutcome {
 			if owns == nil {
 				owns = map[int]Outcome{}
 			}
-			owns[i] = Outcome{Kind: BuildErrorKind(err), Error: err.Error()}
+			if errors.Is(err, ErrCancelled) {
+				owns[i] = Outcome{Cancelled: true, Error: err.Error()}
+			} else {
+				owns[i] = Outcome{Kind: BuildErrorKind(err), Error: err.Error()}
+			}
 		}
 	}
 	if req == nil {
@@ -124,13 +138,13 @@ func elementOutcome(o Outcome, r preset.Result) Outcome {
 
 // batch builds the signed request of a batch and returns it with each
 // delivery's element of its body (by index). A delivery whose own element
-// cannot be made is left out, with its error in own at its index; req is
-// nil when every one was. err fails the whole batch.
+// cannot be made, or that the endpoint's transformation cancels
+// (ErrCancelled), is left out, with its error in own at its index; req is
+// nil when every one was. err fails the whole batch; it is ctx's error
+// when ctx ended while a script ran.
 func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time.Time) (req *sender.Request, elems [][]byte, own []error, err error) {
 	ep, app := ds[0].Endpoint, ds[0].App
-	if ep.Transformation != "" {
-		return nil, nil, nil, errors.New("an endpoint with a transformation does not batch")
-	}
+	transformed := ep.Transformation != ""
 	limit := b.maxSize
 	if limit <= 0 {
 		limit = int(^uint(0) >> 1)
@@ -162,14 +176,42 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 			// every event type.
 			shaped = c
 		}
+		if len(ep.EventTypeVersions) > 0 {
+			// Each element is its event as the endpoint's version has
+			// it, as when sent alone.
+			ev, err := b.pinned(ctx, ep, d.Event)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, nil, nil, ctx.Err()
+				}
+				own[i] = err
+				continue
+			}
+			if ev != d.Event {
+				c := *d
+				c.Event = ev
+				d = &c
+			}
+		}
 		bodyElement := c.BatchElement() == herald.BatchElementBody
 		in := shape.Event{Event: d.Event, App: app, Endpoint: ep, DeliveryID: d.ID}
 		var data []byte
-		if first == nil || !c.OwnElement() && (!c.StandardBody() || bodyElement) {
+		if first == nil || transformed || !c.OwnElement() && (!c.StandardBody() || bodyElement) {
 			// The first build gives the batch its method, URL and
-			// headers; the others only their element.
+			// headers; the others only their element. A transformation
+			// runs on each delivery's own request, as when sent alone.
 			r, err := c.Build(in)
+			if err == nil && transformed {
+				err = b.transformRequest(ctx, d, r)
+			}
 			if err != nil {
+				if transformed && ctx.Err() != nil {
+					// Shutdown while the script ran: the batch was
+					// never attempted.
+					return nil, nil, nil, ctx.Err()
+				}
+				// A cancel, a throw or a build failure takes this
+				// delivery out; the rest go.
 				own[i] = err
 				continue
 			}
@@ -179,6 +221,10 @@ func (b *builder) batch(ctx context.Context, ds []*Delivery, id string, now time
 			data = r.Body
 		}
 		switch {
+		case transformed:
+			// The returned payload is the element's data (or, with
+			// element body, the element), in place of what the
+			// settings made.
 		case c.OwnElement():
 			if data, err = c.Element(in); err != nil {
 				own[i] = err

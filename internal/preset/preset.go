@@ -184,7 +184,11 @@ func (p *Preset) MaxBatchEvents() int {
 // Batching is the batching in force for ep: its own batch settings, else
 // its preset's default, when the preset batches by itself and the endpoint
 // sends the preset's own request (a push endpoint without a body template
-// or a transformation of its own); nil: one request per delivery.
+// or a transformation of its own); nil: one request per delivery. A
+// transformation's payload is the whole body of a request alone but one
+// record of a batch, so an endpoint with one batches only when it says
+// so: batching it by default would put the whole bodies its script makes
+// today in the place of records.
 func Batching(ep *herald.Endpoint) *herald.BatchSettings {
 	if ep.Batch != nil {
 		return ep.Batch

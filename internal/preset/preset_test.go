@@ -142,3 +142,38 @@ func TestMarketoAuth(t *testing.T) {
 		t.Fatal("chatwork has no auth of its own")
 	}
 }
+
+// A Marketo endpoint batches by default unless its request is its own (a
+// body template, a transformation, whose payload is the whole body of a
+// lead alone); its own batch is in force whatever it has.
+func TestBatching(t *testing.T) {
+	opts := map[string]string{"munchkin_id": "123-ABC-456", "client_id": "c", "client_secret": "s"}
+	marketo := func(change func(*herald.Endpoint)) *herald.Endpoint {
+		ep := &herald.Endpoint{}
+		ep.Preset, ep.PresetOptions = "marketo", opts
+		change(ep)
+		return ep
+	}
+	for _, c := range []struct {
+		name string
+		ep   *herald.Endpoint
+		want int
+	}{
+		{"preset", marketo(func(*herald.Endpoint) {}), preset.MarketoMaxLeads},
+		{"body template", marketo(func(ep *herald.Endpoint) { ep.BodyTemplate = herald.RawJSON(`{"a":1}`) }), 0},
+		{"transformation", marketo(func(ep *herald.Endpoint) { ep.Transformation = "function handler(w) { return w }" }), 0},
+		{"transformation, own batch", marketo(func(ep *herald.Endpoint) {
+			ep.Transformation = "function handler(w) { return w }"
+			ep.Batch = &herald.BatchSettings{MaxEvents: 10}
+		}), 10},
+		{"no preset", &herald.Endpoint{URL: "https://example.com"}, 0},
+	} {
+		got := 0
+		if b := preset.Batching(c.ep); b != nil {
+			got = b.MaxEvents
+		}
+		if got != c.want {
+			t.Errorf("%s: batches %d, want %d", c.name, got, c.want)
+		}
+	}
+}

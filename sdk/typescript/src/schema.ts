@@ -2001,7 +2001,7 @@ export interface components {
              */
             ordering_key_template?: string;
             ordering_on_failure?: components["schemas"]["OrderingOnFailure"];
-            /** @description Sends up to `max_events` due deliveries in one request; `null` removes it. Push endpoints without a transformation only. */
+            /** @description Sends up to `max_events` due deliveries in one request; `null` removes it. Push endpoints only; with a transformation, each delivery's transformed payload is its element. */
             batch?: null | components["schemas"]["Batch"];
             /** @description 0 to 100; `null` restores 100. */
             sample_rate?: number | null;
@@ -2123,8 +2123,9 @@ export interface components {
             cancelled?: boolean;
             /**
              * @description For a batching endpoint: the request a batch holding this event alone would make (its
-             *     body as the receiver gets it, `batch.body_template` and `batch.element` applied), with
-             *     the batch id `bat_preview`.
+             *     body as the receiver gets it, `batch.body_template` and `batch.element` applied, the
+             *     endpoint's transformation run on the event), with the batch id `bat_preview`. Absent
+             *     when the transformation cancels the event.
              */
             batch?: {
                 method: string;
@@ -2530,7 +2531,9 @@ export interface components {
          *     for that event), or `body_template` rendered around that array. The request's
          *     `webhook-id` is a batch id (`bat_…`), signed once over the whole body; the receiver's
          *     answer decides for every delivery in it (a Marketo preset endpoint reads its per-lead
-         *     results). Refused on pull and broker endpoints and with a transformation.
+         *     results). Refused on pull and broker endpoints. With a transformation, each delivery's
+         *     transformed payload is its element's `data` (with `element` `body`, the element); one it
+         *     cancels is left out and ends `cancelled`, one it fails on fails alone.
          */
         Batch: {
             max_events: number;
