@@ -81,6 +81,16 @@ func TestBatchFieldErrors(t *testing.T) {
 	if both.Batch == nil || both.Batch.MaxEvents != 5 || both.Transformation == "" {
 		t.Fatalf("batch added to a transformed endpoint reads back %+v", both)
 	}
+	// Its scripts run one after another: a transformed endpoint's batch
+	// is bounded tighter, whichever of the two comes last.
+	var e apiError
+	if code := s.Invalid().Do("PATCH", path, map[string]any{"batch": map[string]any{"max_events": 101}}, &e); code != 422 || e.Error.Field != "batch.max_events" {
+		t.Errorf("batch of 101 with a transformation: %d %+v, want 422 naming batch.max_events", code, e)
+	}
+	s.MustDo("PATCH", path, map[string]any{"transformation": "", "batch": map[string]any{"max_events": 500}}, nil, 200)
+	if code := s.Invalid().Do("PATCH", path, map[string]any{"transformation": "function handler(w) { return w }"}, &e); code != 422 || e.Error.Field != "batch.max_events" {
+		t.Errorf("transformation on a batch of 500: %d %+v, want 422 naming batch.max_events", code, e)
+	}
 }
 
 // batchEndpoint creates an endpoint of app acme batching with b for one

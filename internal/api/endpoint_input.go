@@ -567,8 +567,17 @@ func checkBatch(ep *herald.Endpoint) *Error {
 	if p := preset.Lookup(ep.Preset); p != nil && p.MaxBatchEvents() > 0 && ep.Batch.MaxEvents > p.MaxBatchEvents() {
 		return errInvalid("batch.max_events", "batch.max_events is at most %d for preset %s: the most records it takes in one request", p.MaxBatchEvents(), p.Name)
 	}
+	if ep.Transformation != "" && ep.Batch.MaxEvents > maxTransformedBatch {
+		return errInvalid("batch.max_events", "batch.max_events is at most %d on an endpoint with a transformation: its script runs once per delivery of a batch, one after another", maxTransformedBatch)
+	}
 	return nil
 }
+
+// maxTransformedBatch bounds the batches of an endpoint with a
+// transformation: their scripts run one after another on one worker, so
+// that a batch whose script always runs to the CPU limit holds it at most
+// this many times the limit (10 s at the default 100 ms).
+const maxTransformedBatch = 100
 
 // checkPull refuses, on a pull endpoint, the settings of a destination
 // Herald dials: it never dials a pull endpoint.
