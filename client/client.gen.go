@@ -1813,8 +1813,10 @@ type Batch struct {
 	Element *BatchElement `json:"element,omitempty"`
 
 	// MaxBytes Payload bytes of one request, at most the request size cap (`--max-rendered-size`); 0 or absent for that cap alone.
-	MaxBytes  *int `json:"max_bytes,omitempty"`
-	MaxEvents int  `json:"max_events"`
+	MaxBytes *int `json:"max_bytes,omitempty"`
+
+	// MaxEvents At most 300 for a `marketo` endpoint, and at most 100 on an endpoint with a transformation.
+	MaxEvents int `json:"max_events"`
 
 	// MaxWaitMs How long the oldest waiting delivery waits for others; 0 sends what is waiting at once.
 	MaxWaitMs *int `json:"max_wait_ms,omitempty"`

@@ -2536,6 +2536,7 @@ export interface components {
          *     cancels is left out and ends `cancelled`, one it fails on fails alone.
          */
         Batch: {
+            /** @description At most 300 for a `marketo` endpoint, and at most 100 on an endpoint with a transformation. */
             max_events: number;
             /** @description How long the oldest waiting delivery waits for others; 0 sends what is waiting at once. */
             max_wait_ms?: number;
