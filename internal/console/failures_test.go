@@ -147,17 +147,24 @@ func TestConsoleFailuresDefinition(t *testing.T) {
 	})
 	s := heraldtest.Start(t, heraldtest.Options{RetrySchedule: "10ms"})
 	u, _ := url.Parse(rc.URL)
-	ep := s.Setup("http://"+u.Hostname()+":{{port}}/x", nil)
+	ep := s.Setup("http://"+u.Hostname()+":{{port}}/x", map[string]any{"event_types": []string{"lead.created"}})
 	appID := s.AppID("acme")
 	s.WaitDelivery(s.Send(map[string]any{"port": "65536"}), "failed", 1, 10*time.Second)
 	s.WaitDelivery(s.Send(map[string]any{"port": u.Port()}), "failed", 2, 10*time.Second)
+	// A second endpoint, of another type, whose every request fails to
+	// build: only a definition error, which the endpoints list shows as
+	// such.
+	s.MustDo("POST", "/v1/event-types", map[string]any{"name": "lead.broken"}, nil, 201)
+	s.MustDo("POST", "/v1/apps/acme/endpoints", map[string]any{"url": "http://" + u.Hostname() + ":{{bad}}/y", "event_types": []string{"lead.broken"}}, nil, 201)
+	s.WaitDelivery(s.MustSend(t, "lead.broken", map[string]any{"bad": "65536"}), "failed", 1, 10*time.Second)
 
 	tb := b.tab()
 	defer b.checkClean()
 	signIn(tb, s.URL)
 	tb.open(s.URL + "/console/apps/" + appID + "/failures")
 	tb.until(`document.querySelectorAll('section.fail-endpoint[data-endpoint="` + ep + `"] tr.fail-group').length === 2`)
-	if order := tb.evalString(`[...document.querySelectorAll('tr.fail-group')].map((r) => r.dataset.failure + ' ' + r.dataset.cause).join(', ')`); order != "definition render, destination HTTP 500" {
+	sec := `section.fail-endpoint[data-endpoint="` + ep + `"] `
+	if order := tb.evalString(`[...document.querySelectorAll('` + sec + `tr.fail-group')].map((r) => r.dataset.failure + ' ' + r.dataset.cause).join(', ')`); order != "definition render, destination HTTP 500" {
 		t.Errorf("groups in order: %s; want the definition error first", order)
 	}
 	if got := tb.text(`tr.fail-group[data-failure=definition] th .badge-definition`); got != "Error (definition): render" {
@@ -180,7 +187,7 @@ func TestConsoleFailuresDefinition(t *testing.T) {
 		}
 	}
 	if !tb.evalBool(`(() => {
-		const fix = document.querySelector('tr.fail-group[data-failure=definition] a.fix-endpoint');
+		const fix = document.querySelector('` + sec + `tr.fail-group[data-failure=definition] a.fix-endpoint');
 		return !!fix && fix.pathname.endsWith('/endpoints/` + ep + `/edit')
 			&& !document.querySelector('tr.fail-group[data-failure=destination] a.fix-endpoint');
 	})()`) {
@@ -190,7 +197,7 @@ func TestConsoleFailuresDefinition(t *testing.T) {
 	tb.shot("failures-definition")
 
 	// The link opens the endpoint's form.
-	tb.click(`tr.fail-group a.fix-endpoint`)
+	tb.click(sec + `tr.fail-group a.fix-endpoint`)
 	tb.waitFor("#endpoint-form")
 	tb.do(chromedp.NavigateBack())
 	tb.waitFor("tr.fail-group .badge-definition")
@@ -201,4 +208,17 @@ func TestConsoleFailuresDefinition(t *testing.T) {
 	tb.shot("failures-definition-ja")
 	selectValue(tb, ".lang select", "en")
 	tb.waitText("tr.fail-group .badge-definition", "Error (definition): render")
+
+	// The endpoints list marks each failing endpoint by its latest
+	// cause: the broken one as a definition error, the other (whose
+	// latest failure is the receiver's 500) as failing.
+	tb.open(s.URL + "/console/apps/" + appID + "/endpoints")
+	tb.until(`document.querySelectorAll('tr.ep-failing').length === 2`)
+	tb.waitFor(`tr.ep-failing .ep-definition`)
+	if n := tb.evalString(`String(document.querySelectorAll('tr.ep-failing .ep-definition').length)`); n != "1" {
+		t.Errorf("%s endpoints marked as definition errors, want 1", n)
+	}
+	if row := tb.evalString(`document.querySelector('tr.ep-failing .ep-definition').closest('tr').textContent`); !strings.Contains(row, "{{bad}}") || !strings.Contains(row, "Failing: error (definition)") {
+		t.Errorf("the definition error's row reads %q", row)
+	}
 }

@@ -153,6 +153,8 @@ addStrings({
     'ep.uid': 'Your id',
     'ep.webhookHeaders': 'Signature headers',
     'ep.failing': 'Failing',
+    'ep.failingDefinition': 'Failing: error (definition)',
+    'ep.definitionHint': 'The endpoint\'s template, URL or transformation could not make a request, so the destination was not contacted: fix the endpoint.',
     'ep.failingSince': 'Failing since',
     'ep.succeeded': 'Succeeded',
     'ep.failed': 'Failed',
@@ -304,6 +306,8 @@ addStrings({
     'ep.uid': '独自 ID',
     'ep.webhookHeaders': '署名ヘッダー',
     'ep.failing': '失敗中',
+    'ep.failingDefinition': '失敗中：エラー（設定）',
+    'ep.definitionHint': 'エンドポイントのテンプレート・URL・変換スクリプトからリクエストを作れなかったため、送信先には接続していません。エンドポイントを修正してください。',
     'ep.failingSince': '失敗し始めた時刻',
     'ep.succeeded': '成功',
     'ep.failed': '失敗',
@@ -374,8 +378,14 @@ function failingCell(ep, st, cause) {
     const said = (cause.body || cause.error || '').replace(/\s+/g, ' ').trim();
     reason = said ? `${cause.cause} · ${said.length > 80 ? `${said.slice(0, 80)}…` : said}` : cause.cause;
   }
+  // A definition error (templates, URL, transformation: nothing was
+  // sent) needs the endpoint fixed, not the receiver: drawn as on the
+  // failures page and in the history.
+  const definition = cause && cause.failure === 'definition';
   return h('span', { class: 'ep-state' },
-    badge('failed', t('ep.failing')),
+    definition
+      ? h('span', { class: 'badge badge-definition ep-definition', title: t('ep.definitionHint') }, t('ep.failingDefinition'))
+      : badge('failed', t('ep.failing')),
     stageBadge(ep),
     h('span', { class: 'ep-reason', title: reason }, reason),
     h('span', { class: 'muted ep-since' }, t('ep.failingSince'), ' ', timeEl(st.failing_since)),
