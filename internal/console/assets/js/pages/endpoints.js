@@ -153,6 +153,8 @@ addStrings({
     'ep.uid': 'Your id',
     'ep.webhookHeaders': 'Signature headers',
     'ep.failing': 'Failing',
+    'ep.metadata': 'Metadata',
+    'ep.karteKept': 'karte.* are fields of the pasted KARTE definition that Herald does not use: kept as they were, with no effect on what is sent.',
     'ep.failingDefinition': 'Failing: error (definition)',
     'ep.definitionHint': 'The endpoint\'s template, URL or transformation could not make a request, so the destination was not contacted: fix the endpoint.',
     'ep.failingSince': 'Failing since',
@@ -306,6 +308,8 @@ addStrings({
     'ep.uid': '独自 ID',
     'ep.webhookHeaders': '署名ヘッダー',
     'ep.failing': '失敗中',
+    'ep.metadata': 'メタデータ',
+    'ep.karteKept': 'karte.* は貼り付けた KARTE の定義のうち Herald が使わない項目です。そのまま保存され、送信内容には影響しません。',
     'ep.failingDefinition': '失敗中：エラー（設定）',
     'ep.definitionHint': 'エンドポイントのテンプレート・URL・変換スクリプトからリクエストを作れなかったため、送信先には接続していません。エンドポイントを修正してください。',
     'ep.failingSince': '失敗し始めた時刻',
@@ -551,8 +555,24 @@ function facts(ep, ctx) {
     fact(t('ep.inFlight'), d.max_in_flight ? String(d.max_in_flight) : '—'),
     fact(t('ep.rateLimit'), ep.rate_limit ? t('ep.perSecond', { n: ep.rate_limit }) : t('ep.noLimit')),
     fact(t('ep.sampleRate'), ep.sample_rate === null || ep.sample_rate === undefined ? '100%' : `${ep.sample_rate}%`),
+    metadataFact(ep),
     fact(t('ep.created'), timeEl(ep.created_at)),
     fact(t('ep.updated'), timeEl(ep.updated_at)));
+}
+
+/**
+ * The endpoint's metadata, sorted by key, or null without any. The fields
+ * of a pasted KARTE definition Herald does not use (kept as karte.<field>)
+ * are said to be such, so that nobody looks for their effect.
+ */
+function metadataFact(ep) {
+  const keys = Object.keys(ep.metadata || {}).sort();
+  if (keys.length === 0) return null;
+  const karte = keys.some((k) => k.startsWith('karte.'));
+  return fact(t('ep.metadata'), h('div', null,
+    h('ul', { class: 'plain-list ep-metadata' }, keys.map((k) => h('li', null,
+      h('span', { class: 'mono' }, k), ': ', h('span', { class: 'mono' }, ep.metadata[k])))),
+    karte ? h('p', { class: 'hint ep-karte-kept' }, t('ep.karteKept')) : null));
 }
 
 /** The note about Herald having disabled the endpoint, or null. */
