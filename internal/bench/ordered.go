@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // orderedKeys is how many ordering keys ordered spreads its events over.
@@ -45,28 +44,6 @@ func keyedBurst(ctx context.Context, clients []*client, s *stream, n, conc int) 
 	wg.Wait()
 }
 
-// pairCase runs one row of ordered or batched on its own app: like
-// burstCase, with keyed sending when s has keys.
-func (r *runner) pairCase(name, caseName string, nodes []node, s *stream) (Row, error) {
-	if s.keys == 0 {
-		return r.burstCase(name, caseName, nodes, s, r.sz.events)
-	}
-	if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
-		return Row{}, err
-	}
-	m, err := r.startMeter(nodes)
-	if err != nil {
-		return Row{}, err
-	}
-	stop := r.watch(name, s)
-	start := time.Now()
-	keyedBurst(r.ctx, clientsOf(nodes), s, r.sz.events, r.sz.concurrency)
-	err = r.waitDelivered(s)
-	stop()
-	row := r.row(caseName, s, start, true)
-	return row, errors.Join(err, m.fill(&row))
-}
-
 // ordered runs throughput without ordering keys, then with them, on one
 // server: the cost of holding each key to one delivery at a time.
 func (r *runner) ordered(sc *Scenario) error {
@@ -83,7 +60,7 @@ func (r *runner) ordered(sc *Scenario) error {
 	}{{"unordered (no key)", 0}, {fmt.Sprintf("ordered (%d keys)", keys), keys}} {
 		s := r.newStream("ordered", r.sz.events, 1)
 		s.keys = c.keys
-		row, err := r.pairCase(sc.Name, c.name, nodes, s)
+		row, err := r.burstCase(sc.Name, c.name, nodes, s, r.sz.events)
 		r.rc.remove(s)
 		row.OutOfOrder = s.outOfOrder.Load()
 		if row.OutOfOrder > 0 {
@@ -125,7 +102,7 @@ func (r *runner) batched(sc *Scenario) error {
 		if c.batch != nil {
 			s.settings = map[string]any{"batch": c.batch}
 		}
-		row, err := r.pairCase(sc.Name, c.name, nodes, s)
+		row, err := r.burstCase(sc.Name, c.name, nodes, s, r.sz.events)
 		r.rc.remove(s)
 		row.Requests = s.requests.Load()
 		// Over the same span as deliveries/s.

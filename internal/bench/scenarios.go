@@ -39,7 +39,8 @@ const (
 )
 
 // burstCase sends n events to stream s as fast as the nodes accept them
-// and waits for every delivery: throughput, fanout and postgres.
+// (each key's in turn when s has ordering keys) and waits for every
+// delivery: throughput, fanout, postgres, ordered and batched.
 func (r *runner) burstCase(name, caseName string, nodes []node, s *stream, n int) (Row, error) {
 	if err := setupApp(r.ctx, nodes[0].c, r.rc, s); err != nil {
 		return Row{}, err
@@ -50,7 +51,11 @@ func (r *runner) burstCase(name, caseName string, nodes []node, s *stream, n int
 	}
 	stop := r.watch(name, s)
 	start := time.Now()
-	burst(r.ctx, clientsOf(nodes), s, n, r.sz.concurrency)
+	send := burst
+	if s.keys > 0 {
+		send = keyedBurst
+	}
+	send(r.ctx, clientsOf(nodes), s, n, r.sz.concurrency)
 	err = r.waitDelivered(s)
 	stop()
 	row := r.row(caseName, s, start, true)

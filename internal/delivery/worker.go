@@ -151,31 +151,7 @@ func (e *Engine) attemptBatch(ctx, sendCtx context.Context, jobs []*store.Job) (
 				mine.Request = o.Requests[i]
 			}
 		}
-		a := &herald.Attempt{
-			ID:         herald.NewID(herald.PrefixAttempt),
-			DeliveryID: j.Delivery.ID,
-			Number:     n,
-			CreatedAt:  now,
-			Trigger:    herald.TriggerScheduled,
-			Request:    mine.Request,
-			Response:   mine.Response,
-			LatencyMS:  float64(mine.Latency.Microseconds()) / 1000,
-			ErrorKind:  mine.Kind,
-			Error:      mine.Error,
-			BatchID:    batchID,
-		}
-		v := policy.Decide(n, mine.Kind, mine.Status, mine.RetryAfter, end)
-		if mine.Cancelled {
-			// The endpoint's transformation took it out of the batch.
-			v = Verdict{Status: herald.StatusCancelled}
-		}
-		r := store.AttemptResult{Attempt: a, Status: v.Status, Now: end, EventPayload: j.Event.Payload}
-		if v.Status == herald.StatusPending {
-			t := v.NextAttemptAt
-			r.NextAttemptAt = &t
-		}
-		e.attempts.attempt(j.Delivery, r, end)
-		results[i] = r
+		results[i] = e.recordAttempt(j, policy, n, herald.TriggerScheduled, batchID, mine, now, end)
 	}
 	return results, true
 }
@@ -207,6 +183,14 @@ func (e *Engine) attempt(ctx, sendCtx context.Context, j *store.Job, trigger str
 	}
 	endAttemptSpan(span, j, o)
 	end := e.clock.Now()
+	return e.recordAttempt(j, e.policy(j.Endpoint, app), n, trigger, "", o, now, end), true
+}
+
+// recordAttempt makes attempt n of j, begun at now and answered at end,
+// from its outcome o (batchID: the batch it went in, if any), decides by
+// policy what follows, and hands it to the attempt log. A delivery the
+// endpoint's transformation cancelled ends cancelled.
+func (e *Engine) recordAttempt(j *store.Job, policy *RetryPolicy, n int, trigger, batchID string, o outbound.Outcome, now, end time.Time) store.AttemptResult {
 	a := &herald.Attempt{
 		ID:         herald.NewID(herald.PrefixAttempt),
 		DeliveryID: j.Delivery.ID,
@@ -218,8 +202,9 @@ func (e *Engine) attempt(ctx, sendCtx context.Context, j *store.Job, trigger str
 		LatencyMS:  float64(o.Latency.Microseconds()) / 1000,
 		ErrorKind:  o.Kind,
 		Error:      o.Error,
+		BatchID:    batchID,
 	}
-	v := e.policy(j.Endpoint, app).Decide(n, o.Kind, o.Status, o.RetryAfter, end)
+	v := policy.Decide(n, o.Kind, o.Status, o.RetryAfter, end)
 	if o.Cancelled {
 		v = Verdict{Status: herald.StatusCancelled}
 	}
@@ -229,7 +214,7 @@ func (e *Engine) attempt(ctx, sendCtx context.Context, j *store.Job, trigger str
 		r.NextAttemptAt = &t
 	}
 	e.attempts.attempt(j.Delivery, r, end)
-	return r, true
+	return r
 }
 
 // outcome names an attempt's result for metrics.

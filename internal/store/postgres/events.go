@@ -321,19 +321,7 @@ func (db *DB) EventFind(ctx context.Context, p store.EventFindParams) ([]*herald
 	if err != nil {
 		return nil, fmt.Errorf("event find: %w", err)
 	}
-	defer rows.Close()
-	evs := []*herald.Event{}
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("event find: %w", err)
-		}
-		evs = append(evs, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("event find: %w", err)
-	}
-	return evs, nil
+	return collectEvents(rows, "event find")
 }
 
 // EventList implements store.Store.
@@ -372,17 +360,23 @@ func (db *DB) EventList(ctx context.Context, p store.EventListParams) ([]*herald
 	if err != nil {
 		return nil, fmt.Errorf("event list: %w", err)
 	}
+	return collectEvents(rows, "event list")
+}
+
+// collectEvents reads the events of rows, closing them; op names the
+// operation in errors.
+func collectEvents(rows pgx.Rows, op string) ([]*herald.Event, error) {
 	defer rows.Close()
 	evs := []*herald.Event{}
 	for rows.Next() {
 		ev, err := scanEvent(rows)
 		if err != nil {
-			return nil, fmt.Errorf("event list: %w", err)
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		evs = append(evs, ev)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("event list: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return evs, nil
 }

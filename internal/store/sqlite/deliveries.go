@@ -15,18 +15,27 @@ import (
 // inChunk bounds the number of ids bound in one IN list.
 const inChunk = 500
 
+// deliveryByID reads app's delivery id, without its attempts, in tx;
+// op names the operation in errors other than store.ErrNotFound.
+func deliveryByID(ctx context.Context, tx *sql.Tx, appID, id, op string) (*herald.Delivery, error) {
+	d, err := scanDelivery(tx.QueryRowContext(ctx,
+		`SELECT `+deliveryCols+` FROM deliveries d WHERE d.app_id = ? AND d.id = ?`, appID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("delivery %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return d, nil
+}
+
 // DeliveryGet implements store.Store.
 func (db *DB) DeliveryGet(ctx context.Context, appID, id string) (*herald.Delivery, error) {
 	var d *herald.Delivery
 	err := db.inReadTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		d, err = scanDelivery(tx.QueryRowContext(ctx,
-			`SELECT `+deliveryCols+` FROM deliveries d WHERE d.app_id = ? AND d.id = ?`, appID, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("delivery %q: %w", id, store.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("delivery get: %w", err)
+		if d, err = deliveryByID(ctx, tx, appID, id, "delivery get"); err != nil {
+			return err
 		}
 		return loadAttempts(ctx, tx, []*herald.Delivery{d})
 	})

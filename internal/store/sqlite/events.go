@@ -213,19 +213,7 @@ func (db *DB) EventList(ctx context.Context, p store.EventListParams) ([]*herald
 	if err != nil {
 		return nil, fmt.Errorf("event list: %w", err)
 	}
-	defer rows.Close()
-	evs := []*herald.Event{}
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("event list: %w", err)
-		}
-		evs = append(evs, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("event list: %w", err)
-	}
-	return evs, nil
+	return collectEvents(rows, "event list")
 }
 
 // jsonPath is SQLite's JSON path of an object key per level, each key
@@ -276,21 +264,27 @@ func (db *DB) EventFind(ctx context.Context, p store.EventFindParams) ([]*herald
 	if err != nil {
 		return nil, fmt.Errorf("event find: %w", err)
 	}
-	defer rows.Close()
-	evs := []*herald.Event{}
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("event find: %w", err)
-		}
-		evs = append(evs, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("event find: %w", err)
-	}
-	return evs, nil
+	return collectEvents(rows, "event find")
 }
 
 // flushDeliveryRows is how many delivery rows EventsEnqueue gathers before
 // writing them: a few of the largest multi-row statements.
 const flushDeliveryRows = 1024
+
+// collectEvents reads the events of rows, closing them; op names the
+// operation in errors.
+func collectEvents(rows *sql.Rows, op string) ([]*herald.Event, error) {
+	defer rows.Close()
+	evs := []*herald.Event{}
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return evs, nil
+}

@@ -201,13 +201,8 @@ func (db *DB) DeliverySkip(ctx context.Context, appID, id string, now time.Time)
 	var d *herald.Delivery
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		d, err = scanDelivery(tx.QueryRowContext(ctx,
-			`SELECT `+deliveryCols+` FROM deliveries d WHERE d.app_id = ? AND d.id = ?`, appID, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("delivery %q: %w", id, store.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("skip: %w", err)
+		if d, err = deliveryByID(ctx, tx, appID, id, "skip"); err != nil {
+			return err
 		}
 		if d.Status != herald.StatusFailed {
 			return fmt.Errorf("delivery %q is %s, only a failed delivery can be skipped: %w", id, d.Status, store.ErrConflict)

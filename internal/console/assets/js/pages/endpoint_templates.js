@@ -10,7 +10,7 @@ import { addStrings, t } from '../i18n.js';
 import {
   h, field, showErrors, clearErrors, pageHeader, empty, timeEl, toast, confirmDialog, replace, codeBlock, headerLines, pretty,
 } from '../dom.js';
-import { endpointLabel } from './endpoints.js';
+import { endpointLabel, appEndpoints } from './endpoints.js';
 import {
   PRESETS, METHODS, CONTENT_TYPES, requestShapeFields, select, parseHeaders, parseOptions, optionsText, presetOptionsHint,
   templateToText, textToTemplate,
@@ -97,17 +97,6 @@ addStrings({
   },
 });
 
-/** Every endpoint of the app (the API's pages, followed to the end). */
-async function allEndpoints(ctx) {
-  const out = [];
-  let cursor = '';
-  do {
-    const page = await api('GET', `/v1/apps/${seg(ctx.app)}/endpoints${query({ cursor, limit: 250 })}`, undefined, { signal: ctx.signal });
-    out.push(...page.data);
-    cursor = page.next_cursor || '';
-  } while (cursor);
-  return out;
-}
 
 /** The app's templates: at most 100, so one page. */
 async function templates(ctx) {
@@ -117,7 +106,7 @@ async function templates(ctx) {
 
 /** The list of the app's templates, each with how many endpoints use it. */
 export async function list(ctx) {
-  const [tpls, eps] = await Promise.all([templates(ctx), allEndpoints(ctx).catch((err) => {
+  const [tpls, eps] = await Promise.all([templates(ctx), appEndpoints(ctx).catch((err) => {
     if (err.name === 'AbortError') throw err;
     return null;
   })]);
@@ -167,7 +156,7 @@ export async function form(ctx) {
   const base = `/v1/apps/${seg(ctx.app)}/endpoint-templates`;
   const [tp, eps] = await Promise.all([
     editing ? api('GET', `${base}/${seg(ctx.params.id)}`, undefined, { signal: ctx.signal }) : Promise.resolve({}),
-    editing ? allEndpoints(ctx).catch((err) => {
+    editing ? appEndpoints(ctx).catch((err) => {
       if (err.name === 'AbortError') throw err;
       return err;
     }) : Promise.resolve([]),
@@ -390,7 +379,7 @@ export async function form(ctx) {
           if (err.status !== 409) { toast(err.message, 'error'); return; }
           // Still referenced: say so, with the endpoints to detach (as
           // they are now: the page's list may be older).
-          const now = await allEndpoints(ctx).catch(() => users);
+          const now = await appEndpoints(ctx).catch(() => users);
           const left = now.filter((ep) => ep.endpoint_template_id === tp.id);
           for (const ep of left) byId.set(ep.id, ep);
           replace(inUse, h('p', { class: 'form-error' }, t('tpl.inUse')),

@@ -518,6 +518,18 @@ export async function list(ctx) {
     body);
 }
 
+/** Every endpoint of the app: the API's pages, followed to the end or until max. */
+export async function appEndpoints(ctx, max = Infinity) {
+  const out = [];
+  let cursor = '';
+  do {
+    const page = await api('GET', `/v1/apps/${seg(ctx.app)}/endpoints${query({ cursor, limit: 250 })}`, undefined, { signal: ctx.signal });
+    out.push(...page.data);
+    cursor = page.next_cursor || '';
+  } while (cursor && out.length < max);
+  return out;
+}
+
 // ----- detail -----
 
 function fact(label, value) {

@@ -7,7 +7,7 @@
 import { api, query, seg } from '../api.js';
 import { addStrings, t } from '../i18n.js';
 import { h, replace, pageHeader, empty, timeEl, codeBlock } from '../dom.js';
-import { catalog, subscriptionMatches, endpointLabel } from './endpoints.js';
+import { catalog, subscriptionMatches, endpointLabel, appEndpoints } from './endpoints.js';
 
 addStrings({
   en: {
@@ -199,17 +199,6 @@ export function pinnedByVersion(ctx, et) {
     block(''), versions.map((v) => block(v.version)));
 }
 
-/** Every endpoint of the app (up to max). */
-async function appEndpoints(ctx, max = 1000) {
-  const out = [];
-  let cursor = '';
-  do {
-    const page = await api('GET', `/v1/apps/${seg(ctx.app)}/endpoints${query({ cursor, limit: 250 })}`, undefined, { signal: ctx.signal });
-    out.push(...page.data);
-    cursor = page.next_cursor || '';
-  } while (cursor && out.length < max);
-  return out;
-}
 
 /**
  * An app's "Event versions" page: each versioned type its endpoints
@@ -217,7 +206,7 @@ async function appEndpoints(ctx, max = 1000) {
  * endpoints is on each. The portal's view of versions; read-only.
  */
 export async function appVersions(ctx) {
-  const [eps, types] = await Promise.all([appEndpoints(ctx), catalog(ctx.signal)]);
+  const [eps, types] = await Promise.all([appEndpoints(ctx, 1000), catalog(ctx.signal)]);
   const shown = eps.filter((ep) => !ep.operational);
   const cards = [];
   for (const et of types) {
